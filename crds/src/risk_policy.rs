@@ -1,0 +1,134 @@
+//! `RiskPolicy`: limits shared by every Strategy that references it, enforced atomically by the
+//! risk gateway (one Redis script per intent) and stopped fleet-wide by `killSwitch`.
+//!
+//! Every money limit is an integer in micro-USDC (1 USDC = 1000000), every size limit in
+//! micro-shares, every ratio in basis points: no float holds a limit.
+
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+use crate::conditions::Condition;
+
+/// A RiskPolicy: the limits its Strategies trade under.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "polyfleet.dev",
+    version = "v1alpha1",
+    kind = "RiskPolicy",
+    plural = "riskpolicies",
+    namespaced,
+    status = "RiskPolicyStatus",
+    shortname = "pfr",
+    category = "polyfleet",
+    doc = "Risk limits shared by the Strategies that reference it, with a fleet-wide kill switch.",
+    printcolumn(name = "Kill", type_ = "boolean", json_path = ".spec.killSwitch", description = "Kill switch engaged"),
+    printcolumn(name = "Exposure", type_ = "string", json_path = ".status.exposure", description = "Gross exposure in USDC"),
+    printcolumn(name = "DailyPnL", type_ = "string", json_path = ".status.dailyPnl", description = "Today's PnL in USDC"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status", description = "Ready condition"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp", description = "Age")
+)]
+#[x_kube(validation = Rule::new("self.maxOrderNotionalMicros <= self.maxGrossExposureMicros").message("maxOrderNotionalMicros must not exceed maxGrossExposureMicros"))]
+#[serde(rename_all = "camelCase")]
+pub struct RiskPolicySpec {
+    /// Stops all order flow of every Strategy under this policy, at once. Cancels are still allowed.
+    #[serde(default)]
+    pub kill_switch: bool,
+    /// Largest single order, in micro-shares.
+    #[schemars(range(min = 1))]
+    pub max_order_size_micros: i64,
+    /// Largest single order's notional (price x size), in micro-USDC.
+    #[schemars(range(min = 1))]
+    pub max_order_notional_micros: i64,
+    /// Largest absolute position per market (per token), in micro-shares.
+    #[schemars(range(min = 1))]
+    pub max_position_per_market_micros: i64,
+    /// Largest gross exposure (cost of all positions plus open buy orders), in micro-USDC.
+    #[schemars(range(min = 1))]
+    pub max_gross_exposure_micros: i64,
+    /// Loss since the start of the UTC day that stops new orders, in micro-USDC (positive number).
+    #[schemars(range(min = 1))]
+    pub max_daily_loss_micros: i64,
+    /// Drop from the equity peak that stops new orders, in micro-USDC (positive number).
+    #[schemars(range(min = 1))]
+    pub max_drawdown_micros: i64,
+    /// Orders (intents) per rolling minute across the policy's strategies.
+    #[schemars(range(min = 1, max = 1000000))]
+    pub max_orders_per_minute: i32,
+    /// Refuse orders when the book is thinner than this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_book_liquidity: Option<MinBookLiquidity>,
+    /// Consecutive-loss circuit breaker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub circuit_breaker: Option<CircuitBreaker>,
+    /// Cap on any strategy's Kelly fraction, in basis points (10000 = full Kelly).
+    #[serde(default = "default_kelly_cap")]
+    #[schemars(range(min = 0, max = 10000))]
+    pub kelly_fraction_cap_bps: i32,
+}
+
+fn default_kelly_cap() -> i32 {
+    2500
+}
+
+/// Minimum resting liquidity on the side an order takes from.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MinBookLiquidity {
+    /// Notional resting within withinBps of the best price, in micro-USDC.
+    #[schemars(range(min = 1))]
+    pub depth_micros: i64,
+    /// Price distance from the best level that counts, in basis points.
+    #[serde(default = "default_within_bps")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub within_bps: i32,
+}
+
+fn default_within_bps() -> i32 {
+    200
+}
+
+/// After this many losing round trips in a row, stop the strategy for a cooldown.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CircuitBreaker {
+    /// Consecutive losses that trip the breaker.
+    #[schemars(range(min = 1, max = 1000))]
+    pub consecutive_losses: i32,
+    /// Seconds new orders are refused after a trip.
+    #[schemars(range(min = 1, max = 604800))]
+    pub cooldown_seconds: i32,
+}
+
+/// Observed risk state, aggregated from the risk store at a throttled rate.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RiskPolicyStatus {
+    /// The metadata.generation this status was computed from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Ready, Reconciling, Stalled and LimitsApplied conditions.
+    #[serde(default)]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    /// Gross exposure in micro-USDC.
+    #[serde(default)]
+    pub exposure_micros: i64,
+    /// Gross exposure in USDC as a decimal string, for display.
+    #[serde(default)]
+    pub exposure: String,
+    /// Today's PnL in micro-USDC.
+    #[serde(default)]
+    pub daily_pnl_micros: i64,
+    /// Today's PnL in USDC as a decimal string, for display.
+    #[serde(default)]
+    pub daily_pnl: String,
+    /// Current drop from the equity peak in micro-USDC.
+    #[serde(default)]
+    pub drawdown_micros: i64,
+    /// Breakers currently tripped (e.g. dailyLoss, drawdown, consecutiveLosses:<strategy>).
+    #[serde(default)]
+    pub tripped_breakers: Vec<String>,
+    /// Strategies referencing this policy.
+    #[serde(default)]
+    pub strategies: i32,
+}

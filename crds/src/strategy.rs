@@ -1,0 +1,312 @@
+//! `Strategy`: what to run, on which markets, under which RiskPolicy, in which mode.
+//!
+//! Exactly one typed parameter block, the one named by `spec.type`, must be set (CEL). Parameter
+//! blocks are what GitOps changes live: the operator writes them to the NATS KV bucket and the
+//! running agent applies them without a restart, acknowledging the generation in
+//! `status.parametersGeneration` and the `ParametersApplied` condition.
+//!
+//! Money is integer micro-units (1 USDC = 1_000_000), shares are micro-shares, ratios are basis
+//! points; no field that is accounted is a float. Model coefficients that are not money (the
+//! Avellaneda-Stoikov gamma and kappa) are decimal strings, parsed exactly by the agent.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::conditions::Condition;
+use crate::refs::LocalRef;
+use crate::venue::ExecutionMode;
+
+/// Strategy type: `arbitrage` (complete-set arbitrage), `marketMaking` (Avellaneda-Stoikov
+/// quoting) or `directional` (model-driven positions sized by fractional Kelly).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum StrategyType {
+    Arbitrage,
+    MarketMaking,
+    Directional,
+}
+
+/// Immediate-or-kill order type for arbitrage legs: `FOK` (fill all or nothing) or `FAK`
+/// (fill what is available, cancel the rest).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum LegOrderType {
+    #[default]
+    #[serde(rename = "FOK")]
+    Fok,
+    #[serde(rename = "FAK")]
+    Fak,
+}
+
+/// Directional signal model: `momentum`, `meanReversion` or `fairValue` (an external fair-value
+/// feed published on the bus).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum DirectionalModel {
+    Momentum,
+    MeanReversion,
+    FairValue,
+}
+
+/// A Strategy: a trading agent the operator runs.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "polyfleet.dev",
+    version = "v1alpha1",
+    kind = "Strategy",
+    plural = "strategies",
+    namespaced,
+    status = "StrategyStatus",
+    shortname = "pfs",
+    category = "polyfleet",
+    doc = "A trading strategy: its type and parameters, the markets it trades, its RiskPolicy and execution mode.",
+    printcolumn(name = "Type", type_ = "string", json_path = ".spec.type", description = "Strategy type"),
+    printcolumn(name = "Mode", type_ = "string", json_path = ".spec.mode", description = "paper, shadow or live"),
+    printcolumn(name = "PnL", type_ = "string", json_path = ".status.pnl.total", description = "Realized + unrealized PnL in USDC"),
+    printcolumn(name = "Open", type_ = "integer", json_path = ".status.openOrders", description = "Open orders"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status", description = "Ready condition"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp", description = "Age")
+)]
+#[x_kube(validation = Rule::new("has(self.arbitrage) == (self.type == 'arbitrage') && has(self.marketMaking) == (self.type == 'marketMaking') && has(self.directional) == (self.type == 'directional')").message("exactly the parameter block named by spec.type must be set"))]
+#[serde(rename_all = "camelCase")]
+pub struct StrategySpec {
+    /// Strategy type; selects which parameter block applies. Immutable.
+    #[serde(rename = "type")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("type is immutable"))]
+    pub type_: StrategyType,
+    /// Venue the strategy trades on. Immutable.
+    #[x_kube(validation = Rule::new("self == oldSelf").message("venueRef is immutable"))]
+    pub venue_ref: LocalRef,
+    /// Markets to trade, by name or by label selector.
+    pub markets: MarketSelection,
+    /// RiskPolicy (same namespace) whose limits every order of this strategy is checked against.
+    pub risk_policy_ref: LocalRef,
+    /// paper (default), shadow or live. live is refused unless the Venue acknowledges live
+    /// trading and has credentials.
+    #[serde(default)]
+    pub mode: ExecutionMode,
+    /// When true, open orders are cancelled and the agent is scaled to zero; status is still kept.
+    #[serde(default)]
+    pub suspend: bool,
+    /// Parameters of a complete-set arbitrage strategy (type arbitrage).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arbitrage: Option<ArbitrageParams>,
+    /// Parameters of an Avellaneda-Stoikov market maker (type marketMaking).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market_making: Option<MarketMakingParams>,
+    /// Parameters of a directional strategy (type directional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directional: Option<DirectionalParams>,
+}
+
+/// Which Markets a Strategy trades: a list of names, a label selector, or both (union).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("(has(self.names) && size(self.names) > 0) || has(self.selector)").message("markets needs names or a selector"))]
+pub struct MarketSelection {
+    /// Market names in the strategy's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256))]
+    pub names: Option<Vec<String>>,
+    /// Label selector over Markets in the strategy's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<LabelSelector>,
+}
+
+/// Complete-set arbitrage: buy every outcome when the asks (plus taker fees) sum below 1 minus the
+/// edge, sell them when the bids sum above 1 plus the edge while holding the set.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ArbitrageParams {
+    /// Minimum edge after fees, in basis points of the set's cost, before a set is traded.
+    #[schemars(range(min = 0, max = 10000))]
+    pub min_edge_bps: i32,
+    /// Maximum notional per leg in micro-USDC (1 USDC = 1000000).
+    #[schemars(range(min = 1))]
+    pub max_notional_per_leg_micros: i64,
+    /// Order type of the legs: FOK (default) or FAK.
+    #[serde(default)]
+    pub order_type: LegOrderType,
+    /// Milliseconds to wait for every leg to fill before unwinding what did.
+    #[serde(default = "default_leg_timeout_ms")]
+    #[schemars(range(min = 1, max = 600000))]
+    pub leg_timeout_ms: i32,
+    /// Milliseconds to wait after a set (or an unwind) before trading the same market again.
+    #[serde(default = "default_cooldown_ms")]
+    #[schemars(range(min = 0, max = 86400000))]
+    pub cooldown_ms: i32,
+}
+
+fn default_leg_timeout_ms() -> i32 {
+    2000
+}
+fn default_cooldown_ms() -> i32 {
+    1000
+}
+
+/// A price strictly between 0 and 1 with at most 4 decimals, as a string, e.g. "0.05".
+const PRICE_PATTERN: &str = r"^0?\.[0-9]{0,3}[1-9]0{0,2}$";
+/// A non-negative decimal with at most 6 decimals, as a string, e.g. "0.1".
+const DECIMAL_PATTERN: &str = r"^[0-9]{1,6}(\.[0-9]{1,6})?$";
+
+/// Avellaneda-Stoikov market making: reservation price skewed by inventory, spread from gamma and
+/// kappa, several levels per side.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.minSpreadBps <= self.maxSpreadBps").message("minSpreadBps must not exceed maxSpreadBps"))]
+pub struct MarketMakingParams {
+    /// Risk aversion gamma, a decimal string (e.g. "0.1").
+    #[schemars(regex(pattern = DECIMAL_PATTERN))]
+    pub gamma: String,
+    /// Order-book liquidity kappa: a decimal string, or "auto" to estimate it from trade arrivals.
+    #[serde(default = "default_kappa")]
+    #[schemars(regex(pattern = r"^(auto|[0-9]{1,6}(\.[0-9]{1,6})?)$"))]
+    pub kappa: String,
+    /// Horizon T in seconds (until the market's end date when 0).
+    #[serde(default)]
+    #[schemars(range(min = 0))]
+    pub horizon_seconds: i64,
+    /// Quote levels per side.
+    #[serde(default = "default_levels")]
+    #[schemars(range(min = 1, max = 10))]
+    pub levels: i32,
+    /// Size of each quote in micro-shares.
+    #[schemars(range(min = 1))]
+    pub order_size_micros: i64,
+    /// Minimum quoted spread in basis points of price.
+    #[schemars(range(min = 0, max = 10000))]
+    pub min_spread_bps: i32,
+    /// Maximum quoted spread in basis points of price.
+    #[schemars(range(min = 0, max = 10000))]
+    pub max_spread_bps: i32,
+    /// Inventory the quotes are skewed towards, in micro-shares (usually 0).
+    #[serde(default)]
+    pub inventory_target_micros: i64,
+    /// Milliseconds between quote refreshes.
+    #[serde(default = "default_refresh_ms")]
+    #[schemars(range(min = 10, max = 3600000))]
+    pub refresh_interval_ms: i32,
+    /// Never quote outside this price band.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_band: Option<PriceBand>,
+}
+
+fn default_kappa() -> String {
+    "auto".to_owned()
+}
+fn default_levels() -> i32 {
+    1
+}
+fn default_refresh_ms() -> i32 {
+    1000
+}
+
+/// A price band, both ends strictly between 0 and 1.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("double(self.min) < double(self.max)").message("priceBand.min must be below priceBand.max"))]
+pub struct PriceBand {
+    /// Lowest price, a decimal string in (0, 1), e.g. "0.05".
+    #[schemars(regex(pattern = PRICE_PATTERN))]
+    pub min: String,
+    /// Highest price, a decimal string in (0, 1), e.g. "0.95".
+    #[schemars(regex(pattern = PRICE_PATTERN))]
+    pub max: String,
+}
+
+/// Directional trading: enter when the model's fair value beats the book by the entry edge, exit
+/// at the exit edge, stop-loss or take-profit; size by a fraction of Kelly.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.exitEdgeBps < self.entryEdgeBps").message("exitEdgeBps must be below entryEdgeBps"))]
+pub struct DirectionalParams {
+    /// Signal model: momentum, meanReversion or fairValue.
+    pub model: DirectionalModel,
+    /// Look-back window of the model in seconds.
+    #[serde(default = "default_lookback")]
+    #[schemars(range(min = 1, max = 86400))]
+    pub lookback_seconds: i32,
+    /// Fraction of the Kelly stake to bet, in basis points (2500 = quarter Kelly); also capped by
+    /// the RiskPolicy's kellyFractionCapBps.
+    #[schemars(range(min = 1, max = 10000))]
+    pub kelly_fraction_bps: i32,
+    /// Edge of fair value over the price, in basis points, needed to enter.
+    #[schemars(range(min = 0, max = 10000))]
+    pub entry_edge_bps: i32,
+    /// Edge below which the position is closed, in basis points.
+    #[schemars(range(min = 0, max = 10000))]
+    pub exit_edge_bps: i32,
+    /// Close when the position has lost this many basis points of its cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub stop_loss_bps: Option<i32>,
+    /// Close when the position has gained this many basis points of its cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100000))]
+    pub take_profit_bps: Option<i32>,
+    /// Never enter outside this price band.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_band: Option<PriceBand>,
+}
+
+fn default_lookback() -> i32 {
+    300
+}
+
+/// Observed state of a Strategy.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StrategyStatus {
+    /// The metadata.generation this status was computed from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Ready, Reconciling, Stalled and ParametersApplied conditions.
+    #[serde(default)]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    /// The metadata.generation whose parameters the running agent acknowledged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters_generation: Option<i64>,
+    /// Profit and loss.
+    #[serde(default)]
+    pub pnl: Pnl,
+    /// Orders resting at the venue (or the paper book).
+    #[serde(default)]
+    pub open_orders: i32,
+    /// Positions per token.
+    #[serde(default)]
+    pub positions: Vec<PositionStatus>,
+    /// RFC 3339 time of the last signal the strategy emitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_signal_time: Option<String>,
+}
+
+/// Profit and loss in micro-USDC, plus a human-readable total.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Pnl {
+    /// Realized PnL in micro-USDC.
+    #[serde(default)]
+    pub realized_micros: i64,
+    /// Unrealized PnL (marked to the mid) in micro-USDC.
+    #[serde(default)]
+    pub unrealized_micros: i64,
+    /// realized + unrealized in USDC as a decimal string, for display.
+    #[serde(default)]
+    pub total: String,
+}
+
+/// Position in one token.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PositionStatus {
+    /// Market name.
+    pub market: String,
+    /// Token id (decimal uint256).
+    pub token_id: String,
+    /// Shares held, in micro-shares.
+    pub size_micros: i64,
+    /// Average entry price as a decimal string.
+    pub avg_price: String,
+}
