@@ -10,6 +10,7 @@ pub mod market;
 pub mod refs;
 pub mod risk_policy;
 pub mod strategy;
+pub mod validate;
 pub mod venue;
 
 pub use market::{Market, MarketSpec, MarketStatus};
