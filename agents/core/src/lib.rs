@@ -1,0 +1,18 @@
+//! polyfleet's sans-IO core: the types every agent, the backtester and the venue adapters share.
+//!
+//! - [`money`]: fixed-point [`Price`] (ticks of 0.0001), [`Quantity`] (micro-shares) and
+//!   [`Money`] (micro-USDC), parsed exactly from the venue's strings, with checked arithmetic.
+//! - [`ids`]: [`TokenId`] (uint256), [`ConditionId`] (bytes32), [`ClientOrderId`].
+//! - [`wire`]: the NATS wire protocol (subjects, message types, versioned binary encoding).
+//!
+//! Nothing here does I/O, reads a clock or depends on an async runtime: that is what lets the
+//! backtester drive the same code as the live agents.
+
+pub mod ids;
+pub mod money;
+pub mod side;
+pub mod wire;
+
+pub use ids::{ClientOrderId, ConditionId, TokenId};
+pub use money::{Money, ParseError, Price, Quantity, Rounding};
+pub use side::{BookSide, Side};

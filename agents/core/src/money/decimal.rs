@@ -1,0 +1,113 @@
+//! Exact decimal string <-> scaled integer conversion, the one parser behind every money type.
+
+/// Why a decimal string was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// Nothing to parse.
+    #[error("empty number")]
+    Empty,
+    /// Not a plain decimal (`[-]digits[.digits]`, or `.digits`).
+    #[error("malformed number {0:?}")]
+    Malformed(String),
+    /// More significant decimals than the type holds.
+    #[error("{0:?} has more than {1} significant decimals")]
+    TooPrecise(String, u32),
+    /// Outside the type's domain.
+    #[error("{0:?} is out of range")]
+    OutOfRange(String),
+}
+
+/// Parses `s` into (negative, magnitude scaled by 10^decimals). Accepts `12`, `12.5`, `.5`,
+/// `0.500000`, a leading `-` or `+`; refuses exponents, spaces, a bare or trailing dot, and
+/// non-zero digits beyond `decimals`.
+pub(crate) fn parse_scaled(s: &str, decimals: u32) -> Result<(bool, u128), ParseError> {
+    let bytes = s.as_bytes();
+    if bytes.is_empty() {
+        return Err(ParseError::Empty);
+    }
+    let (negative, rest) = match bytes[0] {
+        b'-' => (true, &bytes[1..]),
+        b'+' => (false, &bytes[1..]),
+        _ => (false, bytes),
+    };
+    let malformed = || ParseError::Malformed(s.to_owned());
+    let (int, frac) = match rest.iter().position(|&b| b == b'.') {
+        Some(dot) => (&rest[..dot], Some(&rest[dot + 1..])),
+        None => (rest, None),
+    };
+    if int.is_empty() && frac.is_none_or(|f| f.is_empty()) {
+        return Err(malformed());
+    }
+    if frac.is_some_and(|f| f.is_empty()) {
+        return Err(malformed());
+    }
+    let overflow = || ParseError::OutOfRange(s.to_owned());
+    let mut value: u128 = 0;
+    for &b in int {
+        if !b.is_ascii_digit() {
+            return Err(malformed());
+        }
+        value = value.checked_mul(10).and_then(|v| v.checked_add(u128::from(b - b'0'))).ok_or_else(overflow)?;
+    }
+    let frac = frac.unwrap_or(&[]);
+    for (i, &b) in frac.iter().enumerate() {
+        if !b.is_ascii_digit() {
+            return Err(malformed());
+        }
+        if i as u32 >= decimals {
+            if b != b'0' {
+                return Err(ParseError::TooPrecise(s.to_owned(), decimals));
+            }
+            continue;
+        }
+        value = value.checked_mul(10).and_then(|v| v.checked_add(u128::from(b - b'0'))).ok_or_else(overflow)?;
+    }
+    let used = (frac.len() as u32).min(decimals);
+    value = value.checked_mul(10u128.pow(decimals - used)).ok_or_else(overflow)?;
+    Ok((negative && value != 0, value))
+}
+
+/// Formats a scaled magnitude as a decimal with trailing zeros trimmed (`5100`, 4 -> `0.51`).
+pub(crate) fn format_scaled(f: &mut std::fmt::Formatter<'_>, negative: bool, magnitude: u128, decimals: u32) -> std::fmt::Result {
+    let unit = 10u128.pow(decimals);
+    let (int, mut frac) = (magnitude / unit, magnitude % unit);
+    if negative {
+        f.write_str("-")?;
+    }
+    write!(f, "{int}")?;
+    if frac != 0 {
+        let mut width = decimals as usize;
+        while frac % 10 == 0 {
+            frac /= 10;
+            width -= 1;
+        }
+        write!(f, ".{frac:0width$}")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_venue_shapes() {
+        assert_eq!(parse_scaled("0.51", 4), Ok((false, 5100)));
+        assert_eq!(parse_scaled(".48", 4), Ok((false, 4800)));
+        assert_eq!(parse_scaled("150.0", 6), Ok((false, 150_000_000)));
+        assert_eq!(parse_scaled("10500100", 6), Ok((false, 10_500_100_000_000)));
+        assert_eq!(parse_scaled("199.31", 6), Ok((false, 199_310_000)));
+        assert_eq!(parse_scaled("-0.000001", 6), Ok((true, 1)));
+        assert_eq!(parse_scaled("-0", 6), Ok((false, 0)));
+        assert_eq!(parse_scaled("0.510000", 4), Ok((false, 5100)));
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_plain_decimal() {
+        for bad in ["", ".", "-", "1.", "1e3", " 1", "1 ", "0x10", "1.2.3", "--1", "NaN", "inf", "1,5"] {
+            assert!(parse_scaled(bad, 6).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(parse_scaled("0.00001", 4), Err(ParseError::TooPrecise("0.00001".into(), 4)));
+        assert!(matches!(parse_scaled(&"9".repeat(60), 6), Err(ParseError::OutOfRange(_))));
+    }
+}

@@ -1,0 +1,343 @@
+//! The message types of the wire protocol. Each is a plain struct of fixed-point values and ids;
+//! timestamps are integers (venue milliseconds, or nanoseconds since the Unix epoch taken by the
+//! agent that handled the message) so latency per hop can be measured from the messages alone.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{ClientOrderId, ConditionId, TokenId};
+use crate::money::{Money, Price, Quantity};
+use crate::side::{BookSide, Side};
+
+/// One price level: price and the total size resting there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Level {
+    /// Level price.
+    pub price: Price,
+    /// Total size at the price.
+    pub size: Quantity,
+}
+
+/// A change of one level: the level's new total size (zero removes it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LevelChange {
+    /// Bid or ask.
+    pub side: BookSide,
+    /// Level price.
+    pub price: Price,
+    /// New total size at the price; zero removes the level.
+    pub size: Quantity,
+}
+
+/// A normalized market-data event for one token, published on `md.<venue>.<token>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarketEvent {
+    /// The token the event belongs to.
+    pub token: TokenId,
+    /// The token's market (condition id).
+    pub market: ConditionId,
+    /// Per-token sequence number, +1 per published event; a jump means a gap: request a snapshot.
+    pub seq: u64,
+    /// The venue's timestamp (Unix ms).
+    pub venue_ts_ms: u64,
+    /// When the market-data agent received the frame (Unix ns).
+    pub recv_ts_ns: u64,
+    /// What happened.
+    pub body: MarketEventBody,
+}
+
+/// What a [`MarketEvent`] says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MarketEventBody {
+    /// The whole book; replaces any previous state. Levels best-first.
+    Snapshot {
+        /// Bids, best (highest) first.
+        bids: Vec<Level>,
+        /// Asks, best (lowest) first.
+        asks: Vec<Level>,
+        /// The market's tick size.
+        tick: Price,
+        /// The venue's book hash, when it sent one.
+        hash: Option<String>,
+    },
+    /// Level changes applied in order.
+    Delta(Vec<LevelChange>),
+    /// A trade printed on the venue.
+    Trade {
+        /// Taker side.
+        side: Side,
+        /// Trade price.
+        price: Price,
+        /// Trade size.
+        size: Quantity,
+        /// Fee rate the venue reported, in basis points.
+        fee_rate_bps: u32,
+    },
+    /// The tick size changed; the book is void until the next snapshot.
+    TickSize {
+        /// The new tick.
+        tick: Price,
+    },
+    /// The market resolved.
+    Resolved {
+        /// True when this token won.
+        winner: bool,
+    },
+    /// The feed for this token is unhealthy (disconnected, silent, hash mismatch) or healthy again.
+    FeedStatus {
+        /// True when data flows and the book is trusted.
+        healthy: bool,
+    },
+}
+
+/// Execution mode of an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Mode {
+    /// Matched against the book locally; nothing sent.
+    Paper,
+    /// Built and signed, compared with paper, not sent.
+    Shadow,
+    /// Sent to the venue.
+    Live,
+}
+
+/// Time in force of an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TimeInForce {
+    /// Good till cancelled.
+    Gtc,
+    /// Good till the given time (Unix seconds, before the venue's 60 s buffer is added).
+    Gtd { expires_at_s: u64 },
+    /// Fill or kill: all at once or nothing.
+    Fok,
+    /// Fill and kill: what is available now, the rest cancelled.
+    Fak,
+}
+
+/// A strategy's request to place an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderIntent {
+    /// Idempotency key, unique per strategy.
+    pub client_order_id: ClientOrderId,
+    /// Legs of one arbitrage set share a group id (the first leg's id).
+    pub group: Option<ClientOrderId>,
+    /// Strategy namespace.
+    pub namespace: String,
+    /// Strategy name.
+    pub strategy: String,
+    /// RiskPolicy name (same namespace).
+    pub risk_policy: String,
+    /// Venue name.
+    pub venue: String,
+    /// The token's market.
+    pub market: ConditionId,
+    /// The token to trade.
+    pub token: TokenId,
+    /// Buy or sell.
+    pub side: Side,
+    /// Limit price (the worst acceptable price for FOK/FAK).
+    pub price: Price,
+    /// Size in shares.
+    pub size: Quantity,
+    /// Time in force.
+    pub tif: TimeInForce,
+    /// Rest only; refuse if it would cross.
+    pub post_only: bool,
+    /// Paper, shadow or live.
+    pub mode: Mode,
+    /// `seq` of the market event that caused the intent.
+    pub cause_seq: u64,
+    /// When the strategy emitted it (Unix ns).
+    pub created_ts_ns: u64,
+}
+
+/// A request to cancel an order (or all of a strategy's orders when `client_order_id` is None).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelRequest {
+    /// The order to cancel; None cancels every open order of the strategy.
+    pub client_order_id: Option<ClientOrderId>,
+    /// Strategy namespace.
+    pub namespace: String,
+    /// Strategy name.
+    pub strategy: String,
+    /// Why (for logs and the order update).
+    pub reason: String,
+    /// When it was requested (Unix ns).
+    pub created_ts_ns: u64,
+}
+
+/// What a strategy publishes on `intent.<namespace>.<strategy>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Intent {
+    /// Place an order (checked by the risk gateway).
+    Place(OrderIntent),
+    /// Cancel (never blocked by risk; always forwarded).
+    Cancel(CancelRequest),
+}
+
+/// Why the risk gateway refused an intent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RejectReason {
+    KillSwitch,
+    MaxOrderSize,
+    MaxOrderNotional,
+    MaxPosition,
+    GrossExposure,
+    OrderRate,
+    DailyLoss,
+    Drawdown,
+    CircuitBreaker,
+    BookLiquidity,
+    /// The risk store could not be reached: fail closed.
+    RiskStoreUnavailable,
+    /// The intent names a RiskPolicy the gateway has no limits for.
+    UnknownPolicy,
+    /// The client order id was already decided.
+    Duplicate,
+    /// The intent itself is malformed (price off tick, zero size ...).
+    Invalid,
+}
+
+impl RejectReason {
+    /// A stable snake_case label for metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectReason::KillSwitch => "kill_switch",
+            RejectReason::MaxOrderSize => "max_order_size",
+            RejectReason::MaxOrderNotional => "max_order_notional",
+            RejectReason::MaxPosition => "max_position",
+            RejectReason::GrossExposure => "gross_exposure",
+            RejectReason::OrderRate => "order_rate",
+            RejectReason::DailyLoss => "daily_loss",
+            RejectReason::Drawdown => "drawdown",
+            RejectReason::CircuitBreaker => "circuit_breaker",
+            RejectReason::BookLiquidity => "book_liquidity",
+            RejectReason::RiskStoreUnavailable => "risk_store_unavailable",
+            RejectReason::UnknownPolicy => "unknown_policy",
+            RejectReason::Duplicate => "duplicate",
+            RejectReason::Invalid => "invalid",
+        }
+    }
+}
+
+/// The risk gateway's verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Verdict {
+    /// Approved; exposure reserved.
+    Approved,
+    /// Refused, with the rule and a human-readable detail.
+    Rejected { reason: RejectReason, detail: String },
+}
+
+/// A decision on one intent, published on `decision.<namespace>.<strategy>`. Carries the intent
+/// so the execution agent needs nothing else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RiskDecision {
+    /// The intent decided on.
+    pub intent: OrderIntent,
+    /// Approved or rejected.
+    pub verdict: Verdict,
+    /// When the gateway decided (Unix ns).
+    pub decided_ts_ns: u64,
+}
+
+/// Lifecycle state of an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OrderStatus {
+    /// Accepted by the executor (paper book or venue).
+    Accepted,
+    /// Resting on the book.
+    Resting,
+    /// Partly filled, rest still working.
+    PartiallyFilled,
+    /// Completely filled.
+    Filled,
+    /// Cancelled (by request, FAK remainder, FOK kill, dead-man switch).
+    Cancelled,
+    /// Expired (GTD).
+    Expired,
+    /// Refused by the executor or the venue.
+    Rejected,
+}
+
+/// An order's state change, published on `order.<namespace>.<strategy>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderUpdate {
+    /// Our id.
+    pub client_order_id: ClientOrderId,
+    /// Strategy namespace.
+    pub namespace: String,
+    /// Strategy name.
+    pub strategy: String,
+    /// The venue's order id (the EIP-712 hash on Polymarket), once known.
+    pub venue_order_id: Option<String>,
+    /// New state.
+    pub status: OrderStatus,
+    /// Cumulative filled size.
+    pub filled: Quantity,
+    /// Size still working.
+    pub remaining: Quantity,
+    /// Why, for Cancelled/Rejected.
+    pub reason: Option<String>,
+    /// When (Unix ns).
+    pub ts_ns: u64,
+}
+
+/// Maker or taker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Liquidity {
+    Maker,
+    Taker,
+}
+
+/// Settlement state of a fill: only Confirmed is final; a Matched fill can still Fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FillStatus {
+    Matched,
+    Confirmed,
+    /// The trade failed on chain: reverse it.
+    Failed,
+}
+
+/// An execution, published on `fill.<namespace>.<strategy>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fill {
+    /// Unique per fill (venue trade id, or a paper id); with `status` it is the idempotency key.
+    pub fill_id: String,
+    /// The order that filled.
+    pub client_order_id: ClientOrderId,
+    /// Strategy namespace.
+    pub namespace: String,
+    /// Strategy name.
+    pub strategy: String,
+    /// RiskPolicy the exposure is booked against.
+    pub risk_policy: String,
+    /// The token's market.
+    pub market: ConditionId,
+    /// The token.
+    pub token: TokenId,
+    /// Our side.
+    pub side: Side,
+    /// Execution price.
+    pub price: Price,
+    /// Executed size.
+    pub size: Quantity,
+    /// Fee paid (positive) or rebate (negative).
+    pub fee: Money,
+    /// Maker or taker.
+    pub liquidity: Liquidity,
+    /// Matched, confirmed or failed.
+    pub status: FillStatus,
+    /// Paper, shadow or live.
+    pub mode: Mode,
+    /// When (Unix ns).
+    pub ts_ns: u64,
+}
+
+/// Operator -> agents commands on `control.<namespace>.<kind>.<name>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Control {
+    /// A RiskPolicy's kill switch flipped.
+    KillSwitch { risk_policy: String, engaged: bool },
+    /// Cancel every open order of a strategy (suspend, deletion).
+    CancelAll { strategy: String, reason: String },
+}

@@ -1,0 +1,124 @@
+//! Subject names, stream names and KV keys of the wire protocol (see the module doc of
+//! [`crate::wire`] for the table).
+
+use std::borrow::Cow;
+use std::fmt::Write;
+
+use crate::ids::TokenId;
+
+/// JetStream stream holding order intents (`intent.>`).
+pub const STREAM_INTENTS: &str = "POLYFLEET_INTENTS";
+/// JetStream stream holding risk decisions (`decision.>`).
+pub const STREAM_DECISIONS: &str = "POLYFLEET_DECISIONS";
+/// JetStream stream holding order updates (`order.>`).
+pub const STREAM_ORDERS: &str = "POLYFLEET_ORDERS";
+/// JetStream stream holding fills (`fill.>`).
+pub const STREAM_FILLS: &str = "POLYFLEET_FILLS";
+/// JetStream KV bucket of strategy parameters and their acknowledgements.
+pub const PARAMS_BUCKET: &str = "polyfleet-params";
+
+/// Every JetStream stream with the subjects it captures.
+pub const STREAMS: [(&str, &str); 4] = [
+    (STREAM_INTENTS, "intent.>"),
+    (STREAM_DECISIONS, "decision.>"),
+    (STREAM_ORDERS, "order.>"),
+    (STREAM_FILLS, "fill.>"),
+];
+
+/// Escapes a name into one NATS subject token: `[A-Za-z0-9_-]` pass through, every other byte
+/// becomes `~xx` (hex). Injective, so two names never share a subject.
+pub fn token(name: &str) -> Cow<'_, str> {
+    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        return Cow::Borrowed(name);
+    }
+    let mut out = String::with_capacity(name.len() + 8);
+    if name.is_empty() {
+        out.push('~');
+    }
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "~{b:02x}");
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `md.<venue>.<token>`: market events of one token.
+pub fn market_data(venue: &str, token_id: &TokenId) -> String {
+    format!("md.{}.{token_id}", token(venue))
+}
+
+/// `md.<venue>.*`: every token of a venue.
+pub fn market_data_all(venue: &str) -> String {
+    format!("md.{}.*", token(venue))
+}
+
+/// `mdsnap.<venue>.<token>`: snapshot request/reply.
+pub fn snapshot_request(venue: &str, token_id: &TokenId) -> String {
+    format!("mdsnap.{}.{token_id}", token(venue))
+}
+
+/// `intent.<namespace>.<strategy>`.
+pub fn intents(namespace: &str, strategy: &str) -> String {
+    format!("intent.{}.{}", token(namespace), token(strategy))
+}
+
+/// `decision.<namespace>.<strategy>`.
+pub fn decisions(namespace: &str, strategy: &str) -> String {
+    format!("decision.{}.{}", token(namespace), token(strategy))
+}
+
+/// `order.<namespace>.<strategy>`.
+pub fn order_updates(namespace: &str, strategy: &str) -> String {
+    format!("order.{}.{}", token(namespace), token(strategy))
+}
+
+/// `fill.<namespace>.<strategy>`.
+pub fn fills(namespace: &str, strategy: &str) -> String {
+    format!("fill.{}.{}", token(namespace), token(strategy))
+}
+
+/// `control.<namespace>.<kind>.<name>`, e.g. kind `riskpolicy` for a kill switch.
+pub fn control(namespace: &str, kind: &str, name: &str) -> String {
+    format!("control.{}.{}.{}", token(namespace), token(kind), token(name))
+}
+
+/// KV key of a strategy's parameters: `<namespace>.<strategy>`.
+pub fn params_key(namespace: &str, strategy: &str) -> String {
+    format!("{}.{}", token(namespace), token(strategy))
+}
+
+/// KV key where the agent acknowledges the generation it applied: `<namespace>.<strategy>.ack`.
+pub fn params_ack_key(namespace: &str, strategy: &str) -> String {
+    format!("{}.ack", params_key(namespace, strategy))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_become_single_tokens() {
+        assert_eq!(token("negrisk-arb"), "negrisk-arb");
+        assert_eq!(token("a.b"), "a~2eb");
+        assert_eq!(token("a*>"), "a~2a~3e");
+        assert_eq!(token(""), "~");
+        assert_ne!(token("a.b"), token("a~2eb"));
+    }
+
+    #[test]
+    fn subjects_have_the_documented_shape() {
+        let t = TokenId::from_u128(42);
+        assert_eq!(market_data("sim", &t), "md.sim.42");
+        assert_eq!(snapshot_request("sim", &t), "mdsnap.sim.42");
+        assert_eq!(intents("default", "arb.v2"), "intent.default.arb~2ev2");
+        assert_eq!(fills("default", "arb"), "fill.default.arb");
+        assert_eq!(control("default", "riskpolicy", "main"), "control.default.riskpolicy.main");
+        assert_eq!(params_ack_key("default", "arb"), "default.arb.ack");
+        for (_, subject) in STREAMS {
+            assert!(subject.ends_with(".>"));
+        }
+    }
+}
