@@ -72,9 +72,24 @@ pub enum MarketPhase {
     printcolumn(name = "Venue", type_ = "string", json_path = ".spec.venueRef.name", description = "Venue"),
     printcolumn(name = "Type", type_ = "string", json_path = ".spec.type", description = "binary or negRiskEvent"),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", description = "Lifecycle phase"),
-    printcolumn(name = "Bid", type_ = "string", json_path = ".status.tokens[0].bestBid", description = "Best bid of the first outcome"),
-    printcolumn(name = "Ask", type_ = "string", json_path = ".status.tokens[0].bestAsk", description = "Best ask of the first outcome"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status", description = "Ready condition"),
+    printcolumn(
+        name = "Bid",
+        type_ = "string",
+        json_path = ".status.tokens[0].bestBid",
+        description = "Best bid of the first outcome"
+    ),
+    printcolumn(
+        name = "Ask",
+        type_ = "string",
+        json_path = ".status.tokens[0].bestAsk",
+        description = "Best ask of the first outcome"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status",
+        description = "Ready condition"
+    ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp", description = "Age")
 )]
 #[x_kube(validation = Rule::new("[has(self.conditionId), has(self.slug), has(self.tokens), has(self.series), has(self.eventSlug)].filter(x, x).size() == 1").message("exactly one of conditionId, slug, tokens, series, eventSlug must be set"))]

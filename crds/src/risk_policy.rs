@@ -22,9 +22,24 @@ use crate::conditions::Condition;
     category = "polyfleet",
     doc = "Risk limits shared by the Strategies that reference it, with a fleet-wide kill switch.",
     printcolumn(name = "Kill", type_ = "boolean", json_path = ".spec.killSwitch", description = "Kill switch engaged"),
-    printcolumn(name = "Exposure", type_ = "string", json_path = ".status.exposure", description = "Gross exposure in USDC"),
-    printcolumn(name = "DailyPnL", type_ = "string", json_path = ".status.dailyPnl", description = "Today's PnL in USDC"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status", description = "Ready condition"),
+    printcolumn(
+        name = "Exposure",
+        type_ = "string",
+        json_path = ".status.exposure",
+        description = "Gross exposure in USDC"
+    ),
+    printcolumn(
+        name = "DailyPnL",
+        type_ = "string",
+        json_path = ".status.dailyPnl",
+        description = "Today's PnL in USDC"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status",
+        description = "Ready condition"
+    ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp", description = "Age")
 )]
 #[x_kube(validation = Rule::new("self.maxOrderNotionalMicros <= self.maxGrossExposureMicros").message("maxOrderNotionalMicros must not exceed maxGrossExposureMicros"))]

@@ -63,9 +63,19 @@ pub enum DirectionalModel {
     doc = "A trading strategy: its type and parameters, the markets it trades, its RiskPolicy and execution mode.",
     printcolumn(name = "Type", type_ = "string", json_path = ".spec.type", description = "Strategy type"),
     printcolumn(name = "Mode", type_ = "string", json_path = ".spec.mode", description = "paper, shadow or live"),
-    printcolumn(name = "PnL", type_ = "string", json_path = ".status.pnl.total", description = "Realized + unrealized PnL in USDC"),
+    printcolumn(
+        name = "PnL",
+        type_ = "string",
+        json_path = ".status.pnl.total",
+        description = "Realized + unrealized PnL in USDC"
+    ),
     printcolumn(name = "Open", type_ = "integer", json_path = ".status.openOrders", description = "Open orders"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status", description = "Ready condition"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status",
+        description = "Ready condition"
+    ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp", description = "Age")
 )]
 #[x_kube(validation = Rule::new("has(self.arbitrage) == (self.type == 'arbitrage') && has(self.marketMaking) == (self.type == 'marketMaking') && has(self.directional) == (self.type == 'directional')").message("exactly the parameter block named by spec.type must be set"))]

@@ -57,9 +57,24 @@ pub enum SignatureType {
     category = "polyfleet",
     doc = "A trading venue account: endpoints, market-data sharding, rate limits and the live-trading acknowledgement.",
     printcolumn(name = "Kind", type_ = "string", json_path = ".spec.kind", description = "Venue protocol"),
-    printcolumn(name = "Live", type_ = "boolean", json_path = ".spec.liveTrading.acknowledged", description = "Live trading acknowledged"),
-    printcolumn(name = "Shards", type_ = "integer", json_path = ".status.shards", description = "Market-data shards running"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status", description = "Ready condition"),
+    printcolumn(
+        name = "Live",
+        type_ = "boolean",
+        json_path = ".spec.liveTrading.acknowledged",
+        description = "Live trading acknowledged"
+    ),
+    printcolumn(
+        name = "Shards",
+        type_ = "integer",
+        json_path = ".status.shards",
+        description = "Market-data shards running"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status",
+        description = "Ready condition"
+    ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp", description = "Age")
 )]
 #[x_kube(validation = Rule::new("!has(self.liveTrading) || !self.liveTrading.acknowledged || has(self.credentialsSecretRef)").message("liveTrading.acknowledged requires credentialsSecretRef").field_path(".liveTrading"))]

@@ -1,59 +1,39 @@
 //! The examples under `manifests/examples/` against the API: every valid one deserializes into the
 //! Rust types and passes offline admission; every invalid one is rejected by exactly the layer
-//! and rule its header comment names (`# rejected-by:`, `# field:`, `# message:`).
+//! and rule its header comment names.
 
-use std::path::{Path, PathBuf};
-
+use polyfleet_crds::examples::{RejectedBy, examples_dir, load_dir};
 use polyfleet_crds::validate::{Layer, ValidateError, Violation, validate};
 use polyfleet_crds::{Market, RiskPolicy, Strategy, Venue};
 use serde_json::Value;
 
-fn examples_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/examples")
-}
-
-fn yaml_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml") && !p.ends_with("kustomization.yaml"))
-        .collect();
-    files.sort();
-    files
-}
-
-fn docs(path: &Path) -> (String, Vec<Value>) {
-    let text = std::fs::read_to_string(path).unwrap();
-    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    (text, docs)
-}
-
-fn violations(result: Result<(), ValidateError>, path: &Path) -> Vec<Violation> {
+fn violations(result: Result<(), ValidateError>, what: &str) -> Vec<Violation> {
     match result {
         Err(ValidateError::Invalid(v)) => v,
-        other => panic!("{}: expected violations, got {other:?}", path.display()),
+        other => panic!("{what}: expected violations, got {other:?}"),
+    }
+}
+
+fn typed(doc: Value) -> Result<(), serde_json::Error> {
+    match doc["kind"].as_str().unwrap_or_default() {
+        "Venue" => serde_json::from_value::<Venue>(doc).map(drop),
+        "Market" => serde_json::from_value::<Market>(doc).map(drop),
+        "Strategy" => serde_json::from_value::<Strategy>(doc).map(drop),
+        "RiskPolicy" => serde_json::from_value::<RiskPolicy>(doc).map(drop),
+        other => panic!("unexpected kind {other}"),
     }
 }
 
 #[test]
 fn valid_examples_deserialize_and_pass_admission() {
-    let files = yaml_files(&examples_dir());
-    assert!(files.len() >= 7, "expected the example set, found {files:?}");
+    let examples = load_dir(&examples_dir()).unwrap();
     let mut kinds = std::collections::BTreeMap::<String, usize>::new();
-    for path in files {
-        let (_, docs) = docs(&path);
-        for doc in docs {
-            validate(&doc, None).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            let kind = doc["kind"].as_str().unwrap().to_owned();
-            let typed: Result<(), serde_json::Error> = match kind.as_str() {
-                "Venue" => serde_json::from_value::<Venue>(doc).map(drop),
-                "Market" => serde_json::from_value::<Market>(doc).map(drop),
-                "Strategy" => serde_json::from_value::<Strategy>(doc).map(drop),
-                "RiskPolicy" => serde_json::from_value::<RiskPolicy>(doc).map(drop),
-                other => panic!("{}: unexpected kind {other}", path.display()),
-            };
-            typed.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            *kinds.entry(kind).or_default() += 1;
+    for ex in examples {
+        assert!(ex.expect.is_none(), "{}: a valid example makes no rejection promise", ex.path.display());
+        for doc in ex.docs {
+            validate(&doc, None).unwrap_or_else(|e| panic!("{}: {e}", ex.path.display()));
+            *kinds.entry(doc["kind"].as_str().unwrap().to_owned()).or_default() += 1;
+            typed(doc).unwrap_or_else(|e| panic!("{}: {e}", ex.path.display()));
         }
     }
     assert_eq!(kinds["Venue"], 1);
@@ -64,54 +44,51 @@ fn valid_examples_deserialize_and_pass_admission() {
 
 #[test]
 fn every_strategy_type_has_an_example() {
-    let mut types = vec![];
-    for path in yaml_files(&examples_dir()) {
-        for doc in docs(&path).1 {
-            if doc["kind"] == "Strategy" {
-                types.push(doc["spec"]["type"].as_str().unwrap().to_owned());
-            }
-        }
-    }
+    let mut types: Vec<String> = load_dir(&examples_dir())
+        .unwrap()
+        .into_iter()
+        .flat_map(|ex| ex.docs)
+        .filter(|d| d["kind"] == "Strategy")
+        .map(|d| d["spec"]["type"].as_str().unwrap().to_owned())
+        .collect();
     types.sort();
     assert_eq!(types, ["arbitrage", "directional", "marketMaking"]);
 }
 
-fn header(text: &str, key: &str) -> Option<String> {
-    text.lines()
-        .take_while(|l| l.starts_with('#'))
-        .find_map(|l| l.strip_prefix(&format!("# {key}:")).map(|v| v.trim().to_owned()))
-}
-
 #[test]
 fn invalid_examples_fail_the_rule_their_comment_names() {
-    let files = yaml_files(&examples_dir().join("invalid"));
-    assert!(files.len() >= 8, "at least 8 invalid examples, found {}", files.len());
-    for path in files {
-        let (text, docs) = docs(&path);
-        let by = header(&text, "rejected-by").unwrap_or_else(|| panic!("{}: no rejected-by", path.display()));
-        let message = header(&text, "message").unwrap_or_else(|| panic!("{}: no message", path.display()));
-        match by.as_str() {
-            "schema" => {
-                assert_eq!(docs.len(), 1, "{}", path.display());
-                let field = header(&text, "field").unwrap_or_else(|| panic!("{}: no field", path.display()));
-                let v = violations(validate(&docs[0], None), &path);
-                assert!(v.iter().all(|v| v.layer == Layer::Schema), "{}: {v:?}", path.display());
-                assert!(v.iter().all(|v| v.field == field), "{}: expected only {field}, got {v:?}", path.display());
+    let examples = load_dir(&examples_dir().join("invalid")).unwrap();
+    assert!(examples.len() >= 8, "at least 8 invalid examples, found {}", examples.len());
+    for ex in examples {
+        let what = ex.path.display().to_string();
+        let expect = ex.expect.unwrap_or_else(|| panic!("{what}: no rejected-by header"));
+        let docs = &ex.docs;
+        match expect.rejected_by {
+            RejectedBy::Schema => {
+                assert_eq!(docs.len(), 1, "{what}");
+                let field = expect.field.unwrap();
+                let v = violations(validate(&docs[0], None), &what);
+                assert!(
+                    v.iter().all(|v| v.layer == Layer::Schema && v.field == field),
+                    "{what}: expected only {field}, got {v:?}"
+                );
             }
-            "cel" => {
-                assert_eq!(docs.len(), 1, "{}", path.display());
-                let v = violations(validate(&docs[0], None), &path);
-                assert!(v.iter().all(|v| v.layer == Layer::Cel), "{}: {v:?}", path.display());
-                assert!(v.iter().all(|v| v.message == message), "{}: expected only {message:?}, got {v:?}", path.display());
+            RejectedBy::Cel => {
+                assert_eq!(docs.len(), 1, "{what}");
+                let v = violations(validate(&docs[0], None), &what);
+                assert!(
+                    v.iter().all(|v| v.layer == Layer::Cel && v.message == expect.message),
+                    "{what}: expected only {:?}, got {v:?}",
+                    expect.message
+                );
             }
-            "cel-update" => {
-                assert_eq!(docs.len(), 2, "{}: old and new object", path.display());
-                validate(&docs[0], None).unwrap_or_else(|e| panic!("{}: old object: {e}", path.display()));
-                validate(&docs[1], None).unwrap_or_else(|e| panic!("{}: new object as a create: {e}", path.display()));
-                let v = violations(validate(&docs[1], Some(&docs[0])), &path);
-                assert!(v.iter().all(|v| v.layer == Layer::Cel && v.message == message), "{}: {v:?}", path.display());
+            RejectedBy::CelUpdate => {
+                assert_eq!(docs.len(), 2, "{what}: old and new object");
+                validate(&docs[0], None).unwrap_or_else(|e| panic!("{what}: old object: {e}"));
+                validate(&docs[1], None).unwrap_or_else(|e| panic!("{what}: new object as a create: {e}"));
+                let v = violations(validate(&docs[1], Some(&docs[0])), &what);
+                assert!(v.iter().all(|v| v.layer == Layer::Cel && v.message == expect.message), "{what}: {v:?}");
             }
-            other => panic!("{}: unknown rejected-by {other}", path.display()),
         }
     }
 }

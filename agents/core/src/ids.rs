@@ -255,7 +255,9 @@ mod tests {
         for s in [YES, MAX, "0", "1", "18446744073709551616", "10000000000000000000"] {
             assert_eq!(TokenId::parse(s).unwrap().to_string(), s);
         }
-        assert!(TokenId::parse("115792089237316195423570985008687907853269984665640564039457584007913129639936").is_err());
+        assert!(
+            TokenId::parse("115792089237316195423570985008687907853269984665640564039457584007913129639936").is_err()
+        );
         assert!(TokenId::parse("").is_err());
         assert!(TokenId::parse("12a").is_err());
         assert!(TokenId::parse("-1").is_err());

@@ -35,12 +35,24 @@ fn mode() -> impl Strategy<Value = Mode> {
 
 fn body() -> impl Strategy<Value = MarketEventBody> {
     prop_oneof![
-        (prop::collection::vec(level(), 0..20), prop::collection::vec(level(), 0..20), price(), prop::option::of("[0-9a-f]{40}"))
+        (
+            prop::collection::vec(level(), 0..20),
+            prop::collection::vec(level(), 0..20),
+            price(),
+            prop::option::of("[0-9a-f]{40}")
+        )
             .prop_map(|(bids, asks, tick, hash)| MarketEventBody::Snapshot { bids, asks, tick, hash }),
-        prop::collection::vec((book_side(), price(), qty()).prop_map(|(side, price, size)| LevelChange { side, price, size }), 0..8)
-            .prop_map(MarketEventBody::Delta),
-        (side(), price(), qty(), any::<u32>())
-            .prop_map(|(side, price, size, fee_rate_bps)| MarketEventBody::Trade { side, price, size, fee_rate_bps }),
+        prop::collection::vec(
+            (book_side(), price(), qty()).prop_map(|(side, price, size)| LevelChange { side, price, size }),
+            0..8
+        )
+        .prop_map(MarketEventBody::Delta),
+        (side(), price(), qty(), any::<u32>()).prop_map(|(side, price, size, fee_rate_bps)| MarketEventBody::Trade {
+            side,
+            price,
+            size,
+            fee_rate_bps
+        }),
         price().prop_map(|tick| MarketEventBody::TickSize { tick }),
         any::<bool>().prop_map(|winner| MarketEventBody::Resolved { winner }),
         any::<bool>().prop_map(|healthy| MarketEventBody::FeedStatus { healthy }),
@@ -49,7 +61,14 @@ fn body() -> impl Strategy<Value = MarketEventBody> {
 
 fn market_event() -> impl Strategy<Value = MarketEvent> {
     (token(), market(), any::<u64>(), any::<u64>(), any::<u64>(), body()).prop_map(
-        |(token, market, seq, venue_ts_ms, recv_ts_ns, body)| MarketEvent { token, market, seq, venue_ts_ms, recv_ts_ns, body },
+        |(token, market, seq, venue_ts_ms, recv_ts_ns, body)| MarketEvent {
+            token,
+            market,
+            seq,
+            venue_ts_ms,
+            recv_ts_ns,
+            body,
+        },
     )
 }
 
@@ -67,20 +86,65 @@ fn intent() -> impl Strategy<Value = OrderIntent> {
         (coid(), prop::option::of(coid()), "[a-z0-9-]{1,20}", "[a-z0-9.-]{1,30}", "[a-z0-9-]{1,20}", "[a-z]{1,10}"),
         (market(), token(), side(), price(), qty(), tif(), any::<bool>(), mode(), any::<u64>(), any::<u64>()),
     )
-        .prop_map(|((client_order_id, group, namespace, strategy, risk_policy, venue), (market, token, side, price, size, tif, post_only, mode, cause_seq, created_ts_ns))| OrderIntent {
-            client_order_id, group, namespace, strategy, risk_policy, venue, market, token, side, price, size, tif, post_only, mode, cause_seq, created_ts_ns,
-        })
+        .prop_map(
+            |(
+                (client_order_id, group, namespace, strategy, risk_policy, venue),
+                (market, token, side, price, size, tif, post_only, mode, cause_seq, created_ts_ns),
+            )| OrderIntent {
+                client_order_id,
+                group,
+                namespace,
+                strategy,
+                risk_policy,
+                venue,
+                market,
+                token,
+                side,
+                price,
+                size,
+                tif,
+                post_only,
+                mode,
+                cause_seq,
+                created_ts_ns,
+            },
+        )
 }
 
 fn fill() -> impl Strategy<Value = Fill> {
     (
         ("[a-zA-Z0-9-]{1,40}", coid(), "[a-z0-9-]{1,20}", "[a-z0-9-]{1,20}", "[a-z0-9-]{1,20}"),
         (market(), token(), side(), price(), qty(), any::<i64>().prop_map(Money::from_micros)),
-        (prop_oneof![Just(Liquidity::Maker), Just(Liquidity::Taker)], prop_oneof![Just(FillStatus::Matched), Just(FillStatus::Confirmed), Just(FillStatus::Failed)], mode(), any::<u64>()),
+        (
+            prop_oneof![Just(Liquidity::Maker), Just(Liquidity::Taker)],
+            prop_oneof![Just(FillStatus::Matched), Just(FillStatus::Confirmed), Just(FillStatus::Failed)],
+            mode(),
+            any::<u64>(),
+        ),
     )
-        .prop_map(|((fill_id, client_order_id, namespace, strategy, risk_policy), (market, token, side, price, size, fee), (liquidity, status, mode, ts_ns))| Fill {
-            fill_id, client_order_id, namespace, strategy, risk_policy, market, token, side, price, size, fee, liquidity, status, mode, ts_ns,
-        })
+        .prop_map(
+            |(
+                (fill_id, client_order_id, namespace, strategy, risk_policy),
+                (market, token, side, price, size, fee),
+                (liquidity, status, mode, ts_ns),
+            )| Fill {
+                fill_id,
+                client_order_id,
+                namespace,
+                strategy,
+                risk_policy,
+                market,
+                token,
+                side,
+                price,
+                size,
+                fee,
+                liquidity,
+                status,
+                mode,
+                ts_ns,
+            },
+        )
 }
 
 fn round_trip<M: WireMessage + PartialEq + std::fmt::Debug>(msg: &M) -> Result<(), TestCaseError> {
@@ -175,7 +239,11 @@ fn a_one_level_delta_is_compact() {
         seq: 1_234_567,
         venue_ts_ms: 1_703_875_200_000,
         recv_ts_ns: 1_703_875_200_123_456_789,
-        body: MarketEventBody::Delta(vec![LevelChange { side: BookSide::Bid, price: Price::parse("0.5").unwrap(), size: Quantity::parse("200").unwrap() }]),
+        body: MarketEventBody::Delta(vec![LevelChange {
+            side: BookSide::Bid,
+            price: Price::parse("0.5").unwrap(),
+            size: Quantity::parse("200").unwrap(),
+        }]),
     };
     let n = encode(&ev).len();
     let json = serde_json::to_string(&ev).unwrap().len();
@@ -183,4 +251,3 @@ fn a_one_level_delta_is_compact() {
     assert!(n <= 100, "a one-level delta took {n} bytes");
     assert!(n * 3 <= json, "{n} bytes is not a third of JSON's {json}");
 }
-

@@ -1,5 +1,7 @@
-//! Writes the CRD YAML files of every polyfleet kind (one per kind) into a directory, or prints
-//! them, or checks that the committed files are fresh.
+//! Writes the CRD YAML of every polyfleet kind: one file per kind under `crds/` (what
+//! `kubectl apply -f crds/` installs) and the same CRDs as Helm templates under
+//! `charts/polyfleet/templates/crds/`. `--check` fails instead when a committed file is stale;
+//! `--print` writes the CRDs to stdout as one multi-document stream.
 
 use std::path::PathBuf;
 
@@ -9,37 +11,42 @@ use clap::Parser;
 /// Generate the polyfleet CRD YAML.
 #[derive(Parser)]
 struct Args {
-    /// Directory to write into (defaults to the crate's own directory, i.e. `crds/`).
-    #[arg(long, default_value = env!("CARGO_MANIFEST_DIR"))]
-    out: PathBuf,
+    /// Repository root to write into.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/.."))]
+    root: PathBuf,
     /// Print all CRDs as one multi-document YAML stream instead of writing files.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "check")]
     print: bool,
-    /// Fail if any file in --out differs from what the types generate; write nothing.
+    /// Fail if any committed file differs from what the types generate; write nothing.
     #[arg(long)]
     check: bool,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.print {
+        for file in polyfleet_crds::all_crds() {
+            print!("---\n{}", polyfleet_crds::render_yaml(&file.crd)?);
+        }
+        return Ok(());
+    }
     let mut stale = vec![];
-    for file in polyfleet_crds::all_crds() {
-        let yaml = polyfleet_crds::render_yaml(&file.crd)?;
-        let path = args.out.join(&file.file_name);
-        if args.print {
-            print!("---\n{yaml}");
-        } else if args.check {
-            let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
-            if on_disk != yaml {
-                stale.push(path.display().to_string());
+    for (rel, contents) in polyfleet_crds::generated_files()? {
+        let path = args.root.join(&rel);
+        if args.check {
+            if std::fs::read_to_string(&path).ok().as_deref() != Some(contents.as_str()) {
+                stale.push(rel);
             }
         } else {
-            std::fs::write(&path, yaml).with_context(|| format!("writing {}", path.display()))?;
-            eprintln!("wrote {}", path.display());
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            }
+            std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("wrote {rel}");
         }
     }
     if !stale.is_empty() {
-        bail!("stale CRD files (run `cargo run -p polyfleet-crds --bin crdgen`): {}", stale.join(", "));
+        bail!("stale generated files (run `cargo run -p polyfleet-crds --bin crdgen`): {}", stale.join(", "));
     }
     Ok(())
 }

@@ -68,7 +68,12 @@ pub(crate) fn parse_scaled(s: &str, decimals: u32) -> Result<(bool, u128), Parse
 }
 
 /// Formats a scaled magnitude as a decimal with trailing zeros trimmed (`5100`, 4 -> `0.51`).
-pub(crate) fn format_scaled(f: &mut std::fmt::Formatter<'_>, negative: bool, magnitude: u128, decimals: u32) -> std::fmt::Result {
+pub(crate) fn format_scaled(
+    f: &mut std::fmt::Formatter<'_>,
+    negative: bool,
+    magnitude: u128,
+    decimals: u32,
+) -> std::fmt::Result {
     let unit = 10u128.pow(decimals);
     let (int, mut frac) = (magnitude / unit, magnitude % unit);
     if negative {

@@ -65,7 +65,7 @@ impl Price {
 
     /// True when this price is a multiple of `tick` (a market's tick size, itself a Price).
     pub fn is_on_tick(self, tick: Price) -> bool {
-        tick.0 != 0 && self.0 % tick.0 == 0
+        tick.0 != 0 && self.0.is_multiple_of(tick.0)
     }
 
     /// Rounds to a multiple of `tick` in the given direction; `None` for a zero tick.

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what polyfleet needs on a fresh Debian machine (run as root) and builds the workspace.
+# Idempotent: safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export DEBIAN_FRONTEND=noninteractive
+need=()
+for pkg in nats-server redis-server redis-tools pkg-config ca-certificates; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
+if [ "${#need[@]}" -gt 0 ]; then
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+# The Debian packages start system-wide services; polyfleet's tests start their own on free ports.
+for svc in redis-server nats-server; do
+  if command -v systemctl >/dev/null 2>&1; then systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
+done
+
+command -v cargo >/dev/null || { echo "setup: cargo not found (install Rust 1.89+ with rustup)" >&2; exit 1; }
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+cargo build --workspace --all-targets --locked
+echo "setup: done (nats-server $(nats-server --version 2>/dev/null | awk '{print $2}'), $(redis-server --version | awk '{print $3}'))"
