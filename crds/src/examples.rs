@@ -79,7 +79,8 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Example>, ExampleError> {
 /// Reads one example file.
 pub fn load_file(path: &Path) -> Result<Example, ExampleError> {
     let text = std::fs::read_to_string(path).map_err(|e| ExampleError::Io(path.to_owned(), e))?;
-    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).map_err(|e| ExampleError::Yaml(path.to_owned(), Box::new(e)))?;
+    let docs: Vec<Value> =
+        serde_saphyr::from_multiple(&text).map_err(|e| ExampleError::Yaml(path.to_owned(), Box::new(e)))?;
     let expect = parse_header(&text).map_err(|e| ExampleError::Header(path.to_owned(), e))?;
     Ok(Example { path: path.to_owned(), docs, expect })
 }
