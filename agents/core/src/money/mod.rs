@@ -31,8 +31,8 @@ pub enum Rounding {
     Up,
 }
 
-/// `numerator / denominator` rounded as asked; `denominator` must be positive.
-pub(crate) fn div_round(numerator: i128, denominator: i128, rounding: Rounding) -> i128 {
+/// `numerator / denominator` rounded as asked (`denominator` must be positive).
+pub fn div_round(numerator: i128, denominator: i128, rounding: Rounding) -> i128 {
     debug_assert!(denominator > 0);
     let q = numerator.div_euclid(denominator);
     let r = numerator.rem_euclid(denominator);
