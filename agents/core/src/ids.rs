@@ -33,13 +33,19 @@ impl TokenId {
             return Err(err());
         }
         let mut limbs = [0u64; 4];
-        for b in s.bytes() {
-            if !b.is_ascii_digit() {
-                return Err(err());
+        // 19 digits at a time (the most a u64 holds), then limbs = limbs * 10^k + chunk.
+        for chunk in s.as_bytes().chunks(19) {
+            let mut value: u64 = 0;
+            for &b in chunk {
+                if !b.is_ascii_digit() {
+                    return Err(err());
+                }
+                value = value * 10 + u64::from(b - b'0');
             }
-            let mut carry = u128::from(b - b'0');
+            let mut carry = u128::from(value);
+            let factor = 10u128.pow(chunk.len() as u32);
             for limb in &mut limbs {
-                let v = u128::from(*limb) * 10 + carry;
+                let v = u128::from(*limb) * factor + carry;
                 *limb = v as u64;
                 carry = v >> 64;
             }

@@ -1,0 +1,13 @@
+//! polyfleet's Polymarket (CLOB V2) venue adapter.
+//!
+//! - [`json`]: a tree-free JSON scanner for the hot path.
+//! - [`market`]: the market-channel decoder (`book`, `price_change`, `last_trade_price`,
+//!   `tick_size_change`, `best_bid_ask`, `new_market`, `market_resolved`), sans-IO.
+//!
+//! The WebSocket client, REST client and market-data agent build on these (see the market-data
+//! issue); order signing and live trading go through the official SDK.
+
+pub mod json;
+pub mod market;
+
+pub use market::{BookMsg, DecodeStats, Decoder, EventKind, MarketMessage, PriceChange};

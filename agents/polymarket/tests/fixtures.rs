@@ -1,0 +1,128 @@
+//! Every market-channel and `/book` payload in `../shared/fixtures/polymarket/` decodes, with the
+//! values the venue sent.
+
+use std::path::PathBuf;
+
+use polyfleet_core::book::OrderBook;
+use polyfleet_core::{BookSide, Price, Quantity, Side, TokenId};
+use polyfleet_polymarket::{Decoder, EventKind, MarketMessage};
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/polymarket").join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn decode_all(name: &str) -> (Decoder, Vec<String>) {
+    let mut d = Decoder::new();
+    let mut seen = vec![];
+    d.decode(&fixture(name), |m| seen.push(format!("{m:?}")));
+    (d, seen)
+}
+
+const MARKET_CHANNEL: [&str; 11] = [
+    "ws_market_book_msg.json",
+    "ws_book_snapshot.json",
+    "ws_market_price_change_msg.json",
+    "ws_quotes.json",
+    "ws_market_last_trade_msg.json",
+    "ws_last_trade.json",
+    "ws_market_tick_size_msg.json",
+    "ws_market_best_bid_ask_msg.json",
+    "ws_market_new_market_msg.json",
+    "ws_market_resolved_msg.json",
+    "clob_book_response.json",
+];
+
+#[test]
+fn every_market_channel_fixture_decodes_cleanly() {
+    for name in MARKET_CHANNEL {
+        let (d, seen) = decode_all(name);
+        let st = d.stats();
+        assert_eq!(seen.len(), 1, "{name}: {st:?}");
+        assert_eq!((st.invalid_event, st.malformed_frame, st.unknown_type), (0, 0, 0), "{name}: {st:?}");
+    }
+}
+
+#[test]
+fn book_snapshot_levels_and_rebuilt_book() {
+    let frame = fixture("ws_book_snapshot.json");
+    let mut d = Decoder::new();
+    let mut book = OrderBook::new();
+    d.decode(&frame, |m| {
+        let MarketMessage::Book(b) = m else { panic!("{m:?}") };
+        assert_eq!(b.bids.len(), 3);
+        assert_eq!(b.asks[0].price, Price::parse("0.53").unwrap(), "levels kept as sent (worst first)");
+        book.apply_snapshot(b.bids.iter().copied(), b.asks.iter().copied(), Price::parse("0.01").unwrap()).unwrap();
+    });
+    assert_eq!(book.best_bid().unwrap().price.to_string(), "0.5");
+    assert_eq!(book.best_ask().unwrap().size, Quantity::parse("150").unwrap());
+}
+
+#[test]
+fn price_change_with_both_tokens() {
+    let frame = fixture("ws_quotes.json");
+    let mut d = Decoder::new();
+    d.decode(&frame, |m| {
+        let MarketMessage::PriceChange { changes, frame, timestamp_ms, .. } = m else { panic!("{m:?}") };
+        assert_eq!(*timestamp_ms, 1_703_875_201_000);
+        assert_eq!(changes.len(), 2);
+        assert_eq!(changes[0].side, BookSide::Bid);
+        assert_eq!(changes[1].side, BookSide::Ask);
+        assert_ne!(changes[0].asset, changes[1].asset);
+        assert_eq!(changes[1].hash(frame), Some("0xhash002"));
+        assert_eq!(changes[1].best_bid, Some(Price::parse("0.48").unwrap()));
+    });
+    assert_eq!(d.stats().events_of(EventKind::PriceChange), 1);
+}
+
+#[test]
+fn trades_ticks_bbo_new_and_resolved() {
+    let mut d = Decoder::new();
+    d.decode(&fixture("ws_market_last_trade_msg.json"), |m| {
+        let MarketMessage::LastTrade { side, price, size, fee_rate_bps, .. } = m else { panic!("{m:?}") };
+        assert_eq!(
+            (*side, price.to_string(), size.to_string(), *fee_rate_bps),
+            (Side::Buy, "0.51".into(), "25".into(), 0)
+        );
+    });
+    d.decode(&fixture("ws_market_tick_size_msg.json"), |m| {
+        let MarketMessage::TickSize { old, new, .. } = m else { panic!("{m:?}") };
+        assert_eq!((old.unwrap().to_string(), new.to_string()), ("0.1".into(), "0.01".into()));
+    });
+    d.decode(&fixture("ws_market_best_bid_ask_msg.json"), |m| {
+        let MarketMessage::BestBidAsk { best_bid, best_ask, .. } = m else { panic!("{m:?}") };
+        assert_eq!((best_bid.unwrap().ticks(), best_ask.unwrap().ticks()), (7300, 7700));
+    });
+    d.decode(&fixture("ws_market_new_market_msg.json"), |m| {
+        let MarketMessage::NewMarket { question, slug, assets, .. } = m else { panic!("{m:?}") };
+        assert!(question.as_deref().unwrap().starts_with("Will NVIDIA"));
+        assert_eq!(slug.as_deref(), Some("nvda-above-240-on-january-30-2026"));
+        assert_eq!(assets.len(), 2);
+    });
+    d.decode(&fixture("ws_market_resolved_msg.json"), |m| {
+        let MarketMessage::Resolved { winning_asset, assets, .. } = m else { panic!("{m:?}") };
+        assert_eq!(*winning_asset, Some(assets[0]));
+        assert_eq!(
+            assets[0],
+            TokenId::parse("76043073756653678226373981964075571318267289248134717369284518995922789326425").unwrap()
+        );
+    });
+    assert_eq!(d.stats().events.iter().sum::<u64>(), 5);
+}
+
+#[test]
+fn array_frames_count_every_element_and_bad_elements_alone() {
+    let book = String::from_utf8(fixture("ws_market_book_msg.json")).unwrap();
+    let bad = book.replace("\"0.50\"", "\"abc\"");
+    let unknown = r#"{"event_type":"mystery","market":"0x00"}"#;
+    let frame = format!("[{book},{bad},{unknown},{book}]");
+    let mut d = Decoder::new();
+    let mut books = 0;
+    d.decode(frame.as_bytes(), |m| books += usize::from(matches!(m, MarketMessage::Book(_))));
+    assert_eq!(books, 2);
+    let st = d.stats();
+    assert_eq!((st.invalid_event, st.unknown_type, st.malformed_frame), (1, 1, 0), "{st:?}");
+    d.decode(b"PONG", |_| panic!("PONG is not an event"));
+    d.decode(b"{\"event_type\":\"book\",", |_| panic!("broken JSON yields nothing"));
+    assert_eq!((d.stats().pongs, d.stats().malformed_frame), (1, 1));
+}
