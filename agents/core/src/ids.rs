@@ -28,13 +28,18 @@ pub struct TokenId([u64; 4]);
 impl TokenId {
     /// Parses a decimal uint256 (1 to 78 digits, no sign, no spaces).
     pub fn parse(s: &str) -> Result<TokenId, IdError> {
-        let err = || IdError::Token(s.to_owned());
+        TokenId::parse_bytes(s.as_bytes())
+    }
+
+    /// [`TokenId::parse`] on ASCII bytes.
+    pub fn parse_bytes(s: &[u8]) -> Result<TokenId, IdError> {
+        let err = || IdError::Token(String::from_utf8_lossy(s).into_owned());
         if s.is_empty() || s.len() > 78 {
             return Err(err());
         }
         let mut limbs = [0u64; 4];
         // 19 digits at a time (the most a u64 holds), then limbs = limbs * 10^k + chunk.
-        for chunk in s.as_bytes().chunks(19) {
+        for chunk in s.chunks(19) {
             let mut value: u64 = 0;
             for &b in chunk {
                 if !b.is_ascii_digit() {
@@ -132,16 +137,25 @@ pub struct ConditionId([u8; 32]);
 impl ConditionId {
     /// Parses `0x` + 64 hex digits (either case).
     pub fn parse(s: &str) -> Result<ConditionId, IdError> {
-        let err = || IdError::Condition(s.to_owned());
-        let hex = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).ok_or_else(err)?;
+        ConditionId::parse_bytes(s.as_bytes())
+    }
+
+    /// [`ConditionId::parse`] on ASCII bytes.
+    pub fn parse_bytes(s: &[u8]) -> Result<ConditionId, IdError> {
+        let err = || IdError::Condition(String::from_utf8_lossy(s).into_owned());
+        let hex = s.strip_prefix(b"0x").or_else(|| s.strip_prefix(b"0X")).ok_or_else(err)?;
         if hex.len() != 64 {
             return Err(err());
         }
+        let nibble = |c: u8| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        };
         let mut out = [0u8; 32];
-        for (i, pair) in hex.as_bytes().chunks_exact(2).enumerate() {
-            let hi = (pair[0] as char).to_digit(16).ok_or_else(err)?;
-            let lo = (pair[1] as char).to_digit(16).ok_or_else(err)?;
-            out[i] = (hi * 16 + lo) as u8;
+        for (i, pair) in hex.chunks_exact(2).enumerate() {
+            out[i] = (nibble(pair[0]).ok_or_else(err)? << 4) | nibble(pair[1]).ok_or_else(err)?;
         }
         Ok(ConditionId(out))
     }

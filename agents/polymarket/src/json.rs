@@ -1,7 +1,9 @@
 //! A minimal pull scanner over JSON bytes, for the market-channel hot path: it walks objects and
 //! arrays in place and hands out raw value slices, without building a tree, allocating or
 //! touching floating point. Numbers are returned as their text for the exact fixed-point parsers.
-//! Nesting is bounded ([`MAX_DEPTH`]) so hostile input cannot exhaust the stack.
+//! Nesting is bounded ([`MAX_DEPTH`]) so hostile input cannot exhaust the stack. It is lenient
+//! in one way: raw control characters inside strings are accepted (the values it feeds are
+//! checked by the exact parsers, which accept only digits, dots and hex).
 
 /// Deepest nesting `skip_value` follows.
 pub const MAX_DEPTH: usize = 64;
@@ -34,6 +36,17 @@ impl<'a> Scalar<'a> {
             _ => return None,
         };
         std::str::from_utf8(bytes).ok()
+    }
+
+    /// The raw bytes of an unescaped string or a bare number, without UTF-8 validation (the
+    /// fixed-point and id parsers accept only ASCII digits anyway).
+    #[inline]
+    pub fn bytes(&self) -> Option<&'a [u8]> {
+        match *self {
+            Scalar::Str { raw, escaped: false } => Some(raw),
+            Scalar::Bare(raw) if raw != b"null" && raw != b"true" && raw != b"false" => Some(raw),
+            _ => None,
+        }
     }
 
     /// A JSON boolean, or the strings "true"/"false".
@@ -109,8 +122,14 @@ impl<'a> Scanner<'a> {
     }
 
     /// Skips whitespace and returns the next byte without consuming it.
-    #[inline]
+    #[inline(always)]
     pub fn peek(&mut self) -> Option<u8> {
+        // Compact JSON (what venues send) has no whitespace: check the common case first.
+        match self.bytes.get(self.pos) {
+            Some(&b) if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') => return Some(b),
+            None => return None,
+            _ => {}
+        }
         while let Some(&b) = self.bytes.get(self.pos) {
             if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
                 self.pos += 1;
@@ -126,7 +145,7 @@ impl<'a> Scanner<'a> {
         self.peek().is_none()
     }
 
-    #[inline]
+    #[inline(always)]
     fn expect(&mut self, c: u8, what: &'static str) -> Result<(), JsonError> {
         if self.peek() == Some(c) {
             self.pos += 1;
@@ -137,31 +156,44 @@ impl<'a> Scanner<'a> {
     }
 
     /// Reads a string (the opening quote next), returning its raw contents.
-    #[inline]
+    #[inline(always)]
     fn string(&mut self) -> Result<(&'a [u8], bool), JsonError> {
         self.expect(b'"', "expected a string")?;
         let start = self.pos;
-        let mut escaped = false;
-        while let Some(&b) = self.bytes.get(self.pos) {
-            match b {
+        // Short strings (keys, prices, sizes) end within a few bytes: a plain loop beats a SIMD call.
+        let short_end = (start + 16).min(self.bytes.len());
+        while self.pos < short_end {
+            match self.bytes[self.pos] {
                 b'"' => {
                     let raw = &self.bytes[start..self.pos];
                     self.pos += 1;
-                    return Ok((raw, escaped));
+                    return Ok((raw, false));
                 }
-                b'\\' => {
-                    escaped = true;
-                    self.pos += 2;
-                }
-                0..=0x1f => return Err(self.err("control character in string")),
+                b'\\' => break,
                 _ => self.pos += 1,
+            }
+        }
+        let mut escaped = false;
+        loop {
+            let rest = &self.bytes[self.pos..];
+            let Some(k) = memchr::memchr2(b'"', b'\\', rest) else { break };
+            self.pos += k;
+            if rest[k] == b'"' {
+                let raw = &self.bytes[start..self.pos];
+                self.pos += 1;
+                return Ok((raw, escaped));
+            }
+            escaped = true;
+            self.pos += 2;
+            if self.pos > self.bytes.len() {
+                break;
             }
         }
         Err(self.err("unterminated string"))
     }
 
     /// Reads a scalar: a string, number, boolean or null.
-    #[inline]
+    #[inline(always)]
     pub fn scalar(&mut self) -> Result<Scalar<'a>, JsonError> {
         match self.peek() {
             Some(b'"') => self.string().map(|(raw, escaped)| Scalar::Str { raw, escaped }),
@@ -241,6 +273,57 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    #[inline(always)]
+    fn literal(&mut self, lit: &[u8]) -> Option<()> {
+        if self.bytes.get(self.pos..self.pos + lit.len()) == Some(lit) {
+            self.pos += lit.len();
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// The contents of a string whose opening quote was just consumed, up to its closing quote
+    /// (left in place); `None` on an escape or control character.
+    #[inline(always)]
+    fn plain_string_body(&mut self) -> Option<&'a [u8]> {
+        let start = self.pos;
+        let rest = &self.bytes[start..];
+        let k = memchr::memchr2(b'"', b'\\', rest)?;
+        if rest[k] != b'"' {
+            return None;
+        }
+        self.pos += k;
+        Some(&rest[..k])
+    }
+
+    /// Fast path for a compact object of plain string fields in exactly the order of `keys`
+    /// (`{"k1":"v1","k2":"v2"}`), as venues write them. On any difference the scanner is left
+    /// untouched and `None` tells the caller to take the general path.
+    #[inline(always)]
+    pub fn flat_string_object<const N: usize>(&mut self, keys: [&[u8]; N]) -> Option<[&'a [u8]; N]> {
+        let save = self.pos;
+        let mut out: [&'a [u8]; N] = [&[]; N];
+        let mut walk = || {
+            self.literal(b"{")?;
+            for (i, key) in keys.iter().enumerate() {
+                self.literal(if i == 0 { b"\"" } else { b",\"" })?;
+                self.literal(key)?;
+                self.literal(b"\":\"")?;
+                out[i] = self.plain_string_body()?;
+                self.pos += 1;
+            }
+            self.literal(b"}")
+        };
+        match walk() {
+            Some(()) => Some(out),
+            None => {
+                self.pos = save;
+                None
+            }
+        }
+    }
+
     /// Walks an object (its `{` next), calling `field` with each key and the scanner positioned at
     /// the value, which `field` must consume (or skip).
     #[inline]
@@ -308,6 +391,23 @@ mod tests {
         assert!(Scanner::new(deep.as_bytes()).skip_value().is_err());
         for bad in [&b"{"[..], b"[1,", b"\"abc", b"{\"a\" 1}", b"}", b"[1 2]"] {
             assert!(Scanner::new(bad).skip_value().is_err(), "{:?}", std::str::from_utf8(bad));
+        }
+    }
+
+    #[test]
+    fn flat_objects_take_the_fast_path_only_when_exact() {
+        let mut s = Scanner::new(br#"{"price":"0.5","size":"10"},"#);
+        assert_eq!(s.flat_string_object([b"price", b"size"]), Some([&b"0.5"[..], &b"10"[..]]));
+        assert_eq!(s.peek(), Some(b','));
+        for other in [
+            &br#"{"size":"10","price":"0.5"}"#[..],
+            br#"{"price":0.5,"size":"10"}"#,
+            br#"{"price":"0\"5","size":"1"}"#,
+            br#"{ "price":"1","size":"1"}"#,
+        ] {
+            let mut s = Scanner::new(other);
+            assert_eq!(s.flat_string_object([b"price", b"size"]), None);
+            assert_eq!(s.peek(), Some(b'{'), "scanner must not move");
         }
     }
 

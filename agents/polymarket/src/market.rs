@@ -11,6 +11,7 @@
 use polyfleet_core::wire::Level;
 use polyfleet_core::{BookSide, ConditionId, Price, Quantity, Side, TokenId};
 
+use crate::ids_cache::IdCache;
 use crate::json::{JsonError, Scalar, Scanner};
 
 /// One level change of a `price_change` event.
@@ -217,26 +218,31 @@ pub struct Decoder {
     asks: Vec<Level>,
     changes: Vec<PriceChange>,
     assets: Vec<TokenId>,
+    ids: IdCache,
     stats: DecodeStats,
 }
 
 fn text<'a>(v: Option<Scalar<'a>>) -> Option<&'a str> {
     v.and_then(|s| s.text())
 }
+fn bytes<'a>(v: Option<Scalar<'a>>) -> Option<&'a [u8]> {
+    v.and_then(|s| s.bytes())
+}
 fn price(v: Option<Scalar<'_>>) -> Option<Price> {
-    text(v).and_then(|t| Price::parse(t).ok())
+    bytes(v).and_then(|t| Price::parse_bytes(t).ok())
 }
 fn quantity(v: Option<Scalar<'_>>) -> Option<Quantity> {
-    text(v).and_then(|t| Quantity::parse(t).ok())
+    bytes(v).and_then(|t| Quantity::parse_bytes(t).ok())
 }
 fn token(v: Option<Scalar<'_>>) -> Option<TokenId> {
-    text(v).and_then(|t| TokenId::parse(t).ok())
-}
-fn condition(v: Option<Scalar<'_>>) -> Option<ConditionId> {
-    text(v).and_then(|t| ConditionId::parse(t).ok())
+    bytes(v).and_then(|t| TokenId::parse_bytes(t).ok())
 }
 fn millis(v: Option<Scalar<'_>>) -> Option<u64> {
-    text(v).and_then(|t| t.parse().ok())
+    let b = bytes(v)?;
+    if b.is_empty() || b.len() > 19 || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(b.iter().fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0')))
 }
 fn book_side(v: Option<Scalar<'_>>) -> Option<BookSide> {
     text(v).and_then(Side::from_venue).map(Side::resting_side)
@@ -250,7 +256,7 @@ fn optional<T>(
 ) -> Result<Option<T>, EventError> {
     match v {
         None | Some(Scalar::Bare(b"null")) => Ok(None),
-        Some(s) if s.text() == Some("") => Ok(None),
+        Some(s) if s.bytes() == Some(b"") => Ok(None),
         some => parse(some).map(Some).ok_or(EventError::Field(name)),
     }
 }
@@ -309,7 +315,8 @@ impl Decoder {
         self.changes.clear();
         self.assets.clear();
         let mut raw = Raw::default();
-        let (bids, asks, changes, assets) = (&mut self.bids, &mut self.asks, &mut self.changes, &mut self.assets);
+        let (bids, asks, changes, assets, ids) =
+            (&mut self.bids, &mut self.asks, &mut self.changes, &mut self.assets, &mut self.ids);
         s.object(|s, key| {
             let slot = match key {
                 b"event_type" => {
@@ -329,7 +336,7 @@ impl Decoder {
                 }
                 b"price_changes" | b"changes" => {
                     raw.has_changes = true;
-                    return price_changes(s, frame, changes, &mut raw.bad_nested);
+                    return price_changes(s, frame, changes, ids, &mut raw.bad_nested);
                 }
                 b"assets_ids" | b"clob_token_ids" => {
                     if !raw.has_assets {
@@ -365,7 +372,9 @@ impl Decoder {
             *slot = Some(s.scalar()?);
             Ok(())
         })?;
-        match self.dispatch(&raw, frame, sink) {
+        let market = bytes(raw.market).and_then(|t| self.ids.market(t));
+        let asset = bytes(raw.asset_id).and_then(|t| self.ids.token(t));
+        match self.dispatch(&raw, market, asset, frame, sink) {
             Ok(kind) => {
                 let i = EventKind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
                 self.stats.events[i] += 1;
@@ -379,6 +388,8 @@ impl Decoder {
     fn dispatch(
         &self,
         raw: &Raw<'_>,
+        market: Option<ConditionId>,
+        asset: Option<TokenId>,
         frame: &[u8],
         sink: &mut impl FnMut(&MarketMessage<'_>),
     ) -> Result<EventKind, EventError> {
@@ -394,12 +405,12 @@ impl Decoder {
         if let Some(what) = raw.bad_nested {
             return Err(EventError::Field(what));
         }
-        let market = required(condition(raw.market), "market")?;
+        let market = required(market, "market")?;
         let timestamp_ms = required(millis(raw.timestamp), "timestamp")?;
         let msg = match kind {
             EventKind::Book => MarketMessage::Book(BookMsg {
                 market,
-                asset: required(token(raw.asset_id), "asset_id")?,
+                asset: required(asset, "asset_id")?,
                 timestamp_ms,
                 hash: text(raw.hash),
                 bids: &self.bids,
@@ -414,7 +425,7 @@ impl Decoder {
             }
             EventKind::LastTrade => MarketMessage::LastTrade {
                 market,
-                asset: required(token(raw.asset_id), "asset_id")?,
+                asset: required(asset, "asset_id")?,
                 timestamp_ms,
                 side: required(text(raw.side).and_then(Side::from_venue), "side")?,
                 price: required(price(raw.price), "price")?,
@@ -424,14 +435,14 @@ impl Decoder {
             },
             EventKind::TickSize => MarketMessage::TickSize {
                 market,
-                asset: required(token(raw.asset_id), "asset_id")?,
+                asset: required(asset, "asset_id")?,
                 timestamp_ms,
                 old: optional(raw.old_tick_size, price, "old_tick_size")?,
                 new: required(price(raw.new_tick_size), "new_tick_size")?,
             },
             EventKind::BestBidAsk => MarketMessage::BestBidAsk {
                 market,
-                asset: required(token(raw.asset_id), "asset_id")?,
+                asset: required(asset, "asset_id")?,
                 timestamp_ms,
                 best_bid: optional(raw.best_bid, price, "best_bid")?,
                 best_ask: optional(raw.best_ask, price, "best_ask")?,
@@ -457,6 +468,13 @@ impl Decoder {
 
 fn levels(s: &mut Scanner<'_>, out: &mut Vec<Level>, bad: &mut Option<&'static str>) -> Result<(), JsonError> {
     s.array(|s| {
+        if let Some([p, q]) = s.flat_string_object([b"price", b"size"]) {
+            match (Price::parse_bytes(p), Quantity::parse_bytes(q)) {
+                (Ok(price), Ok(size)) => out.push(Level { price, size }),
+                _ => *bad = Some("level"),
+            }
+            return Ok(());
+        }
         let (mut p, mut q) = (None, None);
         s.object(|s, key| match key {
             b"price" => {
@@ -477,29 +495,58 @@ fn levels(s: &mut Scanner<'_>, out: &mut Vec<Level>, bad: &mut Option<&'static s
     })
 }
 
+/// Raw fields of one `price_changes[]` entry.
+#[derive(Default)]
+struct RawChange<'a> {
+    asset_id: Option<Scalar<'a>>,
+    price: Option<Scalar<'a>>,
+    size: Option<Scalar<'a>>,
+    side: Option<Scalar<'a>>,
+    hash: Option<Scalar<'a>>,
+    best_bid: Option<Scalar<'a>>,
+    best_ask: Option<Scalar<'a>>,
+}
+
 fn price_changes(
     s: &mut Scanner<'_>,
     frame: &[u8],
     out: &mut Vec<PriceChange>,
+    ids: &mut IdCache,
     bad: &mut Option<&'static str>,
 ) -> Result<(), JsonError> {
     s.array(|s| {
-        let mut r = Raw::default();
-        s.object(|s, key| {
-            let slot = match key {
-                b"asset_id" => &mut r.asset_id,
-                b"price" => &mut r.price,
-                b"size" => &mut r.size,
-                b"side" => &mut r.side,
-                b"hash" => &mut r.hash,
-                b"best_bid" => &mut r.best_bid,
-                b"best_ask" => &mut r.best_ask,
-                _ => return s.skip_value(),
+        let mut r = RawChange::default();
+        let str = |raw| Some(Scalar::Str { raw, escaped: false });
+        if let Some([a, p, q, side, h, bb, ba]) =
+            s.flat_string_object([b"asset_id", b"price", b"size", b"side", b"hash", b"best_bid", b"best_ask"])
+        {
+            r = RawChange {
+                asset_id: str(a),
+                price: str(p),
+                size: str(q),
+                side: str(side),
+                hash: str(h),
+                best_bid: str(bb),
+                best_ask: str(ba),
             };
-            *slot = Some(s.scalar()?);
-            Ok(())
-        })?;
-        let parsed = (token(r.asset_id), price(r.price), quantity(r.size), book_side(r.side));
+        } else {
+            s.object(|s, key| {
+                let slot = match key {
+                    b"asset_id" => &mut r.asset_id,
+                    b"price" => &mut r.price,
+                    b"size" => &mut r.size,
+                    b"side" => &mut r.side,
+                    b"hash" => &mut r.hash,
+                    b"best_bid" => &mut r.best_bid,
+                    b"best_ask" => &mut r.best_ask,
+                    _ => return s.skip_value(),
+                };
+                *slot = Some(s.scalar()?);
+                Ok(())
+            })?;
+        }
+        let asset = bytes(r.asset_id).and_then(|t| ids.token(t));
+        let parsed = (asset, price(r.price), quantity(r.size), book_side(r.side));
         let bbo = (optional(r.best_bid, price, "best_bid"), optional(r.best_ask, price, "best_ask"));
         match (parsed, bbo) {
             ((Some(asset), Some(price), Some(size), Some(side)), (Ok(best_bid), Ok(best_ask))) => {

@@ -37,12 +37,17 @@ impl Money {
 
     /// Parses a decimal USDC string exactly ("12.5", "-0.000001").
     pub fn parse(s: &str) -> Result<Money, ParseError> {
+        Money::parse_bytes(s.as_bytes())
+    }
+
+    /// [`Money::parse`] on ASCII bytes (the hot path skips UTF-8 validation).
+    pub fn parse_bytes(s: &[u8]) -> Result<Money, ParseError> {
         let (neg, mag) = parse_scaled(s, Self::DECIMALS)?;
         if mag > i64::MAX as u128 + 1 {
-            return Err(ParseError::OutOfRange(s.to_owned()));
+            return Err(ParseError::OutOfRange(String::from_utf8_lossy(s).into_owned()));
         }
         let signed = if neg { -(mag as i128) } else { mag as i128 };
-        Money::from_micros_i128(signed).ok_or_else(|| ParseError::OutOfRange(s.to_owned()))
+        Money::from_micros_i128(signed).ok_or_else(|| ParseError::OutOfRange(String::from_utf8_lossy(s).into_owned()))
     }
 
     /// self + rhs; `None` on overflow.

@@ -17,11 +17,45 @@ pub enum ParseError {
     OutOfRange(String),
 }
 
+/// Fast path for the common case: an unsigned plain decimal with at most `decimals` fractional
+/// digits that fits a u64 once scaled. `None` means "take the full parser", which also produces
+/// the precise error.
+#[inline(always)]
+pub(crate) fn parse_unsigned_fast(s: &[u8], decimals: u32) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 {
+        return None;
+    }
+    let mut value: u64 = 0;
+    let mut frac: i32 = -1;
+    for &b in s {
+        if b == b'.' {
+            if frac >= 0 {
+                return None;
+            }
+            frac = 0;
+            continue;
+        }
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        value = value * 10 + u64::from(d);
+        if frac >= 0 {
+            frac += 1;
+        }
+    }
+    // A bare or trailing dot is malformed: leave it to the full parser.
+    if frac == 0 || (frac > 0 && frac as u32 > decimals) {
+        return None;
+    }
+    value.checked_mul(10u64.pow(decimals - frac.max(0) as u32))
+}
+
 /// Parses `s` into (negative, magnitude scaled by 10^decimals). Accepts `12`, `12.5`, `.5`,
 /// `0.500000`, a leading `-` or `+`; refuses exponents, spaces, a bare or trailing dot, and
 /// non-zero digits beyond `decimals`.
-pub(crate) fn parse_scaled(s: &str, decimals: u32) -> Result<(bool, u128), ParseError> {
-    let bytes = s.as_bytes();
+pub(crate) fn parse_scaled(s: &[u8], decimals: u32) -> Result<(bool, u128), ParseError> {
+    let bytes = s;
     if bytes.is_empty() {
         return Err(ParseError::Empty);
     }
@@ -30,7 +64,7 @@ pub(crate) fn parse_scaled(s: &str, decimals: u32) -> Result<(bool, u128), Parse
         b'+' => (false, &bytes[1..]),
         _ => (false, bytes),
     };
-    let malformed = || ParseError::Malformed(s.to_owned());
+    let malformed = || ParseError::Malformed(lossy(s));
     let (int, frac) = match rest.iter().position(|&b| b == b'.') {
         Some(dot) => (&rest[..dot], Some(&rest[dot + 1..])),
         None => (rest, None),
@@ -41,7 +75,20 @@ pub(crate) fn parse_scaled(s: &str, decimals: u32) -> Result<(bool, u128), Parse
     if frac.is_some_and(|f| f.is_empty()) {
         return Err(malformed());
     }
-    let overflow = || ParseError::OutOfRange(s.to_owned());
+    let overflow = || ParseError::OutOfRange(lossy(s));
+    let frac = frac.unwrap_or(&[]);
+    // Fast path: everything fits a u64 (19 significant digits); the u128 path below handles the rest.
+    if int.len() + decimals as usize <= 19 && frac.len() <= decimals as usize {
+        let mut value: u64 = 0;
+        for &b in int.iter().chain(frac) {
+            if !b.is_ascii_digit() {
+                return Err(malformed());
+            }
+            value = value * 10 + u64::from(b - b'0');
+        }
+        value *= 10u64.pow(decimals - frac.len() as u32);
+        return Ok((negative && value != 0, u128::from(value)));
+    }
     let mut value: u128 = 0;
     for &b in int {
         if !b.is_ascii_digit() {
@@ -49,14 +96,13 @@ pub(crate) fn parse_scaled(s: &str, decimals: u32) -> Result<(bool, u128), Parse
         }
         value = value.checked_mul(10).and_then(|v| v.checked_add(u128::from(b - b'0'))).ok_or_else(overflow)?;
     }
-    let frac = frac.unwrap_or(&[]);
     for (i, &b) in frac.iter().enumerate() {
         if !b.is_ascii_digit() {
             return Err(malformed());
         }
         if i as u32 >= decimals {
             if b != b'0' {
-                return Err(ParseError::TooPrecise(s.to_owned(), decimals));
+                return Err(ParseError::TooPrecise(lossy(s), decimals));
             }
             continue;
         }
@@ -65,6 +111,10 @@ pub(crate) fn parse_scaled(s: &str, decimals: u32) -> Result<(bool, u128), Parse
     let used = (frac.len() as u32).min(decimals);
     value = value.checked_mul(10u128.pow(decimals - used)).ok_or_else(overflow)?;
     Ok((negative && value != 0, value))
+}
+
+fn lossy(s: &[u8]) -> String {
+    String::from_utf8_lossy(s).into_owned()
 }
 
 /// Formats a scaled magnitude as a decimal with trailing zeros trimmed (`5100`, 4 -> `0.51`).
@@ -97,22 +147,34 @@ mod tests {
 
     #[test]
     fn parses_the_venue_shapes() {
-        assert_eq!(parse_scaled("0.51", 4), Ok((false, 5100)));
-        assert_eq!(parse_scaled(".48", 4), Ok((false, 4800)));
-        assert_eq!(parse_scaled("150.0", 6), Ok((false, 150_000_000)));
-        assert_eq!(parse_scaled("10500100", 6), Ok((false, 10_500_100_000_000)));
-        assert_eq!(parse_scaled("199.31", 6), Ok((false, 199_310_000)));
-        assert_eq!(parse_scaled("-0.000001", 6), Ok((true, 1)));
-        assert_eq!(parse_scaled("-0", 6), Ok((false, 0)));
-        assert_eq!(parse_scaled("0.510000", 4), Ok((false, 5100)));
+        assert_eq!(parse_scaled(b"0.51", 4), Ok((false, 5100)));
+        assert_eq!(parse_scaled(b".48", 4), Ok((false, 4800)));
+        assert_eq!(parse_scaled(b"150.0", 6), Ok((false, 150_000_000)));
+        assert_eq!(parse_scaled(b"10500100", 6), Ok((false, 10_500_100_000_000)));
+        assert_eq!(parse_scaled(b"199.31", 6), Ok((false, 199_310_000)));
+        assert_eq!(parse_scaled(b"-0.000001", 6), Ok((true, 1)));
+        assert_eq!(parse_scaled(b"-0", 6), Ok((false, 0)));
+        assert_eq!(parse_scaled(b"0.510000", 4), Ok((false, 5100)));
+    }
+
+    #[test]
+    fn fast_path_agrees_with_the_full_parser() {
+        for s in ["0.51", ".48", "150.0", "10500100", "199.31", "0", "1", "0.000001", "1844674407370.95516"] {
+            let fast = parse_unsigned_fast(s.as_bytes(), 6).map(u128::from);
+            assert_eq!(fast, parse_scaled(s.as_bytes(), 6).ok().map(|(_, v)| v), "{s}");
+        }
+        // Declined (the full parser decides): malformed, signed, too precise, or too long.
+        for s in ["", ".", "1.", "1.2.3", "-1", "1e3", "0.0000001", "99999999999999999999", "1844674407370.955161"] {
+            assert_eq!(parse_unsigned_fast(s.as_bytes(), 6), None, "{s}");
+        }
     }
 
     #[test]
     fn refuses_what_is_not_a_plain_decimal() {
         for bad in ["", ".", "-", "1.", "1e3", " 1", "1 ", "0x10", "1.2.3", "--1", "NaN", "inf", "1,5"] {
-            assert!(parse_scaled(bad, 6).is_err(), "{bad:?} accepted");
+            assert!(parse_scaled(bad.as_bytes(), 6).is_err(), "{bad:?} accepted");
         }
-        assert_eq!(parse_scaled("0.00001", 4), Err(ParseError::TooPrecise("0.00001".into(), 4)));
-        assert!(matches!(parse_scaled(&"9".repeat(60), 6), Err(ParseError::OutOfRange(_))));
+        assert_eq!(parse_scaled(b"0.00001", 4), Err(ParseError::TooPrecise("0.00001".into(), 4)));
+        assert!(matches!(parse_scaled("9".repeat(60).as_bytes(), 6), Err(ParseError::OutOfRange(_))));
     }
 }

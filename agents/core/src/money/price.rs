@@ -37,9 +37,19 @@ impl Price {
 
     /// Parses a venue price string exactly ("0.51", ".48", "1").
     pub fn parse(s: &str) -> Result<Price, ParseError> {
+        Price::parse_bytes(s.as_bytes())
+    }
+
+    /// [`Price::parse`] on ASCII bytes (the hot path skips UTF-8 validation).
+    pub fn parse_bytes(s: &[u8]) -> Result<Price, ParseError> {
+        if let Some(v) = super::decimal::parse_unsigned_fast(s, Self::DECIMALS)
+            && v <= u64::from(Self::SCALE)
+        {
+            return Ok(Price(v as u32));
+        }
         match parse_scaled(s, Self::DECIMALS)? {
             (false, v) if v <= u128::from(Self::SCALE) => Ok(Price(v as u32)),
-            _ => Err(ParseError::OutOfRange(s.to_owned())),
+            _ => Err(ParseError::OutOfRange(String::from_utf8_lossy(s).into_owned())),
         }
     }
 

@@ -45,9 +45,19 @@ impl Quantity {
 
     /// Parses a venue size string exactly ("150.0", "10500100", "199.31").
     pub fn parse(s: &str) -> Result<Quantity, ParseError> {
+        Quantity::parse_bytes(s.as_bytes())
+    }
+
+    /// [`Quantity::parse`] on ASCII bytes (the hot path skips UTF-8 validation).
+    pub fn parse_bytes(s: &[u8]) -> Result<Quantity, ParseError> {
+        if let Some(v) = super::decimal::parse_unsigned_fast(s, Self::DECIMALS) {
+            return Ok(Quantity(v));
+        }
         match parse_scaled(s, Self::DECIMALS)? {
-            (false, v) => u64::try_from(v).map(Quantity).map_err(|_| ParseError::OutOfRange(s.to_owned())),
-            (true, _) => Err(ParseError::OutOfRange(s.to_owned())),
+            (false, v) => u64::try_from(v)
+                .map(Quantity)
+                .map_err(|_| ParseError::OutOfRange(String::from_utf8_lossy(s).into_owned())),
+            (true, _) => Err(ParseError::OutOfRange(String::from_utf8_lossy(s).into_owned())),
         }
     }
 
