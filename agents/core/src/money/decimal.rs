@@ -22,33 +22,51 @@ pub enum ParseError {
 /// the precise error.
 #[inline(always)]
 pub(crate) fn parse_unsigned_fast(s: &[u8], decimals: u32) -> Option<u64> {
-    if s.is_empty() || s.len() > 19 {
+    const POW10: [u64; 20] = {
+        let mut t = [1u64; 20];
+        let mut i = 1;
+        while i < 20 {
+            t[i] = t[i - 1] * 10;
+            i += 1;
+        }
+        t
+    };
+    let n = s.len();
+    if n == 0 || n > 19 {
         return None;
     }
+    let mut i = 0;
     let mut value: u64 = 0;
-    let mut frac: i32 = -1;
-    for &b in s {
-        if b == b'.' {
-            if frac >= 0 {
-                return None;
-            }
-            frac = 0;
-            continue;
+    while i < n {
+        let d = s[i].wrapping_sub(b'0');
+        if d > 9 {
+            break;
         }
-        let d = b.wrapping_sub(b'0');
+        value = value * 10 + u64::from(d);
+        i += 1;
+    }
+    if i == n {
+        return value.checked_mul(POW10[decimals as usize]);
+    }
+    // A dot must follow, then 1 ..= decimals digits (a bare or trailing dot is malformed: leave
+    // it to the full parser, as anything else unusual).
+    if s[i] != b'.' {
+        return None;
+    }
+    let frac = n - i - 1;
+    if frac == 0 || frac > decimals as usize {
+        return None;
+    }
+    i += 1;
+    while i < n {
+        let d = s[i].wrapping_sub(b'0');
         if d > 9 {
             return None;
         }
         value = value * 10 + u64::from(d);
-        if frac >= 0 {
-            frac += 1;
-        }
+        i += 1;
     }
-    // A bare or trailing dot is malformed: leave it to the full parser.
-    if frac == 0 || (frac > 0 && frac as u32 > decimals) {
-        return None;
-    }
-    value.checked_mul(10u64.pow(decimals - frac.max(0) as u32))
+    value.checked_mul(POW10[decimals as usize - frac])
 }
 
 /// Parses `s` into (negative, magnitude scaled by 10^decimals). Accepts `12`, `12.5`, `.5`,
