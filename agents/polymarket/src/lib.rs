@@ -7,6 +7,7 @@
 //! The WebSocket client, REST client and market-data agent build on these (see the market-data
 //! issue); order signing and live trading go through the official SDK.
 
+pub mod book_hash;
 mod ids_cache;
 pub mod json;
 pub mod market;

@@ -1,0 +1,138 @@
+//! Recomputation of Polymarket's book hash, to prove a book rebuilt from a snapshot and deltas
+//! equals the venue's.
+//!
+//! The venue's official clients compute `hash` as SHA-1 (hex) over the book summary serialized as
+//! compact JSON with the keys, in order: `market, asset_id, timestamp, hash` (set to `""`),
+//! `bids, asks` (levels as `{"price","size"}` strings, in the venue's order: worst first),
+//! `min_order_size, tick_size, neg_risk` (a JSON boolean) `, last_trade_price`.
+//!
+//! Rebuilding the strings is the delicate part: prices are written with the tick's number of
+//! decimals ("0.50" at tick 0.01) and sizes as minimal decimals ("150.5"). The simulator writes
+//! its frames and hashes with these same rules, so the two always agree; against the live venue a
+//! disagreement is counted as a hash mismatch and repaired with a REST resync.
+
+use std::fmt::Write;
+
+use polyfleet_core::book::OrderBook;
+use polyfleet_core::{BookSide, ConditionId, Price, Quantity, TokenId};
+use sha1::{Digest, Sha1};
+
+/// The non-level fields of a book summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookMeta {
+    pub market: ConditionId,
+    pub asset: TokenId,
+    pub timestamp_ms: u64,
+    pub min_order_size: Quantity,
+    pub tick_size: Price,
+    pub neg_risk: bool,
+    pub last_trade_price: Option<Price>,
+}
+
+/// Decimals of a tick: 0.1 -> 1, 0.01 -> 2, 0.001 -> 3, 0.0001 -> 4.
+pub fn tick_decimals(tick: Price) -> usize {
+    let mut ticks = tick.ticks().max(1);
+    let mut decimals = Price::DECIMALS as usize;
+    while decimals > 0 && ticks.is_multiple_of(10) {
+        ticks /= 10;
+        decimals -= 1;
+    }
+    decimals
+}
+
+/// A price as the venue writes it: with exactly the tick's decimals ("0.50").
+pub fn format_price(price: Price, tick: Price) -> String {
+    let decimals = tick_decimals(tick);
+    let scaled = price.ticks() / 10u32.pow(Price::DECIMALS - decimals as u32);
+    if decimals == 0 {
+        return scaled.to_string();
+    }
+    let unit = 10u32.pow(decimals as u32);
+    format!("{}.{:0width$}", scaled / unit, scaled % unit, width = decimals)
+}
+
+/// The summary JSON the hash covers, levels worst first (the venue's order).
+pub fn summary_json(meta: &BookMeta, book: &OrderBook) -> String {
+    let mut s = String::with_capacity(256 + 48 * (book.depth(BookSide::Bid) + book.depth(BookSide::Ask)));
+    let _ = write!(
+        s,
+        r#"{{"market":"{}","asset_id":"{}","timestamp":"{}","hash":"","bids":["#,
+        meta.market, meta.asset, meta.timestamp_ms
+    );
+    for (side, close) in [(BookSide::Bid, "],\"asks\":["), (BookSide::Ask, "],")] {
+        for (i, level) in book.levels(side).rev().enumerate() {
+            let sep = if i == 0 { "" } else { "," };
+            let _ = write!(
+                s,
+                r#"{sep}{{"price":"{}","size":"{}"}}"#,
+                format_price(level.price, meta.tick_size),
+                level.size
+            );
+        }
+        s.push_str(close);
+    }
+    let _ = write!(
+        s,
+        r#""min_order_size":"{}","tick_size":"{}","neg_risk":{},"last_trade_price":"{}"}}"#,
+        meta.min_order_size,
+        format_price(meta.tick_size, meta.tick_size),
+        meta.neg_risk,
+        meta.last_trade_price.map(|p| format_price(p, meta.tick_size)).unwrap_or_default()
+    );
+    s
+}
+
+/// SHA-1 hex of the summary.
+pub fn book_hash(meta: &BookMeta, book: &OrderBook) -> String {
+    let digest = Sha1::digest(summary_json(meta, book).as_bytes());
+    let mut hex = String::with_capacity(40);
+    for b in digest {
+        let _ = write!(hex, "{b:02x}");
+    }
+    hex
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use polyfleet_core::wire::Level;
+
+    fn l(p: &str, s: &str) -> Level {
+        Level { price: Price::parse(p).unwrap(), size: Quantity::parse(s).unwrap() }
+    }
+
+    #[test]
+    fn matches_an_independent_reference() {
+        // Reference: Python's json.dumps(summary, separators=(",", ":")) then hashlib.sha1, on
+        // the same book (computed once outside this code base).
+        let tick = Price::parse("0.01").unwrap();
+        let mut book = OrderBook::new();
+        book.apply_snapshot(
+            [l("0.50", "200"), l("0.48", "500"), l("0.49", "350")],
+            [l("0.51", "150.5"), l("0.53", "400"), l("0.52", "250")],
+            tick,
+        )
+        .unwrap();
+        let meta = BookMeta {
+            market: ConditionId::parse("0xdd22472e552920b8438158ea7238bfadfa4f736aa4cee91a6b86c39ead110917").unwrap(),
+            asset: TokenId::parse("71321045679252212594626385532706912750332728571942532289631379312455583992563")
+                .unwrap(),
+            timestamp_ms: 1_703_875_200_000,
+            min_order_size: Quantity::parse("5").unwrap(),
+            tick_size: tick,
+            neg_risk: false,
+            last_trade_price: Some(Price::parse("0.5").unwrap()),
+        };
+        assert_eq!(book_hash(&meta, &book), "90bd7afac546192584d7343d16e55e68e9ed8ea9");
+    }
+
+    #[test]
+    fn prices_take_the_tick_decimals() {
+        let p = Price::parse("0.5").unwrap();
+        assert_eq!(format_price(p, Price::parse("0.1").unwrap()), "0.5");
+        assert_eq!(format_price(p, Price::parse("0.01").unwrap()), "0.50");
+        assert_eq!(format_price(p, Price::parse("0.001").unwrap()), "0.500");
+        assert_eq!(format_price(Price::parse("0.0123").unwrap(), Price::parse("0.0001").unwrap()), "0.0123");
+        assert_eq!(format_price(Price::ONE, Price::parse("0.01").unwrap()), "1.00");
+    }
+}
