@@ -66,6 +66,11 @@ impl TokenId {
         TokenId([v as u64, (v >> 64) as u64, 0, 0])
     }
 
+    /// From little-endian limbs.
+    pub const fn from_limbs(limbs: [u64; 4]) -> TokenId {
+        TokenId(limbs)
+    }
+
     /// The little-endian limbs.
     pub const fn limbs(&self) -> [u64; 4] {
         self.0

@@ -6,10 +6,13 @@ use polyfleet_core::{ConditionId, TokenId};
 
 const SLOTS: usize = 1024;
 
+/// One cache slot: the id's text and the parsed id.
+type Slot<T> = Option<(Box<[u8]>, T)>;
+
 /// Id text -> parsed id, for token ids and condition ids.
 pub(crate) struct IdCache {
-    tokens: Vec<Option<(Box<[u8]>, TokenId)>>,
-    markets: Vec<Option<(Box<[u8]>, ConditionId)>>,
+    tokens: Vec<Slot<TokenId>>,
+    markets: Vec<Slot<ConditionId>>,
 }
 
 impl Default for IdCache {
@@ -33,7 +36,7 @@ fn slot(text: &[u8]) -> usize {
     (h ^ (h >> 29)) as usize % SLOTS
 }
 
-fn lookup<T: Copy>(table: &mut [Option<(Box<[u8]>, T)>], text: &[u8], parse: impl Fn(&[u8]) -> Option<T>) -> Option<T> {
+fn lookup<T: Copy>(table: &mut [Slot<T>], text: &[u8], parse: impl Fn(&[u8]) -> Option<T>) -> Option<T> {
     let i = slot(text);
     if let Some((key, value)) = &table[i]
         && **key == *text

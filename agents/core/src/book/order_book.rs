@@ -262,9 +262,9 @@ fn fill_side<I: IntoIterator<Item = Level>>(
     }
     // Stable sort, then keep the last size given for a repeated price.
     if descending {
-        levels.sort_by(|a, b| b.price.cmp(&a.price));
+        levels.sort_by_key(|l| std::cmp::Reverse(l.price));
     } else {
-        levels.sort_by(|a, b| a.price.cmp(&b.price));
+        levels.sort_by_key(|l| l.price);
     }
     let mut out = 0;
     for i in 0..levels.len() {

@@ -1,0 +1,486 @@
+//! The simulator's market model, sans-IO: seeded, stepped, and deterministic for a given
+//! configuration. It keeps the true book of every token and says what happened as venue frames.
+//!
+//! - Each binary market has a fair YES price (ticks of 0.0001) on a bounded random walk; its YES
+//!   book is a ladder of `levels` price levels per side around the fair price, with sizes that
+//!   change as orders come and go; the NO book is the exact mirror, and every change is published
+//!   on both tokens in one `price_change` frame (as the venue does).
+//! - Neg-risk events are sets of binary markets whose fair YES prices sum to 1; a move of one
+//!   outcome is offset on another. With probability `mispricing_bps` per step an outcome's price
+//!   drops for a while without the offset, so the sum of YES asks falls below 1: a complete-set
+//!   arbitrage opportunity.
+//! - Trades take liquidity from the top of the book (`last_trade_price` plus the level change).
+//! - When a price crosses below 0.04 or above 0.96 the tick shrinks from 0.01 to 0.001 (and grows
+//!   back inside 0.05 .. 0.95): `tick_size_change` for both tokens, then fresh `book` snapshots.
+
+use polyfleet_core::book::OrderBook;
+use polyfleet_core::wire::Level;
+use polyfleet_core::{BookSide, ConditionId, Price, Quantity, Rounding, Side, TokenId};
+use polyfleet_polymarket::book_hash::{BookMeta, book_hash};
+use polyfleet_polymarket::frames::{
+    ChangeOut, TradeOut, book_frame, last_trade_frame, price_change_frame, tick_size_frame,
+};
+
+use crate::rng::Rng;
+
+/// What to simulate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimConfig {
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Stand-alone binary markets.
+    pub binary_markets: u32,
+    /// Neg-risk events, each with this many outcomes (at least 2).
+    pub neg_risk_events: Vec<u32>,
+    /// Chance per step, in basis points, that a neg-risk event gets mispriced.
+    pub mispricing_bps: u32,
+    /// Price levels per side of each book.
+    pub levels: u32,
+    /// Simulated clock at the start (Unix ms).
+    pub start_ms: u64,
+    /// Simulated milliseconds per step.
+    pub step_ms: u64,
+    /// Taker fee rate reported on trades, in basis points.
+    pub fee_rate_bps: u32,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            seed: 42,
+            binary_markets: 2,
+            neg_risk_events: vec![3],
+            mispricing_bps: 500,
+            levels: 8,
+            start_ms: 1_767_225_600_000,
+            step_ms: 5,
+            fee_rate_bps: 0,
+        }
+    }
+}
+
+/// One simulated binary market (stand-alone or an outcome of a neg-risk event).
+#[derive(Debug, Clone)]
+pub struct SimMarket {
+    /// Condition id.
+    pub condition: ConditionId,
+    /// Question text.
+    pub question: String,
+    /// Gamma-style slug.
+    pub slug: String,
+    /// Index of its neg-risk event in [`Simulator::events`].
+    pub event: Option<usize>,
+    /// Outcome label (the candidate in an event, "Yes" otherwise).
+    pub outcome: String,
+    /// YES token.
+    pub yes: TokenId,
+    /// NO token.
+    pub no: TokenId,
+    /// Current tick size.
+    pub tick: Price,
+    /// Minimum order size.
+    pub min_order_size: Quantity,
+    fair: u32,
+    sizes: [Vec<u64>; 2],
+    yes_book: OrderBook,
+    last_trade: Option<Price>,
+    /// Steps of mispricing left (neg-risk outcomes only).
+    discount_steps: u32,
+}
+
+/// A neg-risk event: its markets' YES prices sum to 1.
+#[derive(Debug, Clone)]
+pub struct SimEvent {
+    /// Gamma-style slug.
+    pub slug: String,
+    /// Title.
+    pub title: String,
+    /// Indexes into [`Simulator::markets`].
+    pub markets: Vec<usize>,
+}
+
+/// A frame the simulator publishes, with the tokens it concerns (for subscription routing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimFrame {
+    /// Tokens whose subscribers receive the frame.
+    pub assets: Vec<TokenId>,
+    /// The frame text.
+    pub text: String,
+}
+
+/// The market model.
+#[derive(Debug, Clone)]
+pub struct Simulator {
+    cfg: SimConfig,
+    rng: Rng,
+    markets: Vec<SimMarket>,
+    events: Vec<SimEvent>,
+    now_ms: u64,
+}
+
+const CENT: u32 = 100;
+const MILLI: u32 = 10;
+
+fn random_token(rng: &mut Rng) -> TokenId {
+    TokenId::from_limbs([rng.next_u64(), rng.next_u64(), rng.next_u64(), rng.next_u64() >> 1])
+}
+
+fn random_condition(rng: &mut Rng) -> ConditionId {
+    let mut b = [0u8; 32];
+    for chunk in b.chunks_mut(8) {
+        chunk.copy_from_slice(&rng.next_u64().to_le_bytes());
+    }
+    ConditionId::from_bytes(b)
+}
+
+fn random_size(rng: &mut Rng) -> u64 {
+    // 5 .. 2000 shares with 2 decimals (the venue's size precision).
+    (500 + rng.below(199_500)) * 10_000
+}
+
+impl Simulator {
+    /// A simulator in its initial state.
+    pub fn new(cfg: SimConfig) -> Simulator {
+        let mut rng = Rng::new(cfg.seed);
+        let mut markets = Vec::new();
+        let mut events = Vec::new();
+        let new_market =
+            |rng: &mut Rng, fair: u32, event: Option<usize>, outcome: String, slug: String, question: String| {
+                let levels = cfg.levels.max(1) as usize;
+                SimMarket {
+                    condition: random_condition(rng),
+                    question,
+                    slug,
+                    event,
+                    outcome,
+                    yes: random_token(rng),
+                    no: random_token(rng),
+                    tick: Price::from_ticks(CENT).unwrap_or(Price::ZERO),
+                    min_order_size: Quantity::from_micros(5_000_000),
+                    fair,
+                    sizes: [
+                        (0..levels).map(|_| random_size(rng)).collect(),
+                        (0..levels).map(|_| random_size(rng)).collect(),
+                    ],
+                    yes_book: OrderBook::new(),
+                    last_trade: None,
+                    discount_steps: 0,
+                }
+            };
+        for i in 0..cfg.binary_markets {
+            let fair = 2000 + rng.below(6000) as u32;
+            markets.push(new_market(
+                &mut rng,
+                fair,
+                None,
+                "Yes".into(),
+                format!("sim-binary-{i}"),
+                format!("Will simulated event {i} happen?"),
+            ));
+        }
+        for (e, &outcomes) in cfg.neg_risk_events.iter().enumerate() {
+            let n = outcomes.max(2);
+            let base = Price::SCALE / n;
+            let mut idx = vec![];
+            for k in 0..n {
+                // The last outcome takes the remainder so the fair prices sum to exactly 1.
+                let fair = if k + 1 == n { Price::SCALE - base * (n - 1) } else { base };
+                idx.push(markets.len());
+                markets.push(new_market(
+                    &mut rng,
+                    fair,
+                    Some(e),
+                    format!("Candidate {k}"),
+                    format!("sim-event-{e}-candidate-{k}"),
+                    format!("Will candidate {k} win simulated race {e}?"),
+                ));
+            }
+            events.push(SimEvent {
+                slug: format!("sim-event-{e}"),
+                title: format!("Simulated race {e}"),
+                markets: idx,
+            });
+        }
+        let mut sim = Simulator { now_ms: cfg.start_ms, cfg, rng, markets, events };
+        for i in 0..sim.markets.len() {
+            sim.requote(i);
+        }
+        sim
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SimConfig {
+        &self.cfg
+    }
+
+    /// Every market.
+    pub fn markets(&self) -> &[SimMarket] {
+        &self.markets
+    }
+
+    /// Every neg-risk event.
+    pub fn events(&self) -> &[SimEvent] {
+        &self.events
+    }
+
+    /// The simulated clock (Unix ms).
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// The market and whether `token` is its YES token.
+    pub fn find_token(&self, token: &TokenId) -> Option<(usize, bool)> {
+        self.markets.iter().enumerate().find_map(|(i, m)| {
+            if m.yes == *token {
+                Some((i, true))
+            } else if m.no == *token {
+                Some((i, false))
+            } else {
+                None
+            }
+        })
+    }
+
+    /// The true book of a token.
+    pub fn book(&self, token: &TokenId) -> Option<OrderBook> {
+        let (i, yes) = self.find_token(token)?;
+        let m = &self.markets[i];
+        Some(if yes { m.yes_book.clone() } else { m.yes_book.mirrored() })
+    }
+
+    /// Book metadata of a token (for hashes and REST).
+    pub fn meta(&self, token: &TokenId) -> Option<BookMeta> {
+        let (i, _) = self.find_token(token)?;
+        let m = &self.markets[i];
+        Some(BookMeta {
+            market: m.condition,
+            asset: *token,
+            timestamp_ms: self.now_ms,
+            min_order_size: m.min_order_size,
+            tick_size: m.tick,
+            neg_risk: m.event.is_some(),
+            last_trade_price: m.last_trade,
+        })
+    }
+
+    /// The `book` frame of a token (what a subscribe or a REST `/book` returns).
+    pub fn snapshot_frame(&self, token: &TokenId) -> Option<String> {
+        Some(book_frame(&self.meta(token)?, &self.book(token)?))
+    }
+
+    /// Advances the model one step and returns the frames it produced (possibly none).
+    pub fn step(&mut self) -> Vec<SimFrame> {
+        self.now_ms += self.cfg.step_ms;
+        let i = self.rng.below(self.markets.len() as u64) as usize;
+        let mut out = Vec::new();
+        let roll = self.rng.below(100);
+        if roll < 8 {
+            self.trade(i, &mut out);
+        } else {
+            if roll < 40 {
+                self.walk(i);
+            }
+            let side = self.rng.below(2) as usize;
+            let k = self.rng.below(self.cfg.levels.max(1) as u64) as usize;
+            self.markets[i].sizes[side][k] = random_size(&mut self.rng);
+        }
+        if let Some(e) = self.markets[i].event
+            && self.markets[i].discount_steps == 0
+            && self.rng.chance_bps(self.cfg.mispricing_bps)
+        {
+            let victim = self.events[e].markets[self.rng.below(self.events[e].markets.len() as u64) as usize];
+            self.markets[victim].discount_steps = 20 + self.rng.below(60) as u32;
+            if victim != i {
+                self.emit_requote(victim, &mut out);
+            }
+        }
+        self.emit_requote(i, &mut out);
+        out
+    }
+
+    fn walk(&mut self, i: usize) {
+        let step = if self.rng.below(2) == 0 { -1i64 } else { 1 } * i64::from(self.markets[i].tick.ticks());
+        let bounded = |f: i64| f.clamp(i64::from(MILLI * 2), i64::from(Price::SCALE - MILLI * 2)) as u32;
+        let before = self.markets[i].fair;
+        self.markets[i].fair = bounded(i64::from(before) + step);
+        let moved = i64::from(self.markets[i].fair) - i64::from(before);
+        // Keep a neg-risk event's fair prices summing to 1: offset the move on a sibling.
+        if let Some(e) = self.markets[i].event {
+            let siblings: Vec<usize> = self.events[e].markets.iter().copied().filter(|&m| m != i).collect();
+            let s = siblings[self.rng.below(siblings.len() as u64) as usize];
+            let wanted = i64::from(self.markets[s].fair) - moved;
+            let got = bounded(wanted);
+            self.markets[s].fair = got;
+            // If the sibling hit a bound, undo what it could not absorb.
+            let rest = i64::from(got) - wanted;
+            self.markets[i].fair = bounded(i64::from(self.markets[i].fair) + rest);
+        }
+    }
+
+    fn trade(&mut self, i: usize, out: &mut Vec<SimFrame>) {
+        let side = if self.rng.below(2) == 0 { Side::Buy } else { Side::Sell };
+        let m = &mut self.markets[i];
+        let Some(top) = m.yes_book.best(side.taking_side()) else { return };
+        let take = (top.size.micros() / 10_000 * (1 + self.rng.below(100)) / 100).max(1) * 10_000;
+        let idx = match side.taking_side() {
+            BookSide::Bid => 0,
+            BookSide::Ask => 1,
+        };
+        let left = m.sizes[idx][0].saturating_sub(take);
+        // A fully taken level is replenished by a new resting order.
+        m.sizes[idx][0] = if left == 0 { random_size(&mut self.rng) } else { left };
+        m.last_trade = Some(top.price);
+        let t = TradeOut {
+            side,
+            price: top.price,
+            size: Quantity::from_micros(take.min(top.size.micros())),
+            tick: m.tick,
+            fee_rate_bps: self.cfg.fee_rate_bps,
+        };
+        out.push(SimFrame { assets: vec![m.yes], text: last_trade_frame(m.condition, m.yes, &t, self.now_ms) });
+    }
+
+    /// The ladder the market should show now.
+    fn target(&self, i: usize) -> (Vec<Level>, Vec<Level>) {
+        let m = &self.markets[i];
+        let tick = m.tick.ticks();
+        let mut fair = m.fair;
+        if m.discount_steps > 0 {
+            fair = fair.saturating_sub(6 * CENT).max(tick * 2);
+        }
+        let fair = Price::from_ticks(fair).unwrap_or(Price::ZERO);
+        let best_bid = fair.round_to_tick(m.tick, Rounding::Down).map(|p| p.ticks()).unwrap_or(tick).max(tick);
+        let best_ask = (best_bid + tick).min(Price::SCALE - tick);
+        let best_bid = best_bid.min(best_ask - tick);
+        let level = |p: u32, size: u64| Level {
+            price: Price::from_ticks(p).unwrap_or(Price::ZERO),
+            size: Quantity::from_micros(size),
+        };
+        let bids = (0..m.sizes[0].len())
+            .map_while(|k| {
+                best_bid.checked_sub(k as u32 * tick).filter(|&p| p >= tick).map(|p| level(p, m.sizes[0][k]))
+            })
+            .collect();
+        let asks = (0..m.sizes[1].len())
+            .map(|k| best_ask + k as u32 * tick)
+            .take_while(|&p| p <= Price::SCALE - tick)
+            .enumerate()
+            .map(|(k, p)| level(p, m.sizes[1][k]))
+            .collect();
+        (bids, asks)
+    }
+
+    /// Sets the market's book to its target without publishing (start-up).
+    fn requote(&mut self, i: usize) {
+        let (bids, asks) = self.target(i);
+        let m = &mut self.markets[i];
+        let _ = m.yes_book.apply_snapshot(bids, asks, m.tick);
+    }
+
+    /// Moves the market to its target and publishes what changed.
+    fn emit_requote(&mut self, i: usize, out: &mut Vec<SimFrame>) {
+        if self.markets[i].discount_steps > 0 {
+            self.markets[i].discount_steps -= 1;
+        }
+        if self.retick(i, out) {
+            return;
+        }
+        let (bids, asks) = self.target(i);
+        let mut changes = Vec::new();
+        let m = &mut self.markets[i];
+        for (side, target) in [(BookSide::Bid, bids), (BookSide::Ask, asks)] {
+            let current: Vec<Level> = m.yes_book.levels(side).copied().collect();
+            for l in &current {
+                if !target.iter().any(|t| t.price == l.price) {
+                    changes.push((side, l.price, Quantity::ZERO));
+                }
+            }
+            for t in &target {
+                if !current.contains(t) {
+                    changes.push((side, t.price, t.size));
+                }
+            }
+        }
+        if changes.is_empty() {
+            return;
+        }
+        // Apply removals first so the book never crosses on the way.
+        changes.sort_by_key(|c| !c.2.is_zero());
+        let meta = |m: &SimMarket, token: TokenId, now_ms: u64| BookMeta {
+            market: m.condition,
+            asset: token,
+            timestamp_ms: now_ms,
+            min_order_size: m.min_order_size,
+            tick_size: m.tick,
+            neg_risk: m.event.is_some(),
+            last_trade_price: m.last_trade,
+        };
+        let mut outs = Vec::with_capacity(changes.len() * 2);
+        for (side, price, size) in changes {
+            let _ = m.yes_book.apply_level(side, price, size);
+            let no_book = m.yes_book.mirrored();
+            let yes_hash = book_hash(&meta(m, m.yes, self.now_ms), &m.yes_book);
+            let no_hash = book_hash(&meta(m, m.no, self.now_ms), &no_book);
+            let bbo = |b: &OrderBook| (b.best_bid().map(|l| l.price), b.best_ask().map(|l| l.price));
+            let (yb, ya) = bbo(&m.yes_book);
+            let (nb, na) = bbo(&no_book);
+            outs.push(ChangeOut {
+                asset: m.yes,
+                side,
+                price,
+                size,
+                tick: m.tick,
+                hash: yes_hash,
+                best_bid: yb,
+                best_ask: ya,
+            });
+            outs.push(ChangeOut {
+                asset: m.no,
+                side: side.opposite(),
+                price: price.complement(),
+                size,
+                tick: m.tick,
+                hash: no_hash,
+                best_bid: nb,
+                best_ask: na,
+            });
+        }
+        out.push(SimFrame { assets: vec![m.yes, m.no], text: price_change_frame(m.condition, self.now_ms, &outs) });
+    }
+
+    /// Changes the tick when the price leaves or re-enters 0.04 .. 0.96; publishes the change and
+    /// fresh snapshots. Returns true when it did.
+    fn retick(&mut self, i: usize, out: &mut Vec<SimFrame>) -> bool {
+        let m = &self.markets[i];
+        let extreme = m.fair < 4 * CENT || m.fair > Price::SCALE - 4 * CENT;
+        let calm = m.fair >= 5 * CENT && m.fair <= Price::SCALE - 5 * CENT;
+        let new_tick = match m.tick.ticks() {
+            CENT if extreme => MILLI,
+            MILLI if calm => CENT,
+            _ => return false,
+        };
+        let old = m.tick;
+        let new = Price::from_ticks(new_tick).unwrap_or(old);
+        self.markets[i].tick = new;
+        self.requote(i);
+        let m = &self.markets[i];
+        for token in [m.yes, m.no] {
+            out.push(SimFrame {
+                assets: vec![token],
+                text: tick_size_frame(m.condition, token, old, new, self.now_ms),
+            });
+        }
+        for token in [m.yes, m.no] {
+            if let Some(text) = self.snapshot_frame(&token) {
+                out.push(SimFrame { assets: vec![token], text });
+            }
+        }
+        true
+    }
+
+    /// Sum of the best YES asks of a neg-risk event, in ticks (below 10_000 is an arbitrage
+    /// before fees).
+    pub fn event_ask_sum(&self, e: usize) -> Option<u32> {
+        self.events[e].markets.iter().map(|&m| self.markets[m].yes_book.best_ask().map(|l| l.price.ticks())).sum()
+    }
+}
