@@ -12,5 +12,7 @@ pub mod frames;
 mod ids_cache;
 pub mod json;
 pub mod market;
+pub mod normalize;
+pub mod ws;
 
 pub use market::{BookMsg, DecodeStats, Decoder, EventKind, MarketMessage, PriceChange};

@@ -3,5 +3,6 @@
 
 pub mod model;
 pub mod rng;
+pub mod server;
 
 pub use model::{SimConfig, SimFrame, SimMarket, Simulator};

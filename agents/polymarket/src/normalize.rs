@@ -1,0 +1,391 @@
+//! From venue frames to normalized wire events, sans-IO: the heart of the market-data agent.
+//!
+//! The [`Normalizer`] keeps the book of every token it serves, numbers the events it emits per
+//! token (`seq` + 1 each, so a subscriber sees any gap), checks the venue's hash after every
+//! delta that carries one (a mismatch asks for a REST resync), voids a book on a tick-size change
+//! until the next snapshot, and marks tokens unhealthy when their connection drops.
+
+use std::collections::HashMap;
+
+use polyfleet_core::book::{BookState, OrderBook};
+use polyfleet_core::wire::{Level, LevelChange, MarketEvent, MarketEventBody};
+use polyfleet_core::{ConditionId, Price, Quantity, TokenId};
+
+use crate::book_hash::{BookMeta, book_hash};
+use crate::market::{Decoder, MarketMessage};
+
+/// What the owner must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Publish this event on `md.<venue>.<token>`.
+    Publish(MarketEvent),
+    /// The token's book disagrees with the venue's hash: fetch `/book` and feed it to
+    /// [`Normalizer::on_frame`].
+    Resync(TokenId),
+}
+
+/// Counters beyond the decoder's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NormalizeStats {
+    /// Deltas whose recomputed hash differed from the venue's.
+    pub hash_mismatches: u64,
+    /// Deltas checked against the venue's hash.
+    pub hash_checks: u64,
+    /// Deltas dropped because the book awaited a snapshot.
+    pub gated_deltas: u64,
+    /// Events for tokens this normalizer does not serve.
+    pub foreign_events: u64,
+    /// Events published.
+    pub published: u64,
+}
+
+#[derive(Debug)]
+struct TokenState {
+    book: OrderBook,
+    meta: BookMeta,
+    seq: u64,
+    needs_resync: bool,
+    healthy: bool,
+}
+
+/// Frames in, numbered events out.
+#[derive(Debug)]
+pub struct Normalizer {
+    decoder: Decoder,
+    tokens: HashMap<TokenId, TokenState>,
+    stats: NormalizeStats,
+}
+
+fn empty_meta(asset: TokenId) -> BookMeta {
+    BookMeta {
+        market: ConditionId::from_bytes([0; 32]),
+        asset,
+        timestamp_ms: 0,
+        min_order_size: Quantity::ZERO,
+        tick_size: Price::ZERO,
+        neg_risk: false,
+        last_trade_price: None,
+    }
+}
+
+impl Normalizer {
+    /// A normalizer serving `tokens`.
+    pub fn new(tokens: impl IntoIterator<Item = TokenId>) -> Normalizer {
+        let mut n = Normalizer { decoder: Decoder::new(), tokens: HashMap::new(), stats: NormalizeStats::default() };
+        n.add_tokens(tokens);
+        n
+    }
+
+    /// Starts serving more tokens (their books start empty, awaiting a snapshot).
+    pub fn add_tokens(&mut self, tokens: impl IntoIterator<Item = TokenId>) {
+        for t in tokens {
+            self.tokens.entry(t).or_insert_with(|| TokenState {
+                book: OrderBook::new(),
+                meta: empty_meta(t),
+                seq: 0,
+                needs_resync: false,
+                healthy: false,
+            });
+        }
+    }
+
+    /// Stops serving tokens.
+    pub fn remove_tokens(&mut self, tokens: &[TokenId]) {
+        for t in tokens {
+            self.tokens.remove(t);
+        }
+    }
+
+    /// The decoder's counters.
+    pub fn decode_stats(&self) -> &crate::DecodeStats {
+        self.decoder.stats()
+    }
+
+    /// This normalizer's counters.
+    pub fn stats(&self) -> &NormalizeStats {
+        &self.stats
+    }
+
+    /// True when every served token has a live book.
+    pub fn all_live(&self) -> bool {
+        self.tokens.values().all(|s| s.healthy && s.book.state() == BookState::Live)
+    }
+
+    /// The tokens served.
+    pub fn tokens(&self) -> impl Iterator<Item = &TokenId> {
+        self.tokens.keys()
+    }
+
+    /// The current book of a token (what a snapshot request gets).
+    pub fn book(&self, token: &TokenId) -> Option<&OrderBook> {
+        self.tokens.get(token).map(|s| &s.book)
+    }
+
+    /// A snapshot event of the token's current book, stamped with the token's current `seq`
+    /// (not a new one: it is consistent with every event up to and including that `seq`).
+    pub fn snapshot(&self, token: &TokenId, recv_ts_ns: u64) -> Option<MarketEvent> {
+        let s = self.tokens.get(token)?;
+        if s.book.state() != BookState::Live {
+            return None;
+        }
+        Some(MarketEvent {
+            token: *token,
+            market: s.meta.market,
+            seq: s.seq,
+            venue_ts_ms: s.meta.timestamp_ms,
+            recv_ts_ns,
+            body: snapshot_body(s),
+        })
+    }
+
+    /// The connection serving `tokens` is gone: their books are stale until fresh snapshots.
+    pub fn on_disconnected(&mut self, tokens: &[TokenId], recv_ts_ns: u64, out: &mut Vec<Action>) {
+        for t in tokens {
+            if let Some(s) = self.tokens.get_mut(t)
+                && s.healthy
+            {
+                s.healthy = false;
+                let ev =
+                    next_event(s, *t, s.meta.timestamp_ms, recv_ts_ns, MarketEventBody::FeedStatus { healthy: false });
+                self.stats.published += 1;
+                out.push(Action::Publish(ev));
+            }
+        }
+    }
+
+    /// Decodes a frame and turns what it says into actions.
+    pub fn on_frame(&mut self, frame: &[u8], recv_ts_ns: u64, out: &mut Vec<Action>) {
+        let Normalizer { decoder, tokens, stats } = self;
+        decoder.decode(frame, |m| handle(tokens, stats, m, recv_ts_ns, out));
+    }
+}
+
+fn snapshot_body(s: &TokenState) -> MarketEventBody {
+    MarketEventBody::Snapshot {
+        bids: s.book.levels(polyfleet_core::BookSide::Bid).copied().collect(),
+        asks: s.book.levels(polyfleet_core::BookSide::Ask).copied().collect(),
+        tick: s.book.tick(),
+        hash: None,
+    }
+}
+
+fn next_event(
+    s: &mut TokenState,
+    token: TokenId,
+    venue_ts_ms: u64,
+    recv_ts_ns: u64,
+    body: MarketEventBody,
+) -> MarketEvent {
+    s.seq += 1;
+    MarketEvent { token, market: s.meta.market, seq: s.seq, venue_ts_ms, recv_ts_ns, body }
+}
+
+/// Where [`handle`] puts what it produces.
+struct Sink<'a> {
+    stats: &'a mut NormalizeStats,
+    out: &'a mut Vec<Action>,
+    recv_ts_ns: u64,
+}
+
+impl Sink<'_> {
+    fn publish(&mut self, s: &mut TokenState, token: TokenId, ts: u64, body: MarketEventBody) {
+        self.stats.published += 1;
+        self.out.push(Action::Publish(next_event(s, token, ts, self.recv_ts_ns, body)));
+    }
+}
+
+fn handle(
+    tokens: &mut HashMap<TokenId, TokenState>,
+    stats: &mut NormalizeStats,
+    m: &MarketMessage<'_>,
+    recv_ts_ns: u64,
+    out: &mut Vec<Action>,
+) {
+    let mut sink = Sink { stats, out, recv_ts_ns };
+    match m {
+        MarketMessage::Book(b) => {
+            let Some(s) = tokens.get_mut(&b.asset) else {
+                sink.stats.foreign_events += 1;
+                return;
+            };
+            let tick = b.tick_size.unwrap_or(if s.meta.tick_size == Price::ZERO {
+                Price::from_ticks(100).unwrap_or(Price::ZERO)
+            } else {
+                s.meta.tick_size
+            });
+            if s.book.apply_snapshot(b.bids.iter().copied(), b.asks.iter().copied(), tick).is_err() {
+                return;
+            }
+            s.meta.market = b.market;
+            s.meta.timestamp_ms = b.timestamp_ms;
+            s.meta.tick_size = tick;
+            s.meta.min_order_size = b.min_order_size.unwrap_or(s.meta.min_order_size);
+            s.meta.neg_risk = b.neg_risk.unwrap_or(s.meta.neg_risk);
+            s.meta.last_trade_price = b.last_trade_price.or(s.meta.last_trade_price);
+            s.needs_resync = false;
+            s.healthy = true;
+            let body = snapshot_body(s);
+            let body = match body {
+                MarketEventBody::Snapshot { bids, asks, tick, .. } => {
+                    MarketEventBody::Snapshot { bids, asks, tick, hash: b.hash.map(str::to_owned) }
+                }
+                other => other,
+            };
+            sink.publish(s, b.asset, b.timestamp_ms, body);
+        }
+        MarketMessage::PriceChange { changes, frame, timestamp_ms, .. } => {
+            // Group the frame's changes by token, preserving order; one event per token.
+            let mut i = 0;
+            while i < changes.len() {
+                let asset = changes[i].asset;
+                let mut j = i;
+                while j < changes.len() && changes[j].asset == asset {
+                    j += 1;
+                }
+                let group = &changes[i..j];
+                i = j;
+                let Some(s) = tokens.get_mut(&asset) else {
+                    sink.stats.foreign_events += 1;
+                    continue;
+                };
+                if s.book.state() != BookState::Live {
+                    sink.stats.gated_deltas += 1;
+                    continue;
+                }
+                let mut applied: Vec<LevelChange> = Vec::with_capacity(group.len());
+                for c in group {
+                    if s.book.apply_level(c.side, c.price, c.size).is_ok() {
+                        applied.push(LevelChange { side: c.side, price: c.price, size: c.size });
+                    }
+                }
+                s.meta.timestamp_ms = *timestamp_ms;
+                if let Some(venue_hash) = group.last().and_then(|c| c.hash(frame)) {
+                    sink.stats.hash_checks += 1;
+                    if !s.needs_resync && book_hash(&s.meta, &s.book) != venue_hash {
+                        sink.stats.hash_mismatches += 1;
+                        s.needs_resync = true;
+                        sink.out.push(Action::Resync(asset));
+                    }
+                }
+                sink.publish(s, asset, *timestamp_ms, MarketEventBody::Delta(applied));
+            }
+        }
+        MarketMessage::TickSize { asset, new, timestamp_ms, .. } => {
+            let Some(s) = tokens.get_mut(asset) else {
+                sink.stats.foreign_events += 1;
+                return;
+            };
+            s.book.tick_size_changed(*new);
+            s.meta.tick_size = *new;
+            sink.publish(s, *asset, *timestamp_ms, MarketEventBody::TickSize { tick: *new });
+        }
+        MarketMessage::LastTrade { asset, market, side, price, size, fee_rate_bps, timestamp_ms } => {
+            // The summary of both tokens of the market carries the last trade price.
+            for s in tokens.values_mut().filter(|s| s.meta.market == *market) {
+                s.meta.last_trade_price = Some(*price);
+            }
+            let Some(s) = tokens.get_mut(asset) else {
+                sink.stats.foreign_events += 1;
+                return;
+            };
+            let body = MarketEventBody::Trade { side: *side, price: *price, size: *size, fee_rate_bps: *fee_rate_bps };
+            sink.publish(s, *asset, *timestamp_ms, body);
+        }
+        MarketMessage::Resolved { winning_asset, assets, timestamp_ms, .. } => {
+            for a in assets.iter() {
+                if let Some(s) = tokens.get_mut(a) {
+                    let winner = *winning_asset == Some(*a);
+                    sink.publish(s, *a, *timestamp_ms, MarketEventBody::Resolved { winner });
+                }
+            }
+        }
+        MarketMessage::BestBidAsk { .. } | MarketMessage::NewMarket { .. } => {}
+    }
+}
+
+/// Keeps a consumer's copy of one token's book from numbered events, detecting gaps.
+#[derive(Debug, Clone, Default)]
+pub struct BookFollower {
+    book: OrderBook,
+    seq: Option<u64>,
+    healthy: bool,
+    /// Gaps seen (each needs a snapshot).
+    pub gaps: u64,
+}
+
+/// What an event did to a [`BookFollower`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Followed {
+    /// Applied in sequence.
+    Applied,
+    /// A snapshot replaced the book.
+    Reset,
+    /// Older than what the follower has; ignored.
+    Stale,
+    /// A sequence gap (or no snapshot yet): request a snapshot.
+    Gap { expected: u64, got: u64 },
+}
+
+impl BookFollower {
+    /// An empty follower awaiting a snapshot.
+    pub fn new() -> BookFollower {
+        BookFollower::default()
+    }
+
+    /// The book as followed.
+    pub fn book(&self) -> &OrderBook {
+        &self.book
+    }
+
+    /// The last applied sequence number.
+    pub fn seq(&self) -> Option<u64> {
+        self.seq
+    }
+
+    /// True when in sequence and the feed says healthy.
+    pub fn is_live(&self) -> bool {
+        self.seq.is_some() && self.healthy && self.book.state() == BookState::Live
+    }
+
+    /// Applies one event.
+    pub fn on_event(&mut self, ev: &MarketEvent) -> Followed {
+        if let MarketEventBody::Snapshot { bids, asks, tick, .. } = &ev.body {
+            if self.seq.is_some_and(|s| ev.seq < s) {
+                return Followed::Stale;
+            }
+            let ok = self.book.apply_snapshot(bids.iter().copied(), asks.iter().copied(), *tick).is_ok();
+            self.seq = ok.then_some(ev.seq);
+            self.healthy = ok;
+            return Followed::Reset;
+        }
+        let Some(seq) = self.seq else {
+            self.gaps += 1;
+            return Followed::Gap { expected: 0, got: ev.seq };
+        };
+        if ev.seq <= seq {
+            return Followed::Stale;
+        }
+        if ev.seq != seq + 1 {
+            self.gaps += 1;
+            self.seq = None;
+            return Followed::Gap { expected: seq + 1, got: ev.seq };
+        }
+        self.seq = Some(ev.seq);
+        match &ev.body {
+            MarketEventBody::Delta(changes) => {
+                for c in changes {
+                    let _ = self.book.apply_level(c.side, c.price, c.size);
+                }
+            }
+            MarketEventBody::TickSize { tick } => self.book.tick_size_changed(*tick),
+            MarketEventBody::FeedStatus { healthy } => self.healthy = *healthy,
+            MarketEventBody::Trade { .. } | MarketEventBody::Resolved { .. } | MarketEventBody::Snapshot { .. } => {}
+        }
+        Followed::Applied
+    }
+}
+
+/// Levels of a side as a wire vector (helper for tests and snapshots).
+pub fn side_levels(book: &OrderBook, side: polyfleet_core::BookSide) -> Vec<Level> {
+    book.levels(side).copied().collect()
+}

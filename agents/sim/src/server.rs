@@ -1,0 +1,428 @@
+//! The simulator as a network venue: Polymarket's market WebSocket (`/ws/market`) and the REST
+//! endpoints the adapter uses (CLOB `/book`, `/books`, `/tick-size`, `/neg-risk`, `/fee-rate`;
+//! Gamma `/markets`, `/events`), driven by the [`Simulator`] model at a fixed event rate, with
+//! fault injection (drop connections, freeze data while still answering PING, malformed frames,
+//! delay) from code ([`SimHandle`]) or over HTTP (`POST /sim/faults/...`).
+//!
+//! Consistency: every frame carries the model step that produced it; a subscription snapshot is
+//! taken under the model's lock and records its step, and a connection forwards a token's frames
+//! only from after its snapshot. A connection that falls behind the broadcast is closed, like a
+//! venue dropping a slow client; the client's reconnect brings fresh snapshots.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures::{SinkExt, StreamExt};
+use polyfleet_core::TokenId;
+use polyfleet_polymarket::book_hash::format_price;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, broadcast, watch};
+
+use crate::model::{SimConfig, Simulator};
+
+/// A frame with the model step that produced it.
+#[derive(Debug, Clone)]
+struct Stamped {
+    step: u64,
+    assets: Arc<[TokenId]>,
+    text: Arc<str>,
+}
+
+/// Fault knobs, shared by every connection.
+#[derive(Debug, Default)]
+struct Faults {
+    /// While true, no data frame is sent (PING is still answered).
+    frozen: AtomicBool,
+    /// Every n-th data frame is preceded by a malformed frame (0 = never).
+    malformed_every: AtomicU64,
+    /// Delay before each data frame, in ms.
+    delay_ms: AtomicU64,
+}
+
+struct Shared {
+    sim: Mutex<(Simulator, u64)>,
+    frames: broadcast::Sender<Stamped>,
+    faults: Faults,
+    /// Bumped to close every open connection.
+    drops: watch::Sender<u64>,
+    frames_sent: AtomicU64,
+    connections: AtomicU64,
+}
+
+/// Control of a running simulator server.
+#[derive(Clone)]
+pub struct SimHandle {
+    shared: Arc<Shared>,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+impl SimHandle {
+    /// Closes every open WebSocket connection now.
+    pub fn drop_connections(&self) {
+        self.shared.drops.send_modify(|n| *n += 1);
+    }
+
+    /// Stops (true) or resumes (false) data frames; PING is still answered.
+    pub fn freeze(&self, frozen: bool) {
+        self.shared.faults.frozen.store(frozen, Ordering::SeqCst);
+    }
+
+    /// Sends a malformed frame before every n-th data frame (0 turns it off).
+    pub fn malformed_every(&self, n: u64) {
+        self.shared.faults.malformed_every.store(n, Ordering::SeqCst);
+    }
+
+    /// Delays every data frame by `ms`.
+    pub fn delay_ms(&self, ms: u64) {
+        self.shared.faults.delay_ms.store(ms, Ordering::SeqCst);
+    }
+
+    /// The true book of a token right now, and the model step it reflects.
+    pub async fn truth(&self, token: &TokenId) -> Option<(polyfleet_core::book::OrderBook, u64)> {
+        let guard = self.shared.sim.lock().await;
+        Some((guard.0.book(token)?, guard.1))
+    }
+
+    /// Runs `f` on the model (read-only).
+    pub async fn with_model<R>(&self, f: impl FnOnce(&Simulator) -> R) -> R {
+        f(&self.shared.sim.lock().await.0)
+    }
+
+    /// Data frames sent over all connections so far.
+    pub fn frames_sent(&self) -> u64 {
+        self.shared.frames_sent.load(Ordering::Relaxed)
+    }
+
+    /// WebSocket connections accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.shared.connections.load(Ordering::Relaxed)
+    }
+
+    /// WebSocket URL of the market channel.
+    pub fn market_ws_url(&self) -> String {
+        format!("ws://{}/ws/market", self.addr)
+    }
+
+    /// Base URL of the REST endpoints (CLOB and Gamma both).
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// Starts the simulator server on `addr` (port 0 picks a free one), stepping the model
+/// `events_per_second` times a second (0 = only when [`SimHandle`] users step it; see tests).
+pub async fn serve(cfg: SimConfig, addr: SocketAddr, events_per_second: u32) -> std::io::Result<SimHandle> {
+    let (frames, _) = broadcast::channel(1 << 16);
+    let shared = Arc::new(Shared {
+        sim: Mutex::new((Simulator::new(cfg), 0)),
+        frames,
+        faults: Faults::default(),
+        drops: watch::channel(0).0,
+        frames_sent: AtomicU64::new(0),
+        connections: AtomicU64::new(0),
+    });
+    let app = Router::new()
+        .route("/ws/market", get(ws_upgrade))
+        .route("/book", get(rest_book))
+        .route("/books", post(rest_books))
+        .route("/tick-size", get(rest_tick_size))
+        .route("/neg-risk", get(rest_neg_risk))
+        .route("/fee-rate", get(rest_fee_rate))
+        .route("/markets", get(gamma_markets))
+        .route("/events", get(gamma_events))
+        .route("/sim/faults/drop", post(fault_drop))
+        .route("/sim/faults/freeze", post(fault_freeze))
+        .route("/sim/faults/malformed", post(fault_malformed))
+        .route("/sim/faults/delay", post(fault_delay))
+        .with_state(shared.clone());
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "simulator server stopped");
+        }
+    });
+    if events_per_second > 0 {
+        tokio::spawn(run_model(shared.clone(), events_per_second));
+    }
+    Ok(SimHandle { shared, addr })
+}
+
+async fn run_model(shared: Arc<Shared>, events_per_second: u32) {
+    // Step in small batches so high rates do not need a timer per event.
+    let tick = Duration::from_millis(10);
+    let per_tick = (u64::from(events_per_second) * 10).div_ceil(1000);
+    let mut interval = tokio::time::interval(tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let mut guard = shared.sim.lock().await;
+        for _ in 0..per_tick {
+            guard.1 += 1;
+            let step = guard.1;
+            for f in guard.0.step() {
+                // No receiver is fine: frames nobody subscribed to are simply not sent.
+                let _ = shared.frames.send(Stamped { step, assets: f.assets.into(), text: f.text.into() });
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct SubscribeMsg {
+    #[serde(default)]
+    assets_ids: Vec<String>,
+    #[serde(default)]
+    operation: Option<String>,
+}
+
+async fn ws_upgrade(ws: WebSocketUpgrade, State(shared): State<Arc<Shared>>) -> Response {
+    ws.on_upgrade(move |socket| connection(socket, shared))
+}
+
+async fn connection(socket: WebSocket, shared: Arc<Shared>) {
+    shared.connections.fetch_add(1, Ordering::Relaxed);
+    let (mut tx, mut rx) = socket.split();
+    let mut frames = shared.frames.subscribe();
+    let mut drops = shared.drops.subscribe();
+    // Token -> the model step of its snapshot; frames of earlier steps are already in it.
+    let mut since: HashMap<TokenId, u64> = HashMap::new();
+    let mut sent = 0u64;
+    loop {
+        tokio::select! {
+            _ = drops.changed() => break,
+            incoming = rx.next() => {
+                let Some(Ok(msg)) = incoming else { break };
+                let text = match msg {
+                    Message::Text(t) => t.to_string(),
+                    Message::Close(_) => break,
+                    _ => continue,
+                };
+                if text.trim() == "PING" {
+                    if tx.send(Message::Text("PONG".into())).await.is_err() { break }
+                    continue;
+                }
+                let Ok(sub) = serde_json::from_str::<SubscribeMsg>(&text) else { continue };
+                let tokens: Vec<TokenId> = sub.assets_ids.iter().filter_map(|t| TokenId::parse(t).ok()).collect();
+                if sub.operation.as_deref() == Some("unsubscribe") {
+                    for t in &tokens { since.remove(t); }
+                    continue;
+                }
+                // Snapshots under the model lock, stamped with the step they reflect.
+                let snapshots: Vec<String> = {
+                    let guard = shared.sim.lock().await;
+                    tokens.iter().filter_map(|t| {
+                        let s = guard.0.snapshot_frame(t)?;
+                        since.insert(*t, guard.1);
+                        Some(s)
+                    }).collect()
+                };
+                if !snapshots.is_empty() {
+                    let frame = format!("[{}]", snapshots.join(","));
+                    if tx.send(Message::Text(frame.into())).await.is_err() { break }
+                }
+            }
+            frame = frames.recv() => {
+                let f = match frame {
+                    Ok(f) => f,
+                    // Fell behind: close, as a venue drops a slow consumer.
+                    Err(broadcast::error::RecvError::Lagged(_)) => break,
+                    Err(broadcast::error::RecvError::Closed) => break,
+                };
+                let wanted = f.assets.iter().any(|a| since.get(a).is_some_and(|&s| f.step > s));
+                if !wanted || shared.faults.frozen.load(Ordering::Relaxed) {
+                    continue;
+                }
+                let delay = shared.faults.delay_ms.load(Ordering::Relaxed);
+                if delay > 0 { tokio::time::sleep(Duration::from_millis(delay)).await; }
+                sent += 1;
+                let every = shared.faults.malformed_every.load(Ordering::Relaxed);
+                if every > 0 && sent.is_multiple_of(every)
+                    && tx.send(Message::Text("{\"event_type\":\"price_change\",\"market\":".into())).await.is_err()
+                {
+                    break;
+                }
+                if tx.send(Message::Text(f.text.to_string().into())).await.is_err() { break }
+                shared.frames_sent.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    let _ = tx.close().await;
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token_id: String,
+}
+
+fn bad_request(msg: String) -> Response {
+    (axum::http::StatusCode::BAD_REQUEST, Json(json!({"error": msg}))).into_response()
+}
+
+fn not_found() -> Response {
+    (axum::http::StatusCode::NOT_FOUND, Json(json!({"error": "No orderbook exists for the requested token id"})))
+        .into_response()
+}
+
+/// Answers a per-token request from the model: 400 on a bad id, 404 on an unknown token.
+async fn per_token(
+    shared: &Shared,
+    q: &TokenQuery,
+    f: impl FnOnce(&Simulator, &TokenId) -> Option<Response>,
+) -> Response {
+    let token = match TokenId::parse(&q.token_id) {
+        Ok(t) => t,
+        Err(e) => return bad_request(e.to_string()),
+    };
+    f(&shared.sim.lock().await.0, &token).unwrap_or_else(not_found)
+}
+
+async fn rest_book(State(shared): State<Arc<Shared>>, Query(q): Query<TokenQuery>) -> Response {
+    per_token(&shared, &q, |sim, t| {
+        sim.snapshot_frame(t).map(|body| ([("content-type", "application/json")], body).into_response())
+    })
+    .await
+}
+
+async fn rest_books(State(shared): State<Arc<Shared>>, Json(body): Json<Vec<TokenQuery>>) -> Response {
+    let guard = shared.sim.lock().await;
+    let books: Vec<String> = body
+        .iter()
+        .filter_map(|q| TokenId::parse(&q.token_id).ok())
+        .filter_map(|t| guard.0.snapshot_frame(&t))
+        .collect();
+    ([("content-type", "application/json")], format!("[{}]", books.join(","))).into_response()
+}
+
+async fn rest_tick_size(State(shared): State<Arc<Shared>>, Query(q): Query<TokenQuery>) -> Response {
+    per_token(&shared, &q, |sim, t| {
+        let m = sim.meta(t)?;
+        Some(Json(json!({"minimum_tick_size": format_price(m.tick_size, m.tick_size)})).into_response())
+    })
+    .await
+}
+
+async fn rest_neg_risk(State(shared): State<Arc<Shared>>, Query(q): Query<TokenQuery>) -> Response {
+    per_token(&shared, &q, |sim, t| Some(Json(json!({"neg_risk": sim.meta(t)?.neg_risk})).into_response())).await
+}
+
+async fn rest_fee_rate(State(shared): State<Arc<Shared>>, Query(q): Query<TokenQuery>) -> Response {
+    per_token(&shared, &q, |sim, t| {
+        sim.meta(t)?;
+        Some(Json(json!({"base_fee": sim.config().fee_rate_bps})).into_response())
+    })
+    .await
+}
+
+fn gamma_market(sim: &Simulator, i: usize) -> Value {
+    let m = &sim.markets()[i];
+    json!({
+        "id": (i + 1).to_string(),
+        "question": m.question,
+        "conditionId": m.condition.to_string(),
+        "slug": m.slug,
+        "endDate": "2027-01-01T00:00:00Z",
+        "outcomes": serde_json::to_string(&["Yes", "No"]).unwrap_or_default(),
+        "clobTokenIds": serde_json::to_string(&[m.yes.to_string(), m.no.to_string()]).unwrap_or_default(),
+        "active": true,
+        "closed": false,
+        "enableOrderBook": true,
+        "acceptingOrders": true,
+        "negRisk": m.event.is_some(),
+        "groupItemTitle": m.outcome,
+        "orderPriceMinTickSize": format_price(m.tick, m.tick).parse::<Value>().unwrap_or(Value::Null),
+        "orderMinSize": 5,
+        "feesEnabled": sim.config().fee_rate_bps > 0,
+    })
+}
+
+#[derive(Deserialize)]
+struct GammaQuery {
+    slug: Option<String>,
+    condition_ids: Option<String>,
+    #[serde(default)]
+    offset: usize,
+    limit: Option<usize>,
+}
+
+async fn gamma_markets(State(shared): State<Arc<Shared>>, Query(q): Query<GammaQuery>) -> Response {
+    let guard = shared.sim.lock().await;
+    let sim = &guard.0;
+    let list: Vec<Value> = (0..sim.markets().len())
+        .filter(|&i| q.slug.as_deref().is_none_or(|s| sim.markets()[i].slug == s))
+        .filter(|&i| {
+            q.condition_ids
+                .as_deref()
+                .is_none_or(|ids| ids.split(',').any(|c| c == sim.markets()[i].condition.to_string()))
+        })
+        .skip(q.offset)
+        .take(q.limit.unwrap_or(100).min(100))
+        .map(|i| gamma_market(sim, i))
+        .collect();
+    Json(list).into_response()
+}
+
+async fn gamma_events(State(shared): State<Arc<Shared>>, Query(q): Query<GammaQuery>) -> Response {
+    let guard = shared.sim.lock().await;
+    let sim = &guard.0;
+    let list: Vec<Value> = sim
+        .events()
+        .iter()
+        .filter(|e| q.slug.as_deref().is_none_or(|s| e.slug == s))
+        .map(|e| {
+            json!({
+                "slug": e.slug,
+                "title": e.title,
+                "negRisk": true,
+                "markets": e.markets.iter().map(|&i| gamma_market(sim, i)).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Json(list).into_response()
+}
+
+async fn fault_drop(State(shared): State<Arc<Shared>>) -> &'static str {
+    shared.drops.send_modify(|n| *n += 1);
+    "dropped"
+}
+
+#[derive(Deserialize)]
+struct OnOff {
+    on: bool,
+}
+
+async fn fault_freeze(State(shared): State<Arc<Shared>>, Query(q): Query<OnOff>) -> &'static str {
+    shared.faults.frozen.store(q.on, Ordering::SeqCst);
+    "ok"
+}
+
+#[derive(Deserialize)]
+struct Every {
+    every: u64,
+}
+
+async fn fault_malformed(State(shared): State<Arc<Shared>>, Query(q): Query<Every>) -> &'static str {
+    shared.faults.malformed_every.store(q.every, Ordering::SeqCst);
+    "ok"
+}
+
+#[derive(Deserialize)]
+struct Millis {
+    ms: u64,
+}
+
+async fn fault_delay(State(shared): State<Arc<Shared>>, Query(q): Query<Millis>) -> &'static str {
+    shared.faults.delay_ms.store(q.ms, Ordering::SeqCst);
+    "ok"
+}
