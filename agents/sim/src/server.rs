@@ -47,6 +47,8 @@ struct Faults {
     malformed_every: AtomicU64,
     /// Delay before each data frame, in ms.
     delay_ms: AtomicU64,
+    /// While true, the model does not step (the market stands still).
+    paused: AtomicBool,
 }
 
 struct Shared {
@@ -81,6 +83,12 @@ impl SimHandle {
     /// Sends a malformed frame before every n-th data frame (0 turns it off).
     pub fn malformed_every(&self, n: u64) {
         self.shared.faults.malformed_every.store(n, Ordering::SeqCst);
+    }
+
+    /// Pauses (true) or resumes (false) the model: while paused the market stands still, so
+    /// consumers can converge on the truth.
+    pub fn pause(&self, paused: bool) {
+        self.shared.faults.paused.store(paused, Ordering::SeqCst);
     }
 
     /// Delays every data frame by `ms`.
@@ -167,6 +175,9 @@ async fn run_model(shared: Arc<Shared>, events_per_second: u32) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
+        if shared.faults.paused.load(Ordering::Relaxed) {
+            continue;
+        }
         let mut guard = shared.sim.lock().await;
         for _ in 0..per_tick {
             guard.1 += 1;

@@ -1,0 +1,183 @@
+//! The market-data agent: serves a shard of tokens from the venue's market channel and publishes
+//! normalized, numbered events on NATS (`md.<venue>.<token>`), answers snapshot requests
+//! (`mdsnap.<venue>.<token>`) so a late or gapped subscriber starts from a consistent book, and
+//! resyncs a book over REST when its hash disagrees with the venue's.
+//!
+//! One task owns the [`Normalizer`] (no locks on the hot path); WebSocket connections (at most
+//! `assets_per_connection` tokens each) and REST resyncs feed it through channels.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use async_nats::Subject;
+use futures::StreamExt;
+use polyfleet_core::TokenId;
+use polyfleet_core::wire::{MarketEventBody, encode, subjects};
+use polyfleet_polymarket::normalize::{Action, Normalizer};
+use polyfleet_polymarket::ws::{self, WsConfig, WsEvent};
+use polyfleet_polymarket::{DecodeStats, EventKind};
+use tokio::sync::{mpsc, watch};
+
+use crate::metrics::{KindLabel, MarketDataMetrics};
+
+/// What the agent serves and where it connects.
+#[derive(Debug, Clone)]
+pub struct MarketDataConfig {
+    /// Venue name (the `<venue>` token of subjects).
+    pub venue: String,
+    /// Market-channel WebSocket URL.
+    pub ws_url: String,
+    /// CLOB REST base URL for `/book` resyncs (none: no resync, rely on resubscribe).
+    pub rest_url: Option<String>,
+    /// Tokens to serve.
+    pub tokens: Vec<TokenId>,
+    /// Tokens per WebSocket connection (the venue drops snapshots beyond about 500).
+    pub assets_per_connection: usize,
+    /// NATS server URL.
+    pub nats_url: String,
+    /// WebSocket keepalive, watchdog and backoff settings (the URL field is ignored).
+    pub ws: WsConfig,
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+}
+
+/// Runs until `shutdown` turns true; returns after flushing NATS.
+pub async fn run(
+    cfg: MarketDataConfig,
+    metrics: Arc<MarketDataMetrics>,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let nats =
+        async_nats::connect(&cfg.nats_url).await.with_context(|| format!("connecting to NATS at {}", cfg.nats_url))?;
+    let snapshot_subject = format!("mdsnap.{}.*", subjects::token(&cfg.venue));
+    let mut snapshot_requests = nats.subscribe(snapshot_subject).await.context("subscribing to snapshot requests")?;
+    let subjects: HashMap<TokenId, Subject> =
+        cfg.tokens.iter().map(|t| (*t, Subject::from(subjects::market_data(&cfg.venue, t)))).collect();
+
+    // Shards: one WebSocket connection per `assets_per_connection` tokens.
+    let (events_tx, mut events) = mpsc::channel::<(usize, WsEvent)>(8192);
+    let mut shards: Vec<Vec<TokenId>> = vec![];
+    for (i, chunk) in cfg.tokens.chunks(cfg.assets_per_connection.max(1)).enumerate() {
+        shards.push(chunk.to_vec());
+        let (tx, mut rx) = mpsc::channel(4096);
+        let (_cmd_tx, cmd_rx) = mpsc::channel(16);
+        let ws_cfg = WsConfig { url: cfg.ws_url.clone(), ..cfg.ws.clone() };
+        tokio::spawn(ws::run(ws_cfg, chunk.to_vec(), cmd_rx, tx, shutdown.clone()));
+        let forward = events_tx.clone();
+        tokio::spawn(async move {
+            // Keep the command sender alive as long as the connection runs.
+            let _keep = _cmd_tx;
+            while let Some(ev) = rx.recv().await {
+                if forward.send((i, ev)).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    drop(events_tx);
+
+    let http =
+        reqwest::Client::builder().timeout(Duration::from_secs(10)).build().context("building the HTTP client")?;
+    let (resync_tx, mut resyncs) = mpsc::channel::<(TokenId, Result<String, String>)>(64);
+    let mut norm = Normalizer::new(cfg.tokens.iter().copied());
+    let mut actions = Vec::with_capacity(64);
+    let mut seen = DecodeStats::default();
+    tracing::info!(venue = %cfg.venue, tokens = cfg.tokens.len(), connections = shards.len(), "market data starting");
+
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            Some((shard, ev)) = events.recv() => match ev {
+                WsEvent::Frame(text) => {
+                    metrics.frames.inc();
+                    norm.on_frame(text.as_bytes(), now_ns(), &mut actions);
+                }
+                WsEvent::Connected { .. } => {
+                    metrics.connects.inc();
+                }
+                WsEvent::Disconnected { reason } => {
+                    metrics.disconnects.inc();
+                    tracing::warn!(shard, %reason, "market connection lost; reconnecting");
+                    norm.on_disconnected(&shards[shard], now_ns(), &mut actions);
+                }
+                WsEvent::WatchdogTripped => {
+                    metrics.watchdog_trips.inc();
+                    tracing::warn!(shard, "no market data within the silence timeout");
+                }
+            },
+            Some(msg) = snapshot_requests.next() => {
+                let token = msg.subject.rsplit('.').next().and_then(|t| TokenId::parse(t).ok());
+                let payload = token.and_then(|t| norm.snapshot(&t, now_ns())).map(|ev| encode(&ev)).unwrap_or_default();
+                if let Some(reply) = msg.reply {
+                    metrics.snapshot_requests.inc();
+                    // An empty reply means "no live book yet": ask again later.
+                    let _ = nats.publish(reply, payload.into()).await;
+                }
+            }
+            Some((token, body)) = resyncs.recv() => match body {
+                Ok(text) => {
+                    metrics.resyncs.inc();
+                    norm.on_frame(text.as_bytes(), now_ns(), &mut actions);
+                }
+                Err(e) => tracing::warn!(%token, error = %e, "book resync failed; waiting for the next snapshot"),
+            },
+        }
+        for action in actions.drain(..) {
+            match action {
+                Action::Publish(ev) => {
+                    if let MarketEventBody::Snapshot { .. } | MarketEventBody::Delta(_) = ev.body {
+                        let lag = (ev.recv_ts_ns / 1_000_000).saturating_sub(ev.venue_ts_ms);
+                        metrics.event_lag.observe(lag as f64 / 1000.0);
+                    }
+                    let Some(subject) = subjects.get(&ev.token) else { continue };
+                    if let Err(e) = nats.publish(subject.clone(), encode(&ev).into()).await {
+                        tracing::error!(error = %e, "publishing a market event failed");
+                        continue;
+                    }
+                    metrics.published.inc();
+                }
+                Action::Resync(token) => {
+                    metrics.hash_mismatches.inc();
+                    let Some(base) = cfg.rest_url.clone() else { continue };
+                    let (http, tx) = (http.clone(), resync_tx.clone());
+                    tokio::spawn(async move {
+                        let url = format!("{base}/book?token_id={token}");
+                        let body = async { http.get(&url).send().await?.error_for_status()?.text().await }.await;
+                        let _ = tx.send((token, body.map_err(|e| e.to_string()))).await;
+                    });
+                }
+            }
+        }
+        account(&metrics, &mut seen, norm.decode_stats());
+        let live = norm.tokens().filter(|t| norm.snapshot(t, 0).is_some()).count();
+        metrics.live_tokens.set(live as i64);
+        metrics.set_ready(norm.all_live());
+    }
+    tracing::info!("market data stopping: flushing NATS");
+    nats.flush().await.context("flushing NATS")?;
+    Ok(())
+}
+
+/// Moves the decoder's counters into the metrics (only the increase since the last call).
+fn account(metrics: &MarketDataMetrics, seen: &mut DecodeStats, now: &DecodeStats) {
+    for (i, kind) in EventKind::ALL.iter().enumerate() {
+        let d = now.events[i] - seen.events[i];
+        if d > 0 {
+            metrics.events.get_or_create(&KindLabel { kind: kind.as_str().into() }).inc_by(d);
+        }
+    }
+    for (kind, now_v, seen_v) in [
+        ("malformed_frame", now.malformed_frame, seen.malformed_frame),
+        ("invalid_event", now.invalid_event, seen.invalid_event),
+        ("unknown_type", now.unknown_type, seen.unknown_type),
+    ] {
+        if now_v > seen_v {
+            metrics.decode_errors.get_or_create(&KindLabel { kind: kind.into() }).inc_by(now_v - seen_v);
+        }
+    }
+    *seen = now.clone();
+}
