@@ -6,7 +6,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked --bins \
  && mkdir -p /out \
- && cp target/release/polyfleet-operator target/release/crdgen /out/
+ && cp target/release/polyfleet-operator target/release/polyfleet-agent target/release/polyfleet target/release/crdgen /out/
 
 FROM gcr.io/distroless/cc-debian12:nonroot
 LABEL org.opencontainers.image.title="polyfleet" \

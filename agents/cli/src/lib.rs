@@ -1,0 +1,3 @@
+//! The `polyfleet` command line's library: [`record`] (market-channel recordings).
+
+pub mod record;

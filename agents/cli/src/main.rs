@@ -1,0 +1,104 @@
+//! `polyfleet`: the command line. `venue-sim` runs the venue simulator; `record` records a venue's
+//! market channel to JSON Lines.
+
+use polyfleet_cli::record;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use polyfleet_core::TokenId;
+use polyfleet_sim::{SimConfig, server};
+use tokio::sync::watch;
+
+/// polyfleet: a Kubernetes-native trading fleet for prediction markets.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the venue simulator (market WebSocket + CLOB/Gamma REST) until Ctrl-C.
+    VenueSim {
+        /// Listen address.
+        #[arg(long, default_value = "127.0.0.1:8765")]
+        addr: SocketAddr,
+        /// Model seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Model steps per second.
+        #[arg(long, default_value_t = 500)]
+        rate: u32,
+        /// Stand-alone binary markets.
+        #[arg(long, default_value_t = 2)]
+        binary_markets: u32,
+        /// Neg-risk events, as outcome counts, comma-separated (e.g. 3,4).
+        #[arg(long, value_delimiter = ',', default_value = "3")]
+        events: Vec<u32>,
+        /// Chance per step of mispricing a neg-risk event, in basis points.
+        #[arg(long, default_value_t = 500)]
+        mispricing_bps: u32,
+    },
+    /// Record a venue's market channel to JSON Lines (`.gz` compresses).
+    Record {
+        /// Market-channel WebSocket URL.
+        #[arg(long)]
+        ws_url: String,
+        /// Token ids, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        tokens: Vec<String>,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Stop after this many seconds (default: until Ctrl-C).
+        #[arg(long)]
+        seconds: Option<u64>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = stop_tx.send(true);
+    });
+    match Cli::parse().command {
+        Command::VenueSim { addr, seed, rate, binary_markets, events, mispricing_bps } => {
+            let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64;
+            let cfg = SimConfig {
+                seed,
+                binary_markets,
+                neg_risk_events: events,
+                mispricing_bps,
+                start_ms: now_ms,
+                step_ms: (1000 / u64::from(rate.max(1))).max(1),
+                ..SimConfig::default()
+            };
+            let sim = server::serve(cfg, addr, rate).await.context("starting the simulator")?;
+            println!("venue simulator on {} (market channel {})", sim.http_url(), sim.market_ws_url());
+            for m in sim.with_model(|m| m.markets().to_vec()).await {
+                println!("  {}  {}  YES {}  NO {}", m.slug, m.condition, m.yes, m.no);
+            }
+            let mut stop = stop_rx;
+            let _ = stop.changed().await;
+            println!("stopped after {} frames on {} connections", sim.frames_sent(), sim.connections());
+            Ok(())
+        }
+        Command::Record { ws_url, tokens, out, seconds } => {
+            let tokens = tokens.iter().map(|t| TokenId::parse(t.trim())).collect::<Result<Vec<_>, _>>()?;
+            let mut file = record::create(&out)?;
+            let n = record::record(ws_url, tokens, &mut *file, seconds.map(Duration::from_secs), stop_rx).await?;
+            drop(file);
+            eprintln!("recorded {n} frames to {}", out.display());
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! Gamma payloads from `../shared/fixtures/polymarket/` resolve into markets with exact values.
+
+use std::path::PathBuf;
+
+use polyfleet_core::{Price, Quantity, TokenId};
+use polyfleet_polymarket::rest::parse_gamma_market;
+use serde_json::Value;
+
+fn fixture(name: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/polymarket").join(name);
+    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+}
+
+#[test]
+fn crypto_round_with_json_encoded_lists() {
+    let m = parse_gamma_market(&fixture("gamma_market.json")).unwrap();
+    assert_eq!(m.slug, "btc-updown-5m-1773307200");
+    assert_eq!(m.tokens.len(), 2);
+    assert_eq!(m.tokens[0].outcome, "Up");
+    assert_eq!(
+        m.tokens[0].token_id,
+        TokenId::parse("104239898038807136052399800151408521467737075933964991162589336683346093173875").unwrap()
+    );
+    assert_eq!(m.tick_size, Price::parse("0.01").unwrap());
+    assert_eq!(m.min_order_size, Quantity::parse("5").unwrap());
+    assert_eq!(m.taker_base_fee, Some(1000));
+    assert!(m.accepting_orders && !m.closed && !m.neg_risk);
+    assert_eq!(m.end_date.as_deref(), Some("2026-03-12T09:25:00Z"));
+}
+
+#[test]
+fn closed_and_legacy_markets() {
+    let closed = parse_gamma_market(&fixture("gamma_market_closed_binary_accepting_false.json")).unwrap();
+    assert!(closed.closed && !closed.accepting_orders);
+    assert_eq!(closed.tick_size, Price::parse("0.001").unwrap());
+    assert_eq!(closed.taker_base_fee, None, "fees disabled");
+    let legacy = parse_gamma_market(&fixture("gamma_market_closed_nonbinary_legacy.json")).unwrap();
+    assert_eq!(legacy.tokens.iter().map(|t| t.outcome.as_str()).collect::<Vec<_>>(), ["Long", "Short"]);
+    let sports = parse_gamma_market(&fixture("gamma_market_sports_market_map_handicap.json")).unwrap();
+    assert_eq!(sports.tokens[0].outcome, "FaZe");
+}
+
+#[test]
+fn neg_risk_event_markets() {
+    let events = fixture("gamma_event.json");
+    let event = &events[0];
+    assert_eq!(event["negRisk"], true);
+    let markets: Vec<_> = event["markets"].as_array().unwrap().iter().map(|m| parse_gamma_market(m).unwrap()).collect();
+    assert_eq!(markets.len(), 2);
+    assert!(markets.iter().all(|m| m.neg_risk && m.tokens.len() == 2));
+    assert_ne!(markets[0].condition_id, markets[1].condition_id);
+}

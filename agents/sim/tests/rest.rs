@@ -1,0 +1,51 @@
+//! The REST client against the simulator's Gamma and CLOB endpoints: markets by condition id,
+//! by slug and by neg-risk event; pagination; `/book` readiness; a CLOB `/book` body decodes
+//! into the same book the model holds.
+
+use std::net::SocketAddr;
+
+use polyfleet_core::book::OrderBook;
+use polyfleet_polymarket::rest::{RestClient, Retry};
+use polyfleet_polymarket::{Decoder, MarketMessage};
+use polyfleet_sim::SimConfig;
+use polyfleet_sim::server;
+
+#[tokio::test]
+async fn resolves_markets_from_the_simulator() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cfg = SimConfig { binary_markets: 120, neg_risk_events: vec![3], ..SimConfig::default() };
+    let sim = server::serve(cfg, "127.0.0.1:0".parse::<SocketAddr>().unwrap(), 0).await.unwrap();
+    let rest = RestClient::new(sim.http_url(), sim.http_url(), Retry::default()).unwrap();
+    let (first, event_slug, event_size) =
+        sim.with_model(|m| (m.markets()[0].clone(), m.events()[0].slug.clone(), m.events()[0].markets.len())).await;
+
+    let by_cid = rest.market_by_condition(&first.condition).await.unwrap().unwrap();
+    assert_eq!(by_cid.slug, first.slug);
+    assert_eq!(by_cid.tokens[0].token_id, first.yes);
+    assert_eq!(by_cid.tokens[1].token_id, first.no);
+    let mut by_slug = rest.market_by_slug(&first.slug).await.unwrap().unwrap();
+    assert_eq!(by_slug.condition_id, first.condition);
+    rest.check_clob(&mut by_slug).await.unwrap();
+    assert!(by_slug.clob_ready);
+    assert!(rest.market_by_slug("no-such-market").await.unwrap().is_none());
+
+    let event = rest.event_markets(&event_slug).await.unwrap();
+    assert_eq!(event.len(), event_size);
+    assert!(event.iter().all(|m| m.neg_risk));
+
+    // 123 markets over pages of 100.
+    let all = rest.list_markets("active=true", 1000).await.unwrap();
+    assert_eq!(all.len(), 123);
+
+    // /book decodes into the model's book.
+    let body =
+        reqwest::get(format!("{}/book?token_id={}", sim.http_url(), first.no)).await.unwrap().text().await.unwrap();
+    let mut book = OrderBook::new();
+    Decoder::new().decode(body.as_bytes(), |m| {
+        let MarketMessage::Book(b) = m else { panic!("{m:?}") };
+        book.apply_snapshot(b.bids.iter().copied(), b.asks.iter().copied(), b.tick_size.unwrap()).unwrap();
+    });
+    assert_eq!(Some(book), sim.truth(&first.no).await.map(|t| t.0));
+    let missing = reqwest::get(format!("{}/book?token_id=1", sim.http_url())).await.unwrap();
+    assert_eq!(missing.status(), 404);
+}
