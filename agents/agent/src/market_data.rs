@@ -6,7 +6,7 @@
 //! One task owns the [`Normalizer`] (no locks on the hot path); WebSocket connections (at most
 //! `assets_per_connection` tokens each) and REST resyncs feed it through channels.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -61,8 +61,10 @@ pub async fn run(
     // Shards: one WebSocket connection per `assets_per_connection` tokens.
     let (events_tx, mut events) = mpsc::channel::<(usize, WsEvent)>(8192);
     let mut shards: Vec<Vec<TokenId>> = vec![];
+    let mut scopes: Vec<HashSet<TokenId>> = vec![];
     for (i, chunk) in cfg.tokens.chunks(cfg.assets_per_connection.max(1)).enumerate() {
         shards.push(chunk.to_vec());
+        scopes.push(chunk.iter().copied().collect());
         let (tx, mut rx) = mpsc::channel(4096);
         let (_cmd_tx, cmd_rx) = mpsc::channel(16);
         let ws_cfg = WsConfig { url: cfg.ws_url.clone(), ..cfg.ws.clone() };
@@ -94,7 +96,7 @@ pub async fn run(
             Some((shard, ev)) = events.recv() => match ev {
                 WsEvent::Frame(text) => {
                     metrics.frames.inc();
-                    norm.on_frame(text.as_bytes(), now_ns(), &mut actions);
+                    norm.on_frame_scoped(text.as_bytes(), &scopes[shard], now_ns(), &mut actions);
                 }
                 WsEvent::Connected { .. } => {
                     metrics.connects.inc();

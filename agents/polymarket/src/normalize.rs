@@ -156,7 +156,23 @@ impl Normalizer {
     /// Decodes a frame and turns what it says into actions.
     pub fn on_frame(&mut self, frame: &[u8], recv_ts_ns: u64, out: &mut Vec<Action>) {
         let Normalizer { decoder, tokens, stats } = self;
-        decoder.decode(frame, |m| handle(tokens, stats, m, recv_ts_ns, out));
+        decoder.decode(frame, |m| handle(tokens, None, stats, m, recv_ts_ns, out));
+    }
+
+    /// Like [`Normalizer::on_frame`], for a frame from a connection subscribed to `scope` only.
+    ///
+    /// A `price_change` frame carries both tokens of a market whichever one the connection
+    /// subscribed to; when the two tokens are served by different connections, each must apply
+    /// only its own tokens' changes, or a late copy of a frame would overwrite newer state.
+    pub fn on_frame_scoped(
+        &mut self,
+        frame: &[u8],
+        scope: &std::collections::HashSet<TokenId>,
+        recv_ts_ns: u64,
+        out: &mut Vec<Action>,
+    ) {
+        let Normalizer { decoder, tokens, stats } = self;
+        decoder.decode(frame, |m| handle(tokens, Some(scope), stats, m, recv_ts_ns, out));
     }
 }
 
@@ -195,13 +211,15 @@ impl Sink<'_> {
 }
 
 fn handle(
-    tokens: &mut HashMap<TokenId, TokenState>,
+    all_tokens: &mut HashMap<TokenId, TokenState>,
+    scope: Option<&std::collections::HashSet<TokenId>>,
     stats: &mut NormalizeStats,
     m: &MarketMessage<'_>,
     recv_ts_ns: u64,
     out: &mut Vec<Action>,
 ) {
     let mut sink = Sink { stats, out, recv_ts_ns };
+    let mut tokens = Scoped { all: all_tokens, scope };
     match m {
         MarketMessage::Book(b) => {
             let Some(s) = tokens.get_mut(&b.asset) else {
@@ -281,8 +299,11 @@ fn handle(
         }
         MarketMessage::LastTrade { asset, market, side, price, size, fee_rate_bps, timestamp_ms } => {
             // The summary of both tokens of the market carries the last trade price.
-            for s in tokens.values_mut().filter(|s| s.meta.market == *market) {
-                s.meta.last_trade_price = Some(*price);
+            let scope = tokens.scope;
+            for (t, s) in tokens.all.iter_mut() {
+                if s.meta.market == *market && scope.is_none_or(|sc| sc.contains(t)) {
+                    s.meta.last_trade_price = Some(*price);
+                }
             }
             let Some(s) = tokens.get_mut(asset) else {
                 sink.stats.foreign_events += 1;
@@ -300,6 +321,21 @@ fn handle(
             }
         }
         MarketMessage::BestBidAsk { .. } | MarketMessage::NewMarket { .. } => {}
+    }
+}
+
+/// The served tokens, narrowed to one connection's subscription when a scope is given.
+struct Scoped<'a> {
+    all: &'a mut HashMap<TokenId, TokenState>,
+    scope: Option<&'a std::collections::HashSet<TokenId>>,
+}
+
+impl Scoped<'_> {
+    fn get_mut(&mut self, token: &TokenId) -> Option<&mut TokenState> {
+        if self.scope.is_some_and(|s| !s.contains(token)) {
+            return None;
+        }
+        self.all.get_mut(token)
     }
 }
 

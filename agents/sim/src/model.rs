@@ -337,7 +337,9 @@ impl Simulator {
             tick: m.tick,
             fee_rate_bps: self.cfg.fee_rate_bps,
         };
-        out.push(SimFrame { assets: vec![m.yes], text: last_trade_frame(m.condition, m.yes, &t, self.now_ms) });
+        // The trade prints on YES but changes both tokens' summaries (last trade price): every
+        // subscriber of the market receives it.
+        out.push(SimFrame { assets: vec![m.yes, m.no], text: last_trade_frame(m.condition, m.yes, &t, self.now_ms) });
     }
 
     /// The ladder the market should show now.
