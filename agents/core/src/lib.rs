@@ -14,6 +14,6 @@ pub mod money;
 pub mod side;
 pub mod wire;
 
-pub use ids::{ClientOrderId, ConditionId, TokenId};
+pub use ids::{ClientOrderId, ConditionId, TokenHasher, TokenId, TokenMap};
 pub use money::{Money, ParseError, Price, Quantity, Rounding};
 pub use side::{BookSide, Side};

@@ -9,12 +9,11 @@
 //! therefore times many batches and reports the best batch (the machine's real capability, least
 //! disturbed by neighbours) beside the median.
 
-use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::Instant;
 
 use polyfleet_core::book::OrderBook;
-use polyfleet_core::{Price, TokenId};
+use polyfleet_core::{Price, TokenId, TokenMap};
 use polyfleet_polymarket::{Decoder, MarketMessage};
 
 const MARKET: &str = "0xdd22472e552920b8438158ea7238bfadfa4f736aa4cee91a6b86c39ead110917";
@@ -56,7 +55,7 @@ fn book_frames(n: usize) -> Vec<String> {
         .collect()
 }
 
-fn apply(books: &mut HashMap<TokenId, OrderBook>, m: &MarketMessage<'_>) {
+fn apply(books: &mut TokenMap<OrderBook>, m: &MarketMessage<'_>) {
     match m {
         MarketMessage::PriceChange { changes, .. } => {
             for c in changes.iter() {
@@ -75,8 +74,8 @@ fn apply(books: &mut HashMap<TokenId, OrderBook>, m: &MarketMessage<'_>) {
     }
 }
 
-fn seeded_books() -> HashMap<TokenId, OrderBook> {
-    let mut books = HashMap::new();
+fn seeded_books() -> TokenMap<OrderBook> {
+    let mut books = TokenMap::default();
     let mut d = Decoder::new();
     for token in [YES, NO] {
         let frame = book_frames(1)[0].replace(YES, token);

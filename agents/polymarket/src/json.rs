@@ -289,6 +289,16 @@ impl<'a> Scanner<'a> {
     fn plain_string_body(&mut self) -> Option<&'a [u8]> {
         let start = self.pos;
         let rest = &self.bytes[start..];
+        // Prices and sizes end within a few bytes: a plain loop beats a SIMD search there.
+        for (k, &b) in rest.iter().take(12).enumerate() {
+            if b == b'"' {
+                self.pos += k;
+                return Some(&rest[..k]);
+            }
+            if b == b'\\' {
+                return None;
+            }
+        }
         let k = memchr::memchr2(b'"', b'\\', rest)?;
         if rest[k] != b'"' {
             return None;

@@ -5,11 +5,9 @@
 //! delta that carries one (a mismatch asks for a REST resync), voids a book on a tick-size change
 //! until the next snapshot, and marks tokens unhealthy when their connection drops.
 
-use std::collections::HashMap;
-
 use polyfleet_core::book::{BookState, OrderBook};
 use polyfleet_core::wire::{Level, LevelChange, MarketEvent, MarketEventBody};
-use polyfleet_core::{ConditionId, Price, Quantity, TokenId};
+use polyfleet_core::{ConditionId, Price, Quantity, TokenId, TokenMap};
 
 use crate::book_hash::{BookMeta, book_hash};
 use crate::market::{Decoder, MarketMessage};
@@ -52,7 +50,7 @@ struct TokenState {
 #[derive(Debug)]
 pub struct Normalizer {
     decoder: Decoder,
-    tokens: HashMap<TokenId, TokenState>,
+    tokens: TokenMap<TokenState>,
     stats: NormalizeStats,
 }
 
@@ -71,7 +69,8 @@ fn empty_meta(asset: TokenId) -> BookMeta {
 impl Normalizer {
     /// A normalizer serving `tokens`.
     pub fn new(tokens: impl IntoIterator<Item = TokenId>) -> Normalizer {
-        let mut n = Normalizer { decoder: Decoder::new(), tokens: HashMap::new(), stats: NormalizeStats::default() };
+        let mut n =
+            Normalizer { decoder: Decoder::new(), tokens: TokenMap::default(), stats: NormalizeStats::default() };
         n.add_tokens(tokens);
         n
     }
@@ -211,7 +210,7 @@ impl Sink<'_> {
 }
 
 fn handle(
-    all_tokens: &mut HashMap<TokenId, TokenState>,
+    all_tokens: &mut TokenMap<TokenState>,
     scope: Option<&std::collections::HashSet<TokenId>>,
     stats: &mut NormalizeStats,
     m: &MarketMessage<'_>,
@@ -326,7 +325,7 @@ fn handle(
 
 /// The served tokens, narrowed to one connection's subscription when a scope is given.
 struct Scoped<'a> {
-    all: &'a mut HashMap<TokenId, TokenState>,
+    all: &'a mut TokenMap<TokenState>,
     scope: Option<&'a std::collections::HashSet<TokenId>>,
 }
 

@@ -254,29 +254,41 @@ fn fill_side<I: IntoIterator<Item = Level>>(
     descending: bool,
 ) -> Result<(), BookError> {
     levels.clear();
+    let in_order = |a: &Level, b: &Level| if descending { a.price >= b.price } else { a.price <= b.price };
+    let mut sorted = true;
     for l in input {
         if !l.price.is_tradable() {
             return Err(BookError::PriceOutOfRange(l.price));
         }
+        if let Some(last) = levels.last() {
+            sorted &= in_order(last, &l);
+        }
         levels.push(l);
     }
-    // Stable sort, then keep the last size given for a repeated price.
-    if descending {
-        levels.sort_by_key(|l| std::cmp::Reverse(l.price));
-    } else {
-        levels.sort_by_key(|l| l.price);
+    // Venues send levels worst first, which is already this order: sort only when they did not.
+    // The sort is stable, so a repeated price keeps its last size below.
+    if !sorted {
+        if descending {
+            levels.sort_by_key(|l| std::cmp::Reverse(l.price));
+        } else {
+            levels.sort_by_key(|l| l.price);
+        }
     }
+    // One pass: keep the last size of a repeated price, then drop empty levels.
     let mut out = 0;
     for i in 0..levels.len() {
-        if out > 0 && levels[out - 1].price == levels[i].price {
-            levels[out - 1] = levels[i];
+        let l = levels[i];
+        if out > 0 && levels[out - 1].price == l.price {
+            levels[out - 1] = l;
         } else {
-            levels[out] = levels[i];
+            levels[out] = l;
             out += 1;
         }
     }
     levels.truncate(out);
-    levels.retain(|l| !l.size.is_zero());
+    if levels.iter().any(|l| l.size.is_zero()) {
+        levels.retain(|l| !l.size.is_zero());
+    }
     Ok(())
 }
 
