@@ -22,8 +22,10 @@ async fn binary_becomes_ready_serves_metrics_and_stops_cleanly_on_sigterm() {
     let sim = server::serve(SimConfig::default(), "127.0.0.1:0".parse::<SocketAddr>().unwrap(), 500).await.unwrap();
     // 10 tokens over connections of 3: the YES and NO of some market land on different
     // connections, which must not corrupt either book (no hash mismatch).
-    let tokens: Vec<String> =
-        sim.with_model(|m| m.markets().iter().flat_map(|m| [m.yes.to_string(), m.no.to_string()]).collect()).await;
+    let tokens: Vec<String> = sim
+        .with_model(|m| m.markets().iter().flat_map(|m| [m.yes.to_string(), m.no.to_string()]).collect())
+        .await
+        .unwrap();
     let metrics_port = support::free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_polyfleet-agent"))
         .args(["market-data", "--venue", "sim", "--ws-url", &sim.market_ws_url(), "--rest-url", &sim.http_url()])

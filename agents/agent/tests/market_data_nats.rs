@@ -93,7 +93,8 @@ async fn subscriber_books_equal_the_simulator_through_faults() {
     let nats_server = support::NatsServer::start();
     let cfg = SimConfig { binary_markets: 3, neg_risk_events: vec![3], ..SimConfig::default() };
     let sim = server::serve(cfg, "127.0.0.1:0".parse::<SocketAddr>().unwrap(), 1000).await.unwrap();
-    let tokens: Vec<TokenId> = sim.with_model(|m| m.markets().iter().flat_map(|m| [m.yes, m.no]).collect()).await;
+    let tokens: Vec<TokenId> =
+        sim.with_model(|m| m.markets().iter().flat_map(|m| [m.yes, m.no]).collect()).await.unwrap();
 
     let nats = async_nats::connect(&nats_server.url).await.unwrap();
     // A late subscriber: it starts listening after the agent is already publishing.

@@ -43,6 +43,10 @@ enum Command {
         /// Chance per step of mispricing a neg-risk event, in basis points.
         #[arg(long, default_value_t = 500)]
         mispricing_bps: u32,
+        /// Replay this recording (from `polyfleet record`) instead of running the model; `--rate`
+        /// is then frames per second.
+        #[arg(long)]
+        replay: Option<PathBuf>,
     },
     /// Record a venue's market channel to JSON Lines (`.gz` compresses).
     Record {
@@ -71,7 +75,25 @@ async fn main() -> anyhow::Result<()> {
         let _ = stop_tx.send(true);
     });
     match Cli::parse().command {
-        Command::VenueSim { addr, seed, rate, binary_markets, events, mispricing_bps } => {
+        Command::VenueSim { replay: Some(path), addr, rate, .. } => {
+            let lines = polyfleet_cli::record::open(&path)?.collect::<Result<Vec<_>, _>>()?;
+            let replay = polyfleet_sim::replay::Replay::new(lines);
+            let frames = replay.remaining();
+            let sim = server::serve_source(Box::new(replay), addr, rate).await.context("starting the replay")?;
+            println!(
+                "replaying {} ({frames} frames) on {} (market channel {})",
+                path.display(),
+                sim.http_url(),
+                sim.market_ws_url()
+            );
+            for t in sim.tokens().await {
+                println!("  token {t}");
+            }
+            let mut stop = stop_rx;
+            let _ = stop.changed().await;
+            Ok(())
+        }
+        Command::VenueSim { addr, seed, rate, binary_markets, events, mispricing_bps, replay: None } => {
             let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64;
             let cfg = SimConfig {
                 seed,
@@ -84,7 +106,7 @@ async fn main() -> anyhow::Result<()> {
             };
             let sim = server::serve(cfg, addr, rate).await.context("starting the simulator")?;
             println!("venue simulator on {} (market channel {})", sim.http_url(), sim.market_ws_url());
-            for m in sim.with_model(|m| m.markets().to_vec()).await {
+            for m in sim.with_model(|m| m.markets().to_vec()).await.unwrap_or_default() {
                 println!("  {}  {}  YES {}  NO {}", m.slug, m.condition, m.yes, m.no);
             }
             let mut stop = stop_rx;

@@ -1,58 +1,14 @@
 //! `polyfleet record`: subscribes to a venue's market channel and writes every frame it receives,
-//! with its receive time, as JSON Lines (gzip when the file name ends in `.gz`). This is the input
-//! format of replays and backtests.
-//!
-//! Each line is one object: `{"recv_ns":<u64>,"frame":"<frame text>"}` for a frame, or
-//! `{"recv_ns":<u64>,"event":"connected"|"disconnected"}` for connection changes (a replay must
-//! know that books went stale there).
+//! with its receive time, in the recording format of [`polyfleet_polymarket::recording`] (the
+//! input of replays and backtests).
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::Context;
 use polyfleet_core::TokenId;
+pub use polyfleet_polymarket::recording::{RecordLine, create, open};
 use polyfleet_polymarket::ws::{self, WsConfig, WsEvent};
-use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
-
-/// One line of a recording.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecordLine {
-    /// Receive time, Unix nanoseconds.
-    pub recv_ns: u64,
-    /// The frame text, for data lines.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub frame: Option<String>,
-    /// `connected` or `disconnected`, for connection lines.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event: Option<String>,
-}
-
-/// Opens a recording for writing (gzip when the name ends in `.gz`).
-pub fn create(path: &PathBuf) -> anyhow::Result<Box<dyn Write + Send>> {
-    let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    let buffered = std::io::BufWriter::new(file);
-    Ok(if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(flate2::write::GzEncoder::new(buffered, flate2::Compression::fast()))
-    } else {
-        Box::new(buffered)
-    })
-}
-
-/// Reads a recording (gzip or plain) line by line.
-pub fn open(path: &PathBuf) -> anyhow::Result<impl Iterator<Item = anyhow::Result<RecordLine>>> {
-    use std::io::BufRead;
-    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let reader: Box<dyn std::io::Read> = if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(flate2::read::GzDecoder::new(file))
-    } else {
-        Box::new(file)
-    };
-    Ok(std::io::BufReader::new(reader)
-        .lines()
-        .map(|l| -> anyhow::Result<RecordLine> { serde_json::from_str(&l?).context("a recording line") }))
-}
 
 fn now_ns() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)

@@ -14,7 +14,8 @@ use tokio::sync::watch;
 async fn records_and_reads_back_gzip() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let sim = server::serve(SimConfig::default(), "127.0.0.1:0".parse::<SocketAddr>().unwrap(), 2000).await.unwrap();
-    let tokens: Vec<TokenId> = sim.with_model(|m| m.markets().iter().flat_map(|m| [m.yes, m.no]).collect()).await;
+    let tokens: Vec<TokenId> =
+        sim.with_model(|m| m.markets().iter().flat_map(|m| [m.yes, m.no]).collect()).await.unwrap();
     let path = std::env::temp_dir().join(format!("polyfleet-record-{}.jsonl.gz", std::process::id()));
     let mut out = record::create(&path).unwrap();
     let (_stop_tx, stop) = watch::channel(false);
@@ -42,4 +43,54 @@ async fn records_and_reads_back_gzip() {
     assert!(norm.all_live());
     assert_eq!(norm.stats().hash_mismatches, 0);
     assert!(norm.stats().hash_checks > 100);
+}
+
+/// A recording replayed by the simulator server: a client subscribing mid-replay gets snapshots
+/// of the replay's state and, once the recording is exhausted, holds exactly the replay's books.
+#[tokio::test]
+async fn replays_a_recording_as_a_venue() {
+    use polyfleet_polymarket::ws::{self, WsConfig, WsEvent};
+    use polyfleet_sim::replay::Replay;
+    use tokio::sync::mpsc;
+
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let live = server::serve(SimConfig::default(), "127.0.0.1:0".parse::<SocketAddr>().unwrap(), 3000).await.unwrap();
+    let tokens = live.tokens().await;
+    let path = std::env::temp_dir().join(format!("polyfleet-replay-{}.jsonl", std::process::id()));
+    let mut out = record::create(&path).unwrap();
+    let (_stop_tx, stop) = watch::channel(false);
+    record::record(live.market_ws_url(), tokens.clone(), &mut *out, Some(Duration::from_millis(1200)), stop)
+        .await
+        .unwrap();
+    drop(out);
+    let lines: Vec<_> = record::open(&path).unwrap().map(Result::unwrap).collect();
+    std::fs::remove_file(&path).unwrap();
+
+    let replay = Replay::new(lines);
+    let total = replay.remaining();
+    assert!(total > 100);
+    let venue = server::serve_source(Box::new(replay), "127.0.0.1:0".parse().unwrap(), 2000).await.unwrap();
+    assert_eq!(venue.tokens().await.len(), tokens.len());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let (tx, mut rx) = mpsc::channel(65536);
+    let (_cmd, cmd_rx) = mpsc::channel(1);
+    let (ws_stop_tx, ws_stop) = watch::channel(false);
+    let client = tokio::spawn(ws::run(WsConfig::new(venue.market_ws_url()), tokens.clone(), cmd_rx, tx, ws_stop));
+    let mut norm = Normalizer::new(tokens.iter().copied());
+    let mut actions = vec![];
+    // The replay takes total / 2000 s; then the stream stops.
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(500 + total as u64 / 2);
+    while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+        if let WsEvent::Frame(f) = ev {
+            norm.on_frame(f.as_bytes(), 0, &mut actions);
+        }
+    }
+    ws_stop_tx.send(true).unwrap();
+    client.await.unwrap();
+    assert!(norm.all_live());
+    assert_eq!(norm.stats().hash_mismatches, 0, "{:?}", norm.stats());
+    for t in &tokens {
+        assert_eq!(norm.book(t).cloned(), venue.truth(t).await.map(|x| x.0), "book of {t}");
+    }
 }

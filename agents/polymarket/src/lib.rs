@@ -13,6 +13,7 @@ mod ids_cache;
 pub mod json;
 pub mod market;
 pub mod normalize;
+pub mod recording;
 pub mod rest;
 pub mod ws;
 

@@ -137,6 +137,13 @@ impl Normalizer {
         })
     }
 
+    /// The token's current book as a venue `book` frame (what a replaying simulator sends a new
+    /// subscriber); `None` until the book is live.
+    pub fn venue_book_frame(&self, token: &TokenId) -> Option<String> {
+        let s = self.tokens.get(token)?;
+        (s.book.state() == BookState::Live).then(|| crate::frames::book_frame(&s.meta, &s.book))
+    }
+
     /// The connection serving `tokens` is gone: their books are stale until fresh snapshots.
     pub fn on_disconnected(&mut self, tokens: &[TokenId], recv_ts_ns: u64, out: &mut Vec<Action>) {
         for t in tokens {

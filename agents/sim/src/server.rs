@@ -29,6 +29,7 @@ use serde_json::{Value, json};
 use tokio::sync::{Mutex, broadcast, watch};
 
 use crate::model::{SimConfig, Simulator};
+use crate::source::Source;
 
 /// A frame with the model step that produced it.
 #[derive(Debug, Clone)]
@@ -52,7 +53,7 @@ struct Faults {
 }
 
 struct Shared {
-    sim: Mutex<(Simulator, u64)>,
+    sim: Mutex<(Box<dyn Source>, u64)>,
     frames: broadcast::Sender<Stamped>,
     faults: Faults,
     /// Bumped to close every open connection.
@@ -102,9 +103,14 @@ impl SimHandle {
         Some((guard.0.book(token)?, guard.1))
     }
 
-    /// Runs `f` on the model (read-only).
-    pub async fn with_model<R>(&self, f: impl FnOnce(&Simulator) -> R) -> R {
-        f(&self.shared.sim.lock().await.0)
+    /// Runs `f` on the model (read-only); `None` when the server replays a recording.
+    pub async fn with_model<R>(&self, f: impl FnOnce(&Simulator) -> R) -> Option<R> {
+        self.shared.sim.lock().await.0.model().map(f)
+    }
+
+    /// Every token served.
+    pub async fn tokens(&self) -> Vec<TokenId> {
+        self.shared.sim.lock().await.0.tokens()
     }
 
     /// Data frames sent over all connections so far.
@@ -131,9 +137,18 @@ impl SimHandle {
 /// Starts the simulator server on `addr` (port 0 picks a free one), stepping the model
 /// `events_per_second` times a second (0 = only when [`SimHandle`] users step it; see tests).
 pub async fn serve(cfg: SimConfig, addr: SocketAddr, events_per_second: u32) -> std::io::Result<SimHandle> {
+    serve_source(Box::new(Simulator::new(cfg)), addr, events_per_second).await
+}
+
+/// Starts a server for any [`Source`] (the model, or a [`crate::replay::Replay`]).
+pub async fn serve_source(
+    source: Box<dyn Source>,
+    addr: SocketAddr,
+    events_per_second: u32,
+) -> std::io::Result<SimHandle> {
     let (frames, _) = broadcast::channel(1 << 16);
     let shared = Arc::new(Shared {
-        sim: Mutex::new((Simulator::new(cfg), 0)),
+        sim: Mutex::new((source, 0)),
         frames,
         faults: Faults::default(),
         drops: watch::channel(0).0,
@@ -290,13 +305,13 @@ fn not_found() -> Response {
 async fn per_token(
     shared: &Shared,
     q: &TokenQuery,
-    f: impl FnOnce(&Simulator, &TokenId) -> Option<Response>,
+    f: impl FnOnce(&dyn Source, &TokenId) -> Option<Response>,
 ) -> Response {
     let token = match TokenId::parse(&q.token_id) {
         Ok(t) => t,
         Err(e) => return bad_request(e.to_string()),
     };
-    f(&shared.sim.lock().await.0, &token).unwrap_or_else(not_found)
+    f(shared.sim.lock().await.0.as_ref(), &token).unwrap_or_else(not_found)
 }
 
 async fn rest_book(State(shared): State<Arc<Shared>>, Query(q): Query<TokenQuery>) -> Response {
@@ -318,20 +333,22 @@ async fn rest_books(State(shared): State<Arc<Shared>>, Json(body): Json<Vec<Toke
 
 async fn rest_tick_size(State(shared): State<Arc<Shared>>, Query(q): Query<TokenQuery>) -> Response {
     per_token(&shared, &q, |sim, t| {
-        let m = sim.meta(t)?;
+        let m = sim.model()?.meta(t)?;
         Some(Json(json!({"minimum_tick_size": format_price(m.tick_size, m.tick_size)})).into_response())
     })
     .await
 }
 
 async fn rest_neg_risk(State(shared): State<Arc<Shared>>, Query(q): Query<TokenQuery>) -> Response {
-    per_token(&shared, &q, |sim, t| Some(Json(json!({"neg_risk": sim.meta(t)?.neg_risk})).into_response())).await
+    per_token(&shared, &q, |sim, t| Some(Json(json!({"neg_risk": sim.model()?.meta(t)?.neg_risk})).into_response()))
+        .await
 }
 
 async fn rest_fee_rate(State(shared): State<Arc<Shared>>, Query(q): Query<TokenQuery>) -> Response {
     per_token(&shared, &q, |sim, t| {
-        sim.meta(t)?;
-        Some(Json(json!({"base_fee": sim.config().fee_rate_bps})).into_response())
+        let model = sim.model()?;
+        model.meta(t)?;
+        Some(Json(json!({"base_fee": model.config().fee_rate_bps})).into_response())
     })
     .await
 }
@@ -369,7 +386,7 @@ struct GammaQuery {
 
 async fn gamma_markets(State(shared): State<Arc<Shared>>, Query(q): Query<GammaQuery>) -> Response {
     let guard = shared.sim.lock().await;
-    let sim = &guard.0;
+    let Some(sim) = guard.0.model() else { return Json(Vec::<Value>::new()).into_response() };
     let list: Vec<Value> = (0..sim.markets().len())
         .filter(|&i| q.slug.as_deref().is_none_or(|s| sim.markets()[i].slug == s))
         .filter(|&i| {
@@ -386,7 +403,7 @@ async fn gamma_markets(State(shared): State<Arc<Shared>>, Query(q): Query<GammaQ
 
 async fn gamma_events(State(shared): State<Arc<Shared>>, Query(q): Query<GammaQuery>) -> Response {
     let guard = shared.sim.lock().await;
-    let sim = &guard.0;
+    let Some(sim) = guard.0.model() else { return Json(Vec::<Value>::new()).into_response() };
     let list: Vec<Value> = sim
         .events()
         .iter()

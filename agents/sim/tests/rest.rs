@@ -16,8 +16,10 @@ async fn resolves_markets_from_the_simulator() {
     let cfg = SimConfig { binary_markets: 120, neg_risk_events: vec![3], ..SimConfig::default() };
     let sim = server::serve(cfg, "127.0.0.1:0".parse::<SocketAddr>().unwrap(), 0).await.unwrap();
     let rest = RestClient::new(sim.http_url(), sim.http_url(), Retry::default()).unwrap();
-    let (first, event_slug, event_size) =
-        sim.with_model(|m| (m.markets()[0].clone(), m.events()[0].slug.clone(), m.events()[0].markets.len())).await;
+    let (first, event_slug, event_size) = sim
+        .with_model(|m| (m.markets()[0].clone(), m.events()[0].slug.clone(), m.events()[0].markets.len()))
+        .await
+        .unwrap();
 
     let by_cid = rest.market_by_condition(&first.condition).await.unwrap().unwrap();
     assert_eq!(by_cid.slug, first.slug);

@@ -35,7 +35,7 @@ async fn tokens_seen(rx: &mut mpsc::Receiver<WsEvent>, d: Duration) -> (Vec<Toke
 #[tokio::test]
 async fn live_subscription_changes_and_reconnect() {
     let sim = server::serve(SimConfig::default(), "127.0.0.1:0".parse::<SocketAddr>().unwrap(), 2000).await.unwrap();
-    let markets = sim.with_model(|m| m.markets().to_vec()).await;
+    let markets = sim.with_model(|m| m.markets().to_vec()).await.unwrap();
     let (a, b) = (&markets[0], &markets[1]);
     let (tx, mut rx) = mpsc::channel(4096);
     let (cmd_tx, cmd_rx) = mpsc::channel(4);
