@@ -51,6 +51,19 @@ pub fn format_price(price: Price, tick: Price) -> String {
     format!("{}.{:0width$}", scaled / unit, scaled % unit, width = decimals)
 }
 
+/// Appends `<bids>],"asks":[<asks>],` with levels worst first (the venue's order) as
+/// `{"price","size"}` strings: the shared middle of the hash summary and of `book` frames, whose
+/// `"bids":[` the caller has written.
+pub fn write_levels(s: &mut String, book: &OrderBook, tick: Price) {
+    for (side, close) in [(BookSide::Bid, "],\"asks\":["), (BookSide::Ask, "],")] {
+        for (i, level) in book.levels(side).rev().enumerate() {
+            let sep = if i == 0 { "" } else { "," };
+            let _ = write!(s, r#"{sep}{{"price":"{}","size":"{}"}}"#, format_price(level.price, tick), level.size);
+        }
+        s.push_str(close);
+    }
+}
+
 /// The summary JSON the hash covers, levels worst first (the venue's order).
 pub fn summary_json(meta: &BookMeta, book: &OrderBook) -> String {
     let mut s = String::with_capacity(256 + 48 * (book.depth(BookSide::Bid) + book.depth(BookSide::Ask)));
@@ -59,18 +72,7 @@ pub fn summary_json(meta: &BookMeta, book: &OrderBook) -> String {
         r#"{{"market":"{}","asset_id":"{}","timestamp":"{}","hash":"","bids":["#,
         meta.market, meta.asset, meta.timestamp_ms
     );
-    for (side, close) in [(BookSide::Bid, "],\"asks\":["), (BookSide::Ask, "],")] {
-        for (i, level) in book.levels(side).rev().enumerate() {
-            let sep = if i == 0 { "" } else { "," };
-            let _ = write!(
-                s,
-                r#"{sep}{{"price":"{}","size":"{}"}}"#,
-                format_price(level.price, meta.tick_size),
-                level.size
-            );
-        }
-        s.push_str(close);
-    }
+    write_levels(&mut s, book, meta.tick_size);
     let _ = write!(
         s,
         r#""min_order_size":"{}","tick_size":"{}","neg_risk":{},"last_trade_price":"{}"}}"#,

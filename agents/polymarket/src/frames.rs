@@ -7,7 +7,7 @@ use std::fmt::Write;
 use polyfleet_core::book::OrderBook;
 use polyfleet_core::{BookSide, ConditionId, Price, Quantity, Side, TokenId};
 
-use crate::book_hash::{BookMeta, book_hash, format_price};
+use crate::book_hash::{BookMeta, book_hash, format_price, write_levels};
 
 /// One entry of a `price_change` frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,18 +30,7 @@ fn opt_price(p: Option<Price>, tick: Price) -> String {
 pub fn book_frame(meta: &BookMeta, book: &OrderBook) -> String {
     let mut s = String::with_capacity(512);
     let _ = write!(s, r#"{{"event_type":"book","market":"{}","asset_id":"{}","bids":["#, meta.market, meta.asset);
-    for (side, close) in [(BookSide::Bid, r#"],"asks":["#), (BookSide::Ask, "],")] {
-        for (i, level) in book.levels(side).rev().enumerate() {
-            let sep = if i == 0 { "" } else { "," };
-            let _ = write!(
-                s,
-                r#"{sep}{{"price":"{}","size":"{}"}}"#,
-                format_price(level.price, meta.tick_size),
-                level.size
-            );
-        }
-        s.push_str(close);
-    }
+    write_levels(&mut s, book, meta.tick_size);
     let _ = write!(
         s,
         r#""timestamp":"{}","hash":"{}","tick_size":"{}","min_order_size":"{}","neg_risk":{},"last_trade_price":"{}"}}"#,
