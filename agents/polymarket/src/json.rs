@@ -307,23 +307,21 @@ impl<'a> Scanner<'a> {
         Some(&rest[..k])
     }
 
-    /// Fast path for a compact object of plain string fields in exactly the order of `keys`
-    /// (`{"k1":"v1","k2":"v2"}`), as venues write them. On any difference the scanner is left
-    /// untouched and `None` tells the caller to take the general path.
+    /// Fast path for a compact object of plain string fields in a fixed key order, given as the
+    /// literal text between values: `seps[0]` opens the object up to the first value's quote
+    /// (`{"price":"`), each next separator runs from one value's closing quote to the next
+    /// value's opening quote (`","size":"`), and `close` ends it (`"}`). On any difference the
+    /// scanner is left untouched and `None` tells the caller to take the general path.
     #[inline(always)]
-    pub fn flat_string_object<const N: usize>(&mut self, keys: [&[u8]; N]) -> Option<[&'a [u8]; N]> {
+    pub fn flat_fields<const N: usize>(&mut self, seps: [&[u8]; N], close: &[u8]) -> Option<[&'a [u8]; N]> {
         let save = self.pos;
         let mut out: [&'a [u8]; N] = [&[]; N];
         let mut walk = || {
-            self.literal(b"{")?;
-            for (i, key) in keys.iter().enumerate() {
-                self.literal(if i == 0 { b"\"" } else { b",\"" })?;
-                self.literal(key)?;
-                self.literal(b"\":\"")?;
+            for (i, sep) in seps.iter().enumerate() {
+                self.literal(sep)?;
                 out[i] = self.plain_string_body()?;
-                self.pos += 1;
             }
-            self.literal(b"}")
+            self.literal(close)
         };
         match walk() {
             Some(()) => Some(out),
@@ -404,10 +402,12 @@ mod tests {
         }
     }
 
+    const LEVEL: [&[u8]; 2] = [b"{\"price\":\"", b"\",\"size\":\""];
+
     #[test]
     fn flat_objects_take_the_fast_path_only_when_exact() {
         let mut s = Scanner::new(br#"{"price":"0.5","size":"10"},"#);
-        assert_eq!(s.flat_string_object([b"price", b"size"]), Some([&b"0.5"[..], &b"10"[..]]));
+        assert_eq!(s.flat_fields(LEVEL, b"\"}"), Some([&b"0.5"[..], &b"10"[..]]));
         assert_eq!(s.peek(), Some(b','));
         for other in [
             &br#"{"size":"10","price":"0.5"}"#[..],
@@ -416,7 +416,7 @@ mod tests {
             br#"{ "price":"1","size":"1"}"#,
         ] {
             let mut s = Scanner::new(other);
-            assert_eq!(s.flat_string_object([b"price", b"size"]), None);
+            assert_eq!(s.flat_fields(LEVEL, b"\"}"), None);
             assert_eq!(s.peek(), Some(b'{'), "scanner must not move");
         }
     }

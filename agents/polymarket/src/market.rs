@@ -468,7 +468,7 @@ impl Decoder {
 
 fn levels(s: &mut Scanner<'_>, out: &mut Vec<Level>, bad: &mut Option<&'static str>) -> Result<(), JsonError> {
     s.array(|s| {
-        if let Some([p, q]) = s.flat_string_object([b"price", b"size"]) {
+        if let Some([p, q]) = s.flat_fields([br#"{"price":""#, br#"","size":""#], br#""}"#) {
             match (Price::parse_bytes(p), Quantity::parse_bytes(q)) {
                 (Ok(price), Ok(size)) => out.push(Level { price, size }),
                 _ => *bad = Some("level"),
@@ -517,9 +517,18 @@ fn price_changes(
     s.array(|s| {
         let mut r = RawChange::default();
         let str = |raw| Some(Scalar::Str { raw, escaped: false });
-        if let Some([a, p, q, side, h, bb, ba]) =
-            s.flat_string_object([b"asset_id", b"price", b"size", b"side", b"hash", b"best_bid", b"best_ask"])
-        {
+        if let Some([a, p, q, side, h, bb, ba]) = s.flat_fields(
+            [
+                br#"{"asset_id":""#,
+                br#"","price":""#,
+                br#"","size":""#,
+                br#"","side":""#,
+                br#"","hash":""#,
+                br#"","best_bid":""#,
+                br#"","best_ask":""#,
+            ],
+            br#""}"#,
+        ) {
             r = RawChange {
                 asset_id: str(a),
                 price: str(p),

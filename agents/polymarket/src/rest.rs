@@ -131,6 +131,13 @@ pub fn parse_gamma_market(m: &Value) -> Result<ResolvedMarket, RestError> {
     })
 }
 
+/// Reads a CLOB `/fee-rate` body: `{"base_fee": 150}` or `{"base_fee": "150"}` (basis points).
+pub fn parse_fee_rate(body: &Value) -> Result<u32, RestError> {
+    decimal_text(body.get("base_fee").unwrap_or(&Value::Null))
+        .and_then(|t| t.parse::<u32>().ok())
+        .ok_or_else(|| RestError::Payload(format!("fee-rate body {body}")))
+}
+
 /// The slug of a rolling crypto up/down round: `{coin}-updown-{period}-{window start epoch}`.
 pub fn series_slug(coin: &str, period: &str, now_s: u64) -> Option<String> {
     let len = match period {
@@ -265,6 +272,13 @@ impl RestClient {
         }
         out.truncate(max);
         Ok(out)
+    }
+
+    /// The CLOB's taker base fee for a token (`GET /fee-rate`), in basis points.
+    pub async fn fee_rate_bps(&self, token: &TokenId) -> Result<u32, RestError> {
+        let url = format!("{}/fee-rate?token_id={token}", self.clob);
+        let body = self.get_json(&url).await?.ok_or_else(|| RestError::Payload(format!("{url}: not found")))?;
+        parse_fee_rate(&body)
     }
 
     /// Marks whether the CLOB already serves the market's books (`/book` of its first token).

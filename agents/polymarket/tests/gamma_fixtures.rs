@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use polyfleet_core::{Price, Quantity, TokenId};
-use polyfleet_polymarket::rest::parse_gamma_market;
+use polyfleet_polymarket::rest::{parse_fee_rate, parse_gamma_market};
 use serde_json::Value;
 
 fn fixture(name: &str) -> Value {
@@ -49,4 +49,11 @@ fn neg_risk_event_markets() {
     assert_eq!(markets.len(), 2);
     assert!(markets.iter().all(|m| m.neg_risk && m.tokens.len() == 2));
     assert_ne!(markets[0].condition_id, markets[1].condition_id);
+}
+
+#[test]
+fn clob_fee_rates() {
+    assert_eq!(parse_fee_rate(&fixture("clob_fee_rate_response_nonzero.json")).unwrap(), 150);
+    assert_eq!(parse_fee_rate(&fixture("clob_fee_rate_response_zero.json")).unwrap(), 0);
+    assert!(parse_fee_rate(&serde_json::json!({"fee": 1})).is_err());
 }

@@ -30,6 +30,7 @@ async fn resolves_markets_from_the_simulator() {
     rest.check_clob(&mut by_slug).await.unwrap();
     assert!(by_slug.clob_ready);
     assert!(rest.market_by_slug("no-such-market").await.unwrap().is_none());
+    assert_eq!(rest.fee_rate_bps(&first.yes).await.unwrap(), 0);
 
     let event = rest.event_markets(&event_slug).await.unwrap();
     assert_eq!(event.len(), event_size);
