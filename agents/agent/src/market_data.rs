@@ -155,6 +155,10 @@ pub async fn run(
             }
         }
         account(&metrics, &mut seen, norm.decode_stats());
+        let unverifiable = norm.stats().unverifiable_snapshots;
+        if unverifiable > metrics.unverifiable_snapshots.get() {
+            metrics.unverifiable_snapshots.inc_by(unverifiable - metrics.unverifiable_snapshots.get());
+        }
         let live = norm.tokens().filter(|t| norm.snapshot(t, 0).is_some()).count();
         metrics.live_tokens.set(live as i64);
         metrics.set_ready(norm.all_live());

@@ -40,6 +40,8 @@ pub struct MarketDataMetrics {
     pub hash_mismatches: Counter,
     /// REST resyncs done.
     pub resyncs: Counter,
+    /// Venue snapshots whose hash could not be reproduced (their deltas go unchecked).
+    pub unverifiable_snapshots: Counter,
     /// Normalized events published on NATS.
     pub published: Counter,
     /// Snapshot requests answered.
@@ -65,6 +67,7 @@ impl MarketDataMetrics {
             watchdog_trips: Counter::default(),
             hash_mismatches: Counter::default(),
             resyncs: Counter::default(),
+            unverifiable_snapshots: Counter::default(),
             published: Counter::default(),
             snapshot_requests: Counter::default(),
             event_lag: Histogram::new([0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0]),
@@ -84,6 +87,11 @@ impl MarketDataMetrics {
             m.hash_mismatches.clone(),
         );
         registry.register("resyncs", "REST book resyncs", m.resyncs.clone());
+        registry.register(
+            "unverifiable_snapshots",
+            "Venue snapshots whose hash could not be reproduced",
+            m.unverifiable_snapshots.clone(),
+        );
         registry.register("published", "Normalized events published", m.published.clone());
         registry.register("snapshot_requests", "Snapshot requests answered", m.snapshot_requests.clone());
         registry.register("event_lag_seconds", "Venue timestamp to receipt", m.event_lag.clone());

@@ -29,6 +29,10 @@ pub struct NormalizeStats {
     pub hash_mismatches: u64,
     /// Deltas checked against the venue's hash.
     pub hash_checks: u64,
+    /// Snapshots whose own hash this code could not reproduce: the venue writes its summary
+    /// differently than [`crate::book_hash`] assumes, so the token's deltas are not hash-checked
+    /// (rather than resyncing on every delta) until a snapshot matches again.
+    pub unverifiable_snapshots: u64,
     /// Deltas dropped because the book awaited a snapshot.
     pub gated_deltas: u64,
     /// Events for tokens this normalizer does not serve.
@@ -44,6 +48,8 @@ struct TokenState {
     seq: u64,
     needs_resync: bool,
     healthy: bool,
+    /// True when the last snapshot's hash was reproduced: deltas can then be checked.
+    hash_verifiable: bool,
 }
 
 /// Frames in, numbered events out.
@@ -84,6 +90,7 @@ impl Normalizer {
                 seq: 0,
                 needs_resync: false,
                 healthy: false,
+                hash_verifiable: false,
             });
         }
     }
@@ -248,6 +255,10 @@ fn handle(
             s.meta.last_trade_price = b.last_trade_price.or(s.meta.last_trade_price);
             s.needs_resync = false;
             s.healthy = true;
+            s.hash_verifiable = b.hash.is_some_and(|h| book_hash(&s.meta, &s.book) == h);
+            if b.hash.is_some() && !s.hash_verifiable {
+                sink.stats.unverifiable_snapshots += 1;
+            }
             let body = snapshot_body(s);
             let body = match body {
                 MarketEventBody::Snapshot { bids, asks, tick, .. } => {
@@ -283,7 +294,7 @@ fn handle(
                     }
                 }
                 s.meta.timestamp_ms = *timestamp_ms;
-                if let Some(venue_hash) = group.last().and_then(|c| c.hash(frame)) {
+                if let Some(venue_hash) = group.last().and_then(|c| c.hash(frame)).filter(|_| s.hash_verifiable) {
                     sink.stats.hash_checks += 1;
                     if !s.needs_resync && book_hash(&s.meta, &s.book) != venue_hash {
                         sink.stats.hash_mismatches += 1;

@@ -81,3 +81,36 @@ fn followers_track_the_simulator_through_disconnects_and_gaps() {
     assert!(norm.stats().hash_checks > 3_000, "{:?}", norm.stats());
     assert!(followers.values().map(|f| f.gaps).sum::<u64>() > 0, "round 1 must have produced gaps");
 }
+
+/// A venue whose summary format this code cannot reproduce (the snapshot's own hash does not
+/// match) must not cause a resync per delta: its deltas are simply not hash-checked.
+#[test]
+fn an_unreproducible_venue_hash_disables_delta_checks_instead_of_resyncing() {
+    let mut sim = Simulator::new(SimConfig::default());
+    let t = sim.markets()[0].yes;
+    let mut norm = Normalizer::new([t]);
+    let mut out = vec![];
+    let snapshot = sim.snapshot_frame(&t).unwrap();
+    let hash_at = snapshot.find("\"hash\":\"").unwrap() + 8;
+    let mut foreign = snapshot.clone();
+    foreign.replace_range(hash_at..hash_at + 40, &"f".repeat(40));
+    norm.on_frame(foreign.as_bytes(), 1, &mut out);
+    for _ in 0..500 {
+        for f in sim.step() {
+            norm.on_frame(f.text.as_bytes(), 2, &mut out);
+        }
+    }
+    assert_eq!(norm.stats().unverifiable_snapshots, 1);
+    assert_eq!(norm.stats().hash_checks, 0);
+    assert!(!out.iter().any(|a| matches!(a, Action::Resync(_))), "no resync storm");
+    // A snapshot whose hash matches turns the checks back on.
+    norm.on_frame(sim.snapshot_frame(&t).unwrap().as_bytes(), 3, &mut out);
+    for _ in 0..500 {
+        for f in sim.step() {
+            norm.on_frame(f.text.as_bytes(), 4, &mut out);
+        }
+    }
+    assert!(norm.stats().hash_checks > 0);
+    assert_eq!(norm.stats().hash_mismatches, 0);
+    assert_eq!(norm.book(&t), sim.book(&t).as_ref());
+}
