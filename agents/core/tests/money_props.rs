@@ -1,6 +1,7 @@
 //! Property tests of the money types over their whole domains: exact parse/format round trips,
 //! no panic on any input string or any operand, and arithmetic equal to a wide-integer reference.
 
+use polyfleet_core::money::FeeSchedule;
 use polyfleet_core::{ClientOrderId, ConditionId, Money, Price, Quantity, Rounding, TokenId};
 use proptest::prelude::*;
 
@@ -76,6 +77,10 @@ proptest! {
         let up = ma.mul_bps(bps, Rounding::Up);
         if let (Some(d), Some(u)) = (ma.mul_bps(bps, Rounding::Down), up) {
             prop_assert!(u.micros() - d.micros() == i64::from(exact % 10_000 != 0));
+            let n = ma.mul_bps(bps, Rounding::Nearest).unwrap();
+            prop_assert!(d <= n && n <= u);
+            // Nearest is within half a unit of the exact value.
+            prop_assert!((i128::from(n.micros()) * 10_000 - exact).abs() * 2 <= 10_000);
         }
     }
 
@@ -115,6 +120,18 @@ proptest! {
                 prop_assert!(x.is_on_tick(t));
             }
         }
+    }
+
+    #[test]
+    fn fees_are_non_negative_monotonic_and_symmetric(ticks in 0u32..=10_000, a in 0u64..1_000_000_000_000, b in 0u64..1_000_000_000_000, rate in 0u32..10_000, e in 1u32..=2) {
+        let f = FeeSchedule { rate_bps: rate, exponent: e };
+        let p = Price::from_ticks(ticks).unwrap();
+        let (lo, hi) = (a.min(b), a.max(b));
+        let fl = f.taker_fee(p, Quantity::from_micros(lo)).unwrap();
+        let fh = f.taker_fee(p, Quantity::from_micros(hi)).unwrap();
+        prop_assert!(!fl.is_negative() && fl <= fh);
+        prop_assert_eq!(fh.micros() % 10, 0);
+        prop_assert_eq!(f.taker_fee(p.complement(), Quantity::from_micros(hi)), Some(fh));
     }
 
     #[test]

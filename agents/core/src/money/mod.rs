@@ -14,11 +14,13 @@
 
 mod cash;
 mod decimal;
+mod fee;
 mod price;
 mod quantity;
 
 pub use cash::Money;
 pub use decimal::ParseError;
+pub use fee::FeeSchedule;
 pub use price::Price;
 pub use quantity::Quantity;
 
@@ -29,6 +31,8 @@ pub enum Rounding {
     Down,
     /// Towards positive infinity.
     Up,
+    /// To the nearest, halves away from zero.
+    Nearest,
 }
 
 /// `numerator / denominator` rounded as asked (`denominator` must be positive).
@@ -40,5 +44,8 @@ pub fn div_round(numerator: i128, denominator: i128, rounding: Rounding) -> i128
         Rounding::Down => q,
         Rounding::Up if r != 0 => q + 1,
         Rounding::Up => q,
+        // Halves away from zero: compare 2r with d, on the magnitude.
+        Rounding::Nearest if numerator >= 0 => q + i128::from(2 * r >= denominator),
+        Rounding::Nearest => q + i128::from(2 * r > denominator),
     }
 }
