@@ -9,6 +9,7 @@
 //! backtester drive the same code as the live agents.
 
 pub mod book;
+pub mod exec;
 pub mod ids;
 pub mod money;
 pub mod side;

@@ -71,6 +71,11 @@ impl Quantity {
         self.0.checked_sub(rhs.0).map(Quantity)
     }
 
+    /// self + rhs, capped at the largest quantity.
+    pub fn saturating_add(self, rhs: Quantity) -> Quantity {
+        Quantity(self.0.saturating_add(rhs.0))
+    }
+
     /// self - rhs, floored at zero.
     pub fn saturating_sub(self, rhs: Quantity) -> Quantity {
         Quantity(self.0.saturating_sub(rhs.0))
