@@ -88,6 +88,9 @@ pub async fn run(
     let mut norm = Normalizer::new(cfg.tokens.iter().copied());
     let mut actions = Vec::with_capacity(64);
     let mut seen = DecodeStats::default();
+    // Readiness, the live-token gauge and the decoder's counters are refreshed on a timer, not
+    // per event (they scan every token or allocate labels).
+    let mut gauges = tokio::time::interval(Duration::from_millis(250));
     tracing::info!(venue = %cfg.venue, tokens = cfg.tokens.len(), connections = shards.len(), "market data starting");
 
     loop {
@@ -118,6 +121,15 @@ pub async fn run(
                     metrics.snapshot_requests.inc();
                     // An empty reply means "no live book yet": ask again later.
                     let _ = nats.publish(reply, payload.into()).await;
+                }
+            }
+            _ = gauges.tick() => {
+                metrics.live_tokens.set(norm.live_count() as i64);
+                metrics.set_ready(norm.all_live());
+                account(&metrics, &mut seen, norm.decode_stats());
+                let unverifiable = norm.stats().unverifiable_snapshots;
+                if unverifiable > metrics.unverifiable_snapshots.get() {
+                    metrics.unverifiable_snapshots.inc_by(unverifiable - metrics.unverifiable_snapshots.get());
                 }
             }
             Some((token, body)) = resyncs.recv() => match body {
@@ -154,14 +166,6 @@ pub async fn run(
                 }
             }
         }
-        account(&metrics, &mut seen, norm.decode_stats());
-        let unverifiable = norm.stats().unverifiable_snapshots;
-        if unverifiable > metrics.unverifiable_snapshots.get() {
-            metrics.unverifiable_snapshots.inc_by(unverifiable - metrics.unverifiable_snapshots.get());
-        }
-        let live = norm.tokens().filter(|t| norm.snapshot(t, 0).is_some()).count();
-        metrics.live_tokens.set(live as i64);
-        metrics.set_ready(norm.all_live());
     }
     tracing::info!("market data stopping: flushing NATS");
     nats.flush().await.context("flushing NATS")?;

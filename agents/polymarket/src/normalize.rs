@@ -117,6 +117,11 @@ impl Normalizer {
         self.tokens.values().all(|s| s.healthy && s.book.state() == BookState::Live)
     }
 
+    /// Tokens whose book is live and healthy.
+    pub fn live_count(&self) -> usize {
+        self.tokens.values().filter(|s| s.healthy && s.book.state() == BookState::Live).count()
+    }
+
     /// The tokens served.
     pub fn tokens(&self) -> impl Iterator<Item = &TokenId> {
         self.tokens.keys()
