@@ -229,10 +229,10 @@ fn bytes<'a>(v: Option<Scalar<'a>>) -> Option<&'a [u8]> {
     v.and_then(|s| s.bytes())
 }
 fn price(v: Option<Scalar<'_>>) -> Option<Price> {
-    bytes(v).and_then(|t| Price::parse_bytes(t).ok())
+    bytes(v).and_then(Price::parse_bytes_opt)
 }
 fn quantity(v: Option<Scalar<'_>>) -> Option<Quantity> {
-    bytes(v).and_then(|t| Quantity::parse_bytes(t).ok())
+    bytes(v).and_then(Quantity::parse_bytes_opt)
 }
 fn token(v: Option<Scalar<'_>>) -> Option<TokenId> {
     bytes(v).and_then(|t| TokenId::parse_bytes(t).ok())
@@ -469,8 +469,8 @@ impl Decoder {
 fn levels(s: &mut Scanner<'_>, out: &mut Vec<Level>, bad: &mut Option<&'static str>) -> Result<(), JsonError> {
     s.array(|s| {
         if let Some([p, q]) = s.flat_fields([br#"{"price":""#, br#"","size":""#], br#""}"#) {
-            match (Price::parse_bytes(p), Quantity::parse_bytes(q)) {
-                (Ok(price), Ok(size)) => out.push(Level { price, size }),
+            match (Price::parse_bytes_opt(p), Quantity::parse_bytes_opt(q)) {
+                (Some(price), Some(size)) => out.push(Level { price, size }),
                 _ => *bad = Some("level"),
             }
             return Ok(());

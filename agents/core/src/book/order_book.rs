@@ -122,6 +122,7 @@ impl OrderBook {
     }
 
     /// Sets a level's total size (zero removes it).
+    #[inline]
     pub fn apply_level(&mut self, side: BookSide, price: Price, size: Quantity) -> Result<(), BookError> {
         if self.state != BookState::Live {
             return Err(BookError::AwaitingSnapshot);

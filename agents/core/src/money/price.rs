@@ -40,7 +40,25 @@ impl Price {
         Price::parse_bytes(s.as_bytes())
     }
 
-    /// [`Price::parse`] on ASCII bytes (the hot path skips UTF-8 validation).
+    /// The hot-path parser: like [`Price::parse_bytes`] but `None` instead of an error, with the
+    /// common shape inlined and everything else (errors included) out of line.
+    #[inline]
+    pub fn parse_bytes_opt(s: &[u8]) -> Option<Price> {
+        if let Some(v) = super::decimal::parse_unsigned_fast(s, Self::DECIMALS)
+            && v <= u64::from(Self::SCALE)
+        {
+            return Some(Price(v as u32));
+        }
+        Self::parse_bytes_cold(s)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn parse_bytes_cold(s: &[u8]) -> Option<Price> {
+        Self::parse_bytes(s).ok()
+    }
+
+    /// [`Price::parse`] on ASCII bytes (skips UTF-8 validation).
     pub fn parse_bytes(s: &[u8]) -> Result<Price, ParseError> {
         if let Some(v) = super::decimal::parse_unsigned_fast(s, Self::DECIMALS)
             && v <= u64::from(Self::SCALE)

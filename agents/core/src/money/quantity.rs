@@ -48,7 +48,23 @@ impl Quantity {
         Quantity::parse_bytes(s.as_bytes())
     }
 
-    /// [`Quantity::parse`] on ASCII bytes (the hot path skips UTF-8 validation).
+    /// The hot-path parser: like [`Quantity::parse_bytes`] but `None` instead of an error, with the
+    /// common shape inlined and everything else (errors included) out of line.
+    #[inline]
+    pub fn parse_bytes_opt(s: &[u8]) -> Option<Quantity> {
+        if let Some(v) = super::decimal::parse_unsigned_fast(s, Self::DECIMALS) {
+            return Some(Quantity(v));
+        }
+        Self::parse_bytes_cold(s)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn parse_bytes_cold(s: &[u8]) -> Option<Quantity> {
+        Self::parse_bytes(s).ok()
+    }
+
+    /// [`Quantity::parse`] on ASCII bytes (skips UTF-8 validation).
     pub fn parse_bytes(s: &[u8]) -> Result<Quantity, ParseError> {
         if let Some(v) = super::decimal::parse_unsigned_fast(s, Self::DECIMALS) {
             return Ok(Quantity(v));
