@@ -8,6 +8,7 @@
 //! Nothing here does I/O, reads a clock or depends on an async runtime: that is what lets the
 //! backtester drive the same code as the live agents.
 
+pub mod accounting;
 pub mod book;
 pub mod exec;
 pub mod ids;
