@@ -13,6 +13,7 @@ pub mod book;
 pub mod exec;
 pub mod ids;
 pub mod money;
+pub mod risk;
 pub mod side;
 pub mod wire;
 

@@ -1,0 +1,230 @@
+//! Pre-trade risk rules, sans-IO: the reference model of the risk gateway's check. One call
+//! decides an intent against a RiskPolicy's limits and the policy's state, and reserves exposure
+//! when it approves; cancels, rejections and expiries release the reservation; fills turn it into
+//! position. The Redis Lua script of the fleet implements the same rules and is tested against
+//! this model; the in-memory risk store of local runs and backtests uses it directly.
+//!
+//! Checks run in a fixed order and the first failing one is the reason: kill switch, circuit
+//! breaker, daily loss, drawdown, order rate, order size, order notional, position per market,
+//! gross exposure, book liquidity.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::ids::{ClientOrderId, TokenId, TokenMap};
+use crate::money::{Money, Quantity, Rounding};
+use crate::side::Side;
+use crate::wire::{OrderIntent, RejectReason};
+
+/// A RiskPolicy's limits in fixed point.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RiskLimits {
+    pub kill_switch: bool,
+    pub max_order_size: Quantity,
+    pub max_order_notional: Money,
+    pub max_position_per_market: Quantity,
+    pub max_gross_exposure: Money,
+    /// Positive amount: a daily PnL at or below minus this stops new orders.
+    pub max_daily_loss: Money,
+    /// Positive amount: equity this far below its peak stops new orders.
+    pub max_drawdown: Money,
+    pub max_orders_per_minute: u32,
+    /// Cash that must rest on the side an order takes from (computed by the caller from the book
+    /// within the policy's band); `None` disables the check.
+    pub min_book_liquidity: Option<Money>,
+    /// (consecutive losses, cooldown in ns).
+    pub circuit_breaker: Option<(u32, u64)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Reservation {
+    token: TokenId,
+    side: Side,
+    size: Quantity,
+    notional: Money,
+}
+
+const MINUTE_NS: u64 = 60_000_000_000;
+const DAY_NS: u64 = 86_400_000_000_000;
+
+/// The state of one policy.
+#[derive(Debug, Default, Clone)]
+pub struct RiskState {
+    /// Cost of positions plus open buy reservations.
+    exposure: Money,
+    /// Net shares per token, held or reserved to buy.
+    positions: TokenMap<Quantity>,
+    reservations: HashMap<ClientOrderId, Reservation>,
+    recent: VecDeque<u64>,
+    day: u64,
+    daily_pnl: Money,
+    equity: Money,
+    peak: Money,
+    consecutive_losses: u32,
+    breaker_until_ns: u64,
+}
+
+impl RiskState {
+    /// Fresh state.
+    pub fn new() -> RiskState {
+        RiskState::default()
+    }
+
+    /// Gross exposure now.
+    pub fn exposure(&self) -> Money {
+        self.exposure
+    }
+
+    /// Today's PnL.
+    pub fn daily_pnl(&self) -> Money {
+        self.daily_pnl
+    }
+
+    /// Drop from the equity peak.
+    pub fn drawdown(&self) -> Money {
+        self.peak.checked_sub(self.equity).unwrap_or(Money::ZERO)
+    }
+
+    /// True while the circuit breaker holds orders back.
+    pub fn breaker_tripped(&self, now_ns: u64) -> bool {
+        now_ns < self.breaker_until_ns
+    }
+
+    fn roll_day(&mut self, now_ns: u64) {
+        let day = now_ns / DAY_NS;
+        if day != self.day {
+            self.day = day;
+            self.daily_pnl = Money::ZERO;
+        }
+    }
+
+    /// Decides `intent`; on approval reserves its exposure and counts it against the order rate.
+    /// A client order id already reserved is a duplicate.
+    pub fn check(
+        &mut self,
+        limits: &RiskLimits,
+        intent: &OrderIntent,
+        book_liquidity: Option<Money>,
+        now_ns: u64,
+    ) -> Result<(), RejectReason> {
+        self.roll_day(now_ns);
+        while self.recent.front().is_some_and(|&t| t + MINUTE_NS <= now_ns) {
+            self.recent.pop_front();
+        }
+        if self.reservations.contains_key(&intent.client_order_id) {
+            return Err(RejectReason::Duplicate);
+        }
+        if limits.kill_switch {
+            return Err(RejectReason::KillSwitch);
+        }
+        if self.breaker_tripped(now_ns) {
+            return Err(RejectReason::CircuitBreaker);
+        }
+        if self.daily_pnl.checked_add(limits.max_daily_loss).is_some_and(|m| m.micros() <= 0) {
+            return Err(RejectReason::DailyLoss);
+        }
+        if self.drawdown() >= limits.max_drawdown {
+            return Err(RejectReason::Drawdown);
+        }
+        if self.recent.len() as u64 >= u64::from(limits.max_orders_per_minute) {
+            return Err(RejectReason::OrderRate);
+        }
+        if intent.size > limits.max_order_size {
+            return Err(RejectReason::MaxOrderSize);
+        }
+        let notional = intent.price.notional(intent.size, Rounding::Up).ok_or(RejectReason::Invalid)?;
+        if notional > limits.max_order_notional {
+            return Err(RejectReason::MaxOrderNotional);
+        }
+        let held = self.positions.get(&intent.token).copied().unwrap_or(Quantity::ZERO);
+        if intent.side == Side::Buy && held.checked_add(intent.size).is_none_or(|p| p > limits.max_position_per_market)
+        {
+            return Err(RejectReason::MaxPosition);
+        }
+        let added = if intent.side == Side::Buy { notional } else { Money::ZERO };
+        if self.exposure.checked_add(added).is_none_or(|e| e > limits.max_gross_exposure) {
+            return Err(RejectReason::GrossExposure);
+        }
+        if let (Some(min), Some(have)) = (limits.min_book_liquidity, book_liquidity)
+            && have < min
+        {
+            return Err(RejectReason::BookLiquidity);
+        }
+        // Approved: reserve.
+        self.recent.push_back(now_ns);
+        if intent.side == Side::Buy {
+            self.exposure = self.exposure.checked_add(notional).unwrap_or(self.exposure);
+            self.positions.insert(intent.token, held.saturating_add(intent.size));
+        }
+        self.reservations.insert(
+            intent.client_order_id,
+            Reservation { token: intent.token, side: intent.side, size: intent.size, notional: added },
+        );
+        Ok(())
+    }
+
+    /// The order ended without (more) fills: give back what is still reserved.
+    pub fn release(&mut self, id: &ClientOrderId) {
+        if let Some(r) = self.reservations.remove(id) {
+            self.exposure = self.exposure.checked_sub(r.notional).unwrap_or(Money::ZERO);
+            if r.side == Side::Buy
+                && let Some(p) = self.positions.get_mut(&r.token)
+            {
+                *p = p.saturating_sub(r.size);
+            }
+        }
+    }
+
+    /// Part of an order filled. A buy of `size` shares that cost `cost` swaps its proportional
+    /// share of the reservation (made at the limit price) for the actual cost; a sell releases
+    /// `cost`, the cost basis of the shares sold, from exposure and the shares from the position.
+    pub fn on_fill(&mut self, id: &ClientOrderId, side: Side, size: Quantity, cost: Money, token: TokenId) {
+        let reserved = match self.reservations.get_mut(id) {
+            Some(r) => {
+                let part = if size >= r.size {
+                    r.notional
+                } else {
+                    let share = crate::money::div_round(
+                        i128::from(r.notional.micros()) * i128::from(size.micros()),
+                        i128::from(r.size.micros()),
+                        Rounding::Nearest,
+                    );
+                    Money::from_micros_i128(share).unwrap_or(r.notional)
+                };
+                r.notional = r.notional.checked_sub(part).unwrap_or(Money::ZERO);
+                r.size = r.size.saturating_sub(size);
+                part
+            }
+            None => Money::ZERO,
+        };
+        let change = match side {
+            Side::Buy => cost.checked_sub(reserved),
+            Side::Sell => cost.checked_neg(),
+        };
+        self.exposure = change.and_then(|c| self.exposure.checked_add(c)).unwrap_or(self.exposure).max(Money::ZERO);
+        if side == Side::Sell
+            && let Some(p) = self.positions.get_mut(&token)
+        {
+            *p = p.saturating_sub(size);
+        }
+    }
+
+    /// Realized PnL of a closed round trip: daily PnL, equity, peak, and the consecutive-loss
+    /// breaker.
+    pub fn on_round_trip(&mut self, limits: &RiskLimits, pnl: Money, now_ns: u64) {
+        self.roll_day(now_ns);
+        self.daily_pnl = self.daily_pnl.checked_add(pnl).unwrap_or(self.daily_pnl);
+        self.equity = self.equity.checked_add(pnl).unwrap_or(self.equity);
+        self.peak = self.peak.max(self.equity);
+        if pnl.is_negative() {
+            self.consecutive_losses += 1;
+            if let Some((losses, cooldown_ns)) = limits.circuit_breaker
+                && self.consecutive_losses >= losses
+            {
+                self.breaker_until_ns = now_ns.saturating_add(cooldown_ns);
+                self.consecutive_losses = 0;
+            }
+        } else {
+            self.consecutive_losses = 0;
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The risk rules' reference model: every rejection reason in its place, reservations that
+//! cancels give back and fills turn into position, the order-rate window, the daily reset and
+//! the consecutive-loss breaker with its cooldown.
+
+use polyfleet_core::risk::{RiskLimits, RiskState};
+use polyfleet_core::wire::{Mode, OrderIntent, RejectReason, TimeInForce};
+use polyfleet_core::{ClientOrderId, ConditionId, Money, Price, Quantity, Side, TokenId};
+
+fn m(s: &str) -> Money {
+    Money::parse(s).unwrap()
+}
+fn q(s: &str) -> Quantity {
+    Quantity::parse(s).unwrap()
+}
+
+fn limits() -> RiskLimits {
+    RiskLimits {
+        kill_switch: false,
+        max_order_size: q("100"),
+        max_order_notional: m("50"),
+        max_position_per_market: q("150"),
+        max_gross_exposure: m("100"),
+        max_daily_loss: m("20"),
+        max_drawdown: m("30"),
+        max_orders_per_minute: 5,
+        min_book_liquidity: Some(m("10")),
+        circuit_breaker: Some((2, 60_000_000_000)),
+    }
+}
+
+fn intent(id: &str, side: Side, price: &str, size: &str) -> OrderIntent {
+    OrderIntent {
+        client_order_id: ClientOrderId::new(id).unwrap(),
+        group: None,
+        namespace: "ns".into(),
+        strategy: "s".into(),
+        risk_policy: "rp".into(),
+        venue: "sim".into(),
+        market: ConditionId::from_bytes([0; 32]),
+        token: TokenId::from_u128(1),
+        side,
+        price: Price::parse(price).unwrap(),
+        size: q(size),
+        tif: TimeInForce::Fok,
+        post_only: false,
+        mode: Mode::Paper,
+        cause_seq: 0,
+        created_ts_ns: 0,
+    }
+}
+
+const LIQ: Option<Money> = Some(Money::from_micros(1_000_000_000));
+const T0: u64 = 1_767_225_600_000_000_000;
+
+#[test]
+fn each_limit_rejects_with_its_reason() {
+    let l = limits();
+    let mut s = RiskState::new();
+    assert_eq!(s.check(&l, &intent("a", Side::Buy, "0.5", "101"), LIQ, T0), Err(RejectReason::MaxOrderSize));
+    assert_eq!(s.check(&l, &intent("b", Side::Buy, "0.6", "100"), LIQ, T0), Err(RejectReason::MaxOrderNotional));
+    assert_eq!(
+        s.check(&l, &intent("c", Side::Buy, "0.5", "20"), Some(m("9.99")), T0),
+        Err(RejectReason::BookLiquidity)
+    );
+    assert_eq!(s.check(&l, &intent("d", Side::Buy, "0.5", "100"), LIQ, T0), Ok(()));
+    assert_eq!(s.exposure(), m("50"));
+    assert_eq!(s.check(&l, &intent("d", Side::Buy, "0.5", "1"), LIQ, T0), Err(RejectReason::Duplicate));
+    assert_eq!(s.check(&l, &intent("e", Side::Buy, "0.2", "60"), LIQ, T0), Err(RejectReason::MaxPosition));
+    assert_eq!(s.check(&l, &intent("f", Side::Buy, "0.99", "50"), LIQ, T0), Ok(()));
+    // Exposure is 99.5; another market's 1.8 would pass 100.
+    let mut other_market = intent("g", Side::Buy, "0.9", "2");
+    other_market.token = TokenId::from_u128(2);
+    assert_eq!(s.check(&l, &other_market, LIQ, T0), Err(RejectReason::GrossExposure));
+    assert_eq!(s.check(&l, &intent("g2", Side::Buy, "0.01", "1"), LIQ, T0), Err(RejectReason::MaxPosition));
+    // Sells add no exposure.
+    assert_eq!(s.check(&l, &intent("h", Side::Sell, "0.9", "10"), LIQ, T0), Ok(()));
+    let killed = RiskLimits { kill_switch: true, ..limits() };
+    assert_eq!(s.check(&killed, &intent("i", Side::Sell, "0.9", "1"), LIQ, T0), Err(RejectReason::KillSwitch));
+}
+
+#[test]
+fn reservations_release_and_fill() {
+    let l = limits();
+    let mut s = RiskState::new();
+    s.check(&l, &intent("a", Side::Buy, "0.5", "100"), LIQ, T0).unwrap();
+    // Half fills at a better price: 50 shares cost 24 instead of the reserved 25.
+    s.on_fill(&ClientOrderId::new("a").unwrap(), Side::Buy, q("50"), m("24"), TokenId::from_u128(1));
+    assert_eq!(s.exposure(), m("49"));
+    // The rest is cancelled: its 25 reserved come back.
+    s.release(&ClientOrderId::new("a").unwrap());
+    assert_eq!(s.exposure(), m("24"));
+    // Position is 50 now: buying 100 more would reach 150, the limit, which is allowed; 101 is not.
+    assert_eq!(s.check(&l, &intent("b", Side::Buy, "0.1", "101"), LIQ, T0), Err(RejectReason::MaxOrderSize));
+    assert_eq!(s.check(&l, &intent("c", Side::Buy, "0.1", "100"), LIQ, T0), Ok(()));
+    s.release(&ClientOrderId::new("c").unwrap());
+    // Selling the 50 releases their cost basis.
+    s.check(&l, &intent("d", Side::Sell, "0.6", "50"), LIQ, T0).unwrap();
+    s.on_fill(&ClientOrderId::new("d").unwrap(), Side::Sell, q("50"), m("24"), TokenId::from_u128(1));
+    assert_eq!(s.exposure(), Money::ZERO);
+}
+
+#[test]
+fn order_rate_window_slides() {
+    let l = limits();
+    let mut s = RiskState::new();
+    for i in 0..5 {
+        s.check(&l, &intent(&format!("o{i}"), Side::Sell, "0.5", "1"), LIQ, T0 + i).unwrap();
+    }
+    assert_eq!(s.check(&l, &intent("x", Side::Sell, "0.5", "1"), LIQ, T0 + 10), Err(RejectReason::OrderRate));
+    assert_eq!(s.check(&l, &intent("y", Side::Sell, "0.5", "1"), LIQ, T0 + 60_000_000_000), Ok(()));
+}
+
+#[test]
+fn daily_loss_drawdown_and_breaker() {
+    let l = limits();
+    let mut s = RiskState::new();
+    s.on_round_trip(&l, m("15"), T0);
+    s.on_round_trip(&l, m("-5"), T0 + 1);
+    s.on_round_trip(&l, m("1"), T0 + 2);
+    s.on_round_trip(&l, m("-10"), T0 + 3);
+    // Two losses, but not consecutive: no breaker.
+    assert!(!s.breaker_tripped(T0 + 4));
+    s.on_round_trip(&l, m("-12"), T0 + 5);
+    // Consecutive losses trip the breaker for 60 s.
+    assert!(s.breaker_tripped(T0 + 6));
+    assert_eq!(s.check(&l, &intent("a", Side::Sell, "0.5", "1"), LIQ, T0 + 6), Err(RejectReason::CircuitBreaker));
+    // Daily PnL is -11 (> -20): fine after the cooldown; drawdown from the peak of 15 is 26 (< 30).
+    assert_eq!(s.drawdown(), m("26"));
+    assert_eq!(s.check(&l, &intent("b", Side::Sell, "0.5", "1"), LIQ, T0 + 61_000_000_000), Ok(()));
+    s.on_round_trip(&l, m("-10"), T0 + 62_000_000_000);
+    assert_eq!(
+        s.check(&l, &intent("c", Side::Sell, "0.5", "1"), LIQ, T0 + 62_000_000_001),
+        Err(RejectReason::DailyLoss)
+    );
+    // A new UTC day resets the daily loss, not the drawdown (36 >= 30).
+    let next_day = T0 + 86_400_000_000_000;
+    assert_eq!(s.check(&l, &intent("d", Side::Sell, "0.5", "1"), LIQ, next_day), Err(RejectReason::Drawdown));
+    assert_eq!(s.daily_pnl(), Money::ZERO);
+}
