@@ -56,6 +56,13 @@ async fn binary_becomes_ready_serves_metrics_and_stops_cleanly_on_sigterm() {
     ] {
         assert!(text.contains(metric), "{metric} missing from /metrics:\n{text}");
     }
+    // 10 tokens over connections of 3 tokens: 4 connections (more only if one dropped).
+    let connects: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("polyfleet_md_connects_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("connects counter");
+    assert!(connects >= 4, "{connects} connections");
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -79,12 +79,28 @@ async fn replays_a_recording_as_a_venue() {
     let client = tokio::spawn(ws::run(WsConfig::new(venue.market_ws_url()), tokens.clone(), cmd_rx, tx, ws_stop));
     let mut norm = Normalizer::new(tokens.iter().copied());
     let mut actions = vec![];
-    // The replay takes total / 2000 s; then the stream stops.
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(500 + total as u64 / 2);
-    while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, rx.recv()).await {
-        if let WsEvent::Frame(f) = ev {
-            norm.on_frame(f.as_bytes(), 0, &mut actions);
+    // Follow the replay for a while, then pause it and drain: the client must then hold exactly
+    // the replay's books, however fast this machine replayed.
+    let mut pump = |rx: &mut mpsc::Receiver<WsEvent>, norm: &mut Normalizer, until: tokio::time::Instant| {
+        let mut got = 0;
+        while let Ok(ev) = rx.try_recv() {
+            if let WsEvent::Frame(f) = ev {
+                norm.on_frame(f.as_bytes(), 0, &mut actions);
+                got += 1;
+            }
         }
+        (got, tokio::time::Instant::now() < until)
+    };
+    let follow_until = tokio::time::Instant::now() + Duration::from_millis(600);
+    while pump(&mut rx, &mut norm, follow_until).1 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    venue.pause(true);
+    let mut quiet = 0;
+    while quiet < 10 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (got, _) = pump(&mut rx, &mut norm, tokio::time::Instant::now());
+        quiet = if got == 0 { quiet + 1 } else { 0 };
     }
     ws_stop_tx.send(true).unwrap();
     client.await.unwrap();
