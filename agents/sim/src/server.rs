@@ -62,6 +62,21 @@ struct Shared {
     connections: AtomicU64,
 }
 
+impl Shared {
+    fn drop_connections(&self) {
+        self.drops.send_modify(|n| *n += 1);
+    }
+    fn freeze(&self, frozen: bool) {
+        self.faults.frozen.store(frozen, Ordering::SeqCst);
+    }
+    fn malformed_every(&self, n: u64) {
+        self.faults.malformed_every.store(n, Ordering::SeqCst);
+    }
+    fn delay_ms(&self, ms: u64) {
+        self.faults.delay_ms.store(ms, Ordering::SeqCst);
+    }
+}
+
 /// Control of a running simulator server.
 #[derive(Clone)]
 pub struct SimHandle {
@@ -73,17 +88,17 @@ pub struct SimHandle {
 impl SimHandle {
     /// Closes every open WebSocket connection now.
     pub fn drop_connections(&self) {
-        self.shared.drops.send_modify(|n| *n += 1);
+        self.shared.drop_connections();
     }
 
     /// Stops (true) or resumes (false) data frames; PING is still answered.
     pub fn freeze(&self, frozen: bool) {
-        self.shared.faults.frozen.store(frozen, Ordering::SeqCst);
+        self.shared.freeze(frozen);
     }
 
     /// Sends a malformed frame before every n-th data frame (0 turns it off).
     pub fn malformed_every(&self, n: u64) {
-        self.shared.faults.malformed_every.store(n, Ordering::SeqCst);
+        self.shared.malformed_every(n);
     }
 
     /// Pauses (true) or resumes (false) the model: while paused the market stands still, so
@@ -94,7 +109,7 @@ impl SimHandle {
 
     /// Delays every data frame by `ms`.
     pub fn delay_ms(&self, ms: u64) {
-        self.shared.faults.delay_ms.store(ms, Ordering::SeqCst);
+        self.shared.delay_ms(ms);
     }
 
     /// The true book of a token right now, and the model step it reflects.
@@ -421,7 +436,7 @@ async fn gamma_events(State(shared): State<Arc<Shared>>, Query(q): Query<GammaQu
 }
 
 async fn fault_drop(State(shared): State<Arc<Shared>>) -> &'static str {
-    shared.drops.send_modify(|n| *n += 1);
+    shared.drop_connections();
     "dropped"
 }
 
@@ -431,7 +446,7 @@ struct OnOff {
 }
 
 async fn fault_freeze(State(shared): State<Arc<Shared>>, Query(q): Query<OnOff>) -> &'static str {
-    shared.faults.frozen.store(q.on, Ordering::SeqCst);
+    shared.freeze(q.on);
     "ok"
 }
 
@@ -441,7 +456,7 @@ struct Every {
 }
 
 async fn fault_malformed(State(shared): State<Arc<Shared>>, Query(q): Query<Every>) -> &'static str {
-    shared.faults.malformed_every.store(q.every, Ordering::SeqCst);
+    shared.malformed_every(q.every);
     "ok"
 }
 
@@ -451,6 +466,6 @@ struct Millis {
 }
 
 async fn fault_delay(State(shared): State<Arc<Shared>>, Query(q): Query<Millis>) -> &'static str {
-    shared.faults.delay_ms.store(q.ms, Ordering::SeqCst);
+    shared.delay_ms(q.ms);
     "ok"
 }
