@@ -4,6 +4,8 @@
 //!   [`Money`] (micro-USDC), parsed exactly from the venue's strings, with checked arithmetic.
 //! - [`ids`]: [`TokenId`] (uint256), [`ConditionId`] (bytes32), [`ClientOrderId`].
 //! - [`wire`]: the NATS wire protocol (subjects, message types, versioned binary encoding).
+//! - [`book`], [`exec`], [`accounting`], [`risk`], [`strategy`]: order books, the paper matching
+//!   engine, positions and PnL, the pre-trade risk rules, and the strategy runtime.
 //!
 //! Nothing here does I/O, reads a clock or depends on an async runtime: that is what lets the
 //! backtester drive the same code as the live agents.
@@ -15,6 +17,7 @@ pub mod ids;
 pub mod money;
 pub mod risk;
 pub mod side;
+pub mod strategy;
 pub mod wire;
 
 pub use ids::{ClientOrderId, ConditionId, TokenHasher, TokenId, TokenMap};

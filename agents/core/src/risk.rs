@@ -7,11 +7,18 @@
 //! Checks run in a fixed order and the first failing one is the reason: kill switch, circuit
 //! breaker, daily loss, drawdown, order rate, order size, order notional, position per market,
 //! gross exposure, book liquidity.
+//!
+//! Built to be reproduced exactly by a Redis Lua script, whose numbers are doubles: the clock is
+//! in milliseconds (exact in a double for millions of years), amounts stay below 2^53 micros
+//! (9 billion USDC), and the only product, a fill's share of a buy reservation, is the fill's
+//! notional at the order's limit price (ticks x micro-shares / 10^4, which the script computes
+//! exactly by splitting the size). Decisions are idempotent: deciding a client order id again
+//! returns the first verdict and changes nothing, so a redelivered intent is harmless.
 
 use std::collections::{HashMap, VecDeque};
 
 use crate::ids::{ClientOrderId, TokenId, TokenMap};
-use crate::money::{Money, Quantity, Rounding};
+use crate::money::{Money, Price, Quantity, Rounding};
 use crate::side::Side;
 use crate::wire::{OrderIntent, RejectReason};
 
@@ -31,7 +38,7 @@ pub struct RiskLimits {
     /// Cash that must rest on the side an order takes from (computed by the caller from the book
     /// within the policy's band); `None` disables the check.
     pub min_book_liquidity: Option<Money>,
-    /// (consecutive losses, cooldown in ns).
+    /// (consecutive losses, cooldown in ms).
     pub circuit_breaker: Option<(u32, u64)>,
 }
 
@@ -39,12 +46,38 @@ pub struct RiskLimits {
 struct Reservation {
     token: TokenId,
     side: Side,
+    limit: Price,
     size: Quantity,
     notional: Money,
 }
 
-const MINUTE_NS: u64 = 60_000_000_000;
-const DAY_NS: u64 = 86_400_000_000_000;
+const MINUTE_MS: u64 = 60_000;
+const DAY_MS: u64 = 86_400_000;
+
+/// What a policy's state holds, for status, tests and the conformance suite.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RiskSnapshot {
+    /// Cost of positions plus open buy reservations.
+    pub exposure: Money,
+    /// Net shares per token (held or reserved to buy), zero entries left out, sorted by token.
+    pub positions: Vec<(TokenId, Quantity)>,
+    /// Orders holding a reservation.
+    pub open_reservations: usize,
+    /// Approvals inside the order-rate window.
+    pub recent_orders: usize,
+    /// UTC day (days since the epoch) the daily PnL belongs to.
+    pub day: u64,
+    /// Today's realized PnL.
+    pub daily_pnl: Money,
+    /// Realized equity since the policy started.
+    pub equity: Money,
+    /// Highest equity seen.
+    pub peak: Money,
+    /// Losing round trips in a row.
+    pub consecutive_losses: u32,
+    /// The circuit breaker holds orders back until this time (Unix ms); 0 when never tripped.
+    pub breaker_until_ms: u64,
+}
 
 /// The state of one policy.
 #[derive(Debug, Default, Clone)]
@@ -54,13 +87,14 @@ pub struct RiskState {
     /// Net shares per token, held or reserved to buy.
     positions: TokenMap<Quantity>,
     reservations: HashMap<ClientOrderId, Reservation>,
+    decided: HashMap<ClientOrderId, Result<(), RejectReason>>,
     recent: VecDeque<u64>,
     day: u64,
     daily_pnl: Money,
     equity: Money,
     peak: Money,
     consecutive_losses: u32,
-    breaker_until_ns: u64,
+    breaker_until_ms: u64,
 }
 
 impl RiskState {
@@ -85,12 +119,31 @@ impl RiskState {
     }
 
     /// True while the circuit breaker holds orders back.
-    pub fn breaker_tripped(&self, now_ns: u64) -> bool {
-        now_ns < self.breaker_until_ns
+    pub fn breaker_tripped(&self, now_ms: u64) -> bool {
+        now_ms < self.breaker_until_ms
     }
 
-    fn roll_day(&mut self, now_ns: u64) {
-        let day = now_ns / DAY_NS;
+    /// Everything the state holds.
+    pub fn snapshot(&self) -> RiskSnapshot {
+        let mut positions: Vec<(TokenId, Quantity)> =
+            self.positions.iter().filter(|(_, q)| !q.is_zero()).map(|(t, q)| (*t, *q)).collect();
+        positions.sort_by_key(|(t, _)| t.to_string());
+        RiskSnapshot {
+            exposure: self.exposure,
+            positions,
+            open_reservations: self.reservations.len(),
+            recent_orders: self.recent.len(),
+            day: self.day,
+            daily_pnl: self.daily_pnl,
+            equity: self.equity,
+            peak: self.peak,
+            consecutive_losses: self.consecutive_losses,
+            breaker_until_ms: self.breaker_until_ms,
+        }
+    }
+
+    fn roll_day(&mut self, now_ms: u64) {
+        let day = now_ms / DAY_MS;
         if day != self.day {
             self.day = day;
             self.daily_pnl = Money::ZERO;
@@ -98,25 +151,37 @@ impl RiskState {
     }
 
     /// Decides `intent`; on approval reserves its exposure and counts it against the order rate.
-    /// A client order id already reserved is a duplicate.
+    /// A client order id decided before gets its first verdict back and changes nothing.
     pub fn check(
         &mut self,
         limits: &RiskLimits,
         intent: &OrderIntent,
         book_liquidity: Option<Money>,
-        now_ns: u64,
+        now_ms: u64,
     ) -> Result<(), RejectReason> {
-        self.roll_day(now_ns);
-        while self.recent.front().is_some_and(|&t| t + MINUTE_NS <= now_ns) {
-            self.recent.pop_front();
+        if let Some(first) = self.decided.get(&intent.client_order_id) {
+            return *first;
         }
-        if self.reservations.contains_key(&intent.client_order_id) {
-            return Err(RejectReason::Duplicate);
+        let verdict = self.decide(limits, intent, book_liquidity, now_ms);
+        self.decided.insert(intent.client_order_id, verdict);
+        verdict
+    }
+
+    fn decide(
+        &mut self,
+        limits: &RiskLimits,
+        intent: &OrderIntent,
+        book_liquidity: Option<Money>,
+        now_ms: u64,
+    ) -> Result<(), RejectReason> {
+        self.roll_day(now_ms);
+        while self.recent.front().is_some_and(|&t| t + MINUTE_MS <= now_ms) {
+            self.recent.pop_front();
         }
         if limits.kill_switch {
             return Err(RejectReason::KillSwitch);
         }
-        if self.breaker_tripped(now_ns) {
+        if self.breaker_tripped(now_ms) {
             return Err(RejectReason::CircuitBreaker);
         }
         if self.daily_pnl.checked_add(limits.max_daily_loss).is_some_and(|m| m.micros() <= 0) {
@@ -150,14 +215,20 @@ impl RiskState {
             return Err(RejectReason::BookLiquidity);
         }
         // Approved: reserve.
-        self.recent.push_back(now_ns);
+        self.recent.push_back(now_ms);
         if intent.side == Side::Buy {
             self.exposure = self.exposure.checked_add(notional).unwrap_or(self.exposure);
             self.positions.insert(intent.token, held.saturating_add(intent.size));
         }
         self.reservations.insert(
             intent.client_order_id,
-            Reservation { token: intent.token, side: intent.side, size: intent.size, notional: added },
+            Reservation {
+                token: intent.token,
+                side: intent.side,
+                limit: intent.price,
+                size: intent.size,
+                notional: added,
+            },
         );
         Ok(())
     }
@@ -174,21 +245,17 @@ impl RiskState {
         }
     }
 
-    /// Part of an order filled. A buy of `size` shares that cost `cost` swaps its proportional
-    /// share of the reservation (made at the limit price) for the actual cost; a sell releases
-    /// `cost`, the cost basis of the shares sold, from exposure and the shares from the position.
+    /// Part of an order filled. A buy of `size` shares that cost `cost` swaps its share of the
+    /// reservation (the fill's notional at the limit price, rounded up; all that is left on the
+    /// last fill) for the actual cost; a sell releases `cost`, the cost basis of the shares sold,
+    /// from exposure and the shares from the position.
     pub fn on_fill(&mut self, id: &ClientOrderId, side: Side, size: Quantity, cost: Money, token: TokenId) {
         let reserved = match self.reservations.get_mut(id) {
             Some(r) => {
                 let part = if size >= r.size {
                     r.notional
                 } else {
-                    let share = crate::money::div_round(
-                        i128::from(r.notional.micros()) * i128::from(size.micros()),
-                        i128::from(r.size.micros()),
-                        Rounding::Nearest,
-                    );
-                    Money::from_micros_i128(share).unwrap_or(r.notional)
+                    r.limit.notional(size, Rounding::Up).map_or(r.notional, |n| n.min(r.notional))
                 };
                 r.notional = r.notional.checked_sub(part).unwrap_or(Money::ZERO);
                 r.size = r.size.saturating_sub(size);
@@ -208,19 +275,22 @@ impl RiskState {
         }
     }
 
-    /// Realized PnL of a closed round trip: daily PnL, equity, peak, and the consecutive-loss
-    /// breaker.
-    pub fn on_round_trip(&mut self, limits: &RiskLimits, pnl: Money, now_ns: u64) {
-        self.roll_day(now_ns);
+    /// Realized PnL (fees included) booked: daily PnL, equity and its peak. When `round_trip`
+    /// (a sell: a position reduced or closed), it also counts for the consecutive-loss breaker.
+    pub fn on_realized(&mut self, limits: &RiskLimits, pnl: Money, round_trip: bool, now_ms: u64) {
+        self.roll_day(now_ms);
         self.daily_pnl = self.daily_pnl.checked_add(pnl).unwrap_or(self.daily_pnl);
         self.equity = self.equity.checked_add(pnl).unwrap_or(self.equity);
         self.peak = self.peak.max(self.equity);
+        if !round_trip {
+            return;
+        }
         if pnl.is_negative() {
             self.consecutive_losses += 1;
-            if let Some((losses, cooldown_ns)) = limits.circuit_breaker
+            if let Some((losses, cooldown_ms)) = limits.circuit_breaker
                 && self.consecutive_losses >= losses
             {
-                self.breaker_until_ns = now_ns.saturating_add(cooldown_ns);
+                self.breaker_until_ms = now_ms.saturating_add(cooldown_ms);
                 self.consecutive_losses = 0;
             }
         } else {

@@ -24,7 +24,7 @@ fn limits() -> RiskLimits {
         max_drawdown: m("30"),
         max_orders_per_minute: 5,
         min_book_liquidity: Some(m("10")),
-        circuit_breaker: Some((2, 60_000_000_000)),
+        circuit_breaker: Some((2, 60_000)),
     }
 }
 
@@ -50,7 +50,7 @@ fn intent(id: &str, side: Side, price: &str, size: &str) -> OrderIntent {
 }
 
 const LIQ: Option<Money> = Some(Money::from_micros(1_000_000_000));
-const T0: u64 = 1_767_225_600_000_000_000;
+const T0: u64 = 1_767_225_600_000;
 
 #[test]
 fn each_limit_rejects_with_its_reason() {
@@ -64,7 +64,10 @@ fn each_limit_rejects_with_its_reason() {
     );
     assert_eq!(s.check(&l, &intent("d", Side::Buy, "0.5", "100"), LIQ, T0), Ok(()));
     assert_eq!(s.exposure(), m("50"));
-    assert_eq!(s.check(&l, &intent("d", Side::Buy, "0.5", "1"), LIQ, T0), Err(RejectReason::Duplicate));
+    // Deciding the same id again returns the first verdict and reserves nothing more.
+    assert_eq!(s.check(&l, &intent("d", Side::Buy, "0.5", "1"), LIQ, T0), Ok(()));
+    assert_eq!(s.check(&l, &intent("a", Side::Buy, "0.5", "1"), LIQ, T0), Err(RejectReason::MaxOrderSize));
+    assert_eq!(s.exposure(), m("50"));
     assert_eq!(s.check(&l, &intent("e", Side::Buy, "0.2", "60"), LIQ, T0), Err(RejectReason::MaxPosition));
     assert_eq!(s.check(&l, &intent("f", Side::Buy, "0.99", "50"), LIQ, T0), Ok(()));
     // Exposure is 99.5; another market's 1.8 would pass 100.
@@ -83,7 +86,7 @@ fn reservations_release_and_fill() {
     let l = limits();
     let mut s = RiskState::new();
     s.check(&l, &intent("a", Side::Buy, "0.5", "100"), LIQ, T0).unwrap();
-    // Half fills at a better price: 50 shares cost 24 instead of the reserved 25.
+    // Half fills at a better price: 50 shares cost 24 instead of the 25 reserved for them.
     s.on_fill(&ClientOrderId::new("a").unwrap(), Side::Buy, q("50"), m("24"), TokenId::from_u128(1));
     assert_eq!(s.exposure(), m("49"));
     // The rest is cancelled: its 25 reserved come back.
@@ -107,33 +110,30 @@ fn order_rate_window_slides() {
         s.check(&l, &intent(&format!("o{i}"), Side::Sell, "0.5", "1"), LIQ, T0 + i).unwrap();
     }
     assert_eq!(s.check(&l, &intent("x", Side::Sell, "0.5", "1"), LIQ, T0 + 10), Err(RejectReason::OrderRate));
-    assert_eq!(s.check(&l, &intent("y", Side::Sell, "0.5", "1"), LIQ, T0 + 60_000_000_000), Ok(()));
+    assert_eq!(s.check(&l, &intent("y", Side::Sell, "0.5", "1"), LIQ, T0 + 60_000), Ok(()));
 }
 
 #[test]
 fn daily_loss_drawdown_and_breaker() {
     let l = limits();
     let mut s = RiskState::new();
-    s.on_round_trip(&l, m("15"), T0);
-    s.on_round_trip(&l, m("-5"), T0 + 1);
-    s.on_round_trip(&l, m("1"), T0 + 2);
-    s.on_round_trip(&l, m("-10"), T0 + 3);
+    s.on_realized(&l, m("15"), true, T0);
+    s.on_realized(&l, m("-5"), true, T0 + 1);
+    s.on_realized(&l, m("1"), true, T0 + 2);
+    s.on_realized(&l, m("-10"), true, T0 + 3);
     // Two losses, but not consecutive: no breaker.
     assert!(!s.breaker_tripped(T0 + 4));
-    s.on_round_trip(&l, m("-12"), T0 + 5);
+    s.on_realized(&l, m("-12"), true, T0 + 5);
     // Consecutive losses trip the breaker for 60 s.
     assert!(s.breaker_tripped(T0 + 6));
     assert_eq!(s.check(&l, &intent("a", Side::Sell, "0.5", "1"), LIQ, T0 + 6), Err(RejectReason::CircuitBreaker));
     // Daily PnL is -11 (> -20): fine after the cooldown; drawdown from the peak of 15 is 26 (< 30).
     assert_eq!(s.drawdown(), m("26"));
-    assert_eq!(s.check(&l, &intent("b", Side::Sell, "0.5", "1"), LIQ, T0 + 61_000_000_000), Ok(()));
-    s.on_round_trip(&l, m("-10"), T0 + 62_000_000_000);
-    assert_eq!(
-        s.check(&l, &intent("c", Side::Sell, "0.5", "1"), LIQ, T0 + 62_000_000_001),
-        Err(RejectReason::DailyLoss)
-    );
+    assert_eq!(s.check(&l, &intent("b", Side::Sell, "0.5", "1"), LIQ, T0 + 61_000), Ok(()));
+    s.on_realized(&l, m("-10"), true, T0 + 62_000);
+    assert_eq!(s.check(&l, &intent("c", Side::Sell, "0.5", "1"), LIQ, T0 + 62_001), Err(RejectReason::DailyLoss));
     // A new UTC day resets the daily loss, not the drawdown (36 >= 30).
-    let next_day = T0 + 86_400_000_000_000;
+    let next_day = T0 + 86_400_000;
     assert_eq!(s.check(&l, &intent("d", Side::Sell, "0.5", "1"), LIQ, next_day), Err(RejectReason::Drawdown));
     assert_eq!(s.daily_pnl(), Money::ZERO);
 }

@@ -8,7 +8,9 @@
 //! them, touch the end of the vector.
 
 mod binary;
+mod follower;
 mod order_book;
 
 pub use binary::BinaryBooks;
+pub use follower::{BookFollower, Followed};
 pub use order_book::{BookError, BookState, Fill as Sweep, OrderBook};

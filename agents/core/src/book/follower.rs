@@ -1,0 +1,89 @@
+//! A consumer's copy of one token's book, kept from the numbered [`MarketEvent`]s the
+//! market-data agent publishes: snapshots reset it, deltas apply in sequence, a jump in the
+//! sequence (or an event before any snapshot) is a gap that needs a snapshot request. Used by the
+//! strategy, risk and execution agents and by the backtester.
+
+use super::{BookState, OrderBook};
+use crate::wire::{MarketEvent, MarketEventBody};
+
+/// Keeps a consumer's copy of one token's book from numbered events, detecting gaps.
+#[derive(Debug, Clone, Default)]
+pub struct BookFollower {
+    book: OrderBook,
+    seq: Option<u64>,
+    healthy: bool,
+    /// Gaps seen (each needs a snapshot).
+    pub gaps: u64,
+}
+
+/// What an event did to a [`BookFollower`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Followed {
+    /// Applied in sequence.
+    Applied,
+    /// A snapshot replaced the book.
+    Reset,
+    /// Older than what the follower has; ignored.
+    Stale,
+    /// A sequence gap (or no snapshot yet): request a snapshot.
+    Gap { expected: u64, got: u64 },
+}
+
+impl BookFollower {
+    /// An empty follower awaiting a snapshot.
+    pub fn new() -> BookFollower {
+        BookFollower::default()
+    }
+
+    /// The book as followed.
+    pub fn book(&self) -> &OrderBook {
+        &self.book
+    }
+
+    /// The last applied sequence number.
+    pub fn seq(&self) -> Option<u64> {
+        self.seq
+    }
+
+    /// True when in sequence and the feed says healthy.
+    pub fn is_live(&self) -> bool {
+        self.seq.is_some() && self.healthy && self.book.state() == BookState::Live
+    }
+
+    /// Applies one event.
+    pub fn on_event(&mut self, ev: &MarketEvent) -> Followed {
+        if let MarketEventBody::Snapshot { bids, asks, tick, .. } = &ev.body {
+            if self.seq.is_some_and(|s| ev.seq < s) {
+                return Followed::Stale;
+            }
+            let ok = self.book.apply_snapshot(bids.iter().copied(), asks.iter().copied(), *tick).is_ok();
+            self.seq = ok.then_some(ev.seq);
+            self.healthy = ok;
+            return Followed::Reset;
+        }
+        let Some(seq) = self.seq else {
+            self.gaps += 1;
+            return Followed::Gap { expected: 0, got: ev.seq };
+        };
+        if ev.seq <= seq {
+            return Followed::Stale;
+        }
+        if ev.seq != seq + 1 {
+            self.gaps += 1;
+            self.seq = None;
+            return Followed::Gap { expected: seq + 1, got: ev.seq };
+        }
+        self.seq = Some(ev.seq);
+        match &ev.body {
+            MarketEventBody::Delta(changes) => {
+                for c in changes {
+                    let _ = self.book.apply_level(c.side, c.price, c.size);
+                }
+            }
+            MarketEventBody::TickSize { tick } => self.book.tick_size_changed(*tick),
+            MarketEventBody::FeedStatus { healthy } => self.healthy = *healthy,
+            MarketEventBody::Trade { .. } | MarketEventBody::Resolved { .. } | MarketEventBody::Snapshot { .. } => {}
+        }
+        Followed::Applied
+    }
+}

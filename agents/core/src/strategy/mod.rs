@@ -1,0 +1,176 @@
+//! The strategy runtime, sans-IO: a [`Strategy`] is driven by book updates, risk decisions, order
+//! updates, fills, timers and parameter changes, and answers with [`Action`]s (orders to place,
+//! orders to cancel) written into a [`Ctx`]. The [`runner::StrategyRunner`] around it follows the
+//! books from market events and turns actions into wire intents; the strategy agent and the
+//! backtester both drive that runner, so a strategy behaves the same live and in a backtest.
+
+pub mod arbitrage;
+pub mod runner;
+pub mod sizing;
+
+use crate::book::{BookFollower, Followed, OrderBook};
+use crate::ids::{ClientOrderId, ConditionId, TokenId, TokenMap};
+use crate::money::{FeeSchedule, Price, Quantity};
+use crate::side::Side;
+use crate::wire::{Fill, MarketEvent, OrderUpdate, RiskDecision, TimeInForce};
+
+/// A tradable token with its market's rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Instrument {
+    /// The token's market.
+    pub market: ConditionId,
+    /// The token.
+    pub token: TokenId,
+    /// Minimum order size.
+    pub min_size: Quantity,
+    /// Taker fees.
+    pub fees: FeeSchedule,
+}
+
+/// An order a strategy asks for (the runner adds identity, mode and timestamps).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRequest {
+    /// Legs of one set share the first leg's id.
+    pub group: Option<ClientOrderId>,
+    /// The token's market.
+    pub market: ConditionId,
+    /// The token.
+    pub token: TokenId,
+    /// Buy or sell.
+    pub side: Side,
+    /// Limit price.
+    pub price: Price,
+    /// Shares.
+    pub size: Quantity,
+    /// Time in force.
+    pub tif: TimeInForce,
+    /// Rest only.
+    pub post_only: bool,
+}
+
+/// What a strategy wants done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Place an order.
+    Place {
+        /// Assigned by [`Ctx::place`].
+        client_order_id: ClientOrderId,
+        /// The order.
+        order: OrderRequest,
+    },
+    /// Cancel an order.
+    Cancel {
+        /// The order.
+        client_order_id: ClientOrderId,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A strategy's view of the moment: the time and a place to put actions. Client order ids are
+/// `<prefix>-<n>`; the prefix is unique per run of the agent, so ids never repeat across restarts.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    /// Now (Unix ns), given by the shell.
+    pub now_ns: u64,
+    prefix: &'a str,
+    next: &'a mut u64,
+    actions: &'a mut Vec<Action>,
+}
+
+impl<'a> Ctx<'a> {
+    /// A context writing into `actions`, numbering ids from `next`.
+    pub fn new(now_ns: u64, prefix: &'a str, next: &'a mut u64, actions: &'a mut Vec<Action>) -> Ctx<'a> {
+        Ctx { now_ns, prefix, next, actions }
+    }
+
+    /// A fresh client order id.
+    pub fn next_id(&mut self) -> ClientOrderId {
+        *self.next += 1;
+        // The prefix is validated when the runner is built, and the counter adds only digits.
+        ClientOrderId::new(&format!("{}-{}", self.prefix, self.next)).unwrap_or_else(|_| unreachable_id())
+    }
+
+    /// Places an order; returns the id it was given.
+    pub fn place(&mut self, order: OrderRequest) -> ClientOrderId {
+        let client_order_id = self.next_id();
+        self.actions.push(Action::Place { client_order_id, order });
+        client_order_id
+    }
+
+    /// Cancels an order.
+    pub fn cancel(&mut self, client_order_id: ClientOrderId, reason: &str) {
+        self.actions.push(Action::Cancel { client_order_id, reason: reason.to_string() });
+    }
+}
+
+#[cold]
+fn unreachable_id() -> ClientOrderId {
+    // Only reachable if the prefix check in the runner is removed; keep a valid id anyway.
+    ClientOrderId::new("invalid-prefix").expect("constant id is valid")
+}
+
+/// The books a strategy follows, kept from numbered market events.
+#[derive(Debug, Default)]
+pub struct BookSet {
+    followers: TokenMap<BookFollower>,
+}
+
+impl BookSet {
+    /// Follows `tokens`.
+    pub fn new(tokens: impl IntoIterator<Item = TokenId>) -> BookSet {
+        BookSet { followers: tokens.into_iter().map(|t| (t, BookFollower::new())).collect() }
+    }
+
+    /// Applies an event of a followed token (others are ignored as stale).
+    pub fn apply(&mut self, ev: &MarketEvent) -> Followed {
+        match self.followers.get_mut(&ev.token) {
+            Some(f) => f.on_event(ev),
+            None => Followed::Stale,
+        }
+    }
+
+    /// The token's book when it is live (in sequence, healthy).
+    pub fn live(&self, token: &TokenId) -> Option<&OrderBook> {
+        self.followers.get(token).filter(|f| f.is_live()).map(BookFollower::book)
+    }
+
+    /// Followed tokens.
+    pub fn tokens(&self) -> impl Iterator<Item = &TokenId> {
+        self.followers.keys()
+    }
+}
+
+/// Why parameters were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamsError {
+    /// Not the strategy's parameter document.
+    #[error("parameters do not decode: {0}")]
+    Decode(String),
+    /// Decoded but out of range.
+    #[error("invalid parameter {field}: {message}")]
+    Invalid {
+        /// The field (camelCase, as in the Strategy spec).
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A trading strategy: a synchronous state machine. Every handler may write actions into `ctx`.
+pub trait Strategy: Send {
+    /// Tokens whose books the strategy needs.
+    fn tokens(&self) -> Vec<TokenId>;
+    /// A book changed (`token`'s); `books` holds every followed book.
+    fn on_book(&mut self, token: &TokenId, books: &BookSet, ctx: &mut Ctx<'_>);
+    /// The risk gateway decided on one of our intents.
+    fn on_decision(&mut self, decision: &RiskDecision, books: &BookSet, ctx: &mut Ctx<'_>);
+    /// One of our orders changed state.
+    fn on_order(&mut self, update: &OrderUpdate, books: &BookSet, ctx: &mut Ctx<'_>);
+    /// One of our orders filled (possibly delivered twice: dedupe by fill id).
+    fn on_fill(&mut self, fill: &Fill, books: &BookSet, ctx: &mut Ctx<'_>);
+    /// Periodic tick (timeouts).
+    fn on_timer(&mut self, books: &BookSet, ctx: &mut Ctx<'_>);
+    /// New parameters (the strategy type's parameter block, as JSON). On error the old ones stay.
+    fn set_params(&mut self, params: &serde_json::Value) -> Result<(), ParamsError>;
+}

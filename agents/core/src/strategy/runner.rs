@@ -1,0 +1,170 @@
+//! Runs one [`Strategy`]: follows its books from market events (asking for a snapshot on a gap),
+//! calls the strategy, and turns its actions into wire [`Intent`]s stamped with the strategy's
+//! identity, mode, cause and time. Sans-IO: the strategy agent feeds it from NATS, the backtester
+//! from a recording.
+
+use super::{Action, BookSet, Ctx, ParamsError, Strategy};
+use crate::book::Followed;
+use crate::ids::{ClientOrderId, IdError, TokenId};
+use crate::wire::{
+    CancelRequest, Fill, Intent, MarketEvent, MarketEventBody, Mode, OrderIntent, OrderUpdate, RiskDecision,
+};
+
+/// Who the strategy is, as written on every intent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// Strategy namespace.
+    pub namespace: String,
+    /// Strategy name.
+    pub strategy: String,
+    /// RiskPolicy name.
+    pub risk_policy: String,
+    /// Venue name.
+    pub venue: String,
+    /// Paper, shadow or live.
+    pub mode: Mode,
+}
+
+/// What one input produced.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// Intents to publish, in order.
+    pub intents: Vec<Intent>,
+    /// Tokens whose book needs a snapshot (a gap, or no snapshot yet).
+    pub snapshot_requests: Vec<TokenId>,
+}
+
+/// A strategy with its books and identity.
+pub struct StrategyRunner {
+    id: Identity,
+    books: BookSet,
+    strategy: Box<dyn Strategy>,
+    prefix: String,
+    next: u64,
+    cause_seq: u64,
+    params_generation: Option<u64>,
+}
+
+impl StrategyRunner {
+    /// A runner; `prefix` starts every client order id and must be unique per run (the agent
+    /// uses its start time).
+    pub fn new(id: Identity, strategy: Box<dyn Strategy>, prefix: &str) -> Result<StrategyRunner, IdError> {
+        // The longest id this runner can make must be valid.
+        ClientOrderId::new(&format!("{prefix}-{}", u64::MAX))?;
+        let books = BookSet::new(strategy.tokens());
+        Ok(StrategyRunner {
+            id,
+            books,
+            strategy,
+            prefix: prefix.to_string(),
+            next: 0,
+            cause_seq: 0,
+            params_generation: None,
+        })
+    }
+
+    /// The identity.
+    pub fn identity(&self) -> &Identity {
+        &self.id
+    }
+
+    /// The books.
+    pub fn books(&self) -> &BookSet {
+        &self.books
+    }
+
+    /// Tokens to subscribe to.
+    pub fn tokens(&self) -> Vec<TokenId> {
+        self.strategy.tokens()
+    }
+
+    /// The parameter generation applied last.
+    pub fn params_generation(&self) -> Option<u64> {
+        self.params_generation
+    }
+
+    fn run(&mut self, now_ns: u64, f: impl FnOnce(&mut dyn Strategy, &BookSet, &mut Ctx<'_>)) -> Vec<Intent> {
+        let mut actions = vec![];
+        let mut ctx = Ctx::new(now_ns, &self.prefix, &mut self.next, &mut actions);
+        f(self.strategy.as_mut(), &self.books, &mut ctx);
+        actions.into_iter().map(|a| self.intent(a, now_ns)).collect()
+    }
+
+    fn intent(&self, action: Action, now_ns: u64) -> Intent {
+        match action {
+            Action::Place { client_order_id, order } => Intent::Place(OrderIntent {
+                client_order_id,
+                group: order.group,
+                namespace: self.id.namespace.clone(),
+                strategy: self.id.strategy.clone(),
+                risk_policy: self.id.risk_policy.clone(),
+                venue: self.id.venue.clone(),
+                market: order.market,
+                token: order.token,
+                side: order.side,
+                price: order.price,
+                size: order.size,
+                tif: order.tif,
+                post_only: order.post_only,
+                mode: self.id.mode,
+                cause_seq: self.cause_seq,
+                created_ts_ns: now_ns,
+            }),
+            Action::Cancel { client_order_id, reason } => Intent::Cancel(CancelRequest {
+                client_order_id: Some(client_order_id),
+                namespace: self.id.namespace.clone(),
+                strategy: self.id.strategy.clone(),
+                reason,
+                created_ts_ns: now_ns,
+            }),
+        }
+    }
+
+    /// A market event of a followed token.
+    pub fn on_market(&mut self, ev: &MarketEvent, now_ns: u64) -> Output {
+        let mut out = Output::default();
+        match self.books.apply(ev) {
+            Followed::Gap { .. } => out.snapshot_requests.push(ev.token),
+            Followed::Stale => {}
+            Followed::Applied | Followed::Reset => {
+                let changes_book = matches!(
+                    ev.body,
+                    MarketEventBody::Snapshot { .. } | MarketEventBody::Delta(_) | MarketEventBody::FeedStatus { .. }
+                );
+                if changes_book {
+                    self.cause_seq = ev.seq;
+                    let token = ev.token;
+                    out.intents = self.run(now_ns, |s, b, c| s.on_book(&token, b, c));
+                }
+            }
+        }
+        out
+    }
+
+    /// A risk decision on one of our intents.
+    pub fn on_decision(&mut self, d: &RiskDecision, now_ns: u64) -> Vec<Intent> {
+        self.run(now_ns, |s, b, c| s.on_decision(d, b, c))
+    }
+
+    /// An order update of ours.
+    pub fn on_order(&mut self, u: &OrderUpdate, now_ns: u64) -> Vec<Intent> {
+        self.run(now_ns, |s, b, c| s.on_order(u, b, c))
+    }
+
+    /// A fill of ours.
+    pub fn on_fill(&mut self, f: &Fill, now_ns: u64) -> Vec<Intent> {
+        self.run(now_ns, |s, b, c| s.on_fill(f, b, c))
+    }
+
+    /// The periodic timer.
+    pub fn on_timer(&mut self, now_ns: u64) -> Vec<Intent> {
+        self.run(now_ns, |s, b, c| s.on_timer(b, c))
+    }
+
+    /// New parameters of `generation`; on error the old ones stay in force.
+    pub fn on_params(&mut self, params: &serde_json::Value, generation: u64) -> Result<(), ParamsError> {
+        self.strategy.set_params(params)?;
+        self.params_generation = Some(generation);
+        Ok(())
+    }
+}

@@ -1,0 +1,282 @@
+//! The complete-set arbitrage strategy through its runner: sizing across levels, fees, caps,
+//! binary and neg-risk sets, selling held sets, leg failure and unwind, timeouts, no re-entry
+//! while legs are pending, cooldown, and live parameter changes.
+
+use polyfleet_core::money::FeeSchedule;
+use polyfleet_core::strategy::Instrument;
+use polyfleet_core::strategy::arbitrage::{ArbParams, ArbSet, CompleteSetArb, LegOrderType, SetKind};
+use polyfleet_core::strategy::runner::{Identity, StrategyRunner};
+use polyfleet_core::wire::{
+    Fill, FillStatus, Intent, Level, Liquidity, MarketEvent, MarketEventBody, Mode, OrderIntent, OrderStatus,
+    OrderUpdate, RejectReason, RiskDecision, TimeInForce, Verdict,
+};
+use polyfleet_core::{ConditionId, Money, Price, Quantity, Side, TokenId};
+
+const MS: u64 = 1_000_000;
+
+fn p(s: &str) -> Price {
+    Price::parse(s).unwrap()
+}
+fn q(s: &str) -> Quantity {
+    Quantity::parse(s).unwrap()
+}
+fn lv(price: &str, size: &str) -> Level {
+    Level { price: p(price), size: q(size) }
+}
+
+fn inst(token: u128, market: u8, fee_bps: u32) -> Instrument {
+    Instrument {
+        market: ConditionId::from_bytes([market; 32]),
+        token: TokenId::from_u128(token),
+        min_size: q("5"),
+        fees: FeeSchedule { rate_bps: fee_bps, exponent: 1 },
+    }
+}
+
+fn params(edge: u32, cap: &str) -> ArbParams {
+    ArbParams {
+        min_edge_bps: edge,
+        max_notional_per_leg_micros: Money::parse(cap).unwrap().micros(),
+        order_type: LegOrderType::Fok,
+        leg_timeout_ms: 2000,
+        cooldown_ms: 1000,
+    }
+}
+
+fn runner(sets: Vec<ArbSet>, params: ArbParams) -> StrategyRunner {
+    let s = CompleteSetArb::new(sets, params, q("10000"), Money::parse("10000").unwrap()).unwrap();
+    let id = Identity {
+        namespace: "ns".into(),
+        strategy: "arb".into(),
+        risk_policy: "rp".into(),
+        venue: "sim".into(),
+        mode: Mode::Paper,
+    };
+    StrategyRunner::new(id, Box::new(s), "t0").unwrap()
+}
+
+fn binary(fee_bps: u32) -> ArbSet {
+    ArbSet { kind: SetKind::Binary, legs: vec![inst(1, 1, fee_bps), inst(2, 1, fee_bps)] }
+}
+
+fn snap(token: u128, seq: u64, bids: Vec<Level>, asks: Vec<Level>) -> MarketEvent {
+    MarketEvent {
+        token: TokenId::from_u128(token),
+        market: ConditionId::from_bytes([1; 32]),
+        seq,
+        venue_ts_ms: 0,
+        recv_ts_ns: 0,
+        body: MarketEventBody::Snapshot { bids, asks, tick: p("0.01"), hash: None },
+    }
+}
+
+fn places(intents: &[Intent]) -> Vec<OrderIntent> {
+    intents
+        .iter()
+        .filter_map(|i| match i {
+            Intent::Place(o) => Some(o.clone()),
+            Intent::Cancel(_) => None,
+        })
+        .collect()
+}
+
+fn update(o: &OrderIntent, status: OrderStatus, filled: &str) -> OrderUpdate {
+    OrderUpdate {
+        client_order_id: o.client_order_id,
+        namespace: "ns".into(),
+        strategy: "arb".into(),
+        venue_order_id: None,
+        status,
+        filled: q(filled),
+        remaining: Quantity::ZERO,
+        reason: None,
+        ts_ns: 0,
+    }
+}
+
+fn fill(o: &OrderIntent, id: &str, size: &str) -> Fill {
+    Fill {
+        fill_id: id.into(),
+        client_order_id: o.client_order_id,
+        namespace: "ns".into(),
+        strategy: "arb".into(),
+        risk_policy: "rp".into(),
+        market: o.market,
+        token: o.token,
+        side: o.side,
+        price: o.price,
+        size: q(size),
+        fee: Money::ZERO,
+        liquidity: Liquidity::Taker,
+        status: FillStatus::Confirmed,
+        mode: Mode::Paper,
+        ts_ns: 0,
+    }
+}
+
+/// Feeds YES and NO snapshots; returns the intents of the second (the first leaves one book missing).
+fn feed_binary(r: &mut StrategyRunner, yes_asks: Vec<Level>, no_asks: Vec<Level>, now: u64) -> Vec<OrderIntent> {
+    assert!(r.on_market(&snap(1, 1, vec![lv("0.01", "10")], yes_asks), now).intents.is_empty());
+    places(&r.on_market(&snap(2, 1, vec![lv("0.01", "10")], no_asks), now).intents)
+}
+
+#[test]
+fn binary_set_below_one_is_bought_capped_per_leg() {
+    let mut r = runner(vec![binary(0)], params(50, "25"));
+    let legs = feed_binary(&mut r, vec![lv("0.45", "100")], vec![lv("0.50", "100")], 0);
+    assert_eq!(legs.len(), 2);
+    // The NO leg's 25 USDC cap at 0.50 allows 50 shares; both legs take the same size.
+    for (leg, price) in legs.iter().zip(["0.45", "0.50"]) {
+        assert_eq!((leg.side, leg.price, leg.size, leg.tif), (Side::Buy, p(price), q("50"), TimeInForce::Fok));
+    }
+    assert_eq!(legs[1].group, Some(legs[0].client_order_id));
+    assert_eq!(legs[0].cause_seq, 1);
+}
+
+#[test]
+fn size_walks_levels_while_each_share_keeps_the_edge() {
+    let mut r = runner(vec![binary(0)], params(50, "1000"));
+    let legs =
+        feed_binary(&mut r, vec![lv("0.40", "10"), lv("0.45", "20"), lv("0.60", "100")], vec![lv("0.50", "100")], 0);
+    // 0.40+0.50 and 0.45+0.50 keep 50 bps; 0.60+0.50 does not: 30 shares, YES limit 0.45.
+    assert_eq!(legs[0].size, q("30"));
+    assert_eq!(legs[0].price, p("0.45"));
+    assert_eq!(legs[1].price, p("0.50"));
+}
+
+#[test]
+fn taker_fees_count_against_the_edge() {
+    // 10% fee rate: 0.45 costs 0.02475 in fees, 0.50 costs 0.025: 0.95 + 0.04975 = 0.99975.
+    let mut r = runner(vec![binary(1000)], params(50, "25"));
+    assert!(feed_binary(&mut r, vec![lv("0.45", "100")], vec![lv("0.50", "100")], 0).is_empty());
+    let mut r = runner(vec![binary(1000)], params(0, "25"));
+    let legs = feed_binary(&mut r, vec![lv("0.45", "100")], vec![lv("0.50", "100")], 0);
+    assert_eq!(legs.len(), 2);
+}
+
+#[test]
+fn neg_risk_set_buys_every_yes() {
+    let set = ArbSet { kind: SetKind::NegRisk, legs: vec![inst(1, 1, 0), inst(2, 2, 0), inst(3, 3, 0)] };
+    let mut r = runner(vec![set], params(100, "10"));
+    assert!(r.on_market(&snap(1, 1, vec![], vec![lv("0.30", "50")]), 0).intents.is_empty());
+    assert!(r.on_market(&snap(2, 1, vec![], vec![lv("0.30", "50")]), 0).intents.is_empty());
+    let legs = places(&r.on_market(&snap(3, 1, vec![], vec![lv("0.35", "50")]), 0).intents);
+    assert_eq!(legs.len(), 3);
+    // 10 USDC at 0.35 is 28.57 shares.
+    assert!(legs.iter().all(|l| l.size == q("28.57") && l.side == Side::Buy));
+    assert_eq!(legs[2].market, ConditionId::from_bytes([3; 32]));
+}
+
+#[test]
+fn no_reentry_while_pending_then_cooldown() {
+    let mut r = runner(vec![binary(0)], params(50, "25"));
+    let legs = feed_binary(&mut r, vec![lv("0.45", "100")], vec![lv("0.50", "100")], 0);
+    // Same opportunity again while the legs are out: nothing.
+    assert!(r.on_market(&snap(1, 2, vec![], vec![lv("0.45", "100")]), MS).intents.is_empty());
+    for l in &legs {
+        r.on_fill(&fill(l, &format!("f-{}", l.client_order_id), "50"), 2 * MS);
+        assert!(r.on_order(&update(l, OrderStatus::Filled, "50"), 2 * MS).is_empty());
+    }
+    // Cooling down for 1 s.
+    assert!(r.on_market(&snap(1, 3, vec![], vec![lv("0.45", "100")]), 500 * MS).intents.is_empty());
+    let again = places(&r.on_market(&snap(1, 4, vec![], vec![lv("0.45", "100")]), 1003 * MS).intents);
+    assert_eq!(again.len(), 2);
+}
+
+#[test]
+fn a_failed_leg_unwinds_what_filled() {
+    let mut r = runner(vec![binary(0)], params(50, "25"));
+    let legs = feed_binary(&mut r, vec![lv("0.45", "100")], vec![lv("0.50", "100")], 0);
+    r.on_fill(&fill(&legs[0], "f1", "50"), MS);
+    assert!(r.on_order(&update(&legs[0], OrderStatus::Filled, "50"), MS).is_empty());
+    let out = r.on_order(&update(&legs[1], OrderStatus::Cancelled, "0"), MS);
+    let unwind = places(&out);
+    assert_eq!(unwind.len(), 1);
+    let u = &unwind[0];
+    assert_eq!(
+        (u.token, u.side, u.size, u.tif, u.price),
+        (legs[0].token, Side::Sell, q("50"), TimeInForce::Fak, p("0.01"))
+    );
+}
+
+#[test]
+fn a_rejected_leg_counts_as_done() {
+    let mut r = runner(vec![binary(0)], params(50, "25"));
+    let legs = feed_binary(&mut r, vec![lv("0.45", "100")], vec![lv("0.50", "100")], 0);
+    let reject = |o: &OrderIntent| RiskDecision {
+        intent: o.clone(),
+        verdict: Verdict::Rejected { reason: RejectReason::KillSwitch, detail: "kill switch".into() },
+        decided_ts_ns: 0,
+    };
+    assert!(r.on_decision(&reject(&legs[0]), MS).is_empty());
+    assert!(r.on_decision(&reject(&legs[1]), MS).is_empty());
+    // Nothing filled, nothing to unwind; after the cooldown the set trades again.
+    assert_eq!(places(&r.on_market(&snap(1, 2, vec![], vec![lv("0.45", "100")]), 1002 * MS).intents).len(), 2);
+}
+
+#[test]
+fn open_legs_are_cancelled_after_the_timeout_then_given_up() {
+    let mut r = runner(vec![binary(0)], params(50, "25"));
+    let legs = feed_binary(&mut r, vec![lv("0.45", "100")], vec![lv("0.50", "100")], 0);
+    assert!(r.on_timer(1999 * MS).is_empty());
+    let cancels = r.on_timer(2000 * MS);
+    assert_eq!(cancels.len(), 2);
+    assert!(cancels.iter().all(|c| matches!(c, Intent::Cancel(c) if c.reason == "leg timeout")));
+    // The YES leg reports a fill before going quiet; the second timeout gives up and unwinds it.
+    r.on_order(&update(&legs[0], OrderStatus::PartiallyFilled, "20"), 2100 * MS);
+    let out = places(&r.on_timer(4000 * MS));
+    assert_eq!(out.len(), 1);
+    assert_eq!((out[0].side, out[0].size), (Side::Sell, q("20")));
+}
+
+#[test]
+fn a_held_binary_set_is_sold_above_one() {
+    let mut r = runner(vec![binary(0)], params(50, "100"));
+    let legs = feed_binary(&mut r, vec![lv("0.45", "100")], vec![lv("0.50", "100")], 0);
+    for l in &legs {
+        r.on_fill(&fill(l, &format!("f-{}", l.client_order_id), "50"), MS);
+        r.on_order(&update(l, OrderStatus::Filled, "50"), MS);
+    }
+    // Bids now sum to 1.05; asks sum above 1. Sells are capped by what is held (50).
+    r.on_market(&snap(1, 2, vec![lv("0.55", "500")], vec![lv("0.60", "100")]), 2000 * MS);
+    let out = places(&r.on_market(&snap(2, 2, vec![lv("0.50", "500")], vec![lv("0.55", "100")]), 2000 * MS).intents);
+    assert_eq!(out.len(), 2);
+    assert!(out.iter().all(|o| o.side == Side::Sell && o.size == q("50")));
+    assert_eq!((out[0].price, out[1].price), (p("0.55"), p("0.50")));
+}
+
+#[test]
+fn parameters_change_live_and_bad_ones_are_refused() {
+    let mut r = runner(vec![binary(0)], params(50, "25"));
+    assert!(r.on_params(&serde_json::json!({"minEdgeBps": 20000, "maxNotionalPerLegMicros": 1, "orderType": "FOK", "legTimeoutMs": 1, "cooldownMs": 0}), 2).is_err());
+    assert!(r.on_params(&serde_json::json!({"minEdgeBps": "x"}), 2).is_err());
+    assert_eq!(r.params_generation(), None);
+    r.on_params(
+        &serde_json::json!({"minEdgeBps": 600, "maxNotionalPerLegMicros": 25000000, "orderType": "FAK", "legTimeoutMs": 2000, "cooldownMs": 0}),
+        3,
+    )
+    .unwrap();
+    assert_eq!(r.params_generation(), Some(3));
+    // 5% edge is below the new 6% minimum.
+    assert!(feed_binary(&mut r, vec![lv("0.45", "100")], vec![lv("0.50", "100")], 0).is_empty());
+    r.on_params(
+        &serde_json::json!({"minEdgeBps": 400, "maxNotionalPerLegMicros": 25000000, "orderType": "FAK", "legTimeoutMs": 2000, "cooldownMs": 0}),
+        4,
+    )
+    .unwrap();
+    let legs = places(&r.on_market(&snap(1, 2, vec![], vec![lv("0.45", "100")]), 0).intents);
+    assert_eq!(legs.len(), 2);
+    assert!(legs.iter().all(|l| l.tif == TimeInForce::Fak));
+}
+
+#[test]
+fn a_gap_asks_for_a_snapshot_and_stops_trading_that_book() {
+    let mut r = runner(vec![binary(0)], params(50, "25"));
+    r.on_market(&snap(1, 1, vec![], vec![lv("0.60", "100")]), 0);
+    r.on_market(&snap(2, 1, vec![], vec![lv("0.60", "100")]), 0);
+    let mut gap = snap(1, 5, vec![], vec![]);
+    gap.body = MarketEventBody::Delta(vec![]);
+    let out = r.on_market(&gap, 0);
+    assert_eq!(out.snapshot_requests, vec![TokenId::from_u128(1)]);
+    assert!(r.books().live(&TokenId::from_u128(1)).is_none());
+}
