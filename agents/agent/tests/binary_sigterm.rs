@@ -1,7 +1,7 @@
 //! The `polyfleet-agent market-data` binary as Kubernetes runs it: configured by flags, ready on
 //! `/readyz` once every book is live, metrics on `/metrics`, and a clean exit (code 0) on SIGTERM.
 
-mod support;
+use polyfleet_testkit as support;
 
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};

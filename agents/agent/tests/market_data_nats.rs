@@ -5,7 +5,7 @@
 //! simulator's truth, every gap having been repaired by a snapshot request, and the agent kept
 //! reconnecting.
 
-mod support;
+use polyfleet_testkit as support;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

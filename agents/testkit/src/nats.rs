@@ -1,15 +1,7 @@
-//! Real servers for tests: a `nats-server` with JetStream on a free loopback port, stopped (and
-//! its store removed) when dropped.
+//! A `nats-server -js` process.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// A free TCP port on 127.0.0.1 (bound and released).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// A running `nats-server -js`.
 pub struct NatsServer {
@@ -22,8 +14,8 @@ pub struct NatsServer {
 impl NatsServer {
     /// Starts one and waits until it accepts connections.
     pub fn start() -> NatsServer {
-        let port = free_port();
-        let store = std::env::temp_dir().join(format!("polyfleet-nats-{}-{port}", std::process::id()));
+        let port = crate::free_port();
+        let store = crate::temp_dir("nats", port);
         let child = Command::new("nats-server")
             .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
             .arg(&store)
@@ -31,11 +23,7 @@ impl NatsServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("nats-server must be installed (scripts/setup.sh installs it)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not start on port {port}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        crate::wait_for_port(port, "nats-server");
         NatsServer { child, store, url: format!("nats://127.0.0.1:{port}") }
     }
 }

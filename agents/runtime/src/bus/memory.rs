@@ -1,0 +1,274 @@
+//! The in-memory bus: one process, the same semantics as NATS JetStream (module doc of
+//! [`super`]). Streams are the wire protocol's four; every stored message stays for the life of
+//! the bus (a local run or a backtest is bounded).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use polyfleet_core::wire::subjects::STREAMS;
+use tokio::sync::{Notify, mpsc};
+
+use super::{
+    Acker, Bus, BusError, ConsumerSpec, Deliveries, Delivery, Headers, KvEntry, KvWatch, Message, Subscription,
+    subject_matches,
+};
+
+#[derive(Default)]
+struct Consumer {
+    filter: String,
+    ack_wait: Duration,
+    /// Next stream index never delivered.
+    next: usize,
+    /// Delivered, not acknowledged: index -> (redelivery deadline, deliveries so far).
+    pending: BTreeMap<usize, (Instant, u64)>,
+}
+
+struct Stream {
+    name: String,
+    subjects: String,
+    messages: Vec<Message>,
+    ids: HashSet<String>,
+    consumers: HashMap<String, Consumer>,
+}
+
+#[derive(Default)]
+struct State {
+    subscribers: Vec<(String, mpsc::UnboundedSender<Message>)>,
+    streams: Vec<Stream>,
+    kv: BTreeMap<String, KvEntry>,
+    kv_revision: u64,
+    kv_watchers: Vec<(String, mpsc::UnboundedSender<Result<KvEntry, BusError>>)>,
+    inbox: u64,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    stored: Notify,
+}
+
+/// The in-memory bus; clones share it.
+#[derive(Clone)]
+pub struct MemoryBus {
+    shared: Arc<Shared>,
+}
+
+impl Default for MemoryBus {
+    fn default() -> Self {
+        MemoryBus::new()
+    }
+}
+
+/// Acknowledges one delivery of the in-memory bus.
+pub struct AckHandle {
+    shared: Arc<Shared>,
+    stream: usize,
+    durable: String,
+    index: usize,
+}
+
+impl AckHandle {
+    pub(super) fn ack(self) {
+        let mut st = lock(&self.shared);
+        if let Some(c) = st.streams[self.stream].consumers.get_mut(&self.durable) {
+            c.pending.remove(&self.index);
+        }
+    }
+}
+
+fn lock(shared: &Shared) -> MutexGuard<'_, State> {
+    // A panic while holding the lock leaves plain data behind; keep going.
+    shared.state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl MemoryBus {
+    /// A bus with the wire protocol's streams and an empty KV bucket.
+    pub fn new() -> MemoryBus {
+        let streams = STREAMS
+            .iter()
+            .map(|(name, subjects)| Stream {
+                name: name.to_string(),
+                subjects: subjects.to_string(),
+                messages: vec![],
+                ids: HashSet::new(),
+                consumers: HashMap::new(),
+            })
+            .collect();
+        MemoryBus {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State { streams, ..State::default() }),
+                stored: Notify::new(),
+            }),
+        }
+    }
+
+    fn fan_out(st: &mut State, msg: &Message) {
+        st.subscribers.retain(|(pattern, tx)| !subject_matches(pattern, &msg.subject) || tx.send(msg.clone()).is_ok());
+    }
+
+    fn has_work(shared: &Arc<Shared>, stream: usize, durable: &str) -> bool {
+        let st = lock(shared);
+        let s = &st.streams[stream];
+        let Some(c) = s.consumers.get(durable) else { return false };
+        let now = Instant::now();
+        c.pending.values().any(|(deadline, _)| *deadline <= now)
+            || s.messages[c.next.min(s.messages.len())..].iter().any(|m| subject_matches(&c.filter, &m.subject))
+    }
+
+    /// The next message for `durable` on `stream`: an expired pending one first, else the next new
+    /// one matching the filter.
+    fn next_for(shared: &Arc<Shared>, stream: usize, durable: &str) -> Option<Delivery> {
+        let mut st = lock(shared);
+        let now = Instant::now();
+        let s = &mut st.streams[stream];
+        let c = s.consumers.get_mut(durable)?;
+        let expired = c.pending.iter().find(|(_, (deadline, _))| *deadline <= now).map(|(i, (_, n))| (*i, *n));
+        let (index, delivered) = match expired {
+            Some((i, n)) => (i, n + 1),
+            None => {
+                let i = (c.next..s.messages.len()).find(|&i| subject_matches(&c.filter, &s.messages[i].subject));
+                c.next = s.messages.len();
+                if let Some(i) = i {
+                    // Anything skipped did not match the filter; resume right after the match.
+                    c.next = i + 1;
+                }
+                (i?, 1)
+            }
+        };
+        c.pending.insert(index, (now + c.ack_wait, delivered));
+        Some(Delivery {
+            message: s.messages[index].clone(),
+            delivered,
+            acker: Acker::Memory(AckHandle { shared: shared.clone(), stream, durable: durable.to_string(), index }),
+        })
+    }
+}
+
+impl Bus for MemoryBus {
+    async fn publish(&self, subject: &str, headers: Headers, payload: Bytes) -> Result<(), BusError> {
+        let msg = Message { subject: subject.to_string(), headers, payload, reply: None };
+        MemoryBus::fan_out(&mut lock(&self.shared), &msg);
+        Ok(())
+    }
+
+    async fn subscribe(&self, pattern: &str) -> Result<Subscription, BusError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        lock(&self.shared).subscribers.push((pattern.to_string(), tx));
+        Ok(tokio_stream(rx).boxed())
+    }
+
+    async fn request(&self, subject: &str, payload: Bytes, timeout: Duration) -> Result<Bytes, BusError> {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let msg = {
+            let mut st = lock(&self.shared);
+            st.inbox += 1;
+            let inbox = format!("_INBOX.memory.{}", st.inbox);
+            st.subscribers.push((inbox.clone(), tx));
+            let msg = Message { subject: subject.to_string(), headers: vec![], payload, reply: Some(inbox) };
+            MemoryBus::fan_out(&mut st, &msg);
+            msg
+        };
+        let answer = tokio::time::timeout(timeout, rx.recv()).await;
+        // Drop the inbox subscription.
+        drop(rx);
+        match answer {
+            Ok(Some(m)) => Ok(m.payload),
+            _ => Err(BusError::Timeout(msg.subject)),
+        }
+    }
+
+    async fn persist(
+        &self,
+        subject: &str,
+        headers: Headers,
+        payload: Bytes,
+        msg_id: Option<&str>,
+    ) -> Result<bool, BusError> {
+        let msg = Message { subject: subject.to_string(), headers, payload, reply: None };
+        {
+            let mut st = lock(&self.shared);
+            let s = st
+                .streams
+                .iter_mut()
+                .find(|s| subject_matches(&s.subjects, subject))
+                .ok_or_else(|| BusError::NoStream(subject.to_string()))?;
+            if let Some(id) = msg_id
+                && !s.ids.insert(id.to_string())
+            {
+                return Ok(false);
+            }
+            s.messages.push(msg.clone());
+            MemoryBus::fan_out(&mut st, &msg);
+        }
+        self.shared.stored.notify_waiters();
+        Ok(true)
+    }
+
+    async fn consume(&self, spec: ConsumerSpec) -> Result<Deliveries, BusError> {
+        let stream = {
+            let mut st = lock(&self.shared);
+            let i = st
+                .streams
+                .iter()
+                .position(|s| s.name == spec.stream)
+                .ok_or_else(|| BusError::NoStream(spec.stream.clone()))?;
+            let c = st.streams[i].consumers.entry(spec.durable.clone()).or_default();
+            c.filter = spec.filter.clone();
+            c.ack_wait = spec.ack_wait;
+            i
+        };
+        let shared = self.shared.clone();
+        let durable = spec.durable.clone();
+        // Redeliveries are found by polling at a fraction of the ack wait.
+        let poll = (spec.ack_wait / 4).clamp(Duration::from_millis(5), Duration::from_millis(200));
+        Ok(futures::stream::unfold((shared, durable), move |(shared, durable)| async move {
+            loop {
+                {
+                    let notified = shared.stored.notified();
+                    tokio::pin!(notified);
+                    // Register interest before looking, so a store in between is not missed.
+                    notified.as_mut().enable();
+                    if MemoryBus::has_work(&shared, stream, &durable) {
+                        drop(notified);
+                    } else {
+                        let _ = tokio::time::timeout(poll, notified).await;
+                    }
+                }
+                if let Some(d) = MemoryBus::next_for(&shared, stream, &durable) {
+                    return Some((Ok(d), (shared, durable)));
+                }
+            }
+        })
+        .boxed())
+    }
+
+    async fn kv_put(&self, key: &str, value: Bytes) -> Result<u64, BusError> {
+        let mut st = lock(&self.shared);
+        st.kv_revision += 1;
+        let entry = KvEntry { key: key.to_string(), revision: st.kv_revision, value };
+        st.kv.insert(key.to_string(), entry.clone());
+        st.kv_watchers.retain(|(k, tx)| k != key || tx.send(Ok(entry.clone())).is_ok());
+        Ok(entry.revision)
+    }
+
+    async fn kv_get(&self, key: &str) -> Result<Option<KvEntry>, BusError> {
+        Ok(lock(&self.shared).kv.get(key).cloned())
+    }
+
+    async fn kv_watch(&self, key: &str) -> Result<KvWatch, BusError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut st = lock(&self.shared);
+        if let Some(e) = st.kv.get(key) {
+            let _ = tx.send(Ok(e.clone()));
+        }
+        st.kv_watchers.push((key.to_string(), tx));
+        Ok(tokio_stream(rx).boxed())
+    }
+}
+
+/// An unbounded receiver as a stream.
+fn tokio_stream<T: Send + 'static>(rx: mpsc::UnboundedReceiver<T>) -> impl futures::Stream<Item = T> + Send {
+    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|m| (m, rx)) })
+}

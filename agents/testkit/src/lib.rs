@@ -1,0 +1,34 @@
+//! Real servers for tests, never mocks: a `nats-server` with JetStream and a `redis-server`, each
+//! on a free loopback port with its own temporary directory, stopped (and cleaned) when dropped.
+//! `scripts/setup.sh` installs both.
+
+mod nats;
+mod redis;
+
+pub use nats::NatsServer;
+pub use redis::RedisServer;
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+/// A free TCP port on 127.0.0.1 (bound and released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits until something accepts connections on `port`.
+pub fn wait_for_port(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{what} did not start on port {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A fresh temporary directory for one server.
+fn temp_dir(kind: &str, port: u16) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("polyfleet-{kind}-{}-{port}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("creating a temporary directory");
+    dir
+}

@@ -1,0 +1,60 @@
+//! A `redis-server` process with an append-only file, so a test can stop it (the store becomes
+//! unreachable) and start it again on the same port with its data.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+/// A `redis-server` that can be stopped and restarted.
+pub struct RedisServer {
+    child: Option<Child>,
+    dir: PathBuf,
+    port: u16,
+    /// `redis://127.0.0.1:<port>`.
+    pub url: String,
+}
+
+impl RedisServer {
+    /// Starts one and waits until it accepts connections.
+    pub fn start() -> RedisServer {
+        let port = crate::free_port();
+        let dir = crate::temp_dir("redis", port);
+        let mut r = RedisServer { child: None, dir, port, url: format!("redis://127.0.0.1:{port}") };
+        r.resume();
+        r
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server (SIGKILL); its data is in the append-only file.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again on the same port with the same data.
+    pub fn resume(&mut self) {
+        assert!(self.child.is_none(), "redis-server is already running");
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string(), "--save", ""])
+            .args(["--appendonly", "yes", "--appendfsync", "always", "--dir"])
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (scripts/setup.sh installs it)");
+        self.child = Some(child);
+        crate::wait_for_port(self.port, "redis-server");
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
