@@ -230,9 +230,7 @@ impl Bus for MemoryBus {
                     tokio::pin!(notified);
                     // Register interest before looking, so a store in between is not missed.
                     notified.as_mut().enable();
-                    if MemoryBus::has_work(&shared, stream, &durable) {
-                        drop(notified);
-                    } else {
+                    if !MemoryBus::has_work(&shared, stream, &durable) {
                         let _ = tokio::time::timeout(poll, notified).await;
                     }
                 }
