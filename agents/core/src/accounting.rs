@@ -133,6 +133,13 @@ impl Ledger {
             .fold(Money::ZERO, |a, u| a.checked_add(u).unwrap_or(a))
     }
 
+    /// Starts a token's position from a stored one (an agent restarting from the risk store).
+    /// Fills booked before the restart are not known individually: a FAILED notice for one of
+    /// them is ignored.
+    pub fn restore(&mut self, token: TokenId, position: Position) {
+        self.positions.insert(token, position);
+    }
+
     /// Books a fill (see the module doc for MATCHED / CONFIRMED / FAILED).
     pub fn on_fill(&mut self, fill: &Fill) -> Result<(), AccountingError> {
         let overflow = || AccountingError::Overflow(fill.fill_id.clone());

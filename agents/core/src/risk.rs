@@ -236,7 +236,7 @@ impl RiskState {
     /// The order ended without (more) fills: give back what is still reserved.
     pub fn release(&mut self, id: &ClientOrderId) {
         if let Some(r) = self.reservations.remove(id) {
-            self.exposure = self.exposure.checked_sub(r.notional).unwrap_or(Money::ZERO);
+            self.exposure = self.exposure.checked_sub(r.notional).unwrap_or(Money::ZERO).max(Money::ZERO);
             if r.side == Side::Buy
                 && let Some(p) = self.positions.get_mut(&r.token)
             {
@@ -276,8 +276,9 @@ impl RiskState {
     }
 
     /// Realized PnL (fees included) booked: daily PnL, equity and its peak. When `round_trip`
-    /// (a sell: a position reduced or closed), it also counts for the consecutive-loss breaker.
-    pub fn on_realized(&mut self, limits: &RiskLimits, pnl: Money, round_trip: bool, now_ms: u64) {
+    /// (a sell: a position reduced or closed), it also counts for the consecutive-loss breaker
+    /// (`breaker`: the policy's losses in a row and cooldown in ms).
+    pub fn on_realized(&mut self, breaker: Option<(u32, u64)>, pnl: Money, round_trip: bool, now_ms: u64) {
         self.roll_day(now_ms);
         self.daily_pnl = self.daily_pnl.checked_add(pnl).unwrap_or(self.daily_pnl);
         self.equity = self.equity.checked_add(pnl).unwrap_or(self.equity);
@@ -287,7 +288,7 @@ impl RiskState {
         }
         if pnl.is_negative() {
             self.consecutive_losses += 1;
-            if let Some((losses, cooldown_ms)) = limits.circuit_breaker
+            if let Some((losses, cooldown_ms)) = breaker
                 && self.consecutive_losses >= losses
             {
                 self.breaker_until_ms = now_ms.saturating_add(cooldown_ms);

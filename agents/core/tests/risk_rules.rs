@@ -114,23 +114,35 @@ fn order_rate_window_slides() {
 }
 
 #[test]
+fn buy_fees_count_in_pnl_but_not_in_the_loss_streak() {
+    let l = limits();
+    let mut s = RiskState::new();
+    s.on_realized(l.circuit_breaker, m("-1"), true, T0);
+    s.on_realized(l.circuit_breaker, m("-0.5"), false, T0 + 1);
+    assert!(!s.breaker_tripped(T0 + 2));
+    assert_eq!(s.daily_pnl(), m("-1.5"));
+    s.on_realized(l.circuit_breaker, m("-1"), true, T0 + 3);
+    assert!(s.breaker_tripped(T0 + 4));
+}
+
+#[test]
 fn daily_loss_drawdown_and_breaker() {
     let l = limits();
     let mut s = RiskState::new();
-    s.on_realized(&l, m("15"), true, T0);
-    s.on_realized(&l, m("-5"), true, T0 + 1);
-    s.on_realized(&l, m("1"), true, T0 + 2);
-    s.on_realized(&l, m("-10"), true, T0 + 3);
+    s.on_realized(l.circuit_breaker, m("15"), true, T0);
+    s.on_realized(l.circuit_breaker, m("-5"), true, T0 + 1);
+    s.on_realized(l.circuit_breaker, m("1"), true, T0 + 2);
+    s.on_realized(l.circuit_breaker, m("-10"), true, T0 + 3);
     // Two losses, but not consecutive: no breaker.
     assert!(!s.breaker_tripped(T0 + 4));
-    s.on_realized(&l, m("-12"), true, T0 + 5);
+    s.on_realized(l.circuit_breaker, m("-12"), true, T0 + 5);
     // Consecutive losses trip the breaker for 60 s.
     assert!(s.breaker_tripped(T0 + 6));
     assert_eq!(s.check(&l, &intent("a", Side::Sell, "0.5", "1"), LIQ, T0 + 6), Err(RejectReason::CircuitBreaker));
     // Daily PnL is -11 (> -20): fine after the cooldown; drawdown from the peak of 15 is 26 (< 30).
     assert_eq!(s.drawdown(), m("26"));
     assert_eq!(s.check(&l, &intent("b", Side::Sell, "0.5", "1"), LIQ, T0 + 61_000), Ok(()));
-    s.on_realized(&l, m("-10"), true, T0 + 62_000);
+    s.on_realized(l.circuit_breaker, m("-10"), true, T0 + 62_000);
     assert_eq!(s.check(&l, &intent("c", Side::Sell, "0.5", "1"), LIQ, T0 + 62_001), Err(RejectReason::DailyLoss));
     // A new UTC day resets the daily loss, not the drawdown (36 >= 30).
     let next_day = T0 + 86_400_000;

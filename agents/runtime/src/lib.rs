@@ -9,3 +9,4 @@
 //!   headers.
 
 pub mod bus;
+pub mod risk_store;

@@ -1,0 +1,61 @@
+-- Commits what executing an order produced, atomically: each fill once (by fill id) into the
+-- policy's exposure, positions and realized PnL (daily PnL, equity, drawdown, loss streak) and
+-- the strategy's ledger position; then, when the order is over, releases what it still holds;
+-- and records the order as done with its outcome (replayed if its approval is redelivered).
+-- KEYS: limits, state, pos, resv, fills, ledger(<strategy>), order(<coid>)
+-- ARGV: coid, now ms, release (0|1), has outcome (0|1), outcome, n, then n x
+--       [fill id, side (B|S), size micros, cost micros, token, realized micros, ledger position]
+local limits, state, pos, resv, fills, ledger, order = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local coid, now, do_release = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'
+local n = tonumber(ARGV[6])
+for i = 0, n - 1 do
+  local a = 7 + i * 7
+  local fill_id, side, size, cost = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  local token, realized, position = ARGV[a + 4], tonumber(ARGV[a + 5]), ARGV[a + 6]
+  if redis.call('SADD', fills, fill_id) == 1 then
+    roll_day(state, now)
+    -- The fill's share of the reservation: at the limit price, everything left on the last fill.
+    local reserved = 0
+    local r = redis.call('HGET', resv, coid)
+    if r then
+      local rtoken, rside, limit, rsize, rnotional = string.match(r, '^(%S+) (%S+) (%S+) (%S+) (%S+)$')
+      limit, rsize, rnotional = tonumber(limit), tonumber(rsize), tonumber(rnotional)
+      local part = rnotional
+      if size < rsize then part = math.min(rnotional, notional_up(limit, size)) end
+      rnotional = math.max(rnotional - part, 0)
+      rsize = math.max(rsize - size, 0)
+      redis.call('HSET', resv, coid, rtoken .. ' ' .. rside .. ' ' .. fmt(limit) .. ' ' .. fmt(rsize) .. ' ' .. fmt(rnotional))
+      reserved = part
+    end
+    local change = -cost
+    if side == 'B' then change = cost - reserved end
+    redis.call('HSET', state, 'exposure', fmt(math.max(hnum(state, 'exposure') + change, 0)))
+    if side == 'S' then
+      redis.call('HSET', pos, token, fmt(math.max(hnum(pos, token) - size, 0)))
+    end
+    -- Realized PnL; a sell is a round trip for the loss streak.
+    local daily = hnum(state, 'daily_pnl') + realized
+    local equity = hnum(state, 'equity') + realized
+    local peak = math.max(hnum(state, 'peak'), equity)
+    redis.call('HSET', state, 'daily_pnl', fmt(daily), 'equity', fmt(equity), 'peak', fmt(peak))
+    if side == 'S' then
+      if realized < 0 then
+        local losses = hnum(state, 'losses') + 1
+        local needed = hnum(limits, 'breaker_losses')
+        if needed > 0 and losses >= needed then
+          redis.call('HSET', state, 'breaker_until', fmt(now + hnum(limits, 'breaker_cooldown_ms')))
+          losses = 0
+        end
+        redis.call('HSET', state, 'losses', fmt(losses))
+      else
+        redis.call('HSET', state, 'losses', '0')
+      end
+    end
+    redis.call('HSET', ledger, token, position)
+  end
+end
+if do_release then release(state, pos, resv, coid) end
+redis.call('HSET', order, 'state', 'done')
+if ARGV[4] == '1' then redis.call('HSET', order, 'outcome', ARGV[5]) end
+redis.call('PEXPIRE', order, 604800000)
+return 1

@@ -1,0 +1,35 @@
+-- Shared helpers, prepended to every polyfleet risk script. Numbers are Lua doubles: every
+-- amount stays below 2^53 micros and every time is in milliseconds, so all arithmetic here is
+-- exact; values are written back through fmt() because Redis would format a number with %.14g.
+local function fmt(x) return string.format('%d', x) end
+local function num(v) if v then return tonumber(v) end return 0 end
+local function hnum(key, field) return num(redis.call('HGET', key, field)) end
+
+-- ceil(ticks * micros / 10^4) exactly: split the size so no product exceeds 2^53.
+local function notional_up(ticks, micros)
+  local q = math.floor(micros / 10000)
+  local r = micros - q * 10000
+  return ticks * q + math.floor((ticks * r + 9999) / 10000)
+end
+
+-- A new UTC day resets the daily PnL.
+local function roll_day(state, now)
+  local day = math.floor(now / 86400000)
+  if hnum(state, 'day') ~= day then
+    redis.call('HSET', state, 'day', fmt(day), 'daily_pnl', '0')
+  end
+end
+
+-- Gives back what an order still holds. Reservation: "token side limit size notional".
+local function release(state, pos, resv, coid)
+  local r = redis.call('HGET', resv, coid)
+  if not r then return end
+  local token, side, _, size, notional = string.match(r, '^(%S+) (%S+) (%S+) (%S+) (%S+)$')
+  local exposure = math.max(hnum(state, 'exposure') - tonumber(notional), 0)
+  redis.call('HSET', state, 'exposure', fmt(exposure))
+  if side == 'B' then
+    local p = math.max(hnum(pos, token) - tonumber(size), 0)
+    redis.call('HSET', pos, token, fmt(p))
+  end
+  redis.call('HDEL', resv, coid)
+end

@@ -1,0 +1,122 @@
+//! The in-memory risk store: the core's reference model ([`RiskState`]) per policy behind a
+//! mutex, with the same idempotency records as the Redis store.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use polyfleet_core::accounting::Position;
+use polyfleet_core::risk::{RiskLimits, RiskSnapshot, RiskState};
+use polyfleet_core::wire::{OrderIntent, RejectReason};
+use polyfleet_core::{ClientOrderId, Money, Side, TokenId, TokenMap};
+
+use super::{Claim, FillCommit, PolicyKey, RiskStore, RiskStoreError};
+
+#[derive(Default)]
+struct Policy {
+    limits: Option<RiskLimits>,
+    risk: RiskState,
+    fills: HashSet<String>,
+    ledgers: HashMap<String, TokenMap<Position>>,
+    /// None: claimed, not finished; Some: executed, with its outcome.
+    orders: HashMap<ClientOrderId, Option<Bytes>>,
+}
+
+/// The in-memory risk store; clones share it.
+#[derive(Clone, Default)]
+pub struct MemoryRiskStore {
+    policies: Arc<Mutex<HashMap<PolicyKey, Policy>>>,
+}
+
+impl MemoryRiskStore {
+    /// An empty store.
+    pub fn new() -> MemoryRiskStore {
+        MemoryRiskStore::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<PolicyKey, Policy>> {
+        self.policies.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl RiskStore for MemoryRiskStore {
+    async fn set_limits(&self, policy: &PolicyKey, limits: &RiskLimits) -> Result<(), RiskStoreError> {
+        self.lock().entry(policy.clone()).or_default().limits = Some(limits.clone());
+        Ok(())
+    }
+
+    async fn decide(
+        &self,
+        policy: &PolicyKey,
+        intent: &OrderIntent,
+        book_liquidity: Option<Money>,
+        now_ms: u64,
+    ) -> Result<Result<(), RejectReason>, RiskStoreError> {
+        let mut all = self.lock();
+        let p = all.entry(policy.clone()).or_default();
+        let Some(limits) = p.limits.clone() else { return Ok(Err(RejectReason::UnknownPolicy)) };
+        Ok(p.risk.check(&limits, intent, book_liquidity, now_ms))
+    }
+
+    async fn release(&self, policy: &PolicyKey, id: &ClientOrderId) -> Result<(), RiskStoreError> {
+        self.lock().entry(policy.clone()).or_default().risk.release(id);
+        Ok(())
+    }
+
+    async fn claim(&self, policy: &PolicyKey, id: &ClientOrderId) -> Result<Claim, RiskStoreError> {
+        let mut all = self.lock();
+        let p = all.entry(policy.clone()).or_default();
+        Ok(match p.orders.get(id) {
+            None => {
+                p.orders.insert(*id, None);
+                Claim::Fresh
+            }
+            Some(None) => Claim::Pending,
+            Some(Some(outcome)) => Claim::Done(outcome.clone()),
+        })
+    }
+
+    async fn commit(
+        &self,
+        policy: &PolicyKey,
+        id: &ClientOrderId,
+        fills: &[FillCommit],
+        finished: bool,
+        outcome: Option<Bytes>,
+        now_ms: u64,
+    ) -> Result<(), RiskStoreError> {
+        let mut all = self.lock();
+        let p = all.entry(policy.clone()).or_default();
+        let breaker = p.limits.as_ref().and_then(|l| l.circuit_breaker);
+        for c in fills {
+            if !p.fills.insert(c.fill.fill_id.clone()) {
+                continue;
+            }
+            let f = &c.fill;
+            p.risk.on_fill(id, f.side, f.size, c.cost, f.token);
+            p.risk.on_realized(breaker, c.realized, f.side == Side::Sell, now_ms);
+            p.ledgers.entry(f.strategy.clone()).or_default().insert(f.token, c.position);
+        }
+        if finished {
+            p.risk.release(id);
+        }
+        let slot = p.orders.entry(*id).or_default();
+        *slot = outcome.or_else(|| slot.take()).or(Some(Bytes::new()));
+        Ok(())
+    }
+
+    async fn snapshot(&self, policy: &PolicyKey) -> Result<RiskSnapshot, RiskStoreError> {
+        Ok(self.lock().get(policy).map(|p| p.risk.snapshot()).unwrap_or_default())
+    }
+
+    async fn positions(&self, policy: &PolicyKey, strategy: &str) -> Result<Vec<(TokenId, Position)>, RiskStoreError> {
+        let all = self.lock();
+        let mut out: Vec<(TokenId, Position)> = all
+            .get(policy)
+            .and_then(|p| p.ledgers.get(strategy))
+            .map(|l| l.iter().map(|(t, p)| (*t, *p)).collect())
+            .unwrap_or_default();
+        out.sort_by_key(|(t, _)| t.to_string());
+        Ok(out)
+    }
+}

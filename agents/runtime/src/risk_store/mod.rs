@@ -1,0 +1,173 @@
+//! The risk store as a trait, with a Redis implementation for the fleet and an in-memory one for
+//! the embedded local run and backtests, held to one conformance suite
+//! (`tests/risk_store_conformance.rs`) that also checks the Redis scripts against the core's
+//! reference model ([`polyfleet_core::risk::RiskState`]) over random operation sequences.
+//!
+//! Per RiskPolicy it keeps the limits, the pre-trade state (exposure, reserved and held shares,
+//! the order-rate window, daily PnL, equity and drawdown, the loss streak and breaker), every
+//! decision (so a redelivered intent gets its first verdict), every applied fill id, the
+//! positions of each strategy's ledger, and the execution claim and outcome of every order.
+//!
+//! Redis layout: every key of a policy carries the hash tag `{<namespace>/<policy>}` so one Redis
+//! Cluster slot holds them all and each script stays atomic:
+//!
+//! | key | type | holds |
+//! | --- | --- | --- |
+//! | `pf:{ns/p}:limits` | hash | the limits (`kill_switch`, `max_*`, `min_book_liquidity` -1 = none, `breaker_losses` 0 = none, `breaker_cooldown_ms`) |
+//! | `pf:{ns/p}:state` | hash | `exposure`, `day`, `daily_pnl`, `equity`, `peak`, `losses`, `breaker_until` |
+//! | `pf:{ns/p}:pos` | hash | token -> shares held or reserved to buy |
+//! | `pf:{ns/p}:resv` | hash | client order id -> `token side limit size notional` |
+//! | `pf:{ns/p}:rate` | list | approval times (ms) in the last minute |
+//! | `pf:{ns/p}:d:<coid>` | string | the verdict, for 24 h |
+//! | `pf:{ns/p}:fills` | set | fill ids applied |
+//! | `pf:{ns/p}:ledger:<strategy>` | hash | token -> `size cost realized fees deficit` (micros) |
+//! | `pf:{ns/p}:x:<coid>` | hash | execution `state` (pending/done) and `outcome`, for 7 days |
+
+pub mod memory;
+pub mod redis;
+
+use std::future::Future;
+
+use bytes::Bytes;
+use polyfleet_core::accounting::Position;
+use polyfleet_core::risk::{RiskLimits, RiskSnapshot};
+use polyfleet_core::wire::{Fill, OrderIntent, RejectReason};
+use polyfleet_core::{ClientOrderId, Money, Quantity, TokenId};
+
+/// A RiskPolicy: namespace and name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PolicyKey {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+}
+
+impl PolicyKey {
+    /// A key.
+    pub fn new(namespace: &str, name: &str) -> PolicyKey {
+        PolicyKey { namespace: namespace.to_string(), name: name.to_string() }
+    }
+
+    /// The policy of an intent.
+    pub fn of_intent(i: &OrderIntent) -> PolicyKey {
+        PolicyKey::new(&i.namespace, &i.risk_policy)
+    }
+
+    /// The policy of a fill.
+    pub fn of_fill(f: &Fill) -> PolicyKey {
+        PolicyKey::new(&f.namespace, &f.risk_policy)
+    }
+}
+
+/// Why the store could not answer. The risk gateway turns this into a rejection: fail closed.
+#[derive(Debug, thiserror::Error)]
+pub enum RiskStoreError {
+    /// The store is unreachable or timed out.
+    #[error("risk store unavailable: {0}")]
+    Unavailable(String),
+    /// The store answered something this code does not understand.
+    #[error("risk store answered unexpectedly: {0}")]
+    Corrupt(String),
+}
+
+/// One fill to commit, with what the executor's ledger computed for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FillCommit {
+    /// The fill.
+    pub fill: Fill,
+    /// Buy: the cost added to the position (notional rounded up). Sell: the cost basis removed.
+    pub cost: Money,
+    /// Realized PnL of the fill, fees included.
+    pub realized: Money,
+    /// The strategy's position in the token after the fill.
+    pub position: Position,
+}
+
+/// What a claim found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// Never executed: go ahead.
+    Fresh,
+    /// Claimed earlier by an executor that did not finish (it crashed mid-way): nothing of it was
+    /// committed.
+    Pending,
+    /// Executed; here is the recorded outcome to publish again.
+    Done(Bytes),
+}
+
+/// The risk store.
+pub trait RiskStore: Clone + Send + Sync + 'static {
+    /// Writes a policy's limits (the operator does; the kill switch is one of them).
+    fn set_limits(
+        &self,
+        policy: &PolicyKey,
+        limits: &RiskLimits,
+    ) -> impl Future<Output = Result<(), RiskStoreError>> + Send;
+    /// Decides an intent atomically: the verdict, and on approval the reservation.
+    fn decide(
+        &self,
+        policy: &PolicyKey,
+        intent: &OrderIntent,
+        book_liquidity: Option<Money>,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<Result<(), RejectReason>, RiskStoreError>> + Send;
+    /// Gives back what an order still holds (rejected by the venue, cancelled, expired).
+    fn release(
+        &self,
+        policy: &PolicyKey,
+        id: &ClientOrderId,
+    ) -> impl Future<Output = Result<(), RiskStoreError>> + Send;
+    /// Claims an order for execution.
+    fn claim(
+        &self,
+        policy: &PolicyKey,
+        id: &ClientOrderId,
+    ) -> impl Future<Output = Result<Claim, RiskStoreError>> + Send;
+    /// Commits an order's fills (each once), releases the rest when `finished`, and records the
+    /// order as executed with `outcome` when given.
+    fn commit(
+        &self,
+        policy: &PolicyKey,
+        id: &ClientOrderId,
+        fills: &[FillCommit],
+        finished: bool,
+        outcome: Option<Bytes>,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<(), RiskStoreError>> + Send;
+    /// The policy's state.
+    fn snapshot(&self, policy: &PolicyKey) -> impl Future<Output = Result<RiskSnapshot, RiskStoreError>> + Send;
+    /// A strategy's ledger positions, sorted by token.
+    fn positions(
+        &self,
+        policy: &PolicyKey,
+        strategy: &str,
+    ) -> impl Future<Output = Result<Vec<(TokenId, Position)>, RiskStoreError>> + Send;
+}
+
+/// `size cost realized fees deficit`, in micros.
+pub fn encode_position(p: &Position) -> String {
+    format!(
+        "{} {} {} {} {}",
+        p.size.micros(),
+        p.cost.micros(),
+        p.realized.micros(),
+        p.fees.micros(),
+        p.deficit.micros()
+    )
+}
+
+/// The inverse of [`encode_position`].
+pub fn decode_position(s: &str) -> Option<Position> {
+    let mut it = s.split(' ');
+    let mut next = || it.next().map(str::parse::<i64>);
+    let (size, cost, realized, fees, deficit) =
+        (next()?.ok()?, next()?.ok()?, next()?.ok()?, next()?.ok()?, next()?.ok()?);
+    Some(Position {
+        size: Quantity::from_micros(u64::try_from(size).ok()?),
+        cost: Money::from_micros(cost),
+        realized: Money::from_micros(realized),
+        fees: Money::from_micros(fees),
+        deficit: Quantity::from_micros(u64::try_from(deficit).ok()?),
+    })
+}

@@ -1,0 +1,287 @@
+//! The Redis risk store: one Lua script per operation (`lua/`), loaded once at connect and run by
+//! SHA (re-loaded automatically if the server lost it), every key of a policy under one hash tag
+//! (layout in the module doc of [`super`]). Works with a single server through a
+//! [`ConnectionManager`] (reconnects on its own) or with a Redis Cluster connection. Timeouts are
+//! short: an unreachable Redis must turn into a rejection quickly, not a stalled order path.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use polyfleet_core::accounting::Position;
+use polyfleet_core::risk::{RiskLimits, RiskSnapshot};
+use polyfleet_core::wire::{OrderIntent, RejectReason};
+use polyfleet_core::{ClientOrderId, Money, Quantity, Side, TokenId};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::{Script, Value};
+
+use super::{Claim, FillCommit, PolicyKey, RiskStore, RiskStoreError, decode_position, encode_position};
+
+const COMMON: &str = include_str!("lua/common.lua");
+
+struct Scripts {
+    decide: Script,
+    release: Script,
+    claim: Script,
+    commit: Script,
+}
+
+impl Scripts {
+    fn new() -> Scripts {
+        let with_common = |body: &str| Script::new(&format!("{COMMON}\n{body}"));
+        Scripts {
+            decide: with_common(include_str!("lua/decide.lua")),
+            release: with_common(include_str!("lua/release.lua")),
+            claim: with_common(include_str!("lua/claim.lua")),
+            commit: with_common(include_str!("lua/commit.lua")),
+        }
+    }
+}
+
+/// The Redis risk store; clones share the connection.
+#[derive(Clone)]
+pub struct RedisRiskStore<C = ConnectionManager> {
+    con: C,
+    scripts: Arc<Scripts>,
+}
+
+fn unavailable(e: redis::RedisError) -> RiskStoreError {
+    RiskStoreError::Unavailable(e.to_string())
+}
+
+fn key(p: &PolicyKey, suffix: &str) -> String {
+    format!("pf:{{{}/{}}}:{suffix}", p.namespace, p.name)
+}
+
+fn side_code(side: Side) -> &'static str {
+    match side {
+        Side::Buy => "B",
+        Side::Sell => "S",
+    }
+}
+
+/// The verdict strings of `decide.lua`.
+fn verdict(s: &str) -> Result<Result<(), RejectReason>, RiskStoreError> {
+    use RejectReason::*;
+    let r = match s {
+        "ok" => return Ok(Ok(())),
+        "kill_switch" => KillSwitch,
+        "circuit_breaker" => CircuitBreaker,
+        "daily_loss" => DailyLoss,
+        "drawdown" => Drawdown,
+        "order_rate" => OrderRate,
+        "max_order_size" => MaxOrderSize,
+        "max_order_notional" => MaxOrderNotional,
+        "max_position" => MaxPosition,
+        "gross_exposure" => GrossExposure,
+        "book_liquidity" => BookLiquidity,
+        "unknown_policy" => UnknownPolicy,
+        other => return Err(RiskStoreError::Corrupt(format!("verdict {other:?}"))),
+    };
+    Ok(Err(r))
+}
+
+impl RedisRiskStore<ConnectionManager> {
+    /// Connects to one Redis server (`redis://host:port`) and loads the scripts.
+    pub async fn connect(url: &str) -> Result<RedisRiskStore<ConnectionManager>, RiskStoreError> {
+        let client = redis::Client::open(url).map_err(unavailable)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_millis(500)))
+            .set_response_timeout(Some(Duration::from_millis(500)))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let con = ConnectionManager::new_with_config(client, config).await.map_err(unavailable)?;
+        RedisRiskStore::with_connection(con).await
+    }
+}
+
+impl<C: ConnectionLike + Clone + Send + Sync + 'static> RedisRiskStore<C> {
+    /// Uses a connection (single server or cluster) and loads the scripts.
+    pub async fn with_connection(mut con: C) -> Result<RedisRiskStore<C>, RiskStoreError> {
+        let scripts = Scripts::new();
+        for s in [&scripts.decide, &scripts.release, &scripts.claim, &scripts.commit] {
+            s.prepare_invoke().load_async(&mut con).await.map_err(unavailable)?;
+        }
+        Ok(RedisRiskStore { con, scripts: Arc::new(scripts) })
+    }
+
+    async fn hgetall(&self, k: String) -> Result<HashMap<String, String>, RiskStoreError> {
+        redis::cmd("HGETALL").arg(k).query_async(&mut self.con.clone()).await.map_err(unavailable)
+    }
+}
+
+fn field<T: std::str::FromStr>(m: &HashMap<String, String>, name: &str) -> Result<T, RiskStoreError>
+where
+    T: Default,
+{
+    match m.get(name) {
+        None => Ok(T::default()),
+        Some(v) => v.parse().map_err(|_| RiskStoreError::Corrupt(format!("{name}={v}"))),
+    }
+}
+
+impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskStore<C> {
+    async fn set_limits(&self, policy: &PolicyKey, l: &RiskLimits) -> Result<(), RiskStoreError> {
+        let (losses, cooldown) = l.circuit_breaker.filter(|(n, _)| *n > 0).unwrap_or((0, 0));
+        let fields: [(&str, String); 11] = [
+            ("kill_switch", u8::from(l.kill_switch).to_string()),
+            ("max_order_size", l.max_order_size.micros().to_string()),
+            ("max_order_notional", l.max_order_notional.micros().to_string()),
+            ("max_position_per_market", l.max_position_per_market.micros().to_string()),
+            ("max_gross_exposure", l.max_gross_exposure.micros().to_string()),
+            ("max_daily_loss", l.max_daily_loss.micros().to_string()),
+            ("max_drawdown", l.max_drawdown.micros().to_string()),
+            ("max_orders_per_minute", l.max_orders_per_minute.to_string()),
+            ("min_book_liquidity", l.min_book_liquidity.map_or(-1, |m| m.micros()).to_string()),
+            ("breaker_losses", losses.to_string()),
+            ("breaker_cooldown_ms", cooldown.to_string()),
+        ];
+        let k = key(policy, "limits");
+        let mut pipe = redis::pipe();
+        pipe.atomic().del(&k).ignore().hset_multiple(&k, &fields).ignore();
+        pipe.query_async::<()>(&mut self.con.clone()).await.map_err(unavailable)
+    }
+
+    async fn decide(
+        &self,
+        policy: &PolicyKey,
+        intent: &OrderIntent,
+        book_liquidity: Option<Money>,
+        now_ms: u64,
+    ) -> Result<Result<(), RejectReason>, RiskStoreError> {
+        let coid = intent.client_order_id.as_str();
+        let v: String = self
+            .scripts
+            .decide
+            .key(key(policy, "limits"))
+            .key(key(policy, "state"))
+            .key(key(policy, "pos"))
+            .key(key(policy, "resv"))
+            .key(key(policy, "rate"))
+            .key(key(policy, &format!("d:{coid}")))
+            .arg(coid)
+            .arg(intent.token.to_string())
+            .arg(side_code(intent.side))
+            .arg(intent.price.ticks())
+            .arg(intent.size.micros())
+            .arg(book_liquidity.map_or(-1, |m| m.micros()))
+            .arg(now_ms)
+            .invoke_async(&mut self.con.clone())
+            .await
+            .map_err(unavailable)?;
+        verdict(&v)
+    }
+
+    async fn release(&self, policy: &PolicyKey, id: &ClientOrderId) -> Result<(), RiskStoreError> {
+        self.scripts
+            .release
+            .key(key(policy, "state"))
+            .key(key(policy, "pos"))
+            .key(key(policy, "resv"))
+            .arg(id.as_str())
+            .invoke_async::<()>(&mut self.con.clone())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn claim(&self, policy: &PolicyKey, id: &ClientOrderId) -> Result<Claim, RiskStoreError> {
+        let v: Vec<Value> = self
+            .scripts
+            .claim
+            .key(key(policy, &format!("x:{}", id.as_str())))
+            .invoke_async(&mut self.con.clone())
+            .await
+            .map_err(unavailable)?;
+        let text = |v: &Value| match v {
+            Value::BulkString(b) => Some(Bytes::copy_from_slice(b)),
+            Value::SimpleString(s) => Some(Bytes::copy_from_slice(s.as_bytes())),
+            _ => None,
+        };
+        match v.first().and_then(text).as_deref() {
+            Some(b"fresh") => Ok(Claim::Fresh),
+            Some(b"pending") => Ok(Claim::Pending),
+            Some(b"done") => Ok(Claim::Done(v.get(1).and_then(text).unwrap_or_default())),
+            _ => Err(RiskStoreError::Corrupt(format!("claim answered {v:?}"))),
+        }
+    }
+
+    async fn commit(
+        &self,
+        policy: &PolicyKey,
+        id: &ClientOrderId,
+        fills: &[FillCommit],
+        finished: bool,
+        outcome: Option<Bytes>,
+        now_ms: u64,
+    ) -> Result<(), RiskStoreError> {
+        let strategy = fills.first().map(|c| c.fill.strategy.as_str()).unwrap_or("-");
+        let mut inv = self.scripts.commit.prepare_invoke();
+        inv.key(key(policy, "limits"))
+            .key(key(policy, "state"))
+            .key(key(policy, "pos"))
+            .key(key(policy, "resv"))
+            .key(key(policy, "fills"))
+            .key(key(policy, &format!("ledger:{strategy}")))
+            .key(key(policy, &format!("x:{}", id.as_str())))
+            .arg(id.as_str())
+            .arg(now_ms)
+            .arg(u8::from(finished))
+            .arg(u8::from(outcome.is_some()))
+            .arg(outcome.as_deref().unwrap_or_default())
+            .arg(fills.len());
+        for c in fills {
+            inv.arg(&c.fill.fill_id)
+                .arg(side_code(c.fill.side))
+                .arg(c.fill.size.micros())
+                .arg(c.cost.micros())
+                .arg(c.fill.token.to_string())
+                .arg(c.realized.micros())
+                .arg(encode_position(&c.position));
+        }
+        inv.invoke_async::<()>(&mut self.con.clone()).await.map_err(unavailable)
+    }
+
+    async fn snapshot(&self, policy: &PolicyKey) -> Result<RiskSnapshot, RiskStoreError> {
+        let state = self.hgetall(key(policy, "state")).await?;
+        let pos = self.hgetall(key(policy, "pos")).await?;
+        let mut con = self.con.clone();
+        let open: usize =
+            redis::cmd("HLEN").arg(key(policy, "resv")).query_async(&mut con).await.map_err(unavailable)?;
+        let recent: usize =
+            redis::cmd("LLEN").arg(key(policy, "rate")).query_async(&mut con).await.map_err(unavailable)?;
+        let mut positions = vec![];
+        for (t, q) in &pos {
+            let token = TokenId::parse(t).map_err(|_| RiskStoreError::Corrupt(format!("token {t}")))?;
+            let q: u64 = q.parse().map_err(|_| RiskStoreError::Corrupt(format!("shares {q}")))?;
+            if q > 0 {
+                positions.push((token, Quantity::from_micros(q)));
+            }
+        }
+        positions.sort_by_key(|(t, _)| t.to_string());
+        Ok(RiskSnapshot {
+            exposure: Money::from_micros(field(&state, "exposure")?),
+            positions,
+            open_reservations: open,
+            recent_orders: recent,
+            day: field(&state, "day")?,
+            daily_pnl: Money::from_micros(field(&state, "daily_pnl")?),
+            equity: Money::from_micros(field(&state, "equity")?),
+            peak: Money::from_micros(field(&state, "peak")?),
+            consecutive_losses: field(&state, "losses")?,
+            breaker_until_ms: field(&state, "breaker_until")?,
+        })
+    }
+
+    async fn positions(&self, policy: &PolicyKey, strategy: &str) -> Result<Vec<(TokenId, Position)>, RiskStoreError> {
+        let ledger = self.hgetall(key(policy, &format!("ledger:{strategy}"))).await?;
+        let mut out = vec![];
+        for (t, v) in &ledger {
+            let token = TokenId::parse(t).map_err(|_| RiskStoreError::Corrupt(format!("token {t}")))?;
+            let p = decode_position(v).ok_or_else(|| RiskStoreError::Corrupt(format!("position {v}")))?;
+            out.push((token, p));
+        }
+        out.sort_by_key(|(t, _)| t.to_string());
+        Ok(out)
+    }
+}

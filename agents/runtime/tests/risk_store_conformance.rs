@@ -1,0 +1,295 @@
+//! One conformance suite for both risk stores (in-memory and a real `redis-server`), and a
+//! differential test that drives the Redis scripts and the core's reference model through the
+//! same random operations (decisions, releases, fills, limit changes, time across minutes and
+//! days) and requires the same answer to every call and the same state after each.
+
+use bytes::Bytes;
+use polyfleet_core::accounting::Position;
+use polyfleet_core::risk::RiskLimits;
+use polyfleet_core::wire::{Fill, FillStatus, Liquidity, Mode, OrderIntent, RejectReason, TimeInForce};
+use polyfleet_core::{ClientOrderId, ConditionId, Money, Price, Quantity, Side, TokenId};
+use polyfleet_runtime::risk_store::memory::MemoryRiskStore;
+use polyfleet_runtime::risk_store::redis::RedisRiskStore;
+use polyfleet_runtime::risk_store::{Claim, FillCommit, PolicyKey, RiskStore};
+use polyfleet_testkit::RedisServer;
+
+const T0: u64 = 1_767_225_600_000;
+
+fn m(s: &str) -> Money {
+    Money::parse(s).unwrap()
+}
+fn q(s: &str) -> Quantity {
+    Quantity::parse(s).unwrap()
+}
+
+fn limits() -> RiskLimits {
+    RiskLimits {
+        kill_switch: false,
+        max_order_size: q("100"),
+        max_order_notional: m("50"),
+        max_position_per_market: q("150"),
+        max_gross_exposure: m("100"),
+        max_daily_loss: m("20"),
+        max_drawdown: m("30"),
+        max_orders_per_minute: 30,
+        min_book_liquidity: Some(m("10")),
+        circuit_breaker: Some((2, 60_000)),
+    }
+}
+
+fn intent(id: &str, token: u128, side: Side, price: &str, size: &str) -> OrderIntent {
+    OrderIntent {
+        client_order_id: ClientOrderId::new(id).unwrap(),
+        group: None,
+        namespace: "ns".into(),
+        strategy: "arb".into(),
+        risk_policy: "rp".into(),
+        venue: "sim".into(),
+        market: ConditionId::from_bytes([0; 32]),
+        token: TokenId::from_u128(token),
+        side,
+        price: Price::parse(price).unwrap(),
+        size: q(size),
+        tif: TimeInForce::Fok,
+        post_only: false,
+        mode: Mode::Paper,
+        cause_seq: 0,
+        created_ts_ns: 0,
+    }
+}
+
+fn commit(i: &OrderIntent, fill_id: &str, size: Quantity, cost: Money, realized: Money, pos: Position) -> FillCommit {
+    FillCommit {
+        fill: Fill {
+            fill_id: fill_id.into(),
+            client_order_id: i.client_order_id,
+            namespace: i.namespace.clone(),
+            strategy: i.strategy.clone(),
+            risk_policy: i.risk_policy.clone(),
+            market: i.market,
+            token: i.token,
+            side: i.side,
+            price: i.price,
+            size,
+            fee: Money::ZERO,
+            liquidity: Liquidity::Taker,
+            status: FillStatus::Confirmed,
+            mode: Mode::Paper,
+            ts_ns: 0,
+        },
+        cost,
+        realized,
+        position: pos,
+    }
+}
+
+const LIQ: Option<Money> = Some(Money::from_micros(1_000_000_000));
+
+async fn unknown_policy_is_rejected<S: RiskStore>(s: S, p: PolicyKey) {
+    let v = s.decide(&p, &intent("a", 1, Side::Buy, "0.5", "1"), LIQ, T0).await.unwrap();
+    assert_eq!(v, Err(RejectReason::UnknownPolicy));
+}
+
+async fn kill_switch_flips_take_effect_at_once<S: RiskStore>(s: S, p: PolicyKey) {
+    s.set_limits(&p, &limits()).await.unwrap();
+    assert_eq!(s.decide(&p, &intent("a", 1, Side::Buy, "0.5", "10"), LIQ, T0).await.unwrap(), Ok(()));
+    s.set_limits(&p, &RiskLimits { kill_switch: true, ..limits() }).await.unwrap();
+    assert_eq!(
+        s.decide(&p, &intent("b", 1, Side::Buy, "0.5", "10"), LIQ, T0).await.unwrap(),
+        Err(RejectReason::KillSwitch)
+    );
+    s.set_limits(&p, &limits()).await.unwrap();
+    assert_eq!(s.decide(&p, &intent("c", 1, Side::Buy, "0.5", "10"), LIQ, T0).await.unwrap(), Ok(()));
+    let snap = s.snapshot(&p).await.unwrap();
+    assert_eq!((snap.exposure, snap.open_reservations, snap.recent_orders), (m("10"), 2, 2));
+}
+
+async fn a_redecided_intent_gets_its_first_verdict<S: RiskStore>(s: S, p: PolicyKey) {
+    s.set_limits(&p, &limits()).await.unwrap();
+    let i = intent("a", 1, Side::Buy, "0.5", "10");
+    assert_eq!(s.decide(&p, &i, LIQ, T0).await.unwrap(), Ok(()));
+    assert_eq!(s.decide(&p, &i, LIQ, T0 + 1).await.unwrap(), Ok(()));
+    assert_eq!(s.snapshot(&p).await.unwrap().exposure, m("5"));
+    let big = intent("b", 1, Side::Buy, "0.5", "101");
+    assert_eq!(s.decide(&p, &big, LIQ, T0).await.unwrap(), Err(RejectReason::MaxOrderSize));
+    s.set_limits(&p, &RiskLimits { max_order_size: q("1000"), ..limits() }).await.unwrap();
+    assert_eq!(s.decide(&p, &big, LIQ, T0).await.unwrap(), Err(RejectReason::MaxOrderSize));
+}
+
+async fn claims_make_execution_at_most_once<S: RiskStore>(s: S, p: PolicyKey) {
+    let id = ClientOrderId::new("x1").unwrap();
+    assert_eq!(s.claim(&p, &id).await.unwrap(), Claim::Fresh);
+    assert_eq!(s.claim(&p, &id).await.unwrap(), Claim::Pending);
+    s.commit(&p, &id, &[], true, Some(Bytes::from_static(b"\x00outcome\xff")), T0).await.unwrap();
+    assert_eq!(s.claim(&p, &id).await.unwrap(), Claim::Done(Bytes::from_static(b"\x00outcome\xff")));
+    // A later commit without an outcome (a maker fill) keeps the recorded one.
+    s.commit(&p, &id, &[], false, None, T0).await.unwrap();
+    assert_eq!(s.claim(&p, &id).await.unwrap(), Claim::Done(Bytes::from_static(b"\x00outcome\xff")));
+}
+
+async fn fills_commit_once_and_release_the_rest<S: RiskStore>(s: S, p: PolicyKey) {
+    s.set_limits(&p, &limits()).await.unwrap();
+    let i = intent("a", 7, Side::Buy, "0.5", "100");
+    s.decide(&p, &i, LIQ, T0).await.unwrap().unwrap();
+    let pos = Position { size: q("40"), cost: m("18"), realized: m("-0.1"), fees: m("0.1"), deficit: Quantity::ZERO };
+    let c = commit(&i, "f1", q("40"), m("18"), m("-0.1"), pos);
+    s.commit(&p, &i.client_order_id, std::slice::from_ref(&c), false, None, T0).await.unwrap();
+    // 40 of 100 at a limit of 0.5 frees 20 of the 50 reserved; the fill cost 18.
+    assert_eq!(s.snapshot(&p).await.unwrap().exposure, m("48"));
+    s.commit(&p, &i.client_order_id, &[c], true, None, T0).await.unwrap();
+    let snap = s.snapshot(&p).await.unwrap();
+    assert_eq!((snap.exposure, snap.open_reservations), (m("18"), 0));
+    assert_eq!(snap.positions, vec![(TokenId::from_u128(7), q("40"))]);
+    assert_eq!((snap.daily_pnl, snap.equity), (m("-0.1"), m("-0.1")));
+    assert_eq!(s.positions(&p, "arb").await.unwrap(), vec![(TokenId::from_u128(7), pos)]);
+}
+
+macro_rules! suite {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test]
+            async fn $case() {
+                super::$case(super::MemoryRiskStore::new(), super::PolicyKey::new("ns", "rp")).await;
+            })*
+        }
+        mod redis {
+            $(#[tokio::test]
+            async fn $case() {
+                let server = super::RedisServer::start();
+                let s = super::RedisRiskStore::connect(&server.url).await.unwrap();
+                super::$case(s, super::PolicyKey::new("ns", "rp")).await;
+            })*
+        }
+    };
+}
+
+suite!(
+    unknown_policy_is_rejected,
+    kill_switch_flips_take_effect_at_once,
+    a_redecided_intent_gets_its_first_verdict,
+    claims_make_execution_at_most_once,
+    fills_commit_once_and_release_the_rest,
+);
+
+/// xorshift64*: deterministic, no dependency.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+#[tokio::test]
+async fn redis_scripts_match_the_reference_model_over_random_operations() {
+    let server = RedisServer::start();
+    let redis = RedisRiskStore::connect(&server.url).await.unwrap();
+    let mut outcomes: std::collections::BTreeMap<String, u32> = Default::default();
+    for seed in 1..=4u64 {
+        let model = MemoryRiskStore::new();
+        let p = PolicyKey::new("ns", &format!("rp{seed}"));
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut now = T0 + seed * 1000;
+        let mut approved: Vec<OrderIntent> = vec![];
+        let mut fill_no = 0;
+        let mut l = limits();
+        model.set_limits(&p, &l).await.unwrap();
+        redis.set_limits(&p, &l).await.unwrap();
+        for step in 0..400 {
+            match rng.below(10) {
+                0..=4 => {
+                    let side = if rng.below(3) == 0 { Side::Sell } else { Side::Buy };
+                    let price = format!("0.{:02}", 1 + rng.below(98));
+                    let size = format!("{}.{:02}", rng.below(120), rng.below(100));
+                    let i = intent(&format!("o{seed}-{step}"), 1 + u128::from(rng.below(3)), side, &price, &size);
+                    let liq = match rng.below(4) {
+                        0 => None,
+                        _ => Some(Money::from_micros(rng.below(20_000_000) as i64)),
+                    };
+                    let a = model.decide(&p, &i, liq, now).await.unwrap();
+                    let b = redis.decide(&p, &i, liq, now).await.unwrap();
+                    assert_eq!(a, b, "seed {seed} step {step}: decide {i:?}");
+                    *outcomes.entry(format!("{a:?}")).or_default() += 1;
+                    if a.is_ok() {
+                        approved.push(i);
+                    }
+                }
+                5 if !approved.is_empty() => {
+                    let i = approved.remove(rng.below(approved.len() as u64) as usize);
+                    model.release(&p, &i.client_order_id).await.unwrap();
+                    redis.release(&p, &i.client_order_id).await.unwrap();
+                }
+                6 | 7 if !approved.is_empty() => {
+                    let k = rng.below(approved.len() as u64) as usize;
+                    let i = approved[k].clone();
+                    let size = Quantity::from_micros(rng.below(i.size.micros() + 1));
+                    let cost = Money::from_micros(rng.below(60_000_000) as i64);
+                    let realized = Money::from_micros(rng.below(6_000_000) as i64 - 4_000_000);
+                    fill_no += 1;
+                    let pos = Position { size, cost, realized, fees: Money::ZERO, deficit: Quantity::ZERO };
+                    let c = commit(&i, &format!("f{seed}-{fill_no}"), size, cost, realized, pos);
+                    let finished = rng.below(2) == 0;
+                    if finished {
+                        approved.remove(k);
+                    }
+                    // Sometimes the same fill twice (a redelivery).
+                    let fills = if rng.below(4) == 0 { vec![c.clone(), c] } else { vec![c] };
+                    *outcomes.entry("fill".into()).or_default() += 1;
+                    model.commit(&p, &i.client_order_id, &fills, finished, None, now).await.unwrap();
+                    redis.commit(&p, &i.client_order_id, &fills, finished, None, now).await.unwrap();
+                }
+                8 => {
+                    l.kill_switch = rng.below(5) == 0;
+                    l.max_gross_exposure = Money::from_micros(50_000_000 + rng.below(100_000_000) as i64);
+                    l.min_book_liquidity =
+                        (rng.below(3) != 0).then(|| Money::from_micros(rng.below(15_000_000) as i64));
+                    model.set_limits(&p, &l).await.unwrap();
+                    redis.set_limits(&p, &l).await.unwrap();
+                }
+                _ => {
+                    // Time: milliseconds, a minute, or a day.
+                    now += match rng.below(10) {
+                        0 => 86_400_000,
+                        1..=3 => 60_000,
+                        _ => rng.below(5_000),
+                    };
+                }
+            }
+            assert_eq!(model.snapshot(&p).await.unwrap(), redis.snapshot(&p).await.unwrap(), "seed {seed} step {step}");
+        }
+        assert_eq!(model.positions(&p, "arb").await.unwrap(), redis.positions(&p, "arb").await.unwrap());
+    }
+    // The walk must have reached the interesting places, not only one verdict.
+    eprintln!("outcomes: {outcomes:?}");
+    assert!(outcomes.len() >= 10, "{outcomes:?}");
+    assert!(outcomes.get("Ok(())").copied().unwrap_or(0) >= 30 && outcomes.get("fill").copied().unwrap_or(0) >= 30);
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_is_an_error_quickly_and_recovers() {
+    let mut server = RedisServer::start();
+    let s = RedisRiskStore::connect(&server.url).await.unwrap();
+    let p = PolicyKey::new("ns", "rp");
+    s.set_limits(&p, &limits()).await.unwrap();
+    server.stop();
+    let started = std::time::Instant::now();
+    assert!(s.decide(&p, &intent("a", 1, Side::Buy, "0.5", "1"), LIQ, T0).await.is_err());
+    // Bounded by the store's timeouts, not by a TCP default (reported, not asserted tightly).
+    eprintln!("decide against a stopped redis failed after {:?}", started.elapsed());
+    server.resume();
+    let mut ok = false;
+    for _ in 0..50 {
+        if let Ok(v) = s.decide(&p, &intent("b", 1, Side::Buy, "0.5", "1"), LIQ, T0).await {
+            assert_eq!(v, Ok(()));
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ok, "the store reconnects once redis is back");
+}
