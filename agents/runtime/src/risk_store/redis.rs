@@ -111,10 +111,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RedisRiskStore<C> {
     }
 }
 
-fn field<T: std::str::FromStr>(m: &HashMap<String, String>, name: &str) -> Result<T, RiskStoreError>
-where
-    T: Default,
-{
+fn field<T: std::str::FromStr + Default>(m: &HashMap<String, String>, name: &str) -> Result<T, RiskStoreError> {
     match m.get(name) {
         None => Ok(T::default()),
         Some(v) => v.parse().map_err(|_| RiskStoreError::Corrupt(format!("{name}={v}"))),
