@@ -45,6 +45,7 @@ fn intent(id: &str, side: Side, price: &str, size: &str) -> OrderIntent {
         post_only: false,
         mode: Mode::Paper,
         cause_seq: 0,
+        cause_recv_ts_ns: 0,
         created_ts_ns: 0,
     }
 }

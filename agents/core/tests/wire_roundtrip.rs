@@ -106,6 +106,7 @@ fn intent() -> impl Strategy<Value = OrderIntent> {
                 post_only,
                 mode,
                 cause_seq,
+                cause_recv_ts_ns: created_ts_ns / 2,
                 created_ts_ns,
             },
         )

@@ -10,3 +10,4 @@
 
 pub mod bus;
 pub mod risk_store;
+pub mod telemetry;

@@ -54,6 +54,7 @@ fn intent(id: &str, token: u128, side: Side, price: &str, size: &str) -> OrderIn
         post_only: false,
         mode: Mode::Paper,
         cause_seq: 0,
+        cause_recv_ts_ns: 0,
         created_ts_ns: 0,
     }
 }

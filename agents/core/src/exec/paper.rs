@@ -1,5 +1,5 @@
 //! The paper matching engine: approved orders in, order updates and fills out, against the book
-//! the agent follows. Sans-IO and deterministic (fill ids are a counter; time is passed in).
+//! the agent follows. Sans-IO and deterministic (fill ids derive from the order; time is passed in).
 //!
 //! Semantics follow the venue: price on tick and inside (0, 1), size at least the market minimum
 //! and in whole hundredths of a share; FOK fills all at once or nothing; FAK fills what is there
@@ -59,7 +59,6 @@ pub struct PaperEngine {
     resting: HashMap<ClientOrderId, Working>,
     seen: HashSet<ClientOrderId>,
     taken: TokenMap<Vec<Taken>>,
-    fill_seq: u64,
 }
 
 impl PaperEngine {
@@ -125,10 +124,10 @@ impl PaperEngine {
             if take.is_zero() {
                 break;
             }
-            filled = filled.saturating_add(take);
             self.record_taken(&intent.token, intent.side.taking_side(), level, book, take);
             let fee = rules.fees.taker_fee(level, take).unwrap_or(Money::ZERO);
-            out.push(self.fill(intent, level, take, fee, Liquidity::Taker, now_ns));
+            out.push(fill(intent, filled, level, take, fee, Liquidity::Taker, now_ns));
+            filled = filled.saturating_add(take);
         }
         let remaining = intent.size.saturating_sub(filled);
         let status = match (remaining.is_zero(), rests, filled.is_zero()) {
@@ -170,9 +169,9 @@ impl PaperEngine {
                     self.record_taken(token, w.intent.side.taking_side(), level, book, t);
                     left = left.saturating_sub(t);
                 }
-                w.filled = w.filled.saturating_add(take);
                 let price = w.intent.price;
-                out.push(self.fill(&w.intent, price, take, Money::ZERO, Liquidity::Maker, now_ns));
+                out.push(fill(&w.intent, w.filled, price, take, Money::ZERO, Liquidity::Maker, now_ns));
+                w.filled = w.filled.saturating_add(take);
                 let remaining = w.intent.size.saturating_sub(w.filled);
                 let status = if remaining.is_zero() { OrderStatus::Filled } else { OrderStatus::PartiallyFilled };
                 out.push(update(&w.intent, status, w.filled, remaining, None, now_ns));
@@ -242,35 +241,36 @@ impl PaperEngine {
             list.retain(|t| book.levels(t.side).any(|l| l.price == t.price && l.size == t.level_size));
         }
     }
+}
 
-    fn fill(
-        &mut self,
-        intent: &OrderIntent,
-        price: Price,
-        size: Quantity,
-        fee: Money,
-        liquidity: Liquidity,
-        now_ns: u64,
-    ) -> ExecEvent {
-        self.fill_seq += 1;
-        ExecEvent::Fill(Fill {
-            fill_id: format!("paper-{}", self.fill_seq),
-            client_order_id: intent.client_order_id,
-            namespace: intent.namespace.clone(),
-            strategy: intent.strategy.clone(),
-            risk_policy: intent.risk_policy.clone(),
-            market: intent.market,
-            token: intent.token,
-            side: intent.side,
-            price,
-            size,
-            fee,
-            liquidity,
-            status: FillStatus::Confirmed,
-            mode: intent.mode,
-            ts_ns: now_ns,
-        })
-    }
+/// A fill of `intent`. Its id is the order's id and the size filled before it: unique per
+/// order, and the same however often the engine (or a restarted one) is asked.
+fn fill(
+    intent: &OrderIntent,
+    filled_before: Quantity,
+    price: Price,
+    size: Quantity,
+    fee: Money,
+    liquidity: Liquidity,
+    now_ns: u64,
+) -> ExecEvent {
+    ExecEvent::Fill(Fill {
+        fill_id: format!("{}:{}", intent.client_order_id, filled_before.micros()),
+        client_order_id: intent.client_order_id,
+        namespace: intent.namespace.clone(),
+        strategy: intent.strategy.clone(),
+        risk_policy: intent.risk_policy.clone(),
+        market: intent.market,
+        token: intent.token,
+        side: intent.side,
+        price,
+        size,
+        fee,
+        liquidity,
+        status: FillStatus::Confirmed,
+        mode: intent.mode,
+        ts_ns: now_ns,
+    })
 }
 
 fn update(

@@ -42,6 +42,7 @@ pub struct StrategyRunner {
     prefix: String,
     next: u64,
     cause_seq: u64,
+    cause_recv_ts_ns: u64,
     params_generation: Option<u64>,
 }
 
@@ -59,6 +60,7 @@ impl StrategyRunner {
             prefix: prefix.to_string(),
             next: 0,
             cause_seq: 0,
+            cause_recv_ts_ns: 0,
             params_generation: None,
         })
     }
@@ -108,6 +110,7 @@ impl StrategyRunner {
                 post_only: order.post_only,
                 mode: self.id.mode,
                 cause_seq: self.cause_seq,
+                cause_recv_ts_ns: self.cause_recv_ts_ns,
                 created_ts_ns: now_ns,
             }),
             Action::Cancel { client_order_id, reason } => Intent::Cancel(CancelRequest {
@@ -133,6 +136,7 @@ impl StrategyRunner {
                 );
                 if changes_book {
                     self.cause_seq = ev.seq;
+                    self.cause_recv_ts_ns = ev.recv_ts_ns;
                     let token = ev.token;
                     out.intents = self.run(now_ns, |s, b, c| s.on_book(&token, b, c));
                 }

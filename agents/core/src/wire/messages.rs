@@ -146,6 +146,9 @@ pub struct OrderIntent {
     pub mode: Mode,
     /// `seq` of the market event that caused the intent.
     pub cause_seq: u64,
+    /// When the market-data agent received that event (Unix ns): the start of the order path's
+    /// end-to-end latency.
+    pub cause_recv_ts_ns: u64,
     /// When the strategy emitted it (Unix ns).
     pub created_ts_ns: u64,
 }

@@ -1,0 +1,109 @@
+//! Logs and traces of an agent. `init` sets up `tracing` (env-filtered `RUST_LOG`, text or JSON
+//! lines) and, when the standard `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is
+//! set, an OpenTelemetry OTLP/gRPC span exporter configured by the standard `OTEL_*` variables
+//! (service name, batch delays, headers). The W3C trace-context propagator is installed either
+//! way, so [`inject`] and [`extract`] carry `traceparent` in bus headers and the spans of one order
+//! share a trace id across processes.
+
+use std::collections::HashMap;
+
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+use crate::bus::{Headers, Message};
+
+/// Flushes and shuts the exporter down when dropped (at the end of `main`).
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Telemetry {
+    /// True when spans are exported.
+    pub fn exporting(&self) -> bool {
+        self.provider.is_some()
+    }
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        if let Some(p) = self.provider.take() {
+            let _ = p.force_flush();
+            let _ = p.shutdown();
+        }
+    }
+}
+
+/// Why telemetry could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    /// The OTLP exporter could not be built.
+    #[error("OTLP exporter: {0}")]
+    Exporter(String),
+}
+
+/// Sets up logging and tracing for `service` (the default `service.name`, unless
+/// `OTEL_SERVICE_NAME` says otherwise). `json` switches log lines to JSON.
+pub fn init(service: &str, json: bool) -> Result<Telemetry, TelemetryError> {
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let otlp = ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
+        .iter()
+        .any(|v| std::env::var(v).is_ok_and(|s| !s.is_empty()));
+    let provider = if otlp {
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .build()
+            .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+        let name = std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| service.to_string());
+        let resource = opentelemetry_sdk::Resource::builder().with_service_name(name).build();
+        Some(SdkTracerProvider::builder().with_resource(resource).with_batch_exporter(exporter).build())
+    } else {
+        None
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let fmt = if json {
+        tracing_subscriber::fmt::layer().json().boxed()
+    } else {
+        tracing_subscriber::fmt::layer().boxed()
+    };
+    let otel = provider.as_ref().map(|p| {
+        let tracer = p.tracer("polyfleet");
+        tracing_opentelemetry::layer().with_tracer(tracer)
+    });
+    // A second init (tests) keeps the first subscriber.
+    let _ = tracing_subscriber::registry().with(filter).with(fmt).with(otel).try_init();
+    Ok(Telemetry { provider })
+}
+
+/// The trace context of `span` as bus headers (`traceparent`, `tracestate`).
+pub fn inject(span: &tracing::Span) -> Headers {
+    let cx = span.context();
+    let mut map: HashMap<String, String> = HashMap::new();
+    TraceContextPropagator::new().inject_context(&cx, &mut map);
+    let mut headers: Headers = map.into_iter().collect();
+    headers.sort();
+    headers
+}
+
+/// Makes `span` a child of the trace context carried by `message`, if any. Call before anything
+/// reads the span's context.
+pub fn follow(span: &tracing::Span, message: &Message) {
+    if message.header("traceparent").is_none() {
+        return;
+    }
+    let map: HashMap<String, String> =
+        message.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect();
+    let cx = TraceContextPropagator::new().extract(&map);
+    let _ = span.set_parent(cx);
+}
+
+/// The trace id of `span` as 32 hex digits (all zeros when not traced).
+pub fn trace_id(span: &tracing::Span) -> String {
+    use opentelemetry::trace::TraceContextExt;
+    span.context().span().span_context().trace_id().to_string()
+}
