@@ -5,10 +5,18 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use polyfleet_agent::config::{StrategyConfig, TokenConfig, instruments};
+use polyfleet_agent::execution::{self, ExecutionAgentConfig};
+use polyfleet_agent::executor::PaperExecutor;
 use polyfleet_agent::market_data::{self, MarketDataConfig};
-use polyfleet_agent::metrics::{self as agent_metrics, MarketDataMetrics};
+use polyfleet_agent::metrics::{self as agent_metrics, MarketDataMetrics, OrderPathMetrics};
+use polyfleet_agent::risk::{self, RiskAgentConfig};
+use polyfleet_agent::strategy;
 use polyfleet_core::TokenId;
 use polyfleet_polymarket::ws::WsConfig;
+use polyfleet_runtime::bus::nats::NatsBus;
+use polyfleet_runtime::risk_store::redis::RedisRiskStore;
+use polyfleet_runtime::telemetry;
 use tokio::sync::watch;
 
 /// polyfleet's trading agents.
@@ -23,6 +31,79 @@ struct Cli {
 enum Command {
     /// Serve a shard of tokens from the venue's market channel onto NATS.
     MarketData(MarketDataArgs),
+    /// Run one Strategy: market events in, order intents out.
+    Strategy(StrategyArgs),
+    /// Decide order intents against their RiskPolicy (scale out freely: replicas share the work).
+    Risk(RiskArgs),
+    /// Execute approved orders (paper) and commit fills, positions and PnL.
+    Execution(ExecutionArgs),
+}
+
+#[derive(clap::Args)]
+struct Common {
+    /// NATS URL.
+    #[arg(long, env = "POLYFLEET_NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    nats: String,
+    /// Address of /metrics, /healthz and /readyz.
+    #[arg(long, env = "POLYFLEET_METRICS_ADDR", default_value = "0.0.0.0:9464")]
+    metrics_addr: SocketAddr,
+    /// Log lines as JSON.
+    #[arg(long, env = "POLYFLEET_LOG_JSON")]
+    log_json: bool,
+}
+
+#[derive(clap::Args)]
+struct StrategyArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The strategy's configuration (JSON, written by the operator).
+    #[arg(long, env = "POLYFLEET_STRATEGY_CONFIG")]
+    config: std::path::PathBuf,
+}
+
+#[derive(clap::Args)]
+struct RiskArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Redis URL of the risk store (credentials, if any, come from the environment only).
+    #[arg(long, env = "POLYFLEET_REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    redis: String,
+    /// Namespace whose intents to decide (`*`: all).
+    #[arg(long, env = "POLYFLEET_NAMESPACE", default_value = "*")]
+    namespace: String,
+    /// Venue whose books feed the liquidity check.
+    #[arg(long, env = "POLYFLEET_VENUE")]
+    venue: String,
+    /// Book liquidity counts levels within this many basis points of the best price.
+    #[arg(long, env = "POLYFLEET_LIQUIDITY_BAND_BPS", default_value_t = 500)]
+    liquidity_band_bps: u32,
+    /// Durable consumer shared by the gateway's replicas.
+    #[arg(long, env = "POLYFLEET_DURABLE", default_value = "risk-gateway")]
+    durable: String,
+}
+
+#[derive(clap::Args)]
+struct ExecutionArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Redis URL of the risk store.
+    #[arg(long, env = "POLYFLEET_REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    redis: String,
+    /// Venue name.
+    #[arg(long, env = "POLYFLEET_VENUE")]
+    venue: String,
+    /// Namespace whose orders to execute (`*`: all).
+    #[arg(long, env = "POLYFLEET_NAMESPACE", default_value = "*")]
+    namespace: String,
+    /// Market rules of the tradable tokens (JSON list of {market, token, minSizeMicros, feeRateBps, feeExponent}).
+    #[arg(long, env = "POLYFLEET_MARKETS")]
+    markets: std::path::PathBuf,
+    /// Simulated venue latency of the paper executor, milliseconds.
+    #[arg(long, env = "POLYFLEET_PAPER_LATENCY_MS", default_value_t = 0)]
+    paper_latency_ms: u64,
+    /// Durable consumer name.
+    #[arg(long, env = "POLYFLEET_DURABLE", default_value = "execution")]
+    durable: String,
 }
 
 #[derive(clap::Args)]
@@ -59,9 +140,9 @@ struct MarketDataArgs {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
     match Cli::parse().command {
         Command::MarketData(a) => {
+            tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
             anyhow::ensure!((1..=500).contains(&a.assets_per_connection), "--assets-per-connection must be 1..=500");
             let tokens =
                 a.tokens.iter().map(|t| TokenId::parse(t.trim())).collect::<Result<Vec<_>, _>>().context("--tokens")?;
@@ -79,14 +160,56 @@ async fn main() -> anyhow::Result<()> {
             };
             let metrics = MarketDataMetrics::new();
             agent_metrics::serve(a.metrics_addr, metrics.clone()).await.context("serving metrics")?;
-            let (stop_tx, stop_rx) = watch::channel(false);
-            tokio::spawn(async move {
-                wait_for_signal().await;
-                let _ = stop_tx.send(true);
-            });
-            market_data::run(cfg, metrics, stop_rx).await
+            market_data::run(cfg, metrics, stop_on_signal()).await
+        }
+        Command::Strategy(a) => {
+            let _telemetry = telemetry::init("polyfleet-strategy", a.common.log_json)?;
+            let cfg = StrategyConfig::load(&a.config).with_context(|| format!("reading {}", a.config.display()))?;
+            let (bus, metrics) = start(&a.common, "polyfleet_strategy").await?;
+            strategy::run(bus, cfg, metrics, stop_on_signal()).await
+        }
+        Command::Risk(a) => {
+            let _telemetry = telemetry::init("polyfleet-risk", a.common.log_json)?;
+            let (bus, metrics) = start(&a.common, "polyfleet_risk").await?;
+            let store = RedisRiskStore::connect(&a.redis).await.context("connecting to the risk store")?;
+            let cfg = RiskAgentConfig {
+                namespace: a.namespace,
+                venue: a.venue,
+                liquidity_band_bps: a.liquidity_band_bps,
+                durable: a.durable,
+            };
+            risk::run(bus, store, cfg, metrics, stop_on_signal()).await
+        }
+        Command::Execution(a) => {
+            let _telemetry = telemetry::init("polyfleet-execution", a.common.log_json)?;
+            let text =
+                std::fs::read_to_string(&a.markets).with_context(|| format!("reading {}", a.markets.display()))?;
+            let tokens: Vec<TokenConfig> = serde_json::from_str(&text).context("--markets")?;
+            let executor = PaperExecutor::new(instruments(&tokens)?, Duration::from_millis(a.paper_latency_ms));
+            let (bus, metrics) = start(&a.common, "polyfleet_execution").await?;
+            let store = RedisRiskStore::connect(&a.redis).await.context("connecting to the risk store")?;
+            let cfg = ExecutionAgentConfig { venue: a.venue, namespace: a.namespace, durable: a.durable };
+            execution::run(bus, store, executor, cfg, metrics, stop_on_signal()).await
         }
     }
+}
+
+/// Connects the bus and serves the metrics of an order-path agent.
+async fn start(common: &Common, prefix: &str) -> anyhow::Result<(NatsBus, std::sync::Arc<OrderPathMetrics>)> {
+    let bus = NatsBus::connect(&common.nats).await.with_context(|| format!("connecting to NATS at {}", common.nats))?;
+    let metrics = OrderPathMetrics::new(prefix);
+    agent_metrics::serve(common.metrics_addr, metrics.clone()).await.context("serving metrics")?;
+    Ok((bus, metrics))
+}
+
+/// A receiver that turns true on SIGTERM or Ctrl-C.
+fn stop_on_signal() -> watch::Receiver<bool> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    stop_rx
 }
 
 /// SIGTERM (Kubernetes) or Ctrl-C.

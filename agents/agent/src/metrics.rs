@@ -1,5 +1,6 @@
-//! Prometheus metrics of the market-data agent, and the HTTP endpoint that serves them with the
-//! Kubernetes probes (`/metrics`, `/healthz`, `/readyz`).
+//! Prometheus metrics of the agents, and the HTTP endpoint that serves them with the Kubernetes
+//! probes (`/metrics`, `/healthz`, `/readyz`): [`MarketDataMetrics`] for the market-data agent,
+//! [`OrderPathMetrics`] for the strategy, risk and execution agents.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -108,24 +109,146 @@ impl MarketDataMetrics {
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Relaxed)
     }
+}
 
+/// What the HTTP endpoint serves.
+pub trait Probe: Send + Sync + 'static {
+    /// The metrics registry.
+    fn registry(&self) -> &Registry;
+    /// Readiness.
+    fn is_ready(&self) -> bool;
     /// The text exposition.
-    pub fn render(&self) -> String {
+    fn render(&self) -> String {
         let mut out = String::new();
         // Encoding into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        let _ = prometheus_client::encoding::text::encode(&mut out, self.registry());
         out
     }
 }
 
-/// Serves `/metrics`, `/healthz` (the process is up) and `/readyz` (every book live).
-pub async fn serve(addr: SocketAddr, metrics: Arc<MarketDataMetrics>) -> std::io::Result<SocketAddr> {
+impl Probe for MarketDataMetrics {
+    fn registry(&self) -> &Registry {
+        &self.registry
+    }
+    fn is_ready(&self) -> bool {
+        MarketDataMetrics::is_ready(self)
+    }
+}
+
+/// Label of a latency histogram: the hop.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HopLabel {
+    pub hop: &'static str,
+}
+
+/// Label of a decision counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: &'static str,
+}
+
+type Histograms = Family<HopLabel, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    Histogram::new([
+        0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0,
+    ])
+}
+
+/// Metrics of the order path's agents (strategy, risk gateway, execution); each agent uses its
+/// part and registers under its own prefix.
+pub struct OrderPathMetrics {
+    /// Strategy: sets/orders signalled (place intents emitted).
+    pub signals: Counter,
+    /// Strategy: cancel intents emitted.
+    pub cancels: Counter,
+    /// Strategy: parameter generation applied last.
+    pub params_generation: Gauge,
+    /// Strategy: parameter documents refused.
+    pub params_rejected: Counter,
+    /// Risk: decisions by reason (`approved` or the rejection reason).
+    pub decisions: Family<ReasonLabel, Counter>,
+    /// Risk and execution: risk-store calls that failed (unreachable, timed out).
+    pub store_errors: Counter,
+    /// Execution: order updates by status.
+    pub orders: Family<KindLabel, Counter>,
+    /// Execution: fills by liquidity (maker/taker).
+    pub fills: Family<KindLabel, Counter>,
+    /// Execution: approvals seen again and answered from the recorded outcome.
+    pub replays: Counter,
+    /// Messages that did not decode (skipped and acknowledged).
+    pub malformed: Counter,
+    /// Latency per hop and end to end, seconds: `md_to_signal`, `intent_to_decision`,
+    /// `risk_store_call`, `decision_to_execution`, `end_to_end` (market event received to
+    /// approved order received by execution).
+    pub latency: Histograms,
+    ready: AtomicBool,
+    registry: Registry,
+}
+
+impl OrderPathMetrics {
+    /// Registers every metric under `prefix` (e.g. `polyfleet_risk`).
+    pub fn new(prefix: &str) -> Arc<OrderPathMetrics> {
+        let mut registry = Registry::with_prefix(prefix);
+        let m = OrderPathMetrics {
+            signals: Counter::default(),
+            cancels: Counter::default(),
+            params_generation: Gauge::default(),
+            params_rejected: Counter::default(),
+            decisions: Family::default(),
+            store_errors: Counter::default(),
+            orders: Family::default(),
+            fills: Family::default(),
+            replays: Counter::default(),
+            malformed: Counter::default(),
+            latency: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
+            ready: AtomicBool::new(false),
+            registry: Registry::default(),
+        };
+        registry.register("signals", "Place intents emitted", m.signals.clone());
+        registry.register("cancels", "Cancel intents emitted", m.cancels.clone());
+        registry.register("params_generation", "Parameter generation applied", m.params_generation.clone());
+        registry.register("params_rejected", "Parameter documents refused", m.params_rejected.clone());
+        registry.register("decisions", "Risk decisions by reason", m.decisions.clone());
+        registry.register("store_errors", "Risk store calls that failed", m.store_errors.clone());
+        registry.register("orders", "Order updates by status", m.orders.clone());
+        registry.register("fills", "Fills by liquidity", m.fills.clone());
+        registry.register("replays", "Redelivered approvals answered from the record", m.replays.clone());
+        registry.register("malformed", "Messages that did not decode", m.malformed.clone());
+        registry.register("latency_seconds", "Latency per hop and end to end", m.latency.clone());
+        Arc::new(OrderPathMetrics { registry, ..m })
+    }
+
+    /// Records a latency between two Unix-ns timestamps.
+    pub fn observe(&self, hop: &'static str, from_ns: u64, to_ns: u64) {
+        if from_ns > 0 && to_ns >= from_ns {
+            self.latency.get_or_create(&HopLabel { hop }).observe((to_ns - from_ns) as f64 / 1e9);
+        }
+    }
+
+    /// Marks the agent ready.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Relaxed);
+    }
+}
+
+impl Probe for OrderPathMetrics {
+    fn registry(&self) -> &Registry {
+        &self.registry
+    }
+    fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+}
+
+/// Serves `/metrics`, `/healthz` (the process is up) and `/readyz` (the agent's own readiness).
+pub async fn serve<M: Probe>(addr: SocketAddr, metrics: Arc<M>) -> std::io::Result<SocketAddr> {
     let app = Router::new()
-        .route("/metrics", get(|State(m): State<Arc<MarketDataMetrics>>| async move { m.render() }))
+        .route("/metrics", get(|State(m): State<Arc<M>>| async move { m.render() }))
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/readyz",
-            get(|State(m): State<Arc<MarketDataMetrics>>| async move {
+            get(|State(m): State<Arc<M>>| async move {
                 if m.is_ready() { (StatusCode::OK, "ready") } else { (StatusCode::SERVICE_UNAVAILABLE, "not ready") }
             }),
         )

@@ -5,6 +5,7 @@
 //! simulator's truth, every gap having been repaired by a snapshot request, and the agent kept
 //! reconnecting.
 
+use polyfleet_agent::metrics::Probe;
 use polyfleet_testkit as support;
 
 use std::collections::HashMap;

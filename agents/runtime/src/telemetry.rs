@@ -66,11 +66,8 @@ pub fn init(service: &str, json: bool) -> Result<Telemetry, TelemetryError> {
         None
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let fmt = if json {
-        tracing_subscriber::fmt::layer().json().boxed()
-    } else {
-        tracing_subscriber::fmt::layer().boxed()
-    };
+    let fmt =
+        if json { tracing_subscriber::fmt::layer().json().boxed() } else { tracing_subscriber::fmt::layer().boxed() };
     let otel = provider.as_ref().map(|p| {
         let tracer = p.tracer("polyfleet");
         tracing_opentelemetry::layer().with_tracer(tracer)

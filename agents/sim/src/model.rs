@@ -480,6 +480,18 @@ impl Simulator {
         true
     }
 
+    /// Scenario injection: prices outcome `outcome` of neg-risk event `event` 6 cents below its
+    /// fair value for the next `steps` steps (0 restores the fair quote at once), and returns the
+    /// frames that publish the change. `None` for an unknown event or outcome.
+    pub fn misprice(&mut self, event: usize, outcome: usize, steps: u32) -> Option<Vec<SimFrame>> {
+        let victim = *self.events.get(event)?.markets.get(outcome)?;
+        // emit_requote consumes one step of the discount.
+        self.markets[victim].discount_steps = if steps == 0 { 0 } else { steps + 1 };
+        let mut out = vec![];
+        self.emit_requote(victim, &mut out);
+        Some(out)
+    }
+
     /// Sum of the best YES asks of a neg-risk event, in ticks (below 10_000 is an arbitrage
     /// before fees).
     pub fn event_ask_sum(&self, e: usize) -> Option<u32> {

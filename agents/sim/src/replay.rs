@@ -109,4 +109,7 @@ impl Source for Replay {
     fn model(&self) -> Option<&Simulator> {
         None
     }
+    fn model_mut(&mut self) -> Option<&mut Simulator> {
+        None
+    }
 }

@@ -19,6 +19,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures::{SinkExt, StreamExt};
@@ -123,6 +124,12 @@ impl SimHandle {
         self.shared.sim.lock().await.0.model().map(f)
     }
 
+    /// Scenario injection (see [`Simulator::misprice`]); false when there is no such outcome or
+    /// the server replays a recording.
+    pub async fn misprice(&self, event: usize, outcome: usize, steps: u32) -> bool {
+        misprice(&self.shared, event, outcome, steps).await
+    }
+
     /// Every token served.
     pub async fn tokens(&self) -> Vec<TokenId> {
         self.shared.sim.lock().await.0.tokens()
@@ -183,6 +190,7 @@ pub async fn serve_source(
         .route("/sim/faults/freeze", post(fault_freeze))
         .route("/sim/faults/malformed", post(fault_malformed))
         .route("/sim/faults/delay", post(fault_delay))
+        .route("/sim/misprice", post(scenario_misprice))
         .with_state(shared.clone());
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
@@ -463,6 +471,40 @@ async fn fault_malformed(State(shared): State<Arc<Shared>>, Query(q): Query<Ever
 #[derive(Deserialize)]
 struct Millis {
     ms: u64,
+}
+
+async fn misprice(shared: &Shared, event: usize, outcome: usize, steps: u32) -> bool {
+    let mut guard = shared.sim.lock().await;
+    guard.1 += 1;
+    let step = guard.1;
+    let Some(frames) = guard.0.model_mut().and_then(|m| m.misprice(event, outcome, steps)) else { return false };
+    for f in frames {
+        let _ = shared.frames.send(Stamped { step, assets: f.assets.into(), text: f.text.into() });
+    }
+    true
+}
+
+#[derive(Deserialize)]
+struct MispriceQuery {
+    event: usize,
+    outcome: usize,
+    #[serde(default = "default_steps")]
+    steps: u32,
+}
+
+fn default_steps() -> u32 {
+    50
+}
+
+async fn scenario_misprice(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<MispriceQuery>,
+) -> (StatusCode, &'static str) {
+    if misprice(&shared, q.event, q.outcome, q.steps).await {
+        (StatusCode::OK, "ok")
+    } else {
+        (StatusCode::NOT_FOUND, "no such event outcome, or not a model")
+    }
 }
 
 async fn fault_delay(State(shared): State<Arc<Shared>>, Query(q): Query<Millis>) -> &'static str {

@@ -18,6 +18,8 @@ pub trait Source: Send + 'static {
     fn tokens(&self) -> Vec<TokenId>;
     /// The model, when the source is one (REST metadata endpoints need it).
     fn model(&self) -> Option<&Simulator>;
+    /// The model, mutable (scenario injection).
+    fn model_mut(&mut self) -> Option<&mut Simulator>;
 }
 
 impl Source for Simulator {
@@ -34,6 +36,9 @@ impl Source for Simulator {
         self.markets().iter().flat_map(|m| [m.yes, m.no]).collect()
     }
     fn model(&self) -> Option<&Simulator> {
+        Some(self)
+    }
+    fn model_mut(&mut self) -> Option<&mut Simulator> {
         Some(self)
     }
 }

@@ -1,0 +1,379 @@
+//! The execution agent (`polyfleet-agent execution`): takes approved orders from the decisions
+//! stream (a durable consumer) and executes them with an [`Executor`], commits fills to the risk
+//! store (exposure, positions, PnL) and publishes order updates and fills.
+//!
+//! Exactly one execution per client order id, across redeliveries and restarts:
+//! 1. claim the order in the store (atomically: fresh, pending, or done);
+//! 2. fresh: execute, then commit the fills, the release of what is left, and the encoded outcome
+//!    in one script call; then publish (message ids make republishing harmless); then ack;
+//! 3. done (an approval redelivered after a crash between commit and ack): publish the recorded
+//!    outcome again, ack;
+//! 4. pending (a crash between claim and commit: nothing was committed): the order is reported
+//!    rejected and its reservation released, never executed late.
+//!
+//! When the store is unreachable nothing is acknowledged and the approval is redelivered.
+//! Cancels come straight from the intents stream (they need no approval).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use futures::StreamExt;
+use polyfleet_core::accounting::Ledger;
+use polyfleet_core::exec::paper::ExecEvent;
+use polyfleet_core::wire::{
+    Fill, Intent, Liquidity, MarketEvent, OrderIntent, OrderStatus, OrderUpdate, RiskDecision, Verdict, decode, encode,
+    subjects,
+};
+use polyfleet_core::{ClientOrderId, Side};
+use polyfleet_runtime::bus::{Bus, ConsumerSpec, Delivery};
+use polyfleet_runtime::risk_store::{Claim, FillCommit, PolicyKey, RiskStore};
+use polyfleet_runtime::telemetry;
+use tokio::sync::watch;
+use tracing::Instrument as _;
+
+use crate::executor::Executor;
+use crate::feed::{self, Snapshots};
+use crate::metrics::{KindLabel, OrderPathMetrics};
+use crate::time::{now_ms, now_ns};
+
+/// Settings of the agent.
+#[derive(Debug, Clone)]
+pub struct ExecutionAgentConfig {
+    /// Venue whose orders it executes and whose books it follows.
+    pub venue: String,
+    /// Namespace whose decisions it takes (`*` for all).
+    pub namespace: String,
+    /// Durable consumer name (one execution agent per venue account).
+    pub durable: String,
+}
+
+/// Encodes an order's outcome (its updates and fills) for the store: `[u32 len][wire message]*`.
+pub fn encode_outcome(events: &[ExecEvent]) -> Bytes {
+    let mut out = BytesMut::new();
+    for e in events {
+        let body = match e {
+            ExecEvent::Update(u) => encode(u),
+            ExecEvent::Fill(f) => encode(f),
+        };
+        out.put_u32(body.len() as u32);
+        out.put_slice(&body);
+    }
+    out.freeze()
+}
+
+/// The inverse of [`encode_outcome`]; `None` if it is damaged.
+pub fn decode_outcome(mut b: Bytes) -> Option<Vec<ExecEvent>> {
+    let mut out = vec![];
+    while b.has_remaining() {
+        if b.remaining() < 4 {
+            return None;
+        }
+        let len = b.get_u32() as usize;
+        if b.remaining() < len || len < 2 {
+            return None;
+        }
+        let body = b.split_to(len);
+        out.push(match body[1] {
+            4 => ExecEvent::Update(decode::<OrderUpdate>(&body).ok()?),
+            5 => ExecEvent::Fill(decode::<Fill>(&body).ok()?),
+            _ => return None,
+        });
+    }
+    Some(out)
+}
+
+struct Agent<B: Bus, S: RiskStore, E: Executor> {
+    bus: B,
+    store: S,
+    executor: E,
+    metrics: Arc<OrderPathMetrics>,
+    ledgers: HashMap<(String, String), Ledger>,
+    /// Policy of each order still working (for cancels and maker fills).
+    working: HashMap<ClientOrderId, OrderIntent>,
+}
+
+/// Runs until `shutdown` turns true.
+pub async fn run<B: Bus, S: RiskStore, E: Executor>(
+    bus: B,
+    store: S,
+    executor: E,
+    cfg: ExecutionAgentConfig,
+    metrics: Arc<OrderPathMetrics>,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let ns = if cfg.namespace == "*" { "*".to_string() } else { subjects::token(&cfg.namespace).into_owned() };
+    let mut decisions = bus
+        .consume(ConsumerSpec {
+            stream: subjects::STREAM_DECISIONS.into(),
+            durable: cfg.durable.clone(),
+            filter: format!("decision.{ns}.>"),
+            ack_wait: Duration::from_secs(5),
+        })
+        .await?;
+    let mut cancels = bus
+        .consume(ConsumerSpec {
+            stream: subjects::STREAM_INTENTS.into(),
+            durable: format!("{}-cancels", cfg.durable),
+            filter: format!("intent.{ns}.>"),
+            ack_wait: Duration::from_secs(5),
+        })
+        .await?;
+    let mut md = feed::subscribe(&bus, &cfg.venue).await?;
+    let (mut snaps, mut snap_rx) = Snapshots::new(bus.clone(), &cfg.venue);
+    let mut agent = Agent {
+        bus: bus.clone(),
+        store,
+        executor,
+        metrics: metrics.clone(),
+        ledgers: HashMap::new(),
+        working: HashMap::new(),
+    };
+    let mut timer = tokio::time::interval(Duration::from_millis(500));
+    metrics.set_ready(true);
+    tracing::info!(venue = %cfg.venue, "execution agent running");
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            Some(msg) = md.next() => {
+                let Ok(ev) = decode::<MarketEvent>(&msg.payload) else { metrics.malformed.inc(); continue };
+                agent.on_market(&ev, &mut snaps).await;
+            }
+            Some((token, snap)) = snap_rx.recv() => {
+                snaps.answered(&token);
+                if let Some(ev) = snap {
+                    agent.on_market(&ev, &mut snaps).await;
+                }
+            }
+            next = decisions.next() => match next {
+                Some(Ok(d)) => agent.on_decision(d).await,
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "decision consumer error");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                None => anyhow::bail!("decision consumer ended"),
+            },
+            next = cancels.next() => match next {
+                Some(Ok(d)) => agent.on_cancel(d).await,
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "cancel consumer error");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                None => anyhow::bail!("cancel consumer ended"),
+            },
+            _ = timer.tick() => {
+                let events = agent.executor.on_timer(now_ns());
+                agent.settle(events).await;
+            }
+        }
+    }
+    tracing::info!("execution agent stopped");
+    Ok(())
+}
+
+fn terminal(s: OrderStatus) -> bool {
+    matches!(s, OrderStatus::Filled | OrderStatus::Cancelled | OrderStatus::Expired | OrderStatus::Rejected)
+}
+
+impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
+    async fn on_market<X: Bus>(&mut self, ev: &MarketEvent, snaps: &mut Snapshots<X>) {
+        let (events, gap) = self.executor.on_market(ev, now_ns());
+        if gap {
+            snaps.request(ev.token);
+        }
+        self.settle(events).await;
+    }
+
+    /// Commits and publishes events that came without an approval (maker fills, expiries),
+    /// grouped by order.
+    async fn settle(&mut self, events: Vec<ExecEvent>) {
+        let mut by_order: Vec<(ClientOrderId, Vec<ExecEvent>)> = vec![];
+        for e in events {
+            let id = match &e {
+                ExecEvent::Update(u) => u.client_order_id,
+                ExecEvent::Fill(f) => f.client_order_id,
+            };
+            match by_order.iter_mut().find(|(i, _)| *i == id) {
+                Some((_, v)) => v.push(e),
+                None => by_order.push((id, vec![e])),
+            }
+        }
+        for (id, events) in by_order {
+            let Some(intent) = self.working.get(&id).cloned() else { continue };
+            if let Err(e) = self.commit_and_publish(&intent, events, None).await {
+                tracing::error!(error = %e, order = %id, "maker fill not committed (risk store unreachable)");
+            }
+        }
+    }
+
+    async fn on_decision(&mut self, delivery: Delivery) {
+        let received = now_ns();
+        let decision = match decode::<RiskDecision>(&delivery.message.payload) {
+            Ok(d) => d,
+            Err(e) => {
+                self.metrics.malformed.inc();
+                tracing::warn!(error = %e, "skipping a decision that does not decode");
+                let _ = delivery.ack().await;
+                return;
+            }
+        };
+        if !matches!(decision.verdict, Verdict::Approved) {
+            let _ = delivery.ack().await;
+            return;
+        }
+        let intent = decision.intent;
+        self.metrics.observe("decision_to_execution", decision.decided_ts_ns, received);
+        self.metrics.observe("end_to_end", intent.cause_recv_ts_ns, received);
+        let span = tracing::info_span!("execution", order = %intent.client_order_id, outcome = tracing::field::Empty);
+        telemetry::follow(&span, &delivery.message);
+        let policy = PolicyKey::of_intent(&intent);
+        let done = async {
+            match self.store.claim(&policy, &intent.client_order_id).await {
+                Ok(Claim::Fresh) => {
+                    let events = self.executor.submit(&intent, now_ns()).await;
+                    let outcome = encode_outcome(&events);
+                    self.commit_and_publish(&intent, events, Some(outcome)).await
+                }
+                Ok(Claim::Done(outcome)) => {
+                    self.metrics.replays.inc();
+                    tracing::info!(order = %intent.client_order_id, "approval seen again: publishing the recorded outcome");
+                    let events = decode_outcome(outcome).unwrap_or_default();
+                    self.publish(&events).await;
+                    Ok(())
+                }
+                Ok(Claim::Pending) => {
+                    tracing::warn!(order = %intent.client_order_id, "claimed by an executor that stopped before committing: rejecting");
+                    let update = ExecEvent::Update(OrderUpdate {
+                        client_order_id: intent.client_order_id,
+                        namespace: intent.namespace.clone(),
+                        strategy: intent.strategy.clone(),
+                        venue_order_id: None,
+                        status: OrderStatus::Rejected,
+                        filled: polyfleet_core::Quantity::ZERO,
+                        remaining: intent.size,
+                        reason: Some("executor restarted before completing; not executed".into()),
+                        ts_ns: now_ns(),
+                    });
+                    let outcome = encode_outcome(std::slice::from_ref(&update));
+                    self.commit_and_publish(&intent, vec![update], Some(outcome)).await
+                }
+                Err(e) => Err(e),
+            }
+        }
+        .instrument(span.clone())
+        .await;
+        match done {
+            Ok(()) => {
+                let _ = delivery.ack().await;
+            }
+            Err(e) => {
+                self.metrics.store_errors.inc();
+                tracing::error!(error = %e, order = %intent.client_order_id, "risk store unreachable: the approval will be redelivered");
+            }
+        }
+    }
+
+    async fn on_cancel(&mut self, delivery: Delivery) {
+        if let Ok(Intent::Cancel(c)) = decode::<Intent>(&delivery.message.payload) {
+            let ids: Vec<ClientOrderId> = match c.client_order_id {
+                Some(id) => vec![id],
+                None => self
+                    .working
+                    .values()
+                    .filter(|i| i.namespace == c.namespace && i.strategy == c.strategy)
+                    .map(|i| i.client_order_id)
+                    .collect(),
+            };
+            for id in ids {
+                let events = self.executor.cancel(&id, &c.reason, now_ns()).await;
+                self.settle(events).await;
+            }
+        }
+        let _ = delivery.ack().await;
+    }
+
+    fn ledger(&mut self, intent: &OrderIntent) -> &mut Ledger {
+        self.ledgers.entry((intent.namespace.clone(), intent.strategy.clone())).or_default()
+    }
+
+    /// Books fills in the strategy's ledger, commits them (and the release when the order is
+    /// over) to the store, then publishes the events.
+    async fn commit_and_publish(
+        &mut self,
+        intent: &OrderIntent,
+        events: Vec<ExecEvent>,
+        outcome: Option<Bytes>,
+    ) -> Result<(), polyfleet_runtime::risk_store::RiskStoreError> {
+        let policy = PolicyKey::of_intent(intent);
+        let key = (intent.namespace.clone(), intent.strategy.clone());
+        if !self.ledgers.contains_key(&key) {
+            // First order of this strategy since start: continue from the stored positions.
+            let mut ledger = Ledger::new();
+            for (token, p) in self.store.positions(&policy, &intent.strategy).await? {
+                ledger.restore(token, p);
+            }
+            self.ledgers.insert(key, ledger);
+        }
+        let mut commits = vec![];
+        let mut finished = false;
+        for e in &events {
+            match e {
+                ExecEvent::Fill(f) => {
+                    let ledger = self.ledger(intent);
+                    let before = ledger.position(&f.token);
+                    if let Err(err) = ledger.on_fill(f) {
+                        tracing::error!(error = %err, fill = %f.fill_id, "fill not booked in the ledger");
+                        continue;
+                    }
+                    let after = ledger.position(&f.token);
+                    let cost = match f.side {
+                        Side::Buy => after.cost.checked_sub(before.cost),
+                        Side::Sell => before.cost.checked_sub(after.cost),
+                    }
+                    .unwrap_or_default();
+                    let realized = after.realized.checked_sub(before.realized).unwrap_or_default();
+                    commits.push(FillCommit { fill: f.clone(), cost, realized, position: after });
+                }
+                ExecEvent::Update(u) => finished |= terminal(u.status),
+            }
+        }
+        self.store.commit(&policy, &intent.client_order_id, &commits, finished, outcome, now_ms()).await?;
+        if finished {
+            self.working.remove(&intent.client_order_id);
+        } else {
+            self.working.insert(intent.client_order_id, intent.clone());
+        }
+        self.publish(&events).await;
+        Ok(())
+    }
+
+    async fn publish(&self, events: &[ExecEvent]) {
+        for e in events {
+            let span = tracing::info_span!("fill_or_update");
+            let headers = telemetry::inject(&tracing::Span::current());
+            let (subject, id, body) = match e {
+                ExecEvent::Update(u) => {
+                    self.metrics
+                        .orders
+                        .get_or_create(&KindLabel { kind: format!("{:?}", u.status).to_lowercase() })
+                        .inc();
+                    let id = format!("u-{}-{:?}-{}", u.client_order_id, u.status, u.filled.micros());
+                    (subjects::order_updates(&u.namespace, &u.strategy), id, encode(u))
+                }
+                ExecEvent::Fill(f) => {
+                    let kind = match f.liquidity {
+                        Liquidity::Maker => "maker",
+                        Liquidity::Taker => "taker",
+                    };
+                    self.metrics.fills.get_or_create(&KindLabel { kind: kind.into() }).inc();
+                    (subjects::fills(&f.namespace, &f.strategy), format!("f-{}", f.fill_id), encode(f))
+                }
+            };
+            let _entered = span.enter();
+            if let Err(err) = self.bus.persist(&subject, headers, Bytes::from(body), Some(&id)).await {
+                tracing::error!(error = %err, subject, "order update or fill not published");
+            }
+        }
+    }
+}

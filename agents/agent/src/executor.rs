@@ -1,0 +1,95 @@
+//! The `Executor` trait (what turns an approved order into order updates and fills) and the
+//! paper executor: the core's sans-IO matching engine against the agent's own copy of the
+//! venue's books, with the market's minimum size and fees, and an optional simulated latency.
+//! A live executor (the official Polymarket SDK) implements the same trait.
+
+use std::future::Future;
+use std::time::Duration;
+
+use polyfleet_core::book::{BookFollower, Followed};
+use polyfleet_core::exec::paper::{ExecEvent, MarketRules, PaperEngine};
+use polyfleet_core::strategy::Instrument;
+use polyfleet_core::wire::{MarketEvent, MarketEventBody, OrderIntent, OrderStatus, OrderUpdate};
+use polyfleet_core::{ClientOrderId, Quantity, TokenMap};
+
+/// Executes approved orders.
+pub trait Executor: Send {
+    /// An approved order.
+    fn submit(&mut self, intent: &OrderIntent, now_ns: u64) -> impl Future<Output = Vec<ExecEvent>> + Send;
+    /// Cancel a working order (nothing when it is not working).
+    fn cancel(&mut self, id: &ClientOrderId, reason: &str, now_ns: u64) -> impl Future<Output = Vec<ExecEvent>> + Send;
+    /// A market event; returns what it caused (maker fills) and whether the book needs a snapshot.
+    fn on_market(&mut self, ev: &MarketEvent, now_ns: u64) -> (Vec<ExecEvent>, bool);
+    /// Periodic tick (expiries).
+    fn on_timer(&mut self, now_ns: u64) -> Vec<ExecEvent>;
+}
+
+/// Paper trading.
+pub struct PaperExecutor {
+    engine: PaperEngine,
+    books: TokenMap<BookFollower>,
+    instruments: TokenMap<Instrument>,
+    latency: Duration,
+}
+
+impl PaperExecutor {
+    /// A paper executor for `instruments`, answering after `latency`.
+    pub fn new(instruments: TokenMap<Instrument>, latency: Duration) -> PaperExecutor {
+        PaperExecutor { engine: PaperEngine::new(), books: TokenMap::default(), instruments, latency }
+    }
+
+    fn refuse(intent: &OrderIntent, reason: &str, now_ns: u64) -> Vec<ExecEvent> {
+        vec![ExecEvent::Update(OrderUpdate {
+            client_order_id: intent.client_order_id,
+            namespace: intent.namespace.clone(),
+            strategy: intent.strategy.clone(),
+            venue_order_id: None,
+            status: OrderStatus::Rejected,
+            filled: Quantity::ZERO,
+            remaining: intent.size,
+            reason: Some(reason.to_string()),
+            ts_ns: now_ns,
+        })]
+    }
+}
+
+impl Executor for PaperExecutor {
+    async fn submit(&mut self, intent: &OrderIntent, now_ns: u64) -> Vec<ExecEvent> {
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
+        let Some(inst) = self.instruments.get(&intent.token) else {
+            return PaperExecutor::refuse(intent, "no market rules for this token", now_ns);
+        };
+        let Some(book) = self.books.get(&intent.token).filter(|f| f.is_live()).map(BookFollower::book) else {
+            return PaperExecutor::refuse(intent, "no live book for this token", now_ns);
+        };
+        let rules = MarketRules { tick: book.tick(), min_size: inst.min_size, fees: inst.fees };
+        self.engine.submit(intent, book, &rules, now_ns)
+    }
+
+    async fn cancel(&mut self, id: &ClientOrderId, reason: &str, now_ns: u64) -> Vec<ExecEvent> {
+        self.engine.cancel(id, reason, now_ns)
+    }
+
+    fn on_market(&mut self, ev: &MarketEvent, now_ns: u64) -> (Vec<ExecEvent>, bool) {
+        let f = self.books.entry(ev.token).or_default();
+        match f.on_event(ev) {
+            Followed::Gap { .. } => (vec![], true),
+            Followed::Stale => (vec![], false),
+            Followed::Applied | Followed::Reset => {
+                let changed = matches!(ev.body, MarketEventBody::Snapshot { .. } | MarketEventBody::Delta(_));
+                if changed && f.is_live() && self.engine.open_orders() > 0 {
+                    let book = f.book().clone();
+                    (self.engine.on_book(&ev.token, &book, now_ns), false)
+                } else {
+                    (vec![], false)
+                }
+            }
+        }
+    }
+
+    fn on_timer(&mut self, now_ns: u64) -> Vec<ExecEvent> {
+        self.engine.expire(now_ns / 1_000_000_000, now_ns)
+    }
+}

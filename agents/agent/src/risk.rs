@@ -1,0 +1,182 @@
+//! The risk gateway (`polyfleet-agent risk`): decides every order intent of its namespace in one
+//! atomic risk-store call (the Redis script) and publishes the decision with its reason. Runs as
+//! a horizontally scaled set: every replica binds the same durable JetStream consumer, so each
+//! intent is decided by exactly one of them, and an intent whose replica died unacknowledged is
+//! redelivered to another (the store returns the first verdict again). Cancels are not checked.
+//!
+//! Fails closed: when the store cannot be reached the intent is rejected with
+//! `risk_store_unavailable`, counted, and logged; nothing is approved without the store.
+//!
+//! Book liquidity for the policy's minimum comes from the gateway's own books of the venue
+//! (`md.<venue>.*`); a token without a live book counts as having none.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use polyfleet_core::book::BookFollower;
+use polyfleet_core::wire::{
+    Intent, MarketEvent, OrderIntent, RejectReason, RiskDecision, Verdict, decode, encode, subjects,
+};
+use polyfleet_core::{Money, TokenMap};
+use polyfleet_runtime::bus::{Bus, ConsumerSpec, Delivery};
+use polyfleet_runtime::risk_store::{PolicyKey, RiskStore};
+use polyfleet_runtime::telemetry;
+use tokio::sync::watch;
+use tracing::Instrument as _;
+
+use crate::feed::{self, Snapshots};
+use crate::metrics::{OrderPathMetrics, ReasonLabel};
+use crate::time::{now_ms, now_ns};
+
+/// Settings of the gateway.
+#[derive(Debug, Clone)]
+pub struct RiskAgentConfig {
+    /// Namespace whose intents it decides (`*` for all).
+    pub namespace: String,
+    /// Venue whose books give the liquidity check its numbers.
+    pub venue: String,
+    /// Liquidity counts levels within this many basis points of the best price.
+    pub liquidity_band_bps: u32,
+    /// Durable consumer name shared by the replicas.
+    pub durable: String,
+}
+
+/// Runs until `shutdown` turns true.
+pub async fn run<B: Bus, S: RiskStore>(
+    bus: B,
+    store: S,
+    cfg: RiskAgentConfig,
+    metrics: Arc<OrderPathMetrics>,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let filter =
+        format!("intent.{}.>", if cfg.namespace == "*" { "*".into() } else { subjects::token(&cfg.namespace) });
+    let mut intents = bus
+        .consume(ConsumerSpec {
+            stream: subjects::STREAM_INTENTS.into(),
+            durable: cfg.durable.clone(),
+            filter,
+            ack_wait: Duration::from_secs(5),
+        })
+        .await?;
+    let mut md = feed::subscribe(&bus, &cfg.venue).await?;
+    let (mut snaps, mut snap_rx) = Snapshots::new(bus.clone(), &cfg.venue);
+    let mut books: TokenMap<BookFollower> = TokenMap::default();
+    metrics.set_ready(true);
+    tracing::info!(namespace = %cfg.namespace, venue = %cfg.venue, "risk gateway running");
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            Some(msg) = md.next() => {
+                let Ok(ev) = decode::<MarketEvent>(&msg.payload) else { metrics.malformed.inc(); continue };
+                follow(&mut books, &mut snaps, &ev);
+            }
+            Some((token, snap)) = snap_rx.recv() => {
+                snaps.answered(&token);
+                if let Some(ev) = snap {
+                    follow(&mut books, &mut snaps, &ev);
+                }
+            }
+            next = intents.next() => {
+                match next {
+                    Some(Ok(d)) => handle(&bus, &store, &cfg, &books, d, &metrics).await,
+                    Some(Err(e)) => {
+                        tracing::warn!(error = %e, "intent consumer error");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    None => anyhow::bail!("intent consumer ended"),
+                }
+            }
+        }
+    }
+    tracing::info!("risk gateway stopped");
+    Ok(())
+}
+
+fn follow<B: Bus>(books: &mut TokenMap<BookFollower>, snaps: &mut Snapshots<B>, ev: &MarketEvent) {
+    use polyfleet_core::book::Followed;
+    if let Followed::Gap { .. } = books.entry(ev.token).or_default().on_event(ev) {
+        snaps.request(ev.token);
+    }
+}
+
+/// Cash resting where the order would take from, within the band; zero without a live book.
+fn liquidity(books: &TokenMap<BookFollower>, intent: &OrderIntent, band_bps: u32) -> Money {
+    match books.get(&intent.token).filter(|f| f.is_live()) {
+        Some(f) => f.book().liquidity(intent.side.taking_side(), band_bps),
+        None => Money::ZERO,
+    }
+}
+
+async fn handle<B: Bus, S: RiskStore>(
+    bus: &B,
+    store: &S,
+    cfg: &RiskAgentConfig,
+    books: &TokenMap<BookFollower>,
+    delivery: Delivery,
+    metrics: &OrderPathMetrics,
+) {
+    let received_ns = now_ns();
+    let intent = match decode::<Intent>(&delivery.message.payload) {
+        Ok(Intent::Place(o)) => o,
+        Ok(Intent::Cancel(_)) => {
+            // Cancels never need approval; the execution agent takes them from the stream.
+            let _ = delivery.ack().await;
+            return;
+        }
+        Err(e) => {
+            metrics.malformed.inc();
+            tracing::warn!(subject = %delivery.message.subject, error = %e, "skipping an intent that does not decode");
+            let _ = delivery.ack().await;
+            return;
+        }
+    };
+    let span = tracing::info_span!("risk_decision", order = %intent.client_order_id, verdict = tracing::field::Empty);
+    telemetry::follow(&span, &delivery.message);
+    async {
+        metrics.observe("intent_to_decision", intent.created_ts_ns, received_ns);
+        let policy = PolicyKey::of_intent(&intent);
+        // Ticks of 0.0001: one basis point of price is one tick.
+        let liq = liquidity(books, &intent, cfg.liquidity_band_bps);
+        let started = now_ns();
+        let verdict = match store.decide(&policy, &intent, Some(liq), now_ms()).await {
+            Ok(Ok(())) => Verdict::Approved,
+            Ok(Err(reason)) => Verdict::Rejected { reason, detail: detail(reason, &intent, liq) },
+            Err(e) => {
+                metrics.store_errors.inc();
+                tracing::error!(error = %e, order = %intent.client_order_id, "risk store unreachable: rejecting (fail closed)");
+                Verdict::Rejected { reason: RejectReason::RiskStoreUnavailable, detail: e.to_string() }
+            }
+        };
+        metrics.observe("risk_store_call", started, now_ns());
+        let reason = match &verdict {
+            Verdict::Approved => "approved",
+            Verdict::Rejected { reason, .. } => reason.as_str(),
+        };
+        tracing::Span::current().record("verdict", reason);
+        metrics.decisions.get_or_create(&ReasonLabel { reason }).inc();
+        let decision = RiskDecision { intent, verdict, decided_ts_ns: now_ns() };
+        let subject = subjects::decisions(&decision.intent.namespace, &decision.intent.strategy);
+        let headers = telemetry::inject(&tracing::Span::current());
+        let msg_id = format!("d-{}", decision.intent.client_order_id);
+        match bus.persist(&subject, headers, Bytes::from(encode(&decision)), Some(&msg_id)).await {
+            Ok(_) => {
+                let _ = delivery.ack().await;
+            }
+            // Not acknowledged: redelivered, and the store answers with the same verdict.
+            Err(e) => tracing::error!(error = %e, "decision not published; the intent will be redelivered"),
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+fn detail(reason: RejectReason, intent: &OrderIntent, liquidity: Money) -> String {
+    match reason {
+        RejectReason::BookLiquidity => format!("book liquidity {liquidity} USDC is below the policy's minimum"),
+        RejectReason::UnknownPolicy => format!("no limits for RiskPolicy {}/{}", intent.namespace, intent.risk_policy),
+        r => format!("{} limit", r.as_str()),
+    }
+}

@@ -1,0 +1,235 @@
+//! The strategy agent (`polyfleet-agent strategy`): runs one Strategy's state machine
+//! ([`StrategyRunner`]) on the bus. Market events of its tokens come from `md.<venue>.*` (a
+//! snapshot is requested for a book with none or with a gap); its decisions, order updates and
+//! fills from their subjects; parameters from the KV bucket, applied live and acknowledged under
+//! `<key>.ack` with the generation applied (or the error). Intents go to JetStream with the
+//! client order id as message id and the order's trace context in the headers: a `market_event`
+//! span is the root of each order's trace, `signal` its child.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use bytes::Bytes;
+use futures::StreamExt;
+use polyfleet_core::TokenId;
+use polyfleet_core::strategy::Strategy;
+use polyfleet_core::strategy::arbitrage::{ArbParams, CompleteSetArb};
+use polyfleet_core::strategy::probe::Probe;
+use polyfleet_core::strategy::runner::{Identity, StrategyRunner};
+use polyfleet_core::wire::{Fill, Intent, MarketEvent, OrderUpdate, RiskDecision, decode, encode, subjects};
+use polyfleet_runtime::bus::{Bus, Message};
+use polyfleet_runtime::telemetry;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tracing::Instrument as _;
+
+use crate::config::{StrategyConfig, instruments};
+use crate::feed::{self, Snapshots};
+use crate::metrics::OrderPathMetrics;
+use crate::time::now_ns;
+
+/// The KV document the operator writes: the parameters and the Strategy generation they came from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ParamsDoc {
+    /// `metadata.generation` of the Strategy.
+    pub generation: u64,
+    /// The strategy type's parameter block.
+    pub parameters: serde_json::Value,
+}
+
+/// What the agent writes back under `<key>.ack`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ParamsAck {
+    /// The generation the document carried.
+    pub generation: u64,
+    /// True when applied; false when refused (the previous parameters stay).
+    pub applied: bool,
+    /// Why it was refused.
+    pub error: Option<String>,
+}
+
+/// Settings of the agent.
+#[derive(Debug, Clone)]
+pub struct StrategyAgentConfig {
+    /// The strategy's configuration file.
+    pub config: PathBuf,
+}
+
+fn build(cfg: &StrategyConfig, prefix: &str) -> anyhow::Result<StrategyRunner> {
+    let (max_size, max_notional) = cfg.caps();
+    let strategy: Box<dyn Strategy> = match cfg.type_.as_str() {
+        "arbitrage" => {
+            let params: ArbParams =
+                serde_json::from_value(cfg.parameters.clone()).context("arbitrage parameters in the config")?;
+            Box::new(CompleteSetArb::new(cfg.arb_sets()?, params, max_size, max_notional)?)
+        }
+        "probe" => Box::new(Probe::new(instruments(&cfg.tokens)?.into_values().collect())),
+        other => anyhow::bail!("strategy type {other:?} is not implemented by this agent"),
+    };
+    let id = Identity {
+        namespace: cfg.namespace.clone(),
+        strategy: cfg.name.clone(),
+        risk_policy: cfg.risk_policy.clone(),
+        venue: cfg.venue.clone(),
+        mode: cfg.mode()?,
+    };
+    Ok(StrategyRunner::new(id, strategy, prefix)?)
+}
+
+async fn publish_intents<B: Bus>(bus: &B, cfg: &StrategyConfig, intents: Vec<Intent>, metrics: &OrderPathMetrics) {
+    let subject = subjects::intents(&cfg.namespace, &cfg.name);
+    for intent in intents {
+        let msg_id = match &intent {
+            Intent::Place(o) => {
+                metrics.signals.inc();
+                metrics.observe("md_to_signal", o.cause_recv_ts_ns, o.created_ts_ns);
+                o.client_order_id.to_string()
+            }
+            Intent::Cancel(c) => {
+                metrics.cancels.inc();
+                format!("cancel-{}", c.client_order_id.map(|i| i.to_string()).unwrap_or_default())
+            }
+        };
+        let span = tracing::info_span!("signal", order = %msg_id);
+        let headers = telemetry::inject(&span);
+        let sent = bus.persist(&subject, headers, Bytes::from(encode(&intent)), Some(&msg_id)).instrument(span).await;
+        if let Err(e) = sent {
+            tracing::error!(error = %e, order = %msg_id, "intent not published");
+        }
+    }
+}
+
+/// Runs until `shutdown` turns true.
+pub async fn run<B: Bus>(
+    bus: B,
+    cfg: StrategyConfig,
+    metrics: Arc<OrderPathMetrics>,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    // Ids start with the start time: unique per run, so a restart never reuses one.
+    let prefix = format!("{}-{:x}", &cfg.name.chars().take(12).collect::<String>(), now_ns() / 1_000_000);
+    let mut runner = build(&cfg, &prefix)?;
+    let tokens: HashSet<TokenId> = runner.tokens().into_iter().collect();
+    let mut md = feed::subscribe(&bus, &cfg.venue).await?;
+    let (mut snaps, mut snap_rx) = Snapshots::new(bus.clone(), &cfg.venue);
+    for t in &tokens {
+        snaps.request(*t);
+    }
+    let mut decisions = bus.subscribe(&subjects::decisions(&cfg.namespace, &cfg.name)).await?;
+    let mut orders = bus.subscribe(&subjects::order_updates(&cfg.namespace, &cfg.name)).await?;
+    let mut fills = bus.subscribe(&subjects::fills(&cfg.namespace, &cfg.name)).await?;
+    let params_key = subjects::params_key(&cfg.namespace, &cfg.name);
+    let mut params = bus.kv_watch(&params_key).await?;
+    let mut timer = tokio::time::interval(Duration::from_millis(100));
+    metrics.set_ready(true);
+    tracing::info!(strategy = %cfg.name, tokens = tokens.len(), "strategy agent running");
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            Some(msg) = md.next() => {
+                let Ok(ev) = decode::<MarketEvent>(&msg.payload) else { metrics.malformed.inc(); continue };
+                if !tokens.contains(&ev.token) {
+                    continue;
+                }
+                on_market(&bus, &cfg, &mut runner, &mut snaps, &ev, &metrics).await;
+            }
+            Some((token, snap)) = snap_rx.recv() => {
+                snaps.answered(&token);
+                match snap {
+                    Some(ev) => on_market(&bus, &cfg, &mut runner, &mut snaps, &ev, &metrics).await,
+                    None => snaps.request(token),
+                }
+            }
+            Some(msg) = decisions.next() => {
+                if let Some(d) = decoded::<RiskDecision>(&msg, &metrics) {
+                    let out = runner.on_decision(&d, now_ns());
+                    publish_intents(&bus, &cfg, out, &metrics).await;
+                }
+            }
+            Some(msg) = orders.next() => {
+                if let Some(u) = decoded::<OrderUpdate>(&msg, &metrics) {
+                    let out = runner.on_order(&u, now_ns());
+                    publish_intents(&bus, &cfg, out, &metrics).await;
+                }
+            }
+            Some(msg) = fills.next() => {
+                if let Some(f) = decoded::<Fill>(&msg, &metrics) {
+                    let out = runner.on_fill(&f, now_ns());
+                    publish_intents(&bus, &cfg, out, &metrics).await;
+                }
+            }
+            Some(entry) = params.next() => {
+                let entry = match entry {
+                    Ok(e) => e,
+                    Err(e) => { tracing::warn!(error = %e, "parameter watch failed"); continue }
+                };
+                let ack = apply_params(&mut runner, &entry.value, &metrics);
+                let body = serde_json::to_vec(&ack).unwrap_or_default();
+                if let Err(e) = bus.kv_put(&subjects::params_ack_key(&cfg.namespace, &cfg.name), body.into()).await {
+                    tracing::warn!(error = %e, "parameter acknowledgement not written");
+                }
+            }
+            _ = timer.tick() => {
+                let out = runner.on_timer(now_ns());
+                publish_intents(&bus, &cfg, out, &metrics).await;
+            }
+        }
+    }
+    tracing::info!("strategy agent stopped");
+    Ok(())
+}
+
+fn decoded<M: polyfleet_core::wire::WireMessage>(msg: &Message, metrics: &OrderPathMetrics) -> Option<M> {
+    match decode::<M>(&msg.payload) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            metrics.malformed.inc();
+            tracing::warn!(subject = %msg.subject, error = %e, "skipping a message that does not decode");
+            None
+        }
+    }
+}
+
+fn apply_params(runner: &mut StrategyRunner, value: &[u8], metrics: &OrderPathMetrics) -> ParamsAck {
+    let doc: ParamsDoc = match serde_json::from_slice(value) {
+        Ok(d) => d,
+        Err(e) => {
+            metrics.params_rejected.inc();
+            return ParamsAck { generation: 0, applied: false, error: Some(format!("not a parameter document: {e}")) };
+        }
+    };
+    match runner.on_params(&doc.parameters, doc.generation) {
+        Ok(()) => {
+            metrics.params_generation.set(doc.generation as i64);
+            tracing::info!(generation = doc.generation, "parameters applied");
+            ParamsAck { generation: doc.generation, applied: true, error: None }
+        }
+        Err(e) => {
+            metrics.params_rejected.inc();
+            tracing::warn!(generation = doc.generation, error = %e, "parameters refused; previous ones stay");
+            ParamsAck { generation: doc.generation, applied: false, error: Some(e.to_string()) }
+        }
+    }
+}
+
+async fn on_market<B: Bus>(
+    bus: &B,
+    cfg: &StrategyConfig,
+    runner: &mut StrategyRunner,
+    snaps: &mut Snapshots<B>,
+    ev: &MarketEvent,
+    metrics: &OrderPathMetrics,
+) {
+    let out = runner.on_market(ev, now_ns());
+    for t in out.snapshot_requests {
+        snaps.request(t);
+    }
+    if !out.intents.is_empty() {
+        // Only events that lead to orders start a trace (every event would flood the collector).
+        let span = tracing::info_span!("market_event", token = %ev.token, seq = ev.seq, md_recv_ts_ns = ev.recv_ts_ns);
+        publish_intents(bus, cfg, out.intents, metrics).instrument(span).await;
+    }
+}
