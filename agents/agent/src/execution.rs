@@ -122,6 +122,9 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
         .await?;
     let mut md = feed::subscribe(&bus, &cfg.venue).await?;
     let (mut snaps, mut snap_rx) = Snapshots::new(bus.clone(), &cfg.venue);
+    for t in executor.tokens() {
+        snaps.request(t);
+    }
     let mut agent = Agent {
         bus: bus.clone(),
         store,
@@ -142,8 +145,9 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
             }
             Some((token, snap)) = snap_rx.recv() => {
                 snaps.answered(&token);
-                if let Some(ev) = snap {
-                    agent.on_market(&ev, &mut snaps).await;
+                match snap {
+                    Some(ev) => agent.on_market(&ev, &mut snaps).await,
+                    None => snaps.request(token),
                 }
             }
             next = decisions.next() => match next {

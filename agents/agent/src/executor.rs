@@ -10,10 +10,12 @@ use polyfleet_core::book::{BookFollower, Followed};
 use polyfleet_core::exec::paper::{ExecEvent, MarketRules, PaperEngine};
 use polyfleet_core::strategy::Instrument;
 use polyfleet_core::wire::{MarketEvent, MarketEventBody, OrderIntent, OrderStatus, OrderUpdate};
-use polyfleet_core::{ClientOrderId, Quantity, TokenMap};
+use polyfleet_core::{ClientOrderId, Quantity, TokenId, TokenMap};
 
 /// Executes approved orders.
 pub trait Executor: Send {
+    /// Tokens it trades (their books are requested at start).
+    fn tokens(&self) -> Vec<TokenId>;
     /// An approved order.
     fn submit(&mut self, intent: &OrderIntent, now_ns: u64) -> impl Future<Output = Vec<ExecEvent>> + Send;
     /// Cancel a working order (nothing when it is not working).
@@ -54,6 +56,10 @@ impl PaperExecutor {
 }
 
 impl Executor for PaperExecutor {
+    fn tokens(&self) -> Vec<TokenId> {
+        self.instruments.keys().copied().collect()
+    }
+
     async fn submit(&mut self, intent: &OrderIntent, now_ns: u64) -> Vec<ExecEvent> {
         if !self.latency.is_zero() {
             tokio::time::sleep(self.latency).await;

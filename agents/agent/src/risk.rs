@@ -81,7 +81,7 @@ pub async fn run<B: Bus, S: RiskStore>(
             }
             next = intents.next() => {
                 match next {
-                    Some(Ok(d)) => handle(&bus, &store, &cfg, &books, d, &metrics).await,
+                    Some(Ok(d)) => handle(&bus, &store, &cfg, &mut books, d, &metrics).await,
                     Some(Err(e)) => {
                         tracing::warn!(error = %e, "intent consumer error");
                         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -114,7 +114,7 @@ async fn handle<B: Bus, S: RiskStore>(
     bus: &B,
     store: &S,
     cfg: &RiskAgentConfig,
-    books: &TokenMap<BookFollower>,
+    books: &mut TokenMap<BookFollower>,
     delivery: Delivery,
     metrics: &OrderPathMetrics,
 ) {
@@ -138,6 +138,16 @@ async fn handle<B: Bus, S: RiskStore>(
     async {
         metrics.observe("intent_to_decision", intent.created_ts_ns, received_ns);
         let policy = PolicyKey::of_intent(&intent);
+        if !books.get(&intent.token).is_some_and(BookFollower::is_live) {
+            // First order on this token (or its book fell behind): fetch the book now rather
+            // than judge its liquidity as none.
+            let subject = subjects::snapshot_request(&cfg.venue, &intent.token);
+            if let Ok(payload) = bus.request(&subject, Bytes::new(), Duration::from_millis(500)).await
+                && let Ok(ev) = decode::<MarketEvent>(&payload)
+            {
+                books.entry(ev.token).or_default().on_event(&ev);
+            }
+        }
         // Ticks of 0.0001: one basis point of price is one tick.
         let liq = liquidity(books, &intent, cfg.liquidity_band_bps);
         let started = now_ns();

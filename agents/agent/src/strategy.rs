@@ -228,6 +228,7 @@ async fn on_market<B: Bus>(
         snaps.request(t);
     }
     if !out.intents.is_empty() {
+        tracing::debug!(token = %ev.token, seq = ev.seq, body = ?std::mem::discriminant(&ev.body), intents = out.intents.len(), "signal");
         // Only events that lead to orders start a trace (every event would flood the collector).
         let span = tracing::info_span!("market_event", token = %ev.token, seq = ev.seq, md_recv_ts_ns = ev.recv_ts_ns);
         publish_intents(bus, cfg, out.intents, metrics).instrument(span).await;

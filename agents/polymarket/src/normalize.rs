@@ -274,16 +274,16 @@ fn handle(
             sink.publish(s, b.asset, b.timestamp_ms, body);
         }
         MarketMessage::PriceChange { changes, frame, timestamp_ms, .. } => {
-            // Group the frame's changes by token, preserving order; one event per token.
-            let mut i = 0;
-            while i < changes.len() {
-                let asset = changes[i].asset;
-                let mut j = i;
-                while j < changes.len() && changes[j].asset == asset {
-                    j += 1;
+            // Group the frame's changes by token (a frame interleaves a market's two tokens),
+            // keeping each token's order: one event per token, so a consumer never sees a book
+            // half-way through a frame (a phantom price between the removal and the addition).
+            // No allocation: a token's group starts at its first change (frames are short).
+            for (i, first) in changes.iter().enumerate() {
+                let asset = first.asset;
+                if changes[..i].iter().any(|c| c.asset == asset) {
+                    continue;
                 }
-                let group = &changes[i..j];
-                i = j;
+                let group = changes[i..].iter().filter(|c| c.asset == asset);
                 let Some(s) = tokens.get_mut(&asset) else {
                     sink.stats.foreign_events += 1;
                     continue;
@@ -292,14 +292,14 @@ fn handle(
                     sink.stats.gated_deltas += 1;
                     continue;
                 }
-                let mut applied: Vec<LevelChange> = Vec::with_capacity(group.len());
-                for c in group {
+                let mut applied: Vec<LevelChange> = Vec::with_capacity(changes.len() - i);
+                for c in group.clone() {
                     if s.book.apply_level(c.side, c.price, c.size).is_ok() {
                         applied.push(LevelChange { side: c.side, price: c.price, size: c.size });
                     }
                 }
                 s.meta.timestamp_ms = *timestamp_ms;
-                if let Some(venue_hash) = group.last().and_then(|c| c.hash(frame)).filter(|_| s.hash_verifiable) {
+                if let Some(venue_hash) = group.clone().next_back().and_then(|c| c.hash(frame)).filter(|_| s.hash_verifiable) {
                     sink.stats.hash_checks += 1;
                     if !s.needs_resync && book_hash(&s.meta, &s.book) != venue_hash {
                         sink.stats.hash_mismatches += 1;

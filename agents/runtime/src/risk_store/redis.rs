@@ -107,7 +107,25 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RedisRiskStore<C> {
     }
 
     async fn hgetall(&self, k: String) -> Result<HashMap<String, String>, RiskStoreError> {
-        redis::cmd("HGETALL").arg(k).query_async(&mut self.con.clone()).await.map_err(unavailable)
+        let cmd = redis::cmd("HGETALL").arg(k).clone();
+        let cmd = &cmd;
+        self.retried(|mut con| async move { cmd.query_async(&mut con).await }).await
+    }
+
+    /// Runs `f`, once more if the connection had dropped (the manager reconnects in between):
+    /// after a Redis restart the first call on the old connection fails. Safe for every script
+    /// here: decisions return their first verdict, commits apply each fill once, and a claim
+    /// repeated reads "pending" (the order is then reported not executed, never run twice).
+    async fn retried<T, F, Fut>(&self, f: F) -> Result<T, RiskStoreError>
+    where
+        F: Fn(C) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        match f(self.con.clone()).await {
+            Ok(v) => Ok(v),
+            Err(e) if e.is_connection_dropped() || e.is_io_error() => f(self.con.clone()).await.map_err(unavailable),
+            Err(e) => Err(unavailable(e)),
+        }
     }
 }
 
@@ -137,7 +155,8 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
         let k = key(policy, "limits");
         let mut pipe = redis::pipe();
         pipe.atomic().del(&k).ignore().hset_multiple(&k, &fields).ignore();
-        pipe.query_async::<()>(&mut self.con.clone()).await.map_err(unavailable)
+        let pipe = &pipe;
+        self.retried(|mut con| async move { pipe.query_async::<()>(&mut con).await }).await
     }
 
     async fn decide(
@@ -148,10 +167,8 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
         now_ms: u64,
     ) -> Result<Result<(), RejectReason>, RiskStoreError> {
         let coid = intent.client_order_id.as_str();
-        let v: String = self
-            .scripts
-            .decide
-            .key(key(policy, "limits"))
+        let mut inv = self.scripts.decide.prepare_invoke();
+        inv.key(key(policy, "limits"))
             .key(key(policy, "state"))
             .key(key(policy, "pos"))
             .key(key(policy, "resv"))
@@ -163,33 +180,26 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
             .arg(intent.price.ticks())
             .arg(intent.size.micros())
             .arg(book_liquidity.map_or(-1, |m| m.micros()))
-            .arg(now_ms)
-            .invoke_async(&mut self.con.clone())
-            .await
-            .map_err(unavailable)?;
+            .arg(now_ms);
+        let inv = &inv;
+        let v: String = self.retried(|mut con| async move { inv.invoke_async(&mut con).await }).await?;
         verdict(&v)
     }
 
     async fn release(&self, policy: &PolicyKey, id: &ClientOrderId) -> Result<(), RiskStoreError> {
-        self.scripts
-            .release
-            .key(key(policy, "state"))
-            .key(key(policy, "pos"))
-            .key(key(policy, "resv"))
-            .arg(id.as_str())
-            .invoke_async::<()>(&mut self.con.clone())
-            .await
-            .map_err(unavailable)
+        let mut inv = self.scripts.release.prepare_invoke();
+        inv.key(key(policy, "state")).key(key(policy, "pos")).key(key(policy, "resv")).arg(id.as_str());
+        let inv = &inv;
+        self.retried(|mut con| async move { inv.invoke_async::<()>(&mut con).await }).await
     }
 
     async fn claim(&self, policy: &PolicyKey, id: &ClientOrderId) -> Result<Claim, RiskStoreError> {
-        let v: Vec<Value> = self
-            .scripts
-            .claim
-            .key(key(policy, &format!("x:{}", id.as_str())))
-            .invoke_async(&mut self.con.clone())
-            .await
-            .map_err(unavailable)?;
+        // Retried like the others: if a first attempt did claim before the connection dropped,
+        // the retry reads "pending" and the order is reported not executed: never executed twice.
+        let mut inv = self.scripts.claim.prepare_invoke();
+        inv.key(key(policy, &format!("x:{}", id.as_str())));
+        let inv = &inv;
+        let v: Vec<Value> = self.retried(|mut con| async move { inv.invoke_async(&mut con).await }).await?;
         let text = |v: &Value| match v {
             Value::BulkString(b) => Some(Bytes::copy_from_slice(b)),
             Value::SimpleString(s) => Some(Bytes::copy_from_slice(s.as_bytes())),
@@ -236,17 +246,18 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
                 .arg(c.realized.micros())
                 .arg(encode_position(&c.position));
         }
-        inv.invoke_async::<()>(&mut self.con.clone()).await.map_err(unavailable)
+        let inv = &inv;
+        self.retried(|mut con| async move { inv.invoke_async::<()>(&mut con).await }).await
     }
 
     async fn snapshot(&self, policy: &PolicyKey) -> Result<RiskSnapshot, RiskStoreError> {
         let state = self.hgetall(key(policy, "state")).await?;
         let pos = self.hgetall(key(policy, "pos")).await?;
-        let mut con = self.con.clone();
-        let open: usize =
-            redis::cmd("HLEN").arg(key(policy, "resv")).query_async(&mut con).await.map_err(unavailable)?;
-        let recent: usize =
-            redis::cmd("LLEN").arg(key(policy, "rate")).query_async(&mut con).await.map_err(unavailable)?;
+        let (hlen, llen) =
+            (redis::cmd("HLEN").arg(key(policy, "resv")).clone(), redis::cmd("LLEN").arg(key(policy, "rate")).clone());
+        let (hlen, llen) = (&hlen, &llen);
+        let open: usize = self.retried(|mut con| async move { hlen.query_async(&mut con).await }).await?;
+        let recent: usize = self.retried(|mut con| async move { llen.query_async(&mut con).await }).await?;
         let mut positions = vec![];
         for (t, q) in &pos {
             let token = TokenId::parse(t).map_err(|_| RiskStoreError::Corrupt(format!("token {t}")))?;

@@ -1,0 +1,515 @@
+//! The order path end to end, every agent its own process, on real servers: `nats-server -js`,
+//! `redis-server`, the venue simulator, `polyfleet-agent market-data | strategy | risk |
+//! execution`, and an OTLP receiver for their traces.
+//!
+//! 1. The simulator misprices a neg-risk event: exactly one complete set (one FOK buy per
+//!    outcome, sized by the leg cap) is approved and filled at the simulator's asks with V2
+//!    fees, and the risk store's positions, exposure and PnL equal the sum of the fills.
+//! 2. The kill switch flips: the next intents are rejected with `kill_switch`.
+//! 3. Redis stops: intents are rejected with `risk_store_unavailable` (fail closed); Redis comes
+//!    back and orders are approved and filled again.
+//! 4. The execution agent is killed (SIGKILL) while executing and restarted: no fill twice.
+//! 5. Every filled order's spans (market event, signal, risk decision, execution) share one trace
+//!    id across the strategy, risk and execution processes.
+
+mod otlp;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use polyfleet_core::accounting::Ledger;
+use polyfleet_core::money::FeeSchedule;
+use polyfleet_core::risk::RiskLimits;
+use polyfleet_core::wire::{Fill, OrderStatus, OrderUpdate, RejectReason, RiskDecision, Verdict, decode, subjects};
+use polyfleet_core::{ClientOrderId, Money, Quantity, Side, TokenId};
+use polyfleet_runtime::bus::nats::NatsBus;
+use polyfleet_runtime::bus::{Bus, ConsumerSpec};
+use polyfleet_runtime::risk_store::redis::RedisRiskStore;
+use polyfleet_runtime::risk_store::{PolicyKey, RiskStore};
+use polyfleet_sim::model::SimConfig;
+use polyfleet_testkit::{NatsServer, RedisServer, free_port};
+
+const FEE_BPS: u32 = 100;
+const LEG_CAP_MICROS: i64 = 2_000_000;
+
+struct Agent {
+    name: &'static str,
+    child: Option<Child>,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    metrics: u16,
+}
+
+impl Agent {
+    fn spawn(name: &'static str, args: Vec<String>, env: Vec<(String, String)>) -> Agent {
+        let mut a = Agent { name, child: None, args, env, metrics: free_port() };
+        a.start();
+        a
+    }
+
+    fn start(&mut self) {
+        self.metrics = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_polyfleet-agent"))
+            .args(&self.args)
+            .args(["--metrics-addr", &format!("127.0.0.1:{}", self.metrics)])
+            .envs(self.env.iter().cloned())
+            .stdout(if std::env::var("E2E_LOGS").is_ok() { Stdio::inherit() } else { Stdio::null() })
+            .stderr(if std::env::var("E2E_LOGS").is_ok() { Stdio::inherit() } else { Stdio::null() })
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", self.name));
+        self.child = Some(child);
+    }
+
+    fn signal(&mut self, sig: &str) {
+        if let Some(c) = &self.child {
+            let _ = Command::new("kill").args([sig, &c.id().to_string()]).status();
+        }
+    }
+
+    /// SIGTERM and wait (flushes its spans).
+    fn stop(&mut self) {
+        self.signal("-TERM");
+        if let Some(mut c) = self.child.take() {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if c.try_wait().unwrap().is_some() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGKILL: no cleanup at all.
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    async fn ready(&self) -> bool {
+        let url = format!("http://127.0.0.1:{}/readyz", self.metrics);
+        matches!(reqwest::get(&url).await, Ok(r) if r.status().is_success())
+    }
+
+    async fn metrics_text(&self) -> String {
+        let url = format!("http://127.0.0.1:{}/metrics", self.metrics);
+        match reqwest::get(&url).await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// What the test saw on the streams (JetStream consumers: de-duplicated, as stored).
+#[derive(Default)]
+struct Seen {
+    decisions: Vec<RiskDecision>,
+    fills: Vec<Fill>,
+    updates: Vec<OrderUpdate>,
+}
+
+async fn collect(bus: &NatsBus, seen: Arc<Mutex<Seen>>) {
+    let specs = [
+        (subjects::STREAM_DECISIONS, "decision.>"),
+        (subjects::STREAM_FILLS, "fill.>"),
+        (subjects::STREAM_ORDERS, "order.>"),
+    ];
+    for (stream, filter) in specs {
+        let mut d = bus
+            .consume(ConsumerSpec {
+                stream: stream.into(),
+                durable: format!("e2e-{}", stream.to_lowercase()),
+                filter: filter.into(),
+                ack_wait: Duration::from_secs(30),
+            })
+            .await
+            .unwrap();
+        let seen = seen.clone();
+        tokio::spawn(async move {
+            while let Some(next) = d.next().await {
+                let m = match next {
+                    Ok(m) => m,
+                    Err(e) => {
+                        eprintln!("collector {stream}: {e}");
+                        continue;
+                    }
+                };
+                {
+                    let mut s = seen.lock().unwrap();
+                    let p = &m.message.payload;
+                    match p.get(1) {
+                        Some(3) => s.decisions.push(decode(p).unwrap()),
+                        Some(5) => s.fills.push(decode(p).unwrap()),
+                        Some(4) => s.updates.push(decode(p).unwrap()),
+                        _ => panic!("unexpected message on {}", m.message.subject),
+                    }
+                }
+                let _ = m.ack().await;
+            }
+        });
+    }
+}
+
+async fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn limits(kill: bool) -> RiskLimits {
+    RiskLimits {
+        kill_switch: kill,
+        max_order_size: Quantity::from_micros(100_000_000),
+        max_order_notional: Money::from_micros(50_000_000),
+        max_position_per_market: Quantity::from_micros(1_000_000_000),
+        max_gross_exposure: Money::from_micros(1_000_000_000),
+        max_daily_loss: Money::from_micros(100_000_000),
+        max_drawdown: Money::from_micros(200_000_000),
+        max_orders_per_minute: 600,
+        min_book_liquidity: Some(Money::from_micros(1_000_000)),
+        circuit_breaker: Some((3, 60_000)),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn order_path_end_to_end() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let nats = NatsServer::start();
+    let mut redis = RedisServer::start();
+    let otlp = otlp::OtlpReceiver::start().await;
+    let cfg = SimConfig {
+        binary_markets: 1,
+        neg_risk_events: vec![3],
+        mispricing_bps: 0,
+        fee_rate_bps: FEE_BPS,
+        ..SimConfig::default()
+    };
+    // The model only moves when the test says so.
+    let sim = polyfleet_sim::server::serve(cfg, "127.0.0.1:0".parse().unwrap(), 0).await.unwrap();
+    let (event_yes, binary, markets) = sim
+        .with_model(|m| {
+            let e = &m.events()[0];
+            let yes: Vec<(String, TokenId)> =
+                e.markets.iter().map(|&i| (m.markets()[i].condition.to_string(), m.markets()[i].yes)).collect();
+            let b = &m.markets()[0];
+            let all: Vec<(String, TokenId)> = m
+                .markets()
+                .iter()
+                .flat_map(|x| [(x.condition.to_string(), x.yes), (x.condition.to_string(), x.no)])
+                .collect();
+            (yes, (b.condition.to_string(), b.yes, b.no), all)
+        })
+        .await
+        .unwrap();
+    let token_json = |market: &str, token: &TokenId| serde_json::json!({"market": market, "token": token.to_string(), "minSizeMicros": 5_000_000, "feeRateBps": FEE_BPS, "feeExponent": 1});
+    let dir = std::env::temp_dir().join(format!("polyfleet-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let strategy_cfg = serde_json::json!({
+        "namespace": "trading", "name": "arb", "riskPolicy": "main", "venue": "sim", "mode": "paper",
+        "type": "arbitrage",
+        "riskCaps": {"maxOrderSizeMicros": 100_000_000u64, "maxOrderNotionalMicros": 50_000_000},
+        "sets": [
+            {"kind": "negRisk", "legs": event_yes.iter().map(|(m, t)| token_json(m, t)).collect::<Vec<_>>()},
+            {"kind": "binary", "legs": [token_json(&binary.0, &binary.1), token_json(&binary.0, &binary.2)]},
+        ],
+        "parameters": {"minEdgeBps": 100, "maxNotionalPerLegMicros": LEG_CAP_MICROS, "orderType": "FOK", "legTimeoutMs": 10000, "cooldownMs": 200},
+    });
+    std::fs::write(dir.join("strategy.json"), serde_json::to_vec(&strategy_cfg).unwrap()).unwrap();
+    let markets_json: Vec<_> = markets.iter().map(|(m, t)| token_json(m, t)).collect();
+    std::fs::write(dir.join("markets.json"), serde_json::to_vec(&markets_json).unwrap()).unwrap();
+
+    // The operator's part: the RiskPolicy's limits in Redis.
+    let store = RedisRiskStore::connect(&redis.url).await.unwrap();
+    let policy = PolicyKey::new("trading", "main");
+    store.set_limits(&policy, &limits(false)).await.unwrap();
+
+    let env = |service: &str| {
+        vec![
+            ("OTEL_EXPORTER_OTLP_ENDPOINT".to_string(), otlp.endpoint.clone()),
+            ("OTEL_BSP_SCHEDULE_DELAY".to_string(), "100".to_string()),
+            ("OTEL_SERVICE_NAME".to_string(), service.to_string()),
+            ("RUST_LOG".to_string(), "info,polyfleet_agent::strategy=debug".to_string()),
+        ]
+    };
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let tokens = markets.iter().map(|(_, t)| t.to_string()).collect::<Vec<_>>().join(",");
+    let md = Agent::spawn(
+        "market-data",
+        s(&[
+            "market-data",
+            "--venue",
+            "sim",
+            "--ws-url",
+            &sim.market_ws_url(),
+            "--rest-url",
+            &sim.http_url(),
+            "--tokens",
+            &tokens,
+            "--nats",
+            &nats.url,
+        ]),
+        env("md"),
+    );
+    let risk = Agent::spawn(
+        "risk",
+        s(&["risk", "--venue", "sim", "--namespace", "trading", "--nats", &nats.url, "--redis", &redis.url]),
+        env("risk"),
+    );
+    let exec_args = s(&[
+        "execution",
+        "--venue",
+        "sim",
+        "--namespace",
+        "trading",
+        "--nats",
+        &nats.url,
+        "--redis",
+        &redis.url,
+        "--markets",
+        dir.join("markets.json").to_str().unwrap(),
+        "--paper-latency-ms",
+        "300",
+    ]);
+    let mut exec = Agent::spawn("execution", exec_args, env("execution"));
+    let bus = NatsBus::connect(&nats.url).await.unwrap();
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    collect(&bus, seen.clone()).await;
+    for a in [&md, &risk, &exec] {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !a.ready().await {
+            assert!(Instant::now() < deadline, "{} not ready", a.name);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let strategy = Agent::spawn(
+        "strategy",
+        s(&["strategy", "--config", dir.join("strategy.json").to_str().unwrap(), "--nats", &nats.url]),
+        env("strategy"),
+    );
+    wait_until_ready(&strategy).await;
+    // Let the strategy, the gateway and the executor take their snapshots.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(seen.lock().unwrap().decisions.is_empty(), "no opportunity, no intent");
+
+    // 1. The opportunity. Outcome 2 drops 6 cents; the expected set comes from the true books.
+    let mut asks = vec![];
+    assert!(sim.misprice(0, 2, 100_000).await);
+    for (_, t) in &event_yes {
+        let (book, _) = sim.truth(t).await.unwrap();
+        asks.push(book.best_ask().unwrap());
+    }
+    let size_micros = asks
+        .iter()
+        .map(|l| (LEG_CAP_MICROS as u64 * 10_000 / u64::from(l.price.ticks())) / 10_000 * 10_000)
+        .min()
+        .unwrap();
+    let size = Quantity::from_micros(size_micros);
+    assert!(asks.iter().all(|l| l.size >= size), "precondition: the top levels hold the set ({asks:?}, {size})");
+    let sum: u32 = asks.iter().map(|l| l.price.ticks()).sum();
+    assert!(sum < 9_800, "the mispricing makes a set below 0.98: {sum}");
+    wait_until("three fills", Duration::from_secs(15), || seen.lock().unwrap().fills.len() >= 3).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    {
+        let s = seen.lock().unwrap();
+        let approved: Vec<&RiskDecision> = s.decisions.iter().filter(|d| d.verdict == Verdict::Approved).collect();
+        assert_eq!(approved.len(), 3, "exactly one set approved: {:?}", s.decisions);
+        assert_eq!(s.fills.len(), 3, "exactly one fill per leg: {:?}", s.fills);
+        let fees = FeeSchedule { rate_bps: FEE_BPS, exponent: 1 };
+        for ((_, token), level) in event_yes.iter().zip(&asks) {
+            let f = s.fills.iter().find(|f| f.token == *token).expect("a fill per outcome");
+            assert_eq!((f.side, f.price, f.size), (Side::Buy, level.price, size));
+            assert_eq!(f.fee, fees.taker_fee(level.price, size).unwrap());
+        }
+        let filled = s.updates.iter().filter(|u| u.status == OrderStatus::Filled).count();
+        assert_eq!(filled, 3);
+    }
+    check_accounting(&store, &policy, &seen).await;
+    let filled_phase1: HashSet<ClientOrderId> = seen.lock().unwrap().fills.iter().map(|f| f.client_order_id).collect();
+
+    // 2. Kill switch: the next set's intents are all rejected.
+    store.set_limits(&policy, &limits(true)).await.unwrap();
+    let before = seen.lock().unwrap().decisions.len();
+    new_opportunity(&sim, 0).await;
+    wait_until("kill-switch rejections", Duration::from_secs(10), || {
+        seen.lock().unwrap().decisions.len() >= before + 3
+    })
+    .await;
+    assert_rejected_since(&seen, before, RejectReason::KillSwitch);
+    assert_eq!(seen.lock().unwrap().fills.len(), 3);
+    store.set_limits(&policy, &limits(false)).await.unwrap();
+
+    // 3. Redis stops: fail closed. Then it comes back and orders flow again.
+    redis.stop();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let before = seen.lock().unwrap().decisions.len();
+    new_opportunity(&sim, 1).await;
+    wait_until("fail-closed rejections", Duration::from_secs(15), || {
+        seen.lock().unwrap().decisions.len() >= before + 3
+    })
+    .await;
+    assert_rejected_since(&seen, before, RejectReason::RiskStoreUnavailable);
+    assert!(risk.metrics_text().await.contains("polyfleet_risk_store_errors_total"));
+    redis.resume();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let fills_before = seen.lock().unwrap().fills.len();
+    new_opportunity(&sim, 2).await;
+    wait_until("fills after recovery", Duration::from_secs(15), || seen.lock().unwrap().fills.len() > fills_before)
+        .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    check_accounting(&store, &policy, &seen).await;
+
+    // 4. Kill the execution agent while it executes; restart it on the same durable consumer.
+    let before = seen.lock().unwrap().decisions.len();
+    new_opportunity(&sim, 0).await;
+    wait_until("approvals to execute", Duration::from_secs(10), || {
+        seen.lock().unwrap().decisions[before..].iter().any(|d| d.verdict == Verdict::Approved)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    exec.kill();
+    exec.start();
+    wait_until_ready(&exec).await;
+    // Every approved order of this round ends (filled, killed, or rejected as not executed).
+    wait_until("every approved order to end", Duration::from_secs(30), || {
+        let s = seen.lock().unwrap();
+        s.decisions[before..].iter().filter(|d| d.verdict == Verdict::Approved).all(|d| {
+            s.updates.iter().any(|u| {
+                u.client_order_id == d.intent.client_order_id
+                    && matches!(u.status, OrderStatus::Filled | OrderStatus::Cancelled | OrderStatus::Rejected)
+            })
+        })
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    {
+        let s = seen.lock().unwrap();
+        let mut ids = HashSet::new();
+        for f in &s.fills {
+            assert!(ids.insert(f.fill_id.clone()), "fill {} published twice", f.fill_id);
+        }
+        let mut per_order: HashMap<ClientOrderId, u64> = HashMap::new();
+        for f in &s.fills {
+            *per_order.entry(f.client_order_id).or_default() += f.size.micros();
+        }
+        for d in &s.decisions {
+            if let Some(q) = per_order.get(&d.intent.client_order_id) {
+                assert!(*q <= d.intent.size.micros(), "order {} filled beyond its size", d.intent.client_order_id);
+            }
+        }
+        // The order the killed agent had claimed is reported as not executed, never run late.
+        let interrupted: Vec<_> =
+            s.updates.iter().filter(|u| u.reason.as_deref().is_some_and(|r| r.contains("restarted"))).collect();
+        assert_eq!(interrupted.len(), 1, "one interrupted order: {interrupted:?}");
+        assert!(!s.fills.iter().any(|f| f.client_order_id == interrupted[0].client_order_id));
+        eprintln!(
+            "restart round: {} decisions, {} fills in all, interrupted {}",
+            s.decisions.len() - before,
+            s.fills.len(),
+            interrupted[0].client_order_id
+        );
+    }
+    check_accounting(&store, &policy, &seen).await;
+
+    // 5. One trace per order across processes (stop the agents so their exporters flush).
+    let mut agents = [strategy, risk, exec, md];
+    for a in agents.iter_mut() {
+        a.stop();
+    }
+    let spans = otlp.spans();
+    let traced: Vec<ClientOrderId> = seen.lock().unwrap().fills.iter().map(|f| f.client_order_id).collect();
+    let mut complete = 0;
+    for id in &traced {
+        let of_order: Vec<_> = spans.iter().filter(|s| s.attr("order") == Some(id.as_str())).collect();
+        let Some(exec_span) = of_order.iter().find(|s| s.name == "execution") else { continue };
+        let trace = &exec_span.trace_id;
+        assert_ne!(trace, "00000000000000000000000000000000");
+        for (name, service) in [("signal", "strategy"), ("risk_decision", "risk"), ("execution", "execution")] {
+            let s = of_order.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("{name} span of {id}"));
+            assert_eq!(&s.trace_id, trace, "{name} span of {id} in another trace");
+            assert_eq!(s.service, service);
+        }
+        // Set legs come from a market event, which roots their trace (unwinds come from order
+        // updates instead).
+        if filled_phase1.contains(id) {
+            assert!(
+                spans.iter().any(|s| s.name == "market_event" && &s.trace_id == trace && s.service == "strategy"),
+                "the market event that caused {id} roots its trace"
+            );
+        }
+        complete += 1;
+    }
+    assert!(complete >= 3, "complete traces for the filled orders ({complete} of {})", traced.len());
+    assert!(filled_phase1.iter().all(|id| traced.contains(id)));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+async fn wait_until_ready(a: &Agent) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !a.ready().await {
+        assert!(Instant::now() < deadline, "{} not ready", a.name);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Restores the event's fair quotes, waits out the strategy's cooldown, and misprices `outcome`.
+async fn new_opportunity(sim: &polyfleet_sim::server::SimHandle, outcome: usize) {
+    for o in 0..3 {
+        sim.misprice(0, o, 0).await;
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(sim.misprice(0, outcome, 100_000).await);
+}
+
+fn assert_rejected_since(seen: &Arc<Mutex<Seen>>, from: usize, reason: RejectReason) {
+    let s = seen.lock().unwrap();
+    assert!(s.decisions.len() > from);
+    for d in &s.decisions[from..] {
+        match &d.verdict {
+            Verdict::Rejected { reason: r, .. } => assert_eq!(*r, reason, "{d:?}"),
+            Verdict::Approved => panic!("approved while it must not be: {d:?}"),
+        }
+    }
+}
+
+/// Positions, exposure and PnL in Redis equal what the published fills add up to.
+async fn check_accounting(store: &RedisRiskStore, policy: &PolicyKey, seen: &Arc<Mutex<Seen>>) {
+    let fills = seen.lock().unwrap().fills.clone();
+    let mut ledger = Ledger::new();
+    for f in &fills {
+        ledger.on_fill(f).unwrap();
+    }
+    let mut expected: BTreeMap<String, _> = BTreeMap::new();
+    for (t, p) in ledger.positions() {
+        expected.insert(t.to_string(), p);
+    }
+    let stored: BTreeMap<String, _> =
+        store.positions(policy, "arb").await.unwrap().into_iter().map(|(t, p)| (t.to_string(), p)).collect();
+    assert_eq!(stored, expected, "ledger positions in Redis");
+    let snap = store.snapshot(policy).await.unwrap();
+    assert_eq!(snap.open_reservations, 0, "every order ended");
+    let cost = ledger.positions().iter().fold(Money::ZERO, |a, (_, p)| a.checked_add(p.cost).unwrap());
+    assert_eq!(snap.exposure, cost, "exposure is the cost of what is held");
+    assert_eq!(snap.daily_pnl, ledger.realized(), "daily PnL is the realized PnL, fees included");
+    let held: Vec<(TokenId, Quantity)> = {
+        let mut v: Vec<_> =
+            ledger.positions().into_iter().filter(|(_, p)| !p.size.is_zero()).map(|(t, p)| (t, p.size)).collect();
+        v.sort_by_key(|(t, _)| t.to_string());
+        v
+    };
+    assert_eq!(snap.positions, held);
+}
