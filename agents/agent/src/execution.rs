@@ -90,6 +90,8 @@ struct Agent<B: Bus, S: RiskStore, E: Executor> {
     executor: E,
     metrics: Arc<OrderPathMetrics>,
     ledgers: HashMap<(String, String), Ledger>,
+    /// The policy each strategy's fills are booked under.
+    policies: HashMap<(String, String), PolicyKey>,
     /// Policy of each order still working (for cancels and maker fills).
     working: HashMap<ClientOrderId, OrderIntent>,
 }
@@ -131,6 +133,7 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
         executor,
         metrics: metrics.clone(),
         ledgers: HashMap::new(),
+        policies: HashMap::new(),
         working: HashMap::new(),
     };
     let mut timer = tokio::time::interval(Duration::from_millis(500));
@@ -169,6 +172,7 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
             _ = timer.tick() => {
                 let events = agent.executor.on_timer(now_ns());
                 agent.settle(events).await;
+                agent.mark_to_market().await;
             }
         }
     }
@@ -297,6 +301,22 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
         let _ = delivery.ack().await;
     }
 
+    /// Records every strategy's unrealized PnL per token at the current marks.
+    async fn mark_to_market(&mut self) {
+        for (key, ledger) in &self.ledgers {
+            let Some(policy) = self.policies.get(key) else { continue };
+            let marks: Vec<(polyfleet_core::TokenId, polyfleet_core::Money)> = ledger
+                .positions()
+                .into_iter()
+                .filter_map(|(t, p)| Some((t, p.unrealized(self.executor.mark(&t)?))))
+                .collect();
+            if let Err(e) = self.store.set_unrealized(policy, &key.1, &marks).await {
+                self.metrics.store_errors.inc();
+                tracing::warn!(error = %e, "unrealized PnL not recorded");
+            }
+        }
+    }
+
     fn ledger(&mut self, intent: &OrderIntent) -> &mut Ledger {
         self.ledgers.entry((intent.namespace.clone(), intent.strategy.clone())).or_default()
     }
@@ -317,6 +337,7 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
             for (token, p) in self.store.positions(&policy, &intent.strategy).await? {
                 ledger.restore(token, p);
             }
+            self.policies.insert(key.clone(), policy.clone());
             self.ledgers.insert(key, ledger);
         }
         let mut commits = vec![];

@@ -10,7 +10,7 @@ use polyfleet_core::book::{BookFollower, Followed};
 use polyfleet_core::exec::paper::{ExecEvent, MarketRules, PaperEngine};
 use polyfleet_core::strategy::Instrument;
 use polyfleet_core::wire::{MarketEvent, MarketEventBody, OrderIntent, OrderStatus, OrderUpdate};
-use polyfleet_core::{ClientOrderId, Quantity, TokenId, TokenMap};
+use polyfleet_core::{ClientOrderId, Price, Quantity, TokenId, TokenMap};
 
 /// Executes approved orders.
 pub trait Executor: Send {
@@ -24,6 +24,8 @@ pub trait Executor: Send {
     fn on_market(&mut self, ev: &MarketEvent, now_ns: u64) -> (Vec<ExecEvent>, bool);
     /// Periodic tick (expiries).
     fn on_timer(&mut self, now_ns: u64) -> Vec<ExecEvent>;
+    /// The price a position in `token` is marked at: the best bid (what selling would get).
+    fn mark(&self, token: &TokenId) -> Option<Price>;
 }
 
 /// Paper trading.
@@ -97,5 +99,9 @@ impl Executor for PaperExecutor {
 
     fn on_timer(&mut self, now_ns: u64) -> Vec<ExecEvent> {
         self.engine.expire(now_ns / 1_000_000_000, now_ns)
+    }
+
+    fn mark(&self, token: &TokenId) -> Option<Price> {
+        self.books.get(token).filter(|f| f.is_live()).and_then(|f| f.book().best_bid()).map(|l| l.price)
     }
 }

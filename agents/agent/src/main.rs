@@ -80,6 +80,9 @@ struct RiskArgs {
     /// Durable consumer shared by the gateway's replicas.
     #[arg(long, env = "POLYFLEET_DURABLE", default_value = "risk-gateway")]
     durable: String,
+    /// Decisions in flight at once.
+    #[arg(long, env = "POLYFLEET_RISK_CONCURRENCY", default_value_t = 64)]
+    concurrency: usize,
 }
 
 #[derive(clap::Args)]
@@ -177,6 +180,7 @@ async fn main() -> anyhow::Result<()> {
                 venue: a.venue,
                 liquidity_band_bps: a.liquidity_band_bps,
                 durable: a.durable,
+                concurrency: a.concurrency,
             };
             risk::run(bus, store, cfg, metrics, stop_on_signal()).await
         }

@@ -41,6 +41,8 @@ pub struct RiskAgentConfig {
     pub liquidity_band_bps: u32,
     /// Durable consumer name shared by the replicas.
     pub durable: String,
+    /// Decisions in flight at once per replica.
+    pub concurrency: usize,
 }
 
 /// Runs until `shutdown` turns true.
@@ -64,6 +66,7 @@ pub async fn run<B: Bus, S: RiskStore>(
     let mut md = feed::subscribe(&bus, &cfg.venue).await?;
     let (mut snaps, mut snap_rx) = Snapshots::new(bus.clone(), &cfg.venue);
     let mut books: TokenMap<BookFollower> = TokenMap::default();
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(cfg.concurrency.max(1)));
     metrics.set_ready(true);
     tracing::info!(namespace = %cfg.namespace, venue = %cfg.venue, "risk gateway running");
     loop {
@@ -81,7 +84,7 @@ pub async fn run<B: Bus, S: RiskStore>(
             }
             next = intents.next() => {
                 match next {
-                    Some(Ok(d)) => handle(&bus, &store, &cfg, &mut books, d, &metrics).await,
+                    Some(Ok(d)) => handle(&bus, &store, &cfg, &mut books, d, &metrics, &in_flight).await,
                     Some(Err(e)) => {
                         tracing::warn!(error = %e, "intent consumer error");
                         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -110,13 +113,17 @@ fn liquidity(books: &TokenMap<BookFollower>, intent: &OrderIntent, band_bps: u32
     }
 }
 
+/// Decodes an intent and measures its book's liquidity (in the loop, which owns the books), then
+/// decides and publishes on a task of its own: decisions of different intents run concurrently
+/// (the store's script keeps each atomic), up to the semaphore's limit.
 async fn handle<B: Bus, S: RiskStore>(
     bus: &B,
     store: &S,
     cfg: &RiskAgentConfig,
     books: &mut TokenMap<BookFollower>,
     delivery: Delivery,
-    metrics: &OrderPathMetrics,
+    metrics: &Arc<OrderPathMetrics>,
+    limit: &Arc<tokio::sync::Semaphore>,
 ) {
     let received_ns = now_ns();
     let intent = match decode::<Intent>(&delivery.message.payload) {
@@ -135,52 +142,67 @@ async fn handle<B: Bus, S: RiskStore>(
     };
     let span = tracing::info_span!("risk_decision", order = %intent.client_order_id, verdict = tracing::field::Empty);
     telemetry::follow(&span, &delivery.message);
-    async {
-        metrics.observe("intent_to_decision", intent.created_ts_ns, received_ns);
-        let policy = PolicyKey::of_intent(&intent);
-        if !books.get(&intent.token).is_some_and(BookFollower::is_live) {
-            // First order on this token (or its book fell behind): fetch the book now rather
-            // than judge its liquidity as none.
-            let subject = subjects::snapshot_request(&cfg.venue, &intent.token);
-            if let Ok(payload) = bus.request(&subject, Bytes::new(), Duration::from_millis(500)).await
-                && let Ok(ev) = decode::<MarketEvent>(&payload)
-            {
-                books.entry(ev.token).or_default().on_event(&ev);
-            }
-        }
-        // Ticks of 0.0001: one basis point of price is one tick.
-        let liq = liquidity(books, &intent, cfg.liquidity_band_bps);
-        let started = now_ns();
-        let verdict = match store.decide(&policy, &intent, Some(liq), now_ms()).await {
-            Ok(Ok(())) => Verdict::Approved,
-            Ok(Err(reason)) => Verdict::Rejected { reason, detail: detail(reason, &intent, liq) },
-            Err(e) => {
-                metrics.store_errors.inc();
-                tracing::error!(error = %e, order = %intent.client_order_id, "risk store unreachable: rejecting (fail closed)");
-                Verdict::Rejected { reason: RejectReason::RiskStoreUnavailable, detail: e.to_string() }
-            }
-        };
-        metrics.observe("risk_store_call", started, now_ns());
-        let reason = match &verdict {
-            Verdict::Approved => "approved",
-            Verdict::Rejected { reason, .. } => reason.as_str(),
-        };
-        tracing::Span::current().record("verdict", reason);
-        metrics.decisions.get_or_create(&ReasonLabel { reason }).inc();
-        let decision = RiskDecision { intent, verdict, decided_ts_ns: now_ns() };
-        let subject = subjects::decisions(&decision.intent.namespace, &decision.intent.strategy);
-        let headers = telemetry::inject(&tracing::Span::current());
-        let msg_id = format!("d-{}", decision.intent.client_order_id);
-        match bus.persist(&subject, headers, Bytes::from(encode(&decision)), Some(&msg_id)).await {
-            Ok(_) => {
-                let _ = delivery.ack().await;
-            }
-            // Not acknowledged: redelivered, and the store answers with the same verdict.
-            Err(e) => tracing::error!(error = %e, "decision not published; the intent will be redelivered"),
+    metrics.observe("intent_to_decision", intent.created_ts_ns, received_ns);
+    if !books.get(&intent.token).is_some_and(BookFollower::is_live) {
+        // First order on this token (or its book fell behind): fetch the book now rather than
+        // judge its liquidity as none.
+        let subject = subjects::snapshot_request(&cfg.venue, &intent.token);
+        if let Ok(payload) = bus.request(&subject, Bytes::new(), Duration::from_millis(500)).await
+            && let Ok(ev) = decode::<MarketEvent>(&payload)
+        {
+            books.entry(ev.token).or_default().on_event(&ev);
         }
     }
-    .instrument(span)
-    .await
+    // Ticks of 0.0001: one basis point of price is one tick.
+    let liq = liquidity(books, &intent, cfg.liquidity_band_bps);
+    let Ok(permit) = limit.clone().acquire_owned().await else { return };
+    let (bus, store, metrics) = (bus.clone(), store.clone(), metrics.clone());
+    tokio::spawn(
+        async move {
+            decide(&bus, &store, intent, liq, delivery, &metrics).await;
+            drop(permit);
+        }
+        .instrument(span),
+    );
+}
+
+async fn decide<B: Bus, S: RiskStore>(
+    bus: &B,
+    store: &S,
+    intent: OrderIntent,
+    liq: Money,
+    delivery: Delivery,
+    metrics: &OrderPathMetrics,
+) {
+    let policy = PolicyKey::of_intent(&intent);
+    let started = now_ns();
+    let verdict = match store.decide(&policy, &intent, Some(liq), now_ms()).await {
+        Ok(Ok(())) => Verdict::Approved,
+        Ok(Err(reason)) => Verdict::Rejected { reason, detail: detail(reason, &intent, liq) },
+        Err(e) => {
+            metrics.store_errors.inc();
+            tracing::error!(error = %e, order = %intent.client_order_id, "risk store unreachable: rejecting (fail closed)");
+            Verdict::Rejected { reason: RejectReason::RiskStoreUnavailable, detail: e.to_string() }
+        }
+    };
+    metrics.observe("risk_store_call", started, now_ns());
+    let reason = match &verdict {
+        Verdict::Approved => "approved",
+        Verdict::Rejected { reason, .. } => reason.as_str(),
+    };
+    tracing::Span::current().record("verdict", reason);
+    metrics.decisions.get_or_create(&ReasonLabel { reason }).inc();
+    let decision = RiskDecision { intent, verdict, decided_ts_ns: now_ns() };
+    let subject = subjects::decisions(&decision.intent.namespace, &decision.intent.strategy);
+    let headers = telemetry::inject(&tracing::Span::current());
+    let msg_id = format!("d-{}", decision.intent.client_order_id);
+    match bus.persist(&subject, headers, Bytes::from(encode(&decision)), Some(&msg_id)).await {
+        Ok(_) => {
+            let _ = delivery.ack().await;
+        }
+        // Not acknowledged: redelivered, and the store answers with the same verdict.
+        Err(e) => tracing::error!(error = %e, "decision not published; the intent will be redelivered"),
+    }
 }
 
 fn detail(reason: RejectReason, intent: &OrderIntent, liquidity: Money) -> String {

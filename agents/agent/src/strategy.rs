@@ -95,10 +95,17 @@ async fn publish_intents<B: Bus>(bus: &B, cfg: &StrategyConfig, intents: Vec<Int
         };
         let span = tracing::info_span!("signal", order = %msg_id);
         let headers = telemetry::inject(&span);
-        let sent = bus.persist(&subject, headers, Bytes::from(encode(&intent)), Some(&msg_id)).instrument(span).await;
-        if let Err(e) = sent {
-            tracing::error!(error = %e, order = %msg_id, "intent not published");
-        }
+        // The store acknowledgement is awaited off the loop: the next event need not wait for it.
+        let (bus, subject) = (bus.clone(), subject.clone());
+        tokio::spawn(
+            async move {
+                let sent = bus.persist(&subject, headers, Bytes::from(encode(&intent)), Some(&msg_id)).await;
+                if let Err(e) = sent {
+                    tracing::error!(error = %e, order = %msg_id, "intent not published");
+                }
+            }
+            .instrument(span),
+        );
     }
 }
 

@@ -340,6 +340,35 @@ async fn order_path_end_to_end() {
     }
     check_accounting(&store, &policy, &seen).await;
     let filled_phase1: HashSet<ClientOrderId> = seen.lock().unwrap().fills.iter().map(|f| f.client_order_id).collect();
+    // The executor marks the set at the best bids: unrealized PnL per token in the store.
+    wait_until_async("unrealized PnL marked", || async {
+        store.unrealized(&policy, "arb").await.map(|u| u.len() == 3).unwrap_or(false)
+    })
+    .await;
+
+    // 1b. Parameters change live through the KV bucket and are acknowledged; a bad document is
+    // refused (the previous parameters stay). A 50% minimum edge stops the next set.
+    let key = subjects::params_key("trading", "arb");
+    let ack_key = subjects::params_ack_key("trading", "arb");
+    let params = |g: u64, edge: u32| {
+        serde_json::to_vec(&serde_json::json!({"generation": g, "parameters": {"minEdgeBps": edge, "maxNotionalPerLegMicros": LEG_CAP_MICROS, "orderType": "FOK", "legTimeoutMs": 10000, "cooldownMs": 200}})).unwrap()
+    };
+    bus.kv_put(&key, params(2, 5000).into()).await.unwrap();
+    wait_for_ack(&bus, &ack_key, 2, true).await;
+    bus.kv_put(
+        &key,
+        serde_json::to_vec(&serde_json::json!({"generation": 3, "parameters": {"minEdgeBps": -1}})).unwrap().into(),
+    )
+    .await
+    .unwrap();
+    wait_for_ack(&bus, &ack_key, 3, false).await;
+    let before = seen.lock().unwrap().decisions.len();
+    new_opportunity(&sim, 1).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(seen.lock().unwrap().decisions.len(), before, "no set below the live 50% minimum edge");
+    bus.kv_put(&key, params(4, 100).into()).await.unwrap();
+    wait_for_ack(&bus, &ack_key, 4, true).await;
+    assert!(strategy.metrics_text().await.contains("polyfleet_strategy_params_generation 4"));
 
     // 2. Kill switch: the next set's intents are all rejected.
     store.set_limits(&policy, &limits(true)).await.unwrap();
@@ -456,6 +485,31 @@ async fn order_path_end_to_end() {
     assert!(complete >= 3, "complete traces for the filled orders ({complete} of {})", traced.len());
     assert!(filled_phase1.iter().all(|id| traced.contains(id)));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+async fn wait_until_async<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !f().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn wait_for_ack(bus: &NatsBus, key: &str, generation: u64, applied: bool) {
+    wait_until_async("the parameter acknowledgement", || async {
+        match bus.kv_get(key).await.unwrap() {
+            Some(e) => {
+                let ack: serde_json::Value = serde_json::from_slice(&e.value).unwrap();
+                ack["generation"] == generation && ack["applied"] == applied
+            }
+            None => false,
+        }
+    })
+    .await;
 }
 
 async fn wait_until_ready(a: &Agent) {

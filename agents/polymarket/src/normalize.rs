@@ -299,7 +299,9 @@ fn handle(
                     }
                 }
                 s.meta.timestamp_ms = *timestamp_ms;
-                if let Some(venue_hash) = group.clone().next_back().and_then(|c| c.hash(frame)).filter(|_| s.hash_verifiable) {
+                if let Some(venue_hash) =
+                    group.clone().next_back().and_then(|c| c.hash(frame)).filter(|_| s.hash_verifiable)
+                {
                     sink.stats.hash_checks += 1;
                     if !s.needs_resync && book_hash(&s.meta, &s.book) != venue_hash {
                         sink.stats.hash_mismatches += 1;

@@ -143,6 +143,10 @@ async fn fills_commit_once_and_release_the_rest<S: RiskStore>(s: S, p: PolicyKey
     assert_eq!(snap.positions, vec![(TokenId::from_u128(7), q("40"))]);
     assert_eq!((snap.daily_pnl, snap.equity), (m("-0.1"), m("-0.1")));
     assert_eq!(s.positions(&p, "arb").await.unwrap(), vec![(TokenId::from_u128(7), pos)]);
+    // The executor marks the position: unrealized PnL per token, last mark wins.
+    s.set_unrealized(&p, "arb", &[(TokenId::from_u128(7), m("-1.5"))]).await.unwrap();
+    s.set_unrealized(&p, "arb", &[(TokenId::from_u128(7), m("2.25"))]).await.unwrap();
+    assert_eq!(s.unrealized(&p, "arb").await.unwrap(), vec![(TokenId::from_u128(7), m("2.25"))]);
 }
 
 macro_rules! suite {

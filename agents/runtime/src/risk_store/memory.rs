@@ -18,6 +18,7 @@ struct Policy {
     risk: RiskState,
     fills: HashSet<String>,
     ledgers: HashMap<String, TokenMap<Position>>,
+    unrealized: HashMap<String, TokenMap<Money>>,
     /// None: claimed, not finished; Some: executed, with its outcome.
     orders: HashMap<ClientOrderId, Option<Bytes>>,
 }
@@ -107,6 +108,29 @@ impl RiskStore for MemoryRiskStore {
 
     async fn snapshot(&self, policy: &PolicyKey) -> Result<RiskSnapshot, RiskStoreError> {
         Ok(self.lock().get(policy).map(|p| p.risk.snapshot()).unwrap_or_default())
+    }
+
+    async fn set_unrealized(
+        &self,
+        policy: &PolicyKey,
+        strategy: &str,
+        marks: &[(TokenId, Money)],
+    ) -> Result<(), RiskStoreError> {
+        let mut all = self.lock();
+        let u = all.entry(policy.clone()).or_default().unrealized.entry(strategy.to_string()).or_default();
+        u.extend(marks.iter().copied());
+        Ok(())
+    }
+
+    async fn unrealized(&self, policy: &PolicyKey, strategy: &str) -> Result<Vec<(TokenId, Money)>, RiskStoreError> {
+        let all = self.lock();
+        let mut out: Vec<(TokenId, Money)> = all
+            .get(policy)
+            .and_then(|p| p.unrealized.get(strategy))
+            .map(|u| u.iter().map(|(t, m)| (*t, *m)).collect())
+            .unwrap_or_default();
+        out.sort_by_key(|(t, _)| t.to_string());
+        Ok(out)
     }
 
     async fn positions(&self, policy: &PolicyKey, strategy: &str) -> Result<Vec<(TokenId, Position)>, RiskStoreError> {

@@ -21,6 +21,7 @@
 //! | `pf:{ns/p}:d:<coid>` | string | the verdict, for 24 h |
 //! | `pf:{ns/p}:fills` | set | fill ids applied |
 //! | `pf:{ns/p}:ledger:<strategy>` | hash | token -> `size cost realized fees deficit` (micros) |
+//! | `pf:{ns/p}:unrealized:<strategy>` | hash | token -> unrealized PnL (micros) at the executor's last mark |
 //! | `pf:{ns/p}:x:<coid>` | hash | execution `state` (pending/done) and `outcome`, for 7 days |
 
 pub mod memory;
@@ -137,6 +138,19 @@ pub trait RiskStore: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), RiskStoreError>> + Send;
     /// The policy's state.
     fn snapshot(&self, policy: &PolicyKey) -> impl Future<Output = Result<RiskSnapshot, RiskStoreError>> + Send;
+    /// Records a strategy's unrealized PnL per token (marked by the executor from its books).
+    fn set_unrealized(
+        &self,
+        policy: &PolicyKey,
+        strategy: &str,
+        marks: &[(TokenId, Money)],
+    ) -> impl Future<Output = Result<(), RiskStoreError>> + Send;
+    /// A strategy's unrealized PnL per token as last recorded, sorted by token.
+    fn unrealized(
+        &self,
+        policy: &PolicyKey,
+        strategy: &str,
+    ) -> impl Future<Output = Result<Vec<(TokenId, Money)>, RiskStoreError>> + Send;
     /// A strategy's ledger positions, sorted by token.
     fn positions(
         &self,

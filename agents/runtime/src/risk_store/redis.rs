@@ -281,6 +281,33 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
         })
     }
 
+    async fn set_unrealized(
+        &self,
+        policy: &PolicyKey,
+        strategy: &str,
+        marks: &[(TokenId, Money)],
+    ) -> Result<(), RiskStoreError> {
+        if marks.is_empty() {
+            return Ok(());
+        }
+        let fields: Vec<(String, i64)> = marks.iter().map(|(t, m)| (t.to_string(), m.micros())).collect();
+        let cmd = redis::cmd("HSET").arg(key(policy, &format!("unrealized:{strategy}"))).arg(&fields).clone();
+        let cmd = &cmd;
+        self.retried(|mut con| async move { cmd.query_async::<()>(&mut con).await }).await
+    }
+
+    async fn unrealized(&self, policy: &PolicyKey, strategy: &str) -> Result<Vec<(TokenId, Money)>, RiskStoreError> {
+        let m = self.hgetall(key(policy, &format!("unrealized:{strategy}"))).await?;
+        let mut out = vec![];
+        for (t, v) in &m {
+            let token = TokenId::parse(t).map_err(|_| RiskStoreError::Corrupt(format!("token {t}")))?;
+            let v: i64 = v.parse().map_err(|_| RiskStoreError::Corrupt(format!("unrealized {v}")))?;
+            out.push((token, Money::from_micros(v)));
+        }
+        out.sort_by_key(|(t, _)| t.to_string());
+        Ok(out)
+    }
+
     async fn positions(&self, policy: &PolicyKey, strategy: &str) -> Result<Vec<(TokenId, Position)>, RiskStoreError> {
         let ledger = self.hgetall(key(policy, &format!("ledger:{strategy}"))).await?;
         let mut out = vec![];
