@@ -194,7 +194,7 @@ async fn main() {
     println!("floor  Redis decide script call     {}", percentiles(script));
 
     // Latency at each rate.
-    for rate in [1_000u64, 10_000] {
+    for rate in [1_000u64, 3_000, 10_000] {
         let start_ns = now_ns();
         let mut decisions = bus
             .consume(ConsumerSpec {
@@ -208,6 +208,7 @@ async fn main() {
         let total = rate * seconds;
         let collector = tokio::spawn(async move {
             let mut lat = vec![];
+            let mut hops: [Vec<u64>; 3] = [vec![], vec![], vec![]];
             let mut rejected = 0u64;
             let mut seen = HashSet::new();
             while let Ok(Some(Ok(d))) = tokio::time::timeout(Duration::from_secs(5), decisions.next()).await {
@@ -217,15 +218,21 @@ async fn main() {
                 if decision.intent.cause_recv_ts_ns < start_ns || !seen.insert(decision.intent.client_order_id) {
                     continue;
                 }
+                let i = &decision.intent;
                 match decision.verdict {
-                    Verdict::Approved => lat.push(received - decision.intent.cause_recv_ts_ns),
+                    Verdict::Approved => {
+                        lat.push(received - i.cause_recv_ts_ns);
+                        hops[0].push(i.created_ts_ns.saturating_sub(i.cause_recv_ts_ns));
+                        hops[1].push(decision.decided_ts_ns.saturating_sub(i.created_ts_ns));
+                        hops[2].push(received.saturating_sub(decision.decided_ts_ns));
+                    }
                     Verdict::Rejected { .. } => rejected += 1,
                 }
                 if lat.len() as u64 + rejected >= total {
                     break;
                 }
             }
-            (lat, rejected)
+            (lat, hops, rejected)
         });
         let per_ms = rate / 1000;
         let mut tick = tokio::time::interval(Duration::from_millis(1));
@@ -259,7 +266,7 @@ async fn main() {
             }
         }
         let send_secs = started.elapsed().as_secs_f64();
-        let (lat, rejected) = collector.await.unwrap();
+        let (lat, hops, rejected) = collector.await.unwrap();
         println!(
             "e2e    {:>6} ev/s (sent {} in {:.2} s; approved {}, rejected {})",
             rate,
@@ -269,6 +276,10 @@ async fn main() {
             rejected
         );
         println!("       market event -> approved order at execution  {}", percentiles(lat));
+        let [a, b, c] = hops;
+        println!("         hop  event -> intent (strategy)            {}", percentiles(a));
+        println!("         hop  intent -> decision (JetStream, risk)  {}", percentiles(b));
+        println!("         hop  decision -> execution (JetStream)     {}", percentiles(c));
     }
 
     // Risk decisions per second against one Redis.
@@ -331,12 +342,8 @@ async fn main() {
     match out {
         Ok(o) => println!(
             "redis-benchmark EVALSHA decide (64 clients):  {}",
-            String::from_utf8_lossy(&o.stdout)
-                .trim()
-                .replace('\r', " ")
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
+            // -q prints progress lines separated by carriage returns; the summary is the last.
+            String::from_utf8_lossy(&o.stdout).rsplit('\r').next().unwrap_or_default().trim()
         ),
         Err(e) => println!("redis-benchmark not available: {e}"),
     }

@@ -405,11 +405,31 @@ async fn order_path_end_to_end() {
     // 4. Kill the execution agent while it executes; restart it on the same durable consumer.
     let before = seen.lock().unwrap().decisions.len();
     new_opportunity(&sim, 0).await;
-    wait_until("approvals to execute", Duration::from_secs(10), || {
-        seen.lock().unwrap().decisions[before..].iter().any(|d| d.verdict == Verdict::Approved)
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Kill it exactly while an order is claimed and not yet committed (the claim is in Redis; the
+    // paper latency of 300 ms holds the execution open).
+    let mut redis_con =
+        redis::Client::open(redis.url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    'claimed: loop {
+        assert!(Instant::now() < deadline, "no order of the round was claimed");
+        let approved: Vec<ClientOrderId> = seen.lock().unwrap().decisions[before..]
+            .iter()
+            .filter(|d| d.verdict == Verdict::Approved)
+            .map(|d| d.intent.client_order_id)
+            .collect();
+        for id in approved {
+            let state: Option<String> = redis::cmd("HGET")
+                .arg(format!("pf:{{trading/main}}:x:{id}"))
+                .arg("state")
+                .query_async(&mut redis_con)
+                .await
+                .unwrap();
+            if state.as_deref() == Some("pending") {
+                break 'claimed;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     exec.kill();
     exec.start();
     wait_until_ready(&exec).await;
