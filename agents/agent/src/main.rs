@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use polyfleet_agent::config::{StrategyConfig, TokenConfig, instruments};
+use polyfleet_agent::config::{TokenConfig, instruments, load_strategy};
 use polyfleet_agent::execution::{self, ExecutionAgentConfig};
 use polyfleet_agent::executor::PaperExecutor;
 use polyfleet_agent::market_data::{self, MarketDataConfig};
@@ -167,7 +167,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Strategy(a) => {
             let _telemetry = telemetry::init("polyfleet-strategy", a.common.log_json)?;
-            let cfg = StrategyConfig::load(&a.config).with_context(|| format!("reading {}", a.config.display()))?;
+            let cfg = load_strategy(&a.config).with_context(|| format!("reading {}", a.config.display()))?;
             let (bus, metrics) = start(&a.common, "polyfleet_strategy").await?;
             strategy::run(bus, cfg, metrics, stop_on_signal()).await
         }

@@ -12,6 +12,7 @@
 
 pub mod accounting;
 pub mod book;
+pub mod config;
 pub mod exec;
 pub mod ids;
 pub mod money;

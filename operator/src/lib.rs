@@ -1,0 +1,7 @@
+//! polyfleet's operator library: the operator's settings, the one builder of agent pod specs
+//! ([`pods`]), and the pure desired-state [`planner`] that the controllers (and the local run)
+//! apply.
+
+pub mod planner;
+pub mod pods;
+pub mod settings;

@@ -1,0 +1,87 @@
+//! A Market as the planner sees it: its tokens (from status once resolved, else from spec), the
+//! condition of each, its kind and its trading rules.
+
+use kube::ResourceExt;
+use polyfleet_core::config::TokenConfig;
+use polyfleet_core::{Quantity, TokenId};
+use polyfleet_crds::Market;
+use polyfleet_crds::market::MarketType;
+
+/// Default minimum order size when a Market's status does not say (5 shares, the venue's usual).
+pub const DEFAULT_MIN_SIZE_MICROS: u64 = 5_000_000;
+
+/// A tradable Market.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarketView {
+    /// Market object name.
+    pub name: String,
+    /// Binary or neg-risk event.
+    pub neg_risk_event: bool,
+    /// Tokens (binary: YES then NO; neg-risk event: each outcome's YES), with their condition.
+    pub tokens: Vec<(String, TokenId)>,
+    /// Minimum order size, micro-shares.
+    pub min_size_micros: u64,
+    /// Venue name.
+    pub venue: String,
+    /// Labels (for Strategy selectors).
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+impl MarketView {
+    /// The planner's view, or `None` while the Market has no tokens yet (unresolved).
+    pub fn of(m: &Market) -> Option<MarketView> {
+        let market_condition = m
+            .spec
+            .condition_id
+            .clone()
+            .or_else(|| m.status.as_ref().and_then(|s| s.tokens.first()?.condition_id.clone()));
+        let from_status: Vec<(Option<String>, String)> = m
+            .status
+            .as_ref()
+            .map(|s| s.tokens.iter().map(|t| (t.condition_id.clone(), t.token_id.clone())).collect())
+            .unwrap_or_default();
+        let from_spec: Vec<(Option<String>, String)> = m
+            .spec
+            .tokens
+            .as_ref()
+            .map(|ts| ts.iter().map(|t| (t.condition_id.clone(), t.token_id.clone())).collect())
+            .unwrap_or_default();
+        let raw = if from_status.is_empty() { from_spec } else { from_status };
+        let tokens: Vec<(String, TokenId)> = raw
+            .into_iter()
+            .map(|(c, t)| Some((c.or_else(|| market_condition.clone())?, TokenId::parse(&t).ok()?)))
+            .collect::<Option<_>>()?;
+        if tokens.is_empty() {
+            return None;
+        }
+        let min_size_micros = m
+            .status
+            .as_ref()
+            .and_then(|s| s.min_order_size.as_deref())
+            .and_then(|s| Quantity::parse(s).ok())
+            .map_or(DEFAULT_MIN_SIZE_MICROS, |q| q.micros());
+        Some(MarketView {
+            name: m.name_any(),
+            neg_risk_event: m.spec.type_ == MarketType::NegRiskEvent,
+            tokens,
+            min_size_micros,
+            venue: m.spec.venue_ref.name.clone(),
+            labels: m.labels().clone(),
+        })
+    }
+
+    /// The tokens as agent configuration entries. Fee rates are not in the Market's status yet:
+    /// zero until the Market controller resolves them.
+    pub fn token_configs(&self) -> Vec<TokenConfig> {
+        self.tokens
+            .iter()
+            .map(|(c, t)| TokenConfig {
+                market: c.clone(),
+                token: t.to_string(),
+                min_size_micros: self.min_size_micros,
+                fee_rate_bps: 0,
+                fee_exponent: 1,
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,63 @@
+//! A RiskPolicy's limits as the risk store holds them, and a namespace's risk gateway.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Service;
+use polyfleet_core::risk::RiskLimits;
+use polyfleet_core::{Money, Quantity};
+use polyfleet_crds::RiskPolicySpec;
+
+use super::child_name;
+use crate::pods::{AgentSpec, Role, agent_deployment, metrics_service};
+use crate::settings::FleetSettings;
+
+/// The limits of a RiskPolicy spec (amounts already in micros; negative values cannot pass the
+/// schema and are clamped to zero here).
+pub fn limits(spec: &RiskPolicySpec) -> RiskLimits {
+    let q = |v: i64| Quantity::from_micros(v.max(0) as u64);
+    let m = |v: i64| Money::from_micros(v.max(0));
+    RiskLimits {
+        kill_switch: spec.kill_switch,
+        max_order_size: q(spec.max_order_size_micros),
+        max_order_notional: m(spec.max_order_notional_micros),
+        max_position_per_market: q(spec.max_position_per_market_micros),
+        max_gross_exposure: m(spec.max_gross_exposure_micros),
+        max_daily_loss: m(spec.max_daily_loss_micros),
+        max_drawdown: m(spec.max_drawdown_micros),
+        max_orders_per_minute: spec.max_orders_per_minute.max(0) as u32,
+        min_book_liquidity: spec.min_book_liquidity.as_ref().map(|l| m(l.depth_micros)),
+        circuit_breaker: spec
+            .circuit_breaker
+            .as_ref()
+            .filter(|c| c.consecutive_losses > 0)
+            .map(|c| (c.consecutive_losses as u32, c.cooldown_seconds.max(0) as u64 * 1000)),
+    }
+}
+
+/// The risk gateway of `namespace` for `venue` (its books give the liquidity check its numbers),
+/// counting liquidity within `band_bps` of the best price.
+pub fn gateway(namespace: &str, venue: &str, band_bps: u32, settings: &FleetSettings) -> (Deployment, Service) {
+    let spec = AgentSpec {
+        role: Role::Risk,
+        name: child_name("risk", venue),
+        namespace: namespace.to_string(),
+        args: vec![
+            "--venue".into(),
+            venue.to_string(),
+            "--namespace".into(),
+            namespace.to_string(),
+            "--liquidity-band-bps".into(),
+            band_bps.to_string(),
+            // Durable consumers are per stream: one name per namespace, shared by the replicas.
+            "--durable".into(),
+            format!("risk-{namespace}"),
+        ],
+        env: vec![],
+        config: None,
+        replicas: 2,
+        uses_redis: true,
+        owner_labels: BTreeMap::from([("polyfleet.dev/venue".to_string(), venue.to_string())]),
+    };
+    (agent_deployment(settings, &spec, None), metrics_service(settings, &spec, None))
+}

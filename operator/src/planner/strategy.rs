@@ -1,0 +1,184 @@
+//! A Strategy's agent: its ConfigMap (the strategy configuration the agent reads), its Deployment
+//! (zero replicas when suspended), and the parameter document for the KV bucket. Parameters are
+//! left out of the pod template's checksum: a parameter change rewrites the ConfigMap and the KV
+//! entry, never the pod.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use kube::ResourceExt;
+use polyfleet_core::config::{RiskCaps, SetConfig, StrategyConfig};
+use polyfleet_core::wire::subjects;
+use polyfleet_crds::strategy::StrategyType;
+use polyfleet_crds::venue::ExecutionMode;
+use polyfleet_crds::{RiskPolicy, Strategy, Venue};
+
+use super::markets::MarketView;
+use super::{checksum, child_name, namespace_of, owner_ref};
+use crate::pods::{AgentSpec, CONFIG_DIR, Role, agent_deployment, labels, metrics_service};
+use crate::settings::FleetSettings;
+
+/// Why a Strategy cannot run; becomes its `Ready=False` condition reason and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// CamelCase reason.
+    pub reason: &'static str,
+    /// For humans.
+    pub message: String,
+}
+
+/// What a Strategy needs.
+#[derive(Debug, Clone)]
+pub struct StrategyPlan {
+    /// The configuration the agent reads.
+    pub config_map: ConfigMap,
+    /// The agent.
+    pub deployment: Deployment,
+    /// Its metrics Service.
+    pub service: Service,
+    /// KV key of the parameters.
+    pub params_key: String,
+    /// The parameter document `{generation, parameters}`.
+    pub params_doc: serde_json::Value,
+    /// Markets it trades, by name.
+    pub markets: Vec<String>,
+}
+
+/// True when `labels` satisfy `selector` (matchLabels and matchExpressions).
+pub fn selects(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
+    let by_labels = selector.match_labels.iter().flatten().all(|(k, v)| labels.get(k) == Some(v));
+    let by_expr = selector.match_expressions.iter().flatten().all(|e| {
+        let values = e.values.clone().unwrap_or_default();
+        match e.operator.as_str() {
+            "In" => labels.get(&e.key).is_some_and(|v| values.contains(v)),
+            "NotIn" => labels.get(&e.key).is_none_or(|v| !values.contains(v)),
+            "Exists" => labels.contains_key(&e.key),
+            "DoesNotExist" => !labels.contains_key(&e.key),
+            _ => false,
+        }
+    });
+    by_labels && by_expr
+}
+
+/// Plans `strategy`, given its Venue, RiskPolicy and the resolved Markets of its namespace.
+pub fn plan_strategy(
+    strategy: &Strategy,
+    venue: Option<&Venue>,
+    policy: Option<&RiskPolicy>,
+    markets: &[MarketView],
+    settings: &FleetSettings,
+) -> Result<StrategyPlan, Refusal> {
+    let spec = &strategy.spec;
+    let name = strategy.name_any();
+    let ns = namespace_of(strategy);
+    let venue = venue.ok_or_else(|| Refusal {
+        reason: "VenueNotFound",
+        message: format!("Venue {} does not exist in {ns}", spec.venue_ref.name),
+    })?;
+    let policy = policy.ok_or_else(|| Refusal {
+        reason: "RiskPolicyNotFound",
+        message: format!("RiskPolicy {} does not exist in {ns}", spec.risk_policy_ref.name),
+    })?;
+    if spec.mode == ExecutionMode::Live {
+        let ack = venue.spec.live_trading.as_ref().is_some_and(|l| l.acknowledged);
+        if !ack || venue.spec.credentials_secret_ref.is_none() {
+            return Err(Refusal {
+                reason: "LiveTradingNotAcknowledged",
+                message: format!(
+                    "mode live needs Venue {} to set liveTrading.acknowledged: true and credentialsSecretRef",
+                    venue.name_any()
+                ),
+            });
+        }
+    }
+    let (type_, parameters) = match (spec.type_, &spec.arbitrage) {
+        (StrategyType::Arbitrage, Some(p)) => ("arbitrage", serde_json::to_value(p).unwrap_or_default()),
+        (t, _) => {
+            return Err(Refusal {
+                reason: "StrategyTypeNotImplemented",
+                message: format!("strategy type {t:?} has no agent implementation yet"),
+            });
+        }
+    };
+    let chosen: Vec<&MarketView> = markets
+        .iter()
+        .filter(|m| m.venue == venue.name_any())
+        .filter(|m| {
+            spec.markets.names.iter().flatten().any(|n| *n == m.name)
+                || spec.markets.selector.as_ref().is_some_and(|s| selects(s, &m.labels))
+        })
+        .collect();
+    if chosen.is_empty() {
+        return Err(Refusal { reason: "NoMarkets", message: "no resolved Market matches spec.markets".into() });
+    }
+    let sets = chosen
+        .iter()
+        .filter(|m| m.neg_risk_event || m.tokens.len() == 2)
+        .map(|m| SetConfig {
+            kind: if m.neg_risk_event { "negRisk".into() } else { "binary".into() },
+            legs: m.token_configs(),
+        })
+        .collect();
+    let mode = match spec.mode {
+        ExecutionMode::Paper => "paper",
+        ExecutionMode::Shadow => "shadow",
+        ExecutionMode::Live => "live",
+    };
+    let p = &policy.spec;
+    let config = StrategyConfig {
+        namespace: ns.clone(),
+        name: name.clone(),
+        risk_policy: policy.name_any(),
+        venue: venue.name_any(),
+        mode: mode.into(),
+        type_: type_.into(),
+        risk_caps: RiskCaps {
+            max_order_size_micros: p.max_order_size_micros.max(0) as u64,
+            max_order_notional_micros: p.max_order_notional_micros,
+        },
+        sets,
+        tokens: vec![],
+        parameters: parameters.clone(),
+    };
+    let json = serde_json::to_string_pretty(&config).unwrap_or_default();
+    // The checksum that restarts the pod ignores the parameters (they change live).
+    let restart_relevant =
+        serde_json::to_vec(&StrategyConfig { parameters: serde_json::Value::Null, ..config }).unwrap_or_default();
+    let owner = owner_ref(strategy);
+    let object = child_name("strategy", &name);
+    let agent = AgentSpec {
+        role: Role::Strategy,
+        name: object.clone(),
+        namespace: ns.clone(),
+        args: vec!["--config".into(), format!("{CONFIG_DIR}/strategy.json")],
+        env: vec![],
+        config: Some((object.clone(), checksum(&restart_relevant))),
+        replicas: if spec.suspend { 0 } else { 1 },
+        uses_redis: false,
+        owner_labels: BTreeMap::from([("polyfleet.dev/strategy".to_string(), name.clone())]),
+    };
+    let config_map = ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(object),
+            namespace: Some(ns.clone()),
+            labels: Some(labels(&agent)),
+            owner_references: owner.clone().map(|o| vec![o]),
+            ..Default::default()
+        },
+        data: Some(BTreeMap::from([("strategy.json".to_string(), json)])),
+        ..Default::default()
+    };
+    Ok(StrategyPlan {
+        config_map,
+        deployment: agent_deployment(settings, &agent, owner.clone()),
+        service: metrics_service(settings, &agent, owner),
+        params_key: subjects::params_key(&ns, &name),
+        params_doc: serde_json::json!({
+            "generation": strategy.metadata.generation.unwrap_or(0),
+            "parameters": parameters,
+        }),
+        markets: chosen.iter().map(|m| m.name.clone()).collect(),
+    })
+}

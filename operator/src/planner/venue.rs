@@ -1,0 +1,121 @@
+//! A Venue's agents: one market-data Deployment per shard of its Markets' tokens, and its
+//! execution Deployment with the markets file it trades by. Each with a metrics Service.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::ResourceExt;
+use polyfleet_crds::Venue;
+
+use super::markets::MarketView;
+use super::shards::{Shard, assign};
+use super::{checksum, child_name, namespace_of, owner_ref};
+use crate::pods::{AgentSpec, CONFIG_DIR, Role, agent_deployment, labels, metrics_service};
+use crate::settings::FleetSettings;
+
+/// Public Polymarket endpoints, used when a Venue does not name its own.
+pub const POLYMARKET_MARKET_WS: &str = "wss://ws-subscriptions-clob.polymarket.com/ws/market";
+/// Public CLOB REST base.
+pub const POLYMARKET_CLOB: &str = "https://clob.polymarket.com";
+
+/// What a Venue needs running.
+#[derive(Debug, Clone, Default)]
+pub struct VenuePlan {
+    /// Market-data shards, then execution.
+    pub deployments: Vec<Deployment>,
+    /// One metrics Service per Deployment.
+    pub services: Vec<Service>,
+    /// The execution agent's markets file.
+    pub config_maps: Vec<ConfigMap>,
+    /// The token assignment (for Market and Venue status).
+    pub shards: Vec<Shard>,
+}
+
+/// Plans `venue` for its `markets` (the resolved Markets that reference it).
+pub fn plan_venue(venue: &Venue, markets: &[MarketView], settings: &FleetSettings) -> VenuePlan {
+    let name = venue.name_any();
+    let ns = namespace_of(venue);
+    let owner = owner_ref(venue);
+    let per_conn = venue.spec.sharding.assets_per_connection.max(1) as usize;
+    let per_pod = per_conn * venue.spec.sharding.connections_per_pod.max(1) as usize;
+    let mine: Vec<&MarketView> = markets.iter().filter(|m| m.venue == name).collect();
+    let shards = assign(
+        &mine
+            .iter()
+            .map(|m| (m.name.clone(), m.tokens.iter().map(|(_, t)| t.to_string()).collect()))
+            .collect::<Vec<_>>(),
+        per_pod,
+    );
+    let endpoints = venue.spec.endpoints.clone().unwrap_or_default();
+    let ws = endpoints.market_ws.unwrap_or_else(|| POLYMARKET_MARKET_WS.to_string());
+    let clob = endpoints.clob.unwrap_or_else(|| POLYMARKET_CLOB.to_string());
+    let owner_labels = BTreeMap::from([("polyfleet.dev/venue".to_string(), name.clone())]);
+    let mut plan = VenuePlan { shards: shards.clone(), ..Default::default() };
+    for shard in &shards {
+        let spec = AgentSpec {
+            role: Role::MarketData,
+            name: child_name(&format!("md-{name}"), &shard.index.to_string()),
+            namespace: ns.clone(),
+            args: vec![
+                "--venue".into(),
+                name.clone(),
+                "--ws-url".into(),
+                ws.clone(),
+                "--rest-url".into(),
+                clob.clone(),
+                "--assets-per-connection".into(),
+                per_conn.to_string(),
+                "--tokens".into(),
+                shard.tokens.join(","),
+            ],
+            env: vec![],
+            config: None,
+            replicas: 1,
+            uses_redis: false,
+            owner_labels: owner_labels.clone(),
+        };
+        plan.deployments.push(agent_deployment(settings, &spec, owner.clone()));
+        plan.services.push(metrics_service(settings, &spec, owner.clone()));
+    }
+    // Execution: every token of the venue with its market's rules.
+    let tokens: Vec<_> = mine.iter().flat_map(|m| m.token_configs()).collect();
+    let markets_json = serde_json::to_string_pretty(&tokens).unwrap_or_else(|_| "[]".into());
+    let exec_name = child_name("exec", &name);
+    let spec = AgentSpec {
+        role: Role::Execution,
+        name: exec_name.clone(),
+        namespace: ns.clone(),
+        args: vec![
+            "--venue".into(),
+            name.clone(),
+            "--namespace".into(),
+            ns.clone(),
+            "--markets".into(),
+            format!("{CONFIG_DIR}/markets.json"),
+            // Durable consumers are per stream: unique per namespace and venue.
+            "--durable".into(),
+            format!("exec-{ns}-{name}"),
+        ],
+        env: vec![],
+        config: Some((exec_name.clone(), checksum(markets_json.as_bytes()))),
+        replicas: 1,
+        uses_redis: true,
+        owner_labels,
+    };
+    plan.config_maps.push(ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(exec_name),
+            namespace: Some(ns),
+            labels: Some(labels(&spec)),
+            owner_references: owner.clone().map(|o| vec![o]),
+            ..Default::default()
+        },
+        data: Some(BTreeMap::from([("markets.json".to_string(), markets_json)])),
+        ..Default::default()
+    });
+    plan.deployments.push(agent_deployment(settings, &spec, owner.clone()));
+    plan.services.push(metrics_service(settings, &spec, owner));
+    plan
+}

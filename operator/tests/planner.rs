@@ -1,0 +1,231 @@
+//! The desired-state planner on the shipped examples: sharding and rebalancing, the agents' pod
+//! specs, the strategy configuration the agent itself parses, parameter-only changes that leave
+//! the pod alone, suspend, refusals (live without acknowledgement, missing references,
+//! unimplemented types, no markets) and RiskPolicy limits.
+
+use std::path::Path;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use polyfleet_core::config::StrategyConfig;
+use polyfleet_crds::market::TokenStatus;
+use polyfleet_crds::venue::{ExecutionMode, LiveTrading};
+use polyfleet_crds::{Market, MarketStatus, RiskPolicy, Strategy, Venue};
+use polyfleet_operator::planner::markets::MarketView;
+use polyfleet_operator::planner::risk::{gateway, limits};
+use polyfleet_operator::planner::shards::assign;
+use polyfleet_operator::planner::strategy::plan_strategy;
+use polyfleet_operator::planner::venue::plan_venue;
+use polyfleet_operator::settings::FleetSettings;
+
+fn example<K: serde::de::DeserializeOwned + kube::Resource>(file: &str) -> K {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/examples").join(file);
+    let mut obj: K = serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let meta = obj.meta_mut();
+    meta.namespace = Some("trading".into());
+    meta.uid = Some(format!("uid-{file}"));
+    meta.generation = Some(1);
+    obj
+}
+
+/// The two example Markets, resolved (the binary one gets its tokens in status, as the Market
+/// controller would write them).
+fn markets() -> Vec<MarketView> {
+    let mut binary: Market = example("market-binary.yaml");
+    let cond = binary.spec.condition_id.clone().unwrap();
+    binary.status = Some(MarketStatus {
+        tokens: ["Yes", "No"]
+            .iter()
+            .zip(["11", "12"])
+            .map(|(o, t)| TokenStatus {
+                outcome: o.to_string(),
+                token_id: t.to_string(),
+                condition_id: Some(cond.clone()),
+                best_bid: None,
+                best_ask: None,
+            })
+            .collect(),
+        min_order_size: Some("5".into()),
+        ..Default::default()
+    });
+    let negrisk: Market = example("market-negrisk-event.yaml");
+    vec![MarketView::of(&binary).unwrap(), MarketView::of(&negrisk).unwrap()]
+}
+
+fn pod_spec(d: &Deployment) -> &k8s_openapi::api::core::v1::PodSpec {
+    d.spec.as_ref().unwrap().template.spec.as_ref().unwrap()
+}
+
+fn assert_hardened(d: &Deployment) {
+    let pod = pod_spec(d);
+    let c = &pod.containers[0];
+    let sc = c.security_context.as_ref().unwrap();
+    assert_eq!(sc.run_as_non_root, Some(true));
+    assert_eq!(sc.read_only_root_filesystem, Some(true));
+    assert_eq!(sc.allow_privilege_escalation, Some(false));
+    assert_eq!(sc.capabilities.as_ref().unwrap().drop.as_deref(), Some(&["ALL".to_string()][..]));
+    assert_eq!(sc.seccomp_profile.as_ref().unwrap().type_, "RuntimeDefault");
+    assert!(c.liveness_probe.is_some() && c.readiness_probe.is_some());
+    let r = c.resources.as_ref().unwrap();
+    assert!(r.requests.is_some() && r.limits.is_some());
+    let ann = d.spec.as_ref().unwrap().template.metadata.as_ref().unwrap().annotations.as_ref().unwrap();
+    assert_eq!(ann.get("prometheus.io/scrape").map(String::as_str), Some("true"));
+    assert_eq!(pod.automount_service_account_token, Some(false));
+    assert_eq!(d.metadata.owner_references.as_ref().map(|o| o.len()), Some(1), "owned: garbage-collected");
+}
+
+#[test]
+fn venue_gets_a_market_data_pod_per_shard_and_an_execution_agent() {
+    let venue: Venue = example("venue-simulator.yaml");
+    let plan = plan_venue(&venue, &markets(), &FleetSettings::default());
+    // 400 tokens per pod: all five in one shard, the market's tokens together.
+    assert_eq!(plan.shards.len(), 1);
+    assert_eq!(plan.shards[0].markets, vec!["election-winner", "fed-cut-december"]);
+    assert_eq!(plan.deployments.len(), 2);
+    assert_eq!(plan.services.len(), 2);
+    for d in &plan.deployments {
+        assert_hardened(d);
+    }
+    let md = &plan.deployments[0];
+    let args = pod_spec(md).containers[0].args.clone().unwrap();
+    assert_eq!(args[0], "market-data");
+    assert!(args.windows(2).any(|w| w[0] == "--tokens" && w[1].split(',').count() == 5));
+    let exec = &plan.deployments[1];
+    assert_eq!(pod_spec(exec).containers[0].args.as_ref().unwrap()[0], "execution");
+    let env = pod_spec(exec).containers[0].env.clone().unwrap();
+    assert!(env.iter().any(|e| e.name == "POLYFLEET_REDIS_URL"), "execution reaches Redis");
+    let md_env = pod_spec(md).containers[0].env.clone().unwrap();
+    assert!(!md_env.iter().any(|e| e.name == "POLYFLEET_REDIS_URL"), "market data does not");
+    let markets_json = &plan.config_maps[0].data.as_ref().unwrap()["markets.json"];
+    let parsed: Vec<polyfleet_core::config::TokenConfig> = serde_json::from_str(markets_json).unwrap();
+    assert_eq!(parsed.len(), 5);
+}
+
+#[test]
+fn shards_keep_markets_whole_and_rebalance_only_what_moves() {
+    let m = |name: &str, n: usize| (name.to_string(), (0..n).map(|i| format!("{name}{i}")).collect::<Vec<_>>());
+    let base = vec![m("a", 2), m("b", 2), m("c", 3), m("d", 1)];
+    let shards = assign(&base, 4);
+    assert!(shards.iter().all(|s| s.tokens.len() <= 4));
+    assert_eq!(shards.iter().map(|s| s.markets.clone()).collect::<Vec<_>>(), vec![vec!["a", "b"], vec!["c", "d"]]);
+    // A market with more tokens than a pod holds gets a pod of its own.
+    let big = assign(&[m("huge", 7)], 4);
+    assert_eq!((big.len(), big[0].tokens.len()), (1, 7));
+    // "e" arriving fills a new shard; nothing else moves.
+    let mut more = base.clone();
+    more.push(m("e", 2));
+    let after = assign(&more, 4);
+    assert_eq!(&after[..2], &shards[..]);
+    // "b" leaving: "c" still does not fit with "a" (2 + 3 > 4), "d" joins "a".
+    let fewer: Vec<_> = base.iter().filter(|x| x.0 != "b").cloned().collect();
+    let after = assign(&fewer, 4);
+    assert_eq!(after.iter().map(|s| s.markets.clone()).collect::<Vec<_>>(), vec![vec!["a", "d"], vec!["c"]]);
+    // Deterministic whatever the input order.
+    let mut shuffled = base.clone();
+    shuffled.reverse();
+    assert_eq!(assign(&shuffled, 4), shards);
+}
+
+fn strategy_inputs() -> (Strategy, Venue, RiskPolicy) {
+    (example("strategy-arbitrage.yaml"), example("venue-simulator.yaml"), example("riskpolicy.yaml"))
+}
+
+#[test]
+fn strategy_config_is_what_the_agent_parses() {
+    let (s, v, p) = strategy_inputs();
+    let plan = plan_strategy(&s, Some(&v), Some(&p), &markets(), &FleetSettings::default()).unwrap();
+    // Selected by the label polyfleet.dev/arbitrage=true: only the neg-risk event.
+    assert_eq!(plan.markets, vec!["election-winner"]);
+    let json = &plan.config_map.data.as_ref().unwrap()["strategy.json"];
+    let cfg = StrategyConfig::from_json(json).expect("the agent accepts the operator's configuration");
+    let sets = cfg.arb_sets().unwrap();
+    assert_eq!(sets.len(), 1);
+    assert_eq!(sets[0].legs.len(), 3);
+    assert_eq!(cfg.caps().0.micros(), 200_000_000);
+    assert_eq!(plan.params_key, "trading.negrisk-arb");
+    assert_eq!(plan.params_doc["generation"], 1);
+    assert_eq!(plan.params_doc["parameters"]["minEdgeBps"], 50);
+    assert_eq!(plan.deployment.spec.as_ref().unwrap().replicas, Some(1));
+    assert_hardened(&plan.deployment);
+}
+
+#[test]
+fn a_parameter_change_leaves_the_pod_template_alone() {
+    let (s, v, p) = strategy_inputs();
+    let before = plan_strategy(&s, Some(&v), Some(&p), &markets(), &FleetSettings::default()).unwrap();
+    let mut changed = s.clone();
+    changed.spec.arbitrage.as_mut().unwrap().min_edge_bps = 75;
+    changed.metadata.generation = Some(2);
+    let after = plan_strategy(&changed, Some(&v), Some(&p), &markets(), &FleetSettings::default()).unwrap();
+    assert_eq!(before.deployment, after.deployment, "no restart for parameters");
+    assert_ne!(before.config_map, after.config_map);
+    assert_eq!(after.params_doc["generation"], 2);
+    assert_eq!(after.params_doc["parameters"]["minEdgeBps"], 75);
+    // A change of what it trades does restart it.
+    let mut other = s.clone();
+    other.spec.markets.names = Some(vec!["fed-cut-december".into()]);
+    let moved = plan_strategy(&other, Some(&v), Some(&p), &markets(), &FleetSettings::default()).unwrap();
+    assert_ne!(before.deployment, moved.deployment);
+}
+
+#[test]
+fn suspend_scales_to_zero_with_the_same_template() {
+    let (s, v, p) = strategy_inputs();
+    let running = plan_strategy(&s, Some(&v), Some(&p), &markets(), &FleetSettings::default()).unwrap();
+    let mut suspended = s.clone();
+    suspended.spec.suspend = true;
+    let plan = plan_strategy(&suspended, Some(&v), Some(&p), &markets(), &FleetSettings::default()).unwrap();
+    assert_eq!(plan.deployment.spec.as_ref().unwrap().replicas, Some(0));
+    assert_eq!(plan.deployment.spec.as_ref().unwrap().template, running.deployment.spec.as_ref().unwrap().template);
+}
+
+#[test]
+fn live_trading_is_refused_without_acknowledgement_and_credentials() {
+    let (mut s, mut v, p) = strategy_inputs();
+    s.spec.mode = ExecutionMode::Live;
+    let r = plan_strategy(&s, Some(&v), Some(&p), &markets(), &FleetSettings::default()).unwrap_err();
+    assert_eq!(r.reason, "LiveTradingNotAcknowledged");
+    v.spec.live_trading = Some(LiveTrading { acknowledged: true, ..Default::default() });
+    assert!(plan_strategy(&s, Some(&v), Some(&p), &markets(), &FleetSettings::default()).is_err());
+    v.spec.credentials_secret_ref = Some(polyfleet_crds::refs::SecretRef { name: "poly-creds".into() });
+    let plan = plan_strategy(&s, Some(&v), Some(&p), &markets(), &FleetSettings::default()).unwrap();
+    let cfg = StrategyConfig::from_json(&plan.config_map.data.as_ref().unwrap()["strategy.json"]).unwrap();
+    assert_eq!(cfg.mode, "live");
+    // The credentials never enter the strategy's configuration or pod.
+    let text = format!("{:?}{:?}", plan.config_map, plan.deployment);
+    assert!(!text.contains("poly-creds"));
+}
+
+#[test]
+fn missing_references_unimplemented_types_and_no_markets_are_refused() {
+    let (s, v, p) = strategy_inputs();
+    let settings = FleetSettings::default();
+    assert_eq!(plan_strategy(&s, None, Some(&p), &markets(), &settings).unwrap_err().reason, "VenueNotFound");
+    assert_eq!(plan_strategy(&s, Some(&v), None, &markets(), &settings).unwrap_err().reason, "RiskPolicyNotFound");
+    assert_eq!(plan_strategy(&s, Some(&v), Some(&p), &[], &settings).unwrap_err().reason, "NoMarkets");
+    let mm: Strategy = example("strategy-market-making.yaml");
+    assert_eq!(
+        plan_strategy(&mm, Some(&v), Some(&p), &markets(), &settings).unwrap_err().reason,
+        "StrategyTypeNotImplemented"
+    );
+}
+
+#[test]
+fn risk_policy_limits_and_gateway() {
+    let p: RiskPolicy = example("riskpolicy.yaml");
+    let l = limits(&p.spec);
+    assert!(!l.kill_switch);
+    assert_eq!(l.max_order_size.micros(), 200_000_000);
+    assert_eq!(l.max_order_notional.micros(), 50_000_000);
+    assert_eq!(l.min_book_liquidity.map(|m| m.micros()), Some(20_000_000));
+    assert_eq!(l.circuit_breaker, Some((5, 300_000)));
+    let mut killed = p.spec.clone();
+    killed.kill_switch = true;
+    assert!(limits(&killed).kill_switch);
+    let (d, svc) = gateway("trading", "sim", 200, &FleetSettings::default());
+    let args = pod_spec(&d).containers[0].args.clone().unwrap();
+    assert_eq!(args[0], "risk");
+    assert!(args.windows(2).any(|w| w[0] == "--durable" && w[1] == "risk-trading"));
+    assert!(args.windows(2).any(|w| w[0] == "--liquidity-band-bps" && w[1] == "200"));
+    assert_eq!(d.spec.as_ref().unwrap().replicas, Some(2), "the gateway scales out");
+    assert!(svc.spec.is_some());
+}
