@@ -229,3 +229,30 @@ fn risk_policy_limits_and_gateway() {
     assert_eq!(d.spec.as_ref().unwrap().replicas, Some(2), "the gateway scales out");
     assert!(svc.spec.is_some());
 }
+
+#[test]
+fn agents_may_reach_only_dns_nats_redis_the_collector_and_the_venue() {
+    use polyfleet_operator::planner::network::{agents_policy, url_port};
+    assert_eq!(url_port("nats://nats.infra:4222"), Some(4222));
+    assert_eq!(url_port("redis://:secret@redis:6380/0"), Some(6380));
+    assert_eq!(url_port("redis://redis"), Some(6379));
+    assert_eq!(url_port("http://otel-collector:4317"), Some(4317));
+    let settings = FleetSettings {
+        otlp_endpoint: Some("http://otel-collector.observability:4317".into()),
+        venue_cidrs: vec!["104.18.0.0/16".into()],
+        ..FleetSettings::default()
+    };
+    let np = agents_policy("trading", &settings);
+    let spec = np.spec.unwrap();
+    assert_eq!(spec.policy_types.unwrap(), vec!["Ingress", "Egress"]);
+    let ports = |r: &k8s_openapi::api::networking::v1::NetworkPolicyEgressRule| {
+        r.ports.iter().flatten().map(|p| p.port.clone().unwrap()).collect::<Vec<_>>()
+    };
+    let egress = spec.egress.unwrap();
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int;
+    assert_eq!(ports(&egress[1]), vec![Int(4222), Int(6379), Int(4317)]);
+    assert_eq!(ports(&egress[2]), vec![Int(443)]);
+    assert_eq!(egress[2].to.as_ref().unwrap()[0].ip_block.as_ref().unwrap().cidr, "104.18.0.0/16");
+    let ingress = spec.ingress.unwrap();
+    assert_eq!(ingress[0].ports.as_ref().unwrap()[0].port, Some(Int(9464)));
+}

@@ -10,8 +10,10 @@
 //! - [`strategy`]: a Strategy -> its ConfigMap, Deployment and the parameter document for the KV
 //!   bucket; or a refusal (live trading not acknowledged, references missing).
 //! - [`risk`]: a RiskPolicy -> the limits written to Redis; the namespace's risk gateway.
+//! - [`network`]: the NetworkPolicy that confines a namespace's agents.
 
 pub mod markets;
+pub mod network;
 pub mod risk;
 pub mod shards;
 pub mod strategy;
