@@ -2,6 +2,8 @@
 //! ([`pods`]), and the pure desired-state [`planner`] that the controllers (and the local run)
 //! apply.
 
+pub mod controller;
+pub mod params;
 pub mod planner;
 pub mod pods;
 pub mod settings;

@@ -1,0 +1,46 @@
+//! Applying children without writing when nothing changed: every desired object carries the
+//! hash of its own desired content in an annotation; the existing object is read first and the
+//! server-side apply is sent only when the hash differs (or the object is missing). Idle
+//! resyncs therefore cause reads only.
+
+use kube::api::{Api, Patch, PatchParams};
+use kube::{Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{Error, MANAGER};
+use crate::planner::checksum;
+
+/// Annotation holding the hash of what the operator last applied.
+pub const DESIRED_HASH: &str = "polyfleet.dev/desired-hash";
+
+/// The hash of a desired object: over its JSON with sorted keys, so it does not depend on field
+/// order.
+pub fn desired_hash<K: Serialize>(desired: &K) -> String {
+    let canonical = serde_json::to_value(desired).and_then(|v| serde_json::to_vec(&v)).unwrap_or_default();
+    checksum(&canonical)
+}
+
+/// Applies `desired` into `api` unless the live object already has its hash. Returns true when
+/// it wrote.
+pub async fn apply_if_changed<K>(api: &Api<K>, mut desired: K) -> Result<bool, Error>
+where
+    K: Resource + Clone + Serialize + DeserializeOwned + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let hash = desired_hash(&desired);
+    desired.annotations_mut().insert(DESIRED_HASH.to_string(), hash.clone());
+    let name = desired.name_any();
+    if let Some(live) = api.get_opt(&name).await?
+        && live.annotations().get(DESIRED_HASH) == Some(&hash)
+    {
+        return Ok(false);
+    }
+    let dt = K::DynamicType::default();
+    let mut body = serde_json::to_value(&desired).unwrap_or_default();
+    // Server-side apply needs apiVersion and kind in the body.
+    body["apiVersion"] = K::api_version(&dt).into();
+    body["kind"] = K::kind(&dt).into();
+    api.patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(body)).await?;
+    Ok(true)
+}

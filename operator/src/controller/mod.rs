@@ -1,0 +1,47 @@
+//! Controllers, kube-rs style: each reconcile is a function of one object and what it references,
+//! built on the pure [`crate::planner`]; children are server-side applied with one field manager
+//! and skipped when unchanged, status goes through its own subresource and only when it differs.
+//!
+//! - [`strategy`]: Strategy -> ConfigMap, Deployment, Service, KV parameters; status with
+//!   `Ready`, `Reconciling`, `Stalled`, `ParametersApplied`.
+
+pub mod apply;
+pub mod strategy;
+
+use std::sync::Arc;
+
+use kube::Client;
+use kube::runtime::events::Recorder;
+
+use crate::params::ParamsStore;
+use crate::settings::FleetSettings;
+
+/// The field manager of every write.
+pub const MANAGER: &str = "polyfleet-operator";
+
+/// What every reconcile needs.
+#[derive(Clone)]
+pub struct Context {
+    /// The API client.
+    pub client: Client,
+    /// Fleet settings.
+    pub settings: FleetSettings,
+    /// The parameter KV bucket.
+    pub params: Arc<dyn ParamsStore>,
+    /// Kubernetes Events.
+    pub recorder: Recorder,
+}
+
+/// Why a reconcile failed (it is retried with backoff).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The API server refused or was unreachable.
+    #[error("kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// The parameter store failed.
+    #[error(transparent)]
+    Params(#[from] crate::params::ParamsError),
+    /// A finalizer step failed.
+    #[error("finalizer: {0}")]
+    Finalizer(String),
+}

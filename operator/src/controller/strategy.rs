@@ -1,0 +1,166 @@
+//! The Strategy controller. Apply: plan the agent ([`crate::planner::strategy`]), apply its
+//! ConfigMap, Deployment and Service when they differ, write the parameter document when it
+//! differs, and record status: `Ready` (the agent is planned and applied, or why not),
+//! `Stalled` (a refusal such as live trading not acknowledged), `Reconciling`, and
+//! `ParametersApplied` (True only once the agent acknowledged this generation's parameters).
+//! Cleanup (finalizer): the children go with their owner; the parameter entry is left for the
+//! agent's final acknowledgement (see the module doc of `crate::params`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use kube::{Resource, ResourceExt};
+use polyfleet_crds::conditions::{Condition, ConditionStatus, READY, RECONCILING, STALLED, set_condition};
+use polyfleet_crds::{Market, RiskPolicy, Strategy, StrategyStatus, Venue};
+
+use super::apply::apply_if_changed;
+use super::{Context, Error};
+use crate::params::{ParamsAck, ack};
+use crate::planner::markets::MarketView;
+use crate::planner::strategy::{Refusal, StrategyPlan, plan_strategy};
+
+/// The finalizer of Strategies.
+pub const FINALIZER: &str = "polyfleet.dev/strategy";
+/// Condition type: the agent runs this generation's parameters.
+pub const PARAMETERS_APPLIED: &str = "ParametersApplied";
+
+/// The status a Strategy should have, from its current status, the plan's outcome and the agent's
+/// acknowledgement. Pure; `now` stamps conditions that change.
+pub fn desired_status(
+    current: Option<&StrategyStatus>,
+    generation: i64,
+    outcome: &Result<StrategyPlan, Refusal>,
+    acked: Option<&ParamsAck>,
+    now: &str,
+) -> StrategyStatus {
+    let mut s = current.cloned().unwrap_or_default();
+    s.observed_generation = Some(generation);
+    let g = Some(generation);
+    let cond = |t: &str, ok: bool, reason: &str, msg: String| {
+        Condition::new(t, if ok { ConditionStatus::True } else { ConditionStatus::False }, reason, msg, g, now)
+    };
+    match outcome {
+        Ok(plan) => {
+            set_condition(
+                &mut s.conditions,
+                cond(READY, true, "AgentApplied", format!("trading {}", plan.markets.join(", "))),
+            );
+            set_condition(&mut s.conditions, cond(STALLED, false, "AgentApplied", String::new()));
+            let (ok, reason, msg) = match acked {
+                Some(a) if a.generation == generation && a.applied => (true, "Acknowledged", String::new()),
+                Some(a) if a.generation == generation => {
+                    (false, "Refused", a.error.clone().unwrap_or_else(|| "refused by the agent".into()))
+                }
+                _ => (false, "Pending", format!("waiting for the agent to acknowledge generation {generation}")),
+            };
+            if ok {
+                s.parameters_generation = Some(generation);
+            }
+            set_condition(&mut s.conditions, cond(PARAMETERS_APPLIED, ok, reason, msg));
+            set_condition(&mut s.conditions, cond(RECONCILING, !ok, reason, String::new()));
+        }
+        Err(r) => {
+            set_condition(&mut s.conditions, cond(READY, false, r.reason, r.message.clone()));
+            set_condition(&mut s.conditions, cond(STALLED, true, r.reason, r.message.clone()));
+            set_condition(&mut s.conditions, cond(RECONCILING, false, r.reason, String::new()));
+        }
+    }
+    s
+}
+
+/// RFC 3339 now, seconds.
+fn now() -> String {
+    k8s_openapi::jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Reconciles one Strategy.
+pub async fn reconcile(strategy: Arc<Strategy>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let ns = strategy.namespace().unwrap_or_default();
+    let api: Api<Strategy> = Api::namespaced(ctx.client.clone(), &ns);
+    finalizer(&api, FINALIZER, strategy, |event| async {
+        match event {
+            Finalizer::Apply(s) => apply(&s, &ctx).await,
+            Finalizer::Cleanup(s) => cleanup(&s, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| match e {
+        kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
+        other => Error::Finalizer(other.to_string()),
+    })
+}
+
+async fn apply(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
+    let ns = strategy.namespace().unwrap_or_default();
+    let name = strategy.name_any();
+    let client = ctx.client.clone();
+    let venue = Api::<Venue>::namespaced(client.clone(), &ns).get_opt(&strategy.spec.venue_ref.name).await?;
+    let policy =
+        Api::<RiskPolicy>::namespaced(client.clone(), &ns).get_opt(&strategy.spec.risk_policy_ref.name).await?;
+    let markets: Vec<MarketView> = Api::<Market>::namespaced(client.clone(), &ns)
+        .list(&ListParams::default())
+        .await?
+        .items
+        .iter()
+        .filter_map(MarketView::of)
+        .collect();
+    let outcome = plan_strategy(strategy, venue.as_ref(), policy.as_ref(), &markets, &ctx.settings);
+    let generation = strategy.metadata.generation.unwrap_or(0);
+    let mut wrote = vec![];
+    if let Ok(plan) = &outcome {
+        if apply_if_changed(&Api::<ConfigMap>::namespaced(client.clone(), &ns), plan.config_map.clone()).await? {
+            wrote.push("ConfigMap");
+        }
+        if apply_if_changed(&Api::<Deployment>::namespaced(client.clone(), &ns), plan.deployment.clone()).await? {
+            wrote.push("Deployment");
+        }
+        if apply_if_changed(&Api::<Service>::namespaced(client.clone(), &ns), plan.service.clone()).await? {
+            wrote.push("Service");
+        }
+        let doc = serde_json::to_vec(&plan.params_doc).unwrap_or_default();
+        if ctx.params.get(&plan.params_key).await?.as_deref() != Some(&doc[..]) {
+            ctx.params.put(&plan.params_key, doc).await?;
+            wrote.push("parameters");
+        }
+    }
+    let acked = match &outcome {
+        Ok(plan) => ack(ctx.params.as_ref(), &plan.params_key).await?,
+        Err(_) => None,
+    };
+    let status = desired_status(strategy.status.as_ref(), generation, &outcome, acked.as_ref(), &now());
+    if strategy.status.as_ref() != Some(&status) {
+        let api: Api<Strategy> = Api::namespaced(client, &ns);
+        let patch = serde_json::json!({"status": status});
+        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    }
+    if !wrote.is_empty() || outcome.is_err() {
+        let (type_, reason, note) = match &outcome {
+            Ok(_) => (EventType::Normal, "Applied", format!("applied {}", wrote.join(", "))),
+            Err(r) => (EventType::Warning, r.reason, r.message.clone()),
+        };
+        let ev = Event { type_, reason: reason.into(), note: Some(note), action: "Reconcile".into(), secondary: None };
+        // Events are best effort: a failure to record one must not fail the reconcile.
+        let _ = ctx.recorder.publish(&ev, &strategy.object_ref(&())).await;
+    }
+    // Until the agent acknowledges, look again soon; afterwards a slow resync is enough.
+    let settled = status.conditions.iter().any(|c| c.type_ == PARAMETERS_APPLIED && c.is_true());
+    Ok(Action::requeue(if settled { Duration::from_secs(300) } else { Duration::from_secs(5) }))
+}
+
+async fn cleanup(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
+    let ev = Event {
+        type_: EventType::Normal,
+        reason: "Deleting".into(),
+        note: Some("children are garbage-collected with the Strategy".into()),
+        action: "Cleanup".into(),
+        secondary: None,
+    };
+    let _ = ctx.recorder.publish(&ev, &strategy.object_ref(&())).await;
+    Ok(Action::await_change())
+}

@@ -1,0 +1,269 @@
+//! The Strategy reconciler against kube's tower-test mock API server (the ApiServerVerifier
+//! pattern): every request the reconciler makes is checked in order and answered. Shown: the
+//! finalizer is added first; a new Strategy gets its ConfigMap, Deployment and Service by
+//! server-side apply, its parameters in the KV store, a status patch with observedGeneration
+//! and an Event; a Strategy whose children, parameters and status are already right causes
+//! reads only; a refused Strategy (live without acknowledgement) gets no children and a Stalled
+//! status.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Method, Request, Response, StatusCode};
+use kube::client::Body;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::{Client, Resource};
+use polyfleet_crds::venue::ExecutionMode;
+use polyfleet_crds::{Market, RiskPolicy, Strategy, Venue};
+use polyfleet_operator::controller::Context;
+use polyfleet_operator::controller::apply::{DESIRED_HASH, desired_hash};
+use polyfleet_operator::controller::strategy::{FINALIZER, desired_status, reconcile};
+use polyfleet_operator::params::{MemoryParams, ParamsAck, ParamsStore};
+use polyfleet_operator::planner::markets::MarketView;
+use polyfleet_operator::planner::strategy::plan_strategy;
+use polyfleet_operator::settings::FleetSettings;
+use serde_json::{Value, json};
+use tower_test::mock::Handle;
+
+type ApiHandle = Handle<Request<Body>, Response<Body>>;
+
+fn example<K: serde::de::DeserializeOwned + Resource>(file: &str) -> K {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/examples").join(file);
+    let mut obj: K = serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let meta = obj.meta_mut();
+    meta.namespace = Some("trading".into());
+    meta.uid = Some(format!("uid-{file}"));
+    meta.generation = Some(3);
+    meta.resource_version = Some("100".into());
+    obj
+}
+
+struct Step {
+    method: Method,
+    path: String,
+    status: StatusCode,
+    response: Value,
+    /// Checks on the request body.
+    check: Box<dyn Fn(&Value) + Send>,
+}
+
+fn step(method: Method, path: &str, status: StatusCode, response: Value) -> Step {
+    Step { method, path: path.into(), status, response, check: Box::new(|_| {}) }
+}
+
+fn not_found() -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404})
+}
+
+/// Answers the expected requests in order, then requires that nothing else is asked.
+async fn verify(mut handle: ApiHandle, steps: Vec<Step>) {
+    for (i, s) in steps.into_iter().enumerate() {
+        let (req, send) = tokio::time::timeout(Duration::from_secs(5), handle.next_request())
+            .await
+            .unwrap_or_else(|_| panic!("step {i}: no request ({} {})", s.method, s.path))
+            .expect("the client is alive");
+        let uri = req.uri().to_string();
+        assert_eq!(req.method(), s.method, "step {i}: {uri}");
+        assert!(uri.contains(&s.path), "step {i}: {uri} does not contain {}", s.path);
+        let body = req.into_body().collect_bytes().await.unwrap();
+        let body: Value = if body.is_empty() { Value::Null } else { serde_json::from_slice(&body).unwrap() };
+        (s.check)(&body);
+        let answer = serde_json::to_vec(&s.response).unwrap();
+        send.send_response(Response::builder().status(s.status).body(Body::from(answer)).unwrap());
+    }
+    if let Ok(Some((req, _))) = tokio::time::timeout(Duration::from_millis(300), handle.next_request()).await {
+        panic!("unexpected request {} {}", req.method(), req.uri());
+    }
+}
+
+fn context(params: MemoryParams) -> (Arc<Context>, ApiHandle) {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = Client::new(service, "trading");
+    let recorder = Recorder::new(client.clone(), Reporter { controller: "polyfleet-operator".into(), instance: None });
+    (Arc::new(Context { client, settings: FleetSettings::default(), params: Arc::new(params), recorder }), handle)
+}
+
+fn strategy_with_finalizer() -> Strategy {
+    let mut s: Strategy = example("strategy-arbitrage.yaml");
+    s.meta_mut().finalizers = Some(vec![FINALIZER.into()]);
+    s
+}
+
+const STRATEGIES: &str = "/apis/polyfleet.dev/v1alpha1/namespaces/trading/strategies/negrisk-arb";
+
+fn lookups() -> Vec<Step> {
+    let venue: Venue = example("venue-simulator.yaml");
+    let policy: RiskPolicy = example("riskpolicy.yaml");
+    let market: Market = example("market-negrisk-event.yaml");
+    vec![
+        step(Method::GET, "/namespaces/trading/venues/sim", StatusCode::OK, serde_json::to_value(&venue).unwrap()),
+        step(
+            Method::GET,
+            "/namespaces/trading/riskpolicies/default",
+            StatusCode::OK,
+            serde_json::to_value(&policy).unwrap(),
+        ),
+        step(
+            Method::GET,
+            "/namespaces/trading/markets",
+            StatusCode::OK,
+            json!({"apiVersion": "polyfleet.dev/v1alpha1", "kind": "MarketList", "metadata": {}, "items": [market]}),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn the_finalizer_is_added_before_anything_else() {
+    let (ctx, handle) = context(MemoryParams::default());
+    let s: Strategy = example("strategy-arbitrage.yaml");
+    let mut with = s.clone();
+    with.meta_mut().finalizers = Some(vec![FINALIZER.into()]);
+    let mut patch = step(Method::PATCH, STRATEGIES, StatusCode::OK, serde_json::to_value(&with).unwrap());
+    patch.check = Box::new(|body| {
+        let ops = body.as_array().expect("a JSON patch");
+        assert!(ops.iter().any(|op| op["op"] == "add" && op["value"][0] == FINALIZER), "{body}");
+    });
+    let server = tokio::spawn(verify(handle, vec![patch]));
+    reconcile(Arc::new(s), ctx).await.unwrap();
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_new_strategy_gets_its_children_parameters_status_and_an_event() {
+    let params = MemoryParams::default();
+    let (ctx, handle) = context(params.clone());
+    let s = strategy_with_finalizer();
+    let mut steps = lookups();
+    for (kind, path) in [
+        ("ConfigMap", "/api/v1/namespaces/trading/configmaps/strategy-negrisk-arb"),
+        ("Deployment", "/apis/apps/v1/namespaces/trading/deployments/strategy-negrisk-arb"),
+        ("Service", "/api/v1/namespaces/trading/services/strategy-negrisk-arb"),
+    ] {
+        steps.push(step(Method::GET, path, StatusCode::NOT_FOUND, not_found()));
+        let mut apply = step(
+            Method::PATCH,
+            &format!("{path}?&force=true&fieldManager=polyfleet-operator"),
+            StatusCode::OK,
+            json!({}),
+        );
+        apply.path = path.to_string();
+        apply.check = Box::new(move |body| {
+            assert_eq!(body["kind"], kind);
+            assert!(body["metadata"]["annotations"][DESIRED_HASH].is_string());
+            assert_eq!(body["metadata"]["ownerReferences"][0]["kind"], "Strategy");
+        });
+        // The response body is the applied object (kube only needs valid JSON of the type).
+        apply.response = json!({"apiVersion": if kind == "Deployment" {"apps/v1"} else {"v1"}, "kind": kind, "metadata": {"name": "strategy-negrisk-arb"}});
+        steps.push(apply);
+    }
+    let mut status =
+        step(Method::PATCH, &format!("{STRATEGIES}/status"), StatusCode::OK, serde_json::to_value(&s).unwrap());
+    status.check = Box::new(|body| {
+        assert_eq!(body["status"]["observedGeneration"], 3);
+        let conds = body["status"]["conditions"].as_array().unwrap();
+        let ready = conds.iter().find(|c| c["type"] == "Ready").unwrap();
+        assert_eq!((ready["status"].as_str(), ready["observedGeneration"].as_i64()), (Some("True"), Some(3)));
+        let params = conds.iter().find(|c| c["type"] == "ParametersApplied").unwrap();
+        assert_eq!((params["status"].as_str(), params["reason"].as_str()), (Some("False"), Some("Pending")));
+    });
+    steps.push(status);
+    let mut event =
+        step(Method::POST, "/apis/events.k8s.io/v1/namespaces/trading/events", StatusCode::CREATED, json!({}));
+    event.check = Box::new(|body| {
+        assert_eq!(body["reason"], "Applied");
+        assert!(body["note"].as_str().unwrap().contains("Deployment"));
+    });
+    event.response = json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e"}, "eventTime": null, "reportingController": "polyfleet-operator", "reportingInstance": "polyfleet-operator"});
+    steps.push(event);
+    let server = tokio::spawn(verify(handle, steps));
+    reconcile(Arc::new(s), ctx).await.unwrap();
+    server.await.unwrap();
+    let doc: Value = serde_json::from_slice(&params.get("trading.negrisk-arb").await.unwrap().unwrap()).unwrap();
+    assert_eq!((doc["generation"].as_i64(), doc["parameters"]["minEdgeBps"].as_i64()), (Some(3), Some(50)));
+}
+
+#[tokio::test]
+async fn nothing_changed_means_no_write_at_all() {
+    let params = MemoryParams::default();
+    let mut s = strategy_with_finalizer();
+    // What the operator applied last time, and the agent's acknowledgement of generation 3.
+    let venue: Venue = example("venue-simulator.yaml");
+    let policy: RiskPolicy = example("riskpolicy.yaml");
+    let market: Market = example("market-negrisk-event.yaml");
+    let markets = vec![MarketView::of(&market).unwrap()];
+    let plan = plan_strategy(&s, Some(&venue), Some(&policy), &markets, &FleetSettings::default()).unwrap();
+    params.put(&plan.params_key, serde_json::to_vec(&plan.params_doc).unwrap()).await.unwrap();
+    params
+        .put(
+            &format!("{}.ack", plan.params_key),
+            serde_json::to_vec(&json!({"generation": 3, "applied": true, "error": null})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let ack = ParamsAck { generation: 3, applied: true, error: None };
+    s.status = Some(desired_status(None, 3, &Ok(plan.clone()), Some(&ack), "2026-11-22T08:00:00Z"));
+    let with_hash = |v: Value| {
+        let mut v = v;
+        let hash = desired_hash(&v);
+        v["metadata"]["annotations"][DESIRED_HASH] = hash.into();
+        v
+    };
+    let mut steps = lookups();
+    steps.push(step(
+        Method::GET,
+        "/configmaps/strategy-negrisk-arb",
+        StatusCode::OK,
+        with_hash(serde_json::to_value(&plan.config_map).unwrap()),
+    ));
+    steps.push(step(
+        Method::GET,
+        "/deployments/strategy-negrisk-arb",
+        StatusCode::OK,
+        with_hash(serde_json::to_value(&plan.deployment).unwrap()),
+    ));
+    steps.push(step(
+        Method::GET,
+        "/services/strategy-negrisk-arb",
+        StatusCode::OK,
+        with_hash(serde_json::to_value(&plan.service).unwrap()),
+    ));
+    let puts_before = *params.puts.lock().unwrap();
+    let (ctx, handle) = context(params.clone());
+    let server = tokio::spawn(verify(handle, steps));
+    reconcile(Arc::new(s), ctx).await.unwrap();
+    server.await.unwrap();
+    assert_eq!(*params.puts.lock().unwrap(), puts_before, "no parameter write");
+}
+
+#[tokio::test]
+async fn live_without_acknowledgement_is_stalled_with_no_children() {
+    let (ctx, handle) = context(MemoryParams::default());
+    let mut s = strategy_with_finalizer();
+    s.spec.mode = ExecutionMode::Live;
+    let mut steps = lookups();
+    let mut status =
+        step(Method::PATCH, &format!("{STRATEGIES}/status"), StatusCode::OK, serde_json::to_value(&s).unwrap());
+    status.check = Box::new(|body| {
+        let conds = body["status"]["conditions"].as_array().unwrap();
+        let stalled = conds.iter().find(|c| c["type"] == "Stalled").unwrap();
+        assert_eq!(
+            (stalled["status"].as_str(), stalled["reason"].as_str()),
+            (Some("True"), Some("LiveTradingNotAcknowledged"))
+        );
+        let ready = conds.iter().find(|c| c["type"] == "Ready").unwrap();
+        assert_eq!(ready["status"], "False");
+    });
+    steps.push(status);
+    let mut event = step(
+        Method::POST,
+        "/events",
+        StatusCode::CREATED,
+        json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e"}, "eventTime": null, "reportingController": "x", "reportingInstance": "x"}),
+    );
+    event.check = Box::new(|body| assert_eq!(body["type"], "Warning"));
+    steps.push(event);
+    let server = tokio::spawn(verify(handle, steps));
+    reconcile(Arc::new(s), ctx).await.unwrap();
+    server.await.unwrap();
+}
