@@ -3,6 +3,7 @@
 //! apply.
 
 pub mod controller;
+pub mod limits;
 pub mod params;
 pub mod planner;
 pub mod pods;

@@ -6,14 +6,15 @@
 //! reads only; a refused Strategy (live without acknowledgement) gets no children and a Stalled
 //! status.
 
-use std::path::Path;
+mod mockapi;
+
 use std::sync::Arc;
-use std::time::Duration;
 
 use http::{Method, Request, Response, StatusCode};
 use kube::client::Body;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::{Client, Resource};
+use mockapi::{ApiHandle, Step, example, not_found, step, verify};
 use polyfleet_crds::venue::ExecutionMode;
 use polyfleet_crds::{Market, RiskPolicy, Strategy, Venue};
 use polyfleet_operator::controller::Context;
@@ -24,58 +25,6 @@ use polyfleet_operator::planner::markets::MarketView;
 use polyfleet_operator::planner::strategy::plan_strategy;
 use polyfleet_operator::settings::FleetSettings;
 use serde_json::{Value, json};
-use tower_test::mock::Handle;
-
-type ApiHandle = Handle<Request<Body>, Response<Body>>;
-
-fn example<K: serde::de::DeserializeOwned + Resource>(file: &str) -> K {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/examples").join(file);
-    let mut obj: K = serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let meta = obj.meta_mut();
-    meta.namespace = Some("trading".into());
-    meta.uid = Some(format!("uid-{file}"));
-    meta.generation = Some(3);
-    meta.resource_version = Some("100".into());
-    obj
-}
-
-struct Step {
-    method: Method,
-    path: String,
-    status: StatusCode,
-    response: Value,
-    /// Checks on the request body.
-    check: Box<dyn Fn(&Value) + Send>,
-}
-
-fn step(method: Method, path: &str, status: StatusCode, response: Value) -> Step {
-    Step { method, path: path.into(), status, response, check: Box::new(|_| {}) }
-}
-
-fn not_found() -> Value {
-    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404})
-}
-
-/// Answers the expected requests in order, then requires that nothing else is asked.
-async fn verify(mut handle: ApiHandle, steps: Vec<Step>) {
-    for (i, s) in steps.into_iter().enumerate() {
-        let (req, send) = tokio::time::timeout(Duration::from_secs(5), handle.next_request())
-            .await
-            .unwrap_or_else(|_| panic!("step {i}: no request ({} {})", s.method, s.path))
-            .expect("the client is alive");
-        let uri = req.uri().to_string();
-        assert_eq!(req.method(), s.method, "step {i}: {uri}");
-        assert!(uri.contains(&s.path), "step {i}: {uri} does not contain {}", s.path);
-        let body = req.into_body().collect_bytes().await.unwrap();
-        let body: Value = if body.is_empty() { Value::Null } else { serde_json::from_slice(&body).unwrap() };
-        (s.check)(&body);
-        let answer = serde_json::to_vec(&s.response).unwrap();
-        send.send_response(Response::builder().status(s.status).body(Body::from(answer)).unwrap());
-    }
-    if let Ok(Some((req, _))) = tokio::time::timeout(Duration::from_millis(300), handle.next_request()).await {
-        panic!("unexpected request {} {}", req.method(), req.uri());
-    }
-}
 
 fn context(params: MemoryParams) -> (Arc<Context>, ApiHandle) {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();

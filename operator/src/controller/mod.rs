@@ -4,8 +4,10 @@
 //!
 //! - [`strategy`]: Strategy -> ConfigMap, Deployment, Service, KV parameters; status with
 //!   `Ready`, `Reconciling`, `Stalled`, `ParametersApplied`.
+//! - [`risk_policy`]: RiskPolicy -> limits in the risk store; status from the store's state.
 
 pub mod apply;
+pub mod risk_policy;
 pub mod strategy;
 
 use std::sync::Arc;
@@ -44,4 +46,7 @@ pub enum Error {
     /// A finalizer step failed.
     #[error("finalizer: {0}")]
     Finalizer(String),
+    /// The risk store failed.
+    #[error("risk store: {0}")]
+    Store(String),
 }

@@ -1,0 +1,123 @@
+//! The RiskPolicy controller. Apply: write the limits to the risk store when they differ from
+//! what is there (so `killSwitch: true` reaches the gateway on the next reconcile, and idle
+//! resyncs write nothing), and aggregate the store's state into status (exposure, daily PnL,
+//! drawdown, tripped breakers) at a throttled rate: the reconcile requeues every 10 s and patches
+//! status only when it changed. Cleanup (finalizer): remove the limits, after which the gateway
+//! rejects every intent of the policy (`unknown_policy`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use kube::{Resource, ResourceExt};
+use polyfleet_core::Money;
+use polyfleet_core::risk::RiskSnapshot;
+use polyfleet_crds::conditions::{Condition, ConditionStatus, READY, set_condition};
+use polyfleet_crds::{RiskPolicy, RiskPolicyStatus};
+
+use super::Error;
+use crate::limits::LimitsStore;
+use crate::planner::risk::limits;
+
+/// The finalizer of RiskPolicies.
+pub const FINALIZER: &str = "polyfleet.dev/riskpolicy";
+/// How often status is refreshed from the store.
+pub const STATUS_EVERY: Duration = Duration::from_secs(10);
+
+/// What a RiskPolicy reconcile needs.
+#[derive(Clone)]
+pub struct RiskContext {
+    /// The API client.
+    pub client: kube::Client,
+    /// The risk store.
+    pub store: Arc<dyn LimitsStore>,
+    /// Events.
+    pub recorder: kube::runtime::events::Recorder,
+}
+
+/// The status from the store's snapshot; `now_ms` decides whether the breaker is tripped.
+pub fn desired_status(
+    current: Option<&RiskPolicyStatus>,
+    generation: i64,
+    snap: &RiskSnapshot,
+    now_ms: u64,
+    now: &str,
+) -> RiskPolicyStatus {
+    let mut s = current.cloned().unwrap_or_default();
+    s.observed_generation = Some(generation);
+    s.exposure_micros = snap.exposure.micros();
+    s.exposure = snap.exposure.to_string();
+    s.daily_pnl_micros = snap.daily_pnl.micros();
+    s.daily_pnl = snap.daily_pnl.to_string();
+    s.drawdown_micros = snap.peak.checked_sub(snap.equity).unwrap_or(Money::ZERO).micros().max(0);
+    s.tripped_breakers = if now_ms < snap.breaker_until_ms { vec!["consecutiveLosses".to_string()] } else { vec![] };
+    set_condition(
+        &mut s.conditions,
+        Condition::new(
+            READY,
+            ConditionStatus::True,
+            "LimitsInForce",
+            "limits written to the risk store",
+            Some(generation),
+            now,
+        ),
+    );
+    s
+}
+
+/// Reconciles one RiskPolicy.
+pub async fn reconcile(policy: Arc<RiskPolicy>, ctx: Arc<RiskContext>) -> Result<Action, Error> {
+    let ns = policy.namespace().unwrap_or_default();
+    let api: Api<RiskPolicy> = Api::namespaced(ctx.client.clone(), &ns);
+    finalizer(&api, FINALIZER, policy, |event| async {
+        match event {
+            Finalizer::Apply(p) => apply(&p, &ctx).await,
+            Finalizer::Cleanup(p) => {
+                ctx.store.remove(&ns, &p.name_any()).await.map_err(|e| Error::Store(e.to_string()))?;
+                Ok(Action::await_change())
+            }
+        }
+    })
+    .await
+    .map_err(|e| match e {
+        kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
+        other => Error::Finalizer(other.to_string()),
+    })
+}
+
+async fn apply(policy: &RiskPolicy, ctx: &RiskContext) -> Result<Action, Error> {
+    let ns = policy.namespace().unwrap_or_default();
+    let name = policy.name_any();
+    let store = |e: crate::limits::LimitsError| Error::Store(e.to_string());
+    let desired = limits(&policy.spec);
+    if ctx.store.limits(&ns, &name).await.map_err(store)?.as_ref() != Some(&desired) {
+        ctx.store.set_limits(&ns, &name, &desired).await.map_err(store)?;
+        let note =
+            if desired.kill_switch { "kill switch ENGAGED: every new order is rejected" } else { "limits written" };
+        let ev = Event {
+            type_: if desired.kill_switch { EventType::Warning } else { EventType::Normal },
+            reason: "LimitsApplied".into(),
+            note: Some(note.into()),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        let _ = ctx.recorder.publish(&ev, &policy.object_ref(&())).await;
+    }
+    let snap = ctx.store.snapshot(&ns, &name).await.map_err(store)?;
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let status = desired_status(
+        policy.status.as_ref(),
+        policy.metadata.generation.unwrap_or(0),
+        &snap,
+        now.as_millisecond().max(0) as u64,
+        &now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    );
+    if policy.status.as_ref() != Some(&status) {
+        let api: Api<RiskPolicy> = Api::namespaced(ctx.client.clone(), &ns);
+        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&serde_json::json!({"status": status}))).await?;
+    }
+    Ok(Action::requeue(STATUS_EVERY))
+}

@@ -1,0 +1,63 @@
+//! Where RiskPolicy limits go and where the policy's state is read back: the risk store (Redis in
+//! the fleet). A trait so the controller is tested without Redis; [`MemoryLimits`] for tests and
+//! the local run.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use futures::future::BoxFuture;
+use polyfleet_core::risk::{RiskLimits, RiskSnapshot};
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+#[error("risk store: {0}")]
+pub struct LimitsError(pub String);
+
+/// The risk store as the operator uses it.
+pub trait LimitsStore: Send + Sync + 'static {
+    /// The limits in force for `namespace/policy`.
+    fn limits(&self, namespace: &str, policy: &str) -> BoxFuture<'_, Result<Option<RiskLimits>, LimitsError>>;
+    /// Writes them (the gateway reads them on its next decision).
+    fn set_limits(&self, namespace: &str, policy: &str, limits: &RiskLimits) -> BoxFuture<'_, Result<(), LimitsError>>;
+    /// The policy's state (exposure, PnL, breaker).
+    fn snapshot(&self, namespace: &str, policy: &str) -> BoxFuture<'_, Result<RiskSnapshot, LimitsError>>;
+    /// Removes the policy's limits (the policy is being deleted: nothing is approved under it).
+    fn remove(&self, namespace: &str, policy: &str) -> BoxFuture<'_, Result<(), LimitsError>>;
+}
+
+/// In memory.
+#[derive(Clone, Default)]
+pub struct MemoryLimits {
+    limits: Arc<Mutex<HashMap<(String, String), RiskLimits>>>,
+    /// Snapshots to report, by policy.
+    pub snapshots: Arc<Mutex<HashMap<(String, String), RiskSnapshot>>>,
+    /// Number of limit writes.
+    pub writes: Arc<Mutex<u64>>,
+}
+
+fn key(ns: &str, p: &str) -> (String, String) {
+    (ns.to_string(), p.to_string())
+}
+
+impl LimitsStore for MemoryLimits {
+    fn limits(&self, namespace: &str, policy: &str) -> BoxFuture<'_, Result<Option<RiskLimits>, LimitsError>> {
+        let v = self.limits.lock().unwrap_or_else(|e| e.into_inner()).get(&key(namespace, policy)).cloned();
+        Box::pin(async move { Ok(v) })
+    }
+
+    fn set_limits(&self, namespace: &str, policy: &str, limits: &RiskLimits) -> BoxFuture<'_, Result<(), LimitsError>> {
+        self.limits.lock().unwrap_or_else(|e| e.into_inner()).insert(key(namespace, policy), limits.clone());
+        *self.writes.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        Box::pin(async { Ok(()) })
+    }
+
+    fn snapshot(&self, namespace: &str, policy: &str) -> BoxFuture<'_, Result<RiskSnapshot, LimitsError>> {
+        let v = self.snapshots.lock().unwrap_or_else(|e| e.into_inner()).get(&key(namespace, policy)).cloned();
+        Box::pin(async move { Ok(v.unwrap_or_default()) })
+    }
+
+    fn remove(&self, namespace: &str, policy: &str) -> BoxFuture<'_, Result<(), LimitsError>> {
+        self.limits.lock().unwrap_or_else(|e| e.into_inner()).remove(&key(namespace, policy));
+        Box::pin(async { Ok(()) })
+    }
+}

@@ -1,0 +1,118 @@
+//! The RiskPolicy reconciler against kube's tower-test mock: limits reach the risk store (and a
+//! kill switch at once, with a Warning event), status carries the store's exposure, PnL and
+//! drawdown with observedGeneration, an idle reconcile writes nothing anywhere, and deletion
+//! removes the limits before the finalizer goes.
+
+mod mockapi;
+
+use std::sync::Arc;
+
+use http::{Method, StatusCode};
+use kube::client::Body;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::{Client, Resource};
+use mockapi::{example, step, verify};
+use polyfleet_core::Money;
+use polyfleet_core::risk::RiskSnapshot;
+use polyfleet_crds::RiskPolicy;
+use polyfleet_operator::controller::risk_policy::{FINALIZER, RiskContext, desired_status, reconcile};
+use polyfleet_operator::limits::{LimitsStore, MemoryLimits};
+use polyfleet_operator::planner::risk::limits;
+use serde_json::json;
+
+const PATH: &str = "/apis/polyfleet.dev/v1alpha1/namespaces/trading/riskpolicies/default";
+
+fn context(store: MemoryLimits) -> (Arc<RiskContext>, mockapi::ApiHandle) {
+    let (service, handle) = tower_test::mock::pair::<http::Request<Body>, http::Response<Body>>();
+    let client = Client::new(service, "trading");
+    let recorder = Recorder::new(client.clone(), Reporter { controller: "polyfleet-operator".into(), instance: None });
+    (Arc::new(RiskContext { client, store: Arc::new(store), recorder }), handle)
+}
+
+fn policy() -> RiskPolicy {
+    let mut p: RiskPolicy = example("riskpolicy.yaml");
+    p.meta_mut().finalizers = Some(vec![FINALIZER.into()]);
+    p
+}
+
+fn snapshot() -> RiskSnapshot {
+    RiskSnapshot {
+        exposure: Money::from_micros(12_500_000),
+        daily_pnl: Money::from_micros(-1_250_000),
+        equity: Money::from_micros(-1_250_000),
+        peak: Money::from_micros(3_000_000),
+        ..RiskSnapshot::default()
+    }
+}
+
+fn event_response() -> serde_json::Value {
+    json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e"}, "eventTime": null, "reportingController": "x", "reportingInstance": "x"})
+}
+
+#[tokio::test]
+async fn limits_are_written_and_status_aggregates_the_store() {
+    let store = MemoryLimits::default();
+    store.snapshots.lock().unwrap().insert(("trading".into(), "default".into()), snapshot());
+    let (ctx, handle) = context(store.clone());
+    let p = policy();
+    let mut ev = step(Method::POST, "/events", StatusCode::CREATED, event_response());
+    ev.check =
+        Box::new(|b| assert_eq!((b["reason"].as_str(), b["type"].as_str()), (Some("LimitsApplied"), Some("Normal"))));
+    let mut status = step(Method::PATCH, &format!("{PATH}/status"), StatusCode::OK, serde_json::to_value(&p).unwrap());
+    status.check = Box::new(|b| {
+        let s = &b["status"];
+        assert_eq!(s["observedGeneration"], 3);
+        assert_eq!((s["exposureMicros"].as_i64(), s["exposure"].as_str()), (Some(12_500_000), Some("12.5")));
+        assert_eq!(s["dailyPnlMicros"], -1_250_000);
+        assert_eq!(s["drawdownMicros"], 4_250_000);
+    });
+    let server = tokio::spawn(verify(handle, vec![ev, status]));
+    reconcile(Arc::new(p.clone()), ctx).await.unwrap();
+    server.await.unwrap();
+    assert_eq!(store.limits("trading", "default").await.unwrap(), Some(limits(&p.spec)));
+}
+
+#[tokio::test]
+async fn a_kill_switch_is_written_at_once_and_an_idle_reconcile_writes_nothing() {
+    let store = MemoryLimits::default();
+    let mut p = policy();
+    store.set_limits("trading", "default", &limits(&p.spec)).await.unwrap();
+    p.status = Some(desired_status(None, 3, &RiskSnapshot::default(), 0, "2026-11-22T08:00:00Z"));
+    // Idle: same limits, same status: no request but nothing to answer.
+    let (ctx, handle) = context(store.clone());
+    let server = tokio::spawn(verify(handle, vec![]));
+    reconcile(Arc::new(p.clone()), ctx).await.unwrap();
+    server.await.unwrap();
+    assert_eq!(*store.writes.lock().unwrap(), 1, "only the setup's write");
+    // Kill switch: written, and a Warning event; status unchanged.
+    p.spec.kill_switch = true;
+    let (ctx, handle) = context(store.clone());
+    let mut ev = step(Method::POST, "/events", StatusCode::CREATED, event_response());
+    ev.check = Box::new(|b| {
+        assert_eq!(b["type"], "Warning");
+        assert!(b["note"].as_str().unwrap().contains("kill switch"));
+    });
+    let server = tokio::spawn(verify(handle, vec![ev]));
+    reconcile(Arc::new(p.clone()), ctx).await.unwrap();
+    server.await.unwrap();
+    assert!(store.limits("trading", "default").await.unwrap().unwrap().kill_switch);
+}
+
+#[tokio::test]
+async fn deletion_removes_the_limits_then_the_finalizer() {
+    let store = MemoryLimits::default();
+    let mut p = policy();
+    store.set_limits("trading", "default", &limits(&p.spec)).await.unwrap();
+    p.meta_mut().deletion_timestamp =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now()));
+    let (ctx, handle) = context(store.clone());
+    let mut unfinalize = step(Method::PATCH, PATH, StatusCode::OK, serde_json::to_value(&p).unwrap());
+    unfinalize.check = Box::new(|b| {
+        let ops = b.as_array().unwrap();
+        assert!(ops.iter().any(|o| o["op"] == "remove" && o["path"] == "/metadata/finalizers/0"), "{b}");
+    });
+    let server = tokio::spawn(verify(handle, vec![unfinalize]));
+    reconcile(Arc::new(p), ctx).await.unwrap();
+    server.await.unwrap();
+    assert_eq!(store.limits("trading", "default").await.unwrap(), None);
+}
