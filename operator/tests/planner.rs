@@ -3,7 +3,7 @@
 //! the pod alone, suspend, refusals (live without acknowledgement, missing references,
 //! unimplemented types, no markets) and RiskPolicy limits.
 
-use std::path::Path;
+mod mockapi;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use polyfleet_core::config::StrategyConfig;
@@ -17,15 +17,7 @@ use polyfleet_operator::planner::strategy::plan_strategy;
 use polyfleet_operator::planner::venue::plan_venue;
 use polyfleet_operator::settings::FleetSettings;
 
-fn example<K: serde::de::DeserializeOwned + kube::Resource>(file: &str) -> K {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/examples").join(file);
-    let mut obj: K = serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let meta = obj.meta_mut();
-    meta.namespace = Some("trading".into());
-    meta.uid = Some(format!("uid-{file}"));
-    meta.generation = Some(1);
-    obj
-}
+use mockapi::example;
 
 /// The two example Markets, resolved (the binary one gets its tokens in status, as the Market
 /// controller would write them).
@@ -142,7 +134,7 @@ fn strategy_config_is_what_the_agent_parses() {
     assert_eq!(sets[0].legs.len(), 3);
     assert_eq!(cfg.caps().0.micros(), 200_000_000);
     assert_eq!(plan.params_key, "trading.negrisk-arb");
-    assert_eq!(plan.params_doc["generation"], 1);
+    assert_eq!(plan.params_doc["generation"], 3);
     assert_eq!(plan.params_doc["parameters"]["minEdgeBps"], 50);
     assert_eq!(plan.deployment.spec.as_ref().unwrap().replicas, Some(1));
     assert_hardened(&plan.deployment);
@@ -154,11 +146,11 @@ fn a_parameter_change_leaves_the_pod_template_alone() {
     let before = plan_strategy(&s, Some(&v), Some(&p), &markets(), &FleetSettings::default()).unwrap();
     let mut changed = s.clone();
     changed.spec.arbitrage.as_mut().unwrap().min_edge_bps = 75;
-    changed.metadata.generation = Some(2);
+    changed.metadata.generation = Some(4);
     let after = plan_strategy(&changed, Some(&v), Some(&p), &markets(), &FleetSettings::default()).unwrap();
     assert_eq!(before.deployment, after.deployment, "no restart for parameters");
     assert_ne!(before.config_map, after.config_map);
-    assert_eq!(after.params_doc["generation"], 2);
+    assert_eq!(after.params_doc["generation"], 4);
     assert_eq!(after.params_doc["parameters"]["minEdgeBps"], 75);
     // A change of what it trades does restart it.
     let mut other = s.clone();

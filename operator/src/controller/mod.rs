@@ -50,3 +50,13 @@ pub enum Error {
     #[error("risk store: {0}")]
     Store(String),
 }
+
+impl From<kube::runtime::finalizer::Error<Error>> for Error {
+    fn from(e: kube::runtime::finalizer::Error<Error>) -> Self {
+        use kube::runtime::finalizer::Error as F;
+        match e {
+            F::ApplyFailed(e) | F::CleanupFailed(e) => e,
+            other => Error::Finalizer(other.to_string()),
+        }
+    }
+}

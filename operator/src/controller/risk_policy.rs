@@ -82,10 +82,7 @@ pub async fn reconcile(policy: Arc<RiskPolicy>, ctx: Arc<RiskContext>) -> Result
         }
     })
     .await
-    .map_err(|e| match e {
-        kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
-        other => Error::Finalizer(other.to_string()),
-    })
+    .map_err(Error::from)
 }
 
 async fn apply(policy: &RiskPolicy, ctx: &RiskContext) -> Result<Action, Error> {

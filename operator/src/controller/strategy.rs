@@ -90,10 +90,7 @@ pub async fn reconcile(strategy: Arc<Strategy>, ctx: Arc<Context>) -> Result<Act
         }
     })
     .await
-    .map_err(|e| match e {
-        kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
-        other => Error::Finalizer(other.to_string()),
-    })
+    .map_err(Error::from)
 }
 
 async fn apply(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
