@@ -8,3 +8,4 @@ pub mod params;
 pub mod planner;
 pub mod pods;
 pub mod settings;
+pub mod stores;

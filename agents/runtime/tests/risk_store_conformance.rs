@@ -91,6 +91,19 @@ async fn unknown_policy_is_rejected<S: RiskStore>(s: S, p: PolicyKey) {
     assert_eq!(v, Err(RejectReason::UnknownPolicy));
 }
 
+async fn limits_read_back_and_removal_stops_approvals<S: RiskStore>(s: S, p: PolicyKey) {
+    assert_eq!(s.limits(&p).await.unwrap(), None);
+    s.set_limits(&p, &limits()).await.unwrap();
+    assert_eq!(s.limits(&p).await.unwrap(), Some(limits()));
+    let no_extras = RiskLimits { min_book_liquidity: None, circuit_breaker: None, ..limits() };
+    s.set_limits(&p, &no_extras).await.unwrap();
+    assert_eq!(s.limits(&p).await.unwrap(), Some(no_extras));
+    s.remove_limits(&p).await.unwrap();
+    assert_eq!(s.limits(&p).await.unwrap(), None);
+    let v = s.decide(&p, &intent("after", 1, Side::Buy, "0.5", "1"), LIQ, T0).await.unwrap();
+    assert_eq!(v, Err(RejectReason::UnknownPolicy));
+}
+
 async fn kill_switch_flips_take_effect_at_once<S: RiskStore>(s: S, p: PolicyKey) {
     s.set_limits(&p, &limits()).await.unwrap();
     assert_eq!(s.decide(&p, &intent("a", 1, Side::Buy, "0.5", "10"), LIQ, T0).await.unwrap(), Ok(()));
@@ -170,6 +183,7 @@ macro_rules! suite {
 
 suite!(
     unknown_policy_is_rejected,
+    limits_read_back_and_removal_stops_approvals,
     kill_switch_flips_take_effect_at_once,
     a_redecided_intent_gets_its_first_verdict,
     claims_make_execution_at_most_once,

@@ -46,6 +46,17 @@ impl RiskStore for MemoryRiskStore {
         Ok(())
     }
 
+    async fn limits(&self, policy: &PolicyKey) -> Result<Option<RiskLimits>, RiskStoreError> {
+        Ok(self.lock().get(policy).and_then(|p| p.limits.clone()))
+    }
+
+    async fn remove_limits(&self, policy: &PolicyKey) -> Result<(), RiskStoreError> {
+        if let Some(p) = self.lock().get_mut(policy) {
+            p.limits = None;
+        }
+        Ok(())
+    }
+
     async fn decide(
         &self,
         policy: &PolicyKey,

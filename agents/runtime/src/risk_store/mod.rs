@@ -105,6 +105,10 @@ pub trait RiskStore: Clone + Send + Sync + 'static {
         policy: &PolicyKey,
         limits: &RiskLimits,
     ) -> impl Future<Output = Result<(), RiskStoreError>> + Send;
+    /// The limits in force, if any.
+    fn limits(&self, policy: &PolicyKey) -> impl Future<Output = Result<Option<RiskLimits>, RiskStoreError>> + Send;
+    /// Removes the limits: every later intent of the policy is rejected as `unknown_policy`.
+    fn remove_limits(&self, policy: &PolicyKey) -> impl Future<Output = Result<(), RiskStoreError>> + Send;
     /// Decides an intent atomically: the verdict, and on approval the reservation.
     fn decide(
         &self,

@@ -159,6 +159,35 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
         self.retried(|mut con| async move { pipe.query_async::<()>(&mut con).await }).await
     }
 
+    async fn limits(&self, policy: &PolicyKey) -> Result<Option<RiskLimits>, RiskStoreError> {
+        let m = self.hgetall(key(policy, "limits")).await?;
+        if m.is_empty() {
+            return Ok(None);
+        }
+        let micros = |f: &str| field::<i64>(&m, f);
+        let losses: u32 = field(&m, "breaker_losses")?;
+        let min_liq = micros("min_book_liquidity")?;
+        let cooldown: u64 = field(&m, "breaker_cooldown_ms")?;
+        Ok(Some(RiskLimits {
+            kill_switch: field::<u8>(&m, "kill_switch")? == 1,
+            max_order_size: Quantity::from_micros(field(&m, "max_order_size")?),
+            max_order_notional: Money::from_micros(micros("max_order_notional")?),
+            max_position_per_market: Quantity::from_micros(field(&m, "max_position_per_market")?),
+            max_gross_exposure: Money::from_micros(micros("max_gross_exposure")?),
+            max_daily_loss: Money::from_micros(micros("max_daily_loss")?),
+            max_drawdown: Money::from_micros(micros("max_drawdown")?),
+            max_orders_per_minute: field(&m, "max_orders_per_minute")?,
+            min_book_liquidity: (min_liq >= 0).then(|| Money::from_micros(min_liq)),
+            circuit_breaker: (losses > 0).then_some((losses, cooldown)),
+        }))
+    }
+
+    async fn remove_limits(&self, policy: &PolicyKey) -> Result<(), RiskStoreError> {
+        let cmd = redis::cmd("DEL").arg(key(policy, "limits")).clone();
+        let cmd = &cmd;
+        self.retried(|mut con| async move { cmd.query_async::<()>(&mut con).await }).await
+    }
+
     async fn decide(
         &self,
         policy: &PolicyKey,

@@ -1,0 +1,64 @@
+//! The operator's stores over the real transports: parameters and their acknowledgement through
+//! NATS KV (a real `nats-server -js`), limits and state through the Redis risk store (a real
+//! `redis-server`), the same keys the agents read.
+
+use polyfleet_core::Money;
+use polyfleet_core::risk::RiskLimits;
+use polyfleet_core::{Quantity, wire::subjects};
+use polyfleet_operator::limits::LimitsStore;
+use polyfleet_operator::params::{ParamsStore, ack};
+use polyfleet_operator::stores::{BusParams, StoreLimits};
+use polyfleet_runtime::bus::Bus;
+use polyfleet_runtime::bus::nats::NatsBus;
+use polyfleet_runtime::risk_store::redis::RedisRiskStore;
+use polyfleet_runtime::risk_store::{PolicyKey, RiskStore};
+use polyfleet_testkit::{NatsServer, RedisServer};
+
+#[tokio::test]
+async fn parameters_and_acknowledgements_travel_through_nats_kv() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let server = NatsServer::start();
+    let bus = NatsBus::connect(&server.url).await.unwrap();
+    let params = BusParams(bus.clone());
+    let key = subjects::params_key("trading", "arb");
+    assert_eq!(params.get(&key).await.unwrap(), None);
+    params.put(&key, br#"{"generation":2,"parameters":{}}"#.to_vec()).await.unwrap();
+    // What the strategy agent watches:
+    let seen = bus.kv_get(&key).await.unwrap().unwrap();
+    assert_eq!(&seen.value[..], br#"{"generation":2,"parameters":{}}"#);
+    // What it writes back:
+    bus.kv_put(
+        &subjects::params_ack_key("trading", "arb"),
+        br#"{"generation":2,"applied":true,"error":null}"#.to_vec().into(),
+    )
+    .await
+    .unwrap();
+    let a = ack(&params, &key).await.unwrap().unwrap();
+    assert_eq!((a.generation, a.applied), (2, true));
+}
+
+#[tokio::test]
+async fn limits_travel_through_the_redis_risk_store() {
+    let server = RedisServer::start();
+    let store = RedisRiskStore::connect(&server.url).await.unwrap();
+    let limits_store = StoreLimits(store.clone());
+    let l = RiskLimits {
+        kill_switch: true,
+        max_order_size: Quantity::from_micros(1_000_000),
+        max_order_notional: Money::from_micros(2_000_000),
+        max_position_per_market: Quantity::from_micros(3_000_000),
+        max_gross_exposure: Money::from_micros(4_000_000),
+        max_daily_loss: Money::from_micros(5_000_000),
+        max_drawdown: Money::from_micros(6_000_000),
+        max_orders_per_minute: 7,
+        min_book_liquidity: Some(Money::from_micros(8_000_000)),
+        circuit_breaker: Some((3, 9_000)),
+    };
+    limits_store.set_limits("trading", "main", &l).await.unwrap();
+    // What the gateway's script reads is what the operator wrote.
+    assert_eq!(store.limits(&PolicyKey::new("trading", "main")).await.unwrap(), Some(l.clone()));
+    assert_eq!(limits_store.limits("trading", "main").await.unwrap(), Some(l));
+    assert_eq!(limits_store.snapshot("trading", "main").await.unwrap().exposure, Money::ZERO);
+    limits_store.remove("trading", "main").await.unwrap();
+    assert_eq!(limits_store.limits("trading", "main").await.unwrap(), None);
+}
