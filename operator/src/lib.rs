@@ -7,5 +7,6 @@ pub mod limits;
 pub mod params;
 pub mod planner;
 pub mod pods;
+pub mod run;
 pub mod settings;
 pub mod stores;

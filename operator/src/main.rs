@@ -1,10 +1,14 @@
-//! `polyfleet-operator`: the operator binary.
-//!
-//! Today it offers `crds`, which prints the CustomResourceDefinitions of the polyfleet API as one
-//! multi-document YAML stream (`polyfleet-operator crds | kubectl apply -f -`). The controllers
-//! that reconcile the resources into agents come with the operator issue.
+//! `polyfleet-operator`: the operator binary. `crds` prints the CustomResourceDefinitions
+//! (`polyfleet-operator crds | kubectl apply -f -`); `run` runs the controllers.
 
+use std::sync::Arc;
+
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use polyfleet_operator::settings::{FleetSettings, SecretKey};
+use polyfleet_operator::stores::{BusParams, StoreLimits};
+use polyfleet_runtime::bus::nats::NatsBus;
+use polyfleet_runtime::risk_store::redis::RedisRiskStore;
 
 /// polyfleet's Kubernetes operator.
 #[derive(Parser)]
@@ -18,15 +22,65 @@ struct Cli {
 enum Command {
     /// Print every polyfleet CRD as multi-document YAML (for `kubectl apply -f -`).
     Crds,
+    /// Run the controllers (Strategy, RiskPolicy) against the cluster of the current kubeconfig
+    /// or service account.
+    Run(RunArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Image holding polyfleet-agent, for the agents' pods.
+    #[arg(long, env = "POLYFLEET_AGENT_IMAGE", default_value = "ghcr.io/polyfleet/polyfleet:dev")]
+    image: String,
+    /// NATS URL (the operator's and the agents').
+    #[arg(long, env = "POLYFLEET_NATS_URL", default_value = "nats://nats:4222")]
+    nats: String,
+    /// Redis URL of the risk store (no password: see --redis-password-secret).
+    #[arg(long, env = "POLYFLEET_REDIS_URL", default_value = "redis://redis:6379")]
+    redis: String,
+    /// `name/key` of a Secret holding the Redis password, passed to agents by reference.
+    #[arg(long, env = "POLYFLEET_REDIS_PASSWORD_SECRET")]
+    redis_password_secret: Option<String>,
+    /// OTLP endpoint for the agents' traces.
+    #[arg(long, env = "POLYFLEET_OTLP_ENDPOINT")]
+    otlp: Option<String>,
+    /// CIDRs the agents may reach on 443 (the venue); empty allows any.
+    #[arg(long, env = "POLYFLEET_VENUE_CIDRS", value_delimiter = ',')]
+    venue_cidrs: Vec<String>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Crds => {
             for file in polyfleet_crds::all_crds() {
                 print!("---\n{}", polyfleet_crds::render_yaml(&file.crd)?);
             }
+            Ok(())
+        }
+        Command::Run(a) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+            let redis_password = match a.redis_password_secret {
+                Some(s) => {
+                    let (name, key) = s.split_once('/').context("--redis-password-secret is name/key")?;
+                    Some(SecretKey { name: name.into(), key: key.into() })
+                }
+                None => None,
+            };
+            let settings = FleetSettings {
+                image: a.image,
+                nats_url: a.nats.clone(),
+                redis_url: a.redis.clone(),
+                redis_password,
+                otlp_endpoint: a.otlp,
+                venue_cidrs: a.venue_cidrs,
+                ..FleetSettings::default()
+            };
+            let bus = NatsBus::connect(&a.nats).await.context("connecting to NATS")?;
+            let store = RedisRiskStore::connect(&a.redis).await.context("connecting to Redis")?;
+            let client = kube::Client::try_default().await.context("connecting to the Kubernetes API")?;
+            polyfleet_operator::run::run(client, settings, Arc::new(BusParams(bus)), Arc::new(StoreLimits(store))).await
         }
     }
-    Ok(())
 }
