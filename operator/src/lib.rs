@@ -4,6 +4,7 @@
 
 pub mod controller;
 pub mod limits;
+pub mod metrics;
 pub mod params;
 pub mod planner;
 pub mod pods;

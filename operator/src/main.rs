@@ -44,6 +44,9 @@ struct RunArgs {
     /// OTLP endpoint for the agents' traces.
     #[arg(long, env = "POLYFLEET_OTLP_ENDPOINT")]
     otlp: Option<String>,
+    /// Address of /metrics, /healthz and /readyz.
+    #[arg(long, env = "POLYFLEET_METRICS_ADDR", default_value = "0.0.0.0:9464")]
+    metrics_addr: std::net::SocketAddr,
     /// CIDRs the agents may reach on 443 (the venue); empty allows any.
     #[arg(long, env = "POLYFLEET_VENUE_CIDRS", value_delimiter = ',')]
     venue_cidrs: Vec<String>,
@@ -77,10 +80,19 @@ async fn main() -> anyhow::Result<()> {
                 venue_cidrs: a.venue_cidrs,
                 ..FleetSettings::default()
             };
+            let metrics = polyfleet_operator::metrics::OperatorMetrics::new();
+            polyfleet_operator::metrics::serve(a.metrics_addr, metrics.clone()).await.context("serving metrics")?;
             let bus = NatsBus::connect(&a.nats).await.context("connecting to NATS")?;
             let store = RedisRiskStore::connect(&a.redis).await.context("connecting to Redis")?;
             let client = kube::Client::try_default().await.context("connecting to the Kubernetes API")?;
-            polyfleet_operator::run::run(client, settings, Arc::new(BusParams(bus)), Arc::new(StoreLimits(store))).await
+            polyfleet_operator::run::run(
+                client,
+                settings,
+                Arc::new(BusParams(bus)),
+                Arc::new(StoreLimits(store)),
+                metrics,
+            )
+            .await
         }
     }
 }

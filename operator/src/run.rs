@@ -19,6 +19,7 @@ use polyfleet_crds::{Market, RiskPolicy, Strategy, Venue};
 use crate::controller::risk_policy::{self, RiskContext};
 use crate::controller::{Context, Error, strategy};
 use crate::limits::LimitsStore;
+use crate::metrics::{KindLabel, OperatorMetrics};
 use crate::params::ParamsStore;
 use crate::settings::FleetSettings;
 
@@ -36,12 +37,21 @@ pub async fn run(
     settings: FleetSettings,
     params: Arc<dyn ParamsStore>,
     limits: Arc<dyn LimitsStore>,
+    metrics: Arc<OperatorMetrics>,
 ) -> anyhow::Result<()> {
     let reporter = Reporter { controller: "polyfleet-operator".into(), instance: std::env::var("POD_NAME").ok() };
     let recorder = Recorder::new(client.clone(), reporter);
-    let ctx = Arc::new(Context { client: client.clone(), settings, params, recorder: recorder.clone() });
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        settings,
+        params,
+        recorder: recorder.clone(),
+        metrics: metrics.clone(),
+    });
     let strategies = Controller::new(Api::<Strategy>::all(client.clone()), watcher::Config::default());
     let store = strategies.store();
+    let counted = store.clone();
+    let strategy_metrics = metrics.clone();
     // Strategies in `ns` matching `pred`, as requeue targets.
     let users = move |ns: Option<String>, pred: Box<dyn Fn(&Strategy) -> bool + Send>| {
         store
@@ -69,12 +79,15 @@ pub async fn run(
         })
         .shutdown_on_signal()
         .run(strategy::reconcile, error_policy, ctx)
-        .for_each(|r| async move {
-            if let Err(e) = r {
-                tracing::debug!(error = %e, "strategy reconcile");
+        .for_each(|r| {
+            strategy_metrics.managed.get_or_create(&KindLabel { kind: "Strategy" }).set(counted.state().len() as i64);
+            async move {
+                if let Err(e) = r {
+                    tracing::debug!(error = %e, "strategy reconcile");
+                }
             }
         });
-    let rctx = Arc::new(RiskContext { client: client.clone(), store: limits, recorder });
+    let rctx = Arc::new(RiskContext { client: client.clone(), store: limits, recorder, metrics: metrics.clone() });
     let policy_loop = Controller::new(Api::<RiskPolicy>::all(client), watcher::Config::default())
         .shutdown_on_signal()
         .run(risk_policy::reconcile, error_policy, rctx)
@@ -83,6 +96,7 @@ pub async fn run(
                 tracing::debug!(error = %e, "risk policy reconcile");
             }
         });
+    metrics.set_ready(true);
     tracing::info!("controllers running");
     futures::join!(strategy_loop, policy_loop);
     tracing::info!("controllers stopped");

@@ -26,7 +26,8 @@ fn context(store: MemoryLimits) -> (Arc<RiskContext>, mockapi::ApiHandle) {
     let (service, handle) = tower_test::mock::pair::<http::Request<Body>, http::Response<Body>>();
     let client = Client::new(service, "trading");
     let recorder = Recorder::new(client.clone(), Reporter { controller: "polyfleet-operator".into(), instance: None });
-    (Arc::new(RiskContext { client, store: Arc::new(store), recorder }), handle)
+    let metrics = polyfleet_operator::metrics::OperatorMetrics::new();
+    (Arc::new(RiskContext { client, store: Arc::new(store), recorder, metrics }), handle)
 }
 
 fn policy() -> RiskPolicy {

@@ -30,7 +30,11 @@ fn context(params: MemoryParams) -> (Arc<Context>, ApiHandle) {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = Client::new(service, "trading");
     let recorder = Recorder::new(client.clone(), Reporter { controller: "polyfleet-operator".into(), instance: None });
-    (Arc::new(Context { client, settings: FleetSettings::default(), params: Arc::new(params), recorder }), handle)
+    let metrics = polyfleet_operator::metrics::OperatorMetrics::new();
+    (
+        Arc::new(Context { client, settings: FleetSettings::default(), params: Arc::new(params), recorder, metrics }),
+        handle,
+    )
 }
 
 fn strategy_with_finalizer() -> Strategy {
@@ -126,8 +130,12 @@ async fn a_new_strategy_gets_its_children_parameters_status_and_an_event() {
     event.response = json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e"}, "eventTime": null, "reportingController": "polyfleet-operator", "reportingInstance": "polyfleet-operator"});
     steps.push(event);
     let server = tokio::spawn(verify(handle, steps));
-    reconcile(Arc::new(s), ctx).await.unwrap();
+    reconcile(Arc::new(s), ctx.clone()).await.unwrap();
     server.await.unwrap();
+    let text = ctx.metrics.render();
+    assert!(text.contains("polyfleet_operator_reconciles_total{kind=\"Strategy\"} 1"), "{text}");
+    assert!(text.contains("polyfleet_operator_reconcile_duration_seconds_count{kind=\"Strategy\"} 1"));
+    assert!(!text.contains("polyfleet_operator_failures_total{"));
     let doc: Value = serde_json::from_slice(&params.get("trading.negrisk-arb").await.unwrap().unwrap()).unwrap();
     assert_eq!((doc["generation"].as_i64(), doc["parameters"]["minEdgeBps"].as_i64()), (Some(3), Some(50)));
 }
@@ -215,4 +223,18 @@ async fn live_without_acknowledgement_is_stalled_with_no_children() {
     let server = tokio::spawn(verify(handle, steps));
     reconcile(Arc::new(s), ctx).await.unwrap();
     server.await.unwrap();
+}
+
+#[tokio::test]
+async fn an_api_failure_is_an_error_counted_by_reason() {
+    let (ctx, handle) = context(MemoryParams::default());
+    let s = strategy_with_finalizer();
+    let boom =
+        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "InternalError", "code": 500});
+    let server =
+        tokio::spawn(verify(handle, vec![step(Method::GET, "/venues/sim", StatusCode::INTERNAL_SERVER_ERROR, boom)]));
+    assert!(reconcile(Arc::new(s), ctx.clone()).await.is_err());
+    server.await.unwrap();
+    let text = ctx.metrics.render();
+    assert!(text.contains("polyfleet_operator_failures_total{kind=\"Strategy\",reason=\"kube_api\"} 1"), "{text}");
 }

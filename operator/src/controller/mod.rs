@@ -32,6 +32,8 @@ pub struct Context {
     pub params: Arc<dyn ParamsStore>,
     /// Kubernetes Events.
     pub recorder: Recorder,
+    /// The operator's metrics.
+    pub metrics: Arc<crate::metrics::OperatorMetrics>,
 }
 
 /// Why a reconcile failed (it is retried with backoff).
@@ -49,6 +51,18 @@ pub enum Error {
     /// The risk store failed.
     #[error("risk store: {0}")]
     Store(String),
+}
+
+impl Error {
+    /// A stable label for metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::Kube(_) => "kube_api",
+            Error::Params(_) => "parameter_store",
+            Error::Finalizer(_) => "finalizer",
+            Error::Store(_) => "risk_store",
+        }
+    }
 }
 
 impl From<kube::runtime::finalizer::Error<Error>> for Error {

@@ -36,6 +36,8 @@ pub struct RiskContext {
     pub store: Arc<dyn LimitsStore>,
     /// Events.
     pub recorder: kube::runtime::events::Recorder,
+    /// The operator's metrics.
+    pub metrics: Arc<crate::metrics::OperatorMetrics>,
 }
 
 /// The status from the store's snapshot; `now_ms` decides whether the breaker is tripped.
@@ -72,7 +74,8 @@ pub fn desired_status(
 pub async fn reconcile(policy: Arc<RiskPolicy>, ctx: Arc<RiskContext>) -> Result<Action, Error> {
     let ns = policy.namespace().unwrap_or_default();
     let api: Api<RiskPolicy> = Api::namespaced(ctx.client.clone(), &ns);
-    finalizer(&api, FINALIZER, policy, |event| async {
+    let started = std::time::Instant::now();
+    let result = finalizer(&api, FINALIZER, policy, |event| async {
         match event {
             Finalizer::Apply(p) => apply(&p, &ctx).await,
             Finalizer::Cleanup(p) => {
@@ -82,7 +85,9 @@ pub async fn reconcile(policy: Arc<RiskPolicy>, ctx: Arc<RiskContext>) -> Result
         }
     })
     .await
-    .map_err(Error::from)
+    .map_err(Error::from);
+    ctx.metrics.reconciled("RiskPolicy", started.elapsed(), &result);
+    result
 }
 
 async fn apply(policy: &RiskPolicy, ctx: &RiskContext) -> Result<Action, Error> {

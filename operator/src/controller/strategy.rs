@@ -83,14 +83,17 @@ fn now() -> String {
 pub async fn reconcile(strategy: Arc<Strategy>, ctx: Arc<Context>) -> Result<Action, Error> {
     let ns = strategy.namespace().unwrap_or_default();
     let api: Api<Strategy> = Api::namespaced(ctx.client.clone(), &ns);
-    finalizer(&api, FINALIZER, strategy, |event| async {
+    let started = std::time::Instant::now();
+    let result = finalizer(&api, FINALIZER, strategy, |event| async {
         match event {
             Finalizer::Apply(s) => apply(&s, &ctx).await,
             Finalizer::Cleanup(s) => cleanup(&s, &ctx).await,
         }
     })
     .await
-    .map_err(Error::from)
+    .map_err(Error::from);
+    ctx.metrics.reconciled("Strategy", started.elapsed(), &result);
+    result
 }
 
 async fn apply(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
