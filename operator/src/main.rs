@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use polyfleet_operator::settings::{FleetSettings, SecretKey};
-use polyfleet_operator::stores::{BusParams, StoreLimits};
+use polyfleet_operator::stores::{BusControl, BusParams, StoreLimits};
 use polyfleet_runtime::bus::nats::NatsBus;
 use polyfleet_runtime::risk_store::redis::RedisRiskStore;
 
@@ -88,7 +88,8 @@ async fn main() -> anyhow::Result<()> {
             polyfleet_operator::run::run(
                 client,
                 settings,
-                Arc::new(BusParams(bus)),
+                Arc::new(BusParams(bus.clone())),
+                Arc::new(BusControl(bus)),
                 Arc::new(StoreLimits(store)),
                 metrics,
             )

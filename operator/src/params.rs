@@ -29,6 +29,8 @@ pub trait ParamsStore: Send + Sync + 'static {
     fn get(&self, key: &str) -> BoxFuture<'_, Result<Option<Vec<u8>>, ParamsError>>;
     /// Writes the document.
     fn put(&self, key: &str, doc: Vec<u8>) -> BoxFuture<'_, Result<(), ParamsError>>;
+    /// Removes the document (the Strategy is gone).
+    fn delete(&self, key: &str) -> BoxFuture<'_, Result<(), ParamsError>>;
 }
 
 /// The acknowledgement under `<key>.ack`, if any (an unreadable one counts as none).
@@ -53,6 +55,11 @@ impl ParamsStore for MemoryParams {
     fn put(&self, key: &str, doc: Vec<u8>) -> BoxFuture<'_, Result<(), ParamsError>> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner()).insert(key.to_string(), doc);
         *self.puts.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        Box::pin(async { Ok(()) })
+    }
+
+    fn delete(&self, key: &str) -> BoxFuture<'_, Result<(), ParamsError>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
         Box::pin(async { Ok(()) })
     }
 }

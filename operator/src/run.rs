@@ -36,6 +36,7 @@ pub async fn run(
     client: Client,
     settings: FleetSettings,
     params: Arc<dyn ParamsStore>,
+    control: Arc<dyn crate::control::OrderControl>,
     limits: Arc<dyn LimitsStore>,
     metrics: Arc<OperatorMetrics>,
 ) -> anyhow::Result<()> {
@@ -45,6 +46,7 @@ pub async fn run(
         client: client.clone(),
         settings,
         params,
+        control,
         recorder: recorder.clone(),
         metrics: metrics.clone(),
     });

@@ -8,6 +8,9 @@ use polyfleet_core::risk::{RiskLimits, RiskSnapshot};
 use polyfleet_runtime::bus::Bus;
 use polyfleet_runtime::risk_store::{PolicyKey, RiskStore};
 
+use polyfleet_core::wire::{CancelRequest, Intent, encode, subjects};
+
+use crate::control::{ControlError, OrderControl};
 use crate::limits::{LimitsError, LimitsStore};
 use crate::params::{ParamsError, ParamsStore};
 
@@ -28,6 +31,38 @@ impl<B: Bus> ParamsStore for BusParams<B> {
         Box::pin(
             async move { self.0.kv_put(&key, doc.into()).await.map(|_| ()).map_err(|e| ParamsError(e.to_string())) },
         )
+    }
+
+    fn delete(&self, key: &str) -> BoxFuture<'_, Result<(), ParamsError>> {
+        let key = key.to_string();
+        Box::pin(async move { self.0.kv_delete(&key).await.map_err(|e| ParamsError(e.to_string())) })
+    }
+}
+
+/// Cancels through the bus: a cancel-all intent on the strategy's intents subject, which the
+/// execution agent takes from the intents stream.
+pub struct BusControl<B: Bus>(pub B);
+
+impl<B: Bus> OrderControl for BusControl<B> {
+    fn cancel_all(&self, namespace: &str, strategy: &str, reason: &str) -> BoxFuture<'_, Result<(), ControlError>> {
+        let request = Intent::Cancel(CancelRequest {
+            client_order_id: None,
+            namespace: namespace.to_string(),
+            strategy: strategy.to_string(),
+            reason: reason.to_string(),
+            created_ts_ns: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0),
+        });
+        let subject = subjects::intents(namespace, strategy);
+        Box::pin(async move {
+            self.0
+                .persist(&subject, vec![], encode(&request).into(), None)
+                .await
+                .map(|_| ())
+                .map_err(|e| ControlError(e.to_string()))
+        })
     }
 }
 

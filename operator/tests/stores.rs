@@ -35,6 +35,37 @@ async fn parameters_and_acknowledgements_travel_through_nats_kv() {
     .unwrap();
     let a = ack(&params, &key).await.unwrap().unwrap();
     assert_eq!((a.generation, a.applied), (2, true));
+    params.delete(&key).await.unwrap();
+    assert_eq!(params.get(&key).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn cancel_all_reaches_the_intents_stream_the_execution_agent_reads() {
+    use futures::StreamExt;
+    use polyfleet_core::wire::{Intent, decode};
+    use polyfleet_operator::control::OrderControl;
+    use polyfleet_operator::stores::BusControl;
+    use polyfleet_runtime::bus::ConsumerSpec;
+    let server = NatsServer::start();
+    let bus = NatsBus::connect(&server.url).await.unwrap();
+    BusControl(bus.clone()).cancel_all("trading", "arb", "strategy deleted").await.unwrap();
+    let mut d = bus
+        .consume(ConsumerSpec {
+            stream: subjects::STREAM_INTENTS.into(),
+            durable: "exec-trading-sim-cancels".into(),
+            filter: "intent.trading.>".into(),
+            ack_wait: std::time::Duration::from_secs(5),
+        })
+        .await
+        .unwrap();
+    let m = tokio::time::timeout(std::time::Duration::from_secs(5), d.next()).await.unwrap().unwrap().unwrap();
+    assert_eq!(m.message.subject, "intent.trading.arb");
+    match decode::<Intent>(&m.message.payload).unwrap() {
+        Intent::Cancel(c) => {
+            assert_eq!((c.client_order_id, c.strategy.as_str(), c.reason.as_str()), (None, "arb", "strategy deleted"))
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]

@@ -17,6 +17,7 @@ use kube::{Client, Resource};
 use mockapi::{ApiHandle, Step, example, not_found, step, verify};
 use polyfleet_crds::venue::ExecutionMode;
 use polyfleet_crds::{Market, RiskPolicy, Strategy, Venue};
+use polyfleet_operator::control::MemoryControl;
 use polyfleet_operator::controller::Context;
 use polyfleet_operator::controller::apply::{DESIRED_HASH, desired_hash};
 use polyfleet_operator::controller::strategy::{FINALIZER, desired_status, reconcile};
@@ -27,14 +28,23 @@ use polyfleet_operator::settings::FleetSettings;
 use serde_json::{Value, json};
 
 fn context(params: MemoryParams) -> (Arc<Context>, ApiHandle) {
+    context_with(params, MemoryControl::default())
+}
+
+fn context_with(params: MemoryParams, control: MemoryControl) -> (Arc<Context>, ApiHandle) {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = Client::new(service, "trading");
     let recorder = Recorder::new(client.clone(), Reporter { controller: "polyfleet-operator".into(), instance: None });
     let metrics = polyfleet_operator::metrics::OperatorMetrics::new();
-    (
-        Arc::new(Context { client, settings: FleetSettings::default(), params: Arc::new(params), recorder, metrics }),
-        handle,
-    )
+    let ctx = Context {
+        client,
+        settings: FleetSettings::default(),
+        params: Arc::new(params),
+        control: Arc::new(control),
+        recorder,
+        metrics,
+    };
+    (Arc::new(ctx), handle)
 }
 
 fn strategy_with_finalizer() -> Strategy {
@@ -82,11 +92,14 @@ async fn the_finalizer_is_added_before_anything_else() {
     server.await.unwrap();
 }
 
-#[tokio::test]
-async fn a_new_strategy_gets_its_children_parameters_status_and_an_event() {
+/// A Strategy seen for the first time (finalizer already on): children, parameters, status,
+/// event. Returns the cancel-all requests made.
+async fn first_apply(suspend: bool) -> Vec<(String, String, String)> {
     let params = MemoryParams::default();
-    let (ctx, handle) = context(params.clone());
-    let s = strategy_with_finalizer();
+    let control = MemoryControl::default();
+    let (ctx, handle) = context_with(params.clone(), control.clone());
+    let mut s = strategy_with_finalizer();
+    s.spec.suspend = suspend;
     let mut steps = lookups();
     for (kind, path) in [
         ("ConfigMap", "/api/v1/namespaces/trading/configmaps/strategy-negrisk-arb"),
@@ -103,6 +116,9 @@ async fn a_new_strategy_gets_its_children_parameters_status_and_an_event() {
         apply.path = path.to_string();
         apply.check = Box::new(move |body| {
             assert_eq!(body["kind"], kind);
+            if kind == "Deployment" {
+                assert_eq!(body["spec"]["replicas"], if suspend { 0 } else { 1 });
+            }
             assert!(body["metadata"]["annotations"][DESIRED_HASH].is_string());
             assert_eq!(body["metadata"]["ownerReferences"][0]["kind"], "Strategy");
         });
@@ -112,8 +128,11 @@ async fn a_new_strategy_gets_its_children_parameters_status_and_an_event() {
     }
     let mut status =
         step(Method::PATCH, &format!("{STRATEGIES}/status"), StatusCode::OK, serde_json::to_value(&s).unwrap());
-    status.check = Box::new(|body| {
+    status.check = Box::new(move |body| {
         assert_eq!(body["status"]["observedGeneration"], 3);
+        let conds = body["status"]["conditions"].as_array().unwrap();
+        let susp = conds.iter().find(|c| c["type"] == "Suspended").unwrap();
+        assert_eq!(susp["status"], if suspend { "True" } else { "False" });
         let conds = body["status"]["conditions"].as_array().unwrap();
         let ready = conds.iter().find(|c| c["type"] == "Ready").unwrap();
         assert_eq!((ready["status"].as_str(), ready["observedGeneration"].as_i64()), (Some("True"), Some(3)));
@@ -123,9 +142,10 @@ async fn a_new_strategy_gets_its_children_parameters_status_and_an_event() {
     steps.push(status);
     let mut event =
         step(Method::POST, "/apis/events.k8s.io/v1/namespaces/trading/events", StatusCode::CREATED, json!({}));
-    event.check = Box::new(|body| {
+    event.check = Box::new(move |body| {
         assert_eq!(body["reason"], "Applied");
         assert!(body["note"].as_str().unwrap().contains("Deployment"));
+        assert_eq!(body["note"].as_str().unwrap().contains("cancel-all"), suspend);
     });
     event.response = json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e"}, "eventTime": null, "reportingController": "polyfleet-operator", "reportingInstance": "polyfleet-operator"});
     steps.push(event);
@@ -138,6 +158,45 @@ async fn a_new_strategy_gets_its_children_parameters_status_and_an_event() {
     assert!(!text.contains("polyfleet_operator_failures_total{"));
     let doc: Value = serde_json::from_slice(&params.get("trading.negrisk-arb").await.unwrap().unwrap()).unwrap();
     assert_eq!((doc["generation"].as_i64(), doc["parameters"]["minEdgeBps"].as_i64()), (Some(3), Some(50)));
+    control.requests.lock().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_new_strategy_gets_its_children_parameters_status_and_an_event() {
+    assert!(first_apply(false).await.is_empty(), "a running strategy cancels nothing");
+}
+
+#[tokio::test]
+async fn suspend_cancels_open_orders_and_scales_to_zero() {
+    let requests = first_apply(true).await;
+    assert_eq!(requests, vec![("trading".into(), "negrisk-arb".into(), "strategy suspended".into())]);
+}
+
+#[tokio::test]
+async fn deletion_cancels_orders_and_removes_parameters_before_the_finalizer_goes() {
+    let params = MemoryParams::default();
+    params.put("trading.negrisk-arb", b"{}".to_vec()).await.unwrap();
+    let control = MemoryControl::default();
+    let (ctx, handle) = context_with(params.clone(), control.clone());
+    let mut s = strategy_with_finalizer();
+    s.meta_mut().deletion_timestamp =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now()));
+    let mut event = step(
+        Method::POST,
+        "/events",
+        StatusCode::CREATED,
+        json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e"}, "eventTime": null, "reportingController": "x", "reportingInstance": "x"}),
+    );
+    event.check = Box::new(|b| assert_eq!(b["reason"], "Deleting"));
+    let mut unfinalize = step(Method::PATCH, STRATEGIES, StatusCode::OK, serde_json::to_value(&s).unwrap());
+    unfinalize.check = Box::new(|b| {
+        assert!(b.as_array().unwrap().iter().any(|o| o["op"] == "remove" && o["path"] == "/metadata/finalizers/0"));
+    });
+    let server = tokio::spawn(verify(handle, vec![event, unfinalize]));
+    reconcile(Arc::new(s), ctx).await.unwrap();
+    server.await.unwrap();
+    assert_eq!(control.requests.lock().unwrap().len(), 1);
+    assert_eq!(params.get("trading.negrisk-arb").await.unwrap(), None);
 }
 
 #[tokio::test]
@@ -159,7 +218,7 @@ async fn nothing_changed_means_no_write_at_all() {
         .await
         .unwrap();
     let ack = ParamsAck { generation: 3, applied: true, error: None };
-    s.status = Some(desired_status(None, 3, &Ok(plan.clone()), Some(&ack), "2026-11-22T08:00:00Z"));
+    s.status = Some(desired_status(None, 3, false, &Ok(plan.clone()), Some(&ack), "2026-11-22T08:00:00Z"));
     let with_hash = |v: Value| {
         let mut v = v;
         let hash = desired_hash(&v);

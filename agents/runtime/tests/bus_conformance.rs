@@ -168,6 +168,9 @@ async fn kv_revisions_and_watch<B: Bus>(bus: B) {
     assert!(r2 > r1);
     let update = tokio::time::timeout(WAIT, w.next()).await.unwrap().unwrap().unwrap();
     assert_eq!((update.key.as_str(), update.revision, &update.value[..]), ("ns.arb", r2, &b"{\"g\":2}"[..]));
+    bus.kv_delete("ns.arb").await.unwrap();
+    assert!(bus.kv_get("ns.arb").await.unwrap().is_none());
+    assert_eq!(&bus.kv_get("ns.other").await.unwrap().unwrap().value[..], b"x");
 }
 
 macro_rules! suite {

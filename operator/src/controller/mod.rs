@@ -30,6 +30,8 @@ pub struct Context {
     pub settings: FleetSettings,
     /// The parameter KV bucket.
     pub params: Arc<dyn ParamsStore>,
+    /// Cancelling a strategy's orders.
+    pub control: Arc<dyn crate::control::OrderControl>,
     /// Kubernetes Events.
     pub recorder: Recorder,
     /// The operator's metrics.
@@ -51,6 +53,9 @@ pub enum Error {
     /// The risk store failed.
     #[error("risk store: {0}")]
     Store(String),
+    /// Cancelling orders failed.
+    #[error(transparent)]
+    Control(#[from] crate::control::ControlError),
 }
 
 impl Error {
@@ -61,6 +66,7 @@ impl Error {
             Error::Params(_) => "parameter_store",
             Error::Finalizer(_) => "finalizer",
             Error::Store(_) => "risk_store",
+            Error::Control(_) => "order_control",
         }
     }
 }

@@ -3,8 +3,9 @@
 //! differs, and record status: `Ready` (the agent is planned and applied, or why not),
 //! `Stalled` (a refusal such as live trading not acknowledged), `Reconciling`, and
 //! `ParametersApplied` (True only once the agent acknowledged this generation's parameters).
-//! Cleanup (finalizer): the children go with their owner; the parameter entry is left for the
-//! agent's final acknowledgement (see the module doc of `crate::params`).
+//! `suspend: true` cancels the strategy's open orders once (condition `Suspended`) and scales the
+//! agent to zero. Cleanup (finalizer): cancel every open order, delete the parameter entry; the
+//! children go with their owner (garbage collection).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,12 +30,15 @@ use crate::planner::strategy::{Refusal, StrategyPlan, plan_strategy};
 pub const FINALIZER: &str = "polyfleet.dev/strategy";
 /// Condition type: the agent runs this generation's parameters.
 pub const PARAMETERS_APPLIED: &str = "ParametersApplied";
+/// Condition type: suspended, open orders cancelled, agent scaled to zero.
+pub const SUSPENDED: &str = "Suspended";
 
 /// The status a Strategy should have, from its current status, the plan's outcome and the agent's
 /// acknowledgement. Pure; `now` stamps conditions that change.
 pub fn desired_status(
     current: Option<&StrategyStatus>,
     generation: i64,
+    suspended: bool,
     outcome: &Result<StrategyPlan, Refusal>,
     acked: Option<&ParamsAck>,
     now: &str,
@@ -45,6 +49,12 @@ pub fn desired_status(
     let cond = |t: &str, ok: bool, reason: &str, msg: String| {
         Condition::new(t, if ok { ConditionStatus::True } else { ConditionStatus::False }, reason, msg, g, now)
     };
+    let (reason, msg) = if suspended {
+        ("OrdersCancelled", "open orders cancelled; the agent runs no replica")
+    } else {
+        ("Running", "")
+    };
+    set_condition(&mut s.conditions, cond(SUSPENDED, suspended, reason, msg.into()));
     match outcome {
         Ok(plan) => {
             set_condition(
@@ -113,6 +123,14 @@ async fn apply(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
     let outcome = plan_strategy(strategy, venue.as_ref(), policy.as_ref(), &markets, &ctx.settings);
     let generation = strategy.metadata.generation.unwrap_or(0);
     let mut wrote = vec![];
+    let suspended = strategy.spec.suspend;
+    let was_suspended =
+        strategy.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == SUSPENDED && c.is_true()));
+    if suspended && !was_suspended {
+        // Cancel first, then the Deployment goes to zero replicas below.
+        ctx.control.cancel_all(&ns, &name, "strategy suspended").await?;
+        wrote.push("cancel-all");
+    }
     if let Ok(plan) = &outcome {
         if apply_if_changed(&Api::<ConfigMap>::namespaced(client.clone(), &ns), plan.config_map.clone()).await? {
             wrote.push("ConfigMap");
@@ -133,7 +151,7 @@ async fn apply(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
         Ok(plan) => ack(ctx.params.as_ref(), &plan.params_key).await?,
         Err(_) => None,
     };
-    let status = desired_status(strategy.status.as_ref(), generation, &outcome, acked.as_ref(), &now());
+    let status = desired_status(strategy.status.as_ref(), generation, suspended, &outcome, acked.as_ref(), &now());
     if strategy.status.as_ref() != Some(&status) {
         let api: Api<Strategy> = Api::namespaced(client, &ns);
         let patch = serde_json::json!({"status": status});
@@ -154,10 +172,14 @@ async fn apply(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
 }
 
 async fn cleanup(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
+    let ns = strategy.namespace().unwrap_or_default();
+    let name = strategy.name_any();
+    ctx.control.cancel_all(&ns, &name, "strategy deleted").await?;
+    ctx.params.delete(&polyfleet_core::wire::subjects::params_key(&ns, &name)).await?;
     let ev = Event {
         type_: EventType::Normal,
         reason: "Deleting".into(),
-        note: Some("children are garbage-collected with the Strategy".into()),
+        note: Some("open orders cancelled, parameters removed; children go with the Strategy".into()),
         action: "Cleanup".into(),
         secondary: None,
     };

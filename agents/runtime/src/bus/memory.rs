@@ -255,6 +255,11 @@ impl Bus for MemoryBus {
         Ok(lock(&self.shared).kv.get(key).cloned())
     }
 
+    async fn kv_delete(&self, key: &str) -> Result<(), BusError> {
+        lock(&self.shared).kv.remove(key);
+        Ok(())
+    }
+
     async fn kv_watch(&self, key: &str) -> Result<KvWatch, BusError> {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut st = lock(&self.shared);

@@ -162,6 +162,8 @@ pub trait Bus: Clone + Send + Sync + 'static {
     fn kv_put(&self, key: &str, value: Bytes) -> impl Future<Output = Result<u64, BusError>> + Send;
     /// Reads a KV entry.
     fn kv_get(&self, key: &str) -> impl Future<Output = Result<Option<KvEntry>, BusError>> + Send;
+    /// Deletes a KV entry (reads then find nothing; watchers see no new entry).
+    fn kv_delete(&self, key: &str) -> impl Future<Output = Result<(), BusError>> + Send;
     /// Watches a key: its current entry first, then every put.
     fn kv_watch(&self, key: &str) -> impl Future<Output = Result<KvWatch, BusError>> + Send;
 }

@@ -194,6 +194,10 @@ impl Bus for NatsBus {
         }))
     }
 
+    async fn kv_delete(&self, key: &str) -> Result<(), BusError> {
+        self.kv.delete(key).await.map_err(conn)
+    }
+
     async fn kv_watch(&self, key: &str) -> Result<KvWatch, BusError> {
         let watch = self.kv.watch_with_history(key).await.map_err(conn)?;
         Ok(watch
