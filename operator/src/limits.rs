@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
+use polyfleet_core::accounting::Position;
 use polyfleet_core::risk::{RiskLimits, RiskSnapshot};
+use polyfleet_core::{Money, TokenId};
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +25,17 @@ pub trait LimitsStore: Send + Sync + 'static {
     fn snapshot(&self, namespace: &str, policy: &str) -> BoxFuture<'_, Result<RiskSnapshot, LimitsError>>;
     /// Removes the policy's limits (the policy is being deleted: nothing is approved under it).
     fn remove(&self, namespace: &str, policy: &str) -> BoxFuture<'_, Result<(), LimitsError>>;
+    /// A strategy's positions (booked under `policy`) and their last unrealized PnL, by token.
+    fn book(&self, namespace: &str, policy: &str, strategy: &str) -> BoxFuture<'_, Result<StrategyBook, LimitsError>>;
+}
+
+/// A strategy's positions and marks as the risk store holds them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StrategyBook {
+    /// Ledger positions, by token.
+    pub positions: Vec<(TokenId, Position)>,
+    /// Unrealized PnL at the executor's last mark, by token.
+    pub unrealized: Vec<(TokenId, Money)>,
 }
 
 /// In memory.
@@ -33,6 +46,8 @@ pub struct MemoryLimits {
     pub snapshots: Arc<Mutex<HashMap<(String, String), RiskSnapshot>>>,
     /// Number of limit writes.
     pub writes: Arc<Mutex<u64>>,
+    /// Books to report, by (namespace, strategy).
+    pub books: Arc<Mutex<HashMap<(String, String), StrategyBook>>>,
 }
 
 fn key(ns: &str, p: &str) -> (String, String) {
@@ -59,5 +74,10 @@ impl LimitsStore for MemoryLimits {
     fn remove(&self, namespace: &str, policy: &str) -> BoxFuture<'_, Result<(), LimitsError>> {
         self.limits.lock().unwrap_or_else(|e| e.into_inner()).remove(&key(namespace, policy));
         Box::pin(async { Ok(()) })
+    }
+
+    fn book(&self, namespace: &str, _policy: &str, strategy: &str) -> BoxFuture<'_, Result<StrategyBook, LimitsError>> {
+        let b = self.books.lock().unwrap_or_else(|e| e.into_inner()).get(&key(namespace, strategy)).cloned();
+        Box::pin(async move { Ok(b.unwrap_or_default()) })
     }
 }

@@ -47,6 +47,7 @@ pub async fn run(
         settings,
         params,
         control,
+        risk: limits.clone(),
         recorder: recorder.clone(),
         metrics: metrics.clone(),
     });

@@ -11,7 +11,7 @@ use polyfleet_runtime::risk_store::{PolicyKey, RiskStore};
 use polyfleet_core::wire::{CancelRequest, Intent, encode, subjects};
 
 use crate::control::{ControlError, OrderControl};
-use crate::limits::{LimitsError, LimitsStore};
+use crate::limits::{LimitsError, LimitsStore, StrategyBook};
 use crate::params::{ParamsError, ParamsStore};
 
 /// Parameters in a bus's KV bucket.
@@ -92,5 +92,15 @@ impl<S: RiskStore> LimitsStore for StoreLimits<S> {
     fn remove(&self, namespace: &str, policy: &str) -> BoxFuture<'_, Result<(), LimitsError>> {
         let key = PolicyKey::new(namespace, policy);
         Box::pin(async move { self.0.remove_limits(&key).await.map_err(err) })
+    }
+
+    fn book(&self, namespace: &str, policy: &str, strategy: &str) -> BoxFuture<'_, Result<StrategyBook, LimitsError>> {
+        let (key, strategy) = (PolicyKey::new(namespace, policy), strategy.to_string());
+        Box::pin(async move {
+            Ok(StrategyBook {
+                positions: self.0.positions(&key, &strategy).await.map_err(err)?,
+                unrealized: self.0.unrealized(&key, &strategy).await.map_err(err)?,
+            })
+        })
     }
 }

@@ -90,6 +90,11 @@ async fn limits_travel_through_the_redis_risk_store() {
     assert_eq!(store.limits(&PolicyKey::new("trading", "main")).await.unwrap(), Some(l.clone()));
     assert_eq!(limits_store.limits("trading", "main").await.unwrap(), Some(l));
     assert_eq!(limits_store.snapshot("trading", "main").await.unwrap().exposure, Money::ZERO);
+    // The execution agent's marks, read back for Strategy status.
+    let token = polyfleet_core::TokenId::from_u128(77);
+    store.set_unrealized(&PolicyKey::new("trading", "main"), "arb", &[(token, Money::from_micros(-5))]).await.unwrap();
+    let book = limits_store.book("trading", "main", "arb").await.unwrap();
+    assert_eq!((book.positions.len(), book.unrealized), (0, vec![(token, Money::from_micros(-5))]));
     limits_store.remove("trading", "main").await.unwrap();
     assert_eq!(limits_store.limits("trading", "main").await.unwrap(), None);
 }

@@ -20,7 +20,8 @@ use polyfleet_crds::{Market, RiskPolicy, Strategy, Venue};
 use polyfleet_operator::control::MemoryControl;
 use polyfleet_operator::controller::Context;
 use polyfleet_operator::controller::apply::{DESIRED_HASH, desired_hash};
-use polyfleet_operator::controller::strategy::{FINALIZER, desired_status, reconcile};
+use polyfleet_operator::controller::strategy::{FINALIZER, book_status, desired_status, reconcile};
+use polyfleet_operator::limits::{MemoryLimits, StrategyBook};
 use polyfleet_operator::params::{MemoryParams, ParamsAck, ParamsStore};
 use polyfleet_operator::planner::markets::MarketView;
 use polyfleet_operator::planner::strategy::plan_strategy;
@@ -32,6 +33,10 @@ fn context(params: MemoryParams) -> (Arc<Context>, ApiHandle) {
 }
 
 fn context_with(params: MemoryParams, control: MemoryControl) -> (Arc<Context>, ApiHandle) {
+    context_full(params, control, MemoryLimits::default())
+}
+
+fn context_full(params: MemoryParams, control: MemoryControl, risk: MemoryLimits) -> (Arc<Context>, ApiHandle) {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = Client::new(service, "trading");
     let recorder = Recorder::new(client.clone(), Reporter { controller: "polyfleet-operator".into(), instance: None });
@@ -41,6 +46,7 @@ fn context_with(params: MemoryParams, control: MemoryControl) -> (Arc<Context>, 
         settings: FleetSettings::default(),
         params: Arc::new(params),
         control: Arc::new(control),
+        risk: Arc::new(risk),
         recorder,
         metrics,
     };
@@ -199,8 +205,9 @@ async fn deletion_cancels_orders_and_removes_parameters_before_the_finalizer_goe
     assert_eq!(params.get("trading.negrisk-arb").await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn nothing_changed_means_no_write_at_all() {
+/// A settled Strategy (children, parameters and status as the operator left them); `book` is what
+/// the risk store holds for it. Returns the steps of the reads and a context.
+async fn settled(book: StrategyBook) -> (Strategy, Vec<Step>, MemoryParams, Arc<Context>, ApiHandle) {
     let params = MemoryParams::default();
     let mut s = strategy_with_finalizer();
     // What the operator applied last time, and the agent's acknowledgement of generation 3.
@@ -218,7 +225,8 @@ async fn nothing_changed_means_no_write_at_all() {
         .await
         .unwrap();
     let ack = ParamsAck { generation: 3, applied: true, error: None };
-    s.status = Some(desired_status(None, 3, false, &Ok(plan.clone()), Some(&ack), "2026-11-22T08:00:00Z"));
+    let empty = book_status(&StrategyBook::default(), |_| String::new());
+    s.status = Some(desired_status(None, 3, false, &Ok(plan.clone()), Some(&ack), Some(empty), "2026-11-22T08:00:00Z"));
     let with_hash = |v: Value| {
         let mut v = v;
         let hash = desired_hash(&v);
@@ -244,12 +252,57 @@ async fn nothing_changed_means_no_write_at_all() {
         StatusCode::OK,
         with_hash(serde_json::to_value(&plan.service).unwrap()),
     ));
+    let risk = MemoryLimits::default();
+    risk.books.lock().unwrap().insert(("trading".into(), "negrisk-arb".into()), book);
+    let (ctx, handle) = context_full(params.clone(), MemoryControl::default(), risk);
+    (s, steps, params, ctx, handle)
+}
+
+#[tokio::test]
+async fn nothing_changed_means_no_write_at_all() {
+    let (s, steps, params, ctx, handle) = settled(StrategyBook::default()).await;
     let puts_before = *params.puts.lock().unwrap();
-    let (ctx, handle) = context(params.clone());
     let server = tokio::spawn(verify(handle, steps));
     reconcile(Arc::new(s), ctx).await.unwrap();
     server.await.unwrap();
     assert_eq!(*params.puts.lock().unwrap(), puts_before, "no parameter write");
+}
+
+#[tokio::test]
+async fn pnl_and_positions_come_from_the_risk_store() {
+    use polyfleet_core::accounting::Position;
+    use polyfleet_core::{Money, Quantity, TokenId};
+    let token =
+        TokenId::parse("71321045679252212594626385532706912750332728571942532289631379312455583992563").unwrap();
+    let position = Position {
+        size: Quantity::from_micros(10_000_000),
+        cost: Money::from_micros(3_400_000),
+        realized: Money::from_micros(-50_000),
+        fees: Money::from_micros(50_000),
+        deficit: Quantity::ZERO,
+    };
+    let book =
+        StrategyBook { positions: vec![(token, position)], unrealized: vec![(token, Money::from_micros(-100_000))] };
+    let (s, mut steps, _params, ctx, handle) = settled(book).await;
+    let mut status =
+        step(Method::PATCH, &format!("{STRATEGIES}/status"), StatusCode::OK, serde_json::to_value(&s).unwrap());
+    status.check = Box::new(|body| {
+        let st = &body["status"];
+        assert_eq!(
+            (st["pnl"]["realizedMicros"].as_i64(), st["pnl"]["unrealizedMicros"].as_i64()),
+            (Some(-50_000), Some(-100_000))
+        );
+        assert_eq!(st["pnl"]["total"], "-0.15");
+        let p = &st["positions"][0];
+        assert_eq!(
+            (p["market"].as_str(), p["sizeMicros"].as_i64(), p["avgPrice"].as_str()),
+            (Some("election-winner"), Some(10_000_000), Some("0.34"))
+        );
+    });
+    steps.push(status);
+    let server = tokio::spawn(verify(handle, steps));
+    reconcile(Arc::new(s), ctx).await.unwrap();
+    server.await.unwrap();
 }
 
 #[tokio::test]

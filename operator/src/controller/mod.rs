@@ -32,6 +32,8 @@ pub struct Context {
     pub params: Arc<dyn ParamsStore>,
     /// Cancelling a strategy's orders.
     pub control: Arc<dyn crate::control::OrderControl>,
+    /// The risk store (positions and PnL for status).
+    pub risk: Arc<dyn crate::limits::LimitsStore>,
     /// Kubernetes Events.
     pub recorder: Recorder,
     /// The operator's metrics.

@@ -17,11 +17,14 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::{Resource, ResourceExt};
+use polyfleet_core::{Money, TokenId};
 use polyfleet_crds::conditions::{Condition, ConditionStatus, READY, RECONCILING, STALLED, set_condition};
+use polyfleet_crds::strategy::{Pnl, PositionStatus};
 use polyfleet_crds::{Market, RiskPolicy, Strategy, StrategyStatus, Venue};
 
 use super::apply::apply_if_changed;
 use super::{Context, Error};
+use crate::limits::StrategyBook;
 use crate::params::{ParamsAck, ack};
 use crate::planner::markets::MarketView;
 use crate::planner::strategy::{Refusal, StrategyPlan, plan_strategy};
@@ -33,18 +36,44 @@ pub const PARAMETERS_APPLIED: &str = "ParametersApplied";
 /// Condition type: suspended, open orders cancelled, agent scaled to zero.
 pub const SUSPENDED: &str = "Suspended";
 
-/// The status a Strategy should have, from its current status, the plan's outcome and the agent's
-/// acknowledgement. Pure; `now` stamps conditions that change.
+/// PnL and positions for status from the risk store's book; `market_of` names a token's Market.
+pub fn book_status(book: &StrategyBook, market_of: impl Fn(&TokenId) -> String) -> (Pnl, Vec<PositionStatus>) {
+    let realized = book.positions.iter().fold(Money::ZERO, |a, (_, p)| a.checked_add(p.realized).unwrap_or(a));
+    let unrealized = book.unrealized.iter().fold(Money::ZERO, |a, (_, u)| a.checked_add(*u).unwrap_or(a));
+    let total = realized.checked_add(unrealized).unwrap_or(realized);
+    let pnl =
+        Pnl { realized_micros: realized.micros(), unrealized_micros: unrealized.micros(), total: total.to_string() };
+    let positions = book
+        .positions
+        .iter()
+        .filter(|(_, p)| !p.size.is_zero())
+        .map(|(t, p)| PositionStatus {
+            market: market_of(t),
+            token_id: t.to_string(),
+            size_micros: i64::try_from(p.size.micros()).unwrap_or(i64::MAX),
+            avg_price: p.avg_price().map(|x| x.to_string()).unwrap_or_default(),
+        })
+        .collect();
+    (pnl, positions)
+}
+
+/// The status a Strategy should have, from its current status, the plan's outcome, the agent's
+/// acknowledgement and its book. Pure; `now` stamps conditions that change.
 pub fn desired_status(
     current: Option<&StrategyStatus>,
     generation: i64,
     suspended: bool,
     outcome: &Result<StrategyPlan, Refusal>,
     acked: Option<&ParamsAck>,
+    book: Option<(Pnl, Vec<PositionStatus>)>,
     now: &str,
 ) -> StrategyStatus {
     let mut s = current.cloned().unwrap_or_default();
     s.observed_generation = Some(generation);
+    if let Some((pnl, positions)) = book {
+        s.pnl = pnl;
+        s.positions = positions;
+    }
     let g = Some(generation);
     let cond = |t: &str, ok: bool, reason: &str, msg: String| {
         Condition::new(t, if ok { ConditionStatus::True } else { ConditionStatus::False }, reason, msg, g, now)
@@ -151,7 +180,17 @@ async fn apply(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
         Ok(plan) => ack(ctx.params.as_ref(), &plan.params_key).await?,
         Err(_) => None,
     };
-    let status = desired_status(strategy.status.as_ref(), generation, suspended, &outcome, acked.as_ref(), &now());
+    let book = ctx
+        .risk
+        .book(&ns, &strategy.spec.risk_policy_ref.name, &name)
+        .await
+        .map_err(|e| Error::Store(e.to_string()))?;
+    let market_of = |t: &TokenId| {
+        markets.iter().find(|m| m.tokens.iter().any(|(_, x)| x == t)).map(|m| m.name.clone()).unwrap_or_default()
+    };
+    let book = Some(book_status(&book, market_of));
+    let status =
+        desired_status(strategy.status.as_ref(), generation, suspended, &outcome, acked.as_ref(), book, &now());
     if strategy.status.as_ref() != Some(&status) {
         let api: Api<Strategy> = Api::namespaced(client, &ns);
         let patch = serde_json::json!({"status": status});
@@ -168,7 +207,8 @@ async fn apply(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
     }
     // Until the agent acknowledges, look again soon; afterwards a slow resync is enough.
     let settled = status.conditions.iter().any(|c| c.type_ == PARAMETERS_APPLIED && c.is_true());
-    Ok(Action::requeue(if settled { Duration::from_secs(300) } else { Duration::from_secs(5) }))
+    // PnL in status refreshes at this throttled rate, never per fill.
+    Ok(Action::requeue(if settled { Duration::from_secs(30) } else { Duration::from_secs(5) }))
 }
 
 async fn cleanup(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
