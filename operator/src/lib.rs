@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod params;
 pub mod planner;
 pub mod pods;
+pub mod rbac;
 pub mod run;
 pub mod settings;
 pub mod stores;

@@ -22,6 +22,8 @@ struct Cli {
 enum Command {
     /// Print every polyfleet CRD as multi-document YAML (for `kubectl apply -f -`).
     Crds,
+    /// Print the operator's ClusterRole (what `manifests/operator/rbac.yaml` holds).
+    Rbac,
     /// Run the controllers (Strategy, RiskPolicy) against the cluster of the current kubeconfig
     /// or service account.
     Run(RunArgs),
@@ -59,6 +61,10 @@ async fn main() -> anyhow::Result<()> {
             for file in polyfleet_crds::all_crds() {
                 print!("---\n{}", polyfleet_crds::render_yaml(&file.crd)?);
             }
+            Ok(())
+        }
+        Command::Rbac => {
+            print!("{}", polyfleet_operator::rbac::render());
             Ok(())
         }
         Command::Run(a) => {

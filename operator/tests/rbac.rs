@@ -1,0 +1,50 @@
+//! The operator's RBAC: the committed manifest is what the code generates, it grants what the
+//! controllers call and nothing dangerous (no Secrets, no pods or exec, no wildcards).
+
+use std::path::Path;
+
+use polyfleet_operator::rbac::{cluster_role, render};
+
+#[test]
+fn the_manifest_is_fresh() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/operator/rbac.yaml");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(
+        committed,
+        render(),
+        "regenerate: cargo run -q -p polyfleet-operator -- rbac > manifests/operator/rbac.yaml"
+    );
+}
+
+#[test]
+fn it_grants_what_the_controllers_use_and_nothing_dangerous() {
+    let rules = cluster_role().rules.unwrap();
+    let grants = |group: &str, resource: &str, verb: &str| {
+        rules.iter().any(|r| {
+            r.api_groups.as_ref().is_some_and(|g| g.iter().any(|x| x == group))
+                && r.resources.as_ref().is_some_and(|rs| rs.iter().any(|x| x == resource))
+                && r.verbs.iter().any(|v| v == verb)
+        })
+    };
+    for (g, r, v) in [
+        ("polyfleet.dev", "strategies", "watch"),
+        ("polyfleet.dev", "strategies", "patch"),
+        ("polyfleet.dev", "strategies/status", "patch"),
+        ("polyfleet.dev", "riskpolicies/status", "patch"),
+        ("polyfleet.dev", "markets", "list"),
+        ("polyfleet.dev", "venues", "get"),
+        ("apps", "deployments", "patch"),
+        ("", "configmaps", "patch"),
+        ("", "services", "watch"),
+        ("networking.k8s.io", "networkpolicies", "patch"),
+        ("events.k8s.io", "events", "create"),
+    ] {
+        assert!(grants(g, r, v), "missing {v} on {g}/{r}");
+    }
+    for r in &rules {
+        let resources = r.resources.clone().unwrap_or_default();
+        assert!(!resources.iter().any(|x| x == "*" || x == "secrets" || x.starts_with("pods")), "{r:?}");
+        assert!(!r.verbs.iter().any(|v| v == "*" || v == "escalate" || v == "bind" || v == "impersonate"), "{r:?}");
+        assert!(!r.api_groups.clone().unwrap_or_default().iter().any(|g| g == "*"), "{r:?}");
+    }
+}
