@@ -88,8 +88,7 @@ impl Executor for PaperExecutor {
             Followed::Applied | Followed::Reset => {
                 let changed = matches!(ev.body, MarketEventBody::Snapshot { .. } | MarketEventBody::Delta(_));
                 if changed && f.is_live() && self.engine.open_orders() > 0 {
-                    let book = f.book().clone();
-                    (self.engine.on_book(&ev.token, &book, now_ns), false)
+                    (self.engine.on_book(&ev.token, f.book(), now_ns), false)
                 } else {
                     (vec![], false)
                 }

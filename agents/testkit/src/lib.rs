@@ -32,34 +32,3 @@ fn temp_dir(kind: &str, port: u16) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).expect("creating a temporary directory");
     dir
 }
-
-/// Waits, without blocking an async runtime thread for long, until `port` accepts connections.
-pub async fn wait_for_port_async(port: u16) {
-    for _ in 0..500 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-        std::thread::yield_now();
-        // Give spawned tasks (the server being waited for) a chance to run.
-        tokio_yield().await;
-    }
-    panic!("nothing listens on port {port}");
-}
-
-async fn tokio_yield() {
-    struct YieldOnce(bool);
-    impl std::future::Future for YieldOnce {
-        type Output = ();
-        fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
-            if self.0 {
-                std::task::Poll::Ready(())
-            } else {
-                self.0 = true;
-                cx.waker().wake_by_ref();
-                std::task::Poll::Pending
-            }
-        }
-    }
-    YieldOnce(false).await
-}

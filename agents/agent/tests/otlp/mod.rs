@@ -80,14 +80,15 @@ pub struct OtlpReceiver {
 }
 
 impl OtlpReceiver {
-    /// Starts one on a free port.
+    /// Starts one on a free port (needs a multi-threaded runtime).
     pub async fn start() -> OtlpReceiver {
         let port = polyfleet_testkit::free_port();
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let rx = Receiver::default();
         let spans = rx.spans.clone();
         tokio::spawn(tonic::transport::Server::builder().add_service(TraceServiceServer::new(rx)).serve(addr));
-        polyfleet_testkit::wait_for_port_async(port).await;
+        // The server task runs on another worker of the test's multi-threaded runtime.
+        polyfleet_testkit::wait_for_port(port, "the OTLP receiver");
         OtlpReceiver { spans, endpoint: format!("http://127.0.0.1:{port}") }
     }
 
