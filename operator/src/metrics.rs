@@ -2,7 +2,6 @@
 //! reconciles and failures by kind (and failure reason), reconcile duration, and objects
 //! managed.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -81,40 +80,15 @@ impl OperatorMetrics {
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::Relaxed);
     }
-
-    /// The text exposition.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
-        out
-    }
 }
 
-/// Serves `/metrics`, `/healthz` and `/readyz`.
-pub async fn serve(addr: SocketAddr, metrics: Arc<OperatorMetrics>) -> std::io::Result<SocketAddr> {
-    use axum::extract::State;
-    use axum::http::StatusCode;
-    use axum::routing::get;
-    let app = axum::Router::new()
-        .route("/metrics", get(|State(m): State<Arc<OperatorMetrics>>| async move { m.render() }))
-        .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/readyz",
-            get(|State(m): State<Arc<OperatorMetrics>>| async move {
-                if m.ready.load(Ordering::Relaxed) {
-                    (StatusCode::OK, "ready")
-                } else {
-                    (StatusCode::SERVICE_UNAVAILABLE, "not ready")
-                }
-            }),
-        )
-        .with_state(metrics);
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let bound = listener.local_addr()?;
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "metrics server stopped");
-        }
-    });
-    Ok(bound)
+pub use polyfleet_runtime::probes::{Probe, serve};
+
+impl Probe for OperatorMetrics {
+    fn registry(&self) -> &Registry {
+        &self.registry
+    }
+    fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
 }

@@ -22,6 +22,7 @@ use polyfleet_operator::controller::Context;
 use polyfleet_operator::controller::apply::{DESIRED_HASH, desired_hash};
 use polyfleet_operator::controller::strategy::{FINALIZER, book_status, desired_status, reconcile};
 use polyfleet_operator::limits::{MemoryLimits, StrategyBook};
+use polyfleet_operator::metrics::Probe;
 use polyfleet_operator::params::{MemoryParams, ParamsAck, ParamsStore};
 use polyfleet_operator::planner::markets::MarketView;
 use polyfleet_operator::planner::strategy::plan_strategy;

@@ -2,20 +2,17 @@
 //! probes (`/metrics`, `/healthz`, `/readyz`): [`MarketDataMetrics`] for the market-data agent,
 //! [`OrderPathMetrics`] for the strategy, risk and execution agents.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::get;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+
+pub use polyfleet_runtime::probes::{Probe, serve};
 
 /// Label of a per-kind counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -108,21 +105,6 @@ impl MarketDataMetrics {
     /// True when ready.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Relaxed)
-    }
-}
-
-/// What the HTTP endpoint serves.
-pub trait Probe: Send + Sync + 'static {
-    /// The metrics registry.
-    fn registry(&self) -> &Registry;
-    /// Readiness.
-    fn is_ready(&self) -> bool;
-    /// The text exposition.
-    fn render(&self) -> String {
-        let mut out = String::new();
-        // Encoding into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, self.registry());
-        out
     }
 }
 
@@ -239,26 +221,4 @@ impl Probe for OrderPathMetrics {
     fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Relaxed)
     }
-}
-
-/// Serves `/metrics`, `/healthz` (the process is up) and `/readyz` (the agent's own readiness).
-pub async fn serve<M: Probe>(addr: SocketAddr, metrics: Arc<M>) -> std::io::Result<SocketAddr> {
-    let app = Router::new()
-        .route("/metrics", get(|State(m): State<Arc<M>>| async move { m.render() }))
-        .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/readyz",
-            get(|State(m): State<Arc<M>>| async move {
-                if m.is_ready() { (StatusCode::OK, "ready") } else { (StatusCode::SERVICE_UNAVAILABLE, "not ready") }
-            }),
-        )
-        .with_state(metrics);
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let bound = listener.local_addr()?;
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "metrics server stopped");
-        }
-    });
-    Ok(bound)
 }
