@@ -189,6 +189,9 @@ pub struct MarketStatus {
     /// Minimum order size in shares, as a decimal string, e.g. "5".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_order_size: Option<String>,
+    /// The venue's taker base fee in basis points (0 when fees are off), as the CLOB reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fee_rate_bps: Option<i32>,
     /// Resolved tokens with a throttled top of book.
     #[serde(default)]
     pub tokens: Vec<TokenStatus>,

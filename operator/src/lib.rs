@@ -2,9 +2,12 @@
 //! ([`pods`]), and the pure desired-state [`planner`] that the controllers (and the local run)
 //! apply.
 
+pub mod books;
 pub mod control;
 pub mod controller;
+pub mod leader;
 pub mod limits;
+pub mod lookup;
 pub mod metrics;
 pub mod params;
 pub mod planner;

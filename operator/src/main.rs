@@ -5,6 +5,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use polyfleet_operator::books::BusBooks;
+use polyfleet_operator::lookup::RestLookup;
+use polyfleet_operator::run::{Election, Stores};
 use polyfleet_operator::settings::{FleetSettings, SecretKey};
 use polyfleet_operator::stores::{BusControl, BusParams, StoreLimits};
 use polyfleet_runtime::bus::nats::NatsBus;
@@ -24,9 +27,9 @@ enum Command {
     Crds,
     /// Print the operator's ClusterRole (what `manifests/operator/rbac.yaml` holds).
     Rbac,
-    /// Run the controllers (Strategy, RiskPolicy) against the cluster of the current kubeconfig
-    /// or service account.
-    Run(RunArgs),
+    /// Run the controllers (Venue, Market, Strategy, RiskPolicy) against the cluster of the
+    /// current kubeconfig or service account.
+    Run(Box<RunArgs>),
 }
 
 #[derive(clap::Args)]
@@ -52,6 +55,18 @@ struct RunArgs {
     /// CIDRs the agents may reach on 443 (the venue); empty allows any.
     #[arg(long, env = "POLYFLEET_VENUE_CIDRS", value_delimiter = ',')]
     venue_cidrs: Vec<String>,
+    /// Run the controllers only while holding the leader Lease (several replicas are then safe).
+    #[arg(long, env = "POLYFLEET_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
+    leader_elect: bool,
+    /// The operator's namespace, where its Lease lives (the downward API sets it in-cluster).
+    #[arg(long, env = "POD_NAMESPACE", default_value = polyfleet_operator::rbac::OPERATOR_NAMESPACE)]
+    namespace: String,
+    /// This replica's identity in the election (the downward API sets the pod name).
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
+    /// Log as JSON lines.
+    #[arg(long, env = "POLYFLEET_LOG_JSON", default_value_t = false, action = clap::ArgAction::Set)]
+    log_json: bool,
 }
 
 #[tokio::main]
@@ -68,8 +83,10 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Run(a) => {
+            let a = *a;
             let _ = rustls::crypto::ring::default_provider().install_default();
-            tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+            // Logs, and a span per reconcile exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+            let _telemetry = polyfleet_runtime::telemetry::init("polyfleet-operator", a.log_json)?;
             let redis_password = match a.redis_password_secret {
                 Some(s) => {
                     let (name, key) = s.split_once('/').context("--redis-password-secret is name/key")?;
@@ -91,15 +108,24 @@ async fn main() -> anyhow::Result<()> {
             let bus = NatsBus::connect(&a.nats).await.context("connecting to NATS")?;
             let store = RedisRiskStore::connect(&a.redis).await.context("connecting to Redis")?;
             let client = kube::Client::try_default().await.context("connecting to the Kubernetes API")?;
-            polyfleet_operator::run::run(
-                client,
-                settings,
-                Arc::new(BusParams(bus.clone())),
-                Arc::new(BusControl(bus)),
-                Arc::new(StoreLimits(store)),
-                metrics,
-            )
-            .await
+            let stores = Stores {
+                params: Arc::new(BusParams(bus.clone())),
+                control: Arc::new(BusControl(bus.clone())),
+                limits: Arc::new(StoreLimits(store)),
+                lookup: Arc::new(RestLookup::default()),
+                books: Arc::new(BusBooks(bus)),
+            };
+            let election = a.leader_elect.then(|| Election {
+                namespace: a.namespace,
+                // In a pod HOSTNAME is the pod name; elsewhere, the host and process.
+                identity: a.identity.or_else(|| std::env::var("HOSTNAME").ok()).unwrap_or_else(|| {
+                    let nanos = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.subsec_nanos());
+                    format!("polyfleet-operator-{}-{nanos}", std::process::id())
+                }),
+            });
+            polyfleet_operator::run::run(client, settings, stores, metrics, election).await
         }
     }
 }

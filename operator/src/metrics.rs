@@ -44,6 +44,8 @@ pub struct OperatorMetrics {
     pub duration: Durations,
     /// Objects seen by their controller, by kind.
     pub managed: Family<KindLabel, Gauge>,
+    /// 1 while this replica holds the leader lease and runs the controllers.
+    pub leader: Gauge,
     ready: AtomicBool,
     registry: Registry,
 }
@@ -57,6 +59,7 @@ impl OperatorMetrics {
             failures: Family::default(),
             duration: Family::new_with_constructor(duration_histogram as fn() -> Histogram),
             managed: Family::default(),
+            leader: Gauge::default(),
             ready: AtomicBool::new(false),
             registry: Registry::default(),
         };
@@ -64,6 +67,7 @@ impl OperatorMetrics {
         registry.register("failures", "Reconciles failed, by kind and reason", m.failures.clone());
         registry.register("reconcile_duration_seconds", "Reconcile duration", m.duration.clone());
         registry.register("managed_objects", "Objects seen by their controller", m.managed.clone());
+        registry.register("leader", "1 while this replica holds the leader lease", m.leader.clone());
         Arc::new(OperatorMetrics { registry, ..m })
     }
 
@@ -76,7 +80,7 @@ impl OperatorMetrics {
         }
     }
 
-    /// Marks the operator ready (controllers running).
+    /// Marks the operator ready (leading, or a standby waiting for the lease).
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::Relaxed);
     }

@@ -8,7 +8,7 @@ use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy}
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction,
     PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretKeySelector,
-    SecurityContext, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
+    SecurityContext, Service, ServicePort, ServiceSpec, TCPSocketAction, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
@@ -23,7 +23,12 @@ pub enum Role {
     Strategy,
     Risk,
     Execution,
+    /// The venue simulator of a `kind: simulator` Venue (`polyfleet venue-sim`).
+    Simulator,
 }
+
+/// The simulator's port (market WebSocket and CLOB/Gamma REST).
+pub const SIMULATOR_PORT: i32 = 8765;
 
 impl Role {
     /// The `polyfleet-agent` subcommand and label value.
@@ -33,6 +38,15 @@ impl Role {
             Role::Strategy => "strategy",
             Role::Risk => "risk",
             Role::Execution => "execution",
+            Role::Simulator => "simulator",
+        }
+    }
+
+    /// The binary and subcommand the container runs.
+    fn command(self) -> (&'static str, &'static str) {
+        match self {
+            Role::Simulator => ("/usr/local/bin/polyfleet", "venue-sim"),
+            other => ("/usr/local/bin/polyfleet-agent", other.as_str()),
         }
     }
 
@@ -43,6 +57,7 @@ impl Role {
             Role::Strategy => ("100m", "64Mi", "1", "256Mi"),
             Role::Risk => ("200m", "64Mi", "1", "256Mi"),
             Role::Execution => ("100m", "64Mi", "1", "256Mi"),
+            Role::Simulator => ("200m", "64Mi", "1", "256Mi"),
         }
     }
 }
@@ -111,6 +126,15 @@ fn probe(path: &str, port: i32, period: i32) -> Probe {
     }
 }
 
+fn tcp_probe(port: i32, period: i32) -> Probe {
+    Probe {
+        tcp_socket: Some(TCPSocketAction { port: IntOrString::Int(port), ..Default::default() }),
+        period_seconds: Some(period),
+        failure_threshold: Some(3),
+        ..Default::default()
+    }
+}
+
 /// The Deployment of an agent.
 pub fn agent_deployment(settings: &FleetSettings, spec: &AgentSpec, owner: Option<OwnerReference>) -> Deployment {
     let labels = labels(spec);
@@ -119,7 +143,8 @@ pub fn agent_deployment(settings: &FleetSettings, spec: &AgentSpec, owner: Optio
         ("app.kubernetes.io/instance".to_string(), spec.name.clone()),
     ]);
     let port = settings.metrics_port;
-    let mut args = vec![spec.role.as_str().to_string()];
+    let (binary, subcommand) = spec.role.command();
+    let mut args = vec![subcommand.to_string()];
     args.extend(spec.args.iter().cloned());
     let mut env_vars = vec![
         env("POLYFLEET_NATS_URL", &settings.nats_url),
@@ -139,8 +164,9 @@ pub fn agent_deployment(settings: &FleetSettings, spec: &AgentSpec, owner: Optio
     env_vars.extend(spec.env.iter().cloned());
     let (cpu_req, mem_req, cpu_lim, mem_lim) = spec.role.resources();
     let q = |s: &str| Quantity(s.to_string());
+    let simulator = spec.role == Role::Simulator;
     let mut annotations = BTreeMap::from([
-        ("prometheus.io/scrape".to_string(), "true".to_string()),
+        ("prometheus.io/scrape".to_string(), (!simulator).to_string()),
         ("prometheus.io/port".to_string(), port.to_string()),
         ("prometheus.io/path".to_string(), "/metrics".to_string()),
     ]);
@@ -162,12 +188,17 @@ pub fn agent_deployment(settings: &FleetSettings, spec: &AgentSpec, owner: Optio
     let container = Container {
         name: "agent".into(),
         image: Some(settings.image.clone()),
-        command: Some(vec!["/usr/local/bin/polyfleet-agent".into()]),
+        command: Some(vec![binary.into()]),
         args: Some(args),
         env: Some(env_vars),
-        ports: Some(vec![ContainerPort { name: Some("metrics".into()), container_port: port, ..Default::default() }]),
-        liveness_probe: Some(probe("/healthz", port, 10)),
-        readiness_probe: Some(probe("/readyz", port, 5)),
+        ports: Some(vec![if simulator {
+            ContainerPort { name: Some("venue".into()), container_port: SIMULATOR_PORT, ..Default::default() }
+        } else {
+            ContainerPort { name: Some("metrics".into()), container_port: port, ..Default::default() }
+        }]),
+        // The simulator serves no /healthz: its port answering is its health.
+        liveness_probe: Some(if simulator { tcp_probe(SIMULATOR_PORT, 10) } else { probe("/healthz", port, 10) }),
+        readiness_probe: Some(if simulator { tcp_probe(SIMULATOR_PORT, 5) } else { probe("/readyz", port, 5) }),
         resources: Some(ResourceRequirements {
             requests: Some(BTreeMap::from([("cpu".into(), q(cpu_req)), ("memory".into(), q(mem_req))])),
             limits: Some(BTreeMap::from([("cpu".into(), q(cpu_lim)), ("memory".into(), q(mem_lim))])),
@@ -224,8 +255,11 @@ pub fn agent_deployment(settings: &FleetSettings, spec: &AgentSpec, owner: Optio
     }
 }
 
-/// The metrics Service of an agent Deployment (for ServiceMonitors and ad-hoc scraping).
+/// The metrics Service of an agent Deployment (for ServiceMonitors and ad-hoc scraping); for the
+/// simulator, the Service the agents reach it by.
 pub fn metrics_service(settings: &FleetSettings, spec: &AgentSpec, owner: Option<OwnerReference>) -> Service {
+    let (port_name, port) =
+        if spec.role == Role::Simulator { ("venue", SIMULATOR_PORT) } else { ("metrics", settings.metrics_port) };
     let labels = labels(spec);
     Service {
         metadata: ObjectMeta {
@@ -241,9 +275,9 @@ pub fn metrics_service(settings: &FleetSettings, spec: &AgentSpec, owner: Option
                 ("app.kubernetes.io/instance".to_string(), spec.name.clone()),
             ])),
             ports: Some(vec![ServicePort {
-                name: Some("metrics".into()),
-                port: settings.metrics_port,
-                target_port: Some(IntOrString::String("metrics".into())),
+                name: Some(port_name.into()),
+                port,
+                target_port: Some(IntOrString::String(port_name.into())),
                 ..Default::default()
             }]),
             ..Default::default()

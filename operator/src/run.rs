@@ -1,107 +1,272 @@
-//! The running operator: the Strategy and RiskPolicy controllers (kube-runtime `Controller`s)
-//! over all namespaces, with their children owned (a deleted Deployment, ConfigMap or Service
-//! comes back) and cross-resource watches (a RiskPolicy, Market or Venue change requeues the
-//! Strategies that use it). Stops cleanly on SIGTERM.
+//! The running operator: the Venue, Market, Strategy and RiskPolicy controllers (kube-runtime
+//! `Controller`s) over all namespaces, with their children owned (a deleted Deployment, ConfigMap,
+//! Service or NetworkPolicy comes back) and cross-resource watches (a Market change requeues its
+//! Venue and the Strategies in its namespace, a RiskPolicy change its Venues and Strategies, a
+//! Venue change its Markets and Strategies). Only the replica holding the leader Lease runs
+//! them ([`crate::leader`]); SIGTERM or Ctrl-C stops them gracefully (in-flight reconciles finish)
+//! and releases the lease.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client, Resource, ResourceExt};
 use polyfleet_crds::{Market, RiskPolicy, Strategy, Venue};
+use tokio::sync::watch;
 
+use crate::books::BookProbe;
+use crate::controller::market::{self, MarketContext};
 use crate::controller::risk_policy::{self, RiskContext};
+use crate::controller::venue::{self, VenueContext};
 use crate::controller::{Context, Error, strategy};
+use crate::leader::Leadership;
 use crate::limits::LimitsStore;
+use crate::lookup::MarketLookup;
 use crate::metrics::{KindLabel, OperatorMetrics};
 use crate::params::ParamsStore;
 use crate::settings::FleetSettings;
 
-fn error_policy<K>(obj: Arc<K>, error: &Error, _ctx: Arc<impl Send + Sync>) -> Action
+/// What the operator talks to besides the API server.
+pub struct Stores {
+    /// The parameter KV bucket.
+    pub params: Arc<dyn ParamsStore>,
+    /// Cancelling strategies' orders.
+    pub control: Arc<dyn crate::control::OrderControl>,
+    /// The risk store.
+    pub limits: Arc<dyn LimitsStore>,
+    /// The venue's REST answers about Markets.
+    pub lookup: Arc<dyn MarketLookup>,
+    /// Top of book from the market-data agents.
+    pub books: Arc<dyn BookProbe>,
+}
+
+/// Leader election settings; `None` runs the controllers at once (a single replica, local runs).
+pub struct Election {
+    /// The operator's namespace (where its Lease lives).
+    pub namespace: String,
+    /// This replica's identity (its pod name).
+    pub identity: String,
+}
+
+fn error_policy<K, C>(obj: Arc<K>, error: &Error, _ctx: Arc<C>) -> Action
 where
     K: ResourceExt,
 {
-    tracing::warn!(object = %obj.name_any(), namespace = ?obj.namespace(), %error, "reconcile failed; retrying");
+    tracing::warn!(object = %obj.name_any(), namespace = ?obj.namespace(), reason = error.reason(), %error, "reconcile failed; retrying");
     Action::requeue(Duration::from_secs(15))
 }
 
-/// Runs both controllers until SIGTERM.
+/// The objects in `store` in namespace `ns` matching `pred`, as requeue targets.
+fn in_namespace<K>(store: &Store<K>, ns: Option<String>, pred: impl Fn(&K) -> bool) -> Vec<ObjectRef<K>>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    store.state().into_iter().filter(|o| o.namespace() == ns && pred(o)).map(|o| ObjectRef::from_obj(&*o)).collect()
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+fn stop_signal() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term => {}
+        }
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+async fn fired(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|v| *v).await;
+}
+
+/// Runs every controller until SIGTERM (or, under leader election, until the lease is lost:
+/// then it returns an error so the process restarts and competes again).
 pub async fn run(
     client: Client,
     settings: FleetSettings,
-    params: Arc<dyn ParamsStore>,
-    control: Arc<dyn crate::control::OrderControl>,
-    limits: Arc<dyn LimitsStore>,
+    stores: Stores,
     metrics: Arc<OperatorMetrics>,
+    election: Option<Election>,
 ) -> anyhow::Result<()> {
+    let stop = stop_signal();
+    let mut leadership = match election {
+        Some(e) => Some(Leadership::join(client.clone(), &e.namespace, &e.identity).await?),
+        None => None,
+    };
+    // A standby is ready: it serves probes and takes over when the leader goes.
+    metrics.set_ready(true);
+    if let Some(l) = leadership.as_mut() {
+        tracing::info!("waiting for the leader lease");
+        tokio::select! {
+            ok = l.acquired() => anyhow::ensure!(ok, "leader election ended"),
+            _ = fired(stop.clone()) => {
+                if let Some(l) = leadership.take() {
+                    l.release().await;
+                }
+                return Ok(());
+            }
+        }
+        tracing::info!("leading");
+    }
+    metrics.leader.set(1);
+    let lost = leadership.as_ref().map(|l| l.lost().boxed().shared());
+    let shutdown = {
+        let lost = lost.clone();
+        let stop = stop.clone();
+        move || {
+            let lost = lost.clone();
+            let stop = fired(stop.clone());
+            async move {
+                match lost {
+                    Some(l) => {
+                        tokio::select! { _ = l => {}, _ = stop => {} }
+                    }
+                    None => stop.await,
+                }
+            }
+        }
+    };
+    controllers(client, settings, stores, metrics.clone(), shutdown).await;
+    metrics.leader.set(0);
+    let was_stopped = *stop.borrow();
+    if let Some(l) = leadership {
+        l.release().await;
+    }
+    anyhow::ensure!(was_stopped, "lost the leader lease; exiting so that a restart competes again");
+    Ok(())
+}
+
+async fn controllers<S, F>(
+    client: Client,
+    settings: FleetSettings,
+    stores: Stores,
+    metrics: Arc<OperatorMetrics>,
+    shutdown: S,
+) where
+    S: Fn() -> F,
+    F: Future<Output = ()> + Send + Sync + 'static,
+{
     let reporter = Reporter { controller: "polyfleet-operator".into(), instance: std::env::var("POD_NAME").ok() };
     let recorder = Recorder::new(client.clone(), reporter);
+    let cfg = watcher::Config::default;
     let ctx = Arc::new(Context {
         client: client.clone(),
-        settings,
-        params,
-        control,
-        risk: limits.clone(),
+        settings: settings.clone(),
+        params: stores.params,
+        control: stores.control,
+        risk: stores.limits.clone(),
         recorder: recorder.clone(),
         metrics: metrics.clone(),
     });
-    let strategies = Controller::new(Api::<Strategy>::all(client.clone()), watcher::Config::default());
-    let store = strategies.store();
-    let counted = store.clone();
-    let strategy_metrics = metrics.clone();
-    // Strategies in `ns` matching `pred`, as requeue targets.
-    let users = move |ns: Option<String>, pred: Box<dyn Fn(&Strategy) -> bool + Send>| {
-        store
-            .state()
-            .into_iter()
-            .filter(|s| s.namespace() == ns && pred(s))
-            .map(|s| ObjectRef::from_obj(&*s))
-            .collect::<Vec<_>>()
-    };
-    let (u1, u2, u3) = (users.clone(), users.clone(), users);
+
+    // Strategies: requeued by their RiskPolicy, their Venue and any Market of the namespace.
+    let strategies = Controller::new(Api::<Strategy>::all(client.clone()), cfg());
+    let s_store = strategies.store();
+    let (s1, s2, s3) = (s_store.clone(), s_store.clone(), s_store.clone());
     let strategy_loop = strategies
-        .owns(Api::<Deployment>::all(client.clone()), watcher::Config::default())
-        .owns(Api::<ConfigMap>::all(client.clone()), watcher::Config::default())
-        .owns(Api::<Service>::all(client.clone()), watcher::Config::default())
-        .watches(Api::<RiskPolicy>::all(client.clone()), watcher::Config::default(), move |rp| {
+        .owns(Api::<Deployment>::all(client.clone()), cfg())
+        .owns(Api::<ConfigMap>::all(client.clone()), cfg())
+        .owns(Api::<Service>::all(client.clone()), cfg())
+        .watches(Api::<RiskPolicy>::all(client.clone()), cfg(), move |rp| {
             let name = rp.name_any();
-            u1(rp.namespace(), Box::new(move |s| s.spec.risk_policy_ref.name == name))
+            in_namespace(&s1, rp.namespace(), |s: &Strategy| s.spec.risk_policy_ref.name == name)
         })
-        .watches(Api::<Venue>::all(client.clone()), watcher::Config::default(), move |v| {
+        .watches(Api::<Venue>::all(client.clone()), cfg(), move |v| {
             let name = v.name_any();
-            u2(v.namespace(), Box::new(move |s| s.spec.venue_ref.name == name))
+            in_namespace(&s2, v.namespace(), |s: &Strategy| s.spec.venue_ref.name == name)
         })
-        .watches(Api::<Market>::all(client.clone()), watcher::Config::default(), move |m| {
-            u3(m.namespace(), Box::new(|_| true))
-        })
-        .shutdown_on_signal()
+        .watches(Api::<Market>::all(client.clone()), cfg(), move |m| in_namespace(&s3, m.namespace(), |_| true))
+        .graceful_shutdown_on(shutdown())
         .run(strategy::reconcile, error_policy, ctx)
-        .for_each(|r| {
-            strategy_metrics.managed.get_or_create(&KindLabel { kind: "Strategy" }).set(counted.state().len() as i64);
-            async move {
-                if let Err(e) = r {
-                    tracing::debug!(error = %e, "strategy reconcile");
-                }
-            }
-        });
-    let rctx = Arc::new(RiskContext { client: client.clone(), store: limits, recorder, metrics: metrics.clone() });
-    let policy_loop = Controller::new(Api::<RiskPolicy>::all(client), watcher::Config::default())
-        .shutdown_on_signal()
+        .for_each(counting(metrics.clone(), "Strategy", s_store));
+
+    // Venues: requeued by their Markets (sharding) and the namespace's RiskPolicies (gateway).
+    let vctx = Arc::new(VenueContext {
+        client: client.clone(),
+        settings,
+        recorder: recorder.clone(),
+        metrics: metrics.clone(),
+    });
+    let venues = Controller::new(Api::<Venue>::all(client.clone()), cfg());
+    let v_store = venues.store();
+    let (v1, v2) = (v_store.clone(), v_store.clone());
+    let venue_loop = venues
+        .owns(Api::<Deployment>::all(client.clone()), cfg())
+        .owns(Api::<ConfigMap>::all(client.clone()), cfg())
+        .owns(Api::<Service>::all(client.clone()), cfg())
+        .owns(Api::<NetworkPolicy>::all(client.clone()), cfg())
+        .watches(Api::<Market>::all(client.clone()), cfg(), move |m| {
+            let name = m.spec.venue_ref.name.clone();
+            in_namespace(&v1, m.namespace(), |v: &Venue| v.name_any() == name)
+        })
+        .watches(Api::<RiskPolicy>::all(client.clone()), cfg(), move |rp| in_namespace(&v2, rp.namespace(), |_| true))
+        .graceful_shutdown_on(shutdown())
+        .run(venue::reconcile, error_policy, vctx)
+        .for_each(counting(metrics.clone(), "Venue", v_store));
+
+    // Markets: requeued by their Venue (endpoints) and by the other Markets of the namespace
+    // (their shard moves when Markets come and go).
+    let mctx =
+        Arc::new(MarketContext::new(client.clone(), stores.lookup, stores.books, recorder.clone(), metrics.clone()));
+    let markets = Controller::new(Api::<Market>::all(client.clone()), cfg());
+    let m_store = markets.store();
+    let m1 = m_store.clone();
+    let market_loop = markets
+        .watches(Api::<Venue>::all(client.clone()), cfg(), move |v| {
+            let name = v.name_any();
+            in_namespace(&m1, v.namespace(), |m: &Market| m.spec.venue_ref.name == name)
+        })
+        .graceful_shutdown_on(shutdown())
+        .run(market::reconcile, error_policy, mctx)
+        .for_each(counting(metrics.clone(), "Market", m_store));
+
+    let rctx =
+        Arc::new(RiskContext { client: client.clone(), store: stores.limits, recorder, metrics: metrics.clone() });
+    let policies = Controller::new(Api::<RiskPolicy>::all(client), cfg());
+    let p_store = policies.store();
+    let policy_loop = policies
+        .graceful_shutdown_on(shutdown())
         .run(risk_policy::reconcile, error_policy, rctx)
-        .for_each(|r| async move {
-            if let Err(e) = r {
-                tracing::debug!(error = %e, "risk policy reconcile");
-            }
-        });
-    metrics.set_ready(true);
+        .for_each(counting(metrics.clone(), "RiskPolicy", p_store));
+
     tracing::info!("controllers running");
-    futures::join!(strategy_loop, policy_loop);
+    futures::join!(strategy_loop, venue_loop, market_loop, policy_loop);
     tracing::info!("controllers stopped");
-    Ok(())
+}
+
+/// After each reconcile: the managed-objects gauge of `kind` from its controller's store.
+fn counting<K, T, E>(
+    metrics: Arc<OperatorMetrics>,
+    kind: &'static str,
+    store: Store<K>,
+) -> impl FnMut(Result<T, E>) -> std::future::Ready<()>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+    E: std::fmt::Display,
+{
+    move |r| {
+        metrics.managed.get_or_create(&KindLabel { kind }).set(store.state().len() as i64);
+        if let Err(e) = r {
+            tracing::debug!(kind, error = %e, "controller");
+        }
+        std::future::ready(())
+    }
 }

@@ -60,7 +60,9 @@ fn assert_hardened(d: &Deployment) {
     let r = c.resources.as_ref().unwrap();
     assert!(r.requests.is_some() && r.limits.is_some());
     let ann = d.spec.as_ref().unwrap().template.metadata.as_ref().unwrap().annotations.as_ref().unwrap();
-    assert_eq!(ann.get("prometheus.io/scrape").map(String::as_str), Some("true"));
+    // Every agent is scraped; the simulator has no metrics endpoint.
+    let scraped = c.args.as_ref().unwrap()[0] != "venue-sim";
+    assert_eq!(ann.get("prometheus.io/scrape").map(String::as_str), Some(if scraped { "true" } else { "false" }));
     assert_eq!(pod.automount_service_account_token, Some(false));
     assert_eq!(d.metadata.owner_references.as_ref().map(|o| o.len()), Some(1), "owned: garbage-collected");
 }
@@ -72,16 +74,24 @@ fn venue_gets_a_market_data_pod_per_shard_and_an_execution_agent() {
     // 400 tokens per pod: all five in one shard, the market's tokens together.
     assert_eq!(plan.shards.len(), 1);
     assert_eq!(plan.shards[0].markets, vec!["election-winner", "fed-cut-december"]);
-    assert_eq!(plan.deployments.len(), 2);
-    assert_eq!(plan.services.len(), 2);
+    // A simulator Venue runs its simulator first, and its agents use the simulator's Service.
+    assert_eq!(plan.deployments.len(), 3);
+    assert_eq!(plan.services.len(), 3);
     for d in &plan.deployments {
         assert_hardened(d);
     }
-    let md = &plan.deployments[0];
+    let sim = pod_spec(&plan.deployments[0]).containers[0].clone();
+    assert_eq!(sim.command.as_deref(), Some(&["/usr/local/bin/polyfleet".to_string()][..]));
+    let sim_args = sim.args.clone().unwrap();
+    assert_eq!(sim_args[0], "venue-sim");
+    assert!(sim_args.windows(2).any(|w| w == ["--seed", "42"]));
+    assert!(sim.readiness_probe.unwrap().tcp_socket.is_some(), "the simulator has no /readyz; its port is probed");
+    let md = &plan.deployments[1];
     let args = pod_spec(md).containers[0].args.clone().unwrap();
     assert_eq!(args[0], "market-data");
     assert!(args.windows(2).any(|w| w[0] == "--tokens" && w[1].split(',').count() == 5));
-    let exec = &plan.deployments[1];
+    assert!(args.windows(2).any(|w| w == ["--ws-url", "ws://sim-sim.trading.svc:8765/ws/market"]));
+    let exec = &plan.deployments[2];
     assert_eq!(pod_spec(exec).containers[0].args.as_ref().unwrap()[0], "execution");
     let env = pod_spec(exec).containers[0].env.clone().unwrap();
     assert!(env.iter().any(|e| e.name == "POLYFLEET_REDIS_URL"), "execution reaches Redis");
@@ -213,7 +223,7 @@ fn risk_policy_limits_and_gateway() {
     let mut killed = p.spec.clone();
     killed.kill_switch = true;
     assert!(limits(&killed).kill_switch);
-    let (d, svc) = gateway("trading", "sim", 200, &FleetSettings::default());
+    let (d, svc) = gateway("trading", "sim", 200, &FleetSettings::default(), None);
     let args = pod_spec(&d).containers[0].args.clone().unwrap();
     assert_eq!(args[0], "risk");
     assert!(args.windows(2).any(|w| w[0] == "--durable" && w[1] == "risk-trading"));
@@ -234,7 +244,8 @@ fn agents_may_reach_only_dns_nats_redis_the_collector_and_the_venue() {
         venue_cidrs: vec!["104.18.0.0/16".into()],
         ..FleetSettings::default()
     };
-    let np = agents_policy("trading", &settings);
+    let np = agents_policy("trading", &settings, false, vec![]);
+    assert!(np.metadata.owner_references.is_none());
     let spec = np.spec.unwrap();
     assert_eq!(spec.policy_types.unwrap(), vec!["Ingress", "Egress"]);
     let ports = |r: &k8s_openapi::api::networking::v1::NetworkPolicyEgressRule| {
@@ -247,4 +258,19 @@ fn agents_may_reach_only_dns_nats_redis_the_collector_and_the_venue() {
     assert_eq!(egress[2].to.as_ref().unwrap()[0].ip_block.as_ref().unwrap().cidr, "104.18.0.0/16");
     let ingress = spec.ingress.unwrap();
     assert_eq!(ingress[0].ports.as_ref().unwrap()[0].port, Some(Int(9464)));
+    assert_eq!((egress.len(), ingress.len()), (3, 1), "nothing inside the namespace without a simulator");
+    // With a simulator Venue: agents reach the simulator's port, and only the simulator's pods.
+    let venue: Venue = example("venue-simulator.yaml");
+    let owner = polyfleet_operator::planner::owner_ref(&venue).map(|mut o| {
+        o.controller = None;
+        o
+    });
+    let np = agents_policy("trading", &settings, true, owner.into_iter().collect());
+    assert_eq!(np.metadata.owner_references.as_ref().map(Vec::len), Some(1), "goes with the Venues");
+    let spec = np.spec.unwrap();
+    let egress = spec.egress.unwrap();
+    assert_eq!(ports(&egress[3]), vec![Int(8765)]);
+    let to = egress[3].to.as_ref().unwrap()[0].pod_selector.as_ref().unwrap();
+    assert_eq!(to.match_labels.as_ref().unwrap()["app.kubernetes.io/component"], "simulator");
+    assert_eq!(spec.ingress.unwrap()[1].ports.as_ref().unwrap()[0].port, Some(Int(8765)));
 }

@@ -41,7 +41,15 @@ fn it_grants_what_the_controllers_use_and_nothing_dangerous() {
     ] {
         assert!(grants(g, r, v), "missing {v} on {g}/{r}");
     }
-    for r in &rules {
+    // Leader election: Leases in the operator's own namespace only, through a Role.
+    let leader = polyfleet_operator::rbac::leader_role("polyfleet-system");
+    assert_eq!(leader.metadata.namespace.as_deref(), Some("polyfleet-system"));
+    let lease_rules = leader.rules.unwrap();
+    assert_eq!(lease_rules.len(), 1);
+    assert_eq!(lease_rules[0].resources.as_deref(), Some(&["leases".to_string()][..]));
+    assert!(["get", "create", "patch"].iter().all(|v| lease_rules[0].verbs.iter().any(|x| x == v)));
+    assert!(!grants("coordination.k8s.io", "leases", "get"), "no cluster-wide lease access");
+    for r in rules.iter().chain(&lease_rules) {
         let resources = r.resources.clone().unwrap_or_default();
         assert!(!resources.iter().any(|x| x == "*" || x == "secrets" || x.starts_with("pods")), "{r:?}");
         assert!(!r.verbs.iter().any(|v| v == "*" || v == "escalate" || v == "bind" || v == "impersonate"), "{r:?}");

@@ -281,11 +281,16 @@ impl RestClient {
         parse_fee_rate(&body)
     }
 
+    /// Whether the CLOB serves the book of `token` (`GET /book`).
+    pub async fn book_exists(&self, token: &TokenId) -> Result<bool, RestError> {
+        let url = format!("{}/book?token_id={token}", self.clob);
+        Ok(self.get_json(&url).await?.is_some())
+    }
+
     /// Marks whether the CLOB already serves the market's books (`/book` of its first token).
     pub async fn check_clob(&self, market: &mut ResolvedMarket) -> Result<(), RestError> {
         let Some(first) = market.tokens.first() else { return Ok(()) };
-        let url = format!("{}/book?token_id={}", self.clob, first.token_id);
-        market.clob_ready = self.get_json(&url).await?.is_some();
+        market.clob_ready = self.book_exists(&first.token_id).await?;
         Ok(())
     }
 }

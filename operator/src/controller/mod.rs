@@ -5,10 +5,15 @@
 //! - [`strategy`]: Strategy -> ConfigMap, Deployment, Service, KV parameters; status with
 //!   `Ready`, `Reconciling`, `Stalled`, `ParametersApplied`.
 //! - [`risk_policy`]: RiskPolicy -> limits in the risk store; status from the store's state.
+//! - [`venue`]: Venue -> simulator, market-data shards, execution, the namespace's risk gateway
+//!   and NetworkPolicy; status with shards and assigned tokens.
+//! - [`market`]: Market -> resolved tokens, phase, fee, throttled top of book, feed health, shard.
 
 pub mod apply;
+pub mod market;
 pub mod risk_policy;
 pub mod strategy;
+pub mod venue;
 
 use std::sync::Arc;
 

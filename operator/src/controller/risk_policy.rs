@@ -71,6 +71,7 @@ pub fn desired_status(
 }
 
 /// Reconciles one RiskPolicy.
+#[tracing::instrument(skip_all, fields(kind = "RiskPolicy", namespace = policy.namespace().unwrap_or_default(), name = %policy.name_any()))]
 pub async fn reconcile(policy: Arc<RiskPolicy>, ctx: Arc<RiskContext>) -> Result<Action, Error> {
     let ns = policy.namespace().unwrap_or_default();
     let api: Api<RiskPolicy> = Api::namespaced(ctx.client.clone(), &ns);

@@ -119,6 +119,7 @@ fn now() -> String {
 }
 
 /// Reconciles one Strategy.
+#[tracing::instrument(skip_all, fields(kind = "Strategy", namespace = strategy.namespace().unwrap_or_default(), name = %strategy.name_any()))]
 pub async fn reconcile(strategy: Arc<Strategy>, ctx: Arc<Context>) -> Result<Action, Error> {
     let ns = strategy.namespace().unwrap_or_default();
     let api: Api<Strategy> = Api::namespaced(ctx.client.clone(), &ns);

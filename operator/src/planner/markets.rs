@@ -21,6 +21,8 @@ pub struct MarketView {
     pub tokens: Vec<(String, TokenId)>,
     /// Minimum order size, micro-shares.
     pub min_size_micros: u64,
+    /// Taker base fee, basis points, as the Market controller resolved it (0 until then).
+    pub fee_rate_bps: u32,
     /// Venue name.
     pub venue: String,
     /// Labels (for Strategy selectors).
@@ -65,13 +67,13 @@ impl MarketView {
             neg_risk_event: m.spec.type_ == MarketType::NegRiskEvent,
             tokens,
             min_size_micros,
+            fee_rate_bps: m.status.as_ref().and_then(|s| s.fee_rate_bps).map_or(0, |f| f.max(0) as u32),
             venue: m.spec.venue_ref.name.clone(),
             labels: m.labels().clone(),
         })
     }
 
-    /// The tokens as agent configuration entries. Fee rates are not in the Market's status yet:
-    /// zero until the Market controller resolves them.
+    /// The tokens as agent configuration entries.
     pub fn token_configs(&self) -> Vec<TokenConfig> {
         self.tokens
             .iter()
@@ -79,7 +81,7 @@ impl MarketView {
                 market: c.clone(),
                 token: t.to_string(),
                 min_size_micros: self.min_size_micros,
-                fee_rate_bps: 0,
+                fee_rate_bps: self.fee_rate_bps,
                 fee_exponent: 1,
             })
             .collect()

@@ -3,6 +3,7 @@
 //! clock: the controllers apply what these return, the local run (`polyfleet up`) runs the same
 //! plan without a cluster, and the unit tests check it directly.
 //!
+//! - [`market`]: a Market's status from what the venue answered, its top of book and its shard.
 //! - [`markets`]: a Market as the planner sees it (tokens, conditions, rules).
 //! - [`shards`]: assignment of a Venue's tokens to market-data pods.
 //! - [`venue`]: a Venue -> market-data Deployments (one per shard), the execution Deployment and
@@ -12,6 +13,7 @@
 //! - [`risk`]: a RiskPolicy -> the limits written to Redis; the namespace's risk gateway.
 //! - [`network`]: the NetworkPolicy that confines a namespace's agents.
 
+pub mod market;
 pub mod markets;
 pub mod network;
 pub mod risk;

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use polyfleet_core::risk::RiskLimits;
 use polyfleet_core::{Money, Quantity};
 use polyfleet_crds::RiskPolicySpec;
@@ -11,6 +12,16 @@ use polyfleet_crds::RiskPolicySpec;
 use super::child_name;
 use crate::pods::{AgentSpec, Role, agent_deployment, metrics_service};
 use crate::settings::FleetSettings;
+
+/// The liquidity band of a namespace's gateway: the widest `minBookLiquidity.withinBps` of its
+/// policies (200 bps when none sets one).
+pub fn liquidity_band_bps(policies: &[&RiskPolicySpec]) -> u32 {
+    policies
+        .iter()
+        .filter_map(|p| p.min_book_liquidity.as_ref().map(|l| l.within_bps.max(0) as u32))
+        .max()
+        .unwrap_or(200)
+}
 
 /// The limits of a RiskPolicy spec (amounts already in micros; negative values cannot pass the
 /// schema and are clamped to zero here).
@@ -36,8 +47,14 @@ pub fn limits(spec: &RiskPolicySpec) -> RiskLimits {
 }
 
 /// The risk gateway of `namespace` for `venue` (its books give the liquidity check its numbers),
-/// counting liquidity within `band_bps` of the best price.
-pub fn gateway(namespace: &str, venue: &str, band_bps: u32, settings: &FleetSettings) -> (Deployment, Service) {
+/// counting liquidity within `band_bps` of the best price; owned by the Venue.
+pub fn gateway(
+    namespace: &str,
+    venue: &str,
+    band_bps: u32,
+    settings: &FleetSettings,
+    owner: Option<OwnerReference>,
+) -> (Deployment, Service) {
     let spec = AgentSpec {
         role: Role::Risk,
         name: child_name("risk", venue),
@@ -59,5 +76,5 @@ pub fn gateway(namespace: &str, venue: &str, band_bps: u32, settings: &FleetSett
         uses_redis: true,
         owner_labels: BTreeMap::from([("polyfleet.dev/venue".to_string(), venue.to_string())]),
     };
-    (agent_deployment(settings, &spec, None), metrics_service(settings, &spec, None))
+    (agent_deployment(settings, &spec, owner.clone()), metrics_service(settings, &spec, owner))
 }

@@ -1,0 +1,168 @@
+//! The Market controller. Apply: ask the venue what the Market names ([`crate::lookup`]) when it
+//! was never asked, when the spec changed, when a series moved to its next round, or every
+//! [`RESOLVE_EVERY`] (phase changes: closed, halted); probe each token's top of book at the
+//! market-data agents ([`crate::books`]) at this controller's requeue rate, never per tick; find
+//! the shard serving it; patch status only when it changed. No finalizer: a Market owns nothing
+//! outside Kubernetes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Resource, ResourceExt};
+use polyfleet_core::TokenId;
+use polyfleet_crds::{Market, Venue};
+
+use super::Error;
+use crate::books::BookProbe;
+use crate::lookup::{Lookup, MarketLookup, MarketQuery};
+use crate::metrics::OperatorMetrics;
+use crate::planner::market::{Resolution, market_status, next_round_in_s, query};
+use crate::planner::markets::MarketView;
+use crate::planner::venue::{endpoints, shard_name, shards};
+
+/// How often a resolved Market is asked about again (phase: closed, not accepting orders).
+pub const RESOLVE_EVERY: Duration = Duration::from_secs(300);
+/// How often the top of book in status refreshes.
+pub const TOP_EVERY: Duration = Duration::from_secs(15);
+
+/// A venue answer kept between reconciles.
+#[derive(Debug, Clone)]
+struct Cached {
+    generation: i64,
+    query: MarketQuery,
+    at: Instant,
+    answer: Option<Lookup>,
+}
+
+/// What a Market reconcile needs.
+pub struct MarketContext {
+    /// The API client.
+    pub client: kube::Client,
+    /// The venue's REST answers.
+    pub lookup: Arc<dyn MarketLookup>,
+    /// Top of book from the market-data agents.
+    pub books: Arc<dyn BookProbe>,
+    /// Events.
+    pub recorder: Recorder,
+    /// The operator's metrics.
+    pub metrics: Arc<OperatorMetrics>,
+    /// The last answer per Market (namespace/name).
+    cache: Mutex<HashMap<String, Cached>>,
+}
+
+impl MarketContext {
+    /// A context with an empty answer cache.
+    pub fn new(
+        client: kube::Client,
+        lookup: Arc<dyn MarketLookup>,
+        books: Arc<dyn BookProbe>,
+        recorder: Recorder,
+        metrics: Arc<OperatorMetrics>,
+    ) -> MarketContext {
+        MarketContext { client, lookup, books, recorder, metrics, cache: Mutex::default() }
+    }
+}
+
+/// Reconciles one Market.
+#[tracing::instrument(skip_all, fields(kind = "Market", namespace = market.namespace().unwrap_or_default(), name = %market.name_any()))]
+pub async fn reconcile(market: Arc<Market>, ctx: Arc<MarketContext>) -> Result<Action, Error> {
+    let started = Instant::now();
+    let result = apply(&market, &ctx).await;
+    ctx.metrics.reconciled("Market", started.elapsed(), &result);
+    result
+}
+
+async fn apply(market: &Market, ctx: &MarketContext) -> Result<Action, Error> {
+    let ns = market.namespace().unwrap_or_default();
+    let name = market.name_any();
+    let key = format!("{ns}/{name}");
+    let generation = market.metadata.generation.unwrap_or(0);
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let now_s = now.as_second().max(0) as u64;
+    let venue = Api::<Venue>::namespaced(ctx.client.clone(), &ns).get_opt(&market.spec.venue_ref.name).await?;
+    let mut requeue = TOP_EVERY;
+    if let Some(next) = next_round_in_s(&market.spec, now_s) {
+        // A series moves to its next round on time, not at the next resync.
+        requeue = requeue.min(Duration::from_secs(next + 1));
+    }
+    let q = query(&market.spec, now_s);
+    let mut asked = false;
+    let cached = ctx.cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned();
+    let answer: Result<Option<Lookup>, String> = match (&q, &venue) {
+        (Err(e), _) => Err(e.clone()),
+        (_, None) => Ok(None),
+        (Ok(q), Some(v)) => match cached {
+            Some(c) if c.generation == generation && c.query == *q && c.at.elapsed() < RESOLVE_EVERY => Ok(c.answer),
+            _ => {
+                asked = true;
+                match ctx.lookup.lookup(&endpoints(v), q).await {
+                    Ok(answer) => {
+                        let entry = Cached { generation, query: q.clone(), at: Instant::now(), answer: answer.clone() };
+                        ctx.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone(), entry);
+                        Ok(answer)
+                    }
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+        },
+    };
+    let resolution = match (&q, &answer) {
+        (Err(e), _) => Resolution::Invalid(e),
+        (_, Ok(Some(l))) => Resolution::Found(l),
+        (_, Ok(None)) => Resolution::Unknown,
+        (_, Err(e)) => Resolution::Failed(e),
+    };
+    // The status tokens this round will have, then their top of book.
+    let draft = market_status(market.status.as_ref(), generation, &market.spec, resolution, &[], None, "");
+    let mut tops = vec![];
+    if let Some(v) = &venue {
+        for t in &draft.tokens {
+            let top = match TokenId::parse(&t.token_id) {
+                Ok(id) => ctx.books.top(&v.name_any(), &id).await,
+                Err(_) => None,
+            };
+            tops.push((t.token_id.clone(), top));
+        }
+    }
+    // The shard that serves it, as the Venue controller plans it.
+    let shard = match &venue {
+        Some(v) => {
+            let mut views: Vec<MarketView> = Api::<Market>::namespaced(ctx.client.clone(), &ns)
+                .list(&ListParams::default())
+                .await?
+                .items
+                .iter()
+                .filter(|m| m.name_any() != name)
+                .filter_map(MarketView::of)
+                .collect();
+            let mut me = market.clone();
+            me.status = Some(draft);
+            views.extend(MarketView::of(&me));
+            shards(v, &views).iter().find(|s| s.markets.contains(&name)).map(|s| shard_name(&v.name_any(), s.index))
+        }
+        None => None,
+    };
+    let stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let status = market_status(market.status.as_ref(), generation, &market.spec, resolution, &tops, shard, &stamp);
+    if market.status.as_ref() != Some(&status) {
+        let api: Api<Market> = Api::namespaced(ctx.client.clone(), &ns);
+        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&serde_json::json!({"status": status}))).await?;
+    }
+    let before = market.status.as_ref().map(|s| (s.phase, s.tokens.len()));
+    if asked && before != Some((status.phase, status.tokens.len())) {
+        let (type_, reason, note) = match resolution {
+            Resolution::Found(_) => {
+                (EventType::Normal, "Resolved", format!("{} tokens, phase {:?}", status.tokens.len(), status.phase))
+            }
+            Resolution::Unknown => (EventType::Warning, "NotFound", "the venue does not know this market".into()),
+            Resolution::Failed(e) | Resolution::Invalid(e) => (EventType::Warning, "LookupFailed", e.to_string()),
+        };
+        let ev = Event { type_, reason: reason.into(), note: Some(note), action: "Resolve".into(), secondary: None };
+        let _ = ctx.recorder.publish(&ev, &market.object_ref(&())).await;
+    }
+    Ok(Action::requeue(requeue))
+}

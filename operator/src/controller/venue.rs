@@ -1,0 +1,181 @@
+//! The Venue controller. Apply: plan the Venue's agents for the namespace's Markets
+//! ([`crate::planner::venue`]): the simulator of a simulator Venue, one market-data Deployment
+//! per shard (shards that are no longer planned are deleted, so Markets coming and going
+//! rebalance), the execution agent and its markets file; the namespace's risk gateway while the
+//! namespace has RiskPolicies; and the agents' NetworkPolicy, owned by every Venue of the
+//! namespace. Status: shards, assigned tokens, `Ready`. No finalizer: everything a Venue runs is
+//! a Kubernetes object it owns, garbage-collected with it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Resource, ResourceExt};
+use polyfleet_crds::conditions::{Condition, ConditionStatus, READY, RECONCILING, set_condition};
+use polyfleet_crds::venue::VenueKind;
+use polyfleet_crds::{Market, RiskPolicy, Venue, VenueStatus};
+
+use super::Error;
+use super::apply::apply_if_changed;
+use crate::metrics::OperatorMetrics;
+use crate::planner::markets::MarketView;
+use crate::planner::network::agents_policy;
+use crate::planner::owner_ref;
+use crate::planner::risk::{gateway, liquidity_band_bps};
+use crate::planner::venue::{VenuePlan, plan_venue};
+use crate::settings::FleetSettings;
+
+/// How often a settled Venue is looked at again (watches bring every change sooner).
+pub const RESYNC: Duration = Duration::from_secs(60);
+
+/// What a Venue reconcile needs.
+#[derive(Clone)]
+pub struct VenueContext {
+    /// The API client.
+    pub client: kube::Client,
+    /// Fleet settings.
+    pub settings: FleetSettings,
+    /// Events.
+    pub recorder: Recorder,
+    /// The operator's metrics.
+    pub metrics: Arc<OperatorMetrics>,
+}
+
+/// The status of a Venue with `plan`.
+pub fn desired_status(current: Option<&VenueStatus>, generation: i64, plan: &VenuePlan, now: &str) -> VenueStatus {
+    let mut s = current.cloned().unwrap_or_default();
+    s.observed_generation = Some(generation);
+    s.shards = plan.shards.len() as i32;
+    s.assigned_assets = plan.shards.iter().map(|x| x.tokens.len()).sum::<usize>() as i32;
+    let msg = format!("{} market-data shards serving {} tokens", s.shards, s.assigned_assets);
+    let g = Some(generation);
+    set_condition(&mut s.conditions, Condition::new(READY, ConditionStatus::True, "AgentsApplied", msg, g, now));
+    set_condition(&mut s.conditions, Condition::new(RECONCILING, ConditionStatus::False, "AgentsApplied", "", g, now));
+    s
+}
+
+/// Reconciles one Venue.
+#[tracing::instrument(skip_all, fields(kind = "Venue", namespace = venue.namespace().unwrap_or_default(), name = %venue.name_any()))]
+pub async fn reconcile(venue: Arc<Venue>, ctx: Arc<VenueContext>) -> Result<Action, Error> {
+    let started = std::time::Instant::now();
+    let result = apply(&venue, &ctx).await;
+    ctx.metrics.reconciled("Venue", started.elapsed(), &result);
+    result
+}
+
+/// Deletes the objects named `names` from `api` when they exist; returns how many went.
+async fn delete_all<K>(api: &Api<K>, names: impl IntoIterator<Item = String>) -> Result<usize, Error>
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let mut n = 0;
+    for name in names {
+        match api.delete(&name, &DeleteParams::background()).await {
+            Ok(_) => n += 1,
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(n)
+}
+
+async fn apply(venue: &Venue, ctx: &VenueContext) -> Result<Action, Error> {
+    let ns = venue.namespace().unwrap_or_default();
+    let name = venue.name_any();
+    let client = ctx.client.clone();
+    let lp = ListParams::default();
+    let markets: Vec<MarketView> = Api::<Market>::namespaced(client.clone(), &ns)
+        .list(&lp)
+        .await?
+        .items
+        .iter()
+        .filter_map(MarketView::of)
+        .collect();
+    let policies = Api::<RiskPolicy>::namespaced(client.clone(), &ns).list(&lp).await?.items;
+    let venues = Api::<Venue>::namespaced(client.clone(), &ns).list(&lp).await?.items;
+    let plan = plan_venue(venue, &markets, &ctx.settings);
+    let deployments = Api::<Deployment>::namespaced(client.clone(), &ns);
+    let services = Api::<Service>::namespaced(client.clone(), &ns);
+    let mut wrote = vec![];
+    for cm in &plan.config_maps {
+        if apply_if_changed(&Api::<ConfigMap>::namespaced(client.clone(), &ns), cm.clone()).await? {
+            wrote.push(cm.name_any());
+        }
+    }
+    for d in &plan.deployments {
+        if apply_if_changed(&deployments, d.clone()).await? {
+            wrote.push(d.name_any());
+        }
+    }
+    for s in &plan.services {
+        apply_if_changed(&services, s.clone()).await?;
+    }
+    // Shards no longer planned (Markets went away): their Deployments and Services go.
+    let selector = format!("polyfleet.dev/venue={name},app.kubernetes.io/component=market-data");
+    let planned: Vec<String> = plan.deployments.iter().map(|d| d.name_any()).collect();
+    let stale: Vec<String> = deployments
+        .list_metadata(&ListParams::default().labels(&selector))
+        .await?
+        .items
+        .iter()
+        .map(|d| d.name_any())
+        .filter(|n| !planned.contains(n))
+        .collect();
+    if !stale.is_empty() {
+        delete_all(&deployments, stale.clone()).await?;
+        delete_all(&services, stale.clone()).await?;
+        wrote.push(format!("removed {}", stale.join(", ")));
+    }
+    // The namespace's risk gateway, while it has RiskPolicies.
+    let specs: Vec<_> = policies.iter().map(|p| &p.spec).collect();
+    let (gw, gw_svc) = gateway(&ns, &name, liquidity_band_bps(&specs), &ctx.settings, owner_ref(venue));
+    if policies.is_empty() {
+        if delete_all(&deployments, [gw.name_any()]).await? > 0 {
+            wrote.push(format!("removed {} (no RiskPolicy)", gw.name_any()));
+        }
+        delete_all(&services, [gw_svc.name_any()]).await?;
+    } else {
+        if apply_if_changed(&deployments, gw.clone()).await? {
+            wrote.push(gw.name_any());
+        }
+        apply_if_changed(&services, gw_svc).await?;
+    }
+    // The agents' NetworkPolicy: owned by every Venue here, so it goes with the last one.
+    let owners = venues
+        .iter()
+        .filter(|v| v.meta().deletion_timestamp.is_none())
+        .filter_map(|v| {
+            owner_ref(v).map(|mut o| {
+                o.controller = None;
+                o
+            })
+        })
+        .collect();
+    let simulator = venues.iter().any(|v| v.spec.kind == VenueKind::Simulator);
+    let np = agents_policy(&ns, &ctx.settings, simulator, owners);
+    if apply_if_changed(&Api::<NetworkPolicy>::namespaced(client.clone(), &ns), np).await? {
+        wrote.push("NetworkPolicy".into());
+    }
+    let now = k8s_openapi::jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let status = desired_status(venue.status.as_ref(), venue.metadata.generation.unwrap_or(0), &plan, &now);
+    if venue.status.as_ref() != Some(&status) {
+        let api: Api<Venue> = Api::namespaced(client, &ns);
+        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&serde_json::json!({"status": status}))).await?;
+    }
+    if !wrote.is_empty() {
+        let ev = Event {
+            type_: EventType::Normal,
+            reason: "Applied".into(),
+            note: Some(format!("applied {}", wrote.join(", "))),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        let _ = ctx.recorder.publish(&ev, &venue.object_ref(&())).await;
+    }
+    Ok(Action::requeue(RESYNC))
+}
