@@ -68,7 +68,7 @@ pub async fn reconcile(venue: Arc<Venue>, ctx: Arc<VenueContext>) -> Result<Acti
     result
 }
 
-/// Deletes the objects named `names` from `api` when they exist; returns how many went.
+/// Deletes the objects named `names` from `api` (gone already is fine); returns how many went.
 async fn delete_all<K>(api: &Api<K>, names: impl IntoIterator<Item = String>) -> Result<usize, Error>
 where
     K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
@@ -82,6 +82,17 @@ where
         }
     }
     Ok(n)
+}
+
+/// Deletes `name` from `api` if it exists: a read only when it does not.
+async fn delete_if_present<K>(api: &Api<K>, name: String) -> Result<bool, Error>
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    if api.get_metadata_opt(&name).await?.is_none() {
+        return Ok(false);
+    }
+    Ok(delete_all(api, [name]).await? > 0)
 }
 
 async fn apply(venue: &Venue, ctx: &VenueContext) -> Result<Action, Error> {
@@ -135,10 +146,10 @@ async fn apply(venue: &Venue, ctx: &VenueContext) -> Result<Action, Error> {
     let specs: Vec<_> = policies.iter().map(|p| &p.spec).collect();
     let (gw, gw_svc) = gateway(&ns, &name, liquidity_band_bps(&specs), &ctx.settings, owner_ref(venue));
     if policies.is_empty() {
-        if delete_all(&deployments, [gw.name_any()]).await? > 0 {
+        if delete_if_present(&deployments, gw.name_any()).await? {
             wrote.push(format!("removed {} (no RiskPolicy)", gw.name_any()));
         }
-        delete_all(&services, [gw_svc.name_any()]).await?;
+        delete_if_present(&services, gw_svc.name_any()).await?;
     } else {
         if apply_if_changed(&deployments, gw.clone()).await? {
             wrote.push(gw.name_any());

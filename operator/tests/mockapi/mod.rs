@@ -62,3 +62,44 @@ pub async fn verify(mut handle: ApiHandle, steps: Vec<Step>) {
         panic!("unexpected request {} {}", req.method(), req.uri());
     }
 }
+
+/// A list response of `kind` items.
+pub fn list(api_version: &str, kind: &str, items: Vec<Value>) -> Value {
+    json!({"apiVersion": api_version, "kind": format!("{kind}List"), "metadata": {}, "items": items})
+}
+
+/// What the API answers to an Event creation.
+pub fn event_created() -> Value {
+    json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e"}, "eventTime": null, "reportingController": "polyfleet-operator", "reportingInstance": "polyfleet-operator"})
+}
+
+/// `v` as the operator left it: with the hash annotation of its desired content.
+pub fn with_hash(mut v: Value) -> Value {
+    let hash = polyfleet_operator::controller::apply::desired_hash(&v);
+    v["metadata"]["annotations"][polyfleet_operator::controller::apply::DESIRED_HASH] = hash.into();
+    v
+}
+
+/// A child that does not exist yet, then its server-side apply (field manager, force), with
+/// `check` on the applied body.
+pub fn created(path: &str, api_version: &str, kind: &str, check: impl Fn(&Value) + Send + 'static) -> Vec<Step> {
+    let name = path.rsplit('/').next().unwrap_or_default().to_string();
+    let kind_owned = kind.to_string();
+    let mut apply = step(
+        Method::PATCH,
+        path,
+        StatusCode::OK,
+        json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": name}}),
+    );
+    apply.check = Box::new(move |body| {
+        assert_eq!(body["kind"], kind_owned.as_str());
+        assert!(body["metadata"]["annotations"][polyfleet_operator::controller::apply::DESIRED_HASH].is_string());
+        check(body);
+    });
+    vec![step(Method::GET, path, StatusCode::NOT_FOUND, not_found()), apply]
+}
+
+/// The PATCH path of a server-side apply by the operator's field manager.
+pub fn ssa_query() -> &'static str {
+    "fieldManager=polyfleet-operator"
+}

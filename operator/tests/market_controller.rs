@@ -1,0 +1,135 @@
+//! The Market reconciler against kube's tower-test mock API server, with the venue's answers from
+//! a table (built from the real Gamma payload in `../shared/fixtures/`) and top of book from a
+//! table. Shown: a new Market is looked up at its Venue's endpoints, its status gets tokens,
+//! phase, fee, top of book, shard and observedGeneration, and an Event says it resolved; the next
+//! reconcile asks the venue nothing (the answer is cached until the spec changes, a series rolls
+//! or five minutes pass) and, with nothing changed, writes nothing; a Market the venue does not
+//! know is Pending with a Warning event.
+
+mod mockapi;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use http::{Method, Request, Response, StatusCode};
+use kube::Client;
+use kube::client::Body;
+use kube::runtime::events::{Recorder, Reporter};
+use mockapi::{ApiHandle, Step, event_created, example, list, step, verify};
+use polyfleet_core::{ConditionId, Price};
+use polyfleet_crds::{Market, MarketStatus, Venue};
+use polyfleet_operator::books::{MemoryBooks, Top};
+use polyfleet_operator::controller::market::{MarketContext, reconcile};
+use polyfleet_operator::lookup::{Lookup, MarketQuery, MemoryLookup};
+use polyfleet_polymarket::rest::parse_gamma_market;
+use serde_json::Value;
+
+const NS: &str = "/namespaces/trading";
+
+fn context(lookup: MemoryLookup, books: MemoryBooks) -> (Arc<MarketContext>, ApiHandle) {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = Client::new(service, "trading");
+    let recorder = Recorder::new(client.clone(), Reporter { controller: "polyfleet-operator".into(), instance: None });
+    let metrics = polyfleet_operator::metrics::OperatorMetrics::new();
+    let ctx = MarketContext::new(client, Arc::new(lookup), Arc::new(books), recorder, metrics);
+    (Arc::new(ctx), handle)
+}
+
+fn venue_known_market() -> (Market, MemoryLookup, MemoryBooks) {
+    let market: Market = example("market-binary.yaml");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/polymarket/gamma_market.json");
+    let gamma: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let resolved = parse_gamma_market(&gamma).unwrap();
+    let lookup = MemoryLookup::default();
+    let cid = ConditionId::parse(market.spec.condition_id.as_deref().unwrap()).unwrap();
+    lookup.answers.lock().unwrap().insert(
+        MarketQuery::Condition(cid),
+        Lookup { markets: vec![resolved.clone()], fee_rate_bps: Some(1000), clob_ready: true },
+    );
+    let books = MemoryBooks::default();
+    let p = |t| Some(Price::from_ticks(t).unwrap());
+    for t in &resolved.tokens {
+        books.0.lock().unwrap().insert(t.token_id, Top { best_bid: p(4800), best_ask: p(5200) });
+    }
+    (market, lookup, books)
+}
+
+fn reads(market: &Market) -> (Step, Step) {
+    let venue: Venue = example("venue-simulator.yaml");
+    (
+        step(Method::GET, &format!("{NS}/venues/sim"), StatusCode::OK, serde_json::to_value(&venue).unwrap()),
+        step(
+            Method::GET,
+            &format!("{NS}/markets"),
+            StatusCode::OK,
+            list("polyfleet.dev/v1alpha1", "Market", vec![serde_json::to_value(market).unwrap()]),
+        ),
+    )
+}
+
+#[tokio::test]
+async fn a_market_resolves_once_and_then_causes_reads_only() {
+    let (market, lookup, books) = venue_known_market();
+    let (ctx, handle) = context(lookup.clone(), books);
+    let (venue_read, list_read) = reads(&market);
+    let written: Arc<Mutex<Option<MarketStatus>>> = Arc::default();
+    let keep = written.clone();
+    let mut status = step(
+        Method::PATCH,
+        &format!("{NS}/markets/fed-cut-december/status"),
+        StatusCode::OK,
+        serde_json::to_value(&market).unwrap(),
+    );
+    status.check = Box::new(move |b| {
+        let s: MarketStatus = serde_json::from_value(b["status"].clone()).unwrap();
+        assert_eq!(s.observed_generation, Some(3));
+        assert_eq!(s.phase, polyfleet_crds::market::MarketPhase::Active);
+        assert_eq!(s.tokens.len(), 2);
+        assert_eq!((s.tokens[0].best_bid.as_deref(), s.tokens[0].best_ask.as_deref()), (Some("0.48"), Some("0.52")));
+        assert_eq!(s.fee_rate_bps, Some(1000));
+        assert_eq!(s.shard.as_deref(), Some("md-sim-0"), "the Venue controller's shard");
+        assert!(s.conditions.iter().any(|c| c.type_ == "FeedHealthy" && c.is_true()));
+        *keep.lock().unwrap() = Some(s);
+    });
+    let mut event = step(Method::POST, "/events", StatusCode::CREATED, event_created());
+    event.check =
+        Box::new(|b| assert_eq!((b["reason"].as_str(), b["type"].as_str()), (Some("Resolved"), Some("Normal"))));
+    // The second reconcile (below) may only read: the venue and the Markets for the shard.
+    let (venue_again, list_again) = reads(&market);
+    let server = tokio::spawn(verify(handle, vec![venue_read, list_read, status, event, venue_again, list_again]));
+    let action = reconcile(Arc::new(market.clone()), ctx.clone()).await.unwrap();
+    assert_eq!(action, kube::runtime::controller::Action::requeue(std::time::Duration::from_secs(15)));
+    let mut settled = market.clone();
+    settled.status = written.lock().unwrap().clone();
+    assert!(settled.status.is_some());
+    reconcile(Arc::new(settled), ctx.clone()).await.unwrap();
+    server.await.unwrap();
+    assert_eq!(lookup.asked.lock().unwrap().len(), 1, "the venue was asked once");
+}
+
+#[tokio::test]
+async fn a_market_the_venue_does_not_know_is_pending_with_a_warning() {
+    let market: Market = example("market-binary.yaml");
+    let lookup = MemoryLookup::default();
+    let (ctx, handle) = context(lookup.clone(), MemoryBooks::default());
+    let (venue_read, list_read) = reads(&market);
+    let mut status = step(
+        Method::PATCH,
+        &format!("{NS}/markets/fed-cut-december/status"),
+        StatusCode::OK,
+        serde_json::to_value(&market).unwrap(),
+    );
+    status.check = Box::new(|b| {
+        assert_eq!(b["status"]["phase"], "Pending");
+        let ready =
+            b["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Ready").unwrap().clone();
+        assert_eq!((ready["status"].as_str(), ready["reason"].as_str()), (Some("False"), Some("NotFound")));
+        assert!(b["status"]["shard"].is_null(), "nothing to serve");
+    });
+    let mut event = step(Method::POST, "/events", StatusCode::CREATED, event_created());
+    event.check =
+        Box::new(|b| assert_eq!((b["reason"].as_str(), b["type"].as_str()), (Some("NotFound"), Some("Warning"))));
+    let server = tokio::spawn(verify(handle, vec![venue_read, list_read, status, event]));
+    reconcile(Arc::new(market), ctx).await.unwrap();
+    server.await.unwrap();
+}

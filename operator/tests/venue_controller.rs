@@ -1,0 +1,270 @@
+//! The Venue reconciler against kube's tower-test mock API server (ApiServerVerifier pattern).
+//! Shown: a simulator Venue gets its simulator, one market-data shard for the namespace's
+//! Markets, its execution agent and markets file, the namespace's risk gateway (the namespace has
+//! a RiskPolicy) and the agents' NetworkPolicy by server-side apply, each owned by the Venue
+//! (the NetworkPolicy by every Venue of the namespace, none the controller); a shard that is no
+//! longer planned is deleted; status carries shards, assigned tokens and observedGeneration; an
+//! Event says what was done. A settled Venue causes reads only; without RiskPolicies the gateway
+//! is removed.
+
+mod mockapi;
+
+use std::sync::Arc;
+
+use http::{Method, Request, Response, StatusCode};
+use kube::Client;
+use kube::client::Body;
+use kube::runtime::events::{Recorder, Reporter};
+use mockapi::{ApiHandle, Step, created, event_created, example, list, not_found, step, verify, with_hash};
+use polyfleet_crds::{Market, RiskPolicy, Venue};
+use polyfleet_operator::controller::venue::{VenueContext, desired_status, reconcile};
+use polyfleet_operator::planner::markets::MarketView;
+use polyfleet_operator::planner::network::agents_policy;
+use polyfleet_operator::planner::owner_ref;
+use polyfleet_operator::planner::risk::gateway;
+use polyfleet_operator::planner::venue::plan_venue;
+use polyfleet_operator::settings::FleetSettings;
+use serde_json::{Value, json};
+
+const NS: &str = "/namespaces/trading";
+
+fn context() -> (Arc<VenueContext>, ApiHandle) {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = Client::new(service, "trading");
+    let recorder = Recorder::new(client.clone(), Reporter { controller: "polyfleet-operator".into(), instance: None });
+    let metrics = polyfleet_operator::metrics::OperatorMetrics::new();
+    (Arc::new(VenueContext { client, settings: FleetSettings::default(), recorder, metrics }), handle)
+}
+
+fn resources(with_policy: bool) -> (Venue, Vec<Market>, Vec<RiskPolicy>) {
+    let venue: Venue = example("venue-simulator.yaml");
+    let markets = vec![example::<Market>("market-negrisk-event.yaml")];
+    let policies = if with_policy { vec![example::<RiskPolicy>("riskpolicy.yaml")] } else { vec![] };
+    (venue, markets, policies)
+}
+
+/// The three lists the reconcile starts with.
+fn reads(venue: &Venue, markets: &[Market], policies: &[RiskPolicy]) -> Vec<Step> {
+    vec![
+        step(
+            Method::GET,
+            &format!("{NS}/markets"),
+            StatusCode::OK,
+            list("polyfleet.dev/v1alpha1", "Market", markets.iter().map(val).collect()),
+        ),
+        step(
+            Method::GET,
+            &format!("{NS}/riskpolicies"),
+            StatusCode::OK,
+            list("polyfleet.dev/v1alpha1", "RiskPolicy", policies.iter().map(val).collect()),
+        ),
+        step(
+            Method::GET,
+            &format!("{NS}/venues"),
+            StatusCode::OK,
+            list("polyfleet.dev/v1alpha1", "Venue", vec![val(venue)]),
+        ),
+    ]
+}
+
+fn val<T: serde::Serialize>(x: &T) -> Value {
+    serde_json::to_value(x).unwrap()
+}
+
+fn owned_by_venue(body: &Value) {
+    let owner = &body["metadata"]["ownerReferences"][0];
+    assert_eq!((owner["kind"].as_str(), owner["controller"].as_bool()), (Some("Venue"), Some(true)), "{body}");
+}
+
+#[tokio::test]
+async fn a_new_venue_gets_its_agents_gateway_and_network_policy_and_a_stale_shard_goes() {
+    let (ctx, handle) = context();
+    let (venue, markets, policies) = resources(true);
+    let mut steps = reads(&venue, &markets, &policies);
+    steps.extend(created(&format!("{NS}/configmaps/exec-sim"), "v1", "ConfigMap", |b| {
+        owned_by_venue(b);
+        assert!(
+            b["data"]["markets.json"]
+                .as_str()
+                .unwrap()
+                .contains("71321045679252212594626385532706912750332728571942532289631379312455583992563")
+        );
+    }));
+    for (name, arg0) in [("sim-sim", "venue-sim"), ("md-sim-0", "market-data"), ("exec-sim", "execution")] {
+        steps.extend(created(&format!("{NS}/deployments/{name}"), "apps/v1", "Deployment", move |b| {
+            owned_by_venue(b);
+            assert_eq!(b["spec"]["template"]["spec"]["containers"][0]["args"][0], arg0);
+        }));
+    }
+    for name in ["sim-sim", "md-sim-0", "exec-sim"] {
+        steps.extend(created(&format!("{NS}/services/{name}"), "v1", "Service", owned_by_venue));
+    }
+    // A second shard from when there were more Markets: deleted with its Service.
+    let md_list = list(
+        "meta.k8s.io/v1",
+        "PartialObjectMetadata",
+        vec![
+            json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": {"name": "md-sim-0"}}),
+            json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": {"name": "md-sim-1"}}),
+        ],
+    );
+    let mut listing =
+        step(Method::GET, &format!("{NS}/deployments?&labelSelector=polyfleet.dev"), StatusCode::OK, md_list);
+    listing.path = format!("{NS}/deployments?");
+    listing.check = Box::new(|_| {});
+    steps.push(listing);
+    let gone = json!({"kind": "Status", "apiVersion": "v1", "status": "Success"});
+    steps.push(step(Method::DELETE, &format!("{NS}/deployments/md-sim-1"), StatusCode::OK, gone.clone()));
+    steps.push(step(Method::DELETE, &format!("{NS}/services/md-sim-1"), StatusCode::OK, gone));
+    steps.extend(created(&format!("{NS}/deployments/risk-sim"), "apps/v1", "Deployment", |b| {
+        owned_by_venue(b);
+        let args = b["spec"]["template"]["spec"]["containers"][0]["args"].as_array().unwrap().clone();
+        assert_eq!(args[0], "risk");
+        assert!(args.windows(2).any(|w| w[0] == "--liquidity-band-bps" && w[1] == "200"), "the policy's band");
+    }));
+    steps.extend(created(&format!("{NS}/services/risk-sim"), "v1", "Service", owned_by_venue));
+    steps.extend(created(
+        &format!("{NS}/networkpolicies/polyfleet-agents"),
+        "networking.k8s.io/v1",
+        "NetworkPolicy",
+        |b| {
+            let owner = &b["metadata"]["ownerReferences"][0];
+            assert_eq!(owner["kind"], "Venue");
+            assert!(owner["controller"].is_null(), "no Venue controls the namespace's policy");
+            assert_eq!(b["spec"]["egress"].as_array().unwrap().len(), 4, "dns, services, venue, simulator");
+        },
+    ));
+    let mut status =
+        step(Method::PATCH, &format!("{NS}/venues/sim/status"), StatusCode::OK, serde_json::to_value(&venue).unwrap());
+    status.check = Box::new(|b| {
+        assert_eq!((b["status"]["shards"].as_i64(), b["status"]["assignedAssets"].as_i64()), (Some(1), Some(3)));
+        assert_eq!(b["status"]["observedGeneration"], 3);
+        let ready =
+            &b["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Ready").unwrap().clone();
+        assert_eq!((ready["status"].as_str(), ready["observedGeneration"].as_i64()), (Some("True"), Some(3)));
+    });
+    steps.push(status);
+    let mut event = step(Method::POST, "/events", StatusCode::CREATED, event_created());
+    event.check = Box::new(|b| {
+        let note = b["note"].as_str().unwrap();
+        assert!(note.contains("md-sim-0") && note.contains("removed md-sim-1") && note.contains("risk-sim"), "{note}");
+    });
+    steps.push(event);
+    let server = tokio::spawn(verify(handle, steps));
+    reconcile(Arc::new(venue), ctx.clone()).await.unwrap();
+    server.await.unwrap();
+    use polyfleet_operator::metrics::Probe;
+    assert!(ctx.metrics.render().contains("polyfleet_operator_reconciles_total{kind=\"Venue\"} 1"));
+}
+
+/// The objects as the operator left them, in request order after the lists.
+fn settled_reads(venue: &Venue, markets: &[Market], policies: &[RiskPolicy]) -> Vec<Step> {
+    let views: Vec<MarketView> = markets.iter().filter_map(MarketView::of).collect();
+    let settings = FleetSettings::default();
+    let plan = plan_venue(venue, &views, &settings);
+    let live = |v: Value| with_hash(v);
+    let mut steps = reads(venue, markets, policies);
+    for cm in &plan.config_maps {
+        steps.push(step(
+            Method::GET,
+            &format!("{NS}/configmaps/exec-sim"),
+            StatusCode::OK,
+            live(serde_json::to_value(cm).unwrap()),
+        ));
+    }
+    for d in &plan.deployments {
+        let name = d.metadata.name.clone().unwrap();
+        steps.push(step(
+            Method::GET,
+            &format!("{NS}/deployments/{name}"),
+            StatusCode::OK,
+            live(serde_json::to_value(d).unwrap()),
+        ));
+    }
+    for s in &plan.services {
+        let name = s.metadata.name.clone().unwrap();
+        steps.push(step(
+            Method::GET,
+            &format!("{NS}/services/{name}"),
+            StatusCode::OK,
+            live(serde_json::to_value(s).unwrap()),
+        ));
+    }
+    let md_list = list(
+        "meta.k8s.io/v1",
+        "PartialObjectMetadata",
+        vec![
+            json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": {"name": "md-sim-0"}}),
+        ],
+    );
+    steps.push(step(Method::GET, &format!("{NS}/deployments?"), StatusCode::OK, md_list));
+    steps
+}
+
+#[tokio::test]
+async fn a_settled_venue_causes_reads_only() {
+    let (ctx, handle) = context();
+    let (mut venue, markets, policies) = resources(true);
+    let views: Vec<MarketView> = markets.iter().filter_map(MarketView::of).collect();
+    let settings = FleetSettings::default();
+    venue.status = Some(desired_status(None, 3, &plan_venue(&venue, &views, &settings), "2026-11-22T08:00:00Z"));
+    let mut steps = settled_reads(&venue, &markets, &policies);
+    let (gw, gw_svc) = gateway("trading", "sim", 200, &settings, owner_ref(&venue));
+    steps.push(step(
+        Method::GET,
+        &format!("{NS}/deployments/risk-sim"),
+        StatusCode::OK,
+        with_hash(serde_json::to_value(&gw).unwrap()),
+    ));
+    steps.push(step(
+        Method::GET,
+        &format!("{NS}/services/risk-sim"),
+        StatusCode::OK,
+        with_hash(serde_json::to_value(&gw_svc).unwrap()),
+    ));
+    let mut owner = owner_ref(&venue).unwrap();
+    owner.controller = None;
+    let np = agents_policy("trading", &settings, true, vec![owner]);
+    steps.push(step(
+        Method::GET,
+        &format!("{NS}/networkpolicies/polyfleet-agents"),
+        StatusCode::OK,
+        with_hash(serde_json::to_value(&np).unwrap()),
+    ));
+    // verify() fails on any request after these: no apply, no status patch, no event.
+    let server = tokio::spawn(verify(handle, steps));
+    reconcile(Arc::new(venue), ctx).await.unwrap();
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn without_risk_policies_the_gateway_is_removed() {
+    let (ctx, handle) = context();
+    let (mut venue, markets, policies) = resources(false);
+    let views: Vec<MarketView> = markets.iter().filter_map(MarketView::of).collect();
+    let settings = FleetSettings::default();
+    venue.status = Some(desired_status(None, 3, &plan_venue(&venue, &views, &settings), "2026-11-22T08:00:00Z"));
+    let mut steps = settled_reads(&venue, &markets, &policies);
+    let meta =
+        json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": {"name": "risk-sim"}});
+    let gone = json!({"kind": "Status", "apiVersion": "v1", "status": "Success"});
+    steps.push(step(Method::GET, &format!("{NS}/deployments/risk-sim"), StatusCode::OK, meta.clone()));
+    steps.push(step(Method::DELETE, &format!("{NS}/deployments/risk-sim"), StatusCode::OK, gone.clone()));
+    // The Service is already gone: a read, no delete.
+    steps.push(step(Method::GET, &format!("{NS}/services/risk-sim"), StatusCode::NOT_FOUND, not_found()));
+    let mut owner = owner_ref(&venue).unwrap();
+    owner.controller = None;
+    let np = agents_policy("trading", &settings, true, vec![owner]);
+    steps.push(step(
+        Method::GET,
+        &format!("{NS}/networkpolicies/polyfleet-agents"),
+        StatusCode::OK,
+        with_hash(serde_json::to_value(&np).unwrap()),
+    ));
+    let mut event = step(Method::POST, "/events", StatusCode::CREATED, event_created());
+    event.check = Box::new(|b| assert!(b["note"].as_str().unwrap().contains("removed risk-sim (no RiskPolicy)")));
+    steps.push(event);
+    let server = tokio::spawn(verify(handle, steps));
+    reconcile(Arc::new(venue), ctx).await.unwrap();
+    server.await.unwrap();
+}
