@@ -5,68 +5,17 @@
 //! update is a dry-run server-side apply). Everything happens in a fresh namespace that is deleted
 //! afterwards.
 
-use std::time::Duration;
-
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
-use kube::core::{ApiResource, GroupVersionKind};
 use kube::{Client, Error};
 use polyfleet_crds::examples::{RejectedBy, examples_dir, load_dir};
-use serde_json::Value;
 
-const MANAGER: &str = "polyfleet-e2e";
+mod cluster;
 
-fn cluster_configured() -> bool {
-    if std::env::var_os("KUBECONFIG").is_some() {
-        return true;
-    }
-    eprintln!("SKIPPED: KUBECONFIG is not set; the cluster end-to-end suite did not run");
-    false
-}
-
-fn api_for(client: &Client, ns: &str, doc: &Value) -> Api<DynamicObject> {
-    let (group, version) = doc["apiVersion"].as_str().unwrap().split_once('/').unwrap();
-    let gvk = GroupVersionKind::gvk(group, version, doc["kind"].as_str().unwrap());
-    let ar = ApiResource::from_gvk_with_plural(&gvk, &plural(gvk.kind.as_str()));
-    Api::namespaced_with(client.clone(), ns, &ar)
-}
-
-fn plural(kind: &str) -> String {
-    match kind {
-        "Strategy" => "strategies".into(),
-        "RiskPolicy" => "riskpolicies".into(),
-        other => format!("{}s", other.to_lowercase()),
-    }
-}
-
-fn object(doc: &Value) -> DynamicObject {
-    serde_json::from_value(doc.clone()).unwrap()
-}
+use cluster::{MANAGER, api_for, cluster_configured, install_crds, object};
 
 fn dry_run() -> PostParams {
     PostParams { dry_run: true, field_manager: Some(MANAGER.into()) }
-}
-
-async fn install_crds(client: &Client) {
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for file in polyfleet_crds::all_crds() {
-        let name = file.crd.metadata.name.clone().unwrap();
-        crds.patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&file.crd))
-            .await
-            .unwrap_or_else(|e| panic!("the API server refused CRD {name}: {e}"));
-        let mut established = false;
-        for _ in 0..60 {
-            let crd = crds.get(&name).await.unwrap();
-            let conds = crd.status.and_then(|s| s.conditions).unwrap_or_default();
-            if conds.iter().any(|c| c.type_ == "Established" && c.status == "True") {
-                established = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-        assert!(established, "CRD {name} never became Established");
-    }
 }
 
 fn rejection_message(result: Result<DynamicObject, Error>) -> Option<String> {

@@ -1,0 +1,63 @@
+//! Helpers of the cluster suites (run only when `KUBECONFIG` is set): the skip check, installing
+//! the generated CRDs and waiting until they are Established, and a dynamic API for a YAML
+//! document.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Client;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use serde_json::Value;
+
+pub const MANAGER: &str = "polyfleet-e2e";
+
+pub fn cluster_configured() -> bool {
+    if std::env::var_os("KUBECONFIG").is_some() {
+        return true;
+    }
+    eprintln!("SKIPPED: KUBECONFIG is not set; the cluster end-to-end suite did not run");
+    false
+}
+
+pub fn api_for(client: &Client, ns: &str, doc: &Value) -> Api<DynamicObject> {
+    let (group, version) = doc["apiVersion"].as_str().unwrap().split_once('/').unwrap();
+    let gvk = GroupVersionKind::gvk(group, version, doc["kind"].as_str().unwrap());
+    let ar = ApiResource::from_gvk_with_plural(&gvk, &plural(gvk.kind.as_str()));
+    Api::namespaced_with(client.clone(), ns, &ar)
+}
+
+pub fn plural(kind: &str) -> String {
+    match kind {
+        "Strategy" => "strategies".into(),
+        "RiskPolicy" => "riskpolicies".into(),
+        other => format!("{}s", other.to_lowercase()),
+    }
+}
+
+pub fn object(doc: &Value) -> DynamicObject {
+    serde_json::from_value(doc.clone()).unwrap()
+}
+
+pub async fn install_crds(client: &Client) {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for file in polyfleet_crds::all_crds() {
+        let name = file.crd.metadata.name.clone().unwrap();
+        crds.patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&file.crd))
+            .await
+            .unwrap_or_else(|e| panic!("the API server refused CRD {name}: {e}"));
+        let mut established = false;
+        for _ in 0..60 {
+            let crd = crds.get(&name).await.unwrap();
+            let conds = crd.status.and_then(|s| s.conditions).unwrap_or_default();
+            if conds.iter().any(|c| c.type_ == "Established" && c.status == "True") {
+                established = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        assert!(established, "CRD {name} never became Established");
+    }
+}

@@ -1,0 +1,336 @@
+//! The operator end to end against a real Kubernetes API server, run when `KUBECONFIG` is set
+//! (skipped with a message otherwise). It needs `nats-server` and `redis-server` on this machine
+//! (scripts/setup.sh installs them) and the workspace's binaries built (`cargo build --workspace`,
+//! which `cargo test --workspace` does).
+//!
+//! In a fresh namespace it installs the CRDs and the operator's own RBAC (the generated
+//! ClusterRole and leader Role, bound to a ServiceAccount), then runs the operator in process
+//! with a client that impersonates that ServiceAccount (so every call it makes is checked against
+//! its RBAC), under leader election, with NATS and Redis from local servers. It applies
+//! `manifests/examples` and checks: the agents' Deployments, the risk gateway and the
+//! NetworkPolicy appear; the Strategy, RiskPolicy and Venue become Ready. A strategy agent runs
+//! locally with the Deployment's own arguments and the ConfigMap's content (the cluster's pods
+//! need the image, which `POLYFLEET_E2E_IMAGE` names; when set, the Deployments must also become
+//! Available). The parameters are acknowledged (`ParametersApplied` for the generation); a
+//! parameter change is acknowledged for the new generation with the Deployment untouched (same
+//! generation, same pod template); the kill switch reaches Redis; deleting the Strategy cancels
+//! its orders, removes its parameters and garbage-collects its children; the ServiceAccount
+//! cannot read Secrets.
+
+mod cluster;
+
+use std::future::Future;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cluster::{MANAGER, api_for, cluster_configured, install_crds, object};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::{Client, Config, ResourceExt};
+use polyfleet_core::wire::subjects;
+use polyfleet_crds::conditions::find_condition;
+use polyfleet_crds::examples::{examples_dir, load_dir};
+use polyfleet_crds::{RiskPolicy, Strategy, Venue};
+use polyfleet_operator::books::BusBooks;
+use polyfleet_operator::lookup::RestLookup;
+use polyfleet_operator::rbac::{cluster_role, leader_role};
+use polyfleet_operator::run::{Election, Stores, run};
+use polyfleet_operator::settings::FleetSettings;
+use polyfleet_operator::stores::{BusControl, BusParams, StoreLimits};
+use polyfleet_runtime::bus::Bus;
+use polyfleet_runtime::bus::nats::NatsBus;
+use polyfleet_runtime::risk_store::redis::RedisRiskStore;
+use polyfleet_runtime::risk_store::{PolicyKey, RiskStore};
+use polyfleet_testkit::{NatsServer, RedisServer, free_port};
+use serde_json::json;
+
+const SA: &str = "polyfleet-operator";
+
+/// Polls `check` every half second until it returns Some, or fails after `secs` with `what`.
+async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out after {secs}s waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn condition_true<K>(
+    obj: &K,
+    status: impl Fn(&K) -> Option<Vec<polyfleet_crds::conditions::Condition>>,
+    t: &str,
+) -> bool {
+    status(obj).is_some_and(|c| find_condition(&c, t).is_some_and(|c| c.is_true()))
+}
+
+/// The workspace's `polyfleet-agent` next to this test binary's directory.
+fn agent_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
+    let bin = dir.join("polyfleet-agent");
+    assert!(bin.exists(), "{} is missing: run `cargo build --workspace` first", bin.display());
+    bin
+}
+
+/// A local strategy agent with the Deployment's arguments, the ConfigMap's files in a temp
+/// directory instead of the mount, and NATS from the local server.
+struct LocalAgent(Child);
+
+impl Drop for LocalAgent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn start_agent(client: &Client, ns: &str, name: &str, nats: &str) -> LocalAgent {
+    let d: Deployment = Api::namespaced(client.clone(), ns).get(name).await.unwrap();
+    let cm: ConfigMap = Api::namespaced(client.clone(), ns).get(name).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("polyfleet-e2e-agent-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (file, content) in cm.data.unwrap_or_default() {
+        std::fs::write(dir.join(file), content).unwrap();
+    }
+    let container = &d.spec.unwrap().template.spec.unwrap().containers[0];
+    let args: Vec<String> = container
+        .args
+        .clone()
+        .unwrap()
+        .into_iter()
+        .map(|a| a.replace(polyfleet_operator::pods::CONFIG_DIR, dir.to_str().unwrap()))
+        .collect();
+    let child = Command::new(agent_binary())
+        .args(&args)
+        .env("POLYFLEET_NATS_URL", nats)
+        .env("POLYFLEET_METRICS_ADDR", format!("127.0.0.1:{}", free_port()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    LocalAgent(child)
+}
+
+/// Installs the operator's RBAC for a ServiceAccount of `ns`; returns the ClusterRole's (and its
+/// binding's) name.
+async fn install_rbac(admin: &Client, ns: &str) -> String {
+    let pp = PatchParams::apply(MANAGER).force();
+    let sa: ServiceAccount = serde_json::from_value(json!({"metadata": {"name": SA, "namespace": ns}})).unwrap();
+    Api::<ServiceAccount>::namespaced(admin.clone(), ns).create(&PostParams::default(), &sa).await.unwrap();
+    let subject = json!([{"kind": "ServiceAccount", "name": SA, "namespace": ns}]);
+    let mut role = cluster_role();
+    let cluster_name = format!("polyfleet-operator-{ns}");
+    role.metadata.name = Some(cluster_name.clone());
+    Api::<ClusterRole>::all(admin.clone()).patch(&cluster_name, &pp, &Patch::Apply(&role)).await.unwrap();
+    let binding: ClusterRoleBinding = serde_json::from_value(json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": cluster_name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": cluster_name},
+        "subjects": subject,
+    }))
+    .unwrap();
+    Api::<ClusterRoleBinding>::all(admin.clone()).patch(&cluster_name, &pp, &Patch::Apply(&binding)).await.unwrap();
+    let leader = leader_role(ns);
+    let leader_name = leader.name_any();
+    Api::<Role>::namespaced(admin.clone(), ns).patch(&leader_name, &pp, &Patch::Apply(&leader)).await.unwrap();
+    let rb: RoleBinding = serde_json::from_value(json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": leader_name, "namespace": ns},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": leader_name},
+        "subjects": subject,
+    }))
+    .unwrap();
+    Api::<RoleBinding>::namespaced(admin.clone(), ns).patch(&leader_name, &pp, &Patch::Apply(&rb)).await.unwrap();
+    cluster_name
+}
+
+#[tokio::test]
+async fn the_operator_runs_the_examples_under_its_own_rbac() {
+    if !cluster_configured() {
+        return;
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let admin = Client::try_default().await.expect("a client from KUBECONFIG");
+    install_crds(&admin).await;
+    let ns = format!("polyfleet-op-e2e-{}", std::process::id());
+    let namespaces: Api<Namespace> = Api::all(admin.clone());
+    let ns_obj: Namespace = serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap();
+    namespaces.create(&PostParams::default(), &ns_obj).await.expect("create the test namespace");
+    let cluster_role_name = install_rbac(&admin, &ns).await;
+
+    // The operator as its ServiceAccount.
+    let mut config = Config::infer().await.unwrap();
+    config.auth_info.impersonate = Some(format!("system:serviceaccount:{ns}:{SA}"));
+    let as_operator = Client::try_from(config).unwrap();
+    let secrets = Api::<Secret>::namespaced(as_operator.clone(), &ns).list(&Default::default()).await;
+    assert!(matches!(secrets, Err(kube::Error::Api(ref e)) if e.code == 403), "the operator must not read Secrets");
+
+    let nats = NatsServer::start();
+    let redis = RedisServer::start();
+    let bus = NatsBus::connect(&nats.url).await.unwrap();
+    let store = RedisRiskStore::connect(&redis.url).await.unwrap();
+    let settings = FleetSettings {
+        image: std::env::var("POLYFLEET_E2E_IMAGE").unwrap_or_else(|_| FleetSettings::default().image),
+        ..FleetSettings::default()
+    };
+    let stores = Stores {
+        params: Arc::new(BusParams(bus.clone())),
+        control: Arc::new(BusControl(bus.clone())),
+        limits: Arc::new(StoreLimits(store.clone())),
+        lookup: Arc::new(RestLookup::default()),
+        books: Arc::new(BusBooks(bus.clone())),
+    };
+    let metrics = polyfleet_operator::metrics::OperatorMetrics::new();
+    let election = Election { namespace: ns.clone(), identity: "e2e".into() };
+    let operator = tokio::spawn(run(as_operator, settings, stores, metrics.clone(), Some(election)));
+
+    // The examples, as a user applies them.
+    let pp = PatchParams::apply(MANAGER).force();
+    for ex in load_dir(&examples_dir()).unwrap() {
+        for doc in &ex.docs {
+            let name = doc["metadata"]["name"].as_str().unwrap();
+            api_for(&admin, &ns, doc).patch(name, &pp, &Patch::Apply(&object(doc))).await.unwrap();
+        }
+    }
+    let deployments: Api<Deployment> = Api::namespaced(admin.clone(), &ns);
+    for name in ["sim-sim", "md-sim-0", "exec-sim", "risk-sim", "strategy-negrisk-arb"] {
+        let d = deployments.clone();
+        eventually(120, &format!("Deployment {name}"), || {
+            let d = d.clone();
+            async move { d.get_opt(name).await.unwrap() }
+        })
+        .await;
+    }
+    let np: Api<NetworkPolicy> = Api::namespaced(admin.clone(), &ns);
+    eventually(60, "the agents' NetworkPolicy", || {
+        let np = np.clone();
+        async move { np.get_opt("polyfleet-agents").await.unwrap() }
+    })
+    .await;
+    if std::env::var_os("POLYFLEET_E2E_IMAGE").is_some() {
+        for name in ["sim-sim", "md-sim-0", "exec-sim", "risk-sim"] {
+            let d = deployments.clone();
+            eventually(300, &format!("Deployment {name} Available"), || {
+                let d = d.clone();
+                async move {
+                    let dep = d.get(name).await.unwrap();
+                    let ok = dep
+                        .status
+                        .and_then(|s| s.conditions)
+                        .unwrap_or_default()
+                        .iter()
+                        .any(|c| c.type_ == "Available" && c.status == "True");
+                    ok.then_some(())
+                }
+            })
+            .await;
+        }
+    } else {
+        eprintln!(
+            "POLYFLEET_E2E_IMAGE is not set: the agents' pods are not expected to run; only the objects are checked"
+        );
+    }
+    let strategies: Api<Strategy> = Api::namespaced(admin.clone(), &ns);
+    let policies: Api<RiskPolicy> = Api::namespaced(admin.clone(), &ns);
+    let venues: Api<Venue> = Api::namespaced(admin.clone(), &ns);
+    let ready = |t: &'static str| {
+        let (s, p, v) = (strategies.clone(), policies.clone(), venues.clone());
+        async move {
+            let sr = s.get("negrisk-arb").await.unwrap();
+            let pr = p.get("default").await.unwrap();
+            let vr = v.get("sim").await.unwrap();
+            (condition_true(&sr, |x| x.status.clone().map(|s| s.conditions), t)
+                && condition_true(&pr, |x| x.status.clone().map(|s| s.conditions), t)
+                && condition_true(&vr, |x| x.status.clone().map(|s| s.conditions), t))
+            .then_some(())
+        }
+    };
+    eventually(120, "Strategy, RiskPolicy and Venue Ready", || ready("Ready")).await;
+
+    // The strategy agent acknowledges the parameters of the current generation.
+    let _agent = start_agent(&admin, &ns, "strategy-negrisk-arb", &nats.url).await;
+    let applied = |generation: i64| {
+        let s = strategies.clone();
+        async move {
+            let st = s.get("negrisk-arb").await.unwrap();
+            let ok = st.status.as_ref().is_some_and(|x| {
+                x.parameters_generation == Some(generation)
+                    && find_condition(&x.conditions, "ParametersApplied")
+                        .is_some_and(|c| c.is_true() && c.observed_generation == Some(generation))
+            });
+            ok.then_some(())
+        }
+    };
+    let g1 = strategies.get("negrisk-arb").await.unwrap().metadata.generation.unwrap();
+    eventually(90, "ParametersApplied for the first generation", || applied(g1)).await;
+
+    // A parameter change: acknowledged for the new generation, the Deployment untouched.
+    let before = deployments.get("strategy-negrisk-arb").await.unwrap();
+    let patch = json!({"spec": {"arbitrage": {"minEdgeBps": 75}}});
+    let changed = strategies.patch("negrisk-arb", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    let g2 = changed.metadata.generation.unwrap();
+    assert!(g2 > g1);
+    eventually(90, "ParametersApplied for the changed parameters", || applied(g2)).await;
+    let after = deployments.get("strategy-negrisk-arb").await.unwrap();
+    assert_eq!(
+        after.metadata.generation, before.metadata.generation,
+        "a parameter change must not touch the Deployment"
+    );
+    assert_eq!(after.spec.unwrap().template, before.spec.unwrap().template);
+    let doc = bus.kv_get(&subjects::params_key(&ns, "negrisk-arb")).await.unwrap().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&doc.value).unwrap();
+    assert_eq!(doc["parameters"]["minEdgeBps"], 75);
+
+    // The kill switch reaches the risk store.
+    let kill = json!({"spec": {"killSwitch": true}});
+    policies.patch("default", &PatchParams::default(), &Patch::Merge(&kill)).await.unwrap();
+    let key = PolicyKey::new(&ns, "default");
+    eventually(60, "the kill switch in Redis", || {
+        let (store, key) = (store.clone(), key.clone());
+        async move { store.limits(&key).await.unwrap().filter(|l| l.kill_switch).map(|_| ()) }
+    })
+    .await;
+
+    // Deleting the Strategy: orders cancelled, parameters gone, children garbage-collected.
+    let mut cancels = bus.subscribe(&subjects::intents(&ns, "negrisk-arb")).await.unwrap();
+    strategies.delete("negrisk-arb", &DeleteParams::default()).await.unwrap();
+    eventually(60, "the Strategy gone (finalizer done)", || {
+        let s = strategies.clone();
+        async move { s.get_opt("negrisk-arb").await.unwrap().is_none().then_some(()) }
+    })
+    .await;
+    let cancel = tokio::time::timeout(Duration::from_secs(5), futures::StreamExt::next(&mut cancels)).await;
+    assert!(matches!(cancel, Ok(Some(_))), "a cancel-all intent on deletion");
+    assert!(bus.kv_get(&subjects::params_key(&ns, "negrisk-arb")).await.unwrap().is_none());
+    for kind in ["deployments", "configmaps"] {
+        eventually(120, &format!("garbage collection of the strategy's {kind}"), || {
+            let (d, c) = (deployments.clone(), Api::<ConfigMap>::namespaced(admin.clone(), &ns));
+            async move {
+                let gone = if kind == "deployments" {
+                    d.get_opt("strategy-negrisk-arb").await.unwrap().is_none()
+                } else {
+                    c.get_opt("strategy-negrisk-arb").await.unwrap().is_none()
+                };
+                gone.then_some(())
+            }
+        })
+        .await;
+    }
+    let text = polyfleet_operator::metrics::Probe::render(&*metrics);
+    assert!(text.contains("polyfleet_operator_leader 1"), "{text}");
+
+    operator.abort();
+    let _ = namespaces.delete(&ns, &DeleteParams::default()).await;
+    let _ = Api::<ClusterRoleBinding>::all(admin.clone()).delete(&cluster_role_name, &DeleteParams::default()).await;
+    let _ = Api::<ClusterRole>::all(admin).delete(&cluster_role_name, &DeleteParams::default()).await;
+}
