@@ -89,6 +89,24 @@ pub struct AgentSpec {
     pub owner_labels: BTreeMap<String, String>,
 }
 
+impl AgentSpec {
+    /// One replica of `role` without configuration, extra environment or Redis; name,
+    /// namespace and arguments are filled in by the caller.
+    pub fn plain(role: Role, owner_labels: &BTreeMap<String, String>) -> AgentSpec {
+        AgentSpec {
+            role,
+            name: String::new(),
+            namespace: String::new(),
+            args: vec![],
+            env: vec![],
+            config: None,
+            replicas: 1,
+            uses_redis: false,
+            owner_labels: owner_labels.clone(),
+        }
+    }
+}
+
 /// Labels every agent object carries.
 pub fn labels(spec: &AgentSpec) -> BTreeMap<String, String> {
     let mut l = BTreeMap::from([

@@ -162,33 +162,19 @@ fn settled_reads(venue: &Venue, markets: &[Market], policies: &[RiskPolicy]) -> 
     let views: Vec<MarketView> = markets.iter().filter_map(MarketView::of).collect();
     let settings = FleetSettings::default();
     let plan = plan_venue(venue, &views, &settings);
-    let live = |v: Value| with_hash(v);
+    let live = |kind: &str, name: String, v: Value| {
+        step(Method::GET, &format!("{NS}/{kind}/{name}"), StatusCode::OK, with_hash(v))
+    };
     let mut steps = reads(venue, markets, policies);
+    let name = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| m.name.clone().unwrap();
     for cm in &plan.config_maps {
-        steps.push(step(
-            Method::GET,
-            &format!("{NS}/configmaps/exec-sim"),
-            StatusCode::OK,
-            live(serde_json::to_value(cm).unwrap()),
-        ));
+        steps.push(live("configmaps", name(&cm.metadata), serde_json::to_value(cm).unwrap()));
     }
     for d in &plan.deployments {
-        let name = d.metadata.name.clone().unwrap();
-        steps.push(step(
-            Method::GET,
-            &format!("{NS}/deployments/{name}"),
-            StatusCode::OK,
-            live(serde_json::to_value(d).unwrap()),
-        ));
+        steps.push(live("deployments", name(&d.metadata), serde_json::to_value(d).unwrap()));
     }
     for s in &plan.services {
-        let name = s.metadata.name.clone().unwrap();
-        steps.push(step(
-            Method::GET,
-            &format!("{NS}/services/{name}"),
-            StatusCode::OK,
-            live(serde_json::to_value(s).unwrap()),
-        ));
+        steps.push(live("services", name(&s.metadata), serde_json::to_value(s).unwrap()));
     }
     let md_list = list(
         "meta.k8s.io/v1",

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::ResourceExt;
 use polyfleet_crds::Venue;
 use polyfleet_crds::venue::VenueKind;
@@ -116,14 +116,9 @@ pub fn plan_venue(venue: &Venue, markets: &[MarketView], settings: &FleetSetting
                 "--mispricing-bps".into(),
                 sim.mispricing_bps.max(0).to_string(),
             ],
-            env: vec![],
-            config: None,
-            replicas: 1,
-            uses_redis: false,
-            owner_labels: owner_labels.clone(),
+            ..AgentSpec::plain(Role::Simulator, &owner_labels)
         };
-        plan.deployments.push(agent_deployment(settings, &spec, owner.clone()));
-        plan.services.push(metrics_service(settings, &spec, owner.clone()));
+        plan.add(settings, &spec, owner.clone());
     }
     for shard in &shards {
         let spec = AgentSpec {
@@ -142,14 +137,9 @@ pub fn plan_venue(venue: &Venue, markets: &[MarketView], settings: &FleetSetting
                 "--tokens".into(),
                 shard.tokens.join(","),
             ],
-            env: vec![],
-            config: None,
-            replicas: 1,
-            uses_redis: false,
-            owner_labels: owner_labels.clone(),
+            ..AgentSpec::plain(Role::MarketData, &owner_labels)
         };
-        plan.deployments.push(agent_deployment(settings, &spec, owner.clone()));
-        plan.services.push(metrics_service(settings, &spec, owner.clone()));
+        plan.add(settings, &spec, owner.clone());
     }
     // Execution: every token of the venue with its market's rules.
     let tokens: Vec<_> = mine.iter().flat_map(|m| m.token_configs()).collect();
@@ -187,7 +177,14 @@ pub fn plan_venue(venue: &Venue, markets: &[MarketView], settings: &FleetSetting
         data: Some(BTreeMap::from([("markets.json".to_string(), markets_json)])),
         ..Default::default()
     });
-    plan.deployments.push(agent_deployment(settings, &spec, owner.clone()));
-    plan.services.push(metrics_service(settings, &spec, owner));
+    plan.add(settings, &spec, owner);
     plan
+}
+
+impl VenuePlan {
+    /// Adds an agent's Deployment and its Service.
+    fn add(&mut self, settings: &FleetSettings, spec: &AgentSpec, owner: Option<OwnerReference>) {
+        self.deployments.push(agent_deployment(settings, spec, owner.clone()));
+        self.services.push(metrics_service(settings, spec, owner));
+    }
 }
