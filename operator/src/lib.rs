@@ -2,6 +2,7 @@
 //! ([`pods`]), and the pure desired-state [`planner`] that the controllers (and the local run)
 //! apply.
 
+pub mod backoff;
 pub mod books;
 pub mod control;
 pub mod controller;

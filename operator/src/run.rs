@@ -4,11 +4,11 @@
 //! Venue and the Strategies in its namespace, a RiskPolicy change its Venues and Strategies, a
 //! Venue change its Markets and Strategies). Only the replica holding the leader Lease runs
 //! them ([`crate::leader`]); SIGTERM or Ctrl-C stops them gracefully (in-flight reconciles finish)
-//! and releases the lease.
+//! and releases the lease. Failed reconciles retry with exponential backoff per object
+//! ([`crate::backoff`]).
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -22,6 +22,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use polyfleet_crds::{Market, RiskPolicy, Strategy, Venue};
 use tokio::sync::watch;
 
+use crate::backoff::Backoff;
 use crate::books::BookProbe;
 use crate::controller::market::{self, MarketContext};
 use crate::controller::risk_policy::{self, RiskContext};
@@ -56,12 +57,21 @@ pub struct Election {
     pub identity: String,
 }
 
-fn error_policy<K, C>(obj: Arc<K>, error: &Error, _ctx: Arc<C>) -> Action
+/// The backoff key of an object.
+fn key<K: Resource<DynamicType = ()>>(name: &str, namespace: Option<&str>) -> String {
+    format!("{}/{}/{name}", K::kind(&()), namespace.unwrap_or_default())
+}
+
+/// After a failed reconcile: log it and retry with exponential backoff per object.
+fn error_policy<K, C>(backoff: Arc<Backoff>) -> impl Fn(Arc<K>, &Error, Arc<C>) -> Action
 where
-    K: ResourceExt,
+    K: Resource<DynamicType = ()>,
 {
-    tracing::warn!(object = %obj.name_any(), namespace = ?obj.namespace(), reason = error.reason(), %error, "reconcile failed; retrying");
-    Action::requeue(Duration::from_secs(15))
+    move |obj, error, _ctx| {
+        let wait = backoff.failed(&key::<K>(&obj.name_any(), obj.namespace().as_deref()));
+        tracing::warn!(object = %obj.name_any(), namespace = ?obj.namespace(), reason = error.reason(), %error, retry_in_s = wait.as_secs(), "reconcile failed");
+        Action::requeue(wait)
+    }
 }
 
 /// The objects in `store` in namespace `ns` matching `pred`, as requeue targets.
@@ -167,6 +177,7 @@ async fn controllers<S, F>(
     let reporter = Reporter { controller: "polyfleet-operator".into(), instance: std::env::var("POD_NAME").ok() };
     let recorder = Recorder::new(client.clone(), reporter);
     let cfg = watcher::Config::default;
+    let backoff = Arc::new(Backoff::default());
     let ctx = Arc::new(Context {
         client: client.clone(),
         settings: settings.clone(),
@@ -195,8 +206,8 @@ async fn controllers<S, F>(
         })
         .watches(Api::<Market>::all(client.clone()), cfg(), move |m| in_namespace(&s3, m.namespace(), |_| true))
         .graceful_shutdown_on(shutdown())
-        .run(strategy::reconcile, error_policy, ctx)
-        .for_each(counting(metrics.clone(), "Strategy", s_store));
+        .run(strategy::reconcile, error_policy(backoff.clone()), ctx)
+        .for_each(counting(metrics.clone(), "Strategy", s_store, backoff.clone()));
 
     // Venues: requeued by their Markets (sharding) and the namespace's RiskPolicies (gateway).
     let vctx = Arc::new(VenueContext {
@@ -219,8 +230,8 @@ async fn controllers<S, F>(
         })
         .watches(Api::<RiskPolicy>::all(client.clone()), cfg(), move |rp| in_namespace(&v2, rp.namespace(), |_| true))
         .graceful_shutdown_on(shutdown())
-        .run(venue::reconcile, error_policy, vctx)
-        .for_each(counting(metrics.clone(), "Venue", v_store));
+        .run(venue::reconcile, error_policy(backoff.clone()), vctx)
+        .for_each(counting(metrics.clone(), "Venue", v_store, backoff.clone()));
 
     // Markets: requeued by their Venue (endpoints) and by the other Markets of the namespace
     // (their shard moves when Markets come and go).
@@ -235,8 +246,8 @@ async fn controllers<S, F>(
             in_namespace(&m1, v.namespace(), |m: &Market| m.spec.venue_ref.name == name)
         })
         .graceful_shutdown_on(shutdown())
-        .run(market::reconcile, error_policy, mctx)
-        .for_each(counting(metrics.clone(), "Market", m_store));
+        .run(market::reconcile, error_policy(backoff.clone()), mctx)
+        .for_each(counting(metrics.clone(), "Market", m_store, backoff.clone()));
 
     let rctx =
         Arc::new(RiskContext { client: client.clone(), store: stores.limits, recorder, metrics: metrics.clone() });
@@ -244,28 +255,31 @@ async fn controllers<S, F>(
     let p_store = policies.store();
     let policy_loop = policies
         .graceful_shutdown_on(shutdown())
-        .run(risk_policy::reconcile, error_policy, rctx)
-        .for_each(counting(metrics.clone(), "RiskPolicy", p_store));
+        .run(risk_policy::reconcile, error_policy(backoff.clone()), rctx)
+        .for_each(counting(metrics.clone(), "RiskPolicy", p_store, backoff.clone()));
 
     tracing::info!("controllers running");
     futures::join!(strategy_loop, venue_loop, market_loop, policy_loop);
     tracing::info!("controllers stopped");
 }
 
-/// After each reconcile: the managed-objects gauge of `kind` from its controller's store.
-fn counting<K, T, E>(
+/// After each reconcile: the managed-objects gauge of `kind` from its controller's store, and a
+/// success clears the object's backoff.
+fn counting<K, E>(
     metrics: Arc<OperatorMetrics>,
     kind: &'static str,
     store: Store<K>,
-) -> impl FnMut(Result<T, E>) -> std::future::Ready<()>
+    backoff: Arc<Backoff>,
+) -> impl FnMut(Result<(ObjectRef<K>, Action), E>) -> std::future::Ready<()>
 where
     K: Resource<DynamicType = ()> + Clone + 'static,
     E: std::fmt::Display,
 {
     move |r| {
         metrics.managed.get_or_create(&KindLabel { kind }).set(store.state().len() as i64);
-        if let Err(e) = r {
-            tracing::debug!(kind, error = %e, "controller");
+        match r {
+            Ok((obj, _)) => backoff.succeeded(&key::<K>(&obj.name, obj.namespace.as_deref())),
+            Err(e) => tracing::debug!(kind, error = %e, "controller"),
         }
         std::future::ready(())
     }
