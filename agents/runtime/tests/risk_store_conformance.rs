@@ -290,6 +290,17 @@ async fn redis_scripts_match_the_reference_model_over_random_operations() {
 }
 
 #[tokio::test]
+async fn a_password_protected_redis_needs_the_password_from_outside_the_url() {
+    let server = RedisServer::start_with_password("s3cret-from-a-secret");
+    assert!(RedisRiskStore::connect_with(&server.url, None).await.is_err(), "no password: refused");
+    assert!(RedisRiskStore::connect_with(&server.url, Some("wrong".into())).await.is_err());
+    let s = RedisRiskStore::connect_with(&server.url, Some("s3cret-from-a-secret".into())).await.unwrap();
+    let p = PolicyKey::new("ns", "rp");
+    s.set_limits(&p, &limits()).await.unwrap();
+    assert!(s.limits(&p).await.unwrap().is_some());
+}
+
+#[tokio::test]
 async fn an_unreachable_redis_is_an_error_quickly_and_recovers() {
     let mut server = RedisServer::start();
     let s = RedisRiskStore::connect(&server.url).await.unwrap();

@@ -11,6 +11,8 @@ pub struct RedisServer {
     port: u16,
     /// `redis://127.0.0.1:<port>`.
     pub url: String,
+    /// The password it requires, if any.
+    password: Option<String>,
 }
 
 impl RedisServer {
@@ -18,7 +20,22 @@ impl RedisServer {
     pub fn start() -> RedisServer {
         let port = crate::free_port();
         let dir = crate::temp_dir("redis", port);
-        let mut r = RedisServer { child: None, dir, port, url: format!("redis://127.0.0.1:{port}") };
+        let mut r = RedisServer { child: None, dir, port, url: format!("redis://127.0.0.1:{port}"), password: None };
+        r.resume();
+        r
+    }
+
+    /// Starts one that requires `password` (`requirepass`); `url` carries no password.
+    pub fn start_with_password(password: &str) -> RedisServer {
+        let port = crate::free_port();
+        let dir = crate::temp_dir("redis", port);
+        let mut r = RedisServer {
+            child: None,
+            dir,
+            port,
+            url: format!("redis://127.0.0.1:{port}"),
+            password: Some(password.to_string()),
+        };
         r.resume();
         r
     }
@@ -43,6 +60,7 @@ impl RedisServer {
             .args(["--bind", "127.0.0.1", "--port", &self.port.to_string(), "--save", ""])
             .args(["--appendonly", "yes", "--appendfsync", "always", "--dir"])
             .arg(&self.dir)
+            .args(self.password.iter().flat_map(|p| ["--requirepass", p.as_str()]))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -83,9 +83,27 @@ fn verdict(s: &str) -> Result<Result<(), RejectReason>, RiskStoreError> {
 }
 
 impl RedisRiskStore<ConnectionManager> {
-    /// Connects to one Redis server (`redis://host:port`) and loads the scripts.
+    /// Connects to one Redis server (`redis://host:port`) and loads the scripts. A password comes
+    /// from the `REDIS_PASSWORD` environment variable (a Kubernetes Secret reference in the pods),
+    /// never from a spec or a flag; a password in the URL wins.
     pub async fn connect(url: &str) -> Result<RedisRiskStore<ConnectionManager>, RiskStoreError> {
-        let client = redis::Client::open(url).map_err(unavailable)?;
+        RedisRiskStore::connect_with(url, std::env::var("REDIS_PASSWORD").ok().filter(|p| !p.is_empty())).await
+    }
+
+    /// Connects with an explicit password (when the URL has none).
+    pub async fn connect_with(
+        url: &str,
+        password: Option<String>,
+    ) -> Result<RedisRiskStore<ConnectionManager>, RiskStoreError> {
+        use redis::IntoConnectionInfo;
+        let mut info = url.into_connection_info().map_err(unavailable)?;
+        if let Some(p) = password
+            && info.redis_settings().password().is_none()
+        {
+            let settings = info.redis_settings().clone().set_password(p);
+            info = info.set_redis_settings(settings);
+        }
+        let client = redis::Client::open(info).map_err(unavailable)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_millis(500)))
             .set_response_timeout(Some(Duration::from_millis(500)))
