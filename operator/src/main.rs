@@ -25,8 +25,13 @@ struct Cli {
 enum Command {
     /// Print every polyfleet CRD as multi-document YAML (for `kubectl apply -f -`).
     Crds,
-    /// Print the operator's ClusterRole (what `manifests/operator/rbac.yaml` holds).
-    Rbac,
+    /// Print the operator's ClusterRole and leader Role (what `manifests/operator/rbac.yaml`
+    /// holds); `--chart-rules` prints only the rules, for the Helm chart.
+    Rbac {
+        /// Print the rules file of the Helm chart instead.
+        #[arg(long)]
+        chart_rules: bool,
+    },
     /// Run the controllers (Venue, Market, Strategy, RiskPolicy) against the cluster of the
     /// current kubeconfig or service account.
     Run(Box<RunArgs>),
@@ -78,7 +83,11 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Rbac => {
+        Command::Rbac { chart_rules } => {
+            if chart_rules {
+                print!("{}", polyfleet_operator::rbac::render_chart_rules());
+                return Ok(());
+            }
             print!("{}", polyfleet_operator::rbac::render());
             Ok(())
         }

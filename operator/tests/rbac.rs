@@ -17,6 +17,16 @@ fn the_manifest_is_fresh() {
 }
 
 #[test]
+fn the_chart_rules_are_fresh() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/polyfleet/files/rbac-rules.yaml");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap_or_default(),
+        polyfleet_operator::rbac::render_chart_rules(),
+        "regenerate: cargo run -q -p polyfleet-operator -- rbac --chart-rules > charts/polyfleet/files/rbac-rules.yaml"
+    );
+}
+
+#[test]
 fn it_grants_what_the_controllers_use_and_nothing_dangerous() {
     let rules = cluster_role().rules.unwrap();
     let grants = |group: &str, resource: &str, verb: &str| {

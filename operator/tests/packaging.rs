@@ -1,0 +1,178 @@
+//! The packaging without helm (no helm binary on these machines): every YAML file under `charts/`
+//! (outside the templates), `manifests/` and `crds/` parses; the chart's CRD templates are the
+//! generated CRDs byte for byte inside the `crds.create` guard; `values.yaml` validates against
+//! `values.schema.json` and the schema refuses wrong values; every environment variable the chart
+//! and the base manifests give the operator is one the operator reads; `kubectl kustomize` builds
+//! every kustomization (skipped with a message when kubectl is absent).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn yaml_files(dir: &Path, skip: &[&str], out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = entry.path();
+        if skip.iter().any(|s| p.ends_with(s)) {
+            continue;
+        }
+        if p.is_dir() {
+            yaml_files(&p, skip, out);
+        } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn every_yaml_file_parses() {
+    let mut files = vec![];
+    yaml_files(&root().join("charts"), &["templates"], &mut files);
+    yaml_files(&root().join("manifests"), &[], &mut files);
+    yaml_files(&root().join("crds"), &["src", "tests"], &mut files);
+    assert!(files.len() >= 20, "{files:?}");
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        let docs: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        assert!(!docs.is_empty(), "{}: no document", f.display());
+    }
+}
+
+#[test]
+fn the_charts_crds_are_the_generated_ones() {
+    let dir = root().join("charts/polyfleet/templates/crds");
+    let mut n = 0;
+    // The chart's copy adds the guard and the keep annotation; everything else is the same bytes.
+    let keep = "  annotations:\n    helm.sh/resource-policy: keep\n";
+    let body = |s: &str| {
+        let s = s.replace(keep, "");
+        s.lines().filter(|l| !l.starts_with('#') && !l.starts_with("{{")).collect::<Vec<_>>().join("\n")
+    };
+    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+        let chart = std::fs::read_to_string(entry.path()).unwrap();
+        let plain = std::fs::read_to_string(root().join("crds").join(entry.file_name())).unwrap();
+        let name = entry.file_name();
+        assert!(chart.contains("{{- if .Values.crds.create }}\n") && chart.contains(keep), "{name:?}");
+        assert!(body(&chart) == body(&plain), "{name:?} differs from the generated CRD");
+        n += 1;
+    }
+    assert_eq!(n, 4);
+}
+
+fn schema() -> jsonschema::Validator {
+    let text = std::fs::read_to_string(root().join("charts/polyfleet/values.schema.json")).unwrap();
+    jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).expect("a valid JSON schema")
+}
+
+fn values() -> Value {
+    serde_saphyr::from_str(&std::fs::read_to_string(root().join("charts/polyfleet/values.yaml")).unwrap()).unwrap()
+}
+
+#[test]
+fn values_validate_against_the_schema_which_refuses_mistakes() {
+    let v = schema();
+    let defaults = values();
+    let errors: Vec<String> = v.iter_errors(&defaults).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "values.yaml: {errors:?}");
+    let refused = |patch: Value| {
+        let mut x = defaults.clone();
+        json_patch(&mut x, &patch);
+        assert!(!v.is_valid(&x), "accepted {patch}");
+    };
+    refused(json!({"operator": {"replicas": 0}}));
+    refused(json!({"operator": {"replica": 2}}));
+    refused(json!({"redis": {"url": "redis://:hunter2@redis:6379"}}));
+    refused(json!({"image": {"pullPolicy": "Sometimes"}}));
+    refused(json!({"nats": {"url": "http://nats:4222"}}));
+    refused(json!({"prometheusRule": {"fillFailureRatio": 2}}));
+    // Every options-on combination the chart documents is valid.
+    let mut all_on = defaults.clone();
+    json_patch(
+        &mut all_on,
+        &json!({
+            "operator": {"replicas": 3, "venueCidrs": ["104.18.0.0/16"]},
+            "nats": {"bundled": {"enabled": true}},
+            "redis": {"bundled": {"enabled": true}, "passwordSecret": {"name": "redis-auth"}},
+            "otlp": {"endpoint": "http://otel-collector.observability:4317"},
+            "metrics": {"serviceMonitor": {"enabled": true}, "podMonitor": {"enabled": true}},
+            "prometheusRule": {"enabled": true},
+            "grafanaDashboard": {"enabled": true},
+        }),
+    );
+    let errors: Vec<String> = v.iter_errors(&all_on).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "all options on: {errors:?}");
+}
+
+/// Merges `patch` into `target` (objects recursively, everything else replaced).
+fn json_patch(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                json_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
+
+#[test]
+fn the_operator_reads_every_variable_it_is_given() {
+    let main = std::fs::read_to_string(root().join("operator/src/main.rs")).unwrap();
+    let read_elsewhere =
+        ["POD_NAME", "POD_NAMESPACE", "RUST_LOG", "REDIS_PASSWORD", "OTEL_SERVICE_NAME", "OTEL_EXPORTER_OTLP_ENDPOINT"];
+    for file in ["charts/polyfleet/templates/deployment.yaml", "manifests/base/operator.yaml"] {
+        let text = std::fs::read_to_string(root().join(file)).unwrap();
+        let names: Vec<&str> = text
+            .split("name: ")
+            .skip(1)
+            .filter_map(|s| s.split([',', '\n', '}']).next())
+            .map(str::trim)
+            .filter(|n| n.chars().all(|c| c.is_ascii_uppercase() || c == '_') && n.len() > 3)
+            .collect();
+        assert!(names.len() >= 6, "{file}: {names:?}");
+        for n in names {
+            assert!(
+                main.contains(&format!("env = \"{n}\"")) || read_elsewhere.contains(&n),
+                "{file} sets {n}, which the operator does not read"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_kustomization_builds() {
+    if Command::new("kubectl").arg("version").arg("--client").output().is_err() {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "SKIPPED: kubectl is not installed; kustomizations not built");
+        return;
+    }
+    for (dir, must) in [
+        ("manifests/crds", vec!["CustomResourceDefinition"]),
+        ("manifests/operator", vec!["ClusterRole", "Role"]),
+        (
+            "manifests/base",
+            vec!["Namespace", "CustomResourceDefinition", "ClusterRoleBinding", "Deployment", "Service"],
+        ),
+        ("manifests/overlays/dev", vec!["StatefulSet", "Deployment"]),
+        ("manifests/overlays/examples", vec!["Namespace", "Venue", "Market", "RiskPolicy", "Strategy"]),
+        ("manifests/examples", vec!["Venue"]),
+    ] {
+        let out = Command::new("kubectl").arg("kustomize").arg(root().join(dir)).output().unwrap();
+        assert!(out.status.success(), "{dir}: {}", String::from_utf8_lossy(&out.stderr));
+        let docs: Vec<Value> = serde_saphyr::from_multiple(&String::from_utf8_lossy(&out.stdout)).unwrap();
+        for kind in must {
+            assert!(docs.iter().any(|d| d["kind"] == kind), "{dir} has no {kind}");
+        }
+        if dir == "manifests/overlays/examples" {
+            assert!(docs.iter().filter(|d| d["kind"] != "Namespace").all(|d| d["metadata"]["namespace"] == "trading"));
+        }
+        if dir == "manifests/overlays/dev" {
+            let op = docs.iter().find(|d| d["kind"] == "Deployment").unwrap();
+            assert_eq!(op["spec"]["replicas"], 1);
+        }
+    }
+}
