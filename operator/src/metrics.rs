@@ -1,9 +1,12 @@
 //! The operator's Prometheus metrics and its HTTP endpoint (`/metrics`, `/healthz`, `/readyz`):
-//! reconciles and failures by kind (and failure reason), reconcile duration, and objects
-//! managed.
+//! reconciles and failures by kind (and failure reason), reconcile duration, objects managed,
+//! leadership, and the trading state the controllers already read at their throttled rates
+//! (each RiskPolicy's exposure, daily PnL, drawdown, kill switch and breaker; each Strategy's
+//! PnL), so alerts and dashboards need no other exporter. These gauges are for display and
+//! alerting only; the accounted values stay fixed point in Redis and in status.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -20,6 +23,23 @@ use crate::controller::Error;
 pub struct KindLabel {
     pub kind: &'static str,
 }
+
+/// Label: a RiskPolicy.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PolicyLabel {
+    pub namespace: String,
+    pub policy: String,
+}
+
+/// Label: a Strategy's PnL part (`realized` or `unrealized`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PnlLabel {
+    pub namespace: String,
+    pub strategy: String,
+    pub part: &'static str,
+}
+
+type Usdc<L> = Family<L, Gauge<f64, AtomicU64>>;
 
 /// Label: kind and failure reason.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -46,6 +66,18 @@ pub struct OperatorMetrics {
     pub managed: Family<KindLabel, Gauge>,
     /// 1 while this replica holds the leader lease and runs the controllers.
     pub leader: Gauge,
+    /// Gross exposure per RiskPolicy, USDC.
+    pub policy_exposure: Usdc<PolicyLabel>,
+    /// Today's PnL per RiskPolicy, USDC.
+    pub policy_daily_pnl: Usdc<PolicyLabel>,
+    /// Drop from the equity peak per RiskPolicy, USDC.
+    pub policy_drawdown: Usdc<PolicyLabel>,
+    /// 1 while a RiskPolicy's kill switch is engaged.
+    pub policy_kill_switch: Family<PolicyLabel, Gauge>,
+    /// Breakers tripped per RiskPolicy.
+    pub policy_breakers_tripped: Family<PolicyLabel, Gauge>,
+    /// PnL per Strategy and part, USDC.
+    pub strategy_pnl: Usdc<PnlLabel>,
     ready: AtomicBool,
     registry: Registry,
 }
@@ -60,6 +92,12 @@ impl OperatorMetrics {
             duration: Family::new_with_constructor(duration_histogram as fn() -> Histogram),
             managed: Family::default(),
             leader: Gauge::default(),
+            policy_exposure: Family::default(),
+            policy_daily_pnl: Family::default(),
+            policy_drawdown: Family::default(),
+            policy_kill_switch: Family::default(),
+            policy_breakers_tripped: Family::default(),
+            strategy_pnl: Family::default(),
             ready: AtomicBool::new(false),
             registry: Registry::default(),
         };
@@ -68,6 +106,20 @@ impl OperatorMetrics {
         registry.register("reconcile_duration_seconds", "Reconcile duration", m.duration.clone());
         registry.register("managed_objects", "Objects seen by their controller", m.managed.clone());
         registry.register("leader", "1 while this replica holds the leader lease", m.leader.clone());
+        registry.register("policy_exposure_usdc", "Gross exposure per RiskPolicy", m.policy_exposure.clone());
+        registry.register("policy_daily_pnl_usdc", "Today's PnL per RiskPolicy", m.policy_daily_pnl.clone());
+        registry.register(
+            "policy_drawdown_usdc",
+            "Drop from the equity peak per RiskPolicy",
+            m.policy_drawdown.clone(),
+        );
+        registry.register("policy_kill_switch", "1 while the kill switch is engaged", m.policy_kill_switch.clone());
+        registry.register(
+            "policy_breakers_tripped",
+            "Breakers tripped per RiskPolicy",
+            m.policy_breakers_tripped.clone(),
+        );
+        registry.register("strategy_pnl_usdc", "PnL per Strategy (realized, unrealized)", m.strategy_pnl.clone());
         Arc::new(OperatorMetrics { registry, ..m })
     }
 
@@ -77,6 +129,44 @@ impl OperatorMetrics {
         self.duration.get_or_create(&KindLabel { kind }).observe(took.as_secs_f64());
         if let Err(e) = result {
             self.failures.get_or_create(&FailureLabel { kind, reason: e.reason() }).inc();
+        }
+    }
+
+    /// Records a RiskPolicy's state (from its status).
+    pub fn policy(&self, namespace: &str, policy: &str, s: &polyfleet_crds::RiskPolicyStatus, kill_switch: bool) {
+        let l = PolicyLabel { namespace: namespace.into(), policy: policy.into() };
+        let usdc = |micros: i64| micros as f64 / 1e6;
+        self.policy_exposure.get_or_create(&l).set(usdc(s.exposure_micros));
+        self.policy_daily_pnl.get_or_create(&l).set(usdc(s.daily_pnl_micros));
+        self.policy_drawdown.get_or_create(&l).set(usdc(s.drawdown_micros));
+        self.policy_kill_switch.get_or_create(&l).set(i64::from(kill_switch));
+        self.policy_breakers_tripped.get_or_create(&l).set(s.tripped_breakers.len() as i64);
+    }
+
+    /// Forgets a deleted RiskPolicy.
+    pub fn forget_policy(&self, namespace: &str, policy: &str) {
+        let l = PolicyLabel { namespace: namespace.into(), policy: policy.into() };
+        self.policy_exposure.remove(&l);
+        self.policy_daily_pnl.remove(&l);
+        self.policy_drawdown.remove(&l);
+        self.policy_kill_switch.remove(&l);
+        self.policy_breakers_tripped.remove(&l);
+    }
+
+    /// Records a Strategy's PnL (from its status); `None` forgets it.
+    pub fn strategy(&self, namespace: &str, strategy: &str, pnl: Option<&polyfleet_crds::strategy::Pnl>) {
+        for (part, micros) in
+            [("realized", pnl.map(|p| p.realized_micros)), ("unrealized", pnl.map(|p| p.unrealized_micros))]
+        {
+            let l = PnlLabel { namespace: namespace.into(), strategy: strategy.into(), part };
+            match micros {
+                Some(m) => {
+                    self.strategy_pnl.get_or_create(&l).set(m as f64 / 1e6);
+                }
+                None => {
+                    self.strategy_pnl.remove(&l);
+                }
+            }
         }
     }
 

@@ -68,9 +68,20 @@ async fn limits_are_written_and_status_aggregates_the_store() {
         assert_eq!(s["drawdownMicros"], 4_250_000);
     });
     let server = tokio::spawn(verify(handle, vec![ev, status]));
-    reconcile(Arc::new(p.clone()), ctx).await.unwrap();
+    reconcile(Arc::new(p.clone()), ctx.clone()).await.unwrap();
     server.await.unwrap();
     assert_eq!(store.limits("trading", "default").await.unwrap(), Some(limits(&p.spec)));
+    // The same numbers as gauges for alerts and dashboards.
+    use polyfleet_operator::metrics::Probe;
+    let text = ctx.metrics.render();
+    for line in [
+        "polyfleet_operator_policy_exposure_usdc{namespace=\"trading\",policy=\"default\"} 12.5",
+        "polyfleet_operator_policy_daily_pnl_usdc{namespace=\"trading\",policy=\"default\"} -1.25",
+        "polyfleet_operator_policy_drawdown_usdc{namespace=\"trading\",policy=\"default\"} 4.25",
+        "polyfleet_operator_policy_kill_switch{namespace=\"trading\",policy=\"default\"} 0",
+    ] {
+        assert!(text.contains(line), "{line} not in {text}");
+    }
 }
 
 #[tokio::test]

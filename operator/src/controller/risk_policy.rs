@@ -81,6 +81,7 @@ pub async fn reconcile(policy: Arc<RiskPolicy>, ctx: Arc<RiskContext>) -> Result
             Finalizer::Apply(p) => apply(&p, &ctx).await,
             Finalizer::Cleanup(p) => {
                 ctx.store.remove(&ns, &p.name_any()).await.map_err(|e| Error::Store(e.to_string()))?;
+                ctx.metrics.forget_policy(&ns, &p.name_any());
                 Ok(Action::await_change())
             }
         }
@@ -118,6 +119,7 @@ async fn apply(policy: &RiskPolicy, ctx: &RiskContext) -> Result<Action, Error> 
         now.as_millisecond().max(0) as u64,
         &now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
     );
+    ctx.metrics.policy(&ns, &name, &status, desired.kill_switch);
     if policy.status.as_ref() != Some(&status) {
         let api: Api<RiskPolicy> = Api::namespaced(ctx.client.clone(), &ns);
         api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&serde_json::json!({"status": status}))).await?;

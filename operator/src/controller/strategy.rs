@@ -192,6 +192,7 @@ async fn apply(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
     let book = Some(book_status(&book, market_of));
     let status =
         desired_status(strategy.status.as_ref(), generation, suspended, &outcome, acked.as_ref(), book, &now());
+    ctx.metrics.strategy(&ns, &name, Some(&status.pnl));
     if strategy.status.as_ref() != Some(&status) {
         let api: Api<Strategy> = Api::namespaced(client, &ns);
         let patch = serde_json::json!({"status": status});
@@ -217,6 +218,7 @@ async fn cleanup(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
     let name = strategy.name_any();
     ctx.control.cancel_all(&ns, &name, "strategy deleted").await?;
     ctx.params.delete(&polyfleet_core::wire::subjects::params_key(&ns, &name)).await?;
+    ctx.metrics.strategy(&ns, &name, None);
     let ev = Event {
         type_: EventType::Normal,
         reason: "Deleting".into(),
