@@ -176,3 +176,79 @@ fn every_kustomization_builds() {
         }
     }
 }
+
+/// Every metric name the fleet exports, from the real registries (`# TYPE` lines).
+fn exported_metrics() -> Vec<String> {
+    use polyfleet_agent::metrics::{KindLabel, MarketDataMetrics, OrderPathMetrics, ReasonLabel};
+    use polyfleet_runtime::probes::Probe;
+    // Labelled families appear once they have a sample: give each one.
+    let op = polyfleet_operator::metrics::OperatorMetrics::new();
+    op.policy("ns", "p", &Default::default(), false);
+    op.strategy("ns", "s", Some(&Default::default()));
+    let failed: Result<(), _> = Err(polyfleet_operator::controller::Error::Finalizer("x".into()));
+    op.reconciled("Strategy", std::time::Duration::ZERO, &failed);
+    op.managed.get_or_create(&polyfleet_operator::metrics::KindLabel { kind: "Strategy" }).set(1);
+    let mut text = op.render();
+    let md = MarketDataMetrics::new();
+    md.events.get_or_create(&KindLabel { kind: "book".into() }).inc();
+    md.decode_errors.get_or_create(&KindLabel { kind: "x".into() }).inc();
+    text += &md.render();
+    for prefix in ["polyfleet_strategy", "polyfleet_risk", "polyfleet_execution"] {
+        let m = OrderPathMetrics::new(prefix);
+        m.decisions.get_or_create(&ReasonLabel { reason: "approved" }).inc();
+        m.orders.get_or_create(&KindLabel { kind: "accepted".into() }).inc();
+        m.fills.get_or_create(&KindLabel { kind: "taker".into() }).inc();
+        m.observe("end_to_end", 1, 2);
+        text += &m.render();
+    }
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .map(String::from)
+        .collect()
+}
+
+/// The `polyfleet_*` metric names a text refers to.
+fn referenced_metrics(text: &str) -> Vec<String> {
+    let mut out = vec![];
+    let mut rest = text;
+    while let Some(i) = rest.find("polyfleet_") {
+        let tail = &rest[i..];
+        let end = tail.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(tail.len());
+        out.push(tail[..end].to_string());
+        rest = &tail[end..];
+    }
+    out
+}
+
+#[test]
+fn alerts_and_dashboard_use_metrics_the_fleet_exports() {
+    let exported = exported_metrics();
+    assert!(exported.len() > 30, "{exported:?}");
+    let known = |name: &str| {
+        let base = ["_total", "_bucket", "_sum", "_count"].iter().fold(name, |n, s| n.strip_suffix(s).unwrap_or(n));
+        exported.iter().any(|e| e == name || e == base)
+    };
+    let dashboard = std::fs::read_to_string(root().join("charts/polyfleet/files/dashboard.json")).unwrap();
+    let parsed: Value = serde_json::from_str(&dashboard).expect("the dashboard is JSON");
+    assert!(parsed["panels"].as_array().unwrap().len() >= 15);
+    let rules = std::fs::read_to_string(root().join("charts/polyfleet/templates/prometheusrule.yaml")).unwrap();
+    for (what, text) in [("dashboard", &dashboard), ("alerts", &rules)] {
+        let names = referenced_metrics(text);
+        assert!(names.len() >= 8, "{what}: {names:?}");
+        for n in names.iter().filter(|n| !n.starts_with("polyfleet_fleet") && n.as_str() != "polyfleet_") {
+            assert!(known(n), "{what} uses {n}, which nothing exports");
+        }
+    }
+    for alert in [
+        "Drawdown",
+        "MarketFeedStale",
+        "RiskGatewayFailingClosed",
+        "KillSwitchEngaged",
+        "OrderPathSlow",
+        "OrdersFailing",
+        "ReconcileErrors",
+    ] {
+        assert!(rules.contains(&format!("alert: Polyfleet{alert}")), "no {alert} alert");
+    }
+}
