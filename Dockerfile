@@ -10,6 +10,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 FROM gcr.io/distroless/cc-debian12:nonroot
 LABEL org.opencontainers.image.title="polyfleet" \
+      org.opencontainers.image.version="0.1.0" \
       org.opencontainers.image.description="Kubernetes-native trading fleet for prediction markets" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.source="https://example.invalid/polyfleet"

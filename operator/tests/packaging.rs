@@ -252,3 +252,24 @@ fn alerts_and_dashboard_use_metrics_the_fleet_exports() {
         assert!(rules.contains(&format!("alert: Polyfleet{alert}")), "no {alert} alert");
     }
 }
+
+#[test]
+fn chart_templates_never_merge_two_helpers_that_share_a_label() {
+    // polyfleet.labels and polyfleet.operatorSelector both carry app.kubernetes.io/instance: in one
+    // mapping they would make a duplicate key, which the API server refuses.
+    let dir = root().join("charts/polyfleet/templates");
+    let mut files = vec![];
+    yaml_files(&dir, &[], &mut files);
+    assert!(files.len() >= 10);
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        for w in lines.windows(2) {
+            let both = [w[0], w[1]];
+            let has = |h: &str| both.iter().any(|l| l.contains(&format!("include \"{h}\"")));
+            assert!(!(has("polyfleet.labels") && has("polyfleet.operatorSelector")), "{}: {w:?}", f.display());
+        }
+        let helpers = std::fs::read_to_string(dir.join("_helpers.tpl")).unwrap();
+        assert!(helpers.contains("define \"polyfleet.commonLabels\""));
+    }
+}

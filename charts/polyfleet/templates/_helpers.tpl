@@ -7,13 +7,18 @@
 {{- end -}}
 {{- end -}}
 
-{{/* Labels of every object. */}}
-{{- define "polyfleet.labels" -}}
+{{/* Labels of every object, without the instance (for objects that add the operator's selector). */}}
+{{- define "polyfleet.commonLabels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 app.kubernetes.io/part-of: polyfleet
-app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{/* Labels of every object. */}}
+{{- define "polyfleet.labels" -}}
+{{ include "polyfleet.commonLabels" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
 {{/* Selector labels of the operator's pods. */}}
