@@ -31,6 +31,14 @@ pub struct PolicyLabel {
     pub policy: String,
 }
 
+/// Label: one limit of a RiskPolicy (`gross_exposure`, `daily_loss`, `drawdown`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LimitLabel {
+    pub namespace: String,
+    pub policy: String,
+    pub limit: &'static str,
+}
+
 /// Label: a Strategy's PnL part (`realized` or `unrealized`).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PnlLabel {
@@ -76,6 +84,8 @@ pub struct OperatorMetrics {
     pub policy_kill_switch: Family<PolicyLabel, Gauge>,
     /// Breakers tripped per RiskPolicy.
     pub policy_breakers_tripped: Family<PolicyLabel, Gauge>,
+    /// Money limits per RiskPolicy, USDC (to draw exposure and losses against).
+    pub policy_limit: Usdc<LimitLabel>,
     /// PnL per Strategy and part, USDC.
     pub strategy_pnl: Usdc<PnlLabel>,
     ready: AtomicBool,
@@ -97,6 +107,7 @@ impl OperatorMetrics {
             policy_drawdown: Family::default(),
             policy_kill_switch: Family::default(),
             policy_breakers_tripped: Family::default(),
+            policy_limit: Family::default(),
             strategy_pnl: Family::default(),
             ready: AtomicBool::new(false),
             registry: Registry::default(),
@@ -119,6 +130,7 @@ impl OperatorMetrics {
             "Breakers tripped per RiskPolicy",
             m.policy_breakers_tripped.clone(),
         );
+        registry.register("policy_limit_usdc", "Money limits per RiskPolicy", m.policy_limit.clone());
         registry.register("strategy_pnl_usdc", "PnL per Strategy (realized, unrealized)", m.strategy_pnl.clone());
         Arc::new(OperatorMetrics { registry, ..m })
     }
@@ -132,8 +144,23 @@ impl OperatorMetrics {
         }
     }
 
-    /// Records a RiskPolicy's state (from its status).
-    pub fn policy(&self, namespace: &str, policy: &str, s: &polyfleet_crds::RiskPolicyStatus, kill_switch: bool) {
+    /// Records a RiskPolicy's state (from its status) and money limits.
+    pub fn policy(
+        &self,
+        namespace: &str,
+        policy: &str,
+        s: &polyfleet_crds::RiskPolicyStatus,
+        limits: &polyfleet_core::risk::RiskLimits,
+    ) {
+        let kill_switch = limits.kill_switch;
+        for (limit, m) in [
+            ("gross_exposure", limits.max_gross_exposure),
+            ("daily_loss", limits.max_daily_loss),
+            ("drawdown", limits.max_drawdown),
+        ] {
+            let l = LimitLabel { namespace: namespace.into(), policy: policy.into(), limit };
+            self.policy_limit.get_or_create(&l).set(m.micros() as f64 / 1e6);
+        }
         let l = PolicyLabel { namespace: namespace.into(), policy: policy.into() };
         let usdc = |micros: i64| micros as f64 / 1e6;
         self.policy_exposure.get_or_create(&l).set(usdc(s.exposure_micros));
@@ -151,6 +178,9 @@ impl OperatorMetrics {
         self.policy_drawdown.remove(&l);
         self.policy_kill_switch.remove(&l);
         self.policy_breakers_tripped.remove(&l);
+        for limit in ["gross_exposure", "daily_loss", "drawdown"] {
+            self.policy_limit.remove(&LimitLabel { namespace: namespace.into(), policy: policy.into(), limit });
+        }
     }
 
     /// Records a Strategy's PnL (from its status); `None` forgets it.

@@ -183,7 +183,10 @@ fn exported_metrics() -> Vec<String> {
     use polyfleet_runtime::probes::Probe;
     // Labelled families appear once they have a sample: give each one.
     let op = polyfleet_operator::metrics::OperatorMetrics::new();
-    op.policy("ns", "p", &Default::default(), false);
+    let example: polyfleet_crds::RiskPolicy =
+        serde_saphyr::from_str(&std::fs::read_to_string(root().join("manifests/examples/riskpolicy.yaml")).unwrap())
+            .unwrap();
+    op.policy("ns", "p", &Default::default(), &polyfleet_operator::planner::risk::limits(&example.spec));
     op.strategy("ns", "s", Some(&Default::default()));
     let failed: Result<(), _> = Err(polyfleet_operator::controller::Error::Finalizer("x".into()));
     op.reconciled("Strategy", std::time::Duration::ZERO, &failed);

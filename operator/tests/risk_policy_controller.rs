@@ -79,6 +79,7 @@ async fn limits_are_written_and_status_aggregates_the_store() {
         "polyfleet_operator_policy_daily_pnl_usdc{namespace=\"trading\",policy=\"default\"} -1.25",
         "polyfleet_operator_policy_drawdown_usdc{namespace=\"trading\",policy=\"default\"} 4.25",
         "polyfleet_operator_policy_kill_switch{namespace=\"trading\",policy=\"default\"} 0",
+        "polyfleet_operator_policy_limit_usdc{namespace=\"trading\",policy=\"default\",limit=\"gross_exposure\"} 500.0",
     ] {
         assert!(text.contains(line), "{line} not in {text}");
     }

@@ -119,7 +119,7 @@ async fn apply(policy: &RiskPolicy, ctx: &RiskContext) -> Result<Action, Error> 
         now.as_millisecond().max(0) as u64,
         &now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
     );
-    ctx.metrics.policy(&ns, &name, &status, desired.kill_switch);
+    ctx.metrics.policy(&ns, &name, &status, &desired);
     if policy.status.as_ref() != Some(&status) {
         let api: Api<RiskPolicy> = Api::namespaced(ctx.client.clone(), &ns);
         api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&serde_json::json!({"status": status}))).await?;
