@@ -47,6 +47,16 @@ enum Command {
         /// is then frames per second.
         #[arg(long)]
         replay: Option<PathBuf>,
+        /// Write a recording of this many frames of the model to `--out` instead of serving
+        /// (deterministic: the same seed gives the same file; no network, no clock).
+        #[arg(long, requires = "out", conflicts_with = "replay")]
+        generate: Option<u64>,
+        /// The recording `--generate` writes (`.gz` compresses).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Model time of the first frame of a generated recording, Unix ms (default 2026-01-01).
+        #[arg(long, default_value_t = 1_767_225_600_000)]
+        start_ms: u64,
     },
     /// Record a venue's market channel to JSON Lines (`.gz` compresses).
     Record {
@@ -75,6 +85,32 @@ async fn main() -> anyhow::Result<()> {
         let _ = stop_tx.send(true);
     });
     match Cli::parse().command {
+        Command::VenueSim {
+            generate: Some(frames),
+            out: Some(out),
+            seed,
+            rate,
+            binary_markets,
+            events,
+            mispricing_bps,
+            start_ms,
+            ..
+        } => {
+            let cfg = SimConfig {
+                seed,
+                binary_markets,
+                neg_risk_events: events,
+                mispricing_bps,
+                start_ms,
+                step_ms: (1000 / u64::from(rate.max(1))).max(1),
+                ..SimConfig::default()
+            };
+            let mut file = record::create(&out)?;
+            let n = polyfleet_cli::generate::generate(cfg, frames, &mut *file)?;
+            drop(file);
+            eprintln!("wrote {n} frames to {}", out.display());
+            Ok(())
+        }
         Command::VenueSim { replay: Some(path), addr, rate, .. } => {
             let lines = polyfleet_cli::record::open(&path)?.collect::<Result<Vec<_>, _>>()?;
             let replay = polyfleet_sim::replay::Replay::new(lines);
@@ -93,7 +129,7 @@ async fn main() -> anyhow::Result<()> {
             let _ = stop.changed().await;
             Ok(())
         }
-        Command::VenueSim { addr, seed, rate, binary_markets, events, mispricing_bps, replay: None } => {
+        Command::VenueSim { addr, seed, rate, binary_markets, events, mispricing_bps, replay: None, .. } => {
             let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64;
             let cfg = SimConfig {
                 seed,
