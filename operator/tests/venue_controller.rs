@@ -187,14 +187,31 @@ fn settled_reads(venue: &Venue, markets: &[Market], policies: &[RiskPolicy]) -> 
     steps
 }
 
+/// A Venue whose status is what the operator wrote, and the reads its reconcile makes before the
+/// gateway.
+fn settled_venue(with_policy: bool) -> (Venue, Vec<Step>) {
+    let (mut venue, markets, policies) = resources(with_policy);
+    let views: Vec<MarketView> = markets.iter().filter_map(MarketView::of).collect();
+    let plan = plan_venue(&venue, &views, &FleetSettings::default());
+    venue.status = Some(desired_status(None, 3, &plan, "2026-11-22T08:00:00Z"));
+    let steps = settled_reads(&venue, &markets, &policies);
+    (venue, steps)
+}
+
+/// The namespace's NetworkPolicy as the operator left it.
+fn network_policy_read(venue: &Venue) -> Step {
+    let mut owner = owner_ref(venue).unwrap();
+    owner.controller = None;
+    let np = agents_policy("trading", &FleetSettings::default(), true, vec![owner]);
+    let path = format!("{NS}/networkpolicies/polyfleet-agents");
+    step(Method::GET, &path, StatusCode::OK, with_hash(serde_json::to_value(&np).unwrap()))
+}
+
 #[tokio::test]
 async fn a_settled_venue_causes_reads_only() {
     let (ctx, handle) = context();
-    let (mut venue, markets, policies) = resources(true);
-    let views: Vec<MarketView> = markets.iter().filter_map(MarketView::of).collect();
     let settings = FleetSettings::default();
-    venue.status = Some(desired_status(None, 3, &plan_venue(&venue, &views, &settings), "2026-11-22T08:00:00Z"));
-    let mut steps = settled_reads(&venue, &markets, &policies);
+    let (venue, mut steps) = settled_venue(true);
     let (gw, gw_svc) = gateway("trading", "sim", 200, &settings, owner_ref(&venue));
     steps.push(step(
         Method::GET,
@@ -208,15 +225,7 @@ async fn a_settled_venue_causes_reads_only() {
         StatusCode::OK,
         with_hash(serde_json::to_value(&gw_svc).unwrap()),
     ));
-    let mut owner = owner_ref(&venue).unwrap();
-    owner.controller = None;
-    let np = agents_policy("trading", &settings, true, vec![owner]);
-    steps.push(step(
-        Method::GET,
-        &format!("{NS}/networkpolicies/polyfleet-agents"),
-        StatusCode::OK,
-        with_hash(serde_json::to_value(&np).unwrap()),
-    ));
+    steps.push(network_policy_read(&venue));
     // verify() fails on any request after these: no apply, no status patch, no event.
     let server = tokio::spawn(verify(handle, steps));
     reconcile(Arc::new(venue), ctx).await.unwrap();
@@ -226,11 +235,7 @@ async fn a_settled_venue_causes_reads_only() {
 #[tokio::test]
 async fn without_risk_policies_the_gateway_is_removed() {
     let (ctx, handle) = context();
-    let (mut venue, markets, policies) = resources(false);
-    let views: Vec<MarketView> = markets.iter().filter_map(MarketView::of).collect();
-    let settings = FleetSettings::default();
-    venue.status = Some(desired_status(None, 3, &plan_venue(&venue, &views, &settings), "2026-11-22T08:00:00Z"));
-    let mut steps = settled_reads(&venue, &markets, &policies);
+    let (venue, mut steps) = settled_venue(false);
     let meta =
         json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": {"name": "risk-sim"}});
     let gone = json!({"kind": "Status", "apiVersion": "v1", "status": "Success"});
@@ -238,15 +243,7 @@ async fn without_risk_policies_the_gateway_is_removed() {
     steps.push(step(Method::DELETE, &format!("{NS}/deployments/risk-sim"), StatusCode::OK, gone.clone()));
     // The Service is already gone: a read, no delete.
     steps.push(step(Method::GET, &format!("{NS}/services/risk-sim"), StatusCode::NOT_FOUND, not_found()));
-    let mut owner = owner_ref(&venue).unwrap();
-    owner.controller = None;
-    let np = agents_policy("trading", &settings, true, vec![owner]);
-    steps.push(step(
-        Method::GET,
-        &format!("{NS}/networkpolicies/polyfleet-agents"),
-        StatusCode::OK,
-        with_hash(serde_json::to_value(&np).unwrap()),
-    ));
+    steps.push(network_policy_read(&venue));
     let mut event = step(Method::POST, "/events", StatusCode::CREATED, event_created());
     event.check = Box::new(|b| assert!(b["note"].as_str().unwrap().contains("removed risk-sim (no RiskPolicy)")));
     steps.push(event);
