@@ -203,3 +203,17 @@ suite!(
     persisting_outside_every_stream_fails,
     kv_revisions_and_watch,
 );
+
+/// Agents started together on a fresh server race to create the same streams; every one of them
+/// must come up (the loser of a create sees "subjects overlap" for a stream that now exists).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_processes_connecting_at_once_to_a_fresh_server_all_succeed() {
+    let server = NatsServer::start();
+    let connects = (0..16).map(|_| {
+        let url = server.url.clone();
+        tokio::spawn(async move { NatsBus::connect(&url).await.map(|_| ()) })
+    });
+    for outcome in futures::future::join_all(connects).await {
+        outcome.unwrap().expect("every concurrent connect creates or finds the streams");
+    }
+}

@@ -55,6 +55,24 @@ fn message(m: &async_nats::Message) -> Message {
     }
 }
 
+/// Gets or creates a stream, tolerating another process creating it at the same moment: agents
+/// started together on a fresh server race to create the same streams, and the loser's create
+/// fails ("subjects overlap" / "name already in use") although the stream it wants now exists.
+async fn ensure_stream(js: &jetstream::Context, config: stream::Config) -> Result<(), String> {
+    let mut last = String::new();
+    for attempt in 0..5u64 {
+        match js.get_or_create_stream(config.clone()).await {
+            Ok(_) => return Ok(()),
+            Err(e) => last = e.to_string(),
+        }
+        if js.get_stream(&config.name).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50 * (attempt + 1))).await;
+    }
+    Err(last)
+}
+
 impl NatsBus {
     /// Connects and makes sure the streams and the KV bucket exist.
     pub async fn connect(url: &str) -> Result<NatsBus, BusError> {
@@ -72,32 +90,38 @@ impl NatsBus {
     pub async fn with_client(client: async_nats::Client) -> Result<NatsBus, BusError> {
         let js = jetstream::new(client.clone());
         for (name, subjects) in STREAMS {
-            js.get_or_create_stream(stream::Config {
-                name: name.to_string(),
-                subjects: vec![subjects.to_string()],
-                storage: stream::StorageType::File,
-                max_age: Duration::from_secs(24 * 3600),
-                duplicate_window: Duration::from_secs(120),
-                ..Default::default()
-            })
+            ensure_stream(
+                &js,
+                stream::Config {
+                    name: name.to_string(),
+                    subjects: vec![subjects.to_string()],
+                    storage: stream::StorageType::File,
+                    max_age: Duration::from_secs(24 * 3600),
+                    duplicate_window: Duration::from_secs(120),
+                    ..Default::default()
+                },
+            )
             .await
             .map_err(|e| BusError::Connection(format!("creating stream {name}: {e}")))?;
         }
         // The KV bucket's stream, made the way the KV API makes it. `create_key_value` first asks
         // for the account's API level, which nats-server 2.9 answers in a shape async-nats 0.51
         // cannot parse; creating the stream directly works on every server version.
-        js.get_or_create_stream(stream::Config {
-            name: format!("KV_{PARAMS_BUCKET}"),
-            subjects: vec![format!("$KV.{PARAMS_BUCKET}.>")],
-            max_messages_per_subject: 5,
-            storage: stream::StorageType::File,
-            allow_rollup: true,
-            deny_delete: true,
-            allow_direct: true,
-            discard: stream::DiscardPolicy::New,
-            num_replicas: 1,
-            ..Default::default()
-        })
+        ensure_stream(
+            &js,
+            stream::Config {
+                name: format!("KV_{PARAMS_BUCKET}"),
+                subjects: vec![format!("$KV.{PARAMS_BUCKET}.>")],
+                max_messages_per_subject: 5,
+                storage: stream::StorageType::File,
+                allow_rollup: true,
+                deny_delete: true,
+                allow_direct: true,
+                discard: stream::DiscardPolicy::New,
+                num_replicas: 1,
+                ..Default::default()
+            },
+        )
         .await
         .map_err(|e| BusError::Connection(format!("creating KV bucket {PARAMS_BUCKET}: {e}")))?;
         let kv = js.get_key_value(PARAMS_BUCKET).await.map_err(conn)?;
