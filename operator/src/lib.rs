@@ -8,6 +8,7 @@ pub mod control;
 pub mod controller;
 pub mod leader;
 pub mod limits;
+pub mod local;
 pub mod lookup;
 pub mod metrics;
 pub mod params;

@@ -20,13 +20,13 @@ use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures::StreamExt;
+use polyfleet_core::ClientOrderId;
 use polyfleet_core::accounting::Ledger;
 use polyfleet_core::exec::paper::ExecEvent;
 use polyfleet_core::wire::{
     Fill, Intent, Liquidity, MarketEvent, OrderIntent, OrderStatus, OrderUpdate, RiskDecision, Verdict, decode, encode,
     subjects,
 };
-use polyfleet_core::{ClientOrderId, Side};
 use polyfleet_runtime::bus::{Bus, ConsumerSpec, Delivery};
 use polyfleet_runtime::risk_store::{Claim, FillCommit, PolicyKey, RiskStore};
 use polyfleet_runtime::telemetry;
@@ -344,22 +344,15 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
         let mut finished = false;
         for e in &events {
             match e {
-                ExecEvent::Fill(f) => {
-                    let ledger = self.ledger(intent);
-                    let before = ledger.position(&f.token);
-                    if let Err(err) = ledger.on_fill(f) {
-                        tracing::error!(error = %err, fill = %f.fill_id, "fill not booked in the ledger");
-                        continue;
-                    }
-                    let after = ledger.position(&f.token);
-                    let cost = match f.side {
-                        Side::Buy => after.cost.checked_sub(before.cost),
-                        Side::Sell => before.cost.checked_sub(after.cost),
-                    }
-                    .unwrap_or_default();
-                    let realized = after.realized.checked_sub(before.realized).unwrap_or_default();
-                    commits.push(FillCommit { fill: f.clone(), cost, realized, position: after });
-                }
+                ExecEvent::Fill(f) => match self.ledger(intent).book(f) {
+                    Ok(b) => commits.push(FillCommit {
+                        fill: f.clone(),
+                        cost: b.cost,
+                        realized: b.realized,
+                        position: b.position,
+                    }),
+                    Err(err) => tracing::error!(error = %err, fill = %f.fill_id, "fill not booked in the ledger"),
+                },
                 ExecEvent::Update(u) => finished |= terminal(u.status),
             }
         }

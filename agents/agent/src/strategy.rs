@@ -11,14 +11,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use bytes::Bytes;
 use futures::StreamExt;
 use polyfleet_core::TokenId;
-use polyfleet_core::strategy::Strategy;
-use polyfleet_core::strategy::arbitrage::{ArbParams, CompleteSetArb};
-use polyfleet_core::strategy::probe::Probe;
-use polyfleet_core::strategy::runner::{Identity, StrategyRunner};
+use polyfleet_core::strategy::runner::StrategyRunner;
 use polyfleet_core::wire::{Fill, Intent, MarketEvent, OrderUpdate, RiskDecision, decode, encode, subjects};
 use polyfleet_runtime::bus::{Bus, Message};
 use polyfleet_runtime::telemetry;
@@ -26,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tracing::Instrument as _;
 
-use crate::config::{StrategyConfig, instruments};
+use crate::config::StrategyConfig;
 use crate::feed::{self, Snapshots};
 use crate::metrics::OrderPathMetrics;
 use crate::time::now_ns;
@@ -56,27 +52,6 @@ pub struct ParamsAck {
 pub struct StrategyAgentConfig {
     /// The strategy's configuration file.
     pub config: PathBuf,
-}
-
-fn build(cfg: &StrategyConfig, prefix: &str) -> anyhow::Result<StrategyRunner> {
-    let (max_size, max_notional) = cfg.caps();
-    let strategy: Box<dyn Strategy> = match cfg.type_.as_str() {
-        "arbitrage" => {
-            let params: ArbParams =
-                serde_json::from_value(cfg.parameters.clone()).context("arbitrage parameters in the config")?;
-            Box::new(CompleteSetArb::new(cfg.arb_sets()?, params, max_size, max_notional)?)
-        }
-        "probe" => Box::new(Probe::new(instruments(&cfg.tokens)?.into_values().collect())),
-        other => anyhow::bail!("strategy type {other:?} is not implemented by this agent"),
-    };
-    let id = Identity {
-        namespace: cfg.namespace.clone(),
-        strategy: cfg.name.clone(),
-        risk_policy: cfg.risk_policy.clone(),
-        venue: cfg.venue.clone(),
-        mode: cfg.mode()?,
-    };
-    Ok(StrategyRunner::new(id, strategy, prefix)?)
 }
 
 async fn publish_intents<B: Bus>(bus: &B, cfg: &StrategyConfig, intents: Vec<Intent>, metrics: &OrderPathMetrics) {
@@ -118,7 +93,7 @@ pub async fn run<B: Bus>(
 ) -> anyhow::Result<()> {
     // Ids start with the start time: unique per run, so a restart never reuses one.
     let prefix = format!("{}-{:x}", &cfg.name.chars().take(12).collect::<String>(), now_ns() / 1_000_000);
-    let mut runner = build(&cfg, &prefix)?;
+    let mut runner = polyfleet_core::strategy::build::build(&cfg, &prefix)?;
     let tokens: HashSet<TokenId> = runner.tokens().into_iter().collect();
     let mut md = feed::subscribe(&bus, &cfg.venue).await?;
     let (mut snaps, mut snap_rx) = Snapshots::new(bus.clone(), &cfg.venue);

@@ -18,8 +18,12 @@ fn line(out: &mut dyn Write, now_ms: u64, text: String) -> std::io::Result<()> {
 /// Writes at least `frames` frames of the model under `cfg` to `out` (the last step's frames are
 /// kept whole); returns how many were written.
 pub fn generate(cfg: SimConfig, frames: u64, out: &mut dyn Write) -> std::io::Result<u64> {
-    let start = cfg.start_ms;
-    let mut sim = Simulator::new(cfg);
+    generate_from(Simulator::new(cfg), frames, out)
+}
+
+/// Like [`generate`], from a model already set up (e.g. with declared markets).
+pub fn generate_from(mut sim: Simulator, frames: u64, out: &mut dyn Write) -> std::io::Result<u64> {
+    let start = sim.now_ms();
     let mut written = 0u64;
     let tokens: Vec<_> = sim.markets().iter().flat_map(|m| [m.yes, m.no]).collect();
     for t in tokens {

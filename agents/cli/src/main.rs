@@ -1,7 +1,11 @@
-//! `polyfleet`: the command line. `venue-sim` runs the venue simulator; `record` records a venue's
-//! market channel to JSON Lines.
+//! `polyfleet`: the command line. `backtest` replays a recording through a resource directory's
+//! strategies; `venue-sim` runs the venue simulator (or writes a recording of its model);
+//! `record` records a venue's market channel to JSON Lines.
 
-use polyfleet_cli::record;
+use polyfleet_backtest::report::Report;
+use polyfleet_cli::{backtest, local, record};
+use polyfleet_core::Money;
+use polyfleet_polymarket::catalog::Catalog;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,7 +14,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use polyfleet_core::TokenId;
-use polyfleet_sim::{SimConfig, server};
+use polyfleet_sim::{SimConfig, Simulator, server};
 use tokio::sync::watch;
 
 /// polyfleet: a Kubernetes-native trading fleet for prediction markets.
@@ -57,6 +61,41 @@ enum Command {
         /// Model time of the first frame of a generated recording, Unix ms (default 2026-01-01).
         #[arg(long, default_value_t = 1_767_225_600_000)]
         start_ms: u64,
+        /// Simulate what a resource directory declares instead: its simulator Venue's settings
+        /// (seed, rate, mispricing) and its Markets, under the ids they name.
+        #[arg(short = 'f', long = "filename")]
+        resources: Option<PathBuf>,
+    },
+    /// Replay a recording through the Strategies of a resource directory (the agents' own
+    /// strategy, risk and paper-execution state machines) and write JSON and HTML reports.
+    Backtest {
+        /// Resource directory (or file), as for `kubectl apply -f`.
+        #[arg(short = 'f', long = "filename")]
+        resources: PathBuf,
+        /// The recording (`polyfleet record` or `venue-sim --generate`; `.gz` is read compressed).
+        #[arg(long)]
+        recording: PathBuf,
+        /// Market catalog the Markets are resolved from (default: `<recording>.markets.json`).
+        #[arg(long)]
+        catalog: Option<PathBuf>,
+        /// Namespace of objects that name none.
+        #[arg(short = 'n', long, default_value = "default")]
+        namespace: String,
+        /// Directory the reports are written to.
+        #[arg(long, default_value = "backtest-report")]
+        out: PathBuf,
+        /// Sweep a parameter: `key=v1,v2,...` or `<strategy>.key=...` (repeat for a grid).
+        #[arg(long)]
+        sweep: Vec<String>,
+        /// Capital returns are measured against, USDC (default: the policies' gross exposure limits).
+        #[arg(long)]
+        capital: Option<String>,
+        /// Equity sample period, milliseconds of recording time.
+        #[arg(long, default_value_t = 1000)]
+        sample_ms: u64,
+        /// Sweep worker threads (default: the machine's cores).
+        #[arg(long)]
+        workers: Option<usize>,
     },
     /// Record a venue's market channel to JSON Lines (`.gz` compresses).
     Record {
@@ -94,21 +133,32 @@ async fn main() -> anyhow::Result<()> {
             events,
             mispricing_bps,
             start_ms,
+            resources,
             ..
         } => {
-            let cfg = SimConfig {
-                seed,
-                binary_markets,
-                neg_risk_events: events,
-                mispricing_bps,
-                start_ms,
-                step_ms: (1000 / u64::from(rate.max(1))).max(1),
-                ..SimConfig::default()
+            let sim = match resources {
+                Some(dir) => {
+                    let res = local::load(&dir, "default")?;
+                    let venue = local::simulator_venue(&res).context("no Venue of kind simulator in the directory")?;
+                    local::simulator(&res, venue, start_ms)
+                }
+                None => Simulator::new(SimConfig {
+                    seed,
+                    binary_markets,
+                    neg_risk_events: events,
+                    mispricing_bps,
+                    start_ms,
+                    step_ms: (1000 / u64::from(rate.max(1))).max(1),
+                    ..SimConfig::default()
+                }),
             };
+            let catalog = sim.catalog();
             let mut file = record::create(&out)?;
-            let n = polyfleet_cli::generate::generate(cfg, frames, &mut *file)?;
+            let n = polyfleet_cli::generate::generate_from(sim, frames, &mut *file)?;
             drop(file);
-            eprintln!("wrote {n} frames to {}", out.display());
+            let catalog_path = Catalog::beside(&out);
+            catalog.write(&catalog_path)?;
+            eprintln!("wrote {n} frames to {} and its market catalog to {}", out.display(), catalog_path.display());
             Ok(())
         }
         Command::VenueSim { replay: Some(path), addr, rate, .. } => {
@@ -150,6 +200,25 @@ async fn main() -> anyhow::Result<()> {
             println!("stopped after {} frames on {} connections", sim.frames_sent(), sim.connections());
             Ok(())
         }
+        Command::Backtest { resources, recording, catalog, namespace, out, sweep, capital, sample_ms, workers } => {
+            let capital = capital.map(|c| Money::parse(&c)).transpose().context("--capital")?;
+            let args = backtest::BacktestArgs {
+                dir: resources,
+                recording,
+                catalog,
+                namespace,
+                out: out.clone(),
+                sweeps: sweep,
+                capital,
+                sample_ms,
+                workers: workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            };
+            let reports = tokio::task::spawn_blocking(move || backtest::run(&args)).await??;
+            summary(&reports);
+            eprintln!("reports in {}", out.display());
+            Ok(())
+        }
         Command::Record { ws_url, tokens, out, seconds } => {
             let tokens = tokens.iter().map(|t| TokenId::parse(t.trim())).collect::<Result<Vec<_>, _>>()?;
             let mut file = record::create(&out)?;
@@ -158,5 +227,24 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("recorded {n} frames to {}", out.display());
             Ok(())
         }
+    }
+}
+
+/// One line per run, best first.
+fn summary(reports: &[Report]) {
+    let ratio = |x: Option<f64>| x.map_or("n/a".to_string(), |v| format!("{v:.3}"));
+    for (i, r) in reports.iter().enumerate() {
+        let m = &r.metrics;
+        println!(
+            "{:>3}. pnl {} USDC  fees {}  sharpe {}  max dd {}  fills {}  events {}{}",
+            i + 1,
+            m.pnl_usdc,
+            m.fees_usdc,
+            ratio(m.sharpe),
+            m.max_drawdown_usdc,
+            m.fills,
+            r.input.events,
+            if r.overrides.is_empty() { String::new() } else { format!("  [{}]", r.overrides.join(" ")) }
+        );
     }
 }

@@ -54,6 +54,17 @@ impl Position {
     }
 }
 
+/// What booking one fill changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Booked {
+    /// Cost basis added (buy) or released (sell).
+    pub cost: Money,
+    /// PnL realized, fees included.
+    pub realized: Money,
+    /// The token's position after the fill.
+    pub position: Position,
+}
+
 /// Why a fill could not be booked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AccountingError {
@@ -138,6 +149,22 @@ impl Ledger {
     /// them is ignored.
     pub fn restore(&mut self, token: TokenId, position: Position) {
         self.positions.insert(token, position);
+    }
+
+    /// Books a fill and says what it changed: the cost it added to (buy) or took from (sell) the
+    /// position, the PnL it realized (fees included), and the position after. What the risk
+    /// store commits with each fill.
+    pub fn book(&mut self, fill: &Fill) -> Result<Booked, AccountingError> {
+        let before = self.position(&fill.token);
+        self.on_fill(fill)?;
+        let after = self.position(&fill.token);
+        let cost = match fill.side {
+            Side::Buy => after.cost.checked_sub(before.cost),
+            Side::Sell => before.cost.checked_sub(after.cost),
+        }
+        .unwrap_or_default();
+        let realized = after.realized.checked_sub(before.realized).unwrap_or_default();
+        Ok(Booked { cost, realized, position: after })
     }
 
     /// Books a fill (see the module doc for MATCHED / CONFIRMED / FAILED).

@@ -8,6 +8,7 @@
 //! issue); order signing and live trading go through the official SDK.
 
 pub mod book_hash;
+pub mod catalog;
 pub mod frames;
 mod ids_cache;
 pub mod json;

@@ -26,7 +26,7 @@ pub enum RestError {
 }
 
 /// One outcome token.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ResolvedToken {
     /// Outcome label.
     pub outcome: String,
@@ -35,7 +35,7 @@ pub struct ResolvedToken {
 }
 
 /// What a market resolved to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ResolvedMarket {
     pub condition_id: ConditionId,
     pub question: String,

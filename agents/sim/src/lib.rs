@@ -2,6 +2,7 @@
 //! channel frame for frame, the default venue of local runs and tests; [`replay`] serves a
 //! recording instead, through the same [`server`].
 
+pub mod declare;
 pub mod model;
 pub mod replay;
 pub mod rng;

@@ -138,6 +138,35 @@ fn random_size(rng: &mut Rng) -> u64 {
     (500 + rng.below(199_500)) * 10_000
 }
 
+/// A market with random ids, a full ladder of random sizes, and no book yet.
+fn new_market(
+    rng: &mut Rng,
+    levels: u32,
+    fair: u32,
+    event: Option<usize>,
+    outcome: String,
+    slug: String,
+    question: String,
+) -> SimMarket {
+    let levels = levels.max(1) as usize;
+    SimMarket {
+        condition: random_condition(rng),
+        question,
+        slug,
+        event,
+        outcome,
+        yes: random_token(rng),
+        no: random_token(rng),
+        tick: Price::from_ticks(CENT).unwrap_or(Price::ZERO),
+        min_order_size: Quantity::from_micros(5_000_000),
+        fair,
+        sizes: [(0..levels).map(|_| random_size(rng)).collect(), (0..levels).map(|_| random_size(rng)).collect()],
+        yes_book: OrderBook::new(),
+        last_trade: None,
+        discount_steps: 0,
+    }
+}
+
 impl Simulator {
     /// A simulator in its initial state.
     pub fn new(cfg: SimConfig) -> Simulator {
@@ -146,26 +175,7 @@ impl Simulator {
         let mut events = Vec::new();
         let new_market =
             |rng: &mut Rng, fair: u32, event: Option<usize>, outcome: String, slug: String, question: String| {
-                let levels = cfg.levels.max(1) as usize;
-                SimMarket {
-                    condition: random_condition(rng),
-                    question,
-                    slug,
-                    event,
-                    outcome,
-                    yes: random_token(rng),
-                    no: random_token(rng),
-                    tick: Price::from_ticks(CENT).unwrap_or(Price::ZERO),
-                    min_order_size: Quantity::from_micros(5_000_000),
-                    fair,
-                    sizes: [
-                        (0..levels).map(|_| random_size(rng)).collect(),
-                        (0..levels).map(|_| random_size(rng)).collect(),
-                    ],
-                    yes_book: OrderBook::new(),
-                    last_trade: None,
-                    discount_steps: 0,
-                }
+                new_market(rng, cfg.levels, fair, event, outcome, slug, question)
             };
         for i in 0..cfg.binary_markets {
             let fair = 2000 + rng.below(6000) as u32;
@@ -206,6 +216,50 @@ impl Simulator {
             sim.requote(i);
         }
         sim
+    }
+
+    /// Appends a binary market (with a fresh book); its index.
+    pub(crate) fn add_binary(&mut self, slug: Option<String>) -> usize {
+        let i = self.markets.len();
+        let fair = 2000 + self.rng.below(6000) as u32;
+        let slug = slug.unwrap_or_else(|| format!("sim-binary-{i}"));
+        let question = format!("Will {slug} happen?");
+        self.markets.push(new_market(&mut self.rng, self.cfg.levels, fair, None, "Yes".into(), slug, question));
+        self.requote(i);
+        i
+    }
+
+    /// Appends a neg-risk event with one market per label (fair prices summing to 1); the
+    /// indexes of its markets.
+    pub(crate) fn add_event(&mut self, slug: Option<String>, labels: &[String]) -> Vec<usize> {
+        let e = self.events.len();
+        let slug = slug.unwrap_or_else(|| format!("sim-event-{e}"));
+        let n = labels.len().max(2) as u32;
+        let base = Price::SCALE / n;
+        let mut idx = vec![];
+        for (k, label) in labels.iter().enumerate() {
+            let fair = if k as u32 + 1 == n { Price::SCALE - base * (n - 1) } else { base };
+            let i = self.markets.len();
+            let (m_slug, question) = (format!("{slug}-{k}"), format!("Will {label} win {slug}?"));
+            self.markets.push(new_market(
+                &mut self.rng,
+                self.cfg.levels,
+                fair,
+                Some(e),
+                label.clone(),
+                m_slug,
+                question,
+            ));
+            self.requote(i);
+            idx.push(i);
+        }
+        self.events.push(SimEvent { title: slug.clone(), slug, markets: idx.clone() });
+        idx
+    }
+
+    /// A market, mutable (declarations set its ids).
+    pub(crate) fn market_mut(&mut self, i: usize) -> &mut SimMarket {
+        &mut self.markets[i]
     }
 
     /// The configuration.

@@ -5,6 +5,7 @@
 //! backtester both drive that runner, so a strategy behaves the same live and in a backtest.
 
 pub mod arbitrage;
+pub mod build;
 pub mod probe;
 pub mod runner;
 pub mod sizing;

@@ -1,0 +1,404 @@
+//! The backtest engine, sans-IO: market events in (in recorded order, timestamped by their
+//! receive time), and every strategy, the risk gateway's rules and the paper matching engine
+//! driven exactly as the agents drive them, with no bus in between:
+//!
+//! 1. due timers fire first (strategy every 100 ms, order expiry every 500 ms of event time);
+//! 2. the event updates the execution side's book, and resting paper orders it crosses fill;
+//! 3. each strategy following the token gets it; the intents it answers with are decided by the
+//!    policy's [`RiskState`] (book liquidity from the same books), approved orders execute on the
+//!    [`PaperEngine`], fills are booked in the strategy's [`Ledger`] and committed to the risk
+//!    state, and decisions, order updates and fills go back to the strategy, whose new intents
+//!    are handled the same way until none are left.
+//!
+//! Orders execute against the book as of the event that caused them (no latency). Everything is
+//! deterministic: client order ids are numbered from a fixed prefix and no hash order leaks out.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use polyfleet_core::accounting::Ledger;
+use polyfleet_core::book::{BookFollower, Followed};
+use polyfleet_core::config::{ConfigError, StrategyConfig};
+use polyfleet_core::exec::paper::{ExecEvent, MarketRules, PaperEngine};
+use polyfleet_core::risk::{RiskLimits, RiskState};
+use polyfleet_core::strategy::Instrument;
+use polyfleet_core::strategy::build::build;
+use polyfleet_core::strategy::runner::StrategyRunner;
+use polyfleet_core::wire::{
+    Fill, Intent, MarketEvent, MarketEventBody, OrderIntent, OrderStatus, OrderUpdate, RiskDecision, Verdict,
+};
+use polyfleet_core::{ClientOrderId, Money, Price, Quantity, Side, TokenId, TokenMap};
+
+use crate::journal::{FillRecord, Journal};
+
+/// Strategy timer period (the strategy agent's).
+pub const STRATEGY_TIMER_NS: u64 = 100_000_000;
+/// Order-expiry timer period (the execution agent's).
+pub const EXPIRY_TIMER_NS: u64 = 500_000_000;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The strategies, as their agents would be configured.
+    pub strategies: Vec<StrategyConfig>,
+    /// Limits per RiskPolicy: (namespace, name, limits).
+    pub limits: Vec<(String, String, RiskLimits)>,
+    /// Band the gateway measures book liquidity in, basis points.
+    pub liquidity_band_bps: u32,
+    /// Equity is sampled this often (event time).
+    pub sample_every_ns: u64,
+}
+
+struct Slot {
+    runner: StrategyRunner,
+    name: String,
+    ledger: Ledger,
+    policy: Option<usize>,
+    /// Legs of each complete set (valued at 1 USDC a set: it can be merged).
+    sets: Vec<Vec<TokenId>>,
+}
+
+struct Policy {
+    limits: RiskLimits,
+    state: RiskState,
+}
+
+/// The engine.
+pub struct Engine {
+    slots: Vec<Slot>,
+    by_token: TokenMap<Vec<usize>>,
+    policies: Vec<Policy>,
+    band_bps: u32,
+    books: TokenMap<BookFollower>,
+    marks: TokenMap<Price>,
+    paper: PaperEngine,
+    instruments: TokenMap<Instrument>,
+    working: HashMap<ClientOrderId, (usize, OrderIntent)>,
+    queue: VecDeque<(usize, Intent)>,
+    next_timer_ns: u64,
+    next_expiry_ns: u64,
+    next_sample_ns: u64,
+    sample_every_ns: u64,
+    now_ns: u64,
+    journal: Journal,
+}
+
+fn terminal(s: OrderStatus) -> bool {
+    matches!(s, OrderStatus::Filled | OrderStatus::Cancelled | OrderStatus::Expired | OrderStatus::Rejected)
+}
+
+impl Engine {
+    /// An engine for `cfg`; fails when a strategy cannot be built from its configuration.
+    pub fn new(cfg: &EngineConfig) -> Result<Engine, ConfigError> {
+        let mut slots = vec![];
+        let mut by_token: TokenMap<Vec<usize>> = TokenMap::default();
+        let mut instruments: TokenMap<Instrument> = TokenMap::default();
+        let policies: Vec<Policy> =
+            cfg.limits.iter().map(|(_, _, l)| Policy { limits: l.clone(), state: RiskState::new() }).collect();
+        for (i, sc) in cfg.strategies.iter().enumerate() {
+            let runner = build(sc, &format!("bt{i}"))?;
+            for t in runner.tokens() {
+                by_token.entry(t).or_default().push(i);
+            }
+            for t in sc.sets.iter().flat_map(|s| &s.legs).chain(&sc.tokens) {
+                let inst = t.instrument()?;
+                instruments.insert(inst.token, inst);
+            }
+            let sets =
+                sc.arb_sets().unwrap_or_default().iter().map(|s| s.legs.iter().map(|l| l.token).collect()).collect();
+            let policy = cfg.limits.iter().position(|(ns, n, _)| *ns == sc.namespace && *n == sc.risk_policy);
+            slots.push(Slot { runner, name: sc.name.clone(), ledger: Ledger::new(), policy, sets });
+        }
+        let journal = Journal::new(slots.iter().map(|s| s.name.clone()).collect());
+        Ok(Engine {
+            slots,
+            by_token,
+            policies,
+            band_bps: cfg.liquidity_band_bps,
+            books: TokenMap::default(),
+            marks: TokenMap::default(),
+            paper: PaperEngine::new(),
+            instruments,
+            working: HashMap::new(),
+            queue: VecDeque::new(),
+            next_timer_ns: 0,
+            next_expiry_ns: 0,
+            next_sample_ns: 0,
+            sample_every_ns: cfg.sample_every_ns.max(1),
+            now_ns: 0,
+            journal,
+        })
+    }
+
+    /// Tokens whose events the strategies need.
+    pub fn tokens(&self) -> Vec<TokenId> {
+        let mut t: Vec<TokenId> = self.by_token.keys().copied().collect();
+        t.sort();
+        t
+    }
+
+    /// Applies new parameters to strategy `name` (a GitOps change mid-run); false when unknown
+    /// or refused.
+    pub fn set_params(&mut self, name: &str, params: &serde_json::Value, generation: u64) -> bool {
+        self.slots.iter_mut().find(|s| s.name == name).is_some_and(|s| s.runner.on_params(params, generation).is_ok())
+    }
+
+    /// One market event.
+    pub fn on_event(&mut self, ev: &MarketEvent) {
+        let now = ev.recv_ts_ns.max(self.now_ns);
+        self.now_ns = now;
+        self.journal.events += 1;
+        self.timers(now);
+        if !self.by_token.contains_key(&ev.token) {
+            // No strategy trades it: neither risk nor execution needs its book.
+            return;
+        }
+        // The execution side's book first: resting orders fill before strategies react.
+        let changed = matches!(ev.body, MarketEventBody::Snapshot { .. } | MarketEventBody::Delta(_));
+        let follower = self.books.entry(ev.token).or_default();
+        let applied = matches!(follower.on_event(ev), Followed::Applied | Followed::Reset);
+        if applied && changed && follower.is_live() && self.paper.open_orders() > 0 {
+            let events = self.paper.on_book(&ev.token, follower.book(), now);
+            self.settle(events);
+        }
+        if let Some(slots) = self.by_token.get(&ev.token) {
+            for i in slots.clone() {
+                let out = self.slots[i].runner.on_market(ev, now);
+                self.enqueue(i, out.intents);
+            }
+        }
+        self.drain();
+        if now >= self.next_sample_ns {
+            self.sample();
+            self.next_sample_ns = now + self.sample_every_ns;
+        }
+    }
+
+    /// Ends the run: a last equity sample; the journal.
+    pub fn finish(mut self) -> Journal {
+        self.sample();
+        self.journal.open_orders = self.paper.open_orders() as u64;
+        for (i, s) in self.slots.iter().enumerate() {
+            let c = &mut self.journal.strategies[i];
+            c.realized = s.ledger.realized();
+            c.fees = s.ledger.fees();
+            c.positions = s.ledger.positions().into_iter().filter(|(_, p)| !p.size.is_zero()).count() as u64;
+        }
+        self.journal
+    }
+
+    fn timers(&mut self, now: u64) {
+        if now >= self.next_timer_ns {
+            self.next_timer_ns = now + STRATEGY_TIMER_NS;
+            for i in 0..self.slots.len() {
+                let out = self.slots[i].runner.on_timer(now);
+                self.enqueue(i, out);
+            }
+            self.drain();
+        }
+        if now >= self.next_expiry_ns {
+            self.next_expiry_ns = now + EXPIRY_TIMER_NS;
+            let events = self.paper.expire(now / 1_000_000_000, now);
+            self.settle(events);
+            self.drain();
+        }
+    }
+
+    fn enqueue(&mut self, slot: usize, intents: Vec<Intent>) {
+        self.queue.extend(intents.into_iter().map(|i| (slot, i)));
+    }
+
+    fn drain(&mut self) {
+        while let Some((slot, intent)) = self.queue.pop_front() {
+            match intent {
+                Intent::Place(o) => self.place(slot, o),
+                Intent::Cancel(c) => {
+                    self.journal.strategies[slot].cancels += 1;
+                    let ids: Vec<ClientOrderId> = match c.client_order_id {
+                        Some(id) => vec![id],
+                        None => {
+                            let mut v: Vec<ClientOrderId> =
+                                self.working.iter().filter(|(_, (s, _))| *s == slot).map(|(id, _)| *id).collect();
+                            v.sort();
+                            v
+                        }
+                    };
+                    for id in ids {
+                        let events = self.paper.cancel(&id, &c.reason, self.now_ns);
+                        self.settle(events);
+                    }
+                }
+            }
+        }
+    }
+
+    fn liquidity(&self, o: &OrderIntent) -> Money {
+        match self.books.get(&o.token).filter(|f| f.is_live()) {
+            Some(f) => f.book().liquidity(o.side.taking_side(), self.band_bps),
+            None => Money::ZERO,
+        }
+    }
+
+    fn place(&mut self, slot: usize, o: OrderIntent) {
+        let now = self.now_ns;
+        let counters = &mut self.journal.strategies[slot];
+        counters.signals += 1;
+        let liq = self.liquidity(&o);
+        let verdict = match self.slots[slot].policy {
+            None => Err(polyfleet_core::wire::RejectReason::UnknownPolicy),
+            Some(p) => {
+                let policy = &mut self.policies[p];
+                policy.state.check(&policy.limits, &o, Some(liq), now / 1_000_000)
+            }
+        };
+        let verdict = match verdict {
+            Ok(()) => Verdict::Approved,
+            Err(reason) => {
+                *self.journal.strategies[slot].rejections.entry(reason.as_str().to_string()).or_default() += 1;
+                Verdict::Rejected { reason, detail: format!("{} limit", reason.as_str()) }
+            }
+        };
+        let approved = verdict == Verdict::Approved;
+        let decision = RiskDecision { intent: o.clone(), verdict, decided_ts_ns: now };
+        let out = self.slots[slot].runner.on_decision(&decision, now);
+        self.enqueue(slot, out);
+        if !approved {
+            return;
+        }
+        self.journal.strategies[slot].approved += 1;
+        let events = match (self.instruments.get(&o.token), self.books.get(&o.token).filter(|f| f.is_live())) {
+            (Some(inst), Some(f)) => {
+                let book = f.book();
+                let rules = MarketRules { tick: book.tick(), min_size: inst.min_size, fees: inst.fees };
+                self.paper.submit(&o, book, &rules, now)
+            }
+            _ => vec![ExecEvent::Update(OrderUpdate {
+                client_order_id: o.client_order_id,
+                namespace: o.namespace.clone(),
+                strategy: o.strategy.clone(),
+                venue_order_id: None,
+                status: OrderStatus::Rejected,
+                filled: Quantity::ZERO,
+                remaining: o.size,
+                reason: Some("no live book or market rules for this token".into()),
+                ts_ns: now,
+            })],
+        };
+        self.working.insert(o.client_order_id, (slot, o));
+        self.settle(events);
+    }
+
+    /// Books and commits what the paper engine reported, and tells the strategy.
+    fn settle(&mut self, events: Vec<ExecEvent>) {
+        let now = self.now_ns;
+        for e in events {
+            let id = match &e {
+                ExecEvent::Update(u) => u.client_order_id,
+                ExecEvent::Fill(f) => f.client_order_id,
+            };
+            let Some((slot, intent)) = self.working.get(&id).cloned() else { continue };
+            let out = match &e {
+                ExecEvent::Fill(f) => {
+                    self.book_fill(slot, &intent, f);
+                    self.slots[slot].runner.on_fill(f, now)
+                }
+                ExecEvent::Update(u) => {
+                    *self.journal.strategies[slot]
+                        .orders
+                        .entry(format!("{:?}", u.status).to_lowercase())
+                        .or_default() += 1;
+                    if terminal(u.status) {
+                        self.working.remove(&id);
+                        if let Some(p) = self.slots[slot].policy {
+                            self.policies[p].state.release(&id);
+                        }
+                    }
+                    self.slots[slot].runner.on_order(u, now)
+                }
+            };
+            self.enqueue(slot, out);
+        }
+    }
+
+    fn book_fill(&mut self, slot: usize, intent: &OrderIntent, f: &Fill) {
+        let now = self.now_ns;
+        let s = &mut self.slots[slot];
+        let Ok(b) = s.ledger.book(f) else {
+            self.journal.unbooked_fills += 1;
+            return;
+        };
+        if let Some(p) = s.policy {
+            let policy = &mut self.policies[p];
+            policy.state.on_fill(&intent.client_order_id, f.side, f.size, b.cost, f.token);
+            policy.state.on_realized(policy.limits.circuit_breaker, b.realized, f.side == Side::Sell, now / 1_000_000);
+        }
+        self.journal.fills.push(FillRecord {
+            ts_ns: now,
+            strategy: slot,
+            token: f.token,
+            side: f.side,
+            price: f.price,
+            size: f.size,
+            fee: f.fee,
+            maker: f.liquidity == polyfleet_core::wire::Liquidity::Maker,
+        });
+    }
+
+    /// Equity of a strategy: realized PnL plus what its holdings are worth less their cost.
+    /// Complete sets count at 1 USDC (they merge into it); the rest at the best bid.
+    fn equity(&self, s: &Slot) -> (Money, Money) {
+        let mut held: BTreeMap<TokenId, Quantity> = BTreeMap::new();
+        let mut cost = Money::ZERO;
+        for (t, p) in s.ledger.positions() {
+            held.insert(t, p.size);
+            cost = cost.checked_add(p.cost).unwrap_or(cost);
+        }
+        let mut value = Money::ZERO;
+        for legs in &s.sets {
+            let sets =
+                legs.iter().map(|t| held.get(t).copied().unwrap_or(Quantity::ZERO)).min().unwrap_or(Quantity::ZERO);
+            if sets.is_zero() {
+                continue;
+            }
+            // One share of a complete set is worth 1 USDC: micro-shares are micro-USDC.
+            value = value.checked_add(Money::from_micros(sets.micros() as i64)).unwrap_or(value);
+            for t in legs {
+                if let Some(q) = held.get_mut(t) {
+                    *q = q.saturating_sub(sets);
+                }
+            }
+        }
+        for (t, q) in &held {
+            if let Some(m) = self.marks.get(t).copied() {
+                value = value
+                    .checked_add(m.notional(*q, polyfleet_core::Rounding::Down).unwrap_or(Money::ZERO))
+                    .unwrap_or(value);
+            }
+        }
+        let equity = s.ledger.realized().checked_add(value).and_then(|v| v.checked_sub(cost)).unwrap_or(Money::ZERO);
+        (equity, cost)
+    }
+
+    fn sample(&mut self) {
+        // Marks: the best bid where the book is live; the last one known while it is not (a
+        // book awaiting its snapshot after a tick change is not worth nothing).
+        for t in self.by_token.keys() {
+            let Some(book) = self.books.get(t).filter(|f| f.is_live()).map(BookFollower::book) else { continue };
+            if let Some(bid) = book.best_bid() {
+                self.marks.insert(*t, bid.price);
+            }
+            if let Some(mid) = book.mid() {
+                self.journal.price(self.now_ns, *t, mid);
+            }
+        }
+        let mut total = Money::ZERO;
+        let mut exposure = Money::ZERO;
+        let mut per = Vec::with_capacity(self.slots.len());
+        for s in &self.slots {
+            let (e, c) = self.equity(s);
+            total = total.checked_add(e).unwrap_or(total);
+            exposure = exposure.checked_add(c).unwrap_or(exposure);
+            per.push(e);
+        }
+        self.journal.sample(self.now_ns, total, exposure, per);
+    }
+}

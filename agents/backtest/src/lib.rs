@@ -1,0 +1,12 @@
+//! Backtests: a recording's frames through the market-data agent's normalizer ([`source`]),
+//! then the same strategy, risk and paper-execution state machines the agents run, driven
+//! without a bus ([`engine`]); the run's record ([`journal`]), its statistics ([`stats`]) and the
+//! report as JSON ([`report`]) and HTML ([`html`]); parameter sweeps ([`sweep`]).
+
+pub mod engine;
+pub mod html;
+pub mod journal;
+pub mod report;
+pub mod source;
+pub mod stats;
+pub mod sweep;

@@ -1,0 +1,125 @@
+//! The backtest engine on the simulator's model: a mispriced neg-risk event is bought as a
+//! complete set and valued at 1 USDC a set; risk limits stop orders with their reasons; the same
+//! events give the same journal; a parameter change mid-run takes effect.
+
+mod common;
+
+use polyfleet_backtest::engine::Engine;
+use polyfleet_core::wire::MarketEvent;
+use polyfleet_core::{Money, Rounding, Side};
+use polyfleet_sim::{SimConfig, Simulator};
+
+fn quiet_sim() -> Simulator {
+    // No mispricing of its own: the only opportunities are the ones a test injects.
+    Simulator::new(SimConfig {
+        seed: 11,
+        binary_markets: 1,
+        neg_risk_events: vec![3],
+        mispricing_bps: 0,
+        ..SimConfig::default()
+    })
+}
+
+/// Events of a quiet model with one injected mispricing of event 0 after `before` events.
+fn scenario(sim: &mut Simulator, before: usize) -> Vec<MarketEvent> {
+    let (mut feed, mut events) = common::Feed::new(sim);
+    feed.step(sim, before, &mut events);
+    for f in sim.misprice(0, 1, 30).expect("event 0 has outcome 1") {
+        feed.push(f.text.as_bytes(), sim.now_ms(), &mut events);
+    }
+    feed.step(sim, 2_000, &mut events);
+    events
+}
+
+fn run(cfg: &polyfleet_backtest::engine::EngineConfig, events: &[MarketEvent]) -> polyfleet_backtest::journal::Journal {
+    let mut engine = Engine::new(cfg).unwrap();
+    for ev in events {
+        engine.on_event(ev);
+    }
+    engine.finish()
+}
+
+#[test]
+fn a_mispriced_event_is_bought_as_a_complete_set_worth_one_usdc_a_set() {
+    let mut sim = quiet_sim();
+    let events = scenario(&mut sim, 500);
+    let j = run(&common::config(&sim, common::wide()), &events);
+    assert!(!j.fills.is_empty(), "the injected mispricing is traded");
+    assert!(j.fills.iter().all(|f| f.side == Side::Buy && !f.maker));
+    // Equal shares of each of the three legs: complete sets.
+    let legs: Vec<_> = sim.events()[0].markets.iter().map(|&i| sim.markets()[i].yes).collect();
+    let shares: Vec<u64> =
+        legs.iter().map(|t| j.fills.iter().filter(|f| f.token == *t).map(|f| f.size.micros()).sum()).collect();
+    assert!(shares[0] > 0 && shares.iter().all(|s| *s == shares[0]), "legs {shares:?}");
+    // Each set is worth 1 USDC: the equity is exactly sets minus what they cost (no fees here).
+    let cost = j
+        .fills
+        .iter()
+        .fold(Money::ZERO, |a, f| a.checked_add(f.price.notional(f.size, Rounding::Up).unwrap()).unwrap());
+    let expected = Money::from_micros(shares[0] as i64).checked_sub(cost).unwrap();
+    assert!(expected > Money::ZERO, "a mispriced set costs less than 1 USDC");
+    assert_eq!(j.samples.last().unwrap().equity, expected);
+    assert_eq!(j.strategies[0].equity, expected);
+    let filled = j.strategies[0].orders.get("filled").copied().unwrap_or(0);
+    assert!(filled >= 3 && filled % 3 == 0, "whole sets only: {filled} legs filled");
+    assert_eq!(j.unbooked_fills, 0);
+}
+
+#[test]
+fn limits_stop_orders_and_say_why() {
+    let mut sim = quiet_sim();
+    let events = scenario(&mut sim, 500);
+    let killed =
+        run(&common::config(&sim, polyfleet_core::risk::RiskLimits { kill_switch: true, ..common::wide() }), &events);
+    assert!(killed.fills.is_empty());
+    assert!(killed.strategies[0].rejections.get("kill_switch").copied().unwrap_or(0) > 0);
+    // The gross exposure limit below one leg's notional rejects the legs, and nothing fills.
+    let tight =
+        polyfleet_core::risk::RiskLimits { max_gross_exposure: Money::from_micros(1_000_000), ..common::wide() };
+    let j = run(&common::config(&sim, tight), &events);
+    assert!(j.fills.is_empty());
+    assert!(j.strategies[0].rejections.get("gross_exposure").copied().unwrap_or(0) > 0, "{:?}", j.strategies[0]);
+    // A strategy whose policy has no limits is rejected as unknown.
+    let mut cfg = common::config(&sim, common::wide());
+    cfg.limits.clear();
+    let j = run(&cfg, &events);
+    assert!(j.fills.is_empty() && j.strategies[0].rejections.contains_key("unknown_policy"));
+}
+
+#[test]
+fn the_same_events_give_the_same_journal() {
+    let mut sim = Simulator::new(SimConfig { seed: 5, mispricing_bps: 800, ..SimConfig::default() });
+    let (mut feed, mut events) = common::Feed::new(&sim);
+    feed.step(&mut sim, 40_000, &mut events);
+    let cfg = common::config(&sim, common::wide());
+    let a = run(&cfg, &events);
+    assert!(a.fills.len() > 3, "the model's own mispricings are traded");
+    assert_eq!(a, run(&cfg, &events));
+}
+
+#[test]
+fn parameters_changed_mid_run_take_effect() {
+    let mut sim = quiet_sim();
+    let events = scenario(&mut sim, 500);
+    let change_at = events[500].recv_ts_ns;
+    let unchanged = run(&common::config(&sim, common::wide()), &events);
+    assert!(unchanged.fills.iter().any(|f| f.ts_ns >= change_at), "the injected opportunity is traded");
+    let mut engine = Engine::new(&common::config(&sim, common::wide())).unwrap();
+    for ev in &events[..500] {
+        engine.on_event(ev);
+    }
+    // An edge no mispricing reaches: from now on nothing is traded.
+    let params = serde_json::json!({
+        "minEdgeBps": 9000, "maxNotionalPerLegMicros": 25_000_000, "orderType": "FOK",
+        "legTimeoutMs": 2000, "cooldownMs": 200
+    });
+    assert!(engine.set_params("arb", &params, 2));
+    assert!(!engine.set_params("arb", &serde_json::json!({"minEdgeBps": "x"}), 3), "invalid parameters are refused");
+    assert!(!engine.set_params("nobody", &params, 2));
+    for ev in &events[500..] {
+        engine.on_event(ev);
+    }
+    let j = engine.finish();
+    let before: Vec<_> = unchanged.fills.iter().filter(|f| f.ts_ns < change_at).cloned().collect();
+    assert_eq!(j.fills, before, "the same fills up to the change, none after");
+}

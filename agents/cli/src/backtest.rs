@@ -1,0 +1,161 @@
+//! `polyfleet backtest`: a recording through the Strategies of a resource directory, planned by
+//! the operator's planner and run by [`polyfleet_backtest`]'s engine (the agents' own state
+//! machines), with a progress bar, a JSON and an HTML report, and parameter sweeps run in
+//! parallel and ranked. The same inputs give byte-identical reports.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use polyfleet_backtest::engine::{Engine, EngineConfig};
+use polyfleet_backtest::html::html;
+use polyfleet_backtest::report::{Input, Report};
+use polyfleet_backtest::source::Events;
+use polyfleet_backtest::sweep::{self, Axis};
+use polyfleet_core::Money;
+use polyfleet_core::wire::MarketEvent;
+use polyfleet_polymarket::recording;
+
+use crate::local;
+
+/// What to backtest.
+#[derive(Debug, Clone)]
+pub struct BacktestArgs {
+    /// Resource directory (or file).
+    pub dir: PathBuf,
+    /// Recording.
+    pub recording: PathBuf,
+    /// Market catalog (default: beside the recording).
+    pub catalog: Option<PathBuf>,
+    /// Namespace of objects that name none.
+    pub namespace: String,
+    /// Where reports go.
+    pub out: PathBuf,
+    /// `key=v1,v2,...` sweeps.
+    pub sweeps: Vec<String>,
+    /// Capital returns are measured against (default: the policies' gross exposure limits).
+    pub capital: Option<Money>,
+    /// Equity sample period, ms of event time.
+    pub sample_ms: u64,
+    /// Worker threads for sweeps.
+    pub workers: usize,
+    /// Show progress bars.
+    pub progress: bool,
+}
+
+fn first_ms(path: &Path) -> anyhow::Result<u64> {
+    let first = recording::open(path)?.next().transpose()?;
+    Ok(first.map_or(local::DEFAULT_START_MS, |l| l.recv_ns / 1_000_000))
+}
+
+fn bar(progress: bool, len: Option<u64>, what: &str) -> ProgressBar {
+    if !progress {
+        return ProgressBar::hidden();
+    }
+    let (pb, template) = match len {
+        Some(n) => (ProgressBar::new(n), "{msg} [{bar:40}] {human_pos}/{human_len} events, {per_sec}, ETA {eta}"),
+        None => (ProgressBar::new_spinner(), "{spinner} {msg}: {human_pos} events, {per_sec}"),
+    };
+    pb.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()));
+    pb.set_message(what.to_string());
+    pb.enable_steady_tick(Duration::from_millis(200));
+    pb
+}
+
+/// Runs the backtest (every sweep point), writes the reports, and returns them (ranked, best first).
+pub fn run(args: &BacktestArgs) -> anyhow::Result<Vec<Report>> {
+    let mut res = local::load(&args.dir, &args.namespace)?;
+    let catalog = local::catalog_of(&args.recording, args.catalog.as_deref())?;
+    let plan = local::plan_with(&mut res, &catalog, first_ms(&args.recording)?)?;
+    let strategies: Vec<_> = plan.strategies.iter().map(|s| s.config.clone()).collect();
+    let capital = args.capital.unwrap_or_else(|| {
+        plan.limits
+            .iter()
+            .filter(|(ns, n, _)| strategies.iter().any(|s| s.namespace == *ns && s.risk_policy == *n))
+            .fold(Money::ZERO, |a, (_, _, l)| a.checked_add(l.max_gross_exposure).unwrap_or(a))
+    });
+    let sample_ns = args.sample_ms.max(1) * 1_000_000;
+    let base = EngineConfig {
+        strategies: strategies.clone(),
+        limits: plan.limits.clone(),
+        liquidity_band_bps: plan.liquidity_band_bps,
+        sample_every_ns: sample_ns,
+    };
+    // Read once: every sweep point replays the same events.
+    let tokens = Engine::new(&base)?.tokens();
+    let lines = recording::open(&args.recording)?.map_while(|l| l.map_err(|e| eprintln!("stopping at {e}")).ok());
+    let mut source = Events::new(lines, tokens);
+    let reading = bar(args.progress, None, "reading");
+    let mut events: Vec<MarketEvent> = vec![];
+    for ev in source.by_ref() {
+        events.push(ev);
+        if events.len().is_multiple_of(65_536) {
+            reading.set_position(events.len() as u64);
+        }
+    }
+    reading.finish_and_clear();
+    let input = Input {
+        recording: args.recording.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        frames: source.frames,
+        events: events.len() as u64,
+        malformed: source.malformed(),
+        resyncs: source.resyncs,
+    };
+    let axes: Vec<Axis> = args.sweeps.iter().map(|s| sweep::parse(s)).collect::<Result<_, _>>()?;
+    let points = sweep::grid(&axes);
+    let configs: Vec<(Vec<polyfleet_core::config::StrategyConfig>, Vec<String>)> =
+        points.iter().map(|p| sweep::apply(&strategies, &axes, p)).collect::<Result<_, _>>()?;
+    let total = events.len() as u64 * configs.len() as u64;
+    let replaying = bar(args.progress, Some(total), "replaying");
+    let reports: Vec<anyhow::Result<Report>> = sweep::parallel(&configs, args.workers, |(strategies, labels)| {
+        let cfg = EngineConfig { strategies: strategies.clone(), ..base.clone() };
+        let mut engine = Engine::new(&cfg)?;
+        for chunk in events.chunks(65_536) {
+            for ev in chunk {
+                engine.on_event(ev);
+            }
+            replaying.inc(chunk.len() as u64);
+        }
+        Ok(Report::new(input.clone(), labels.clone(), engine.finish(), capital, sample_ns))
+    });
+    replaying.finish_and_clear();
+    let reports: Vec<Report> = reports.into_iter().collect::<anyhow::Result<_>>()?;
+    write(args, reports)
+}
+
+fn write(args: &BacktestArgs, reports: Vec<Report>) -> anyhow::Result<Vec<Report>> {
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let put = |name: PathBuf, text: String| {
+        std::fs::write(&name, text).with_context(|| format!("writing {}", name.display()))
+    };
+    if reports.len() == 1 {
+        put(args.out.join("report.json"), reports[0].to_json())?;
+        put(args.out.join("report.html"), html(&reports[0]))?;
+        return Ok(reports);
+    }
+    let keys: Vec<(Option<f64>, i64)> = reports
+        .iter()
+        .map(|r| (r.metrics.sharpe, Money::parse(&r.metrics.pnl_usdc).map_or(0, |m| m.micros())))
+        .collect();
+    let order = sweep::rank(&keys);
+    let mut ranking = vec![];
+    for (rank, &i) in order.iter().enumerate() {
+        let dir = args.out.join(format!("run-{:03}", i + 1));
+        std::fs::create_dir_all(&dir)?;
+        put(dir.join("report.json"), reports[i].to_json())?;
+        put(dir.join("report.html"), html(&reports[i]))?;
+        ranking.push(serde_json::json!({
+            "rank": rank + 1,
+            "run": format!("run-{:03}", i + 1),
+            "overrides": reports[i].overrides,
+            "pnl_usdc": reports[i].metrics.pnl_usdc,
+            "sharpe": reports[i].metrics.sharpe,
+            "max_drawdown_usdc": reports[i].metrics.max_drawdown_usdc,
+            "fills": reports[i].metrics.fills,
+        }));
+    }
+    put(args.out.join("sweep.json"), serde_json::to_string_pretty(&ranking)? + "\n")?;
+    let mut reports: Vec<Option<Report>> = reports.into_iter().map(Some).collect();
+    Ok(order.into_iter().filter_map(|i| reports[i].take()).collect())
+}

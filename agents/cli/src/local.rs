@@ -1,0 +1,123 @@
+//! What `polyfleet up`, `polyfleet backtest` and `venue-sim --generate -f` share: the resource
+//! directory loaded and planned by the operator's own code ([`polyfleet_operator::local`]), the
+//! simulator a `simulator` Venue describes, with the directory's Markets declared in it under the
+//! ids they name, and the catalog the Markets are resolved from.
+
+use std::path::Path;
+
+use anyhow::Context;
+use kube::ResourceExt;
+use polyfleet_core::{ConditionId, TokenId};
+use polyfleet_crds::Venue;
+use polyfleet_crds::market::MarketType;
+use polyfleet_crds::venue::VenueKind;
+use polyfleet_operator::local::{LocalPlan, Resources, plan, resolve};
+use polyfleet_operator::lookup::MarketQuery;
+use polyfleet_operator::planner::market::query;
+use polyfleet_operator::settings::FleetSettings;
+use polyfleet_polymarket::catalog::Catalog;
+use polyfleet_sim::declare::{Declared, DeclaredOutcome};
+use polyfleet_sim::{SimConfig, Simulator};
+
+/// Model time the generated recordings start at (2026-01-01).
+pub const DEFAULT_START_MS: u64 = 1_767_225_600_000;
+
+/// Loads a resource directory (see [`Resources::load`]).
+pub fn load(dir: &Path, namespace: &str) -> anyhow::Result<Resources> {
+    let res = Resources::load(dir, namespace)?;
+    anyhow::ensure!(!res.strategies.is_empty(), "{}: no Strategy to run", dir.display());
+    Ok(res)
+}
+
+/// The simulator Venue of the resources (the first one), if any.
+pub fn simulator_venue(res: &Resources) -> Option<&Venue> {
+    res.venues.iter().find(|v| v.spec.kind == VenueKind::Simulator)
+}
+
+/// The model of a simulator Venue, started at `start_ms`, with every Market of that Venue declared.
+pub fn simulator(res: &Resources, venue: &Venue, start_ms: u64) -> Simulator {
+    let s = venue.spec.simulator.clone().unwrap_or_default();
+    let rate = u64::try_from(s.events_per_second.max(1)).unwrap_or(1);
+    let cfg = SimConfig {
+        seed: u64::try_from(s.seed).unwrap_or(0),
+        binary_markets: 0,
+        neg_risk_events: vec![],
+        mispricing_bps: u32::try_from(s.mispricing_bps).unwrap_or(0),
+        start_ms,
+        step_ms: (1000 / rate).max(1),
+        ..SimConfig::default()
+    };
+    let mut sim = Simulator::new(cfg);
+    let now_s = start_ms / 1000;
+    for m in res.markets.iter().filter(|m| m.spec.venue_ref.name == venue.name_any()) {
+        if let Some(d) = declared(m, now_s) {
+            sim.declare(&d);
+        }
+    }
+    sim
+}
+
+/// What a Market asks the simulator to simulate.
+fn declared(m: &polyfleet_crds::Market, now_s: u64) -> Option<Declared> {
+    let event = m.spec.type_ == MarketType::NegRiskEvent;
+    Some(match query(&m.spec, now_s).ok()? {
+        MarketQuery::Condition(c) => Declared::Binary { condition: Some(c), slug: None, tokens: None },
+        MarketQuery::Slug(s) => Declared::Binary { condition: None, slug: Some(s), tokens: None },
+        MarketQuery::Event(slug) => Declared::Event {
+            slug: Some(slug),
+            outcomes: (0..3)
+                .map(|k| DeclaredOutcome { label: format!("Outcome {k}"), token: None, condition: None })
+                .collect(),
+        },
+        MarketQuery::Tokens(ts) if event => Declared::Event {
+            slug: m.spec.event_slug.clone(),
+            outcomes: m
+                .spec
+                .tokens
+                .iter()
+                .flatten()
+                .zip(ts)
+                .map(|(t, id)| DeclaredOutcome {
+                    label: t.outcome.clone(),
+                    token: Some(id),
+                    condition: t.condition_id.as_deref().and_then(|c| ConditionId::parse(c).ok()),
+                })
+                .collect(),
+        },
+        MarketQuery::Tokens(ts) => {
+            let (yes, no): (TokenId, TokenId) = (*ts.first()?, *ts.get(1)?);
+            let condition = m.spec.condition_id.as_deref().and_then(|c| ConditionId::parse(c).ok());
+            Declared::Binary { condition, slug: None, tokens: Some((yes, no)) }
+        }
+    })
+}
+
+/// Resolves the Markets from `catalog` and plans the Strategies; refuses a plan with nothing to
+/// run, saying why.
+pub fn plan_with(res: &mut Resources, catalog: &Catalog, now_ms: u64) -> anyhow::Result<LocalPlan> {
+    let now = k8s_openapi::jiff::Timestamp::from_millisecond(i64::try_from(now_ms).unwrap_or(0))
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    resolve(&mut res.markets, catalog, now_ms / 1000, &now);
+    let p = plan(res, &FleetSettings::default());
+    for (name, r) in &p.refused {
+        eprintln!("Strategy {name} cannot run: {} ({})", r.message, r.reason);
+    }
+    if !p.unresolved.is_empty() {
+        eprintln!("Markets the venue does not know: {}", p.unresolved.join(", "));
+    }
+    anyhow::ensure!(!p.strategies.is_empty(), "no Strategy can run");
+    Ok(p)
+}
+
+/// The catalog of a recording (`<recording>.markets.json`), or the one given.
+pub fn catalog_of(recording: &Path, given: Option<&Path>) -> anyhow::Result<Catalog> {
+    let path = given.map(Path::to_path_buf).unwrap_or_else(|| Catalog::beside(recording));
+    Catalog::read(&path).with_context(|| {
+        format!(
+            "the Markets are resolved from a market catalog; `polyfleet venue-sim --generate` writes one beside \
+             its recording, or pass --catalog ({} is missing or unreadable)",
+            path.display()
+        )
+    })
+}

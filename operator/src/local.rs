@@ -1,0 +1,218 @@
+//! The planner without a cluster: `polyfleet up` and `polyfleet backtest` read the same resource
+//! YAML that `kubectl apply` takes, check it the way the API server would
+//! ([`polyfleet_crds::validate`]), resolve the Markets from a catalog of the venue's markets with
+//! the Market controller's own status function, and plan each Strategy with the Strategy
+//! controller's planner. What a cluster would run, decided by the same code.
+
+use std::path::{Path, PathBuf};
+
+use kube::ResourceExt;
+use polyfleet_core::config::StrategyConfig;
+use polyfleet_core::risk::RiskLimits;
+use polyfleet_crds::{Market, RiskPolicy, Strategy, Venue};
+use polyfleet_polymarket::catalog::Catalog;
+use serde_json::Value;
+
+use crate::lookup::{Lookup, MarketQuery};
+use crate::planner::market::{Resolution, market_status, query};
+use crate::planner::markets::MarketView;
+use crate::planner::strategy::{Refusal, plan_strategy};
+use crate::planner::{namespace_of, risk};
+use crate::settings::FleetSettings;
+
+/// Why resources could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    /// A file or directory could not be read.
+    #[error("{0}: {1}")]
+    Read(String, std::io::Error),
+    /// Not YAML, or not the object it says it is.
+    #[error("{0}: {1}")]
+    Parse(String, String),
+    /// Rejected the way the API server would reject it.
+    #[error("{path}: {kind} {name} is invalid: {message}")]
+    Invalid {
+        /// File.
+        path: String,
+        /// Kind.
+        kind: String,
+        /// Name.
+        name: String,
+        /// The violations.
+        message: String,
+    },
+}
+
+/// The polyfleet objects of a directory.
+#[derive(Debug, Clone, Default)]
+pub struct Resources {
+    /// Venues.
+    pub venues: Vec<Venue>,
+    /// Markets (with status once [`resolve`]d).
+    pub markets: Vec<Market>,
+    /// Strategies.
+    pub strategies: Vec<Strategy>,
+    /// RiskPolicies.
+    pub policies: Vec<RiskPolicy>,
+}
+
+fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, LocalError> {
+    let read = |e| LocalError::Read(dir.display().to_string(), e);
+    if dir.is_file() {
+        return Ok(vec![dir.to_path_buf()]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(read)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .filter(|p| p.file_name().is_some_and(|n| n != "kustomization.yaml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+impl Resources {
+    /// Every polyfleet object in `dir`'s YAML files (or the one file `dir` names), placed in
+    /// `namespace` when it names none. Other kinds (Namespaces, ...) are skipped; one invalid
+    /// object fails the load, as `kubectl apply` would refuse it.
+    pub fn load(dir: &Path, namespace: &str) -> Result<Resources, LocalError> {
+        let mut out = Resources::default();
+        for file in yaml_files(dir)? {
+            let path = file.display().to_string();
+            let text = std::fs::read_to_string(&file).map_err(|e| LocalError::Read(path.clone(), e))?;
+            let docs: Vec<Value> =
+                serde_saphyr::from_multiple(&text).map_err(|e| LocalError::Parse(path.clone(), e.to_string()))?;
+            for mut doc in docs.into_iter().filter(|d| !d.is_null()) {
+                out.add(&path, &mut doc, namespace)?;
+            }
+        }
+        Ok(out)
+    }
+
+    fn add(&mut self, path: &str, doc: &mut Value, namespace: &str) -> Result<(), LocalError> {
+        let api = doc.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+        if !api.starts_with("polyfleet.dev/") {
+            return Ok(());
+        }
+        let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
+        let name = doc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
+        polyfleet_crds::validate::validate(doc, None).map_err(|e| LocalError::Invalid {
+            path: path.into(),
+            kind: kind.clone(),
+            name: name.clone(),
+            message: e.to_string(),
+        })?;
+        if let Some(meta) = doc.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.entry("namespace").or_insert_with(|| Value::String(namespace.into()));
+            meta.entry("generation").or_insert(Value::from(1));
+        }
+        let parse = |e: serde_json::Error| LocalError::Parse(path.into(), format!("{kind} {name}: {e}"));
+        let doc = doc.clone();
+        match kind.as_str() {
+            "Venue" => self.venues.push(serde_json::from_value(doc).map_err(parse)?),
+            "Market" => self.markets.push(serde_json::from_value(doc).map_err(parse)?),
+            "Strategy" => self.strategies.push(serde_json::from_value(doc).map_err(parse)?),
+            "RiskPolicy" => self.policies.push(serde_json::from_value(doc).map_err(parse)?),
+            _ => return Err(LocalError::Parse(path.into(), format!("unknown kind {kind}"))),
+        }
+        Ok(())
+    }
+
+    /// The Venue of a namespace by name.
+    pub fn venue(&self, ns: &str, name: &str) -> Option<&Venue> {
+        self.venues.iter().find(|v| namespace_of(*v) == ns && v.name_any() == name)
+    }
+}
+
+/// What the catalog says about `q` (what the venue's REST APIs would answer).
+pub fn answer(catalog: &Catalog, q: &MarketQuery) -> Option<Lookup> {
+    let found = |markets: Vec<polyfleet_polymarket::rest::ResolvedMarket>| {
+        let fee_rate_bps = markets.first().map(|m| m.taker_base_fee.unwrap_or(0));
+        Some(Lookup { markets, fee_rate_bps, clob_ready: true })
+    };
+    match q {
+        MarketQuery::Condition(c) => found(vec![catalog.by_condition(c)?.clone()]),
+        MarketQuery::Slug(s) => found(vec![catalog.by_slug(s)?.clone()]),
+        MarketQuery::Event(s) => found(catalog.event(s)?.into_iter().cloned().collect()),
+        MarketQuery::Tokens(ts) => {
+            let first = catalog.by_token(ts.first()?)?;
+            Some(Lookup { markets: vec![], fee_rate_bps: Some(first.taker_base_fee.unwrap_or(0)), clob_ready: true })
+        }
+    }
+}
+
+/// Gives every Market the status the Market controller would write for the catalog's answer.
+pub fn resolve(markets: &mut [Market], catalog: &Catalog, now_s: u64, now: &str) {
+    for m in markets {
+        let generation = m.metadata.generation.unwrap_or(1);
+        let status = match query(&m.spec, now_s) {
+            Ok(q) => match answer(catalog, &q) {
+                Some(l) => market_status(None, generation, &m.spec, Resolution::Found(&l), &[], None, now),
+                None => market_status(None, generation, &m.spec, Resolution::Unknown, &[], None, now),
+            },
+            Err(e) => market_status(None, generation, &m.spec, Resolution::Invalid(&e), &[], None, now),
+        };
+        m.status = Some(status);
+    }
+}
+
+/// One Strategy as planned.
+#[derive(Debug, Clone)]
+pub struct PlannedStrategy {
+    /// The configuration its agent reads.
+    pub config: StrategyConfig,
+    /// The Strategy's generation (its parameters' version).
+    pub generation: u64,
+}
+
+/// What the resources ask to run.
+#[derive(Debug, Clone, Default)]
+pub struct LocalPlan {
+    /// Strategies that can run.
+    pub strategies: Vec<PlannedStrategy>,
+    /// Strategies that cannot, with the reason their status would carry.
+    pub refused: Vec<(String, Refusal)>,
+    /// Limits per RiskPolicy: (namespace, name, limits).
+    pub limits: Vec<(String, String, RiskLimits)>,
+    /// Band the risk gateway measures book liquidity in.
+    pub liquidity_band_bps: u32,
+    /// Markets the venue does not know (named for the user).
+    pub unresolved: Vec<String>,
+}
+
+/// Plans resolved resources with the controllers' planners.
+pub fn plan(res: &Resources, settings: &FleetSettings) -> LocalPlan {
+    let views: Vec<MarketView> = res.markets.iter().filter_map(MarketView::of).collect();
+    let unresolved =
+        res.markets.iter().filter(|m| MarketView::of(m).is_none()).map(|m| m.name_any()).collect::<Vec<_>>();
+    let mut out = LocalPlan {
+        unresolved,
+        liquidity_band_bps: risk::liquidity_band_bps(&res.policies.iter().map(|p| &p.spec).collect::<Vec<_>>()),
+        limits: res.policies.iter().map(|p| (namespace_of(p), p.name_any(), risk::limits(&p.spec))).collect(),
+        ..LocalPlan::default()
+    };
+    for s in &res.strategies {
+        let ns = namespace_of(s);
+        let venue = res.venue(&ns, &s.spec.venue_ref.name);
+        let policy =
+            res.policies.iter().find(|p| namespace_of(*p) == ns && p.name_any() == s.spec.risk_policy_ref.name);
+        let mine: Vec<MarketView> = views
+            .iter()
+            .zip(res.markets.iter().filter(|m| MarketView::of(m).is_some()))
+            .filter(|(_, m)| namespace_of(*m) == ns)
+            .map(|(v, _)| v.clone())
+            .collect();
+        let planned = plan_strategy(s, venue, policy, &mine, settings).and_then(|p| {
+            let text = p.config_map.data.and_then(|d| d.get("strategy.json").cloned()).unwrap_or_default();
+            StrategyConfig::from_json(&text)
+                .map_err(|e| Refusal { reason: "InvalidConfiguration", message: e.to_string() })
+        });
+        match planned {
+            Ok(config) => out
+                .strategies
+                .push(PlannedStrategy { config, generation: s.metadata.generation.unwrap_or(1).max(0) as u64 }),
+            Err(r) => out.refused.push((s.name_any(), r)),
+        }
+    }
+    out
+}
