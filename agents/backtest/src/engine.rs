@@ -13,7 +13,7 @@
 //! Orders execute against the book as of the event that caused them (no latency). Everything is
 //! deterministic: client order ids are numbered from a fixed prefix and no hash order leaks out.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 use polyfleet_core::accounting::Ledger;
 use polyfleet_core::book::{BookFollower, Followed};
@@ -343,39 +343,9 @@ impl Engine {
         });
     }
 
-    /// Equity of a strategy: realized PnL plus what its holdings are worth less their cost.
-    /// Complete sets count at 1 USDC (they merge into it); the rest at the best bid.
     fn equity(&self, s: &Slot) -> (Money, Money) {
-        let mut held: BTreeMap<TokenId, Quantity> = BTreeMap::new();
-        let mut cost = Money::ZERO;
-        for (t, p) in s.ledger.positions() {
-            held.insert(t, p.size);
-            cost = cost.checked_add(p.cost).unwrap_or(cost);
-        }
-        let mut value = Money::ZERO;
-        for legs in &s.sets {
-            let sets =
-                legs.iter().map(|t| held.get(t).copied().unwrap_or(Quantity::ZERO)).min().unwrap_or(Quantity::ZERO);
-            if sets.is_zero() {
-                continue;
-            }
-            // One share of a complete set is worth 1 USDC: micro-shares are micro-USDC.
-            value = value.checked_add(Money::from_micros(sets.micros() as i64)).unwrap_or(value);
-            for t in legs {
-                if let Some(q) = held.get_mut(t) {
-                    *q = q.saturating_sub(sets);
-                }
-            }
-        }
-        for (t, q) in &held {
-            if let Some(m) = self.marks.get(t).copied() {
-                value = value
-                    .checked_add(m.notional(*q, polyfleet_core::Rounding::Down).unwrap_or(Money::ZERO))
-                    .unwrap_or(value);
-            }
-        }
-        let equity = s.ledger.realized().checked_add(value).and_then(|v| v.checked_sub(cost)).unwrap_or(Money::ZERO);
-        (equity, cost)
+        let mark = |t: &TokenId| self.marks.get(t).copied();
+        crate::valuation::equity(&s.ledger.positions(), s.ledger.realized(), &s.sets, mark)
     }
 
     fn sample(&mut self) {

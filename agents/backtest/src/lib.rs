@@ -10,3 +10,4 @@ pub mod report;
 pub mod source;
 pub mod stats;
 pub mod sweep;
+pub mod valuation;

@@ -1,9 +1,9 @@
-//! `polyfleet`: the command line. `backtest` replays a recording through a resource directory's
+//! `polyfleet`: the command line. `up` runs a local fleet from resource YAML; `backtest` replays a recording through a resource directory's
 //! strategies; `venue-sim` runs the venue simulator (or writes a recording of its model);
 //! `record` records a venue's market channel to JSON Lines.
 
 use polyfleet_backtest::report::Report;
-use polyfleet_cli::{backtest, local, record};
+use polyfleet_cli::{backtest, local, record, up};
 use polyfleet_core::Money;
 use polyfleet_polymarket::catalog::Catalog;
 
@@ -27,6 +27,25 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a whole fleet on this machine from resource YAML (the operator's planner decides what
+    /// runs; paper trading against the Venue's simulator), with a live summary and /metrics.
+    Up {
+        /// Resource directory (or file), as for `kubectl apply -f`.
+        #[arg(short = 'f', long = "filename", default_value = "manifests/examples")]
+        resources: PathBuf,
+        /// Namespace of objects that name none.
+        #[arg(short = 'n', long, default_value = "default")]
+        namespace: String,
+        /// Runtime: `inproc` (one process, in-memory bus and risk store).
+        #[arg(long, default_value = "inproc")]
+        runtime: String,
+        /// Where /metrics is served.
+        #[arg(long, default_value = "127.0.0.1:9464")]
+        metrics_addr: SocketAddr,
+        /// Stop after this many seconds (default: at Ctrl-C).
+        #[arg(long)]
+        duration: Option<u64>,
+    },
     /// Run the venue simulator (market WebSocket + CLOB/Gamma REST) until Ctrl-C.
     VenueSim {
         /// Listen address.
@@ -198,6 +217,19 @@ async fn main() -> anyhow::Result<()> {
             let mut stop = stop_rx;
             let _ = stop.changed().await;
             println!("stopped after {} frames on {} connections", sim.frames_sent(), sim.connections());
+            Ok(())
+        }
+        Command::Up { resources, namespace, runtime, metrics_addr, duration } => {
+            anyhow::ensure!(
+                runtime == "inproc",
+                "runtime {runtime:?} is not available yet: only inproc (the processes runtime is planned)"
+            );
+            let args =
+                up::UpArgs { dir: resources, namespace, metrics_addr, duration: duration.map(Duration::from_secs) };
+            let outcome = up::run(args, stop_rx).await?;
+            if outcome.open_orders > 0 {
+                eprintln!("{} orders were still open at exit", outcome.open_orders);
+            }
             Ok(())
         }
         Command::Backtest { resources, recording, catalog, namespace, out, sweep, capital, sample_ms, workers } => {

@@ -1,0 +1,199 @@
+//! The live summary of `polyfleet up`: it listens to the fleet's bus like any observer (intents,
+//! decisions, order updates, fills, market data) and reads positions from the risk store, and
+//! renders per strategy: PnL (valued as the backtest values it), positions, open orders,
+//! signals, fills and rejections by reason; feed health; and the latency from market event to
+//! risk decision (p50/p99 of the last 10 000 decisions).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
+use polyfleet_backtest::valuation;
+use polyfleet_core::book::BookFollower;
+use polyfleet_core::config::StrategyConfig;
+use polyfleet_core::wire::{Fill, Intent, MarketEvent, OrderStatus, OrderUpdate, RiskDecision, Verdict, decode};
+use polyfleet_core::{ClientOrderId, Money, TokenId, TokenMap};
+use polyfleet_runtime::bus::Bus;
+use polyfleet_runtime::risk_store::{PolicyKey, RiskStore};
+use tokio::sync::watch;
+
+use super::feed::FeedStats;
+
+const LATENCIES: usize = 10_000;
+
+/// One strategy's line.
+#[derive(Debug, Default, Clone)]
+pub struct Line {
+    /// Place intents.
+    pub signals: u64,
+    /// Fills.
+    pub fills: u64,
+    /// Rejections by reason.
+    pub rejections: BTreeMap<String, u64>,
+    /// Orders not finished.
+    pub open: HashMap<ClientOrderId, OrderStatus>,
+    /// Equity (marked), set by [`Board::refresh`].
+    pub pnl: Money,
+    /// Tokens held.
+    pub positions: usize,
+}
+
+#[derive(Default)]
+struct State {
+    lines: BTreeMap<String, Line>,
+    latencies_ns: VecDeque<u64>,
+    books: TokenMap<BookFollower>,
+}
+
+/// The summary's state, fed by [`Board::listen`].
+#[derive(Clone)]
+pub struct Board {
+    state: Arc<Mutex<State>>,
+    strategies: Vec<StrategyConfig>,
+}
+
+fn terminal(s: OrderStatus) -> bool {
+    matches!(s, OrderStatus::Filled | OrderStatus::Cancelled | OrderStatus::Expired | OrderStatus::Rejected)
+}
+
+impl Board {
+    /// A board for these strategies.
+    pub fn new(strategies: Vec<StrategyConfig>) -> Board {
+        let mut s = State::default();
+        for c in &strategies {
+            s.lines.insert(c.name.clone(), Line::default());
+        }
+        Board { state: Arc::new(Mutex::new(s)), strategies }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        f(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Follows the bus until `shutdown`.
+    pub async fn listen<B: Bus>(&self, bus: B, venue: &str, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+        let mut intents = bus.subscribe("intent.>").await?;
+        let mut decisions = bus.subscribe("decision.>").await?;
+        let mut orders = bus.subscribe("order.>").await?;
+        let mut fills = bus.subscribe("fill.>").await?;
+        let mut md = bus.subscribe(&polyfleet_core::wire::subjects::market_data_all(venue)).await?;
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return Ok(()),
+                Some(m) = intents.next() => if let Ok(Intent::Place(o)) = decode::<Intent>(&m.payload) {
+                    self.with(|s| s.lines.entry(o.strategy).or_default().signals += 1);
+                },
+                Some(m) = decisions.next() => if let Ok(d) = decode::<RiskDecision>(&m.payload) {
+                    self.on_decision(d);
+                },
+                Some(m) = orders.next() => if let Ok(u) = decode::<OrderUpdate>(&m.payload) {
+                    self.with(|s| {
+                        let line = s.lines.entry(u.strategy.clone()).or_default();
+                        if terminal(u.status) { line.open.remove(&u.client_order_id); } else { line.open.insert(u.client_order_id, u.status); }
+                    });
+                },
+                Some(m) = fills.next() => if let Ok(f) = decode::<Fill>(&m.payload) {
+                    self.with(|s| s.lines.entry(f.strategy).or_default().fills += 1);
+                },
+                Some(m) = md.next() => if let Ok(ev) = decode::<MarketEvent>(&m.payload) {
+                    self.with(|s| { s.books.entry(ev.token).or_default().on_event(&ev); });
+                },
+            }
+        }
+    }
+
+    fn on_decision(&self, d: RiskDecision) {
+        self.with(|s| {
+            let latency = d.decided_ts_ns.saturating_sub(d.intent.cause_recv_ts_ns);
+            if s.latencies_ns.len() == LATENCIES {
+                s.latencies_ns.pop_front();
+            }
+            s.latencies_ns.push_back(latency);
+            if let Verdict::Rejected { reason, .. } = d.verdict {
+                *s.lines.entry(d.intent.strategy).or_default().rejections.entry(reason.as_str().into()).or_default() +=
+                    1;
+            }
+        });
+    }
+
+    /// Re-reads positions from the store and values them.
+    pub async fn refresh<S: RiskStore>(&self, store: &S) {
+        for c in &self.strategies {
+            let policy = PolicyKey::new(&c.namespace, &c.risk_policy);
+            let positions = store.positions(&policy, &c.name).await.unwrap_or_default();
+            let realized = positions.iter().fold(Money::ZERO, |a, (_, p)| a.checked_add(p.realized).unwrap_or(a));
+            let sets: Vec<Vec<TokenId>> =
+                c.arb_sets().unwrap_or_default().iter().map(|s| s.legs.iter().map(|l| l.token).collect()).collect();
+            self.with(|s| {
+                let mark = |t: &TokenId| {
+                    s.books.get(t).filter(|f| f.is_live()).and_then(|f| f.book().best_bid()).map(|l| l.price)
+                };
+                let (pnl, _) = valuation::equity(&positions, realized, &sets, mark);
+                let line = s.lines.entry(c.name.clone()).or_default();
+                line.pnl = pnl;
+                line.positions = positions.iter().filter(|(_, p)| !p.size.is_zero()).count();
+            });
+        }
+    }
+
+    /// A copy of every line.
+    pub fn lines(&self) -> BTreeMap<String, Line> {
+        self.with(|s| s.lines.clone())
+    }
+
+    /// (p50, p99, count) of market event to risk decision, in microseconds.
+    pub fn latency_us(&self) -> Option<(u64, u64, usize)> {
+        self.with(|s| {
+            let mut v: Vec<u64> = s.latencies_ns.iter().copied().collect();
+            if v.is_empty() {
+                return None;
+            }
+            v.sort_unstable();
+            let at = |q: usize| v[(v.len() * q / 100).min(v.len() - 1)] / 1000;
+            Some((at(50), at(99), v.len()))
+        })
+    }
+
+    /// The summary as text.
+    pub fn render(&self, header: &str, feed: &FeedStats, rate: f64) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "{header}");
+        let _ = writeln!(
+            out,
+            "feed: {}/{} books live, {} events ({rate:.0}/s)",
+            feed.live.load(Ordering::Relaxed),
+            feed.tokens.load(Ordering::Relaxed),
+            feed.events.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "{:<20} {:>12} {:>9} {:>5} {:>8} {:>6}  rejections",
+            "strategy", "pnl (USDC)", "positions", "open", "signals", "fills"
+        );
+        for (name, l) in self.lines() {
+            let rej: Vec<String> = l.rejections.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+            let _ = writeln!(
+                out,
+                "{:<20} {:>12} {:>9} {:>5} {:>8} {:>6}  {}",
+                name,
+                l.pnl.to_string(),
+                l.positions,
+                l.open.len(),
+                l.signals,
+                l.fills,
+                if rej.is_empty() { "-".into() } else { rej.join(" ") }
+            );
+        }
+        match self.latency_us() {
+            Some((p50, p99, n)) => {
+                let _ = writeln!(out, "market event -> risk decision: p50 {p50} us, p99 {p99} us (last {n})");
+            }
+            None => {
+                let _ = writeln!(out, "market event -> risk decision: no orders yet");
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,130 @@
+//! The local face of GitOps: `polyfleet up` watches its resource directory, and when a file
+//! changes it loads and validates the directory again, plans it with the operator's planner, and
+//! hands each Strategy whose parameters changed its new parameter document on the KV bucket,
+//! exactly as the operator does in a cluster; the strategy agent applies it live and acknowledges
+//! it (or refuses it, keeping the old parameters). Invalid edits are reported and change nothing.
+//! Other changes (new markets, strategies, limits) apply at the next start.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use polyfleet_agent::strategy::{ParamsAck, ParamsDoc};
+use polyfleet_core::wire::subjects;
+use polyfleet_operator::local::{LocalPlan, Resources, plan, resolve};
+use polyfleet_operator::settings::FleetSettings;
+use polyfleet_polymarket::catalog::Catalog;
+use polyfleet_runtime::bus::Bus;
+
+struct Current {
+    namespace: String,
+    generation: u64,
+    parameters: serde_json::Value,
+    awaiting_ack: bool,
+}
+
+/// Watches a resource directory.
+pub struct Watcher {
+    dir: PathBuf,
+    namespace: String,
+    stamp: Vec<(PathBuf, Option<SystemTime>)>,
+    strategies: HashMap<String, Current>,
+}
+
+fn stamp(dir: &Path) -> Vec<(PathBuf, Option<SystemTime>)> {
+    let files: Vec<PathBuf> = if dir.is_file() {
+        vec![dir.to_path_buf()]
+    } else {
+        std::fs::read_dir(dir).map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default()
+    };
+    let mut out: Vec<_> = files
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .map(|p| {
+            let m = std::fs::metadata(&p).and_then(|m| m.modified()).ok();
+            (p, m)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+impl Watcher {
+    /// Watches `dir`, whose strategies run as `plan` says.
+    pub fn new(dir: &Path, namespace: &str, plan: &LocalPlan) -> Watcher {
+        let strategies = plan
+            .strategies
+            .iter()
+            .map(|p| {
+                let c = Current {
+                    namespace: p.config.namespace.clone(),
+                    generation: p.generation,
+                    parameters: p.config.parameters.clone(),
+                    awaiting_ack: false,
+                };
+                (p.config.name.clone(), c)
+            })
+            .collect();
+        Watcher { dir: dir.to_path_buf(), namespace: namespace.to_string(), stamp: stamp(dir), strategies }
+    }
+
+    /// Checks the directory and the acknowledgements; what happened, for the user.
+    pub async fn poll<B: Bus>(&mut self, bus: &B, catalog: &Catalog) -> Vec<String> {
+        let mut log = vec![];
+        for (name, c) in self.strategies.iter_mut().filter(|(_, c)| c.awaiting_ack) {
+            let key = subjects::params_ack_key(&c.namespace, name);
+            let Ok(Some(entry)) = bus.kv_get(&key).await else { continue };
+            let Ok(ack) = serde_json::from_slice::<ParamsAck>(&entry.value) else { continue };
+            if ack.generation == c.generation {
+                c.awaiting_ack = false;
+                log.push(match ack.error {
+                    None => format!("{name}: parameters of generation {} applied live", ack.generation),
+                    Some(e) => {
+                        format!("{name}: parameters of generation {} refused, previous kept: {e}", ack.generation)
+                    }
+                });
+            }
+        }
+        let now = stamp(&self.dir);
+        if now == self.stamp {
+            return log;
+        }
+        self.stamp = now;
+        let mut res = match Resources::load(&self.dir, &self.namespace) {
+            Ok(r) => r,
+            Err(e) => {
+                log.push(format!("edit not applied: {e}"));
+                return log;
+            }
+        };
+        let now_ms = polyfleet_agent::time::now_ms();
+        resolve(&mut res.markets, catalog, now_ms / 1000, "");
+        let planned = plan(&res, &FleetSettings::default());
+        let mut other = false;
+        for p in &planned.strategies {
+            let Some(c) = self.strategies.get_mut(&p.config.name) else {
+                other = true;
+                continue;
+            };
+            if c.parameters == p.config.parameters {
+                continue;
+            }
+            c.generation += 1;
+            c.parameters = p.config.parameters.clone();
+            let doc = ParamsDoc { generation: c.generation, parameters: c.parameters.clone() };
+            let key = subjects::params_key(&c.namespace, &p.config.name);
+            match bus.kv_put(&key, Bytes::from(serde_json::to_vec(&doc).unwrap_or_default())).await {
+                Ok(_) => {
+                    c.awaiting_ack = true;
+                    log.push(format!("{}: parameters changed, generation {} sent", p.config.name, c.generation));
+                }
+                Err(e) => log.push(format!("{}: parameters not sent: {e}", p.config.name)),
+            }
+        }
+        if other || planned.strategies.len() != self.strategies.len() {
+            log.push("changes other than Strategy parameters apply at the next start".into());
+        }
+        log
+    }
+}
