@@ -1,0 +1,85 @@
+//! `polyfleet up` in process on a copy of `manifests/examples`: the arbitrage strategy finds and
+//! paper-fills the simulator's mispricings, `/metrics` serves every agent's metrics, editing the
+//! Strategy's file changes its parameters live (acknowledged by the agent), an invalid edit is
+//! reported and changes nothing, and stopping cancels what is open and ends cleanly.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use polyfleet_cli::up::{UpArgs, run};
+
+fn copy_examples() -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/examples");
+    let dir = std::env::temp_dir().join(format!("polyfleet-up-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for e in std::fs::read_dir(&src).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() {
+            std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    dir
+}
+
+fn get(addr: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+fn edit(dir: &Path, from: &str, to: &str) {
+    let f = dir.join("strategy-arbitrage.yaml");
+    let text = std::fs::read_to_string(&f).unwrap();
+    assert!(text.contains(from), "{from} not in the example");
+    std::fs::write(&f, text.replace(from, to)).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_fleet_trades_serves_metrics_and_takes_parameter_edits() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = copy_examples();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let args =
+        UpArgs { dir: dir.clone(), namespace: "default".into(), metrics_addr: addr.parse().unwrap(), duration: None };
+    let fleet = tokio::spawn(run(args, stop_rx));
+    // The metrics endpoint comes up with the fleet; the order path counts as it trades.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let metrics = loop {
+        assert!(Instant::now() < deadline, "no fills counted within 30 s");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if TcpStream::connect(&addr).is_err() {
+            continue;
+        }
+        let m = get(&addr, "/metrics");
+        if m.contains("polyfleet_execution_fills_total{kind=\"taker\"}") {
+            break m;
+        }
+    };
+    for family in ["polyfleet_strategy_negrisk_arb_signals", "polyfleet_risk_decisions", "polyfleet_execution_orders"] {
+        assert!(metrics.contains(family), "{family} missing from /metrics");
+    }
+    assert_eq!(metrics.matches("# EOF").count(), 1, "one exposition");
+    // An invalid edit is reported and changes nothing; a valid one is applied live.
+    edit(&dir, "minEdgeBps: 50", "minEdgeBps: -3");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    edit(&dir, "minEdgeBps: -3", "minEdgeBps: 75");
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let _ = stop_tx.send(true);
+    let outcome = tokio::time::timeout(Duration::from_secs(20), fleet).await.unwrap().unwrap().unwrap();
+    let log = outcome.log.join("\n");
+    assert!(log.contains("edit not applied"), "{log}");
+    assert!(log.contains("negrisk-arb: parameters changed, generation 2 sent"), "{log}");
+    assert!(log.contains("negrisk-arb: parameters of generation 2 applied live"), "{log}");
+    let (name, fills, _pnl) = &outcome.strategies[0];
+    assert_eq!(name, "negrisk-arb");
+    assert!(*fills > 0, "paper fills of the simulator's mispricings");
+    assert_eq!(outcome.open_orders, 0, "stopping cancels what is open");
+    let _ = std::fs::remove_dir_all(&dir);
+}
