@@ -140,7 +140,10 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
     metrics.set_ready(true);
     tracing::info!(venue = %cfg.venue, "execution agent running");
     loop {
+        // Biased: market data first, so an order is never handled on a book older than the
+        // event that caused it (the event is queued before anything it causes can arrive).
         tokio::select! {
+            biased;
             _ = shutdown.changed() => break,
             Some(msg) = md.next() => {
                 let Ok(ev) = decode::<MarketEvent>(&msg.payload) else { metrics.malformed.inc(); continue };

@@ -54,8 +54,15 @@ pub struct StrategyAgentConfig {
     pub config: PathBuf,
 }
 
+/// Publishes one reaction's intents off the loop (the next event need not wait for the store's
+/// acknowledgements), in the order the strategy asked for them: the sends start in order and the
+/// acknowledgements are awaited together, so the legs of a set reach the risk gateway in order.
 async fn publish_intents<B: Bus>(bus: &B, cfg: &StrategyConfig, intents: Vec<Intent>, metrics: &OrderPathMetrics) {
+    if intents.is_empty() {
+        return;
+    }
     let subject = subjects::intents(&cfg.namespace, &cfg.name);
+    let mut sends = Vec::with_capacity(intents.len());
     for intent in intents {
         let msg_id = match &intent {
             Intent::Place(o) => {
@@ -70,9 +77,8 @@ async fn publish_intents<B: Bus>(bus: &B, cfg: &StrategyConfig, intents: Vec<Int
         };
         let span = tracing::info_span!("signal", order = %msg_id);
         let headers = telemetry::inject(&span);
-        // The store acknowledgement is awaited off the loop: the next event need not wait for it.
         let (bus, subject) = (bus.clone(), subject.clone());
-        tokio::spawn(
+        sends.push(
             async move {
                 let sent = bus.persist(&subject, headers, Bytes::from(encode(&intent)), Some(&msg_id)).await;
                 if let Err(e) = sent {
@@ -82,6 +88,7 @@ async fn publish_intents<B: Bus>(bus: &B, cfg: &StrategyConfig, intents: Vec<Int
             .instrument(span),
         );
     }
+    tokio::spawn(futures::future::join_all(sends));
 }
 
 /// Runs until `shutdown` turns true.
@@ -109,7 +116,10 @@ pub async fn run<B: Bus>(
     metrics.set_ready(true);
     tracing::info!(strategy = %cfg.name, tokens = tokens.len(), "strategy agent running");
     loop {
+        // Biased: market data first, so an order is never handled on a book older than the
+        // event that caused it (the event is queued before anything it causes can arrive).
         tokio::select! {
+            biased;
             _ = shutdown.changed() => break,
             Some(msg) = md.next() => {
                 let Ok(ev) = decode::<MarketEvent>(&msg.payload) else { metrics.malformed.inc(); continue };

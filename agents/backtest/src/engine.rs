@@ -207,27 +207,54 @@ impl Engine {
         self.queue.extend(intents.into_iter().map(|i| (slot, i)));
     }
 
+    /// Handles queued intents in waves, as the fleet's pipeline does: the risk gateway decides
+    /// every intent of a wave in order, the strategies hear the decisions, then the execution
+    /// agent executes the approved orders and the cancels in order and the strategies hear what
+    /// happened; whatever they ask for then is the next wave.
     fn drain(&mut self) {
-        while let Some((slot, intent)) = self.queue.pop_front() {
-            match intent {
-                Intent::Place(o) => self.place(slot, o),
-                Intent::Cancel(c) => {
-                    self.journal.strategies[slot].cancels += 1;
-                    let ids: Vec<ClientOrderId> = match c.client_order_id {
-                        Some(id) => vec![id],
-                        None => {
-                            let mut v: Vec<ClientOrderId> =
-                                self.working.iter().filter(|(_, (s, _))| *s == slot).map(|(id, _)| *id).collect();
-                            v.sort();
-                            v
+        while !self.queue.is_empty() {
+            let wave: Vec<(usize, Intent)> = self.queue.drain(..).collect();
+            let mut decisions = vec![];
+            let mut work = vec![];
+            for (slot, intent) in wave {
+                match intent {
+                    Intent::Place(o) => {
+                        let d = self.decide(slot, &o);
+                        if d.verdict == Verdict::Approved {
+                            work.push((slot, Intent::Place(o)));
                         }
-                    };
-                    for id in ids {
-                        let events = self.paper.cancel(&id, &c.reason, self.now_ns);
-                        self.settle(events);
+                        decisions.push((slot, d));
                     }
+                    cancel => work.push((slot, cancel)),
                 }
             }
+            for (slot, d) in decisions {
+                let out = self.slots[slot].runner.on_decision(&d, self.now_ns);
+                self.enqueue(slot, out);
+            }
+            for (slot, w) in work {
+                match w {
+                    Intent::Place(o) => self.execute(slot, o),
+                    Intent::Cancel(c) => self.cancel(slot, &c),
+                }
+            }
+        }
+    }
+
+    fn cancel(&mut self, slot: usize, c: &polyfleet_core::wire::CancelRequest) {
+        self.journal.strategies[slot].cancels += 1;
+        let ids: Vec<ClientOrderId> = match c.client_order_id {
+            Some(id) => vec![id],
+            None => {
+                let mut v: Vec<ClientOrderId> =
+                    self.working.iter().filter(|(_, (s, _))| *s == slot).map(|(id, _)| *id).collect();
+                v.sort();
+                v
+            }
+        };
+        for id in ids {
+            let events = self.paper.cancel(&id, &c.reason, self.now_ns);
+            self.settle(events);
         }
     }
 
@@ -238,33 +265,34 @@ impl Engine {
         }
     }
 
-    fn place(&mut self, slot: usize, o: OrderIntent) {
+    /// The risk gateway's decision on an order (approval reserves its exposure).
+    fn decide(&mut self, slot: usize, o: &OrderIntent) -> RiskDecision {
         let now = self.now_ns;
-        let counters = &mut self.journal.strategies[slot];
-        counters.signals += 1;
-        let liq = self.liquidity(&o);
+        self.journal.strategies[slot].signals += 1;
+        let liq = self.liquidity(o);
         let verdict = match self.slots[slot].policy {
             None => Err(polyfleet_core::wire::RejectReason::UnknownPolicy),
             Some(p) => {
                 let policy = &mut self.policies[p];
-                policy.state.check(&policy.limits, &o, Some(liq), now / 1_000_000)
+                policy.state.check(&policy.limits, o, Some(liq), now / 1_000_000)
             }
         };
         let verdict = match verdict {
-            Ok(()) => Verdict::Approved,
+            Ok(()) => {
+                self.journal.strategies[slot].approved += 1;
+                Verdict::Approved
+            }
             Err(reason) => {
                 *self.journal.strategies[slot].rejections.entry(reason.as_str().to_string()).or_default() += 1;
                 Verdict::Rejected { reason, detail: format!("{} limit", reason.as_str()) }
             }
         };
-        let approved = verdict == Verdict::Approved;
-        let decision = RiskDecision { intent: o.clone(), verdict, decided_ts_ns: now };
-        let out = self.slots[slot].runner.on_decision(&decision, now);
-        self.enqueue(slot, out);
-        if !approved {
-            return;
-        }
-        self.journal.strategies[slot].approved += 1;
+        RiskDecision { intent: o.clone(), verdict, decided_ts_ns: now }
+    }
+
+    /// The execution agent's part: an approved order on the paper engine.
+    fn execute(&mut self, slot: usize, o: OrderIntent) {
+        let now = self.now_ns;
         let events = match (self.instruments.get(&o.token), self.books.get(&o.token).filter(|f| f.is_live())) {
             (Some(inst), Some(f)) => {
                 let book = f.book();

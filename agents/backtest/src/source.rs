@@ -37,6 +37,12 @@ impl<I: Iterator<Item = RecordLine>> Events<I> {
         }
     }
 
+    /// The current book of `token` as a snapshot event (what a snapshot request is answered
+    /// with); `None` while it is not live.
+    pub fn snapshot(&self, token: &TokenId, recv_ts_ns: u64) -> Option<MarketEvent> {
+        self.norm.snapshot(token, recv_ts_ns)
+    }
+
     /// Malformed frames skipped so far.
     pub fn malformed(&self) -> u64 {
         let s = self.norm.decode_stats();

@@ -45,6 +45,13 @@ enum Command {
         /// Stop after this many seconds (default: at Ctrl-C).
         #[arg(long)]
         duration: Option<u64>,
+        /// Replay this recording as the venue (paper, in lockstep at the recording's time: the
+        /// fleet decides as `polyfleet backtest` of the same recording does); stops at its end.
+        #[arg(long)]
+        replay: Option<PathBuf>,
+        /// Market catalog of the replay (default: `<recording>.markets.json`).
+        #[arg(long, requires = "replay")]
+        catalog: Option<PathBuf>,
     },
     /// Run the venue simulator (market WebSocket + CLOB/Gamma REST) until Ctrl-C.
     VenueSim {
@@ -219,13 +226,13 @@ async fn main() -> anyhow::Result<()> {
             println!("stopped after {} frames on {} connections", sim.frames_sent(), sim.connections());
             Ok(())
         }
-        Command::Up { resources, namespace, runtime, metrics_addr, duration } => {
+        Command::Up { resources, namespace, runtime, metrics_addr, duration, replay, catalog } => {
             anyhow::ensure!(
                 runtime == "inproc",
                 "runtime {runtime:?} is not available yet: only inproc (the processes runtime is planned)"
             );
-            let args =
-                up::UpArgs { dir: resources, namespace, metrics_addr, duration: duration.map(Duration::from_secs) };
+            let duration = duration.map(Duration::from_secs);
+            let args = up::UpArgs { dir: resources, namespace, metrics_addr, duration, replay, catalog };
             let outcome = up::run(args, stop_rx).await?;
             if outcome.open_orders > 0 {
                 eprintln!("{} orders were still open at exit", outcome.open_orders);

@@ -46,8 +46,14 @@ async fn a_local_fleet_trades_serves_metrics_and_takes_parameter_edits() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr = format!("127.0.0.1:{port}");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let args =
-        UpArgs { dir: dir.clone(), namespace: "default".into(), metrics_addr: addr.parse().unwrap(), duration: None };
+    let args = UpArgs {
+        dir: dir.clone(),
+        namespace: "default".into(),
+        metrics_addr: addr.parse().unwrap(),
+        duration: None,
+        replay: None,
+        catalog: None,
+    };
     let fleet = tokio::spawn(run(args, stop_rx));
     // The metrics endpoint comes up with the fleet; the order path counts as it trades.
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -38,6 +38,8 @@ pub struct Line {
     pub pnl: Money,
     /// Tokens held.
     pub positions: usize,
+    /// Every fill, in the order they were published.
+    pub trades: Vec<Fill>,
 }
 
 #[derive(Default)]
@@ -95,7 +97,11 @@ impl Board {
                     });
                 },
                 Some(m) = fills.next() => if let Ok(f) = decode::<Fill>(&m.payload) {
-                    self.with(|s| s.lines.entry(f.strategy).or_default().fills += 1);
+                    self.with(|s| {
+                        let line = s.lines.entry(f.strategy.clone()).or_default();
+                        line.fills += 1;
+                        line.trades.push(f);
+                    });
                 },
                 Some(m) = md.next() => if let Ok(ev) = decode::<MarketEvent>(&m.payload) {
                     self.with(|s| { s.books.entry(ev.token).or_default().on_event(&ev); });

@@ -3,17 +3,27 @@
 //! in-memory bus as the market-data agent publishes them (`md.<venue>.<token>`), and snapshot
 //! requests (`mdsnap.<venue>.<token>`) answered from the same normalizer. No sockets: the whole
 //! fleet is one process.
+//!
+//! Or a recording, replayed in lockstep ([`replay`]): each event is published at the recording's
+//! time (the agents' clock is set to it) and the next one waits until the fleet has settled (every
+//! subscriber has taken what was sent to it, no durable consumer has work left, and the bus has
+//! not moved for a few milliseconds), so the fleet decides on exactly the books the backtest of
+//! the same recording decides on.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
+use polyfleet_backtest::source::Events;
 use polyfleet_core::TokenId;
-use polyfleet_core::wire::{encode, subjects};
+use polyfleet_core::wire::{MarketEvent, encode, subjects};
 use polyfleet_polymarket::normalize::{Action, Normalizer};
+use polyfleet_polymarket::recording::RecordLine;
 use polyfleet_runtime::bus::Bus;
+use polyfleet_runtime::bus::memory::MemoryBus;
 use polyfleet_sim::Simulator;
 use tokio::sync::watch;
 
@@ -28,6 +38,8 @@ pub struct FeedStats {
     pub live: AtomicU64,
     /// Tokens served.
     pub tokens: AtomicU64,
+    /// A replay has sent its last event and the fleet has settled.
+    pub done: std::sync::atomic::AtomicBool,
 }
 
 fn wall_ns() -> u64 {
@@ -35,8 +47,8 @@ fn wall_ns() -> u64 {
 }
 
 /// Runs the model until `shutdown`: `rate` model steps per second.
-pub async fn run<B: Bus>(
-    bus: B,
+pub async fn run(
+    bus: MemoryBus,
     venue: String,
     mut sim: Simulator,
     rate: u32,
@@ -61,14 +73,7 @@ pub async fn run<B: Bus>(
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
-            Some(msg) = requests.next() => {
-                let Some(reply) = msg.reply else { continue };
-                let token = msg.subject.rsplit('.').next().and_then(|t| TokenId::parse(t).ok());
-                let snap = token.and_then(|t| norm.snapshot(&t, wall_ns()));
-                // An empty reply means "no live book yet": the agent asks again later.
-                let payload = snap.map(|ev| Bytes::from(encode(&ev))).unwrap_or_default();
-                let _ = bus.publish(&reply, vec![], payload).await;
-            }
+            Some(msg) = requests.next() => answer(&bus, msg, |t| norm.snapshot(t, wall_ns())).await,
             _ = tick.tick() => {
                 for _ in 0..per_tick {
                     for f in sim.step() {
@@ -88,4 +93,70 @@ pub async fn run<B: Bus>(
         }
     }
     Ok(())
+}
+
+/// Answers one snapshot request from `snapshot` (an empty reply means "no live book yet": the
+/// agent asks again later).
+async fn answer(
+    bus: &MemoryBus,
+    msg: polyfleet_runtime::bus::Message,
+    snapshot: impl Fn(&TokenId) -> Option<MarketEvent>,
+) {
+    let Some(reply) = msg.reply else { return };
+    let token = msg.subject.rsplit('.').next().and_then(|t| TokenId::parse(t).ok());
+    let payload = token.and_then(|t| snapshot(&t)).map(|ev| Bytes::from(encode(&ev))).unwrap_or_default();
+    let _ = bus.publish(&reply, vec![], payload).await;
+}
+
+/// Replays `events` in lockstep (see the module doc); waits `quiet` of stillness after each event
+/// of a `followed` token.
+pub async fn replay<I: Iterator<Item = RecordLine> + Send>(
+    bus: MemoryBus,
+    venue: String,
+    mut events: Events<I>,
+    followed: HashSet<TokenId>,
+    quiet: Duration,
+    stats: Arc<FeedStats>,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let mut requests = bus.subscribe(&format!("mdsnap.{}.*", subjects::token(&venue))).await?;
+    let mut now = 0u64;
+    while let Some(ev) = events.next() {
+        if *shutdown.borrow() {
+            return Ok(());
+        }
+        now = ev.recv_ts_ns;
+        polyfleet_agent::time::set_replay_ns(now);
+        stats.events.fetch_add(1, Ordering::Relaxed);
+        stats.frames.store(events.frames, Ordering::Relaxed);
+        let subject = subjects::market_data(&venue, &ev.token);
+        bus.publish(&subject, vec![], Bytes::from(encode(&ev))).await?;
+        if !followed.contains(&ev.token) {
+            continue;
+        }
+        // Settle: until nothing moved for `quiet` and no consumer has work, answering snapshot
+        // requests meanwhile.
+        loop {
+            let before = bus.activity();
+            let until = tokio::time::Instant::now() + quiet;
+            loop {
+                tokio::select! {
+                    _ = shutdown.changed() => return Ok(()),
+                    Some(msg) = requests.next() => answer(&bus, msg, |t| events.snapshot(t, now)).await,
+                    _ = tokio::time::sleep_until(until) => break,
+                }
+            }
+            if bus.activity() == before && bus.unconsumed() == 0 && bus.backlog() == 0 {
+                break;
+            }
+        }
+    }
+    stats.done.store(true, Ordering::Relaxed);
+    // Keep answering until the fleet stops.
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return Ok(()),
+            Some(msg) = requests.next() => answer(&bus, msg, |t| events.snapshot(t, now)).await,
+        }
+    }
 }

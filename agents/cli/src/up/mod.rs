@@ -53,6 +53,11 @@ pub struct UpArgs {
     pub metrics_addr: SocketAddr,
     /// Stop after this long (default: at Ctrl-C).
     pub duration: Option<Duration>,
+    /// Replay this recording as the venue (lockstep, at the recording's time) instead of the
+    /// simulator; the run ends when it is over.
+    pub replay: Option<PathBuf>,
+    /// Market catalog of the replay (default: beside the recording).
+    pub catalog: Option<PathBuf>,
 }
 
 /// Every agent's metrics on one endpoint.
@@ -79,11 +84,25 @@ fn metric_name(name: &str) -> String {
     name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
 }
 
+/// Where market data comes from.
+enum Source {
+    /// The Venue's simulator.
+    Sim { sim: polyfleet_sim::Simulator, catalog: polyfleet_polymarket::catalog::Catalog, now_ms: u64 },
+    /// A recording.
+    Replay {
+        catalog: polyfleet_polymarket::catalog::Catalog,
+        lines: Vec<polyfleet_polymarket::recording::RecordLine>,
+        start_ms: u64,
+    },
+}
+
 /// How the run ended.
 #[derive(Debug, Clone)]
 pub struct Outcome {
     /// Final summary per strategy: (name, fills, pnl).
     pub strategies: Vec<(String, u64, polyfleet_core::Money)>,
+    /// Every fill per strategy.
+    pub fills: Vec<(String, Vec<polyfleet_core::wire::Fill>)>,
     /// Orders still open after the cancels.
     pub open_orders: usize,
     /// What the directory watcher reported (parameter changes and their acknowledgements).
@@ -110,14 +129,29 @@ async fn cancel_all<B: Bus>(bus: &B, strategies: &[StrategyConfig]) {
 /// Runs the fleet until `stop` turns true or `duration` passes.
 pub async fn run(args: UpArgs, mut stop: tokio_watch::Receiver<bool>) -> anyhow::Result<Outcome> {
     let mut res = local::load(&args.dir, &args.namespace)?;
-    let venue = local::simulator_venue(&res)
-        .context("polyfleet up runs against a Venue of kind simulator (trading a real venue needs the cluster and, for live orders, the live-trading issue)")?
-        .clone();
+    let (venue, source) = match &args.replay {
+        Some(rec) => {
+            let venue = res.venues.first().context("no Venue in the directory")?.clone();
+            let catalog = local::catalog_of(rec, args.catalog.as_deref())?;
+            let lines = polyfleet_polymarket::recording::open(rec)?.collect::<Result<Vec<_>, _>>()?;
+            let start_ms = lines.first().map_or(0, |l| l.recv_ns / 1_000_000);
+            (venue, Source::Replay { catalog, lines, start_ms })
+        }
+        None => {
+            let venue = local::simulator_venue(&res)
+                .context("polyfleet up runs against a Venue of kind simulator, or --replay of a recording (trading a real venue needs the cluster, and live orders the live-trading issue)")?
+                .clone();
+            let now_ms = polyfleet_agent::time::now_ms();
+            let sim = local::simulator(&res, &venue, now_ms);
+            (venue, Source::Sim { catalog: sim.catalog(), sim, now_ms })
+        }
+    };
     let venue_name = venue.name_any();
-    let now_ms = polyfleet_agent::time::now_ms();
-    let sim = local::simulator(&res, &venue, now_ms);
-    let catalog = sim.catalog();
-    let plan = local::plan_with(&mut res, &catalog, now_ms)?;
+    let (catalog, start_ms) = match &source {
+        Source::Replay { catalog, start_ms, .. } => (catalog.clone(), *start_ms),
+        Source::Sim { catalog, now_ms, .. } => (catalog.clone(), *now_ms),
+    };
+    let plan = local::plan_with(&mut res, &catalog, start_ms)?;
     let strategies: Vec<StrategyConfig> = plan.strategies.iter().map(|s| s.config.clone()).collect();
     if strategies.iter().any(|s| s.mode != "paper") {
         eprintln!("note: polyfleet up trades on paper; strategies in shadow or live mode run as paper here");
@@ -145,7 +179,8 @@ pub async fn run(args: UpArgs, mut stop: tokio_watch::Receiver<bool>) -> anyhow:
         venue: venue_name.clone(),
         liquidity_band_bps: plan.liquidity_band_bps,
         durable: "risk-local".into(),
-        concurrency: 16,
+        // A replay decides one intent at a time, in order, as the backtest does.
+        concurrency: if args.replay.is_some() { 1 } else { 16 },
     };
     tasks.spawn(risk_agent::run(bus.clone(), store.clone(), risk_cfg, risk_metrics, shutdown.clone()));
     let tokens: Vec<_> =
@@ -156,14 +191,41 @@ pub async fn run(args: UpArgs, mut stop: tokio_watch::Receiver<bool>) -> anyhow:
     let exec_cfg =
         ExecutionAgentConfig { venue: venue_name.clone(), namespace: "*".into(), durable: "execution-local".into() };
     tasks.spawn(execution::run(bus.clone(), store.clone(), executor, exec_cfg, exec_metrics, shutdown.clone()));
-    let feed_stats = Arc::new(FeedStats::default());
-    let rate = venue.spec.simulator.as_ref().map_or(200, |s| s.events_per_second.max(1) as u32);
-    tasks.spawn(feed::run(bus.clone(), venue_name.clone(), sim, rate, feed_stats.clone(), shutdown.clone()));
     let board = Board::new(strategies.clone());
     {
         let (board, bus, venue_name, shutdown) = (board.clone(), bus.clone(), venue_name.clone(), shutdown.clone());
         tasks.spawn(async move { board.listen(bus, &venue_name, shutdown).await });
     }
+    // The feed starts once every agent has subscribed (and the board with them).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !parts.iter().all(|p| p.is_ready()) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let feed_stats = Arc::new(FeedStats::default());
+    let mode = match source {
+        Source::Sim { sim, .. } => {
+            let rate = venue.spec.simulator.as_ref().map_or(200, |s| s.events_per_second.max(1) as u32);
+            tasks.spawn(feed::run(bus.clone(), venue_name.clone(), sim, rate, feed_stats.clone(), shutdown.clone()));
+            "simulator".to_string()
+        }
+        Source::Replay { catalog, lines, .. } => {
+            let all: Vec<_> = catalog.markets.iter().flat_map(|m| m.tokens.iter().map(|t| t.token_id)).collect();
+            let followed = tokens.iter().filter_map(|t| polyfleet_core::TokenId::parse(&t.token).ok()).collect();
+            let events = polyfleet_backtest::source::Events::new(lines.into_iter(), all);
+            let quiet = Duration::from_millis(3);
+            tasks.spawn(feed::replay(
+                bus.clone(),
+                venue_name.clone(),
+                events,
+                followed,
+                quiet,
+                feed_stats.clone(),
+                shutdown.clone(),
+            ));
+            format!("replay of {}", args.replay.as_ref().map(|p| p.display().to_string()).unwrap_or_default())
+        }
+    };
     let metrics = Arc::new(FleetMetrics { parts, empty: Registry::default() });
     let metrics_addr = probes::serve(args.metrics_addr, metrics).await.context("serving /metrics")?;
     let mut watcher = watch::Watcher::new(&args.dir, &args.namespace, &plan);
@@ -177,7 +239,7 @@ pub async fn run(args: UpArgs, mut stop: tokio_watch::Receiver<bool>) -> anyhow:
             _ = stop.changed() => break,
             _ = tick.tick() => {}
         }
-        if args.duration.is_some_and(|d| started.elapsed() >= d) {
+        if args.duration.is_some_and(|d| started.elapsed() >= d) || feed_stats.done.load(Ordering::Relaxed) {
             break;
         }
         for line in watcher.poll(&bus, &catalog).await {
@@ -191,7 +253,7 @@ pub async fn run(args: UpArgs, mut stop: tokio_watch::Receiver<bool>) -> anyhow:
         let rate = events.saturating_sub(last_events) as f64;
         last_events = events;
         let header = format!(
-            "polyfleet up: {} strategies from {} (inproc, paper), venue {venue_name} (simulator), {}s, metrics http://{metrics_addr}/metrics",
+            "polyfleet up: {} strategies from {} (inproc, paper), venue {venue_name} ({mode}), {}s, metrics http://{metrics_addr}/metrics",
             strategies.len(),
             args.dir.display(),
             started.elapsed().as_secs()
@@ -230,6 +292,7 @@ pub async fn run(args: UpArgs, mut stop: tokio_watch::Receiver<bool>) -> anyhow:
     print!("{}", board.render("final:", &feed_stats, 0.0));
     Ok(Outcome {
         strategies: lines.iter().map(|(n, l)| (n.clone(), l.fills, l.pnl)).collect(),
+        fills: lines.iter().map(|(n, l)| (n.clone(), l.trades.clone())).collect(),
         open_orders: lines.values().map(|l| l.open.len()).sum(),
         log,
     })

@@ -53,7 +53,9 @@ impl BookFollower {
     /// Applies one event.
     pub fn on_event(&mut self, ev: &MarketEvent) -> Followed {
         if let MarketEventBody::Snapshot { bids, asks, tick, .. } = &ev.body {
-            if self.seq.is_some_and(|s| ev.seq < s) {
+            // Older than what the follower has, or the very state it is live on (a snapshot
+            // answered late, after the events it would bring): nothing to do.
+            if self.seq.is_some_and(|s| ev.seq < s || (ev.seq == s && self.is_live())) {
                 return Followed::Stale;
             }
             let ok = self.book.apply_snapshot(bids.iter().copied(), asks.iter().copied(), *tick).is_ok();

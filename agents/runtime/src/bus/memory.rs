@@ -36,17 +36,25 @@ struct Stream {
 
 #[derive(Default)]
 struct State {
-    subscribers: Vec<(String, mpsc::UnboundedSender<Message>)>,
+    /// (pattern, sender, counted): `counted` for subscriptions whose deliveries count towards
+    /// [`MemoryBus::unconsumed`] (all but request inboxes).
+    subscribers: Vec<(String, mpsc::UnboundedSender<Message>, bool)>,
+    /// Counted deliveries sent to subscriptions.
+    sent: u64,
     streams: Vec<Stream>,
     kv: BTreeMap<String, KvEntry>,
     kv_revision: u64,
     kv_watchers: Vec<(String, mpsc::UnboundedSender<Result<KvEntry, BusError>>)>,
     inbox: u64,
+    /// Messages sent, acknowledged or stored so far (see [`MemoryBus::activity`]).
+    activity: u64,
 }
 
 struct Shared {
     state: Mutex<State>,
     stored: Notify,
+    /// Counted deliveries taken out of subscriptions.
+    consumed: std::sync::atomic::AtomicU64,
 }
 
 /// The in-memory bus; clones share it.
@@ -72,6 +80,7 @@ pub struct AckHandle {
 impl AckHandle {
     pub(super) fn ack(self) {
         let mut st = lock(&self.shared);
+        st.activity += 1;
         if let Some(c) = st.streams[self.stream].consumers.get_mut(&self.durable) {
             c.pending.remove(&self.index);
         }
@@ -100,12 +109,53 @@ impl MemoryBus {
             shared: Arc::new(Shared {
                 state: Mutex::new(State { streams, ..State::default() }),
                 stored: Notify::new(),
+                consumed: std::sync::atomic::AtomicU64::new(0),
             }),
         }
     }
 
+    /// A counter that moves whenever anything is sent, stored, acknowledged or put in the KV
+    /// bucket: a replay steps only once it stops moving (the fleet has settled).
+    pub fn activity(&self) -> u64 {
+        lock(&self.shared).activity
+    }
+
+    /// Messages sent to subscriptions that their subscribers have not taken yet (a subscription
+    /// nobody reads holds this above zero until it is dropped and sent to again).
+    pub fn unconsumed(&self) -> u64 {
+        let sent = lock(&self.shared).sent;
+        sent.saturating_sub(self.shared.consumed.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Stored messages durable consumers have not acknowledged yet (delivered or not).
+    pub fn backlog(&self) -> usize {
+        let st = lock(&self.shared);
+        st.streams
+            .iter()
+            .flat_map(|s| {
+                s.consumers.values().map(|c| {
+                    let new = s.messages[c.next.min(s.messages.len())..]
+                        .iter()
+                        .filter(|m| subject_matches(&c.filter, &m.subject))
+                        .count();
+                    new + c.pending.len()
+                })
+            })
+            .sum()
+    }
+
     fn fan_out(st: &mut State, msg: &Message) {
-        st.subscribers.retain(|(pattern, tx)| !subject_matches(pattern, &msg.subject) || tx.send(msg.clone()).is_ok());
+        st.activity += 1;
+        let mut sent = 0;
+        st.subscribers.retain(|(pattern, tx, counted)| {
+            if !subject_matches(pattern, &msg.subject) {
+                return true;
+            }
+            let ok = tx.send(msg.clone()).is_ok();
+            sent += u64::from(ok && *counted);
+            ok
+        });
+        st.sent += sent;
     }
 
     fn has_work(shared: &Arc<Shared>, stream: usize, durable: &str) -> bool {
@@ -155,8 +205,12 @@ impl Bus for MemoryBus {
 
     async fn subscribe(&self, pattern: &str) -> Result<Subscription, BusError> {
         let (tx, rx) = mpsc::unbounded_channel();
-        lock(&self.shared).subscribers.push((pattern.to_string(), tx));
-        Ok(tokio_stream(rx).boxed())
+        lock(&self.shared).subscribers.push((pattern.to_string(), tx, true));
+        let shared = self.shared.clone();
+        let rx = tokio_stream(rx).inspect(move |_| {
+            shared.consumed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        });
+        Ok(rx.boxed())
     }
 
     async fn request(&self, subject: &str, payload: Bytes, timeout: Duration) -> Result<Bytes, BusError> {
@@ -165,7 +219,7 @@ impl Bus for MemoryBus {
             let mut st = lock(&self.shared);
             st.inbox += 1;
             let inbox = format!("_INBOX.memory.{}", st.inbox);
-            st.subscribers.push((inbox.clone(), tx));
+            st.subscribers.push((inbox.clone(), tx, false));
             let msg = Message { subject: subject.to_string(), headers: vec![], payload, reply: Some(inbox) };
             MemoryBus::fan_out(&mut st, &msg);
             msg
@@ -245,6 +299,7 @@ impl Bus for MemoryBus {
     async fn kv_put(&self, key: &str, value: Bytes) -> Result<u64, BusError> {
         let mut st = lock(&self.shared);
         st.kv_revision += 1;
+        st.activity += 1;
         let entry = KvEntry { key: key.to_string(), revision: st.kv_revision, value };
         st.kv.insert(key.to_string(), entry.clone());
         st.kv_watchers.retain(|(k, tx)| k != key || tx.send(Ok(entry.clone())).is_ok());

@@ -1,0 +1,72 @@
+//! Parity: one recording through the local fleet (`polyfleet up --replay`: the real agents on the
+//! in-memory bus, paper, replayed in lockstep at the recording's time) and through `polyfleet
+//! backtest` (the engine, no bus) gives the same fills and the same PnL.
+//!
+//! Its own test binary: a replaying fleet sets the agents' process-wide clock.
+
+use std::path::{Path, PathBuf};
+
+use polyfleet_cli::backtest::{BacktestArgs, run as backtest};
+use polyfleet_cli::up::{UpArgs, run as up};
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/examples")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fleet_and_the_backtest_fill_the_same_orders_for_the_same_pnl() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = std::env::temp_dir().join(format!("polyfleet-parity-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let rec = dir.join("rec.jsonl");
+    let res = polyfleet_cli::local::load(&examples(), "default").unwrap();
+    let venue = polyfleet_cli::local::simulator_venue(&res).unwrap();
+    let sim = polyfleet_cli::local::simulator(&res, venue, polyfleet_cli::local::DEFAULT_START_MS);
+    sim.catalog().write(&polyfleet_polymarket::catalog::Catalog::beside(&rec)).unwrap();
+    let mut file = polyfleet_cli::record::create(&rec).unwrap();
+    polyfleet_cli::generate::generate_from(sim, 6_000, &mut *file).unwrap();
+    drop(file);
+
+    let args = BacktestArgs {
+        dir: examples(),
+        recording: rec.clone(),
+        catalog: None,
+        namespace: "default".into(),
+        out: dir.join("report"),
+        sweeps: vec![],
+        capital: None,
+        sample_ms: 1000,
+        workers: 1,
+        progress: false,
+    };
+    let report = tokio::task::spawn_blocking(move || backtest(&args)).await.unwrap().unwrap().remove(0);
+    let mut expected: Vec<String> = report
+        .journal
+        .fills
+        .iter()
+        .map(|f| format!("{} {:?} {} {} {}", f.token, f.side, f.price, f.size, f.fee))
+        .collect();
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let up_args = UpArgs {
+        dir: examples(),
+        namespace: "default".into(),
+        metrics_addr: format!("127.0.0.1:{port}").parse().unwrap(),
+        duration: None,
+        replay: Some(rec.clone()),
+        catalog: None,
+    };
+    let outcome = up(up_args, stop_rx).await.unwrap();
+    let (_, fills) = outcome.fills.iter().find(|(n, _)| n == "negrisk-arb").unwrap();
+    let mut got: Vec<String> =
+        fills.iter().map(|f| format!("{} {:?} {} {} {}", f.token, f.side, f.price, f.size, f.fee)).collect();
+    assert!(expected.len() > 5, "the recording has opportunities: {} fills", expected.len());
+    expected.sort();
+    got.sort();
+    assert_eq!(got, expected, "fills differ");
+    let pnl = outcome.strategies.iter().find(|(n, _, _)| n == "negrisk-arb").unwrap().2;
+    assert_eq!(pnl.to_string(), report.strategies[0].pnl_usdc, "PnL differs");
+    let _ = std::fs::remove_dir_all(&dir);
+}
