@@ -36,9 +36,17 @@ enum Command {
         /// Namespace of objects that name none.
         #[arg(short = 'n', long, default_value = "default")]
         namespace: String,
-        /// Runtime: `inproc` (one process, in-memory bus and risk store).
-        #[arg(long, default_value = "inproc")]
+        /// Runtime: `inproc` (one process, in-memory bus and risk store) or `processes` (each
+        /// agent and the simulator its own process, on NATS and Redis).
+        #[arg(long, default_value = "inproc", value_parser = ["inproc", "processes"])]
         runtime: String,
+        /// NATS URL for `processes` (default: a `nats-server -js` started for the run).
+        #[arg(long)]
+        nats: Option<String>,
+        /// Redis URL for `processes` (default: a `redis-server` started for the run; a password
+        /// comes from REDIS_PASSWORD only).
+        #[arg(long)]
+        redis: Option<String>,
         /// Where /metrics is served.
         #[arg(long, default_value = "127.0.0.1:9464")]
         metrics_addr: SocketAddr,
@@ -87,8 +95,8 @@ enum Command {
         /// Model time of the first frame of a generated recording, Unix ms (default 2026-01-01).
         #[arg(long, default_value_t = 1_767_225_600_000)]
         start_ms: u64,
-        /// Simulate what a resource directory declares instead: its simulator Venue's settings
-        /// (seed, rate, mispricing) and its Markets, under the ids they name.
+        /// Simulate what a resource directory declares instead (served or `--generate`d): its
+        /// simulator Venue's settings (seed, rate, mispricing) and its Markets, under their ids.
         #[arg(short = 'f', long = "filename")]
         resources: Option<PathBuf>,
     },
@@ -205,18 +213,32 @@ async fn main() -> anyhow::Result<()> {
             let _ = stop.changed().await;
             Ok(())
         }
-        Command::VenueSim { addr, seed, rate, binary_markets, events, mispricing_bps, replay: None, .. } => {
+        Command::VenueSim {
+            addr, seed, rate, binary_markets, events, mispricing_bps, replay: None, resources, ..
+        } => {
             let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64;
-            let cfg = SimConfig {
-                seed,
-                binary_markets,
-                neg_risk_events: events,
-                mispricing_bps,
-                start_ms: now_ms,
-                step_ms: (1000 / u64::from(rate.max(1))).max(1),
-                ..SimConfig::default()
+            let (model, rate) = match resources {
+                Some(dir) => {
+                    let res = local::load(&dir, "default")?;
+                    let venue = local::simulator_venue(&res).context("no Venue of kind simulator in the directory")?;
+                    let rate =
+                        venue.spec.simulator.as_ref().map_or(rate, |s| s.events_per_second.max(1).unsigned_abs());
+                    (local::simulator(&res, venue, now_ms), rate)
+                }
+                None => {
+                    let cfg = SimConfig {
+                        seed,
+                        binary_markets,
+                        neg_risk_events: events,
+                        mispricing_bps,
+                        start_ms: now_ms,
+                        step_ms: (1000 / u64::from(rate.max(1))).max(1),
+                        ..SimConfig::default()
+                    };
+                    (Simulator::new(cfg), rate)
+                }
             };
-            let sim = server::serve(cfg, addr, rate).await.context("starting the simulator")?;
+            let sim = server::serve_source(Box::new(model), addr, rate).await.context("starting the simulator")?;
             println!("venue simulator on {} (market channel {})", sim.http_url(), sim.market_ws_url());
             for m in sim.with_model(|m| m.markets().to_vec()).await.unwrap_or_default() {
                 println!("  {}  {}  YES {}  NO {}", m.slug, m.condition, m.yes, m.no);
@@ -226,13 +248,13 @@ async fn main() -> anyhow::Result<()> {
             println!("stopped after {} frames on {} connections", sim.frames_sent(), sim.connections());
             Ok(())
         }
-        Command::Up { resources, namespace, runtime, metrics_addr, duration, replay, catalog } => {
-            anyhow::ensure!(
-                runtime == "inproc",
-                "runtime {runtime:?} is not available yet: only inproc (the processes runtime is planned)"
-            );
+        Command::Up { resources, namespace, runtime, nats, redis, metrics_addr, duration, replay, catalog } => {
+            let runtime = match runtime.as_str() {
+                "processes" => up::Runtime::Processes { nats, redis, bin_dir: None },
+                _ => up::Runtime::Inproc,
+            };
             let duration = duration.map(Duration::from_secs);
-            let args = up::UpArgs { dir: resources, namespace, metrics_addr, duration, replay, catalog };
+            let args = up::UpArgs { dir: resources, namespace, metrics_addr, duration, replay, catalog, runtime };
             let outcome = up::run(args, stop_rx).await?;
             if outcome.open_orders > 0 {
                 eprintln!("{} orders were still open at exit", outcome.open_orders);

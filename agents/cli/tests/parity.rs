@@ -57,6 +57,7 @@ async fn the_fleet_and_the_backtest_fill_the_same_orders_for_the_same_pnl() {
         duration: None,
         replay: Some(rec.clone()),
         catalog: None,
+        runtime: polyfleet_cli::up::Runtime::Inproc,
     };
     let outcome = up(up_args, stop_rx).await.unwrap();
     let (_, fills) = outcome.fills.iter().find(|(n, _)| n == "negrisk-arb").unwrap();

@@ -1,18 +1,19 @@
-//! `polyfleet up` in process on a copy of `manifests/examples`: the arbitrage strategy finds and
-//! paper-fills the simulator's mispricings, `/metrics` serves every agent's metrics, editing the
-//! Strategy's file changes its parameters live (acknowledged by the agent), an invalid edit is
-//! reported and changes nothing, and stopping cancels what is open and ends cleanly.
+//! `polyfleet up` on a copy of `manifests/examples`, in both runtimes (in process; and as processes
+//! on NATS and Redis): the arbitrage strategy finds and paper-fills the simulator's mispricings,
+//! `/metrics` serves every agent's metrics, editing the Strategy's file changes its parameters
+//! live (acknowledged by the agent), an invalid edit is reported and changes nothing, and stopping
+//! cancels what is open and ends cleanly.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use polyfleet_cli::up::{UpArgs, run};
+use polyfleet_cli::up::{Runtime, UpArgs, run};
 
-fn copy_examples() -> PathBuf {
+fn copy_examples(name: &str) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/examples");
-    let dir = std::env::temp_dir().join(format!("polyfleet-up-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("polyfleet-up-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     for e in std::fs::read_dir(&src).unwrap() {
@@ -39,22 +40,49 @@ fn edit(dir: &Path, from: &str, to: &str) {
     std::fs::write(&f, text.replace(from, to)).unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_local_fleet_trades_serves_metrics_and_takes_parameter_edits() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let dir = copy_examples();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let addr = format!("127.0.0.1:{port}");
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let args = UpArgs {
-        dir: dir.clone(),
+fn args(dir: &Path, metrics: &str, runtime: Runtime) -> UpArgs {
+    UpArgs {
+        dir: dir.to_path_buf(),
         namespace: "default".into(),
-        metrics_addr: addr.parse().unwrap(),
+        metrics_addr: metrics.parse().unwrap(),
         duration: None,
         replay: None,
         catalog: None,
-    };
-    let fleet = tokio::spawn(run(args, stop_rx));
+        runtime,
+    }
+}
+
+/// Edits the Strategy (first invalidly, then validly), stops the fleet, and checks the outcome.
+async fn edit_and_stop(
+    dir: &Path,
+    stop: tokio::sync::watch::Sender<bool>,
+    fleet: tokio::task::JoinHandle<anyhow::Result<polyfleet_cli::up::Outcome>>,
+) {
+    // An invalid edit is reported and changes nothing; a valid one is applied live.
+    edit(dir, "minEdgeBps: 50", "minEdgeBps: -3");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    edit(dir, "minEdgeBps: -3", "minEdgeBps: 75");
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let _ = stop.send(true);
+    let outcome = tokio::time::timeout(Duration::from_secs(30), fleet).await.unwrap().unwrap().unwrap();
+    let log = outcome.log.join("\n");
+    assert!(log.contains("edit not applied"), "{log}");
+    assert!(log.contains("negrisk-arb: parameters changed, generation 2 sent"), "{log}");
+    assert!(log.contains("negrisk-arb: parameters of generation 2 applied live"), "{log}");
+    let (name, fills, _pnl) = &outcome.strategies[0];
+    assert_eq!(name, "negrisk-arb");
+    assert!(*fills > 0, "paper fills of the simulator's mispricings");
+    assert_eq!(outcome.open_orders, 0, "stopping cancels what is open");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_fleet_trades_serves_metrics_and_takes_parameter_edits() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = copy_examples("inproc");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let fleet = tokio::spawn(run(args(&dir, &addr, Runtime::Inproc), stop_rx));
     // The metrics endpoint comes up with the fleet; the order path counts as it trades.
     let deadline = Instant::now() + Duration::from_secs(30);
     let metrics = loop {
@@ -72,20 +100,27 @@ async fn a_local_fleet_trades_serves_metrics_and_takes_parameter_edits() {
         assert!(metrics.contains(family), "{family} missing from /metrics");
     }
     assert_eq!(metrics.matches("# EOF").count(), 1, "one exposition");
-    // An invalid edit is reported and changes nothing; a valid one is applied live.
-    edit(&dir, "minEdgeBps: 50", "minEdgeBps: -3");
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    edit(&dir, "minEdgeBps: -3", "minEdgeBps: 75");
-    tokio::time::sleep(Duration::from_millis(3500)).await;
-    let _ = stop_tx.send(true);
-    let outcome = tokio::time::timeout(Duration::from_secs(20), fleet).await.unwrap().unwrap().unwrap();
-    let log = outcome.log.join("\n");
-    assert!(log.contains("edit not applied"), "{log}");
-    assert!(log.contains("negrisk-arb: parameters changed, generation 2 sent"), "{log}");
-    assert!(log.contains("negrisk-arb: parameters of generation 2 applied live"), "{log}");
-    let (name, fills, _pnl) = &outcome.strategies[0];
-    assert_eq!(name, "negrisk-arb");
-    assert!(*fills > 0, "paper fills of the simulator's mispricings");
-    assert_eq!(outcome.open_orders, 0, "stopping cancels what is open");
+    edit_and_stop(&dir, stop_tx, fleet).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The same with every agent and the simulator as processes on a NATS and a Redis started for the
+/// run (the binaries of the workspace: `cargo test --workspace` builds them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_processes_runtime_trades_over_nats_and_redis_and_takes_parameter_edits() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_polyfleet")).parent().unwrap().to_path_buf();
+    assert!(
+        bin_dir.join("polyfleet-agent").is_file(),
+        "polyfleet-agent is not built beside polyfleet: run `cargo test --workspace` (or build the workspace)"
+    );
+    let dir = copy_examples("processes");
+    let runtime = Runtime::Processes { nats: None, redis: None, bin_dir: Some(bin_dir) };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let fleet = tokio::spawn(run(args(&dir, "127.0.0.1:0", runtime), stop_rx));
+    // Let it trade a while (the processes start, connect and subscribe first).
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert!(!fleet.is_finished(), "the fleet stopped early: {:?}", fleet.await);
+    edit_and_stop(&dir, stop_tx, fleet).await;
     let _ = std::fs::remove_dir_all(&dir);
 }

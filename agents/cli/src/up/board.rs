@@ -6,7 +6,6 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Write as _;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
@@ -18,8 +17,6 @@ use polyfleet_core::{ClientOrderId, Money, TokenId, TokenMap};
 use polyfleet_runtime::bus::Bus;
 use polyfleet_runtime::risk_store::{PolicyKey, RiskStore};
 use tokio::sync::watch;
-
-use super::feed::FeedStats;
 
 const LATENCIES: usize = 10_000;
 
@@ -45,6 +42,7 @@ pub struct Line {
 #[derive(Default)]
 struct State {
     lines: BTreeMap<String, Line>,
+    md_events: u64,
     latencies_ns: VecDeque<u64>,
     books: TokenMap<BookFollower>,
 }
@@ -104,7 +102,10 @@ impl Board {
                     });
                 },
                 Some(m) = md.next() => if let Ok(ev) = decode::<MarketEvent>(&m.payload) {
-                    self.with(|s| { s.books.entry(ev.token).or_default().on_event(&ev); });
+                    self.with(|s| {
+                        s.md_events += 1;
+                        s.books.entry(ev.token).or_default().on_event(&ev);
+                    });
                 },
             }
         }
@@ -149,6 +150,11 @@ impl Board {
         self.with(|s| s.lines.clone())
     }
 
+    /// Market events seen, books known and books live.
+    pub fn feed(&self) -> (u64, usize, usize) {
+        self.with(|s| (s.md_events, s.books.len(), s.books.values().filter(|f| f.is_live()).count()))
+    }
+
     /// (p50, p99, count) of market event to risk decision, in microseconds.
     pub fn latency_us(&self) -> Option<(u64, u64, usize)> {
         self.with(|s| {
@@ -163,16 +169,11 @@ impl Board {
     }
 
     /// The summary as text.
-    pub fn render(&self, header: &str, feed: &FeedStats, rate: f64) -> String {
+    pub fn render(&self, header: &str, rate: f64) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "{header}");
-        let _ = writeln!(
-            out,
-            "feed: {}/{} books live, {} events ({rate:.0}/s)",
-            feed.live.load(Ordering::Relaxed),
-            feed.tokens.load(Ordering::Relaxed),
-            feed.events.load(Ordering::Relaxed)
-        );
+        let (events, known, live) = self.feed();
+        let _ = writeln!(out, "feed: {live}/{known} books live, {events} market events ({rate:.0}/s)");
         let _ = writeln!(
             out,
             "{:<20} {:>12} {:>9} {:>5} {:>8} {:>6}  rejections",

@@ -12,7 +12,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -27,19 +27,11 @@ use polyfleet_runtime::bus::memory::MemoryBus;
 use polyfleet_sim::Simulator;
 use tokio::sync::watch;
 
-/// What the feed has done.
+/// What the feed reports to the supervisor.
 #[derive(Debug, Default)]
 pub struct FeedStats {
-    /// Frames the model produced.
-    pub frames: AtomicU64,
-    /// Events published.
-    pub events: AtomicU64,
-    /// Tokens with a live book.
-    pub live: AtomicU64,
-    /// Tokens served.
-    pub tokens: AtomicU64,
     /// A replay has sent its last event and the fleet has settled.
-    pub done: std::sync::atomic::AtomicBool,
+    pub done: AtomicBool,
 }
 
 fn wall_ns() -> u64 {
@@ -52,11 +44,9 @@ pub async fn run(
     venue: String,
     mut sim: Simulator,
     rate: u32,
-    stats: Arc<FeedStats>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let tokens: Vec<TokenId> = sim.markets().iter().flat_map(|m| [m.yes, m.no]).collect();
-    stats.tokens.store(tokens.len() as u64, Ordering::Relaxed);
     let mut norm = Normalizer::new(tokens.iter().copied());
     let mut actions = vec![];
     for t in &tokens {
@@ -77,18 +67,15 @@ pub async fn run(
             _ = tick.tick() => {
                 for _ in 0..per_tick {
                     for f in sim.step() {
-                        stats.frames.fetch_add(1, Ordering::Relaxed);
                         norm.on_frame(f.text.as_bytes(), wall_ns(), &mut actions);
                     }
                 }
                 for a in actions.drain(..) {
                     if let Action::Publish(ev) = a {
-                        stats.events.fetch_add(1, Ordering::Relaxed);
                         let subject = subjects::market_data(&venue, &ev.token);
                         let _ = bus.publish(&subject, vec![], Bytes::from(encode(&ev))).await;
                     }
                 }
-                stats.live.store(norm.live_count() as u64, Ordering::Relaxed);
             }
         }
     }
@@ -127,8 +114,6 @@ pub async fn replay<I: Iterator<Item = RecordLine> + Send>(
         }
         now = ev.recv_ts_ns;
         polyfleet_agent::time::set_replay_ns(now);
-        stats.events.fetch_add(1, Ordering::Relaxed);
-        stats.frames.store(events.frames, Ordering::Relaxed);
         let subject = subjects::market_data(&venue, &ev.token);
         bus.publish(&subject, vec![], Bytes::from(encode(&ev))).await?;
         if !followed.contains(&ev.token) {
