@@ -2,6 +2,7 @@
 //! SVG plots drawn with plotters (equity curve, drawdown, exposure, fills on the price of the most
 //! traded token). No scripts, no external files: it opens anywhere and diffs as text.
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use polyfleet_core::{Money, Price, Side, TokenId};
 
@@ -33,35 +34,49 @@ fn bounds(ys: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
-/// A line plot of `(hours, value)` points, as an SVG element.
-fn line_plot(title: &str, y_label: &str, points: &[(f64, f64)], color: RGBColor, area: bool) -> String {
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// An SVG chart over hours on x, `y` between `lo` and `hi`, with `draw` drawing its series.
+fn svg_chart(
+    caption: &str,
+    x_max: f64,
+    (lo, hi): (f64, f64),
+    y_desc: &str,
+    draw: impl FnOnce(&mut Chart<'_, '_>),
+) -> String {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
         let _ = root.fill(&WHITE);
-        let x_max = points.last().map_or(1.0, |p| p.0).max(1e-6);
-        let (lo, hi) = bounds(points.iter().map(|p| p.1).chain([0.0]));
         let chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 18))
+            .caption(caption, ("sans-serif", 18))
             .margin(10)
             .x_label_area_size(35)
             .y_label_area_size(70)
-            .build_cartesian_2d(0.0..x_max, lo..hi);
+            .build_cartesian_2d(0.0..x_max.max(1e-6), lo..hi);
         if let Ok(mut chart) = chart {
-            let _ = chart.configure_mesh().x_desc("hours").y_desc(y_label).draw();
-            if area {
-                let _ =
-                    chart.draw_series(AreaSeries::new(points.iter().copied(), 0.0, color.mix(0.3)).border_style(color));
-            } else {
-                let _ = chart.draw_series(LineSeries::new(points.iter().copied(), &color));
-            }
+            let _ = chart.configure_mesh().x_desc("hours").y_desc(y_desc).draw();
+            draw(&mut chart);
         }
         let _ = root.present();
     }
     svg
 }
 
-/// The token with the most fills, its mid-price series and its fills.
+/// A line (or area) plot of `(hours, value)` points.
+fn line_plot(title: &str, y_label: &str, points: &[(f64, f64)], color: RGBColor, area: bool) -> String {
+    let x_max = points.last().map_or(1.0, |p| p.0);
+    let y = bounds(points.iter().map(|p| p.1).chain([0.0]));
+    svg_chart(title, x_max, y, y_label, |chart| {
+        let _ = if area {
+            chart.draw_series(AreaSeries::new(points.iter().copied(), 0.0, color.mix(0.3)).border_style(color))
+        } else {
+            chart.draw_series(LineSeries::new(points.iter().copied(), &color))
+        };
+    })
+}
+
+/// The token with the most fills: its mid price and its fills (buys green, sells red).
 fn fills_plot(r: &Report) -> String {
     let j = &r.journal;
     let first = j.samples.first().map_or(0, |s| s.ts_ns);
@@ -71,39 +86,28 @@ fn fills_plot(r: &Report) -> String {
         *counts.entry(f.token).or_default() += 1;
     }
     let token = counts.iter().max_by_key(|(t, n)| (**n, std::cmp::Reverse(**t))).map(|(t, _)| *t);
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
-        let _ = root.fill(&WHITE);
-        let mids: Vec<(f64, f64)> = token
-            .and_then(|t| j.prices.get(&t))
-            .map(|s| thin(s.len(), PLOT_POINTS).into_iter().map(|i| (hours(s[i].0), px(s[i].1))).collect())
-            .unwrap_or_default();
-        let fills: Vec<(f64, f64, Side)> =
-            j.fills.iter().filter(|f| Some(f.token) == token).map(|f| (hours(f.ts_ns), px(f.price), f.side)).collect();
-        let x_max = j.samples.last().map_or(1.0, |s| hours(s.ts_ns)).max(1e-6);
-        let (lo, hi) = bounds(mids.iter().map(|p| p.1).chain(fills.iter().map(|f| f.1)));
-        let caption = match token {
-            Some(t) => format!("Fills on price (token …{})", &t.to_string()[t.to_string().len().saturating_sub(8)..]),
-            None => "Fills on price (no fills)".to_string(),
-        };
-        let chart = ChartBuilder::on(&root)
-            .caption(caption, ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(70)
-            .build_cartesian_2d(0.0..x_max, lo..hi);
-        if let Ok(mut chart) = chart {
-            let _ = chart.configure_mesh().x_desc("hours").y_desc("price").draw();
-            let _ = chart.draw_series(LineSeries::new(mids, &RGBColor(120, 120, 120)));
-            let _ = chart.draw_series(fills.iter().map(|&(x, y, side)| {
-                let c = if side == Side::Buy { RGBColor(0, 150, 60) } else { RGBColor(200, 30, 30) };
-                Circle::new((x, y), 3, c.filled())
-            }));
+    let mids: Vec<(f64, f64)> = token
+        .and_then(|t| j.prices.get(&t))
+        .map(|s| thin(s.len(), PLOT_POINTS).into_iter().map(|i| (hours(s[i].0), px(s[i].1))).collect())
+        .unwrap_or_default();
+    let fills: Vec<(f64, f64, Side)> =
+        j.fills.iter().filter(|f| Some(f.token) == token).map(|f| (hours(f.ts_ns), px(f.price), f.side)).collect();
+    let x_max = j.samples.last().map_or(1.0, |s| hours(s.ts_ns));
+    let y = bounds(mids.iter().map(|p| p.1).chain(fills.iter().map(|f| f.1)));
+    let caption = match token {
+        Some(t) => {
+            let id = t.to_string();
+            format!("Fills on price (token …{})", &id[id.len().saturating_sub(8)..])
         }
-        let _ = root.present();
-    }
-    svg
+        None => "Fills on price (no fills)".to_string(),
+    };
+    svg_chart(&caption, x_max, y, "price", |chart| {
+        let _ = chart.draw_series(LineSeries::new(mids, &RGBColor(120, 120, 120)));
+        let _ = chart.draw_series(fills.iter().map(|&(x, y, side)| {
+            let c = if side == Side::Buy { RGBColor(0, 150, 60) } else { RGBColor(200, 30, 30) };
+            Circle::new((x, y), 3, c.filled())
+        }));
+    })
 }
 
 fn row(k: &str, v: &str) -> String {

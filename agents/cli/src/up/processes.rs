@@ -112,10 +112,19 @@ fn binary(dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-fn installed(program: &str) -> anyhow::Result<()> {
+/// The server at `given`, or one of `program` started for the run (stopped when dropped).
+fn server<T>(
+    given: &Option<String>,
+    program: &str,
+    start: impl FnOnce() -> (T, String),
+) -> anyhow::Result<(Option<T>, String)> {
+    if let Some(url) = given {
+        return Ok((None, url.clone()));
+    }
     let found = Command::new(program).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status();
     anyhow::ensure!(found.is_ok(), "{program} is not installed (`bash scripts/setup.sh` installs it), or pass its URL");
-    Ok(())
+    let (s, url) = start();
+    Ok((Some(s), url))
 }
 
 /// Runs the fleet as processes.
@@ -128,24 +137,16 @@ pub(crate) async fn run(args: &UpArgs, p: Prepared, stop: tokio_watch::Receiver<
     let polyfleet = binary(&bin_dir, "polyfleet")?;
     let agent = binary(&bin_dir, "polyfleet-agent")?;
     // Infrastructure: given, or started for the run (stopped when it ends).
-    let (_nats_server, nats_url) = match nats {
-        Some(u) => (None, u.clone()),
-        None => {
-            installed("nats-server")?;
-            let s = NatsServer::start();
-            let url = s.url.clone();
-            (Some(s), url)
-        }
-    };
-    let (_redis_server, redis_url) = match redis {
-        Some(u) => (None, u.clone()),
-        None => {
-            installed("redis-server")?;
-            let s = RedisServer::start();
-            let url = s.url.clone();
-            (Some(s), url)
-        }
-    };
+    let (_nats_server, nats_url) = server(nats, "nats-server", || {
+        let s = NatsServer::start();
+        let url = s.url.clone();
+        (s, url)
+    })?;
+    let (_redis_server, redis_url) = server(redis, "redis-server", || {
+        let s = RedisServer::start();
+        let url = s.url.clone();
+        (s, url)
+    })?;
     let work = std::env::temp_dir().join(format!("polyfleet-up-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
     println!(
