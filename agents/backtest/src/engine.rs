@@ -160,9 +160,12 @@ impl Engine {
             let events = self.paper.on_book(&ev.token, follower.book(), now);
             self.settle(events);
         }
-        if let Some(slots) = self.by_token.get(&ev.token) {
-            for i in slots.clone() {
-                let out = self.slots[i].runner.on_market(ev, now);
+        let followers = self.by_token.get(&ev.token).map_or(0, Vec::len);
+        for k in 0..followers {
+            // Indexed rather than iterated: the strategies below need `self` mutably.
+            let i = self.by_token[&ev.token][k];
+            let out = self.slots[i].runner.on_market(ev, now);
+            if !out.intents.is_empty() {
                 self.enqueue(i, out.intents);
             }
         }
