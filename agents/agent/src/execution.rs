@@ -183,10 +183,6 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
     Ok(())
 }
 
-fn terminal(s: OrderStatus) -> bool {
-    matches!(s, OrderStatus::Filled | OrderStatus::Cancelled | OrderStatus::Expired | OrderStatus::Rejected)
-}
-
 impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
     async fn on_market<X: Bus>(&mut self, ev: &MarketEvent, snaps: &mut Snapshots<X>) {
         let (events, gap) = self.executor.on_market(ev, now_ns());
@@ -356,7 +352,7 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
                     }),
                     Err(err) => tracing::error!(error = %err, fill = %f.fill_id, "fill not booked in the ledger"),
                 },
-                ExecEvent::Update(u) => finished |= terminal(u.status),
+                ExecEvent::Update(u) => finished |= u.status.is_terminal(),
             }
         }
         self.store.commit(&policy, &intent.client_order_id, &commits, finished, outcome, now_ms()).await?;

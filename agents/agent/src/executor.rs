@@ -7,10 +7,10 @@ use std::future::Future;
 use std::time::Duration;
 
 use polyfleet_core::book::{BookFollower, Followed};
-use polyfleet_core::exec::paper::{ExecEvent, MarketRules, PaperEngine};
+use polyfleet_core::exec::paper::{ExecEvent, MarketRules, PaperEngine, refusal};
 use polyfleet_core::strategy::Instrument;
-use polyfleet_core::wire::{MarketEvent, MarketEventBody, OrderIntent, OrderStatus, OrderUpdate};
-use polyfleet_core::{ClientOrderId, Price, Quantity, TokenId, TokenMap};
+use polyfleet_core::wire::{MarketEvent, MarketEventBody, OrderIntent};
+use polyfleet_core::{ClientOrderId, Price, TokenId, TokenMap};
 
 /// Executes approved orders.
 pub trait Executor: Send {
@@ -41,20 +41,6 @@ impl PaperExecutor {
     pub fn new(instruments: TokenMap<Instrument>, latency: Duration) -> PaperExecutor {
         PaperExecutor { engine: PaperEngine::new(), books: TokenMap::default(), instruments, latency }
     }
-
-    fn refuse(intent: &OrderIntent, reason: &str, now_ns: u64) -> Vec<ExecEvent> {
-        vec![ExecEvent::Update(OrderUpdate {
-            client_order_id: intent.client_order_id,
-            namespace: intent.namespace.clone(),
-            strategy: intent.strategy.clone(),
-            venue_order_id: None,
-            status: OrderStatus::Rejected,
-            filled: Quantity::ZERO,
-            remaining: intent.size,
-            reason: Some(reason.to_string()),
-            ts_ns: now_ns,
-        })]
-    }
 }
 
 impl Executor for PaperExecutor {
@@ -67,10 +53,10 @@ impl Executor for PaperExecutor {
             tokio::time::sleep(self.latency).await;
         }
         let Some(inst) = self.instruments.get(&intent.token) else {
-            return PaperExecutor::refuse(intent, "no market rules for this token", now_ns);
+            return vec![refusal(intent, "no market rules for this token", now_ns)];
         };
         let Some(book) = self.books.get(&intent.token).filter(|f| f.is_live()).map(BookFollower::book) else {
-            return PaperExecutor::refuse(intent, "no live book for this token", now_ns);
+            return vec![refusal(intent, "no live book for this token", now_ns)];
         };
         let rules = MarketRules { tick: book.tick(), min_size: inst.min_size, fees: inst.fees };
         self.engine.submit(intent, book, &rules, now_ns)

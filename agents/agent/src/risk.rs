@@ -16,6 +16,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::StreamExt;
 use polyfleet_core::book::BookFollower;
+use polyfleet_core::risk::book_liquidity;
 use polyfleet_core::wire::{
     Intent, MarketEvent, OrderIntent, RejectReason, RiskDecision, Verdict, decode, encode, subjects,
 };
@@ -108,14 +109,6 @@ fn follow<B: Bus>(books: &mut TokenMap<BookFollower>, snaps: &mut Snapshots<B>, 
     }
 }
 
-/// Cash resting where the order would take from, within the band; zero without a live book.
-fn liquidity(books: &TokenMap<BookFollower>, intent: &OrderIntent, band_bps: u32) -> Money {
-    match books.get(&intent.token).filter(|f| f.is_live()) {
-        Some(f) => f.book().liquidity(intent.side.taking_side(), band_bps),
-        None => Money::ZERO,
-    }
-}
-
 /// Decodes an intent and measures its book's liquidity (in the loop, which owns the books), then
 /// decides and publishes on a task of its own: decisions of different intents run concurrently
 /// (the store's script keeps each atomic), up to the semaphore's limit.
@@ -156,8 +149,7 @@ async fn handle<B: Bus, S: RiskStore>(
             books.entry(ev.token).or_default().on_event(&ev);
         }
     }
-    // Ticks of 0.0001: one basis point of price is one tick.
-    let liq = liquidity(books, &intent, cfg.liquidity_band_bps);
+    let liq = book_liquidity(books, &intent, cfg.liquidity_band_bps);
     let Ok(permit) = limit.clone().acquire_owned().await else { return };
     let (bus, store, metrics) = (bus.clone(), store.clone(), metrics.clone());
     tokio::spawn(

@@ -18,15 +18,13 @@ use std::collections::{HashMap, VecDeque};
 use polyfleet_core::accounting::Ledger;
 use polyfleet_core::book::{BookFollower, Followed};
 use polyfleet_core::config::{ConfigError, StrategyConfig};
-use polyfleet_core::exec::paper::{ExecEvent, MarketRules, PaperEngine};
-use polyfleet_core::risk::{RiskLimits, RiskState};
+use polyfleet_core::exec::paper::{ExecEvent, MarketRules, PaperEngine, refusal};
+use polyfleet_core::risk::{RiskLimits, RiskState, book_liquidity};
 use polyfleet_core::strategy::Instrument;
 use polyfleet_core::strategy::build::build;
 use polyfleet_core::strategy::runner::StrategyRunner;
-use polyfleet_core::wire::{
-    Fill, Intent, MarketEvent, MarketEventBody, OrderIntent, OrderStatus, OrderUpdate, RiskDecision, Verdict,
-};
-use polyfleet_core::{ClientOrderId, Money, Price, Quantity, Side, TokenId, TokenMap};
+use polyfleet_core::wire::{Fill, Intent, MarketEvent, MarketEventBody, OrderIntent, RiskDecision, Verdict};
+use polyfleet_core::{ClientOrderId, Money, Price, Side, TokenId, TokenMap};
 
 use crate::journal::{FillRecord, Journal};
 
@@ -80,10 +78,6 @@ pub struct Engine {
     sample_every_ns: u64,
     now_ns: u64,
     journal: Journal,
-}
-
-fn terminal(s: OrderStatus) -> bool {
-    matches!(s, OrderStatus::Filled | OrderStatus::Cancelled | OrderStatus::Expired | OrderStatus::Rejected)
 }
 
 impl Engine {
@@ -261,18 +255,11 @@ impl Engine {
         }
     }
 
-    fn liquidity(&self, o: &OrderIntent) -> Money {
-        match self.books.get(&o.token).filter(|f| f.is_live()) {
-            Some(f) => f.book().liquidity(o.side.taking_side(), self.band_bps),
-            None => Money::ZERO,
-        }
-    }
-
     /// The risk gateway's decision on an order (approval reserves its exposure).
     fn decide(&mut self, slot: usize, o: &OrderIntent) -> RiskDecision {
         let now = self.now_ns;
         self.journal.strategies[slot].signals += 1;
-        let liq = self.liquidity(o);
+        let liq = book_liquidity(&self.books, o, self.band_bps);
         let verdict = match self.slots[slot].policy {
             None => Err(polyfleet_core::wire::RejectReason::UnknownPolicy),
             Some(p) => {
@@ -302,17 +289,7 @@ impl Engine {
                 let rules = MarketRules { tick: book.tick(), min_size: inst.min_size, fees: inst.fees };
                 self.paper.submit(&o, book, &rules, now)
             }
-            _ => vec![ExecEvent::Update(OrderUpdate {
-                client_order_id: o.client_order_id,
-                namespace: o.namespace.clone(),
-                strategy: o.strategy.clone(),
-                venue_order_id: None,
-                status: OrderStatus::Rejected,
-                filled: Quantity::ZERO,
-                remaining: o.size,
-                reason: Some("no live book or market rules for this token".into()),
-                ts_ns: now,
-            })],
+            _ => vec![refusal(&o, "no live book or market rules for this token", now)],
         };
         self.working.insert(o.client_order_id, (slot, o));
         self.settle(events);
@@ -337,7 +314,7 @@ impl Engine {
                         .orders
                         .entry(format!("{:?}", u.status).to_lowercase())
                         .or_default() += 1;
-                    if terminal(u.status) {
+                    if u.status.is_terminal() {
                         self.working.remove(&id);
                         if let Some(p) = self.slots[slot].policy {
                             self.policies[p].state.release(&id);

@@ -17,10 +17,21 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use crate::book::BookFollower;
 use crate::ids::{ClientOrderId, TokenId, TokenMap};
 use crate::money::{Money, Price, Quantity, Rounding};
 use crate::side::Side;
 use crate::wire::{OrderIntent, RejectReason};
+
+/// The book liquidity the check compares with the policy's minimum: cash resting on the side
+/// `intent` would take from, within `band_bps` of the best price (one basis point of price is one
+/// tick); zero when the token has no live book.
+pub fn book_liquidity(books: &TokenMap<BookFollower>, intent: &OrderIntent, band_bps: u32) -> Money {
+    match books.get(&intent.token).filter(|f| f.is_live()) {
+        Some(f) => f.book().liquidity(intent.side.taking_side(), band_bps),
+        None => Money::ZERO,
+    }
+}
 
 /// A RiskPolicy's limits in fixed point.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -54,10 +54,6 @@ pub struct Board {
     strategies: Vec<StrategyConfig>,
 }
 
-fn terminal(s: OrderStatus) -> bool {
-    matches!(s, OrderStatus::Filled | OrderStatus::Cancelled | OrderStatus::Expired | OrderStatus::Rejected)
-}
-
 impl Board {
     /// A board for these strategies.
     pub fn new(strategies: Vec<StrategyConfig>) -> Board {
@@ -91,7 +87,7 @@ impl Board {
                 Some(m) = orders.next() => if let Ok(u) = decode::<OrderUpdate>(&m.payload) {
                     self.with(|s| {
                         let line = s.lines.entry(u.strategy.clone()).or_default();
-                        if terminal(u.status) { line.open.remove(&u.client_order_id); } else { line.open.insert(u.client_order_id, u.status); }
+                        if u.status.is_terminal() { line.open.remove(&u.client_order_id); } else { line.open.insert(u.client_order_id, u.status); }
                     });
                 },
                 Some(m) = fills.next() => if let Ok(f) = decode::<Fill>(&m.payload) {

@@ -84,9 +84,7 @@ impl PaperEngine {
             return vec![];
         }
         let mut out = vec![];
-        let refuse = |out: &mut Vec<ExecEvent>, reason: &str| {
-            out.push(update(intent, OrderStatus::Rejected, Quantity::ZERO, intent.size, Some(reason), now_ns));
-        };
+        let refuse = |out: &mut Vec<ExecEvent>, reason: &str| out.push(refusal(intent, reason, now_ns));
         if !intent.price.is_tradable() || !intent.price.is_on_tick(rules.tick) {
             refuse(&mut out, "price off tick or outside (0, 1)");
             return out;
@@ -271,6 +269,11 @@ fn fill(
         mode: intent.mode,
         ts_ns: now_ns,
     })
+}
+
+/// The update refusing `intent` before it reaches a book (nothing filled, nothing left).
+pub fn refusal(intent: &OrderIntent, reason: &str, now_ns: u64) -> ExecEvent {
+    update(intent, OrderStatus::Rejected, Quantity::ZERO, intent.size, Some(reason), now_ns)
 }
 
 fn update(

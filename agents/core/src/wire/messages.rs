@@ -262,6 +262,14 @@ pub enum OrderStatus {
     Rejected,
 }
 
+impl OrderStatus {
+    /// True when the order is over (filled, cancelled, expired or rejected): nothing more can
+    /// happen to it, and what it reserved is released.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, OrderStatus::Filled | OrderStatus::Cancelled | OrderStatus::Expired | OrderStatus::Rejected)
+    }
+}
+
 /// An order's state change, published on `order.<namespace>.<strategy>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderUpdate {
