@@ -8,13 +8,20 @@
 //!    in one script call; then publish (message ids make republishing harmless); then ack;
 //! 3. done (an approval redelivered after a crash between commit and ack): publish the recorded
 //!    outcome again, ack;
-//! 4. pending (a crash between claim and commit: nothing was committed): the order is reported
-//!    rejected and its reservation released, never executed late.
+//! 4. pending (a crash between claim and commit: nothing was committed): the executor is asked
+//!    what became of it ([`Executor::recover`]: a live order may have reached the venue, and is
+//!    then adopted, not sent again); otherwise it is reported rejected and its reservation
+//!    released, never executed late.
+//!
+//! A live order is executed only while its RiskPolicy's kill switch is off (read from the store
+//! right before). Events the venue reports on its own (fills of resting orders, settlement,
+//! FAILED trades, venue cancels) are committed like any other; orders that finished recently
+//! stay known so that their late fills and settlements still book.
 //!
 //! When the store is unreachable nothing is acknowledged and the approval is redelivered.
 //! Cancels come straight from the intents stream (they need no approval).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,10 +29,10 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures::StreamExt;
 use polyfleet_core::ClientOrderId;
 use polyfleet_core::accounting::Ledger;
-use polyfleet_core::exec::paper::ExecEvent;
+use polyfleet_core::exec::paper::{ExecEvent, refusal};
 use polyfleet_core::wire::{
-    Fill, Intent, Liquidity, MarketEvent, OrderIntent, OrderStatus, OrderUpdate, RiskDecision, Verdict, decode, encode,
-    subjects,
+    Fill, Intent, Liquidity, MarketEvent, Mode, OrderIntent, OrderStatus, OrderUpdate, RiskDecision, Verdict, decode,
+    encode, subjects,
 };
 use polyfleet_runtime::bus::{Bus, ConsumerSpec, Delivery};
 use polyfleet_runtime::risk_store::{Claim, FillCommit, PolicyKey, RiskStore};
@@ -94,7 +101,13 @@ struct Agent<B: Bus, S: RiskStore, E: Executor> {
     policies: HashMap<(String, String), PolicyKey>,
     /// Policy of each order still working (for cancels and maker fills).
     working: HashMap<ClientOrderId, OrderIntent>,
+    /// Orders finished lately, oldest first (their trades may still settle or fail).
+    finished: VecDeque<ClientOrderId>,
+    finished_intents: HashMap<ClientOrderId, OrderIntent>,
 }
+
+/// Finished orders kept for late settlement.
+const FINISHED_KEPT: usize = 20_000;
 
 /// Runs until `shutdown` turns true.
 pub async fn run<B: Bus, S: RiskStore, E: Executor>(
@@ -135,7 +148,15 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
         ledgers: HashMap::new(),
         policies: HashMap::new(),
         working: HashMap::new(),
+        finished: VecDeque::new(),
+        finished_intents: HashMap::new(),
     };
+    // Orders a previous run left at the venue: adopted, and what happened to them booked.
+    let (adopted, events) = agent.executor.start_up(now_ns()).await;
+    for i in adopted {
+        agent.working.insert(i.client_order_id, i);
+    }
+    agent.settle(events).await;
     let mut timer = tokio::time::interval(Duration::from_millis(500));
     metrics.set_ready(true);
     tracing::info!(venue = %cfg.venue, "execution agent running");
@@ -172,6 +193,7 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
                 }
                 None => anyhow::bail!("cancel consumer ended"),
             },
+            events = agent.executor.venue_events() => agent.settle(events).await,
             _ = timer.tick() => {
                 let events = agent.executor.on_timer(now_ns());
                 agent.settle(events).await;
@@ -179,6 +201,8 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
             }
         }
     }
+    let events = agent.executor.shut_down(now_ns()).await;
+    agent.settle(events).await;
     tracing::info!("execution agent stopped");
     Ok(())
 }
@@ -207,7 +231,10 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
             }
         }
         for (id, events) in by_order {
-            let Some(intent) = self.working.get(&id).cloned() else { continue };
+            let Some(intent) = self.working.get(&id).or_else(|| self.finished_intents.get(&id)).cloned() else {
+                tracing::warn!(order = %id, "events of an order this agent does not know: not booked");
+                continue;
+            };
             if let Err(e) = self.commit_and_publish(&intent, events, None).await {
                 tracing::error!(error = %e, order = %id, "maker fill not committed (risk store unreachable)");
             }
@@ -237,6 +264,11 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
         let policy = PolicyKey::of_intent(&intent);
         let done = async {
             match self.store.claim(&policy, &intent.client_order_id).await {
+                Ok(Claim::Fresh) if intent.mode == Mode::Live && self.killed(&policy).await => {
+                    let events = vec![refusal(&intent, "the risk policy's kill switch is on", now_ns())];
+                    let outcome = encode_outcome(&events);
+                    self.commit_and_publish(&intent, events, Some(outcome)).await
+                }
                 Ok(Claim::Fresh) => {
                     let events = self.executor.submit(&intent, now_ns()).await;
                     let outcome = encode_outcome(&events);
@@ -248,6 +280,10 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
                     let events = decode_outcome(outcome).unwrap_or_default();
                     self.publish(&events).await;
                     Ok(())
+                }
+                Ok(Claim::Pending) if let Some(events) = self.executor.recover(&intent, now_ns()).await => {
+                    let outcome = encode_outcome(&events);
+                    self.commit_and_publish(&intent, events, Some(outcome)).await
                 }
                 Ok(Claim::Pending) => {
                     tracing::warn!(order = %intent.client_order_id, "claimed by an executor that stopped before committing: rejecting");
@@ -298,6 +334,15 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
             }
         }
         let _ = delivery.ack().await;
+    }
+
+    /// Whether the policy's kill switch is on now (an unreadable store counts as on).
+    async fn killed(&self, policy: &PolicyKey) -> bool {
+        match self.store.limits(policy).await {
+            Ok(Some(l)) => l.kill_switch,
+            Ok(None) => true,
+            Err(_) => true,
+        }
     }
 
     /// Records every strategy's unrealized PnL per token at the current marks.
@@ -357,7 +402,17 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
         }
         self.store.commit(&policy, &intent.client_order_id, &commits, finished, outcome, now_ms()).await?;
         if finished {
-            self.working.remove(&intent.client_order_id);
+            if self.working.remove(&intent.client_order_id).is_some()
+                || !self.finished_intents.contains_key(&intent.client_order_id)
+            {
+                self.finished.push_back(intent.client_order_id);
+                self.finished_intents.insert(intent.client_order_id, intent.clone());
+                while self.finished.len() > FINISHED_KEPT {
+                    if let Some(old) = self.finished.pop_front() {
+                        self.finished_intents.remove(&old);
+                    }
+                }
+            }
         } else {
             self.working.insert(intent.client_order_id, intent.clone());
         }

@@ -1,7 +1,8 @@
 //! The `Executor` trait (what turns an approved order into order updates and fills) and the
 //! paper executor: the core's sans-IO matching engine against the agent's own copy of the
 //! venue's books, with the market's minimum size and fees, and an optional simulated latency.
-//! A live executor (the official Polymarket SDK) implements the same trait.
+//! The live executor ([`crate::live::LiveExecutor`], through the official Polymarket SDK)
+//! implements the same trait and uses this one for paper and shadow orders.
 
 use std::future::Future;
 use std::time::Duration;
@@ -26,6 +27,25 @@ pub trait Executor: Send {
     fn on_timer(&mut self, now_ns: u64) -> Vec<ExecEvent>;
     /// The price a position in `token` is marked at: the best bid (what selling would get).
     fn mark(&self, token: &TokenId) -> Option<Price>;
+    /// At start: orders found still working at the venue (to track like any working order),
+    /// and what happened to the others while the agent was away. Paper: nothing.
+    fn start_up(&mut self, _now_ns: u64) -> impl Future<Output = (Vec<OrderIntent>, Vec<ExecEvent>)> + Send {
+        async { (vec![], vec![]) }
+    }
+    /// An order an earlier executor claimed and did not finish: what became of it at the venue,
+    /// or `None` if it never got there (then it is reported not executed, never sent late).
+    fn recover(&mut self, _intent: &OrderIntent, _now_ns: u64) -> impl Future<Output = Option<Vec<ExecEvent>>> + Send {
+        async { None }
+    }
+    /// Events the venue reports on its own (fills of resting orders, settlement, cancels by the
+    /// venue). Cancel-safe. Paper: never (its maker fills come from [`Executor::on_market`]).
+    fn venue_events(&mut self) -> impl Future<Output = Vec<ExecEvent>> + Send {
+        std::future::pending()
+    }
+    /// Graceful stop: what stopping did (live: its open orders cancelled).
+    fn shut_down(&mut self, _now_ns: u64) -> impl Future<Output = Vec<ExecEvent>> + Send {
+        async { vec![] }
+    }
 }
 
 /// Paper trading.

@@ -3,8 +3,8 @@
 //! - [`market_data`]: venue WebSocket -> normalized, numbered book events on NATS.
 //! - [`strategy`]: market events -> a strategy state machine -> order intents.
 //! - [`risk`]: intents -> one atomic risk-store decision each -> decisions.
-//! - [`execution`]: approved orders -> an [`executor::Executor`] (paper today) -> order updates,
-//!   fills, and positions/PnL in the risk store.
+//! - [`execution`]: approved orders -> an [`executor::Executor`] (paper, or [`live`] on the
+//!   venue through the official SDK) -> order updates, fills, and positions/PnL in the risk store.
 //!
 //! [`config`], [`feed`], [`metrics`] and [`time`] are what they share.
 
@@ -12,6 +12,7 @@ pub mod config;
 pub mod execution;
 pub mod executor;
 pub mod feed;
+pub mod live;
 pub mod market_data;
 pub mod metrics;
 pub mod risk;

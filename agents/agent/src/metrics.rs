@@ -123,6 +123,13 @@ pub struct HopLabel {
     pub hop: &'static str,
 }
 
+/// Label of a venue call counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VenueCallLabel {
+    pub endpoint: &'static str,
+    pub result: &'static str,
+}
+
 /// Label of a decision counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabel {
@@ -160,6 +167,22 @@ pub struct OrderPathMetrics {
     pub replays: Counter,
     /// Messages that did not decode (skipped and acknowledged).
     pub malformed: Counter,
+    /// Live execution: venue calls by endpoint and result (ok, refused, engine_restart,
+    /// throttled, transport).
+    pub venue_calls: Family<VenueCallLabel, Counter>,
+    /// Live execution: waits for the client-side rate limit.
+    pub rate_limit_waits: Counter,
+    /// Live execution: dead-man heartbeats by result (ok, error).
+    pub heartbeats: Family<KindLabel, Counter>,
+    /// Live execution: user-channel events by kind (order, trade, malformed).
+    pub user_events: Family<KindLabel, Counter>,
+    /// Live execution: user-channel (re)connections.
+    pub user_connects: Counter,
+    /// Live execution: orders refused before reaching the venue, by gate.
+    pub live_refused: Family<KindLabel, Counter>,
+    /// Shadow mode: orders built and signed but not sent, by comparison with paper
+    /// (agree, differs, unsigned).
+    pub shadow_orders: Family<KindLabel, Counter>,
     /// Latency per hop and end to end, seconds: `md_to_signal`, `intent_to_decision`,
     /// `risk_store_call`, `decision_to_execution`, `end_to_end` (market event received to
     /// approved order received by execution).
@@ -183,6 +206,13 @@ impl OrderPathMetrics {
             fills: Family::default(),
             replays: Counter::default(),
             malformed: Counter::default(),
+            venue_calls: Family::default(),
+            rate_limit_waits: Counter::default(),
+            heartbeats: Family::default(),
+            user_events: Family::default(),
+            user_connects: Counter::default(),
+            live_refused: Family::default(),
+            shadow_orders: Family::default(),
             latency: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
             ready: AtomicBool::new(false),
             registry: Registry::default(),
@@ -197,6 +227,13 @@ impl OrderPathMetrics {
         registry.register("fills", "Fills by liquidity", m.fills.clone());
         registry.register("replays", "Redelivered approvals answered from the record", m.replays.clone());
         registry.register("malformed", "Messages that did not decode", m.malformed.clone());
+        registry.register("venue_calls", "Venue API calls by endpoint and result", m.venue_calls.clone());
+        registry.register("rate_limit_waits", "Waits for the client-side rate limit", m.rate_limit_waits.clone());
+        registry.register("heartbeats", "Dead-man heartbeats by result", m.heartbeats.clone());
+        registry.register("user_events", "User-channel events by kind", m.user_events.clone());
+        registry.register("user_connects", "User-channel connections", m.user_connects.clone());
+        registry.register("live_refused", "Live orders refused before the venue, by gate", m.live_refused.clone());
+        registry.register("shadow_orders", "Shadow orders by comparison with paper", m.shadow_orders.clone());
         registry.register("latency_seconds", "Latency per hop and end to end", m.latency.clone());
         Arc::new(OrderPathMetrics { registry, ..m })
     }
@@ -211,6 +248,16 @@ impl OrderPathMetrics {
     /// Marks the agent ready.
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::Relaxed);
+    }
+
+    /// Counts a venue call.
+    pub fn venue_call(&self, endpoint: &'static str, result: &'static str) {
+        self.venue_calls.get_or_create(&VenueCallLabel { endpoint, result }).inc();
+    }
+
+    /// Counts an event of a per-kind family.
+    pub fn count(family: &Family<KindLabel, Counter>, kind: &str) {
+        family.get_or_create(&KindLabel { kind: kind.to_string() }).inc();
     }
 }
 

@@ -286,6 +286,21 @@ impl RiskState {
         }
     }
 
+    /// A FAILED trade undone: `cost` is what the ledger took back (negative for a buy: the cost
+    /// it had added; negative for a sell: the cost basis it had released, now held again).
+    pub fn on_reversal(&mut self, side: Side, size: Quantity, cost: Money, token: TokenId) {
+        let change = match side {
+            Side::Buy => Some(cost),
+            Side::Sell => cost.checked_neg(),
+        };
+        self.exposure = change.and_then(|c| self.exposure.checked_add(c)).unwrap_or(self.exposure).max(Money::ZERO);
+        let held = self.positions.entry(token).or_default();
+        *held = match side {
+            Side::Buy => held.saturating_sub(size),
+            Side::Sell => held.saturating_add(size),
+        };
+    }
+
     /// Realized PnL (fees included) booked: daily PnL, equity and its peak. When `round_trip`
     /// (a sell: a position reduced or closed), it also counts for the consecutive-loss breaker
     /// (`breaker`: the policy's losses in a row and cooldown in ms).

@@ -4,6 +4,8 @@
 //! - [`market`]: the market-channel decoder (`book`, `price_change`, `last_trade_price`,
 //!   `tick_size_change`, `best_bid_ask`, `new_market`, `market_resolved`), sans-IO.
 //!
+//! - [`user`]: the user channel's order and trade events, sans-IO.
+//!
 //! The WebSocket client, REST client and market-data agent build on these (see the market-data
 //! issue); order signing and live trading go through the official SDK.
 
@@ -16,6 +18,7 @@ pub mod market;
 pub mod normalize;
 pub mod recording;
 pub mod rest;
+pub mod user;
 pub mod ws;
 
 pub use market::{BookMsg, DecodeStats, Decoder, EventKind, MarketMessage, PriceChange};

@@ -162,6 +162,45 @@ async fn fills_commit_once_and_release_the_rest<S: RiskStore>(s: S, p: PolicyKey
     assert_eq!(s.unrealized(&p, "arb").await.unwrap(), vec![(TokenId::from_u128(7), m("2.25"))]);
 }
 
+async fn a_failed_fill_is_reversed_once<S: RiskStore>(s: S, p: PolicyKey) {
+    s.set_limits(&p, &limits()).await.unwrap();
+    let i = intent("b", 9, Side::Buy, "0.5", "20");
+    s.decide(&p, &i, LIQ, T0).await.unwrap().unwrap();
+    let held = Position { size: q("20"), cost: m("10"), realized: m("-0.2"), fees: m("0.2"), deficit: Quantity::ZERO };
+    let mut matched = commit(&i, "t1", q("20"), m("10"), m("-0.2"), held);
+    matched.fill.status = FillStatus::Matched;
+    s.commit(&p, &i.client_order_id, std::slice::from_ref(&matched), true, None, T0).await.unwrap();
+    let snap = s.snapshot(&p).await.unwrap();
+    assert_eq!((snap.exposure, snap.positions.clone()), (m("10"), vec![(TokenId::from_u128(9), q("20"))]));
+    // The trade FAILED: the ledger took back the cost and the fee; the store follows, once.
+    let mut failed = commit(&i, "t1", q("20"), m("-10"), m("0.2"), Position::default());
+    failed.fill.status = FillStatus::Failed;
+    for _ in 0..2 {
+        s.commit(&p, &i.client_order_id, std::slice::from_ref(&failed), false, None, T0).await.unwrap();
+    }
+    let snap = s.snapshot(&p).await.unwrap();
+    assert_eq!(snap.exposure, Money::ZERO);
+    assert!(snap.positions.iter().all(|(_, q)| q.is_zero()), "{:?}", snap.positions);
+    assert_eq!((snap.daily_pnl, snap.equity), (Money::ZERO, Money::ZERO));
+    assert_eq!(s.positions(&p, "arb").await.unwrap(), vec![(TokenId::from_u128(9), Position::default())]);
+    let keys = ["t1".to_string(), "t1:failed".to_string(), "t2".to_string()];
+    assert_eq!(s.committed(&p, &keys).await.unwrap(), vec![true, true, false]);
+}
+
+async fn live_orders_are_remembered_per_venue<S: RiskStore>(s: S, _p: PolicyKey) {
+    s.remember_live("poly", "0xbb", Bytes::from_static(b"second")).await.unwrap();
+    s.remember_live("poly", "0xaa", Bytes::from_static(b"first")).await.unwrap();
+    s.remember_live("other", "0xcc", Bytes::from_static(b"x")).await.unwrap();
+    let got = s.live_orders("poly").await.unwrap();
+    assert_eq!(
+        got,
+        vec![("0xaa".to_string(), Bytes::from_static(b"first")), ("0xbb".to_string(), Bytes::from_static(b"second"))]
+    );
+    s.forget_live("poly", "0xaa").await.unwrap();
+    assert_eq!(s.live_orders("poly").await.unwrap().len(), 1);
+    assert_eq!(s.live_orders("other").await.unwrap().len(), 1);
+}
+
 macro_rules! suite {
     ($($case:ident),* $(,)?) => {
         mod memory {
@@ -188,6 +227,8 @@ suite!(
     a_redecided_intent_gets_its_first_verdict,
     claims_make_execution_at_most_once,
     fills_commit_once_and_release_the_rest,
+    a_failed_fill_is_reversed_once,
+    live_orders_are_remembered_per_venue,
 );
 
 /// xorshift64*: deterministic, no dependency.

@@ -1,12 +1,16 @@
 //! polyfleet's venue simulator: a seeded market model ([`model`]) that speaks Polymarket's market
 //! channel frame for frame, the default venue of local runs and tests; [`replay`] serves a
-//! recording instead, through the same [`server`].
+//! recording instead, through the same [`server`]. The server also takes authenticated orders
+//! like the venue ([`order_api`], checked by [`venue_auth`], matched by [`exchange`]).
 
 pub mod declare;
+pub mod exchange;
 pub mod model;
+pub mod order_api;
 pub mod replay;
 pub mod rng;
 pub mod server;
 pub mod source;
+pub mod venue_auth;
 
 pub use model::{SimConfig, SimFrame, SimMarket, Simulator};

@@ -29,8 +29,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, broadcast, watch};
 
+use crate::exchange::{Exchange, ExchangeConfig, UserEvent};
 use crate::model::{SimConfig, Simulator};
 use crate::source::Source;
+use crate::venue_auth::Accounts;
 
 /// A frame with the model step that produced it.
 #[derive(Debug, Clone)]
@@ -53,14 +55,24 @@ struct Faults {
     paused: AtomicBool,
 }
 
-struct Shared {
-    sim: Mutex<(Box<dyn Source>, u64)>,
+pub(crate) struct Shared {
+    pub(crate) sim: Mutex<(Box<dyn Source>, u64)>,
     frames: broadcast::Sender<Stamped>,
     faults: Faults,
     /// Bumped to close every open connection.
-    drops: watch::Sender<u64>,
+    pub(crate) drops: watch::Sender<u64>,
     frames_sent: AtomicU64,
     connections: AtomicU64,
+    /// The order API's matching and settlement (lock after `sim` when both are needed).
+    pub(crate) exchange: Mutex<Exchange>,
+    /// API keys issued.
+    pub(crate) accounts: Mutex<Accounts>,
+    /// Events of the user channel.
+    pub(crate) user_events: broadcast::Sender<UserEvent>,
+    /// Requests refused for their authentication (L1, L2 or user channel).
+    pub(crate) auth_failures: AtomicU64,
+    /// Orders refused for their signature or payload.
+    pub(crate) signature_failures: AtomicU64,
 }
 
 impl Shared {
@@ -145,6 +157,42 @@ impl SimHandle {
         self.shared.connections.load(Ordering::Relaxed)
     }
 
+    /// Changes the share of trades (per mille) that end FAILED instead of CONFIRMED.
+    pub async fn set_trade_failures(&self, permille: u32) {
+        self.shared.exchange.lock().await.set_fail_permille(permille);
+    }
+
+    /// Changes the order API's settlement delay, failure share and dead-man window.
+    pub async fn configure_exchange(&self, cfg: ExchangeConfig) {
+        let mut ex = self.shared.exchange.lock().await;
+        *ex = Exchange::new(cfg);
+    }
+
+    /// Orders the order API accepted so far.
+    pub async fn orders_accepted(&self) -> usize {
+        self.shared.exchange.lock().await.orders_accepted()
+    }
+
+    /// Open order ids of every owner (for tests of the dead-man switch).
+    pub async fn open_orders(&self) -> usize {
+        self.shared.exchange.lock().await.open_count()
+    }
+
+    /// Requests refused for their authentication (L1, L2, user channel).
+    pub fn auth_failures(&self) -> u64 {
+        self.shared.auth_failures.load(Ordering::Relaxed)
+    }
+
+    /// Orders refused for their signature or payload.
+    pub fn signature_failures(&self) -> u64 {
+        self.shared.signature_failures.load(Ordering::Relaxed)
+    }
+
+    /// WebSocket URL of the user channel.
+    pub fn user_ws_url(&self) -> String {
+        format!("ws://{}/ws/user", self.addr)
+    }
+
     /// WebSocket URL of the market channel.
     pub fn market_ws_url(&self) -> String {
         format!("ws://{}/ws/market", self.addr)
@@ -169,6 +217,7 @@ pub async fn serve_source(
     events_per_second: u32,
 ) -> std::io::Result<SimHandle> {
     let (frames, _) = broadcast::channel(1 << 16);
+    let seed = source.model().map_or(0, |m| m.config().seed);
     let shared = Arc::new(Shared {
         sim: Mutex::new((source, 0)),
         frames,
@@ -176,6 +225,11 @@ pub async fn serve_source(
         drops: watch::channel(0).0,
         frames_sent: AtomicU64::new(0),
         connections: AtomicU64::new(0),
+        exchange: Mutex::new(Exchange::new(ExchangeConfig::default())),
+        accounts: Mutex::new(Accounts::new(seed)),
+        user_events: broadcast::channel(1 << 14).0,
+        auth_failures: AtomicU64::new(0),
+        signature_failures: AtomicU64::new(0),
     });
     let app = Router::new()
         .route("/ws/market", get(ws_upgrade))
@@ -191,6 +245,7 @@ pub async fn serve_source(
         .route("/sim/faults/malformed", post(fault_malformed))
         .route("/sim/faults/delay", post(fault_delay))
         .route("/sim/misprice", post(scenario_misprice))
+        .merge(crate::order_api::routes())
         .with_state(shared.clone());
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
@@ -202,6 +257,7 @@ pub async fn serve_source(
     if events_per_second > 0 {
         tokio::spawn(run_model(shared.clone(), events_per_second));
     }
+    tokio::spawn(crate::order_api::run_exchange(shared.clone()));
     Ok(SimHandle { shared, addr })
 }
 

@@ -1,6 +1,9 @@
 //! Execution, sans-IO: the paper matching engine ([`paper`]) that fills approved orders against
-//! the current book as the venue would, used by paper mode, shadow comparisons and backtests.
+//! the current book as the venue would, used by paper mode, shadow comparisons and backtests; and
+//! the client-side rate limit of live execution ([`rate`]).
 
 pub mod paper;
+pub mod rate;
 
 pub use paper::{ExecEvent, MarketRules, PaperEngine};
+pub use rate::TokenBucket;

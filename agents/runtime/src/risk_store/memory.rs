@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 use polyfleet_core::accounting::Position;
 use polyfleet_core::risk::{RiskLimits, RiskSnapshot, RiskState};
-use polyfleet_core::wire::{OrderIntent, RejectReason};
+use polyfleet_core::wire::{FillStatus, OrderIntent, RejectReason};
 use polyfleet_core::{ClientOrderId, Money, Side, TokenId, TokenMap};
 
-use super::{Claim, FillCommit, PolicyKey, RiskStore, RiskStoreError};
+use super::{Claim, FillCommit, PolicyKey, RiskStore, RiskStoreError, commit_key};
 
 #[derive(Default)]
 struct Policy {
@@ -27,6 +27,7 @@ struct Policy {
 #[derive(Clone, Default)]
 pub struct MemoryRiskStore {
     policies: Arc<Mutex<HashMap<PolicyKey, Policy>>>,
+    live: Arc<Mutex<std::collections::BTreeMap<(String, String), Bytes>>>,
 }
 
 impl MemoryRiskStore {
@@ -41,6 +42,26 @@ impl MemoryRiskStore {
 }
 
 impl RiskStore for MemoryRiskStore {
+    async fn remember_live(&self, venue: &str, venue_order_id: &str, intent: Bytes) -> Result<(), RiskStoreError> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner()).insert((venue.into(), venue_order_id.into()), intent);
+        Ok(())
+    }
+
+    async fn forget_live(&self, venue: &str, venue_order_id: &str) -> Result<(), RiskStoreError> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner()).remove(&(venue.to_string(), venue_order_id.to_string()));
+        Ok(())
+    }
+
+    async fn committed(&self, policy: &PolicyKey, keys: &[String]) -> Result<Vec<bool>, RiskStoreError> {
+        let all = self.lock();
+        Ok(keys.iter().map(|k| all.get(policy).is_some_and(|p| p.fills.contains(k))).collect())
+    }
+
+    async fn live_orders(&self, venue: &str) -> Result<Vec<(String, Bytes)>, RiskStoreError> {
+        let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(live.iter().filter(|((v, _), _)| v == venue).map(|((_, id), b)| (id.clone(), b.clone())).collect())
+    }
+
     async fn set_limits(&self, policy: &PolicyKey, limits: &RiskLimits) -> Result<(), RiskStoreError> {
         self.lock().entry(policy.clone()).or_default().limits = Some(limits.clone());
         Ok(())
@@ -101,12 +122,17 @@ impl RiskStore for MemoryRiskStore {
         let p = all.entry(policy.clone()).or_default();
         let breaker = p.limits.as_ref().and_then(|l| l.circuit_breaker);
         for c in fills {
-            if !p.fills.insert(c.fill.fill_id.clone()) {
+            if !p.fills.insert(commit_key(&c.fill).into_owned()) {
                 continue;
             }
             let f = &c.fill;
-            p.risk.on_fill(id, f.side, f.size, c.cost, f.token);
-            p.risk.on_realized(breaker, c.realized, f.side == Side::Sell, now_ms);
+            if f.status == FillStatus::Failed {
+                p.risk.on_reversal(f.side, f.size, c.cost, f.token);
+                p.risk.on_realized(breaker, c.realized, false, now_ms);
+            } else {
+                p.risk.on_fill(id, f.side, f.size, c.cost, f.token);
+                p.risk.on_realized(breaker, c.realized, f.side == Side::Sell, now_ms);
+            }
             p.ledgers.entry(f.strategy.clone()).or_default().insert(f.token, c.position);
         }
         if finished {

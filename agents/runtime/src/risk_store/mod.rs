@@ -32,7 +32,7 @@ use std::future::Future;
 use bytes::Bytes;
 use polyfleet_core::accounting::Position;
 use polyfleet_core::risk::{RiskLimits, RiskSnapshot};
-use polyfleet_core::wire::{Fill, OrderIntent, RejectReason};
+use polyfleet_core::wire::{Fill, FillStatus, OrderIntent, RejectReason};
 use polyfleet_core::{ClientOrderId, Money, Quantity, TokenId};
 
 /// A RiskPolicy: namespace and name.
@@ -161,6 +161,35 @@ pub trait RiskStore: Clone + Send + Sync + 'static {
         policy: &PolicyKey,
         strategy: &str,
     ) -> impl Future<Output = Result<Vec<(TokenId, Position)>, RiskStoreError>> + Send;
+    /// Records a live order sent to `venue` (its venue order id and the encoded intent), so that
+    /// a restarted executor knows what its orders at the venue belong to.
+    fn remember_live(
+        &self,
+        venue: &str,
+        venue_order_id: &str,
+        intent: Bytes,
+    ) -> impl Future<Output = Result<(), RiskStoreError>> + Send;
+    /// Forgets a live order that is over (filled, cancelled, expired) and settled.
+    fn forget_live(&self, venue: &str, venue_order_id: &str)
+    -> impl Future<Output = Result<(), RiskStoreError>> + Send;
+    /// Whether each fill key ([`commit_key`]) was committed under `policy`.
+    fn committed(
+        &self,
+        policy: &PolicyKey,
+        keys: &[String],
+    ) -> impl Future<Output = Result<Vec<bool>, RiskStoreError>> + Send;
+    /// Every live order remembered for `venue`, sorted by venue order id.
+    fn live_orders(&self, venue: &str) -> impl Future<Output = Result<Vec<(String, Bytes)>, RiskStoreError>> + Send;
+}
+
+/// The key a fill is committed under, once: its id, or for the reversal of a FAILED trade its id
+/// with `:failed` (so the reversal commits once too, after the fill it undoes).
+pub fn commit_key(fill: &Fill) -> std::borrow::Cow<'_, str> {
+    if fill.status == FillStatus::Failed {
+        std::borrow::Cow::Owned(format!("{}:failed", fill.fill_id))
+    } else {
+        std::borrow::Cow::Borrowed(&fill.fill_id)
+    }
 }
 
 /// `size cost realized fees deficit`, in micros.

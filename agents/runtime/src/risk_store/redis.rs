@@ -11,12 +11,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use polyfleet_core::accounting::Position;
 use polyfleet_core::risk::{RiskLimits, RiskSnapshot};
-use polyfleet_core::wire::{OrderIntent, RejectReason};
+use polyfleet_core::wire::{Fill, FillStatus, OrderIntent, RejectReason};
 use polyfleet_core::{ClientOrderId, Money, Quantity, Side, TokenId};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::{Script, Value};
 
-use super::{Claim, FillCommit, PolicyKey, RiskStore, RiskStoreError, decode_position, encode_position};
+use super::{Claim, FillCommit, PolicyKey, RiskStore, RiskStoreError, commit_key, decode_position, encode_position};
 
 const COMMON: &str = include_str!("lua/common.lua");
 
@@ -54,10 +54,25 @@ fn key(p: &PolicyKey, suffix: &str) -> String {
     format!("pf:{{{}/{}}}:{suffix}", p.namespace, p.name)
 }
 
+/// The live orders of a venue: venue order id -> encoded intent.
+fn live_key(venue: &str) -> String {
+    format!("pf:live:{{{venue}}}")
+}
+
 fn side_code(side: Side) -> &'static str {
     match side {
         Side::Buy => "B",
         Side::Sell => "S",
+    }
+}
+
+/// A fill's side code in `commit.lua`: its side, or the reversal of it for a FAILED trade.
+fn fill_code(fill: &Fill) -> &'static str {
+    match (fill.side, fill.status == FillStatus::Failed) {
+        (Side::Buy, false) => "B",
+        (Side::Sell, false) => "S",
+        (Side::Buy, true) => "XB",
+        (Side::Sell, true) => "XS",
     }
 }
 
@@ -155,6 +170,38 @@ fn field<T: std::str::FromStr + Default>(m: &HashMap<String, String>, name: &str
 }
 
 impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskStore<C> {
+    async fn remember_live(&self, venue: &str, venue_order_id: &str, intent: Bytes) -> Result<(), RiskStoreError> {
+        let cmd = redis::cmd("HSET").arg(live_key(venue)).arg(venue_order_id).arg(intent.as_ref()).clone();
+        let cmd = &cmd;
+        self.retried(|mut con| async move { cmd.query_async::<()>(&mut con).await }).await
+    }
+
+    async fn forget_live(&self, venue: &str, venue_order_id: &str) -> Result<(), RiskStoreError> {
+        let cmd = redis::cmd("HDEL").arg(live_key(venue)).arg(venue_order_id).clone();
+        let cmd = &cmd;
+        self.retried(|mut con| async move { cmd.query_async::<()>(&mut con).await }).await
+    }
+
+    async fn committed(&self, policy: &PolicyKey, keys: &[String]) -> Result<Vec<bool>, RiskStoreError> {
+        if keys.is_empty() {
+            return Ok(vec![]);
+        }
+        let cmd = redis::cmd("SMISMEMBER").arg(key(policy, "fills")).arg(keys).clone();
+        let cmd = &cmd;
+        let found: Vec<bool> = self.retried(|mut con| async move { cmd.query_async(&mut con).await }).await?;
+        Ok(found)
+    }
+
+    async fn live_orders(&self, venue: &str) -> Result<Vec<(String, Bytes)>, RiskStoreError> {
+        let cmd = redis::cmd("HGETALL").arg(live_key(venue)).clone();
+        let cmd = &cmd;
+        let all: HashMap<String, Vec<u8>> =
+            self.retried(|mut con| async move { cmd.query_async(&mut con).await }).await?;
+        let mut out: Vec<(String, Bytes)> = all.into_iter().map(|(k, v)| (k, Bytes::from(v))).collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
     async fn set_limits(&self, policy: &PolicyKey, l: &RiskLimits) -> Result<(), RiskStoreError> {
         let (losses, cooldown) = l.circuit_breaker.filter(|(n, _)| *n > 0).unwrap_or((0, 0));
         let fields: [(&str, String); 11] = [
@@ -285,8 +332,8 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
             .arg(outcome.as_deref().unwrap_or_default())
             .arg(fills.len());
         for c in fills {
-            inv.arg(&c.fill.fill_id)
-                .arg(side_code(c.fill.side))
+            inv.arg(commit_key(&c.fill).as_ref())
+                .arg(fill_code(&c.fill))
                 .arg(c.fill.size.micros())
                 .arg(c.cost.micros())
                 .arg(c.fill.token.to_string())

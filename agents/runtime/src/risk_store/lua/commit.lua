@@ -4,7 +4,9 @@
 -- and records the order as done with its outcome (replayed if its approval is redelivered).
 -- KEYS: limits, state, pos, resv, fills, ledger(<strategy>), order(<coid>)
 -- ARGV: coid, now ms, release (0|1), has outcome (0|1), outcome, n, then n x
---       [fill id, side (B|S), size micros, cost micros, token, realized micros, ledger position]
+--       [fill id, side (B|S, or XB|XS: the reversal of a FAILED buy or sell), size micros,
+--        cost micros (a reversal's is negative: what the ledger took back), token,
+--        realized micros, ledger position]
 local limits, state, pos, resv, fills, ledger, order = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local coid, now, do_release = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'
 local n = tonumber(ARGV[6])
@@ -12,7 +14,26 @@ for i = 0, n - 1 do
   local a = 7 + i * 7
   local fill_id, side, size, cost = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
   local token, realized, position = ARGV[a + 4], tonumber(ARGV[a + 5]), ARGV[a + 6]
-  if redis.call('SADD', fills, fill_id) == 1 then
+  if side == 'XB' or side == 'XS' then
+    -- A FAILED trade: undo its exposure, position and realized PnL; not a round trip.
+    if redis.call('SADD', fills, fill_id) == 1 then
+      roll_day(state, now)
+      local change = cost
+      local held = hnum(pos, token)
+      if side == 'XB' then
+        held = math.max(held - size, 0)
+      else
+        change = -cost
+        held = held + size
+      end
+      redis.call('HSET', state, 'exposure', fmt(math.max(hnum(state, 'exposure') + change, 0)))
+      redis.call('HSET', pos, token, fmt(held))
+      local equity = hnum(state, 'equity') + realized
+      redis.call('HSET', state, 'daily_pnl', fmt(hnum(state, 'daily_pnl') + realized), 'equity', fmt(equity),
+        'peak', fmt(math.max(hnum(state, 'peak'), equity)))
+      redis.call('HSET', ledger, token, position)
+    end
+  elseif redis.call('SADD', fills, fill_id) == 1 then
     roll_day(state, now)
     -- The fill's share of the reservation: at the limit price, everything left on the last fill.
     local reserved = 0

@@ -1,0 +1,468 @@
+//! The live executor: the [`Executor`] of a venue account. Paper orders go to the paper engine,
+//! shadow orders too (and are also built and signed, never sent, and compared), live orders to
+//! the venue through [`Venue`] after the safety gates.
+//!
+//! Safety: a live order is sent only if the Venue acknowledged live trading, credentials were
+//! given, and the order itself is in `live` mode (the execution agent checks the RiskPolicy's
+//! kill switch right before). Before an order is posted, its venue id (deterministic, see
+//! [`crate::live::venue`]) and intent are recorded in the risk store, so that a restarted agent
+//! finds it ([`Executor::recover`], [`Executor::start_up`]) instead of sending it again.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use polyfleet_core::exec::paper::{ExecEvent, refusal};
+use polyfleet_core::money::FeeSchedule;
+use polyfleet_core::strategy::Instrument;
+use polyfleet_core::wire::{FillStatus, Intent, MarketEvent, Mode, OrderIntent, decode, encode};
+use polyfleet_core::{ClientOrderId, Price, Quantity, TokenId, TokenMap};
+use polyfleet_polymarket::user::UserMessage;
+use polyfleet_runtime::risk_store::{PolicyKey, RiskStore, commit_key};
+use polymarket_client_sdk_v2::clob::types::OrderStatusType;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::executor::{Executor, PaperExecutor};
+use crate::live::credentials::LiveCredentials;
+use crate::live::heartbeat;
+use crate::live::shadow::{ShadowReport, compare};
+use crate::live::tracker::{Posted, Tracker, fill_status};
+use crate::live::user_channel::{self, UserChannel, UserFeed};
+use crate::live::venue::{Venue, VenueError, VenueLimits};
+use crate::metrics::OrderPathMetrics;
+
+/// Settings of live execution on one venue account.
+#[derive(Debug, Clone)]
+pub struct LiveSettings {
+    /// Venue name (the risk store remembers live orders under it).
+    pub venue: String,
+    /// The Venue's `spec.liveTrading.acknowledged`: nothing is sent without it.
+    pub acknowledged: bool,
+    /// CLOB REST base URL.
+    pub clob_url: String,
+    /// User-channel WebSocket URL.
+    pub user_ws_url: String,
+    /// Dead-man heartbeat period.
+    pub heartbeat_every: Duration,
+    /// Rate limits and retry budget.
+    pub limits: VenueLimits,
+    /// Where shadow report lines are appended (besides the log).
+    pub shadow_report: Option<PathBuf>,
+}
+
+/// Executes paper, shadow and live orders of one venue account.
+pub struct LiveExecutor<S: RiskStore> {
+    paper: PaperExecutor,
+    instruments: TokenMap<Instrument>,
+    settings: LiveSettings,
+    venue: Option<Arc<Venue>>,
+    store: S,
+    tracker: Tracker,
+    feed: Option<mpsc::Receiver<UserFeed>>,
+    forget: mpsc::UnboundedSender<String>,
+    metrics: Arc<OrderPathMetrics>,
+    shadow: ShadowReport,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl<S: RiskStore> Drop for LiveExecutor<S> {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl<S: RiskStore> LiveExecutor<S> {
+    /// Connects to the venue when credentials are given; when live trading is acknowledged it
+    /// also starts the dead-man heartbeat and the user channel.
+    pub async fn start(
+        settings: LiveSettings,
+        instruments: TokenMap<Instrument>,
+        credentials: Option<LiveCredentials>,
+        store: S,
+        metrics: Arc<OrderPathMetrics>,
+    ) -> anyhow::Result<LiveExecutor<S>> {
+        let venue = match credentials {
+            Some(c) => {
+                Some(Arc::new(Venue::connect(&settings.clob_url, Arc::new(c), settings.limits, metrics.clone()).await?))
+            }
+            None => None,
+        };
+        let fees: TokenMap<FeeSchedule> = instruments.iter().map(|(t, i)| (*t, i.fees)).collect();
+        let (forget_tx, mut forget_rx) = mpsc::unbounded_channel::<String>();
+        let mut tasks = vec![];
+        // Orders over and settled are forgotten in the store off the executor's path.
+        let (s, venue_name) = (store.clone(), settings.venue.clone());
+        tasks.push(tokio::spawn(async move {
+            while let Some(id) = forget_rx.recv().await {
+                if let Err(e) = s.forget_live(&venue_name, &id).await {
+                    tracing::warn!(error = %e, order = %id, "settled live order not forgotten in the store");
+                }
+            }
+        }));
+        let mut feed = None;
+        match (&venue, settings.acknowledged) {
+            (Some(v), true) => {
+                tasks.push(tokio::spawn(heartbeat::run(v.clone(), settings.heartbeat_every, metrics.clone())));
+                let mut markets: Vec<String> = instruments.values().map(|i| i.market.to_string()).collect();
+                markets.sort();
+                markets.dedup();
+                let (tx, rx) = mpsc::channel(4096);
+                let cfg = UserChannel { url: settings.user_ws_url.clone(), markets, silence: Duration::from_secs(30) };
+                tasks.push(tokio::spawn(user_channel::run(cfg, v.clone(), tx, metrics.clone())));
+                feed = Some(rx);
+                tracing::info!(venue = %settings.venue, signer = %v.address(), "live trading enabled: heartbeats and user channel running");
+            }
+            (Some(v), false) => {
+                tracing::info!(venue = %settings.venue, signer = %v.address(), "credentials loaded; live trading not acknowledged: shadow orders are signed, live orders refused")
+            }
+            (None, _) => {
+                tracing::info!(venue = %settings.venue, "no trading credentials: paper only (shadow orders unsigned, live orders refused)")
+            }
+        }
+        Ok(LiveExecutor {
+            paper: PaperExecutor::new(instruments.clone(), Duration::ZERO),
+            instruments,
+            shadow: ShadowReport::open(settings.shadow_report.as_deref())?,
+            settings,
+            venue,
+            store,
+            tracker: Tracker::new(fees),
+            feed,
+            forget: forget_tx,
+            metrics,
+            tasks,
+        })
+    }
+
+    /// The venue, if a live order may be sent; else why not.
+    fn gate(&self, intent: &OrderIntent) -> Result<Arc<Venue>, (&'static str, &'static str)> {
+        if !self.settings.acknowledged {
+            return Err((
+                "not_acknowledged",
+                "live trading is not acknowledged on this Venue (spec.liveTrading.acknowledged)",
+            ));
+        }
+        if intent.mode != Mode::Live {
+            return Err(("not_live", "the order is not in live mode"));
+        }
+        if !self.instruments.contains_key(&intent.token) {
+            return Err(("unknown_market", "no market rules for this token"));
+        }
+        self.venue.clone().ok_or(("no_credentials", "no trading credentials (the Venue's credentials Secret)"))
+    }
+
+    fn refuse(&self, intent: &OrderIntent, gate: (&'static str, &'static str), now_ns: u64) -> Vec<ExecEvent> {
+        OrderPathMetrics::count(&self.metrics.live_refused, gate.0);
+        tracing::warn!(order = %intent.client_order_id, reason = gate.1, "live order refused");
+        vec![refusal(intent, gate.1, now_ns)]
+    }
+
+    async fn submit_live(&mut self, intent: &OrderIntent, now_ns: u64) -> Vec<ExecEvent> {
+        let venue = match self.gate(intent) {
+            Ok(v) => v,
+            Err(g) => return self.refuse(intent, g, now_ns),
+        };
+        let built = match venue.build(intent).await {
+            Ok(b) => b,
+            Err(e) => return vec![refusal(intent, &e.to_string(), now_ns)],
+        };
+        let record = Bytes::from(encode(&Intent::Place(intent.clone())));
+        if let Err(e) = self.store.remember_live(&self.settings.venue, &built.id, record).await {
+            tracing::error!(error = %e, order = %intent.client_order_id, "risk store unreachable: live order not sent");
+            return vec![refusal(intent, "risk store unreachable: not sent", now_ns)];
+        }
+        self.tracker.track(&built.id, intent, now_ns);
+        match venue.post(&built).await {
+            Ok(reply) => self.tracker.on_posted(&built.id, reply.posted, now_ns),
+            // Sent before (or the answer was lost): the venue knows it; take its word.
+            Err(e) if e.is_duplicate() || matches!(e, VenueError::Transport(_)) => {
+                match self.reconcile_order(&venue, &built.id, now_ns).await {
+                    Some(events) => events,
+                    None => {
+                        self.tracker.forget(&built.id);
+                        vec![refusal(intent, &format!("{e}; the venue does not know the order"), now_ns)]
+                    }
+                }
+            }
+            Err(e) => {
+                self.tracker.forget(&built.id);
+                let _ = self.forget.send(built.id.clone());
+                tracing::warn!(order = %intent.client_order_id, error = %e, "live order refused by the venue");
+                vec![refusal(intent, &e.to_string(), now_ns)]
+            }
+        }
+    }
+
+    async fn submit_shadow(&mut self, intent: &OrderIntent, now_ns: u64) -> Vec<ExecEvent> {
+        let paper = self.paper.submit(intent, now_ns).await;
+        let built = match &self.venue {
+            Some(v) => match v.build(intent).await {
+                Ok(b) => v.sign(&b).await.map(|_| b).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            },
+            None => Err("unsigned: no trading credentials".to_string()),
+        };
+        let line = compare(intent, built.as_ref().map_err(Clone::clone), &paper);
+        OrderPathMetrics::count(&self.metrics.shadow_orders, line.verdict);
+        self.shadow.write(&line);
+        paper
+    }
+
+    /// What the venue knows of order `id` (tracked already): its status and its trades, as
+    /// events; `None` when the venue has never heard of it.
+    async fn reconcile_order(&mut self, venue: &Venue, id: &str, now_ns: u64) -> Option<Vec<ExecEvent>> {
+        let state = match venue.order(id).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, order = %id, "order state unknown at the venue");
+                None
+            }
+        };
+        let trades = venue.trades().await.unwrap_or_default();
+        let mine: Vec<_> = trades.iter().filter(|t| self.tracker.legs(t).iter().any(|l| l.venue_id == id)).collect();
+        if state.is_none() && mine.is_empty() {
+            return None;
+        }
+        let matched: Quantity = mine
+            .iter()
+            .flat_map(|t| self.tracker.legs(t))
+            .filter(|l| l.venue_id == id)
+            .fold(Quantity::ZERO, |a, l| a.saturating_add(l.size));
+        let mut out = match state {
+            Some((OrderStatusType::Live | OrderStatusType::Delayed, m)) if m.is_zero() && matched.is_zero() => {
+                self.tracker.on_posted(id, Posted::Live, now_ns)
+            }
+            Some((OrderStatusType::Live | OrderStatusType::Delayed, m)) => {
+                self.tracker.on_posted(id, Posted::Matched { filled: m.max(matched) }, now_ns)
+            }
+            Some((OrderStatusType::Matched, m)) => {
+                self.tracker.on_posted(id, Posted::Matched { filled: m.max(matched) }, now_ns)
+            }
+            Some((_, m)) => {
+                let mut ev = vec![];
+                if !m.max(matched).is_zero() {
+                    ev.extend(self.tracker.on_posted(id, Posted::Matched { filled: m.max(matched) }, now_ns));
+                }
+                ev.extend(self.tracker.cancelled(id, "cancelled at the venue", now_ns));
+                ev
+            }
+            None => self.tracker.on_posted(id, Posted::Matched { filled: matched }, now_ns),
+        };
+        for t in mine {
+            out.extend(self.tracker.on_trade(t, now_ns));
+        }
+        Some(out)
+    }
+}
+
+impl<S: RiskStore> Executor for LiveExecutor<S> {
+    fn tokens(&self) -> Vec<TokenId> {
+        self.paper.tokens()
+    }
+
+    async fn submit(&mut self, intent: &OrderIntent, now_ns: u64) -> Vec<ExecEvent> {
+        match intent.mode {
+            Mode::Paper => self.paper.submit(intent, now_ns).await,
+            Mode::Shadow => self.submit_shadow(intent, now_ns).await,
+            Mode::Live => self.submit_live(intent, now_ns).await,
+        }
+    }
+
+    async fn cancel(&mut self, id: &ClientOrderId, reason: &str, now_ns: u64) -> Vec<ExecEvent> {
+        let Some(venue_id) = self.tracker.venue_id(id).map(str::to_string) else {
+            return self.paper.cancel(id, reason, now_ns).await;
+        };
+        let Some(venue) = self.venue.clone() else { return vec![] };
+        match venue.cancel(std::slice::from_ref(&venue_id)).await {
+            Ok((cancelled, refused)) => {
+                for (id, why) in refused {
+                    tracing::info!(order = %id, reason = %why, "cancel not done at the venue");
+                }
+                let mut out = vec![];
+                if cancelled.contains(&venue_id) {
+                    out.extend(self.tracker.cancelled(&venue_id, reason, now_ns));
+                }
+                out
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, order = %venue_id, "cancel failed");
+                vec![]
+            }
+        }
+    }
+
+    fn on_market(&mut self, ev: &MarketEvent, now_ns: u64) -> (Vec<ExecEvent>, bool) {
+        self.paper.on_market(ev, now_ns)
+    }
+
+    fn on_timer(&mut self, now_ns: u64) -> Vec<ExecEvent> {
+        self.paper.on_timer(now_ns)
+    }
+
+    fn mark(&self, token: &TokenId) -> Option<Price> {
+        self.paper.mark(token)
+    }
+
+    async fn start_up(&mut self, now_ns: u64) -> (Vec<OrderIntent>, Vec<ExecEvent>) {
+        let remembered = match self.store.live_orders(&self.settings.venue).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "remembered live orders not read");
+                return (vec![], vec![]);
+            }
+        };
+        let Some(venue) = self.venue.clone() else {
+            if !remembered.is_empty() {
+                tracing::error!(
+                    orders = remembered.len(),
+                    "live orders remembered but no credentials to reconcile them"
+                );
+            }
+            return (vec![], vec![]);
+        };
+        let (open, trades) = match (venue.open_orders().await, venue.trades().await) {
+            (Ok(o), Ok(t)) => (o, t),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::error!(error = %e, "startup reconciliation failed: remembered orders not adopted");
+                return (vec![], vec![]);
+            }
+        };
+        let mut known = HashSet::new();
+        for (id, bytes) in &remembered {
+            match decode::<Intent>(bytes) {
+                Ok(Intent::Place(intent)) => {
+                    self.tracker.track(id, &intent, now_ns);
+                    known.insert(id.clone());
+                }
+                _ => tracing::error!(order = %id, "remembered live order does not decode"),
+            }
+        }
+        // Fills booked before the restart are seeded (not booked twice); the rest are new.
+        let mut out = vec![];
+        for t in &trades {
+            for leg in self.tracker.legs(t) {
+                let Some(intent) = self.tracker.intent(&leg.venue_id).cloned() else { continue };
+                let policy = PolicyKey::of_intent(&intent);
+                let status = fill_status(t.status);
+                let probe = polyfleet_core::wire::Fill {
+                    fill_id: leg.fill_id.clone(),
+                    client_order_id: intent.client_order_id,
+                    namespace: intent.namespace.clone(),
+                    strategy: intent.strategy.clone(),
+                    risk_policy: intent.risk_policy.clone(),
+                    market: intent.market,
+                    token: intent.token,
+                    side: intent.side,
+                    price: leg.price,
+                    size: leg.size,
+                    fee: polyfleet_core::Money::ZERO,
+                    liquidity: leg.liquidity,
+                    status: FillStatus::Matched,
+                    mode: intent.mode,
+                    ts_ns: now_ns,
+                };
+                let booked =
+                    self.store.committed(&policy, &[commit_key(&probe).into_owned()]).await.unwrap_or_default();
+                if booked.first().copied().unwrap_or(false) {
+                    if status == FillStatus::Failed {
+                        // Its ledger delta died with the old process: reported, not guessed.
+                        tracing::error!(fill = %leg.fill_id, "a trade booked before the restart FAILED: reverse it by hand");
+                        OrderPathMetrics::count(&self.metrics.live_refused, "failed_after_restart");
+                    }
+                    self.tracker.seed(&leg, if status == FillStatus::Failed { FillStatus::Confirmed } else { status });
+                }
+            }
+            out.extend(self.tracker.on_trade(t, now_ns));
+        }
+        // Remembered orders no longer open are over; open ones are adopted.
+        let mut adopted = vec![];
+        for id in &known {
+            if open.contains(id)
+                && let Some(i) = self.tracker.intent(id)
+            {
+                adopted.push(i.clone());
+            }
+        }
+        out.extend(self.tracker.reconciled(&open, now_ns + 1, now_ns));
+        for id in self.tracker.take_settled() {
+            let _ = self.forget.send(id);
+        }
+        // Open orders nobody remembers cannot be attributed: cancel them.
+        let orphans: Vec<String> = open.iter().filter(|id| !known.contains(*id)).cloned().collect();
+        if !orphans.is_empty() {
+            tracing::warn!(orders = orphans.len(), "open orders at the venue that no strategy owns: cancelling");
+            if let Err(e) = venue.cancel(&orphans).await {
+                tracing::error!(error = %e, "orphan orders not cancelled");
+            }
+        }
+        tracing::info!(
+            adopted = adopted.len(),
+            remembered = remembered.len(),
+            orphans = orphans.len(),
+            "live orders reconciled at start"
+        );
+        (adopted, out)
+    }
+
+    async fn recover(&mut self, intent: &OrderIntent, now_ns: u64) -> Option<Vec<ExecEvent>> {
+        if intent.mode != Mode::Live {
+            return None;
+        }
+        let venue = self.venue.clone()?;
+        // The same intent builds the same order, so the same id.
+        let built = venue.build(intent).await.ok()?;
+        self.tracker.track(&built.id, intent, now_ns);
+        match self.reconcile_order(&venue, &built.id, now_ns).await {
+            Some(events) => {
+                tracing::info!(order = %intent.client_order_id, venue_order = %built.id, "order found at the venue after a restart: adopted, not sent again");
+                Some(events)
+            }
+            None => {
+                self.tracker.forget(&built.id);
+                let _ = self.forget.send(built.id);
+                None
+            }
+        }
+    }
+
+    async fn venue_events(&mut self) -> Vec<ExecEvent> {
+        let Some(rx) = self.feed.as_mut() else { return std::future::pending().await };
+        let Some(feed) = rx.recv().await else {
+            self.feed = None;
+            return vec![];
+        };
+        let now = crate::time::now_ns();
+        let out = match feed {
+            UserFeed::Event(UserMessage::Trade(t)) => self.tracker.on_trade(&t, now),
+            UserFeed::Event(UserMessage::Order(o)) => self.tracker.on_order(&o, now),
+            UserFeed::Reconciled { open, as_of_ns } => self.tracker.reconciled(&open, as_of_ns, now),
+        };
+        for id in self.tracker.take_settled() {
+            let _ = self.forget.send(id);
+        }
+        out
+    }
+
+    async fn shut_down(&mut self, now_ns: u64) -> Vec<ExecEvent> {
+        let working = self.tracker.working();
+        let Some(venue) = self.venue.clone() else { return vec![] };
+        if working.is_empty() {
+            return vec![];
+        }
+        let mut out = vec![];
+        match venue.cancel(&working).await {
+            Ok((cancelled, _)) => {
+                for id in cancelled {
+                    out.extend(self.tracker.cancelled(&id, "execution agent stopping", now_ns));
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "open live orders not cancelled at stop (the dead-man switch will)"),
+        }
+        out
+    }
+}

@@ -1,0 +1,324 @@
+//! The simulator's order API driven by the official SDK (`polymarket_client_sdk_v2`), as a live
+//! account would use the venue: L1 key derivation, a taker order that fills, a post-only order
+//! that rests and is cancelled, settlement (CONFIRMED, and FAILED for the configured share) on
+//! the user channel, the dead-man switch, and clear refusals of a wrong API secret, a forged
+//! order signature and a wrong user-channel secret.
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use alloy::signers::Signer as _;
+use alloy::signers::local::PrivateKeySigner;
+use futures::{SinkExt, StreamExt};
+use polyfleet_core::book::OrderBook;
+use polyfleet_core::{Price, TokenId};
+use polyfleet_sim::SimConfig;
+use polyfleet_sim::exchange::ExchangeConfig;
+use polyfleet_sim::server::{self, SimHandle};
+use polymarket_client_sdk_v2::POLYGON;
+use polymarket_client_sdk_v2::auth::Credentials;
+use polymarket_client_sdk_v2::clob::types::{OrderType, Side};
+use polymarket_client_sdk_v2::clob::{Client, Config};
+use polymarket_client_sdk_v2::types::{Decimal, U256};
+use secrecy::ExposeSecret as _;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Well-known development keys (Hardhat accounts 0 and 1): no value anywhere.
+const KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+const OTHER_KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+
+fn signer(key: &str) -> PrivateKeySigner {
+    PrivateKeySigner::from_str(key).unwrap().with_chain_id(Some(POLYGON))
+}
+
+fn dec(p: Price) -> Decimal {
+    Decimal::from_str(&p.to_string()).unwrap().normalize()
+}
+
+async fn start(cfg: ExchangeConfig) -> SimHandle {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = server::serve(
+        SimConfig { binary_markets: 2, ..SimConfig::default() },
+        "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
+        0,
+    )
+    .await
+    .unwrap();
+    sim.configure_exchange(cfg).await;
+    sim
+}
+
+async fn first_book(sim: &SimHandle) -> (TokenId, OrderBook, String) {
+    let (token, market) = sim.with_model(|m| (m.markets()[0].yes, m.markets()[0].condition)).await.unwrap();
+    let (book, _) = sim.truth(&token).await.unwrap();
+    (token, book, market.to_string())
+}
+
+/// A user-channel connection subscribed with `creds` to `market`.
+async fn user_channel(
+    sim: &SimHandle,
+    creds: (&str, &str, &str),
+    market: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(sim.user_ws_url()).await.unwrap();
+    let sub = json!({"auth": {"apiKey": creds.0, "secret": creds.1, "passphrase": creds.2}, "markets": [market], "type": "user"});
+    ws.send(Message::Text(sub.to_string().into())).await.unwrap();
+    ws
+}
+
+/// Next JSON message on `ws` matching `pred`, within 10 s.
+async fn next_matching(
+    ws: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let Some(Ok(Message::Text(t))) = ws.next().await else { panic!("user channel closed") };
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if pred(&v) {
+                return v;
+            }
+        }
+    })
+    .await
+    .expect("no matching user event within 10 s")
+}
+
+#[tokio::test]
+async fn the_sdk_trades_against_the_simulator() {
+    let sim = start(ExchangeConfig { settle_after_ms: 200, fail_permille: 0, heartbeat_window_ms: 60_000 }).await;
+    let signer = signer(KEY);
+    let client = Client::new(&sim.http_url(), Config::default())
+        .unwrap()
+        .authentication_builder(&signer)
+        .authenticate()
+        .await
+        .unwrap();
+    let creds = client.credentials().clone();
+    // Derivation is deterministic: the same key comes back.
+    let again = Client::new(&sim.http_url(), Config::default())
+        .unwrap()
+        .authentication_builder(&signer)
+        .authenticate()
+        .await
+        .unwrap();
+    assert_eq!(again.credentials().key(), creds.key());
+
+    let (token, book, market) = first_book(&sim).await;
+    let token_id = U256::from_str(&token.to_string()).unwrap();
+    let (key, secret, pass) = (
+        creds.key().to_string(),
+        creds.secret().expose_secret().to_string(),
+        creds.passphrase().expose_secret().to_string(),
+    );
+    let mut ws = user_channel(&sim, (&key, &secret, &pass), &market).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    // A FAK buy at the best ask takes liquidity.
+    let ask = book.best_ask().unwrap();
+    let taken = client
+        .limit_order()
+        .token_id(token_id)
+        .side(Side::Buy)
+        .price(dec(ask.price))
+        .size(Decimal::from(5))
+        .order_type(OrderType::FAK)
+        .build_sign_and_post(&signer)
+        .await
+        .unwrap();
+    assert!(taken.success, "{taken:?}");
+    assert_eq!(taken.trade_ids.len(), 1, "{taken:?}");
+    assert_eq!(taken.taking_amount, Decimal::from(5));
+    let matched = next_matching(&mut ws, |v| v["event_type"] == "trade" && v["status"] == "MATCHED").await;
+    assert_eq!(matched["taker_order_id"], taken.order_id);
+    assert_eq!(matched["trader_side"], "TAKER");
+    let confirmed = next_matching(&mut ws, |v| v["event_type"] == "trade" && v["status"] != "MATCHED").await;
+    assert_eq!(confirmed["status"], "CONFIRMED");
+    assert_eq!(confirmed["id"], matched["id"]);
+
+    // A post-only bid below the book rests, is listed, and is cancelled once.
+    let bid = book.best_bid().unwrap().price;
+    let low = Price::from_ticks(bid.ticks() - 3 * book.tick().ticks()).unwrap();
+    let rested = client
+        .limit_order()
+        .token_id(token_id)
+        .side(Side::Buy)
+        .price(dec(low))
+        .size(Decimal::from(10))
+        .order_type(OrderType::GTC)
+        .post_only(true)
+        .build_sign_and_post(&signer)
+        .await
+        .unwrap();
+    assert_eq!(rested.status.to_string(), "LIVE");
+    let placement = next_matching(&mut ws, |v| v["event_type"] == "order").await;
+    assert_eq!(placement["type"], "PLACEMENT");
+    assert_eq!(placement["id"], rested.order_id);
+    let open = client.orders(&Default::default(), None).await.unwrap();
+    assert_eq!(open.data.len(), 1);
+    assert_eq!(open.data[0].id, rested.order_id);
+    let c = client.cancel_order(&rested.order_id).await.unwrap();
+    assert_eq!(c.canceled, vec![rested.order_id.clone()]);
+    let cancellation = next_matching(&mut ws, |v| v["event_type"] == "order").await;
+    assert_eq!(cancellation["type"], "CANCELLATION");
+    let twice = client.cancel_order(&rested.order_id).await.unwrap();
+    assert!(twice.canceled.is_empty());
+    assert_eq!(twice.not_canceled[&rested.order_id], "order already canceled");
+
+    // A crossing post-only order is refused with the reason.
+    let err = client
+        .limit_order()
+        .token_id(token_id)
+        .side(Side::Buy)
+        .price(dec(ask.price))
+        .size(Decimal::from(5))
+        .order_type(OrderType::GTC)
+        .post_only(true)
+        .build_sign_and_post(&signer)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("post-only order would cross"), "{err}");
+
+    // The trades endpoint lists the fill as settled.
+    let trades = client.trades(&Default::default(), None).await.unwrap();
+    assert_eq!(trades.data.len(), 1);
+    assert_eq!(trades.data[0].status.to_string(), "CONFIRMED");
+    assert_eq!(sim.auth_failures(), 0);
+}
+
+#[tokio::test]
+async fn failed_trades_and_the_dead_man_switch() {
+    let sim = start(ExchangeConfig { settle_after_ms: 100, fail_permille: 1000, heartbeat_window_ms: 600 }).await;
+    let signer = signer(KEY);
+    let client = Client::new(&sim.http_url(), Config::default())
+        .unwrap()
+        .authentication_builder(&signer)
+        .authenticate()
+        .await
+        .unwrap();
+    let creds = client.credentials().clone();
+    let (token, book, market) = first_book(&sim).await;
+    let token_id = U256::from_str(&token.to_string()).unwrap();
+    let (key, secret, pass) = (
+        creds.key().to_string(),
+        creds.secret().expose_secret().to_string(),
+        creds.passphrase().expose_secret().to_string(),
+    );
+    let mut ws = user_channel(&sim, (&key, &secret, &pass), &market).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let ask = book.best_ask().unwrap();
+    client
+        .limit_order()
+        .token_id(token_id)
+        .side(Side::Buy)
+        .price(dec(ask.price))
+        .size(Decimal::from(5))
+        .order_type(OrderType::FOK)
+        .build_sign_and_post(&signer)
+        .await
+        .unwrap();
+    next_matching(&mut ws, |v| v["event_type"] == "trade" && v["status"] == "MATCHED").await;
+    let settled = next_matching(&mut ws, |v| v["event_type"] == "trade" && v["status"] != "MATCHED").await;
+    assert_eq!(settled["status"], "FAILED");
+
+    // Heartbeats chain; a wrong id is refused.
+    let hb = client.post_heartbeat(None).await.unwrap();
+    let hb2 = client.post_heartbeat(Some(hb.heartbeat_id)).await.unwrap();
+    assert!(client.post_heartbeat(Some(hb.heartbeat_id)).await.is_err());
+    let _ = hb2;
+    // The client stops sending: its resting order is cancelled by the venue.
+    let hb = client.post_heartbeat(None).await.unwrap();
+    let low = Price::from_ticks(book.best_bid().unwrap().price.ticks() - 5 * book.tick().ticks()).unwrap();
+    let rested = client
+        .limit_order()
+        .token_id(token_id)
+        .side(Side::Buy)
+        .price(dec(low))
+        .size(Decimal::from(10))
+        .order_type(OrderType::GTC)
+        .build_sign_and_post(&signer)
+        .await
+        .unwrap();
+    assert_eq!(sim.open_orders().await, 1);
+    let _ = hb;
+    let cancellation = next_matching(&mut ws, |v| v["event_type"] == "order" && v["type"] == "CANCELLATION").await;
+    assert_eq!(cancellation["id"], rested.order_id);
+    assert_eq!(sim.open_orders().await, 0);
+}
+
+#[tokio::test]
+async fn wrong_credentials_and_forged_signatures_are_refused() {
+    let sim = start(ExchangeConfig::default()).await;
+    let signer = signer(KEY);
+    let good = Client::new(&sim.http_url(), Config::default())
+        .unwrap()
+        .authentication_builder(&signer)
+        .authenticate()
+        .await
+        .unwrap();
+    let creds = good.credentials().clone();
+    let (token, book, market) = first_book(&sim).await;
+    let token_id = U256::from_str(&token.to_string()).unwrap();
+    let ask = dec(book.best_ask().unwrap().price);
+
+    // Right key and passphrase, wrong secret: every L2 request fails with the reason.
+    let wrong_secret = base64_secret(b"definitely-not-the-secret-000000");
+    let wrong = Credentials::new(creds.key(), wrong_secret.clone(), creds.passphrase().expose_secret().to_string());
+    let client = Client::new(&sim.http_url(), Config::default())
+        .unwrap()
+        .authentication_builder(&signer)
+        .credentials(wrong)
+        .authenticate()
+        .await
+        .unwrap();
+    let err = client
+        .limit_order()
+        .token_id(token_id)
+        .side(Side::Buy)
+        .price(ask)
+        .size(Decimal::from(5))
+        .order_type(OrderType::FOK)
+        .build_sign_and_post(&signer)
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("401") && msg.contains("wrong API secret"), "{msg}");
+    assert!(
+        !msg.contains(&wrong_secret) && !msg.contains(creds.secret().expose_secret()),
+        "an error must not echo the secret: {msg}"
+    );
+    assert!(client.cancel_all_orders().await.unwrap_err().to_string().contains("HMAC"));
+
+    // An order signed by another key than its signer field: refused as a bad signature.
+    let order = good
+        .limit_order()
+        .token_id(token_id)
+        .side(Side::Buy)
+        .price(ask)
+        .size(Decimal::from(5))
+        .order_type(OrderType::FOK)
+        .build()
+        .await
+        .unwrap();
+    let forged = good.sign(&self::signer(OTHER_KEY), order).await.unwrap();
+    let err = good.post_order(forged).await.unwrap_err().to_string();
+    assert!(err.contains("400") && err.contains("invalid signature"), "{err}");
+    assert_eq!(sim.signature_failures(), 1);
+    assert_eq!(sim.orders_accepted().await, 0);
+
+    // The user channel refuses a wrong secret and closes.
+    let mut ws =
+        user_channel(&sim, (&creds.key().to_string(), &wrong_secret, creds.passphrase().expose_secret()), &market)
+            .await;
+    let refusal = next_matching(&mut ws, |v| v.get("error").is_some()).await;
+    assert!(refusal["error"].as_str().unwrap().contains("does not match"), "{refusal}");
+    assert!(sim.auth_failures() >= 3);
+}
+
+fn base64_secret(raw: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE.encode(raw)
+}
