@@ -439,7 +439,7 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
                         Liquidity::Taker => "taker",
                     };
                     self.metrics.fills.get_or_create(&KindLabel { kind: kind.into() }).inc();
-                    (subjects::fills(&f.namespace, &f.strategy), format!("f-{}", f.fill_id), encode(f))
+                    (subjects::fills(&f.namespace, &f.strategy), format!("f-{}-{:?}", f.fill_id, f.status), encode(f))
                 }
             };
             let _entered = span.enter();

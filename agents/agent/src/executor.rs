@@ -27,8 +27,8 @@ pub trait Executor: Send {
     fn on_timer(&mut self, now_ns: u64) -> Vec<ExecEvent>;
     /// The price a position in `token` is marked at: the best bid (what selling would get).
     fn mark(&self, token: &TokenId) -> Option<Price>;
-    /// At start: orders found still working at the venue (to track like any working order),
-    /// and what happened to the others while the agent was away. Paper: nothing.
+    /// At start: the orders a previous run left at the venue (to track like working orders),
+    /// and what happened to them while the agent was away. Paper: nothing.
     fn start_up(&mut self, _now_ns: u64) -> impl Future<Output = (Vec<OrderIntent>, Vec<ExecEvent>)> + Send {
         async { (vec![], vec![]) }
     }

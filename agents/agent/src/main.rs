@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand};
 use polyfleet_agent::config::{TokenConfig, instruments, load_strategy};
 use polyfleet_agent::execution::{self, ExecutionAgentConfig};
 use polyfleet_agent::executor::PaperExecutor;
+use polyfleet_agent::live::credentials::{CredentialsError, PRIVATE_KEY_VAR};
+use polyfleet_agent::live::{LiveCredentials, LiveExecutor, LiveSettings, VenueLimits};
 use polyfleet_agent::market_data::{self, MarketDataConfig};
 use polyfleet_agent::metrics::{self as agent_metrics, MarketDataMetrics, OrderPathMetrics};
 use polyfleet_agent::risk::{self, RiskAgentConfig};
@@ -35,7 +37,7 @@ enum Command {
     Strategy(StrategyArgs),
     /// Decide order intents against their RiskPolicy (scale out freely: replicas share the work).
     Risk(RiskArgs),
-    /// Execute approved orders (paper) and commit fills, positions and PnL.
+    /// Execute approved orders (paper, shadow or live) and commit fills, positions and PnL.
     Execution(ExecutionArgs),
 }
 
@@ -107,6 +109,43 @@ struct ExecutionArgs {
     /// Durable consumer name.
     #[arg(long, env = "POLYFLEET_DURABLE", default_value = "execution")]
     durable: String,
+    #[command(flatten)]
+    live: LiveArgs,
+}
+
+/// Live execution. Credentials come only from the environment (the Venue's Secret):
+/// `POLYMARKET_PRIVATE_KEY`, optionally `POLYMARKET_API_KEY` / `_SECRET` / `_PASSPHRASE`,
+/// `POLYMARKET_SIGNATURE_TYPE`, `POLYMARKET_FUNDER`.
+#[derive(clap::Args)]
+struct LiveArgs {
+    /// The Venue's `spec.liveTrading.acknowledged`: without it no order is ever sent.
+    #[arg(long, env = "POLYFLEET_LIVE_ACKNOWLEDGED", default_value_t = false)]
+    live_acknowledged: bool,
+    /// CLOB REST base URL (orders, auth).
+    #[arg(long, env = "POLYFLEET_CLOB_URL", default_value = "https://clob.polymarket.com")]
+    clob_url: String,
+    /// User-channel WebSocket URL.
+    #[arg(long, env = "POLYFLEET_USER_WS_URL", default_value = "wss://ws-subscriptions-clob.polymarket.com/ws/user")]
+    user_ws_url: String,
+    /// Dead-man heartbeat period, milliseconds (the venue cancels everything after ~10 s of silence).
+    #[arg(long, env = "POLYFLEET_HEARTBEAT_MS", default_value_t = 5000)]
+    heartbeat_ms: u64,
+    /// Orders per second and burst (per signer).
+    #[arg(long, env = "POLYFLEET_ORDERS_PER_SECOND", default_value_t = 40)]
+    orders_per_second: u32,
+    #[arg(long, env = "POLYFLEET_ORDERS_BURST", default_value_t = 60)]
+    orders_burst: u32,
+    /// Cancels per second and burst (per signer).
+    #[arg(long, env = "POLYFLEET_CANCELS_PER_SECOND", default_value_t = 80)]
+    cancels_per_second: u32,
+    #[arg(long, env = "POLYFLEET_CANCELS_BURST", default_value_t = 120)]
+    cancels_burst: u32,
+    /// How long to retry HTTP 425 (engine restart), 429 and 5xx, milliseconds.
+    #[arg(long, env = "POLYFLEET_RETRY_BUDGET_MS", default_value_t = 5000)]
+    retry_budget_ms: u64,
+    /// File that shadow report lines are appended to (they are logged anyway).
+    #[arg(long, env = "POLYFLEET_SHADOW_REPORT")]
+    shadow_report: Option<std::path::PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -189,11 +228,45 @@ async fn main() -> anyhow::Result<()> {
             let text =
                 std::fs::read_to_string(&a.markets).with_context(|| format!("reading {}", a.markets.display()))?;
             let tokens: Vec<TokenConfig> = serde_json::from_str(&text).context("--markets")?;
-            let executor = PaperExecutor::new(instruments(&tokens)?, Duration::from_millis(a.paper_latency_ms));
             let (bus, metrics) = start(&a.common, "polyfleet_execution").await?;
             let store = RedisRiskStore::connect(&a.redis).await.context("connecting to the risk store")?;
+            let credentials = match LiveCredentials::from_env() {
+                Ok(c) => Some(c),
+                Err(CredentialsError::Missing(PRIVATE_KEY_VAR)) => None,
+                Err(e) => return Err(e).context("reading the trading credentials"),
+            };
+            let l = a.live;
+            let settings = LiveSettings {
+                venue: a.venue.clone(),
+                acknowledged: l.live_acknowledged,
+                clob_url: l.clob_url,
+                user_ws_url: l.user_ws_url,
+                heartbeat_every: Duration::from_millis(l.heartbeat_ms.max(100)),
+                limits: VenueLimits {
+                    orders_per_second: l.orders_per_second,
+                    orders_burst: l.orders_burst,
+                    cancels_per_second: l.cancels_per_second,
+                    cancels_burst: l.cancels_burst,
+                    retry_budget: Duration::from_millis(l.retry_budget_ms),
+                },
+                shadow_report: l.shadow_report,
+            };
+            let instruments = instruments(&tokens)?;
+            let executor = if a.paper_latency_ms > 0 && credentials.is_none() {
+                // Paper only, with a simulated venue latency.
+                Either::Paper(PaperExecutor::new(instruments, Duration::from_millis(a.paper_latency_ms)))
+            } else {
+                Either::Live(Box::new(
+                    LiveExecutor::start(settings, instruments, credentials, store.clone(), metrics.clone())
+                        .await
+                        .context("starting live execution")?,
+                ))
+            };
             let cfg = ExecutionAgentConfig { venue: a.venue, namespace: a.namespace, durable: a.durable };
-            execution::run(bus, store, executor, cfg, metrics, stop_on_signal()).await
+            match executor {
+                Either::Paper(e) => execution::run(bus, store, e, cfg, metrics, stop_on_signal()).await,
+                Either::Live(e) => execution::run(bus, store, *e, cfg, metrics, stop_on_signal()).await,
+            }
         }
     }
 }
@@ -204,6 +277,13 @@ async fn start(common: &Common, prefix: &str) -> anyhow::Result<(NatsBus, std::s
     let metrics = OrderPathMetrics::new(prefix);
     agent_metrics::serve(common.metrics_addr, metrics.clone()).await.context("serving metrics")?;
     Ok((bus, metrics))
+}
+
+/// The execution agent's executor: paper with a simulated latency, or the live executor (which
+/// also runs paper and shadow orders).
+enum Either<S: polyfleet_runtime::risk_store::RiskStore> {
+    Paper(PaperExecutor),
+    Live(Box<LiveExecutor<S>>),
 }
 
 /// A receiver that turns true on SIGTERM or Ctrl-C.

@@ -261,8 +261,10 @@ impl RiskState {
     /// last fill) for the actual cost; a sell releases `cost`, the cost basis of the shares sold,
     /// from exposure and the shares from the position.
     pub fn on_fill(&mut self, id: &ClientOrderId, side: Side, size: Quantity, cost: Money, token: TokenId) {
+        let mut covered = Quantity::ZERO;
         let reserved = match self.reservations.get_mut(id) {
             Some(r) => {
+                covered = size.min(r.size);
                 let part = if size >= r.size {
                     r.notional
                 } else {
@@ -283,6 +285,12 @@ impl RiskState {
             && let Some(p) = self.positions.get_mut(&token)
         {
             *p = p.saturating_sub(size);
+        }
+        // A buy's position counts from its decision; a fill beyond what is still reserved (it
+        // came after the order was released) adds the rest.
+        if side == Side::Buy && size > covered {
+            let p = self.positions.entry(token).or_default();
+            *p = p.saturating_add(size.saturating_sub(covered));
         }
     }
 

@@ -110,6 +110,7 @@ fn publish(shared: &Shared, events: Vec<UserEvent>) {
 
 /// Verifies and matches one posted order: the `POST /order` answer, or the error.
 async fn place(shared: &Shared, account: &Account, posted: &PostedOrder) -> Result<Value, (StatusCode, String)> {
+    shared.order_posts.fetch_add(1, Ordering::Relaxed);
     let token = TokenId::parse(&posted.order.token_id).map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
     let guard = shared.sim.lock().await;
     let model =
@@ -135,8 +136,12 @@ async fn place(shared: &Shared, account: &Account, posted: &PostedOrder) -> Resu
         post_only: v.post_only,
     };
     let id = order.id.clone();
-    let placed =
-        shared.exchange.lock().await.place(order, &book, &rules, now_ms()).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
+    let placed = shared.exchange.lock().await.place(order, &book, &rules, now_ms()).map_err(|e| {
+        if e.contains("Duplicated") {
+            shared.duplicate_posts.fetch_add(1, Ordering::Relaxed);
+        }
+        (StatusCode::BAD_REQUEST, e)
+    })?;
     drop(guard);
     publish(shared, placed.events);
     Ok(json!({

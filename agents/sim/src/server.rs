@@ -73,6 +73,10 @@ pub(crate) struct Shared {
     pub(crate) auth_failures: AtomicU64,
     /// Orders refused for their signature or payload.
     pub(crate) signature_failures: AtomicU64,
+    /// Orders posted (authenticated), each leg of a batch counting one.
+    pub(crate) order_posts: AtomicU64,
+    /// Posts of an order the exchange already had (refused as duplicates).
+    pub(crate) duplicate_posts: AtomicU64,
 }
 
 impl Shared {
@@ -188,6 +192,16 @@ impl SimHandle {
         self.shared.signature_failures.load(Ordering::Relaxed)
     }
 
+    /// Orders posted so far (authenticated; each batch leg counts).
+    pub fn order_posts(&self) -> u64 {
+        self.shared.order_posts.load(Ordering::Relaxed)
+    }
+
+    /// Posts of orders the exchange already had.
+    pub fn duplicate_posts(&self) -> u64 {
+        self.shared.duplicate_posts.load(Ordering::Relaxed)
+    }
+
     /// WebSocket URL of the user channel.
     pub fn user_ws_url(&self) -> String {
         format!("ws://{}/ws/user", self.addr)
@@ -230,6 +244,8 @@ pub async fn serve_source(
         user_events: broadcast::channel(1 << 14).0,
         auth_failures: AtomicU64::new(0),
         signature_failures: AtomicU64::new(0),
+        order_posts: AtomicU64::new(0),
+        duplicate_posts: AtomicU64::new(0),
     });
     let app = Router::new()
         .route("/ws/market", get(ws_upgrade))

@@ -379,15 +379,9 @@ impl<S: RiskStore> Executor for LiveExecutor<S> {
             }
             out.extend(self.tracker.on_trade(t, now_ns));
         }
-        // Remembered orders no longer open are over; open ones are adopted.
-        let mut adopted = vec![];
-        for id in &known {
-            if open.contains(id)
-                && let Some(i) = self.tracker.intent(id)
-            {
-                adopted.push(i.clone());
-            }
-        }
+        // Every remembered order is the agent's again: open ones keep working, the others end
+        // with the events below.
+        let adopted: Vec<OrderIntent> = known.iter().filter_map(|id| self.tracker.intent(id).cloned()).collect();
         out.extend(self.tracker.reconciled(&open, now_ns + 1, now_ns));
         for id in self.tracker.take_settled() {
             let _ = self.forget.send(id);

@@ -31,8 +31,12 @@ pub enum Posted {
 #[derive(Debug, Clone)]
 struct Tracked {
     intent: OrderIntent,
-    /// Shares filled, from trades.
+    /// Shares filled, from trades (less FAILED ones).
     filled: Quantity,
+    /// Shares the venue said matched when it took the order, and shares seen in trades since:
+    /// the order is not settled before its trades have all been seen.
+    reported: Quantity,
+    traded: Quantity,
     /// No further updates (filled, cancelled, expired).
     done: bool,
     /// When tracking began (a reconciliation only judges orders older than its snapshot).
@@ -113,6 +117,8 @@ impl Tracker {
         self.orders.entry(venue_id.to_string()).or_insert_with(|| Tracked {
             intent: intent.clone(),
             filled: Quantity::ZERO,
+            reported: Quantity::ZERO,
+            traded: Quantity::ZERO,
             done: false,
             since_ns: now_ns,
         });
@@ -131,6 +137,7 @@ impl Tracker {
     pub fn seed(&mut self, leg: &Leg, status: FillStatus) {
         if let Some(t) = self.orders.get_mut(&leg.venue_id) {
             t.filled = t.filled.saturating_add(leg.size);
+            t.traded = t.traded.saturating_add(leg.size);
         }
         if status == FillStatus::Matched {
             *self.unsettled.entry(leg.venue_id.clone()).or_default() += 1;
@@ -217,6 +224,7 @@ impl Tracker {
             Posted::Matched { filled } => filled.min(size),
             _ => Quantity::ZERO,
         };
+        t.reported = t.reported.max(reported);
         let mut ev = update(t, venue_id, status, remaining, reason, now_ns);
         if let ExecEvent::Update(u) = &mut ev {
             u.filled = u.filled.max(reported);
@@ -241,6 +249,12 @@ impl Tracker {
                 self.fills.insert(fill_id.clone(), Seen { status });
             }
             if !report {
+                if before.is_none()
+                    && let Some(t) = self.orders.get_mut(&venue_id)
+                {
+                    // Failed before it was seen: nothing to book, but its trade is accounted for.
+                    t.traded = t.traded.saturating_add(size);
+                }
                 continue;
             }
             let t = self.orders.get_mut(&venue_id).expect("leg of a tracked order");
@@ -253,6 +267,7 @@ impl Tracker {
             let first = before.is_none();
             if first {
                 t.filled = t.filled.saturating_add(size);
+                t.traded = t.traded.saturating_add(size);
             } else if status == FillStatus::Failed {
                 t.filled = t.filled.saturating_sub(size);
             }
@@ -325,7 +340,7 @@ impl Tracker {
         let mut done: Vec<String> = self
             .orders
             .iter()
-            .filter(|(id, t)| t.done && self.unsettled.get(*id).copied().unwrap_or(0) == 0)
+            .filter(|(id, t)| t.done && t.traded >= t.reported && self.unsettled.get(*id).copied().unwrap_or(0) == 0)
             .map(|(id, _)| id.clone())
             .collect();
         done.sort();
@@ -446,6 +461,7 @@ mod tests {
             statuses(&t.on_posted("0xbb", Posted::Matched { filled: q("10") }, 1)),
             vec![(OrderStatus::Filled, q("10"))]
         );
+        assert!(t.take_settled().is_empty(), "its trade is still to come");
         let m = t.on_trade(&trade("t9", TradeStatus::Matched, "0xbb", &[]), 2);
         let ExecEvent::Fill(f) = &m[0] else { panic!() };
         assert_eq!((f.liquidity, f.status), (Liquidity::Taker, FillStatus::Matched));

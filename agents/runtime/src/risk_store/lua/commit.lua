@@ -37,6 +37,10 @@ for i = 0, n - 1 do
     roll_day(state, now)
     -- The fill's share of the reservation: at the limit price, everything left on the last fill.
     local reserved = 0
+    -- Shares of the fill the reservation held in the position already (a buy is counted in the
+    -- position when decided); the rest (a fill after the order was released: live fills can
+    -- come after the venue's final order update) is added here.
+    local covered = 0
     local r = redis.call('HGET', resv, coid)
     if r then
       local rtoken, rside, limit, rsize, rnotional = string.match(r, '^(%S+) (%S+) (%S+) (%S+) (%S+)$')
@@ -44,6 +48,7 @@ for i = 0, n - 1 do
       local part = rnotional
       if size < rsize then part = math.min(rnotional, notional_up(limit, size)) end
       rnotional = math.max(rnotional - part, 0)
+      covered = math.min(size, rsize)
       rsize = math.max(rsize - size, 0)
       redis.call('HSET', resv, coid, rtoken .. ' ' .. rside .. ' ' .. fmt(limit) .. ' ' .. fmt(rsize) .. ' ' .. fmt(rnotional))
       reserved = part
@@ -53,6 +58,8 @@ for i = 0, n - 1 do
     redis.call('HSET', state, 'exposure', fmt(math.max(hnum(state, 'exposure') + change, 0)))
     if side == 'S' then
       redis.call('HSET', pos, token, fmt(math.max(hnum(pos, token) - size, 0)))
+    elseif size > covered then
+      redis.call('HSET', pos, token, fmt(hnum(pos, token) + size - covered))
     end
     -- Realized PnL; a sell is a round trip for the loss streak.
     local daily = hnum(state, 'daily_pnl') + realized
