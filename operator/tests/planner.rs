@@ -103,6 +103,44 @@ fn venue_gets_a_market_data_pod_per_shard_and_an_execution_agent() {
 }
 
 #[test]
+fn the_execution_agent_gets_credentials_only_as_secret_references_and_live_only_when_acknowledged() {
+    let mut venue: Venue = example("venue-simulator.yaml");
+    let exec_of = |v: &Venue| {
+        let plan = plan_venue(v, &markets(), &FleetSettings::default());
+        pod_spec(plan.deployments.last().unwrap()).containers[0].clone()
+    };
+    let c = exec_of(&venue);
+    let args = c.args.clone().unwrap();
+    assert!(args.windows(2).any(|w| w == ["--clob-url", "http://sim-sim.trading.svc:8765"]));
+    assert!(args.windows(2).any(|w| w == ["--user-ws-url", "ws://sim-sim.trading.svc:8765/ws/user"]));
+    assert!(args.windows(2).any(|w| w == ["--orders-per-second", "40"]));
+    assert!(!args.contains(&"--live-acknowledged".to_string()), "no acknowledgement, no live orders");
+    assert!(!c.env.unwrap().iter().any(|e| e.name.starts_with("POLYMARKET_")), "no Secret, no credentials");
+
+    venue.spec.credentials_secret_ref = Some(polyfleet_crds::refs::SecretRef { name: "poly-creds".into() });
+    venue.spec.live_trading = Some(LiveTrading {
+        acknowledged: false,
+        signature_type: polyfleet_crds::venue::SignatureType::Poly1271,
+        funder_address: Some("0x70997970c51812dc3a010c7d01b50e0d17dc79c8".into()),
+    });
+    let c = exec_of(&venue);
+    assert!(!c.args.unwrap().contains(&"--live-acknowledged".to_string()), "credentials alone are not an acknowledgement");
+    let env = c.env.unwrap();
+    for (key, var) in [("privateKey", "POLYMARKET_PRIVATE_KEY"), ("apiSecret", "POLYMARKET_API_SECRET"), ("apiPassphrase", "POLYMARKET_API_PASSPHRASE")] {
+        let e = env.iter().find(|e| e.name == var).unwrap_or_else(|| panic!("{var}"));
+        assert!(e.value.is_none(), "{var} is a reference, never a value");
+        let r = e.value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
+        assert_eq!((r.name.as_str(), r.key.as_str()), ("poly-creds", key));
+    }
+    let plain = |name: &str| env.iter().find(|e| e.name == name).and_then(|e| e.value.clone());
+    assert_eq!(plain("POLYMARKET_SIGNATURE_TYPE").as_deref(), Some("3"));
+    assert_eq!(plain("POLYMARKET_FUNDER").as_deref(), Some("0x70997970c51812dc3a010c7d01b50e0d17dc79c8"));
+
+    venue.spec.live_trading.as_mut().unwrap().acknowledged = true;
+    assert!(exec_of(&venue).args.unwrap().contains(&"--live-acknowledged".to_string()));
+}
+
+#[test]
 fn shards_keep_markets_whole_and_rebalance_only_what_moves() {
     let m = |name: &str, n: usize| (name.to_string(), (0..n).map(|i| format!("{name}{i}")).collect::<Vec<_>>());
     let base = vec![m("a", 2), m("b", 2), m("c", 3), m("d", 1)];

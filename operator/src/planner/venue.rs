@@ -6,11 +6,11 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, EnvVar, EnvVarSource, SecretKeySelector, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::ResourceExt;
 use polyfleet_crds::Venue;
-use polyfleet_crds::venue::VenueKind;
+use polyfleet_crds::venue::{SignatureType, VenueKind};
 
 use super::markets::MarketView;
 use super::shards::{Shard, assign};
@@ -24,6 +24,18 @@ pub const POLYMARKET_MARKET_WS: &str = "wss://ws-subscriptions-clob.polymarket.c
 pub const POLYMARKET_CLOB: &str = "https://clob.polymarket.com";
 /// Public Gamma REST base.
 pub const POLYMARKET_GAMMA: &str = "https://gamma-api.polymarket.com";
+/// Public user channel.
+pub const POLYMARKET_USER_WS: &str = "wss://ws-subscriptions-clob.polymarket.com/ws/user";
+
+/// The keys of a Venue's credentials Secret and the variables the execution agent reads them
+/// from. Only the execution pod gets them, as `secretKeyRef`s: their values never pass through
+/// the operator.
+pub const CREDENTIAL_KEYS: [(&str, &str, bool); 4] = [
+    ("privateKey", "POLYMARKET_PRIVATE_KEY", false),
+    ("apiKey", "POLYMARKET_API_KEY", true),
+    ("apiSecret", "POLYMARKET_API_SECRET", true),
+    ("apiPassphrase", "POLYMARKET_API_PASSPHRASE", true),
+];
 
 /// Where a Venue is reached.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -34,6 +46,8 @@ pub struct VenueEndpoints {
     pub clob: String,
     /// Gamma REST base.
     pub gamma: String,
+    /// User-channel WebSocket URL.
+    pub user_ws: String,
 }
 
 /// The simulator Deployment and Service name of a simulator Venue.
@@ -45,16 +59,22 @@ pub fn simulator_name(venue: &str) -> String {
 /// simulator Venue, else Polymarket's public endpoints.
 pub fn endpoints(venue: &Venue) -> VenueEndpoints {
     let given = venue.spec.endpoints.clone().unwrap_or_default();
-    let (ws, clob, gamma) = if venue.spec.kind == VenueKind::Simulator {
+    let (ws, clob, gamma, user) = if venue.spec.kind == VenueKind::Simulator {
         let base = format!("{}.{}.svc:{SIMULATOR_PORT}", simulator_name(&venue.name_any()), namespace_of(venue));
-        (format!("ws://{base}/ws/market"), format!("http://{base}"), format!("http://{base}"))
+        (format!("ws://{base}/ws/market"), format!("http://{base}"), format!("http://{base}"), format!("ws://{base}/ws/user"))
     } else {
-        (POLYMARKET_MARKET_WS.to_string(), POLYMARKET_CLOB.to_string(), POLYMARKET_GAMMA.to_string())
+        (
+            POLYMARKET_MARKET_WS.to_string(),
+            POLYMARKET_CLOB.to_string(),
+            POLYMARKET_GAMMA.to_string(),
+            POLYMARKET_USER_WS.to_string(),
+        )
     };
     VenueEndpoints {
         market_ws: given.market_ws.unwrap_or(ws),
         clob: given.clob.unwrap_or(clob),
         gamma: given.gamma.unwrap_or(gamma),
+        user_ws: given.user_ws.unwrap_or(user),
     }
 }
 
@@ -89,6 +109,67 @@ pub fn shard_name(venue: &str, index: usize) -> String {
     child_name(&format!("md-{venue}"), &index.to_string())
 }
 
+/// Whether the Venue may send live orders: acknowledged, with credentials.
+pub fn live_enabled(venue: &Venue) -> bool {
+    venue.spec.live_trading.as_ref().is_some_and(|l| l.acknowledged) && venue.spec.credentials_secret_ref.is_some()
+}
+
+/// The execution agent's venue arguments: endpoints, rate limits, and the live acknowledgement.
+fn execution_args(venue: &Venue, clob: &str, user_ws: &str) -> Vec<String> {
+    let r = &venue.spec.rate_limits;
+    let mut args = vec![
+        "--clob-url".to_string(),
+        clob.to_string(),
+        "--user-ws-url".to_string(),
+        user_ws.to_string(),
+        "--orders-per-second".to_string(),
+        r.orders_per_second.max(1).to_string(),
+        "--orders-burst".to_string(),
+        r.orders_burst.max(1).to_string(),
+        "--cancels-per-second".to_string(),
+        r.cancels_per_second.max(1).to_string(),
+        "--cancels-burst".to_string(),
+        r.cancels_burst.max(1).to_string(),
+    ];
+    if live_enabled(venue) {
+        args.push("--live-acknowledged".into());
+    }
+    args
+}
+
+/// The credentials as environment of the execution pod: references into the Venue's Secret
+/// (never values), and the account's signature type and funder (not secret).
+fn credentials_env(venue: &Venue) -> Vec<EnvVar> {
+    let Some(secret) = &venue.spec.credentials_secret_ref else { return vec![] };
+    let mut env: Vec<EnvVar> = CREDENTIAL_KEYS
+        .iter()
+        .map(|(key, var, optional)| EnvVar {
+            name: (*var).to_string(),
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    name: secret.name.clone(),
+                    key: (*key).to_string(),
+                    optional: Some(*optional),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .collect();
+    let live = venue.spec.live_trading.clone().unwrap_or_default();
+    let code = match live.signature_type {
+        SignatureType::Eoa => "0",
+        SignatureType::PolyProxy => "1",
+        SignatureType::GnosisSafe => "2",
+        SignatureType::Poly1271 => "3",
+    };
+    env.push(EnvVar { name: "POLYMARKET_SIGNATURE_TYPE".into(), value: Some(code.into()), ..Default::default() });
+    if let Some(funder) = live.funder_address {
+        env.push(EnvVar { name: "POLYMARKET_FUNDER".into(), value: Some(funder), ..Default::default() });
+    }
+    env
+}
+
 /// Plans `venue` for its `markets` (the resolved Markets that reference it).
 pub fn plan_venue(venue: &Venue, markets: &[MarketView], settings: &FleetSettings) -> VenuePlan {
     let name = venue.name_any();
@@ -97,7 +178,7 @@ pub fn plan_venue(venue: &Venue, markets: &[MarketView], settings: &FleetSetting
     let per_conn = venue.spec.sharding.assets_per_connection.max(1) as usize;
     let mine: Vec<&MarketView> = markets.iter().filter(|m| m.venue == name).collect();
     let shards = shards(venue, markets);
-    let VenueEndpoints { market_ws: ws, clob, .. } = endpoints(venue);
+    let VenueEndpoints { market_ws: ws, clob, user_ws, .. } = endpoints(venue);
     let owner_labels = BTreeMap::from([("polyfleet.dev/venue".to_string(), name.clone())]);
     let mut plan = VenuePlan { shards: shards.clone(), ..Default::default() };
     if venue.spec.kind == VenueKind::Simulator {
@@ -159,8 +240,11 @@ pub fn plan_venue(venue: &Venue, markets: &[MarketView], settings: &FleetSetting
             // Durable consumers are per stream: unique per namespace and venue.
             "--durable".into(),
             format!("exec-{ns}-{name}"),
-        ],
-        env: vec![],
+        ]
+        .into_iter()
+        .chain(execution_args(venue, &clob, &user_ws))
+        .collect(),
+        env: credentials_env(venue),
         config: Some((exec_name.clone(), checksum(markets_json.as_bytes()))),
         replicas: 1,
         uses_redis: true,
