@@ -124,9 +124,16 @@ fn the_execution_agent_gets_credentials_only_as_secret_references_and_live_only_
         funder_address: Some("0x70997970c51812dc3a010c7d01b50e0d17dc79c8".into()),
     });
     let c = exec_of(&venue);
-    assert!(!c.args.unwrap().contains(&"--live-acknowledged".to_string()), "credentials alone are not an acknowledgement");
+    assert!(
+        !c.args.unwrap().contains(&"--live-acknowledged".to_string()),
+        "credentials alone are not an acknowledgement"
+    );
     let env = c.env.unwrap();
-    for (key, var) in [("privateKey", "POLYMARKET_PRIVATE_KEY"), ("apiSecret", "POLYMARKET_API_SECRET"), ("apiPassphrase", "POLYMARKET_API_PASSPHRASE")] {
+    for (key, var) in [
+        ("privateKey", "POLYMARKET_PRIVATE_KEY"),
+        ("apiSecret", "POLYMARKET_API_SECRET"),
+        ("apiPassphrase", "POLYMARKET_API_PASSPHRASE"),
+    ] {
         let e = env.iter().find(|e| e.name == var).unwrap_or_else(|| panic!("{var}"));
         assert!(e.value.is_none(), "{var} is a reference, never a value");
         let r = e.value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();

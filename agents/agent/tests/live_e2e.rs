@@ -11,7 +11,8 @@
 //! 5. While the agent is down, an order it had claimed and posted (the crash window between
 //!    posting and committing) is redelivered: the restarted agent finds it at the venue and does
 //!    not post it again; the order the dead-man switch cancelled is reported cancelled.
-//! 6. The logs of every agent, the exported spans, the metrics and the risk store's contents
+//! 6. The kill switch flipped after an approval: the order is not sent.
+//! 7. The logs of every agent, the exported spans, the metrics and the risk store's contents
 //!    hold neither the private key nor the API secret or passphrase.
 
 mod harness;
@@ -379,7 +380,23 @@ async fn live_trading_against_the_simulators_order_api() {
     tokio::time::sleep(Duration::from_millis(1000)).await;
     check_accounting(&store, &policy, &seen).await;
 
-    // 6. No key material anywhere.
+    // 6. The kill switch: an order approved before it flipped is not sent.
+    store.set_limits(&policy, &limits(true)).await.unwrap();
+    let late = manual("killed-1", (m0, t0), Side::Buy, ask.price, 5, TimeInForce::Fok, false);
+    let posts = sim.order_posts();
+    let decision = RiskDecision { intent: late, verdict: Verdict::Approved, decided_ts_ns: now_ns() };
+    bus.persist(&subjects::decisions("trading", "manual"), vec![], Bytes::from(encode(&decision)), Some("killed-1"))
+        .await
+        .unwrap();
+    wait_until("the refusal", Duration::from_secs(10), || {
+        update_of(&seen, "killed-1", OrderStatus::Rejected).is_some()
+    })
+    .await;
+    assert!(update_of(&seen, "killed-1", OrderStatus::Rejected).unwrap().reason.unwrap().contains("kill switch"));
+    assert_eq!(sim.order_posts(), posts, "nothing sent under the kill switch");
+    store.set_limits(&policy, &limits(false)).await.unwrap();
+
+    // 7. No key material anywhere.
     let signer = PrivateKeySigner::from_str(KEY).unwrap().with_chain_id(Some(POLYGON));
     let api = polymarket_client_sdk_v2::clob::Client::new(&sim.http_url(), Default::default())
         .unwrap()

@@ -58,6 +58,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/v1/heartbeats", post(heartbeat))
         .route("/ws/user", get(user_upgrade))
         .route("/sim/faults/trade-failures", post(fault_trade_failures))
+        .route("/sim/faults/engine-restart", post(fault_engine_restart))
 }
 
 fn error(status: StatusCode, msg: impl std::fmt::Display) -> Response {
@@ -91,14 +92,18 @@ async fn l2(shared: &Shared, headers: &HeaderMap, method: &Method, uri: &Uri, bo
     })
 }
 
-/// The account of an L2-authenticated request, or the 401 answer.
+/// The account of an L2-authenticated request, or the 401 answer; 425 while the matching
+/// engine "restarts" (a fault the tests inject).
 macro_rules! authed {
-    ($shared:expr, $headers:expr, $method:expr, $uri:expr, $body:expr) => {
+    ($shared:expr, $headers:expr, $method:expr, $uri:expr, $body:expr) => {{
+        if $shared.engine_restart_until_ms.load(Ordering::SeqCst) > now_ms() {
+            return error(StatusCode::TOO_EARLY, "the matching engine is restarting");
+        }
         match l2(&$shared, &$headers, &$method, &$uri, $body).await {
             Ok(a) => a,
             Err(e) => return error(StatusCode::UNAUTHORIZED, e),
         }
-    };
+    }};
 }
 
 fn publish(shared: &Shared, events: Vec<UserEvent>) {
@@ -386,6 +391,16 @@ struct Permille {
 
 async fn fault_trade_failures(State(shared): State<Arc<Shared>>, Query(q): Query<Permille>) -> &'static str {
     shared.exchange.lock().await.set_fail_permille(q.permille);
+    "ok"
+}
+
+#[derive(Deserialize)]
+struct RestartMs {
+    ms: u64,
+}
+
+async fn fault_engine_restart(State(shared): State<Arc<Shared>>, Query(q): Query<RestartMs>) -> &'static str {
+    shared.engine_restart_until_ms.store(now_ms() + q.ms, Ordering::SeqCst);
     "ok"
 }
 

@@ -77,6 +77,8 @@ pub(crate) struct Shared {
     pub(crate) order_posts: AtomicU64,
     /// Posts of an order the exchange already had (refused as duplicates).
     pub(crate) duplicate_posts: AtomicU64,
+    /// Until this Unix ms, order endpoints answer 425 (a matching-engine restart).
+    pub(crate) engine_restart_until_ms: AtomicU64,
 }
 
 impl Shared {
@@ -202,6 +204,16 @@ impl SimHandle {
         self.shared.duplicate_posts.load(Ordering::Relaxed)
     }
 
+    /// Order endpoints answer HTTP 425 for `ms` from now, as during a matching-engine restart.
+    pub fn engine_restart(&self, ms: u64) {
+        let until = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0)
+            + ms;
+        self.shared.engine_restart_until_ms.store(until, Ordering::SeqCst);
+    }
+
     /// WebSocket URL of the user channel.
     pub fn user_ws_url(&self) -> String {
         format!("ws://{}/ws/user", self.addr)
@@ -246,6 +258,7 @@ pub async fn serve_source(
         signature_failures: AtomicU64::new(0),
         order_posts: AtomicU64::new(0),
         duplicate_posts: AtomicU64::new(0),
+        engine_restart_until_ms: AtomicU64::new(0),
     });
     let app = Router::new()
         .route("/ws/market", get(ws_upgrade))

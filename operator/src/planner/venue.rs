@@ -61,7 +61,12 @@ pub fn endpoints(venue: &Venue) -> VenueEndpoints {
     let given = venue.spec.endpoints.clone().unwrap_or_default();
     let (ws, clob, gamma, user) = if venue.spec.kind == VenueKind::Simulator {
         let base = format!("{}.{}.svc:{SIMULATOR_PORT}", simulator_name(&venue.name_any()), namespace_of(venue));
-        (format!("ws://{base}/ws/market"), format!("http://{base}"), format!("http://{base}"), format!("ws://{base}/ws/user"))
+        (
+            format!("ws://{base}/ws/market"),
+            format!("http://{base}"),
+            format!("http://{base}"),
+            format!("ws://{base}/ws/user"),
+        )
     } else {
         (
             POLYMARKET_MARKET_WS.to_string(),

@@ -290,11 +290,14 @@ impl Venue {
             .map_err(|e| VenueError::Build(e.to_string()))
     }
 
-    async fn take(&self, bucket: &Mutex<TokenBucket>, n: u32) {
-        loop {
-            let wait = bucket.lock().unwrap_or_else(|e| e.into_inner()).take(n, now_ns());
+    /// Waits until `n` tokens were taken from `bucket` (`burst` at a time: more never fit).
+    async fn take(&self, bucket: &Mutex<TokenBucket>, n: u32, burst: u32) {
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(burst.max(1));
+            let wait = bucket.lock().unwrap_or_else(|e| e.into_inner()).take(k, now_ns());
             match wait {
-                Ok(()) => return,
+                Ok(()) => left -= k,
                 Err(ns) => {
                     self.metrics.rate_limit_waits.inc();
                     tokio::time::sleep(Duration::from_nanos(ns)).await;
@@ -350,7 +353,7 @@ impl Venue {
 
     /// Posts one order.
     pub async fn post(&self, order: &BuiltOrder) -> Result<PostReply, VenueError> {
-        self.take(&self.orders, 1).await;
+        self.take(&self.orders, 1, self.limits.orders_burst).await;
         let reply = self
             .retried("post_order", || async {
                 let signed = self.client.sign(self.creds.signer(), order.signable.clone()).await?;
@@ -365,7 +368,7 @@ impl Venue {
     pub async fn post_batch(&self, orders: &[BuiltOrder]) -> Vec<Result<PostReply, VenueError>> {
         let mut out = vec![];
         for chunk in orders.chunks(MAX_BATCH) {
-            self.take(&self.orders, chunk.len() as u32).await;
+            self.take(&self.orders, chunk.len() as u32, self.limits.orders_burst).await;
             let replies = self
                 .retried("post_orders", || async {
                     let mut signed = vec![];
@@ -391,7 +394,7 @@ impl Venue {
         if ids.is_empty() {
             return Ok((vec![], vec![]));
         }
-        self.take(&self.cancels, ids.len() as u32).await;
+        self.take(&self.cancels, ids.len() as u32, self.limits.cancels_burst).await;
         let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
         let r = self.retried("cancel_orders", || self.client.cancel_orders(&refs)).await?;
         let mut refused: Vec<(String, String)> = r.not_canceled.into_iter().collect();

@@ -1,0 +1,247 @@
+//! The live executor on its own, against the simulator's order API: shadow orders are built,
+//! signed and compared with paper but never sent; the safety gates refuse live orders without
+//! the Venue's acknowledgement or credentials; HTTP 425 (matching-engine restart) is retried
+//! within the budget and reported when it lasts longer; a batch of 16 goes out as 15 + 1; the
+//! client-side rate limit makes a burst wait.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use polyfleet_agent::executor::Executor;
+use polyfleet_agent::live::credentials::PRIVATE_KEY_VAR;
+use polyfleet_agent::live::venue::{Venue, VenueError};
+use polyfleet_agent::live::{LiveCredentials, LiveExecutor, LiveSettings, VenueLimits};
+use polyfleet_agent::metrics::OrderPathMetrics;
+use polyfleet_core::book::OrderBook;
+use polyfleet_core::exec::paper::ExecEvent;
+use polyfleet_core::money::FeeSchedule;
+use polyfleet_core::strategy::Instrument;
+use polyfleet_core::wire::{MarketEvent, MarketEventBody, Mode, OrderIntent, OrderStatus, TimeInForce};
+use polyfleet_core::{BookSide, ClientOrderId, ConditionId, Price, Quantity, Side, TokenId, TokenMap};
+use polyfleet_runtime::risk_store::memory::MemoryRiskStore;
+use polyfleet_sim::model::SimConfig;
+use polyfleet_sim::server::SimHandle;
+use prometheus_client::encoding::text::encode;
+
+const KEY: &str = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
+
+fn creds() -> LiveCredentials {
+    LiveCredentials::from_lookup(|k| (k == PRIVATE_KEY_VAR).then(|| KEY.to_string())).unwrap()
+}
+
+async fn sim() -> (SimHandle, ConditionId, TokenId, OrderBook) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = polyfleet_sim::server::serve(
+        SimConfig { binary_markets: 1, ..SimConfig::default() },
+        "127.0.0.1:0".parse().unwrap(),
+        0,
+    )
+    .await
+    .unwrap();
+    let (market, token) = sim.with_model(|m| (m.markets()[0].condition, m.markets()[0].yes)).await.unwrap();
+    let (book, _) = sim.truth(&token).await.unwrap();
+    (sim, market, token, book)
+}
+
+fn settings(sim: &SimHandle, acknowledged: bool, report: Option<std::path::PathBuf>) -> LiveSettings {
+    LiveSettings {
+        venue: "sim".into(),
+        acknowledged,
+        clob_url: sim.http_url(),
+        user_ws_url: sim.user_ws_url(),
+        heartbeat_every: Duration::from_millis(500),
+        limits: VenueLimits::default(),
+        shadow_report: report,
+    }
+}
+
+fn instruments(market: ConditionId, token: TokenId) -> TokenMap<Instrument> {
+    let i = Instrument { market, token, min_size: Quantity::from_shares(5).unwrap(), fees: FeeSchedule::FREE };
+    [(token, i)].into_iter().collect()
+}
+
+fn intent(id: &str, market: ConditionId, token: TokenId, price: Price, mode: Mode) -> OrderIntent {
+    OrderIntent {
+        client_order_id: ClientOrderId::new(id).unwrap(),
+        group: None,
+        namespace: "ns".into(),
+        strategy: "s".into(),
+        risk_policy: "rp".into(),
+        venue: "sim".into(),
+        market,
+        token,
+        side: Side::Buy,
+        price,
+        size: Quantity::from_shares(5).unwrap(),
+        tif: TimeInForce::Fok,
+        post_only: false,
+        mode,
+        cause_seq: 0,
+        cause_recv_ts_ns: 0,
+        created_ts_ns: 1_795_000_000_000_000_000 + id.len() as u64,
+    }
+}
+
+fn snapshot(market: ConditionId, token: TokenId, book: &OrderBook) -> MarketEvent {
+    MarketEvent {
+        token,
+        market,
+        seq: 1,
+        venue_ts_ms: 0,
+        recv_ts_ns: 0,
+        body: MarketEventBody::Snapshot {
+            bids: book.levels(BookSide::Bid).cloned().collect(),
+            asks: book.levels(BookSide::Ask).cloned().collect(),
+            tick: book.tick(),
+            hash: None,
+        },
+    }
+}
+
+fn status(events: &[ExecEvent]) -> (OrderStatus, Option<String>) {
+    events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            ExecEvent::Update(u) => Some((u.status, u.reason.clone())),
+            _ => None,
+        })
+        .unwrap()
+}
+
+fn metrics_text(m: &OrderPathMetrics) -> String {
+    let mut out = String::new();
+    encode(&mut out, polyfleet_runtime::probes::Probe::registry(m)).unwrap();
+    out
+}
+
+#[tokio::test]
+async fn shadow_orders_are_signed_and_compared_but_never_sent() {
+    let (sim, market, token, book) = sim().await;
+    let report = std::env::temp_dir().join(format!("polyfleet-shadow-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&report);
+    let metrics = OrderPathMetrics::new("test");
+    let mut ex = LiveExecutor::start(
+        settings(&sim, true, Some(report.clone())),
+        instruments(market, token),
+        Some(creds()),
+        MemoryRiskStore::new(),
+        metrics.clone(),
+    )
+    .await
+    .unwrap();
+    ex.on_market(&snapshot(market, token, &book), 1);
+    let ask = book.best_ask().unwrap().price;
+    let events = ex.submit(&intent("shadow-1", market, token, ask, Mode::Shadow), 2).await;
+    assert_eq!(status(&events).0, OrderStatus::Filled, "paper filled it");
+    assert_eq!(sim.order_posts(), 0, "a shadow order is never sent");
+    let line: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&report).unwrap().lines().next().unwrap()).unwrap();
+    assert_eq!(line["verdict"], "agree", "{line}");
+    assert_eq!(line["paper_status"], "filled");
+    assert!(line["venue_order_id"].as_str().unwrap().starts_with("0x"));
+    assert_eq!(line["signed_price"], ask.to_string());
+    assert!(metrics_text(&metrics).contains(r#"test_shadow_orders_total{kind="agree"} 1"#));
+    // Without credentials it is still paper-traded, reported unsigned.
+    let mut unsigned = LiveExecutor::start(
+        settings(&sim, false, None),
+        instruments(market, token),
+        None,
+        MemoryRiskStore::new(),
+        OrderPathMetrics::new("u"),
+    )
+    .await
+    .unwrap();
+    unsigned.on_market(&snapshot(market, token, &book), 1);
+    let events = unsigned.submit(&intent("shadow-2", market, token, ask, Mode::Shadow), 2).await;
+    assert_eq!(status(&events).0, OrderStatus::Filled);
+    let _ = std::fs::remove_file(&report);
+}
+
+#[tokio::test]
+async fn live_orders_need_the_acknowledgement_and_credentials() {
+    let (sim, market, token, book) = sim().await;
+    let ask = book.best_ask().unwrap().price;
+    let metrics = OrderPathMetrics::new("gates");
+    let mut not_acked = LiveExecutor::start(
+        settings(&sim, false, None),
+        instruments(market, token),
+        Some(creds()),
+        MemoryRiskStore::new(),
+        metrics.clone(),
+    )
+    .await
+    .unwrap();
+    let (st, reason) = status(&not_acked.submit(&intent("gate-1", market, token, ask, Mode::Live), 1).await);
+    assert_eq!(st, OrderStatus::Rejected);
+    assert!(reason.unwrap().contains("not acknowledged"));
+    let mut no_creds = LiveExecutor::start(
+        settings(&sim, true, None),
+        instruments(market, token),
+        None,
+        MemoryRiskStore::new(),
+        metrics.clone(),
+    )
+    .await
+    .unwrap();
+    let (st, reason) = status(&no_creds.submit(&intent("gate-2", market, token, ask, Mode::Live), 1).await);
+    assert_eq!(st, OrderStatus::Rejected);
+    assert!(reason.unwrap().contains("no trading credentials"));
+    assert_eq!(sim.order_posts(), 0, "nothing reached the venue");
+    let text = metrics_text(&metrics);
+    assert!(
+        text.contains(r#"gates_live_refused_total{kind="not_acknowledged"} 1"#)
+            && text.contains(r#"gates_live_refused_total{kind="no_credentials"} 1"#),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn engine_restarts_are_retried_batches_split_and_bursts_wait() {
+    let (sim, market, token, book) = sim().await;
+    let low = Price::from_ticks(book.best_bid().unwrap().price.ticks() - 5 * book.tick().ticks()).unwrap();
+    let metrics = OrderPathMetrics::new("venue");
+    let limits = VenueLimits {
+        orders_per_second: 10,
+        orders_burst: 5,
+        retry_budget: Duration::from_secs(3),
+        ..VenueLimits::default()
+    };
+    let venue = Venue::connect(&sim.http_url(), Arc::new(creds()), limits, metrics.clone()).await.unwrap();
+    let gtc =
+        |id: &str| OrderIntent { tif: TimeInForce::Gtc, post_only: true, ..intent(id, market, token, low, Mode::Live) };
+
+    // A 425 for a second: retried, then accepted.
+    sim.engine_restart(1_000);
+    let built = venue.build(&gtc("restart-1")).await.unwrap();
+    venue.post(&built).await.unwrap();
+    assert!(
+        metrics_text(&metrics).contains(r#"venue_venue_calls_total{endpoint="post_order",result="engine_restart"}"#)
+    );
+    // Longer than the budget: reported, not hidden.
+    sim.engine_restart(10_000);
+    let built = venue.build(&gtc("restart-2")).await.unwrap();
+    let err = venue.post(&built).await.unwrap_err();
+    assert!(matches!(err, VenueError::Unavailable { status: 425, .. }), "{err}");
+    sim.engine_restart(0);
+
+    // 16 orders: two requests (15 + 1), one answer each, and the bucket (burst 5) made them wait.
+    let mut orders = vec![];
+    for i in 0..16 {
+        orders.push(venue.build(&gtc(&format!("batch-{i}"))).await.unwrap());
+    }
+    let posts = sim.order_posts();
+    let replies = venue.post_batch(&orders).await;
+    assert_eq!(replies.len(), 16);
+    assert!(replies.iter().all(Result::is_ok), "{replies:?}");
+    assert_eq!(sim.order_posts() - posts, 16);
+    let text = metrics_text(&metrics);
+    assert!(text.contains(r#"venue_venue_calls_total{endpoint="post_orders",result="ok"} 2"#), "{text}");
+    assert!(!text.contains("venue_rate_limit_waits_total 0"), "the burst waited for tokens: {text}");
+    // The same order again is a duplicate at the venue, never a second order.
+    let again = venue.post(&orders[0]).await.unwrap_err();
+    assert!(again.is_duplicate(), "{again}");
+    assert_eq!(sim.duplicate_posts(), 1);
+    let (cancelled, refused) = venue.cancel(&orders.iter().map(|o| o.id.clone()).collect::<Vec<_>>()).await.unwrap();
+    assert_eq!((cancelled.len(), refused.len()), (16, 0));
+}
