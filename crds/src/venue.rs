@@ -88,8 +88,9 @@ pub struct VenueSpec {
     /// the operator-run simulator's addresses (simulator).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoints: Option<Endpoints>,
-    /// Secret holding the trading credentials (private key and/or API key, secret, passphrase).
-    /// Only the execution agent mounts it, as environment variables.
+    /// Secret holding the trading credentials: key privateKey (the signer's key, required for
+    /// live and signed shadow orders), and optionally apiKey, apiSecret and apiPassphrase (derived
+    /// from the key when absent). Only the execution agent gets them, as environment variables.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_secret_ref: Option<SecretRef>,
     /// How the venue's market data is split over connections and pods.

@@ -176,30 +176,8 @@ async fn live_trading_against_the_simulators_order_api() {
     let log = |name: &str| Some(dir.join(format!("{name}.log")));
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     let tokens = markets.iter().map(|(_, t)| t.to_string()).collect::<Vec<_>>().join(",");
-    let md = Agent::spawn_logged(
-        "market-data",
-        s(&[
-            "market-data",
-            "--venue",
-            "sim",
-            "--ws-url",
-            &sim.market_ws_url(),
-            "--rest-url",
-            &sim.http_url(),
-            "--tokens",
-            &tokens,
-            "--nats",
-            &nats.url,
-        ]),
-        env("md"),
-        log("md"),
-    );
-    let risk = Agent::spawn_logged(
-        "risk",
-        s(&["risk", "--venue", "sim", "--namespace", "trading", "--nats", &nats.url, "--redis", &redis.url]),
-        env("risk"),
-        log("risk"),
-    );
+    let md = harness::market_data(&sim, &nats.url, &tokens, env("md"), log("md"));
+    let risk = harness::risk_gateway(&nats.url, &redis.url, env("risk"), log("risk"));
     let exec_args = s(&[
         "execution",
         "--venue",

@@ -98,28 +98,8 @@ async fn order_path_end_to_end() {
     };
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     let tokens = markets.iter().map(|(_, t)| t.to_string()).collect::<Vec<_>>().join(",");
-    let md = Agent::spawn(
-        "market-data",
-        s(&[
-            "market-data",
-            "--venue",
-            "sim",
-            "--ws-url",
-            &sim.market_ws_url(),
-            "--rest-url",
-            &sim.http_url(),
-            "--tokens",
-            &tokens,
-            "--nats",
-            &nats.url,
-        ]),
-        env("md"),
-    );
-    let risk = Agent::spawn(
-        "risk",
-        s(&["risk", "--venue", "sim", "--namespace", "trading", "--nats", &nats.url, "--redis", &redis.url]),
-        env("risk"),
-    );
+    let md = harness::market_data(&sim, &nats.url, &tokens, env("md"), None);
+    let risk = harness::risk_gateway(&nats.url, &redis.url, env("risk"), None);
     let exec_args = s(&[
         "execution",
         "--venue",

@@ -17,7 +17,7 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -92,18 +92,28 @@ async fn l2(shared: &Shared, headers: &HeaderMap, method: &Method, uri: &Uri, bo
     })
 }
 
-/// The account of an L2-authenticated request, or the 401 answer; 425 while the matching
-/// engine "restarts" (a fault the tests inject).
-macro_rules! authed {
-    ($shared:expr, $headers:expr, $method:expr, $uri:expr, $body:expr) => {{
-        if $shared.engine_restart_until_ms.load(Ordering::SeqCst) > now_ms() {
-            return error(StatusCode::TOO_EARLY, "the matching engine is restarting");
+/// An L2-authenticated request: its account and its body as sent. Refused with 401 when the
+/// headers do not check out, and with 425 while the matching engine "restarts" (a fault the
+/// tests inject).
+struct Authed {
+    account: Account,
+    body: Bytes,
+}
+
+impl FromRequest<Arc<Shared>> for Authed {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, shared: &Arc<Shared>) -> Result<Self, Response> {
+        let (parts, body) = req.into_parts();
+        let body = axum::body::to_bytes(body, 1 << 20).await.map_err(|e| error(StatusCode::BAD_REQUEST, e))?;
+        if shared.engine_restart_until_ms.load(Ordering::SeqCst) > now_ms() {
+            return Err(error(StatusCode::TOO_EARLY, "the matching engine is restarting"));
         }
-        match l2(&$shared, &$headers, &$method, &$uri, $body).await {
-            Ok(a) => a,
-            Err(e) => return error(StatusCode::UNAUTHORIZED, e),
-        }
-    }};
+        let account = l2(shared, &parts.headers, &parts.method, &parts.uri, &body)
+            .await
+            .map_err(|e| error(StatusCode::UNAUTHORIZED, e))?;
+        Ok(Authed { account, body })
+    }
 }
 
 fn publish(shared: &Shared, events: Vec<UserEvent>) {
@@ -161,14 +171,7 @@ async fn place(shared: &Shared, account: &Account, posted: &PostedOrder) -> Resu
     }))
 }
 
-async fn post_order(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let account = authed!(shared, headers, method, uri, &body);
+async fn post_order(State(shared): State<Arc<Shared>>, Authed { account, body }: Authed) -> Response {
     let posted: PostedOrder = match serde_json::from_slice(&body) {
         Ok(p) => p,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid order payload: {e}")),
@@ -179,14 +182,7 @@ async fn post_order(
     }
 }
 
-async fn post_orders(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let account = authed!(shared, headers, method, uri, &body);
+async fn post_orders(State(shared): State<Arc<Shared>>, Authed { account, body }: Authed) -> Response {
     let posted: Vec<PostedOrder> = match serde_json::from_slice(&body) {
         Ok(p) => p,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid orders payload: {e}")),
@@ -233,42 +229,21 @@ struct OneId {
     order_id: String,
 }
 
-async fn cancel_order(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let account = authed!(shared, headers, method, uri, &body);
+async fn cancel_order(State(shared): State<Arc<Shared>>, Authed { account, body }: Authed) -> Response {
     match serde_json::from_slice::<OneId>(&body) {
         Ok(b) => cancel_ids(&shared, &account, vec![b.order_id]).await,
         Err(e) => error(StatusCode::BAD_REQUEST, format!("invalid cancel payload: {e}")),
     }
 }
 
-async fn cancel_orders(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let account = authed!(shared, headers, method, uri, &body);
+async fn cancel_orders(State(shared): State<Arc<Shared>>, Authed { account, body }: Authed) -> Response {
     match serde_json::from_slice::<Vec<String>>(&body) {
         Ok(ids) => cancel_ids(&shared, &account, ids).await,
         Err(e) => error(StatusCode::BAD_REQUEST, format!("invalid cancel payload: {e}")),
     }
 }
 
-async fn cancel_all(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let account = authed!(shared, headers, method, uri, &body);
+async fn cancel_all(State(shared): State<Arc<Shared>>, Authed { account, .. }: Authed) -> Response {
     let ids = shared.exchange.lock().await.open_ids(account.credentials.key, None, None);
     cancel_ids(&shared, &account, ids).await
 }
@@ -300,14 +275,7 @@ impl MarketFilter {
     }
 }
 
-async fn cancel_market(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let account = authed!(shared, headers, method, uri, &body);
+async fn cancel_market(State(shared): State<Arc<Shared>>, Authed { account, body }: Authed) -> Response {
     let filter: MarketFilter = serde_json::from_slice(&body).unwrap_or_default();
     let (market, token) = match filter.parse() {
         Ok(f) => f,
@@ -324,12 +292,9 @@ fn page(data: Vec<Value>) -> Response {
 
 async fn open_orders(
     State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
     Query(filter): Query<MarketFilter>,
+    Authed { account, .. }: Authed,
 ) -> Response {
-    let account = authed!(shared, headers, method, uri, b"");
     let (market, token) = match filter.parse() {
         Ok(f) => f,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
@@ -347,20 +312,16 @@ async fn open_orders(
 
 async fn one_order(
     State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
     Path(id): Path<String>,
+    Authed { account, .. }: Authed,
 ) -> Response {
-    let account = authed!(shared, headers, method, uri, b"");
     match shared.exchange.lock().await.order_json(account.credentials.key, &id) {
         Some(v) => Json(v).into_response(),
         None => error(StatusCode::NOT_FOUND, format!("order {id} not found")),
     }
 }
 
-async fn trades(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
-    let account = authed!(shared, headers, method, uri, b"");
+async fn trades(State(shared): State<Arc<Shared>>, Authed { account, .. }: Authed) -> Response {
     page(shared.exchange.lock().await.trades_json(account.credentials.key))
 }
 
@@ -369,14 +330,7 @@ struct HeartbeatBody {
     heartbeat_id: Option<Uuid>,
 }
 
-async fn heartbeat(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let account = authed!(shared, headers, method, uri, &body);
+async fn heartbeat(State(shared): State<Arc<Shared>>, Authed { account, body }: Authed) -> Response {
     let given = serde_json::from_slice::<HeartbeatBody>(&body).ok().and_then(|b| b.heartbeat_id);
     match shared.exchange.lock().await.heartbeat(account.credentials.key, given, now_ms()) {
         Ok(id) => Json(json!({"heartbeat_id": id, "error": null})).into_response(),

@@ -18,6 +18,9 @@ use polyfleet_sim::exchange::ExchangeConfig;
 use polyfleet_sim::server::{self, SimHandle};
 use polymarket_client_sdk_v2::POLYGON;
 use polymarket_client_sdk_v2::auth::Credentials;
+use polymarket_client_sdk_v2::auth::Normal;
+use polymarket_client_sdk_v2::auth::state::Authenticated;
+use polymarket_client_sdk_v2::clob::types::response::PostOrderResponse;
 use polymarket_client_sdk_v2::clob::types::{OrderType, Side};
 use polymarket_client_sdk_v2::clob::{Client, Config};
 use polymarket_client_sdk_v2::types::{Decimal, U256};
@@ -86,167 +89,140 @@ async fn next_matching(
     .expect("no matching user event within 10 s")
 }
 
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// An authenticated SDK client on the first market's YES token, with its user channel open.
+struct Trader {
+    sim: SimHandle,
+    signer: PrivateKeySigner,
+    client: Client<Authenticated<Normal>>,
+    token_id: U256,
+    book: OrderBook,
+    ws: Ws,
+}
+
+impl Trader {
+    async fn new(cfg: ExchangeConfig) -> Trader {
+        let sim = start(cfg).await;
+        let signer = signer(KEY);
+        let client = authenticate(&sim, &signer).await;
+        let c = client.credentials().clone();
+        let (token, book, market) = first_book(&sim).await;
+        let (key, secret, pass) =
+            (c.key().to_string(), c.secret().expose_secret().to_string(), c.passphrase().expose_secret().to_string());
+        let ws = user_channel(&sim, (&key, &secret, &pass), &market).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Trader { sim, signer, client, token_id: U256::from_str(&token.to_string()).unwrap(), book, ws }
+    }
+
+    /// Builds, signs and posts a limit buy through the SDK.
+    async fn buy(
+        &self,
+        price: Price,
+        size: u32,
+        order_type: OrderType,
+        post_only: bool,
+    ) -> polymarket_client_sdk_v2::Result<PostOrderResponse> {
+        let mut b = self
+            .client
+            .limit_order()
+            .token_id(self.token_id)
+            .side(Side::Buy)
+            .price(dec(price))
+            .size(Decimal::from(size))
+            .order_type(order_type);
+        if post_only {
+            b = b.post_only(true);
+        }
+        b.build_sign_and_post(&self.signer).await
+    }
+
+    /// A price `ticks` ticks under the best bid.
+    fn under_bid(&self, ticks: u32) -> Price {
+        Price::from_ticks(self.book.best_bid().unwrap().price.ticks() - ticks * self.book.tick().ticks()).unwrap()
+    }
+
+    fn ask(&self) -> Price {
+        self.book.best_ask().unwrap().price
+    }
+}
+
+async fn authenticate(sim: &SimHandle, signer: &PrivateKeySigner) -> Client<Authenticated<Normal>> {
+    Client::new(&sim.http_url(), Config::default())
+        .unwrap()
+        .authentication_builder(signer)
+        .authenticate()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn the_sdk_trades_against_the_simulator() {
-    let sim = start(ExchangeConfig { settle_after_ms: 200, fail_permille: 0, heartbeat_window_ms: 60_000 }).await;
-    let signer = signer(KEY);
-    let client = Client::new(&sim.http_url(), Config::default())
-        .unwrap()
-        .authentication_builder(&signer)
-        .authenticate()
-        .await
-        .unwrap();
-    let creds = client.credentials().clone();
+    let mut t =
+        Trader::new(ExchangeConfig { settle_after_ms: 200, fail_permille: 0, heartbeat_window_ms: 60_000 }).await;
     // Derivation is deterministic: the same key comes back.
-    let again = Client::new(&sim.http_url(), Config::default())
-        .unwrap()
-        .authentication_builder(&signer)
-        .authenticate()
-        .await
-        .unwrap();
-    assert_eq!(again.credentials().key(), creds.key());
-
-    let (token, book, market) = first_book(&sim).await;
-    let token_id = U256::from_str(&token.to_string()).unwrap();
-    let (key, secret, pass) = (
-        creds.key().to_string(),
-        creds.secret().expose_secret().to_string(),
-        creds.passphrase().expose_secret().to_string(),
-    );
-    let mut ws = user_channel(&sim, (&key, &secret, &pass), &market).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(authenticate(&t.sim, &t.signer).await.credentials().key(), t.client.credentials().key());
 
     // A FAK buy at the best ask takes liquidity.
-    let ask = book.best_ask().unwrap();
-    let taken = client
-        .limit_order()
-        .token_id(token_id)
-        .side(Side::Buy)
-        .price(dec(ask.price))
-        .size(Decimal::from(5))
-        .order_type(OrderType::FAK)
-        .build_sign_and_post(&signer)
-        .await
-        .unwrap();
+    let taken = t.buy(t.ask(), 5, OrderType::FAK, false).await.unwrap();
     assert!(taken.success, "{taken:?}");
     assert_eq!(taken.trade_ids.len(), 1, "{taken:?}");
     assert_eq!(taken.taking_amount, Decimal::from(5));
-    let matched = next_matching(&mut ws, |v| v["event_type"] == "trade" && v["status"] == "MATCHED").await;
+    let matched = next_matching(&mut t.ws, |v| v["event_type"] == "trade" && v["status"] == "MATCHED").await;
     assert_eq!(matched["taker_order_id"], taken.order_id);
     assert_eq!(matched["trader_side"], "TAKER");
-    let confirmed = next_matching(&mut ws, |v| v["event_type"] == "trade" && v["status"] != "MATCHED").await;
+    let confirmed = next_matching(&mut t.ws, |v| v["event_type"] == "trade" && v["status"] != "MATCHED").await;
     assert_eq!(confirmed["status"], "CONFIRMED");
     assert_eq!(confirmed["id"], matched["id"]);
 
     // A post-only bid below the book rests, is listed, and is cancelled once.
-    let bid = book.best_bid().unwrap().price;
-    let low = Price::from_ticks(bid.ticks() - 3 * book.tick().ticks()).unwrap();
-    let rested = client
-        .limit_order()
-        .token_id(token_id)
-        .side(Side::Buy)
-        .price(dec(low))
-        .size(Decimal::from(10))
-        .order_type(OrderType::GTC)
-        .post_only(true)
-        .build_sign_and_post(&signer)
-        .await
-        .unwrap();
+    let rested = t.buy(t.under_bid(3), 10, OrderType::GTC, true).await.unwrap();
     assert_eq!(rested.status.to_string(), "LIVE");
-    let placement = next_matching(&mut ws, |v| v["event_type"] == "order").await;
+    let placement = next_matching(&mut t.ws, |v| v["event_type"] == "order").await;
     assert_eq!(placement["type"], "PLACEMENT");
     assert_eq!(placement["id"], rested.order_id);
-    let open = client.orders(&Default::default(), None).await.unwrap();
+    let open = t.client.orders(&Default::default(), None).await.unwrap();
     assert_eq!(open.data.len(), 1);
     assert_eq!(open.data[0].id, rested.order_id);
-    let c = client.cancel_order(&rested.order_id).await.unwrap();
+    let c = t.client.cancel_order(&rested.order_id).await.unwrap();
     assert_eq!(c.canceled, vec![rested.order_id.clone()]);
-    let cancellation = next_matching(&mut ws, |v| v["event_type"] == "order").await;
+    let cancellation = next_matching(&mut t.ws, |v| v["event_type"] == "order").await;
     assert_eq!(cancellation["type"], "CANCELLATION");
-    let twice = client.cancel_order(&rested.order_id).await.unwrap();
+    let twice = t.client.cancel_order(&rested.order_id).await.unwrap();
     assert!(twice.canceled.is_empty());
     assert_eq!(twice.not_canceled[&rested.order_id], "order already canceled");
 
     // A crossing post-only order is refused with the reason.
-    let err = client
-        .limit_order()
-        .token_id(token_id)
-        .side(Side::Buy)
-        .price(dec(ask.price))
-        .size(Decimal::from(5))
-        .order_type(OrderType::GTC)
-        .post_only(true)
-        .build_sign_and_post(&signer)
-        .await
-        .unwrap_err();
+    let err = t.buy(t.ask(), 5, OrderType::GTC, true).await.unwrap_err();
     assert!(err.to_string().contains("post-only order would cross"), "{err}");
 
     // The trades endpoint lists the fill as settled.
-    let trades = client.trades(&Default::default(), None).await.unwrap();
+    let trades = t.client.trades(&Default::default(), None).await.unwrap();
     assert_eq!(trades.data.len(), 1);
     assert_eq!(trades.data[0].status.to_string(), "CONFIRMED");
-    assert_eq!(sim.auth_failures(), 0);
+    assert_eq!(t.sim.auth_failures(), 0);
 }
 
 #[tokio::test]
 async fn failed_trades_and_the_dead_man_switch() {
-    let sim = start(ExchangeConfig { settle_after_ms: 100, fail_permille: 1000, heartbeat_window_ms: 600 }).await;
-    let signer = signer(KEY);
-    let client = Client::new(&sim.http_url(), Config::default())
-        .unwrap()
-        .authentication_builder(&signer)
-        .authenticate()
-        .await
-        .unwrap();
-    let creds = client.credentials().clone();
-    let (token, book, market) = first_book(&sim).await;
-    let token_id = U256::from_str(&token.to_string()).unwrap();
-    let (key, secret, pass) = (
-        creds.key().to_string(),
-        creds.secret().expose_secret().to_string(),
-        creds.passphrase().expose_secret().to_string(),
-    );
-    let mut ws = user_channel(&sim, (&key, &secret, &pass), &market).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-
-    let ask = book.best_ask().unwrap();
-    client
-        .limit_order()
-        .token_id(token_id)
-        .side(Side::Buy)
-        .price(dec(ask.price))
-        .size(Decimal::from(5))
-        .order_type(OrderType::FOK)
-        .build_sign_and_post(&signer)
-        .await
-        .unwrap();
-    next_matching(&mut ws, |v| v["event_type"] == "trade" && v["status"] == "MATCHED").await;
-    let settled = next_matching(&mut ws, |v| v["event_type"] == "trade" && v["status"] != "MATCHED").await;
+    let mut t =
+        Trader::new(ExchangeConfig { settle_after_ms: 100, fail_permille: 1000, heartbeat_window_ms: 600 }).await;
+    t.buy(t.ask(), 5, OrderType::FOK, false).await.unwrap();
+    next_matching(&mut t.ws, |v| v["event_type"] == "trade" && v["status"] == "MATCHED").await;
+    let settled = next_matching(&mut t.ws, |v| v["event_type"] == "trade" && v["status"] != "MATCHED").await;
     assert_eq!(settled["status"], "FAILED");
 
     // Heartbeats chain; a wrong id is refused.
-    let hb = client.post_heartbeat(None).await.unwrap();
-    let hb2 = client.post_heartbeat(Some(hb.heartbeat_id)).await.unwrap();
-    assert!(client.post_heartbeat(Some(hb.heartbeat_id)).await.is_err());
-    let _ = hb2;
+    let hb = t.client.post_heartbeat(None).await.unwrap();
+    t.client.post_heartbeat(Some(hb.heartbeat_id)).await.unwrap();
+    assert!(t.client.post_heartbeat(Some(hb.heartbeat_id)).await.is_err());
     // The client stops sending: its resting order is cancelled by the venue.
-    let hb = client.post_heartbeat(None).await.unwrap();
-    let low = Price::from_ticks(book.best_bid().unwrap().price.ticks() - 5 * book.tick().ticks()).unwrap();
-    let rested = client
-        .limit_order()
-        .token_id(token_id)
-        .side(Side::Buy)
-        .price(dec(low))
-        .size(Decimal::from(10))
-        .order_type(OrderType::GTC)
-        .build_sign_and_post(&signer)
-        .await
-        .unwrap();
-    assert_eq!(sim.open_orders().await, 1);
-    let _ = hb;
-    let cancellation = next_matching(&mut ws, |v| v["event_type"] == "order" && v["type"] == "CANCELLATION").await;
+    t.client.post_heartbeat(None).await.unwrap();
+    let rested = t.buy(t.under_bid(5), 10, OrderType::GTC, false).await.unwrap();
+    assert_eq!(t.sim.open_orders().await, 1);
+    let cancellation = next_matching(&mut t.ws, |v| v["event_type"] == "order" && v["type"] == "CANCELLATION").await;
     assert_eq!(cancellation["id"], rested.order_id);
-    assert_eq!(sim.open_orders().await, 0);
+    assert_eq!(t.sim.open_orders().await, 0);
 }
 
 #[tokio::test]

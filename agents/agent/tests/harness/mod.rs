@@ -254,3 +254,38 @@ pub async fn check_accounting(store: &RedisRiskStore, policy: &PolicyKey, seen: 
     };
     assert_eq!(snap.positions, held);
 }
+
+/// Arguments from string slices.
+pub fn args(v: &[&str]) -> Vec<String> {
+    v.iter().map(|x| x.to_string()).collect()
+}
+
+/// The market-data agent of venue `sim` for `tokens` (comma-separated).
+pub fn market_data(
+    sim: &polyfleet_sim::server::SimHandle,
+    nats: &str,
+    tokens: &str,
+    env: Vec<(String, String)>,
+    log: Option<PathBuf>,
+) -> Agent {
+    let a = args(&[
+        "market-data",
+        "--venue",
+        "sim",
+        "--ws-url",
+        &sim.market_ws_url(),
+        "--rest-url",
+        &sim.http_url(),
+        "--tokens",
+        tokens,
+        "--nats",
+        nats,
+    ]);
+    Agent::spawn_logged("market-data", a, env, log)
+}
+
+/// The risk gateway of namespace `trading` on venue `sim`.
+pub fn risk_gateway(nats: &str, redis: &str, env: Vec<(String, String)>, log: Option<PathBuf>) -> Agent {
+    let a = args(&["risk", "--venue", "sim", "--namespace", "trading", "--nats", nats, "--redis", redis]);
+    Agent::spawn_logged("risk", a, env, log)
+}
