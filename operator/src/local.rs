@@ -207,6 +207,15 @@ pub fn plan(res: &Resources, settings: &FleetSettings) -> LocalPlan {
             StrategyConfig::from_json(&text)
                 .map_err(|e| Refusal { reason: "InvalidConfiguration", message: e.to_string() })
         });
+        // The local fleet's executor is paper: a live Strategy would be filled on paper while
+        // saying live. Live trading runs where the Venue's credentials Secret is.
+        let planned = planned.and_then(|c| match c.mode.as_str() {
+            "live" => Err(Refusal {
+                reason: "LiveTradingNotLocal",
+                message: "the local fleet runs paper and shadow Strategies; live trading runs in the cluster".into(),
+            }),
+            _ => Ok(c),
+        });
         match planned {
             Ok(config) => out
                 .strategies
