@@ -298,3 +298,58 @@ fn base64_secret(raw: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE.encode(raw)
 }
+
+#[tokio::test]
+async fn proxy_and_deposit_wallet_orders_are_verified() {
+    use polymarket_client_sdk_v2::clob::types::SignatureType;
+    use polymarket_client_sdk_v2::types::Address;
+    let sim = start(ExchangeConfig::default()).await;
+    let signer = signer(KEY);
+    let (token, book, _) = first_book(&sim).await;
+    let token_id = U256::from_str(&token.to_string()).unwrap();
+    let wallet = Address::from_str("0x70997970c51812dc3a010c7d01b50e0d17dc79c8").unwrap();
+    for (kind, funder) in [(SignatureType::Proxy, None), (SignatureType::Poly1271, Some(wallet))] {
+        let mut auth = Client::new(&sim.http_url(), Config::default())
+            .unwrap()
+            .authentication_builder(&signer)
+            .signature_type(kind);
+        if let Some(f) = funder {
+            auth = auth.funder(f);
+        }
+        let client = auth.authenticate().await.unwrap();
+        let r = client
+            .limit_order()
+            .token_id(token_id)
+            .side(Side::Buy)
+            .price(dec(book.best_ask().unwrap().price))
+            .size(Decimal::from(5))
+            .order_type(OrderType::FAK)
+            .build_sign_and_post(&signer)
+            .await
+            .unwrap_or_else(|e| panic!("signature type {}: {e}", kind as u8));
+        assert!(r.success);
+    }
+    assert_eq!(sim.signature_failures(), 0);
+    // A deposit-wallet order signed by a key that does not own the account is refused.
+    let client = Client::new(&sim.http_url(), Config::default())
+        .unwrap()
+        .authentication_builder(&signer)
+        .signature_type(SignatureType::Poly1271)
+        .funder(wallet)
+        .authenticate()
+        .await
+        .unwrap();
+    let order = client
+        .limit_order()
+        .token_id(token_id)
+        .side(Side::Buy)
+        .price(dec(book.best_ask().unwrap().price))
+        .size(Decimal::from(5))
+        .order_type(OrderType::FAK)
+        .build()
+        .await
+        .unwrap();
+    let forged = client.sign(&self::signer(OTHER_KEY), order).await.unwrap();
+    let err = client.post_order(forged).await.unwrap_err().to_string();
+    assert!(err.contains("invalid signature"), "{err}");
+}
