@@ -275,6 +275,8 @@ async fn live_trading_against_the_simulators_order_api() {
         }
     }
     check_accounting(&store, &policy, &seen).await;
+    // Every trade of this phase failed: the positions are back to what the first set left.
+    assert_eq!(store.positions(&policy, "arb").await.unwrap(), after_set, "the failed trades left no trace");
 
     // 3. A resting order, placed and cancelled through the SDK.
     let (m0, t0) = markets[0];
