@@ -161,7 +161,8 @@ async fn live_trading_against_the_simulators_order_api() {
     let policy = PolicyKey::new("trading", "main");
     store.set_limits(&policy, &limits(false)).await.unwrap();
 
-    // Debug logging everywhere: the secret check below must have something to look through.
+    // Debug logging everywhere (the execution agent at trace, below): the secret check must have
+    // something to look through.
     let env = |service: &str| {
         vec![
             ("OTEL_EXPORTER_OTLP_ENDPOINT".to_string(), otlp.endpoint.clone()),
@@ -199,6 +200,9 @@ async fn live_trading_against_the_simulators_order_api() {
         "300",
     ]);
     let mut exec_env = env("execution");
+    // The execution agent at trace: what it logs at its most verbose must hold no key material.
+    exec_env.retain(|(k, _)| k != "RUST_LOG");
+    exec_env.push(("RUST_LOG".to_string(), "trace".to_string()));
     exec_env.push((PRIVATE_KEY_VAR.to_string(), KEY.to_string()));
     let mut exec = Agent::spawn_logged("execution", exec_args, exec_env, log("execution"));
     let bus = NatsBus::connect(&nats.url).await.unwrap();
@@ -386,11 +390,14 @@ async fn live_trading_against_the_simulators_order_api() {
         .unwrap()
         .credentials()
         .clone();
-    let secrets = [
+    let raw = [
         KEY.trim_start_matches("0x").to_string(),
         api.secret().expose_secret().to_string(),
         api.passphrase().expose_secret().to_string(),
     ];
+    // Also as hex, the way transports print payloads.
+    let secrets: Vec<String> =
+        raw.iter().cloned().chain(raw.iter().map(|s| s.bytes().map(|b| format!("{b:02x}")).collect())).collect();
     let mut haystack = vec![
         ("execution metrics".to_string(), exec_metrics),
         ("execution metrics after restart".to_string(), exec.metrics_text().await),

@@ -18,6 +18,20 @@ use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::bus::{Headers, Message};
 
+/// Transport crates whose trace output carries the bytes they move (WebSocket frame payloads,
+/// HTTP headers and bodies). The user channel's subscription frame and the venue's L2 headers
+/// hold credentials, so these never log below debug, whatever `RUST_LOG` says.
+pub const TRANSPORT_CAPS: [&str; 8] = [
+    "tungstenite=debug",
+    "tokio_tungstenite=debug",
+    "hyper=debug",
+    "hyper_util=debug",
+    "h2=debug",
+    "reqwest=debug",
+    "rustls=debug",
+    "polymarket_client_sdk_v2=debug",
+];
+
 /// Flushes and shuts the exporter down when dropped (at the end of `main`).
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
@@ -65,7 +79,12 @@ pub fn init(service: &str, json: bool) -> Result<Telemetry, TelemetryError> {
     } else {
         None
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    for cap in TRANSPORT_CAPS {
+        if let Ok(d) = cap.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     let fmt =
         if json { tracing_subscriber::fmt::layer().json().boxed() } else { tracing_subscriber::fmt::layer().boxed() };
     let otel = provider.as_ref().map(|p| {
