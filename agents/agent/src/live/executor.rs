@@ -20,7 +20,7 @@ use polyfleet_core::strategy::Instrument;
 use polyfleet_core::wire::{FillStatus, Intent, MarketEvent, Mode, OrderIntent, decode, encode};
 use polyfleet_core::{ClientOrderId, Price, Quantity, TokenId, TokenMap};
 use polyfleet_polymarket::user::UserMessage;
-use polyfleet_runtime::risk_store::{PolicyKey, RiskStore, commit_key};
+use polyfleet_runtime::risk_store::{PolicyKey, RiskStore};
 use polymarket_client_sdk_v2::clob::types::OrderStatusType;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -349,25 +349,9 @@ impl<S: RiskStore> Executor for LiveExecutor<S> {
                 let Some(intent) = self.tracker.intent(&leg.venue_id).cloned() else { continue };
                 let policy = PolicyKey::of_intent(&intent);
                 let status = fill_status(t.status);
-                let probe = polyfleet_core::wire::Fill {
-                    fill_id: leg.fill_id.clone(),
-                    client_order_id: intent.client_order_id,
-                    namespace: intent.namespace.clone(),
-                    strategy: intent.strategy.clone(),
-                    risk_policy: intent.risk_policy.clone(),
-                    market: intent.market,
-                    token: intent.token,
-                    side: intent.side,
-                    price: leg.price,
-                    size: leg.size,
-                    fee: polyfleet_core::Money::ZERO,
-                    liquidity: leg.liquidity,
-                    status: FillStatus::Matched,
-                    mode: intent.mode,
-                    ts_ns: now_ns,
-                };
+                // A fill is committed under its own id (only a reversal adds `:failed`).
                 let booked =
-                    self.store.committed(&policy, &[commit_key(&probe).into_owned()]).await.unwrap_or_default();
+                    self.store.committed(&policy, std::slice::from_ref(&leg.fill_id)).await.unwrap_or_default();
                 if booked.first().copied().unwrap_or(false) {
                     if status == FillStatus::Failed {
                         // Its ledger delta died with the old process: reported, not guessed.
