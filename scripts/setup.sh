@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for pkg in nats-server redis-server redis-tools pkg-config ca-certificates; do
+# curl, openssl, xz-utils: the cluster suites' envtest control plane (../shared/envtest).
+for pkg in nats-server redis-server redis-tools pkg-config ca-certificates curl openssl xz-utils; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then

@@ -14,6 +14,9 @@ pub const READY: &str = "Ready";
 pub const RECONCILING: &str = "Reconciling";
 /// True when progress is blocked and needs a person (bad reference, refused mode ...).
 pub const STALLED: &str = "Stalled";
+/// Condition type: the operator reaches the data plane (NATS, Redis) this object needs; False
+/// with the server and the error while it does not (the operator keeps retrying).
+pub const DATA_PLANE: &str = "DataPlaneReachable";
 
 /// Status of a condition: True, False or Unknown.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]

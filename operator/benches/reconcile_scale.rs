@@ -19,6 +19,7 @@ use kube::client::Body;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::{Client, Resource};
 use polyfleet_crds::Strategy;
+use polyfleet_operator::cache::Cache;
 use polyfleet_operator::control::MemoryControl;
 use polyfleet_operator::controller::Context;
 use polyfleet_operator::controller::strategy::{FINALIZER, reconcile};
@@ -170,16 +171,15 @@ async fn main() {
     let objects: Objects = Arc::default();
     let counts: Arc<Mutex<Counts>> = Arc::default();
     let base = "/apis/polyfleet.dev/v1alpha1/namespaces/trading";
-    {
-        let mut o = objects.lock().unwrap();
-        o.insert(format!("{base}/venues/sim"), example("venue-simulator.yaml"));
-        o.insert(format!("{base}/riskpolicies/default"), example("riskpolicy.yaml"));
-        // The Market list, stored as one object (the Markets do not change during the run).
-        let items = vec![example("market-negrisk-event.yaml"), example("market-binary.yaml")];
-        let list =
-            json!({"apiVersion": "polyfleet.dev/v1alpha1", "kind": "MarketList", "metadata": {}, "items": items});
-        o.insert(format!("{base}/markets"), list);
+    // The Venue, RiskPolicy and Markets come from the reflector stores, as in the operator.
+    fn ex<K: serde::de::DeserializeOwned>(f: &str) -> K {
+        serde_json::from_value(example(f)).unwrap()
     }
+    let cache = Cache::of(
+        vec![ex("venue-simulator.yaml")],
+        vec![ex("riskpolicy.yaml")],
+        vec![ex("market-negrisk-event.yaml"), ex("market-binary.yaml")],
+    );
     let mut strategies = vec![];
     for i in 0..n {
         let mut s = example("strategy-arbitrage.yaml");
@@ -197,6 +197,7 @@ async fn main() {
     let ctx = Arc::new(Context {
         client,
         settings: FleetSettings::default(),
+        cache,
         params: Arc::new(params.clone()),
         control: Arc::new(MemoryControl::default()),
         risk: Arc::new(MemoryLimits::default()),

@@ -39,13 +39,14 @@ pub fn top_of(event: &MarketEvent) -> Option<Top> {
 }
 
 /// Asks the market-data agents over the bus.
-pub struct BusBooks<B: Bus>(pub B);
+pub struct BusBooks<B: Bus>(pub Arc<crate::dataplane::Lazy<B>>);
 
 impl<B: Bus> BookProbe for BusBooks<B> {
     fn top<'a>(&'a self, venue: &'a str, token: &'a TokenId) -> BoxFuture<'a, Option<Top>> {
         Box::pin(async move {
             let subject = subjects::snapshot_request(venue, token);
-            let payload = self.0.request(&subject, Default::default(), Duration::from_secs(1)).await.ok()?;
+            let payload =
+                self.0.get().ok()?.request(&subject, Default::default(), Duration::from_secs(1)).await.ok()?;
             // An empty answer: the agent has no trusted book of the token.
             top_of(&decode::<MarketEvent>(&payload).ok()?)
         })

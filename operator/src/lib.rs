@@ -4,8 +4,10 @@
 
 pub mod backoff;
 pub mod books;
+pub mod cache;
 pub mod control;
 pub mod controller;
+pub mod dataplane;
 pub mod leader;
 pub mod limits;
 pub mod local;

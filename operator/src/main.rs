@@ -6,8 +6,9 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use polyfleet_operator::books::BusBooks;
+use polyfleet_operator::dataplane::Lazy;
 use polyfleet_operator::lookup::RestLookup;
-use polyfleet_operator::run::{Election, Stores};
+use polyfleet_operator::run::{Election, Scope, Stores};
 use polyfleet_operator::settings::{FleetSettings, SecretKey};
 use polyfleet_operator::stores::{BusControl, BusParams, StoreLimits};
 use polyfleet_runtime::bus::nats::NatsBus;
@@ -31,6 +32,10 @@ enum Command {
         /// Print the rules file of the Helm chart instead.
         #[arg(long)]
         chart_rules: bool,
+        /// Namespace-scoped mode: a Role with the same rules in each of these namespaces
+        /// instead of the ClusterRole.
+        #[arg(long, value_delimiter = ',')]
+        namespaces: Vec<String>,
     },
     /// Run the controllers (Venue, Market, Strategy, RiskPolicy) against the cluster of the
     /// current kubeconfig or service account.
@@ -69,6 +74,10 @@ struct RunArgs {
     /// This replica's identity in the election (the downward API sets the pod name).
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
+    /// Watch only these namespaces (comma-separated), with a Role in each (`rbac --namespaces`)
+    /// instead of the ClusterRole; empty watches every namespace.
+    #[arg(long, env = "POLYFLEET_WATCH_NAMESPACES", value_delimiter = ',')]
+    watch_namespaces: Vec<String>,
     /// Log as JSON lines.
     #[arg(long, env = "POLYFLEET_LOG_JSON", default_value_t = false, action = clap::ArgAction::Set)]
     log_json: bool,
@@ -83,7 +92,11 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Rbac { chart_rules } => {
+        Command::Rbac { chart_rules, namespaces } => {
+            if !namespaces.is_empty() {
+                print!("{}", polyfleet_operator::rbac::render_namespaced(&namespaces));
+                return Ok(());
+            }
             if chart_rules {
                 print!("{}", polyfleet_operator::rbac::render_chart_rules());
                 return Ok(());
@@ -114,8 +127,15 @@ async fn main() -> anyhow::Result<()> {
             };
             let metrics = polyfleet_operator::metrics::OperatorMetrics::new();
             polyfleet_operator::metrics::serve(a.metrics_addr, metrics.clone()).await.context("serving metrics")?;
-            let bus = NatsBus::connect(&a.nats).await.context("connecting to NATS")?;
-            let store = RedisRiskStore::connect(&a.redis).await.context("connecting to Redis")?;
+            // The data plane is connected in the background: the controllers run (and report it
+            // unreachable in status) until it is.
+            let nats_url = a.nats.clone();
+            let bus = Lazy::connect("NATS", &a.nats, move || NatsBus::connect_once(nats_url.clone()));
+            let redis_url = a.redis.clone();
+            let store = Lazy::connect("Redis", &a.redis, move || {
+                let url = redis_url.clone();
+                async move { RedisRiskStore::connect(&url).await }
+            });
             let client = kube::Client::try_default().await.context("connecting to the Kubernetes API")?;
             let stores = Stores {
                 params: Arc::new(BusParams(bus.clone())),
@@ -134,7 +154,8 @@ async fn main() -> anyhow::Result<()> {
                     format!("polyfleet-operator-{}-{nanos}", std::process::id())
                 }),
             });
-            polyfleet_operator::run::run(client, settings, stores, metrics, election).await
+            let scope = Scope::of(a.watch_namespaces);
+            polyfleet_operator::run::run_scoped(client, settings, stores, metrics, election, scope).await
         }
     }
 }

@@ -107,6 +107,9 @@ impl AgentSpec {
     }
 }
 
+/// The label selector of every object the operator creates (its watches of children use it).
+pub const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=polyfleet-operator";
+
 /// Labels every agent object carries.
 pub fn labels(spec: &AgentSpec) -> BTreeMap<String, String> {
     let mut l = BTreeMap::from([

@@ -1,11 +1,15 @@
 //! The running operator: the Venue, Market, Strategy and RiskPolicy controllers (kube-runtime
-//! `Controller`s) over all namespaces, with their children owned (a deleted Deployment, ConfigMap,
-//! Service or NetworkPolicy comes back) and cross-resource watches (a Market change requeues its
+//! `Controller`s) over all namespaces, or over a list of namespaces ([`Scope`]: one set of
+//! controllers per namespace, for shared clusters where the operator has Roles only), with their
+//! children owned (a deleted Deployment, ConfigMap, Service or NetworkPolicy comes back; the
+//! children are watched through the operator's label selector only) and cross-resource watches (a Market change requeues its
 //! Venue and the Strategies in its namespace, a RiskPolicy change its Venues and Strategies, a
 //! Venue change its Markets and Strategies). Only the replica holding the leader Lease runs
 //! them ([`crate::leader`]); SIGTERM or Ctrl-C stops them gracefully (in-flight reconciles finish)
 //! and releases the lease. Failed reconciles retry with exponential backoff per object
-//! ([`crate::backoff`]).
+//! ([`crate::backoff`]). Reconciles read other objects from the controllers' reflector stores
+//! ([`crate::cache`]), never by GET/LIST. NATS and Redis may be down: the controllers run anyway
+//! and report it ([`crate::dataplane`]).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -24,6 +28,7 @@ use tokio::sync::watch;
 
 use crate::backoff::Backoff;
 use crate::books::BookProbe;
+use crate::cache::Cache;
 use crate::controller::market::{self, MarketContext};
 use crate::controller::risk_policy::{self, RiskContext};
 use crate::controller::venue::{self, VenueContext};
@@ -36,6 +41,7 @@ use crate::params::ParamsStore;
 use crate::settings::FleetSettings;
 
 /// What the operator talks to besides the API server.
+#[derive(Clone)]
 pub struct Stores {
     /// The parameter KV bucket.
     pub params: Arc<dyn ParamsStore>,
@@ -55,6 +61,34 @@ pub struct Election {
     pub namespace: String,
     /// This replica's identity (its pod name).
     pub identity: String,
+}
+
+/// Where the controllers look.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every namespace (a ClusterRole).
+    Cluster,
+    /// Only these namespaces (a Role in each).
+    Namespaces(Vec<String>),
+}
+
+impl Scope {
+    /// `Cluster` for an empty list, else those namespaces.
+    pub fn of(namespaces: Vec<String>) -> Scope {
+        if namespaces.is_empty() { Scope::Cluster } else { Scope::Namespaces(namespaces) }
+    }
+}
+
+/// An API of `K` over the whole cluster (`None`) or one namespace.
+fn api<K>(client: &Client, ns: Option<&str>) -> Api<K>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    match ns {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
 }
 
 /// The backoff key of an object.
@@ -116,6 +150,18 @@ pub async fn run(
     metrics: Arc<OperatorMetrics>,
     election: Option<Election>,
 ) -> anyhow::Result<()> {
+    run_scoped(client, settings, stores, metrics, election, Scope::Cluster).await
+}
+
+/// [`run`] over `scope`.
+pub async fn run_scoped(
+    client: Client,
+    settings: FleetSettings,
+    stores: Stores,
+    metrics: Arc<OperatorMetrics>,
+    election: Option<Election>,
+    scope: Scope,
+) -> anyhow::Result<()> {
     let stop = stop_signal();
     let mut leadership = match election {
         Some(e) => Some(Leadership::join(client.clone(), &e.namespace, &e.identity).await?),
@@ -154,7 +200,15 @@ pub async fn run(
             }
         }
     };
-    controllers(client, settings, stores, metrics.clone(), shutdown).await;
+    match scope {
+        Scope::Cluster => controllers(client, settings, stores, metrics.clone(), &shutdown, None).await,
+        Scope::Namespaces(list) => {
+            let sets = list.iter().map(|ns| {
+                controllers(client.clone(), settings.clone(), stores.clone(), metrics.clone(), &shutdown, Some(ns))
+            });
+            futures::future::join_all(sets).await;
+        }
+    }
     metrics.leader.set(0);
     let was_stopped = *stop.borrow();
     if let Some(l) = leadership {
@@ -170,6 +224,7 @@ async fn controllers<S, F>(
     stores: Stores,
     metrics: Arc<OperatorMetrics>,
     shutdown: S,
+    ns: Option<&str>,
 ) where
     S: Fn() -> F,
     F: Future<Output = ()> + Send + Sync + 'static,
@@ -177,10 +232,22 @@ async fn controllers<S, F>(
     let reporter = Reporter { controller: "polyfleet-operator".into(), instance: std::env::var("POD_NAME").ok() };
     let recorder = Recorder::new(client.clone(), reporter);
     let cfg = watcher::Config::default;
+    // Children: only what the operator made.
+    let owned = || watcher::Config::default().labels(crate::pods::MANAGED_SELECTOR);
     let backoff = Arc::new(Backoff::default());
+
+    // The controllers first, for their stores: every reconcile reads the others' from them.
+    let strategies = Controller::new(api::<Strategy>(&client, ns), cfg());
+    let venues = Controller::new(api::<Venue>(&client, ns), cfg());
+    let markets = Controller::new(api::<Market>(&client, ns), cfg());
+    let policies = Controller::new(api::<RiskPolicy>(&client, ns), cfg());
+    let (s_store, v_store, m_store, p_store) = (strategies.store(), venues.store(), markets.store(), policies.store());
+    let cache = Cache::new(v_store.clone(), p_store.clone(), m_store.clone());
+
     let ctx = Arc::new(Context {
         client: client.clone(),
         settings: settings.clone(),
+        cache: cache.clone(),
         params: stores.params,
         control: stores.control,
         risk: stores.limits.clone(),
@@ -189,22 +256,20 @@ async fn controllers<S, F>(
     });
 
     // Strategies: requeued by their RiskPolicy, their Venue and any Market of the namespace.
-    let strategies = Controller::new(Api::<Strategy>::all(client.clone()), cfg());
-    let s_store = strategies.store();
     let (s1, s2, s3) = (s_store.clone(), s_store.clone(), s_store.clone());
     let strategy_loop = strategies
-        .owns(Api::<Deployment>::all(client.clone()), cfg())
-        .owns(Api::<ConfigMap>::all(client.clone()), cfg())
-        .owns(Api::<Service>::all(client.clone()), cfg())
-        .watches(Api::<RiskPolicy>::all(client.clone()), cfg(), move |rp| {
+        .owns(api::<Deployment>(&client, ns), owned())
+        .owns(api::<ConfigMap>(&client, ns), owned())
+        .owns(api::<Service>(&client, ns), owned())
+        .watches(api::<RiskPolicy>(&client, ns), cfg(), move |rp| {
             let name = rp.name_any();
             in_namespace(&s1, rp.namespace(), |s: &Strategy| s.spec.risk_policy_ref.name == name)
         })
-        .watches(Api::<Venue>::all(client.clone()), cfg(), move |v| {
+        .watches(api::<Venue>(&client, ns), cfg(), move |v| {
             let name = v.name_any();
             in_namespace(&s2, v.namespace(), |s: &Strategy| s.spec.venue_ref.name == name)
         })
-        .watches(Api::<Market>::all(client.clone()), cfg(), move |m| in_namespace(&s3, m.namespace(), |_| true))
+        .watches(api::<Market>(&client, ns), cfg(), move |m| in_namespace(&s3, m.namespace(), |_| true))
         .graceful_shutdown_on(shutdown())
         .run(strategy::reconcile, error_policy(backoff.clone()), ctx)
         .for_each(counting(metrics.clone(), "Strategy", s_store, backoff.clone()));
@@ -213,35 +278,38 @@ async fn controllers<S, F>(
     let vctx = Arc::new(VenueContext {
         client: client.clone(),
         settings,
+        cache: cache.clone(),
         recorder: recorder.clone(),
         metrics: metrics.clone(),
     });
-    let venues = Controller::new(Api::<Venue>::all(client.clone()), cfg());
-    let v_store = venues.store();
     let (v1, v2) = (v_store.clone(), v_store.clone());
     let venue_loop = venues
-        .owns(Api::<Deployment>::all(client.clone()), cfg())
-        .owns(Api::<ConfigMap>::all(client.clone()), cfg())
-        .owns(Api::<Service>::all(client.clone()), cfg())
-        .owns(Api::<NetworkPolicy>::all(client.clone()), cfg())
-        .watches(Api::<Market>::all(client.clone()), cfg(), move |m| {
+        .owns(api::<Deployment>(&client, ns), owned())
+        .owns(api::<ConfigMap>(&client, ns), owned())
+        .owns(api::<Service>(&client, ns), owned())
+        .owns(api::<NetworkPolicy>(&client, ns), owned())
+        .watches(api::<Market>(&client, ns), cfg(), move |m| {
             let name = m.spec.venue_ref.name.clone();
             in_namespace(&v1, m.namespace(), |v: &Venue| v.name_any() == name)
         })
-        .watches(Api::<RiskPolicy>::all(client.clone()), cfg(), move |rp| in_namespace(&v2, rp.namespace(), |_| true))
+        .watches(api::<RiskPolicy>(&client, ns), cfg(), move |rp| in_namespace(&v2, rp.namespace(), |_| true))
         .graceful_shutdown_on(shutdown())
         .run(venue::reconcile, error_policy(backoff.clone()), vctx)
         .for_each(counting(metrics.clone(), "Venue", v_store, backoff.clone()));
 
     // Markets: requeued by their Venue (endpoints) and by the other Markets of the namespace
     // (their shard moves when Markets come and go).
-    let mctx =
-        Arc::new(MarketContext::new(client.clone(), stores.lookup, stores.books, recorder.clone(), metrics.clone()));
-    let markets = Controller::new(Api::<Market>::all(client.clone()), cfg());
-    let m_store = markets.store();
+    let mctx = Arc::new(MarketContext::new(
+        client.clone(),
+        stores.lookup,
+        stores.books,
+        cache,
+        recorder.clone(),
+        metrics.clone(),
+    ));
     let m1 = m_store.clone();
     let market_loop = markets
-        .watches(Api::<Venue>::all(client.clone()), cfg(), move |v| {
+        .watches(api::<Venue>(&client, ns), cfg(), move |v| {
             let name = v.name_any();
             in_namespace(&m1, v.namespace(), |m: &Market| m.spec.venue_ref.name == name)
         })
@@ -251,16 +319,14 @@ async fn controllers<S, F>(
 
     let rctx =
         Arc::new(RiskContext { client: client.clone(), store: stores.limits, recorder, metrics: metrics.clone() });
-    let policies = Controller::new(Api::<RiskPolicy>::all(client), cfg());
-    let p_store = policies.store();
     let policy_loop = policies
         .graceful_shutdown_on(shutdown())
         .run(risk_policy::reconcile, error_policy(backoff.clone()), rctx)
         .for_each(counting(metrics.clone(), "RiskPolicy", p_store, backoff.clone()));
 
-    tracing::info!("controllers running");
+    tracing::info!(namespace = ns.unwrap_or("*"), "controllers running");
     futures::join!(strategy_loop, venue_loop, market_loop, policy_loop);
-    tracing::info!("controllers stopped");
+    tracing::info!(namespace = ns.unwrap_or("*"), "controllers stopped");
 }
 
 /// After each reconcile: the managed-objects gauge of `kind` from its controller's store, and a

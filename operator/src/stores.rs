@@ -2,6 +2,10 @@
 //! (`polyfleet-runtime`'s bus and risk store), so the KV keys and the Redis layout are defined
 //! once: parameters in the bus's KV bucket (NATS JetStream in the cluster), limits and state in
 //! the risk store (Redis). The operator links only these transports, none of the trading logic.
+//! Each holds its client through [`Lazy`]: until the data plane is reachable every call fails
+//! with the reason, and the controllers report it in status.
+
+use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use polyfleet_core::risk::{RiskLimits, RiskSnapshot};
@@ -11,37 +15,40 @@ use polyfleet_runtime::risk_store::{PolicyKey, RiskStore};
 use polyfleet_core::wire::{CancelRequest, Intent, encode, subjects};
 
 use crate::control::{ControlError, OrderControl};
+use crate::dataplane::Lazy;
 use crate::limits::{LimitsError, LimitsStore, StrategyBook};
 use crate::params::{ParamsError, ParamsStore};
 
+fn perr(e: impl std::fmt::Display) -> ParamsError {
+    ParamsError(e.to_string())
+}
+
 /// Parameters in a bus's KV bucket.
-pub struct BusParams<B: Bus>(pub B);
+pub struct BusParams<B: Bus>(pub Arc<Lazy<B>>);
 
 impl<B: Bus> ParamsStore for BusParams<B> {
     fn get(&self, key: &str) -> BoxFuture<'_, Result<Option<Vec<u8>>, ParamsError>> {
         let key = key.to_string();
         Box::pin(async move {
-            let e = self.0.kv_get(&key).await.map_err(|e| ParamsError(e.to_string()))?;
+            let e = self.0.get().map_err(perr)?.kv_get(&key).await.map_err(perr)?;
             Ok(e.map(|e| e.value.to_vec()))
         })
     }
 
     fn put(&self, key: &str, doc: Vec<u8>) -> BoxFuture<'_, Result<(), ParamsError>> {
         let key = key.to_string();
-        Box::pin(
-            async move { self.0.kv_put(&key, doc.into()).await.map(|_| ()).map_err(|e| ParamsError(e.to_string())) },
-        )
+        Box::pin(async move { self.0.get().map_err(perr)?.kv_put(&key, doc.into()).await.map(|_| ()).map_err(perr) })
     }
 
     fn delete(&self, key: &str) -> BoxFuture<'_, Result<(), ParamsError>> {
         let key = key.to_string();
-        Box::pin(async move { self.0.kv_delete(&key).await.map_err(|e| ParamsError(e.to_string())) })
+        Box::pin(async move { self.0.get().map_err(perr)?.kv_delete(&key).await.map_err(perr) })
     }
 }
 
 /// Cancels through the bus: a cancel-all intent on the strategy's intents subject, which the
 /// execution agent takes from the intents stream.
-pub struct BusControl<B: Bus>(pub B);
+pub struct BusControl<B: Bus>(pub Arc<Lazy<B>>);
 
 impl<B: Bus> OrderControl for BusControl<B> {
     fn cancel_all(&self, namespace: &str, strategy: &str, reason: &str) -> BoxFuture<'_, Result<(), ControlError>> {
@@ -58,6 +65,8 @@ impl<B: Bus> OrderControl for BusControl<B> {
         let subject = subjects::intents(namespace, strategy);
         Box::pin(async move {
             self.0
+                .get()
+                .map_err(|e| ControlError(e.to_string()))?
                 .persist(&subject, vec![], encode(&request).into(), None)
                 .await
                 .map(|_| ())
@@ -67,7 +76,7 @@ impl<B: Bus> OrderControl for BusControl<B> {
 }
 
 /// Limits and state in a risk store.
-pub struct StoreLimits<S: RiskStore>(pub S);
+pub struct StoreLimits<S: RiskStore>(pub Arc<Lazy<S>>);
 
 fn err(e: impl std::fmt::Display) -> LimitsError {
     LimitsError(e.to_string())
@@ -76,30 +85,30 @@ fn err(e: impl std::fmt::Display) -> LimitsError {
 impl<S: RiskStore> LimitsStore for StoreLimits<S> {
     fn limits(&self, namespace: &str, policy: &str) -> BoxFuture<'_, Result<Option<RiskLimits>, LimitsError>> {
         let key = PolicyKey::new(namespace, policy);
-        Box::pin(async move { self.0.limits(&key).await.map_err(err) })
+        Box::pin(async move { self.0.get().map_err(err)?.limits(&key).await.map_err(err) })
     }
 
     fn set_limits(&self, namespace: &str, policy: &str, limits: &RiskLimits) -> BoxFuture<'_, Result<(), LimitsError>> {
         let (key, limits) = (PolicyKey::new(namespace, policy), limits.clone());
-        Box::pin(async move { self.0.set_limits(&key, &limits).await.map_err(err) })
+        Box::pin(async move { self.0.get().map_err(err)?.set_limits(&key, &limits).await.map_err(err) })
     }
 
     fn snapshot(&self, namespace: &str, policy: &str) -> BoxFuture<'_, Result<RiskSnapshot, LimitsError>> {
         let key = PolicyKey::new(namespace, policy);
-        Box::pin(async move { self.0.snapshot(&key).await.map_err(err) })
+        Box::pin(async move { self.0.get().map_err(err)?.snapshot(&key).await.map_err(err) })
     }
 
     fn remove(&self, namespace: &str, policy: &str) -> BoxFuture<'_, Result<(), LimitsError>> {
         let key = PolicyKey::new(namespace, policy);
-        Box::pin(async move { self.0.remove_limits(&key).await.map_err(err) })
+        Box::pin(async move { self.0.get().map_err(err)?.remove_limits(&key).await.map_err(err) })
     }
 
     fn book(&self, namespace: &str, policy: &str, strategy: &str) -> BoxFuture<'_, Result<StrategyBook, LimitsError>> {
         let (key, strategy) = (PolicyKey::new(namespace, policy), strategy.to_string());
         Box::pin(async move {
             Ok(StrategyBook {
-                positions: self.0.positions(&key, &strategy).await.map_err(err)?,
-                unrealized: self.0.unrealized(&key, &strategy).await.map_err(err)?,
+                positions: self.0.get().map_err(err)?.positions(&key, &strategy).await.map_err(err)?,
+                unrealized: self.0.get().map_err(err)?.unrealized(&key, &strategy).await.map_err(err)?,
             })
         })
     }

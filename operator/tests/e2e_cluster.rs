@@ -1,18 +1,18 @@
-//! End-to-end suite against a real Kubernetes API server, run when `KUBECONFIG` is set (skipped
-//! with a message otherwise): the generated CRDs are accepted and become Established, every valid
+//! End-to-end suite against a real Kubernetes API server (`KUBECONFIG`'s, or an envtest control
+//! plane started for this binary; skipped with a message when there is neither): the generated CRDs are accepted and become Established, every valid
 //! example passes a server-side dry-run create, and every invalid example is rejected with the
 //! message its header comment promises (update pairs: the first object is created for real, the
 //! update is a dry-run server-side apply). Everything happens in a fresh namespace that is deleted
 //! afterwards.
 
 use k8s_openapi::api::core::v1::Namespace;
+use kube::Error;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
-use kube::{Client, Error};
 use polyfleet_crds::examples::{RejectedBy, examples_dir, load_dir};
 
 mod cluster;
 
-use cluster::{MANAGER, api_for, cluster_configured, install_crds, object};
+use cluster::{MANAGER, admin_client, api_for, install_crds, object};
 
 fn dry_run() -> PostParams {
     PostParams { dry_run: true, field_manager: Some(MANAGER.into()) }
@@ -28,11 +28,7 @@ fn rejection_message(result: Result<DynamicObject, Error>) -> Option<String> {
 
 #[tokio::test]
 async fn crds_and_examples_against_a_real_api_server() {
-    if !cluster_configured() {
-        return;
-    }
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = Client::try_default().await.expect("a client from KUBECONFIG");
+    let Some(client) = admin_client().await else { return };
     install_crds(&client).await;
 
     let ns = format!("polyfleet-e2e-{}", std::process::id());

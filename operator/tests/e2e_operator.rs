@@ -24,18 +24,19 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cluster::{MANAGER, api_for, cluster_configured, install_crds, object};
+use cluster::{MANAGER, api_for, cluster_config, install_crds, object};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use kube::{Client, Config, ResourceExt};
+use kube::{Client, ResourceExt};
 use polyfleet_core::wire::subjects;
 use polyfleet_crds::conditions::find_condition;
 use polyfleet_crds::examples::{examples_dir, load_dir};
 use polyfleet_crds::{RiskPolicy, Strategy, Venue};
 use polyfleet_operator::books::BusBooks;
+use polyfleet_operator::dataplane::Lazy;
 use polyfleet_operator::lookup::RestLookup;
 use polyfleet_operator::rbac::{cluster_role, leader_role};
 use polyfleet_operator::run::{Election, Stores, run};
@@ -156,11 +157,12 @@ async fn install_rbac(admin: &Client, ns: &str) -> String {
 
 #[tokio::test]
 async fn the_operator_runs_the_examples_under_its_own_rbac() {
-    if !cluster_configured() {
-        return;
-    }
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let admin = Client::try_default().await.expect("a client from KUBECONFIG");
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_test_writer()
+        .try_init();
+    let Some(mut config) = cluster_config().await else { return };
+    let admin = Client::try_from(config.clone()).unwrap();
     install_crds(&admin).await;
     let ns = format!("polyfleet-op-e2e-{}", std::process::id());
     let namespaces: Api<Namespace> = Api::all(admin.clone());
@@ -169,7 +171,6 @@ async fn the_operator_runs_the_examples_under_its_own_rbac() {
     let cluster_role_name = install_rbac(&admin, &ns).await;
 
     // The operator as its ServiceAccount.
-    let mut config = Config::infer().await.unwrap();
     config.auth_info.impersonate = Some(format!("system:serviceaccount:{ns}:{SA}"));
     let as_operator = Client::try_from(config).unwrap();
     let secrets = Api::<Secret>::namespaced(as_operator.clone(), &ns).list(&Default::default()).await;
@@ -184,11 +185,11 @@ async fn the_operator_runs_the_examples_under_its_own_rbac() {
         ..FleetSettings::default()
     };
     let stores = Stores {
-        params: Arc::new(BusParams(bus.clone())),
-        control: Arc::new(BusControl(bus.clone())),
-        limits: Arc::new(StoreLimits(store.clone())),
+        params: Arc::new(BusParams(Lazy::ready("NATS", bus.clone()))),
+        control: Arc::new(BusControl(Lazy::ready("NATS", bus.clone()))),
+        limits: Arc::new(StoreLimits(Lazy::ready("Redis", store.clone()))),
         lookup: Arc::new(RestLookup::default()),
-        books: Arc::new(BusBooks(bus.clone())),
+        books: Arc::new(BusBooks(Lazy::ready("NATS", bus.clone()))),
     };
     let metrics = polyfleet_operator::metrics::OperatorMetrics::new();
     let election = Election { namespace: ns.clone(), identity: "e2e".into() };

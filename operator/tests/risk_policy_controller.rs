@@ -90,7 +90,7 @@ async fn a_kill_switch_is_written_at_once_and_an_idle_reconcile_writes_nothing()
     let store = MemoryLimits::default();
     let mut p = policy();
     store.set_limits("trading", "default", &limits(&p.spec)).await.unwrap();
-    p.status = Some(desired_status(None, 3, &RiskSnapshot::default(), 0, "2026-11-22T08:00:00Z"));
+    p.status = Some(desired_status(None, 3, Ok(&RiskSnapshot::default()), 0, "2026-11-22T08:00:00Z"));
     // Idle: same limits, same status: no request but nothing to answer.
     let (ctx, handle) = context(store.clone());
     let server = tokio::spawn(verify(handle, vec![]));

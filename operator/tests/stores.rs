@@ -5,6 +5,7 @@
 use polyfleet_core::Money;
 use polyfleet_core::risk::RiskLimits;
 use polyfleet_core::{Quantity, wire::subjects};
+use polyfleet_operator::dataplane::Lazy;
 use polyfleet_operator::limits::LimitsStore;
 use polyfleet_operator::params::{ParamsStore, ack};
 use polyfleet_operator::stores::{BusParams, StoreLimits};
@@ -19,7 +20,7 @@ async fn parameters_and_acknowledgements_travel_through_nats_kv() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let server = NatsServer::start();
     let bus = NatsBus::connect(&server.url).await.unwrap();
-    let params = BusParams(bus.clone());
+    let params = BusParams(Lazy::ready("NATS", bus.clone()));
     let key = subjects::params_key("trading", "arb");
     assert_eq!(params.get(&key).await.unwrap(), None);
     params.put(&key, br#"{"generation":2,"parameters":{}}"#.to_vec()).await.unwrap();
@@ -48,7 +49,7 @@ async fn cancel_all_reaches_the_intents_stream_the_execution_agent_reads() {
     use polyfleet_runtime::bus::ConsumerSpec;
     let server = NatsServer::start();
     let bus = NatsBus::connect(&server.url).await.unwrap();
-    BusControl(bus.clone()).cancel_all("trading", "arb", "strategy deleted").await.unwrap();
+    BusControl(Lazy::ready("NATS", bus.clone())).cancel_all("trading", "arb", "strategy deleted").await.unwrap();
     let mut d = bus
         .consume(ConsumerSpec {
             stream: subjects::STREAM_INTENTS.into(),
@@ -72,7 +73,7 @@ async fn cancel_all_reaches_the_intents_stream_the_execution_agent_reads() {
 async fn limits_travel_through_the_redis_risk_store() {
     let server = RedisServer::start();
     let store = RedisRiskStore::connect(&server.url).await.unwrap();
-    let limits_store = StoreLimits(store.clone());
+    let limits_store = StoreLimits(Lazy::ready("Redis", store.clone()));
     let l = RiskLimits {
         kill_switch: true,
         max_order_size: Quantity::from_micros(1_000_000),

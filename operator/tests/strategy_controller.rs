@@ -17,6 +17,7 @@ use kube::{Client, Resource};
 use mockapi::{ApiHandle, Step, example, not_found, step, verify};
 use polyfleet_crds::venue::ExecutionMode;
 use polyfleet_crds::{Market, RiskPolicy, Strategy, Venue};
+use polyfleet_operator::cache::Cache;
 use polyfleet_operator::control::MemoryControl;
 use polyfleet_operator::controller::Context;
 use polyfleet_operator::controller::apply::{DESIRED_HASH, desired_hash};
@@ -42,9 +43,15 @@ fn context_full(params: MemoryParams, control: MemoryControl, risk: MemoryLimits
     let client = Client::new(service, "trading");
     let recorder = Recorder::new(client.clone(), Reporter { controller: "polyfleet-operator".into(), instance: None });
     let metrics = polyfleet_operator::metrics::OperatorMetrics::new();
+    let cache = Cache::of(
+        vec![example::<Venue>("venue-simulator.yaml")],
+        vec![example::<RiskPolicy>("riskpolicy.yaml")],
+        vec![example::<Market>("market-negrisk-event.yaml")],
+    );
     let ctx = Context {
         client,
         settings: FleetSettings::default(),
+        cache,
         params: Arc::new(params),
         control: Arc::new(control),
         risk: Arc::new(risk),
@@ -62,25 +69,9 @@ fn strategy_with_finalizer() -> Strategy {
 
 const STRATEGIES: &str = "/apis/polyfleet.dev/v1alpha1/namespaces/trading/strategies/negrisk-arb";
 
+/// No API reads for the Venue, RiskPolicy and Markets: they come from the reflector stores.
 fn lookups() -> Vec<Step> {
-    let venue: Venue = example("venue-simulator.yaml");
-    let policy: RiskPolicy = example("riskpolicy.yaml");
-    let market: Market = example("market-negrisk-event.yaml");
-    vec![
-        step(Method::GET, "/namespaces/trading/venues/sim", StatusCode::OK, serde_json::to_value(&venue).unwrap()),
-        step(
-            Method::GET,
-            "/namespaces/trading/riskpolicies/default",
-            StatusCode::OK,
-            serde_json::to_value(&policy).unwrap(),
-        ),
-        step(
-            Method::GET,
-            "/namespaces/trading/markets",
-            StatusCode::OK,
-            json!({"apiVersion": "polyfleet.dev/v1alpha1", "kind": "MarketList", "metadata": {}, "items": [market]}),
-        ),
-    ]
+    vec![]
 }
 
 #[tokio::test]
@@ -227,7 +218,8 @@ async fn settled(book: StrategyBook) -> (Strategy, Vec<Step>, MemoryParams, Arc<
         .unwrap();
     let ack = ParamsAck { generation: 3, applied: true, error: None };
     let empty = book_status(&StrategyBook::default(), |_| String::new());
-    s.status = Some(desired_status(None, 3, false, &Ok(plan.clone()), Some(&ack), Some(empty), "2026-11-22T08:00:00Z"));
+    s.status =
+        Some(desired_status(None, 3, false, &Ok(plan.clone()), Some(&ack), Some(empty), None, "2026-11-22T08:00:00Z"));
     let with_hash = |v: Value| {
         let mut v = v;
         let hash = desired_hash(&v);
@@ -344,8 +336,10 @@ async fn an_api_failure_is_an_error_counted_by_reason() {
     let s = strategy_with_finalizer();
     let boom =
         json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "InternalError", "code": 500});
-    let server =
-        tokio::spawn(verify(handle, vec![step(Method::GET, "/venues/sim", StatusCode::INTERNAL_SERVER_ERROR, boom)]));
+    let server = tokio::spawn(verify(
+        handle,
+        vec![step(Method::GET, "/configmaps/strategy-negrisk-arb", StatusCode::INTERNAL_SERVER_ERROR, boom)],
+    ));
     assert!(reconcile(Arc::new(s), ctx.clone()).await.is_err());
     server.await.unwrap();
     let text = ctx.metrics.render();

@@ -17,6 +17,7 @@ use kube::client::Body;
 use kube::runtime::events::{Recorder, Reporter};
 use mockapi::{ApiHandle, Step, created, event_created, example, list, not_found, step, verify, with_hash};
 use polyfleet_crds::{Market, RiskPolicy, Venue};
+use polyfleet_operator::cache::Cache;
 use polyfleet_operator::controller::venue::{VenueContext, desired_status, reconcile};
 use polyfleet_operator::planner::markets::MarketView;
 use polyfleet_operator::planner::network::agents_policy;
@@ -28,12 +29,15 @@ use serde_json::{Value, json};
 
 const NS: &str = "/namespaces/trading";
 
-fn context() -> (Arc<VenueContext>, ApiHandle) {
+/// A context whose reflector stores hold [`resources`]`(with_policy)`.
+fn context(with_policy: bool) -> (Arc<VenueContext>, ApiHandle) {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = Client::new(service, "trading");
     let recorder = Recorder::new(client.clone(), Reporter { controller: "polyfleet-operator".into(), instance: None });
     let metrics = polyfleet_operator::metrics::OperatorMetrics::new();
-    (Arc::new(VenueContext { client, settings: FleetSettings::default(), recorder, metrics }), handle)
+    let (venue, markets, policies) = resources(with_policy);
+    let cache = Cache::of(vec![venue], policies, markets);
+    (Arc::new(VenueContext { client, settings: FleetSettings::default(), cache, recorder, metrics }), handle)
 }
 
 fn resources(with_policy: bool) -> (Venue, Vec<Market>, Vec<RiskPolicy>) {
@@ -43,32 +47,10 @@ fn resources(with_policy: bool) -> (Venue, Vec<Market>, Vec<RiskPolicy>) {
     (venue, markets, policies)
 }
 
-/// The three lists the reconcile starts with.
-fn reads(venue: &Venue, markets: &[Market], policies: &[RiskPolicy]) -> Vec<Step> {
-    vec![
-        step(
-            Method::GET,
-            &format!("{NS}/markets"),
-            StatusCode::OK,
-            list("polyfleet.dev/v1alpha1", "Market", markets.iter().map(val).collect()),
-        ),
-        step(
-            Method::GET,
-            &format!("{NS}/riskpolicies"),
-            StatusCode::OK,
-            list("polyfleet.dev/v1alpha1", "RiskPolicy", policies.iter().map(val).collect()),
-        ),
-        step(
-            Method::GET,
-            &format!("{NS}/venues"),
-            StatusCode::OK,
-            list("polyfleet.dev/v1alpha1", "Venue", vec![val(venue)]),
-        ),
-    ]
-}
-
-fn val<T: serde::Serialize>(x: &T) -> Value {
-    serde_json::to_value(x).unwrap()
+/// What the reconcile reads before its children: nothing (the Markets, RiskPolicies and Venues
+/// come from the reflector stores).
+fn reads(_venue: &Venue, _markets: &[Market], _policies: &[RiskPolicy]) -> Vec<Step> {
+    vec![]
 }
 
 fn owned_by_venue(body: &Value) {
@@ -78,7 +60,7 @@ fn owned_by_venue(body: &Value) {
 
 #[tokio::test]
 async fn a_new_venue_gets_its_agents_gateway_and_network_policy_and_a_stale_shard_goes() {
-    let (ctx, handle) = context();
+    let (ctx, handle) = context(true);
     let (venue, markets, policies) = resources(true);
     let mut steps = reads(&venue, &markets, &policies);
     steps.extend(created(&format!("{NS}/configmaps/exec-sim"), "v1", "ConfigMap", |b| {
@@ -161,7 +143,7 @@ async fn a_new_venue_gets_its_agents_gateway_and_network_policy_and_a_stale_shar
 fn settled_reads(venue: &Venue, markets: &[Market], policies: &[RiskPolicy]) -> Vec<Step> {
     let views: Vec<MarketView> = markets.iter().filter_map(MarketView::of).collect();
     let settings = FleetSettings::default();
-    let plan = plan_venue(venue, &views, &settings);
+    let plan = plan_venue(venue, &views, &[], &settings);
     let live = |kind: &str, name: String, v: Value| {
         step(Method::GET, &format!("{NS}/{kind}/{name}"), StatusCode::OK, with_hash(v))
     };
@@ -192,7 +174,7 @@ fn settled_reads(venue: &Venue, markets: &[Market], policies: &[RiskPolicy]) -> 
 fn settled_venue(with_policy: bool) -> (Venue, Vec<Step>) {
     let (mut venue, markets, policies) = resources(with_policy);
     let views: Vec<MarketView> = markets.iter().filter_map(MarketView::of).collect();
-    let plan = plan_venue(&venue, &views, &FleetSettings::default());
+    let plan = plan_venue(&venue, &views, &[], &FleetSettings::default());
     venue.status = Some(desired_status(None, 3, &plan, "2026-11-22T08:00:00Z"));
     let steps = settled_reads(&venue, &markets, &policies);
     (venue, steps)
@@ -209,7 +191,7 @@ fn network_policy_read(venue: &Venue) -> Step {
 
 #[tokio::test]
 async fn a_settled_venue_causes_reads_only() {
-    let (ctx, handle) = context();
+    let (ctx, handle) = context(true);
     let settings = FleetSettings::default();
     let (venue, mut steps) = settled_venue(true);
     let (gw, gw_svc) = gateway("trading", "sim", 200, &settings, owner_ref(&venue));
@@ -234,7 +216,7 @@ async fn a_settled_venue_causes_reads_only() {
 
 #[tokio::test]
 async fn without_risk_policies_the_gateway_is_removed() {
-    let (ctx, handle) = context();
+    let (ctx, handle) = context(false);
     let (venue, mut steps) = settled_venue(false);
     let meta =
         json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": {"name": "risk-sim"}});

@@ -1,7 +1,8 @@
 //! Real servers for tests, never mocks: a `nats-server` with JetStream and a `redis-server`, each
-//! on a free loopback port with its own temporary directory, stopped (and cleaned) when dropped.
-//! `scripts/setup.sh` installs both.
+//! on a free loopback port with its own temporary directory, stopped (and cleaned) when dropped
+//! (`scripts/setup.sh` installs both); and a real Kubernetes control plane ([`envtest`]).
 
+pub mod envtest;
 mod nats;
 mod redis;
 

@@ -1,7 +1,7 @@
 //! Applying children without writing when nothing changed: every desired object carries the
 //! hash of its own desired content in an annotation; the existing object is read first and the
 //! server-side apply is sent only when the hash differs (or the object is missing). Idle
-//! resyncs therefore cause reads only.
+//! resyncs therefore cause reads only. Status goes by server-side apply too ([`apply_status`]).
 
 use kube::api::{Api, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
@@ -43,4 +43,23 @@ where
     body["kind"] = K::kind(&dt).into();
     api.patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(body)).await?;
     Ok(true)
+}
+
+/// Writes `status` as the whole status of `name` by server-side apply on the status
+/// subresource, with the operator's field manager: conditions merge by type (they are list maps),
+/// and a field the operator no longer sets is removed instead of lingering.
+pub async fn apply_status<K, S>(api: &Api<K>, name: &str, status: &S) -> Result<(), Error>
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
+    K::DynamicType: Default,
+    S: Serialize,
+{
+    let dt = K::DynamicType::default();
+    let body = serde_json::json!({
+        "apiVersion": K::api_version(&dt),
+        "kind": K::kind(&dt),
+        "status": status,
+    });
+    api.patch_status(name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(body)).await?;
+    Ok(())
 }

@@ -9,12 +9,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Resource, ResourceExt};
 use polyfleet_core::TokenId;
-use polyfleet_crds::{Market, Venue};
+use polyfleet_crds::Market;
 
 use super::Error;
 use crate::books::BookProbe;
@@ -46,6 +46,8 @@ pub struct MarketContext {
     pub lookup: Arc<dyn MarketLookup>,
     /// Top of book from the market-data agents.
     pub books: Arc<dyn BookProbe>,
+    /// The Venues, RiskPolicies and Markets (reflector stores).
+    pub markets: crate::cache::Cache,
     /// Events.
     pub recorder: Recorder,
     /// The operator's metrics.
@@ -60,10 +62,11 @@ impl MarketContext {
         client: kube::Client,
         lookup: Arc<dyn MarketLookup>,
         books: Arc<dyn BookProbe>,
+        markets: crate::cache::Cache,
         recorder: Recorder,
         metrics: Arc<OperatorMetrics>,
     ) -> MarketContext {
-        MarketContext { client, lookup, books, recorder, metrics, cache: Mutex::default() }
+        MarketContext { client, lookup, books, markets, recorder, metrics, cache: Mutex::default() }
     }
 }
 
@@ -83,7 +86,8 @@ async fn apply(market: &Market, ctx: &MarketContext) -> Result<Action, Error> {
     let generation = market.metadata.generation.unwrap_or(0);
     let now = k8s_openapi::jiff::Timestamp::now();
     let now_s = now.as_second().max(0) as u64;
-    let venue = Api::<Venue>::namespaced(ctx.client.clone(), &ns).get_opt(&market.spec.venue_ref.name).await?;
+    ctx.markets.ready().await;
+    let venue = ctx.markets.venue(&ns, &market.spec.venue_ref.name);
     let mut requeue = TOP_EVERY;
     if let Some(next) = next_round_in_s(&market.spec, now_s) {
         // A series moves to its next round on time, not at the next resync.
@@ -131,13 +135,13 @@ async fn apply(market: &Market, ctx: &MarketContext) -> Result<Action, Error> {
     // The shard that serves it, as the Venue controller plans it.
     let shard = match &venue {
         Some(v) => {
-            let mut views: Vec<MarketView> = Api::<Market>::namespaced(ctx.client.clone(), &ns)
-                .list(&ListParams::default())
-                .await?
-                .items
+            let v = &**v;
+            let mut views: Vec<MarketView> = ctx
+                .markets
+                .markets_in(&ns)
                 .iter()
                 .filter(|m| m.name_any() != name)
-                .filter_map(MarketView::of)
+                .filter_map(|m| MarketView::of(m))
                 .collect();
             let mut me = market.clone();
             me.status = Some(draft);
@@ -150,7 +154,7 @@ async fn apply(market: &Market, ctx: &MarketContext) -> Result<Action, Error> {
     let status = market_status(market.status.as_ref(), generation, &market.spec, resolution, &tops, shard, &stamp);
     if market.status.as_ref() != Some(&status) {
         let api: Api<Market> = Api::namespaced(ctx.client.clone(), &ns);
-        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&serde_json::json!({"status": status}))).await?;
+        super::apply::apply_status(&api, &name, &status).await?;
     }
     let before = market.status.as_ref().map(|s| (s.phase, s.tokens.len()));
     if asked && before != Some((status.phase, status.tokens.len())) {

@@ -33,6 +33,8 @@ pub struct Context {
     pub client: Client,
     /// Fleet settings.
     pub settings: FleetSettings,
+    /// The Venues, RiskPolicies and Markets (reflector stores).
+    pub cache: crate::cache::Cache,
     /// The parameter KV bucket.
     pub params: Arc<dyn ParamsStore>,
     /// Cancelling a strategy's orders.

@@ -8,14 +8,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::{Resource, ResourceExt};
 use polyfleet_core::Money;
-use polyfleet_core::risk::RiskSnapshot;
-use polyfleet_crds::conditions::{Condition, ConditionStatus, READY, set_condition};
+use polyfleet_core::risk::{RiskLimits, RiskSnapshot};
+use polyfleet_crds::conditions::{Condition, ConditionStatus, DATA_PLANE, READY, set_condition};
 use polyfleet_crds::{RiskPolicy, RiskPolicyStatus};
 
 use super::Error;
@@ -40,33 +40,37 @@ pub struct RiskContext {
     pub metrics: Arc<crate::metrics::OperatorMetrics>,
 }
 
-/// The status from the store's snapshot; `now_ms` decides whether the breaker is tripped.
+/// The status from the store's snapshot, or why the store could not be reached (then `Ready`
+/// is False with the reason and the figures keep their last known values); `now_ms` decides
+/// whether the breaker is tripped.
 pub fn desired_status(
     current: Option<&RiskPolicyStatus>,
     generation: i64,
-    snap: &RiskSnapshot,
+    snap: Result<&RiskSnapshot, String>,
     now_ms: u64,
     now: &str,
 ) -> RiskPolicyStatus {
     let mut s = current.cloned().unwrap_or_default();
     s.observed_generation = Some(generation);
+    let g = Some(generation);
+    let snap = match snap {
+        Ok(snap) => snap,
+        Err(e) => {
+            let c = |t: &str| Condition::new(t, ConditionStatus::False, "DataPlaneUnreachable", e.clone(), g, now);
+            set_condition(&mut s.conditions, c(READY));
+            set_condition(&mut s.conditions, c(DATA_PLANE));
+            return s;
+        }
+    };
     s.exposure_micros = snap.exposure.micros();
     s.exposure = snap.exposure.to_string();
     s.daily_pnl_micros = snap.daily_pnl.micros();
     s.daily_pnl = snap.daily_pnl.to_string();
     s.drawdown_micros = snap.peak.checked_sub(snap.equity).unwrap_or(Money::ZERO).micros().max(0);
     s.tripped_breakers = if now_ms < snap.breaker_until_ms { vec!["consecutiveLosses".to_string()] } else { vec![] };
-    set_condition(
-        &mut s.conditions,
-        Condition::new(
-            READY,
-            ConditionStatus::True,
-            "LimitsInForce",
-            "limits written to the risk store",
-            Some(generation),
-            now,
-        ),
-    );
+    let c = |t: &str, reason: &str, msg: &str| Condition::new(t, ConditionStatus::True, reason, msg, g, now);
+    set_condition(&mut s.conditions, c(READY, "LimitsInForce", "limits written to the risk store"));
+    set_condition(&mut s.conditions, c(DATA_PLANE, "Connected", ""));
     s
 }
 
@@ -95,10 +99,33 @@ pub async fn reconcile(policy: Arc<RiskPolicy>, ctx: Arc<RiskContext>) -> Result
 async fn apply(policy: &RiskPolicy, ctx: &RiskContext) -> Result<Action, Error> {
     let ns = policy.namespace().unwrap_or_default();
     let name = policy.name_any();
-    let store = |e: crate::limits::LimitsError| Error::Store(e.to_string());
     let desired = limits(&policy.spec);
-    if ctx.store.limits(&ns, &name).await.map_err(store)?.as_ref() != Some(&desired) {
-        ctx.store.set_limits(&ns, &name, &desired).await.map_err(store)?;
+    let snap = sync_limits(policy, &desired, ctx).await;
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let status = desired_status(
+        policy.status.as_ref(),
+        policy.metadata.generation.unwrap_or(0),
+        snap.as_ref().map_err(|e| e.to_string()),
+        now.as_millisecond().max(0) as u64,
+        &now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    );
+    ctx.metrics.policy(&ns, &name, &status, &desired);
+    if policy.status.as_ref() != Some(&status) {
+        let api: Api<RiskPolicy> = Api::namespaced(ctx.client.clone(), &ns);
+        super::apply::apply_status(&api, &name, &status).await?;
+    }
+    // Without the risk store: retried with the error policy's backoff, after status said why.
+    snap?;
+    Ok(Action::requeue(STATUS_EVERY))
+}
+
+/// Writes the limits to the risk store when they differ (with an Event), then reads its state.
+async fn sync_limits(policy: &RiskPolicy, desired: &RiskLimits, ctx: &RiskContext) -> Result<RiskSnapshot, Error> {
+    let ns = policy.namespace().unwrap_or_default();
+    let name = policy.name_any();
+    let store = |e: crate::limits::LimitsError| Error::Store(e.to_string());
+    if ctx.store.limits(&ns, &name).await.map_err(store)?.as_ref() != Some(desired) {
+        ctx.store.set_limits(&ns, &name, desired).await.map_err(store)?;
         let note =
             if desired.kill_switch { "kill switch ENGAGED: every new order is rejected" } else { "limits written" };
         let ev = Event {
@@ -110,19 +137,5 @@ async fn apply(policy: &RiskPolicy, ctx: &RiskContext) -> Result<Action, Error> 
         };
         let _ = ctx.recorder.publish(&ev, &policy.object_ref(&())).await;
     }
-    let snap = ctx.store.snapshot(&ns, &name).await.map_err(store)?;
-    let now = k8s_openapi::jiff::Timestamp::now();
-    let status = desired_status(
-        policy.status.as_ref(),
-        policy.metadata.generation.unwrap_or(0),
-        &snap,
-        now.as_millisecond().max(0) as u64,
-        &now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-    );
-    ctx.metrics.policy(&ns, &name, &status, &desired);
-    if policy.status.as_ref() != Some(&status) {
-        let api: Api<RiskPolicy> = Api::namespaced(ctx.client.clone(), &ns);
-        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&serde_json::json!({"status": status}))).await?;
-    }
-    Ok(Action::requeue(STATUS_EVERY))
+    ctx.store.snapshot(&ns, &name).await.map_err(store)
 }

@@ -12,20 +12,20 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::{Resource, ResourceExt};
 use polyfleet_core::{Money, TokenId};
-use polyfleet_crds::conditions::{Condition, ConditionStatus, READY, RECONCILING, STALLED, set_condition};
+use polyfleet_crds::conditions::{Condition, ConditionStatus, DATA_PLANE, READY, RECONCILING, STALLED, set_condition};
 use polyfleet_crds::strategy::{Pnl, PositionStatus};
-use polyfleet_crds::{Market, RiskPolicy, Strategy, StrategyStatus, Venue};
+use polyfleet_crds::{Strategy, StrategyStatus};
 
 use super::apply::apply_if_changed;
 use super::{Context, Error};
 use crate::limits::StrategyBook;
-use crate::params::{ParamsAck, ack};
+use crate::params::{ParamsAck, ParamsError, ack};
 use crate::planner::markets::MarketView;
 use crate::planner::strategy::{Refusal, StrategyPlan, plan_strategy};
 
@@ -58,7 +58,10 @@ pub fn book_status(book: &StrategyBook, market_of: impl Fn(&TokenId) -> String) 
 }
 
 /// The status a Strategy should have, from its current status, the plan's outcome, the agent's
-/// acknowledgement and its book. Pure; `now` stamps conditions that change.
+/// acknowledgement and its book, or why the data plane holding them could not be reached
+/// (`unreachable`: then `Ready` is False with that message, and the acknowledgement, PnL and
+/// positions keep their last known values). Pure; `now` stamps conditions that change.
+#[allow(clippy::too_many_arguments)]
 pub fn desired_status(
     current: Option<&StrategyStatus>,
     generation: i64,
@@ -66,6 +69,7 @@ pub fn desired_status(
     outcome: &Result<StrategyPlan, Refusal>,
     acked: Option<&ParamsAck>,
     book: Option<(Pnl, Vec<PositionStatus>)>,
+    unreachable: Option<&str>,
     now: &str,
 ) -> StrategyStatus {
     let mut s = current.cloned().unwrap_or_default();
@@ -84,7 +88,18 @@ pub fn desired_status(
         ("Running", "")
     };
     set_condition(&mut s.conditions, cond(SUSPENDED, suspended, reason, msg.into()));
+    let reached = match unreachable {
+        Some(e) => cond(DATA_PLANE, false, "DataPlaneUnreachable", e.to_string()),
+        None => cond(DATA_PLANE, true, "Connected", String::new()),
+    };
+    set_condition(&mut s.conditions, reached);
     match outcome {
+        Ok(_) if unreachable.is_some() => {
+            let e = unreachable.unwrap_or_default();
+            set_condition(&mut s.conditions, cond(READY, false, "DataPlaneUnreachable", e.to_string()));
+            set_condition(&mut s.conditions, cond(STALLED, false, "DataPlaneUnreachable", String::new()));
+            set_condition(&mut s.conditions, cond(RECONCILING, true, "DataPlaneUnreachable", String::new()));
+        }
         Ok(plan) => {
             set_condition(
                 &mut s.conditions,
@@ -140,27 +155,27 @@ async fn apply(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
     let ns = strategy.namespace().unwrap_or_default();
     let name = strategy.name_any();
     let client = ctx.client.clone();
-    let venue = Api::<Venue>::namespaced(client.clone(), &ns).get_opt(&strategy.spec.venue_ref.name).await?;
-    let policy =
-        Api::<RiskPolicy>::namespaced(client.clone(), &ns).get_opt(&strategy.spec.risk_policy_ref.name).await?;
-    let markets: Vec<MarketView> = Api::<Market>::namespaced(client.clone(), &ns)
-        .list(&ListParams::default())
-        .await?
-        .items
-        .iter()
-        .filter_map(MarketView::of)
-        .collect();
-    let outcome = plan_strategy(strategy, venue.as_ref(), policy.as_ref(), &markets, &ctx.settings);
+    ctx.cache.ready().await;
+    let venue = ctx.cache.venue(&ns, &strategy.spec.venue_ref.name);
+    let policy = ctx.cache.policy(&ns, &strategy.spec.risk_policy_ref.name);
+    let markets: Vec<MarketView> = ctx.cache.markets_in(&ns).iter().filter_map(|m| MarketView::of(m)).collect();
+    let outcome = plan_strategy(strategy, venue.as_deref(), policy.as_deref(), &markets, &ctx.settings);
     let generation = strategy.metadata.generation.unwrap_or(0);
     let mut wrote = vec![];
     let suspended = strategy.spec.suspend;
     let was_suspended =
         strategy.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == SUSPENDED && c.is_true()));
-    if suspended && !was_suspended {
-        // Cancel first, then the Deployment goes to zero replicas below.
-        ctx.control.cancel_all(&ns, &name, "strategy suspended").await?;
-        wrote.push("cancel-all");
-    }
+    // Cancel first, then the Deployment goes to zero replicas below. Without the data plane the
+    // cancel waits (the condition stays unset, so it is retried), while the scale-down goes on.
+    let cancelled = if suspended && !was_suspended {
+        let r = ctx.control.cancel_all(&ns, &name, "strategy suspended").await;
+        if r.is_ok() {
+            wrote.push("cancel-all");
+        }
+        r.map_err(Error::from)
+    } else {
+        Ok(())
+    };
     if let Ok(plan) = &outcome {
         if apply_if_changed(&Api::<ConfigMap>::namespaced(client.clone(), &ns), plan.config_map.clone()).await? {
             wrote.push("ConfigMap");
@@ -171,32 +186,34 @@ async fn apply(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
         if apply_if_changed(&Api::<Service>::namespaced(client.clone(), &ns), plan.service.clone()).await? {
             wrote.push("Service");
         }
-        let doc = serde_json::to_vec(&plan.params_doc).unwrap_or_default();
-        if ctx.params.get(&plan.params_key).await?.as_deref() != Some(&doc[..]) {
-            ctx.params.put(&plan.params_key, doc).await?;
-            wrote.push("parameters");
-        }
     }
-    let acked = match &outcome {
-        Ok(plan) => ack(ctx.params.as_ref(), &plan.params_key).await?,
-        Err(_) => None,
-    };
-    let book = ctx
-        .risk
-        .book(&ns, &strategy.spec.risk_policy_ref.name, &name)
-        .await
-        .map_err(|e| Error::Store(e.to_string()))?;
+    // The data plane: the parameter document, the agent's acknowledgement, the book.
+    let data = data_plane(strategy, &outcome, ctx, &mut wrote).await;
     let market_of = |t: &TokenId| {
         markets.iter().find(|m| m.tokens.iter().any(|(_, x)| x == t)).map(|m| m.name.clone()).unwrap_or_default()
     };
-    let book = Some(book_status(&book, market_of));
-    let status =
-        desired_status(strategy.status.as_ref(), generation, suspended, &outcome, acked.as_ref(), book, &now());
+    let (acked, book, mut unreachable) = match &data {
+        Ok((acked, book)) => (acked.as_ref(), Some(book_status(book, market_of)), None),
+        Err(e) => (None, None, Some(e.to_string())),
+    };
+    if let Err(e) = &cancelled {
+        unreachable.get_or_insert_with(|| e.to_string());
+    }
+    let status = desired_status(
+        strategy.status.as_ref(),
+        generation,
+        // Suspended only once the cancel went out.
+        suspended && (was_suspended || cancelled.is_ok()),
+        &outcome,
+        acked,
+        book,
+        unreachable.as_deref(),
+        &now(),
+    );
     ctx.metrics.strategy(&ns, &name, Some(&status.pnl));
     if strategy.status.as_ref() != Some(&status) {
         let api: Api<Strategy> = Api::namespaced(client, &ns);
-        let patch = serde_json::json!({"status": status});
-        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        super::apply::apply_status(&api, &name, &status).await?;
     }
     if !wrote.is_empty() || outcome.is_err() {
         let (type_, reason, note) = match &outcome {
@@ -207,10 +224,41 @@ async fn apply(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
         // Events are best effort: a failure to record one must not fail the reconcile.
         let _ = ctx.recorder.publish(&ev, &strategy.object_ref(&())).await;
     }
+    // Data-plane failures are retried with the error policy's backoff, after status said why.
+    cancelled?;
+    data?;
     // Until the agent acknowledges, look again soon; afterwards a slow resync is enough.
     let settled = status.conditions.iter().any(|c| c.type_ == PARAMETERS_APPLIED && c.is_true());
     // PnL in status refreshes at this throttled rate, never per fill.
     Ok(Action::requeue(if settled { Duration::from_secs(30) } else { Duration::from_secs(5) }))
+}
+
+/// Writes the parameter document when it differs, then reads the agent's acknowledgement and
+/// the strategy's book: everything the Strategy needs from NATS and Redis.
+async fn data_plane(
+    strategy: &Strategy,
+    outcome: &Result<StrategyPlan, Refusal>,
+    ctx: &Context,
+    wrote: &mut Vec<&'static str>,
+) -> Result<(Option<ParamsAck>, StrategyBook), Error> {
+    let acked = match outcome {
+        Ok(plan) => {
+            let doc = serde_json::to_vec(&plan.params_doc).map_err(|e| Error::Params(ParamsError(e.to_string())))?;
+            if ctx.params.get(&plan.params_key).await?.as_deref() != Some(&doc[..]) {
+                ctx.params.put(&plan.params_key, doc).await?;
+                wrote.push("parameters");
+            }
+            ack(ctx.params.as_ref(), &plan.params_key).await?
+        }
+        Err(_) => None,
+    };
+    let ns = strategy.namespace().unwrap_or_default();
+    let book = ctx
+        .risk
+        .book(&ns, &strategy.spec.risk_policy_ref.name, &strategy.name_any())
+        .await
+        .map_err(|e| Error::Store(e.to_string()))?;
+    Ok((acked, book))
 }
 
 async fn cleanup(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {

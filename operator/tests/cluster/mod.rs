@@ -1,6 +1,7 @@
-//! Helpers of the cluster suites (run only when `KUBECONFIG` is set): the skip check, installing
-//! the generated CRDs and waiting until they are Established, and a dynamic API for a YAML
-//! document.
+//! Helpers of the cluster suites: the control plane they run against (`KUBECONFIG`'s cluster, or
+//! an envtest control plane this test binary starts: see `polyfleet_testkit::envtest`), clients
+//! for it, installing the generated CRDs and waiting until they are Established, and a dynamic
+//! API for a YAML document.
 
 #![allow(dead_code)]
 
@@ -14,19 +15,23 @@ use serde_json::Value;
 
 pub const MANAGER: &str = "polyfleet-e2e";
 
-pub fn cluster_configured() -> bool {
-    if std::env::var_os("KUBECONFIG").is_some() {
-        return true;
-    }
-    // Written to the process's stderr directly, past the test harness's output capture, so the
-    // skip shows in every test log.
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "SKIPPED: KUBECONFIG is not set; the cluster end-to-end suite did not run");
-    false
+/// The client configuration of this binary's control plane, or `None` (the suite is skipped,
+/// with a message) when there is none. Installs the ring crypto provider first.
+pub async fn cluster_config() -> Option<kube::Config> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let plane = tokio::task::spawn_blocking(polyfleet_testkit::envtest::control_plane).await.unwrap()?;
+    let kubeconfig = kube::config::Kubeconfig::read_from(&plane.kubeconfig).expect("reading the kubeconfig");
+    let options = kube::config::KubeConfigOptions::default();
+    Some(kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.expect("a client configuration"))
+}
+
+/// An admin client of this binary's control plane (see [`cluster_config`]).
+pub async fn admin_client() -> Option<Client> {
+    Some(Client::try_from(cluster_config().await?).expect("a client"))
 }
 
 pub fn api_for(client: &Client, ns: &str, doc: &Value) -> Api<DynamicObject> {
-    let (group, version) = doc["apiVersion"].as_str().unwrap().split_once('/').unwrap();
+    let (group, version) = doc["apiVersion"].as_str().unwrap().split_once('/').unwrap_or(("", "v1"));
     let gvk = GroupVersionKind::gvk(group, version, doc["kind"].as_str().unwrap());
     let ar = ApiResource::from_gvk_with_plural(&gvk, &plural(gvk.kind.as_str()));
     Api::namespaced_with(client.clone(), ns, &ar)
@@ -36,6 +41,7 @@ pub fn plural(kind: &str) -> String {
     match kind {
         "Strategy" => "strategies".into(),
         "RiskPolicy" => "riskpolicies".into(),
+        "NetworkPolicy" => "networkpolicies".into(),
         other => format!("{}s", other.to_lowercase()),
     }
 }

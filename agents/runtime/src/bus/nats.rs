@@ -86,6 +86,18 @@ impl NatsBus {
         NatsBus::with_client(client).await
     }
 
+    /// Connects once, failing at once when the server cannot be reached (for a caller that
+    /// retries by itself, such as the operator); once connected the client reconnects as usual.
+    pub async fn connect_once(url: String) -> Result<NatsBus, BusError> {
+        let client = async_nats::ConnectOptions::new()
+            .name("polyfleet")
+            .connection_timeout(Duration::from_secs(5))
+            .connect(url.as_str())
+            .await
+            .map_err(conn)?;
+        NatsBus::with_client(client).await
+    }
+
     /// Uses an existing connection.
     pub async fn with_client(client: async_nats::Client) -> Result<NatsBus, BusError> {
         let js = jetstream::new(client.clone());
