@@ -70,7 +70,8 @@ fn assert_hardened(d: &Deployment) {
 #[test]
 fn venue_gets_a_market_data_pod_per_shard_and_an_execution_agent() {
     let venue: Venue = example("venue-simulator.yaml");
-    let plan = plan_venue(&venue, &markets(), &FleetSettings::default());
+    let (binary, event): (Market, Market) = (example("market-binary.yaml"), example("market-negrisk-event.yaml"));
+    let plan = plan_venue(&venue, &markets(), &[&event, &binary], &FleetSettings::default());
     // 400 tokens per pod: all five in one shard, the market's tokens together.
     assert_eq!(plan.shards.len(), 1);
     assert_eq!(plan.shards[0].markets, vec!["election-winner", "fed-cut-december"]);
@@ -84,7 +85,17 @@ fn venue_gets_a_market_data_pod_per_shard_and_an_execution_agent() {
     assert_eq!(sim.command.as_deref(), Some(&["/usr/local/bin/polyfleet".to_string()][..]));
     let sim_args = sim.args.clone().unwrap();
     assert_eq!(sim_args[0], "venue-sim");
-    assert!(sim_args.windows(2).any(|w| w == ["--seed", "42"]));
+    // The simulator serves the Venue's Markets as declared, from its ConfigMap (as `polyfleet up`).
+    assert!(sim_args.windows(2).any(|w| w == ["--filename", "/etc/polyfleet/resources.yaml"]));
+    let resources = &plan.config_maps[0].data.as_ref().unwrap()["resources.yaml"];
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(resources).unwrap();
+    let names: Vec<(&str, &str)> =
+        docs.iter().map(|d| (d["kind"].as_str().unwrap(), d["metadata"]["name"].as_str().unwrap())).collect();
+    assert_eq!(names, [("Venue", "sim"), ("Market", "election-winner"), ("Market", "fed-cut-december")]);
+    assert_eq!(docs[0]["spec"]["simulator"]["seed"], 42);
+    for d in &docs {
+        polyfleet_crds::validate::validate(d, None).unwrap();
+    }
     assert!(sim.readiness_probe.unwrap().tcp_socket.is_some(), "the simulator has no /readyz; its port is probed");
     let md = &plan.deployments[1];
     let args = pod_spec(md).containers[0].args.clone().unwrap();
@@ -97,7 +108,7 @@ fn venue_gets_a_market_data_pod_per_shard_and_an_execution_agent() {
     assert!(env.iter().any(|e| e.name == "POLYFLEET_REDIS_URL"), "execution reaches Redis");
     let md_env = pod_spec(md).containers[0].env.clone().unwrap();
     assert!(!md_env.iter().any(|e| e.name == "POLYFLEET_REDIS_URL"), "market data does not");
-    let markets_json = &plan.config_maps[0].data.as_ref().unwrap()["markets.json"];
+    let markets_json = &plan.config_maps[1].data.as_ref().unwrap()["markets.json"];
     let parsed: Vec<polyfleet_core::config::TokenConfig> = serde_json::from_str(markets_json).unwrap();
     assert_eq!(parsed.len(), 5);
 }
@@ -106,7 +117,7 @@ fn venue_gets_a_market_data_pod_per_shard_and_an_execution_agent() {
 fn the_execution_agent_gets_credentials_only_as_secret_references_and_live_only_when_acknowledged() {
     let mut venue: Venue = example("venue-simulator.yaml");
     let exec_of = |v: &Venue| {
-        let plan = plan_venue(v, &markets(), &FleetSettings::default());
+        let plan = plan_venue(v, &markets(), &[], &FleetSettings::default());
         pod_spec(plan.deployments.last().unwrap()).containers[0].clone()
     };
     let c = exec_of(&venue);

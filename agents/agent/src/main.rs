@@ -165,12 +165,8 @@ struct MarketDataArgs {
     /// Tokens per WebSocket connection (at most 500).
     #[arg(long, env = "POLYFLEET_ASSETS_PER_CONNECTION", default_value_t = 200)]
     assets_per_connection: usize,
-    /// NATS URL.
-    #[arg(long, env = "POLYFLEET_NATS_URL", default_value = "nats://127.0.0.1:4222")]
-    nats: String,
-    /// Address of /metrics, /healthz and /readyz.
-    #[arg(long, env = "POLYFLEET_METRICS_ADDR", default_value = "0.0.0.0:9464")]
-    metrics_addr: SocketAddr,
+    #[command(flatten)]
+    common: Common,
     /// Milliseconds between PINGs.
     #[arg(long, default_value_t = 8000)]
     ping_ms: u64,
@@ -184,7 +180,7 @@ async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     match Cli::parse().command {
         Command::MarketData(a) => {
-            tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+            let _telemetry = telemetry::init("polyfleet-market-data", a.common.log_json)?;
             anyhow::ensure!((1..=500).contains(&a.assets_per_connection), "--assets-per-connection must be 1..=500");
             let tokens =
                 a.tokens.iter().map(|t| TokenId::parse(t.trim())).collect::<Result<Vec<_>, _>>().context("--tokens")?;
@@ -197,11 +193,11 @@ async fn main() -> anyhow::Result<()> {
                 rest_url: Some(a.rest_url),
                 tokens,
                 assets_per_connection: a.assets_per_connection,
-                nats_url: a.nats,
+                nats_url: a.common.nats,
                 ws,
             };
             let metrics = MarketDataMetrics::new();
-            agent_metrics::serve(a.metrics_addr, metrics.clone()).await.context("serving metrics")?;
+            agent_metrics::serve(a.common.metrics_addr, metrics.clone()).await.context("serving metrics")?;
             market_data::run(cfg, metrics, stop_on_signal()).await
         }
         Command::Strategy(a) => {

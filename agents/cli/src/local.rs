@@ -29,6 +29,12 @@ pub fn load(dir: &Path, namespace: &str) -> anyhow::Result<Resources> {
     Ok(res)
 }
 
+/// Loads what a simulator declares (`venue-sim -f`): a Venue of kind simulator and its Markets;
+/// unlike [`load`] it needs no Strategy (the operator's in-cluster simulator gets only those).
+pub fn load_declared(dir: &Path) -> anyhow::Result<Resources> {
+    Ok(Resources::load(dir, "default")?)
+}
+
 /// The simulator Venue of the resources (the first one), if any.
 pub fn simulator_venue(res: &Resources) -> Option<&Venue> {
     res.venues.iter().find(|v| v.spec.kind == VenueKind::Simulator)

@@ -172,7 +172,7 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let sim = match resources {
                 Some(dir) => {
-                    let res = local::load(&dir, "default")?;
+                    let res = local::load_declared(&dir)?;
                     let venue = local::simulator_venue(&res).context("no Venue of kind simulator in the directory")?;
                     local::simulator(&res, venue, start_ms)
                 }
@@ -219,7 +219,7 @@ async fn main() -> anyhow::Result<()> {
             let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64;
             let (model, rate) = match resources {
                 Some(dir) => {
-                    let res = local::load(&dir, "default")?;
+                    let res = local::load_declared(&dir)?;
                     let venue = local::simulator_venue(&res).context("no Venue of kind simulator in the directory")?;
                     let rate =
                         venue.spec.simulator.as_ref().map_or(rate, |s| s.events_per_second.max(1).unsigned_abs());

@@ -12,13 +12,13 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, ListParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Resource, ResourceExt};
 use polyfleet_crds::conditions::{Condition, ConditionStatus, READY, RECONCILING, set_condition};
 use polyfleet_crds::venue::VenueKind;
-use polyfleet_crds::{Market, RiskPolicy, Venue, VenueStatus};
+use polyfleet_crds::{Venue, VenueStatus};
 
 use super::Error;
 use super::apply::apply_if_changed;
@@ -40,6 +40,8 @@ pub struct VenueContext {
     pub client: kube::Client,
     /// Fleet settings.
     pub settings: FleetSettings,
+    /// The Venues, RiskPolicies and Markets (reflector stores).
+    pub cache: crate::cache::Cache,
     /// Events.
     pub recorder: Recorder,
     /// The operator's metrics.
@@ -99,17 +101,13 @@ async fn apply(venue: &Venue, ctx: &VenueContext) -> Result<Action, Error> {
     let ns = venue.namespace().unwrap_or_default();
     let name = venue.name_any();
     let client = ctx.client.clone();
-    let lp = ListParams::default();
-    let markets: Vec<MarketView> = Api::<Market>::namespaced(client.clone(), &ns)
-        .list(&lp)
-        .await?
-        .items
-        .iter()
-        .filter_map(MarketView::of)
-        .collect();
-    let policies = Api::<RiskPolicy>::namespaced(client.clone(), &ns).list(&lp).await?.items;
-    let venues = Api::<Venue>::namespaced(client.clone(), &ns).list(&lp).await?.items;
-    let plan = plan_venue(venue, &markets, &ctx.settings);
+    ctx.cache.ready().await;
+    let all_markets = ctx.cache.markets_in(&ns);
+    let markets: Vec<MarketView> = all_markets.iter().filter_map(|m| MarketView::of(m)).collect();
+    let declared: Vec<&polyfleet_crds::Market> = all_markets.iter().map(|m| m.as_ref()).collect();
+    let policies = ctx.cache.policies_in(&ns);
+    let venues = ctx.cache.venues_in(&ns);
+    let plan = plan_venue(venue, &markets, &declared, &ctx.settings);
     let deployments = Api::<Deployment>::namespaced(client.clone(), &ns);
     let services = Api::<Service>::namespaced(client.clone(), &ns);
     let mut wrote = vec![];
@@ -161,7 +159,7 @@ async fn apply(venue: &Venue, ctx: &VenueContext) -> Result<Action, Error> {
         .iter()
         .filter(|v| v.meta().deletion_timestamp.is_none())
         .filter_map(|v| {
-            owner_ref(v).map(|mut o| {
+            owner_ref(&**v).map(|mut o| {
                 o.controller = None;
                 o
             })
@@ -176,7 +174,7 @@ async fn apply(venue: &Venue, ctx: &VenueContext) -> Result<Action, Error> {
     let status = desired_status(venue.status.as_ref(), venue.metadata.generation.unwrap_or(0), &plan, &now);
     if venue.status.as_ref() != Some(&status) {
         let api: Api<Venue> = Api::namespaced(client, &ns);
-        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&serde_json::json!({"status": status}))).await?;
+        super::apply::apply_status(&api, &name, &status).await?;
     }
     if !wrote.is_empty() {
         let ev = Event {

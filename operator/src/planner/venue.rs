@@ -1,7 +1,9 @@
 //! A Venue's agents: one market-data Deployment per shard of its Markets' tokens, and its
 //! execution Deployment with the markets file it trades by. Each with a metrics Service. A
-//! `kind: simulator` Venue also runs the seeded venue simulator, and its agents (and the Market
-//! lookups) use the simulator's Service as the venue's endpoints.
+//! `kind: simulator` Venue also runs the seeded venue simulator, serving the Venue's Markets under
+//! the ids they declare (as `polyfleet up` does: `venue-sim -f` over a ConfigMap holding the Venue
+//! and its Markets), and its agents (and the Market lookups) use the simulator's Service as the
+//! venue's endpoints.
 
 use std::collections::BTreeMap;
 
@@ -9,8 +11,8 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, EnvVar, EnvVarSource, SecretKeySelector, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::ResourceExt;
-use polyfleet_crds::Venue;
 use polyfleet_crds::venue::{SignatureType, VenueKind};
+use polyfleet_crds::{Market, Venue};
 
 use super::markets::MarketView;
 use super::shards::{Shard, assign};
@@ -90,7 +92,7 @@ pub struct VenuePlan {
     pub deployments: Vec<Deployment>,
     /// One metrics Service per Deployment.
     pub services: Vec<Service>,
-    /// The execution agent's markets file.
+    /// The simulator's resources (simulator Venues) and the execution agent's markets file.
     pub config_maps: Vec<ConfigMap>,
     /// The token assignment (for Market and Venue status).
     pub shards: Vec<Shard>,
@@ -175,8 +177,31 @@ fn credentials_env(venue: &Venue) -> Vec<EnvVar> {
     env
 }
 
-/// Plans `venue` for its `markets` (the resolved Markets that reference it).
-pub fn plan_venue(venue: &Venue, markets: &[MarketView], settings: &FleetSettings) -> VenuePlan {
+/// What a simulator Venue's simulator serves (`venue-sim -f`): the Venue and every Market of
+/// `declared` that references it, as declared (name, labels, spec), in YAML documents.
+pub fn simulator_resources(venue: &Venue, declared: &[&Market]) -> String {
+    let name = venue.name_any();
+    let doc = |kind: &str, meta: &ObjectMeta, spec: serde_json::Value| {
+        serde_json::json!({
+            "apiVersion": "polyfleet.dev/v1alpha1",
+            "kind": kind,
+            "metadata": {"name": meta.name, "labels": meta.labels.clone().unwrap_or_default()},
+            "spec": spec,
+        })
+    };
+    let mut docs = vec![doc("Venue", &venue.metadata, serde_json::to_value(&venue.spec).unwrap_or_default())];
+    let mut mine: Vec<&&Market> = declared.iter().filter(|m| m.spec.venue_ref.name == name).collect();
+    mine.sort_by_key(|m| m.name_any());
+    for m in mine {
+        docs.push(doc("Market", &m.metadata, serde_json::to_value(&m.spec).unwrap_or_default()));
+    }
+    docs.iter().map(|d| serde_saphyr::to_string(d).unwrap_or_default()).collect::<Vec<_>>().join("---\n")
+}
+
+/// Plans `venue` for its `markets` (the resolved Markets that reference it); a simulator Venue's
+/// simulator declares the Markets of `declared` that reference it (resolved or not: it is what
+/// resolves them).
+pub fn plan_venue(venue: &Venue, markets: &[MarketView], declared: &[&Market], settings: &FleetSettings) -> VenuePlan {
     let name = venue.name_any();
     let ns = namespace_of(venue);
     let owner = owner_ref(venue);
@@ -187,23 +212,32 @@ pub fn plan_venue(venue: &Venue, markets: &[MarketView], settings: &FleetSetting
     let owner_labels = BTreeMap::from([("polyfleet.dev/venue".to_string(), name.clone())]);
     let mut plan = VenuePlan { shards: shards.clone(), ..Default::default() };
     if venue.spec.kind == VenueKind::Simulator {
-        let sim = venue.spec.simulator.clone().unwrap_or_default();
+        let resources = simulator_resources(venue, declared);
+        let sim_name = simulator_name(&name);
         let spec = AgentSpec {
             role: Role::Simulator,
-            name: simulator_name(&name),
+            name: sim_name.clone(),
             namespace: ns.clone(),
             args: vec![
                 "--addr".into(),
                 format!("0.0.0.0:{SIMULATOR_PORT}"),
-                "--seed".into(),
-                sim.seed.max(0).to_string(),
-                "--rate".into(),
-                sim.events_per_second.max(1).to_string(),
-                "--mispricing-bps".into(),
-                sim.mispricing_bps.max(0).to_string(),
+                "--filename".into(),
+                format!("{CONFIG_DIR}/resources.yaml"),
             ],
+            config: Some((sim_name.clone(), checksum(resources.as_bytes()))),
             ..AgentSpec::plain(Role::Simulator, &owner_labels)
         };
+        plan.config_maps.push(ConfigMap {
+            metadata: ObjectMeta {
+                name: Some(sim_name),
+                namespace: Some(ns.clone()),
+                labels: Some(labels(&spec)),
+                owner_references: owner.clone().map(|o| vec![o]),
+                ..Default::default()
+            },
+            data: Some(BTreeMap::from([("resources.yaml".to_string(), resources)])),
+            ..Default::default()
+        });
         plan.add(settings, &spec, owner.clone());
     }
     for shard in &shards {

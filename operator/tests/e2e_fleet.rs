@@ -1,0 +1,390 @@
+//! The whole fleet on a real control plane, run by the operator's own Deployment: the envtest
+//! control plane of this binary (KUBECONFIG's cluster is never used: this suite registers a
+//! Node) and a test node (`testnode/`) that runs Pods as processes of the workspace's binaries,
+//! each in its own network namespace, with Services reachable by their cluster names.
+//!
+//! It installs `manifests/base` as a user does (namespace, CRDs, the generated RBAC, the
+//! operator's Deployment with two replicas under leader election), with NATS and Redis as
+//! selector-less Services `nats`/`redis` of `polyfleet-system` backed by local servers, then
+//! applies `manifests/examples` to a namespace and checks: every kind Ready; every agent Pod
+//! Running and Ready; the arbitrage strategy fills in paper mode and its PnL and positions reach
+//! its status; a parameter edit is acknowledged for the new generation with the Deployment's pod
+//! template unchanged; the kill switch stops approvals; deleting the Strategy cancels its orders
+//! and the garbage collector removes its children; the operator never hit a Forbidden.
+//!
+//! Needs root and iproute2 (network namespaces), `nats-server`, `redis-server`, and the
+//! workspace's binaries built (`cargo test --workspace` builds them). Skips with a message
+//! otherwise.
+
+mod cluster;
+mod testnode;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+
+use cluster::{MANAGER, api_for, install_crds, object};
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Client, ResourceExt};
+use polyfleet_core::wire::messages::{RejectReason, RiskDecision, Verdict};
+use polyfleet_core::wire::{codec, subjects};
+use polyfleet_crds::conditions::find_condition;
+use polyfleet_crds::examples::{examples_dir, load_dir, load_file};
+use polyfleet_crds::{Market, RiskPolicy, Strategy, Venue};
+use polyfleet_runtime::bus::Bus;
+use polyfleet_runtime::bus::nats::NatsBus;
+use polyfleet_testkit::{NatsServer, RedisServer};
+use serde_json::{Value, json};
+use testnode::{Options, TestNode};
+
+const SYSTEM: &str = "polyfleet-system";
+const FLEET: &str = "fleet";
+
+async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            diagnostics().await;
+            panic!("timed out after {secs}s waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The node's state directory and an admin client, for [`diagnostics`].
+static DIAG: std::sync::OnceLock<(std::path::PathBuf, Client)> = std::sync::OnceLock::new();
+
+/// On a failure: every polyfleet object's conditions, every Pod's phase, and the tail of every
+/// Pod's log.
+async fn diagnostics() {
+    let Some((dir, client)) = DIAG.get() else { return };
+    for (kind, list) in [
+        (
+            "Strategy",
+            Api::<Strategy>::all(client.clone()).list(&ListParams::default()).await.map(|l| {
+                l.items.iter().map(|o| (o.name_any(), serde_json::to_string(&o.status).unwrap())).collect::<Vec<_>>()
+            }),
+        ),
+        (
+            "Venue",
+            Api::<Venue>::all(client.clone()).list(&ListParams::default()).await.map(|l| {
+                l.items.iter().map(|o| (o.name_any(), serde_json::to_string(&o.status).unwrap())).collect::<Vec<_>>()
+            }),
+        ),
+        (
+            "Market",
+            Api::<Market>::all(client.clone()).list(&ListParams::default()).await.map(|l| {
+                l.items.iter().map(|o| (o.name_any(), serde_json::to_string(&o.status).unwrap())).collect::<Vec<_>>()
+            }),
+        ),
+        (
+            "RiskPolicy",
+            Api::<RiskPolicy>::all(client.clone()).list(&ListParams::default()).await.map(|l| {
+                l.items.iter().map(|o| (o.name_any(), serde_json::to_string(&o.status).unwrap())).collect::<Vec<_>>()
+            }),
+        ),
+    ] {
+        for (name, status) in list.unwrap_or_default() {
+            eprintln!("diagnostics: {kind} {name}: {status}");
+        }
+    }
+    for p in Api::<Pod>::all(client.clone()).list(&ListParams::default()).await.map(|l| l.items).unwrap_or_default() {
+        let phase = p.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
+        eprintln!(
+            "diagnostics: Pod {}/{} {phase} ready={}",
+            p.namespace().unwrap_or_default(),
+            p.name_any(),
+            pod_ready(&p)
+        );
+    }
+    for entry in std::fs::read_dir(dir.join("logs")).into_iter().flatten().flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        eprintln!("diagnostics: log {} (last 15 lines):", entry.file_name().to_string_lossy());
+        for l in &lines[lines.len().saturating_sub(15)..] {
+            eprintln!("  {}", &l[..l.len().min(400)]);
+        }
+    }
+}
+
+fn workspace() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// The directory of the workspace's binaries (beside this test binary's `deps/`).
+fn binaries() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|d| d.parent()).unwrap().to_path_buf();
+    for bin in ["polyfleet", "polyfleet-agent", "polyfleet-operator"] {
+        assert!(dir.join(bin).exists(), "{} is missing: run `cargo build --workspace` first", dir.join(bin).display());
+    }
+    dir
+}
+
+async fn apply_docs(client: &Client, docs: &[Value], default_ns: &str) {
+    let pp = PatchParams::apply(MANAGER).force();
+    for doc in docs {
+        let name = doc["metadata"]["name"].as_str().unwrap();
+        let kind = doc["kind"].as_str().unwrap();
+        let ns = doc["metadata"]["namespace"].as_str().unwrap_or(default_ns);
+        let api = match kind {
+            "Namespace" | "ClusterRole" | "ClusterRoleBinding" => {
+                let (group, version) = doc["apiVersion"].as_str().unwrap().rsplit_once('/').unwrap_or(("", "v1"));
+                let gvk = kube::core::GroupVersionKind::gvk(group, version, kind);
+                let ar = kube::core::ApiResource::from_gvk_with_plural(&gvk, &cluster::plural(kind));
+                Api::all_with(client.clone(), &ar)
+            }
+            _ => api_for(client, ns, doc),
+        };
+        api.patch(name, &pp, &Patch::Apply(&object(doc)))
+            .await
+            .unwrap_or_else(|e| panic!("applying {kind} {name}: {e}"));
+    }
+}
+
+fn ready<K>(conds: Option<Vec<polyfleet_crds::conditions::Condition>>) -> bool {
+    let _ = std::marker::PhantomData::<K>;
+    conds.is_some_and(|c| find_condition(&c, "Ready").is_some_and(|c| c.is_true()))
+}
+
+fn pod_ready(p: &Pod) -> bool {
+    p.status.as_ref().is_some_and(|s| {
+        s.phase.as_deref() == Some("Running")
+            && s.conditions.iter().flatten().any(|c| c.type_ == "Ready" && c.status == "True")
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_operators_deployment_runs_the_whole_fleet() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    if std::env::var_os("KUBECONFIG").is_some() {
+        eprintln!(
+            "SKIPPED: the fleet suite registers a Node, so it runs only on its own envtest control plane (unset KUBECONFIG)"
+        );
+        return;
+    }
+    if let Err(e) = TestNode::available() {
+        eprintln!("SKIPPED: no test node here (needs root and iproute2 for network namespaces): {e}");
+        return;
+    }
+    let Some(plane) = tokio::task::spawn_blocking(polyfleet_testkit::envtest::control_plane).await.unwrap() else {
+        return;
+    };
+    let admin = cluster::admin_client().await.unwrap();
+    let nats = NatsServer::start();
+    let redis = RedisServer::start();
+    let port_of = |url: &str| url.rsplit(':').next().unwrap().trim_end_matches('/').parse::<u16>().unwrap();
+    let apiserver_port = port_of(&plane.server().unwrap());
+    let node = TestNode::start(
+        admin.clone(),
+        Options {
+            binaries: binaries(),
+            ca_crt: plane.dir().unwrap().join("pki/ca.crt"),
+            host_services: HashMap::from([
+                ("default/kubernetes".to_string(), apiserver_port),
+                (format!("{SYSTEM}/nats"), port_of(&nats.url)),
+                (format!("{SYSTEM}/redis"), port_of(&redis.url)),
+            ]),
+        },
+    )
+    .await
+    .unwrap();
+    let _ = DIAG.set((node.node.dir.clone(), admin.clone()));
+
+    // manifests/base as a user installs it: namespace, CRDs, RBAC, the operator's Deployment;
+    // NATS and Redis as the Services the operator's environment names.
+    install_crds(&admin).await;
+    let base = workspace().join("manifests");
+    for file in ["base/namespace.yaml", "operator/rbac.yaml", "base/operator.yaml"] {
+        let docs = load_file(&base.join(file)).unwrap().docs;
+        apply_docs(&admin, &docs, SYSTEM).await;
+        if file.ends_with("namespace.yaml") {
+            let services: Vec<Value> = [("nats", 4222), ("redis", 6379)]
+                .iter()
+                .map(|(n, p)| {
+                    json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": n, "namespace": SYSTEM},
+                                     "spec": {"ports": [{"name": n, "port": p}]}})
+                })
+                .collect();
+            apply_docs(&admin, &services, SYSTEM).await;
+        }
+    }
+    let sys_pods: Api<Pod> = Api::namespaced(admin.clone(), SYSTEM);
+    eventually(120, "both operator Pods Running and Ready", || {
+        let p = sys_pods.clone();
+        async move {
+            let l = p.list(&ListParams::default().labels("app.kubernetes.io/name=polyfleet-operator")).await.unwrap();
+            (l.items.len() == 2 && l.items.iter().all(pod_ready)).then_some(())
+        }
+    })
+    .await;
+
+    // The examples, as a user applies them.
+    let ns_obj: Namespace = serde_json::from_value(json!({"metadata": {"name": FLEET}})).unwrap();
+    Api::<Namespace>::all(admin.clone()).create(&PostParams::default(), &ns_obj).await.unwrap();
+    for ex in load_dir(&examples_dir()).unwrap() {
+        apply_docs(&admin, &ex.docs, FLEET).await;
+    }
+    let strategies: Api<Strategy> = Api::namespaced(admin.clone(), FLEET);
+    let (policies, venues, markets) = (
+        Api::<RiskPolicy>::namespaced(admin.clone(), FLEET),
+        Api::<Venue>::namespaced(admin.clone(), FLEET),
+        Api::<Market>::namespaced(admin.clone(), FLEET),
+    );
+    let all_ready = || {
+        let (s, p, v, m) = (strategies.clone(), policies.clone(), venues.clone(), markets.clone());
+        async move {
+            let sr = ready::<Strategy>(s.get("negrisk-arb").await.ok()?.status.map(|x| x.conditions));
+            let pr = ready::<RiskPolicy>(p.get("default").await.ok()?.status.map(|x| x.conditions));
+            let vr = ready::<Venue>(v.get("sim").await.ok()?.status.map(|x| x.conditions));
+            // The arbitrage strategy's Market (the example's other Market names a real Polymarket
+            // condition id the simulator does not list: it stays NotFound, as in `polyfleet up`).
+            let mr = ready::<Market>(m.get("election-winner").await.ok()?.status.map(|x| x.conditions));
+            (sr && pr && vr && mr).then_some(())
+        }
+    };
+    eventually(240, "Strategy negrisk-arb, RiskPolicy default, Venue sim and Market election-winner Ready", all_ready)
+        .await;
+
+    let pods: Api<Pod> = Api::namespaced(admin.clone(), FLEET);
+    let agents = eventually(180, "every agent Pod Running and Ready", || {
+        let p = pods.clone();
+        async move {
+            let l = p.list(&ListParams::default()).await.unwrap().items;
+            let roles: Vec<String> =
+                l.iter().filter_map(|p| p.labels().get("app.kubernetes.io/component").cloned()).collect();
+            let complete = ["simulator", "market-data", "strategy", "risk", "execution"]
+                .iter()
+                .all(|r| roles.iter().any(|x| x == r));
+            (complete && l.iter().all(pod_ready)).then_some(l)
+        }
+    })
+    .await;
+    eprintln!(
+        "fleet: {} agent Pods Running and Ready: {:?}",
+        agents.len(),
+        agents.iter().map(|p| p.name_any()).collect::<Vec<_>>()
+    );
+
+    // Paper fills: PnL and positions reach the Strategy's status.
+    let filled = eventually(180, "paper fills in the Strategy's status", || {
+        let s = strategies.clone();
+        async move {
+            let st = s.get("negrisk-arb").await.unwrap().status?;
+            (!st.positions.is_empty() && !st.pnl.total.is_empty()).then_some(st)
+        }
+    })
+    .await;
+    eprintln!("fleet: negrisk-arb PnL {} with {} positions", filled.pnl.total, filled.positions.len());
+
+    // A parameter edit: acknowledged for the new generation; the pod template unchanged.
+    let deployments: Api<Deployment> = Api::namespaced(admin.clone(), FLEET);
+    let before = deployments.get("strategy-negrisk-arb").await.unwrap();
+    let patch = json!({"spec": {"arbitrage": {"minEdgeBps": 75}}});
+    let g2 = strategies
+        .patch("negrisk-arb", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap()
+        .metadata
+        .generation
+        .unwrap();
+    eventually(90, "ParametersApplied for the edited generation", || {
+        let s = strategies.clone();
+        async move {
+            let st = s.get("negrisk-arb").await.unwrap().status?;
+            let ok = st.parameters_generation == Some(g2)
+                && find_condition(&st.conditions, "ParametersApplied")
+                    .is_some_and(|c| c.is_true() && c.observed_generation == Some(g2));
+            ok.then_some(())
+        }
+    })
+    .await;
+    let after = deployments.get("strategy-negrisk-arb").await.unwrap();
+    let strategy_pods: String = before
+        .spec
+        .as_ref()
+        .and_then(|s| s.selector.match_labels.clone())
+        .unwrap_or_default()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    assert_eq!(after.metadata.generation, before.metadata.generation, "a parameter edit must not touch the Deployment");
+    assert_eq!(after.spec.unwrap().template, before.spec.unwrap().template);
+
+    // The kill switch: once it is in force, the risk gateway approves nothing.
+    let bus = NatsBus::connect(&nats.url).await.unwrap();
+    let mut decisions = bus.subscribe(&subjects::decisions(FLEET, "negrisk-arb")).await.unwrap();
+    policies
+        .patch("default", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"killSwitch": true}})))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let m = tokio::time::timeout_at(deadline, decisions.next())
+            .await
+            .expect("timed out after 60s waiting for a decision refused by the kill switch")
+            .expect("the decisions subscription ended");
+        if matches!(
+            codec::decode::<RiskDecision>(&m.payload).map(|d| d.verdict),
+            Ok(Verdict::Rejected { reason: RejectReason::KillSwitch, .. })
+        ) {
+            break;
+        }
+    }
+    let (mut approved, mut refused) = (0, 0);
+    let window = tokio::time::Instant::now() + Duration::from_secs(10);
+    while let Ok(Some(m)) = tokio::time::timeout_at(window, decisions.next()).await {
+        match codec::decode::<RiskDecision>(&m.payload).map(|d| d.verdict) {
+            Ok(Verdict::Approved) => approved += 1,
+            Ok(Verdict::Rejected { .. }) => refused += 1,
+            Err(_) => {}
+        }
+    }
+    eprintln!("fleet: with the kill switch on, 10 s of decisions: {approved} approved, {refused} refused");
+    assert_eq!(approved, 0, "the kill switch must stop approvals");
+
+    // Deleting the Strategy: a cancel-all, then the garbage collector removes its children.
+    let mut intents = bus.subscribe(&subjects::intents(FLEET, "negrisk-arb")).await.unwrap();
+    strategies.delete("negrisk-arb", &DeleteParams::default()).await.unwrap();
+    eventually(60, "the Strategy gone (finalizer done)", || {
+        let s = strategies.clone();
+        async move { s.get_opt("negrisk-arb").await.unwrap().is_none().then_some(()) }
+    })
+    .await;
+    let cancel = tokio::time::timeout(Duration::from_secs(5), intents.next()).await;
+    assert!(matches!(cancel, Ok(Some(_))), "a cancel-all intent on deletion");
+    eventually(120, "the strategy's Deployment, ConfigMap and Pods garbage-collected", || {
+        let (d, c, p) = (deployments.clone(), Api::<ConfigMap>::namespaced(admin.clone(), FLEET), pods.clone());
+        let sel = ListParams::default().labels(&strategy_pods);
+        async move {
+            let d_gone = d.get_opt("strategy-negrisk-arb").await.unwrap().is_none();
+            let c_gone = c.get_opt("strategy-negrisk-arb").await.unwrap().is_none();
+            let p_gone = p.list(&sel).await.unwrap().items.is_empty();
+            (d_gone && c_gone && p_gone).then_some(())
+        }
+    })
+    .await;
+
+    // The operator ran under its own RBAC throughout: never refused.
+    let ops = sys_pods.list(&ListParams::default().labels("app.kubernetes.io/name=polyfleet-operator")).await.unwrap();
+    for p in &ops.items {
+        let log = std::fs::read_to_string(node.node.pod_log(SYSTEM, &p.name_any())).unwrap_or_default();
+        assert!(
+            !log.contains("forbidden"),
+            "the operator was refused by its RBAC:\n{}",
+            node.tail(SYSTEM, &p.name_any(), 40)
+        );
+    }
+    node.shutdown().await;
+}
