@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 
 export DEBIAN_FRONTEND=noninteractive
 need=()
-# curl, openssl, xz-utils: the cluster suites' envtest control plane (../shared/envtest).
-for pkg in nats-server redis-server redis-tools pkg-config ca-certificates curl openssl xz-utils; do
+# curl, openssl, xz-utils: the cluster suites' envtest control plane (../shared/envtest);
+# iproute2: the fleet suite's test node (network namespaces).
+for pkg in nats-server redis-server redis-tools pkg-config ca-certificates curl openssl xz-utils iproute2; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then

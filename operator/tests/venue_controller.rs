@@ -63,6 +63,12 @@ async fn a_new_venue_gets_its_agents_gateway_and_network_policy_and_a_stale_shar
     let (ctx, handle) = context(true);
     let (venue, markets, policies) = resources(true);
     let mut steps = reads(&venue, &markets, &policies);
+    // The simulator serves the Venue's Markets as declared.
+    steps.extend(created(&format!("{NS}/configmaps/sim-sim"), "v1", "ConfigMap", |b| {
+        owned_by_venue(b);
+        let resources = b["data"]["resources.yaml"].as_str().unwrap();
+        assert!(resources.contains("kind: Venue") && resources.contains("kind: Market"), "{resources}");
+    }));
     steps.extend(created(&format!("{NS}/configmaps/exec-sim"), "v1", "ConfigMap", |b| {
         owned_by_venue(b);
         assert!(
@@ -143,7 +149,8 @@ async fn a_new_venue_gets_its_agents_gateway_and_network_policy_and_a_stale_shar
 fn settled_reads(venue: &Venue, markets: &[Market], policies: &[RiskPolicy]) -> Vec<Step> {
     let views: Vec<MarketView> = markets.iter().filter_map(MarketView::of).collect();
     let settings = FleetSettings::default();
-    let plan = plan_venue(venue, &views, &[], &settings);
+    let declared: Vec<&Market> = markets.iter().collect();
+    let plan = plan_venue(venue, &views, &declared, &settings);
     let live = |kind: &str, name: String, v: Value| {
         step(Method::GET, &format!("{NS}/{kind}/{name}"), StatusCode::OK, with_hash(v))
     };
@@ -174,7 +181,8 @@ fn settled_reads(venue: &Venue, markets: &[Market], policies: &[RiskPolicy]) -> 
 fn settled_venue(with_policy: bool) -> (Venue, Vec<Step>) {
     let (mut venue, markets, policies) = resources(with_policy);
     let views: Vec<MarketView> = markets.iter().filter_map(MarketView::of).collect();
-    let plan = plan_venue(&venue, &views, &[], &FleetSettings::default());
+    let declared: Vec<&Market> = markets.iter().collect();
+    let plan = plan_venue(&venue, &views, &declared, &FleetSettings::default());
     venue.status = Some(desired_status(None, 3, &plan, "2026-11-22T08:00:00Z"));
     let steps = settled_reads(&venue, &markets, &policies);
     (venue, steps)
