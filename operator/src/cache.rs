@@ -12,21 +12,22 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher;
 use polyfleet_crds::{Market, RiskPolicy, Venue};
 
-/// The shared reflector stores.
+/// The shared reflector stores, and whether all three hold their initial list.
 #[derive(Clone)]
 pub struct Cache {
     venues: Store<Venue>,
     policies: Store<RiskPolicy>,
     markets: Store<Market>,
+    ready: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl Cache {
-    /// Over the controllers' stores.
+    /// Over the controllers' stores; not ready until [`Cache::gate`] has seen every initial list.
     pub fn new(venues: Store<Venue>, policies: Store<RiskPolicy>, markets: Store<Market>) -> Cache {
-        Cache { venues, policies, markets }
+        Cache { venues, policies, markets, ready: Arc::new(tokio::sync::watch::Sender::new(false)) }
     }
 
-    /// A cache holding exactly these objects (tests, benchmarks, the local planner).
+    /// A cache holding exactly these objects, ready (tests, benchmarks, the local planner).
     pub fn of(venues: Vec<Venue>, policies: Vec<RiskPolicy>, markets: Vec<Market>) -> Cache {
         fn filled<K>(objects: Vec<K>) -> Store<K>
         where
@@ -40,14 +41,49 @@ impl Cache {
             writer.apply_watcher_event(&watcher::Event::InitDone);
             reader
         }
-        Cache { venues: filled(venues), policies: filled(policies), markets: filled(markets) }
+        let cache = Cache::new(filled(venues), filled(policies), filled(markets));
+        cache.ready.send_replace(true);
+        cache
     }
 
-    /// Waits until every store holds its initial list.
+    /// Runs beside the controllers until every store holds its initial list, then opens
+    /// [`Cache::ready`]; says which store it still waits for every 10 s.
+    ///
+    /// The stores' own `wait_until_ready` keeps a single waker (a oneshot inside kube-runtime):
+    /// with the controllers' runners and many reconciles waiting on it at once, all but the last
+    /// registered waiter can miss the wake-up and hang for good (seen as a Venue never
+    /// reconciled). So one gate checks the stores on a timer, and every reconcile waits on the
+    /// gate's watch channel, which wakes all of its waiters.
+    pub async fn gate(&self) {
+        use futures::FutureExt;
+        let started = tokio::time::Instant::now();
+        let mut warned = 0;
+        loop {
+            let pending: Vec<&str> = [
+                ("Venue", self.venues.wait_until_ready().now_or_never().is_none()),
+                ("RiskPolicy", self.policies.wait_until_ready().now_or_never().is_none()),
+                ("Market", self.markets.wait_until_ready().now_or_never().is_none()),
+            ]
+            .into_iter()
+            .filter_map(|(kind, waiting)| waiting.then_some(kind))
+            .collect();
+            if pending.is_empty() {
+                self.ready.send_replace(true);
+                return;
+            }
+            let waited = started.elapsed().as_secs();
+            if waited >= warned + 10 {
+                warned = waited;
+                tracing::warn!(waited_s = waited, "still waiting for the initial list of {}", pending.join(", "));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until every store holds its initial list (see [`Cache::gate`]).
     pub async fn ready(&self) {
-        let _ = self.venues.wait_until_ready().await;
-        let _ = self.policies.wait_until_ready().await;
-        let _ = self.markets.wait_until_ready().await;
+        let mut rx = self.ready.subscribe();
+        let _ = rx.wait_for(|r| *r).await;
     }
 
     /// The Venue `name` of namespace `ns`.

@@ -243,6 +243,7 @@ async fn controllers<S, F>(
     let policies = Controller::new(api::<RiskPolicy>(&client, ns), cfg());
     let (s_store, v_store, m_store, p_store) = (strategies.store(), venues.store(), markets.store(), policies.store());
     let cache = Cache::new(v_store.clone(), p_store.clone(), m_store.clone());
+    let gate = cache.clone();
 
     let ctx = Arc::new(Context {
         client: client.clone(),
@@ -325,7 +326,7 @@ async fn controllers<S, F>(
         .for_each(counting(metrics.clone(), "RiskPolicy", p_store, backoff.clone()));
 
     tracing::info!(namespace = ns.unwrap_or("*"), "controllers running");
-    futures::join!(strategy_loop, venue_loop, market_loop, policy_loop);
+    futures::join!(gate.gate(), strategy_loop, venue_loop, market_loop, policy_loop);
     tracing::info!(namespace = ns.unwrap_or("*"), "controllers stopped");
 }
 
