@@ -270,7 +270,15 @@ async fn controllers<S, F>(
             let name = v.name_any();
             in_namespace(&s2, v.namespace(), |s: &Strategy| s.spec.venue_ref.name == name)
         })
-        .watches(api::<Market>(&client, ns), cfg(), move |m| in_namespace(&s3, m.namespace(), |_| true))
+        .watches(api::<Market>(&client, ns), cfg(), move |m| {
+            // Only the Strategies that select this Market (by name or labels): a Market's status
+            // changes every few seconds, and requeueing the whole namespace each time starves
+            // the queue at scale.
+            let (name, labels) = (m.name_any(), m.labels().clone());
+            in_namespace(&s3, m.namespace(), |s: &Strategy| {
+                crate::planner::strategy::selects_market(&s.spec.markets, &name, &labels)
+            })
+        })
         .graceful_shutdown_on(shutdown())
         .run(strategy::reconcile, error_policy(backoff.clone()), ctx)
         .for_each(counting(metrics.clone(), "Strategy", s_store, backoff.clone()));

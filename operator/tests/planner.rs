@@ -330,3 +330,16 @@ fn agents_may_reach_only_dns_nats_redis_the_collector_and_the_venue() {
     assert_eq!(to.match_labels.as_ref().unwrap()["app.kubernetes.io/component"], "simulator");
     assert_eq!(spec.ingress.unwrap()[1].ports.as_ref().unwrap()[0].port, Some(Int(8765)));
 }
+
+#[test]
+fn a_market_requeues_only_the_strategies_that_select_it() {
+    use polyfleet_operator::planner::strategy::selects_market;
+    let s: Strategy = example("strategy-arbitrage.yaml");
+    let arb = std::collections::BTreeMap::from([("polyfleet.dev/arbitrage".to_string(), "true".to_string())]);
+    assert!(selects_market(&s.spec.markets, "election-winner", &arb), "by label selector");
+    assert!(!selects_market(&s.spec.markets, "fed-cut-december", &Default::default()));
+    let by_name =
+        polyfleet_crds::strategy::MarketSelection { names: Some(vec!["fed-cut-december".into()]), selector: None };
+    assert!(selects_market(&by_name, "fed-cut-december", &Default::default()));
+    assert!(!selects_market(&by_name, "election-winner", &arb));
+}

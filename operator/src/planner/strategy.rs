@@ -11,7 +11,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kube::ResourceExt;
 use polyfleet_core::config::{RiskCaps, SetConfig, StrategyConfig};
 use polyfleet_core::wire::subjects;
-use polyfleet_crds::strategy::StrategyType;
+use polyfleet_crds::strategy::{MarketSelection, StrategyType};
 use polyfleet_crds::venue::ExecutionMode;
 use polyfleet_crds::{RiskPolicy, Strategy, Venue};
 
@@ -44,6 +44,12 @@ pub struct StrategyPlan {
     pub params_doc: serde_json::Value,
     /// Markets it trades, by name.
     pub markets: Vec<String>,
+}
+
+/// Whether a Strategy's market selection takes the Market `name` with `labels`.
+pub fn selects_market(selection: &MarketSelection, name: &str, labels: &BTreeMap<String, String>) -> bool {
+    selection.names.iter().flatten().any(|n| n == name)
+        || selection.selector.as_ref().is_some_and(|s| selects(s, labels))
 }
 
 /// True when `labels` satisfy `selector` (matchLabels and matchExpressions).
@@ -105,10 +111,7 @@ pub fn plan_strategy(
     let chosen: Vec<&MarketView> = markets
         .iter()
         .filter(|m| m.venue == venue.name_any())
-        .filter(|m| {
-            spec.markets.names.iter().flatten().any(|n| *n == m.name)
-                || spec.markets.selector.as_ref().is_some_and(|s| selects(s, &m.labels))
-        })
+        .filter(|m| selects_market(&spec.markets, &m.name, &m.labels))
         .collect();
     if chosen.is_empty() {
         return Err(Refusal { reason: "NoMarkets", message: "no resolved Market matches spec.markets".into() });
