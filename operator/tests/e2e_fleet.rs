@@ -36,6 +36,8 @@ use polyfleet_crds::examples::{examples_dir, load_dir, load_file};
 use polyfleet_crds::{Market, RiskPolicy, Strategy, Venue};
 use polyfleet_runtime::bus::Bus;
 use polyfleet_runtime::bus::nats::NatsBus;
+use polyfleet_runtime::risk_store::redis::RedisRiskStore;
+use polyfleet_runtime::risk_store::{PolicyKey, RiskStore};
 use polyfleet_testkit::{NatsServer, RedisServer};
 use serde_json::{Value, json};
 use testnode::{Options, TestNode};
@@ -329,29 +331,32 @@ async fn the_operators_deployment_runs_the_whole_fleet() {
         .patch("default", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"killSwitch": true}})))
         .await
         .unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let m = tokio::time::timeout_at(deadline, decisions.next())
-            .await
-            .expect("timed out after 60s waiting for a decision refused by the kill switch")
-            .expect("the decisions subscription ended");
-        if matches!(
-            codec::decode::<RiskDecision>(&m.payload).map(|d| d.verdict),
-            Ok(Verdict::Rejected { reason: RejectReason::KillSwitch, .. })
-        ) {
-            break;
-        }
-    }
-    let (mut approved, mut refused) = (0, 0);
+    // In force once it is in the risk store the gateway decides against.
+    let store = RedisRiskStore::connect(&redis.url).await.unwrap();
+    let key = PolicyKey::new(FLEET, "default");
+    eventually(60, "the kill switch in the risk store", || {
+        let (store, key) = (store.clone(), key.clone());
+        async move { store.limits(&key).await.unwrap().filter(|l| l.kill_switch).map(|_| ()) }
+    })
+    .await;
+    // Decisions already in flight when it landed are not counted.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(10), decisions.next()).await {}
+    let (mut approved, mut refused, mut by_kill_switch) = (0, 0, 0);
     let window = tokio::time::Instant::now() + Duration::from_secs(10);
     while let Ok(Some(m)) = tokio::time::timeout_at(window, decisions.next()).await {
         match codec::decode::<RiskDecision>(&m.payload).map(|d| d.verdict) {
             Ok(Verdict::Approved) => approved += 1,
-            Ok(Verdict::Rejected { .. }) => refused += 1,
+            Ok(Verdict::Rejected { reason, .. }) => {
+                refused += 1;
+                by_kill_switch += usize::from(reason == RejectReason::KillSwitch);
+            }
             Err(_) => {}
         }
     }
-    eprintln!("fleet: with the kill switch on, 10 s of decisions: {approved} approved, {refused} refused");
+    eprintln!(
+        "fleet: with the kill switch on, 10 s of decisions: {approved} approved, {refused} refused ({by_kill_switch} by the kill switch)"
+    );
     assert_eq!(approved, 0, "the kill switch must stop approvals");
 
     // Deleting the Strategy: a cancel-all, then the garbage collector removes its children.
