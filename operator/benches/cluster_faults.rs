@@ -36,16 +36,8 @@ use serde_json::{Value, json};
 const NS: &str = "scale";
 const SYSTEM: &str = "scale-system";
 
-fn operator_binary() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
-    let bin = dir.join("polyfleet-operator");
-    assert!(bin.exists(), "{} is missing: build the workspace first", bin.display());
-    bin
-}
-
 fn start_operator(kubeconfig: &std::path::Path, id: &str, nats: &str, redis: &str) -> Child {
-    Command::new(operator_binary())
+    Command::new(cluster::workspace_binary("polyfleet-operator"))
         .arg("run")
         .env("KUBECONFIG", kubeconfig)
         .env("POLYFLEET_NATS_URL", nats)

@@ -45,61 +45,37 @@ use testnode::{Options, TestNode};
 const SYSTEM: &str = "polyfleet-system";
 const FLEET: &str = "fleet";
 
-async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
+/// [`cluster::eventually_or`] with this suite's [`diagnostics`].
+async fn eventually<T, F, Fut>(secs: u64, what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            diagnostics().await;
-            panic!("timed out after {secs}s waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    cluster::eventually_or(secs, what, check, diagnostics).await
 }
 
 /// The node's state directory and an admin client, for [`diagnostics`].
 static DIAG: std::sync::OnceLock<(std::path::PathBuf, Client)> = std::sync::OnceLock::new();
 
+/// Every object of kind `K` with its status, on stderr.
+async fn dump_status<K>(client: &Client, kind: &str)
+where
+    K: kube::Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned + serde::Serialize,
+{
+    for o in Api::<K>::all(client.clone()).list(&ListParams::default()).await.map(|l| l.items).unwrap_or_default() {
+        let v = serde_json::to_value(&o).unwrap_or_default();
+        eprintln!("diagnostics: {kind} {}: {}", o.name_any(), v["status"]);
+    }
+}
+
 /// On a failure: every polyfleet object's conditions, every Pod's phase, and the tail of every
 /// Pod's log.
 async fn diagnostics() {
     let Some((dir, client)) = DIAG.get() else { return };
-    for (kind, list) in [
-        (
-            "Strategy",
-            Api::<Strategy>::all(client.clone()).list(&ListParams::default()).await.map(|l| {
-                l.items.iter().map(|o| (o.name_any(), serde_json::to_string(&o.status).unwrap())).collect::<Vec<_>>()
-            }),
-        ),
-        (
-            "Venue",
-            Api::<Venue>::all(client.clone()).list(&ListParams::default()).await.map(|l| {
-                l.items.iter().map(|o| (o.name_any(), serde_json::to_string(&o.status).unwrap())).collect::<Vec<_>>()
-            }),
-        ),
-        (
-            "Market",
-            Api::<Market>::all(client.clone()).list(&ListParams::default()).await.map(|l| {
-                l.items.iter().map(|o| (o.name_any(), serde_json::to_string(&o.status).unwrap())).collect::<Vec<_>>()
-            }),
-        ),
-        (
-            "RiskPolicy",
-            Api::<RiskPolicy>::all(client.clone()).list(&ListParams::default()).await.map(|l| {
-                l.items.iter().map(|o| (o.name_any(), serde_json::to_string(&o.status).unwrap())).collect::<Vec<_>>()
-            }),
-        ),
-    ] {
-        for (name, status) in list.unwrap_or_default() {
-            eprintln!("diagnostics: {kind} {name}: {status}");
-        }
-    }
+    dump_status::<Strategy>(client, "Strategy").await;
+    dump_status::<Venue>(client, "Venue").await;
+    dump_status::<Market>(client, "Market").await;
+    dump_status::<RiskPolicy>(client, "RiskPolicy").await;
     for p in Api::<Pod>::all(client.clone()).list(&ListParams::default()).await.map(|l| l.items).unwrap_or_default() {
         let phase = p.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
         eprintln!(
@@ -125,10 +101,9 @@ fn workspace() -> std::path::PathBuf {
 
 /// The directory of the workspace's binaries (beside this test binary's `deps/`).
 fn binaries() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|d| d.parent()).unwrap().to_path_buf();
-    for bin in ["polyfleet", "polyfleet-agent", "polyfleet-operator"] {
-        assert!(dir.join(bin).exists(), "{} is missing: run `cargo build --workspace` first", dir.join(bin).display());
+    let dir = cluster::workspace_binary("polyfleet-operator").parent().unwrap().to_path_buf();
+    for bin in ["polyfleet", "polyfleet-agent"] {
+        cluster::workspace_binary(bin);
     }
     dir
 }

@@ -19,12 +19,11 @@
 
 mod cluster;
 
-use std::future::Future;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cluster::{MANAGER, api_for, cluster_config, install_crds, object};
+use cluster::{MANAGER, api_for, cluster_config, eventually, install_crds, object};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -51,37 +50,12 @@ use serde_json::json;
 
 const SA: &str = "polyfleet-operator";
 
-/// Polls `check` every half second until it returns Some, or fails after `secs` with `what`.
-async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out after {secs}s waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
 fn condition_true<K>(
     obj: &K,
     status: impl Fn(&K) -> Option<Vec<polyfleet_crds::conditions::Condition>>,
     t: &str,
 ) -> bool {
     status(obj).is_some_and(|c| find_condition(&c, t).is_some_and(|c| c.is_true()))
-}
-
-/// The workspace's `polyfleet-agent` next to this test binary's directory.
-fn agent_binary() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
-    let bin = dir.join("polyfleet-agent");
-    assert!(bin.exists(), "{} is missing: run `cargo build --workspace` first", bin.display());
-    bin
 }
 
 /// A local strategy agent with the Deployment's arguments, the ConfigMap's files in a temp
@@ -111,7 +85,7 @@ async fn start_agent(client: &Client, ns: &str, name: &str, nats: &str) -> Local
         .into_iter()
         .map(|a| a.replace(polyfleet_operator::pods::CONFIG_DIR, dir.to_str().unwrap()))
         .collect();
-    let child = Command::new(agent_binary())
+    let child = Command::new(cluster::workspace_binary("polyfleet-agent"))
         .args(&args)
         .env("POLYFLEET_NATS_URL", nats)
         .env("POLYFLEET_METRICS_ADDR", format!("127.0.0.1:{}", free_port()))

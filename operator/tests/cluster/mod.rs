@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+use std::future::Future;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -69,4 +71,43 @@ pub async fn install_crds(client: &Client) {
         }
         assert!(established, "CRD {name} never became Established");
     }
+}
+
+/// Polls `check` every half second until it returns Some, or fails after `secs` with `what`
+/// (running `on_timeout` first, for diagnostics).
+pub async fn eventually_or<T, F, Fut, D, DFut>(secs: u64, what: &str, mut check: F, on_timeout: D) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+    D: FnOnce() -> DFut,
+    DFut: Future<Output = ()>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            on_timeout().await;
+            panic!("timed out after {secs}s waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// [`eventually_or`] without diagnostics.
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    eventually_or(secs, what, check, || async {}).await
+}
+
+/// The workspace binary `name` beside this test (or bench) binary's `deps/` directory.
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().and_then(|d| d.parent()).unwrap().join(name);
+    assert!(bin.exists(), "{} is missing: run `cargo build --workspace` first", bin.display());
+    bin
 }
