@@ -1,49 +1,49 @@
 //! What a reconcile reads about other objects, from the controllers' reflector stores instead of
-//! GET/LIST calls: the Venues, RiskPolicies and Markets of a namespace. The stores are the ones
-//! the Venue, RiskPolicy and Market controllers keep anyway, so the operator holds one copy of
-//! each kind and a reconcile costs no API read for them. A reconcile first waits until every
+//! GET/LIST calls: the Venues, RiskPolicies and Markets of a namespace, and the operator's own
+//! children ([`crate::children`]). The stores are the ones the controllers keep anyway, so the
+//! operator holds one copy of each kind and a reconcile costs no API read for them. A reconcile
+//! first waits until every
 //! store has its initial list ([`Cache::ready`]), so a Strategy is never judged against a
 //! half-filled cache (e.g. "Venue not found" at start-up).
 
 use std::sync::Arc;
 
 use kube::ResourceExt;
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::watcher;
+use kube::runtime::reflector::{ObjectRef, Store};
 use polyfleet_crds::{Market, RiskPolicy, Venue};
 
-/// The shared reflector stores, and whether all three hold their initial list.
+use crate::children::{Children, filled};
+
+/// The shared reflector stores, and whether all of them hold their initial list.
 #[derive(Clone)]
 pub struct Cache {
     venues: Store<Venue>,
     policies: Store<RiskPolicy>,
     markets: Store<Market>,
+    /// The operator's children, as last seen.
+    pub children: Children,
     ready: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl Cache {
     /// Over the controllers' stores; not ready until [`Cache::gate`] has seen every initial list.
-    pub fn new(venues: Store<Venue>, policies: Store<RiskPolicy>, markets: Store<Market>) -> Cache {
-        Cache { venues, policies, markets, ready: Arc::new(tokio::sync::watch::Sender::new(false)) }
+    pub fn new(venues: Store<Venue>, policies: Store<RiskPolicy>, markets: Store<Market>, children: Children) -> Cache {
+        Cache { venues, policies, markets, children, ready: Arc::new(tokio::sync::watch::Sender::new(false)) }
     }
 
-    /// A cache holding exactly these objects, ready (tests, benchmarks, the local planner).
+    /// A cache holding exactly these objects and no children, ready (tests, benchmarks, the
+    /// local planner).
     pub fn of(venues: Vec<Venue>, policies: Vec<RiskPolicy>, markets: Vec<Market>) -> Cache {
-        fn filled<K>(objects: Vec<K>) -> Store<K>
-        where
-            K: kube::Resource<DynamicType = ()> + Clone + 'static,
-        {
-            let (reader, mut writer) = reflector::store();
-            writer.apply_watcher_event(&watcher::Event::Init);
-            for o in objects {
-                writer.apply_watcher_event(&watcher::Event::InitApply(o));
-            }
-            writer.apply_watcher_event(&watcher::Event::InitDone);
-            reader
-        }
-        let cache = Cache::new(filled(venues), filled(policies), filled(markets));
+        let none = Children::of(vec![], vec![], vec![], vec![]);
+        let cache = Cache::new(filled(venues), filled(policies), filled(markets), none);
         cache.ready.send_replace(true);
         cache
+    }
+
+    /// This cache with `children` as the live children.
+    pub fn with_children(mut self, children: Children) -> Cache {
+        self.children = children;
+        self
     }
 
     /// Runs beside the controllers until every store holds its initial list, then opens
@@ -59,7 +59,7 @@ impl Cache {
         let started = tokio::time::Instant::now();
         let mut warned = 0;
         loop {
-            let pending: Vec<&str> = [
+            let mut pending: Vec<&str> = [
                 ("Venue", self.venues.wait_until_ready().now_or_never().is_none()),
                 ("RiskPolicy", self.policies.wait_until_ready().now_or_never().is_none()),
                 ("Market", self.markets.wait_until_ready().now_or_never().is_none()),
@@ -67,6 +67,7 @@ impl Cache {
             .into_iter()
             .filter_map(|(kind, waiting)| waiting.then_some(kind))
             .collect();
+            pending.extend(self.children.pending());
             if pending.is_empty() {
                 self.ready.send_replace(true);
                 return;

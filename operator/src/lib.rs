@@ -5,6 +5,7 @@
 pub mod backoff;
 pub mod books;
 pub mod cache;
+pub mod children;
 pub mod control;
 pub mod controller;
 pub mod dataplane;

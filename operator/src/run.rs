@@ -2,11 +2,12 @@
 //! `Controller`s) over all namespaces, or over a list of namespaces ([`Scope`]: one set of
 //! controllers per namespace, for shared clusters where the operator has Roles only), with their
 //! children owned (a deleted Deployment, ConfigMap, Service or NetworkPolicy comes back; the
-//! children are watched through the operator's label selector only) and cross-resource watches (a Market change requeues its
-//! Venue and the Strategies in its namespace, a RiskPolicy change its Venues and Strategies, a
+//! children are watched once per kind, through the operator's label selector, for both
+//! controllers: [`crate::children`]) and cross-resource watches (a Market change requeues its
+//! Venue and the Strategies that select it, a RiskPolicy change its Venues and Strategies, a
 //! Venue change its Markets and Strategies). Only the replica holding the leader Lease runs
-//! them ([`crate::leader`]); SIGTERM or Ctrl-C stops them gracefully (in-flight reconciles finish)
-//! and releases the lease. Failed reconciles retry with exponential backoff per object
+//! them ([`crate::leader`]); each runs at most [`CONCURRENCY`] reconciles at once. SIGTERM or
+//! Ctrl-C stops them gracefully (in-flight reconciles finish) and releases the lease. Failed reconciles retry with exponential backoff per object
 //! ([`crate::backoff`]). Reconciles read other objects from the controllers' reflector stores
 //! ([`crate::cache`]), never by GET/LIST. NATS and Redis may be down: the controllers run anyway
 //! and report it ([`crate::dataplane`]).
@@ -15,10 +16,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Service};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
@@ -29,6 +27,7 @@ use tokio::sync::watch;
 use crate::backoff::Backoff;
 use crate::books::BookProbe;
 use crate::cache::Cache;
+use crate::children::ChildWatches;
 use crate::controller::market::{self, MarketContext};
 use crate::controller::risk_policy::{self, RiskContext};
 use crate::controller::venue::{self, VenueContext};
@@ -114,6 +113,15 @@ where
     K: Resource<DynamicType = ()> + Clone + 'static,
 {
     store.state().into_iter().filter(|o| o.namespace() == ns && pred(o)).map(|o| ObjectRef::from_obj(&*o)).collect()
+}
+
+/// Reconciles one controller runs at once. Unbounded (kube-runtime's default), 1,000 new
+/// Strategies sent 1,000 reconciles at the API server together and most failed (throttled or
+/// timed out) and retried; bounded, they queue in the controller and each goes through once.
+pub const CONCURRENCY: u16 = 16;
+
+fn limits() -> controller::Config {
+    controller::Config::default().concurrency(CONCURRENCY)
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
@@ -232,17 +240,17 @@ async fn controllers<S, F>(
     let reporter = Reporter { controller: "polyfleet-operator".into(), instance: std::env::var("POD_NAME").ok() };
     let recorder = Recorder::new(client.clone(), reporter);
     let cfg = watcher::Config::default;
-    // Children: only what the operator made.
-    let owned = || watcher::Config::default().labels(crate::pods::MANAGED_SELECTOR);
     let backoff = Arc::new(Backoff::default());
+    // Children: only what the operator made, each kind watched once for both controllers.
+    let children = ChildWatches::new(&client, ns);
 
     // The controllers first, for their stores: every reconcile reads the others' from them.
-    let strategies = Controller::new(api::<Strategy>(&client, ns), cfg());
-    let venues = Controller::new(api::<Venue>(&client, ns), cfg());
-    let markets = Controller::new(api::<Market>(&client, ns), cfg());
-    let policies = Controller::new(api::<RiskPolicy>(&client, ns), cfg());
+    let strategies = Controller::new(api::<Strategy>(&client, ns), cfg()).with_config(limits());
+    let venues = Controller::new(api::<Venue>(&client, ns), cfg()).with_config(limits());
+    let markets = Controller::new(api::<Market>(&client, ns), cfg()).with_config(limits());
+    let policies = Controller::new(api::<RiskPolicy>(&client, ns), cfg()).with_config(limits());
     let (s_store, v_store, m_store, p_store) = (strategies.store(), venues.store(), markets.store(), policies.store());
-    let cache = Cache::new(v_store.clone(), p_store.clone(), m_store.clone());
+    let cache = Cache::new(v_store.clone(), p_store.clone(), m_store.clone(), children.stores());
     let gate = cache.clone();
 
     let ctx = Arc::new(Context {
@@ -259,9 +267,9 @@ async fn controllers<S, F>(
     // Strategies: requeued by their RiskPolicy, their Venue and any Market of the namespace.
     let (s1, s2, s3) = (s_store.clone(), s_store.clone(), s_store.clone());
     let strategy_loop = strategies
-        .owns(api::<Deployment>(&client, ns), owned())
-        .owns(api::<ConfigMap>(&client, ns), owned())
-        .owns(api::<Service>(&client, ns), owned())
+        .owns_shared_stream(children.deployments.subscribe())
+        .owns_shared_stream(children.config_maps.subscribe())
+        .owns_shared_stream(children.services.subscribe())
         .watches(api::<RiskPolicy>(&client, ns), cfg(), move |rp| {
             let name = rp.name_any();
             in_namespace(&s1, rp.namespace(), |s: &Strategy| s.spec.risk_policy_ref.name == name)
@@ -293,10 +301,10 @@ async fn controllers<S, F>(
     });
     let (v1, v2) = (v_store.clone(), v_store.clone());
     let venue_loop = venues
-        .owns(api::<Deployment>(&client, ns), owned())
-        .owns(api::<ConfigMap>(&client, ns), owned())
-        .owns(api::<Service>(&client, ns), owned())
-        .owns(api::<NetworkPolicy>(&client, ns), owned())
+        .owns_shared_stream(children.deployments.subscribe())
+        .owns_shared_stream(children.config_maps.subscribe())
+        .owns_shared_stream(children.services.subscribe())
+        .owns_shared_stream(children.network_policies.subscribe())
         .watches(api::<Market>(&client, ns), cfg(), move |m| {
             let name = m.spec.venue_ref.name.clone();
             in_namespace(&v1, m.namespace(), |v: &Venue| v.name_any() == name)
@@ -334,7 +342,7 @@ async fn controllers<S, F>(
         .for_each(counting(metrics.clone(), "RiskPolicy", p_store, backoff.clone()));
 
     tracing::info!(namespace = ns.unwrap_or("*"), "controllers running");
-    futures::join!(gate.gate(), strategy_loop, venue_loop, market_loop, policy_loop);
+    futures::join!(gate.gate(), children.run(&shutdown), strategy_loop, venue_loop, market_loop, policy_loop);
     tracing::info!(namespace = ns.unwrap_or("*"), "controllers stopped");
 }
 

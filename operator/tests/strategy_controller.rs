@@ -3,7 +3,7 @@
 //! finalizer is added first; a new Strategy gets its ConfigMap, Deployment and Service by
 //! server-side apply, its parameters in the KV store, a status patch with observedGeneration
 //! and an Event; a Strategy whose children, parameters and status are already right causes
-//! reads only; a refused Strategy (live without acknowledgement) gets no children and a Stalled
+//! no API call at all; a refused Strategy (live without acknowledgement) gets no children and a Stalled
 //! status.
 
 mod mockapi;
@@ -14,13 +14,14 @@ use http::{Method, Request, Response, StatusCode};
 use kube::client::Body;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::{Client, Resource};
-use mockapi::{ApiHandle, Step, example, not_found, step, verify};
+use mockapi::{ApiHandle, Step, applied, example, step, verify};
 use polyfleet_crds::venue::ExecutionMode;
 use polyfleet_crds::{Market, RiskPolicy, Strategy, Venue};
 use polyfleet_operator::cache::Cache;
+use polyfleet_operator::children::Children;
 use polyfleet_operator::control::MemoryControl;
 use polyfleet_operator::controller::Context;
-use polyfleet_operator::controller::apply::{DESIRED_HASH, desired_hash};
+use polyfleet_operator::controller::apply::DESIRED_HASH;
 use polyfleet_operator::controller::strategy::{FINALIZER, book_status, desired_status, reconcile};
 use polyfleet_operator::limits::{MemoryLimits, StrategyBook};
 use polyfleet_operator::metrics::Probe;
@@ -39,6 +40,16 @@ fn context_with(params: MemoryParams, control: MemoryControl) -> (Arc<Context>, 
 }
 
 fn context_full(params: MemoryParams, control: MemoryControl, risk: MemoryLimits) -> (Arc<Context>, ApiHandle) {
+    context_live(params, control, risk, Children::of(vec![], vec![], vec![], vec![]))
+}
+
+/// `children`: what the children's store (the operator's watch) holds.
+fn context_live(
+    params: MemoryParams,
+    control: MemoryControl,
+    risk: MemoryLimits,
+    children: Children,
+) -> (Arc<Context>, ApiHandle) {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = Client::new(service, "trading");
     let recorder = Recorder::new(client.clone(), Reporter { controller: "polyfleet-operator".into(), instance: None });
@@ -47,7 +58,8 @@ fn context_full(params: MemoryParams, control: MemoryControl, risk: MemoryLimits
         vec![example::<Venue>("venue-simulator.yaml")],
         vec![example::<RiskPolicy>("riskpolicy.yaml")],
         vec![example::<Market>("market-negrisk-event.yaml")],
-    );
+    )
+    .with_children(children);
     let ctx = Context {
         client,
         settings: FleetSettings::default(),
@@ -69,7 +81,8 @@ fn strategy_with_finalizer() -> Strategy {
 
 const STRATEGIES: &str = "/apis/polyfleet.dev/v1alpha1/namespaces/trading/strategies/negrisk-arb";
 
-/// No API reads for the Venue, RiskPolicy and Markets: they come from the reflector stores.
+/// No API reads for the Venue, RiskPolicy, Markets and the children: they come from the
+/// reflector stores.
 fn lookups() -> Vec<Step> {
     vec![]
 }
@@ -104,7 +117,6 @@ async fn first_apply(suspend: bool) -> Vec<(String, String, String)> {
         ("Deployment", "/apis/apps/v1/namespaces/trading/deployments/strategy-negrisk-arb"),
         ("Service", "/api/v1/namespaces/trading/services/strategy-negrisk-arb"),
     ] {
-        steps.push(step(Method::GET, path, StatusCode::NOT_FOUND, not_found()));
         let mut apply = step(
             Method::PATCH,
             &format!("{path}?&force=true&fieldManager=polyfleet-operator"),
@@ -220,34 +232,17 @@ async fn settled(book: StrategyBook) -> (Strategy, Vec<Step>, MemoryParams, Arc<
     let empty = book_status(&StrategyBook::default(), |_| String::new());
     s.status =
         Some(desired_status(None, 3, false, &Ok(plan.clone()), Some(&ack), Some(empty), None, "2026-11-22T08:00:00Z"));
-    let with_hash = |v: Value| {
-        let mut v = v;
-        let hash = desired_hash(&v);
-        v["metadata"]["annotations"][DESIRED_HASH] = hash.into();
-        v
-    };
-    let mut steps = lookups();
-    steps.push(step(
-        Method::GET,
-        "/configmaps/strategy-negrisk-arb",
-        StatusCode::OK,
-        with_hash(serde_json::to_value(&plan.config_map).unwrap()),
-    ));
-    steps.push(step(
-        Method::GET,
-        "/deployments/strategy-negrisk-arb",
-        StatusCode::OK,
-        with_hash(serde_json::to_value(&plan.deployment).unwrap()),
-    ));
-    steps.push(step(
-        Method::GET,
-        "/services/strategy-negrisk-arb",
-        StatusCode::OK,
-        with_hash(serde_json::to_value(&plan.service).unwrap()),
-    ));
+    // The children as the operator applied them, in the children's store.
+    let children = Children::of(
+        vec![applied(&plan.deployment)],
+        vec![applied(&plan.config_map)],
+        vec![applied(&plan.service)],
+        vec![],
+    );
+    let steps = lookups();
     let risk = MemoryLimits::default();
     risk.books.lock().unwrap().insert(("trading".into(), "negrisk-arb".into()), book);
-    let (ctx, handle) = context_full(params.clone(), MemoryControl::default(), risk);
+    let (ctx, handle) = context_live(params.clone(), MemoryControl::default(), risk, children);
     (s, steps, params, ctx, handle)
 }
 
@@ -338,7 +333,7 @@ async fn an_api_failure_is_an_error_counted_by_reason() {
         json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "InternalError", "code": 500});
     let server = tokio::spawn(verify(
         handle,
-        vec![step(Method::GET, "/configmaps/strategy-negrisk-arb", StatusCode::INTERNAL_SERVER_ERROR, boom)],
+        vec![step(Method::PATCH, "/configmaps/strategy-negrisk-arb", StatusCode::INTERNAL_SERVER_ERROR, boom)],
     ));
     assert!(reconcile(Arc::new(s), ctx.clone()).await.is_err());
     server.await.unwrap();

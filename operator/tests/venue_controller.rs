@@ -4,20 +4,22 @@
 //! a RiskPolicy) and the agents' NetworkPolicy by server-side apply, each owned by the Venue
 //! (the NetworkPolicy by every Venue of the namespace, none the controller); a shard that is no
 //! longer planned is deleted; status carries shards, assigned tokens and observedGeneration; an
-//! Event says what was done. A settled Venue causes reads only; without RiskPolicies the gateway
-//! is removed.
+//! Event says what was done. The live children come from the children's store: a settled Venue
+//! causes no API call at all; without RiskPolicies the gateway is removed.
 
 mod mockapi;
 
 use std::sync::Arc;
 
 use http::{Method, Request, Response, StatusCode};
+use k8s_openapi::api::apps::v1::Deployment;
 use kube::Client;
 use kube::client::Body;
 use kube::runtime::events::{Recorder, Reporter};
-use mockapi::{ApiHandle, Step, created, event_created, example, list, not_found, step, verify, with_hash};
+use mockapi::{ApiHandle, Step, applied, created, event_created, example, step, verify};
 use polyfleet_crds::{Market, RiskPolicy, Venue};
 use polyfleet_operator::cache::Cache;
+use polyfleet_operator::children::Children;
 use polyfleet_operator::controller::venue::{VenueContext, desired_status, reconcile};
 use polyfleet_operator::planner::markets::MarketView;
 use polyfleet_operator::planner::network::agents_policy;
@@ -29,14 +31,14 @@ use serde_json::{Value, json};
 
 const NS: &str = "/namespaces/trading";
 
-/// A context whose reflector stores hold [`resources`]`(with_policy)`.
-fn context(with_policy: bool) -> (Arc<VenueContext>, ApiHandle) {
+/// A context whose reflector stores hold [`resources`]`(with_policy)` and `children`.
+fn context(with_policy: bool, children: Children) -> (Arc<VenueContext>, ApiHandle) {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = Client::new(service, "trading");
     let recorder = Recorder::new(client.clone(), Reporter { controller: "polyfleet-operator".into(), instance: None });
     let metrics = polyfleet_operator::metrics::OperatorMetrics::new();
     let (venue, markets, policies) = resources(with_policy);
-    let cache = Cache::of(vec![venue], policies, markets);
+    let cache = Cache::of(vec![venue], policies, markets).with_children(children);
     (Arc::new(VenueContext { client, settings: FleetSettings::default(), cache, recorder, metrics }), handle)
 }
 
@@ -47,12 +49,6 @@ fn resources(with_policy: bool) -> (Venue, Vec<Market>, Vec<RiskPolicy>) {
     (venue, markets, policies)
 }
 
-/// What the reconcile reads before its children: nothing (the Markets, RiskPolicies and Venues
-/// come from the reflector stores).
-fn reads(_venue: &Venue, _markets: &[Market], _policies: &[RiskPolicy]) -> Vec<Step> {
-    vec![]
-}
-
 fn owned_by_venue(body: &Value) {
     let owner = &body["metadata"]["ownerReferences"][0];
     assert_eq!((owner["kind"].as_str(), owner["controller"].as_bool()), (Some("Venue"), Some(true)), "{body}");
@@ -60,9 +56,18 @@ fn owned_by_venue(body: &Value) {
 
 #[tokio::test]
 async fn a_new_venue_gets_its_agents_gateway_and_network_policy_and_a_stale_shard_goes() {
-    let (ctx, handle) = context(true);
+    // A second shard from when there were more Markets: deleted with its Service.
     let (venue, markets, policies) = resources(true);
-    let mut steps = reads(&venue, &markets, &policies);
+    let views: Vec<MarketView> = markets.iter().filter_map(MarketView::of).collect();
+    let declared: Vec<&Market> = markets.iter().collect();
+    let plan = plan_venue(&venue, &views, &declared, &FleetSettings::default());
+    let mut stale: Deployment =
+        applied(&plan.deployments.iter().find(|d| d.metadata.name.as_deref() == Some("md-sim-0")).unwrap().clone());
+    stale.metadata.name = Some("md-sim-1".into());
+    stale.metadata.annotations = None;
+    let (ctx, handle) = context(true, Children::of(vec![stale], vec![], vec![], vec![]));
+    let _ = (&markets, &policies);
+    let mut steps: Vec<Step> = vec![];
     // The simulator serves the Venue's Markets as declared.
     steps.extend(created(&format!("{NS}/configmaps/sim-sim"), "v1", "ConfigMap", |b| {
         owned_by_venue(b);
@@ -87,20 +92,6 @@ async fn a_new_venue_gets_its_agents_gateway_and_network_policy_and_a_stale_shar
     for name in ["sim-sim", "md-sim-0", "exec-sim"] {
         steps.extend(created(&format!("{NS}/services/{name}"), "v1", "Service", owned_by_venue));
     }
-    // A second shard from when there were more Markets: deleted with its Service.
-    let md_list = list(
-        "meta.k8s.io/v1",
-        "PartialObjectMetadata",
-        vec![
-            json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": {"name": "md-sim-0"}}),
-            json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": {"name": "md-sim-1"}}),
-        ],
-    );
-    let mut listing =
-        step(Method::GET, &format!("{NS}/deployments?&labelSelector=polyfleet.dev"), StatusCode::OK, md_list);
-    listing.path = format!("{NS}/deployments?");
-    listing.check = Box::new(|_| {});
-    steps.push(listing);
     let gone = json!({"kind": "Status", "apiVersion": "v1", "status": "Success"});
     steps.push(step(Method::DELETE, &format!("{NS}/deployments/md-sim-1"), StatusCode::OK, gone.clone()));
     steps.push(step(Method::DELETE, &format!("{NS}/services/md-sim-1"), StatusCode::OK, gone));
@@ -145,95 +136,55 @@ async fn a_new_venue_gets_its_agents_gateway_and_network_policy_and_a_stale_shar
     assert!(ctx.metrics.render().contains("polyfleet_operator_reconciles_total{kind=\"Venue\"} 1"));
 }
 
-/// The objects as the operator left them, in request order after the lists.
-fn settled_reads(venue: &Venue, markets: &[Market], policies: &[RiskPolicy]) -> Vec<Step> {
+/// The children of a settled Venue, as the operator left them: its plan's objects, the gateway
+/// (and its Service) when `gateway`, and the namespace's NetworkPolicy.
+fn settled_children(venue: &Venue, markets: &[Market], gateway_svc: bool, gateway_deploy: bool) -> Children {
     let views: Vec<MarketView> = markets.iter().filter_map(MarketView::of).collect();
     let settings = FleetSettings::default();
     let declared: Vec<&Market> = markets.iter().collect();
     let plan = plan_venue(venue, &views, &declared, &settings);
-    let live = |kind: &str, name: String, v: Value| {
-        step(Method::GET, &format!("{NS}/{kind}/{name}"), StatusCode::OK, with_hash(v))
-    };
-    let mut steps = reads(venue, markets, policies);
-    let name = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| m.name.clone().unwrap();
-    for cm in &plan.config_maps {
-        steps.push(live("configmaps", name(&cm.metadata), serde_json::to_value(cm).unwrap()));
+    let (gw, gw_svc) = gateway("trading", "sim", 200, &settings, owner_ref(venue));
+    let mut deployments: Vec<_> = plan.deployments.iter().map(applied).collect();
+    let mut services: Vec<_> = plan.services.iter().map(applied).collect();
+    if gateway_deploy {
+        deployments.push(applied(&gw));
     }
-    for d in &plan.deployments {
-        steps.push(live("deployments", name(&d.metadata), serde_json::to_value(d).unwrap()));
+    if gateway_svc {
+        services.push(applied(&gw_svc));
     }
-    for s in &plan.services {
-        steps.push(live("services", name(&s.metadata), serde_json::to_value(s).unwrap()));
-    }
-    let md_list = list(
-        "meta.k8s.io/v1",
-        "PartialObjectMetadata",
-        vec![
-            json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": {"name": "md-sim-0"}}),
-        ],
-    );
-    steps.push(step(Method::GET, &format!("{NS}/deployments?"), StatusCode::OK, md_list));
-    steps
+    let mut owner = owner_ref(venue).unwrap();
+    owner.controller = None;
+    let np = agents_policy("trading", &settings, true, vec![owner]);
+    Children::of(deployments, plan.config_maps.iter().map(applied).collect(), services, vec![applied(&np)])
 }
 
-/// A Venue whose status is what the operator wrote, and the reads its reconcile makes before the
-/// gateway.
-fn settled_venue(with_policy: bool) -> (Venue, Vec<Step>) {
-    let (mut venue, markets, policies) = resources(with_policy);
+/// A Venue whose status is what the operator wrote.
+fn settled_venue(with_policy: bool) -> (Venue, Vec<Market>) {
+    let (mut venue, markets, _) = resources(with_policy);
     let views: Vec<MarketView> = markets.iter().filter_map(MarketView::of).collect();
     let declared: Vec<&Market> = markets.iter().collect();
     let plan = plan_venue(&venue, &views, &declared, &FleetSettings::default());
     venue.status = Some(desired_status(None, 3, &plan, "2026-11-22T08:00:00Z"));
-    let steps = settled_reads(&venue, &markets, &policies);
-    (venue, steps)
-}
-
-/// The namespace's NetworkPolicy as the operator left it.
-fn network_policy_read(venue: &Venue) -> Step {
-    let mut owner = owner_ref(venue).unwrap();
-    owner.controller = None;
-    let np = agents_policy("trading", &FleetSettings::default(), true, vec![owner]);
-    let path = format!("{NS}/networkpolicies/polyfleet-agents");
-    step(Method::GET, &path, StatusCode::OK, with_hash(serde_json::to_value(&np).unwrap()))
+    (venue, markets)
 }
 
 #[tokio::test]
-async fn a_settled_venue_causes_reads_only() {
-    let (ctx, handle) = context(true);
-    let settings = FleetSettings::default();
-    let (venue, mut steps) = settled_venue(true);
-    let (gw, gw_svc) = gateway("trading", "sim", 200, &settings, owner_ref(&venue));
-    steps.push(step(
-        Method::GET,
-        &format!("{NS}/deployments/risk-sim"),
-        StatusCode::OK,
-        with_hash(serde_json::to_value(&gw).unwrap()),
-    ));
-    steps.push(step(
-        Method::GET,
-        &format!("{NS}/services/risk-sim"),
-        StatusCode::OK,
-        with_hash(serde_json::to_value(&gw_svc).unwrap()),
-    ));
-    steps.push(network_policy_read(&venue));
-    // verify() fails on any request after these: no apply, no status patch, no event.
-    let server = tokio::spawn(verify(handle, steps));
+async fn a_settled_venue_causes_no_api_call() {
+    let (venue, markets) = settled_venue(true);
+    let (ctx, handle) = context(true, settled_children(&venue, &markets, true, true));
+    // verify() fails on any request: no read, no apply, no status patch, no event.
+    let server = tokio::spawn(verify(handle, vec![]));
     reconcile(Arc::new(venue), ctx).await.unwrap();
     server.await.unwrap();
 }
 
 #[tokio::test]
 async fn without_risk_policies_the_gateway_is_removed() {
-    let (ctx, handle) = context(false);
-    let (venue, mut steps) = settled_venue(false);
-    let meta =
-        json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": {"name": "risk-sim"}});
+    let (venue, markets) = settled_venue(false);
+    // The gateway's Service is already gone: no delete for it.
+    let (ctx, handle) = context(false, settled_children(&venue, &markets, false, true));
     let gone = json!({"kind": "Status", "apiVersion": "v1", "status": "Success"});
-    steps.push(step(Method::GET, &format!("{NS}/deployments/risk-sim"), StatusCode::OK, meta.clone()));
-    steps.push(step(Method::DELETE, &format!("{NS}/deployments/risk-sim"), StatusCode::OK, gone.clone()));
-    // The Service is already gone: a read, no delete.
-    steps.push(step(Method::GET, &format!("{NS}/services/risk-sim"), StatusCode::NOT_FOUND, not_found()));
-    steps.push(network_policy_read(&venue));
+    let mut steps = vec![step(Method::DELETE, &format!("{NS}/deployments/risk-sim"), StatusCode::OK, gone)];
     let mut event = step(Method::POST, "/events", StatusCode::CREATED, event_created());
     event.check = Box::new(|b| assert!(b["note"].as_str().unwrap().contains("removed risk-sim (no RiskPolicy)")));
     steps.push(event);

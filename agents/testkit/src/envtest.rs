@@ -192,7 +192,9 @@ fn spawn_apiserver(assets: &Path, dir: &Path, etcd_port: u16, port: u16) -> Resu
             "--service-account-issuer=https://kubernetes.default.svc".to_string(),
             format!("--service-account-key-file={}", p("sa.pub")),
             format!("--service-account-signing-key-file={}", p("sa.key")),
-            "--service-cluster-ip-range=10.0.0.0/24".to_string(),
+            // Room for thousands of Services: the scale benchmark makes one per Strategy (a /24
+            // ran out at about 250: "failed to allocate a serviceIP: range is full").
+            "--service-cluster-ip-range=10.0.0.0/16".to_string(),
             "--allow-privileged=true".to_string(),
             "--disable-admission-plugins=ServiceAccount".to_string(),
             "--profiling=false".to_string(),

@@ -1,7 +1,9 @@
 //! Applying children without writing when nothing changed: every desired object carries the
-//! hash of its own desired content in an annotation; the existing object is read first and the
-//! server-side apply is sent only when the hash differs (or the object is missing). Idle
-//! resyncs therefore cause reads only. Status goes by server-side apply too ([`apply_status`]).
+//! hash of its own desired content in an annotation; the live object is looked up in the
+//! children's store ([`crate::children`], no API read) and the server-side apply is sent only
+//! when the hash differs (or the object is missing). Idle resyncs therefore cost no API call.
+//! A store that lags behind a write at worst repeats an apply, which changes nothing. Status
+//! goes by server-side apply too ([`apply_status`]).
 
 use kube::api::{Api, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
@@ -9,6 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{Error, MANAGER};
+use crate::children::{Child, Children};
 use crate::planner::checksum;
 
 /// Annotation holding the hash of what the operator last applied.
@@ -21,22 +24,22 @@ pub fn desired_hash<K: Serialize>(desired: &K) -> String {
     checksum(&canonical)
 }
 
-/// Applies `desired` into `api` unless the live object already has its hash. Returns true when
-/// it wrote.
-pub async fn apply_if_changed<K>(api: &Api<K>, mut desired: K) -> Result<bool, Error>
-where
-    K: Resource + Clone + Serialize + DeserializeOwned + std::fmt::Debug,
-    K::DynamicType: Default,
-{
+/// Applies `desired` (named and namespaced) unless the live object in `children` already has its
+/// hash. Returns true when it wrote.
+pub async fn apply_if_changed<K: Child>(
+    client: &kube::Client,
+    children: &Children,
+    mut desired: K,
+) -> Result<bool, Error> {
     let hash = desired_hash(&desired);
     desired.annotations_mut().insert(DESIRED_HASH.to_string(), hash.clone());
     let name = desired.name_any();
-    if let Some(live) = api.get_opt(&name).await?
-        && live.annotations().get(DESIRED_HASH) == Some(&hash)
-    {
+    let ns = desired.namespace().unwrap_or_default();
+    if children.live::<K>(&ns, &name).is_some_and(|live| live.annotations().get(DESIRED_HASH) == Some(&hash)) {
         return Ok(false);
     }
-    let dt = K::DynamicType::default();
+    let api: Api<K> = Api::namespaced(client.clone(), &ns);
+    let dt = ();
     let mut body = serde_json::to_value(&desired).unwrap_or_default();
     // Server-side apply needs apiVersion and kind in the body.
     body["apiVersion"] = K::api_version(&dt).into();

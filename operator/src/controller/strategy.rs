@@ -10,8 +10,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
@@ -177,13 +175,14 @@ async fn apply(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
         Ok(())
     };
     if let Ok(plan) = &outcome {
-        if apply_if_changed(&Api::<ConfigMap>::namespaced(client.clone(), &ns), plan.config_map.clone()).await? {
+        let live = &ctx.cache.children;
+        if apply_if_changed(&client, live, plan.config_map.clone()).await? {
             wrote.push("ConfigMap");
         }
-        if apply_if_changed(&Api::<Deployment>::namespaced(client.clone(), &ns), plan.deployment.clone()).await? {
+        if apply_if_changed(&client, live, plan.deployment.clone()).await? {
             wrote.push("Deployment");
         }
-        if apply_if_changed(&Api::<Service>::namespaced(client.clone(), &ns), plan.service.clone()).await? {
+        if apply_if_changed(&client, live, plan.service.clone()).await? {
             wrote.push("Service");
         }
     }

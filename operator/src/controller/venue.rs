@@ -10,9 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Service};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
-use kube::api::{Api, DeleteParams, ListParams};
+use k8s_openapi::api::core::v1::Service;
+use kube::api::{Api, DeleteParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Resource, ResourceExt};
@@ -22,6 +21,7 @@ use polyfleet_crds::{Venue, VenueStatus};
 
 use super::Error;
 use super::apply::apply_if_changed;
+use crate::children::{Child, Children};
 use crate::metrics::OperatorMetrics;
 use crate::planner::markets::MarketView;
 use crate::planner::network::agents_policy;
@@ -86,15 +86,17 @@ where
     Ok(n)
 }
 
-/// Deletes `name` from `api` if it exists: a read only when it does not.
-async fn delete_if_present<K>(api: &Api<K>, name: String) -> Result<bool, Error>
-where
-    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    if api.get_metadata_opt(&name).await?.is_none() {
+/// Deletes the child `name` of kind `K` in `ns` if the children's store has it.
+async fn delete_if_present<K: Child>(
+    client: &kube::Client,
+    live: &Children,
+    ns: &str,
+    name: String,
+) -> Result<bool, Error> {
+    if live.live::<K>(ns, &name).is_none() {
         return Ok(false);
     }
-    Ok(delete_all(api, [name]).await? > 0)
+    Ok(delete_all(&Api::<K>::namespaced(client.clone(), ns), [name]).await? > 0)
 }
 
 async fn apply(venue: &Venue, ctx: &VenueContext) -> Result<Action, Error> {
@@ -108,51 +110,47 @@ async fn apply(venue: &Venue, ctx: &VenueContext) -> Result<Action, Error> {
     let policies = ctx.cache.policies_in(&ns);
     let venues = ctx.cache.venues_in(&ns);
     let plan = plan_venue(venue, &markets, &declared, &ctx.settings);
-    let deployments = Api::<Deployment>::namespaced(client.clone(), &ns);
-    let services = Api::<Service>::namespaced(client.clone(), &ns);
+    let live = &ctx.cache.children;
     let mut wrote = vec![];
     for cm in &plan.config_maps {
-        if apply_if_changed(&Api::<ConfigMap>::namespaced(client.clone(), &ns), cm.clone()).await? {
+        if apply_if_changed(&client, live, cm.clone()).await? {
             wrote.push(cm.name_any());
         }
     }
     for d in &plan.deployments {
-        if apply_if_changed(&deployments, d.clone()).await? {
+        if apply_if_changed(&client, live, d.clone()).await? {
             wrote.push(d.name_any());
         }
     }
     for s in &plan.services {
-        apply_if_changed(&services, s.clone()).await?;
+        apply_if_changed(&client, live, s.clone()).await?;
     }
     // Shards no longer planned (Markets went away): their Deployments and Services go.
-    let selector = format!("polyfleet.dev/venue={name},app.kubernetes.io/component=market-data");
     let planned: Vec<String> = plan.deployments.iter().map(|d| d.name_any()).collect();
-    let stale: Vec<String> = deployments
-        .list_metadata(&ListParams::default().labels(&selector))
-        .await?
-        .items
+    let stale: Vec<String> = live
+        .labelled::<Deployment>(&ns, &[("polyfleet.dev/venue", &name), ("app.kubernetes.io/component", "market-data")])
         .iter()
         .map(|d| d.name_any())
         .filter(|n| !planned.contains(n))
         .collect();
     if !stale.is_empty() {
-        delete_all(&deployments, stale.clone()).await?;
-        delete_all(&services, stale.clone()).await?;
+        delete_all(&Api::<Deployment>::namespaced(client.clone(), &ns), stale.clone()).await?;
+        delete_all(&Api::<Service>::namespaced(client.clone(), &ns), stale.clone()).await?;
         wrote.push(format!("removed {}", stale.join(", ")));
     }
     // The namespace's risk gateway, while it has RiskPolicies.
     let specs: Vec<_> = policies.iter().map(|p| &p.spec).collect();
     let (gw, gw_svc) = gateway(&ns, &name, liquidity_band_bps(&specs), &ctx.settings, owner_ref(venue));
     if policies.is_empty() {
-        if delete_if_present(&deployments, gw.name_any()).await? {
+        if delete_if_present::<Deployment>(&client, live, &ns, gw.name_any()).await? {
             wrote.push(format!("removed {} (no RiskPolicy)", gw.name_any()));
         }
-        delete_if_present(&services, gw_svc.name_any()).await?;
+        delete_if_present::<Service>(&client, live, &ns, gw_svc.name_any()).await?;
     } else {
-        if apply_if_changed(&deployments, gw.clone()).await? {
+        if apply_if_changed(&client, live, gw.clone()).await? {
             wrote.push(gw.name_any());
         }
-        apply_if_changed(&services, gw_svc).await?;
+        apply_if_changed(&client, live, gw_svc).await?;
     }
     // The agents' NetworkPolicy: owned by every Venue here, so it goes with the last one.
     let owners = venues
@@ -167,7 +165,7 @@ async fn apply(venue: &Venue, ctx: &VenueContext) -> Result<Action, Error> {
         .collect();
     let simulator = venues.iter().any(|v| v.spec.kind == VenueKind::Simulator);
     let np = agents_policy(&ns, &ctx.settings, simulator, owners);
-    if apply_if_changed(&Api::<NetworkPolicy>::namespaced(client.clone(), &ns), np).await? {
+    if apply_if_changed(&client, live, np).await? {
         wrote.push("NetworkPolicy".into());
     }
     let now = k8s_openapi::jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();

@@ -80,8 +80,14 @@ pub fn with_hash(mut v: Value) -> Value {
     v
 }
 
-/// A child that does not exist yet, then its server-side apply (field manager, force), with
-/// `check` on the applied body.
+/// `desired` as the operator applied it: with the hash annotation (what the children's store
+/// holds after an apply).
+pub fn applied<K: serde::Serialize + serde::de::DeserializeOwned>(desired: &K) -> K {
+    serde_json::from_value(with_hash(serde_json::to_value(desired).unwrap())).unwrap()
+}
+
+/// The server-side apply (field manager, force) of a child the children's store does not hold,
+/// with `check` on the applied body.
 pub fn created(path: &str, api_version: &str, kind: &str, check: impl Fn(&Value) + Send + 'static) -> Vec<Step> {
     let name = path.rsplit('/').next().unwrap_or_default().to_string();
     let kind_owned = kind.to_string();
@@ -96,7 +102,7 @@ pub fn created(path: &str, api_version: &str, kind: &str, check: impl Fn(&Value)
         assert!(body["metadata"]["annotations"][polyfleet_operator::controller::apply::DESIRED_HASH].is_string());
         check(body);
     });
-    vec![step(Method::GET, path, StatusCode::NOT_FOUND, not_found()), apply]
+    vec![apply]
 }
 
 /// The PATCH path of a server-side apply by the operator's field manager.
