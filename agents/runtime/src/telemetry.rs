@@ -20,17 +20,20 @@ use crate::bus::{Headers, Message};
 
 /// Transport crates whose trace output carries the bytes they move (WebSocket frame payloads,
 /// HTTP headers and bodies). The user channel's subscription frame and the venue's L2 headers
-/// hold credentials, so these never log below debug, whatever `RUST_LOG` says.
-pub const TRANSPORT_CAPS: [&str; 8] = [
-    "tungstenite=debug",
-    "tokio_tungstenite=debug",
-    "hyper=debug",
-    "hyper_util=debug",
-    "h2=debug",
-    "reqwest=debug",
-    "rustls=debug",
-    "polymarket_client_sdk_v2=debug",
-];
+/// hold credentials, so these never log below debug, whatever `RUST_LOG` says. A cap only
+/// lowers: at `RUST_LOG=warn` they log warnings, as everything else does.
+pub const TRANSPORT_TARGETS: [&str; 8] =
+    ["tungstenite", "tokio_tungstenite", "hyper", "hyper_util", "h2", "reqwest", "rustls", "polymarket_client_sdk_v2"];
+
+/// True when `target` is one of [`TRANSPORT_TARGETS`] or a module of one.
+pub fn is_transport(target: &str) -> bool {
+    TRANSPORT_TARGETS.iter().any(|t| target == *t || target.strip_prefix(t).is_some_and(|rest| rest.starts_with("::")))
+}
+
+/// The filter that refuses trace events of the [`TRANSPORT_TARGETS`] (beside `RUST_LOG`'s).
+pub fn transport_cap() -> tracing_subscriber::filter::FilterFn {
+    tracing_subscriber::filter::filter_fn(|meta| *meta.level() != tracing::Level::TRACE || !is_transport(meta.target()))
+}
 
 /// Flushes and shuts the exporter down when dropped (at the end of `main`).
 pub struct Telemetry {
@@ -79,20 +82,22 @@ pub fn init(service: &str, json: bool) -> Result<Telemetry, TelemetryError> {
     } else {
         None
     };
-    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    for cap in TRANSPORT_CAPS {
-        if let Ok(d) = cap.parse() {
-            filter = filter.add_directive(d);
-        }
-    }
-    let fmt =
-        if json { tracing_subscriber::fmt::layer().json().boxed() } else { tracing_subscriber::fmt::layer().boxed() };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Both filters must let an event through: RUST_LOG's, and the transports' cap.
+    let cap = transport_cap();
+    // Colour only on a terminal: a log file or a pod's log must stay plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let fmt = if json {
+        tracing_subscriber::fmt::layer().json().boxed()
+    } else {
+        tracing_subscriber::fmt::layer().with_ansi(ansi).boxed()
+    };
     let otel = provider.as_ref().map(|p| {
         let tracer = p.tracer("polyfleet");
         tracing_opentelemetry::layer().with_tracer(tracer)
     });
     // A second init (tests) keeps the first subscriber.
-    let _ = tracing_subscriber::registry().with(filter).with(fmt).with(otel).try_init();
+    let _ = tracing_subscriber::registry().with(filter).with(cap).with(fmt).with(otel).try_init();
     Ok(Telemetry { provider })
 }
 
@@ -122,4 +127,57 @@ pub fn follow(span: &tracing::Span, message: &Message) {
 pub fn trace_id(span: &tracing::Span) -> String {
     use opentelemetry::trace::TraceContextExt;
     span.context().span().span_context().trace_id().to_string()
+}
+
+#[cfg(test)]
+mod cap_tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::{EnvFilter, Layer};
+
+    /// The (target, level) of every event that passes `directives` and the cap.
+    fn passed(directives: &str, emit: impl FnOnce()) -> Vec<(String, tracing::Level)> {
+        #[derive(Clone, Default)]
+        struct Seen(Arc<Mutex<Vec<(String, tracing::Level)>>>);
+        impl<S: tracing::Subscriber> Layer<S> for Seen {
+            fn on_event(&self, e: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+                self.0.lock().unwrap().push((e.metadata().target().to_string(), *e.metadata().level()));
+            }
+        }
+        let seen = Seen::default();
+        let subscriber = tracing_subscriber::registry()
+            .with(EnvFilter::new(directives))
+            .with(super::transport_cap())
+            .with(seen.clone());
+        tracing::subscriber::with_default(subscriber, emit);
+        seen.0.lock().unwrap().clone()
+    }
+
+    #[test]
+    fn the_cap_only_lowers_transport_levels() {
+        use tracing::Level;
+        // At warn, transports log warnings only: the cap never raises them to debug.
+        let at_warn = passed("warn", || {
+            tracing::debug!(target: "hyper_util::client::legacy::pool", "pooling idle connection");
+            tracing::warn!(target: "hyper_util::client::legacy::pool", "a warning");
+            tracing::info!(target: "polyfleet", "info");
+        });
+        assert_eq!(at_warn, vec![("hyper_util::client::legacy::pool".to_string(), Level::WARN)]);
+        // At trace, transports stop at debug; everything else traces.
+        let at_trace = passed("trace", || {
+            tracing::trace!(target: "tungstenite::protocol", "frame bytes");
+            tracing::debug!(target: "tungstenite::protocol", "a debug line");
+            tracing::trace!(target: "tungstenite_like", "not a transport");
+            tracing::trace!(target: "polyfleet", "ours");
+        });
+        assert_eq!(
+            at_trace,
+            vec![
+                ("tungstenite::protocol".to_string(), Level::DEBUG),
+                ("tungstenite_like".to_string(), Level::TRACE),
+                ("polyfleet".to_string(), Level::TRACE)
+            ]
+        );
+    }
 }
