@@ -43,6 +43,33 @@ pub enum LocalError {
     },
 }
 
+/// The API version of every polyfleet kind.
+pub const API_VERSION: &str = "polyfleet.dev/v1alpha1";
+
+/// polyfleet's kinds.
+pub const KINDS: [&str; 4] = ["Venue", "Market", "Strategy", "RiskPolicy"];
+
+/// Why a document with `apiVersion` `api` and `kind` would be refused by a cluster with
+/// polyfleet's CRDs installed, when it concerns polyfleet: one of its kinds under another group
+/// or version (a typo such as `polyfleet.io` would otherwise be skipped as a foreign object
+/// and surface later as an unrelated "not found"), or a `polyfleet.dev` document of a kind or
+/// version that does not exist. `None` for polyfleet objects and other APIs' objects.
+pub fn refuse_api(api: &str, kind: &str) -> Option<String> {
+    let group = api.rsplit_once('/').map_or("", |(g, _)| g);
+    let ours = KINDS.contains(&kind);
+    if api == API_VERSION {
+        return (!ours).then(|| format!("no kind {kind:?} in {API_VERSION} (its kinds: {})", KINDS.join(", ")));
+    }
+    if group == "polyfleet.dev" {
+        return Some(format!("polyfleet.dev serves only {API_VERSION}, not {api:?}"));
+    }
+    ours.then(|| {
+        format!(
+            "apiVersion {api:?} is not polyfleet's API (kubectl apply would answer: no matches for kind {kind:?} in version {api:?}); use {API_VERSION}"
+        )
+    })
+}
+
 /// The polyfleet objects of a directory.
 #[derive(Debug, Clone, Default)]
 pub struct Resources {
@@ -73,8 +100,9 @@ fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, LocalError> {
 
 impl Resources {
     /// Every polyfleet object in `dir`'s YAML files (or the one file `dir` names), placed in
-    /// `namespace` when it names none. Other kinds (Namespaces, ...) are skipped; one invalid
-    /// object fails the load, as `kubectl apply` would refuse it.
+    /// `namespace` when it names none. Other APIs' objects (Namespaces, ...) are skipped; one
+    /// invalid object, or one of polyfleet's kinds under a wrong `apiVersion`
+    /// ([`refuse_api`]), fails the load naming its file, as `kubectl apply` would refuse it.
     pub fn load(dir: &Path, namespace: &str) -> Result<Resources, LocalError> {
         let mut out = Resources::default();
         for file in yaml_files(dir)? {
@@ -90,12 +118,16 @@ impl Resources {
     }
 
     fn add(&mut self, path: &str, doc: &mut Value, namespace: &str) -> Result<(), LocalError> {
-        let api = doc.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
-        if !api.starts_with("polyfleet.dev/") {
-            return Ok(());
-        }
+        let api = doc.get("apiVersion").and_then(Value::as_str).unwrap_or_default().to_string();
         let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
         let name = doc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
+        if let Some(refusal) = refuse_api(&api, &kind) {
+            return Err(LocalError::Parse(path.into(), format!("{kind} {name}: {refusal}")));
+        }
+        if api != API_VERSION {
+            // Another API's object (a Namespace, a Secret, ...): nothing to run locally.
+            return Ok(());
+        }
         polyfleet_crds::validate::validate(doc, None).map_err(|e| LocalError::Invalid {
             path: path.into(),
             kind: kind.clone(),
@@ -113,6 +145,7 @@ impl Resources {
             "Market" => self.markets.push(serde_json::from_value(doc).map_err(parse)?),
             "Strategy" => self.strategies.push(serde_json::from_value(doc).map_err(parse)?),
             "RiskPolicy" => self.policies.push(serde_json::from_value(doc).map_err(parse)?),
+            // refuse_api let only polyfleet's kinds through.
             _ => return Err(LocalError::Parse(path.into(), format!("unknown kind {kind}"))),
         }
         Ok(())
@@ -224,4 +257,43 @@ pub fn plan(res: &Resources, settings: &FleetSettings) -> LocalPlan {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(name: &str, text: &str) -> Result<Resources, LocalError> {
+        let dir = std::env::temp_dir().join(format!("polyfleet-local-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("policy.yaml"), text).unwrap();
+        let out = Resources::load(&dir, "default");
+        let _ = std::fs::remove_dir_all(&dir);
+        out
+    }
+
+    const POLICY: &str = "kind: RiskPolicy\nmetadata:\n  name: p\nspec:\n  maxGrossExposureMicros: 1000000\n";
+
+    #[test]
+    fn a_polyfleet_kind_under_another_group_is_refused_naming_the_file() {
+        let err = load_text("group", &format!("apiVersion: polyfleet.io/v1alpha1\n{POLICY}")).unwrap_err().to_string();
+        assert!(err.contains("policy.yaml") && err.contains("RiskPolicy p"), "{err}");
+        assert!(err.contains("\"polyfleet.io/v1alpha1\" is not polyfleet's API"), "{err}");
+        let err = load_text("version", &format!("apiVersion: polyfleet.dev/v1\n{POLICY}")).unwrap_err().to_string();
+        assert!(err.contains("serves only polyfleet.dev/v1alpha1"), "{err}");
+        let err = load_text("kind", "apiVersion: polyfleet.dev/v1alpha1\nkind: Fleet\nmetadata:\n  name: f\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no kind \"Fleet\""), "{err}");
+    }
+
+    #[test]
+    fn other_apis_objects_are_skipped_and_ours_load() {
+        let text = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: trading\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n";
+        let res = load_text("foreign", text).unwrap();
+        assert!(res.policies.is_empty() && res.venues.is_empty());
+        assert_eq!(refuse_api("apps/v1", "Deployment"), None);
+        assert_eq!(refuse_api(API_VERSION, "Strategy"), None);
+    }
 }

@@ -154,6 +154,7 @@ pub fn html(r: &Report) -> String {
         ("Fills (maker)", format!("{} ({})", m.fills, m.maker_fills)),
         ("Capital (USDC)", m.capital_usdc.clone()),
         ("Events / frames", format!("{} / {}", r.input.events, r.input.frames)),
+        ("Recording lines", r.input.read.describe()),
         ("Duration (s)", format!("{:.1}", m.duration_s)),
     ] {
         metrics.push_str(&row(k, &v));
@@ -179,11 +180,21 @@ pub fn html(r: &Report) -> String {
     } else {
         format!("<p>Overrides: {}</p>", esc(&r.overrides.join(" ")))
     };
+    // Results on part of the recording say so before anything else.
+    let partial = if r.input.read.partial() {
+        format!(
+            "<p id=\"partial\" style=\"background:#fde2e2;padding:0.5em\"><b>Partial input:</b> bad input was skipped; {}{}</p>\n",
+            esc(&r.input.read.describe()),
+            r.input.read.first_bad.as_deref().map_or(String::new(), |b| format!(" (first: {})", esc(b)))
+        )
+    } else {
+        String::new()
+    };
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>polyfleet backtest: {rec}</title>\n\
 <style>body{{font-family:sans-serif;margin:2em;max-width:1000px}}table{{border-collapse:collapse;margin:1em 0}}\
 th,td{{border:1px solid #ccc;padding:4px 8px;text-align:left}}th{{background:#f4f4f4}}</style></head><body>\n\
-<h1>Backtest of {rec}</h1>\n{overrides}\n<h2>Metrics</h2>\n<table id=\"metrics\">\n{metrics}</table>\n\
+<h1>Backtest of {rec}</h1>\n{partial}{overrides}\n<h2>Metrics</h2>\n<table id=\"metrics\">\n{metrics}</table>\n\
 <h2>Strategies</h2>\n<table id=\"strategies\"><tr><th>Strategy</th><th>PnL</th><th>Fees</th><th>Signals</th><th>Approved</th>\
 <th>Orders</th><th>Rejections</th><th>Positions</th></tr>\n{strategies}</table>\n\
 <h2>Equity</h2>\n<div id=\"equity\">{eq}</div>\n<h2>Drawdown</h2>\n<div id=\"drawdown\">{dd}</div>\n\

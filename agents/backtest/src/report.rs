@@ -24,6 +24,8 @@ pub struct Input {
     pub malformed: u64,
     /// Books the venue's hash disagreed with.
     pub resyncs: u64,
+    /// Every line of the recording, accounted for; `partial()` when bad input was skipped.
+    pub read: polyfleet_polymarket::recording::ReadStats,
 }
 
 /// One strategy's line.

@@ -15,7 +15,7 @@ use polyfleet_backtest::source::Events;
 use polyfleet_backtest::sweep::{self, Axis};
 use polyfleet_core::Money;
 use polyfleet_core::wire::MarketEvent;
-use polyfleet_polymarket::recording;
+use polyfleet_polymarket::recording::{BadInput, Reader};
 
 use crate::local;
 
@@ -42,10 +42,12 @@ pub struct BacktestArgs {
     pub workers: usize,
     /// Show progress bars.
     pub progress: bool,
+    /// Stop at unreadable input (the default), or skip it and say so in the report.
+    pub bad_input: BadInput,
 }
 
-fn first_ms(path: &Path) -> anyhow::Result<u64> {
-    let first = recording::open(path)?.next().transpose()?;
+fn first_ms(path: &Path, mode: BadInput) -> anyhow::Result<u64> {
+    let first = Reader::open(path, mode)?.next();
     Ok(first.map_or(local::DEFAULT_START_MS, |l| l.recv_ns / 1_000_000))
 }
 
@@ -67,7 +69,7 @@ fn bar(progress: bool, len: Option<u64>, what: &str) -> ProgressBar {
 pub fn run(args: &BacktestArgs) -> anyhow::Result<Vec<Report>> {
     let mut res = local::load(&args.dir, &args.namespace)?;
     let catalog = local::catalog_of(&args.recording, args.catalog.as_deref())?;
-    let plan = local::plan_with(&mut res, &catalog, first_ms(&args.recording)?)?;
+    let plan = local::plan_with(&mut res, &catalog, first_ms(&args.recording, args.bad_input)?)?;
     let strategies: Vec<_> = plan.strategies.iter().map(|s| s.config.clone()).collect();
     let capital = args.capital.unwrap_or_else(|| {
         plan.limits
@@ -84,8 +86,8 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<Vec<Report>> {
     };
     // Read once: every sweep point replays the same events.
     let tokens = Engine::new(&base)?.tokens();
-    let lines = recording::open(&args.recording)?.map_while(|l| l.map_err(|e| eprintln!("stopping at {e}")).ok());
-    let mut source = Events::new(lines, tokens);
+    let mut reader = Reader::open(&args.recording, args.bad_input)?;
+    let mut source = Events::new(reader.by_ref(), tokens);
     let reading = bar(args.progress, None, "reading");
     let mut events: Vec<MarketEvent> = vec![];
     for ev in source.by_ref() {
@@ -95,12 +97,20 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<Vec<Report>> {
         }
     }
     reading.finish_and_clear();
+    let (frames, malformed, resyncs) = (source.frames, source.malformed(), source.resyncs);
+    drop(source);
+    // A cut, corrupt or empty recording is an error here, unless bad input is to be skipped.
+    let read = reader.finish()?;
+    if read.partial() {
+        eprintln!("warning: results cover part of {}: {}", args.recording.display(), read.describe());
+    }
     let input = Input {
         recording: args.recording.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-        frames: source.frames,
+        frames,
         events: events.len() as u64,
-        malformed: source.malformed(),
-        resyncs: source.resyncs,
+        malformed,
+        resyncs,
+        read,
     };
     let axes: Vec<Axis> = args.sweeps.iter().map(|s| sweep::parse(s)).collect::<Result<_, _>>()?;
     let points = sweep::grid(&axes);

@@ -6,6 +6,7 @@ use polyfleet_backtest::report::Report;
 use polyfleet_cli::{backtest, local, record, up};
 use polyfleet_core::Money;
 use polyfleet_polymarket::catalog::Catalog;
+use polyfleet_polymarket::recording::{BadInput, Reader};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -60,6 +61,10 @@ enum Command {
         /// Market catalog of the replay (default: `<recording>.markets.json`).
         #[arg(long, requires = "replay")]
         catalog: Option<PathBuf>,
+        /// Skip unreadable recording lines (counted and reported) instead of stopping with an
+        /// error; a file cut short then ends where it breaks.
+        #[arg(long)]
+        skip_bad_input: bool,
     },
     /// Run the venue simulator (market WebSocket + CLOB/Gamma REST) until Ctrl-C.
     VenueSim {
@@ -85,6 +90,10 @@ enum Command {
         /// is then frames per second.
         #[arg(long)]
         replay: Option<PathBuf>,
+        /// Skip unreadable recording lines (counted and reported) instead of stopping with an
+        /// error; a file cut short then ends where it breaks.
+        #[arg(long)]
+        skip_bad_input: bool,
         /// Write a recording of this many frames of the model to `--out` instead of serving
         /// (deterministic: the same seed gives the same file; no network, no clock).
         #[arg(long, requires = "out", conflicts_with = "replay")]
@@ -130,6 +139,10 @@ enum Command {
         /// Sweep worker threads (default: the machine's cores).
         #[arg(long)]
         workers: Option<usize>,
+        /// Skip unreadable recording lines (counted and reported) instead of stopping with an
+        /// error; a file cut short then ends where it breaks.
+        #[arg(long)]
+        skip_bad_input: bool,
     },
     /// Record a venue's market channel to JSON Lines (`.gz` compresses).
     Record {
@@ -195,14 +208,17 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("wrote {n} frames to {} and its market catalog to {}", out.display(), catalog_path.display());
             Ok(())
         }
-        Command::VenueSim { replay: Some(path), addr, rate, .. } => {
-            let lines = polyfleet_cli::record::open(&path)?.collect::<Result<Vec<_>, _>>()?;
+        Command::VenueSim { replay: Some(path), addr, rate, skip_bad_input, .. } => {
+            let (lines, read) = Reader::read_all(&path, bad_input(skip_bad_input))?;
+            if read.partial() {
+                eprintln!("warning: replaying part of {}: {}", path.display(), read.describe());
+            }
             let replay = polyfleet_sim::replay::Replay::new(lines);
-            let frames = replay.remaining();
             let sim = server::serve_source(Box::new(replay), addr, rate).await.context("starting the replay")?;
             println!(
-                "replaying {} ({frames} frames) on {} (market channel {})",
+                "replaying {} ({}) on {} (market channel {})",
                 path.display(),
+                read.describe(),
                 sim.http_url(),
                 sim.market_ws_url()
             );
@@ -248,20 +264,44 @@ async fn main() -> anyhow::Result<()> {
             println!("stopped after {} frames on {} connections", sim.frames_sent(), sim.connections());
             Ok(())
         }
-        Command::Up { resources, namespace, runtime, nats, redis, metrics_addr, duration, replay, catalog } => {
+        Command::Up {
+            resources,
+            namespace,
+            runtime,
+            nats,
+            redis,
+            metrics_addr,
+            duration,
+            replay,
+            catalog,
+            skip_bad_input,
+        } => {
             let runtime = match runtime.as_str() {
                 "processes" => up::Runtime::Processes { nats, redis, bin_dir: None },
                 _ => up::Runtime::Inproc,
             };
             let duration = duration.map(Duration::from_secs);
-            let args = up::UpArgs { dir: resources, namespace, metrics_addr, duration, replay, catalog, runtime };
+            let bad_input = bad_input(skip_bad_input);
+            let args =
+                up::UpArgs { dir: resources, namespace, metrics_addr, duration, replay, catalog, runtime, bad_input };
             let outcome = up::run(args, stop_rx).await?;
             if outcome.open_orders > 0 {
                 eprintln!("{} orders were still open at exit", outcome.open_orders);
             }
             Ok(())
         }
-        Command::Backtest { resources, recording, catalog, namespace, out, sweep, capital, sample_ms, workers } => {
+        Command::Backtest {
+            resources,
+            recording,
+            catalog,
+            namespace,
+            out,
+            sweep,
+            capital,
+            sample_ms,
+            workers,
+            skip_bad_input,
+        } => {
             let capital = capital.map(|c| Money::parse(&c)).transpose().context("--capital")?;
             let args = backtest::BacktestArgs {
                 dir: resources,
@@ -274,6 +314,7 @@ async fn main() -> anyhow::Result<()> {
                 sample_ms,
                 workers: workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
                 progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                bad_input: bad_input(skip_bad_input),
             };
             let reports = tokio::task::spawn_blocking(move || backtest::run(&args)).await??;
             summary(&reports);
@@ -289,6 +330,10 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn bad_input(skip: bool) -> BadInput {
+    if skip { BadInput::Skip } else { BadInput::Fail }
 }
 
 /// One line per run, best first.

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use polyfleet_core::TokenId;
-pub use polyfleet_polymarket::recording::{RecordLine, create, open};
+pub use polyfleet_polymarket::recording::{BadInput, ReadStats, Reader, RecordLine, create};
 use polyfleet_polymarket::ws::{self, WsConfig, WsEvent};
 use tokio::sync::{mpsc, watch};
 

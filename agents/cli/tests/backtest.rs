@@ -1,7 +1,9 @@
 //! `polyfleet backtest` end to end, as a user runs it: a recording of the example resources'
 //! simulator (`venue-sim --generate -f manifests/examples`), backtested twice into byte-identical
 //! JSON and HTML reports whose HTML carries the plots (SVG) and every metric; a sweep ranks its
-//! runs; a sweep of a parameter no strategy has is refused.
+//! runs; a sweep of a parameter no strategy has is refused; a garbage or empty recording is refused
+//! by all three readers (backtest, `up --replay`, `venue-sim --replay`) unless bad input is to be
+//! skipped, and then the report says so at the top.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -127,4 +129,65 @@ fn sweeps_rank_their_runs_and_typos_are_refused() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("minEdgBps"), "{}", String::from_utf8_lossy(&bad.stderr));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `rec` with a garbage line in the middle: the file, its line number and its line count.
+fn with_garbage(rec: &Path, dir: &Path) -> (PathBuf, usize, usize) {
+    let text = std::fs::read_to_string(rec).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let mid = lines.len() / 2;
+    lines.insert(mid, "{\"recv_ns\": garbage");
+    let bad = dir.join("garbage.jsonl");
+    std::fs::write(&bad, lines.join("\n") + "\n").unwrap();
+    std::fs::copy(dir.join("rec.jsonl.markets.json"), dir.join("garbage.jsonl.markets.json")).unwrap();
+    (bad, mid + 1, lines.len())
+}
+
+#[test]
+fn broken_recordings_are_refused_by_every_reader_unless_bad_input_is_skipped() {
+    let dir = tmp("broken");
+    let rec = generate(&dir, 3_000);
+    let (garbage, at, lines) = with_garbage(&rec, &dir);
+    let at_line = format!("garbage.jsonl: line {at}:");
+    let empty = dir.join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    std::fs::copy(dir.join("rec.jsonl.markets.json"), dir.join("empty.jsonl.markets.json")).unwrap();
+
+    // backtest: an error naming the line, non-zero exit, no report.
+    let o = backtest(&garbage, &dir.join("g"), &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains(&at_line), "{err}");
+    assert!(!dir.join("g/report.json").exists());
+    let o = backtest(&empty, &dir.join("e"), &["--skip-bad-input"]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("no frames"));
+
+    // Skipped on request: the report says so at the top and accounts for every line.
+    let o = backtest(&garbage, &dir.join("s"), &["--skip-bad-input"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("warning: results cover part of"));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("s/report.json")).unwrap()).unwrap();
+    let read = &report["input"]["read"];
+    assert_eq!((read["lines"].as_u64(), read["bad"].as_u64()), (Some(lines as u64), Some(1)), "{read}");
+    let html = std::fs::read_to_string(dir.join("s/report.html")).unwrap();
+    let (partial, metrics) = (html.find("id=\"partial\"").unwrap(), html.find("id=\"metrics\"").unwrap());
+    assert!(partial < metrics, "the partial-input notice comes before the results");
+
+    // up --replay refuses it before starting the fleet.
+    let o = bin()
+        .args(["up", "--metrics-addr", "127.0.0.1:0", "-f"])
+        .arg(examples())
+        .arg("--replay")
+        .arg(&garbage)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains(&at_line), "{err}");
+
+    // venue-sim --replay refuses the same file before serving anything.
+    for bad in [&garbage, &empty] {
+        let o = bin().args(["venue-sim", "--addr", "127.0.0.1:0", "--replay"]).arg(bad).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && (err.contains(&at_line) || err.contains("no frames")), "{err}");
+    }
 }

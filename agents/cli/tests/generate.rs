@@ -6,7 +6,7 @@ use std::process::Command;
 
 use polyfleet_cli::generate::generate;
 use polyfleet_polymarket::market::{Decoder, EventKind};
-use polyfleet_polymarket::recording::{RecordLine, open};
+use polyfleet_polymarket::recording::{BadInput, Reader, RecordLine};
 use polyfleet_sim::SimConfig;
 
 fn cfg(seed: u64) -> SimConfig {
@@ -62,7 +62,7 @@ fn the_command_writes_what_the_library_generates() {
         .status()
         .unwrap();
     assert!(status.success());
-    let from_file: Vec<RecordLine> = open(&path).unwrap().collect::<Result<_, _>>().unwrap();
+    let from_file: Vec<RecordLine> = Reader::read_all(&path, BadInput::Fail).unwrap().0;
     let _ = std::fs::remove_file(&path);
     let expected: Vec<RecordLine> =
         String::from_utf8(bytes(7, 3000)).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();

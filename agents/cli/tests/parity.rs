@@ -39,6 +39,7 @@ async fn the_fleet_and_the_backtest_fill_the_same_orders_for_the_same_pnl() {
         sample_ms: 1000,
         workers: 1,
         progress: false,
+        bad_input: polyfleet_cli::record::BadInput::Fail,
     };
     let report = tokio::task::spawn_blocking(move || backtest(&args)).await.unwrap().unwrap().remove(0);
     let mut expected: Vec<String> = report
@@ -58,6 +59,7 @@ async fn the_fleet_and_the_backtest_fill_the_same_orders_for_the_same_pnl() {
         replay: Some(rec.clone()),
         catalog: None,
         runtime: polyfleet_cli::up::Runtime::Inproc,
+        bad_input: polyfleet_cli::record::BadInput::Fail,
     };
     let outcome = up(up_args, stop_rx).await.unwrap();
     let (_, fills) = outcome.fills.iter().find(|(n, _)| n == "negrisk-arb").unwrap();

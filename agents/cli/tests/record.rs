@@ -26,7 +26,7 @@ async fn records_and_reads_back_gzip() {
     sim.pause(true);
     assert!(n > 100, "only {n} frames recorded");
 
-    let lines: Vec<record::RecordLine> = record::open(&path).unwrap().map(Result::unwrap).collect();
+    let lines: Vec<record::RecordLine> = record::Reader::read_all(&path, record::BadInput::Fail).unwrap().0;
     std::fs::remove_file(&path).unwrap();
     assert_eq!(lines[0].event.as_deref(), Some("connected"));
     assert_eq!(lines.iter().filter(|l| l.frame.is_some()).count() as u64, n);
@@ -63,7 +63,7 @@ async fn replays_a_recording_as_a_venue() {
         .await
         .unwrap();
     drop(out);
-    let lines: Vec<_> = record::open(&path).unwrap().map(Result::unwrap).collect();
+    let lines: Vec<_> = record::Reader::read_all(&path, record::BadInput::Fail).unwrap().0;
     std::fs::remove_file(&path).unwrap();
 
     let replay = Replay::new(lines);

@@ -49,6 +49,7 @@ fn args(dir: &Path, metrics: &str, runtime: Runtime) -> UpArgs {
         replay: None,
         catalog: None,
         runtime,
+        bad_input: polyfleet_cli::record::BadInput::Fail,
     }
 }
 

@@ -75,6 +75,8 @@ pub struct UpArgs {
     pub catalog: Option<PathBuf>,
     /// Where the agents run.
     pub runtime: Runtime,
+    /// Stop at an unreadable replay line (the default), or skip it (counted, reported).
+    pub bad_input: polyfleet_polymarket::recording::BadInput,
 }
 
 /// How the run ended.
@@ -145,7 +147,10 @@ fn prepare(args: &UpArgs) -> anyhow::Result<Prepared> {
         Some(rec) => {
             let venue = res.venues.first().context("no Venue in the directory")?.clone();
             let catalog = local::catalog_of(rec, args.catalog.as_deref())?;
-            let lines = polyfleet_polymarket::recording::open(rec)?.collect::<Result<Vec<_>, _>>()?;
+            let (lines, read) = polyfleet_polymarket::recording::Reader::read_all(rec, args.bad_input)?;
+            if read.partial() {
+                eprintln!("warning: replaying part of {}: {}", rec.display(), read.describe());
+            }
             let start_ms = lines.first().map_or(0, |l| l.recv_ns / 1_000_000);
             (venue, Source::Replay(lines), catalog, start_ms)
         }
