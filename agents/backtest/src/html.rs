@@ -145,6 +145,7 @@ pub fn html(r: &Report) -> String {
         ("Sharpe", ratio(m.sharpe)),
         ("Sortino", ratio(m.sortino)),
         ("Calmar", ratio(m.calmar)),
+        ("Annualized ratios", m.ratios_note.clone().unwrap_or_else(|| "from daily returns, 365 days a year".into())),
         ("Max drawdown (USDC)", m.max_drawdown_usdc.clone()),
         ("Hit rate", ratio(m.hit_rate)),
         ("Profit factor", ratio(m.profit_factor)),

@@ -103,7 +103,7 @@ pub fn thin(len: usize, n: usize) -> Vec<usize> {
 
 impl Report {
     /// The report of a journal.
-    pub fn new(input: Input, overrides: Vec<String>, journal: Journal, capital: Money, sample_ns: u64) -> Report {
+    pub fn new(input: Input, overrides: Vec<String>, journal: Journal, capital: Money) -> Report {
         let first = journal.samples.first().map_or(0, |s| s.ts_ns);
         let equity = thin(journal.samples.len(), CURVE_POINTS)
             .into_iter()
@@ -115,7 +115,7 @@ impl Report {
         Report {
             input,
             overrides,
-            metrics: stats(&journal, capital, sample_ns),
+            metrics: stats(&journal, capital),
             strategies: journal.strategies.iter().map(StrategyLine::from).collect(),
             open_orders: journal.open_orders,
             equity,

@@ -2,16 +2,24 @@
 //! point ([`Money`]); ratios (Sharpe, Sortino, Calmar, hit rate, profit factor, turnover) are
 //! computed from them in floating point, since they are not money.
 //!
-//! Returns are the equity changes between samples divided by the capital (the risk policies'
-//! gross exposure limit unless given); annualizing assumes markets that trade around the clock.
-//! Hit rate and profit factor count sample periods with a non-zero PnL.
+//! Annualized ratios (Sharpe, Sortino, Calmar) come from daily returns only: the equity change
+//! over each whole day of recording time (markets trade around the clock: 365 days a year)
+//! divided by the capital (the risk policies' gross exposure limit unless given), and only with
+//! at least [`MIN_DAILY_RETURNS`] of them. A run of minutes has no annual ratio (scaling
+//! per-second returns by the square root of the seconds in a year gave a Sharpe of 280 for a
+//! 6.5-minute backtest): the ratio is `None` and [`Stats::ratios_note`] says why. Hit rate and
+//! profit factor count sample periods with a non-zero PnL.
 
 use polyfleet_core::{Money, Rounding};
 use serde::Serialize;
 
 use crate::journal::Journal;
 
-const YEAR_NS: f64 = 365.0 * 24.0 * 3600.0 * 1e9;
+const DAY_NS: u64 = 86_400_000_000_000;
+const DAYS_PER_YEAR: f64 = 365.0;
+
+/// Daily returns an annualized ratio needs; with fewer it is not reported.
+pub const MIN_DAILY_RETURNS: usize = 30;
 
 /// The run's numbers.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -28,12 +36,15 @@ pub struct Stats {
     pub capital_usdc: String,
     /// Notional traded, USDC.
     pub notional_usdc: String,
-    /// Annualized Sharpe ratio (None without variation).
+    /// Annualized Sharpe ratio of daily returns (None: too few days, or no variation).
     pub sharpe: Option<f64>,
-    /// Annualized Sortino ratio (None without losses).
+    /// Annualized Sortino ratio of daily returns (None: too few days, or no losing day).
     pub sortino: Option<f64>,
-    /// Annualized return over max drawdown (None without drawdown).
+    /// Annualized return over max drawdown (None: too few days, or no drawdown).
     pub calmar: Option<f64>,
+    /// Why the annualized ratios are not given, when they are not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratios_note: Option<String>,
     /// Share of periods with a gain, among periods with a non-zero PnL.
     pub hit_rate: Option<f64>,
     /// Gains over losses (None without losses).
@@ -50,23 +61,56 @@ pub struct Stats {
     pub duration_s: f64,
 }
 
+/// `s` seconds as minutes, hours or days.
+fn human_duration(s: f64) -> String {
+    if s < 3600.0 {
+        format!("{:.1} minutes", s / 60.0)
+    } else if s < 86_400.0 {
+        format!("{:.1} hours", s / 3600.0)
+    } else {
+        format!("{:.1} days", s / 86_400.0)
+    }
+}
+
 fn round6(x: f64) -> Option<f64> {
     x.is_finite().then(|| (x * 1e6).round() / 1e6)
 }
 
-/// Statistics of `j`, against `capital` (positive), with samples every `sample_ns`.
-pub fn stats(j: &Journal, capital: Money, sample_ns: u64) -> Stats {
+/// The equity at the end of each whole day since the first sample (the last sample at or before
+/// each day's end), the first sample's equity first.
+fn daily_equity(j: &Journal) -> Vec<i64> {
+    let Some(first) = j.samples.first() else { return vec![] };
+    let mut out = vec![first.equity.micros()];
+    let mut end = first.ts_ns.saturating_add(DAY_NS);
+    let mut last = first.equity.micros();
+    for s in &j.samples {
+        while s.ts_ns > end {
+            out.push(last);
+            end = end.saturating_add(DAY_NS);
+        }
+        last = s.equity.micros();
+    }
+    if j.samples.last().is_some_and(|s| s.ts_ns == end) {
+        out.push(last);
+    }
+    out
+}
+
+/// Statistics of `j`, against `capital` (positive).
+pub fn stats(j: &Journal, capital: Money) -> Stats {
     let cap = capital.micros().max(1) as f64;
     let equity: Vec<i64> = j.samples.iter().map(|s| s.equity.micros()).collect();
     let changes: Vec<i64> = equity.windows(2).map(|w| w[1] - w[0]).collect();
-    let returns: Vec<f64> = changes.iter().map(|&c| c as f64 / cap).collect();
-    let n = returns.len() as f64;
-    let per_year = (YEAR_NS / sample_ns.max(1) as f64).sqrt();
-    let mean = if n > 0.0 { returns.iter().sum::<f64>() / n } else { 0.0 };
-    let var = if n > 1.0 { returns.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
-    let down = if n > 0.0 { returns.iter().map(|r| r.min(0.0).powi(2)).sum::<f64>() / n } else { 0.0 };
-    let sharpe = (var > 0.0).then(|| mean / var.sqrt() * per_year).and_then(round6);
-    let sortino = (down > 0.0).then(|| mean / down.sqrt() * per_year).and_then(round6);
+    let daily: Vec<f64> = daily_equity(j).windows(2).map(|w| (w[1] - w[0]) as f64 / cap).collect();
+    let days = daily.len();
+    let enough = days >= MIN_DAILY_RETURNS;
+    let n = days as f64;
+    let mean = if n > 0.0 { daily.iter().sum::<f64>() / n } else { 0.0 };
+    let var = if n > 1.0 { daily.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+    let down = if n > 0.0 { daily.iter().map(|r| r.min(0.0).powi(2)).sum::<f64>() / n } else { 0.0 };
+    let per_year = DAYS_PER_YEAR.sqrt();
+    let sharpe = (enough && var > 0.0).then(|| mean / var.sqrt() * per_year).and_then(round6);
+    let sortino = (enough && down > 0.0).then(|| mean / down.sqrt() * per_year).and_then(round6);
     let (mut peak, mut max_dd) = (0i64, 0i64);
     for &e in &equity {
         peak = peak.max(e);
@@ -76,9 +120,15 @@ pub fn stats(j: &Journal, capital: Money, sample_ns: u64) -> Stats {
     let last = j.samples.last().map_or(0, |s| s.ts_ns);
     let duration_ns = last.saturating_sub(first) as f64;
     let end = equity.last().copied().unwrap_or(0);
-    let calmar = (max_dd > 0 && duration_ns > 0.0)
-        .then(|| (end as f64 / cap) * (YEAR_NS / duration_ns) / (max_dd as f64 / cap))
+    let calmar = (enough && max_dd > 0)
+        .then(|| (end as f64 / cap) * (DAYS_PER_YEAR / n) / (max_dd as f64 / cap))
         .and_then(round6);
+    let ratios_note = (!enough).then(|| {
+        format!(
+            "not annualized: {} of recording time gives {days} daily returns; Sharpe, Sortino and Calmar need at least {MIN_DAILY_RETURNS}",
+            human_duration(duration_ns / 1e9)
+        )
+    });
     let gains: i64 = changes.iter().filter(|&&c| c > 0).sum();
     let losses: i64 = -changes.iter().filter(|&&c| c < 0).sum::<i64>();
     let moved = changes.iter().filter(|&&c| c != 0).count();
@@ -99,6 +149,7 @@ pub fn stats(j: &Journal, capital: Money, sample_ns: u64) -> Stats {
         sharpe,
         sortino,
         calmar,
+        ratios_note,
         hit_rate: (moved > 0).then(|| won as f64 / moved as f64).and_then(round6),
         profit_factor: (losses > 0).then(|| gains as f64 / losses as f64).and_then(round6),
         turnover: round6(notional.micros() as f64 / cap),

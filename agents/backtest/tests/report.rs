@@ -21,32 +21,67 @@ fn journal(equity_usdc: &[i64]) -> Journal {
     j
 }
 
+/// A journal with one sample every `step_ns`.
+fn journal_every(equity_usdc: &[i64], step_ns: u64) -> Journal {
+    let mut j = journal(equity_usdc);
+    for (i, s) in j.samples.iter_mut().enumerate() {
+        s.ts_ns = i as u64 * step_ns;
+    }
+    j
+}
+
+const DAY: u64 = 86_400_000_000_000;
+
 #[test]
-fn drawdown_hit_rate_profit_factor_and_ratios() {
-    // Changes +10, -5, +10, 0, -20, +15 on 100 USDC of capital.
-    let s = stats(&journal(&[0, 10, 5, 15, 15, -5, 10]), Money::from_micros(100_000_000), 1_000_000_000);
+fn drawdown_hit_rate_and_profit_factor_and_no_annual_ratio_from_seconds() {
+    // Changes +10, -5, +10, 0, -20, +15 on 100 USDC of capital, one per second.
+    let s = stats(&journal(&[0, 10, 5, 15, 15, -5, 10]), Money::from_micros(100_000_000));
     assert_eq!(s.pnl_usdc, "10");
     assert_eq!(s.max_drawdown_usdc, "20");
     assert_eq!(s.hit_rate, Some(0.6)); // 3 gains of 5 periods that moved
     assert_eq!(s.profit_factor, Some(1.4)); // 35 / 25
     assert_eq!(s.duration_s, 6.0);
-    // Returns 0.1, -0.05, 0.1, 0, -0.2, 0.15: mean 0.1/6, sample sd 0.128712..., per year sqrt(31_536_000).
-    let r = [0.1f64, -0.05, 0.1, 0.0, -0.2, 0.15];
-    let mean = r.iter().sum::<f64>() / 6.0;
-    let sd = (r.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 5.0).sqrt();
-    let sharpe = mean / sd * 31_536_000f64.sqrt();
-    assert!((s.sharpe.unwrap() - sharpe).abs() < 1e-5, "{:?} vs {sharpe}", s.sharpe);
-    let down = (r.iter().map(|x| x.min(0.0).powi(2)).sum::<f64>() / 6.0).sqrt();
-    assert!((s.sortino.unwrap() - mean / down * 31_536_000f64.sqrt()).abs() < 1e-5);
-    // Calmar: (0.1 over 6 s, annualized) / 0.2.
-    let calmar = 0.1 * (31_536_000.0 / 6.0) / 0.2;
-    assert!((s.calmar.unwrap() - calmar).abs() / calmar < 1e-9);
+    // Six seconds are no year: no Sharpe, Sortino or Calmar, and the report says why.
+    assert_eq!((s.sharpe, s.sortino, s.calmar), (None, None, None));
+    let note = s.ratios_note.unwrap();
+    assert!(note.contains("0.1 minutes") && note.contains("0 daily returns") && note.contains("at least 30"), "{note}");
     assert_eq!(s.brier, None, "no directional strategy: no Brier score");
 }
 
 #[test]
+fn annualized_ratios_come_from_daily_returns() {
+    // 40 days, one sample every 6 hours; the equity moves once a day (+3, +3, -2, repeated, on
+    // 100 USDC), so the daily returns are exactly those moves.
+    let moves = [3i64, 3, -2];
+    let mut equity = vec![0i64];
+    for d in 0..40 {
+        let e = equity.last().unwrap() + moves[d % 3];
+        equity.extend([e, e, e, e]);
+    }
+    let j = journal_every(&equity, DAY / 4);
+    let s = stats(&j, Money::from_micros(100_000_000));
+    let r: Vec<f64> = (0..40).map(|d| moves[d % 3] as f64 / 100.0).collect();
+    let n = r.len() as f64;
+    let mean = r.iter().sum::<f64>() / n;
+    let sd = (r.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    assert!((s.sharpe.unwrap() - mean / sd * 365f64.sqrt()).abs() < 1e-5, "{:?}", s.sharpe);
+    let down = (r.iter().map(|x| x.min(0.0).powi(2)).sum::<f64>() / n).sqrt();
+    assert!((s.sortino.unwrap() - mean / down * 365f64.sqrt()).abs() < 1e-5);
+    // Calmar: the return over 40 days, annualized, over the largest drawdown (2 USDC).
+    let end = *equity.last().unwrap() as f64 / 100.0;
+    let calmar = end * (365.0 / 40.0) / 0.02;
+    assert!((s.calmar.unwrap() - calmar).abs() / calmar < 1e-9, "{:?} vs {calmar}", s.calmar);
+    assert_eq!(s.ratios_note, None);
+    // 29 days are not enough.
+    let short = journal_every(&equity[..29 * 4 + 1], DAY / 4);
+    let s = stats(&short, Money::from_micros(100_000_000));
+    assert_eq!(s.sharpe, None);
+    assert!(s.ratios_note.unwrap().contains("29 daily returns"));
+}
+
+#[test]
 fn a_flat_run_has_no_ratios_rather_than_nonsense() {
-    let s = stats(&journal(&[0, 0, 0]), Money::from_micros(1_000_000), 1_000_000_000);
+    let s = stats(&journal_every(&[0; 200], DAY / 4), Money::from_micros(1_000_000));
     assert_eq!((s.sharpe, s.sortino, s.calmar, s.hit_rate, s.profit_factor), (None, None, None, None, None));
     assert_eq!(s.max_drawdown_usdc, "0");
 }

@@ -127,7 +127,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<Vec<Report>> {
             }
             replaying.inc(chunk.len() as u64);
         }
-        Ok(Report::new(input.clone(), labels.clone(), engine.finish(), capital, sample_ns))
+        Ok(Report::new(input.clone(), labels.clone(), engine.finish(), capital))
     });
     replaying.finish_and_clear();
     let reports: Vec<Report> = reports.into_iter().collect::<anyhow::Result<_>>()?;

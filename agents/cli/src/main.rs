@@ -353,4 +353,7 @@ fn summary(reports: &[Report]) {
             if r.overrides.is_empty() { String::new() } else { format!("  [{}]", r.overrides.join(" ")) }
         );
     }
+    if let Some(note) = reports.first().and_then(|r| r.metrics.ratios_note.as_ref()) {
+        println!("     sharpe: {note}");
+    }
 }
