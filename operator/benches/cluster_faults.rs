@@ -37,6 +37,7 @@ const NS: &str = "scale";
 const SYSTEM: &str = "scale-system";
 
 fn start_operator(kubeconfig: &std::path::Path, id: &str, nats: &str, redis: &str) -> Child {
+    let log = std::fs::File::create(log_path(id)).unwrap();
     Command::new(cluster::workspace_binary("polyfleet-operator"))
         .arg("run")
         .env("KUBECONFIG", kubeconfig)
@@ -47,10 +48,53 @@ fn start_operator(kubeconfig: &std::path::Path, id: &str, nats: &str, redis: &st
         .env("POD_NAMESPACE", SYSTEM)
         .env("POD_NAME", id)
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .env("POLYFLEET_LOG_JSON", "false")
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
         .spawn()
         .unwrap()
+}
+
+/// `polyfleet venue-sim` on a free loopback port serving `venue` and `markets`; its address.
+fn start_venue_sim(venue: &Value, markets: &[Value]) -> (Child, String) {
+    let dir = std::env::temp_dir().join(format!("cluster_faults-venue-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("resources.yaml");
+    let docs: Vec<String> = std::iter::once(venue).chain(markets).map(|d| serde_json::to_string(d).unwrap()).collect();
+    std::fs::write(&file, docs.join("\n---\n")).unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let child = Command::new(cluster::workspace_binary("polyfleet"))
+        .args(["venue-sim", "--filename"])
+        .arg(&file)
+        .args(["--addr", &addr])
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(dir.join("venue-sim.log")).unwrap()))
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(Instant::now() < deadline, "venue-sim did not listen on {addr}; log in {}", dir.display());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (child, addr)
+}
+
+/// Where operator `id` logs (warnings and errors).
+fn log_path(id: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("cluster_faults-{id}.log"))
+}
+
+/// The operator's failed reconciles by kind and reason, from its log.
+fn failures(id: &str) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for line in std::fs::read_to_string(log_path(id)).unwrap_or_default().lines() {
+        if let Some(rest) = line.split("reconcile failed").nth(1) {
+            let error = rest.split("error=").nth(1).unwrap_or(rest);
+            let short: String = error.chars().take(90).collect();
+            *out.entry(short).or_insert(0) += 1;
+        }
+    }
+    out
 }
 
 /// VmRSS and VmHWM of `pid`, MiB.
@@ -202,16 +246,24 @@ async fn main() {
     )
     .unwrap();
     docs[0]["metadata"]["namespace"] = NS.into();
+    // The venue answers the Markets' lookups: a simulator on this host serving the same Venue and
+    // Markets (as the in-cluster one would; nothing runs the cluster's Pods here). Without it
+    // every lookup fails, and failures are not a steady state to measure idle writes in.
+    let markets: Vec<Value> = (0..100).map(market).collect();
+    let venue_sim = start_venue_sim(&docs[0], &markets);
+    let url = format!("http://{}", venue_sim.1);
+    docs[0]["spec"]["endpoints"] = json!({"clob": url, "gamma": url});
     docs.extend((0..10).map(policy));
-    docs.extend((0..100).map(market));
+    docs.extend(markets);
     apply_all(&client, docs).await;
     apply_all(&client, (0..n).map(strategy).collect()).await;
     let applied = t0.elapsed();
-    let mut last = 0;
+    let mut said = Instant::now();
     loop {
         let ready = ready_count(&strategies).await;
-        if ready != last {
-            last = ready;
+        if said.elapsed() >= Duration::from_secs(15) {
+            said = Instant::now();
+            println!("scale: {ready} of {n} Ready after {:.0} s", t0.elapsed().as_secs_f64());
         }
         if ready == n {
             break;
@@ -231,7 +283,26 @@ async fn main() {
 
     // 2. Idle writes.
     let idle: u64 = std::env::var("POLYFLEET_IDLE_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
-    tokio::time::sleep(Duration::from_secs(10)).await; // the last status writes settle
+    // The controller manager works through 1,000 new Deployments (ReplicaSets, Pods, Events)
+    // for minutes after the operator is done: idle starts when 15 s pass without a write other
+    // than a Lease's.
+    let settling = Instant::now();
+    let mut last = requests(&client).await;
+    loop {
+        tokio::time::sleep(Duration::from_secs(15)).await;
+        let now = requests(&client).await;
+        let busy: f64 = delta(&last, &now)
+            .iter()
+            .filter(|((verb, resource, _), _)| WRITES.contains(&verb.as_str()) && resource != "leases")
+            .map(|(_, d)| d)
+            .sum();
+        last = now;
+        if busy == 0.0 {
+            break;
+        }
+        assert!(settling.elapsed() < Duration::from_secs(900), "the control plane still writes after 15 minutes");
+    }
+    println!("idle: the control plane settled {:.0} s after all were Ready", settling.elapsed().as_secs_f64());
     let before = requests(&client).await;
     tokio::time::sleep(Duration::from_secs(idle)).await;
     let after = requests(&client).await;
@@ -275,11 +346,14 @@ async fn main() {
     }
     let reconciled = killed.elapsed();
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let conflicts: f64 = delta(&before, &requests(&client).await)
-        .iter()
+    let conflicted: Vec<((String, String, String), f64)> = delta(&before, &requests(&client).await)
+        .into_iter()
         .filter(|((_, r, c), _)| c == "409" && r != "leases")
-        .map(|(_, d)| d)
-        .sum();
+        .collect();
+    for ((verb, resource, _), d) in &conflicted {
+        println!("failover: 409 Conflict on {verb} {resource}: {d}");
+    }
+    let conflicts: f64 = conflicted.iter().map(|(_, d)| d).sum();
     println!(
         "failover: leader {leader} killed; {new_leader} holds the Lease after {:.1} s (lease duration {} s); the edited Strategy reconciled after {:.1} s; {conflicts} 409 Conflicts on non-Lease objects",
         takeover.as_secs_f64(),
@@ -325,6 +399,15 @@ async fn main() {
             .filter(|s| s.name_any().starts_with("s-"))
             .count()
     );
+    for id in ["op-a", "op-b"] {
+        for (error, count) in failures(id) {
+            println!("failed reconciles of {id}: {count} x {error}");
+        }
+        println!("log of {id}: {}", log_path(id).display());
+    }
+    let (mut sim, _) = venue_sim;
+    let _ = sim.kill();
+    let _ = sim.wait();
     for (_, mut c) in ops {
         let _ = c.kill();
         let _ = c.wait();

@@ -195,6 +195,10 @@ fn spawn_apiserver(assets: &Path, dir: &Path, etcd_port: u16, port: u16) -> Resu
             // Room for thousands of Services: the scale benchmark makes one per Strategy (a /24
             // ran out at about 250: "failed to allocate a serviceIP: range is full").
             "--service-cluster-ip-range=10.0.0.0/16".to_string(),
+            // The API server would publish its own address (loopback here) as the `kubernetes`
+            // Service's Endpoints every 10 s, and loopback is refused (422): a write attempt
+            // forever, in every idle-write count. Nothing here routes to it by Endpoints.
+            "--endpoint-reconciler-type=none".to_string(),
             "--allow-privileged=true".to_string(),
             "--disable-admission-plugins=ServiceAccount".to_string(),
             "--profiling=false".to_string(),
