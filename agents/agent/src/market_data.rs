@@ -184,6 +184,7 @@ fn account(metrics: &MarketDataMetrics, seen: &mut DecodeStats, now: &DecodeStat
         ("malformed_frame", now.malformed_frame, seen.malformed_frame),
         ("invalid_event", now.invalid_event, seen.invalid_event),
         ("unknown_type", now.unknown_type, seen.unknown_type),
+        ("unsupported_schema", now.unsupported_schema, seen.unsupported_schema),
     ] {
         if now_v > seen_v {
             metrics.decode_errors.get_or_create(&KindLabel { kind: kind.into() }).inc_by(now_v - seen_v);

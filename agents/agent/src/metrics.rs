@@ -26,7 +26,7 @@ pub struct MarketDataMetrics {
     pub events: Family<KindLabel, Counter>,
     /// Frames received.
     pub frames: Counter,
-    /// Decode problems, by kind (malformed_frame, invalid_event, unknown_type).
+    /// Decode problems, by kind (malformed_frame, invalid_event, unknown_type, unsupported_schema).
     pub decode_errors: Family<KindLabel, Counter>,
     /// WebSocket (re)connections made.
     pub connects: Counter,

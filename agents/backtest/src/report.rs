@@ -22,6 +22,8 @@ pub struct Input {
     pub events: u64,
     /// Malformed frames skipped.
     pub malformed: u64,
+    /// Events in a schema the decoder does not support, skipped.
+    pub unsupported_schema: u64,
     /// Books the venue's hash disagreed with.
     pub resyncs: u64,
     /// Every line of the recording, accounted for; `partial()` when bad input was skipped.

@@ -48,6 +48,11 @@ impl<I: Iterator<Item = RecordLine>> Events<I> {
         let s = self.norm.decode_stats();
         s.malformed_frame + s.invalid_event
     }
+
+    /// Events in a schema the decoder does not support, skipped so far.
+    pub fn unsupported(&self) -> u64 {
+        self.norm.decode_stats().unsupported_schema
+    }
 }
 
 impl<I: Iterator<Item = RecordLine>> Iterator for Events<I> {

@@ -98,6 +98,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<Vec<Report>> {
     }
     reading.finish_and_clear();
     let (frames, malformed, resyncs) = (source.frames, source.malformed(), source.resyncs);
+    let unsupported_schema = source.unsupported();
     drop(source);
     // A cut, corrupt or empty recording is an error here, unless bad input is to be skipped.
     let read = reader.finish()?;
@@ -109,6 +110,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<Vec<Report>> {
         frames,
         events: events.len() as u64,
         malformed,
+        unsupported_schema,
         resyncs,
         read,
     };

@@ -156,6 +156,10 @@ pub struct DecodeStats {
     pub unknown_type: u64,
     /// Events whose fields are missing or do not parse (skipped).
     pub invalid_event: u64,
+    /// Events of a known type in a shape this decoder does not support, such as the older flat
+    /// `price_change` (price, side and size at the top, no `price_changes` list): skipped and
+    /// counted, never read as an event with nothing in it.
+    pub unsupported_schema: u64,
     /// Frames whose JSON is broken (skipped from the break on).
     pub malformed_frame: u64,
     /// Text frames that are not JSON events at all but the keepalive reply `PONG`.
@@ -178,6 +182,8 @@ pub enum EventError {
     Untyped,
     #[error("missing or invalid field {0}")]
     Field(&'static str),
+    #[error("unsupported schema: {0}")]
+    Unsupported(&'static str),
 }
 
 /// Raw fields of one event object, as slices of the frame.
@@ -380,6 +386,7 @@ impl Decoder {
                 self.stats.events[i] += 1;
             }
             Err(EventError::UnknownType(_)) => self.stats.unknown_type += 1,
+            Err(EventError::Unsupported(_)) => self.stats.unsupported_schema += 1,
             Err(_) => self.stats.invalid_event += 1,
         }
         Ok(())
@@ -404,6 +411,9 @@ impl Decoder {
         };
         if let Some(what) = raw.bad_nested {
             return Err(EventError::Field(what));
+        }
+        if kind == EventKind::PriceChange && !raw.has_changes {
+            return Err(EventError::Unsupported("price_change without a price_changes list (the older flat schema)"));
         }
         let market = required(market, "market")?;
         let timestamp_ms = required(millis(raw.timestamp), "timestamp")?;

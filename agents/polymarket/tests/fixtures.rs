@@ -126,3 +126,15 @@ fn array_frames_count_every_element_and_bad_elements_alone() {
     d.decode(b"{\"event_type\":\"book\",", |_| panic!("broken JSON yields nothing"));
     assert_eq!((d.stats().pongs, d.stats().malformed_frame), (1, 1));
 }
+
+#[test]
+fn a_flat_price_change_is_counted_as_unsupported_never_read_as_empty() {
+    // The older flat schema: price, side and size at the top level, no price_changes list.
+    let frame = br#"{"event_type":"price_change","market":"0xdd22472e552920b8438158ea7238bfadfa4f736aa4cee91a6b86c39ead110917","asset_id":"71321045679252212594626385532706912750332728571942532289631379312455583992563","price":"0.51","side":"BUY","size":"150.0","timestamp":"1703875201000"}"#;
+    let mut d = Decoder::new();
+    let mut seen = vec![];
+    d.decode(frame, |m| seen.push(format!("{m:?}")));
+    assert!(seen.is_empty(), "no event with zero changes: {seen:?}");
+    let st = d.stats();
+    assert_eq!((st.unsupported_schema, st.invalid_event, st.malformed_frame), (1, 0, 0), "{st:?}");
+}
