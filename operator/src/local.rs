@@ -4,6 +4,7 @@
 //! the Market controller's own status function, and plan each Strategy with the Strategy
 //! controller's planner. What a cluster would run, decided by the same code.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use kube::ResourceExt;
@@ -102,22 +103,33 @@ impl Resources {
     /// Every polyfleet object in `dir`'s YAML files (or the one file `dir` names), placed in
     /// `namespace` when it names none. Other APIs' objects (Namespaces, ...) are skipped; one
     /// invalid object, or one of polyfleet's kinds under a wrong `apiVersion`
-    /// ([`refuse_api`]), fails the load naming its file, as `kubectl apply` would refuse it.
+    /// ([`refuse_api`]), fails the load naming its file, as `kubectl apply` would refuse it. A
+    /// later document of an object already loaded is an update of it, as a second `kubectl
+    /// apply` would be: checked with the update rules (immutable fields), then it replaces it.
     pub fn load(dir: &Path, namespace: &str) -> Result<Resources, LocalError> {
         let mut out = Resources::default();
+        // What was loaded under each (kind, namespace, name): a later document of the same object
+        // is an update of it, checked against it as the API server would (immutable fields).
+        let mut loaded: HashMap<(String, String, String), Value> = HashMap::new();
         for file in yaml_files(dir)? {
             let path = file.display().to_string();
             let text = std::fs::read_to_string(&file).map_err(|e| LocalError::Read(path.clone(), e))?;
             let docs: Vec<Value> =
                 serde_saphyr::from_multiple(&text).map_err(|e| LocalError::Parse(path.clone(), e.to_string()))?;
             for mut doc in docs.into_iter().filter(|d| !d.is_null()) {
-                out.add(&path, &mut doc, namespace)?;
+                out.add(&path, &mut doc, namespace, &mut loaded)?;
             }
         }
         Ok(out)
     }
 
-    fn add(&mut self, path: &str, doc: &mut Value, namespace: &str) -> Result<(), LocalError> {
+    fn add(
+        &mut self,
+        path: &str,
+        doc: &mut Value,
+        namespace: &str,
+        loaded: &mut HashMap<(String, String, String), Value>,
+    ) -> Result<(), LocalError> {
         let api = doc.get("apiVersion").and_then(Value::as_str).unwrap_or_default().to_string();
         let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
         let name = doc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
@@ -128,12 +140,20 @@ impl Resources {
             // Another API's object (a Namespace, a Secret, ...): nothing to run locally.
             return Ok(());
         }
-        polyfleet_crds::validate::validate(doc, None).map_err(|e| LocalError::Invalid {
+        let ns = doc.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or(namespace).to_string();
+        let key = (kind.clone(), ns.clone(), name.clone());
+        let old = loaded.get(&key);
+        polyfleet_crds::validate::validate(doc, old).map_err(|e| LocalError::Invalid {
             path: path.into(),
             kind: kind.clone(),
             name: name.clone(),
-            message: e.to_string(),
+            message: if old.is_some() { format!("as an update of the document before it: {e}") } else { e.to_string() },
         })?;
+        if old.is_some() {
+            // The update replaces what was loaded.
+            self.remove(&kind, &ns, &name);
+        }
+        loaded.insert(key, doc.clone());
         if let Some(meta) = doc.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.entry("namespace").or_insert_with(|| Value::String(namespace.into()));
             meta.entry("generation").or_insert(Value::from(1));
@@ -149,6 +169,19 @@ impl Resources {
             _ => return Err(LocalError::Parse(path.into(), format!("unknown kind {kind}"))),
         }
         Ok(())
+    }
+
+    /// Removes the object `kind` `ns`/`name`.
+    fn remove(&mut self, kind: &str, ns: &str, name: &str) {
+        fn keep<K: kube::Resource>(v: &mut Vec<K>, ns: &str, name: &str) {
+            v.retain(|o| !(namespace_of(o) == ns && o.name_any() == name));
+        }
+        match kind {
+            "Venue" => keep(&mut self.venues, ns, name),
+            "Market" => keep(&mut self.markets, ns, name),
+            "Strategy" => keep(&mut self.strategies, ns, name),
+            _ => keep(&mut self.policies, ns, name),
+        }
     }
 
     /// The Venue of a namespace by name.
@@ -295,5 +328,41 @@ mod tests {
         assert!(res.policies.is_empty() && res.venues.is_empty());
         assert_eq!(refuse_api("apps/v1", "Deployment"), None);
         assert_eq!(refuse_api(API_VERSION, "Strategy"), None);
+    }
+}
+
+#[cfg(test)]
+mod update_tests {
+    use super::*;
+
+    fn invalid(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/examples/invalid").join(name)
+    }
+
+    #[test]
+    fn the_immutability_examples_are_refused_as_updates_for_their_own_rule() {
+        for (file, rule) in [
+            ("strategy-venue-immutable.yaml", "venueRef is immutable"),
+            ("market-condition-id-immutable.yaml", "immutable"),
+        ] {
+            let err = Resources::load(&invalid(file), "default").unwrap_err().to_string();
+            assert!(err.contains("as an update of the document before it") && err.contains(rule), "{file}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_later_document_of_the_same_object_replaces_it() {
+        let dir = std::env::temp_dir().join(format!("polyfleet-local-update-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/examples");
+        let policy = std::fs::read_to_string(examples.join("riskpolicy.yaml")).unwrap();
+        let edited = policy.replace("killSwitch: false", "killSwitch: true");
+        assert_ne!(policy, edited, "the example names killSwitch");
+        std::fs::write(dir.join("policy.yaml"), format!("{policy}\n---\n{edited}")).unwrap();
+        let res = Resources::load(&dir, "default").unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(res.policies.len(), 1);
+        assert!(res.policies[0].spec.kill_switch);
     }
 }
