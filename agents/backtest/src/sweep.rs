@@ -44,6 +44,30 @@ pub fn parse(s: &str) -> Result<Axis, SweepError> {
     Ok(Axis { strategy, key, values })
 }
 
+/// The axes (indices into the grid's axes) that changed nothing: every two points of `points`
+/// that differ only on that axis gave equal `results` (`results[i]` is the outcome of
+/// `points[i]`). An axis with one value is never reported.
+pub fn without_effect<T: PartialEq>(points: &[Vec<usize>], results: &[T]) -> Vec<usize> {
+    let axes = points.first().map_or(0, Vec::len);
+    (0..axes)
+        .filter(|&a| {
+            let mut compared = false;
+            for (i, p) in points.iter().enumerate() {
+                for (j, q) in points.iter().enumerate().skip(i + 1) {
+                    let only_a = (0..axes).all(|k| k == a || p[k] == q[k]) && p[a] != q[a];
+                    if only_a {
+                        compared = true;
+                        if results[i] != results[j] {
+                            return false;
+                        }
+                    }
+                }
+            }
+            compared
+        })
+        .collect()
+}
+
 /// Every combination of the axes' values, as (axis index, value index) choices per point.
 pub fn grid(axes: &[Axis]) -> Vec<Vec<usize>> {
     let mut points = vec![vec![]];

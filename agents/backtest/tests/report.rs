@@ -118,3 +118,16 @@ fn sweeps_make_a_grid_apply_overrides_and_rank() {
     // Higher Sharpe first, runs without one last, PnL breaks ties.
     assert_eq!(rank(&[(Some(1.0), 5), (None, 100), (Some(2.0), 1), (Some(1.0), 7)]), vec![2, 3, 0, 1]);
 }
+
+#[test]
+fn sweep_axes_that_change_nothing_are_named() {
+    use polyfleet_backtest::sweep::without_effect;
+    // Two axes of two values: the outcome depends on the first only.
+    let points = vec![vec![0, 0], vec![0, 1], vec![1, 0], vec![1, 1]];
+    assert_eq!(without_effect(&points, &["a", "a", "b", "b"]), vec![1]);
+    // Both matter: none named; neither matters: both named.
+    assert_eq!(without_effect(&points, &["a", "b", "c", "d"]), Vec::<usize>::new());
+    assert_eq!(without_effect(&points, &["a", "a", "a", "a"]), vec![0, 1]);
+    // One point: nothing to compare, nothing named.
+    assert_eq!(without_effect(&[vec![0]], &["a"]), Vec::<usize>::new());
+}

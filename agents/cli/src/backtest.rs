@@ -133,10 +133,19 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<Vec<Report>> {
     });
     replaying.finish_and_clear();
     let reports: Vec<Report> = reports.into_iter().collect::<anyhow::Result<_>>()?;
-    write(args, reports)
+    // A swept parameter that changed no run's outcome is reported as such, not ranked silently.
+    let outcomes: Vec<_> = reports.iter().map(|r| (&r.metrics, &r.strategies)).collect();
+    let idle: Vec<String> = sweep::without_effect(&points, &outcomes)
+        .into_iter()
+        .map(|a| axes[a].strategy.as_ref().map_or(axes[a].key.clone(), |s| format!("{s}.{}", axes[a].key)))
+        .collect();
+    for key in &idle {
+        eprintln!("sweep: {key} had no effect: every run differing only in it gave the same result");
+    }
+    write(args, reports, &idle)
 }
 
-fn write(args: &BacktestArgs, reports: Vec<Report>) -> anyhow::Result<Vec<Report>> {
+fn write(args: &BacktestArgs, reports: Vec<Report>, without_effect: &[String]) -> anyhow::Result<Vec<Report>> {
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let put = |name: PathBuf, text: String| {
         std::fs::write(&name, text).with_context(|| format!("writing {}", name.display()))
@@ -167,7 +176,8 @@ fn write(args: &BacktestArgs, reports: Vec<Report>) -> anyhow::Result<Vec<Report
             "fills": reports[i].metrics.fills,
         }));
     }
-    put(args.out.join("sweep.json"), serde_json::to_string_pretty(&ranking)? + "\n")?;
+    let sweep = serde_json::json!({"without_effect": without_effect, "ranking": ranking});
+    put(args.out.join("sweep.json"), serde_json::to_string_pretty(&sweep)? + "\n")?;
     let mut reports: Vec<Option<Report>> = reports.into_iter().map(Some).collect();
     Ok(order.into_iter().filter_map(|i| reports[i].take()).collect())
 }

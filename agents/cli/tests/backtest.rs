@@ -1,7 +1,8 @@
 //! `polyfleet backtest` end to end, as a user runs it: a recording of the example resources'
 //! simulator (`venue-sim --generate -f manifests/examples`), backtested twice into byte-identical
 //! JSON and HTML reports whose HTML carries the plots (SVG) and every metric; a sweep ranks its
-//! runs; a sweep of a parameter no strategy has is refused; a garbage or empty recording is refused
+//! runs and names the swept parameters that changed nothing; a sweep of a parameter no strategy has
+//! is refused; a garbage or empty recording is refused
 //! by all three readers (backtest, `up --replay`, `venue-sim --replay`) unless bad input is to be
 //! skipped, and then the report says so at the top.
 
@@ -112,13 +113,18 @@ fn sweeps_rank_their_runs_and_typos_are_refused() {
     let dir = tmp("sweep");
     let rec = generate(&dir, 8_000);
     let out = dir.join("s");
-    let o = backtest(&rec, &out, &["--sweep", "minEdgeBps=50,9000", "--workers", "2"]);
+    let sweeps = ["--sweep", "minEdgeBps=50,9000", "--sweep", "legTimeoutMs=500,2000", "--workers", "2"];
+    let o = backtest(&rec, &out, &sweeps);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let ranking: Vec<serde_json::Value> =
-        serde_json::from_slice(&std::fs::read(out.join("sweep.json")).unwrap()).unwrap();
-    assert_eq!(ranking.len(), 2);
+    let sweep: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("sweep.json")).unwrap()).unwrap();
+    // Backtest legs execute on the book of the event that sent them: none is ever left open, so
+    // the leg timeout cannot change anything, and the sweep says so.
+    assert_eq!(sweep["without_effect"], serde_json::json!(["legTimeoutMs"]), "{sweep}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("sweep: legTimeoutMs had no effect"));
+    let ranking = sweep["ranking"].as_array().unwrap();
+    assert_eq!(ranking.len(), 4);
     assert_eq!(ranking[0]["rank"], 1);
-    for r in &ranking {
+    for r in ranking {
         let run = out.join(r["run"].as_str().unwrap());
         assert!(run.join("report.json").exists() && run.join("report.html").exists());
     }
