@@ -141,6 +141,8 @@ pub fn html(r: &Report) -> String {
     for (k, v) in [
         ("PnL (USDC)", m.pnl_usdc.clone()),
         ("Realized (USDC)", m.realized_usdc.clone()),
+        ("Marked, still held (USDC)", m.marked_usdc.clone()),
+        ("Marking", m.marking.to_string()),
         ("Fees paid (USDC)", m.fees_usdc.clone()),
         ("Sharpe", ratio(m.sharpe)),
         ("Sortino", ratio(m.sortino)),

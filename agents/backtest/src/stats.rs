@@ -18,6 +18,9 @@ use crate::journal::Journal;
 const DAY_NS: u64 = 86_400_000_000_000;
 const DAYS_PER_YEAR: f64 = 365.0;
 
+/// How the backtest values what is still held (see `engine` and `valuation`).
+pub const MARKING: &str = "complete sets at 1 USDC (they merge into it); other holdings at the best bid of a live book, else the last one seen";
+
 /// Daily returns an annualized ratio needs; with fewer it is not reported.
 pub const MIN_DAILY_RETURNS: usize = 30;
 
@@ -28,6 +31,10 @@ pub struct Stats {
     pub pnl_usdc: String,
     /// Realized PnL, fees included, USDC.
     pub realized_usdc: String,
+    /// The rest of the equity: open holdings at their marks ([`MARKING`]), USDC.
+    pub marked_usdc: String,
+    /// How open holdings are marked.
+    pub marking: &'static str,
     /// Fees paid, USDC.
     pub fees_usdc: String,
     /// Largest fall of equity from a peak, USDC.
@@ -142,6 +149,10 @@ pub fn stats(j: &Journal, capital: Money) -> Stats {
     Stats {
         pnl_usdc: Money::from_micros(end).to_string(),
         realized_usdc: sum(|s| s.realized).to_string(),
+        marked_usdc: Money::from_micros(end)
+            .checked_sub(sum(|s| s.realized))
+            .map_or_else(|| "n/a".to_string(), |m| m.to_string()),
+        marking: MARKING,
         fees_usdc: sum(|s| s.fees).to_string(),
         max_drawdown_usdc: Money::from_micros(max_dd).to_string(),
         capital_usdc: capital.to_string(),

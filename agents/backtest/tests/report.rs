@@ -37,6 +37,9 @@ fn drawdown_hit_rate_and_profit_factor_and_no_annual_ratio_from_seconds() {
     // Changes +10, -5, +10, 0, -20, +15 on 100 USDC of capital, one per second.
     let s = stats(&journal(&[0, 10, 5, 15, 15, -5, 10]), Money::from_micros(100_000_000));
     assert_eq!(s.pnl_usdc, "10");
+    // Nothing realized: all of it is marks, and the report names the marking rule.
+    assert_eq!((s.realized_usdc.as_str(), s.marked_usdc.as_str()), ("0", "10"));
+    assert!(s.marking.contains("best bid"));
     assert_eq!(s.max_drawdown_usdc, "20");
     assert_eq!(s.hit_rate, Some(0.6)); // 3 gains of 5 periods that moved
     assert_eq!(s.profit_factor, Some(1.4)); // 35 / 25

@@ -342,9 +342,11 @@ fn summary(reports: &[Report]) {
     for (i, r) in reports.iter().enumerate() {
         let m = &r.metrics;
         println!(
-            "{:>3}. pnl {} USDC  fees {}  sharpe {}  max dd {}  fills {}  events {}{}",
+            "{:>3}. pnl {} USDC (realized {}, marked {})  fees {}  sharpe {}  max dd {}  fills {}  events {}{}",
             i + 1,
             m.pnl_usdc,
+            m.realized_usdc,
+            m.marked_usdc,
             m.fees_usdc,
             ratio(m.sharpe),
             m.max_drawdown_usdc,
@@ -352,6 +354,9 @@ fn summary(reports: &[Report]) {
             r.input.events,
             if r.overrides.is_empty() { String::new() } else { format!("  [{}]", r.overrides.join(" ")) }
         );
+    }
+    if let Some(r) = reports.first() {
+        println!("     marked: {}", r.metrics.marking);
     }
     if let Some(note) = reports.first().and_then(|r| r.metrics.ratios_note.as_ref()) {
         println!("     sharpe: {note}");

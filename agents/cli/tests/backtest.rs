@@ -99,6 +99,8 @@ fn reports_are_deterministic_and_carry_plots_and_metrics() {
         "Max drawdown",
         "Hit rate",
         "Profit factor",
+        "Marked, still held",
+        "Marking",
         "Turnover",
         "Brier",
     ] {
