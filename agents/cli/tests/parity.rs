@@ -69,7 +69,7 @@ async fn the_fleet_and_the_backtest_fill_the_same_orders_for_the_same_pnl() {
     expected.sort();
     got.sort();
     assert_eq!(got, expected, "fills differ");
-    let pnl = outcome.strategies.iter().find(|(n, _, _)| n == "negrisk-arb").unwrap().2;
+    let pnl = outcome.strategies.iter().find(|(n, _, _)| n == "negrisk-arb").unwrap().2.expect("PnL known");
     assert_eq!(pnl.to_string(), report.strategies[0].pnl_usdc, "PnL differs");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -31,10 +31,13 @@ pub struct Line {
     pub rejections: BTreeMap<String, u64>,
     /// Orders not finished.
     pub open: HashMap<ClientOrderId, OrderStatus>,
-    /// Equity (marked), set by [`Board::refresh`].
-    pub pnl: Money,
-    /// Tokens held.
-    pub positions: usize,
+    /// Equity: realized plus what is held, marked as the backtest marks it; set by
+    /// [`Board::refresh`], `None` while the risk store cannot be read (unknown, not zero).
+    pub pnl: Option<Money>,
+    /// The realized part of it (fees included); `None` when unknown.
+    pub realized: Option<Money>,
+    /// Tokens held; `None` when unknown.
+    pub positions: Option<usize>,
     /// Every fill, in the order they were published.
     pub trades: Vec<Fill>,
 }
@@ -45,6 +48,8 @@ struct State {
     md_events: u64,
     latencies_ns: VecDeque<u64>,
     books: TokenMap<BookFollower>,
+    /// Why the last refresh could not read the risk store.
+    store_error: Option<String>,
 }
 
 /// The summary's state, fed by [`Board::listen`].
@@ -123,9 +128,20 @@ impl Board {
 
     /// Re-reads positions from the store and values them.
     pub async fn refresh<S: RiskStore>(&self, store: &S) {
+        let mut failed = None;
         for c in &self.strategies {
             let policy = PolicyKey::new(&c.namespace, &c.risk_policy);
-            let positions = store.positions(&policy, &c.name).await.unwrap_or_default();
+            let positions = match store.positions(&policy, &c.name).await {
+                Ok(p) => p,
+                Err(e) => {
+                    failed = Some(e.to_string());
+                    self.with(|s| {
+                        let line = s.lines.entry(c.name.clone()).or_default();
+                        (line.pnl, line.realized, line.positions) = (None, None, None);
+                    });
+                    continue;
+                }
+            };
             let realized = positions.iter().fold(Money::ZERO, |a, (_, p)| a.checked_add(p.realized).unwrap_or(a));
             let sets: Vec<Vec<TokenId>> =
                 c.arb_sets().unwrap_or_default().iter().map(|s| s.legs.iter().map(|l| l.token).collect()).collect();
@@ -135,10 +151,12 @@ impl Board {
                 };
                 let (pnl, _) = valuation::equity(&positions, realized, &sets, mark);
                 let line = s.lines.entry(c.name.clone()).or_default();
-                line.pnl = pnl;
-                line.positions = positions.iter().filter(|(_, p)| !p.size.is_zero()).count();
+                line.pnl = Some(pnl);
+                line.realized = Some(realized);
+                line.positions = Some(positions.iter().filter(|(_, p)| !p.size.is_zero()).count());
             });
         }
+        self.with(|s| s.store_error = failed);
     }
 
     /// A copy of every line.
@@ -170,19 +188,24 @@ impl Board {
         let _ = writeln!(out, "{header}");
         let (events, known, live) = self.feed();
         let _ = writeln!(out, "feed: {live}/{known} books live, {events} market events ({rate:.0}/s)");
+        if let Some(e) = self.with(|s| s.store_error.clone()) {
+            let _ = writeln!(out, "risk store unreadable ({e}): PnL and positions unknown");
+        }
         let _ = writeln!(
             out,
-            "{:<20} {:>12} {:>9} {:>5} {:>8} {:>6}  rejections",
-            "strategy", "pnl (USDC)", "positions", "open", "signals", "fills"
+            "{:<20} {:>12} {:>12} {:>9} {:>5} {:>8} {:>6}  rejections",
+            "strategy", "pnl (USDC)", "realized", "positions", "open", "signals", "fills"
         );
+        let known = |x: Option<String>| x.unwrap_or_else(|| "unknown".into());
         for (name, l) in self.lines() {
             let rej: Vec<String> = l.rejections.iter().map(|(k, v)| format!("{k}:{v}")).collect();
             let _ = writeln!(
                 out,
-                "{:<20} {:>12} {:>9} {:>5} {:>8} {:>6}  {}",
+                "{:<20} {:>12} {:>12} {:>9} {:>5} {:>8} {:>6}  {}",
                 name,
-                l.pnl.to_string(),
-                l.positions,
+                known(l.pnl.map(|m| m.to_string())),
+                known(l.realized.map(|m| m.to_string())),
+                known(l.positions.map(|n| n.to_string())),
                 l.open.len(),
                 l.signals,
                 l.fills,
@@ -198,5 +221,34 @@ impl Board {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_store_shows_unknown_not_zero_and_says_why() {
+        let board = Board::new(vec![]);
+        board.with(|s| {
+            s.lines.insert("arb".into(), Line::default());
+            s.store_error = Some("connection refused".into());
+        });
+        let text = board.render("now:", 0.0);
+        assert!(text.contains("risk store unreadable (connection refused): PnL and positions unknown"), "{text}");
+        let row = text.lines().find(|l| l.starts_with("arb")).unwrap();
+        assert_eq!(row.split_whitespace().take(4).collect::<Vec<_>>(), ["arb", "unknown", "unknown", "unknown"]);
+        // Known again: total and realized side by side.
+        board.with(|s| {
+            s.store_error = None;
+            let l = s.lines.get_mut("arb").unwrap();
+            (l.pnl, l.realized, l.positions) =
+                (Some(Money::from_micros(32_513_590)), Some(Money::from_micros(-1_192_865)), Some(3));
+        });
+        let text = board.render("now:", 0.0);
+        assert!(!text.contains("unreadable"), "{text}");
+        let row = text.lines().find(|l| l.starts_with("arb")).unwrap();
+        assert_eq!(row.split_whitespace().take(4).collect::<Vec<_>>(), ["arb", "32.51359", "-1.192865", "3"]);
     }
 }

@@ -82,8 +82,8 @@ pub struct UpArgs {
 /// How the run ended.
 #[derive(Debug, Clone)]
 pub struct Outcome {
-    /// Final summary per strategy: (name, fills, pnl).
-    pub strategies: Vec<(String, u64, polyfleet_core::Money)>,
+    /// Final summary per strategy: (name, fills, pnl; `None` when the risk store could not be read).
+    pub strategies: Vec<(String, u64, Option<polyfleet_core::Money>)>,
     /// Every fill per strategy.
     pub fills: Vec<(String, Vec<polyfleet_core::wire::Fill>)>,
     /// Orders still open after the cancels.
