@@ -2,9 +2,8 @@
 //! GET/LIST calls: the Venues, RiskPolicies and Markets of a namespace, and the operator's own
 //! children ([`crate::children`]). The stores are the ones the controllers keep anyway, so the
 //! operator holds one copy of each kind and a reconcile costs no API read for them. A reconcile
-//! first waits until every
-//! store has its initial list ([`Cache::ready`]), so a Strategy is never judged against a
-//! half-filled cache (e.g. "Venue not found" at start-up).
+//! first waits until every store has its initial list ([`Cache::ready`]), so a Strategy is never
+//! judged against a half-filled cache (e.g. "Venue not found" at start-up).
 
 use std::sync::Arc;
 
@@ -12,7 +11,7 @@ use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
 use polyfleet_crds::{Market, RiskPolicy, Venue};
 
-use crate::children::{Children, filled};
+use crate::children::{Children, filled, unready};
 
 /// The shared reflector stores, and whether all of them hold their initial list.
 #[derive(Clone)]
@@ -55,17 +54,16 @@ impl Cache {
     /// reconciled). So one gate checks the stores on a timer, and every reconcile waits on the
     /// gate's watch channel, which wakes all of its waiters.
     pub async fn gate(&self) {
-        use futures::FutureExt;
         let started = tokio::time::Instant::now();
         let mut warned = 0;
         loop {
             let mut pending: Vec<&str> = [
-                ("Venue", self.venues.wait_until_ready().now_or_never().is_none()),
-                ("RiskPolicy", self.policies.wait_until_ready().now_or_never().is_none()),
-                ("Market", self.markets.wait_until_ready().now_or_never().is_none()),
+                unready(&self.venues, "Venue"),
+                unready(&self.policies, "RiskPolicy"),
+                unready(&self.markets, "Market"),
             ]
             .into_iter()
-            .filter_map(|(kind, waiting)| waiting.then_some(kind))
+            .flatten()
             .collect();
             pending.extend(self.children.pending());
             if pending.is_empty() {

@@ -94,18 +94,25 @@ impl Children {
 
     /// The kinds whose store has no initial list yet.
     pub fn pending(&self) -> Vec<&'static str> {
-        use futures::FutureExt;
-        let waiting = |ready: bool, kind| (!ready).then_some(kind);
         [
-            waiting(self.deployments.wait_until_ready().now_or_never().is_some(), "Deployment"),
-            waiting(self.config_maps.wait_until_ready().now_or_never().is_some(), "ConfigMap"),
-            waiting(self.services.wait_until_ready().now_or_never().is_some(), "Service"),
-            waiting(self.network_policies.wait_until_ready().now_or_never().is_some(), "NetworkPolicy"),
+            unready(&self.deployments, "Deployment"),
+            unready(&self.config_maps, "ConfigMap"),
+            unready(&self.services, "Service"),
+            unready(&self.network_policies, "NetworkPolicy"),
         ]
         .into_iter()
         .flatten()
         .collect()
     }
+}
+
+/// `Some(kind)` while `store` has no initial list yet (checked without waiting).
+pub(crate) fn unready<K>(store: &Store<K>, kind: &'static str) -> Option<&'static str>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    use futures::FutureExt;
+    store.wait_until_ready().now_or_never().is_none().then_some(kind)
 }
 
 /// A store holding `objects` after its initial list.
@@ -174,12 +181,7 @@ pub struct ChildWatches {
 impl ChildWatches {
     /// The watches over `ns` (`None`: every namespace).
     pub fn new(client: &Client, ns: Option<&str>) -> ChildWatches {
-        fn api<K: Child>(client: &Client, ns: Option<&str>) -> Api<K> {
-            match ns {
-                Some(ns) => Api::namespaced(client.clone(), ns),
-                None => Api::all(client.clone()),
-            }
-        }
+        use crate::run::api;
         ChildWatches {
             deployments: Shared::new(api(client, ns)),
             config_maps: Shared::new(api(client, ns)),

@@ -7,8 +7,8 @@
 //! Venue and the Strategies that select it, a RiskPolicy change its Venues and Strategies, a
 //! Venue change its Markets and Strategies). Only the replica holding the leader Lease runs
 //! them ([`crate::leader`]); each runs at most [`CONCURRENCY`] reconciles at once. SIGTERM or
-//! Ctrl-C stops them gracefully (in-flight reconciles finish) and releases the lease. Failed reconciles retry with exponential backoff per object
-//! ([`crate::backoff`]). Reconciles read other objects from the controllers' reflector stores
+//! Ctrl-C stops them gracefully (in-flight reconciles finish) and releases the lease. Failed
+//! reconciles retry with exponential backoff per object ([`crate::backoff`]). Reconciles read other objects from the controllers' reflector stores
 //! ([`crate::cache`]), never by GET/LIST. NATS and Redis may be down: the controllers run anyway
 //! and report it ([`crate::dataplane`]).
 
@@ -79,7 +79,7 @@ impl Scope {
 }
 
 /// An API of `K` over the whole cluster (`None`) or one namespace.
-fn api<K>(client: &Client, ns: Option<&str>) -> Api<K>
+pub(crate) fn api<K>(client: &Client, ns: Option<&str>) -> Api<K>
 where
     K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
     K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
