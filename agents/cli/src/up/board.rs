@@ -7,10 +7,11 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use futures::StreamExt;
 use polyfleet_backtest::valuation;
-use polyfleet_core::book::BookFollower;
+use polyfleet_core::book::{BookFollower, Followed};
 use polyfleet_core::config::StrategyConfig;
 use polyfleet_core::wire::{Fill, Intent, MarketEvent, OrderStatus, OrderUpdate, RiskDecision, Verdict, decode};
 use polyfleet_core::{ClientOrderId, Money, TokenId, TokenMap};
@@ -19,6 +20,10 @@ use polyfleet_runtime::risk_store::{PolicyKey, RiskStore};
 use tokio::sync::watch;
 
 const LATENCIES: usize = 10_000;
+
+/// The feed is shown as stale when no market event came for this long (the simulator and a
+/// live venue send several a second).
+pub const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// One strategy's line.
 #[derive(Debug, Default, Clone)]
@@ -50,6 +55,8 @@ struct State {
     books: TokenMap<BookFollower>,
     /// Why the last refresh could not read the risk store.
     store_error: Option<String>,
+    /// When the last market event came.
+    last_md: Option<Instant>,
 }
 
 /// The summary's state, fed by [`Board::listen`].
@@ -79,7 +86,10 @@ impl Board {
         let mut decisions = bus.subscribe("decision.>").await?;
         let mut orders = bus.subscribe("order.>").await?;
         let mut fills = bus.subscribe("fill.>").await?;
-        let mut md = bus.subscribe(&polyfleet_core::wire::subjects::market_data_all(venue)).await?;
+        let mut md = polyfleet_agent::feed::subscribe(&bus, venue).await?;
+        // Books with a gap (the board missed events, e.g. while NATS restarted) are resynced from
+        // the market-data agent's snapshot, as the agents resync theirs.
+        let (mut snaps, mut answers) = polyfleet_agent::feed::Snapshots::new(bus.clone(), venue);
         loop {
             tokio::select! {
                 _ = shutdown.changed() => return Ok(()),
@@ -103,10 +113,21 @@ impl Board {
                     });
                 },
                 Some(m) = md.next() => if let Ok(ev) = decode::<MarketEvent>(&m.payload) {
-                    self.with(|s| {
+                    let followed = self.with(|s| {
                         s.md_events += 1;
-                        s.books.entry(ev.token).or_default().on_event(&ev);
+                        s.last_md = Some(Instant::now());
+                        s.books.entry(ev.token).or_default().on_event(&ev)
                     });
+                    if matches!(followed, Followed::Gap { .. }) {
+                        snaps.request(ev.token);
+                    }
+                },
+                Some((token, snapshot)) = answers.recv() => {
+                    snaps.answered(&token);
+                    match snapshot {
+                        Some(ev) => { self.with(|s| s.books.entry(token).or_default().on_event(&ev)); }
+                        None => snaps.request(token),
+                    }
                 },
             }
         }
@@ -187,7 +208,18 @@ impl Board {
         let mut out = String::new();
         let _ = writeln!(out, "{header}");
         let (events, known, live) = self.feed();
-        let _ = writeln!(out, "feed: {live}/{known} books live, {events} market events ({rate:.0}/s)");
+        match self.with(|s| s.last_md).map(|t| t.elapsed()) {
+            Some(quiet) if quiet >= STALE_AFTER => {
+                let _ = writeln!(
+                    out,
+                    "feed: STALE, no market event for {:.0} s ({live}/{known} books were live, {events} market events)",
+                    quiet.as_secs_f64()
+                );
+            }
+            _ => {
+                let _ = writeln!(out, "feed: {live}/{known} books live, {events} market events ({rate:.0}/s)");
+            }
+        }
         if let Some(e) = self.with(|s| s.store_error.clone()) {
             let _ = writeln!(out, "risk store unreadable ({e}): PnL and positions unknown");
         }
@@ -229,7 +261,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_unreadable_store_shows_unknown_not_zero_and_says_why() {
+    fn an_unreadable_store_shows_unknown_not_zero_and_a_quiet_feed_stale() {
         let board = Board::new(vec![]);
         board.with(|s| {
             s.lines.insert("arb".into(), Line::default());
@@ -248,6 +280,11 @@ mod tests {
         });
         let text = board.render("now:", 0.0);
         assert!(!text.contains("unreadable"), "{text}");
+        assert!(text.contains("feed: 0/0 books live"), "{text}");
+        // A feed that went quiet is stale, whatever the books last said.
+        board.with(|s| s.last_md = Instant::now().checked_sub(STALE_AFTER + std::time::Duration::from_secs(2)));
+        let text = board.render("now:", 0.0);
+        assert!(text.contains("feed: STALE, no market event for 5 s (0/0 books were live"), "{text}");
         let row = text.lines().find(|l| l.starts_with("arb")).unwrap();
         assert_eq!(row.split_whitespace().take(4).collect::<Vec<_>>(), ["arb", "32.51359", "-1.192865", "3"]);
     }

@@ -112,9 +112,14 @@ pub(crate) async fn run(args: &UpArgs, mut p: Prepared, stop: tokio_watch::Recei
     };
     let metrics = Arc::new(FleetMetrics { parts, empty: Registry::default() });
     let addr = probes::serve(args.metrics_addr, metrics).await.context("serving /metrics")?;
-    let header =
-        Header { runtime: "inproc", source: what, metrics: format!("http://{addr}/metrics"), feed: feed_stats };
-    let log = supervise(args, &p, &bus, &store, &board, &header, stop).await;
+    let mut header = Header {
+        runtime: "inproc",
+        source: what,
+        metrics: format!("http://{addr}/metrics"),
+        feed: feed_stats,
+        procs: None,
+    };
+    let log = supervise(args, &p, &bus, &store, &board, &mut header, stop).await;
     let _ = shutdown_tx.send(true);
     let stopped = tokio::time::timeout(Duration::from_secs(5), async {
         while let Some(r) = tasks.join_next().await {
@@ -127,5 +132,5 @@ pub(crate) async fn run(args: &UpArgs, mut p: Prepared, stop: tokio_watch::Recei
     if stopped.is_err() {
         eprintln!("some agents did not stop within 5 s");
     }
-    Ok(finish(&board, log))
+    Ok(finish(&board, log, vec![]))
 }

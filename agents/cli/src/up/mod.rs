@@ -15,6 +15,7 @@ pub mod board;
 pub mod feed;
 pub mod inproc;
 pub mod processes;
+pub mod supervisor;
 pub mod watch;
 
 use std::io::IsTerminal;
@@ -88,8 +89,11 @@ pub struct Outcome {
     pub fills: Vec<(String, Vec<polyfleet_core::wire::Fill>)>,
     /// Orders still open after the cancels.
     pub open_orders: usize,
-    /// What the directory watcher reported (parameter changes and their acknowledgements).
+    /// What the directory watcher and the supervisor reported (parameter changes and their
+    /// acknowledgements; deaths and restarts of processes).
     pub log: Vec<String>,
+    /// Restarts per supervised process (processes runtime).
+    pub restarts: Vec<(String, u32)>,
 }
 
 /// Where market data comes from.
@@ -190,6 +194,8 @@ pub(crate) struct Header {
     pub source: String,
     pub metrics: String,
     pub feed: std::sync::Arc<FeedStats>,
+    /// The processes under supervision (processes runtime).
+    pub procs: Option<supervisor::Supervisor>,
 }
 
 /// The supervisor's loop, whatever the runtime: refreshes the summary every second and watches
@@ -200,7 +206,7 @@ pub(crate) async fn supervise<B: Bus, S: RiskStore>(
     bus: &B,
     store: &S,
     board: &Board,
-    header: &Header,
+    header: &mut Header,
     mut stop: tokio_watch::Receiver<bool>,
 ) -> Vec<String> {
     let mut watcher = watch::Watcher::new(&args.dir, &args.namespace, &p.plan);
@@ -217,7 +223,12 @@ pub(crate) async fn supervise<B: Bus, S: RiskStore>(
         if args.duration.is_some_and(|d| started.elapsed() >= d) || header.feed.done.load(Ordering::Relaxed) {
             break;
         }
-        for line in watcher.poll(bus, &p.catalog).await {
+        let mut lines = watcher.poll(bus, &p.catalog).await;
+        if let Some(procs) = header.procs.as_mut() {
+            let t = started.elapsed().as_secs();
+            lines.extend(procs.poll(Instant::now()).into_iter().map(|l| format!("[{t} s] {l}")));
+        }
+        for line in lines {
             if !tty {
                 println!("{line}");
             }
@@ -240,6 +251,10 @@ pub(crate) async fn supervise<B: Bus, S: RiskStore>(
             ),
             rate,
         );
+        let text = match &header.procs {
+            Some(procs) => format!("{text}processes:\n  {}\n", procs.status(Instant::now()).join("\n  ")),
+            None => text,
+        };
         if tty {
             print!("\x1b[2J\x1b[H{text}");
             for l in log.iter().rev().take(5).rev() {
@@ -279,13 +294,18 @@ async fn cancel_all<B: Bus>(bus: &B, strategies: &[StrategyConfig]) {
 }
 
 /// The final summary, printed, and the outcome.
-pub(crate) fn finish(board: &Board, log: Vec<String>) -> Outcome {
+pub(crate) fn finish(board: &Board, log: Vec<String>, restarts: Vec<(String, u32)>) -> Outcome {
     let lines = board.lines();
     print!("{}", board.render("final:", 0.0));
+    let restarted: Vec<String> = restarts.iter().filter(|(_, n)| *n > 0).map(|(p, n)| format!("{p} {n}")).collect();
+    if !restarted.is_empty() {
+        println!("restarts during the run: {}", restarted.join(", "));
+    }
     Outcome {
         strategies: lines.iter().map(|(n, l)| (n.clone(), l.fills, l.pnl)).collect(),
         fills: lines.iter().map(|(n, l)| (n.clone(), l.trades.clone())).collect(),
         open_orders: lines.values().map(|l| l.open.len()).sum(),
         log,
+        restarts,
     }
 }
