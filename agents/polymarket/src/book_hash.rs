@@ -6,8 +6,8 @@
 //! `bids, asks` (levels as `{"price","size"}` strings, in the venue's order: worst first),
 //! `min_order_size, tick_size, neg_risk` (a JSON boolean) `, last_trade_price`.
 //!
-//! Rebuilding the strings is the delicate part: prices are written with the tick's number of
-//! decimals ("0.50" at tick 0.01) and sizes as minimal decimals ("150.5"). The simulator writes
+//! Rebuilding the strings is the delicate part: the venue writes prices and sizes with minimal
+//! decimals ("0.5" and "0.51" at tick 0.01, "150.5"). The simulator writes
 //! its frames and hashes with these same rules, so the two always agree; against the live venue a
 //! disagreement is counted as a hash mismatch and repaired with a REST resync.
 
@@ -29,36 +29,30 @@ pub struct BookMeta {
     pub last_trade_price: Option<Price>,
 }
 
-/// Decimals of a tick: 0.1 -> 1, 0.01 -> 2, 0.001 -> 3, 0.0001 -> 4.
-pub fn tick_decimals(tick: Price) -> usize {
-    let mut ticks = tick.ticks().max(1);
+/// A price as the venue writes it: minimal decimals, whatever the tick ("0.5" and "0.51" at tick
+/// 0.01, "0.511" at 0.001, "1" for 1), as in the venue's `book` and `price_change` frames.
+pub fn format_price(price: Price) -> String {
+    let mut ticks = price.ticks();
     let mut decimals = Price::DECIMALS as usize;
     while decimals > 0 && ticks.is_multiple_of(10) {
         ticks /= 10;
         decimals -= 1;
     }
-    decimals
-}
-
-/// A price as the venue writes it: with exactly the tick's decimals ("0.50").
-pub fn format_price(price: Price, tick: Price) -> String {
-    let decimals = tick_decimals(tick);
-    let scaled = price.ticks() / 10u32.pow(Price::DECIMALS - decimals as u32);
     if decimals == 0 {
-        return scaled.to_string();
+        return ticks.to_string();
     }
     let unit = 10u32.pow(decimals as u32);
-    format!("{}.{:0width$}", scaled / unit, scaled % unit, width = decimals)
+    format!("{}.{:0width$}", ticks / unit, ticks % unit, width = decimals)
 }
 
 /// Appends `<bids>],"asks":[<asks>],` with levels worst first (the venue's order) as
 /// `{"price","size"}` strings: the shared middle of the hash summary and of `book` frames, whose
 /// `"bids":[` the caller has written.
-pub fn write_levels(s: &mut String, book: &OrderBook, tick: Price) {
+pub fn write_levels(s: &mut String, book: &OrderBook) {
     for (side, close) in [(BookSide::Bid, "],\"asks\":["), (BookSide::Ask, "],")] {
         for (i, level) in book.levels(side).rev().enumerate() {
             let sep = if i == 0 { "" } else { "," };
-            let _ = write!(s, r#"{sep}{{"price":"{}","size":"{}"}}"#, format_price(level.price, tick), level.size);
+            let _ = write!(s, r#"{sep}{{"price":"{}","size":"{}"}}"#, format_price(level.price), level.size);
         }
         s.push_str(close);
     }
@@ -72,14 +66,14 @@ pub fn summary_json(meta: &BookMeta, book: &OrderBook) -> String {
         r#"{{"market":"{}","asset_id":"{}","timestamp":"{}","hash":"","bids":["#,
         meta.market, meta.asset, meta.timestamp_ms
     );
-    write_levels(&mut s, book, meta.tick_size);
+    write_levels(&mut s, book);
     let _ = write!(
         s,
         r#""min_order_size":"{}","tick_size":"{}","neg_risk":{},"last_trade_price":"{}"}}"#,
         meta.min_order_size,
-        format_price(meta.tick_size, meta.tick_size),
+        format_price(meta.tick_size),
         meta.neg_risk,
-        meta.last_trade_price.map(|p| format_price(p, meta.tick_size)).unwrap_or_default()
+        meta.last_trade_price.map(format_price).unwrap_or_default()
     );
     s
 }
@@ -106,7 +100,8 @@ mod tests {
     #[test]
     fn matches_an_independent_reference() {
         // Reference: Python's json.dumps(summary, separators=(",", ":")) then hashlib.sha1, on
-        // the same book (computed once outside this code base).
+        // the same book, prices in minimal decimals as the venue writes them ("0.5"), computed
+        // outside this code base.
         let tick = Price::parse("0.01").unwrap();
         let mut book = OrderBook::new();
         book.apply_snapshot(
@@ -125,16 +120,19 @@ mod tests {
             neg_risk: false,
             last_trade_price: Some(Price::parse("0.5").unwrap()),
         };
-        assert_eq!(book_hash(&meta, &book), "90bd7afac546192584d7343d16e55e68e9ed8ea9");
+        assert_eq!(book_hash(&meta, &book), "7c57b846f8f45f804256268c0cabc895714cc624");
     }
 
     #[test]
-    fn prices_take_the_tick_decimals() {
-        let p = Price::parse("0.5").unwrap();
-        assert_eq!(format_price(p, Price::parse("0.1").unwrap()), "0.5");
-        assert_eq!(format_price(p, Price::parse("0.01").unwrap()), "0.50");
-        assert_eq!(format_price(p, Price::parse("0.001").unwrap()), "0.500");
-        assert_eq!(format_price(Price::parse("0.0123").unwrap(), Price::parse("0.0001").unwrap()), "0.0123");
-        assert_eq!(format_price(Price::ONE, Price::parse("0.01").unwrap()), "1.00");
+    fn prices_take_minimal_decimals_as_the_venue_writes_them() {
+        let p = |t: &str| Price::parse(t).unwrap();
+        assert_eq!(format_price(p("0.5")), "0.5");
+        assert_eq!(format_price(p("0.50")), "0.5");
+        assert_eq!(format_price(p("0.51")), "0.51");
+        assert_eq!(format_price(p("0.511")), "0.511");
+        assert_eq!(format_price(p("0.0123")), "0.0123");
+        assert_eq!(format_price(p("0.001")), "0.001");
+        assert_eq!(format_price(Price::ONE), "1");
+        assert_eq!(format_price(Price::ZERO), "0");
     }
 }

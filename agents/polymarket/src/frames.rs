@@ -16,30 +16,29 @@ pub struct ChangeOut {
     pub side: BookSide,
     pub price: Price,
     pub size: Quantity,
-    pub tick: Price,
     pub hash: String,
     pub best_bid: Option<Price>,
     pub best_ask: Option<Price>,
 }
 
-fn opt_price(p: Option<Price>, tick: Price) -> String {
-    p.map(|p| format_price(p, tick)).unwrap_or_default()
+fn opt_price(p: Option<Price>) -> String {
+    p.map(format_price).unwrap_or_default()
 }
 
 /// A `book` event for one token, levels worst first, with its hash.
 pub fn book_frame(meta: &BookMeta, book: &OrderBook) -> String {
     let mut s = String::with_capacity(512);
     let _ = write!(s, r#"{{"event_type":"book","market":"{}","asset_id":"{}","bids":["#, meta.market, meta.asset);
-    write_levels(&mut s, book, meta.tick_size);
+    write_levels(&mut s, book);
     let _ = write!(
         s,
         r#""timestamp":"{}","hash":"{}","tick_size":"{}","min_order_size":"{}","neg_risk":{},"last_trade_price":"{}"}}"#,
         meta.timestamp_ms,
         book_hash(meta, book),
-        format_price(meta.tick_size, meta.tick_size),
+        format_price(meta.tick_size),
         meta.min_order_size,
         meta.neg_risk,
-        opt_price(meta.last_trade_price, meta.tick_size),
+        opt_price(meta.last_trade_price),
     );
     s
 }
@@ -58,11 +57,11 @@ pub fn price_change_frame(market: ConditionId, timestamp_ms: u64, changes: &[Cha
             r#"{}{{"asset_id":"{}","price":"{}","size":"{}","side":"{side}","hash":"{}","best_bid":"{}","best_ask":"{}"}}"#,
             if i == 0 { "" } else { "," },
             c.asset,
-            format_price(c.price, c.tick),
+            format_price(c.price),
             c.size,
             c.hash,
-            opt_price(c.best_bid, c.tick),
-            opt_price(c.best_ask, c.tick),
+            opt_price(c.best_bid),
+            opt_price(c.best_ask),
         );
     }
     let _ = write!(s, r#"],"timestamp":"{timestamp_ms}","event_type":"price_change"}}"#);
@@ -73,8 +72,8 @@ pub fn price_change_frame(market: ConditionId, timestamp_ms: u64, changes: &[Cha
 pub fn tick_size_frame(market: ConditionId, asset: TokenId, old: Price, new: Price, timestamp_ms: u64) -> String {
     format!(
         r#"{{"event_type":"tick_size_change","market":"{market}","asset_id":"{asset}","old_tick_size":"{}","new_tick_size":"{}","timestamp":"{timestamp_ms}"}}"#,
-        format_price(old, old),
-        format_price(new, new),
+        format_price(old),
+        format_price(new),
     )
 }
 
@@ -84,20 +83,19 @@ pub struct TradeOut {
     pub side: Side,
     pub price: Price,
     pub size: Quantity,
-    pub tick: Price,
     pub fee_rate_bps: u32,
 }
 
 /// A `last_trade_price` event.
 pub fn last_trade_frame(market: ConditionId, asset: TokenId, trade: &TradeOut, timestamp_ms: u64) -> String {
-    let TradeOut { side, price, size, tick, fee_rate_bps } = *trade;
+    let TradeOut { side, price, size, fee_rate_bps } = *trade;
     let side = match side {
         Side::Buy => "BUY",
         Side::Sell => "SELL",
     };
     format!(
         r#"{{"event_type":"last_trade_price","market":"{market}","asset_id":"{asset}","price":"{}","size":"{size}","side":"{side}","fee_rate_bps":"{fee_rate_bps}","timestamp":"{timestamp_ms}"}}"#,
-        format_price(price, tick),
+        format_price(price),
     )
 }
 
@@ -136,7 +134,6 @@ mod tests {
             side: BookSide::Ask,
             price: Price::parse("0.44").unwrap(),
             size: Quantity::parse("1").unwrap(),
-            tick,
             hash: "abc".into(),
             best_bid: Some(Price::parse("0.41").unwrap()),
             best_ask: None,
@@ -153,7 +150,6 @@ mod tests {
             side: Side::Sell,
             price: Price::parse("0.4").unwrap(),
             size: Quantity::parse("2").unwrap(),
-            tick,
             fee_rate_bps: 720,
         };
         let trade = last_trade_frame(meta.market, meta.asset, &t, 8);

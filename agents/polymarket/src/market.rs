@@ -416,7 +416,14 @@ impl Decoder {
             return Err(EventError::Unsupported("price_change without a price_changes list (the older flat schema)"));
         }
         let market = required(market, "market")?;
-        let timestamp_ms = required(millis(raw.timestamp), "timestamp")?;
+        // REST `/book` bodies (untyped) have been served without a timestamp: 0 says "none";
+        // every typed event must carry one.
+        let rest_book = kind == EventKind::Book && raw.event_type.is_none();
+        let timestamp_ms = match millis(raw.timestamp) {
+            Some(t) => t,
+            None if rest_book && raw.timestamp.is_none() => 0,
+            None => return Err(EventError::Field("timestamp")),
+        };
         let msg = match kind {
             EventKind::Book => MarketMessage::Book(BookMsg {
                 market,

@@ -37,6 +37,13 @@ pub struct NormalizeStats {
     pub gated_deltas: u64,
     /// Events for tokens this normalizer does not serve.
     pub foreign_events: u64,
+    /// Snapshots without a `tick_size` for a token whose tick was not known yet (from an earlier
+    /// frame, a REST resync or a `tick_size_change`): the tick was inferred from the prices, as
+    /// the coarsest venue tick they all sit on, never assumed.
+    pub inferred_ticks: u64,
+    /// Inferred ticks made finer because a later price was off them (each republished as a
+    /// snapshot carrying the finer tick).
+    pub refined_ticks: u64,
     /// Events published.
     pub published: u64,
 }
@@ -50,6 +57,22 @@ struct TokenState {
     healthy: bool,
     /// True when the last snapshot's hash was reproduced: deltas can then be checked.
     hash_verifiable: bool,
+    /// True while the tick was inferred from prices (no frame has stated it).
+    tick_inferred: bool,
+}
+
+/// The venue's tick sizes, coarsest first (0.1, 0.01, 0.001, 0.0001).
+const VENUE_TICKS: [u32; 4] = [1000, 100, 10, 1];
+
+/// The coarsest venue tick that every price sits on, and `within` (a tick the prices are
+/// already known to sit on) divides.
+fn coarsest_tick(prices: impl IntoIterator<Item = Price>, within: Option<Price>) -> Price {
+    let prices: Vec<u32> = prices.into_iter().map(Price::ticks).collect();
+    let t = VENUE_TICKS
+        .into_iter()
+        .find(|&t| within.is_none_or(|w| w.ticks().is_multiple_of(t)) && prices.iter().all(|p| p.is_multiple_of(t)))
+        .unwrap_or(1);
+    Price::from_ticks(t).unwrap_or(Price::ZERO)
 }
 
 /// Frames in, numbered events out.
@@ -91,6 +114,7 @@ impl Normalizer {
                 needs_resync: false,
                 healthy: false,
                 hash_verifiable: false,
+                tick_inferred: false,
             });
         }
     }
@@ -244,16 +268,34 @@ fn handle(
                 sink.stats.foreign_events += 1;
                 return;
             };
-            let tick = b.tick_size.unwrap_or(if s.meta.tick_size == Price::ZERO {
-                Price::from_ticks(100).unwrap_or(Price::ZERO)
+            // The frame's tick, else the one known, else what the prices say: never assumed.
+            let (tick, inferred) = match b.tick_size {
+                Some(t) => (t, false),
+                None if s.meta.tick_size != Price::ZERO => (s.meta.tick_size, s.tick_inferred),
+                None => {
+                    sink.stats.inferred_ticks += 1;
+                    let prices = b.bids.iter().chain(b.asks.iter()).map(|l| l.price);
+                    (coarsest_tick(prices.chain(b.last_trade_price), None), true)
+                }
+            };
+            // An inferred tick may prove too coarse for this snapshot's prices.
+            let tick = if inferred
+                && b.bids.iter().chain(b.asks.iter()).any(|l| !l.price.ticks().is_multiple_of(tick.ticks()))
+            {
+                sink.stats.refined_ticks += 1;
+                coarsest_tick(b.bids.iter().chain(b.asks.iter()).map(|l| l.price), Some(tick))
             } else {
-                s.meta.tick_size
-            });
+                tick
+            };
+            s.tick_inferred = inferred;
             if s.book.apply_snapshot(b.bids.iter().copied(), b.asks.iter().copied(), tick).is_err() {
                 return;
             }
             s.meta.market = b.market;
-            s.meta.timestamp_ms = b.timestamp_ms;
+            if b.timestamp_ms != 0 {
+                // A REST body without a timestamp keeps the last one the venue gave.
+                s.meta.timestamp_ms = b.timestamp_ms;
+            }
             s.meta.tick_size = tick;
             s.meta.min_order_size = b.min_order_size.unwrap_or(s.meta.min_order_size);
             s.meta.neg_risk = b.neg_risk.unwrap_or(s.meta.neg_risk);
@@ -271,7 +313,8 @@ fn handle(
                 }
                 other => other,
             };
-            sink.publish(s, b.asset, b.timestamp_ms, body);
+            let ts = s.meta.timestamp_ms;
+            sink.publish(s, b.asset, ts, body);
         }
         MarketMessage::PriceChange { changes, frame, timestamp_ms, .. } => {
             // Group the frame's changes by token (a frame interleaves a market's two tokens),
@@ -292,6 +335,22 @@ fn handle(
                     sink.stats.gated_deltas += 1;
                     continue;
                 }
+                // A price off an inferred tick: the tick was too coarse; the book gets the finer
+                // one and goes out whole as a snapshot, so consumers learn the tick with it.
+                let refine =
+                    s.tick_inferred && group.clone().any(|c| !c.price.ticks().is_multiple_of(s.meta.tick_size.ticks()));
+                if refine {
+                    sink.stats.refined_ticks += 1;
+                    let tick = coarsest_tick(group.clone().map(|c| c.price), Some(s.meta.tick_size));
+                    let (bids, asks) = match snapshot_body(s) {
+                        MarketEventBody::Snapshot { bids, asks, .. } => (bids, asks),
+                        _ => (vec![], vec![]),
+                    };
+                    if s.book.apply_snapshot(bids, asks, tick).is_err() {
+                        continue;
+                    }
+                    s.meta.tick_size = tick;
+                }
                 let mut applied: Vec<LevelChange> = Vec::with_capacity(changes.len() - i);
                 for c in group.clone() {
                     if s.book.apply_level(c.side, c.price, c.size).is_ok() {
@@ -309,7 +368,8 @@ fn handle(
                         sink.out.push(Action::Resync(asset));
                     }
                 }
-                sink.publish(s, asset, *timestamp_ms, MarketEventBody::Delta(applied));
+                let body = if refine { snapshot_body(s) } else { MarketEventBody::Delta(applied) };
+                sink.publish(s, asset, *timestamp_ms, body);
             }
         }
         MarketMessage::TickSize { asset, new, timestamp_ms, .. } => {
@@ -319,6 +379,7 @@ fn handle(
             };
             s.book.tick_size_changed(*new);
             s.meta.tick_size = *new;
+            s.tick_inferred = false;
             sink.publish(s, *asset, *timestamp_ms, MarketEventBody::TickSize { tick: *new });
         }
         MarketMessage::LastTrade { asset, market, side, price, size, fee_rate_bps, timestamp_ms } => {
@@ -369,4 +430,88 @@ pub use polyfleet_core::book::{BookFollower, Followed};
 /// Levels of a side as a wire vector (helper for tests and snapshots).
 pub fn side_levels(book: &OrderBook, side: polyfleet_core::BookSide) -> Vec<Level> {
     book.levels(side).copied().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MARKET: &str = "0x2f1ab0ffaf465c4acd76b9a4a1f8980db26bfae7d248a6bb289350586028307e";
+    const TOKEN: &str = "1234";
+
+    fn book(levels_bids: &[(&str, &str)], levels_asks: &[(&str, &str)], extra: &str) -> String {
+        let side = |l: &[(&str, &str)]| {
+            l.iter().map(|(p, s)| format!(r#"{{"price":"{p}","size":"{s}"}}"#)).collect::<Vec<_>>().join(",")
+        };
+        format!(
+            r#"{{"event_type":"book","market":"{MARKET}","asset_id":"{TOKEN}","timestamp":"1","hash":"x","bids":[{}],"asks":[{}]{extra}}}"#,
+            side(levels_bids),
+            side(levels_asks)
+        )
+    }
+
+    fn published(norm: &mut Normalizer, frame: &str) -> Vec<MarketEvent> {
+        let mut out = vec![];
+        norm.on_frame(frame.as_bytes(), 0, &mut out);
+        out.into_iter()
+            .filter_map(|a| match a {
+                Action::Publish(e) => Some(e),
+                Action::Resync(_) => None,
+            })
+            .collect()
+    }
+
+    fn tick_of(ev: &MarketEvent) -> Price {
+        match &ev.body {
+            MarketEventBody::Snapshot { tick, .. } => *tick,
+            other => panic!("not a snapshot: {other:?}"),
+        }
+    }
+
+    fn p(t: &str) -> Price {
+        Price::parse(t).unwrap()
+    }
+
+    #[test]
+    fn a_book_without_tick_size_gets_the_tick_its_prices_show_never_a_cent() {
+        let mut norm = Normalizer::new([TokenId::parse(TOKEN).unwrap()]);
+        let ev = published(&mut norm, &book(&[("0.001", "10"), ("0.002", "5"), ("0.511", "3")], &[("0.514", "7")], ""));
+        assert_eq!(tick_of(&ev[0]), p("0.001"));
+        assert_eq!(norm.stats().inferred_ticks, 1);
+        let b = norm.book(&TokenId::parse(TOKEN).unwrap()).unwrap();
+        assert_eq!(b.best_bid().unwrap().price, p("0.511"), "prices kept exactly");
+        assert_eq!(b.best_ask().unwrap().price, p("0.514"));
+        assert_eq!(b.depth(polyfleet_core::BookSide::Bid), 3, "0.001 and 0.002 stay two levels");
+        // The venue-format frame of it says the tick and the prices as recorded.
+        let frame = norm.venue_book_frame(&TokenId::parse(TOKEN).unwrap()).unwrap();
+        assert!(
+            frame.contains(r#""tick_size":"0.001""#) && frame.contains(r#"{"price":"0.511","size":"3"}"#),
+            "{frame}"
+        );
+    }
+
+    #[test]
+    fn a_stated_tick_wins_and_an_inferred_one_is_refined_by_a_finer_price() {
+        let t = TokenId::parse(TOKEN).unwrap();
+        let mut norm = Normalizer::new([t]);
+        let ev = published(&mut norm, &book(&[("0.5", "10")], &[("0.52", "7")], r#","tick_size":"0.001""#));
+        assert_eq!(tick_of(&ev[0]), p("0.001"), "the frame's tick");
+        assert_eq!(norm.stats().inferred_ticks, 0);
+
+        let mut norm = Normalizer::new([t]);
+        let ev = published(&mut norm, &book(&[("0.5", "10")], &[("0.52", "7")], ""));
+        assert_eq!(tick_of(&ev[0]), p("0.01"), "coarsest tick of 0.5 and 0.52");
+        let change = format!(
+            r#"{{"event_type":"price_change","market":"{MARKET}","timestamp":"2","price_changes":[{{"asset_id":"{TOKEN}","price":"0.505","size":"4","side":"BUY","hash":"h","best_bid":"0.505","best_ask":"0.52"}}]}}"#
+        );
+        let ev = published(&mut norm, &change);
+        assert_eq!(ev.len(), 1);
+        assert_eq!(tick_of(&ev[0]), p("0.001"), "refined, and sent whole with its tick");
+        assert_eq!(norm.book(&t).unwrap().best_bid().unwrap().price, p("0.505"));
+        assert_eq!(norm.stats().refined_ticks, 1);
+        // A later snapshot without tick keeps the refined tick.
+        let ev = published(&mut norm, &book(&[("0.5", "10")], &[("0.52", "7")], ""));
+        assert_eq!(tick_of(&ev[0]), p("0.001"));
+        assert_eq!(norm.stats().inferred_ticks, 1);
+    }
 }

@@ -44,7 +44,8 @@ pub struct ResolvedMarket {
     pub end_date: Option<String>,
     pub neg_risk: bool,
     pub tokens: Vec<ResolvedToken>,
-    pub tick_size: Price,
+    /// `orderPriceMinTickSize`; `None` when Gamma gives none (legacy markets).
+    pub tick_size: Option<Price>,
     pub min_order_size: Quantity,
     /// Gamma's `takerBaseFee` when fees are enabled.
     pub taker_base_fee: Option<u32>,
@@ -107,9 +108,8 @@ pub fn parse_gamma_market(m: &Value) -> Result<ResolvedMarket, RestError> {
                 .map_err(|e| RestError::Payload(e.to_string()))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let tick_size = decimal_text(field("orderPriceMinTickSize"))
-        .and_then(|t| Price::parse(&t).ok())
-        .unwrap_or(Price::from_ticks(100).unwrap_or(Price::ZERO));
+    // Never assumed: legacy markets carry none, and a market's books say it when they come.
+    let tick_size = decimal_text(field("orderPriceMinTickSize")).and_then(|t| Price::parse(&t).ok());
     let min_order_size = decimal_text(field("orderMinSize"))
         .and_then(|t| Quantity::parse(&t).ok())
         .unwrap_or(Quantity::from_micros(5_000_000));
@@ -318,7 +318,7 @@ mod tests {
         });
         let r = parse_gamma_market(&m).unwrap();
         assert_eq!(r.tokens[1].token_id, TokenId::from_u128(2));
-        assert_eq!(r.tick_size.to_string(), "0.001");
+        assert_eq!(r.tick_size.map(|t| t.to_string()).as_deref(), Some("0.001"));
         assert!(parse_gamma_market(&serde_json::json!({"conditionId": "0x1"})).is_err());
     }
 }

@@ -138,3 +138,34 @@ fn a_flat_price_change_is_counted_as_unsupported_never_read_as_empty() {
     let st = d.stats();
     assert_eq!((st.unsupported_schema, st.invalid_event, st.malformed_frame), (1, 0, 0), "{st:?}");
 }
+
+/// REST `/book` bodies in each shape the venue has served: with the timestamp as a string, as
+/// a number, and without one (and without tick size, minimum size or neg-risk flag).
+#[test]
+fn rest_book_bodies_decode_with_and_without_a_timestamp() {
+    let body = |ts: &str| {
+        format!(
+            r#"{{"market":"0x2f1ab0ffaf465c4acd76b9a4a1f8980db26bfae7d248a6bb289350586028307e","asset_id":"42"{ts},"hash":"ab","bids":[{{"price":"0.3","size":"209.99"}}],"asks":[{{"price":"0.34","size":"914.14"}}]}}"#
+        )
+    };
+    for (ts, want) in [
+        (r#","timestamp":"1761179949036""#, 1_761_179_949_036),
+        (r#","timestamp":1761179949036"#, 1_761_179_949_036),
+        ("", 0),
+    ] {
+        let mut d = Decoder::new();
+        let mut seen = None;
+        d.decode(body(ts).as_bytes(), |m| {
+            let MarketMessage::Book(b) = m else { panic!("{m:?}") };
+            seen = Some((b.timestamp_ms, b.tick_size, b.bids[0].price, b.asks[0].size));
+        });
+        let (t, tick, bid, ask_size) = seen.unwrap_or_else(|| panic!("{ts}: not decoded: {:?}", d.stats()));
+        assert_eq!(t, want, "{ts}");
+        assert_eq!(tick, None, "absent, not assumed");
+        assert_eq!((bid, ask_size), (Price::parse("0.3").unwrap(), Quantity::parse("914.14").unwrap()));
+    }
+    // A typed event still needs its timestamp.
+    let mut d = Decoder::new();
+    d.decode(body("").replacen('{', r#"{"event_type":"book","#, 1).as_bytes(), |m| panic!("{m:?}"));
+    assert_eq!(d.stats().invalid_event, 1);
+}

@@ -21,7 +21,7 @@ fn crypto_round_with_json_encoded_lists() {
         m.tokens[0].token_id,
         TokenId::parse("104239898038807136052399800151408521467737075933964991162589336683346093173875").unwrap()
     );
-    assert_eq!(m.tick_size, Price::parse("0.01").unwrap());
+    assert_eq!(m.tick_size, Some(Price::parse("0.01").unwrap()));
     assert_eq!(m.min_order_size, Quantity::parse("5").unwrap());
     assert_eq!(m.taker_base_fee, Some(1000));
     assert!(m.accepting_orders && !m.closed && !m.neg_risk);
@@ -32,9 +32,10 @@ fn crypto_round_with_json_encoded_lists() {
 fn closed_and_legacy_markets() {
     let closed = parse_gamma_market(&fixture("gamma_market_closed_binary_accepting_false.json")).unwrap();
     assert!(closed.closed && !closed.accepting_orders);
-    assert_eq!(closed.tick_size, Price::parse("0.001").unwrap());
+    assert_eq!(closed.tick_size, Some(Price::parse("0.001").unwrap()));
     assert_eq!(closed.taker_base_fee, None, "fees disabled");
     let legacy = parse_gamma_market(&fixture("gamma_market_closed_nonbinary_legacy.json")).unwrap();
+    assert_eq!(legacy.tick_size, None, "a legacy market states no tick: none is assumed");
     assert_eq!(legacy.tokens.iter().map(|t| t.outcome.as_str()).collect::<Vec<_>>(), ["Long", "Short"]);
     let sports = parse_gamma_market(&fixture("gamma_market_sports_market_map_handicap.json")).unwrap();
     assert_eq!(sports.tokens[0].outcome, "FaZe");

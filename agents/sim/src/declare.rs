@@ -95,7 +95,7 @@ impl Simulator {
                     ResolvedToken { outcome: "Yes".into(), token_id: m.yes },
                     ResolvedToken { outcome: "No".into(), token_id: m.no },
                 ],
-                tick_size: m.tick,
+                tick_size: Some(m.tick),
                 min_order_size: m.min_order_size,
                 taker_base_fee: (fee > 0).then_some(fee),
                 accepting_orders: true,

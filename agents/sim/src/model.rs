@@ -388,7 +388,6 @@ impl Simulator {
             side,
             price: top.price,
             size: Quantity::from_micros(take.min(top.size.micros())),
-            tick: m.tick,
             fee_rate_bps: self.cfg.fee_rate_bps,
         };
         // The trade prints on YES but changes both tokens' summaries (last trade price): every
@@ -480,22 +479,12 @@ impl Simulator {
             let bbo = |b: &OrderBook| (b.best_bid().map(|l| l.price), b.best_ask().map(|l| l.price));
             let (yb, ya) = bbo(&m.yes_book);
             let (nb, na) = bbo(&no_book);
-            outs.push(ChangeOut {
-                asset: m.yes,
-                side,
-                price,
-                size,
-                tick: m.tick,
-                hash: yes_hash,
-                best_bid: yb,
-                best_ask: ya,
-            });
+            outs.push(ChangeOut { asset: m.yes, side, price, size, hash: yes_hash, best_bid: yb, best_ask: ya });
             outs.push(ChangeOut {
                 asset: m.no,
                 side: side.opposite(),
                 price: price.complement(),
                 size,
-                tick: m.tick,
                 hash: no_hash,
                 best_bid: nb,
                 best_ask: na,

@@ -1,6 +1,10 @@
 //! Replaying a recording (see `polyfleet_polymarket::recording`) as a venue: frames go out in
-//! recorded order, and a new subscriber gets a `book` snapshot of the state the replay has
-//! reached, rebuilt from the recording itself by the same [`Normalizer`] the agents use.
+//! recorded order, byte for byte, and a new subscriber gets a `book` snapshot of the state the
+//! replay has reached: the recorded `book` object itself, byte for byte (prices, tick size,
+//! neg-risk flag, minimum size and the venue's hash as recorded), while nothing has changed the
+//! token's book since; once a later frame has, a snapshot rebuilt from the recording by the same
+//! [`Normalizer`] the agents use (venue number format, the recorded tick; its hash recomputed,
+//! since the venue never published one for that state).
 
 use std::collections::HashMap;
 
@@ -22,6 +26,32 @@ pub struct Replay {
     decoder: Decoder,
     markets: HashMap<ConditionId, Vec<TokenId>>,
     actions: Vec<polyfleet_polymarket::normalize::Action>,
+    /// Per token, the last recorded `book` object, while no later frame changed the book.
+    recorded: HashMap<TokenId, String>,
+}
+
+/// The elements of a top-level JSON array (or the frame itself when it is an object).
+fn elements(frame: &str) -> Vec<&str> {
+    let t = frame.trim();
+    let Some(inner) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) else { return vec![t] };
+    let (mut out, mut depth, mut start, mut in_str, mut esc) = (vec![], 0i32, 0usize, false, false);
+    for (i, c) in inner.char_indices() {
+        match c {
+            _ if esc => esc = false,
+            '\\' if in_str => esc = true,
+            '"' => in_str = !in_str,
+            '{' | '[' if !in_str => depth += 1,
+            '}' | ']' if !in_str => depth -= 1,
+            ',' if !in_str && depth == 0 => {
+                out.push(inner[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(inner[start..].trim());
+    out.retain(|e| !e.is_empty());
+    out
 }
 
 fn markets_of(decoder: &mut Decoder, frame: &str, mut f: impl FnMut(ConditionId, Option<TokenId>)) {
@@ -64,13 +94,43 @@ impl Replay {
             decoder: Decoder::new(),
             markets,
             actions: vec![],
+            recorded: HashMap::new(),
         };
         while replay.next < replay.frames.len() && !replay.norm.all_live() {
-            replay.norm.on_frame(replay.frames[replay.next].as_bytes(), 0, &mut replay.actions);
+            let text = std::mem::take(&mut replay.frames[replay.next]);
+            replay.apply(&text);
+            replay.frames[replay.next] = text;
             replay.next += 1;
         }
         replay.actions.clear();
         replay
+    }
+
+    /// Applies a frame: the normalizer's books, and which recorded `book` objects still hold.
+    fn apply(&mut self, text: &str) {
+        self.norm.on_frame(text.as_bytes(), 0, &mut self.actions);
+        self.actions.clear();
+        let markets = &self.markets;
+        for element in elements(text) {
+            let mut book = None;
+            let mut touched = vec![];
+            self.decoder.decode(element.as_bytes(), |m| match m {
+                MarketMessage::Book(b) => book = Some(b.asset),
+                MarketMessage::PriceChange { changes, .. } => touched.extend(changes.iter().map(|c| c.asset)),
+                MarketMessage::TickSize { asset, .. } => touched.push(*asset),
+                // A trade changes both tokens' summaries (their last trade price).
+                MarketMessage::LastTrade { market, .. } | MarketMessage::Resolved { market, .. } => {
+                    touched.extend(markets.get(market).into_iter().flatten().copied());
+                }
+                MarketMessage::BestBidAsk { .. } | MarketMessage::NewMarket { .. } => {}
+            });
+            for t in touched {
+                self.recorded.remove(&t);
+            }
+            if let Some(asset) = book {
+                self.recorded.insert(asset, element.to_string());
+            }
+        }
     }
 
     /// Frames not yet replayed.
@@ -83,8 +143,7 @@ impl Source for Replay {
     fn step(&mut self) -> Vec<SimFrame> {
         let Some(text) = self.frames.get(self.next).cloned() else { return vec![] };
         self.next += 1;
-        self.norm.on_frame(text.as_bytes(), 0, &mut self.actions);
-        self.actions.clear();
+        self.apply(&text);
         // Everyone subscribed to any token of the frame's markets receives it, as from the venue.
         let mut assets = vec![];
         let markets = &self.markets;
@@ -98,7 +157,7 @@ impl Source for Replay {
         vec![SimFrame { assets, text }]
     }
     fn snapshot_frame(&self, token: &TokenId) -> Option<String> {
-        self.norm.venue_book_frame(token)
+        self.recorded.get(token).cloned().or_else(|| self.norm.venue_book_frame(token))
     }
     fn book(&self, token: &TokenId) -> Option<OrderBook> {
         self.norm.book(token).cloned()

@@ -442,7 +442,7 @@ async fn rest_books(State(shared): State<Arc<Shared>>, Json(body): Json<Vec<Toke
 async fn rest_tick_size(State(shared): State<Arc<Shared>>, Query(q): Query<TokenQuery>) -> Response {
     per_token(&shared, &q, |sim, t| {
         let m = sim.model()?.meta(t)?;
-        Some(Json(json!({"minimum_tick_size": format_price(m.tick_size, m.tick_size)})).into_response())
+        Some(Json(json!({"minimum_tick_size": format_price(m.tick_size)})).into_response())
     })
     .await
 }
@@ -477,7 +477,7 @@ fn gamma_market(sim: &Simulator, i: usize) -> Value {
         "acceptingOrders": true,
         "negRisk": m.event.is_some(),
         "groupItemTitle": m.outcome,
-        "orderPriceMinTickSize": format_price(m.tick, m.tick).parse::<Value>().unwrap_or(Value::Null),
+        "orderPriceMinTickSize": format_price(m.tick).parse::<Value>().unwrap_or(Value::Null),
         "orderMinSize": 5,
         "feesEnabled": sim.config().fee_rate_bps > 0,
     })

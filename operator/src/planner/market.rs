@@ -150,7 +150,7 @@ pub fn market_status(
             s.end_date = first.and_then(|m| m.end_date.clone()).or(s.end_date.take());
             s.neg_risk = spec.type_ == MarketType::NegRiskEvent || first.is_some_and(|m| m.neg_risk);
             if let Some(m) = first {
-                s.tick_size = Some(m.tick_size.to_string());
+                s.tick_size = m.tick_size.map(|t| t.to_string());
                 s.min_order_size = Some(m.min_order_size.to_string());
             }
             s.fee_rate_bps = l.fee_rate_bps.map(|f| i32::try_from(f).unwrap_or(i32::MAX)).or(s.fee_rate_bps);
