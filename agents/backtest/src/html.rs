@@ -158,6 +158,7 @@ pub fn html(r: &Report) -> String {
         ("Capital (USDC)", m.capital_usdc.clone()),
         ("Events / frames", format!("{} / {}", r.input.events, r.input.frames)),
         ("Recording lines", r.input.read.describe()),
+        ("Frames by outcome", r.input.frame_outcomes.describe()),
         ("Duration (s)", format!("{:.1}", m.duration_s)),
     ] {
         metrics.push_str(&row(k, &v));

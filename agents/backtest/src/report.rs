@@ -28,6 +28,9 @@ pub struct Input {
     pub resyncs: u64,
     /// Every line of the recording, accounted for; `partial()` when bad input was skipped.
     pub read: polyfleet_polymarket::recording::ReadStats,
+    /// Every frame by what became of it: `frames` = the sum of `by_outcome` (events,
+    /// malformed, unsupported_schema, other_channel, token_not_served, ...).
+    pub frame_outcomes: polyfleet_polymarket::normalize::FrameLedger,
 }
 
 /// One strategy's line.

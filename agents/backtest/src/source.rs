@@ -1,13 +1,14 @@
 //! Market events from a recording: its frames go through the market-data agent's own
 //! [`Normalizer`] (decode, book building, hash checks, sequence numbers), so a backtest sees the
 //! events the agents would have seen. A `disconnected` line marks every book stale until fresh
-//! snapshots, as the live feed does. Malformed frames are counted by the decoder and skipped.
+//! snapshots, as the live feed does. Malformed frames are counted by the decoder and skipped;
+//! every frame lands in one outcome of the [`FrameLedger`].
 
 use std::collections::VecDeque;
 
 use polyfleet_core::TokenId;
 use polyfleet_core::wire::MarketEvent;
-use polyfleet_polymarket::normalize::{Action, Normalizer};
+use polyfleet_polymarket::normalize::{Action, FrameLedger, Normalizer};
 use polyfleet_polymarket::recording::RecordLine;
 
 /// Normalizes recording lines into market events, lazily.
@@ -17,8 +18,8 @@ pub struct Events<I> {
     tokens: Vec<TokenId>,
     actions: Vec<Action>,
     ready: VecDeque<MarketEvent>,
-    /// Frames read.
-    pub frames: u64,
+    /// Frames read, each by what became of it.
+    pub ledger: FrameLedger,
     /// Books the venue's hash said were wrong (a live agent would fetch them again).
     pub resyncs: u64,
 }
@@ -32,7 +33,7 @@ impl<I: Iterator<Item = RecordLine>> Events<I> {
             tokens,
             actions: vec![],
             ready: VecDeque::new(),
-            frames: 0,
+            ledger: FrameLedger::default(),
             resyncs: 0,
         }
     }
@@ -66,8 +67,8 @@ impl<I: Iterator<Item = RecordLine>> Iterator for Events<I> {
             let line = self.lines.next()?;
             match (&line.frame, line.event.as_deref()) {
                 (Some(f), _) => {
-                    self.frames += 1;
-                    self.norm.on_frame(f.as_bytes(), line.recv_ns, &mut self.actions);
+                    let outcome = self.norm.on_frame_accounted(f.as_bytes(), line.recv_ns, &mut self.actions);
+                    self.ledger.count(outcome);
                 }
                 (None, Some("disconnected")) => {
                     self.norm.on_disconnected(&self.tokens, line.recv_ns, &mut self.actions)

@@ -97,7 +97,8 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<Vec<Report>> {
         }
     }
     reading.finish_and_clear();
-    let (frames, malformed, resyncs) = (source.frames, source.malformed(), source.resyncs);
+    let (frames, malformed, resyncs) = (source.ledger.frames, source.malformed(), source.resyncs);
+    let frame_outcomes = source.ledger.clone();
     let unsupported_schema = source.unsupported();
     drop(source);
     // A cut, corrupt or empty recording is an error here, unless bad input is to be skipped.
@@ -113,6 +114,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<Vec<Report>> {
         unsupported_schema,
         resyncs,
         read,
+        frame_outcomes,
     };
     let axes: Vec<Axis> = args.sweeps.iter().map(|s| sweep::parse(s)).collect::<Result<_, _>>()?;
     let points = sweep::grid(&axes);

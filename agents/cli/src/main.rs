@@ -356,6 +356,7 @@ fn summary(reports: &[Report]) {
         );
     }
     if let Some(r) = reports.first() {
+        println!("     input: {}; {}", r.input.read.describe(), r.input.frame_outcomes.describe());
         println!("     marked: {}", r.metrics.marking);
     }
     if let Some(note) = reports.first().and_then(|r| r.metrics.ratios_note.as_ref()) {

@@ -199,3 +199,58 @@ fn broken_recordings_are_refused_by_every_reader_unless_bad_input_is_skipped() {
         assert!(!o.status.success() && (err.contains(&at_line) || err.contains("no frames")), "{err}");
     }
 }
+
+/// Every frame is accounted for: frames of other channels, of tokens outside the catalog, in an
+/// unsupported schema, keepalives and broken ones each land in their own count, and the counts
+/// add up to the frames read, in report.json and in the printed summary.
+#[test]
+fn every_frame_lands_in_one_counted_outcome() {
+    let dir = tmp("ledger");
+    let rec = generate(&dir, 2_000);
+    let text = std::fs::read_to_string(&rec).unwrap();
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let frame: serde_json::Value = serde_json::from_str(first["frame"].as_str().unwrap()).unwrap();
+    let book = if frame.is_array() { frame[0].clone() } else { frame };
+    let (market, asset) = (book["market"].as_str().unwrap(), book["asset_id"].as_str().unwrap());
+    let foreign = [
+        // A user-channel trade recorded beside the market channel.
+        format!(
+            r#"{{"event_type":"trade","market":"{market}","asset_id":"{asset}","price":"0.5","size":"1","side":"BUY","status":"MATCHED","timestamp":"1"}}"#
+        ),
+        // The older flat price_change of a catalog token.
+        format!(
+            r#"{{"event_type":"price_change","market":"{market}","asset_id":"{asset}","price":"0.5","size":"1","side":"BUY","timestamp":"1"}}"#
+        ),
+        // A book of a token outside the catalog.
+        format!(
+            r#"{{"event_type":"book","market":"{market}","asset_id":"99","timestamp":"1","hash":"x","bids":[],"asks":[]}}"#
+        ),
+        "PONG".to_string(),
+        r#"{"event_type":"book","market":"#.to_string(),
+    ];
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let last_ns =
+        serde_json::from_str::<serde_json::Value>(lines.last().unwrap()).unwrap()["recv_ns"].as_u64().unwrap();
+    for (i, f) in foreign.iter().enumerate() {
+        lines.push(serde_json::json!({"recv_ns": last_ns + 1 + i as u64, "frame": f}).to_string());
+    }
+    std::fs::write(&rec, lines.join("\n") + "\n").unwrap();
+    let out = dir.join("out");
+    let o = backtest(&rec, &out, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let ledger = &report["input"]["frame_outcomes"];
+    let by: std::collections::BTreeMap<String, u64> = serde_json::from_value(ledger["by_outcome"].clone()).unwrap();
+    assert_eq!(ledger["frames"].as_u64().unwrap(), 2_000 + 5, "{ledger}");
+    assert_eq!(by.values().sum::<u64>(), 2_005, "the outcomes add up to the frames: {by:?}");
+    for (k, v) in [("other_channel", 1), ("unsupported_schema", 1), ("keepalive", 1), ("malformed", 1)] {
+        assert_eq!(by.get(k), Some(&v), "{k}: {by:?}");
+    }
+    // The foreign book, and every frame of the example's binary market, which no example
+    // strategy trades.
+    assert!(by["token_not_served"] > 1 && by["events"] > 1_000, "{by:?}");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("2005 frames = ") && stdout.contains("1 other_channel"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -22,6 +22,94 @@ pub enum Action {
     Resync(TokenId),
 }
 
+/// What became of one frame, as a whole: the first that applies, in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FrameOutcome {
+    /// The keepalive reply `PONG`.
+    Keepalive,
+    /// Broken JSON (skipped from the break on).
+    Malformed,
+    /// At least one market event published.
+    Events,
+    /// An event in a schema the decoder does not support (the older flat `price_change`).
+    UnsupportedSchema,
+    /// Events of a type the market channel does not send (a user-channel `order` or `trade`
+    /// recorded beside it, or a new venue event type).
+    OtherChannel,
+    /// An event with fields missing or unparsable.
+    Invalid,
+    /// Events only for tokens this normalizer does not serve (outside the catalog, or tokens
+    /// no strategy of the run trades).
+    TokenNotServed,
+    /// Deltas only for books still awaiting their snapshot.
+    AwaitingSnapshot,
+    /// Decoded, with nothing to publish (`best_bid_ask`, `new_market`, an empty array).
+    NothingToPublish,
+}
+
+impl FrameOutcome {
+    /// Every outcome, in the order they are tested.
+    pub const ALL: [FrameOutcome; 9] = [
+        FrameOutcome::Keepalive,
+        FrameOutcome::Malformed,
+        FrameOutcome::Events,
+        FrameOutcome::UnsupportedSchema,
+        FrameOutcome::OtherChannel,
+        FrameOutcome::Invalid,
+        FrameOutcome::TokenNotServed,
+        FrameOutcome::AwaitingSnapshot,
+        FrameOutcome::NothingToPublish,
+    ];
+
+    /// Its name in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FrameOutcome::Keepalive => "keepalive",
+            FrameOutcome::Malformed => "malformed",
+            FrameOutcome::Events => "events",
+            FrameOutcome::UnsupportedSchema => "unsupported_schema",
+            FrameOutcome::OtherChannel => "other_channel",
+            FrameOutcome::Invalid => "invalid",
+            FrameOutcome::TokenNotServed => "token_not_served",
+            FrameOutcome::AwaitingSnapshot => "awaiting_snapshot",
+            FrameOutcome::NothingToPublish => "nothing_to_publish",
+        }
+    }
+}
+
+/// Frames by outcome: every frame fed in lands in exactly one count.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FrameLedger {
+    /// Frames fed in.
+    pub frames: u64,
+    /// Frames per outcome (outcomes with none left out).
+    pub by_outcome: std::collections::BTreeMap<&'static str, u64>,
+}
+
+impl FrameLedger {
+    /// Counts one frame.
+    pub fn count(&mut self, outcome: FrameOutcome) {
+        self.frames += 1;
+        *self.by_outcome.entry(outcome.as_str()).or_default() += 1;
+    }
+
+    /// Frames of one outcome.
+    pub fn of(&self, outcome: FrameOutcome) -> u64 {
+        self.by_outcome.get(outcome.as_str()).copied().unwrap_or(0)
+    }
+
+    /// `13 frames = 2 events + 1 malformed + 8 other_channel + 2 token_not_served`.
+    pub fn describe(&self) -> String {
+        let parts: Vec<String> = FrameOutcome::ALL
+            .iter()
+            .filter(|o| self.of(**o) > 0)
+            .map(|o| format!("{} {}", self.of(*o), o.as_str()))
+            .collect();
+        format!("{} frames = {}", self.frames, if parts.is_empty() { "0".into() } else { parts.join(" + ") })
+    }
+}
+
 /// Counters beyond the decoder's.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NormalizeStats {
@@ -192,6 +280,34 @@ impl Normalizer {
                 self.stats.published += 1;
                 out.push(Action::Publish(ev));
             }
+        }
+    }
+
+    /// Like [`Normalizer::on_frame`], and says what became of the frame as a whole (one
+    /// [`FrameOutcome`] per frame, so the outcomes of a recording add up to its frames).
+    pub fn on_frame_accounted(&mut self, frame: &[u8], recv_ts_ns: u64, out: &mut Vec<Action>) -> FrameOutcome {
+        let (d0, n0) = (self.decoder.stats().clone(), self.stats.clone());
+        self.on_frame(frame, recv_ts_ns, out);
+        let (d1, n1) = (self.decoder.stats(), &self.stats);
+        let grew = |a: u64, b: u64| b > a;
+        if grew(d0.pongs, d1.pongs) {
+            FrameOutcome::Keepalive
+        } else if grew(d0.malformed_frame, d1.malformed_frame) {
+            FrameOutcome::Malformed
+        } else if grew(n0.published, n1.published) {
+            FrameOutcome::Events
+        } else if grew(d0.unsupported_schema, d1.unsupported_schema) {
+            FrameOutcome::UnsupportedSchema
+        } else if grew(d0.unknown_type, d1.unknown_type) {
+            FrameOutcome::OtherChannel
+        } else if grew(d0.invalid_event, d1.invalid_event) {
+            FrameOutcome::Invalid
+        } else if grew(n0.foreign_events, n1.foreign_events) {
+            FrameOutcome::TokenNotServed
+        } else if grew(n0.gated_deltas, n1.gated_deltas) {
+            FrameOutcome::AwaitingSnapshot
+        } else {
+            FrameOutcome::NothingToPublish
         }
     }
 
