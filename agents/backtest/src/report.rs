@@ -56,6 +56,25 @@ pub struct StrategyLine {
     pub orders: std::collections::BTreeMap<String, u64>,
     /// Tokens held at the end.
     pub positions: u64,
+    /// Set when risk refused most of the strategy's orders: the run then shows the RiskPolicy's
+    /// limits more than the strategy, and says so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub risk_bound: Option<String>,
+}
+
+/// Says so when risk refused more orders than it approved.
+fn risk_bound(signals: u64, approved: u64, rejections: &std::collections::BTreeMap<String, u64>) -> Option<String> {
+    let refused: u64 = rejections.values().sum();
+    if refused == 0 || refused <= approved {
+        return None;
+    }
+    let mut by: Vec<(&String, &u64)> = rejections.iter().collect();
+    by.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let reasons: Vec<String> = by.iter().map(|(r, n)| format!("{r} {n}")).collect();
+    Some(format!(
+        "risk refused {refused} of {signals} orders ({}): the results show the RiskPolicy's limits more than the strategy",
+        reasons.join(", ")
+    ))
 }
 
 impl From<&StrategyCounters> for StrategyLine {
@@ -71,6 +90,7 @@ impl From<&StrategyCounters> for StrategyLine {
             rejections: c.rejections.clone(),
             orders: c.orders.clone(),
             positions: c.positions,
+            risk_bound: risk_bound(c.signals, c.approved, &c.rejections),
         }
     }
 }
@@ -131,5 +151,25 @@ impl Report {
     /// As pretty JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_mostly_refused_by_risk_says_so() {
+        let mut r = std::collections::BTreeMap::new();
+        assert_eq!(risk_bound(10, 10, &r), None, "nothing refused");
+        r.insert("gross_exposure".to_string(), 240);
+        r.insert("book_liquidity".to_string(), 3);
+        assert_eq!(
+            risk_bound(288, 45, &r).as_deref(),
+            Some(
+                "risk refused 243 of 288 orders (gross_exposure 240, book_liquidity 3): the results show the RiskPolicy's limits more than the strategy"
+            )
+        );
+        assert_eq!(risk_bound(288, 250, &r), None, "fewer refused than approved");
     }
 }

@@ -356,6 +356,11 @@ fn summary(reports: &[Report]) {
         );
     }
     if let Some(r) = reports.first() {
+        for s in &r.strategies {
+            if let Some(note) = &s.risk_bound {
+                println!("     {}: {note}", s.name);
+            }
+        }
         println!("     input: {}; {}", r.input.read.describe(), r.input.frame_outcomes.describe());
         println!("     marked: {}", r.metrics.marking);
     }

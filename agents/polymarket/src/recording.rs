@@ -213,7 +213,10 @@ pub fn create(path: &Path) -> Result<Box<dyn Write + Send>, RecordingError> {
     let file = std::fs::File::create(path).map_err(|e| RecordingError::Io(path.display().to_string(), e))?;
     let buffered = std::io::BufWriter::new(file);
     Ok(if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(flate2::write::GzEncoder::new(buffered, flate2::Compression::fast()))
+        // Buffered in front too: the encoder is slow on the many small writes a line is made
+        // of (17 MB/s unbuffered against 100+ MB/s in 64 KiB blocks).
+        let encoder = flate2::write::GzEncoder::new(buffered, flate2::Compression::fast());
+        Box::new(std::io::BufWriter::with_capacity(1 << 16, encoder))
     } else {
         Box::new(buffered)
     })
