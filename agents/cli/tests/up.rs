@@ -4,26 +4,14 @@
 //! live (acknowledged by the agent), an invalid edit is reported and changes nothing, and stopping
 //! cancels what is open and ends cleanly.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use polyfleet_cli::up::{Runtime, UpArgs, run};
-
-fn copy_examples(name: &str) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/examples");
-    let dir = std::env::temp_dir().join(format!("polyfleet-up-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    for e in std::fs::read_dir(&src).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_file() {
-            std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
-        }
-    }
-    dir
-}
 
 fn get(addr: &str, path: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
@@ -79,7 +67,7 @@ async fn edit_and_stop(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_local_fleet_trades_serves_metrics_and_takes_parameter_edits() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let dir = copy_examples("inproc");
+    let dir = common::copy_examples("inproc");
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr = format!("127.0.0.1:{port}");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -115,7 +103,7 @@ async fn the_processes_runtime_trades_over_nats_and_redis_and_takes_parameter_ed
         bin_dir.join("polyfleet-agent").is_file(),
         "polyfleet-agent is not built beside polyfleet: run `cargo test --workspace` (or build the workspace)"
     );
-    let dir = copy_examples("processes");
+    let dir = common::copy_examples("processes");
     let runtime = Runtime::Processes { nats: None, redis: None, bin_dir: Some(bin_dir) };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let fleet = tokio::spawn(run(args(&dir, "127.0.0.1:0", runtime), stop_rx));

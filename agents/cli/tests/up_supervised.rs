@@ -6,6 +6,8 @@
 //! trading afterwards, and the final board must match what Redis holds. Every process writes a
 //! plain-text log.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -15,20 +17,6 @@ use std::time::{Duration, Instant};
 use polyfleet_runtime::risk_store::redis::RedisRiskStore;
 use polyfleet_runtime::risk_store::{PolicyKey, RiskStore};
 use polyfleet_testkit::RedisServer;
-
-fn copy_examples() -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/examples");
-    let dir = std::env::temp_dir().join(format!("polyfleet-up-supervised-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    for e in std::fs::read_dir(&src).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_file() {
-            std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
-        }
-    }
-    dir
-}
 
 /// The run's output, line by line, as it comes.
 #[derive(Clone, Default)]
@@ -142,7 +130,7 @@ async fn the_supervised_fleet_reports_heals_and_ends_with_a_true_board_after_eve
         Path::new(exe).with_file_name("polyfleet-agent").is_file(),
         "polyfleet-agent is not built beside polyfleet: run `cargo test --workspace` (or build the workspace)"
     );
-    let dir = copy_examples();
+    let dir = common::copy_examples("supervised");
     let mut redis = RedisServer::start();
     let mut up = Run(Command::new(exe)
         .args(["up", "--runtime", "processes", "--redis", &redis.url, "--metrics-addr", "127.0.0.1:0", "-f"])
