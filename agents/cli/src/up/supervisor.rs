@@ -377,6 +377,18 @@ mod tests {
         d
     }
 
+    /// Polls at `at` until something is reported (a death is reaped asynchronously), at most 2 s.
+    fn poll_until_reported(s: &mut Supervisor, at: Instant) -> Vec<String> {
+        for _ in 0..200 {
+            let got = s.poll(at);
+            if !got.is_empty() {
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        vec![]
+    }
+
     fn pid(dir: &Path, name: &str) -> i32 {
         std::fs::read_to_string(dir.join(format!("{name}.pid"))).unwrap().trim().parse().unwrap()
     }
@@ -391,14 +403,7 @@ mod tests {
         let first = pid(&d, "sleeper");
         // SAFETY: a pid this test's supervisor spawned.
         unsafe { libc::kill(first, libc::SIGKILL) };
-        let mut died = vec![];
-        for _ in 0..100 {
-            died = s.poll(t0);
-            if !died.is_empty() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let died = poll_until_reported(&mut s, t0);
         assert_eq!(died.len(), 1, "{died:?}");
         assert!(died[0].starts_with("sleeper died (killed by signal 9 (SIGKILL)) after"), "{died:?}");
         assert!(died[0].ends_with("restarting in 0.5 s"), "{died:?}");
@@ -421,14 +426,7 @@ mod tests {
         // SAFETY: as above.
         unsafe { libc::kill(second, libc::SIGKILL) };
         let t1 = t0 + FIRST_BACKOFF + Duration::from_secs(1);
-        let mut again = vec![];
-        for _ in 0..100 {
-            again = s.poll(t1);
-            if !again.is_empty() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let again = poll_until_reported(&mut s, t1);
         assert!(again[0].ends_with("restarting in 1.0 s"), "{again:?}");
         let _ = std::fs::remove_dir_all(&d);
     }
@@ -440,14 +438,7 @@ mod tests {
         s.start(Spec::new("quitter", "sh", Probe::Port(1)).args(["-c", "exit 3"])).unwrap();
         s.procs[0].backoff = MAX_BACKOFF;
         let later = Instant::now() + HEALTHY_AFTER + Duration::from_secs(1);
-        let mut died = vec![];
-        for _ in 0..200 {
-            died = s.poll(later);
-            if !died.is_empty() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let died = poll_until_reported(&mut s, later);
         assert!(died[0].starts_with("quitter died (exit code 3) after"), "{died:?}");
         assert!(died[0].ends_with("restarting in 0.5 s"), "{died:?}");
         let _ = std::fs::remove_dir_all(&d);
