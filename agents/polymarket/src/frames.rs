@@ -25,21 +25,46 @@ fn opt_price(p: Option<Price>) -> String {
     p.map(format_price).unwrap_or_default()
 }
 
+/// Which optional summary fields a `book` frame states (the venue's WebSocket `book` events
+/// have been seen without `min_order_size` and `neg_risk`; a frame rebuilt from such a
+/// recording must not invent them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stated {
+    /// `min_order_size` is known.
+    pub min_order_size: bool,
+    /// `neg_risk` is known.
+    pub neg_risk: bool,
+}
+
+impl Stated {
+    /// Every field known.
+    pub const ALL: Stated = Stated { min_order_size: true, neg_risk: true };
+}
+
 /// A `book` event for one token, levels worst first, with its hash.
 pub fn book_frame(meta: &BookMeta, book: &OrderBook) -> String {
+    book_frame_stating(meta, book, Stated::ALL)
+}
+
+/// A `book` event stating only the optional fields that are known.
+pub fn book_frame_stating(meta: &BookMeta, book: &OrderBook, stated: Stated) -> String {
     let mut s = String::with_capacity(512);
     let _ = write!(s, r#"{{"event_type":"book","market":"{}","asset_id":"{}","bids":["#, meta.market, meta.asset);
     write_levels(&mut s, book);
     let _ = write!(
         s,
-        r#""timestamp":"{}","hash":"{}","tick_size":"{}","min_order_size":"{}","neg_risk":{},"last_trade_price":"{}"}}"#,
+        r#""timestamp":"{}","hash":"{}","tick_size":"{}""#,
         meta.timestamp_ms,
         book_hash(meta, book),
-        format_price(meta.tick_size),
-        meta.min_order_size,
-        meta.neg_risk,
-        opt_price(meta.last_trade_price),
+        format_price(meta.tick_size)
     );
+    if stated.min_order_size {
+        let _ = write!(s, r#","min_order_size":"{}""#, meta.min_order_size);
+    }
+    if stated.neg_risk {
+        let _ = write!(s, r#","neg_risk":{}"#, meta.neg_risk);
+    }
+    let _ = write!(s, r#","last_trade_price":"{}"}}"#, opt_price(meta.last_trade_price));
     s
 }
 

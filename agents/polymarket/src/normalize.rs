@@ -147,6 +147,8 @@ struct TokenState {
     hash_verifiable: bool,
     /// True while the tick was inferred from prices (no frame has stated it).
     tick_inferred: bool,
+    /// Which optional summary fields some frame has stated.
+    stated: crate::frames::Stated,
 }
 
 /// The venue's tick sizes, coarsest first (0.1, 0.01, 0.001, 0.0001).
@@ -203,6 +205,7 @@ impl Normalizer {
                 healthy: false,
                 hash_verifiable: false,
                 tick_inferred: false,
+                stated: crate::frames::Stated { min_order_size: false, neg_risk: false },
             });
         }
     }
@@ -262,10 +265,11 @@ impl Normalizer {
     }
 
     /// The token's current book as a venue `book` frame (what a replaying simulator sends a new
-    /// subscriber); `None` until the book is live.
+    /// subscriber), stating only the optional fields some frame stated; `None` until the book is
+    /// live.
     pub fn venue_book_frame(&self, token: &TokenId) -> Option<String> {
         let s = self.tokens.get(token)?;
-        (s.book.state() == BookState::Live).then(|| crate::frames::book_frame(&s.meta, &s.book))
+        (s.book.state() == BookState::Live).then(|| crate::frames::book_frame_stating(&s.meta, &s.book, s.stated))
     }
 
     /// The connection serving `tokens` is gone: their books are stale until fresh snapshots.
@@ -415,6 +419,8 @@ fn handle(
             s.meta.tick_size = tick;
             s.meta.min_order_size = b.min_order_size.unwrap_or(s.meta.min_order_size);
             s.meta.neg_risk = b.neg_risk.unwrap_or(s.meta.neg_risk);
+            s.stated.min_order_size |= b.min_order_size.is_some();
+            s.stated.neg_risk |= b.neg_risk.is_some();
             s.meta.last_trade_price = b.last_trade_price.or(s.meta.last_trade_price);
             s.needs_resync = false;
             s.healthy = true;

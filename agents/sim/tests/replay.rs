@@ -108,3 +108,19 @@ async fn a_subscriber_of_the_replay_server_receives_the_recorded_bytes() {
     .unwrap();
     assert_eq!(first, format!("[{yes},{no}]"));
 }
+
+/// A recording whose `book` frames state no minimum size and no neg-risk flag (as the venue's
+/// WebSocket has sent them): a rebuilt snapshot does not invent them.
+#[test]
+fn a_rebuilt_snapshot_states_only_what_the_recording_stated() {
+    let bare = |s: String| s.replace(r#","min_order_size":"5""#, "").replace(r#","neg_risk":true"#, "");
+    let (lines, yes, _, _) = recording(0);
+    let lines: Vec<RecordLine> = lines.into_iter().map(|l| RecordLine { frame: l.frame.map(bare), ..l }).collect();
+    let y = TokenId::parse(YES).unwrap();
+    let mut replay = Replay::new(lines);
+    assert_eq!(replay.snapshot_frame(&y), Some(bare(yes)), "the recorded bytes first");
+    replay.step();
+    let rebuilt = replay.snapshot_frame(&y).unwrap();
+    assert!(!rebuilt.contains("min_order_size") && !rebuilt.contains("neg_risk"), "{rebuilt}");
+    assert!(rebuilt.contains(r#""tick_size":"0.001""#), "{rebuilt}");
+}
