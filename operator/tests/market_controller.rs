@@ -1,5 +1,5 @@
 //! The Market reconciler against kube's tower-test mock API server, with the venue's answers from
-//! a table (built from the real Gamma payload in `../shared/fixtures/`) and top of book from a
+//! a table (built from the real Gamma payload in `agents/polymarket/tests/data/`) and top of book from a
 //! table. Shown: a new Market is looked up at its Venue's endpoints, its status gets tokens,
 //! phase, fee, top of book, shard and observedGeneration, and an Event says it resolved; the next
 //! reconcile asks the venue nothing (the answer is cached until the spec changes, a series rolls
@@ -40,7 +40,8 @@ fn context(lookup: MemoryLookup, books: MemoryBooks, market: &Market) -> (Arc<Ma
 
 fn venue_known_market() -> (Market, MemoryLookup, MemoryBooks) {
     let market: Market = example("market-binary.yaml");
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/polymarket/gamma_market.json");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../agents/polymarket/tests/data/polymarket/gamma_market.json");
     let gamma: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let resolved = parse_gamma_market(&gamma).unwrap();
     let lookup = MemoryLookup::default();

@@ -1,4 +1,4 @@
-//! The Market planner on the venue's real payloads (`../shared/fixtures/polymarket/`): what is
+//! The Market planner on the venue's real payloads (`agents/polymarket/tests/data/polymarket/`): what is
 //! asked for each kind of spec (a series names its current round and rolls on time), and the
 //! status each venue answer gives: tokens, question, tick, minimum size, fee rate, phase
 //! (Active, Pending before the CLOB serves the book, Halted when not accepting orders or the feed
@@ -18,7 +18,7 @@ use polyfleet_polymarket::rest::{ResolvedMarket, parse_gamma_market};
 use serde_json::Value;
 
 fn fixture(name: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/polymarket").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../agents/polymarket/tests/data/polymarket").join(name);
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"))).unwrap()
 }
 

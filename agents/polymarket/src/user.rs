@@ -184,8 +184,7 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> String {
-        std::fs::read_to_string(format!("{}/../../../shared/fixtures/polymarket/{name}", env!("CARGO_MANIFEST_DIR")))
-            .unwrap()
+        std::fs::read_to_string(format!("{}/tests/data/polymarket/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
     }
 
     fn only(frame: &str) -> UserMessage {

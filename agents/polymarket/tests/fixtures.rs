@@ -1,4 +1,4 @@
-//! Every market-channel and `/book` payload in `../shared/fixtures/polymarket/` decodes, with the
+//! Every market-channel and `/book` payload in `agents/polymarket/tests/data/polymarket/` decodes, with the
 //! values the venue sent.
 
 use std::path::PathBuf;
@@ -8,7 +8,7 @@ use polyfleet_core::{BookSide, Price, Quantity, Side, TokenId};
 use polyfleet_polymarket::{Decoder, EventKind, MarketMessage};
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/polymarket").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/polymarket").join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 

@@ -22,7 +22,7 @@ impl Rng {
 }
 
 fn seeds() -> Vec<Vec<u8>> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/polymarket");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/polymarket");
     let mut out: Vec<Vec<u8>> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())

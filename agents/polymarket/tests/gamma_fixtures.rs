@@ -1,4 +1,4 @@
-//! Gamma payloads from `../shared/fixtures/polymarket/` resolve into markets with exact values.
+//! Gamma payloads from `agents/polymarket/tests/data/polymarket/` resolve into markets with exact values.
 
 use std::path::PathBuf;
 
@@ -7,7 +7,7 @@ use polyfleet_polymarket::rest::{parse_fee_rate, parse_gamma_market};
 use serde_json::Value;
 
 fn fixture(name: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/polymarket").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/polymarket").join(name);
     serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
 }
 
