@@ -290,29 +290,28 @@ impl Normalizer {
     /// Like [`Normalizer::on_frame`], and says what became of the frame as a whole (one
     /// [`FrameOutcome`] per frame, so the outcomes of a recording add up to its frames).
     pub fn on_frame_accounted(&mut self, frame: &[u8], recv_ts_ns: u64, out: &mut Vec<Action>) -> FrameOutcome {
-        let (d0, n0) = (self.decoder.stats().clone(), self.stats.clone());
+        let before = self.outcome_counters();
         self.on_frame(frame, recv_ts_ns, out);
-        let (d1, n1) = (self.decoder.stats(), &self.stats);
-        let grew = |a: u64, b: u64| b > a;
-        if grew(d0.pongs, d1.pongs) {
-            FrameOutcome::Keepalive
-        } else if grew(d0.malformed_frame, d1.malformed_frame) {
-            FrameOutcome::Malformed
-        } else if grew(n0.published, n1.published) {
-            FrameOutcome::Events
-        } else if grew(d0.unsupported_schema, d1.unsupported_schema) {
-            FrameOutcome::UnsupportedSchema
-        } else if grew(d0.unknown_type, d1.unknown_type) {
-            FrameOutcome::OtherChannel
-        } else if grew(d0.invalid_event, d1.invalid_event) {
-            FrameOutcome::Invalid
-        } else if grew(n0.foreign_events, n1.foreign_events) {
-            FrameOutcome::TokenNotServed
-        } else if grew(n0.gated_deltas, n1.gated_deltas) {
-            FrameOutcome::AwaitingSnapshot
-        } else {
-            FrameOutcome::NothingToPublish
-        }
+        let after = self.outcome_counters();
+        // The first outcome whose counter this frame moved; none moved: nothing to publish.
+        (0..before.len())
+            .find(|&i| after[i] > before[i])
+            .map_or(FrameOutcome::NothingToPublish, |i| FrameOutcome::ALL[i])
+    }
+
+    /// The counter behind each [`FrameOutcome`] but the last, in [`FrameOutcome::ALL`]'s order.
+    fn outcome_counters(&self) -> [u64; 8] {
+        let (d, n) = (self.decoder.stats(), &self.stats);
+        [
+            d.pongs,
+            d.malformed_frame,
+            n.published,
+            d.unsupported_schema,
+            d.unknown_type,
+            d.invalid_event,
+            n.foreign_events,
+            n.gated_deltas,
+        ]
     }
 
     /// Decodes a frame and turns what it says into actions.
