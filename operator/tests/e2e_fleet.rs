@@ -253,16 +253,23 @@ async fn the_operators_deployment_runs_the_whole_fleet() {
         agents.iter().map(|p| p.name_any()).collect::<Vec<_>>()
     );
 
-    // Paper fills: PnL and positions reach the Strategy's status.
+    // Paper fills reach the Strategy's status: an open position, or realized PnL once a set was
+    // closed (broken sets are unwound to flat, so a sample may fall between the two).
     let filled = eventually(180, "paper fills in the Strategy's status", || {
         let s = strategies.clone();
         async move {
             let st = s.get("negrisk-arb").await.unwrap().status?;
-            (!st.positions.is_empty() && !st.pnl.total.is_empty()).then_some(st)
+            let traded = !st.positions.is_empty() || st.pnl.realized_micros != 0;
+            (traded && !st.pnl.total.is_empty()).then_some(st)
         }
     })
     .await;
-    eprintln!("fleet: negrisk-arb PnL {} with {} positions", filled.pnl.total, filled.positions.len());
+    eprintln!(
+        "fleet: negrisk-arb PnL {} (realized {} micros) with {} positions",
+        filled.pnl.total,
+        filled.pnl.realized_micros,
+        filled.positions.len()
+    );
 
     // A parameter edit: acknowledged for the new generation; the pod template unchanged.
     let deployments: Api<Deployment> = Api::namespaced(admin.clone(), FLEET);
