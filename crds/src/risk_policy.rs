@@ -106,7 +106,8 @@ fn default_within_bps() -> i32 {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CircuitBreaker {
-    /// Consecutive losses that trip the breaker.
+    /// Losing sell orders in a row that trip the breaker (an order that loses over several fills
+    /// counts once; a sell at no loss ends the streak).
     #[schemars(range(min = 1, max = 1000))]
     pub consecutive_losses: i32,
     /// Seconds new orders are refused after a trip.

@@ -10,7 +10,10 @@
 //!    state, and decisions, order updates and fills go back to the strategy, whose new intents
 //!    are handled the same way until none are left.
 //!
-//! Orders execute against the book as of the event that caused them (no latency). Everything is
+//! Approved orders and cancels reach the paper engine `latency_ns` after the decision (the
+//! fleet's strategy → risk → execution → venue path), against the book as it stands then: a leg
+//! priced on one event's book may meet a later one. With a latency of 0 they execute against the
+//! book of the event that caused them, which is what `up --replay` does in lockstep. Everything is
 //! deterministic: client order ids are numbered from a fixed prefix and no hash order leaks out.
 
 use std::collections::{HashMap, VecDeque};
@@ -44,6 +47,8 @@ pub struct EngineConfig {
     pub liquidity_band_bps: u32,
     /// Equity is sampled this often (event time).
     pub sample_every_ns: u64,
+    /// From a risk decision to the order (or cancel) at the venue, ns of event time.
+    pub latency_ns: u64,
 }
 
 struct Slot {
@@ -72,6 +77,10 @@ pub struct Engine {
     instruments: TokenMap<Instrument>,
     working: HashMap<ClientOrderId, (usize, OrderIntent)>,
     queue: VecDeque<(usize, Intent)>,
+    /// Approved orders and cancels on their way to the venue: (arrival, strategy, intent), in
+    /// arrival order (decisions are made in time order and the latency is constant).
+    in_flight: VecDeque<(u64, usize, Intent)>,
+    latency_ns: u64,
     next_timer_ns: u64,
     next_expiry_ns: u64,
     next_sample_ns: u64,
@@ -114,6 +123,8 @@ impl Engine {
             instruments,
             working: HashMap::new(),
             queue: VecDeque::new(),
+            in_flight: VecDeque::new(),
+            latency_ns: cfg.latency_ns,
             next_timer_ns: 0,
             next_expiry_ns: 0,
             next_sample_ns: 0,
@@ -139,6 +150,7 @@ impl Engine {
     /// One market event.
     pub fn on_event(&mut self, ev: &MarketEvent) {
         let now = ev.recv_ts_ns.max(self.now_ns);
+        self.arrive(now);
         self.now_ns = now;
         self.journal.events += 1;
         self.timers(now);
@@ -170,10 +182,13 @@ impl Engine {
         }
     }
 
-    /// Ends the run: a last equity sample; the journal.
+    /// Ends the run: a last equity sample; the journal. Orders still on their way to the venue
+    /// when the data ends never arrive; the journal counts them.
     pub fn finish(mut self) -> Journal {
         self.sample();
         self.journal.open_orders = self.paper.open_orders() as u64;
+        self.journal.in_flight = self.in_flight.len() as u64;
+        self.journal.latency_ns = self.latency_ns;
         for (i, s) in self.slots.iter().enumerate() {
             let c = &mut self.journal.strategies[i];
             c.realized = s.ledger.realized();
@@ -197,6 +212,26 @@ impl Engine {
             let events = self.paper.expire(now / 1_000_000_000, now);
             self.settle(events);
             self.drain();
+        }
+    }
+
+    /// Everything in flight that reaches the venue by `until`, each at its arrival time against
+    /// the books as they stand then; what the strategies answer is decided at that time too.
+    fn arrive(&mut self, until: u64) {
+        while let Some(&(due, _, _)) = self.in_flight.front()
+            && due <= until
+        {
+            let Some((due, slot, intent)) = self.in_flight.pop_front() else { break };
+            self.now_ns = self.now_ns.max(due);
+            self.send(slot, intent);
+            self.drain();
+        }
+    }
+
+    fn send(&mut self, slot: usize, intent: Intent) {
+        match intent {
+            Intent::Place(o) => self.execute(slot, o),
+            Intent::Cancel(c) => self.cancel(slot, &c),
         }
     }
 
@@ -230,9 +265,10 @@ impl Engine {
                 self.enqueue(slot, out);
             }
             for (slot, w) in work {
-                match w {
-                    Intent::Place(o) => self.execute(slot, o),
-                    Intent::Cancel(c) => self.cancel(slot, &c),
+                if self.latency_ns == 0 {
+                    self.send(slot, w);
+                } else {
+                    self.in_flight.push_back((self.now_ns + self.latency_ns, slot, w));
                 }
             }
         }
@@ -337,7 +373,8 @@ impl Engine {
         if let Some(p) = s.policy {
             let policy = &mut self.policies[p];
             policy.state.on_fill(&intent.client_order_id, f.side, f.size, b.cost, f.token);
-            policy.state.on_realized(policy.limits.circuit_breaker, b.realized, f.side == Side::Sell, now / 1_000_000);
+            let sell = (f.side == Side::Sell).then_some(&intent.client_order_id);
+            policy.state.on_realized(policy.limits.circuit_breaker, b.realized, sell, now / 1_000_000);
         }
         self.journal.fills.push(FillRecord {
             ts_ns: now,

@@ -155,6 +155,7 @@ pub fn html(r: &Report) -> String {
         ("Notional traded (USDC)", m.notional_usdc.clone()),
         ("Brier score", m.brier.map_or("n/a (no directional strategy)".into(), |b| format!("{b:.4}"))),
         ("Fills (maker)", format!("{} ({})", m.fills, m.maker_fills)),
+        ("Order latency (ms, decision to venue)", format!("{}", r.latency_ms)),
         ("Capital (USDC)", m.capital_usdc.clone()),
         ("Events / frames", format!("{} / {}", r.input.events, r.input.frames)),
         ("Recording lines", r.input.read.describe()),

@@ -79,6 +79,10 @@ pub struct Journal {
     pub unbooked_fills: u64,
     /// Orders still resting at the end.
     pub open_orders: u64,
+    /// Orders and cancels still on their way to the venue at the end.
+    pub in_flight: u64,
+    /// The decision-to-venue latency the run assumed, ns.
+    pub latency_ns: u64,
     /// Mid price of every followed token at each sample.
     pub prices: BTreeMap<TokenId, Vec<(u64, Price)>>,
 }

@@ -108,6 +108,10 @@ pub struct Report {
     pub strategies: Vec<StrategyLine>,
     /// Orders resting at the end.
     pub open_orders: u64,
+    /// Assumed time from a risk decision to the order (or cancel) at the venue, ms.
+    pub latency_ms: f64,
+    /// Orders and cancels still on their way to the venue when the data ended (never executed).
+    pub in_flight: u64,
     /// Equity curve: (seconds since the first sample, equity USDC, exposure USDC).
     pub equity: Vec<(f64, String, String)>,
     #[serde(skip)]
@@ -143,6 +147,8 @@ impl Report {
             metrics: stats(&journal, capital),
             strategies: journal.strategies.iter().map(StrategyLine::from).collect(),
             open_orders: journal.open_orders,
+            latency_ms: journal.latency_ns as f64 / 1e6,
+            in_flight: journal.in_flight,
             equity,
             journal,
         }

@@ -123,3 +123,59 @@ fn parameters_changed_mid_run_take_effect() {
     let before: Vec<_> = unchanged.fills.iter().filter(|f| f.ts_ns < change_at).cloned().collect();
     assert_eq!(j.fills, before, "the same fills up to the change, none after");
 }
+
+#[test]
+fn orders_meet_the_book_of_their_arrival_not_of_their_decision() {
+    // One outcome of event 0 is mispriced for 10 ms, then quoted fairly again.
+    let mut sim = quiet_sim();
+    let (mut feed, mut events) = common::Feed::new(&sim);
+    feed.step(&mut sim, 500, &mut events);
+    let victim = sim.markets()[sim.events()[0].markets[1]].yes;
+    let mispriced_at = sim.now_ms() * 1_000_000;
+    for f in sim.misprice(0, 1, 30).unwrap() {
+        feed.push(f.text.as_bytes(), sim.now_ms(), &mut events);
+    }
+    while sim.now_ms() * 1_000_000 < mispriced_at + 10_000_000 {
+        for f in sim.step() {
+            feed.push(f.text.as_bytes(), sim.now_ms(), &mut events);
+        }
+    }
+    for f in sim.misprice(0, 1, 0).unwrap() {
+        feed.push(f.text.as_bytes(), sim.now_ms(), &mut events);
+    }
+    feed.step(&mut sim, 2_000, &mut events);
+
+    // No latency: the set is bought on the book that showed the mispricing.
+    let instant = run(&common::config(&sim, common::wide()), &events);
+    assert!(instant.fills.iter().any(|f| f.token == victim && f.side == Side::Buy && f.ts_ns == mispriced_at));
+    assert_eq!(instant.latency_ns, 0);
+
+    // 50 ms from decision to venue: the orders arrive after the mispricing is gone. The
+    // underpriced leg finds no ask at its limit and is killed; whatever the other legs bought is
+    // sold back (50 ms after its fill, too).
+    let late_cfg =
+        polyfleet_backtest::engine::EngineConfig { latency_ns: 50_000_000, ..common::config(&sim, common::wide()) };
+    let late = run(&late_cfg, &events);
+    // (The quiet model's own walk also opens small gaps elsewhere in the run: only the second
+    // after the injected one is looked at.)
+    let window: Vec<_> =
+        late.fills.iter().filter(|f| (mispriced_at..mispriced_at + 1_000_000_000).contains(&f.ts_ns)).collect();
+    let when: Vec<_> = window
+        .iter()
+        .map(|f| (f.ts_ns as i64 - mispriced_at as i64, f.side, f.token == victim, f.price, f.size))
+        .collect();
+    assert!(!window.is_empty(), "the other legs fill on arrival");
+    assert!(
+        window.iter().all(|f| f.ts_ns >= mispriced_at + 50_000_000),
+        "nothing executes before it arrives: {when:?}"
+    );
+    assert!(!window.iter().any(|f| f.token == victim), "the mispriced leg is gone by then: {when:?}");
+    assert!(window.iter().any(|f| f.side == Side::Sell), "the broken set is unwound: {when:?}");
+    assert_eq!((late.latency_ns, late.in_flight), (50_000_000, 0));
+
+    // Data that ends while orders are on their way: they never execute, and the journal says so.
+    let decided = events.iter().take_while(|e| e.recv_ts_ns <= mispriced_at).count();
+    let cut = run(&late_cfg, &events[..decided]);
+    assert!(cut.fills.iter().all(|f| f.ts_ns < mispriced_at));
+    assert_eq!(cut.in_flight, 3, "three legs in flight");
+}

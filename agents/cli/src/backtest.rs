@@ -38,6 +38,8 @@ pub struct BacktestArgs {
     pub capital: Option<Money>,
     /// Equity sample period, ms of event time.
     pub sample_ms: u64,
+    /// From a risk decision to the order (or cancel) at the venue, ns of event time.
+    pub latency_ns: u64,
     /// Worker threads for sweeps.
     pub workers: usize,
     /// Show progress bars.
@@ -83,6 +85,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<Vec<Report>> {
         limits: plan.limits.clone(),
         liquidity_band_bps: plan.liquidity_band_bps,
         sample_every_ns: sample_ns,
+        latency_ns: args.latency_ns,
     };
     // Read once: every sweep point replays the same events.
     let tokens = Engine::new(&base)?.tokens();

@@ -136,6 +136,11 @@ enum Command {
         /// Equity sample period, milliseconds of recording time.
         #[arg(long, default_value_t = 1000)]
         sample_ms: u64,
+        /// Time from a risk decision to the order (or cancel) at the venue, milliseconds: a leg
+        /// priced on one book meets the book of that much later. 0 executes on the deciding
+        /// event's book (optimistic; what `up --replay` does in lockstep).
+        #[arg(long, default_value_t = DEFAULT_LATENCY_MS, value_parser = latency_ms)]
+        latency_ms: f64,
         /// Sweep worker threads (default: the machine's cores).
         #[arg(long)]
         workers: Option<usize>,
@@ -299,6 +304,7 @@ async fn main() -> anyhow::Result<()> {
             sweep,
             capital,
             sample_ms,
+            latency_ms,
             workers,
             skip_bad_input,
         } => {
@@ -312,6 +318,7 @@ async fn main() -> anyhow::Result<()> {
                 sweeps: sweep,
                 capital,
                 sample_ms,
+                latency_ns: (latency_ms * 1e6).round() as u64,
                 workers: workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
                 progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
                 bad_input: bad_input(skip_bad_input),
@@ -329,6 +336,17 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("recorded {n} frames to {}", out.display());
             Ok(())
         }
+    }
+}
+
+/// The backtest's default order latency, ms: what `up` measured from a risk decision to the
+/// paper venue's answer (README, "Backtesting").
+const DEFAULT_LATENCY_MS: f64 = 5.0;
+
+fn latency_ms(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=60_000.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?} is not a latency in milliseconds between 0 and 60000")),
     }
 }
 
@@ -363,6 +381,11 @@ fn summary(reports: &[Report]) {
         }
         println!("     input: {}; {}", r.input.read.describe(), r.input.frame_outcomes.describe());
         println!("     marked: {}", r.metrics.marking);
+        println!(
+            "     execution: orders and cancels reach the venue {} ms after the risk decision{}",
+            r.latency_ms,
+            if r.in_flight > 0 { format!(" ({} still in flight at the end)", r.in_flight) } else { String::new() }
+        );
     }
     if let Some(note) = reports.first().and_then(|r| r.metrics.ratios_note.as_ref()) {
         println!("     sharpe: {note}");

@@ -37,6 +37,8 @@ async fn the_fleet_and_the_backtest_fill_the_same_orders_for_the_same_pnl() {
         sweeps: vec![],
         capital: None,
         sample_ms: 1000,
+        // The fleet replays in lockstep: every order meets the book of the event that caused it.
+        latency_ns: 0,
         workers: 1,
         progress: false,
         bad_input: polyfleet_cli::record::BadInput::Fail,

@@ -84,7 +84,7 @@ pub struct RiskSnapshot {
     pub equity: Money,
     /// Highest equity seen.
     pub peak: Money,
-    /// Losing round trips in a row.
+    /// Losing sell orders in a row (an order that loses over several fills counts once).
     pub consecutive_losses: u32,
     /// The circuit breaker holds orders back until this time (Unix ms); 0 when never tripped.
     pub breaker_until_ms: u64,
@@ -105,6 +105,8 @@ pub struct RiskState {
     equity: Money,
     peak: Money,
     consecutive_losses: u32,
+    /// The sell order whose loss was counted last: its further losing fills are not new losses.
+    loss_order: Option<ClientOrderId>,
     breaker_until_ms: u64,
 }
 
@@ -309,18 +311,22 @@ impl RiskState {
         };
     }
 
-    /// Realized PnL (fees included) booked: daily PnL, equity and its peak. When `round_trip`
-    /// (a sell: a position reduced or closed), it also counts for the consecutive-loss breaker
-    /// (`breaker`: the policy's losses in a row and cooldown in ms).
-    pub fn on_realized(&mut self, breaker: Option<(u32, u64)>, pnl: Money, round_trip: bool, now_ms: u64) {
+    /// Realized PnL (fees included) booked: daily PnL, equity and its peak. A fill of a sell order
+    /// (`sell`: a position reduced or closed) also counts for the consecutive-loss breaker
+    /// (`breaker`: the policy's losing orders in a row and cooldown in ms): a loss is a losing
+    /// order, counted at its first losing fill, so an order that sweeps three levels at a loss is
+    /// one loss, not three; a sell fill at no loss ends the streak.
+    pub fn on_realized(&mut self, breaker: Option<(u32, u64)>, pnl: Money, sell: Option<&ClientOrderId>, now_ms: u64) {
         self.roll_day(now_ms);
         self.daily_pnl = self.daily_pnl.checked_add(pnl).unwrap_or(self.daily_pnl);
         self.equity = self.equity.checked_add(pnl).unwrap_or(self.equity);
         self.peak = self.peak.max(self.equity);
-        if !round_trip {
-            return;
-        }
+        let Some(order) = sell else { return };
         if pnl.is_negative() {
+            if self.loss_order.as_ref() == Some(order) {
+                return;
+            }
+            self.loss_order = Some(*order);
             self.consecutive_losses += 1;
             if let Some((losses, cooldown_ms)) = breaker
                 && self.consecutive_losses >= losses
@@ -330,6 +336,7 @@ impl RiskState {
             }
         } else {
             self.consecutive_losses = 0;
+            self.loss_order = None;
         }
     }
 }

@@ -125,10 +125,19 @@ fn binary_set_below_one_is_bought_capped_per_leg() {
     let mut r = runner(vec![binary(0)], params(50, "25"));
     let legs = feed_binary(&mut r, vec![lv("0.45", "100")], vec![lv("0.50", "100")], 0);
     assert_eq!(legs.len(), 2);
-    // The NO leg's 25 USDC cap at 0.50 allows 50 shares; both legs take the same size.
-    for (leg, price) in legs.iter().zip(["0.45", "0.50"]) {
-        assert_eq!((leg.side, leg.price, leg.size, leg.tif), (Side::Buy, p(price), q("50"), TimeInForce::Fok));
-    }
+    // The set makes 0.05 a share where 0.005 is asked: the limits give the rest away to books
+    // that move before the orders arrive. The NO leg's 25 USDC cap at 0.50 would allow 50 shares,
+    // but then NO's limit could not rise: the size leaves it room for its half of the excess
+    // (0.5225, so 0.52: 48.07 shares within 25 USDC), then the limits take turns rising a tick
+    // while the set at its limits keeps 0.005 a share: YES 0.47, NO 0.52 (0.99 a set).
+    let got: Vec<_> = legs.iter().map(|l| (l.side, l.price, l.size, l.tif)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (Side::Buy, p("0.47"), q("48.07"), TimeInForce::Fok),
+            (Side::Buy, p("0.52"), q("48.07"), TimeInForce::Fok)
+        ]
+    );
     assert_eq!(legs[1].group, Some(legs[0].client_order_id));
     assert_eq!(legs[0].cause_seq, 1);
 }
@@ -138,10 +147,12 @@ fn size_walks_levels_while_each_share_keeps_the_edge() {
     let mut r = runner(vec![binary(0)], params(50, "1000"));
     let legs =
         feed_binary(&mut r, vec![lv("0.40", "10"), lv("0.45", "20"), lv("0.60", "100")], vec![lv("0.50", "100")], 0);
-    // 0.40+0.50 and 0.45+0.50 keep 50 bps; 0.60+0.50 does not: 30 shares, YES limit 0.45.
+    // 0.40+0.50 and 0.45+0.50 keep 50 bps; 0.60+0.50 does not: 30 shares, reaching YES 0.45.
+    // All 30 at 0.45 + 0.50 would keep 0.05 a share; the limits take turns rising a tick while
+    // the set at its limits keeps 0.005: YES 0.47, NO 0.52 (0.99 a set).
     assert_eq!(legs[0].size, q("30"));
-    assert_eq!(legs[0].price, p("0.45"));
-    assert_eq!(legs[1].price, p("0.50"));
+    assert_eq!(legs[0].price, p("0.47"));
+    assert_eq!(legs[1].price, p("0.52"));
 }
 
 #[test]
@@ -162,8 +173,12 @@ fn neg_risk_set_buys_every_yes() {
     assert!(r.on_market(&snap(2, 1, vec![], vec![lv("0.30", "50")]), 0).intents.is_empty());
     let legs = places(&r.on_market(&snap(3, 1, vec![], vec![lv("0.35", "50")]), 0).intents);
     assert_eq!(legs.len(), 3);
-    // 10 USDC at 0.35 is 28.57 shares.
-    assert!(legs.iter().all(|l| l.size == q("28.57") && l.side == Side::Buy));
+    // 10 USDC at 0.35 would be 28.57 shares; the set makes 0.05 a share where 0.01 is asked, a
+    // third of the excess is 0.0133 a leg, so Carol's limit may reach 0.36: 27.77 shares fit the
+    // cap there. The limits then rise in turn while the set keeps 0.01 a share at its limits.
+    assert!(legs.iter().all(|l| l.size == q("27.77") && l.side == Side::Buy), "{legs:?}");
+    let limits: Vec<_> = legs.iter().map(|l| l.price).collect();
+    assert_eq!(limits, vec![p("0.32"), p("0.31"), p("0.36")]);
     assert_eq!(legs[2].market, ConditionId::from_bytes([3; 32]));
 }
 
@@ -242,7 +257,8 @@ fn a_held_binary_set_is_sold_above_one() {
     let out = places(&r.on_market(&snap(2, 2, vec![lv("0.50", "500")], vec![lv("0.55", "100")]), 2000 * MS).intents);
     assert_eq!(out.len(), 2);
     assert!(out.iter().all(|o| o.side == Side::Sell && o.size == q("50")));
-    assert_eq!((out[0].price, out[1].price), (p("0.55"), p("0.50")));
+    // Sold at no less than 1.005 a set: limits 0.53 and 0.48 (1.01), from bids of 0.55 and 0.50.
+    assert_eq!((out[0].price, out[1].price), (p("0.53"), p("0.48")));
 }
 
 #[test]

@@ -28,6 +28,10 @@ fn limits() -> RiskLimits {
     }
 }
 
+fn oid(id: &str) -> ClientOrderId {
+    ClientOrderId::new(id).unwrap()
+}
+
 fn intent(id: &str, side: Side, price: &str, size: &str) -> OrderIntent {
     OrderIntent {
         client_order_id: ClientOrderId::new(id).unwrap(),
@@ -118,11 +122,11 @@ fn order_rate_window_slides() {
 fn buy_fees_count_in_pnl_but_not_in_the_loss_streak() {
     let l = limits();
     let mut s = RiskState::new();
-    s.on_realized(l.circuit_breaker, m("-1"), true, T0);
-    s.on_realized(l.circuit_breaker, m("-0.5"), false, T0 + 1);
+    s.on_realized(l.circuit_breaker, m("-1"), Some(&oid("s1")), T0);
+    s.on_realized(l.circuit_breaker, m("-0.5"), None, T0 + 1);
     assert!(!s.breaker_tripped(T0 + 2));
     assert_eq!(s.daily_pnl(), m("-1.5"));
-    s.on_realized(l.circuit_breaker, m("-1"), true, T0 + 3);
+    s.on_realized(l.circuit_breaker, m("-1"), Some(&oid("s3")), T0 + 3);
     assert!(s.breaker_tripped(T0 + 4));
 }
 
@@ -130,23 +134,42 @@ fn buy_fees_count_in_pnl_but_not_in_the_loss_streak() {
 fn daily_loss_drawdown_and_breaker() {
     let l = limits();
     let mut s = RiskState::new();
-    s.on_realized(l.circuit_breaker, m("15"), true, T0);
-    s.on_realized(l.circuit_breaker, m("-5"), true, T0 + 1);
-    s.on_realized(l.circuit_breaker, m("1"), true, T0 + 2);
-    s.on_realized(l.circuit_breaker, m("-10"), true, T0 + 3);
+    s.on_realized(l.circuit_breaker, m("15"), Some(&oid("s4")), T0);
+    s.on_realized(l.circuit_breaker, m("-5"), Some(&oid("s5")), T0 + 1);
+    s.on_realized(l.circuit_breaker, m("1"), Some(&oid("s6")), T0 + 2);
+    s.on_realized(l.circuit_breaker, m("-10"), Some(&oid("s7")), T0 + 3);
     // Two losses, but not consecutive: no breaker.
     assert!(!s.breaker_tripped(T0 + 4));
-    s.on_realized(l.circuit_breaker, m("-12"), true, T0 + 5);
+    s.on_realized(l.circuit_breaker, m("-12"), Some(&oid("s8")), T0 + 5);
     // Consecutive losses trip the breaker for 60 s.
     assert!(s.breaker_tripped(T0 + 6));
     assert_eq!(s.check(&l, &intent("a", Side::Sell, "0.5", "1"), LIQ, T0 + 6), Err(RejectReason::CircuitBreaker));
     // Daily PnL is -11 (> -20): fine after the cooldown; drawdown from the peak of 15 is 26 (< 30).
     assert_eq!(s.drawdown(), m("26"));
     assert_eq!(s.check(&l, &intent("b", Side::Sell, "0.5", "1"), LIQ, T0 + 61_000), Ok(()));
-    s.on_realized(l.circuit_breaker, m("-10"), true, T0 + 62_000);
+    s.on_realized(l.circuit_breaker, m("-10"), Some(&oid("s9")), T0 + 62_000);
     assert_eq!(s.check(&l, &intent("c", Side::Sell, "0.5", "1"), LIQ, T0 + 62_001), Err(RejectReason::DailyLoss));
     // A new UTC day resets the daily loss, not the drawdown (36 >= 30).
     let next_day = T0 + 86_400_000;
     assert_eq!(s.check(&l, &intent("d", Side::Sell, "0.5", "1"), LIQ, next_day), Err(RejectReason::Drawdown));
     assert_eq!(s.daily_pnl(), Money::ZERO);
+}
+
+#[test]
+fn an_order_that_loses_over_several_fills_is_one_loss() {
+    let l = limits();
+    let mut s = RiskState::new();
+    // One unwind sweeping three levels at a loss: one losing order, not three.
+    for (i, loss) in ["-0.1", "-0.2", "-0.3"].iter().enumerate() {
+        s.on_realized(l.circuit_breaker, m(loss), Some(&oid("unwind-1")), T0 + i as u64);
+    }
+    assert_eq!(s.snapshot().consecutive_losses, 1);
+    assert!(!s.breaker_tripped(T0 + 3));
+    assert_eq!(s.daily_pnl(), m("-0.6"), "every fill's PnL is booked");
+    // A second losing order completes the streak (the policy trips at 2).
+    s.on_realized(l.circuit_breaker, m("-0.1"), Some(&oid("unwind-2")), T0 + 4);
+    assert!(s.breaker_tripped(T0 + 5));
+    // The tripping order's later fills do not start the next streak.
+    s.on_realized(l.circuit_breaker, m("-0.1"), Some(&oid("unwind-2")), T0 + 6);
+    assert_eq!(s.snapshot().consecutive_losses, 0);
 }

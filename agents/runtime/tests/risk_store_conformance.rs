@@ -201,6 +201,25 @@ async fn live_orders_are_remembered_per_venue<S: RiskStore>(s: S, _p: PolicyKey)
     assert_eq!(s.live_orders("other").await.unwrap().len(), 1);
 }
 
+async fn a_sell_order_losing_over_several_fills_is_one_loss<S: RiskStore>(s: S, p: PolicyKey) {
+    s.set_limits(&p, &limits()).await.unwrap();
+    let first = intent("unwind-1", 1, Side::Sell, "0.4", "30");
+    assert_eq!(s.decide(&p, &first, LIQ, T0).await.unwrap(), Ok(()));
+    for (k, fill) in ["a", "b", "c"].iter().enumerate() {
+        let c = commit(&first, fill, q("10"), m("4"), m("-0.5"), Position::default());
+        s.commit(&p, &first.client_order_id, &[c], k == 2, None, T0 + k as u64).await.unwrap();
+    }
+    let snap = s.snapshot(&p).await.unwrap();
+    assert_eq!((snap.consecutive_losses, snap.daily_pnl), (1, m("-1.5")), "three losing fills, one losing order");
+    assert!(snap.breaker_until_ms == 0);
+    // A second losing order is the second loss in a row: the policy's breaker (2) trips.
+    let second = intent("unwind-2", 1, Side::Sell, "0.4", "10");
+    assert_eq!(s.decide(&p, &second, LIQ, T0 + 5).await.unwrap(), Ok(()));
+    let c = commit(&second, "d", q("10"), m("4"), m("-0.5"), Position::default());
+    s.commit(&p, &second.client_order_id, &[c], true, None, T0 + 6).await.unwrap();
+    assert!(s.snapshot(&p).await.unwrap().breaker_until_ms > T0 + 6);
+}
+
 macro_rules! suite {
     ($($case:ident),* $(,)?) => {
         mod memory {
@@ -229,6 +248,7 @@ suite!(
     fills_commit_once_and_release_the_rest,
     a_failed_fill_is_reversed_once,
     live_orders_are_remembered_per_venue,
+    a_sell_order_losing_over_several_fills_is_one_loss,
 );
 
 /// xorshift64*: deterministic, no dependency.

@@ -71,6 +71,7 @@ pub fn config(sim: &Simulator, limits: RiskLimits) -> EngineConfig {
         limits: vec![("bench".into(), "wide".into(), limits)],
         liquidity_band_bps: 200,
         sample_every_ns: 1_000_000_000,
+        latency_ns: 0,
     }
 }
 

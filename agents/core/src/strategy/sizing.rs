@@ -7,6 +7,13 @@
 //! share would no longer be profitable. The result is then priced exactly the way the matching
 //! engine will fill it (per level, notional rounded against us, fee per level) and refused when
 //! rounding ate the edge.
+//!
+//! Last, the limits are widened by the edge the set has beyond the minimum: the orders reach the
+//! venue some milliseconds after the books were seen, and a leg whose ask ticked up in between
+//! would kill a fill-or-kill leg and break the set. Each leg's limit moves one of its ticks at a
+//! time, legs in turn, while the whole set bought (sold) at every limit, fees included, still keeps
+//! the minimum edge and each leg's notional at its limit stays within the cap. The venue fills at
+//! the book's prices, so a book that did not move fills exactly as quoted.
 
 use crate::book::OrderBook;
 use crate::money::{FeeSchedule, Money, Price, Quantity, Rounding};
@@ -36,8 +43,11 @@ pub struct SetQuote {
     /// Cash per leg as the engine will book it (notional, fees included: paid for buys,
     /// received net of fees for sells), in leg order.
     pub cash: Vec<Money>,
-    /// Profit of the whole set against the 1 USDC a complete set is worth.
+    /// Profit of the whole set against the 1 USDC a complete set is worth, at the books' prices.
     pub edge: Money,
+    /// Profit if every leg fills at its limit: the least the set can make (at least the minimum
+    /// edge).
+    pub worst_edge: Money,
 }
 
 /// Limits on a set's size.
@@ -110,11 +120,30 @@ pub fn size_set(legs: &[LegBook<'_>], side: Side, caps: &SetCaps) -> Option<SetQ
     }
 }
 
-/// Rounds the walked size to the venue's step, checks the minimums and prices it exactly. The
-/// walk's cap arithmetic rounds down while fills round against us, so a cap-bound size can come
-/// out a few micros over the cap: step down a hundredth at a time until it fits.
+/// The minimum edge of `size` sets, `edge` micro-USDC a set.
+fn required(edge: i64, size: Quantity) -> Option<Money> {
+    Money::from_micros_i128(i128::from(edge) * i128::from(size.micros()) / i128::from(Quantity::SCALE))
+}
+
+/// Rounds the walked size to the venue's step, prices it exactly, makes room under the cap for the
+/// limits to move, and widens them.
 fn finish(legs: &[LegBook<'_>], side: Side, caps: &SetCaps, size: u64, edge: i64) -> Option<SetQuote> {
-    let mut size = Quantity::from_micros(size).round_down_to(SIZE_STEP);
+    let mut q = exact(legs, side, caps, Quantity::from_micros(size).round_down_to(SIZE_STEP), edge)?;
+    if let Some(smaller) = headroom(legs, side, caps, &q, required(edge, q.size)?)
+        && let Some(s) = exact(legs, side, caps, smaller, edge)
+    {
+        q = s;
+    }
+    let floor = required(edge, q.size)?;
+    widen(legs, side, caps, &mut q, floor);
+    Some(q)
+}
+
+/// Checks the minimums and prices `size` exactly. The walk's cap arithmetic rounds down while
+/// fills round against us, so a cap-bound size can come out a few micros over the cap: step down
+/// a hundredth at a time until it fits.
+fn exact(legs: &[LegBook<'_>], side: Side, caps: &SetCaps, size: Quantity, edge: i64) -> Option<SetQuote> {
+    let mut size = size;
     for _ in 0..8 {
         if size.is_zero() || legs.iter().any(|l| size < l.min_size) {
             return None;
@@ -155,11 +184,117 @@ fn price_set(legs: &[LegBook<'_>], side: Side, caps: &SetCaps, size: Quantity, e
         Side::Buy => value.checked_sub(total),
         Side::Sell => total.checked_sub(value),
     };
-    let required = Money::from_micros_i128(i128::from(edge) * i128::from(size.micros()) / i128::from(Quantity::SCALE));
-    match (profit, required) {
-        (Some(p), Some(r)) if p >= r && !p.is_negative() => Priced::Quote(SetQuote { size, limits, cash, edge: p }),
+    match (profit, required(edge, size)) {
+        (Some(p), Some(r)) if p >= r && !p.is_negative() => {
+            Priced::Quote(SetQuote { size, limits, cash, edge: p, worst_edge: p })
+        }
         _ => Priced::NoEdge,
     }
+}
+
+/// Cash of `size` shares of `leg` if all of it trades at `limit`: notional rounded against us,
+/// fee at that price (paid on a buy, `None` when a sell would pay more than it gets).
+fn worst_cash(leg: &LegBook<'_>, side: Side, limit: Price, size: Quantity) -> Option<(Money, Money)> {
+    let rounding = if side == Side::Buy { Rounding::Up } else { Rounding::Down };
+    let notional = limit.notional(size, rounding)?;
+    let fee = leg.fees.taker_fee(limit, size)?;
+    let cash = match side {
+        Side::Buy => notional.checked_add(fee)?,
+        Side::Sell => notional.checked_sub(fee)?,
+    };
+    Some((cash, notional))
+}
+
+/// The edge of `q`'s size if every leg traded all of it at `limits`, and whether each buy leg's
+/// notional at its limit stays within the cap.
+fn edge_at(
+    legs: &[LegBook<'_>],
+    side: Side,
+    caps: &SetCaps,
+    size: Quantity,
+    limits: &[Price],
+) -> Option<(Money, bool)> {
+    let value = Price::ONE.notional(size, Rounding::Down)?;
+    let mut total = Money::ZERO;
+    let mut within = true;
+    for (leg, limit) in legs.iter().zip(limits) {
+        let (cash, notional) = worst_cash(leg, side, *limit, size)?;
+        within &= side == Side::Sell || notional <= caps.leg_notional;
+        total = total.checked_add(cash)?;
+    }
+    let edge = match side {
+        Side::Buy => value.checked_sub(total)?,
+        Side::Sell => total.checked_sub(value)?,
+    };
+    Some((edge, within))
+}
+
+/// A smaller size for a buy whose cap leaves a leg's limit no room to rise by its share of the
+/// excess edge (the legs most likely to be killed are the expensive ones, which the cap binds
+/// first); `None` when the cap is no constraint or nothing smaller fits the minimums.
+fn headroom(legs: &[LegBook<'_>], side: Side, caps: &SetCaps, q: &SetQuote, required: Money) -> Option<Quantity> {
+    if side != Side::Buy || q.size.is_zero() {
+        return None;
+    }
+    let (edge, _) = edge_at(legs, side, caps, q.size, &q.limits)?;
+    let excess = edge.checked_sub(required)?;
+    if excess <= Money::ZERO {
+        return None;
+    }
+    // Excess per share and leg, in price ticks (one tick of price is 100 micro-USDC a share).
+    let per_leg = i128::from(excess.micros()) * i128::from(Quantity::SCALE)
+        / i128::from(q.size.micros())
+        / legs.len() as i128
+        / 100;
+    let mut size = q.size;
+    for (leg, limit) in legs.iter().zip(&q.limits) {
+        let raised = u32::try_from(i128::from(limit.ticks()) + per_leg).ok()?;
+        let target = Price::from_ticks(raised.min(Price::SCALE - 1))?.round_to_tick(leg.book.tick(), Rounding::Down)?;
+        let fits = u64::try_from(caps.leg_notional.micros()).ok()? * u64::from(Price::SCALE)
+            / u64::from(target.ticks().max(1));
+        size = size.min(Quantity::from_micros(fits).round_down_to(SIZE_STEP));
+    }
+    (size < q.size && legs.iter().all(|l| size >= l.min_size) && !size.is_zero()).then_some(size)
+}
+
+/// Moves the limits of `q` away from the books (up for buys, down for sells), one tick of a leg at
+/// a time, legs in turn, while the set at its limits keeps `required` and each leg's notional at
+/// its limit stays within the cap; records the edge left at the limits.
+fn widen(legs: &[LegBook<'_>], side: Side, caps: &SetCaps, q: &mut SetQuote, required: Money) {
+    let worst = |limits: &[Price]| edge_at(legs, side, caps, q.size, limits).filter(|(_, within)| *within).map(|e| e.0);
+    // The quote's limits are its worst levels: all of it at them is a floor below the quote's edge.
+    let Some(mut edge) = worst(&q.limits) else { return };
+    q.worst_edge = edge;
+    if edge < required {
+        return;
+    }
+    let mut open: Vec<bool> = vec![true; legs.len()];
+    while open.iter().any(|o| *o) {
+        for i in 0..legs.len() {
+            if !open[i] {
+                continue;
+            }
+            let tick = legs[i].book.tick();
+            let next = match side {
+                Side::Buy => q.limits[i].checked_add(tick),
+                Side::Sell => q.limits[i].checked_sub(tick),
+            };
+            let Some(next) = next.filter(|p| p.is_tradable()) else {
+                open[i] = false;
+                continue;
+            };
+            let before = q.limits[i];
+            q.limits[i] = next;
+            match worst(&q.limits).filter(|e| *e >= required) {
+                Some(e) => edge = e,
+                None => {
+                    q.limits[i] = before;
+                    open[i] = false;
+                }
+            }
+        }
+    }
+    q.worst_edge = edge;
 }
 
 /// Walks `size` shares through a leg's ladder the way the matching engine fills it: per level,

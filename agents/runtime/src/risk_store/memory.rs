@@ -128,10 +128,10 @@ impl RiskStore for MemoryRiskStore {
             let f = &c.fill;
             if f.status == FillStatus::Failed {
                 p.risk.on_reversal(f.side, f.size, c.cost, f.token);
-                p.risk.on_realized(breaker, c.realized, false, now_ms);
+                p.risk.on_realized(breaker, c.realized, None, now_ms);
             } else {
                 p.risk.on_fill(id, f.side, f.size, c.cost, f.token);
-                p.risk.on_realized(breaker, c.realized, f.side == Side::Sell, now_ms);
+                p.risk.on_realized(breaker, c.realized, (f.side == Side::Sell).then_some(id), now_ms);
             }
             p.ledgers.entry(f.strategy.clone()).or_default().insert(f.token, c.position);
         }

@@ -14,7 +14,7 @@
 //! | key | type | holds |
 //! | --- | --- | --- |
 //! | `pf:{ns/p}:limits` | hash | the limits (`kill_switch`, `max_*`, `min_book_liquidity` -1 = none, `breaker_losses` 0 = none, `breaker_cooldown_ms`) |
-//! | `pf:{ns/p}:state` | hash | `exposure`, `day`, `daily_pnl`, `equity`, `peak`, `losses`, `breaker_until` |
+//! | `pf:{ns/p}:state` | hash | `exposure`, `day`, `daily_pnl`, `equity`, `peak`, `losses` (losing sell orders in a row), `loss_order` (the order counted last), `breaker_until` |
 //! | `pf:{ns/p}:pos` | hash | token -> shares held or reserved to buy |
 //! | `pf:{ns/p}:resv` | hash | client order id -> `token side limit size notional` |
 //! | `pf:{ns/p}:rate` | list | approval times (ms) in the last minute |

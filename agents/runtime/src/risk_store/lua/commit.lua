@@ -61,22 +61,26 @@ for i = 0, n - 1 do
     elseif size > covered then
       redis.call('HSET', pos, token, fmt(hnum(pos, token) + size - covered))
     end
-    -- Realized PnL; a sell is a round trip for the loss streak.
+    -- Realized PnL; a sell order is a round trip for the loss streak, counted once at its first
+    -- losing fill (loss_order remembers which order was counted last).
     local daily = hnum(state, 'daily_pnl') + realized
     local equity = hnum(state, 'equity') + realized
     local peak = math.max(hnum(state, 'peak'), equity)
     redis.call('HSET', state, 'daily_pnl', fmt(daily), 'equity', fmt(equity), 'peak', fmt(peak))
     if side == 'S' then
       if realized < 0 then
-        local losses = hnum(state, 'losses') + 1
-        local needed = hnum(limits, 'breaker_losses')
-        if needed > 0 and losses >= needed then
-          redis.call('HSET', state, 'breaker_until', fmt(now + hnum(limits, 'breaker_cooldown_ms')))
-          losses = 0
+        if redis.call('HGET', state, 'loss_order') ~= coid then
+          local losses = hnum(state, 'losses') + 1
+          local needed = hnum(limits, 'breaker_losses')
+          if needed > 0 and losses >= needed then
+            redis.call('HSET', state, 'breaker_until', fmt(now + hnum(limits, 'breaker_cooldown_ms')))
+            losses = 0
+          end
+          redis.call('HSET', state, 'losses', fmt(losses), 'loss_order', coid)
         end
-        redis.call('HSET', state, 'losses', fmt(losses))
       else
         redis.call('HSET', state, 'losses', '0')
+        redis.call('HDEL', state, 'loss_order')
       end
     end
     redis.call('HSET', ledger, token, position)
