@@ -129,8 +129,11 @@ pub struct MarketSelection {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ArbitrageParams {
-    /// Minimum edge after fees, in basis points of the set's cost, before a set is traded.
-    #[schemars(range(min = 0, max = 10000))]
+    /// Minimum edge after fees, in basis points of the 1 USDC a complete set is worth. A set is
+    /// traded only when it keeps this edge with every leg filled at its limit: the limits take
+    /// the edge beyond it (buy limits raised, sell limits lowered), so a book that moves before
+    /// the orders arrive does not break the set.
+    #[schemars(range(min = 0, max = 9999))]
     pub min_edge_bps: i32,
     /// Maximum notional per leg in micro-USDC (1 USDC = 1000000).
     #[schemars(range(min = 1))]

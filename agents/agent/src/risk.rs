@@ -3,6 +3,8 @@
 //! a horizontally scaled set: every replica binds the same durable JetStream consumer, so each
 //! intent is decided by exactly one of them, and an intent whose replica died unacknowledged is
 //! redelivered to another (the store returns the first verdict again). Cancels are not checked.
+//! The legs of a set arrive as one intent and are decided as one (every leg approved or none),
+//! each leg then getting its own decision.
 //!
 //! Fails closed: when the store cannot be reached the intent is rejected with
 //! `risk_store_unavailable`, counted, and logged; nothing is approved without the store.
@@ -109,9 +111,10 @@ fn follow<B: Bus>(books: &mut TokenMap<BookFollower>, snaps: &mut Snapshots<B>, 
     }
 }
 
-/// Decodes an intent and measures its book's liquidity (in the loop, which owns the books), then
-/// decides and publishes on a task of its own: decisions of different intents run concurrently
-/// (the store's script keeps each atomic), up to the semaphore's limit.
+/// Decodes an intent (one order, or the legs of a set) and measures each leg's book liquidity
+/// (in the loop, which owns the books), then decides and publishes on a task of its own:
+/// decisions of different intents run concurrently (the store's script keeps each atomic), up to
+/// the semaphore's limit.
 async fn handle<B: Bus, S: RiskStore>(
     bus: &B,
     store: &S,
@@ -122,9 +125,10 @@ async fn handle<B: Bus, S: RiskStore>(
     limit: &Arc<tokio::sync::Semaphore>,
 ) {
     let received_ns = now_ns();
-    let intent = match decode::<Intent>(&delivery.message.payload) {
-        Ok(Intent::Place(o)) => o,
-        Ok(Intent::Cancel(_)) => {
+    let legs = match decode::<Intent>(&delivery.message.payload) {
+        Ok(Intent::Place(o)) => vec![o],
+        Ok(Intent::PlaceSet(legs)) if !legs.is_empty() => legs,
+        Ok(Intent::Cancel(_) | Intent::PlaceSet(_)) => {
             // Cancels never need approval; the execution agent takes them from the stream.
             let _ = delivery.ack().await;
             return;
@@ -136,74 +140,101 @@ async fn handle<B: Bus, S: RiskStore>(
             return;
         }
     };
-    let span = tracing::info_span!("risk_decision", order = %intent.client_order_id, verdict = tracing::field::Empty);
-    telemetry::follow(&span, &delivery.message);
-    metrics.observe("intent_to_decision", intent.created_ts_ns, received_ns);
-    if !books.get(&intent.token).is_some_and(BookFollower::is_live) {
-        // First order on this token (or its book fell behind): fetch the book now rather than
-        // judge its liquidity as none.
-        let subject = subjects::snapshot_request(&cfg.venue, &intent.token);
-        if let Ok(payload) = bus.request(&subject, Bytes::new(), Duration::from_millis(500)).await
-            && let Ok(ev) = decode::<MarketEvent>(&payload)
-        {
-            books.entry(ev.token).or_default().on_event(&ev);
-        }
+    let span = tracing::info_span!(
+        "risk_decision",
+        order = %legs[0].client_order_id,
+        set = tracing::field::Empty,
+        verdict = tracing::field::Empty
+    );
+    if legs.len() > 1 {
+        span.record("set", crate::strategy::set_legs(&legs).as_str());
     }
-    let liq = book_liquidity(books, &intent, cfg.liquidity_band_bps);
+    telemetry::follow(&span, &delivery.message);
+    metrics.observe("intent_to_decision", legs[0].created_ts_ns, received_ns);
+    let mut liquidity = Vec::with_capacity(legs.len());
+    for leg in &legs {
+        if !books.get(&leg.token).is_some_and(BookFollower::is_live) {
+            // First order on this token (or its book fell behind): fetch the book now rather
+            // than judge its liquidity as none.
+            let subject = subjects::snapshot_request(&cfg.venue, &leg.token);
+            if let Ok(payload) = bus.request(&subject, Bytes::new(), Duration::from_millis(500)).await
+                && let Ok(ev) = decode::<MarketEvent>(&payload)
+            {
+                books.entry(ev.token).or_default().on_event(&ev);
+            }
+        }
+        liquidity.push(book_liquidity(books, leg, cfg.liquidity_band_bps));
+    }
     let Ok(permit) = limit.clone().acquire_owned().await else { return };
     let (bus, store, metrics) = (bus.clone(), store.clone(), metrics.clone());
     tokio::spawn(
         async move {
-            decide(&bus, &store, intent, liq, delivery, &metrics).await;
+            decide(&bus, &store, legs, liquidity, delivery, &metrics).await;
             drop(permit);
         }
         .instrument(span),
     );
 }
 
+/// Decides one order or a set (every leg or none), then publishes one decision per leg and
+/// acknowledges the intent once all are out.
 async fn decide<B: Bus, S: RiskStore>(
     bus: &B,
     store: &S,
-    intent: OrderIntent,
-    liq: Money,
+    legs: Vec<OrderIntent>,
+    liquidity: Vec<Money>,
     delivery: Delivery,
     metrics: &OrderPathMetrics,
 ) {
-    let policy = PolicyKey::of_intent(&intent);
+    let policy = PolicyKey::of_intent(&legs[0]);
     let started = now_ns();
-    let verdict = match store.decide(&policy, &intent, Some(liq), now_ms()).await {
-        Ok(Ok(())) => Verdict::Approved,
-        Ok(Err(reason)) => Verdict::Rejected { reason, detail: detail(reason, &intent, liq) },
-        Err(e) => {
-            metrics.store_errors.inc();
-            tracing::error!(error = %e, order = %intent.client_order_id, "risk store unreachable: rejecting (fail closed)");
-            Verdict::Rejected { reason: RejectReason::RiskStoreUnavailable, detail: e.to_string() }
-        }
+    let liq: Vec<Option<Money>> = liquidity.iter().copied().map(Some).collect();
+    let decided = match legs.as_slice() {
+        [one] => store.decide(&policy, one, liq[0], now_ms()).await,
+        set => store.decide_set(&policy, set, &liq, now_ms()).await,
     };
     metrics.observe("risk_store_call", started, now_ns());
-    let reason = match &verdict {
-        Verdict::Approved => "approved",
-        Verdict::Rejected { reason, .. } => reason.as_str(),
+    let verdict_of = |leg: &OrderIntent, liquidity: Money| match &decided {
+        Ok(Ok(())) => Verdict::Approved,
+        Ok(Err(reason)) => Verdict::Rejected { reason: *reason, detail: detail(*reason, leg, liquidity, legs.len()) },
+        Err(e) => Verdict::Rejected { reason: RejectReason::RiskStoreUnavailable, detail: e.to_string() },
+    };
+    if let Err(e) = &decided {
+        metrics.store_errors.inc();
+        tracing::error!(error = %e, order = %legs[0].client_order_id, "risk store unreachable: rejecting (fail closed)");
+    }
+    let reason = match &decided {
+        Ok(Ok(())) => "approved",
+        Ok(Err(reason)) => reason.as_str(),
+        Err(_) => RejectReason::RiskStoreUnavailable.as_str(),
     };
     tracing::Span::current().record("verdict", reason);
-    metrics.decisions.get_or_create(&ReasonLabel { reason }).inc();
-    let decision = RiskDecision { intent, verdict, decided_ts_ns: now_ns() };
-    let subject = subjects::decisions(&decision.intent.namespace, &decision.intent.strategy);
     let headers = telemetry::inject(&tracing::Span::current());
-    let msg_id = format!("d-{}", decision.intent.client_order_id);
-    match bus.persist(&subject, headers, Bytes::from(encode(&decision)), Some(&msg_id)).await {
-        Ok(_) => {
-            let _ = delivery.ack().await;
+    let mut published = true;
+    for (leg, liquidity) in legs.iter().zip(liquidity) {
+        metrics.decisions.get_or_create(&ReasonLabel { reason }).inc();
+        let decision =
+            RiskDecision { intent: leg.clone(), verdict: verdict_of(leg, liquidity), decided_ts_ns: now_ns() };
+        let subject = subjects::decisions(&leg.namespace, &leg.strategy);
+        let msg_id = format!("d-{}", leg.client_order_id);
+        if let Err(e) = bus.persist(&subject, headers.clone(), Bytes::from(encode(&decision)), Some(&msg_id)).await {
+            // Not acknowledged: redelivered, the store answers with the same verdict, and the
+            // decisions already out are dropped as duplicates by their message ids.
+            tracing::error!(error = %e, "decision not published; the intent will be redelivered");
+            published = false;
+            break;
         }
-        // Not acknowledged: redelivered, and the store answers with the same verdict.
-        Err(e) => tracing::error!(error = %e, "decision not published; the intent will be redelivered"),
+    }
+    if published {
+        let _ = delivery.ack().await;
     }
 }
 
-fn detail(reason: RejectReason, intent: &OrderIntent, liquidity: Money) -> String {
-    match reason {
+fn detail(reason: RejectReason, intent: &OrderIntent, liquidity: Money, legs: usize) -> String {
+    let what = match reason {
         RejectReason::BookLiquidity => format!("book liquidity {liquidity} USDC is below the policy's minimum"),
         RejectReason::UnknownPolicy => format!("no limits for RiskPolicy {}/{}", intent.namespace, intent.risk_policy),
         r => format!("{} limit", r.as_str()),
-    }
+    };
+    if legs > 1 { format!("the set of {legs} legs is refused whole: {what} (on one of its legs)") } else { what }
 }

@@ -64,18 +64,29 @@ async fn publish_intents<B: Bus>(bus: &B, cfg: &StrategyConfig, intents: Vec<Int
     let subject = subjects::intents(&cfg.namespace, &cfg.name);
     let mut sends = Vec::with_capacity(intents.len());
     for intent in intents {
-        let msg_id = match &intent {
+        // The message id (deduplication), the span's order, and a set's legs (one trace for all).
+        let (msg_id, order, set) = match &intent {
             Intent::Place(o) => {
                 metrics.signals.inc();
                 metrics.observe("md_to_signal", o.cause_recv_ts_ns, o.created_ts_ns);
-                o.client_order_id.to_string()
+                (o.client_order_id.to_string(), o.client_order_id.to_string(), None)
+            }
+            Intent::PlaceSet(legs) => {
+                let Some(first) = legs.first() else { continue };
+                metrics.signals.inc_by(legs.len() as u64);
+                metrics.observe("md_to_signal", first.cause_recv_ts_ns, first.created_ts_ns);
+                (format!("set-{}", first.client_order_id), first.client_order_id.to_string(), Some(set_legs(legs)))
             }
             Intent::Cancel(c) => {
                 metrics.cancels.inc();
-                format!("cancel-{}", c.client_order_id.map(|i| i.to_string()).unwrap_or_default())
+                let id = format!("cancel-{}", c.client_order_id.map(|i| i.to_string()).unwrap_or_default());
+                (id.clone(), id, None)
             }
         };
-        let span = tracing::info_span!("signal", order = %msg_id);
+        let span = tracing::info_span!("signal", order = %order, set = tracing::field::Empty);
+        if let Some(set) = &set {
+            span.record("set", set.as_str());
+        }
         let headers = telemetry::inject(&span);
         let (bus, subject) = (bus.clone(), subject.clone());
         sends.push(
@@ -89,6 +100,11 @@ async fn publish_intents<B: Bus>(bus: &B, cfg: &StrategyConfig, intents: Vec<Int
         );
     }
     tokio::spawn(futures::future::join_all(sends));
+}
+
+/// The ids of a set's legs, space-separated (a span attribute: one trace carries every leg).
+pub fn set_legs(legs: &[polyfleet_core::wire::OrderIntent]) -> String {
+    legs.iter().map(|l| l.client_order_id.as_str()).collect::<Vec<_>>().join(" ")
 }
 
 /// Runs until `shutdown` turns true.

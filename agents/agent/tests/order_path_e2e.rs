@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use polyfleet_core::money::FeeSchedule;
+use polyfleet_core::risk::RiskLimits;
 use polyfleet_core::wire::{OrderStatus, RejectReason, RiskDecision, Verdict, subjects};
 use polyfleet_core::{ClientOrderId, Quantity, Side, TokenId};
 use polyfleet_runtime::bus::Bus;
@@ -160,10 +161,14 @@ async fn order_path_end_to_end() {
         assert_eq!(approved.len(), 3, "exactly one set approved: {:?}", s.decisions);
         assert_eq!(s.fills.len(), 3, "exactly one fill per leg: {:?}", s.fills);
         let fees = FeeSchedule { rate_bps: FEE_BPS, exponent: 1 };
+        // The legs' size: within the cap at the asks, a little under it where the sizing left the
+        // capped leg room for its limit to rise; equal on every leg.
+        let set_size = s.fills[0].size;
+        assert!(set_size <= size && set_size >= Quantity::from_micros(5_000_000), "{set_size} vs cap size {size}");
         for ((_, token), level) in event_yes.iter().zip(&asks) {
             let f = s.fills.iter().find(|f| f.token == *token).expect("a fill per outcome");
-            assert_eq!((f.side, f.price, f.size), (Side::Buy, level.price, size));
-            assert_eq!(f.fee, fees.taker_fee(level.price, size).unwrap());
+            assert_eq!((f.side, f.price, f.size), (Side::Buy, level.price, set_size));
+            assert_eq!(f.fee, fees.taker_fee(level.price, set_size).unwrap());
         }
         let filled = s.updates.iter().filter(|u| u.status == OrderStatus::Filled).count();
         assert_eq!(filled, 3);
@@ -209,6 +214,18 @@ async fn order_path_end_to_end() {
     })
     .await;
     assert_rejected_since(&seen, before, RejectReason::KillSwitch);
+    assert_eq!(seen.lock().unwrap().fills.len(), 3);
+
+    // 2b. Gross exposure with room for one leg (each is under 2 USDC), not three: the gateway
+    // refuses the whole set, reserving nothing; no leg is left to unwind.
+    let exposure = store.snapshot(&policy).await.unwrap().exposure;
+    let room = polyfleet_core::Money::from_micros(exposure.micros() + 2_500_000);
+    store.set_limits(&policy, &RiskLimits { max_gross_exposure: room, ..limits(false) }).await.unwrap();
+    let before = seen.lock().unwrap().decisions.len();
+    new_opportunity(&sim, 1).await;
+    wait_until("the set refused", Duration::from_secs(10), || seen.lock().unwrap().decisions.len() >= before + 3).await;
+    assert_rejected_since(&seen, before, RejectReason::GrossExposure);
+    assert_eq!(store.snapshot(&policy).await.unwrap().exposure, exposure, "nothing reserved for a refused set");
     assert_eq!(seen.lock().unwrap().fills.len(), 3);
     store.set_limits(&policy, &limits(false)).await.unwrap();
 
@@ -313,7 +330,12 @@ async fn order_path_end_to_end() {
     let traced: Vec<ClientOrderId> = seen.lock().unwrap().fills.iter().map(|f| f.client_order_id).collect();
     let mut complete = 0;
     for id in &traced {
-        let of_order: Vec<_> = spans.iter().filter(|s| s.attr("order") == Some(id.as_str())).collect();
+        // A set's signal and decision spans carry every leg (`set`); each leg's execution its own.
+        let names = |s: &&otlp::SpanRecord| {
+            s.attr("order") == Some(id.as_str())
+                || s.attr("set").is_some_and(|v| v.split(' ').any(|x| x == id.as_str()))
+        };
+        let of_order: Vec<_> = spans.iter().filter(names).collect();
         let Some(exec_span) = of_order.iter().find(|s| s.name == "execution") else { continue };
         let trace = &exec_span.trace_id;
         assert_ne!(trace, "00000000000000000000000000000000");

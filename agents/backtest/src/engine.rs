@@ -231,6 +231,7 @@ impl Engine {
     fn send(&mut self, slot: usize, intent: Intent) {
         match intent {
             Intent::Place(o) => self.execute(slot, o),
+            Intent::PlaceSet(legs) => legs.into_iter().for_each(|o| self.execute(slot, o)),
             Intent::Cancel(c) => self.cancel(slot, &c),
         }
     }
@@ -249,15 +250,19 @@ impl Engine {
             let mut decisions = vec![];
             let mut work = vec![];
             for (slot, intent) in wave {
-                match intent {
-                    Intent::Place(o) => {
-                        let d = self.decide(slot, &o);
-                        if d.verdict == Verdict::Approved {
-                            work.push((slot, Intent::Place(o)));
-                        }
-                        decisions.push((slot, d));
+                let legs = match intent {
+                    Intent::Place(o) => vec![o],
+                    Intent::PlaceSet(legs) => legs,
+                    cancel => {
+                        work.push((slot, cancel));
+                        continue;
                     }
-                    cancel => work.push((slot, cancel)),
+                };
+                for d in self.decide(slot, &legs) {
+                    if d.verdict == Verdict::Approved {
+                        work.push((slot, Intent::Place(d.intent.clone())));
+                    }
+                    decisions.push((slot, d));
                 }
             }
             for (slot, d) in decisions {
@@ -291,29 +296,32 @@ impl Engine {
         }
     }
 
-    /// The risk gateway's decision on an order (approval reserves its exposure).
-    fn decide(&mut self, slot: usize, o: &OrderIntent) -> RiskDecision {
+    /// The risk gateway's decision on an order, or on the legs of a set as one (approval
+    /// reserves their exposure); one decision per leg.
+    fn decide(&mut self, slot: usize, legs: &[OrderIntent]) -> Vec<RiskDecision> {
         let now = self.now_ns;
-        self.journal.strategies[slot].signals += 1;
-        let liq = book_liquidity(&self.books, o, self.band_bps);
+        let liq: Vec<Option<Money>> =
+            legs.iter().map(|o| Some(book_liquidity(&self.books, o, self.band_bps))).collect();
         let verdict = match self.slots[slot].policy {
             None => Err(polyfleet_core::wire::RejectReason::UnknownPolicy),
             Some(p) => {
                 let policy = &mut self.policies[p];
-                policy.state.check(&policy.limits, o, Some(liq), now / 1_000_000)
+                policy.state.check_set(&policy.limits, legs, &liq, now / 1_000_000)
             }
         };
+        let counters = &mut self.journal.strategies[slot];
+        counters.signals += legs.len() as u64;
         let verdict = match verdict {
             Ok(()) => {
-                self.journal.strategies[slot].approved += 1;
+                counters.approved += legs.len() as u64;
                 Verdict::Approved
             }
             Err(reason) => {
-                *self.journal.strategies[slot].rejections.entry(reason.as_str().to_string()).or_default() += 1;
+                *counters.rejections.entry(reason.as_str().to_string()).or_default() += legs.len() as u64;
                 Verdict::Rejected { reason, detail: format!("{} limit", reason.as_str()) }
             }
         };
-        RiskDecision { intent: o.clone(), verdict, decided_ts_ns: now }
+        legs.iter().map(|o| RiskDecision { intent: o.clone(), verdict: verdict.clone(), decided_ts_ns: now }).collect()
     }
 
     /// The execution agent's part: an approved order on the paper engine.

@@ -180,6 +180,43 @@ impl RiskState {
         verdict
     }
 
+    /// Decides the legs of a set as one: every leg approved (each reserved and counted against
+    /// the order rate, in leg order, as if decided one by one) or none (nothing reserved, nothing
+    /// counted), so no limit can leave a set half bought. `book_liquidity` is per leg. A refused
+    /// set has every leg refused with the reason of the leg that failed. A set decided before
+    /// gets its first verdict back and changes nothing.
+    pub fn check_set(
+        &mut self,
+        limits: &RiskLimits,
+        legs: &[OrderIntent],
+        book_liquidity: &[Option<Money>],
+        now_ms: u64,
+    ) -> Result<(), RejectReason> {
+        if let Some(first) = legs.first().and_then(|l| self.decided.get(&l.client_order_id)) {
+            return *first;
+        }
+        let mut verdict = Ok(());
+        let mut approved = 0;
+        for (i, leg) in legs.iter().enumerate() {
+            verdict = self.decide(limits, leg, book_liquidity.get(i).copied().flatten(), now_ms);
+            if verdict.is_err() {
+                break;
+            }
+            approved += 1;
+        }
+        if verdict.is_err() {
+            // Undo the legs approved before the refusal: exactly what deciding them added.
+            for leg in &legs[..approved] {
+                self.release(&leg.client_order_id);
+                self.recent.pop_back();
+            }
+        }
+        for leg in legs {
+            self.decided.insert(leg.client_order_id, verdict);
+        }
+        verdict
+    }
+
     fn decide(
         &mut self,
         limits: &RiskLimits,

@@ -70,14 +70,26 @@ fn snap(token: u128, seq: u64, bids: Vec<Level>, asks: Vec<Level>) -> MarketEven
     }
 }
 
+/// The orders placed, the legs of a set included.
 fn places(intents: &[Intent]) -> Vec<OrderIntent> {
     intents
         .iter()
-        .filter_map(|i| match i {
-            Intent::Place(o) => Some(o.clone()),
-            Intent::Cancel(_) => None,
+        .flat_map(|i| match i {
+            Intent::Place(o) => vec![o.clone()],
+            Intent::PlaceSet(legs) => legs.clone(),
+            Intent::Cancel(_) => vec![],
         })
         .collect()
+}
+
+#[test]
+fn a_set_goes_to_risk_as_one_intent() {
+    let mut r = runner(vec![binary(0)], params(50, "25"));
+    assert!(r.on_market(&snap(1, 1, vec![lv("0.01", "10")], vec![lv("0.45", "100")]), 0).intents.is_empty());
+    let out = r.on_market(&snap(2, 1, vec![lv("0.01", "10")], vec![lv("0.50", "100")]), 0).intents;
+    let [Intent::PlaceSet(legs)] = out.as_slice() else { panic!("one set intent: {out:?}") };
+    assert_eq!(legs.len(), 2);
+    assert!(legs.iter().all(|l| l.group == Some(legs[0].client_order_id)), "grouped under the first leg");
 }
 
 fn update(o: &OrderIntent, status: OrderStatus, filled: &str) -> OrderUpdate {

@@ -220,6 +220,35 @@ async fn a_sell_order_losing_over_several_fills_is_one_loss<S: RiskStore>(s: S, 
     assert!(s.snapshot(&p).await.unwrap().breaker_until_ms > T0 + 6);
 }
 
+async fn a_set_is_approved_whole_or_not_at_all<S: RiskStore>(s: S, p: PolicyKey) {
+    s.set_limits(&p, &limits()).await.unwrap();
+    // Two legs of 40 USDC each: the second would take gross exposure to 80 (< 100): approved.
+    let set = [intent("s1-a", 1, Side::Buy, "0.4", "100"), intent("s1-b", 2, Side::Buy, "0.4", "100")];
+    assert_eq!(s.decide_set(&p, &set, &[LIQ, LIQ], T0).await.unwrap(), Ok(()));
+    assert_eq!(s.snapshot(&p).await.unwrap().exposure, m("80"));
+    // A second set: its first leg fits (95), its second would not (110): refused whole, and the
+    // first leg's reservation is not left behind.
+    let set2 = [intent("s2-a", 3, Side::Buy, "0.15", "100"), intent("s2-b", 4, Side::Buy, "0.15", "100")];
+    assert_eq!(s.decide_set(&p, &set2, &[LIQ, LIQ], T0 + 1).await.unwrap(), Err(RejectReason::GrossExposure));
+    let snap = s.snapshot(&p).await.unwrap();
+    assert_eq!((snap.exposure, snap.open_reservations, snap.recent_orders), (m("80"), 2, 2));
+    assert!(snap.positions.iter().all(|(t, _)| *t != TokenId::from_u128(3)), "{:?}", snap.positions);
+    // Redelivered: the same verdict, nothing changes; one leg alone is the set's verdict too.
+    assert_eq!(s.decide_set(&p, &set2, &[LIQ, LIQ], T0 + 2).await.unwrap(), Err(RejectReason::GrossExposure));
+    assert_eq!(s.decide(&p, &set2[1], LIQ, T0 + 2).await.unwrap(), Err(RejectReason::GrossExposure));
+    assert_eq!(s.decide_set(&p, &set, &[LIQ, LIQ], T0 + 2).await.unwrap(), Ok(()));
+    assert_eq!(s.snapshot(&p).await.unwrap().exposure, m("80"));
+    // A thin book on one leg refuses the whole set.
+    s.release(&p, &set[0].client_order_id).await.unwrap();
+    let set3 = [intent("s3-a", 5, Side::Buy, "0.1", "10"), intent("s3-b", 6, Side::Buy, "0.1", "10")];
+    let thin = [LIQ, Some(m("1"))];
+    assert_eq!(s.decide_set(&p, &set3, &thin, T0 + 3).await.unwrap(), Err(RejectReason::BookLiquidity));
+    assert_eq!(s.snapshot(&p).await.unwrap().exposure, m("40"));
+    // Two legs on one token count together against the position limit (150).
+    let same = [intent("s4-a", 7, Side::Buy, "0.1", "100"), intent("s4-b", 7, Side::Buy, "0.1", "100")];
+    assert_eq!(s.decide_set(&p, &same, &[LIQ, LIQ], T0 + 4).await.unwrap(), Err(RejectReason::MaxPosition));
+}
+
 macro_rules! suite {
     ($($case:ident),* $(,)?) => {
         mod memory {
@@ -249,6 +278,7 @@ suite!(
     a_failed_fill_is_reversed_once,
     live_orders_are_remembered_per_venue,
     a_sell_order_losing_over_several_fills_is_one_loss,
+    a_set_is_approved_whole_or_not_at_all,
 );
 
 /// xorshift64*: deterministic, no dependency.
@@ -282,6 +312,36 @@ async fn redis_scripts_match_the_reference_model_over_random_operations() {
         redis.set_limits(&p, &l).await.unwrap();
         for step in 0..400 {
             match rng.below(10) {
+                3 | 4 if rng.below(3) == 0 => {
+                    // A set of two or three buy legs, sometimes on one token, decided as one.
+                    let n = 2 + rng.below(2);
+                    let legs: Vec<OrderIntent> = (0..n)
+                        .map(|k| {
+                            let price = format!("0.{:02}", 1 + rng.below(98));
+                            let size = format!("{}.{:02}", rng.below(25), rng.below(100));
+                            intent(
+                                &format!("o{seed}-{step}-{k}"),
+                                1 + u128::from(rng.below(3)),
+                                Side::Buy,
+                                &price,
+                                &size,
+                            )
+                        })
+                        .collect();
+                    let liq: Vec<Option<Money>> = (0..n)
+                        .map(|_| match rng.below(4) {
+                            0 => None,
+                            _ => Some(Money::from_micros(rng.below(20_000_000) as i64)),
+                        })
+                        .collect();
+                    let a = model.decide_set(&p, &legs, &liq, now).await.unwrap();
+                    let b = redis.decide_set(&p, &legs, &liq, now).await.unwrap();
+                    assert_eq!(a, b, "seed {seed} step {step}: decide_set {legs:?}");
+                    *outcomes.entry(format!("set {a:?}")).or_default() += 1;
+                    if a.is_ok() {
+                        approved.extend(legs);
+                    }
+                }
                 0..=4 => {
                     let side = if rng.below(3) == 0 { Side::Sell } else { Side::Buy };
                     let price = format!("0.{:02}", 1 + rng.below(98));
@@ -348,6 +408,7 @@ async fn redis_scripts_match_the_reference_model_over_random_operations() {
     eprintln!("outcomes: {outcomes:?}");
     assert!(outcomes.len() >= 10, "{outcomes:?}");
     assert!(outcomes.get("Ok(())").copied().unwrap_or(0) >= 30 && outcomes.get("fill").copied().unwrap_or(0) >= 30);
+    assert!(outcomes.get("set Ok(())").copied().unwrap_or(0) >= 3, "sets approved too: {outcomes:?}");
 }
 
 #[tokio::test]

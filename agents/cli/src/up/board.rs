@@ -93,8 +93,13 @@ impl Board {
         loop {
             tokio::select! {
                 _ = shutdown.changed() => return Ok(()),
-                Some(m) = intents.next() => if let Ok(Intent::Place(o)) = decode::<Intent>(&m.payload) {
-                    self.with(|s| s.lines.entry(o.strategy).or_default().signals += 1);
+                Some(m) = intents.next() => match decode::<Intent>(&m.payload) {
+                    Ok(Intent::Place(o)) => self.with(|s| s.lines.entry(o.strategy).or_default().signals += 1),
+                    Ok(Intent::PlaceSet(legs)) => if let Some(o) = legs.first() {
+                        let n = legs.len() as u64;
+                        self.with(|s| s.lines.entry(o.strategy.clone()).or_default().signals += n);
+                    },
+                    _ => {}
                 },
                 Some(m) = decisions.next() => if let Ok(d) = decode::<RiskDecision>(&m.payload) {
                     self.on_decision(d);

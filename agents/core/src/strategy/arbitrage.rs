@@ -218,11 +218,13 @@ impl CompleteSetArb {
             LegOrderType::Fok => TimeInForce::Fok,
             LegOrderType::Fak => TimeInForce::Fak,
         };
-        let mut orders = Vec::with_capacity(set.legs.len());
-        let mut group = None;
-        for (leg, (instrument, limit)) in set.legs.iter().zip(&quote.limits).enumerate() {
-            let id = ctx.place(OrderRequest {
-                group,
+        // One set intent: the risk gateway approves every leg or none.
+        let requests = set
+            .legs
+            .iter()
+            .zip(&quote.limits)
+            .map(|(instrument, limit)| OrderRequest {
+                group: None,
                 market: instrument.market,
                 token: instrument.token,
                 side,
@@ -230,10 +232,14 @@ impl CompleteSetArb {
                 size: quote.size,
                 tif,
                 post_only: false,
-            });
-            group = group.or(Some(id));
-            orders.push(LegOrder { id, leg, filled: Quantity::ZERO, done: false });
-        }
+            })
+            .collect();
+        let orders: Vec<LegOrder> = ctx
+            .place_set(requests)
+            .into_iter()
+            .enumerate()
+            .map(|(leg, id)| LegOrder { id, leg, filled: Quantity::ZERO, done: false })
+            .collect();
         for o in &orders {
             self.orders.insert(o.id, i);
         }

@@ -60,6 +60,11 @@ pub enum Action {
         /// The order.
         order: OrderRequest,
     },
+    /// Place the legs of a set, to be approved all or none.
+    PlaceSet {
+        /// The legs with the ids [`Ctx::place_set`] gave them.
+        legs: Vec<(ClientOrderId, OrderRequest)>,
+    },
     /// Cancel an order.
     Cancel {
         /// The order.
@@ -98,6 +103,25 @@ impl<'a> Ctx<'a> {
         let client_order_id = self.next_id();
         self.actions.push(Action::Place { client_order_id, order });
         client_order_id
+    }
+
+    /// Places the legs of a set, decided by the risk gateway as one (every leg approved or none);
+    /// each leg's `group` becomes the first leg's id. Returns the ids, in leg order.
+    pub fn place_set(&mut self, legs: Vec<OrderRequest>) -> Vec<ClientOrderId> {
+        let mut out = Vec::with_capacity(legs.len());
+        let mut group = None;
+        let legs: Vec<(ClientOrderId, OrderRequest)> = legs
+            .into_iter()
+            .map(|mut order| {
+                let id = self.next_id();
+                group = group.or(Some(id));
+                order.group = group;
+                out.push(id);
+                (id, order)
+            })
+            .collect();
+        self.actions.push(Action::PlaceSet { legs });
+        out
     }
 
     /// Cancels an order.

@@ -3,7 +3,7 @@
 //! identity, mode, cause and time. Sans-IO: the strategy agent feeds it from NATS, the backtester
 //! from a recording.
 
-use super::{Action, BookSet, Ctx, ParamsError, Strategy};
+use super::{Action, BookSet, Ctx, OrderRequest, ParamsError, Strategy};
 use crate::book::Followed;
 use crate::ids::{ClientOrderId, IdError, TokenId};
 use crate::wire::{
@@ -94,25 +94,10 @@ impl StrategyRunner {
 
     fn intent(&self, action: Action, now_ns: u64) -> Intent {
         match action {
-            Action::Place { client_order_id, order } => Intent::Place(OrderIntent {
-                client_order_id,
-                group: order.group,
-                namespace: self.id.namespace.clone(),
-                strategy: self.id.strategy.clone(),
-                risk_policy: self.id.risk_policy.clone(),
-                venue: self.id.venue.clone(),
-                market: order.market,
-                token: order.token,
-                side: order.side,
-                price: order.price,
-                size: order.size,
-                tif: order.tif,
-                post_only: order.post_only,
-                mode: self.id.mode,
-                cause_seq: self.cause_seq,
-                cause_recv_ts_ns: self.cause_recv_ts_ns,
-                created_ts_ns: now_ns,
-            }),
+            Action::Place { client_order_id, order } => Intent::Place(self.order(client_order_id, order, now_ns)),
+            Action::PlaceSet { legs } => {
+                Intent::PlaceSet(legs.into_iter().map(|(id, order)| self.order(id, order, now_ns)).collect())
+            }
             Action::Cancel { client_order_id, reason } => Intent::Cancel(CancelRequest {
                 client_order_id: Some(client_order_id),
                 namespace: self.id.namespace.clone(),
@@ -120,6 +105,28 @@ impl StrategyRunner {
                 reason,
                 created_ts_ns: now_ns,
             }),
+        }
+    }
+
+    fn order(&self, client_order_id: ClientOrderId, order: OrderRequest, now_ns: u64) -> OrderIntent {
+        OrderIntent {
+            client_order_id,
+            group: order.group,
+            namespace: self.id.namespace.clone(),
+            strategy: self.id.strategy.clone(),
+            risk_policy: self.id.risk_policy.clone(),
+            venue: self.id.venue.clone(),
+            market: order.market,
+            token: order.token,
+            side: order.side,
+            price: order.price,
+            size: order.size,
+            tif: order.tif,
+            post_only: order.post_only,
+            mode: self.id.mode,
+            cause_seq: self.cause_seq,
+            cause_recv_ts_ns: self.cause_recv_ts_ns,
+            created_ts_ns: now_ns,
         }
     }
 

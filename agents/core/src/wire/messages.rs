@@ -175,6 +175,10 @@ pub enum Intent {
     Place(OrderIntent),
     /// Cancel (never blocked by risk; always forwarded).
     Cancel(CancelRequest),
+    /// Place the legs of a set (all with `group` = the first leg's id), decided as one: the
+    /// gateway approves every leg or none, so a limit can never break a set. Each leg then gets
+    /// its own decision and executes as its own order.
+    PlaceSet(Vec<OrderIntent>),
 }
 
 /// Why the risk gateway refused an intent.

@@ -6,7 +6,7 @@
 //! | --- | --- | --- | --- |
 //! | `md.<venue>.<token>` | core NATS | [`MarketEvent`] with a per-token `seq` | market-data -> strategies, execution |
 //! | `mdsnap.<venue>.<token>` | core NATS request/reply | request: empty; reply: a [`MarketEvent`] snapshot carrying the `seq` it is consistent with | anyone -> market-data |
-//! | `intent.<namespace>.<strategy>` | JetStream stream `POLYFLEET_INTENTS` | [`Intent`] (place or cancel) | strategy -> risk gateway (queue group) |
+//! | `intent.<namespace>.<strategy>` | JetStream stream `POLYFLEET_INTENTS` | [`Intent`] (place, place a set as one, or cancel) | strategy -> risk gateway (queue group) |
 //! | `decision.<namespace>.<strategy>` | JetStream stream `POLYFLEET_DECISIONS` | [`RiskDecision`] | risk gateway -> execution, strategy |
 //! | `order.<namespace>.<strategy>` | JetStream stream `POLYFLEET_ORDERS` | [`OrderUpdate`] | execution -> strategy, operator |
 //! | `fill.<namespace>.<strategy>` | JetStream stream `POLYFLEET_FILLS` | [`Fill`] | execution -> strategy, risk, operator |

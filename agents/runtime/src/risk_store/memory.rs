@@ -91,6 +91,19 @@ impl RiskStore for MemoryRiskStore {
         Ok(p.risk.check(&limits, intent, book_liquidity, now_ms))
     }
 
+    async fn decide_set(
+        &self,
+        policy: &PolicyKey,
+        legs: &[OrderIntent],
+        book_liquidity: &[Option<Money>],
+        now_ms: u64,
+    ) -> Result<Result<(), RejectReason>, RiskStoreError> {
+        let mut all = self.lock();
+        let p = all.entry(policy.clone()).or_default();
+        let Some(limits) = p.limits.clone() else { return Ok(Err(RejectReason::UnknownPolicy)) };
+        Ok(p.risk.check_set(&limits, legs, book_liquidity, now_ms))
+    }
+
     async fn release(&self, policy: &PolicyKey, id: &ClientOrderId) -> Result<(), RiskStoreError> {
         self.lock().entry(policy.clone()).or_default().risk.release(id);
         Ok(())

@@ -117,6 +117,15 @@ pub trait RiskStore: Clone + Send + Sync + 'static {
         book_liquidity: Option<Money>,
         now_ms: u64,
     ) -> impl Future<Output = Result<Result<(), RejectReason>, RiskStoreError>> + Send;
+    /// Decides the legs of a set atomically and as one: every leg approved and reserved, or none
+    /// (see [`polyfleet_core::risk::RiskState::check_set`]). `book_liquidity` is per leg.
+    fn decide_set(
+        &self,
+        policy: &PolicyKey,
+        legs: &[OrderIntent],
+        book_liquidity: &[Option<Money>],
+        now_ms: u64,
+    ) -> impl Future<Output = Result<Result<(), RejectReason>, RiskStoreError>> + Send;
     /// Gives back what an order still holds (rejected by the venue, cancelled, expired).
     fn release(
         &self,

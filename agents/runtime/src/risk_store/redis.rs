@@ -260,21 +260,37 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
         book_liquidity: Option<Money>,
         now_ms: u64,
     ) -> Result<Result<(), RejectReason>, RiskStoreError> {
-        let coid = intent.client_order_id.as_str();
+        self.decide_set(policy, std::slice::from_ref(intent), &[book_liquidity], now_ms).await
+    }
+
+    async fn decide_set(
+        &self,
+        policy: &PolicyKey,
+        legs: &[OrderIntent],
+        book_liquidity: &[Option<Money>],
+        now_ms: u64,
+    ) -> Result<Result<(), RejectReason>, RiskStoreError> {
+        if legs.is_empty() {
+            return Ok(Ok(()));
+        }
         let mut inv = self.scripts.decide.prepare_invoke();
         inv.key(key(policy, "limits"))
             .key(key(policy, "state"))
             .key(key(policy, "pos"))
             .key(key(policy, "resv"))
-            .key(key(policy, "rate"))
-            .key(key(policy, &format!("d:{coid}")))
-            .arg(coid)
-            .arg(intent.token.to_string())
-            .arg(side_code(intent.side))
-            .arg(intent.price.ticks())
-            .arg(intent.size.micros())
-            .arg(book_liquidity.map_or(-1, |m| m.micros()))
-            .arg(now_ms);
+            .key(key(policy, "rate"));
+        for leg in legs {
+            inv.key(key(policy, &format!("d:{}", leg.client_order_id.as_str())));
+        }
+        inv.arg(now_ms).arg(legs.len());
+        for (i, leg) in legs.iter().enumerate() {
+            inv.arg(leg.client_order_id.as_str())
+                .arg(leg.token.to_string())
+                .arg(side_code(leg.side))
+                .arg(leg.price.ticks())
+                .arg(leg.size.micros())
+                .arg(book_liquidity.get(i).copied().flatten().map_or(-1, |m| m.micros()));
+        }
         let inv = &inv;
         let v: String = self.retried(|mut con| async move { inv.invoke_async(&mut con).await }).await?;
         verdict(&v)
