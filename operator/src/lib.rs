@@ -6,6 +6,7 @@ pub mod backoff;
 pub mod books;
 pub mod cache;
 pub mod children;
+pub mod contract;
 pub mod control;
 pub mod controller;
 pub mod dataplane;

@@ -275,8 +275,8 @@ pub fn plan(res: &Resources, settings: &FleetSettings) -> LocalPlan {
         });
         // The local fleet's executor is paper: a live Strategy would be filled on paper while
         // saying live. Live trading runs where the Venue's credentials Secret is.
-        let planned = planned.and_then(|c| match c.mode.as_str() {
-            "live" => Err(Refusal {
+        let planned = planned.and_then(|c| match c.mode {
+            polyfleet_core::wire::Mode::Live => Err(Refusal {
                 reason: "LiveTradingNotLocal",
                 message: "the local fleet runs paper and shadow Strategies; live trading runs in the cluster".into(),
             }),

@@ -7,16 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 
-/// What the strategy agent acknowledged.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-pub struct ParamsAck {
-    /// The generation of the document it read.
-    pub generation: i64,
-    /// True when applied.
-    pub applied: bool,
-    /// Why not.
-    pub error: Option<String>,
-}
+/// What the strategy agent acknowledged (the contract's type, shared with the agent).
+pub use polyfleet_core::config::ParamsAck;
 
 /// Why the parameter store failed.
 #[derive(Debug, thiserror::Error)]

@@ -200,8 +200,10 @@ fn strategy_config_is_what_the_agent_parses() {
     assert_eq!(sets[0].legs.len(), 3);
     assert_eq!(cfg.caps().0.micros(), 200_000_000);
     assert_eq!(plan.params_key, "trading.negrisk-arb");
-    assert_eq!(plan.params_doc["generation"], 3);
-    assert_eq!(plan.params_doc["parameters"]["minEdgeBps"], 50);
+    // The KV document's JSON: `{generation, parameters: <the spec's block>}`.
+    let doc = serde_json::to_value(&plan.params_doc).unwrap();
+    assert_eq!(doc["generation"], 3);
+    assert_eq!(doc["parameters"]["minEdgeBps"], 50);
     assert_eq!(plan.deployment.spec.as_ref().unwrap().replicas, Some(1));
     assert_hardened(&plan.deployment);
 }
@@ -216,8 +218,9 @@ fn a_parameter_change_leaves_the_pod_template_alone() {
     let after = plan_strategy(&changed, Some(&v), Some(&p), &markets(), &FleetSettings::default()).unwrap();
     assert_eq!(before.deployment, after.deployment, "no restart for parameters");
     assert_ne!(before.config_map, after.config_map);
-    assert_eq!(after.params_doc["generation"], 4);
-    assert_eq!(after.params_doc["parameters"]["minEdgeBps"], 75);
+    let doc = serde_json::to_value(&after.params_doc).unwrap();
+    assert_eq!(doc["generation"], 4);
+    assert_eq!(doc["parameters"]["minEdgeBps"], 75);
     // A change of what it trades does restart it.
     let mut other = s.clone();
     other.spec.markets.names = Some(vec!["fed-cut-december".into()]);
@@ -247,7 +250,7 @@ fn live_trading_is_refused_without_acknowledgement_and_credentials() {
     v.spec.credentials_secret_ref = Some(polyfleet_crds::refs::SecretRef { name: "poly-creds".into() });
     let plan = plan_strategy(&s, Some(&v), Some(&p), &markets(), &FleetSettings::default()).unwrap();
     let cfg = StrategyConfig::from_json(&plan.config_map.data.as_ref().unwrap()["strategy.json"]).unwrap();
-    assert_eq!(cfg.mode, "live");
+    assert_eq!(cfg.mode, polyfleet_core::wire::Mode::Live);
     // The credentials never enter the strategy's configuration or pod.
     let text = format!("{:?}{:?}", plan.config_map, plan.deployment);
     assert!(!text.contains("poly-creds"));

@@ -157,7 +157,7 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
         agent.working.insert(i.client_order_id, i);
     }
     agent.settle(events).await;
-    let mut timer = tokio::time::interval(Duration::from_millis(500));
+    let mut timer = tokio::time::interval(Duration::from_nanos(polyfleet_core::config::EXPIRY_TIMER_NS));
     metrics.set_ready(true);
     tracing::info!(venue = %cfg.venue, "execution agent running");
     loop {

@@ -18,7 +18,6 @@ use polyfleet_core::strategy::runner::StrategyRunner;
 use polyfleet_core::wire::{Fill, Intent, MarketEvent, OrderUpdate, RiskDecision, decode, encode, subjects};
 use polyfleet_runtime::bus::{Bus, Message};
 use polyfleet_runtime::telemetry;
-use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tracing::Instrument as _;
 
@@ -26,26 +25,7 @@ use crate::config::StrategyConfig;
 use crate::feed::{self, Snapshots};
 use crate::metrics::OrderPathMetrics;
 use crate::time::now_ns;
-
-/// The KV document the operator writes: the parameters and the Strategy generation they came from.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ParamsDoc {
-    /// `metadata.generation` of the Strategy.
-    pub generation: u64,
-    /// The strategy type's parameter block.
-    pub parameters: serde_json::Value,
-}
-
-/// What the agent writes back under `<key>.ack`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ParamsAck {
-    /// The generation the document carried.
-    pub generation: u64,
-    /// True when applied; false when refused (the previous parameters stay).
-    pub applied: bool,
-    /// Why it was refused.
-    pub error: Option<String>,
-}
+pub use polyfleet_core::config::{ParamsAck, ParamsDoc, StrategyType};
 
 /// Settings of the agent.
 #[derive(Debug, Clone)]
@@ -128,7 +108,7 @@ pub async fn run<B: Bus>(
     let mut fills = bus.subscribe(&subjects::fills(&cfg.namespace, &cfg.name)).await?;
     let params_key = subjects::params_key(&cfg.namespace, &cfg.name);
     let mut params = bus.kv_watch(&params_key).await?;
-    let mut timer = tokio::time::interval(Duration::from_millis(100));
+    let mut timer = tokio::time::interval(Duration::from_nanos(polyfleet_core::config::STRATEGY_TIMER_NS));
     metrics.set_ready(true);
     tracing::info!(strategy = %cfg.name, tokens = tokens.len(), "strategy agent running");
     loop {
@@ -174,7 +154,7 @@ pub async fn run<B: Bus>(
                     Ok(e) => e,
                     Err(e) => { tracing::warn!(error = %e, "parameter watch failed"); continue }
                 };
-                let ack = apply_params(&mut runner, &entry.value, &metrics);
+                let ack = apply_params(&mut runner, cfg.type_, &entry.value, &metrics);
                 let body = serde_json::to_vec(&ack).unwrap_or_default();
                 if let Err(e) = bus.kv_put(&subjects::params_ack_key(&cfg.namespace, &cfg.name), body.into()).await {
                     tracing::warn!(error = %e, "parameter acknowledgement not written");
@@ -201,12 +181,18 @@ fn decoded<M: polyfleet_core::wire::WireMessage>(msg: &Message, metrics: &OrderP
     }
 }
 
-fn apply_params(runner: &mut StrategyRunner, value: &[u8], metrics: &OrderPathMetrics) -> ParamsAck {
-    let doc: ParamsDoc = match serde_json::from_slice(value) {
+fn apply_params(
+    runner: &mut StrategyRunner,
+    kind: StrategyType,
+    value: &[u8],
+    metrics: &OrderPathMetrics,
+) -> ParamsAck {
+    let doc = match ParamsDoc::decode(kind, value) {
         Ok(d) => d,
-        Err(e) => {
+        Err((generation, e)) => {
             metrics.params_rejected.inc();
-            return ParamsAck { generation: 0, applied: false, error: Some(format!("not a parameter document: {e}")) };
+            tracing::warn!(?generation, error = %e, "parameters refused; previous ones stay");
+            return ParamsAck { generation: generation.unwrap_or(0), applied: false, error: Some(e.to_string()) };
         }
     };
     match runner.on_params(&doc.parameters, doc.generation) {

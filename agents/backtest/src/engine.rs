@@ -20,7 +20,9 @@ use std::collections::{HashMap, VecDeque};
 
 use polyfleet_core::accounting::Ledger;
 use polyfleet_core::book::{BookFollower, Followed};
-use polyfleet_core::config::{ConfigError, StrategyConfig};
+use polyfleet_core::config::{
+    ConfigError, EXPIRY_TIMER_NS, STRATEGY_TIMER_NS, StrategyConfig, StrategyParams, StrategyType,
+};
 use polyfleet_core::exec::paper::{ExecEvent, MarketRules, PaperEngine, refusal};
 use polyfleet_core::risk::{RiskLimits, RiskState, book_liquidity};
 use polyfleet_core::strategy::Instrument;
@@ -30,11 +32,6 @@ use polyfleet_core::wire::{Fill, Intent, MarketEvent, MarketEventBody, OrderInte
 use polyfleet_core::{ClientOrderId, Money, Price, Side, TokenId, TokenMap};
 
 use crate::journal::{FillRecord, Journal};
-
-/// Strategy timer period (the strategy agent's).
-pub const STRATEGY_TIMER_NS: u64 = 100_000_000;
-/// Order-expiry timer period (the execution agent's).
-pub const EXPIRY_TIMER_NS: u64 = 500_000_000;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -54,6 +51,7 @@ pub struct EngineConfig {
 struct Slot {
     runner: StrategyRunner,
     name: String,
+    kind: StrategyType,
     ledger: Ledger,
     policy: Option<usize>,
     /// Legs of each complete set (valued at 1 USDC a set: it can be merged).
@@ -109,7 +107,7 @@ impl Engine {
             let sets =
                 sc.arb_sets().unwrap_or_default().iter().map(|s| s.legs.iter().map(|l| l.token).collect()).collect();
             let policy = cfg.limits.iter().position(|(ns, n, _)| *ns == sc.namespace && *n == sc.risk_policy);
-            slots.push(Slot { runner, name: sc.name.clone(), ledger: Ledger::new(), policy, sets });
+            slots.push(Slot { runner, name: sc.name.clone(), kind: sc.type_, ledger: Ledger::new(), policy, sets });
         }
         let journal = Journal::new(slots.iter().map(|s| s.name.clone()).collect());
         Ok(Engine {
@@ -141,10 +139,12 @@ impl Engine {
         t
     }
 
-    /// Applies new parameters to strategy `name` (a GitOps change mid-run); false when unknown
-    /// or refused.
+    /// Applies a parameter block to strategy `name` (a GitOps change mid-run, decoded as the
+    /// agent decodes the KV document); false when unknown or refused.
     pub fn set_params(&mut self, name: &str, params: &serde_json::Value, generation: u64) -> bool {
-        self.slots.iter_mut().find(|s| s.name == name).is_some_and(|s| s.runner.on_params(params, generation).is_ok())
+        self.slots.iter_mut().find(|s| s.name == name).is_some_and(|s| {
+            StrategyParams::decode(s.kind, params.clone()).is_ok_and(|p| s.runner.on_params(&p, generation).is_ok())
+        })
     }
 
     /// One market event.

@@ -7,7 +7,7 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use polyfleet_core::config::StrategyConfig;
+use polyfleet_core::config::{StrategyConfig, StrategyParams};
 use serde_json::Value;
 
 /// Why a sweep is refused.
@@ -99,10 +99,14 @@ pub fn apply(
         let v = &a.values[vi];
         let mut hit = false;
         for s in out.iter_mut().filter(|s| a.strategy.as_ref().is_none_or(|n| *n == s.name)) {
-            if let Some(obj) = s.parameters.as_object_mut()
+            let mut doc = serde_json::to_value(&s.parameters).map_err(|e| SweepError(e.to_string()))?;
+            if let Some(obj) = doc.as_object_mut()
                 && obj.contains_key(&a.key)
             {
                 obj.insert(a.key.clone(), v.clone());
+                // Typed again: a swept value the strategy would refuse is an error here.
+                s.parameters = StrategyParams::decode(s.type_, doc)
+                    .map_err(|e| SweepError(format!("{}={v} for {}: {e}", a.key, s.name)))?;
                 hit = true;
             }
         }

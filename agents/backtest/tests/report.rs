@@ -5,7 +5,9 @@ use polyfleet_backtest::journal::{Journal, Sample};
 use polyfleet_backtest::stats::stats;
 use polyfleet_backtest::sweep::{apply, grid, parse, rank};
 use polyfleet_core::Money;
-use polyfleet_core::config::{RiskCaps, StrategyConfig};
+use polyfleet_core::config::{RiskCaps, StrategyConfig, StrategyParams, StrategyType};
+use polyfleet_core::strategy::arbitrage::{ArbParams, LegOrderType};
+use polyfleet_core::wire::Mode;
 
 fn journal(equity_usdc: &[i64]) -> Journal {
     let mut j = Journal::new(vec!["s".into()]);
@@ -89,18 +91,28 @@ fn a_flat_run_has_no_ratios_rather_than_nonsense() {
     assert_eq!(s.max_drawdown_usdc, "0");
 }
 
-fn strategy(name: &str, params: serde_json::Value) -> StrategyConfig {
+fn arb(edge: u32, order_type: LegOrderType) -> StrategyParams {
+    StrategyParams::Arbitrage(ArbParams {
+        min_edge_bps: edge,
+        max_notional_per_leg_micros: 1_000_000,
+        order_type,
+        leg_timeout_ms: 2000,
+        cooldown_ms: 0,
+    })
+}
+
+fn strategy(name: &str, parameters: StrategyParams) -> StrategyConfig {
     StrategyConfig {
         namespace: "ns".into(),
         name: name.into(),
         risk_policy: "p".into(),
         venue: "v".into(),
-        mode: "paper".into(),
-        type_: "arbitrage".into(),
+        mode: Mode::Paper,
+        type_: StrategyType::Arbitrage,
         risk_caps: RiskCaps { max_order_size_micros: 1, max_order_notional_micros: 1 },
         sets: vec![],
         tokens: vec![],
-        parameters: params,
+        parameters,
     }
 }
 
@@ -108,14 +120,14 @@ fn strategy(name: &str, params: serde_json::Value) -> StrategyConfig {
 fn sweeps_make_a_grid_apply_overrides_and_rank() {
     let axes = vec![parse("minEdgeBps=50,100").unwrap(), parse("b.orderType=FOK,FAK").unwrap()];
     assert_eq!(grid(&axes).len(), 4);
-    let s = vec![
-        strategy("a", serde_json::json!({"minEdgeBps": 10, "orderType": "FOK"})),
-        strategy("b", serde_json::json!({"minEdgeBps": 10, "orderType": "FOK"})),
-    ];
+    let s = vec![strategy("a", arb(10, LegOrderType::Fok)), strategy("b", arb(10, LegOrderType::Fok))];
     let (out, labels) = apply(&s, &axes, &[1, 1]).unwrap();
     assert_eq!(labels, vec!["minEdgeBps=100", "b.orderType=FAK"]);
-    assert_eq!(out[0].parameters, serde_json::json!({"minEdgeBps": 100, "orderType": "FOK"}));
-    assert_eq!(out[1].parameters, serde_json::json!({"minEdgeBps": 100, "orderType": "FAK"}));
+    assert_eq!(out[0].parameters, arb(100, LegOrderType::Fok));
+    assert_eq!(out[1].parameters, arb(100, LegOrderType::Fak));
+    // A swept value the strategy would refuse is refused here, naming it.
+    let err = apply(&s, &[parse("minEdgeBps=10000").unwrap()], &[0]).unwrap_err().to_string();
+    assert!(err.contains("minEdgeBps=10000") && err.contains("at most 9999"), "{err}");
     assert!(apply(&s, &[parse("minEdgBps=1").unwrap()], &[0]).is_err(), "a typo sweeps nothing: refused");
     assert!(parse("minEdgeBps").is_err() && parse("=1").is_err() && parse("k=").is_err());
     // Higher Sharpe first, runs without one last, PnL breaks ties.

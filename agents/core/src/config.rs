@@ -1,12 +1,17 @@
-//! What an order-path agent is told to do: the JSON the operator's planner writes into a
-//! ConfigMap (and the local run into a file), and the agents read. One definition for both sides.
-//! Secrets never appear here.
+//! The contract between the operator and the agents, one typed definition for both sides: what an
+//! order-path agent is told to do (the JSON the operator's planner writes into a ConfigMap, and the
+//! local run into a file), the live parameter document the operator writes into the KV bucket
+//! and the agent's acknowledgement of it, and the timer periods the agents and the backtest share.
+//! Modes, strategy types and set kinds are enums; parameters are the strategy type's own struct,
+//! whose bounds ([`ArbParams::validate`]) the CRD schema states too (a test in the operator holds
+//! the two equal). Secrets never appear here.
 
 use serde::{Deserialize, Serialize};
 
 use crate::money::FeeSchedule;
 use crate::strategy::Instrument;
-use crate::strategy::arbitrage::{ArbSet, SetKind};
+use crate::strategy::ParamsError;
+use crate::strategy::arbitrage::{ArbParams, ArbSet, SetKind};
 use crate::wire::Mode;
 use crate::{ConditionId, Money, Quantity, TokenId, TokenMap};
 
@@ -53,12 +58,17 @@ impl TokenConfig {
     }
 }
 
+/// The strategy agent's timer period (strategies' leg timeouts and the like are checked on it).
+pub const STRATEGY_TIMER_NS: u64 = 100_000_000;
+/// The execution agent's order-expiry period (GTD orders).
+pub const EXPIRY_TIMER_NS: u64 = 500_000_000;
+
 /// A complete set: the YES and NO of a binary market, or the YES of every neg-risk outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SetConfig {
     /// `binary` or `negRisk`.
-    pub kind: String,
+    pub kind: SetKind,
     /// The legs.
     pub legs: Vec<TokenConfig>,
 }
@@ -73,9 +83,111 @@ pub struct RiskCaps {
     pub max_order_notional_micros: i64,
 }
 
+/// The strategy types the agents implement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum StrategyType {
+    /// Complete-set arbitrage.
+    Arbitrage,
+    /// One tiny far-from-market order per book update: a latency probe for benchmarks, never for
+    /// trading.
+    Probe,
+}
+
+/// The probe's parameters: none.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeParams {}
+
+/// A strategy's parameters: its type's block. In JSON, just that block (the type is known from
+/// the configuration it belongs to).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum StrategyParams {
+    /// `arbitrage`.
+    Arbitrage(ArbParams),
+    /// `probe`.
+    Probe(ProbeParams),
+}
+
+impl StrategyParams {
+    /// The type they belong to.
+    pub fn kind(&self) -> StrategyType {
+        match self {
+            StrategyParams::Arbitrage(_) => StrategyType::Arbitrage,
+            StrategyParams::Probe(_) => StrategyType::Probe,
+        }
+    }
+
+    /// Decodes and checks the block of a strategy of type `kind`.
+    pub fn decode(kind: StrategyType, value: serde_json::Value) -> Result<StrategyParams, ParamsError> {
+        let decoded = match kind {
+            StrategyType::Arbitrage => serde_json::from_value(value).map(StrategyParams::Arbitrage),
+            StrategyType::Probe => serde_json::from_value(value).map(StrategyParams::Probe),
+        };
+        let params = decoded.map_err(|e| ParamsError::Decode(e.to_string()))?;
+        params.validate()?;
+        Ok(params)
+    }
+
+    /// Checks the bounds.
+    pub fn validate(&self) -> Result<(), ParamsError> {
+        match self {
+            StrategyParams::Arbitrage(p) => p.validate(),
+            StrategyParams::Probe(_) => Ok(()),
+        }
+    }
+}
+
+/// The live parameter document in the KV bucket `polyfleet-params`, key `<ns>.<strategy>`: the
+/// Strategy's generation and its type's parameter block. The operator writes it; the agent
+/// applies it and acknowledges it under `<key>.ack`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParamsDoc {
+    /// The Strategy's `metadata.generation`.
+    pub generation: u64,
+    /// The parameters.
+    pub parameters: StrategyParams,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawParamsDoc {
+    generation: u64,
+    parameters: serde_json::Value,
+}
+
+impl ParamsDoc {
+    /// Decodes a document for a strategy of type `kind`; refused (with the generation when it
+    /// could be read) when it is not one or its parameters are out of bounds.
+    pub fn decode(kind: StrategyType, bytes: &[u8]) -> Result<ParamsDoc, (Option<u64>, ParamsError)> {
+        let raw: RawParamsDoc = serde_json::from_slice(bytes)
+            .map_err(|e| (None, ParamsError::Decode(format!("not a parameter document: {e}"))))?;
+        let parameters = StrategyParams::decode(kind, raw.parameters).map_err(|e| (Some(raw.generation), e))?;
+        Ok(ParamsDoc { generation: raw.generation, parameters })
+    }
+
+    /// As JSON.
+    pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(self)
+    }
+}
+
+/// The agent's answer to a parameter document, under `<key>.ack`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParamsAck {
+    /// The document's generation (0 when it could not be read).
+    pub generation: u64,
+    /// Whether the parameters are now in force.
+    pub applied: bool,
+    /// Why not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// A strategy agent's configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase", try_from = "RawStrategyConfig")]
 pub struct StrategyConfig {
     /// Strategy namespace.
     pub namespace: String,
@@ -85,12 +197,11 @@ pub struct StrategyConfig {
     pub risk_policy: String,
     /// Venue name.
     pub venue: String,
-    /// `paper`, `shadow` or `live`.
-    pub mode: String,
-    /// `arbitrage`, or `probe` (one tiny far-from-market order per book update: a latency probe
-    /// for benchmarks, never for trading).
+    /// Paper, shadow or live.
+    pub mode: Mode,
+    /// The strategy type.
     #[serde(rename = "type")]
-    pub type_: String,
+    pub type_: StrategyType,
     /// Per-order caps of the risk policy.
     pub risk_caps: RiskCaps,
     /// Arbitrage: the sets.
@@ -99,26 +210,51 @@ pub struct StrategyConfig {
     /// Probe: the tokens.
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,
-    /// Parameters until the KV bucket has some (the strategy type's block).
-    pub parameters: serde_json::Value,
+    /// Parameters until the KV bucket has some (of `type_`).
+    pub parameters: StrategyParams,
+}
+
+/// [`StrategyConfig`] as it reads, before its parameters are decoded for its type.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawStrategyConfig {
+    namespace: String,
+    name: String,
+    risk_policy: String,
+    venue: String,
+    mode: Mode,
+    #[serde(rename = "type")]
+    type_: StrategyType,
+    risk_caps: RiskCaps,
+    #[serde(default)]
+    sets: Vec<SetConfig>,
+    #[serde(default)]
+    tokens: Vec<TokenConfig>,
+    parameters: serde_json::Value,
+}
+
+impl TryFrom<RawStrategyConfig> for StrategyConfig {
+    type Error = ParamsError;
+    fn try_from(r: RawStrategyConfig) -> Result<StrategyConfig, ParamsError> {
+        Ok(StrategyConfig {
+            parameters: StrategyParams::decode(r.type_, r.parameters)?,
+            namespace: r.namespace,
+            name: r.name,
+            risk_policy: r.risk_policy,
+            venue: r.venue,
+            mode: r.mode,
+            type_: r.type_,
+            risk_caps: r.risk_caps,
+            sets: r.sets,
+            tokens: r.tokens,
+        })
+    }
 }
 
 impl StrategyConfig {
     /// Parses and checks a configuration document.
     pub fn from_json(text: &str) -> Result<StrategyConfig, ConfigError> {
-        let c: StrategyConfig = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
-        c.mode()?;
-        Ok(c)
-    }
-
-    /// The execution mode.
-    pub fn mode(&self) -> Result<Mode, ConfigError> {
-        match self.mode.as_str() {
-            "paper" => Ok(Mode::Paper),
-            "shadow" => Ok(Mode::Shadow),
-            "live" => Ok(Mode::Live),
-            other => Err(bad(format!("mode {other:?}: expected paper, shadow or live"))),
-        }
+        serde_json::from_str(text).map_err(|e| bad(e.to_string()))
     }
 
     /// The arbitrage sets.
@@ -126,18 +262,13 @@ impl StrategyConfig {
         self.sets
             .iter()
             .map(|s| {
-                let kind = match s.kind.as_str() {
-                    "binary" => SetKind::Binary,
-                    "negRisk" => SetKind::NegRisk,
-                    other => return Err(bad(format!("set kind {other:?}: expected binary or negRisk"))),
-                };
-                if kind == SetKind::Binary && s.legs.len() != 2 {
+                if s.kind == SetKind::Binary && s.legs.len() != 2 {
                     return Err(bad("a binary set has two legs (YES, NO)"));
                 }
                 if s.legs.len() < 2 {
                     return Err(bad("a set has at least two legs"));
                 }
-                Ok(ArbSet { kind, legs: s.legs.iter().map(TokenConfig::instrument).collect::<Result<_, _>>()? })
+                Ok(ArbSet { kind: s.kind, legs: s.legs.iter().map(TokenConfig::instrument).collect::<Result<_, _>>()? })
             })
             .collect()
     }

@@ -2,6 +2,7 @@
 //! binary and neg-risk sets, selling held sets, leg failure and unwind, timeouts, no re-entry
 //! while legs are pending, cooldown, and live parameter changes.
 
+use polyfleet_core::config::{StrategyParams, StrategyType};
 use polyfleet_core::money::FeeSchedule;
 use polyfleet_core::strategy::Instrument;
 use polyfleet_core::strategy::arbitrage::{ArbParams, ArbSet, CompleteSetArb, LegOrderType, SetKind};
@@ -276,11 +277,15 @@ fn a_held_binary_set_is_sold_above_one() {
 #[test]
 fn parameters_change_live_and_bad_ones_are_refused() {
     let mut r = runner(vec![binary(0)], params(50, "25"));
-    assert!(r.on_params(&serde_json::json!({"minEdgeBps": 20000, "maxNotionalPerLegMicros": 1, "orderType": "FOK", "legTimeoutMs": 1, "cooldownMs": 0}), 2).is_err());
-    assert!(r.on_params(&serde_json::json!({"minEdgeBps": "x"}), 2).is_err());
+    let typed = |v: serde_json::Value| StrategyParams::decode(StrategyType::Arbitrage, v);
+    // Out of bounds or not arbitrage parameters: refused when decoded, and by the strategy too.
+    assert!(typed(serde_json::json!({"minEdgeBps": 20000, "maxNotionalPerLegMicros": 1, "orderType": "FOK", "legTimeoutMs": 1, "cooldownMs": 0})).is_err());
+    assert!(typed(serde_json::json!({"minEdgeBps": "x"})).is_err());
+    assert!(r.on_params(&StrategyParams::Arbitrage(ArbParams { min_edge_bps: 20000, ..params(50, "25") }), 2).is_err());
+    assert!(r.on_params(&StrategyParams::Probe(Default::default()), 2).is_err());
     assert_eq!(r.params_generation(), None);
     r.on_params(
-        &serde_json::json!({"minEdgeBps": 600, "maxNotionalPerLegMicros": 25000000, "orderType": "FAK", "legTimeoutMs": 2000, "cooldownMs": 0}),
+        &typed(serde_json::json!({"minEdgeBps": 600, "maxNotionalPerLegMicros": 25000000, "orderType": "FAK", "legTimeoutMs": 2000, "cooldownMs": 0})).unwrap(),
         3,
     )
     .unwrap();
@@ -288,7 +293,7 @@ fn parameters_change_live_and_bad_ones_are_refused() {
     // 5% edge is below the new 6% minimum.
     assert!(feed_binary(&mut r, vec![lv("0.45", "100")], vec![lv("0.50", "100")], 0).is_empty());
     r.on_params(
-        &serde_json::json!({"minEdgeBps": 400, "maxNotionalPerLegMicros": 25000000, "orderType": "FAK", "legTimeoutMs": 2000, "cooldownMs": 0}),
+        &typed(serde_json::json!({"minEdgeBps": 400, "maxNotionalPerLegMicros": 25000000, "orderType": "FAK", "legTimeoutMs": 2000, "cooldownMs": 0})).unwrap(),
         4,
     )
     .unwrap();

@@ -105,8 +105,8 @@ pub fn desired_status(
             );
             set_condition(&mut s.conditions, cond(STALLED, false, "AgentApplied", String::new()));
             let (ok, reason, msg) = match acked {
-                Some(a) if a.generation == generation && a.applied => (true, "Acknowledged", String::new()),
-                Some(a) if a.generation == generation => {
+                Some(a) if acks(a, generation) && a.applied => (true, "Acknowledged", String::new()),
+                Some(a) if acks(a, generation) => {
                     (false, "Refused", a.error.clone().unwrap_or_else(|| "refused by the agent".into()))
                 }
                 _ => (false, "Pending", format!("waiting for the agent to acknowledge generation {generation}")),
@@ -127,6 +127,11 @@ pub fn desired_status(
 }
 
 /// RFC 3339 now, seconds.
+/// Whether `ack` answers the Strategy's `generation` (the API's i64; the contract's u64).
+fn acks(ack: &ParamsAck, generation: i64) -> bool {
+    u64::try_from(generation).is_ok_and(|g| g == ack.generation)
+}
+
 fn now() -> String {
     k8s_openapi::jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
@@ -242,7 +247,7 @@ async fn data_plane(
 ) -> Result<(Option<ParamsAck>, StrategyBook), Error> {
     let acked = match outcome {
         Ok(plan) => {
-            let doc = serde_json::to_vec(&plan.params_doc).map_err(|e| Error::Params(ParamsError(e.to_string())))?;
+            let doc = plan.params_doc.to_json().map_err(|e| Error::Params(ParamsError(e.to_string())))?;
             if ctx.params.get(&plan.params_key).await?.as_deref() != Some(&doc[..]) {
                 ctx.params.put(&plan.params_key, doc).await?;
                 wrote.push("parameters");

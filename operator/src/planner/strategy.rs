@@ -9,7 +9,8 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kube::ResourceExt;
-use polyfleet_core::config::{RiskCaps, SetConfig, StrategyConfig};
+use polyfleet_core::config::{ParamsDoc, RiskCaps, SetConfig, StrategyConfig};
+use polyfleet_core::strategy::arbitrage::SetKind;
 use polyfleet_core::wire::subjects;
 use polyfleet_crds::strategy::{MarketSelection, StrategyType};
 use polyfleet_crds::venue::ExecutionMode;
@@ -41,7 +42,7 @@ pub struct StrategyPlan {
     /// KV key of the parameters.
     pub params_key: String,
     /// The parameter document `{generation, parameters}`.
-    pub params_doc: serde_json::Value,
+    pub params_doc: ParamsDoc,
     /// Markets it trades, by name.
     pub markets: Vec<String>,
 }
@@ -100,7 +101,8 @@ pub fn plan_strategy(
         }
     }
     let (type_, parameters) = match (spec.type_, &spec.arbitrage) {
-        (StrategyType::Arbitrage, Some(p)) => ("arbitrage", serde_json::to_value(p).unwrap_or_default()),
+        (StrategyType::Arbitrage, Some(p)) => crate::contract::arbitrage_params(p)
+            .map_err(|e| Refusal { reason: "InvalidParameters", message: e.to_string() })?,
         (t, _) => {
             return Err(Refusal {
                 reason: "StrategyTypeNotImplemented",
@@ -120,35 +122,34 @@ pub fn plan_strategy(
         .iter()
         .filter(|m| m.neg_risk_event || m.tokens.len() == 2)
         .map(|m| SetConfig {
-            kind: if m.neg_risk_event { "negRisk".into() } else { "binary".into() },
+            kind: if m.neg_risk_event { SetKind::NegRisk } else { SetKind::Binary },
             legs: m.token_configs(),
         })
         .collect();
-    let mode = match spec.mode {
-        ExecutionMode::Paper => "paper",
-        ExecutionMode::Shadow => "shadow",
-        ExecutionMode::Live => "live",
-    };
     let p = &policy.spec;
     let config = StrategyConfig {
         namespace: ns.clone(),
         name: name.clone(),
         risk_policy: policy.name_any(),
         venue: venue.name_any(),
-        mode: mode.into(),
-        type_: type_.into(),
+        mode: crate::contract::mode(spec.mode),
+        type_,
         risk_caps: RiskCaps {
             max_order_size_micros: p.max_order_size_micros.max(0) as u64,
             max_order_notional_micros: p.max_order_notional_micros,
         },
         sets,
         tokens: vec![],
-        parameters: parameters.clone(),
+        parameters,
     };
-    let json = serde_json::to_string_pretty(&config).unwrap_or_default();
+    let unwritable = |e: serde_json::Error| Refusal { reason: "InvalidConfiguration", message: e.to_string() };
+    let json = serde_json::to_string_pretty(&config).map_err(unwritable)?;
     // The checksum that restarts the pod ignores the parameters (they change live).
-    let restart_relevant =
-        serde_json::to_vec(&StrategyConfig { parameters: serde_json::Value::Null, ..config }).unwrap_or_default();
+    let mut restart_relevant = serde_json::to_value(&config).map_err(unwritable)?;
+    if let Some(o) = restart_relevant.as_object_mut() {
+        o.insert("parameters".into(), serde_json::Value::Null);
+    }
+    let restart_relevant = serde_json::to_vec(&restart_relevant).map_err(unwritable)?;
     let owner = owner_ref(strategy);
     let object = child_name("strategy", &name);
     let agent = AgentSpec {
@@ -178,10 +179,10 @@ pub fn plan_strategy(
         deployment: agent_deployment(settings, &agent, owner.clone()),
         service: metrics_service(settings, &agent, owner),
         params_key: subjects::params_key(&ns, &name),
-        params_doc: serde_json::json!({
-            "generation": strategy.metadata.generation.unwrap_or(0),
-            "parameters": parameters,
-        }),
+        params_doc: ParamsDoc {
+            generation: strategy.metadata.generation.unwrap_or(0).max(0) as u64,
+            parameters: config.parameters.clone(),
+        },
         markets: chosen.iter().map(|m| m.name.clone()).collect(),
     })
 }

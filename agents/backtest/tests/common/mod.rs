@@ -5,9 +5,10 @@
 #![allow(dead_code)]
 
 use polyfleet_backtest::engine::EngineConfig;
-use polyfleet_core::config::{RiskCaps, SetConfig, StrategyConfig, TokenConfig};
+use polyfleet_core::config::{RiskCaps, SetConfig, StrategyConfig, StrategyParams, StrategyType, TokenConfig};
 use polyfleet_core::risk::RiskLimits;
-use polyfleet_core::wire::MarketEvent;
+use polyfleet_core::strategy::arbitrage::{ArbParams, LegOrderType, SetKind};
+use polyfleet_core::wire::{MarketEvent, Mode};
 use polyfleet_core::{Money, Quantity};
 use polyfleet_polymarket::normalize::{Action, Normalizer};
 use polyfleet_sim::Simulator;
@@ -52,14 +53,17 @@ pub fn arb(sim: &Simulator, policy: &str) -> StrategyConfig {
         name: "arb".into(),
         risk_policy: policy.into(),
         venue: "sim".into(),
-        mode: "paper".into(),
-        type_: "arbitrage".into(),
+        mode: Mode::Paper,
+        type_: StrategyType::Arbitrage,
         risk_caps: RiskCaps { max_order_size_micros: 1_000_000_000, max_order_notional_micros: 1_000_000_000 },
-        sets: sim.events().iter().map(|e| SetConfig { kind: "negRisk".into(), legs: legs(sim, e) }).collect(),
+        sets: sim.events().iter().map(|e| SetConfig { kind: SetKind::NegRisk, legs: legs(sim, e) }).collect(),
         tokens: vec![],
-        parameters: serde_json::json!({
-            "minEdgeBps": 50, "maxNotionalPerLegMicros": 25_000_000, "orderType": "FOK",
-            "legTimeoutMs": 2000, "cooldownMs": 200
+        parameters: StrategyParams::Arbitrage(ArbParams {
+            min_edge_bps: 50,
+            max_notional_per_leg_micros: 25_000_000,
+            order_type: LegOrderType::Fok,
+            leg_timeout_ms: 2000,
+            cooldown_ms: 200,
         }),
     }
 }

@@ -170,7 +170,7 @@ fn prepare(args: &UpArgs) -> anyhow::Result<Prepared> {
     };
     let plan = local::plan_with(&mut res, &catalog, start_ms)?;
     let strategies: Vec<StrategyConfig> = plan.strategies.iter().map(|s| s.config.clone()).collect();
-    if strategies.iter().any(|s| s.mode != "paper") {
+    if strategies.iter().any(|s| s.mode != polyfleet_core::wire::Mode::Paper) {
         eprintln!("note: polyfleet up trades on paper; strategies in shadow or live mode run as paper here");
     }
     Ok(Prepared { venue, source, catalog, plan, strategies })

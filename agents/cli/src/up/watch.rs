@@ -2,7 +2,8 @@
 //! changes it loads and validates the directory again, plans it with the operator's planner, and
 //! hands each Strategy whose parameters changed its new parameter document on the KV bucket,
 //! exactly as the operator does in a cluster; the strategy agent applies it live and acknowledges
-//! it (or refuses it, keeping the old parameters). Invalid edits are reported and change nothing.
+//! it. Invalid edits are reported and change nothing: parameters out of the strategy's bounds are
+//! refused by the planner, as the operator refuses them (the agent would refuse them too).
 //! Other changes (new markets, strategies, limits) apply at the next start.
 
 use std::collections::HashMap;
@@ -10,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use polyfleet_agent::strategy::{ParamsAck, ParamsDoc};
+use polyfleet_core::config::{ParamsAck, ParamsDoc, StrategyParams};
 use polyfleet_core::wire::subjects;
 use polyfleet_operator::local::{LocalPlan, Resources, plan, resolve};
 use polyfleet_operator::settings::FleetSettings;
@@ -20,7 +21,7 @@ use polyfleet_runtime::bus::Bus;
 struct Current {
     namespace: String,
     generation: u64,
-    parameters: serde_json::Value,
+    parameters: StrategyParams,
     awaiting_ack: bool,
 }
 
@@ -102,6 +103,9 @@ impl Watcher {
         resolve(&mut res.markets, catalog, now_ms / 1000, "");
         let planned = plan(&res, &FleetSettings::default());
         let mut other = false;
+        for (name, refusal) in planned.refused.iter().filter(|(n, _)| self.strategies.contains_key(n)) {
+            log.push(format!("{name}: edit not applied, previous parameters kept: {}", refusal.message));
+        }
         for p in &planned.strategies {
             let Some(c) = self.strategies.get_mut(&p.config.name) else {
                 other = true;
@@ -114,7 +118,14 @@ impl Watcher {
             c.parameters = p.config.parameters.clone();
             let doc = ParamsDoc { generation: c.generation, parameters: c.parameters.clone() };
             let key = subjects::params_key(&c.namespace, &p.config.name);
-            match bus.kv_put(&key, Bytes::from(serde_json::to_vec(&doc).unwrap_or_default())).await {
+            let doc = match doc.to_json() {
+                Ok(d) => d,
+                Err(e) => {
+                    log.push(format!("{}: parameters not sent: {e}", p.config.name));
+                    continue;
+                }
+            };
+            match bus.kv_put(&key, Bytes::from(doc)).await {
                 Ok(_) => {
                     c.awaiting_ack = true;
                     log.push(format!("{}: parameters changed, generation {} sent", p.config.name, c.generation));
@@ -122,7 +133,8 @@ impl Watcher {
                 Err(e) => log.push(format!("{}: parameters not sent: {e}", p.config.name)),
             }
         }
-        if other || planned.strategies.len() != self.strategies.len() {
+        let known_refused = planned.refused.iter().filter(|(n, _)| self.strategies.contains_key(n)).count();
+        if other || planned.strategies.len() + known_refused != self.strategies.len() {
             log.push("changes other than Strategy parameters apply at the next start".into());
         }
         log

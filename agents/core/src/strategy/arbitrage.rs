@@ -17,17 +17,18 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::sizing::{LegBook, SetCaps, size_set};
 use super::{BookSet, Ctx, Instrument, OrderRequest, ParamsError, Strategy};
+use crate::config::StrategyParams;
 use crate::ids::{ClientOrderId, TokenId, TokenMap};
 use crate::money::{Money, Price, Quantity};
 use crate::side::Side;
 use crate::wire::{Fill, FillStatus, OrderStatus, OrderUpdate, RiskDecision, TimeInForce, Verdict};
 
 /// Order type of the legs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LegOrderType {
     /// All or nothing per leg.
     #[serde(rename = "FOK")]
@@ -38,8 +39,8 @@ pub enum LegOrderType {
 }
 
 /// The `arbitrage` block of a Strategy spec.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ArbParams {
     /// Minimum edge after fees, basis points of the set's 1 USDC.
     pub min_edge_bps: u32,
@@ -54,22 +55,44 @@ pub struct ArbParams {
 }
 
 impl ArbParams {
-    fn validate(&self) -> Result<(), ParamsError> {
-        if self.min_edge_bps >= 10_000 {
-            return Err(ParamsError::Invalid { field: "minEdgeBps", message: "must be below 10000".into() });
+    /// The largest `minEdgeBps`: 10 000 would be the whole 1 USDC of a set. The CRD schema's
+    /// bound (a test in the operator holds them equal).
+    pub const MAX_MIN_EDGE_BPS: u32 = 9_999;
+    /// The longest `legTimeoutMs` (10 minutes).
+    pub const MAX_LEG_TIMEOUT_MS: u64 = 600_000;
+    /// The longest `cooldownMs` (a day).
+    pub const MAX_COOLDOWN_MS: u64 = 86_400_000;
+
+    /// Checks the bounds the strategy needs (the CRD schema states the same ones).
+    pub fn validate(&self) -> Result<(), ParamsError> {
+        if self.min_edge_bps > Self::MAX_MIN_EDGE_BPS {
+            return Err(ParamsError::Invalid {
+                field: "minEdgeBps",
+                message: format!("must be at most {}", Self::MAX_MIN_EDGE_BPS),
+            });
         }
         if self.max_notional_per_leg_micros <= 0 {
             return Err(ParamsError::Invalid { field: "maxNotionalPerLegMicros", message: "must be positive".into() });
         }
-        if self.leg_timeout_ms == 0 {
-            return Err(ParamsError::Invalid { field: "legTimeoutMs", message: "must be positive".into() });
+        if self.leg_timeout_ms == 0 || self.leg_timeout_ms > Self::MAX_LEG_TIMEOUT_MS {
+            return Err(ParamsError::Invalid {
+                field: "legTimeoutMs",
+                message: format!("must be 1 to {}", Self::MAX_LEG_TIMEOUT_MS),
+            });
+        }
+        if self.cooldown_ms > Self::MAX_COOLDOWN_MS {
+            return Err(ParamsError::Invalid {
+                field: "cooldownMs",
+                message: format!("must be at most {}", Self::MAX_COOLDOWN_MS),
+            });
         }
         Ok(())
     }
 }
 
 /// Kind of set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum SetKind {
     /// YES and NO of one binary market (legs in that order).
     Binary,
@@ -406,10 +429,12 @@ impl Strategy for CompleteSetArb {
         }
     }
 
-    fn set_params(&mut self, params: &serde_json::Value) -> Result<(), ParamsError> {
-        let p: ArbParams = serde_json::from_value(params.clone()).map_err(|e| ParamsError::Decode(e.to_string()))?;
+    fn set_params(&mut self, params: &StrategyParams) -> Result<(), ParamsError> {
+        let StrategyParams::Arbitrage(p) = params else {
+            return Err(ParamsError::Decode("not arbitrage parameters".into()));
+        };
         p.validate()?;
-        self.params = p;
+        self.params = p.clone();
         Ok(())
     }
 }

@@ -2,32 +2,30 @@
 //! strategy agent, the local fleet and the backtester run exactly the same state machine.
 
 use super::Strategy;
-use super::arbitrage::{ArbParams, CompleteSetArb};
+use super::arbitrage::CompleteSetArb;
 use super::probe::Probe;
 use super::runner::{Identity, StrategyRunner};
-use crate::config::{ConfigError, StrategyConfig, instruments};
+use crate::config::{ConfigError, StrategyConfig, StrategyParams, StrategyType, instruments};
 
 /// The runner of `cfg`'s strategy; client order ids start with `prefix`.
 pub fn build(cfg: &StrategyConfig, prefix: &str) -> Result<StrategyRunner, ConfigError> {
     let (max_size, max_notional) = cfg.caps();
-    let strategy: Box<dyn Strategy> = match cfg.type_.as_str() {
-        "arbitrage" => {
-            let params: ArbParams = serde_json::from_value(cfg.parameters.clone())
-                .map_err(|e| ConfigError(format!("arbitrage parameters: {e}")))?;
-            Box::new(
-                CompleteSetArb::new(cfg.arb_sets()?, params, max_size, max_notional)
-                    .map_err(|e| ConfigError(e.to_string()))?,
-            )
+    let strategy: Box<dyn Strategy> = match (&cfg.type_, &cfg.parameters) {
+        (StrategyType::Arbitrage, StrategyParams::Arbitrage(params)) => Box::new(
+            CompleteSetArb::new(cfg.arb_sets()?, params.clone(), max_size, max_notional)
+                .map_err(|e| ConfigError(e.to_string()))?,
+        ),
+        (StrategyType::Probe, StrategyParams::Probe(_)) => {
+            Box::new(Probe::new(instruments(&cfg.tokens)?.into_values().collect()))
         }
-        "probe" => Box::new(Probe::new(instruments(&cfg.tokens)?.into_values().collect())),
-        other => return Err(ConfigError(format!("strategy type {other:?} has no implementation"))),
+        (t, p) => return Err(ConfigError(format!("{t:?} strategy with {:?} parameters", p.kind()))),
     };
     let id = Identity {
         namespace: cfg.namespace.clone(),
         strategy: cfg.name.clone(),
         risk_policy: cfg.risk_policy.clone(),
         venue: cfg.venue.clone(),
-        mode: cfg.mode()?,
+        mode: cfg.mode,
     };
     StrategyRunner::new(id, strategy, prefix).map_err(|e| ConfigError(format!("client order id prefix: {e}")))
 }

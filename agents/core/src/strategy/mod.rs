@@ -197,6 +197,6 @@ pub trait Strategy: Send {
     fn on_fill(&mut self, fill: &Fill, books: &BookSet, ctx: &mut Ctx<'_>);
     /// Periodic tick (timeouts).
     fn on_timer(&mut self, books: &BookSet, ctx: &mut Ctx<'_>);
-    /// New parameters (the strategy type's parameter block, as JSON). On error the old ones stay.
-    fn set_params(&mut self, params: &serde_json::Value) -> Result<(), ParamsError>;
+    /// New parameters (its type's block). On error the old ones stay.
+    fn set_params(&mut self, params: &crate::config::StrategyParams) -> Result<(), ParamsError>;
 }

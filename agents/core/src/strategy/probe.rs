@@ -45,7 +45,10 @@ impl Strategy for Probe {
     fn on_order(&mut self, _: &OrderUpdate, _: &BookSet, _: &mut Ctx<'_>) {}
     fn on_fill(&mut self, _: &Fill, _: &BookSet, _: &mut Ctx<'_>) {}
     fn on_timer(&mut self, _: &BookSet, _: &mut Ctx<'_>) {}
-    fn set_params(&mut self, _: &serde_json::Value) -> Result<(), ParamsError> {
-        Ok(())
+    fn set_params(&mut self, params: &crate::config::StrategyParams) -> Result<(), ParamsError> {
+        match params {
+            crate::config::StrategyParams::Probe(_) => Ok(()),
+            _ => Err(ParamsError::Decode("not probe parameters".into())),
+        }
     }
 }

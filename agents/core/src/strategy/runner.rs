@@ -173,7 +173,7 @@ impl StrategyRunner {
     }
 
     /// New parameters of `generation`; on error the old ones stay in force.
-    pub fn on_params(&mut self, params: &serde_json::Value, generation: u64) -> Result<(), ParamsError> {
+    pub fn on_params(&mut self, params: &crate::config::StrategyParams, generation: u64) -> Result<(), ParamsError> {
         self.strategy.set_params(params)?;
         self.params_generation = Some(generation);
         Ok(())

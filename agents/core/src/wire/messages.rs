@@ -89,8 +89,9 @@ pub enum MarketEventBody {
     },
 }
 
-/// Execution mode of an order.
+/// Execution mode of an order (`paper`, `shadow`, `live` in JSON).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Matched against the book locally; nothing sent.
     Paper,

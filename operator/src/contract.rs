@@ -1,0 +1,49 @@
+//! The CRD types turned into the operator → agent contract ([`polyfleet_core::config`]): the one
+//! place where a Strategy's spec becomes the typed mode, strategy type and parameters the agents
+//! run. The parameters go through the core's own bounds check, so a spec the agent would refuse
+//! is refused here (reported in the Strategy's status) rather than shipped; the CRD schema states
+//! the same bounds (`tests/contract.rs` holds the two equal over every value the schema admits).
+//!
+//! Free functions rather than `TryFrom` impls: both sides are other crates' types.
+
+use polyfleet_core::config::{StrategyParams, StrategyType};
+use polyfleet_core::strategy::ParamsError;
+use polyfleet_core::strategy::arbitrage::{ArbParams, LegOrderType};
+use polyfleet_core::wire::Mode;
+use polyfleet_crds::strategy::{ArbitrageParams, LegOrderType as CrdLegOrderType};
+use polyfleet_crds::venue::ExecutionMode;
+
+/// The execution mode.
+pub fn mode(m: ExecutionMode) -> Mode {
+    match m {
+        ExecutionMode::Paper => Mode::Paper,
+        ExecutionMode::Shadow => Mode::Shadow,
+        ExecutionMode::Live => Mode::Live,
+    }
+}
+
+/// A field that must not be negative, as the core's unsigned type.
+fn unsigned<T: TryFrom<i64>>(field: &'static str, v: i64) -> Result<T, ParamsError> {
+    T::try_from(v).map_err(|_| ParamsError::Invalid { field, message: format!("{v} is out of range") })
+}
+
+/// The `arbitrage` block as the strategy's parameters, checked by the core's bounds.
+pub fn arbitrage(p: &ArbitrageParams) -> Result<ArbParams, ParamsError> {
+    let params = ArbParams {
+        min_edge_bps: unsigned("minEdgeBps", i64::from(p.min_edge_bps))?,
+        max_notional_per_leg_micros: p.max_notional_per_leg_micros,
+        order_type: match p.order_type {
+            CrdLegOrderType::Fok => LegOrderType::Fok,
+            CrdLegOrderType::Fak => LegOrderType::Fak,
+        },
+        leg_timeout_ms: unsigned("legTimeoutMs", i64::from(p.leg_timeout_ms))?,
+        cooldown_ms: unsigned("cooldownMs", i64::from(p.cooldown_ms))?,
+    };
+    params.validate()?;
+    Ok(params)
+}
+
+/// The parameters of an `arbitrage` Strategy.
+pub fn arbitrage_params(p: &ArbitrageParams) -> Result<(StrategyType, StrategyParams), ParamsError> {
+    Ok((StrategyType::Arbitrage, StrategyParams::Arbitrage(arbitrage(p)?)))
+}

@@ -1,0 +1,123 @@
+//! The operator → agent contract cannot drift from the CRD: for every integer field of a
+//! Strategy's `arbitrage` block, the values the CRD schema admits (its `minimum` and `maximum`,
+//! read from the generated CRD, as the API server applies them) are exactly the values the
+//! operator's conversion and the core's bounds accept; every admitted value runs in the agent's
+//! strategy; and the KV parameter document the operator writes is the one the agent decodes.
+
+use kube::CustomResourceExt;
+use polyfleet_core::config::{ParamsDoc, StrategyParams, StrategyType};
+use polyfleet_core::money::Money;
+use polyfleet_core::strategy::arbitrage::{ArbParams, CompleteSetArb};
+use polyfleet_core::{Quantity, config};
+use polyfleet_crds::Strategy;
+use polyfleet_crds::strategy::{ArbitrageParams, LegOrderType};
+use polyfleet_operator::contract;
+use proptest::prelude::*;
+use serde_json::Value;
+
+/// The schema of `spec.arbitrage.<field>` in the generated CRD.
+fn field_schema(field: &str) -> Value {
+    let crd = serde_json::to_value(Strategy::crd()).unwrap();
+    let schema = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
+    schema["properties"]["spec"]["properties"]["arbitrage"]["properties"][field].clone()
+}
+
+/// A bound of the schema (written as a number, e.g. `9999.0`), as an integer.
+fn bound(s: &Value, which: &str) -> Option<i64> {
+    s[which].as_f64().map(|b| b as i64)
+}
+
+/// What the schema admits for an integer field.
+fn admits(field: &str, v: i64) -> bool {
+    let s = field_schema(field);
+    bound(&s, "minimum").is_none_or(|m| v >= m) && bound(&s, "maximum").is_none_or(|m| v <= m)
+}
+
+fn base() -> ArbitrageParams {
+    ArbitrageParams {
+        min_edge_bps: 50,
+        max_notional_per_leg_micros: 25_000_000,
+        order_type: LegOrderType::Fok,
+        leg_timeout_ms: 2000,
+        cooldown_ms: 1000,
+    }
+}
+
+/// `base()` with `field` set to `v`; `None` when `v` does not fit the CRD field's Rust type (the
+/// API server would refuse it before any schema rule: an int32 out of range).
+fn with(field: &str, v: i64) -> Option<ArbitrageParams> {
+    let mut p = base();
+    match field {
+        "minEdgeBps" => p.min_edge_bps = i32::try_from(v).ok()?,
+        "maxNotionalPerLegMicros" => p.max_notional_per_leg_micros = v,
+        "legTimeoutMs" => p.leg_timeout_ms = i32::try_from(v).ok()?,
+        "cooldownMs" => p.cooldown_ms = i32::try_from(v).ok()?,
+        other => panic!("unknown field {other}"),
+    }
+    Some(p)
+}
+
+/// Accepted by the operator's conversion (which runs the core's bounds), and then by the strategy
+/// the agent builds.
+fn accepted(p: &ArbitrageParams) -> bool {
+    let Ok(core) = contract::arbitrage(p) else { return false };
+    CompleteSetArb::new(vec![], core, Quantity::from_micros(1), Money::from_micros(1)).is_ok()
+}
+
+const FIELDS: [&str; 4] = ["minEdgeBps", "maxNotionalPerLegMicros", "legTimeoutMs", "cooldownMs"];
+
+#[test]
+fn every_integer_field_is_bounded_by_the_schema_exactly_as_by_the_core() {
+    for field in FIELDS {
+        let s = field_schema(field);
+        assert!(bound(&s, "minimum").is_some(), "{field} has a schema minimum: {s}");
+        // Each bound and its neighbours.
+        let mut edges = vec![];
+        for b in [bound(&s, "minimum"), bound(&s, "maximum")].into_iter().flatten() {
+            edges.extend([b - 1, b, b + 1]);
+        }
+        for v in edges {
+            let Some(p) = with(field, v) else { continue };
+            assert_eq!(admits(field, v), accepted(&p), "{field} = {v}: schema and core disagree");
+        }
+    }
+    // The bound that drifted once: 10000 bps is refused by the schema, as by the core.
+    assert!(!admits("minEdgeBps", 10_000));
+    assert_eq!(bound(&field_schema("minEdgeBps"), "maximum"), Some(i64::from(ArbParams::MAX_MIN_EDGE_BPS)));
+}
+
+proptest! {
+    #[test]
+    fn the_schema_admits_exactly_what_the_core_accepts(
+        field in 0..FIELDS.len(),
+        v in prop_oneof![-2_000_000_000i64..2_000_000_000, -20_000i64..100_000, any::<i64>()],
+        fak in any::<bool>(),
+    ) {
+        let field = FIELDS[field];
+        if let Some(mut p) = with(field, v) {
+            p.order_type = if fak { LegOrderType::Fak } else { LegOrderType::Fok };
+            prop_assert_eq!(admits(field, v), accepted(&p), "{} = {}", field, v);
+        }
+    }
+}
+
+#[test]
+fn the_parameter_document_the_operator_writes_is_the_one_the_agent_reads() {
+    let p = contract::arbitrage(&base()).unwrap();
+    let doc = ParamsDoc { generation: 7, parameters: StrategyParams::Arbitrage(p) };
+    let bytes = doc.to_json().unwrap();
+    assert_eq!(ParamsDoc::decode(StrategyType::Arbitrage, &bytes).unwrap(), doc);
+    // Its JSON is `{generation, parameters: <the spec's block>}`, the spec's own field names.
+    let json: Value = serde_json::from_slice(&bytes).unwrap();
+    let spec_block = serde_json::to_value(base()).unwrap();
+    assert_eq!(json["parameters"], spec_block);
+    // A document out of bounds is refused with its generation, so the ack can name it.
+    let bad = serde_json::json!({"generation": 8, "parameters": {"minEdgeBps": 10000, "maxNotionalPerLegMicros": 1,
+        "orderType": "FOK", "legTimeoutMs": 1, "cooldownMs": 0}});
+    let (generation, err) = ParamsDoc::decode(StrategyType::Arbitrage, bad.to_string().as_bytes()).unwrap_err();
+    assert_eq!(generation, Some(8));
+    assert!(err.to_string().contains("minEdgeBps"), "{err}");
+    // The acknowledgement round-trips too (one type on both sides).
+    let ack = config::ParamsAck { generation: 8, applied: false, error: Some(err.to_string()) };
+    assert_eq!(serde_json::from_slice::<config::ParamsAck>(&serde_json::to_vec(&ack).unwrap()).unwrap(), ack);
+}
