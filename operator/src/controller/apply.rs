@@ -18,10 +18,10 @@ use crate::planner::checksum;
 pub const DESIRED_HASH: &str = "polyfleet.dev/desired-hash";
 
 /// The hash of a desired object: over its JSON with sorted keys, so it does not depend on field
-/// order.
-pub fn desired_hash<K: Serialize>(desired: &K) -> String {
-    let canonical = serde_json::to_value(desired).and_then(|v| serde_json::to_vec(&v)).unwrap_or_default();
-    checksum(&canonical)
+/// order. An object that does not serialize is an error, never the hash of nothing.
+pub fn desired_hash<K: Serialize>(desired: &K) -> Result<String, serde_json::Error> {
+    let canonical = serde_json::to_value(desired).and_then(|v| serde_json::to_vec(&v))?;
+    Ok(checksum(&canonical))
 }
 
 /// Applies `desired` (named and namespaced) unless the live object in `children` already has its
@@ -31,7 +31,7 @@ pub async fn apply_if_changed<K: Child>(
     children: &Children,
     mut desired: K,
 ) -> Result<bool, Error> {
-    let hash = desired_hash(&desired);
+    let hash = desired_hash(&desired).map_err(|e| Error::Encode(e.to_string()))?;
     desired.annotations_mut().insert(DESIRED_HASH.to_string(), hash.clone());
     let name = desired.name_any();
     let ns = desired.namespace().unwrap_or_default();
@@ -40,7 +40,7 @@ pub async fn apply_if_changed<K: Child>(
     }
     let api: Api<K> = Api::namespaced(client.clone(), &ns);
     let dt = ();
-    let mut body = serde_json::to_value(&desired).unwrap_or_default();
+    let mut body = serde_json::to_value(&desired).map_err(|e| Error::Encode(e.to_string()))?;
     // Server-side apply needs apiVersion and kind in the body.
     body["apiVersion"] = K::api_version(&dt).into();
     body["kind"] = K::kind(&dt).into();

@@ -65,6 +65,9 @@ pub enum Error {
     /// Cancelling orders failed.
     #[error(transparent)]
     Control(#[from] crate::control::ControlError),
+    /// A desired object did not serialize (nothing was applied).
+    #[error("desired object does not serialize: {0}")]
+    Encode(String),
 }
 
 impl Error {
@@ -76,6 +79,7 @@ impl Error {
             Error::Finalizer(_) => "finalizer",
             Error::Store(_) => "risk_store",
             Error::Control(_) => "order_control",
+            Error::Encode(_) => "encode",
         }
     }
 }

@@ -75,7 +75,7 @@ pub fn event_created() -> Value {
 
 /// `v` as the operator left it: with the hash annotation of its desired content.
 pub fn with_hash(mut v: Value) -> Value {
-    let hash = polyfleet_operator::controller::apply::desired_hash(&v);
+    let hash = polyfleet_operator::controller::apply::desired_hash(&v).unwrap();
     v["metadata"]["annotations"][polyfleet_operator::controller::apply::DESIRED_HASH] = hash.into();
     v
 }
