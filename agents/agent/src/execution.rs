@@ -41,7 +41,7 @@ use tokio::sync::watch;
 use tracing::Instrument as _;
 
 use crate::executor::Executor;
-use crate::feed::{self, Snapshots};
+use crate::feed::Feed;
 use crate::metrics::{KindLabel, OrderPathMetrics};
 use crate::time::{now_ms, now_ns};
 
@@ -135,11 +135,7 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
             ack_wait: Duration::from_secs(5),
         })
         .await?;
-    let mut md = feed::subscribe(&bus, &cfg.venue).await?;
-    let (mut snaps, mut snap_rx) = Snapshots::new(bus.clone(), &cfg.venue);
-    for t in executor.tokens() {
-        snaps.request(t);
-    }
+    let mut feed = Feed::open(&bus, &cfg.venue, executor.tokens()).await?;
     let mut agent = Agent {
         bus: bus.clone(),
         store,
@@ -166,16 +162,9 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
         tokio::select! {
             biased;
             _ = shutdown.changed() => break,
-            Some(msg) = md.next() => {
-                let Ok(ev) = decode::<MarketEvent>(&msg.payload) else { metrics.malformed.inc(); continue };
-                agent.on_market(&ev, &mut snaps).await;
-            }
-            Some((token, snap)) = snap_rx.recv() => {
-                snaps.answered(&token);
-                match snap {
-                    Some(ev) => agent.on_market(&ev, &mut snaps).await,
-                    None => snaps.request(token),
-                }
+            Some(ev) = feed.next() => {
+                let Ok(ev) = ev else { metrics.malformed.inc(); continue };
+                agent.on_market(&ev, &mut feed).await;
             }
             next = decisions.next() => match next {
                 Some(Ok(d)) => agent.on_decision(d).await,
@@ -208,10 +197,10 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
 }
 
 impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
-    async fn on_market<X: Bus>(&mut self, ev: &MarketEvent, snaps: &mut Snapshots<X>) {
+    async fn on_market<X: Bus>(&mut self, ev: &MarketEvent, feed: &mut Feed<X>) {
         let (events, gap) = self.executor.on_market(ev, now_ns());
         if gap {
-            snaps.request(ev.token);
+            feed.resync(ev.token);
         }
         self.settle(events).await;
     }

@@ -57,3 +57,50 @@ impl<B: Bus> Snapshots<B> {
         self.in_flight.remove(token);
     }
 }
+
+/// One agent's market data: the venue's events and the snapshot answers, as one stream of
+/// events, live events first. The agent keeps its books with the core's followers and calls
+/// [`Feed::resync`] for a book that fell out of sequence; a snapshot that could not be had is
+/// asked for again here.
+pub struct Feed<B: Bus> {
+    md: Subscription,
+    snaps: Snapshots<B>,
+    answers: mpsc::Receiver<(TokenId, Option<MarketEvent>)>,
+}
+
+impl<B: Bus> Feed<B> {
+    /// Subscribes to `venue`'s events and asks for a snapshot of each of `tokens`.
+    pub async fn open(bus: &B, venue: &str, tokens: impl IntoIterator<Item = TokenId>) -> Result<Feed<B>, BusError> {
+        let md = subscribe(bus, venue).await?;
+        let (mut snaps, answers) = Snapshots::new(bus.clone(), venue);
+        for t in tokens {
+            snaps.request(t);
+        }
+        Ok(Feed { md, snaps, answers })
+    }
+
+    /// The next event (a live one before a snapshot answer); `Err` for a message that does not
+    /// decode (the caller counts it); `None` when the subscription ended. Cancel-safe.
+    pub async fn next(&mut self) -> Option<Result<MarketEvent, polyfleet_core::wire::WireError>> {
+        loop {
+            tokio::select! {
+                biased;
+                msg = futures::StreamExt::next(&mut self.md) => {
+                    return msg.map(|m| decode::<MarketEvent>(&m.payload));
+                }
+                Some((token, snap)) = self.answers.recv() => {
+                    self.snaps.answered(&token);
+                    match snap {
+                        Some(ev) => return Some(Ok(ev)),
+                        None => self.snaps.request(token),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Asks for a fresh snapshot of `token` (its book fell out of sequence).
+    pub fn resync(&mut self, token: TokenId) {
+        self.snaps.request(token);
+    }
+}

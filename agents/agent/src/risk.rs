@@ -29,7 +29,7 @@ use polyfleet_runtime::telemetry;
 use tokio::sync::watch;
 use tracing::Instrument as _;
 
-use crate::feed::{self, Snapshots};
+use crate::feed::Feed;
 use crate::metrics::{OrderPathMetrics, ReasonLabel};
 use crate::time::{now_ms, now_ns};
 
@@ -66,8 +66,7 @@ pub async fn run<B: Bus, S: RiskStore>(
             ack_wait: Duration::from_secs(5),
         })
         .await?;
-    let mut md = feed::subscribe(&bus, &cfg.venue).await?;
-    let (mut snaps, mut snap_rx) = Snapshots::new(bus.clone(), &cfg.venue);
+    let mut feed = Feed::open(&bus, &cfg.venue, []).await?;
     let mut books: TokenMap<BookFollower> = TokenMap::default();
     let in_flight = Arc::new(tokio::sync::Semaphore::new(cfg.concurrency.max(1)));
     metrics.set_ready(true);
@@ -78,15 +77,9 @@ pub async fn run<B: Bus, S: RiskStore>(
         tokio::select! {
             biased;
             _ = shutdown.changed() => break,
-            Some(msg) = md.next() => {
-                let Ok(ev) = decode::<MarketEvent>(&msg.payload) else { metrics.malformed.inc(); continue };
-                follow(&mut books, &mut snaps, &ev);
-            }
-            Some((token, snap)) = snap_rx.recv() => {
-                snaps.answered(&token);
-                if let Some(ev) = snap {
-                    follow(&mut books, &mut snaps, &ev);
-                }
+            Some(ev) = feed.next() => {
+                let Ok(ev) = ev else { metrics.malformed.inc(); continue };
+                follow(&mut books, &mut feed, &ev);
             }
             next = intents.next() => {
                 match next {
@@ -104,10 +97,10 @@ pub async fn run<B: Bus, S: RiskStore>(
     Ok(())
 }
 
-fn follow<B: Bus>(books: &mut TokenMap<BookFollower>, snaps: &mut Snapshots<B>, ev: &MarketEvent) {
+fn follow<B: Bus>(books: &mut TokenMap<BookFollower>, feed: &mut Feed<B>, ev: &MarketEvent) {
     use polyfleet_core::book::Followed;
     if let Followed::Gap { .. } = books.entry(ev.token).or_default().on_event(ev) {
-        snaps.request(ev.token);
+        feed.resync(ev.token);
     }
 }
 

@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use tracing::Instrument as _;
 
 use crate::config::StrategyConfig;
-use crate::feed::{self, Snapshots};
+use crate::feed::Feed;
 use crate::metrics::OrderPathMetrics;
 use crate::time::now_ns;
 pub use polyfleet_core::config::{ParamsAck, ParamsDoc, StrategyType};
@@ -98,11 +98,7 @@ pub async fn run<B: Bus>(
     let prefix = format!("{}-{:x}", &cfg.name.chars().take(12).collect::<String>(), now_ns() / 1_000_000);
     let mut runner = polyfleet_core::strategy::build::build(&cfg, &prefix)?;
     let tokens: HashSet<TokenId> = runner.tokens().into_iter().collect();
-    let mut md = feed::subscribe(&bus, &cfg.venue).await?;
-    let (mut snaps, mut snap_rx) = Snapshots::new(bus.clone(), &cfg.venue);
-    for t in &tokens {
-        snaps.request(*t);
-    }
+    let mut feed = Feed::open(&bus, &cfg.venue, tokens.iter().copied()).await?;
     let mut decisions = bus.subscribe(&subjects::decisions(&cfg.namespace, &cfg.name)).await?;
     let mut orders = bus.subscribe(&subjects::order_updates(&cfg.namespace, &cfg.name)).await?;
     let mut fills = bus.subscribe(&subjects::fills(&cfg.namespace, &cfg.name)).await?;
@@ -117,18 +113,10 @@ pub async fn run<B: Bus>(
         tokio::select! {
             biased;
             _ = shutdown.changed() => break,
-            Some(msg) = md.next() => {
-                let Ok(ev) = decode::<MarketEvent>(&msg.payload) else { metrics.malformed.inc(); continue };
-                if !tokens.contains(&ev.token) {
-                    continue;
-                }
-                on_market(&bus, &cfg, &mut runner, &mut snaps, &ev, &metrics).await;
-            }
-            Some((token, snap)) = snap_rx.recv() => {
-                snaps.answered(&token);
-                match snap {
-                    Some(ev) => on_market(&bus, &cfg, &mut runner, &mut snaps, &ev, &metrics).await,
-                    None => snaps.request(token),
+            Some(ev) = feed.next() => {
+                let Ok(ev) = ev else { metrics.malformed.inc(); continue };
+                if tokens.contains(&ev.token) {
+                    on_market(&bus, &cfg, &mut runner, &mut feed, &ev, &metrics).await;
                 }
             }
             Some(msg) = decisions.next() => {
@@ -213,13 +201,13 @@ async fn on_market<B: Bus>(
     bus: &B,
     cfg: &StrategyConfig,
     runner: &mut StrategyRunner,
-    snaps: &mut Snapshots<B>,
+    feed: &mut Feed<B>,
     ev: &MarketEvent,
     metrics: &OrderPathMetrics,
 ) {
     let out = runner.on_market(ev, now_ns());
     for t in out.snapshot_requests {
-        snaps.request(t);
+        feed.resync(t);
     }
     if !out.intents.is_empty() {
         tracing::debug!(token = %ev.token, seq = ev.seq, body = ?std::mem::discriminant(&ev.body), intents = out.intents.len(), "signal");
