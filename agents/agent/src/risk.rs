@@ -182,10 +182,7 @@ async fn decide<B: Bus, S: RiskStore>(
     let policy = PolicyKey::of_intent(&legs[0]);
     let started = now_ns();
     let liq: Vec<Option<Money>> = liquidity.iter().copied().map(Some).collect();
-    let decided = match legs.as_slice() {
-        [one] => store.decide(&policy, one, liq[0], now_ms()).await,
-        set => store.decide_set(&policy, set, &liq, now_ms()).await,
-    };
+    let decided = store.decide_set(&policy, &legs, &liq, now_ms()).await;
     metrics.observe("risk_store_call", started, now_ns());
     let verdict_of = |leg: &OrderIntent, liquidity: Money| match &decided {
         Ok(Ok(())) => Verdict::Approved,

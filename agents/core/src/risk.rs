@@ -172,12 +172,7 @@ impl RiskState {
         book_liquidity: Option<Money>,
         now_ms: u64,
     ) -> Result<(), RejectReason> {
-        if let Some(first) = self.decided.get(&intent.client_order_id) {
-            return *first;
-        }
-        let verdict = self.decide(limits, intent, book_liquidity, now_ms);
-        self.decided.insert(intent.client_order_id, verdict);
-        verdict
+        self.check_set(limits, std::slice::from_ref(intent), &[book_liquidity], now_ms)
     }
 
     /// Decides the legs of a set as one: every leg approved (each reserved and counted against

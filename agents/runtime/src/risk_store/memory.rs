@@ -78,19 +78,6 @@ impl RiskStore for MemoryRiskStore {
         Ok(())
     }
 
-    async fn decide(
-        &self,
-        policy: &PolicyKey,
-        intent: &OrderIntent,
-        book_liquidity: Option<Money>,
-        now_ms: u64,
-    ) -> Result<Result<(), RejectReason>, RiskStoreError> {
-        let mut all = self.lock();
-        let p = all.entry(policy.clone()).or_default();
-        let Some(limits) = p.limits.clone() else { return Ok(Err(RejectReason::UnknownPolicy)) };
-        Ok(p.risk.check(&limits, intent, book_liquidity, now_ms))
-    }
-
     async fn decide_set(
         &self,
         policy: &PolicyKey,

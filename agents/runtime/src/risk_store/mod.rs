@@ -109,14 +109,16 @@ pub trait RiskStore: Clone + Send + Sync + 'static {
     fn limits(&self, policy: &PolicyKey) -> impl Future<Output = Result<Option<RiskLimits>, RiskStoreError>> + Send;
     /// Removes the limits: every later intent of the policy is rejected as `unknown_policy`.
     fn remove_limits(&self, policy: &PolicyKey) -> impl Future<Output = Result<(), RiskStoreError>> + Send;
-    /// Decides an intent atomically: the verdict, and on approval the reservation.
+    /// Decides an intent atomically: the verdict, and on approval the reservation (a set of one).
     fn decide(
         &self,
         policy: &PolicyKey,
         intent: &OrderIntent,
         book_liquidity: Option<Money>,
         now_ms: u64,
-    ) -> impl Future<Output = Result<Result<(), RejectReason>, RiskStoreError>> + Send;
+    ) -> impl Future<Output = Result<Result<(), RejectReason>, RiskStoreError>> + Send {
+        async move { self.decide_set(policy, std::slice::from_ref(intent), &[book_liquidity], now_ms).await }
+    }
     /// Decides the legs of a set atomically and as one: every leg approved and reserved, or none
     /// (see [`polyfleet_core::risk::RiskState::check_set`]). `book_liquidity` is per leg.
     fn decide_set(

@@ -253,16 +253,6 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
         self.retried(|mut con| async move { cmd.query_async::<()>(&mut con).await }).await
     }
 
-    async fn decide(
-        &self,
-        policy: &PolicyKey,
-        intent: &OrderIntent,
-        book_liquidity: Option<Money>,
-        now_ms: u64,
-    ) -> Result<Result<(), RejectReason>, RiskStoreError> {
-        self.decide_set(policy, std::slice::from_ref(intent), &[book_liquidity], now_ms).await
-    }
-
     async fn decide_set(
         &self,
         policy: &PolicyKey,
