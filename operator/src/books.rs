@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use polyfleet_core::wire::{MarketEvent, MarketEventBody, decode, subjects};
 use polyfleet_core::{Price, TokenId};
-use polyfleet_runtime::bus::Bus;
+use polyfleet_io::bus::Bus;
 
 /// Best prices of one token's book.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use kube::ResourceExt;
 use polyfleet_core::config::StrategyConfig;
 use polyfleet_core::risk::RiskLimits;
 use polyfleet_crds::{Market, RiskPolicy, Strategy, Venue};
-use polyfleet_polymarket::catalog::Catalog;
+use polyfleet_polymarket::data::catalog::Catalog;
 use serde_json::Value;
 
 use crate::lookup::{Lookup, MarketQuery};
@@ -192,7 +192,7 @@ impl Resources {
 
 /// What the catalog says about `q` (what the venue's REST APIs would answer).
 pub fn answer(catalog: &Catalog, q: &MarketQuery) -> Option<Lookup> {
-    let found = |markets: Vec<polyfleet_polymarket::rest::ResolvedMarket>| {
+    let found = |markets: Vec<polyfleet_polymarket::http::markets::ResolvedMarket>| {
         let fee_rate_bps = markets.first().map(|m| m.taker_base_fee.unwrap_or(0));
         Some(Lookup { markets, fee_rate_bps, clob_ready: true })
     };

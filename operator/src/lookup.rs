@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 use polyfleet_core::{ConditionId, TokenId};
-use polyfleet_polymarket::rest::{ResolvedMarket, RestClient, Retry};
+use polyfleet_polymarket::http::markets::{ResolvedMarket, RestClient, Retry};
 
 use crate::planner::venue::VenueEndpoints;
 
@@ -81,7 +81,7 @@ impl MarketLookup for RestLookup {
     ) -> BoxFuture<'a, Result<Option<Lookup>, LookupError>> {
         Box::pin(async move {
             let client = self.client(venue)?;
-            let err = |e: polyfleet_polymarket::rest::RestError| LookupError(e.to_string());
+            let err = |e: polyfleet_polymarket::http::markets::RestError| LookupError(e.to_string());
             let mut markets = match query {
                 MarketQuery::Condition(c) => client.market_by_condition(c).await.map_err(err)?.into_iter().collect(),
                 MarketQuery::Slug(s) => client.market_by_slug(s).await.map_err(err)?.into_iter().collect(),

@@ -5,14 +5,14 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use polyfleet_io::bus::nats::NatsBus;
+use polyfleet_io::risk_store::redis::RedisRiskStore;
 use polyfleet_operator::books::BusBooks;
 use polyfleet_operator::dataplane::Lazy;
 use polyfleet_operator::lookup::RestLookup;
 use polyfleet_operator::run::{Election, Scope, Stores};
 use polyfleet_operator::settings::{FleetSettings, SecretKey};
 use polyfleet_operator::stores::{BusControl, BusParams, StoreLimits};
-use polyfleet_runtime::bus::nats::NatsBus;
-use polyfleet_runtime::risk_store::redis::RedisRiskStore;
 
 /// polyfleet's Kubernetes operator.
 #[derive(Parser)]
@@ -108,7 +108,7 @@ async fn main() -> anyhow::Result<()> {
             let a = *a;
             let _ = rustls::crypto::ring::default_provider().install_default();
             // Logs, and a span per reconcile exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
-            let _telemetry = polyfleet_runtime::telemetry::init("polyfleet-operator", a.log_json)?;
+            let _telemetry = polyfleet_io::telemetry::init("polyfleet-operator", a.log_json)?;
             let redis_password = match a.redis_password_secret {
                 Some(s) => {
                     let (name, key) = s.split_once('/').context("--redis-password-secret is name/key")?;

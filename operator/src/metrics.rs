@@ -206,7 +206,7 @@ impl OperatorMetrics {
     }
 }
 
-pub use polyfleet_runtime::probes::{Probe, serve};
+pub use polyfleet_io::probes::{Probe, serve};
 
 impl Probe for OperatorMetrics {
     fn registry(&self) -> &Registry {

@@ -1,5 +1,5 @@
 //! The fleet implementations of the operator's stores, over the same transports the agents use
-//! (`polyfleet-runtime`'s bus and risk store), so the KV keys and the Redis layout are defined
+//! (`polyfleet-io`'s bus and risk store), so the KV keys and the Redis layout are defined
 //! once: parameters in the bus's KV bucket (NATS JetStream in the cluster), limits and state in
 //! the risk store (Redis). The operator links only these transports, none of the trading logic.
 //! Each holds its client through [`Lazy`]: until the data plane is reachable every call fails
@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use polyfleet_core::risk::{RiskLimits, RiskSnapshot};
-use polyfleet_runtime::bus::Bus;
-use polyfleet_runtime::risk_store::{PolicyKey, RiskStore};
+use polyfleet_io::bus::Bus;
+use polyfleet_io::risk_store::{PolicyKey, RiskStore};
 
 use polyfleet_core::wire::{CancelRequest, Intent, encode, subjects};
 

@@ -22,7 +22,7 @@ use polyfleet_operator::books::{MemoryBooks, Top};
 use polyfleet_operator::cache::Cache;
 use polyfleet_operator::controller::market::{MarketContext, reconcile};
 use polyfleet_operator::lookup::{Lookup, MarketQuery, MemoryLookup};
-use polyfleet_polymarket::rest::parse_gamma_market;
+use polyfleet_polymarket::http::markets::parse_gamma_market;
 use serde_json::Value;
 
 const NS: &str = "/namespaces/trading";

@@ -14,7 +14,7 @@ use polyfleet_operator::books::Top;
 use polyfleet_operator::lookup::{Lookup, MarketQuery};
 use polyfleet_operator::planner::market::{FEED_HEALTHY, Resolution, market_status, next_round_in_s, query};
 use polyfleet_operator::planner::markets::MarketView;
-use polyfleet_polymarket::rest::{ResolvedMarket, parse_gamma_market};
+use polyfleet_polymarket::http::markets::{ResolvedMarket, parse_gamma_market};
 use serde_json::Value;
 
 fn fixture(name: &str) -> Value {

@@ -180,7 +180,7 @@ fn every_kustomization_builds() {
 /// Every metric name the fleet exports, from the real registries (`# TYPE` lines).
 fn exported_metrics() -> Vec<String> {
     use polyfleet_agent::metrics::{KindLabel, MarketDataMetrics, OrderPathMetrics, ReasonLabel};
-    use polyfleet_runtime::probes::Probe;
+    use polyfleet_io::probes::Probe;
     // Labelled families appear once they have a sample: give each one.
     let op = polyfleet_operator::metrics::OperatorMetrics::new();
     let example: polyfleet_crds::RiskPolicy =

@@ -5,14 +5,14 @@
 use polyfleet_core::Money;
 use polyfleet_core::risk::RiskLimits;
 use polyfleet_core::{Quantity, wire::subjects};
+use polyfleet_io::bus::Bus;
+use polyfleet_io::bus::nats::NatsBus;
+use polyfleet_io::risk_store::redis::RedisRiskStore;
+use polyfleet_io::risk_store::{PolicyKey, RiskStore};
 use polyfleet_operator::dataplane::Lazy;
 use polyfleet_operator::limits::LimitsStore;
 use polyfleet_operator::params::{ParamsStore, ack};
 use polyfleet_operator::stores::{BusParams, StoreLimits};
-use polyfleet_runtime::bus::Bus;
-use polyfleet_runtime::bus::nats::NatsBus;
-use polyfleet_runtime::risk_store::redis::RedisRiskStore;
-use polyfleet_runtime::risk_store::{PolicyKey, RiskStore};
 use polyfleet_testkit::{NatsServer, RedisServer};
 
 #[tokio::test]
@@ -44,9 +44,9 @@ async fn parameters_and_acknowledgements_travel_through_nats_kv() {
 async fn cancel_all_reaches_the_intents_stream_the_execution_agent_reads() {
     use futures::StreamExt;
     use polyfleet_core::wire::{Intent, decode};
+    use polyfleet_io::bus::ConsumerSpec;
     use polyfleet_operator::control::OrderControl;
     use polyfleet_operator::stores::BusControl;
-    use polyfleet_runtime::bus::ConsumerSpec;
     let server = NatsServer::start();
     let bus = NatsBus::connect(&server.url).await.unwrap();
     BusControl(Lazy::ready("NATS", bus.clone())).cancel_all("trading", "arb", "strategy deleted").await.unwrap();

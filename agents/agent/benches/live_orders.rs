@@ -12,12 +12,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use polyfleet_agent::live::credentials::PRIVATE_KEY_VAR;
-use polyfleet_agent::live::venue::Venue;
-use polyfleet_agent::live::{LiveCredentials, VenueLimits};
 use polyfleet_agent::metrics::OrderPathMetrics;
 use polyfleet_core::wire::{Mode, OrderIntent, TimeInForce};
 use polyfleet_core::{ClientOrderId, Price, Quantity, Side};
+use polyfleet_polymarket::common::LiveCredentials;
+use polyfleet_polymarket::common::credentials::PRIVATE_KEY_VAR;
+use polyfleet_polymarket::http::VenueLimits;
+use polyfleet_polymarket::http::clob::Venue;
 use polyfleet_sim::model::SimConfig;
 
 const KEY: &str = "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6";
@@ -51,8 +52,15 @@ fn main() {
         let low = Price::from_ticks(book.best_bid().unwrap().price.ticks() - 10 * book.tick().ticks()).unwrap();
         let creds = LiveCredentials::from_lookup(|k| (k == PRIVATE_KEY_VAR).then(|| KEY.to_string())).unwrap();
         let limits = VenueLimits { orders_per_second: 100_000, orders_burst: 100_000, ..VenueLimits::default() };
-        let venue =
-            Venue::connect(&sim.http_url(), Arc::new(creds), limits, OrderPathMetrics::new("bench")).await.unwrap();
+        let venue = Venue::connect(
+            &sim.http_url(),
+            Arc::new(creds),
+            limits,
+            OrderPathMetrics::new("bench"),
+            polyfleet_agent::time::now_ns,
+        )
+        .await
+        .unwrap();
         let intent = |i: usize| OrderIntent {
             client_order_id: ClientOrderId::new(&format!("bench-{i}")).unwrap(),
             group: None,

@@ -26,10 +26,10 @@ use polyfleet_core::wire::{
     encode, subjects,
 };
 use polyfleet_core::{BookSide, ClientOrderId, ConditionId, Money, Price, Quantity, Side, TokenId};
-use polyfleet_runtime::bus::nats::NatsBus;
-use polyfleet_runtime::bus::{Bus, ConsumerSpec};
-use polyfleet_runtime::risk_store::redis::RedisRiskStore;
-use polyfleet_runtime::risk_store::{PolicyKey, RiskStore};
+use polyfleet_io::bus::nats::NatsBus;
+use polyfleet_io::bus::{Bus, ConsumerSpec};
+use polyfleet_io::risk_store::redis::RedisRiskStore;
+use polyfleet_io::risk_store::{PolicyKey, RiskStore};
 use polyfleet_testkit::{NatsServer, RedisServer, free_port};
 use tokio::sync::Mutex;
 
@@ -316,11 +316,7 @@ async fn main() {
     let sha = {
         let mut con =
             redis::Client::open(redis.url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
-        let body = format!(
-            "{}\n{}",
-            include_str!("../../runtime/src/risk_store/lua/common.lua"),
-            include_str!("../../runtime/src/risk_store/lua/decide.lua")
-        );
+        let body = polyfleet_io::risk_store::redis::decide_script_source();
         redis::cmd("SCRIPT").arg("LOAD").arg(body).query_async::<String>(&mut con).await.unwrap()
     };
     let tag = "pf:{bench/rb}:";

@@ -34,16 +34,16 @@ use polyfleet_core::wire::{
     Fill, Intent, Liquidity, MarketEvent, Mode, OrderIntent, OrderStatus, OrderUpdate, RiskDecision, Verdict, decode,
     encode, subjects,
 };
-use polyfleet_runtime::bus::{Bus, ConsumerSpec, Delivery};
-use polyfleet_runtime::risk_store::{Claim, FillCommit, PolicyKey, RiskStore};
-use polyfleet_runtime::telemetry;
+use polyfleet_io::bus::{Bus, ConsumerSpec, Delivery};
+use polyfleet_io::risk_store::{Claim, FillCommit, PolicyKey, RiskStore};
+use polyfleet_io::telemetry;
 use tokio::sync::watch;
 use tracing::Instrument as _;
 
-use crate::executor::Executor;
 use crate::feed::Feed;
 use crate::metrics::{KindLabel, OrderPathMetrics};
 use crate::time::{now_ms, now_ns};
+use polyfleet_io::execution::Executor;
 
 /// Settings of the agent.
 #[derive(Debug, Clone)]
@@ -361,7 +361,7 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
         intent: &OrderIntent,
         events: Vec<ExecEvent>,
         outcome: Option<Bytes>,
-    ) -> Result<(), polyfleet_runtime::risk_store::RiskStoreError> {
+    ) -> Result<(), polyfleet_io::risk_store::RiskStoreError> {
         let policy = PolicyKey::of_intent(intent);
         let key = (intent.namespace.clone(), intent.strategy.clone());
         if !self.ledgers.contains_key(&key) {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use polyfleet_core::TokenId;
 use polyfleet_core::wire::{MarketEvent, decode, subjects};
-use polyfleet_runtime::bus::{Bus, BusError, Subscription};
+use polyfleet_io::bus::{Bus, BusError, Subscription};
 use tokio::sync::mpsc;
 
 /// Subscribes to every market event of a venue.

@@ -3,16 +3,15 @@
 //! - [`market_data`]: venue WebSocket -> normalized, numbered book events on NATS.
 //! - [`strategy`]: market events -> a strategy state machine -> order intents.
 //! - [`risk`]: intents -> one atomic risk-store decision each -> decisions.
-//! - [`execution`]: approved orders -> an [`executor::Executor`] (paper, or [`live`] on the
-//!   venue through the official SDK) -> order updates, fills, and positions/PnL in the risk store.
+//! - [`execution`]: approved orders -> an executor (`polyfleet_io::execution`'s paper
+//!   executor, or a venue crate's live one) -> order updates, fills, and positions/PnL in the
+//!   risk store.
 //!
 //! [`config`], [`feed`], [`metrics`] and [`time`] are what they share.
 
 pub mod config;
 pub mod execution;
-pub mod executor;
 pub mod feed;
-pub mod live;
 pub mod market_data;
 pub mod metrics;
 pub mod risk;

@@ -7,18 +7,20 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use polyfleet_agent::config::{TokenConfig, instruments, load_strategy};
 use polyfleet_agent::execution::{self, ExecutionAgentConfig};
-use polyfleet_agent::executor::PaperExecutor;
-use polyfleet_agent::live::credentials::{CredentialsError, PRIVATE_KEY_VAR};
-use polyfleet_agent::live::{LiveCredentials, LiveExecutor, LiveSettings, VenueLimits};
 use polyfleet_agent::market_data::{self, MarketDataConfig};
 use polyfleet_agent::metrics::{self as agent_metrics, MarketDataMetrics, OrderPathMetrics};
 use polyfleet_agent::risk::{self, RiskAgentConfig};
 use polyfleet_agent::strategy;
 use polyfleet_core::TokenId;
-use polyfleet_polymarket::ws::WsConfig;
-use polyfleet_runtime::bus::nats::NatsBus;
-use polyfleet_runtime::risk_store::redis::RedisRiskStore;
-use polyfleet_runtime::telemetry;
+use polyfleet_io::bus::nats::NatsBus;
+use polyfleet_io::execution::PaperExecutor;
+use polyfleet_io::risk_store::redis::RedisRiskStore;
+use polyfleet_io::telemetry;
+use polyfleet_polymarket::common::LiveCredentials;
+use polyfleet_polymarket::common::credentials::{CredentialsError, PRIVATE_KEY_VAR};
+use polyfleet_polymarket::execution::{LiveExecutor, LiveSettings};
+use polyfleet_polymarket::http::VenueLimits;
+use polyfleet_polymarket::websocket::client::WsConfig;
 use tokio::sync::watch;
 
 /// polyfleet's trading agents.
@@ -246,6 +248,7 @@ async fn main() -> anyhow::Result<()> {
                     retry_budget: Duration::from_millis(l.retry_budget_ms),
                 },
                 shadow_report: l.shadow_report,
+                clock: polyfleet_agent::time::now_ns,
             };
             let instruments = instruments(&tokens)?;
             let executor = if a.paper_latency_ms > 0 && credentials.is_none() {
@@ -277,7 +280,7 @@ async fn start(common: &Common, prefix: &str) -> anyhow::Result<(NatsBus, std::s
 
 /// The execution agent's executor: paper with a simulated latency, or the live executor (which
 /// also runs paper and shadow orders).
-enum Either<S: polyfleet_runtime::risk_store::RiskStore> {
+enum Either<S: polyfleet_io::risk_store::RiskStore> {
     Paper(PaperExecutor),
     Live(Box<LiveExecutor<S>>),
 }

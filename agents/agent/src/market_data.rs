@@ -15,8 +15,8 @@ use async_nats::Subject;
 use futures::StreamExt;
 use polyfleet_core::TokenId;
 use polyfleet_core::wire::{MarketEventBody, encode, subjects};
-use polyfleet_polymarket::normalize::{Action, Normalizer};
-use polyfleet_polymarket::ws::{self, WsConfig, WsEvent};
+use polyfleet_polymarket::data::normalize::{Action, Normalizer};
+use polyfleet_polymarket::websocket::client::{self, WsConfig, WsEvent};
 use polyfleet_polymarket::{DecodeStats, EventKind};
 use tokio::sync::{mpsc, watch};
 
@@ -68,7 +68,7 @@ pub async fn run(
         let (tx, mut rx) = mpsc::channel(4096);
         let (_cmd_tx, cmd_rx) = mpsc::channel(16);
         let ws_cfg = WsConfig { url: cfg.ws_url.clone(), ..cfg.ws.clone() };
-        tokio::spawn(ws::run(ws_cfg, chunk.to_vec(), cmd_rx, tx, shutdown.clone()));
+        tokio::spawn(client::run(ws_cfg, chunk.to_vec(), cmd_rx, tx, shutdown.clone()));
         let forward = events_tx.clone();
         tokio::spawn(async move {
             // Keep the command sender alive as long as the connection runs.

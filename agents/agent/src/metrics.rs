@@ -12,7 +12,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-pub use polyfleet_runtime::probes::{Probe, serve};
+use polyfleet_io::execution::VenueMetrics;
+pub use polyfleet_io::probes::{Probe, serve};
 
 /// Label of a per-kind counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -250,14 +251,33 @@ impl OrderPathMetrics {
         self.ready.store(ready, Ordering::Relaxed);
     }
 
-    /// Counts a venue call.
-    pub fn venue_call(&self, endpoint: &'static str, result: &'static str) {
-        self.venue_calls.get_or_create(&VenueCallLabel { endpoint, result }).inc();
-    }
-
     /// Counts an event of a per-kind family.
     pub fn count(family: &Family<KindLabel, Counter>, kind: &str) {
         family.get_or_create(&KindLabel { kind: kind.to_string() }).inc();
+    }
+}
+
+impl VenueMetrics for OrderPathMetrics {
+    fn venue_call(&self, endpoint: &'static str, result: &'static str) {
+        self.venue_calls.get_or_create(&VenueCallLabel { endpoint, result }).inc();
+    }
+    fn rate_limit_wait(&self) {
+        self.rate_limit_waits.inc();
+    }
+    fn heartbeat(&self, result: &'static str) {
+        OrderPathMetrics::count(&self.heartbeats, result);
+    }
+    fn user_connect(&self) {
+        self.user_connects.inc();
+    }
+    fn user_event(&self, kind: &str) {
+        OrderPathMetrics::count(&self.user_events, kind);
+    }
+    fn live_refused(&self, reason: &str) {
+        OrderPathMetrics::count(&self.live_refused, reason);
+    }
+    fn shadow_order(&self, verdict: &str) {
+        OrderPathMetrics::count(&self.shadow_orders, verdict);
     }
 }
 

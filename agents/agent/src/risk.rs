@@ -23,9 +23,9 @@ use polyfleet_core::wire::{
     Intent, MarketEvent, OrderIntent, RejectReason, RiskDecision, Verdict, decode, encode, subjects,
 };
 use polyfleet_core::{Money, TokenMap};
-use polyfleet_runtime::bus::{Bus, ConsumerSpec, Delivery};
-use polyfleet_runtime::risk_store::{PolicyKey, RiskStore};
-use polyfleet_runtime::telemetry;
+use polyfleet_io::bus::{Bus, ConsumerSpec, Delivery};
+use polyfleet_io::risk_store::{PolicyKey, RiskStore};
+use polyfleet_io::telemetry;
 use tokio::sync::watch;
 use tracing::Instrument as _;
 

@@ -16,8 +16,8 @@ use futures::StreamExt;
 use polyfleet_core::TokenId;
 use polyfleet_core::strategy::runner::StrategyRunner;
 use polyfleet_core::wire::{Fill, Intent, MarketEvent, OrderUpdate, RiskDecision, decode, encode, subjects};
-use polyfleet_runtime::bus::{Bus, Message};
-use polyfleet_runtime::telemetry;
+use polyfleet_io::bus::{Bus, Message};
+use polyfleet_io::telemetry;
 use tokio::sync::watch;
 use tracing::Instrument as _;
 

@@ -25,19 +25,20 @@ use std::time::{Duration, Instant};
 use alloy::signers::Signer as _;
 use alloy::signers::local::PrivateKeySigner;
 use bytes::Bytes;
-use polyfleet_agent::live::credentials::PRIVATE_KEY_VAR;
-use polyfleet_agent::live::venue::Venue;
-use polyfleet_agent::live::{LiveCredentials, VenueLimits};
 use polyfleet_agent::metrics::OrderPathMetrics;
 use polyfleet_core::wire::{
     CancelRequest, FillStatus, Intent, Mode, OrderIntent, OrderStatus, RiskDecision, TimeInForce, Verdict, encode,
     subjects,
 };
 use polyfleet_core::{ClientOrderId, ConditionId, Money, Price, Quantity, Side, TokenId};
-use polyfleet_runtime::bus::Bus;
-use polyfleet_runtime::bus::nats::NatsBus;
-use polyfleet_runtime::risk_store::redis::RedisRiskStore;
-use polyfleet_runtime::risk_store::{Claim, PolicyKey, RiskStore};
+use polyfleet_io::bus::Bus;
+use polyfleet_io::bus::nats::NatsBus;
+use polyfleet_io::risk_store::redis::RedisRiskStore;
+use polyfleet_io::risk_store::{Claim, PolicyKey, RiskStore};
+use polyfleet_polymarket::common::LiveCredentials;
+use polyfleet_polymarket::common::credentials::PRIVATE_KEY_VAR;
+use polyfleet_polymarket::http::VenueLimits;
+use polyfleet_polymarket::http::clob::Venue;
 use polyfleet_sim::exchange::ExchangeConfig;
 use polyfleet_sim::model::SimConfig;
 use polyfleet_sim::server::SimHandle;
@@ -333,9 +334,15 @@ async fn live_trading_against_the_simulators_order_api() {
         .unwrap();
     assert_eq!(store.claim(&policy, &crash.client_order_id).await.unwrap(), Claim::Fresh);
     let creds = LiveCredentials::from_lookup(|k| (k == PRIVATE_KEY_VAR).then(|| KEY.to_string())).unwrap();
-    let venue = Venue::connect(&sim.http_url(), Arc::new(creds), VenueLimits::default(), OrderPathMetrics::new("test"))
-        .await
-        .unwrap();
+    let venue = Venue::connect(
+        &sim.http_url(),
+        Arc::new(creds),
+        VenueLimits::default(),
+        OrderPathMetrics::new("test"),
+        polyfleet_agent::time::now_ns,
+    )
+    .await
+    .unwrap();
     let built = venue.build(&crash).await.unwrap();
     store.remember_live("sim", &built.id, Bytes::from(encode(&Intent::Place(crash.clone())))).await.unwrap();
     venue.post(&built).await.unwrap();

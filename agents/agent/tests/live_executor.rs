@@ -7,10 +7,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use polyfleet_agent::executor::Executor;
-use polyfleet_agent::live::credentials::PRIVATE_KEY_VAR;
-use polyfleet_agent::live::venue::{Venue, VenueError};
-use polyfleet_agent::live::{LiveCredentials, LiveExecutor, LiveSettings, VenueLimits};
 use polyfleet_agent::metrics::OrderPathMetrics;
 use polyfleet_core::book::OrderBook;
 use polyfleet_core::exec::paper::ExecEvent;
@@ -18,7 +14,13 @@ use polyfleet_core::money::FeeSchedule;
 use polyfleet_core::strategy::Instrument;
 use polyfleet_core::wire::{MarketEvent, MarketEventBody, Mode, OrderIntent, OrderStatus, TimeInForce};
 use polyfleet_core::{BookSide, ClientOrderId, ConditionId, Price, Quantity, Side, TokenId, TokenMap};
-use polyfleet_runtime::risk_store::memory::MemoryRiskStore;
+use polyfleet_io::execution::Executor;
+use polyfleet_io::risk_store::memory::MemoryRiskStore;
+use polyfleet_polymarket::common::LiveCredentials;
+use polyfleet_polymarket::common::credentials::PRIVATE_KEY_VAR;
+use polyfleet_polymarket::execution::{LiveExecutor, LiveSettings};
+use polyfleet_polymarket::http::VenueLimits;
+use polyfleet_polymarket::http::clob::{Venue, VenueError};
 use polyfleet_sim::model::SimConfig;
 use polyfleet_sim::server::SimHandle;
 use prometheus_client::encoding::text::encode;
@@ -52,6 +54,7 @@ fn settings(sim: &SimHandle, acknowledged: bool, report: Option<std::path::PathB
         heartbeat_every: Duration::from_millis(500),
         limits: VenueLimits::default(),
         shadow_report: report,
+        clock: polyfleet_agent::time::now_ns,
     }
 }
 
@@ -111,7 +114,7 @@ fn status(events: &[ExecEvent]) -> (OrderStatus, Option<String>) {
 
 fn metrics_text(m: &OrderPathMetrics) -> String {
     let mut out = String::new();
-    encode(&mut out, polyfleet_runtime::probes::Probe::registry(m)).unwrap();
+    encode(&mut out, polyfleet_io::probes::Probe::registry(m)).unwrap();
     out
 }
 
@@ -207,7 +210,10 @@ async fn engine_restarts_are_retried_batches_split_and_bursts_wait() {
         retry_budget: Duration::from_secs(3),
         ..VenueLimits::default()
     };
-    let venue = Venue::connect(&sim.http_url(), Arc::new(creds()), limits, metrics.clone()).await.unwrap();
+    let venue =
+        Venue::connect(&sim.http_url(), Arc::new(creds()), limits, metrics.clone(), polyfleet_agent::time::now_ns)
+            .await
+            .unwrap();
     let gtc =
         |id: &str| OrderIntent { tif: TimeInForce::Gtc, post_only: true, ..intent(id, market, token, low, Mode::Live) };
 

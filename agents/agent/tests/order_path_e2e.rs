@@ -23,10 +23,10 @@ use polyfleet_core::money::FeeSchedule;
 use polyfleet_core::risk::RiskLimits;
 use polyfleet_core::wire::{OrderStatus, RejectReason, RiskDecision, Verdict, subjects};
 use polyfleet_core::{ClientOrderId, Quantity, Side, TokenId};
-use polyfleet_runtime::bus::Bus;
-use polyfleet_runtime::bus::nats::NatsBus;
-use polyfleet_runtime::risk_store::redis::RedisRiskStore;
-use polyfleet_runtime::risk_store::{PolicyKey, RiskStore};
+use polyfleet_io::bus::Bus;
+use polyfleet_io::bus::nats::NatsBus;
+use polyfleet_io::risk_store::redis::RedisRiskStore;
+use polyfleet_io::risk_store::{PolicyKey, RiskStore};
 use polyfleet_sim::model::SimConfig;
 use polyfleet_testkit::{NatsServer, RedisServer};
 

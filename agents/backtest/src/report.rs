@@ -27,10 +27,10 @@ pub struct Input {
     /// Books the venue's hash disagreed with.
     pub resyncs: u64,
     /// Every line of the recording, accounted for; `partial()` when bad input was skipped.
-    pub read: polyfleet_polymarket::recording::ReadStats,
+    pub read: polyfleet_polymarket::data::recording::ReadStats,
     /// Every frame by what became of it: `frames` = the sum of `by_outcome` (events,
     /// malformed, unsupported_schema, other_channel, token_not_served, ...).
-    pub frame_outcomes: polyfleet_polymarket::normalize::FrameLedger,
+    pub frame_outcomes: polyfleet_polymarket::data::normalize::FrameLedger,
 }
 
 /// One strategy's line.

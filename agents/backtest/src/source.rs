@@ -8,8 +8,8 @@ use std::collections::VecDeque;
 
 use polyfleet_core::TokenId;
 use polyfleet_core::wire::MarketEvent;
-use polyfleet_polymarket::normalize::{Action, FrameLedger, Normalizer};
-use polyfleet_polymarket::recording::RecordLine;
+use polyfleet_polymarket::data::normalize::{Action, FrameLedger, Normalizer};
+use polyfleet_polymarket::data::recording::RecordLine;
 
 /// Normalizes recording lines into market events, lazily.
 pub struct Events<I> {

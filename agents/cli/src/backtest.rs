@@ -15,7 +15,7 @@ use polyfleet_backtest::source::Events;
 use polyfleet_backtest::sweep::{self, Axis};
 use polyfleet_core::Money;
 use polyfleet_core::wire::MarketEvent;
-use polyfleet_polymarket::recording::{BadInput, Reader};
+use polyfleet_polymarket::data::recording::{BadInput, Reader};
 
 use crate::local;
 

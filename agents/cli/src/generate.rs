@@ -6,7 +6,7 @@
 
 use std::io::Write;
 
-use polyfleet_polymarket::recording::RecordLine;
+use polyfleet_polymarket::data::recording::RecordLine;
 use polyfleet_sim::{SimConfig, Simulator};
 
 fn line(out: &mut dyn Write, now_ms: u64, text: String) -> std::io::Result<()> {

@@ -15,7 +15,7 @@ use polyfleet_operator::local::{LocalPlan, Resources, plan, resolve};
 use polyfleet_operator::lookup::MarketQuery;
 use polyfleet_operator::planner::market::query;
 use polyfleet_operator::settings::FleetSettings;
-use polyfleet_polymarket::catalog::Catalog;
+use polyfleet_polymarket::data::catalog::Catalog;
 use polyfleet_sim::declare::{Declared, DeclaredOutcome};
 use polyfleet_sim::{SimConfig, Simulator};
 

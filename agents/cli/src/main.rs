@@ -5,8 +5,8 @@
 use polyfleet_backtest::report::Report;
 use polyfleet_cli::{backtest, local, record, up};
 use polyfleet_core::Money;
-use polyfleet_polymarket::catalog::Catalog;
-use polyfleet_polymarket::recording::{BadInput, Reader};
+use polyfleet_polymarket::data::catalog::Catalog;
+use polyfleet_polymarket::data::recording::{BadInput, Reader};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

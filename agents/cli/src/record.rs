@@ -1,13 +1,13 @@
 //! `polyfleet record`: subscribes to a venue's market channel and writes every frame it receives,
-//! with its receive time, in the recording format of [`polyfleet_polymarket::recording`] (the
+//! with its receive time, in the recording format of [`polyfleet_polymarket::data::recording`] (the
 //! input of replays and backtests).
 
 use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use polyfleet_core::TokenId;
-pub use polyfleet_polymarket::recording::{BadInput, ReadStats, Reader, RecordLine, create};
-use polyfleet_polymarket::ws::{self, WsConfig, WsEvent};
+pub use polyfleet_polymarket::data::recording::{BadInput, ReadStats, Reader, RecordLine, create};
+use polyfleet_polymarket::websocket::client::{self, WsConfig, WsEvent};
 use tokio::sync::{mpsc, watch};
 
 fn now_ns() -> u64 {
@@ -25,7 +25,7 @@ pub async fn record(
     let (tx, mut rx) = mpsc::channel(4096);
     let (_cmd_tx, cmd_rx) = mpsc::channel(1);
     let (ws_stop_tx, ws_stop) = watch::channel(false);
-    let client = tokio::spawn(ws::run(WsConfig::new(ws_url), tokens, cmd_rx, tx, ws_stop));
+    let client = tokio::spawn(client::run(WsConfig::new(ws_url), tokens, cmd_rx, tx, ws_stop));
     let deadline = duration.map(|d| tokio::time::Instant::now() + d);
     let mut frames = 0u64;
     loop {

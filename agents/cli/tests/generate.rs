@@ -5,8 +5,8 @@
 use std::process::Command;
 
 use polyfleet_cli::generate::generate;
-use polyfleet_polymarket::market::{Decoder, EventKind};
-use polyfleet_polymarket::recording::{BadInput, Reader, RecordLine};
+use polyfleet_polymarket::data::recording::{BadInput, Reader, RecordLine};
+use polyfleet_polymarket::websocket::market::{Decoder, EventKind};
 use polyfleet_sim::SimConfig;
 
 fn cfg(seed: u64) -> SimConfig {

@@ -23,7 +23,7 @@ async fn the_fleet_and_the_backtest_fill_the_same_orders_for_the_same_pnl() {
     let res = polyfleet_cli::local::load(&examples(), "default").unwrap();
     let venue = polyfleet_cli::local::simulator_venue(&res).unwrap();
     let sim = polyfleet_cli::local::simulator(&res, venue, polyfleet_cli::local::DEFAULT_START_MS);
-    sim.catalog().write(&polyfleet_polymarket::catalog::Catalog::beside(&rec)).unwrap();
+    sim.catalog().write(&polyfleet_polymarket::data::catalog::Catalog::beside(&rec)).unwrap();
     let mut file = polyfleet_cli::record::create(&rec).unwrap();
     polyfleet_cli::generate::generate_from(sim, 6_000, &mut *file).unwrap();
     drop(file);

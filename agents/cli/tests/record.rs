@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use polyfleet_cli::record;
 use polyfleet_core::TokenId;
-use polyfleet_polymarket::normalize::Normalizer;
+use polyfleet_polymarket::data::normalize::Normalizer;
 use polyfleet_sim::{SimConfig, server};
 use tokio::sync::watch;
 
@@ -49,7 +49,7 @@ async fn records_and_reads_back_gzip() {
 /// of the replay's state and, once the recording is exhausted, holds exactly the replay's books.
 #[tokio::test]
 async fn replays_a_recording_as_a_venue() {
-    use polyfleet_polymarket::ws::{self, WsConfig, WsEvent};
+    use polyfleet_polymarket::websocket::client::{self, WsConfig, WsEvent};
     use polyfleet_sim::replay::Replay;
     use tokio::sync::mpsc;
 
@@ -76,7 +76,7 @@ async fn replays_a_recording_as_a_venue() {
     let (tx, mut rx) = mpsc::channel(65536);
     let (_cmd, cmd_rx) = mpsc::channel(1);
     let (ws_stop_tx, ws_stop) = watch::channel(false);
-    let client = tokio::spawn(ws::run(WsConfig::new(venue.market_ws_url()), tokens.clone(), cmd_rx, tx, ws_stop));
+    let client = tokio::spawn(client::run(WsConfig::new(venue.market_ws_url()), tokens.clone(), cmd_rx, tx, ws_stop));
     let mut norm = Normalizer::new(tokens.iter().copied());
     let mut actions = vec![];
     // Follow the replay for a while, then pause it and drain: the client must then hold exactly

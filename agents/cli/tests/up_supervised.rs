@@ -14,8 +14,8 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use polyfleet_runtime::risk_store::redis::RedisRiskStore;
-use polyfleet_runtime::risk_store::{PolicyKey, RiskStore};
+use polyfleet_io::risk_store::redis::RedisRiskStore;
+use polyfleet_io::risk_store::{PolicyKey, RiskStore};
 use polyfleet_testkit::RedisServer;
 
 /// The run's output, line by line, as it comes.

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use polyfleet_core::{Price, Quantity, TokenId};
-use polyfleet_polymarket::rest::{parse_fee_rate, parse_gamma_market};
+use polyfleet_polymarket::http::markets::{parse_fee_rate, parse_gamma_market};
 use serde_json::Value;
 
 fn fixture(name: &str) -> Value {

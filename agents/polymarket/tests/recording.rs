@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use polyfleet_polymarket::recording::{BadInput, ReadStats, Reader, RecordLine, RecordingError, create};
+use polyfleet_polymarket::data::recording::{BadInput, ReadStats, Reader, RecordLine, RecordingError, create};
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("polyfleet-rec-{name}-{}", std::process::id()));

@@ -3,8 +3,8 @@
 //! simulator; and the model's [`Catalog`], what its Gamma API serves, for resolving them.
 
 use polyfleet_core::{ConditionId, TokenId};
-use polyfleet_polymarket::catalog::{Catalog, CatalogEvent};
-use polyfleet_polymarket::rest::{ResolvedMarket, ResolvedToken};
+use polyfleet_polymarket::data::catalog::{Catalog, CatalogEvent};
+use polyfleet_polymarket::http::markets::{ResolvedMarket, ResolvedToken};
 
 use crate::model::Simulator;
 

@@ -16,8 +16,8 @@
 use polyfleet_core::book::OrderBook;
 use polyfleet_core::wire::Level;
 use polyfleet_core::{BookSide, ConditionId, Price, Quantity, Rounding, Side, TokenId};
-use polyfleet_polymarket::book_hash::{BookMeta, book_hash};
-use polyfleet_polymarket::frames::{
+use polyfleet_polymarket::data::book_hash::{BookMeta, book_hash};
+use polyfleet_polymarket::websocket::frames::{
     ChangeOut, TradeOut, book_frame, last_trade_frame, price_change_frame, tick_size_frame,
 };
 

@@ -1,4 +1,4 @@
-//! Replaying a recording (see `polyfleet_polymarket::recording`) as a venue: frames go out in
+//! Replaying a recording (see `polyfleet_polymarket::data::recording`) as a venue: frames go out in
 //! recorded order, byte for byte, and a new subscriber gets a `book` snapshot of the state the
 //! replay has reached: the recorded `book` object itself, byte for byte (prices, tick size,
 //! neg-risk flag, minimum size and the venue's hash as recorded), while nothing has changed the
@@ -10,8 +10,8 @@ use std::collections::HashMap;
 
 use polyfleet_core::book::OrderBook;
 use polyfleet_core::{ConditionId, TokenId};
-use polyfleet_polymarket::normalize::Normalizer;
-use polyfleet_polymarket::recording::RecordLine;
+use polyfleet_polymarket::data::normalize::Normalizer;
+use polyfleet_polymarket::data::recording::RecordLine;
 use polyfleet_polymarket::{Decoder, MarketMessage};
 
 use crate::model::{SimFrame, Simulator};
@@ -25,7 +25,7 @@ pub struct Replay {
     norm: Normalizer,
     decoder: Decoder,
     markets: HashMap<ConditionId, Vec<TokenId>>,
-    actions: Vec<polyfleet_polymarket::normalize::Action>,
+    actions: Vec<polyfleet_polymarket::data::normalize::Action>,
     /// Per token, the last recorded `book` object, while no later frame changed the book.
     recorded: HashMap<TokenId, String>,
 }

@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures::{SinkExt, StreamExt};
 use polyfleet_core::TokenId;
-use polyfleet_polymarket::book_hash::format_price;
+use polyfleet_polymarket::data::book_hash::format_price;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, broadcast, watch};

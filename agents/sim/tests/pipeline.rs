@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use polyfleet_core::TokenId;
 use polyfleet_core::wire::{MarketEvent, decode, encode};
-use polyfleet_polymarket::normalize::{Action, BookFollower, Followed, Normalizer};
+use polyfleet_polymarket::data::normalize::{Action, BookFollower, Followed, Normalizer};
 use polyfleet_sim::{SimConfig, Simulator};
 
 fn deliver(

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use polyfleet_core::book::OrderBook;
 use polyfleet_core::{Price, Quantity, TokenId};
-use polyfleet_polymarket::book_hash::{BookMeta, book_hash};
+use polyfleet_polymarket::data::book_hash::{BookMeta, book_hash};
 use polyfleet_polymarket::{Decoder, EventKind, MarketMessage};
 use polyfleet_sim::{SimConfig, Simulator};
 

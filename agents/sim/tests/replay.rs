@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use polyfleet_core::TokenId;
-use polyfleet_polymarket::recording::RecordLine;
+use polyfleet_polymarket::data::recording::RecordLine;
 use polyfleet_sim::replay::Replay;
 use polyfleet_sim::server;
 use polyfleet_sim::source::Source;

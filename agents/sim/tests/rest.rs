@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use polyfleet_core::book::OrderBook;
-use polyfleet_polymarket::rest::{RestClient, Retry};
+use polyfleet_polymarket::http::markets::{RestClient, Retry};
 use polyfleet_polymarket::{Decoder, MarketMessage};
 use polyfleet_sim::SimConfig;
 use polyfleet_sim::server;

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use polyfleet_core::TokenId;
-use polyfleet_polymarket::ws::{self, WsCommand, WsConfig, WsEvent};
+use polyfleet_polymarket::websocket::client::{self, WsCommand, WsConfig, WsEvent};
 use polyfleet_polymarket::{Decoder, MarketMessage};
 use polyfleet_sim::{SimConfig, server};
 use tokio::sync::{mpsc, watch};
@@ -42,7 +42,7 @@ async fn live_subscription_changes_and_reconnect() {
     let (stop_tx, stop) = watch::channel(false);
     let mut cfg = WsConfig::new(sim.market_ws_url());
     cfg.backoff_min = Duration::from_millis(20);
-    let client = tokio::spawn(ws::run(cfg, vec![a.yes], cmd_rx, tx, stop));
+    let client = tokio::spawn(client::run(cfg, vec![a.yes], cmd_rx, tx, stop));
 
     let (seen, other) = tokens_seen(&mut rx, Duration::from_millis(700)).await;
     assert!(matches!(other.first(), Some(WsEvent::Connected { assets }) if assets == &vec![a.yes]));

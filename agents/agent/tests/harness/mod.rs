@@ -14,10 +14,10 @@ use polyfleet_core::accounting::Ledger;
 use polyfleet_core::risk::RiskLimits;
 use polyfleet_core::wire::{Fill, OrderUpdate, RiskDecision, decode, subjects};
 use polyfleet_core::{Money, Quantity, TokenId};
-use polyfleet_runtime::bus::nats::NatsBus;
-use polyfleet_runtime::bus::{Bus, ConsumerSpec};
-use polyfleet_runtime::risk_store::redis::RedisRiskStore;
-use polyfleet_runtime::risk_store::{PolicyKey, RiskStore};
+use polyfleet_io::bus::nats::NatsBus;
+use polyfleet_io::bus::{Bus, ConsumerSpec};
+use polyfleet_io::risk_store::redis::RedisRiskStore;
+use polyfleet_io::risk_store::{PolicyKey, RiskStore};
 use polyfleet_testkit::free_port;
 
 pub struct Agent {

@@ -10,7 +10,7 @@ use polyfleet_core::risk::RiskLimits;
 use polyfleet_core::strategy::arbitrage::{ArbParams, LegOrderType, SetKind};
 use polyfleet_core::wire::{MarketEvent, Mode};
 use polyfleet_core::{Money, Quantity};
-use polyfleet_polymarket::normalize::{Action, Normalizer};
+use polyfleet_polymarket::data::normalize::{Action, Normalizer};
 use polyfleet_sim::Simulator;
 use polyfleet_sim::model::SimEvent;
 

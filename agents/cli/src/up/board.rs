@@ -15,8 +15,8 @@ use polyfleet_core::book::{BookFollower, Followed};
 use polyfleet_core::config::StrategyConfig;
 use polyfleet_core::wire::{Fill, Intent, MarketEvent, OrderStatus, OrderUpdate, RiskDecision, Verdict, decode};
 use polyfleet_core::{ClientOrderId, Money, TokenId, TokenMap};
-use polyfleet_runtime::bus::Bus;
-use polyfleet_runtime::risk_store::{PolicyKey, RiskStore};
+use polyfleet_io::bus::Bus;
+use polyfleet_io::risk_store::{PolicyKey, RiskStore};
 use tokio::sync::watch;
 
 const LATENCIES: usize = 10_000;

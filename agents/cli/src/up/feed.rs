@@ -20,10 +20,10 @@ use futures::StreamExt;
 use polyfleet_backtest::source::Events;
 use polyfleet_core::TokenId;
 use polyfleet_core::wire::{MarketEvent, encode, subjects};
-use polyfleet_polymarket::normalize::{Action, Normalizer};
-use polyfleet_polymarket::recording::RecordLine;
-use polyfleet_runtime::bus::Bus;
-use polyfleet_runtime::bus::memory::MemoryBus;
+use polyfleet_io::bus::Bus;
+use polyfleet_io::bus::memory::MemoryBus;
+use polyfleet_polymarket::data::normalize::{Action, Normalizer};
+use polyfleet_polymarket::data::recording::RecordLine;
 use polyfleet_sim::Simulator;
 use tokio::sync::watch;
 
@@ -84,11 +84,7 @@ pub async fn run(
 
 /// Answers one snapshot request from `snapshot` (an empty reply means "no live book yet": the
 /// agent asks again later).
-async fn answer(
-    bus: &MemoryBus,
-    msg: polyfleet_runtime::bus::Message,
-    snapshot: impl Fn(&TokenId) -> Option<MarketEvent>,
-) {
+async fn answer(bus: &MemoryBus, msg: polyfleet_io::bus::Message, snapshot: impl Fn(&TokenId) -> Option<MarketEvent>) {
     let Some(reply) = msg.reply else { return };
     let token = msg.subject.rsplit('.').next().and_then(|t| TokenId::parse(t).ok());
     let payload = token.and_then(|t| snapshot(&t)).map(|ev| Bytes::from(encode(&ev))).unwrap_or_default();

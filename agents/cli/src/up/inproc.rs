@@ -8,14 +8,14 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use polyfleet_agent::config::instruments;
 use polyfleet_agent::execution::{self, ExecutionAgentConfig};
-use polyfleet_agent::executor::PaperExecutor;
 use polyfleet_agent::metrics::OrderPathMetrics;
 use polyfleet_agent::risk::{self as risk_agent, RiskAgentConfig};
 use polyfleet_agent::strategy as strategy_agent;
 use polyfleet_core::TokenId;
-use polyfleet_runtime::bus::memory::MemoryBus;
-use polyfleet_runtime::probes::{self, Probe};
-use polyfleet_runtime::risk_store::memory::MemoryRiskStore;
+use polyfleet_io::bus::memory::MemoryBus;
+use polyfleet_io::execution::PaperExecutor;
+use polyfleet_io::probes::{self, Probe};
+use polyfleet_io::risk_store::memory::MemoryRiskStore;
 use prometheus_client::registry::Registry;
 use tokio::sync::watch as tokio_watch;
 

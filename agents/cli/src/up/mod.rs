@@ -31,11 +31,11 @@ use polyfleet_agent::strategy::ParamsDoc;
 use polyfleet_core::config::{StrategyConfig, TokenConfig};
 use polyfleet_core::wire::{CancelRequest, Intent, encode, subjects};
 use polyfleet_crds::Venue;
+use polyfleet_io::bus::Bus;
+use polyfleet_io::risk_store::{PolicyKey, RiskStore};
 use polyfleet_operator::local::LocalPlan;
-use polyfleet_polymarket::catalog::Catalog;
-use polyfleet_polymarket::recording::RecordLine;
-use polyfleet_runtime::bus::Bus;
-use polyfleet_runtime::risk_store::{PolicyKey, RiskStore};
+use polyfleet_polymarket::data::catalog::Catalog;
+use polyfleet_polymarket::data::recording::RecordLine;
 use tokio::sync::watch as tokio_watch;
 
 use crate::local;
@@ -77,7 +77,7 @@ pub struct UpArgs {
     /// Where the agents run.
     pub runtime: Runtime,
     /// Stop at an unreadable replay line (the default), or skip it (counted, reported).
-    pub bad_input: polyfleet_polymarket::recording::BadInput,
+    pub bad_input: polyfleet_polymarket::data::recording::BadInput,
 }
 
 /// How the run ended.
@@ -151,7 +151,7 @@ fn prepare(args: &UpArgs) -> anyhow::Result<Prepared> {
         Some(rec) => {
             let venue = res.venues.first().context("no Venue in the directory")?.clone();
             let catalog = local::catalog_of(rec, args.catalog.as_deref())?;
-            let (lines, read) = polyfleet_polymarket::recording::Reader::read_all(rec, args.bad_input)?;
+            let (lines, read) = polyfleet_polymarket::data::recording::Reader::read_all(rec, args.bad_input)?;
             if read.partial() {
                 eprintln!("warning: replaying part of {}: {}", rec.display(), read.describe());
             }

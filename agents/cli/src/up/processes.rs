@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use polyfleet_runtime::bus::nats::NatsBus;
-use polyfleet_runtime::risk_store::redis::RedisRiskStore;
+use polyfleet_io::bus::nats::NatsBus;
+use polyfleet_io::risk_store::redis::RedisRiskStore;
 use tokio::sync::watch as tokio_watch;
 
 use super::board::Board;

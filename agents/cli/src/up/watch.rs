@@ -13,10 +13,10 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use polyfleet_core::config::{ParamsAck, ParamsDoc, StrategyParams};
 use polyfleet_core::wire::subjects;
+use polyfleet_io::bus::Bus;
 use polyfleet_operator::local::{LocalPlan, Resources, plan, resolve};
 use polyfleet_operator::settings::FleetSettings;
-use polyfleet_polymarket::catalog::Catalog;
-use polyfleet_runtime::bus::Bus;
+use polyfleet_polymarket::data::catalog::Catalog;
 
 struct Current {
     namespace: String,

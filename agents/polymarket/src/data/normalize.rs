@@ -9,8 +9,8 @@ use polyfleet_core::book::{BookState, OrderBook};
 use polyfleet_core::wire::{Level, LevelChange, MarketEvent, MarketEventBody};
 use polyfleet_core::{ConditionId, Price, Quantity, TokenId, TokenMap};
 
-use crate::book_hash::{BookMeta, book_hash};
-use crate::market::{Decoder, MarketMessage};
+use crate::data::book_hash::{BookMeta, book_hash};
+use crate::websocket::market::{Decoder, MarketMessage};
 
 /// What the owner must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,7 +118,7 @@ pub struct NormalizeStats {
     /// Deltas checked against the venue's hash.
     pub hash_checks: u64,
     /// Snapshots whose own hash this code could not reproduce: the venue writes its summary
-    /// differently than [`crate::book_hash`] assumes, so the token's deltas are not hash-checked
+    /// differently than [`crate::data::book_hash`] assumes, so the token's deltas are not hash-checked
     /// (rather than resyncing on every delta) until a snapshot matches again.
     pub unverifiable_snapshots: u64,
     /// Deltas dropped because the book awaited a snapshot.
@@ -148,7 +148,7 @@ struct TokenState {
     /// True while the tick was inferred from prices (no frame has stated it).
     tick_inferred: bool,
     /// Which optional summary fields some frame has stated.
-    stated: crate::frames::Stated,
+    stated: crate::websocket::frames::Stated,
 }
 
 /// The venue's tick sizes, coarsest first (0.1, 0.01, 0.001, 0.0001).
@@ -205,7 +205,7 @@ impl Normalizer {
                 healthy: false,
                 hash_verifiable: false,
                 tick_inferred: false,
-                stated: crate::frames::Stated { min_order_size: false, neg_risk: false },
+                stated: crate::websocket::frames::Stated { min_order_size: false, neg_risk: false },
             });
         }
     }
@@ -269,7 +269,8 @@ impl Normalizer {
     /// live.
     pub fn venue_book_frame(&self, token: &TokenId) -> Option<String> {
         let s = self.tokens.get(token)?;
-        (s.book.state() == BookState::Live).then(|| crate::frames::book_frame_stating(&s.meta, &s.book, s.stated))
+        (s.book.state() == BookState::Live)
+            .then(|| crate::websocket::frames::book_frame_stating(&s.meta, &s.book, s.stated))
     }
 
     /// The connection serving `tokens` is gone: their books are stale until fresh snapshots.

@@ -1,13 +1,13 @@
 //! Writing market-channel frames in the venue's wire format (every number a string, timestamps in
 //! milliseconds as strings). The venue simulator speaks through these, and tests use them to build
-//! inputs; the decoder in [`crate::market`] reads them back.
+//! inputs; the decoder in [`crate::websocket::market`] reads them back.
 
 use std::fmt::Write;
 
 use polyfleet_core::book::OrderBook;
 use polyfleet_core::{BookSide, ConditionId, Price, Quantity, Side, TokenId};
 
-use crate::book_hash::{BookMeta, book_hash, format_price, write_levels};
+use crate::data::book_hash::{BookMeta, book_hash, format_price, write_levels};
 
 /// One entry of a `price_change` frame.
 #[derive(Debug, Clone, PartialEq, Eq)]

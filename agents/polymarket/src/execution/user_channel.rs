@@ -10,16 +10,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::websocket::user::{self, UserMessage};
 use futures::{SinkExt, StreamExt};
-use polyfleet_polymarket::user::{self, UserMessage};
 use secrecy::ExposeSecret as _;
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::live::venue::Venue;
-use crate::metrics::OrderPathMetrics;
-use crate::time::now_ns;
+use crate::http::clob::Venue;
+use polyfleet_io::execution::VenueMetrics;
 
 /// What the task forwards.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,10 +40,10 @@ pub struct UserChannel {
 }
 
 /// Runs until `tx` is closed.
-pub async fn run(cfg: UserChannel, venue: Arc<Venue>, tx: mpsc::Sender<UserFeed>, metrics: Arc<OrderPathMetrics>) {
+pub async fn run(cfg: UserChannel, venue: Arc<Venue>, tx: mpsc::Sender<UserFeed>, metrics: Arc<dyn VenueMetrics>) {
     let mut backoff = Duration::from_millis(200);
     while !tx.is_closed() {
-        match session(&cfg, &venue, &tx, &metrics).await {
+        match session(&cfg, &venue, &tx, metrics.as_ref()).await {
             Ok(()) => backoff = Duration::from_millis(200),
             Err(e) => tracing::warn!(error = %e, "user channel lost"),
         }
@@ -58,7 +57,7 @@ async fn session(
     cfg: &UserChannel,
     venue: &Venue,
     tx: &mpsc::Sender<UserFeed>,
-    metrics: &OrderPathMetrics,
+    metrics: &dyn VenueMetrics,
 ) -> Result<(), String> {
     let creds = venue.api_credentials();
     let (mut ws, _) = tokio_tungstenite::connect_async(cfg.url.as_str()).await.map_err(|e| e.to_string())?;
@@ -68,10 +67,10 @@ async fn session(
         "type": "user",
     });
     ws.send(Message::Text(sub.to_string().into())).await.map_err(|e| e.to_string())?;
-    metrics.user_connects.inc();
+    metrics.user_connect();
     tracing::info!(markets = cfg.markets.len(), "user channel subscribed");
     // What happened while not subscribed: trades first, then the open orders.
-    let as_of_ns = now_ns();
+    let as_of_ns = venue.now_ns();
     for t in venue.trades().await.map_err(|e| e.to_string())? {
         if tx.send(UserFeed::Event(UserMessage::Trade(t))).await.is_err() {
             return Ok(());
@@ -105,7 +104,7 @@ async fn session(
                 let items = match user::decode(&text) {
                     Ok(items) => items,
                     Err(e) => {
-                        OrderPathMetrics::count(&metrics.user_events, "malformed");
+                        metrics.user_event("malformed");
                         tracing::warn!(error = %e, "user-channel frame skipped");
                         continue;
                     }
@@ -114,13 +113,13 @@ async fn session(
                     match item {
                         Ok(m) => {
                             let kind = match &m { UserMessage::Order(_) => "order", UserMessage::Trade(_) => "trade" };
-                            OrderPathMetrics::count(&metrics.user_events, kind);
+                            metrics.user_event(kind);
                             if tx.send(UserFeed::Event(m)).await.is_err() {
                                 return Ok(());
                             }
                         }
                         Err(e) => {
-                            OrderPathMetrics::count(&metrics.user_events, "malformed");
+                            metrics.user_event("malformed");
                             tracing::warn!(error = %e, "user-channel event skipped");
                         }
                     }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use polyfleet_core::{ConditionId, TokenId};
 use serde::{Deserialize, Serialize};
 
-use crate::rest::ResolvedMarket;
+use crate::http::markets::ResolvedMarket;
 
 /// A neg-risk event: its slug and its markets (one per outcome).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,12 +12,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::websocket::user::{MakerFill, TradeEvent, TradeStatus};
 use alloy::dyn_abi::Eip712Domain;
 use alloy::sol_types::SolStruct as _;
 use polyfleet_core::exec::TokenBucket;
 use polyfleet_core::wire::{OrderIntent, TimeInForce};
 use polyfleet_core::{Price, Quantity, Side};
-use polyfleet_polymarket::user::{MakerFill, TradeEvent, TradeStatus};
 use polymarket_client_sdk_v2::auth::Normal;
 use polymarket_client_sdk_v2::auth::state::Authenticated;
 use polymarket_client_sdk_v2::clob::types::request::{OrdersRequest, TradesRequest};
@@ -32,10 +32,9 @@ use polymarket_client_sdk_v2::{POLYGON, contract_config};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::live::credentials::LiveCredentials;
-use crate::live::tracker::Posted;
-use crate::metrics::OrderPathMetrics;
-use crate::time::now_ns;
+use crate::common::credentials::LiveCredentials;
+use crate::execution::tracker::Posted;
+use polyfleet_io::execution::{Clock, VenueMetrics};
 
 /// Largest batch `POST /orders` takes.
 pub const MAX_BATCH: usize = 15;
@@ -185,7 +184,8 @@ pub struct Venue {
     orders: Mutex<TokenBucket>,
     cancels: Mutex<TokenBucket>,
     limits: VenueLimits,
-    metrics: Arc<OrderPathMetrics>,
+    metrics: Arc<dyn VenueMetrics>,
+    clock: Clock,
 }
 
 impl Venue {
@@ -195,7 +195,8 @@ impl Venue {
         clob_url: &str,
         creds: Arc<LiveCredentials>,
         limits: VenueLimits,
-        metrics: Arc<OrderPathMetrics>,
+        metrics: Arc<dyn VenueMetrics>,
+        clock: Clock,
     ) -> Result<Venue, VenueError> {
         let base = Client::new(clob_url, Config::default()).map_err(|e| VenueError::Transport(e.to_string()))?;
         let mut auth = base.authentication_builder(creds.signer()).signature_type(creds.signature_type());
@@ -206,7 +207,7 @@ impl Venue {
             auth = auth.credentials(api.clone());
         }
         let client = auth.authenticate().await.map_err(|e| classify(&e))?;
-        let now = now_ns();
+        let now = clock();
         Ok(Venue {
             client,
             orders: Mutex::new(TokenBucket::new(limits.orders_per_second, limits.orders_burst, now)),
@@ -214,7 +215,13 @@ impl Venue {
             creds,
             limits,
             metrics,
+            clock,
         })
+    }
+
+    /// Now, by the clock the venue client was given.
+    pub fn now_ns(&self) -> u64 {
+        (self.clock)()
     }
 
     /// The API key triple (for the user channel's subscription). Handle with care.
@@ -295,11 +302,11 @@ impl Venue {
         let mut left = n;
         while left > 0 {
             let k = left.min(burst.max(1));
-            let wait = bucket.lock().unwrap_or_else(|e| e.into_inner()).take(k, now_ns());
+            let wait = bucket.lock().unwrap_or_else(|e| e.into_inner()).take(k, (self.clock)());
             match wait {
                 Ok(()) => left -= k,
                 Err(ns) => {
-                    self.metrics.rate_limit_waits.inc();
+                    self.metrics.rate_limit_wait();
                     tokio::time::sleep(Duration::from_nanos(ns)).await;
                 }
             }

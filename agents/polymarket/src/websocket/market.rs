@@ -11,8 +11,8 @@
 use polyfleet_core::wire::Level;
 use polyfleet_core::{BookSide, ConditionId, Price, Quantity, Side, TokenId};
 
-use crate::ids_cache::IdCache;
-use crate::json::{JsonError, Scalar, Scanner};
+use crate::common::ids_cache::IdCache;
+use crate::common::json::{JsonError, Scalar, Scanner};
 
 /// One level change of a `price_change` event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 //! Safety: a live order is sent only if the Venue acknowledged live trading, credentials were
 //! given, and the order itself is in `live` mode (the execution agent checks the RiskPolicy's
 //! kill switch right before). Before an order is posted, its venue id (deterministic, see
-//! [`crate::live::venue`]) and intent are recorded in the risk store, so that a restarted agent
+//! [`crate::http::clob`]) and intent are recorded in the risk store, so that a restarted agent
 //! finds it ([`Executor::recover`], [`Executor::start_up`]) instead of sending it again.
 
 use std::collections::HashSet;
@@ -13,26 +13,26 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::websocket::user::UserMessage;
 use bytes::Bytes;
 use polyfleet_core::exec::paper::{ExecEvent, refusal};
 use polyfleet_core::money::FeeSchedule;
 use polyfleet_core::strategy::Instrument;
 use polyfleet_core::wire::{FillStatus, Intent, MarketEvent, Mode, OrderIntent, decode, encode};
 use polyfleet_core::{ClientOrderId, Price, Quantity, TokenId, TokenMap};
-use polyfleet_polymarket::user::UserMessage;
-use polyfleet_runtime::risk_store::{PolicyKey, RiskStore};
+use polyfleet_io::risk_store::{PolicyKey, RiskStore};
 use polymarket_client_sdk_v2::clob::types::OrderStatusType;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::executor::{Executor, PaperExecutor};
-use crate::live::credentials::LiveCredentials;
-use crate::live::heartbeat;
-use crate::live::shadow::{ShadowReport, compare};
-use crate::live::tracker::{Posted, Tracker, fill_status};
-use crate::live::user_channel::{self, UserChannel, UserFeed};
-use crate::live::venue::{Venue, VenueError, VenueLimits};
-use crate::metrics::OrderPathMetrics;
+use crate::common::credentials::LiveCredentials;
+use crate::execution::heartbeat;
+use crate::execution::shadow::{ShadowReport, compare};
+use crate::execution::tracker::{Posted, Tracker, fill_status};
+use crate::execution::user_channel::{self, UserChannel, UserFeed};
+use crate::http::clob::{Venue, VenueError, VenueLimits};
+use polyfleet_io::execution::{Clock, VenueMetrics};
+use polyfleet_io::execution::{Executor, PaperExecutor};
 
 /// Settings of live execution on one venue account.
 #[derive(Debug, Clone)]
@@ -51,6 +51,19 @@ pub struct LiveSettings {
     pub limits: VenueLimits,
     /// Where shadow report lines are appended (besides the log).
     pub shadow_report: Option<PathBuf>,
+    /// Now (the agent's clock: the wall clock, or a replay's).
+    pub clock: Clock,
+}
+
+/// Why live execution could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The venue refused the credentials or could not be reached.
+    #[error("connecting to the venue: {0}")]
+    Venue(#[from] VenueError),
+    /// The shadow report file could not be opened.
+    #[error("opening the shadow report: {0}")]
+    ShadowReport(#[from] std::io::Error),
 }
 
 /// Executes paper, shadow and live orders of one venue account.
@@ -63,7 +76,7 @@ pub struct LiveExecutor<S: RiskStore> {
     tracker: Tracker,
     feed: Option<mpsc::Receiver<UserFeed>>,
     forget: mpsc::UnboundedSender<String>,
-    metrics: Arc<OrderPathMetrics>,
+    metrics: Arc<dyn VenueMetrics>,
     shadow: ShadowReport,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -84,12 +97,13 @@ impl<S: RiskStore> LiveExecutor<S> {
         instruments: TokenMap<Instrument>,
         credentials: Option<LiveCredentials>,
         store: S,
-        metrics: Arc<OrderPathMetrics>,
-    ) -> anyhow::Result<LiveExecutor<S>> {
+        metrics: Arc<dyn VenueMetrics>,
+    ) -> Result<LiveExecutor<S>, StartError> {
         let venue = match credentials {
-            Some(c) => {
-                Some(Arc::new(Venue::connect(&settings.clob_url, Arc::new(c), settings.limits, metrics.clone()).await?))
-            }
+            Some(c) => Some(Arc::new(
+                Venue::connect(&settings.clob_url, Arc::new(c), settings.limits, metrics.clone(), settings.clock)
+                    .await?,
+            )),
             None => None,
         };
         let fees: TokenMap<FeeSchedule> = instruments.iter().map(|(t, i)| (*t, i.fees)).collect();
@@ -157,7 +171,7 @@ impl<S: RiskStore> LiveExecutor<S> {
     }
 
     fn refuse(&self, intent: &OrderIntent, gate: (&'static str, &'static str), now_ns: u64) -> Vec<ExecEvent> {
-        OrderPathMetrics::count(&self.metrics.live_refused, gate.0);
+        self.metrics.live_refused(gate.0);
         tracing::warn!(order = %intent.client_order_id, reason = gate.1, "live order refused");
         vec![refusal(intent, gate.1, now_ns)]
     }
@@ -208,7 +222,7 @@ impl<S: RiskStore> LiveExecutor<S> {
             None => Err("unsigned: no trading credentials".to_string()),
         };
         let line = compare(intent, built.as_ref().map_err(Clone::clone), &paper);
-        OrderPathMetrics::count(&self.metrics.shadow_orders, line.verdict);
+        self.metrics.shadow_order(line.verdict);
         self.shadow.write(&line);
         paper
     }
@@ -356,7 +370,7 @@ impl<S: RiskStore> Executor for LiveExecutor<S> {
                     if status == FillStatus::Failed {
                         // Its ledger delta died with the old process: reported, not guessed.
                         tracing::error!(fill = %leg.fill_id, "a trade booked before the restart FAILED: reverse it by hand");
-                        OrderPathMetrics::count(&self.metrics.live_refused, "failed_after_restart");
+                        self.metrics.live_refused("failed_after_restart");
                     }
                     self.tracker.seed(&leg, if status == FillStatus::Failed { FillStatus::Confirmed } else { status });
                 }
@@ -414,7 +428,7 @@ impl<S: RiskStore> Executor for LiveExecutor<S> {
             self.feed = None;
             return vec![];
         };
-        let now = crate::time::now_ns();
+        let now = (self.settings.clock)();
         let out = match feed {
             UserFeed::Event(UserMessage::Trade(t)) => self.tracker.on_trade(&t, now),
             UserFeed::Event(UserMessage::Order(o)) => self.tracker.on_order(&o, now),

@@ -8,9 +8,9 @@ use polyfleet_core::accounting::Position;
 use polyfleet_core::risk::RiskLimits;
 use polyfleet_core::wire::{Fill, FillStatus, Liquidity, Mode, OrderIntent, RejectReason, TimeInForce};
 use polyfleet_core::{ClientOrderId, ConditionId, Money, Price, Quantity, Side, TokenId};
-use polyfleet_runtime::risk_store::memory::MemoryRiskStore;
-use polyfleet_runtime::risk_store::redis::RedisRiskStore;
-use polyfleet_runtime::risk_store::{Claim, FillCommit, PolicyKey, RiskStore};
+use polyfleet_io::risk_store::memory::MemoryRiskStore;
+use polyfleet_io::risk_store::redis::RedisRiskStore;
+use polyfleet_io::risk_store::{Claim, FillCommit, PolicyKey, RiskStore};
 use polyfleet_testkit::RedisServer;
 
 const T0: u64 = 1_767_225_600_000;

@@ -1,8 +1,10 @@
-//! The `Executor` trait (what turns an approved order into order updates and fills) and the
-//! paper executor: the core's sans-IO matching engine against the agent's own copy of the
-//! venue's books, with the market's minimum size and fees, and an optional simulated latency.
-//! The live executor ([`crate::live::LiveExecutor`], through the official Polymarket SDK)
-//! implements the same trait and uses this one for paper and shadow orders.
+//! The venue-neutral execution interface: the [`Executor`] trait (what turns an approved order
+//! into order updates and fills), the [`VenueMetrics`] sink and [`Clock`] a venue's executor is
+//! given instead of importing the agent's, and the [`PaperExecutor`]: the core's sans-IO matching
+//! engine against the agent's own copy of the venue's books, with the market's minimum size and
+//! fees, and an optional simulated latency. A venue crate (`polyfleet-polymarket`'s
+//! `execution`) implements [`Executor`] for live trading and uses [`PaperExecutor`] for paper and
+//! shadow orders; a second venue is a sibling crate implementing the same traits.
 
 use std::future::Future;
 use std::time::Duration;
@@ -12,6 +14,40 @@ use polyfleet_core::exec::paper::{ExecEvent, MarketRules, PaperEngine, refusal};
 use polyfleet_core::strategy::Instrument;
 use polyfleet_core::wire::{MarketEvent, MarketEventBody, OrderIntent};
 use polyfleet_core::{ClientOrderId, Price, TokenId, TokenMap};
+
+/// Now, Unix nanoseconds: the wall clock, or a replay's clock (injected by the agent).
+pub type Clock = fn() -> u64;
+
+/// Where a venue's executor counts what it does (the agent's Prometheus metrics implement it).
+pub trait VenueMetrics: Send + Sync {
+    /// One call to the venue's API, by endpoint and result (`ok`, `throttled`, `refused`, ...).
+    fn venue_call(&self, endpoint: &'static str, result: &'static str);
+    /// A wait for the venue's rate limit.
+    fn rate_limit_wait(&self);
+    /// A dead-man heartbeat, by result (`ok`, `error`).
+    fn heartbeat(&self, result: &'static str);
+    /// A (re)connection of the account's event channel.
+    fn user_connect(&self);
+    /// An event of the account's channel, by kind (`malformed` when undecodable).
+    fn user_event(&self, kind: &str);
+    /// A live order refused by a safety gate, by reason.
+    fn live_refused(&self, reason: &str);
+    /// A shadow order compared, by verdict.
+    fn shadow_order(&self, verdict: &str);
+}
+
+/// Counts nothing (tests, benches).
+pub struct NoMetrics;
+
+impl VenueMetrics for NoMetrics {
+    fn venue_call(&self, _: &'static str, _: &'static str) {}
+    fn rate_limit_wait(&self) {}
+    fn heartbeat(&self, _: &'static str) {}
+    fn user_connect(&self) {}
+    fn user_event(&self, _: &str) {}
+    fn live_refused(&self, _: &str) {}
+    fn shadow_order(&self, _: &str) {}
+}
 
 /// Executes approved orders.
 pub trait Executor: Send {

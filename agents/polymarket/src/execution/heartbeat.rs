@@ -7,11 +7,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::live::venue::Venue;
-use crate::metrics::OrderPathMetrics;
+use crate::http::clob::Venue;
+use polyfleet_io::execution::VenueMetrics;
 
 /// Runs forever (abort the task to stop, as dying does).
-pub async fn run(venue: Arc<Venue>, every: Duration, metrics: Arc<OrderPathMetrics>) {
+pub async fn run(venue: Arc<Venue>, every: Duration, metrics: Arc<dyn VenueMetrics>) {
     let mut chain = None;
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -20,11 +20,11 @@ pub async fn run(venue: Arc<Venue>, every: Duration, metrics: Arc<OrderPathMetri
         match venue.heartbeat(chain).await {
             Ok(next) => {
                 chain = Some(next);
-                OrderPathMetrics::count(&metrics.heartbeats, "ok");
+                metrics.heartbeat("ok");
             }
             Err(e) => {
                 chain = None;
-                OrderPathMetrics::count(&metrics.heartbeats, "error");
+                metrics.heartbeat("error");
                 tracing::warn!(error = %e, "heartbeat failed: starting a new chain");
             }
         }

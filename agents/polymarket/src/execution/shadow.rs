@@ -10,7 +10,7 @@ use polyfleet_core::exec::paper::ExecEvent;
 use polyfleet_core::wire::{OrderIntent, OrderStatus};
 use serde::Serialize;
 
-use crate::live::venue::BuiltOrder;
+use crate::http::clob::BuiltOrder;
 
 /// One shadow order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

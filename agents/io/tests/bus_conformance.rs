@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use polyfleet_runtime::bus::memory::MemoryBus;
-use polyfleet_runtime::bus::nats::NatsBus;
-use polyfleet_runtime::bus::{Bus, BusError, ConsumerSpec, Deliveries, Delivery};
+use polyfleet_io::bus::memory::MemoryBus;
+use polyfleet_io::bus::nats::NatsBus;
+use polyfleet_io::bus::{Bus, BusError, ConsumerSpec, Deliveries, Delivery};
 use polyfleet_testkit::NatsServer;
 
 const WAIT: Duration = Duration::from_secs(5);

@@ -11,11 +11,11 @@
 
 use std::collections::HashMap;
 
+use crate::websocket::user::{OrderEvent, OrderEventKind, TradeEvent, TradeStatus};
 use polyfleet_core::exec::paper::ExecEvent;
 use polyfleet_core::money::FeeSchedule;
 use polyfleet_core::wire::{Fill, FillStatus, Liquidity, OrderIntent, OrderStatus, OrderUpdate, TimeInForce};
 use polyfleet_core::{ClientOrderId, Money, Price, Quantity, TokenMap};
-use polyfleet_polymarket::user::{OrderEvent, OrderEventKind, TradeEvent, TradeStatus};
 
 /// What `POST /order` said about an accepted order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -356,9 +356,9 @@ impl Tracker {
 
 #[cfg(test)]
 mod tests {
+    use crate::websocket::user::MakerFill;
     use polyfleet_core::wire::Mode;
     use polyfleet_core::{ConditionId, Side, TokenId};
-    use polyfleet_polymarket::user::MakerFill;
 
     use super::*;
 

@@ -19,6 +19,12 @@ use redis::{Script, Value};
 use super::{Claim, FillCommit, PolicyKey, RiskStore, RiskStoreError, commit_key, decode_position, encode_position};
 
 const COMMON: &str = include_str!("lua/common.lua");
+const DECIDE: &str = include_str!("lua/decide.lua");
+
+/// The decision script's full source as the store loads it (for `redis-benchmark` comparisons).
+pub fn decide_script_source() -> String {
+    format!("{COMMON}\n{DECIDE}")
+}
 
 struct Scripts {
     decide: Script,
@@ -31,7 +37,7 @@ impl Scripts {
     fn new() -> Scripts {
         let with_common = |body: &str| Script::new(&format!("{COMMON}\n{body}"));
         Scripts {
-            decide: with_common(include_str!("lua/decide.lua")),
+            decide: with_common(DECIDE),
             release: with_common(include_str!("lua/release.lua")),
             claim: with_common(include_str!("lua/claim.lua")),
             commit: with_common(include_str!("lua/commit.lua")),

@@ -1,0 +1,11 @@
+//! What every part of the adapter shares.
+//!
+//! - [`json`]: a tree-free JSON scanner for the hot path.
+//! - `ids_cache`: venue id text to parsed ids, cached.
+//! - [`credentials`]: the key material, from the environment only, never shown.
+
+pub mod credentials;
+pub(crate) mod ids_cache;
+pub mod json;
+
+pub use credentials::LiveCredentials;

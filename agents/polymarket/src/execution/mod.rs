@@ -1,0 +1,18 @@
+//! Live execution on Polymarket (CLOB V2) through the official SDK, behind the venue-neutral
+//! `polyfleet_runtime::execution::Executor`:
+//! - [`tracker`]: venue order id ↔ intent, and venue events into order updates and fills
+//!   (MATCHED → CONFIRMED finality, FAILED reversals), sans-IO;
+//! - [`user_channel`] and [`heartbeat`]: the tasks beside the executor;
+//! - [`shadow`]: shadow mode's comparison with paper;
+//! - [`executor`]: the executor tying them together, with the safety gates.
+//!
+//! The metrics sink and the clock are injected (`VenueMetrics`, `Clock`), so nothing here imports
+//! the agent.
+
+pub mod executor;
+pub mod heartbeat;
+pub mod shadow;
+pub mod tracker;
+pub mod user_channel;
+
+pub use executor::{LiveExecutor, LiveSettings};
