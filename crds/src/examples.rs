@@ -52,10 +52,13 @@ pub struct Example {
 /// Why an example file could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ExampleError {
+    /// The file could not be read.
     #[error("{0}: {1}")]
     Io(PathBuf, std::io::Error),
+    /// The file is not YAML of a resource.
     #[error("{0}: {1}")]
     Yaml(PathBuf, Box<serde_saphyr::Error>),
+    /// The file's header comment does not say what the example shows.
     #[error("{0}: bad header: {1}")]
     Header(PathBuf, String),
 }

@@ -16,6 +16,10 @@ use crate::refs::LocalRef;
 /// mutually exclusive binary markets whose YES prices sum to 1).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[allow(
+    missing_docs,
+    reason = "a documented variant would turn the schema's enum into a oneOf; the enum's doc names each value"
+)]
 pub enum MarketType {
     #[default]
     Binary,
@@ -25,6 +29,10 @@ pub enum MarketType {
 /// Underlying asset of a rolling crypto up/down series.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[allow(
+    missing_docs,
+    reason = "a documented variant would turn the schema's enum into a oneOf; the enum's doc names each value"
+)]
 pub enum SeriesAsset {
     Btc,
     Eth,
@@ -34,6 +42,10 @@ pub enum SeriesAsset {
 
 /// Round length of a rolling series: 5m, 15m, 1h, 4h or 1d.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[allow(
+    missing_docs,
+    reason = "a documented variant would turn the schema's enum into a oneOf; the enum's doc names each value"
+)]
 pub enum SeriesPeriod {
     #[serde(rename = "5m")]
     FiveMinutes,
@@ -50,6 +62,10 @@ pub enum SeriesPeriod {
 /// Lifecycle phase of a Market: Pending (not yet resolved into tokens or not served by the CLOB
 /// yet), Active, Halted (not accepting orders, or feed lost), Resolved.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[allow(
+    missing_docs,
+    reason = "a documented variant would turn the schema's enum into a oneOf; the enum's doc names each value"
+)]
 pub enum MarketPhase {
     #[default]
     Pending,

@@ -22,6 +22,10 @@ use crate::venue::ExecutionMode;
 /// quoting) or `directional` (model-driven positions sized by fractional Kelly).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[allow(
+    missing_docs,
+    reason = "a documented variant would turn the schema's enum into a oneOf; the enum's doc names each value"
+)]
 pub enum StrategyType {
     Arbitrage,
     MarketMaking,
@@ -31,6 +35,10 @@ pub enum StrategyType {
 /// Immediate-or-kill order type for arbitrage legs: `FOK` (fill all or nothing) or `FAK`
 /// (fill what is available, cancel the rest).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[allow(
+    missing_docs,
+    reason = "a documented variant would turn the schema's enum into a oneOf; the enum's doc names each value"
+)]
 pub enum LegOrderType {
     #[default]
     #[serde(rename = "FOK")]
@@ -43,6 +51,10 @@ pub enum LegOrderType {
 /// feed published on the bus).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[allow(
+    missing_docs,
+    reason = "a documented variant would turn the schema's enum into a oneOf; the enum's doc names each value"
+)]
 pub enum DirectionalModel {
     Momentum,
     MeanReversion,

@@ -39,7 +39,20 @@ pub struct Violation {
 pub enum ValidateError {
     /// apiVersion/kind is not one of polyfleet's.
     #[error("not a polyfleet.dev/v1alpha1 resource: apiVersion {api_version:?}, kind {kind:?}")]
-    UnknownKind { api_version: String, kind: String },
+    UnknownKind {
+        /// The object's apiVersion.
+        api_version: String,
+        /// The object's kind.
+        kind: String,
+    },
+    /// The kind's own schema could not be prepared (a defect of this build, not of the object).
+    #[error("the {kind} schema cannot be used: {reason}")]
+    Schema {
+        /// The kind.
+        kind: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The object is invalid.
     #[error("{} violation(s): {}", .0.len(), .0.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<Violation>),
@@ -51,26 +64,27 @@ struct KindSchema {
     cel: CompiledSchema,
 }
 
-fn schemas() -> &'static HashMap<String, KindSchema> {
-    static SCHEMAS: OnceLock<HashMap<String, KindSchema>> = OnceLock::new();
+/// One kind's schema, prepared.
+fn prepare(
+    crd: &k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+) -> Result<KindSchema, String> {
+    let open_api = crd
+        .spec
+        .versions
+        .first()
+        .and_then(|v| v.schema.as_ref())
+        .and_then(|s| s.open_api_v3_schema.as_ref())
+        .ok_or("the CRD carries no schema")?;
+    let raw = serde_json::to_value(open_api).map_err(|e| e.to_string())?;
+    let schema = jsonschema::validator_for(&raw).map_err(|e| e.to_string())?;
+    let cel = compile_schema(&raw);
+    Ok(KindSchema { raw, schema, cel })
+}
+
+fn schemas() -> &'static HashMap<String, Result<KindSchema, String>> {
+    static SCHEMAS: OnceLock<HashMap<String, Result<KindSchema, String>>> = OnceLock::new();
     SCHEMAS.get_or_init(|| {
-        crate::all_crds()
-            .into_iter()
-            .map(|file| {
-                let kind = file.crd.spec.names.kind.clone();
-                let raw = serde_json::to_value(
-                    file.crd.spec.versions[0]
-                        .schema
-                        .as_ref()
-                        .and_then(|s| s.open_api_v3_schema.as_ref())
-                        .expect("derived CRDs carry a schema"),
-                )
-                .expect("schema is JSON");
-                let schema = jsonschema::validator_for(&raw).expect("generated schema compiles");
-                let cel = compile_schema(&raw);
-                (kind, KindSchema { raw, schema, cel })
-            })
-            .collect()
+        crate::all_crds().into_iter().map(|file| (file.crd.spec.names.kind.clone(), prepare(&file.crd))).collect()
     })
 }
 
@@ -79,7 +93,10 @@ fn kind_schema(object: &Value) -> Result<&'static KindSchema, ValidateError> {
     let kind = object["kind"].as_str().unwrap_or_default();
     let expected = format!("{}/{}", crate::GROUP, crate::VERSION);
     match schemas().get(kind) {
-        Some(s) if api_version == expected => Ok(s),
+        Some(Ok(s)) if api_version == expected => Ok(s),
+        Some(Err(reason)) if api_version == expected => {
+            Err(ValidateError::Schema { kind: kind.to_owned(), reason: reason.clone() })
+        }
         _ => Err(ValidateError::UnknownKind { api_version: api_version.to_owned(), kind: kind.to_owned() }),
     }
 }

@@ -17,6 +17,10 @@ use crate::refs::SecretRef;
 /// venue simulator, speaking the same protocol; the default for local runs and tests).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[allow(
+    missing_docs,
+    reason = "a documented variant would turn the schema's enum into a oneOf; the enum's doc names each value"
+)]
 pub enum VenueKind {
     Polymarket,
     Simulator,
@@ -26,6 +30,10 @@ pub enum VenueKind {
 /// signed but not sent, compared with paper) or `live` (sent to the venue).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[allow(
+    missing_docs,
+    reason = "a documented variant would turn the schema's enum into a oneOf; the enum's doc names each value"
+)]
 pub enum ExecutionMode {
     #[default]
     Paper,
@@ -37,6 +45,10 @@ pub enum ExecutionMode {
 /// wallets), `gnosisSafe` (2) or `poly1271` (3, deposit wallets).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[allow(
+    missing_docs,
+    reason = "a documented variant would turn the schema's enum into a oneOf; the enum's doc names each value"
+)]
 pub enum SignatureType {
     #[default]
     Eoa,

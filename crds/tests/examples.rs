@@ -1,6 +1,7 @@
 //! The examples under `manifests/examples/` against the API: every valid one deserializes into the
 //! Rust types and passes offline admission; every invalid one is rejected by exactly the layer
 //! and rule its header comment names.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use polyfleet_crds::examples::{RejectedBy, examples_dir, load_dir};
 use polyfleet_crds::validate::{Layer, ValidateError, Violation, validate};

@@ -15,6 +15,7 @@
 //!
 //! Run: `cargo bench -p polyfleet-operator --bench cluster_faults` (needs `cargo build
 //! --workspace --release` or the dev binaries: it uses the `polyfleet-operator` beside it).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 #[path = "../tests/cluster/mod.rs"]
 mod cluster;

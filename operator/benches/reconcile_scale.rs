@@ -8,6 +8,7 @@
 //! reconcile latency, API requests by method, and the process's resident memory (peak and now).
 //!
 //! Run: `cargo bench -p polyfleet-operator --bench reconcile_scale`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -149,15 +150,16 @@ async fn pass(
         .await;
     let took = started.elapsed();
     latencies.sort();
-    let q = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize];
+    // The p-th percentile (p in percent), nearest rank below.
+    let q = |p: usize| latencies[(latencies.len() - 1) * p / 100];
     let c = counts.lock().unwrap();
     println!(
         "{name:>8}: {} reconciles in {:.2} s = {:.0}/s; latency p50 {:.2} ms p99 {:.2} ms; API requests GET {} PATCH {} POST {} other {}",
         strategies.len(),
         took.as_secs_f64(),
         strategies.len() as f64 / took.as_secs_f64(),
-        q(0.5).as_secs_f64() * 1e3,
-        q(0.99).as_secs_f64() * 1e3,
+        q(50).as_secs_f64() * 1e3,
+        q(99).as_secs_f64() * 1e3,
         c.get,
         c.patch,
         c.post,

@@ -144,8 +144,11 @@ impl<K: Child> Shared<K> {
     }
 
     /// A stream of every changed child, for `Controller::owns_shared_stream`.
+    #[allow(
+        clippy::expect_used,
+        reason = "kube-runtime's Writer::subscribe is None only for stores not made by store_shared, and new() makes this one so"
+    )]
     pub fn subscribe(&self) -> ReflectHandle<K> {
-        // A shared store always hands out subscriptions.
         self.writer.subscribe().expect("a shared store has a dispatcher")
     }
 

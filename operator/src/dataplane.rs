@@ -63,7 +63,7 @@ impl<T: Clone + Send + Sync + 'static> Lazy<T> {
                         return;
                     }
                     Err(e) => {
-                        tracing::warn!(what, url = %l.url, error = %e, retry_in_ms = wait.as_millis() as u64, "data plane unreachable");
+                        tracing::warn!(what, url = %l.url, error = %e, retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), "data plane unreachable");
                         *l.last_error.lock().unwrap_or_else(|p| p.into_inner()) = e.to_string();
                     }
                 }

@@ -94,14 +94,14 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Rbac { chart_rules, namespaces } => {
             if !namespaces.is_empty() {
-                print!("{}", polyfleet_operator::rbac::render_namespaced(&namespaces));
+                print!("{}", polyfleet_operator::rbac::render_namespaced(&namespaces)?);
                 return Ok(());
             }
             if chart_rules {
-                print!("{}", polyfleet_operator::rbac::render_chart_rules());
+                print!("{}", polyfleet_operator::rbac::render_chart_rules()?);
                 return Ok(());
             }
-            print!("{}", polyfleet_operator::rbac::render());
+            print!("{}", polyfleet_operator::rbac::render()?);
             Ok(())
         }
         Command::Run(a) => {

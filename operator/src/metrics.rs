@@ -21,29 +21,38 @@ use crate::controller::Error;
 /// Label: the resource kind.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabel {
+    /// The resource kind.
     pub kind: &'static str,
 }
 
 /// Label: a RiskPolicy.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PolicyLabel {
+    /// Namespace.
     pub namespace: String,
+    /// RiskPolicy name.
     pub policy: String,
 }
 
 /// Label: one limit of a RiskPolicy (`gross_exposure`, `daily_loss`, `drawdown`).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct LimitLabel {
+    /// Namespace.
     pub namespace: String,
+    /// RiskPolicy name.
     pub policy: String,
+    /// The limit.
     pub limit: &'static str,
 }
 
 /// Label: a Strategy's PnL part (`realized` or `unrealized`).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PnlLabel {
+    /// Namespace.
     pub namespace: String,
+    /// Strategy name.
     pub strategy: String,
+    /// `realized` or `unrealized`.
     pub part: &'static str,
 }
 
@@ -52,7 +61,9 @@ type Usdc<L> = Family<L, Gauge<f64, AtomicU64>>;
 /// Label: kind and failure reason.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct FailureLabel {
+    /// The resource kind.
     pub kind: &'static str,
+    /// Why it failed.
     pub reason: &'static str,
 }
 

@@ -19,9 +19,13 @@ use crate::settings::{FleetSettings, SecretKey};
 /// The agent roles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Role {
+    /// Venue WebSocket to book events.
     MarketData,
+    /// Book events to intents.
     Strategy,
+    /// The risk gateway.
     Risk,
+    /// Approved orders to the venue.
     Execution,
     /// The venue simulator of a `kind: simulator` Venue (`polyfleet venue-sim`).
     Simulator,

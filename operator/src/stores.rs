@@ -59,7 +59,7 @@ impl<B: Bus> OrderControl for BusControl<B> {
             reason: reason.to_string(),
             created_ts_ns: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
+                .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
                 .unwrap_or(0),
         });
         let subject = subjects::intents(namespace, strategy);

@@ -3,6 +3,7 @@
 //! read from the generated CRD, as the API server applies them) are exactly the values the
 //! operator's conversion and the core's bounds accept; every admitted value runs in the agent's
 //! strategy; and the KV parameter document the operator writes is the one the agent decodes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use kube::CustomResourceExt;
 use polyfleet_core::config::{ParamsDoc, StrategyParams, StrategyType};
@@ -24,7 +25,9 @@ fn field_schema(field: &str) -> Value {
 
 /// A bound of the schema (written as a number, e.g. `9999.0`), as an integer.
 fn bound(s: &Value, which: &str) -> Option<i64> {
-    s[which].as_f64().map(|b| b as i64)
+    let b = s[which].as_f64()?;
+    assert_eq!(b.fract(), 0.0, "{which} bound {b} is not whole");
+    Some(format!("{b:.0}").parse().unwrap())
 }
 
 /// What the schema admits for an integer field.

@@ -4,6 +4,7 @@
 //! message its header comment promises (update pairs: the first object is created for real, the
 //! update is a dry-run server-side apply). Everything happens in a fresh namespace that is deleted
 //! afterwards.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Error;

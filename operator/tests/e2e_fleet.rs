@@ -15,6 +15,7 @@
 //! Needs root and iproute2 (network namespaces), `nats-server`, `redis-server`, and the
 //! workspace's binaries built (`cargo test --workspace` builds them). Skips with a message
 //! otherwise.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 mod cluster;
 mod testnode;

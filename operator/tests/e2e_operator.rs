@@ -16,6 +16,7 @@
 //! generation, same pod template); the kill switch reaches Redis; deleting the Strategy cancels
 //! its orders, removes its parameters and garbage-collects its children; the ServiceAccount
 //! cannot read Secrets.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 mod cluster;
 

@@ -5,6 +5,7 @@
 //! reconcile asks the venue nothing (the answer is cached until the spec changes, a series rolls
 //! or five minutes pass) and, with nothing changed, writes nothing; a Market the venue does not
 //! know is Pending with a Warning event.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 mod mockapi;
 

@@ -4,6 +4,7 @@
 //! (Active, Pending before the CLOB serves the book, Halted when not accepting orders or the feed
 //! is down, Resolved when closed), `Ready` and `FeedHealthy`, and that a failed lookup keeps what
 //! was resolved. The fee rate reaches the agents' markets file.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use std::path::PathBuf;
 

@@ -4,6 +4,7 @@
 //! `values.schema.json` and the schema refuses wrong values; every environment variable the chart
 //! and the base manifests give the operator is one the operator reads; `kubectl kustomize` builds
 //! every kustomization (skipped with a message when kubectl is absent).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -2,6 +2,7 @@
 //! specs, the strategy configuration the agent itself parses, parameter-only changes that leave
 //! the pod alone, suspend, refusals (live without acknowledgement, missing references,
 //! unimplemented types, no markets) and RiskPolicy limits.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 mod mockapi;
 
@@ -71,7 +72,7 @@ fn assert_hardened(d: &Deployment) {
 fn venue_gets_a_market_data_pod_per_shard_and_an_execution_agent() {
     let venue: Venue = example("venue-simulator.yaml");
     let (binary, event): (Market, Market) = (example("market-binary.yaml"), example("market-negrisk-event.yaml"));
-    let plan = plan_venue(&venue, &markets(), &[&event, &binary], &FleetSettings::default());
+    let plan = plan_venue(&venue, &markets(), &[&event, &binary], &FleetSettings::default()).unwrap();
     // 400 tokens per pod: all five in one shard, the market's tokens together.
     assert_eq!(plan.shards.len(), 1);
     assert_eq!(plan.shards[0].markets, vec!["election-winner", "fed-cut-december"]);
@@ -117,7 +118,7 @@ fn venue_gets_a_market_data_pod_per_shard_and_an_execution_agent() {
 fn the_execution_agent_gets_credentials_only_as_secret_references_and_live_only_when_acknowledged() {
     let mut venue: Venue = example("venue-simulator.yaml");
     let exec_of = |v: &Venue| {
-        let plan = plan_venue(v, &markets(), &[], &FleetSettings::default());
+        let plan = plan_venue(v, &markets(), &[], &FleetSettings::default()).unwrap();
         pod_spec(plan.deployments.last().unwrap()).containers[0].clone()
     };
     let c = exec_of(&venue);

@@ -6,6 +6,7 @@
 //! longer planned is deleted; status carries shards, assigned tokens and observedGeneration; an
 //! Event says what was done. The live children come from the children's store: a settled Venue
 //! causes no API call at all; without RiskPolicies the gateway is removed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 mod mockapi;
 
@@ -60,7 +61,7 @@ async fn a_new_venue_gets_its_agents_gateway_and_network_policy_and_a_stale_shar
     let (venue, markets, policies) = resources(true);
     let views: Vec<MarketView> = markets.iter().filter_map(MarketView::of).collect();
     let declared: Vec<&Market> = markets.iter().collect();
-    let plan = plan_venue(&venue, &views, &declared, &FleetSettings::default());
+    let plan = plan_venue(&venue, &views, &declared, &FleetSettings::default()).unwrap();
     let mut stale: Deployment =
         applied(&plan.deployments.iter().find(|d| d.metadata.name.as_deref() == Some("md-sim-0")).unwrap().clone());
     stale.metadata.name = Some("md-sim-1".into());
@@ -142,7 +143,7 @@ fn settled_children(venue: &Venue, markets: &[Market], gateway_svc: bool, gatewa
     let views: Vec<MarketView> = markets.iter().filter_map(MarketView::of).collect();
     let settings = FleetSettings::default();
     let declared: Vec<&Market> = markets.iter().collect();
-    let plan = plan_venue(venue, &views, &declared, &settings);
+    let plan = plan_venue(venue, &views, &declared, &settings).unwrap();
     let (gw, gw_svc) = gateway("trading", "sim", 200, &settings, owner_ref(venue));
     let mut deployments: Vec<_> = plan.deployments.iter().map(applied).collect();
     let mut services: Vec<_> = plan.services.iter().map(applied).collect();
@@ -163,7 +164,7 @@ fn settled_venue(with_policy: bool) -> (Venue, Vec<Market>) {
     let (mut venue, markets, _) = resources(with_policy);
     let views: Vec<MarketView> = markets.iter().filter_map(MarketView::of).collect();
     let declared: Vec<&Market> = markets.iter().collect();
-    let plan = plan_venue(&venue, &views, &declared, &FleetSettings::default());
+    let plan = plan_venue(&venue, &views, &declared, &FleetSettings::default()).unwrap();
     venue.status = Some(desired_status(None, 3, &plan, "2026-11-22T08:00:00Z"));
     (venue, markets)
 }

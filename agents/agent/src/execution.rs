@@ -64,7 +64,7 @@ pub fn encode_outcome(events: &[ExecEvent]) -> Bytes {
             ExecEvent::Update(u) => encode(u),
             ExecEvent::Fill(f) => encode(f),
         };
-        out.put_u32(body.len() as u32);
+        out.put_u32(u32::try_from(body.len()).unwrap_or(u32::MAX));
         out.put_slice(&body);
     }
     out.freeze()

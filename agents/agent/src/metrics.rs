@@ -18,6 +18,7 @@ pub use polyfleet_io::probes::{Probe, serve};
 /// Label of a per-kind counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabel {
+    /// The kind counted.
     pub kind: String,
 }
 
@@ -121,19 +122,23 @@ impl Probe for MarketDataMetrics {
 /// Label of a latency histogram: the hop.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HopLabel {
+    /// The hop measured (`md_to_signal`, ...).
     pub hop: &'static str,
 }
 
 /// Label of a venue call counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct VenueCallLabel {
+    /// The endpoint called.
     pub endpoint: &'static str,
+    /// The call's result.
     pub result: &'static str,
 }
 
 /// Label of a decision counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabel {
+    /// The decision's reason (`approved` or the rule).
     pub reason: &'static str,
 }
 

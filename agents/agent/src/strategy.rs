@@ -143,7 +143,10 @@ pub async fn run<B: Bus>(
                     Err(e) => { tracing::warn!(error = %e, "parameter watch failed"); continue }
                 };
                 let ack = apply_params(&mut runner, cfg.type_, &entry.value, &metrics);
-                let body = serde_json::to_vec(&ack).unwrap_or_default();
+                let body = match serde_json::to_vec(&ack) {
+                    Ok(b) => b,
+                    Err(e) => { tracing::error!(error = %e, "parameter acknowledgement does not serialize: not written"); continue }
+                };
                 if let Err(e) = bus.kv_put(&subjects::params_ack_key(&cfg.namespace, &cfg.name), body.into()).await {
                     tracing::warn!(error = %e, "parameter acknowledgement not written");
                 }

@@ -11,7 +11,10 @@ static REPLAY_NS: AtomicU64 = AtomicU64::new(0);
 /// Now, Unix nanoseconds.
 pub fn now_ns() -> u64 {
     match REPLAY_NS.load(Ordering::Relaxed) {
-        0 => SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0),
+        0 => SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+            .unwrap_or(0),
         t => t,
     }
 }

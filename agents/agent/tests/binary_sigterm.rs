@@ -1,5 +1,6 @@
 //! The `polyfleet-agent market-data` binary as Kubernetes runs it: configured by flags, ready on
 //! `/readyz` once every book is live, metrics on `/metrics`, and a clean exit (code 0) on SIGTERM.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use polyfleet_testkit as support;
 

@@ -14,6 +14,7 @@
 //! 6. The kill switch flipped after an approval: the order is not sent.
 //! 7. The logs of every agent, the exported spans, the metrics and the risk store's contents
 //!    hold neither the private key nor the API secret or passphrase.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 mod harness;
 mod otlp;
@@ -56,7 +57,7 @@ const KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b7
 const DEAD_MAN_WINDOW_MS: u64 = 1_500;
 
 fn now_ns() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
+    u64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()).unwrap()
 }
 
 /// A live order of the test's own "manual" strategy (the gateway and executor treat it as any).

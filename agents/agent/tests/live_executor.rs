@@ -3,6 +3,7 @@
 //! the Venue's acknowledgement or credentials; HTTP 425 (matching-engine restart) is retried
 //! within the budget and reported when it lasts longer; a batch of 16 goes out as 15 + 1; the
 //! client-side rate limit makes a burst wait.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -4,6 +4,7 @@
 //! malformed frames and a late subscriber start, the subscriber's books end equal to the
 //! simulator's truth, every gap having been repaired by a snapshot request, and the agent kept
 //! reconnecting.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use polyfleet_agent::metrics::Probe;
 use polyfleet_testkit as support;

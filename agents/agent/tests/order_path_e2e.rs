@@ -11,6 +11,7 @@
 //! 4. The execution agent is killed (SIGKILL) while executing and restarted: no fill twice.
 //! 5. Every filled order's spans (market event, signal, risk decision, execution) share one trace
 //!    id across the strategy, risk and execution processes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 mod harness;
 mod otlp;

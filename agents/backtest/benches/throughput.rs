@@ -8,6 +8,7 @@
 //! trading. `BENCH_EVENTS` sets the number of events (default 10 million).
 //!
 //! Run: `cargo bench -p polyfleet-backtest --bench throughput`
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use std::time::{Duration, Instant};
 
@@ -41,7 +42,7 @@ fn main() {
     while fed < total {
         let prep = Instant::now();
         batch.clear();
-        feed.step(&mut sim, BATCH.min((total - fed) as usize), &mut batch);
+        feed.step(&mut sim, BATCH.min(usize::try_from(total - fed).unwrap_or(usize::MAX)), &mut batch);
         prep_time += prep.elapsed();
         let run = Instant::now();
         for ev in &batch {

@@ -1,5 +1,6 @@
 //! Statistics on a journal whose numbers are worked out by hand, and the sweep grid, overrides
 //! and ranking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use polyfleet_backtest::journal::{Journal, Sample};
 use polyfleet_backtest::stats::stats;

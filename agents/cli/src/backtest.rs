@@ -156,7 +156,7 @@ fn write(args: &BacktestArgs, reports: Vec<Report>, without_effect: &[String]) -
         std::fs::write(&name, text).with_context(|| format!("writing {}", name.display()))
     };
     if reports.len() == 1 {
-        put(args.out.join("report.json"), reports[0].to_json())?;
+        put(args.out.join("report.json"), reports[0].to_json()?)?;
         put(args.out.join("report.html"), html(&reports[0]))?;
         return Ok(reports);
     }
@@ -169,7 +169,7 @@ fn write(args: &BacktestArgs, reports: Vec<Report>, without_effect: &[String]) -
     for (rank, &i) in order.iter().enumerate() {
         let dir = args.out.join(format!("run-{:03}", i + 1));
         std::fs::create_dir_all(&dir)?;
-        put(dir.join("report.json"), reports[i].to_json())?;
+        put(dir.join("report.json"), reports[i].to_json()?)?;
         put(dir.join("report.html"), html(&reports[i]))?;
         ranking.push(serde_json::json!({
             "rank": rank + 1,

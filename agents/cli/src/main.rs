@@ -139,8 +139,8 @@ enum Command {
         /// Time from a risk decision to the order (or cancel) at the venue, milliseconds: a leg
         /// priced on one book meets the book of that much later. 0 executes on the deciding
         /// event's book (optimistic; what `up --replay` does in lockstep).
-        #[arg(long, default_value_t = DEFAULT_LATENCY_MS, value_parser = latency_ms)]
-        latency_ms: f64,
+        #[arg(long = "latency-ms", default_value = DEFAULT_LATENCY_MS, value_parser = latency_ns)]
+        latency_ns: u64,
         /// Sweep worker threads (default: the machine's cores).
         #[arg(long)]
         workers: Option<usize>,
@@ -237,7 +237,8 @@ async fn main() -> anyhow::Result<()> {
         Command::VenueSim {
             addr, seed, rate, binary_markets, events, mispricing_bps, replay: None, resources, ..
         } => {
-            let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64;
+            let now_ms =
+                u64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis())?;
             let (model, rate) = match resources {
                 Some(dir) => {
                     let res = local::load_declared(&dir)?;
@@ -304,7 +305,7 @@ async fn main() -> anyhow::Result<()> {
             sweep,
             capital,
             sample_ms,
-            latency_ms,
+            latency_ns,
             workers,
             skip_bad_input,
         } => {
@@ -318,7 +319,7 @@ async fn main() -> anyhow::Result<()> {
                 sweeps: sweep,
                 capital,
                 sample_ms,
-                latency_ns: (latency_ms * 1e6).round() as u64,
+                latency_ns,
                 workers: workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
                 progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
                 bad_input: bad_input(skip_bad_input),
@@ -341,13 +342,20 @@ async fn main() -> anyhow::Result<()> {
 
 /// The backtest's default order latency, ms: what `up` measured from a risk decision to the
 /// paper venue's answer (README, "Backtesting").
-const DEFAULT_LATENCY_MS: f64 = 5.0;
+const DEFAULT_LATENCY_MS: &str = "5";
 
-fn latency_ms(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && (0.0..=60_000.0).contains(&v) => Ok(v),
-        _ => Err(format!("{s:?} is not a latency in milliseconds between 0 and 60000")),
+/// `--latency-ms`: milliseconds with up to 6 decimals (whole nanoseconds), 0 to 60000, as ns.
+fn latency_ns(s: &str) -> Result<u64, String> {
+    let bad = || format!("{s:?} is not a latency in milliseconds between 0 and 60000 (at most 6 decimals)");
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
+    if !digits(int) || (!frac.is_empty() && !digits(frac)) || frac.len() > 6 {
+        return Err(bad());
     }
+    let ms: u64 = int.parse().map_err(|_| bad())?;
+    let sub: u64 = if frac.is_empty() { 0 } else { format!("{frac:0<6}").parse().map_err(|_| bad())? };
+    let ns = ms.checked_mul(1_000_000).and_then(|n| n.checked_add(sub)).ok_or_else(bad)?;
+    if ns > 60_000 * 1_000_000 { Err(bad()) } else { Ok(ns) }
 }
 
 fn bad_input(skip: bool) -> BadInput {
@@ -389,5 +397,22 @@ fn summary(reports: &[Report]) {
     }
     if let Some(note) = reports.first().and_then(|r| r.metrics.ratios_note.as_ref()) {
         println!("     sharpe: {note}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::latency_ns;
+
+    #[test]
+    fn latency_flag_is_exact_milliseconds() {
+        assert_eq!(latency_ns("5"), Ok(5_000_000));
+        assert_eq!(latency_ns("0.5"), Ok(500_000));
+        assert_eq!(latency_ns("0.000001"), Ok(1));
+        assert_eq!(latency_ns("0"), Ok(0));
+        assert_eq!(latency_ns("60000"), Ok(60_000_000_000));
+        for bad in ["60000.000001", "-1", "1e3", "0.0000001", "", ".5", "5.", "NaN", "inf"] {
+            assert!(latency_ns(bad).is_err(), "{bad:?} accepted");
+        }
     }
 }

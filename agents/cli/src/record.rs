@@ -11,7 +11,7 @@ use polyfleet_polymarket::websocket::client::{self, WsConfig, WsEvent};
 use tokio::sync::{mpsc, watch};
 
 fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)).unwrap_or(0)
 }
 
 /// Records until `duration` elapses (if given) or `stop` turns true; returns frames written.

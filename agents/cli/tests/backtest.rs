@@ -5,6 +5,7 @@
 //! is refused; a garbage or empty recording is refused
 //! by all three readers (backtest, `up --replay`, `venue-sim --replay`) unless bad input is to be
 //! skipped, and then the report says so at the top.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,6 +1,7 @@
 //! `polyfleet venue-sim --generate`: the recording is deterministic (same seed, same bytes; another
 //! seed, other bytes), starts with a book snapshot of every token, is all valid market-channel
 //! frames in time order, loads as a replay, and the binary writes (gzip) what the library writes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use std::process::Command;
 

@@ -1,6 +1,7 @@
 //! The local fleet runs paper and shadow Strategies only: a `live` one (on a Venue that
 //! acknowledges live trading) is refused with a reason instead of being filled on paper while
 //! saying live.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use std::path::PathBuf;
 

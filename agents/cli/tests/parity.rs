@@ -3,6 +3,7 @@
 //! backtest` (the engine, no bus) gives the same fills and the same PnL.
 //!
 //! Its own test binary: a replaying fleet sets the agents' process-wide clock.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use std::path::{Path, PathBuf};
 

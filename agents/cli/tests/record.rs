@@ -1,5 +1,6 @@
 //! `polyfleet record` against the simulator: the recording holds the connection marker, the
 //! subscription snapshots and the stream, and replays through the decoder into the model's books.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use std::net::SocketAddr;
 use std::time::Duration;

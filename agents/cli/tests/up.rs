@@ -3,6 +3,7 @@
 //! `/metrics` serves every agent's metrics, editing the Strategy's file changes its parameters
 //! live (acknowledged by the agent), an invalid edit is reported and changes nothing, and stopping
 //! cancels what is open and ends cleanly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 mod common;
 

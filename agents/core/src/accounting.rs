@@ -70,7 +70,14 @@ pub struct Booked {
 pub enum AccountingError {
     /// A sell larger than the position.
     #[error("sell of {sell} shares of {token} exceeds the {held} held")]
-    Oversell { token: TokenId, sell: Quantity, held: Quantity },
+    Oversell {
+        /// The token sold.
+        token: TokenId,
+        /// Shares the fill sells.
+        sell: Quantity,
+        /// Shares held.
+        held: Quantity,
+    },
     /// An amount beyond the fixed-point range.
     #[error("amount overflow booking fill {0}")]
     Overflow(String),

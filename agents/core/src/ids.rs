@@ -6,6 +6,12 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// The low 64 bits of `v`: one limb of a multi-limb number (the truncation is the point).
+#[allow(clippy::cast_possible_truncation, reason = "splitting a u128 into 64-bit limbs")]
+const fn low_limb(v: u128) -> u64 {
+    v as u64
+}
+
 /// Why an identifier was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
@@ -57,10 +63,10 @@ impl TokenId {
                 value = value * 10 + u64::from(b - b'0');
             }
             let mut carry = u128::from(value);
-            let factor = 10u128.pow(chunk.len() as u32);
+            let factor = 10u128.pow(u32::try_from(chunk.len()).map_err(|_| err())?);
             for limb in &mut limbs {
                 let v = u128::from(*limb) * factor + carry;
-                *limb = v as u64;
+                *limb = low_limb(v);
                 carry = v >> 64;
             }
             if carry != 0 {
@@ -72,7 +78,7 @@ impl TokenId {
 
     /// From a small integer (tests, the simulator).
     pub const fn from_u128(v: u128) -> TokenId {
-        TokenId([v as u64, (v >> 64) as u64, 0, 0])
+        TokenId([low_limb(v), low_limb(v >> 64), 0, 0])
     }
 
     /// From little-endian limbs.
@@ -97,10 +103,10 @@ impl fmt::Display for TokenId {
             let mut rem: u128 = 0;
             for limb in limbs.iter_mut().rev() {
                 let cur = (rem << 64) | u128::from(*limb);
-                *limb = (cur / CHUNK) as u64;
+                *limb = low_limb(cur / CHUNK);
                 rem = cur % CHUNK;
             }
-            chunks[n] = rem as u64;
+            chunks[n] = low_limb(rem);
             n += 1;
             if limbs.iter().all(|&l| l == 0) {
                 break;
@@ -259,6 +265,19 @@ impl ClientOrderId {
     /// Longest accepted id.
     pub const MAX_LEN: usize = 48;
 
+    /// A valid id that no runner hands out (`invalid-prefix`): what a strategy gets if its
+    /// runner's prefix check were ever removed.
+    pub const INVALID: ClientOrderId = {
+        let text = b"invalid-prefix";
+        let mut buf = [0u8; ClientOrderId::MAX_LEN];
+        let mut i = 0;
+        while i < text.len() {
+            buf[i] = text[i];
+            i += 1;
+        }
+        ClientOrderId { len: 14, buf }
+    };
+
     /// Validates and stores `s`.
     pub fn new(s: &str) -> Result<ClientOrderId, IdError> {
         let ok = !s.is_empty()
@@ -269,7 +288,8 @@ impl ClientOrderId {
         }
         let mut buf = [0u8; Self::MAX_LEN];
         buf[..s.len()].copy_from_slice(s.as_bytes());
-        Ok(ClientOrderId { len: s.len() as u8, buf })
+        let len = u8::try_from(s.len()).map_err(|_| IdError::ClientOrder(s.to_owned()))?;
+        Ok(ClientOrderId { len, buf })
     }
 
     /// The id as text.

@@ -36,15 +36,21 @@ pub fn book_liquidity(books: &TokenMap<BookFollower>, intent: &OrderIntent, band
 /// A RiskPolicy's limits in fixed point.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RiskLimits {
+    /// Refuse every new order.
     pub kill_switch: bool,
+    /// Largest size of one order.
     pub max_order_size: Quantity,
+    /// Largest notional (price × size) of one order.
     pub max_order_notional: Money,
+    /// Largest position in one token, open orders included.
     pub max_position_per_market: Quantity,
+    /// Largest cost of everything held plus reserved by open buys.
     pub max_gross_exposure: Money,
     /// Positive amount: a daily PnL at or below minus this stops new orders.
     pub max_daily_loss: Money,
     /// Positive amount: equity this far below its peak stops new orders.
     pub max_drawdown: Money,
+    /// Most orders in any sliding minute.
     pub max_orders_per_minute: u32,
     /// Cash that must rest on the side an order takes from (computed by the caller from the book
     /// within the policy's band); `None` disables the check.

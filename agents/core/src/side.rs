@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 /// The side of an order: buy or sell outcome tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Side {
+    /// Buy outcome tokens (pay USDC).
     Buy,
+    /// Sell outcome tokens held (receive USDC).
     Sell,
 }
 
@@ -44,7 +46,9 @@ impl Side {
 /// A side of an order book.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum BookSide {
+    /// Resting buy orders.
     Bid,
+    /// Resting sell orders.
     Ask,
 }
 

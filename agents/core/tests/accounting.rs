@@ -1,6 +1,7 @@
 //! Position and PnL accounting: average cost, realized/unrealized PnL with fees, at-most-once
 //! booking, exact reversal of FAILED fills in any order, and the cash identity
 //! `realized - cost = proceeds - purchases - fees` over random fill sequences.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use polyfleet_core::accounting::{AccountingError, Ledger};
 use polyfleet_core::wire::{Fill, FillStatus, Liquidity, Mode};

@@ -1,6 +1,7 @@
 //! The book follower's sequence rules: snapshots reset, deltas apply in order, a jump is a gap,
 //! an older snapshot is stale, and a snapshot of the very sequence a live follower is on (a late
 //! answer to a snapshot request) changes nothing, while a follower that is not live takes it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use polyfleet_core::book::{BookFollower, Followed};
 use polyfleet_core::wire::{Level, LevelChange, MarketEvent, MarketEventBody};

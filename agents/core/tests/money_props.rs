@@ -1,5 +1,6 @@
 //! Property tests of the money types over their whole domains: exact parse/format round trips,
 //! no panic on any input string or any operand, and arithmetic equal to a wide-integer reference.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use polyfleet_core::money::FeeSchedule;
 use polyfleet_core::{ClientOrderId, ConditionId, Money, Price, Quantity, Rounding, TokenId};
@@ -135,6 +136,7 @@ proptest! {
     }
 
     #[test]
+    #[allow(clippy::cast_possible_truncation, reason = "the reference routine splits limbs into u32 words")]
     fn token_ids_round_trip(limbs in any::<[u64; 4]>()) {
         // Build the decimal from the limbs with a reference big-number routine (u32 digits).
         let mut words: Vec<u32> = limbs.iter().flat_map(|l| [*l as u32, (*l >> 32) as u32]).collect();

@@ -2,6 +2,7 @@
 //! differential test that drives the Redis scripts and the core's reference model through the
 //! same random operations (decisions, releases, fills, limit changes, time across minutes and
 //! days) and requires the same answer to every call and the same state after each.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use bytes::Bytes;
 use polyfleet_core::accounting::Position;
@@ -293,6 +294,9 @@ impl Rng {
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
+    fn index(&mut self, len: usize) -> usize {
+        usize::try_from(self.below(len as u64)).unwrap()
+    }
 }
 
 #[tokio::test]
@@ -360,12 +364,12 @@ async fn redis_scripts_match_the_reference_model_over_random_operations() {
                     }
                 }
                 5 if !approved.is_empty() => {
-                    let i = approved.remove(rng.below(approved.len() as u64) as usize);
+                    let i = approved.remove(rng.index(approved.len()));
                     model.release(&p, &i.client_order_id).await.unwrap();
                     redis.release(&p, &i.client_order_id).await.unwrap();
                 }
                 6 | 7 if !approved.is_empty() => {
-                    let k = rng.below(approved.len() as u64) as usize;
+                    let k = rng.index(approved.len());
                     let i = approved[k].clone();
                     let size = Quantity::from_micros(rng.below(i.size.micros() + 1));
                     let cost = Money::from_micros(rng.below(60_000_000) as i64);

@@ -1,5 +1,6 @@
 //! Every market-channel and `/book` payload in `agents/polymarket/tests/data/polymarket/` decodes, with the
 //! values the venue sent.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use std::path::PathBuf;
 

@@ -2,6 +2,7 @@
 //! accounted for. Inputs are real fixture frames mutated (bit flips, byte overwrites with JSON
 //! punctuation, truncation, splicing two frames, duplication into arrays) plus raw random bytes,
 //! from a seeded generator so a failure reproduces.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use std::path::PathBuf;
 
@@ -17,7 +18,7 @@ impl Rng {
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        usize::try_from(self.next() % n.max(1) as u64).unwrap()
     }
 }
 
@@ -69,7 +70,7 @@ fn mutate(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
             }
             _ => {
                 let n = rng.below(64);
-                f = (0..n).map(|_| rng.next() as u8).collect();
+                f = (0..n).map(|_| rng.next().to_le_bytes()[0]).collect();
             }
         }
     }

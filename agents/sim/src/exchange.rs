@@ -38,10 +38,13 @@ impl Default for ExchangeConfig {
 /// Time in force as the venue names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VenueOrderType {
+    /// Good till cancelled.
     Gtc,
     /// Expires at this Unix second.
     Gtd(u64),
+    /// Fill or kill.
     Fok,
+    /// Fill and kill (fill what is there, cancel the rest).
     Fak,
 }
 
@@ -65,20 +68,30 @@ pub struct VenueOrder {
     pub owner: Uuid,
     /// Maker (funder) address, `0x…`.
     pub maker: String,
+    /// The market (condition id).
     pub market: ConditionId,
+    /// The token.
     pub token: TokenId,
+    /// Buy or sell.
     pub side: Side,
+    /// Limit price.
     pub price: Price,
+    /// Size.
     pub size: Quantity,
+    /// Time in force.
     pub order_type: VenueOrderType,
+    /// Refuse it if it would take.
     pub post_only: bool,
 }
 
 /// A user-channel event for `owner` about `market`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserEvent {
+    /// The account (API key) the event is for.
     pub owner: Uuid,
+    /// The market it concerns.
     pub market: ConditionId,
+    /// The event as the user channel sends it.
     pub body: Value,
 }
 
@@ -89,8 +102,11 @@ pub struct Placed {
     pub status: &'static str,
     /// What the order gave and got so far (pUSD and shares, by side).
     pub making: Money,
+    /// What the order got so far.
     pub taking: Money,
+    /// Trades it matched at once.
     pub trade_ids: Vec<String>,
+    /// User-channel events the placement caused.
     pub events: Vec<UserEvent>,
 }
 
@@ -246,7 +262,7 @@ impl Exchange {
             if let ExecEvent::Fill(f) = e {
                 let (id, ev) = self.record_trade(&order.id, f.price, f.size, Liquidity::Taker, now_ms);
                 trade_ids.push(id);
-                out.push(ev);
+                out.extend(ev);
             }
         }
         let rec = self.orders.get_mut(&order.id).ok_or("order vanished")?;
@@ -265,7 +281,7 @@ impl Exchange {
                 ExecEvent::Fill(f) => {
                     let Some(id) = self.by_cid.get(&f.client_order_id).cloned() else { continue };
                     let (_, ev) = self.record_trade(&id, f.price, f.size, Liquidity::Maker, now_ms);
-                    out.push(ev);
+                    out.extend(ev);
                 }
                 ExecEvent::Update(u) => {
                     let Some(id) = self.by_cid.get(&u.client_order_id).cloned() else { continue };
@@ -417,7 +433,7 @@ impl Exchange {
         size: Quantity,
         liquidity: Liquidity,
         now_ms: u64,
-    ) -> (String, UserEvent) {
+    ) -> (String, Option<UserEvent>) {
         let i = self.trades.len();
         let id = format!("sim-trade-{}", i + 1);
         self.trades.push(Trade {
@@ -436,7 +452,8 @@ impl Exchange {
             rec.matched = rec.matched.saturating_add(size);
             rec.trades.push(id.clone());
         }
-        let ev = self.trade_event(&id).expect("trade just recorded");
+        // The trade was just recorded, so its event exists.
+        let ev = self.trade_event(&id);
         (id, ev)
     }
 

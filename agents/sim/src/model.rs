@@ -178,7 +178,7 @@ impl Simulator {
                 new_market(rng, cfg.levels, fair, event, outcome, slug, question)
             };
         for i in 0..cfg.binary_markets {
-            let fair = 2000 + rng.below(6000) as u32;
+            let fair = 2000 + rng.below_u32(6000);
             markets.push(new_market(
                 &mut rng,
                 fair,
@@ -221,7 +221,7 @@ impl Simulator {
     /// Appends a binary market (with a fresh book); its index.
     pub(crate) fn add_binary(&mut self, slug: Option<String>) -> usize {
         let i = self.markets.len();
-        let fair = 2000 + self.rng.below(6000) as u32;
+        let fair = 2000 + self.rng.below_u32(6000);
         let slug = slug.unwrap_or_else(|| format!("sim-binary-{i}"));
         let question = format!("Will {slug} happen?");
         self.markets.push(new_market(&mut self.rng, self.cfg.levels, fair, None, "Yes".into(), slug, question));
@@ -234,11 +234,11 @@ impl Simulator {
     pub(crate) fn add_event(&mut self, slug: Option<String>, labels: &[String]) -> Vec<usize> {
         let e = self.events.len();
         let slug = slug.unwrap_or_else(|| format!("sim-event-{e}"));
-        let n = labels.len().max(2) as u32;
+        let n = u32::try_from(labels.len().max(2)).unwrap_or(u32::MAX);
         let base = Price::SCALE / n;
         let mut idx = vec![];
         for (k, label) in labels.iter().enumerate() {
-            let fair = if k as u32 + 1 == n { Price::SCALE - base * (n - 1) } else { base };
+            let fair = if u32::try_from(k + 1).is_ok_and(|k1| k1 == n) { Price::SCALE - base * (n - 1) } else { base };
             let i = self.markets.len();
             let (m_slug, question) = (format!("{slug}-{k}"), format!("Will {label} win {slug}?"));
             self.markets.push(new_market(
@@ -325,7 +325,7 @@ impl Simulator {
     /// Advances the model one step and returns the frames it produced (possibly none).
     pub fn step(&mut self) -> Vec<SimFrame> {
         self.now_ms += self.cfg.step_ms;
-        let i = self.rng.below(self.markets.len() as u64) as usize;
+        let i = self.rng.index(self.markets.len());
         let mut out = Vec::new();
         let roll = self.rng.below(100);
         if roll < 8 {
@@ -334,16 +334,16 @@ impl Simulator {
             if roll < 40 {
                 self.walk(i);
             }
-            let side = self.rng.below(2) as usize;
-            let k = self.rng.below(self.cfg.levels.max(1) as u64) as usize;
+            let side = self.rng.index(2);
+            let k = self.rng.index(usize::try_from(self.cfg.levels.max(1)).unwrap_or(1));
             self.markets[i].sizes[side][k] = random_size(&mut self.rng);
         }
         if let Some(e) = self.markets[i].event
             && self.markets[i].discount_steps == 0
             && self.rng.chance_bps(self.cfg.mispricing_bps)
         {
-            let victim = self.events[e].markets[self.rng.below(self.events[e].markets.len() as u64) as usize];
-            self.markets[victim].discount_steps = 20 + self.rng.below(60) as u32;
+            let victim = self.events[e].markets[self.rng.index(self.events[e].markets.len())];
+            self.markets[victim].discount_steps = 20 + self.rng.below_u32(60);
             if victim != i {
                 self.emit_requote(victim, &mut out);
             }
@@ -354,14 +354,16 @@ impl Simulator {
 
     fn walk(&mut self, i: usize) {
         let step = if self.rng.below(2) == 0 { -1i64 } else { 1 } * i64::from(self.markets[i].tick.ticks());
-        let bounded = |f: i64| f.clamp(i64::from(MILLI * 2), i64::from(Price::SCALE - MILLI * 2)) as u32;
+        let bounded = |f: i64| {
+            u32::try_from(f.clamp(i64::from(MILLI * 2), i64::from(Price::SCALE - MILLI * 2))).unwrap_or(MILLI * 2)
+        };
         let before = self.markets[i].fair;
         self.markets[i].fair = bounded(i64::from(before) + step);
         let moved = i64::from(self.markets[i].fair) - i64::from(before);
         // Keep a neg-risk event's fair prices summing to 1: offset the move on a sibling.
         if let Some(e) = self.markets[i].event {
             let siblings: Vec<usize> = self.events[e].markets.iter().copied().filter(|&m| m != i).collect();
-            let s = siblings[self.rng.below(siblings.len() as u64) as usize];
+            let s = siblings[self.rng.index(siblings.len())];
             let wanted = i64::from(self.markets[s].fair) - moved;
             let got = bounded(wanted);
             self.markets[s].fair = got;
@@ -413,11 +415,15 @@ impl Simulator {
         };
         let bids = (0..m.sizes[0].len())
             .map_while(|k| {
-                best_bid.checked_sub(k as u32 * tick).filter(|&p| p >= tick).map(|p| level(p, m.sizes[0][k]))
+                u32::try_from(k)
+                    .ok()
+                    .and_then(|k| best_bid.checked_sub(k * tick))
+                    .filter(|&p| p >= tick)
+                    .map(|p| level(p, m.sizes[0][k]))
             })
             .collect();
         let asks = (0..m.sizes[1].len())
-            .map(|k| best_ask + k as u32 * tick)
+            .map(|k| best_ask + u32::try_from(k).unwrap_or(0) * tick)
             .take_while(|&p| p <= Price::SCALE - tick)
             .enumerate()
             .map(|(k, p)| level(p, m.sizes[1][k]))

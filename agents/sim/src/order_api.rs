@@ -38,7 +38,7 @@ use crate::venue_auth::{Account, PostedOrder, verify_order};
 pub const MAX_BATCH: usize = 15;
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)).unwrap_or(0)
 }
 
 /// The routes, to merge into the server's router.

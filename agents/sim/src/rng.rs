@@ -25,7 +25,17 @@ impl Rng {
         ((u128::from(self.next_u64()) * u128::from(n.max(1))) >> 64) as u64
     }
 
-    /// True with probability bps / 10_000.
+    /// Uniform in `0..n` (`n` > 0), as a u32.
+    pub fn below_u32(&mut self, n: u32) -> u32 {
+        u32::try_from(self.below(u64::from(n))).unwrap_or(0)
+    }
+
+    /// A uniform index into a slice of `len` (> 0) items.
+    pub fn index(&mut self, len: usize) -> usize {
+        usize::try_from(self.below(u64::try_from(len).unwrap_or(u64::MAX))).unwrap_or(0)
+    }
+
+    /// True with probability `bps`/10000.
     pub fn chance_bps(&mut self, bps: u32) -> bool {
         self.below(10_000) < u64::from(bps)
     }

@@ -208,7 +208,7 @@ impl SimHandle {
     pub fn engine_restart(&self, ms: u64) {
         let until = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
             .unwrap_or(0)
             + ms;
         self.shared.engine_restart_until_ms.store(until, Ordering::SeqCst);
@@ -469,8 +469,9 @@ fn gamma_market(sim: &Simulator, i: usize) -> Value {
         "conditionId": m.condition.to_string(),
         "slug": m.slug,
         "endDate": "2027-01-01T00:00:00Z",
-        "outcomes": serde_json::to_string(&["Yes", "No"]).unwrap_or_default(),
-        "clobTokenIds": serde_json::to_string(&[m.yes.to_string(), m.no.to_string()]).unwrap_or_default(),
+        // Gamma writes both lists as JSON text inside the JSON.
+        "outcomes": serde_json::Value::Array(vec!["Yes".into(), "No".into()]).to_string(),
+        "clobTokenIds": serde_json::Value::Array(vec![m.yes.to_string().into(), m.no.to_string().into()]).to_string(),
         "active": true,
         "closed": false,
         "enableOrderBook": true,

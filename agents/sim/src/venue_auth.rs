@@ -77,18 +77,25 @@ const SOLADY_TYPE_STRING: &str = concat!(
 /// Why a request was refused (the text is what the client sees).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
+    /// A required header is absent.
     #[error("missing header {0}")]
     MissingHeader(&'static str),
+    /// A header does not parse.
     #[error("malformed header {0}")]
     Malformed(&'static str),
+    /// The timestamp is too old or in the future.
     #[error("request timestamp outside the accepted window")]
     Stale,
+    /// The L1 signature is not the address's.
     #[error("L1 signature does not recover to POLY_ADDRESS")]
     BadL1Signature,
+    /// The API key is unknown.
     #[error("Unauthorized/Invalid api key")]
     UnknownKey,
+    /// Passphrase or address do not match the key.
     #[error("invalid L2 credentials: passphrase or address does not match the api key")]
     Mismatch,
+    /// The request's HMAC does not match.
     #[error("invalid L2 signature: HMAC of the request does not match (wrong API secret?)")]
     BadHmac,
 }
@@ -96,14 +103,19 @@ pub enum AuthError {
 /// Why an order was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OrderError {
+    /// The body does not parse.
     #[error("invalid order payload: {0}")]
     Payload(String),
+    /// The owner is not the request's API key.
     #[error("the order owner is not the api key of the request")]
     Owner,
+    /// The EIP-712 signature is not the signer's.
     #[error("invalid signature: the order's EIP-712 signature does not recover to its signer")]
     Signature,
+    /// The signer is not the API key's address.
     #[error("the order's signer is not the api key's address")]
     Signer,
+    /// Price off the tick or size off the hundredths.
     #[error("invalid amounts: the price is not a multiple of the market's tick or the size not in hundredths")]
     Amounts,
 }
@@ -111,15 +123,20 @@ pub enum OrderError {
 /// API credentials as `/auth/api-key` returns them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {
+    /// API key.
     pub key: Uuid,
+    /// API secret (base64).
     pub secret: String,
+    /// API passphrase.
     pub passphrase: String,
 }
 
 /// An account known by its API key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
+    /// The account's address.
     pub address: Address,
+    /// Its API credentials.
     pub credentials: Credentials,
 }
 
@@ -231,11 +248,16 @@ fn fresh(ts: &str, now_s: u64) -> Result<(), AuthError> {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PostedOrder {
+    /// The signed order.
     pub order: PostedOrderBody,
+    /// The API key of the poster.
     pub owner: String,
+    /// `GTC`, `GTD`, `FOK` or `FAK`.
     pub order_type: String,
+    /// Refuse if it would take.
     #[serde(default)]
     pub post_only: bool,
+    /// Delay matching (sports markets).
     #[serde(default)]
     pub defer_exec: bool,
 }
@@ -244,19 +266,32 @@ pub struct PostedOrder {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PostedOrderBody {
+    /// Salt.
     pub salt: u64,
+    /// Maker (funder) address.
     pub maker: String,
+    /// Signer address.
     pub signer: String,
+    /// Token id, decimal.
     pub token_id: String,
+    /// Maker amount, 6-decimal units.
     pub maker_amount: String,
+    /// Taker amount, 6-decimal units.
     pub taker_amount: String,
+    /// `BUY` or `SELL`.
     pub side: String,
+    /// Expiry, Unix seconds (0: none).
     #[serde(default)]
     pub expiration: String,
+    /// Signature type (0 EOA, 1 proxy, 2 safe, 3 deposit wallet).
     pub signature_type: u8,
+    /// Creation time, Unix ms.
     pub timestamp: String,
+    /// Metadata (bytes32).
     pub metadata: String,
+    /// Builder code (bytes32).
     pub builder: String,
+    /// EIP-712 signature.
     pub signature: String,
 }
 
@@ -265,12 +300,19 @@ pub struct PostedOrderBody {
 pub struct VerifiedOrder {
     /// The EIP-712 hash, `0x…`: the order id.
     pub id: String,
+    /// Maker (funder) address.
     pub maker: String,
+    /// The token.
     pub token: TokenId,
+    /// Buy or sell.
     pub side: Side,
+    /// Limit price.
     pub price: Price,
+    /// Size.
     pub size: Quantity,
+    /// Time in force.
     pub order_type: VenueOrderType,
+    /// Refuse it if it would take.
     pub post_only: bool,
 }
 

@@ -3,6 +3,7 @@
 //! that rests and is cancelled, settlement (CONFIRMED, and FAILED for the configured share) on
 //! the user channel, the dead-man switch, and clear refusals of a wrong API secret, a forged
 //! order signature and a wrong user-channel secret.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use std::net::SocketAddr;
 use std::str::FromStr;

@@ -2,6 +2,7 @@
 //! -> wire encoding -> BookFollower on the consumer side. Followers end equal to the simulator's
 //! truth, through a lost connection (frames missed, then fresh snapshots) and through events lost
 //! between publisher and subscriber (a gap, repaired by a snapshot request).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use std::collections::HashMap;
 

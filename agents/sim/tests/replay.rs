@@ -3,6 +3,7 @@
 //! subscriber as the recorded `book` object byte for byte, every recorded frame goes out as
 //! recorded, and once a price change has moved the book the rebuilt snapshot keeps the recorded
 //! tick, flag and minimum size and writes numbers as the venue does.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -1,6 +1,7 @@
 //! The WebSocket client against the simulator: subscribe, change the asset set live (subscribe
 //! brings the new token's snapshot; unsubscribe stops its frames), and reconnect with a fresh
 //! subscription after the venue drops the connection.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use std::net::SocketAddr;
 use std::time::Duration;

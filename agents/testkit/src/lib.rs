@@ -1,6 +1,10 @@
 //! Real servers for tests, never mocks: a `nats-server` with JetStream and a `redis-server`, each
 //! on a free loopback port with its own temporary directory, stopped (and cleaned) when dropped
 //! (`scripts/setup.sh` installs both); and a real Kubernetes control plane ([`envtest`]).
+//!
+//! A dev-dependency only: a server that cannot start fails the test that asked for it, by
+//! panicking, as a failed assertion does.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test support: failing is panicking")]
 
 pub mod envtest;
 mod nats;

@@ -52,8 +52,8 @@ pub struct VenueContext {
 pub fn desired_status(current: Option<&VenueStatus>, generation: i64, plan: &VenuePlan, now: &str) -> VenueStatus {
     let mut s = current.cloned().unwrap_or_default();
     s.observed_generation = Some(generation);
-    s.shards = plan.shards.len() as i32;
-    s.assigned_assets = plan.shards.iter().map(|x| x.tokens.len()).sum::<usize>() as i32;
+    s.shards = i32::try_from(plan.shards.len()).unwrap_or(i32::MAX);
+    s.assigned_assets = i32::try_from(plan.shards.iter().map(|x| x.tokens.len()).sum::<usize>()).unwrap_or(i32::MAX);
     let msg = format!("{} market-data shards serving {} tokens", s.shards, s.assigned_assets);
     let g = Some(generation);
     set_condition(&mut s.conditions, Condition::new(READY, ConditionStatus::True, "AgentsApplied", msg, g, now));
@@ -109,7 +109,7 @@ async fn apply(venue: &Venue, ctx: &VenueContext) -> Result<Action, Error> {
     let declared: Vec<&polyfleet_crds::Market> = all_markets.iter().map(|m| m.as_ref()).collect();
     let policies = ctx.cache.policies_in(&ns);
     let venues = ctx.cache.venues_in(&ns);
-    let plan = plan_venue(venue, &markets, &declared, &ctx.settings);
+    let plan = plan_venue(venue, &markets, &declared, &ctx.settings).map_err(|e| Error::Encode(e.0))?;
     let live = &ctx.cache.children;
     let mut wrote = vec![];
     for cm in &plan.config_maps {

@@ -177,9 +177,15 @@ fn credentials_env(venue: &Venue) -> Vec<EnvVar> {
     env
 }
 
+/// A planned object that does not serialize (nothing of the plan is applied).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("planned object does not serialize: {0}")]
+pub struct EncodeError(pub String);
+
 /// What a simulator Venue's simulator serves (`venue-sim -f`): the Venue and every Market of
 /// `declared` that references it, as declared (name, labels, spec), in YAML documents.
-pub fn simulator_resources(venue: &Venue, declared: &[&Market]) -> String {
+pub fn simulator_resources(venue: &Venue, declared: &[&Market]) -> Result<String, EncodeError> {
+    let encode = |e: &dyn std::fmt::Display| EncodeError(e.to_string());
     let name = venue.name_any();
     let doc = |kind: &str, meta: &ObjectMeta, spec: serde_json::Value| {
         serde_json::json!({
@@ -189,19 +195,25 @@ pub fn simulator_resources(venue: &Venue, declared: &[&Market]) -> String {
             "spec": spec,
         })
     };
-    let mut docs = vec![doc("Venue", &venue.metadata, serde_json::to_value(&venue.spec).unwrap_or_default())];
+    let mut docs = vec![doc("Venue", &venue.metadata, serde_json::to_value(&venue.spec).map_err(|e| encode(&e))?)];
     let mut mine: Vec<&&Market> = declared.iter().filter(|m| m.spec.venue_ref.name == name).collect();
     mine.sort_by_key(|m| m.name_any());
     for m in mine {
-        docs.push(doc("Market", &m.metadata, serde_json::to_value(&m.spec).unwrap_or_default()));
+        docs.push(doc("Market", &m.metadata, serde_json::to_value(&m.spec).map_err(|e| encode(&e))?));
     }
-    docs.iter().map(|d| serde_saphyr::to_string(d).unwrap_or_default()).collect::<Vec<_>>().join("---\n")
+    let yaml = docs.iter().map(serde_saphyr::to_string).collect::<Result<Vec<_>, _>>().map_err(|e| encode(&e))?;
+    Ok(yaml.join("---\n"))
 }
 
 /// Plans `venue` for its `markets` (the resolved Markets that reference it); a simulator Venue's
 /// simulator declares the Markets of `declared` that reference it (resolved or not: it is what
 /// resolves them).
-pub fn plan_venue(venue: &Venue, markets: &[MarketView], declared: &[&Market], settings: &FleetSettings) -> VenuePlan {
+pub fn plan_venue(
+    venue: &Venue,
+    markets: &[MarketView],
+    declared: &[&Market],
+    settings: &FleetSettings,
+) -> Result<VenuePlan, EncodeError> {
     let name = venue.name_any();
     let ns = namespace_of(venue);
     let owner = owner_ref(venue);
@@ -212,7 +224,7 @@ pub fn plan_venue(venue: &Venue, markets: &[MarketView], declared: &[&Market], s
     let owner_labels = BTreeMap::from([("polyfleet.dev/venue".to_string(), name.clone())]);
     let mut plan = VenuePlan { shards: shards.clone(), ..Default::default() };
     if venue.spec.kind == VenueKind::Simulator {
-        let resources = simulator_resources(venue, declared);
+        let resources = simulator_resources(venue, declared)?;
         let sim_name = simulator_name(&name);
         let spec = AgentSpec {
             role: Role::Simulator,
@@ -263,7 +275,7 @@ pub fn plan_venue(venue: &Venue, markets: &[MarketView], declared: &[&Market], s
     }
     // Execution: every token of the venue with its market's rules.
     let tokens: Vec<_> = mine.iter().flat_map(|m| m.token_configs()).collect();
-    let markets_json = serde_json::to_string_pretty(&tokens).unwrap_or_else(|_| "[]".into());
+    let markets_json = serde_json::to_string_pretty(&tokens).map_err(|e| EncodeError(e.to_string()))?;
     let exec_name = child_name("exec", &name);
     let spec = AgentSpec {
         role: Role::Execution,
@@ -301,7 +313,7 @@ pub fn plan_venue(venue: &Venue, markets: &[MarketView], declared: &[&Market], s
         ..Default::default()
     });
     plan.add(settings, &spec, owner);
-    plan
+    Ok(plan)
 }
 
 impl VenuePlan {

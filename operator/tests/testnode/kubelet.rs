@@ -30,13 +30,13 @@ fn now() -> String {
 /// The port a probe or Service names, against the container's ports.
 fn port_of(p: &IntOrString, c: &Container) -> Option<u16> {
     match p {
-        IntOrString::Int(n) => Some(*n as u16),
+        IntOrString::Int(n) => u16::try_from(*n).ok(),
         IntOrString::String(name) => c
             .ports
             .iter()
             .flatten()
             .find(|cp| cp.name.as_deref() == Some(name.as_str()))
-            .map(|cp| cp.container_port as u16),
+            .and_then(|cp| u16::try_from(cp.container_port).ok()),
     }
 }
 
@@ -252,7 +252,7 @@ pub async fn run_pod(node: Arc<Node>, pod: Pod, mut stop: watch::Receiver<bool>)
                     .ports
                     .iter()
                     .flatten()
-                    .filter_map(|p| Some((p.name.clone()?, p.container_port as u16)))
+                    .filter_map(|p| Some((p.name.clone()?, u16::try_from(p.container_port).ok()?)))
                     .collect(),
             },
         );

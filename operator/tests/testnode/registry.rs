@@ -50,7 +50,7 @@ impl ServiceEntry {
             .iter()
             .flatten()
             .map(|p| ServicePort {
-                port: p.port as u16,
+                port: u16::try_from(p.port).unwrap(),
                 target: p.target_port.clone().unwrap_or(IntOrString::Int(p.port)),
             })
             .collect();
@@ -110,7 +110,7 @@ impl Registry {
         self.next = self.next.wrapping_add(1);
         let e = ready[self.next % ready.len()];
         let target = match &sp.target {
-            IntOrString::Int(p) => *p as u16,
+            IntOrString::Int(p) => u16::try_from(*p).unwrap(),
             IntOrString::String(name) => *e.ports.get(name)?,
         };
         Some(Backend::Pod(SocketAddr::from((e.ip, target))))

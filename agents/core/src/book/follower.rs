@@ -26,7 +26,12 @@ pub enum Followed {
     /// Older than what the follower has; ignored.
     Stale,
     /// A sequence gap (or no snapshot yet): request a snapshot.
-    Gap { expected: u64, got: u64 },
+    Gap {
+        /// The sequence number the follower expected.
+        expected: u64,
+        /// The one it got.
+        got: u64,
+    },
 }
 
 impl BookFollower {

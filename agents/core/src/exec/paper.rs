@@ -31,7 +31,9 @@ pub struct MarketRules {
 /// What the engine reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExecEvent {
+    /// An order's state changed.
     Update(OrderUpdate),
+    /// An order (partly) filled.
     Fill(Fill),
 }
 

@@ -24,7 +24,7 @@ impl TokenBucket {
         // rate tokens per second = rate micro-tokens per microsecond.
         let add = u128::from(elapsed / 1_000) * u128::from(self.rate);
         let cap = u64::from(self.burst) * 1_000_000;
-        self.micro_tokens = (u128::from(self.micro_tokens) + add).min(u128::from(cap)) as u64;
+        self.micro_tokens = u64::try_from((u128::from(self.micro_tokens) + add).min(u128::from(cap))).unwrap_or(cap);
     }
 
     /// Takes `n` tokens if they are there (`Ok`), else says how long until they will be (ns).
@@ -44,7 +44,7 @@ impl TokenBucket {
     /// Whole tokens available at `now_ns`.
     pub fn available(&mut self, now_ns: u64) -> u32 {
         self.refill(now_ns);
-        (self.micro_tokens / 1_000_000) as u32
+        u32::try_from(self.micro_tokens / 1_000_000).unwrap_or(u32::MAX)
     }
 }
 

@@ -104,7 +104,7 @@ pub(crate) fn parse_scaled(s: &[u8], decimals: u32) -> Result<(bool, u128), Pars
             }
             value = value * 10 + u64::from(b - b'0');
         }
-        value *= 10u64.pow(decimals - frac.len() as u32);
+        value *= 10u64.pow(decimals - u32::try_from(frac.len()).map_err(|_| malformed())?);
         return Ok((negative && value != 0, u128::from(value)));
     }
     let mut value: u128 = 0;
@@ -118,7 +118,7 @@ pub(crate) fn parse_scaled(s: &[u8], decimals: u32) -> Result<(bool, u128), Pars
         if !b.is_ascii_digit() {
             return Err(malformed());
         }
-        if i as u32 >= decimals {
+        if u32::try_from(i).map_or(true, |i| i >= decimals) {
             if b != b'0' {
                 return Err(ParseError::TooPrecise(lossy(s), decimals));
             }
@@ -126,7 +126,7 @@ pub(crate) fn parse_scaled(s: &[u8], decimals: u32) -> Result<(bool, u128), Pars
         }
         value = value.checked_mul(10).and_then(|v| v.checked_add(u128::from(b - b'0'))).ok_or_else(overflow)?;
     }
-    let used = (frac.len() as u32).min(decimals);
+    let used = u32::try_from(frac.len()).unwrap_or(u32::MAX).min(decimals);
     value = value.checked_mul(10u128.pow(decimals - used)).ok_or_else(overflow)?;
     Ok((negative && value != 0, value))
 }

@@ -45,9 +45,10 @@ impl Price {
     #[inline]
     pub fn parse_bytes_opt(s: &[u8]) -> Option<Price> {
         if let Some(v) = super::decimal::parse_unsigned_fast(s, Self::DECIMALS)
-            && v <= u64::from(Self::SCALE)
+            && let Ok(v) = u32::try_from(v)
+            && v <= Self::SCALE
         {
-            return Some(Price(v as u32));
+            return Some(Price(v));
         }
         Self::parse_bytes_cold(s)
     }
@@ -61,12 +62,15 @@ impl Price {
     /// [`Price::parse`] on ASCII bytes (skips UTF-8 validation).
     pub fn parse_bytes(s: &[u8]) -> Result<Price, ParseError> {
         if let Some(v) = super::decimal::parse_unsigned_fast(s, Self::DECIMALS)
-            && v <= u64::from(Self::SCALE)
+            && let Ok(v) = u32::try_from(v)
+            && v <= Self::SCALE
         {
-            return Ok(Price(v as u32));
+            return Ok(Price(v));
         }
         match parse_scaled(s, Self::DECIMALS)? {
-            (false, v) if v <= u128::from(Self::SCALE) => Ok(Price(v as u32)),
+            (false, v) if v <= u128::from(Self::SCALE) => {
+                u32::try_from(v).map(Price).map_err(|_| ParseError::OutOfRange(String::from_utf8_lossy(s).into_owned()))
+            }
             _ => Err(ParseError::OutOfRange(String::from_utf8_lossy(s).into_owned())),
         }
     }

@@ -107,7 +107,10 @@ pub enum TimeInForce {
     /// Good till cancelled.
     Gtc,
     /// Good till the given time (Unix seconds, before the venue's 60 s buffer is added).
-    Gtd { expires_at_s: u64 },
+    Gtd {
+        /// Expiry, Unix seconds.
+        expires_at_s: u64,
+    },
     /// Fill or kill: all at once or nothing.
     Fok,
     /// Fill and kill: what is available now, the rest cancelled.
@@ -185,15 +188,25 @@ pub enum Intent {
 /// Why the risk gateway refused an intent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum RejectReason {
+    /// The RiskPolicy's kill switch is engaged.
     KillSwitch,
+    /// The order is larger than `maxOrderSize`.
     MaxOrderSize,
+    /// The order's notional is above `maxOrderNotional`.
     MaxOrderNotional,
+    /// The position (with open orders) would pass `maxPositionPerMarket`.
     MaxPosition,
+    /// Held plus reserved cost would pass `maxGrossExposure`.
     GrossExposure,
+    /// More than `maxOrdersPerMinute` in the last minute.
     OrderRate,
+    /// The day's PnL is at or below minus `maxDailyLoss`.
     DailyLoss,
+    /// Equity is `maxDrawdown` or more below its peak.
     Drawdown,
+    /// The loss circuit breaker tripped.
     CircuitBreaker,
+    /// Too little size rests within the policy's band on the side the order takes from.
     BookLiquidity,
     /// The risk store could not be reached: fail closed.
     RiskStoreUnavailable,
@@ -233,7 +246,12 @@ pub enum Verdict {
     /// Approved; exposure reserved.
     Approved,
     /// Refused, with the rule and a human-readable detail.
-    Rejected { reason: RejectReason, detail: String },
+    Rejected {
+        /// The rule that refused.
+        reason: RejectReason,
+        /// What the rule saw, for people.
+        detail: String,
+    },
 }
 
 /// A decision on one intent, published on `decision.<namespace>.<strategy>`. Carries the intent
@@ -301,14 +319,18 @@ pub struct OrderUpdate {
 /// Maker or taker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Liquidity {
+    /// The order rested and was hit.
     Maker,
+    /// The order took resting liquidity.
     Taker,
 }
 
 /// Settlement state of a fill: only Confirmed is final; a Matched fill can still Fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FillStatus {
+    /// Matched by the venue, not yet final on chain.
     Matched,
+    /// Final.
     Confirmed,
     /// The trade failed on chain: reverse it.
     Failed,
@@ -353,7 +375,17 @@ pub struct Fill {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Control {
     /// A RiskPolicy's kill switch flipped.
-    KillSwitch { risk_policy: String, engaged: bool },
+    KillSwitch {
+        /// The RiskPolicy it applies to.
+        risk_policy: String,
+        /// Engaged (true) or released.
+        engaged: bool,
+    },
     /// Cancel every open order of a strategy (suspend, deletion).
-    CancelAll { strategy: String, reason: String },
+    CancelAll {
+        /// The strategy whose orders to cancel.
+        strategy: String,
+        /// Why, for people.
+        reason: String,
+    },
 }

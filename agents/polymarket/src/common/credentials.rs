@@ -32,10 +32,13 @@ pub const FUNDER_VAR: &str = "POLYMARKET_FUNDER";
 /// Why credentials could not be read. Never carries a value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CredentialsError {
+    /// The variable is not set.
     #[error("{0} is not set (it comes from the Venue's credentials Secret)")]
     Missing(&'static str),
+    /// The variable's value does not parse (the value is never shown).
     #[error("{0} is malformed")]
     Malformed(&'static str),
+    /// Only some of the API key triple is set.
     #[error("{API_KEY_VAR}, {API_SECRET_VAR} and {API_PASSPHRASE_VAR} go together: set all three or none")]
     PartialApiKey,
 }

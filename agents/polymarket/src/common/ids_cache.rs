@@ -33,7 +33,8 @@ fn slot(text: &[u8]) -> usize {
     for &b in tail {
         h = h.wrapping_mul(0x100000001b3).wrapping_add(u64::from(b));
     }
-    (h ^ (h >> 29)) as usize % SLOTS
+    // The remainder is below SLOTS, so it fits a usize on every target.
+    usize::try_from((h ^ (h >> 29)) % SLOTS as u64).unwrap_or(0)
 }
 
 fn lookup<T: Copy>(table: &mut [Slot<T>], text: &[u8], parse: impl Fn(&[u8]) -> Option<T>) -> Option<T> {

@@ -22,7 +22,12 @@ pub struct JsonError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scalar<'a> {
     /// A string; `escaped` when it holds backslash escapes (the slice is then the raw text).
-    Str { raw: &'a [u8], escaped: bool },
+    Str {
+        /// The string's bytes, between the quotes.
+        raw: &'a [u8],
+        /// Whether it holds backslash escapes.
+        escaped: bool,
+    },
     /// A number, `true`, `false` or `null`, as text.
     Bare(&'a [u8]),
 }

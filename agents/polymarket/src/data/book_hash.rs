@@ -20,12 +20,19 @@ use sha1::{Digest, Sha1};
 /// The non-level fields of a book summary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BookMeta {
+    /// The market (condition id).
     pub market: ConditionId,
+    /// The token.
     pub asset: TokenId,
+    /// Venue time, Unix milliseconds.
     pub timestamp_ms: u64,
+    /// Minimum order size.
     pub min_order_size: Quantity,
+    /// Tick size.
     pub tick_size: Price,
+    /// Whether the market is neg-risk.
     pub neg_risk: bool,
+    /// Last trade price, if any.
     pub last_trade_price: Option<Price>,
 }
 
@@ -33,7 +40,7 @@ pub struct BookMeta {
 /// 0.01, "0.511" at 0.001, "1" for 1), as in the venue's `book` and `price_change` frames.
 pub fn format_price(price: Price) -> String {
     let mut ticks = price.ticks();
-    let mut decimals = Price::DECIMALS as usize;
+    let mut decimals = Price::DECIMALS;
     while decimals > 0 && ticks.is_multiple_of(10) {
         ticks /= 10;
         decimals -= 1;
@@ -41,8 +48,8 @@ pub fn format_price(price: Price) -> String {
     if decimals == 0 {
         return ticks.to_string();
     }
-    let unit = 10u32.pow(decimals as u32);
-    format!("{}.{:0width$}", ticks / unit, ticks % unit, width = decimals)
+    let unit = 10u32.pow(decimals);
+    format!("{}.{:0width$}", ticks / unit, ticks % unit, width = decimals as usize)
 }
 
 /// Appends `<bids>],"asks":[<asks>],` with levels worst first (the venue's order) as

@@ -15,22 +15,30 @@ use crate::http::clob::BuiltOrder;
 /// One shadow order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ShadowLine {
+    /// The client order id.
     pub client_order_id: String,
+    /// The strategy that sent it.
     pub strategy: String,
     /// The venue order id (EIP-712 hash) the signed order would have had.
     pub venue_order_id: Option<String>,
+    /// `BUY` or `SELL`.
     pub side: String,
+    /// The intent's price.
     pub price: String,
+    /// The intent's size.
     pub size: String,
     /// Price and size of the signed amounts.
     pub signed_price: Option<String>,
+    /// Size of the signed amounts.
     pub signed_size: Option<String>,
     /// Paper's final status and fill.
     pub paper_status: String,
+    /// Shares paper execution filled.
     pub paper_filled: String,
     /// `agree`: the signed order is the intent and both sides accepted (or both refused);
     /// `differs`: rounding or a refusal on one side only; `unsigned`: no credentials to sign.
     pub verdict: &'static str,
+    /// What differs, when something does.
     pub note: Option<String>,
 }
 
@@ -91,7 +99,13 @@ impl ShadowReport {
 
     /// Writes one line.
     pub fn write(&mut self, line: &ShadowLine) {
-        let json = serde_json::to_string(line).unwrap_or_default();
+        let json = match serde_json::to_string(line) {
+            Ok(j) => j,
+            Err(e) => {
+                tracing::error!(error = %e, order = %line.client_order_id, "shadow line does not serialize: not written");
+                return;
+            }
+        };
         tracing::info!(target: "polyfleet::shadow", verdict = line.verdict, order = %line.client_order_id, report = %json, "shadow order");
         if let Some(f) = &mut self.file
             && (writeln!(f, "{json}").is_err() || f.flush().is_err())

@@ -23,7 +23,10 @@ pub enum Posted {
     /// Resting, nothing matched.
     Live,
     /// Matched `filled` shares at once (the rest rests for GTC/GTD, is cancelled for FOK/FAK).
-    Matched { filled: Quantity },
+    Matched {
+        /// Shares matched at once.
+        filled: Quantity,
+    },
     /// Accepted, matching delayed (sports markets): treated as working.
     Delayed,
 }
@@ -46,11 +49,15 @@ struct Tracked {
 /// One tracked order's part in a trade.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Leg {
+    /// The venue order id.
     pub venue_id: String,
     /// `<trade id>:<order id prefix>`: the fill's id.
     pub fill_id: String,
+    /// Fill price.
     pub price: Price,
+    /// Fill size.
     pub size: Quantity,
+    /// Maker or taker.
     pub liquidity: Liquidity,
 }
 
@@ -173,7 +180,7 @@ impl Tracker {
             .collect();
         let mut out = vec![];
         for id in gone {
-            let t = self.orders.get_mut(&id).expect("listed above");
+            let Some(t) = self.orders.get_mut(&id) else { continue };
             if t.filled >= t.intent.size {
                 t.done = true;
                 out.push(update(t, &id, OrderStatus::Filled, Quantity::ZERO, None, now_ns));
@@ -257,7 +264,8 @@ impl Tracker {
                 }
                 continue;
             }
-            let t = self.orders.get_mut(&venue_id).expect("leg of a tracked order");
+            // `legs` lists only tracked orders.
+            let Some(t) = self.orders.get_mut(&venue_id) else { continue };
             let unsettled = self.unsettled.entry(venue_id.clone()).or_default();
             match (before, status) {
                 (None, FillStatus::Matched) => *unsettled += 1,

@@ -26,12 +26,18 @@ pub enum UserFeed {
     /// A decoded event.
     Event(UserMessage),
     /// The venue's open orders, listed at `as_of_ns` (after the trades before it were sent).
-    Reconciled { open: Vec<String>, as_of_ns: u64 },
+    Reconciled {
+        /// Venue ids of the open orders.
+        open: Vec<String>,
+        /// When they were listed, Unix ns.
+        as_of_ns: u64,
+    },
 }
 
 /// Settings of the task.
 #[derive(Debug, Clone)]
 pub struct UserChannel {
+    /// User-channel WebSocket URL.
     pub url: String,
     /// Condition ids (`0x…`) to subscribe to; empty = every market of the account.
     pub markets: Vec<String>,

@@ -48,10 +48,22 @@ type Authed = Client<Authenticated<Normal>>;
 pub enum VenueError {
     /// The venue answered and refused (4xx other than 425/429, or a refused batch leg).
     #[error("refused by the venue ({status}): {message}")]
-    Refused { status: u16, message: String },
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The venue's message.
+        message: String,
+    },
     /// The venue kept answering 425/429/5xx for the whole retry budget.
     #[error("venue unavailable ({status}) for {budget_ms} ms: {message}")]
-    Unavailable { status: u16, budget_ms: u64, message: String },
+    Unavailable {
+        /// The last HTTP status.
+        status: u16,
+        /// The retry budget spent, ms.
+        budget_ms: u64,
+        /// The venue's last message.
+        message: String,
+    },
     /// No answer (connection, timeout): the request may or may not have arrived.
     #[error("no answer from the venue: {0}")]
     Transport(String),
@@ -70,9 +82,13 @@ impl VenueError {
 /// Rate limits and retry budget of the venue client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VenueLimits {
+    /// Orders per second (the venue's per-signer limit).
     pub orders_per_second: u32,
+    /// Orders allowed in a burst.
     pub orders_burst: u32,
+    /// Cancels per second.
     pub cancels_per_second: u32,
+    /// Cancels allowed in a burst.
     pub cancels_burst: u32,
     /// How long to keep retrying 425/429/5xx before giving up.
     pub retry_budget: Duration,
@@ -98,6 +114,7 @@ pub struct BuiltOrder {
     pub id: String,
     /// Maker and taker amounts as signed (6-decimal units): what the venue will hold us to.
     pub maker_amount: u64,
+    /// Taker amount as signed.
     pub taker_amount: u64,
     signable: SignableOrder,
 }
@@ -120,7 +137,9 @@ impl BuiltOrder {
 /// What a post answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostReply {
+    /// What the venue did with the order.
     pub posted: Posted,
+    /// Trades the order matched at once.
     pub trade_ids: Vec<String>,
 }
 
@@ -347,7 +366,7 @@ impl Venue {
                 return Err(match err {
                     VenueError::Unavailable { status, message, .. } => VenueError::Unavailable {
                         status,
-                        budget_ms: self.limits.retry_budget.as_millis() as u64,
+                        budget_ms: u64::try_from(self.limits.retry_budget.as_millis()).unwrap_or(u64::MAX),
                         message,
                     },
                     other => other,
@@ -375,7 +394,7 @@ impl Venue {
     pub async fn post_batch(&self, orders: &[BuiltOrder]) -> Vec<Result<PostReply, VenueError>> {
         let mut out = vec![];
         for chunk in orders.chunks(MAX_BATCH) {
-            self.take(&self.orders, chunk.len() as u32, self.limits.orders_burst).await;
+            self.take(&self.orders, u32::try_from(chunk.len()).unwrap_or(u32::MAX), self.limits.orders_burst).await;
             let replies = self
                 .retried("post_orders", || async {
                     let mut signed = vec![];
@@ -401,7 +420,7 @@ impl Venue {
         if ids.is_empty() {
             return Ok((vec![], vec![]));
         }
-        self.take(&self.cancels, ids.len() as u32, self.limits.cancels_burst).await;
+        self.take(&self.cancels, u32::try_from(ids.len()).unwrap_or(u32::MAX), self.limits.cancels_burst).await;
         let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
         let r = self.retried("cancel_orders", || self.client.cancel_orders(&refs)).await?;
         let mut refused: Vec<(String, String)> = r.not_canceled.into_iter().collect();

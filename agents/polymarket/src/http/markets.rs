@@ -17,10 +17,20 @@ use serde_json::Value;
 /// Why a REST call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RestError {
+    /// The request failed (connection, TLS, body).
     #[error("HTTP: {0}")]
     Http(#[from] reqwest::Error),
+    /// The API kept answering an error status.
     #[error("{url}: status {status} after {attempts} attempts")]
-    Status { url: String, status: u16, attempts: u32 },
+    Status {
+        /// The URL asked.
+        url: String,
+        /// The last status.
+        status: u16,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// The body is not what the API documents.
     #[error("unexpected payload: {0}")]
     Payload(String),
 }
@@ -37,19 +47,27 @@ pub struct ResolvedToken {
 /// What a market resolved to.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ResolvedMarket {
+    /// The condition id.
     pub condition_id: ConditionId,
+    /// The question.
     pub question: String,
+    /// The market's slug.
     pub slug: String,
     /// RFC 3339 end date.
     pub end_date: Option<String>,
+    /// Whether the market is neg-risk.
     pub neg_risk: bool,
+    /// Its outcome tokens.
     pub tokens: Vec<ResolvedToken>,
     /// `orderPriceMinTickSize`; `None` when Gamma gives none (legacy markets).
     pub tick_size: Option<Price>,
+    /// Minimum order size.
     pub min_order_size: Quantity,
     /// Gamma's `takerBaseFee` when fees are enabled.
     pub taker_base_fee: Option<u32>,
+    /// Whether the CLOB accepts orders.
     pub accepting_orders: bool,
+    /// Whether the market is closed.
     pub closed: bool,
     /// Label within a neg-risk event (`groupItemTitle`).
     pub group_item_title: Option<String>,
@@ -123,7 +141,7 @@ pub fn parse_gamma_market(m: &Value) -> Result<ResolvedMarket, RestError> {
         tokens,
         tick_size,
         min_order_size,
-        taker_base_fee: if fees { field("takerBaseFee").as_u64().map(|f| f as u32) } else { None },
+        taker_base_fee: if fees { field("takerBaseFee").as_u64().and_then(|f| u32::try_from(f).ok()) } else { None },
         accepting_orders: field("acceptingOrders").as_bool().unwrap_or(false),
         closed: field("closed").as_bool().unwrap_or(false),
         group_item_title: field("groupItemTitle").as_str().map(str::to_owned),

@@ -47,11 +47,17 @@ impl WsConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WsEvent {
     /// Connected and subscribed to these assets; their snapshots follow.
-    Connected { assets: Vec<TokenId> },
+    Connected {
+        /// The assets subscribed.
+        assets: Vec<TokenId>,
+    },
     /// A data frame (text).
     Frame(String),
     /// The connection ended; the assets' books are stale until the next snapshots.
-    Disconnected { reason: String },
+    Disconnected {
+        /// Why, for people.
+        reason: String,
+    },
     /// No data for `silence_timeout`: the connection is being replaced.
     WatchdogTripped,
 }
@@ -59,7 +65,9 @@ pub enum WsEvent {
 /// Changes to the subscription of a running client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WsCommand {
+    /// Add these assets.
     Subscribe(Vec<TokenId>),
+    /// Drop these assets.
     Unsubscribe(Vec<TokenId>),
 }
 
@@ -93,7 +101,7 @@ pub async fn run(
 ) {
     let mut assets: BTreeSet<TokenId> = initial.into_iter().collect();
     let mut attempt = 0u32;
-    let mut seed = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1) | 1;
+    let mut seed = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos().into()).unwrap_or(1) | 1;
     while !*shutdown.borrow() {
         let reason = match tokio_tungstenite::connect_async(cfg.url.as_str()).await {
             Err(e) => format!("connect: {e}"),

@@ -12,12 +12,19 @@ use crate::data::book_hash::{BookMeta, book_hash, format_price, write_levels};
 /// One entry of a `price_change` frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeOut {
+    /// The token.
     pub asset: TokenId,
+    /// The book side changed.
     pub side: BookSide,
+    /// The level's price.
     pub price: Price,
+    /// The level's new size (0 removes it).
     pub size: Quantity,
+    /// The book's hash after the change.
     pub hash: String,
+    /// Best bid after the change.
     pub best_bid: Option<Price>,
+    /// Best ask after the change.
     pub best_ask: Option<Price>,
 }
 
@@ -105,9 +112,13 @@ pub fn tick_size_frame(market: ConditionId, asset: TokenId, old: Price, new: Pri
 /// A trade for [`last_trade_frame`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TradeOut {
+    /// The taker's side.
     pub side: Side,
+    /// Trade price.
     pub price: Price,
+    /// Trade size.
     pub size: Quantity,
+    /// Fee rate, basis points.
     pub fee_rate_bps: u32,
 }
 

@@ -44,17 +44,25 @@ impl PriceChange {
 /// A full book (`book` event or REST `/book`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BookMsg<'a> {
+    /// The market (condition id).
     pub market: ConditionId,
+    /// The token.
     pub asset: TokenId,
+    /// Venue time, Unix milliseconds.
     pub timestamp_ms: u64,
+    /// The venue's hash of the book, when sent.
     pub hash: Option<&'a str>,
     /// Bids as sent (any order).
     pub bids: &'a [Level],
     /// Asks as sent (any order).
     pub asks: &'a [Level],
+    /// Tick size, when the venue states it.
     pub tick_size: Option<Price>,
+    /// Minimum order size, when stated.
     pub min_order_size: Option<Quantity>,
+    /// Whether the market is neg-risk, when stated.
     pub neg_risk: Option<bool>,
+    /// Last trade price, when sent.
     pub last_trade_price: Option<Price>,
 }
 
@@ -65,53 +73,100 @@ pub enum MarketMessage<'a> {
     Book(BookMsg<'a>),
     /// `price_change`: level updates, possibly for both tokens of the market.
     PriceChange {
+        /// The market (condition id).
         market: ConditionId,
+        /// Venue time, Unix milliseconds.
         timestamp_ms: u64,
+        /// The level changes, in frame order.
         changes: &'a [PriceChange],
         /// The frame, for [`PriceChange::hash`].
         frame: &'a [u8],
     },
     /// `last_trade_price`.
     LastTrade {
+        /// The market (condition id).
         market: ConditionId,
+        /// The token traded.
         asset: TokenId,
+        /// Venue time, Unix milliseconds.
         timestamp_ms: u64,
+        /// The taker's side.
         side: Side,
+        /// Trade price.
         price: Price,
+        /// Trade size.
         size: Quantity,
+        /// The trade's fee rate, basis points.
         fee_rate_bps: u32,
     },
     /// `tick_size_change`: void the book until the next snapshot.
-    TickSize { market: ConditionId, asset: TokenId, timestamp_ms: u64, old: Option<Price>, new: Price },
+    TickSize {
+        /// The market (condition id).
+        market: ConditionId,
+        /// The token.
+        asset: TokenId,
+        /// Venue time, Unix milliseconds.
+        timestamp_ms: u64,
+        /// The tick before, when sent.
+        old: Option<Price>,
+        /// The tick from now on.
+        new: Price,
+    },
     /// `best_bid_ask`.
     BestBidAsk {
+        /// The market (condition id).
         market: ConditionId,
+        /// The token.
         asset: TokenId,
+        /// Venue time, Unix milliseconds.
         timestamp_ms: u64,
+        /// Best bid, if any.
         best_bid: Option<Price>,
+        /// Best ask, if any.
         best_ask: Option<Price>,
     },
     /// `new_market`.
     NewMarket {
+        /// The market (condition id).
         market: ConditionId,
+        /// Venue time, Unix milliseconds.
         timestamp_ms: u64,
+        /// The question, when sent.
         question: Option<String>,
+        /// The slug, when sent.
         slug: Option<String>,
+        /// The market's tokens.
         assets: &'a [TokenId],
     },
     /// `market_resolved`.
-    Resolved { market: ConditionId, timestamp_ms: u64, winning_asset: Option<TokenId>, assets: &'a [TokenId] },
+    Resolved {
+        /// The market (condition id).
+        market: ConditionId,
+        /// Venue time, Unix milliseconds.
+        timestamp_ms: u64,
+        /// The winning token, when sent.
+        winning_asset: Option<TokenId>,
+        /// The market's tokens.
+        assets: &'a [TokenId],
+    },
 }
 
 /// The event types, for counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventKind {
+    /// `book`.
     Book,
+    /// `price_change`.
     PriceChange,
+    /// `last_trade_price`.
     LastTrade,
+    /// `tick_size_change`.
     TickSize,
+    /// `best_bid_ask`.
     BestBidAsk,
+    /// `new_market`.
     NewMarket,
+    /// `market_resolved`.
     Resolved,
 }
 
@@ -176,12 +231,16 @@ impl DecodeStats {
 /// Why one event was skipped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EventError {
+    /// An `event_type` this decoder does not know.
     #[error("unknown event type {0:?}")]
     UnknownType(String),
+    /// No `event_type` field.
     #[error("event has no recognisable type")]
     Untyped,
+    /// A field missing or not parsing.
     #[error("missing or invalid field {0}")]
     Field(&'static str),
+    /// A known type in a shape this decoder does not support.
     #[error("unsupported schema: {0}")]
     Unsupported(&'static str),
 }

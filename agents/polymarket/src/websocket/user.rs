@@ -12,8 +12,11 @@ use serde_json::Value;
 /// What an order event reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrderEventKind {
+    /// Placed (resting).
     Placement,
+    /// Partly matched.
     Update,
+    /// Cancelled.
     Cancellation,
 }
 
@@ -22,10 +25,15 @@ pub enum OrderEventKind {
 pub struct OrderEvent {
     /// Venue order id.
     pub id: String,
+    /// What the event reports.
     pub kind: OrderEventKind,
+    /// Buy or sell.
     pub side: Side,
+    /// Limit price.
     pub price: Price,
+    /// Size when placed.
     pub original_size: Quantity,
+    /// Size matched so far.
     pub size_matched: Quantity,
     /// `LIVE`, `MATCHED`, `CANCELED`, `INVALID`, or `CANCELED_<reason>`.
     pub status: String,
@@ -34,48 +42,67 @@ pub struct OrderEvent {
 /// Settlement state of a trade. Only `Confirmed` is final; `Failed` reverses it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TradeStatus {
+    /// Matched off chain.
     Matched,
+    /// Mined, not yet final.
     Mined,
+    /// Being retried on chain.
     Retrying,
+    /// Final.
     Confirmed,
+    /// Failed on chain: reversed.
     Failed,
 }
 
 /// One maker order in a trade.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MakerFill {
+    /// The maker order's venue id.
     pub order_id: String,
+    /// Shares it matched.
     pub matched: Quantity,
+    /// Its price.
     pub price: Price,
 }
 
 /// A `trade` event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TradeEvent {
+    /// Trade id.
     pub id: String,
+    /// Settlement state.
     pub status: TradeStatus,
+    /// The taker order's venue id.
     pub taker_order_id: String,
     /// Taker's side, price and size.
     pub side: Side,
+    /// Taker price.
     pub price: Price,
+    /// Taker size.
     pub size: Quantity,
+    /// The maker orders it matched.
     pub maker_orders: Vec<MakerFill>,
 }
 
 /// A decoded user-channel message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserMessage {
+    /// An `order` event.
     Order(OrderEvent),
+    /// A `trade` event.
     Trade(TradeEvent),
 }
 
 /// Why a message did not decode.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UserError {
+    /// The message is not JSON.
     #[error("not JSON: {0}")]
     Json(String),
+    /// A field is missing or malformed.
     #[error("field {0} missing or malformed")]
     Field(&'static str),
+    /// An event type this decoder does not know.
     #[error("unknown user event {0:?}")]
     Unknown(String),
 }
