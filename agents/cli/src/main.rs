@@ -348,11 +348,12 @@ const DEFAULT_LATENCY_MS: &str = "5";
 fn latency_ns(s: &str) -> Result<u64, String> {
     let bad = || format!("{s:?} is not a latency in milliseconds between 0 and 60000 (at most 6 decimals)");
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-    let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
-    if !digits(int) || (!frac.is_empty() && !digits(frac)) || frac.len() > 6 {
+    // As a decimal number reads: "5", "0.5", ".5" and "5." (not both parts empty).
+    let digits = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
+    if !digits(int) || !digits(frac) || (int.is_empty() && frac.is_empty()) || frac.len() > 6 {
         return Err(bad());
     }
-    let ms: u64 = int.parse().map_err(|_| bad())?;
+    let ms: u64 = if int.is_empty() { 0 } else { int.parse().map_err(|_| bad())? };
     let sub: u64 = if frac.is_empty() { 0 } else { format!("{frac:0<6}").parse().map_err(|_| bad())? };
     let ns = ms.checked_mul(1_000_000).and_then(|n| n.checked_add(sub)).ok_or_else(bad)?;
     if ns > 60_000 * 1_000_000 { Err(bad()) } else { Ok(ns) }
@@ -411,7 +412,9 @@ mod tests {
         assert_eq!(latency_ns("0.000001"), Ok(1));
         assert_eq!(latency_ns("0"), Ok(0));
         assert_eq!(latency_ns("60000"), Ok(60_000_000_000));
-        for bad in ["60000.000001", "-1", "1e3", "0.0000001", "", ".5", "5.", "NaN", "inf"] {
+        assert_eq!(latency_ns(".5"), Ok(500_000));
+        assert_eq!(latency_ns("5."), Ok(5_000_000));
+        for bad in ["60000.000001", "-1", "1e3", "0.0000001", "", ".", "+5", "5.5.5", "NaN", "inf"] {
             assert!(latency_ns(bad).is_err(), "{bad:?} accepted");
         }
     }

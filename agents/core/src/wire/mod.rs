@@ -42,10 +42,12 @@
 //! Money on the wire is always the fixed-point integers of [`crate::money`]; no float crosses it.
 
 pub mod codec;
+pub mod lifecycle;
 pub mod messages;
 pub mod subjects;
 
 pub use codec::{WireError, WireMessage, decode, encode, encode_into};
+pub use lifecycle::{CtfOp, Resolution};
 pub use messages::*;
 
 /// Version of the wire format; the first byte of every payload.

@@ -9,8 +9,14 @@
 //!   of the same fill changes nothing), and a FAILED fill is reversed exactly, whatever came
 //!   after it, by subtracting what it changed. Each fill id is applied at most once.
 //! - Selling more than is held is refused: outcome tokens cannot be shorted.
+//! - A market's life after trading (merge, split, redeem, neg-risk convert, and settlement at
+//!   resolution) is booked by [`lifecycle`], each operation at most once by its id.
+//! - Cash is not kept apart: every booking moves cash, cost basis and realized PnL together so
+//!   that cash (relative to the start) = realized PnL − cost basis held, exactly ([`Ledger::cash`]).
 
-use std::collections::HashMap;
+pub mod lifecycle;
+
+use std::collections::{HashMap, HashSet};
 
 use crate::ids::{TokenId, TokenMap};
 use crate::money::{Money, Price, Quantity, Rounding};
@@ -79,8 +85,36 @@ pub enum AccountingError {
         held: Quantity,
     },
     /// An amount beyond the fixed-point range.
-    #[error("amount overflow booking fill {0}")]
+    #[error("amount overflow booking {0}")]
     Overflow(String),
+    /// An operation needs more shares than are held.
+    #[error("{op} needs {need} shares of {token}, {held} held")]
+    Short {
+        /// The operation's id.
+        op: String,
+        /// The token.
+        token: TokenId,
+        /// Shares needed.
+        need: Quantity,
+        /// Shares held.
+        held: Quantity,
+    },
+    /// A redemption in a market not resolved (no payout known for the token).
+    #[error("{op}: {token} has not resolved")]
+    NotResolved {
+        /// The operation's id.
+        op: String,
+        /// The token.
+        token: TokenId,
+    },
+    /// An operation that cannot be (no tokens, a token twice, nothing converted).
+    #[error("{op}: {reason}")]
+    Invalid {
+        /// The operation's id.
+        op: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
 }
 
 /// Moves a position's net size (size - deficit) by `delta` shares.
@@ -89,6 +123,23 @@ fn shift(p: &mut Position, delta: i128) -> Option<()> {
     p.size = Quantity::from_micros(u64::try_from(net.max(0)).ok()?);
     p.deficit = Quantity::from_micros(u64::try_from((-net).max(0)).ok()?);
     Some(())
+}
+
+/// The cost basis of `size` of the shares of `p` (`size` ≤ held): proportional, rounded to the
+/// nearest micro-USDC, all of it when the position closes.
+fn cost_share(p: &Position, size: Quantity) -> Option<Money> {
+    if size == p.size {
+        return Some(p.cost);
+    }
+    if p.size.is_zero() {
+        return Some(Money::ZERO);
+    }
+    let share = crate::money::div_round(
+        i128::from(p.cost.micros()) * i128::from(size.micros()),
+        i128::from(p.size.micros()),
+        Rounding::Nearest,
+    );
+    Money::from_micros_i128(share)
 }
 
 /// What one fill changed, kept so a FAILED fill can be reversed exactly.
@@ -108,6 +159,10 @@ struct Delta {
 pub struct Ledger {
     positions: TokenMap<Position>,
     applied: HashMap<String, Delta>,
+    /// Conditional-token operations and settlements applied (their ids).
+    ops: HashSet<String>,
+    /// What each token of a resolved market pays out per share.
+    payouts: TokenMap<Price>,
 }
 
 impl Ledger {
@@ -136,6 +191,12 @@ impl Ledger {
     /// Fees paid over all tokens.
     pub fn fees(&self) -> Money {
         self.positions.values().fold(Money::ZERO, |a, p| a.checked_add(p.fees).unwrap_or(a))
+    }
+
+    /// Cash moved since the start (micro-USDC, negative when spent): realized PnL less the cost
+    /// basis still held. Every booking keeps this identity exactly.
+    pub fn cash(&self) -> Money {
+        self.realized().checked_sub(self.gross_cost()).unwrap_or(Money::ZERO)
     }
 
     /// Cost basis of everything held (the exposure of the positions).
@@ -195,7 +256,8 @@ impl Ledger {
         if self.applied.contains_key(&fill.fill_id) {
             return Ok(());
         }
-        let p = self.positions.entry(fill.token).or_default();
+        // Checked on a copy: a fill that cannot book leaves no trace.
+        let held = self.position(&fill.token);
         let delta = match fill.side {
             Side::Buy => {
                 let cost = fill.price.notional(fill.size, Rounding::Up).ok_or_else(overflow)?;
@@ -210,20 +272,11 @@ impl Ledger {
                 }
             }
             Side::Sell => {
-                if fill.size > p.size {
-                    return Err(AccountingError::Oversell { token: fill.token, sell: fill.size, held: p.size });
+                if fill.size > held.size {
+                    return Err(AccountingError::Oversell { token: fill.token, sell: fill.size, held: held.size });
                 }
                 let proceeds = fill.price.notional(fill.size, Rounding::Down).ok_or_else(overflow)?;
-                let cost_share = if fill.size == p.size {
-                    p.cost
-                } else {
-                    let share = crate::money::div_round(
-                        i128::from(p.cost.micros()) * i128::from(fill.size.micros()),
-                        i128::from(p.size.micros()),
-                        Rounding::Nearest,
-                    );
-                    Money::from_micros_i128(share).ok_or_else(overflow)?
-                };
+                let cost_share = cost_share(&held, fill.size).ok_or_else(overflow)?;
                 let pnl = proceeds.checked_sub(cost_share).ok_or_else(overflow)?;
                 Delta {
                     token: fill.token,
@@ -240,6 +293,7 @@ impl Ledger {
         let realized = delta.realized.checked_sub(delta.fee).ok_or_else(overflow)?;
         let delta = Delta { realized, ..delta };
         let shares = i128::from(delta.size.micros());
+        let p = self.positions.entry(fill.token).or_default();
         shift(p, if delta.buy { shares } else { -shares }).ok_or_else(overflow)?;
         p.cost = p.cost.checked_add(delta.cost).ok_or_else(overflow)?;
         p.realized = p.realized.checked_add(delta.realized).ok_or_else(overflow)?;

@@ -1,0 +1,93 @@
+//! A market's life after trading: the conditional-token operations a strategy asks for (merge,
+//! split, redeem, neg-risk convert) and the resolution that settles every position in a market.
+//!
+//! Polymarket's outcome tokens are ERC-1155 positions of the Conditional Token Framework: one
+//! USDC (pUSD) splits into one YES and one NO of a binary market and a complete set merges back;
+//! after resolution each winning token redeems for one USDC; in a neg-risk event, NO tokens on k
+//! outcomes convert into YES tokens on the other outcomes plus k−1 USDC per unit, less the
+//! adapter's fee (`../shared/docs/venue-polymarket.md` §2.8). Amounts are fixed point.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{ConditionId, TokenId};
+use crate::money::{Price, Quantity, Rounding};
+
+/// One conditional-token operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CtfOp {
+    /// A complete binary set back into collateral: `size` of each of `tokens` become `size` USDC.
+    Merge {
+        /// The binary market.
+        market: ConditionId,
+        /// Its two tokens (YES, NO).
+        tokens: [TokenId; 2],
+        /// Sets merged.
+        size: Quantity,
+    },
+    /// Collateral into a complete binary set: `size` USDC become `size` of each of `tokens`.
+    Split {
+        /// The binary market.
+        market: ConditionId,
+        /// Its two tokens (YES, NO).
+        tokens: [TokenId; 2],
+        /// Sets split.
+        size: Quantity,
+    },
+    /// Tokens of a resolved market into collateral, at the market's payout (1 USDC a winning
+    /// token, 0 a losing one, 0.5 each after a 50-50 resolution).
+    Redeem {
+        /// The resolved market.
+        market: ConditionId,
+        /// The token redeemed.
+        token: TokenId,
+        /// Shares redeemed.
+        size: Quantity,
+    },
+    /// Neg-risk: `size` NO tokens on each outcome of `no_tokens` (k of them) become YES tokens on
+    /// each outcome of `yes_tokens` (the other outcomes of the event) plus k−1 USDC per unit,
+    /// both scaled by what the adapter's fee leaves.
+    Convert {
+        /// The NO tokens given up (k ≥ 1).
+        no_tokens: Vec<TokenId>,
+        /// The YES tokens received (the event's other outcomes).
+        yes_tokens: Vec<TokenId>,
+        /// Units converted.
+        size: Quantity,
+        /// The adapter's `negRiskFeeBips`.
+        fee_bips: u32,
+    },
+}
+
+impl CtfOp {
+    /// What a conversion yields per unit once the adapter's fee is taken: `size` less
+    /// `size × fee_bips / 10000` rounded up (the adapter never pays out more than it holds).
+    pub fn convert_out(size: Quantity, fee_bips: u32) -> Quantity {
+        let fee =
+            crate::money::div_round(i128::from(size.micros()) * i128::from(fee_bips.min(10_000)), 10_000, Rounding::Up);
+        let fee = u64::try_from(fee).unwrap_or(size.micros());
+        Quantity::from_micros(size.micros().saturating_sub(fee))
+    }
+}
+
+/// A market's resolution: what each of its tokens pays out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resolution {
+    /// The market (condition id).
+    pub market: ConditionId,
+    /// Every token of the market with its payout per share (1 the winner, 0 the others; 0.5 each
+    /// after a 50-50 resolution).
+    pub payouts: Vec<(TokenId, Price)>,
+}
+
+impl Resolution {
+    /// A market won by `winner` among `tokens`.
+    pub fn won_by(market: ConditionId, tokens: &[TokenId], winner: TokenId) -> Resolution {
+        let payouts = tokens.iter().map(|t| (*t, if *t == winner { Price::ONE } else { Price::ZERO })).collect();
+        Resolution { market, payouts }
+    }
+
+    /// The settlement id: one settlement per market, whoever reports it and however often.
+    pub fn settlement_id(&self) -> String {
+        format!("settle:{}", self.market)
+    }
+}
