@@ -334,6 +334,20 @@ impl RiskState {
         }
     }
 
+    /// A market-lifecycle booking committed (a conditional-token operation or a settlement; see
+    /// [`crate::accounting::lifecycle`]): exposure changes by `cost` (a merge, a redemption or a
+    /// losing settlement releases it; a split adds it), each token's shares by its change, and the
+    /// PnL realized goes into daily PnL and equity. Not a round trip: the loss streak is untouched.
+    pub fn on_lifecycle(&mut self, shares: &[(TokenId, i64)], cost: Money, realized: Money, now_ms: u64) {
+        self.exposure = self.exposure.checked_add(cost).unwrap_or(self.exposure).max(Money::ZERO);
+        for (token, change) in shares {
+            let held = self.positions.entry(*token).or_default();
+            let magnitude = Quantity::from_micros(change.unsigned_abs());
+            *held = if *change < 0 { held.saturating_sub(magnitude) } else { held.saturating_add(magnitude) };
+        }
+        self.on_realized(None, realized, None, now_ms);
+    }
+
     /// A FAILED trade undone: `cost` is what the ledger took back (negative for a buy: the cost
     /// it had added; negative for a sell: the cost basis it had released, now held again).
     pub fn on_reversal(&mut self, side: Side, size: Quantity, cost: Money, token: TokenId) {

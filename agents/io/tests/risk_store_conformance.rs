@@ -5,9 +5,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use bytes::Bytes;
-use polyfleet_core::accounting::Position;
+use polyfleet_core::accounting::{Ledger, Position};
 use polyfleet_core::risk::RiskLimits;
-use polyfleet_core::wire::{Fill, FillStatus, Liquidity, Mode, OrderIntent, RejectReason, TimeInForce};
+use polyfleet_core::wire::{
+    CtfOp, Fill, FillStatus, Liquidity, Mode, OrderIntent, RejectReason, Resolution, TimeInForce,
+};
 use polyfleet_core::{ClientOrderId, ConditionId, Money, Price, Quantity, Side, TokenId};
 use polyfleet_io::risk_store::memory::MemoryRiskStore;
 use polyfleet_io::risk_store::redis::RedisRiskStore;
@@ -248,6 +250,85 @@ async fn a_set_is_approved_whole_or_not_at_all<S: RiskStore>(s: S, p: PolicyKey)
     // Two legs on one token count together against the position limit (150).
     let same = [intent("s4-a", 7, Side::Buy, "0.1", "100"), intent("s4-b", 7, Side::Buy, "0.1", "100")];
     assert_eq!(s.decide_set(&p, &same, &[LIQ, LIQ], T0 + 4).await.unwrap(), Err(RejectReason::MaxPosition));
+}
+
+/// A complete set bought, part of it merged (the merge redelivered), the market resolved (the
+/// settlement committed), then the agent restarts on `reopened` (a new connection): it rebuilds
+/// its ledger from the store, a redelivered settlement changes nothing, and the winning tokens
+/// redeem.
+async fn a_market_lifecycle_commits_once_and_survives_a_restart<S: RiskStore>(s: S, reopened: S, p: PolicyKey) {
+    s.set_limits(&p, &limits()).await.unwrap();
+    let market = ConditionId::from_bytes([0; 32]);
+    let (yes, no) = (TokenId::from_u128(1), TokenId::from_u128(2));
+    let mut ledger = Ledger::new();
+    for (id, token, price) in [("set-yes", 1, "0.48"), ("set-no", 2, "0.49")] {
+        let i = intent(id, token, Side::Buy, price, "10");
+        s.decide(&p, &i, LIQ, T0).await.unwrap().unwrap();
+        let mut c = commit(&i, id, q("10"), Money::ZERO, Money::ZERO, Position::default());
+        let booked = ledger.book(&c.fill).unwrap();
+        (c.cost, c.realized, c.position) = (booked.cost, booked.realized, booked.position);
+        s.commit(&p, &i.client_order_id, &[c], true, None, T0).await.unwrap();
+    }
+    assert_eq!(s.snapshot(&p).await.unwrap().exposure, m("9.7"));
+
+    let merge = CtfOp::Merge { market, tokens: [yes, no], size: q("4") };
+    let merged = ledger.on_ctf("merge-1", &merge).unwrap().unwrap();
+    assert!(s.commit_lifecycle(&p, "arb", "merge-1", &merged, None, T0 + 1).await.unwrap());
+    assert!(!s.commit_lifecycle(&p, "arb", "merge-1", &merged, None, T0 + 2).await.unwrap(), "redelivered merge");
+    let snap = s.snapshot(&p).await.unwrap();
+    // 4 sets at 0.97 release 3.88 of exposure and realize 0.12.
+    assert_eq!((snap.exposure, snap.daily_pnl, snap.equity), (m("5.82"), m("0.12"), m("0.12")));
+    assert_eq!(snap.positions, vec![(yes, q("6")), (no, q("6"))]);
+
+    let res = Resolution::won_by(market, &[yes, no], yes);
+    let settled = ledger.settle(&res).unwrap().unwrap();
+    assert!(s.commit_lifecycle(&p, "arb", &res.settlement_id(), &settled, Some(&res), T0 + 3).await.unwrap());
+    let snap = s.snapshot(&p).await.unwrap();
+    // YES: 6 worth 6 against 2.88; NO: 6 worth nothing against 2.94. Exposure is what redeeming
+    // will bring in.
+    assert_eq!((snap.exposure, snap.daily_pnl), (m("6"), m("0.3")));
+    assert_eq!(snap.positions, vec![(yes, q("6"))]);
+
+    // The agent restarts: its ledger comes back from the store.
+    let mut again = Ledger::new();
+    for (t, pos) in reopened.positions(&p, "arb").await.unwrap() {
+        again.restore(t, pos);
+    }
+    let settlements = reopened.settlements(&p).await.unwrap();
+    assert_eq!(settlements, vec![res.clone()]);
+    for r in &settlements {
+        again.restore_settlement(r);
+    }
+    assert_eq!(again.positions(), ledger.positions());
+    assert_eq!(again.cash(), ledger.cash());
+    // The resolution reported again: nothing in the ledger, nothing in the store.
+    assert_eq!(again.settle(&res).unwrap(), None);
+    assert!(!reopened.commit_lifecycle(&p, "arb", &res.settlement_id(), &settled, Some(&res), T0 + 4).await.unwrap());
+    assert_eq!(reopened.snapshot(&p).await.unwrap().exposure, m("6"));
+    // The winners redeem at 1 USDC: exposure and the position go, cash comes in.
+    let redeem = CtfOp::Redeem { market, token: yes, size: q("6") };
+    let redeemed = again.on_ctf("redeem-1", &redeem).unwrap().unwrap();
+    assert_eq!((redeemed.cash, redeemed.realized), (m("6"), Money::ZERO));
+    assert!(reopened.commit_lifecycle(&p, "arb", "redeem-1", &redeemed, None, T0 + 5).await.unwrap());
+    let snap = reopened.snapshot(&p).await.unwrap();
+    assert_eq!((snap.exposure, snap.daily_pnl), (Money::ZERO, m("0.3")));
+    assert!(snap.positions.is_empty(), "{:?}", snap.positions);
+    assert_eq!(again.cash(), m("0.3"), "9.7 paid, 4 merged back, 6 redeemed");
+    assert_eq!(reopened.positions(&p, "arb").await.unwrap(), again.positions());
+}
+
+#[tokio::test]
+async fn memory_market_lifecycle_commits_once_and_survives_a_restart() {
+    let s = MemoryRiskStore::new();
+    a_market_lifecycle_commits_once_and_survives_a_restart(s.clone(), s, PolicyKey::new("ns", "rp")).await;
+}
+
+#[tokio::test]
+async fn redis_market_lifecycle_commits_once_and_survives_a_restart() {
+    let server = RedisServer::start();
+    let s = RedisRiskStore::connect(&server.url).await.unwrap();
+    let reopened = RedisRiskStore::connect(&server.url).await.unwrap();
+    a_market_lifecycle_commits_once_and_survives_a_restart(s, reopened, PolicyKey::new("ns", "rp")).await;
 }
 
 macro_rules! suite {

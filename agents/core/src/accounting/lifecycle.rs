@@ -28,6 +28,8 @@ use crate::wire::{CtfOp, Resolution};
 pub struct Lifecycle {
     /// Every token touched, with its position after.
     pub positions: Vec<(TokenId, Position)>,
+    /// Every token touched, with the change of its net shares (held less owed), micro-shares.
+    pub shares: Vec<(TokenId, i64)>,
     /// Cash in (negative: out).
     pub cash: Money,
     /// PnL realized.
@@ -247,8 +249,11 @@ impl Ledger {
         let overflow = || AccountingError::Overflow(id.to_string());
         let mut realized = Money::ZERO;
         let mut cost = Money::ZERO;
+        let mut shares = Vec::with_capacity(touched.len());
+        let net = |p: &Position| i128::from(p.size.micros()) - i128::from(p.deficit.micros());
         for (t, after) in &touched {
             let before = self.position(t);
+            shares.push((*t, i64::try_from(net(after) - net(&before)).map_err(|_| overflow())?));
             realized = realized
                 .checked_add(after.realized.checked_sub(before.realized).ok_or_else(overflow)?)
                 .ok_or_else(overflow)?;
@@ -258,6 +263,6 @@ impl Ledger {
             self.positions.insert(*t, *after);
         }
         self.ops.insert(id.to_string());
-        Ok(Lifecycle { positions: touched, cash, realized, cost })
+        Ok(Lifecycle { positions: touched, shares, cash, realized, cost })
     }
 }

@@ -6,8 +6,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use polyfleet_core::accounting::Position;
+use polyfleet_core::accounting::lifecycle::Lifecycle;
 use polyfleet_core::risk::{RiskLimits, RiskSnapshot, RiskState};
-use polyfleet_core::wire::{FillStatus, OrderIntent, RejectReason};
+use polyfleet_core::wire::{FillStatus, OrderIntent, RejectReason, Resolution};
 use polyfleet_core::{ClientOrderId, Money, Side, TokenId, TokenMap};
 
 use super::{Claim, FillCommit, PolicyKey, RiskStore, RiskStoreError, commit_key};
@@ -18,6 +19,7 @@ struct Policy {
     risk: RiskState,
     fills: HashSet<String>,
     ledgers: HashMap<String, TokenMap<Position>>,
+    settled: std::collections::BTreeMap<String, Resolution>,
     unrealized: HashMap<String, TokenMap<Money>>,
     /// None: claimed, not finished; Some: executed, with its outcome.
     orders: HashMap<ClientOrderId, Option<Bytes>>,
@@ -60,6 +62,35 @@ impl RiskStore for MemoryRiskStore {
     async fn live_orders(&self, venue: &str) -> Result<Vec<(String, Bytes)>, RiskStoreError> {
         let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
         Ok(live.iter().filter(|((v, _), _)| v == venue).map(|((_, id), b)| (id.clone(), b.clone())).collect())
+    }
+
+    async fn commit_lifecycle(
+        &self,
+        policy: &PolicyKey,
+        strategy: &str,
+        id: &str,
+        booked: &Lifecycle,
+        resolution: Option<&Resolution>,
+        now_ms: u64,
+    ) -> Result<bool, RiskStoreError> {
+        let mut all = self.lock();
+        let p = all.entry(policy.clone()).or_default();
+        if !p.fills.insert(id.to_string()) {
+            return Ok(false);
+        }
+        p.risk.on_lifecycle(&booked.shares, booked.cost, booked.realized, now_ms);
+        let ledger = p.ledgers.entry(strategy.to_string()).or_default();
+        for (t, pos) in &booked.positions {
+            ledger.insert(*t, *pos);
+        }
+        if let Some(r) = resolution {
+            p.settled.insert(r.market.to_string(), r.clone());
+        }
+        Ok(true)
+    }
+
+    async fn settlements(&self, policy: &PolicyKey) -> Result<Vec<Resolution>, RiskStoreError> {
+        Ok(self.lock().get(policy).map(|p| p.settled.values().cloned().collect()).unwrap_or_default())
     }
 
     async fn set_limits(&self, policy: &PolicyKey, limits: &RiskLimits) -> Result<(), RiskStoreError> {

@@ -19,7 +19,8 @@
 //! | `pf:{ns/p}:resv` | hash | client order id -> `token side limit size notional` |
 //! | `pf:{ns/p}:rate` | list | approval times (ms) in the last minute |
 //! | `pf:{ns/p}:d:<coid>` | string | the verdict, for 24 h |
-//! | `pf:{ns/p}:fills` | set | fill ids applied |
+//! | `pf:{ns/p}:fills` | set | fill ids and lifecycle ids (CTF operations, `settle:<market>`) applied |
+//! | `pf:{ns/p}:settled` | hash | market -> payouts of its settlement ([`encode_payouts`]) |
 //! | `pf:{ns/p}:ledger:<strategy>` | hash | token -> `size cost realized fees deficit` (micros) |
 //! | `pf:{ns/p}:unrealized:<strategy>` | hash | token -> unrealized PnL (micros) at the executor's last mark |
 //! | `pf:{ns/p}:x:<coid>` | hash | execution `state` (pending/done) and `outcome`, for 7 days |
@@ -31,8 +32,9 @@ use std::future::Future;
 
 use bytes::Bytes;
 use polyfleet_core::accounting::Position;
+use polyfleet_core::accounting::lifecycle::Lifecycle;
 use polyfleet_core::risk::{RiskLimits, RiskSnapshot};
-use polyfleet_core::wire::{Fill, FillStatus, OrderIntent, RejectReason};
+use polyfleet_core::wire::{Fill, FillStatus, OrderIntent, RejectReason, Resolution};
 use polyfleet_core::{ClientOrderId, Money, Quantity, TokenId};
 
 /// A RiskPolicy: namespace and name.
@@ -151,6 +153,22 @@ pub trait RiskStore: Clone + Send + Sync + 'static {
         outcome: Option<Bytes>,
         now_ms: u64,
     ) -> impl Future<Output = Result<(), RiskStoreError>> + Send;
+    /// Commits a market-lifecycle booking of `strategy` (a conditional-token operation, or with
+    /// `resolution` a market's settlement) once by `id`, atomically: the policy's exposure and
+    /// shares and its daily PnL and equity (never the loss streak), the strategy's ledger
+    /// positions, and a settlement's payouts (for redemptions after a restart). `Ok(false)`: it
+    /// was committed before and nothing changed.
+    fn commit_lifecycle(
+        &self,
+        policy: &PolicyKey,
+        strategy: &str,
+        id: &str,
+        booked: &Lifecycle,
+        resolution: Option<&Resolution>,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<bool, RiskStoreError>> + Send;
+    /// Every settlement committed under the policy, by market.
+    fn settlements(&self, policy: &PolicyKey) -> impl Future<Output = Result<Vec<Resolution>, RiskStoreError>> + Send;
     /// The policy's state.
     fn snapshot(&self, policy: &PolicyKey) -> impl Future<Output = Result<RiskSnapshot, RiskStoreError>> + Send;
     /// Records a strategy's unrealized PnL per token (marked by the executor from its books).
@@ -201,6 +219,25 @@ pub fn commit_key(fill: &Fill) -> std::borrow::Cow<'_, str> {
     } else {
         std::borrow::Cow::Borrowed(&fill.fill_id)
     }
+}
+
+/// A settlement's payouts: `token:ticks` pairs, space-separated.
+pub fn encode_payouts(r: &Resolution) -> String {
+    r.payouts.iter().map(|(t, p)| format!("{t}:{}", p.ticks())).collect::<Vec<_>>().join(" ")
+}
+
+/// The inverse of [`encode_payouts`], for `market`.
+pub fn decode_payouts(market: &str, s: &str) -> Option<Resolution> {
+    let market = polyfleet_core::ConditionId::parse(market).ok()?;
+    let payouts = s
+        .split(' ')
+        .filter(|x| !x.is_empty())
+        .map(|pair| {
+            let (t, ticks) = pair.split_once(':')?;
+            Some((TokenId::parse(t).ok()?, polyfleet_core::Price::from_ticks(ticks.parse().ok()?)?))
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(Resolution { market, payouts })
 }
 
 /// `size cost realized fees deficit`, in micros.

@@ -16,7 +16,12 @@ use polyfleet_core::{ClientOrderId, Money, Quantity, Side, TokenId};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::{Script, Value};
 
-use super::{Claim, FillCommit, PolicyKey, RiskStore, RiskStoreError, commit_key, decode_position, encode_position};
+use super::{
+    Claim, FillCommit, PolicyKey, RiskStore, RiskStoreError, commit_key, decode_payouts, decode_position,
+    encode_payouts, encode_position,
+};
+use polyfleet_core::accounting::lifecycle::Lifecycle;
+use polyfleet_core::wire::Resolution;
 
 const COMMON: &str = include_str!("lua/common.lua");
 const DECIDE: &str = include_str!("lua/decide.lua");
@@ -31,6 +36,7 @@ struct Scripts {
     release: Script,
     claim: Script,
     commit: Script,
+    lifecycle: Script,
 }
 
 impl Scripts {
@@ -41,6 +47,7 @@ impl Scripts {
             release: with_common(include_str!("lua/release.lua")),
             claim: with_common(include_str!("lua/claim.lua")),
             commit: with_common(include_str!("lua/commit.lua")),
+            lifecycle: with_common(include_str!("lua/lifecycle.lua")),
         }
     }
 }
@@ -139,7 +146,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RedisRiskStore<C> {
     /// Uses a connection (single server or cluster) and loads the scripts.
     pub async fn with_connection(mut con: C) -> Result<RedisRiskStore<C>, RiskStoreError> {
         let scripts = Scripts::new();
-        for s in [&scripts.decide, &scripts.release, &scripts.claim, &scripts.commit] {
+        for s in [&scripts.decide, &scripts.release, &scripts.claim, &scripts.commit, &scripts.lifecycle] {
             s.prepare_invoke().load_async(&mut con).await.map_err(unavailable)?;
         }
         Ok(RedisRiskStore { con, scripts: Arc::new(scripts) })
@@ -354,6 +361,47 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
         }
         let inv = &inv;
         self.retried(|mut con| async move { inv.invoke_async::<()>(&mut con).await }).await
+    }
+
+    async fn commit_lifecycle(
+        &self,
+        policy: &PolicyKey,
+        strategy: &str,
+        id: &str,
+        booked: &Lifecycle,
+        resolution: Option<&Resolution>,
+        now_ms: u64,
+    ) -> Result<bool, RiskStoreError> {
+        let mut inv = self.scripts.lifecycle.prepare_invoke();
+        inv.key(key(policy, "state"))
+            .key(key(policy, "pos"))
+            .key(key(policy, "fills"))
+            .key(key(policy, &format!("ledger:{strategy}")))
+            .key(key(policy, "settled"))
+            .arg(id)
+            .arg(now_ms)
+            .arg(booked.cost.micros())
+            .arg(booked.realized.micros())
+            .arg(resolution.map(|r| r.market.to_string()).unwrap_or_default())
+            .arg(resolution.map(encode_payouts).unwrap_or_default())
+            .arg(booked.positions.len());
+        for (token, position) in &booked.positions {
+            let change = booked.shares.iter().find(|(t, _)| t == token).map_or(0, |(_, c)| *c);
+            inv.arg(token.to_string()).arg(change).arg(encode_position(position));
+        }
+        let inv = &inv;
+        let applied: i64 = self.retried(|mut con| async move { inv.invoke_async(&mut con).await }).await?;
+        Ok(applied == 1)
+    }
+
+    async fn settlements(&self, policy: &PolicyKey) -> Result<Vec<Resolution>, RiskStoreError> {
+        let all = self.hgetall(key(policy, "settled")).await?;
+        let mut out = all
+            .iter()
+            .map(|(m, p)| decode_payouts(m, p).ok_or_else(|| RiskStoreError::Corrupt(format!("settlement {m}: {p}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by_key(|r| r.market.to_string());
+        Ok(out)
     }
 
     async fn snapshot(&self, policy: &PolicyKey) -> Result<RiskSnapshot, RiskStoreError> {

@@ -1,0 +1,25 @@
+-- Commits a market-lifecycle booking (a conditional-token operation or a settlement) once by its
+-- id, atomically: exposure by the cost change (never below zero), each token's shares, realized
+-- PnL into the daily PnL, equity and its peak (not the loss streak: no round trip), the
+-- strategy's ledger positions, and a settlement's payouts. Returns 1 when applied, 0 when the id
+-- was committed before (nothing changes).
+-- KEYS: state, pos, fills, ledger(<strategy>), settled
+-- ARGV: id, now ms, cost micros, realized micros, market ('' unless a settlement), payouts, n,
+--       then n x [token, share change micros, ledger position]
+local state, pos, fills, ledger, settled = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local id, now, cost, realized = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local market, payouts, n = ARGV[5], ARGV[6], tonumber(ARGV[7])
+if redis.call('SADD', fills, id) == 0 then return 0 end
+redis.call('HSET', state, 'exposure', fmt(math.max(hnum(state, 'exposure') + cost, 0)))
+for i = 0, n - 1 do
+  local a = 8 + i * 3
+  local token, change, position = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2]
+  redis.call('HSET', pos, token, fmt(math.max(hnum(pos, token) + change, 0)))
+  redis.call('HSET', ledger, token, position)
+end
+roll_day(state, now)
+local equity = hnum(state, 'equity') + realized
+redis.call('HSET', state, 'daily_pnl', fmt(hnum(state, 'daily_pnl') + realized), 'equity', fmt(equity),
+  'peak', fmt(math.max(hnum(state, 'peak'), equity)))
+if market ~= '' then redis.call('HSET', settled, market, payouts) end
+return 1
