@@ -18,6 +18,12 @@
 //! FAILED trades, venue cancels) are committed like any other; orders that finished recently
 //! stay known so that their late fills and settlements still book.
 //!
+//! When a market resolves (the market channel's `market_resolved`), orders still working in it
+//! are cancelled and every strategy's position in it is settled at the payout, once per market
+//! (`settle:<market>` in the store), in the ledger and the store; a strategy whose ledger is
+//! loaded later (its first order since this agent started) gets the store's settlements and the
+//! resolutions seen since start applied first.
+//!
 //! When the store is unreachable nothing is acknowledged and the approval is redelivered.
 //! Cancels come straight from the intents stream (they need no approval).
 
@@ -31,8 +37,8 @@ use polyfleet_core::ClientOrderId;
 use polyfleet_core::accounting::Ledger;
 use polyfleet_core::exec::paper::{ExecEvent, refusal};
 use polyfleet_core::wire::{
-    Fill, Intent, Liquidity, MarketEvent, Mode, OrderIntent, OrderStatus, OrderUpdate, RiskDecision, Verdict, decode,
-    encode, subjects,
+    Fill, Intent, Liquidity, MarketEvent, MarketEventBody, Mode, OrderIntent, OrderStatus, OrderUpdate, Resolution,
+    RiskDecision, Verdict, decode, encode, subjects,
 };
 use polyfleet_io::bus::{Bus, ConsumerSpec, Delivery};
 use polyfleet_io::risk_store::{Claim, FillCommit, PolicyKey, RiskStore};
@@ -104,6 +110,8 @@ struct Agent<B: Bus, S: RiskStore, E: Executor> {
     /// Orders finished lately, oldest first (their trades may still settle or fail).
     finished: VecDeque<ClientOrderId>,
     finished_intents: HashMap<ClientOrderId, OrderIntent>,
+    /// Markets resolved since start, in order (applied to ledgers loaded later).
+    resolutions: Vec<Resolution>,
 }
 
 /// Finished orders kept for late settlement.
@@ -146,6 +154,7 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
         working: HashMap::new(),
         finished: VecDeque::new(),
         finished_intents: HashMap::new(),
+        resolutions: vec![],
     };
     // Orders a previous run left at the venue: adopted, and what happened to them booked.
     let (adopted, events) = agent.executor.start_up(now_ns()).await;
@@ -198,11 +207,67 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
 
 impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
     async fn on_market<X: Bus>(&mut self, ev: &MarketEvent, feed: &mut Feed<X>) {
+        if matches!(ev.body, MarketEventBody::Resolved { .. }) {
+            self.on_resolved(ev).await;
+        }
         let (events, gap) = self.executor.on_market(ev, now_ns());
         if gap {
             feed.resync(ev.token);
         }
         self.settle(events).await;
+    }
+
+    /// A market resolved: its working orders are cancelled and every loaded ledger's position in
+    /// it settled (once per market; a repeated announcement changes nothing).
+    async fn on_resolved(&mut self, ev: &MarketEvent) {
+        let tokens = self.executor.market_tokens(&ev.market);
+        let Some(res) = Resolution::from_event(ev, &tokens) else { return };
+        if self.resolutions.iter().any(|r| r.market == res.market) {
+            return;
+        }
+        tracing::info!(market = %res.market, "market resolved: cancelling its orders and settling its positions");
+        let mut open: Vec<ClientOrderId> =
+            self.working.iter().filter(|(_, i)| i.market == res.market).map(|(id, _)| *id).collect();
+        open.sort();
+        for id in open {
+            let events = self.executor.cancel(&id, "market resolved", now_ns()).await;
+            self.settle(events).await;
+        }
+        let mut keys: Vec<(String, String)> = self.ledgers.keys().cloned().collect();
+        keys.sort();
+        for key in keys {
+            self.settle_ledger(&key, &res).await;
+        }
+        self.resolutions.push(res);
+    }
+
+    /// Settles one strategy's position in `res`'s market, in its ledger and the store.
+    async fn settle_ledger(&mut self, key: &(String, String), res: &Resolution) {
+        let (Some(policy), Some(ledger)) = (self.policies.get(key), self.ledgers.get_mut(key)) else { return };
+        let booked = match ledger.settle(res) {
+            Ok(Some(b)) if !b.positions.is_empty() => b,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::error!(error = %e, market = %res.market, strategy = %key.1, "settlement not booked in the ledger");
+                return;
+            }
+        };
+        match self
+            .store
+            .commit_lifecycle(policy, &key.1, &res.settlement_key(&key.1), &booked, Some(res), now_ms())
+            .await
+        {
+            Ok(applied) => {
+                if applied {
+                    self.metrics.settlements.inc();
+                }
+                tracing::info!(market = %res.market, strategy = %key.1, realized = %booked.realized, applied, "position settled");
+            }
+            Err(e) => {
+                self.metrics.store_errors.inc();
+                tracing::error!(error = %e, market = %res.market, strategy = %key.1, "settlement not committed (risk store unreachable)");
+            }
+        }
     }
 
     /// Commits and publishes events that came without an approval (maker fills, expiries),
@@ -365,13 +430,20 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
         let policy = PolicyKey::of_intent(intent);
         let key = (intent.namespace.clone(), intent.strategy.clone());
         if !self.ledgers.contains_key(&key) {
-            // First order of this strategy since start: continue from the stored positions.
+            // First order of this strategy since start: continue from the stored positions and
+            // settlements, then settle what resolved since start.
             let mut ledger = Ledger::new();
             for (token, p) in self.store.positions(&policy, &intent.strategy).await? {
                 ledger.restore(token, p);
             }
+            for r in self.store.settlements(&policy).await? {
+                ledger.restore_settlement(&r);
+            }
             self.policies.insert(key.clone(), policy.clone());
-            self.ledgers.insert(key, ledger);
+            self.ledgers.insert(key.clone(), ledger);
+            for r in self.resolutions.clone() {
+                self.settle_ledger(&key, &r).await;
+            }
         }
         let mut commits = vec![];
         let mut finished = false;

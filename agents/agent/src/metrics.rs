@@ -171,6 +171,8 @@ pub struct OrderPathMetrics {
     pub fills: Family<KindLabel, Counter>,
     /// Execution: approvals seen again and answered from the recorded outcome.
     pub replays: Counter,
+    /// Positions settled at a market's resolution (one per strategy and market).
+    pub settlements: Counter,
     /// Messages that did not decode (skipped and acknowledged).
     pub malformed: Counter,
     /// Live execution: venue calls by endpoint and result (ok, refused, engine_restart,
@@ -211,6 +213,7 @@ impl OrderPathMetrics {
             orders: Family::default(),
             fills: Family::default(),
             replays: Counter::default(),
+            settlements: Counter::default(),
             malformed: Counter::default(),
             venue_calls: Family::default(),
             rate_limit_waits: Counter::default(),
@@ -232,6 +235,7 @@ impl OrderPathMetrics {
         registry.register("orders", "Order updates by status", m.orders.clone());
         registry.register("fills", "Fills by liquidity", m.fills.clone());
         registry.register("replays", "Redelivered approvals answered from the record", m.replays.clone());
+        registry.register("settlements", "Strategy positions settled at a market's resolution", m.settlements.clone());
         registry.register("malformed", "Messages that did not decode", m.malformed.clone());
         registry.register("venue_calls", "Venue API calls by endpoint and result", m.venue_calls.clone());
         registry.register("rate_limit_waits", "Waits for the client-side rate limit", m.rate_limit_waits.clone());

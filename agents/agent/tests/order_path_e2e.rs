@@ -9,6 +9,9 @@
 //! 3. Redis stops: intents are rejected with `risk_store_unavailable` (fail closed); Redis comes
 //!    back and orders are approved and filled again.
 //! 4. The execution agent is killed (SIGKILL) while executing and restarted: no fill twice.
+//! 6. The simulator resolves the event (its markets one by one): the execution agent settles the
+//!    strategy's sets at the payouts, once per market, and the store equals the ledger of every
+//!    fill with those settlements (positions, exposure, realized PnL).
 //! 5. Every filled order's spans (market event, signal, risk decision, execution) share one trace
 //!    id across the strategy, risk and execution processes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
@@ -22,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use polyfleet_core::money::FeeSchedule;
 use polyfleet_core::risk::RiskLimits;
-use polyfleet_core::wire::{OrderStatus, RejectReason, RiskDecision, Verdict, subjects};
+use polyfleet_core::wire::{OrderStatus, RejectReason, Resolution, RiskDecision, Verdict, subjects};
 use polyfleet_core::{ClientOrderId, Quantity, Side, TokenId};
 use polyfleet_io::bus::Bus;
 use polyfleet_io::bus::nats::NatsBus;
@@ -321,6 +324,34 @@ async fn order_path_end_to_end() {
         );
     }
     check_accounting(&store, &policy, &seen).await;
+
+    // 6. The event resolves (outcome 0 wins): the execution agent settles the strategy's sets at
+    // the payouts, once, in the store: exactly the ledger of every fill, then each market settled.
+    let outcomes: Vec<usize> = sim.with_model(|m| m.events()[0].markets.clone()).await.unwrap();
+    for (k, &i) in outcomes.iter().enumerate() {
+        assert!(sim.resolve(i, k == 0).await);
+    }
+    let mut expected = polyfleet_core::accounting::Ledger::new();
+    for f in seen.lock().unwrap().fills.iter() {
+        expected.on_fill(f).unwrap();
+    }
+    for (k, (cond, yes)) in event_yes.iter().enumerate() {
+        let payout = if k == 0 { polyfleet_core::Price::ONE } else { polyfleet_core::Price::ZERO };
+        let res =
+            Resolution { market: polyfleet_core::ConditionId::parse(cond).unwrap(), payouts: vec![(*yes, payout)] };
+        expected.settle(&res).unwrap();
+    }
+    wait_until_async("the event's three markets settled", || async {
+        store.settlements(&policy).await.map(|s| s.len() == 3).unwrap_or(false)
+    })
+    .await;
+    let stored: HashMap<TokenId, _> = store.positions(&policy, "arb").await.unwrap().into_iter().collect();
+    assert_eq!(stored, expected.positions().into_iter().collect::<HashMap<_, _>>());
+    let snap = store.snapshot(&policy).await.unwrap();
+    assert_eq!(snap.exposure, expected.gross_cost(), "exposure: what redeeming the winners brings in");
+    assert_eq!(snap.daily_pnl, expected.realized(), "the sets' edge realized");
+    assert!(exec.metrics_text().await.contains("settlements_total 3"), "one settlement per market");
+    eprintln!("settled: realized {} (cash {}), exposure {}", expected.realized(), expected.cash(), snap.exposure);
 
     // 5. One trace per order across processes (stop the agents so their exporters flush).
     let mut agents = [strategy, risk, exec, md];

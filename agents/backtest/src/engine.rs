@@ -10,6 +10,10 @@
 //!    state, and decisions, order updates and fills go back to the strategy, whose new intents
 //!    are handled the same way until none are left.
 //!
+//! When a market resolves (the market channel's `market_resolved`), orders still working in it
+//! are cancelled and every position in it is settled at the payout, once, in the ledger and the
+//! risk state, as the execution agent does; its tokens are marked at the payout from then on.
+//!
 //! Approved orders and cancels reach the paper engine `latency_ns` after the decision (the
 //! fleet's strategy → risk → execution → venue path), against the book as it stands then: a leg
 //! priced on one event's book may meet a later one. With a latency of 0 they execute against the
@@ -28,7 +32,9 @@ use polyfleet_core::risk::{RiskLimits, RiskState, book_liquidity};
 use polyfleet_core::strategy::Instrument;
 use polyfleet_core::strategy::build::build;
 use polyfleet_core::strategy::runner::StrategyRunner;
-use polyfleet_core::wire::{Fill, Intent, MarketEvent, MarketEventBody, OrderIntent, RiskDecision, Verdict};
+use polyfleet_core::wire::{
+    Fill, Intent, MarketEvent, MarketEventBody, OrderIntent, Resolution, RiskDecision, Verdict,
+};
 use polyfleet_core::{ClientOrderId, Money, Price, Side, TokenId, TokenMap};
 
 use crate::journal::{FillRecord, Journal};
@@ -85,6 +91,10 @@ pub struct Engine {
     sample_every_ns: u64,
     now_ns: u64,
     journal: Journal,
+    /// Markets resolved (and settled) so far.
+    resolved: std::collections::HashSet<polyfleet_core::ConditionId>,
+    /// What each token of a resolved market pays (its mark from then on).
+    payouts: TokenMap<Price>,
 }
 
 impl Engine {
@@ -129,6 +139,8 @@ impl Engine {
             sample_every_ns: cfg.sample_every_ns.max(1),
             now_ns: 0,
             journal,
+            resolved: std::collections::HashSet::new(),
+            payouts: TokenMap::default(),
         })
     }
 
@@ -157,6 +169,9 @@ impl Engine {
         if !self.by_token.contains_key(&ev.token) {
             // No strategy trades it: neither risk nor execution needs its book.
             return;
+        }
+        if matches!(ev.body, MarketEventBody::Resolved { .. }) {
+            self.resolve(ev);
         }
         // The execution side's book first: resting orders fill before strategies react.
         let changed = matches!(ev.body, MarketEventBody::Snapshot { .. } | MarketEventBody::Delta(_));
@@ -371,6 +386,44 @@ impl Engine {
         }
     }
 
+    /// The execution agent's part at a market's resolution (once per market): orders still
+    /// working in it are cancelled, and every strategy's position in it is settled at the payout,
+    /// in its ledger and its policy's risk state.
+    fn resolve(&mut self, ev: &MarketEvent) {
+        let tokens = polyfleet_core::strategy::market_tokens(&self.instruments, &ev.market);
+        let Some(res) = Resolution::from_event(ev, &tokens) else { return };
+        if !self.resolved.insert(ev.market) {
+            return;
+        }
+        // From now on the tokens are worth their payout, whatever their last book said.
+        for (t, payout) in &res.payouts {
+            self.payouts.insert(*t, *payout);
+            self.marks.insert(*t, *payout);
+        }
+        let now = self.now_ns;
+        let mut open: Vec<(ClientOrderId, usize)> =
+            self.working.iter().filter(|(_, (_, o))| o.market == ev.market).map(|(id, (s, _))| (*id, *s)).collect();
+        open.sort();
+        for (id, slot) in open {
+            self.journal.strategies[slot].resolved_cancels += 1;
+            let events = self.paper.cancel(&id, "market resolved", now);
+            self.settle(events);
+        }
+        for slot in 0..self.slots.len() {
+            let s = &mut self.slots[slot];
+            let Ok(Some(booked)) = s.ledger.settle(&res) else { continue };
+            if booked.positions.is_empty() {
+                continue;
+            }
+            if let Some(p) = s.policy {
+                self.policies[p].state.on_lifecycle(&booked.shares, booked.cost, booked.realized, now / 1_000_000);
+            }
+            let c = &mut self.journal.strategies[slot];
+            c.settlements += 1;
+            c.settled = c.settled.checked_add(booked.realized).unwrap_or(c.settled);
+        }
+    }
+
     fn book_fill(&mut self, slot: usize, intent: &OrderIntent, f: &Fill) {
         let now = self.now_ns;
         let s = &mut self.slots[slot];
@@ -405,6 +458,9 @@ impl Engine {
         // Marks: the best bid where the book is live; the last one known while it is not (a
         // book awaiting its snapshot after a tick change is not worth nothing).
         for t in self.by_token.keys() {
+            if self.payouts.contains_key(t) {
+                continue;
+            }
             let Some(book) = self.books.get(t).filter(|f| f.is_live()).map(BookFollower::book) else { continue };
             if let Some(bid) = book.best_bid() {
                 self.marks.insert(*t, bid.price);

@@ -60,6 +60,12 @@ pub struct StrategyCounters {
     pub fees: Money,
     /// Tokens held at the end.
     pub positions: u64,
+    /// Markets whose resolution settled a position of the strategy.
+    pub settlements: u64,
+    /// PnL those settlements realized.
+    pub settled: Money,
+    /// Orders cancelled because their market resolved.
+    pub resolved_cancels: u64,
     /// Equity at the last sample.
     pub equity: Money,
 }

@@ -56,6 +56,10 @@ pub struct StrategyLine {
     pub orders: std::collections::BTreeMap<String, u64>,
     /// Tokens held at the end.
     pub positions: u64,
+    /// Markets whose resolution settled a position of the strategy.
+    pub settlements: u64,
+    /// PnL those settlements realized, USDC.
+    pub settled_usdc: String,
     /// Set when risk refused most of the strategy's orders: the run then shows the RiskPolicy's
     /// limits more than the strategy, and says so.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -90,6 +94,8 @@ impl From<&StrategyCounters> for StrategyLine {
             rejections: c.rejections.clone(),
             orders: c.orders.clone(),
             positions: c.positions,
+            settlements: c.settlements,
+            settled_usdc: c.settled.to_string(),
             risk_bound: risk_bound(c.signals, c.approved, &c.rejections),
         }
     }

@@ -6,7 +6,7 @@
 mod common;
 
 use polyfleet_backtest::engine::Engine;
-use polyfleet_core::wire::MarketEvent;
+use polyfleet_core::wire::{MarketEvent, MarketEventBody};
 use polyfleet_core::{Money, Rounding, Side};
 use polyfleet_sim::{SimConfig, Simulator};
 
@@ -179,4 +179,46 @@ fn orders_meet_the_book_of_their_arrival_not_of_their_decision() {
     let cut = run(&late_cfg, &events[..decided]);
     assert!(cut.fills.iter().all(|f| f.ts_ns < mispriced_at));
     assert_eq!(cut.in_flight, 3, "three legs in flight");
+}
+
+#[test]
+fn a_resolution_settles_the_set_once_and_its_edge_becomes_realized() {
+    let mut sim = quiet_sim();
+    let mut events = scenario(&mut sim, 500);
+    let outcomes: Vec<_> = sim.events()[0].markets.iter().map(|&i| sim.markets()[i].clone()).collect();
+    // The event resolves: outcome 0 wins. Each outcome market says so on its YES token, once
+    // and then again (the market channel may repeat itself).
+    let mut t = events.last().unwrap().recv_ts_ns;
+    for round in 0..2 {
+        for (k, m) in outcomes.iter().enumerate() {
+            t += 1_000_000;
+            let seq = events.iter().filter(|e| e.token == m.yes).map(|e| e.seq).max().unwrap_or(0) + 1 + round;
+            events.push(MarketEvent {
+                token: m.yes,
+                market: m.condition,
+                seq,
+                venue_ts_ms: t / 1_000_000,
+                recv_ts_ns: t,
+                body: MarketEventBody::Resolved { winner: k == 0 },
+            });
+        }
+    }
+    let j = run(&common::config(&sim, common::wide()), &events);
+    let legs: Vec<_> = outcomes.iter().map(|m| m.yes).collect();
+    let shares: u64 = j.fills.iter().filter(|f| f.token == legs[0]).map(|f| f.size.micros()).sum();
+    assert!(shares > 0, "the set was bought");
+    let cost = j
+        .fills
+        .iter()
+        .fold(Money::ZERO, |a, f| a.checked_add(f.price.notional(f.size, Rounding::Up).unwrap()).unwrap());
+    let edge = Money::from_micros(shares as i64).checked_sub(cost).unwrap();
+    let s = &j.strategies[0];
+    // Every leg's market settled once: the winner pays 1 a share, the others nothing, so the
+    // whole edge of the sets is realized and nothing is left to mark.
+    assert_eq!(s.settlements, 3);
+    assert_eq!(s.settled, edge);
+    assert_eq!(s.realized, edge);
+    assert_eq!(s.equity, edge);
+    assert_eq!(j.samples.last().unwrap().equity, edge);
+    assert_eq!(s.positions, 1, "only the winning tokens are left, to redeem");
 }

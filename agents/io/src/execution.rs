@@ -13,7 +13,7 @@ use polyfleet_core::book::{BookFollower, Followed};
 use polyfleet_core::exec::paper::{ExecEvent, MarketRules, PaperEngine, refusal};
 use polyfleet_core::strategy::Instrument;
 use polyfleet_core::wire::{MarketEvent, MarketEventBody, OrderIntent};
-use polyfleet_core::{ClientOrderId, Price, TokenId, TokenMap};
+use polyfleet_core::{ClientOrderId, ConditionId, Price, TokenId, TokenMap};
 
 /// Now, Unix nanoseconds: the wall clock, or a replay's clock (injected by the agent).
 pub type Clock = fn() -> u64;
@@ -53,6 +53,8 @@ impl VenueMetrics for NoMetrics {
 pub trait Executor: Send {
     /// Tokens it trades (their books are requested at start).
     fn tokens(&self) -> Vec<TokenId>;
+    /// The tokens it trades of `market` (to settle the market when it resolves), sorted.
+    fn market_tokens(&self, market: &ConditionId) -> Vec<TokenId>;
     /// An approved order.
     fn submit(&mut self, intent: &OrderIntent, now_ns: u64) -> impl Future<Output = Vec<ExecEvent>> + Send;
     /// Cancel a working order (nothing when it is not working).
@@ -102,6 +104,10 @@ impl PaperExecutor {
 impl Executor for PaperExecutor {
     fn tokens(&self) -> Vec<TokenId> {
         self.instruments.keys().copied().collect()
+    }
+
+    fn market_tokens(&self, market: &ConditionId) -> Vec<TokenId> {
+        polyfleet_core::strategy::market_tokens(&self.instruments, market)
     }
 
     async fn submit(&mut self, intent: &OrderIntent, now_ns: u64) -> Vec<ExecEvent> {

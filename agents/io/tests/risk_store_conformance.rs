@@ -282,7 +282,7 @@ async fn a_market_lifecycle_commits_once_and_survives_a_restart<S: RiskStore>(s:
 
     let res = Resolution::won_by(market, &[yes, no], yes);
     let settled = ledger.settle(&res).unwrap().unwrap();
-    assert!(s.commit_lifecycle(&p, "arb", &res.settlement_id(), &settled, Some(&res), T0 + 3).await.unwrap());
+    assert!(s.commit_lifecycle(&p, "arb", &res.settlement_key("arb"), &settled, Some(&res), T0 + 3).await.unwrap());
     let snap = s.snapshot(&p).await.unwrap();
     // YES: 6 worth 6 against 2.88; NO: 6 worth nothing against 2.94. Exposure is what redeeming
     // will bring in.
@@ -303,7 +303,9 @@ async fn a_market_lifecycle_commits_once_and_survives_a_restart<S: RiskStore>(s:
     assert_eq!(again.cash(), ledger.cash());
     // The resolution reported again: nothing in the ledger, nothing in the store.
     assert_eq!(again.settle(&res).unwrap(), None);
-    assert!(!reopened.commit_lifecycle(&p, "arb", &res.settlement_id(), &settled, Some(&res), T0 + 4).await.unwrap());
+    assert!(
+        !reopened.commit_lifecycle(&p, "arb", &res.settlement_key("arb"), &settled, Some(&res), T0 + 4).await.unwrap()
+    );
     assert_eq!(reopened.snapshot(&p).await.unwrap().exposure, m("6"));
     // The winners redeem at 1 USDC: exposure and the position go, cash comes in.
     let redeem = CtfOp::Redeem { market, token: yes, size: q("6") };

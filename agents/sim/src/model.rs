@@ -18,7 +18,7 @@ use polyfleet_core::wire::Level;
 use polyfleet_core::{BookSide, ConditionId, Price, Quantity, Rounding, Side, TokenId};
 use polyfleet_polymarket::data::book_hash::{BookMeta, book_hash};
 use polyfleet_polymarket::websocket::frames::{
-    ChangeOut, TradeOut, book_frame, last_trade_frame, price_change_frame, tick_size_frame,
+    ChangeOut, TradeOut, book_frame, last_trade_frame, market_resolved_frame, price_change_frame, tick_size_frame,
 };
 
 use crate::rng::Rng;
@@ -86,6 +86,8 @@ pub struct SimMarket {
     last_trade: Option<Price>,
     /// Steps of mispricing left (neg-risk outcomes only).
     discount_steps: u32,
+    /// Resolved (YES won when true): no more quotes or trades.
+    resolved: Option<bool>,
 }
 
 /// A neg-risk event: its markets' YES prices sum to 1.
@@ -164,6 +166,7 @@ fn new_market(
         yes_book: OrderBook::new(),
         last_trade: None,
         discount_steps: 0,
+        resolved: None,
     }
 }
 
@@ -327,6 +330,10 @@ impl Simulator {
         self.now_ms += self.cfg.step_ms;
         let i = self.rng.index(self.markets.len());
         let mut out = Vec::new();
+        if self.markets[i].resolved.is_some() {
+            // A resolved market is over: the step passes without news.
+            return out;
+        }
         let roll = self.rng.below(100);
         if roll < 8 {
             self.trade(i, &mut out);
@@ -344,7 +351,7 @@ impl Simulator {
         {
             let victim = self.events[e].markets[self.rng.index(self.events[e].markets.len())];
             self.markets[victim].discount_steps = 20 + self.rng.below_u32(60);
-            if victim != i {
+            if victim != i && self.markets[victim].resolved.is_none() {
                 self.emit_requote(victim, &mut out);
             }
         }
@@ -527,6 +534,22 @@ impl Simulator {
             }
         }
         true
+    }
+
+    /// Resolves market `market` (YES wins when `yes_wins`): returns the `market_resolved` frame;
+    /// the market quotes and trades no more. A neg-risk event resolves by resolving each of its
+    /// outcome markets (one YES, the others NO). `None` for an unknown or already resolved market.
+    pub fn resolve(&mut self, market: usize, yes_wins: bool) -> Option<SimFrame> {
+        let m = self.markets.get_mut(market).filter(|m| m.resolved.is_none())?;
+        m.resolved = Some(yes_wins);
+        let (winner, outcome) = if yes_wins { (m.yes, "Yes") } else { (m.no, "No") };
+        let text = market_resolved_frame(m.condition, &[m.yes, m.no], winner, outcome, self.now_ms);
+        Some(SimFrame { assets: vec![m.yes, m.no], text })
+    }
+
+    /// Whether market `market` resolved, and to YES (`Some(true)`) or NO.
+    pub fn resolution(&self, market: usize) -> Option<bool> {
+        self.markets.get(market)?.resolved
     }
 
     /// Scenario injection: prices outcome `outcome` of neg-risk event `event` 6 cents below its

@@ -148,6 +148,12 @@ impl SimHandle {
         misprice(&self.shared, event, outcome, steps).await
     }
 
+    /// Resolves market `market` of the model (YES wins when `yes_wins`) and publishes its
+    /// `market_resolved` frame; false for an unknown or resolved market, or a replay.
+    pub async fn resolve(&self, market: usize, yes_wins: bool) -> bool {
+        resolve(&self.shared, market, yes_wins).await
+    }
+
     /// Every token served.
     pub async fn tokens(&self) -> Vec<TokenId> {
         self.shared.sim.lock().await.0.tokens()
@@ -274,6 +280,7 @@ pub async fn serve_source(
         .route("/sim/faults/malformed", post(fault_malformed))
         .route("/sim/faults/delay", post(fault_delay))
         .route("/sim/misprice", post(scenario_misprice))
+        .route("/sim/resolve", post(scenario_resolve))
         .merge(crate::order_api::routes())
         .with_state(shared.clone());
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -591,6 +598,39 @@ async fn scenario_misprice(
     } else {
         (StatusCode::NOT_FOUND, "no such event outcome, or not a model")
     }
+}
+
+#[derive(Deserialize)]
+struct ResolveQuery {
+    /// Index of the market in the model.
+    market: usize,
+    /// `yes` or `no`: the winning side.
+    winner: String,
+}
+
+async fn scenario_resolve(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<ResolveQuery>,
+) -> (StatusCode, &'static str) {
+    let yes_wins = match q.winner.as_str() {
+        "yes" => true,
+        "no" => false,
+        _ => return (StatusCode::BAD_REQUEST, "winner must be yes or no"),
+    };
+    if resolve(&shared, q.market, yes_wins).await {
+        (StatusCode::OK, "ok")
+    } else {
+        (StatusCode::NOT_FOUND, "no such market, already resolved, or not a model")
+    }
+}
+
+async fn resolve(shared: &Shared, market: usize, yes_wins: bool) -> bool {
+    let mut guard = shared.sim.lock().await;
+    guard.1 += 1;
+    let step = guard.1;
+    let Some(f) = guard.0.model_mut().and_then(|m| m.resolve(market, yes_wins)) else { return false };
+    let _ = shared.frames.send(Stamped { step, assets: f.assets.into(), text: f.text.into() });
+    true
 }
 
 async fn fault_delay(State(shared): State<Arc<Shared>>, Query(q): Query<Millis>) -> &'static str {

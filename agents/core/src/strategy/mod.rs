@@ -29,6 +29,13 @@ pub struct Instrument {
     pub fees: FeeSchedule,
 }
 
+/// The tokens of `market` among `instruments`, sorted (a binary market's YES and NO).
+pub fn market_tokens(instruments: &TokenMap<Instrument>, market: &ConditionId) -> Vec<TokenId> {
+    let mut v: Vec<TokenId> = instruments.values().filter(|i| i.market == *market).map(|i| i.token).collect();
+    v.sort();
+    v
+}
+
 /// An order a strategy asks for (the runner adds identity, mode and timestamps).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderRequest {

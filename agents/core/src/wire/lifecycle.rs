@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{ConditionId, TokenId};
 use crate::money::{Price, Quantity, Rounding};
+use crate::wire::{MarketEvent, MarketEventBody};
 
 /// One conditional-token operation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,8 +87,30 @@ impl Resolution {
         Resolution { market, payouts }
     }
 
-    /// The settlement id: one settlement per market, whoever reports it and however often.
+    /// The resolution a market-channel `Resolved` event announces for its market, of which
+    /// `tokens` are the ones traded (every CTF condition is binary, YES and NO, a neg-risk event
+    /// being a group of them; a strategy may trade one side only): the event's token pays 1 if it
+    /// won and 0 if it lost, the other token the opposite. `None` for any other event, or when
+    /// the event's token is not among `tokens`.
+    pub fn from_event(ev: &MarketEvent, tokens: &[TokenId]) -> Option<Resolution> {
+        let MarketEventBody::Resolved { winner } = ev.body else { return None };
+        if tokens.is_empty() || tokens.len() > 2 || !tokens.contains(&ev.token) {
+            return None;
+        }
+        let pays = |won: bool| if won { Price::ONE } else { Price::ZERO };
+        let payouts = tokens.iter().map(|t| (*t, pays((*t == ev.token) == winner))).collect();
+        Some(Resolution { market: ev.market, payouts })
+    }
+
+    /// The settlement id in one strategy's ledger: one settlement per market, whoever reports
+    /// it and however often.
     pub fn settlement_id(&self) -> String {
         format!("settle:{}", self.market)
+    }
+
+    /// The key a strategy's settlement is committed under in its RiskPolicy's store (a policy's
+    /// strategies each settle their own position in the market).
+    pub fn settlement_key(&self, strategy: &str) -> String {
+        format!("settle:{}:{strategy}", self.market)
     }
 }

@@ -19,7 +19,7 @@
 //! | `pf:{ns/p}:resv` | hash | client order id -> `token side limit size notional` |
 //! | `pf:{ns/p}:rate` | list | approval times (ms) in the last minute |
 //! | `pf:{ns/p}:d:<coid>` | string | the verdict, for 24 h |
-//! | `pf:{ns/p}:fills` | set | fill ids and lifecycle ids (CTF operations, `settle:<market>`) applied |
+//! | `pf:{ns/p}:fills` | set | fill ids and lifecycle ids (CTF operations, `settle:<market>:<strategy>`) applied |
 //! | `pf:{ns/p}:settled` | hash | market -> payouts of its settlement ([`encode_payouts`]) |
 //! | `pf:{ns/p}:ledger:<strategy>` | hash | token -> `size cost realized fees deficit` (micros) |
 //! | `pf:{ns/p}:unrealized:<strategy>` | hash | token -> unrealized PnL (micros) at the executor's last mark |

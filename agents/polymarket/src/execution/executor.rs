@@ -19,7 +19,7 @@ use polyfleet_core::exec::paper::{ExecEvent, refusal};
 use polyfleet_core::money::FeeSchedule;
 use polyfleet_core::strategy::Instrument;
 use polyfleet_core::wire::{FillStatus, Intent, MarketEvent, Mode, OrderIntent, decode, encode};
-use polyfleet_core::{ClientOrderId, Price, Quantity, TokenId, TokenMap};
+use polyfleet_core::{ClientOrderId, ConditionId, Price, Quantity, TokenId, TokenMap};
 use polyfleet_io::risk_store::{PolicyKey, RiskStore};
 use polymarket_client_sdk_v2::clob::types::OrderStatusType;
 use tokio::sync::mpsc;
@@ -308,6 +308,10 @@ impl<S: RiskStore> Executor for LiveExecutor<S> {
                 vec![]
             }
         }
+    }
+
+    fn market_tokens(&self, market: &ConditionId) -> Vec<TokenId> {
+        self.paper.market_tokens(market)
     }
 
     fn on_market(&mut self, ev: &MarketEvent, now_ns: u64) -> (Vec<ExecEvent>, bool) {

@@ -135,6 +135,22 @@ pub fn last_trade_frame(market: ConditionId, asset: TokenId, trade: &TradeOut, t
     )
 }
 
+/// A `market_resolved` event: `winner` (one of `assets`) won, its outcome labelled `outcome`.
+pub fn market_resolved_frame(
+    market: ConditionId,
+    assets: &[TokenId],
+    winner: TokenId,
+    outcome: &str,
+    timestamp_ms: u64,
+) -> String {
+    let ids: Vec<String> = assets.iter().map(|a| format!("\"{a}\"")).collect();
+    let outcome = serde_json::Value::from(outcome);
+    format!(
+        r#"{{"event_type":"market_resolved","id":"{market}","market":"{market}","assets_ids":[{}],"winning_asset_id":"{winner}","winning_outcome":{outcome},"timestamp":"{timestamp_ms}"}}"#,
+        ids.join(","),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
