@@ -406,7 +406,8 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
             let marks: Vec<(polyfleet_core::TokenId, polyfleet_core::Money)> = ledger
                 .positions()
                 .into_iter()
-                .filter_map(|(t, p)| Some((t, p.unrealized(self.executor.mark(&t)?))))
+                // A settled token is worth its payout (its book is over).
+                .filter_map(|(t, p)| Some((t, p.unrealized(ledger.payout(&t).or_else(|| self.executor.mark(&t))?))))
                 .collect();
             if let Err(e) = self.store.set_unrealized(policy, &key.1, &marks).await {
                 self.metrics.store_errors.inc();

@@ -342,7 +342,9 @@ impl Engine {
     /// The execution agent's part: an approved order on the paper engine.
     fn execute(&mut self, slot: usize, o: OrderIntent) {
         let now = self.now_ns;
+        let resolved = self.books.get(&o.token).is_some_and(BookFollower::is_resolved);
         let events = match (self.instruments.get(&o.token), self.books.get(&o.token).filter(|f| f.is_live())) {
+            _ if resolved => vec![refusal(&o, "market resolved", now)],
             (Some(inst), Some(f)) => {
                 let book = f.book();
                 let rules = MarketRules { tick: book.tick(), min_size: inst.min_size, fees: inst.fees };

@@ -1,6 +1,7 @@
 //! The book follower's sequence rules: snapshots reset, deltas apply in order, a jump is a gap,
 //! an older snapshot is stale, and a snapshot of the very sequence a live follower is on (a late
-//! answer to a snapshot request) changes nothing, while a follower that is not live takes it.
+//! answer to a snapshot request) changes nothing, while a follower that is not live takes it; a
+//! resolved market is never live again.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use polyfleet_core::book::{BookFollower, Followed};
@@ -61,4 +62,16 @@ fn sequence_rules() {
     assert!(!f.is_live());
     assert_eq!(f.on_event(&snapshot(9, 4400)), Followed::Reset);
     assert!(f.is_live());
+}
+
+#[test]
+fn a_resolved_market_is_never_live_again() {
+    let mut f = BookFollower::new();
+    assert_eq!(f.on_event(&snapshot(1, 4000)), Followed::Reset);
+    assert!(f.is_live() && !f.is_resolved());
+    // Out of sequence or not, the resolution is final: no snapshot brings the book back.
+    let _ = f.on_event(&ev(7, MarketEventBody::Resolved { winner: true }));
+    assert!(f.is_resolved() && !f.is_live());
+    assert_eq!(f.on_event(&snapshot(8, 4100)), Followed::Reset);
+    assert!(!f.is_live(), "a resolved market's book does not trade");
 }

@@ -117,6 +117,9 @@ impl Executor for PaperExecutor {
         let Some(inst) = self.instruments.get(&intent.token) else {
             return vec![refusal(intent, "no market rules for this token", now_ns)];
         };
+        if self.books.get(&intent.token).is_some_and(BookFollower::is_resolved) {
+            return vec![refusal(intent, "market resolved", now_ns)];
+        }
         let Some(book) = self.books.get(&intent.token).filter(|f| f.is_live()).map(BookFollower::book) else {
             return vec![refusal(intent, "no live book for this token", now_ns)];
         };

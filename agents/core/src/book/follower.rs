@@ -12,6 +12,8 @@ pub struct BookFollower {
     book: OrderBook,
     seq: Option<u64>,
     healthy: bool,
+    /// The market resolved: the book is over, whatever comes after.
+    resolved: bool,
     /// Gaps seen (each needs a snapshot).
     pub gaps: u64,
 }
@@ -50,13 +52,22 @@ impl BookFollower {
         self.seq
     }
 
-    /// True when in sequence and the feed says healthy.
+    /// True when in sequence, the feed says healthy and the market has not resolved.
     pub fn is_live(&self) -> bool {
-        self.seq.is_some() && self.healthy && self.book.state() == BookState::Live
+        self.seq.is_some() && self.healthy && !self.resolved && self.book.state() == BookState::Live
+    }
+
+    /// True once the market resolved (its book is never live again: nothing trades on it).
+    pub fn is_resolved(&self) -> bool {
+        self.resolved
     }
 
     /// Applies one event.
     pub fn on_event(&mut self, ev: &MarketEvent) -> Followed {
+        // Final whatever its place in the sequence.
+        if matches!(ev.body, MarketEventBody::Resolved { .. }) {
+            self.resolved = true;
+        }
         if let MarketEventBody::Snapshot { bids, asks, tick, .. } = &ev.body {
             // Older than what the follower has, or the very state it is live on (a snapshot
             // answered late, after the events it would bring): nothing to do.
