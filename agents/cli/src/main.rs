@@ -104,6 +104,11 @@ enum Command {
         /// Model time of the first frame of a generated recording, Unix ms (default 2026-01-01).
         #[arg(long, default_value_t = 1_767_225_600_000)]
         start_ms: u64,
+        /// Resolve every market of the model this many seconds (model time) after the start: YES
+        /// wins where its price is at least one half; in a neg-risk event the favourite wins.
+        /// Without it markets resolve only on command (`POST /sim/resolve`).
+        #[arg(long, conflicts_with = "replay")]
+        resolve_after_s: Option<u64>,
         /// Simulate what a resource directory declares instead (served or `--generate`d): its
         /// simulator Venue's settings (seed, rate, mispricing) and its Markets, under their ids.
         #[arg(short = 'f', long = "filename")]
@@ -186,9 +191,10 @@ async fn main() -> anyhow::Result<()> {
             mispricing_bps,
             start_ms,
             resources,
+            resolve_after_s,
             ..
         } => {
-            let sim = match resources {
+            let mut sim = match resources {
                 Some(dir) => {
                     let res = local::load_declared(&dir)?;
                     let venue = local::simulator_venue(&res).context("no Venue of kind simulator in the directory")?;
@@ -204,6 +210,7 @@ async fn main() -> anyhow::Result<()> {
                     ..SimConfig::default()
                 }),
             };
+            sim.set_resolve_after_ms(resolve_after_s.map(|s| s.saturating_mul(1000)));
             let catalog = sim.catalog();
             let mut file = record::create(&out)?;
             let n = polyfleet_cli::generate::generate_from(sim, frames, &mut *file)?;
@@ -235,11 +242,20 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::VenueSim {
-            addr, seed, rate, binary_markets, events, mispricing_bps, replay: None, resources, ..
+            addr,
+            seed,
+            rate,
+            binary_markets,
+            events,
+            mispricing_bps,
+            replay: None,
+            resources,
+            resolve_after_s,
+            ..
         } => {
             let now_ms =
                 u64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis())?;
-            let (model, rate) = match resources {
+            let (mut model, rate) = match resources {
                 Some(dir) => {
                     let res = local::load_declared(&dir)?;
                     let venue = local::simulator_venue(&res).context("no Venue of kind simulator in the directory")?;
@@ -260,6 +276,7 @@ async fn main() -> anyhow::Result<()> {
                     (Simulator::new(cfg), rate)
                 }
             };
+            model.set_resolve_after_ms(resolve_after_s.map(|s| s.saturating_mul(1000)));
             let sim = server::serve_source(Box::new(model), addr, rate).await.context("starting the simulator")?;
             println!("venue simulator on {} (market channel {})", sim.http_url(), sim.market_ws_url());
             for m in sim.with_model(|m| m.markets().to_vec()).await.unwrap_or_default() {

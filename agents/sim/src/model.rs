@@ -42,6 +42,10 @@ pub struct SimConfig {
     pub step_ms: u64,
     /// Taker fee rate reported on trades, in basis points.
     pub fee_rate_bps: u32,
+    /// Every market resolves this long after the start (simulated ms): YES wins where its fair
+    /// price is at least one half, and in a neg-risk event the outcome with the highest fair
+    /// price wins, the others lose. `None`: markets resolve only on command ([`Simulator::resolve`]).
+    pub resolve_after_ms: Option<u64>,
 }
 
 impl Default for SimConfig {
@@ -55,6 +59,7 @@ impl Default for SimConfig {
             start_ms: 1_767_225_600_000,
             step_ms: 5,
             fee_rate_bps: 0,
+            resolve_after_ms: None,
         }
     }
 }
@@ -330,6 +335,12 @@ impl Simulator {
         self.now_ms += self.cfg.step_ms;
         let i = self.rng.index(self.markets.len());
         let mut out = Vec::new();
+        if let Some(after) = self.cfg.resolve_after_ms
+            && self.now_ms >= self.cfg.start_ms.saturating_add(after)
+            && self.markets.iter().any(|m| m.resolved.is_none())
+        {
+            return self.resolve_all();
+        }
         if self.markets[i].resolved.is_some() {
             // A resolved market is over: the step passes without news.
             return out;
@@ -545,6 +556,36 @@ impl Simulator {
         let (winner, outcome) = if yes_wins { (m.yes, "Yes") } else { (m.no, "No") };
         let text = market_resolved_frame(m.condition, &[m.yes, m.no], winner, outcome, self.now_ms);
         Some(SimFrame { assets: vec![m.yes, m.no], text })
+    }
+
+    /// Resolves every market `ms` of simulated time after the start (`None`: on command only);
+    /// see [`SimConfig::resolve_after_ms`].
+    pub fn set_resolve_after_ms(&mut self, ms: Option<u64>) {
+        self.cfg.resolve_after_ms = ms;
+    }
+
+    /// The scheduled resolution of every market still open (see [`SimConfig::resolve_after_ms`]).
+    fn resolve_all(&mut self) -> Vec<SimFrame> {
+        let mut out = vec![];
+        for i in 0..self.markets.len() {
+            if self.markets[i].resolved.is_some() {
+                continue;
+            }
+            let yes_wins = match self.markets[i].event {
+                // The event's favourite wins (the first of equals).
+                Some(e) => {
+                    let favourite = self.events[e]
+                        .markets
+                        .iter()
+                        .copied()
+                        .max_by_key(|&k| (self.markets[k].fair, std::cmp::Reverse(k)));
+                    favourite == Some(i)
+                }
+                None => self.markets[i].fair >= Price::SCALE / 2,
+            };
+            out.extend(self.resolve(i, yes_wins));
+        }
+        out
     }
 
     /// Whether market `market` resolved, and to YES (`Some(true)`) or NO.
