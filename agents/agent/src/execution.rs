@@ -24,6 +24,11 @@
 //! loaded later (its first order since this agent started) gets the store's settlements and the
 //! resolutions seen since start applied first.
 //!
+//! Conditional-token operations (merge, split, redeem, convert) come as their own decisions on
+//! the same subject and follow the same claim protocol under their id: done at the venue (paper:
+//! nothing to send), booked in the ledger, committed to the store by id (once, however often
+//! redelivered), a split's reservations released, and a report published on the order subject.
+//!
 //! When the store is unreachable nothing is acknowledged and the approval is redelivered.
 //! Cancels come straight from the intents stream (they need no approval).
 
@@ -37,8 +42,9 @@ use polyfleet_core::ClientOrderId;
 use polyfleet_core::accounting::Ledger;
 use polyfleet_core::exec::paper::{ExecEvent, refusal};
 use polyfleet_core::wire::{
-    Fill, Intent, Liquidity, MarketEvent, MarketEventBody, Mode, OrderIntent, OrderStatus, OrderUpdate, Resolution,
-    RiskDecision, Verdict, decode, encode, subjects,
+    CtfDecision, CtfIntent, CtfReport, CtfStatus, Fill, Intent, Liquidity, MarketEvent, MarketEventBody, Mode,
+    OrderIntent, OrderStatus, OrderUpdate, Resolution, RiskDecision, Verdict, WireMessage, decode, encode, kind_of,
+    subjects,
 };
 use polyfleet_io::bus::{Bus, ConsumerSpec, Delivery};
 use polyfleet_io::risk_store::{Claim, FillCommit, PolicyKey, RiskStore};
@@ -47,7 +53,7 @@ use tokio::sync::watch;
 use tracing::Instrument as _;
 
 use crate::feed::Feed;
-use crate::metrics::{KindLabel, OrderPathMetrics};
+use crate::metrics::{CtfLabel, KindLabel, OrderPathMetrics};
 use crate::time::{now_ms, now_ns};
 use polyfleet_io::execution::Executor;
 
@@ -176,6 +182,7 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
                 agent.on_market(&ev, &mut feed).await;
             }
             next = decisions.next() => match next {
+                Some(Ok(d)) if kind_of(&d.message.payload) == Some(CtfDecision::KIND) => agent.on_ctf_decision(d).await,
                 Some(Ok(d)) => agent.on_decision(d).await,
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, "decision consumer error");
@@ -260,6 +267,7 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
             Ok(applied) => {
                 if applied {
                     self.metrics.settlements.inc();
+                    self.metrics.settled_pnl_micros.inc_by(booked.realized.micros());
                 }
                 tracing::info!(market = %res.market, strategy = %key.1, realized = %booked.realized, applied, "position settled");
             }
@@ -420,6 +428,165 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
         self.ledgers.entry((intent.namespace.clone(), intent.strategy.clone())).or_default()
     }
 
+    /// Loads a strategy's ledger on its first order or operation since start: it continues from
+    /// the stored positions and settlements, then settles what resolved since start.
+    async fn load_ledger(
+        &mut self,
+        key: &(String, String),
+        policy: &PolicyKey,
+    ) -> Result<(), polyfleet_io::risk_store::RiskStoreError> {
+        if self.ledgers.contains_key(key) {
+            return Ok(());
+        }
+        let mut ledger = Ledger::new();
+        for (token, p) in self.store.positions(policy, &key.1).await? {
+            ledger.restore(token, p);
+        }
+        for r in self.store.settlements(policy).await? {
+            ledger.restore_settlement(&r);
+        }
+        self.policies.insert(key.clone(), policy.clone());
+        self.ledgers.insert(key.clone(), ledger);
+        for r in self.resolutions.clone() {
+            self.settle_ledger(key, &r).await;
+        }
+        Ok(())
+    }
+
+    /// An approved conditional-token operation, executed once by its id (the claim protocol of
+    /// orders): done at the venue (paper: nothing to send), booked in the strategy's ledger and
+    /// committed to the store by its id (exposure, shares, PnL, ledger positions at once); then
+    /// a split's reservations are released and the report recorded as the outcome, published,
+    /// and the decision acknowledged. A report already recorded is published again.
+    async fn on_ctf_decision(&mut self, delivery: Delivery) {
+        let decision = match decode::<CtfDecision>(&delivery.message.payload) {
+            Ok(d) => d,
+            Err(e) => {
+                self.metrics.malformed.inc();
+                tracing::warn!(error = %e, "skipping a decision that does not decode");
+                let _ = delivery.ack().await;
+                return;
+            }
+        };
+        if !matches!(decision.verdict, Verdict::Approved) {
+            let _ = delivery.ack().await;
+            return;
+        }
+        let intent = decision.intent;
+        self.metrics.observe("decision_to_execution", decision.decided_ts_ns, now_ns());
+        let span = tracing::info_span!("execution", order = %intent.id, ctf = intent.op.name(), outcome = tracing::field::Empty);
+        telemetry::follow(&span, &delivery.message);
+        let done = self.execute_ctf(&intent).instrument(span).await;
+        match done {
+            Ok(()) => {
+                let _ = delivery.ack().await;
+            }
+            Err(e) => {
+                self.metrics.store_errors.inc();
+                tracing::error!(error = %e, order = %intent.id, "risk store unreachable: the operation will be redelivered");
+            }
+        }
+    }
+
+    async fn execute_ctf(&mut self, intent: &CtfIntent) -> Result<(), polyfleet_io::risk_store::RiskStoreError> {
+        let policy = PolicyKey::new(&intent.namespace, &intent.risk_policy);
+        let key = (intent.namespace.clone(), intent.strategy.clone());
+        let id = intent.id.to_string();
+        let report = match self.store.claim(&policy, &intent.id).await? {
+            Claim::Done(outcome) => {
+                self.metrics.replays.inc();
+                if let Ok(report) = decode::<CtfReport>(&outcome) {
+                    self.publish_ctf(&report).await;
+                }
+                return Ok(());
+            }
+            Claim::Pending
+                if self.store.committed(&policy, std::slice::from_ref(&id)).await?.first() == Some(&true) =>
+            {
+                // Booked before the executor stopped; the positions restored include it.
+                self.load_ledger(&key, &policy).await?;
+                if let Some(ledger) = self.ledgers.get_mut(&key) {
+                    ledger.restore_op(&id);
+                }
+                CtfReport::of(
+                    intent,
+                    CtfStatus::Done,
+                    polyfleet_core::Money::ZERO,
+                    polyfleet_core::Money::ZERO,
+                    now_ns(),
+                )
+            }
+            Claim::Pending if intent.mode == Mode::Live => {
+                CtfReport::failed(intent, "executor restarted before completing; not executed", now_ns())
+            }
+            Claim::Pending | Claim::Fresh => {
+                self.load_ledger(&key, &policy).await?;
+                match self.executor.ctf(intent, now_ns()).await {
+                    Err(why) => CtfReport::failed(intent, why, now_ns()),
+                    Ok(()) => self.book_ctf(&key, &policy, intent).await?,
+                }
+            }
+        };
+        let outcome = Bytes::from(encode(&report));
+        self.store.commit(&policy, &intent.id, &[], true, Some(outcome), now_ms()).await?;
+        for extra in polyfleet_core::exec::ctf::reservation_ids(intent).iter().skip(1) {
+            self.store.release(&policy, extra).await?;
+        }
+        let outcome = match &report.status {
+            CtfStatus::Done => "done",
+            CtfStatus::Failed { .. } => "failed",
+        };
+        tracing::Span::current().record("outcome", outcome);
+        self.metrics.ctf_ops.get_or_create(&CtfLabel { op: intent.op.name(), outcome }).inc();
+        if report.status == CtfStatus::Done {
+            self.metrics
+                .ctf_size_micros
+                .get_or_create(&KindLabel { kind: intent.op.name().into() })
+                .inc_by(intent.op.size().micros());
+            if report.cash.micros() > 0 {
+                self.metrics.capital_returned_micros.inc_by(report.cash.micros().unsigned_abs());
+            }
+        }
+        self.publish_ctf(&report).await;
+        Ok(())
+    }
+
+    /// Books an operation in a copy of the strategy's ledger and commits it to the store; the
+    /// copy replaces the ledger only once the store has it (a store error leaves both as they
+    /// were, and the redelivered operation books again).
+    async fn book_ctf(
+        &mut self,
+        key: &(String, String),
+        policy: &PolicyKey,
+        intent: &CtfIntent,
+    ) -> Result<CtfReport, polyfleet_io::risk_store::RiskStoreError> {
+        let id = intent.id.to_string();
+        let Some(mut next) = self.ledgers.get(key).cloned() else {
+            return Ok(CtfReport::failed(intent, "no ledger for the strategy", now_ns()));
+        };
+        let booked = match next.on_ctf(&id, &intent.op) {
+            Ok(Some(b)) => b,
+            Ok(None) => {
+                let zero = polyfleet_core::Money::ZERO;
+                return Ok(CtfReport::of(intent, CtfStatus::Done, zero, zero, now_ns()));
+            }
+            Err(e) => return Ok(CtfReport::failed(intent, e.to_string(), now_ns())),
+        };
+        self.store.commit_lifecycle(policy, &key.1, &id, &booked, None, now_ms()).await?;
+        self.ledgers.insert(key.clone(), next);
+        tracing::info!(order = %id, op = intent.op.name(), cash = %booked.cash, realized = %booked.realized, "conditional-token operation booked");
+        Ok(CtfReport::of(intent, CtfStatus::Done, booked.cash, booked.realized, now_ns()))
+    }
+
+    async fn publish_ctf(&self, report: &CtfReport) {
+        let headers = telemetry::inject(&tracing::Span::current());
+        let subject = subjects::order_updates(&report.namespace, &report.strategy);
+        let id = format!("c-{}", report.id);
+        if let Err(err) = self.bus.persist(&subject, headers, Bytes::from(encode(report)), Some(&id)).await {
+            tracing::error!(error = %err, subject, "conditional-token report not published");
+        }
+    }
+
     /// Books fills in the strategy's ledger, commits them (and the release when the order is
     /// over) to the store, then publishes the events.
     async fn commit_and_publish(
@@ -430,22 +597,7 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
     ) -> Result<(), polyfleet_io::risk_store::RiskStoreError> {
         let policy = PolicyKey::of_intent(intent);
         let key = (intent.namespace.clone(), intent.strategy.clone());
-        if !self.ledgers.contains_key(&key) {
-            // First order of this strategy since start: continue from the stored positions and
-            // settlements, then settle what resolved since start.
-            let mut ledger = Ledger::new();
-            for (token, p) in self.store.positions(&policy, &intent.strategy).await? {
-                ledger.restore(token, p);
-            }
-            for r in self.store.settlements(&policy).await? {
-                ledger.restore_settlement(&r);
-            }
-            self.policies.insert(key.clone(), policy.clone());
-            self.ledgers.insert(key.clone(), ledger);
-            for r in self.resolutions.clone() {
-                self.settle_ledger(&key, &r).await;
-            }
-        }
+        self.load_ledger(&key, &policy).await?;
         let mut commits = vec![];
         let mut finished = false;
         for e in &events {

@@ -135,6 +135,15 @@ pub struct VenueCallLabel {
     pub result: &'static str,
 }
 
+/// Label of a conditional-token operation counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CtfLabel {
+    /// `merge`, `split`, `redeem` or `convert`.
+    pub op: &'static str,
+    /// `done` or `failed`.
+    pub outcome: &'static str,
+}
+
 /// Label of a decision counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabel {
@@ -173,6 +182,15 @@ pub struct OrderPathMetrics {
     pub replays: Counter,
     /// Positions settled at a market's resolution (one per strategy and market).
     pub settlements: Counter,
+    /// PnL realized by settlements, micro-USDC (negative when positions lost).
+    pub settled_pnl_micros: Gauge,
+    /// Execution: conditional-token operations by operation and outcome (done, failed).
+    pub ctf_ops: Family<CtfLabel, Counter>,
+    /// Execution: sets merged or split, shares redeemed, units converted, in micro-units, by
+    /// operation (done only).
+    pub ctf_size_micros: Family<KindLabel, Counter>,
+    /// Execution: collateral that merges and redemptions brought back, micro-USDC.
+    pub capital_returned_micros: Counter,
     /// Messages that did not decode (skipped and acknowledged).
     pub malformed: Counter,
     /// Live execution: venue calls by endpoint and result (ok, refused, engine_restart,
@@ -214,6 +232,10 @@ impl OrderPathMetrics {
             fills: Family::default(),
             replays: Counter::default(),
             settlements: Counter::default(),
+            settled_pnl_micros: Gauge::default(),
+            ctf_ops: Family::default(),
+            ctf_size_micros: Family::default(),
+            capital_returned_micros: Counter::default(),
             malformed: Counter::default(),
             venue_calls: Family::default(),
             rate_limit_waits: Counter::default(),
@@ -236,6 +258,22 @@ impl OrderPathMetrics {
         registry.register("fills", "Fills by liquidity", m.fills.clone());
         registry.register("replays", "Redelivered approvals answered from the record", m.replays.clone());
         registry.register("settlements", "Strategy positions settled at a market's resolution", m.settlements.clone());
+        registry.register(
+            "settled_pnl_micros",
+            "PnL realized by settlements, micro-USDC",
+            m.settled_pnl_micros.clone(),
+        );
+        registry.register("ctf_ops", "Conditional-token operations by operation and outcome", m.ctf_ops.clone());
+        registry.register(
+            "ctf_size_micros",
+            "Sets merged or split, shares redeemed, units converted (micro-units)",
+            m.ctf_size_micros.clone(),
+        );
+        registry.register(
+            "capital_returned_micros",
+            "Collateral brought back by merges and redemptions, micro-USDC",
+            m.capital_returned_micros.clone(),
+        );
         registry.register("malformed", "Messages that did not decode", m.malformed.clone());
         registry.register("venue_calls", "Venue API calls by endpoint and result", m.venue_calls.clone());
         registry.register("rate_limit_waits", "Waits for the client-side rate limit", m.rate_limit_waits.clone());

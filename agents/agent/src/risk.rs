@@ -4,7 +4,9 @@
 //! intent is decided by exactly one of them, and an intent whose replica died unacknowledged is
 //! redelivered to another (the store returns the first verdict again). Cancels are not checked.
 //! The legs of a set arrive as one intent and are decided as one (every leg approved or none),
-//! each leg then getting its own decision.
+//! each leg then getting its own decision. Conditional-token operations are decided too: a split
+//! reserves its cost like the purchase of both tokens, a merge, redeem or convert is approved
+//! when well formed (it only gives exposure back; see [`polyfleet_core::exec::ctf`]).
 //!
 //! Fails closed: when the store cannot be reached the intent is rejected with
 //! `risk_store_unavailable`, counted, and logged; nothing is approved without the store.
@@ -20,7 +22,8 @@ use futures::StreamExt;
 use polyfleet_core::book::BookFollower;
 use polyfleet_core::risk::book_liquidity;
 use polyfleet_core::wire::{
-    Intent, MarketEvent, OrderIntent, RejectReason, RiskDecision, Verdict, decode, encode, subjects,
+    CtfDecision, CtfIntent, Intent, MarketEvent, OrderIntent, RejectReason, RiskDecision, Verdict, decode, encode,
+    subjects,
 };
 use polyfleet_core::{Money, TokenMap};
 use polyfleet_io::bus::{Bus, ConsumerSpec, Delivery};
@@ -121,6 +124,22 @@ async fn handle<B: Bus, S: RiskStore>(
     let legs = match decode::<Intent>(&delivery.message.payload) {
         Ok(Intent::Place(o)) => vec![o],
         Ok(Intent::PlaceSet(legs)) if !legs.is_empty() => legs,
+        Ok(Intent::Ctf(c)) => {
+            let span =
+                tracing::info_span!("risk_decision", order = %c.id, ctf = c.op.name(), verdict = tracing::field::Empty);
+            telemetry::follow(&span, &delivery.message);
+            metrics.observe("intent_to_decision", c.created_ts_ns, received_ns);
+            let Ok(permit) = limit.clone().acquire_owned().await else { return };
+            let (bus, store, metrics) = (bus.clone(), store.clone(), metrics.clone());
+            tokio::spawn(
+                async move {
+                    decide_ctf(&bus, &store, c, delivery, &metrics).await;
+                    drop(permit);
+                }
+                .instrument(span),
+            );
+            return;
+        }
         Ok(Intent::Cancel(_) | Intent::PlaceSet(_)) => {
             // Cancels never need approval; the execution agent takes them from the stream.
             let _ = delivery.ack().await;
@@ -217,6 +236,66 @@ async fn decide<B: Bus, S: RiskStore>(
     }
     if published {
         let _ = delivery.ack().await;
+    }
+}
+
+/// Decides a conditional-token operation (see [`polyfleet_core::exec::ctf`]): a split as two
+/// purchases, reserved in the store's one atomic call; a merge, redeem or convert approved when
+/// well formed and the policy is known (it only gives exposure back). Publishes the decision.
+async fn decide_ctf<B: Bus, S: RiskStore>(
+    bus: &B,
+    store: &S,
+    intent: CtfIntent,
+    delivery: Delivery,
+    metrics: &OrderPathMetrics,
+) {
+    use polyfleet_core::exec::ctf;
+    let policy = PolicyKey::new(&intent.namespace, &intent.risk_policy);
+    let started = now_ns();
+    let verdict = match (ctf::shape(&intent.op), ctf::reservation_legs(&intent)) {
+        (Err(why), _) => {
+            Verdict::Rejected { reason: RejectReason::Invalid, detail: format!("{}: {why}", intent.op.name()) }
+        }
+        (Ok(()), None) => Verdict::Rejected {
+            reason: RejectReason::Invalid,
+            detail: format!("the id {} leaves no room for the split's second leg", intent.id),
+        },
+        (Ok(()), Some(legs)) => {
+            let decided = if legs.is_empty() {
+                store.limits(&policy).await.map(|l| if l.is_some() { Ok(()) } else { Err(RejectReason::UnknownPolicy) })
+            } else {
+                store.decide_set(&policy, &legs, &[None, None], now_ms()).await
+            };
+            match decided {
+                Ok(Ok(())) => Verdict::Approved,
+                Ok(Err(reason)) => Verdict::Rejected {
+                    reason,
+                    detail: format!("{} of {} sets: {} limit", intent.op.name(), intent.op.size(), reason.as_str()),
+                },
+                Err(e) => {
+                    metrics.store_errors.inc();
+                    tracing::error!(error = %e, order = %intent.id, "risk store unreachable: rejecting (fail closed)");
+                    Verdict::Rejected { reason: RejectReason::RiskStoreUnavailable, detail: e.to_string() }
+                }
+            }
+        }
+    };
+    metrics.observe("risk_store_call", started, now_ns());
+    let reason = match &verdict {
+        Verdict::Approved => "approved",
+        Verdict::Rejected { reason, .. } => reason.as_str(),
+    };
+    tracing::Span::current().record("verdict", reason);
+    metrics.decisions.get_or_create(&ReasonLabel { reason }).inc();
+    let subject = subjects::decisions(&intent.namespace, &intent.strategy);
+    let msg_id = format!("d-{}", intent.id);
+    let decision = CtfDecision { intent, verdict, decided_ts_ns: now_ns() };
+    let headers = telemetry::inject(&tracing::Span::current());
+    match bus.persist(&subject, headers, Bytes::from(encode(&decision)), Some(&msg_id)).await {
+        Ok(_) => {
+            let _ = delivery.ack().await;
+        }
+        Err(e) => tracing::error!(error = %e, "decision not published; the intent will be redelivered"),
     }
 }
 

@@ -1,7 +1,7 @@
 //! The strategy agent (`polyfleet-agent strategy`): runs one Strategy's state machine
 //! ([`StrategyRunner`]) on the bus. Market events of its tokens come from `md.<venue>.*` (a
 //! snapshot is requested for a book with none or with a gap); its decisions, order updates and
-//! fills from their subjects; parameters from the KV bucket, applied live and acknowledged under
+//! fills (and the decisions and reports of its conditional-token operations) from their subjects; parameters from the KV bucket, applied live and acknowledged under
 //! `<key>.ack` with the generation applied (or the error). Intents go to JetStream with the
 //! client order id as message id and the order's trace context in the headers: a `market_event`
 //! span is the root of each order's trace, `signal` its child.
@@ -15,7 +15,10 @@ use bytes::Bytes;
 use futures::StreamExt;
 use polyfleet_core::TokenId;
 use polyfleet_core::strategy::runner::StrategyRunner;
-use polyfleet_core::wire::{Fill, Intent, MarketEvent, OrderUpdate, RiskDecision, decode, encode, subjects};
+use polyfleet_core::wire::{
+    CtfDecision, CtfReport, Fill, Intent, MarketEvent, OrderUpdate, RiskDecision, WireMessage, decode, encode, kind_of,
+    subjects,
+};
 use polyfleet_io::bus::{Bus, Message};
 use polyfleet_io::telemetry;
 use tokio::sync::watch;
@@ -56,6 +59,11 @@ async fn publish_intents<B: Bus>(bus: &B, cfg: &StrategyConfig, intents: Vec<Int
                 metrics.signals.inc_by(legs.len() as u64);
                 metrics.observe("md_to_signal", first.cause_recv_ts_ns, first.created_ts_ns);
                 (format!("set-{}", first.client_order_id), first.client_order_id.to_string(), Some(set_legs(legs)))
+            }
+            Intent::Ctf(c) => {
+                metrics.signals.inc();
+                metrics.observe("md_to_signal", c.cause_recv_ts_ns, c.created_ts_ns);
+                (format!("ctf-{}", c.id), c.id.to_string(), None)
             }
             Intent::Cancel(c) => {
                 metrics.cancels.inc();
@@ -120,16 +128,21 @@ pub async fn run<B: Bus>(
                 }
             }
             Some(msg) = decisions.next() => {
-                if let Some(d) = decoded::<RiskDecision>(&msg, &metrics) {
-                    let out = runner.on_decision(&d, now_ns());
-                    publish_intents(&bus, &cfg, out, &metrics).await;
-                }
+                // Orders' decisions and conditional-token operations' share the subject.
+                let out = if kind_of(&msg.payload) == Some(CtfDecision::KIND) {
+                    decoded::<CtfDecision>(&msg, &metrics).map(|d| runner.on_ctf_decision(&d, now_ns()))
+                } else {
+                    decoded::<RiskDecision>(&msg, &metrics).map(|d| runner.on_decision(&d, now_ns()))
+                };
+                publish_intents(&bus, &cfg, out.unwrap_or_default(), &metrics).await;
             }
             Some(msg) = orders.next() => {
-                if let Some(u) = decoded::<OrderUpdate>(&msg, &metrics) {
-                    let out = runner.on_order(&u, now_ns());
-                    publish_intents(&bus, &cfg, out, &metrics).await;
-                }
+                let out = if kind_of(&msg.payload) == Some(CtfReport::KIND) {
+                    decoded::<CtfReport>(&msg, &metrics).map(|r| runner.on_ctf(&r, now_ns()))
+                } else {
+                    decoded::<OrderUpdate>(&msg, &metrics).map(|u| runner.on_order(&u, now_ns()))
+                };
+                publish_intents(&bus, &cfg, out.unwrap_or_default(), &metrics).await;
             }
             Some(msg) = fills.next() => {
                 if let Some(f) = decoded::<Fill>(&msg, &metrics) {

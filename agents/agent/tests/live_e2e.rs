@@ -95,6 +95,7 @@ async fn publish(bus: &NatsBus, intent: Intent, id: &str) {
     let (ns, strategy) = match &intent {
         Intent::Place(i) => (i.namespace.clone(), i.strategy.clone()),
         Intent::PlaceSet(legs) => (legs[0].namespace.clone(), legs[0].strategy.clone()),
+        Intent::Ctf(c) => (c.namespace.clone(), c.strategy.clone()),
         Intent::Cancel(c) => (c.namespace.clone(), c.strategy.clone()),
     };
     bus.persist(&subjects::intents(&ns, &strategy), vec![], Bytes::from(encode(&intent)), Some(id)).await.unwrap();

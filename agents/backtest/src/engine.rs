@@ -14,6 +14,10 @@
 //! are cancelled and every position in it is settled at the payout, once, in the ledger and the
 //! risk state, as the execution agent does; its tokens are marked at the payout from then on.
 //!
+//! Conditional-token operations go the same way: decided by the policy's rules (a split reserves
+//! as two purchases), then booked in the ledger and the risk state, a split's reservations
+//! released, and the report back to the strategy.
+//!
 //! Approved orders and cancels reach the paper engine `latency_ns` after the decision (the
 //! fleet's strategy → risk → execution → venue path), against the book as it stands then: a leg
 //! priced on one event's book may meet a later one. With a latency of 0 they execute against the
@@ -33,7 +37,8 @@ use polyfleet_core::strategy::Instrument;
 use polyfleet_core::strategy::build::build;
 use polyfleet_core::strategy::runner::StrategyRunner;
 use polyfleet_core::wire::{
-    Fill, Intent, MarketEvent, MarketEventBody, OrderIntent, Resolution, RiskDecision, Verdict,
+    CtfDecision, CtfIntent, CtfOp, CtfReport, CtfStatus, Fill, Intent, MarketEvent, MarketEventBody, OrderIntent,
+    Resolution, RiskDecision, Verdict,
 };
 use polyfleet_core::{ClientOrderId, Money, Price, Side, TokenId, TokenMap};
 
@@ -197,18 +202,33 @@ impl Engine {
         }
     }
 
-    /// Ends the run: a last equity sample; the journal. Orders still on their way to the venue
-    /// when the data ends never arrive; the journal counts them.
+    /// Ends the run: conditional-token operations in flight carried out, a last equity sample;
+    /// the journal. Orders still on their way to the venue when the data ends never arrive; the
+    /// journal counts them.
     pub fn finish(mut self) -> Journal {
+        // Conditional-token operations need no book: those on their way are carried out (a
+        // redemption asked for at the last resolution still happens).
+        let pending: Vec<(u64, usize, Intent)> = self.in_flight.drain(..).collect();
+        for (due, slot, intent) in pending {
+            match intent {
+                Intent::Ctf(c) => {
+                    self.now_ns = self.now_ns.max(due);
+                    self.execute_ctf(slot, &c);
+                    self.drain_ctf_only();
+                }
+                other => self.in_flight.push_back((due, slot, other)),
+            }
+        }
         self.sample();
         self.journal.open_orders = self.paper.open_orders() as u64;
-        self.journal.in_flight = self.in_flight.len() as u64;
+        self.journal.in_flight += self.in_flight.len() as u64;
         self.journal.latency_ns = self.latency_ns;
         for (i, s) in self.slots.iter().enumerate() {
             let c = &mut self.journal.strategies[i];
             c.realized = s.ledger.realized();
             c.fees = s.ledger.fees();
             c.positions = s.ledger.positions().into_iter().filter(|(_, p)| !p.size.is_zero()).count() as u64;
+            c.cash = s.ledger.cash();
         }
         self.journal
     }
@@ -248,6 +268,7 @@ impl Engine {
             Intent::Place(o) => self.execute(slot, o),
             Intent::PlaceSet(legs) => legs.into_iter().for_each(|o| self.execute(slot, o)),
             Intent::Cancel(c) => self.cancel(slot, &c),
+            Intent::Ctf(c) => self.execute_ctf(slot, &c),
         }
     }
 
@@ -264,10 +285,19 @@ impl Engine {
             let wave: Vec<(usize, Intent)> = self.queue.drain(..).collect();
             let mut decisions = vec![];
             let mut work = vec![];
+            let mut ctf_decisions = vec![];
             for (slot, intent) in wave {
                 let legs = match intent {
                     Intent::Place(o) => vec![o],
                     Intent::PlaceSet(legs) => legs,
+                    Intent::Ctf(c) => {
+                        let d = self.decide_ctf(slot, c);
+                        if d.verdict == Verdict::Approved {
+                            work.push((slot, Intent::Ctf(d.intent.clone())));
+                        }
+                        ctf_decisions.push((slot, d));
+                        continue;
+                    }
                     cancel => {
                         work.push((slot, cancel));
                         continue;
@@ -284,6 +314,10 @@ impl Engine {
                 let out = self.slots[slot].runner.on_decision(&d, self.now_ns);
                 self.enqueue(slot, out);
             }
+            for (slot, d) in ctf_decisions {
+                let out = self.slots[slot].runner.on_ctf_decision(&d, self.now_ns);
+                self.enqueue(slot, out);
+            }
             for (slot, w) in work {
                 if self.latency_ns == 0 {
                     self.send(slot, w);
@@ -292,6 +326,18 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// After the data ended: what the strategies ask for next is decided, and only their
+    /// conditional-token operations carried out (orders would need books that no longer move).
+    fn drain_ctf_only(&mut self) {
+        let latency = std::mem::replace(&mut self.latency_ns, 0);
+        let queued: Vec<(usize, Intent)> = self.queue.drain(..).collect();
+        let (ctf, rest): (Vec<_>, Vec<_>) = queued.into_iter().partition(|(_, i)| matches!(i, Intent::Ctf(_)));
+        self.queue.extend(ctf);
+        self.drain();
+        self.latency_ns = latency;
+        self.journal.in_flight += rest.len() as u64;
     }
 
     fn cancel(&mut self, slot: usize, c: &polyfleet_core::wire::CancelRequest) {
@@ -337,6 +383,74 @@ impl Engine {
             }
         };
         legs.iter().map(|o| RiskDecision { intent: o.clone(), verdict: verdict.clone(), decided_ts_ns: now }).collect()
+    }
+
+    /// The gateway's decision on a conditional-token operation (a split reserves as two
+    /// purchases; see [`polyfleet_core::exec::ctf`]).
+    fn decide_ctf(&mut self, slot: usize, intent: CtfIntent) -> CtfDecision {
+        let now = self.now_ns;
+        let verdict = match self.slots[slot].policy {
+            None => Err(polyfleet_core::wire::RejectReason::UnknownPolicy),
+            Some(p) => {
+                let policy = &mut self.policies[p];
+                policy.state.check_ctf(&policy.limits, &intent, now / 1_000_000)
+            }
+        };
+        let verdict = match verdict {
+            Ok(()) => Verdict::Approved,
+            Err(reason) => {
+                let c = &mut self.journal.strategies[slot];
+                *c.rejections.entry(reason.as_str().to_string()).or_default() += 1;
+                c.ctf_failures += 1;
+                Verdict::Rejected {
+                    reason,
+                    detail: format!("{} of {} sets: {} limit", intent.op.name(), intent.op.size(), reason.as_str()),
+                }
+            }
+        };
+        CtfDecision { intent, verdict, decided_ts_ns: now }
+    }
+
+    /// The execution agent's part for an approved conditional-token operation: booked in the
+    /// strategy's ledger and its policy's risk state, a split's reservations released, and the
+    /// report back to the strategy.
+    fn execute_ctf(&mut self, slot: usize, intent: &CtfIntent) {
+        let now = self.now_ns;
+        let s = &mut self.slots[slot];
+        let report = match s.ledger.on_ctf(intent.id.as_str(), &intent.op) {
+            Ok(Some(booked)) => {
+                if let Some(p) = s.policy {
+                    let state = &mut self.policies[p].state;
+                    state.on_lifecycle(&booked.shares, booked.cost, booked.realized, now / 1_000_000);
+                }
+                let c = &mut self.journal.strategies[slot];
+                let size = intent.op.size();
+                match &intent.op {
+                    CtfOp::Merge { .. } => (c.merges, c.merged) = (c.merges + 1, c.merged.saturating_add(size)),
+                    CtfOp::Split { .. } => (c.splits, c.split) = (c.splits + 1, c.split.saturating_add(size)),
+                    CtfOp::Redeem { .. } => {
+                        (c.redemptions, c.redeemed) = (c.redemptions + 1, c.redeemed.saturating_add(size));
+                    }
+                    CtfOp::Convert { .. } => c.conversions += 1,
+                }
+                if booked.cash.micros() > 0 {
+                    c.capital_returned = c.capital_returned.checked_add(booked.cash).unwrap_or(c.capital_returned);
+                }
+                CtfReport::of(intent, CtfStatus::Done, booked.cash, booked.realized, now)
+            }
+            Ok(None) => CtfReport::of(intent, CtfStatus::Done, Money::ZERO, Money::ZERO, now),
+            Err(e) => {
+                self.journal.strategies[slot].ctf_failures += 1;
+                CtfReport::failed(intent, e.to_string(), now)
+            }
+        };
+        if let Some(p) = self.slots[slot].policy {
+            for id in polyfleet_core::exec::ctf::reservation_ids(intent) {
+                self.policies[p].state.release(&id);
+            }
+        }
+        let out = self.slots[slot].runner.on_ctf(&report, now);
+        self.enqueue(slot, out);
     }
 
     /// The execution agent's part: an approved order on the paper engine.

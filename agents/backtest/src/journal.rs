@@ -1,5 +1,6 @@
 //! What a backtest run recorded: every fill, the equity and exposure sampled over event time,
-//! and per-strategy counters (signals, approvals, rejections by reason, orders by final state).
+//! and per-strategy counters (signals, approvals, rejections by reason, orders by final state,
+//! conditional-token operations, settlements).
 //! Money stays fixed point here; only the report's statistics are ratios.
 
 use std::collections::BTreeMap;
@@ -66,6 +67,27 @@ pub struct StrategyCounters {
     pub settled: Money,
     /// Orders cancelled because their market resolved.
     pub resolved_cancels: u64,
+    /// Merges booked (binary sets back into USDC).
+    pub merges: u64,
+    /// Sets merged.
+    pub merged: Quantity,
+    /// Splits booked (USDC into binary sets).
+    pub splits: u64,
+    /// Sets split.
+    pub split: Quantity,
+    /// Redemptions booked (winning tokens after resolution).
+    pub redemptions: u64,
+    /// Shares redeemed.
+    pub redeemed: Quantity,
+    /// Conversions booked (neg-risk NO into YES and USDC).
+    pub conversions: u64,
+    /// Conditional-token operations refused by risk or by the ledger.
+    pub ctf_failures: u64,
+    /// Collateral merges and redemptions brought back.
+    pub capital_returned: Money,
+    /// Cash at the end: what fills, operations and settlements moved (realized PnL less the cost
+    /// of what is still held).
+    pub cash: Money,
     /// Equity at the last sample.
     pub equity: Money,
 }

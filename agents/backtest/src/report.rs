@@ -60,6 +60,26 @@ pub struct StrategyLine {
     pub settlements: u64,
     /// PnL those settlements realized, USDC.
     pub settled_usdc: String,
+    /// Merges booked, and sets merged.
+    pub merges: u64,
+    /// Sets merged.
+    pub merged_sets: String,
+    /// Splits booked.
+    pub splits: u64,
+    /// Sets split.
+    pub split_sets: String,
+    /// Redemptions booked.
+    pub redemptions: u64,
+    /// Winning shares redeemed.
+    pub redeemed_shares: String,
+    /// Conversions booked.
+    pub conversions: u64,
+    /// Conditional-token operations refused (risk, ledger).
+    pub ctf_failures: u64,
+    /// Collateral merges and redemptions brought back, USDC.
+    pub capital_returned_usdc: String,
+    /// Cash at the end (realized PnL less the cost of what is still held), USDC.
+    pub cash_usdc: String,
     /// Set when risk refused most of the strategy's orders: the run then shows the RiskPolicy's
     /// limits more than the strategy, and says so.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -96,6 +116,16 @@ impl From<&StrategyCounters> for StrategyLine {
             positions: c.positions,
             settlements: c.settlements,
             settled_usdc: c.settled.to_string(),
+            merges: c.merges,
+            merged_sets: c.merged.to_string(),
+            splits: c.splits,
+            split_sets: c.split.to_string(),
+            redemptions: c.redemptions,
+            redeemed_shares: c.redeemed.to_string(),
+            conversions: c.conversions,
+            ctf_failures: c.ctf_failures,
+            capital_returned_usdc: c.capital_returned.to_string(),
+            cash_usdc: c.cash.to_string(),
             risk_bound: risk_bound(c.signals, c.approved, &c.rejections),
         }
     }

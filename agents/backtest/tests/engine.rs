@@ -7,7 +7,7 @@ mod common;
 
 use polyfleet_backtest::engine::Engine;
 use polyfleet_core::wire::{MarketEvent, MarketEventBody};
-use polyfleet_core::{Money, Rounding, Side};
+use polyfleet_core::{Money, Quantity, Rounding, Side};
 use polyfleet_sim::{SimConfig, Simulator};
 
 fn quiet_sim() -> Simulator {
@@ -182,7 +182,7 @@ fn orders_meet_the_book_of_their_arrival_not_of_their_decision() {
 }
 
 #[test]
-fn a_resolution_settles_the_set_once_and_its_edge_becomes_realized() {
+fn a_resolution_settles_the_set_once_its_winners_are_redeemed_and_cash_is_the_pnl() {
     let mut sim = quiet_sim();
     let mut events = scenario(&mut sim, 500);
     let outcomes: Vec<_> = sim.events()[0].markets.iter().map(|&i| sim.markets()[i].clone()).collect();
@@ -220,5 +220,10 @@ fn a_resolution_settles_the_set_once_and_its_edge_becomes_realized() {
     assert_eq!(s.realized, edge);
     assert_eq!(s.equity, edge);
     assert_eq!(j.samples.last().unwrap().equity, edge);
-    assert_eq!(s.positions, 1, "only the winning tokens are left, to redeem");
+    // The strategy redeemed the winners: nothing is held, and cash is exactly the PnL.
+    assert_eq!((s.redemptions, s.redeemed), (1, Quantity::from_micros(shares)));
+    assert_eq!(s.positions, 0);
+    assert_eq!(s.capital_returned, Money::from_micros(shares as i64));
+    assert_eq!(s.cash, s.realized, "final cash = initial cash + realized PnL");
+    assert_eq!(s.ctf_failures, 0);
 }

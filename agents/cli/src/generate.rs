@@ -16,7 +16,7 @@ fn line(out: &mut dyn Write, now_ms: u64, text: String) -> std::io::Result<()> {
 }
 
 /// Writes at least `frames` frames of the model under `cfg` to `out` (the last step's frames are
-/// kept whole); returns how many were written.
+/// kept whole), or fewer when every market has resolved first; returns how many were written.
 pub fn generate(cfg: SimConfig, frames: u64, out: &mut dyn Write) -> std::io::Result<u64> {
     generate_from(Simulator::new(cfg), frames, out)
 }
@@ -32,7 +32,8 @@ pub fn generate_from(mut sim: Simulator, frames: u64, out: &mut dyn Write) -> st
             written += 1;
         }
     }
-    while written < frames {
+    // Ends early once every market has resolved: nothing more can happen.
+    while written < frames && (0..sim.markets().len()).any(|i| sim.resolution(i).is_none()) {
         for f in sim.step() {
             line(out, sim.now_ms(), f.text)?;
             written += 1;

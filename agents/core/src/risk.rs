@@ -21,7 +21,7 @@ use crate::book::BookFollower;
 use crate::ids::{ClientOrderId, TokenId, TokenMap};
 use crate::money::{Money, Price, Quantity, Rounding};
 use crate::side::Side;
-use crate::wire::{OrderIntent, RejectReason};
+use crate::wire::{CtfIntent, OrderIntent, RejectReason};
 
 /// The book liquidity the check compares with the policy's minimum: cash resting on the side
 /// `intent` would take from, within `band_bps` of the best price (one basis point of price is one
@@ -216,6 +216,18 @@ impl RiskState {
             self.decided.insert(leg.client_order_id, verdict);
         }
         verdict
+    }
+
+    /// Decides a conditional-token operation (see [`crate::exec::ctf`]): a split as a set of two
+    /// purchases at half a USDC, reserved on approval; a well-formed merge, redeem or convert
+    /// approved with nothing reserved. A malformed one is `Invalid`.
+    pub fn check_ctf(&mut self, limits: &RiskLimits, intent: &CtfIntent, now_ms: u64) -> Result<(), RejectReason> {
+        crate::exec::ctf::shape(&intent.op).map_err(|_| RejectReason::Invalid)?;
+        let legs = crate::exec::ctf::reservation_legs(intent).ok_or(RejectReason::Invalid)?;
+        if legs.is_empty() {
+            return Ok(());
+        }
+        self.check_set(limits, &legs, &[None, None], now_ms)
     }
 
     fn decide(

@@ -1,6 +1,7 @@
 //! The complete-set arbitrage strategy through its runner: sizing across levels, fees, caps,
-//! binary and neg-risk sets, selling held sets, leg failure and unwind, timeouts, no re-entry
-//! while legs are pending, cooldown, and live parameter changes.
+//! binary and neg-risk sets, merging bought binary sets, splitting to sell above one, redeeming
+//! winners at resolution, selling held sets, leg failure and unwind, timeouts, no re-entry while
+//! legs are pending, cooldown, and live parameter changes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use polyfleet_core::config::{StrategyParams, StrategyType};
@@ -9,8 +10,8 @@ use polyfleet_core::strategy::Instrument;
 use polyfleet_core::strategy::arbitrage::{ArbParams, ArbSet, CompleteSetArb, LegOrderType, SetKind};
 use polyfleet_core::strategy::runner::{Identity, StrategyRunner};
 use polyfleet_core::wire::{
-    Fill, FillStatus, Intent, Level, Liquidity, MarketEvent, MarketEventBody, Mode, OrderIntent, OrderStatus,
-    OrderUpdate, RejectReason, RiskDecision, TimeInForce, Verdict,
+    CtfIntent, CtfOp, CtfReport, CtfStatus, Fill, FillStatus, Intent, Level, Liquidity, MarketEvent, MarketEventBody,
+    Mode, OrderIntent, OrderStatus, OrderUpdate, RejectReason, RiskDecision, TimeInForce, Verdict,
 };
 use polyfleet_core::{ConditionId, Money, Price, Quantity, Side, TokenId};
 
@@ -79,7 +80,7 @@ fn places(intents: &[Intent]) -> Vec<OrderIntent> {
         .flat_map(|i| match i {
             Intent::Place(o) => vec![o.clone()],
             Intent::PlaceSet(legs) => legs.clone(),
-            Intent::Cancel(_) => vec![],
+            Intent::Cancel(_) | Intent::Ctf(_) => vec![],
         })
         .collect()
 }
@@ -92,6 +93,15 @@ fn a_set_goes_to_risk_as_one_intent() {
     let [Intent::PlaceSet(legs)] = out.as_slice() else { panic!("one set intent: {out:?}") };
     assert_eq!(legs.len(), 2);
     assert!(legs.iter().all(|l| l.group == Some(legs[0].client_order_id)), "grouped under the first leg");
+}
+
+/// The conditional-token operations asked for.
+fn ctfs(intents: &[Intent]) -> Vec<CtfIntent> {
+    intents.iter().filter_map(|i| if let Intent::Ctf(c) = i { Some(c.clone()) } else { None }).collect()
+}
+
+fn done(c: &CtfIntent) -> CtfReport {
+    CtfReport::of(c, CtfStatus::Done, Money::ZERO, Money::ZERO, 0)
 }
 
 fn update(o: &OrderIntent, status: OrderStatus, filled: &str) -> OrderUpdate {
@@ -202,14 +212,120 @@ fn no_reentry_while_pending_then_cooldown() {
     let legs = feed_binary(&mut r, vec![lv("0.45", "100")], vec![lv("0.50", "100")], 0);
     // Same opportunity again while the legs are out: nothing.
     assert!(r.on_market(&snap(1, 2, vec![], vec![lv("0.45", "100")]), MS).intents.is_empty());
+    let mut out = vec![];
     for l in &legs {
         r.on_fill(&fill(l, &format!("f-{}", l.client_order_id), "50"), 2 * MS);
-        assert!(r.on_order(&update(l, OrderStatus::Filled, "50"), 2 * MS).is_empty());
+        out.extend(r.on_order(&update(l, OrderStatus::Filled, "50"), 2 * MS));
     }
+    // The completed set goes to be merged; no order.
+    assert!(places(&out).is_empty());
+    assert_eq!(ctfs(&out).len(), 1);
     // Cooling down for 1 s.
     assert!(r.on_market(&snap(1, 3, vec![], vec![lv("0.45", "100")]), 500 * MS).intents.is_empty());
     let again = places(&r.on_market(&snap(1, 4, vec![], vec![lv("0.45", "100")]), 1003 * MS).intents);
     assert_eq!(again.len(), 2);
+}
+
+#[test]
+fn a_bought_binary_set_is_merged_as_soon_as_both_legs_fill() {
+    let mut r = runner(vec![binary(0)], params(50, "25"));
+    let legs = feed_binary(&mut r, vec![lv("0.45", "100")], vec![lv("0.50", "100")], 0);
+    r.on_fill(&fill(&legs[0], "f0", "50"), MS);
+    r.on_fill(&fill(&legs[1], "f1", "50"), MS);
+    assert!(r.on_order(&update(&legs[0], OrderStatus::Filled, "50"), MS).is_empty());
+    let out = r.on_order(&update(&legs[1], OrderStatus::Filled, "50"), MS);
+    let [merge] = ctfs(&out).try_into().unwrap();
+    let CtfOp::Merge { market, tokens, size } = merge.op else { panic!("a merge: {merge:?}") };
+    assert_eq!((market, tokens, size), (legs[0].market, [legs[0].token, legs[1].token], q("50")));
+    assert_eq!((merge.namespace.as_str(), merge.strategy.as_str(), merge.risk_policy.as_str()), ("ns", "arb", "rp"));
+    // Booked: the set is gone; a report seen twice counts once.
+    assert!(r.on_ctf(&done(&merge), 2 * MS).is_empty());
+    assert!(r.on_ctf(&done(&merge), 2 * MS).is_empty());
+}
+
+#[test]
+fn a_partly_filled_set_merges_its_matched_part_and_sells_the_rest() {
+    let mut r = runner(vec![binary(0)], params(50, "25"));
+    let legs = feed_binary(&mut r, vec![lv("0.45", "100")], vec![lv("0.50", "100")], 0);
+    r.on_fill(&fill(&legs[0], "f0", "50"), MS);
+    r.on_fill(&fill(&legs[1], "f1", "30"), MS);
+    r.on_order(&update(&legs[0], OrderStatus::Filled, "50"), MS);
+    let out = r.on_order(&update(&legs[1], OrderStatus::Cancelled, "30"), MS);
+    let [merge] = ctfs(&out).try_into().unwrap();
+    assert!(matches!(merge.op, CtfOp::Merge { size, .. } if size == q("30")));
+    let [sell] = places(&out).try_into().unwrap();
+    assert_eq!((sell.token, sell.side, sell.size, sell.tif), (legs[0].token, Side::Sell, q("20"), TimeInForce::Fak));
+}
+
+#[test]
+fn bids_above_one_split_a_set_out_of_usdc_and_sell_both_legs() {
+    let mut r = runner(vec![binary(0)], params(50, "100"));
+    // Bids sum to 1.05 with nothing held: a split first, no order yet.
+    r.on_market(&snap(1, 1, vec![lv("0.55", "500")], vec![lv("0.60", "100")]), 0);
+    let out = r.on_market(&snap(2, 1, vec![lv("0.50", "500")], vec![lv("0.55", "100")]), 0).intents;
+    assert!(places(&out).is_empty());
+    let [split] = ctfs(&out).try_into().unwrap();
+    let CtfOp::Split { size, .. } = split.op else { panic!("a split: {split:?}") };
+    assert!(size > Quantity::ZERO);
+    // Nothing more while the split is out.
+    assert!(r.on_market(&snap(1, 2, vec![lv("0.55", "500")], vec![lv("0.60", "100")]), MS).intents.is_empty());
+    // Booked: both legs sell the split's size, FOK, at limits keeping the edge.
+    let sells = places(&r.on_ctf(&done(&split), 2 * MS));
+    assert_eq!(sells.len(), 2);
+    assert!(sells.iter().all(|o| o.side == Side::Sell && o.size == size && o.tif == TimeInForce::Fok));
+    assert!(sells[0].price.ticks() + sells[1].price.ticks() >= 10_050, "{sells:?}");
+    // The bids went: neither leg sells, and the whole set is merged back (no loss).
+    r.on_order(&update(&sells[0], OrderStatus::Cancelled, "0"), 3 * MS);
+    let out = r.on_order(&update(&sells[1], OrderStatus::Cancelled, "0"), 3 * MS);
+    let [merge] = ctfs(&out).try_into().unwrap();
+    assert!(matches!(merge.op, CtfOp::Merge { size: s, .. } if s == size));
+    assert!(places(&out).is_empty());
+}
+
+#[test]
+fn a_refused_split_sells_nothing_and_cools_down() {
+    let mut r = runner(vec![binary(0)], params(50, "100"));
+    r.on_market(&snap(1, 1, vec![lv("0.55", "500")], vec![lv("0.60", "100")]), 0);
+    let out = r.on_market(&snap(2, 1, vec![lv("0.50", "500")], vec![lv("0.55", "100")]), 0).intents;
+    let [split] = ctfs(&out).try_into().unwrap();
+    let refused = CtfReport::failed(&split, "refused by risk: gross_exposure", 0);
+    assert!(r.on_ctf(&refused, MS).is_empty());
+    assert!(r.on_market(&snap(1, 2, vec![lv("0.55", "500")], vec![lv("0.60", "100")]), 500 * MS).intents.is_empty());
+    assert_eq!(
+        ctfs(&r.on_market(&snap(1, 3, vec![lv("0.55", "500")], vec![lv("0.60", "100")]), 1002 * MS).intents).len(),
+        1
+    );
+}
+
+#[test]
+fn winners_held_are_redeemed_at_resolution_and_losers_written_off() {
+    let set = ArbSet { kind: SetKind::NegRisk, legs: vec![inst(1, 1, 0), inst(2, 2, 0), inst(3, 3, 0)] };
+    let mut r = runner(vec![set], params(100, "10"));
+    r.on_market(&snap(1, 1, vec![], vec![lv("0.30", "50")]), 0);
+    r.on_market(&snap(2, 1, vec![], vec![lv("0.30", "50")]), 0);
+    let legs = places(&r.on_market(&snap(3, 1, vec![], vec![lv("0.35", "50")]), 0).intents);
+    let mut out = vec![];
+    for (k, l) in legs.iter().enumerate() {
+        r.on_fill(&fill(l, &format!("f{k}"), "27.77"), MS);
+        out.extend(r.on_order(&update(l, OrderStatus::Filled, "27.77"), MS));
+    }
+    // A neg-risk set cannot merge: it is held.
+    assert!(ctfs(&out).is_empty());
+    let resolved = |token: u128, market: u8, winner: bool| MarketEvent {
+        token: TokenId::from_u128(token),
+        market: ConditionId::from_bytes([market; 32]),
+        seq: 2,
+        venue_ts_ms: 0,
+        recv_ts_ns: 0,
+        body: MarketEventBody::Resolved { winner },
+    };
+    // Outcome 2 wins: its market's YES is redeemed, once; the losers ask for nothing.
+    assert!(r.on_market(&resolved(1, 1, false), 2 * MS).intents.is_empty());
+    let out = r.on_market(&resolved(2, 2, true), 2 * MS).intents;
+    let [redeem] = ctfs(&out).try_into().unwrap();
+    assert!(matches!(redeem.op, CtfOp::Redeem { token, size, .. } if token == legs[1].token && size == q("27.77")));
+    assert!(r.on_market(&resolved(2, 2, true), 3 * MS).intents.is_empty());
+    assert!(r.on_market(&resolved(3, 3, false), 3 * MS).intents.is_empty());
 }
 
 #[test]
@@ -262,10 +378,14 @@ fn open_legs_are_cancelled_after_the_timeout_then_given_up() {
 fn a_held_binary_set_is_sold_above_one() {
     let mut r = runner(vec![binary(0)], params(50, "100"));
     let legs = feed_binary(&mut r, vec![lv("0.45", "100")], vec![lv("0.50", "100")], 0);
+    let mut out = vec![];
     for l in &legs {
         r.on_fill(&fill(l, &format!("f-{}", l.client_order_id), "50"), MS);
-        r.on_order(&update(l, OrderStatus::Filled, "50"), MS);
+        out.extend(r.on_order(&update(l, OrderStatus::Filled, "50"), MS));
     }
+    // The merge fails (say the venue refused it): the set stays held.
+    let [merge] = ctfs(&out).try_into().unwrap();
+    r.on_ctf(&CtfReport::failed(&merge, "venue refused", MS), MS);
     // Bids now sum to 1.05; asks sum above 1. Sells are capped by what is held (50).
     r.on_market(&snap(1, 2, vec![lv("0.55", "500")], vec![lv("0.60", "100")]), 2000 * MS);
     let out = places(&r.on_market(&snap(2, 2, vec![lv("0.50", "500")], vec![lv("0.55", "100")]), 2000 * MS).intents);

@@ -149,6 +149,42 @@ fn fill() -> impl Strategy<Value = Fill> {
         )
 }
 
+fn ctf_op() -> impl Strategy<Value = CtfOp> {
+    prop_oneof![
+        (market(), token(), token(), qty()).prop_map(|(market, a, b, size)| CtfOp::Merge {
+            market,
+            tokens: [a, b],
+            size
+        }),
+        (market(), token(), token(), qty()).prop_map(|(market, a, b, size)| CtfOp::Split {
+            market,
+            tokens: [a, b],
+            size
+        }),
+        (market(), token(), qty()).prop_map(|(market, token, size)| CtfOp::Redeem { market, token, size }),
+        (prop::collection::vec(token(), 0..5), prop::collection::vec(token(), 0..5), qty(), any::<u32>()).prop_map(
+            |(no_tokens, yes_tokens, size, fee_bips)| CtfOp::Convert { no_tokens, yes_tokens, size, fee_bips }
+        ),
+    ]
+}
+
+fn ctf_intent() -> impl Strategy<Value = CtfIntent> {
+    (coid(), "[a-z0-9-]{1,20}", "[a-z0-9-]{1,20}", ctf_op(), mode(), any::<(u64, u64, u64)>()).prop_map(
+        |(id, namespace, strategy, op, mode, (cause_seq, cause_recv_ts_ns, created_ts_ns))| CtfIntent {
+            id,
+            namespace,
+            strategy: strategy.clone(),
+            risk_policy: strategy,
+            venue: "sim".into(),
+            op,
+            mode,
+            cause_seq,
+            cause_recv_ts_ns,
+            created_ts_ns,
+        },
+    )
+}
+
 fn round_trip<M: WireMessage + PartialEq + std::fmt::Debug>(msg: &M) -> Result<(), TestCaseError> {
     let bytes = encode(msg);
     prop_assert_eq!(bytes[0], WIRE_VERSION);
@@ -183,6 +219,17 @@ proptest! {
     fn fills_round_trip(f in fill()) { round_trip(&f)?; }
 
     #[test]
+    fn ctf_operations_round_trip(c in ctf_intent(), approved in any::<bool>(), why in "\\PC{0,30}", cash in any::<i64>(), ts in any::<u64>()) {
+        round_trip(&Intent::Ctf(c.clone()))?;
+        let verdict = if approved { Verdict::Approved } else { Verdict::Rejected { reason: RejectReason::GrossExposure, detail: why.clone() } };
+        round_trip(&CtfDecision { intent: c.clone(), verdict, decided_ts_ns: ts })?;
+        let status = if approved { CtfStatus::Done } else { CtfStatus::Failed { reason: why } };
+        round_trip(&CtfReport::of(&c, status, Money::from_micros(cash), Money::from_micros(cash / 2), ts))?;
+        // The kind byte tells a subject's message types apart.
+        prop_assert_eq!(kind_of(&encode(&CtfDecision { intent: c, verdict: Verdict::Approved, decided_ts_ns: ts })), Some(CtfDecision::KIND));
+    }
+
+    #[test]
     fn order_updates_round_trip(id in coid(), venue_id in prop::option::of("0x[0-9a-f]{64}"), filled in qty(), remaining in qty(), ts in any::<u64>()) {
         for status in [OrderStatus::Accepted, OrderStatus::Resting, OrderStatus::PartiallyFilled, OrderStatus::Filled, OrderStatus::Cancelled, OrderStatus::Expired, OrderStatus::Rejected] {
             round_trip(&OrderUpdate {
@@ -200,6 +247,8 @@ proptest! {
         let _ = decode::<OrderUpdate>(&bytes);
         let _ = decode::<Fill>(&bytes);
         let _ = decode::<Control>(&bytes);
+        let _ = decode::<CtfDecision>(&bytes);
+        let _ = decode::<CtfReport>(&bytes);
     }
 
     #[test]

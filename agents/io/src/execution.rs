@@ -12,7 +12,7 @@ use std::time::Duration;
 use polyfleet_core::book::{BookFollower, Followed};
 use polyfleet_core::exec::paper::{ExecEvent, MarketRules, PaperEngine, refusal};
 use polyfleet_core::strategy::Instrument;
-use polyfleet_core::wire::{MarketEvent, MarketEventBody, OrderIntent};
+use polyfleet_core::wire::{CtfIntent, MarketEvent, MarketEventBody, OrderIntent};
 use polyfleet_core::{ClientOrderId, ConditionId, Price, TokenId, TokenMap};
 
 /// Now, Unix nanoseconds: the wall clock, or a replay's clock (injected by the agent).
@@ -74,6 +74,12 @@ pub trait Executor: Send {
     /// or `None` if it never got there (then it is reported not executed, never sent late).
     fn recover(&mut self, _intent: &OrderIntent, _now_ns: u64) -> impl Future<Output = Option<Vec<ExecEvent>>> + Send {
         async { None }
+    }
+    /// A conditional-token operation the gateway approved: `Ok` once the venue has done it, or
+    /// why it was not done. Paper and shadow send nothing (the ledger books the operation
+    /// exactly), so the default is done.
+    fn ctf(&mut self, _intent: &CtfIntent, _now_ns: u64) -> impl Future<Output = Result<(), String>> + Send {
+        async { Ok(()) }
     }
     /// Events the venue reports on its own (fills of resting orders, settlement, cancels by the
     /// venue). Cancel-safe. Paper: never (its maker fills come from [`Executor::on_market`]).

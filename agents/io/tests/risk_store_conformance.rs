@@ -6,9 +6,10 @@
 
 use bytes::Bytes;
 use polyfleet_core::accounting::{Ledger, Position};
+use polyfleet_core::exec::ctf::{reservation_ids, reservation_legs};
 use polyfleet_core::risk::RiskLimits;
 use polyfleet_core::wire::{
-    CtfOp, Fill, FillStatus, Liquidity, Mode, OrderIntent, RejectReason, Resolution, TimeInForce,
+    CtfIntent, CtfOp, Fill, FillStatus, Liquidity, Mode, OrderIntent, RejectReason, Resolution, TimeInForce,
 };
 use polyfleet_core::{ClientOrderId, ConditionId, Money, Price, Quantity, Side, TokenId};
 use polyfleet_io::risk_store::memory::MemoryRiskStore;
@@ -319,6 +320,72 @@ async fn a_market_lifecycle_commits_once_and_survives_a_restart<S: RiskStore>(s:
     assert_eq!(reopened.positions(&p, "arb").await.unwrap(), again.positions());
 }
 
+fn ctf(id: &str, op: CtfOp) -> CtfIntent {
+    CtfIntent {
+        id: ClientOrderId::new(id).unwrap(),
+        namespace: "ns".into(),
+        strategy: "arb".into(),
+        risk_policy: "rp".into(),
+        venue: "sim".into(),
+        op,
+        mode: Mode::Paper,
+        cause_seq: 0,
+        cause_recv_ts_ns: 0,
+        created_ts_ns: 0,
+    }
+}
+
+/// A split goes through the gateway and the execution agent's calls: decided as two purchases
+/// at half a USDC (reserved, limits applied, a redelivery answered with the first verdict), then
+/// booked by id with its reservations released (exposure = the set's cost, once), then merged
+/// back, the merge redelivered changing nothing.
+async fn a_split_reserves_then_books_its_cost_and_a_merge_gives_it_back<S: RiskStore>(s: S, p: PolicyKey) {
+    s.set_limits(&p, &limits()).await.unwrap();
+    let market = ConditionId::from_bytes([0; 32]);
+    let (yes, no) = (TokenId::from_u128(1), TokenId::from_u128(2));
+    let split = ctf("split-1", CtfOp::Split { market, tokens: [yes, no], size: q("40") });
+    let legs = reservation_legs(&split).unwrap();
+    assert_eq!(s.decide_set(&p, &legs, &[None, None], T0).await.unwrap(), Ok(()));
+    let snap = s.snapshot(&p).await.unwrap();
+    assert_eq!((snap.exposure, snap.open_reservations), (m("40"), 2));
+    assert_eq!(snap.positions, vec![(yes, q("40")), (no, q("40"))]);
+    // Redelivered: the first verdict, nothing more reserved.
+    assert_eq!(s.decide_set(&p, &legs, &[None, None], T0).await.unwrap(), Ok(()));
+    assert_eq!(s.snapshot(&p).await.unwrap().exposure, m("40"));
+    // Another 70 sets would pass the 100 USDC gross limit: refused whole, nothing reserved.
+    let big = ctf("split-2", CtfOp::Split { market, tokens: [yes, no], size: q("70") });
+    let refused = s.decide_set(&p, &reservation_legs(&big).unwrap(), &[None, None], T0).await.unwrap();
+    assert_eq!(refused, Err(RejectReason::GrossExposure));
+    assert_eq!(s.snapshot(&p).await.unwrap().open_reservations, 2);
+
+    // Executed: booked by id, then the reservations released (the execution agent's order).
+    let mut ledger = Ledger::new();
+    assert_eq!(s.claim(&p, &split.id).await.unwrap(), Claim::Fresh);
+    let booked = ledger.on_ctf(split.id.as_str(), &split.op).unwrap().unwrap();
+    assert_eq!((booked.cash, booked.cost), (m("-40"), m("40")));
+    assert!(s.commit_lifecycle(&p, "arb", split.id.as_str(), &booked, None, T0 + 1).await.unwrap());
+    let ids = reservation_ids(&split);
+    s.commit(&p, &ids[0], &[], true, Some(Bytes::from_static(b"done")), T0 + 1).await.unwrap();
+    s.release(&p, &ids[1]).await.unwrap();
+    let snap = s.snapshot(&p).await.unwrap();
+    assert_eq!((snap.exposure, snap.open_reservations), (m("40"), 0), "the reservation became the cost, once");
+    assert_eq!(snap.positions, vec![(yes, q("40")), (no, q("40"))]);
+    assert_eq!(s.committed(&p, &["split-1".to_string()]).await.unwrap(), vec![true]);
+    assert_eq!(s.claim(&p, &split.id).await.unwrap(), Claim::Done(Bytes::from_static(b"done")));
+
+    // Merged back, and the merge delivered twice: exposure and shares go once.
+    let merge = CtfOp::Merge { market, tokens: [yes, no], size: q("40") };
+    let merged = ledger.on_ctf("merge-1", &merge).unwrap().unwrap();
+    assert_eq!((merged.cash, merged.realized, merged.cost), (m("40"), Money::ZERO, m("-40")));
+    assert!(s.commit_lifecycle(&p, "arb", "merge-1", &merged, None, T0 + 2).await.unwrap());
+    assert!(!s.commit_lifecycle(&p, "arb", "merge-1", &merged, None, T0 + 3).await.unwrap());
+    assert_eq!(ledger.on_ctf("merge-1", &merge).unwrap(), None);
+    let snap = s.snapshot(&p).await.unwrap();
+    assert_eq!((snap.exposure, snap.daily_pnl), (Money::ZERO, Money::ZERO));
+    assert!(snap.positions.is_empty(), "{:?}", snap.positions);
+    assert_eq!(ledger.cash(), Money::ZERO, "a split merged back costs nothing");
+}
+
 #[tokio::test]
 async fn memory_market_lifecycle_commits_once_and_survives_a_restart() {
     let s = MemoryRiskStore::new();
@@ -363,6 +430,7 @@ suite!(
     live_orders_are_remembered_per_venue,
     a_sell_order_losing_over_several_fills_is_one_loss,
     a_set_is_approved_whole_or_not_at_all,
+    a_split_reserves_then_books_its_cost_and_a_merge_gives_it_back,
 );
 
 /// xorshift64*: deterministic, no dependency.

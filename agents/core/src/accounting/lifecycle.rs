@@ -234,6 +234,12 @@ impl Ledger {
         self.payouts.extend(res.payouts.iter().copied());
     }
 
+    /// Remembers an operation booked before a restart (its positions come back through
+    /// [`Ledger::restore`]), so booking it again changes nothing.
+    pub fn restore_op(&mut self, id: &str) {
+        self.ops.insert(id.to_string());
+    }
+
     /// Whether `token`'s market has settled, and at what payout.
     pub fn payout(&self, token: &TokenId) -> Option<crate::money::Price> {
         self.payouts.get(token).copied()

@@ -155,7 +155,7 @@ struct Delta {
 }
 
 /// One strategy's books.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Ledger {
     positions: TokenMap<Position>,
     applied: HashMap<String, Delta>,

@@ -1,20 +1,30 @@
 //! Complete-set arbitrage. A complete set (YES + NO of a binary market, or the YES of every
 //! outcome of a neg-risk event) is worth exactly 1 USDC at resolution, so:
 //!
-//! - **buy** every leg when the legs' asks plus V2 taker fees sum below `1 - minEdge`;
-//! - **sell** both legs of a binary market we hold when its bids minus fees sum above
-//!   `1 + minEdge`.
+//! - **buy** every leg when the legs' asks plus V2 taker fees sum below `1 - minEdge`; a bought
+//!   binary set is **merged** back into USDC as soon as its legs are done (the edge is realized
+//!   and the capital comes back at once); a neg-risk set cannot merge and is **held to
+//!   resolution**, when its winning leg is redeemed;
+//! - **sell** both legs of a binary market when its bids minus fees sum above `1 + minEdge`:
+//!   from inventory when we hold the set, else by **splitting** USDC into the set first and
+//!   selling both legs once the split is booked;
+//! - at a market's **resolution** every winning token still held is **redeemed** (losing tokens
+//!   are written off by the settlement).
 //!
 //! Sizing walks every leg's ladder ([`super::sizing`]): the size is the largest whose every share
 //! keeps the edge, within the depth actually there, the per-leg notional cap and the risk
 //! policy's order size. Legs go out together as FOK (or FAK) orders at the worst price the size
-//! reaches. Leg risk: while a set's legs are pending it is not re-entered; when they are all done
-//! and some legs filled more than others (a FAK partial, a FOK killed, a rejection), the excess
-//! of a bought set is sold back at market (FAK at the lowest tick) unless it is below the
-//! market's minimum size, in which case it stays as inventory; legs still open after
-//! `legTimeoutMs` are cancelled, and given up after a second timeout. A cooldown follows every
-//! set.
-
+//! reaches, approved by the risk gateway all or none.
+//!
+//! **Broken sets**, the rule: when a set's legs are all done and filled unequally (a FAK
+//! partial, a FOK killed), the matched part is a complete set: bought, it is merged; split and
+//! left unsold, it is merged back (a split followed by a merge costs nothing). What is left over
+//! on one side, bought beyond the matched part or split and unsold beyond it, is sold at market
+//! (FAK at the lowest tick), unless it is below the market's minimum size, in which case it stays
+//! as inventory (marked, and redeemed if it wins). While a set's legs (or its split) are pending
+//! it is not re-entered; legs still open after `legTimeoutMs` are cancelled, and given up after
+//! a second timeout. A cooldown follows every set. Neg-risk conversion is not used: this strategy
+//! holds YES sets only, and conversion needs NO tokens.
 use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
@@ -22,10 +32,13 @@ use serde::{Deserialize, Serialize};
 use super::sizing::{LegBook, SetCaps, size_set};
 use super::{BookSet, Ctx, Instrument, OrderRequest, ParamsError, Strategy};
 use crate::config::StrategyParams;
-use crate::ids::{ClientOrderId, TokenId, TokenMap};
+use crate::ids::{ClientOrderId, ConditionId, TokenId, TokenMap};
 use crate::money::{Money, Price, Quantity};
 use crate::side::Side;
-use crate::wire::{Fill, FillStatus, OrderStatus, OrderUpdate, RiskDecision, TimeInForce, Verdict};
+use crate::wire::{
+    CtfOp, CtfReport, CtfStatus, Fill, FillStatus, MarketEvent, MarketEventBody, OrderStatus, OrderUpdate,
+    RiskDecision, TimeInForce, Verdict,
+};
 
 /// Order type of the legs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,10 +135,19 @@ enum Phase {
     Idle {
         until_ns: u64,
     },
-    /// Legs of a set (`side`) or an unwind are out.
+    /// A split is on its way; its legs are sold at `limits` once it is booked.
+    Splitting {
+        id: ClientOrderId,
+        size: Quantity,
+        limits: Vec<Price>,
+        deadline_ns: u64,
+    },
+    /// Legs of a set (`side`) or an unwind are out; `split` is the size of the split whose legs
+    /// these sells are.
     Working {
         side: Side,
         unwind: bool,
+        split: Option<Quantity>,
         orders: Vec<LegOrder>,
         deadline_ns: u64,
         cancelled: bool,
@@ -151,6 +173,27 @@ pub struct ArbStats {
     pub timeouts: u64,
     /// Excess shares left as inventory because they were below the market's minimum size.
     pub stranded: u64,
+    /// Merges done (binary sets back into USDC).
+    pub merges: u64,
+    /// Sets merged.
+    pub merged: Quantity,
+    /// Splits done (USDC into binary sets, to sell).
+    pub splits: u64,
+    /// Sets split.
+    pub split: Quantity,
+    /// Redemptions done (winning tokens after resolution).
+    pub redemptions: u64,
+    /// Winning shares redeemed.
+    pub redeemed: Quantity,
+    /// Conditional-token operations refused or failed.
+    pub ctf_failures: u64,
+}
+
+/// A conditional-token operation on its way, and the set it belongs to.
+#[derive(Debug, Clone)]
+struct PendingCtf {
+    set: usize,
+    op: CtfOp,
 }
 
 /// The complete-set arbitrage strategy.
@@ -164,6 +207,8 @@ pub struct CompleteSetArb {
     orders: HashMap<ClientOrderId, usize>,
     holdings: TokenMap<Quantity>,
     fills_seen: HashSet<(String, bool)>,
+    ctf: HashMap<ClientOrderId, PendingCtf>,
+    resolved: HashSet<ConditionId>,
     stats: ArbStats,
 }
 
@@ -191,6 +236,8 @@ impl CompleteSetArb {
             orders: HashMap::new(),
             holdings: TokenMap::default(),
             fills_seen: HashSet::new(),
+            ctf: HashMap::new(),
+            resolved: HashSet::new(),
             stats: ArbStats::default(),
         })
     }
@@ -210,9 +257,93 @@ impl CompleteSetArb {
         self.holdings.get(token).copied().unwrap_or(Quantity::ZERO)
     }
 
-    /// True while any set has legs out.
+    /// Shares of `token` held and not on their way out through a merge or a redemption.
+    pub fn available(&self, token: &TokenId) -> Quantity {
+        let leaving = self
+            .ctf
+            .values()
+            .map(|p| match &p.op {
+                CtfOp::Merge { tokens, size, .. } if tokens.contains(token) => *size,
+                CtfOp::Redeem { token: t, size, .. } if t == token => *size,
+                _ => Quantity::ZERO,
+            })
+            .fold(Quantity::ZERO, Quantity::saturating_add);
+        self.holding(token).saturating_sub(leaving)
+    }
+
+    /// True while any set has legs or a split out.
     pub fn is_working(&self) -> bool {
-        self.sets.iter().any(|s| matches!(s.phase, Phase::Working { .. }))
+        self.sets.iter().any(|s| !matches!(s.phase, Phase::Idle { .. }))
+    }
+
+    /// Conditional-token operations not yet reported.
+    pub fn pending_ctf(&self) -> usize {
+        self.ctf.len()
+    }
+
+    fn deadline(&self, now_ns: u64) -> u64 {
+        now_ns.saturating_add(self.params.leg_timeout_ms * 1_000_000)
+    }
+
+    /// Asks for `op` on behalf of set `i`.
+    fn ctf_op(&mut self, i: usize, op: CtfOp, ctx: &mut Ctx<'_>) -> ClientOrderId {
+        let id = ctx.ctf(op.clone());
+        self.ctf.insert(id, PendingCtf { set: i, op });
+        id
+    }
+
+    /// Merges `size` of binary set `i` back into USDC.
+    fn merge(&mut self, i: usize, size: Quantity, ctx: &mut Ctx<'_>) {
+        let legs = &self.sets[i].set.legs;
+        if size.is_zero() || self.sets[i].set.kind != SetKind::Binary || legs.len() != 2 {
+            return;
+        }
+        let op = CtfOp::Merge { market: legs[0].market, tokens: [legs[0].token, legs[1].token], size };
+        self.ctf_op(i, op, ctx);
+    }
+
+    /// Places the sell legs of set `i` at `limits`, `size` each (`split`: they sell a split).
+    fn place_legs(
+        &mut self,
+        i: usize,
+        side: Side,
+        size: Quantity,
+        limits: &[Price],
+        split: Option<Quantity>,
+        ctx: &mut Ctx<'_>,
+    ) {
+        let tif = match self.params.order_type {
+            LegOrderType::Fok => TimeInForce::Fok,
+            LegOrderType::Fak => TimeInForce::Fak,
+        };
+        // One set intent: the risk gateway approves every leg or none.
+        let requests = self.sets[i]
+            .set
+            .legs
+            .iter()
+            .zip(limits)
+            .map(|(instrument, limit)| OrderRequest {
+                group: None,
+                market: instrument.market,
+                token: instrument.token,
+                side,
+                price: *limit,
+                size,
+                tif,
+                post_only: false,
+            })
+            .collect();
+        let orders: Vec<LegOrder> = ctx
+            .place_set(requests)
+            .into_iter()
+            .enumerate()
+            .map(|(leg, id)| LegOrder { id, leg, filled: Quantity::ZERO, done: false })
+            .collect();
+        for o in &orders {
+            self.orders.insert(o.id, i);
+        }
+        let deadline_ns = self.deadline(ctx.now_ns);
+        self.sets[i].phase = Phase::Working { side, unwind: false, split, orders, deadline_ns, cancelled: false };
     }
 
     fn try_enter(&mut self, i: usize, books: &BookSet, ctx: &mut Ctx<'_>) {
@@ -230,78 +361,62 @@ impl CompleteSetArb {
         let leg_cap = Money::from_micros(self.params.max_notional_per_leg_micros).min(self.max_order_notional);
         let caps =
             SetCaps { min_edge_bps: self.params.min_edge_bps, leg_notional: leg_cap, max_size: self.max_order_size };
-        let mut quote = size_set(&legs, Side::Buy, &caps).map(|q| (Side::Buy, q));
-        if quote.is_none() && set.kind == SetKind::Binary {
-            let held = set.legs.iter().map(|l| self.holding(&l.token)).min().unwrap_or(Quantity::ZERO);
-            let caps = SetCaps { max_size: caps.max_size.min(held), ..caps };
-            quote = size_set(&legs, Side::Sell, &caps).map(|q| (Side::Sell, q));
+        let binary = set.kind == SetKind::Binary && set.legs.len() == 2;
+        let held = set.legs.iter().map(|l| self.available(&l.token)).min().unwrap_or(Quantity::ZERO);
+        let held_caps = SetCaps { max_size: caps.max_size.min(held), ..caps };
+        if let Some(quote) = size_set(&legs, Side::Buy, &caps) {
+            self.stats.signals += 1;
+            self.place_legs(i, Side::Buy, quote.size, &quote.limits, None, ctx);
+        } else if binary
+            && !held.is_zero()
+            && let Some(quote) = size_set(&legs, Side::Sell, &held_caps)
+        {
+            // Sell a set we hold.
+            self.stats.signals += 1;
+            self.place_legs(i, Side::Sell, quote.size, &quote.limits, None, ctx);
+        } else if binary && let Some(quote) = size_set(&legs, Side::Sell, &caps) {
+            // Split the set out of USDC first; its legs are sold once it is booked.
+            self.stats.signals += 1;
+            let (market, tokens) = (set.legs[0].market, [set.legs[0].token, set.legs[1].token]);
+            let id = self.ctf_op(i, CtfOp::Split { market, tokens, size: quote.size }, ctx);
+            let deadline_ns = self.deadline(ctx.now_ns).saturating_add(self.params.leg_timeout_ms * 1_000_000);
+            self.sets[i].phase = Phase::Splitting { id, size: quote.size, limits: quote.limits, deadline_ns };
         }
-        let Some((side, quote)) = quote else { return };
-        let tif = match self.params.order_type {
-            LegOrderType::Fok => TimeInForce::Fok,
-            LegOrderType::Fak => TimeInForce::Fak,
-        };
-        // One set intent: the risk gateway approves every leg or none.
-        let requests = set
-            .legs
-            .iter()
-            .zip(&quote.limits)
-            .map(|(instrument, limit)| OrderRequest {
-                group: None,
-                market: instrument.market,
-                token: instrument.token,
-                side,
-                price: *limit,
-                size: quote.size,
-                tif,
-                post_only: false,
-            })
-            .collect();
-        let orders: Vec<LegOrder> = ctx
-            .place_set(requests)
-            .into_iter()
-            .enumerate()
-            .map(|(leg, id)| LegOrder { id, leg, filled: Quantity::ZERO, done: false })
-            .collect();
-        for o in &orders {
-            self.orders.insert(o.id, i);
-        }
-        self.stats.signals += 1;
-        self.sets[i].phase = Phase::Working {
-            side,
-            unwind: false,
-            orders,
-            deadline_ns: ctx.now_ns.saturating_add(self.params.leg_timeout_ms * 1_000_000),
-            cancelled: false,
-        };
     }
 
-    /// Moves a set on when all its orders are done: unwind the excess of a short-filled buy, or
-    /// cool down.
+    /// Moves a set on when all its orders are done: a bought binary set's matched part is merged,
+    /// a split's unsold matched part merged back, and what is left over on one side sold at
+    /// market (see the module doc's rule); then the set cools down.
     fn advance(&mut self, i: usize, books: &BookSet, ctx: &mut Ctx<'_>) {
-        let Phase::Working { side, unwind, orders, .. } = &self.sets[i].phase else { return };
+        let Phase::Working { side, unwind, split, orders, .. } = &self.sets[i].phase else { return };
         if !orders.iter().all(|o| o.done) {
             return;
         }
-        for o in orders {
+        let (side, unwind, split, orders) = (*side, *unwind, *split, orders.clone());
+        for o in &orders {
             self.orders.remove(&o.id);
         }
         let cooldown = Phase::Idle { until_ns: ctx.now_ns.saturating_add(self.params.cooldown_ms * 1_000_000) };
-        if *unwind || *side == Side::Sell {
-            self.sets[i].phase = cooldown;
+        self.sets[i].phase = cooldown;
+        if unwind || (side == Side::Sell && split.is_none()) {
             return;
         }
-        let matched = orders.iter().map(|o| o.filled).min().unwrap_or(Quantity::ZERO);
-        if orders.iter().all(|o| o.filled == matched) {
-            if !matched.is_zero() {
-                self.stats.completed += 1;
-            }
-            self.sets[i].phase = cooldown;
-            return;
+        // Per leg: what is ours beyond the set's matched part (bought, or split and unsold).
+        let ours: Vec<Quantity> = match split {
+            Some(size) => orders.iter().map(|o| size.saturating_sub(o.filled)).collect(),
+            None => orders.iter().map(|o| o.filled).collect(),
+        };
+        let matched = ours.iter().copied().min().unwrap_or(Quantity::ZERO);
+        if split.is_none() && !matched.is_zero() {
+            self.stats.completed += 1;
         }
-        // Sell back what filled beyond the matched part, at market.
-        let excess: Vec<(usize, Quantity)> =
-            orders.iter().map(|o| (o.leg, o.filled.saturating_sub(matched))).filter(|(_, q)| !q.is_zero()).collect();
+        self.merge(i, matched, ctx);
+        let excess: Vec<(usize, Quantity)> = orders
+            .iter()
+            .zip(&ours)
+            .map(|(o, q)| (o.leg, q.saturating_sub(matched)))
+            .filter(|(_, q)| !q.is_zero())
+            .collect();
         let mut out = vec![];
         for (leg, qty) in excess {
             let inst = self.sets[i].set.legs[leg];
@@ -325,7 +440,6 @@ impl CompleteSetArb {
             out.push(LegOrder { id, leg, filled: Quantity::ZERO, done: false });
         }
         if out.is_empty() {
-            self.sets[i].phase = cooldown;
             return;
         }
         for o in &out {
@@ -334,10 +448,17 @@ impl CompleteSetArb {
         self.sets[i].phase = Phase::Working {
             side: Side::Sell,
             unwind: true,
+            split: None,
             orders: out,
-            deadline_ns: ctx.now_ns.saturating_add(self.params.leg_timeout_ms * 1_000_000),
+            deadline_ns: self.deadline(ctx.now_ns),
             cancelled: false,
         };
+    }
+
+    /// Shares of `token` in or out (fills, merges, splits, redemptions).
+    fn hold(&mut self, token: TokenId, size: Quantity, add: bool) {
+        let h = self.holdings.entry(token).or_default();
+        *h = if add { h.saturating_add(size) } else { h.saturating_sub(size) };
     }
 
     fn with_order(&mut self, id: &ClientOrderId, f: impl FnOnce(&mut LegOrder)) -> Option<usize> {
@@ -397,16 +518,91 @@ impl Strategy for CompleteSetArb {
             return;
         }
         let side = if failed { fill.side.opposite() } else { fill.side };
-        let h = self.holdings.entry(fill.token).or_default();
-        *h = match side {
-            Side::Buy => h.saturating_add(fill.size),
-            Side::Sell => h.saturating_sub(fill.size),
-        };
+        self.hold(fill.token, fill.size, side == Side::Buy);
+    }
+
+    fn on_ctf(&mut self, report: &CtfReport, _books: &BookSet, ctx: &mut Ctx<'_>) {
+        let Some(pending) = self.ctf.remove(&report.id) else { return };
+        let i = pending.set;
+        let done = report.status == CtfStatus::Done;
+        if done {
+            match &pending.op {
+                CtfOp::Merge { tokens, size, .. } => {
+                    self.stats.merges += 1;
+                    self.stats.merged = self.stats.merged.saturating_add(*size);
+                    tokens.iter().for_each(|t| self.hold(*t, *size, false));
+                }
+                CtfOp::Split { tokens, size, .. } => {
+                    self.stats.splits += 1;
+                    self.stats.split = self.stats.split.saturating_add(*size);
+                    tokens.iter().for_each(|t| self.hold(*t, *size, true));
+                }
+                CtfOp::Redeem { token, size, .. } => {
+                    self.stats.redemptions += 1;
+                    self.stats.redeemed = self.stats.redeemed.saturating_add(*size);
+                    self.hold(*token, *size, false);
+                }
+                CtfOp::Convert { .. } => {}
+            }
+        } else {
+            self.stats.ctf_failures += 1;
+        }
+        // A split booked: sell its legs at the prices that made it worth doing (FOK: if the
+        // bids have gone, nothing sells and the set is merged back).
+        if let Phase::Splitting { id, size, limits, .. } = &self.sets[i].phase
+            && *id == report.id
+        {
+            let (size, limits) = (*size, limits.clone());
+            if done {
+                self.place_legs(i, Side::Sell, size, &limits, Some(size), ctx);
+            } else {
+                self.sets[i].phase =
+                    Phase::Idle { until_ns: ctx.now_ns.saturating_add(self.params.cooldown_ms * 1_000_000) };
+            }
+        }
+    }
+
+    fn on_resolved(&mut self, event: &MarketEvent, _books: &BookSet, ctx: &mut Ctx<'_>) {
+        let MarketEventBody::Resolved { winner } = event.body else { return };
+        if !self.resolved.insert(event.market) {
+            return;
+        }
+        // Every leg of ours in the market: the event's token won or lost, the other did the
+        // opposite. Winners held are redeemed; losers were written off by the settlement.
+        let mut legs: Vec<(usize, Instrument)> = vec![];
+        for (i, s) in self.sets.iter().enumerate() {
+            for l in s.set.legs.iter().filter(|l| l.market == event.market) {
+                if !legs.iter().any(|(_, x)| x.token == l.token) {
+                    legs.push((i, *l));
+                }
+            }
+        }
+        for (i, leg) in legs {
+            let won = (leg.token == event.token) == winner;
+            let held = self.holding(&leg.token);
+            if held.is_zero() {
+                continue;
+            }
+            if won {
+                self.ctf_op(i, CtfOp::Redeem { market: leg.market, token: leg.token, size: held }, ctx);
+            } else {
+                self.holdings.insert(leg.token, Quantity::ZERO);
+            }
+        }
     }
 
     fn on_timer(&mut self, books: &BookSet, ctx: &mut Ctx<'_>) {
         let timeout_ns = self.params.leg_timeout_ms * 1_000_000;
         for i in 0..self.sets.len() {
+            if let Phase::Splitting { deadline_ns, .. } = self.sets[i].phase
+                && ctx.now_ns >= deadline_ns
+            {
+                // The split's report was lost: give the set up (a late report still books the
+                // tokens as inventory).
+                self.stats.timeouts += 1;
+                self.sets[i].phase = Phase::Idle { until_ns: ctx.now_ns };
+                continue;
+            }
             let Phase::Working { orders, deadline_ns, cancelled, .. } = &mut self.sets[i].phase else { continue };
             if ctx.now_ns < *deadline_ns {
                 continue;

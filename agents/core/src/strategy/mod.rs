@@ -14,7 +14,7 @@ use crate::book::{BookFollower, Followed, OrderBook};
 use crate::ids::{ClientOrderId, ConditionId, TokenId, TokenMap};
 use crate::money::{FeeSchedule, Price, Quantity};
 use crate::side::Side;
-use crate::wire::{Fill, MarketEvent, OrderUpdate, RiskDecision, TimeInForce};
+use crate::wire::{CtfOp, CtfReport, Fill, MarketEvent, OrderUpdate, RiskDecision, TimeInForce};
 
 /// A tradable token with its market's rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +71,13 @@ pub enum Action {
     PlaceSet {
         /// The legs with the ids [`Ctx::place_set`] gave them.
         legs: Vec<(ClientOrderId, OrderRequest)>,
+    },
+    /// A conditional-token operation (merge, split, redeem, convert).
+    Ctf {
+        /// Assigned by [`Ctx::ctf`].
+        id: ClientOrderId,
+        /// The operation.
+        op: CtfOp,
     },
     /// Cancel an order.
     Cancel {
@@ -129,6 +136,14 @@ impl<'a> Ctx<'a> {
             .collect();
         self.actions.push(Action::PlaceSet { legs });
         out
+    }
+
+    /// Asks for a conditional-token operation; returns the id it was given (its report, or its
+    /// refusal, comes back to [`Strategy::on_ctf`] under that id).
+    pub fn ctf(&mut self, op: CtfOp) -> ClientOrderId {
+        let id = self.next_id();
+        self.actions.push(Action::Ctf { id, op });
+        id
     }
 
     /// Cancels an order.
@@ -196,6 +211,13 @@ pub trait Strategy: Send {
     fn on_order(&mut self, update: &OrderUpdate, books: &BookSet, ctx: &mut Ctx<'_>);
     /// One of our orders filled (possibly delivered twice: dedupe by fill id).
     fn on_fill(&mut self, fill: &Fill, books: &BookSet, ctx: &mut Ctx<'_>);
+    /// One of our conditional-token operations ended (done, or refused by the gateway, the ledger
+    /// or the venue; possibly delivered twice: dedupe by id). Strategies that ask for none ignore it.
+    fn on_ctf(&mut self, _report: &CtfReport, _books: &BookSet, _ctx: &mut Ctx<'_>) {}
+    /// A market of ours resolved: `token` won (`winner`) or lost; the other token of its market
+    /// did the opposite. Positions are settled by the execution side; a strategy redeems what
+    /// it holds of the winner.
+    fn on_resolved(&mut self, _event: &MarketEvent, _books: &BookSet, _ctx: &mut Ctx<'_>) {}
     /// Periodic tick (timeouts).
     fn on_timer(&mut self, books: &BookSet, ctx: &mut Ctx<'_>);
     /// New parameters (its type's block). On error the old ones stay.

@@ -7,7 +7,8 @@ use super::{Action, BookSet, Ctx, OrderRequest, ParamsError, Strategy};
 use crate::book::Followed;
 use crate::ids::{ClientOrderId, IdError, TokenId};
 use crate::wire::{
-    CancelRequest, Fill, Intent, MarketEvent, MarketEventBody, Mode, OrderIntent, OrderUpdate, RiskDecision,
+    CancelRequest, CtfDecision, CtfIntent, CtfReport, Fill, Intent, MarketEvent, MarketEventBody, Mode, OrderIntent,
+    OrderUpdate, RiskDecision, Verdict,
 };
 
 /// Who the strategy is, as written on every intent.
@@ -98,6 +99,18 @@ impl StrategyRunner {
             Action::PlaceSet { legs } => {
                 Intent::PlaceSet(legs.into_iter().map(|(id, order)| self.order(id, order, now_ns)).collect())
             }
+            Action::Ctf { id, op } => Intent::Ctf(CtfIntent {
+                id,
+                namespace: self.id.namespace.clone(),
+                strategy: self.id.strategy.clone(),
+                risk_policy: self.id.risk_policy.clone(),
+                venue: self.id.venue.clone(),
+                op,
+                mode: self.id.mode,
+                cause_seq: self.cause_seq,
+                cause_recv_ts_ns: self.cause_recv_ts_ns,
+                created_ts_ns: now_ns,
+            }),
             Action::Cancel { client_order_id, reason } => Intent::Cancel(CancelRequest {
                 client_order_id: Some(client_order_id),
                 namespace: self.id.namespace.clone(),
@@ -146,6 +159,10 @@ impl StrategyRunner {
                     self.cause_recv_ts_ns = ev.recv_ts_ns;
                     let token = ev.token;
                     out.intents = self.run(now_ns, |s, b, c| s.on_book(&token, b, c));
+                } else if matches!(ev.body, MarketEventBody::Resolved { .. }) {
+                    self.cause_seq = ev.seq;
+                    self.cause_recv_ts_ns = ev.recv_ts_ns;
+                    out.intents = self.run(now_ns, |s, b, c| s.on_resolved(ev, b, c));
                 }
             }
         }
@@ -155,6 +172,19 @@ impl StrategyRunner {
     /// A risk decision on one of our intents.
     pub fn on_decision(&mut self, d: &RiskDecision, now_ns: u64) -> Vec<Intent> {
         self.run(now_ns, |s, b, c| s.on_decision(d, b, c))
+    }
+
+    /// The gateway's decision on one of our conditional-token operations: a refusal ends it (the
+    /// strategy hears it as a failed report); an approval waits for the execution's report.
+    pub fn on_ctf_decision(&mut self, d: &CtfDecision, now_ns: u64) -> Vec<Intent> {
+        let Verdict::Rejected { reason, detail } = &d.verdict else { return vec![] };
+        let report = CtfReport::failed(&d.intent, format!("refused by risk: {} ({detail})", reason.as_str()), now_ns);
+        self.on_ctf(&report, now_ns)
+    }
+
+    /// What became of one of our conditional-token operations.
+    pub fn on_ctf(&mut self, r: &CtfReport, now_ns: u64) -> Vec<Intent> {
+        self.run(now_ns, |s, b, c| s.on_ctf(r, b, c))
     }
 
     /// An order update of ours.

@@ -4,7 +4,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::WIRE_VERSION;
-use super::messages::{Control, Fill, Intent, MarketEvent, OrderUpdate, RiskDecision};
+use super::messages::{Control, CtfDecision, CtfReport, Fill, Intent, MarketEvent, OrderUpdate, RiskDecision};
 
 /// A message type of the wire protocol, with its kind byte.
 pub trait WireMessage: Serialize + DeserializeOwned {
@@ -30,6 +30,17 @@ wire_kinds! {
     OrderUpdate = 4,
     Fill = 5,
     Control = 6,
+    CtfDecision = 7,
+    CtfReport = 8,
+}
+
+/// The kind byte of a payload of this wire version (to dispatch a subject that carries more than
+/// one message type); `None` when too short or of another version.
+pub fn kind_of(bytes: &[u8]) -> Option<u8> {
+    match bytes {
+        [version, kind, ..] if *version == WIRE_VERSION => Some(*kind),
+        _ => None,
+    }
 }
 
 /// Why a payload could not be decoded.

@@ -60,6 +60,26 @@ pub enum CtfOp {
 }
 
 impl CtfOp {
+    /// `merge`, `split`, `redeem` or `convert` (metric labels, logs).
+    pub fn name(&self) -> &'static str {
+        match self {
+            CtfOp::Merge { .. } => "merge",
+            CtfOp::Split { .. } => "split",
+            CtfOp::Redeem { .. } => "redeem",
+            CtfOp::Convert { .. } => "convert",
+        }
+    }
+
+    /// Sets merged or split, shares redeemed, units converted.
+    pub fn size(&self) -> Quantity {
+        match self {
+            CtfOp::Merge { size, .. }
+            | CtfOp::Split { size, .. }
+            | CtfOp::Redeem { size, .. }
+            | CtfOp::Convert { size, .. } => *size,
+        }
+    }
+
     /// What a conversion yields per unit once the adapter's fee is taken: `size` less
     /// `size × fee_bips / 10000` rounded up (the adapter never pays out more than it holds).
     pub fn convert_out(size: Quantity, fee_bips: u32) -> Quantity {

@@ -183,6 +183,106 @@ pub enum Intent {
     /// gateway approves every leg or none, so a limit can never break a set. Each leg then gets
     /// its own decision and executes as its own order.
     PlaceSet(Vec<OrderIntent>),
+    /// A conditional-token operation (merge, split, redeem, convert), decided by the gateway
+    /// (a split reserves exposure; the others only give it back) and executed once by its id.
+    Ctf(CtfIntent),
+}
+
+/// A strategy's request for a conditional-token operation: it travels the order path (intent,
+/// decision, execution, report) under its own id, in the strategy's id space.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CtfIntent {
+    /// Idempotency key, unique per strategy (shared with its orders' ids).
+    pub id: ClientOrderId,
+    /// Strategy namespace.
+    pub namespace: String,
+    /// Strategy name.
+    pub strategy: String,
+    /// RiskPolicy name (same namespace).
+    pub risk_policy: String,
+    /// Venue name.
+    pub venue: String,
+    /// The operation.
+    pub op: super::CtfOp,
+    /// Paper (booked exactly, nothing sent), shadow, or live (sent to the venue's contracts).
+    pub mode: Mode,
+    /// `seq` of the market event behind it.
+    pub cause_seq: u64,
+    /// When the market-data agent received that event (Unix ns).
+    pub cause_recv_ts_ns: u64,
+    /// When the strategy emitted it (Unix ns).
+    pub created_ts_ns: u64,
+}
+
+/// The gateway's decision on a [`CtfIntent`], published on `decision.<namespace>.<strategy>`
+/// beside the order decisions (the kind byte tells them apart).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CtfDecision {
+    /// The operation decided on.
+    pub intent: CtfIntent,
+    /// Approved or rejected.
+    pub verdict: Verdict,
+    /// When the gateway decided (Unix ns).
+    pub decided_ts_ns: u64,
+}
+
+/// How a conditional-token operation ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CtfStatus {
+    /// Done and booked.
+    Done,
+    /// Refused by the gateway, the ledger (too few tokens, market not resolved) or the venue;
+    /// nothing changed.
+    Failed {
+        /// Why, for people.
+        reason: String,
+    },
+}
+
+/// What became of a conditional-token operation, published on `order.<namespace>.<strategy>`
+/// (the kind byte tells it from an order update).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CtfReport {
+    /// The operation's id.
+    pub id: ClientOrderId,
+    /// Strategy namespace.
+    pub namespace: String,
+    /// Strategy name.
+    pub strategy: String,
+    /// The operation.
+    pub op: super::CtfOp,
+    /// Done or failed.
+    pub status: CtfStatus,
+    /// Cash it brought in (negative: paid out), micro-USDC; zero when failed.
+    pub cash: Money,
+    /// PnL it realized; zero when failed.
+    pub realized: Money,
+    /// Paper, shadow or live.
+    pub mode: Mode,
+    /// When (Unix ns).
+    pub ts_ns: u64,
+}
+
+impl CtfReport {
+    /// The report of `intent` ending with `status`, having moved `cash` and realized `realized`.
+    pub fn of(intent: &CtfIntent, status: CtfStatus, cash: Money, realized: Money, ts_ns: u64) -> CtfReport {
+        CtfReport {
+            id: intent.id,
+            namespace: intent.namespace.clone(),
+            strategy: intent.strategy.clone(),
+            op: intent.op.clone(),
+            status,
+            cash,
+            realized,
+            mode: intent.mode,
+            ts_ns,
+        }
+    }
+
+    /// A failure of `intent`, which changed nothing.
+    pub fn failed(intent: &CtfIntent, reason: impl Into<String>, ts_ns: u64) -> CtfReport {
+        CtfReport::of(intent, CtfStatus::Failed { reason: reason.into() }, Money::ZERO, Money::ZERO, ts_ns)
+    }
 }
 
 /// Why the risk gateway refused an intent.

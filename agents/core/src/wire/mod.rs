@@ -6,9 +6,9 @@
 //! | --- | --- | --- | --- |
 //! | `md.<venue>.<token>` | core NATS | [`MarketEvent`] with a per-token `seq` | market-data -> strategies, execution |
 //! | `mdsnap.<venue>.<token>` | core NATS request/reply | request: empty; reply: a [`MarketEvent`] snapshot carrying the `seq` it is consistent with | anyone -> market-data |
-//! | `intent.<namespace>.<strategy>` | JetStream stream `POLYFLEET_INTENTS` | [`Intent`] (place, place a set as one, or cancel) | strategy -> risk gateway (queue group) |
-//! | `decision.<namespace>.<strategy>` | JetStream stream `POLYFLEET_DECISIONS` | [`RiskDecision`] | risk gateway -> execution, strategy |
-//! | `order.<namespace>.<strategy>` | JetStream stream `POLYFLEET_ORDERS` | [`OrderUpdate`] | execution -> strategy, operator |
+//! | `intent.<namespace>.<strategy>` | JetStream stream `POLYFLEET_INTENTS` | [`Intent`] (place, place a set as one, cancel, or a conditional-token operation) | strategy -> risk gateway (queue group) |
+//! | `decision.<namespace>.<strategy>` | JetStream stream `POLYFLEET_DECISIONS` | [`RiskDecision`], or [`CtfDecision`] for a conditional-token operation | risk gateway -> execution, strategy |
+//! | `order.<namespace>.<strategy>` | JetStream stream `POLYFLEET_ORDERS` | [`OrderUpdate`], or [`CtfReport`] for a conditional-token operation | execution -> strategy, operator |
 //! | `fill.<namespace>.<strategy>` | JetStream stream `POLYFLEET_FILLS` | [`Fill`] | execution -> strategy, risk, operator |
 //! | `control.<namespace>.<kind>.<name>` | core NATS | [`Control`] (kill switch, cancel all) | operator -> agents |
 //!
@@ -46,9 +46,9 @@ pub mod lifecycle;
 pub mod messages;
 pub mod subjects;
 
-pub use codec::{WireError, WireMessage, decode, encode, encode_into};
+pub use codec::{WireError, WireMessage, decode, encode, encode_into, kind_of};
 pub use lifecycle::{CtfOp, Resolution};
 pub use messages::*;
 
 /// Version of the wire format; the first byte of every payload.
-pub const WIRE_VERSION: u8 = 1;
+pub const WIRE_VERSION: u8 = 2;

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use polyfleet_core::exec::paper::{ExecEvent, refusal};
 use polyfleet_core::money::FeeSchedule;
 use polyfleet_core::strategy::Instrument;
-use polyfleet_core::wire::{FillStatus, Intent, MarketEvent, Mode, OrderIntent, decode, encode};
+use polyfleet_core::wire::{CtfIntent, FillStatus, Intent, MarketEvent, Mode, OrderIntent, decode, encode};
 use polyfleet_core::{ClientOrderId, ConditionId, Price, Quantity, TokenId, TokenMap};
 use polyfleet_io::risk_store::{PolicyKey, RiskStore};
 use polymarket_client_sdk_v2::clob::types::OrderStatusType;
@@ -284,6 +284,17 @@ impl<S: RiskStore> Executor for LiveExecutor<S> {
             Mode::Paper => self.paper.submit(intent, now_ns).await,
             Mode::Shadow => self.submit_shadow(intent, now_ns).await,
             Mode::Live => self.submit_live(intent, now_ns).await,
+        }
+    }
+
+    async fn ctf(&mut self, intent: &CtfIntent, now_ns: u64) -> Result<(), String> {
+        match intent.mode {
+            Mode::Paper | Mode::Shadow => self.paper.ctf(intent, now_ns).await,
+            // Refused loudly rather than booked as if done: the ledger would then hold collateral
+            // and tokens the wallet does not.
+            Mode::Live => {
+                Err("live conditional-token operations are not available: this build has no on-chain CTF client".into())
+            }
         }
     }
 
