@@ -11,6 +11,7 @@
 
 pub mod conditions;
 pub mod examples;
+pub mod lifecycle;
 pub mod market;
 pub mod refs;
 pub mod risk_policy;

@@ -147,4 +147,7 @@ pub struct RiskPolicyStatus {
     /// Strategies referencing this policy.
     #[serde(default)]
     pub strategies: i32,
+    /// What merges, splits, redemptions and settlements did under the policy (all its strategies).
+    #[serde(default)]
+    pub lifecycle: crate::lifecycle::LifecycleStatus,
 }

@@ -302,6 +302,9 @@ pub struct StrategyStatus {
     /// Positions per token.
     #[serde(default)]
     pub positions: Vec<PositionStatus>,
+    /// What merges, splits, redemptions and settlements did for the strategy.
+    #[serde(default)]
+    pub lifecycle: crate::lifecycle::LifecycleStatus,
     /// RFC 3339 time of the last signal the strategy emitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_signal_time: Option<String>,

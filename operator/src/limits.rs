@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 use polyfleet_core::accounting::Position;
+use polyfleet_core::accounting::lifecycle::LifecycleTotals;
 use polyfleet_core::risk::{RiskLimits, RiskSnapshot};
 use polyfleet_core::{Money, TokenId};
 
@@ -27,6 +28,8 @@ pub trait LimitsStore: Send + Sync + 'static {
     fn remove(&self, namespace: &str, policy: &str) -> BoxFuture<'_, Result<(), LimitsError>>;
     /// A strategy's positions (booked under `policy`) and their last unrealized PnL, by token.
     fn book(&self, namespace: &str, policy: &str, strategy: &str) -> BoxFuture<'_, Result<StrategyBook, LimitsError>>;
+    /// The policy's lifecycle totals (every strategy booked under it).
+    fn lifecycle(&self, namespace: &str, policy: &str) -> BoxFuture<'_, Result<LifecycleTotals, LimitsError>>;
 }
 
 /// A strategy's positions and marks as the risk store holds them.
@@ -36,6 +39,26 @@ pub struct StrategyBook {
     pub positions: Vec<(TokenId, Position)>,
     /// Unrealized PnL at the executor's last mark, by token.
     pub unrealized: Vec<(TokenId, Money)>,
+    /// Merges, splits, redemptions and settlements booked for the strategy.
+    pub lifecycle: LifecycleTotals,
+}
+
+/// The status block of lifecycle totals.
+pub fn lifecycle_status(t: &LifecycleTotals) -> polyfleet_crds::lifecycle::LifecycleStatus {
+    let n = |x: u64| i64::try_from(x).unwrap_or(i64::MAX);
+    let q = |x: polyfleet_core::Quantity| n(x.micros());
+    polyfleet_crds::lifecycle::LifecycleStatus {
+        merges: n(t.merges),
+        merged_micros: q(t.merged),
+        splits: n(t.splits),
+        split_micros: q(t.split),
+        redemptions: n(t.redemptions),
+        redeemed_micros: q(t.redeemed),
+        conversions: n(t.conversions),
+        settlements: n(t.settlements),
+        settled_pnl_micros: t.settled_pnl.micros(),
+        capital_returned_micros: t.capital_returned.micros(),
+    }
 }
 
 /// In memory.
@@ -48,6 +71,8 @@ pub struct MemoryLimits {
     pub writes: Arc<Mutex<u64>>,
     /// Books to report, by (namespace, strategy).
     pub books: Arc<Mutex<HashMap<(String, String), StrategyBook>>>,
+    /// Lifecycle totals to report, by policy.
+    pub lifecycles: Arc<Mutex<HashMap<(String, String), LifecycleTotals>>>,
 }
 
 fn key(ns: &str, p: &str) -> (String, String) {
@@ -79,5 +104,10 @@ impl LimitsStore for MemoryLimits {
     fn book(&self, namespace: &str, _policy: &str, strategy: &str) -> BoxFuture<'_, Result<StrategyBook, LimitsError>> {
         let b = self.books.lock().unwrap_or_else(|e| e.into_inner()).get(&key(namespace, strategy)).cloned();
         Box::pin(async move { Ok(b.unwrap_or_default()) })
+    }
+
+    fn lifecycle(&self, namespace: &str, policy: &str) -> BoxFuture<'_, Result<LifecycleTotals, LimitsError>> {
+        let v = self.lifecycles.lock().unwrap_or_else(|e| e.into_inner()).get(&key(namespace, policy)).copied();
+        Box::pin(async move { Ok(v.unwrap_or_default()) })
     }
 }

@@ -109,7 +109,17 @@ impl<S: RiskStore> LimitsStore for StoreLimits<S> {
             Ok(StrategyBook {
                 positions: self.0.get().map_err(err)?.positions(&key, &strategy).await.map_err(err)?,
                 unrealized: self.0.get().map_err(err)?.unrealized(&key, &strategy).await.map_err(err)?,
+                lifecycle: self.0.get().map_err(err)?.lifecycle_totals(&key, Some(&strategy)).await.map_err(err)?,
             })
         })
+    }
+
+    fn lifecycle(
+        &self,
+        namespace: &str,
+        policy: &str,
+    ) -> BoxFuture<'_, Result<polyfleet_core::accounting::lifecycle::LifecycleTotals, LimitsError>> {
+        let key = PolicyKey::new(namespace, policy);
+        Box::pin(async move { self.0.get().map_err(err)?.lifecycle_totals(&key, None).await.map_err(err) })
     }
 }

@@ -55,6 +55,14 @@ fn event_response() -> serde_json::Value {
 async fn limits_are_written_and_status_aggregates_the_store() {
     let store = MemoryLimits::default();
     store.snapshots.lock().unwrap().insert(("trading".into(), "default".into()), snapshot());
+    let life = polyfleet_core::accounting::lifecycle::LifecycleTotals {
+        merges: 4,
+        settlements: 1,
+        settled_pnl: Money::from_micros(-2_000_000),
+        capital_returned: Money::from_micros(44_000_000),
+        ..Default::default()
+    };
+    store.lifecycles.lock().unwrap().insert(("trading".into(), "default".into()), life);
     let (ctx, handle) = context(store.clone());
     let p = policy();
     let mut ev = step(Method::POST, "/events", StatusCode::CREATED, event_response());
@@ -65,6 +73,12 @@ async fn limits_are_written_and_status_aggregates_the_store() {
         let s = &b["status"];
         assert_eq!(s["observedGeneration"], 3);
         assert_eq!((s["exposureMicros"].as_i64(), s["exposure"].as_str()), (Some(12_500_000), Some("12.5")));
+        let l = &s["lifecycle"];
+        assert_eq!(
+            (l["merges"].as_i64(), l["settlements"].as_i64(), l["settledPnlMicros"].as_i64()),
+            (Some(4), Some(1), Some(-2_000_000))
+        );
+        assert_eq!(l["capitalReturnedMicros"].as_i64(), Some(44_000_000));
         assert_eq!(s["dailyPnlMicros"], -1_250_000);
         assert_eq!(s["drawdownMicros"], 4_250_000);
     });

@@ -270,8 +270,21 @@ async fn pnl_and_positions_come_from_the_risk_store() {
         fees: Money::from_micros(50_000),
         deficit: Quantity::ZERO,
     };
-    let book =
-        StrategyBook { positions: vec![(token, position)], unrealized: vec![(token, Money::from_micros(-100_000))] };
+    let lifecycle = polyfleet_core::accounting::lifecycle::LifecycleTotals {
+        merges: 3,
+        merged: Quantity::from_micros(30_000_000),
+        redemptions: 1,
+        redeemed: Quantity::from_micros(10_000_000),
+        settlements: 2,
+        settled_pnl: Money::from_micros(1_250_000),
+        capital_returned: Money::from_micros(40_000_000),
+        ..Default::default()
+    };
+    let book = StrategyBook {
+        positions: vec![(token, position)],
+        unrealized: vec![(token, Money::from_micros(-100_000))],
+        lifecycle,
+    };
     let (s, mut steps, _params, ctx, handle) = settled(book).await;
     let mut status =
         step(Method::PATCH, &format!("{STRATEGIES}/status"), StatusCode::OK, serde_json::to_value(&s).unwrap());
@@ -286,6 +299,15 @@ async fn pnl_and_positions_come_from_the_risk_store() {
         assert_eq!(
             (p["market"].as_str(), p["sizeMicros"].as_i64(), p["avgPrice"].as_str()),
             (Some("election-winner"), Some(10_000_000), Some("0.34"))
+        );
+        let l = &st["lifecycle"];
+        assert_eq!(
+            (l["merges"].as_i64(), l["mergedMicros"].as_i64(), l["redemptions"].as_i64(), l["settlements"].as_i64()),
+            (Some(3), Some(30_000_000), Some(1), Some(2))
+        );
+        assert_eq!(
+            (l["settledPnlMicros"].as_i64(), l["capitalReturnedMicros"].as_i64()),
+            (Some(1_250_000), Some(40_000_000))
         );
     });
     steps.push(status);

@@ -40,6 +40,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures::StreamExt;
 use polyfleet_core::ClientOrderId;
 use polyfleet_core::accounting::Ledger;
+use polyfleet_core::accounting::lifecycle::Booking;
 use polyfleet_core::exec::paper::{ExecEvent, refusal};
 use polyfleet_core::wire::{
     CtfDecision, CtfIntent, CtfReport, CtfStatus, Fill, Intent, Liquidity, MarketEvent, MarketEventBody, Mode,
@@ -261,7 +262,7 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
         };
         match self
             .store
-            .commit_lifecycle(policy, &key.1, &res.settlement_key(&key.1), &booked, Some(res), now_ms())
+            .commit_lifecycle(policy, &key.1, &res.settlement_key(&key.1), &booked, Booking::Settlement(res), now_ms())
             .await
         {
             Ok(applied) => {
@@ -572,7 +573,7 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
             }
             Err(e) => return Ok(CtfReport::failed(intent, e.to_string(), now_ns())),
         };
-        self.store.commit_lifecycle(policy, &key.1, &id, &booked, None, now_ms()).await?;
+        self.store.commit_lifecycle(policy, &key.1, &id, &booked, Booking::Ctf(&intent.op), now_ms()).await?;
         self.ledgers.insert(key.clone(), next);
         tracing::info!(order = %id, op = intent.op.name(), cash = %booked.cash, realized = %booked.realized, "conditional-token operation booked");
         Ok(CtfReport::of(intent, CtfStatus::Done, booked.cash, booked.realized, now_ns()))

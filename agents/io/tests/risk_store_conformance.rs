@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use bytes::Bytes;
+use polyfleet_core::accounting::lifecycle::{Booking, LifecycleTotals};
 use polyfleet_core::accounting::{Ledger, Position};
 use polyfleet_core::exec::ctf::{reservation_ids, reservation_legs};
 use polyfleet_core::risk::RiskLimits;
@@ -274,8 +275,11 @@ async fn a_market_lifecycle_commits_once_and_survives_a_restart<S: RiskStore>(s:
 
     let merge = CtfOp::Merge { market, tokens: [yes, no], size: q("4") };
     let merged = ledger.on_ctf("merge-1", &merge).unwrap().unwrap();
-    assert!(s.commit_lifecycle(&p, "arb", "merge-1", &merged, None, T0 + 1).await.unwrap());
-    assert!(!s.commit_lifecycle(&p, "arb", "merge-1", &merged, None, T0 + 2).await.unwrap(), "redelivered merge");
+    assert!(s.commit_lifecycle(&p, "arb", "merge-1", &merged, Booking::Ctf(&merge), T0 + 1).await.unwrap());
+    assert!(
+        !s.commit_lifecycle(&p, "arb", "merge-1", &merged, Booking::Ctf(&merge), T0 + 2).await.unwrap(),
+        "redelivered merge"
+    );
     let snap = s.snapshot(&p).await.unwrap();
     // 4 sets at 0.97 release 3.88 of exposure and realize 0.12.
     assert_eq!((snap.exposure, snap.daily_pnl, snap.equity), (m("5.82"), m("0.12"), m("0.12")));
@@ -283,7 +287,11 @@ async fn a_market_lifecycle_commits_once_and_survives_a_restart<S: RiskStore>(s:
 
     let res = Resolution::won_by(market, &[yes, no], yes);
     let settled = ledger.settle(&res).unwrap().unwrap();
-    assert!(s.commit_lifecycle(&p, "arb", &res.settlement_key("arb"), &settled, Some(&res), T0 + 3).await.unwrap());
+    assert!(
+        s.commit_lifecycle(&p, "arb", &res.settlement_key("arb"), &settled, Booking::Settlement(&res), T0 + 3)
+            .await
+            .unwrap()
+    );
     let snap = s.snapshot(&p).await.unwrap();
     // YES: 6 worth 6 against 2.88; NO: 6 worth nothing against 2.94. Exposure is what redeeming
     // will bring in.
@@ -305,19 +313,36 @@ async fn a_market_lifecycle_commits_once_and_survives_a_restart<S: RiskStore>(s:
     // The resolution reported again: nothing in the ledger, nothing in the store.
     assert_eq!(again.settle(&res).unwrap(), None);
     assert!(
-        !reopened.commit_lifecycle(&p, "arb", &res.settlement_key("arb"), &settled, Some(&res), T0 + 4).await.unwrap()
+        !reopened
+            .commit_lifecycle(&p, "arb", &res.settlement_key("arb"), &settled, Booking::Settlement(&res), T0 + 4)
+            .await
+            .unwrap()
     );
     assert_eq!(reopened.snapshot(&p).await.unwrap().exposure, m("6"));
     // The winners redeem at 1 USDC: exposure and the position go, cash comes in.
     let redeem = CtfOp::Redeem { market, token: yes, size: q("6") };
     let redeemed = again.on_ctf("redeem-1", &redeem).unwrap().unwrap();
     assert_eq!((redeemed.cash, redeemed.realized), (m("6"), Money::ZERO));
-    assert!(reopened.commit_lifecycle(&p, "arb", "redeem-1", &redeemed, None, T0 + 5).await.unwrap());
+    assert!(reopened.commit_lifecycle(&p, "arb", "redeem-1", &redeemed, Booking::Ctf(&redeem), T0 + 5).await.unwrap());
     let snap = reopened.snapshot(&p).await.unwrap();
     assert_eq!((snap.exposure, snap.daily_pnl), (Money::ZERO, m("0.3")));
     assert!(snap.positions.is_empty(), "{:?}", snap.positions);
     assert_eq!(again.cash(), m("0.3"), "9.7 paid, 4 merged back, 6 redeemed");
     assert_eq!(reopened.positions(&p, "arb").await.unwrap(), again.positions());
+    // The totals count each booking once, redeliveries and restarts included.
+    let totals = LifecycleTotals {
+        merges: 1,
+        merged: q("4"),
+        redemptions: 1,
+        redeemed: q("6"),
+        settlements: 1,
+        settled_pnl: settled.realized,
+        capital_returned: m("10"),
+        ..Default::default()
+    };
+    assert_eq!(reopened.lifecycle_totals(&p, Some("arb")).await.unwrap(), totals);
+    assert_eq!(reopened.lifecycle_totals(&p, None).await.unwrap(), totals);
+    assert_eq!(reopened.lifecycle_totals(&p, Some("other")).await.unwrap(), LifecycleTotals::default());
 }
 
 fn ctf(id: &str, op: CtfOp) -> CtfIntent {
@@ -363,7 +388,7 @@ async fn a_split_reserves_then_books_its_cost_and_a_merge_gives_it_back<S: RiskS
     assert_eq!(s.claim(&p, &split.id).await.unwrap(), Claim::Fresh);
     let booked = ledger.on_ctf(split.id.as_str(), &split.op).unwrap().unwrap();
     assert_eq!((booked.cash, booked.cost), (m("-40"), m("40")));
-    assert!(s.commit_lifecycle(&p, "arb", split.id.as_str(), &booked, None, T0 + 1).await.unwrap());
+    assert!(s.commit_lifecycle(&p, "arb", split.id.as_str(), &booked, Booking::Ctf(&split.op), T0 + 1).await.unwrap());
     let ids = reservation_ids(&split);
     s.commit(&p, &ids[0], &[], true, Some(Bytes::from_static(b"done")), T0 + 1).await.unwrap();
     s.release(&p, &ids[1]).await.unwrap();
@@ -377,13 +402,16 @@ async fn a_split_reserves_then_books_its_cost_and_a_merge_gives_it_back<S: RiskS
     let merge = CtfOp::Merge { market, tokens: [yes, no], size: q("40") };
     let merged = ledger.on_ctf("merge-1", &merge).unwrap().unwrap();
     assert_eq!((merged.cash, merged.realized, merged.cost), (m("40"), Money::ZERO, m("-40")));
-    assert!(s.commit_lifecycle(&p, "arb", "merge-1", &merged, None, T0 + 2).await.unwrap());
-    assert!(!s.commit_lifecycle(&p, "arb", "merge-1", &merged, None, T0 + 3).await.unwrap());
+    assert!(s.commit_lifecycle(&p, "arb", "merge-1", &merged, Booking::Ctf(&merge), T0 + 2).await.unwrap());
+    assert!(!s.commit_lifecycle(&p, "arb", "merge-1", &merged, Booking::Ctf(&merge), T0 + 3).await.unwrap());
     assert_eq!(ledger.on_ctf("merge-1", &merge).unwrap(), None);
     let snap = s.snapshot(&p).await.unwrap();
     assert_eq!((snap.exposure, snap.daily_pnl), (Money::ZERO, Money::ZERO));
     assert!(snap.positions.is_empty(), "{:?}", snap.positions);
     assert_eq!(ledger.cash(), Money::ZERO, "a split merged back costs nothing");
+    let totals = s.lifecycle_totals(&p, Some("arb")).await.unwrap();
+    assert_eq!((totals.splits, totals.split, totals.merges, totals.merged), (1, q("40"), 1, q("40")));
+    assert_eq!(totals.capital_returned, m("40"));
 }
 
 #[tokio::test]

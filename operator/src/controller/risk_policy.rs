@@ -109,6 +109,12 @@ async fn apply(policy: &RiskPolicy, ctx: &RiskContext) -> Result<Action, Error> 
         now.as_millisecond().max(0) as u64,
         &now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
     );
+    let mut status = status;
+    if snap.is_ok()
+        && let Ok(life) = ctx.store.lifecycle(&ns, &name).await
+    {
+        status.lifecycle = crate::limits::lifecycle_status(&life);
+    }
     ctx.metrics.policy(&ns, &name, &status, &desired);
     if policy.status.as_ref() != Some(&status) {
         let api: Api<RiskPolicy> = Api::namespaced(ctx.client.clone(), &ns);

@@ -214,6 +214,10 @@ async fn apply(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
         unreachable.as_deref(),
         &now(),
     );
+    let mut status = status;
+    if let Ok((_, book)) = &data {
+        status.lifecycle = crate::limits::lifecycle_status(&book.lifecycle);
+    }
     ctx.metrics.strategy(&ns, &name, Some(&status.pnl));
     if strategy.status.as_ref() != Some(&status) {
         let api: Api<Strategy> = Api::namespaced(client, &ns);

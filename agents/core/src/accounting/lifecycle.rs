@@ -272,3 +272,123 @@ impl Ledger {
         Ok(Lifecycle { positions: touched, shares, cash, realized, cost })
     }
 }
+
+/// What a lifecycle booking was: a conditional-token operation or a market's settlement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Booking<'a> {
+    /// A merge, split, redeem or convert.
+    Ctf(&'a CtfOp),
+    /// A market's resolution settling the positions in it.
+    Settlement(&'a Resolution),
+}
+
+/// Running totals of a strategy's (or a policy's) market lifecycle, for status and reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LifecycleTotals {
+    /// Merges booked.
+    pub merges: u64,
+    /// Sets merged.
+    pub merged: Quantity,
+    /// Splits booked.
+    pub splits: u64,
+    /// Sets split.
+    pub split: Quantity,
+    /// Redemptions booked.
+    pub redemptions: u64,
+    /// Shares redeemed.
+    pub redeemed: Quantity,
+    /// Conversions booked.
+    pub conversions: u64,
+    /// Units converted.
+    pub converted: Quantity,
+    /// Settlements booked (a market resolving with a position in it).
+    pub settlements: u64,
+    /// PnL settlements realized.
+    pub settled_pnl: Money,
+    /// Collateral merges, redemptions and conversions brought back.
+    pub capital_returned: Money,
+}
+
+impl LifecycleTotals {
+    /// Field names, as stored (the Redis hash `life`), in [`LifecycleTotals::values`] order.
+    pub const FIELDS: [&'static str; 11] = [
+        "merges",
+        "merged",
+        "splits",
+        "split",
+        "redemptions",
+        "redeemed",
+        "conversions",
+        "converted",
+        "settlements",
+        "settled_pnl",
+        "capital_returned",
+    ];
+
+    /// What one booking adds.
+    pub fn of(what: Booking<'_>, booked: &Lifecycle) -> LifecycleTotals {
+        let mut t = LifecycleTotals::default();
+        match what {
+            Booking::Settlement(_) => (t.settlements, t.settled_pnl) = (1, booked.realized),
+            Booking::Ctf(op) => {
+                let size = op.size();
+                match op {
+                    CtfOp::Merge { .. } => (t.merges, t.merged) = (1, size),
+                    CtfOp::Split { .. } => (t.splits, t.split) = (1, size),
+                    CtfOp::Redeem { .. } => (t.redemptions, t.redeemed) = (1, size),
+                    CtfOp::Convert { .. } => (t.conversions, t.converted) = (1, size),
+                }
+                t.capital_returned = booked.cash.max(Money::ZERO);
+            }
+        }
+        t
+    }
+
+    /// The values in [`LifecycleTotals::FIELDS`] order (micro-units for sizes and money).
+    pub fn values(&self) -> [i64; 11] {
+        let q = |x: Quantity| i64::try_from(x.micros()).unwrap_or(i64::MAX);
+        let n = |x: u64| i64::try_from(x).unwrap_or(i64::MAX);
+        [
+            n(self.merges),
+            q(self.merged),
+            n(self.splits),
+            q(self.split),
+            n(self.redemptions),
+            q(self.redeemed),
+            n(self.conversions),
+            q(self.converted),
+            n(self.settlements),
+            self.settled_pnl.micros(),
+            self.capital_returned.micros(),
+        ]
+    }
+
+    /// The inverse of [`LifecycleTotals::values`]; `None` when a count or size is negative.
+    pub fn from_values(v: [i64; 11]) -> Option<LifecycleTotals> {
+        let n = |x: i64| u64::try_from(x).ok();
+        let q = |x: i64| n(x).map(Quantity::from_micros);
+        Some(LifecycleTotals {
+            merges: n(v[0])?,
+            merged: q(v[1])?,
+            splits: n(v[2])?,
+            split: q(v[3])?,
+            redemptions: n(v[4])?,
+            redeemed: q(v[5])?,
+            conversions: n(v[6])?,
+            converted: q(v[7])?,
+            settlements: n(v[8])?,
+            settled_pnl: Money::from_micros(v[9]),
+            capital_returned: Money::from_micros(v[10]),
+        })
+    }
+
+    /// Both added (saturating).
+    pub fn plus(&self, o: &LifecycleTotals) -> LifecycleTotals {
+        let (a, b) = (self.values(), o.values());
+        let mut v = [0i64; 11];
+        for i in 0..11 {
+            v[i] = a[i].saturating_add(b[i]);
+        }
+        LifecycleTotals::from_values(v).unwrap_or(*self)
+    }
+}

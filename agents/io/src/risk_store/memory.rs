@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use polyfleet_core::accounting::Position;
-use polyfleet_core::accounting::lifecycle::Lifecycle;
+use polyfleet_core::accounting::lifecycle::{Booking, Lifecycle, LifecycleTotals};
 use polyfleet_core::risk::{RiskLimits, RiskSnapshot, RiskState};
 use polyfleet_core::wire::{FillStatus, OrderIntent, RejectReason, Resolution};
 use polyfleet_core::{ClientOrderId, Money, Side, TokenId, TokenMap};
@@ -20,6 +20,9 @@ struct Policy {
     fills: HashSet<String>,
     ledgers: HashMap<String, TokenMap<Position>>,
     settled: std::collections::BTreeMap<String, Resolution>,
+    /// Lifecycle totals: the policy's, and by strategy.
+    life: LifecycleTotals,
+    life_by: HashMap<String, LifecycleTotals>,
     unrealized: HashMap<String, TokenMap<Money>>,
     /// None: claimed, not finished; Some: executed, with its outcome.
     orders: HashMap<ClientOrderId, Option<Bytes>>,
@@ -70,7 +73,7 @@ impl RiskStore for MemoryRiskStore {
         strategy: &str,
         id: &str,
         booked: &Lifecycle,
-        resolution: Option<&Resolution>,
+        what: Booking<'_>,
         now_ms: u64,
     ) -> Result<bool, RiskStoreError> {
         let mut all = self.lock();
@@ -83,10 +86,27 @@ impl RiskStore for MemoryRiskStore {
         for (t, pos) in &booked.positions {
             ledger.insert(*t, *pos);
         }
-        if let Some(r) = resolution {
+        if let Booking::Settlement(r) = what {
             p.settled.insert(r.market.to_string(), r.clone());
         }
+        let delta = LifecycleTotals::of(what, booked);
+        p.life = p.life.plus(&delta);
+        let mine = p.life_by.entry(strategy.to_string()).or_default();
+        *mine = mine.plus(&delta);
         Ok(true)
+    }
+
+    async fn lifecycle_totals(
+        &self,
+        policy: &PolicyKey,
+        strategy: Option<&str>,
+    ) -> Result<LifecycleTotals, RiskStoreError> {
+        let all = self.lock();
+        let Some(p) = all.get(policy) else { return Ok(LifecycleTotals::default()) };
+        Ok(match strategy {
+            None => p.life,
+            Some(s) => p.life_by.get(s).copied().unwrap_or_default(),
+        })
     }
 
     async fn settlements(&self, policy: &PolicyKey) -> Result<Vec<Resolution>, RiskStoreError> {

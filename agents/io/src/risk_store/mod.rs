@@ -21,6 +21,7 @@
 //! | `pf:{ns/p}:d:<coid>` | string | the verdict, for 24 h |
 //! | `pf:{ns/p}:fills` | set | fill ids and lifecycle ids (CTF operations, `settle:<market>:<strategy>`) applied |
 //! | `pf:{ns/p}:settled` | hash | market -> payouts of its settlement ([`encode_payouts`]) |
+//! | `pf:{ns/p}:life`, `pf:{ns/p}:life:<strategy>` | hash | lifecycle totals of the policy and of each strategy ([`LifecycleTotals::FIELDS`]: merges, sets merged, splits, redemptions, settlements, settled PnL, capital returned ...) |
 //! | `pf:{ns/p}:ledger:<strategy>` | hash | token -> `size cost realized fees deficit` (micros) |
 //! | `pf:{ns/p}:unrealized:<strategy>` | hash | token -> unrealized PnL (micros) at the executor's last mark |
 //! | `pf:{ns/p}:x:<coid>` | hash | execution `state` (pending/done) and `outcome`, for 7 days |
@@ -32,7 +33,7 @@ use std::future::Future;
 
 use bytes::Bytes;
 use polyfleet_core::accounting::Position;
-use polyfleet_core::accounting::lifecycle::Lifecycle;
+use polyfleet_core::accounting::lifecycle::{Booking, Lifecycle, LifecycleTotals};
 use polyfleet_core::risk::{RiskLimits, RiskSnapshot};
 use polyfleet_core::wire::{Fill, FillStatus, OrderIntent, RejectReason, Resolution};
 use polyfleet_core::{ClientOrderId, Money, Quantity, TokenId};
@@ -153,20 +154,26 @@ pub trait RiskStore: Clone + Send + Sync + 'static {
         outcome: Option<Bytes>,
         now_ms: u64,
     ) -> impl Future<Output = Result<(), RiskStoreError>> + Send;
-    /// Commits a market-lifecycle booking of `strategy` (a conditional-token operation, or with
-    /// `resolution` a market's settlement) once by `id`, atomically: the policy's exposure and
-    /// shares and its daily PnL and equity (never the loss streak), the strategy's ledger
-    /// positions, and a settlement's payouts (for redemptions after a restart). `Ok(false)`: it
-    /// was committed before and nothing changed.
+    /// Commits a market-lifecycle booking of `strategy` (`what`: a conditional-token operation or
+    /// a market's settlement) once by `id`, atomically: the policy's exposure and shares and its
+    /// daily PnL and equity (never the loss streak), the strategy's ledger positions, a
+    /// settlement's payouts (for redemptions after a restart), and the lifecycle totals of the
+    /// strategy and the policy. `Ok(false)`: it was committed before and nothing changed.
     fn commit_lifecycle(
         &self,
         policy: &PolicyKey,
         strategy: &str,
         id: &str,
         booked: &Lifecycle,
-        resolution: Option<&Resolution>,
+        what: Booking<'_>,
         now_ms: u64,
     ) -> impl Future<Output = Result<bool, RiskStoreError>> + Send;
+    /// The lifecycle totals of `strategy` under the policy, or of the whole policy (`None`).
+    fn lifecycle_totals(
+        &self,
+        policy: &PolicyKey,
+        strategy: Option<&str>,
+    ) -> impl Future<Output = Result<LifecycleTotals, RiskStoreError>> + Send;
     /// Every settlement committed under the policy, by market.
     fn settlements(&self, policy: &PolicyKey) -> impl Future<Output = Result<Vec<Resolution>, RiskStoreError>> + Send;
     /// The policy's state.

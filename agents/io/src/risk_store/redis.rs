@@ -20,7 +20,7 @@ use super::{
     Claim, FillCommit, PolicyKey, RiskStore, RiskStoreError, commit_key, decode_payouts, decode_position,
     encode_payouts, encode_position,
 };
-use polyfleet_core::accounting::lifecycle::Lifecycle;
+use polyfleet_core::accounting::lifecycle::{Booking, Lifecycle, LifecycleTotals};
 use polyfleet_core::wire::Resolution;
 
 const COMMON: &str = include_str!("lua/common.lua");
@@ -369,15 +369,21 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
         strategy: &str,
         id: &str,
         booked: &Lifecycle,
-        resolution: Option<&Resolution>,
+        what: Booking<'_>,
         now_ms: u64,
     ) -> Result<bool, RiskStoreError> {
+        let resolution = match what {
+            Booking::Settlement(r) => Some(r),
+            Booking::Ctf(_) => None,
+        };
         let mut inv = self.scripts.lifecycle.prepare_invoke();
         inv.key(key(policy, "state"))
             .key(key(policy, "pos"))
             .key(key(policy, "fills"))
             .key(key(policy, &format!("ledger:{strategy}")))
             .key(key(policy, "settled"))
+            .key(key(policy, "life"))
+            .key(key(policy, &format!("life:{strategy}")))
             .arg(id)
             .arg(now_ms)
             .arg(booked.cost.micros())
@@ -389,9 +395,26 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
             let change = booked.shares.iter().find(|(t, _)| t == token).map_or(0, |(_, c)| *c);
             inv.arg(token.to_string()).arg(change).arg(encode_position(position));
         }
+        for (field, by) in LifecycleTotals::FIELDS.iter().zip(LifecycleTotals::of(what, booked).values()) {
+            inv.arg(*field).arg(by);
+        }
         let inv = &inv;
         let applied: i64 = self.retried(|mut con| async move { inv.invoke_async(&mut con).await }).await?;
         Ok(applied == 1)
+    }
+
+    async fn lifecycle_totals(
+        &self,
+        policy: &PolicyKey,
+        strategy: Option<&str>,
+    ) -> Result<LifecycleTotals, RiskStoreError> {
+        let name = strategy.map_or_else(|| "life".to_string(), |s| format!("life:{s}"));
+        let all = self.hgetall(key(policy, &name)).await?;
+        let mut v = [0i64; 11];
+        for (i, f) in LifecycleTotals::FIELDS.iter().enumerate() {
+            v[i] = field(&all, f)?;
+        }
+        LifecycleTotals::from_values(v).ok_or_else(|| RiskStoreError::Corrupt(format!("lifecycle totals {all:?}")))
     }
 
     async fn settlements(&self, policy: &PolicyKey) -> Result<Vec<Resolution>, RiskStoreError> {

@@ -3,9 +3,9 @@
 -- PnL into the daily PnL, equity and its peak (not the loss streak: no round trip), the
 -- strategy's ledger positions, and a settlement's payouts. Returns 1 when applied, 0 when the id
 -- was committed before (nothing changes).
--- KEYS: state, pos, fills, ledger(<strategy>), settled
+-- KEYS: state, pos, fills, ledger(<strategy>), settled, life (policy), life(<strategy>)
 -- ARGV: id, now ms, cost micros, realized micros, market ('' unless a settlement), payouts, n,
---       then n x [token, share change micros, ledger position]
+--       then n x [token, share change micros, ledger position], then m x [totals field, increment]
 local state, pos, fills, ledger, settled = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local id, now, cost, realized = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local market, payouts, n = ARGV[5], ARGV[6], tonumber(ARGV[7])
@@ -22,4 +22,11 @@ local equity = hnum(state, 'equity') + realized
 redis.call('HSET', state, 'daily_pnl', fmt(hnum(state, 'daily_pnl') + realized), 'equity', fmt(equity),
   'peak', fmt(math.max(hnum(state, 'peak'), equity)))
 if market ~= '' then redis.call('HSET', settled, market, payouts) end
+for a = 8 + n * 3, #ARGV, 2 do
+  local field, by = ARGV[a], tonumber(ARGV[a + 1])
+  if by ~= 0 then
+    redis.call('HINCRBY', KEYS[6], field, by)
+    redis.call('HINCRBY', KEYS[7], field, by)
+  end
+end
 return 1
