@@ -10,8 +10,9 @@
 //!    back and orders are approved and filled again.
 //! 4. The execution agent is killed (SIGKILL) while executing and restarted: no fill twice.
 //! 6. The simulator resolves the event (its markets one by one): the execution agent settles the
-//!    strategy's sets at the payouts, once per market, and the store equals the ledger of every
-//!    fill with those settlements (positions, exposure, realized PnL).
+//!    strategy's sets at the payouts, once per market; the strategy redeems the winning leg
+//!    through risk and execution; the store equals the ledger of every fill with those
+//!    settlements and the redemption (positions, exposure zero, realized PnL = final cash).
 //! 5. Every filled order's spans (market event, signal, risk decision, execution) share one trace
 //!    id across the strategy, risk and execution processes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
@@ -25,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use polyfleet_core::money::FeeSchedule;
 use polyfleet_core::risk::RiskLimits;
-use polyfleet_core::wire::{OrderStatus, RejectReason, Resolution, RiskDecision, Verdict, subjects};
-use polyfleet_core::{ClientOrderId, Quantity, Side, TokenId};
+use polyfleet_core::wire::{CtfStatus, OrderStatus, RejectReason, Resolution, RiskDecision, Verdict, subjects};
+use polyfleet_core::{ClientOrderId, Money, Quantity, Side, TokenId};
 use polyfleet_io::bus::Bus;
 use polyfleet_io::bus::nats::NatsBus;
 use polyfleet_io::risk_store::redis::RedisRiskStore;
@@ -345,13 +346,42 @@ async fn order_path_end_to_end() {
         store.settlements(&policy).await.map(|s| s.len() == 3).unwrap_or(false)
     })
     .await;
+    let settled_realized = expected.realized();
+    // The strategy redeems the winning YES it holds: one redemption through risk and execution,
+    // after which nothing is held and cash is exactly the PnL.
+    let (winner_market, winner) = (polyfleet_core::ConditionId::parse(&event_yes[0].0).unwrap(), event_yes[0].1);
+    let held = expected.position(&winner).size;
+    assert!(!held.is_zero(), "the sets' winning leg is held");
+    let redeem = polyfleet_core::wire::CtfOp::Redeem { market: winner_market, token: winner, size: held };
+    let redeemed = expected.on_ctf("redeem", &redeem).unwrap().unwrap();
+    wait_until_async("the winners redeemed", || async {
+        store.lifecycle_totals(&policy, Some("arb")).await.map(|t| t.redemptions == 1).unwrap_or(false)
+    })
+    .await;
     let stored: HashMap<TokenId, _> = store.positions(&policy, "arb").await.unwrap().into_iter().collect();
     assert_eq!(stored, expected.positions().into_iter().collect::<HashMap<_, _>>());
     let snap = store.snapshot(&policy).await.unwrap();
-    assert_eq!(snap.exposure, expected.gross_cost(), "exposure: what redeeming the winners brings in");
+    assert_eq!(snap.exposure, Money::ZERO, "nothing held after the redemption");
     assert_eq!(snap.daily_pnl, expected.realized(), "the sets' edge realized");
-    assert!(exec.metrics_text().await.contains("settlements_total 3"), "one settlement per market");
-    eprintln!("settled: realized {} (cash {}), exposure {}", expected.realized(), expected.cash(), snap.exposure);
+    assert_eq!(expected.cash(), expected.realized(), "final cash = initial cash + realized PnL");
+    let totals = store.lifecycle_totals(&policy, Some("arb")).await.unwrap();
+    assert_eq!((totals.settlements, totals.redeemed, totals.capital_returned), (3, held, redeemed.cash));
+    let metrics = exec.metrics_text().await;
+    assert!(metrics.contains("settlements_total 3"), "one settlement per market");
+    assert!(metrics.contains(r#"ctf_ops_total{op="redeem",outcome="done"} 1"#), "{metrics}");
+    {
+        let s = seen.lock().unwrap();
+        assert_eq!(s.ctf_decisions.len(), 1, "one redemption decided");
+        assert_eq!(s.ctf_decisions[0].verdict, Verdict::Approved);
+        let report = &s.ctf_reports[0];
+        assert_eq!((report.status.clone(), report.cash, report.op.clone()), (CtfStatus::Done, redeemed.cash, redeem));
+    }
+    eprintln!(
+        "settled: realized {settled_realized} at settlement, {} after; redeemed {held} shares for {} USDC; cash {}",
+        expected.realized(),
+        redeemed.cash,
+        expected.cash()
+    );
 
     // 5. One trace per order across processes (stop the agents so their exporters flush).
     let mut agents = [strategy, risk, exec, md];

@@ -1,6 +1,7 @@
 //! Parity: one recording through the local fleet (`polyfleet up --replay`: the real agents on the
 //! in-memory bus, paper, replayed in lockstep at the recording's time) and through `polyfleet
-//! backtest` (the engine, no bus) gives the same fills and the same PnL.
+//! backtest` (the engine, no bus) gives the same fills and the same PnL. The recording ends with
+//! every market resolving: both settle the positions and redeem the winners the same way.
 //!
 //! Its own test binary: a replaying fleet sets the agents' process-wide clock.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
@@ -23,7 +24,9 @@ async fn the_fleet_and_the_backtest_fill_the_same_orders_for_the_same_pnl() {
     let rec = dir.join("rec.jsonl");
     let res = polyfleet_cli::local::load(&examples(), "default").unwrap();
     let venue = polyfleet_cli::local::simulator_venue(&res).unwrap();
-    let sim = polyfleet_cli::local::simulator(&res, venue, polyfleet_cli::local::DEFAULT_START_MS);
+    let mut sim = polyfleet_cli::local::simulator(&res, venue, polyfleet_cli::local::DEFAULT_START_MS);
+    // Every market resolves 8 s of model time in (about 4 000 frames); the recording ends there.
+    sim.set_resolve_after_ms(Some(8_000));
     sim.catalog().write(&polyfleet_polymarket::data::catalog::Catalog::beside(&rec)).unwrap();
     let mut file = polyfleet_cli::record::create(&rec).unwrap();
     polyfleet_cli::generate::generate_from(sim, 6_000, &mut *file).unwrap();
@@ -74,5 +77,16 @@ async fn the_fleet_and_the_backtest_fill_the_same_orders_for_the_same_pnl() {
     assert_eq!(got, expected, "fills differ");
     let pnl = outcome.strategies.iter().find(|(n, _, _)| n == "negrisk-arb").unwrap().2.expect("PnL known");
     assert_eq!(pnl.to_string(), report.strategies[0].pnl_usdc, "PnL differs");
+    // The same settlements and redemptions, and the same money from them.
+    let (_, life) = outcome.lifecycle.iter().find(|(n, _)| n == "negrisk-arb").unwrap();
+    let life = life.expect("lifecycle known");
+    let line = &report.strategies[0];
+    assert!(line.settlements > 0 && line.redemptions > 0, "the recording resolves the bought sets: {line:?}");
+    assert_eq!(
+        (life.settlements, life.settled_pnl.to_string(), life.redemptions, life.redeemed.to_string()),
+        (line.settlements, line.settled_usdc.clone(), line.redemptions, line.redeemed_shares.clone())
+    );
+    assert_eq!(life.capital_returned.to_string(), line.capital_returned_usdc);
+    assert_eq!(line.cash_usdc, line.realized_usdc, "everything redeemed: cash is the PnL");
     let _ = std::fs::remove_dir_all(&dir);
 }

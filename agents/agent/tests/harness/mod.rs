@@ -123,6 +123,8 @@ pub struct Seen {
     pub decisions: Vec<RiskDecision>,
     pub fills: Vec<Fill>,
     pub updates: Vec<OrderUpdate>,
+    pub ctf_decisions: Vec<polyfleet_core::wire::CtfDecision>,
+    pub ctf_reports: Vec<polyfleet_core::wire::CtfReport>,
 }
 
 pub async fn collect(bus: &NatsBus, seen: Arc<Mutex<Seen>>) {
@@ -158,6 +160,8 @@ pub async fn collect(bus: &NatsBus, seen: Arc<Mutex<Seen>>) {
                         Some(3) => s.decisions.push(decode(p).unwrap()),
                         Some(5) => s.fills.push(decode(p).unwrap()),
                         Some(4) => s.updates.push(decode(p).unwrap()),
+                        Some(7) => s.ctf_decisions.push(decode(p).unwrap()),
+                        Some(8) => s.ctf_reports.push(decode(p).unwrap()),
                         _ => panic!("unexpected message on {}", m.message.subject),
                     }
                 }

@@ -1,7 +1,8 @@
 //! The live summary of `polyfleet up`: it listens to the fleet's bus like any observer (intents,
 //! decisions, order updates, fills, market data) and reads positions from the risk store, and
 //! renders per strategy: PnL (valued as the backtest values it), positions, open orders,
-//! signals, fills and rejections by reason; feed health; and the latency from market event to
+//! signals, fills and rejections by reason, and what merges, splits, redemptions and settlements
+//! did; feed health; and the latency from market event to
 //! risk decision (p50/p99 of the last 10 000 decisions).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -11,6 +12,7 @@ use std::time::Instant;
 
 use futures::StreamExt;
 use polyfleet_backtest::valuation;
+use polyfleet_core::accounting::lifecycle::LifecycleTotals;
 use polyfleet_core::book::{BookFollower, Followed};
 use polyfleet_core::config::StrategyConfig;
 use polyfleet_core::wire::{Fill, Intent, MarketEvent, OrderStatus, OrderUpdate, RiskDecision, Verdict, decode};
@@ -45,6 +47,9 @@ pub struct Line {
     pub positions: Option<usize>,
     /// Every fill, in the order they were published.
     pub trades: Vec<Fill>,
+    /// Merges, splits, redemptions and settlements booked (from the risk store); `None` when
+    /// unknown.
+    pub lifecycle: Option<LifecycleTotals>,
 }
 
 #[derive(Default)]
@@ -95,6 +100,7 @@ impl Board {
                 _ = shutdown.changed() => return Ok(()),
                 Some(m) = intents.next() => match decode::<Intent>(&m.payload) {
                     Ok(Intent::Place(o)) => self.with(|s| s.lines.entry(o.strategy).or_default().signals += 1),
+                    Ok(Intent::Ctf(c)) => self.with(|s| s.lines.entry(c.strategy).or_default().signals += 1),
                     Ok(Intent::PlaceSet(legs)) => if let Some(o) = legs.first() {
                         let n = legs.len() as u64;
                         self.with(|s| s.lines.entry(o.strategy.clone()).or_default().signals += n);
@@ -169,6 +175,7 @@ impl Board {
                 }
             };
             let realized = positions.iter().fold(Money::ZERO, |a, (_, p)| a.checked_add(p.realized).unwrap_or(a));
+            let lifecycle = store.lifecycle_totals(&policy, Some(&c.name)).await.ok();
             let sets: Vec<Vec<TokenId>> =
                 c.arb_sets().unwrap_or_default().iter().map(|s| s.legs.iter().map(|l| l.token).collect()).collect();
             self.with(|s| {
@@ -180,6 +187,7 @@ impl Board {
                 line.pnl = Some(pnl);
                 line.realized = Some(realized);
                 line.positions = Some(positions.iter().filter(|(_, p)| !p.size.is_zero()).count());
+                line.lifecycle = lifecycle;
             });
         }
         self.with(|s| s.store_error = failed);
@@ -248,6 +256,22 @@ impl Board {
                 l.fills,
                 if rej.is_empty() { "-".into() } else { rej.join(" ") }
             );
+            if let Some(t) = l.lifecycle.filter(|t| *t != LifecycleTotals::default()) {
+                let _ = writeln!(
+                    out,
+                    "{:<20} merged {} sets ({}), split {} ({}), redeemed {} shares ({}), settled {} markets for {} USDC, capital returned {} USDC",
+                    "",
+                    t.merged,
+                    t.merges,
+                    t.split,
+                    t.splits,
+                    t.redeemed,
+                    t.redemptions,
+                    t.settlements,
+                    t.settled_pnl,
+                    t.capital_returned
+                );
+            }
         }
         match self.latency_us() {
             Some((p50, p99, n)) => {
@@ -292,5 +316,23 @@ mod tests {
         assert!(text.contains("feed: STALE, no market event for 5 s (0/0 books were live"), "{text}");
         let row = text.lines().find(|l| l.starts_with("arb")).unwrap();
         assert_eq!(row.split_whitespace().take(4).collect::<Vec<_>>(), ["arb", "32.51359", "-1.192865", "3"]);
+        assert!(!text.contains("merged"), "no lifecycle line before anything was booked: {text}");
+        board.with(|s| {
+            s.lines.get_mut("arb").unwrap().lifecycle = Some(LifecycleTotals {
+                merges: 2,
+                merged: polyfleet_core::Quantity::from_micros(80_000_000),
+                redemptions: 1,
+                redeemed: polyfleet_core::Quantity::from_micros(12_500_000),
+                settlements: 3,
+                settled_pnl: Money::from_micros(1_500_000),
+                capital_returned: Money::from_micros(92_500_000),
+                ..Default::default()
+            })
+        });
+        let text = board.render("now:", 0.0);
+        assert!(
+            text.contains("merged 80 sets (2), split 0 (0), redeemed 12.5 shares (1), settled 3 markets for 1.5 USDC, capital returned 92.5 USDC"),
+            "{text}"
+        );
     }
 }

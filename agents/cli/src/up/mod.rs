@@ -87,6 +87,9 @@ pub struct Outcome {
     pub strategies: Vec<(String, u64, Option<polyfleet_core::Money>)>,
     /// Every fill per strategy.
     pub fills: Vec<(String, Vec<polyfleet_core::wire::Fill>)>,
+    /// Merges, splits, redemptions and settlements per strategy (`None` when the risk store
+    /// could not be read).
+    pub lifecycle: Vec<(String, Option<polyfleet_core::accounting::lifecycle::LifecycleTotals>)>,
     /// Orders still open after the cancels.
     pub open_orders: usize,
     /// What the directory watcher and the supervisor reported (parameter changes and their
@@ -304,6 +307,7 @@ pub(crate) fn finish(board: &Board, log: Vec<String>, restarts: Vec<(String, u32
     Outcome {
         strategies: lines.iter().map(|(n, l)| (n.clone(), l.fills, l.pnl)).collect(),
         fills: lines.iter().map(|(n, l)| (n.clone(), l.trades.clone())).collect(),
+        lifecycle: lines.iter().map(|(n, l)| (n.clone(), l.lifecycle)).collect(),
         open_orders: lines.values().map(|l| l.open.len()).sum(),
         log,
         restarts,
