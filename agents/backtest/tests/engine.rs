@@ -23,12 +23,17 @@ fn quiet_sim() -> Simulator {
 
 /// Events of a quiet model with one injected mispricing of event 0 after `before` events.
 fn scenario(sim: &mut Simulator, before: usize) -> Vec<MarketEvent> {
+    scenario_with(sim, before, 2_000)
+}
+
+/// The same, with `after` steps of the model after the mispricing.
+fn scenario_with(sim: &mut Simulator, before: usize, after: usize) -> Vec<MarketEvent> {
     let (mut feed, mut events) = common::Feed::new(sim);
     feed.step(sim, before, &mut events);
     for f in sim.misprice(0, 1, 30).expect("event 0 has outcome 1") {
         feed.push(f.text.as_bytes(), sim.now_ms(), &mut events);
     }
-    feed.step(sim, 2_000, &mut events);
+    feed.step(sim, after, &mut events);
     events
 }
 
@@ -41,24 +46,31 @@ fn run(cfg: &polyfleet_backtest::engine::EngineConfig, events: &[MarketEvent]) -
 }
 
 #[test]
-fn a_mispriced_event_is_bought_as_a_complete_set_worth_one_usdc_a_set() {
+fn a_mispriced_event_is_bought_as_a_complete_set_and_sold_back_whole() {
     let mut sim = quiet_sim();
     let events = scenario(&mut sim, 500);
     let j = run(&common::config(&sim, common::wide()), &events);
     assert!(!j.fills.is_empty(), "the injected mispricing is traded");
-    assert!(j.fills.iter().all(|f| f.side == Side::Buy && !f.maker));
-    // Equal shares of each of the three legs: complete sets.
+    assert!(j.fills.iter().all(|f| !f.maker));
+    // Equal shares of each of the three legs bought, and sold back: complete sets only.
     let legs: Vec<_> = sim.events()[0].markets.iter().map(|&i| sim.markets()[i].yes).collect();
-    let shares: Vec<u64> =
-        legs.iter().map(|t| j.fills.iter().filter(|f| f.token == *t).map(|f| f.size.micros()).sum()).collect();
-    assert!(shares[0] > 0 && shares.iter().all(|s| *s == shares[0]), "legs {shares:?}");
-    // Each set is worth 1 USDC: the equity is exactly sets minus what they cost (no fees here).
-    let cost = j
-        .fills
-        .iter()
-        .fold(Money::ZERO, |a, f| a.checked_add(f.price.notional(f.size, Rounding::Up).unwrap()).unwrap());
-    let expected = Money::from_micros(shares[0] as i64).checked_sub(cost).unwrap();
-    assert!(expected > Money::ZERO, "a mispriced set costs less than 1 USDC");
+    let shares = |side: Side| -> Vec<u64> {
+        legs.iter()
+            .map(|t| j.fills.iter().filter(|f| f.token == *t && f.side == side).map(|f| f.size.micros()).sum())
+            .collect()
+    };
+    let (bought, sold) = (shares(Side::Buy), shares(Side::Sell));
+    assert!(bought[0] > 0 && bought.iter().all(|s| *s == bought[0]), "legs bought {bought:?}");
+    assert!(sold.iter().all(|s| *s == sold[0]), "legs sold {sold:?}");
+    // Once the mispricing passed, the set was sold back above its cost (its capital is free).
+    assert!(sold[0] > 0, "the held set is sold back when its bids pay more than it cost");
+    // Equity: the cash of every fill plus 1 USDC for each set still held (no fees here).
+    let cash = j.fills.iter().fold(0i64, |a, f| match f.side {
+        Side::Buy => a - f.price.notional(f.size, Rounding::Up).unwrap().micros(),
+        Side::Sell => a + f.price.notional(f.size, Rounding::Down).unwrap().micros(),
+    });
+    let expected = Money::from_micros(cash + (bought[0] - sold[0]) as i64);
+    assert!(expected > Money::ZERO, "bought below 1 and sold above cost");
     assert_eq!(j.samples.last().unwrap().equity, expected);
     assert_eq!(j.strategies[0].equity, expected);
     let filled = j.strategies[0].orders.get("filled").copied().unwrap_or(0);
@@ -184,7 +196,8 @@ fn orders_meet_the_book_of_their_arrival_not_of_their_decision() {
 #[test]
 fn a_resolution_settles_the_set_once_its_winners_are_redeemed_and_cash_is_the_pnl() {
     let mut sim = quiet_sim();
-    let mut events = scenario(&mut sim, 500);
+    // The event resolves while the mispricing lasts: the sets are still held.
+    let mut events = scenario_with(&mut sim, 500, 10);
     let outcomes: Vec<_> = sim.events()[0].markets.iter().map(|&i| sim.markets()[i].clone()).collect();
     // The event resolves: outcome 0 wins. Each outcome market says so on its YES token, once
     // and then again (the market channel may repeat itself).
@@ -205,25 +218,29 @@ fn a_resolution_settles_the_set_once_its_winners_are_redeemed_and_cash_is_the_pn
     }
     let j = run(&common::config(&sim, common::wide()), &events);
     let legs: Vec<_> = outcomes.iter().map(|m| m.yes).collect();
-    let shares: u64 = j.fills.iter().filter(|f| f.token == legs[0]).map(|f| f.size.micros()).sum();
-    assert!(shares > 0, "the set was bought");
-    let cost = j
-        .fills
-        .iter()
-        .fold(Money::ZERO, |a, f| a.checked_add(f.price.notional(f.size, Rounding::Up).unwrap()).unwrap());
-    let edge = Money::from_micros(shares as i64).checked_sub(cost).unwrap();
+    let shares = |side: Side| -> u64 {
+        j.fills.iter().filter(|f| f.token == legs[0] && f.side == side).map(|f| f.size.micros()).sum()
+    };
+    // Sets may have been bought, sold back and bought again; what is held meets the resolution.
+    let held = shares(Side::Buy) - shares(Side::Sell);
+    assert!(held > 0, "a set is held at the resolution");
+    let cash = j.fills.iter().fold(0i64, |a, f| match f.side {
+        Side::Buy => a - f.price.notional(f.size, Rounding::Up).unwrap().micros(),
+        Side::Sell => a + f.price.notional(f.size, Rounding::Down).unwrap().micros(),
+    });
+    let edge = Money::from_micros(cash + held as i64);
     let s = &j.strategies[0];
     // Every leg's market settled once: the winner pays 1 a share, the others nothing, so the
     // whole edge of the sets is realized and nothing is left to mark.
     assert_eq!(s.settlements, 3);
-    assert_eq!(s.settled, edge);
+    assert!(s.settled > Money::ZERO && s.settled <= edge, "{s:?}");
     assert_eq!(s.realized, edge);
     assert_eq!(s.equity, edge);
     assert_eq!(j.samples.last().unwrap().equity, edge);
     // The strategy redeemed the winners: nothing is held, and cash is exactly the PnL.
-    assert_eq!((s.redemptions, s.redeemed), (1, Quantity::from_micros(shares)));
+    assert_eq!((s.redemptions, s.redeemed), (1, Quantity::from_micros(held)));
     assert_eq!(s.positions, 0);
-    assert_eq!(s.capital_returned, Money::from_micros(shares as i64));
+    assert_eq!(s.capital_returned, Money::from_micros(held as i64));
     assert_eq!(s.cash, s.realized, "final cash = initial cash + realized PnL");
     assert_eq!(s.ctf_failures, 0);
 }

@@ -298,6 +298,34 @@ fn a_refused_split_sells_nothing_and_cools_down() {
 }
 
 #[test]
+fn a_held_neg_risk_set_is_sold_back_once_its_bids_pay_more_than_it_cost() {
+    let set = ArbSet { kind: SetKind::NegRisk, legs: vec![inst(1, 1, 0), inst(2, 2, 0), inst(3, 3, 0)] };
+    let mut r = runner(vec![set], params(100, "10"));
+    r.on_market(&snap(1, 1, vec![], vec![lv("0.30", "50")]), 0);
+    r.on_market(&snap(2, 1, vec![], vec![lv("0.30", "50")]), 0);
+    let legs = places(&r.on_market(&snap(3, 1, vec![], vec![lv("0.35", "50")]), 0).intents);
+    // Filled at 0.30, 0.30 and 0.35: the set cost 0.95.
+    for (k, l) in legs.iter().enumerate() {
+        let mut f = fill(l, &format!("f{k}"), "27.77");
+        f.price = if k == 2 { p("0.35") } else { p("0.30") };
+        r.on_fill(&f, MS);
+        r.on_order(&update(l, OrderStatus::Filled, "27.77"), MS);
+    }
+    // Bids at 0.31, 0.31, 0.33 (0.95): below cost plus the 1% edge, nothing.
+    // (Asks stay above a buy all along.)
+    assert!(r.on_market(&snap(1, 2, vec![lv("0.31", "100")], vec![lv("0.36", "100")]), 2000 * MS).intents.is_empty());
+    assert!(r.on_market(&snap(2, 2, vec![lv("0.31", "100")], vec![lv("0.36", "100")]), 2000 * MS).intents.is_empty());
+    assert!(r.on_market(&snap(3, 2, vec![lv("0.33", "100")], vec![lv("0.37", "100")]), 2000 * MS).intents.is_empty());
+    // The mispricing passed: bids at 0.34, 0.31, 0.33 (0.98) pay more than 0.95 + 0.01. The
+    // whole set is sold back, nothing bought.
+    let out = places(&r.on_market(&snap(1, 3, vec![lv("0.34", "100")], vec![lv("0.36", "100")]), 2100 * MS).intents);
+    assert_eq!(out.len(), 3, "{out:?}");
+    assert!(out.iter().all(|o| o.side == Side::Sell && o.size == q("27.77")), "{out:?}");
+    let limits: u32 = out.iter().map(|o| o.price.ticks()).sum();
+    assert!(limits >= 9_600, "sold for at least cost plus edge: {out:?}");
+}
+
+#[test]
 fn winners_held_are_redeemed_at_resolution_and_losers_written_off() {
     let set = ArbSet { kind: SetKind::NegRisk, legs: vec![inst(1, 1, 0), inst(2, 2, 0), inst(3, 3, 0)] };
     let mut r = runner(vec![set], params(100, "10"));

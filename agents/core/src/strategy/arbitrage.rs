@@ -4,7 +4,9 @@
 //! - **buy** every leg when the legs' asks plus V2 taker fees sum below `1 - minEdge`; a bought
 //!   binary set is **merged** back into USDC as soon as its legs are done (the edge is realized
 //!   and the capital comes back at once); a neg-risk set cannot merge and is **held to
-//!   resolution**, when its winning leg is redeemed;
+//!   resolution**, when its winning leg is redeemed, unless its bids come to pay more than it
+//!   cost (fees included) plus `minEdge` first: then it is **sold back** and its capital works
+//!   again (the mispricing it was bought on has passed);
 //! - **sell** both legs of a binary market when its bids minus fees sum above `1 + minEdge`:
 //!   from inventory when we hold the set, else by **splitting** USDC into the set first and
 //!   selling both legs once the split is booked;
@@ -187,6 +189,8 @@ pub struct ArbStats {
     pub redeemed: Quantity,
     /// Conditional-token operations refused or failed.
     pub ctf_failures: u64,
+    /// Held neg-risk sets sold back above their cost.
+    pub exits: u64,
 }
 
 /// A conditional-token operation on its way, and the set it belongs to.
@@ -206,6 +210,8 @@ pub struct CompleteSetArb {
     by_token: TokenMap<Vec<usize>>,
     orders: HashMap<ClientOrderId, usize>,
     holdings: TokenMap<Quantity>,
+    /// What the shares held cost (fills with fees, splits at half a USDC), per token.
+    basis: TokenMap<Money>,
     fills_seen: HashSet<(String, bool)>,
     ctf: HashMap<ClientOrderId, PendingCtf>,
     resolved: HashSet<ConditionId>,
@@ -235,6 +241,7 @@ impl CompleteSetArb {
             by_token,
             orders: HashMap::new(),
             holdings: TokenMap::default(),
+            basis: TokenMap::default(),
             fills_seen: HashSet::new(),
             ctf: HashMap::new(),
             resolved: HashSet::new(),
@@ -359,8 +366,12 @@ impl CompleteSetArb {
         let legs: Vec<LegBook<'_>> =
             leg_books.iter().map(|(b, l)| LegBook { book: b, fees: l.fees, min_size: l.min_size }).collect();
         let leg_cap = Money::from_micros(self.params.max_notional_per_leg_micros).min(self.max_order_notional);
-        let caps =
-            SetCaps { min_edge_bps: self.params.min_edge_bps, leg_notional: leg_cap, max_size: self.max_order_size };
+        let caps = SetCaps {
+            par: Price::ONE,
+            min_edge_bps: self.params.min_edge_bps,
+            leg_notional: leg_cap,
+            max_size: self.max_order_size,
+        };
         let binary = set.kind == SetKind::Binary && set.legs.len() == 2;
         let held = set.legs.iter().map(|l| self.available(&l.token)).min().unwrap_or(Quantity::ZERO);
         let held_caps = SetCaps { max_size: caps.max_size.min(held), ..caps };
@@ -381,6 +392,16 @@ impl CompleteSetArb {
             let id = self.ctf_op(i, CtfOp::Split { market, tokens, size: quote.size }, ctx);
             let deadline_ns = self.deadline(ctx.now_ns).saturating_add(self.params.leg_timeout_ms * 1_000_000);
             self.sets[i].phase = Phase::Splitting { id, size: quote.size, limits: quote.limits, deadline_ns };
+        } else if !binary
+            && !held.is_zero()
+            && let Some(par) = self.set_cost(i)
+            && let Some(quote) = size_set(&legs, Side::Sell, &SetCaps { par, ..held_caps })
+        {
+            // A held neg-risk set whose bids now pay more than it cost: sold back, so its capital
+            // works again instead of waiting for the resolution.
+            self.stats.signals += 1;
+            self.stats.exits += 1;
+            self.place_legs(i, Side::Sell, quote.size, &quote.limits, None, ctx);
         }
     }
 
@@ -455,10 +476,44 @@ impl CompleteSetArb {
         };
     }
 
-    /// Shares of `token` in or out (fills, merges, splits, redemptions).
-    fn hold(&mut self, token: TokenId, size: Quantity, add: bool) {
+    /// Shares of `token` in (costing `cost`) or out (taking their share of the basis): fills,
+    /// merges, splits, redemptions.
+    fn hold(&mut self, token: TokenId, size: Quantity, add: bool, cost: Money) {
+        let held = self.holding(&token);
+        let basis = self.basis.get(&token).copied().unwrap_or(Money::ZERO);
+        let basis = if add {
+            basis.checked_add(cost).unwrap_or(basis)
+        } else if size >= held {
+            Money::ZERO
+        } else {
+            // The shares left keep their part of the basis.
+            let left = i128::from(held.micros() - size.micros());
+            let kept = i128::from(basis.micros()) * left / i128::from(held.micros().max(1));
+            Money::from_micros_i128(kept).unwrap_or(basis)
+        };
+        self.basis.insert(token, basis);
         let h = self.holdings.entry(token).or_default();
         *h = if add { h.saturating_add(size) } else { h.saturating_sub(size) };
+    }
+
+    /// What one set of set `i` held cost, rounded up to a price tick; `None` when a leg is not
+    /// held.
+    fn set_cost(&self, i: usize) -> Option<Price> {
+        let mut micros: i128 = 0;
+        for l in &self.sets[i].set.legs {
+            let held = self.holding(&l.token);
+            if held.is_zero() {
+                return None;
+            }
+            let basis = i128::from(self.basis.get(&l.token).copied().unwrap_or(Money::ZERO).micros());
+            micros += crate::money::div_round(
+                basis * i128::from(Quantity::SCALE),
+                i128::from(held.micros()),
+                crate::money::Rounding::Up,
+            );
+        }
+        let ticks = crate::money::div_round(micros, 100, crate::money::Rounding::Up);
+        Price::from_ticks(u32::try_from(ticks).ok()?)
     }
 
     fn with_order(&mut self, id: &ClientOrderId, f: impl FnOnce(&mut LegOrder)) -> Option<usize> {
@@ -518,7 +573,8 @@ impl Strategy for CompleteSetArb {
             return;
         }
         let side = if failed { fill.side.opposite() } else { fill.side };
-        self.hold(fill.token, fill.size, side == Side::Buy);
+        let cost = fill.price.notional(fill.size, crate::money::Rounding::Up).unwrap_or(Money::ZERO);
+        self.hold(fill.token, fill.size, side == Side::Buy, cost.checked_add(fill.fee).unwrap_or(cost));
     }
 
     fn on_ctf(&mut self, report: &CtfReport, _books: &BookSet, ctx: &mut Ctx<'_>) {
@@ -530,17 +586,20 @@ impl Strategy for CompleteSetArb {
                 CtfOp::Merge { tokens, size, .. } => {
                     self.stats.merges += 1;
                     self.stats.merged = self.stats.merged.saturating_add(*size);
-                    tokens.iter().for_each(|t| self.hold(*t, *size, false));
+                    tokens.iter().for_each(|t| self.hold(*t, *size, false, Money::ZERO));
                 }
                 CtfOp::Split { tokens, size, .. } => {
                     self.stats.splits += 1;
                     self.stats.split = self.stats.split.saturating_add(*size);
-                    tokens.iter().for_each(|t| self.hold(*t, *size, true));
+                    let half = Price::from_ticks(Price::SCALE / 2)
+                        .and_then(|p| p.notional(*size, crate::money::Rounding::Up))
+                        .unwrap_or(Money::ZERO);
+                    tokens.iter().for_each(|t| self.hold(*t, *size, true, half));
                 }
                 CtfOp::Redeem { token, size, .. } => {
                     self.stats.redemptions += 1;
                     self.stats.redeemed = self.stats.redeemed.saturating_add(*size);
-                    self.hold(*token, *size, false);
+                    self.hold(*token, *size, false, Money::ZERO);
                 }
                 CtfOp::Convert { .. } => {}
             }
@@ -587,6 +646,7 @@ impl Strategy for CompleteSetArb {
                 self.ctf_op(i, CtfOp::Redeem { market: leg.market, token: leg.token, size: held }, ctx);
             } else {
                 self.holdings.insert(leg.token, Quantity::ZERO);
+                self.basis.insert(leg.token, Money::ZERO);
             }
         }
     }

@@ -53,6 +53,9 @@ pub struct SetQuote {
 /// Limits on a set's size.
 #[derive(Debug, Clone, Copy)]
 pub struct SetCaps {
+    /// What one set is worth against the trade: 1 USDC (what it pays at resolution, or merges
+    /// into) for an arbitrage; a held set's cost when selling it back.
+    pub par: Price,
     /// Minimum edge, basis points of the 1 USDC set value.
     pub min_edge_bps: u32,
     /// Maximum notional per leg.
@@ -97,8 +100,8 @@ pub fn size_set(legs: &[LegBook<'_>], side: Side, caps: &SetCaps) -> Option<SetQ
             step = step.min((room as u64).saturating_mul(Price::SCALE as u64) / u64::from(level.price.ticks().max(1)));
         }
         let profitable = match side {
-            Side::Buy => marginal + edge <= Money::SCALE,
-            Side::Sell => marginal - edge >= Money::SCALE,
+            Side::Buy => marginal + edge <= unit(caps.par),
+            Side::Sell => marginal - edge >= unit(caps.par),
         };
         if !profitable || step == 0 {
             return finish(legs, side, caps, size, edge);
@@ -179,7 +182,7 @@ fn price_set(legs: &[LegBook<'_>], side: Side, caps: &SetCaps, size: Quantity, e
         cash.push(leg_cash);
     }
     let Some(total) = cash.iter().try_fold(Money::ZERO, |a, c| a.checked_add(*c)) else { return Priced::NoEdge };
-    let Some(value) = Price::ONE.notional(size, Rounding::Down) else { return Priced::NoEdge };
+    let Some(value) = caps.par.notional(size, Rounding::Down) else { return Priced::NoEdge };
     let profit = match side {
         Side::Buy => value.checked_sub(total),
         Side::Sell => total.checked_sub(value),
@@ -214,7 +217,7 @@ fn edge_at(
     size: Quantity,
     limits: &[Price],
 ) -> Option<(Money, bool)> {
-    let value = Price::ONE.notional(size, Rounding::Down)?;
+    let value = caps.par.notional(size, Rounding::Down)?;
     let mut total = Money::ZERO;
     let mut within = true;
     for (leg, limit) in legs.iter().zip(limits) {
