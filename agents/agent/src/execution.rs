@@ -304,21 +304,33 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
         }
     }
 
-    async fn on_decision(&mut self, delivery: Delivery) {
-        let received = now_ns();
-        let decision = match decode::<RiskDecision>(&delivery.message.payload) {
-            Ok(d) => d,
+    /// The decision in `delivery` when it decodes and approves; otherwise it is acknowledged
+    /// (counted when malformed) and there is nothing to execute.
+    async fn approved<M: WireMessage>(
+        &self,
+        delivery: Delivery,
+        verdict: impl Fn(&M) -> &Verdict,
+    ) -> Option<(M, Delivery)> {
+        match decode::<M>(&delivery.message.payload) {
+            Ok(d) if matches!(verdict(&d), Verdict::Approved) => Some((d, delivery)),
+            Ok(_) => {
+                let _ = delivery.ack().await;
+                None
+            }
             Err(e) => {
                 self.metrics.malformed.inc();
                 tracing::warn!(error = %e, "skipping a decision that does not decode");
                 let _ = delivery.ack().await;
-                return;
+                None
             }
-        };
-        if !matches!(decision.verdict, Verdict::Approved) {
-            let _ = delivery.ack().await;
-            return;
         }
+    }
+
+    async fn on_decision(&mut self, delivery: Delivery) {
+        let received = now_ns();
+        let Some((decision, delivery)) = self.approved::<RiskDecision>(delivery, |d| &d.verdict).await else {
+            return;
+        };
         let intent = decision.intent;
         self.metrics.observe("decision_to_execution", decision.decided_ts_ns, received);
         self.metrics.observe("end_to_end", intent.cause_recv_ts_ns, received);
@@ -460,19 +472,9 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
     /// a split's reservations are released and the report recorded as the outcome, published,
     /// and the decision acknowledged. A report already recorded is published again.
     async fn on_ctf_decision(&mut self, delivery: Delivery) {
-        let decision = match decode::<CtfDecision>(&delivery.message.payload) {
-            Ok(d) => d,
-            Err(e) => {
-                self.metrics.malformed.inc();
-                tracing::warn!(error = %e, "skipping a decision that does not decode");
-                let _ = delivery.ack().await;
-                return;
-            }
-        };
-        if !matches!(decision.verdict, Verdict::Approved) {
-            let _ = delivery.ack().await;
+        let Some((decision, delivery)) = self.approved::<CtfDecision>(delivery, |d| &d.verdict).await else {
             return;
-        }
+        };
         let intent = decision.intent;
         self.metrics.observe("decision_to_execution", decision.decided_ts_ns, now_ns());
         let span = tracing::info_span!("execution", order = %intent.id, ctf = intent.op.name(), outcome = tracing::field::Empty);

@@ -27,6 +27,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use polyfleet_core::accounting::Ledger;
+use polyfleet_core::accounting::lifecycle::{Booking, LifecycleTotals};
 use polyfleet_core::book::{BookFollower, Followed};
 use polyfleet_core::config::{
     ConfigError, EXPIRY_TIMER_NS, STRATEGY_TIMER_NS, StrategyConfig, StrategyParams, StrategyType,
@@ -37,8 +38,8 @@ use polyfleet_core::strategy::Instrument;
 use polyfleet_core::strategy::build::build;
 use polyfleet_core::strategy::runner::StrategyRunner;
 use polyfleet_core::wire::{
-    CtfDecision, CtfIntent, CtfOp, CtfReport, CtfStatus, Fill, Intent, MarketEvent, MarketEventBody, OrderIntent,
-    Resolution, RiskDecision, Verdict,
+    CtfDecision, CtfIntent, CtfReport, CtfStatus, Fill, Intent, MarketEvent, MarketEventBody, OrderIntent, Resolution,
+    RiskDecision, Verdict,
 };
 use polyfleet_core::{ClientOrderId, Money, Price, Side, TokenId, TokenMap};
 
@@ -424,18 +425,7 @@ impl Engine {
                     state.on_lifecycle(&booked.shares, booked.cost, booked.realized, now / 1_000_000);
                 }
                 let c = &mut self.journal.strategies[slot];
-                let size = intent.op.size();
-                match &intent.op {
-                    CtfOp::Merge { .. } => (c.merges, c.merged) = (c.merges + 1, c.merged.saturating_add(size)),
-                    CtfOp::Split { .. } => (c.splits, c.split) = (c.splits + 1, c.split.saturating_add(size)),
-                    CtfOp::Redeem { .. } => {
-                        (c.redemptions, c.redeemed) = (c.redemptions + 1, c.redeemed.saturating_add(size));
-                    }
-                    CtfOp::Convert { .. } => c.conversions += 1,
-                }
-                if booked.cash.micros() > 0 {
-                    c.capital_returned = c.capital_returned.checked_add(booked.cash).unwrap_or(c.capital_returned);
-                }
+                c.lifecycle = c.lifecycle.plus(&LifecycleTotals::of(Booking::Ctf(&intent.op), &booked));
                 CtfReport::of(intent, CtfStatus::Done, booked.cash, booked.realized, now)
             }
             Ok(None) => CtfReport::of(intent, CtfStatus::Done, Money::ZERO, Money::ZERO, now),
@@ -535,8 +525,7 @@ impl Engine {
                 self.policies[p].state.on_lifecycle(&booked.shares, booked.cost, booked.realized, now / 1_000_000);
             }
             let c = &mut self.journal.strategies[slot];
-            c.settlements += 1;
-            c.settled = c.settled.checked_add(booked.realized).unwrap_or(c.settled);
+            c.lifecycle = c.lifecycle.plus(&LifecycleTotals::of(Booking::Settlement(&res), &booked));
         }
     }
 

@@ -61,30 +61,13 @@ pub struct StrategyCounters {
     pub fees: Money,
     /// Tokens held at the end.
     pub positions: u64,
-    /// Markets whose resolution settled a position of the strategy.
-    pub settlements: u64,
-    /// PnL those settlements realized.
-    pub settled: Money,
     /// Orders cancelled because their market resolved.
     pub resolved_cancels: u64,
-    /// Merges booked (binary sets back into USDC).
-    pub merges: u64,
-    /// Sets merged.
-    pub merged: Quantity,
-    /// Splits booked (USDC into binary sets).
-    pub splits: u64,
-    /// Sets split.
-    pub split: Quantity,
-    /// Redemptions booked (winning tokens after resolution).
-    pub redemptions: u64,
-    /// Shares redeemed.
-    pub redeemed: Quantity,
-    /// Conversions booked (neg-risk NO into YES and USDC).
-    pub conversions: u64,
+    /// Settlements, merges, splits, redemptions and conversions booked, with what they moved
+    /// (counted as the risk store counts them).
+    pub lifecycle: polyfleet_core::accounting::lifecycle::LifecycleTotals,
     /// Conditional-token operations refused by risk or by the ledger.
     pub ctf_failures: u64,
-    /// Collateral merges and redemptions brought back.
-    pub capital_returned: Money,
     /// Cash at the end: what fills, operations and settlements moved (realized PnL less the cost
     /// of what is still held).
     pub cash: Money,

@@ -232,15 +232,15 @@ fn a_resolution_settles_the_set_once_its_winners_are_redeemed_and_cash_is_the_pn
     let s = &j.strategies[0];
     // Every leg's market settled once: the winner pays 1 a share, the others nothing, so the
     // whole edge of the sets is realized and nothing is left to mark.
-    assert_eq!(s.settlements, 3);
-    assert!(s.settled > Money::ZERO && s.settled <= edge, "{s:?}");
+    assert_eq!(s.lifecycle.settlements, 3);
+    assert!(s.lifecycle.settled_pnl > Money::ZERO && s.lifecycle.settled_pnl <= edge, "{s:?}");
     assert_eq!(s.realized, edge);
     assert_eq!(s.equity, edge);
     assert_eq!(j.samples.last().unwrap().equity, edge);
     // The strategy redeemed the winners: nothing is held, and cash is exactly the PnL.
-    assert_eq!((s.redemptions, s.redeemed), (1, Quantity::from_micros(held)));
+    assert_eq!((s.lifecycle.redemptions, s.lifecycle.redeemed), (1, Quantity::from_micros(held)));
     assert_eq!(s.positions, 0);
-    assert_eq!(s.capital_returned, Money::from_micros(held as i64));
+    assert_eq!(s.lifecycle.capital_returned, Money::from_micros(held as i64));
     assert_eq!(s.cash, s.realized, "final cash = initial cash + realized PnL");
     assert_eq!(s.ctf_failures, 0);
 }

@@ -18,6 +18,8 @@
 //!   what the cash does not cover as their basis, split evenly (the first takes the remainder);
 //!   cash beyond the shares given up is realized.
 
+use serde::Serialize;
+
 use super::{AccountingError, Ledger, Position, cost_share, shift};
 use crate::ids::TokenId;
 use crate::money::{Money, Quantity, Rounding};
@@ -283,7 +285,7 @@ pub enum Booking<'a> {
 }
 
 /// Running totals of a strategy's (or a policy's) market lifecycle, for status and reports.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct LifecycleTotals {
     /// Merges booked.
     pub merges: u64,
@@ -327,9 +329,14 @@ impl LifecycleTotals {
 
     /// What one booking adds.
     pub fn of(what: Booking<'_>, booked: &Lifecycle) -> LifecycleTotals {
+        LifecycleTotals::of_parts(what, booked.cash, booked.realized)
+    }
+
+    /// What one booking that moved `cash` and realized `realized` adds.
+    pub fn of_parts(what: Booking<'_>, cash: Money, realized: Money) -> LifecycleTotals {
         let mut t = LifecycleTotals::default();
         match what {
-            Booking::Settlement(_) => (t.settlements, t.settled_pnl) = (1, booked.realized),
+            Booking::Settlement(_) => (t.settlements, t.settled_pnl) = (1, realized),
             Booking::Ctf(op) => {
                 let size = op.size();
                 match op {
@@ -338,7 +345,7 @@ impl LifecycleTotals {
                     CtfOp::Redeem { .. } => (t.redemptions, t.redeemed) = (1, size),
                     CtfOp::Convert { .. } => (t.conversions, t.converted) = (1, size),
                 }
-                t.capital_returned = booked.cash.max(Money::ZERO);
+                t.capital_returned = cash.max(Money::ZERO);
             }
         }
         t

@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use super::sizing::{LegBook, SetCaps, size_set};
 use super::{BookSet, Ctx, Instrument, OrderRequest, ParamsError, Strategy};
+use crate::accounting::lifecycle::{Booking, LifecycleTotals};
 use crate::config::StrategyParams;
 use crate::ids::{ClientOrderId, ConditionId, TokenId, TokenMap};
 use crate::money::{Money, Price, Quantity};
@@ -175,18 +176,8 @@ pub struct ArbStats {
     pub timeouts: u64,
     /// Excess shares left as inventory because they were below the market's minimum size.
     pub stranded: u64,
-    /// Merges done (binary sets back into USDC).
-    pub merges: u64,
-    /// Sets merged.
-    pub merged: Quantity,
-    /// Splits done (USDC into binary sets, to sell).
-    pub splits: u64,
-    /// Sets split.
-    pub split: Quantity,
-    /// Redemptions done (winning tokens after resolution).
-    pub redemptions: u64,
-    /// Winning shares redeemed.
-    pub redeemed: Quantity,
+    /// Merges, splits and redemptions reported done, with the cash they moved.
+    pub lifecycle: LifecycleTotals,
     /// Conditional-token operations refused or failed.
     pub ctf_failures: u64,
     /// Held neg-risk sets sold back above their cost.
@@ -582,25 +573,19 @@ impl Strategy for CompleteSetArb {
         let i = pending.set;
         let done = report.status == CtfStatus::Done;
         if done {
+            let booked = LifecycleTotals::of_parts(Booking::Ctf(&pending.op), report.cash, report.realized);
+            self.stats.lifecycle = self.stats.lifecycle.plus(&booked);
             match &pending.op {
                 CtfOp::Merge { tokens, size, .. } => {
-                    self.stats.merges += 1;
-                    self.stats.merged = self.stats.merged.saturating_add(*size);
                     tokens.iter().for_each(|t| self.hold(*t, *size, false, Money::ZERO));
                 }
                 CtfOp::Split { tokens, size, .. } => {
-                    self.stats.splits += 1;
-                    self.stats.split = self.stats.split.saturating_add(*size);
                     let half = Price::from_ticks(Price::SCALE / 2)
                         .and_then(|p| p.notional(*size, crate::money::Rounding::Up))
                         .unwrap_or(Money::ZERO);
                     tokens.iter().for_each(|t| self.hold(*t, *size, true, half));
                 }
-                CtfOp::Redeem { token, size, .. } => {
-                    self.stats.redemptions += 1;
-                    self.stats.redeemed = self.stats.redeemed.saturating_add(*size);
-                    self.hold(*token, *size, false, Money::ZERO);
-                }
+                CtfOp::Redeem { token, size, .. } => self.hold(*token, *size, false, Money::ZERO),
                 CtfOp::Convert { .. } => {}
             }
         } else {
