@@ -161,6 +161,15 @@ pub struct ArbitrageParams {
     #[serde(default = "default_cooldown_ms")]
     #[schemars(range(min = 0, max = 86400000))]
     pub cooldown_ms: i32,
+    /// Sell a held neg-risk set back once its bids (less fees) pay more than it cost plus the
+    /// edge, so its capital works again, instead of always holding it to resolution (default
+    /// true).
+    #[serde(default = "default_true")]
+    pub sell_back_above_cost: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_leg_timeout_ms() -> i32 {

@@ -38,6 +38,7 @@ pub fn arbitrage(p: &ArbitrageParams) -> Result<ArbParams, ParamsError> {
         },
         leg_timeout_ms: unsigned("legTimeoutMs", i64::from(p.leg_timeout_ms))?,
         cooldown_ms: unsigned("cooldownMs", i64::from(p.cooldown_ms))?,
+        sell_back_above_cost: p.sell_back_above_cost,
     };
     params.validate()?;
     Ok(params)

@@ -43,6 +43,7 @@ fn base() -> ArbitrageParams {
         order_type: LegOrderType::Fok,
         leg_timeout_ms: 2000,
         cooldown_ms: 1000,
+        sell_back_above_cost: true,
     }
 }
 

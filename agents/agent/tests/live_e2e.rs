@@ -155,7 +155,7 @@ async fn live_trading_against_the_simulators_order_api() {
             {"kind": "negRisk", "legs": event_yes.iter().map(|(m, t)| token_json(m, t)).collect::<Vec<_>>()},
             {"kind": "binary", "legs": [token_json(&binary.0, &binary.1), token_json(&binary.0, &binary.2)]},
         ],
-        "parameters": {"minEdgeBps": 100, "maxNotionalPerLegMicros": 2_000_000, "orderType": "FOK", "legTimeoutMs": 10000, "cooldownMs": 200},
+        "parameters": {"minEdgeBps": 100, "maxNotionalPerLegMicros": 2_000_000, "orderType": "FOK", "legTimeoutMs": 10000, "cooldownMs": 200, "sellBackAboveCost": false},
     });
     std::fs::write(dir.join("strategy.json"), serde_json::to_vec(&strategy_cfg).unwrap()).unwrap();
     let markets_json: Vec<_> = markets.iter().map(|(m, t)| token_json(m, t)).collect();

@@ -83,7 +83,7 @@ async fn order_path_end_to_end() {
             {"kind": "negRisk", "legs": event_yes.iter().map(|(m, t)| token_json(m, t)).collect::<Vec<_>>()},
             {"kind": "binary", "legs": [token_json(&binary.0, &binary.1), token_json(&binary.0, &binary.2)]},
         ],
-        "parameters": {"minEdgeBps": 100, "maxNotionalPerLegMicros": LEG_CAP_MICROS, "orderType": "FOK", "legTimeoutMs": 10000, "cooldownMs": 200},
+        "parameters": {"minEdgeBps": 100, "maxNotionalPerLegMicros": LEG_CAP_MICROS, "orderType": "FOK", "legTimeoutMs": 10000, "cooldownMs": 200, "sellBackAboveCost": false},
     });
     std::fs::write(dir.join("strategy.json"), serde_json::to_vec(&strategy_cfg).unwrap()).unwrap();
     let markets_json: Vec<_> = markets.iter().map(|(m, t)| token_json(m, t)).collect();
@@ -191,7 +191,7 @@ async fn order_path_end_to_end() {
     let key = subjects::params_key("trading", "arb");
     let ack_key = subjects::params_ack_key("trading", "arb");
     let params = |g: u64, edge: u32| {
-        serde_json::to_vec(&serde_json::json!({"generation": g, "parameters": {"minEdgeBps": edge, "maxNotionalPerLegMicros": LEG_CAP_MICROS, "orderType": "FOK", "legTimeoutMs": 10000, "cooldownMs": 200}})).unwrap()
+        serde_json::to_vec(&serde_json::json!({"generation": g, "parameters": {"minEdgeBps": edge, "maxNotionalPerLegMicros": LEG_CAP_MICROS, "orderType": "FOK", "legTimeoutMs": 10000, "cooldownMs": 200, "sellBackAboveCost": false}})).unwrap()
     };
     bus.kv_put(&key, params(2, 5000).into()).await.unwrap();
     wait_for_ack(&bus, &ack_key, 2, true).await;

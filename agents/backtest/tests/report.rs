@@ -99,6 +99,7 @@ fn arb(edge: u32, order_type: LegOrderType) -> StrategyParams {
         order_type,
         leg_timeout_ms: 2000,
         cooldown_ms: 0,
+        sell_back_above_cost: true,
     })
 }
 

@@ -43,6 +43,7 @@ fn params(edge: u32, cap: &str) -> ArbParams {
         order_type: LegOrderType::Fok,
         leg_timeout_ms: 2000,
         cooldown_ms: 1000,
+        sell_back_above_cost: true,
     }
 }
 
@@ -299,8 +300,17 @@ fn a_refused_split_sells_nothing_and_cools_down() {
 
 #[test]
 fn a_held_neg_risk_set_is_sold_back_once_its_bids_pay_more_than_it_cost() {
+    sell_back(true);
+}
+
+#[test]
+fn without_sell_back_a_held_neg_risk_set_waits_for_its_resolution() {
+    sell_back(false);
+}
+
+fn sell_back(enabled: bool) {
     let set = ArbSet { kind: SetKind::NegRisk, legs: vec![inst(1, 1, 0), inst(2, 2, 0), inst(3, 3, 0)] };
-    let mut r = runner(vec![set], params(100, "10"));
+    let mut r = runner(vec![set], ArbParams { sell_back_above_cost: enabled, ..params(100, "10") });
     r.on_market(&snap(1, 1, vec![], vec![lv("0.30", "50")]), 0);
     r.on_market(&snap(2, 1, vec![], vec![lv("0.30", "50")]), 0);
     let legs = places(&r.on_market(&snap(3, 1, vec![], vec![lv("0.35", "50")]), 0).intents);
@@ -319,6 +329,10 @@ fn a_held_neg_risk_set_is_sold_back_once_its_bids_pay_more_than_it_cost() {
     // The mispricing passed: bids at 0.34, 0.31, 0.33 (0.98) pay more than 0.95 + 0.01. The
     // whole set is sold back, nothing bought.
     let out = places(&r.on_market(&snap(1, 3, vec![lv("0.34", "100")], vec![lv("0.36", "100")]), 2100 * MS).intents);
+    if !enabled {
+        assert!(out.is_empty(), "held to resolution: {out:?}");
+        return;
+    }
     assert_eq!(out.len(), 3, "{out:?}");
     assert!(out.iter().all(|o| o.side == Side::Sell && o.size == q("27.77")), "{out:?}");
     let limits: u32 = out.iter().map(|o| o.price.ticks()).sum();

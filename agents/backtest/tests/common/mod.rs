@@ -64,6 +64,7 @@ pub fn arb(sim: &Simulator, policy: &str) -> StrategyConfig {
             order_type: LegOrderType::Fok,
             leg_timeout_ms: 2000,
             cooldown_ms: 200,
+            sell_back_above_cost: true,
         }),
     }
 }

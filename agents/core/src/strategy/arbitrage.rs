@@ -6,7 +6,7 @@
 //!   and the capital comes back at once); a neg-risk set cannot merge and is **held to
 //!   resolution**, when its winning leg is redeemed, unless its bids come to pay more than it
 //!   cost (fees included) plus `minEdge` first: then it is **sold back** and its capital works
-//!   again (the mispricing it was bought on has passed);
+//!   again (the mispricing it was bought on has passed; `sellBackAboveCost`, default true);
 //! - **sell** both legs of a binary market when its bids minus fees sum above `1 + minEdge`:
 //!   from inventory when we hold the set, else by **splitting** USDC into the set first and
 //!   selling both legs once the split is booked;
@@ -68,6 +68,13 @@ pub struct ArbParams {
     pub leg_timeout_ms: u64,
     /// Milliseconds after a set before the same set is traded again.
     pub cooldown_ms: u64,
+    /// Sell a held neg-risk set back once its bids pay more than it cost plus the edge.
+    #[serde(default = "sell_back_default")]
+    pub sell_back_above_cost: bool,
+}
+
+fn sell_back_default() -> bool {
+    true
 }
 
 impl ArbParams {
@@ -384,6 +391,7 @@ impl CompleteSetArb {
             let deadline_ns = self.deadline(ctx.now_ns).saturating_add(self.params.leg_timeout_ms * 1_000_000);
             self.sets[i].phase = Phase::Splitting { id, size: quote.size, limits: quote.limits, deadline_ns };
         } else if !binary
+            && self.params.sell_back_above_cost
             && !held.is_zero()
             && let Some(par) = self.set_cost(i)
             && let Some(quote) = size_set(&legs, Side::Sell, &SetCaps { par, ..held_caps })
