@@ -119,6 +119,8 @@ struct Agent<B: Bus, S: RiskStore, E: Executor> {
     finished_intents: HashMap<ClientOrderId, OrderIntent>,
     /// Markets resolved since start, in order (applied to ledgers loaded later).
     resolutions: Vec<Resolution>,
+    /// Settlements the store could not take yet: (strategy, resolution), retried on the timer.
+    unsettled: Vec<((String, String), Resolution)>,
 }
 
 /// Finished orders kept for late settlement.
@@ -162,6 +164,7 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
         finished: VecDeque::new(),
         finished_intents: HashMap::new(),
         resolutions: vec![],
+        unsettled: vec![],
     };
     // Orders a previous run left at the venue: adopted, and what happened to them booked.
     let (adopted, events) = agent.executor.start_up(now_ns()).await;
@@ -203,6 +206,7 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
             _ = timer.tick() => {
                 let events = agent.executor.on_timer(now_ns());
                 agent.settle(events).await;
+                agent.retry_settlements().await;
                 agent.mark_to_market().await;
             }
         }
@@ -251,10 +255,17 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
 
     /// Settles one strategy's position in `res`'s market, in its ledger and the store.
     async fn settle_ledger(&mut self, key: &(String, String), res: &Resolution) {
-        let (Some(policy), Some(ledger)) = (self.policies.get(key), self.ledgers.get_mut(key)) else { return };
-        let booked = match ledger.settle(res) {
+        let (Some(policy), Some(ledger)) = (self.policies.get(key).cloned(), self.ledgers.get(key)) else { return };
+        // Settled on a copy that replaces the ledger once the store has the settlement too, so
+        // the two never disagree; a store error leaves both unsettled and the settlement is
+        // retried on the timer.
+        let mut next = ledger.clone();
+        let booked = match next.settle(res) {
             Ok(Some(b)) if !b.positions.is_empty() => b,
-            Ok(_) => return,
+            Ok(_) => {
+                self.ledgers.insert(key.clone(), next);
+                return;
+            }
             Err(e) => {
                 tracing::error!(error = %e, market = %res.market, strategy = %key.1, "settlement not booked in the ledger");
                 return;
@@ -262,10 +273,11 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
         };
         match self
             .store
-            .commit_lifecycle(policy, &key.1, &res.settlement_key(&key.1), &booked, Booking::Settlement(res), now_ms())
+            .commit_lifecycle(&policy, &key.1, &res.settlement_key(&key.1), &booked, Booking::Settlement(res), now_ms())
             .await
         {
             Ok(applied) => {
+                self.ledgers.insert(key.clone(), next);
                 if applied {
                     self.metrics.settlements.inc();
                     self.metrics.settled_pnl_micros.inc_by(booked.realized.micros());
@@ -274,8 +286,16 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
             }
             Err(e) => {
                 self.metrics.store_errors.inc();
-                tracing::error!(error = %e, market = %res.market, strategy = %key.1, "settlement not committed (risk store unreachable)");
+                self.unsettled.push((key.clone(), res.clone()));
+                tracing::error!(error = %e, market = %res.market, strategy = %key.1, "settlement not committed (risk store unreachable): retried");
             }
+        }
+    }
+
+    /// Settlements the store could not take, tried again.
+    async fn retry_settlements(&mut self) {
+        for (key, res) in std::mem::take(&mut self.unsettled) {
+            self.settle_ledger(&key, &res).await;
         }
     }
 

@@ -9,8 +9,9 @@
 //! 3. Redis stops: intents are rejected with `risk_store_unavailable` (fail closed); Redis comes
 //!    back and orders are approved and filled again.
 //! 4. The execution agent is killed (SIGKILL) while executing and restarted: no fill twice.
-//! 6. The simulator resolves the event (its markets one by one): the execution agent settles the
-//!    strategy's sets at the payouts, once per market; the strategy redeems the winning leg
+//! 6. The simulator resolves the event (its markets one by one, the first while Redis is down:
+//!    that settlement is retried, and the redemption the strategy asked for then is refused and
+//!    asked again): the execution agent settles the strategy's sets at the payouts, once per market; the strategy redeems the winning leg
 //!    through risk and execution; the store equals the ledger of every fill with those
 //!    settlements and the redemption (positions, exposure zero, realized PnL = final cash).
 //! 5. Every filled order's spans (market event, signal, risk decision, execution) share one trace
@@ -329,7 +330,12 @@ async fn order_path_end_to_end() {
     // 6. The event resolves (outcome 0 wins): the execution agent settles the strategy's sets at
     // the payouts, once, in the store: exactly the ledger of every fill, then each market settled.
     let outcomes: Vec<usize> = sim.with_model(|m| m.events()[0].markets.clone()).await.unwrap();
-    for (k, &i) in outcomes.iter().enumerate() {
+    // The first market resolves while Redis is down: its settlement waits and is retried.
+    redis.stop();
+    assert!(sim.resolve(outcomes[0], true).await);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    redis.resume();
+    for (k, &i) in outcomes.iter().enumerate().skip(1) {
         assert!(sim.resolve(i, k == 0).await);
     }
     let mut expected = polyfleet_core::accounting::Ledger::new();
@@ -371,8 +377,14 @@ async fn order_path_end_to_end() {
     assert!(metrics.contains(r#"ctf_ops_total{op="redeem",outcome="done"} 1"#), "{metrics}");
     {
         let s = seen.lock().unwrap();
-        assert_eq!(s.ctf_decisions.len(), 1, "one redemption decided");
-        assert_eq!(s.ctf_decisions[0].verdict, Verdict::Approved);
+        // Asked for while Redis was down: refused (fail closed), then asked again and approved.
+        let verdicts: Vec<_> = s.ctf_decisions.iter().map(|d| d.verdict.clone()).collect();
+        assert!(
+            matches!(verdicts.first(), Some(Verdict::Rejected { reason: RejectReason::RiskStoreUnavailable, .. })),
+            "{verdicts:?}"
+        );
+        assert_eq!(verdicts.iter().filter(|v| **v == Verdict::Approved).count(), 1, "{verdicts:?}");
+        assert_eq!(s.ctf_reports.len(), 1, "one redemption executed");
         let report = &s.ctf_reports[0];
         assert_eq!((report.status.clone(), report.cash, report.op.clone()), (CtfStatus::Done, redeemed.cash, redeem));
     }

@@ -368,6 +368,16 @@ fn winners_held_are_redeemed_at_resolution_and_losers_written_off() {
     assert!(matches!(redeem.op, CtfOp::Redeem { token, size, .. } if token == legs[1].token && size == q("27.77")));
     assert!(r.on_market(&resolved(2, 2, true), 3 * MS).intents.is_empty());
     assert!(r.on_market(&resolved(3, 3, false), 3 * MS).intents.is_empty());
+    // Refused (say the risk store was down): asked for again after legTimeoutMs, not before.
+    assert!(
+        r.on_ctf(&CtfReport::failed(&redeem, "refused by risk: risk_store_unavailable", 4 * MS), 4 * MS).is_empty()
+    );
+    assert!(ctfs(&r.on_timer(1000 * MS)).is_empty());
+    let [again] = ctfs(&r.on_timer(2003 * MS)).try_into().unwrap();
+    assert_eq!(again.op, redeem.op);
+    // Done: nothing more.
+    assert!(r.on_ctf(&done(&again), 2004 * MS).is_empty());
+    assert!(ctfs(&r.on_timer(5000 * MS)).is_empty());
 }
 
 #[test]

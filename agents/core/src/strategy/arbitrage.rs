@@ -11,7 +11,8 @@
 //!   from inventory when we hold the set, else by **splitting** USDC into the set first and
 //!   selling both legs once the split is booked;
 //! - at a market's **resolution** every winning token still held is **redeemed** (losing tokens
-//!   are written off by the settlement).
+//!   are written off by the settlement); a redemption refused or failed is asked for again every
+//!   `legTimeoutMs` while the tokens are held.
 //!
 //! Sizing walks every leg's ladder ([`super::sizing`]): the size is the largest whose every share
 //! keeps the edge, within the depth actually there, the per-leg notional cap and the risk
@@ -213,6 +214,10 @@ pub struct CompleteSetArb {
     fills_seen: HashSet<(String, bool)>,
     ctf: HashMap<ClientOrderId, PendingCtf>,
     resolved: HashSet<ConditionId>,
+    /// Winning legs of resolved markets (set, leg), redeemed while any is held: a redemption
+    /// refused or failed (say the risk store was down) is asked for again on the timer.
+    winners: Vec<(usize, Instrument)>,
+    next_redeem_ns: u64,
     stats: ArbStats,
 }
 
@@ -243,6 +248,8 @@ impl CompleteSetArb {
             fills_seen: HashSet::new(),
             ctf: HashMap::new(),
             resolved: HashSet::new(),
+            winners: vec![],
+            next_redeem_ns: 0,
             stats: ArbStats::default(),
         })
     }
@@ -475,6 +482,17 @@ impl CompleteSetArb {
         };
     }
 
+    /// Redeems what is held of every winning leg and not already on its way out.
+    fn redeem(&mut self, ctx: &mut Ctx<'_>) {
+        self.next_redeem_ns = self.deadline(ctx.now_ns);
+        for (i, leg) in self.winners.clone() {
+            let size = self.available(&leg.token);
+            if !size.is_zero() {
+                self.ctf_op(i, CtfOp::Redeem { market: leg.market, token: leg.token, size }, ctx);
+            }
+        }
+    }
+
     /// Shares of `token` in (costing `cost`) or out (taking their share of the basis): fills,
     /// merges, splits, redemptions.
     fn hold(&mut self, token: TokenId, size: Quantity, add: bool, cost: Money) {
@@ -630,21 +648,20 @@ impl Strategy for CompleteSetArb {
             }
         }
         for (i, leg) in legs {
-            let won = (leg.token == event.token) == winner;
-            let held = self.holding(&leg.token);
-            if held.is_zero() {
-                continue;
-            }
-            if won {
-                self.ctf_op(i, CtfOp::Redeem { market: leg.market, token: leg.token, size: held }, ctx);
+            if (leg.token == event.token) == winner {
+                self.winners.push((i, leg));
             } else {
                 self.holdings.insert(leg.token, Quantity::ZERO);
                 self.basis.insert(leg.token, Money::ZERO);
             }
         }
+        self.redeem(ctx);
     }
 
     fn on_timer(&mut self, books: &BookSet, ctx: &mut Ctx<'_>) {
+        if !self.winners.is_empty() && ctx.now_ns >= self.next_redeem_ns {
+            self.redeem(ctx);
+        }
         let timeout_ns = self.params.leg_timeout_ms * 1_000_000;
         for i in 0..self.sets.len() {
             if let Phase::Splitting { deadline_ns, .. } = self.sets[i].phase
