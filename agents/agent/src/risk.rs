@@ -268,10 +268,9 @@ async fn decide_ctf<B: Bus, S: RiskStore>(
             };
             match decided {
                 Ok(Ok(())) => Verdict::Approved,
-                Ok(Err(reason)) => Verdict::Rejected {
-                    reason,
-                    detail: format!("{} of {} sets: {} limit", intent.op.name(), intent.op.size(), reason.as_str()),
-                },
+                Ok(Err(reason)) => {
+                    Verdict::Rejected { reason, detail: polyfleet_core::exec::ctf::refusal_detail(&intent.op, reason) }
+                }
                 Err(e) => {
                     metrics.store_errors.inc();
                     tracing::error!(error = %e, order = %intent.id, "risk store unreachable: rejecting (fail closed)");

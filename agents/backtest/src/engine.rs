@@ -403,10 +403,7 @@ impl Engine {
                 let c = &mut self.journal.strategies[slot];
                 *c.rejections.entry(reason.as_str().to_string()).or_default() += 1;
                 c.ctf_failures += 1;
-                Verdict::Rejected {
-                    reason,
-                    detail: format!("{} of {} sets: {} limit", intent.op.name(), intent.op.size(), reason.as_str()),
-                }
+                Verdict::Rejected { reason, detail: polyfleet_core::exec::ctf::refusal_detail(&intent.op, reason) }
             }
         };
         CtfDecision { intent, verdict, decided_ts_ns: now }

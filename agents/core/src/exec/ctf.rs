@@ -45,6 +45,11 @@ pub fn shape(op: &CtfOp) -> Result<(), &'static str> {
     }
 }
 
+/// What a refusal of `op` by `reason` says to people (the gateway's and the backtest's).
+pub fn refusal_detail(op: &CtfOp, reason: crate::wire::RejectReason) -> String {
+    format!("{} of {} sets: {} limit", op.name(), op.size(), reason.as_str())
+}
+
 /// The id of a split's reservation on its second token.
 pub fn second_leg_id(id: &ClientOrderId) -> Option<ClientOrderId> {
     ClientOrderId::new(&format!("{id}:2")).ok()
