@@ -32,13 +32,12 @@
 //! When the store is unreachable nothing is acknowledged and the approval is redelivered.
 //! Cancels come straight from the intents stream (they need no approval).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures::StreamExt;
-use polyfleet_core::ClientOrderId;
 use polyfleet_core::accounting::Ledger;
 use polyfleet_core::accounting::lifecycle::Booking;
 use polyfleet_core::exec::paper::{ExecEvent, refusal};
@@ -47,6 +46,7 @@ use polyfleet_core::wire::{
     OrderIntent, OrderStatus, OrderUpdate, Resolution, RiskDecision, Verdict, WireMessage, decode, encode, kind_of,
     subjects,
 };
+use polyfleet_core::{ClientOrderId, ConditionId};
 use polyfleet_io::bus::{Bus, ConsumerSpec, Delivery};
 use polyfleet_io::risk_store::{Claim, FillCommit, PolicyKey, RiskStore};
 use polyfleet_io::telemetry;
@@ -121,6 +121,8 @@ struct Agent<B: Bus, S: RiskStore, E: Executor> {
     resolutions: Vec<Resolution>,
     /// Settlements the store could not take yet: (strategy, resolution), retried on the timer.
     unsettled: Vec<((String, String), Resolution)>,
+    /// Markets the venue does not take orders on now (closed, awaiting resolution).
+    halted: HashSet<ConditionId>,
 }
 
 /// Finished orders kept for late settlement.
@@ -165,6 +167,7 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
         finished_intents: HashMap::new(),
         resolutions: vec![],
         unsettled: vec![],
+        halted: HashSet::new(),
     };
     // Orders a previous run left at the venue: adopted, and what happened to them booked.
     let (adopted, events) = agent.executor.start_up(now_ns()).await;
@@ -219,8 +222,15 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
 
 impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
     async fn on_market<X: Bus>(&mut self, ev: &MarketEvent, feed: &mut Feed<X>) {
-        if matches!(ev.body, MarketEventBody::Resolved { .. }) {
-            self.on_resolved(ev).await;
+        match ev.body {
+            MarketEventBody::Resolved { .. } => self.on_resolved(ev).await,
+            MarketEventBody::Trading { accepting_orders: false } if self.halted.insert(ev.market) => {
+                tracing::info!(market = %ev.market, "the venue closed the market to orders: new orders on it are refused, positions held");
+            }
+            MarketEventBody::Trading { accepting_orders: true } => {
+                self.halted.remove(&ev.market);
+            }
+            _ => {}
         }
         let (events, gap) = self.executor.on_market(ev, now_ns());
         if gap {
@@ -359,6 +369,11 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
         let policy = PolicyKey::of_intent(&intent);
         let done = async {
             match self.store.claim(&policy, &intent.client_order_id).await {
+                Ok(Claim::Fresh) if let Some(why) = self.market_closed(&intent) => {
+                    let events = vec![refusal(&intent, why, now_ns())];
+                    let outcome = encode_outcome(&events);
+                    self.commit_and_publish(&intent, events, Some(outcome)).await
+                }
                 Ok(Claim::Fresh) if intent.mode == Mode::Live && self.killed(&policy).await => {
                     let events = vec![refusal(&intent, "the risk policy's kill switch is on", now_ns())];
                     let outcome = encode_outcome(&events);
@@ -429,6 +444,18 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
             }
         }
         let _ = delivery.ack().await;
+    }
+
+    /// Why no order can go to the intent's market now: it resolved, or the venue closed it to
+    /// orders before resolving it (as the venue itself would refuse the order).
+    fn market_closed(&self, intent: &OrderIntent) -> Option<&'static str> {
+        if self.resolutions.iter().any(|r| r.market == intent.market) {
+            Some("the market has resolved")
+        } else if self.halted.contains(&intent.market) {
+            Some("the venue does not accept orders on this market (closed, awaiting resolution)")
+        } else {
+            None
+        }
     }
 
     /// Whether the policy's kill switch is on now (an unreadable store counts as on).

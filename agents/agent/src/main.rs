@@ -175,6 +175,9 @@ struct MarketDataArgs {
     /// Milliseconds without data before the connection is replaced.
     #[arg(long, default_value_t = 60000)]
     silence_ms: u64,
+    /// Seconds between reads of every served market's REST status (closed to orders, resolved).
+    #[arg(long, env = "POLYFLEET_MARKET_STATUS_S", default_value_t = 30)]
+    market_status_s: u64,
 }
 
 #[tokio::main]
@@ -197,6 +200,8 @@ async fn main() -> anyhow::Result<()> {
                 assets_per_connection: a.assets_per_connection,
                 nats_url: a.common.nats,
                 ws,
+                status_every: Duration::from_secs(a.market_status_s.max(1)),
+                confirm_every: MarketDataConfig::CONFIRM_EVERY,
             };
             let metrics = MarketDataMetrics::new();
             agent_metrics::serve(a.common.metrics_addr, metrics.clone()).await.context("serving metrics")?;

@@ -5,6 +5,13 @@
 //!
 //! One task owns the [`Normalizer`] (no locks on the hot path); WebSocket connections (at most
 //! `assets_per_connection` tokens each) and REST resyncs feed it through channels.
+//!
+//! Market status (with a REST URL): a `market_resolved` frame is published only once the CLOB's
+//! market endpoint names the winner (asked again every `confirm_every` until it does), and every
+//! served market's status is read every `status_every`: a market that stops accepting orders
+//! before it resolves is published as not trading, and a resolution no connection heard (this
+//! agent was down) is published as found. Both are restated on every read, so a consumer that
+//! starts later (an execution agent after a restart) hears them; settlements are idempotent.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -13,9 +20,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use async_nats::Subject;
 use futures::StreamExt;
-use polyfleet_core::TokenId;
 use polyfleet_core::wire::{MarketEventBody, encode, subjects};
+use polyfleet_core::{ConditionId, TokenId};
 use polyfleet_polymarket::data::normalize::{Action, Normalizer};
+use polyfleet_polymarket::http::market_status::MarketStatus;
+use polyfleet_polymarket::http::markets::{RestClient, Retry};
 use polyfleet_polymarket::websocket::client::{self, WsConfig, WsEvent};
 use polyfleet_polymarket::{DecodeStats, EventKind};
 use tokio::sync::{mpsc, watch};
@@ -39,6 +48,33 @@ pub struct MarketDataConfig {
     pub nats_url: String,
     /// WebSocket keepalive, watchdog and backoff settings (the URL field is ignored).
     pub ws: WsConfig,
+    /// How often every served market's REST status is read (needs `rest_url`).
+    pub status_every: Duration,
+    /// How often a resolution awaiting REST confirmation is asked about again.
+    pub confirm_every: Duration,
+}
+
+impl MarketDataConfig {
+    /// Defaults for the market-status reads: every 30 s, confirmations every 2 s.
+    pub const STATUS_EVERY: Duration = Duration::from_secs(30);
+    /// See [`MarketDataConfig::STATUS_EVERY`].
+    pub const CONFIRM_EVERY: Duration = Duration::from_secs(2);
+}
+
+type StatusReply = (ConditionId, Result<Option<MarketStatus>, String>);
+
+/// Reads the REST status of `markets` one after the other (one request at a time per agent, well
+/// inside the venue's rate limits) and hands each answer to the owner.
+fn read_statuses(rest: &RestClient, markets: Vec<ConditionId>, tx: &mpsc::Sender<StatusReply>) {
+    let (rest, tx) = (rest.clone(), tx.clone());
+    tokio::spawn(async move {
+        for m in markets {
+            let st = rest.market_status(&m).await.map_err(|e| e.to_string());
+            if tx.send((m, st)).await.is_err() {
+                return;
+            }
+        }
+    });
 }
 
 fn now_ns() -> u64 {
@@ -85,7 +121,20 @@ pub async fn run(
     let http =
         reqwest::Client::builder().timeout(Duration::from_secs(10)).build().context("building the HTTP client")?;
     let (resync_tx, mut resyncs) = mpsc::channel::<(TokenId, Result<String, String>)>(64);
+    let rest = match &cfg.rest_url {
+        Some(url) => {
+            Some(RestClient::new(url.clone(), url.clone(), Retry::default()).context("building the REST client")?)
+        }
+        None => None,
+    };
+    let (status_tx, mut statuses) = mpsc::channel::<StatusReply>(256);
+    let mut status_timer = tokio::time::interval(cfg.status_every.max(Duration::from_millis(100)));
+    let mut confirm_timer = tokio::time::interval(cfg.confirm_every.max(Duration::from_millis(100)));
+    let mut resolved: HashSet<ConditionId> = HashSet::new();
     let mut norm = Normalizer::new(cfg.tokens.iter().copied());
+    if rest.is_some() {
+        norm = norm.confirming_resolutions();
+    }
     let mut actions = Vec::with_capacity(64);
     let mut seen = DecodeStats::default();
     // Readiness, the live-token gauge and the decoder's counters are refreshed on a timer, not
@@ -132,6 +181,38 @@ pub async fn run(
                     metrics.unverifiable_snapshots.inc_by(unverifiable - metrics.unverifiable_snapshots.get());
                 }
             }
+            _ = status_timer.tick(), if rest.is_some() => {
+                if let Some(rest) = &rest {
+                    read_statuses(rest, norm.markets(), &status_tx);
+                }
+            }
+            _ = confirm_timer.tick(), if rest.is_some() => {
+                let waiting = norm.unconfirmed_resolutions();
+                if let (Some(rest), false) = (&rest, waiting.is_empty()) {
+                    read_statuses(rest, waiting, &status_tx);
+                }
+            }
+            Some((market, st)) = statuses.recv() => {
+                let outcome = match st {
+                    Ok(Some(st)) => {
+                        let disagreements = norm.stats().resolution_disagreements;
+                        norm.on_market_status(&st, now_ns(), &mut actions);
+                        metrics.resolution_disagreements.inc_by(norm.stats().resolution_disagreements - disagreements);
+                        if st.winner().is_some() && resolved.insert(market) {
+                            metrics.resolutions.inc();
+                            tracing::info!(%market, winner = ?st.winner(), "market resolution confirmed over REST");
+                        }
+                        metrics.markets_halted.set(i64::try_from(norm.halted_markets()).unwrap_or(i64::MAX));
+                        "ok"
+                    }
+                    Ok(None) => "unknown",
+                    Err(e) => {
+                        tracing::warn!(%market, error = %e, "market status read failed; asked again later");
+                        "error"
+                    }
+                };
+                metrics.market_status.get_or_create(&KindLabel { kind: outcome.into() }).inc();
+            }
             Some((token, body)) = resyncs.recv() => match body {
                 Ok(text) => {
                     metrics.resyncs.inc();
@@ -153,6 +234,12 @@ pub async fn run(
                         continue;
                     }
                     metrics.published.inc();
+                }
+                Action::ConfirmResolution(market) => {
+                    tracing::info!(%market, "market channel says resolved: confirming over REST");
+                    if let Some(rest) = &rest {
+                        read_statuses(rest, vec![market], &status_tx);
+                    }
                 }
                 Action::Resync(token) => {
                     metrics.hash_mismatches.inc();

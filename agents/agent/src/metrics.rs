@@ -50,6 +50,14 @@ pub struct MarketDataMetrics {
     pub event_lag: Histogram,
     /// Tokens with a live book.
     pub live_tokens: Gauge,
+    /// REST market statuses read, by outcome (ok, unknown, error).
+    pub market_status: Family<KindLabel, Counter>,
+    /// Resolutions published after the REST status confirmed them (or found them).
+    pub resolutions: Counter,
+    /// Resolutions whose REST winner differed from the market channel's (REST followed).
+    pub resolution_disagreements: Counter,
+    /// Served markets not accepting orders (closed, awaiting resolution).
+    pub markets_halted: Gauge,
     ready: AtomicBool,
     registry: Registry,
 }
@@ -72,10 +80,22 @@ impl MarketDataMetrics {
             snapshot_requests: Counter::default(),
             event_lag: Histogram::new([0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0]),
             live_tokens: Gauge::default(),
+            market_status: Family::default(),
+            resolutions: Counter::default(),
+            resolution_disagreements: Counter::default(),
+            markets_halted: Gauge::default(),
             ready: AtomicBool::new(false),
             registry: Registry::default(),
         };
         registry.register("events", "Market-channel events decoded, by type", m.events.clone());
+        registry.register("market_status", "REST market statuses read, by outcome", m.market_status.clone());
+        registry.register("resolutions", "Market resolutions confirmed over REST and published", m.resolutions.clone());
+        registry.register(
+            "resolution_disagreements",
+            "Resolutions whose REST winner differed from the market channel's",
+            m.resolution_disagreements.clone(),
+        );
+        registry.register("markets_halted", "Served markets not accepting orders", m.markets_halted.clone());
         registry.register("frames", "WebSocket frames received", m.frames.clone());
         registry.register("decode_errors", "Frames or events skipped, by reason", m.decode_errors.clone());
         registry.register("connects", "WebSocket connections established", m.connects.clone());

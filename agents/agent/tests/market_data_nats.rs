@@ -3,7 +3,9 @@
 //! subscriber keeps books. Through dropped connections, a silent freeze (PING still answered),
 //! malformed frames and a late subscriber start, the subscriber's books end equal to the
 //! simulator's truth, every gap having been repaired by a snapshot request, and the agent kept
-//! reconnecting.
+//! reconnecting. Market status: a market closed to orders is published as not trading and as
+//! trading again when it reopens; a resolution is published once REST confirms it, and an agent
+//! started after a resolution publishes it from REST alone.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use polyfleet_agent::metrics::Probe;
@@ -17,7 +19,7 @@ use futures::StreamExt;
 use polyfleet_agent::market_data::{self, MarketDataConfig};
 use polyfleet_agent::metrics::MarketDataMetrics;
 use polyfleet_core::TokenId;
-use polyfleet_core::wire::{MarketEvent, decode, subjects};
+use polyfleet_core::wire::{MarketEvent, MarketEventBody, decode, subjects};
 use polyfleet_polymarket::data::normalize::{BookFollower, Followed};
 use polyfleet_polymarket::websocket::client::WsConfig;
 use polyfleet_sim::SimConfig;
@@ -114,6 +116,8 @@ async fn subscriber_books_equal_the_simulator_through_faults() {
         assets_per_connection: 4,
         nats_url: nats_server.url.clone(),
         ws,
+        status_every: MarketDataConfig::STATUS_EVERY,
+        confirm_every: MarketDataConfig::CONFIRM_EVERY,
     };
     let (stop_tx, stop_rx) = watch::channel(false);
     let agent = tokio::spawn(market_data::run(agent_cfg, metrics.clone(), stop_rx));
@@ -169,4 +173,94 @@ async fn subscriber_books_equal_the_simulator_through_faults() {
 
     stop_tx.send(true).unwrap();
     tokio::time::timeout(Duration::from_secs(5), agent).await.expect("agent stops on shutdown").unwrap().unwrap();
+}
+
+fn agent_config(sim: &SimHandle, nats: &str, tokens: Vec<TokenId>) -> MarketDataConfig {
+    MarketDataConfig {
+        venue: "sim".into(),
+        ws_url: sim.market_ws_url(),
+        rest_url: Some(sim.http_url()),
+        tokens,
+        assets_per_connection: 10,
+        nats_url: nats.into(),
+        ws: WsConfig::new(sim.market_ws_url()),
+        status_every: Duration::from_millis(300),
+        confirm_every: Duration::from_millis(100),
+    }
+}
+
+/// Waits (up to 10 s) for an event of `token` whose body `want` accepts.
+async fn wait_for(
+    stream: &mut async_nats::Subscriber,
+    token: TokenId,
+    what: &str,
+    want: impl Fn(&MarketEventBody) -> bool,
+) -> MarketEvent {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let msg = tokio::time::timeout(left, stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {what} for {token} within 10 s"))
+            .unwrap();
+        let ev: MarketEvent = decode(&msg.payload).unwrap();
+        if ev.token == token && want(&ev.body) {
+            return ev;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn market_status_halts_and_confirmed_resolutions() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let nats_server = support::NatsServer::start();
+    let cfg = SimConfig { binary_markets: 2, neg_risk_events: vec![], ..SimConfig::default() };
+    let sim = server::serve(cfg, "127.0.0.1:0".parse::<SocketAddr>().unwrap(), 500).await.unwrap();
+    let markets = sim.with_model(|m| m.markets().to_vec()).await.unwrap();
+    let tokens: Vec<TokenId> = markets.iter().flat_map(|m| [m.yes, m.no]).collect();
+    let nats = async_nats::connect(&nats_server.url).await.unwrap();
+    let mut stream = nats.subscribe(subjects::market_data_all("sim")).await.unwrap();
+    let metrics = MarketDataMetrics::new();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let agent =
+        tokio::spawn(market_data::run(agent_config(&sim, &nats_server.url, tokens.clone()), metrics.clone(), stop_rx));
+    let trading =
+        |accepting: bool| move |b: &MarketEventBody| *b == MarketEventBody::Trading { accepting_orders: accepting };
+
+    // Closed to orders, then open again: both tokens hear it.
+    let _ =
+        wait_for(&mut stream, markets[0].yes, "a snapshot", |b| matches!(b, MarketEventBody::Snapshot { .. })).await;
+    assert!(sim.halt(0, true).await);
+    let _ = wait_for(&mut stream, markets[0].yes, "a halt", trading(false)).await;
+    let _ = wait_for(&mut stream, markets[0].no, "a halt", trading(false)).await;
+    assert_eq!(metrics.markets_halted.get(), 1);
+    assert!(sim.halt(0, false).await);
+    let _ = wait_for(&mut stream, markets[0].no, "a reopening", trading(true)).await;
+
+    // Resolved: published with REST's winner, to both tokens.
+    assert!(sim.resolve(1, false).await);
+    let ev =
+        wait_for(&mut stream, markets[1].no, "a resolution", |b| matches!(b, MarketEventBody::Resolved { .. })).await;
+    assert_eq!(ev.body, MarketEventBody::Resolved { winner: true });
+    let ev =
+        wait_for(&mut stream, markets[1].yes, "a resolution", |b| matches!(b, MarketEventBody::Resolved { .. })).await;
+    assert_eq!(ev.body, MarketEventBody::Resolved { winner: false });
+    assert_eq!(metrics.resolutions.get(), 1);
+    assert_eq!(metrics.resolution_disagreements.get(), 0);
+    stop_tx.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), agent).await.expect("agent stops").unwrap().unwrap();
+
+    // An agent started after the resolution (no frame will announce it again) finds it over REST.
+    let metrics = MarketDataMetrics::new();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let agent =
+        tokio::spawn(market_data::run(agent_config(&sim, &nats_server.url, tokens.clone()), metrics.clone(), stop_rx));
+    let ev = wait_for(&mut stream, markets[1].yes, "a resolution found over REST", |b| {
+        matches!(b, MarketEventBody::Resolved { .. })
+    })
+    .await;
+    assert_eq!(ev.body, MarketEventBody::Resolved { winner: false });
+    assert!(metrics.render().contains("polyfleet_md_market_status_total{kind=\"ok\"}"));
+    stop_tx.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), agent).await.expect("agent stops").unwrap().unwrap();
 }

@@ -9,7 +9,8 @@
 //! 3. Redis stops: intents are rejected with `risk_store_unavailable` (fail closed); Redis comes
 //!    back and orders are approved and filled again.
 //! 4. The execution agent is killed (SIGKILL) while executing and restarted: no fill twice.
-//! 6. The simulator resolves the event (its markets one by one, the first while Redis is down:
+//! 6. The event's markets close to orders (no intent on a new opportunity), then the simulator
+//!    resolves the event (its markets one by one, the first while Redis is down:
 //!    that settlement is retried, and the redemption the strategy asked for then is refused and
 //!    asked again): the execution agent settles the strategy's sets at the payouts, once per market; the strategy redeems the winning leg
 //!    through risk and execution; the store equals the ledger of every fill with those
@@ -330,6 +331,21 @@ async fn order_path_end_to_end() {
     // 6. The event resolves (outcome 0 wins): the execution agent settles the strategy's sets at
     // the payouts, once, in the store: exactly the ledger of every fill, then each market settled.
     let outcomes: Vec<usize> = sim.with_model(|m| m.events()[0].markets.clone()).await.unwrap();
+    // First the event closes to orders (awaiting resolution), as the venue's markets do: the
+    // market-data agent learns it from the REST status, and a new opportunity on the closed
+    // markets brings no order at all (positions are held until the resolution).
+    for &i in &outcomes {
+        assert!(sim.halt(i, true).await);
+    }
+    wait_until_async("the market-data agent to report the event closed", || async {
+        md.metrics_text().await.contains("polyfleet_md_markets_halted 3")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = seen.lock().unwrap().intents_seen();
+    new_opportunity(&sim, 1).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(seen.lock().unwrap().intents_seen(), before, "no intent on markets closed to orders");
     // The first market resolves while Redis is down: its settlement waits and is retried.
     redis.stop();
     assert!(sim.resolve(outcomes[0], true).await);

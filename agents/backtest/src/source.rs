@@ -79,6 +79,9 @@ impl<I: Iterator<Item = RecordLine>> Iterator for Events<I> {
                 match a {
                     Action::Publish(ev) => self.ready.push_back(ev),
                     Action::Resync(_) => self.resyncs += 1,
+                    // A recording's resolutions are facts already: this normalizer publishes them
+                    // as recorded and never asks for confirmation.
+                    Action::ConfirmResolution(_) => {}
                 }
             }
         }

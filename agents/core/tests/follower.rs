@@ -75,3 +75,17 @@ fn a_resolved_market_is_never_live_again() {
     assert_eq!(f.on_event(&snapshot(8, 4100)), Followed::Reset);
     assert!(!f.is_live(), "a resolved market's book does not trade");
 }
+
+#[test]
+fn a_market_that_stops_accepting_orders_is_not_live_until_it_accepts_again() {
+    let mut f = BookFollower::new();
+    // Stated before the book is known (a late subscriber hears the restated status first).
+    let halt = |seq, accepting_orders| ev(seq, MarketEventBody::Trading { accepting_orders });
+    assert!(matches!(f.on_event(&halt(3, false)), Followed::Gap { .. }));
+    assert_eq!(f.on_event(&snapshot(3, 4000)), Followed::Reset);
+    assert!(f.is_halted() && !f.is_live(), "halted before the snapshot: still halted after it");
+    assert_eq!(f.on_event(&halt(4, false)), Followed::Applied);
+    assert_eq!(f.book().best_bid().unwrap().price, px(4000), "the book is kept (positions are marked on it)");
+    assert_eq!(f.on_event(&halt(5, true)), Followed::Applied);
+    assert!(f.is_live() && !f.is_halted());
+}

@@ -57,6 +57,7 @@ fn body() -> impl Strategy<Value = MarketEventBody> {
         price().prop_map(|tick| MarketEventBody::TickSize { tick }),
         any::<bool>().prop_map(|winner| MarketEventBody::Resolved { winner }),
         any::<bool>().prop_map(|healthy| MarketEventBody::FeedStatus { healthy }),
+        any::<bool>().prop_map(|accepting_orders| MarketEventBody::Trading { accepting_orders }),
     ]
 }
 

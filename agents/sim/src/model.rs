@@ -17,6 +17,7 @@ use polyfleet_core::book::OrderBook;
 use polyfleet_core::wire::Level;
 use polyfleet_core::{BookSide, ConditionId, Price, Quantity, Rounding, Side, TokenId};
 use polyfleet_polymarket::data::book_hash::{BookMeta, book_hash};
+use polyfleet_polymarket::http::market_status::{MarketStatus, StatusToken};
 use polyfleet_polymarket::websocket::frames::{
     ChangeOut, TradeOut, book_frame, last_trade_frame, market_resolved_frame, price_change_frame, tick_size_frame,
 };
@@ -93,6 +94,8 @@ pub struct SimMarket {
     discount_steps: u32,
     /// Resolved (YES won when true): no more quotes or trades.
     resolved: Option<bool>,
+    /// Closed to orders, not resolved yet: no quotes or trades, the book stands still.
+    halted: bool,
 }
 
 /// A neg-risk event: its markets' YES prices sum to 1.
@@ -172,6 +175,7 @@ fn new_market(
         last_trade: None,
         discount_steps: 0,
         resolved: None,
+        halted: false,
     }
 }
 
@@ -341,8 +345,8 @@ impl Simulator {
         {
             return self.resolve_all();
         }
-        if self.markets[i].resolved.is_some() {
-            // A resolved market is over: the step passes without news.
+        if self.markets[i].resolved.is_some() || self.markets[i].halted {
+            // A resolved or closed market is over: the step passes without news.
             return out;
         }
         let roll = self.rng.below(100);
@@ -586,6 +590,36 @@ impl Simulator {
             out.extend(self.resolve(i, yes_wins));
         }
         out
+    }
+
+    /// Closes market `market` to orders without resolving it (`halted`), or opens it again: the
+    /// CLOB status says so, its book stands still and the order API refuses orders on it. False
+    /// for an unknown or resolved market.
+    pub fn halt(&mut self, market: usize, halted: bool) -> bool {
+        let Some(m) = self.markets.get_mut(market).filter(|m| m.resolved.is_none()) else { return false };
+        m.halted = halted;
+        true
+    }
+
+    /// Whether the venue takes orders on the market of `token` (open, not resolved).
+    pub fn accepts_orders(&self, token: &TokenId) -> bool {
+        self.find_token(token).is_some_and(|(i, _)| self.markets[i].resolved.is_none() && !self.markets[i].halted)
+    }
+
+    /// The CLOB status of the market with condition id `market`.
+    pub fn market_status(&self, market: &ConditionId) -> Option<MarketStatus> {
+        let m = self.markets.iter().find(|m| m.condition == *market)?;
+        let token = |token_id: TokenId, outcome: &str, won: bool| StatusToken {
+            token_id,
+            outcome: outcome.into(),
+            winner: m.resolved == Some(won),
+        };
+        Some(MarketStatus {
+            market: m.condition,
+            closed: m.resolved.is_some(),
+            accepting_orders: m.resolved.is_none() && !m.halted,
+            tokens: vec![token(m.yes, "Yes", true), token(m.no, "No", false)],
+        })
     }
 
     /// Whether market `market` resolved, and to YES (`Some(true)`) or NO.

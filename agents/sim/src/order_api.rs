@@ -136,6 +136,9 @@ async fn place(shared: &Shared, account: &Account, posted: &PostedOrder) -> Resu
         shared.signature_failures.fetch_add(1, Ordering::Relaxed);
         (StatusCode::BAD_REQUEST, e.to_string())
     })?;
+    if !model.accepts_orders(&token) {
+        return Err((StatusCode::BAD_REQUEST, format!("market {} is not accepting orders", meta.market)));
+    }
     let book = guard.0.book(&token).ok_or((StatusCode::BAD_REQUEST, "no book".to_string()))?;
     let rules = MarketRules { tick: meta.tick_size, min_size: meta.min_order_size, fees };
     let order = VenueOrder {

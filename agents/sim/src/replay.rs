@@ -12,6 +12,7 @@ use polyfleet_core::book::OrderBook;
 use polyfleet_core::{ConditionId, TokenId};
 use polyfleet_polymarket::data::normalize::Normalizer;
 use polyfleet_polymarket::data::recording::RecordLine;
+use polyfleet_polymarket::http::market_status::{MarketStatus, StatusToken};
 use polyfleet_polymarket::{Decoder, MarketMessage};
 
 use crate::model::{SimFrame, Simulator};
@@ -28,6 +29,8 @@ pub struct Replay {
     actions: Vec<polyfleet_polymarket::data::normalize::Action>,
     /// Per token, the last recorded `book` object, while no later frame changed the book.
     recorded: HashMap<TokenId, String>,
+    /// Markets the replay has resolved so far, with their winning token.
+    resolved: HashMap<ConditionId, Option<TokenId>>,
 }
 
 /// The elements of a top-level JSON array (or the frame itself when it is an object).
@@ -95,6 +98,7 @@ impl Replay {
             markets,
             actions: vec![],
             recorded: HashMap::new(),
+            resolved: HashMap::new(),
         };
         while replay.next < replay.frames.len() && !replay.norm.all_live() {
             let text = std::mem::take(&mut replay.frames[replay.next]);
@@ -110,7 +114,7 @@ impl Replay {
     fn apply(&mut self, text: &str) {
         self.norm.on_frame(text.as_bytes(), 0, &mut self.actions);
         self.actions.clear();
-        let markets = &self.markets;
+        let (markets, resolved) = (&self.markets, &mut self.resolved);
         for element in elements(text) {
             let mut book = None;
             let mut touched = vec![];
@@ -119,7 +123,11 @@ impl Replay {
                 MarketMessage::PriceChange { changes, .. } => touched.extend(changes.iter().map(|c| c.asset)),
                 MarketMessage::TickSize { asset, .. } => touched.push(*asset),
                 // A trade changes both tokens' summaries (their last trade price).
-                MarketMessage::LastTrade { market, .. } | MarketMessage::Resolved { market, .. } => {
+                MarketMessage::LastTrade { market, .. } => {
+                    touched.extend(markets.get(market).into_iter().flatten().copied());
+                }
+                MarketMessage::Resolved { market, winning_asset, .. } => {
+                    resolved.insert(*market, *winning_asset);
                     touched.extend(markets.get(market).into_iter().flatten().copied());
                 }
                 MarketMessage::BestBidAsk { .. } | MarketMessage::NewMarket { .. } => {}
@@ -164,6 +172,24 @@ impl Source for Replay {
     }
     fn tokens(&self) -> Vec<TokenId> {
         self.markets.values().flatten().copied().collect()
+    }
+    fn market_status(&self, market: &ConditionId) -> Option<MarketStatus> {
+        // What the recording shows: open until its `market_resolved` frame has been replayed.
+        let tokens = self.markets.get(market)?;
+        let winner = self.resolved.get(market);
+        Some(MarketStatus {
+            market: *market,
+            closed: winner.is_some(),
+            accepting_orders: winner.is_none(),
+            tokens: tokens
+                .iter()
+                .map(|t| StatusToken {
+                    token_id: *t,
+                    outcome: String::new(),
+                    winner: winner.is_some_and(|w| *w == Some(*t)),
+                })
+                .collect(),
+        })
     }
     fn model(&self) -> Option<&Simulator> {
         None

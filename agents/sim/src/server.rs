@@ -154,6 +154,12 @@ impl SimHandle {
         resolve(&self.shared, market, yes_wins).await
     }
 
+    /// Closes market `market` of the model to orders without resolving it, or opens it again
+    /// (see [`Simulator::halt`]); false for an unknown or resolved market, or a replay.
+    pub async fn halt(&self, market: usize, halted: bool) -> bool {
+        self.shared.sim.lock().await.0.model_mut().is_some_and(|m| m.halt(market, halted))
+    }
+
     /// Every token served.
     pub async fn tokens(&self) -> Vec<TokenId> {
         self.shared.sim.lock().await.0.tokens()
@@ -274,6 +280,7 @@ pub async fn serve_source(
         .route("/neg-risk", get(rest_neg_risk))
         .route("/fee-rate", get(rest_fee_rate))
         .route("/markets", get(gamma_markets))
+        .route("/markets/{condition_id}", get(clob_market))
         .route("/events", get(gamma_events))
         .route("/sim/faults/drop", post(fault_drop))
         .route("/sim/faults/freeze", post(fault_freeze))
@@ -281,6 +288,7 @@ pub async fn serve_source(
         .route("/sim/faults/delay", post(fault_delay))
         .route("/sim/misprice", post(scenario_misprice))
         .route("/sim/resolve", post(scenario_resolve))
+        .route("/sim/halt", post(scenario_halt))
         .merge(crate::order_api::routes())
         .with_state(shared.clone());
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -480,15 +488,30 @@ fn gamma_market(sim: &Simulator, i: usize) -> Value {
         "outcomes": serde_json::Value::Array(vec!["Yes".into(), "No".into()]).to_string(),
         "clobTokenIds": serde_json::Value::Array(vec![m.yes.to_string().into(), m.no.to_string().into()]).to_string(),
         "active": true,
-        "closed": false,
+        "closed": sim.resolution(i).is_some(),
         "enableOrderBook": true,
-        "acceptingOrders": true,
+        "acceptingOrders": sim.accepts_orders(&m.yes),
         "negRisk": m.event.is_some(),
         "groupItemTitle": m.outcome,
         "orderPriceMinTickSize": format_price(m.tick).parse::<Value>().unwrap_or(Value::Null),
         "orderMinSize": 5,
         "feesEnabled": sim.config().fee_rate_bps > 0,
     })
+}
+
+/// The CLOB's `GET /markets/{condition_id}`: trading and resolution status.
+async fn clob_market(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::Path(condition_id): axum::extract::Path<String>,
+) -> Response {
+    let Ok(market) = polyfleet_core::ConditionId::parse(&condition_id) else {
+        return bad_request(format!("invalid condition id {condition_id:?}"));
+    };
+    let guard = shared.sim.lock().await;
+    match guard.0.market_status(&market) {
+        Some(st) => Json(polyfleet_polymarket::http::market_status::market_status_json(&st)).into_response(),
+        None => not_found(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -631,6 +654,22 @@ async fn resolve(shared: &Shared, market: usize, yes_wins: bool) -> bool {
     let Some(f) = guard.0.model_mut().and_then(|m| m.resolve(market, yes_wins)) else { return false };
     let _ = shared.frames.send(Stamped { step, assets: f.assets.into(), text: f.text.into() });
     true
+}
+
+#[derive(Deserialize)]
+struct HaltQuery {
+    /// Index of the market in the model.
+    market: usize,
+    /// `true` closes it to orders, `false` opens it again.
+    on: bool,
+}
+
+async fn scenario_halt(State(shared): State<Arc<Shared>>, Query(q): Query<HaltQuery>) -> (StatusCode, &'static str) {
+    if shared.sim.lock().await.0.model_mut().is_some_and(|m| m.halt(q.market, q.on)) {
+        (StatusCode::OK, "ok")
+    } else {
+        (StatusCode::NOT_FOUND, "no such market, already resolved, or not a model")
+    }
 }
 
 async fn fault_delay(State(shared): State<Arc<Shared>>, Query(q): Query<Millis>) -> &'static str {

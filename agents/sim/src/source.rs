@@ -1,8 +1,9 @@
 //! Where the simulator server's market comes from: the seeded [`Simulator`] model, or a
 //! [`crate::replay::Replay`] of a recording. The server only needs frames, snapshots and books.
 
-use polyfleet_core::TokenId;
 use polyfleet_core::book::OrderBook;
+use polyfleet_core::{ConditionId, TokenId};
+use polyfleet_polymarket::http::market_status::MarketStatus;
 
 use crate::model::{SimFrame, Simulator};
 
@@ -16,6 +17,8 @@ pub trait Source: Send + 'static {
     fn book(&self, token: &TokenId) -> Option<OrderBook>;
     /// Every token served.
     fn tokens(&self) -> Vec<TokenId>;
+    /// The CLOB's status of a market now (`GET /markets/{condition_id}`).
+    fn market_status(&self, market: &ConditionId) -> Option<MarketStatus>;
     /// The model, when the source is one (REST metadata endpoints need it).
     fn model(&self) -> Option<&Simulator>;
     /// The model, mutable (scenario injection).
@@ -34,6 +37,9 @@ impl Source for Simulator {
     }
     fn tokens(&self) -> Vec<TokenId> {
         self.markets().iter().flat_map(|m| [m.yes, m.no]).collect()
+    }
+    fn market_status(&self, market: &ConditionId) -> Option<MarketStatus> {
+        Simulator::market_status(self, market)
     }
     fn model(&self) -> Option<&Simulator> {
         Some(self)

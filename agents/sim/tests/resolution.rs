@@ -23,7 +23,7 @@ fn resolved(norm: &mut Normalizer, frames: &[String]) -> HashMap<TokenId, bool> 
                 MarketEventBody::Resolved { winner } => Some((ev.token, winner)),
                 _ => None,
             },
-            Action::Resync(_) => None,
+            Action::Resync(_) | Action::ConfirmResolution(_) => None,
         })
         .collect()
 }

@@ -53,3 +53,32 @@ async fn resolves_markets_from_the_simulator() {
     let missing = reqwest::get(format!("{}/book?token_id=1", sim.http_url())).await.unwrap();
     assert_eq!(missing.status(), 404);
 }
+
+/// The CLOB market status follows the model: open, closed to orders (halted), open again,
+/// resolved with its winner; unknown markets are 404.
+#[tokio::test]
+async fn market_status_follows_halts_and_resolutions() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = server::serve(SimConfig::default(), "127.0.0.1:0".parse::<SocketAddr>().unwrap(), 0).await.unwrap();
+    let rest = RestClient::new(sim.http_url(), sim.http_url(), Retry::default()).unwrap();
+    let m = sim.with_model(|m| m.markets()[0].clone()).await.unwrap();
+    let st = rest.market_status(&m.condition).await.unwrap().unwrap();
+    assert!(st.accepting_orders && !st.closed && st.winner().is_none());
+    assert_eq!(st.tokens.iter().map(|t| t.token_id).collect::<Vec<_>>(), vec![m.yes, m.no]);
+
+    assert!(sim.halt(0, true).await);
+    let st = rest.market_status(&m.condition).await.unwrap().unwrap();
+    assert!(!st.accepting_orders && !st.closed && st.winner().is_none());
+    assert!(!rest.market_by_condition(&m.condition).await.unwrap().unwrap().accepting_orders);
+    assert!(sim.halt(0, false).await);
+    assert!(rest.market_status(&m.condition).await.unwrap().unwrap().accepting_orders);
+
+    assert!(sim.resolve(0, false).await);
+    let st = rest.market_status(&m.condition).await.unwrap().unwrap();
+    assert!(st.closed && !st.accepting_orders);
+    assert_eq!(st.winner(), Some(m.no));
+    assert!(!sim.halt(0, true).await, "a resolved market cannot be halted");
+
+    let unknown = polyfleet_core::ConditionId::from_bytes([9; 32]);
+    assert!(rest.market_status(&unknown).await.unwrap().is_none());
+}

@@ -127,6 +127,13 @@ pub struct Seen {
     pub ctf_reports: Vec<polyfleet_core::wire::CtfReport>,
 }
 
+impl Seen {
+    /// Intents the gateway decided (orders and conditional-token operations).
+    pub fn intents_seen(&self) -> usize {
+        self.decisions.len() + self.ctf_decisions.len()
+    }
+}
+
 pub async fn collect(bus: &NatsBus, seen: Arc<Mutex<Seen>>) {
     let specs = [
         (subjects::STREAM_DECISIONS, "decision.>"),
@@ -284,6 +291,8 @@ pub fn market_data(
         tokens,
         "--nats",
         nats,
+        "--market-status-s",
+        "1",
     ]);
     Agent::spawn_logged("market-data", a, env, log)
 }

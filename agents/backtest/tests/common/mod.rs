@@ -108,7 +108,7 @@ impl Feed {
         self.norm.on_frame(frame, now_ms * 1_000_000, &mut self.actions);
         out.extend(self.actions.drain(..).filter_map(|a| match a {
             Action::Publish(ev) => Some(ev),
-            Action::Resync(_) => None,
+            Action::Resync(_) | Action::ConfirmResolution(_) => None,
         }));
     }
 

@@ -14,6 +14,8 @@ pub struct BookFollower {
     healthy: bool,
     /// The market resolved: the book is over, whatever comes after.
     resolved: bool,
+    /// The venue does not take orders on the market now (closed, awaiting resolution).
+    halted: bool,
     /// Gaps seen (each needs a snapshot).
     pub gaps: u64,
 }
@@ -52,9 +54,15 @@ impl BookFollower {
         self.seq
     }
 
-    /// True when in sequence, the feed says healthy and the market has not resolved.
+    /// True when in sequence, the feed says healthy, the venue takes orders on the market and it
+    /// has not resolved.
     pub fn is_live(&self) -> bool {
-        self.seq.is_some() && self.healthy && !self.resolved && self.book.state() == BookState::Live
+        self.seq.is_some() && self.healthy && !self.halted && !self.resolved && self.book.state() == BookState::Live
+    }
+
+    /// True while the venue does not take orders on the market (closed, awaiting resolution).
+    pub fn is_halted(&self) -> bool {
+        self.halted
     }
 
     /// True once the market resolved (its book is never live again: nothing trades on it).
@@ -65,8 +73,12 @@ impl BookFollower {
     /// Applies one event.
     pub fn on_event(&mut self, ev: &MarketEvent) -> Followed {
         // Final whatever its place in the sequence.
-        if matches!(ev.body, MarketEventBody::Resolved { .. }) {
-            self.resolved = true;
+        // Market status is a level, restated while it holds: applied whatever its place in the
+        // sequence.
+        match ev.body {
+            MarketEventBody::Resolved { .. } => self.resolved = true,
+            MarketEventBody::Trading { accepting_orders } => self.halted = !accepting_orders,
+            _ => {}
         }
         if let MarketEventBody::Snapshot { bids, asks, tick, .. } = &ev.body {
             // Older than what the follower has, or the very state it is live on (a snapshot
@@ -100,7 +112,10 @@ impl BookFollower {
             }
             MarketEventBody::TickSize { tick } => self.book.tick_size_changed(*tick),
             MarketEventBody::FeedStatus { healthy } => self.healthy = *healthy,
-            MarketEventBody::Trade { .. } | MarketEventBody::Resolved { .. } | MarketEventBody::Snapshot { .. } => {}
+            MarketEventBody::Trade { .. }
+            | MarketEventBody::Resolved { .. }
+            | MarketEventBody::Trading { .. }
+            | MarketEventBody::Snapshot { .. } => {}
         }
         Followed::Applied
     }

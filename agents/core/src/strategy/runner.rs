@@ -152,7 +152,10 @@ impl StrategyRunner {
             Followed::Applied | Followed::Reset => {
                 let changes_book = matches!(
                     ev.body,
-                    MarketEventBody::Snapshot { .. } | MarketEventBody::Delta(_) | MarketEventBody::FeedStatus { .. }
+                    MarketEventBody::Snapshot { .. }
+                        | MarketEventBody::Delta(_)
+                        | MarketEventBody::FeedStatus { .. }
+                        | MarketEventBody::Trading { .. }
                 );
                 if changes_book {
                     self.cause_seq = ev.seq;

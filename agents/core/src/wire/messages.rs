@@ -87,6 +87,14 @@ pub enum MarketEventBody {
         /// True when data flows and the book is trusted.
         healthy: bool,
     },
+    /// Whether the venue takes orders on this token's market (from its REST market status). A
+    /// market that closed without resolving yet stops accepting orders: nothing new is placed on
+    /// it, positions are held (and marked) until it resolves. Restated by the market-data agent on
+    /// every status poll while it holds, so a late subscriber learns it too.
+    Trading {
+        /// False while the venue refuses orders on the market.
+        accepting_orders: bool,
+    },
 }
 
 /// Execution mode of an order (`paper`, `shadow`, `live` in JSON).

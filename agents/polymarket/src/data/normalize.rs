@@ -4,12 +4,21 @@
 //! token (`seq` + 1 each, so a subscriber sees any gap), checks the venue's hash after every
 //! delta that carries one (a mismatch asks for a REST resync), voids a book on a tick-size change
 //! until the next snapshot, and marks tokens unhealthy when their connection drops.
+//!
+//! Market status: a `market_resolved` frame is published at once, or, when the normalizer
+//! [confirms resolutions](Normalizer::confirming_resolutions), held until the venue's REST market
+//! status names the same winner ([`Action::ConfirmResolution`], then
+//! [`Normalizer::on_market_status`]; REST wins a disagreement, which is counted). The status also
+//! says when a market stops accepting orders before it resolves ([`MarketEventBody::Trading`]),
+//! and resolutions no connection heard (the agent was down). Both are restated on every status
+//! the owner feeds in, so a subscriber that starts later learns them.
 
 use polyfleet_core::book::{BookState, OrderBook};
 use polyfleet_core::wire::{Level, LevelChange, MarketEvent, MarketEventBody};
 use polyfleet_core::{ConditionId, Price, Quantity, TokenId, TokenMap};
 
 use crate::data::book_hash::{BookMeta, book_hash};
+use crate::http::market_status::MarketStatus;
 use crate::websocket::market::{Decoder, MarketMessage};
 
 /// What the owner must do.
@@ -20,6 +29,9 @@ pub enum Action {
     /// The token's book disagrees with the venue's hash: fetch `/book` and feed it to
     /// [`Normalizer::on_frame`].
     Resync(TokenId),
+    /// The market channel says this market resolved: fetch its REST status and feed it to
+    /// [`Normalizer::on_market_status`] (only when confirming resolutions).
+    ConfirmResolution(ConditionId),
 }
 
 /// What became of one frame, as a whole: the first that applies, in this order.
@@ -134,6 +146,21 @@ pub struct NormalizeStats {
     pub refined_ticks: u64,
     /// Events published.
     pub published: u64,
+    /// `market_resolved` frames held for confirmation through the REST market status.
+    pub resolutions_to_confirm: u64,
+    /// Resolutions whose REST winner differed from the market channel's (REST was followed).
+    pub resolution_disagreements: u64,
+}
+
+/// What the normalizer knows of its markets' status (see the module docs).
+#[derive(Debug, Default)]
+struct MarketStates {
+    /// Hold `market_resolved` frames until REST confirms them.
+    confirm: bool,
+    /// Resolutions the market channel announced, awaiting confirmation (with the winner it named).
+    pending: std::collections::HashMap<ConditionId, Option<TokenId>>,
+    /// Markets not accepting orders (closed, awaiting resolution).
+    halted: std::collections::HashSet<ConditionId>,
 }
 
 #[derive(Debug)]
@@ -171,6 +198,7 @@ pub struct Normalizer {
     decoder: Decoder,
     tokens: TokenMap<TokenState>,
     stats: NormalizeStats,
+    markets: MarketStates,
 }
 
 fn empty_meta(asset: TokenId) -> BookMeta {
@@ -188,10 +216,76 @@ fn empty_meta(asset: TokenId) -> BookMeta {
 impl Normalizer {
     /// A normalizer serving `tokens`.
     pub fn new(tokens: impl IntoIterator<Item = TokenId>) -> Normalizer {
-        let mut n =
-            Normalizer { decoder: Decoder::new(), tokens: TokenMap::default(), stats: NormalizeStats::default() };
+        let mut n = Normalizer {
+            decoder: Decoder::new(),
+            tokens: TokenMap::default(),
+            stats: NormalizeStats::default(),
+            markets: MarketStates::default(),
+        };
         n.add_tokens(tokens);
         n
+    }
+
+    /// Holds every `market_resolved` frame until the REST market status confirms it (see the
+    /// module docs); the owner must then answer [`Action::ConfirmResolution`].
+    pub fn confirming_resolutions(mut self) -> Normalizer {
+        self.markets.confirm = true;
+        self
+    }
+
+    /// The markets of the served tokens, as far as frames have named them.
+    pub fn markets(&self) -> Vec<ConditionId> {
+        let none = ConditionId::from_bytes([0; 32]);
+        let mut out: Vec<ConditionId> = self.tokens.values().map(|s| s.meta.market).filter(|m| *m != none).collect();
+        out.sort_unstable_by_key(|m| *m.as_bytes());
+        out.dedup();
+        out
+    }
+
+    /// Markets known not to accept orders now (closed, awaiting resolution).
+    pub fn halted_markets(&self) -> usize {
+        self.markets.halted.len()
+    }
+
+    /// Resolutions the market channel announced that REST has not confirmed yet.
+    pub fn unconfirmed_resolutions(&self) -> Vec<ConditionId> {
+        let mut out: Vec<ConditionId> = self.markets.pending.keys().copied().collect();
+        out.sort_unstable_by_key(|m| *m.as_bytes());
+        out
+    }
+
+    /// Applies a market's REST status: a resolution (confirmed, or found without any frame) is
+    /// published to every served token of the market; a market that does not accept orders is
+    /// published as not trading (and as trading again when it accepts orders once more). Both
+    /// are restated on every call. Returns true while a resolution the market channel announced
+    /// is still not confirmed (ask again later).
+    pub fn on_market_status(&mut self, st: &MarketStatus, recv_ts_ns: u64, out: &mut Vec<Action>) -> bool {
+        let states = &mut self.markets;
+        let body = if let Some(winner) = st.winner() {
+            if let Some(Some(said)) = states.pending.remove(&st.market)
+                && said != winner
+            {
+                self.stats.resolution_disagreements += 1;
+            }
+            states.halted.remove(&st.market);
+            None
+        } else if !st.accepting_orders || st.closed {
+            states.halted.insert(st.market);
+            Some(MarketEventBody::Trading { accepting_orders: false })
+        } else if states.halted.remove(&st.market) {
+            Some(MarketEventBody::Trading { accepting_orders: true })
+        } else {
+            return states.pending.contains_key(&st.market);
+        };
+        let mut sink = Sink { stats: &mut self.stats, out, recv_ts_ns };
+        for t in &st.tokens {
+            let Some(s) = self.tokens.get_mut(&t.token_id) else { continue };
+            s.meta.market = st.market;
+            let body = body.clone().unwrap_or(MarketEventBody::Resolved { winner: t.winner });
+            let ts = s.meta.timestamp_ms;
+            sink.publish(s, t.token_id, ts, body);
+        }
+        self.markets.pending.contains_key(&st.market)
     }
 
     /// Starts serving more tokens (their books start empty, awaiting a snapshot).
@@ -317,8 +411,8 @@ impl Normalizer {
 
     /// Decodes a frame and turns what it says into actions.
     pub fn on_frame(&mut self, frame: &[u8], recv_ts_ns: u64, out: &mut Vec<Action>) {
-        let Normalizer { decoder, tokens, stats } = self;
-        decoder.decode(frame, |m| handle(tokens, None, stats, m, recv_ts_ns, out));
+        let Normalizer { decoder, tokens, stats, markets } = self;
+        decoder.decode(frame, |m| handle(tokens, None, stats, markets, m, recv_ts_ns, out));
     }
 
     /// Like [`Normalizer::on_frame`], for a frame from a connection subscribed to `scope` only.
@@ -333,8 +427,8 @@ impl Normalizer {
         recv_ts_ns: u64,
         out: &mut Vec<Action>,
     ) {
-        let Normalizer { decoder, tokens, stats } = self;
-        decoder.decode(frame, |m| handle(tokens, Some(scope), stats, m, recv_ts_ns, out));
+        let Normalizer { decoder, tokens, stats, markets } = self;
+        decoder.decode(frame, |m| handle(tokens, Some(scope), stats, markets, m, recv_ts_ns, out));
     }
 }
 
@@ -376,6 +470,7 @@ fn handle(
     all_tokens: &mut TokenMap<TokenState>,
     scope: Option<&std::collections::HashSet<TokenId>>,
     stats: &mut NormalizeStats,
+    markets: &mut MarketStates,
     m: &MarketMessage<'_>,
     recv_ts_ns: u64,
     out: &mut Vec<Action>,
@@ -519,7 +614,17 @@ fn handle(
             let body = MarketEventBody::Trade { side: *side, price: *price, size: *size, fee_rate_bps: *fee_rate_bps };
             sink.publish(s, *asset, *timestamp_ms, body);
         }
-        MarketMessage::Resolved { winning_asset, assets, timestamp_ms, .. } => {
+        MarketMessage::Resolved { market, winning_asset, assets, timestamp_ms } => {
+            if markets.confirm {
+                // Held for the REST status; announced again while held: asked once.
+                if assets.iter().any(|a| tokens.get_mut(a).is_some())
+                    && markets.pending.insert(*market, *winning_asset).is_none()
+                {
+                    sink.stats.resolutions_to_confirm += 1;
+                    sink.out.push(Action::ConfirmResolution(*market));
+                }
+                return;
+            }
             for a in assets.iter() {
                 if let Some(s) = tokens.get_mut(a) {
                     let winner = *winning_asset == Some(*a);
@@ -578,7 +683,7 @@ mod tests {
         out.into_iter()
             .filter_map(|a| match a {
                 Action::Publish(e) => Some(e),
-                Action::Resync(_) => None,
+                Action::Resync(_) | Action::ConfirmResolution(_) => None,
             })
             .collect()
     }
@@ -635,5 +740,103 @@ mod tests {
         let ev = published(&mut norm, &book(&[("0.5", "10")], &[("0.52", "7")], ""));
         assert_eq!(tick_of(&ev[0]), p("0.001"));
         assert_eq!(norm.stats().inferred_ticks, 1);
+    }
+
+    fn status(accepting_orders: bool, closed: bool, winner: Option<usize>) -> MarketStatus {
+        use crate::http::market_status::StatusToken;
+        let token = |i: usize, id: &str| StatusToken {
+            token_id: TokenId::parse(id).unwrap(),
+            outcome: if i == 0 { "Yes" } else { "No" }.into(),
+            winner: winner == Some(i),
+        };
+        MarketStatus {
+            market: ConditionId::parse(MARKET).unwrap(),
+            closed,
+            accepting_orders,
+            tokens: vec![token(0, TOKEN), token(1, "99")],
+        }
+    }
+
+    fn bodies(out: &[Action]) -> Vec<MarketEventBody> {
+        out.iter()
+            .filter_map(|a| match a {
+                Action::Publish(e) => Some(e.body.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_resolution_is_held_until_rest_confirms_it_and_rest_wins_a_disagreement() {
+        let yes = TokenId::parse(TOKEN).unwrap();
+        let no = TokenId::parse("99").unwrap();
+        let market = ConditionId::parse(MARKET).unwrap();
+        let mut norm = Normalizer::new([yes]).confirming_resolutions();
+        let _ = published(&mut norm, &book(&[("0.4", "10")], &[("0.5", "10")], r#","tick_size":"0.01""#));
+        let frame = crate::websocket::frames::market_resolved_frame(market, &[yes, no], yes, "Yes", 5);
+        let mut out = vec![];
+        norm.on_frame(frame.as_bytes(), 0, &mut out);
+        assert_eq!(out, vec![Action::ConfirmResolution(market)], "nothing settles on the frame alone");
+        out.clear();
+        norm.on_frame(frame.as_bytes(), 0, &mut out);
+        assert!(out.is_empty(), "announced again while held: asked once");
+        assert_eq!(norm.unconfirmed_resolutions(), vec![market]);
+        // REST has not resolved it yet: still held, the market is closed to orders meanwhile.
+        assert!(norm.on_market_status(&status(false, true, None), 0, &mut out));
+        assert_eq!(bodies(&out), vec![MarketEventBody::Trading { accepting_orders: false }]);
+        out.clear();
+        // REST names the other token: it is followed, and the disagreement counted.
+        assert!(!norm.on_market_status(&status(false, true, Some(1)), 0, &mut out));
+        assert_eq!(bodies(&out), vec![MarketEventBody::Resolved { winner: false }], "only served tokens hear it");
+        assert_eq!(norm.stats().resolution_disagreements, 1);
+        assert!(norm.unconfirmed_resolutions().is_empty());
+        // Restated on every later status (a subscriber that starts late hears it).
+        out.clear();
+        assert!(!norm.on_market_status(&status(false, true, Some(1)), 0, &mut out));
+        assert_eq!(bodies(&out), vec![MarketEventBody::Resolved { winner: false }]);
+    }
+
+    #[test]
+    fn without_confirmation_a_frame_resolves_at_once() {
+        let yes = TokenId::parse(TOKEN).unwrap();
+        let market = ConditionId::parse(MARKET).unwrap();
+        let mut norm = Normalizer::new([yes]);
+        let _ = published(&mut norm, &book(&[("0.4", "10")], &[("0.5", "10")], r#","tick_size":"0.01""#));
+        let frame = crate::websocket::frames::market_resolved_frame(market, &[yes], yes, "Yes", 5);
+        let evs = published(&mut norm, &frame);
+        assert_eq!(
+            evs.iter().map(|e| e.body.clone()).collect::<Vec<_>>(),
+            vec![MarketEventBody::Resolved { winner: true }]
+        );
+    }
+
+    #[test]
+    fn a_market_closed_before_resolution_is_not_trading_until_it_reopens() {
+        let yes = TokenId::parse(TOKEN).unwrap();
+        let mut norm = Normalizer::new([yes]).confirming_resolutions();
+        let mut out = vec![];
+        assert!(!norm.on_market_status(&status(true, false, None), 0, &mut out));
+        assert!(out.is_empty(), "an open market says nothing");
+        assert!(!norm.on_market_status(&status(false, false, None), 0, &mut out));
+        assert!(!norm.on_market_status(&status(false, false, None), 0, &mut out));
+        assert!(!norm.on_market_status(&status(true, false, None), 0, &mut out));
+        assert!(!norm.on_market_status(&status(true, false, None), 0, &mut out));
+        assert_eq!(
+            bodies(&out),
+            vec![
+                MarketEventBody::Trading { accepting_orders: false },
+                MarketEventBody::Trading { accepting_orders: false },
+                MarketEventBody::Trading { accepting_orders: true },
+            ]
+        );
+        let seqs: Vec<u64> = out
+            .iter()
+            .filter_map(|a| match a {
+                Action::Publish(e) => Some(e.seq),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(seqs, vec![1, 2, 3], "status events are numbered with the book's events");
+        assert_eq!(norm.markets(), vec![ConditionId::parse(MARKET).unwrap()]);
     }
 }

@@ -305,6 +305,16 @@ impl RestClient {
         Ok(self.get_json(&url).await?.is_some())
     }
 
+    /// The CLOB's status of a market (`GET /markets/{condition_id}`): accepting orders, closed,
+    /// the winning token once resolved. `Ok(None)` when the CLOB does not know it.
+    pub async fn market_status(
+        &self,
+        id: &ConditionId,
+    ) -> Result<Option<super::market_status::MarketStatus>, RestError> {
+        let url = format!("{}/markets/{id}", self.clob);
+        self.get_json(&url).await?.map(|body| super::market_status::parse_market_status(&body)).transpose()
+    }
+
     /// Marks whether the CLOB already serves the market's books (`/book` of its first token).
     pub async fn check_clob(&self, market: &mut ResolvedMarket) -> Result<(), RestError> {
         let Some(first) = market.tokens.first() else { return Ok(()) };
