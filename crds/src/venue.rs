@@ -142,6 +142,14 @@ pub struct Endpoints {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048))]
     pub user_ws: Option<String>,
+    /// Polygon JSON-RPC URL for live conditional-token operations (merge, split, redeem), sent
+    /// from the signer's own address (EOA accounts). A URL that carries an API key belongs in
+    /// the credentials Secret instead (key polygonRpcUrl); this field wins when both are set.
+    /// Simulator Venues default to the simulator's chain; without either, live operations are
+    /// refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048))]
+    pub polygon_rpc: Option<String>,
 }
 
 /// Market-data sharding.

@@ -126,6 +126,10 @@ fn the_execution_agent_gets_credentials_only_as_secret_references_and_live_only_
     assert!(args.windows(2).any(|w| w == ["--clob-url", "http://sim-sim.trading.svc:8765"]));
     assert!(args.windows(2).any(|w| w == ["--user-ws-url", "ws://sim-sim.trading.svc:8765/ws/user"]));
     assert!(args.windows(2).any(|w| w == ["--orders-per-second", "40"]));
+    assert!(
+        args.windows(2).any(|w| w == ["--polygon-rpc", "http://sim-sim.trading.svc:8765/rpc"]),
+        "a simulator Venue's conditional-token operations go to the simulator's chain"
+    );
     assert!(!args.contains(&"--live-acknowledged".to_string()), "no acknowledgement, no live orders");
     assert!(!c.env.unwrap().iter().any(|e| e.name.starts_with("POLYMARKET_")), "no Secret, no credentials");
 
@@ -145,6 +149,7 @@ fn the_execution_agent_gets_credentials_only_as_secret_references_and_live_only_
         ("privateKey", "POLYMARKET_PRIVATE_KEY"),
         ("apiSecret", "POLYMARKET_API_SECRET"),
         ("apiPassphrase", "POLYMARKET_API_PASSPHRASE"),
+        ("polygonRpcUrl", "POLYGON_RPC_URL"),
     ] {
         let e = env.iter().find(|e| e.name == var).unwrap_or_else(|| panic!("{var}"));
         assert!(e.value.is_none(), "{var} is a reference, never a value");
@@ -157,6 +162,11 @@ fn the_execution_agent_gets_credentials_only_as_secret_references_and_live_only_
 
     venue.spec.live_trading.as_mut().unwrap().acknowledged = true;
     assert!(exec_of(&venue).args.unwrap().contains(&"--live-acknowledged".to_string()));
+
+    // The spec's RPC URL replaces the default.
+    venue.spec.endpoints.get_or_insert_default().polygon_rpc = Some("https://polygon.example/rpc".into());
+    let args = exec_of(&venue).args.unwrap();
+    assert!(args.windows(2).any(|w| w == ["--polygon-rpc", "https://polygon.example/rpc"]));
 }
 
 #[test]

@@ -148,6 +148,11 @@ struct LiveArgs {
     /// File that shadow report lines are appended to (they are logged anyway).
     #[arg(long, env = "POLYFLEET_SHADOW_REPORT")]
     shadow_report: Option<std::path::PathBuf>,
+    /// Polygon JSON-RPC URL for live conditional-token operations (merge, split, redeem). The
+    /// Venue's `spec.endpoints.polygonRpc`, or its Secret's `polygonRpcUrl` when the URL carries
+    /// a key; without it live operations are refused.
+    #[arg(long, env = "POLYGON_RPC_URL", hide_env_values = true)]
+    polygon_rpc: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -254,6 +259,7 @@ async fn main() -> anyhow::Result<()> {
                 },
                 shadow_report: l.shadow_report,
                 clock: polyfleet_agent::time::now_ns,
+                polygon_rpc: l.polygon_rpc.filter(|u| !u.trim().is_empty()),
             };
             let instruments = instruments(&tokens)?;
             let executor = if a.paper_latency_ms > 0 && credentials.is_none() {

@@ -12,6 +12,9 @@
 //!    posting and committing) is redelivered: the restarted agent finds it at the venue and does
 //!    not post it again; the order the dead-man switch cancelled is reported cancelled.
 //! 6. The kill switch flipped after an approval: the order is not sent.
+//! 8. The event resolves: the execution agent settles the set, and the strategy's redemption of
+//!    its winning leg, in live mode, is a signed transaction on the simulator's chain (never a
+//!    real one): the wallet's tokens and pUSD move by exactly what the ledger books.
 //! 7. The logs of every agent, the exported spans, the metrics and the risk store's contents
 //!    hold neither the private key nor the API secret or passphrase.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
@@ -129,6 +132,7 @@ async fn live_trading_against_the_simulators_order_api() {
         settle_after_ms: 300,
         fail_permille: 0,
         heartbeat_window_ms: DEAD_MAN_WINDOW_MS,
+        ..ExchangeConfig::default()
     })
     .await;
     let (event_yes, binary, markets) = sim
@@ -202,6 +206,8 @@ async fn live_trading_against_the_simulators_order_api() {
         &sim.user_ws_url(),
         "--heartbeat-ms",
         "300",
+        "--polygon-rpc",
+        &sim.rpc_url(),
     ]);
     let mut exec_env = env("execution");
     // The execution agent at trace: what it logs at its most verbose must hold no key material.
@@ -389,6 +395,45 @@ async fn live_trading_against_the_simulators_order_api() {
     assert!(update_of(&seen, "killed-1", OrderStatus::Rejected).unwrap().reason.unwrap().contains("kill switch"));
     assert_eq!(sim.order_posts(), posts, "nothing sent under the kill switch");
     store.set_limits(&policy, &limits(false)).await.unwrap();
+
+    // 8. The event resolves (outcome 0 wins): the winning leg is redeemed on the simulated chain.
+    let outcomes: Vec<usize> = sim.with_model(|m| m.events()[0].markets.clone()).await.unwrap();
+    let winner = event_yes[0].1;
+    let wallet = PrivateKeySigner::from_str(KEY).unwrap().address();
+    let held = |p: &[(TokenId, polyfleet_core::accounting::Position)]| {
+        p.iter().find(|(t, _)| *t == winner).map_or(Quantity::ZERO, |(_, p)| p.size)
+    };
+    let arb_held = held(&store.positions(&policy, "arb").await.unwrap());
+    assert!(!arb_held.is_zero(), "the strategy holds the winning leg");
+    let (cash_before, tokens_before) = sim.balances(wallet, &[winner]).await;
+    assert!(tokens_before[0] >= i128::from(arb_held.micros()), "the wallet holds what the ledger says");
+    let mined = sim.transactions_mined().await;
+    for (k, &i) in outcomes.iter().enumerate() {
+        assert!(sim.resolve(i, k == 0).await);
+    }
+    wait_until("the live redemption", Duration::from_secs(20), || {
+        seen.lock().unwrap().ctf_reports.iter().any(|r| r.status == polyfleet_core::wire::CtfStatus::Done)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    {
+        let s = seen.lock().unwrap();
+        let done: Vec<_> =
+            s.ctf_reports.iter().filter(|r| r.status == polyfleet_core::wire::CtfStatus::Done).collect();
+        assert_eq!(done.len(), 1, "one redemption: {:?}", s.ctf_reports);
+        assert_eq!(done[0].mode, Mode::Live);
+        assert_eq!(done[0].op, polyfleet_core::wire::CtfOp::Redeem {
+            market: event_yes[0].0,
+            token: winner,
+            size: arb_held
+        });
+    }
+    let (cash_after, tokens_after) = sim.balances(wallet, &[winner]).await;
+    let redeemed = i128::from(arb_held.micros());
+    assert_eq!(tokens_after[0], tokens_before[0] - redeemed, "the redeemed tokens left the wallet");
+    assert_eq!(cash_after, cash_before + redeemed, "1 pUSD per winning share");
+    assert_eq!(sim.transactions_mined().await, mined + 1, "one transaction");
+    assert!(held(&store.positions(&policy, "arb").await.unwrap()).is_zero(), "and none left in the ledger");
 
     // 7. No key material anywhere.
     let signer = PrivateKeySigner::from_str(KEY).unwrap().with_chain_id(Some(POLYGON));

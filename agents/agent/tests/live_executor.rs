@@ -2,7 +2,9 @@
 //! signed and compared with paper but never sent; the safety gates refuse live orders without
 //! the Venue's acknowledgement or credentials; HTTP 425 (matching-engine restart) is retried
 //! within the budget and reported when it lasts longer; a batch of 16 goes out as 15 + 1; the
-//! client-side rate limit makes a burst wait.
+//! client-side rate limit makes a burst wait. Live conditional-token operations are signed
+//! transactions on the simulator's chain (never a real one), refused without the acknowledgement
+//! or an RPC endpoint.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use std::sync::Arc;
@@ -56,6 +58,7 @@ fn settings(sim: &SimHandle, acknowledged: bool, report: Option<std::path::PathB
         limits: VenueLimits::default(),
         shadow_report: report,
         clock: polyfleet_agent::time::now_ns,
+        polygon_rpc: Some(sim.rpc_url()),
     }
 }
 
@@ -251,4 +254,85 @@ async fn engine_restarts_are_retried_batches_split_and_bursts_wait() {
     assert_eq!(sim.duplicate_posts(), 1);
     let (cancelled, refused) = venue.cancel(&orders.iter().map(|o| o.id.clone()).collect::<Vec<_>>()).await.unwrap();
     assert_eq!((cancelled.len(), refused.len()), (16, 0));
+}
+
+fn ctf_intent(id: &str, op: polyfleet_core::wire::CtfOp, mode: Mode) -> polyfleet_core::wire::CtfIntent {
+    polyfleet_core::wire::CtfIntent {
+        id: ClientOrderId::new(id).unwrap(),
+        namespace: "ns".into(),
+        strategy: "s".into(),
+        risk_policy: "rp".into(),
+        venue: "sim".into(),
+        op,
+        mode,
+        cause_seq: 0,
+        cause_recv_ts_ns: 0,
+        created_ts_ns: 1,
+    }
+}
+
+#[tokio::test]
+async fn live_conditional_token_operations_are_transactions_on_the_simulated_chain() {
+    use polyfleet_core::wire::CtfOp;
+    let (sim, market, yes, _) = sim().await;
+    let no = sim.with_model(|m| m.markets()[0].no).await.unwrap();
+    let who = creds().address();
+    let wallet = || async { sim.balances(who, &[yes, no]).await };
+    let (start, _) = wallet().await;
+    let shares = |n: u64| Quantity::from_shares(n).unwrap();
+    let usdc = |n: i128| n * 1_000_000;
+    let metrics = OrderPathMetrics::new("test");
+    let mut ex = LiveExecutor::start(
+        settings(&sim, true, None),
+        instruments(market, yes),
+        Some(creds()),
+        MemoryRiskStore::new(),
+        metrics.clone(),
+    )
+    .await
+    .unwrap();
+    let split = CtfOp::Split { market, tokens: [yes, no], size: shares(5) };
+    ex.ctf(&ctf_intent("split-1", split, Mode::Live), 1).await.unwrap();
+    assert_eq!(wallet().await, (start - usdc(5), vec![usdc(5), usdc(5)]));
+    let merge = |n| CtfOp::Merge { market, tokens: [yes, no], size: shares(n) };
+    ex.ctf(&ctf_intent("merge-1", merge(2), Mode::Live), 2).await.unwrap();
+    assert_eq!(wallet().await, (start - usdc(3), vec![usdc(3), usdc(3)]));
+    // The chain refuses what the wallet cannot do; nothing moves and the reason is the contract's.
+    let err = ex.ctf(&ctf_intent("merge-2", merge(9), Mode::Live), 3).await.unwrap_err();
+    assert!(err.contains("insufficient outcome token balance"), "{err}");
+    assert_eq!(wallet().await, (start - usdc(3), vec![usdc(3), usdc(3)]));
+    assert_eq!(sim.transactions_mined().await, 2);
+    // Resolved YES: the redemption pays the 3 YES, the NO are burnt worthless.
+    assert!(sim.resolve(0, true).await);
+    let redeem = CtfOp::Redeem { market, token: yes, size: shares(3) };
+    ex.ctf(&ctf_intent("redeem-1", redeem.clone(), Mode::Live), 4).await.unwrap();
+    assert_eq!(wallet().await, (start, vec![0, 0]));
+    // Paper operations never touch the chain.
+    ex.ctf(&ctf_intent("paper-1", merge(1), Mode::Paper), 5).await.unwrap();
+    assert_eq!(sim.transactions_mined().await, 3);
+    drop(ex);
+
+    // Without the acknowledgement, or without an RPC endpoint, live operations are refused
+    // before anything is sent.
+    let mut ex = LiveExecutor::start(
+        settings(&sim, false, None),
+        instruments(market, yes),
+        Some(creds()),
+        MemoryRiskStore::new(),
+        metrics.clone(),
+    )
+    .await
+    .unwrap();
+    let err = ex.ctf(&ctf_intent("redeem-2", redeem.clone(), Mode::Live), 6).await.unwrap_err();
+    assert!(err.contains("not acknowledged"), "{err}");
+    drop(ex);
+    let mut no_rpc = settings(&sim, true, None);
+    no_rpc.polygon_rpc = None;
+    let mut ex =
+        LiveExecutor::start(no_rpc, instruments(market, yes), Some(creds()), MemoryRiskStore::new(), metrics.clone())
+            .await
+            .unwrap();
+    let err = ex.ctf(&ctf_intent("redeem-3", redeem, Mode::Live), 7).await.unwrap_err();
+    assert!(err.contains("polygonRpc"), "{err}");
+    assert_eq!(sim.transactions_mined().await, 3);
 }

@@ -18,6 +18,8 @@ use polyfleet_core::{ClientOrderId, ConditionId, Money, Price, Quantity, Side, T
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::wallets::Wallets;
+
 /// Settlement and safety settings of the exchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExchangeConfig {
@@ -27,11 +29,18 @@ pub struct ExchangeConfig {
     pub fail_permille: u32,
     /// Silence after which an owner's open orders are cancelled (once heartbeats started).
     pub heartbeat_window_ms: u64,
+    /// Collateral every address starts with on the simulated chain, micro-USDC.
+    pub initial_collateral: i128,
 }
 
 impl Default for ExchangeConfig {
     fn default() -> Self {
-        ExchangeConfig { settle_after_ms: 1_500, fail_permille: 0, heartbeat_window_ms: 10_000 }
+        ExchangeConfig {
+            settle_after_ms: 1_500,
+            fail_permille: 0,
+            heartbeat_window_ms: 10_000,
+            initial_collateral: 1_000_000_000_000,
+        }
     }
 }
 
@@ -134,6 +143,7 @@ struct Trade {
     liquidity: Liquidity,
     price: Price,
     size: Quantity,
+    fee: Money,
     state: TradeState,
     match_ms: u64,
     last_ms: u64,
@@ -169,12 +179,14 @@ pub struct Exchange {
     heartbeats: HashMap<Uuid, Heartbeat>,
     seen: HashSet<String>,
     next: u64,
+    /// Balances on the simulated chain (moved by confirmed trades and conditional-token calls).
+    pub wallets: Wallets,
 }
 
 impl Exchange {
     /// An exchange with no orders.
     pub fn new(cfg: ExchangeConfig) -> Exchange {
-        Exchange { cfg, ..Exchange::default() }
+        Exchange { cfg, wallets: Wallets::new(cfg.initial_collateral), ..Exchange::default() }
     }
 
     /// Current settings.
@@ -260,7 +272,7 @@ impl Exchange {
         }
         for e in events {
             if let ExecEvent::Fill(f) = e {
-                let (id, ev) = self.record_trade(&order.id, f.price, f.size, Liquidity::Taker, now_ms);
+                let (id, ev) = self.record_trade(&order.id, &f, Liquidity::Taker, now_ms);
                 trade_ids.push(id);
                 out.extend(ev);
             }
@@ -280,7 +292,7 @@ impl Exchange {
             match e {
                 ExecEvent::Fill(f) => {
                     let Some(id) = self.by_cid.get(&f.client_order_id).cloned() else { continue };
-                    let (_, ev) = self.record_trade(&id, f.price, f.size, Liquidity::Maker, now_ms);
+                    let (_, ev) = self.record_trade(&id, &f, Liquidity::Maker, now_ms);
                     out.extend(ev);
                 }
                 ExecEvent::Update(u) => {
@@ -383,11 +395,36 @@ impl Exchange {
             t.state = if fails { TradeState::Failed } else { TradeState::Confirmed };
             t.last_ms = now_ms;
             let id = t.id.clone();
+            if !fails {
+                self.settle_on_chain(i);
+            }
             if let Some(ev) = self.trade_event(&id) {
                 out.push(ev);
             }
         }
         out
+    }
+
+    /// A confirmed trade moves the maker wallet's balances: a buy gives tokens for its cost and
+    /// fee, a sell takes tokens for its proceeds less the fee.
+    fn settle_on_chain(&mut self, i: usize) {
+        let t = &self.trades[i];
+        let Some(o) = self.orders.get(&t.order).map(|r| &r.order) else { return };
+        let Ok(maker) = o.maker.parse::<alloy::primitives::Address>() else { return };
+        let shares = i128::from(t.size.micros());
+        let cash = t.price.notional(t.size, polyfleet_core::Rounding::Down).map_or(0, |m| i128::from(m.micros()));
+        let fee = i128::from(t.fee.micros());
+        let (token, side) = (o.token, o.side);
+        match side {
+            Side::Buy => {
+                self.wallets.move_tokens(&maker, &token, shares);
+                self.wallets.move_collateral(&maker, -(cash + fee));
+            }
+            Side::Sell => {
+                self.wallets.move_tokens(&maker, &token, -shares);
+                self.wallets.move_collateral(&maker, cash - fee);
+            }
+        }
     }
 
     /// The venue's view of order `id` (`GET /data/order/{id}`), if `owner` posted it.
@@ -429,11 +466,11 @@ impl Exchange {
     fn record_trade(
         &mut self,
         order: &str,
-        price: Price,
-        size: Quantity,
+        fill: &polyfleet_core::wire::Fill,
         liquidity: Liquidity,
         now_ms: u64,
     ) -> (String, Option<UserEvent>) {
+        let (price, size) = (fill.price, fill.size);
         let i = self.trades.len();
         let id = format!("sim-trade-{}", i + 1);
         self.trades.push(Trade {
@@ -442,6 +479,7 @@ impl Exchange {
             liquidity,
             price,
             size,
+            fee: fill.fee,
             state: TradeState::Matched,
             match_ms: now_ms,
             last_ms: now_ms,

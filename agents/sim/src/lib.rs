@@ -1,8 +1,11 @@
 //! polyfleet's venue simulator: a seeded market model ([`model`]) that speaks Polymarket's market
 //! channel frame for frame, the default venue of local runs and tests; [`replay`] serves a
 //! recording instead, through the same [`server`]. The server also takes authenticated orders
-//! like the venue ([`order_api`], checked by [`venue_auth`], matched by [`exchange`]).
+//! like the venue ([`order_api`], checked by [`venue_auth`], matched by [`exchange`]), and
+//! conditional-token transactions on a minimal Polygon JSON-RPC chain ([`chain`], balances in
+//! [`wallets`]).
 
+pub mod chain;
 pub mod declare;
 pub mod exchange;
 pub mod model;
@@ -12,5 +15,6 @@ pub mod rng;
 pub mod server;
 pub mod source;
 pub mod venue_auth;
+pub mod wallets;
 
 pub use model::{SimConfig, SimFrame, SimMarket, Simulator};

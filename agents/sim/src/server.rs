@@ -1,8 +1,8 @@
 //! The simulator as a network venue: Polymarket's market WebSocket (`/ws/market`) and the REST
-//! endpoints the adapter uses (CLOB `/book`, `/books`, `/tick-size`, `/neg-risk`, `/fee-rate`;
-//! Gamma `/markets`, `/events`), driven by the [`Simulator`] model at a fixed event rate, with
-//! fault injection (drop connections, freeze data while still answering PING, malformed frames,
-//! delay) from code ([`SimHandle`]) or over HTTP (`POST /sim/faults/...`).
+//! endpoints the adapter uses (CLOB `/book`, `/books`, `/tick-size`, `/neg-risk`, `/fee-rate`,
+//! `/markets/{condition_id}`; Gamma `/markets`, `/events`; the simulated chain's JSON-RPC at
+//! `/rpc`), driven by the [`Simulator`] model at a fixed event rate, with fault injection (drop
+//! connections, freeze data while still answering PING, malformed frames, delay) from code ([`SimHandle`]) or over HTTP (`POST /sim/faults/...`).
 //!
 //! Consistency: every frame carries the model step that produced it; a subscription snapshot is
 //! taken under the model's lock and records its step, and a connection forwards a token's frames
@@ -79,6 +79,8 @@ pub(crate) struct Shared {
     pub(crate) duplicate_posts: AtomicU64,
     /// Until this Unix ms, order endpoints answer 425 (a matching-engine restart).
     pub(crate) engine_restart_until_ms: AtomicU64,
+    /// The simulated Polygon (lock after `sim` and `exchange` when several are needed).
+    pub(crate) chain: Mutex<crate::chain::Chain>,
 }
 
 impl Shared {
@@ -158,6 +160,22 @@ impl SimHandle {
     /// (see [`Simulator::halt`]); false for an unknown or resolved market, or a replay.
     pub async fn halt(&self, market: usize, halted: bool) -> bool {
         self.shared.sim.lock().await.0.model_mut().is_some_and(|m| m.halt(market, halted))
+    }
+
+    /// The simulated chain's JSON-RPC URL (live conditional-token operations).
+    pub fn rpc_url(&self) -> String {
+        format!("{}/rpc", self.http_url())
+    }
+
+    /// Balances of `who` on the simulated chain: collateral, then each of `tokens`, micro units.
+    pub async fn balances(&self, who: alloy::primitives::Address, tokens: &[TokenId]) -> (i128, Vec<i128>) {
+        let ex = self.shared.exchange.lock().await;
+        (ex.wallets.collateral(&who), tokens.iter().map(|t| ex.wallets.tokens(&who, t)).collect())
+    }
+
+    /// Transactions the simulated chain has mined (successful or reverted).
+    pub async fn transactions_mined(&self) -> u64 {
+        self.shared.chain.lock().await.mined
     }
 
     /// Every token served.
@@ -271,6 +289,7 @@ pub async fn serve_source(
         order_posts: AtomicU64::new(0),
         duplicate_posts: AtomicU64::new(0),
         engine_restart_until_ms: AtomicU64::new(0),
+        chain: Mutex::new(crate::chain::Chain::new()),
     });
     let app = Router::new()
         .route("/ws/market", get(ws_upgrade))
@@ -289,6 +308,7 @@ pub async fn serve_source(
         .route("/sim/misprice", post(scenario_misprice))
         .route("/sim/resolve", post(scenario_resolve))
         .route("/sim/halt", post(scenario_halt))
+        .route("/rpc", post(chain_rpc))
         .merge(crate::order_api::routes())
         .with_state(shared.clone());
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -512,6 +532,41 @@ async fn clob_market(
         Some(st) => Json(polyfleet_polymarket::http::market_status::market_status_json(&st)).into_response(),
         None => not_found(),
     }
+}
+
+/// The simulated Polygon's JSON-RPC endpoint (see [`crate::chain`]).
+async fn chain_rpc(State(shared): State<Arc<Shared>>, Json(req): Json<Value>) -> Response {
+    let id = req.get("id").cloned().unwrap_or(Value::Null);
+    let method = req.get("method").and_then(Value::as_str).unwrap_or_default().to_string();
+    let params = req.get("params").cloned().unwrap_or(Value::Null);
+    let guard = shared.sim.lock().await;
+    let markets: HashMap<polyfleet_core::ConditionId, crate::chain::ChainMarket> = guard
+        .0
+        .model()
+        .map(|sim| {
+            sim.markets()
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    let view = crate::chain::ChainMarket {
+                        yes: m.yes,
+                        no: m.no,
+                        neg_risk: m.event.is_some(),
+                        resolved: sim.resolution(i),
+                    };
+                    (m.condition, view)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let lookup = |c: &polyfleet_core::ConditionId| markets.get(c).copied();
+    let mut exchange = shared.exchange.lock().await;
+    let answer = shared.chain.lock().await.rpc(&method, &params, &mut exchange.wallets, lookup);
+    Json(match answer {
+        Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
+        Err(e) => json!({"jsonrpc": "2.0", "id": id, "error": {"code": e.code, "message": e.message}}),
+    })
+    .into_response()
 }
 
 #[derive(Deserialize)]

@@ -159,8 +159,13 @@ async fn authenticate(sim: &SimHandle, signer: &PrivateKeySigner) -> Client<Auth
 
 #[tokio::test]
 async fn the_sdk_trades_against_the_simulator() {
-    let mut t =
-        Trader::new(ExchangeConfig { settle_after_ms: 200, fail_permille: 0, heartbeat_window_ms: 60_000 }).await;
+    let mut t = Trader::new(ExchangeConfig {
+        settle_after_ms: 200,
+        fail_permille: 0,
+        heartbeat_window_ms: 60_000,
+        ..ExchangeConfig::default()
+    })
+    .await;
     // Derivation is deterministic: the same key comes back.
     assert_eq!(authenticate(&t.sim, &t.signer).await.credentials().key(), t.client.credentials().key());
 
@@ -175,6 +180,13 @@ async fn the_sdk_trades_against_the_simulator() {
     let confirmed = next_matching(&mut t.ws, |v| v["event_type"] == "trade" && v["status"] != "MATCHED").await;
     assert_eq!(confirmed["status"], "CONFIRMED");
     assert_eq!(confirmed["id"], matched["id"]);
+    // The confirmed trade moved the maker's balances on the simulated chain (no fees here).
+    let token = polyfleet_core::TokenId::parse(&t.token_id.to_string()).unwrap();
+    let (cash, tokens) = t.sim.balances(t.signer.address(), &[token]).await;
+    let cost =
+        t.ask().notional(polyfleet_core::Quantity::from_shares(5).unwrap(), polyfleet_core::Rounding::Down).unwrap();
+    assert_eq!(tokens, vec![5_000_000]);
+    assert_eq!(cash, polyfleet_sim::exchange::ExchangeConfig::default().initial_collateral - i128::from(cost.micros()));
 
     // A post-only bid below the book rests, is listed, and is cancelled once.
     let rested = t.buy(t.under_bid(3), 10, OrderType::GTC, true).await.unwrap();
@@ -206,8 +218,13 @@ async fn the_sdk_trades_against_the_simulator() {
 
 #[tokio::test]
 async fn failed_trades_and_the_dead_man_switch() {
-    let mut t =
-        Trader::new(ExchangeConfig { settle_after_ms: 100, fail_permille: 1000, heartbeat_window_ms: 600 }).await;
+    let mut t = Trader::new(ExchangeConfig {
+        settle_after_ms: 100,
+        fail_permille: 1000,
+        heartbeat_window_ms: 600,
+        ..ExchangeConfig::default()
+    })
+    .await;
     t.buy(t.ask(), 5, OrderType::FOK, false).await.unwrap();
     next_matching(&mut t.ws, |v| v["event_type"] == "trade" && v["status"] == "MATCHED").await;
     let settled = next_matching(&mut t.ws, |v| v["event_type"] == "trade" && v["status"] != "MATCHED").await;

@@ -32,11 +32,13 @@ pub const POLYMARKET_USER_WS: &str = "wss://ws-subscriptions-clob.polymarket.com
 /// The keys of a Venue's credentials Secret and the variables the execution agent reads them
 /// from. Only the execution pod gets them, as `secretKeyRef`s: their values never pass through
 /// the operator.
-pub const CREDENTIAL_KEYS: [(&str, &str, bool); 4] = [
+pub const CREDENTIAL_KEYS: [(&str, &str, bool); 5] = [
     ("privateKey", "POLYMARKET_PRIVATE_KEY", false),
     ("apiKey", "POLYMARKET_API_KEY", true),
     ("apiSecret", "POLYMARKET_API_SECRET", true),
     ("apiPassphrase", "POLYMARKET_API_PASSPHRASE", true),
+    // A Polygon RPC URL that carries an API key (spec.endpoints.polygonRpc wins when set).
+    ("polygonRpcUrl", "POLYGON_RPC_URL", true),
 ];
 
 /// Where a Venue is reached.
@@ -50,6 +52,8 @@ pub struct VenueEndpoints {
     pub gamma: String,
     /// User-channel WebSocket URL.
     pub user_ws: String,
+    /// Polygon JSON-RPC URL for live conditional-token operations, when known.
+    pub polygon_rpc: Option<String>,
 }
 
 /// The simulator Deployment and Service name of a simulator Venue.
@@ -61,13 +65,14 @@ pub fn simulator_name(venue: &str) -> String {
 /// simulator Venue, else Polymarket's public endpoints.
 pub fn endpoints(venue: &Venue) -> VenueEndpoints {
     let given = venue.spec.endpoints.clone().unwrap_or_default();
-    let (ws, clob, gamma, user) = if venue.spec.kind == VenueKind::Simulator {
+    let (ws, clob, gamma, user, rpc) = if venue.spec.kind == VenueKind::Simulator {
         let base = format!("{}.{}.svc:{SIMULATOR_PORT}", simulator_name(&venue.name_any()), namespace_of(venue));
         (
             format!("ws://{base}/ws/market"),
             format!("http://{base}"),
             format!("http://{base}"),
             format!("ws://{base}/ws/user"),
+            Some(format!("http://{base}/rpc")),
         )
     } else {
         (
@@ -75,6 +80,8 @@ pub fn endpoints(venue: &Venue) -> VenueEndpoints {
             POLYMARKET_CLOB.to_string(),
             POLYMARKET_GAMMA.to_string(),
             POLYMARKET_USER_WS.to_string(),
+            // No public default: the account chooses its RPC provider.
+            None,
         )
     };
     VenueEndpoints {
@@ -82,6 +89,7 @@ pub fn endpoints(venue: &Venue) -> VenueEndpoints {
         clob: given.clob.unwrap_or(clob),
         gamma: given.gamma.unwrap_or(gamma),
         user_ws: given.user_ws.unwrap_or(user),
+        polygon_rpc: given.polygon_rpc.or(rpc),
     }
 }
 
@@ -122,7 +130,7 @@ pub fn live_enabled(venue: &Venue) -> bool {
 }
 
 /// The execution agent's venue arguments: endpoints, rate limits, and the live acknowledgement.
-fn execution_args(venue: &Venue, clob: &str, user_ws: &str) -> Vec<String> {
+fn execution_args(venue: &Venue, clob: &str, user_ws: &str, polygon_rpc: Option<&str>) -> Vec<String> {
     let r = &venue.spec.rate_limits;
     let mut args = vec![
         "--clob-url".to_string(),
@@ -138,6 +146,9 @@ fn execution_args(venue: &Venue, clob: &str, user_ws: &str) -> Vec<String> {
         "--cancels-burst".to_string(),
         r.cancels_burst.max(1).to_string(),
     ];
+    if let Some(rpc) = polygon_rpc {
+        args.extend(["--polygon-rpc".to_string(), rpc.to_string()]);
+    }
     if live_enabled(venue) {
         args.push("--live-acknowledged".into());
     }
@@ -220,7 +231,7 @@ pub fn plan_venue(
     let per_conn = venue.spec.sharding.assets_per_connection.max(1) as usize;
     let mine: Vec<&MarketView> = markets.iter().filter(|m| m.venue == name).collect();
     let shards = shards(venue, markets);
-    let VenueEndpoints { market_ws: ws, clob, user_ws, .. } = endpoints(venue);
+    let VenueEndpoints { market_ws: ws, clob, user_ws, polygon_rpc, .. } = endpoints(venue);
     let owner_labels = BTreeMap::from([("polyfleet.dev/venue".to_string(), name.clone())]);
     let mut plan = VenuePlan { shards: shards.clone(), ..Default::default() };
     if venue.spec.kind == VenueKind::Simulator {
@@ -293,7 +304,7 @@ pub fn plan_venue(
             format!("exec-{ns}-{name}"),
         ]
         .into_iter()
-        .chain(execution_args(venue, &clob, &user_ws))
+        .chain(execution_args(venue, &clob, &user_ws, polygon_rpc.as_deref()))
         .collect(),
         env: credentials_env(venue),
         config: Some((exec_name.clone(), checksum(markets_json.as_bytes()))),

@@ -115,6 +115,12 @@ impl LiveCredentials {
         self.signer.address()
     }
 
+    /// True when the signer's own address holds the tokens (an EOA account, signature type 0);
+    /// proxy, safe and deposit wallets hold them elsewhere.
+    pub fn holds_tokens_itself(&self) -> bool {
+        matches!(self.signature_type, SignatureType::Eoa)
+    }
+
     pub(crate) fn signer(&self) -> &PrivateKeySigner {
         &self.signer
     }

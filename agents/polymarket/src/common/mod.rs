@@ -3,7 +3,9 @@
 //! - [`json`]: a tree-free JSON scanner for the hot path.
 //! - `ids_cache`: venue id text to parsed ids, cached.
 //! - [`credentials`]: the key material, from the environment only, never shown.
+//! - [`contracts`]: typed bindings of the conditional-token contract calls.
 
+pub mod contracts;
 pub mod credentials;
 pub(crate) mod ids_cache;
 pub mod json;

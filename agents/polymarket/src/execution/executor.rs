@@ -8,7 +8,7 @@
 //! [`crate::http::clob`]) and intent are recorded in the risk store, so that a restarted agent
 //! finds it ([`Executor::recover`], [`Executor::start_up`]) instead of sending it again.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +18,7 @@ use bytes::Bytes;
 use polyfleet_core::exec::paper::{ExecEvent, refusal};
 use polyfleet_core::money::FeeSchedule;
 use polyfleet_core::strategy::Instrument;
-use polyfleet_core::wire::{CtfIntent, FillStatus, Intent, MarketEvent, Mode, OrderIntent, decode, encode};
+use polyfleet_core::wire::{CtfIntent, CtfOp, FillStatus, Intent, MarketEvent, Mode, OrderIntent, decode, encode};
 use polyfleet_core::{ClientOrderId, ConditionId, Price, Quantity, TokenId, TokenMap};
 use polyfleet_io::risk_store::{PolicyKey, RiskStore};
 use polymarket_client_sdk_v2::clob::types::OrderStatusType;
@@ -27,10 +27,12 @@ use tokio::task::JoinHandle;
 
 use crate::common::credentials::LiveCredentials;
 use crate::execution::heartbeat;
+use crate::execution::onchain::{ChainMarket, OnChain};
 use crate::execution::shadow::{ShadowReport, compare};
 use crate::execution::tracker::{Posted, Tracker, fill_status};
 use crate::execution::user_channel::{self, UserChannel, UserFeed};
 use crate::http::clob::{Venue, VenueError, VenueLimits};
+use crate::http::markets::{RestClient, Retry};
 use polyfleet_io::execution::{Clock, VenueMetrics};
 use polyfleet_io::execution::{Executor, PaperExecutor};
 
@@ -53,6 +55,8 @@ pub struct LiveSettings {
     pub shadow_report: Option<PathBuf>,
     /// Now (the agent's clock: the wall clock, or a replay's).
     pub clock: Clock,
+    /// Polygon JSON-RPC URL for live conditional-token operations (none: they are refused).
+    pub polygon_rpc: Option<String>,
 }
 
 /// Why live execution could not start.
@@ -79,6 +83,11 @@ pub struct LiveExecutor<S: RiskStore> {
     metrics: Arc<dyn VenueMetrics>,
     shadow: ShadowReport,
     tasks: Vec<JoinHandle<()>>,
+    /// Live conditional-token operations, or why there are none.
+    chain: Result<OnChain, String>,
+    /// The CLOB's market status (which token is YES, for neg-risk redemptions).
+    markets: Option<RestClient>,
+    chain_markets: HashMap<ConditionId, ChainMarket>,
 }
 
 impl<S: RiskStore> Drop for LiveExecutor<S> {
@@ -99,6 +108,23 @@ impl<S: RiskStore> LiveExecutor<S> {
         store: S,
         metrics: Arc<dyn VenueMetrics>,
     ) -> Result<LiveExecutor<S>, StartError> {
+        let chain = match (&credentials, &settings.polygon_rpc) {
+            (None, _) => Err("no trading credentials".to_string()),
+            (Some(_), None) => Err("no Polygon RPC endpoint configured (Venue spec.endpoints.polygonRpc)".to_string()),
+            (Some(c), Some(_)) if !c.holds_tokens_itself() => Err(
+                "the account's tokens are held by a proxy or safe wallet, which moves them through Polymarket's relayer (not covered by the SDK): live conditional-token operations need an EOA account".to_string(),
+            ),
+            (Some(c), Some(url)) => OnChain::connect(url, c.signer().clone()).await.map_err(|e| e.to_string()),
+        };
+        match &chain {
+            Ok(c) => {
+                tracing::info!(venue = %settings.venue, signer = %c.signer(), "live conditional-token operations on Polygon available")
+            }
+            Err(why) => {
+                tracing::info!(venue = %settings.venue, reason = %why, "live conditional-token operations unavailable")
+            }
+        }
+        let markets = RestClient::new(settings.clob_url.clone(), settings.clob_url.clone(), Retry::default()).ok();
         let venue = match credentials {
             Some(c) => Some(Arc::new(
                 Venue::connect(&settings.clob_url, Arc::new(c), settings.limits, metrics.clone(), settings.clock)
@@ -150,7 +176,54 @@ impl<S: RiskStore> LiveExecutor<S> {
             forget: forget_tx,
             metrics,
             tasks,
+            chain,
+            markets,
+            chain_markets: HashMap::new(),
         })
+    }
+
+    /// A live conditional-token operation, on chain: `Ok` once its transaction succeeded.
+    async fn ctf_live(&mut self, intent: &CtfIntent) -> Result<(), String> {
+        if !self.settings.acknowledged {
+            return Err("live trading is not acknowledged on this Venue (spec.liveTrading.acknowledged)".into());
+        }
+        let chain =
+            self.chain.as_ref().map_err(|why| format!("live conditional-token operations unavailable: {why}"))?.clone();
+        let market = match &intent.op {
+            CtfOp::Merge { market, .. } | CtfOp::Split { market, .. } | CtfOp::Redeem { market, .. } => {
+                self.chain_market(market).await?
+            }
+            // Refused by the chain client before anything is sent.
+            CtfOp::Convert { no_tokens, .. } => ChainMarket {
+                condition: ConditionId::from_bytes([0; 32]),
+                neg_risk: true,
+                yes: no_tokens.first().copied().unwrap_or(TokenId::from_u128(0)),
+            },
+        };
+        let tx = chain.execute(&intent.op, &market).await.map_err(|e| e.to_string())?;
+        tracing::info!(op = intent.op.name(), id = %intent.id, %tx, "conditional-token operation done on chain");
+        Ok(())
+    }
+
+    /// What the chain client needs of `market`: neg-risk or not (the CLOB), and which token is
+    /// YES (the CLOB's market status lists YES first). Cached.
+    async fn chain_market(&mut self, market: &ConditionId) -> Result<ChainMarket, String> {
+        if let Some(m) = self.chain_markets.get(market) {
+            return Ok(*m);
+        }
+        let rest = self.markets.as_ref().ok_or("no CLOB REST client")?;
+        let status = rest
+            .market_status(market)
+            .await
+            .map_err(|e| format!("market {market} status: {e}"))?
+            .ok_or_else(|| format!("the CLOB does not know market {market}"))?;
+        let yes =
+            status.tokens.first().map(|t| t.token_id).ok_or_else(|| format!("market {market} lists no tokens"))?;
+        let venue = self.venue.clone().ok_or("no venue client")?;
+        let neg_risk = venue.neg_risk(&yes).await.map_err(|e| format!("neg-risk flag of {yes}: {e}"))?;
+        let m = ChainMarket { condition: *market, neg_risk, yes };
+        self.chain_markets.insert(*market, m);
+        Ok(m)
     }
 
     /// The venue, if a live order may be sent; else why not.
@@ -290,11 +363,9 @@ impl<S: RiskStore> Executor for LiveExecutor<S> {
     async fn ctf(&mut self, intent: &CtfIntent, now_ns: u64) -> Result<(), String> {
         match intent.mode {
             Mode::Paper | Mode::Shadow => self.paper.ctf(intent, now_ns).await,
-            // Refused loudly rather than booked as if done: the ledger would then hold collateral
-            // and tokens the wallet does not.
-            Mode::Live => {
-                Err("live conditional-token operations are not available: this build has no on-chain CTF client".into())
-            }
+            // Done on chain before the agent books it; refused (never booked as if done) when it
+            // cannot be.
+            Mode::Live => self.ctf_live(intent).await,
         }
     }
 

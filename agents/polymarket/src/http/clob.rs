@@ -476,6 +476,12 @@ impl Venue {
         Ok(r.heartbeat_id)
     }
 
+    /// Whether `token` trades on the neg-risk exchange (the SDK caches the answer).
+    pub async fn neg_risk(&self, token: &polyfleet_core::TokenId) -> Result<bool, VenueError> {
+        let id = U256::from_str_radix(&token.to_string(), 10).map_err(|e| VenueError::Build(e.to_string()))?;
+        Ok(self.client.neg_risk(id).await.map_err(|e| classify(&e))?.neg_risk)
+    }
+
     /// The signer's address, for logs.
     pub fn address(&self) -> String {
         format!("{:#x}", self.creds.address())

@@ -1,0 +1,196 @@
+//! Live conditional-token operations on Polygon: the official SDK's `ctf` client for what it
+//! covers (binary split, merge and redeem on the Conditional Tokens contract; neg-risk
+//! redemption through the adapter), and our typed bindings ([`crate::common::contracts`]) for
+//! the neg-risk adapter's split and merge. Transactions are signed by the Venue's signer (its
+//! Secret) and sent to the Polygon JSON-RPC URL the Venue names; a transaction counts as done
+//! only once its receipt says it succeeded.
+//!
+//! Only an EOA account (signature type 0) holds its tokens in the signer's own address; proxy and
+//! safe wallets move tokens through Polymarket's relayer, which the SDK does not cover, so
+//! operations for them are refused before anything is sent. `convert` is refused too: the
+//! operation does not carry the event's `negRiskMarketID` and question index set the adapter
+//! needs. Tests run all of this against the simulator's JSON-RPC chain, never a real one.
+
+use std::time::Duration;
+
+use alloy::primitives::{Address, B256, U256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::signers::local::PrivateKeySigner;
+use polyfleet_core::wire::CtfOp;
+use polyfleet_core::{ConditionId, Quantity, TokenId};
+use polymarket_client_sdk_v2::ctf::Client as CtfClient;
+use polymarket_client_sdk_v2::ctf::types::{
+    MergePositionsRequest, RedeemNegRiskRequest, RedeemPositionsRequest, SplitPositionRequest,
+};
+use polymarket_client_sdk_v2::{POLYGON, contract_config};
+
+use crate::common::contracts::INegRiskAdapter;
+
+/// How long a sent transaction may take to be mined before the operation counts as failed.
+const RECEIPT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Why an on-chain operation did not happen (or is not known to have happened).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainError {
+    /// The RPC endpoint could not be used.
+    #[error("Polygon RPC: {0}")]
+    Rpc(String),
+    /// The endpoint serves another chain.
+    #[error("the RPC endpoint serves chain {got}, not Polygon ({want})")]
+    WrongChain {
+        /// Its chain id.
+        got: u64,
+        /// Polygon's.
+        want: u64,
+    },
+    /// Refused before anything was sent.
+    #[error("{0}")]
+    Unsupported(String),
+    /// Sending failed (an estimate that reverts, a rejected transaction): nothing happened.
+    #[error("not sent: {0}")]
+    NotSent(String),
+    /// Mined and reverted: nothing happened.
+    #[error("transaction {tx} reverted")]
+    Reverted {
+        /// Its hash.
+        tx: B256,
+    },
+    /// Sent, with no receipt yet: it may still happen.
+    #[error("transaction sent, no receipt: {0}")]
+    Unconfirmed(String),
+}
+
+/// What the executor knows of a market for an operation on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainMarket {
+    /// The condition id.
+    pub condition: ConditionId,
+    /// Whether it is an outcome of a neg-risk event (its sets go through the adapter).
+    pub neg_risk: bool,
+    /// Its YES token (index set 1); the other is NO (index set 2).
+    pub yes: TokenId,
+}
+
+/// The signer's conditional-token operations on Polygon.
+#[derive(Debug, Clone)]
+pub struct OnChain {
+    provider: DynProvider,
+    ctf: CtfClient<DynProvider>,
+    adapter: INegRiskAdapter::INegRiskAdapterInstance<DynProvider>,
+    collateral: Address,
+    signer: Address,
+}
+
+fn amount(q: Quantity) -> U256 {
+    U256::from(q.micros())
+}
+
+fn condition(c: &ConditionId) -> B256 {
+    B256::from(*c.as_bytes())
+}
+
+impl OnChain {
+    /// Connects to `rpc_url` and checks it serves Polygon.
+    pub async fn connect(rpc_url: &str, signer: PrivateKeySigner) -> Result<OnChain, ChainError> {
+        let url = rpc_url.parse().map_err(|e| ChainError::Rpc(format!("invalid URL: {e}")))?;
+        let address = signer.address();
+        // The nonce is read from the chain for every transaction: a cached nonce runs ahead of the
+        // chain after a send that failed at estimation, and every later one would be refused.
+        let provider = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .with_gas_estimation()
+            .with_simple_nonce_management()
+            .with_chain_id(POLYGON)
+            .wallet(signer)
+            .connect_http(url)
+            .erased();
+        let got = provider.get_chain_id().await.map_err(|e| ChainError::Rpc(e.to_string()))?;
+        if got != POLYGON {
+            return Err(ChainError::WrongChain { got, want: POLYGON });
+        }
+        let cfg = contract_config(POLYGON, true)
+            .ok_or_else(|| ChainError::Unsupported("no neg-risk contract configuration for Polygon".into()))?;
+        let adapter_address = cfg
+            .neg_risk_adapter
+            .ok_or_else(|| ChainError::Unsupported("no neg-risk adapter address for Polygon".into()))?;
+        let ctf = CtfClient::with_neg_risk(provider.clone(), POLYGON).map_err(|e| ChainError::Rpc(e.to_string()))?;
+        Ok(OnChain {
+            adapter: INegRiskAdapter::new(adapter_address, provider.clone()),
+            ctf,
+            provider,
+            collateral: cfg.collateral,
+            signer: address,
+        })
+    }
+
+    /// The address that signs and holds the tokens.
+    pub fn signer(&self) -> Address {
+        self.signer
+    }
+
+    /// Carries out `op` on `market`; `Ok` with the transaction hash once mined successfully.
+    pub async fn execute(&self, op: &CtfOp, market: &ChainMarket) -> Result<B256, ChainError> {
+        let cid = condition(&market.condition);
+        let sent = match (op, market.neg_risk) {
+            (CtfOp::Split { size, .. }, false) => {
+                let req = SplitPositionRequest::for_binary_market(self.collateral, cid, amount(*size));
+                self.ctf.split_position(&req).await.map(|r| r.transaction_hash)
+            }
+            (CtfOp::Merge { size, .. }, false) => {
+                let req = MergePositionsRequest::for_binary_market(self.collateral, cid, amount(*size));
+                self.ctf.merge_positions(&req).await.map(|r| r.transaction_hash)
+            }
+            (CtfOp::Redeem { .. }, false) => {
+                // The contract redeems the whole balance of both outcomes.
+                let req = RedeemPositionsRequest::for_binary_market(self.collateral, cid);
+                self.ctf.redeem_positions(&req).await.map(|r| r.transaction_hash)
+            }
+            (CtfOp::Redeem { token, size, .. }, true) => {
+                let amounts = if *token == market.yes {
+                    vec![amount(*size), U256::ZERO]
+                } else {
+                    vec![U256::ZERO, amount(*size)]
+                };
+                let req = RedeemNegRiskRequest::builder().condition_id(cid).amounts(amounts).build();
+                self.ctf.redeem_neg_risk(&req).await.map(|r| r.transaction_hash)
+            }
+            (CtfOp::Split { size, .. }, true) => {
+                return self.adapter_call(self.adapter.splitPosition(cid, amount(*size))).await;
+            }
+            (CtfOp::Merge { size, .. }, true) => {
+                return self.adapter_call(self.adapter.mergePositions(cid, amount(*size))).await;
+            }
+            (CtfOp::Convert { .. }, _) => {
+                return Err(ChainError::Unsupported(
+                    "live convert is not available: the operation does not carry the event's negRiskMarketID and question index set".into(),
+                ));
+            }
+        };
+        // The SDK waits for the receipt but does not look at its status.
+        let tx = sent.map_err(|e| ChainError::NotSent(e.to_string()))?;
+        self.check_receipt(tx).await
+    }
+
+    async fn adapter_call<D: alloy::contract::CallDecoder>(
+        &self,
+        call: alloy::contract::CallBuilder<&DynProvider, D>,
+    ) -> Result<B256, ChainError> {
+        let pending = call.send().await.map_err(|e| ChainError::NotSent(e.to_string()))?;
+        let tx = *pending.tx_hash();
+        let receipt = tokio::time::timeout(RECEIPT_TIMEOUT, pending.get_receipt())
+            .await
+            .map_err(|_| ChainError::Unconfirmed(format!("{tx}: no receipt within {RECEIPT_TIMEOUT:?}")))?
+            .map_err(|e| ChainError::Unconfirmed(format!("{tx}: {e}")))?;
+        if receipt.status() { Ok(tx) } else { Err(ChainError::Reverted { tx }) }
+    }
+
+    async fn check_receipt(&self, tx: B256) -> Result<B256, ChainError> {
+        let receipt = self
+            .provider
+            .get_transaction_receipt(tx)
+            .await
+            .map_err(|e| ChainError::Unconfirmed(format!("{tx}: {e}")))?
+            .ok_or_else(|| ChainError::Unconfirmed(format!("{tx}: no receipt")))?;
+        if receipt.status() { Ok(tx) } else { Err(ChainError::Reverted { tx }) }
+    }
+}

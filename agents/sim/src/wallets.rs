@@ -1,0 +1,46 @@
+//! The simulated chain's balances: collateral (pUSD) and outcome tokens per address, in 6-decimal
+//! units. Every address starts with the exchange's initial collateral and no tokens; confirmed
+//! trades move them (a buy gives tokens for its cost and fee, a sell the reverse), and the
+//! conditional-token calls of [`crate::chain`] split, merge and redeem them. Orders are not
+//! checked against balances (the venue's "not enough balance / allowance" is not simulated).
+
+use std::collections::HashMap;
+
+use alloy::primitives::Address;
+use polyfleet_core::TokenId;
+
+/// Balances of every address the simulated chain has seen.
+#[derive(Debug, Clone, Default)]
+pub struct Wallets {
+    initial: i128,
+    collateral: HashMap<Address, i128>,
+    tokens: HashMap<(Address, TokenId), i128>,
+}
+
+impl Wallets {
+    /// Wallets that each start with `initial_collateral` micro-USDC.
+    pub fn new(initial_collateral: i128) -> Wallets {
+        Wallets { initial: initial_collateral, ..Wallets::default() }
+    }
+
+    /// Collateral held by `who`, micro-USDC.
+    pub fn collateral(&self, who: &Address) -> i128 {
+        self.collateral.get(who).copied().unwrap_or(self.initial)
+    }
+
+    /// Tokens of `token` held by `who`, micro-shares.
+    pub fn tokens(&self, who: &Address, token: &TokenId) -> i128 {
+        self.tokens.get(&(*who, *token)).copied().unwrap_or(0)
+    }
+
+    /// Adds `delta` (negative: removes) micro-USDC of collateral to `who`.
+    pub fn move_collateral(&mut self, who: &Address, delta: i128) {
+        let now = self.collateral(who);
+        self.collateral.insert(*who, now + delta);
+    }
+
+    /// Adds `delta` (negative: removes) micro-shares of `token` to `who`.
+    pub fn move_tokens(&mut self, who: &Address, token: &TokenId, delta: i128) {
+        *self.tokens.entry((*who, *token)).or_default() += delta;
+    }
+}

@@ -1,0 +1,92 @@
+//! Live conditional-token operations through the official SDK's `ctf` client and the neg-risk
+//! adapter bindings ([`OnChain`]), against the simulator's JSON-RPC chain: a signed transaction
+//! per operation, balances moved exactly, reverts refused before sending with the contract's
+//! reason, nothing sent for what the account cannot do. Never a real chain.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
+
+use std::net::SocketAddr;
+
+use alloy::signers::local::PrivateKeySigner;
+use polyfleet_core::Quantity;
+use polyfleet_core::wire::CtfOp;
+use polyfleet_polymarket::execution::onchain::{ChainError, ChainMarket, OnChain};
+use polyfleet_sim::server::{self, SimHandle};
+use polyfleet_sim::{SimConfig, SimMarket};
+
+const USDC: i128 = 1_000_000;
+
+fn q(units: u64) -> Quantity {
+    Quantity::from_micros(units * 1_000_000)
+}
+
+fn on(m: &SimMarket) -> ChainMarket {
+    ChainMarket { condition: m.condition, neg_risk: m.event.is_some(), yes: m.yes }
+}
+
+async fn held(sim: &SimHandle, chain: &OnChain, m: &SimMarket) -> (i128, i128, i128) {
+    let (cash, tokens) = sim.balances(chain.signer(), &[m.yes, m.no]).await;
+    (cash, tokens[0], tokens[1])
+}
+
+#[tokio::test]
+async fn split_merge_redeem_on_the_simulated_chain() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cfg = SimConfig { binary_markets: 1, neg_risk_events: vec![3], ..SimConfig::default() };
+    let sim = server::serve(cfg, "127.0.0.1:0".parse::<SocketAddr>().unwrap(), 0).await.unwrap();
+    let markets = sim.with_model(|m| m.markets().to_vec()).await.unwrap();
+    let (binary, outcome) = (&markets[0], &markets[1]);
+    let chain = OnChain::connect(&sim.rpc_url(), PrivateKeySigner::random()).await.unwrap();
+    let (start, _, _) = held(&sim, &chain, binary).await;
+    let tokens = |m: &SimMarket| [m.yes, m.no];
+
+    // Binary: split 10, merge 4 back.
+    let split = CtfOp::Split { market: binary.condition, tokens: tokens(binary), size: q(10) };
+    chain.execute(&split, &on(binary)).await.unwrap();
+    assert_eq!(held(&sim, &chain, binary).await, (start - 10 * USDC, 10 * USDC, 10 * USDC));
+    let merge = CtfOp::Merge { market: binary.condition, tokens: tokens(binary), size: q(4) };
+    chain.execute(&merge, &on(binary)).await.unwrap();
+    assert_eq!(held(&sim, &chain, binary).await, (start - 6 * USDC, 6 * USDC, 6 * USDC));
+    assert_eq!(sim.transactions_mined().await, 2);
+
+    // What the account cannot do is refused at estimation, with the contract's reason: no
+    // transaction, no balance moved.
+    let too_much = CtfOp::Merge { market: binary.condition, tokens: tokens(binary), size: q(7) };
+    let err = chain.execute(&too_much, &on(binary)).await.unwrap_err();
+    assert!(matches!(&err, ChainError::NotSent(m) if m.contains("insufficient outcome token balance")), "{err}");
+    let early = CtfOp::Redeem { market: binary.condition, token: binary.yes, size: q(6) };
+    let err = chain.execute(&early, &on(binary)).await.unwrap_err();
+    assert!(err.to_string().contains("result for condition not received yet"), "{err}");
+    assert_eq!(sim.transactions_mined().await, 2);
+    assert_eq!(held(&sim, &chain, binary).await, (start - 6 * USDC, 6 * USDC, 6 * USDC));
+
+    // Resolved YES: the redemption pays the 6 YES and burns both sides.
+    assert!(sim.resolve(0, true).await);
+    chain.execute(&early, &on(binary)).await.unwrap();
+    assert_eq!(held(&sim, &chain, binary).await, (start, 0, 0), "6 sets bought for 6 pay 6: cash back whole");
+
+    // Neg-risk outcome: sets go through the adapter; routed through the Conditional Tokens
+    // contract they are refused, as on chain.
+    let split = CtfOp::Split { market: outcome.condition, tokens: tokens(outcome), size: q(5) };
+    let wrong = ChainMarket { neg_risk: false, ..on(outcome) };
+    let err = chain.execute(&split, &wrong).await.unwrap_err();
+    assert!(err.to_string().contains("NegRiskAdapter"), "{err}");
+    chain.execute(&split, &on(outcome)).await.unwrap();
+    let merge = CtfOp::Merge { market: outcome.condition, tokens: tokens(outcome), size: q(2) };
+    chain.execute(&merge, &on(outcome)).await.unwrap();
+    assert_eq!(held(&sim, &chain, outcome).await, (start - 3 * USDC, 3 * USDC, 3 * USDC));
+    // It resolves NO: redeeming the NO pays it; the losing YES stays worthless.
+    assert!(sim.resolve(1, false).await);
+    let redeem = CtfOp::Redeem { market: outcome.condition, token: outcome.no, size: q(3) };
+    chain.execute(&redeem, &on(outcome)).await.unwrap();
+    assert_eq!(held(&sim, &chain, outcome).await, (start, 3 * USDC, 0));
+
+    // Convert is refused before anything is sent.
+    let convert = CtfOp::Convert {
+        no_tokens: vec![markets[2].no],
+        yes_tokens: vec![markets[1].yes, markets[3].yes],
+        size: q(1),
+        fee_bips: 0,
+    };
+    assert!(matches!(chain.execute(&convert, &on(&markets[2])).await, Err(ChainError::Unsupported(_))));
+    assert_eq!(sim.transactions_mined().await, 6);
+}
