@@ -418,15 +418,13 @@ async fn live_trading_against_the_simulators_order_api() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     {
         let s = seen.lock().unwrap();
-        let done: Vec<_> =
-            s.ctf_reports.iter().filter(|r| r.status == polyfleet_core::wire::CtfStatus::Done).collect();
+        let done: Vec<_> = s.ctf_reports.iter().filter(|r| r.status == polyfleet_core::wire::CtfStatus::Done).collect();
         assert_eq!(done.len(), 1, "one redemption: {:?}", s.ctf_reports);
         assert_eq!(done[0].mode, Mode::Live);
-        assert_eq!(done[0].op, polyfleet_core::wire::CtfOp::Redeem {
-            market: event_yes[0].0,
-            token: winner,
-            size: arb_held
-        });
+        assert_eq!(
+            done[0].op,
+            polyfleet_core::wire::CtfOp::Redeem { market: event_yes[0].0, token: winner, size: arb_held }
+        );
     }
     let (cash_after, tokens_after) = sim.balances(wallet, &[winner]).await;
     let redeemed = i128::from(arb_held.micros());
