@@ -266,6 +266,12 @@ pub struct SimulatorSettings {
     #[serde(default = "default_mispricing_bps")]
     #[schemars(range(min = 0, max = 10000))]
     pub mispricing_bps: i32,
+    /// Every simulated market resolves this many seconds (model time) after the simulator
+    /// starts: YES wins where its fair price is at least one half, and a neg-risk event's
+    /// favourite wins. Absent: markets resolve only on command (`POST /sim/resolve`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 31536000))]
+    pub resolve_after_seconds: Option<i64>,
 }
 
 fn default_sim_rate() -> i32 {

@@ -567,7 +567,15 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
                 )
             }
             Claim::Pending if intent.mode == Mode::Live => {
-                CtfReport::failed(intent, "executor restarted before completing; not executed", now_ns())
+                // The transaction may have been sent before the stop: not booked, and said so
+                // (the wallet is to be reconciled), never run a second time.
+                self.metrics.ctf_ops.get_or_create(&CtfLabel { op: intent.op.name(), outcome: "unknown" }).inc();
+                tracing::error!(op = intent.op.name(), id = %intent.id, "live conditional-token operation interrupted: it may have happened on chain; not booked, reconcile the wallet");
+                CtfReport::failed(
+                    intent,
+                    "executor restarted while the operation was under way: it may have happened on chain; not booked (reconcile the wallet)",
+                    now_ns(),
+                )
             }
             Claim::Pending | Claim::Fresh => {
                 self.load_ledger(&key, &policy).await?;

@@ -160,7 +160,8 @@ pub struct VenueCallLabel {
 pub struct CtfLabel {
     /// `merge`, `split`, `redeem` or `convert`.
     pub op: &'static str,
-    /// `done` or `failed`.
+    /// `done`, `failed`, or `unknown` (a live operation interrupted after it may have been sent;
+    /// it is then also counted `failed`).
     pub outcome: &'static str,
 }
 

@@ -54,6 +54,9 @@ pub fn simulator(res: &Resources, venue: &Venue, start_ms: u64) -> Simulator {
         ..SimConfig::default()
     };
     let mut sim = Simulator::new(cfg);
+    sim.set_resolve_after_ms(
+        s.resolve_after_seconds.and_then(|r| u64::try_from(r).ok()).map(|r| r.saturating_mul(1000)),
+    );
     let now_s = start_ms / 1000;
     for m in res.markets.iter().filter(|m| m.spec.venue_ref.name == venue.name_any()) {
         if let Some(d) = declared(m, now_s) {

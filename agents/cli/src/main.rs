@@ -106,7 +106,8 @@ enum Command {
         start_ms: u64,
         /// Resolve every market of the model this many seconds (model time) after the start: YES
         /// wins where its price is at least one half; in a neg-risk event the favourite wins.
-        /// Without it markets resolve only on command (`POST /sim/resolve`).
+        /// Without it, the Venue's `simulator.resolveAfterSeconds` (with `-f`), else markets
+        /// resolve only on command (`POST /sim/resolve`).
         #[arg(long, conflicts_with = "replay")]
         resolve_after_s: Option<u64>,
         /// Simulate what a resource directory declares instead (served or `--generate`d): its
@@ -210,7 +211,9 @@ async fn main() -> anyhow::Result<()> {
                     ..SimConfig::default()
                 }),
             };
-            sim.set_resolve_after_ms(resolve_after_s.map(|s| s.saturating_mul(1000)));
+            if let Some(after) = resolve_after_s {
+                sim.set_resolve_after_ms(Some(after.saturating_mul(1000)));
+            }
             let catalog = sim.catalog();
             let mut file = record::create(&out)?;
             let n = polyfleet_cli::generate::generate_from(sim, frames, &mut *file)?;
@@ -276,7 +279,9 @@ async fn main() -> anyhow::Result<()> {
                     (Simulator::new(cfg), rate)
                 }
             };
-            model.set_resolve_after_ms(resolve_after_s.map(|s| s.saturating_mul(1000)));
+            if let Some(after) = resolve_after_s {
+                model.set_resolve_after_ms(Some(after.saturating_mul(1000)));
+            }
             let sim = server::serve_source(Box::new(model), addr, rate).await.context("starting the simulator")?;
             println!("venue simulator on {} (market channel {})", sim.http_url(), sim.market_ws_url());
             for m in sim.with_model(|m| m.markets().to_vec()).await.unwrap_or_default() {
