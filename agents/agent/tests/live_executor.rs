@@ -62,6 +62,15 @@ fn settings(sim: &SimHandle, acknowledged: bool, report: Option<std::path::PathB
     }
 }
 
+/// A live executor with the test key, a fresh memory store and `metrics`.
+async fn executor(
+    settings: LiveSettings,
+    instruments: TokenMap<Instrument>,
+    metrics: &Arc<OrderPathMetrics>,
+) -> LiveExecutor<MemoryRiskStore> {
+    LiveExecutor::start(settings, instruments, Some(creds()), MemoryRiskStore::new(), metrics.clone()).await.unwrap()
+}
+
 fn instruments(market: ConditionId, token: TokenId) -> TokenMap<Instrument> {
     let i = Instrument { market, token, min_size: Quantity::from_shares(5).unwrap(), fees: FeeSchedule::FREE };
     [(token, i)].into_iter().collect()
@@ -170,15 +179,7 @@ async fn live_orders_need_the_acknowledgement_and_credentials() {
     let (sim, market, token, book) = sim().await;
     let ask = book.best_ask().unwrap().price;
     let metrics = OrderPathMetrics::new("gates");
-    let mut not_acked = LiveExecutor::start(
-        settings(&sim, false, None),
-        instruments(market, token),
-        Some(creds()),
-        MemoryRiskStore::new(),
-        metrics.clone(),
-    )
-    .await
-    .unwrap();
+    let mut not_acked = executor(settings(&sim, false, None), instruments(market, token), &metrics).await;
     let (st, reason) = status(&not_acked.submit(&intent("gate-1", market, token, ask, Mode::Live), 1).await);
     assert_eq!(st, OrderStatus::Rejected);
     assert!(reason.unwrap().contains("not acknowledged"));
@@ -282,15 +283,7 @@ async fn live_conditional_token_operations_are_transactions_on_the_simulated_cha
     let shares = |n: u64| Quantity::from_shares(n).unwrap();
     let usdc = |n: i128| n * 1_000_000;
     let metrics = OrderPathMetrics::new("test");
-    let mut ex = LiveExecutor::start(
-        settings(&sim, true, None),
-        instruments(market, yes),
-        Some(creds()),
-        MemoryRiskStore::new(),
-        metrics.clone(),
-    )
-    .await
-    .unwrap();
+    let mut ex = executor(settings(&sim, true, None), instruments(market, yes), &metrics).await;
     let split = CtfOp::Split { market, tokens: [yes, no], size: shares(5) };
     ex.ctf(&ctf_intent("split-1", split, Mode::Live), 1).await.unwrap();
     assert_eq!(wallet().await, (start - usdc(5), vec![usdc(5), usdc(5)]));
@@ -314,24 +307,13 @@ async fn live_conditional_token_operations_are_transactions_on_the_simulated_cha
 
     // Without the acknowledgement, or without an RPC endpoint, live operations are refused
     // before anything is sent.
-    let mut ex = LiveExecutor::start(
-        settings(&sim, false, None),
-        instruments(market, yes),
-        Some(creds()),
-        MemoryRiskStore::new(),
-        metrics.clone(),
-    )
-    .await
-    .unwrap();
+    let mut ex = executor(settings(&sim, false, None), instruments(market, yes), &metrics).await;
     let err = ex.ctf(&ctf_intent("redeem-2", redeem.clone(), Mode::Live), 6).await.unwrap_err();
     assert!(err.contains("not acknowledged"), "{err}");
     drop(ex);
     let mut no_rpc = settings(&sim, true, None);
     no_rpc.polygon_rpc = None;
-    let mut ex =
-        LiveExecutor::start(no_rpc, instruments(market, yes), Some(creds()), MemoryRiskStore::new(), metrics.clone())
-            .await
-            .unwrap();
+    let mut ex = executor(no_rpc, instruments(market, yes), &metrics).await;
     let err = ex.ctf(&ctf_intent("redeem-3", redeem, Mode::Live), 7).await.unwrap_err();
     assert!(err.contains("polygonRpc"), "{err}");
     assert_eq!(sim.transactions_mined().await, 3);
