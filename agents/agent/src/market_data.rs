@@ -15,6 +15,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
@@ -63,17 +64,22 @@ impl MarketDataConfig {
 
 type StatusReply = (ConditionId, Result<Option<MarketStatus>, String>);
 
-/// Reads the REST status of `markets` one after the other (one request at a time per agent, well
-/// inside the venue's rate limits) and hands each answer to the owner.
-fn read_statuses(rest: &RestClient, markets: Vec<ConditionId>, tx: &mpsc::Sender<StatusReply>) {
-    let (rest, tx) = (rest.clone(), tx.clone());
+/// Reads the REST status of `markets` one after the other (one request at a time per round, well
+/// inside the venue's rate limits) and hands each answer to the owner. A round still running
+/// when the next is due is not doubled: `busy` says so, and the new round is skipped.
+fn read_statuses(rest: &RestClient, markets: Vec<ConditionId>, tx: &mpsc::Sender<StatusReply>, busy: &Arc<AtomicBool>) {
+    if markets.is_empty() || busy.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let (rest, tx, busy) = (rest.clone(), tx.clone(), busy.clone());
     tokio::spawn(async move {
         for m in markets {
             let st = rest.market_status(&m).await.map_err(|e| e.to_string());
             if tx.send((m, st)).await.is_err() {
-                return;
+                break;
             }
         }
+        busy.store(false, Ordering::Release);
     });
 }
 
@@ -131,6 +137,8 @@ pub async fn run(
     let mut status_timer = tokio::time::interval(cfg.status_every.max(Duration::from_millis(100)));
     let mut confirm_timer = tokio::time::interval(cfg.confirm_every.max(Duration::from_millis(100)));
     let mut resolved: HashSet<ConditionId> = HashSet::new();
+    // One round in flight at a time per kind: the all-markets poll, the confirmations.
+    let (polling, confirming) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
     let mut norm = Normalizer::new(cfg.tokens.iter().copied());
     if rest.is_some() {
         norm = norm.confirming_resolutions();
@@ -183,13 +191,13 @@ pub async fn run(
             }
             _ = status_timer.tick(), if rest.is_some() => {
                 if let Some(rest) = &rest {
-                    read_statuses(rest, norm.markets(), &status_tx);
+                    read_statuses(rest, norm.markets(), &status_tx, &polling);
                 }
             }
             _ = confirm_timer.tick(), if rest.is_some() => {
                 let waiting = norm.unconfirmed_resolutions();
-                if let (Some(rest), false) = (&rest, waiting.is_empty()) {
-                    read_statuses(rest, waiting, &status_tx);
+                if let Some(rest) = &rest {
+                    read_statuses(rest, waiting, &status_tx, &confirming);
                 }
             }
             Some((market, st)) = statuses.recv() => {
@@ -238,7 +246,9 @@ pub async fn run(
                 Action::ConfirmResolution(market) => {
                     tracing::info!(%market, "market channel says resolved: confirming over REST");
                     if let Some(rest) = &rest {
-                        read_statuses(rest, vec![market], &status_tx);
+                        // Asked at once when no confirmation round runs; else the next round
+                        // (every `confirm_every`) asks.
+                        read_statuses(rest, vec![market], &status_tx, &confirming);
                     }
                 }
                 Action::Resync(token) => {
