@@ -83,7 +83,7 @@ enum Command {
         /// Neg-risk events, as outcome counts, comma-separated (e.g. 3,4).
         #[arg(long, value_delimiter = ',', default_value = "3")]
         events: Vec<u32>,
-        /// Chance per step of mispricing a neg-risk event, in basis points.
+        /// Share of the time each neg-risk event is mispriced, in basis points.
         #[arg(long, default_value_t = 500)]
         mispricing_bps: u32,
         /// Replay this recording (from `polyfleet record`) instead of running the model; `--rate`

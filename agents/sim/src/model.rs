@@ -6,9 +6,9 @@
 //!   change as orders come and go; the NO book is the exact mirror, and every change is published
 //!   on both tokens in one `price_change` frame (as the venue does).
 //! - Neg-risk events are sets of binary markets whose fair YES prices sum to 1; a move of one
-//!   outcome is offset on another. With probability `mispricing_bps` per step an outcome's price
-//!   drops for a while without the offset, so the sum of YES asks falls below 1: a complete-set
-//!   arbitrage opportunity.
+//!   outcome is offset on another. For `mispricing_bps` of the time (one outcome at a time) an
+//!   outcome's price is 6 cents lower without the offset, so the sum of YES asks falls below 1: a
+//!   complete-set arbitrage opportunity, which passes.
 //! - Trades take liquidity from the top of the book (`last_trade_price` plus the level change).
 //! - When a price crosses below 0.04 or above 0.96 the tick shrinks from 0.01 to 0.001 (and grows
 //!   back inside 0.05 .. 0.95): `tick_size_change` for both tokens, then fresh `book` snapshots.
@@ -33,7 +33,8 @@ pub struct SimConfig {
     pub binary_markets: u32,
     /// Neg-risk events, each with this many outcomes (at least 2).
     pub neg_risk_events: Vec<u32>,
-    /// Chance per step, in basis points, that a neg-risk event gets mispriced.
+    /// Share of the time each neg-risk event is mispriced, in basis points (one outcome at a
+    /// time, for 20 to 80 of its requotes).
     pub mispricing_bps: u32,
     /// Price levels per side of each book.
     pub levels: u32,
@@ -126,6 +127,20 @@ pub struct Simulator {
     markets: Vec<SimMarket>,
     events: Vec<SimEvent>,
     now_ms: u64,
+}
+
+/// The chance, in parts per million, that a step of one of a neg-risk event's `outcomes` markets
+/// starts a mispricing of the event (none running), so that the event is mispriced `share_bps`
+/// of the time: a mispricing lasts about 50 requotes of its outcome, one per `n` model steps
+/// (`n` markets), i.e. about `50 n` steps; the event's markets are stepped `outcomes / n` of the
+/// steps; so a start chance `p` per such step leaves `50 n / (50 n + n / (outcomes p))` of the
+/// time mispriced, and `p = share / (50 outcomes (1 - share))`.
+fn mispricing_start_ppm(share_bps: u32, outcomes: usize) -> u64 {
+    let (b, k) = (u64::from(share_bps.min(10_000)), u64::try_from(outcomes.max(1)).unwrap_or(1));
+    if b >= 10_000 {
+        return 1_000_000;
+    }
+    (20_000 * b / (k * (10_000 - b))).min(1_000_000)
 }
 
 const CENT: u32 = 100;
@@ -361,8 +376,8 @@ impl Simulator {
             self.markets[i].sizes[side][k] = random_size(&mut self.rng);
         }
         if let Some(e) = self.markets[i].event
-            && self.markets[i].discount_steps == 0
-            && self.rng.chance_bps(self.cfg.mispricing_bps)
+            && self.events[e].markets.iter().all(|&m| self.markets[m].discount_steps == 0)
+            && self.rng.below(1_000_000) < mispricing_start_ppm(self.cfg.mispricing_bps, self.events[e].markets.len())
         {
             let victim = self.events[e].markets[self.rng.index(self.events[e].markets.len())];
             self.markets[victim].discount_steps = 20 + self.rng.below_u32(60);
@@ -666,6 +681,29 @@ mod tests {
                     assert_eq!(sum, Price::SCALE, "event {} at step {step}", e.slug);
                 }
             }
+        }
+    }
+
+    /// `mispricing_bps` is the share of the time an event is mispriced (as the Venue's API
+    /// documents it), not a chance per step.
+    #[test]
+    fn an_event_is_mispriced_about_the_share_of_the_time_asked() {
+        for (bps, low, high) in [(800u32, 500u32, 1200u32), (2000, 1400, 2700), (0, 0, 0)] {
+            let mut sim = Simulator::new(SimConfig {
+                binary_markets: 1,
+                neg_risk_events: vec![3],
+                mispricing_bps: bps,
+                ..SimConfig::default()
+            });
+            let (mut mispriced, steps) = (0u32, 200_000u32);
+            for _ in 0..steps {
+                let _ = sim.step();
+                if sim.events[0].markets.iter().any(|&m| sim.markets[m].discount_steps > 0) {
+                    mispriced += 1;
+                }
+            }
+            let share = u64::from(mispriced) * 10_000 / u64::from(steps);
+            assert!((u64::from(low)..=u64::from(high)).contains(&share), "{bps} bps asked, {share} bps seen");
         }
     }
 }
