@@ -189,16 +189,14 @@ impl<S: RiskStore> LiveExecutor<S> {
         }
         let chain =
             self.chain.as_ref().map_err(|why| format!("live conditional-token operations unavailable: {why}"))?.clone();
+        if let Some(refused) = OnChain::refusal(&intent.op) {
+            return Err(refused.to_string());
+        }
         let market = match &intent.op {
             CtfOp::Merge { market, .. } | CtfOp::Split { market, .. } | CtfOp::Redeem { market, .. } => {
                 self.chain_market(market).await?
             }
-            // Refused by the chain client before anything is sent.
-            CtfOp::Convert { no_tokens, .. } => ChainMarket {
-                condition: ConditionId::from_bytes([0; 32]),
-                neg_risk: true,
-                yes: no_tokens.first().copied().unwrap_or(TokenId::from_u128(0)),
-            },
+            CtfOp::Convert { .. } => return Err("live convert is not available".into()),
         };
         let tx = chain.execute(&intent.op, &market).await.map_err(|e| e.to_string())?;
         tracing::info!(op = intent.op.name(), id = %intent.id, %tx, "conditional-token operation done on chain");

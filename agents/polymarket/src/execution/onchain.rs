@@ -128,6 +128,17 @@ impl OnChain {
         self.signer
     }
 
+    /// Why `op` cannot be done on chain at all (before anything about its market is looked up).
+    pub fn refusal(op: &CtfOp) -> Option<ChainError> {
+        matches!(op, CtfOp::Convert { .. }).then(OnChain::unsupported)
+    }
+
+    fn unsupported() -> ChainError {
+        ChainError::Unsupported(
+            "live convert is not available: the operation does not carry the event's negRiskMarketID and question index set".into(),
+        )
+    }
+
     /// Carries out `op` on `market`; `Ok` with the transaction hash once mined successfully.
     pub async fn execute(&self, op: &CtfOp, market: &ChainMarket) -> Result<B256, ChainError> {
         let cid = condition(&market.condition);
@@ -160,11 +171,7 @@ impl OnChain {
             (CtfOp::Merge { size, .. }, true) => {
                 return self.adapter_call(self.adapter.mergePositions(cid, amount(*size))).await;
             }
-            (CtfOp::Convert { .. }, _) => {
-                return Err(ChainError::Unsupported(
-                    "live convert is not available: the operation does not carry the event's negRiskMarketID and question index set".into(),
-                ));
-            }
+            (CtfOp::Convert { .. }, _) => return Err(OnChain::unsupported()),
         };
         // The SDK waits for the receipt but does not look at its status.
         let tx = sent.map_err(|e| ChainError::NotSent(e.to_string()))?;
