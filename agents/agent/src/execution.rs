@@ -666,6 +666,7 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
                         cost: b.cost,
                         realized: b.realized,
                         position: b.position,
+                        round_trip: intent.round_trip(),
                     }),
                     Err(err) => tracing::error!(error = %err, fill = %f.fill_id, "fill not booked in the ledger"),
                 },

@@ -536,7 +536,8 @@ impl Engine {
         if let Some(p) = s.policy {
             let policy = &mut self.policies[p];
             policy.state.on_fill(&intent.client_order_id, f.side, f.size, b.cost, f.token);
-            let sell = (f.side == Side::Sell).then_some(&intent.client_order_id);
+            let round = intent.round_trip();
+            let sell = (f.side == Side::Sell).then_some(&round);
             policy.state.on_realized(policy.limits.circuit_breaker, b.realized, sell, now / 1_000_000);
         }
         self.journal.fills.push(FillRecord {

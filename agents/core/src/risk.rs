@@ -90,7 +90,7 @@ pub struct RiskSnapshot {
     pub equity: Money,
     /// Highest equity seen.
     pub peak: Money,
-    /// Losing sell orders in a row (an order that loses over several fills counts once).
+    /// Losing round trips in a row (see [`RiskState::on_realized`]).
     pub consecutive_losses: u32,
     /// The circuit breaker holds orders back until this time (Unix ms); 0 when never tripped.
     pub breaker_until_ms: u64,
@@ -111,8 +111,11 @@ pub struct RiskState {
     equity: Money,
     peak: Money,
     consecutive_losses: u32,
-    /// The sell order whose loss was counted last: its further losing fills are not new losses.
-    loss_order: Option<ClientOrderId>,
+    /// The round trip (a sell order, or the set its legs belong to) whose sell fills came last,
+    /// their net realized PnL so far, and whether it is counted as a loss in the streak.
+    loss_round: Option<ClientOrderId>,
+    loss_net: Money,
+    loss_counted: bool,
     breaker_until_ms: u64,
 }
 
@@ -375,22 +378,31 @@ impl RiskState {
         };
     }
 
-    /// Realized PnL (fees included) booked: daily PnL, equity and its peak. A fill of a sell order
-    /// (`sell`: a position reduced or closed) also counts for the consecutive-loss breaker
-    /// (`breaker`: the policy's losing orders in a row and cooldown in ms): a loss is a losing
-    /// order, counted at its first losing fill, so an order that sweeps three levels at a loss is
-    /// one loss, not three; a sell fill at no loss ends the streak.
-    pub fn on_realized(&mut self, breaker: Option<(u32, u64)>, pnl: Money, sell: Option<&ClientOrderId>, now_ms: u64) {
+    /// Realized PnL (fees included) booked: daily PnL, equity and its peak. A sell fill (`round`:
+    /// the round trip it closes, which is the sell order, or the set whose legs it sells: a set
+    /// sold back wins on some legs and loses on others, and is one trade) also counts for the
+    /// consecutive-loss breaker (`breaker`: the policy's losing round trips in a row and cooldown
+    /// in ms). The round trip's sell fills are netted as they come: it counts as one loss while
+    /// its net is negative (an order that sweeps three levels at a loss is one loss, not three),
+    /// and a round trip whose net is not negative ends the streak (a set's winning leg filled
+    /// after a losing one takes the loss back). A trip of the breaker stands.
+    pub fn on_realized(&mut self, breaker: Option<(u32, u64)>, pnl: Money, round: Option<&ClientOrderId>, now_ms: u64) {
         self.roll_day(now_ms);
         self.daily_pnl = self.daily_pnl.checked_add(pnl).unwrap_or(self.daily_pnl);
         self.equity = self.equity.checked_add(pnl).unwrap_or(self.equity);
         self.peak = self.peak.max(self.equity);
-        let Some(order) = sell else { return };
-        if pnl.is_negative() {
-            if self.loss_order.as_ref() == Some(order) {
+        let Some(round) = round else { return };
+        if self.loss_round.as_ref() != Some(round) {
+            self.loss_round = Some(*round);
+            self.loss_net = Money::ZERO;
+            self.loss_counted = false;
+        }
+        self.loss_net = self.loss_net.checked_add(pnl).unwrap_or(self.loss_net);
+        if self.loss_net.is_negative() {
+            if self.loss_counted {
                 return;
             }
-            self.loss_order = Some(*order);
+            self.loss_counted = true;
             self.consecutive_losses += 1;
             if let Some((losses, cooldown_ms)) = breaker
                 && self.consecutive_losses >= losses
@@ -400,7 +412,7 @@ impl RiskState {
             }
         } else {
             self.consecutive_losses = 0;
-            self.loss_order = None;
+            self.loss_counted = false;
         }
     }
 }

@@ -174,3 +174,26 @@ fn an_order_that_loses_over_several_fills_is_one_loss() {
     s.on_realized(l.circuit_breaker, m("-0.1"), Some(&oid("unwind-2")), T0 + 6);
     assert_eq!(s.snapshot().consecutive_losses, 0);
 }
+
+/// A set sold back is one round trip: its losing legs and its winning leg are netted, so a
+/// profitable set never counts as a loss, whatever order its legs fill in, and ends the streak.
+#[test]
+fn the_legs_of_a_set_count_as_one_round_trip() {
+    let l = RiskLimits { circuit_breaker: Some((3, 60_000)), ..limits() };
+    let mut s = RiskState::new();
+    // One losing order: a streak of one.
+    s.on_realized(l.circuit_breaker, m("-1"), Some(&oid("a")), T0);
+    assert_eq!(s.snapshot().consecutive_losses, 1);
+    // A set whose first leg loses and whose second wins more: a loss for a moment, then not, and
+    // the streak is over.
+    s.on_realized(l.circuit_breaker, m("-0.2"), Some(&oid("set1")), T0 + 1);
+    assert_eq!(s.snapshot().consecutive_losses, 2);
+    s.on_realized(l.circuit_breaker, m("0.5"), Some(&oid("set1")), T0 + 2);
+    assert_eq!(s.snapshot().consecutive_losses, 0);
+    // A set that loses on every leg is one loss, not one per leg.
+    for _ in 0..3 {
+        s.on_realized(l.circuit_breaker, m("-0.1"), Some(&oid("set2")), T0 + 3);
+    }
+    assert_eq!(s.snapshot().consecutive_losses, 1);
+    assert!(!s.breaker_tripped(T0 + 4));
+}

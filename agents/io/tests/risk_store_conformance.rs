@@ -86,6 +86,7 @@ fn commit(i: &OrderIntent, fill_id: &str, size: Quantity, cost: Money, realized:
         cost,
         realized,
         position: pos,
+        round_trip: i.round_trip(),
     }
 }
 
@@ -223,6 +224,33 @@ async fn a_sell_order_losing_over_several_fills_is_one_loss<S: RiskStore>(s: S, 
     let c = commit(&second, "d", q("10"), m("4"), m("-0.5"), Position::default());
     s.commit(&p, &second.client_order_id, &[c], true, None, T0 + 6).await.unwrap();
     assert!(s.snapshot(&p).await.unwrap().breaker_until_ms > T0 + 6);
+}
+
+/// A set sold back is one round trip for the loss streak: its legs are netted, so two sets whose
+/// first leg loses and whose second wins more never trip the breaker (2 losses), and a set that
+/// loses on both legs is one loss.
+async fn a_sets_legs_are_one_round_trip<S: RiskStore>(s: S, p: PolicyKey) {
+    s.set_limits(&p, &limits()).await.unwrap();
+    for (n, pnl) in [(1, ["-0.4", "0.6"]), (2, ["-0.4", "0.6"]), (3, ["-0.1", "-0.1"])] {
+        let group = ClientOrderId::new(&format!("set{n}-a")).unwrap();
+        let legs: Vec<OrderIntent> = ["a", "b"]
+            .iter()
+            .enumerate()
+            .map(|(k, leg)| OrderIntent {
+                group: Some(group),
+                ..intent(&format!("set{n}-{leg}"), 1 + k as u128, Side::Sell, "0.5", "10")
+            })
+            .collect();
+        assert_eq!(s.decide_set(&p, &legs, &[LIQ, LIQ], T0 + n).await.unwrap(), Ok(()));
+        for (leg, realized) in legs.iter().zip(pnl) {
+            let c =
+                commit(leg, &format!("f-{}", leg.client_order_id), q("10"), m("5"), m(realized), Position::default());
+            s.commit(&p, &leg.client_order_id, &[c], true, None, T0 + n).await.unwrap();
+        }
+    }
+    let snap = s.snapshot(&p).await.unwrap();
+    assert_eq!(snap.consecutive_losses, 1, "two winning sets, then one losing on both legs");
+    assert_eq!(snap.breaker_until_ms, 0);
 }
 
 async fn a_set_is_approved_whole_or_not_at_all<S: RiskStore>(s: S, p: PolicyKey) {
@@ -457,6 +485,7 @@ suite!(
     a_failed_fill_is_reversed_once,
     live_orders_are_remembered_per_venue,
     a_sell_order_losing_over_several_fills_is_one_loss,
+    a_sets_legs_are_one_round_trip,
     a_set_is_approved_whole_or_not_at_all,
     a_split_reserves_then_books_its_cost_and_a_merge_gives_it_back,
 );
@@ -496,19 +525,17 @@ async fn redis_scripts_match_the_reference_model_over_random_operations() {
         for step in 0..400 {
             match rng.below(10) {
                 3 | 4 if rng.below(3) == 0 => {
-                    // A set of two or three buy legs, sometimes on one token, decided as one.
+                    // A set of two or three legs (bought, or sold: its sell fills are one round
+                    // trip for the loss streak), sometimes on one token, decided as one.
                     let n = 2 + rng.below(2);
+                    let side = if rng.below(3) == 0 { Side::Sell } else { Side::Buy };
+                    let group = ClientOrderId::new(&format!("o{seed}-{step}-0")).ok();
                     let legs: Vec<OrderIntent> = (0..n)
                         .map(|k| {
                             let price = format!("0.{:02}", 1 + rng.below(98));
                             let size = format!("{}.{:02}", rng.below(25), rng.below(100));
-                            intent(
-                                &format!("o{seed}-{step}-{k}"),
-                                1 + u128::from(rng.below(3)),
-                                Side::Buy,
-                                &price,
-                                &size,
-                            )
+                            let token = 1 + u128::from(rng.below(3));
+                            OrderIntent { group, ..intent(&format!("o{seed}-{step}-{k}"), token, side, &price, &size) }
                         })
                         .collect();
                     let liq: Vec<Option<Money>> = (0..n)

@@ -165,6 +165,14 @@ pub struct OrderIntent {
     pub created_ts_ns: u64,
 }
 
+impl OrderIntent {
+    /// The round trip the order's sell fills close, for the consecutive-loss breaker: its set
+    /// (the group) when it is a set's leg, else the order itself.
+    pub fn round_trip(&self) -> ClientOrderId {
+        self.group.unwrap_or(self.client_order_id)
+    }
+}
+
 /// A request to cancel an order (or all of a strategy's orders when `client_order_id` is None).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CancelRequest {

@@ -182,7 +182,7 @@ impl RiskStore for MemoryRiskStore {
                 p.risk.on_realized(breaker, c.realized, None, now_ms);
             } else {
                 p.risk.on_fill(id, f.side, f.size, c.cost, f.token);
-                p.risk.on_realized(breaker, c.realized, (f.side == Side::Sell).then_some(id), now_ms);
+                p.risk.on_realized(breaker, c.realized, (f.side == Side::Sell).then_some(&c.round_trip), now_ms);
             }
             p.ledgers.entry(f.strategy.clone()).or_default().insert(f.token, c.position);
         }

@@ -14,7 +14,7 @@
 //! | key | type | holds |
 //! | --- | --- | --- |
 //! | `pf:{ns/p}:limits` | hash | the limits (`kill_switch`, `max_*`, `min_book_liquidity` -1 = none, `breaker_losses` 0 = none, `breaker_cooldown_ms`) |
-//! | `pf:{ns/p}:state` | hash | `exposure`, `day`, `daily_pnl`, `equity`, `peak`, `losses` (losing sell orders in a row), `loss_order` (the order counted last), `breaker_until` |
+//! | `pf:{ns/p}:state` | hash | `exposure`, `day`, `daily_pnl`, `equity`, `peak`, `losses` (losing round trips in a row), `loss_order` / `loss_net` / `loss_counted` (the round trip whose sell fills came last, their net, and whether it counts as a loss), `breaker_until` |
 //! | `pf:{ns/p}:pos` | hash | token -> shares held or reserved to buy |
 //! | `pf:{ns/p}:resv` | hash | client order id -> `token side limit size notional` |
 //! | `pf:{ns/p}:rate` | list | approval times (ms) in the last minute |
@@ -86,6 +86,9 @@ pub struct FillCommit {
     pub realized: Money,
     /// The strategy's position in the token after the fill.
     pub position: Position,
+    /// The round trip a sell fill closes, for the loss streak: the order's set (its `group`) or
+    /// the order itself (see [`polyfleet_core::risk::RiskState::on_realized`]).
+    pub round_trip: ClientOrderId,
 }
 
 /// What a claim found.

@@ -357,7 +357,8 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
                 .arg(c.cost.micros())
                 .arg(c.fill.token.to_string())
                 .arg(c.realized.micros())
-                .arg(encode_position(&c.position));
+                .arg(encode_position(&c.position))
+                .arg(c.round_trip.as_str());
         }
         let inv = &inv;
         self.retried(|mut con| async move { inv.invoke_async::<()>(&mut con).await }).await

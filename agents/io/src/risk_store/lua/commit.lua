@@ -6,14 +6,15 @@
 -- ARGV: coid, now ms, release (0|1), has outcome (0|1), outcome, n, then n x
 --       [fill id, side (B|S, or XB|XS: the reversal of a FAILED buy or sell), size micros,
 --        cost micros (a reversal's is negative: what the ledger took back), token,
---        realized micros, ledger position]
+--        realized micros, ledger position, round trip (a sell's order or its set, for the
+--        loss streak)]
 local limits, state, pos, resv, fills, ledger, order = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local coid, now, do_release = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'
 local n = tonumber(ARGV[6])
 for i = 0, n - 1 do
-  local a = 7 + i * 7
+  local a = 7 + i * 8
   local fill_id, side, size, cost = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
-  local token, realized, position = ARGV[a + 4], tonumber(ARGV[a + 5]), ARGV[a + 6]
+  local token, realized, position, round = ARGV[a + 4], tonumber(ARGV[a + 5]), ARGV[a + 6], ARGV[a + 7]
   if side == 'XB' or side == 'XS' then
     -- A FAILED trade: undo its exposure, position and realized PnL; not a round trip.
     if redis.call('SADD', fills, fill_id) == 1 then
@@ -61,26 +62,31 @@ for i = 0, n - 1 do
     elseif size > covered then
       redis.call('HSET', pos, token, fmt(hnum(pos, token) + size - covered))
     end
-    -- Realized PnL; a sell order is a round trip for the loss streak, counted once at its first
-    -- losing fill (loss_order remembers which order was counted last).
+    -- Realized PnL; a sell fill closes part of a round trip (its order, or the set it sells),
+    -- whose fills are netted: one loss while the net is negative (counted once, loss_counted),
+    -- a net not negative ends the streak; loss_order names the round trip, loss_net its net.
     local daily = hnum(state, 'daily_pnl') + realized
     local equity = hnum(state, 'equity') + realized
     local peak = math.max(hnum(state, 'peak'), equity)
     redis.call('HSET', state, 'daily_pnl', fmt(daily), 'equity', fmt(equity), 'peak', fmt(peak))
     if side == 'S' then
-      if realized < 0 then
-        if redis.call('HGET', state, 'loss_order') ~= coid then
+      if redis.call('HGET', state, 'loss_order') ~= round then
+        redis.call('HSET', state, 'loss_order', round, 'loss_net', '0', 'loss_counted', '0')
+      end
+      local net = hnum(state, 'loss_net') + realized
+      redis.call('HSET', state, 'loss_net', fmt(net))
+      if net < 0 then
+        if hnum(state, 'loss_counted') == 0 then
           local losses = hnum(state, 'losses') + 1
           local needed = hnum(limits, 'breaker_losses')
           if needed > 0 and losses >= needed then
             redis.call('HSET', state, 'breaker_until', fmt(now + hnum(limits, 'breaker_cooldown_ms')))
             losses = 0
           end
-          redis.call('HSET', state, 'losses', fmt(losses), 'loss_order', coid)
+          redis.call('HSET', state, 'losses', fmt(losses), 'loss_counted', '1')
         end
       else
-        redis.call('HSET', state, 'losses', '0')
-        redis.call('HDEL', state, 'loss_order')
+        redis.call('HSET', state, 'losses', '0', 'loss_counted', '0')
       end
     end
     redis.call('HSET', ledger, token, position)
