@@ -111,7 +111,7 @@ fn strategy(name: &str, parameters: StrategyParams) -> StrategyConfig {
         venue: "v".into(),
         mode: Mode::Paper,
         type_: StrategyType::Arbitrage,
-        risk_caps: RiskCaps { max_order_size_micros: 1, max_order_notional_micros: 1 },
+        risk_caps: RiskCaps { max_order_size_micros: 1, max_order_notional_micros: 1, max_gross_exposure_micros: 0 },
         sets: vec![],
         tokens: vec![],
         parameters,

@@ -81,6 +81,10 @@ pub struct RiskCaps {
     pub max_order_size_micros: u64,
     /// Max order notional, micro-USDC.
     pub max_order_notional_micros: i64,
+    /// The policy's gross exposure limit, micro-USDC: the capital the strategy plans within (0:
+    /// not given, the strategy leaves it to the risk gateway).
+    #[serde(default)]
+    pub max_gross_exposure_micros: i64,
 }
 
 /// The strategy types the agents implement.
@@ -271,6 +275,12 @@ impl StrategyConfig {
                 Ok(ArbSet { kind: s.kind, legs: s.legs.iter().map(TokenConfig::instrument).collect::<Result<_, _>>()? })
             })
             .collect()
+    }
+
+    /// The capital the strategy plans within (the policy's gross exposure limit), when given.
+    pub fn capital(&self) -> Option<Money> {
+        (self.risk_caps.max_gross_exposure_micros > 0)
+            .then(|| Money::from_micros(self.risk_caps.max_gross_exposure_micros))
     }
 
     /// Max order size and notional.

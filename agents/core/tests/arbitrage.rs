@@ -251,6 +251,7 @@ fn a_partly_filled_set_merges_its_matched_part_and_sells_the_rest() {
     r.on_fill(&fill(&legs[0], "f0", "50"), MS);
     r.on_fill(&fill(&legs[1], "f1", "30"), MS);
     r.on_order(&update(&legs[0], OrderStatus::Filled, "50"), MS);
+    no_ask_moves_to(&mut r, "0.60");
     let out = r.on_order(&update(&legs[1], OrderStatus::Cancelled, "30"), MS);
     let [merge] = ctfs(&out).try_into().unwrap();
     assert!(matches!(merge.op, CtfOp::Merge { size, .. } if size == q("30")));
@@ -337,6 +338,38 @@ fn sell_back(enabled: bool) {
     assert!(out.iter().all(|o| o.side == Side::Sell && o.size == q("27.77")), "{out:?}");
     let limits: u32 = out.iter().map(|o| o.price.ticks()).sum();
     assert!(limits >= 9_600, "sold for at least cost plus edge: {out:?}");
+    // Two legs sell, the third is killed: what is left of the set is one naked leg, and it is
+    // sold at market (the exit completed) rather than held as exposure.
+    for (k, o) in out.iter().enumerate().take(2) {
+        let mut f = fill(o, &format!("s{k}"), "27.77");
+        f.side = Side::Sell;
+        r.on_fill(&f, 2200 * MS);
+        assert!(places(&r.on_order(&update(o, OrderStatus::Filled, "27.77"), 2200 * MS)).is_empty());
+    }
+    let unwind = places(&r.on_order(&update(&out[2], OrderStatus::Cancelled, "0"), 2200 * MS));
+    assert_eq!(unwind.len(), 1, "{unwind:?}");
+    let u = &unwind[0];
+    assert_eq!((u.token, u.side, u.size, u.tif), (out[2].token, Side::Sell, q("27.77"), TimeInForce::Fak));
+}
+
+/// A held set sold back whose legs all fail stays a complete set: nothing is unwound.
+#[test]
+fn a_held_set_left_unsold_stays_held() {
+    let set = ArbSet { kind: SetKind::NegRisk, legs: vec![inst(1, 1, 0), inst(2, 2, 0)] };
+    let mut r = runner(vec![set], params(100, "10"));
+    r.on_market(&snap(1, 1, vec![], vec![lv("0.40", "50")]), 0);
+    let legs = places(&r.on_market(&snap(2, 1, vec![], vec![lv("0.50", "50")]), 0).intents);
+    assert_eq!(legs.len(), 2);
+    for (k, l) in legs.iter().enumerate() {
+        r.on_fill(&fill(l, &format!("f{k}"), &l.size.to_string()), MS);
+        r.on_order(&update(l, OrderStatus::Filled, &l.size.to_string()), MS);
+    }
+    r.on_market(&snap(1, 2, vec![lv("0.46", "100")], vec![lv("0.50", "100")]), 2000 * MS);
+    let out = places(&r.on_market(&snap(2, 2, vec![lv("0.55", "100")], vec![lv("0.60", "100")]), 2000 * MS).intents);
+    assert_eq!(out.len(), 2, "sold back: {out:?}");
+    r.on_order(&update(&out[0], OrderStatus::Cancelled, "0"), 2100 * MS);
+    let after = r.on_order(&update(&out[1], OrderStatus::Cancelled, "0"), 2100 * MS);
+    assert!(after.is_empty(), "nothing unwound, nothing merged: {after:?}");
 }
 
 #[test]
@@ -380,12 +413,60 @@ fn winners_held_are_redeemed_at_resolution_and_losers_written_off() {
     assert!(ctfs(&r.on_timer(5000 * MS)).is_empty());
 }
 
+/// The NO book's ask moves (the set's legs are out, so nothing is entered on it).
+fn no_ask_moves_to(r: &mut StrategyRunner, ask: &str) {
+    assert!(r.on_market(&snap(2, 2, vec![lv("0.01", "10")], vec![lv(ask, "100")]), MS).intents.is_empty());
+}
+
+/// A leg killed while its book still allows the set at no loss: the short leg is bought (one
+/// FAK intent), and once it fills the whole set merges; nothing is unwound.
+#[test]
+fn a_broken_set_is_completed_when_that_cannot_lose() {
+    let mut r = runner(vec![binary(0)], params(50, "25"));
+    let legs = feed_binary(&mut r, vec![lv("0.45", "100")], vec![lv("0.50", "100")], 0);
+    // The YES leg fills at the book's 0.45 (its limit was widened above it).
+    r.on_fill(&Fill { price: p("0.45"), ..fill(&legs[0], "f1", "50") }, MS);
+    r.on_order(&update(&legs[0], OrderStatus::Filled, "50"), MS);
+    // The NO ask moved from 0.50 to 0.54: 0.45 + 0.54 is still below 1.
+    no_ask_moves_to(&mut r, "0.54");
+    let out = r.on_order(&update(&legs[1], OrderStatus::Cancelled, "0"), MS);
+    let [Intent::PlaceSet(buys)] = out.as_slice() else { panic!("one completion intent: {out:?}") };
+    let c = &buys[0];
+    assert_eq!(
+        (buys.len(), c.token, c.side, c.size, c.tif, c.price),
+        (1, legs[1].token, Side::Buy, q("50"), TimeInForce::Fak, p("0.54"))
+    );
+    r.on_fill(&fill(c, "f2", "50"), 2 * MS);
+    let out = r.on_order(&update(c, OrderStatus::Filled, "50"), 2 * MS);
+    let [merge] = ctfs(&out).try_into().unwrap();
+    assert!(matches!(merge.op, CtfOp::Merge { size, .. } if size == q("50")));
+    assert!(places(&out).is_empty(), "nothing unwound: {out:?}");
+}
+
+/// A completion that fills short is given up: what is left over is unwound, never completed twice.
+#[test]
+fn a_completion_that_falls_short_is_unwound() {
+    let mut r = runner(vec![binary(0)], params(50, "25"));
+    let legs = feed_binary(&mut r, vec![lv("0.45", "100")], vec![lv("0.50", "100")], 0);
+    r.on_fill(&fill(&legs[0], "f1", "50"), MS);
+    r.on_order(&update(&legs[0], OrderStatus::Filled, "50"), MS);
+    let out = r.on_order(&update(&legs[1], OrderStatus::Cancelled, "0"), MS);
+    let [Intent::PlaceSet(buys)] = out.as_slice() else { panic!("one completion intent: {out:?}") };
+    r.on_fill(&fill(&buys[0], "f2", "30"), 2 * MS);
+    let out = r.on_order(&update(&buys[0], OrderStatus::Cancelled, "30"), 2 * MS);
+    let [merge] = ctfs(&out).try_into().unwrap();
+    assert!(matches!(merge.op, CtfOp::Merge { size, .. } if size == q("30")));
+    let [sell] = places(&out).try_into().unwrap();
+    assert_eq!((sell.token, sell.side, sell.size), (legs[0].token, Side::Sell, q("20")));
+}
+
 #[test]
 fn a_failed_leg_unwinds_what_filled() {
     let mut r = runner(vec![binary(0)], params(50, "25"));
     let legs = feed_binary(&mut r, vec![lv("0.45", "100")], vec![lv("0.50", "100")], 0);
     r.on_fill(&fill(&legs[0], "f1", "50"), MS);
     assert!(r.on_order(&update(&legs[0], OrderStatus::Filled, "50"), MS).is_empty());
+    no_ask_moves_to(&mut r, "0.60");
     let out = r.on_order(&update(&legs[1], OrderStatus::Cancelled, "0"), MS);
     let unwind = places(&out);
     assert_eq!(unwind.len(), 1);
@@ -421,6 +502,7 @@ fn open_legs_are_cancelled_after_the_timeout_then_given_up() {
     assert!(cancels.iter().all(|c| matches!(c, Intent::Cancel(c) if c.reason == "leg timeout")));
     // The YES leg reports a fill before going quiet; the second timeout gives up and unwinds it.
     r.on_order(&update(&legs[0], OrderStatus::PartiallyFilled, "20"), 2100 * MS);
+    no_ask_moves_to(&mut r, "0.60");
     let out = places(&r.on_timer(4000 * MS));
     assert_eq!(out.len(), 1);
     assert_eq!((out[0].side, out[0].size), (Side::Sell, q("20")));
@@ -485,4 +567,90 @@ fn a_gap_asks_for_a_snapshot_and_stops_trading_that_book() {
     let out = r.on_market(&gap, 0);
     assert_eq!(out.snapshot_requests, vec![TokenId::from_u128(1)]);
     assert!(r.books().live(&TokenId::from_u128(1)).is_none());
+}
+
+fn runner_with_capital(sets: Vec<ArbSet>, params: ArbParams, capital: &str) -> StrategyRunner {
+    let s = CompleteSetArb::new(sets, params, q("10000"), Money::parse("10000").unwrap())
+        .unwrap()
+        .with_capital(Money::parse(capital).unwrap());
+    let id = Identity {
+        namespace: "ns".into(),
+        strategy: "arb".into(),
+        risk_policy: "rp".into(),
+        venue: "sim".into(),
+        mode: Mode::Paper,
+    };
+    StrategyRunner::new(id, Box::new(s), "t0").unwrap()
+}
+
+fn reserved(legs: &[OrderIntent]) -> Money {
+    legs.iter()
+        .map(|l| l.price.notional(l.size, polyfleet_core::Rounding::Up).unwrap())
+        .fold(Money::ZERO, |a, b| a.checked_add(b).unwrap())
+}
+
+/// With the risk policy's gross limit as capital, a set that would need more than is left is
+/// bought smaller, so the risk gateway never has to refuse it.
+#[test]
+fn a_set_is_bought_smaller_when_capital_is_short() {
+    let set = ArbSet { kind: SetKind::NegRisk, legs: vec![inst(1, 1, 0), inst(2, 2, 0), inst(3, 3, 0)] };
+    let mut r = runner_with_capital(vec![set], params(100, "10"), "12");
+    r.on_market(&snap(1, 1, vec![], vec![lv("0.30", "50")]), 0);
+    r.on_market(&snap(2, 1, vec![], vec![lv("0.30", "50")]), 0);
+    let legs = places(&r.on_market(&snap(3, 1, vec![], vec![lv("0.35", "50")]), 0).intents);
+    assert_eq!(legs.len(), 3);
+    // 27.77 a leg without the limit (as in neg_risk_set_buys_every_yes); 12 USDC buys fewer.
+    assert!(legs[0].size < q("27.77") && legs[0].size >= q("5"), "{legs:?}");
+    assert!(reserved(&legs) <= Money::parse("12").unwrap(), "{legs:?}");
+}
+
+/// Capital held in a set whose exit now loses a little is recycled into a set that makes more:
+/// the held set is sold back; nothing is bought until its capital is back.
+#[test]
+fn capital_is_recycled_from_a_held_set_into_a_better_one() {
+    let a = ArbSet { kind: SetKind::NegRisk, legs: vec![inst(1, 1, 0), inst(2, 2, 0)] };
+    let b = ArbSet { kind: SetKind::NegRisk, legs: vec![inst(3, 3, 0), inst(4, 4, 0)] };
+    let mut r = runner_with_capital(vec![a, b], params(100, "10"), "10");
+    // Set A at 0.45 + 0.50: bought, filled at the book's prices.
+    r.on_market(&snap(1, 1, vec![], vec![lv("0.45", "100")]), 0);
+    let legs = places(&r.on_market(&snap(2, 1, vec![], vec![lv("0.50", "100")]), 0).intents);
+    assert_eq!(legs.len(), 2);
+    let price = [p("0.45"), p("0.50")];
+    for (k, l) in legs.iter().enumerate() {
+        r.on_fill(&Fill { price: price[k], ..fill(l, &format!("a{k}"), &l.size.to_string()) }, MS);
+        r.on_order(&update(l, OrderStatus::Filled, &l.size.to_string()), MS);
+    }
+    // A's bids now pay 0.94 (a 1-cent loss on its 0.95): not worth selling on its own.
+    assert!(r.on_market(&snap(1, 2, vec![lv("0.44", "100")], vec![lv("0.46", "100")]), 2000 * MS).intents.is_empty());
+    assert!(r.on_market(&snap(2, 2, vec![lv("0.50", "100")], vec![lv("0.56", "100")]), 2000 * MS).intents.is_empty());
+    // Set B at 0.40 + 0.45 makes 15 cents a set, and the capital is all in A: A is sold back.
+    r.on_market(&snap(3, 1, vec![], vec![lv("0.40", "100")]), 2000 * MS);
+    let out = places(&r.on_market(&snap(4, 1, vec![], vec![lv("0.45", "100")]), 2000 * MS).intents);
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert!(out.iter().all(|o| o.side == Side::Sell && [1, 2].map(TokenId::from_u128).contains(&o.token)), "{out:?}");
+}
+
+/// A set left with unequal legs whose unwind the risk gateway refused is unwound again once it
+/// is idle, from what it holds.
+#[test]
+fn an_idle_set_with_unequal_holdings_is_unwound_again() {
+    let mut r = runner(vec![binary(0)], params(50, "25"));
+    let legs = feed_binary(&mut r, vec![lv("0.45", "100")], vec![lv("0.50", "100")], 0);
+    r.on_fill(&fill(&legs[0], "f1", "50"), MS);
+    r.on_order(&update(&legs[0], OrderStatus::Filled, "50"), MS);
+    no_ask_moves_to(&mut r, "0.60");
+    let unwind = places(&r.on_order(&update(&legs[1], OrderStatus::Cancelled, "0"), MS));
+    assert_eq!(unwind.len(), 1);
+    let refused = RiskDecision {
+        intent: unwind[0].clone(),
+        verdict: Verdict::Rejected { reason: RejectReason::BookLiquidity, detail: "thin".into() },
+        decided_ts_ns: MS,
+    };
+    assert!(r.on_decision(&refused, MS).is_empty());
+    // Cooling down: nothing.
+    assert!(r.on_market(&snap(1, 3, vec![lv("0.44", "100")], vec![lv("0.45", "100")]), 500 * MS).intents.is_empty());
+    // Idle again: the 50 YES held without NO are unwound.
+    let again = places(&r.on_market(&snap(1, 4, vec![lv("0.44", "100")], vec![lv("0.45", "100")]), 1500 * MS).intents);
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!((again[0].token, again[0].side, again[0].size), (legs[0].token, Side::Sell, q("50")));
 }

@@ -7,8 +7,9 @@
 //!   on both tokens in one `price_change` frame (as the venue does).
 //! - Neg-risk events are sets of binary markets whose fair YES prices sum to 1; a move of one
 //!   outcome is offset on another. For `mispricing_bps` of the time (one outcome at a time) an
-//!   outcome's price is 6 cents lower without the offset, so the sum of YES asks falls below 1: a
-//!   complete-set arbitrage opportunity, which passes.
+//!   outcome's price is 6 cents lower or higher (even odds) without the offset: lower, the sum of
+//!   YES asks falls below 1 (a complete set is worth buying); higher, the sum of YES bids rises
+//!   above 1 (a held set is worth selling, a NO basket worth converting). Either passes.
 //! - Trades take liquidity from the top of the book (`last_trade_price` plus the level change).
 //! - When a price crosses below 0.04 or above 0.96 the tick shrinks from 0.01 to 0.001 (and grows
 //!   back inside 0.05 .. 0.95): `tick_size_change` for both tokens, then fresh `book` snapshots.
@@ -93,6 +94,8 @@ pub struct SimMarket {
     last_trade: Option<Price>,
     /// Steps of mispricing left (neg-risk outcomes only).
     discount_steps: u32,
+    /// The mispricing is a premium (priced above fair), not a discount.
+    premium: bool,
     /// Resolved (YES won when true): no more quotes or trades.
     resolved: Option<bool>,
     /// Closed to orders, not resolved yet: no quotes or trades, the book stands still.
@@ -189,6 +192,7 @@ fn new_market(
         yes_book: OrderBook::new(),
         last_trade: None,
         discount_steps: 0,
+        premium: false,
         resolved: None,
         halted: false,
     }
@@ -381,6 +385,7 @@ impl Simulator {
         {
             let victim = self.events[e].markets[self.rng.index(self.events[e].markets.len())];
             self.markets[victim].discount_steps = 20 + self.rng.below_u32(60);
+            self.markets[victim].premium = self.rng.below(2) == 0;
             if victim != i && self.markets[victim].resolved.is_none() {
                 self.emit_requote(victim, &mut out);
             }
@@ -440,7 +445,9 @@ impl Simulator {
         let m = &self.markets[i];
         let tick = m.tick.ticks();
         let mut fair = m.fair;
-        if m.discount_steps > 0 {
+        if m.discount_steps > 0 && m.premium {
+            fair = (fair + 6 * CENT).min(Price::SCALE - tick * 2);
+        } else if m.discount_steps > 0 {
             fair = fair.saturating_sub(6 * CENT).max(tick * 2);
         }
         let fair = Price::from_ticks(fair).unwrap_or(Price::ZERO);
@@ -650,6 +657,7 @@ impl Simulator {
         let victim = *self.events.get(event)?.markets.get(outcome)?;
         // emit_requote consumes one step of the discount.
         self.markets[victim].discount_steps = if steps == 0 { 0 } else { steps + 1 };
+        self.markets[victim].premium = false;
         let mut out = vec![];
         self.emit_requote(victim, &mut out);
         Some(out)
@@ -659,6 +667,12 @@ impl Simulator {
     /// before fees).
     pub fn event_ask_sum(&self, e: usize) -> Option<u32> {
         self.events[e].markets.iter().map(|&m| self.markets[m].yes_book.best_ask().map(|l| l.price.ticks())).sum()
+    }
+
+    /// Sum of the best YES bids of a neg-risk event, in ticks (above 10_000 a held set sells for
+    /// more than it pays at resolution, before fees).
+    pub fn event_bid_sum(&self, e: usize) -> Option<u32> {
+        self.events[e].markets.iter().map(|&m| self.markets[m].yes_book.best_bid().map(|l| l.price.ticks())).sum()
     }
 }
 
@@ -696,14 +710,24 @@ mod tests {
                 ..SimConfig::default()
             });
             let (mut mispriced, steps) = (0u32, 200_000u32);
+            let (mut below, mut above) = (0u32, 0u32);
             for _ in 0..steps {
                 let _ = sim.step();
                 if sim.events[0].markets.iter().any(|&m| sim.markets[m].discount_steps > 0) {
                     mispriced += 1;
                 }
+                // Beyond 2 cents: quotes lagging the walk by a tick or two do not count.
+                below += u32::from(sim.event_ask_sum(0).is_some_and(|t| t < Price::SCALE - 2 * CENT));
+                above += u32::from(sim.event_bid_sum(0).is_some_and(|t| t > Price::SCALE + 2 * CENT));
             }
             let share = u64::from(mispriced) * 10_000 / u64::from(steps);
             assert!((u64::from(low)..=u64::from(high)).contains(&share), "{bps} bps asked, {share} bps seen");
+            // Both ways: asks summing well below 1, bids well above; hardly ever otherwise.
+            assert!(
+                below >= mispriced / 5 && above >= mispriced / 5,
+                "{mispriced} mispriced: {below} below, {above} above"
+            );
+            assert!(below + above <= mispriced + steps / 100, "{mispriced} mispriced: {below} below, {above} above");
         }
     }
 }

@@ -137,6 +137,7 @@ pub fn plan_strategy(
         risk_caps: RiskCaps {
             max_order_size_micros: p.max_order_size_micros.max(0) as u64,
             max_order_notional_micros: p.max_order_notional_micros,
+            max_gross_exposure_micros: p.max_gross_exposure_micros,
         },
         sets,
         tokens: vec![],

@@ -55,7 +55,11 @@ pub fn arb(sim: &Simulator, policy: &str) -> StrategyConfig {
         venue: "sim".into(),
         mode: Mode::Paper,
         type_: StrategyType::Arbitrage,
-        risk_caps: RiskCaps { max_order_size_micros: 1_000_000_000, max_order_notional_micros: 1_000_000_000 },
+        risk_caps: RiskCaps {
+            max_order_size_micros: 1_000_000_000,
+            max_order_notional_micros: 1_000_000_000,
+            max_gross_exposure_micros: 0,
+        },
         sets: sim.events().iter().map(|e| SetConfig { kind: SetKind::NegRisk, legs: legs(sim, e) }).collect(),
         tokens: vec![],
         parameters: StrategyParams::Arbitrage(ArbParams {

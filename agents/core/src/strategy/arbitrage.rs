@@ -19,20 +19,24 @@
 //! policy's order size. Legs go out together as FOK (or FAK) orders at the worst price the size
 //! reaches, approved by the risk gateway all or none.
 //!
-//! **Broken sets**, the rule: when a set's legs are all done and filled unequally (a FAK
-//! partial, a FOK killed), the matched part is a complete set: bought, it is merged; split and
-//! left unsold, it is merged back (a split followed by a merge costs nothing). What is left over
-//! on one side, bought beyond the matched part or split and unsold beyond it, is sold at market
-//! (FAK at the lowest tick), unless it is below the market's minimum size, in which case it stays
-//! as inventory (marked, and redeemed if it wins). While a set's legs (or its split) are pending
-//! it is not re-entered; legs still open after `legTimeoutMs` are cancelled, and given up after
-//! a second timeout. A cooldown follows every set. Neg-risk conversion is not used: this strategy
-//! holds YES sets only, and conversion needs NO tokens.
+//! **Broken sets**, the rule: when a bought set's legs are all done and filled unequally (a FAK
+//! partial, a FOK killed), its short legs are first **completed**, once: bought (FAK, one intent)
+//! up to the longest leg, when the completed set still costs at most the 1 USDC it is worth, fees
+//! included, with the short legs at the prices their ask ladders reach now and the others at
+//! their limits. Then the matched part is a complete set: bought, it is merged; split and left
+//! unsold, it is merged back (a split followed by a merge costs nothing); a held set sold back
+//! and left unsold stays held. What is left over on one side, bought beyond the matched part, or
+//! split (or held) and unsold beyond it, is sold at market (FAK at the lowest tick; one intent per
+//! broken set, so one round trip for the loss breaker), unless it is below the market's minimum
+//! size, in which case it stays as inventory (marked, and redeemed if it wins). While a set's
+//! legs (or its split) are pending it is not re-entered; legs still open after `legTimeoutMs` are
+//! cancelled, and given up after a second timeout. A cooldown follows every set. Neg-risk
+//! conversion is not used: this strategy holds YES sets only, and conversion needs NO tokens.
 use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::sizing::{LegBook, SetCaps, size_set};
+use super::sizing::{LegBook, SetCaps, SetQuote, size_set};
 use super::{BookSet, Ctx, Instrument, OrderRequest, ParamsError, Strategy};
 use crate::accounting::lifecycle::{Booking, LifecycleTotals};
 use crate::config::StrategyParams;
@@ -137,8 +141,44 @@ pub struct ArbSet {
 struct LegOrder {
     id: ClientOrderId,
     leg: usize,
+    size: Quantity,
+    limit: Price,
     filled: Quantity,
+    /// What its fills cost, fees included (as far as they have been seen).
+    paid: Money,
+    /// Shares those fills were.
+    paid_for: Quantity,
     done: bool,
+}
+
+impl LegOrder {
+    fn new(id: ClientOrderId, leg: usize, size: Quantity, limit: Price) -> LegOrder {
+        LegOrder {
+            id,
+            leg,
+            size,
+            limit,
+            filled: Quantity::ZERO,
+            paid: Money::ZERO,
+            paid_for: Quantity::ZERO,
+            done: false,
+        }
+    }
+
+    /// Micro-USDC per share its fills cost, fees included; at its limit (and the fee there) while
+    /// no fill has been seen.
+    fn unit_cost(&self, fees: &crate::money::FeeSchedule) -> Option<i64> {
+        if self.paid_for.is_zero() {
+            let fee = fees.taker_fee(self.limit, Quantity::from_micros(Quantity::SCALE))?;
+            return Some(i64::from(self.limit.ticks()) * 100 + fee.micros());
+        }
+        let unit = crate::money::div_round(
+            i128::from(self.paid.micros()) * i128::from(Quantity::SCALE),
+            i128::from(self.paid_for.micros()),
+            crate::money::Rounding::Up,
+        );
+        i64::try_from(unit).ok()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -154,7 +194,8 @@ enum Phase {
         deadline_ns: u64,
     },
     /// Legs of a set (`side`) or an unwind are out; `split` is the size of the split whose legs
-    /// these sells are.
+    /// these sells are. `completing`: these are buys completing a broken set whose legs had
+    /// bought `got` (per leg) before them.
     Working {
         side: Side,
         unwind: bool,
@@ -162,6 +203,7 @@ enum Phase {
         orders: Vec<LegOrder>,
         deadline_ns: u64,
         cancelled: bool,
+        completing: Option<Vec<Quantity>>,
     },
 }
 
@@ -180,6 +222,8 @@ pub struct ArbStats {
     pub completed: u64,
     /// Unwind orders sent after a leg came up short.
     pub unwinds: u64,
+    /// Broken bought sets whose short legs were bought to complete them.
+    pub completions: u64,
     /// Leg timeouts.
     pub timeouts: u64,
     /// Excess shares left as inventory because they were below the market's minimum size.
@@ -190,6 +234,8 @@ pub struct ArbStats {
     pub ctf_failures: u64,
     /// Held neg-risk sets sold back above their cost.
     pub exits: u64,
+    /// Held sets sold back to free capital for a better set.
+    pub recycled: u64,
 }
 
 /// A conditional-token operation on its way, and the set it belongs to.
@@ -205,6 +251,8 @@ pub struct CompleteSetArb {
     params: ArbParams,
     max_order_size: Quantity,
     max_order_notional: Money,
+    /// The risk policy's gross exposure limit, when known: the capital the strategy plans within.
+    capital: Option<Money>,
     sets: Vec<SetState>,
     by_token: TokenMap<Vec<usize>>,
     orders: HashMap<ClientOrderId, usize>,
@@ -240,6 +288,7 @@ impl CompleteSetArb {
             params,
             max_order_size,
             max_order_notional,
+            capital: None,
             sets: sets.into_iter().map(|set| SetState { set, phase: Phase::Idle { until_ns: 0 } }).collect(),
             by_token,
             orders: HashMap::new(),
@@ -252,6 +301,34 @@ impl CompleteSetArb {
             next_redeem_ns: 0,
             stats: ArbStats::default(),
         })
+    }
+
+    /// Plans within `max_gross` of capital (the risk policy's gross exposure limit): a set that
+    /// would take more than is left is bought smaller, or the capital is recycled (see the module
+    /// doc) instead of the set being refused by the risk gateway.
+    pub fn with_capital(mut self, max_gross: Money) -> CompleteSetArb {
+        self.capital = Some(max_gross);
+        self
+    }
+
+    /// Capital in play: what the shares held cost, what buy legs out reserve (their size left at
+    /// their limit, as the risk gateway reserves it), and splits on their way (1 USDC a set).
+    pub fn deployed(&self) -> Money {
+        let mut micros: i128 = self.basis.values().map(|m| i128::from(m.micros())).sum();
+        for s in &self.sets {
+            match &s.phase {
+                Phase::Working { side: Side::Buy, orders, .. } => {
+                    for o in orders.iter().filter(|o| !o.done) {
+                        let left = o.size.saturating_sub(o.filled);
+                        micros +=
+                            i128::from(o.limit.notional(left, crate::money::Rounding::Up).map_or(0, |m| m.micros()));
+                    }
+                }
+                Phase::Splitting { size, .. } => micros += i128::from(size.micros()),
+                _ => {}
+            }
+        }
+        Money::from_micros_i128(micros).unwrap_or(Money::ZERO)
     }
 
     /// The parameters in force.
@@ -348,19 +425,161 @@ impl CompleteSetArb {
         let orders: Vec<LegOrder> = ctx
             .place_set(requests)
             .into_iter()
+            .zip(limits)
             .enumerate()
-            .map(|(leg, id)| LegOrder { id, leg, filled: Quantity::ZERO, done: false })
+            .map(|(leg, (id, limit))| LegOrder::new(id, leg, size, *limit))
             .collect();
+        self.work(i, side, split, orders, false, None, ctx);
+    }
+
+    /// Set `i` now waits for `orders`.
+    #[allow(clippy::too_many_arguments)]
+    fn work(
+        &mut self,
+        i: usize,
+        side: Side,
+        split: Option<Quantity>,
+        orders: Vec<LegOrder>,
+        unwind: bool,
+        completing: Option<Vec<Quantity>>,
+        ctx: &Ctx<'_>,
+    ) {
         for o in &orders {
             self.orders.insert(o.id, i);
         }
         let deadline_ns = self.deadline(ctx.now_ns);
-        self.sets[i].phase = Phase::Working { side, unwind: false, split, orders, deadline_ns, cancelled: false };
+        self.sets[i].phase = Phase::Working { side, unwind, split, orders, deadline_ns, cancelled: false, completing };
+    }
+
+    /// Buys completing a broken bought set `i` (legs bought `got`), when the set still costs at
+    /// most what it is worth (1 USDC) once they fill: each short leg's shortfall at the price its
+    /// ask ladder reaches for it now, fees included, the other legs at their limits. `None`
+    /// (unwind instead) when a shortfall is below the market's minimum size, a book is not live or
+    /// too thin, or completing would lose.
+    /// `bought`: per leg, what a share held cost (micro-USDC, fees included).
+    fn completion(&self, i: usize, bought: &[i64], got: &[Quantity], books: &BookSet) -> Option<Vec<OrderRequest>> {
+        let legs = &self.sets[i].set.legs;
+        let top = got.iter().copied().max()?;
+        let mut cost: i64 = 0;
+        let mut buys = vec![];
+        for (leg, inst) in legs.iter().enumerate() {
+            let bought = *bought.get(leg)?;
+            let need = top.saturating_sub(got[leg]);
+            if need.is_zero() {
+                cost += bought;
+                continue;
+            }
+            if need < inst.min_size {
+                return None;
+            }
+            let sweep = books.live(&inst.token)?.sweep(Side::Buy, need, None);
+            let worst = sweep.worst_price.filter(|_| sweep.filled == need)?;
+            buys.push(OrderRequest {
+                group: None,
+                market: inst.market,
+                token: inst.token,
+                side: Side::Buy,
+                price: worst,
+                size: need,
+                tif: TimeInForce::Fak,
+                post_only: false,
+            });
+            let fee = inst.fees.taker_fee(worst, Quantity::from_micros(Quantity::SCALE))?;
+            let more = i64::from(worst.ticks()) * 100 + fee.micros();
+            // Shares bought before at their cost, the rest at up to `worst`: the dearer bounds both.
+            cost += if got[leg].is_zero() { more } else { more.max(bought) };
+        }
+        (cost <= super::sizing::SET_VALUE.micros() && !buys.is_empty()).then_some(buys)
+    }
+
+    /// Places `buys` completing set `i`, whose legs hold `got` (per leg) before them.
+    fn complete(&mut self, i: usize, buys: Vec<OrderRequest>, got: Vec<Quantity>, ctx: &mut Ctx<'_>) {
+        self.stats.completions += 1;
+        let ids = ctx.place_set(buys.clone());
+        let legs = buys
+            .iter()
+            .zip(ids)
+            .filter_map(|(b, id)| {
+                let leg = self.sets[i].set.legs.iter().position(|l| l.token == b.token)?;
+                Some(LegOrder::new(id, leg, b.size, b.price))
+            })
+            .collect();
+        self.work(i, Side::Buy, None, legs, false, Some(got), ctx);
+    }
+
+    /// Sells `excess` (per leg) of set `i` at market, as one intent (one round trip for the loss
+    /// breaker); what is below a market's minimum size stays. False when nothing was placed.
+    fn unwind(&mut self, i: usize, excess: &[Quantity], books: &BookSet, ctx: &mut Ctx<'_>) -> bool {
+        let mut unwinds = vec![];
+        for (leg, &qty) in excess.iter().enumerate().filter(|(_, q)| !q.is_zero()) {
+            let inst = self.sets[i].set.legs[leg];
+            if qty < inst.min_size {
+                self.stats.stranded += 1;
+                continue;
+            }
+            let floor = books.live(&inst.token).map(|b| b.tick()).filter(|t| t.is_tradable());
+            let price = floor.unwrap_or(Price::from_ticks(100).unwrap_or(Price::ONE));
+            unwinds.push((
+                leg,
+                OrderRequest {
+                    group: None,
+                    market: inst.market,
+                    token: inst.token,
+                    side: Side::Sell,
+                    price,
+                    size: qty,
+                    tif: TimeInForce::Fak,
+                    post_only: false,
+                },
+            ));
+        }
+        if unwinds.is_empty() {
+            return false;
+        }
+        self.stats.unwinds += unwinds.len() as u64;
+        let ids = ctx.place_set(unwinds.iter().map(|(_, r)| r.clone()).collect());
+        let out = unwinds.into_iter().zip(ids).map(|((leg, r), id)| LegOrder::new(id, leg, r.size, r.price)).collect();
+        self.work(i, Side::Sell, None, out, true, None, ctx);
+        true
+    }
+
+    /// An idle set whose holdings are unequal (an unwind refused or short, a late fill): its
+    /// short legs are completed when that cannot lose, else what is beyond its complete sets is
+    /// unwound (the broken-set rule, from holdings). True when something was placed.
+    fn rebalance(&mut self, i: usize, books: &BookSet, ctx: &mut Ctx<'_>) -> bool {
+        let legs = self.sets[i].set.legs.clone();
+        if legs.iter().any(|l| self.resolved.contains(&l.market)) {
+            return false;
+        }
+        let got: Vec<Quantity> = legs.iter().map(|l| self.available(&l.token)).collect();
+        let matched = got.iter().copied().min().unwrap_or(Quantity::ZERO);
+        let excess: Vec<Quantity> = got.iter().map(|q| q.saturating_sub(matched)).collect();
+        if excess.iter().zip(&legs).all(|(q, l)| *q < l.min_size) {
+            return false;
+        }
+        let bought: Vec<i64> = legs
+            .iter()
+            .map(|l| {
+                let held = self.holding(&l.token).micros().max(1);
+                let basis = self.basis.get(&l.token).copied().unwrap_or(Money::ZERO).micros();
+                let unit = crate::money::div_round(
+                    i128::from(basis) * i128::from(Quantity::SCALE),
+                    i128::from(held),
+                    crate::money::Rounding::Up,
+                );
+                i64::try_from(unit).unwrap_or(i64::MAX / 4)
+            })
+            .collect();
+        if let Some(buys) = self.completion(i, &bought, &got, books) {
+            self.complete(i, buys, got, ctx);
+            return true;
+        }
+        self.unwind(i, &excess, books, ctx)
     }
 
     fn try_enter(&mut self, i: usize, books: &BookSet, ctx: &mut Ctx<'_>) {
         let Phase::Idle { until_ns } = self.sets[i].phase else { return };
-        if ctx.now_ns < until_ns {
+        if ctx.now_ns < until_ns || self.rebalance(i, books, ctx) {
             return;
         }
         let set = &self.sets[i].set;
@@ -372,7 +591,7 @@ impl CompleteSetArb {
             leg_books.iter().map(|(b, l)| LegBook { book: b, fees: l.fees, min_size: l.min_size }).collect();
         let leg_cap = Money::from_micros(self.params.max_notional_per_leg_micros).min(self.max_order_notional);
         let caps = SetCaps {
-            par: Price::ONE,
+            par: super::sizing::SET_VALUE,
             min_edge_bps: self.params.min_edge_bps,
             leg_notional: leg_cap,
             max_size: self.max_order_size,
@@ -381,6 +600,7 @@ impl CompleteSetArb {
         let held = set.legs.iter().map(|l| self.available(&l.token)).min().unwrap_or(Quantity::ZERO);
         let held_caps = SetCaps { max_size: caps.max_size.min(held), ..caps };
         if let Some(quote) = size_set(&legs, Side::Buy, &caps) {
+            let Some(quote) = self.within_capital(i, &legs, &caps, quote, books, ctx) else { return };
             self.stats.signals += 1;
             self.place_legs(i, Side::Buy, quote.size, &quote.limits, None, ctx);
         } else if binary
@@ -411,75 +631,144 @@ impl CompleteSetArb {
         }
     }
 
+    /// `quote` for set `i` as the capital allows: itself when it fits what is left, else the
+    /// largest smaller set that fits; else `None`, and when the set's edge is worth it, a held set
+    /// is sold back to free capital for it (recycling).
+    fn within_capital(
+        &mut self,
+        i: usize,
+        legs: &[LegBook<'_>],
+        caps: &SetCaps,
+        quote: SetQuote,
+        books: &BookSet,
+        ctx: &mut Ctx<'_>,
+    ) -> Option<SetQuote> {
+        let Some(capital) = self.capital else { return Some(quote) };
+        let room = capital.checked_sub(self.deployed()).unwrap_or(Money::ZERO).max(Money::ZERO);
+        let reserve = |q: &SetQuote| -> i128 {
+            q.limits
+                .iter()
+                .map(|l| i128::from(l.notional(q.size, crate::money::Rounding::Up).map_or(i64::MAX, |m| m.micros())))
+                .sum()
+        };
+        let need = reserve(&quote);
+        if need <= i128::from(room.micros()) {
+            return Some(quote);
+        }
+        // The size the room pays for at these limits, to the venue's step.
+        let scaled = i128::from(quote.size.micros()) * i128::from(room.micros()) / need.max(1);
+        let scaled = Quantity::from_micros(u64::try_from(scaled).unwrap_or(0)).round_down_to(super::sizing::SIZE_STEP);
+        if let Some(smaller) = size_set(legs, Side::Buy, &SetCaps { max_size: caps.max_size.min(scaled), ..*caps })
+            && reserve(&smaller) <= i128::from(room.micros())
+        {
+            return Some(smaller);
+        }
+        self.recycle(i, &quote, books, ctx);
+        None
+    }
+
+    /// Frees capital for set `i`, whose `quote` the capital left cannot pay for: sells back the
+    /// held set whose exit loses least, when that loss per set is smaller than what `quote` makes
+    /// per set beyond the minimum edge (the swap gains). One recycling at a time.
+    fn recycle(&mut self, i: usize, quote: &SetQuote, books: &BookSet, ctx: &mut Ctx<'_>) {
+        if quote.size.is_zero() || self.sets.iter().any(|s| matches!(s.phase, Phase::Working { side: Side::Sell, .. }))
+        {
+            return;
+        }
+        let per_set =
+            i128::from(quote.edge.micros()) * i128::from(Quantity::SCALE) / i128::from(quote.size.micros());
+        let slack = per_set - i128::from(self.params.min_edge_bps) * 100;
+        if slack <= 0 {
+            return;
+        }
+        let leg_cap = Money::from_micros(self.params.max_notional_per_leg_micros).min(self.max_order_notional);
+        let mut best: Option<(usize, SetQuote)> = None;
+        for j in (0..self.sets.len()).filter(|&j| j != i) {
+            if !matches!(self.sets[j].phase, Phase::Idle { until_ns } if ctx.now_ns >= until_ns) {
+                continue;
+            }
+            let held = self.sets[j].set.legs.iter().map(|l| self.available(&l.token)).min().unwrap_or(Quantity::ZERO);
+            let Some(cost) = self.set_cost(j) else { continue };
+            // Sold at no less than its cost less the slack.
+            let Some(par) = Money::from_micros_i128(i128::from(cost.micros()) - slack).filter(|p| p.micros() > 0)
+            else {
+                continue;
+            };
+            let Some(leg_books) = self.sets[j]
+                .set
+                .legs
+                .iter()
+                .map(|l| books.live(&l.token).map(|b| LegBook { book: b, fees: l.fees, min_size: l.min_size }))
+                .collect::<Option<Vec<_>>>()
+            else {
+                continue;
+            };
+            let caps = SetCaps { par, min_edge_bps: 0, leg_notional: leg_cap, max_size: self.max_order_size.min(held) };
+            if held.is_zero() {
+                continue;
+            }
+            if let Some(q) = size_set(&leg_books, Side::Sell, &caps)
+                && best.as_ref().is_none_or(|(_, b)| q.worst_edge > b.worst_edge)
+            {
+                best = Some((j, q));
+            }
+        }
+        if let Some((j, q)) = best {
+            self.stats.signals += 1;
+            self.stats.recycled += 1;
+            self.place_legs(j, Side::Sell, q.size, &q.limits, None, ctx);
+        }
+    }
+
     /// Moves a set on when all its orders are done: a bought binary set's matched part is merged,
     /// a split's unsold matched part merged back, and what is left over on one side sold at
     /// market (see the module doc's rule); then the set cools down.
     fn advance(&mut self, i: usize, books: &BookSet, ctx: &mut Ctx<'_>) {
-        let Phase::Working { side, unwind, split, orders, .. } = &self.sets[i].phase else { return };
+        let Phase::Working { side, unwind, split, orders, completing, .. } = &self.sets[i].phase else { return };
         if !orders.iter().all(|o| o.done) {
             return;
         }
-        let (side, unwind, split, orders) = (*side, *unwind, *split, orders.clone());
+        let (side, unwind, split, orders, completing) = (*side, *unwind, *split, orders.clone(), completing.clone());
         for o in &orders {
             self.orders.remove(&o.id);
         }
         let cooldown = Phase::Idle { until_ns: ctx.now_ns.saturating_add(self.params.cooldown_ms * 1_000_000) };
         self.sets[i].phase = cooldown;
-        if unwind || (side == Side::Sell && split.is_none()) {
+        if unwind {
             return;
         }
-        // Per leg: what is ours beyond the set's matched part (bought, or split and unsold).
-        let ours: Vec<Quantity> = match split {
-            Some(size) => orders.iter().map(|o| size.saturating_sub(o.filled)).collect(),
-            None => orders.iter().map(|o| o.filled).collect(),
-        };
+        // Per leg: what is ours beyond the set's matched part: bought (before a completion, and
+        // by these orders); or, for sells, left unsold (of a split, or of a held set sold back).
+        let n = self.sets[i].set.legs.len();
+        let mut ours = completing.clone().unwrap_or_else(|| vec![Quantity::ZERO; n]);
+        for o in orders.iter().filter(|o| o.leg < n) {
+            ours[o.leg] = match side {
+                Side::Buy => ours[o.leg].saturating_add(o.filled),
+                Side::Sell => o.size.saturating_sub(o.filled),
+            };
+        }
         let matched = ours.iter().copied().min().unwrap_or(Quantity::ZERO);
-        if split.is_none() && !matched.is_zero() {
+        let top = ours.iter().copied().max().unwrap_or(Quantity::ZERO);
+        if side == Side::Buy && completing.is_none() && top > matched {
+            // A broken bought set: completed when that cannot lose (see the module doc).
+            let bought: Option<Vec<i64>> = (0..n)
+                .map(|leg| orders.iter().find(|o| o.leg == leg)?.unit_cost(&self.sets[i].set.legs[leg].fees))
+                .collect();
+            if let Some(buys) = bought.and_then(|b| self.completion(i, &b, &ours, books)) {
+                self.complete(i, buys, ours, ctx);
+                return;
+            }
+        }
+        if side == Side::Buy && !matched.is_zero() {
             self.stats.completed += 1;
         }
-        self.merge(i, matched, ctx);
-        let excess: Vec<(usize, Quantity)> = orders
-            .iter()
-            .zip(&ours)
-            .map(|(o, q)| (o.leg, q.saturating_sub(matched)))
-            .filter(|(_, q)| !q.is_zero())
-            .collect();
-        let mut out = vec![];
-        for (leg, qty) in excess {
-            let inst = self.sets[i].set.legs[leg];
-            if qty < inst.min_size {
-                self.stats.stranded += 1;
-                continue;
-            }
-            let floor = books.live(&inst.token).map(|b| b.tick()).filter(|t| t.is_tradable());
-            let price = floor.unwrap_or(Price::from_ticks(100).unwrap_or(Price::ONE));
-            let id = ctx.place(OrderRequest {
-                group: None,
-                market: inst.market,
-                token: inst.token,
-                side: Side::Sell,
-                price,
-                size: qty,
-                tif: TimeInForce::Fak,
-                post_only: false,
-            });
-            self.stats.unwinds += 1;
-            out.push(LegOrder { id, leg, filled: Quantity::ZERO, done: false });
+        // A bought binary set and a split's unsold part merge; a held set's unsold part is still
+        // a complete set, and stays held.
+        if side == Side::Buy || split.is_some() {
+            self.merge(i, matched, ctx);
         }
-        if out.is_empty() {
-            return;
-        }
-        for o in &out {
-            self.orders.insert(o.id, i);
-        }
-        self.sets[i].phase = Phase::Working {
-            side: Side::Sell,
-            unwind: true,
-            split: None,
-            orders: out,
-            deadline_ns: self.deadline(ctx.now_ns),
-            cancelled: false,
-        };
+        let excess: Vec<Quantity> = ours.iter().map(|q| q.saturating_sub(matched)).collect();
+        self.unwind(i, &excess, books, ctx);
     }
 
     /// Redeems what is held of every winning leg and not already on its way out.
@@ -513,9 +802,9 @@ impl CompleteSetArb {
         *h = if add { h.saturating_add(size) } else { h.saturating_sub(size) };
     }
 
-    /// What one set of set `i` held cost, rounded up to a price tick; `None` when a leg is not
-    /// held.
-    fn set_cost(&self, i: usize) -> Option<Price> {
+    /// What one set of set `i` held cost (the legs' average costs, fees included, each rounded
+    /// up); `None` when a leg is not held.
+    fn set_cost(&self, i: usize) -> Option<Money> {
         let mut micros: i128 = 0;
         for l in &self.sets[i].set.legs {
             let held = self.holding(&l.token);
@@ -529,8 +818,7 @@ impl CompleteSetArb {
                 crate::money::Rounding::Up,
             );
         }
-        let ticks = crate::money::div_round(micros, 100, crate::money::Rounding::Up);
-        Price::from_ticks(u32::try_from(ticks).ok()?)
+        Money::from_micros_i128(micros)
     }
 
     fn with_order(&mut self, id: &ClientOrderId, f: impl FnOnce(&mut LegOrder)) -> Option<usize> {
@@ -591,7 +879,14 @@ impl Strategy for CompleteSetArb {
         }
         let side = if failed { fill.side.opposite() } else { fill.side };
         let cost = fill.price.notional(fill.size, crate::money::Rounding::Up).unwrap_or(Money::ZERO);
-        self.hold(fill.token, fill.size, side == Side::Buy, cost.checked_add(fill.fee).unwrap_or(cost));
+        let cost = cost.checked_add(fill.fee).unwrap_or(cost);
+        if !failed {
+            self.with_order(&fill.client_order_id, |o| {
+                o.paid = o.paid.checked_add(cost).unwrap_or(o.paid);
+                o.paid_for = o.paid_for.saturating_add(fill.size);
+            });
+        }
+        self.hold(fill.token, fill.size, side == Side::Buy, cost);
     }
 
     fn on_ctf(&mut self, report: &CtfReport, _books: &BookSet, ctx: &mut Ctx<'_>) {

@@ -13,6 +13,10 @@ pub fn build(cfg: &StrategyConfig, prefix: &str) -> Result<StrategyRunner, Confi
     let strategy: Box<dyn Strategy> = match (&cfg.type_, &cfg.parameters) {
         (StrategyType::Arbitrage, StrategyParams::Arbitrage(params)) => Box::new(
             CompleteSetArb::new(cfg.arb_sets()?, params.clone(), max_size, max_notional)
+                .map(|s| match cfg.capital() {
+                    Some(capital) => s.with_capital(capital),
+                    None => s,
+                })
                 .map_err(|e| ConfigError(e.to_string()))?,
         ),
         (StrategyType::Probe, StrategyParams::Probe(_)) => {

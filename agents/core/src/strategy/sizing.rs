@@ -53,9 +53,10 @@ pub struct SetQuote {
 /// Limits on a set's size.
 #[derive(Debug, Clone, Copy)]
 pub struct SetCaps {
-    /// What one set is worth against the trade: 1 USDC (what it pays at resolution, or merges
-    /// into) for an arbitrage; a held set's cost when selling it back.
-    pub par: Price,
+    /// What one set (one share of every leg) is worth against the trade: 1 USDC (what it pays
+    /// at resolution, or merges into) for an arbitrage; a held set's cost when selling it back
+    /// (which may be above 1 USDC).
+    pub par: Money,
     /// Minimum edge, basis points of the 1 USDC set value.
     pub min_edge_bps: u32,
     /// Maximum notional per leg.
@@ -63,6 +64,19 @@ pub struct SetCaps {
     /// Maximum shares per leg (the risk policy's order size).
     pub max_size: Quantity,
 }
+
+/// What `size` sets are worth at `par` a set, rounded down.
+fn par_value(par: Money, size: Quantity) -> Option<Money> {
+    let v = crate::money::div_round(
+        i128::from(par.micros()) * i128::from(size.micros()),
+        i128::from(Quantity::SCALE),
+        Rounding::Down,
+    );
+    Money::from_micros_i128(v)
+}
+
+/// One USDC: what a complete set pays at resolution.
+pub const SET_VALUE: Money = Money::from_micros(1_000_000);
 
 /// Micro-USDC per share at `price`.
 fn unit(price: Price) -> i64 {
@@ -100,8 +114,8 @@ pub fn size_set(legs: &[LegBook<'_>], side: Side, caps: &SetCaps) -> Option<SetQ
             step = step.min((room as u64).saturating_mul(Price::SCALE as u64) / u64::from(level.price.ticks().max(1)));
         }
         let profitable = match side {
-            Side::Buy => marginal + edge <= unit(caps.par),
-            Side::Sell => marginal - edge >= unit(caps.par),
+            Side::Buy => marginal + edge <= caps.par.micros(),
+            Side::Sell => marginal - edge >= caps.par.micros(),
         };
         if !profitable || step == 0 {
             return finish(legs, side, caps, size, edge);
@@ -182,7 +196,7 @@ fn price_set(legs: &[LegBook<'_>], side: Side, caps: &SetCaps, size: Quantity, e
         cash.push(leg_cash);
     }
     let Some(total) = cash.iter().try_fold(Money::ZERO, |a, c| a.checked_add(*c)) else { return Priced::NoEdge };
-    let Some(value) = caps.par.notional(size, Rounding::Down) else { return Priced::NoEdge };
+    let Some(value) = par_value(caps.par, size) else { return Priced::NoEdge };
     let profit = match side {
         Side::Buy => value.checked_sub(total),
         Side::Sell => total.checked_sub(value),
@@ -217,7 +231,7 @@ fn edge_at(
     size: Quantity,
     limits: &[Price],
 ) -> Option<(Money, bool)> {
-    let value = caps.par.notional(size, Rounding::Down)?;
+    let value = par_value(caps.par, size)?;
     let mut total = Money::ZERO;
     let mut within = true;
     for (leg, limit) in legs.iter().zip(limits) {
