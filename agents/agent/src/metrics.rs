@@ -2,6 +2,7 @@
 //! probes (`/metrics`, `/healthz`, `/readyz`): [`MarketDataMetrics`] for the market-data agent,
 //! [`OrderPathMetrics`] for the strategy, risk and execution agents.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -212,6 +213,10 @@ pub struct OrderPathMetrics {
     pub ctf_size_micros: Family<KindLabel, Counter>,
     /// Execution: collateral that merges and redemptions brought back, micro-USDC.
     pub capital_returned_micros: Counter,
+    /// Strategy: what the strategy's own rules did, by kind (arbitrage: `completed` sets,
+    /// `completion` buys of broken sets, `unwind` orders, `stranded` remnants below the minimum
+    /// size, leg `timeout`s, `sell_back`s of held sets, `recycled` capital, `ctf_failure`s).
+    pub rule_events: Family<KindLabel, Counter>,
     /// Messages that did not decode (skipped and acknowledged).
     pub malformed: Counter,
     /// Live execution: venue calls by endpoint and result (ok, refused, engine_restart,
@@ -257,6 +262,7 @@ impl OrderPathMetrics {
             ctf_ops: Family::default(),
             ctf_size_micros: Family::default(),
             capital_returned_micros: Counter::default(),
+            rule_events: Family::default(),
             malformed: Counter::default(),
             venue_calls: Family::default(),
             rate_limit_waits: Counter::default(),
@@ -295,6 +301,7 @@ impl OrderPathMetrics {
             "Collateral brought back by merges and redemptions, micro-USDC",
             m.capital_returned_micros.clone(),
         );
+        registry.register("rule_events", "What the strategy's own rules did, by kind", m.rule_events.clone());
         registry.register("malformed", "Messages that did not decode", m.malformed.clone());
         registry.register("venue_calls", "Venue API calls by endpoint and result", m.venue_calls.clone());
         registry.register("rate_limit_waits", "Waits for the client-side rate limit", m.rate_limit_waits.clone());
@@ -317,6 +324,20 @@ impl OrderPathMetrics {
     /// Marks the agent ready.
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::Relaxed);
+    }
+
+    /// Brings a per-kind family up to `counts` (cumulative since the agent started), adding what
+    /// each kind grew by since `seen`, which it then holds.
+    pub fn catch_up(
+        family: &Family<KindLabel, Counter>,
+        counts: &[(&'static str, u64)],
+        seen: &mut HashMap<&'static str, u64>,
+    ) {
+        for (kind, n) in counts {
+            let before = seen.insert(kind, *n).unwrap_or(0);
+            let c = family.get_or_create(&KindLabel { kind: (*kind).to_string() });
+            c.inc_by(n.saturating_sub(before));
+        }
     }
 
     /// Counts an event of a per-kind family.

@@ -113,6 +113,7 @@ pub async fn run<B: Bus>(
     let params_key = subjects::params_key(&cfg.namespace, &cfg.name);
     let mut params = bus.kv_watch(&params_key).await?;
     let mut timer = tokio::time::interval(Duration::from_nanos(polyfleet_core::config::STRATEGY_TIMER_NS));
+    let mut events_seen = std::collections::HashMap::new();
     metrics.set_ready(true);
     tracing::info!(strategy = %cfg.name, tokens = tokens.len(), "strategy agent running");
     loop {
@@ -167,6 +168,7 @@ pub async fn run<B: Bus>(
             _ = timer.tick() => {
                 let out = runner.on_timer(now_ns());
                 publish_intents(&bus, &cfg, out, &metrics).await;
+                OrderPathMetrics::catch_up(&metrics.rule_events, &runner.counters(), &mut events_seen);
             }
         }
     }

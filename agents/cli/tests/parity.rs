@@ -27,6 +27,10 @@ async fn the_fleet_and_the_backtest_fill_the_same_orders_for_the_same_pnl() {
     let mut sim = polyfleet_cli::local::simulator(&res, venue, polyfleet_cli::local::DEFAULT_START_MS);
     // Every market resolves 8 s of model time in (about 4 000 frames); the recording ends there.
     sim.set_resolve_after_ms(Some(8_000));
+    // Outcome 1 of the event stays 6 cents cheap until then: the strategy buys sets and holds them
+    // (their bids never pay what they cost), so the resolution settles them and the winners are
+    // redeemed.
+    let _ = sim.misprice(0, 1, 100_000).expect("event 0 has outcome 1");
     sim.catalog().write(&polyfleet_polymarket::data::catalog::Catalog::beside(&rec)).unwrap();
     let mut file = polyfleet_cli::record::create(&rec).unwrap();
     polyfleet_cli::generate::generate_from(sim, 6_000, &mut *file).unwrap();

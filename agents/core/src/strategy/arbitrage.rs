@@ -19,16 +19,27 @@
 //! policy's order size. Legs go out together as FOK (or FAK) orders at the worst price the size
 //! reaches, approved by the risk gateway all or none.
 //!
+//! **Capital**: given the risk policy's gross exposure limit ([`CompleteSetArb::with_capital`]),
+//! the strategy plans within it rather than have the gateway refuse it: capital deployed is what
+//! its holdings cost plus what its buy legs out reserve ([`CompleteSetArb::deployed`]); a set
+//! that would take more than is left is bought smaller; when no useful size fits, capital is
+//! **recycled**: the held set whose exit loses least is sold back, provided that loss per set is
+//! smaller than what the new set makes per set beyond `minEdge` (one recycling at a time; the
+//! new set is bought once the capital is back, if it is still there).
+//!
 //! **Broken sets**, the rule: when a bought set's legs are all done and filled unequally (a FAK
 //! partial, a FOK killed), its short legs are first **completed**, once: bought (FAK, one intent)
 //! up to the longest leg, when the completed set still costs at most the 1 USDC it is worth, fees
 //! included, with the short legs at the prices their ask ladders reach now and the others at
-//! their limits. Then the matched part is a complete set: bought, it is merged; split and left
+//! their limits (the shares already bought at what their fills cost). Then the matched part is a complete set: bought, it is merged; split and left
 //! unsold, it is merged back (a split followed by a merge costs nothing); a held set sold back
 //! and left unsold stays held. What is left over on one side, bought beyond the matched part, or
 //! split (or held) and unsold beyond it, is sold at market (FAK at the lowest tick; one intent per
 //! broken set, so one round trip for the loss breaker), unless it is below the market's minimum
-//! size, in which case it stays as inventory (marked, and redeemed if it wins). While a set's
+//! size, in which case it stays as inventory (marked, and redeemed if it wins). A set that is
+//! idle with unequal holdings all the same (its unwind refused by the risk gateway, say for a thin
+//! book, or fills that came late) is **rebalanced** by the same rule, from its holdings, at its
+//! next book event after the cooldown. While a set's
 //! legs (or its split) are pending it is not re-entered; legs still open after `legTimeoutMs` are
 //! cancelled, and given up after a second timeout. A cooldown follows every set. Neg-risk
 //! conversion is not used: this strategy holds YES sets only, and conversion needs NO tokens.
@@ -675,8 +686,7 @@ impl CompleteSetArb {
         {
             return;
         }
-        let per_set =
-            i128::from(quote.edge.micros()) * i128::from(Quantity::SCALE) / i128::from(quote.size.micros());
+        let per_set = i128::from(quote.edge.micros()) * i128::from(Quantity::SCALE) / i128::from(quote.size.micros());
         let slack = per_set - i128::from(self.params.min_edge_bps) * 100;
         if slack <= 0 {
             return;
@@ -988,6 +998,20 @@ impl Strategy for CompleteSetArb {
                 self.advance(i, books, ctx);
             }
         }
+    }
+
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        let s = &self.stats;
+        vec![
+            ("completed", s.completed),
+            ("completion", s.completions),
+            ("unwind", s.unwinds),
+            ("stranded", s.stranded),
+            ("timeout", s.timeouts),
+            ("sell_back", s.exits),
+            ("recycled", s.recycled),
+            ("ctf_failure", s.ctf_failures),
+        ]
     }
 
     fn set_params(&mut self, params: &StrategyParams) -> Result<(), ParamsError> {

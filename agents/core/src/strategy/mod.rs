@@ -220,6 +220,11 @@ pub trait Strategy: Send {
     fn on_resolved(&mut self, _event: &MarketEvent, _books: &BookSet, _ctx: &mut Ctx<'_>) {}
     /// Periodic tick (timeouts).
     fn on_timer(&mut self, books: &BookSet, ctx: &mut Ctx<'_>);
+    /// What the strategy's own rules did so far, as cumulative counts by kind (metrics; none by
+    /// default).
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        vec![]
+    }
     /// New parameters (its type's block). On error the old ones stay.
     fn set_params(&mut self, params: &crate::config::StrategyParams) -> Result<(), ParamsError>;
 }

@@ -66,6 +66,11 @@ impl StrategyRunner {
         })
     }
 
+    /// The strategy's own counts by kind ([`Strategy::counters`]).
+    pub fn counters(&self) -> Vec<(&'static str, u64)> {
+        self.strategy.counters()
+    }
+
     /// The identity.
     pub fn identity(&self) -> &Identity {
         &self.id
