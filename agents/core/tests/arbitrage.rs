@@ -48,7 +48,10 @@ fn params(edge: u32, cap: &str) -> ArbParams {
 }
 
 fn runner(sets: Vec<ArbSet>, params: ArbParams) -> StrategyRunner {
-    let s = CompleteSetArb::new(sets, params, q("10000"), Money::parse("10000").unwrap()).unwrap();
+    run(CompleteSetArb::new(sets, params, q("10000"), Money::parse("10000").unwrap()).unwrap())
+}
+
+fn run(s: CompleteSetArb) -> StrategyRunner {
     let id = Identity {
         namespace: "ns".into(),
         strategy: "arb".into(),
@@ -443,13 +446,19 @@ fn a_broken_set_is_completed_when_that_cannot_lose() {
     assert!(places(&out).is_empty(), "nothing unwound: {out:?}");
 }
 
-/// A completion that fills short is given up: what is left over is unwound, never completed twice.
-#[test]
-fn a_completion_that_falls_short_is_unwound() {
+/// A binary set bought at 0.45 + 0.50 whose YES leg filled 50 and whose NO leg is still out.
+fn yes_filled_binary() -> (StrategyRunner, Vec<OrderIntent>) {
     let mut r = runner(vec![binary(0)], params(50, "25"));
     let legs = feed_binary(&mut r, vec![lv("0.45", "100")], vec![lv("0.50", "100")], 0);
     r.on_fill(&fill(&legs[0], "f1", "50"), MS);
     r.on_order(&update(&legs[0], OrderStatus::Filled, "50"), MS);
+    (r, legs)
+}
+
+/// A completion that fills short is given up: what is left over is unwound, never completed twice.
+#[test]
+fn a_completion_that_falls_short_is_unwound() {
+    let (mut r, legs) = yes_filled_binary();
     let out = r.on_order(&update(&legs[1], OrderStatus::Cancelled, "0"), MS);
     let [Intent::PlaceSet(buys)] = out.as_slice() else { panic!("one completion intent: {out:?}") };
     r.on_fill(&fill(&buys[0], "f2", "30"), 2 * MS);
@@ -570,17 +579,8 @@ fn a_gap_asks_for_a_snapshot_and_stops_trading_that_book() {
 }
 
 fn runner_with_capital(sets: Vec<ArbSet>, params: ArbParams, capital: &str) -> StrategyRunner {
-    let s = CompleteSetArb::new(sets, params, q("10000"), Money::parse("10000").unwrap())
-        .unwrap()
-        .with_capital(Money::parse(capital).unwrap());
-    let id = Identity {
-        namespace: "ns".into(),
-        strategy: "arb".into(),
-        risk_policy: "rp".into(),
-        venue: "sim".into(),
-        mode: Mode::Paper,
-    };
-    StrategyRunner::new(id, Box::new(s), "t0").unwrap()
+    let s = CompleteSetArb::new(sets, params, q("10000"), Money::parse("10000").unwrap()).unwrap();
+    run(s.with_capital(Money::parse(capital).unwrap()))
 }
 
 fn reserved(legs: &[OrderIntent]) -> Money {
@@ -634,10 +634,7 @@ fn capital_is_recycled_from_a_held_set_into_a_better_one() {
 /// is idle, from what it holds.
 #[test]
 fn an_idle_set_with_unequal_holdings_is_unwound_again() {
-    let mut r = runner(vec![binary(0)], params(50, "25"));
-    let legs = feed_binary(&mut r, vec![lv("0.45", "100")], vec![lv("0.50", "100")], 0);
-    r.on_fill(&fill(&legs[0], "f1", "50"), MS);
-    r.on_order(&update(&legs[0], OrderStatus::Filled, "50"), MS);
+    let (mut r, legs) = yes_filled_binary();
     no_ask_moves_to(&mut r, "0.60");
     let unwind = places(&r.on_order(&update(&legs[1], OrderStatus::Cancelled, "0"), MS));
     assert_eq!(unwind.len(), 1);
