@@ -210,6 +210,8 @@ fn strategy_config_is_what_the_agent_parses() {
     assert_eq!(sets.len(), 1);
     assert_eq!(sets[0].legs.len(), 3);
     assert_eq!(cfg.caps().0.micros(), 200_000_000);
+    // The strategy plans within the policy's gross exposure limit (500 USDC in the example).
+    assert_eq!(cfg.capital().map(|m| m.micros()), Some(500_000_000));
     assert_eq!(plan.params_key, "trading.negrisk-arb");
     // The KV document's JSON: `{generation, parameters: <the spec's block>}`.
     let doc = serde_json::to_value(&plan.params_doc).unwrap();
