@@ -180,16 +180,25 @@ impl LegOrder {
     /// no fill has been seen.
     fn unit_cost(&self, fees: &crate::money::FeeSchedule) -> Option<i64> {
         if self.paid_for.is_zero() {
-            let fee = fees.taker_fee(self.limit, Quantity::from_micros(Quantity::SCALE))?;
-            return Some(i64::from(self.limit.ticks()) * 100 + fee.micros());
+            return taken_at(self.limit, fees);
         }
-        let unit = crate::money::div_round(
-            i128::from(self.paid.micros()) * i128::from(Quantity::SCALE),
-            i128::from(self.paid_for.micros()),
-            crate::money::Rounding::Up,
-        );
-        i64::try_from(unit).ok()
+        i64::try_from(per_share(self.paid, self.paid_for)).ok()
     }
+}
+
+/// Micro-USDC a share of `total` paid for `shares`, rounded up (nothing for no shares).
+fn per_share(total: Money, shares: Quantity) -> i128 {
+    crate::money::div_round(
+        i128::from(total.micros()) * i128::from(Quantity::SCALE),
+        i128::from(shares.micros().max(1)),
+        crate::money::Rounding::Up,
+    )
+}
+
+/// Micro-USDC one share taken at `price` costs, the taker fee included.
+fn taken_at(price: Price, fees: &crate::money::FeeSchedule) -> Option<i64> {
+    let fee = fees.taker_fee(price, Quantity::from_micros(Quantity::SCALE))?;
+    Some(i64::from(price.ticks()) * 100 + fee.micros())
 }
 
 #[derive(Debug, Clone)]
@@ -495,8 +504,7 @@ impl CompleteSetArb {
                 tif: TimeInForce::Fak,
                 post_only: false,
             });
-            let fee = inst.fees.taker_fee(worst, Quantity::from_micros(Quantity::SCALE))?;
-            let more = i64::from(worst.ticks()) * 100 + fee.micros();
+            let more = taken_at(worst, &inst.fees)?;
             // Shares bought before at their cost, the rest at up to `worst`: the dearer bounds both.
             cost += if got[leg].is_zero() { more } else { more.max(bought) };
         }
@@ -558,29 +566,18 @@ impl CompleteSetArb {
     /// short legs are completed when that cannot lose, else what is beyond its complete sets is
     /// unwound (the broken-set rule, from holdings). True when something was placed.
     fn rebalance(&mut self, i: usize, books: &BookSet, ctx: &mut Ctx<'_>) -> bool {
-        let legs = self.sets[i].set.legs.clone();
+        let legs = &self.sets[i].set.legs;
         if legs.iter().any(|l| self.resolved.contains(&l.market)) {
             return false;
         }
         let got: Vec<Quantity> = legs.iter().map(|l| self.available(&l.token)).collect();
         let matched = got.iter().copied().min().unwrap_or(Quantity::ZERO);
         let excess: Vec<Quantity> = got.iter().map(|q| q.saturating_sub(matched)).collect();
-        if excess.iter().zip(&legs).all(|(q, l)| *q < l.min_size) {
+        if excess.iter().zip(legs).all(|(q, l)| *q < l.min_size) {
             return false;
         }
-        let bought: Vec<i64> = legs
-            .iter()
-            .map(|l| {
-                let held = self.holding(&l.token).micros().max(1);
-                let basis = self.basis.get(&l.token).copied().unwrap_or(Money::ZERO).micros();
-                let unit = crate::money::div_round(
-                    i128::from(basis) * i128::from(Quantity::SCALE),
-                    i128::from(held),
-                    crate::money::Rounding::Up,
-                );
-                i64::try_from(unit).unwrap_or(i64::MAX / 4)
-            })
-            .collect();
+        let bought: Vec<i64> =
+            legs.iter().map(|l| i64::try_from(self.basis_per_share(&l.token)).unwrap_or(i64::MAX / 4)).collect();
         if let Some(buys) = self.completion(i, &bought, &got, books) {
             self.complete(i, buys, got, ctx);
             return true;
@@ -817,18 +814,17 @@ impl CompleteSetArb {
     fn set_cost(&self, i: usize) -> Option<Money> {
         let mut micros: i128 = 0;
         for l in &self.sets[i].set.legs {
-            let held = self.holding(&l.token);
-            if held.is_zero() {
+            if self.holding(&l.token).is_zero() {
                 return None;
             }
-            let basis = i128::from(self.basis.get(&l.token).copied().unwrap_or(Money::ZERO).micros());
-            micros += crate::money::div_round(
-                basis * i128::from(Quantity::SCALE),
-                i128::from(held.micros()),
-                crate::money::Rounding::Up,
-            );
+            micros += self.basis_per_share(&l.token);
         }
         Money::from_micros_i128(micros)
+    }
+
+    /// Micro-USDC a share of `token` held cost, fees included, rounded up (0 when none is held).
+    fn basis_per_share(&self, token: &TokenId) -> i128 {
+        per_share(self.basis.get(token).copied().unwrap_or(Money::ZERO), self.holding(token))
     }
 
     fn with_order(&mut self, id: &ClientOrderId, f: impl FnOnce(&mut LegOrder)) -> Option<usize> {
