@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what polyfleet needs on a fresh Debian machine (run as root) and builds the workspace.
+# Installs what polyfleet needs on a fresh Debian machine (run as root) and builds the `polyfleet`
+# binary the README's run command uses.
 # Idempotent: safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,5 +23,8 @@ done
 
 command -v cargo >/dev/null || { echo "setup: cargo not found (install Rust 1.89+ with rustup)" >&2; exit 1; }
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
-cargo build --workspace --all-targets --locked
+# What the run command needs, and nothing more: the tests build when the test command runs.
+cargo build --locked -p polyfleet-cli --bin polyfleet
+# The packaging checks' tools (helm, kubeconform, schemas, kubectl), when ../shared/tools is here.
+if [ -d ../shared/tools ]; then bash scripts/tools.sh >/dev/null; fi
 echo "setup: done (nats-server $(nats-server --version 2>/dev/null | awk '{print $2}'), $(redis-server --version | awk '{print $3}'))"

@@ -58,17 +58,23 @@ pub fn render_yaml(crd: &CustomResourceDefinition) -> Result<String, serde_saphy
 }
 
 /// Renders one CRD as a Helm chart template: the same CRD, annotated
-/// `helm.sh/resource-policy: keep` (uninstalling the chart must not delete every Strategy), and
-/// installed only when `.Values.crds.create` is true.
+/// `helm.sh/resource-policy: keep` (uninstalling the chart must not delete every Strategy),
+/// labelled like every object of the release, and installed only when the chart's
+/// `polyfleet.installCrd` helper says so (`crds.create`, and not owned by another release).
 pub fn render_chart_template(crd: &CustomResourceDefinition) -> Result<String, serde_saphyr::ser::Error> {
     let mut crd = crd.clone();
     crd.metadata
         .annotations
         .get_or_insert_with(Default::default)
         .insert("helm.sh/resource-policy".into(), "keep".into());
+    let name = crd.metadata.name.clone().unwrap_or_default();
+    let body = serde_saphyr::to_string(&crd)?.replacen(
+        "\nmetadata:\n",
+        "\nmetadata:\n  labels:\n    {{- include \"polyfleet.labels\" . | nindent 4 }}\n",
+        1,
+    );
     Ok(format!(
-        "{GENERATED_HEADER}{{{{- if .Values.crds.create }}}}\n{}{{{{- end }}}}\n",
-        serde_saphyr::to_string(&crd)?
+        "{GENERATED_HEADER}{{{{- if include \"polyfleet.installCrd\" (list . \"{name}\") }}}}\n{body}{{{{- end }}}}\n"
     ))
 }
 
@@ -80,4 +86,54 @@ pub fn generated_files() -> Result<Vec<(String, String)>, serde_saphyr::ser::Err
         out.push((format!("charts/polyfleet/templates/crds/{}", file.file_name), render_chart_template(&file.crd)?));
     }
     Ok(out)
+}
+
+/// Every CRD version as a standalone, strict JSON schema for `kubeconform`, the
+/// openapi2jsonschema way: (path `{group}/{kind}_{version}.json` with the kind in lower case, the
+/// schema). "Strict" as kubeconform's own Kubernetes schemas are: an object that lists its
+/// properties refuses any other (unless it preserves unknown fields), and `apiVersion`, `kind` and
+/// `metadata` are allowed at the top.
+pub fn kubeconform_schemas() -> Vec<(String, serde_json::Value)> {
+    let mut out = vec![];
+    for file in all_crds() {
+        let spec = &file.crd.spec;
+        for v in &spec.versions {
+            let Some(schema) = v.schema.as_ref().and_then(|s| s.open_api_v3_schema.as_ref()) else { continue };
+            let Ok(mut value) = serde_json::to_value(schema) else { continue };
+            if let Some(props) = value.get_mut("properties").and_then(|p| p.as_object_mut()) {
+                props.entry("apiVersion").or_insert(serde_json::json!({"type": "string"}));
+                props.entry("kind").or_insert(serde_json::json!({"type": "string"}));
+                props.insert("metadata".into(), serde_json::json!({"type": "object"}));
+            }
+            strict(&mut value);
+            let path = format!("{}/{}_{}.json", spec.group, spec.names.kind.to_lowercase(), v.name);
+            out.push((path, value));
+        }
+    }
+    out
+}
+
+/// Closes every object schema that lists properties (see [`kubeconform_schemas`]).
+fn strict(v: &mut serde_json::Value) {
+    let Some(obj) = v.as_object_mut() else { return };
+    let open = obj.get("x-kubernetes-preserve-unknown-fields").and_then(|x| x.as_bool()).unwrap_or(false);
+    if obj.contains_key("properties") && !obj.contains_key("additionalProperties") && !open {
+        obj.insert("additionalProperties".into(), serde_json::Value::Bool(false));
+    }
+    for (k, child) in obj.iter_mut() {
+        match k.as_str() {
+            "properties" | "patternProperties" => {
+                if let Some(m) = child.as_object_mut() {
+                    m.values_mut().for_each(strict);
+                }
+            }
+            "items" | "additionalProperties" | "not" => strict(child),
+            "allOf" | "anyOf" | "oneOf" => {
+                if let Some(a) = child.as_array_mut() {
+                    a.iter_mut().for_each(strict);
+                }
+            }
+            _ => {}
+        }
+    }
 }

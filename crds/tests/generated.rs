@@ -31,8 +31,13 @@ fn kustomization_lists_every_crd() {
 fn chart_templates_hold_the_same_crds_with_keep_policy() {
     for file in all_crds() {
         let t = polyfleet_crds::render_chart_template(&file.crd).unwrap();
-        let body = t.split_once("{{- if .Values.crds.create }}\n").unwrap().1.strip_suffix("{{- end }}\n").unwrap();
-        let mut back: Value = serde_saphyr::from_str(body).unwrap();
+        let name = file.crd.metadata.name.clone().unwrap();
+        let guard = format!("{{{{- if include \"polyfleet.installCrd\" (list . \"{name}\") }}}}\n");
+        let body = t.split_once(&guard).unwrap().1.strip_suffix("{{- end }}\n").unwrap();
+        // The labels line is the chart's template; the rest is the CRD.
+        let labels = "  labels:\n    {{- include \"polyfleet.labels\" . | nindent 4 }}\n";
+        assert!(body.contains(labels), "{}: no release labels", file.file_name);
+        let mut back: Value = serde_saphyr::from_str(&body.replace(labels, "")).unwrap();
         let ann = back["metadata"]["annotations"].as_object_mut().unwrap().remove("helm.sh/resource-policy");
         assert_eq!(ann, Some(Value::from("keep")));
         if back["metadata"]["annotations"].as_object().unwrap().is_empty() {

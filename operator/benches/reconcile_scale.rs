@@ -207,6 +207,7 @@ async fn main() {
         risk: Arc::new(MemoryLimits::default()),
         recorder,
         metrics: polyfleet_operator::metrics::OperatorMetrics::new(),
+        credentials: None,
     });
     println!("{n} Strategies, 64 reconciles in flight, 2 worker threads");
     pass("create", &strategies, &ctx, &objects, &counts).await;

@@ -5,10 +5,13 @@
 pub mod backoff;
 pub mod books;
 pub mod cache;
+pub mod chart_docs;
+pub mod check;
 pub mod children;
 pub mod contract;
 pub mod control;
 pub mod controller;
+pub mod credentials;
 pub mod dataplane;
 pub mod leader;
 pub mod limits;

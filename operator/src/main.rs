@@ -6,8 +6,10 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use polyfleet_io::bus::nats::NatsBus;
+use polyfleet_io::risk_store::RiskStoreError;
 use polyfleet_io::risk_store::redis::RedisRiskStore;
 use polyfleet_operator::books::BusBooks;
+use polyfleet_operator::credentials::Credentials;
 use polyfleet_operator::dataplane::Lazy;
 use polyfleet_operator::lookup::RestLookup;
 use polyfleet_operator::run::{Election, Scope, Stores};
@@ -40,6 +42,17 @@ enum Command {
     /// Run the controllers (Venue, Market, Strategy, RiskPolicy) against the cluster of the
     /// current kubeconfig or service account.
     Run(Box<RunArgs>),
+    /// Check an installation (what `helm test` runs): every polyfleet CRD is Established, the
+    /// operator's Deployment has rolled out, and the operator answers `/readyz`. Exits non-zero
+    /// with the reason otherwise.
+    Check(polyfleet_operator::check::CheckArgs),
+    /// Print the Helm chart's README, generated from its README.head.md and values.yaml
+    /// (`polyfleet-operator chart-readme > charts/polyfleet/README.md`).
+    ChartReadme {
+        /// The chart's directory.
+        #[arg(long, default_value = "charts/polyfleet")]
+        chart: std::path::PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -53,9 +66,18 @@ struct RunArgs {
     /// Redis URL of the risk store (no password: see --redis-password-secret).
     #[arg(long, env = "POLYFLEET_REDIS_URL", default_value = "redis://redis:6379")]
     redis: String,
-    /// `name/key` of a Secret holding the Redis password, passed to agents by reference.
+    /// `name/key` of the Secret in the operator's namespace holding the Redis password; the
+    /// operator reads it through the API and copies it into each namespace with agents
+    /// (`polyfleet-agent-redis`, key `password`), which the agents reference.
     #[arg(long, env = "POLYFLEET_REDIS_PASSWORD_SECRET")]
     redis_password_secret: Option<String>,
+    /// Create the `--redis-password-secret` Secret with a random password when it does not
+    /// exist (never changes an existing one).
+    #[arg(long, env = "POLYFLEET_REDIS_PASSWORD_GENERATE", default_value_t = false, action = clap::ArgAction::Set)]
+    redis_password_generate: bool,
+    /// Put `prometheus.io/*` scrape annotations on agent pods (off when a PodMonitor scrapes them).
+    #[arg(long, env = "POLYFLEET_SCRAPE_ANNOTATIONS", default_value_t = true, action = clap::ArgAction::Set)]
+    scrape_annotations: bool,
     /// OTLP endpoint for the agents' traces.
     #[arg(long, env = "POLYFLEET_OTLP_ENDPOINT")]
     otlp: Option<String>,
@@ -109,10 +131,17 @@ async fn main() -> anyhow::Result<()> {
             let _ = rustls::crypto::ring::default_provider().install_default();
             // Logs, and a span per reconcile exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
             let _telemetry = polyfleet_io::telemetry::init("polyfleet-operator", a.log_json)?;
-            let redis_password = match a.redis_password_secret {
+            let client = kube::Client::try_default().await.context("connecting to the Kubernetes API")?;
+            let credentials = match &a.redis_password_secret {
                 Some(s) => {
                     let (name, key) = s.split_once('/').context("--redis-password-secret is name/key")?;
-                    Some(SecretKey { name: name.into(), key: key.into() })
+                    let source = SecretKey { name: name.into(), key: key.into() };
+                    Some(Arc::new(Credentials::new(
+                        client.clone(),
+                        a.namespace.clone(),
+                        source,
+                        a.redis_password_generate,
+                    )?))
                 }
                 None => None,
             };
@@ -120,9 +149,10 @@ async fn main() -> anyhow::Result<()> {
                 image: a.image,
                 nats_url: a.nats.clone(),
                 redis_url: a.redis.clone(),
-                redis_password,
+                redis_password: credentials.as_ref().map(|_| Credentials::agent_key()),
                 otlp_endpoint: a.otlp,
                 venue_cidrs: a.venue_cidrs,
+                scrape_annotations: a.scrape_annotations,
                 ..FleetSettings::default()
             };
             let metrics = polyfleet_operator::metrics::OperatorMetrics::new();
@@ -132,17 +162,29 @@ async fn main() -> anyhow::Result<()> {
             let nats_url = a.nats.clone();
             let bus = Lazy::connect("NATS", &a.nats, move || NatsBus::connect_once(nats_url.clone()));
             let redis_url = a.redis.clone();
+            let creds = credentials.clone();
             let store = Lazy::connect("Redis", &a.redis, move || {
-                let url = redis_url.clone();
-                async move { RedisRiskStore::connect(&url).await }
+                let (url, creds) = (redis_url.clone(), creds.clone());
+                async move {
+                    match creds {
+                        // The password from its Secret (generated first when asked), read anew on
+                        // every attempt, so a Secret made or fixed later is picked up.
+                        Some(c) => {
+                            let password =
+                                c.password().await.map_err(|e| RiskStoreError::Unavailable(e.to_string()))?;
+                            RedisRiskStore::connect_with(&url, Some(password)).await
+                        }
+                        None => RedisRiskStore::connect(&url).await,
+                    }
+                }
             });
-            let client = kube::Client::try_default().await.context("connecting to the Kubernetes API")?;
             let stores = Stores {
                 params: Arc::new(BusParams(bus.clone())),
                 control: Arc::new(BusControl(bus.clone())),
                 limits: Arc::new(StoreLimits(store)),
                 lookup: Arc::new(RestLookup::default()),
                 books: Arc::new(BusBooks(bus)),
+                credentials,
             };
             let election = a.leader_elect.then(|| Election {
                 namespace: a.namespace,
@@ -156,6 +198,16 @@ async fn main() -> anyhow::Result<()> {
             });
             let scope = Scope::of(a.watch_namespaces);
             polyfleet_operator::run::run_scoped(client, settings, stores, metrics, election, scope).await
+        }
+        Command::ChartReadme { chart } => {
+            let head = std::fs::read_to_string(chart.join("README.head.md")).context("README.head.md")?;
+            let values = std::fs::read_to_string(chart.join("values.yaml")).context("values.yaml")?;
+            print!("{}", polyfleet_operator::chart_docs::render(&head, &values)?);
+            Ok(())
+        }
+        Command::Check(args) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            polyfleet_operator::check::run(args).await
         }
     }
 }

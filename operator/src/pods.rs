@@ -190,11 +190,14 @@ pub fn agent_deployment(settings: &FleetSettings, spec: &AgentSpec, owner: Optio
     let (cpu_req, mem_req, cpu_lim, mem_lim) = spec.role.resources();
     let q = |s: &str| Quantity(s.to_string());
     let simulator = spec.role == Role::Simulator;
-    let mut annotations = BTreeMap::from([
-        ("prometheus.io/scrape".to_string(), (!simulator).to_string()),
-        ("prometheus.io/port".to_string(), port.to_string()),
-        ("prometheus.io/path".to_string(), "/metrics".to_string()),
-    ]);
+    let mut annotations = BTreeMap::new();
+    if settings.scrape_annotations {
+        annotations.extend([
+            ("prometheus.io/scrape".to_string(), (!simulator).to_string()),
+            ("prometheus.io/port".to_string(), port.to_string()),
+            ("prometheus.io/path".to_string(), "/metrics".to_string()),
+        ]);
+    }
     let (mut volumes, mut mounts) = (vec![], vec![]);
     if let Some((cm, checksum)) = &spec.config {
         annotations.insert("polyfleet.dev/config-checksum".into(), checksum.clone());

@@ -1,6 +1,6 @@
 //! The operator's RBAC, written once: the exact ClusterRole its controllers need and nothing
-//! more (no Secret access at all: agents get credentials by secretKeyRef, which needs no operator
-//! permission; no pods, no exec). `polyfleet-operator rbac` prints it; `manifests/operator/rbac.yaml`
+//! more (no pods, no exec; of Secrets only the agents' copy of the Redis password,
+//! [`crate::credentials::AGENT_SECRET`], by name: it cannot read any other Secret). `polyfleet-operator rbac` prints it; `manifests/operator/rbac.yaml`
 //! is that output and `charts/polyfleet/files/rbac-rules.yaml` holds the same rules for the chart,
 //! both checked fresh by a test.
 //! Leader election needs Leases only in the operator's own namespace: a Role, not the
@@ -70,6 +70,13 @@ fn rules() -> Vec<PolicyRule> {
         rule("networking.k8s.io", &["networkpolicies"], OWN),
         // What it says about them.
         rule("events.k8s.io", &["events"], &["create", "patch"]),
+        // The agents' copy of the Redis password (crate::credentials), by name only; `create`
+        // cannot be limited to a name (the name is not known when it is authorized).
+        PolicyRule {
+            resource_names: Some(vec![crate::credentials::AGENT_SECRET.into()]),
+            ..rule("", &["secrets"], &["get", "patch", "update"])
+        },
+        rule("", &["secrets"], &["create"]),
     ]
 }
 

@@ -52,6 +52,8 @@ pub struct Stores {
     pub lookup: Arc<dyn MarketLookup>,
     /// Top of book from the market-data agents.
     pub books: Arc<dyn BookProbe>,
+    /// The agents' Redis credentials ([`crate::credentials`]), when Redis has a password.
+    pub credentials: Option<Arc<crate::credentials::Credentials>>,
 }
 
 /// Leader election settings; `None` runs the controllers at once (a single replica, local runs).
@@ -262,6 +264,7 @@ async fn controllers<S, F>(
         risk: stores.limits.clone(),
         recorder: recorder.clone(),
         metrics: metrics.clone(),
+        credentials: stores.credentials.clone(),
     });
 
     // Strategies: requeued by their RiskPolicy, their Venue and any Market of the namespace.
@@ -298,6 +301,7 @@ async fn controllers<S, F>(
         cache: cache.clone(),
         recorder: recorder.clone(),
         metrics: metrics.clone(),
+        credentials: stores.credentials.clone(),
     });
     let (v1, v2) = (v_store.clone(), v_store.clone());
     let venue_loop = venues

@@ -29,6 +29,9 @@ pub struct FleetSettings {
     /// CIDR blocks agents may reach besides NATS, Redis and the collector (the venue); empty
     /// allows any destination on 443.
     pub venue_cidrs: Vec<String>,
+    /// Whether agent pods carry `prometheus.io/*` scrape annotations (not when a PodMonitor
+    /// scrapes them: both would scrape every pod twice).
+    pub scrape_annotations: bool,
 }
 
 impl Default for FleetSettings {
@@ -41,6 +44,7 @@ impl Default for FleetSettings {
             otlp_endpoint: None,
             metrics_port: 9464,
             venue_cidrs: vec![],
+            scrape_annotations: true,
         }
     }
 }

@@ -165,6 +165,7 @@ async fn the_operator_runs_the_examples_under_its_own_rbac() {
         limits: Arc::new(StoreLimits(Lazy::ready("Redis", store.clone()))),
         lookup: Arc::new(RestLookup::default()),
         books: Arc::new(BusBooks(Lazy::ready("NATS", bus.clone()))),
+        credentials: None,
     };
     let metrics = polyfleet_operator::metrics::OperatorMetrics::new();
     let election = Election { namespace: ns.clone(), identity: "e2e".into() };

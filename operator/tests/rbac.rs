@@ -1,5 +1,6 @@
 //! The operator's RBAC: the committed manifest is what the code generates, it grants what the
-//! controllers call and nothing dangerous (no Secrets, no pods or exec, no wildcards).
+//! controllers call and nothing dangerous (no Secret but the agents' copy of the Redis password,
+//! by name; no pods or exec, no wildcards).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use std::path::Path;
@@ -62,7 +63,15 @@ fn it_grants_what_the_controllers_use_and_nothing_dangerous() {
     assert!(!grants("coordination.k8s.io", "leases", "get"), "no cluster-wide lease access");
     for r in rules.iter().chain(&lease_rules) {
         let resources = r.resources.clone().unwrap_or_default();
-        assert!(!resources.iter().any(|x| x == "*" || x == "secrets" || x.starts_with("pods")), "{r:?}");
+        assert!(!resources.iter().any(|x| x == "*" || x.starts_with("pods")), "{r:?}");
+        if resources.iter().any(|x| x == "secrets") {
+            // Only the agents' copy by name, or `create` (which cannot name one).
+            let named =
+                r.resource_names.as_deref() == Some(&[polyfleet_operator::credentials::AGENT_SECRET.to_string()][..]);
+            let create_only = r.verbs == ["create"];
+            assert!(named || create_only, "Secret access beyond the agents' copy: {r:?}");
+            assert!(!r.verbs.iter().any(|v| v == "list" || v == "watch"), "{r:?}");
+        }
         assert!(!r.verbs.iter().any(|v| v == "*" || v == "escalate" || v == "bind" || v == "impersonate"), "{r:?}");
         assert!(!r.api_groups.clone().unwrap_or_default().iter().any(|g| g == "*"), "{r:?}");
     }

@@ -70,6 +70,7 @@ fn context_live(
         risk: Arc::new(risk),
         recorder,
         metrics,
+        credentials: None,
     };
     (Arc::new(ctx), handle)
 }

@@ -40,7 +40,17 @@ fn context(with_policy: bool, children: Children) -> (Arc<VenueContext>, ApiHand
     let metrics = polyfleet_operator::metrics::OperatorMetrics::new();
     let (venue, markets, policies) = resources(with_policy);
     let cache = Cache::of(vec![venue], policies, markets).with_children(children);
-    (Arc::new(VenueContext { client, settings: FleetSettings::default(), cache, recorder, metrics }), handle)
+    (
+        Arc::new(VenueContext {
+            client,
+            settings: FleetSettings::default(),
+            cache,
+            recorder,
+            metrics,
+            credentials: None,
+        }),
+        handle,
+    )
 }
 
 fn resources(with_policy: bool) -> (Venue, Vec<Market>, Vec<RiskPolicy>) {

@@ -1,7 +1,8 @@
 //! Writes the CRD YAML of every polyfleet kind: one file per kind under `crds/` (what
 //! `kubectl apply -f crds/` installs) and the same CRDs as Helm templates under
 //! `charts/polyfleet/templates/crds/`. `--check` fails instead when a committed file is stale;
-//! `--print` writes the CRDs to stdout as one multi-document stream.
+//! `--print` writes the CRDs to stdout as one multi-document stream; `--json-schemas DIR` writes
+//! them as strict JSON schemas for kubeconform.
 
 use std::path::PathBuf;
 
@@ -20,10 +21,25 @@ struct Args {
     /// Fail if any committed file differs from what the types generate; write nothing.
     #[arg(long)]
     check: bool,
+    /// Write strict JSON schemas of the CRDs for `kubeconform -schema-location
+    /// 'DIR/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json'` into DIR instead.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["check", "print"])]
+    json_schemas: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(dir) = &args.json_schemas {
+        for (rel, schema) in polyfleet_crds::kubeconform_schemas() {
+            let path = dir.join(&rel);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+            }
+            std::fs::write(&path, serde_json::to_vec_pretty(&schema)?)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        return Ok(());
+    }
     if args.print {
         for file in polyfleet_crds::all_crds() {
             print!("---\n{}", polyfleet_crds::render_yaml(&file.crd)?);

@@ -45,6 +45,8 @@ pub struct Context {
     pub recorder: Recorder,
     /// The operator's metrics.
     pub metrics: Arc<crate::metrics::OperatorMetrics>,
+    /// The agents' Redis credentials, copied into a namespace before its agents are applied.
+    pub credentials: Option<Arc<crate::credentials::Credentials>>,
 }
 
 /// Why a reconcile failed (it is retried with backoff).
@@ -68,6 +70,9 @@ pub enum Error {
     /// A desired object did not serialize (nothing was applied).
     #[error("desired object does not serialize: {0}")]
     Encode(String),
+    /// The agents' Redis credentials could not be provided in the namespace.
+    #[error("Redis credentials: {0}")]
+    Credentials(#[from] crate::credentials::CredentialsError),
 }
 
 impl Error {
@@ -80,6 +85,7 @@ impl Error {
             Error::Store(_) => "risk_store",
             Error::Control(_) => "order_control",
             Error::Encode(_) => "encode",
+            Error::Credentials(_) => "credentials",
         }
     }
 }

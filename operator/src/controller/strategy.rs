@@ -180,6 +180,9 @@ async fn apply(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
         Ok(())
     };
     if let Ok(plan) = &outcome {
+        if let Some(c) = &ctx.credentials {
+            c.ensure_copy(&ns).await?;
+        }
         let live = &ctx.cache.children;
         if apply_if_changed(&client, live, plan.config_map.clone()).await? {
             wrote.push("ConfigMap");

@@ -46,6 +46,8 @@ pub struct VenueContext {
     pub recorder: Recorder,
     /// The operator's metrics.
     pub metrics: Arc<OperatorMetrics>,
+    /// The agents' Redis credentials, copied into a namespace before its agents are applied.
+    pub credentials: Option<Arc<crate::credentials::Credentials>>,
 }
 
 /// The status of a Venue with `plan`.
@@ -110,6 +112,9 @@ async fn apply(venue: &Venue, ctx: &VenueContext) -> Result<Action, Error> {
     let policies = ctx.cache.policies_in(&ns);
     let venues = ctx.cache.venues_in(&ns);
     let plan = plan_venue(venue, &markets, &declared, &ctx.settings).map_err(|e| Error::Encode(e.0))?;
+    if let Some(c) = &ctx.credentials {
+        c.ensure_copy(&ns).await?;
+    }
     let live = &ctx.cache.children;
     let mut wrote = vec![];
     for cm in &plan.config_maps {

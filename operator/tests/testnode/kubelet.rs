@@ -212,6 +212,7 @@ pub async fn run_pod(node: Arc<Node>, pod: Pod, mut stop: watch::Receiver<bool>)
                 kubernetes: node.kubernetes(),
                 ca_crt: &node.ca_crt,
                 volumes_dir: &volumes_dir,
+                claims_dir: &node.dir.join("claims"),
             };
             match spec::resolve(&pod, &inputs).await {
                 Ok(l) => break l,

@@ -11,6 +11,8 @@
 //! namespaces it created; a reaper removes them and kills the Pods' processes when the test
 //! process ends, however it ends.
 
+#![allow(dead_code, reason = "each suite uses a different part of the test node")]
+
 pub mod kubelet;
 pub mod net;
 pub mod proxy;

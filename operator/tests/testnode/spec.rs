@@ -1,8 +1,11 @@
 //! What a Pod's container runs, resolved as the kubelet resolves it: the binary (the image is
-//! ignored: `command[0]`'s file name is looked up among the workspace's binaries), the
+//! ignored: `command[0]`'s file name is looked up among the workspace's binaries, then among
+//! [`HOST_TOOLS`], the programs of the images the chart bundles that this host has from its
+//! Debian packages), the
 //! environment (values with `$(VAR)` expansion, ConfigMap and Secret key references, `envFrom`,
 //! the downward API, the `KUBERNETES_SERVICE_*` variables), and the volumes materialised in a
-//! directory of the node (ConfigMap, Secret, emptyDir, and the ServiceAccount token the kubelet
+//! directory of the node (ConfigMap, Secret, emptyDir, a PersistentVolumeClaim as a directory
+//! of the node that outlives the Pod, as a local-path provisioner gives, and the ServiceAccount token the kubelet
 //! mounts at `/var/run/secrets/kubernetes.io/serviceaccount`, from a TokenRequest).
 
 use std::collections::BTreeMap;
@@ -17,6 +20,10 @@ use serde_json::json;
 
 /// Where the kubelet mounts the ServiceAccount token.
 pub const SA_MOUNT: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/// Programs of the bundled NATS and Redis images (and the shell of their Alpine base) that the
+/// test node runs from the host's PATH.
+pub const HOST_TOOLS: &[&str] = &["sh", "nats-server", "redis-server"];
 
 /// A container ready to start.
 #[derive(Debug)]
@@ -40,6 +47,8 @@ pub struct Inputs<'a> {
     pub ca_crt: &'a Path,
     /// A directory of this Pod for its volumes.
     pub volumes_dir: &'a Path,
+    /// The node's directory of PersistentVolumeClaims (one directory per claim, kept across Pods).
+    pub claims_dir: &'a Path,
 }
 
 /// Expands `$(VAR)` references to `vars` as the kubelet does (`$$` escapes; unknown references
@@ -230,9 +239,14 @@ async fn volumes(pod: &Pod, c: &Container, inputs: &Inputs<'_>) -> Result<Vec<(P
             write_files(&dir, &project(data.unwrap_or_default(), &src.items))?;
         } else if v.empty_dir.is_some() {
             std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        } else if let Some(claim) = &v.persistent_volume_claim {
+            let dir = inputs.claims_dir.join(format!("{ns}_{}", claim.claim_name));
+            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+            mounts.push((dir, m.mount_path.clone()));
+            continue;
         } else {
             return Err(format!(
-                "volume {}: only configMap, secret and emptyDir are supported by the test node",
+                "volume {}: only configMap, secret, emptyDir and persistentVolumeClaim are supported by the test node",
                 v.name
             ));
         }
@@ -275,6 +289,11 @@ async fn token(client: &Client, ns: &str, sa: &str, pod: &Pod) -> Result<String,
     tr.status.map(|s| s.token).ok_or_else(|| "a TokenRequest without token".into())
 }
 
+/// `name` on the host's PATH.
+fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(name)).find(|p| p.is_file())
+}
+
 /// Resolves the Pod's single container (the test node runs one container per Pod).
 pub async fn resolve(pod: &Pod, inputs: &Inputs<'_>) -> Result<Launch, String> {
     let spec = pod.spec.as_ref().ok_or("a Pod without spec")?;
@@ -289,9 +308,12 @@ pub async fn resolve(pod: &Pod, inputs: &Inputs<'_>) -> Result<Launch, String> {
     let argv: Vec<String> = argv.iter().map(|a| expand(a, &vars)).collect();
     let first = argv.first().ok_or("a container without command (the test node has no image entrypoints)")?;
     let file = Path::new(first).file_name().ok_or("an empty command")?;
-    let binary = inputs.binaries.join(file);
+    let mut binary = inputs.binaries.join(file);
     if !binary.is_file() {
-        return Err(format!("no workspace binary {} for command {first}", binary.display()));
+        match file.to_str().filter(|f| HOST_TOOLS.contains(f)).and_then(on_path) {
+            Some(host) => binary = host,
+            None => return Err(format!("no workspace binary {} for command {first}", binary.display())),
+        }
     }
     let mounts = volumes(pod, c, inputs).await?;
     Ok(Launch { binary, args: argv[1..].to_vec(), env, mounts })
