@@ -233,3 +233,30 @@ impl Credentials {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_passwords_are_long_and_differ() {
+        let (a, b) = (random_password().unwrap(), random_password().unwrap());
+        assert_eq!(a.len(), 64);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn the_copy_is_labelled_and_names_its_source_but_not_the_password() {
+        let source = SecretKey { name: "polyfleet-redis-password".into(), key: "pw".into() };
+        let copy = agent_copy("trading", "polyfleet-system", &source, b"s3cret");
+        assert_eq!(copy.metadata.name.as_deref(), Some(AGENT_SECRET));
+        assert_eq!(copy.metadata.namespace.as_deref(), Some("trading"));
+        assert_eq!(copy.data.as_ref().unwrap()[AGENT_KEY].0, b"s3cret");
+        let labels = copy.metadata.labels.unwrap();
+        assert_eq!(labels["app.kubernetes.io/managed-by"], "polyfleet-operator");
+        let annotations = copy.metadata.annotations.unwrap();
+        assert_eq!(annotations["polyfleet.dev/copied-from"], "polyfleet-system/polyfleet-redis-password");
+        assert!(!annotations.values().any(|v| v.contains("s3cret")));
+    }
+}
