@@ -78,6 +78,9 @@ struct RunArgs {
     /// Put `prometheus.io/*` scrape annotations on agent pods (off when a PodMonitor scrapes them).
     #[arg(long, env = "POLYFLEET_SCRAPE_ANNOTATIONS", default_value_t = true, action = clap::ArgAction::Set)]
     scrape_annotations: bool,
+    /// UID and GID of the agents' containers; `none` leaves them to the platform (OpenShift).
+    #[arg(long, env = "POLYFLEET_AGENT_RUN_AS_USER", default_value = "65532", value_parser = parse_run_as)]
+    agent_run_as_user: RunAs,
     /// OTLP endpoint for the agents' traces.
     #[arg(long, env = "POLYFLEET_OTLP_ENDPOINT")]
     otlp: Option<String>,
@@ -103,6 +106,17 @@ struct RunArgs {
     /// Log as JSON lines.
     #[arg(long, env = "POLYFLEET_LOG_JSON", default_value_t = false, action = clap::ArgAction::Set)]
     log_json: bool,
+}
+
+/// A UID, or none.
+#[derive(Clone, Debug)]
+struct RunAs(Option<i64>);
+
+fn parse_run_as(s: &str) -> Result<RunAs, String> {
+    match s.trim() {
+        "" | "none" => Ok(RunAs(None)),
+        n => n.parse::<i64>().map(|u| RunAs(Some(u))).map_err(|e| format!("a UID or `none`: {e}")),
+    }
 }
 
 #[tokio::main]
@@ -153,6 +167,7 @@ async fn main() -> anyhow::Result<()> {
                 otlp_endpoint: a.otlp,
                 venue_cidrs: a.venue_cidrs,
                 scrape_annotations: a.scrape_annotations,
+                agent_run_as_user: a.agent_run_as_user.0,
                 ..FleetSettings::default()
             };
             let metrics = polyfleet_operator::metrics::OperatorMetrics::new();

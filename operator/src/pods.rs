@@ -267,8 +267,8 @@ pub fn agent_deployment(settings: &FleetSettings, spec: &AgentSpec, owner: Optio
                     enable_service_links: Some(false),
                     security_context: Some(PodSecurityContext {
                         run_as_non_root: Some(true),
-                        run_as_user: Some(65532),
-                        run_as_group: Some(65532),
+                        run_as_user: settings.agent_run_as_user,
+                        run_as_group: settings.agent_run_as_user,
                         seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), ..Default::default() }),
                         ..Default::default()
                     }),

@@ -32,6 +32,9 @@ pub struct FleetSettings {
     /// Whether agent pods carry `prometheus.io/*` scrape annotations (not when a PodMonitor
     /// scrapes them: both would scrape every pod twice).
     pub scrape_annotations: bool,
+    /// UID and GID of the agents' containers; `None` leaves them to the platform (OpenShift's
+    /// restricted SCC assigns them and refuses pods that name their own).
+    pub agent_run_as_user: Option<i64>,
 }
 
 impl Default for FleetSettings {
@@ -45,6 +48,7 @@ impl Default for FleetSettings {
             metrics_port: 9464,
             venue_cidrs: vec![],
             scrape_annotations: true,
+            agent_run_as_user: Some(65532),
         }
     }
 }

@@ -90,6 +90,8 @@ const MODES: &[(&str, &[&str])] = &[
             "redis.bundled.podSecurityContext.runAsUser=null",
             "--set",
             "redis.bundled.podSecurityContext.fsGroup=null",
+            "--set",
+            "operator.agentRunAsUser=null",
         ],
     ),
     (
@@ -139,11 +141,11 @@ fn helm_lint_strict_passes_with_helm_4_and_helm_3() {
             all.extend_from_slice(args);
             let (ok, out, err) = tools::run(helm, &all);
             assert!(ok && out.contains("0 chart(s) failed"), "{helm} lint --strict {args:?}:\n{out}\n{err}");
-            eprintln!(
+            tools::say(&format!(
                 "{} lint --strict ({} options): passed",
                 version.trim(),
                 if args.is_empty() { "default" } else { "all" }
-            );
+            ));
         }
     }
 }
@@ -160,7 +162,7 @@ fn every_render_is_valid_for_kubernetes_1_30_1_32_and_1_37() {
             assert!(docs(&yaml).len() >= 10, "{helm} ({mode}) rendered too little");
             for v in KUBE_VERSIONS {
                 let summary = kubeconform(&yaml, v, &format!("{helm} template ({mode})"));
-                eprintln!("kubeconform -strict {v}, {helm} template ({mode}): {summary}");
+                tools::say(&format!("kubeconform -strict {v}, {helm} template ({mode}): {summary}"));
             }
         }
     }
@@ -209,7 +211,7 @@ fn the_schema_and_the_templates_refuse_wrong_values() {
             }
         }
     }
-    eprintln!("{} wrong value sets refused by helm 4 and helm 3", refused.len());
+    tools::say(&format!("{} wrong value sets refused by helm 4 and helm 3", refused.len()));
 }
 
 #[test]
@@ -238,7 +240,7 @@ fn every_kustomization_builds_and_is_valid() {
         }
         for v in KUBE_VERSIONS {
             let summary = kubeconform(&yaml, v, &format!("kustomize {dir}"));
-            eprintln!("kubeconform -strict {v}, kubectl kustomize {dir}: {summary}");
+            tools::say(&format!("kubeconform -strict {v}, kubectl kustomize {dir}: {summary}"));
         }
     }
 }
@@ -351,6 +353,9 @@ fn identity_and_security_can_be_overridden_and_names_fit() {
             false
         );
     }
+    // The agent pods the operator makes follow suit.
+    assert_eq!(env(operator(&d), "POLYFLEET_AGENT_RUN_AS_USER").as_deref(), Some("none"));
+    assert_eq!(env(operator(&render(&[])), "POLYFLEET_AGENT_RUN_AS_USER").as_deref(), Some("65532"));
     // RBAC and the ServiceAccount made by the platform team.
     let d = render(MODES[5].1);
     for kind in ["ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ServiceAccount"] {

@@ -41,7 +41,7 @@ use polyfleet_io::risk_store::redis::RedisRiskStore;
 use polyfleet_io::risk_store::{PolicyKey, RiskStore};
 use polyfleet_testkit::{NatsServer, RedisServer};
 use serde_json::{Value, json};
-use testnode::{Options, TestNode};
+use testnode::{Options, TestNode, pod_ready};
 
 const SYSTEM: &str = "polyfleet-system";
 const FLEET: &str = "fleet";
@@ -100,15 +100,6 @@ fn workspace() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
-/// The directory of the workspace's binaries (beside this test binary's `deps/`).
-fn binaries() -> std::path::PathBuf {
-    let dir = cluster::workspace_binary("polyfleet-operator").parent().unwrap().to_path_buf();
-    for bin in ["polyfleet", "polyfleet-agent"] {
-        cluster::workspace_binary(bin);
-    }
-    dir
-}
-
 async fn apply_docs(client: &Client, docs: &[Value], default_ns: &str) {
     let pp = PatchParams::apply(MANAGER).force();
     for doc in docs {
@@ -135,24 +126,10 @@ fn ready<K>(conds: Option<Vec<polyfleet_crds::conditions::Condition>>) -> bool {
     conds.is_some_and(|c| find_condition(&c, "Ready").is_some_and(|c| c.is_true()))
 }
 
-fn pod_ready(p: &Pod) -> bool {
-    p.status.as_ref().is_some_and(|s| {
-        s.phase.as_deref() == Some("Running")
-            && s.conditions.iter().flatten().any(|c| c.type_ == "Ready" && c.status == "True")
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_operators_deployment_runs_the_whole_fleet() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    if std::env::var_os("KUBECONFIG").is_some() {
-        eprintln!(
-            "SKIPPED: the fleet suite registers a Node, so it runs only on its own envtest control plane (unset KUBECONFIG)"
-        );
-        return;
-    }
-    if let Err(e) = TestNode::available() {
-        eprintln!("SKIPPED: no test node here (needs root and iproute2 for network namespaces): {e}");
+    if !TestNode::can_run("fleet suite") {
         return;
     }
     let Some(plane) = tokio::task::spawn_blocking(polyfleet_testkit::envtest::control_plane).await.unwrap() else {
@@ -166,7 +143,7 @@ async fn the_operators_deployment_runs_the_whole_fleet() {
     let node = TestNode::start(
         admin.clone(),
         Options {
-            binaries: binaries(),
+            binaries: cluster::workspace_binaries(),
             ca_crt: plane.dir().unwrap().join("pki/ca.crt"),
             host_services: HashMap::from([
                 ("default/kubernetes".to_string(), apiserver_port),

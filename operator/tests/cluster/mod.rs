@@ -111,3 +111,13 @@ pub fn workspace_binary(name: &str) -> PathBuf {
     assert!(bin.exists(), "{} is missing: run `cargo build --workspace` first", bin.display());
     bin
 }
+
+/// The directory of the workspace's binaries (`polyfleet-operator`, `polyfleet-agent`,
+/// `polyfleet`), checking that each is built.
+pub fn workspace_binaries() -> PathBuf {
+    let dir = workspace_binary("polyfleet-operator").parent().unwrap().to_path_buf();
+    for bin in ["polyfleet", "polyfleet-agent"] {
+        workspace_binary(bin);
+    }
+    dir
+}

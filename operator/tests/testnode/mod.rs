@@ -165,10 +165,36 @@ fn spawn_reaper(dir: &Path, cluster: &str) -> Result<(), String> {
         .map_err(|e| format!("reaper: {e}"))
 }
 
+/// Whether a Pod is Running with its Ready condition True.
+pub fn pod_ready(p: &Pod) -> bool {
+    p.status.as_ref().is_some_and(|s| {
+        s.phase.as_deref() == Some("Running")
+            && s.conditions.iter().flatten().any(|c| c.type_ == "Ready" && c.status == "True")
+    })
+}
+
 impl TestNode {
     /// Whether a test node can run here (root, `ip`, network namespaces), or why not.
     pub fn available() -> Result<(), String> {
         net::available()
+    }
+
+    /// Whether `suite` (which registers a Node) can run here: only on its own envtest control
+    /// plane (KUBECONFIG unset) and with a test node. Says why not on stderr; under CI (`CI` set)
+    /// a missing test node fails instead, so a skipped suite never looks green.
+    pub fn can_run(suite: &str) -> bool {
+        if std::env::var_os("KUBECONFIG").is_some() {
+            eprintln!(
+                "SKIPPED: the {suite} registers a Node, so it runs only on its own envtest control plane (unset KUBECONFIG)"
+            );
+            return false;
+        }
+        if let Err(e) = TestNode::available() {
+            assert!(std::env::var_os("CI").is_none(), "CI: no test node, so the {suite} cannot run: {e}");
+            eprintln!("SKIPPED: no test node here (needs root and iproute2 for network namespaces): {e}");
+            return false;
+        }
+        true
     }
 
     /// Registers the Node and starts watching Pods and Services of every namespace.

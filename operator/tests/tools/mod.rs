@@ -19,6 +19,13 @@ pub const KUBE_VERSIONS: &[&str] = &["1.30.0", "1.32.0", "1.37.0"];
 /// skips them (by name, never by "ignore missing schemas").
 pub const NO_SCHEMA: &str = "ServiceMonitor,PodMonitor,PrometheusRule";
 
+/// A line for the test log that the test harness does not capture (written to the stderr file
+/// descriptor, not through `eprintln!`), so CI output shows every tool run that passed.
+pub fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
