@@ -177,18 +177,13 @@ impl Credentials {
                 });
             }
         };
-        let password = secret
-            .data
-            .as_ref()
-            .and_then(|d| d.get(&self.source.key))
-            .map(|b| b.0.clone())
-            .or_else(|| {
-                secret.string_data.as_ref().and_then(|d| d.get(&self.source.key)).map(|s| s.clone().into_bytes())
-            })
-            .ok_or_else(|| CredentialsError::NoKey {
-                namespace: self.namespace.clone(),
-                name: self.source.name.clone(),
-                key: self.source.key.clone(),
+        let password =
+            secret.data.as_ref().and_then(|d| d.get(&self.source.key)).map(|b| b.0.clone()).ok_or_else(|| {
+                CredentialsError::NoKey {
+                    namespace: self.namespace.clone(),
+                    name: self.source.name.clone(),
+                    key: self.source.key.clone(),
+                }
             })?;
         Ok(Source { password, version: secret.metadata.resource_version.unwrap_or_default() })
     }
