@@ -15,6 +15,8 @@
 //! exactly by splitting the size). Decisions are idempotent: deciding a client order id again
 //! returns the first verdict and changes nothing, so a redelivered intent is harmless.
 
+pub mod worst_case;
+
 use std::collections::{HashMap, VecDeque};
 
 use crate::book::BookFollower;
