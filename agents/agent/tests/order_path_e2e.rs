@@ -410,7 +410,8 @@ async fn order_path_end_to_end() {
             s.ctf_decisions.iter().filter(|d| d.verdict == Verdict::Approved).map(|d| d.intent.id).collect();
         let ops: Vec<_> =
             s.ctf_decisions.iter().map(|d| (d.intent.id, d.intent.op.clone(), d.verdict.clone())).collect();
-        assert_eq!(approved.len(), 1, "{ops:?}");
+        let reports: Vec<_> = s.ctf_reports.iter().map(|r| (r.id, r.status.clone())).collect();
+        assert_eq!(approved.len(), 1, "decisions {ops:?}; reports {reports:?}");
         let reported: HashSet<ClientOrderId> = s.ctf_reports.iter().map(|r| r.id).collect();
         assert_eq!(reported.len(), 1, "one redemption executed (a redelivered approval is answered again)");
         let report = &s.ctf_reports[0];
