@@ -99,16 +99,21 @@ pub fn random_password() -> Result<String, CredentialsError> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// The labels of every Secret the operator makes (how to find them after an uninstall).
+fn labels() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/managed-by".into(), MANAGER.into()),
+        ("app.kubernetes.io/part-of".into(), "polyfleet".into()),
+    ])
+}
+
 /// The copy of `password` for `namespace`.
 pub fn agent_copy(namespace: &str, source_ns: &str, source: &SecretKey, password: &[u8]) -> Secret {
     Secret {
         metadata: ObjectMeta {
             name: Some(AGENT_SECRET.into()),
             namespace: Some(namespace.into()),
-            labels: Some(BTreeMap::from([
-                ("app.kubernetes.io/managed-by".into(), MANAGER.into()),
-                ("app.kubernetes.io/part-of".into(), "polyfleet".into()),
-            ])),
+            labels: Some(labels()),
             annotations: Some(BTreeMap::from([(
                 "polyfleet.dev/copied-from".into(),
                 format!("{source_ns}/{}", source.name),
@@ -150,10 +155,7 @@ impl Credentials {
                     metadata: ObjectMeta {
                         name: Some(self.source.name.clone()),
                         namespace: Some(self.namespace.clone()),
-                        labels: Some(BTreeMap::from([
-                            ("app.kubernetes.io/managed-by".into(), MANAGER.into()),
-                            ("app.kubernetes.io/part-of".into(), "polyfleet".into()),
-                        ])),
+                        labels: Some(labels()),
                         ..Default::default()
                     },
                     type_: Some("Opaque".into()),
