@@ -42,7 +42,7 @@ use polyfleet_core::accounting::Ledger;
 use polyfleet_core::accounting::lifecycle::Booking;
 use polyfleet_core::exec::paper::{ExecEvent, refusal};
 use polyfleet_core::wire::{
-    CtfDecision, CtfIntent, CtfReport, CtfStatus, Fill, Intent, Liquidity, MarketEvent, MarketEventBody, Mode,
+    CtfDecision, CtfIntent, CtfOp, CtfReport, CtfStatus, Fill, Intent, Liquidity, MarketEvent, MarketEventBody, Mode,
     OrderIntent, OrderStatus, OrderUpdate, Resolution, RiskDecision, Verdict, WireMessage, decode, encode, kind_of,
     subjects,
 };
@@ -124,6 +124,10 @@ struct Agent<B: Bus, S: RiskStore, E: Executor> {
     /// Markets the venue does not take orders on now (closed, awaiting resolution).
     halted: HashSet<ConditionId>,
 }
+
+/// Deliveries of a redemption this agent defers while its market's settlement is not booked
+/// (ack wait apart: about 20 s); the last one executes it.
+const REDEEM_DEFERRALS: u64 = 5;
 
 /// Finished orders kept for late settlement.
 const FINISHED_KEPT: usize = 20_000;
@@ -526,16 +530,42 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
         self.metrics.observe("decision_to_execution", decision.decided_ts_ns, now_ns());
         let span = tracing::info_span!("execution", order = %intent.id, ctf = intent.op.name(), outcome = tracing::field::Empty);
         telemetry::follow(&span, &delivery.message);
-        let done = self.execute_ctf(&intent).instrument(span).await;
+        let done = async {
+            if delivery.delivered < REDEEM_DEFERRALS && !self.redeemable(&intent).await? {
+                // Not acknowledged: delivered again after the consumer's ack wait, by then
+                // settled (the last delivery executes it whatever, and fails honestly).
+                self.metrics.ctf_ops.get_or_create(&CtfLabel { op: intent.op.name(), outcome: "deferred" }).inc();
+                tracing::info!(order = %intent.id, delivered = delivery.delivered, "redemption before its market's settlement is booked here: deferred");
+                return Ok(false);
+            }
+            self.execute_ctf(&intent).await.map(|()| true)
+        }
+        .instrument(span)
+        .await;
         match done {
-            Ok(()) => {
+            Ok(true) => {
                 let _ = delivery.ack().await;
             }
+            Ok(false) => {}
             Err(e) => {
                 self.metrics.store_errors.inc();
                 tracing::error!(error = %e, order = %intent.id, "risk store unreachable: the operation will be redelivered");
             }
         }
+    }
+
+    /// Whether an operation can run now: anything but a redemption can; a redemption once this
+    /// agent has booked its market's settlement in the strategy's ledger (a settlement the store
+    /// refused earlier is tried again first). The strategy hears of the resolution from the
+    /// market channel as this agent does, and may ask before the settlement is booked here.
+    async fn redeemable(&mut self, intent: &CtfIntent) -> Result<bool, polyfleet_io::risk_store::RiskStoreError> {
+        let CtfOp::Redeem { market, token, .. } = &intent.op else { return Ok(true) };
+        let key = (intent.namespace.clone(), intent.strategy.clone());
+        if self.unsettled.iter().any(|(k, r)| *k == key && r.market == *market) {
+            self.retry_settlements().await;
+        }
+        self.load_ledger(&key, &PolicyKey::new(&intent.namespace, &intent.risk_policy)).await?;
+        Ok(self.ledgers.get(&key).is_some_and(|l| l.payout(token).is_some()))
     }
 
     async fn execute_ctf(&mut self, intent: &CtfIntent) -> Result<(), polyfleet_io::risk_store::RiskStoreError> {

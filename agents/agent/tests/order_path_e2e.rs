@@ -396,6 +396,11 @@ async fn order_path_end_to_end() {
     let metrics = exec.metrics_text().await;
     assert!(metrics.contains("settlements_total 3"), "one settlement per market");
     assert!(metrics.contains(r#"ctf_ops_total{op="redeem",outcome="done"} 1"#), "{metrics}");
+    // Asked for before this agent had booked the settlement (the store was down when the market
+    // resolved), a redemption is deferred until it has, never failed and asked for again.
+    assert!(!metrics.contains(r#"ctf_ops_total{op="redeem",outcome="failed"}"#), "{metrics}");
+    let deferred = metrics.lines().find(|l| l.contains(r#"outcome="deferred""#)).unwrap_or("none deferred");
+    eprintln!("redemption: {deferred}");
     {
         let s = seen.lock().unwrap();
         // Asked for while Redis was down: refused (fail closed), then asked again and approved.
