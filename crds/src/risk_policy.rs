@@ -75,6 +75,14 @@ pub struct RiskPolicySpec {
     /// Consecutive-loss circuit breaker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub circuit_breaker: Option<CircuitBreaker>,
+    /// Largest worst-case loss at resolution, in micro-USDC: what the positions and open buys
+    /// cost minus the least they pay over every way their events may resolve (exact per event:
+    /// a complete set loses nothing, a bare YES its cost). An order that would raise it above
+    /// this is refused; one that lowers it (a hedge, a set's last leg) passes. Unset: no limit
+    /// (the figure is still reported in status).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub max_loss_at_resolution_micros: Option<i64>,
     /// Cap on any strategy's Kelly fraction, in basis points (10000 = full Kelly).
     #[serde(default = "default_kelly_cap")]
     #[schemars(range(min = 0, max = 10000))]
@@ -141,6 +149,13 @@ pub struct RiskPolicyStatus {
     /// Current drop from the equity peak in micro-USDC.
     #[serde(default)]
     pub drawdown_micros: i64,
+    /// Worst-case loss at resolution in micro-USDC: exposure minus the least the positions and
+    /// open buys pay over every allowed resolution (negative: a profit whatever happens).
+    #[serde(default)]
+    pub worst_case_loss_micros: i64,
+    /// Worst-case loss at resolution in USDC as a decimal string, for display.
+    #[serde(default)]
+    pub worst_case_loss: String,
     /// Breakers currently tripped (e.g. dailyLoss, drawdown, consecutiveLosses:<strategy>).
     #[serde(default)]
     pub tripped_breakers: Vec<String>,

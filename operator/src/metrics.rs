@@ -91,6 +91,8 @@ pub struct OperatorMetrics {
     pub policy_daily_pnl: Usdc<PolicyLabel>,
     /// Drop from the equity peak per RiskPolicy, USDC.
     pub policy_drawdown: Usdc<PolicyLabel>,
+    /// Worst-case loss at resolution per RiskPolicy, USDC.
+    pub policy_worst_case_loss: Usdc<PolicyLabel>,
     /// 1 while a RiskPolicy's kill switch is engaged.
     pub policy_kill_switch: Family<PolicyLabel, Gauge>,
     /// Breakers tripped per RiskPolicy.
@@ -116,6 +118,7 @@ impl OperatorMetrics {
             policy_exposure: Family::default(),
             policy_daily_pnl: Family::default(),
             policy_drawdown: Family::default(),
+            policy_worst_case_loss: Family::default(),
             policy_kill_switch: Family::default(),
             policy_breakers_tripped: Family::default(),
             policy_limit: Family::default(),
@@ -134,6 +137,11 @@ impl OperatorMetrics {
             "policy_drawdown_usdc",
             "Drop from the equity peak per RiskPolicy",
             m.policy_drawdown.clone(),
+        );
+        registry.register(
+            "policy_worst_case_loss_usdc",
+            "Worst-case loss at resolution per RiskPolicy (exposure minus the least the positions pay)",
+            m.policy_worst_case_loss.clone(),
         );
         registry.register("policy_kill_switch", "1 while the kill switch is engaged", m.policy_kill_switch.clone());
         registry.register(
@@ -164,11 +172,15 @@ impl OperatorMetrics {
         limits: &polyfleet_core::risk::RiskLimits,
     ) {
         let kill_switch = limits.kill_switch;
+        let loss_at_resolution = limits.max_loss_at_resolution.map(|m| ("loss_at_resolution", m));
         for (limit, m) in [
             ("gross_exposure", limits.max_gross_exposure),
             ("daily_loss", limits.max_daily_loss),
             ("drawdown", limits.max_drawdown),
-        ] {
+        ]
+        .into_iter()
+        .chain(loss_at_resolution)
+        {
             let l = LimitLabel { namespace: namespace.into(), policy: policy.into(), limit };
             self.policy_limit.get_or_create(&l).set(m.micros() as f64 / 1e6);
         }
@@ -177,6 +189,7 @@ impl OperatorMetrics {
         self.policy_exposure.get_or_create(&l).set(usdc(s.exposure_micros));
         self.policy_daily_pnl.get_or_create(&l).set(usdc(s.daily_pnl_micros));
         self.policy_drawdown.get_or_create(&l).set(usdc(s.drawdown_micros));
+        self.policy_worst_case_loss.get_or_create(&l).set(usdc(s.worst_case_loss_micros));
         self.policy_kill_switch.get_or_create(&l).set(i64::from(kill_switch));
         self.policy_breakers_tripped.get_or_create(&l).set(s.tripped_breakers.len() as i64);
     }
@@ -187,9 +200,10 @@ impl OperatorMetrics {
         self.policy_exposure.remove(&l);
         self.policy_daily_pnl.remove(&l);
         self.policy_drawdown.remove(&l);
+        self.policy_worst_case_loss.remove(&l);
         self.policy_kill_switch.remove(&l);
         self.policy_breakers_tripped.remove(&l);
-        for limit in ["gross_exposure", "daily_loss", "drawdown"] {
+        for limit in ["gross_exposure", "daily_loss", "drawdown", "loss_at_resolution"] {
             self.policy_limit.remove(&LimitLabel { namespace: namespace.into(), policy: policy.into(), limit });
         }
     }

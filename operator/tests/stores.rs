@@ -86,6 +86,7 @@ async fn limits_travel_through_the_redis_risk_store() {
         max_orders_per_minute: 7,
         min_book_liquidity: Some(Money::from_micros(8_000_000)),
         circuit_breaker: Some((3, 9_000)),
+        max_loss_at_resolution: Some(Money::from_micros(10_000_000)),
     };
     limits_store.set_limits("trading", "main", &l).await.unwrap();
     // What the gateway's script reads is what the operator wrote.

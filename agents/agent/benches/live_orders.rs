@@ -81,6 +81,7 @@ fn main() {
             cause_seq: 0,
             cause_recv_ts_ns: 0,
             created_ts_ns: 1_795_000_000_000_000_000 + i as u64,
+            outcome: None,
         };
         venue.build(&intent(0)).await.unwrap(); // warms the SDK's caches
         let n = 2_000;

@@ -50,6 +50,7 @@ fn limits() -> RiskLimits {
         max_orders_per_minute: 2_000_000,
         min_book_liquidity: Some(Money::from_micros(1_000_000)),
         circuit_breaker: None,
+        max_loss_at_resolution: None,
     }
 }
 
@@ -110,6 +111,7 @@ fn intent(id: &str, token: TokenId) -> OrderIntent {
         cause_seq: 0,
         cause_recv_ts_ns: 0,
         created_ts_ns: 0,
+        outcome: None,
     }
 }
 

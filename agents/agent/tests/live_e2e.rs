@@ -91,6 +91,7 @@ fn manual(
         cause_seq: 0,
         cause_recv_ts_ns: 0,
         created_ts_ns: now_ns(),
+        outcome: None,
     }
 }
 

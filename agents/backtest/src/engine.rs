@@ -419,7 +419,7 @@ impl Engine {
             Ok(Some(booked)) => {
                 if let Some(p) = s.policy {
                     let state = &mut self.policies[p].state;
-                    state.on_lifecycle(&booked.shares, booked.cost, booked.realized, now / 1_000_000);
+                    state.on_lifecycle(&booked.shares, booked.cost, booked.realized, &[], now / 1_000_000);
                 }
                 let c = &mut self.journal.strategies[slot];
                 c.lifecycle = c.lifecycle.plus(&LifecycleTotals::of(Booking::Ctf(&intent.op), &booked));
@@ -519,7 +519,7 @@ impl Engine {
                 continue;
             }
             if let Some(p) = s.policy {
-                self.policies[p].state.on_lifecycle(&booked.shares, booked.cost, booked.realized, now / 1_000_000);
+                self.policies[p].state.on_lifecycle(&booked.shares, booked.cost, booked.realized, &[], now / 1_000_000);
             }
             let c = &mut self.journal.strategies[slot];
             c.lifecycle = c.lifecycle.plus(&LifecycleTotals::of(Booking::Settlement(&res), &booked));

@@ -12,7 +12,7 @@ use crate::money::FeeSchedule;
 use crate::strategy::Instrument;
 use crate::strategy::ParamsError;
 use crate::strategy::arbitrage::{ArbParams, ArbSet, SetKind};
-use crate::wire::Mode;
+use crate::wire::{Mode, Outcome};
 use crate::{ConditionId, Money, Quantity, TokenId, TokenMap};
 
 /// Why a configuration is refused.
@@ -40,6 +40,10 @@ pub struct TokenConfig {
     /// Fee exponent.
     #[serde(default = "one")]
     pub fee_exponent: u32,
+    /// The token's place in its event, planned by the operator from the Market (`None`: the
+    /// risk gateway counts the token as paying nothing at resolution).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
 }
 
 fn one() -> u32 {
@@ -275,6 +279,17 @@ impl StrategyConfig {
                 Ok(ArbSet { kind: s.kind, legs: s.legs.iter().map(TokenConfig::instrument).collect::<Result<_, _>>()? })
             })
             .collect()
+    }
+
+    /// The planned outcome of every token that has one (set legs and traded tokens), checked.
+    pub fn outcomes(&self) -> Result<TokenMap<Outcome>, ConfigError> {
+        let mut out = TokenMap::default();
+        for t in self.sets.iter().flat_map(|s| s.legs.iter()).chain(self.tokens.iter()) {
+            let Some(o) = &t.outcome else { continue };
+            o.validate().map_err(|e| bad(format!("token {}: {e}", t.token)))?;
+            out.insert(TokenId::parse(&t.token).map_err(|e| bad(format!("token {}: {e}", t.token)))?, o.clone());
+        }
+        Ok(out)
     }
 
     /// The capital the strategy plans within (the policy's gross exposure limit), when given.

@@ -6,7 +6,11 @@
 //!
 //! Checks run in a fixed order and the first failing one is the reason: kill switch, circuit
 //! breaker, daily loss, drawdown, order rate, order size, order notional, position per market,
-//! gross exposure, book liquidity.
+//! gross exposure, book liquidity; then, on the whole order or set, the worst-case loss at
+//! resolution ([`events`]): exposure minus the least the positions pay over every allowed
+//! resolution, the order's effect included. It refuses an order that raises the worst-case loss
+//! above `max_loss_at_resolution`; one that lowers it (a hedge, a set's completion) passes even
+//! above the limit.
 //!
 //! Built to be reproduced exactly by a Redis Lua script, whose numbers are doubles: the clock is
 //! in milliseconds (exact in a double for millions of years), amounts stay below 2^53 micros
@@ -15,6 +19,7 @@
 //! exactly by splitting the size). Decisions are idempotent: deciding a client order id again
 //! returns the first verdict and changes nothing, so a redelivered intent is harmless.
 
+pub mod events;
 pub mod worst_case;
 
 use std::collections::{HashMap, VecDeque};
@@ -24,6 +29,7 @@ use crate::ids::{ClientOrderId, TokenId, TokenMap};
 use crate::money::{Money, Price, Quantity, Rounding};
 use crate::side::Side;
 use crate::wire::{CtfIntent, OrderIntent, RejectReason};
+use events::{EventBook, Registered};
 
 /// The book liquidity the check compares with the policy's minimum: cash resting on the side
 /// `intent` would take from, within `band_bps` of the best price (one basis point of price is one
@@ -59,6 +65,9 @@ pub struct RiskLimits {
     pub min_book_liquidity: Option<Money>,
     /// (consecutive losses, cooldown in ms).
     pub circuit_breaker: Option<(u32, u64)>,
+    /// Largest worst-case loss at resolution an order may raise the policy's to; `None`: no
+    /// limit (the number is still kept and reported).
+    pub max_loss_at_resolution: Option<Money>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +105,15 @@ pub struct RiskSnapshot {
     pub consecutive_losses: u32,
     /// The circuit breaker holds orders back until this time (Unix ms); 0 when never tripped.
     pub breaker_until_ms: u64,
+    /// The least the positions (open buys included) pay at resolution.
+    pub floor: Money,
+}
+
+impl RiskSnapshot {
+    /// The worst-case loss at resolution: exposure minus the floor (negative: a sure profit).
+    pub fn worst_loss(&self) -> Money {
+        self.exposure.checked_sub(self.floor).unwrap_or(self.exposure)
+    }
 }
 
 /// The state of one policy.
@@ -119,6 +137,7 @@ pub struct RiskState {
     loss_net: Money,
     loss_counted: bool,
     breaker_until_ms: u64,
+    events: EventBook,
 }
 
 impl RiskState {
@@ -135,6 +154,11 @@ impl RiskState {
     /// Today's PnL.
     pub fn daily_pnl(&self) -> Money {
         self.daily_pnl
+    }
+
+    /// The worst-case loss at resolution of the positions and open buys.
+    pub fn worst_loss(&self) -> Money {
+        self.exposure.checked_sub(self.events.floor()).unwrap_or(self.exposure)
     }
 
     /// Drop from the equity peak.
@@ -163,6 +187,7 @@ impl RiskState {
             peak: self.peak,
             consecutive_losses: self.consecutive_losses,
             breaker_until_ms: self.breaker_until_ms,
+            floor: self.events.floor(),
         }
     }
 
@@ -198,9 +223,25 @@ impl RiskState {
         book_liquidity: &[Option<Money>],
         now_ms: u64,
     ) -> Result<(), RejectReason> {
+        // A malformed outcome is refused before anything, and not remembered (as the store does).
+        if legs.iter().filter_map(|l| l.outcome.as_ref()).any(|o| o.validate().is_err()) {
+            return Err(RejectReason::Invalid);
+        }
         if let Some(first) = legs.first().and_then(|l| self.decided.get(&l.client_order_id)) {
             return *first;
         }
+        // The legs' outcomes, recorded for the decision (undone if it refuses), and the
+        // worst-case loss before it with them.
+        let mut registered = Registered::default();
+        for leg in legs {
+            if let Some(o) = &leg.outcome {
+                self.events.register(leg.token, o, &mut registered);
+            }
+        }
+        for leg in legs {
+            self.events.refloor(&leg.token, &self.positions);
+        }
+        let before = self.worst_loss();
         let mut verdict = Ok(());
         let mut approved = 0;
         for (i, leg) in legs.iter().enumerate() {
@@ -210,12 +251,22 @@ impl RiskState {
             }
             approved += 1;
         }
+        if verdict.is_ok() {
+            for leg in legs {
+                self.events.refloor(&leg.token, &self.positions);
+            }
+            let after = self.worst_loss();
+            if limits.max_loss_at_resolution.is_some_and(|max| after > max && after > before) {
+                verdict = Err(RejectReason::MaxLossAtResolution);
+            }
+        }
         if verdict.is_err() {
             // Undo the legs approved before the refusal: exactly what deciding them added.
             for leg in &legs[..approved] {
                 self.release(&leg.client_order_id);
                 self.recent.pop_back();
             }
+            self.events.unregister(&registered, &self.positions);
         }
         for leg in legs {
             self.decided.insert(leg.client_order_id, verdict);
@@ -309,6 +360,7 @@ impl RiskState {
                 && let Some(p) = self.positions.get_mut(&r.token)
             {
                 *p = p.saturating_sub(r.size);
+                self.events.refloor(&r.token, &self.positions);
             }
         }
     }
@@ -349,18 +401,31 @@ impl RiskState {
             let p = self.positions.entry(token).or_default();
             *p = p.saturating_add(size.saturating_sub(covered));
         }
+        self.events.refloor(&token, &self.positions);
     }
 
     /// A market-lifecycle booking committed (a conditional-token operation or a settlement; see
     /// [`crate::accounting::lifecycle`]): exposure changes by `cost` (a merge, a redemption or a
     /// losing settlement releases it; a split adds it), each token's shares by its change, and the
     /// PnL realized goes into daily PnL and equity. Not a round trip: the loss streak is untouched.
-    pub fn on_lifecycle(&mut self, shares: &[(TokenId, i64)], cost: Money, realized: Money, now_ms: u64) {
+    /// A settlement's `payouts` fix what its tokens pay from then on (see [`events`]).
+    pub fn on_lifecycle(
+        &mut self,
+        shares: &[(TokenId, i64)],
+        cost: Money,
+        realized: Money,
+        payouts: &[(TokenId, Price)],
+        now_ms: u64,
+    ) {
         self.exposure = self.exposure.checked_add(cost).unwrap_or(self.exposure).max(Money::ZERO);
         for (token, change) in shares {
             let held = self.positions.entry(*token).or_default();
             let magnitude = Quantity::from_micros(change.unsigned_abs());
             *held = if *change < 0 { held.saturating_sub(magnitude) } else { held.saturating_add(magnitude) };
+            self.events.refloor(token, &self.positions);
+        }
+        for (token, payout) in payouts {
+            self.events.settle(*token, *payout, &self.positions);
         }
         self.on_realized(None, realized, None, now_ms);
     }
@@ -378,6 +443,7 @@ impl RiskState {
             Side::Buy => held.saturating_sub(size),
             Side::Sell => held.saturating_add(size),
         };
+        self.events.refloor(&token, &self.positions);
     }
 
     /// Realized PnL (fees included) booked: daily PnL, equity and its peak. A sell fill (`round`:

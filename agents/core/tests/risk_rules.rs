@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use polyfleet_core::risk::{RiskLimits, RiskState};
-use polyfleet_core::wire::{Mode, OrderIntent, RejectReason, TimeInForce};
+use polyfleet_core::wire::{Mode, OrderIntent, Outcome, RejectReason, TimeInForce};
 use polyfleet_core::{ClientOrderId, ConditionId, Money, Price, Quantity, Side, TokenId};
 
 fn m(s: &str) -> Money {
@@ -26,6 +26,7 @@ fn limits() -> RiskLimits {
         max_orders_per_minute: 5,
         min_book_liquidity: Some(m("10")),
         circuit_breaker: Some((2, 60_000)),
+        max_loss_at_resolution: None,
     }
 }
 
@@ -52,6 +53,7 @@ fn intent(id: &str, side: Side, price: &str, size: &str) -> OrderIntent {
         cause_seq: 0,
         cause_recv_ts_ns: 0,
         created_ts_ns: 0,
+        outcome: None,
     }
 }
 
@@ -196,4 +198,80 @@ fn the_legs_of_a_set_count_as_one_round_trip() {
     }
     assert_eq!(s.snapshot().consecutive_losses, 1);
     assert!(!s.breaker_tripped(T0 + 4));
+}
+
+/// An order on `token` described as outcome `index` (YES or NO) of a three-way neg-risk event.
+fn event_leg(id: &str, token: u128, index: u16, yes: bool, exhaustive: bool, price: &str, size: &str) -> OrderIntent {
+    let outcome = Outcome { event: "event:who".into(), index, yes, markets: 3, exhaustive };
+    OrderIntent { token: TokenId::from_u128(token), outcome: Some(outcome), ..intent(id, Side::Buy, price, size) }
+}
+
+#[test]
+fn the_worst_case_loss_limit_counts_what_the_positions_pay_whatever_happens() {
+    let l = RiskLimits { max_loss_at_resolution: Some(m("5")), ..limits() };
+    // A complete exhaustive set of three YES legs for 0.97 a set loses nothing whatever wins:
+    // 48.5 USDC of exposure, a worst case of minus 1.5.
+    let mut s = RiskState::new();
+    let set: Vec<OrderIntent> = (0..3u16)
+        .map(|i| {
+            event_leg(
+                &format!("set-{i}"),
+                10 + u128::from(i),
+                i,
+                true,
+                true,
+                ["0.30", "0.33", "0.34"][usize::from(i)],
+                "50",
+            )
+        })
+        .collect();
+    assert_eq!(s.check_set(&l, &set, &[LIQ; 3], T0), Ok(()));
+    assert_eq!((s.exposure(), s.worst_loss()), (m("48.5"), m("-1.5")));
+    // A bare YES of 0.5 x 20 may lose its 10 USDC: above 5, refused; nothing is left behind.
+    let mut bare = intent("bare", Side::Buy, "0.5", "20");
+    bare.token = TokenId::from_u128(99);
+    assert_eq!(s.check(&l, &bare, LIQ, T0), Err(RejectReason::MaxLossAtResolution));
+    assert_eq!((s.exposure(), s.worst_loss()), (m("48.5"), m("-1.5")));
+    // The same set of an event listed in part (another outcome may win) may lose all it cost.
+    let mut partial = RiskState::new();
+    let set: Vec<OrderIntent> =
+        (0..3u16).map(|i| event_leg(&format!("p-{i}"), 20 + u128::from(i), i, true, false, "0.32", "10")).collect();
+    assert_eq!(partial.check_set(&l, &set, &[LIQ; 3], T0), Err(RejectReason::MaxLossAtResolution));
+    assert_eq!((partial.exposure(), partial.worst_loss(), partial.snapshot().positions.len()), (m("0"), m("0"), 0));
+}
+
+#[test]
+fn an_order_that_lowers_the_worst_case_loss_passes_above_the_limit() {
+    let wide = RiskLimits { max_loss_at_resolution: Some(m("50")), ..limits() };
+    let mut s = RiskState::new();
+    // 20 YES of outcome 0 at 0.5: a worst case of 10 (outcome 0 loses).
+    assert_eq!(s.check(&wide, &event_leg("yes", 1, 0, true, true, "0.5", "20"), LIQ, T0), Ok(()));
+    assert_eq!(s.worst_loss(), m("10"));
+    // The limit drops to 2: a further YES is refused, a NO on outcome 0 (a hedge) passes.
+    let tight = RiskLimits { max_loss_at_resolution: Some(m("2")), ..limits() };
+    assert_eq!(
+        s.check(&tight, &event_leg("more", 1, 0, true, true, "0.5", "2"), LIQ, T0),
+        Err(RejectReason::MaxLossAtResolution)
+    );
+    assert_eq!(s.check(&tight, &event_leg("no", 2, 0, false, true, "0.45", "20"), LIQ, T0), Ok(()));
+    // 19 USDC for 20 YES and 20 NO of one market: 20 paid whatever happens.
+    assert_eq!((s.exposure(), s.worst_loss()), (m("19"), m("-1")));
+    // The hedge cancelled: back to the bare YES's worst case.
+    s.release(&oid("no"));
+    assert_eq!(s.worst_loss(), m("10"));
+}
+
+#[test]
+fn a_settled_winner_counts_at_its_payout_until_redeemed() {
+    let l = RiskLimits { max_loss_at_resolution: Some(m("50")), ..limits() };
+    let mut s = RiskState::new();
+    assert_eq!(s.check(&l, &event_leg("yes", 1, 0, true, false, "0.4", "10"), LIQ, T0), Ok(()));
+    s.on_fill(&oid("yes"), Side::Buy, q("10"), m("4"), TokenId::from_u128(1));
+    assert_eq!(s.worst_loss(), m("4"));
+    // Outcome 0 wins: the settlement books the gain (cost becomes 10) and fixes the payout.
+    s.on_lifecycle(&[], m("6"), m("6"), &[(TokenId::from_u128(1), Price::ONE)], T0);
+    assert_eq!((s.exposure(), s.worst_loss()), (m("10"), m("0")));
+    // Redeemed: nothing held, nothing at risk.
+    s.on_lifecycle(&[(TokenId::from_u128(1), -10_000_000)], m("-10"), m("0"), &[], T0);
+    assert_eq!((s.exposure(), s.worst_loss()), (m("0"), m("0")));
 }

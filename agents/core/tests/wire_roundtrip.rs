@@ -87,11 +87,17 @@ fn intent() -> impl Strategy<Value = OrderIntent> {
     (
         (coid(), prop::option::of(coid()), "[a-z0-9-]{1,20}", "[a-z0-9.-]{1,30}", "[a-z0-9-]{1,20}", "[a-z]{1,10}"),
         (market(), token(), side(), price(), qty(), tif(), any::<bool>(), mode(), any::<u64>(), any::<u64>()),
+        prop::option::of(
+            ("[a-z0-9:-]{1,40}", any::<u16>(), any::<bool>(), any::<u16>(), any::<bool>()).prop_map(
+                |(event, index, yes, markets, exhaustive)| Outcome { event, index, yes, markets, exhaustive },
+            ),
+        ),
     )
         .prop_map(
             |(
                 (client_order_id, group, namespace, strategy, risk_policy, venue),
                 (market, token, side, price, size, tif, post_only, mode, cause_seq, created_ts_ns),
+                outcome,
             )| OrderIntent {
                 client_order_id,
                 group,
@@ -110,6 +116,7 @@ fn intent() -> impl Strategy<Value = OrderIntent> {
                 cause_seq,
                 cause_recv_ts_ns: created_ts_ns / 2,
                 created_ts_ns,
+                outcome,
             },
         )
 }

@@ -1,16 +1,17 @@
 //! One conformance suite for both risk stores (in-memory and a real `redis-server`), and a
 //! differential test that drives the Redis scripts and the core's reference model through the
-//! same random operations (decisions, releases, fills, limit changes, time across minutes and
-//! days) and requires the same answer to every call and the same state after each.
+//! same random operations (decisions, releases, fills, lifecycle bookings and settlements, limit
+//! changes, time across minutes and days, tokens of binary and neg-risk events) and requires the
+//! same answer to every call and the same state after each, the worst-case loss's floor included.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use bytes::Bytes;
-use polyfleet_core::accounting::lifecycle::{Booking, LifecycleTotals};
+use polyfleet_core::accounting::lifecycle::{Booking, Lifecycle, LifecycleTotals};
 use polyfleet_core::accounting::{Ledger, Position};
 use polyfleet_core::exec::ctf::{reservation_ids, reservation_legs};
 use polyfleet_core::risk::RiskLimits;
 use polyfleet_core::wire::{
-    CtfIntent, CtfOp, Fill, FillStatus, Liquidity, Mode, OrderIntent, RejectReason, Resolution, TimeInForce,
+    CtfIntent, CtfOp, Fill, FillStatus, Liquidity, Mode, OrderIntent, Outcome, RejectReason, Resolution, TimeInForce,
 };
 use polyfleet_core::{ClientOrderId, ConditionId, Money, Price, Quantity, Side, TokenId};
 use polyfleet_io::risk_store::memory::MemoryRiskStore;
@@ -39,6 +40,7 @@ fn limits() -> RiskLimits {
         max_orders_per_minute: 30,
         min_book_liquidity: Some(m("10")),
         circuit_breaker: Some((2, 60_000)),
+        max_loss_at_resolution: None,
     }
 }
 
@@ -61,6 +63,7 @@ fn intent(id: &str, token: u128, side: Side, price: &str, size: &str) -> OrderIn
         cause_seq: 0,
         cause_recv_ts_ns: 0,
         created_ts_ns: 0,
+        outcome: None,
     }
 }
 
@@ -507,6 +510,38 @@ impl Rng {
     }
 }
 
+/// The differential walk's tokens: 1 and 2 are the YES and NO of a binary market; 3, 4 and 5
+/// the YES of a three-way neg-risk event's outcomes (exhaustive or not, by seed) and 6 the NO of
+/// its first; 7 is never described.
+fn walk_outcome(token: u128, exhaustive: bool) -> Option<Outcome> {
+    let event = |index: u16, yes: bool| Outcome { event: "event:e".into(), index, yes, markets: 3, exhaustive };
+    match token {
+        1 | 2 => Some(Outcome { event: "0xa".into(), index: 0, yes: token == 1, markets: 1, exhaustive: false }),
+        3..=5 => Some(event(u16::try_from(token - 3).unwrap(), true)),
+        6 => Some(event(0, false)),
+        _ => None,
+    }
+}
+
+/// An intent of the walk, its token described most of the time (a later order may be the
+/// first to describe it), now and then wrongly (the first description must stand).
+fn walk_intent(
+    rng: &mut Rng,
+    id: &str,
+    token: u128,
+    side: Side,
+    price: &str,
+    size: &str,
+    exhaustive: bool,
+) -> OrderIntent {
+    let outcome = match rng.below(12) {
+        0 => None,
+        1 => Some(Outcome { event: "event:e".into(), index: 1, yes: false, markets: 2, exhaustive: true }),
+        _ => walk_outcome(token, exhaustive),
+    };
+    OrderIntent { outcome, ..intent(id, token, side, price, size) }
+}
+
 #[tokio::test]
 async fn redis_scripts_match_the_reference_model_over_random_operations() {
     let server = RedisServer::start();
@@ -520,6 +555,7 @@ async fn redis_scripts_match_the_reference_model_over_random_operations() {
         let mut approved: Vec<OrderIntent> = vec![];
         let mut fill_no = 0;
         let mut l = limits();
+        let exhaustive = seed % 2 == 0;
         model.set_limits(&p, &l).await.unwrap();
         redis.set_limits(&p, &l).await.unwrap();
         for step in 0..400 {
@@ -534,8 +570,9 @@ async fn redis_scripts_match_the_reference_model_over_random_operations() {
                         .map(|k| {
                             let price = format!("0.{:02}", 1 + rng.below(98));
                             let size = format!("{}.{:02}", rng.below(25), rng.below(100));
-                            let token = 1 + u128::from(rng.below(3));
-                            OrderIntent { group, ..intent(&format!("o{seed}-{step}-{k}"), token, side, &price, &size) }
+                            let token = 1 + u128::from(rng.below(7));
+                            let id = format!("o{seed}-{step}-{k}");
+                            OrderIntent { group, ..walk_intent(&mut rng, &id, token, side, &price, &size, exhaustive) }
                         })
                         .collect();
                     let liq: Vec<Option<Money>> = (0..n)
@@ -556,7 +593,8 @@ async fn redis_scripts_match_the_reference_model_over_random_operations() {
                     let side = if rng.below(3) == 0 { Side::Sell } else { Side::Buy };
                     let price = format!("0.{:02}", 1 + rng.below(98));
                     let size = format!("{}.{:02}", rng.below(120), rng.below(100));
-                    let i = intent(&format!("o{seed}-{step}"), 1 + u128::from(rng.below(3)), side, &price, &size);
+                    let token = 1 + u128::from(rng.below(7));
+                    let i = walk_intent(&mut rng, &format!("o{seed}-{step}"), token, side, &price, &size, exhaustive);
                     let liq = match rng.below(4) {
                         0 => None,
                         _ => Some(Money::from_micros(rng.below(20_000_000) as i64)),
@@ -598,8 +636,53 @@ async fn redis_scripts_match_the_reference_model_over_random_operations() {
                     l.max_gross_exposure = Money::from_micros(50_000_000 + rng.below(100_000_000) as i64);
                     l.min_book_liquidity =
                         (rng.below(3) != 0).then(|| Money::from_micros(rng.below(15_000_000) as i64));
+                    l.max_loss_at_resolution =
+                        (rng.below(3) != 0).then(|| Money::from_micros(rng.below(60_000_000) as i64));
                     model.set_limits(&p, &l).await.unwrap();
                     redis.set_limits(&p, &l).await.unwrap();
+                }
+                9 if rng.below(2) == 0 => {
+                    // A lifecycle booking (shares of one or two tokens change, cost and PnL
+                    // move), or a market's settlement, whose tokens then count at their payout.
+                    let tokens: Vec<u128> = (0..1 + rng.below(2)).map(|_| 1 + u128::from(rng.below(7))).collect();
+                    let mut shares: Vec<(TokenId, i64)> = vec![];
+                    for t in tokens {
+                        let t = TokenId::from_u128(t);
+                        if !shares.iter().any(|(x, _)| *x == t) {
+                            shares.push((t, rng.below(40_000_000) as i64 - 25_000_000));
+                        }
+                    }
+                    let positions = shares.iter().map(|(t, _)| (*t, Position::default())).collect();
+                    let cost = Money::from_micros(rng.below(30_000_000) as i64 - 20_000_000);
+                    let realized = Money::from_micros(rng.below(6_000_000) as i64 - 3_000_000);
+                    let booked = Lifecycle { positions, shares, cash: Money::ZERO, realized, cost };
+                    let id = format!("life{seed}-{step}");
+                    let market = ConditionId::from_bytes([1; 32]);
+                    let res = if rng.below(2) == 0 {
+                        // Binary: YES or NO wins; the event: outcome k wins (its NO loses).
+                        let yes_wins = rng.below(2) == 0;
+                        let (yes, no) = (if yes_wins { Price::ONE } else { Price::ZERO }, Price::ONE);
+                        let no = if yes_wins { Price::ZERO } else { no };
+                        vec![(TokenId::from_u128(1), yes), (TokenId::from_u128(2), no)]
+                    } else {
+                        let k = rng.below(3);
+                        let mut p: Vec<(TokenId, Price)> = (0..3u64)
+                            .map(|i| {
+                                (TokenId::from_u128(3 + u128::from(i)), if i == k { Price::ONE } else { Price::ZERO })
+                            })
+                            .collect();
+                        p.push((TokenId::from_u128(6), if k == 0 { Price::ZERO } else { Price::ONE }));
+                        p
+                    };
+                    let res = Resolution { market, payouts: res };
+                    let op =
+                        CtfOp::Merge { market, tokens: [TokenId::from_u128(1), TokenId::from_u128(2)], size: q("1") };
+                    let what = if rng.below(3) == 0 { Booking::Settlement(&res) } else { Booking::Ctf(&op) };
+                    let a = model.commit_lifecycle(&p, "arb", &id, &booked, what, now).await.unwrap();
+                    let b = redis.commit_lifecycle(&p, "arb", &id, &booked, what, now).await.unwrap();
+                    assert_eq!(a, b, "seed {seed} step {step}: lifecycle");
+                    let kind = if matches!(what, Booking::Settlement(_)) { "settlement" } else { "lifecycle" };
+                    *outcomes.entry(kind.into()).or_default() += 1;
                 }
                 _ => {
                     // Time: milliseconds, a minute, or a day.
@@ -610,7 +693,11 @@ async fn redis_scripts_match_the_reference_model_over_random_operations() {
                     };
                 }
             }
-            assert_eq!(model.snapshot(&p).await.unwrap(), redis.snapshot(&p).await.unwrap(), "seed {seed} step {step}");
+            let snap = model.snapshot(&p).await.unwrap();
+            assert_eq!(snap, redis.snapshot(&p).await.unwrap(), "seed {seed} step {step}");
+            if snap.floor > Money::ZERO {
+                *outcomes.entry("floor above zero".into()).or_default() += 1;
+            }
         }
         assert_eq!(model.positions(&p, "arb").await.unwrap(), redis.positions(&p, "arb").await.unwrap());
     }
@@ -619,6 +706,13 @@ async fn redis_scripts_match_the_reference_model_over_random_operations() {
     assert!(outcomes.len() >= 10, "{outcomes:?}");
     assert!(outcomes.get("Ok(())").copied().unwrap_or(0) >= 30 && outcomes.get("fill").copied().unwrap_or(0) >= 30);
     assert!(outcomes.get("set Ok(())").copied().unwrap_or(0) >= 3, "sets approved too: {outcomes:?}");
+    let worst = |k: &str| outcomes.get(k).copied().unwrap_or(0);
+    assert!(
+        worst("Err(MaxLossAtResolution)") + worst("set Err(MaxLossAtResolution)") >= 3,
+        "the worst-case limit refused some: {outcomes:?}"
+    );
+    assert!(worst("settlement") >= 3 && worst("lifecycle") >= 3, "{outcomes:?}");
+    assert!(worst("floor above zero") >= 100, "positions that pay something whatever happens: {outcomes:?}");
 }
 
 #[tokio::test]

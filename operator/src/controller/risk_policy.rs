@@ -67,6 +67,8 @@ pub fn desired_status(
     s.daily_pnl_micros = snap.daily_pnl.micros();
     s.daily_pnl = snap.daily_pnl.to_string();
     s.drawdown_micros = snap.peak.checked_sub(snap.equity).unwrap_or(Money::ZERO).micros().max(0);
+    s.worst_case_loss_micros = snap.worst_loss().micros();
+    s.worst_case_loss = snap.worst_loss().to_string();
     s.tripped_breakers = if now_ms < snap.breaker_until_ms { vec!["consecutiveLosses".to_string()] } else { vec![] };
     let c = |t: &str, reason: &str, msg: &str| Condition::new(t, ConditionStatus::True, reason, msg, g, now);
     set_condition(&mut s.conditions, c(READY, "LimitsInForce", "limits written to the risk store"));

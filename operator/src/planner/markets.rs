@@ -3,7 +3,8 @@
 
 use kube::ResourceExt;
 use polyfleet_core::config::TokenConfig;
-use polyfleet_core::{Quantity, TokenId};
+use polyfleet_core::wire::Outcome;
+use polyfleet_core::{ConditionId, Quantity, TokenId};
 use polyfleet_crds::Market;
 use polyfleet_crds::market::MarketType;
 
@@ -73,17 +74,77 @@ impl MarketView {
         })
     }
 
-    /// The tokens as agent configuration entries.
+    /// The tokens as agent configuration entries, each with its place in its event.
     pub fn token_configs(&self) -> Vec<TokenConfig> {
         self.tokens
             .iter()
-            .map(|(c, t)| TokenConfig {
+            .enumerate()
+            .map(|(i, (c, t))| TokenConfig {
                 market: c.clone(),
                 token: t.to_string(),
                 min_size_micros: self.min_size_micros,
                 fee_rate_bps: self.fee_rate_bps,
                 fee_exponent: 1,
+                outcome: self.outcome(i, c),
             })
             .collect()
+    }
+
+    /// The place of token `i` (of market `condition`) in its event: a binary market's YES (the
+    /// first) or NO; a neg-risk event's outcome `i`, under the key `event:<Market name>`, exactly
+    /// one of which wins: a `negRiskEvent` Market lists one YES token per outcome, every outcome
+    /// (the CRD's contract, which the venue's event lookup fills the same way).
+    fn outcome(&self, i: usize, condition: &str) -> Option<Outcome> {
+        if self.neg_risk_event {
+            return Some(Outcome {
+                event: format!("event:{}", self.name),
+                index: u16::try_from(i).ok()?,
+                yes: true,
+                markets: u16::try_from(self.tokens.len()).ok()?,
+                exhaustive: true,
+            });
+        }
+        if self.tokens.len() != 2 {
+            return None;
+        }
+        Some(Outcome::binary(&ConditionId::parse(condition).ok()?, i == 0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example(file: &str) -> Market {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/examples").join(file);
+        serde_saphyr::from_str(&std::fs::read_to_string(path).expect("example")).expect("a Market")
+    }
+
+    #[test]
+    fn every_token_is_planned_with_its_place_in_its_event() {
+        let event = MarketView::of(&example("market-negrisk-event.yaml")).expect("tokens listed");
+        let places: Vec<(String, u16, bool, u16, bool)> = event
+            .token_configs()
+            .into_iter()
+            .map(|t| t.outcome.map(|o| (o.event, o.index, o.yes, o.markets, o.exhaustive)).expect("planned"))
+            .collect();
+        let e = "event:election-winner".to_string();
+        assert_eq!(places, vec![(e.clone(), 0, true, 3, true), (e.clone(), 1, true, 3, true), (e, 2, true, 3, true)]);
+        let mut binary = example("market-binary.yaml");
+        let cid = binary.spec.condition_id.clone();
+        let token = |outcome: &str, id: &str| polyfleet_crds::market::TokenStatus {
+            outcome: outcome.into(),
+            token_id: id.into(),
+            condition_id: cid.clone(),
+            ..Default::default()
+        };
+        binary.status = Some(polyfleet_crds::market::MarketStatus {
+            tokens: vec![token("Yes", "11"), token("No", "12")],
+            ..Default::default()
+        });
+        let binary = MarketView::of(&binary).expect("resolved");
+        let tokens = binary.token_configs();
+        let (yes, no) = (tokens[0].outcome.clone().expect("yes"), tokens[1].outcome.clone().expect("no"));
+        assert_eq!((yes.event == tokens[0].market, yes.yes, no.yes, no.exhaustive), (true, true, false, false));
     }
 }

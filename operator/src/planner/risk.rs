@@ -43,6 +43,7 @@ pub fn limits(spec: &RiskPolicySpec) -> RiskLimits {
             .as_ref()
             .filter(|c| c.consecutive_losses > 0)
             .map(|c| (c.consecutive_losses as u32, c.cooldown_seconds.max(0) as u64 * 1000)),
+        max_loss_at_resolution: spec.max_loss_at_resolution_micros.map(m),
     }
 }
 

@@ -198,6 +198,7 @@ pub fn limits(kill: bool) -> RiskLimits {
         max_orders_per_minute: 600,
         min_book_liquidity: Some(Money::from_micros(1_000_000)),
         circuit_breaker: Some((3, 60_000)),
+        max_loss_at_resolution: None,
     }
 }
 

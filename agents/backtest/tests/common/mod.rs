@@ -27,6 +27,7 @@ pub fn wide() -> RiskLimits {
         max_orders_per_minute: u32::MAX,
         min_book_liquidity: None,
         circuit_breaker: None,
+        max_loss_at_resolution: None,
     }
 }
 
@@ -41,6 +42,7 @@ fn legs(sim: &Simulator, e: &SimEvent) -> Vec<TokenConfig> {
                 min_size_micros: m.min_order_size.micros(),
                 fee_rate_bps: 0,
                 fee_exponent: 1,
+                outcome: None,
             }
         })
         .collect()

@@ -66,7 +66,8 @@ pub fn reservation_legs(intent: &CtfIntent) -> Option<Vec<OrderIntent>> {
         tokens
             .iter()
             .zip(ids)
-            .map(|(token, client_order_id)| OrderIntent {
+            .enumerate()
+            .map(|(i, (token, client_order_id))| OrderIntent {
                 client_order_id,
                 group: Some(intent.id),
                 namespace: intent.namespace.clone(),
@@ -84,6 +85,7 @@ pub fn reservation_legs(intent: &CtfIntent) -> Option<Vec<OrderIntent>> {
                 cause_seq: intent.cause_seq,
                 cause_recv_ts_ns: intent.cause_recv_ts_ns,
                 created_ts_ns: intent.created_ts_ns,
+                outcome: Some(crate::wire::Outcome::binary(market, i == 0)),
             })
             .collect(),
     )

@@ -31,5 +31,8 @@ pub fn build(cfg: &StrategyConfig, prefix: &str) -> Result<StrategyRunner, Confi
         venue: cfg.venue.clone(),
         mode: cfg.mode,
     };
-    StrategyRunner::new(id, strategy, prefix).map_err(|e| ConfigError(format!("client order id prefix: {e}")))
+    let outcomes = cfg.outcomes()?;
+    StrategyRunner::new(id, strategy, prefix)
+        .map(|r| r.with_outcomes(outcomes))
+        .map_err(|e| ConfigError(format!("client order id prefix: {e}")))
 }

@@ -5,10 +5,10 @@
 
 use super::{Action, BookSet, Ctx, OrderRequest, ParamsError, Strategy};
 use crate::book::Followed;
-use crate::ids::{ClientOrderId, IdError, TokenId};
+use crate::ids::{ClientOrderId, IdError, TokenId, TokenMap};
 use crate::wire::{
     CancelRequest, CtfDecision, CtfIntent, CtfReport, Fill, Intent, MarketEvent, MarketEventBody, Mode, OrderIntent,
-    OrderUpdate, RiskDecision, Verdict,
+    OrderUpdate, Outcome, RiskDecision, Verdict,
 };
 
 /// Who the strategy is, as written on every intent.
@@ -45,6 +45,7 @@ pub struct StrategyRunner {
     cause_seq: u64,
     cause_recv_ts_ns: u64,
     params_generation: Option<u64>,
+    outcomes: TokenMap<Outcome>,
 }
 
 impl StrategyRunner {
@@ -63,7 +64,14 @@ impl StrategyRunner {
             cause_seq: 0,
             cause_recv_ts_ns: 0,
             params_generation: None,
+            outcomes: TokenMap::default(),
         })
+    }
+
+    /// Writes each token's place in its event (the operator's plan) on the orders for it.
+    pub fn with_outcomes(mut self, outcomes: TokenMap<Outcome>) -> StrategyRunner {
+        self.outcomes = outcomes;
+        self
     }
 
     /// The strategy's own counts by kind ([`Strategy::counters`]).
@@ -145,6 +153,7 @@ impl StrategyRunner {
             cause_seq: self.cause_seq,
             cause_recv_ts_ns: self.cause_recv_ts_ns,
             created_ts_ns: now_ns,
+            outcome: self.outcomes.get(&order.token).cloned(),
         }
     }
 

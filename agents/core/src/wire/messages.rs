@@ -163,6 +163,9 @@ pub struct OrderIntent {
     pub cause_recv_ts_ns: u64,
     /// When the strategy emitted it (Unix ns).
     pub created_ts_ns: u64,
+    /// The token's place in its event, from the operator's plan (`None`: not described; the
+    /// gateway then counts the token as paying nothing at resolution).
+    pub outcome: Option<crate::wire::Outcome>,
 }
 
 impl OrderIntent {
@@ -332,6 +335,8 @@ pub enum RejectReason {
     Duplicate,
     /// The intent itself is malformed (price off tick, zero size ...).
     Invalid,
+    /// The worst-case loss at resolution would rise above `maxLossAtResolution`.
+    MaxLossAtResolution,
 }
 
 impl RejectReason {
@@ -352,6 +357,7 @@ impl RejectReason {
             RejectReason::UnknownPolicy => "unknown_policy",
             RejectReason::Duplicate => "duplicate",
             RejectReason::Invalid => "invalid",
+            RejectReason::MaxLossAtResolution => "max_loss_at_resolution",
         }
     }
 }

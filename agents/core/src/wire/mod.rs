@@ -44,11 +44,13 @@
 pub mod codec;
 pub mod lifecycle;
 pub mod messages;
+pub mod outcome;
 pub mod subjects;
 
 pub use codec::{WireError, WireMessage, decode, encode, encode_into, kind_of};
 pub use lifecycle::{CtfOp, Resolution};
 pub use messages::*;
+pub use outcome::Outcome;
 
 /// Version of the wire format; the first byte of every payload.
-pub const WIRE_VERSION: u8 = 2;
+pub const WIRE_VERSION: u8 = 3;

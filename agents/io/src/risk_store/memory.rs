@@ -81,7 +81,11 @@ impl RiskStore for MemoryRiskStore {
         if !p.fills.insert(id.to_string()) {
             return Ok(false);
         }
-        p.risk.on_lifecycle(&booked.shares, booked.cost, booked.realized, now_ms);
+        let payouts = match what {
+            Booking::Settlement(r) => r.payouts.as_slice(),
+            Booking::Ctf(_) => &[],
+        };
+        p.risk.on_lifecycle(&booked.shares, booked.cost, booked.realized, payouts, now_ms);
         let ledger = p.ledgers.entry(strategy.to_string()).or_default();
         for (t, pos) in &booked.positions {
             ledger.insert(*t, *pos);

@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use polyfleet_core::accounting::Position;
 use polyfleet_core::risk::{RiskLimits, RiskSnapshot};
-use polyfleet_core::wire::{Fill, FillStatus, OrderIntent, RejectReason};
+use polyfleet_core::wire::{Fill, FillStatus, OrderIntent, Outcome, RejectReason};
 use polyfleet_core::{ClientOrderId, Money, Quantity, Side, TokenId};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::{Script, Value};
@@ -89,6 +89,16 @@ fn fill_code(fill: &Fill) -> &'static str {
     }
 }
 
+/// The keys of the worst-case loss's bookkeeping (`out`, `ev`, `evf`; see `lua/common.lua`).
+fn floor_keys(inv: &mut redis::ScriptInvocation<'_>, policy: &PolicyKey) {
+    inv.key(key(policy, "out")).key(key(policy, "ev")).key(key(policy, "evf"));
+}
+
+/// An outcome as `decide.lua` reads it: `event index Y|N markets exhaustive(0|1)`.
+fn outcome_arg(o: &Outcome) -> String {
+    format!("{} {} {} {} {}", o.event, o.index, if o.yes { "Y" } else { "N" }, o.markets, u8::from(o.exhaustive))
+}
+
 /// The verdict strings of `decide.lua`.
 fn verdict(s: &str) -> Result<Result<(), RejectReason>, RiskStoreError> {
     use RejectReason::*;
@@ -105,6 +115,7 @@ fn verdict(s: &str) -> Result<Result<(), RejectReason>, RiskStoreError> {
         "gross_exposure" => GrossExposure,
         "book_liquidity" => BookLiquidity,
         "unknown_policy" => UnknownPolicy,
+        "max_loss_at_resolution" => MaxLossAtResolution,
         other => return Err(RiskStoreError::Corrupt(format!("verdict {other:?}"))),
     };
     Ok(Err(r))
@@ -217,7 +228,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
 
     async fn set_limits(&self, policy: &PolicyKey, l: &RiskLimits) -> Result<(), RiskStoreError> {
         let (losses, cooldown) = l.circuit_breaker.filter(|(n, _)| *n > 0).unwrap_or((0, 0));
-        let fields: [(&str, String); 11] = [
+        let fields: [(&str, String); 12] = [
             ("kill_switch", u8::from(l.kill_switch).to_string()),
             ("max_order_size", l.max_order_size.micros().to_string()),
             ("max_order_notional", l.max_order_notional.micros().to_string()),
@@ -229,6 +240,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
             ("min_book_liquidity", l.min_book_liquidity.map_or(-1, |m| m.micros()).to_string()),
             ("breaker_losses", losses.to_string()),
             ("breaker_cooldown_ms", cooldown.to_string()),
+            ("max_loss_at_resolution", l.max_loss_at_resolution.map_or(-1, |m| m.micros()).to_string()),
         ];
         let k = key(policy, "limits");
         let mut pipe = redis::pipe();
@@ -246,6 +258,8 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
         let losses: u32 = field(&m, "breaker_losses")?;
         let min_liq = micros("min_book_liquidity")?;
         let cooldown: u64 = field(&m, "breaker_cooldown_ms")?;
+        // Absent (written before the limit existed) or -1: no limit.
+        let max_loss = m.get("max_loss_at_resolution").map_or(Ok(-1), |_| micros("max_loss_at_resolution"))?;
         Ok(Some(RiskLimits {
             kill_switch: field::<u8>(&m, "kill_switch")? == 1,
             max_order_size: Quantity::from_micros(field(&m, "max_order_size")?),
@@ -257,6 +271,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
             max_orders_per_minute: field(&m, "max_orders_per_minute")?,
             min_book_liquidity: (min_liq >= 0).then(|| Money::from_micros(min_liq)),
             circuit_breaker: (losses > 0).then_some((losses, cooldown)),
+            max_loss_at_resolution: (max_loss >= 0).then(|| Money::from_micros(max_loss)),
         }))
     }
 
@@ -276,12 +291,17 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
         if legs.is_empty() {
             return Ok(Ok(()));
         }
+        // A malformed outcome never reaches the script (its fields are space-separated there).
+        if legs.iter().filter_map(|l| l.outcome.as_ref()).any(|o| o.validate().is_err()) {
+            return Ok(Err(RejectReason::Invalid));
+        }
         let mut inv = self.scripts.decide.prepare_invoke();
         inv.key(key(policy, "limits"))
             .key(key(policy, "state"))
             .key(key(policy, "pos"))
             .key(key(policy, "resv"))
             .key(key(policy, "rate"));
+        floor_keys(&mut inv, policy);
         for leg in legs {
             inv.key(key(policy, &format!("d:{}", leg.client_order_id.as_str())));
         }
@@ -292,7 +312,8 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
                 .arg(side_code(leg.side))
                 .arg(leg.price.ticks())
                 .arg(leg.size.micros())
-                .arg(book_liquidity.get(i).copied().flatten().map_or(-1, |m| m.micros()));
+                .arg(book_liquidity.get(i).copied().flatten().map_or(-1, |m| m.micros()))
+                .arg(leg.outcome.as_ref().map_or_else(|| "-".to_string(), outcome_arg));
         }
         let inv = &inv;
         let v: String = self.retried(|mut con| async move { inv.invoke_async(&mut con).await }).await?;
@@ -301,7 +322,9 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
 
     async fn release(&self, policy: &PolicyKey, id: &ClientOrderId) -> Result<(), RiskStoreError> {
         let mut inv = self.scripts.release.prepare_invoke();
-        inv.key(key(policy, "state")).key(key(policy, "pos")).key(key(policy, "resv")).arg(id.as_str());
+        inv.key(key(policy, "state")).key(key(policy, "pos")).key(key(policy, "resv"));
+        floor_keys(&mut inv, policy);
+        inv.arg(id.as_str());
         let inv = &inv;
         self.retried(|mut con| async move { inv.invoke_async::<()>(&mut con).await }).await
     }
@@ -343,8 +366,9 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
             .key(key(policy, "resv"))
             .key(key(policy, "fills"))
             .key(key(policy, &format!("ledger:{strategy}")))
-            .key(key(policy, &format!("x:{}", id.as_str())))
-            .arg(id.as_str())
+            .key(key(policy, &format!("x:{}", id.as_str())));
+        floor_keys(&mut inv, policy);
+        inv.arg(id.as_str())
             .arg(now_ms)
             .arg(u8::from(finished))
             .arg(u8::from(outcome.is_some()))
@@ -384,8 +408,9 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
             .key(key(policy, &format!("ledger:{strategy}")))
             .key(key(policy, "settled"))
             .key(key(policy, "life"))
-            .key(key(policy, &format!("life:{strategy}")))
-            .arg(id)
+            .key(key(policy, &format!("life:{strategy}")));
+        floor_keys(&mut inv, policy);
+        inv.arg(id)
             .arg(now_ms)
             .arg(booked.cost.micros())
             .arg(booked.realized.micros())
@@ -456,6 +481,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
             peak: Money::from_micros(field(&state, "peak")?),
             consecutive_losses: field(&state, "losses")?,
             breaker_until_ms: field(&state, "breaker_until")?,
+            floor: Money::from_micros(field(&state, "floor")?),
         })
     }
 

@@ -396,6 +396,7 @@ mod tests {
             cause_seq: 0,
             cause_recv_ts_ns: 0,
             created_ts_ns: 0,
+            outcome: None,
         }
     }
 

@@ -2,19 +2,20 @@
 -- `check_set`, for the rules and their order): every leg is approved and reserved, in leg order as
 -- if decided one by one, or none is and nothing is written but the verdict. Reads the limits and
 -- the state with one HMGET each: every redis.call costs, and this runs once per order.
--- KEYS: limits, state, pos, resv, rate, then decided(<coid>) per leg
+-- KEYS: limits, state, pos, resv, rate, out, ev, evf, then decided(<coid>) per leg
 -- ARGV: now ms, n, then n x [coid, token, side (B|S), price ticks, size micros,
---       book liquidity (-1: unknown)]
+--       book liquidity (-1: unknown), outcome ("event index Y|N markets exhaustive(0|1)" or -)]
 local limits, state, pos, resv, rate = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local F = { state = state, pos = pos, out = KEYS[6], ev = KEYS[7], evf = KEYS[8] }
 local now, n = tonumber(ARGV[1]), tonumber(ARGV[2])
-local first = redis.call('GET', KEYS[6])
+local first = redis.call('GET', KEYS[9])
 if first then return first end
 local L = redis.call('HMGET', limits, 'kill_switch', 'max_order_size', 'max_order_notional',
   'max_position_per_market', 'max_gross_exposure', 'max_daily_loss', 'max_drawdown', 'max_orders_per_minute',
-  'min_book_liquidity')
+  'min_book_liquidity', 'max_loss_at_resolution')
 -- No limits: refused, and not remembered (limits written later make the same id decidable).
 if not L[1] then return 'unknown_policy' end
-local S = redis.call('HMGET', state, 'day', 'daily_pnl', 'exposure', 'breaker_until', 'peak', 'equity')
+local S = redis.call('HMGET', state, 'day', 'daily_pnl', 'exposure', 'breaker_until', 'peak', 'equity', 'floor')
 local daily_pnl, exposure = num(S[2]), num(S[3])
 
 local function verdict()
@@ -38,7 +39,7 @@ local function verdict()
   local held_after = {}
   local legs = {}
   for i = 0, n - 1 do
-    local a = 3 + i * 6
+    local a = 3 + i * 7
     local coid, token, side = ARGV[a], ARGV[a + 1], ARGV[a + 2]
     local price, size, liquidity = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])
     if recent + i >= num(L[8]) then return 'order_rate' end
@@ -58,7 +59,48 @@ local function verdict()
     added_total = added_total + added
     legs[#legs + 1] = coid .. '\n' .. token .. ' ' .. side .. ' ' .. fmt(price) .. ' ' .. fmt(size) .. ' ' .. fmt(added)
   end
-  -- Every leg approved: reserve them all.
+  -- The worst-case loss at resolution before and after the legs, their outcomes recorded (a
+  -- token's first record stands): refused if they raise it above the limit.
+  local reg, entries, fields, seen = {}, {}, {}, {}
+  for i = 0, n - 1 do
+    local a = 3 + i * 7
+    local token, outcome = ARGV[a + 1], ARGV[a + 6]
+    local field = floor_field(F, token)
+    if not field and reg[token] then field = reg[token] end
+    if not field and outcome ~= '-' then
+      local e, index, yes, markets, exhaustive = string.match(outcome, '^(%S+) (%d+) ([YN]) (%d+) ([01])$')
+      field = e
+      reg[token] = e
+      entries[e] = (entries[e] or redis.call('HGET', F.ev, e) or (markets .. ' ' .. exhaustive))
+        .. ' ' .. token .. '/' .. index .. '/' .. yes
+    end
+    if field and not seen[field] then
+      seen[field] = true
+      fields[#fields + 1] = field
+    end
+  end
+  local floor = num(S[7])
+  local floor_before, floor_after = floor, floor
+  local after = {}
+  for _, field in ipairs(fields) do
+    local stored = num(redis.call('HGET', F.evf, field))
+    local f0 = floor_of(F, field, entries[field], nil)
+    local f1 = floor_of(F, field, entries[field], held_after)
+    floor_before = floor_before - stored + f0
+    floor_after = floor_after - stored + f1
+    after[field] = f1
+  end
+  local loss_before = exposure - floor_before
+  local loss_after = exposure + added_total - floor_after
+  -- -1 (or absent, limits written before the field existed): no limit.
+  local max_loss = -1
+  if L[10] then max_loss = tonumber(L[10]) end
+  if max_loss >= 0 and loss_after > max_loss and loss_after > loss_before then return 'max_loss_at_resolution' end
+  -- Every leg approved: record the outcomes and the floors, reserve them all.
+  for token, e in pairs(reg) do redis.call('HSET', F.out, token, e) end
+  for e, entry in pairs(entries) do redis.call('HSET', F.ev, e, entry) end
+  for _, field in ipairs(fields) do redis.call('HSET', F.evf, field, fmt(after[field])) end
+  if #fields > 0 then redis.call('HSET', state, 'floor', fmt(floor_after)) end
   for _, leg in ipairs(legs) do
     local coid, reservation = string.match(leg, '^([^\n]+)\n(.+)$')
     redis.call('RPUSH', rate, fmt(now))
@@ -72,5 +114,5 @@ local function verdict()
 end
 
 local v = verdict()
-for i = 6, 5 + n do redis.call('SET', KEYS[i], v, 'PX', 86400000) end
+for i = 9, 8 + n do redis.call('SET', KEYS[i], v, 'PX', 86400000) end
 return v

@@ -1,13 +1,15 @@
 -- Commits a market-lifecycle booking (a conditional-token operation or a settlement) once by its
 -- id, atomically: exposure by the cost change (never below zero), each token's shares, realized
 -- PnL into the daily PnL, equity and its peak (not the loss streak: no round trip), the
--- strategy's ledger positions, and a settlement's payouts. Returns 1 when applied, 0 when the id
--- was committed before (nothing changes).
--- KEYS: state, pos, fills, ledger(<strategy>), settled, life (policy), life(<strategy>)
+-- strategy's ledger positions, and a settlement's payouts (its tokens count at them from then on
+-- in the worst-case loss). Returns 1 when applied, 0 when the id was committed before (nothing
+-- changes).
+-- KEYS: state, pos, fills, ledger(<strategy>), settled, life (policy), life(<strategy>), out, ev, evf
 -- ARGV: id, now ms, cost micros, realized micros, market ('' unless a settlement), payouts, n,
 --       then n x [token, share change micros, ledger position], then m x [totals field, increment]
 local state, pos, fills, ledger, settled = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local id, now, cost, realized = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local F = { state = state, pos = pos, out = KEYS[8], ev = KEYS[9], evf = KEYS[10] }
 local market, payouts, n = ARGV[5], ARGV[6], tonumber(ARGV[7])
 if redis.call('SADD', fills, id) == 0 then return 0 end
 redis.call('HSET', state, 'exposure', fmt(math.max(hnum(state, 'exposure') + cost, 0)))
@@ -15,7 +17,11 @@ for i = 0, n - 1 do
   local a = 8 + i * 3
   local token, change, position = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2]
   redis.call('HSET', pos, token, fmt(math.max(hnum(pos, token) + change, 0)))
+  refloor(F, token)
   redis.call('HSET', ledger, token, position)
+end
+if market ~= '' then
+  for token, ticks in string.gmatch(payouts, '(%d+):(%d+)') do settle_token(F, token, ticks) end
 end
 roll_day(state, now)
 local equity = hnum(state, 'equity') + realized
