@@ -337,7 +337,7 @@ async fn main() {
             format!("{tag}rate"),
             format!("{tag}d:__rand_int__"),
         ])
-        .args(["c__rand_int__", "4242", "S", "9900", "5000000", "10000000", &now_ms])
+        .args([now_ms.as_str(), "1", "c__rand_int__", "4242", "S", "9900", "5000000", "10000000", "-"])
         .output();
     match out {
         Ok(o) => println!(

@@ -15,12 +15,9 @@
 //! | --- | --- | --- |
 //! | `pf:{ns/p}:limits` | hash | the limits (`kill_switch`, `max_*`, `min_book_liquidity` and `max_loss_at_resolution` -1 = none, `breaker_losses` 0 = none, `breaker_cooldown_ms`) |
 //! | `pf:{ns/p}:state` | hash | `exposure`, `day`, `daily_pnl`, `equity`, `peak`, `losses` (losing round trips in a row), `loss_order` / `loss_net` / `loss_counted` (the round trip whose sell fills came last, their net, and whether it counts as a loss), `breaker_until`, `floor` (the least the positions pay at resolution: the worst-case loss is `exposure - floor`) |
-//! | `pf:{ns/p}:pos` | hash | token -> shares held or reserved to buy |
+//! | `pf:{ns/p}:pos` | hash | token -> shares held or reserved to buy; and the worst-case loss's bookkeeping beside them: `t:<token>` -> `event index Y|N` (from the first approved order that described the token) or `=<payout ticks>` once its market settled, `e:<event>` -> `floor markets exhaustive(0/1) y0 n0 y1 n1 ...` (the event's floor and each market's YES and NO shares) |
 //! | `pf:{ns/p}:resv` | hash | client order id -> `token side limit size notional` |
 //! | `pf:{ns/p}:rate` | list | approval times (ms) in the last minute |
-//! | `pf:{ns/p}:out` | hash | token -> its event's key (from the first approved order that described it), or `=<payout ticks>` once its market settled |
-//! | `pf:{ns/p}:ev` | hash | event -> `markets exhaustive(0/1) token/index/Y|N ...` |
-//! | `pf:{ns/p}:evf` | hash | event -> its positions' floor; `=<token>` -> a settled token's |
 //! | `pf:{ns/p}:d:<coid>` | string | the verdict, for 24 h |
 //! | `pf:{ns/p}:fills` | set | fill ids and lifecycle ids (CTF operations, `settle:<market>:<strategy>`) applied |
 //! | `pf:{ns/p}:settled` | hash | market -> payouts of its settlement ([`encode_payouts`]) |

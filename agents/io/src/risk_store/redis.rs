@@ -24,11 +24,13 @@ use polyfleet_core::accounting::lifecycle::{Booking, Lifecycle, LifecycleTotals}
 use polyfleet_core::wire::Resolution;
 
 const COMMON: &str = include_str!("lua/common.lua");
+const FLOOR: &str = include_str!("lua/floor.lua");
+const MOVES: &str = include_str!("lua/moves.lua");
 const DECIDE: &str = include_str!("lua/decide.lua");
 
 /// The decision script's full source as the store loads it (for `redis-benchmark` comparisons).
 pub fn decide_script_source() -> String {
-    format!("{COMMON}\n{DECIDE}")
+    format!("{COMMON}\n{FLOOR}\n{DECIDE}")
 }
 
 struct Scripts {
@@ -41,13 +43,15 @@ struct Scripts {
 
 impl Scripts {
     fn new() -> Scripts {
-        let with_common = |body: &str| Script::new(&format!("{COMMON}\n{body}"));
+        // Each script carries only the helpers it calls: Redis runs a script's whole body on
+        // every call, so every helper defined is a closure built per call.
+        let moving = |body: &str| Script::new(&format!("{COMMON}\n{FLOOR}\n{MOVES}\n{body}"));
         Scripts {
-            decide: with_common(DECIDE),
-            release: with_common(include_str!("lua/release.lua")),
-            claim: with_common(include_str!("lua/claim.lua")),
-            commit: with_common(include_str!("lua/commit.lua")),
-            lifecycle: with_common(include_str!("lua/lifecycle.lua")),
+            decide: Script::new(&decide_script_source()),
+            release: moving(include_str!("lua/release.lua")),
+            claim: Script::new(&format!("{COMMON}\n{}", include_str!("lua/claim.lua"))),
+            commit: moving(include_str!("lua/commit.lua")),
+            lifecycle: moving(include_str!("lua/lifecycle.lua")),
         }
     }
 }
@@ -87,11 +91,6 @@ fn fill_code(fill: &Fill) -> &'static str {
         (Side::Buy, true) => "XB",
         (Side::Sell, true) => "XS",
     }
-}
-
-/// The keys of the worst-case loss's bookkeeping (`out`, `ev`, `evf`; see `lua/common.lua`).
-fn floor_keys(inv: &mut redis::ScriptInvocation<'_>, policy: &PolicyKey) {
-    inv.key(key(policy, "out")).key(key(policy, "ev")).key(key(policy, "evf"));
 }
 
 /// An outcome as `decide.lua` reads it: `event index Y|N markets exhaustive(0|1)`.
@@ -301,7 +300,6 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
             .key(key(policy, "pos"))
             .key(key(policy, "resv"))
             .key(key(policy, "rate"));
-        floor_keys(&mut inv, policy);
         for leg in legs {
             inv.key(key(policy, &format!("d:{}", leg.client_order_id.as_str())));
         }
@@ -323,7 +321,6 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
     async fn release(&self, policy: &PolicyKey, id: &ClientOrderId) -> Result<(), RiskStoreError> {
         let mut inv = self.scripts.release.prepare_invoke();
         inv.key(key(policy, "state")).key(key(policy, "pos")).key(key(policy, "resv"));
-        floor_keys(&mut inv, policy);
         inv.arg(id.as_str());
         let inv = &inv;
         self.retried(|mut con| async move { inv.invoke_async::<()>(&mut con).await }).await
@@ -367,7 +364,6 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
             .key(key(policy, "fills"))
             .key(key(policy, &format!("ledger:{strategy}")))
             .key(key(policy, &format!("x:{}", id.as_str())));
-        floor_keys(&mut inv, policy);
         inv.arg(id.as_str())
             .arg(now_ms)
             .arg(u8::from(finished))
@@ -409,7 +405,6 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
             .key(key(policy, "settled"))
             .key(key(policy, "life"))
             .key(key(policy, &format!("life:{strategy}")));
-        floor_keys(&mut inv, policy);
         inv.arg(id)
             .arg(now_ms)
             .arg(booked.cost.micros())
@@ -455,15 +450,21 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
 
     async fn snapshot(&self, policy: &PolicyKey) -> Result<RiskSnapshot, RiskStoreError> {
         let state = self.hgetall(key(policy, "state")).await?;
-        let pos = self.hgetall(key(policy, "pos")).await?;
+        // Shares, and the worst-case bookkeeping beside them (binary `e:` entries): read raw.
+        let pos = redis::cmd("HGETALL").arg(key(policy, "pos")).clone();
+        let pos = &pos;
+        let pos: HashMap<String, Vec<u8>> =
+            self.retried(|mut con| async move { pos.query_async(&mut con).await }).await?;
         let (hlen, llen) =
             (redis::cmd("HLEN").arg(key(policy, "resv")).clone(), redis::cmd("LLEN").arg(key(policy, "rate")).clone());
         let (hlen, llen) = (&hlen, &llen);
         let open: usize = self.retried(|mut con| async move { hlen.query_async(&mut con).await }).await?;
         let recent: usize = self.retried(|mut con| async move { llen.query_async(&mut con).await }).await?;
         let mut positions = vec![];
-        for (t, q) in &pos {
+        // The worst-case bookkeeping shares the hash (`t:` and `e:` fields).
+        for (t, q) in pos.iter().filter(|(t, _)| !t.contains(':')) {
             let token = TokenId::parse(t).map_err(|_| RiskStoreError::Corrupt(format!("token {t}")))?;
+            let q = String::from_utf8_lossy(q);
             let q: u64 = q.parse().map_err(|_| RiskStoreError::Corrupt(format!("shares {q}")))?;
             if q > 0 {
                 positions.push((token, Quantity::from_micros(q)));

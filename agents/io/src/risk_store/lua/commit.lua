@@ -2,14 +2,14 @@
 -- policy's exposure, positions and realized PnL (daily PnL, equity, drawdown, loss streak) and
 -- the strategy's ledger position; then, when the order is over, releases what it still holds;
 -- and records the order as done with its outcome (replayed if its approval is redelivered).
--- KEYS: limits, state, pos, resv, fills, ledger(<strategy>), order(<coid>), out, ev, evf
+-- KEYS: limits, state, pos, resv, fills, ledger(<strategy>), order(<coid>)
 -- ARGV: coid, now ms, release (0|1), has outcome (0|1), outcome, n, then n x
 --       [fill id, side (B|S, or XB|XS: the reversal of a FAILED buy or sell), size micros,
 --        cost micros (a reversal's is negative: what the ledger took back), token,
 --        realized micros, ledger position, round trip (a sell's order or its set, for the
 --        loss streak)]
 local limits, state, pos, resv, fills, ledger, order = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local F = { state = state, pos = pos, out = KEYS[8], ev = KEYS[9], evf = KEYS[10] }
+local F = { state = state, pos = pos }
 local coid, now, do_release = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'
 local n = tonumber(ARGV[6])
 for i = 0, n - 1 do
@@ -29,8 +29,7 @@ for i = 0, n - 1 do
         held = held + size
       end
       redis.call('HSET', state, 'exposure', fmt(math.max(hnum(state, 'exposure') + change, 0)))
-      redis.call('HSET', pos, token, fmt(held))
-      refloor(F, token)
+      set_pos(F, token, held)
       local equity = hnum(state, 'equity') + realized
       redis.call('HSET', state, 'daily_pnl', fmt(hnum(state, 'daily_pnl') + realized), 'equity', fmt(equity),
         'peak', fmt(math.max(hnum(state, 'peak'), equity)))
@@ -60,11 +59,10 @@ for i = 0, n - 1 do
     if side == 'B' then change = cost - reserved end
     redis.call('HSET', state, 'exposure', fmt(math.max(hnum(state, 'exposure') + change, 0)))
     if side == 'S' then
-      redis.call('HSET', pos, token, fmt(math.max(hnum(pos, token) - size, 0)))
+      set_pos(F, token, math.max(hnum(pos, token) - size, 0))
     elseif size > covered then
-      redis.call('HSET', pos, token, fmt(hnum(pos, token) + size - covered))
+      set_pos(F, token, hnum(pos, token) + size - covered)
     end
-    refloor(F, token)
     -- Realized PnL; a sell fill closes part of a round trip (its order, or the set it sells),
     -- whose fills are netted: one loss while the net is negative (counted once, loss_counted),
     -- a net not negative ends the streak; loss_order names the round trip, loss_net its net.

@@ -2,13 +2,13 @@
 -- `check_set`, for the rules and their order): every leg is approved and reserved, in leg order as
 -- if decided one by one, or none is and nothing is written but the verdict. Reads the limits and
 -- the state with one HMGET each: every redis.call costs, and this runs once per order.
--- KEYS: limits, state, pos, resv, rate, out, ev, evf, then decided(<coid>) per leg
+-- KEYS: limits, state, pos, resv, rate, then decided(<coid>) per leg
 -- ARGV: now ms, n, then n x [coid, token, side (B|S), price ticks, size micros,
 --       book liquidity (-1: unknown), outcome ("event index Y|N markets exhaustive(0|1)" or -)]
 local limits, state, pos, resv, rate = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local F = { state = state, pos = pos, out = KEYS[6], ev = KEYS[7], evf = KEYS[8] }
+local F = { state = state, pos = pos }
 local now, n = tonumber(ARGV[1]), tonumber(ARGV[2])
-local first = redis.call('GET', KEYS[9])
+local first = redis.call('GET', KEYS[6])
 if first then return first end
 local L = redis.call('HMGET', limits, 'kill_switch', 'max_order_size', 'max_order_notional',
   'max_position_per_market', 'max_gross_exposure', 'max_daily_loss', 'max_drawdown', 'max_orders_per_minute',
@@ -37,6 +37,9 @@ local function verdict()
   local min_liquidity = num(L[9])
   local added_total = 0
   local held_after = {}
+  -- Each token's shares before the decision and its place in the worst-case bookkeeping (false:
+  -- none), read together.
+  local held_now, places = {}, {}
   local legs = {}
   for i = 0, n - 1 do
     local a = 3 + i * 7
@@ -48,7 +51,11 @@ local function verdict()
     if notional > num(L[3]) then return 'max_order_notional' end
     local held = 0
     if side == 'B' then
-      held = held_after[token] or hnum(pos, token)
+      if held_now[token] == nil then
+        local got = redis.call('HMGET', pos, token, 't:' .. token)
+        held_now[token], places[token] = num(got[1]), got[2] or false
+      end
+      held = held_after[token] or held_now[token]
       if held + size > num(L[4]) then return 'max_position' end
     end
     local added = 0
@@ -60,35 +67,77 @@ local function verdict()
     legs[#legs + 1] = coid .. '\n' .. token .. ' ' .. side .. ' ' .. fmt(price) .. ' ' .. fmt(size) .. ' ' .. fmt(added)
   end
   -- The worst-case loss at resolution before and after the legs, their outcomes recorded (a
-  -- token's first record stands): refused if they raise it above the limit.
-  local reg, entries, fields, seen = {}, {}, {}, {}
+  -- token's first record stands): refused if they raise it above the limit. One more read (the
+  -- events' entries) and one write.
+  -- reg: 't:' .. token, place pairs recorded here; meta: token -> "markets exhaustive" of its
+  -- outcome (for an event it creates).
+  -- at: token -> {market index, yes} in its event; events: event -> its tokens here.
+  local reg, meta, events, order, at, settled_delta = {}, {}, {}, {}, {}, 0
   for i = 0, n - 1 do
-    local a = 3 + i * 7
-    local token, outcome = ARGV[a + 1], ARGV[a + 6]
-    local field = floor_field(F, token)
-    if not field and reg[token] then field = reg[token] end
-    if not field and outcome ~= '-' then
-      local e, index, yes, markets, exhaustive = string.match(outcome, '^(%S+) (%d+) ([YN]) (%d+) ([01])$')
-      field = e
-      reg[token] = e
-      entries[e] = (entries[e] or redis.call('HGET', F.ev, e) or (markets .. ' ' .. exhaustive))
-        .. ' ' .. token .. '/' .. index .. '/' .. yes
+    local token, outcome = ARGV[4 + i * 7], ARGV[9 + i * 7]
+    if places[token] == nil then
+      local got = redis.call('HMGET', pos, token, 't:' .. token)
+      held_now[token], places[token] = num(got[1]), got[2] or false
     end
-    if field and not seen[field] then
-      seen[field] = true
-      fields[#fields + 1] = field
+    local place = places[token]
+    if not place and outcome ~= '-' then
+      local e, index, yes, markets, exhaustive = string.match(outcome, '^(%S+) (%d+) ([YN]) (%d+) ([01])$')
+      place = e .. ' ' .. index .. ' ' .. yes
+      places[token] = place
+      reg[#reg + 1] = 't:' .. token
+      reg[#reg + 1] = place
+      meta[token] = markets .. ' ' .. exhaustive
+    end
+    if place and string.sub(place, 1, 1) ~= '=' and not at[token] then
+      local e, i, yes = parse_place(place)
+      at[token] = { i, yes }
+      if not events[e] then
+        events[e] = {}
+        order[#order + 1] = e
+      end
+      local t = events[e]
+      t[#t + 1] = token
     end
   end
-  local floor = num(S[7])
-  local floor_before, floor_after = floor, floor
-  local after = {}
-  for _, field in ipairs(fields) do
-    local stored = num(redis.call('HGET', F.evf, field))
-    local f0 = floor_of(F, field, entries[field], nil)
-    local f1 = floor_of(F, field, entries[field], held_after)
-    floor_before = floor_before - stored + f0
-    floor_after = floor_after - stored + f1
-    after[field] = f1
+  for token, after in pairs(held_after) do
+    local place = places[token]
+    if place and string.sub(place, 1, 1) == '=' then
+      local ticks = tonumber(string.sub(place, 2))
+      settled_delta = settled_delta + notional_down(ticks, after) - notional_down(ticks, held_now[token])
+    end
+  end
+  local floor_before, floor_after = num(S[7]), num(S[7]) + settled_delta
+  local writes = {}
+  if #order > 0 then
+    local q = {}
+    for k, e in ipairs(order) do q[k] = 'e:' .. e end
+    local got = redis.call('HMGET', pos, unpack(q))
+    for k, e in ipairs(order) do
+      local ev, stored
+      if got[k] then
+        ev = parse_event(got[k])
+        stored = ev[1]
+      else
+        -- A new event: the markets and exhaustiveness of its first token's outcome.
+        local markets, exhaustive = string.match(meta[events[e][1]], '^(%d+) ([01])$')
+        ev = new_event(tonumber(markets), tonumber(exhaustive))
+        stored = 0
+      end
+      -- Tokens recorded here bring the shares they already had; then the buys' shares.
+      for _, token in ipairs(events[e]) do
+        if meta[token] then add_shares(ev, at[token][1], at[token][2], held_now[token]) end
+      end
+      local f0 = event_floor(ev)
+      for _, token in ipairs(events[e]) do
+        if held_after[token] then add_shares(ev, at[token][1], at[token][2], held_after[token] - held_now[token]) end
+      end
+      local f1 = event_floor(ev)
+      ev[1] = f1
+      floor_before = floor_before - stored + f0
+      floor_after = floor_after - stored + f1
+      writes[#writes + 1] = 'e:' .. e
+      writes[#writes + 1] = format_event(ev)
+    end
   end
   local loss_before = exposure - floor_before
   local loss_after = exposure + added_total - floor_after
@@ -97,22 +146,28 @@ local function verdict()
   if L[10] then max_loss = tonumber(L[10]) end
   if max_loss >= 0 and loss_after > max_loss and loss_after > loss_before then return 'max_loss_at_resolution' end
   -- Every leg approved: record the outcomes and the floors, reserve them all.
-  for token, e in pairs(reg) do redis.call('HSET', F.out, token, e) end
-  for e, entry in pairs(entries) do redis.call('HSET', F.ev, e, entry) end
-  for _, field in ipairs(fields) do redis.call('HSET', F.evf, field, fmt(after[field])) end
-  if #fields > 0 then redis.call('HSET', state, 'floor', fmt(floor_after)) end
+  for k = 1, #reg, 2 do
+    writes[#writes + 1] = reg[k]
+    writes[#writes + 1] = reg[k + 1]
+  end
   for _, leg in ipairs(legs) do
     local coid, reservation = string.match(leg, '^([^\n]+)\n(.+)$')
     redis.call('RPUSH', rate, fmt(now))
     redis.call('HSET', resv, coid, reservation)
   end
-  if next(held_after) then
+  for token, held in pairs(held_after) do
+    writes[#writes + 1] = token
+    writes[#writes + 1] = fmt(held)
+  end
+  if #writes > 0 then redis.call('HSET', pos, unpack(writes)) end
+  if floor_after ~= num(S[7]) then
+    redis.call('HSET', state, 'exposure', fmt(exposure + added_total), 'floor', fmt(floor_after))
+  elseif next(held_after) then
     redis.call('HSET', state, 'exposure', fmt(exposure + added_total))
-    for token, held in pairs(held_after) do redis.call('HSET', pos, token, fmt(held)) end
   end
   return 'ok'
 end
 
 local v = verdict()
-for i = 9, 8 + n do redis.call('SET', KEYS[i], v, 'PX', 86400000) end
+for i = 6, 5 + n do redis.call('SET', KEYS[i], v, 'PX', 86400000) end
 return v

@@ -4,20 +4,19 @@
 -- strategy's ledger positions, and a settlement's payouts (its tokens count at them from then on
 -- in the worst-case loss). Returns 1 when applied, 0 when the id was committed before (nothing
 -- changes).
--- KEYS: state, pos, fills, ledger(<strategy>), settled, life (policy), life(<strategy>), out, ev, evf
+-- KEYS: state, pos, fills, ledger(<strategy>), settled, life (policy), life(<strategy>)
 -- ARGV: id, now ms, cost micros, realized micros, market ('' unless a settlement), payouts, n,
 --       then n x [token, share change micros, ledger position], then m x [totals field, increment]
 local state, pos, fills, ledger, settled = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local id, now, cost, realized = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local F = { state = state, pos = pos, out = KEYS[8], ev = KEYS[9], evf = KEYS[10] }
+local F = { state = state, pos = pos }
 local market, payouts, n = ARGV[5], ARGV[6], tonumber(ARGV[7])
 if redis.call('SADD', fills, id) == 0 then return 0 end
 redis.call('HSET', state, 'exposure', fmt(math.max(hnum(state, 'exposure') + cost, 0)))
 for i = 0, n - 1 do
   local a = 8 + i * 3
   local token, change, position = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2]
-  redis.call('HSET', pos, token, fmt(math.max(hnum(pos, token) + change, 0)))
-  refloor(F, token)
+  set_pos(F, token, math.max(hnum(pos, token) + change, 0))
   redis.call('HSET', ledger, token, position)
 end
 if market ~= '' then
