@@ -43,6 +43,7 @@ fn snapshot() -> RiskSnapshot {
         daily_pnl: Money::from_micros(-1_250_000),
         equity: Money::from_micros(-1_250_000),
         peak: Money::from_micros(3_000_000),
+        floor: Money::from_micros(10_000_000),
         ..RiskSnapshot::default()
     }
 }
@@ -81,6 +82,8 @@ async fn limits_are_written_and_status_aggregates_the_store() {
         assert_eq!(l["capitalReturnedMicros"].as_i64(), Some(44_000_000));
         assert_eq!(s["dailyPnlMicros"], -1_250_000);
         assert_eq!(s["drawdownMicros"], 4_250_000);
+        // 12.5 USDC of positions of which 10 are paid whatever resolves.
+        assert_eq!((s["worstCaseLossMicros"].as_i64(), s["worstCaseLoss"].as_str()), (Some(2_500_000), Some("2.5")));
     });
     let server = tokio::spawn(verify(handle, vec![ev, status]));
     reconcile(Arc::new(p.clone()), ctx.clone()).await.unwrap();
@@ -95,6 +98,8 @@ async fn limits_are_written_and_status_aggregates_the_store() {
         "polyfleet_operator_policy_drawdown_usdc{namespace=\"trading\",policy=\"default\"} 4.25",
         "polyfleet_operator_policy_kill_switch{namespace=\"trading\",policy=\"default\"} 0",
         "polyfleet_operator_policy_limit_usdc{namespace=\"trading\",policy=\"default\",limit=\"gross_exposure\"} 500.0",
+        "polyfleet_operator_policy_worst_case_loss_usdc{namespace=\"trading\",policy=\"default\"} 2.5",
+        "polyfleet_operator_policy_limit_usdc{namespace=\"trading\",policy=\"default\",limit=\"loss_at_resolution\"} 100.0",
     ] {
         assert!(text.contains(line), "{line} not in {text}");
     }

@@ -75,6 +75,20 @@ async fn order_path_end_to_end() {
         .await
         .unwrap();
     let token_json = |market: &str, token: &TokenId| serde_json::json!({"market": market, "token": token.to_string(), "minSizeMicros": 5_000_000, "feeRateBps": FEE_BPS, "feeExponent": 1});
+    // Each leg with its place in its event, as the operator plans it from the Market.
+    let k = event_yes.len();
+    let event_leg = |i: usize, (market, token): &(String, TokenId)| {
+        let mut leg = token_json(market, token);
+        leg["outcome"] =
+            serde_json::json!({"event": "event:e0", "index": i, "yes": true, "markets": k, "exhaustive": true});
+        leg
+    };
+    let binary_leg = |token: &TokenId, yes: bool| {
+        let mut leg = token_json(&binary.0, token);
+        leg["outcome"] =
+            serde_json::json!({"event": binary.0, "index": 0, "yes": yes, "markets": 1, "exhaustive": false});
+        leg
+    };
     let dir = std::env::temp_dir().join(format!("polyfleet-e2e-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let strategy_cfg = serde_json::json!({
@@ -82,8 +96,8 @@ async fn order_path_end_to_end() {
         "type": "arbitrage",
         "riskCaps": {"maxOrderSizeMicros": 100_000_000u64, "maxOrderNotionalMicros": 50_000_000},
         "sets": [
-            {"kind": "negRisk", "legs": event_yes.iter().map(|(m, t)| token_json(m, t)).collect::<Vec<_>>()},
-            {"kind": "binary", "legs": [token_json(&binary.0, &binary.1), token_json(&binary.0, &binary.2)]},
+            {"kind": "negRisk", "legs": event_yes.iter().enumerate().map(|(i, l)| event_leg(i, l)).collect::<Vec<_>>()},
+            {"kind": "binary", "legs": [binary_leg(&binary.1, true), binary_leg(&binary.2, false)]},
         ],
         "parameters": {"minEdgeBps": 100, "maxNotionalPerLegMicros": LEG_CAP_MICROS, "orderType": "FOK", "legTimeoutMs": 10000, "cooldownMs": 200, "sellBackAboveCost": false},
     });
@@ -239,6 +253,34 @@ async fn order_path_end_to_end() {
     assert_rejected_since(&seen, before, RejectReason::GrossExposure);
     assert_eq!(store.snapshot(&policy).await.unwrap().exposure, exposure, "nothing reserved for a refused set");
     assert_eq!(seen.lock().unwrap().fills.len(), 3);
+
+    // 2c. The worst-case loss at resolution, its limit at today's figure: a complete set of the
+    // event's outcomes bought below 1 loses nothing whatever wins, so it lowers the figure and
+    // passes (the gross exposure it adds is what the old limits would have charged).
+    let snap = store.snapshot(&policy).await.unwrap();
+    assert!(snap.floor > polyfleet_core::Money::ZERO, "the sets bought pay something whatever resolves");
+    let at_limit = RiskLimits {
+        max_loss_at_resolution: Some(snap.worst_loss().max(polyfleet_core::Money::ZERO)),
+        ..limits(false)
+    };
+    store.set_limits(&policy, &at_limit).await.unwrap();
+    let before = seen.lock().unwrap().decisions.len();
+    let fills_before = seen.lock().unwrap().fills.len();
+    new_opportunity(&sim, 1).await;
+    wait_until("a set under the worst-case limit", Duration::from_secs(10), || {
+        seen.lock().unwrap().fills.len() >= fills_before + 3
+    })
+    .await;
+    assert!(seen.lock().unwrap().decisions[before..].iter().all(|d| d.verdict == Verdict::Approved));
+    let after = store.snapshot(&policy).await.unwrap();
+    assert!(after.exposure > snap.exposure && after.worst_loss() < snap.worst_loss(), "{snap:?} -> {after:?}");
+    eprintln!(
+        "worst-case loss at resolution {} -> {} as exposure went {} -> {}",
+        snap.worst_loss(),
+        after.worst_loss(),
+        snap.exposure,
+        after.exposure
+    );
     store.set_limits(&policy, &limits(false)).await.unwrap();
 
     // 3. Redis stops: fail closed. Then it comes back and orders flow again.
