@@ -268,7 +268,7 @@ async fn controllers<S, F>(
     });
 
     // Strategies: requeued by their RiskPolicy, their Venue and any Market of the namespace.
-    let (s1, s2, s3) = (s_store.clone(), s_store.clone(), s_store.clone());
+    let (s1, s2, s3, s4) = (s_store.clone(), s_store.clone(), s_store.clone(), s_store.clone());
     let strategy_loop = strategies
         .owns_shared_stream(children.deployments.subscribe())
         .owns_shared_stream(children.config_maps.subscribe())
@@ -338,8 +338,13 @@ async fn controllers<S, F>(
         .run(market::reconcile, error_policy(backoff.clone()), mctx)
         .for_each(counting(metrics.clone(), "Market", m_store, backoff.clone()));
 
-    let rctx =
-        Arc::new(RiskContext { client: client.clone(), store: stores.limits, recorder, metrics: metrics.clone() });
+    let rctx = Arc::new(RiskContext {
+        client: client.clone(),
+        store: stores.limits,
+        recorder,
+        metrics: metrics.clone(),
+        strategies: s4,
+    });
     let policy_loop = policies
         .graceful_shutdown_on(shutdown())
         .run(risk_policy::reconcile, error_policy(backoff.clone()), rctx)

@@ -233,6 +233,20 @@ async fn the_operator_runs_the_examples_under_its_own_rbac() {
         }
     };
     eventually(120, "Strategy, RiskPolicy and Venue Ready", || ready("Ready")).await;
+    // The RiskPolicy counts the Strategies under it (its status refreshes every 10 s).
+    let counted = |want: i32| {
+        let p = policies.clone();
+        async move {
+            let have = p.get("default").await.unwrap().status.map_or(-1, |s| s.strategies);
+            (have == want).then_some(())
+        }
+    };
+    let under_default = |s: Vec<Strategy>| {
+        i32::try_from(s.iter().filter(|x| x.spec.risk_policy_ref.name == "default").count()).unwrap()
+    };
+    let n = under_default(strategies.list(&Default::default()).await.unwrap().items);
+    assert!(n >= 1);
+    eventually(60, "RiskPolicy status.strategies counts its Strategies", || counted(n)).await;
 
     // The strategy agent acknowledges the parameters of the current generation.
     let _agent = start_agent(&admin, &ns, "strategy-negrisk-arb", &nats.url).await;
@@ -288,6 +302,7 @@ async fn the_operator_runs_the_examples_under_its_own_rbac() {
     .await;
     let cancel = tokio::time::timeout(Duration::from_secs(5), futures::StreamExt::next(&mut cancels)).await;
     assert!(matches!(cancel, Ok(Some(_))), "a cancel-all intent on deletion");
+    eventually(60, "RiskPolicy status.strategies one fewer", || counted(n - 1)).await;
     assert!(bus.kv_get(&subjects::params_key(&ns, "negrisk-arb")).await.unwrap().is_none());
     for kind in ["deployments", "configmaps"] {
         eventually(120, &format!("garbage collection of the strategy's {kind}"), || {

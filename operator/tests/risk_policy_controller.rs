@@ -28,7 +28,17 @@ fn context(store: MemoryLimits) -> (Arc<RiskContext>, mockapi::ApiHandle) {
     let client = Client::new(service, "trading");
     let recorder = Recorder::new(client.clone(), Reporter { controller: "polyfleet-operator".into(), instance: None });
     let metrics = polyfleet_operator::metrics::OperatorMetrics::new();
-    (Arc::new(RiskContext { client, store: Arc::new(store), recorder, metrics }), handle)
+    // The operator's Strategy store: the example Strategy under the policy, one under another.
+    let (strategies, mut writer) = kube::runtime::reflector::store::<polyfleet_crds::Strategy>();
+    let mut ours: polyfleet_crds::Strategy = example("strategy-arbitrage.yaml");
+    ours.metadata.namespace = Some("trading".into());
+    let mut other = ours.clone();
+    other.metadata.name = Some("other".into());
+    other.spec.risk_policy_ref.name = "elsewhere".into();
+    for s in [ours, other] {
+        writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(s));
+    }
+    (Arc::new(RiskContext { client, store: Arc::new(store), recorder, metrics, strategies }), handle)
 }
 
 fn policy() -> RiskPolicy {
@@ -82,6 +92,7 @@ async fn limits_are_written_and_status_aggregates_the_store() {
         assert_eq!(l["capitalReturnedMicros"].as_i64(), Some(44_000_000));
         assert_eq!(s["dailyPnlMicros"], -1_250_000);
         assert_eq!(s["drawdownMicros"], 4_250_000);
+        assert_eq!(s["strategies"], 1, "the Strategies naming the policy");
         // 12.5 USDC of positions of which 10 are paid whatever resolves.
         assert_eq!((s["worstCaseLossMicros"].as_i64(), s["worstCaseLoss"].as_str()), (Some(2_500_000), Some("2.5")));
     });
@@ -110,7 +121,9 @@ async fn a_kill_switch_is_written_at_once_and_an_idle_reconcile_writes_nothing()
     let store = MemoryLimits::default();
     let mut p = policy();
     store.set_limits("trading", "default", &limits(&p.spec)).await.unwrap();
-    p.status = Some(desired_status(None, 3, Ok(&RiskSnapshot::default()), 0, "2026-11-22T08:00:00Z"));
+    let status = desired_status(None, 3, Ok(&RiskSnapshot::default()), 0, "2026-11-22T08:00:00Z");
+    // (The one Strategy under the policy counted, as the reconcile counts it.)
+    p.status = Some(polyfleet_crds::RiskPolicyStatus { strategies: 1, ..status });
     // Idle: same limits, same status: no request but nothing to answer.
     let (ctx, handle) = context(store.clone());
     let server = tokio::spawn(verify(handle, vec![]));

@@ -1,7 +1,8 @@
 //! The RiskPolicy controller. Apply: write the limits to the risk store when they differ from
 //! what is there (so `killSwitch: true` reaches the gateway on the next reconcile, and idle
 //! resyncs write nothing), and aggregate the store's state into status (exposure, daily PnL,
-//! drawdown, tripped breakers) at a throttled rate: the reconcile requeues every 10 s and patches
+//! drawdown, worst-case loss at resolution, tripped breakers, the Strategies under the policy,
+//! counted from the operator's Strategy store) at a throttled rate: the reconcile requeues every 10 s and patches
 //! status only when it changed. Cleanup (finalizer): remove the limits, after which the gateway
 //! rejects every intent of the policy (`unknown_policy`).
 
@@ -38,6 +39,22 @@ pub struct RiskContext {
     pub recorder: kube::runtime::events::Recorder,
     /// The operator's metrics.
     pub metrics: Arc<crate::metrics::OperatorMetrics>,
+    /// The Strategies the operator watches, to count each policy's (`status.strategies`).
+    pub strategies: kube::runtime::reflector::Store<polyfleet_crds::Strategy>,
+}
+
+/// How many Strategies of `namespace` name the policy `name`.
+pub fn strategies_of(
+    store: &kube::runtime::reflector::Store<polyfleet_crds::Strategy>,
+    namespace: &str,
+    name: &str,
+) -> i32 {
+    let n = store
+        .state()
+        .iter()
+        .filter(|s| s.namespace().as_deref() == Some(namespace) && s.spec.risk_policy_ref.name == name)
+        .count();
+    i32::try_from(n).unwrap_or(i32::MAX)
 }
 
 /// The status from the store's snapshot, or why the store could not be reached (then `Ready`
@@ -112,6 +129,7 @@ async fn apply(policy: &RiskPolicy, ctx: &RiskContext) -> Result<Action, Error> 
         &now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
     );
     let mut status = status;
+    status.strategies = strategies_of(&ctx.strategies, &ns, &name);
     if snap.is_ok()
         && let Ok(life) = ctx.store.lifecycle(&ns, &name).await
     {
