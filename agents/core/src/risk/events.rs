@@ -115,8 +115,11 @@ impl EventBook {
     pub fn refloor(&mut self, token: &TokenId, positions: &TokenMap<Quantity>) {
         match self.places.get(token) {
             Some(Place::Event { event, .. }) => {
-                let event = event.clone();
-                self.refloor_event(&event, positions);
+                // Disjoint fields: the place's key borrowed while its event's floor is rewritten.
+                let Some(e) = self.events.get_mut(event.as_str()) else { return };
+                let f = event_floor(&self.places, e, positions);
+                let old = std::mem::replace(&mut e.floor, f);
+                self.shift(old, f);
             }
             Some(Place::Settled(payout)) => {
                 let f = payout.notional(held(positions, token), Rounding::Down).unwrap_or(Money::ZERO);
@@ -129,12 +132,10 @@ impl EventBook {
 
     /// Recomputes one event's floor.
     pub fn refloor_event(&mut self, event: &str, positions: &TokenMap<Quantity>) {
-        let Some(e) = self.events.get(event) else { return };
-        let f = self.event_floor(e, positions);
-        if let Some(e) = self.events.get_mut(event) {
-            let old = std::mem::replace(&mut e.floor, f);
-            self.shift(old, f);
-        }
+        let Some(e) = self.events.get_mut(event) else { return };
+        let f = event_floor(&self.places, e, positions);
+        let old = std::mem::replace(&mut e.floor, f);
+        self.shift(old, f);
     }
 
     /// `token`'s market resolved paying `payout` a share: it leaves its event (whose floor is
@@ -152,18 +153,19 @@ impl EventBook {
     fn shift(&mut self, old: Money, new: Money) {
         self.floor = self.floor.checked_sub(old).and_then(|f| f.checked_add(new)).unwrap_or(self.floor);
     }
+}
 
-    fn event_floor(&self, e: &Event, positions: &TokenMap<Quantity>) -> Money {
-        let mut markets = vec![Holding::default(); usize::from(e.markets)];
-        for t in &e.tokens {
-            let Some(Place::Event { index, yes, .. }) = self.places.get(t) else { continue };
-            let Some(h) = markets.get_mut(usize::from(*index)) else { continue };
-            let side = if *yes { &mut h.yes } else { &mut h.no };
-            *side = side.saturating_add(held(positions, t));
-        }
-        let positions = EventPositions { markets, none_may_win: !e.exhaustive, cost: Money::ZERO };
-        worst_case(&positions).map_or(Money::ZERO, |w| w.payout)
+/// The least an event's positions pay (`places` says where each of its tokens sits).
+fn event_floor(places: &TokenMap<Place>, e: &Event, positions: &TokenMap<Quantity>) -> Money {
+    let mut markets = vec![Holding::default(); usize::from(e.markets)];
+    for t in &e.tokens {
+        let Some(Place::Event { index, yes, .. }) = places.get(t) else { continue };
+        let Some(h) = markets.get_mut(usize::from(*index)) else { continue };
+        let side = if *yes { &mut h.yes } else { &mut h.no };
+        *side = side.saturating_add(held(positions, t));
     }
+    let positions = EventPositions { markets, none_may_win: !e.exhaustive, cost: Money::ZERO };
+    worst_case(&positions).map_or(Money::ZERO, |w| w.payout)
 }
 
 #[cfg(test)]

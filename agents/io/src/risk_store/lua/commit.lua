@@ -21,7 +21,8 @@ for i = 0, n - 1 do
     if redis.call('SADD', fills, fill_id) == 1 then
       roll_day(state, now)
       local change = cost
-      local held = hnum(pos, token)
+      local old = hnum(pos, token)
+      local held = old
       if side == 'XB' then
         held = math.max(held - size, 0)
       else
@@ -29,7 +30,7 @@ for i = 0, n - 1 do
         held = held + size
       end
       redis.call('HSET', state, 'exposure', fmt(math.max(hnum(state, 'exposure') + change, 0)))
-      set_pos(F, token, held)
+      set_pos(F, token, old, held)
       local equity = hnum(state, 'equity') + realized
       redis.call('HSET', state, 'daily_pnl', fmt(hnum(state, 'daily_pnl') + realized), 'equity', fmt(equity),
         'peak', fmt(math.max(hnum(state, 'peak'), equity)))
@@ -59,9 +60,11 @@ for i = 0, n - 1 do
     if side == 'B' then change = cost - reserved end
     redis.call('HSET', state, 'exposure', fmt(math.max(hnum(state, 'exposure') + change, 0)))
     if side == 'S' then
-      set_pos(F, token, math.max(hnum(pos, token) - size, 0))
+      local old = hnum(pos, token)
+      set_pos(F, token, old, math.max(old - size, 0))
     elseif size > covered then
-      set_pos(F, token, hnum(pos, token) + size - covered)
+      local old = hnum(pos, token)
+      set_pos(F, token, old, old + size - covered)
     end
     -- Realized PnL; a sell fill closes part of a round trip (its order, or the set it sells),
     -- whose fills are netted: one loss while the net is negative (counted once, loss_counted),

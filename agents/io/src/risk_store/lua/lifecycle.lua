@@ -16,7 +16,8 @@ redis.call('HSET', state, 'exposure', fmt(math.max(hnum(state, 'exposure') + cos
 for i = 0, n - 1 do
   local a = 8 + i * 3
   local token, change, position = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2]
-  set_pos(F, token, math.max(hnum(pos, token) + change, 0))
+  local old = hnum(pos, token)
+  set_pos(F, token, old, math.max(old + change, 0))
   redis.call('HSET', ledger, token, position)
 end
 if market ~= '' then

@@ -24,9 +24,9 @@ local function moved(F, token, old, new)
   if delta ~= 0 then redis.call('HSET', F.state, 'floor', fmt(hnum(F.state, 'floor') + delta)) end
 end
 
--- Writes a token's shares, the worst-case bookkeeping following.
-local function set_pos(F, token, new)
-  local old = hnum(F.pos, token)
+-- Writes a token's shares (from `old`, as the caller read them), the worst-case bookkeeping
+-- following.
+local function set_pos(F, token, old, new)
   redis.call('HSET', F.pos, token, fmt(new))
   moved(F, token, old, new)
 end
@@ -62,6 +62,9 @@ local function release(F, resv, coid)
   local token, side, _, size, notional = string.match(r, '^(%S+) (%S+) (%S+) (%S+) (%S+)$')
   local exposure = math.max(hnum(F.state, 'exposure') - tonumber(notional), 0)
   redis.call('HSET', F.state, 'exposure', fmt(exposure))
-  if side == 'B' then set_pos(F, token, math.max(hnum(F.pos, token) - tonumber(size), 0)) end
+  if side == 'B' then
+    local old = hnum(F.pos, token)
+    set_pos(F, token, old, math.max(old - tonumber(size), 0))
+  end
   redis.call('HDEL', resv, coid)
 end
