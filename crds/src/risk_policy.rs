@@ -1,5 +1,6 @@
 //! `RiskPolicy`: limits shared by every Strategy that references it, enforced atomically by the
-//! risk gateway (one Redis script per intent) and stopped fleet-wide by `killSwitch`.
+//! risk gateway (one Redis script per intent), with a mode (`killSwitch`: off, reduce-only, halt)
+//! and daily-loss / drawdown trips into reduce-only that a reset or a cooldown ends.
 //!
 //! Every money limit is an integer in micro-USDC (1 USDC = 1000000), every size limit in
 //! micro-shares, every ratio in basis points: no float holds a limit.
@@ -21,7 +22,12 @@ use crate::conditions::Condition;
     shortname = "pfr",
     category = "polyfleet",
     doc = "Risk limits shared by the Strategies that reference it, with a fleet-wide kill switch.",
-    printcolumn(name = "Kill", type_ = "boolean", json_path = ".spec.killSwitch", description = "Kill switch engaged"),
+    printcolumn(
+        name = "Mode",
+        type_ = "string",
+        json_path = ".status.mode",
+        description = "Mode in force: off, reduceOnly (declared or tripped) or halt"
+    ),
     printcolumn(
         name = "Exposure",
         type_ = "string",
@@ -45,9 +51,22 @@ use crate::conditions::Condition;
 #[x_kube(validation = Rule::new("self.maxOrderNotionalMicros <= self.maxGrossExposureMicros").message("maxOrderNotionalMicros must not exceed maxGrossExposureMicros"))]
 #[serde(rename_all = "camelCase")]
 pub struct RiskPolicySpec {
-    /// Stops all order flow of every Strategy under this policy, at once. Cancels are still allowed.
+    /// The policy's mode, for every Strategy under it at once: `off` (the limits alone decide),
+    /// `reduceOnly` (only sells, merges, redemptions and conversions pass; open buys are
+    /// cancelled) or `halt` (nothing passes; every open order is cancelled). Cancels always pass.
     #[serde(default)]
-    pub kill_switch: bool,
+    pub kill_switch: RiskMode,
+    /// Trip-reset counter: a daily-loss or drawdown trip puts the policy in reduce-only until
+    /// this number changes (or `tripCooldownSeconds` pass); the loss it tripped on then becomes
+    /// the baseline the limits count from. Recorded in an Event.
+    #[serde(default)]
+    #[schemars(range(min = 0))]
+    pub reset_trips: i64,
+    /// A daily-loss or drawdown trip ends by itself this long after it happened. Unset: only a
+    /// change of `resetTrips` ends it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 604800))]
+    pub trip_cooldown_seconds: Option<i32>,
     /// Largest single order, in micro-shares.
     #[schemars(range(min = 1))]
     pub max_order_size_micros: i64,
@@ -60,15 +79,21 @@ pub struct RiskPolicySpec {
     /// Largest gross exposure (cost of all positions plus open buy orders), in micro-USDC.
     #[schemars(range(min = 1))]
     pub max_gross_exposure_micros: i64,
-    /// Loss since the start of the UTC day that stops new orders, in micro-USDC (positive number).
+    /// Loss since the start of the UTC day (or the last trip reset) that trips the policy into
+    /// reduce-only, in micro-USDC (positive number).
     #[schemars(range(min = 1))]
     pub max_daily_loss_micros: i64,
-    /// Drop from the equity peak that stops new orders, in micro-USDC (positive number).
+    /// Drop from the equity peak (since the last trip reset) that trips the policy into
+    /// reduce-only, in micro-USDC (positive number).
     #[schemars(range(min = 1))]
     pub max_drawdown_micros: i64,
     /// Orders (intents) per rolling minute across the policy's strategies.
     #[schemars(range(min = 1, max = 1000000))]
     pub max_orders_per_minute: i32,
+    /// Orders (intents) per UTC day across the policy's strategies. Unset: no daily limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_orders_per_day: Option<i32>,
     /// Refuse orders when the book is thinner than this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_book_liquidity: Option<MinBookLiquidity>,
@@ -87,6 +112,21 @@ pub struct RiskPolicySpec {
     #[serde(default = "default_kelly_cap")]
     #[schemars(range(min = 0, max = 10000))]
     pub kelly_fraction_cap_bps: i32,
+}
+
+/// A RiskPolicy's declared mode: `off` (the limits alone decide), `reduceOnly` (only what reduces
+/// exposure passes) or `halt` (nothing passes).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(
+    missing_docs,
+    reason = "a documented variant would turn the schema's enum into a oneOf; the enum's doc names each value"
+)]
+pub enum RiskMode {
+    #[default]
+    Off,
+    ReduceOnly,
+    Halt,
 }
 
 fn default_kelly_cap() -> i32 {
@@ -156,13 +196,45 @@ pub struct RiskPolicyStatus {
     /// Worst-case loss at resolution in USDC as a decimal string, for display.
     #[serde(default)]
     pub worst_case_loss: String,
-    /// Breakers currently tripped (e.g. dailyLoss, drawdown, consecutiveLosses:<strategy>).
+    /// Breakers currently tripped: `dailyLoss` or `drawdown` (the policy is reduce-only until a
+    /// reset or the cooldown), `consecutiveLosses` (every order waits for the breaker's cooldown).
     #[serde(default)]
     pub tripped_breakers: Vec<String>,
+    /// The mode in force: the declared `killSwitch`, or `reduceOnly` while a trip stands.
+    #[serde(default)]
+    pub mode: String,
+    /// The daily-loss or drawdown trip in force, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trip: Option<TripStatus>,
+    /// Daily-loss trips so far.
+    #[serde(default)]
+    pub daily_loss_trips: i64,
+    /// Drawdown trips so far.
+    #[serde(default)]
+    pub drawdown_trips: i64,
+    /// Orders approved this UTC day (against `maxOrdersPerDay`).
+    #[serde(default)]
+    pub orders_today: i64,
+    /// The `resetTrips` counter the risk store applied last.
+    #[serde(default)]
+    pub reset_trips_applied: i64,
     /// Strategies referencing this policy.
     #[serde(default)]
     pub strategies: i32,
     /// What merges, splits, redemptions and settlements did under the policy (all its strategies).
     #[serde(default)]
     pub lifecycle: crate::lifecycle::LifecycleStatus,
+}
+
+/// A standing daily-loss or drawdown trip.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TripStatus {
+    /// `dailyLoss` or `drawdown`.
+    pub reason: String,
+    /// When it happened (RFC 3339).
+    pub since: String,
+    /// When its cooldown ends (RFC 3339); unset: it stands until `resetTrips` changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
 }

@@ -357,12 +357,12 @@ mod update_tests {
         std::fs::create_dir_all(&dir).unwrap();
         let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/examples");
         let policy = std::fs::read_to_string(examples.join("riskpolicy.yaml")).unwrap();
-        let edited = policy.replace("killSwitch: false", "killSwitch: true");
+        let edited = policy.replace("killSwitch: \"off\"", "killSwitch: halt");
         assert_ne!(policy, edited, "the example names killSwitch");
         std::fs::write(dir.join("policy.yaml"), format!("{policy}\n---\n{edited}")).unwrap();
         let res = Resources::load(&dir, "default").unwrap();
         let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(res.policies.len(), 1);
-        assert!(res.policies[0].spec.kill_switch);
+        assert_eq!(res.policies[0].spec.kill_switch, polyfleet_crds::risk_policy::RiskMode::Halt);
     }
 }

@@ -45,6 +45,20 @@ pub struct LimitLabel {
     pub limit: &'static str,
 }
 
+/// Label: a RiskPolicy's mode (`off`, `reduceOnly`, `halt`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModeLabel {
+    /// Namespace.
+    pub namespace: String,
+    /// RiskPolicy name.
+    pub policy: String,
+    /// The mode.
+    pub mode: &'static str,
+}
+
+/// The modes, as labelled.
+const MODES: [&str; 3] = ["off", "reduceOnly", "halt"];
+
 /// Label: a Strategy's PnL part (`realized` or `unrealized`).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PnlLabel {
@@ -93,8 +107,10 @@ pub struct OperatorMetrics {
     pub policy_drawdown: Usdc<PolicyLabel>,
     /// Worst-case loss at resolution per RiskPolicy, USDC.
     pub policy_worst_case_loss: Usdc<PolicyLabel>,
-    /// 1 while a RiskPolicy's kill switch is engaged.
-    pub policy_kill_switch: Family<PolicyLabel, Gauge>,
+    /// Per RiskPolicy and mode: 1 for the mode in force (declared or tripped), 0 for the others.
+    pub policy_mode: Family<ModeLabel, Gauge>,
+    /// Daily-loss and drawdown trips per RiskPolicy so far (kept in the risk store), by `limit`.
+    pub policy_trips: Family<LimitLabel, Gauge>,
     /// Breakers tripped per RiskPolicy.
     pub policy_breakers_tripped: Family<PolicyLabel, Gauge>,
     /// Money limits per RiskPolicy, USDC (to draw exposure and losses against).
@@ -119,7 +135,8 @@ impl OperatorMetrics {
             policy_daily_pnl: Family::default(),
             policy_drawdown: Family::default(),
             policy_worst_case_loss: Family::default(),
-            policy_kill_switch: Family::default(),
+            policy_mode: Family::default(),
+            policy_trips: Family::default(),
             policy_breakers_tripped: Family::default(),
             policy_limit: Family::default(),
             strategy_pnl: Family::default(),
@@ -143,7 +160,16 @@ impl OperatorMetrics {
             "Worst-case loss at resolution per RiskPolicy (exposure minus the least the positions pay)",
             m.policy_worst_case_loss.clone(),
         );
-        registry.register("policy_kill_switch", "1 while the kill switch is engaged", m.policy_kill_switch.clone());
+        registry.register(
+            "policy_mode",
+            "1 for the mode in force per RiskPolicy (off, reduceOnly, halt), 0 for the others",
+            m.policy_mode.clone(),
+        );
+        registry.register(
+            "policy_trips",
+            "Daily-loss and drawdown trips per RiskPolicy so far",
+            m.policy_trips.clone(),
+        );
         registry.register(
             "policy_breakers_tripped",
             "Breakers tripped per RiskPolicy",
@@ -171,7 +197,6 @@ impl OperatorMetrics {
         s: &polyfleet_crds::RiskPolicyStatus,
         limits: &polyfleet_core::risk::RiskLimits,
     ) {
-        let kill_switch = limits.kill_switch;
         let loss_at_resolution = limits.max_loss_at_resolution.map(|m| ("loss_at_resolution", m));
         for (limit, m) in [
             ("gross_exposure", limits.max_gross_exposure),
@@ -190,7 +215,14 @@ impl OperatorMetrics {
         self.policy_daily_pnl.get_or_create(&l).set(usdc(s.daily_pnl_micros));
         self.policy_drawdown.get_or_create(&l).set(usdc(s.drawdown_micros));
         self.policy_worst_case_loss.get_or_create(&l).set(usdc(s.worst_case_loss_micros));
-        self.policy_kill_switch.get_or_create(&l).set(i64::from(kill_switch));
+        for mode in MODES {
+            let m = ModeLabel { namespace: namespace.into(), policy: policy.into(), mode };
+            self.policy_mode.get_or_create(&m).set(i64::from(s.mode == mode));
+        }
+        for (limit, n) in [("daily_loss", s.daily_loss_trips), ("drawdown", s.drawdown_trips)] {
+            let t = LimitLabel { namespace: namespace.into(), policy: policy.into(), limit };
+            self.policy_trips.get_or_create(&t).set(n);
+        }
         self.policy_breakers_tripped.get_or_create(&l).set(s.tripped_breakers.len() as i64);
     }
 
@@ -201,7 +233,12 @@ impl OperatorMetrics {
         self.policy_daily_pnl.remove(&l);
         self.policy_drawdown.remove(&l);
         self.policy_worst_case_loss.remove(&l);
-        self.policy_kill_switch.remove(&l);
+        for mode in MODES {
+            self.policy_mode.remove(&ModeLabel { namespace: namespace.into(), policy: policy.into(), mode });
+        }
+        for limit in ["daily_loss", "drawdown"] {
+            self.policy_trips.remove(&LimitLabel { namespace: namespace.into(), policy: policy.into(), limit });
+        }
         self.policy_breakers_tripped.remove(&l);
         for limit in ["gross_exposure", "daily_loss", "drawdown", "loss_at_resolution"] {
             self.policy_limit.remove(&LimitLabel { namespace: namespace.into(), policy: policy.into(), limit });

@@ -288,7 +288,7 @@ async fn the_operators_deployment_runs_the_whole_fleet() {
     let bus = NatsBus::connect(&nats.url).await.unwrap();
     let mut decisions = bus.subscribe(&subjects::decisions(FLEET, "negrisk-arb")).await.unwrap();
     policies
-        .patch("default", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"killSwitch": true}})))
+        .patch("default", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"killSwitch": "halt"}})))
         .await
         .unwrap();
     // In force once it is in the risk store the gateway decides against.
@@ -296,7 +296,9 @@ async fn the_operators_deployment_runs_the_whole_fleet() {
     let key = PolicyKey::new(FLEET, "default");
     eventually(60, "the kill switch in the risk store", || {
         let (store, key) = (store.clone(), key.clone());
-        async move { store.limits(&key).await.unwrap().filter(|l| l.kill_switch).map(|_| ()) }
+        async move {
+            store.limits(&key).await.unwrap().filter(|l| l.mode == polyfleet_core::risk::RiskMode::Halt).map(|_| ())
+        }
     })
     .await;
     // Decisions already in flight when it landed are not counted.

@@ -13,7 +13,9 @@
 //! need the image, which `POLYFLEET_E2E_IMAGE` names; when set, the Deployments must also become
 //! Available). The parameters are acknowledged (`ParametersApplied` for the generation); a
 //! parameter change is acknowledged for the new generation with the Deployment untouched (same
-//! generation, same pod template); the kill switch reaches Redis; deleting the Strategy cancels
+//! generation, same pod template); the kill switch (`halt`) reaches Redis and status; a daily-loss
+//! trip booked in Redis shows as reduce-only in status, the `Tripped` condition and an Event, and
+//! a `resetTrips` change clears it with a `TripsReset` Event; deleting the Strategy cancels
 //! its orders, removes its parameters and garbage-collects its children; the ServiceAccount
 //! cannot read Secrets.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
@@ -283,14 +285,112 @@ async fn the_operator_runs_the_examples_under_its_own_rbac() {
     assert_eq!(doc["parameters"]["minEdgeBps"], 75);
 
     // The kill switch reaches the risk store.
-    let kill = json!({"spec": {"killSwitch": true}});
+    let kill = json!({"spec": {"killSwitch": "halt"}});
     policies.patch("default", &PatchParams::default(), &Patch::Merge(&kill)).await.unwrap();
     let key = PolicyKey::new(&ns, "default");
     eventually(60, "the kill switch in Redis", || {
         let (store, key) = (store.clone(), key.clone());
-        async move { store.limits(&key).await.unwrap().filter(|l| l.kill_switch).map(|_| ()) }
+        async move {
+            store.limits(&key).await.unwrap().filter(|l| l.mode == polyfleet_core::risk::RiskMode::Halt).map(|_| ())
+        }
     })
     .await;
+
+    eventually(60, "status.mode halt", || {
+        let p = policies.clone();
+        async move { p.get("default").await.unwrap().status.filter(|s| s.mode == "halt").map(|_| ()) }
+    })
+    .await;
+
+    // A trip: the policy's day loses 101 USDC (its maxDailyLoss is 100) and the next decision
+    // trips it into reduce-only: status (mode, trip, the Tripped condition) and a Tripped Event;
+    // then a reset by spec change clears it, recorded in a TripsReset Event.
+    let off = json!({"spec": {"killSwitch": "off"}});
+    policies.patch("default", &PatchParams::default(), &Patch::Merge(&off)).await.unwrap();
+    eventually(60, "status.mode off", || {
+        let p = policies.clone();
+        async move { p.get("default").await.unwrap().status.filter(|s| s.mode == "off").map(|_| ()) }
+    })
+    .await;
+    let loss = polyfleet_core::accounting::lifecycle::Lifecycle {
+        positions: vec![],
+        shares: vec![],
+        cash: polyfleet_core::Money::ZERO,
+        realized: polyfleet_core::Money::from_micros(-101_000_000),
+        cost: polyfleet_core::Money::ZERO,
+    };
+    let market = polyfleet_core::ConditionId::from_bytes([7; 32]);
+    let tokens = [polyfleet_core::TokenId::from_u128(71), polyfleet_core::TokenId::from_u128(72)];
+    let op = polyfleet_core::wire::CtfOp::Merge { market, tokens, size: polyfleet_core::Quantity::from_micros(1) };
+    let now_ms = || u64::try_from(k8s_openapi::jiff::Timestamp::now().as_millisecond()).unwrap();
+    let booking = polyfleet_core::accounting::lifecycle::Booking::Ctf(&op);
+    assert!(store.commit_lifecycle(&key, "e2e", "e2e-loss", &loss, booking, now_ms()).await.unwrap());
+    let buy = polyfleet_core::wire::OrderIntent {
+        client_order_id: polyfleet_core::ClientOrderId::new("e2e-buy-1").unwrap(),
+        group: None,
+        namespace: ns.clone(),
+        strategy: "e2e".into(),
+        risk_policy: "default".into(),
+        venue: "sim".into(),
+        market,
+        token: tokens[0],
+        side: polyfleet_core::Side::Buy,
+        price: polyfleet_core::Price::parse("0.5").unwrap(),
+        size: polyfleet_core::Quantity::from_micros(1_000_000),
+        tif: polyfleet_core::wire::TimeInForce::Gtc,
+        post_only: false,
+        mode: polyfleet_core::wire::Mode::Paper,
+        cause_seq: 0,
+        cause_recv_ts_ns: 0,
+        created_ts_ns: 0,
+        outcome: None,
+    };
+    let v = store.decide(&key, &buy, None, now_ms()).await.unwrap();
+    assert_eq!(v, Err(polyfleet_core::wire::RejectReason::DailyLoss));
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(admin.clone(), &ns);
+    let event = |reason: &'static str| {
+        let events = events.clone();
+        async move {
+            let all = events.list(&Default::default()).await.unwrap().items;
+            all.into_iter()
+                .find(|e| {
+                    e.reason.as_deref() == Some(reason)
+                        && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("default")
+                })
+                .map(|e| e.note.unwrap_or_default())
+        }
+    };
+    eventually(60, "status: reduce-only on a dailyLoss trip, the Tripped condition", || {
+        let p = policies.clone();
+        async move {
+            let s = p.get("default").await.unwrap().status?;
+            let tripped =
+                find_condition(&s.conditions, "Tripped").is_some_and(|c| c.is_true() && c.reason == "DailyLoss");
+            (s.mode == "reduceOnly" && s.trip.as_ref()?.reason == "dailyLoss" && s.daily_loss_trips == 1 && tripped)
+                .then_some(())
+        }
+    })
+    .await;
+    let note = eventually(30, "a Tripped Event", || event("Tripped")).await;
+    eprintln!("e2e: Tripped Event: {note}");
+    let reset = json!({"spec": {"resetTrips": 1}});
+    policies.patch("default", &PatchParams::default(), &Patch::Merge(&reset)).await.unwrap();
+    eventually(60, "status: the trip reset, mode off", || {
+        let p = policies.clone();
+        async move {
+            let s = p.get("default").await.unwrap().status?;
+            let clear = find_condition(&s.conditions, "Tripped").is_some_and(|c| !c.is_true());
+            (s.mode == "off" && s.trip.is_none() && s.reset_trips_applied == 1 && clear).then_some(())
+        }
+    })
+    .await;
+    let note = eventually(30, "a TripsReset Event", || event("TripsReset")).await;
+    assert!(note.contains("dailyLoss"), "{note}");
+    let again = polyfleet_core::wire::OrderIntent {
+        client_order_id: polyfleet_core::ClientOrderId::new("e2e-buy-2").unwrap(),
+        ..buy
+    };
+    assert_eq!(store.decide(&key, &again, None, now_ms()).await.unwrap(), Ok(()), "trading resumes");
 
     // Deleting the Strategy: orders cancelled, parameters gone, children garbage-collected.
     let mut cancels = bus.subscribe(&subjects::intents(&ns, "negrisk-arb")).await.unwrap();

@@ -221,6 +221,8 @@ fn alerts_and_dashboard_use_metrics_the_fleet_exports() {
         "MarketFeedStale",
         "RiskGatewayFailingClosed",
         "KillSwitchEngaged",
+        "PolicyReduceOnly",
+        "PolicyTripped",
         "OrderPathSlow",
         "OrdersFailing",
         "ReconcileErrors",

@@ -287,14 +287,19 @@ fn missing_references_unimplemented_types_and_no_markets_are_refused() {
 fn risk_policy_limits_and_gateway() {
     let p: RiskPolicy = example("riskpolicy.yaml");
     let l = limits(&p.spec);
-    assert!(!l.kill_switch);
+    assert_eq!((l.mode, l.reset, l.trip_cooldown_ms), (polyfleet_core::risk::RiskMode::Off, 0, None));
     assert_eq!(l.max_order_size.micros(), 200_000_000);
     assert_eq!(l.max_order_notional.micros(), 50_000_000);
     assert_eq!(l.min_book_liquidity.map(|m| m.micros()), Some(20_000_000));
     assert_eq!(l.circuit_breaker, Some((5, 300_000)));
     let mut killed = p.spec.clone();
-    killed.kill_switch = true;
-    assert!(limits(&killed).kill_switch);
+    killed.kill_switch = polyfleet_crds::risk_policy::RiskMode::ReduceOnly;
+    killed.reset_trips = 4;
+    killed.trip_cooldown_seconds = Some(90);
+    killed.max_orders_per_day = Some(5000);
+    let l = limits(&killed);
+    assert_eq!((limits(&p.spec).max_orders_per_day, l.max_orders_per_day), (None, Some(5000)));
+    assert_eq!((l.mode, l.reset, l.trip_cooldown_ms), (polyfleet_core::risk::RiskMode::ReduceOnly, 4, Some(90_000)));
     let (d, svc) = gateway("trading", "sim", 200, &FleetSettings::default(), None);
     let args = pod_spec(&d).containers[0].args.clone().unwrap();
     assert_eq!(args[0], "risk");

@@ -1,7 +1,8 @@
 //! The RiskPolicy reconciler against kube's tower-test mock: limits reach the risk store (and a
-//! kill switch at once, with a Warning event), status carries the store's exposure, PnL and
-//! drawdown with observedGeneration, an idle reconcile writes nothing anywhere, and deletion
-//! removes the limits before the finalizer goes.
+//! mode at once, with a Warning event), status carries the store's exposure, PnL and drawdown
+//! with observedGeneration, a trip shows in status, conditions, metrics and an Event and its
+//! reset in another, an idle reconcile writes nothing anywhere, and deletion removes the limits
+//! before the finalizer goes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 mod mockapi;
@@ -14,8 +15,9 @@ use kube::runtime::events::{Recorder, Reporter};
 use kube::{Client, Resource};
 use mockapi::{example, step, verify};
 use polyfleet_core::Money;
-use polyfleet_core::risk::RiskSnapshot;
+use polyfleet_core::risk::{RiskSnapshot, Trip, TripState};
 use polyfleet_crds::RiskPolicy;
+use polyfleet_crds::risk_policy::RiskMode;
 use polyfleet_operator::controller::risk_policy::{FINALIZER, RiskContext, desired_status, reconcile};
 use polyfleet_operator::limits::{LimitsStore, MemoryLimits};
 use polyfleet_operator::planner::risk::limits;
@@ -107,7 +109,8 @@ async fn limits_are_written_and_status_aggregates_the_store() {
         "polyfleet_operator_policy_exposure_usdc{namespace=\"trading\",policy=\"default\"} 12.5",
         "polyfleet_operator_policy_daily_pnl_usdc{namespace=\"trading\",policy=\"default\"} -1.25",
         "polyfleet_operator_policy_drawdown_usdc{namespace=\"trading\",policy=\"default\"} 4.25",
-        "polyfleet_operator_policy_kill_switch{namespace=\"trading\",policy=\"default\"} 0",
+        "polyfleet_operator_policy_mode{namespace=\"trading\",policy=\"default\",mode=\"off\"} 1",
+        "polyfleet_operator_policy_mode{namespace=\"trading\",policy=\"default\",mode=\"halt\"} 0",
         "polyfleet_operator_policy_limit_usdc{namespace=\"trading\",policy=\"default\",limit=\"gross_exposure\"} 500.0",
         "polyfleet_operator_policy_worst_case_loss_usdc{namespace=\"trading\",policy=\"default\"} 2.5",
         "polyfleet_operator_policy_limit_usdc{namespace=\"trading\",policy=\"default\",limit=\"loss_at_resolution\"} 100.0",
@@ -121,7 +124,7 @@ async fn a_kill_switch_is_written_at_once_and_an_idle_reconcile_writes_nothing()
     let store = MemoryLimits::default();
     let mut p = policy();
     store.set_limits("trading", "default", &limits(&p.spec)).await.unwrap();
-    let status = desired_status(None, 3, Ok(&RiskSnapshot::default()), 0, "2026-11-22T08:00:00Z");
+    let status = desired_status(None, 3, &limits(&p.spec), Ok(&RiskSnapshot::default()), 0, "2026-11-22T08:00:00Z");
     // (The one Strategy under the policy counted, as the reconcile counts it.)
     p.status = Some(polyfleet_crds::RiskPolicyStatus { strategies: 1, ..status });
     // Idle: same limits, same status: no request but nothing to answer.
@@ -130,18 +133,93 @@ async fn a_kill_switch_is_written_at_once_and_an_idle_reconcile_writes_nothing()
     reconcile(Arc::new(p.clone()), ctx).await.unwrap();
     server.await.unwrap();
     assert_eq!(*store.writes.lock().unwrap(), 1, "only the setup's write");
-    // Kill switch: written, and a Warning event; status unchanged.
-    p.spec.kill_switch = true;
+    // Halt: written, a Warning event, and the mode in status.
+    p.spec.kill_switch = RiskMode::Halt;
     let (ctx, handle) = context(store.clone());
     let mut ev = step(Method::POST, "/events", StatusCode::CREATED, event_response());
     ev.check = Box::new(|b| {
         assert_eq!(b["type"], "Warning");
-        assert!(b["note"].as_str().unwrap().contains("kill switch"));
+        assert!(b["note"].as_str().unwrap().contains("HALT"), "{b}");
     });
-    let server = tokio::spawn(verify(handle, vec![ev]));
+    let mut status = step(Method::PATCH, &format!("{PATH}/status"), StatusCode::OK, serde_json::to_value(&p).unwrap());
+    status.check = Box::new(|b| assert_eq!(b["status"]["mode"], "halt"));
+    let server = tokio::spawn(verify(handle, vec![ev, status]));
     reconcile(Arc::new(p.clone()), ctx).await.unwrap();
     server.await.unwrap();
-    assert!(store.limits("trading", "default").await.unwrap().unwrap().kill_switch);
+    assert_eq!(store.limits("trading", "default").await.unwrap().unwrap().mode, polyfleet_core::risk::RiskMode::Halt);
+}
+
+#[tokio::test]
+async fn a_trip_shows_in_status_and_events_and_a_reset_is_recorded() {
+    let store = MemoryLimits::default();
+    let mut p = policy();
+    p.spec.trip_cooldown_seconds = Some(3600);
+    store.set_limits("trading", "default", &limits(&p.spec)).await.unwrap();
+    let calm = desired_status(None, 3, &limits(&p.spec), Ok(&RiskSnapshot::default()), 0, "2026-11-22T08:00:00Z");
+    p.status = Some(polyfleet_crds::RiskPolicyStatus { strategies: 1, ..calm });
+    // The store says: a daily-loss trip a second ago, the policy's first.
+    let since = k8s_openapi::jiff::Timestamp::now().as_millisecond() as u64 - 1_000;
+    let trips = TripState { current: Some((Trip::DailyLoss, since)), daily_loss_trips: 1, drawdown_trips: 0 };
+    store.snapshots.lock().unwrap().insert(("trading".into(), "default".into()), RiskSnapshot { trips, ..snapshot() });
+    let (ctx, handle) = context(store.clone());
+    let mut ev = step(Method::POST, "/events", StatusCode::CREATED, event_response());
+    ev.check = Box::new(|b| {
+        assert_eq!((b["type"].as_str(), b["reason"].as_str()), (Some("Warning"), Some("Tripped")));
+        assert!(b["note"].as_str().unwrap().contains("dailyLoss"), "{b}");
+    });
+    let mut status = step(Method::PATCH, &format!("{PATH}/status"), StatusCode::OK, serde_json::to_value(&p).unwrap());
+    status.check = Box::new(|b| {
+        let s = &b["status"];
+        assert_eq!(s["mode"], "reduceOnly");
+        assert_eq!(s["trip"]["reason"], "dailyLoss");
+        assert!(s["trip"]["until"].is_string(), "the cooldown's end: {s}");
+        assert_eq!((s["dailyLossTrips"].as_i64(), s["drawdownTrips"].as_i64()), (Some(1), Some(0)));
+        assert_eq!(s["trippedBreakers"], json!(["dailyLoss"]));
+        let tripped = s["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Tripped").unwrap().clone();
+        assert_eq!((tripped["status"].as_str(), tripped["reason"].as_str()), (Some("True"), Some("DailyLoss")));
+    });
+    let server = tokio::spawn(verify(handle, vec![ev, status]));
+    reconcile(Arc::new(p.clone()), ctx.clone()).await.unwrap();
+    server.await.unwrap();
+    use polyfleet_operator::metrics::Probe;
+    let text = ctx.metrics.render();
+    for line in [
+        "polyfleet_operator_policy_mode{namespace=\"trading\",policy=\"default\",mode=\"reduceOnly\"} 1",
+        "polyfleet_operator_policy_trips{namespace=\"trading\",policy=\"default\",limit=\"daily_loss\"} 1",
+    ] {
+        assert!(text.contains(line), "{line} not in {text}");
+    }
+    // The reset: written with a TripsReset event naming the trip it clears.
+    let tripped = desired_status(
+        None,
+        3,
+        &limits(&p.spec),
+        Ok(&RiskSnapshot { trips, ..snapshot() }),
+        since,
+        "2026-11-22T08:00:00Z",
+    );
+    p.status = Some(polyfleet_crds::RiskPolicyStatus { strategies: 1, ..tripped });
+    p.spec.reset_trips = 1;
+    store.snapshots.lock().unwrap().insert(
+        ("trading".into(), "default".into()),
+        RiskSnapshot { trips: TripState { current: None, ..trips }, reset_seen: 1, ..snapshot() },
+    );
+    let (ctx, handle) = context(store.clone());
+    let mut ev = step(Method::POST, "/events", StatusCode::CREATED, event_response());
+    ev.check = Box::new(|b| {
+        assert_eq!(b["reason"], "TripsReset");
+        assert!(b["note"].as_str().unwrap().contains("the dailyLoss trip since"), "{b}");
+    });
+    let mut status = step(Method::PATCH, &format!("{PATH}/status"), StatusCode::OK, serde_json::to_value(&p).unwrap());
+    status.check = Box::new(|b| {
+        let s = &b["status"];
+        assert_eq!((s["mode"].as_str(), s["resetTripsApplied"].as_i64()), (Some("off"), Some(1)));
+        assert!(s["trip"].is_null(), "{s}");
+    });
+    let server = tokio::spawn(verify(handle, vec![ev, status]));
+    reconcile(Arc::new(p.clone()), ctx).await.unwrap();
+    server.await.unwrap();
+    assert_eq!(store.limits("trading", "default").await.unwrap().unwrap().reset, 1);
 }
 
 #[tokio::test]

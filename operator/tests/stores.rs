@@ -76,7 +76,9 @@ async fn limits_travel_through_the_redis_risk_store() {
     let store = RedisRiskStore::connect(&server.url).await.unwrap();
     let limits_store = StoreLimits(Lazy::ready("Redis", store.clone()));
     let l = RiskLimits {
-        kill_switch: true,
+        mode: polyfleet_core::risk::RiskMode::Halt,
+        reset: 0,
+        trip_cooldown_ms: None,
         max_order_size: Quantity::from_micros(1_000_000),
         max_order_notional: Money::from_micros(2_000_000),
         max_position_per_market: Quantity::from_micros(3_000_000),
@@ -84,6 +86,7 @@ async fn limits_travel_through_the_redis_risk_store() {
         max_daily_loss: Money::from_micros(5_000_000),
         max_drawdown: Money::from_micros(6_000_000),
         max_orders_per_minute: 7,
+        max_orders_per_day: None,
         min_book_liquidity: Some(Money::from_micros(8_000_000)),
         circuit_breaker: Some((3, 9_000)),
         max_loss_at_resolution: Some(Money::from_micros(10_000_000)),

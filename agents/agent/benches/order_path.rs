@@ -40,7 +40,9 @@ fn now_ns() -> u64 {
 
 fn limits() -> RiskLimits {
     RiskLimits {
-        kill_switch: false,
+        mode: polyfleet_core::risk::RiskMode::Off,
+        reset: 0,
+        trip_cooldown_ms: None,
         max_order_size: Quantity::from_micros(1_000_000_000),
         max_order_notional: Money::from_micros(1_000_000_000),
         max_position_per_market: Quantity::from_micros(1_000_000_000_000),
@@ -48,6 +50,7 @@ fn limits() -> RiskLimits {
         max_daily_loss: Money::from_micros(1_000_000_000),
         max_drawdown: Money::from_micros(1_000_000_000),
         max_orders_per_minute: 2_000_000,
+        max_orders_per_day: None,
         min_book_liquidity: Some(Money::from_micros(1_000_000)),
         circuit_breaker: None,
         max_loss_at_resolution: None,

@@ -13,8 +13,11 @@
 //!    then adopted, not sent again); otherwise it is reported rejected and its reservation
 //!    released, never executed late.
 //!
-//! A live order is executed only while its RiskPolicy's kill switch is off (read from the store
-//! right before). Events the venue reports on its own (fills of resting orders, settlement,
+//! A live order is executed only while its RiskPolicy's mode admits it (read from the store right
+//! before: `halt` admits nothing, `reduceOnly` (declared, or tripped by a daily loss or drawdown)
+//! only sells). On every timer tick the modes of the policies with working orders are read again
+//! and what a mode no longer admits is cancelled at the venue: every open order under `halt`,
+//! open buys under `reduceOnly`. Events the venue reports on its own (fills of resting orders, settlement,
 //! FAILED trades, venue cancels) are committed like any other; orders that finished recently
 //! stay known so that their late fills and settlements still book.
 //!
@@ -41,12 +44,13 @@ use futures::StreamExt;
 use polyfleet_core::accounting::Ledger;
 use polyfleet_core::accounting::lifecycle::Booking;
 use polyfleet_core::exec::paper::{ExecEvent, refusal};
+use polyfleet_core::risk::RiskMode;
 use polyfleet_core::wire::{
     CtfDecision, CtfIntent, CtfOp, CtfReport, CtfStatus, Fill, Intent, Liquidity, MarketEvent, MarketEventBody, Mode,
-    OrderIntent, OrderStatus, OrderUpdate, Resolution, RiskDecision, Verdict, WireMessage, decode, encode, kind_of,
-    subjects,
+    OrderIntent, OrderStatus, OrderUpdate, Resolution, RiskDecision, TimeInForce, Verdict, WireMessage, decode, encode,
+    kind_of, subjects,
 };
-use polyfleet_core::{ClientOrderId, ConditionId};
+use polyfleet_core::{ClientOrderId, ConditionId, Side};
 use polyfleet_io::bus::{Bus, ConsumerSpec, Delivery};
 use polyfleet_io::risk_store::{Claim, FillCommit, PolicyKey, RiskStore};
 use polyfleet_io::telemetry;
@@ -123,7 +127,13 @@ struct Agent<B: Bus, S: RiskStore, E: Executor> {
     unsettled: Vec<((String, String), Resolution)>,
     /// Markets the venue does not take orders on now (closed, awaiting resolution).
     halted: HashSet<ConditionId>,
+    /// Orders a mode cancelled, with when (Unix ns): asked again only after [`MODE_CANCEL_RETRY_NS`]
+    /// (a live cancel is confirmed by the venue later; the order stays working until then).
+    mode_cancelled: HashMap<ClientOrderId, u64>,
 }
+
+/// A mode's cancel of an order still working this long after it was asked is asked again.
+const MODE_CANCEL_RETRY_NS: u64 = 5_000_000_000;
 
 /// Deliveries of a redemption this agent defers while its market's settlement is not booked
 /// (ack wait apart: about 20 s); the last one executes it.
@@ -172,6 +182,7 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
         resolutions: vec![],
         unsettled: vec![],
         halted: HashSet::new(),
+        mode_cancelled: HashMap::new(),
     };
     // Orders a previous run left at the venue: adopted, and what happened to them booked.
     let (adopted, events) = agent.executor.start_up(now_ns()).await;
@@ -215,6 +226,7 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
                 agent.settle(events).await;
                 agent.retry_settlements().await;
                 agent.mark_to_market().await;
+                agent.enforce_modes().await;
             }
         }
     }
@@ -378,8 +390,8 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
                     let outcome = encode_outcome(&events);
                     self.commit_and_publish(&intent, events, Some(outcome)).await
                 }
-                Ok(Claim::Fresh) if intent.mode == Mode::Live && self.killed(&policy).await => {
-                    let events = vec![refusal(&intent, "the risk policy's kill switch is on", now_ns())];
+                Ok(Claim::Fresh) if intent.mode == Mode::Live && !self.admitted(&policy, intent.side).await => {
+                    let events = vec![refusal(&intent, "the risk policy's mode no longer admits it", now_ns())];
                     let outcome = encode_outcome(&events);
                     self.commit_and_publish(&intent, events, Some(outcome)).await
                 }
@@ -462,12 +474,42 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
         }
     }
 
-    /// Whether the policy's kill switch is on now (an unreadable store counts as on).
-    async fn killed(&self, policy: &PolicyKey) -> bool {
-        match self.store.limits(policy).await {
-            Ok(Some(l)) => l.kill_switch,
-            Ok(None) => true,
-            Err(_) => true,
+    /// Whether the policy's mode admits an order on `side` now (an unreadable store or a policy
+    /// without limits admits nothing).
+    async fn admitted(&self, policy: &PolicyKey, side: Side) -> bool {
+        matches!(self.store.mode(policy, now_ms()).await, Ok(Some(mode)) if mode.admits(side))
+    }
+
+    /// Cancels the resting orders their policy's mode no longer admits (all under `halt`, buys
+    /// under `reduceOnly`). A policy whose mode cannot be read keeps its orders until the next
+    /// tick: a store outage must not cancel a book of quotes.
+    async fn enforce_modes(&mut self) {
+        let mut modes: HashMap<PolicyKey, Option<RiskMode>> = HashMap::new();
+        let mut doomed = vec![];
+        let now = now_ns();
+        self.mode_cancelled
+            .retain(|id, at| self.working.contains_key(id) && now < at.saturating_add(MODE_CANCEL_RETRY_NS));
+        // FOK and FAK orders never rest (one still "working" awaits its trades' settlement).
+        let rests = |i: &OrderIntent| matches!(i.tif, TimeInForce::Gtc | TimeInForce::Gtd { .. });
+        for (id, intent) in self.working.iter().filter(|(id, i)| rests(i) && !self.mode_cancelled.contains_key(id)) {
+            let policy = PolicyKey::of_intent(intent);
+            if !modes.contains_key(&policy) {
+                let mode = self.store.mode(&policy, now_ms()).await.ok().flatten();
+                modes.insert(policy.clone(), mode);
+            }
+            if let Some(Some(mode)) = modes.get(&policy)
+                && !mode.admits(intent.side)
+            {
+                doomed.push((*id, *mode));
+            }
+        }
+        for (id, mode) in doomed {
+            self.mode_cancelled.insert(id, now);
+            self.metrics.mode_cancels.get_or_create(&KindLabel { kind: mode.as_str().to_string() }).inc();
+            let why = format!("the risk policy is {}", mode.as_str());
+            tracing::warn!(order = %id, mode = mode.as_str(), "cancelling an order its policy's mode no longer admits");
+            let events = self.executor.cancel(&id, &why, now_ns()).await;
+            self.settle(events).await;
         }
     }
 

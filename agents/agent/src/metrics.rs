@@ -202,6 +202,9 @@ pub struct OrderPathMetrics {
     pub fills: Family<KindLabel, Counter>,
     /// Execution: approvals seen again and answered from the recorded outcome.
     pub replays: Counter,
+    /// Execution: working orders cancelled because their policy's mode no longer admits them, by
+    /// mode (`reduceOnly`, `halt`).
+    pub mode_cancels: Family<KindLabel, Counter>,
     /// Positions settled at a market's resolution (one per strategy and market).
     pub settlements: Counter,
     /// PnL realized by settlements, micro-USDC (negative when positions lost).
@@ -257,6 +260,7 @@ impl OrderPathMetrics {
             orders: Family::default(),
             fills: Family::default(),
             replays: Counter::default(),
+            mode_cancels: Family::default(),
             settlements: Counter::default(),
             settled_pnl_micros: Gauge::default(),
             ctf_ops: Family::default(),
@@ -284,6 +288,11 @@ impl OrderPathMetrics {
         registry.register("orders", "Order updates by status", m.orders.clone());
         registry.register("fills", "Fills by liquidity", m.fills.clone());
         registry.register("replays", "Redelivered approvals answered from the record", m.replays.clone());
+        registry.register(
+            "mode_cancels",
+            "Working orders cancelled because their policy's mode no longer admits them",
+            m.mode_cancels.clone(),
+        );
         registry.register("settlements", "Strategy positions settled at a market's resolution", m.settlements.clone());
         registry.register(
             "settled_pnl_micros",

@@ -6,7 +6,8 @@
 //! The legs of a set arrive as one intent and are decided as one (every leg approved or none),
 //! each leg then getting its own decision. Conditional-token operations are decided too: a split
 //! reserves its cost like the purchase of both tokens, a merge, redeem or convert is approved
-//! when well formed (it only gives exposure back; see [`polyfleet_core::exec::ctf`]).
+//! when well formed unless the policy is halted (it only gives exposure back; see
+//! [`polyfleet_core::exec::ctf`]).
 //!
 //! Fails closed: when the store cannot be reached the intent is rejected with
 //! `risk_store_unavailable`, counted, and logged; nothing is approved without the store.
@@ -20,7 +21,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::StreamExt;
 use polyfleet_core::book::BookFollower;
-use polyfleet_core::risk::book_liquidity;
+use polyfleet_core::risk::{RiskMode, book_liquidity};
 use polyfleet_core::wire::{
     CtfDecision, CtfIntent, Intent, MarketEvent, OrderIntent, RejectReason, RiskDecision, Verdict, decode, encode,
     subjects,
@@ -241,7 +242,8 @@ async fn decide<B: Bus, S: RiskStore>(
 
 /// Decides a conditional-token operation (see [`polyfleet_core::exec::ctf`]): a split as two
 /// purchases, reserved in the store's one atomic call; a merge, redeem or convert approved when
-/// well formed and the policy is known (it only gives exposure back). Publishes the decision.
+/// well formed and the policy is known and not halted (it only gives exposure back, so it passes
+/// under reduce-only). Publishes the decision.
 async fn decide_ctf<B: Bus, S: RiskStore>(
     bus: &B,
     store: &S,
@@ -262,7 +264,12 @@ async fn decide_ctf<B: Bus, S: RiskStore>(
         },
         (Ok(()), Some(legs)) => {
             let decided = if legs.is_empty() {
-                store.limits(&policy).await.map(|l| if l.is_some() { Ok(()) } else { Err(RejectReason::UnknownPolicy) })
+                // It only gives exposure back: refused only when the policy is halted.
+                store.limits(&policy).await.map(|l| match l {
+                    None => Err(RejectReason::UnknownPolicy),
+                    Some(l) if l.mode == RiskMode::Halt => Err(RejectReason::KillSwitch),
+                    Some(_) => Ok(()),
+                })
             } else {
                 store.decide_set(&policy, &legs, &[None, None], now_ms()).await
             };

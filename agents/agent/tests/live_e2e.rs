@@ -5,13 +5,14 @@
 //! 1. A mispriced neg-risk event: the strategy's set is posted through the SDK, filled, and each
 //!    fill settles (MATCHED, then CONFIRMED on the user channel); positions match the fills.
 //! 2. The venue's trades FAIL: the fills are reversed in the ledger and the risk store.
-//! 3. A resting order is placed and cancelled through the SDK.
+//! 3. A resting order is placed and cancelled through the SDK; under a reduce-only policy the
+//!    execution agent cancels a resting buy at the venue, and the gateway refuses a new one.
 //! 4. A resting order is left when the execution agent is killed (SIGKILL): the dead-man switch
 //!    cancels it once heartbeats stop.
 //! 5. While the agent is down, an order it had claimed and posted (the crash window between
 //!    posting and committing) is redelivered: the restarted agent finds it at the venue and does
 //!    not post it again; the order the dead-man switch cancelled is reported cancelled.
-//! 6. The kill switch flipped after an approval: the order is not sent.
+//! 6. The kill switch (halt) flipped after an approval: the order is not sent.
 //! 8. The event resolves: the execution agent settles the set, and the strategy's redemption of
 //!    its winning leg, in live mode, is a signed transaction on the simulator's chain (never a
 //!    real one): the wallet's tokens and pUSD move by exactly what the ledger books.
@@ -315,6 +316,40 @@ async fn live_trading_against_the_simulators_order_api() {
         .await;
     assert_eq!(sim.open_orders().await, 0);
 
+    // 3b. Reduce-only: the execution agent cancels a resting buy at the venue once its policy's
+    // mode no longer admits it (read on its 500 ms timer); a new buy is refused by the gateway.
+    let rest2 = manual("rest-2", (m0, t0), Side::Buy, bid, 10, TimeInForce::Gtc, true);
+    publish(&bus, Intent::Place(rest2), "rest-2").await;
+    wait_until("the order rests", Duration::from_secs(10), || {
+        update_of(&seen, "rest-2", OrderStatus::Resting).is_some()
+    })
+    .await;
+    assert_eq!(sim.open_orders().await, 1);
+    let reduce_only =
+        polyfleet_core::risk::RiskLimits { mode: polyfleet_core::risk::RiskMode::ReduceOnly, ..limits(false) };
+    store.set_limits(&policy, &reduce_only).await.unwrap();
+    wait_until("the reduce-only cancel", Duration::from_secs(10), || {
+        update_of(&seen, "rest-2", OrderStatus::Cancelled).is_some()
+    })
+    .await;
+    assert_eq!(sim.open_orders().await, 0, "cancelled at the venue");
+    let text = exec.metrics_text().await;
+    assert!(
+        text.contains(r#"polyfleet_execution_mode_cancels_total{kind="reduceOnly"} 1"#),
+        "{}",
+        text.lines().filter(|l| l.contains("mode_cancels")).collect::<Vec<_>>().join("\n")
+    );
+    let refused = manual("rest-3", (m0, t0), Side::Buy, bid, 10, TimeInForce::Gtc, true);
+    publish(&bus, Intent::Place(refused), "rest-3").await;
+    wait_until("the reduce-only refusal", Duration::from_secs(10), || {
+        seen.lock().unwrap().decisions.iter().any(|d| {
+            d.intent.client_order_id.as_str() == "rest-3"
+                && matches!(d.verdict, Verdict::Rejected { reason: polyfleet_core::wire::RejectReason::ReduceOnly, .. })
+        })
+    })
+    .await;
+    store.set_limits(&policy, &limits(false)).await.unwrap();
+
     // 4. The dead-man switch: a resting order, then the agent dies.
     let keep = manual("deadman-1", (m0, t0), Side::Buy, bid, 10, TimeInForce::Gtc, true);
     publish(&bus, Intent::Place(keep), "deadman-1").await;
@@ -393,7 +428,7 @@ async fn live_trading_against_the_simulators_order_api() {
         update_of(&seen, "killed-1", OrderStatus::Rejected).is_some()
     })
     .await;
-    assert!(update_of(&seen, "killed-1", OrderStatus::Rejected).unwrap().reason.unwrap().contains("kill switch"));
+    assert!(update_of(&seen, "killed-1", OrderStatus::Rejected).unwrap().reason.unwrap().contains("mode"));
     assert_eq!(sim.order_posts(), posts, "nothing sent under the kill switch");
     store.set_limits(&policy, &limits(false)).await.unwrap();
 

@@ -5,7 +5,9 @@
 //! 1. The simulator misprices a neg-risk event: exactly one complete set (one FOK buy per
 //!    outcome, sized by the leg cap) is approved and filled at the simulator's asks with V2
 //!    fees, and the risk store's positions, exposure and PnL equal the sum of the fills.
-//! 2. The kill switch flips: the next intents are rejected with `kill_switch`.
+//! 2. The kill switch flips (halt): the next intents are rejected with `kill_switch`; the taker
+//!    fees' realized loss trips a daily-loss limit set at it: buys refused for the trip, until a
+//!    reset clears it and the next set trades.
 //! 3. Redis stops: intents are rejected with `risk_store_unavailable` (fail closed); Redis comes
 //!    back and orders are approved and filled again.
 //! 4. The execution agent is killed (SIGKILL) while executing and restarted: no fill twice.
@@ -281,6 +283,33 @@ async fn order_path_end_to_end() {
         snap.exposure,
         after.exposure
     );
+    store.set_limits(&policy, &limits(false)).await.unwrap();
+
+    // 2d. A daily-loss trip: the sets' taker fees are today's realized loss; with the limit at
+    // that loss the next decision trips the policy into reduce-only and the strategy's buys are
+    // refused for the trip. A reset (the limits' counter changed, as a RiskPolicy's resetTrips
+    // does) clears it with today's PnL as the baseline, and the next set trades.
+    let snap = store.snapshot(&policy).await.unwrap();
+    assert!(snap.daily_pnl.is_negative(), "taker fees are a realized loss: {snap:?}");
+    let tight = RiskLimits { max_daily_loss: snap.daily_pnl.checked_neg().unwrap(), ..limits(false) };
+    store.set_limits(&policy, &tight).await.unwrap();
+    let before = seen.lock().unwrap().decisions.len();
+    new_opportunity(&sim, 1).await;
+    wait_until("daily-loss refusals", Duration::from_secs(10), || seen.lock().unwrap().decisions.len() >= before + 3)
+        .await;
+    assert_rejected_since(&seen, before, RejectReason::DailyLoss);
+    let tripped = store.snapshot(&policy).await.unwrap().trips;
+    assert_eq!(tripped.current.map(|(t, _)| t), Some(polyfleet_core::risk::Trip::DailyLoss));
+    assert_eq!(store.mode(&policy, u64::MAX / 2).await.unwrap(), Some(polyfleet_core::risk::RiskMode::ReduceOnly));
+    store.set_limits(&policy, &RiskLimits { reset: 1, ..tight }).await.unwrap();
+    let after_reset = store.snapshot(&policy).await.unwrap();
+    assert_eq!((after_reset.trips.current, after_reset.daily_base), (None, after_reset.daily_pnl));
+    let fills_before = seen.lock().unwrap().fills.len();
+    new_opportunity(&sim, 1).await;
+    wait_until("a set after the reset", Duration::from_secs(10), || {
+        seen.lock().unwrap().fills.len() >= fills_before + 3
+    })
+    .await;
     store.set_limits(&policy, &limits(false)).await.unwrap();
 
     // 3. Redis stops: fail closed. Then it comes back and orders flow again.

@@ -82,8 +82,18 @@ fn a_mispriced_event_is_bought_as_a_complete_set_and_sold_back_whole() {
 fn limits_stop_orders_and_say_why() {
     let mut sim = quiet_sim();
     let events = scenario(&mut sim, 500);
-    let killed =
-        run(&common::config(&sim, polyfleet_core::risk::RiskLimits { kill_switch: true, ..common::wide() }), &events);
+    let killed = run(
+        &common::config(
+            &sim,
+            polyfleet_core::risk::RiskLimits {
+                mode: polyfleet_core::risk::RiskMode::Halt,
+                reset: 0,
+                trip_cooldown_ms: None,
+                ..common::wide()
+            },
+        ),
+        &events,
+    );
     assert!(killed.fills.is_empty());
     assert!(killed.strategies[0].rejections.get("kill_switch").copied().unwrap_or(0) > 0);
     // The gross exposure limit below one leg's notional rejects the legs, and nothing fills.

@@ -4,8 +4,9 @@
 //! position. The Redis Lua script of the fleet implements the same rules and is tested against
 //! this model; the in-memory risk store of local runs and backtests uses it directly.
 //!
-//! Checks run in a fixed order and the first failing one is the reason: kill switch, circuit
-//! breaker, daily loss, drawdown, order rate, order size, order notional, position per market,
+//! Checks run in a fixed order and the first failing one is the reason: the mode (`halt` refuses
+//! everything; `reduceOnly`, declared or tripped by a daily loss or drawdown past its limit, refuses
+//! buys: see [`mode`]), circuit breaker, order rate, orders per UTC day, order size, order notional, position per market,
 //! gross exposure, book liquidity; then, on the whole order or set, the worst-case loss at
 //! resolution ([`events`]): exposure minus the least the positions pay over every allowed
 //! resolution, the order's effect included. It refuses an order that raises the worst-case loss
@@ -20,6 +21,7 @@
 //! returns the first verdict and changes nothing, so a redelivered intent is harmless.
 
 pub mod events;
+pub mod mode;
 pub mod worst_case;
 
 use std::collections::{HashMap, VecDeque};
@@ -30,6 +32,7 @@ use crate::money::{Money, Price, Quantity, Rounding};
 use crate::side::Side;
 use crate::wire::{CtfIntent, OrderIntent, RejectReason};
 use events::{EventBook, Registered};
+pub use mode::{RiskMode, Trip, TripState};
 
 /// The book liquidity the check compares with the policy's minimum: cash resting on the side
 /// `intent` would take from, within `band_bps` of the best price (one basis point of price is one
@@ -44,8 +47,12 @@ pub fn book_liquidity(books: &TokenMap<BookFollower>, intent: &OrderIntent, band
 /// A RiskPolicy's limits in fixed point.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RiskLimits {
-    /// Refuse every new order.
-    pub kill_switch: bool,
+    /// The declared mode (`killSwitch`): off, reduce-only or halt.
+    pub mode: RiskMode,
+    /// The policy's trip-reset counter (`resetTrips`): a change clears a standing trip.
+    pub reset: u64,
+    /// A trip clears by itself this long (ms) after it happened; `None`: only a reset clears it.
+    pub trip_cooldown_ms: Option<u64>,
     /// Largest size of one order.
     pub max_order_size: Quantity,
     /// Largest notional (price × size) of one order.
@@ -54,12 +61,14 @@ pub struct RiskLimits {
     pub max_position_per_market: Quantity,
     /// Largest cost of everything held plus reserved by open buys.
     pub max_gross_exposure: Money,
-    /// Positive amount: a daily PnL at or below minus this stops new orders.
+    /// Positive amount: a daily PnL at or below minus this trips the policy into reduce-only.
     pub max_daily_loss: Money,
-    /// Positive amount: equity this far below its peak stops new orders.
+    /// Positive amount: equity this far below its peak trips the policy into reduce-only.
     pub max_drawdown: Money,
     /// Most orders in any sliding minute.
     pub max_orders_per_minute: u32,
+    /// Most orders per UTC day; `None`: no limit.
+    pub max_orders_per_day: Option<u32>,
     /// Cash that must rest on the side an order takes from (computed by the caller from the book
     /// within the policy's band); `None` disables the check.
     pub min_book_liquidity: Option<Money>,
@@ -93,6 +102,8 @@ pub struct RiskSnapshot {
     pub open_reservations: usize,
     /// Approvals inside the order-rate window.
     pub recent_orders: usize,
+    /// Approvals this UTC day.
+    pub day_orders: u32,
     /// UTC day (days since the epoch) the daily PnL belongs to.
     pub day: u64,
     /// Today's realized PnL.
@@ -107,6 +118,12 @@ pub struct RiskSnapshot {
     pub breaker_until_ms: u64,
     /// The least the positions (open buys included) pay at resolution.
     pub floor: Money,
+    /// The daily PnL the daily loss counts from (its value at the last reset; 0 each new day).
+    pub daily_base: Money,
+    /// The standing trip and the trips so far.
+    pub trips: TripState,
+    /// The last trip-reset counter applied.
+    pub reset_seen: u64,
 }
 
 impl RiskSnapshot {
@@ -126,6 +143,7 @@ pub struct RiskState {
     reservations: HashMap<ClientOrderId, Reservation>,
     decided: HashMap<ClientOrderId, Result<(), RejectReason>>,
     recent: VecDeque<u64>,
+    day_orders: u32,
     day: u64,
     daily_pnl: Money,
     equity: Money,
@@ -138,6 +156,9 @@ pub struct RiskState {
     loss_counted: bool,
     breaker_until_ms: u64,
     events: EventBook,
+    daily_base: Money,
+    trips: TripState,
+    reset_seen: u64,
 }
 
 impl RiskState {
@@ -181,6 +202,7 @@ impl RiskState {
             positions,
             open_reservations: self.reservations.len(),
             recent_orders: self.recent.len(),
+            day_orders: self.day_orders,
             day: self.day,
             daily_pnl: self.daily_pnl,
             equity: self.equity,
@@ -188,7 +210,61 @@ impl RiskState {
             consecutive_losses: self.consecutive_losses,
             breaker_until_ms: self.breaker_until_ms,
             floor: self.events.floor(),
+            daily_base: self.daily_base,
+            trips: self.trips,
+            reset_seen: self.reset_seen,
         }
+    }
+
+    /// The standing trip and the trips so far.
+    pub fn trips(&self) -> TripState {
+        self.trips
+    }
+
+    /// The mode in force under `limits` at `now_ms`: the declared one, or reduce-only while a
+    /// trip stands (and its cooldown, if any, is not over).
+    pub fn effective_mode(&self, limits: &RiskLimits, now_ms: u64) -> RiskMode {
+        self.trips.effective_at(limits.mode, limits.trip_cooldown_ms, now_ms)
+    }
+
+    /// New limits written (the store does this when the operator writes them): a changed
+    /// trip-reset counter clears a standing trip, with the loss it tripped on as the new baseline.
+    pub fn set_limits(&mut self, limits: &RiskLimits) {
+        if limits.reset != self.reset_seen {
+            self.reset_seen = limits.reset;
+            self.clear_trip();
+        }
+    }
+
+    /// Clears a standing trip, if any: the daily loss counts from today's PnL now and the
+    /// drawdown from the equity now.
+    fn clear_trip(&mut self) {
+        if self.trips.current.take().is_some() {
+            self.daily_base = self.daily_pnl;
+            self.peak = self.equity;
+        }
+    }
+
+    /// The trip rules at `now_ms`: a trip whose cooldown is over clears; without a trip, a daily
+    /// loss or drawdown past its limit trips (daily loss first).
+    fn update_trip(&mut self, limits: &RiskLimits, now_ms: u64) {
+        if self.trips.until(limits.trip_cooldown_ms).is_some_and(|until| now_ms >= until) {
+            self.clear_trip();
+        }
+        if self.trips.current.is_some() {
+            return;
+        }
+        let lost = self.daily_base.checked_sub(self.daily_pnl).unwrap_or(Money::ZERO);
+        let trip = if lost >= limits.max_daily_loss {
+            self.trips.daily_loss_trips += 1;
+            Trip::DailyLoss
+        } else if self.drawdown() >= limits.max_drawdown {
+            self.trips.drawdown_trips += 1;
+            Trip::Drawdown
+        } else {
+            return;
+        };
+        self.trips.current = Some((trip, now_ms));
     }
 
     fn roll_day(&mut self, now_ms: u64) {
@@ -196,6 +272,8 @@ impl RiskState {
         if day != self.day {
             self.day = day;
             self.daily_pnl = Money::ZERO;
+            self.daily_base = Money::ZERO;
+            self.day_orders = 0;
         }
     }
 
@@ -265,6 +343,7 @@ impl RiskState {
             for leg in &legs[..approved] {
                 self.release(&leg.client_order_id);
                 self.recent.pop_back();
+                self.day_orders = self.day_orders.saturating_sub(1);
             }
             self.events.unregister(&registered, &self.positions);
         }
@@ -276,12 +355,13 @@ impl RiskState {
 
     /// Decides a conditional-token operation (see [`crate::exec::ctf`]): a split as a set of two
     /// purchases at half a USDC, reserved on approval; a well-formed merge, redeem or convert
-    /// approved with nothing reserved. A malformed one is `Invalid`.
+    /// approved with nothing reserved (it only gives exposure back) unless the policy is halted.
+    /// A malformed one is `Invalid`.
     pub fn check_ctf(&mut self, limits: &RiskLimits, intent: &CtfIntent, now_ms: u64) -> Result<(), RejectReason> {
         crate::exec::ctf::shape(&intent.op).map_err(|_| RejectReason::Invalid)?;
         let legs = crate::exec::ctf::reservation_legs(intent).ok_or(RejectReason::Invalid)?;
         if legs.is_empty() {
-            return Ok(());
+            return if limits.mode == RiskMode::Halt { Err(RejectReason::KillSwitch) } else { Ok(()) };
         }
         self.check_set(limits, &legs, &[None, None], now_ms)
     }
@@ -297,20 +377,26 @@ impl RiskState {
         while self.recent.front().is_some_and(|&t| t + MINUTE_MS <= now_ms) {
             self.recent.pop_front();
         }
-        if limits.kill_switch {
+        self.update_trip(limits, now_ms);
+        if limits.mode == RiskMode::Halt {
             return Err(RejectReason::KillSwitch);
         }
         if self.breaker_tripped(now_ms) {
             return Err(RejectReason::CircuitBreaker);
         }
-        if self.daily_pnl.checked_add(limits.max_daily_loss).is_some_and(|m| m.micros() <= 0) {
-            return Err(RejectReason::DailyLoss);
-        }
-        if self.drawdown() >= limits.max_drawdown {
-            return Err(RejectReason::Drawdown);
+        if intent.side == Side::Buy {
+            if limits.mode == RiskMode::ReduceOnly {
+                return Err(RejectReason::ReduceOnly);
+            }
+            if let Some((trip, _)) = self.trips.current {
+                return Err(trip.reason());
+            }
         }
         if self.recent.len() as u64 >= u64::from(limits.max_orders_per_minute) {
             return Err(RejectReason::OrderRate);
+        }
+        if limits.max_orders_per_day.is_some_and(|max| self.day_orders >= max) {
+            return Err(RejectReason::DailyOrders);
         }
         if intent.size > limits.max_order_size {
             return Err(RejectReason::MaxOrderSize);
@@ -335,6 +421,7 @@ impl RiskState {
         }
         // Approved: reserve.
         self.recent.push_back(now_ms);
+        self.day_orders += 1;
         if intent.side == Side::Buy {
             self.exposure = self.exposure.checked_add(notional).unwrap_or(self.exposure);
             self.positions.insert(intent.token, held.saturating_add(intent.size));

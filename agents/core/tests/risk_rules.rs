@@ -3,7 +3,7 @@
 //! the consecutive-loss breaker with its cooldown.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
-use polyfleet_core::risk::{RiskLimits, RiskState};
+use polyfleet_core::risk::{RiskLimits, RiskMode, RiskState, Trip};
 use polyfleet_core::wire::{Mode, OrderIntent, Outcome, RejectReason, TimeInForce};
 use polyfleet_core::{ClientOrderId, ConditionId, Money, Price, Quantity, Side, TokenId};
 
@@ -16,7 +16,9 @@ fn q(s: &str) -> Quantity {
 
 fn limits() -> RiskLimits {
     RiskLimits {
-        kill_switch: false,
+        mode: polyfleet_core::risk::RiskMode::Off,
+        reset: 0,
+        trip_cooldown_ms: None,
         max_order_size: q("100"),
         max_order_notional: m("50"),
         max_position_per_market: q("150"),
@@ -24,6 +26,7 @@ fn limits() -> RiskLimits {
         max_daily_loss: m("20"),
         max_drawdown: m("30"),
         max_orders_per_minute: 5,
+        max_orders_per_day: None,
         min_book_liquidity: Some(m("10")),
         circuit_breaker: Some((2, 60_000)),
         max_loss_at_resolution: None,
@@ -85,7 +88,8 @@ fn each_limit_rejects_with_its_reason() {
     assert_eq!(s.check(&l, &intent("g2", Side::Buy, "0.01", "1"), LIQ, T0), Err(RejectReason::MaxPosition));
     // Sells add no exposure.
     assert_eq!(s.check(&l, &intent("h", Side::Sell, "0.9", "10"), LIQ, T0), Ok(()));
-    let killed = RiskLimits { kill_switch: true, ..limits() };
+    let killed =
+        RiskLimits { mode: polyfleet_core::risk::RiskMode::Halt, reset: 0, trip_cooldown_ms: None, ..limits() };
     assert_eq!(s.check(&killed, &intent("i", Side::Sell, "0.9", "1"), LIQ, T0), Err(RejectReason::KillSwitch));
 }
 
@@ -151,11 +155,72 @@ fn daily_loss_drawdown_and_breaker() {
     assert_eq!(s.drawdown(), m("26"));
     assert_eq!(s.check(&l, &intent("b", Side::Sell, "0.5", "1"), LIQ, T0 + 61_000), Ok(()));
     s.on_realized(l.circuit_breaker, m("-10"), Some(&oid("s9")), T0 + 62_000);
-    assert_eq!(s.check(&l, &intent("c", Side::Sell, "0.5", "1"), LIQ, T0 + 62_001), Err(RejectReason::DailyLoss));
-    // A new UTC day resets the daily loss, not the drawdown (36 >= 30).
+    // Daily PnL -21 trips the policy into reduce-only: buys are refused for the trip, sells pass.
+    assert_eq!(s.check(&l, &intent("c", Side::Buy, "0.5", "1"), LIQ, T0 + 62_001), Err(RejectReason::DailyLoss));
+    assert_eq!(s.trips().current, Some((Trip::DailyLoss, T0 + 62_001)));
+    assert_eq!(s.effective_mode(&l, T0 + 62_001), RiskMode::ReduceOnly);
+    assert_eq!(s.check(&l, &intent("c2", Side::Sell, "0.5", "1"), LIQ, T0 + 62_002), Ok(()));
+    // The trip stands over the new UTC day (which resets the daily PnL) until it is reset.
     let next_day = T0 + 86_400_000;
-    assert_eq!(s.check(&l, &intent("d", Side::Sell, "0.5", "1"), LIQ, next_day), Err(RejectReason::Drawdown));
+    assert_eq!(s.check(&l, &intent("d", Side::Buy, "0.5", "1"), LIQ, next_day), Err(RejectReason::DailyLoss));
     assert_eq!(s.daily_pnl(), Money::ZERO);
+    // A reset clears it with today's PnL and the equity now as the baselines: the drawdown of
+    // 36 (>= 30) no longer counts.
+    s.set_limits(&RiskLimits { reset: 1, ..l.clone() });
+    assert_eq!(s.trips().current, None);
+    assert_eq!(s.drawdown(), Money::ZERO);
+    assert_eq!(s.check(&l, &intent("e", Side::Buy, "0.5", "1"), LIQ, next_day + 1), Ok(()));
+    assert_eq!((s.trips().daily_loss_trips, s.trips().drawdown_trips), (1, 0));
+}
+
+#[test]
+fn orders_per_day_count_approvals_until_the_utc_day_ends() {
+    let l = RiskLimits { max_orders_per_day: Some(3), max_orders_per_minute: 100, ..limits() };
+    let mut s = RiskState::new();
+    for i in 0..3 {
+        s.check(&l, &intent(&format!("o{i}"), Side::Sell, "0.5", "1"), LIQ, T0 + i * 60_000).unwrap();
+    }
+    assert_eq!(s.check(&l, &intent("x", Side::Sell, "0.5", "1"), LIQ, T0 + 300_000), Err(RejectReason::DailyOrders));
+    // A refused set gives its count back: a set of two with one order left is refused whole.
+    let mut fresh = RiskState::new();
+    fresh.check(&l, &intent("a", Side::Sell, "0.5", "1"), LIQ, T0).unwrap();
+    fresh.check(&l, &intent("b", Side::Sell, "0.5", "1"), LIQ, T0).unwrap();
+    let set = [intent("c", Side::Sell, "0.5", "1"), intent("d", Side::Sell, "0.5", "1")];
+    assert_eq!(fresh.check_set(&l, &set, &[LIQ; 2], T0), Err(RejectReason::DailyOrders));
+    assert_eq!(fresh.snapshot().day_orders, 2);
+    assert_eq!(s.check(&l, &intent("y", Side::Sell, "0.5", "1"), LIQ, T0 + 86_400_000), Ok(()));
+    assert_eq!(s.snapshot().day_orders, 1);
+}
+
+#[test]
+fn declared_modes_and_trip_cooldowns() {
+    let l = RiskLimits { trip_cooldown_ms: Some(60_000), ..limits() };
+    let mut s = RiskState::new();
+    s.check(&l, &intent("a", Side::Buy, "0.5", "10"), LIQ, T0).unwrap();
+    let reduce = RiskLimits { mode: RiskMode::ReduceOnly, ..l.clone() };
+    assert_eq!(s.check(&reduce, &intent("b", Side::Buy, "0.5", "1"), LIQ, T0), Err(RejectReason::ReduceOnly));
+    assert_eq!(s.check(&reduce, &intent("c", Side::Sell, "0.5", "1"), LIQ, T0), Ok(()));
+    let halt = RiskLimits { mode: RiskMode::Halt, ..l.clone() };
+    assert_eq!(s.check(&halt, &intent("d", Side::Sell, "0.5", "1"), LIQ, T0), Err(RejectReason::KillSwitch));
+    // A drawdown of 12 from a peak of 5 (past 10; the day's -7 is within 20) trips; the cooldown
+    // clears it a minute later, with the equity then as the new peak, so trading resumes.
+    let dd = RiskLimits { max_drawdown: m("10"), ..l.clone() };
+    s.on_realized(None, m("5"), None, T0 + 1);
+    s.on_realized(None, m("-12"), None, T0 + 2);
+    assert_eq!(s.check(&dd, &intent("e", Side::Buy, "0.5", "1"), LIQ, T0 + 3), Err(RejectReason::Drawdown));
+    assert_eq!(s.trips().until(dd.trip_cooldown_ms), Some(T0 + 60_003));
+    assert_eq!(s.check(&dd, &intent("f", Side::Buy, "0.5", "1"), LIQ, T0 + 60_002), Err(RejectReason::Drawdown));
+    assert_eq!(s.check(&dd, &intent("g", Side::Buy, "0.5", "1"), LIQ, T0 + 60_003), Ok(()));
+    assert_eq!(s.drawdown(), Money::ZERO);
+    // The daily loss counts from the PnL at the trip's end: -7 today, 20 more to lose.
+    s.on_realized(None, m("-19"), None, T0 + 60_004);
+    assert_eq!(s.check(&l, &intent("h", Side::Buy, "0.5", "1"), LIQ, T0 + 60_005), Ok(()));
+    s.on_realized(None, m("-1"), None, T0 + 60_006);
+    assert_eq!(s.check(&l, &intent("i", Side::Buy, "0.5", "1"), LIQ, T0 + 60_007), Err(RejectReason::DailyLoss));
+    assert_eq!((s.trips().daily_loss_trips, s.trips().drawdown_trips), (1, 1));
+    // A reset counter that did not change clears nothing.
+    s.set_limits(&l);
+    assert!(s.trips().current.is_some());
 }
 
 #[test]

@@ -6,10 +6,13 @@
 //! the limits are wide) on tokens of 60 markets, alternated over five rounds and reported as
 //! the median decisions per second:
 //!
-//! - `previous`: the decision script of the release before the worst-case limit
-//!   (`baseline/decide_fc95e21.lua`), invoked with its own key and argument layout;
+//! - `previous`: the decision script of the release before issue 20's rules (the worst-case
+//!   limit, modes and trips: `baseline/decide_fc95e21.lua`), invoked with its own key and
+//!   argument layout;
+//! - `before modes`: the script of the release before modes and trips
+//!   (`baseline/decide_8a81aef.lua`), undescribed intents;
 //! - `this, undescribed`: this release's store, intents without an outcome (the worst-case
-//!   bookkeeping has nothing to record);
+//!   bookkeeping has nothing to record; the mode and trip rules run on every decision);
 //! - `this, outcomes`: intents describing their tokens (binary YES/NO and three-way neg-risk
 //!   outcomes), with `maxLossAtResolution` set: every decision records, recomputes the event's
 //!   floor and checks the limit.
@@ -34,7 +37,9 @@ const ROUNDS: usize = 5;
 fn limits(worst_case: bool) -> RiskLimits {
     let big = Money::from_micros(1_000_000_000_000_000);
     RiskLimits {
-        kill_switch: false,
+        mode: polyfleet_core::risk::RiskMode::Off,
+        reset: 0,
+        trip_cooldown_ms: None,
         max_order_size: Quantity::from_micros(1_000_000_000),
         max_order_notional: big,
         max_position_per_market: Quantity::from_micros(u64::MAX / 4),
@@ -42,6 +47,7 @@ fn limits(worst_case: bool) -> RiskLimits {
         max_daily_loss: big,
         max_drawdown: big,
         max_orders_per_minute: u32::MAX,
+        max_orders_per_day: None,
         min_book_liquidity: Some(Money::from_micros(1_000_000)),
         circuit_breaker: None,
         max_loss_at_resolution: worst_case.then_some(big),
@@ -89,7 +95,7 @@ fn now_ms() -> u64 {
 }
 
 /// The previous release's script, called the way its store called it.
-async fn previous(con: ConnectionManager, script: Arc<redis::Script>, policy: &str) -> f64 {
+async fn previous(con: ConnectionManager, script: Arc<redis::Script>, policy: &str, outcome_arg: bool) -> f64 {
     let started = Instant::now();
     let mut tasks = vec![];
     for c in 0..CALLERS {
@@ -111,6 +117,9 @@ async fn previous(con: ConnectionManager, script: Arc<redis::Script>, policy: &s
                     .arg(it.price.ticks())
                     .arg(it.size.micros())
                     .arg(10_000_000);
+                if outcome_arg {
+                    inv.arg("-");
+                }
                 let v: String = inv.invoke_async(&mut con).await.unwrap();
                 assert_eq!(v, "ok");
             }
@@ -166,29 +175,34 @@ async fn main() {
     let client = redis::Client::open(redis.url.as_str()).unwrap();
     let con = ConnectionManager::new(client).await.unwrap();
     let script = Arc::new(redis::Script::new(include_str!("baseline/decide_fc95e21.lua")));
-    let (mut old, mut bare, mut described) = (vec![], vec![], vec![]);
-    let mut usec: [Vec<f64>; 3] = [vec![], vec![], vec![]];
+    let modeless = Arc::new(redis::Script::new(include_str!("baseline/decide_8a81aef.lua")));
+    let (mut old, mut before_modes, mut bare, mut described) = (vec![], vec![], vec![], vec![]);
+    let mut usec: [Vec<f64>; 4] = [vec![], vec![], vec![], vec![]];
     let mut stats = con.clone();
     for round in 0..ROUNDS {
         let p = |w: &str| PolicyKey::new("bench", &format!("{w}{round}"));
         // The previous script reads the same limits hash (it ignores the new field).
         store.set_limits(&p("old"), &limits(false)).await.unwrap();
+        store.set_limits(&p("modeless"), &limits(false)).await.unwrap();
         store.set_limits(&p("bare"), &limits(false)).await.unwrap();
         store.set_limits(&p("described"), &limits(true)).await.unwrap();
         reset_stats(&mut stats).await;
-        old.push(previous(con.clone(), script.clone(), &format!("old{round}")).await);
+        old.push(previous(con.clone(), script.clone(), &format!("old{round}"), false).await);
         usec[0].push(server_usec_per_call(&mut stats).await);
         reset_stats(&mut stats).await;
-        bare.push(this(store.clone(), p("bare"), false).await);
+        before_modes.push(previous(con.clone(), modeless.clone(), &format!("modeless{round}"), true).await);
         usec[1].push(server_usec_per_call(&mut stats).await);
         reset_stats(&mut stats).await;
-        described.push(this(store.clone(), p("described"), true).await);
+        bare.push(this(store.clone(), p("bare"), false).await);
         usec[2].push(server_usec_per_call(&mut stats).await);
+        reset_stats(&mut stats).await;
+        described.push(this(store.clone(), p("described"), true).await);
+        usec[3].push(server_usec_per_call(&mut stats).await);
         let snap = store.snapshot(&p("described")).await.unwrap();
         assert!(snap.floor > Money::ZERO, "the binary YES+NO pairs and event sets pay something whatever happens");
     }
-    let (old, bare, described) = (median(old), median(bare), median(described));
-    let [u0, u1, u2] = usec.map(median);
+    let (old, before_modes, bare, described) = (median(old), median(before_modes), median(bare), median(described));
+    let [u0, u1, u2, u3] = usec.map(median);
     println!("risk decisions/s on one Redis, {CALLERS} callers, {DECISIONS} per run, median of {ROUNDS} rounds");
     println!("(and Redis's own time per script call, INFO commandstats):");
     let row = |name: &str, rate: f64, us: f64| {
@@ -199,6 +213,7 @@ async fn main() {
         );
     };
     row("previous release (fc95e21 script)", old, u0);
-    row("this release, undescribed tokens", bare, u1);
-    row("this release, outcomes + worst case", described, u2);
+    row("before modes (8a81aef script)", before_modes, u1);
+    row("this release, undescribed tokens", bare, u2);
+    row("this release, outcomes + worst case", described, u3);
 }

@@ -10,6 +10,7 @@ use polyfleet_core::accounting::lifecycle::{Booking, Lifecycle, LifecycleTotals}
 use polyfleet_core::accounting::{Ledger, Position};
 use polyfleet_core::exec::ctf::{reservation_ids, reservation_legs};
 use polyfleet_core::risk::RiskLimits;
+use polyfleet_core::risk::{RiskMode, Trip};
 use polyfleet_core::wire::{
     CtfIntent, CtfOp, Fill, FillStatus, Liquidity, Mode, OrderIntent, Outcome, RejectReason, Resolution, TimeInForce,
 };
@@ -30,7 +31,9 @@ fn q(s: &str) -> Quantity {
 
 fn limits() -> RiskLimits {
     RiskLimits {
-        kill_switch: false,
+        mode: RiskMode::Off,
+        reset: 0,
+        trip_cooldown_ms: None,
         max_order_size: q("100"),
         max_order_notional: m("50"),
         max_position_per_market: q("150"),
@@ -38,6 +41,7 @@ fn limits() -> RiskLimits {
         max_daily_loss: m("20"),
         max_drawdown: m("30"),
         max_orders_per_minute: 30,
+        max_orders_per_day: None,
         min_book_liquidity: Some(m("10")),
         circuit_breaker: Some((2, 60_000)),
         max_loss_at_resolution: None,
@@ -113,18 +117,75 @@ async fn limits_read_back_and_removal_stops_approvals<S: RiskStore>(s: S, p: Pol
     assert_eq!(v, Err(RejectReason::UnknownPolicy));
 }
 
-async fn kill_switch_flips_take_effect_at_once<S: RiskStore>(s: S, p: PolicyKey) {
+async fn modes_take_effect_at_once<S: RiskStore>(s: S, p: PolicyKey) {
     s.set_limits(&p, &limits()).await.unwrap();
+    assert_eq!(s.mode(&p, T0).await.unwrap(), Some(RiskMode::Off));
     assert_eq!(s.decide(&p, &intent("a", 1, Side::Buy, "0.5", "10"), LIQ, T0).await.unwrap(), Ok(()));
-    s.set_limits(&p, &RiskLimits { kill_switch: true, ..limits() }).await.unwrap();
+    s.set_limits(&p, &RiskLimits { mode: RiskMode::ReduceOnly, ..limits() }).await.unwrap();
+    assert_eq!(s.mode(&p, T0).await.unwrap(), Some(RiskMode::ReduceOnly));
     assert_eq!(
         s.decide(&p, &intent("b", 1, Side::Buy, "0.5", "10"), LIQ, T0).await.unwrap(),
+        Err(RejectReason::ReduceOnly)
+    );
+    assert_eq!(s.decide(&p, &intent("b2", 1, Side::Sell, "0.5", "1"), LIQ, T0).await.unwrap(), Ok(()));
+    s.set_limits(&p, &RiskLimits { mode: RiskMode::Halt, ..limits() }).await.unwrap();
+    assert_eq!(s.mode(&p, T0).await.unwrap(), Some(RiskMode::Halt));
+    assert_eq!(
+        s.decide(&p, &intent("b3", 1, Side::Sell, "0.5", "1"), LIQ, T0).await.unwrap(),
         Err(RejectReason::KillSwitch)
     );
     s.set_limits(&p, &limits()).await.unwrap();
     assert_eq!(s.decide(&p, &intent("c", 1, Side::Buy, "0.5", "10"), LIQ, T0).await.unwrap(), Ok(()));
     let snap = s.snapshot(&p).await.unwrap();
-    assert_eq!((snap.exposure, snap.open_reservations, snap.recent_orders), (m("10"), 2, 2));
+    assert_eq!((snap.exposure, snap.open_reservations, snap.recent_orders), (m("10"), 3, 3));
+    assert_eq!(s.mode(&PolicyKey::new("ns", "none"), T0).await.unwrap(), None);
+}
+
+/// A realized loss past the daily limit trips the policy into reduce-only (sells pass, buys are
+/// refused for the trip), visible in the snapshot and the mode; a reset by the limits' counter
+/// clears it with the day's PnL as the new baseline; a cooldown clears the next one.
+async fn a_loss_trip_is_reduce_only_until_reset_or_cooldown<S: RiskStore>(s: S, p: PolicyKey) {
+    s.set_limits(&p, &limits()).await.unwrap();
+    let buy = intent("a", 1, Side::Buy, "0.5", "20");
+    s.decide(&p, &buy, LIQ, T0).await.unwrap().unwrap();
+    let pos = Position { size: q("20"), cost: m("10"), ..Position::default() };
+    s.commit(&p, &buy.client_order_id, &[commit(&buy, "f1", q("20"), m("10"), Money::ZERO, pos)], true, None, T0)
+        .await
+        .unwrap();
+    let sell = intent("b", 1, Side::Sell, "0.1", "20");
+    s.decide(&p, &sell, LIQ, T0).await.unwrap().unwrap();
+    let flat = Position { realized: m("-21"), ..Position::default() };
+    let loss = commit(&sell, "f2", q("20"), m("10"), m("-21"), flat);
+    s.commit(&p, &sell.client_order_id, &[loss], true, None, T0 + 1).await.unwrap();
+    let v = s.decide(&p, &intent("c", 1, Side::Buy, "0.5", "1"), LIQ, T0 + 2).await.unwrap();
+    assert_eq!(v, Err(RejectReason::DailyLoss));
+    let snap = s.snapshot(&p).await.unwrap();
+    assert_eq!(snap.trips.current, Some((Trip::DailyLoss, T0 + 2)));
+    assert_eq!(snap.trips.daily_loss_trips, 1);
+    assert_eq!(s.mode(&p, T0 + 3).await.unwrap(), Some(RiskMode::ReduceOnly));
+    assert_eq!(s.decide(&p, &intent("d", 1, Side::Sell, "0.5", "1"), LIQ, T0 + 3).await.unwrap(), Ok(()));
+    // The same counter again: nothing clears. A new one: cleared, the day's -21 as baseline.
+    s.set_limits(&p, &limits()).await.unwrap();
+    assert!(s.snapshot(&p).await.unwrap().trips.current.is_some());
+    let cooled = RiskLimits { reset: 7, trip_cooldown_ms: Some(1_000), ..limits() };
+    s.set_limits(&p, &cooled).await.unwrap();
+    let snap = s.snapshot(&p).await.unwrap();
+    assert_eq!((snap.trips.current, snap.daily_base, snap.reset_seen), (None, m("-21"), 7));
+    assert_eq!(s.mode(&p, T0 + 4).await.unwrap(), Some(RiskMode::Off));
+    assert_eq!(s.decide(&p, &intent("e", 2, Side::Buy, "0.5", "1"), LIQ, T0 + 4).await.unwrap(), Ok(()));
+    // 20 more lost trips it again (drawdown is 21 < 30 from the peak reset to the equity); the
+    // cooldown clears it a second later.
+    let buy2 = intent("g", 1, Side::Buy, "0.5", "2");
+    s.decide(&p, &buy2, LIQ, T0 + 5).await.unwrap().unwrap();
+    let lost = commit(&buy2, "f3", q("2"), m("1"), m("-20"), Position::default());
+    s.commit(&p, &buy2.client_order_id, &[lost], true, None, T0 + 6).await.unwrap();
+    let v = s.decide(&p, &intent("h", 2, Side::Buy, "0.5", "1"), LIQ, T0 + 7).await.unwrap();
+    assert_eq!(v, Err(RejectReason::DailyLoss));
+    assert_eq!(s.mode(&p, T0 + 1_006).await.unwrap(), Some(RiskMode::ReduceOnly));
+    assert_eq!(s.mode(&p, T0 + 1_007).await.unwrap(), Some(RiskMode::Off));
+    assert_eq!(s.decide(&p, &intent("i", 2, Side::Buy, "0.5", "1"), LIQ, T0 + 1_007).await.unwrap(), Ok(()));
+    let snap = s.snapshot(&p).await.unwrap();
+    assert_eq!((snap.trips.current, snap.trips.daily_loss_trips, snap.daily_base), (None, 2, m("-41")));
 }
 
 async fn a_redecided_intent_gets_its_first_verdict<S: RiskStore>(s: S, p: PolicyKey) {
@@ -481,7 +542,8 @@ macro_rules! suite {
 suite!(
     unknown_policy_is_rejected,
     limits_read_back_and_removal_stops_approvals,
-    kill_switch_flips_take_effect_at_once,
+    modes_take_effect_at_once,
+    a_loss_trip_is_reduce_only_until_reset_or_cooldown,
     a_redecided_intent_gets_its_first_verdict,
     claims_make_execution_at_most_once,
     fills_commit_once_and_release_the_rest,
@@ -558,8 +620,10 @@ async fn redis_scripts_match_the_reference_model_over_random_operations() {
         let exhaustive = seed % 2 == 0;
         model.set_limits(&p, &l).await.unwrap();
         redis.set_limits(&p, &l).await.unwrap();
+        let mut tripped_before = false;
         for step in 0..400 {
-            match rng.below(10) {
+            let op = rng.below(10);
+            match op {
                 3 | 4 if rng.below(3) == 0 => {
                     // A set of two or three legs (bought, or sold: its sell fills are one round
                     // trip for the loss streak), sometimes on one token, decided as one.
@@ -632,7 +696,17 @@ async fn redis_scripts_match_the_reference_model_over_random_operations() {
                     redis.commit(&p, &i.client_order_id, &fills, finished, None, now).await.unwrap();
                 }
                 8 => {
-                    l.kill_switch = rng.below(5) == 0;
+                    l.mode = match rng.below(10) {
+                        0 => RiskMode::Halt,
+                        1 => RiskMode::ReduceOnly,
+                        _ => RiskMode::Off,
+                    };
+                    // Sometimes a trip reset, a cooldown, tight loss limits (so trips happen).
+                    l.reset += u64::from(rng.below(3) == 0);
+                    l.trip_cooldown_ms = (rng.below(2) == 0).then(|| 1 + rng.below(120_000));
+                    l.max_daily_loss = Money::from_micros(1_000_000 + rng.below(20_000_000) as i64);
+                    l.max_drawdown = Money::from_micros(1_000_000 + rng.below(30_000_000) as i64);
+                    l.max_orders_per_day = (rng.below(4) == 0).then(|| 3 + u32::try_from(rng.below(8)).unwrap());
                     l.max_gross_exposure = Money::from_micros(50_000_000 + rng.below(100_000_000) as i64);
                     l.min_book_liquidity =
                         (rng.below(3) != 0).then(|| Money::from_micros(rng.below(15_000_000) as i64));
@@ -695,6 +769,18 @@ async fn redis_scripts_match_the_reference_model_over_random_operations() {
             }
             let snap = model.snapshot(&p).await.unwrap();
             assert_eq!(snap, redis.snapshot(&p).await.unwrap(), "seed {seed} step {step}");
+            assert_eq!(
+                model.mode(&p, now).await.unwrap(),
+                redis.mode(&p, now).await.unwrap(),
+                "seed {seed} step {step}"
+            );
+            if let Some((trip, _)) = snap.trips.current {
+                *outcomes.entry(format!("tripped {}", trip.as_str())).or_default() += 1;
+            } else if tripped_before {
+                let by = if op == 8 { "trip cleared by a reset" } else { "trip cleared by its cooldown" };
+                *outcomes.entry(by.into()).or_default() += 1;
+            }
+            tripped_before = snap.trips.current.is_some();
             if snap.floor > Money::ZERO {
                 *outcomes.entry("floor above zero".into()).or_default() += 1;
             }
@@ -713,6 +799,13 @@ async fn redis_scripts_match_the_reference_model_over_random_operations() {
     );
     assert!(worst("settlement") >= 3 && worst("lifecycle") >= 3, "{outcomes:?}");
     assert!(worst("floor above zero") >= 100, "positions that pay something whatever happens: {outcomes:?}");
+    assert!(worst("tripped daily_loss") >= 50 && worst("tripped drawdown") >= 50, "trips: {outcomes:?}");
+    assert!(worst("Err(ReduceOnly)") + worst("Err(KillSwitch)") >= 5, "declared modes: {outcomes:?}");
+    assert!(worst("Err(DailyOrders)") + worst("set Err(DailyOrders)") >= 3, "orders per day: {outcomes:?}");
+    assert!(
+        worst("trip cleared by a reset") >= 3 && worst("trip cleared by its cooldown") >= 3,
+        "trips end both ways: {outcomes:?}"
+    );
 }
 
 #[tokio::test]

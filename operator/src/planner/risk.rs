@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use polyfleet_core::risk::RiskLimits;
+use polyfleet_core::risk::{RiskLimits, RiskMode};
 use polyfleet_core::{Money, Quantity};
 use polyfleet_crds::RiskPolicySpec;
 
@@ -29,7 +29,13 @@ pub fn limits(spec: &RiskPolicySpec) -> RiskLimits {
     let q = |v: i64| Quantity::from_micros(v.max(0) as u64);
     let m = |v: i64| Money::from_micros(v.max(0));
     RiskLimits {
-        kill_switch: spec.kill_switch,
+        mode: match spec.kill_switch {
+            polyfleet_crds::risk_policy::RiskMode::Off => RiskMode::Off,
+            polyfleet_crds::risk_policy::RiskMode::ReduceOnly => RiskMode::ReduceOnly,
+            polyfleet_crds::risk_policy::RiskMode::Halt => RiskMode::Halt,
+        },
+        reset: spec.reset_trips.max(0) as u64,
+        trip_cooldown_ms: spec.trip_cooldown_seconds.filter(|s| *s > 0).map(|s| s as u64 * 1000),
         max_order_size: q(spec.max_order_size_micros),
         max_order_notional: m(spec.max_order_notional_micros),
         max_position_per_market: q(spec.max_position_per_market_micros),
@@ -37,6 +43,7 @@ pub fn limits(spec: &RiskPolicySpec) -> RiskLimits {
         max_daily_loss: m(spec.max_daily_loss_micros),
         max_drawdown: m(spec.max_drawdown_micros),
         max_orders_per_minute: spec.max_orders_per_minute.max(0) as u32,
+        max_orders_per_day: spec.max_orders_per_day.map(|n| n.max(0) as u32),
         min_book_liquidity: spec.min_book_liquidity.as_ref().map(|l| m(l.depth_micros)),
         circuit_breaker: spec
             .circuit_breaker

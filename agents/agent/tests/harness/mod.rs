@@ -188,7 +188,9 @@ pub async fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bo
 
 pub fn limits(kill: bool) -> RiskLimits {
     RiskLimits {
-        kill_switch: kill,
+        mode: if kill { polyfleet_core::risk::RiskMode::Halt } else { polyfleet_core::risk::RiskMode::Off },
+        reset: 0,
+        trip_cooldown_ms: None,
         max_order_size: Quantity::from_micros(100_000_000),
         max_order_notional: Money::from_micros(50_000_000),
         max_position_per_market: Quantity::from_micros(1_000_000_000),
@@ -196,6 +198,7 @@ pub fn limits(kill: bool) -> RiskLimits {
         max_daily_loss: Money::from_micros(100_000_000),
         max_drawdown: Money::from_micros(200_000_000),
         max_orders_per_minute: 600,
+        max_orders_per_day: None,
         min_book_liquidity: Some(Money::from_micros(1_000_000)),
         circuit_breaker: Some((3, 60_000)),
         max_loss_at_resolution: None,

@@ -17,7 +17,9 @@ use polyfleet_sim::model::SimEvent;
 /// Limits that never stop the strategy.
 pub fn wide() -> RiskLimits {
     RiskLimits {
-        kill_switch: false,
+        mode: polyfleet_core::risk::RiskMode::Off,
+        reset: 0,
+        trip_cooldown_ms: None,
         max_order_size: Quantity::from_micros(u64::MAX / 4),
         max_order_notional: Money::from_micros(i64::MAX / 4),
         max_position_per_market: Quantity::from_micros(u64::MAX / 4),
@@ -25,6 +27,7 @@ pub fn wide() -> RiskLimits {
         max_daily_loss: Money::from_micros(i64::MAX / 4),
         max_drawdown: Money::from_micros(i64::MAX / 4),
         max_orders_per_minute: u32::MAX,
+        max_orders_per_day: None,
         min_book_liquidity: None,
         circuit_breaker: None,
         max_loss_at_resolution: None,

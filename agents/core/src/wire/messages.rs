@@ -307,8 +307,10 @@ impl CtfReport {
 /// Why the risk gateway refused an intent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum RejectReason {
-    /// The RiskPolicy's kill switch is engaged.
+    /// The RiskPolicy is halted (`killSwitch: halt`).
     KillSwitch,
+    /// The RiskPolicy is reduce-only (`killSwitch: reduceOnly`) and the order would add exposure.
+    ReduceOnly,
     /// The order is larger than `maxOrderSize`.
     MaxOrderSize,
     /// The order's notional is above `maxOrderNotional`.
@@ -319,9 +321,13 @@ pub enum RejectReason {
     GrossExposure,
     /// More than `maxOrdersPerMinute` in the last minute.
     OrderRate,
-    /// The day's PnL is at or below minus `maxDailyLoss`.
+    /// `maxOrdersPerDay` orders approved already this UTC day.
+    DailyOrders,
+    /// A daily-loss trip stands (the day's PnL reached minus `maxDailyLoss`) and the order would
+    /// add exposure.
     DailyLoss,
-    /// Equity is `maxDrawdown` or more below its peak.
+    /// A drawdown trip stands (equity fell `maxDrawdown` below its peak) and the order would add
+    /// exposure.
     Drawdown,
     /// The loss circuit breaker tripped.
     CircuitBreaker,
@@ -344,11 +350,13 @@ impl RejectReason {
     pub fn as_str(self) -> &'static str {
         match self {
             RejectReason::KillSwitch => "kill_switch",
+            RejectReason::ReduceOnly => "reduce_only",
             RejectReason::MaxOrderSize => "max_order_size",
             RejectReason::MaxOrderNotional => "max_order_notional",
             RejectReason::MaxPosition => "max_position",
             RejectReason::GrossExposure => "gross_exposure",
             RejectReason::OrderRate => "order_rate",
+            RejectReason::DailyOrders => "daily_orders",
             RejectReason::DailyLoss => "daily_loss",
             RejectReason::Drawdown => "drawdown",
             RejectReason::CircuitBreaker => "circuit_breaker",

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 use polyfleet_core::accounting::Position;
 use polyfleet_core::accounting::lifecycle::{Booking, Lifecycle, LifecycleTotals};
-use polyfleet_core::risk::{RiskLimits, RiskSnapshot, RiskState};
+use polyfleet_core::risk::{RiskLimits, RiskMode, RiskSnapshot, RiskState};
 use polyfleet_core::wire::{FillStatus, OrderIntent, RejectReason, Resolution};
 use polyfleet_core::{ClientOrderId, Money, Side, TokenId, TokenMap};
 
@@ -118,8 +118,16 @@ impl RiskStore for MemoryRiskStore {
     }
 
     async fn set_limits(&self, policy: &PolicyKey, limits: &RiskLimits) -> Result<(), RiskStoreError> {
-        self.lock().entry(policy.clone()).or_default().limits = Some(limits.clone());
+        let mut all = self.lock();
+        let p = all.entry(policy.clone()).or_default();
+        p.risk.set_limits(limits);
+        p.limits = Some(limits.clone());
         Ok(())
+    }
+
+    async fn mode(&self, policy: &PolicyKey, now_ms: u64) -> Result<Option<RiskMode>, RiskStoreError> {
+        let all = self.lock();
+        Ok(all.get(policy).and_then(|p| Some(p.risk.effective_mode(p.limits.as_ref()?, now_ms))))
     }
 
     async fn limits(&self, policy: &PolicyKey) -> Result<Option<RiskLimits>, RiskStoreError> {

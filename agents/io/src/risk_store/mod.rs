@@ -13,8 +13,8 @@
 //!
 //! | key | type | holds |
 //! | --- | --- | --- |
-//! | `pf:{ns/p}:limits` | hash | the limits (`kill_switch`, `max_*`, `min_book_liquidity` and `max_loss_at_resolution` -1 = none, `breaker_losses` 0 = none, `breaker_cooldown_ms`) |
-//! | `pf:{ns/p}:state` | hash | `exposure`, `day`, `daily_pnl`, `equity`, `peak`, `losses` (losing round trips in a row), `loss_order` / `loss_net` / `loss_counted` (the round trip whose sell fills came last, their net, and whether it counts as a loss), `breaker_until`, `floor` (the least the positions pay at resolution: the worst-case loss is `exposure - floor`) |
+//! | `pf:{ns/p}:limits` | hash | the limits (`mode` 0 off / 1 reduce-only / 2 halt, `max_*`, `min_book_liquidity` and `max_loss_at_resolution` -1 = none, `breaker_losses` 0 = none, `breaker_cooldown_ms`, `trip_cooldown_ms` 0 = none, `reset` the trip-reset counter, `max_orders_per_day` -1 = none) |
+//! | `pf:{ns/p}:state` | hash | `exposure`, `day`, `daily_pnl`, `equity`, `peak`, `losses` (losing round trips in a row), `loss_order` / `loss_net` / `loss_counted` (the round trip whose sell fills came last, their net, and whether it counts as a loss), `breaker_until`, `floor` (the least the positions pay at resolution: the worst-case loss is `exposure - floor`), `trip` (`daily_loss`, `drawdown` or empty) / `trip_since` (ms) / `trips_daily_loss` / `trips_drawdown` (counts), `daily_base` (the daily PnL the daily loss counts from), `day_orders` (approvals this UTC day), `reset_seen` (the last trip-reset counter applied) |
 //! | `pf:{ns/p}:pos` | hash | token -> shares held or reserved to buy; and the worst-case loss's bookkeeping beside them: `t:<token>` -> `event index Y|N` (from the first approved order that described the token) or `=<payout ticks>` once its market settled, `e:<event>` -> `floor markets exhaustive(0/1) y0 n0 y1 n1 ...` (the event's floor and each market's YES and NO shares) |
 //! | `pf:{ns/p}:resv` | hash | client order id -> `token side limit size notional` |
 //! | `pf:{ns/p}:rate` | list | approval times (ms) in the last minute |
@@ -34,7 +34,7 @@ use std::future::Future;
 use bytes::Bytes;
 use polyfleet_core::accounting::Position;
 use polyfleet_core::accounting::lifecycle::{Booking, Lifecycle, LifecycleTotals};
-use polyfleet_core::risk::{RiskLimits, RiskSnapshot};
+use polyfleet_core::risk::{RiskLimits, RiskMode, RiskSnapshot};
 use polyfleet_core::wire::{Fill, FillStatus, OrderIntent, RejectReason, Resolution};
 use polyfleet_core::{ClientOrderId, Money, Quantity, TokenId};
 
@@ -113,6 +113,13 @@ pub trait RiskStore: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), RiskStoreError>> + Send;
     /// The limits in force, if any.
     fn limits(&self, policy: &PolicyKey) -> impl Future<Output = Result<Option<RiskLimits>, RiskStoreError>> + Send;
+    /// The mode in force at `now_ms` (the declared one, or reduce-only while a trip stands), if
+    /// the policy has limits; for the executor, which cancels what the mode no longer allows.
+    fn mode(
+        &self,
+        policy: &PolicyKey,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<Option<RiskMode>, RiskStoreError>> + Send;
     /// Removes the limits: every later intent of the policy is rejected as `unknown_policy`.
     fn remove_limits(&self, policy: &PolicyKey) -> impl Future<Output = Result<(), RiskStoreError>> + Send;
     /// Decides an intent atomically: the verdict, and on approval the reservation (a set of one).

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use polyfleet_core::accounting::Position;
-use polyfleet_core::risk::{RiskLimits, RiskSnapshot};
+use polyfleet_core::risk::{RiskLimits, RiskMode, RiskSnapshot, Trip, TripState};
 use polyfleet_core::wire::{Fill, FillStatus, OrderIntent, Outcome, RejectReason};
 use polyfleet_core::{ClientOrderId, Money, Quantity, Side, TokenId};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
@@ -39,6 +39,7 @@ struct Scripts {
     claim: Script,
     commit: Script,
     lifecycle: Script,
+    limits: Script,
 }
 
 impl Scripts {
@@ -52,6 +53,7 @@ impl Scripts {
             claim: Script::new(&format!("{COMMON}\n{}", include_str!("lua/claim.lua"))),
             commit: moving(include_str!("lua/commit.lua")),
             lifecycle: moving(include_str!("lua/lifecycle.lua")),
+            limits: Script::new(include_str!("lua/limits.lua")),
         }
     }
 }
@@ -104,10 +106,12 @@ fn verdict(s: &str) -> Result<Result<(), RejectReason>, RiskStoreError> {
     let r = match s {
         "ok" => return Ok(Ok(())),
         "kill_switch" => KillSwitch,
+        "reduce_only" => ReduceOnly,
         "circuit_breaker" => CircuitBreaker,
         "daily_loss" => DailyLoss,
         "drawdown" => Drawdown,
         "order_rate" => OrderRate,
+        "daily_orders" => DailyOrders,
         "max_order_size" => MaxOrderSize,
         "max_order_notional" => MaxOrderNotional,
         "max_position" => MaxPosition,
@@ -156,7 +160,9 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RedisRiskStore<C> {
     /// Uses a connection (single server or cluster) and loads the scripts.
     pub async fn with_connection(mut con: C) -> Result<RedisRiskStore<C>, RiskStoreError> {
         let scripts = Scripts::new();
-        for s in [&scripts.decide, &scripts.release, &scripts.claim, &scripts.commit, &scripts.lifecycle] {
+        for s in
+            [&scripts.decide, &scripts.release, &scripts.claim, &scripts.commit, &scripts.lifecycle, &scripts.limits]
+        {
             s.prepare_invoke().load_async(&mut con).await.map_err(unavailable)?;
         }
         Ok(RedisRiskStore { con, scripts: Arc::new(scripts) })
@@ -227,8 +233,8 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
 
     async fn set_limits(&self, policy: &PolicyKey, l: &RiskLimits) -> Result<(), RiskStoreError> {
         let (losses, cooldown) = l.circuit_breaker.filter(|(n, _)| *n > 0).unwrap_or((0, 0));
-        let fields: [(&str, String); 12] = [
-            ("kill_switch", u8::from(l.kill_switch).to_string()),
+        let fields: [(&str, String); 15] = [
+            ("mode", l.mode.code().to_string()),
             ("max_order_size", l.max_order_size.micros().to_string()),
             ("max_order_notional", l.max_order_notional.micros().to_string()),
             ("max_position_per_market", l.max_position_per_market.micros().to_string()),
@@ -240,12 +246,17 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
             ("breaker_losses", losses.to_string()),
             ("breaker_cooldown_ms", cooldown.to_string()),
             ("max_loss_at_resolution", l.max_loss_at_resolution.map_or(-1, |m| m.micros()).to_string()),
+            ("trip_cooldown_ms", l.trip_cooldown_ms.filter(|c| *c > 0).unwrap_or(0).to_string()),
+            ("reset", l.reset.to_string()),
+            ("max_orders_per_day", l.max_orders_per_day.map_or(-1, i64::from).to_string()),
         ];
-        let k = key(policy, "limits");
-        let mut pipe = redis::pipe();
-        pipe.atomic().del(&k).ignore().hset_multiple(&k, &fields).ignore();
-        let pipe = &pipe;
-        self.retried(|mut con| async move { pipe.query_async::<()>(&mut con).await }).await
+        let mut inv = self.scripts.limits.prepare_invoke();
+        inv.key(key(policy, "limits")).key(key(policy, "state")).arg(l.reset);
+        for (f, v) in &fields {
+            inv.arg(*f).arg(v);
+        }
+        let inv = &inv;
+        self.retried(|mut con| async move { inv.invoke_async::<()>(&mut con).await }).await
     }
 
     async fn limits(&self, policy: &PolicyKey) -> Result<Option<RiskLimits>, RiskStoreError> {
@@ -259,8 +270,13 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
         let cooldown: u64 = field(&m, "breaker_cooldown_ms")?;
         // Absent (written before the limit existed) or -1: no limit.
         let max_loss = m.get("max_loss_at_resolution").map_or(Ok(-1), |_| micros("max_loss_at_resolution"))?;
+        let mode = field::<u8>(&m, "mode")?;
+        let trip_cooldown: u64 = field(&m, "trip_cooldown_ms")?;
+        let per_day = m.get("max_orders_per_day").map_or(Ok(-1), |_| field::<i64>(&m, "max_orders_per_day"))?;
         Ok(Some(RiskLimits {
-            kill_switch: field::<u8>(&m, "kill_switch")? == 1,
+            mode: RiskMode::from_code(mode).ok_or_else(|| RiskStoreError::Corrupt(format!("mode={mode}")))?,
+            reset: field(&m, "reset")?,
+            trip_cooldown_ms: (trip_cooldown > 0).then_some(trip_cooldown),
             max_order_size: Quantity::from_micros(field(&m, "max_order_size")?),
             max_order_notional: Money::from_micros(micros("max_order_notional")?),
             max_position_per_market: Quantity::from_micros(field(&m, "max_position_per_market")?),
@@ -268,10 +284,28 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
             max_daily_loss: Money::from_micros(micros("max_daily_loss")?),
             max_drawdown: Money::from_micros(micros("max_drawdown")?),
             max_orders_per_minute: field(&m, "max_orders_per_minute")?,
+            max_orders_per_day: u32::try_from(per_day).ok(),
             min_book_liquidity: (min_liq >= 0).then(|| Money::from_micros(min_liq)),
             circuit_breaker: (losses > 0).then_some((losses, cooldown)),
             max_loss_at_resolution: (max_loss >= 0).then(|| Money::from_micros(max_loss)),
         }))
+    }
+
+    async fn mode(&self, policy: &PolicyKey, now_ms: u64) -> Result<Option<RiskMode>, RiskStoreError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("HMGET").arg(key(policy, "limits")).arg(&["mode", "trip_cooldown_ms"]);
+        pipe.cmd("HMGET").arg(key(policy, "state")).arg(&["trip", "trip_since"]);
+        let pipe = &pipe;
+        // (mode, trip cooldown ms), (trip, trip since ms).
+        type Read = ((Option<u8>, Option<u64>), (Option<String>, Option<u64>));
+        let (l, s): Read = self.retried(|mut con| async move { pipe.query_async(&mut con).await }).await?;
+        let Some(code) = l.0 else { return Ok(None) };
+        let declared = RiskMode::from_code(code).ok_or_else(|| RiskStoreError::Corrupt(format!("mode={code}")))?;
+        let trips = TripState {
+            current: s.0.as_deref().and_then(Trip::parse).map(|t| (t, s.1.unwrap_or(0))),
+            ..TripState::default()
+        };
+        Ok(Some(trips.effective_at(declared, l.1.filter(|c| *c > 0), now_ms)))
     }
 
     async fn remove_limits(&self, policy: &PolicyKey) -> Result<(), RiskStoreError> {
@@ -476,6 +510,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
             positions,
             open_reservations: open,
             recent_orders: recent,
+            day_orders: field(&state, "day_orders")?,
             day: field(&state, "day")?,
             daily_pnl: Money::from_micros(field(&state, "daily_pnl")?),
             equity: Money::from_micros(field(&state, "equity")?),
@@ -483,6 +518,17 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
             consecutive_losses: field(&state, "losses")?,
             breaker_until_ms: field(&state, "breaker_until")?,
             floor: Money::from_micros(field(&state, "floor")?),
+            daily_base: Money::from_micros(field(&state, "daily_base")?),
+            trips: TripState {
+                current: state
+                    .get("trip")
+                    .and_then(|t| Trip::parse(t))
+                    .map(|t| field(&state, "trip_since").map(|since| (t, since)))
+                    .transpose()?,
+                daily_loss_trips: field(&state, "trips_daily_loss")?,
+                drawdown_trips: field(&state, "trips_drawdown")?,
+            },
+            reset_seen: field(&state, "reset_seen")?,
         })
     }
 

@@ -19,10 +19,11 @@ local function notional_down(ticks, micros)
   return ticks * q + math.floor(ticks * r / 10000)
 end
 
--- A new UTC day resets the daily PnL.
+-- A new UTC day resets the daily PnL, the baseline the daily loss counts from and the day's
+-- order count.
 local function roll_day(state, now)
   local day = math.floor(now / 86400000)
   if hnum(state, 'day') ~= day then
-    redis.call('HSET', state, 'day', fmt(day), 'daily_pnl', '0')
+    redis.call('HSET', state, 'day', fmt(day), 'daily_pnl', '0', 'daily_base', '0', 'day_orders', '0')
   end
 end

@@ -10,29 +10,52 @@ local F = { state = state, pos = pos }
 local now, n = tonumber(ARGV[1]), tonumber(ARGV[2])
 local first = redis.call('GET', KEYS[6])
 if first then return first end
-local L = redis.call('HMGET', limits, 'kill_switch', 'max_order_size', 'max_order_notional',
+local L = redis.call('HMGET', limits, 'mode', 'max_order_size', 'max_order_notional',
   'max_position_per_market', 'max_gross_exposure', 'max_daily_loss', 'max_drawdown', 'max_orders_per_minute',
-  'min_book_liquidity', 'max_loss_at_resolution')
+  'min_book_liquidity', 'max_loss_at_resolution', 'trip_cooldown_ms', 'max_orders_per_day')
 -- No limits: refused, and not remembered (limits written later make the same id decidable).
 if not L[1] then return 'unknown_policy' end
-local S = redis.call('HMGET', state, 'day', 'daily_pnl', 'exposure', 'breaker_until', 'peak', 'equity', 'floor')
+local S = redis.call('HMGET', state, 'day', 'daily_pnl', 'exposure', 'breaker_until', 'peak', 'equity', 'floor',
+  'daily_base', 'trip', 'trip_since', 'day_orders')
 local daily_pnl, exposure = num(S[2]), num(S[3])
+local mode = num(L[1])
 
 local function verdict()
   -- A new UTC day resets the daily PnL (as roll_day does).
   local day = math.floor(now / 86400000)
+  local base, day_orders = num(S[8]), num(S[11])
   if num(S[1]) ~= day then
-    redis.call('HSET', state, 'day', fmt(day), 'daily_pnl', '0')
-    daily_pnl = 0
+    redis.call('HSET', state, 'day', fmt(day), 'daily_pnl', '0', 'daily_base', '0', 'day_orders', '0')
+    daily_pnl, base, day_orders = 0, 0, 0
   end
+  -- -1 (or absent): no daily order limit.
+  local max_day = -1
+  if L[12] then max_day = tonumber(L[12]) end
   while true do
     local t = redis.call('LINDEX', rate, 0)
     if t and tonumber(t) + 60000 <= now then redis.call('LPOP', rate) else break end
   end
-  if num(L[1]) == 1 then return 'kill_switch' end
+  -- The trip rules (as update_trip does): a trip past its cooldown clears, with today's PnL and
+  -- the equity as the new baselines; without a trip, a daily loss or drawdown past its limit trips.
+  local trip, cooldown = S[9] or '', num(L[11])
+  local peak, equity = num(S[5]), num(S[6])
+  if trip ~= '' and cooldown > 0 and now >= num(S[10]) + cooldown then
+    trip, base, peak = '', daily_pnl, equity
+    redis.call('HSET', state, 'trip', '', 'daily_base', fmt(base), 'peak', fmt(peak))
+  end
+  if trip == '' then
+    if base - daily_pnl >= num(L[6]) then
+      trip = 'daily_loss'
+    elseif peak - equity >= num(L[7]) then
+      trip = 'drawdown'
+    end
+    if trip ~= '' then
+      redis.call('HSET', state, 'trip', trip, 'trip_since', fmt(now))
+      redis.call('HINCRBY', state, 'trips_' .. trip, 1)
+    end
+  end
+  if mode == 2 then return 'kill_switch' end
   if now < num(S[4]) then return 'circuit_breaker' end
-  if daily_pnl + num(L[6]) <= 0 then return 'daily_loss' end
-  if num(S[5]) - num(S[6]) >= num(L[7]) then return 'drawdown' end
   local recent = redis.call('LLEN', rate)
   local min_liquidity = num(L[9])
   local added_total = 0
@@ -45,7 +68,12 @@ local function verdict()
     local a = 3 + i * 7
     local coid, token, side = ARGV[a], ARGV[a + 1], ARGV[a + 2]
     local price, size, liquidity = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])
+    if side == 'B' then
+      if mode == 1 then return 'reduce_only' end
+      if trip ~= '' then return trip end
+    end
     if recent + i >= num(L[8]) then return 'order_rate' end
+    if max_day >= 0 and day_orders + i >= max_day then return 'daily_orders' end
     if size > num(L[2]) then return 'max_order_size' end
     local notional = notional_up(price, size)
     if notional > num(L[3]) then return 'max_order_notional' end
@@ -160,11 +188,13 @@ local function verdict()
     writes[#writes + 1] = fmt(held)
   end
   if #writes > 0 then redis.call('HSET', pos, unpack(writes)) end
+  local sw = { 'day_orders', fmt(day_orders + n) }
   if floor_after ~= num(S[7]) then
-    redis.call('HSET', state, 'exposure', fmt(exposure + added_total), 'floor', fmt(floor_after))
+    sw[3], sw[4], sw[5], sw[6] = 'exposure', fmt(exposure + added_total), 'floor', fmt(floor_after)
   elseif next(held_after) then
-    redis.call('HSET', state, 'exposure', fmt(exposure + added_total))
+    sw[3], sw[4] = 'exposure', fmt(exposure + added_total)
   end
+  redis.call('HSET', state, unpack(sw))
   return 'ok'
 end
 
