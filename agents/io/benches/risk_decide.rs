@@ -181,9 +181,13 @@ async fn main() {
     let mut stats = con.clone();
     for round in 0..ROUNDS {
         let p = |w: &str| PolicyKey::new("bench", &format!("{w}{round}"));
-        // The previous script reads the same limits hash (it ignores the new field).
-        store.set_limits(&p("old"), &limits(false)).await.unwrap();
-        store.set_limits(&p("modeless"), &limits(false)).await.unwrap();
+        // The previous scripts read the same limits hash (ignoring the newer fields), with the
+        // kill switch field of their time beside them.
+        for w in ["old", "modeless"] {
+            store.set_limits(&p(w), &limits(false)).await.unwrap();
+            let key = format!("pf:{{bench/{w}{round}}}:limits");
+            redis::cmd("HSET").arg(key).arg("kill_switch").arg(0).query_async::<()>(&mut stats).await.unwrap();
+        }
         store.set_limits(&p("bare"), &limits(false)).await.unwrap();
         store.set_limits(&p("described"), &limits(true)).await.unwrap();
         reset_stats(&mut stats).await;
