@@ -95,7 +95,7 @@ pub fn desired_status(
     s.worst_case_loss = snap.worst_loss().to_string();
     // A trip whose cooldown is over no longer holds (the next decision clears it in the store).
     let mode = snap.trips.effective_at(limits.mode, limits.trip_cooldown_ms, now_ms);
-    let trip = snap.trips.current.filter(|_| snap.trips.until(limits.trip_cooldown_ms).is_none_or(|u| now_ms < u));
+    let trip = snap.trips.holding(limits.trip_cooldown_ms, now_ms);
     s.mode = mode.as_str().to_string();
     s.trip = trip.map(|(t, since)| polyfleet_crds::risk_policy::TripStatus {
         reason: trip_name(t).to_string(),
@@ -253,7 +253,8 @@ async fn sync_limits(policy: &RiskPolicy, desired: &RiskLimits, ctx: &RiskContex
                 RiskMode::Halt => "mode HALT (kill switch): every new order is refused".to_string(),
             });
         }
-        if stored.as_ref().is_some_and(|s| s.reset != desired.reset) {
+        let reset = stored.as_ref().is_some_and(|s| s.reset != desired.reset);
+        if reset {
             let was = policy.status.as_ref().and_then(|s| s.trip.as_ref());
             notes.push(match was {
                 Some(t) => format!(
@@ -267,7 +268,6 @@ async fn sync_limits(policy: &RiskPolicy, desired: &RiskLimits, ctx: &RiskContex
             notes.push("limits written".to_string());
         }
         let warn = desired.mode != RiskMode::Off;
-        let reset = stored.as_ref().is_some_and(|s| s.reset != desired.reset);
         let ev = Event {
             type_: if warn { EventType::Warning } else { EventType::Normal },
             reason: if reset { "TripsReset".into() } else { "LimitsApplied".into() },

@@ -102,15 +102,15 @@ pub struct TripState {
 }
 
 impl TripState {
-    /// The effective mode under `declared`: the stricter of the two.
-    pub fn effective(&self, declared: RiskMode) -> RiskMode {
-        if self.current.is_some() { declared.max(RiskMode::ReduceOnly) } else { declared }
-    }
-
     /// The effective mode under `declared` at `now_ms`: a trip whose cooldown (`cooldown_ms`) is
     /// over no longer counts (the next decision clears it).
     pub fn effective_at(&self, declared: RiskMode, cooldown_ms: Option<u64>, now_ms: u64) -> RiskMode {
-        if self.until(cooldown_ms).is_some_and(|until| now_ms >= until) { declared } else { self.effective(declared) }
+        if self.holding(cooldown_ms, now_ms).is_some() { declared.max(RiskMode::ReduceOnly) } else { declared }
+    }
+
+    /// The trip that holds at `now_ms`: the standing one unless its cooldown is over.
+    pub fn holding(&self, cooldown_ms: Option<u64>, now_ms: u64) -> Option<(Trip, u64)> {
+        self.current.filter(|_| self.until(cooldown_ms).is_none_or(|until| now_ms < until))
     }
 
     /// When a standing trip's cooldown ends (Unix ms), if it has one.
@@ -135,10 +135,12 @@ mod tests {
         }
         assert_eq!(RiskMode::from_code(3), None);
         let tripped = TripState { current: Some((Trip::Drawdown, 5)), ..TripState::default() };
-        assert_eq!(tripped.effective(RiskMode::Off), RiskMode::ReduceOnly);
-        assert_eq!(tripped.effective(RiskMode::Halt), RiskMode::Halt);
-        assert_eq!(TripState::default().effective(RiskMode::Off), RiskMode::Off);
+        assert_eq!(tripped.effective_at(RiskMode::Off, None, 0), RiskMode::ReduceOnly);
+        assert_eq!(tripped.effective_at(RiskMode::Halt, None, 0), RiskMode::Halt);
+        assert_eq!(TripState::default().effective_at(RiskMode::Off, None, 0), RiskMode::Off);
         assert_eq!(tripped.until(Some(10)), Some(15));
+        assert_eq!((tripped.holding(Some(10), 14), tripped.holding(Some(10), 15)), (tripped.current, None));
+        assert_eq!(tripped.effective_at(RiskMode::Off, Some(10), 15), RiskMode::Off);
         assert_eq!(tripped.until(None), None);
         assert_eq!(Trip::parse(Trip::DailyLoss.as_str()), Some(Trip::DailyLoss));
     }
