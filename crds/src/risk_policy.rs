@@ -180,13 +180,27 @@ pub struct RiskPolicyStatus {
     /// Gross exposure in USDC as a decimal string, for display.
     #[serde(default)]
     pub exposure: String,
-    /// Today's PnL in micro-USDC.
+    /// Today's PnL marked to market in micro-USDC: realized today plus the change of unrealized
+    /// PnL since the UTC day began (what `maxDailyLossMicros` counts).
     #[serde(default)]
     pub daily_pnl_micros: i64,
-    /// Today's PnL in USDC as a decimal string, for display.
+    /// Today's marked PnL in USDC as a decimal string, for display.
     #[serde(default)]
     pub daily_pnl: String,
-    /// Current drop from the equity peak in micro-USDC.
+    /// Today's realized PnL in micro-USDC (fills, settlements, conditional-token operations).
+    #[serde(default)]
+    pub realized_daily_pnl_micros: i64,
+    /// Unrealized PnL of every Strategy's positions at the executor's conservative marks (bids
+    /// for the size held, complete sets at 1 USDC, nothing for a stale book), in micro-USDC.
+    #[serde(default)]
+    pub unrealized_pnl_micros: i64,
+    /// Unrealized PnL in USDC as a decimal string, for display.
+    #[serde(default)]
+    pub unrealized_pnl: String,
+    /// Equity marked to market (realized PnL since the policy began plus unrealized), in micro-USDC.
+    #[serde(default)]
+    pub equity_micros: i64,
+    /// Current drop of the marked equity from its peak in micro-USDC (what `maxDrawdownMicros` counts).
     #[serde(default)]
     pub drawdown_micros: i64,
     /// Worst-case loss at resolution in micro-USDC: exposure minus the least the positions and

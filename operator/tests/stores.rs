@@ -98,9 +98,11 @@ async fn limits_travel_through_the_redis_risk_store() {
     assert_eq!(limits_store.snapshot("trading", "main").await.unwrap().exposure, Money::ZERO);
     // The execution agent's marks, read back for Strategy status.
     let token = polyfleet_core::TokenId::from_u128(77);
-    store.set_unrealized(&PolicyKey::new("trading", "main"), "arb", &[(token, Money::from_micros(-5))]).await.unwrap();
+    let key = PolicyKey::new("trading", "main");
+    store.revalue(&key, "arb", &[(token, Money::from_micros(-5))], 1_700_000_000_000).await.unwrap();
     let book = limits_store.book("trading", "main", "arb").await.unwrap();
     assert_eq!((book.positions.len(), book.unrealized), (0, vec![(token, Money::from_micros(-5))]));
+    assert_eq!(limits_store.snapshot("trading", "main").await.unwrap().unrealized, Money::from_micros(-5));
     limits_store.remove("trading", "main").await.unwrap();
     assert_eq!(limits_store.limits("trading", "main").await.unwrap(), None);
 }

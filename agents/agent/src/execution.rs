@@ -43,6 +43,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures::StreamExt;
 use polyfleet_core::accounting::Ledger;
 use polyfleet_core::accounting::lifecycle::Booking;
+use polyfleet_core::accounting::mark::{self, Quote};
 use polyfleet_core::exec::paper::{ExecEvent, refusal};
 use polyfleet_core::risk::RiskMode;
 use polyfleet_core::wire::{
@@ -50,7 +51,7 @@ use polyfleet_core::wire::{
     OrderIntent, OrderStatus, OrderUpdate, Resolution, RiskDecision, TimeInForce, Verdict, WireMessage, decode, encode,
     kind_of, subjects,
 };
-use polyfleet_core::{ClientOrderId, ConditionId, Side};
+use polyfleet_core::{ClientOrderId, ConditionId, Money, Side, TokenId, TokenMap};
 use polyfleet_io::bus::{Bus, ConsumerSpec, Delivery};
 use polyfleet_io::risk_store::{Claim, FillCommit, PolicyKey, RiskStore};
 use polyfleet_io::telemetry;
@@ -71,7 +72,13 @@ pub struct ExecutionAgentConfig {
     pub namespace: String,
     /// Durable consumer name (one execution agent per venue account).
     pub durable: String,
+    /// A book with no market event for this long (ms) is stale: positions in it are marked at
+    /// nothing beyond their complete sets (see [`polyfleet_core::accounting::mark`]).
+    pub mark_stale_ms: u64,
 }
+
+/// Default of [`ExecutionAgentConfig::mark_stale_ms`]: 30 s without a market event.
+pub const MARK_STALE_MS: u64 = 30_000;
 
 /// Encodes an order's outcome (its updates and fills) for the store: `[u32 len][wire message]*`.
 pub fn encode_outcome(events: &[ExecEvent]) -> Bytes {
@@ -130,6 +137,13 @@ struct Agent<B: Bus, S: RiskStore, E: Executor> {
     /// Orders a mode cancelled, with when (Unix ns): asked again only after [`MODE_CANCEL_RETRY_NS`]
     /// (a live cancel is confirmed by the venue later; the order stays working until then).
     mode_cancelled: HashMap<ClientOrderId, u64>,
+    /// Each token's market and the last market event seen for it (Unix ns), for the stale-book
+    /// rule of the marks.
+    seen: TokenMap<(ConditionId, u64)>,
+    mark_stale_ns: u64,
+    /// Each strategy's unrealized PnL per token as last written to the store: a commit sends
+    /// what its fills changed.
+    marked: HashMap<(String, String), TokenMap<Money>>,
 }
 
 /// A mode's cancel of an order still working this long after it was asked is asked again.
@@ -183,6 +197,9 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
         unsettled: vec![],
         halted: HashSet::new(),
         mode_cancelled: HashMap::new(),
+        seen: TokenMap::default(),
+        mark_stale_ns: cfg.mark_stale_ms.saturating_mul(1_000_000),
+        marked: HashMap::new(),
     };
     // Orders a previous run left at the venue: adopted, and what happened to them booked.
     let (adopted, events) = agent.executor.start_up(now_ns()).await;
@@ -248,6 +265,7 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
             }
             _ => {}
         }
+        self.seen.insert(ev.token, (ev.market, now_ns()));
         let (events, gap) = self.executor.on_market(ev, now_ns());
         if gap {
             feed.resync(ev.token);
@@ -297,13 +315,16 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
                 return;
             }
         };
+        let (marks, marked) = self.mark_changes(key, &next);
+        let what = Booking::Settlement(res);
         match self
             .store
-            .commit_lifecycle(&policy, &key.1, &res.settlement_key(&key.1), &booked, Booking::Settlement(res), now_ms())
+            .commit_lifecycle_marked(&policy, &key.1, &res.settlement_key(&key.1), &booked, what, &marks, now_ms())
             .await
         {
             Ok(applied) => {
                 self.ledgers.insert(key.clone(), next);
+                self.marked.insert(key.clone(), marked);
                 if applied {
                     self.metrics.settlements.inc();
                     self.metrics.settled_pnl_micros.inc_by(booked.realized.micros());
@@ -513,19 +534,56 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
         }
     }
 
-    /// Records every strategy's unrealized PnL per token at the current marks.
+    /// A strategy's unrealized PnL per token at conservative marks now (see
+    /// [`polyfleet_core::accounting::mark`]): a settled token at its payout, complete binary sets
+    /// at 1 USDC, the rest at what selling into the live book would pay, nothing for a book with
+    /// no market event for `mark_stale_ms` (unless the venue closed its market: its last book
+    /// stands until it resolves).
+    fn marks_of(&self, ledger: &Ledger) -> Vec<(TokenId, Money)> {
+        let now = now_ns();
+        let quote = |t: &TokenId| {
+            if let Some(payout) = ledger.payout(t) {
+                return Quote::Settled(payout);
+            }
+            let fresh = self.seen.get(t).is_some_and(|(market, at)| {
+                self.halted.contains(market) || now.saturating_sub(*at) <= self.mark_stale_ns
+            });
+            match self.executor.book(t) {
+                Some(book) if fresh => Quote::Book(book),
+                _ => Quote::Unknown,
+            }
+        };
+        mark::unrealized(&ledger.positions(), quote, |t| self.executor.complement(t))
+    }
+
+    /// The changes of a strategy's marks against what the store has (zero: a token gone), and
+    /// the new marks to remember once the store took them.
+    fn mark_changes(&self, key: &(String, String), ledger: &Ledger) -> (Vec<(TokenId, Money)>, TokenMap<Money>) {
+        let now: TokenMap<Money> = self.marks_of(ledger).into_iter().collect();
+        let before = self.marked.get(key);
+        let mut changes: Vec<(TokenId, Money)> =
+            now.iter().filter(|(t, u)| before.and_then(|b| b.get(t)) != Some(u)).map(|(t, u)| (*t, *u)).collect();
+        if let Some(before) = before {
+            changes.extend(before.keys().filter(|t| !now.contains_key(t)).map(|t| (*t, Money::ZERO)));
+        }
+        (changes, now)
+    }
+
+    /// Writes every strategy's marks to the store, which runs the policy's trip rules on them: a
+    /// position losing value trips the daily loss or drawdown without any order.
     async fn mark_to_market(&mut self) {
-        for (key, ledger) in &self.ledgers {
-            let Some(policy) = self.policies.get(key) else { continue };
-            let marks: Vec<(polyfleet_core::TokenId, polyfleet_core::Money)> = ledger
-                .positions()
-                .into_iter()
-                // A settled token is worth its payout (its book is over).
-                .filter_map(|(t, p)| Some((t, p.unrealized(ledger.payout(&t).or_else(|| self.executor.mark(&t))?))))
-                .collect();
-            if let Err(e) = self.store.set_unrealized(policy, &key.1, &marks).await {
-                self.metrics.store_errors.inc();
-                tracing::warn!(error = %e, "unrealized PnL not recorded");
+        let keys: Vec<(String, String)> = self.ledgers.keys().cloned().collect();
+        for key in keys {
+            let (Some(policy), Some(ledger)) = (self.policies.get(&key), self.ledgers.get(&key)) else { continue };
+            let marks = self.marks_of(ledger);
+            match self.store.revalue(policy, &key.1, &marks, now_ms()).await {
+                Ok(()) => {
+                    self.marked.insert(key, marks.into_iter().collect());
+                }
+                Err(e) => {
+                    self.metrics.store_errors.inc();
+                    tracing::warn!(error = %e, "unrealized PnL not recorded");
+                }
             }
         }
     }
@@ -702,8 +760,12 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
             }
             Err(e) => return Ok(CtfReport::failed(intent, e.to_string(), now_ns())),
         };
-        self.store.commit_lifecycle(policy, &key.1, &id, &booked, Booking::Ctf(&intent.op), now_ms()).await?;
+        let (marks, marked) = self.mark_changes(key, &next);
+        self.store
+            .commit_lifecycle_marked(policy, &key.1, &id, &booked, Booking::Ctf(&intent.op), &marks, now_ms())
+            .await?;
         self.ledgers.insert(key.clone(), next);
+        self.marked.insert(key.clone(), marked);
         tracing::info!(order = %id, op = intent.op.name(), cash = %booked.cash, realized = %booked.realized, "conditional-token operation booked");
         Ok(CtfReport::of(intent, CtfStatus::Done, booked.cash, booked.realized, now_ns()))
     }
@@ -745,7 +807,16 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
                 ExecEvent::Update(u) => finished |= u.status.is_terminal(),
             }
         }
-        self.store.commit(&policy, &intent.client_order_id, &commits, finished, outcome, now_ms()).await?;
+        let (marks, marked) = match self.ledgers.get(&key) {
+            Some(ledger) if !commits.is_empty() => self.mark_changes(&key, ledger),
+            _ => (vec![], TokenMap::default()),
+        };
+        self.store
+            .commit_marked(&policy, &intent.client_order_id, &commits, &marks, finished, outcome, now_ms())
+            .await?;
+        if !commits.is_empty() {
+            self.marked.insert(key.clone(), marked);
+        }
         if finished {
             if self.working.remove(&intent.client_order_id).is_some()
                 || !self.finished_intents.contains_key(&intent.client_order_id)

@@ -111,6 +111,10 @@ struct ExecutionArgs {
     /// Durable consumer name.
     #[arg(long, env = "POLYFLEET_DURABLE", default_value = "execution")]
     durable: String,
+    /// A token whose book has had no market event for this long (ms) is marked at nothing beyond
+    /// its complete sets (its price is unknown), unless the venue closed its market to orders.
+    #[arg(long, env = "POLYFLEET_MARK_STALE_MS", default_value_t = polyfleet_agent::execution::MARK_STALE_MS)]
+    mark_stale_ms: u64,
     #[command(flatten)]
     live: LiveArgs,
 }
@@ -272,7 +276,12 @@ async fn main() -> anyhow::Result<()> {
                         .context("starting live execution")?,
                 ))
             };
-            let cfg = ExecutionAgentConfig { venue: a.venue, namespace: a.namespace, durable: a.durable };
+            let cfg = ExecutionAgentConfig {
+                venue: a.venue,
+                namespace: a.namespace,
+                durable: a.durable,
+                mark_stale_ms: a.mark_stale_ms,
+            };
             match executor {
                 Either::Paper(e) => execution::run(bus, store, e, cfg, metrics, stop_on_signal()).await,
                 Either::Live(e) => execution::run(bus, store, *e, cfg, metrics, stop_on_signal()).await,

@@ -5,9 +5,10 @@
 //! 1. The simulator misprices a neg-risk event: exactly one complete set (one FOK buy per
 //!    outcome, sized by the leg cap) is approved and filled at the simulator's asks with V2
 //!    fees, and the risk store's positions, exposure and PnL equal the sum of the fills.
-//! 2. The kill switch flips (halt): the next intents are rejected with `kill_switch`; the taker
-//!    fees' realized loss trips a daily-loss limit set at it: buys refused for the trip, until a
-//!    reset clears it and the next set trades.
+//! 2. The kill switch flips (halt): the next intents are rejected with `kill_switch`; the held
+//!    sets marked at their bids (unrealized PnL) trip a daily-loss limit the realized loss alone
+//!    is under, with no order sent: buys refused for the trip, an unwind passes and fills, until
+//!    a reset clears it and the next set trades.
 //! 3. Redis stops: intents are rejected with `risk_store_unavailable` (fail closed); Redis comes
 //!    back and orders are approved and filled again.
 //! 4. The execution agent is killed (SIGKILL) while executing and restarted: no fill twice.
@@ -28,10 +29,14 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use polyfleet_core::money::FeeSchedule;
 use polyfleet_core::risk::RiskLimits;
-use polyfleet_core::wire::{CtfStatus, OrderStatus, RejectReason, Resolution, RiskDecision, Verdict, subjects};
-use polyfleet_core::{ClientOrderId, Money, Quantity, Side, TokenId};
+use polyfleet_core::wire::{
+    CtfStatus, Intent, Mode, OrderIntent, OrderStatus, RejectReason, Resolution, RiskDecision, TimeInForce, Verdict,
+    encode, subjects,
+};
+use polyfleet_core::{ClientOrderId, Money, Price, Quantity, Side, TokenId};
 use polyfleet_io::bus::Bus;
 use polyfleet_io::bus::nats::NatsBus;
 use polyfleet_io::risk_store::redis::RedisRiskStore;
@@ -139,7 +144,10 @@ async fn order_path_end_to_end() {
         "--paper-latency-ms",
         "300",
     ]);
-    let mut exec = Agent::spawn("execution", exec_args, env("execution"));
+    // Books are never stale here: the model moves only when the test says so.
+    let mut exec_env = env("execution");
+    exec_env.push(("POLYFLEET_MARK_STALE_MS".to_string(), "3600000".to_string()));
+    let mut exec = Agent::spawn("execution", exec_args, exec_env);
     let bus = NatsBus::connect(&nats.url).await.unwrap();
     let seen = Arc::new(Mutex::new(Seen::default()));
     collect(&bus, seen.clone()).await;
@@ -285,29 +293,87 @@ async fn order_path_end_to_end() {
     );
     store.set_limits(&policy, &limits(false)).await.unwrap();
 
-    // 2d. A daily-loss trip: the sets' taker fees are today's realized loss; with the limit at
-    // that loss the next decision trips the policy into reduce-only and the strategy's buys are
-    // refused for the trip. A reset (the limits' counter changed, as a RiskPolicy's resetTrips
-    // does) clears it with today's PnL as the baseline, and the next set trades.
+    // 2d. A daily-loss trip through unrealized PnL, without any order: the event's YES sets are
+    // marked at what their bids would pay (below what they cost: they cannot merge), so today's
+    // marked PnL is below the realized one. With the limit between the two, the executor's
+    // periodic marks trip the policy into reduce-only; the strategy's buys are refused for the
+    // trip while an unwind (a sell of a held leg) passes and fills; a reset (the limits' counter
+    // changed, as a RiskPolicy's resetTrips does; wider limits alone do not) clears it with the
+    // marked PnL as the baseline, and the next set trades.
     let snap = store.snapshot(&policy).await.unwrap();
-    assert!(snap.daily_pnl.is_negative(), "taker fees are a realized loss: {snap:?}");
-    let tight = RiskLimits { max_daily_loss: snap.daily_pnl.checked_neg().unwrap(), ..limits(false) };
+    let realized_loss = snap.daily_pnl.checked_neg().unwrap();
+    let marked_loss = snap.daily_pnl_marked().checked_neg().unwrap();
+    assert!(snap.unrealized.is_negative() && marked_loss > realized_loss, "marked below cost: {snap:?}");
+    let between = Money::from_micros((realized_loss.micros() + marked_loss.micros() + 1) / 2);
+    let tight = RiskLimits { max_daily_loss: between, ..limits(false) };
+    let decisions_before = seen.lock().unwrap().decisions.len();
     store.set_limits(&policy, &tight).await.unwrap();
+    wait_until_async("a daily-loss trip on the marks", || async {
+        store.snapshot(&policy).await.unwrap().trips.current.is_some()
+    })
+    .await;
+    let tripped = store.snapshot(&policy).await.unwrap();
+    assert_eq!(tripped.trips.current.map(|(t, _)| t), Some(polyfleet_core::risk::Trip::DailyLoss));
+    assert!(tripped.daily_pnl.checked_neg().unwrap() < between, "the realized loss alone is under the limit");
+    assert_eq!(seen.lock().unwrap().decisions.len(), decisions_before, "tripped by the marks, no order decided");
+    assert_eq!(store.mode(&policy, u64::MAX / 2).await.unwrap(), Some(polyfleet_core::risk::RiskMode::ReduceOnly));
+    eprintln!(
+        "daily loss {} realized, {} marked (unrealized {}): limit {} tripped",
+        realized_loss, marked_loss, tripped.unrealized, between
+    );
     let before = seen.lock().unwrap().decisions.len();
     new_opportunity(&sim, 1).await;
     wait_until("daily-loss refusals", Duration::from_secs(10), || seen.lock().unwrap().decisions.len() >= before + 3)
         .await;
     assert_rejected_since(&seen, before, RejectReason::DailyLoss);
-    let tripped = store.snapshot(&policy).await.unwrap().trips;
-    assert_eq!(tripped.current.map(|(t, _)| t), Some(polyfleet_core::risk::Trip::DailyLoss));
+    // The unwind of five shares (the market minimum) of a held leg passes the trip and fills.
+    let (leg_market, leg_token) = event_yes[1].clone();
+    let unwind = OrderIntent {
+        client_order_id: ClientOrderId::new("unwind-1").unwrap(),
+        group: None,
+        namespace: "trading".into(),
+        strategy: "arb".into(),
+        risk_policy: "main".into(),
+        venue: "sim".into(),
+        market: polyfleet_core::ConditionId::parse(&leg_market).unwrap(),
+        token: leg_token,
+        side: Side::Sell,
+        price: Price::parse("0.01").unwrap(),
+        size: Quantity::from_micros(5_000_000),
+        tif: TimeInForce::Fok,
+        post_only: false,
+        mode: Mode::Paper,
+        cause_seq: 0,
+        cause_recv_ts_ns: 0,
+        created_ts_ns: 0,
+        outcome: None,
+    };
+    let payload = Bytes::from(encode(&Intent::Place(unwind.clone())));
+    bus.persist(&subjects::intents("trading", "arb"), vec![], payload, Some("unwind-1")).await.unwrap();
+    wait_until("the unwind filled", Duration::from_secs(10), || {
+        seen.lock().unwrap().fills.iter().any(|f| f.client_order_id == unwind.client_order_id)
+    })
+    .await;
+    let approved =
+        |d: &RiskDecision| d.intent.client_order_id == unwind.client_order_id && d.verdict == Verdict::Approved;
+    assert!(seen.lock().unwrap().decisions.iter().any(approved));
+    // Wider limits do not end a trip (it latches); the reset does.
+    store.set_limits(&policy, &limits(false)).await.unwrap();
     assert_eq!(store.mode(&policy, u64::MAX / 2).await.unwrap(), Some(polyfleet_core::risk::RiskMode::ReduceOnly));
-    store.set_limits(&policy, &RiskLimits { reset: 1, ..tight }).await.unwrap();
+    store.set_limits(&policy, &RiskLimits { reset: 1, ..limits(false) }).await.unwrap();
     let after_reset = store.snapshot(&policy).await.unwrap();
-    assert_eq!((after_reset.trips.current, after_reset.daily_base), (None, after_reset.daily_pnl));
-    let fills_before = seen.lock().unwrap().fills.len();
+    let marked = after_reset.daily_pnl.checked_add(after_reset.unrealized).unwrap();
+    assert_eq!((after_reset.trips.current, after_reset.daily_base), (None, marked));
+    // Buys pass again (the strategy first buys back the leg the unwind sold, completing its set).
+    let before = seen.lock().unwrap().decisions.len();
     new_opportunity(&sim, 1).await;
-    wait_until("a set after the reset", Duration::from_secs(10), || {
-        seen.lock().unwrap().fills.len() >= fills_before + 3
+    wait_until("a buy filled after the reset", Duration::from_secs(10), || {
+        let s = seen.lock().unwrap();
+        s.decisions[before..].iter().any(|d| {
+            d.intent.side == Side::Buy
+                && d.verdict == Verdict::Approved
+                && s.fills.iter().any(|f| f.client_order_id == d.intent.client_order_id)
+        })
     })
     .await;
     store.set_limits(&policy, &limits(false)).await.unwrap();
@@ -506,7 +572,15 @@ async fn order_path_end_to_end() {
         a.stop();
     }
     let spans = otlp.spans();
-    let traced: Vec<ClientOrderId> = seen.lock().unwrap().fills.iter().map(|f| f.client_order_id).collect();
+    // Every order the strategy sent (the test's own unwind has no signal).
+    let traced: Vec<ClientOrderId> = seen
+        .lock()
+        .unwrap()
+        .fills
+        .iter()
+        .map(|f| f.client_order_id)
+        .filter(|id| *id != unwind.client_order_id)
+        .collect();
     let mut complete = 0;
     for id in &traced {
         // A set's signal and decision spans carry every leg (`set`); each leg's execution its own.

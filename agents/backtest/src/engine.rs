@@ -28,6 +28,7 @@ use std::collections::{HashMap, VecDeque};
 
 use polyfleet_core::accounting::Ledger;
 use polyfleet_core::accounting::lifecycle::{Booking, LifecycleTotals};
+use polyfleet_core::accounting::mark::{self, Quote};
 use polyfleet_core::book::{BookFollower, Followed};
 use polyfleet_core::config::{
     ConfigError, EXPIRY_TIMER_NS, STRATEGY_TIMER_NS, StrategyConfig, StrategyParams, StrategyType,
@@ -418,7 +419,9 @@ impl Engine {
         let report = match s.ledger.on_ctf(intent.id.as_str(), &intent.op) {
             Ok(Some(booked)) => {
                 if let Some(p) = s.policy {
+                    let marks = self.risk_marks(slot);
                     let state = &mut self.policies[p].state;
+                    state.on_marks(&self.slots[slot].name, &marks, true);
                     state.on_lifecycle(&booked.shares, booked.cost, booked.realized, &[], now / 1_000_000);
                 }
                 let c = &mut self.journal.strategies[slot];
@@ -519,7 +522,10 @@ impl Engine {
                 continue;
             }
             if let Some(p) = s.policy {
-                self.policies[p].state.on_lifecycle(&booked.shares, booked.cost, booked.realized, &[], now / 1_000_000);
+                let marks = self.risk_marks(slot);
+                let state = &mut self.policies[p].state;
+                state.on_marks(&self.slots[slot].name, &marks, true);
+                state.on_lifecycle(&booked.shares, booked.cost, booked.realized, &[], now / 1_000_000);
             }
             let c = &mut self.journal.strategies[slot];
             c.lifecycle = c.lifecycle.plus(&LifecycleTotals::of(Booking::Settlement(&res), &booked));
@@ -534,7 +540,9 @@ impl Engine {
             return;
         };
         if let Some(p) = s.policy {
+            let marks = self.risk_marks(slot);
             let policy = &mut self.policies[p];
+            policy.state.on_marks(&self.slots[slot].name, &marks, true);
             policy.state.on_fill(&intent.client_order_id, f.side, f.size, b.cost, f.token);
             let round = intent.round_trip();
             let sell = (f.side == Side::Sell).then_some(&round);
@@ -550,6 +558,20 @@ impl Engine {
             fee: f.fee,
             maker: f.liquidity == polyfleet_core::wire::Liquidity::Maker,
         });
+    }
+
+    /// A strategy's unrealized PnL per token at the execution agent's conservative marks (see
+    /// [`polyfleet_core::accounting::mark`]), for its policy's mark-to-market daily loss,
+    /// equity and drawdown: a settled token at its payout, complete sets at 1 USDC, the rest at
+    /// what selling into the live book would pay, nothing without a live book.
+    fn risk_marks(&self, slot: usize) -> Vec<(TokenId, Money)> {
+        let quote = |t: &TokenId| match (self.payouts.get(t), self.books.get(t).filter(|f| f.is_live())) {
+            (Some(payout), _) => Quote::Settled(*payout),
+            (None, Some(f)) => Quote::Book(f.book()),
+            (None, None) => Quote::Unknown,
+        };
+        let complement = |t: &TokenId| polyfleet_core::strategy::complement(&self.instruments, t);
+        mark::unrealized(&self.slots[slot].ledger.positions(), quote, complement)
     }
 
     fn equity(&self, s: &Slot) -> (Money, Money) {
@@ -571,6 +593,13 @@ impl Engine {
             if let Some(mid) = book.mid() {
                 self.journal.price(self.now_ns, *t, mid);
             }
+        }
+        // The policies' periodic marks, as the execution agent writes them: their trip rules run.
+        for slot in 0..self.slots.len() {
+            let Some(p) = self.slots[slot].policy else { continue };
+            let marks = self.risk_marks(slot);
+            let policy = &mut self.policies[p];
+            policy.state.revalue(Some(&policy.limits), &self.slots[slot].name, &marks, self.now_ns / 1_000_000);
         }
         let mut total = Money::ZERO;
         let mut exposure = Money::ZERO;

@@ -13,6 +13,12 @@
 //! above `max_loss_at_resolution`; one that lowers it (a hedge, a set's completion) passes even
 //! above the limit.
 //!
+//! Daily loss, equity and drawdown are marked to market: the executor's conservative marks of
+//! each strategy's positions ([`crate::accounting::mark`]) set the unrealized PnL (`revalue`, which
+//! also runs the trip rules, so a position losing value trips the policy without any order), and
+//! a commit moves realized and unrealized PnL together (`on_marks` first), never counting a
+//! closed position twice.
+//!
 //! Built to be reproduced exactly by a Redis Lua script, whose numbers are doubles: the clock is
 //! in milliseconds (exact in a double for millions of years), amounts stay below 2^53 micros
 //! (9 billion USDC), and the only product, a fill's share of a buy reservation, is the fill's
@@ -110,15 +116,20 @@ pub struct RiskSnapshot {
     pub daily_pnl: Money,
     /// Realized equity since the policy started.
     pub equity: Money,
-    /// Highest equity seen.
+    /// Highest marked equity (realized plus unrealized) seen.
     pub peak: Money,
+    /// Unrealized PnL of every strategy's positions at their last marks.
+    pub unrealized: Money,
+    /// The unrealized PnL when the UTC day began.
+    pub day_unrealized: Money,
     /// Losing round trips in a row (see [`RiskState::on_realized`]).
     pub consecutive_losses: u32,
     /// The circuit breaker holds orders back until this time (Unix ms); 0 when never tripped.
     pub breaker_until_ms: u64,
     /// The least the positions (open buys included) pay at resolution.
     pub floor: Money,
-    /// The daily PnL the daily loss counts from (its value at the last reset; 0 each new day).
+    /// The marked daily PnL (realized today plus unrealized) the daily loss counts from: its
+    /// value at the last reset, or the unrealized PnL when the UTC day began.
     pub daily_base: Money,
     /// The standing trip and the trips so far.
     pub trips: TripState,
@@ -130,6 +141,22 @@ impl RiskSnapshot {
     /// The worst-case loss at resolution: exposure minus the floor (negative: a sure profit).
     pub fn worst_loss(&self) -> Money {
         self.exposure.checked_sub(self.floor).unwrap_or(self.exposure)
+    }
+
+    /// Today's PnL marked to market: realized today plus the change of unrealized PnL today.
+    pub fn daily_pnl_marked(&self) -> Money {
+        let moved = self.unrealized.checked_sub(self.day_unrealized).unwrap_or(Money::ZERO);
+        self.daily_pnl.checked_add(moved).unwrap_or(self.daily_pnl)
+    }
+
+    /// Equity marked to market: realized plus unrealized.
+    pub fn equity_marked(&self) -> Money {
+        self.equity.checked_add(self.unrealized).unwrap_or(self.equity)
+    }
+
+    /// Drop of the marked equity from its peak.
+    pub fn drawdown(&self) -> Money {
+        self.peak.checked_sub(self.equity_marked()).unwrap_or(Money::ZERO).max(Money::ZERO)
     }
 }
 
@@ -159,6 +186,10 @@ pub struct RiskState {
     daily_base: Money,
     trips: TripState,
     reset_seen: u64,
+    /// Each strategy's unrealized PnL per token at its last marks, and their sum.
+    marks: HashMap<String, TokenMap<Money>>,
+    unrealized: Money,
+    day_unrealized: Money,
 }
 
 impl RiskState {
@@ -182,9 +213,65 @@ impl RiskState {
         self.exposure.checked_sub(self.events.floor()).unwrap_or(self.exposure)
     }
 
-    /// Drop from the equity peak.
+    /// Drop of the marked equity (realized plus unrealized) from its peak.
     pub fn drawdown(&self) -> Money {
-        self.peak.checked_sub(self.equity).unwrap_or(Money::ZERO)
+        self.peak.checked_sub(self.equity_marked()).unwrap_or(Money::ZERO).max(Money::ZERO)
+    }
+
+    /// Realized plus unrealized equity.
+    fn equity_marked(&self) -> Money {
+        self.equity.checked_add(self.unrealized).unwrap_or(self.equity)
+    }
+
+    /// Today's realized PnL plus the unrealized PnL now: the daily loss counts down from its
+    /// value at the start of the day (or the last reset).
+    fn daily_marked(&self) -> Money {
+        self.daily_pnl.checked_add(self.unrealized).unwrap_or(self.daily_pnl)
+    }
+
+    /// A strategy's unrealized PnL per token at its last marks, sorted by token.
+    pub fn marks(&self, strategy: &str) -> Vec<(TokenId, Money)> {
+        let mut v: Vec<(TokenId, Money)> =
+            self.marks.get(strategy).map(|m| m.iter().map(|(t, u)| (*t, *u)).collect()).unwrap_or_default();
+        v.sort_by_key(|(t, _)| t.to_string());
+        v
+    }
+
+    /// Sets a strategy's unrealized PnL of the listed tokens (zero removes a token), keeping the
+    /// policy's total; `replace` removes the strategy's tokens not listed too. A commit applies
+    /// the marks its fills changed with this first, so realized and unrealized PnL move at once.
+    pub fn on_marks(&mut self, strategy: &str, marks: &[(TokenId, Money)], replace: bool) {
+        let mine = self.marks.entry(strategy.to_string()).or_default();
+        let mut total = self.unrealized;
+        if replace {
+            for (t, old) in mine.iter() {
+                if !marks.iter().any(|(x, _)| x == t) {
+                    total = total.checked_sub(*old).unwrap_or(total);
+                }
+            }
+            mine.retain(|t, _| marks.iter().any(|(x, _)| x == t));
+        }
+        for (token, value) in marks {
+            let old = if *value == Money::ZERO { mine.remove(token) } else { mine.insert(*token, *value) };
+            let delta = value.checked_sub(old.unwrap_or(Money::ZERO)).unwrap_or(Money::ZERO);
+            total = total.checked_add(delta).unwrap_or(total);
+        }
+        if mine.is_empty() {
+            self.marks.remove(strategy);
+        }
+        self.unrealized = total;
+    }
+
+    /// New marks for a strategy's whole book (the executor's periodic mark): its unrealized PnL
+    /// is replaced, the peak follows the marked equity, and under `limits` the trip rules run, so
+    /// an open position losing value trips the daily loss or drawdown without any order.
+    pub fn revalue(&mut self, limits: Option<&RiskLimits>, strategy: &str, marks: &[(TokenId, Money)], now_ms: u64) {
+        self.on_marks(strategy, marks, true);
+        self.roll_day(now_ms);
+        self.peak = self.peak.max(self.equity_marked());
+        if let Some(limits) = limits {
+            self.update_trip(limits, now_ms);
+        }
     }
 
     /// True while the circuit breaker holds orders back.
@@ -213,6 +300,8 @@ impl RiskState {
             daily_base: self.daily_base,
             trips: self.trips,
             reset_seen: self.reset_seen,
+            unrealized: self.unrealized,
+            day_unrealized: self.day_unrealized,
         }
     }
 
@@ -236,12 +325,12 @@ impl RiskState {
         }
     }
 
-    /// Clears a standing trip, if any: the daily loss counts from today's PnL now and the
-    /// drawdown from the equity now.
+    /// Clears a standing trip, if any: the daily loss counts from today's marked PnL now and the
+    /// drawdown from the marked equity now.
     fn clear_trip(&mut self) {
         if self.trips.current.take().is_some() {
-            self.daily_base = self.daily_pnl;
-            self.peak = self.equity;
+            self.daily_base = self.daily_marked();
+            self.peak = self.equity_marked();
         }
     }
 
@@ -254,7 +343,7 @@ impl RiskState {
         if self.trips.current.is_some() {
             return;
         }
-        let lost = self.daily_base.checked_sub(self.daily_pnl).unwrap_or(Money::ZERO);
+        let lost = self.daily_base.checked_sub(self.daily_marked()).unwrap_or(Money::ZERO);
         let trip = if lost >= limits.max_daily_loss {
             self.trips.daily_loss_trips += 1;
             Trip::DailyLoss
@@ -272,7 +361,8 @@ impl RiskState {
         if day != self.day {
             self.day = day;
             self.daily_pnl = Money::ZERO;
-            self.daily_base = Money::ZERO;
+            self.daily_base = self.unrealized;
+            self.day_unrealized = self.unrealized;
             self.day_orders = 0;
         }
     }
@@ -545,7 +635,7 @@ impl RiskState {
         self.roll_day(now_ms);
         self.daily_pnl = self.daily_pnl.checked_add(pnl).unwrap_or(self.daily_pnl);
         self.equity = self.equity.checked_add(pnl).unwrap_or(self.equity);
-        self.peak = self.peak.max(self.equity);
+        self.peak = self.peak.max(self.equity_marked());
         let Some(round) = round else { return };
         if self.loss_round.as_ref() != Some(round) {
             self.loss_round = Some(*round);

@@ -9,11 +9,11 @@
 use std::future::Future;
 use std::time::Duration;
 
-use polyfleet_core::book::{BookFollower, Followed};
+use polyfleet_core::book::{BookFollower, Followed, OrderBook};
 use polyfleet_core::exec::paper::{ExecEvent, MarketRules, PaperEngine, refusal};
 use polyfleet_core::strategy::Instrument;
 use polyfleet_core::wire::{CtfIntent, MarketEvent, MarketEventBody, OrderIntent};
-use polyfleet_core::{ClientOrderId, ConditionId, Price, TokenId, TokenMap};
+use polyfleet_core::{ClientOrderId, ConditionId, TokenId, TokenMap};
 
 /// Now, Unix nanoseconds: the wall clock, or a replay's clock (injected by the agent).
 pub type Clock = fn() -> u64;
@@ -63,8 +63,11 @@ pub trait Executor: Send {
     fn on_market(&mut self, ev: &MarketEvent, now_ns: u64) -> (Vec<ExecEvent>, bool);
     /// Periodic tick (expiries).
     fn on_timer(&mut self, now_ns: u64) -> Vec<ExecEvent>;
-    /// The price a position in `token` is marked at: the best bid (what selling would get).
-    fn mark(&self, token: &TokenId) -> Option<Price>;
+    /// The book a position in `token` is marked against (see
+    /// [`polyfleet_core::accounting::mark`]): its live book, `None` when it has none in sequence.
+    fn book(&self, token: &TokenId) -> Option<&OrderBook>;
+    /// The other token of `token`'s binary market (a YES's NO and the reverse), if known.
+    fn complement(&self, token: &TokenId) -> Option<TokenId>;
     /// At start: the orders a previous run left at the venue (to track like working orders),
     /// and what happened to them while the agent was away. Paper: nothing.
     fn start_up(&mut self, _now_ns: u64) -> impl Future<Output = (Vec<OrderIntent>, Vec<ExecEvent>)> + Send {
@@ -157,7 +160,11 @@ impl Executor for PaperExecutor {
         self.engine.expire(now_ns / 1_000_000_000, now_ns)
     }
 
-    fn mark(&self, token: &TokenId) -> Option<Price> {
-        self.books.get(token).filter(|f| f.is_live()).and_then(|f| f.book().best_bid()).map(|l| l.price)
+    fn book(&self, token: &TokenId) -> Option<&OrderBook> {
+        self.books.get(token).filter(|f| f.is_live()).map(BookFollower::book)
+    }
+
+    fn complement(&self, token: &TokenId) -> Option<TokenId> {
+        polyfleet_core::strategy::complement(&self.instruments, token)
     }
 }

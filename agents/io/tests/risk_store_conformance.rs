@@ -188,6 +188,51 @@ async fn a_loss_trip_is_reduce_only_until_reset_or_cooldown<S: RiskStore>(s: S, 
     assert_eq!((snap.trips.current, snap.trips.daily_loss_trips, snap.daily_base), (None, 2, m("-41")));
 }
 
+async fn an_open_position_losing_value_trips_through_unrealized_pnl<S: RiskStore>(s: S, p: PolicyKey) {
+    s.set_limits(&p, &limits()).await.unwrap();
+    let t = TokenId::from_u128(1);
+    let buy = intent("a", 1, Side::Buy, "0.5", "40");
+    s.decide(&p, &buy, LIQ, T0).await.unwrap().unwrap();
+    let held = Position { size: q("40"), cost: m("20"), ..Position::default() };
+    // Bought at 0.50, marked at the bid for the size held: 1 below cost, in the same step.
+    let c = commit(&buy, "f1", q("40"), m("20"), Money::ZERO, held);
+    s.commit_marked(&p, &buy.client_order_id, &[c], &[(t, m("-1"))], true, None, T0).await.unwrap();
+    let snap = s.snapshot(&p).await.unwrap();
+    assert_eq!((snap.unrealized, snap.daily_pnl_marked(), snap.drawdown()), (m("-1"), m("-1"), m("1")));
+    // The book falls: 15 below cost is not yet the daily loss limit of 20; 20 is, without an order.
+    s.revalue(&p, "arb", &[(t, m("-15"))], T0 + 1).await.unwrap();
+    assert_eq!(s.mode(&p, T0 + 1).await.unwrap(), Some(RiskMode::Off));
+    s.revalue(&p, "arb", &[(t, m("-20"))], T0 + 2).await.unwrap();
+    let snap = s.snapshot(&p).await.unwrap();
+    assert_eq!(
+        (snap.trips.current, snap.daily_pnl, snap.daily_pnl_marked()),
+        (Some((Trip::DailyLoss, T0 + 2)), m("0"), m("-20"))
+    );
+    assert_eq!(s.mode(&p, T0 + 3).await.unwrap(), Some(RiskMode::ReduceOnly));
+    assert_eq!(
+        s.decide(&p, &intent("b", 2, Side::Buy, "0.5", "1"), LIQ, T0 + 3).await.unwrap(),
+        Err(RejectReason::DailyLoss)
+    );
+    // The unwind passes; sold 1 USDC better than the mark, its realized PnL replaces the
+    // unrealized in the same step: nothing counted twice, no false peak.
+    let sell = intent("c", 1, Side::Sell, "0.01", "40");
+    s.decide(&p, &sell, LIQ, T0 + 4).await.unwrap().unwrap();
+    let flat = Position { realized: m("-19"), ..Position::default() };
+    let c = commit(&sell, "f2", q("40"), m("20"), m("-19"), flat);
+    s.commit_marked(&p, &sell.client_order_id, &[c], &[(t, Money::ZERO)], true, None, T0 + 5).await.unwrap();
+    let snap = s.snapshot(&p).await.unwrap();
+    assert_eq!((snap.unrealized, snap.daily_pnl, snap.daily_pnl_marked()), (m("0"), m("-19"), m("-19")));
+    assert_eq!((snap.peak, snap.equity_marked(), snap.drawdown()), (m("0"), m("-19"), m("19")));
+    assert_eq!(s.unrealized(&p, "arb").await.unwrap(), vec![]);
+    // A reset counts from the marked PnL now; the next day from the unrealized PnL then.
+    s.set_limits(&p, &RiskLimits { reset: 1, ..limits() }).await.unwrap();
+    let snap = s.snapshot(&p).await.unwrap();
+    assert_eq!((snap.trips.current, snap.daily_base, snap.peak), (None, m("-19"), m("-19")));
+    s.revalue(&p, "mm", &[(TokenId::from_u128(2), m("-3"))], T0 + 86_400_000).await.unwrap();
+    let snap = s.snapshot(&p).await.unwrap();
+    assert_eq!((snap.daily_pnl_marked(), snap.daily_base, snap.day_unrealized), (m("0"), m("-3"), m("-3")));
+}
+
 async fn a_redecided_intent_gets_its_first_verdict<S: RiskStore>(s: S, p: PolicyKey) {
     s.set_limits(&p, &limits()).await.unwrap();
     let i = intent("a", 1, Side::Buy, "0.5", "10");
@@ -227,9 +272,10 @@ async fn fills_commit_once_and_release_the_rest<S: RiskStore>(s: S, p: PolicyKey
     assert_eq!((snap.daily_pnl, snap.equity), (m("-0.1"), m("-0.1")));
     assert_eq!(s.positions(&p, "arb").await.unwrap(), vec![(TokenId::from_u128(7), pos)]);
     // The executor marks the position: unrealized PnL per token, last mark wins.
-    s.set_unrealized(&p, "arb", &[(TokenId::from_u128(7), m("-1.5"))]).await.unwrap();
-    s.set_unrealized(&p, "arb", &[(TokenId::from_u128(7), m("2.25"))]).await.unwrap();
+    s.revalue(&p, "arb", &[(TokenId::from_u128(7), m("-1.5"))], T0).await.unwrap();
+    s.revalue(&p, "arb", &[(TokenId::from_u128(7), m("2.25"))], T0).await.unwrap();
     assert_eq!(s.unrealized(&p, "arb").await.unwrap(), vec![(TokenId::from_u128(7), m("2.25"))]);
+    assert_eq!(s.snapshot(&p).await.unwrap().unrealized, m("2.25"));
 }
 
 async fn a_failed_fill_is_reversed_once<S: RiskStore>(s: S, p: PolicyKey) {
@@ -544,6 +590,7 @@ suite!(
     limits_read_back_and_removal_stops_approvals,
     modes_take_effect_at_once,
     a_loss_trip_is_reduce_only_until_reset_or_cooldown,
+    an_open_position_losing_value_trips_through_unrealized_pnl,
     a_redecided_intent_gets_its_first_verdict,
     claims_make_execution_at_most_once,
     fills_commit_once_and_release_the_rest,
@@ -602,6 +649,19 @@ fn walk_intent(
         _ => walk_outcome(token, exhaustive),
     };
     OrderIntent { outcome, ..intent(id, token, side, price, size) }
+}
+
+/// Unrealized PnL of a few of the walk's tokens (zero: the token's mark removed).
+fn walk_marks(rng: &mut Rng) -> Vec<(TokenId, Money)> {
+    let mut marks: Vec<(TokenId, Money)> = vec![];
+    for _ in 0..rng.below(3) {
+        let token = TokenId::from_u128(1 + u128::from(rng.below(7)));
+        let value = if rng.below(5) == 0 { 0 } else { rng.below(16_000_000) as i64 - 11_000_000 };
+        if !marks.iter().any(|(t, _)| *t == token) {
+            marks.push((token, Money::from_micros(value)));
+        }
+    }
+    marks
 }
 
 #[tokio::test]
@@ -692,8 +752,10 @@ async fn redis_scripts_match_the_reference_model_over_random_operations() {
                     // Sometimes the same fill twice (a redelivery).
                     let fills = if rng.below(4) == 0 { vec![c.clone(), c] } else { vec![c] };
                     *outcomes.entry("fill".into()).or_default() += 1;
-                    model.commit(&p, &i.client_order_id, &fills, finished, None, now).await.unwrap();
-                    redis.commit(&p, &i.client_order_id, &fills, finished, None, now).await.unwrap();
+                    // The unrealized PnL the fills changed, set in the same step.
+                    let marks = walk_marks(&mut rng);
+                    model.commit_marked(&p, &i.client_order_id, &fills, &marks, finished, None, now).await.unwrap();
+                    redis.commit_marked(&p, &i.client_order_id, &fills, &marks, finished, None, now).await.unwrap();
                 }
                 8 => {
                     l.mode = match rng.below(10) {
@@ -752,11 +814,25 @@ async fn redis_scripts_match_the_reference_model_over_random_operations() {
                     let op =
                         CtfOp::Merge { market, tokens: [TokenId::from_u128(1), TokenId::from_u128(2)], size: q("1") };
                     let what = if rng.below(3) == 0 { Booking::Settlement(&res) } else { Booking::Ctf(&op) };
-                    let a = model.commit_lifecycle(&p, "arb", &id, &booked, what, now).await.unwrap();
-                    let b = redis.commit_lifecycle(&p, "arb", &id, &booked, what, now).await.unwrap();
+                    let marks = walk_marks(&mut rng);
+                    let a = model.commit_lifecycle_marked(&p, "arb", &id, &booked, what, &marks, now).await.unwrap();
+                    let b = redis.commit_lifecycle_marked(&p, "arb", &id, &booked, what, &marks, now).await.unwrap();
                     assert_eq!(a, b, "seed {seed} step {step}: lifecycle");
                     let kind = if matches!(what, Booking::Settlement(_)) { "settlement" } else { "lifecycle" };
                     *outcomes.entry(kind.into()).or_default() += 1;
+                }
+                9 => {
+                    // The executor's periodic marks of one strategy's book: its trip rules may
+                    // trip the policy on unrealized PnL alone.
+                    let strategy = if rng.below(3) == 0 { "mm" } else { "arb" };
+                    let marks = walk_marks(&mut rng);
+                    let before = model.snapshot(&p).await.unwrap().trips.current.is_some();
+                    model.revalue(&p, strategy, &marks, now).await.unwrap();
+                    redis.revalue(&p, strategy, &marks, now).await.unwrap();
+                    *outcomes.entry("revalue".into()).or_default() += 1;
+                    if !before && model.snapshot(&p).await.unwrap().trips.current.is_some() {
+                        *outcomes.entry("tripped on marks".into()).or_default() += 1;
+                    }
                 }
                 _ => {
                     // Time: milliseconds, a minute, or a day.
@@ -786,6 +862,9 @@ async fn redis_scripts_match_the_reference_model_over_random_operations() {
             }
         }
         assert_eq!(model.positions(&p, "arb").await.unwrap(), redis.positions(&p, "arb").await.unwrap());
+        for strategy in ["arb", "mm"] {
+            assert_eq!(model.unrealized(&p, strategy).await.unwrap(), redis.unrealized(&p, strategy).await.unwrap());
+        }
     }
     // The walk must have reached the interesting places, not only one verdict.
     eprintln!("outcomes: {outcomes:?}");
@@ -798,6 +877,7 @@ async fn redis_scripts_match_the_reference_model_over_random_operations() {
         "the worst-case limit refused some: {outcomes:?}"
     );
     assert!(worst("settlement") >= 3 && worst("lifecycle") >= 3, "{outcomes:?}");
+    assert!(worst("revalue") >= 30 && worst("tripped on marks") >= 2, "trips on unrealized PnL alone: {outcomes:?}");
     assert!(worst("floor above zero") >= 100, "positions that pay something whatever happens: {outcomes:?}");
     assert!(worst("tripped daily_loss") >= 50 && worst("tripped drawdown") >= 50, "trips: {outcomes:?}");
     assert!(worst("Err(ReduceOnly)") + worst("Err(KillSwitch)") >= 5, "declared modes: {outcomes:?}");

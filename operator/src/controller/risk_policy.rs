@@ -17,7 +17,6 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::{Resource, ResourceExt};
-use polyfleet_core::Money;
 use polyfleet_core::risk::{RiskLimits, RiskMode, RiskSnapshot, Trip};
 use polyfleet_crds::conditions::{Condition, ConditionStatus, DATA_PLANE, READY, set_condition};
 use polyfleet_crds::{RiskPolicy, RiskPolicyStatus};
@@ -88,9 +87,13 @@ pub fn desired_status(
     };
     s.exposure_micros = snap.exposure.micros();
     s.exposure = snap.exposure.to_string();
-    s.daily_pnl_micros = snap.daily_pnl.micros();
-    s.daily_pnl = snap.daily_pnl.to_string();
-    s.drawdown_micros = snap.peak.checked_sub(snap.equity).unwrap_or(Money::ZERO).micros().max(0);
+    s.daily_pnl_micros = snap.daily_pnl_marked().micros();
+    s.daily_pnl = snap.daily_pnl_marked().to_string();
+    s.realized_daily_pnl_micros = snap.daily_pnl.micros();
+    s.unrealized_pnl_micros = snap.unrealized.micros();
+    s.unrealized_pnl = snap.unrealized.to_string();
+    s.equity_micros = snap.equity_marked().micros();
+    s.drawdown_micros = snap.drawdown().micros();
     s.worst_case_loss_micros = snap.worst_loss().micros();
     s.worst_case_loss = snap.worst_loss().to_string();
     // A trip whose cooldown is over no longer holds (the next decision clears it in the store).

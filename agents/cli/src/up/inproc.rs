@@ -77,8 +77,12 @@ pub(crate) async fn run(args: &UpArgs, mut p: Prepared, stop: tokio_watch::Recei
     let executor = PaperExecutor::new(instruments(&tokens)?, Duration::ZERO);
     let exec_metrics = OrderPathMetrics::new("polyfleet_execution");
     parts.push(exec_metrics.clone());
-    let exec_cfg =
-        ExecutionAgentConfig { venue: venue.clone(), namespace: "*".into(), durable: "execution-local".into() };
+    let exec_cfg = ExecutionAgentConfig {
+        venue: venue.clone(),
+        namespace: "*".into(),
+        durable: "execution-local".into(),
+        mark_stale_ms: polyfleet_agent::execution::MARK_STALE_MS,
+    };
     tasks.spawn(execution::run(bus.clone(), store.clone(), executor, exec_cfg, exec_metrics, shutdown.clone()));
     let board = Board::new(p.strategies.clone());
     {

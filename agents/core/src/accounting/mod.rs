@@ -15,6 +15,7 @@
 //!   that cash (relative to the start) = realized PnL − cost basis held, exactly ([`Ledger::cash`]).
 
 pub mod lifecycle;
+pub mod mark;
 
 use std::collections::{HashMap, HashSet};
 

@@ -36,6 +36,17 @@ pub fn market_tokens(instruments: &TokenMap<Instrument>, market: &ConditionId) -
     v
 }
 
+/// The other token of `token`'s binary market (YES for NO and the reverse), when `instruments`
+/// holds exactly the two.
+pub fn complement(instruments: &TokenMap<Instrument>, token: &TokenId) -> Option<TokenId> {
+    let market = instruments.get(token)?.market;
+    match market_tokens(instruments, &market).as_slice() {
+        [a, b] if a == token => Some(*b),
+        [a, b] if b == token => Some(*a),
+        _ => None,
+    }
+}
+
 /// An order a strategy asks for (the runner adds identity, mode and timestamps).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderRequest {

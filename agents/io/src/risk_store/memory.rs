@@ -23,7 +23,6 @@ struct Policy {
     /// Lifecycle totals: the policy's, and by strategy.
     life: LifecycleTotals,
     life_by: HashMap<String, LifecycleTotals>,
-    unrealized: HashMap<String, TokenMap<Money>>,
     /// None: claimed, not finished; Some: executed, with its outcome.
     orders: HashMap<ClientOrderId, Option<Bytes>>,
 }
@@ -67,13 +66,14 @@ impl RiskStore for MemoryRiskStore {
         Ok(live.iter().filter(|((v, _), _)| v == venue).map(|((_, id), b)| (id.clone(), b.clone())).collect())
     }
 
-    async fn commit_lifecycle(
+    async fn commit_lifecycle_marked(
         &self,
         policy: &PolicyKey,
         strategy: &str,
         id: &str,
         booked: &Lifecycle,
         what: Booking<'_>,
+        marks: &[(TokenId, Money)],
         now_ms: u64,
     ) -> Result<bool, RiskStoreError> {
         let mut all = self.lock();
@@ -81,6 +81,7 @@ impl RiskStore for MemoryRiskStore {
         if !p.fills.insert(id.to_string()) {
             return Ok(false);
         }
+        p.risk.on_marks(strategy, marks, false);
         let payouts = match what {
             Booking::Settlement(r) => r.payouts.as_slice(),
             Booking::Ctf(_) => &[],
@@ -172,11 +173,12 @@ impl RiskStore for MemoryRiskStore {
         })
     }
 
-    async fn commit(
+    async fn commit_marked(
         &self,
         policy: &PolicyKey,
         id: &ClientOrderId,
         fills: &[FillCommit],
+        marks: &[(TokenId, Money)],
         finished: bool,
         outcome: Option<Bytes>,
         now_ms: u64,
@@ -184,6 +186,9 @@ impl RiskStore for MemoryRiskStore {
         let mut all = self.lock();
         let p = all.entry(policy.clone()).or_default();
         let breaker = p.limits.as_ref().and_then(|l| l.circuit_breaker);
+        if let Some(first) = fills.first() {
+            p.risk.on_marks(&first.fill.strategy, marks, false);
+        }
         for c in fills {
             if !p.fills.insert(commit_key(&c.fill).into_owned()) {
                 continue;
@@ -210,27 +215,21 @@ impl RiskStore for MemoryRiskStore {
         Ok(self.lock().get(policy).map(|p| p.risk.snapshot()).unwrap_or_default())
     }
 
-    async fn set_unrealized(
+    async fn revalue(
         &self,
         policy: &PolicyKey,
         strategy: &str,
         marks: &[(TokenId, Money)],
+        now_ms: u64,
     ) -> Result<(), RiskStoreError> {
         let mut all = self.lock();
-        let u = all.entry(policy.clone()).or_default().unrealized.entry(strategy.to_string()).or_default();
-        u.extend(marks.iter().copied());
+        let p = all.entry(policy.clone()).or_default();
+        p.risk.revalue(p.limits.as_ref(), strategy, marks, now_ms);
         Ok(())
     }
 
     async fn unrealized(&self, policy: &PolicyKey, strategy: &str) -> Result<Vec<(TokenId, Money)>, RiskStoreError> {
-        let all = self.lock();
-        let mut out: Vec<(TokenId, Money)> = all
-            .get(policy)
-            .and_then(|p| p.unrealized.get(strategy))
-            .map(|u| u.iter().map(|(t, m)| (*t, *m)).collect())
-            .unwrap_or_default();
-        out.sort_by_key(|(t, _)| t.to_string());
-        Ok(out)
+        Ok(self.lock().get(policy).map(|p| p.risk.marks(strategy)).unwrap_or_default())
     }
 
     async fn positions(&self, policy: &PolicyKey, strategy: &str) -> Result<Vec<(TokenId, Position)>, RiskStoreError> {

@@ -14,7 +14,7 @@
 //! | key | type | holds |
 //! | --- | --- | --- |
 //! | `pf:{ns/p}:limits` | hash | the limits (`mode` 0 off / 1 reduce-only / 2 halt, `max_*`, `min_book_liquidity` and `max_loss_at_resolution` -1 = none, `breaker_losses` 0 = none, `breaker_cooldown_ms`, `trip_cooldown_ms` 0 = none, `reset` the trip-reset counter, `max_orders_per_day` -1 = none) |
-//! | `pf:{ns/p}:state` | hash | `exposure`, `day`, `daily_pnl`, `equity`, `peak`, `losses` (losing round trips in a row), `loss_order` / `loss_net` / `loss_counted` (the round trip whose sell fills came last, their net, and whether it counts as a loss), `breaker_until`, `floor` (the least the positions pay at resolution: the worst-case loss is `exposure - floor`), `trip` (`daily_loss`, `drawdown` or empty) / `trip_since` (ms) / `trips_daily_loss` / `trips_drawdown` (counts), `daily_base` (the daily PnL the daily loss counts from), `day_orders` (approvals this UTC day), `reset_seen` (the last trip-reset counter applied) |
+//! | `pf:{ns/p}:state` | hash | `exposure`, `day`, `daily_pnl`, `equity`, `peak`, `losses` (losing round trips in a row), `loss_order` / `loss_net` / `loss_counted` (the round trip whose sell fills came last, their net, and whether it counts as a loss), `breaker_until`, `floor` (the least the positions pay at resolution: the worst-case loss is `exposure - floor`), `trip` (`daily_loss`, `drawdown` or empty) / `trip_since` (ms) / `trips_daily_loss` / `trips_drawdown` (counts), `daily_base` (the daily PnL the daily loss counts from), `day_orders` (approvals this UTC day), `reset_seen` (the last trip-reset counter applied), `unrealized` (every strategy's unrealized PnL at its last marks), `day_unrealized` (its value when the UTC day began) |
 //! | `pf:{ns/p}:pos` | hash | token -> shares held or reserved to buy; and the worst-case loss's bookkeeping beside them: `t:<token>` -> `event index Y|N` (from the first approved order that described the token) or `=<payout ticks>` once its market settled, `e:<event>` -> `floor markets exhaustive(0/1) y0 n0 y1 n1 ...` (the event's floor and each market's YES and NO shares) |
 //! | `pf:{ns/p}:resv` | hash | client order id -> `token side limit size notional` |
 //! | `pf:{ns/p}:rate` | list | approval times (ms) in the last minute |
@@ -23,7 +23,7 @@
 //! | `pf:{ns/p}:settled` | hash | market -> payouts of its settlement ([`encode_payouts`]) |
 //! | `pf:{ns/p}:life`, `pf:{ns/p}:life:<strategy>` | hash | lifecycle totals of the policy and of each strategy ([`LifecycleTotals::FIELDS`]: merges, sets merged, splits, redemptions, settlements, settled PnL, capital returned ...) |
 //! | `pf:{ns/p}:ledger:<strategy>` | hash | token -> `size cost realized fees deficit` (micros) |
-//! | `pf:{ns/p}:unrealized:<strategy>` | hash | token -> unrealized PnL (micros) at the executor's last mark |
+//! | `pf:{ns/p}:unrealized:<strategy>` | hash | token -> unrealized PnL (micros) at the executor's last mark (their sum over strategies is `state.unrealized`) |
 //! | `pf:{ns/p}:x:<coid>` | hash | execution `state` (pending/done) and `outcome`, for 7 days |
 
 pub mod memory;
@@ -154,12 +154,29 @@ pub trait RiskStore: Clone + Send + Sync + 'static {
         id: &ClientOrderId,
     ) -> impl Future<Output = Result<Claim, RiskStoreError>> + Send;
     /// Commits an order's fills (each once), releases the rest when `finished`, and records the
-    /// order as executed with `outcome` when given.
+    /// order as executed with `outcome` when given; no unrealized PnL changes.
     fn commit(
         &self,
         policy: &PolicyKey,
         id: &ClientOrderId,
         fills: &[FillCommit],
+        finished: bool,
+        outcome: Option<Bytes>,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<(), RiskStoreError>> + Send {
+        self.commit_marked(policy, id, fills, &[], finished, outcome, now_ms)
+    }
+    /// [`RiskStore::commit`] with the unrealized PnL of the fills' strategy that they changed
+    /// (per token; zero removes it), set first in the same atomic step (see
+    /// [`polyfleet_core::risk::RiskState::on_marks`]): a closed position is never counted as both
+    /// realized and unrealized PnL.
+    #[allow(clippy::too_many_arguments, reason = "the commit's parts, each needed in the one atomic step")]
+    fn commit_marked(
+        &self,
+        policy: &PolicyKey,
+        id: &ClientOrderId,
+        fills: &[FillCommit],
+        marks: &[(TokenId, Money)],
         finished: bool,
         outcome: Option<Bytes>,
         now_ms: u64,
@@ -177,6 +194,21 @@ pub trait RiskStore: Clone + Send + Sync + 'static {
         booked: &Lifecycle,
         what: Booking<'_>,
         now_ms: u64,
+    ) -> impl Future<Output = Result<bool, RiskStoreError>> + Send {
+        self.commit_lifecycle_marked(policy, strategy, id, booked, what, &[], now_ms)
+    }
+    /// [`RiskStore::commit_lifecycle`] with the strategy's unrealized PnL the booking changed,
+    /// set first in the same atomic step (as [`RiskStore::commit_marked`]).
+    #[allow(clippy::too_many_arguments, reason = "the booking's parts, each needed in the one atomic step")]
+    fn commit_lifecycle_marked(
+        &self,
+        policy: &PolicyKey,
+        strategy: &str,
+        id: &str,
+        booked: &Lifecycle,
+        what: Booking<'_>,
+        marks: &[(TokenId, Money)],
+        now_ms: u64,
     ) -> impl Future<Output = Result<bool, RiskStoreError>> + Send;
     /// The lifecycle totals of `strategy` under the policy, or of the whole policy (`None`).
     fn lifecycle_totals(
@@ -188,12 +220,16 @@ pub trait RiskStore: Clone + Send + Sync + 'static {
     fn settlements(&self, policy: &PolicyKey) -> impl Future<Output = Result<Vec<Resolution>, RiskStoreError>> + Send;
     /// The policy's state.
     fn snapshot(&self, policy: &PolicyKey) -> impl Future<Output = Result<RiskSnapshot, RiskStoreError>> + Send;
-    /// Records a strategy's unrealized PnL per token (marked by the executor from its books).
-    fn set_unrealized(
+    /// New marks of a strategy's whole book (the executor's periodic mark, from its books; see
+    /// [`polyfleet_core::accounting::mark`]): its unrealized PnL per token is replaced (tokens not
+    /// listed are dropped), and the policy's trip rules run on the marked daily PnL and equity
+    /// ([`polyfleet_core::risk::RiskState::revalue`]).
+    fn revalue(
         &self,
         policy: &PolicyKey,
         strategy: &str,
         marks: &[(TokenId, Money)],
+        now_ms: u64,
     ) -> impl Future<Output = Result<(), RiskStoreError>> + Send;
     /// A strategy's unrealized PnL per token as last recorded, sorted by token.
     fn unrealized(

@@ -27,6 +27,7 @@ const COMMON: &str = include_str!("lua/common.lua");
 const FLOOR: &str = include_str!("lua/floor.lua");
 const MOVES: &str = include_str!("lua/moves.lua");
 const DECIDE: &str = include_str!("lua/decide.lua");
+const MARKS: &str = include_str!("lua/marks.lua");
 
 /// The decision script's full source as the store loads it (for `redis-benchmark` comparisons).
 pub fn decide_script_source() -> String {
@@ -40,6 +41,7 @@ struct Scripts {
     commit: Script,
     lifecycle: Script,
     limits: Script,
+    mark: Script,
 }
 
 impl Scripts {
@@ -47,13 +49,15 @@ impl Scripts {
         // Each script carries only the helpers it calls: Redis runs a script's whole body on
         // every call, so every helper defined is a closure built per call.
         let moving = |body: &str| Script::new(&format!("{COMMON}\n{FLOOR}\n{MOVES}\n{body}"));
+        let marking = |body: &str| Script::new(&format!("{COMMON}\n{FLOOR}\n{MOVES}\n{MARKS}\n{body}"));
         Scripts {
             decide: Script::new(&decide_script_source()),
             release: moving(include_str!("lua/release.lua")),
             claim: Script::new(&format!("{COMMON}\n{}", include_str!("lua/claim.lua"))),
-            commit: moving(include_str!("lua/commit.lua")),
-            lifecycle: moving(include_str!("lua/lifecycle.lua")),
+            commit: marking(include_str!("lua/commit.lua")),
+            lifecycle: marking(include_str!("lua/lifecycle.lua")),
             limits: Script::new(include_str!("lua/limits.lua")),
+            mark: Script::new(&format!("{COMMON}\n{MARKS}\n{}", include_str!("lua/mark.lua"))),
         }
     }
 }
@@ -380,11 +384,12 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
         }
     }
 
-    async fn commit(
+    async fn commit_marked(
         &self,
         policy: &PolicyKey,
         id: &ClientOrderId,
         fills: &[FillCommit],
+        marks: &[(TokenId, Money)],
         finished: bool,
         outcome: Option<Bytes>,
         now_ms: u64,
@@ -397,7 +402,8 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
             .key(key(policy, "resv"))
             .key(key(policy, "fills"))
             .key(key(policy, &format!("ledger:{strategy}")))
-            .key(key(policy, &format!("x:{}", id.as_str())));
+            .key(key(policy, &format!("x:{}", id.as_str())))
+            .key(key(policy, &format!("unrealized:{strategy}")));
         inv.arg(id.as_str())
             .arg(now_ms)
             .arg(u8::from(finished))
@@ -414,17 +420,24 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
                 .arg(encode_position(&c.position))
                 .arg(c.round_trip.as_str());
         }
+        // Marks only with fills: they are the fills' strategy's.
+        let marks = if fills.is_empty() { &[] } else { marks };
+        inv.arg(marks.len());
+        for (token, value) in marks {
+            inv.arg(token.to_string()).arg(value.micros());
+        }
         let inv = &inv;
         self.retried(|mut con| async move { inv.invoke_async::<()>(&mut con).await }).await
     }
 
-    async fn commit_lifecycle(
+    async fn commit_lifecycle_marked(
         &self,
         policy: &PolicyKey,
         strategy: &str,
         id: &str,
         booked: &Lifecycle,
         what: Booking<'_>,
+        marks: &[(TokenId, Money)],
         now_ms: u64,
     ) -> Result<bool, RiskStoreError> {
         let resolution = match what {
@@ -438,7 +451,8 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
             .key(key(policy, &format!("ledger:{strategy}")))
             .key(key(policy, "settled"))
             .key(key(policy, "life"))
-            .key(key(policy, &format!("life:{strategy}")));
+            .key(key(policy, &format!("life:{strategy}")))
+            .key(key(policy, &format!("unrealized:{strategy}")));
         inv.arg(id)
             .arg(now_ms)
             .arg(booked.cost.micros())
@@ -449,6 +463,10 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
         for (token, position) in &booked.positions {
             let change = booked.shares.iter().find(|(t, _)| t == token).map_or(0, |(_, c)| *c);
             inv.arg(token.to_string()).arg(change).arg(encode_position(position));
+        }
+        inv.arg(marks.len());
+        for (token, value) in marks {
+            inv.arg(token.to_string()).arg(value.micros());
         }
         for (field, by) in LifecycleTotals::FIELDS.iter().zip(LifecycleTotals::of(what, booked).values()) {
             inv.arg(*field).arg(by);
@@ -529,22 +547,26 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
                 drawdown_trips: field(&state, "trips_drawdown")?,
             },
             reset_seen: field(&state, "reset_seen")?,
+            unrealized: Money::from_micros(field(&state, "unrealized")?),
+            day_unrealized: Money::from_micros(field(&state, "day_unrealized")?),
         })
     }
 
-    async fn set_unrealized(
+    async fn revalue(
         &self,
         policy: &PolicyKey,
         strategy: &str,
         marks: &[(TokenId, Money)],
+        now_ms: u64,
     ) -> Result<(), RiskStoreError> {
-        if marks.is_empty() {
-            return Ok(());
+        let mut inv = self.scripts.mark.prepare_invoke();
+        inv.key(key(policy, "limits")).key(key(policy, "state")).key(key(policy, &format!("unrealized:{strategy}")));
+        inv.arg(now_ms).arg(marks.len());
+        for (token, value) in marks {
+            inv.arg(token.to_string()).arg(value.micros());
         }
-        let fields: Vec<(String, i64)> = marks.iter().map(|(t, m)| (t.to_string(), m.micros())).collect();
-        let cmd = redis::cmd("HSET").arg(key(policy, &format!("unrealized:{strategy}"))).arg(&fields).clone();
-        let cmd = &cmd;
-        self.retried(|mut con| async move { cmd.query_async::<()>(&mut con).await }).await
+        let inv = &inv;
+        self.retried(|mut con| async move { inv.invoke_async::<()>(&mut con).await }).await
     }
 
     async fn unrealized(&self, policy: &PolicyKey, strategy: &str) -> Result<Vec<(TokenId, Money)>, RiskStoreError> {

@@ -19,7 +19,7 @@ use polyfleet_core::exec::paper::{ExecEvent, refusal};
 use polyfleet_core::money::FeeSchedule;
 use polyfleet_core::strategy::Instrument;
 use polyfleet_core::wire::{CtfIntent, CtfOp, FillStatus, Intent, MarketEvent, Mode, OrderIntent, decode, encode};
-use polyfleet_core::{ClientOrderId, ConditionId, Price, Quantity, TokenId, TokenMap};
+use polyfleet_core::{ClientOrderId, ConditionId, Quantity, TokenId, TokenMap};
 use polyfleet_io::risk_store::{PolicyKey, RiskStore};
 use polymarket_client_sdk_v2::clob::types::OrderStatusType;
 use tokio::sync::mpsc;
@@ -402,8 +402,12 @@ impl<S: RiskStore> Executor for LiveExecutor<S> {
         self.paper.on_timer(now_ns)
     }
 
-    fn mark(&self, token: &TokenId) -> Option<Price> {
-        self.paper.mark(token)
+    fn book(&self, token: &TokenId) -> Option<&polyfleet_core::book::OrderBook> {
+        self.paper.book(token)
+    }
+
+    fn complement(&self, token: &TokenId) -> Option<TokenId> {
+        self.paper.complement(token)
     }
 
     async fn start_up(&mut self, now_ns: u64) -> (Vec<OrderIntent>, Vec<ExecEvent>) {

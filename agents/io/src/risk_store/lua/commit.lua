@@ -2,16 +2,21 @@
 -- policy's exposure, positions and realized PnL (daily PnL, equity, drawdown, loss streak) and
 -- the strategy's ledger position; then, when the order is over, releases what it still holds;
 -- and records the order as done with its outcome (replayed if its approval is redelivered).
--- KEYS: limits, state, pos, resv, fills, ledger(<strategy>), order(<coid>)
+-- The strategy's unrealized PnL the fills changed is set first (set_marks), so the peak
+-- follows realized and unrealized PnL moved together.
+-- KEYS: limits, state, pos, resv, fills, ledger(<strategy>), order(<coid>), unrealized(<strategy>)
 -- ARGV: coid, now ms, release (0|1), has outcome (0|1), outcome, n, then n x
 --       [fill id, side (B|S, or XB|XS: the reversal of a FAILED buy or sell), size micros,
 --        cost micros (a reversal's is negative: what the ledger took back), token,
 --        realized micros, ledger position, round trip (a sell's order or its set, for the
---        loss streak)]
+--        loss streak)], then m, then m x [token, unrealized micros]
 local limits, state, pos, resv, fills, ledger, order = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local F = { state = state, pos = pos }
 local coid, now, do_release = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'
 local n = tonumber(ARGV[6])
+local m = tonumber(ARGV[7 + n * 8])
+local unrl = hnum(state, 'unrealized')
+if m > 0 then unrl = set_marks(state, KEYS[8], 8 + n * 8, m, false) end
 for i = 0, n - 1 do
   local a = 7 + i * 8
   local fill_id, side, size, cost = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
@@ -33,7 +38,7 @@ for i = 0, n - 1 do
       set_pos(F, token, old, held)
       local equity = hnum(state, 'equity') + realized
       redis.call('HSET', state, 'daily_pnl', fmt(hnum(state, 'daily_pnl') + realized), 'equity', fmt(equity),
-        'peak', fmt(math.max(hnum(state, 'peak'), equity)))
+        'peak', fmt(math.max(hnum(state, 'peak'), equity + unrl)))
       redis.call('HSET', ledger, token, position)
     end
   elseif redis.call('SADD', fills, fill_id) == 1 then
@@ -71,7 +76,7 @@ for i = 0, n - 1 do
     -- a net not negative ends the streak; loss_order names the round trip, loss_net its net.
     local daily = hnum(state, 'daily_pnl') + realized
     local equity = hnum(state, 'equity') + realized
-    local peak = math.max(hnum(state, 'peak'), equity)
+    local peak = math.max(hnum(state, 'peak'), equity + unrl)
     redis.call('HSET', state, 'daily_pnl', fmt(daily), 'equity', fmt(equity), 'peak', fmt(peak))
     if side == 'S' then
       if redis.call('HGET', state, 'loss_order') ~= round then

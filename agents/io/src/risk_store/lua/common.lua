@@ -19,11 +19,38 @@ local function notional_down(ticks, micros)
   return ticks * q + math.floor(ticks * r / 10000)
 end
 
--- A new UTC day resets the daily PnL, the baseline the daily loss counts from and the day's
--- order count.
+-- A new UTC day resets the daily PnL and the day's order count; the marked daily PnL (realized
+-- today plus unrealized) counts from the unrealized PnL now.
 local function roll_day(state, now)
   local day = math.floor(now / 86400000)
   if hnum(state, 'day') ~= day then
-    redis.call('HSET', state, 'day', fmt(day), 'daily_pnl', '0', 'daily_base', '0', 'day_orders', '0')
+    local u = fmt(hnum(state, 'unrealized'))
+    redis.call('HSET', state, 'day', fmt(day), 'daily_pnl', '0', 'daily_base', u, 'day_unrealized', u,
+      'day_orders', '0')
   end
+end
+
+-- The trip rules (as RiskState::update_trip): a trip past its cooldown clears, with the marked
+-- daily PnL and the marked equity as the new baselines; without a trip, a daily loss or a
+-- drawdown past its limit trips (daily loss first). v: trip, since, cooldown, base, daily,
+-- equity, peak, unrl, max_loss, max_dd (base and peak updated in place). Returns the trip in force
+-- ('' for none).
+local function trip_rules(state, now, v)
+  local trip = v.trip
+  if trip ~= '' and v.cooldown > 0 and now >= v.since + v.cooldown then
+    trip, v.base, v.peak = '', v.daily + v.unrl, v.equity + v.unrl
+    redis.call('HSET', state, 'trip', '', 'daily_base', fmt(v.base), 'peak', fmt(v.peak))
+  end
+  if trip == '' then
+    if v.base - (v.daily + v.unrl) >= v.max_loss then
+      trip = 'daily_loss'
+    elseif v.peak - (v.equity + v.unrl) >= v.max_dd then
+      trip = 'drawdown'
+    end
+    if trip ~= '' then
+      redis.call('HSET', state, 'trip', trip, 'trip_since', fmt(now))
+      redis.call('HINCRBY', state, 'trips_' .. trip, 1)
+    end
+  end
+  return trip
 end

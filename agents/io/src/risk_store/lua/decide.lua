@@ -16,17 +16,18 @@ local L = redis.call('HMGET', limits, 'mode', 'max_order_size', 'max_order_notio
 -- No limits: refused, and not remembered (limits written later make the same id decidable).
 if not L[1] then return 'unknown_policy' end
 local S = redis.call('HMGET', state, 'day', 'daily_pnl', 'exposure', 'breaker_until', 'peak', 'equity', 'floor',
-  'daily_base', 'trip', 'trip_since', 'day_orders')
+  'daily_base', 'trip', 'trip_since', 'day_orders', 'unrealized')
 local daily_pnl, exposure = num(S[2]), num(S[3])
 local mode = num(L[1])
 
 local function verdict()
   -- A new UTC day resets the daily PnL (as roll_day does).
   local day = math.floor(now / 86400000)
-  local base, day_orders = num(S[8]), num(S[11])
+  local base, day_orders, unrl = num(S[8]), num(S[11]), num(S[12])
   if num(S[1]) ~= day then
-    redis.call('HSET', state, 'day', fmt(day), 'daily_pnl', '0', 'daily_base', '0', 'day_orders', '0')
-    daily_pnl, base, day_orders = 0, 0, 0
+    redis.call('HSET', state, 'day', fmt(day), 'daily_pnl', '0', 'daily_base', fmt(unrl), 'day_unrealized',
+      fmt(unrl), 'day_orders', '0')
+    daily_pnl, base, day_orders = 0, unrl, 0
   end
   -- -1 (or absent): no daily order limit.
   local max_day = -1
@@ -35,25 +36,8 @@ local function verdict()
     local t = redis.call('LINDEX', rate, 0)
     if t and tonumber(t) + 60000 <= now then redis.call('LPOP', rate) else break end
   end
-  -- The trip rules (as update_trip does): a trip past its cooldown clears, with today's PnL and
-  -- the equity as the new baselines; without a trip, a daily loss or drawdown past its limit trips.
-  local trip, cooldown = S[9] or '', num(L[11])
-  local peak, equity = num(S[5]), num(S[6])
-  if trip ~= '' and cooldown > 0 and now >= num(S[10]) + cooldown then
-    trip, base, peak = '', daily_pnl, equity
-    redis.call('HSET', state, 'trip', '', 'daily_base', fmt(base), 'peak', fmt(peak))
-  end
-  if trip == '' then
-    if base - daily_pnl >= num(L[6]) then
-      trip = 'daily_loss'
-    elseif peak - equity >= num(L[7]) then
-      trip = 'drawdown'
-    end
-    if trip ~= '' then
-      redis.call('HSET', state, 'trip', trip, 'trip_since', fmt(now))
-      redis.call('HINCRBY', state, 'trips_' .. trip, 1)
-    end
-  end
+  local trip = trip_rules(state, now, { trip = S[9] or '', since = num(S[10]), cooldown = num(L[11]), base = base,
+    daily = daily_pnl, equity = num(S[6]), peak = num(S[5]), unrl = unrl, max_loss = num(L[6]), max_dd = num(L[7]) })
   if mode == 2 then return 'kill_switch' end
   if now < num(S[4]) then return 'circuit_breaker' end
   local recent = redis.call('LLEN', rate)

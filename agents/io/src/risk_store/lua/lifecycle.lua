@@ -4,14 +4,20 @@
 -- strategy's ledger positions, and a settlement's payouts (its tokens count at them from then on
 -- in the worst-case loss). Returns 1 when applied, 0 when the id was committed before (nothing
 -- changes).
--- KEYS: state, pos, fills, ledger(<strategy>), settled, life (policy), life(<strategy>)
+-- The strategy's unrealized PnL the booking changed is set first (set_marks), as a commit does.
+-- KEYS: state, pos, fills, ledger(<strategy>), settled, life (policy), life(<strategy>),
+--       unrealized(<strategy>)
 -- ARGV: id, now ms, cost micros, realized micros, market ('' unless a settlement), payouts, n,
---       then n x [token, share change micros, ledger position], then m x [totals field, increment]
+--       then n x [token, share change micros, ledger position], then k, then k x [token,
+--       unrealized micros], then m x [totals field, increment]
 local state, pos, fills, ledger, settled = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local id, now, cost, realized = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local F = { state = state, pos = pos }
 local market, payouts, n = ARGV[5], ARGV[6], tonumber(ARGV[7])
 if redis.call('SADD', fills, id) == 0 then return 0 end
+local k = tonumber(ARGV[8 + n * 3])
+local unrl = hnum(state, 'unrealized')
+if k > 0 then unrl = set_marks(state, KEYS[8], 9 + n * 3, k, false) end
 redis.call('HSET', state, 'exposure', fmt(math.max(hnum(state, 'exposure') + cost, 0)))
 for i = 0, n - 1 do
   local a = 8 + i * 3
@@ -26,9 +32,9 @@ end
 roll_day(state, now)
 local equity = hnum(state, 'equity') + realized
 redis.call('HSET', state, 'daily_pnl', fmt(hnum(state, 'daily_pnl') + realized), 'equity', fmt(equity),
-  'peak', fmt(math.max(hnum(state, 'peak'), equity)))
+  'peak', fmt(math.max(hnum(state, 'peak'), equity + unrl)))
 if market ~= '' then redis.call('HSET', settled, market, payouts) end
-for a = 8 + n * 3, #ARGV, 2 do
+for a = 9 + n * 3 + 2 * k, #ARGV, 2 do
   local field, by = ARGV[a], tonumber(ARGV[a + 1])
   if by ~= 0 then
     redis.call('HINCRBY', KEYS[6], field, by)
