@@ -48,7 +48,12 @@ use crate::conditions::Condition;
     ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp", description = "Age")
 )]
-#[x_kube(validation = Rule::new("self.maxOrderNotionalMicros <= self.maxGrossExposureMicros").message("maxOrderNotionalMicros must not exceed maxGrossExposureMicros"))]
+#[x_kube(validation = Rule::new("!has(self.maxOrderNotionalMicros) || !has(self.maxGrossExposureMicros) || self.maxOrderNotionalMicros <= self.maxGrossExposureMicros").message("maxOrderNotionalMicros must not exceed maxGrossExposureMicros"))]
+#[x_kube(validation = Rule::new("!has(self.shareOfCapital) || has(self.capitalMicros)").message("shareOfCapital needs capitalMicros: a share of what"))]
+#[x_kube(validation = Rule::new("has(self.maxOrderNotionalMicros) || (has(self.shareOfCapital) && has(self.shareOfCapital.maxOrderNotionalBps))").message("give maxOrderNotionalMicros or shareOfCapital.maxOrderNotionalBps"))]
+#[x_kube(validation = Rule::new("has(self.maxGrossExposureMicros) || (has(self.shareOfCapital) && has(self.shareOfCapital.maxGrossExposureBps))").message("give maxGrossExposureMicros or shareOfCapital.maxGrossExposureBps"))]
+#[x_kube(validation = Rule::new("has(self.maxDailyLossMicros) || (has(self.shareOfCapital) && has(self.shareOfCapital.maxDailyLossBps))").message("give maxDailyLossMicros or shareOfCapital.maxDailyLossBps"))]
+#[x_kube(validation = Rule::new("has(self.maxDrawdownMicros) || (has(self.shareOfCapital) && has(self.shareOfCapital.maxDrawdownBps))").message("give maxDrawdownMicros or shareOfCapital.maxDrawdownBps"))]
 #[serde(rename_all = "camelCase")]
 pub struct RiskPolicySpec {
     /// The policy's mode, for every Strategy under it at once: `off` (the limits alone decide),
@@ -70,23 +75,37 @@ pub struct RiskPolicySpec {
     /// Largest single order, in micro-shares.
     #[schemars(range(min = 1))]
     pub max_order_size_micros: i64,
-    /// Largest single order's notional (price x size), in micro-USDC.
+    /// The capital the limits protect, in micro-USDC: the money limits may then be given as a
+    /// share of it (`shareOfCapital`). Reported in status with the limits it gives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
-    pub max_order_notional_micros: i64,
+    pub capital_micros: Option<i64>,
+    /// Money limits as shares of `capitalMicros`, in basis points. A limit given both ways is the
+    /// tighter of the two; each of the four required money limits needs one of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share_of_capital: Option<CapitalShares>,
+    /// Largest single order's notional (price x size), in micro-USDC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_order_notional_micros: Option<i64>,
     /// Largest absolute position per market (per token), in micro-shares.
     #[schemars(range(min = 1))]
     pub max_position_per_market_micros: i64,
     /// Largest gross exposure (cost of all positions plus open buy orders), in micro-USDC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
-    pub max_gross_exposure_micros: i64,
-    /// Loss since the start of the UTC day (or the last trip reset) that trips the policy into
-    /// reduce-only, in micro-USDC (positive number).
+    pub max_gross_exposure_micros: Option<i64>,
+    /// Loss since the start of the UTC day (or the last trip reset), marked to market (realized
+    /// plus the change of unrealized PnL), that trips the policy into reduce-only, in micro-USDC
+    /// (positive number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
-    pub max_daily_loss_micros: i64,
-    /// Drop from the equity peak (since the last trip reset) that trips the policy into
-    /// reduce-only, in micro-USDC (positive number).
+    pub max_daily_loss_micros: Option<i64>,
+    /// Drop of the marked equity (realized plus unrealized PnL) from its peak (since the last trip
+    /// reset) that trips the policy into reduce-only, in micro-USDC (positive number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
-    pub max_drawdown_micros: i64,
+    pub max_drawdown_micros: Option<i64>,
     /// Orders (intents) per rolling minute across the policy's strategies.
     #[schemars(range(min = 1, max = 1000000))]
     pub max_orders_per_minute: i32,
@@ -131,6 +150,76 @@ pub enum RiskMode {
 
 fn default_kelly_cap() -> i32 {
     2500
+}
+
+/// Money limits as shares of a RiskPolicy's `capitalMicros`, in basis points (10000 = all of it).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CapitalShares {
+    /// Largest single order's notional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub max_order_notional_bps: Option<i32>,
+    /// Largest gross exposure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub max_gross_exposure_bps: Option<i32>,
+    /// Daily loss (marked to market) that trips the policy into reduce-only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub max_daily_loss_bps: Option<i32>,
+    /// Drawdown of the marked equity that trips the policy into reduce-only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub max_drawdown_bps: Option<i32>,
+    /// Largest worst-case loss at resolution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub max_loss_at_resolution_bps: Option<i32>,
+}
+
+/// The money limits in force, in micro-USDC: each the tighter of its absolute value and its
+/// share of the capital (see [`RiskPolicySpec::capital_micros`]).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EffectiveLimits {
+    /// Largest single order's notional.
+    pub max_order_notional_micros: i64,
+    /// Largest gross exposure.
+    pub max_gross_exposure_micros: i64,
+    /// Daily loss that trips the policy.
+    pub max_daily_loss_micros: i64,
+    /// Drawdown that trips the policy.
+    pub max_drawdown_micros: i64,
+    /// Largest worst-case loss at resolution; unset: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_loss_at_resolution_micros: Option<i64>,
+}
+
+impl RiskPolicySpec {
+    /// The money limits in force: each the tighter of the absolute value and the share of the
+    /// capital given (a share rounds down); a limit given neither way (the schema refuses that)
+    /// is 0, which refuses every order it bounds.
+    pub fn effective_limits(&self) -> EffectiveLimits {
+        let shares = self.share_of_capital.clone().unwrap_or_default();
+        let pick = |abs: Option<i64>, bps: Option<i32>| -> Option<i64> {
+            let share = bps.zip(self.capital_micros).map(|(bps, capital)| {
+                let v = i128::from(capital.max(0)) * i128::from(bps.max(0)) / 10_000;
+                i64::try_from(v).unwrap_or(i64::MAX)
+            });
+            match (abs, share) {
+                (Some(a), Some(s)) => Some(a.min(s)),
+                (a, s) => a.or(s),
+            }
+        };
+        EffectiveLimits {
+            max_order_notional_micros: pick(self.max_order_notional_micros, shares.max_order_notional_bps).unwrap_or(0),
+            max_gross_exposure_micros: pick(self.max_gross_exposure_micros, shares.max_gross_exposure_bps).unwrap_or(0),
+            max_daily_loss_micros: pick(self.max_daily_loss_micros, shares.max_daily_loss_bps).unwrap_or(0),
+            max_drawdown_micros: pick(self.max_drawdown_micros, shares.max_drawdown_bps).unwrap_or(0),
+            max_loss_at_resolution_micros: pick(self.max_loss_at_resolution_micros, shares.max_loss_at_resolution_bps),
+        }
+    }
 }
 
 /// Minimum resting liquidity on the side an order takes from.
@@ -235,6 +324,13 @@ pub struct RiskPolicyStatus {
     /// Strategies referencing this policy.
     #[serde(default)]
     pub strategies: i32,
+    /// The declared capital the share limits are taken of, in micro-USDC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capital_micros: Option<i64>,
+    /// The money limits in force (each the tighter of its absolute value and its share of the
+    /// capital), as the risk store holds them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective_limits: Option<EffectiveLimits>,
     /// What merges, splits, redemptions and settlements did under the policy (all its strategies).
     #[serde(default)]
     pub lifecycle: crate::lifecycle::LifecycleStatus,
@@ -251,4 +347,33 @@ pub struct TripStatus {
     /// When its cooldown ends (RFC 3339); unset: it stands until `resetTrips` changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn effective_limits_take_the_tighter_of_absolute_and_share() {
+        let yaml = r#"
+capitalMicros: 2000000000
+shareOfCapital: {maxDailyLossBps: 250, maxGrossExposureBps: 5000, maxLossAtResolutionBps: 3333}
+maxOrderSizeMicros: 1
+maxOrderNotionalMicros: 40000000
+maxPositionPerMarketMicros: 1
+maxGrossExposureMicros: 900000000
+maxDrawdownMicros: 70000000
+maxOrdersPerMinute: 1
+"#;
+        let spec: RiskPolicySpec = serde_saphyr::from_str(yaml).unwrap();
+        let e = spec.effective_limits();
+        // 2.5% of 2000 = 50 (share only); 50% = 1000 above the absolute 900; 33.33% rounds down.
+        assert_eq!(e.max_daily_loss_micros, 50_000_000);
+        assert_eq!(e.max_gross_exposure_micros, 900_000_000);
+        assert_eq!(e.max_drawdown_micros, 70_000_000);
+        assert_eq!(e.max_order_notional_micros, 40_000_000);
+        assert_eq!(e.max_loss_at_resolution_micros, Some(666_600_000));
+        let tighter = RiskPolicySpec { max_gross_exposure_micros: Some(1_500_000_000), ..spec };
+        assert_eq!(tighter.effective_limits().max_gross_exposure_micros, 1_000_000_000);
+    }
 }

@@ -302,8 +302,10 @@ async fn the_operator_runs_the_examples_under_its_own_rbac() {
     })
     .await;
 
-    // A trip: the policy's day loses 101 USDC (its maxDailyLoss is 100) and the next decision
-    // trips it into reduce-only: status (mode, trip, the Tripped condition) and a Tripped Event;
+    // A trip through unrealized PnL: the execution agent's marks put an open position 101 USDC
+    // under its cost (the policy's daily loss limit is 10% of its 1000 USDC capital); the marks
+    // alone trip it into reduce-only, and a buy is refused: status (mode, trip, the Tripped
+    // condition, the marked and realized daily PnL, the effective limits) and a Tripped Event;
     // then a reset by spec change clears it, recorded in a TripsReset Event.
     let off = json!({"spec": {"killSwitch": "off"}});
     policies.patch("default", &PatchParams::default(), &Patch::Merge(&off)).await.unwrap();
@@ -312,19 +314,12 @@ async fn the_operator_runs_the_examples_under_its_own_rbac() {
         async move { p.get("default").await.unwrap().status.filter(|s| s.mode == "off").map(|_| ()) }
     })
     .await;
-    let loss = polyfleet_core::accounting::lifecycle::Lifecycle {
-        positions: vec![],
-        shares: vec![],
-        cash: polyfleet_core::Money::ZERO,
-        realized: polyfleet_core::Money::from_micros(-101_000_000),
-        cost: polyfleet_core::Money::ZERO,
-    };
     let market = polyfleet_core::ConditionId::from_bytes([7; 32]);
     let tokens = [polyfleet_core::TokenId::from_u128(71), polyfleet_core::TokenId::from_u128(72)];
-    let op = polyfleet_core::wire::CtfOp::Merge { market, tokens, size: polyfleet_core::Quantity::from_micros(1) };
     let now_ms = || u64::try_from(k8s_openapi::jiff::Timestamp::now().as_millisecond()).unwrap();
-    let booking = polyfleet_core::accounting::lifecycle::Booking::Ctf(&op);
-    assert!(store.commit_lifecycle(&key, "e2e", "e2e-loss", &loss, booking, now_ms()).await.unwrap());
+    let under = polyfleet_core::Money::from_micros(-101_000_000);
+    store.revalue(&key, "e2e", &[(tokens[0], under)], now_ms()).await.unwrap();
+    assert_eq!(store.mode(&key, now_ms()).await.unwrap(), Some(polyfleet_core::risk::RiskMode::ReduceOnly));
     let buy = polyfleet_core::wire::OrderIntent {
         client_order_id: polyfleet_core::ClientOrderId::new("e2e-buy-1").unwrap(),
         group: None,
@@ -366,8 +361,15 @@ async fn the_operator_runs_the_examples_under_its_own_rbac() {
             let s = p.get("default").await.unwrap().status?;
             let tripped =
                 find_condition(&s.conditions, "Tripped").is_some_and(|c| c.is_true() && c.reason == "DailyLoss");
+            let limits = s.effective_limits?;
+            let marked = s.unrealized_pnl_micros == -101_000_000
+                && s.daily_pnl_micros == -101_000_000
+                && s.realized_daily_pnl_micros == 0
+                && limits.max_daily_loss_micros == 100_000_000
+                && s.capital_micros == Some(1_000_000_000);
             (s.mode == "reduceOnly" && s.trip.as_ref()?.reason == "dailyLoss" && s.daily_loss_trips == 1 && tripped)
                 .then_some(())
+                .filter(|()| marked)
         }
     })
     .await;

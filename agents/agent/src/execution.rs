@@ -545,9 +545,9 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
             if let Some(payout) = ledger.payout(t) {
                 return Quote::Settled(payout);
             }
-            let fresh = self.seen.get(t).is_some_and(|(market, at)| {
-                self.halted.contains(market) || now.saturating_sub(*at) <= self.mark_stale_ns
-            });
+            let seen = self.seen.get(t);
+            let closed = seen.is_some_and(|(market, _)| self.halted.contains(market));
+            let fresh = mark::fresh(seen.map(|(_, at)| *at), now, self.mark_stale_ns, closed);
             match self.executor.book(t) {
                 Some(book) if fresh => Quote::Book(book),
                 _ => Quote::Unknown,

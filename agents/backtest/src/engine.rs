@@ -421,7 +421,7 @@ impl Engine {
                 if let Some(p) = s.policy {
                     let marks = self.risk_marks(slot);
                     let state = &mut self.policies[p].state;
-                    state.on_marks(&self.slots[slot].name, &marks, true);
+                    state.on_marks(&self.slots[slot].name, &marks, true, now / 1_000_000);
                     state.on_lifecycle(&booked.shares, booked.cost, booked.realized, &[], now / 1_000_000);
                 }
                 let c = &mut self.journal.strategies[slot];
@@ -524,7 +524,7 @@ impl Engine {
             if let Some(p) = s.policy {
                 let marks = self.risk_marks(slot);
                 let state = &mut self.policies[p].state;
-                state.on_marks(&self.slots[slot].name, &marks, true);
+                state.on_marks(&self.slots[slot].name, &marks, true, now / 1_000_000);
                 state.on_lifecycle(&booked.shares, booked.cost, booked.realized, &[], now / 1_000_000);
             }
             let c = &mut self.journal.strategies[slot];
@@ -542,7 +542,7 @@ impl Engine {
         if let Some(p) = s.policy {
             let marks = self.risk_marks(slot);
             let policy = &mut self.policies[p];
-            policy.state.on_marks(&self.slots[slot].name, &marks, true);
+            policy.state.on_marks(&self.slots[slot].name, &marks, true, now / 1_000_000);
             policy.state.on_fill(&intent.client_order_id, f.side, f.size, b.cost, f.token);
             let round = intent.round_trip();
             let sell = (f.side == Side::Sell).then_some(&round);

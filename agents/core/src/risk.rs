@@ -238,9 +238,11 @@ impl RiskState {
     }
 
     /// Sets a strategy's unrealized PnL of the listed tokens (zero removes a token), keeping the
-    /// policy's total; `replace` removes the strategy's tokens not listed too. A commit applies
-    /// the marks its fills changed with this first, so realized and unrealized PnL move at once.
-    pub fn on_marks(&mut self, strategy: &str, marks: &[(TokenId, Money)], replace: bool) {
+    /// policy's total; `replace` removes the strategy's tokens not listed too. A new UTC day at
+    /// `now_ms` rolls first, so the day counts from the marks before these. A commit applies the
+    /// marks its fills changed with this first, so realized and unrealized PnL move at once.
+    pub fn on_marks(&mut self, strategy: &str, marks: &[(TokenId, Money)], replace: bool, now_ms: u64) {
+        self.roll_day(now_ms);
         let mine = self.marks.entry(strategy.to_string()).or_default();
         let mut total = self.unrealized;
         if replace {
@@ -262,12 +264,11 @@ impl RiskState {
         self.unrealized = total;
     }
 
-    /// New marks for a strategy's whole book (the executor's periodic mark): its unrealized PnL
-    /// is replaced, the peak follows the marked equity, and under `limits` the trip rules run, so
+    /// New marks for a strategy's whole book (the executor's periodic mark): a new UTC day rolls,
+    /// its unrealized PnL is replaced, the peak follows the marked equity, and under `limits` the trip rules run, so
     /// an open position losing value trips the daily loss or drawdown without any order.
     pub fn revalue(&mut self, limits: Option<&RiskLimits>, strategy: &str, marks: &[(TokenId, Money)], now_ms: u64) {
-        self.on_marks(strategy, marks, true);
-        self.roll_day(now_ms);
+        self.on_marks(strategy, marks, true, now_ms);
         self.peak = self.peak.max(self.equity_marked());
         if let Some(limits) = limits {
             self.update_trip(limits, now_ms);

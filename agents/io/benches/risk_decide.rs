@@ -11,6 +11,8 @@
 //!   argument layout;
 //! - `before modes`: the script of the release before modes and trips
 //!   (`baseline/decide_8a81aef.lua`), undescribed intents;
+//! - `before marks`: the script of the release before mark-to-market
+//!   (`baseline/decide_e099afc.lua`: modes and trips on realized PnL only), undescribed intents;
 //! - `this, undescribed`: this release's store, intents without an outcome (the worst-case
 //!   bookkeeping has nothing to record; the mode and trip rules run on every decision);
 //! - `this, outcomes`: intents describing their tokens (binary YES/NO and three-way neg-risk
@@ -176,8 +178,10 @@ async fn main() {
     let con = ConnectionManager::new(client).await.unwrap();
     let script = Arc::new(redis::Script::new(include_str!("baseline/decide_fc95e21.lua")));
     let modeless = Arc::new(redis::Script::new(include_str!("baseline/decide_8a81aef.lua")));
-    let (mut old, mut before_modes, mut bare, mut described) = (vec![], vec![], vec![], vec![]);
-    let mut usec: [Vec<f64>; 4] = [vec![], vec![], vec![], vec![]];
+    let unmarked = Arc::new(redis::Script::new(include_str!("baseline/decide_e099afc.lua")));
+    let (mut old, mut before_modes, mut before_marks, mut bare, mut described) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    let mut usec: [Vec<f64>; 5] = [vec![], vec![], vec![], vec![], vec![]];
     let mut stats = con.clone();
     for round in 0..ROUNDS {
         let p = |w: &str| PolicyKey::new("bench", &format!("{w}{round}"));
@@ -188,6 +192,7 @@ async fn main() {
             let key = format!("pf:{{bench/{w}{round}}}:limits");
             redis::cmd("HSET").arg(key).arg("kill_switch").arg(0).query_async::<()>(&mut stats).await.unwrap();
         }
+        store.set_limits(&p("unmarked"), &limits(false)).await.unwrap();
         store.set_limits(&p("bare"), &limits(false)).await.unwrap();
         store.set_limits(&p("described"), &limits(true)).await.unwrap();
         reset_stats(&mut stats).await;
@@ -197,16 +202,20 @@ async fn main() {
         before_modes.push(previous(con.clone(), modeless.clone(), &format!("modeless{round}"), true).await);
         usec[1].push(server_usec_per_call(&mut stats).await);
         reset_stats(&mut stats).await;
-        bare.push(this(store.clone(), p("bare"), false).await);
+        before_marks.push(previous(con.clone(), unmarked.clone(), &format!("unmarked{round}"), true).await);
         usec[2].push(server_usec_per_call(&mut stats).await);
         reset_stats(&mut stats).await;
-        described.push(this(store.clone(), p("described"), true).await);
+        bare.push(this(store.clone(), p("bare"), false).await);
         usec[3].push(server_usec_per_call(&mut stats).await);
+        reset_stats(&mut stats).await;
+        described.push(this(store.clone(), p("described"), true).await);
+        usec[4].push(server_usec_per_call(&mut stats).await);
         let snap = store.snapshot(&p("described")).await.unwrap();
         assert!(snap.floor > Money::ZERO, "the binary YES+NO pairs and event sets pay something whatever happens");
     }
-    let (old, before_modes, bare, described) = (median(old), median(before_modes), median(bare), median(described));
-    let [u0, u1, u2, u3] = usec.map(median);
+    let (old, before_modes, before_marks) = (median(old), median(before_modes), median(before_marks));
+    let (bare, described) = (median(bare), median(described));
+    let [u0, u1, u2, u3, u4] = usec.map(median);
     println!("risk decisions/s on one Redis, {CALLERS} callers, {DECISIONS} per run, median of {ROUNDS} rounds");
     println!("(and Redis's own time per script call, INFO commandstats):");
     let row = |name: &str, rate: f64, us: f64| {
@@ -218,6 +227,7 @@ async fn main() {
     };
     row("previous release (fc95e21 script)", old, u0);
     row("before modes (8a81aef script)", before_modes, u1);
-    row("this release, undescribed tokens", bare, u2);
-    row("this release, outcomes + worst case", described, u3);
+    row("before marks (e099afc script)", before_marks, u2);
+    row("this release, undescribed tokens", bare, u3);
+    row("this release, outcomes + worst case", described, u4);
 }

@@ -224,13 +224,14 @@ async fn an_open_position_losing_value_trips_through_unrealized_pnl<S: RiskStore
     assert_eq!((snap.unrealized, snap.daily_pnl, snap.daily_pnl_marked()), (m("0"), m("-19"), m("-19")));
     assert_eq!((snap.peak, snap.equity_marked(), snap.drawdown()), (m("0"), m("-19"), m("19")));
     assert_eq!(s.unrealized(&p, "arb").await.unwrap(), vec![]);
-    // A reset counts from the marked PnL now; the next day from the unrealized PnL then.
+    // A reset counts from the marked PnL now.
     s.set_limits(&p, &RiskLimits { reset: 1, ..limits() }).await.unwrap();
     let snap = s.snapshot(&p).await.unwrap();
     assert_eq!((snap.trips.current, snap.daily_base, snap.peak), (None, m("-19"), m("-19")));
+    // The next day counts from the marks before the day's first: a move then is the new day's.
     s.revalue(&p, "mm", &[(TokenId::from_u128(2), m("-3"))], T0 + 86_400_000).await.unwrap();
     let snap = s.snapshot(&p).await.unwrap();
-    assert_eq!((snap.daily_pnl_marked(), snap.daily_base, snap.day_unrealized), (m("0"), m("-3"), m("-3")));
+    assert_eq!((snap.daily_pnl_marked(), snap.daily_base, snap.day_unrealized), (m("-3"), m("0"), m("0")));
 }
 
 async fn a_redecided_intent_gets_its_first_verdict<S: RiskStore>(s: S, p: PolicyKey) {

@@ -218,6 +218,8 @@ async fn apply(policy: &RiskPolicy, ctx: &RiskContext) -> Result<Action, Error> 
     );
     let mut status = status;
     status.strategies = strategies_of(&ctx.strategies, &ns, &name);
+    status.capital_micros = policy.spec.capital_micros;
+    status.effective_limits = Some(policy.spec.effective_limits());
     if snap.is_ok()
         && let Ok(life) = ctx.store.lifecycle(&ns, &name).await
     {

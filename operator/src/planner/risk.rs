@@ -24,10 +24,12 @@ pub fn liquidity_band_bps(policies: &[&RiskPolicySpec]) -> u32 {
 }
 
 /// The limits of a RiskPolicy spec (amounts already in micros; negative values cannot pass the
-/// schema and are clamped to zero here).
+/// schema and are clamped to zero here); each money limit the tighter of its absolute value and
+/// its share of the declared capital ([`RiskPolicySpec::effective_limits`]).
 pub fn limits(spec: &RiskPolicySpec) -> RiskLimits {
     let q = |v: i64| Quantity::from_micros(v.max(0) as u64);
     let m = |v: i64| Money::from_micros(v.max(0));
+    let money = spec.effective_limits();
     RiskLimits {
         mode: match spec.kill_switch {
             polyfleet_crds::risk_policy::RiskMode::Off => RiskMode::Off,
@@ -37,11 +39,11 @@ pub fn limits(spec: &RiskPolicySpec) -> RiskLimits {
         reset: spec.reset_trips.max(0) as u64,
         trip_cooldown_ms: spec.trip_cooldown_seconds.filter(|s| *s > 0).map(|s| s as u64 * 1000),
         max_order_size: q(spec.max_order_size_micros),
-        max_order_notional: m(spec.max_order_notional_micros),
+        max_order_notional: m(money.max_order_notional_micros),
         max_position_per_market: q(spec.max_position_per_market_micros),
-        max_gross_exposure: m(spec.max_gross_exposure_micros),
-        max_daily_loss: m(spec.max_daily_loss_micros),
-        max_drawdown: m(spec.max_drawdown_micros),
+        max_gross_exposure: m(money.max_gross_exposure_micros),
+        max_daily_loss: m(money.max_daily_loss_micros),
+        max_drawdown: m(money.max_drawdown_micros),
         max_orders_per_minute: spec.max_orders_per_minute.max(0) as u32,
         max_orders_per_day: spec.max_orders_per_day.map(|n| n.max(0) as u32),
         min_book_liquidity: spec.min_book_liquidity.as_ref().map(|l| m(l.depth_micros)),
@@ -50,7 +52,7 @@ pub fn limits(spec: &RiskPolicySpec) -> RiskLimits {
             .as_ref()
             .filter(|c| c.consecutive_losses > 0)
             .map(|c| (c.consecutive_losses as u32, c.cooldown_seconds.max(0) as u64 * 1000)),
-        max_loss_at_resolution: spec.max_loss_at_resolution_micros.map(m),
+        max_loss_at_resolution: money.max_loss_at_resolution_micros.map(m),
     }
 }
 

@@ -136,8 +136,8 @@ pub fn plan_strategy(
         type_,
         risk_caps: RiskCaps {
             max_order_size_micros: p.max_order_size_micros.max(0) as u64,
-            max_order_notional_micros: p.max_order_notional_micros,
-            max_gross_exposure_micros: p.max_gross_exposure_micros,
+            max_order_notional_micros: p.effective_limits().max_order_notional_micros,
+            max_gross_exposure_micros: p.effective_limits().max_gross_exposure_micros,
         },
         sets,
         tokens: vec![],

@@ -31,6 +31,13 @@ pub enum Quote<'a> {
     Unknown,
 }
 
+/// The stale-book rule: a book is usable for marks when a market event for its token came within
+/// `stale_ns` of `now_ns`, or when the venue closed its market to orders (no events come then;
+/// its last book stands until the market resolves).
+pub fn fresh(last_event_ns: Option<u64>, now_ns: u64, stale_ns: u64, closed: bool) -> bool {
+    closed || last_event_ns.is_some_and(|at| now_ns.saturating_sub(at) <= stale_ns)
+}
+
 /// Half a USDC: each token's share of a complete set's value.
 const HALF: Price = match Price::from_ticks(Price::SCALE / 2) {
     Some(p) => p,
@@ -106,6 +113,14 @@ mod tests {
         assert_eq!(unrealized(&[(y, pos("20", "10"))], |_| Quote::Settled(p("1")), none), vec![(y, m("10"))]);
         // Closed positions are left out.
         assert!(unrealized(&[(n, pos("0", "0"))], |_| Quote::Unknown, none).is_empty());
+    }
+
+    #[test]
+    fn a_book_without_events_for_the_window_is_stale_unless_its_market_closed() {
+        assert!(fresh(Some(1_000), 31_000, 30_000, false));
+        assert!(!fresh(Some(1_000), 31_001, 30_000, false));
+        assert!(!fresh(None, 5, 30_000, false));
+        assert!(fresh(None, 5, 30_000, true) && fresh(Some(0), u64::MAX, 30_000, true));
     }
 
     #[test]

@@ -81,7 +81,7 @@ impl RiskStore for MemoryRiskStore {
         if !p.fills.insert(id.to_string()) {
             return Ok(false);
         }
-        p.risk.on_marks(strategy, marks, false);
+        p.risk.on_marks(strategy, marks, false, now_ms);
         let payouts = match what {
             Booking::Settlement(r) => r.payouts.as_slice(),
             Booking::Ctf(_) => &[],
@@ -187,7 +187,7 @@ impl RiskStore for MemoryRiskStore {
         let p = all.entry(policy.clone()).or_default();
         let breaker = p.limits.as_ref().and_then(|l| l.circuit_breaker);
         if let Some(first) = fills.first() {
-            p.risk.on_marks(&first.fill.strategy, marks, false);
+            p.risk.on_marks(&first.fill.strategy, marks, false, now_ms);
         }
         for c in fills {
             if !p.fills.insert(commit_key(&c.fill).into_owned()) {

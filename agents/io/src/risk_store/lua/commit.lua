@@ -15,6 +15,8 @@ local F = { state = state, pos = pos }
 local coid, now, do_release = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'
 local n = tonumber(ARGV[6])
 local m = tonumber(ARGV[7 + n * 8])
+-- With fills, a new UTC day rolls before the marks (as RiskState::on_marks).
+if n > 0 then roll_day(state, now) end
 local unrl = hnum(state, 'unrealized')
 if m > 0 then unrl = set_marks(state, KEYS[8], 8 + n * 8, m, false) end
 for i = 0, n - 1 do

@@ -16,6 +16,8 @@ local F = { state = state, pos = pos }
 local market, payouts, n = ARGV[5], ARGV[6], tonumber(ARGV[7])
 if redis.call('SADD', fills, id) == 0 then return 0 end
 local k = tonumber(ARGV[8 + n * 3])
+-- A new UTC day rolls before the marks (as RiskState::on_marks).
+roll_day(state, now)
 local unrl = hnum(state, 'unrealized')
 if k > 0 then unrl = set_marks(state, KEYS[8], 9 + n * 3, k, false) end
 redis.call('HSET', state, 'exposure', fmt(math.max(hnum(state, 'exposure') + cost, 0)))

@@ -1,13 +1,14 @@
 -- New marks for a strategy's whole book (the executor's periodic mark; as RiskState::revalue):
--- its unrealized PnL is replaced, the UTC day rolls, the peak follows the marked equity, and the
+-- the UTC day rolls (the day counts from the marks before these), its unrealized PnL is
+-- replaced, the peak follows the marked equity, and the
 -- trip rules run when the policy has limits, so an open position losing value trips the daily
 -- loss or drawdown without any order.
 -- KEYS: limits, state, unrealized(<strategy>)
 -- ARGV: now ms, n, then n x [token, unrealized micros]
 local limits, state = KEYS[1], KEYS[2]
 local now, n = tonumber(ARGV[1]), tonumber(ARGV[2])
-local unrl = set_marks(state, KEYS[3], 3, n, true)
 roll_day(state, now)
+local unrl = set_marks(state, KEYS[3], 3, n, true)
 local S = redis.call('HMGET', state, 'equity', 'peak', 'trip', 'trip_since', 'daily_base', 'daily_pnl')
 local equity = num(S[1])
 local peak = math.max(num(S[2]), equity + unrl)
