@@ -125,8 +125,13 @@ async fn a_kill_switch_is_written_at_once_and_an_idle_reconcile_writes_nothing()
     let mut p = policy();
     store.set_limits("trading", "default", &limits(&p.spec)).await.unwrap();
     let status = desired_status(None, 3, &limits(&p.spec), Ok(&RiskSnapshot::default()), 0, "2026-11-22T08:00:00Z");
-    // (The one Strategy under the policy counted, as the reconcile counts it.)
-    p.status = Some(polyfleet_crds::RiskPolicyStatus { strategies: 1, ..status });
+    // (The one Strategy under the policy counted and the effective limits, as the reconcile adds them.)
+    p.status = Some(polyfleet_crds::RiskPolicyStatus {
+        strategies: 1,
+        capital_micros: p.spec.capital_micros,
+        effective_limits: Some(p.spec.effective_limits()),
+        ..status
+    });
     // Idle: same limits, same status: no request but nothing to answer.
     let (ctx, handle) = context(store.clone());
     let server = tokio::spawn(verify(handle, vec![]));
