@@ -13,6 +13,7 @@ pub mod conditions;
 pub mod examples;
 pub mod lifecycle;
 pub mod market;
+pub mod notifications;
 pub mod refs;
 pub mod risk_policy;
 pub mod strategy;

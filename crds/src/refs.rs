@@ -19,3 +19,15 @@ pub struct SecretRef {
     #[schemars(length(min = 1, max = 253))]
     pub name: String,
 }
+
+/// One key of a Kubernetes Secret in the same namespace, handed to the agent that needs it as an
+/// environment variable (`secretKeyRef`); its value never appears in a spec, status or log.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+pub struct SecretKeyRef {
+    /// Name of the Secret (same namespace).
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// The key in it.
+    #[schemars(length(min = 1, max = 253))]
+    pub key: String,
+}

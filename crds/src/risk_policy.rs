@@ -131,6 +131,10 @@ pub struct RiskPolicySpec {
     #[serde(default = "default_kelly_cap")]
     #[schemars(range(min = 0, max = 10000))]
     pub kelly_fraction_cap_bps: i32,
+    /// Webhook targets for trips, resets, mode changes, live order failures and the daily PnL
+    /// summary (a notifier agent per policy sends them, paced and retried).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<crate::notifications::Notifications>,
 }
 
 /// A RiskPolicy's declared mode: `off` (the limits alone decide), `reduceOnly` (only what reduces
@@ -331,6 +335,10 @@ pub struct RiskPolicyStatus {
     /// capital), as the risk store holds them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effective_limits: Option<EffectiveLimits>,
+    /// The UTC day (days since 1970-01-01) of the last status refresh: a refresh on a later day
+    /// sends the summary of this one to the policy's notification targets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pnl_day: Option<i64>,
     /// What merges, splits, redemptions and settlements did under the policy (all its strategies).
     #[serde(default)]
     pub lifecycle: crate::lifecycle::LifecycleStatus,

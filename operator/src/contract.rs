@@ -48,3 +48,65 @@ pub fn arbitrage(p: &ArbitrageParams) -> Result<ArbParams, ParamsError> {
 pub fn arbitrage_params(p: &ArbitrageParams) -> Result<(StrategyType, StrategyParams), ParamsError> {
     Ok((StrategyType::Arbitrage, StrategyParams::Arbitrage(arbitrage(p)?)))
 }
+
+/// A RiskPolicy's `notifications` as the notifier's configuration, with the environment
+/// variables its Deployment must fill from Secrets (`POLYFLEET_NOTIFY_URL_<i>` and
+/// `POLYFLEET_NOTIFY_TOKEN_<i>` for target `i`). The configuration names the variables, never
+/// the values.
+pub fn notify_config(
+    namespace: &str,
+    policy: &str,
+    n: &polyfleet_crds::notifications::Notifications,
+) -> (polyfleet_core::notify::NotifyConfig, Vec<(String, polyfleet_crds::refs::SecretKeyRef)>) {
+    use polyfleet_core::notify::{NotifyConfig, NotifyTarget, TargetKind};
+    use polyfleet_core::wire::NoticeKind;
+    use polyfleet_crds::notifications::{NotificationEvent as E, NotificationKind as K};
+    let mut env = vec![];
+    let targets = n
+        .targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let mut var = |what: &str, r: &Option<polyfleet_crds::refs::SecretKeyRef>| {
+                r.as_ref().map(|r| {
+                    let name = format!("POLYFLEET_NOTIFY_{what}_{i}");
+                    env.push((name.clone(), r.clone()));
+                    name
+                })
+            };
+            NotifyTarget {
+                name: t.name.clone(),
+                kind: match t.kind {
+                    K::Generic => TargetKind::Generic,
+                    K::Slack => TargetKind::Slack,
+                    K::Telegram => TargetKind::Telegram,
+                },
+                url: t.url.clone(),
+                url_env: var("URL", &t.url_secret_ref),
+                token_env: var("TOKEN", &t.token_secret_ref),
+                chat_id: t.chat_id.clone(),
+                api_url: t.api_url.clone(),
+                events: t
+                    .events
+                    .iter()
+                    .map(|e| match e {
+                        E::Trip => NoticeKind::Trip,
+                        E::Reset => NoticeKind::Reset,
+                        E::CooldownOver => NoticeKind::CooldownOver,
+                        E::Mode => NoticeKind::Mode,
+                        E::OrderFailure => NoticeKind::OrderFailure,
+                        E::DailySummary => NoticeKind::DailySummary,
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let config = NotifyConfig {
+        namespace: namespace.into(),
+        risk_policy: policy.into(),
+        targets,
+        max_per_minute: u32::try_from(n.max_per_minute).unwrap_or(1),
+        max_attempts: u32::try_from(n.max_attempts).unwrap_or(1),
+    };
+    (config, env)
+}

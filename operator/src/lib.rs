@@ -18,6 +18,7 @@ pub mod limits;
 pub mod local;
 pub mod lookup;
 pub mod metrics;
+pub mod notices;
 pub mod params;
 pub mod planner;
 pub mod pods;

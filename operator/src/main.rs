@@ -12,6 +12,7 @@ use polyfleet_operator::books::BusBooks;
 use polyfleet_operator::credentials::Credentials;
 use polyfleet_operator::dataplane::Lazy;
 use polyfleet_operator::lookup::RestLookup;
+use polyfleet_operator::notices::BusNotices;
 use polyfleet_operator::run::{Election, Scope, Stores};
 use polyfleet_operator::settings::{FleetSettings, SecretKey};
 use polyfleet_operator::stores::{BusControl, BusParams, StoreLimits};
@@ -198,8 +199,9 @@ async fn main() -> anyhow::Result<()> {
                 control: Arc::new(BusControl(bus.clone())),
                 limits: Arc::new(StoreLimits(store)),
                 lookup: Arc::new(RestLookup::default()),
-                books: Arc::new(BusBooks(bus)),
+                books: Arc::new(BusBooks(bus.clone())),
                 credentials,
+                notices: Arc::new(BusNotices(bus)),
             };
             let election = a.leader_elect.then(|| Election {
                 namespace: a.namespace,

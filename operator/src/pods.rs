@@ -29,6 +29,8 @@ pub enum Role {
     Execution,
     /// The venue simulator of a `kind: simulator` Venue (`polyfleet venue-sim`).
     Simulator,
+    /// A RiskPolicy's notices to its webhook targets.
+    Notifier,
 }
 
 /// The simulator's port (market WebSocket and CLOB/Gamma REST).
@@ -43,6 +45,7 @@ impl Role {
             Role::Risk => "risk",
             Role::Execution => "execution",
             Role::Simulator => "simulator",
+            Role::Notifier => "notify",
         }
     }
 
@@ -62,6 +65,7 @@ impl Role {
             Role::Risk => ("200m", "64Mi", "1", "256Mi"),
             Role::Execution => ("100m", "64Mi", "1", "256Mi"),
             Role::Simulator => ("200m", "64Mi", "1", "256Mi"),
+            Role::Notifier => ("10m", "32Mi", "200m", "128Mi"),
         }
     }
 }
@@ -131,7 +135,8 @@ fn env(name: &str, value: &str) -> EnvVar {
     EnvVar { name: name.into(), value: Some(value.into()), ..Default::default() }
 }
 
-fn secret_env(name: &str, s: &SecretKey) -> EnvVar {
+/// An environment variable from a Secret's key (credentials reach agents only this way).
+pub fn secret_env(name: &str, s: &SecretKey) -> EnvVar {
     EnvVar {
         name: name.into(),
         value_from: Some(EnvVarSource {

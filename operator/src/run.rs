@@ -54,6 +54,8 @@ pub struct Stores {
     pub books: Arc<dyn BookProbe>,
     /// The agents' Redis credentials ([`crate::credentials`]), when Redis has a password.
     pub credentials: Option<Arc<crate::credentials::Credentials>>,
+    /// Where notices for people go ([`crate::notices`]).
+    pub notices: Arc<dyn crate::notices::NoticeSink>,
 }
 
 /// Leader election settings; `None` runs the controllers at once (a single replica, local runs).
@@ -297,7 +299,7 @@ async fn controllers<S, F>(
     // Venues: requeued by their Markets (sharding) and the namespace's RiskPolicies (gateway).
     let vctx = Arc::new(VenueContext {
         client: client.clone(),
-        settings,
+        settings: settings.clone(),
         cache: cache.clone(),
         recorder: recorder.clone(),
         metrics: metrics.clone(),
@@ -344,6 +346,9 @@ async fn controllers<S, F>(
         recorder,
         metrics: metrics.clone(),
         strategies: s4,
+        settings,
+        children: children.stores(),
+        notices: stores.notices,
     });
     let policy_loop = policies
         .graceful_shutdown_on(shutdown())

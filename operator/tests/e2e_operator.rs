@@ -44,6 +44,7 @@ use polyfleet_io::risk_store::{PolicyKey, RiskStore};
 use polyfleet_operator::books::BusBooks;
 use polyfleet_operator::dataplane::Lazy;
 use polyfleet_operator::lookup::RestLookup;
+use polyfleet_operator::notices::BusNotices;
 use polyfleet_operator::rbac::{cluster_role, leader_role};
 use polyfleet_operator::run::{Election, Stores, run};
 use polyfleet_operator::settings::FleetSettings;
@@ -92,6 +93,34 @@ async fn start_agent(client: &Client, ns: &str, name: &str, nats: &str) -> Local
         .args(&args)
         .env("POLYFLEET_NATS_URL", nats)
         .env("POLYFLEET_METRICS_ADDR", format!("127.0.0.1:{}", free_port()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    LocalAgent(child)
+}
+
+/// A local notifier with the Deployment's arguments and environment, each `secretKeyRef`
+/// resolved from its Secret (read by the test's admin, as the kubelet would), NATS from the local
+/// server.
+async fn start_notifier(admin: &Client, ns: &str, name: &str, nats: &str) -> LocalAgent {
+    let d: Deployment = Api::namespaced(admin.clone(), ns).get(name).await.unwrap();
+    let container = d.spec.unwrap().template.spec.unwrap().containers[0].clone();
+    let mut cmd = Command::new(cluster::workspace_binary("polyfleet-agent"));
+    cmd.args(container.args.unwrap());
+    for e in container.env.unwrap_or_default() {
+        if let Some(v) = e.value {
+            cmd.env(&e.name, v);
+        } else if let Some(r) = e.value_from.and_then(|f| f.secret_key_ref) {
+            let secret: Secret = Api::namespaced(admin.clone(), ns).get(&r.name).await.unwrap();
+            let value = secret.data.unwrap()[&r.key].0.clone();
+            cmd.env(&e.name, String::from_utf8(value).unwrap());
+        }
+    }
+    let child = cmd
+        .env("POLYFLEET_NATS_URL", nats)
+        .env("POLYFLEET_METRICS_ADDR", format!("127.0.0.1:{}", free_port()))
+        .env("POLYFLEET_LOG_JSON", "false")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -168,6 +197,7 @@ async fn the_operator_runs_the_examples_under_its_own_rbac() {
         lookup: Arc::new(RestLookup::default()),
         books: Arc::new(BusBooks(Lazy::ready("NATS", bus.clone()))),
         credentials: None,
+        notices: Arc::new(BusNotices(Lazy::ready("NATS", bus.clone()))),
     };
     let metrics = polyfleet_operator::metrics::OperatorMetrics::new();
     let election = Election { namespace: ns.clone(), identity: "e2e".into() };
@@ -284,6 +314,40 @@ async fn the_operator_runs_the_examples_under_its_own_rbac() {
     let doc: serde_json::Value = serde_json::from_slice(&doc.value).unwrap();
     assert_eq!(doc["parameters"]["minEdgeBps"], 75);
 
+    // Notifications: a generic webhook with a bearer token from a Secret. The operator runs the
+    // policy's notifier (a Deployment with the Secret as environment, and its egress), without
+    // reading the Secret itself.
+    let rx = polyfleet_testkit::WebhookReceiver::start().await;
+    let secret: Secret = serde_json::from_value(
+        json!({"metadata": {"name": "desk-webhook", "namespace": ns}, "stringData": {"token": "e2e-SECRET-token"}}),
+    )
+    .unwrap();
+    Api::<Secret>::namespaced(admin.clone(), &ns).create(&PostParams::default(), &secret).await.unwrap();
+    let notify = json!({"spec": {"notifications": {"maxPerMinute": 600, "maxAttempts": 5, "targets": [
+        {"name": "desk", "kind": "generic", "url": format!("{}/desk", rx.url),
+         "tokenSecretRef": {"name": "desk-webhook", "key": "token"}}
+    ]}}});
+    policies.patch("default", &PatchParams::default(), &Patch::Merge(&notify)).await.unwrap();
+    let notifier_name = polyfleet_operator::planner::notify::notifier_name("default");
+    eventually(60, "the notifier's Deployment and NetworkPolicy", || {
+        let (d, np) = (deployments.clone(), np.clone());
+        let n = notifier_name.clone();
+        async move { (d.get_opt(&n).await.unwrap().is_some() && np.get_opt(&n).await.unwrap().is_some()).then_some(()) }
+    })
+    .await;
+    let _notifier = start_notifier(&admin, &ns, &notifier_name, &nats.url).await;
+    let desk = |id_part: String| {
+        let rx = &rx;
+        move || {
+            let hits: Vec<_> = rx
+                .delivered("/desk")
+                .into_iter()
+                .filter(|r| r.header("idempotency-key").is_some_and(|k| k.contains(&id_part)))
+                .collect();
+            async move { (!hits.is_empty()).then_some(hits) }
+        }
+    };
+
     // The kill switch reaches the risk store.
     let kill = json!({"spec": {"killSwitch": "halt"}});
     policies.patch("default", &PatchParams::default(), &Patch::Merge(&kill)).await.unwrap();
@@ -375,6 +439,11 @@ async fn the_operator_runs_the_examples_under_its_own_rbac() {
     .await;
     let note = eventually(30, "a Tripped Event", || event("Tripped")).await;
     eprintln!("e2e: Tripped Event: {note}");
+    let trip = eventually(60, "the trip at the webhook", desk(format!("{ns}/default/trip/dailyLoss/1"))).await;
+    let body: serde_json::Value = serde_json::from_slice(&trip[0].body).unwrap();
+    assert_eq!((body["kind"].as_str(), body["severity"].as_str()), (Some("trip"), Some("warning")));
+    assert!(body["text"].as_str().unwrap().contains("daily PnL -101 USDC"), "{body}");
+    assert_eq!(trip[0].header("authorization"), Some("Bearer e2e-SECRET-token"));
     let reset = json!({"spec": {"resetTrips": 1}});
     policies.patch("default", &PatchParams::default(), &Patch::Merge(&reset)).await.unwrap();
     eventually(60, "status: the trip reset, mode off", || {
@@ -388,6 +457,26 @@ async fn the_operator_runs_the_examples_under_its_own_rbac() {
     .await;
     let note = eventually(30, "a TripsReset Event", || event("TripsReset")).await;
     assert!(note.contains("dailyLoss"), "{note}");
+    eventually(60, "the reset at the webhook", desk(format!("{ns}/default/reset/1"))).await;
+    // A new UTC day's first refresh sends the day before's summary: the status is set back a day.
+    let today = i64::try_from(now_ms() / 86_400_000).unwrap();
+    let back = json!({"status": {"pnlDay": today - 1}});
+    policies.patch_status("default", &PatchParams::default(), &Patch::Merge(&back)).await.unwrap();
+    let summary = eventually(60, "the daily summary at the webhook", desk(format!("/summary/{}", today - 1))).await;
+    let body: serde_json::Value = serde_json::from_slice(&summary[0].body).unwrap();
+    assert_eq!(body["kind"], "dailySummary");
+    // Each notice arrived once: halt, off, the trip, the reset, the summary; nothing twice.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let ids: Vec<String> =
+        rx.delivered("/desk").iter().map(|r| r.header("idempotency-key").unwrap_or_default().to_string()).collect();
+    eprintln!("e2e: notices delivered: {ids:?}");
+    for part in ["/halt", "/off", "/trip/dailyLoss/1", "/reset/1", &format!("/summary/{}", today - 1)] {
+        assert_eq!(ids.iter().filter(|i| i.ends_with(part)).count(), 1, "{part} once in {ids:?}");
+    }
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "no notice twice: {ids:?}");
     let again = polyfleet_core::wire::OrderIntent {
         client_order_id: polyfleet_core::ClientOrderId::new("e2e-buy-2").unwrap(),
         ..buy

@@ -177,6 +177,9 @@ fn exported_metrics() -> Vec<String> {
         m.observe("end_to_end", 1, 2);
         text += &m.render();
     }
+    let notify = polyfleet_agent::notify::NotifyMetrics::new();
+    notify.count("desk", polyfleet_core::wire::NoticeKind::Trip, polyfleet_agent::notify::send::Outcome::Sent);
+    text += &notify.render();
     text.lines()
         .filter_map(|l| l.strip_prefix("# TYPE "))
         .filter_map(|l| l.split(' ').next())
@@ -226,9 +229,31 @@ fn alerts_and_dashboard_use_metrics_the_fleet_exports() {
         "OrderPathSlow",
         "OrdersFailing",
         "ReconcileErrors",
+        "NotificationsFailing",
     ] {
         assert!(rules.contains(&format!("alert: Polyfleet{alert}")), "no {alert} alert");
     }
+}
+
+/// The Alertmanager routing example beside the PrometheusRule: every alert it names exists,
+/// every receiver a route names is declared.
+#[test]
+fn the_alertmanager_example_routes_the_charts_alerts() {
+    let rules = std::fs::read_to_string(root().join("charts/polyfleet/templates/prometheusrule.yaml")).unwrap();
+    let text = std::fs::read_to_string(root().join("charts/polyfleet/examples/alertmanager-routing.yaml")).unwrap();
+    let doc: Value = serde_saphyr::from_str(&text).unwrap();
+    let receivers: Vec<&str> =
+        doc["receivers"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert!(receivers.contains(&doc["route"]["receiver"].as_str().unwrap()));
+    for r in doc["route"]["routes"].as_array().unwrap() {
+        assert!(receivers.contains(&r["receiver"].as_str().unwrap()), "{r}");
+    }
+    let mut named = 0;
+    for word in text.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| w.starts_with("Polyfleet") && w.len() > 9) {
+        assert!(rules.contains(&format!("alert: {word}")), "the example names {word}, which no rule raises");
+        named += 1;
+    }
+    assert!(named >= 4, "{named}");
 }
 
 #[test]

@@ -16,16 +16,22 @@ use kube::{Client, Resource};
 use mockapi::{example, step, verify};
 use polyfleet_core::Money;
 use polyfleet_core::risk::{RiskSnapshot, Trip, TripState};
+use polyfleet_core::wire::NoticeKind;
 use polyfleet_crds::RiskPolicy;
 use polyfleet_crds::risk_policy::RiskMode;
 use polyfleet_operator::controller::risk_policy::{FINALIZER, RiskContext, desired_status, reconcile};
 use polyfleet_operator::limits::{LimitsStore, MemoryLimits};
+use polyfleet_operator::notices::MemoryNotices;
 use polyfleet_operator::planner::risk::limits;
 use serde_json::json;
 
 const PATH: &str = "/apis/polyfleet.dev/v1alpha1/namespaces/trading/riskpolicies/default";
 
 fn context(store: MemoryLimits) -> (Arc<RiskContext>, mockapi::ApiHandle) {
+    context_with(store, MemoryNotices::default())
+}
+
+fn context_with(store: MemoryLimits, notices: MemoryNotices) -> (Arc<RiskContext>, mockapi::ApiHandle) {
     let (service, handle) = tower_test::mock::pair::<http::Request<Body>, http::Response<Body>>();
     let client = Client::new(service, "trading");
     let recorder = Recorder::new(client.clone(), Reporter { controller: "polyfleet-operator".into(), instance: None });
@@ -40,7 +46,17 @@ fn context(store: MemoryLimits) -> (Arc<RiskContext>, mockapi::ApiHandle) {
     for s in [ours, other] {
         writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(s));
     }
-    (Arc::new(RiskContext { client, store: Arc::new(store), recorder, metrics, strategies }), handle)
+    let ctx = RiskContext {
+        client,
+        store: Arc::new(store),
+        recorder,
+        metrics,
+        strategies,
+        settings: polyfleet_operator::settings::FleetSettings::default(),
+        children: polyfleet_operator::children::Children::of(vec![], vec![], vec![], vec![]),
+        notices: Arc::new(notices),
+    };
+    (Arc::new(ctx), handle)
 }
 
 fn policy() -> RiskPolicy {
@@ -124,7 +140,9 @@ async fn a_kill_switch_is_written_at_once_and_an_idle_reconcile_writes_nothing()
     let store = MemoryLimits::default();
     let mut p = policy();
     store.set_limits("trading", "default", &limits(&p.spec)).await.unwrap();
-    let status = desired_status(None, 3, &limits(&p.spec), Ok(&RiskSnapshot::default()), 0, "2026-11-22T08:00:00Z");
+    let now_ms = k8s_openapi::jiff::Timestamp::now().as_millisecond() as u64;
+    let status =
+        desired_status(None, 3, &limits(&p.spec), Ok(&RiskSnapshot::default()), now_ms, "2026-11-22T08:00:00Z");
     // (The one Strategy under the policy counted and the effective limits, as the reconcile adds them.)
     p.status = Some(polyfleet_crds::RiskPolicyStatus {
         strategies: 1,
@@ -140,7 +158,8 @@ async fn a_kill_switch_is_written_at_once_and_an_idle_reconcile_writes_nothing()
     assert_eq!(*store.writes.lock().unwrap(), 1, "only the setup's write");
     // Halt: written, a Warning event, and the mode in status.
     p.spec.kill_switch = RiskMode::Halt;
-    let (ctx, handle) = context(store.clone());
+    let notices = MemoryNotices::default();
+    let (ctx, handle) = context_with(store.clone(), notices.clone());
     let mut ev = step(Method::POST, "/events", StatusCode::CREATED, event_response());
     ev.check = Box::new(|b| {
         assert_eq!(b["type"], "Warning");
@@ -152,6 +171,10 @@ async fn a_kill_switch_is_written_at_once_and_an_idle_reconcile_writes_nothing()
     reconcile(Arc::new(p.clone()), ctx).await.unwrap();
     server.await.unwrap();
     assert_eq!(store.limits("trading", "default").await.unwrap().unwrap().mode, polyfleet_core::risk::RiskMode::Halt);
+    let sent = notices.sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].kind, polyfleet_core::wire::NoticeKind::Mode);
+    assert_eq!(sent[0].severity, polyfleet_core::wire::Severity::Critical);
 }
 
 #[tokio::test]
@@ -166,7 +189,8 @@ async fn a_trip_shows_in_status_and_events_and_a_reset_is_recorded() {
     let since = k8s_openapi::jiff::Timestamp::now().as_millisecond() as u64 - 1_000;
     let trips = TripState { current: Some((Trip::DailyLoss, since)), daily_loss_trips: 1, drawdown_trips: 0 };
     store.snapshots.lock().unwrap().insert(("trading".into(), "default".into()), RiskSnapshot { trips, ..snapshot() });
-    let (ctx, handle) = context(store.clone());
+    let notices = MemoryNotices::default();
+    let (ctx, handle) = context_with(store.clone(), notices.clone());
     let mut ev = step(Method::POST, "/events", StatusCode::CREATED, event_response());
     ev.check = Box::new(|b| {
         assert_eq!((b["type"].as_str(), b["reason"].as_str()), (Some("Warning"), Some("Tripped")));
@@ -186,6 +210,24 @@ async fn a_trip_shows_in_status_and_events_and_a_reset_is_recorded() {
     let server = tokio::spawn(verify(handle, vec![ev, status]));
     reconcile(Arc::new(p.clone()), ctx.clone()).await.unwrap();
     server.await.unwrap();
+    // Told once: the trip, and (the last status being of day 0) that day's summary.
+    let kinds: Vec<_> = notices.sent.lock().unwrap().iter().map(|n| (n.kind, n.id.clone())).collect();
+    assert_eq!(
+        kinds,
+        [
+            (NoticeKind::Trip, "trading/default/trip/dailyLoss/1".to_string()),
+            (NoticeKind::DailySummary, "trading/default/summary/0".to_string())
+        ]
+    );
+    // Told once: the trip, and (the last status being of day 0) that day's summary.
+    let kinds: Vec<_> = notices.sent.lock().unwrap().iter().map(|n| (n.kind, n.id.clone())).collect();
+    assert_eq!(
+        kinds,
+        [
+            (NoticeKind::Trip, "trading/default/trip/dailyLoss/1".to_string()),
+            (NoticeKind::DailySummary, "trading/default/summary/0".to_string())
+        ]
+    );
     use polyfleet_operator::metrics::Probe;
     let text = ctx.metrics.render();
     for line in [
@@ -209,7 +251,8 @@ async fn a_trip_shows_in_status_and_events_and_a_reset_is_recorded() {
         ("trading".into(), "default".into()),
         RiskSnapshot { trips: TripState { current: None, ..trips }, reset_seen: 1, ..snapshot() },
     );
-    let (ctx, handle) = context(store.clone());
+    let notices = MemoryNotices::default();
+    let (ctx, handle) = context_with(store.clone(), notices.clone());
     let mut ev = step(Method::POST, "/events", StatusCode::CREATED, event_response());
     ev.check = Box::new(|b| {
         assert_eq!(b["reason"], "TripsReset");
@@ -225,6 +268,11 @@ async fn a_trip_shows_in_status_and_events_and_a_reset_is_recorded() {
     reconcile(Arc::new(p.clone()), ctx).await.unwrap();
     server.await.unwrap();
     assert_eq!(store.limits("trading", "default").await.unwrap().unwrap().reset, 1);
+    let sent = notices.sent.lock().unwrap().clone();
+    let reset = sent.iter().find(|n| n.kind == NoticeKind::Reset).expect("a reset notice");
+    assert_eq!(reset.id, "trading/default/reset/1");
+    assert!(reset.text.contains("dailyLoss trip since"), "{}", reset.text);
+    assert!(!sent.iter().any(|n| n.kind == NoticeKind::CooldownOver), "a reset is not a cooldown: {sent:?}");
 }
 
 #[tokio::test]

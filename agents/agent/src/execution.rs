@@ -45,6 +45,7 @@ use polyfleet_core::accounting::Ledger;
 use polyfleet_core::accounting::lifecycle::Booking;
 use polyfleet_core::accounting::mark::{self, Quote};
 use polyfleet_core::exec::paper::{ExecEvent, refusal};
+use polyfleet_core::notify::order_failures;
 use polyfleet_core::risk::RiskMode;
 use polyfleet_core::wire::{
     CtfDecision, CtfIntent, CtfOp, CtfReport, CtfStatus, Fill, Intent, Liquidity, MarketEvent, MarketEventBody, Mode,
@@ -418,8 +419,11 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
                 }
                 Ok(Claim::Fresh) => {
                     let events = self.executor.submit(&intent, now_ns()).await;
+                    let failures = order_failures(&intent, &events);
                     let outcome = encode_outcome(&events);
-                    self.commit_and_publish(&intent, events, Some(outcome)).await
+                    let done = self.commit_and_publish(&intent, events, Some(outcome)).await;
+                    self.notify(failures);
+                    done
                 }
                 Ok(Claim::Done(outcome)) => {
                     self.metrics.replays.inc();
@@ -446,7 +450,10 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
                         ts_ns: now_ns(),
                     });
                     let outcome = encode_outcome(std::slice::from_ref(&update));
-                    self.commit_and_publish(&intent, vec![update], Some(outcome)).await
+                    let failures = order_failures(&intent, std::slice::from_ref(&update));
+                    let done = self.commit_and_publish(&intent, vec![update], Some(outcome)).await;
+                    self.notify(failures);
+                    done
                 }
                 Err(e) => Err(e),
             }
@@ -834,6 +841,20 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
         }
         self.publish(&events).await;
         Ok(())
+    }
+
+    /// Publishes notices for people (live order failures) off the order path: a task of their
+    /// own, de-duplicated by id in the notices stream.
+    fn notify(&self, notices: Vec<polyfleet_core::wire::Notice>) {
+        for n in notices {
+            let bus = self.bus.clone();
+            tokio::spawn(async move {
+                let subject = subjects::notices(&n.namespace, &n.risk_policy);
+                if let Err(e) = bus.persist(&subject, vec![], Bytes::from(encode(&n)), Some(&n.id)).await {
+                    tracing::warn!(error = %e, id = %n.id, "notice not published");
+                }
+            });
+        }
     }
 
     async fn publish(&self, events: &[ExecEvent]) {

@@ -6,6 +6,7 @@
 //! - [`execution`]: approved orders -> an executor (`polyfleet_io::execution`'s paper
 //!   executor, or a venue crate's live one) -> order updates, fills, and positions/PnL in the
 //!   risk store.
+//! - [`notify`]: a RiskPolicy's notices -> its webhook targets (generic JSON, Slack, Telegram).
 //!
 //! [`config`], [`feed`], [`metrics`] and [`time`] are what they share.
 
@@ -14,6 +15,7 @@ pub mod execution;
 pub mod feed;
 pub mod market_data;
 pub mod metrics;
+pub mod notify;
 pub mod risk;
 pub mod strategy;
 pub mod time;

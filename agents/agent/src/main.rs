@@ -9,9 +9,11 @@ use polyfleet_agent::config::{TokenConfig, instruments, load_strategy};
 use polyfleet_agent::execution::{self, ExecutionAgentConfig};
 use polyfleet_agent::market_data::{self, MarketDataConfig};
 use polyfleet_agent::metrics::{self as agent_metrics, MarketDataMetrics, OrderPathMetrics};
+use polyfleet_agent::notify::{self, NotifyAgentConfig, NotifyMetrics};
 use polyfleet_agent::risk::{self, RiskAgentConfig};
 use polyfleet_agent::strategy;
 use polyfleet_core::TokenId;
+use polyfleet_core::notify::NotifyConfig;
 use polyfleet_io::bus::nats::NatsBus;
 use polyfleet_io::execution::PaperExecutor;
 use polyfleet_io::risk_store::redis::RedisRiskStore;
@@ -41,6 +43,19 @@ enum Command {
     Risk(RiskArgs),
     /// Execute approved orders (paper, shadow or live) and commit fills, positions and PnL.
     Execution(ExecutionArgs),
+    /// Send a RiskPolicy's notices (trips, resets, modes, order failures, daily summaries) to its
+    /// webhook targets.
+    Notify(NotifyArgs),
+}
+
+#[derive(clap::Args)]
+struct NotifyArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The notifier's configuration (JSON, written by the operator): the policy, its targets and
+    /// the names of the environment variables holding their URLs and tokens.
+    #[arg(long, env = "POLYFLEET_NOTIFY_CONFIG")]
+    config: String,
 }
 
 #[derive(clap::Args)]
@@ -234,6 +249,17 @@ async fn main() -> anyhow::Result<()> {
                 concurrency: a.concurrency,
             };
             risk::run(bus, store, cfg, metrics, stop_on_signal()).await
+        }
+        Command::Notify(a) => {
+            let _telemetry = telemetry::init("polyfleet-notify", a.common.log_json)?;
+            let config: NotifyConfig = serde_json::from_str(&a.config).context("--config")?;
+            config.validate().context("--config")?;
+            let bus = NatsBus::connect(&a.common.nats)
+                .await
+                .with_context(|| format!("connecting to NATS at {}", a.common.nats))?;
+            let metrics = NotifyMetrics::new();
+            agent_metrics::serve(a.common.metrics_addr, metrics.clone()).await.context("serving metrics")?;
+            notify::run(bus, NotifyAgentConfig::from_env(config), metrics, stop_on_signal()).await
         }
         Command::Execution(a) => {
             let _telemetry = telemetry::init("polyfleet-execution", a.common.log_json)?;

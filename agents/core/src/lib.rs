@@ -16,6 +16,7 @@ pub mod config;
 pub mod exec;
 pub mod ids;
 pub mod money;
+pub mod notify;
 pub mod risk;
 pub mod side;
 pub mod strategy;

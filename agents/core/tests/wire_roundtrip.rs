@@ -257,6 +257,17 @@ proptest! {
         let _ = decode::<Control>(&bytes);
         let _ = decode::<CtfDecision>(&bytes);
         let _ = decode::<CtfReport>(&bytes);
+        let _ = decode::<Notice>(&bytes);
+    }
+
+    #[test]
+    fn notices_round_trip(id in "\\PC{0,40}", title in "\\PC{0,60}", text in "\\PC{0,200}", strategy in prop::option::of("[a-z-]{1,20}"), ts in any::<u64>(), k in 0usize..6, sev in 0usize..3) {
+        round_trip(&Notice {
+            id, namespace: "ns".into(), risk_policy: "default".into(), strategy,
+            kind: NoticeKind::ALL[k], severity: [Severity::Info, Severity::Warning, Severity::Critical][sev],
+            title, text, ts_ms: ts,
+        })?;
+        prop_assert_eq!(NoticeKind::parse(NoticeKind::ALL[k].as_str()), Some(NoticeKind::ALL[k]));
     }
 
     #[test]

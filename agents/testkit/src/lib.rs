@@ -1,6 +1,7 @@
 //! Real servers for tests, never mocks: a `nats-server` with JetStream and a `redis-server`, each
 //! on a free loopback port with its own temporary directory, stopped (and cleaned) when dropped
-//! (`scripts/setup.sh` installs both); and a real Kubernetes control plane ([`envtest`]).
+//! (`scripts/setup.sh` installs both); a real Kubernetes control plane ([`envtest`]); and an HTTP
+//! server that records the webhooks it receives ([`webhook`]).
 //!
 //! A dev-dependency only: a server that cannot start fails the test that asked for it, by
 //! panicking, as a failed assertion does.
@@ -9,9 +10,11 @@
 pub mod envtest;
 mod nats;
 mod redis;
+pub mod webhook;
 
 pub use nats::NatsServer;
 pub use redis::RedisServer;
+pub use webhook::WebhookReceiver;
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};

@@ -70,6 +70,9 @@ pub enum Error {
     /// A desired object did not serialize (nothing was applied).
     #[error("desired object does not serialize: {0}")]
     Encode(String),
+    /// A notice for people could not be published.
+    #[error(transparent)]
+    Notices(#[from] crate::notices::NoticeError),
     /// The agents' Redis credentials could not be provided in the namespace.
     #[error("Redis credentials: {0}")]
     Credentials(#[from] crate::credentials::CredentialsError),
@@ -86,6 +89,7 @@ impl Error {
             Error::Control(_) => "order_control",
             Error::Encode(_) => "encode",
             Error::Credentials(_) => "credentials",
+            Error::Notices(_) => "notices",
         }
     }
 }

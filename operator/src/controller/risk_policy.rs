@@ -45,6 +45,12 @@ pub struct RiskContext {
     pub metrics: Arc<crate::metrics::OperatorMetrics>,
     /// The Strategies the operator watches, to count each policy's (`status.strategies`).
     pub strategies: kube::runtime::reflector::Store<polyfleet_crds::Strategy>,
+    /// Fleet settings (the notifier's pod).
+    pub settings: crate::settings::FleetSettings,
+    /// The operator's children (the notifier's Deployment and NetworkPolicy).
+    pub children: crate::children::Children,
+    /// Where notices for people go (trips, resets, modes, daily summaries).
+    pub notices: Arc<dyn crate::notices::NoticeSink>,
 }
 
 /// How many Strategies of `namespace` name the policy `name`.
@@ -85,6 +91,7 @@ pub fn desired_status(
             return s;
         }
     };
+    s.pnl_day = i64::try_from(now_ms / 86_400_000).ok();
     s.exposure_micros = snap.exposure.micros();
     s.exposure = snap.exposure.to_string();
     s.daily_pnl_micros = snap.daily_pnl_marked().micros();
@@ -202,9 +209,54 @@ pub async fn reconcile(policy: Arc<RiskPolicy>, ctx: Arc<RiskContext>) -> Result
     result
 }
 
+/// Applies the policy's notifier (or removes it when the policy declares no notifications).
+async fn apply_notifier(policy: &RiskPolicy, ctx: &RiskContext) -> Result<(), Error> {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::networking::v1::NetworkPolicy;
+    let ns = policy.namespace().unwrap_or_default();
+    let live = &ctx.children;
+    match crate::planner::notify::plan_notifier(policy, &ctx.settings) {
+        Ok(Some(plan)) => {
+            super::apply::apply_if_changed(&ctx.client, live, plan.network_policy).await?;
+            if super::apply::apply_if_changed(&ctx.client, live, plan.deployment).await? {
+                let ev = Event {
+                    type_: EventType::Normal,
+                    reason: "NotifierApplied".into(),
+                    note: Some(format!("applied {}", crate::planner::notify::notifier_name(&policy.name_any()))),
+                    action: "Reconcile".into(),
+                    secondary: None,
+                };
+                let _ = ctx.recorder.publish(&ev, &policy.object_ref(&())).await;
+            }
+        }
+        Ok(None) => {
+            let name = crate::planner::notify::notifier_name(&policy.name_any());
+            let dp = kube::api::DeleteParams::background();
+            if live.live::<Deployment>(&ns, &name).is_some() {
+                let _ = Api::<Deployment>::namespaced(ctx.client.clone(), &ns).delete(&name, &dp).await;
+            }
+            if live.live::<NetworkPolicy>(&ns, &name).is_some() {
+                let _ = Api::<NetworkPolicy>::namespaced(ctx.client.clone(), &ns).delete(&name, &dp).await;
+            }
+        }
+        Err(e) => {
+            let ev = Event {
+                type_: EventType::Warning,
+                reason: "NotificationsInvalid".into(),
+                note: Some(format!("no notifier: {e}")),
+                action: "Reconcile".into(),
+                secondary: None,
+            };
+            let _ = ctx.recorder.publish(&ev, &policy.object_ref(&())).await;
+        }
+    }
+    Ok(())
+}
+
 async fn apply(policy: &RiskPolicy, ctx: &RiskContext) -> Result<Action, Error> {
     let ns = policy.namespace().unwrap_or_default();
     let name = policy.name_any();
+    apply_notifier(policy, ctx).await?;
     let desired = limits(&policy.spec);
     let snap = sync_limits(policy, &desired, ctx).await;
     let now = k8s_openapi::jiff::Timestamp::now();
@@ -227,6 +279,18 @@ async fn apply(policy: &RiskPolicy, ctx: &RiskContext) -> Result<Action, Error> 
     }
     ctx.metrics.policy(&ns, &name, &status, &desired);
     if snap.is_ok() {
+        // Published before status moves on: a failure leaves the old status, so the next
+        // reconcile finds the same changes and republishes the same ids (dropped as repeats).
+        let notices = crate::notices::status_notices(
+            &ns,
+            &name,
+            policy.status.as_ref(),
+            &status,
+            now.as_millisecond().max(0) as u64,
+        );
+        for n in &notices {
+            ctx.notices.publish(n).await?;
+        }
         for (type_, reason, note) in transitions(policy.status.as_ref(), &status) {
             let ev =
                 Event { type_, reason: reason.into(), note: Some(note), action: "Observe".into(), secondary: None };
@@ -249,6 +313,19 @@ async fn sync_limits(policy: &RiskPolicy, desired: &RiskLimits, ctx: &RiskContex
     let store = |e: crate::limits::LimitsError| Error::Store(e.to_string());
     let stored = ctx.store.limits(&ns, &name).await.map_err(store)?;
     if stored.as_ref() != Some(desired) {
+        // Told before the write: a failed write is retried with the same ids (dropped as repeats).
+        let notices = crate::notices::limits_notices(
+            &ns,
+            &name,
+            policy.metadata.generation.unwrap_or(0),
+            stored.as_ref(),
+            desired,
+            policy.status.as_ref().and_then(|s| s.trip.as_ref()),
+            k8s_openapi::jiff::Timestamp::now().as_millisecond().max(0) as u64,
+        );
+        for n in &notices {
+            ctx.notices.publish(n).await?;
+        }
         ctx.store.set_limits(&ns, &name, desired).await.map_err(store)?;
         let mut notes = vec![];
         if stored.as_ref().is_none_or(|s| s.mode != desired.mode) {

@@ -12,10 +12,12 @@
 //!   bucket; or a refusal (live trading not acknowledged, references missing).
 //! - [`risk`]: a RiskPolicy -> the limits written to Redis; the namespace's risk gateway.
 //! - [`network`]: the NetworkPolicy that confines a namespace's agents.
+//! - [`notify`]: a RiskPolicy's notifications -> its notifier Deployment and its egress.
 
 pub mod market;
 pub mod markets;
 pub mod network;
+pub mod notify;
 pub mod risk;
 pub mod shards;
 pub mod strategy;

@@ -37,7 +37,8 @@ pub fn url_port(url: &str) -> Option<i32> {
 /// The policy's name (one per namespace).
 pub const POLICY_NAME: &str = "polyfleet-agents";
 
-fn port(protocol: &str, p: i32) -> NetworkPolicyPort {
+/// A NetworkPolicy port.
+pub fn port(protocol: &str, p: i32) -> NetworkPolicyPort {
     NetworkPolicyPort { protocol: Some(protocol.into()), port: Some(IntOrString::Int(p)), ..Default::default() }
 }
 

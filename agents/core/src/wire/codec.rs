@@ -5,6 +5,7 @@ use serde::de::DeserializeOwned;
 
 use super::WIRE_VERSION;
 use super::messages::{Control, CtfDecision, CtfReport, Fill, Intent, MarketEvent, OrderUpdate, RiskDecision};
+use super::notice::Notice;
 
 /// A message type of the wire protocol, with its kind byte.
 pub trait WireMessage: Serialize + DeserializeOwned {
@@ -32,6 +33,7 @@ wire_kinds! {
     Control = 6,
     CtfDecision = 7,
     CtfReport = 8,
+    Notice = 9,
 }
 
 /// The kind byte of a payload of this wire version (to dispatch a subject that carries more than

@@ -11,6 +11,7 @@
 //! | `order.<namespace>.<strategy>` | JetStream stream `POLYFLEET_ORDERS` | [`OrderUpdate`], or [`CtfReport`] for a conditional-token operation | execution -> strategy, operator |
 //! | `fill.<namespace>.<strategy>` | JetStream stream `POLYFLEET_FILLS` | [`Fill`] | execution -> strategy, risk, operator |
 //! | `control.<namespace>.<kind>.<name>` | core NATS | [`Control`] (kill switch, cancel all) | operator -> agents |
+//! | `notice.<namespace>.<policy>` | JetStream stream `POLYFLEET_NOTICES` | [`Notice`] (trips, resets, modes, live order failures, daily summaries), de-duplicated by its id | operator, execution -> notifier |
 //!
 //! Strategy parameters are not messages: the operator writes them (JSON, the Strategy's spec
 //! block and its generation) to the JetStream KV bucket [`subjects::PARAMS_BUCKET`] under
@@ -44,12 +45,14 @@
 pub mod codec;
 pub mod lifecycle;
 pub mod messages;
+pub mod notice;
 pub mod outcome;
 pub mod subjects;
 
 pub use codec::{WireError, WireMessage, decode, encode, encode_into, kind_of};
 pub use lifecycle::{CtfOp, Resolution};
 pub use messages::*;
+pub use notice::{Notice, NoticeKind, Severity};
 pub use outcome::Outcome;
 
 /// Version of the wire format; the first byte of every payload.

@@ -14,15 +14,18 @@ pub const STREAM_DECISIONS: &str = "POLYFLEET_DECISIONS";
 pub const STREAM_ORDERS: &str = "POLYFLEET_ORDERS";
 /// JetStream stream holding fills (`fill.>`).
 pub const STREAM_FILLS: &str = "POLYFLEET_FILLS";
+/// JetStream stream holding notices for people (`notice.>`).
+pub const STREAM_NOTICES: &str = "POLYFLEET_NOTICES";
 /// JetStream KV bucket of strategy parameters and their acknowledgements.
 pub const PARAMS_BUCKET: &str = "polyfleet-params";
 
 /// Every JetStream stream with the subjects it captures.
-pub const STREAMS: [(&str, &str); 4] = [
+pub const STREAMS: [(&str, &str); 5] = [
     (STREAM_INTENTS, "intent.>"),
     (STREAM_DECISIONS, "decision.>"),
     (STREAM_ORDERS, "order.>"),
     (STREAM_FILLS, "fill.>"),
+    (STREAM_NOTICES, "notice.>"),
 ];
 
 /// Escapes a name into one NATS subject token: `[A-Za-z0-9_-]` pass through, every other byte
@@ -83,6 +86,11 @@ pub fn fills(namespace: &str, strategy: &str) -> String {
 /// `control.<namespace>.<kind>.<name>`, e.g. kind `riskpolicy` for a kill switch.
 pub fn control(namespace: &str, kind: &str, name: &str) -> String {
     format!("control.{}.{}.{}", token(namespace), token(kind), token(name))
+}
+
+/// `notice.<namespace>.<policy>`: notices about one RiskPolicy.
+pub fn notices(namespace: &str, policy: &str) -> String {
+    format!("notice.{}.{}", token(namespace), token(policy))
 }
 
 /// KV key of a strategy's parameters: `<namespace>.<strategy>`.
