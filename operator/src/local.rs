@@ -244,6 +244,39 @@ pub struct LocalPlan {
     pub liquidity_band_bps: u32,
     /// Markets the venue does not know (named for the user).
     pub unresolved: Vec<String>,
+    /// The RiskPolicies (their status is followed for notices).
+    pub policies: Vec<RiskPolicy>,
+    /// A notifier per RiskPolicy with notifications, its secrets named as [`local_secret_var`] says.
+    pub notifiers: Vec<polyfleet_core::notify::NotifyConfig>,
+}
+
+/// Where the local fleet reads a Secret key from: the environment variable named after it,
+/// `<SECRET>_<KEY>` in upper case with every other character `_` (`desk-slack` / `webhook-url`:
+/// `DESK_SLACK_WEBHOOK_URL`). There is no API server to hold Secrets on one machine.
+pub fn local_secret_var(r: &polyfleet_crds::refs::SecretKeyRef) -> String {
+    format!("{}_{}", r.name, r.key)
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .collect()
+}
+
+/// The notifier of a RiskPolicy for the local fleet: the cluster's configuration with each
+/// secret read from [`local_secret_var`]; `None` without notifications.
+pub fn local_notifier(p: &RiskPolicy) -> Option<polyfleet_core::notify::NotifyConfig> {
+    let n = p.spec.notifications.as_ref()?;
+    let (mut config, env) = crate::contract::notify_config(&namespace_of(p), &p.name_any(), n);
+    let local = |var: &mut Option<String>| {
+        if let Some(v) = var.as_mut()
+            && let Some((_, r)) = env.iter().find(|(name, _)| name == v)
+        {
+            *v = local_secret_var(r);
+        }
+    };
+    for t in &mut config.targets {
+        local(&mut t.url_env);
+        local(&mut t.token_env);
+    }
+    Some(config)
 }
 
 /// Plans resolved resources with the controllers' planners.
@@ -255,6 +288,8 @@ pub fn plan(res: &Resources, settings: &FleetSettings) -> LocalPlan {
         unresolved,
         liquidity_band_bps: risk::liquidity_band_bps(&res.policies.iter().map(|p| &p.spec).collect::<Vec<_>>()),
         limits: res.policies.iter().map(|p| (namespace_of(p), p.name_any(), risk::limits(&p.spec))).collect(),
+        policies: res.policies.clone(),
+        notifiers: res.policies.iter().filter_map(local_notifier).collect(),
         ..LocalPlan::default()
     };
     for s in &res.strategies {
@@ -295,6 +330,12 @@ pub fn plan(res: &Resources, settings: &FleetSettings) -> LocalPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_secrets_come_from_variables_named_after_the_secret_key() {
+        let r = polyfleet_crds::refs::SecretKeyRef { name: "desk-slack".into(), key: "webhook.url".into() };
+        assert_eq!(local_secret_var(&r), "DESK_SLACK_WEBHOOK_URL");
+    }
 
     fn load_text(name: &str, text: &str) -> Result<Resources, LocalError> {
         let dir = std::env::temp_dir().join(format!("polyfleet-local-{name}-{}", std::process::id()));

@@ -83,3 +83,53 @@ pub fn plan_notifier(policy: &RiskPolicy, settings: &FleetSettings) -> Result<Op
     };
     Ok(Some(NotifierPlan { deployment, network_policy }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_notifier_gets_secret_references_and_egress_to_its_webhooks() {
+        let yaml = r#"
+apiVersion: polyfleet.dev/v1alpha1
+kind: RiskPolicy
+metadata: {name: main, namespace: desk, uid: u1}
+spec:
+  maxOrderSizeMicros: 1
+  maxOrderNotionalMicros: 1
+  maxPositionPerMarketMicros: 1
+  maxGrossExposureMicros: 1
+  maxDailyLossMicros: 1
+  maxDrawdownMicros: 1
+  maxOrdersPerMinute: 1
+  notifications:
+    targets:
+      - {name: desk, kind: slack, urlSecretRef: {name: desk-slack, key: url}}
+      - {name: ops, kind: generic, url: "http://hooks.internal:9000/x", tokenSecretRef: {name: ops, key: token}}
+"#;
+        let mut p: RiskPolicy = serde_saphyr::from_str(yaml).unwrap();
+        let plan = plan_notifier(&p, &FleetSettings::default()).unwrap().unwrap();
+        let c = &plan.deployment.spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers[0];
+        assert_eq!(c.args.as_ref().unwrap()[0], "notify");
+        let env = c.env.as_ref().unwrap();
+        let config = env.iter().find(|e| e.name == "POLYFLEET_NOTIFY_CONFIG").unwrap().value.clone().unwrap();
+        let config: polyfleet_core::notify::NotifyConfig = serde_json::from_str(&config).unwrap();
+        assert_eq!(config.targets[0].url_env.as_deref(), Some("POLYFLEET_NOTIFY_URL_0"));
+        assert_eq!(config.targets[1].token_env.as_deref(), Some("POLYFLEET_NOTIFY_TOKEN_1"));
+        let secret = |name: &str| {
+            env.iter().find(|e| e.name == name).unwrap().value_from.clone().unwrap().secret_key_ref.unwrap()
+        };
+        assert_eq!(
+            (secret("POLYFLEET_NOTIFY_URL_0").name, secret("POLYFLEET_NOTIFY_URL_0").key),
+            ("desk-slack".into(), "url".into())
+        );
+        assert_eq!(secret("POLYFLEET_NOTIFY_TOKEN_1").name, "ops");
+        assert_eq!(plan.deployment.metadata.owner_references.as_ref().unwrap()[0].name, "main");
+        let egress = plan.network_policy.spec.unwrap().egress.unwrap();
+        let ports: Vec<_> = egress[0].ports.as_ref().unwrap().iter().map(|p| p.port.clone().unwrap()).collect();
+        use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int;
+        assert_eq!(ports, [Int(443), Int(80), Int(9000)]);
+        p.spec.notifications = None;
+        assert!(plan_notifier(&p, &FleetSettings::default()).unwrap().is_none());
+    }
+}

@@ -84,6 +84,11 @@ pub(crate) async fn run(args: &UpArgs, mut p: Prepared, stop: tokio_watch::Recei
         mark_stale_ms: polyfleet_agent::execution::MARK_STALE_MS,
     };
     tasks.spawn(execution::run(bus.clone(), store.clone(), executor, exec_cfg, exec_metrics, shutdown.clone()));
+    for config in &p.plan.notifiers {
+        let m = polyfleet_agent::notify::NotifyMetrics::new();
+        let cfg = polyfleet_agent::notify::NotifyAgentConfig::from_env(config.clone());
+        tasks.spawn(polyfleet_agent::notify::run(bus.clone(), cfg, m, shutdown.clone()));
+    }
     let board = Board::new(p.strategies.clone());
     {
         let (board, bus, venue, shutdown) = (board.clone(), bus.clone(), venue.clone(), shutdown.clone());

@@ -14,6 +14,7 @@
 pub mod board;
 pub mod feed;
 pub mod inproc;
+pub mod notices;
 pub mod processes;
 pub mod supervisor;
 pub mod watch;
@@ -213,6 +214,7 @@ pub(crate) async fn supervise<B: Bus, S: RiskStore>(
     mut stop: tokio_watch::Receiver<bool>,
 ) -> Vec<String> {
     let mut watcher = watch::Watcher::new(&args.dir, &args.namespace, &p.plan);
+    let mut notices = notices::PolicyNotices::new(p.plan.policies.clone());
     let tty = std::io::stdout().is_terminal();
     let started = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -227,6 +229,7 @@ pub(crate) async fn supervise<B: Bus, S: RiskStore>(
             break;
         }
         let mut lines = watcher.poll(bus, &p.catalog).await;
+        lines.extend(notices.poll(bus, store).await);
         if let Some(procs) = header.procs.as_mut() {
             let t = started.elapsed().as_secs();
             lines.extend(procs.poll(Instant::now()).into_iter().map(|l| format!("[{t} s] {l}")));

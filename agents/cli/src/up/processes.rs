@@ -148,6 +148,11 @@ pub(crate) async fn run(args: &UpArgs, p: Prepared, stop: tokio_watch::Receiver<
     exec.extend(durable("execution-local"));
     exec.extend([std::ffi::OsString::from("--markets"), markets.into()]);
     agents.push(("execution".into(), exec));
+    for config in &p.plan.notifiers {
+        // Its secrets: inherited from this process's environment (`local_secret_var`).
+        let json = serde_json::to_string(config)?;
+        agents.push((format!("notify-{}", config.risk_policy), os(&["notify", "--config", &json])));
+    }
     let mut endpoints = vec![];
     for (name, a) in agents {
         let (spec, port) = agent_spec(&name, a)?;
