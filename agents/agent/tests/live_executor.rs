@@ -4,7 +4,9 @@
 //! within the budget and reported when it lasts longer; a batch of 16 goes out as 15 + 1; the
 //! client-side rate limit makes a burst wait. Live conditional-token operations are signed
 //! transactions on the simulator's chain (never a real one), refused without the acknowledgement
-//! or an RPC endpoint.
+//! or an RPC endpoint. The balance and allowance pre-flight refuses what the account cannot pay
+//! before anything is sent, and a venue refusal for balance or allowance drops the cached
+//! reading so the next order is checked against a fresh one.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use std::sync::Arc;
@@ -173,6 +175,56 @@ async fn shadow_orders_are_signed_and_compared_but_never_sent() {
     let events = unsigned.submit(&intent("shadow-2", market, token, ask, Mode::Shadow), 2).await;
     assert_eq!(status(&events).0, OrderStatus::Filled);
     let _ = std::fs::remove_file(&report);
+}
+
+async fn set_allowance(sim: &SimHandle, micros: Option<i64>) {
+    let address = creds().address();
+    let q = micros.map(|m| format!("&micros={m}")).unwrap_or_default();
+    let url = format!("{}/sim/faults/allowance?address={address}{q}", sim.http_url());
+    let r = reqwest::Client::new().post(url).send().await.unwrap();
+    assert!(r.status().is_success(), "{r:?}");
+}
+
+#[tokio::test]
+async fn the_balance_and_allowance_pre_flight_refuses_what_the_account_cannot_pay() {
+    let (sim, market, token, book) = sim().await;
+    let ask = book.best_ask().unwrap().price;
+    let metrics = OrderPathMetrics::new("funds");
+    let mut ex = executor(settings(&sim, true, None), instruments(market, token), &metrics).await;
+    ex.on_market(&snapshot(market, token, &book), 1);
+    // An allowance of 1 USDC: a 5-share buy is refused before it is sent.
+    set_allowance(&sim, Some(1_000_000)).await;
+    let (st, reason) = status(&ex.submit(&intent("funds-1", market, token, ask, Mode::Live), 1).await);
+    assert_eq!(st, OrderStatus::Rejected);
+    let reason = reason.unwrap();
+    assert!(reason.contains("pre-flight: not enough allowance of collateral: 1 available"), "{reason}");
+    assert_eq!(sim.order_posts(), 0, "nothing was sent");
+    // A sell of shares the account does not hold: refused the same way.
+    let sell = OrderIntent { side: Side::Sell, ..intent("funds-2", market, token, ask, Mode::Live) };
+    let (st, reason) = status(&ex.submit(&sell, 1).await);
+    assert_eq!(st, OrderStatus::Rejected);
+    assert!(reason.unwrap().contains(&format!("not enough balance of token {token}: 0 available")));
+    assert_eq!(sim.order_posts(), 0);
+    // A fresh executor (no cached reading) with the allowance restored: the buy goes and fills.
+    set_allowance(&sim, None).await;
+    let mut ex = executor(settings(&sim, true, None), instruments(market, token), &metrics).await;
+    ex.on_market(&snapshot(market, token, &book), 1);
+    let (st, _) = status(&ex.submit(&intent("funds-3", market, token, ask, Mode::Live), 1).await);
+    assert_eq!(st, OrderStatus::Filled);
+    assert_eq!(sim.order_posts(), 1);
+    // The allowance drops behind the executor's back: its cached reading passes the order, the
+    // venue refuses it, and the reading is dropped: the next order is refused before it is sent.
+    set_allowance(&sim, Some(1_000_000)).await;
+    let (st, reason) = status(&ex.submit(&intent("funds-4", market, token, ask, Mode::Live), 1).await);
+    assert_eq!(st, OrderStatus::Rejected);
+    assert!(reason.unwrap().contains("not enough balance / allowance"));
+    assert_eq!(sim.order_posts(), 2, "sent on the old reading, refused by the venue");
+    let (st, reason) = status(&ex.submit(&intent("funds-5", market, token, ask, Mode::Live), 1).await);
+    assert_eq!(st, OrderStatus::Rejected);
+    assert!(reason.unwrap().contains("pre-flight"));
+    assert_eq!(sim.order_posts(), 2, "refused before it was sent");
+    let text = metrics_text(&metrics);
+    assert!(text.contains(r#"funds_live_refused_total{kind="preflight"} 3"#), "{text}");
 }
 
 #[tokio::test]

@@ -228,6 +228,9 @@ impl Exchange {
         if !self.seen.insert(order.id.clone()) {
             return Err(format!("order {} is invalid. Duplicated.", order.id));
         }
+        if let Some(short) = self.funds_short(&order, rules) {
+            return Err(short);
+        }
         self.next += 1;
         let cid = ClientOrderId::new(&format!("v{}", self.next)).map_err(|e| e.to_string())?;
         let intent = intent_of(&order, cid);
@@ -405,24 +408,69 @@ impl Exchange {
         out
     }
 
-    /// A confirmed trade moves the maker wallet's balances: a buy gives tokens for its cost and
-    /// fee, a sell takes tokens for its proceeds less the fee.
-    fn settle_on_chain(&mut self, i: usize) {
+    /// Why `order` may not rest or trade on its maker's funds: what it needs (a buy's cost and
+    /// taker fee, a sell's shares) with the maker's open orders passes the balance or, for
+    /// collateral, the allowance.
+    fn funds_short(&self, order: &VenueOrder, rules: &MarketRules) -> Option<String> {
+        use polyfleet_core::exec::funds::{Asset, committed, need};
+        let maker = order.maker.parse::<alloy::primitives::Address>().ok()?;
+        let cid = ClientOrderId::new("funds").ok()?;
+        let (asset, needed) = need(&intent_of(order, cid), &rules.fees);
+        let open: Vec<(OrderIntent, Quantity)> = self
+            .orders
+            .values()
+            .filter(|r| r.open && !r.cancelled && r.order.maker == order.maker)
+            .map(|r| (intent_of(&r.order, r.cid), r.order.size.saturating_sub(r.matched)))
+            .collect();
+        let fees = open.iter().map(|(i, _)| (i.token, rules.fees)).collect();
+        let held = committed(asset, open.iter().map(|(i, q)| (i, *q)), &fees);
+        let total = i128::from(held) + i128::from(needed);
+        let balance = self.held(&maker, asset);
+        let allowance = match asset {
+            Asset::Collateral => self.wallets.allowance(&maker),
+            Asset::Token(_) => i128::MAX,
+        };
+        (total > balance || total > allowance).then(|| {
+            format!(
+                "not enough balance / allowance: {asset} balance {balance}, allowance {}, open orders {held}, order {needed}",
+                if allowance == i128::MAX { "unlimited".to_string() } else { allowance.to_string() }
+            )
+        })
+    }
+
+    /// What trade `i` moves for its maker: (maker, token, shares, collateral), a buy giving
+    /// tokens for its cost and fee, a sell taking tokens for its proceeds less the fee.
+    fn trade_effect(&self, i: usize) -> Option<(alloy::primitives::Address, TokenId, i128, i128)> {
         let t = &self.trades[i];
-        let Some(o) = self.orders.get(&t.order).map(|r| &r.order) else { return };
-        let Ok(maker) = o.maker.parse::<alloy::primitives::Address>() else { return };
+        let o = self.orders.get(&t.order).map(|r| &r.order)?;
+        let maker = o.maker.parse::<alloy::primitives::Address>().ok()?;
         let shares = i128::from(t.size.micros());
         let cash = t.price.notional(t.size, polyfleet_core::Rounding::Down).map_or(0, |m| i128::from(m.micros()));
         let fee = i128::from(t.fee.micros());
-        let (token, side) = (o.token, o.side);
-        match side {
-            Side::Buy => {
-                self.wallets.move_tokens(&maker, &token, shares);
-                self.wallets.move_collateral(&maker, -(cash + fee));
-            }
-            Side::Sell => {
-                self.wallets.move_tokens(&maker, &token, -shares);
-                self.wallets.move_collateral(&maker, cash - fee);
+        Some(match o.side {
+            Side::Buy => (maker, o.token, shares, -(cash + fee)),
+            Side::Sell => (maker, o.token, -shares, cash - fee),
+        })
+    }
+
+    /// A confirmed trade moves the maker wallet's balances.
+    fn settle_on_chain(&mut self, i: usize) {
+        if let Some((maker, token, shares, cash)) = self.trade_effect(i) {
+            self.wallets.move_tokens(&maker, &token, shares);
+            self.wallets.move_collateral(&maker, cash);
+        }
+    }
+
+    /// What `who` holds of `asset` as the venue counts it: the chain's balance moved by the
+    /// trades matched and not yet settled (so shares just bought can be sold at once).
+    pub fn held(&self, who: &alloy::primitives::Address, asset: polyfleet_core::exec::funds::Asset) -> i128 {
+        use polyfleet_core::exec::funds::Asset;
+        let pending = self.settling.iter().filter_map(|&i| self.trade_effect(i)).filter(|(m, ..)| m == who);
+        match asset {
+            Asset::Collateral => self.wallets.collateral(who) + pending.map(|(.., cash)| cash).sum::<i128>(),
+            Asset::Token(t) => {
+                self.wallets.tokens(who, &t)
+                    + pending.filter(|(_, tok, ..)| *tok == t).map(|(_, _, shares, _)| shares).sum::<i128>()
             }
         }
     }

@@ -5,6 +5,7 @@
 //! conditional-token transactions on a minimal Polygon JSON-RPC chain ([`chain`], balances in
 //! [`wallets`]).
 
+pub mod balance_api;
 pub mod chain;
 pub mod declare;
 pub mod exchange;

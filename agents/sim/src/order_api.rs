@@ -59,9 +59,10 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/ws/user", get(user_upgrade))
         .route("/sim/faults/trade-failures", post(fault_trade_failures))
         .route("/sim/faults/engine-restart", post(fault_engine_restart))
+        .merge(crate::balance_api::routes())
 }
 
-fn error(status: StatusCode, msg: impl std::fmt::Display) -> Response {
+pub(crate) fn error(status: StatusCode, msg: impl std::fmt::Display) -> Response {
     (status, Json(json!({"error": msg.to_string()}))).into_response()
 }
 
@@ -95,9 +96,9 @@ async fn l2(shared: &Shared, headers: &HeaderMap, method: &Method, uri: &Uri, bo
 /// An L2-authenticated request: its account and its body as sent. Refused with 401 when the
 /// headers do not check out, and with 425 while the matching engine "restarts" (a fault the
 /// tests inject).
-struct Authed {
-    account: Account,
-    body: Bytes,
+pub(crate) struct Authed {
+    pub(crate) account: Account,
+    pub(crate) body: Bytes,
 }
 
 impl FromRequest<Arc<Shared>> for Authed {

@@ -1,8 +1,11 @@
 //! The simulated chain's balances: collateral (pUSD) and outcome tokens per address, in 6-decimal
 //! units. Every address starts with the exchange's initial collateral and no tokens; confirmed
 //! trades move them (a buy gives tokens for its cost and fee, a sell the reverse), and the
-//! conditional-token calls of [`crate::chain`] split, merge and redeem them. Orders are not
-//! checked against balances (the venue's "not enough balance / allowance" is not simulated).
+//! conditional-token calls of [`crate::chain`] split, merge and redeem them. Each address's
+//! collateral allowance to the exchanges is unlimited unless a fault sets it
+//! (`POST /sim/faults/allowance`); outcome tokens count as approved. The exchange refuses an
+//! order whose cost (or shares) with the address's open orders passes its balance or allowance,
+//! with the venue's "not enough balance / allowance".
 
 use std::collections::HashMap;
 
@@ -15,6 +18,7 @@ pub struct Wallets {
     initial: i128,
     collateral: HashMap<Address, i128>,
     tokens: HashMap<(Address, TokenId), i128>,
+    allowance: HashMap<Address, i128>,
 }
 
 impl Wallets {
@@ -31,6 +35,23 @@ impl Wallets {
     /// Tokens of `token` held by `who`, micro-shares.
     pub fn tokens(&self, who: &Address, token: &TokenId) -> i128 {
         self.tokens.get(&(*who, *token)).copied().unwrap_or(0)
+    }
+
+    /// Collateral `who` allows the exchanges to spend, micro-USDC (`i128::MAX`: unlimited).
+    pub fn allowance(&self, who: &Address) -> i128 {
+        self.allowance.get(who).copied().unwrap_or(i128::MAX)
+    }
+
+    /// Sets `who`'s collateral allowance (`None`: unlimited again).
+    pub fn set_allowance(&mut self, who: &Address, amount: Option<i128>) {
+        match amount {
+            Some(a) => {
+                self.allowance.insert(*who, a);
+            }
+            None => {
+                self.allowance.remove(who);
+            }
+        }
     }
 
     /// Adds `delta` (negative: removes) micro-USDC of collateral to `who`.

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use crate::websocket::user::UserMessage;
 use bytes::Bytes;
+use polyfleet_core::exec::funds::{self, Funds, Preflight};
 use polyfleet_core::exec::paper::{ExecEvent, refusal};
 use polyfleet_core::money::FeeSchedule;
 use polyfleet_core::strategy::Instrument;
@@ -31,7 +32,7 @@ use crate::execution::onchain::{ChainMarket, OnChain};
 use crate::execution::shadow::{ShadowReport, compare};
 use crate::execution::tracker::{Posted, Tracker, fill_status};
 use crate::execution::user_channel::{self, UserChannel, UserFeed};
-use crate::http::clob::{Venue, VenueError, VenueLimits};
+use crate::http::clob::{BuiltOrder, Venue, VenueError, VenueLimits};
 use crate::http::markets::{RestClient, Retry};
 use polyfleet_io::execution::{Clock, VenueMetrics};
 use polyfleet_io::execution::{Executor, PaperExecutor};
@@ -88,7 +89,12 @@ pub struct LiveExecutor<S: RiskStore> {
     /// The CLOB's market status (which token is YES, for neg-risk redemptions).
     markets: Option<RestClient>,
     chain_markets: HashMap<ConditionId, ChainMarket>,
+    /// The account's balances and allowances as last read (the live orders' pre-flight).
+    funds: Funds,
 }
+
+/// How long a balance-allowance reading is trusted (the venue allows 200 reads per 10 s).
+pub const FUNDS_TTL: Duration = Duration::from_secs(5);
 
 impl<S: RiskStore> Drop for LiveExecutor<S> {
     fn drop(&mut self) {
@@ -179,6 +185,7 @@ impl<S: RiskStore> LiveExecutor<S> {
             chain,
             markets,
             chain_markets: HashMap::new(),
+            funds: Funds::new(u64::try_from(FUNDS_TTL.as_nanos()).unwrap_or(u64::MAX)),
         })
     }
 
@@ -256,6 +263,9 @@ impl<S: RiskStore> LiveExecutor<S> {
             Ok(b) => b,
             Err(e) => return vec![refusal(intent, &e.to_string(), now_ns)],
         };
+        if let Err(why) = self.preflight(&venue, intent, &built, now_ns).await {
+            return self.refuse_with(intent, "preflight", &why, now_ns);
+        }
         let record = Bytes::from(encode(&Intent::Place(intent.clone())));
         if let Err(e) = self.store.remember_live(&self.settings.venue, &built.id, record).await {
             tracing::error!(error = %e, order = %intent.client_order_id, "risk store unreachable: live order not sent");
@@ -278,8 +288,52 @@ impl<S: RiskStore> LiveExecutor<S> {
                 self.tracker.forget(&built.id);
                 let _ = self.forget.send(built.id.clone());
                 tracing::warn!(order = %intent.client_order_id, error = %e, "live order refused by the venue");
+                if funds::is_funds_refusal(&e.to_string()) {
+                    // Our reading was wrong or old: drop it and have the venue read the chain again.
+                    let (asset, _) = funds::need(intent, &self.fee_of(intent));
+                    self.funds.invalidate(asset);
+                    if let Err(e) = venue.refresh_funds(asset).await {
+                        tracing::warn!(error = %e, "balance-allowance refresh failed");
+                    }
+                }
                 vec![refusal(intent, &e.to_string(), now_ns)]
             }
+        }
+    }
+
+    fn refuse_with(&self, intent: &OrderIntent, gate: &'static str, why: &str, now_ns: u64) -> Vec<ExecEvent> {
+        self.metrics.live_refused(gate);
+        tracing::warn!(order = %intent.client_order_id, reason = why, "live order refused");
+        vec![refusal(intent, why, now_ns)]
+    }
+
+    fn fee_of(&self, intent: &OrderIntent) -> FeeSchedule {
+        self.instruments.get(&intent.token).map_or(FeeSchedule::FREE, |i| i.fees)
+    }
+
+    /// The balance and allowance pre-flight: what the order needs on top of what the open live
+    /// orders commit must be there, by a reading at most [`FUNDS_TTL`] old (read now when there
+    /// is none). Fails closed: an account whose balance cannot be read sends nothing.
+    async fn preflight(
+        &mut self,
+        venue: &Venue,
+        intent: &OrderIntent,
+        built: &BuiltOrder,
+        now_ns: u64,
+    ) -> Result<(), String> {
+        let (asset, need) = funds::need(intent, &self.fee_of(intent));
+        let fees: TokenMap<FeeSchedule> = self.instruments.iter().map(|(t, i)| (*t, i.fees)).collect();
+        let committed = funds::committed(asset, self.tracker.open_remaining(), &fees);
+        match self.funds.check(asset, need, committed, now_ns) {
+            Err(Preflight::Stale(_)) => {
+                let (balance, allowance) = venue
+                    .funds(asset, built.exchange)
+                    .await
+                    .map_err(|e| format!("pre-flight: the balance of {asset} could not be read: {e}"))?;
+                self.funds.record(asset, funds::Reading { balance, allowance, at_ns: now_ns });
+                self.funds.check(asset, need, committed, now_ns).map_err(|e| e.to_string())
+            }
+            other => other.map_err(|e| e.to_string()),
         }
     }
 
@@ -518,7 +572,11 @@ impl<S: RiskStore> Executor for LiveExecutor<S> {
         };
         let now = (self.settings.clock)();
         let out = match feed {
-            UserFeed::Event(UserMessage::Trade(t)) => self.tracker.on_trade(&t, now),
+            UserFeed::Event(UserMessage::Trade(t)) => {
+                // A trade moves balances: the next order reads them again.
+                self.funds.clear();
+                self.tracker.on_trade(&t, now)
+            }
             UserFeed::Event(UserMessage::Order(o)) => self.tracker.on_order(&o, now),
             UserFeed::Reconciled { open, as_of_ns } => self.tracker.reconciled(&open, as_of_ns, now),
         };

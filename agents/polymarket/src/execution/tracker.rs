@@ -206,6 +206,11 @@ impl Tracker {
         self.orders.get(venue_id).is_some_and(|t| !t.done)
     }
 
+    /// Every order still working with the shares it may still trade.
+    pub fn open_remaining(&self) -> impl Iterator<Item = (&OrderIntent, Quantity)> {
+        self.orders.values().filter(|t| !t.done).map(|t| (&t.intent, t.intent.size.saturating_sub(t.filled)))
+    }
+
     /// Venue ids of every order still working, sorted.
     pub fn working(&self) -> Vec<String> {
         let mut v: Vec<String> = self.orders.iter().filter(|(_, t)| !t.done).map(|(id, _)| id.clone()).collect();

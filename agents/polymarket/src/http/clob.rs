@@ -79,6 +79,22 @@ impl VenueError {
     }
 }
 
+/// The balance-allowance query of `asset`.
+fn balance_request(
+    asset: polyfleet_core::exec::funds::Asset,
+) -> Result<polymarket_client_sdk_v2::clob::types::request::BalanceAllowanceRequest, VenueError> {
+    use polyfleet_core::exec::funds::Asset;
+    use polymarket_client_sdk_v2::clob::types::AssetType;
+    use polymarket_client_sdk_v2::clob::types::request::BalanceAllowanceRequest;
+    Ok(match asset {
+        Asset::Collateral => BalanceAllowanceRequest::builder().asset_type(AssetType::Collateral).build(),
+        Asset::Token(t) => BalanceAllowanceRequest::builder()
+            .asset_type(AssetType::Conditional)
+            .token_id(U256::from_str_radix(&t.to_string(), 10).map_err(|e| VenueError::Build(e.to_string()))?)
+            .build(),
+    })
+}
+
 /// Rate limits and retry budget of the venue client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VenueLimits {
@@ -116,6 +132,8 @@ pub struct BuiltOrder {
     pub maker_amount: u64,
     /// Taker amount as signed.
     pub taker_amount: u64,
+    /// The exchange contract the order is signed for (whose allowance it spends).
+    pub exchange: alloy::primitives::Address,
     signable: SignableOrder,
 }
 
@@ -302,7 +320,7 @@ impl Venue {
         };
         let id = format!("{:#x}", p.order.eip712_signing_hash(&domain));
         let (maker_amount, taker_amount) = (u64_of(p.order.makerAmount), u64_of(p.order.takerAmount));
-        Ok(BuiltOrder { id, maker_amount, taker_amount, signable })
+        Ok(BuiltOrder { id, maker_amount, taker_amount, exchange, signable })
     }
 
     /// Signs a built order (the SDK signs; the signature is deterministic).
@@ -375,6 +393,28 @@ impl Venue {
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(2));
         }
+    }
+
+    /// The account's balance of `asset` and the allowance it granted `exchange`, as the venue
+    /// sees them (6-decimal units; an allowance beyond `u64` saturates).
+    pub async fn funds(
+        &self,
+        asset: polyfleet_core::exec::funds::Asset,
+        exchange: alloy::primitives::Address,
+    ) -> Result<(u64, u64), VenueError> {
+        let request = balance_request(asset)?;
+        let r = self.retried("balance_allowance", || self.client.balance_allowance(request.clone())).await?;
+        let units = |s: &str| s.trim().parse::<U256>().map_or(0, |v| u64::try_from(v).unwrap_or(u64::MAX));
+        let balance = units(&r.balance.trunc().to_string());
+        let allowance = r.allowances.get(&exchange).map_or(0, |a| units(a));
+        Ok((balance, allowance))
+    }
+
+    /// Asks the venue to read the account's balances and allowances again (after it refused an
+    /// order for them, or after approvals).
+    pub async fn refresh_funds(&self, asset: polyfleet_core::exec::funds::Asset) -> Result<(), VenueError> {
+        let request = balance_request(asset)?;
+        self.retried("balance_allowance_update", || self.client.update_balance_allowance(request.clone())).await
     }
 
     /// Posts one order.
