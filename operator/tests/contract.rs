@@ -125,3 +125,29 @@ fn the_parameter_document_the_operator_writes_is_the_one_the_agent_reads() {
     let ack = config::ParamsAck { generation: 8, applied: false, error: Some(err.to_string()) };
     assert_eq!(serde_json::from_slice::<config::ParamsAck>(&serde_json::to_vec(&ack).unwrap()).unwrap(), ack);
 }
+
+/// The notifier's bounds: the RiskPolicy schema's `notifications.maxPerMinute` and
+/// `maxAttempts` admit exactly what the notifier's configuration accepts.
+#[test]
+fn notification_bounds_are_the_schema_s() {
+    use polyfleet_core::notify::target::{MAX_ATTEMPTS, MAX_PER_MINUTE};
+    let crd = serde_json::to_value(polyfleet_crds::RiskPolicy::crd()).unwrap();
+    let n = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["notifications"]
+        ["properties"];
+    for (field, range) in [("maxPerMinute", MAX_PER_MINUTE), ("maxAttempts", MAX_ATTEMPTS)] {
+        let s = &n[field];
+        assert_eq!(bound(s, "minimum"), Some(i64::from(*range.start())), "{field}");
+        assert_eq!(bound(s, "maximum"), Some(i64::from(*range.end())), "{field}");
+    }
+    // And the operator's conversion of the bounds' ends passes the core's check.
+    let yaml = r#"
+targets: [{name: d, kind: generic, url: "http://x"}]
+maxPerMinute: 600
+maxAttempts: 20
+"#;
+    let crd_n: polyfleet_crds::notifications::Notifications = serde_saphyr::from_str(yaml).unwrap();
+    let (config, _) = contract::notify_config("ns", "p", &crd_n);
+    config.validate().unwrap();
+    let over = polyfleet_crds::notifications::Notifications { max_per_minute: 601, ..crd_n };
+    assert!(contract::notify_config("ns", "p", &over).0.validate().is_err());
+}
