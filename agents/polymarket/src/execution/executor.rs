@@ -91,6 +91,8 @@ pub struct LiveExecutor<S: RiskStore> {
     chain_markets: HashMap<ConditionId, ChainMarket>,
     /// The account's balances and allowances as last read (the live orders' pre-flight).
     funds: Funds,
+    /// Each token's taker fees (what an order may pay, for the pre-flight).
+    fees: TokenMap<FeeSchedule>,
 }
 
 /// How long a balance-allowance reading is trusted (the venue allows 200 reads per 10 s).
@@ -177,7 +179,8 @@ impl<S: RiskStore> LiveExecutor<S> {
             settings,
             venue,
             store,
-            tracker: Tracker::new(fees),
+            tracker: Tracker::new(fees.clone()),
+            fees,
             feed,
             forget: forget_tx,
             metrics,
@@ -249,9 +252,7 @@ impl<S: RiskStore> LiveExecutor<S> {
     }
 
     fn refuse(&self, intent: &OrderIntent, gate: (&'static str, &'static str), now_ns: u64) -> Vec<ExecEvent> {
-        self.metrics.live_refused(gate.0);
-        tracing::warn!(order = %intent.client_order_id, reason = gate.1, "live order refused");
-        vec![refusal(intent, gate.1, now_ns)]
+        self.refuse_with(intent, gate.0, gate.1, now_ns)
     }
 
     async fn submit_live(&mut self, intent: &OrderIntent, now_ns: u64) -> Vec<ExecEvent> {
@@ -308,7 +309,7 @@ impl<S: RiskStore> LiveExecutor<S> {
     }
 
     fn fee_of(&self, intent: &OrderIntent) -> FeeSchedule {
-        self.instruments.get(&intent.token).map_or(FeeSchedule::FREE, |i| i.fees)
+        self.fees.get(&intent.token).copied().unwrap_or(FeeSchedule::FREE)
     }
 
     /// The balance and allowance pre-flight: what the order needs on top of what the open live
@@ -322,8 +323,7 @@ impl<S: RiskStore> LiveExecutor<S> {
         now_ns: u64,
     ) -> Result<(), String> {
         let (asset, need) = funds::need(intent, &self.fee_of(intent));
-        let fees: TokenMap<FeeSchedule> = self.instruments.iter().map(|(t, i)| (*t, i.fees)).collect();
-        let committed = funds::committed(asset, self.tracker.open_remaining(), &fees);
+        let committed = funds::committed(asset, self.tracker.open_remaining(), &self.fees);
         match self.funds.check(asset, need, committed, now_ns) {
             Err(Preflight::Stale(_)) => {
                 let (balance, allowance) = venue
