@@ -50,6 +50,7 @@ use crate::conditions::Condition;
 )]
 #[x_kube(validation = Rule::new("!has(self.maxOrderNotionalMicros) || !has(self.maxGrossExposureMicros) || self.maxOrderNotionalMicros <= self.maxGrossExposureMicros").message("maxOrderNotionalMicros must not exceed maxGrossExposureMicros"))]
 #[x_kube(validation = Rule::new("!has(self.shareOfCapital) || has(self.capitalMicros)").message("shareOfCapital needs capitalMicros: a share of what"))]
+#[x_kube(validation = Rule::new("!has(self.groupLimits) || has(self.capitalMicros) || self.groupLimits.all(g, !has(g.shareOfCapitalBps))").message("a groupLimits shareOfCapitalBps needs capitalMicros: a share of what"))]
 #[x_kube(validation = Rule::new("has(self.maxOrderNotionalMicros) || (has(self.shareOfCapital) && has(self.shareOfCapital.maxOrderNotionalBps))").message("give maxOrderNotionalMicros or shareOfCapital.maxOrderNotionalBps"))]
 #[x_kube(validation = Rule::new("has(self.maxGrossExposureMicros) || (has(self.shareOfCapital) && has(self.shareOfCapital.maxGrossExposureBps))").message("give maxGrossExposureMicros or shareOfCapital.maxGrossExposureBps"))]
 #[x_kube(validation = Rule::new("has(self.maxDailyLossMicros) || (has(self.shareOfCapital) && has(self.shareOfCapital.maxDailyLossBps))").message("give maxDailyLossMicros or shareOfCapital.maxDailyLossBps"))]
@@ -127,7 +128,23 @@ pub struct RiskPolicySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub max_loss_at_resolution_micros: Option<i64>,
-    /// Cap on any strategy's Kelly fraction, in basis points (10000 = full Kelly).
+    /// Largest exposure (cost of positions plus open buys) in any one event (a binary market,
+    /// or a neg-risk event's markets together), in micro-USDC. A buy that would take its event
+    /// above it is refused. Unset: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_event_exposure_micros: Option<i64>,
+    /// Exposure limits per group of events, a group being the Markets that share a label's value
+    /// (e.g. `category: crypto`, or a correlated underlying): each entry limits every group its
+    /// label makes, each on its own. A Market without the label is in no group of it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 4))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["label"]))]
+    pub group_limits: Vec<GroupLimit>,
+    /// Cap on a model-sized order's Kelly stake, in basis points of full Kelly (10000 = full
+    /// Kelly): the gateway holds the stake in a token a directional model sized (its shares held
+    /// and on order at the order's price) to `(p − c)/(1 − c)` of `capitalMicros` (else the gross
+    /// exposure limit) times this. Orders no model sized are not bounded by it.
     #[serde(default = "default_kelly_cap")]
     #[schemars(range(min = 0, max = 10000))]
     pub kelly_fraction_cap_bps: i32,
@@ -156,6 +173,28 @@ fn default_kelly_cap() -> i32 {
     2500
 }
 
+/// The exposure limit of the groups one Market label makes.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[x_kube(validation = Rule::new("has(self.maxExposureMicros) || has(self.shareOfCapitalBps)").message("give maxExposureMicros or shareOfCapitalBps"))]
+#[serde(rename_all = "camelCase")]
+pub struct GroupLimit {
+    /// The Market label whose values make the groups (a Kubernetes label key).
+    #[schemars(
+        length(min = 1, max = 317),
+        regex(pattern = r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+    )]
+    pub label: String,
+    /// Largest exposure of each group, in micro-USDC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_exposure_micros: Option<i64>,
+    /// Largest exposure of each group as a share of `capitalMicros`, in basis points (with
+    /// `maxExposureMicros` too, the tighter applies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub share_of_capital_bps: Option<i32>,
+}
+
 /// Money limits as shares of a RiskPolicy's `capitalMicros`, in basis points (10000 = all of it).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
@@ -180,6 +219,10 @@ pub struct CapitalShares {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 10000))]
     pub max_loss_at_resolution_bps: Option<i32>,
+    /// Largest exposure in one event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub max_event_exposure_bps: Option<i32>,
 }
 
 /// The money limits in force, in micro-USDC: each the tighter of its absolute value and its
@@ -198,6 +241,12 @@ pub struct EffectiveLimits {
     /// Largest worst-case loss at resolution; unset: no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_loss_at_resolution_micros: Option<i64>,
+    /// Largest exposure in one event; unset: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_event_exposure_micros: Option<i64>,
+    /// The Kelly budget: the capital (else the gross exposure limit) times `kellyFractionCapBps`.
+    #[serde(default)]
+    pub kelly_budget_micros: i64,
 }
 
 impl RiskPolicySpec {
@@ -206,22 +255,40 @@ impl RiskPolicySpec {
     /// is 0, which refuses every order it bounds.
     pub fn effective_limits(&self) -> EffectiveLimits {
         let shares = self.share_of_capital.clone().unwrap_or_default();
-        let pick = |abs: Option<i64>, bps: Option<i32>| -> Option<i64> {
-            let share = bps.zip(self.capital_micros).map(|(bps, capital)| {
-                let v = i128::from(capital.max(0)) * i128::from(bps.max(0)) / 10_000;
-                i64::try_from(v).unwrap_or(i64::MAX)
-            });
-            match (abs, share) {
-                (Some(a), Some(s)) => Some(a.min(s)),
-                (a, s) => a.or(s),
-            }
-        };
+        let pick = |abs, bps| self.tighter(abs, bps);
+        let gross = pick(self.max_gross_exposure_micros, shares.max_gross_exposure_bps).unwrap_or(0);
+        let bankroll = i128::from(self.capital_micros.unwrap_or(gross).max(0));
+        let kelly = bankroll * i128::from(self.kelly_fraction_cap_bps.clamp(0, 10_000)) / 10_000;
         EffectiveLimits {
+            max_event_exposure_micros: pick(self.max_event_exposure_micros, shares.max_event_exposure_bps),
+            kelly_budget_micros: i64::try_from(kelly).unwrap_or(i64::MAX),
             max_order_notional_micros: pick(self.max_order_notional_micros, shares.max_order_notional_bps).unwrap_or(0),
-            max_gross_exposure_micros: pick(self.max_gross_exposure_micros, shares.max_gross_exposure_bps).unwrap_or(0),
+            max_gross_exposure_micros: gross,
             max_daily_loss_micros: pick(self.max_daily_loss_micros, shares.max_daily_loss_bps).unwrap_or(0),
             max_drawdown_micros: pick(self.max_drawdown_micros, shares.max_drawdown_bps).unwrap_or(0),
             max_loss_at_resolution_micros: pick(self.max_loss_at_resolution_micros, shares.max_loss_at_resolution_bps),
+        }
+    }
+
+    /// Each group label's exposure limit in force, in micro-USDC: the tighter of the absolute
+    /// value and the share of the capital given.
+    pub fn effective_group_limits(&self) -> Vec<(String, i64)> {
+        self.group_limits
+            .iter()
+            .map(|g| (g.label.clone(), self.tighter(g.max_exposure_micros, g.share_of_capital_bps).unwrap_or(0)))
+            .collect()
+    }
+
+    /// The tighter of an absolute limit and a share (bps) of the capital, either given (a share
+    /// rounds down; without capital it is not given).
+    fn tighter(&self, abs: Option<i64>, bps: Option<i32>) -> Option<i64> {
+        let share = bps.zip(self.capital_micros).map(|(bps, capital)| {
+            let v = i128::from(capital.max(0)) * i128::from(bps.max(0)) / 10_000;
+            i64::try_from(v).unwrap_or(i64::MAX)
+        });
+        match (abs, share) {
+            (Some(a), Some(s)) => Some(a.min(s)),
+            (a, s) => a.or(s),
         }
     }
 }

@@ -311,6 +311,9 @@ mod tests {
             min_book_liquidity: None,
             circuit_breaker: None,
             max_loss_at_resolution: None,
+            max_event_exposure: None,
+            group_limits: vec![],
+            kelly_budget: None,
         }
     }
 

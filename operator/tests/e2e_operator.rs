@@ -403,6 +403,7 @@ async fn the_operator_runs_the_examples_under_its_own_rbac() {
         cause_recv_ts_ns: 0,
         created_ts_ns: 0,
         outcome: None,
+        kelly: None,
     };
     let v = store.decide(&key, &buy, None, now_ms()).await.unwrap();
     assert_eq!(v, Err(polyfleet_core::wire::RejectReason::DailyLoss));

@@ -104,7 +104,7 @@ fn a_resolved_live_market_is_active_with_its_tokens_fee_and_top_of_book() {
     let mut market = Market::new("btc-5m", series_spec());
     market.status = Some(s);
     let view = MarketView::of(&market).unwrap();
-    assert!(view.token_configs().iter().all(|t| t.fee_rate_bps == 1000));
+    assert!(view.token_configs(&[]).iter().all(|t| t.fee_rate_bps == 1000));
 }
 
 #[test]

@@ -209,6 +209,13 @@ fn strategy_config_is_what_the_agent_parses() {
     let sets = cfg.arb_sets().unwrap();
     assert_eq!(sets.len(), 1);
     assert_eq!(sets[0].legs.len(), 3);
+    // Each leg names its event's exposure group: the Market's value of the label the policy
+    // groups by.
+    let outcomes = cfg.outcomes().unwrap();
+    assert_eq!(outcomes.len(), 3);
+    for outcome in outcomes.values() {
+        assert_eq!(outcome.groups, vec!["polyfleet.dev/category=politics".to_string()]);
+    }
     assert_eq!(cfg.caps().0.micros(), 200_000_000);
     // The strategy plans within the policy's gross exposure limit (500 USDC in the example).
     assert_eq!(cfg.capital().map(|m| m.micros()), Some(500_000_000));
@@ -292,6 +299,18 @@ fn risk_policy_limits_and_gateway() {
     assert_eq!(l.max_order_notional.micros(), 50_000_000);
     assert_eq!(l.min_book_liquidity.map(|m| m.micros()), Some(20_000_000));
     assert_eq!(l.circuit_breaker, Some((5, 300_000)));
+    // Half the 1000 USDC capital per event and per category; the Kelly budget a quarter of it.
+    assert_eq!(l.max_event_exposure.map(|m| m.micros()), Some(500_000_000));
+    assert_eq!(
+        l.group_limits,
+        vec![("polyfleet.dev/category".to_string(), polyfleet_core::Money::from_micros(500_000_000))]
+    );
+    assert_eq!(l.kelly_budget.map(|m| m.micros()), Some(250_000_000));
+    // Without capital the Kelly budget is the gross limit's share.
+    let mut uncapitalized = p.spec.clone();
+    (uncapitalized.capital_micros, uncapitalized.share_of_capital, uncapitalized.group_limits) = (None, None, vec![]);
+    (uncapitalized.max_daily_loss_micros, uncapitalized.max_drawdown_micros) = (Some(1), Some(1));
+    assert_eq!(limits(&uncapitalized).kelly_budget.map(|m| m.micros()), Some(125_000_000));
     let mut killed = p.spec.clone();
     killed.kill_switch = polyfleet_crds::risk_policy::RiskMode::ReduceOnly;
     killed.reset_trips = 4;

@@ -90,6 +90,12 @@ async fn limits_travel_through_the_redis_risk_store() {
         min_book_liquidity: Some(Money::from_micros(8_000_000)),
         circuit_breaker: Some((3, 9_000)),
         max_loss_at_resolution: Some(Money::from_micros(10_000_000)),
+        max_event_exposure: Some(Money::from_micros(11_000_000)),
+        group_limits: vec![
+            ("category".into(), Money::from_micros(12_000_000)),
+            ("polyfleet.dev/underlying".into(), Money::from_micros(13_000_000)),
+        ],
+        kelly_budget: Some(Money::from_micros(14_000_000)),
     };
     limits_store.set_limits("trading", "main", &l).await.unwrap();
     // What the gateway's script reads is what the operator wrote.

@@ -82,6 +82,7 @@ fn main() {
             cause_recv_ts_ns: 0,
             created_ts_ns: 1_795_000_000_000_000_000 + i as u64,
             outcome: None,
+            kelly: None,
         };
         venue.build(&intent(0)).await.unwrap(); // warms the SDK's caches
         let n = 2_000;

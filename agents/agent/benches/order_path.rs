@@ -54,6 +54,9 @@ fn limits() -> RiskLimits {
         min_book_liquidity: Some(Money::from_micros(1_000_000)),
         circuit_breaker: None,
         max_loss_at_resolution: None,
+        max_event_exposure: None,
+        group_limits: vec![],
+        kelly_budget: None,
     }
 }
 
@@ -115,6 +118,7 @@ fn intent(id: &str, token: TokenId) -> OrderIntent {
         cause_recv_ts_ns: 0,
         created_ts_ns: 0,
         outcome: None,
+        kelly: None,
     }
 }
 

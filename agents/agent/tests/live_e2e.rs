@@ -93,6 +93,7 @@ fn manual(
         cause_recv_ts_ns: 0,
         created_ts_ns: now_ns(),
         outcome: None,
+        kelly: None,
     }
 }
 

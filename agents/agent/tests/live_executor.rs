@@ -98,6 +98,7 @@ fn intent(id: &str, market: ConditionId, token: TokenId, price: Price, mode: Mod
         cause_recv_ts_ns: 0,
         created_ts_ns: 1_795_000_000_000_000_000 + id.len() as u64,
         outcome: None,
+        kelly: None,
     }
 }
 

@@ -347,6 +347,7 @@ async fn order_path_end_to_end() {
         cause_recv_ts_ns: 0,
         created_ts_ns: 0,
         outcome: None,
+        kelly: None,
     };
     let payload = Bytes::from(encode(&Intent::Place(unwind.clone())));
     bus.persist(&subjects::intents("trading", "arb"), vec![], payload, Some("unwind-1")).await.unwrap();

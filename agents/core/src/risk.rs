@@ -7,7 +7,9 @@
 //! Checks run in a fixed order and the first failing one is the reason: the mode (`halt` refuses
 //! everything; `reduceOnly`, declared or tripped by a daily loss or drawdown past its limit, refuses
 //! buys: see [`mode`]), circuit breaker, order rate, orders per UTC day, order size, order notional, position per market,
-//! gross exposure, book liquidity; then, on the whole order or set, the worst-case loss at
+//! Kelly cap (a model-sized buy's stake in its token, [`kelly`]), gross exposure, book
+//! liquidity; then, on the whole order or set, each event's exposure (`max_event_exposure`) and
+//! each exposure group's (`group_limits`: events grouped by Market labels), then the worst-case loss at
 //! resolution ([`events`]): exposure minus the least the positions pay over every allowed
 //! resolution, the order's effect included. It refuses an order that raises the worst-case loss
 //! above `max_loss_at_resolution`; one that lowers it (a hedge, a set's completion) passes even
@@ -27,6 +29,7 @@
 //! returns the first verdict and changes nothing, so a redelivered intent is harmless.
 
 pub mod events;
+pub mod kelly;
 pub mod mode;
 pub mod worst_case;
 
@@ -36,7 +39,7 @@ use crate::book::BookFollower;
 use crate::ids::{ClientOrderId, TokenId, TokenMap};
 use crate::money::{Money, Price, Quantity, Rounding};
 use crate::side::Side;
-use crate::wire::{CtfIntent, OrderIntent, RejectReason};
+use crate::wire::{CtfIntent, KellyBasis, OrderIntent, RejectReason};
 use events::{EventBook, Registered};
 pub use mode::{RiskMode, Trip, TripState};
 
@@ -83,6 +86,37 @@ pub struct RiskLimits {
     /// Largest worst-case loss at resolution an order may raise the policy's to; `None`: no
     /// limit (the number is still kept and reported).
     pub max_loss_at_resolution: Option<Money>,
+    /// Largest exposure (cost of positions plus open buys) in one event; `None`: no limit.
+    pub max_event_exposure: Option<Money>,
+    /// Largest exposure of each group of events, by the label the groups are keyed on (the
+    /// `label` of an outcome's `label=value` group); a group whose label is not listed has no
+    /// limit (its exposure is still kept).
+    pub group_limits: Vec<(String, Money)>,
+    /// The Kelly budget (capital times `kellyFractionCapBps`): a model-sized buy may take its
+    /// token's stake to [`kelly::max_stake`] of it; `None`: no Kelly cap.
+    pub kelly_budget: Option<Money>,
+}
+
+impl RiskLimits {
+    /// The limit of exposure group `group` (`label=value`), if its label has one.
+    pub fn group_limit(&self, group: &str) -> Option<Money> {
+        let label = group.split_once('=').map_or(group, |(l, _)| l);
+        self.group_limits.iter().find(|(l, _)| l == label).map(|(_, m)| *m)
+    }
+}
+
+/// Adds a signed `change` to `key`'s exposure, never below zero (as the scripts do).
+fn bump(map: &mut HashMap<String, Money>, key: &str, change: Money) {
+    let v = map.entry(key.to_string()).or_insert(Money::ZERO);
+    *v = v.checked_add(change).unwrap_or(*v).max(Money::ZERO);
+}
+
+/// Entries not zero, sorted by key.
+fn nonzero(map: &HashMap<String, Money>) -> Vec<(String, Money)> {
+    let mut v: Vec<(String, Money)> =
+        map.iter().filter(|(_, m)| **m != Money::ZERO).map(|(k, m)| (k.clone(), *m)).collect();
+    v.sort();
+    v
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,6 +169,11 @@ pub struct RiskSnapshot {
     pub trips: TripState,
     /// The last trip-reset counter applied.
     pub reset_seen: u64,
+    /// Exposure per event (the part of `exposure` in described tokens), zero entries left out,
+    /// sorted by event.
+    pub event_exposure: Vec<(String, Money)>,
+    /// Exposure per group (`label=value`), zero entries left out, sorted.
+    pub group_exposure: Vec<(String, Money)>,
 }
 
 impl RiskSnapshot {
@@ -190,6 +229,9 @@ pub struct RiskState {
     marks: HashMap<String, TokenMap<Money>>,
     unrealized: Money,
     day_unrealized: Money,
+    /// Exposure per event and per group, kept as `exposure` is (each never below zero).
+    event_exposure: HashMap<String, Money>,
+    group_exposure: HashMap<String, Money>,
 }
 
 impl RiskState {
@@ -303,7 +345,52 @@ impl RiskState {
             reset_seen: self.reset_seen,
             unrealized: self.unrealized,
             day_unrealized: self.day_unrealized,
+            event_exposure: nonzero(&self.event_exposure),
+            group_exposure: nonzero(&self.group_exposure),
         }
+    }
+
+    /// `change` to the exposure of `event` and of its groups.
+    fn expose_event(&mut self, event: &str, change: Money) {
+        bump(&mut self.event_exposure, event, change);
+        for g in self.events.groups(event) {
+            bump(&mut self.group_exposure, g, change);
+        }
+    }
+
+    /// `change` to the exposure of `token`'s event and groups (nothing for an undescribed token).
+    fn expose(&mut self, token: &TokenId, change: Money) {
+        if let Some(e) = self.events.exposure_event(token).map(str::to_string) {
+            self.expose_event(&e, change);
+        }
+    }
+
+    /// The event and group limits on what `legs` (approved, reserved) bought: every event a buy
+    /// added exposure to, then every group of those events.
+    fn exposure_limits(&self, limits: &RiskLimits, legs: &[OrderIntent]) -> Result<(), RejectReason> {
+        let mut events: Vec<&str> = vec![];
+        for leg in legs {
+            let added = self.reservations.get(&leg.client_order_id).is_some_and(|r| r.notional > Money::ZERO);
+            if let Some(e) = self.events.exposure_event(&leg.token).filter(|_| added)
+                && !events.contains(&e)
+            {
+                events.push(e);
+            }
+        }
+        let of = |m: &HashMap<String, Money>, k: &str| m.get(k).copied().unwrap_or(Money::ZERO);
+        if let Some(max) = limits.max_event_exposure
+            && events.iter().any(|e| of(&self.event_exposure, e) > max)
+        {
+            return Err(RejectReason::EventExposure);
+        }
+        for e in &events {
+            for g in self.events.groups(e) {
+                if limits.group_limit(g).is_some_and(|max| of(&self.group_exposure, g) > max) {
+                    return Err(RejectReason::GroupExposure);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The standing trip and the trips so far.
@@ -392,8 +479,11 @@ impl RiskState {
         book_liquidity: &[Option<Money>],
         now_ms: u64,
     ) -> Result<(), RejectReason> {
-        // A malformed outcome is refused before anything, and not remembered (as the store does).
-        if legs.iter().filter_map(|l| l.outcome.as_ref()).any(|o| o.validate().is_err()) {
+        // A malformed outcome or Kelly basis is refused before anything, and not remembered (as
+        // the store does).
+        if legs.iter().filter_map(|l| l.outcome.as_ref()).any(|o| o.validate().is_err())
+            || legs.iter().filter_map(|l| l.kelly).any(|k| k.probability_ppm > KellyBasis::ONE_PPM)
+        {
             return Err(RejectReason::Invalid);
         }
         if let Some(first) = legs.first().and_then(|l| self.decided.get(&l.client_order_id)) {
@@ -419,6 +509,9 @@ impl RiskState {
                 break;
             }
             approved += 1;
+        }
+        if verdict.is_ok() {
+            verdict = self.exposure_limits(limits, legs);
         }
         if verdict.is_ok() {
             for leg in legs {
@@ -501,6 +594,14 @@ impl RiskState {
         {
             return Err(RejectReason::MaxPosition);
         }
+        if intent.side == Side::Buy
+            && let (Some(budget), Some(k)) = (limits.kelly_budget, intent.kelly)
+        {
+            let stake = intent.price.notional(held.saturating_add(intent.size), Rounding::Up);
+            if stake.is_none_or(|s| s > kelly::max_stake(budget, k.probability_ppm, intent.price)) {
+                return Err(RejectReason::KellyCap);
+            }
+        }
         let added = if intent.side == Side::Buy { notional } else { Money::ZERO };
         if self.exposure.checked_add(added).is_none_or(|e| e > limits.max_gross_exposure) {
             return Err(RejectReason::GrossExposure);
@@ -516,6 +617,7 @@ impl RiskState {
         if intent.side == Side::Buy {
             self.exposure = self.exposure.checked_add(notional).unwrap_or(self.exposure);
             self.positions.insert(intent.token, held.saturating_add(intent.size));
+            self.expose(&intent.token, notional);
         }
         self.reservations.insert(
             intent.client_order_id,
@@ -534,6 +636,7 @@ impl RiskState {
     pub fn release(&mut self, id: &ClientOrderId) {
         if let Some(r) = self.reservations.remove(id) {
             self.exposure = self.exposure.checked_sub(r.notional).unwrap_or(Money::ZERO).max(Money::ZERO);
+            self.expose(&r.token, r.notional.checked_neg().unwrap_or(Money::ZERO));
             if r.side == Side::Buy
                 && let Some(p) = self.positions.get_mut(&r.token)
             {
@@ -568,6 +671,9 @@ impl RiskState {
             Side::Sell => cost.checked_neg(),
         };
         self.exposure = change.and_then(|c| self.exposure.checked_add(c)).unwrap_or(self.exposure).max(Money::ZERO);
+        if let Some(c) = change {
+            self.expose(&token, c);
+        }
         if side == Side::Sell
             && let Some(p) = self.positions.get_mut(&token)
         {
@@ -596,6 +702,16 @@ impl RiskState {
         now_ms: u64,
     ) {
         self.exposure = self.exposure.checked_add(cost).unwrap_or(self.exposure).max(Money::ZERO);
+        // The booking's event: its first token's (all of an operation's tokens are one event's).
+        let event = shares
+            .iter()
+            .map(|(t, _)| t)
+            .chain(payouts.iter().map(|(t, _)| t))
+            .find_map(|t| self.events.exposure_event(t))
+            .map(str::to_string);
+        if let Some(e) = event {
+            self.expose_event(&e, cost);
+        }
         for (token, change) in shares {
             let held = self.positions.entry(*token).or_default();
             let magnitude = Quantity::from_micros(change.unsigned_abs());
@@ -616,6 +732,9 @@ impl RiskState {
             Side::Sell => cost.checked_neg(),
         };
         self.exposure = change.and_then(|c| self.exposure.checked_add(c)).unwrap_or(self.exposure).max(Money::ZERO);
+        if let Some(c) = change {
+            self.expose(&token, c);
+        }
         let held = self.positions.entry(token).or_default();
         *held = match side {
             Side::Buy => held.saturating_sub(size),

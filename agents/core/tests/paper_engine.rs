@@ -49,6 +49,7 @@ fn intent(id: &str, side: Side, price: &str, size: &str, tif: TimeInForce) -> Or
         cause_recv_ts_ns: 0,
         created_ts_ns: 0,
         outcome: None,
+        kelly: None,
     }
 }
 

@@ -30,6 +30,9 @@ fn limits() -> RiskLimits {
         min_book_liquidity: Some(m("10")),
         circuit_breaker: Some((2, 60_000)),
         max_loss_at_resolution: None,
+        max_event_exposure: None,
+        group_limits: vec![],
+        kelly_budget: None,
     }
 }
 
@@ -57,6 +60,7 @@ fn intent(id: &str, side: Side, price: &str, size: &str) -> OrderIntent {
         cause_recv_ts_ns: 0,
         created_ts_ns: 0,
         outcome: None,
+        kelly: None,
     }
 }
 
@@ -267,7 +271,7 @@ fn the_legs_of_a_set_count_as_one_round_trip() {
 
 /// An order on `token` described as outcome `index` (YES or NO) of a three-way neg-risk event.
 fn event_leg(id: &str, token: u128, index: u16, yes: bool, exhaustive: bool, price: &str, size: &str) -> OrderIntent {
-    let outcome = Outcome { event: "event:who".into(), index, yes, markets: 3, exhaustive };
+    let outcome = Outcome { event: "event:who".into(), index, yes, markets: 3, exhaustive, groups: vec![] };
     OrderIntent { token: TokenId::from_u128(token), outcome: Some(outcome), ..intent(id, Side::Buy, price, size) }
 }
 

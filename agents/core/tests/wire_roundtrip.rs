@@ -88,16 +88,31 @@ fn intent() -> impl Strategy<Value = OrderIntent> {
         (coid(), prop::option::of(coid()), "[a-z0-9-]{1,20}", "[a-z0-9.-]{1,30}", "[a-z0-9-]{1,20}", "[a-z]{1,10}"),
         (market(), token(), side(), price(), qty(), tif(), any::<bool>(), mode(), any::<u64>(), any::<u64>()),
         prop::option::of(
-            ("[a-z0-9:-]{1,40}", any::<u16>(), any::<bool>(), any::<u16>(), any::<bool>()).prop_map(
-                |(event, index, yes, markets, exhaustive)| Outcome { event, index, yes, markets, exhaustive },
-            ),
+            (
+                "[a-z0-9:-]{1,40}",
+                any::<u16>(),
+                any::<bool>(),
+                any::<u16>(),
+                any::<bool>(),
+                prop::collection::vec("[a-z./]{1,20}=[a-z0-9]{0,10}", 0..4),
+            )
+                .prop_map(|(event, index, yes, markets, exhaustive, groups)| Outcome {
+                    event,
+                    index,
+                    yes,
+                    markets,
+                    exhaustive,
+                    groups,
+                }),
         ),
+        prop::option::of(any::<u32>().prop_map(|probability_ppm| KellyBasis { probability_ppm })),
     )
         .prop_map(
             |(
                 (client_order_id, group, namespace, strategy, risk_policy, venue),
                 (market, token, side, price, size, tif, post_only, mode, cause_seq, created_ts_ns),
                 outcome,
+                kelly,
             )| OrderIntent {
                 client_order_id,
                 group,
@@ -117,6 +132,7 @@ fn intent() -> impl Strategy<Value = OrderIntent> {
                 cause_recv_ts_ns: created_ts_ns / 2,
                 created_ts_ns,
                 outcome,
+                kelly,
             },
         )
 }

@@ -10,9 +10,10 @@ use polyfleet_core::accounting::lifecycle::{Booking, Lifecycle, LifecycleTotals}
 use polyfleet_core::accounting::{Ledger, Position};
 use polyfleet_core::exec::ctf::{reservation_ids, reservation_legs};
 use polyfleet_core::risk::RiskLimits;
-use polyfleet_core::risk::{RiskMode, Trip};
+use polyfleet_core::risk::{RiskMode, RiskSnapshot, Trip};
 use polyfleet_core::wire::{
-    CtfIntent, CtfOp, Fill, FillStatus, Liquidity, Mode, OrderIntent, Outcome, RejectReason, Resolution, TimeInForce,
+    CtfIntent, CtfOp, Fill, FillStatus, KellyBasis, Liquidity, Mode, OrderIntent, Outcome, RejectReason, Resolution,
+    TimeInForce,
 };
 use polyfleet_core::{ClientOrderId, ConditionId, Money, Price, Quantity, Side, TokenId};
 use polyfleet_io::risk_store::memory::MemoryRiskStore;
@@ -45,6 +46,9 @@ fn limits() -> RiskLimits {
         min_book_liquidity: Some(m("10")),
         circuit_breaker: Some((2, 60_000)),
         max_loss_at_resolution: None,
+        max_event_exposure: None,
+        group_limits: vec![],
+        kelly_budget: None,
     }
 }
 
@@ -68,6 +72,7 @@ fn intent(id: &str, token: u128, side: Side, price: &str, size: &str) -> OrderIn
         cause_recv_ts_ns: 0,
         created_ts_ns: 0,
         outcome: None,
+        kelly: None,
     }
 }
 
@@ -567,6 +572,110 @@ async fn redis_market_lifecycle_commits_once_and_survives_a_restart() {
     a_market_lifecycle_commits_once_and_survives_a_restart(s, reopened, PolicyKey::new("ns", "rp")).await;
 }
 
+/// Tokens 1 and 2: a binary market in group `category=c`; 3 and 4: outcomes of a neg-risk
+/// event in the same group.
+fn grouped(id: &str, token: u128, price: &str, size: &str) -> OrderIntent {
+    let groups = vec!["category=c".to_string()];
+    let outcome = if token <= 2 {
+        Outcome { event: "0xa".into(), index: 0, yes: token == 1, markets: 1, exhaustive: false, groups }
+    } else {
+        let index = u16::try_from(token - 3).unwrap();
+        Outcome { event: "event:e".into(), index, yes: true, markets: 2, exhaustive: true, groups }
+    };
+    OrderIntent { outcome: Some(outcome), ..intent(id, token, Side::Buy, price, size) }
+}
+
+async fn event_group_and_kelly_limits_hold_and_exposure_follows_the_order_path<S: RiskStore>(s: S, p: PolicyKey) {
+    let l = RiskLimits {
+        max_event_exposure: Some(m("30")),
+        group_limits: vec![("category".into(), m("40")), ("other".into(), m("1"))],
+        kelly_budget: Some(m("100")),
+        circuit_breaker: None,
+        ..limits()
+    };
+    s.set_limits(&p, &l).await.unwrap();
+    let exposures = |snap: &RiskSnapshot| (snap.event_exposure.clone(), snap.group_exposure.clone());
+    let ev = |v: &[(&str, &str)]| v.iter().map(|(k, x)| (k.to_string(), m(x))).collect::<Vec<_>>();
+    let first = grouped("b1", 1, "0.5", "50");
+    assert_eq!(s.decide(&p, &first, LIQ, T0).await.unwrap(), Ok(()));
+    // 25 + 10 in the binary market: above its event's 30.
+    let v = s.decide(&p, &grouped("b2", 2, "0.5", "20"), LIQ, T0).await.unwrap();
+    assert_eq!(v, Err(RejectReason::EventExposure));
+    // 20 in the other event fits it, but the group would hold 45.
+    let v = s.decide(&p, &grouped("b3", 3, "0.5", "40"), LIQ, T0).await.unwrap();
+    assert_eq!(v, Err(RejectReason::GroupExposure));
+    let b4 = grouped("b4", 3, "0.5", "20");
+    assert_eq!(s.decide(&p, &b4, LIQ, T0).await.unwrap(), Ok(()));
+    let snap = s.snapshot(&p).await.unwrap();
+    assert_eq!(exposures(&snap), (ev(&[("0xa", "25"), ("event:e", "10")]), ev(&[("category=c", "35")])));
+    // Released: the event drops out, the group keeps the rest.
+    s.release(&p, &first.client_order_id).await.unwrap();
+    let snap = s.snapshot(&p).await.unwrap();
+    assert_eq!(exposures(&snap), (ev(&[("event:e", "10")]), ev(&[("category=c", "10")])));
+    // Kelly: p = 0.6 at 0.5 allows 0.2 x 100 = 20 USDC of stake in token 4.
+    let sized = |id: &str, size: &str| OrderIntent {
+        kelly: Some(KellyBasis { probability_ppm: 600_000 }),
+        ..grouped(id, 4, "0.5", size)
+    };
+    assert_eq!(s.decide(&p, &sized("k1", "41"), LIQ, T0).await.unwrap(), Err(RejectReason::KellyCap));
+    assert_eq!(s.decide(&p, &sized("k2", "30"), LIQ, T0).await.unwrap(), Ok(()));
+    // The stake counts what is held and on order: 15 more USDC would pass 20.
+    assert_eq!(s.decide(&p, &sized("k3", "11"), LIQ, T0).await.unwrap(), Err(RejectReason::KellyCap));
+    // Not model-sized: no Kelly cap (the event's 30 still holds: 10 + 15 + 5).
+    assert_eq!(s.decide(&p, &grouped("k4", 4, "0.5", "10"), LIQ, T0).await.unwrap(), Ok(()));
+    // A probability above one is malformed.
+    let bad = OrderIntent { kelly: Some(KellyBasis { probability_ppm: 1_000_001 }), ..sized("k5", "1") };
+    assert_eq!(s.decide(&p, &bad, LIQ, T0).await.unwrap(), Err(RejectReason::Invalid));
+    // A fill below its reservation gives the difference back to the event and the group.
+    let pos = Position { size: q("20"), cost: m("9"), ..Position::default() };
+    let c = commit(&b4, "f1", q("20"), m("9"), Money::ZERO, pos);
+    s.commit(&p, &b4.client_order_id, &[c], true, None, T0).await.unwrap();
+    let snap = s.snapshot(&p).await.unwrap();
+    assert_eq!(exposures(&snap), (ev(&[("event:e", "29")]), ev(&[("category=c", "29")])));
+    // The event settles (outcome 0 wins), the losers' cost released; the winners' stays with the
+    // event until redeemed.
+    let market = ConditionId::from_bytes([3; 32]);
+    let (t3, t4) = (TokenId::from_u128(3), TokenId::from_u128(4));
+    let res = Resolution { market, payouts: vec![(t3, Price::ONE), (t4, Price::ZERO)] };
+    let settle = Lifecycle { positions: vec![], shares: vec![], cash: Money::ZERO, realized: m("-20"), cost: m("-20") };
+    assert!(s.commit_lifecycle(&p, "arb", "settle-1", &settle, Booking::Settlement(&res), T0).await.unwrap());
+    let snap = s.snapshot(&p).await.unwrap();
+    assert_eq!(exposures(&snap), (ev(&[("event:e", "9")]), ev(&[("category=c", "9")])));
+    let redeem = Lifecycle {
+        positions: vec![(t3, Position::default())],
+        shares: vec![(t3, -20_000_000)],
+        cash: m("20"),
+        realized: m("11"),
+        cost: m("-9"),
+    };
+    let op = CtfOp::Redeem { market, token: t3, size: q("20") };
+    assert!(s.commit_lifecycle(&p, "arb", "redeem-1", &redeem, Booking::Ctf(&op), T0).await.unwrap());
+    let snap = s.snapshot(&p).await.unwrap();
+    assert_eq!(exposures(&snap), (vec![], vec![]), "redeemed: nothing left in the event or the group");
+}
+
+/// Many decisions at once (the gateway decides up to its concurrency; the Redis store batches
+/// them into shared script calls): each is decided as if alone, in some order. 200 buys against
+/// a limit of 50 orders a minute: exactly 50 approved, each reserved once; an intent sent twice
+/// at once gets one verdict.
+async fn concurrent_decisions_are_each_decided_as_if_alone<S: RiskStore>(s: S, p: PolicyKey) {
+    let l = RiskLimits { max_orders_per_minute: 50, ..limits() };
+    s.set_limits(&p, &l).await.unwrap();
+    let intents: Vec<OrderIntent> =
+        (0..200).map(|i| intent(&format!("c{i}"), 1 + (i % 5), Side::Buy, "0.1", "1")).collect();
+    let twice: Vec<&OrderIntent> = intents.iter().chain(intents.iter().take(20)).collect();
+    let verdicts = futures::future::join_all(twice.iter().map(|i| s.decide(&p, i, LIQ, T0))).await;
+    let verdicts: Vec<Result<(), RejectReason>> = verdicts.into_iter().map(Result::unwrap).collect();
+    for k in 0..20 {
+        assert_eq!(verdicts[k], verdicts[200 + k], "one verdict per intent");
+    }
+    let approved = verdicts[..200].iter().filter(|v| v.is_ok()).count();
+    let refused = verdicts[..200].iter().filter(|v| **v == Err(RejectReason::OrderRate)).count();
+    assert_eq!((approved, refused), (50, 150));
+    let snap = s.snapshot(&p).await.unwrap();
+    assert_eq!((snap.recent_orders, snap.open_reservations, snap.exposure), (50, 50, m("5")));
+}
+
 macro_rules! suite {
     ($($case:ident),* $(,)?) => {
         mod memory {
@@ -601,6 +710,8 @@ suite!(
     a_sets_legs_are_one_round_trip,
     a_set_is_approved_whole_or_not_at_all,
     a_split_reserves_then_books_its_cost_and_a_merge_gives_it_back,
+    event_group_and_kelly_limits_hold_and_exposure_follows_the_order_path,
+    concurrent_decisions_are_each_decided_as_if_alone,
 );
 
 /// xorshift64*: deterministic, no dependency.
@@ -622,11 +733,27 @@ impl Rng {
 
 /// The differential walk's tokens: 1 and 2 are the YES and NO of a binary market; 3, 4 and 5
 /// the YES of a three-way neg-risk event's outcomes (exhaustive or not, by seed) and 6 the NO of
-/// its first; 7 is never described.
+/// its first; 7 is never described. Both events are in exposure group `category=c`; the
+/// neg-risk one is in `under=x` too.
 fn walk_outcome(token: u128, exhaustive: bool) -> Option<Outcome> {
-    let event = |index: u16, yes: bool| Outcome { event: "event:e".into(), index, yes, markets: 3, exhaustive };
+    let groups = vec!["category=c".to_string(), "under=x".into()];
+    let event = |index: u16, yes: bool| Outcome {
+        event: "event:e".into(),
+        index,
+        yes,
+        markets: 3,
+        exhaustive,
+        groups: groups.clone(),
+    };
     match token {
-        1 | 2 => Some(Outcome { event: "0xa".into(), index: 0, yes: token == 1, markets: 1, exhaustive: false }),
+        1 | 2 => Some(Outcome {
+            event: "0xa".into(),
+            index: 0,
+            yes: token == 1,
+            markets: 1,
+            exhaustive: false,
+            groups: vec!["category=c".into()],
+        }),
         3..=5 => Some(event(u16::try_from(token - 3).unwrap(), true)),
         6 => Some(event(0, false)),
         _ => None,
@@ -634,7 +761,8 @@ fn walk_outcome(token: u128, exhaustive: bool) -> Option<Outcome> {
 }
 
 /// An intent of the walk, its token described most of the time (a later order may be the
-/// first to describe it), now and then wrongly (the first description must stand).
+/// first to describe it), now and then wrongly (the first description, and its event's groups,
+/// must stand); a third of the time sized by a model (a Kelly basis).
 fn walk_intent(
     rng: &mut Rng,
     id: &str,
@@ -646,10 +774,19 @@ fn walk_intent(
 ) -> OrderIntent {
     let outcome = match rng.below(12) {
         0 => None,
-        1 => Some(Outcome { event: "event:e".into(), index: 1, yes: false, markets: 2, exhaustive: true }),
+        1 => Some(Outcome {
+            event: "event:e".into(),
+            index: 1,
+            yes: false,
+            markets: 2,
+            exhaustive: true,
+            groups: vec!["category=d".into()],
+        }),
         _ => walk_outcome(token, exhaustive),
     };
-    OrderIntent { outcome, ..intent(id, token, side, price, size) }
+    let kelly =
+        (rng.below(3) == 0).then(|| KellyBasis { probability_ppm: u32::try_from(rng.below(1_000_001)).unwrap() });
+    OrderIntent { outcome, kelly, ..intent(id, token, side, price, size) }
 }
 
 /// Unrealized PnL of a few of the walk's tokens (zero: the token's mark removed).
@@ -775,6 +912,17 @@ async fn redis_scripts_match_the_reference_model_over_random_operations() {
                         (rng.below(3) != 0).then(|| Money::from_micros(rng.below(15_000_000) as i64));
                     l.max_loss_at_resolution =
                         (rng.below(3) != 0).then(|| Money::from_micros(rng.below(60_000_000) as i64));
+                    // Event, group and Kelly limits, each now and then.
+                    l.max_event_exposure =
+                        (rng.below(3) != 0).then(|| Money::from_micros(10_000_000 + rng.below(60_000_000) as i64));
+                    l.group_limits = vec![];
+                    for g in ["category", "under"] {
+                        if rng.below(2) == 0 {
+                            l.group_limits
+                                .push((g.into(), Money::from_micros(10_000_000 + rng.below(80_000_000) as i64)));
+                        }
+                    }
+                    l.kelly_budget = (rng.below(3) != 0).then(|| Money::from_micros(rng.below(200_000_000) as i64));
                     model.set_limits(&p, &l).await.unwrap();
                     redis.set_limits(&p, &l).await.unwrap();
                 }
@@ -861,6 +1009,9 @@ async fn redis_scripts_match_the_reference_model_over_random_operations() {
             if snap.floor > Money::ZERO {
                 *outcomes.entry("floor above zero".into()).or_default() += 1;
             }
+            if snap.event_exposure.len() == 2 && snap.group_exposure.len() == 2 {
+                *outcomes.entry("both events and groups exposed".into()).or_default() += 1;
+            }
         }
         assert_eq!(model.positions(&p, "arb").await.unwrap(), redis.positions(&p, "arb").await.unwrap());
         for strategy in ["arb", "mm"] {
@@ -883,6 +1034,11 @@ async fn redis_scripts_match_the_reference_model_over_random_operations() {
     assert!(worst("tripped daily_loss") >= 50 && worst("tripped drawdown") >= 50, "trips: {outcomes:?}");
     assert!(worst("Err(ReduceOnly)") + worst("Err(KillSwitch)") >= 5, "declared modes: {outcomes:?}");
     assert!(worst("Err(DailyOrders)") + worst("set Err(DailyOrders)") >= 3, "orders per day: {outcomes:?}");
+    for rule in ["EventExposure", "GroupExposure", "KellyCap"] {
+        let n = worst(&format!("Err({rule})")) + worst(&format!("set Err({rule})"));
+        assert!(n >= 3, "{rule} refused some: {outcomes:?}");
+    }
+    assert!(worst("both events and groups exposed") >= 50, "exposure per event and group: {outcomes:?}");
     assert!(
         worst("trip cleared by a reset") >= 3 && worst("trip cleared by its cooldown") >= 3,
         "trips end both ways: {outcomes:?}"

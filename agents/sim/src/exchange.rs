@@ -678,5 +678,6 @@ fn intent_of(o: &VenueOrder, cid: ClientOrderId) -> OrderIntent {
         cause_recv_ts_ns: 0,
         created_ts_ns: 0,
         outcome: None,
+        kelly: None,
     }
 }

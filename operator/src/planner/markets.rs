@@ -74,8 +74,12 @@ impl MarketView {
         })
     }
 
-    /// The tokens as agent configuration entries, each with its place in its event.
-    pub fn token_configs(&self) -> Vec<TokenConfig> {
+    /// The tokens as agent configuration entries, each with its place in its event and the
+    /// event's exposure groups: `label=value` for each of `group_labels` (a RiskPolicy's
+    /// `groupLimits`) the Market carries.
+    pub fn token_configs(&self, group_labels: &[String]) -> Vec<TokenConfig> {
+        let groups: Vec<String> =
+            group_labels.iter().filter_map(|l| self.labels.get(l).map(|v| format!("{l}={v}"))).collect();
         self.tokens
             .iter()
             .enumerate()
@@ -85,7 +89,7 @@ impl MarketView {
                 min_size_micros: self.min_size_micros,
                 fee_rate_bps: self.fee_rate_bps,
                 fee_exponent: 1,
-                outcome: self.outcome(i, c),
+                outcome: self.outcome(i, c).map(|o| Outcome { groups: groups.clone(), ..o }),
             })
             .collect()
     }
@@ -102,6 +106,7 @@ impl MarketView {
                 yes: true,
                 markets: u16::try_from(self.tokens.len()).ok()?,
                 exhaustive: true,
+                groups: vec![],
             });
         }
         if self.tokens.len() != 2 {
@@ -124,7 +129,7 @@ mod tests {
     fn every_token_is_planned_with_its_place_in_its_event() {
         let event = MarketView::of(&example("market-negrisk-event.yaml")).expect("tokens listed");
         let places: Vec<(String, u16, bool, u16, bool)> = event
-            .token_configs()
+            .token_configs(&[])
             .into_iter()
             .map(|t| t.outcome.map(|o| (o.event, o.index, o.yes, o.markets, o.exhaustive)).expect("planned"))
             .collect();
@@ -143,7 +148,7 @@ mod tests {
             ..Default::default()
         });
         let binary = MarketView::of(&binary).expect("resolved");
-        let tokens = binary.token_configs();
+        let tokens = binary.token_configs(&[]);
         let (yes, no) = (tokens[0].outcome.clone().expect("yes"), tokens[1].outcome.clone().expect("no"));
         assert_eq!((yes.event == tokens[0].market, yes.yes, no.yes, no.exhaustive), (true, true, false, false));
     }

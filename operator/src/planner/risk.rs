@@ -53,6 +53,9 @@ pub fn limits(spec: &RiskPolicySpec) -> RiskLimits {
             .filter(|c| c.consecutive_losses > 0)
             .map(|c| (c.consecutive_losses as u32, c.cooldown_seconds.max(0) as u64 * 1000)),
         max_loss_at_resolution: money.max_loss_at_resolution_micros.map(m),
+        max_event_exposure: money.max_event_exposure_micros.map(m),
+        group_limits: spec.effective_group_limits().into_iter().map(|(label, max)| (label, m(max))).collect(),
+        kelly_budget: Some(m(money.kelly_budget_micros)),
     }
 }
 

@@ -118,15 +118,16 @@ pub fn plan_strategy(
     if chosen.is_empty() {
         return Err(Refusal { reason: "NoMarkets", message: "no resolved Market matches spec.markets".into() });
     }
+    let p = &policy.spec;
+    let group_labels: Vec<String> = p.group_limits.iter().map(|g| g.label.clone()).collect();
     let sets = chosen
         .iter()
         .filter(|m| m.neg_risk_event || m.tokens.len() == 2)
         .map(|m| SetConfig {
             kind: if m.neg_risk_event { SetKind::NegRisk } else { SetKind::Binary },
-            legs: m.token_configs(),
+            legs: m.token_configs(&group_labels),
         })
         .collect();
-    let p = &policy.spec;
     let config = StrategyConfig {
         namespace: ns.clone(),
         name: name.clone(),

@@ -284,8 +284,9 @@ pub fn plan_venue(
         };
         plan.add(settings, &spec, owner.clone());
     }
-    // Execution: every token of the venue with its market's rules.
-    let tokens: Vec<_> = mine.iter().flat_map(|m| m.token_configs()).collect();
+    // Execution: every token of the venue with its market's rules (exposure groups are the
+    // gateway's business: the strategies' intents carry them).
+    let tokens: Vec<_> = mine.iter().flat_map(|m| m.token_configs(&[])).collect();
     let markets_json = serde_json::to_string_pretty(&tokens).map_err(|e| EncodeError(e.to_string()))?;
     let exec_name = child_name("exec", &name);
     let spec = AgentSpec {

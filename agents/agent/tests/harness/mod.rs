@@ -202,6 +202,9 @@ pub fn limits(kill: bool) -> RiskLimits {
         min_book_liquidity: Some(Money::from_micros(1_000_000)),
         circuit_breaker: Some((3, 60_000)),
         max_loss_at_resolution: None,
+        max_event_exposure: None,
+        group_limits: vec![],
+        kelly_budget: None,
     }
 }
 

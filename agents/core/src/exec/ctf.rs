@@ -86,6 +86,7 @@ pub fn reservation_legs(intent: &CtfIntent) -> Option<Vec<OrderIntent>> {
                 cause_recv_ts_ns: intent.cause_recv_ts_ns,
                 created_ts_ns: intent.created_ts_ns,
                 outcome: Some(crate::wire::Outcome::binary(market, i == 0)),
+                kelly: None,
             })
             .collect(),
     )

@@ -208,6 +208,7 @@ mod tests {
             cause_recv_ts_ns: 0,
             created_ts_ns: 0,
             outcome: None,
+            kelly: None,
         }
     }
 

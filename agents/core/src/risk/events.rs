@@ -22,8 +22,9 @@ use crate::wire::Outcome;
 enum Place {
     /// Market `index` of `event`, its YES (`yes`) or NO token.
     Event { event: String, index: u16, yes: bool },
-    /// Resolved: each share pays this.
-    Settled(Price),
+    /// Resolved: each share pays `payout`; `event` is the event it was in (its exposure stays
+    /// counted there until redeemed).
+    Settled { payout: Price, event: Option<String> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +33,8 @@ struct Event {
     exhaustive: bool,
     tokens: Vec<TokenId>,
     floor: Money,
+    /// The exposure groups recorded with the event (at its first approved order).
+    groups: Vec<String>,
 }
 
 /// What [`EventBook::register`] recorded, to be undone when the order is refused.
@@ -66,8 +69,22 @@ impl EventBook {
     pub fn event_of(&self, token: &TokenId) -> Option<&str> {
         match self.places.get(token)? {
             Place::Event { event, .. } => Some(event),
-            Place::Settled(_) => None,
+            Place::Settled { .. } => None,
         }
+    }
+
+    /// The event whose exposure `token`'s cost counts in: its event, also once settled (`None`:
+    /// never described).
+    pub fn exposure_event(&self, token: &TokenId) -> Option<&str> {
+        match self.places.get(token)? {
+            Place::Event { event, .. } => Some(event),
+            Place::Settled { event, .. } => event.as_deref(),
+        }
+    }
+
+    /// The exposure groups of `event` (none when unknown).
+    pub fn groups(&self, event: &str) -> &[String] {
+        self.events.get(event).map_or(&[], |e| e.groups.as_slice())
     }
 
     /// Records `token`'s place unless it has one (the first record stands; an event keeps the
@@ -79,7 +96,13 @@ impl EventBook {
         }
         let event = self.events.entry(outcome.event.clone()).or_insert_with(|| {
             done.events.push(outcome.event.clone());
-            Event { markets: outcome.markets, exhaustive: outcome.exhaustive, tokens: vec![], floor: Money::ZERO }
+            Event {
+                markets: outcome.markets,
+                exhaustive: outcome.exhaustive,
+                tokens: vec![],
+                floor: Money::ZERO,
+                groups: outcome.groups.clone(),
+            }
         });
         event.tokens.push(token);
         self.places
@@ -121,7 +144,7 @@ impl EventBook {
                 let old = std::mem::replace(&mut e.floor, f);
                 self.shift(old, f);
             }
-            Some(Place::Settled(payout)) => {
+            Some(Place::Settled { payout, .. }) => {
                 let f = payout.notional(held(positions, token), Rounding::Down).unwrap_or(Money::ZERO);
                 let old = self.settled.insert(*token, f).unwrap_or(Money::ZERO);
                 self.shift(old, f);
@@ -141,7 +164,9 @@ impl EventBook {
     /// `token`'s market resolved paying `payout` a share: it leaves its event (whose floor is
     /// recomputed) and counts at that payout from now on.
     pub fn settle(&mut self, token: TokenId, payout: Price, positions: &TokenMap<Quantity>) {
-        if let Some(Place::Event { event, .. }) = self.places.insert(token, Place::Settled(payout)) {
+        let event = self.exposure_event(&token).map(str::to_string);
+        let before = self.places.insert(token, Place::Settled { payout, event });
+        if let Some(Place::Event { event, .. }) = before {
             if let Some(e) = self.events.get_mut(&event) {
                 e.tokens.retain(|x| *x != token);
             }
@@ -185,7 +210,7 @@ mod tests {
     }
 
     fn neg_risk(index: u16) -> Outcome {
-        Outcome { event: "event:e".into(), index, yes: true, markets: 3, exhaustive: true }
+        Outcome { event: "event:e".into(), index, yes: true, markets: 3, exhaustive: true, groups: vec![] }
     }
 
     #[test]

@@ -440,6 +440,7 @@ impl CompleteSetArb {
                 size,
                 tif,
                 post_only: false,
+                kelly: None,
             })
             .collect();
         let orders: Vec<LegOrder> = ctx
@@ -503,6 +504,7 @@ impl CompleteSetArb {
                 size: need,
                 tif: TimeInForce::Fak,
                 post_only: false,
+                kelly: None,
             });
             let more = taken_at(worst, &inst.fees)?;
             // Shares bought before at their cost, the rest at up to `worst`: the dearer bounds both.
@@ -549,6 +551,7 @@ impl CompleteSetArb {
                     size: qty,
                     tif: TimeInForce::Fak,
                     post_only: false,
+                    kelly: None,
                 },
             ));
         }

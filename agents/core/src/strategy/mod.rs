@@ -66,6 +66,9 @@ pub struct OrderRequest {
     pub tif: TimeInForce,
     /// Rest only.
     pub post_only: bool,
+    /// The model probability a model-sized order was sized on (the gateway's Kelly cap);
+    /// `None` for orders no model sized.
+    pub kelly: Option<crate::wire::KellyBasis>,
 }
 
 /// What a strategy wants done.

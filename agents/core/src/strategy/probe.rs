@@ -37,6 +37,7 @@ impl Strategy for Probe {
                 size: i.min_size,
                 tif: TimeInForce::Fak,
                 post_only: false,
+                kelly: None,
             });
         }
     }

@@ -154,6 +154,7 @@ impl StrategyRunner {
             cause_recv_ts_ns: self.cause_recv_ts_ns,
             created_ts_ns: now_ns,
             outcome: self.outcomes.get(&order.token).cloned(),
+            kelly: order.kelly,
         }
     }
 

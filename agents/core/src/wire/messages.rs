@@ -166,6 +166,22 @@ pub struct OrderIntent {
     /// The token's place in its event, from the operator's plan (`None`: not described; the
     /// gateway then counts the token as paying nothing at resolution).
     pub outcome: Option<crate::wire::Outcome>,
+    /// For an order a model sized (a directional strategy's), the probability the model gives
+    /// the token of paying 1 USDC, in millionths: the gateway then holds the stake in the token to
+    /// the RiskPolicy's Kelly cap at the order's price (`None`: not model-sized, no Kelly cap).
+    pub kelly: Option<KellyBasis>,
+}
+
+/// What a model-sized order's Kelly cap is computed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KellyBasis {
+    /// The model's probability that the token pays 1 USDC, in millionths (0..=1000000).
+    pub probability_ppm: u32,
+}
+
+impl KellyBasis {
+    /// Millionths in a probability of one.
+    pub const ONE_PPM: u32 = 1_000_000;
 }
 
 impl OrderIntent {
@@ -341,6 +357,12 @@ pub enum RejectReason {
     Duplicate,
     /// The intent itself is malformed (price off tick, zero size ...).
     Invalid,
+    /// A buy would take its event's exposure above `maxEventExposure`.
+    EventExposure,
+    /// A buy would take an exposure group's exposure above its `groupLimits` entry.
+    GroupExposure,
+    /// A model-sized buy would take the stake in its token above the RiskPolicy's Kelly cap.
+    KellyCap,
     /// The worst-case loss at resolution would rise above `maxLossAtResolution`.
     MaxLossAtResolution,
 }
@@ -366,6 +388,9 @@ impl RejectReason {
             RejectReason::Duplicate => "duplicate",
             RejectReason::Invalid => "invalid",
             RejectReason::MaxLossAtResolution => "max_loss_at_resolution",
+            RejectReason::EventExposure => "event_exposure",
+            RejectReason::GroupExposure => "group_exposure",
+            RejectReason::KellyCap => "kelly_cap",
         }
     }
 }

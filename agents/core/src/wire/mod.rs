@@ -56,4 +56,4 @@ pub use notice::{Notice, NoticeKind, Severity};
 pub use outcome::Outcome;
 
 /// Version of the wire format; the first byte of every payload.
-pub const WIRE_VERSION: u8 = 3;
+pub const WIRE_VERSION: u8 = 4;

@@ -13,12 +13,12 @@
 //!
 //! | key | type | holds |
 //! | --- | --- | --- |
-//! | `pf:{ns/p}:limits` | hash | the limits (`mode` 0 off / 1 reduce-only / 2 halt, `max_*`, `min_book_liquidity` and `max_loss_at_resolution` -1 = none, `breaker_losses` 0 = none, `breaker_cooldown_ms`, `trip_cooldown_ms` 0 = none, `reset` the trip-reset counter, `max_orders_per_day` -1 = none) |
+//! | `pf:{ns/p}:limits` | hash | the limits (`mode` 0 off / 1 reduce-only / 2 halt, `max_*`, `min_book_liquidity` and `max_loss_at_resolution` -1 = none, `breaker_losses` 0 = none, `breaker_cooldown_ms`, `trip_cooldown_ms` 0 = none, `reset` the trip-reset counter, `max_orders_per_day`, `max_event_exposure` and `kelly_budget` -1 = none, `group_limits` the exposure limit of the groups each label makes, as `label=max ...`) |
 //! | `pf:{ns/p}:state` | hash | `exposure`, `day`, `daily_pnl`, `equity`, `peak`, `losses` (losing round trips in a row), `loss_order` / `loss_net` / `loss_counted` (the round trip whose sell fills came last, their net, and whether it counts as a loss), `breaker_until`, `floor` (the least the positions pay at resolution: the worst-case loss is `exposure - floor`), `trip` (`daily_loss`, `drawdown` or empty) / `trip_since` (ms) / `trips_daily_loss` / `trips_drawdown` (counts), `daily_base` (the daily PnL the daily loss counts from), `day_orders` (approvals this UTC day), `reset_seen` (the last trip-reset counter applied), `unrealized` (every strategy's unrealized PnL at its last marks), `day_unrealized` (its value when the UTC day began) |
-//! | `pf:{ns/p}:pos` | hash | token -> shares held or reserved to buy; and the worst-case loss's bookkeeping beside them: `t:<token>` -> `event index Y|N` (from the first approved order that described the token) or `=<payout ticks>` once its market settled, `e:<event>` -> `floor markets exhaustive(0/1) y0 n0 y1 n1 ...` (the event's floor and each market's YES and NO shares) |
+//! | `pf:{ns/p}:pos` | hash | token -> shares held or reserved to buy; and the worst-case loss's bookkeeping beside them: `t:<token>` -> `event index Y|N` (from the first approved order that described the token) or `=<payout ticks> <event>` once its market settled, `e:<event>` -> `floor markets exhaustive(0/1) y0 n0 y1 n1 ...` (the event's floor and each market's YES and NO shares); `x:<event>` -> the event's exposure, `G:<event>` -> its exposure groups (space-separated `label=value`, recorded with the event), `g:<group>` -> the group's exposure |
 //! | `pf:{ns/p}:resv` | hash | client order id -> `token side limit size notional` |
 //! | `pf:{ns/p}:rate` | list | approval times (ms) in the last minute |
-//! | `pf:{ns/p}:d:<coid>` | string | the verdict, for 24 h |
+//! | `pf:{ns/p}:d:<UTC day>` | hash | client order id -> the verdict given that day (the decision reads that day's and the day before's; each hash expires two days after its last write) |
 //! | `pf:{ns/p}:fills` | set | fill ids and lifecycle ids (CTF operations, `settle:<market>:<strategy>`) applied |
 //! | `pf:{ns/p}:settled` | hash | market -> payouts of its settlement ([`encode_payouts`]) |
 //! | `pf:{ns/p}:life`, `pf:{ns/p}:life:<strategy>` | hash | lifecycle totals of the policy and of each strategy ([`LifecycleTotals::FIELDS`]: merges, sets merged, splits, redemptions, settlements, settled PnL, capital returned ...) |
@@ -26,6 +26,7 @@
 //! | `pf:{ns/p}:unrealized:<strategy>` | hash | token -> unrealized PnL (micros) at the executor's last mark (their sum over strategies is `state.unrealized`) |
 //! | `pf:{ns/p}:x:<coid>` | hash | execution `state` (pending/done) and `outcome`, for 7 days |
 
+mod batch;
 pub mod memory;
 pub mod redis;
 
@@ -65,7 +66,7 @@ impl PolicyKey {
 }
 
 /// Why the store could not answer. The risk gateway turns this into a rejection: fail closed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum RiskStoreError {
     /// The store is unreachable or timed out.
     #[error("risk store unavailable: {0}")]

@@ -11,11 +11,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use polyfleet_core::accounting::Position;
 use polyfleet_core::risk::{RiskLimits, RiskMode, RiskSnapshot, Trip, TripState};
-use polyfleet_core::wire::{Fill, FillStatus, OrderIntent, Outcome, RejectReason};
+use polyfleet_core::wire::{Fill, FillStatus, KellyBasis, OrderIntent, Outcome, RejectReason};
 use polyfleet_core::{ClientOrderId, Money, Quantity, Side, TokenId};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::{Script, Value};
+use tokio::sync::{mpsc, oneshot};
 
+use super::batch::{self, Decider, Job};
 use super::{
     Claim, FillCommit, PolicyKey, RiskStore, RiskStoreError, commit_key, decode_payouts, decode_position,
     encode_payouts, encode_position,
@@ -67,6 +69,42 @@ impl Scripts {
 pub struct RedisRiskStore<C = ConnectionManager> {
     con: C,
     scripts: Arc<Scripts>,
+    /// The decision batcher ([`super::batch`]).
+    decisions: mpsc::UnboundedSender<Job>,
+}
+
+/// Runs the decision script over a batch (the batcher's side of the store).
+#[derive(Clone)]
+struct ScriptDecider<C> {
+    con: C,
+    scripts: Arc<Scripts>,
+}
+
+impl<C: ConnectionLike + Clone + Send + Sync + 'static> Decider for ScriptDecider<C> {
+    async fn decide_batch(
+        &self,
+        policy: &PolicyKey,
+        jobs: &[Job],
+    ) -> Result<Vec<Result<(), RejectReason>>, RiskStoreError> {
+        let mut inv = self.scripts.decide.prepare_invoke();
+        inv.key(key(policy, "limits"))
+            .key(key(policy, "state"))
+            .key(key(policy, "pos"))
+            .key(key(policy, "resv"))
+            .key(key(policy, "rate"));
+        // The verdicts' hashes: the batch's UTC day and the day before.
+        let day = jobs.first().map_or(0, |j| j.now_ms / 86_400_000);
+        inv.key(key(policy, &format!("d:{day}"))).key(key(policy, &format!("d:{}", day.saturating_sub(1))));
+        inv.arg(jobs.len());
+        for job in jobs {
+            for a in &job.args {
+                inv.arg(a.as_slice());
+            }
+        }
+        let inv = &inv;
+        let v: Vec<String> = retried_on(&self.con, |mut con| async move { inv.invoke_async(&mut con).await }).await?;
+        v.iter().map(|s| verdict(s)).collect()
+    }
 }
 
 fn unavailable(e: redis::RedisError) -> RiskStoreError {
@@ -101,7 +139,32 @@ fn fill_code(fill: &Fill) -> &'static str {
 
 /// An outcome as `decide.lua` reads it: `event index Y|N markets exhaustive(0|1)`.
 fn outcome_arg(o: &Outcome) -> String {
-    format!("{} {} {} {} {}", o.event, o.index, if o.yes { "Y" } else { "N" }, o.markets, u8::from(o.exhaustive))
+    let mut s =
+        format!("{} {} {} {} {}", o.event, o.index, if o.yes { "Y" } else { "N" }, o.markets, u8::from(o.exhaustive));
+    for g in &o.groups {
+        s.push(' ');
+        s.push_str(g);
+    }
+    s
+}
+
+/// An intent's arguments to `decide.lua`: now, the leg count, then per leg its fields.
+fn decision_args(legs: &[OrderIntent], book_liquidity: &[Option<Money>], now_ms: u64) -> Vec<Vec<u8>> {
+    let mut a: Vec<Vec<u8>> = Vec::with_capacity(2 + legs.len() * 8);
+    let mut push = |s: String| a.push(s.into_bytes());
+    push(now_ms.to_string());
+    push(legs.len().to_string());
+    for (i, leg) in legs.iter().enumerate() {
+        push(leg.client_order_id.as_str().to_string());
+        push(leg.token.to_string());
+        push(side_code(leg.side).to_string());
+        push(leg.price.ticks().to_string());
+        push(leg.size.micros().to_string());
+        push(book_liquidity.get(i).copied().flatten().map_or(-1, |m| m.micros()).to_string());
+        push(leg.outcome.as_ref().map_or_else(|| "-".to_string(), outcome_arg));
+        push(leg.kelly.map_or(-1, |k| i64::from(k.probability_ppm)).to_string());
+    }
+    a
 }
 
 /// The verdict strings of `decide.lua`.
@@ -123,6 +186,9 @@ fn verdict(s: &str) -> Result<Result<(), RejectReason>, RiskStoreError> {
         "book_liquidity" => BookLiquidity,
         "unknown_policy" => UnknownPolicy,
         "max_loss_at_resolution" => MaxLossAtResolution,
+        "event_exposure" => EventExposure,
+        "group_exposure" => GroupExposure,
+        "kelly_cap" => KellyCap,
         other => return Err(RiskStoreError::Corrupt(format!("verdict {other:?}"))),
     };
     Ok(Err(r))
@@ -169,7 +235,9 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RedisRiskStore<C> {
         {
             s.prepare_invoke().load_async(&mut con).await.map_err(unavailable)?;
         }
-        Ok(RedisRiskStore { con, scripts: Arc::new(scripts) })
+        let scripts = Arc::new(scripts);
+        let decisions = batch::spawn(ScriptDecider { con: con.clone(), scripts: scripts.clone() });
+        Ok(RedisRiskStore { con, scripts, decisions })
     }
 
     async fn hgetall(&self, k: String) -> Result<HashMap<String, String>, RiskStoreError> {
@@ -187,11 +255,20 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RedisRiskStore<C> {
         F: Fn(C) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
-        match f(self.con.clone()).await {
-            Ok(v) => Ok(v),
-            Err(e) if e.is_connection_dropped() || e.is_io_error() => f(self.con.clone()).await.map_err(unavailable),
-            Err(e) => Err(unavailable(e)),
-        }
+        retried_on(&self.con, f).await
+    }
+}
+
+/// [`RedisRiskStore::retried`] on a connection.
+async fn retried_on<C: Clone, T, F, Fut>(con: &C, f: F) -> Result<T, RiskStoreError>
+where
+    F: Fn(C) -> Fut,
+    Fut: std::future::Future<Output = redis::RedisResult<T>>,
+{
+    match f(con.clone()).await {
+        Ok(v) => Ok(v),
+        Err(e) if e.is_connection_dropped() || e.is_io_error() => f(con.clone()).await.map_err(unavailable),
+        Err(e) => Err(unavailable(e)),
     }
 }
 
@@ -237,7 +314,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
 
     async fn set_limits(&self, policy: &PolicyKey, l: &RiskLimits) -> Result<(), RiskStoreError> {
         let (losses, cooldown) = l.circuit_breaker.filter(|(n, _)| *n > 0).unwrap_or((0, 0));
-        let fields: [(&str, String); 15] = [
+        let mut fields: Vec<(String, String)> = [
             ("mode", l.mode.code().to_string()),
             ("max_order_size", l.max_order_size.micros().to_string()),
             ("max_order_notional", l.max_order_notional.micros().to_string()),
@@ -253,11 +330,20 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
             ("trip_cooldown_ms", l.trip_cooldown_ms.filter(|c| *c > 0).unwrap_or(0).to_string()),
             ("reset", l.reset.to_string()),
             ("max_orders_per_day", l.max_orders_per_day.map_or(-1, i64::from).to_string()),
-        ];
+            ("max_event_exposure", l.max_event_exposure.map_or(-1, |m| m.micros()).to_string()),
+            ("kelly_budget", l.kelly_budget.map_or(-1, |m| m.micros()).to_string()),
+        ]
+        .into_iter()
+        .map(|(f, v)| (f.to_string(), v))
+        .collect();
+        // Group limits in one field ("label=max ..."): the decision reads it with the others.
+        let groups: Vec<String> =
+            l.group_limits.iter().map(|(label, max)| format!("{label}={}", max.micros())).collect();
+        fields.push(("group_limits".into(), groups.join(" ")));
         let mut inv = self.scripts.limits.prepare_invoke();
         inv.key(key(policy, "limits")).key(key(policy, "state")).arg(l.reset);
         for (f, v) in &fields {
-            inv.arg(*f).arg(v);
+            inv.arg(f).arg(v);
         }
         let inv = &inv;
         self.retried(|mut con| async move { inv.invoke_async::<()>(&mut con).await }).await
@@ -277,6 +363,16 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
         let mode = field::<u8>(&m, "mode")?;
         let trip_cooldown: u64 = field(&m, "trip_cooldown_ms")?;
         let per_day = m.get("max_orders_per_day").map_or(Ok(-1), |_| field::<i64>(&m, "max_orders_per_day"))?;
+        let optional = |f: &str| -> Result<Option<Money>, RiskStoreError> {
+            let v = m.get(f).map_or(Ok(-1), |_| micros(f))?;
+            Ok((v >= 0).then(|| Money::from_micros(v)))
+        };
+        let mut group_limits = vec![];
+        for entry in m.get("group_limits").map(String::as_str).unwrap_or_default().split_whitespace() {
+            let bad = || RiskStoreError::Corrupt(format!("group_limits entry {entry}"));
+            let (label, max) = entry.rsplit_once('=').ok_or_else(bad)?;
+            group_limits.push((label.to_string(), Money::from_micros(max.parse().map_err(|_| bad())?)));
+        }
         Ok(Some(RiskLimits {
             mode: RiskMode::from_code(mode).ok_or_else(|| RiskStoreError::Corrupt(format!("mode={mode}")))?,
             reset: field(&m, "reset")?,
@@ -292,6 +388,9 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
             min_book_liquidity: (min_liq >= 0).then(|| Money::from_micros(min_liq)),
             circuit_breaker: (losses > 0).then_some((losses, cooldown)),
             max_loss_at_resolution: (max_loss >= 0).then(|| Money::from_micros(max_loss)),
+            max_event_exposure: optional("max_event_exposure")?,
+            group_limits,
+            kelly_budget: optional("kelly_budget")?,
         }))
     }
 
@@ -328,32 +427,18 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
         if legs.is_empty() {
             return Ok(Ok(()));
         }
-        // A malformed outcome never reaches the script (its fields are space-separated there).
-        if legs.iter().filter_map(|l| l.outcome.as_ref()).any(|o| o.validate().is_err()) {
+        // A malformed outcome never reaches the script (its fields are space-separated there),
+        // nor a probability above one.
+        if legs.iter().filter_map(|l| l.outcome.as_ref()).any(|o| o.validate().is_err())
+            || legs.iter().filter_map(|l| l.kelly).any(|k| k.probability_ppm > KellyBasis::ONE_PPM)
+        {
             return Ok(Err(RejectReason::Invalid));
         }
-        let mut inv = self.scripts.decide.prepare_invoke();
-        inv.key(key(policy, "limits"))
-            .key(key(policy, "state"))
-            .key(key(policy, "pos"))
-            .key(key(policy, "resv"))
-            .key(key(policy, "rate"));
-        for leg in legs {
-            inv.key(key(policy, &format!("d:{}", leg.client_order_id.as_str())));
-        }
-        inv.arg(now_ms).arg(legs.len());
-        for (i, leg) in legs.iter().enumerate() {
-            inv.arg(leg.client_order_id.as_str())
-                .arg(leg.token.to_string())
-                .arg(side_code(leg.side))
-                .arg(leg.price.ticks())
-                .arg(leg.size.micros())
-                .arg(book_liquidity.get(i).copied().flatten().map_or(-1, |m| m.micros()))
-                .arg(leg.outcome.as_ref().map_or_else(|| "-".to_string(), outcome_arg));
-        }
-        let inv = &inv;
-        let v: String = self.retried(|mut con| async move { inv.invoke_async(&mut con).await }).await?;
-        verdict(&v)
+        let (reply, verdict) = oneshot::channel();
+        let job = Job { policy: policy.clone(), now_ms, args: decision_args(legs, book_liquidity, now_ms), reply };
+        let gone = || RiskStoreError::Unavailable("the decision batcher stopped".into());
+        self.decisions.send(job).map_err(|_| gone())?;
+        verdict.await.map_err(|_| gone())?
     }
 
     async fn release(&self, policy: &PolicyKey, id: &ClientOrderId) -> Result<(), RiskStoreError> {
@@ -523,7 +608,23 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RiskStore for RedisRiskS
             }
         }
         positions.sort_by_key(|(t, _)| t.to_string());
+        // Exposure per event (`x:`) and per group (`g:`), zero entries left out.
+        let exposures = |prefix: &str| -> Result<Vec<(String, Money)>, RiskStoreError> {
+            let mut v = vec![];
+            for (k, x) in &pos {
+                let Some(name) = k.strip_prefix(prefix) else { continue };
+                let x = String::from_utf8_lossy(x);
+                let x: i64 = x.parse().map_err(|_| RiskStoreError::Corrupt(format!("{k} = {x}")))?;
+                if x != 0 {
+                    v.push((name.to_string(), Money::from_micros(x)));
+                }
+            }
+            v.sort();
+            Ok(v)
+        };
         Ok(RiskSnapshot {
+            event_exposure: exposures("x:")?,
+            group_exposure: exposures("g:")?,
             exposure: Money::from_micros(field(&state, "exposure")?),
             positions,
             open_reservations: open,

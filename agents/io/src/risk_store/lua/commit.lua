@@ -37,6 +37,7 @@ for i = 0, n - 1 do
         held = held + size
       end
       redis.call('HSET', state, 'exposure', fmt(math.max(hnum(state, 'exposure') + change, 0)))
+      expose(F, token, change)
       set_pos(F, token, old, held)
       local equity = hnum(state, 'equity') + realized
       redis.call('HSET', state, 'daily_pnl', fmt(hnum(state, 'daily_pnl') + realized), 'equity', fmt(equity),
@@ -66,6 +67,7 @@ for i = 0, n - 1 do
     local change = -cost
     if side == 'B' then change = cost - reserved end
     redis.call('HSET', state, 'exposure', fmt(math.max(hnum(state, 'exposure') + change, 0)))
+    expose(F, token, change)
     if side == 'S' then
       local old = hnum(pos, token)
       set_pos(F, token, old, math.max(old - size, 0))

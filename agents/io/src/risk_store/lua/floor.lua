@@ -2,8 +2,9 @@
 -- common.lua).
 -- The worst-case loss at resolution (polyfleet_core::risk::events), kept in the pos hash beside
 -- the shares so the decision reads it with them: 't:' .. token -> "event index Y|N", or
--- '=' .. payout ticks once its market settled; 'e:' .. event -> the event's floor and the YES and
--- NO shares of each of its markets (the sum of its tokens' in pos), packed as below. state.floor is the sum of the events' floors and of the settled
+-- '=' .. payout ticks .. ' ' .. event once its market settled; 'e:' .. event -> the event's floor and the YES and
+-- NO shares of each of its markets (the sum of its tokens' in pos), packed as below; 'x:' .. event -> the event's exposure, 'G:' .. event -> its exposure groups
+-- (recorded when the event entry is made), 'g:' .. group -> the group's exposure. state.floor is the sum of the events' floors and of the settled
 -- tokens' (payout x shares, rounded down): the worst-case loss is exposure - floor. F holds the
 -- keys state and pos.
 
@@ -35,6 +36,17 @@ local function event_floor(ev)
   end
   return all_no + best
 end
+
+-- The event whose exposure a place's token counts in: "event index Y|N", or "=ticks event" once
+-- settled (nil: no place, or settled without one).
+local function place_event(place)
+  if not place then return nil end
+  if string.sub(place, 1, 1) == '=' then return string.match(place, '^=%d+ (%S+)$') end
+  return string.match(place, '^(%S+) ')
+end
+
+-- A settled place's payout in ticks.
+local function settled_ticks(place) return tonumber(string.match(place, '^=(%d+)')) end
 
 -- A place "event index Y|N" as its parts.
 local function parse_place(place)

@@ -21,6 +21,20 @@ roll_day(state, now)
 local unrl = hnum(state, 'unrealized')
 if k > 0 then unrl = set_marks(state, KEYS[8], 9 + n * 3, k, false) end
 redis.call('HSET', state, 'exposure', fmt(math.max(hnum(state, 'exposure') + cost, 0)))
+-- The booking's event: its first token's (an operation's tokens are all one event's), as
+-- RiskState::on_lifecycle.
+local event
+for i = 0, n - 1 do
+  if event then break end
+  event = place_event(redis.call('HGET', pos, 't:' .. ARGV[8 + i * 3]))
+end
+if not event and market ~= '' then
+  for token in string.gmatch(payouts, '(%d+):%d+') do
+    event = place_event(redis.call('HGET', pos, 't:' .. token))
+    if event then break end
+  end
+end
+expose_event(F, event, cost)
 for i = 0, n - 1 do
   local a = 8 + i * 3
   local token, change, position = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2]

@@ -1,5 +1,6 @@
--- The risk decision script of the release before modes and trips (commit 8a81aef: common.lua,
--- floor.lua then decide.lua), kept only as a baseline of benches/risk_decide.rs. Not loaded by the store.
+-- The risk decision script of the release before event, group and Kelly limits (commit 5137013:
+-- common.lua, floor.lua, then decide.lua), kept only as the baseline of benches/risk_decide.rs.
+-- Not loaded by the store.
 -- Shared helpers, prepended to every polyfleet risk script. Numbers are Lua doubles: every
 -- amount stays below 2^53 micros and every time is in milliseconds, so all arithmetic here is
 -- exact; values are written back through fmt() because Redis would format a number with %.14g.
@@ -21,12 +22,40 @@ local function notional_down(ticks, micros)
   return ticks * q + math.floor(ticks * r / 10000)
 end
 
--- A new UTC day resets the daily PnL.
+-- A new UTC day resets the daily PnL and the day's order count; the marked daily PnL (realized
+-- today plus unrealized) counts from the unrealized PnL now.
 local function roll_day(state, now)
   local day = math.floor(now / 86400000)
   if hnum(state, 'day') ~= day then
-    redis.call('HSET', state, 'day', fmt(day), 'daily_pnl', '0')
+    local u = fmt(hnum(state, 'unrealized'))
+    redis.call('HSET', state, 'day', fmt(day), 'daily_pnl', '0', 'daily_base', u, 'day_unrealized', u,
+      'day_orders', '0')
   end
+end
+
+-- The trip rules (as RiskState::update_trip): a trip past its cooldown clears, with the marked
+-- daily PnL and the marked equity as the new baselines; without a trip, a daily loss or a
+-- drawdown past its limit trips (daily loss first). v: trip, since, cooldown, base, daily,
+-- equity, peak, unrl, max_loss, max_dd (base and peak updated in place). Returns the trip in force
+-- ('' for none).
+local function trip_rules(state, now, v)
+  local trip = v.trip
+  if trip ~= '' and v.cooldown > 0 and now >= v.since + v.cooldown then
+    trip, v.base, v.peak = '', v.daily + v.unrl, v.equity + v.unrl
+    redis.call('HSET', state, 'trip', '', 'daily_base', fmt(v.base), 'peak', fmt(v.peak))
+  end
+  if trip == '' then
+    if v.base - (v.daily + v.unrl) >= v.max_loss then
+      trip = 'daily_loss'
+    elseif v.peak - (v.equity + v.unrl) >= v.max_dd then
+      trip = 'drawdown'
+    end
+    if trip ~= '' then
+      redis.call('HSET', state, 'trip', trip, 'trip_since', fmt(now))
+      redis.call('HINCRBY', state, 'trips_' .. trip, 1)
+    end
+  end
+  return trip
 end
 
 -- Worst-case bookkeeping shared by the decision and the scripts that move shares (after
@@ -94,29 +123,36 @@ local F = { state = state, pos = pos }
 local now, n = tonumber(ARGV[1]), tonumber(ARGV[2])
 local first = redis.call('GET', KEYS[6])
 if first then return first end
-local L = redis.call('HMGET', limits, 'kill_switch', 'max_order_size', 'max_order_notional',
+local L = redis.call('HMGET', limits, 'mode', 'max_order_size', 'max_order_notional',
   'max_position_per_market', 'max_gross_exposure', 'max_daily_loss', 'max_drawdown', 'max_orders_per_minute',
-  'min_book_liquidity', 'max_loss_at_resolution')
+  'min_book_liquidity', 'max_loss_at_resolution', 'trip_cooldown_ms', 'max_orders_per_day')
 -- No limits: refused, and not remembered (limits written later make the same id decidable).
 if not L[1] then return 'unknown_policy' end
-local S = redis.call('HMGET', state, 'day', 'daily_pnl', 'exposure', 'breaker_until', 'peak', 'equity', 'floor')
+local S = redis.call('HMGET', state, 'day', 'daily_pnl', 'exposure', 'breaker_until', 'peak', 'equity', 'floor',
+  'daily_base', 'trip', 'trip_since', 'day_orders', 'unrealized')
 local daily_pnl, exposure = num(S[2]), num(S[3])
+local mode = num(L[1])
 
 local function verdict()
   -- A new UTC day resets the daily PnL (as roll_day does).
   local day = math.floor(now / 86400000)
+  local base, day_orders, unrl = num(S[8]), num(S[11]), num(S[12])
   if num(S[1]) ~= day then
-    redis.call('HSET', state, 'day', fmt(day), 'daily_pnl', '0')
-    daily_pnl = 0
+    redis.call('HSET', state, 'day', fmt(day), 'daily_pnl', '0', 'daily_base', fmt(unrl), 'day_unrealized',
+      fmt(unrl), 'day_orders', '0')
+    daily_pnl, base, day_orders = 0, unrl, 0
   end
+  -- -1 (or absent): no daily order limit.
+  local max_day = -1
+  if L[12] then max_day = tonumber(L[12]) end
   while true do
     local t = redis.call('LINDEX', rate, 0)
     if t and tonumber(t) + 60000 <= now then redis.call('LPOP', rate) else break end
   end
-  if num(L[1]) == 1 then return 'kill_switch' end
+  local trip = trip_rules(state, now, { trip = S[9] or '', since = num(S[10]), cooldown = num(L[11]), base = base,
+    daily = daily_pnl, equity = num(S[6]), peak = num(S[5]), unrl = unrl, max_loss = num(L[6]), max_dd = num(L[7]) })
+  if mode == 2 then return 'kill_switch' end
   if now < num(S[4]) then return 'circuit_breaker' end
-  if daily_pnl + num(L[6]) <= 0 then return 'daily_loss' end
-  if num(S[5]) - num(S[6]) >= num(L[7]) then return 'drawdown' end
   local recent = redis.call('LLEN', rate)
   local min_liquidity = num(L[9])
   local added_total = 0
@@ -129,7 +165,12 @@ local function verdict()
     local a = 3 + i * 7
     local coid, token, side = ARGV[a], ARGV[a + 1], ARGV[a + 2]
     local price, size, liquidity = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])
+    if side == 'B' then
+      if mode == 1 then return 'reduce_only' end
+      if trip ~= '' then return trip end
+    end
     if recent + i >= num(L[8]) then return 'order_rate' end
+    if max_day >= 0 and day_orders + i >= max_day then return 'daily_orders' end
     if size > num(L[2]) then return 'max_order_size' end
     local notional = notional_up(price, size)
     if notional > num(L[3]) then return 'max_order_notional' end
@@ -244,11 +285,13 @@ local function verdict()
     writes[#writes + 1] = fmt(held)
   end
   if #writes > 0 then redis.call('HSET', pos, unpack(writes)) end
+  local sw = { 'day_orders', fmt(day_orders + n) }
   if floor_after ~= num(S[7]) then
-    redis.call('HSET', state, 'exposure', fmt(exposure + added_total), 'floor', fmt(floor_after))
+    sw[3], sw[4], sw[5], sw[6] = 'exposure', fmt(exposure + added_total), 'floor', fmt(floor_after)
   elseif next(held_after) then
-    redis.call('HSET', state, 'exposure', fmt(exposure + added_total))
+    sw[3], sw[4] = 'exposure', fmt(exposure + added_total)
   end
+  redis.call('HSET', state, unpack(sw))
   return 'ok'
 end
 
