@@ -105,10 +105,31 @@ impl RiskLimits {
     }
 }
 
-/// Adds a signed `change` to `key`'s exposure, never below zero (as the scripts do).
+/// Adds a signed `change` to `key`'s exposure, never below zero (as the scripts do); the key is
+/// copied only the first time it is seen.
 fn bump(map: &mut HashMap<String, Money>, key: &str, change: Money) {
-    let v = map.entry(key.to_string()).or_insert(Money::ZERO);
-    *v = v.checked_add(change).unwrap_or(*v).max(Money::ZERO);
+    let shift = |v: Money| v.checked_add(change).unwrap_or(v).max(Money::ZERO);
+    match map.get_mut(key) {
+        Some(v) => *v = shift(*v),
+        None => {
+            map.insert(key.to_string(), shift(Money::ZERO));
+        }
+    }
+}
+
+/// `change` to the exposure of `event` (in `by_event`) and of its groups in `book` (in
+/// `by_group`): the maps apart from the book, so callers lend the event key from it.
+fn expose_in(
+    book: &EventBook,
+    by_event: &mut HashMap<String, Money>,
+    by_group: &mut HashMap<String, Money>,
+    event: &str,
+    change: Money,
+) {
+    bump(by_event, event, change);
+    for g in book.groups(event) {
+        bump(by_group, g, change);
+    }
 }
 
 /// Entries not zero, sorted by key.
@@ -350,18 +371,10 @@ impl RiskState {
         }
     }
 
-    /// `change` to the exposure of `event` and of its groups.
-    fn expose_event(&mut self, event: &str, change: Money) {
-        bump(&mut self.event_exposure, event, change);
-        for g in self.events.groups(event) {
-            bump(&mut self.group_exposure, g, change);
-        }
-    }
-
     /// `change` to the exposure of `token`'s event and groups (nothing for an undescribed token).
     fn expose(&mut self, token: &TokenId, change: Money) {
-        if let Some(e) = self.events.exposure_event(token).map(str::to_string) {
-            self.expose_event(&e, change);
+        if let Some(e) = self.events.exposure_event(token) {
+            expose_in(&self.events, &mut self.event_exposure, &mut self.group_exposure, e, change);
         }
     }
 
@@ -707,10 +720,9 @@ impl RiskState {
             .iter()
             .map(|(t, _)| t)
             .chain(payouts.iter().map(|(t, _)| t))
-            .find_map(|t| self.events.exposure_event(t))
-            .map(str::to_string);
+            .find_map(|t| self.events.exposure_event(t));
         if let Some(e) = event {
-            self.expose_event(&e, cost);
+            expose_in(&self.events, &mut self.event_exposure, &mut self.group_exposure, e, cost);
         }
         for (token, change) in shares {
             let held = self.positions.entry(*token).or_default();
