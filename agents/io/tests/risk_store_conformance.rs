@@ -822,6 +822,65 @@ async fn redis_scripts_match_the_reference_model_over_random_operations() {
         for step in 0..400 {
             let op = rng.below(10);
             match op {
+                0 if rng.below(2) == 0 => {
+                    // A burst: up to a dozen intents (orders and sets, a redelivered id now and
+                    // then, times moving on) submitted at once, so the store decides them in one
+                    // batch; the model decides them one after the other in the same order.
+                    let mut burst: Vec<(Vec<OrderIntent>, Vec<Option<Money>>, u64)> = vec![];
+                    let mut at = now;
+                    for j in 0..2 + rng.below(11) {
+                        if j > 0 && rng.below(8) == 0 {
+                            let again = burst[rng.index(burst.len())].clone();
+                            burst.push(again);
+                            continue;
+                        }
+                        at += rng.below(3) * rng.below(40_000);
+                        let side = if rng.below(3) == 0 { Side::Sell } else { Side::Buy };
+                        let n = if rng.below(4) == 0 { 2 + rng.below(2) } else { 1 };
+                        let group = (n > 1).then(|| ClientOrderId::new(&format!("b{seed}-{step}-{j}-0")).unwrap());
+                        let legs: Vec<OrderIntent> = (0..n)
+                            .map(|k| {
+                                let price = format!("0.{:02}", 1 + rng.below(98));
+                                let size = format!("{}.{:02}", rng.below(60), rng.below(100));
+                                let token = 1 + u128::from(rng.below(7));
+                                let id = format!("b{seed}-{step}-{j}-{k}");
+                                OrderIntent {
+                                    group,
+                                    ..walk_intent(&mut rng, &id, token, side, &price, &size, exhaustive)
+                                }
+                            })
+                            .collect();
+                        let liq = (0..n)
+                            .map(|_| (rng.below(4) != 0).then(|| Money::from_micros(rng.below(20_000_000) as i64)))
+                            .collect();
+                        burst.push((legs, liq, at));
+                    }
+                    let mut expected = vec![];
+                    for (legs, liq, at) in &burst {
+                        expected.push(if legs.len() == 1 {
+                            model.decide(&p, &legs[0], liq[0], *at).await.unwrap()
+                        } else {
+                            model.decide_set(&p, legs, liq, *at).await.unwrap()
+                        });
+                    }
+                    let got = futures::future::join_all(burst.iter().map(|(legs, liq, at)| async {
+                        if legs.len() == 1 {
+                            redis.decide(&p, &legs[0], liq[0], *at).await.unwrap()
+                        } else {
+                            redis.decide_set(&p, legs, liq, *at).await.unwrap()
+                        }
+                    }))
+                    .await;
+                    assert_eq!(expected, got, "seed {seed} step {step}: burst {burst:?}");
+                    let mut seen = std::collections::BTreeSet::new();
+                    for ((legs, _, _), v) in burst.iter().zip(&expected) {
+                        *outcomes.entry(format!("burst {v:?}")).or_default() += 1;
+                        if v.is_ok() && seen.insert(legs[0].client_order_id) {
+                            approved.extend(legs.iter().cloned());
+                        }
+                    }
+                    now = at;
+                }
                 3 | 4 if rng.below(3) == 0 => {
                     // A set of two or three legs (bought, or sold: its sell fills are one round
                     // trip for the loss streak), sometimes on one token, decided as one.
@@ -906,6 +965,8 @@ async fn redis_scripts_match_the_reference_model_over_random_operations() {
                     l.trip_cooldown_ms = (rng.below(2) == 0).then(|| 1 + rng.below(120_000));
                     l.max_daily_loss = Money::from_micros(1_000_000 + rng.below(20_000_000) as i64);
                     l.max_drawdown = Money::from_micros(1_000_000 + rng.below(30_000_000) as i64);
+                    l.max_orders_per_minute =
+                        if rng.below(3) == 0 { 4 + u32::try_from(rng.below(12)).unwrap() } else { 30 };
                     l.max_orders_per_day = (rng.below(4) == 0).then(|| 3 + u32::try_from(rng.below(8)).unwrap());
                     l.max_gross_exposure = Money::from_micros(50_000_000 + rng.below(100_000_000) as i64);
                     l.min_book_liquidity =
@@ -1038,6 +1099,11 @@ async fn redis_scripts_match_the_reference_model_over_random_operations() {
         let n = worst(&format!("Err({rule})")) + worst(&format!("set Err({rule})"));
         assert!(n >= 3, "{rule} refused some: {outcomes:?}");
     }
+    assert!(worst("Err(OrderRate)") + worst("burst Err(OrderRate)") >= 3, "orders per minute: {outcomes:?}");
+    assert!(
+        worst("burst Ok(())") >= 20 && outcomes.keys().filter(|k| k.starts_with("burst Err")).count() >= 3,
+        "bursts decided in batches, approved and refused: {outcomes:?}"
+    );
     assert!(worst("both events and groups exposed") >= 50, "exposure per event and group: {outcomes:?}");
     assert!(
         worst("trip cleared by a reset") >= 3 && worst("trip cleared by its cooldown") >= 3,

@@ -33,13 +33,13 @@ end
 -- The trip rules (as RiskState::update_trip): a trip past its cooldown clears, with the marked
 -- daily PnL and the marked equity as the new baselines; without a trip, a daily loss or a
 -- drawdown past its limit trips (daily loss first). v: trip, since, cooldown, base, daily,
--- equity, peak, unrl, max_loss, max_dd (base and peak updated in place). Returns the trip in force
--- ('' for none).
-local function trip_rules(state, now, v)
+-- equity, peak, unrl, max_loss, max_dd (base and peak updated in place). The state hash is written
+-- through put(field, value, ...) and bump(field) (adds one). Returns the trip in force ('' for none).
+local function trip_rules(now, v, put, bump)
   local trip = v.trip
   if trip ~= '' and v.cooldown > 0 and now >= v.since + v.cooldown then
     trip, v.base, v.peak = '', v.daily + v.unrl, v.equity + v.unrl
-    redis.call('HSET', state, 'trip', '', 'daily_base', fmt(v.base), 'peak', fmt(v.peak))
+    put('trip', '', 'daily_base', fmt(v.base), 'peak', fmt(v.peak))
   end
   if trip == '' then
     if v.base - (v.daily + v.unrl) >= v.max_loss then
@@ -48,8 +48,8 @@ local function trip_rules(state, now, v)
       trip = 'drawdown'
     end
     if trip ~= '' then
-      redis.call('HSET', state, 'trip', trip, 'trip_since', fmt(now))
-      redis.call('HINCRBY', state, 'trips_' .. trip, 1)
+      put('trip', trip, 'trip_since', fmt(now))
+      bump('trips_' .. trip)
     end
   end
   return trip

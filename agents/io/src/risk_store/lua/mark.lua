@@ -15,7 +15,8 @@ local peak = math.max(num(S[2]), equity + unrl)
 redis.call('HSET', state, 'peak', fmt(peak))
 local L = redis.call('HMGET', limits, 'max_daily_loss', 'max_drawdown', 'trip_cooldown_ms')
 if L[1] then
-  trip_rules(state, now, { trip = S[3] or '', since = num(S[4]), cooldown = num(L[3]), base = num(S[5]),
-    daily = num(S[6]), equity = equity, peak = peak, unrl = unrl, max_loss = num(L[1]), max_dd = num(L[2]) })
+  trip_rules(now, { trip = S[3] or '', since = num(S[4]), cooldown = num(L[3]), base = num(S[5]),
+    daily = num(S[6]), equity = equity, peak = peak, unrl = unrl, max_loss = num(L[1]), max_dd = num(L[2]) },
+    function(...) redis.call('HSET', state, ...) end, function(f) redis.call('HINCRBY', state, f, 1) end)
 end
 return 1
