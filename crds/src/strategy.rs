@@ -184,43 +184,97 @@ const PRICE_PATTERN: &str = r"^0?\.[0-9]{0,3}[1-9]0{0,2}$";
 /// A non-negative decimal with at most 6 decimals, as a string, e.g. "0.1".
 const DECIMAL_PATTERN: &str = r"^[0-9]{1,6}(\.[0-9]{1,6})?$";
 
-/// Avellaneda-Stoikov market making: reservation price skewed by inventory, spread from gamma and
-/// kappa, several levels per side.
+/// Market making on binary markets: GLFT quotes for prices in (0, 1) with inventory bounds, from
+/// estimators of volatility and order arrivals that never hold quoting back, markout feedback and
+/// the venue's manners (post-only, tick, hysteresis). Every field applies live.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("self.minSpreadBps <= self.maxSpreadBps").message("minSpreadBps must not exceed maxSpreadBps"))]
+#[x_kube(validation = Rule::new("double(self.gamma) > 0.0").message("gamma must be above 0"))]
+#[x_kube(validation = Rule::new("self.kappa == 'auto' || double(self.kappa) > 0.0").message("kappa must be auto or above 0"))]
+#[x_kube(validation = Rule::new("self.inventoryTargetMicros <= self.maxInventoryMicros && -self.inventoryTargetMicros <= self.maxInventoryMicros").message("inventoryTargetMicros must lie within maxInventoryMicros either way"))]
 pub struct MarketMakingParams {
-    /// Risk aversion gamma, a decimal string (e.g. "0.1").
+    /// Risk aversion γ, a decimal string (e.g. "0.1"): per lot of inventory (one order size),
+    /// how much the quotes skew and widen against what is held.
     #[schemars(regex(pattern = DECIMAL_PATTERN))]
     pub gamma: String,
-    /// Order-book liquidity kappa: a decimal string, or "auto" to estimate it from trade arrivals.
+    /// Order-arrival decay κ per unit of price (100: arrivals fall e-fold per cent from the mid),
+    /// a decimal string, or "auto" to estimate it (and the arrival rate) from counted taker
+    /// trades, starting from 100.
     #[serde(default = "default_kappa")]
     #[schemars(regex(pattern = r"^(auto|[0-9]{1,6}(\.[0-9]{1,6})?)$"))]
     pub kappa: String,
-    /// Horizon T in seconds (until the market's end date when 0).
-    #[serde(default)]
-    #[schemars(range(min = 0))]
-    pub horizon_seconds: i64,
     /// Quote levels per side.
     #[serde(default = "default_levels")]
     #[schemars(range(min = 1, max = 10))]
     pub levels: i32,
-    /// Size of each quote in micro-shares.
+    /// Ticks between levels.
+    #[serde(default = "one_i32")]
+    #[schemars(range(min = 1, max = 100))]
+    pub level_spacing_ticks: i32,
+    /// Size of each quote in micro-shares: one lot of inventory.
     #[schemars(range(min = 1))]
     pub order_size_micros: i64,
-    /// Minimum quoted spread in basis points of price.
+    /// Least total spread (ask less bid of the first level), in basis points of the 1 USDC a
+    /// share pays at most (100 = one cent).
     #[schemars(range(min = 0, max = 10000))]
     pub min_spread_bps: i32,
-    /// Maximum quoted spread in basis points of price.
+    /// Most total spread, in basis points of 1 USDC.
     #[schemars(range(min = 0, max = 10000))]
     pub max_spread_bps: i32,
-    /// Inventory the quotes are skewed towards, in micro-shares (usually 0).
+    /// Inventory the quotes skew towards (YES shares less NO shares), in micro-shares (usually 0).
     #[serde(default)]
     pub inventory_target_micros: i64,
-    /// Milliseconds between quote refreshes.
+    /// Largest inventory either way per market, micro-shares; beyond it only the side that
+    /// reduces it is quoted.
+    #[schemars(range(min = 1))]
+    pub max_inventory_micros: i64,
+    /// Largest inventory of an event's markets together (sum of each market's absolute
+    /// inventory), micro-shares; beyond it each market quotes only its reducing side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_event_inventory_micros: Option<i64>,
+    /// Least time between two requotes of a market (pulls are immediate), ms.
     #[serde(default = "default_refresh_ms")]
     #[schemars(range(min = 10, max = 3600000))]
     pub refresh_interval_ms: i32,
+    /// A quote is replaced when the model moved its price by at least this many ticks.
+    #[serde(default = "one_i32")]
+    #[schemars(range(min = 1, max = 100))]
+    pub refresh_tolerance_ticks: i32,
+    /// ... or its size by more than this many percent.
+    #[serde(default = "default_size_tolerance")]
+    #[schemars(range(min = 0, max = 100))]
+    pub size_tolerance_pct: i32,
+    /// ... or it is older than this, ms.
+    #[serde(default = "default_max_order_age_ms")]
+    #[schemars(range(min = 1000, max = 86400000))]
+    pub max_order_age_ms: i64,
+    /// Quoting stops this many seconds before the Market's end date.
+    #[serde(default = "default_stop_before_end")]
+    #[schemars(range(min = 0, max = 2592000))]
+    pub stop_before_end_seconds: i64,
+    /// The inventory limit shrinks linearly to zero over this many seconds before the end date.
+    #[serde(default = "default_inventory_ramp")]
+    #[schemars(range(min = 0, max = 2592000))]
+    pub inventory_ramp_seconds: i64,
+    /// Half-life of the volatility and arrival estimators, seconds.
+    #[serde(default = "default_half_life")]
+    #[schemars(range(min = 1, max = 86400))]
+    pub estimator_half_life_seconds: i64,
+    /// Quotes are pulled when the average 30-second markout of the strategy's fills falls below
+    /// minus this (basis points of 1 USDC) over five fills at least; 0 turns the alarm off.
+    #[serde(default = "default_toxic_markout")]
+    #[schemars(range(min = 0, max = 10000))]
+    pub toxic_markout_bps: i32,
+    /// How long a toxic-flow alarm keeps the quotes pulled, ms.
+    #[serde(default = "default_toxic_pause")]
+    #[schemars(range(min = 0, max = 3600000))]
+    pub toxic_pause_ms: i64,
+    /// Quotes are GTD living this many seconds (the venue's 60-second minimum added); unset: GTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 86400))]
+    pub quote_ttl_seconds: Option<i64>,
     /// Never quote outside this price band.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price_band: Option<PriceBand>,
@@ -232,8 +286,32 @@ fn default_kappa() -> String {
 fn default_levels() -> i32 {
     1
 }
+fn one_i32() -> i32 {
+    1
+}
 fn default_refresh_ms() -> i32 {
     1000
+}
+fn default_size_tolerance() -> i32 {
+    20
+}
+fn default_max_order_age_ms() -> i64 {
+    60_000
+}
+fn default_stop_before_end() -> i64 {
+    300
+}
+fn default_inventory_ramp() -> i64 {
+    3600
+}
+fn default_half_life() -> i64 {
+    300
+}
+fn default_toxic_markout() -> i32 {
+    300
+}
+fn default_toxic_pause() -> i64 {
+    30_000
 }
 
 /// A price band, both ends strictly between 0 and 1.

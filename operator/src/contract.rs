@@ -7,10 +7,12 @@
 //! Free functions rather than `TryFrom` impls: both sides are other crates' types.
 
 use polyfleet_core::config::{StrategyParams, StrategyType};
+use polyfleet_core::money::Price;
 use polyfleet_core::strategy::ParamsError;
 use polyfleet_core::strategy::arbitrage::{ArbParams, LegOrderType};
+use polyfleet_core::strategy::market_making::params::{Band, MmParams};
 use polyfleet_core::wire::Mode;
-use polyfleet_crds::strategy::{ArbitrageParams, LegOrderType as CrdLegOrderType};
+use polyfleet_crds::strategy::{ArbitrageParams, LegOrderType as CrdLegOrderType, MarketMakingParams};
 use polyfleet_crds::venue::ExecutionMode;
 
 /// The execution mode.
@@ -47,6 +49,61 @@ pub fn arbitrage(p: &ArbitrageParams) -> Result<ArbParams, ParamsError> {
 /// The parameters of an `arbitrage` Strategy.
 pub fn arbitrage_params(p: &ArbitrageParams) -> Result<(StrategyType, StrategyParams), ParamsError> {
     Ok((StrategyType::Arbitrage, StrategyParams::Arbitrage(arbitrage(p)?)))
+}
+
+/// A decimal string of the CRD (digits, optionally a point and at most six more) in millionths,
+/// exactly.
+fn decimal_micros(field: &'static str, s: &str) -> Result<u64, ParamsError> {
+    let invalid = || ParamsError::Invalid { field, message: format!("{s:?} is not a decimal with at most 6 places") };
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    if whole.is_empty() && frac.is_empty()
+        || frac.len() > 6
+        || !(whole.chars().chain(frac.chars()).all(|c| c.is_ascii_digit()))
+    {
+        return Err(invalid());
+    }
+    let w: u64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| invalid())? };
+    let f: u64 = if frac.is_empty() { 0 } else { format!("{frac:0<6}").parse().map_err(|_| invalid())? };
+    w.checked_mul(1_000_000).and_then(|w| w.checked_add(f)).ok_or_else(invalid)
+}
+
+/// The `marketMaking` block as the market maker's parameters, checked by the core's bounds.
+pub fn market_making(p: &MarketMakingParams) -> Result<MmParams, ParamsError> {
+    let price = |field: &'static str, s: &str| {
+        Price::parse(s).map_err(|e| ParamsError::Invalid { field, message: format!("{s:?}: {e}") })
+    };
+    let params = MmParams {
+        gamma_micros: decimal_micros("gamma", &p.gamma)?,
+        kappa_micros: if p.kappa == "auto" { None } else { Some(decimal_micros("kappa", &p.kappa)?) },
+        levels: unsigned("levels", i64::from(p.levels))?,
+        level_spacing_ticks: unsigned("levelSpacingTicks", i64::from(p.level_spacing_ticks))?,
+        order_size_micros: unsigned("orderSizeMicros", p.order_size_micros)?,
+        min_spread_bps: unsigned("minSpreadBps", i64::from(p.min_spread_bps))?,
+        max_spread_bps: unsigned("maxSpreadBps", i64::from(p.max_spread_bps))?,
+        inventory_target_micros: p.inventory_target_micros,
+        max_inventory_micros: unsigned("maxInventoryMicros", p.max_inventory_micros)?,
+        max_event_inventory_micros: p
+            .max_event_inventory_micros
+            .map(|m| unsigned("maxEventInventoryMicros", m))
+            .transpose()?,
+        refresh_interval_ms: unsigned("refreshIntervalMs", i64::from(p.refresh_interval_ms))?,
+        refresh_tolerance_ticks: unsigned("refreshToleranceTicks", i64::from(p.refresh_tolerance_ticks))?,
+        size_tolerance_pct: unsigned("sizeTolerancePct", i64::from(p.size_tolerance_pct))?,
+        max_order_age_ms: unsigned("maxOrderAgeMs", p.max_order_age_ms)?,
+        stop_before_end_s: unsigned("stopBeforeEndSeconds", p.stop_before_end_seconds)?,
+        inventory_ramp_s: unsigned("inventoryRampSeconds", p.inventory_ramp_seconds)?,
+        estimator_half_life_s: unsigned("estimatorHalfLifeSeconds", p.estimator_half_life_seconds)?,
+        toxic_markout_bps: unsigned("toxicMarkoutBps", i64::from(p.toxic_markout_bps))?,
+        toxic_pause_ms: unsigned("toxicPauseMs", p.toxic_pause_ms)?,
+        quote_ttl_s: p.quote_ttl_seconds.map(|t| unsigned("quoteTtlSeconds", t)).transpose()?,
+        price_band: p
+            .price_band
+            .as_ref()
+            .map(|b| Ok::<_, ParamsError>(Band { min: price("priceBand", &b.min)?, max: price("priceBand", &b.max)? }))
+            .transpose()?,
+    };
+    params.validate()?;
+    Ok(params)
 }
 
 /// A RiskPolicy's `notifications` as the notifier's configuration, with the environment

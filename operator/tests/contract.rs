@@ -11,16 +11,21 @@ use polyfleet_core::money::Money;
 use polyfleet_core::strategy::arbitrage::{ArbParams, CompleteSetArb};
 use polyfleet_core::{Quantity, config};
 use polyfleet_crds::Strategy;
-use polyfleet_crds::strategy::{ArbitrageParams, LegOrderType};
+use polyfleet_crds::strategy::{ArbitrageParams, LegOrderType, MarketMakingParams};
 use polyfleet_operator::contract;
 use proptest::prelude::*;
 use serde_json::Value;
 
-/// The schema of `spec.arbitrage.<field>` in the generated CRD.
-fn field_schema(field: &str) -> Value {
+/// The schema of `spec.<block>.<field>` in the generated CRD.
+fn block_schema(block: &str, field: &str) -> Value {
     let crd = serde_json::to_value(Strategy::crd()).unwrap();
     let schema = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
-    schema["properties"]["spec"]["properties"]["arbitrage"]["properties"][field].clone()
+    schema["properties"]["spec"]["properties"][block]["properties"][field].clone()
+}
+
+/// The schema of `spec.arbitrage.<field>`.
+fn field_schema(field: &str) -> Value {
+    block_schema("arbitrage", field)
 }
 
 /// A bound of the schema (written as a number, e.g. `9999.0`), as an integer.
@@ -124,6 +129,83 @@ fn the_parameter_document_the_operator_writes_is_the_one_the_agent_reads() {
     // The acknowledgement round-trips too (one type on both sides).
     let ack = config::ParamsAck { generation: 8, applied: false, error: Some(err.to_string()) };
     assert_eq!(serde_json::from_slice::<config::ParamsAck>(&serde_json::to_vec(&ack).unwrap()).unwrap(), ack);
+}
+
+/// The `marketMaking` block: every integer field's schema bounds (and their neighbours) are
+/// exactly what the operator's conversion and the core accept, and the decimals (γ, κ) are
+/// parsed exactly.
+#[test]
+fn market_making_bounds_are_the_schema_s() {
+    let yaml = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/examples/strategy-market-making.yaml"),
+    )
+    .unwrap();
+    let example: Strategy = serde_saphyr::from_str(&yaml).unwrap();
+    // Wide spreads and no band, so no rule across fields decides.
+    let base = MarketMakingParams { max_spread_bps: 10_000, min_spread_bps: 0, ..example.spec.market_making.unwrap() };
+    let set = |field: &str, v: i64| -> Option<MarketMakingParams> {
+        let mut p = base.clone();
+        let i32_of = |v: i64| i32::try_from(v).ok();
+        match field {
+            "levels" => p.levels = i32_of(v)?,
+            "levelSpacingTicks" => p.level_spacing_ticks = i32_of(v)?,
+            "orderSizeMicros" => p.order_size_micros = v,
+            "minSpreadBps" => p.min_spread_bps = i32_of(v)?,
+            "maxSpreadBps" => p.max_spread_bps = i32_of(v)?,
+            "maxInventoryMicros" => p.max_inventory_micros = v,
+            "maxEventInventoryMicros" => p.max_event_inventory_micros = Some(v),
+            "refreshIntervalMs" => p.refresh_interval_ms = i32_of(v)?,
+            "refreshToleranceTicks" => p.refresh_tolerance_ticks = i32_of(v)?,
+            "sizeTolerancePct" => p.size_tolerance_pct = i32_of(v)?,
+            "maxOrderAgeMs" => p.max_order_age_ms = v,
+            "stopBeforeEndSeconds" => p.stop_before_end_seconds = v,
+            "inventoryRampSeconds" => p.inventory_ramp_seconds = v,
+            "estimatorHalfLifeSeconds" => p.estimator_half_life_seconds = v,
+            "toxicMarkoutBps" => p.toxic_markout_bps = i32_of(v)?,
+            "toxicPauseMs" => p.toxic_pause_ms = v,
+            "quoteTtlSeconds" => p.quote_ttl_seconds = Some(v),
+            other => panic!("unknown field {other}"),
+        }
+        Some(p)
+    };
+    let fields = [
+        "levels",
+        "levelSpacingTicks",
+        "orderSizeMicros",
+        "minSpreadBps",
+        "maxSpreadBps",
+        "maxInventoryMicros",
+        "maxEventInventoryMicros",
+        "refreshIntervalMs",
+        "refreshToleranceTicks",
+        "sizeTolerancePct",
+        "maxOrderAgeMs",
+        "stopBeforeEndSeconds",
+        "inventoryRampSeconds",
+        "estimatorHalfLifeSeconds",
+        "toxicMarkoutBps",
+        "toxicPauseMs",
+        "quoteTtlSeconds",
+    ];
+    for field in fields {
+        let s = block_schema("marketMaking", field);
+        let (lo, hi) = (bound(&s, "minimum"), bound(&s, "maximum"));
+        assert!(lo.is_some(), "{field} has a schema minimum: {s}");
+        for b in [lo, hi].into_iter().flatten() {
+            for v in [b - 1, b, b + 1] {
+                let Some(p) = set(field, v) else { continue };
+                let admitted = lo.is_none_or(|m| v >= m) && hi.is_none_or(|m| v <= m);
+                assert_eq!(admitted, contract::market_making(&p).is_ok(), "{field} = {v}: schema and core disagree");
+            }
+        }
+    }
+    let decimal = |g: &str| contract::market_making(&MarketMakingParams { gamma: g.into(), ..base.clone() });
+    assert_eq!(decimal("0.000001").unwrap().gamma_micros, 1);
+    assert_eq!(decimal("999999.999999").unwrap().gamma_micros, 999_999_999_999);
+    assert_eq!(decimal("12.5").unwrap().gamma_micros, 12_500_000);
+    assert!(decimal("0").is_err() && decimal("0.0000001").is_err());
+    let kappa = contract::market_making(&MarketMakingParams { kappa: "250".into(), ..base.clone() }).unwrap();
+    assert_eq!(kappa.kappa_micros, Some(250_000_000));
 }
 
 /// The notifier's bounds: the RiskPolicy schema's `notifications.maxPerMinute` and

@@ -38,6 +38,7 @@ fn markets() -> Vec<MarketView> {
             })
             .collect(),
         min_order_size: Some("5".into()),
+        end_date: Some("2026-12-10T19:00:00Z".into()),
         ..Default::default()
     });
     let negrisk: Market = example("market-negrisk-event.yaml");
@@ -283,11 +284,35 @@ fn missing_references_unimplemented_types_and_no_markets_are_refused() {
     assert_eq!(plan_strategy(&s, None, Some(&p), &markets(), &settings).unwrap_err().reason, "VenueNotFound");
     assert_eq!(plan_strategy(&s, Some(&v), None, &markets(), &settings).unwrap_err().reason, "RiskPolicyNotFound");
     assert_eq!(plan_strategy(&s, Some(&v), Some(&p), &[], &settings).unwrap_err().reason, "NoMarkets");
-    let mm: Strategy = example("strategy-market-making.yaml");
+    let directional: Strategy = example("strategy-directional.yaml");
     assert_eq!(
-        plan_strategy(&mm, Some(&v), Some(&p), &markets(), &settings).unwrap_err().reason,
+        plan_strategy(&directional, Some(&v), Some(&p), &markets(), &settings).unwrap_err().reason,
         "StrategyTypeNotImplemented"
     );
+    // A market maker quotes binary Markets only.
+    let mut mm: Strategy = example("strategy-market-making.yaml");
+    mm.spec.markets.names = Some(vec!["election-winner".into()]);
+    assert_eq!(plan_strategy(&mm, Some(&v), Some(&p), &markets(), &settings).unwrap_err().reason, "NoMarkets");
+}
+
+#[test]
+fn a_market_maker_quotes_its_binary_markets_with_their_end_dates_and_typed_parameters() {
+    let (_, v, p) = strategy_inputs();
+    let mm: Strategy = example("strategy-market-making.yaml");
+    let plan = plan_strategy(&mm, Some(&v), Some(&p), &markets(), &FleetSettings::default()).unwrap();
+    let cfg = StrategyConfig::from_json(&plan.config_map.data.as_ref().unwrap()["strategy.json"]).unwrap();
+    assert_eq!(cfg.type_, polyfleet_core::config::StrategyType::MarketMaking);
+    assert!(cfg.sets.is_empty());
+    let [q] = cfg.quoted.as_slice() else { panic!("one quoted market: {:?}", cfg.quoted) };
+    assert_eq!((q.yes.token.as_str(), q.no.token.as_str()), ("11", "12"));
+    assert_eq!(q.end_ms, Some(1_796_929_200_000));
+    let polyfleet_core::config::StrategyParams::MarketMaking(params) = &plan.params_doc.parameters else {
+        panic!("{:?}", plan.params_doc.parameters)
+    };
+    assert_eq!((params.gamma_micros, params.kappa_micros, params.levels), (100_000, None, 2));
+    assert_eq!((params.max_inventory_micros, params.toxic_markout_bps), (50_000_000, 300));
+    // The agent builds and runs what the operator planned.
+    polyfleet_core::strategy::build::build(&cfg, "t1").unwrap();
 }
 
 #[test]

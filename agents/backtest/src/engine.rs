@@ -117,7 +117,7 @@ impl Engine {
             for t in runner.tokens() {
                 by_token.entry(t).or_default().push(i);
             }
-            for t in sc.sets.iter().flat_map(|s| &s.legs).chain(&sc.tokens) {
+            for t in sc.traded_tokens() {
                 let inst = t.instrument()?;
                 instruments.insert(inst.token, inst);
             }

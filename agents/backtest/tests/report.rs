@@ -114,6 +114,7 @@ fn strategy(name: &str, parameters: StrategyParams) -> StrategyConfig {
         risk_caps: RiskCaps { max_order_size_micros: 1, max_order_notional_micros: 1, max_gross_exposure_micros: 0 },
         sets: vec![],
         tokens: vec![],
+        quoted: vec![],
         parameters,
     }
 }

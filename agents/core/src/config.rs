@@ -12,6 +12,8 @@ use crate::money::FeeSchedule;
 use crate::strategy::Instrument;
 use crate::strategy::ParamsError;
 use crate::strategy::arbitrage::{ArbParams, ArbSet, SetKind};
+use crate::strategy::market_making::QuotedMarket;
+use crate::strategy::market_making::params::MmParams;
 use crate::wire::{Mode, Outcome};
 use crate::{ConditionId, Money, Quantity, TokenId, TokenMap};
 
@@ -77,6 +79,32 @@ pub struct SetConfig {
     pub legs: Vec<TokenConfig>,
 }
 
+/// A binary market to quote (market making): its YES and NO, end date and event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct QuotedConfig {
+    /// YES.
+    pub yes: TokenConfig,
+    /// NO.
+    pub no: TokenConfig,
+    /// End date, Unix ms (quoting stops before it and inventory shrinks towards it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_ms: Option<u64>,
+}
+
+impl QuotedConfig {
+    /// As the market maker's market; its event is the YES outcome's, else the market itself.
+    pub fn quoted(&self) -> Result<QuotedMarket, ConfigError> {
+        let yes = self.yes.instrument()?;
+        let no = self.no.instrument()?;
+        if yes.market != no.market || yes.token == no.token {
+            return Err(bad(format!("quoted market {}: YES and NO of one market", self.yes.market)));
+        }
+        let event = self.yes.outcome.as_ref().map_or_else(|| self.yes.market.clone(), |o| o.event.clone());
+        Ok(QuotedMarket { yes, no, end_ms: self.end_ms, event: Some(event) })
+    }
+}
+
 /// The risk policy's per-order caps, which the strategy sizes within.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -97,6 +125,8 @@ pub struct RiskCaps {
 pub enum StrategyType {
     /// Complete-set arbitrage.
     Arbitrage,
+    /// Market making on binary markets.
+    MarketMaking,
     /// One tiny far-from-market order per book update: a latency probe for benchmarks, never for
     /// trading.
     Probe,
@@ -114,6 +144,8 @@ pub struct ProbeParams {}
 pub enum StrategyParams {
     /// `arbitrage`.
     Arbitrage(ArbParams),
+    /// `marketMaking`.
+    MarketMaking(MmParams),
     /// `probe`.
     Probe(ProbeParams),
 }
@@ -123,6 +155,7 @@ impl StrategyParams {
     pub fn kind(&self) -> StrategyType {
         match self {
             StrategyParams::Arbitrage(_) => StrategyType::Arbitrage,
+            StrategyParams::MarketMaking(_) => StrategyType::MarketMaking,
             StrategyParams::Probe(_) => StrategyType::Probe,
         }
     }
@@ -131,6 +164,7 @@ impl StrategyParams {
     pub fn decode(kind: StrategyType, value: serde_json::Value) -> Result<StrategyParams, ParamsError> {
         let decoded = match kind {
             StrategyType::Arbitrage => serde_json::from_value(value).map(StrategyParams::Arbitrage),
+            StrategyType::MarketMaking => serde_json::from_value(value).map(StrategyParams::MarketMaking),
             StrategyType::Probe => serde_json::from_value(value).map(StrategyParams::Probe),
         };
         let params = decoded.map_err(|e| ParamsError::Decode(e.to_string()))?;
@@ -142,6 +176,7 @@ impl StrategyParams {
     pub fn validate(&self) -> Result<(), ParamsError> {
         match self {
             StrategyParams::Arbitrage(p) => p.validate(),
+            StrategyParams::MarketMaking(p) => p.validate(),
             StrategyParams::Probe(_) => Ok(()),
         }
     }
@@ -218,6 +253,9 @@ pub struct StrategyConfig {
     /// Probe: the tokens.
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,
+    /// Market making: the markets quoted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quoted: Vec<QuotedConfig>,
     /// Parameters until the KV bucket has some (of `type_`).
     pub parameters: StrategyParams,
 }
@@ -238,6 +276,8 @@ struct RawStrategyConfig {
     sets: Vec<SetConfig>,
     #[serde(default)]
     tokens: Vec<TokenConfig>,
+    #[serde(default)]
+    quoted: Vec<QuotedConfig>,
     parameters: serde_json::Value,
 }
 
@@ -255,6 +295,7 @@ impl TryFrom<RawStrategyConfig> for StrategyConfig {
             risk_caps: r.risk_caps,
             sets: r.sets,
             tokens: r.tokens,
+            quoted: r.quoted,
         })
     }
 }
@@ -281,10 +322,17 @@ impl StrategyConfig {
             .collect()
     }
 
-    /// The planned outcome of every token that has one (set legs and traded tokens), checked.
+    /// Every token the strategy trades, with its market's rules: set legs, probe tokens, quoted
+    /// markets' YES and NO.
+    pub fn traded_tokens(&self) -> impl Iterator<Item = &TokenConfig> {
+        let quoted = self.quoted.iter().flat_map(|q| [&q.yes, &q.no]);
+        self.sets.iter().flat_map(|s| s.legs.iter()).chain(self.tokens.iter()).chain(quoted)
+    }
+
+    /// The planned outcome of every token that has one (every traded token), checked.
     pub fn outcomes(&self) -> Result<TokenMap<Outcome>, ConfigError> {
         let mut out = TokenMap::default();
-        for t in self.sets.iter().flat_map(|s| s.legs.iter()).chain(self.tokens.iter()) {
+        for t in self.traded_tokens() {
             let Some(o) = &t.outcome else { continue };
             o.validate().map_err(|e| bad(format!("token {}: {e}", t.token)))?;
             out.insert(TokenId::parse(&t.token).map_err(|e| bad(format!("token {}: {e}", t.token)))?, o.clone());

@@ -4,28 +4,21 @@
 //! legs are pending, cooldown, and live parameter changes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
+mod common;
+
+use common::{fill, identity, lv, p, places, q, snap, update};
 use polyfleet_core::config::{StrategyParams, StrategyType};
 use polyfleet_core::money::FeeSchedule;
 use polyfleet_core::strategy::Instrument;
 use polyfleet_core::strategy::arbitrage::{ArbParams, ArbSet, CompleteSetArb, LegOrderType, SetKind};
-use polyfleet_core::strategy::runner::{Identity, StrategyRunner};
+use polyfleet_core::strategy::runner::StrategyRunner;
 use polyfleet_core::wire::{
-    CtfIntent, CtfOp, CtfReport, CtfStatus, Fill, FillStatus, Intent, Level, Liquidity, MarketEvent, MarketEventBody,
-    Mode, OrderIntent, OrderStatus, OrderUpdate, RejectReason, RiskDecision, TimeInForce, Verdict,
+    CtfIntent, CtfOp, CtfReport, CtfStatus, Fill, Intent, Level, MarketEvent, MarketEventBody, OrderIntent,
+    OrderStatus, RejectReason, RiskDecision, TimeInForce, Verdict,
 };
-use polyfleet_core::{ConditionId, Money, Price, Quantity, Side, TokenId};
+use polyfleet_core::{ConditionId, Money, Quantity, Side, TokenId};
 
 const MS: u64 = 1_000_000;
-
-fn p(s: &str) -> Price {
-    Price::parse(s).unwrap()
-}
-fn q(s: &str) -> Quantity {
-    Quantity::parse(s).unwrap()
-}
-fn lv(price: &str, size: &str) -> Level {
-    Level { price: p(price), size: q(size) }
-}
 
 fn inst(token: u128, market: u8, fee_bps: u32) -> Instrument {
     Instrument {
@@ -52,41 +45,11 @@ fn runner(sets: Vec<ArbSet>, params: ArbParams) -> StrategyRunner {
 }
 
 fn run(s: CompleteSetArb) -> StrategyRunner {
-    let id = Identity {
-        namespace: "ns".into(),
-        strategy: "arb".into(),
-        risk_policy: "rp".into(),
-        venue: "sim".into(),
-        mode: Mode::Paper,
-    };
-    StrategyRunner::new(id, Box::new(s), "t0").unwrap()
+    StrategyRunner::new(identity("arb"), Box::new(s), "t0").unwrap()
 }
 
 fn binary(fee_bps: u32) -> ArbSet {
     ArbSet { kind: SetKind::Binary, legs: vec![inst(1, 1, fee_bps), inst(2, 1, fee_bps)] }
-}
-
-fn snap(token: u128, seq: u64, bids: Vec<Level>, asks: Vec<Level>) -> MarketEvent {
-    MarketEvent {
-        token: TokenId::from_u128(token),
-        market: ConditionId::from_bytes([1; 32]),
-        seq,
-        venue_ts_ms: 0,
-        recv_ts_ns: 0,
-        body: MarketEventBody::Snapshot { bids, asks, tick: p("0.01"), hash: None },
-    }
-}
-
-/// The orders placed, the legs of a set included.
-fn places(intents: &[Intent]) -> Vec<OrderIntent> {
-    intents
-        .iter()
-        .flat_map(|i| match i {
-            Intent::Place(o) => vec![o.clone()],
-            Intent::PlaceSet(legs) => legs.clone(),
-            Intent::Cancel(_) | Intent::Ctf(_) => vec![],
-        })
-        .collect()
 }
 
 #[test]
@@ -106,40 +69,6 @@ fn ctfs(intents: &[Intent]) -> Vec<CtfIntent> {
 
 fn done(c: &CtfIntent) -> CtfReport {
     CtfReport::of(c, CtfStatus::Done, Money::ZERO, Money::ZERO, 0)
-}
-
-fn update(o: &OrderIntent, status: OrderStatus, filled: &str) -> OrderUpdate {
-    OrderUpdate {
-        client_order_id: o.client_order_id,
-        namespace: "ns".into(),
-        strategy: "arb".into(),
-        venue_order_id: None,
-        status,
-        filled: q(filled),
-        remaining: Quantity::ZERO,
-        reason: None,
-        ts_ns: 0,
-    }
-}
-
-fn fill(o: &OrderIntent, id: &str, size: &str) -> Fill {
-    Fill {
-        fill_id: id.into(),
-        client_order_id: o.client_order_id,
-        namespace: "ns".into(),
-        strategy: "arb".into(),
-        risk_policy: "rp".into(),
-        market: o.market,
-        token: o.token,
-        side: o.side,
-        price: o.price,
-        size: q(size),
-        fee: Money::ZERO,
-        liquidity: Liquidity::Taker,
-        status: FillStatus::Confirmed,
-        mode: Mode::Paper,
-        ts_ns: 0,
-    }
 }
 
 /// Feeds YES and NO snapshots; returns the intents of the second (the first leaves one book missing).

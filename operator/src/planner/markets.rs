@@ -28,6 +28,8 @@ pub struct MarketView {
     pub venue: String,
     /// Labels (for Strategy selectors).
     pub labels: std::collections::BTreeMap<String, String>,
+    /// The venue's end date (Unix ms), when the Market's status has one that parses.
+    pub end_ms: Option<u64>,
 }
 
 impl MarketView {
@@ -71,6 +73,12 @@ impl MarketView {
             fee_rate_bps: m.status.as_ref().and_then(|s| s.fee_rate_bps).map_or(0, |f| f.max(0) as u32),
             venue: m.spec.venue_ref.name.clone(),
             labels: m.labels().clone(),
+            end_ms: m
+                .status
+                .as_ref()
+                .and_then(|s| s.end_date.as_deref())
+                .and_then(|d| d.parse::<k8s_openapi::jiff::Timestamp>().ok())
+                .and_then(|t| u64::try_from(t.as_millisecond()).ok()),
         })
     }
 

@@ -9,7 +9,9 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kube::ResourceExt;
-use polyfleet_core::config::{ParamsDoc, RiskCaps, SetConfig, StrategyConfig};
+use polyfleet_core::config::{
+    ParamsDoc, QuotedConfig, RiskCaps, SetConfig, StrategyConfig, StrategyParams, StrategyType as CoreType,
+};
 use polyfleet_core::strategy::arbitrage::SetKind;
 use polyfleet_core::wire::subjects;
 use polyfleet_crds::strategy::{MarketSelection, StrategyType};
@@ -100,10 +102,14 @@ pub fn plan_strategy(
             });
         }
     }
-    let (type_, parameters) = match (spec.type_, &spec.arbitrage) {
-        (StrategyType::Arbitrage, Some(p)) => crate::contract::arbitrage_params(p)
-            .map_err(|e| Refusal { reason: "InvalidParameters", message: e.to_string() })?,
-        (t, _) => {
+    let invalid =
+        |e: polyfleet_core::strategy::ParamsError| Refusal { reason: "InvalidParameters", message: e.to_string() };
+    let (type_, parameters) = match (spec.type_, &spec.arbitrage, &spec.market_making) {
+        (StrategyType::Arbitrage, Some(p), _) => crate::contract::arbitrage_params(p).map_err(invalid)?,
+        (StrategyType::MarketMaking, _, Some(p)) => {
+            (CoreType::MarketMaking, StrategyParams::MarketMaking(crate::contract::market_making(p).map_err(invalid)?))
+        }
+        (t, _, _) => {
             return Err(Refusal {
                 reason: "StrategyTypeNotImplemented",
                 message: format!("strategy type {t:?} has no agent implementation yet"),
@@ -120,8 +126,25 @@ pub fn plan_strategy(
     }
     let p = &policy.spec;
     let group_labels: Vec<String> = p.group_limits.iter().map(|g| g.label.clone()).collect();
+    let quoting = type_ == CoreType::MarketMaking;
+    // A market maker quotes binary Markets (YES and NO); arbitrage trades complete sets.
+    let quoted: Vec<QuotedConfig> = chosen
+        .iter()
+        .filter(|m| quoting && !m.neg_risk_event && m.tokens.len() == 2)
+        .filter_map(|m| {
+            let mut legs = m.token_configs(&group_labels).into_iter();
+            Some(QuotedConfig { yes: legs.next()?, no: legs.next()?, end_ms: m.end_ms })
+        })
+        .collect();
+    if quoting && quoted.is_empty() {
+        return Err(Refusal {
+            reason: "NoMarkets",
+            message: "a marketMaking Strategy quotes binary Markets; none of spec.markets is one".into(),
+        });
+    }
     let sets = chosen
         .iter()
+        .filter(|_| !quoting)
         .filter(|m| m.neg_risk_event || m.tokens.len() == 2)
         .map(|m| SetConfig {
             kind: if m.neg_risk_event { SetKind::NegRisk } else { SetKind::Binary },
@@ -142,6 +165,7 @@ pub fn plan_strategy(
         },
         sets,
         tokens: vec![],
+        quoted,
         parameters,
     };
     let unwritable = |e: serde_json::Error| Refusal { reason: "InvalidConfiguration", message: e.to_string() };

@@ -70,6 +70,7 @@ pub fn arb(sim: &Simulator, policy: &str) -> StrategyConfig {
         },
         sets: sim.events().iter().map(|e| SetConfig { kind: SetKind::NegRisk, legs: legs(sim, e) }).collect(),
         tokens: vec![],
+        quoted: vec![],
         parameters: StrategyParams::Arbitrage(ArbParams {
             min_edge_bps: 50,
             max_notional_per_leg_micros: 25_000_000,

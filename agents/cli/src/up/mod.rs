@@ -124,10 +124,7 @@ impl Prepared {
 
     /// Market rules of every token the strategies trade.
     pub fn traded_tokens(&self) -> Vec<TokenConfig> {
-        self.strategies
-            .iter()
-            .flat_map(|s| s.sets.iter().flat_map(|x| x.legs.clone()).chain(s.tokens.clone()))
-            .collect()
+        self.strategies.iter().flat_map(|s| s.traded_tokens().cloned().collect::<Vec<_>>()).collect()
     }
 
     /// The Venue's simulator rate, model steps per second.

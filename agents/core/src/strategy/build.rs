@@ -3,9 +3,10 @@
 
 use super::Strategy;
 use super::arbitrage::CompleteSetArb;
+use super::market_making::MarketMaker;
 use super::probe::Probe;
 use super::runner::{Identity, StrategyRunner};
-use crate::config::{ConfigError, StrategyConfig, StrategyParams, StrategyType, instruments};
+use crate::config::{ConfigError, QuotedConfig, StrategyConfig, StrategyParams, StrategyType, instruments};
 
 /// The runner of `cfg`'s strategy; client order ids start with `prefix`.
 pub fn build(cfg: &StrategyConfig, prefix: &str) -> Result<StrategyRunner, ConfigError> {
@@ -19,6 +20,13 @@ pub fn build(cfg: &StrategyConfig, prefix: &str) -> Result<StrategyRunner, Confi
                 })
                 .map_err(|e| ConfigError(e.to_string()))?,
         ),
+        (StrategyType::MarketMaking, StrategyParams::MarketMaking(params)) => {
+            let markets = cfg.quoted.iter().map(QuotedConfig::quoted).collect::<Result<Vec<_>, _>>()?;
+            if markets.is_empty() {
+                return Err(ConfigError("a market maker needs at least one binary market".into()));
+            }
+            Box::new(MarketMaker::new(markets, params.clone()).map_err(|e| ConfigError(e.to_string()))?)
+        }
         (StrategyType::Probe, StrategyParams::Probe(_)) => {
             Box::new(Probe::new(instruments(&cfg.tokens)?.into_values().collect()))
         }

@@ -6,6 +6,7 @@
 
 pub mod arbitrage;
 pub mod build;
+pub mod market_making;
 pub mod probe;
 pub mod runner;
 pub mod sizing;
@@ -232,6 +233,9 @@ pub trait Strategy: Send {
     /// did the opposite. Positions are settled by the execution side; a strategy redeems what
     /// it holds of the winner.
     fn on_resolved(&mut self, _event: &MarketEvent, _books: &BookSet, _ctx: &mut Ctx<'_>) {}
+    /// A market event that does not change a book: a trade printed on the venue, or a tick-size
+    /// change (the book is void until the next snapshot). Strategies that need neither ignore it.
+    fn on_event(&mut self, _event: &MarketEvent, _books: &BookSet, _ctx: &mut Ctx<'_>) {}
     /// Periodic tick (timeouts).
     fn on_timer(&mut self, books: &BookSet, ctx: &mut Ctx<'_>);
     /// What the strategy's own rules did so far, as cumulative counts by kind (metrics; none by

@@ -181,6 +181,10 @@ impl StrategyRunner {
                     self.cause_seq = ev.seq;
                     self.cause_recv_ts_ns = ev.recv_ts_ns;
                     out.intents = self.run(now_ns, |s, b, c| s.on_resolved(ev, b, c));
+                } else if matches!(ev.body, MarketEventBody::Trade { .. } | MarketEventBody::TickSize { .. }) {
+                    self.cause_seq = ev.seq;
+                    self.cause_recv_ts_ns = ev.recv_ts_ns;
+                    out.intents = self.run(now_ns, |s, b, c| s.on_event(ev, b, c));
                 }
             }
         }

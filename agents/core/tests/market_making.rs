@@ -1,0 +1,248 @@
+//! The market maker through its runner: post-only quotes on tick inside the book, one economic
+//! exposure quoted once (YES bids as NO sales while NO is held, asks as YES sales while YES is
+//! held), the inventory bound, hysteresis and order age, pulls (feed, tick size, end date,
+//! resolution with redemption), merges of YES and NO held together, live parameters, and no
+//! panic on empty or one-sided books.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
+
+mod common;
+
+use common::{fill, identity, lv, p, places, q, snap, update};
+use polyfleet_core::config::StrategyParams;
+use polyfleet_core::money::FeeSchedule;
+use polyfleet_core::strategy::Instrument;
+use polyfleet_core::strategy::market_making::params::MmParams;
+use polyfleet_core::strategy::market_making::{MarketMaker, QuotedMarket};
+use polyfleet_core::strategy::runner::StrategyRunner;
+use polyfleet_core::wire::{CtfOp, Intent, Level, MarketEvent, MarketEventBody, OrderIntent, OrderStatus, TimeInForce};
+use polyfleet_core::{ConditionId, Side, TokenId};
+
+const MS: u64 = 1_000_000;
+const YES: u128 = 1;
+const NO: u128 = 2;
+
+fn params() -> MmParams {
+    MmParams {
+        gamma_micros: 100_000,
+        kappa_micros: None,
+        levels: 2,
+        level_spacing_ticks: 1,
+        order_size_micros: 10_000_000,
+        min_spread_bps: 200,
+        max_spread_bps: 1_000,
+        inventory_target_micros: 0,
+        max_inventory_micros: 30_000_000,
+        max_event_inventory_micros: None,
+        refresh_interval_ms: 500,
+        refresh_tolerance_ticks: 1,
+        size_tolerance_pct: 20,
+        max_order_age_ms: 60_000,
+        stop_before_end_s: 300,
+        inventory_ramp_s: 0,
+        estimator_half_life_s: 300,
+        toxic_markout_bps: 0,
+        toxic_pause_ms: 0,
+        quote_ttl_s: None,
+        price_band: None,
+    }
+}
+
+fn inst(token: u128) -> Instrument {
+    Instrument {
+        market: ConditionId::from_bytes([1; 32]),
+        token: TokenId::from_u128(token),
+        min_size: q("5"),
+        fees: FeeSchedule::FREE,
+    }
+}
+
+fn runner(params: MmParams, end_ms: Option<u64>) -> StrategyRunner {
+    let m = QuotedMarket { yes: inst(YES), no: inst(NO), end_ms, event: None };
+    StrategyRunner::new(identity("mm"), Box::new(MarketMaker::new(vec![m], params).unwrap()), "t0").unwrap()
+}
+
+/// The YES book and its NO mirror (best bid `bid`, best ask `ask`).
+fn books(r: &mut StrategyRunner, seq: u64, bid: &str, ask: &str, now: u64) -> Vec<Intent> {
+    let (b, a) = (p(bid), p(ask));
+    let yes = snap(YES, seq, vec![lv(bid, "100")], vec![lv(ask, "100")]);
+    let mirror = |x: polyfleet_core::Price| Level { price: x.complement(), size: q("100") };
+    let no = snap(NO, seq, vec![mirror(a)], vec![mirror(b)]);
+    let mut out = r.on_market(&yes, now).intents;
+    out.extend(r.on_market(&no, now).intents);
+    out
+}
+
+fn cancels(intents: &[Intent]) -> usize {
+    intents.iter().filter(|i| matches!(i, Intent::Cancel(_))).count()
+}
+
+/// The placed orders as (token, side, price) strings, sorted.
+fn shape(orders: &[OrderIntent]) -> Vec<(u128, String, String)> {
+    let mut v: Vec<_> = orders
+        .iter()
+        .map(|o| {
+            (if o.token == TokenId::from_u128(YES) { YES } else { NO }, format!("{:?}", o.side), o.price.to_string())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn flat_quotes_are_post_only_on_tick_inside_the_book_as_yes_and_no_buys() {
+    let mut r = runner(params(), None);
+    let placed = places(&books(&mut r, 1, "0.45", "0.55", 0));
+    assert_eq!(placed.len(), 4, "two levels a side: {placed:?}");
+    for o in &placed {
+        assert!(o.post_only && o.tif == TimeInForce::Gtc && o.side == Side::Buy, "{o:?}");
+        assert!(o.price.is_on_tick(p("0.01")) && o.price.is_tradable());
+        // Inside the book: a YES bid below the ask; a NO bid (YES ask) below the NO ask.
+        assert!(o.price < p("0.55"), "{o:?}");
+    }
+    let yes_bids: Vec<_> = placed.iter().filter(|o| o.token == TokenId::from_u128(YES)).collect();
+    let no_bids: Vec<_> = placed.iter().filter(|o| o.token == TokenId::from_u128(NO)).collect();
+    assert_eq!((yes_bids.len(), no_bids.len()), (2, 2));
+    // The YES ask implied by the NO bid is above every YES bid: one spread, quoted once.
+    let best_yes_bid = yes_bids.iter().map(|o| o.price).max().unwrap();
+    let best_yes_ask = no_bids.iter().map(|o| o.price.complement()).min().unwrap();
+    assert!(best_yes_bid < best_yes_ask && best_yes_ask.ticks() - best_yes_bid.ticks() >= 200);
+}
+
+#[test]
+fn held_yes_is_offered_as_yes_sales_and_the_bound_leaves_only_the_reducing_side() {
+    let mut r = runner(params(), None);
+    let placed = places(&books(&mut r, 1, "0.45", "0.55", 0));
+    let yes_bid = placed.iter().find(|o| o.token == TokenId::from_u128(YES)).unwrap().clone();
+    // One lot bought: the best ask becomes a sale of the YES held, not a NO buy.
+    let out = r.on_fill(&fill(&yes_bid, "f1", "10"), 10 * MS);
+    let placed: Vec<OrderIntent> = places(&out);
+    assert!(placed.iter().any(|o| o.token == TokenId::from_u128(YES) && o.side == Side::Sell), "{placed:?}");
+    assert!(!placed.iter().any(|o| o.token == TokenId::from_u128(NO) && o.side == Side::Sell));
+    // Up to the bound (three lots): no more bids of any kind, only sales.
+    r.on_fill(&fill(&yes_bid, "f2", "10"), 20 * MS);
+    let out = r.on_fill(&fill(&yes_bid, "f3", "10"), 30 * MS);
+    let placed = places(&out);
+    assert_eq!(cancels(&out), 2, "both bids pulled: {out:?}");
+    assert!(placed.iter().all(|o| o.token == TokenId::from_u128(YES) && o.side == Side::Sell), "{:?}", shape(&placed));
+}
+
+#[test]
+fn small_moves_keep_quotes_big_moves_and_age_replace_them() {
+    let mut r = runner(params(), None);
+    let first = places(&books(&mut r, 1, "0.45", "0.55", 0));
+    assert_eq!(first.len(), 4);
+    // The same book a second later: nothing to do.
+    let out = books(&mut r, 2, "0.45", "0.55", 1_000 * MS);
+    assert!(out.is_empty(), "{out:?}");
+    // Ten cents up: every quote replaced (cancel, then place in one batch).
+    let out = books(&mut r, 3, "0.55", "0.65", 2_000 * MS);
+    assert_eq!((cancels(&out), places(&out).len()), (4, 4), "{out:?}");
+    // A minute later, unchanged: too old, replaced.
+    let out = r.on_timer(63_000 * MS);
+    assert_eq!(cancels(&out), 4);
+}
+
+#[test]
+fn quotes_are_pulled_on_a_bad_feed_a_tick_change_and_near_the_end() {
+    let mut r = runner(params(), Some(1_000_000));
+    assert_eq!(places(&books(&mut r, 1, "0.45", "0.55", 0)).len(), 4);
+    let feed = |healthy: bool, seq: u64| MarketEvent {
+        token: TokenId::from_u128(YES),
+        market: ConditionId::from_bytes([1; 32]),
+        seq,
+        venue_ts_ms: 0,
+        recv_ts_ns: 0,
+        body: MarketEventBody::FeedStatus { healthy },
+    };
+    let out = r.on_market(&feed(false, 2), 1_000 * MS).intents;
+    assert_eq!((cancels(&out), places(&out).len()), (4, 0));
+    let out = r.on_market(&feed(true, 3), 1_100 * MS).intents;
+    assert_eq!(places(&out).len(), 4, "requoted once the feed is back");
+    let tick = MarketEvent { body: MarketEventBody::TickSize { tick: p("0.001") }, ..feed(true, 4) };
+    let out = r.on_market(&tick, 3_000 * MS).intents;
+    assert_eq!(cancels(&out), 4);
+    assert_eq!(places(&books(&mut r, 5, "0.45", "0.55", 4_000 * MS)).len(), 4, "the next snapshot requotes");
+    // Within five minutes of the end (1000 s): nothing quoted, everything pulled.
+    let out = books(&mut r, 6, "0.45", "0.55", 800_000 * MS);
+    assert_eq!(cancels(&out), 4);
+    assert!(places(&out).is_empty(), "{out:?}");
+}
+
+#[test]
+fn resolution_pulls_everything_and_redeems_the_winner_held() {
+    let mut r = runner(params(), None);
+    let placed = places(&books(&mut r, 1, "0.45", "0.55", 0));
+    let yes_bid = placed.iter().find(|o| o.token == TokenId::from_u128(YES)).unwrap().clone();
+    r.on_fill(&fill(&yes_bid, "f1", "10"), 10 * MS);
+    let resolved = MarketEvent {
+        token: TokenId::from_u128(YES),
+        market: ConditionId::from_bytes([1; 32]),
+        seq: 2,
+        venue_ts_ms: 0,
+        recv_ts_ns: 0,
+        body: MarketEventBody::Resolved { winner: true },
+    };
+    let out = r.on_market(&resolved, 20 * MS).intents;
+    assert!(cancels(&out) >= 3);
+    let redeemed: Vec<_> = out
+        .iter()
+        .filter_map(|i| match i {
+            Intent::Ctf(c) => Some(c.op.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        matches!(redeemed.as_slice(), [CtfOp::Redeem { token, size, .. }] if *token == TokenId::from_u128(YES) && *size == q("10")),
+        "{redeemed:?}"
+    );
+    assert!(places(&r.on_timer(30_000 * MS)).is_empty(), "never quoted again");
+}
+
+#[test]
+fn yes_and_no_held_together_are_merged() {
+    let mut r = runner(params(), None);
+    let placed = places(&books(&mut r, 1, "0.45", "0.55", 0));
+    let yes_bid = placed.iter().find(|o| o.token == TokenId::from_u128(YES)).unwrap().clone();
+    let no_bid = placed.iter().find(|o| o.token == TokenId::from_u128(NO)).unwrap().clone();
+    // The NO quote filled too (it was placed before YES was held).
+    r.on_fill(&fill(&yes_bid, "f1", "10"), 10 * MS);
+    let out = r.on_fill(&fill(&no_bid, "f2", "10"), 20 * MS);
+    let merged =
+        out.iter().any(|i| matches!(i, Intent::Ctf(c) if matches!(c.op, CtfOp::Merge { size, .. } if size == q("10"))));
+    assert!(merged, "{out:?}");
+}
+
+#[test]
+fn parameters_apply_live_and_bad_ones_are_refused() {
+    let mut r = runner(params(), None);
+    assert_eq!(places(&books(&mut r, 1, "0.45", "0.55", 0)).len(), 4);
+    r.on_params(&StrategyParams::MarketMaking(MmParams { levels: 3, ..params() }), 2).unwrap();
+    let out = r.on_timer(100 * MS);
+    assert_eq!(places(&out).len(), 6, "three levels a side at once: {out:?}");
+    let bad = MmParams { min_spread_bps: 2_000, ..params() };
+    assert!(r.on_params(&StrategyParams::MarketMaking(bad), 3).is_err());
+    assert_eq!(r.params_generation(), Some(2));
+}
+
+#[test]
+fn filled_quotes_are_replaced_at_once_and_refusals_free_the_slot() {
+    let mut r = runner(params(), None);
+    let placed = places(&books(&mut r, 1, "0.45", "0.55", 0));
+    let o = placed[0].clone();
+    let out = r.on_order(&update(&o, OrderStatus::Filled, "10"), 5 * MS);
+    assert!(!places(&out).is_empty(), "refilled without waiting for the interval");
+}
+
+#[test]
+fn empty_and_one_sided_books_never_panic() {
+    let mut r = runner(params(), None);
+    let empty_yes = snap(YES, 1, vec![], vec![]);
+    let empty_no = snap(NO, 1, vec![], vec![]);
+    assert!(places(&r.on_market(&empty_yes, 0).intents).is_empty());
+    assert!(places(&r.on_market(&empty_no, 0).intents).is_empty());
+    let one = snap(YES, 2, vec![lv("0.97", "5")], vec![]);
+    let out = r.on_market(&one, 1_000 * MS).intents;
+    for o in places(&out) {
+        assert!(o.price.is_tradable() && o.price.is_on_tick(p("0.01")));
+    }
+}
