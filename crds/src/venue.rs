@@ -250,8 +250,9 @@ impl Default for RateLimits {
 }
 
 /// Settings of the seeded venue simulator.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.tradePercent + self.movePercent <= 100").message("tradePercent and movePercent share one step: at most 100 together"))]
 pub struct SimulatorSettings {
     /// Seed of the stochastic model; the same seed gives the same market history.
     #[serde(default)]
@@ -272,6 +273,43 @@ pub struct SimulatorSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 31536000))]
     pub resolve_after_seconds: Option<i64>,
+    /// Percent of a market's steps that are a taker trade against the top of its book.
+    #[serde(default = "default_trade_percent")]
+    #[schemars(range(min = 0, max = 100))]
+    pub trade_percent: i32,
+    /// Percent of a market's steps that move its fair price one tick (its quotes move with it,
+    /// crossing resting orders in the way).
+    #[serde(default = "default_move_percent")]
+    #[schemars(range(min = 0, max = 100))]
+    pub move_percent: i32,
+    /// Percent of trades that are informed: the taker trades the way the fair price moves next,
+    /// and it then moves (adverse selection a market maker can measure). The rest are
+    /// uninformed: their side is a coin's and nothing follows them.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 100))]
+    pub informed_percent: i32,
+}
+
+impl Default for SimulatorSettings {
+    /// What an empty `simulator: {}` block means (the fields' own defaults).
+    fn default() -> Self {
+        SimulatorSettings {
+            seed: 0,
+            events_per_second: default_sim_rate(),
+            mispricing_bps: default_mispricing_bps(),
+            resolve_after_seconds: None,
+            trade_percent: default_trade_percent(),
+            move_percent: default_move_percent(),
+            informed_percent: 0,
+        }
+    }
+}
+
+fn default_trade_percent() -> i32 {
+    8
+}
+fn default_move_percent() -> i32 {
+    32
 }
 
 fn default_sim_rate() -> i32 {

@@ -39,7 +39,7 @@ fn valid_examples_deserialize_and_pass_admission() {
     }
     assert_eq!(kinds["Venue"], 1);
     assert_eq!(kinds["Market"], 2);
-    assert_eq!(kinds["RiskPolicy"], 1);
+    assert_eq!(kinds["RiskPolicy"], 2);
     assert_eq!(kinds["Strategy"], 3);
 }
 

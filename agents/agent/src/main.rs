@@ -294,7 +294,7 @@ async fn main() -> anyhow::Result<()> {
             let instruments = instruments(&tokens)?;
             let executor = if a.paper_latency_ms > 0 && credentials.is_none() {
                 // Paper only, with a simulated venue latency.
-                Either::Paper(PaperExecutor::new(instruments, Duration::from_millis(a.paper_latency_ms)))
+                Either::Paper(Box::new(PaperExecutor::new(instruments, Duration::from_millis(a.paper_latency_ms))))
             } else {
                 Either::Live(Box::new(
                     LiveExecutor::start(settings, instruments, credentials, store.clone(), metrics.clone())
@@ -309,7 +309,7 @@ async fn main() -> anyhow::Result<()> {
                 mark_stale_ms: a.mark_stale_ms,
             };
             match executor {
-                Either::Paper(e) => execution::run(bus, store, e, cfg, metrics, stop_on_signal()).await,
+                Either::Paper(e) => execution::run(bus, store, *e, cfg, metrics, stop_on_signal()).await,
                 Either::Live(e) => execution::run(bus, store, *e, cfg, metrics, stop_on_signal()).await,
             }
         }
@@ -327,7 +327,7 @@ async fn start(common: &Common, prefix: &str) -> anyhow::Result<(NatsBus, std::s
 /// The execution agent's executor: paper with a simulated latency, or the live executor (which
 /// also runs paper and shadow orders).
 enum Either<S: polyfleet_io::risk_store::RiskStore> {
-    Paper(PaperExecutor),
+    Paper(Box<PaperExecutor>),
     Live(Box<LiveExecutor<S>>),
 }
 

@@ -187,6 +187,21 @@ impl Engine {
         if applied && changed && follower.is_live() && self.paper.open_orders() > 0 {
             let events = self.paper.on_book(&ev.token, follower.book(), now);
             self.settle(events);
+        } else if let (true, MarketEventBody::Trade { side, price, size, .. }) = (applied, &ev.body)
+            && self.paper.open_orders() > 0
+        {
+            // The venue's flow trades through resting orders (the queue model).
+            let complement = polyfleet_core::strategy::complement(&self.instruments, &ev.token);
+            let print = polyfleet_core::exec::paper::Print {
+                token: ev.token,
+                complement,
+                side: *side,
+                price: *price,
+                size: *size,
+                ts_ms: ev.venue_ts_ms,
+            };
+            let events = self.paper.on_print(&print, now);
+            self.settle(events);
         }
         let followers = self.by_token.get(&ev.token).map_or(0, Vec::len);
         for k in 0..followers {

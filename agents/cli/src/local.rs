@@ -49,6 +49,11 @@ pub fn simulator(res: &Resources, venue: &Venue, start_ms: u64) -> Simulator {
         binary_markets: 0,
         neg_risk_events: vec![],
         mispricing_bps: u32::try_from(s.mispricing_bps).unwrap_or(0),
+        flow: polyfleet_sim::model::Flow {
+            trade_pct: u32::try_from(s.trade_percent).unwrap_or(0),
+            move_pct: u32::try_from(s.move_percent).unwrap_or(0),
+            informed_pct: u32::try_from(s.informed_percent).unwrap_or(0),
+        },
         start_ms,
         step_ms: (1000 / rate).max(1),
         ..SimConfig::default()

@@ -1,7 +1,8 @@
 //! `polyfleet up` on a copy of `manifests/examples`, in both runtimes (in process; and as processes
 //! on NATS and Redis): the arbitrage strategy finds and paper-fills the simulator's mispricings,
-//! `/metrics` serves every agent's metrics, editing the Strategy's file changes its parameters
-//! live (acknowledged by the agent), an invalid edit is reported and changes nothing, and stopping
+//! the market maker's quotes rest and fill as makers, are refreshed and cancelled, `/metrics`
+//! serves every agent's metrics, editing a Strategy's file changes its parameters live
+//! (acknowledged by the agent), an invalid edit is reported and changes nothing, and stopping
 //! cancels what is open and ends cleanly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
@@ -23,7 +24,11 @@ fn get(addr: &str, path: &str) -> String {
 }
 
 fn edit(dir: &Path, from: &str, to: &str) {
-    let f = dir.join("strategy-arbitrage.yaml");
+    edit_file(dir, "strategy-arbitrage.yaml", from, to);
+}
+
+fn edit_file(dir: &Path, file: &str, from: &str, to: &str) {
+    let f = dir.join(file);
     let text = std::fs::read_to_string(&f).unwrap();
     assert!(text.contains(from), "{from} not in the example");
     std::fs::write(&f, text.replace(from, to)).unwrap();
@@ -52,6 +57,7 @@ async fn edit_and_stop(
     edit(dir, "minEdgeBps: 50", "minEdgeBps: -3");
     tokio::time::sleep(Duration::from_millis(2500)).await;
     edit(dir, "minEdgeBps: -3", "minEdgeBps: 75");
+    edit_file(dir, "strategy-market-making.yaml", "levels: 2", "levels: 3");
     tokio::time::sleep(Duration::from_millis(3500)).await;
     let _ = stop.send(true);
     let outcome = tokio::time::timeout(Duration::from_secs(30), fleet).await.unwrap().unwrap().unwrap();
@@ -59,9 +65,13 @@ async fn edit_and_stop(
     assert!(log.contains("edit not applied"), "{log}");
     assert!(log.contains("negrisk-arb: parameters changed, generation 2 sent"), "{log}");
     assert!(log.contains("negrisk-arb: parameters of generation 2 applied live"), "{log}");
-    let (name, fills, _pnl) = &outcome.strategies[0];
-    assert_eq!(name, "negrisk-arb");
-    assert!(*fills > 0, "paper fills of the simulator's mispricings");
+    assert!(log.contains("fed-mm: parameters of generation 2 applied live"), "{log}");
+    let fills = |name: &str| outcome.strategies.iter().find(|(n, _, _)| n == name).map(|(_, f, _)| *f);
+    assert!(fills("negrisk-arb").unwrap() > 0, "paper fills of the simulator's mispricings");
+    // The market maker's quotes rested and filled as makers, and were refreshed (cancelled).
+    let mm = &outcome.fills.iter().find(|(n, _)| n == "fed-mm").unwrap().1;
+    let maker = mm.iter().filter(|f| f.liquidity == polyfleet_core::wire::Liquidity::Maker).count();
+    assert!(maker > 0, "maker fills of the market maker's quotes: {} fills", mm.len());
     assert_eq!(outcome.open_orders, 0, "stopping cancels what is open");
 }
 
@@ -90,6 +100,18 @@ async fn a_local_fleet_trades_serves_metrics_and_takes_parameter_edits() {
         assert!(metrics.contains(family), "{family} missing from /metrics");
     }
     assert_eq!(metrics.matches("# EOF").count(), 1, "one exposition");
+    // The market maker refreshes its quotes: some are replaced (cancelled and placed again).
+    let replaced = "polyfleet_strategy_fed_mm_rule_events_total{kind=\"quotes_replaced\"}";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(Instant::now() < deadline, "no quote replaced within 30 s");
+        let m = get(&addr, "/metrics");
+        let n: u64 = m.lines().find_map(|l| l.strip_prefix(replaced)).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+        if n > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     edit_and_stop(&dir, stop_tx, fleet).await;
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -246,3 +246,19 @@ fn empty_and_one_sided_books_never_panic() {
         assert!(o.price.is_tradable() && o.price.is_on_tick(p("0.01")));
     }
 }
+
+#[test]
+fn a_cancel_that_overtook_its_order_is_sent_again_when_the_order_rests() {
+    let mut r = runner(params(), None);
+    let first = places(&books(&mut r, 1, "0.45", "0.55", 0));
+    // Ten cents up: every quote cancelled and replaced.
+    let out = books(&mut r, 2, "0.55", "0.65", 2_000 * MS);
+    assert_eq!(cancels(&out), 4);
+    // The venue never had the old order when the cancel came; now it says it rests.
+    let out = r.on_order(&update(&first[0], OrderStatus::Resting, "0"), 2_100 * MS);
+    assert_eq!(cancels(&out), 1, "{out:?}");
+    // Its final update ends it: no more cancels.
+    let out = r.on_order(&update(&first[0], OrderStatus::Cancelled, "0"), 2_200 * MS);
+    assert_eq!(cancels(&out), 0);
+    assert!(r.on_order(&update(&first[0], OrderStatus::Resting, "0"), 2_300 * MS).is_empty());
+}

@@ -178,3 +178,40 @@ fn a_redelivered_order_never_executes_twice() {
     assert_eq!(e.submit(&bad, &book(), &rules(), 3).len(), 1);
     assert!(e.submit(&bad, &book(), &rules(), 4).is_empty());
 }
+
+/// A resting order joins the back of its level: trades at its price fill the queue ahead
+/// first; a trade through its price fills it; the queue ahead shrinks with the level; an order
+/// improving the best price has nobody ahead; fills go best price first, then arrival.
+#[test]
+fn resting_orders_fill_from_trades_behind_their_queue() {
+    let mut e = PaperEngine::new();
+    let b = book();
+    // A bid at 0.49 (50 resting there already) and one at 0.50 (a new best: nobody ahead).
+    let behind = intent("q-1", Side::Buy, "0.49", "20", TimeInForce::Gtc);
+    let front = intent("q-2", Side::Buy, "0.50", "10", TimeInForce::Gtc);
+    e.submit(&behind, &b, &rules(), 0);
+    e.submit(&front, &b, &rules(), 0);
+    // A taker sells 30 at 0.49: it went through 0.50 (our 10 fill there first), then 20 of the
+    // 50 ahead of us at 0.49.
+    let (fills, _) = split(e.on_trade(&TOKEN, Side::Sell, p("0.49"), q("30"), 1));
+    assert_eq!(fills.len(), 1);
+    assert_eq!(
+        (fills[0].client_order_id, fills[0].size, fills[0].liquidity),
+        (front.client_order_id, q("10"), Liquidity::Maker)
+    );
+    assert_eq!(fills[0].fee, Money::ZERO);
+    // The level shrank to 35 (15 ahead cancelled or traded): 30 are ahead of us now.
+    let mut smaller = OrderBook::new();
+    let l = |price: &str, size: &str| Level { price: p(price), size: q(size) };
+    smaller.apply_snapshot([l("0.48", "100"), l("0.49", "35")], [l("0.52", "30"), l("0.51", "20")], p("0.01")).unwrap();
+    assert!(e.on_book(&TOKEN, &smaller, 2).is_empty());
+    // 25 sold at 0.49: all to the queue ahead; then 15: 5 ahead, 10 to us.
+    assert!(split(e.on_trade(&TOKEN, Side::Sell, p("0.49"), q("25"), 3)).0.is_empty());
+    let (fills, updates) = split(e.on_trade(&TOKEN, Side::Sell, p("0.49"), q("15"), 4));
+    assert_eq!((fills[0].size, updates[0].status), (q("10"), OrderStatus::PartiallyFilled));
+    // A buy-side trade does not touch bids; a sell through 0.49 fills the rest.
+    assert!(e.on_trade(&TOKEN, Side::Buy, p("0.51"), q("100"), 5).is_empty());
+    let (fills, updates) = split(e.on_trade(&TOKEN, Side::Sell, p("0.48"), q("100"), 6));
+    assert_eq!((fills[0].size, updates[0].status), (q("10"), OrderStatus::Filled));
+    assert_eq!(e.open_orders(), 0);
+}

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use polyfleet_core::book::{BookFollower, Followed, OrderBook};
-use polyfleet_core::exec::paper::{ExecEvent, MarketRules, PaperEngine, refusal};
+use polyfleet_core::exec::paper::{ExecEvent, MarketRules, PaperEngine, Print, refusal};
 use polyfleet_core::strategy::Instrument;
 use polyfleet_core::wire::{CtfIntent, MarketEvent, MarketEventBody, OrderIntent};
 use polyfleet_core::{ClientOrderId, ConditionId, TokenId, TokenMap};
@@ -149,6 +149,12 @@ impl Executor for PaperExecutor {
                 let changed = matches!(ev.body, MarketEventBody::Snapshot { .. } | MarketEventBody::Delta(_));
                 if changed && f.is_live() && self.engine.open_orders() > 0 {
                     (self.engine.on_book(&ev.token, f.book(), now_ns), false)
+                } else if let MarketEventBody::Trade { side, price, size, .. } = ev.body
+                    && self.engine.open_orders() > 0
+                {
+                    let complement = polyfleet_core::strategy::complement(&self.instruments, &ev.token);
+                    let print = Print { token: ev.token, complement, side, price, size, ts_ms: ev.venue_ts_ms };
+                    (self.engine.on_print(&print, now_ns), false)
                 } else {
                     (vec![], false)
                 }

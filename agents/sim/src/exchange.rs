@@ -12,7 +12,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use polyfleet_core::book::OrderBook;
-use polyfleet_core::exec::paper::{ExecEvent, MarketRules, PaperEngine};
+use polyfleet_core::exec::paper::{ExecEvent, MarketRules, PaperEngine, Print};
 use polyfleet_core::wire::{Liquidity, Mode, OrderIntent, OrderStatus, TimeInForce};
 use polyfleet_core::{ClientOrderId, ConditionId, Money, Price, Quantity, Side, TokenId};
 use serde_json::{Value, json};
@@ -290,6 +290,18 @@ impl Exchange {
     /// The books of `token` changed: resting orders it crosses fill as makers.
     pub fn on_book(&mut self, token: &TokenId, book: &OrderBook, now_ms: u64) -> Vec<UserEvent> {
         let events = self.engine.on_book(token, book, now_ms * 1_000_000);
+        self.maker_events(events, now_ms)
+    }
+
+    /// The model's flow traded: resting orders it reaches fill as makers, behind the queue ahead
+    /// of them (the paper engine's `on_print`).
+    pub fn on_print(&mut self, p: &Print, now_ms: u64) -> Vec<UserEvent> {
+        let events = self.engine.on_print(p, now_ms * 1_000_000);
+        self.maker_events(events, now_ms)
+    }
+
+    /// The engine's maker fills and updates as the user channel's events.
+    fn maker_events(&mut self, events: Vec<ExecEvent>, now_ms: u64) -> Vec<UserEvent> {
         let mut out = vec![];
         for e in events {
             match e {

@@ -45,10 +45,31 @@ pub struct SimConfig {
     pub step_ms: u64,
     /// Taker fee rate reported on trades, in basis points.
     pub fee_rate_bps: u32,
+    /// The taker flow and the moves of fair prices.
+    pub flow: Flow,
     /// Every market resolves this long after the start (simulated ms): YES wins where its fair
     /// price is at least one half, and in a neg-risk event the outcome with the highest fair
     /// price wins, the others lose. `None`: markets resolve only on command ([`Simulator::resolve`]).
     pub resolve_after_ms: Option<u64>,
+}
+
+/// How the model's markets move and trade, per step of one market.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flow {
+    /// Percent of steps that are a taker trade against the top of the book.
+    pub trade_pct: u32,
+    /// Percent of steps that move the fair price one tick (with no trade: the quotes move).
+    pub move_pct: u32,
+    /// Percent of trades that are informed: the taker knows the next move, trades its way, and
+    /// the fair price then moves one tick that way (the rest are uninformed: a coin decides
+    /// their side and nothing follows them).
+    pub informed_pct: u32,
+}
+
+impl Default for Flow {
+    fn default() -> Self {
+        Flow { trade_pct: 8, move_pct: 32, informed_pct: 0 }
+    }
 }
 
 impl Default for SimConfig {
@@ -62,6 +83,7 @@ impl Default for SimConfig {
             start_ms: 1_767_225_600_000,
             step_ms: 5,
             fee_rate_bps: 0,
+            flow: Flow::default(),
             resolve_after_ms: None,
         }
     }
@@ -122,10 +144,16 @@ pub struct SimFrame {
     pub text: String,
 }
 
+pub use polyfleet_core::exec::paper::Print;
+
+/// Most prints kept for [`Simulator::take_prints`] (older ones are dropped when nobody takes them).
+const MAX_PRINTS: usize = 10_000;
+
 /// The market model.
 #[derive(Debug, Clone)]
 pub struct Simulator {
     cfg: SimConfig,
+    prints: std::collections::VecDeque<Print>,
     rng: Rng,
     markets: Vec<SimMarket>,
     events: Vec<SimEvent>,
@@ -242,7 +270,7 @@ impl Simulator {
                 markets: idx,
             });
         }
-        let mut sim = Simulator { now_ms: cfg.start_ms, cfg, rng, markets, events };
+        let mut sim = Simulator { now_ms: cfg.start_ms, cfg, rng, markets, events, prints: Default::default() };
         for i in 0..sim.markets.len() {
             sim.requote(i);
         }
@@ -291,6 +319,11 @@ impl Simulator {
     /// A market, mutable (declarations set its ids).
     pub(crate) fn market_mut(&mut self, i: usize) -> &mut SimMarket {
         &mut self.markets[i]
+    }
+
+    /// The trades printed since the last call (the exchange fills resting orders from them).
+    pub fn take_prints(&mut self) -> Vec<Print> {
+        self.prints.drain(..).collect()
     }
 
     /// The configuration.
@@ -369,10 +402,18 @@ impl Simulator {
             return out;
         }
         let roll = self.rng.below(100);
-        if roll < 8 {
-            self.trade(i, &mut out);
+        let flow = self.cfg.flow;
+        if roll < u64::from(flow.trade_pct) {
+            // An informed taker knows which way the price goes next (the default flow draws
+            // nothing more, so its histories stay as they were).
+            let informed = flow.informed_pct > 0 && self.rng.below(100) < u64::from(flow.informed_pct);
+            let up = informed.then(|| self.rng.below(2) == 0);
+            self.trade(i, up, &mut out);
+            if let Some(up) = up {
+                self.walk_by(i, up);
+            }
         } else {
-            if roll < 40 {
+            if roll < u64::from(flow.trade_pct + flow.move_pct) {
                 self.walk(i);
             }
             let side = self.rng.index(2);
@@ -395,7 +436,13 @@ impl Simulator {
     }
 
     fn walk(&mut self, i: usize) {
-        let step = if self.rng.below(2) == 0 { -1i64 } else { 1 } * i64::from(self.markets[i].tick.ticks());
+        let up = self.rng.below(2) != 0;
+        self.walk_by(i, up);
+    }
+
+    /// Moves market `i`'s fair price one tick, up or down.
+    fn walk_by(&mut self, i: usize, up: bool) {
+        let step = if up { 1i64 } else { -1 } * i64::from(self.markets[i].tick.ticks());
         let bounded = |f: i64| {
             u32::try_from(f.clamp(i64::from(MILLI * 2), i64::from(Price::SCALE - MILLI * 2))).unwrap_or(MILLI * 2)
         };
@@ -416,8 +463,15 @@ impl Simulator {
         }
     }
 
-    fn trade(&mut self, i: usize, out: &mut Vec<SimFrame>) {
-        let side = if self.rng.below(2) == 0 { Side::Buy } else { Side::Sell };
+    /// A taker trade on market `i`: buying when `up` says the price rises next, selling when it
+    /// falls, a coin's choice when it says nothing (uninformed).
+    fn trade(&mut self, i: usize, up: Option<bool>, out: &mut Vec<SimFrame>) {
+        let side = match up {
+            Some(true) => Side::Buy,
+            Some(false) => Side::Sell,
+            None if self.rng.below(2) == 0 => Side::Buy,
+            None => Side::Sell,
+        };
         let m = &mut self.markets[i];
         let Some(top) = m.yes_book.best(side.taking_side()) else { return };
         let take = (top.size.micros() / 10_000 * (1 + self.rng.below(100)) / 100).max(1) * 10_000;
@@ -438,6 +492,12 @@ impl Simulator {
         // The trade prints on YES but changes both tokens' summaries (last trade price): every
         // subscriber of the market receives it.
         out.push(SimFrame { assets: vec![m.yes, m.no], text: last_trade_frame(m.condition, m.yes, &t, self.now_ms) });
+        let print =
+            Print { token: m.yes, complement: Some(m.no), side, price: t.price, size: t.size, ts_ms: self.now_ms };
+        if self.prints.len() >= MAX_PRINTS {
+            self.prints.pop_front();
+        }
+        self.prints.push_back(print);
     }
 
     /// The ladder the market should show now.

@@ -369,8 +369,13 @@ pub(crate) async fn run_exchange(shared: Arc<Shared>) {
         interval.tick().await;
         let mut events = vec![];
         {
-            let guard = shared.sim.lock().await;
+            let mut guard = shared.sim.lock().await;
             let mut ex = shared.exchange.lock().await;
+            // The flow traded since the last pass, then the books as they stand.
+            let prints = guard.0.model_mut().map(crate::model::Simulator::take_prints).unwrap_or_default();
+            for print in prints {
+                events.extend(ex.on_print(&print, now_ms()));
+            }
             for token in ex.resting_tokens() {
                 if let Some(book) = guard.0.book(&token) {
                     events.extend(ex.on_book(&token, &book, now_ms()));

@@ -38,6 +38,9 @@ pub struct Line {
     pub rejections: BTreeMap<String, u64>,
     /// Orders not finished.
     pub open: HashMap<ClientOrderId, OrderStatus>,
+    /// Orders finished: a late update of one (published after its final one, as a maker fill
+    /// right after the order rested can be) does not open it again.
+    pub done: std::collections::HashSet<ClientOrderId>,
     /// Equity: realized plus what is held, marked as the backtest marks it; set by
     /// [`Board::refresh`], `None` while the risk store cannot be read (unknown, not zero).
     pub pnl: Option<Money>,
@@ -113,7 +116,12 @@ impl Board {
                 Some(m) = orders.next() => if let Ok(u) = decode::<OrderUpdate>(&m.payload) {
                     self.with(|s| {
                         let line = s.lines.entry(u.strategy.clone()).or_default();
-                        if u.status.is_terminal() { line.open.remove(&u.client_order_id); } else { line.open.insert(u.client_order_id, u.status); }
+                        if u.status.is_terminal() {
+                            line.open.remove(&u.client_order_id);
+                            line.done.insert(u.client_order_id);
+                        } else if !line.done.contains(&u.client_order_id) {
+                            line.open.insert(u.client_order_id, u.status);
+                        }
                     });
                 },
                 Some(m) = fills.next() => if let Ok(f) = decode::<Fill>(&m.payload) {

@@ -54,13 +54,15 @@ pub(crate) async fn run(args: &UpArgs, mut p: Prepared, stop: tokio_watch::Recei
     let store = MemoryRiskStore::new();
     p.seed(&bus, &store).await?;
     let (shutdown_tx, shutdown) = tokio_watch::channel(false);
+    // The strategies stop on their own signal first (then the last cancels go out).
+    let (strategies_stop, strategies_shutdown) = tokio_watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     let mut parts = vec![];
     for s in &p.strategies {
         // One registry per strategy agent: its metrics carry its name.
         let m = OrderPathMetrics::new(&format!("polyfleet_strategy_{}", metric_name(&s.name)));
         parts.push(m.clone());
-        tasks.spawn(strategy_agent::run(bus.clone(), s.clone(), m, shutdown.clone()));
+        tasks.spawn(strategy_agent::run(bus.clone(), s.clone(), m, strategies_shutdown.clone()));
     }
     let risk_metrics = OrderPathMetrics::new("polyfleet_risk");
     parts.push(risk_metrics.clone());
@@ -127,6 +129,7 @@ pub(crate) async fn run(args: &UpArgs, mut p: Prepared, stop: tokio_watch::Recei
         metrics: format!("http://{addr}/metrics"),
         feed: feed_stats,
         procs: None,
+        strategies_stop: Some(strategies_stop),
     };
     let log = supervise(args, &p, &bus, &store, &board, &mut header, stop).await;
     let _ = shutdown_tx.send(true);

@@ -197,6 +197,8 @@ pub(crate) struct Header {
     pub feed: std::sync::Arc<FeedStats>,
     /// The processes under supervision (processes runtime).
     pub procs: Option<supervisor::Supervisor>,
+    /// Stops the strategy agents (in-process runtime).
+    pub strategies_stop: Option<tokio_watch::Sender<bool>>,
 }
 
 /// The supervisor's loop, whatever the runtime: refreshes the summary every second and watches
@@ -268,7 +270,15 @@ pub(crate) async fn supervise<B: Bus, S: RiskStore>(
             print!("{text}");
         }
     }
-    println!("stopping: cancelling open orders");
+    // The strategies stop first, so none places an order after the cancels.
+    println!("stopping: strategies, then cancelling open orders");
+    if let Some(tx) = &header.strategies_stop {
+        let _ = tx.send(true);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    if let Some(procs) = header.procs.as_mut() {
+        procs.stop_named("strategy-").await;
+    }
     cancel_all(bus, &p.strategies).await;
     let deadline = Instant::now() + Duration::from_secs(3);
     while Instant::now() < deadline && board.lines().values().any(|l| !l.open.is_empty()) {

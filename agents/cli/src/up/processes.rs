@@ -175,6 +175,7 @@ pub(crate) async fn run(args: &UpArgs, p: Prepared, stop: tokio_watch::Receiver<
         metrics: format!("http://127.0.0.1:<port>/metrics of {}", endpoints.join(", ")),
         feed: Arc::new(FeedStats::default()),
         procs: Some(procs),
+        strategies_stop: None,
     };
     let log = supervise(args, &p, &bus, &store, &board, &mut header, stop).await;
     let mut procs = header.procs.take().context("the supervisor")?;

@@ -311,26 +311,38 @@ impl Supervisor {
         for infrastructure in [false, true] {
             let group: Vec<usize> =
                 (0..self.procs.len()).filter(|&i| self.procs[i].spec.infrastructure == infrastructure).collect();
-            for &i in &group {
-                if let State::Running { child, .. } = &self.procs[i].state {
-                    terminate(child);
-                }
+            self.stop_group(&group).await;
+        }
+    }
+
+    /// Stops the processes whose names start with `prefix` (the strategies, before the last
+    /// cancels, so none places an order after them); they are not restarted.
+    pub async fn stop_named(&mut self, prefix: &str) {
+        let group: Vec<usize> =
+            (0..self.procs.len()).filter(|&i| self.procs[i].spec.name.starts_with(prefix)).collect();
+        self.stop_group(&group).await;
+    }
+
+    async fn stop_group(&mut self, group: &[usize]) {
+        for &i in group {
+            if let State::Running { child, .. } = &self.procs[i].state {
+                terminate(child);
             }
-            let deadline = Instant::now() + Duration::from_secs(5);
-            for &i in &group {
-                let p = &mut self.procs[i];
-                if let State::Running { child, .. } = &mut p.state {
-                    while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                    if matches!(child.try_wait(), Ok(None)) {
-                        eprintln!("{} did not stop within 5 s of SIGTERM: killing it", p.spec.name);
-                        let _ = child.kill();
-                    }
-                    let _ = child.wait();
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for &i in group {
+            let p = &mut self.procs[i];
+            if let State::Running { child, .. } = &mut p.state {
+                while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
-                p.state = State::Stopped;
+                if matches!(child.try_wait(), Ok(None)) {
+                    eprintln!("{} did not stop within 5 s of SIGTERM: killing it", p.spec.name);
+                    let _ = child.kill();
+                }
+                let _ = child.wait();
             }
+            p.state = State::Stopped;
         }
     }
 }

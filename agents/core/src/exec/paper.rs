@@ -8,6 +8,14 @@
 //! Liquidity this engine took stays taken until the venue's book shows that level changed, so
 //! two orders cannot both fill against the same resting size. Every client order id is executed
 //! at most once: a redelivered order produces nothing.
+//!
+//! Resting orders fill as makers in two ways: when the book crosses them (the other side moved
+//! through their price), and when the venue's flow trades through them, with a queue-position
+//! model: an order joins the back of its level (the size resting there when it arrived is ahead
+//! of it; none when it improved the best price); a trade at its price consumes the queue ahead
+//! first and fills it only with what is left; a trade beyond its price went through the whole
+//! level and fills it up to the trade's size; the queue ahead shrinks when the level does
+//! (orders ahead cancelled), never grows.
 
 use std::collections::{HashMap, HashSet};
 
@@ -41,6 +49,10 @@ pub enum ExecEvent {
 struct Working {
     intent: OrderIntent,
     filled: Quantity,
+    /// Size resting ahead of the order at its price.
+    ahead: Quantity,
+    /// Arrival order.
+    arrival: u64,
 }
 
 /// Size this engine took from a level, and the level's size on the book when it did.
@@ -52,6 +64,24 @@ struct Taken {
     taken: Quantity,
 }
 
+/// A trade the venue printed on `token`: the taker's side, price, size and venue time (ms), with
+/// the other token of its binary market when known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Print {
+    /// The token it printed on.
+    pub token: TokenId,
+    /// The other token of its market.
+    pub complement: Option<TokenId>,
+    /// Taker side.
+    pub side: Side,
+    /// Price.
+    pub price: Price,
+    /// Size.
+    pub size: Quantity,
+    /// Venue time, ms.
+    pub ts_ms: u64,
+}
+
 /// Step of a venue size: hundredths of a share.
 const SIZE_STEP: u64 = 10_000;
 
@@ -61,6 +91,10 @@ pub struct PaperEngine {
     resting: HashMap<ClientOrderId, Working>,
     seen: HashSet<ClientOrderId>,
     taken: TokenMap<Vec<Taken>>,
+    arrivals: u64,
+    /// The last prints applied (token, venue ms, price, size), to recognise the same match
+    /// printed again on the complement token.
+    prints: std::collections::VecDeque<(TokenId, u64, Price, Quantity)>,
 }
 
 impl PaperEngine {
@@ -140,12 +174,16 @@ impl PaperEngine {
         let working_left = if rests { remaining } else { Quantity::ZERO };
         out.push(update(intent, status, filled, working_left, reason, now_ns));
         if rests && !remaining.is_zero() {
-            self.resting.insert(intent.client_order_id, Working { intent: intent.clone(), filled });
+            let ahead = level_size(book, intent.side.resting_side(), intent.price);
+            self.arrivals += 1;
+            let arrival = self.arrivals;
+            self.resting.insert(intent.client_order_id, Working { intent: intent.clone(), filled, ahead, arrival });
         }
         out
     }
 
-    /// The book of `token` changed: resting orders it now crosses fill, as makers at their price.
+    /// The book of `token` changed: resting orders it now crosses fill, as makers at their price;
+    /// the queue ahead of the others shrinks with their level.
     pub fn on_book(&mut self, token: &TokenId, book: &OrderBook, now_ns: u64) -> Vec<ExecEvent> {
         self.forget_changed_levels(token, book);
         let mut ids: Vec<ClientOrderId> =
@@ -154,6 +192,7 @@ impl PaperEngine {
         let mut out = vec![];
         for id in ids {
             let Some(mut w) = self.resting.remove(&id) else { continue };
+            w.ahead = w.ahead.min(level_size(book, w.intent.side.resting_side(), w.intent.price));
             let want = w.intent.size.saturating_sub(w.filled);
             let available: u64 =
                 self.available(token, book, w.intent.side, w.intent.price).iter().map(|(_, q)| q.micros()).sum();
@@ -179,6 +218,88 @@ impl PaperEngine {
             if w.filled < w.intent.size {
                 self.resting.insert(id, w);
             }
+        }
+        out
+    }
+
+    /// The venue printed a trade on `token`: `taker` side, at `price`, of `size`. Resting orders
+    /// on the side it hit, at or behind its price, fill as makers in price then arrival order
+    /// (the queue model above), at most the trade's size in all.
+    pub fn on_trade(
+        &mut self,
+        token: &TokenId,
+        taker: Side,
+        price: Price,
+        size: Quantity,
+        now_ns: u64,
+    ) -> Vec<ExecEvent> {
+        let maker = taker.opposite();
+        let reached = |p: Price| match maker {
+            Side::Sell => p <= price,
+            Side::Buy => p >= price,
+        };
+        let mut ids: Vec<(Price, u64, ClientOrderId)> = self
+            .resting
+            .iter()
+            .filter(|(_, w)| w.intent.token == *token && w.intent.side == maker && reached(w.intent.price))
+            .map(|(id, w)| (w.intent.price, w.arrival, *id))
+            .collect();
+        // Best price first (lowest ask, highest bid), then arrival.
+        ids.sort_by(|a, b| match maker {
+            Side::Sell => (a.0, a.1).cmp(&(b.0, b.1)),
+            Side::Buy => b.0.cmp(&a.0).then(a.1.cmp(&b.1)),
+        });
+        let mut left = size;
+        let mut out = vec![];
+        for (_, _, id) in ids {
+            if left.is_zero() {
+                break;
+            }
+            let Some(mut w) = self.resting.remove(&id) else { continue };
+            if w.intent.price == price {
+                // At its level: those ahead trade first.
+                let used = w.ahead.min(left);
+                w.ahead = w.ahead.saturating_sub(used);
+                left = left.saturating_sub(used);
+            } else {
+                // The trade went through its level: nothing there is ahead any more.
+                w.ahead = Quantity::ZERO;
+            }
+            let want = w.intent.size.saturating_sub(w.filled);
+            let take = want.min(left).round_down_to(SIZE_STEP);
+            if !take.is_zero() {
+                out.push(fill(&w.intent, w.filled, w.intent.price, take, Money::ZERO, Liquidity::Maker, now_ns));
+                w.filled = w.filled.saturating_add(take);
+                left = left.saturating_sub(take);
+                let remaining = w.intent.size.saturating_sub(w.filled);
+                let status = if remaining.is_zero() { OrderStatus::Filled } else { OrderStatus::PartiallyFilled };
+                out.push(update(&w.intent, status, w.filled, remaining, None, now_ns));
+            }
+            if w.filled < w.intent.size {
+                self.resting.insert(id, w);
+            }
+        }
+        out
+    }
+
+    /// A trade the venue printed ([`Print`]): it fills resting orders of its token
+    /// ([`PaperEngine::on_trade`]) and, mirrored, of its complement (a taker buying YES at p
+    /// meets NO bids at 1 − p in the venue's one book). The same match printed on both tokens
+    /// (same time and size, complementary prices) is applied once.
+    pub fn on_print(&mut self, print: &Print, now_ns: u64) -> Vec<ExecEvent> {
+        let Print { token, complement, side: taker, price, size, ts_ms } = *print;
+        let token = &token;
+        let echo = complement.is_some_and(|c| self.prints.iter().any(|p| *p == (c, ts_ms, price.complement(), size)));
+        if echo {
+            return vec![];
+        }
+        self.prints.push_back((*token, ts_ms, price, size));
+        if self.prints.len() > 64 {
+            self.prints.pop_front();
+        }
+        let mut out = self.on_trade(token, taker, price, size, now_ns);
+        if let Some(c) = complement {
+            out.extend(self.on_trade(&c, taker.opposite(), price.complement(), size, now_ns));
         }
         out
     }
@@ -271,6 +392,11 @@ fn fill(
         mode: intent.mode,
         ts_ns: now_ns,
     })
+}
+
+/// The size resting on `side` of `book` at `price` (zero when no level there).
+fn level_size(book: &OrderBook, side: BookSide, price: Price) -> Quantity {
+    book.levels(side).find(|l| l.price == price).map_or(Quantity::ZERO, |l| l.size)
 }
 
 /// The update refusing `intent` before it reaches a book (nothing filled, nothing left).

@@ -463,6 +463,9 @@ impl MarketMaker {
         if s.resolved.is_some() {
             return;
         }
+        // Merging beats selling (a set is worth 1 USDC for sure): sales offering these shares
+        // are replaced at the next requote; one that fills first makes the merge fail, and the
+        // shares count again when the failure is reported.
         let (yes, no) = (s.held(&s.m.yes.token), s.held(&s.m.no.token));
         let size = yes.min(no).round_down_to(10_000);
         if size < s.m.yes.min_size.max(Quantity::from_micros(1_000_000)) {
@@ -557,11 +560,16 @@ impl Strategy for MarketMaker {
     }
 
     fn on_order(&mut self, update: &OrderUpdate, books: &BookSet, ctx: &mut Ctx<'_>) {
-        let done = matches!(
-            update.status,
-            OrderStatus::Filled | OrderStatus::Cancelled | OrderStatus::Expired | OrderStatus::Rejected
-        );
-        if done && let Some(i) = self.forget(&update.client_order_id) {
+        if !update.status.is_terminal() {
+            // A cancel that reached the venue before its order did found nothing: the order rests
+            // now, so it is cancelled again.
+            let id = update.client_order_id;
+            if self.markets.iter().any(|s| s.cancelling.iter().any(|w| w.id == id)) {
+                ctx.cancel(id, "cancelled before it rested");
+            }
+            return;
+        }
+        if let Some(i) = self.forget(&update.client_order_id) {
             // A filled quote is replaced at once; others at the next requote.
             let force = update.status == OrderStatus::Filled;
             self.requote(i, books, ctx, force);

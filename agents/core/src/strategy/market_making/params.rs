@@ -19,7 +19,9 @@ pub struct Band {
 }
 
 /// Parameters of [`super::MarketMaker`]. Sizes in micro-shares, prices in the book's units,
-/// spreads in basis points of the 1 USDC a share pays at most (100 = one cent).
+/// spreads in basis points of the 1 USDC a share pays at most (100 = one cent). In JSON (the KV
+/// document, sweep keys) each field has the CRD's name, but γ and κ are `gammaMicros` and
+/// `kappaMicros` (millionths, not decimal strings).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MmParams {
@@ -54,10 +56,13 @@ pub struct MmParams {
     /// ... or it is older than this (ms).
     pub max_order_age_ms: u64,
     /// Quoting stops this long before the market's end date (s).
+    #[serde(rename = "stopBeforeEndSeconds")]
     pub stop_before_end_s: u64,
     /// The inventory limit shrinks linearly over the last this-many seconds before the end.
+    #[serde(rename = "inventoryRampSeconds")]
     pub inventory_ramp_s: u64,
     /// Half-life of the volatility and arrival estimators (s).
+    #[serde(rename = "estimatorHalfLifeSeconds")]
     pub estimator_half_life_s: u64,
     /// Quotes are pulled when the average 30-second markout of our fills falls below minus this
     /// (bps of 1 USDC) over at least five fills: toxic flow.
@@ -65,6 +70,7 @@ pub struct MmParams {
     /// How long a toxic-flow alarm keeps quotes pulled (ms).
     pub toxic_pause_ms: u64,
     /// Quotes are GTD with this life (s; the venue adds its 60-second minimum); `None`: GTC.
+    #[serde(rename = "quoteTtlSeconds")]
     pub quote_ttl_s: Option<u64>,
     /// Never quote outside this band.
     pub price_band: Option<Band>,
