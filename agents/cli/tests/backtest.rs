@@ -33,10 +33,14 @@ fn generate(dir: &Path, frames: u32) -> PathBuf {
 }
 
 fn backtest(rec: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    backtest_of(&examples(), rec, out, extra)
+}
+
+fn backtest_of(resources: &Path, rec: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
     bin()
         .arg("backtest")
         .arg("-f")
-        .arg(examples())
+        .arg(resources)
         .arg("--recording")
         .arg(rec)
         .arg("--out")
@@ -117,7 +121,17 @@ fn sweeps_rank_their_runs_and_typos_are_refused() {
     let rec = generate(&dir, 8_000);
     let out = dir.join("s");
     let sweeps = ["--sweep", "minEdgeBps=50,9000", "--sweep", "legTimeoutMs=500,2000", "--workers", "2"];
-    let o = backtest(&rec, &out, &sweeps);
+    // The arbitrage strategy alone (the market maker's fills would count in every run).
+    let resources = dir.join("resources");
+    std::fs::create_dir_all(&resources).unwrap();
+    for e in std::fs::read_dir(examples()).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if p.is_file() && name != "strategy-market-making.yaml" && name != "kustomization.yaml" {
+            std::fs::copy(&p, resources.join(&name)).unwrap();
+        }
+    }
+    let o = backtest_of(&resources, &rec, &out, &sweeps);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let sweep: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("sweep.json")).unwrap()).unwrap();
     // Backtest legs execute on the book of the event that sent them: none is ever left open, so
