@@ -208,12 +208,7 @@ impl PaperEngine {
                     self.record_taken(token, w.intent.side.taking_side(), level, book, t);
                     left = left.saturating_sub(t);
                 }
-                let price = w.intent.price;
-                out.push(fill(&w.intent, w.filled, price, take, Money::ZERO, Liquidity::Maker, now_ns));
-                w.filled = w.filled.saturating_add(take);
-                let remaining = w.intent.size.saturating_sub(w.filled);
-                let status = if remaining.is_zero() { OrderStatus::Filled } else { OrderStatus::PartiallyFilled };
-                out.push(update(&w.intent, status, w.filled, remaining, None, now_ns));
+                maker_fill(&mut w, take, now_ns, &mut out);
             }
             if w.filled < w.intent.size {
                 self.resting.insert(id, w);
@@ -268,12 +263,8 @@ impl PaperEngine {
             let want = w.intent.size.saturating_sub(w.filled);
             let take = want.min(left).round_down_to(SIZE_STEP);
             if !take.is_zero() {
-                out.push(fill(&w.intent, w.filled, w.intent.price, take, Money::ZERO, Liquidity::Maker, now_ns));
-                w.filled = w.filled.saturating_add(take);
+                maker_fill(&mut w, take, now_ns, &mut out);
                 left = left.saturating_sub(take);
-                let remaining = w.intent.size.saturating_sub(w.filled);
-                let status = if remaining.is_zero() { OrderStatus::Filled } else { OrderStatus::PartiallyFilled };
-                out.push(update(&w.intent, status, w.filled, remaining, None, now_ns));
             }
             if w.filled < w.intent.size {
                 self.resting.insert(id, w);
@@ -392,6 +383,15 @@ fn fill(
         mode: intent.mode,
         ts_ns: now_ns,
     })
+}
+
+/// `take` of resting order `w` filled as a maker at its price: the fill and the order's update.
+fn maker_fill(w: &mut Working, take: Quantity, now_ns: u64, out: &mut Vec<ExecEvent>) {
+    out.push(fill(&w.intent, w.filled, w.intent.price, take, Money::ZERO, Liquidity::Maker, now_ns));
+    w.filled = w.filled.saturating_add(take);
+    let remaining = w.intent.size.saturating_sub(w.filled);
+    let status = if remaining.is_zero() { OrderStatus::Filled } else { OrderStatus::PartiallyFilled };
+    out.push(update(&w.intent, status, w.filled, remaining, None, now_ns));
 }
 
 /// The size resting on `side` of `book` at `price` (zero when no level there).

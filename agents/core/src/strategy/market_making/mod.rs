@@ -148,6 +148,15 @@ impl MarketState {
     }
 }
 
+/// The tokens a merge or redemption takes, and how many of each.
+fn shares_out(op: &CtfOp) -> (Vec<TokenId>, Quantity) {
+    match op {
+        CtfOp::Merge { tokens, size, .. } => (tokens.to_vec(), *size),
+        CtfOp::Redeem { token, size, .. } => (vec![*token], *size),
+        _ => (vec![], Quantity::ZERO),
+    }
+}
+
 /// Millionths as the model's number (exact below 2^53).
 fn from_micros(m: u64) -> f64 {
     m as f64 / 1e6
@@ -478,11 +487,7 @@ impl MarketMaker {
 
     fn ctf_op(&mut self, i: usize, op: CtfOp, ctx: &mut Ctx<'_>) {
         let s = &mut self.markets[i];
-        let (tokens, size): (Vec<TokenId>, Quantity) = match &op {
-            CtfOp::Merge { tokens, size, .. } => (tokens.to_vec(), *size),
-            CtfOp::Redeem { token, size, .. } => (vec![*token], *size),
-            _ => (vec![], Quantity::ZERO),
-        };
+        let (tokens, size) = shares_out(&op);
         for t in tokens {
             let o = s.outgoing.entry(t).or_insert(Quantity::ZERO);
             *o = o.saturating_add(size);
@@ -597,11 +602,7 @@ impl Strategy for MarketMaker {
     fn on_ctf(&mut self, report: &CtfReport, _books: &BookSet, _ctx: &mut Ctx<'_>) {
         let Some((i, op)) = self.ctf.remove(&report.id) else { return };
         let s = &mut self.markets[i];
-        let (tokens, size): (Vec<TokenId>, Quantity) = match &op {
-            CtfOp::Merge { tokens, size, .. } => (tokens.to_vec(), *size),
-            CtfOp::Redeem { token, size, .. } => (vec![*token], *size),
-            _ => (vec![], Quantity::ZERO),
-        };
+        let (tokens, size) = shares_out(&op);
         for t in tokens {
             if let Some(o) = s.outgoing.get_mut(&t) {
                 *o = o.saturating_sub(size);
