@@ -246,6 +246,7 @@ impl Engine {
             c.fees = s.ledger.fees();
             c.positions = s.ledger.positions().into_iter().filter(|(_, p)| !p.size.is_zero()).count() as u64;
             c.cash = s.ledger.cash();
+            c.rule_events = s.runner.counters().into_iter().map(|(k, n)| (k.to_string(), n)).collect();
         }
         self.journal
     }

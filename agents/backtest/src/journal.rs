@@ -73,6 +73,9 @@ pub struct StrategyCounters {
     pub cash: Money,
     /// Equity at the last sample.
     pub equity: Money,
+    /// The strategy's own rule counts by kind at the end (`Strategy::counters`: the market maker's
+    /// quotes placed and replaced, pulls by reason, merges, ...).
+    pub rule_events: BTreeMap<String, u64>,
 }
 
 /// The run's record.

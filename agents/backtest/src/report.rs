@@ -84,6 +84,9 @@ pub struct StrategyLine {
     /// limits more than the strategy, and says so.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub risk_bound: Option<String>,
+    /// The strategy's own rule counts by kind (quotes placed, pulls by reason, merges, ...).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub rule_events: std::collections::BTreeMap<String, u64>,
 }
 
 /// Says so when risk refused more orders than it approved.
@@ -127,6 +130,7 @@ impl From<&StrategyCounters> for StrategyLine {
             capital_returned_usdc: c.lifecycle.capital_returned.to_string(),
             cash_usdc: c.cash.to_string(),
             risk_bound: risk_bound(c.signals, c.approved, &c.rejections),
+            rule_events: c.rule_events.clone(),
         }
     }
 }
