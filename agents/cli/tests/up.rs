@@ -59,6 +59,10 @@ async fn edit_and_stop(
     edit(dir, "minEdgeBps: -3", "minEdgeBps: 75");
     edit_file(dir, "strategy-market-making.yaml", "levels: 2", "levels: 3");
     tokio::time::sleep(Duration::from_millis(3500)).await;
+    // The market maker's policy halts: its quotes are pulled, new ones refused.
+    edit_file(dir, "riskpolicy-market-making.yaml", "killSwitch: \"off\"", "killSwitch: halt");
+    let halted_ns = polyfleet_agent::time::now_ns();
+    tokio::time::sleep(Duration::from_millis(4000)).await;
     let _ = stop.send(true);
     let outcome = tokio::time::timeout(Duration::from_secs(30), fleet).await.unwrap().unwrap().unwrap();
     let log = outcome.log.join("\n");
@@ -72,6 +76,12 @@ async fn edit_and_stop(
     let mm = &outcome.fills.iter().find(|(n, _)| n == "fed-mm").unwrap().1;
     let maker = mm.iter().filter(|f| f.liquidity == polyfleet_core::wire::Liquidity::Maker).count();
     assert!(maker > 0, "maker fills of the market maker's quotes: {} fills", mm.len());
+    // Halted: refused from then on, and nothing of its rested on the book (no fill 2 s after the
+    // edit, the time the directory watcher and the execution agent's mode check take).
+    let refused = &outcome.rejections.iter().find(|(n, _)| n == "fed-mm").unwrap().1;
+    assert!(refused.get("kill_switch").copied().unwrap_or(0) > 0, "{refused:?} {log}");
+    let late: Vec<_> = mm.iter().filter(|f| f.ts_ns > halted_ns + 2_000_000_000).collect();
+    assert!(late.is_empty(), "fills after the halt: {late:?}");
     assert_eq!(outcome.open_orders, 0, "stopping cancels what is open");
 }
 

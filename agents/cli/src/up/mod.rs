@@ -91,6 +91,8 @@ pub struct Outcome {
     /// Merges, splits, redemptions and settlements per strategy (`None` when the risk store
     /// could not be read).
     pub lifecycle: Vec<(String, Option<polyfleet_core::accounting::lifecycle::LifecycleTotals>)>,
+    /// Risk rejections by reason, per strategy.
+    pub rejections: Vec<(String, std::collections::BTreeMap<String, u64>)>,
     /// Orders still open after the cancels.
     pub open_orders: usize,
     /// What the directory watcher and the supervisor reported (parameter changes and their
@@ -227,7 +229,7 @@ pub(crate) async fn supervise<B: Bus, S: RiskStore>(
         if args.duration.is_some_and(|d| started.elapsed() >= d) || header.feed.done.load(Ordering::Relaxed) {
             break;
         }
-        let mut lines = watcher.poll(bus, &p.catalog).await;
+        let mut lines = watcher.poll(bus, store, &p.catalog).await;
         lines.extend(notices.poll(bus, store).await);
         if let Some(procs) = header.procs.as_mut() {
             let t = started.elapsed().as_secs();
@@ -318,6 +320,7 @@ pub(crate) fn finish(board: &Board, log: Vec<String>, restarts: Vec<(String, u32
         strategies: lines.iter().map(|(n, l)| (n.clone(), l.fills, l.pnl)).collect(),
         fills: lines.iter().map(|(n, l)| (n.clone(), l.trades.clone())).collect(),
         lifecycle: lines.iter().map(|(n, l)| (n.clone(), l.lifecycle)).collect(),
+        rejections: lines.iter().map(|(n, l)| (n.clone(), l.rejections.clone())).collect(),
         open_orders: lines.values().map(|l| l.open.len()).sum(),
         log,
         restarts,

@@ -3,8 +3,10 @@
 //! hands each Strategy whose parameters changed its new parameter document on the KV bucket,
 //! exactly as the operator does in a cluster; the strategy agent applies it live and acknowledges
 //! it. Invalid edits are reported and change nothing: parameters out of the strategy's bounds are
-//! refused by the planner, as the operator refuses them (the agent would refuse them too).
-//! Other changes (new markets, strategies, limits) apply at the next start.
+//! refused by the planner, as the operator refuses them (the agent would refuse them too). A
+//! RiskPolicy's changed limits (its mode included: a kill switch) are written to the risk store at
+//! once, as the operator writes them. Other changes (new markets, strategies) apply at the next
+//! start.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -12,8 +14,10 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use polyfleet_core::config::{ParamsAck, ParamsDoc, StrategyParams};
+use polyfleet_core::risk::RiskLimits;
 use polyfleet_core::wire::subjects;
 use polyfleet_io::bus::Bus;
+use polyfleet_io::risk_store::{PolicyKey, RiskStore};
 use polyfleet_operator::local::{LocalPlan, Resources, plan, resolve};
 use polyfleet_operator::settings::FleetSettings;
 use polyfleet_polymarket::data::catalog::Catalog;
@@ -31,6 +35,8 @@ pub struct Watcher {
     namespace: String,
     stamp: Vec<(PathBuf, Option<SystemTime>)>,
     strategies: HashMap<String, Current>,
+    /// Each policy's limits in force: (namespace, name) -> limits.
+    limits: HashMap<(String, String), RiskLimits>,
 }
 
 fn stamp(dir: &Path) -> Vec<(PathBuf, Option<SystemTime>)> {
@@ -67,11 +73,12 @@ impl Watcher {
                 (p.config.name.clone(), c)
             })
             .collect();
-        Watcher { dir: dir.to_path_buf(), namespace: namespace.to_string(), stamp: stamp(dir), strategies }
+        let limits = plan.limits.iter().map(|(ns, name, l)| ((ns.clone(), name.clone()), l.clone())).collect();
+        Watcher { dir: dir.to_path_buf(), namespace: namespace.to_string(), stamp: stamp(dir), strategies, limits }
     }
 
     /// Checks the directory and the acknowledgements; what happened, for the user.
-    pub async fn poll<B: Bus>(&mut self, bus: &B, catalog: &Catalog) -> Vec<String> {
+    pub async fn poll<B: Bus, S: RiskStore>(&mut self, bus: &B, store: &S, catalog: &Catalog) -> Vec<String> {
         let mut log = vec![];
         for (name, c) in self.strategies.iter_mut().filter(|(_, c)| c.awaiting_ack) {
             let key = subjects::params_ack_key(&c.namespace, name);
@@ -133,9 +140,23 @@ impl Watcher {
                 Err(e) => log.push(format!("{}: parameters not sent: {e}", p.config.name)),
             }
         }
+        for (ns, name, limits) in &planned.limits {
+            let key = (ns.clone(), name.clone());
+            match self.limits.get(&key) {
+                Some(l) if l == limits => {}
+                Some(_) => match store.set_limits(&PolicyKey::new(ns, name), limits).await {
+                    Ok(()) => {
+                        self.limits.insert(key, limits.clone());
+                        log.push(format!("RiskPolicy {name}: limits applied live (mode {:?})", limits.mode));
+                    }
+                    Err(e) => log.push(format!("RiskPolicy {name}: limits not written: {e}")),
+                },
+                None => other = true,
+            }
+        }
         let known_refused = planned.refused.iter().filter(|(n, _)| self.strategies.contains_key(n)).count();
         if other || planned.strategies.len() + known_refused != self.strategies.len() {
-            log.push("changes other than Strategy parameters apply at the next start".into());
+            log.push("changes other than Strategy parameters and RiskPolicy limits apply at the next start".into());
         }
         log
     }
