@@ -254,16 +254,17 @@ impl MarketMaker {
     /// Cancels every order of market `i`.
     fn pull(&mut self, i: usize, why: Pull, ctx: &mut Ctx<'_>) {
         let s = &mut self.markets[i];
-        let mut any = false;
+        let mut cancelled = 0;
         for slot in &mut s.slots {
             if let Some(w) = slot.take() {
                 ctx.cancel(w.id, "quotes pulled");
                 s.cancelling.push(w);
-                any = true;
+                cancelled += 1;
             }
         }
-        if any {
-            self.counts.cancelled += 1;
+        if cancelled > 0 {
+            // Quotes cancelled count one by one, as a requote counts them; the pull once.
+            self.counts.cancelled += cancelled;
             match why {
                 Pull::NotLive => self.counts.pulls_not_live += 1,
                 Pull::Resolved => self.counts.pulls_resolved += 1,
@@ -535,7 +536,7 @@ impl Strategy for MarketMaker {
         self.requote(i, books, ctx, false);
     }
 
-    fn on_event(&mut self, event: &MarketEvent, books: &BookSet, ctx: &mut Ctx<'_>) {
+    fn on_event(&mut self, event: &MarketEvent, _books: &BookSet, ctx: &mut Ctx<'_>) {
         let Some(i) = self.market_of(&event.token) else { return };
         match &event.body {
             MarketEventBody::Trade { side, price, .. } if event.token == self.markets[i].m.yes.token => {
@@ -555,7 +556,6 @@ impl Strategy for MarketMaker {
             }
             _ => {}
         }
-        let _ = books;
     }
 
     fn on_decision(&mut self, decision: &RiskDecision, _books: &BookSet, _ctx: &mut Ctx<'_>) {
