@@ -467,6 +467,12 @@ mod tests {
         assert!(s.poll(t).is_empty());
         assert!(s.status(t)[0].contains("reachable (given by URL)"), "{:?}", s.status(t));
         drop(listener);
+        // Hold the port with a bound socket that does not listen: nothing else can listen on it
+        // meanwhile, and the probe's own connection cannot take it as its source port (a loopback
+        // self-connect would look like a server).
+        let hold = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        hold.set_reuse_address(true).unwrap();
+        hold.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into()).unwrap();
         assert_eq!(s.poll(t), vec!["redis (given by URL) is unreachable".to_string()]);
         assert!(s.status(t + Duration::from_secs(2))[0].contains("UNREACHABLE for 2.0 s"), "{:?}", s.status(t));
         let _ = std::fs::remove_dir_all(&d);
