@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod market;
 pub mod notifications;
 pub mod refs;
+pub mod rewards;
 pub mod risk_policy;
 pub mod strategy;
 pub mod validate;

@@ -208,6 +208,12 @@ pub struct MarketStatus {
     /// The venue's taker base fee in basis points (0 when fees are off), as the CLOB reports it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fee_rate_bps: Option<i32>,
+    /// The makers' share of taker fees paid back as rebates, basis points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maker_rebate_bps: Option<i32>,
+    /// The market's liquidity-reward program, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewards: Option<crate::rewards::RewardProgram>,
     /// Resolved tokens with a throttled top of book.
     #[serde(default)]
     pub tokens: Vec<TokenStatus>,

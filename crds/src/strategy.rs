@@ -180,9 +180,9 @@ fn default_cooldown_ms() -> i32 {
 }
 
 /// A price strictly between 0 and 1 with at most 4 decimals, as a string, e.g. "0.05".
-const PRICE_PATTERN: &str = r"^0?\.[0-9]{0,3}[1-9]0{0,2}$";
+pub(crate) const PRICE_PATTERN: &str = r"^0?\.[0-9]{0,3}[1-9]0{0,2}$";
 /// A non-negative decimal with at most 6 decimals, as a string, e.g. "0.1".
-const DECIMAL_PATTERN: &str = r"^[0-9]{1,6}(\.[0-9]{1,6})?$";
+pub(crate) const DECIMAL_PATTERN: &str = r"^[0-9]{1,6}(\.[0-9]{1,6})?$";
 
 /// Market making on binary markets: GLFT quotes for prices in (0, 1) with inventory bounds, from
 /// estimators of volatility and order arrivals that never hold quoting back, markout feedback and

@@ -288,6 +288,19 @@ pub struct SimulatorSettings {
     #[serde(default)]
     #[schemars(range(min = 0, max = 100))]
     pub informed_percent: i32,
+    /// Taker fee rate of the simulated markets, basis points (the V2 formula
+    /// `C·rate·p(1−p)`; 0: no fees).
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 1000))]
+    pub fee_rate_bps: i32,
+    /// The makers' share of the taker fees, paid as rebates, basis points (the venue pays 2000
+    /// in crypto, 2500 elsewhere).
+    #[serde(default = "default_rebate_bps")]
+    #[schemars(range(min = 0, max = 10000))]
+    pub maker_rebate_bps: i32,
+    /// A liquidity-reward program on every simulated market.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewards: Option<crate::rewards::RewardProgram>,
 }
 
 impl Default for SimulatorSettings {
@@ -301,8 +314,15 @@ impl Default for SimulatorSettings {
             trade_percent: default_trade_percent(),
             move_percent: default_move_percent(),
             informed_percent: 0,
+            fee_rate_bps: 0,
+            maker_rebate_bps: default_rebate_bps(),
+            rewards: None,
         }
     }
+}
+
+fn default_rebate_bps() -> i32 {
+    2500
 }
 
 fn default_trade_percent() -> i32 {

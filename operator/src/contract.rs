@@ -6,12 +6,15 @@
 //!
 //! Free functions rather than `TryFrom` impls: both sides are other crates' types.
 
-use polyfleet_core::config::{StrategyParams, StrategyType};
+use polyfleet_core::analytics::rewards::RewardRules;
+use polyfleet_core::config::{RewardConfig, StrategyParams, StrategyType};
 use polyfleet_core::money::Price;
 use polyfleet_core::strategy::ParamsError;
 use polyfleet_core::strategy::arbitrage::{ArbParams, LegOrderType};
 use polyfleet_core::strategy::market_making::params::{Band, MmParams};
 use polyfleet_core::wire::Mode;
+use polyfleet_core::{Money, Quantity};
+use polyfleet_crds::rewards::RewardProgram;
 use polyfleet_crds::strategy::{ArbitrageParams, LegOrderType as CrdLegOrderType, MarketMakingParams};
 use polyfleet_crds::venue::ExecutionMode;
 
@@ -21,6 +24,34 @@ pub fn mode(m: ExecutionMode) -> Mode {
         ExecutionMode::Paper => Mode::Paper,
         ExecutionMode::Shadow => Mode::Shadow,
         ExecutionMode::Live => Mode::Live,
+    }
+}
+
+/// A reward program (a Market's status, a simulator's declaration) as the core's rules; `None`
+/// when a field does not parse (the schema's patterns admit only ones that do) or the spread is 0.
+pub fn reward_rules(p: &RewardProgram) -> Option<RewardRules> {
+    Some(RewardRules {
+        min_size: Quantity::parse(&p.min_size).ok()?,
+        max_spread: Price::parse(&p.max_spread).ok().filter(|s| s.ticks() > 0)?,
+        daily_pool: Money::parse(&p.daily_pool).ok().filter(|m| !m.is_negative())?,
+    })
+}
+
+/// The core's reward rules as the status reports them.
+pub fn reward_program(r: &RewardRules) -> RewardProgram {
+    RewardProgram {
+        min_size: r.min_size.to_string(),
+        max_spread: r.max_spread.to_string(),
+        daily_pool: r.daily_pool.to_string(),
+    }
+}
+
+/// The core's reward rules as the agents' configuration carries them.
+pub fn reward_config(r: &RewardRules) -> RewardConfig {
+    RewardConfig {
+        min_size_micros: r.min_size.micros(),
+        max_spread_ticks: r.max_spread.ticks(),
+        daily_pool_micros: u64::try_from(r.daily_pool.micros()).unwrap_or(0),
     }
 }
 

@@ -44,6 +44,7 @@ use polyfleet_core::wire::{
 };
 use polyfleet_core::{ClientOrderId, Money, Price, Side, TokenId, TokenMap};
 
+use crate::analytics::Tracker;
 use crate::journal::{FillRecord, Journal};
 
 /// What to run.
@@ -69,6 +70,8 @@ struct Slot {
     policy: Option<usize>,
     /// Legs of each complete set (valued at 1 USDC a set: it can be merged).
     sets: Vec<Vec<TokenId>>,
+    /// Attribution, markouts, fill ratio, inventory.
+    tracker: Tracker,
 }
 
 struct Policy {
@@ -113,7 +116,10 @@ impl Engine {
         let policies: Vec<Policy> =
             cfg.limits.iter().map(|(_, _, l)| Policy { limits: l.clone(), state: RiskState::new() }).collect();
         for (i, sc) in cfg.strategies.iter().enumerate() {
-            let runner = build(sc, &format!("bt{i}"))?;
+            // Paper: the strategy's orders never show in the recorded books, whatever its mode.
+            let mut sc = sc.clone();
+            sc.mode = polyfleet_core::wire::Mode::Paper;
+            let runner = build(&sc, &format!("bt{i}"))?;
             for t in runner.tokens() {
                 by_token.entry(t).or_default().push(i);
             }
@@ -124,7 +130,15 @@ impl Engine {
             let sets =
                 sc.arb_sets().unwrap_or_default().iter().map(|s| s.legs.iter().map(|l| l.token).collect()).collect();
             let policy = cfg.limits.iter().position(|(ns, n, _)| *ns == sc.namespace && *n == sc.risk_policy);
-            slots.push(Slot { runner, name: sc.name.clone(), kind: sc.type_, ledger: Ledger::new(), policy, sets });
+            slots.push(Slot {
+                runner,
+                name: sc.name.clone(),
+                kind: sc.type_,
+                ledger: Ledger::new(),
+                policy,
+                sets,
+                tracker: Tracker::default(),
+            });
         }
         let journal = Journal::new(slots.iter().map(|s| s.name.clone()).collect());
         Ok(Engine {
@@ -184,7 +198,8 @@ impl Engine {
         let changed = matches!(ev.body, MarketEventBody::Snapshot { .. } | MarketEventBody::Delta(_));
         let follower = self.books.entry(ev.token).or_default();
         let applied = matches!(follower.on_event(ev), Followed::Applied | Followed::Reset);
-        if applied && changed && follower.is_live() && self.paper.open_orders() > 0 {
+        let moved = applied && changed && follower.is_live();
+        if moved && self.paper.open_orders() > 0 {
             let events = self.paper.on_book(&ev.token, follower.book(), now);
             self.settle(events);
         } else if let (true, MarketEventBody::Trade { side, price, size, .. }) = (applied, &ev.body)
@@ -202,6 +217,9 @@ impl Engine {
             };
             let events = self.paper.on_print(&print, now);
             self.settle(events);
+        }
+        if moved && !self.payouts.contains_key(&ev.token) {
+            self.track_mid(&ev.token, now);
         }
         let followers = self.by_token.get(&ev.token).map_or(0, Vec::len);
         for k in 0..followers {
@@ -247,8 +265,17 @@ impl Engine {
             c.positions = s.ledger.positions().into_iter().filter(|(_, p)| !p.size.is_zero()).count() as u64;
             c.cash = s.ledger.cash();
             c.rule_events = s.runner.counters().into_iter().map(|(k, n)| (k.to_string(), n)).collect();
+            c.analytics = s.tracker.finish(s.runner.earnings(self.now_ns), crate::report::CURVE_POINTS);
         }
         self.journal
+    }
+
+    /// A followed token's book moved: its mid to every strategy trading it (attribution, markouts).
+    fn track_mid(&mut self, token: &TokenId, now: u64) {
+        let Some(mid) = self.books.get(token).and_then(|f| f.book().mid()) else { return };
+        for &i in self.by_token.get(token).into_iter().flatten() {
+            self.slots[i].tracker.mid(now, *token, mid);
+        }
     }
 
     fn timers(&mut self, now: u64) {
@@ -440,6 +467,7 @@ impl Engine {
                     state.on_marks(&self.slots[slot].name, &marks, true, now / 1_000_000);
                     state.on_lifecycle(&booked.shares, booked.cost, booked.realized, &[], now / 1_000_000);
                 }
+                self.slots[slot].tracker.exchange(&booked.shares, booked.cash);
                 let c = &mut self.journal.strategies[slot];
                 c.lifecycle = c.lifecycle.plus(&LifecycleTotals::of(Booking::Ctf(&intent.op), &booked));
                 CtfReport::of(intent, CtfStatus::Done, booked.cash, booked.realized, now)
@@ -466,6 +494,7 @@ impl Engine {
         let events = match (self.instruments.get(&o.token), self.books.get(&o.token).filter(|f| f.is_live())) {
             _ if resolved => vec![refusal(&o, "market resolved", now)],
             (Some(inst), Some(f)) => {
+                self.slots[slot].tracker.posted(&o);
                 let book = f.book();
                 let rules = MarketRules { tick: book.tick(), min_size: inst.min_size, fees: inst.fees };
                 self.paper.submit(&o, book, &rules, now)
@@ -521,6 +550,10 @@ impl Engine {
         for (t, payout) in &res.payouts {
             self.payouts.insert(*t, *payout);
             self.marks.insert(*t, *payout);
+            // The mid jumps to the payout: what was held earns or loses it as inventory.
+            for s in &mut self.slots {
+                s.tracker.mid(self.now_ns, *t, *payout);
+            }
         }
         let now = self.now_ns;
         let mut open: Vec<(ClientOrderId, usize)> =
@@ -537,6 +570,7 @@ impl Engine {
             if booked.positions.is_empty() {
                 continue;
             }
+            s.tracker.exchange(&booked.shares, booked.cash);
             if let Some(p) = s.policy {
                 let marks = self.risk_marks(slot);
                 let state = &mut self.policies[p].state;
@@ -555,6 +589,9 @@ impl Engine {
             self.journal.unbooked_fills += 1;
             return;
         };
+        // Spread capture is measured against the mid before the event that filled the order (a
+        // book that moved through a quote has its new mid already): the tracker's last one.
+        s.tracker.fill(now, f, self.payouts.get(&f.token).copied());
         if let Some(p) = s.policy {
             let marks = self.risk_marks(slot);
             let policy = &mut self.policies[p];
@@ -616,6 +653,9 @@ impl Engine {
             let marks = self.risk_marks(slot);
             let policy = &mut self.policies[p];
             policy.state.revalue(Some(&policy.limits), &self.slots[slot].name, &marks, self.now_ns / 1_000_000);
+        }
+        for s in &mut self.slots {
+            s.tracker.sample(self.now_ns);
         }
         let mut total = Money::ZERO;
         let mut exposure = Money::ZERO;

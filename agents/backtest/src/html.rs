@@ -1,6 +1,7 @@
-//! The report as one self-contained HTML page: the metrics, each strategy's counters, and four
-//! SVG plots drawn with plotters (equity curve, drawdown, exposure, fills on the price of the most
-//! traded token). No scripts, no external files: it opens anywhere and diffs as text.
+//! The report as one self-contained HTML page: the metrics, each strategy's counters, four SVG
+//! plots drawn with plotters (equity curve, drawdown, exposure, fills on the price of the most
+//! traded token) and each strategy's attribution, markouts and inventory
+//! ([`crate::html_analytics`]). No scripts, no external files: it opens anywhere and diffs as text.
 
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
@@ -21,7 +22,7 @@ fn px(p: Price) -> f64 {
     f64::from(p.ticks()) / f64::from(Price::SCALE)
 }
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
@@ -37,7 +38,7 @@ fn bounds(ys: impl Iterator<Item = f64>) -> (f64, f64) {
 type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// An SVG chart over hours on x, `y` between `lo` and `hi`, with `draw` drawing its series.
-fn svg_chart(
+pub(crate) fn svg_chart(
     caption: &str,
     x_max: f64,
     (lo, hi): (f64, f64),
@@ -203,11 +204,20 @@ th,td{{border:1px solid #ccc;padding:4px 8px;text-align:left}}th{{background:#f4
 <h2>Strategies</h2>\n<table id=\"strategies\"><tr><th>Strategy</th><th>PnL</th><th>Fees</th><th>Signals</th><th>Approved</th>\
 <th>Orders</th><th>Rejections</th><th>Positions</th></tr>\n{strategies}</table>\n\
 <h2>Equity</h2>\n<div id=\"equity\">{eq}</div>\n<h2>Drawdown</h2>\n<div id=\"drawdown\">{dd}</div>\n\
-<h2>Exposure</h2>\n<div id=\"exposure\">{ex}</div>\n<h2>Fills</h2>\n<div id=\"fills\">{fl}</div>\n</body></html>\n",
+<h2>Exposure</h2>\n<div id=\"exposure\">{ex}</div>\n<h2>Fills</h2>\n<div id=\"fills\">{fl}</div>\n{trading}</body></html>\n",
         rec = esc(&r.input.recording),
         eq = line_plot("Equity curve", "USDC", &equity, RGBColor(30, 90, 200), false),
         dd = line_plot("Drawdown", "USDC", &drawdown, RGBColor(200, 30, 30), true),
         ex = line_plot("Exposure (cost of open positions)", "USDC", &exposure, RGBColor(200, 120, 0), true),
         fl = fills_plot(r),
+        trading = crate::html_analytics::section(
+            &r.strategies
+                .iter()
+                .filter(|s| s.analytics.fill_ratio.orders_posted > 0 || s.analytics.markouts.is_some())
+                .map(|s| (s.name.clone(), &s.analytics))
+                .collect::<Vec<_>>(),
+            first,
+            j.samples.last().map_or(first, |s| s.ts_ns),
+        ),
     )
 }

@@ -76,6 +76,8 @@ pub struct StrategyCounters {
     /// The strategy's own rule counts by kind at the end (`Strategy::counters`: the market maker's
     /// quotes placed and replaced, pulls by reason, merges, ...).
     pub rule_events: BTreeMap<String, u64>,
+    /// PnL attribution, markouts, fill ratio, inventory, rebates and rewards.
+    pub analytics: crate::analytics::StrategyAnalytics,
 }
 
 /// The run's record.

@@ -1,10 +1,13 @@
 //! Backtests: a recording's frames through the market-data agent's normalizer ([`source`]),
 //! then the same strategy, risk and paper-execution state machines the agents run, driven
-//! without a bus ([`engine`]); the run's record ([`journal`]), its statistics ([`stats`]) and the
+//! without a bus ([`engine`]); the run's record ([`journal`]), its statistics ([`stats`]), each strategy's attribution,
+//! markouts, fill ratio, inventory and earnings ([`analytics`]) and the
 //! report as JSON ([`report`]) and HTML ([`html`]); parameter sweeps ([`sweep`]).
 
+pub mod analytics;
 pub mod engine;
 pub mod html;
+pub mod html_analytics;
 pub mod journal;
 pub mod report;
 pub mod source;

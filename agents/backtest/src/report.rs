@@ -87,6 +87,9 @@ pub struct StrategyLine {
     /// The strategy's own rule counts by kind (quotes placed, pulls by reason, merges, ...).
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub rule_events: std::collections::BTreeMap<String, u64>,
+    /// PnL attribution (spread capture, inventory, fees, lifecycle basis, rebates, rewards),
+    /// markout curves, fill ratio, inventory over time.
+    pub analytics: crate::analytics::StrategyAnalytics,
 }
 
 /// Says so when risk refused more orders than it approved.
@@ -131,6 +134,7 @@ impl From<&StrategyCounters> for StrategyLine {
             cash_usdc: c.cash.to_string(),
             risk_bound: risk_bound(c.signals, c.approved, &c.rejections),
             rule_events: c.rule_events.clone(),
+            analytics: c.analytics.clone(),
         }
     }
 }

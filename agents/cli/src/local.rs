@@ -56,6 +56,9 @@ pub fn simulator(res: &Resources, venue: &Venue, start_ms: u64) -> Simulator {
         },
         start_ms,
         step_ms: (1000 / rate).max(1),
+        fee_rate_bps: u32::try_from(s.fee_rate_bps).unwrap_or(0),
+        maker_rebate_bps: u32::try_from(s.maker_rebate_bps).unwrap_or(0),
+        rewards: s.rewards.as_ref().and_then(polyfleet_operator::contract::reward_rules),
         ..SimConfig::default()
     };
     let mut sim = Simulator::new(cfg);

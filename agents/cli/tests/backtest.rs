@@ -154,6 +154,68 @@ fn sweeps_rank_their_runs_and_typos_are_refused() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The example market maker on a simulator that charges crypto's taker fee (7 %, 20 % of it back
+/// to makers) with a reward program: its report decomposes the PnL exactly into spread capture,
+/// inventory, fees and lifecycle basis, adds the rebates of its maker fills and the rewards its
+/// quotes scored, and carries its markout curves, fill ratio and inventory over time, on the page
+/// too.
+#[test]
+fn a_market_makers_report_decomposes_its_pnl_and_shows_rebates_rewards_markouts_and_inventory() {
+    let dir = tmp("mm");
+    let resources = dir.join("resources");
+    std::fs::create_dir_all(&resources).unwrap();
+    for name in
+        ["venue-simulator.yaml", "market-binary.yaml", "riskpolicy-market-making.yaml", "strategy-market-making.yaml"]
+    {
+        let text = std::fs::read_to_string(examples().join(name)).unwrap();
+        let text = text.replace(
+            "    mispricingBps: 800\n",
+            "    mispricingBps: 800\n    feeRateBps: 700\n    makerRebateBps: 2000\n",
+        );
+        std::fs::write(resources.join(name), text).unwrap();
+    }
+    let rec = dir.join("rec.jsonl");
+    let g =
+        bin().args(["venue-sim", "--generate", "60000", "--out"]).arg(&rec).arg("-f").arg(&resources).output().unwrap();
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    let out = dir.join("out");
+    let o = backtest_of(&resources, &rec, &out, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let mm = json["strategies"].as_array().unwrap().iter().find(|s| s["name"] == "fed-mm").unwrap();
+    let a = &mm["analytics"];
+    let d = |v: &serde_json::Value| v.as_str().unwrap().parse::<f64>().unwrap();
+    let p = &a["pnl_attribution"];
+    assert_eq!(a["reconciled"], true, "the parts sum exactly to the mid-marked PnL: {p}");
+    let parts = d(&p["spread_capture"]) + d(&p["inventory"]) - d(&p["fees"]) + d(&p["lifecycle_basis"]);
+    assert!((parts - d(&p["total_at_mid"])).abs() < 5e-6, "{p}");
+    assert!((d(&p["total_at_mid"]) + d(&p["rebates"]) + d(&p["rewards"]) - d(&p["total"])).abs() < 5e-6, "{p}");
+    // Quoting inside the spread earns it: the fills' capture against the mid is positive.
+    assert!(d(&p["spread_capture"]) > 0.0, "{p}");
+    let f = &a["fill_ratio"];
+    let maker_fills = f["maker_fills"].as_u64().unwrap();
+    assert!(maker_fills > 0 && f["orders_posted"].as_u64().unwrap() > maker_fills, "{f}");
+    assert_eq!(maker_fills, json["metrics"]["maker_fills"].as_u64().unwrap(), "one strategy makes");
+    let pct = d(&f["share_fill_pct"]);
+    assert!(pct > 0.0 && pct <= 100.0, "{f}");
+    // Rebates: 20 % of the fee-equivalent of its maker fills at most (a share of each day's pool).
+    let e = &a["earnings"];
+    let (rebates, fe) = (d(&e["rebates"]["accrued"]), d(&e["rebates"]["fee_equivalent"]));
+    assert!(rebates > 0.0 && rebates <= 0.2 * fe + 1e-6, "{e}");
+    assert!(e["rewards"]["samples"].as_u64().unwrap() > 0, "{e}");
+    let curve = &a["markouts"]["maker"];
+    assert_eq!(
+        curve.as_array().unwrap().iter().map(|h| h["seconds"].as_u64().unwrap()).collect::<Vec<_>>(),
+        [1, 5, 30, 120]
+    );
+    assert_eq!(curve[0]["fills"].as_u64().unwrap(), maker_fills, "every fill measured at 1 s");
+    assert!(!a["inventory"].as_array().unwrap().is_empty());
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("id=\"attribution-fed-mm\"") && html.contains("class=\"markouts\""));
+    assert!(html.contains("<div class=\"inventory\"><svg"), "the inventory is plotted");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `rec` with a garbage line in the middle: the file, its line number and its line count.
 fn with_garbage(rec: &Path, dir: &Path) -> (PathBuf, usize, usize) {
     let text = std::fs::read_to_string(rec).unwrap();

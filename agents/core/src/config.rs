@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::analytics::rewards::RewardRules;
 use crate::money::FeeSchedule;
 use crate::strategy::Instrument;
 use crate::strategy::ParamsError;
@@ -15,7 +16,7 @@ use crate::strategy::arbitrage::{ArbParams, ArbSet, SetKind};
 use crate::strategy::market_making::QuotedMarket;
 use crate::strategy::market_making::params::MmParams;
 use crate::wire::{Mode, Outcome};
-use crate::{ConditionId, Money, Quantity, TokenId, TokenMap};
+use crate::{ConditionId, Money, Price, Quantity, TokenId, TokenMap};
 
 /// Why a configuration is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,6 +47,44 @@ pub struct TokenConfig {
     /// risk gateway counts the token as paying nothing at resolution).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,
+    /// The market's maker-rebate share of taker fees, basis points (at most 10 000).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub maker_rebate_bps: u32,
+    /// The market's liquidity-reward program, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewards: Option<RewardConfig>,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
+}
+
+/// A market's liquidity-reward program, as the venue publishes it (Gamma `rewardsMinSize`,
+/// `rewardsMaxSpread`, the daily rate of `clobRewards`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RewardConfig {
+    /// Orders smaller than this score nothing, micro-shares.
+    pub min_size_micros: u64,
+    /// The largest distance from the mid that scores, in ticks of 0.0001 (1 to 10 000).
+    pub max_spread_ticks: u32,
+    /// The daily pool, micro-USDC.
+    pub daily_pool_micros: u64,
+}
+
+impl RewardConfig {
+    /// As the core's rules; an error for a spread outside (0, 1].
+    pub fn rules(&self) -> Result<RewardRules, ConfigError> {
+        let max_spread = Price::from_ticks(self.max_spread_ticks)
+            .filter(|p| p.ticks() > 0)
+            .ok_or_else(|| bad(format!("reward max spread {} ticks: expected 1 to 10000", self.max_spread_ticks)))?;
+        let pool = i64::try_from(self.daily_pool_micros).map_err(|_| bad("reward pool beyond range"))?;
+        Ok(RewardRules {
+            min_size: Quantity::from_micros(self.min_size_micros),
+            max_spread,
+            daily_pool: Money::from_micros(pool),
+        })
+    }
 }
 
 fn one() -> u32 {
@@ -101,7 +140,18 @@ impl QuotedConfig {
             return Err(bad(format!("quoted market {}: YES and NO of one market", self.yes.market)));
         }
         let event = self.yes.outcome.as_ref().map_or_else(|| self.yes.market.clone(), |o| o.event.clone());
-        Ok(QuotedMarket { yes, no, end_ms: self.end_ms, event: Some(event) })
+        if self.yes.maker_rebate_bps > 10_000 {
+            return Err(bad(format!("maker rebate {} bps: at most 10000", self.yes.maker_rebate_bps)));
+        }
+        let rewards = self.yes.rewards.as_ref().map(RewardConfig::rules).transpose()?;
+        Ok(QuotedMarket {
+            yes,
+            no,
+            end_ms: self.end_ms,
+            event: Some(event),
+            rebate_bps: self.yes.maker_rebate_bps,
+            rewards,
+        })
     }
 }
 

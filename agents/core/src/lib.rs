@@ -4,6 +4,7 @@
 //!   [`Money`] (micro-USDC), parsed exactly from the venue's strings, with checked arithmetic.
 //! - [`ids`]: [`TokenId`] (uint256), [`ConditionId`] (bytes32), [`ClientOrderId`].
 //! - [`wire`]: the NATS wire protocol (subjects, message types, versioned binary encoding).
+//! - [`analytics`]: PnL attribution, markout curves, maker rebates and liquidity rewards.
 //! - [`book`], [`exec`], [`accounting`], [`risk`], [`strategy`]: order books, the paper matching
 //!   engine, positions and PnL, the pre-trade risk rules, and the strategy runtime.
 //!
@@ -11,6 +12,7 @@
 //! backtester drive the same code as the live agents.
 
 pub mod accounting;
+pub mod analytics;
 pub mod book;
 pub mod config;
 pub mod exec;

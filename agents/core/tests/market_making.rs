@@ -57,7 +57,7 @@ fn inst(token: u128) -> Instrument {
 }
 
 fn runner(params: MmParams, end_ms: Option<u64>) -> StrategyRunner {
-    let m = QuotedMarket { yes: inst(YES), no: inst(NO), end_ms, event: None };
+    let m = QuotedMarket { yes: inst(YES), no: inst(NO), end_ms, event: None, rebate_bps: 0, rewards: None };
     StrategyRunner::new(identity("mm"), Box::new(MarketMaker::new(vec![m], params).unwrap()), "t0").unwrap()
 }
 
@@ -261,4 +261,43 @@ fn a_cancel_that_overtook_its_order_is_sent_again_when_the_order_rests() {
     let out = r.on_order(&update(&first[0], OrderStatus::Cancelled, "0"), 2_200 * MS);
     assert_eq!(cancels(&out), 0);
     assert!(r.on_order(&update(&first[0], OrderStatus::Resting, "0"), 2_300 * MS).is_empty());
+}
+
+#[test]
+fn resting_quotes_are_scored_for_rewards_once_a_minute_and_maker_fills_accrue_rebates() {
+    use polyfleet_core::Money;
+    use polyfleet_core::analytics::rewards::RewardRules;
+    let rules = RewardRules { min_size: q("10"), max_spread: p("0.045"), daily_pool: Money::parse("14.4").unwrap() };
+    let crypto = FeeSchedule { rate_bps: 700, exponent: 1 };
+    let (mut yes, mut no) = (inst(YES), inst(NO));
+    yes.fees = crypto;
+    no.fees = crypto;
+    let m = QuotedMarket { yes, no, end_ms: None, event: None, rebate_bps: 2000, rewards: Some(rules) };
+    let mm = MarketMaker::new(vec![m], params()).unwrap();
+    let mut r = StrategyRunner::new(identity("mm"), Box::new(mm), "t0").unwrap();
+    let placed = places(&books(&mut r, 1, "0.45", "0.55", 0));
+    assert_eq!(placed.len(), 4);
+    // The book's own levels are 5 cents from the mid, beyond the 4.5 that score: ours take all.
+    r.on_timer(60_000 * MS);
+    r.on_timer(60_500 * MS); // the same minute: no second sample
+    let e = r.earnings(60_500 * MS).unwrap();
+    assert_eq!((e.rewards.samples, e.rewards.scoring), (1, 1));
+    assert_eq!(e.rewards.earned, Money::parse("0.01").unwrap(), "14.4 a day is 0.01 a minute");
+    // A maker fill of 10 at 0.48 on a 10-share print: 10 x 0.07 x 0.2496 = 0.17472 of fees,
+    // 20 % of it back.
+    let bid = placed.iter().filter(|o| o.token == TokenId::from_u128(YES)).max_by_key(|o| o.price).unwrap().clone();
+    let print = MarketEvent {
+        body: MarketEventBody::Trade { side: Side::Sell, price: bid.price, size: q("10"), fee_rate_bps: 700 },
+        ..snap(YES, 2, vec![], vec![])
+    };
+    r.on_market(&print, 61_000 * MS);
+    let maker =
+        polyfleet_core::wire::Fill { liquidity: polyfleet_core::wire::Liquidity::Maker, ..fill(&bid, "f1", "10") };
+    r.on_fill(&maker, 61_000 * MS);
+    // A taker fill earns nothing.
+    r.on_fill(&fill(&bid, "f2", "10"), 61_000 * MS);
+    let e = r.earnings(61_000 * MS).unwrap();
+    assert_eq!(bid.price, p("0.48"));
+    assert_eq!(e.rebates.accrued, Money::parse("0.034944").unwrap());
+    assert_eq!(e.rebates.paid, Money::ZERO, "below the 1 USDC minimum, and the day goes on");
 }

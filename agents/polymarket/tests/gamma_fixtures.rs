@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use polyfleet_core::{Price, Quantity, TokenId};
+use polyfleet_core::{Money, Price, Quantity, TokenId};
 use polyfleet_polymarket::http::markets::{parse_fee_rate, parse_gamma_market};
 use serde_json::Value;
 
@@ -40,6 +40,23 @@ fn closed_and_legacy_markets() {
     assert_eq!(legacy.tokens.iter().map(|t| t.outcome.as_str()).collect::<Vec<_>>(), ["Long", "Short"]);
     let sports = parse_gamma_market(&fixture("gamma_market_sports_market_map_handicap.json")).unwrap();
     assert_eq!(sports.tokens[0].outcome, "FaZe");
+}
+
+#[test]
+fn reward_programs_and_rebate_shares() {
+    let m = parse_gamma_market(&fixture("gamma_market.json")).unwrap();
+    let r = m.rewards.unwrap();
+    assert_eq!(r.min_size, Quantity::parse("50").unwrap());
+    assert_eq!(r.max_spread, Price::parse("0.045").unwrap(), "4.5 cents, as is");
+    assert_eq!(r.daily_pool, Money::ZERO, "no clobRewards in the payload");
+    assert_eq!(m.maker_rebate_bps, None, "no feeSchedule: makerRebatesFeeShareBps is not read");
+    let sports = parse_gamma_market(&fixture("gamma_market_sports_market_map_handicap.json")).unwrap();
+    assert_eq!(sports.maker_rebate_bps, Some(2500));
+    let mut with_pool = fixture("gamma_market.json");
+    with_pool["clobRewards"] = serde_json::json!([{"rewardsDailyRate": 25}, {"rewardsDailyRate": 0.5}]);
+    assert_eq!(parse_gamma_market(&with_pool).unwrap().rewards.unwrap().daily_pool, Money::parse("25.5").unwrap());
+    with_pool["rewardsMaxSpread"] = serde_json::json!(0);
+    assert_eq!(parse_gamma_market(&with_pool).unwrap().rewards, None, "a zero spread scores nothing: no program");
 }
 
 #[test]

@@ -102,6 +102,8 @@ impl Simulator {
                 closed: false,
                 group_item_title: m.event.map(|_| m.outcome.clone()),
                 clob_ready: true,
+                maker_rebate_bps: Some(self.config().maker_rebate_bps),
+                rewards: self.config().rewards,
             })
             .collect();
         let events = self

@@ -45,6 +45,12 @@ pub struct SimConfig {
     pub step_ms: u64,
     /// Taker fee rate reported on trades, in basis points.
     pub fee_rate_bps: u32,
+    /// The makers' share of taker fees paid back as rebates, basis points (Gamma's
+    /// `feeSchedule.rebateRate`).
+    pub maker_rebate_bps: u32,
+    /// A liquidity-reward program on every market (Gamma's `rewardsMinSize`, `rewardsMaxSpread`,
+    /// `clobRewards`).
+    pub rewards: Option<polyfleet_core::analytics::rewards::RewardRules>,
     /// The taker flow and the moves of fair prices.
     pub flow: Flow,
     /// Every market resolves this long after the start (simulated ms): YES wins where its fair
@@ -83,6 +89,8 @@ impl Default for SimConfig {
             start_ms: 1_767_225_600_000,
             step_ms: 5,
             fee_rate_bps: 0,
+            maker_rebate_bps: 2500,
+            rewards: None,
             flow: Flow::default(),
             resolve_after_ms: None,
         }

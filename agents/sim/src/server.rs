@@ -516,7 +516,23 @@ fn gamma_market(sim: &Simulator, i: usize) -> Value {
         "orderPriceMinTickSize": format_price(m.tick).parse::<Value>().unwrap_or(Value::Null),
         "orderMinSize": 5,
         "feesEnabled": sim.config().fee_rate_bps > 0,
+        "takerBaseFee": sim.config().fee_rate_bps,
+        "feeSchedule": {
+            "rate": number(&polyfleet_core::Price::from_ticks(sim.config().fee_rate_bps).map(|p| p.to_string()).unwrap_or_default()),
+            "exponent": 1,
+            "takerOnly": true,
+            "rebateRate": number(&polyfleet_core::Price::from_ticks(sim.config().maker_rebate_bps).map(|p| p.to_string()).unwrap_or_default()),
+        },
+        "rewardsMinSize": sim.config().rewards.map(|r| number(&r.min_size.to_string())),
+        // Gamma gives the max spread in cents.
+        "rewardsMaxSpread": sim.config().rewards.map(|r| number(&polyfleet_core::Quantity::from_micros(u64::from(r.max_spread.ticks()) * 10_000).to_string())),
+        "clobRewards": sim.config().rewards.map(|r| json!([{"rewardsDailyRate": number(&r.daily_pool.to_string())}])),
     })
+}
+
+/// A decimal text as the JSON number Gamma writes (null when it is not one).
+fn number(text: &str) -> Value {
+    text.parse::<Value>().ok().filter(Value::is_number).unwrap_or(Value::Null)
 }
 
 /// The CLOB's `GET /markets/{condition_id}`: trading and resolution status.

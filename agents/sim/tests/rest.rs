@@ -54,6 +54,35 @@ async fn resolves_markets_from_the_simulator() {
     assert_eq!(missing.status(), 404);
 }
 
+/// Fees, the rebate share and a reward program declared for the simulator come back through its
+/// Gamma API exactly as the venue's fields would (and as the catalog the local run reads).
+#[tokio::test]
+async fn gamma_serves_fees_rebates_and_rewards_as_declared() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rules = polyfleet_core::analytics::rewards::RewardRules {
+        min_size: polyfleet_core::Quantity::parse("50").unwrap(),
+        max_spread: polyfleet_core::Price::parse("0.045").unwrap(),
+        daily_pool: polyfleet_core::Money::parse("25.5").unwrap(),
+    };
+    let cfg = SimConfig {
+        binary_markets: 1,
+        neg_risk_events: vec![],
+        fee_rate_bps: 700,
+        maker_rebate_bps: 2000,
+        rewards: Some(rules),
+        ..SimConfig::default()
+    };
+    let sim = server::serve(cfg, "127.0.0.1:0".parse::<SocketAddr>().unwrap(), 0).await.unwrap();
+    let rest = RestClient::new(sim.http_url(), sim.http_url(), Retry::default()).unwrap();
+    let (first, catalog) = sim.with_model(|m| (m.markets()[0].clone(), m.catalog())).await.unwrap();
+    let m = rest.market_by_condition(&first.condition).await.unwrap().unwrap();
+    assert_eq!(m.rewards, Some(rules));
+    assert_eq!(m.maker_rebate_bps, Some(2000));
+    assert_eq!(m.taker_base_fee, Some(700));
+    let listed = catalog.by_condition(&first.condition).unwrap();
+    assert_eq!((listed.rewards, listed.maker_rebate_bps), (m.rewards, m.maker_rebate_bps));
+}
+
 /// The CLOB market status follows the model: open, closed to orders (halted), open again,
 /// resolved with its winner; unknown markets are 404.
 #[tokio::test]

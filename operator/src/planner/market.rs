@@ -152,6 +152,8 @@ pub fn market_status(
             if let Some(m) = first {
                 s.tick_size = m.tick_size.map(|t| t.to_string());
                 s.min_order_size = Some(m.min_order_size.to_string());
+                s.maker_rebate_bps = m.maker_rebate_bps.map(|b| i32::try_from(b).unwrap_or(i32::MAX));
+                s.rewards = m.rewards.map(|r| crate::contract::reward_program(&r));
             }
             s.fee_rate_bps = l.fee_rate_bps.map(|f| i32::try_from(f).unwrap_or(i32::MAX)).or(s.fee_rate_bps);
             venue_phase = Some(if l.markets.iter().any(|m| m.closed) {

@@ -24,6 +24,10 @@ pub struct MarketView {
     pub min_size_micros: u64,
     /// Taker base fee, basis points, as the Market controller resolved it (0 until then).
     pub fee_rate_bps: u32,
+    /// The makers' rebate share, basis points.
+    pub maker_rebate_bps: u32,
+    /// The liquidity-reward program.
+    pub rewards: Option<polyfleet_core::config::RewardConfig>,
     /// Venue name.
     pub venue: String,
     /// Labels (for Strategy selectors).
@@ -71,6 +75,17 @@ impl MarketView {
             tokens,
             min_size_micros,
             fee_rate_bps: m.status.as_ref().and_then(|s| s.fee_rate_bps).map_or(0, |f| f.max(0) as u32),
+            maker_rebate_bps: m
+                .status
+                .as_ref()
+                .and_then(|s| s.maker_rebate_bps)
+                .map_or(0, |b| u32::try_from(b.clamp(0, 10_000)).unwrap_or(0)),
+            rewards: m
+                .status
+                .as_ref()
+                .and_then(|s| s.rewards.as_ref())
+                .and_then(crate::contract::reward_rules)
+                .map(|r| crate::contract::reward_config(&r)),
             venue: m.spec.venue_ref.name.clone(),
             labels: m.labels().clone(),
             end_ms: m
@@ -98,6 +113,8 @@ impl MarketView {
                 fee_rate_bps: self.fee_rate_bps,
                 fee_exponent: 1,
                 outcome: self.outcome(i, c).map(|o| Outcome { groups: groups.clone(), ..o }),
+                maker_rebate_bps: self.maker_rebate_bps,
+                rewards: self.rewards,
             })
             .collect()
     }

@@ -49,6 +49,8 @@ fn legs(sim: &Simulator, e: &SimEvent) -> Vec<TokenConfig> {
                 fee_rate_bps: 0,
                 fee_exponent: 1,
                 outcome: None,
+                maker_rebate_bps: 0,
+                rewards: None,
             }
         })
         .collect()

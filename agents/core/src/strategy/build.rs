@@ -25,7 +25,13 @@ pub fn build(cfg: &StrategyConfig, prefix: &str) -> Result<StrategyRunner, Confi
             if markets.is_empty() {
                 return Err(ConfigError("a market maker needs at least one binary market".into()));
             }
-            Box::new(MarketMaker::new(markets, params.clone()).map_err(|e| ConfigError(e.to_string()))?)
+            // Live orders show in the venue's books; paper and shadow orders never do.
+            let own_in_book = cfg.mode == crate::wire::Mode::Live;
+            Box::new(
+                MarketMaker::new(markets, params.clone())
+                    .map_err(|e| ConfigError(e.to_string()))?
+                    .with_own_orders_in_book(own_in_book),
+            )
         }
         (StrategyType::Probe, StrategyParams::Probe(_)) => {
             Box::new(Probe::new(instruments(&cfg.tokens)?.into_values().collect()))

@@ -243,6 +243,11 @@ pub trait Strategy: Send {
     fn counters(&self) -> Vec<(&'static str, u64)> {
         vec![]
     }
+    /// Maker rebates and liquidity rewards earned as of `now_ns` (strategies that do not quote
+    /// have none).
+    fn earnings(&self, _now_ns: u64) -> Option<crate::analytics::Earnings> {
+        None
+    }
     /// New parameters (its type's block). On error the old ones stay.
     fn set_params(&mut self, params: &crate::config::StrategyParams) -> Result<(), ParamsError>;
 }

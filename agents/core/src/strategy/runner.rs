@@ -79,6 +79,11 @@ impl StrategyRunner {
         self.strategy.counters()
     }
 
+    /// Rebates and rewards earned as of `now_ns` ([`Strategy::earnings`]).
+    pub fn earnings(&self, now_ns: u64) -> Option<crate::analytics::Earnings> {
+        self.strategy.earnings(now_ns)
+    }
+
     /// The identity.
     pub fn identity(&self) -> &Identity {
         &self.id

@@ -11,7 +11,8 @@
 
 use std::time::Duration;
 
-use polyfleet_core::{ConditionId, Price, Quantity, TokenId};
+use polyfleet_core::analytics::rewards::RewardRules;
+use polyfleet_core::{ConditionId, Money, Price, Quantity, TokenId};
 use serde_json::Value;
 
 /// Why a REST call failed.
@@ -73,6 +74,14 @@ pub struct ResolvedMarket {
     pub group_item_title: Option<String>,
     /// Whether the CLOB serves the book yet (set by [`RestClient::check_clob`]).
     pub clob_ready: bool,
+    /// The makers' share of taker fees paid back as rebates, basis points (`feeSchedule.rebateRate`,
+    /// else `makerRebatesFeeShareBps`).
+    #[serde(default)]
+    pub maker_rebate_bps: Option<u32>,
+    /// The liquidity-reward program (`rewardsMinSize`, `rewardsMaxSpread` in cents, the daily rate
+    /// of `clobRewards`), when the market has one.
+    #[serde(default)]
+    pub rewards: Option<RewardRules>,
 }
 
 fn json_list(v: &Value) -> Result<Vec<String>, RestError> {
@@ -96,6 +105,33 @@ fn decimal_text(v: &Value) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
+}
+
+/// The makers' rebate share in basis points, from `feeSchedule.rebateRate` (a fraction). The
+/// older `makerRebatesFeeShareBps` (10000 on crypto rounds whose documented share is 20 %) is not
+/// read: its meaning is not documented.
+fn rebate_bps(m: &Value) -> Option<u32> {
+    let rate = m.get("feeSchedule").and_then(|f| f.get("rebateRate")).and_then(decimal_text)?;
+    // A fraction with at most 4 decimals is a whole number of basis points: read it as a price.
+    Price::parse(&rate).ok().map(Price::ticks)
+}
+
+/// The reward program: min size and max spread (cents); the daily pool is the sum of
+/// `clobRewards` rates when Gamma gives them (zero otherwise: quotes are scored, nothing is
+/// estimated as earned).
+fn rewards(m: &Value) -> Option<RewardRules> {
+    let min_size = decimal_text(m.get("rewardsMinSize")?).and_then(|t| Quantity::parse(&t).ok())?;
+    // Cents with up to 2 decimals, exactly: read as shares (6 decimals), a cent is 100 ticks.
+    let cents = decimal_text(m.get("rewardsMaxSpread")?).and_then(|t| Quantity::parse(&t).ok())?;
+    let max_spread = Price::from_ticks(u32::try_from(cents.micros() / 10_000).ok()?).filter(|p| p.ticks() > 0)?;
+    let rate = m
+        .get("clobRewards")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| decimal_text(r.get("rewardsDailyRate")?).and_then(|t| Money::parse(&t).ok()))
+        .fold(Money::ZERO, |a, b| a.checked_add(b).unwrap_or(a));
+    Some(RewardRules { min_size, max_spread, daily_pool: rate })
 }
 
 /// Reads one Gamma market object.
@@ -146,6 +182,8 @@ pub fn parse_gamma_market(m: &Value) -> Result<ResolvedMarket, RestError> {
         closed: field("closed").as_bool().unwrap_or(false),
         group_item_title: field("groupItemTitle").as_str().map(str::to_owned),
         clob_ready: false,
+        maker_rebate_bps: rebate_bps(m),
+        rewards: rewards(m),
     })
 }
 

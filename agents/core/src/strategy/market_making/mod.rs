@@ -17,6 +17,11 @@
 //!   stopped taking orders), after it resolved (winners are then redeemed), within the stop
 //!   window before its end date, and while a toxic-flow alarm stands.
 //!
+//! - **Earnings.** Maker rebates ([`crate::analytics::rebates`]) accrue from the market's prints
+//!   and our maker fills; liquidity rewards ([`crate::analytics::rewards`]) are scored once a
+//!   minute from the YES book and our resting quotes (less our own orders where the book holds
+//!   them: live mode), and reported by [`Strategy::earnings`].
+//!
 //! Sans-IO like every strategy: the time comes in the context. The model (estimators, quote
 //! distances) computes in floating point: its outputs are estimates, and every price that leaves
 //! it is put on the tick as a fixed-point [`Price`]; sizes, holdings and everything accounted are
@@ -37,6 +42,9 @@ use quote::{Ladder, QuoteInput};
 use volatility::LogitVol;
 
 use super::{BookSet, Ctx, Instrument, OrderRequest, ParamsError, Strategy};
+use crate::analytics::Earnings;
+use crate::analytics::rebates::RebateMeter;
+use crate::analytics::rewards::{Quote, RewardMeter, RewardRules};
 use crate::config::StrategyParams;
 use crate::ids::{ClientOrderId, ConditionId, TokenId};
 use crate::money::{Price, Quantity};
@@ -57,6 +65,10 @@ pub struct QuotedMarket {
     pub end_ms: Option<u64>,
     /// The event it belongs to (a neg-risk event's outcomes share one), for the event limit.
     pub event: Option<String>,
+    /// The market's maker-rebate share of taker fees, basis points.
+    pub rebate_bps: u32,
+    /// Its liquidity-reward program, if it has one.
+    pub rewards: Option<RewardRules>,
 }
 
 /// An order of ours on the book (or on its way).
@@ -142,6 +154,17 @@ impl MarketState {
         micros(self.yes) - micros(self.no)
     }
 
+    /// One of our orders as a YES quote (a NO bid at q is a YES ask at 1 − q).
+    fn in_yes_terms(&self, w: &Working) -> Quote {
+        use crate::side::BookSide::{Ask, Bid};
+        let yes = w.token == self.m.yes.token;
+        let side = match (yes, w.side) {
+            (true, Side::Buy) | (false, Side::Sell) => Bid,
+            (true, Side::Sell) | (false, Side::Buy) => Ask,
+        };
+        Quote { side, price: if yes { w.price } else { w.price.complement() }, size: w.size }
+    }
+
     fn held(&self, token: &TokenId) -> Quantity {
         let h = if *token == self.m.yes.token { self.yes } else { self.no };
         h.saturating_sub(self.outgoing.get(token).copied().unwrap_or(Quantity::ZERO))
@@ -189,6 +212,23 @@ pub struct MarketMaker {
     seen_fills: HashSet<(String, bool)>,
     ctf: BTreeMap<ClientOrderId, (usize, CtfOp)>,
     counts: Counts,
+    rebates: RebateMeter,
+    rewards: RewardMeter,
+    /// Our orders show in the books (live mode), so reward scoring takes them out of the rest.
+    own_in_book: bool,
+    /// The next reward sample (once a minute).
+    next_reward_ns: u64,
+}
+
+/// Reward samples are taken once a minute.
+const REWARD_SAMPLE_NS: u64 = 60_000_000_000;
+
+/// The moment of minute `m` its reward sample is taken at, ns into it (splitmix64 of `m`).
+fn moment_in_minute(m: u64) -> u64 {
+    let mut z = m.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) % REWARD_SAMPLE_NS
 }
 
 impl MarketMaker {
@@ -196,7 +236,41 @@ impl MarketMaker {
     pub fn new(markets: Vec<QuotedMarket>, params: MmParams) -> Result<MarketMaker, ParamsError> {
         params.validate()?;
         let markets = markets.into_iter().map(|m| MarketState::new(m, &params)).collect();
-        Ok(MarketMaker { params, markets, seen_fills: HashSet::new(), ctf: BTreeMap::new(), counts: Counts::default() })
+        Ok(MarketMaker {
+            params,
+            markets,
+            seen_fills: HashSet::new(),
+            ctf: BTreeMap::new(),
+            counts: Counts::default(),
+            rebates: RebateMeter::default(),
+            rewards: RewardMeter::default(),
+            own_in_book: false,
+            next_reward_ns: 0,
+        })
+    }
+
+    /// Says that our orders show in the books it sees (live mode; paper orders never do).
+    pub fn with_own_orders_in_book(mut self, yes: bool) -> MarketMaker {
+        self.own_in_book = yes;
+        self
+    }
+
+    /// Scores every market with a reward program once a minute (at the first timer of each).
+    fn sample_rewards(&mut self, books: &BookSet, now_ns: u64) {
+        if now_ns < self.next_reward_ns {
+            return;
+        }
+        // The venue samples at a random moment of each minute: a fixed pseudo-random one per
+        // minute here (reproducible), so nothing periodic in the quoting lines up with it.
+        let minute = now_ns / REWARD_SAMPLE_NS + 1;
+        self.next_reward_ns = minute * REWARD_SAMPLE_NS + moment_in_minute(minute);
+        for s in &self.markets {
+            let (Some(rules), Some(book)) = (s.m.rewards, books.live(&s.m.yes.token)) else { continue };
+            let bids: Vec<_> = book.levels(crate::side::BookSide::Bid).copied().collect();
+            let asks: Vec<_> = book.levels(crate::side::BookSide::Ask).copied().collect();
+            let quotes: Vec<Quote> = s.slots.iter().flatten().map(|w| s.in_yes_terms(w)).collect();
+            self.rewards.sample(&rules, &bids, &asks, &quotes, self.own_in_book);
+        }
     }
 
     fn market_of(&self, token: &TokenId) -> Option<usize> {
@@ -538,6 +612,12 @@ impl Strategy for MarketMaker {
 
     fn on_event(&mut self, event: &MarketEvent, _books: &BookSet, ctx: &mut Ctx<'_>) {
         let Some(i) = self.market_of(&event.token) else { return };
+        if let MarketEventBody::Trade { price, size, .. } = &event.body {
+            // Every print has one maker: the day's rebate pool and fee-equivalent.
+            let m = &self.markets[i].m;
+            let fees = if event.token == m.yes.token { m.yes.fees } else { m.no.fees };
+            self.rebates.print(event.venue_ts_ms, m.yes.market, &fees, m.rebate_bps, *price, *size);
+        }
         match &event.body {
             MarketEventBody::Trade { side, price, .. } if event.token == self.markets[i].m.yes.token => {
                 // Taker flow against the YES book, counted once (on YES), from the mid before.
@@ -592,6 +672,12 @@ impl Strategy for MarketMaker {
             return;
         }
         self.apply_fill(i, fill, !failed);
+        if !failed && fill.liquidity == crate::wire::Liquidity::Maker {
+            let m = &self.markets[i].m;
+            let fees = if fill.token == m.yes.token { m.yes.fees } else { m.no.fees };
+            let ts_ms = fill.ts_ns / 1_000_000;
+            self.rebates.maker_fill(ts_ms, m.yes.market, &fees, m.rebate_bps, fill.price, fill.size, true);
+        }
         if !failed {
             self.counts.fills += 1;
             self.merge(i, ctx);
@@ -632,6 +718,7 @@ impl Strategy for MarketMaker {
     }
 
     fn on_timer(&mut self, books: &BookSet, ctx: &mut Ctx<'_>) {
+        self.sample_rewards(books, ctx.now_ns);
         for i in 0..self.markets.len() {
             self.observe(i, books, ctx.now_ns);
             self.requote(i, books, ctx, false);
@@ -652,6 +739,10 @@ impl Strategy for MarketMaker {
             ("merges", c.merges),
             ("redemptions", c.redemptions),
         ]
+    }
+
+    fn earnings(&self, now_ns: u64) -> Option<Earnings> {
+        Some(Earnings { rebates: self.rebates.summary(now_ns / 1_000_000), rewards: self.rewards.summary() })
     }
 
     fn set_params(&mut self, params: &StrategyParams) -> Result<(), ParamsError> {

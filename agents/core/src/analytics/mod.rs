@@ -1,0 +1,40 @@
+//! Pure analytics over what a strategy did, shared by backtest reports and (later) the journal:
+//! no I/O, no clock, money in fixed point.
+//!
+//! - [`attribution`]: PnL split into spread capture, inventory, fees and lifecycle basis, exactly
+//!   reconciled with the mid-marked PnL.
+//! - [`markouts`]: markout curves of fills at 1, 5, 30 and 120 seconds.
+//! - [`rebates`]: the venue's maker-rebate formula (share of the taker-fee pool by fee-equivalent).
+//! - [`rewards`]: the venue's liquidity-reward score of resting quotes and the pool share it earns.
+
+pub mod attribution;
+pub mod markouts;
+pub mod rebates;
+pub mod rewards;
+
+/// What quoting earned besides its fills: the venue's maker rebates and liquidity rewards.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Earnings {
+    /// Maker rebates.
+    pub rebates: rebates::RebateSummary,
+    /// Liquidity rewards (estimated: the rest of the book scored as one other maker).
+    pub rewards: rewards::RewardSummary,
+}
+
+/// Serializes a fixed-point amount as its exact decimal text ("12.5"), for reports.
+pub fn decimal<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+/// Micro-USDC times [`crate::Price::SCALE`]: the exact product of micro-shares and a price.
+pub(crate) const UNIT: i128 = crate::Price::SCALE as i128;
+
+/// Exact `units` (micro-USDC x price scale) as money, rounded to the nearest micro-USDC.
+pub(crate) fn money(units: i128) -> crate::Money {
+    let m = crate::money::div_round(units, UNIT, crate::Rounding::Nearest);
+    crate::Money::from_micros_i128(m).unwrap_or(if m < 0 {
+        crate::Money::from_micros(i64::MIN)
+    } else {
+        crate::Money::from_micros(i64::MAX)
+    })
+}
