@@ -100,11 +100,19 @@ fn a_resolved_live_market_is_active_with_its_tokens_fee_and_top_of_book() {
     // The same answer again: the same status (no write), even with a later clock.
     let again = market_status(Some(&s), 4, &series_spec(), Resolution::Found(&l), &tops(&m), s.shard.clone(), "t1");
     assert_eq!(again, s);
-    // The fee reaches the agents' markets file.
+    // The reward program (rewardsMinSize 50, rewardsMaxSpread 4.5 cents, no pool in the payload).
+    let rewards = s.rewards.clone().unwrap();
+    assert_eq!(
+        (rewards.min_size.as_str(), rewards.max_spread.as_str(), rewards.daily_pool.as_str()),
+        ("50", "0.045", "0")
+    );
+    // The fee and the reward program reach the agents' markets file.
     let mut market = Market::new("btc-5m", series_spec());
     market.status = Some(s);
     let view = MarketView::of(&market).unwrap();
     assert!(view.token_configs(&[]).iter().all(|t| t.fee_rate_bps == 1000));
+    let r = view.token_configs(&[])[0].rewards.unwrap();
+    assert_eq!((r.min_size_micros, r.max_spread_ticks, r.daily_pool_micros), (50_000_000, 450, 0));
 }
 
 #[test]

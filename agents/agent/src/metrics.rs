@@ -220,6 +220,12 @@ pub struct OrderPathMetrics {
     /// `completion` buys of broken sets, `unwind` orders, `stranded` remnants below the minimum
     /// size, leg `timeout`s, `sell_back`s of held sets, `recycled` capital, `ctf_failure`s).
     pub rule_events: Family<KindLabel, Counter>,
+    /// Strategy: what quoting earned besides fills, micro-USDC, by kind (`rebates_accrued`,
+    /// `rebates_paid`, `rewards_estimated`, `fee_equivalent`), from the venue's formulas.
+    pub earnings_micros: Family<KindLabel, Gauge>,
+    /// Strategy: liquidity-reward samples taken, and those in which its quotes scored, by kind
+    /// (`samples`, `scoring`).
+    pub reward_samples: Family<KindLabel, Gauge>,
     /// Messages that did not decode (skipped and acknowledged).
     pub malformed: Counter,
     /// Live execution: venue calls by endpoint and result (ok, refused, engine_restart,
@@ -267,6 +273,8 @@ impl OrderPathMetrics {
             ctf_size_micros: Family::default(),
             capital_returned_micros: Counter::default(),
             rule_events: Family::default(),
+            earnings_micros: Family::default(),
+            reward_samples: Family::default(),
             malformed: Counter::default(),
             venue_calls: Family::default(),
             rate_limit_waits: Counter::default(),
@@ -311,6 +319,12 @@ impl OrderPathMetrics {
             m.capital_returned_micros.clone(),
         );
         registry.register("rule_events", "What the strategy's own rules did, by kind", m.rule_events.clone());
+        registry.register(
+            "earnings_micros",
+            "Maker rebates and estimated liquidity rewards, micro-USDC, by kind",
+            m.earnings_micros.clone(),
+        );
+        registry.register("reward_samples", "Liquidity-reward samples taken and scoring", m.reward_samples.clone());
         registry.register("malformed", "Messages that did not decode", m.malformed.clone());
         registry.register("venue_calls", "Venue API calls by endpoint and result", m.venue_calls.clone());
         registry.register("rate_limit_waits", "Waits for the client-side rate limit", m.rate_limit_waits.clone());
@@ -327,6 +341,23 @@ impl OrderPathMetrics {
     pub fn observe(&self, hop: &'static str, from_ns: u64, to_ns: u64) {
         if from_ns > 0 && to_ns >= from_ns {
             self.latency.get_or_create(&HopLabel { hop }).observe((to_ns - from_ns) as f64 / 1e9);
+        }
+    }
+
+    /// Shows what the strategy's quoting earned ([`polyfleet_core::strategy::Strategy::earnings`]).
+    pub fn set_earnings(&self, e: &polyfleet_core::analytics::Earnings) {
+        for (kind, m) in [
+            ("rebates_accrued", e.rebates.accrued),
+            ("rebates_paid", e.rebates.paid),
+            ("rewards_estimated", e.rewards.earned),
+            ("fee_equivalent", e.rebates.fee_equivalent),
+        ] {
+            self.earnings_micros.get_or_create(&KindLabel { kind: kind.into() }).set(m.micros());
+        }
+        for (kind, n) in [("samples", e.rewards.samples), ("scoring", e.rewards.scoring)] {
+            self.reward_samples
+                .get_or_create(&KindLabel { kind: kind.into() })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
     }
 

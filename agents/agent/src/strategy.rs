@@ -169,6 +169,9 @@ pub async fn run<B: Bus>(
                 let out = runner.on_timer(now_ns());
                 publish_intents(&bus, &cfg, out, &metrics).await;
                 OrderPathMetrics::catch_up(&metrics.rule_events, &runner.counters(), &mut events_seen);
+                if let Some(e) = runner.earnings(now_ns()) {
+                    metrics.set_earnings(&e);
+                }
             }
         }
     }

@@ -122,6 +122,17 @@ async fn a_local_fleet_trades_serves_metrics_and_takes_parameter_edits() {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    // The example venue runs a reward program: the market maker scores its quotes against it
+    // (the first sample at its first timer) and shows what they earned.
+    let m = get(&addr, "/metrics");
+    let samples = "polyfleet_strategy_fed_mm_reward_samples{kind=\"samples\"}";
+    let n: u64 = m.lines().find_map(|l| l.strip_prefix(samples)).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+    assert!(
+        n >= 1,
+        "no reward sample taken: {}",
+        m.lines().filter(|l| l.contains("reward")).collect::<Vec<_>>().join("\n")
+    );
+    assert!(m.contains("polyfleet_strategy_fed_mm_earnings_micros{kind=\"rewards_estimated\"}"));
     edit_and_stop(&dir, stop_tx, fleet).await;
     let _ = std::fs::remove_dir_all(&dir);
 }

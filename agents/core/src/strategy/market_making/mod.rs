@@ -265,9 +265,14 @@ impl MarketMaker {
         let minute = now_ns / REWARD_SAMPLE_NS + 1;
         self.next_reward_ns = minute * REWARD_SAMPLE_NS + moment_in_minute(minute);
         for s in &self.markets {
-            let (Some(rules), Some(book)) = (s.m.rewards, books.live(&s.m.yes.token)) else { continue };
-            let bids: Vec<_> = book.levels(crate::side::BookSide::Bid).copied().collect();
-            let asks: Vec<_> = book.levels(crate::side::BookSide::Ask).copied().collect();
+            let Some(rules) = s.m.rewards else { continue };
+            // A minute whose book is not live is sampled too: nothing of ours scores in it.
+            let (bids, asks): (Vec<_>, Vec<_>) = books.live(&s.m.yes.token).map_or((vec![], vec![]), |book| {
+                (
+                    book.levels(crate::side::BookSide::Bid).copied().collect(),
+                    book.levels(crate::side::BookSide::Ask).copied().collect(),
+                )
+            });
             let quotes: Vec<Quote> = s.slots.iter().flatten().map(|w| s.in_yes_terms(w)).collect();
             self.rewards.sample(&rules, &bids, &asks, &quotes, self.own_in_book);
         }
