@@ -1,7 +1,9 @@
 //! The live executor on its own, against the simulator's order API: shadow orders are built,
 //! signed and compared with paper but never sent; the safety gates refuse live orders without
 //! the Venue's acknowledgement or credentials; HTTP 425 (matching-engine restart) is retried
-//! within the budget and reported when it lasts longer; a batch of 16 goes out as 15 + 1; the
+//! within the budget and reported when it lasts longer, order posts are then held (the venue not
+//! called) until a probe, and the 2-minute post-only window after a restart refuses orders that
+//! could take liquidity before the venue would; a batch of 16 goes out as 15 + 1; the
 //! client-side rate limit makes a burst wait. Live conditional-token operations are signed
 //! transactions on the simulator's chain (never a real one), refused without the acknowledgement
 //! or an RPC endpoint. The balance and allowance pre-flight refuses what the account cannot pay
@@ -258,8 +260,15 @@ async fn live_orders_need_the_acknowledgement_and_credentials() {
     );
 }
 
+/// Added to the wall clock by [`skewed`]: the restart test moves its venue client's time on.
+static SKEW_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn skewed() -> u64 {
+    polyfleet_agent::time::now_ns() + SKEW_NS.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 #[tokio::test]
-async fn engine_restarts_are_retried_batches_split_and_bursts_wait() {
+async fn engine_restarts_are_retried_held_and_followed_by_a_post_only_window_batches_split_and_bursts_wait() {
     let (sim, market, token, book) = sim().await;
     let low = Price::from_ticks(book.best_bid().unwrap().price.ticks() - 5 * book.tick().ticks()).unwrap();
     let metrics = OrderPathMetrics::new("venue");
@@ -269,10 +278,7 @@ async fn engine_restarts_are_retried_batches_split_and_bursts_wait() {
         retry_budget: Duration::from_secs(3),
         ..VenueLimits::default()
     };
-    let venue =
-        Venue::connect(&sim.http_url(), Arc::new(creds()), limits, metrics.clone(), polyfleet_agent::time::now_ns)
-            .await
-            .unwrap();
+    let venue = Venue::connect(&sim.http_url(), Arc::new(creds()), limits, metrics.clone(), skewed).await.unwrap();
     let gtc =
         |id: &str| OrderIntent { tif: TimeInForce::Gtc, post_only: true, ..intent(id, market, token, low, Mode::Live) };
 
@@ -283,12 +289,33 @@ async fn engine_restarts_are_retried_batches_split_and_bursts_wait() {
     assert!(
         metrics_text(&metrics).contains(r#"venue_venue_calls_total{endpoint="post_order",result="engine_restart"}"#)
     );
-    // Longer than the budget: reported, not hidden.
+    // The post-only window follows: an order that could take liquidity is refused before the
+    // venue is called; post-only ones go; two minutes later everything goes again.
+    let plain = OrderIntent { post_only: false, ..gtc("window-1") };
+    let built = venue.build(&plain).await.unwrap();
+    let posts = sim.order_posts();
+    let err = venue.post(&built).await.unwrap_err();
+    assert!(
+        matches!(err, VenueError::Refused { status: 425, .. }) && err.to_string().contains("post-only window"),
+        "{err}"
+    );
+    assert_eq!(sim.order_posts(), posts, "the venue was not called");
+    venue.post(&venue.build(&gtc("window-2")).await.unwrap()).await.unwrap();
+    SKEW_NS.fetch_add(121_000_000_000, std::sync::atomic::Ordering::SeqCst);
+    venue.post(&built).await.unwrap();
+    // Longer than the budget: reported, not hidden; then posts are held without calling the
+    // venue until the hold ends and one probes.
     sim.engine_restart(10_000);
     let built = venue.build(&gtc("restart-2")).await.unwrap();
     let err = venue.post(&built).await.unwrap_err();
     assert!(matches!(err, VenueError::Unavailable { status: 425, .. }), "{err}");
+    let posts = sim.order_posts();
+    let held = venue.post(&venue.build(&gtc("restart-3")).await.unwrap()).await.unwrap_err();
+    assert!(matches!(held, VenueError::Unavailable { status: 425, budget_ms: 0, .. }), "{held}");
+    assert_eq!(sim.order_posts(), posts, "held, not sent");
+    assert!(metrics_text(&metrics).contains(r#"result="held_engine_restart"}"#));
     sim.engine_restart(0);
+    SKEW_NS.fetch_add(11_000_000_000, std::sync::atomic::Ordering::SeqCst);
 
     // 16 orders: two requests (15 + 1), one answer each, and the bucket (burst 5) made them wait.
     let mut orders = vec![];

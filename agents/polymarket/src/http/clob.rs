@@ -2,7 +2,9 @@
 //! authentication, order building (tick and size rounding, GTD's 60 s buffer), EIP-712 signing,
 //! single and batch posting (at most 15 per request), cancels, order and trade queries, and the
 //! dead-man heartbeat. Around every call: the per-signer token buckets (orders and cancels
-//! apart), and retries of HTTP 425 (matching-engine restart), 429 and 5xx within a time budget.
+//! apart), and retries of HTTP 425 (matching-engine restart), 429 and 5xx within a time budget;
+//! after a restart outlasted the budget, order posts are held back and then probe, and the
+//! post-only window that follows a restart is kept ([`crate::common::engine_restart`]).
 //!
 //! Orders are deterministic: the salt derives from the client order id and the timestamp is the
 //! intent's creation time, so rebuilding an intent gives the same EIP-712 hash, which is the
@@ -12,6 +14,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::engine_restart::{EngineState, Held};
 use crate::websocket::user::{MakerFill, TradeEvent, TradeStatus};
 use alloy::dyn_abi::Eip712Domain;
 use alloy::sol_types::SolStruct as _;
@@ -134,6 +137,8 @@ pub struct BuiltOrder {
     pub taker_amount: u64,
     /// The exchange contract the order is signed for (whose allowance it spends).
     pub exchange: alloy::primitives::Address,
+    /// Post-only (it can only rest): admitted in the post-only window after an engine restart.
+    pub post_only: bool,
     signable: SignableOrder,
 }
 
@@ -223,6 +228,7 @@ pub struct Venue {
     limits: VenueLimits,
     metrics: Arc<dyn VenueMetrics>,
     clock: Clock,
+    engine: Mutex<EngineState>,
 }
 
 impl Venue {
@@ -253,7 +259,27 @@ impl Venue {
             limits,
             metrics,
             clock,
+            engine: Mutex::new(EngineState::default()),
         })
+    }
+
+    /// Whether orders like these may be sent now ([`EngineState::admit`]): the venue is not
+    /// called while a restart holds them, nor for a non-post-only one in the post-only window.
+    fn admit(&self, endpoint: &'static str, post_only: bool) -> Result<(), VenueError> {
+        let held = self.engine().admit(self.now_ns(), post_only);
+        held.map_err(|h| {
+            self.metrics.venue_call(endpoint, "held_engine_restart");
+            match h {
+                Held::Restarting { .. } => {
+                    VenueError::Unavailable { status: 425, budget_ms: 0, message: h.to_string() }
+                }
+                Held::PostOnlyWindow { .. } => VenueError::Refused { status: 425, message: h.to_string() },
+            }
+        })
+    }
+
+    fn engine(&self) -> std::sync::MutexGuard<'_, EngineState> {
+        self.engine.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Now, by the clock the venue client was given.
@@ -320,7 +346,7 @@ impl Venue {
         };
         let id = format!("{:#x}", p.order.eip712_signing_hash(&domain));
         let (maker_amount, taker_amount) = (u64_of(p.order.makerAmount), u64_of(p.order.takerAmount));
-        Ok(BuiltOrder { id, maker_amount, taker_amount, exchange, signable })
+        Ok(BuiltOrder { id, maker_amount, taker_amount, exchange, post_only: intent.post_only, signable })
     }
 
     /// Signs a built order (the SDK signs; the signature is deterministic).
@@ -362,12 +388,17 @@ impl Venue {
             let err = match call().await {
                 Ok(v) => {
                     self.metrics.venue_call(endpoint, "ok");
+                    // The engine answers: after a restart, its post-only window opens.
+                    self.engine().on_success(self.now_ns());
                     return Ok(v);
                 }
                 Err(e) => classify(&e),
             };
             let retry = match &err {
                 VenueError::Unavailable { status, .. } => {
+                    if *status == 425 {
+                        self.engine().on_restart(self.now_ns());
+                    }
                     self.metrics.venue_call(endpoint, if *status == 425 { "engine_restart" } else { "throttled" });
                     true
                 }
@@ -419,6 +450,7 @@ impl Venue {
 
     /// Posts one order.
     pub async fn post(&self, order: &BuiltOrder) -> Result<PostReply, VenueError> {
+        self.admit("post_order", order.post_only)?;
         self.take(&self.orders, 1, self.limits.orders_burst).await;
         let reply = self
             .retried("post_order", || async {
@@ -434,6 +466,10 @@ impl Venue {
     pub async fn post_batch(&self, orders: &[BuiltOrder]) -> Vec<Result<PostReply, VenueError>> {
         let mut out = vec![];
         for chunk in orders.chunks(MAX_BATCH) {
+            if let Err(e) = self.admit("post_orders", chunk.iter().all(|o| o.post_only)) {
+                out.extend(chunk.iter().map(|_| Err(e.clone())));
+                continue;
+            }
             self.take(&self.orders, u32::try_from(chunk.len()).unwrap_or(u32::MAX), self.limits.orders_burst).await;
             let replies = self
                 .retried("post_orders", || async {
