@@ -40,7 +40,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use futures::StreamExt;
+use futures::{FutureExt as _, StreamExt};
 use polyfleet_core::accounting::Ledger;
 use polyfleet_core::accounting::lifecycle::Booking;
 use polyfleet_core::accounting::mark::{self, Quote};
@@ -157,6 +157,9 @@ const REDEEM_DEFERRALS: u64 = 5;
 /// Finished orders kept for late settlement.
 const FINISHED_KEPT: usize = 20_000;
 
+/// Cancels taken from the consumer together at most (one venue request).
+const CANCEL_BATCH: usize = 64;
+
 /// Runs until `shutdown` turns true.
 pub async fn run<B: Bus, S: RiskStore, E: Executor>(
     bus: B,
@@ -231,7 +234,18 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
                 None => anyhow::bail!("decision consumer ended"),
             },
             next = cancels.next() => match next {
-                Some(Ok(d)) => agent.on_cancel(d).await,
+                Some(Ok(d)) => {
+                    // Cancels already waiting go with it, as one batch (a requote's cancels).
+                    let mut batch = vec![d];
+                    while batch.len() < CANCEL_BATCH {
+                        match cancels.next().now_or_never() {
+                            Some(Some(Ok(d))) => batch.push(d),
+                            Some(Some(Err(e))) => tracing::warn!(error = %e, "cancel consumer error"),
+                            _ => break,
+                        }
+                    }
+                    agent.on_cancels(batch).await
+                }
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, "cancel consumer error");
                     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -471,8 +485,19 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
         }
     }
 
-    async fn on_cancel(&mut self, delivery: Delivery) {
-        if let Ok(Intent::Cancel(c)) = decode::<Intent>(&delivery.message.payload) {
+    /// Cancel intents that arrived together: every order they name, in one executor call.
+    async fn on_cancels(&mut self, deliveries: Vec<Delivery>) {
+        let mut orders: Vec<(ClientOrderId, String)> = vec![];
+        for delivery in &deliveries {
+            let c = match decode::<Intent>(&delivery.message.payload) {
+                Ok(Intent::Cancel(c)) => c,
+                Ok(_) => continue,
+                Err(e) => {
+                    self.metrics.malformed.inc();
+                    tracing::warn!(error = %e, "skipping a cancel that does not decode");
+                    continue;
+                }
+            };
             let ids: Vec<ClientOrderId> = match c.client_order_id {
                 Some(id) => vec![id],
                 None => self
@@ -483,11 +508,18 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
                     .collect(),
             };
             for id in ids {
-                let events = self.executor.cancel(&id, &c.reason, now_ns()).await;
-                self.settle(events).await;
+                if !orders.iter().any(|(o, _)| *o == id) {
+                    orders.push((id, c.reason.clone()));
+                }
             }
         }
-        let _ = delivery.ack().await;
+        if !orders.is_empty() {
+            let events = self.executor.cancel_many(&orders, now_ns()).await;
+            self.settle(events).await;
+        }
+        for delivery in deliveries {
+            let _ = delivery.ack().await;
+        }
     }
 
     /// Why no order can go to the intent's market now: it resolved, or the venue closed it to

@@ -3,7 +3,7 @@
 //! the Venue's acknowledgement or credentials; HTTP 425 (matching-engine restart) is retried
 //! within the budget and reported when it lasts longer, order posts are then held (the venue not
 //! called) until a probe, and the 2-minute post-only window after a restart refuses orders that
-//! could take liquidity before the venue would; a batch of 16 goes out as 15 + 1; the
+//! could take liquidity before the venue would; a batch of 16 goes out as 15 + 1; cancels that arrive together are one `DELETE /orders`; the
 //! client-side rate limit makes a burst wait. Live conditional-token operations are signed
 //! transactions on the simulator's chain (never a real one), refused without the acknowledgement
 //! or an RPC endpoint. The balance and allowance pre-flight refuses what the account cannot pay
@@ -398,4 +398,32 @@ async fn live_conditional_token_operations_are_transactions_on_the_simulated_cha
     let err = ex.ctf(&ctf_intent("redeem-3", redeem, Mode::Live), 7).await.unwrap_err();
     assert!(err.contains("polygonRpc"), "{err}");
     assert_eq!(sim.transactions_mined().await, 3);
+}
+
+/// Cancels that arrive together (a requote's) go to the venue as one `DELETE /orders`.
+#[tokio::test]
+async fn cancels_that_arrive_together_are_one_venue_request() {
+    let (sim, market, token, book) = sim().await;
+    let low = Price::from_ticks(book.best_bid().unwrap().price.ticks() - 5 * book.tick().ticks()).unwrap();
+    let metrics = OrderPathMetrics::new("batch");
+    let mut ex = executor(settings(&sim, true, None), instruments(market, token), &metrics).await;
+    let mut orders = vec![];
+    for i in 0..3 {
+        let id = format!("rest-{i}");
+        let o = OrderIntent { tif: TimeInForce::Gtc, post_only: true, ..intent(&id, market, token, low, Mode::Live) };
+        let (st, why) = status(&ex.submit(&o, 1).await);
+        assert_eq!(st, OrderStatus::Resting, "{why:?}");
+        orders.push((o.client_order_id, "requote".to_string()));
+    }
+    let events = ex.cancel_many(&orders, 2).await;
+    let cancelled: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            ExecEvent::Update(u) if u.status == OrderStatus::Cancelled => Some(u.client_order_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cancelled, orders.iter().map(|(id, _)| *id).collect::<Vec<_>>());
+    let text = metrics_text(&metrics);
+    assert!(text.contains(r#"batch_venue_calls_total{endpoint="cancel_orders",result="ok"} 1"#), "{text}");
 }

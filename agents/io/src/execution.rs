@@ -89,6 +89,21 @@ pub trait Executor: Send {
     fn venue_events(&mut self) -> impl Future<Output = Vec<ExecEvent>> + Send {
         std::future::pending()
     }
+    /// Cancels several working orders at once, each with its reason (live: one batch request to
+    /// the venue; the default cancels them one by one).
+    fn cancel_many(
+        &mut self,
+        orders: &[(ClientOrderId, String)],
+        now_ns: u64,
+    ) -> impl Future<Output = Vec<ExecEvent>> + Send {
+        async move {
+            let mut out = vec![];
+            for (id, reason) in orders {
+                out.extend(self.cancel(id, reason, now_ns).await);
+            }
+            out
+        }
+    }
     /// Graceful stop: what stopping did (live: its open orders cancelled).
     fn shut_down(&mut self, _now_ns: u64) -> impl Future<Output = Vec<ExecEvent>> + Send {
         async { vec![] }

@@ -444,6 +444,35 @@ impl<S: RiskStore> Executor for LiveExecutor<S> {
         }
     }
 
+    /// Live orders in one `DELETE /orders` (the venue's batch cancel; the cancel bucket draws one
+    /// token per order); paper and shadow ones on the paper engine.
+    async fn cancel_many(&mut self, orders: &[(ClientOrderId, String)], now_ns: u64) -> Vec<ExecEvent> {
+        let mut out = vec![];
+        let mut live: Vec<(String, &str)> = vec![];
+        for (id, reason) in orders {
+            match self.tracker.venue_id(id).map(str::to_string) {
+                Some(venue_id) => live.push((venue_id, reason)),
+                None => out.extend(self.paper.cancel(id, reason, now_ns).await),
+            }
+        }
+        let Some(venue) = self.venue.clone().filter(|_| !live.is_empty()) else { return out };
+        let ids: Vec<String> = live.iter().map(|(v, _)| v.clone()).collect();
+        match venue.cancel(&ids).await {
+            Ok((cancelled, refused)) => {
+                for (id, why) in refused {
+                    tracing::info!(order = %id, reason = %why, "cancel not done at the venue");
+                }
+                for (venue_id, reason) in &live {
+                    if cancelled.contains(venue_id) {
+                        out.extend(self.tracker.cancelled(venue_id, reason, now_ns));
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, orders = ids.len(), "batch cancel failed"),
+        }
+        out
+    }
+
     fn market_tokens(&self, market: &ConditionId) -> Vec<TokenId> {
         self.paper.market_tokens(market)
     }
