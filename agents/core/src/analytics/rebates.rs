@@ -44,15 +44,25 @@ pub struct RebateSummary {
 
 /// `C·rate·(p(1−p))^e` in micro-USDC times [`PRECISION`] (`None`: exponent not in use).
 pub fn fee_equivalent(fees: &FeeSchedule, price: Price, size: Quantity) -> Option<i128> {
-    let scale = i128::from(Price::SCALE);
-    let pq = i128::from(price.ticks()) * (scale - i128::from(price.ticks()));
-    let (factor, factor_scale) = match fees.exponent {
-        1 => (pq, scale * scale),
-        2 => (pq * pq, scale * scale * scale * scale),
-        _ => return None,
-    };
-    let n = i128::from(size.micros()).checked_mul(i128::from(fees.rate_bps))?.checked_mul(factor)?;
-    n.checked_mul(PRECISION).map(|n| n / (10_000 * factor_scale))
+    let (n, d) = fees.exact(price, size)?;
+    n.checked_mul(PRECISION).map(|n| n / d)
+}
+
+/// One trade of a market, for the rebate meter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trade {
+    /// Venue time, Unix ms (its UTC day is the rebate's day).
+    pub ts_ms: u64,
+    /// The market.
+    pub market: ConditionId,
+    /// Its fee parameters.
+    pub fees: FeeSchedule,
+    /// Its makers' share of the taker fees, basis points.
+    pub share_bps: u32,
+    /// Price.
+    pub price: Price,
+    /// Shares.
+    pub size: Quantity,
 }
 
 /// One strategy's maker rebates.
@@ -62,49 +72,30 @@ pub struct RebateMeter {
 }
 
 impl RebateMeter {
-    fn day(&mut self, ts_ms: u64, market: ConditionId, share_bps: u32) -> &mut Day {
-        let d = self.days.entry((ts_ms / DAY_MS, market)).or_default();
-        d.share_bps = share_bps;
-        d
-    }
-
-    /// A trade print of the market (every print has one maker): its fee-equivalent and fee.
-    pub fn print(
-        &mut self,
-        ts_ms: u64,
-        market: ConditionId,
-        fees: &FeeSchedule,
-        share_bps: u32,
-        price: Price,
-        size: Quantity,
-    ) {
-        let fe = fee_equivalent(fees, price, size).unwrap_or(0);
-        let fee = fees.taker_fee(price, size).map_or(0, |m| i128::from(m.micros()));
-        let d = self.day(ts_ms, market, share_bps);
-        d.total += fe;
-        d.pool += fee;
-    }
-
-    /// A maker fill of ours; `in_print` when a print the meter saw (or will see) carried it.
-    #[allow(clippy::too_many_arguments)]
-    pub fn maker_fill(
-        &mut self,
-        ts_ms: u64,
-        market: ConditionId,
-        fees: &FeeSchedule,
-        share_bps: u32,
-        price: Price,
-        size: Quantity,
-        in_print: bool,
-    ) {
-        let fe = fee_equivalent(fees, price, size).unwrap_or(0);
-        let fee = fees.taker_fee(price, size).map_or(0, |m| i128::from(m.micros()));
-        let d = self.day(ts_ms, market, share_bps);
-        d.ours += fe;
-        if !in_print {
+    /// Adds a trade's fee-equivalent to ours (`ours`) and to the day's total and fee pool
+    /// (`counted`).
+    fn add(&mut self, t: &Trade, ours: bool, counted: bool) {
+        let fe = fee_equivalent(&t.fees, t.price, t.size).unwrap_or(0);
+        let fee = t.fees.taker_fee(t.price, t.size).map_or(0, |m| i128::from(m.micros()));
+        let d = self.days.entry((t.ts_ms / DAY_MS, t.market)).or_default();
+        d.share_bps = t.share_bps;
+        if ours {
+            d.ours += fe;
+        }
+        if counted {
             d.total += fe;
             d.pool += fee;
         }
+    }
+
+    /// A trade print of the market (every print has one maker): its fee-equivalent and fee.
+    pub fn print(&mut self, t: &Trade) {
+        self.add(t, false, true);
+    }
+
+    /// A maker fill of ours; `in_print` when a print the meter saw (or will see) carried it.
+    pub fn maker_fill(&mut self, t: &Trade, in_print: bool) {
+        self.add(t, true, !in_print);
     }
 
     /// The rebates as of `now_ms` (days before its day have ended).
@@ -148,28 +139,33 @@ mod tests {
 
     const CRYPTO: FeeSchedule = FeeSchedule { rate_bps: 700, exponent: 1 };
 
+    /// A crypto trade (7 %, 20 % back to makers).
+    fn t(ts_ms: u64, market: ConditionId, price: &str, size: &str) -> Trade {
+        Trade { ts_ms, market, fees: CRYPTO, share_bps: 2000, price: p(price), size: q(size) }
+    }
+
     #[test]
     fn a_maker_on_every_print_gets_the_share_of_the_pool_and_a_small_day_pays_nothing() {
         let m = ConditionId::from_bytes([1; 32]);
         let mut r = RebateMeter::default();
         // 1000 shares at 0.5 in crypto: fee 1000 x 0.07 x 0.25 = 17.5; we made all of it.
-        r.print(0, m, &CRYPTO, 2000, p("0.5"), q("1000"));
-        r.maker_fill(0, m, &CRYPTO, 2000, p("0.5"), q("1000"), true);
+        r.print(&t(0, m, "0.5", "1000"));
+        r.maker_fill(&t(0, m, "0.5", "1000"), true);
         let s = r.summary(0);
         assert_eq!(s.accrued, Money::parse("3.5").unwrap(), "20 % of 17.5: 0.35 cents a share");
         assert_eq!(s.paid, Money::ZERO, "the day has not ended");
         assert_eq!(s.fee_equivalent, Money::parse("17.5").unwrap());
         assert_eq!(r.summary(DAY_MS).paid, Money::parse("3.5").unwrap());
         // Next day: a quarter of a small print's maker side: 0.0875 x 0.2 / 4, below the minimum.
-        r.print(DAY_MS, m, &CRYPTO, 2000, p("0.5"), q("5"));
-        r.maker_fill(DAY_MS, m, &CRYPTO, 2000, p("0.5"), q("1.25"), true);
+        r.print(&t(DAY_MS, m, "0.5", "5"));
+        r.maker_fill(&t(DAY_MS, m, "0.5", "1.25"), true);
         let s = r.summary(2 * DAY_MS);
         assert_eq!(s.accrued, Money::parse("3.504375").unwrap());
         assert_eq!((s.paid, s.days_below_minimum), (Money::parse("3.5").unwrap(), 1));
         // A fill no print carried adds to the day's total: 10 of 20.
         let mut r = RebateMeter::default();
-        r.print(0, m, &CRYPTO, 2000, p("0.5"), q("10"));
-        r.maker_fill(0, m, &CRYPTO, 2000, p("0.5"), q("10"), false);
+        r.print(&t(0, m, "0.5", "10"));
+        r.maker_fill(&t(0, m, "0.5", "10"), false);
         assert_eq!(r.summary(0).accrued, Money::parse("0.035").unwrap());
     }
 }

@@ -23,6 +23,16 @@ impl FeeSchedule {
         if self.rate_bps == 0 {
             return Some(Money::ZERO);
         }
+        let (numerator, denominator) = self.exact(price, size)?;
+        // Round to 5 decimals of USDC, i.e. to 10 micro-USDC.
+        let tens = div_round(numerator, denominator * 10, Rounding::Nearest);
+        Money::from_micros_i128(tens * 10)
+    }
+
+    /// `size x rate x (p (1 - p))^e` exactly, in micro-USDC, as (numerator, denominator): the
+    /// fee before the venue's rounding (the maker rebate's fee-equivalent); `None` for an exponent
+    /// above 2 or an overflow.
+    pub fn exact(&self, price: Price, size: Quantity) -> Option<(i128, i128)> {
         let scale = i128::from(Price::SCALE);
         let pq = i128::from(price.ticks()) * (scale - i128::from(price.ticks())); // p(1-p), scale^2
         let (factor, factor_scale) = match self.exponent {
@@ -33,10 +43,7 @@ impl FeeSchedule {
         };
         // micro-USDC = size_micros x rate/1e4 x factor/factor_scale; exact numerator, one division.
         let numerator = i128::from(size.micros()).checked_mul(i128::from(self.rate_bps))?.checked_mul(factor)?;
-        let denominator = 10_000 * factor_scale;
-        // Round to 5 decimals of USDC, i.e. to 10 micro-USDC.
-        let tens = div_round(numerator, denominator * 10, Rounding::Nearest);
-        Money::from_micros_i128(tens * 10)
+        Some((numerator, 10_000 * factor_scale))
     }
 }
 

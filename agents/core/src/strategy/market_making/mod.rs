@@ -43,7 +43,7 @@ use volatility::LogitVol;
 
 use super::{BookSet, Ctx, Instrument, OrderRequest, ParamsError, Strategy};
 use crate::analytics::Earnings;
-use crate::analytics::rebates::RebateMeter;
+use crate::analytics::rebates::{RebateMeter, Trade};
 use crate::analytics::rewards::{Quote, RewardMeter, RewardRules};
 use crate::config::StrategyParams;
 use crate::ids::{ClientOrderId, ConditionId, TokenId};
@@ -621,7 +621,15 @@ impl Strategy for MarketMaker {
             // Every print has one maker: the day's rebate pool and fee-equivalent.
             let m = &self.markets[i].m;
             let fees = if event.token == m.yes.token { m.yes.fees } else { m.no.fees };
-            self.rebates.print(event.venue_ts_ms, m.yes.market, &fees, m.rebate_bps, *price, *size);
+            let trade = Trade {
+                ts_ms: event.venue_ts_ms,
+                market: m.yes.market,
+                fees,
+                share_bps: m.rebate_bps,
+                price: *price,
+                size: *size,
+            };
+            self.rebates.print(&trade);
         }
         match &event.body {
             MarketEventBody::Trade { side, price, .. } if event.token == self.markets[i].m.yes.token => {
@@ -681,7 +689,15 @@ impl Strategy for MarketMaker {
             let m = &self.markets[i].m;
             let fees = if fill.token == m.yes.token { m.yes.fees } else { m.no.fees };
             let ts_ms = fill.ts_ns / 1_000_000;
-            self.rebates.maker_fill(ts_ms, m.yes.market, &fees, m.rebate_bps, fill.price, fill.size, true);
+            let trade = Trade {
+                ts_ms,
+                market: m.yes.market,
+                fees,
+                share_bps: m.rebate_bps,
+                price: fill.price,
+                size: fill.size,
+            };
+            self.rebates.maker_fill(&trade, true);
         }
         if !failed {
             self.counts.fills += 1;
