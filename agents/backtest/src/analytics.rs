@@ -98,14 +98,11 @@ impl Tracker {
         }
     }
 
-    /// A fill booked; `mid` a token's settled payout, else the last mid tracked stands (the mid
-    /// before the event that filled it).
-    pub fn fill(&mut self, now_ns: u64, f: &Fill, mid: Option<Price>) {
+    /// A fill booked, against the last mid tracked: the mid before the event that filled it (a
+    /// settled token's is its payout).
+    pub fn fill(&mut self, now_ns: u64, f: &Fill) {
         let maker = f.liquidity == Liquidity::Maker;
-        self.attribution.fill(f.token, f.side, f.price, f.size, f.fee, mid);
-        if let Some(m) = mid {
-            self.markouts.mid(now_ns, &f.token, m);
-        }
+        self.attribution.fill(f.token, f.side, f.price, f.size, f.fee, None);
         self.markouts.fill(now_ns, f);
         if maker {
             self.ratio.maker_fills += 1;

@@ -591,7 +591,7 @@ impl Engine {
         };
         // Spread capture is measured against the mid before the event that filled the order (a
         // book that moved through a quote has its new mid already): the tracker's last one.
-        s.tracker.fill(now, f, self.payouts.get(&f.token).copied());
+        s.tracker.fill(now, f);
         if let Some(p) = s.policy {
             let marks = self.risk_marks(slot);
             let policy = &mut self.policies[p];

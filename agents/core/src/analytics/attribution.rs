@@ -142,19 +142,11 @@ impl Attribution {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analytics::test_values::{m, p, q};
     use proptest::prelude::*;
 
     fn t(n: u64) -> TokenId {
         TokenId::from_u128(u128::from(n))
-    }
-    fn p(s: &str) -> Price {
-        Price::parse(s).unwrap()
-    }
-    fn q(s: &str) -> Quantity {
-        Quantity::parse(s).unwrap()
-    }
-    fn m(s: &str) -> Money {
-        Money::parse(s).unwrap()
     }
 
     #[test]

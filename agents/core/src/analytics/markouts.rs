@@ -149,15 +149,9 @@ impl Markouts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analytics::test_values::{p, q};
 
     const S: u64 = 1_000_000_000;
-
-    fn p(s: &str) -> Price {
-        Price::parse(s).unwrap()
-    }
-    fn q(s: &str) -> Quantity {
-        Quantity::parse(s).unwrap()
-    }
 
     fn fill(token: TokenId, side: Side, price: &str, size: &str, fee: Money, liquidity: Liquidity) -> Fill {
         Fill {

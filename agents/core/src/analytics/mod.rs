@@ -38,3 +38,22 @@ pub(crate) fn money(units: i128) -> crate::Money {
         crate::Money::from_micros(i64::MAX)
     })
 }
+
+/// Exact values from decimal text, for the analytics tests.
+#[cfg(test)]
+pub(crate) mod test_values {
+    use crate::{Money, Price, Quantity};
+
+    /// A price.
+    pub fn p(s: &str) -> Price {
+        Price::parse(s).unwrap()
+    }
+    /// A quantity.
+    pub fn q(s: &str) -> Quantity {
+        Quantity::parse(s).unwrap()
+    }
+    /// An amount.
+    pub fn m(s: &str) -> Money {
+        Money::parse(s).unwrap()
+    }
+}

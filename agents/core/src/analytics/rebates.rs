@@ -129,13 +129,7 @@ impl RebateMeter {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn p(s: &str) -> Price {
-        Price::parse(s).unwrap()
-    }
-    fn q(s: &str) -> Quantity {
-        Quantity::parse(s).unwrap()
-    }
+    use crate::analytics::test_values::{p, q};
 
     const CRYPTO: FeeSchedule = FeeSchedule { rate_bps: 700, exponent: 1 };
 

@@ -147,13 +147,8 @@ impl RewardMeter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analytics::test_values::{p, q};
 
-    fn p(s: &str) -> Price {
-        Price::parse(s).unwrap()
-    }
-    fn q(s: &str) -> Quantity {
-        Quantity::parse(s).unwrap()
-    }
     fn l(price: &str, size: &str) -> Level {
         Level { price: p(price), size: q(size) }
     }

@@ -6,8 +6,7 @@
 
 use std::collections::VecDeque;
 
-/// The horizons, seconds.
-pub const HORIZONS_S: [u64; 4] = [1, 5, 30, 120];
+pub use crate::analytics::markouts::HORIZONS_S;
 /// Weight of a new markout in the average.
 const WEIGHT: f64 = 0.1;
 
