@@ -32,6 +32,12 @@
 //! nothing to send), booked in the ledger, committed to the store by id (once, however often
 //! redelivered), a split's reservations released, and a report published on the order subject.
 //!
+//! Decisions already waiting when one arrives are taken with it (up to [`DECISION_BATCH`]): each
+//! order is claimed and checked alone, the fresh ones go to the executor in one call
+//! ([`Executor::submit_many`]; live: `POST /orders` requests), and each outcome is committed,
+//! published and acknowledged alone, so the protocol above holds per order. Conditional-token
+//! operations among them keep their place in the sequence.
+//!
 //! When the store is unreachable nothing is acknowledged and the approval is redelivered.
 //! Cancels come straight from the intents stream (they need no approval).
 
@@ -54,7 +60,7 @@ use polyfleet_core::wire::{
 };
 use polyfleet_core::{ClientOrderId, ConditionId, Money, Side, TokenId, TokenMap};
 use polyfleet_io::bus::{Bus, ConsumerSpec, Delivery};
-use polyfleet_io::risk_store::{Claim, FillCommit, PolicyKey, RiskStore};
+use polyfleet_io::risk_store::{Claim, FillCommit, PolicyKey, RiskStore, RiskStoreError};
 use polyfleet_io::telemetry;
 use tokio::sync::watch;
 use tracing::Instrument as _;
@@ -160,6 +166,17 @@ const FINISHED_KEPT: usize = 20_000;
 /// Cancels taken from the consumer together at most (one venue request).
 const CANCEL_BATCH: usize = 64;
 
+/// Decisions taken from the consumer together at most (live orders: up to 15 per venue request).
+const DECISION_BATCH: usize = 60;
+
+/// An approved order claimed for execution, with the delivery to acknowledge once its outcome
+/// is committed and the span of its trace.
+struct FreshOrder {
+    intent: OrderIntent,
+    delivery: Delivery,
+    span: tracing::Span,
+}
+
 /// Runs until `shutdown` turns true.
 pub async fn run<B: Bus, S: RiskStore, E: Executor>(
     bus: B,
@@ -225,8 +242,18 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
                 agent.on_market(&ev, &mut feed).await;
             }
             next = decisions.next() => match next {
-                Some(Ok(d)) if kind_of(&d.message.payload) == Some(CtfDecision::KIND) => agent.on_ctf_decision(d).await,
-                Some(Ok(d)) => agent.on_decision(d).await,
+                Some(Ok(d)) => {
+                    // Decisions already waiting go with it (a requote's orders: one venue request).
+                    let mut batch = vec![d];
+                    while batch.len() < DECISION_BATCH {
+                        match decisions.next().now_or_never() {
+                            Some(Some(Ok(d))) => batch.push(d),
+                            Some(Some(Err(e))) => tracing::warn!(error = %e, "decision consumer error"),
+                            _ => break,
+                        }
+                    }
+                    agent.on_decisions(batch).await
+                }
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, "decision consumer error");
                     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -408,47 +435,55 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
         }
     }
 
-    async fn on_decision(&mut self, delivery: Delivery) {
+    /// Decisions that arrived together, in order: conditional-token operations one by one, the
+    /// approved orders between them each claimed and checked alone and the fresh ones executed in
+    /// one executor call (live: batch requests to the venue), then each committed and
+    /// acknowledged alone.
+    async fn on_decisions(&mut self, deliveries: Vec<Delivery>) {
+        let mut fresh: Vec<FreshOrder> = vec![];
+        for delivery in deliveries {
+            if kind_of(&delivery.message.payload) == Some(CtfDecision::KIND) {
+                self.execute_fresh(std::mem::take(&mut fresh)).await;
+                self.on_ctf_decision(delivery).await;
+            } else if let Some(order) = self.take_decision(delivery).await {
+                fresh.push(order);
+            }
+        }
+        self.execute_fresh(fresh).await;
+    }
+
+    /// An order decision: `Some` when it is an approval claimed fresh for an open market and a
+    /// mode that admits it (to execute); everything else is done here (not an approval: acked;
+    /// executed before: its recorded outcome published again; claimed by an executor that
+    /// stopped: recovered or rejected; refused by the market or the mode).
+    async fn take_decision(&mut self, delivery: Delivery) -> Option<FreshOrder> {
         let received = now_ns();
-        let Some((decision, delivery)) = self.approved::<RiskDecision>(delivery, |d| &d.verdict).await else {
-            return;
-        };
+        let (decision, delivery) = self.approved::<RiskDecision>(delivery, |d| &d.verdict).await?;
         let intent = decision.intent;
         self.metrics.observe("decision_to_execution", decision.decided_ts_ns, received);
         self.metrics.observe("end_to_end", intent.cause_recv_ts_ns, received);
         let span = tracing::info_span!("execution", order = %intent.client_order_id, outcome = tracing::field::Empty);
         telemetry::follow(&span, &delivery.message);
         let policy = PolicyKey::of_intent(&intent);
-        let done = async {
+        let claimed = async {
             match self.store.claim(&policy, &intent.client_order_id).await {
                 Ok(Claim::Fresh) if let Some(why) = self.market_closed(&intent) => {
-                    let events = vec![refusal(&intent, why, now_ns())];
-                    let outcome = encode_outcome(&events);
-                    self.commit_and_publish(&intent, events, Some(outcome)).await
+                    self.refuse_claimed(&intent, why).await.map(|()| false)
                 }
                 Ok(Claim::Fresh) if intent.mode == Mode::Live && !self.admitted(&policy, intent.side).await => {
-                    let events = vec![refusal(&intent, "the risk policy's mode no longer admits it", now_ns())];
-                    let outcome = encode_outcome(&events);
-                    self.commit_and_publish(&intent, events, Some(outcome)).await
+                    self.refuse_claimed(&intent, "the risk policy's mode no longer admits it").await.map(|()| false)
                 }
-                Ok(Claim::Fresh) => {
-                    let events = self.executor.submit(&intent, now_ns()).await;
-                    let failures = order_failures(&intent, &events);
-                    let outcome = encode_outcome(&events);
-                    let done = self.commit_and_publish(&intent, events, Some(outcome)).await;
-                    self.notify(failures);
-                    done
-                }
+                Ok(Claim::Fresh) => Ok(true),
                 Ok(Claim::Done(outcome)) => {
                     self.metrics.replays.inc();
                     tracing::info!(order = %intent.client_order_id, "approval seen again: publishing the recorded outcome");
                     let events = decode_outcome(outcome).unwrap_or_default();
                     self.publish(&events).await;
-                    Ok(())
+                    Ok(false)
                 }
                 Ok(Claim::Pending) if let Some(events) = self.executor.recover(&intent, now_ns()).await => {
                     let outcome = encode_outcome(&events);
-                    self.commit_and_publish(&intent, events, Some(outcome)).await
+                    self.commit_and_publish(&intent, events, Some(outcome)).await.map(|()| false)
                 }
                 Ok(Claim::Pending) => {
                     tracing::warn!(order = %intent.client_order_id, "claimed by an executor that stopped before committing: rejecting");
@@ -463,24 +498,73 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
                         reason: Some("executor restarted before completing; not executed".into()),
                         ts_ns: now_ns(),
                     });
-                    let outcome = encode_outcome(std::slice::from_ref(&update));
-                    let failures = order_failures(&intent, std::slice::from_ref(&update));
-                    let done = self.commit_and_publish(&intent, vec![update], Some(outcome)).await;
-                    self.notify(failures);
-                    done
+                    self.executed(&intent, vec![update]).await.map(|()| false)
                 }
                 Err(e) => Err(e),
             }
         }
         .instrument(span.clone())
         .await;
-        match done {
-            Ok(()) => {
+        match claimed {
+            Ok(true) => Some(FreshOrder { intent, delivery, span }),
+            Ok(false) => {
                 let _ = delivery.ack().await;
+                None
             }
             Err(e) => {
                 self.metrics.store_errors.inc();
                 tracing::error!(error = %e, order = %intent.client_order_id, "risk store unreachable: the approval will be redelivered");
+                None
+            }
+        }
+    }
+
+    /// A claimed order refused before the executor saw it, committed as its outcome.
+    async fn refuse_claimed(&mut self, intent: &OrderIntent, why: &str) -> Result<(), RiskStoreError> {
+        let events = vec![refusal(intent, why, now_ns())];
+        let outcome = encode_outcome(&events);
+        self.commit_and_publish(intent, events, Some(outcome)).await
+    }
+
+    /// An order's outcome committed (as what a redelivery publishes again) and published, and
+    /// its failures notified.
+    async fn executed(&mut self, intent: &OrderIntent, events: Vec<ExecEvent>) -> Result<(), RiskStoreError> {
+        let failures = order_failures(intent, &events);
+        let outcome = encode_outcome(&events);
+        let done = self.commit_and_publish(intent, events, Some(outcome)).await;
+        self.notify(failures);
+        done
+    }
+
+    /// Fresh orders executed together. One order keeps the venue's calls in its own trace;
+    /// several share a span (the venue's batch request) linked to each order's.
+    async fn execute_fresh(&mut self, fresh: Vec<FreshOrder>) {
+        if fresh.is_empty() {
+            return;
+        }
+        let intents: Vec<OrderIntent> = fresh.iter().map(|f| f.intent.clone()).collect();
+        let span = match fresh.as_slice() {
+            [one] => one.span.clone(),
+            many => {
+                let batch = tracing::info_span!("execution_batch", orders = many.len());
+                for f in many {
+                    telemetry::link(&batch, &f.span);
+                }
+                batch
+            }
+        };
+        self.metrics.execution_batch.observe(intents.len() as f64);
+        let results = self.executor.submit_many(&intents, now_ns()).instrument(span).await;
+        for (f, events) in fresh.into_iter().zip(results) {
+            let done = self.executed(&f.intent, events).instrument(f.span).await;
+            match done {
+                Ok(()) => {
+                    let _ = f.delivery.ack().await;
+                }
+                Err(e) => {
+                    self.metrics.store_errors.inc();
+                    tracing::error!(error = %e, order = %f.intent.client_order_id, "outcome not committed (risk store unreachable): the approval will be redelivered");
+                }
             }
         }
     }

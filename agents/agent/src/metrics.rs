@@ -202,6 +202,9 @@ pub struct OrderPathMetrics {
     pub fills: Family<KindLabel, Counter>,
     /// Execution: approvals seen again and answered from the recorded outcome.
     pub replays: Counter,
+    /// Execution: fresh orders executed together (one executor call; live: batch requests of
+    /// up to 15 to the venue).
+    pub execution_batch: Histogram,
     /// Execution: working orders cancelled because their policy's mode no longer admits them, by
     /// mode (`reduceOnly`, `halt`).
     pub mode_cancels: Family<KindLabel, Counter>,
@@ -266,6 +269,7 @@ impl OrderPathMetrics {
             orders: Family::default(),
             fills: Family::default(),
             replays: Counter::default(),
+            execution_batch: Histogram::new([1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0]),
             mode_cancels: Family::default(),
             settlements: Counter::default(),
             settled_pnl_micros: Gauge::default(),
@@ -296,6 +300,7 @@ impl OrderPathMetrics {
         registry.register("orders", "Order updates by status", m.orders.clone());
         registry.register("fills", "Fills by liquidity", m.fills.clone());
         registry.register("replays", "Redelivered approvals answered from the record", m.replays.clone());
+        registry.register("execution_batch_orders", "Fresh orders executed together", m.execution_batch.clone());
         registry.register(
             "mode_cancels",
             "Working orders cancelled because their policy's mode no longer admits them",

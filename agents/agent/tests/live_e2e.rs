@@ -11,7 +11,8 @@
 //!    cancels it once heartbeats stop.
 //! 5. While the agent is down, an order it had claimed and posted (the crash window between
 //!    posting and committing) is redelivered: the restarted agent finds it at the venue and does
-//!    not post it again; the order the dead-man switch cancelled is reported cancelled.
+//!    not post it again; the order the dead-man switch cancelled is reported cancelled; three
+//!    approvals that waited together for it go to the venue in one `POST /orders`.
 //! 6. The kill switch (halt) flipped after an approval: the order is not sent.
 //! 8. The event resolves: the execution agent settles the set, and the strategy's redemption of
 //!    its winning leg, in live mode, is a signed transaction on the simulator's chain (never a
@@ -396,15 +397,52 @@ async fn live_trading_against_the_simulators_order_api() {
     bus.persist(&subjects::decisions("trading", "manual"), vec![], Bytes::from(encode(&decision)), Some("crash-1"))
         .await
         .unwrap();
+    // 5b. Approvals waiting together (three resting bids) go to the venue in one request.
+    let bid = low_bid(&sim, &t0).await;
+    let waiting: Vec<OrderIntent> =
+        (0..3).map(|k| manual(&format!("batch-{k}"), (m0, t0), Side::Buy, bid, 10, TimeInForce::Gtc, true)).collect();
+    for o in &waiting {
+        store.decide(&policy, o, Some(Money::from_micros(1_000_000_000)), now_ns() / 1_000_000).await.unwrap().unwrap();
+        let d = RiskDecision { intent: o.clone(), verdict: Verdict::Approved, decided_ts_ns: now_ns() };
+        let id = o.client_order_id.as_str();
+        bus.persist(&subjects::decisions("trading", "manual"), vec![], Bytes::from(encode(&d)), Some(id))
+            .await
+            .unwrap();
+    }
     exec.start();
     wait_until_ready(&exec).await;
+    wait_until("the batch rests", Duration::from_secs(15), || {
+        (0..3).all(|k| update_of(&seen, &format!("batch-{k}"), OrderStatus::Resting).is_some())
+    })
+    .await;
+    let text = exec.metrics_text().await;
+    assert!(
+        text.contains(r#"polyfleet_execution_venue_calls_total{endpoint="post_orders",result="ok"} 1"#)
+            && !text.contains(r#"endpoint="post_order","#),
+        "{}",
+        text.lines().filter(|l| l.contains("venue_calls")).collect::<Vec<_>>().join("\n")
+    );
+    for o in &waiting {
+        let cancel = CancelRequest {
+            client_order_id: Some(o.client_order_id),
+            namespace: "trading".into(),
+            strategy: "manual".into(),
+            reason: "test".into(),
+            created_ts_ns: now_ns(),
+        };
+        publish(&bus, Intent::Cancel(cancel), &format!("cancel-{}", o.client_order_id)).await;
+    }
+    wait_until("the batch's cancels", Duration::from_secs(10), || {
+        (0..3).all(|k| update_of(&seen, &format!("batch-{k}"), OrderStatus::Cancelled).is_some())
+    })
+    .await;
     wait_until("the recovered order", Duration::from_secs(15), || {
         update_of(&seen, "crash-1", OrderStatus::Filled).is_some()
     })
     .await;
     let u = update_of(&seen, "crash-1", OrderStatus::Filled).unwrap();
     assert_eq!(u.venue_order_id.as_deref(), Some(built.id.as_str()));
-    assert_eq!(sim.order_posts(), posts, "the restarted agent sent nothing again");
+    assert_eq!(sim.order_posts(), posts + 3, "the restarted agent sent nothing again (only the batch)");
     assert_eq!(sim.duplicate_posts(), 0);
     wait_until("the dead-man cancel reported", Duration::from_secs(10), || {
         update_of(&seen, "deadman-1", OrderStatus::Cancelled).is_some()
@@ -523,6 +561,27 @@ async fn live_trading_against_the_simulators_order_api() {
         "the execution spans were exported"
     );
     assert!(spans.iter().any(|s| !s.trace_id.is_empty()));
+    // The batch's venue request has its own span, linked to each order's execution span (each
+    // order keeps its own trace).
+    let execution = |order: &str| {
+        spans
+            .iter()
+            .find(|s| s.name == "execution" && s.attr("order") == Some(order))
+            .map(|s| (s.trace_id.clone(), s.span_id.clone()))
+            .unwrap_or_else(|| panic!("{order}'s execution span"))
+    };
+    let first = execution("batch-0");
+    let batch = spans
+        .iter()
+        .find(|s| s.name == "execution_batch" && s.service == "execution" && s.links.contains(&first))
+        .expect("the batch request's span was exported");
+    assert_eq!(batch.attr("orders"), Some("3"));
+    for k in 0..3 {
+        let order = format!("batch-{k}");
+        let span = execution(&order);
+        assert_ne!(batch.trace_id, span.0, "the order keeps its own trace");
+        assert!(batch.links.contains(&span), "{order} linked: {batch:?}");
+    }
     for (what, text) in &haystack {
         for secret in &secrets {
             assert!(!text.contains(secret.as_str()), "key material in the {what}");

@@ -301,6 +301,14 @@ async fn engine_restarts_are_retried_held_and_followed_by_a_post_only_window_bat
     );
     assert_eq!(sim.order_posts(), posts, "the venue was not called");
     venue.post(&venue.build(&gtc("window-2")).await.unwrap()).await.unwrap();
+    // In a batch only the order that could take liquidity is refused; the post-only one goes.
+    let mixed = [venue.build(&OrderIntent { post_only: false, ..gtc("window-3") }).await.unwrap(), {
+        venue.build(&gtc("window-4")).await.unwrap()
+    }];
+    let replies = venue.post_batch(&mixed).await;
+    assert!(matches!(&replies[0], Err(VenueError::Refused { status: 425, .. })), "{replies:?}");
+    assert!(replies[1].is_ok(), "{replies:?}");
+    assert_eq!(sim.order_posts(), posts + 2, "window-2 and window-4 sent, window-3 not");
     SKEW_NS.fetch_add(121_000_000_000, std::sync::atomic::Ordering::SeqCst);
     venue.post(&built).await.unwrap();
     // Longer than the budget: reported, not hidden; then posts are held without calling the
@@ -328,7 +336,8 @@ async fn engine_restarts_are_retried_held_and_followed_by_a_post_only_window_bat
     assert!(replies.iter().all(Result::is_ok), "{replies:?}");
     assert_eq!(sim.order_posts() - posts, 16);
     let text = metrics_text(&metrics);
-    assert!(text.contains(r#"venue_venue_calls_total{endpoint="post_orders",result="ok"} 2"#), "{text}");
+    // The mixed batch's request and these two.
+    assert!(text.contains(r#"venue_venue_calls_total{endpoint="post_orders",result="ok"} 3"#), "{text}");
     assert!(!text.contains("venue_rate_limit_waits_total 0"), "the burst waited for tokens: {text}");
     // The same order again is a duplicate at the venue, never a second order.
     let again = venue.post(&orders[0]).await.unwrap_err();
@@ -426,4 +435,72 @@ async fn cancels_that_arrive_together_are_one_venue_request() {
     assert_eq!(cancelled, orders.iter().map(|(id, _)| *id).collect::<Vec<_>>());
     let text = metrics_text(&metrics);
     assert!(text.contains(r#"batch_venue_calls_total{endpoint="cancel_orders",result="ok"} 1"#), "{text}");
+}
+
+/// Orders that arrive together: the live ones go to the venue in one `POST /orders` (each
+/// pre-flighted and recorded first), a paper one is matched on the paper engine, the one the
+/// venue refuses is refused alone, and each order gets its own events.
+#[tokio::test]
+async fn orders_that_arrive_together_are_one_venue_request() {
+    let (sim, market, token, book) = sim().await;
+    let low = Price::from_ticks(book.best_bid().unwrap().price.ticks() - 5 * book.tick().ticks()).unwrap();
+    let metrics = OrderPathMetrics::new("placed");
+    let mut ex = executor(settings(&sim, true, None), instruments(market, token), &metrics).await;
+    ex.on_market(&snapshot(market, token, &book), 1);
+    let resting =
+        |id: &str, mode| OrderIntent { tif: TimeInForce::Gtc, post_only: true, ..intent(id, market, token, low, mode) };
+    let intents = [
+        resting("quote-0", Mode::Live),
+        resting("quote-1", Mode::Paper),
+        resting("quote-2", Mode::Live),
+        OrderIntent { size: Quantity::from_shares(1).unwrap(), ..resting("quote-3", Mode::Live) },
+        resting("quote-4", Mode::Live),
+    ];
+    let posts = sim.order_posts();
+    let results = ex.submit_many(&intents, 2).await;
+    assert_eq!(results.len(), intents.len());
+    let statuses: Vec<(OrderStatus, Option<String>)> = results.iter().map(|r| status(r)).collect();
+    for (k, (st, why)) in statuses.iter().enumerate() {
+        let expected = if k == 3 { OrderStatus::Rejected } else { OrderStatus::Resting };
+        assert_eq!(*st, expected, "order {k}: {why:?}");
+        for e in &results[k] {
+            let id = match e {
+                ExecEvent::Update(u) => u.client_order_id,
+                ExecEvent::Fill(f) => f.client_order_id,
+            };
+            assert_eq!(id, intents[k].client_order_id, "each order gets its own events");
+        }
+    }
+    // The venue refused the order under the market's minimum size; the batch's others stand.
+    assert!(statuses[3].1.as_deref().unwrap_or("").contains("minimum"), "{:?}", statuses[3]);
+    assert_eq!(sim.order_posts() - posts, 4, "the four live orders reached the venue");
+    assert_eq!(sim.open_orders().await, 3);
+    let text = metrics_text(&metrics);
+    assert!(text.contains(r#"placed_venue_calls_total{endpoint="post_orders",result="ok"} 1"#), "{text}");
+    assert!(!text.contains(r#"endpoint="post_order","#), "no single posts: {text}");
+}
+
+/// In a batch each order's pre-flight counts the orders before it: with an allowance for two
+/// resting bids, the third of a batch is refused before anything is sent, and the two go in one
+/// request.
+#[tokio::test]
+async fn a_batchs_pre_flight_counts_the_orders_before_each() {
+    let (sim, market, token, book) = sim().await;
+    let low = Price::from_ticks(book.best_bid().unwrap().price.ticks() - 5 * book.tick().ticks()).unwrap();
+    let cost = low.notional(Quantity::from_shares(5).unwrap(), polyfleet_core::money::Rounding::Up).unwrap().micros();
+    set_allowance(&sim, Some(2 * cost + cost / 2)).await;
+    let metrics = OrderPathMetrics::new("batchfunds");
+    let mut ex = executor(settings(&sim, true, None), instruments(market, token), &metrics).await;
+    ex.on_market(&snapshot(market, token, &book), 1);
+    let bid =
+        |id: &str| OrderIntent { tif: TimeInForce::Gtc, post_only: true, ..intent(id, market, token, low, Mode::Live) };
+    let results = ex.submit_many(&[bid("fund-0"), bid("fund-1"), bid("fund-2")], 2).await;
+    let statuses: Vec<_> = results.iter().map(|r| status(r)).collect();
+    assert_eq!(statuses[0].0, OrderStatus::Resting, "{statuses:?}");
+    assert_eq!(statuses[1].0, OrderStatus::Resting, "{statuses:?}");
+    assert_eq!(statuses[2].0, OrderStatus::Rejected, "{statuses:?}");
+    assert!(statuses[2].1.as_deref().unwrap_or("").contains("pre-flight"), "{statuses:?}");
+    assert_eq!(sim.order_posts(), 2);
+    let text = metrics_text(&metrics);
+    assert!(text.contains(r#"batchfunds_venue_calls_total{endpoint="post_orders",result="ok"} 1"#), "{text}");
 }

@@ -57,6 +57,21 @@ pub trait Executor: Send {
     fn market_tokens(&self, market: &ConditionId) -> Vec<TokenId>;
     /// An approved order.
     fn submit(&mut self, intent: &OrderIntent, now_ns: u64) -> impl Future<Output = Vec<ExecEvent>> + Send;
+    /// Approved orders that arrived together, each one's events in the order given (live: in
+    /// batch requests to the venue; the default submits them one by one).
+    fn submit_many(
+        &mut self,
+        intents: &[OrderIntent],
+        now_ns: u64,
+    ) -> impl Future<Output = Vec<Vec<ExecEvent>>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(intents.len());
+            for intent in intents {
+                out.push(self.submit(intent, now_ns).await);
+            }
+            out
+        }
+    }
     /// Cancel a working order (nothing when it is not working).
     fn cancel(&mut self, id: &ClientOrderId, reason: &str, now_ns: u64) -> impl Future<Output = Vec<ExecEvent>> + Send;
     /// A market event; returns what it caused (maker fills) and whether the book needs a snapshot.

@@ -123,6 +123,16 @@ pub fn follow(span: &tracing::Span, message: &Message) {
     let _ = span.set_parent(cx);
 }
 
+/// Links `span` to `to` (a span that serves several traces, such as one venue request for
+/// several orders, is linked to each order's span; each order keeps its own trace).
+pub fn link(span: &tracing::Span, to: &tracing::Span) {
+    use opentelemetry::trace::TraceContextExt;
+    let cx = to.context().span().span_context().clone();
+    if cx.is_valid() {
+        span.add_link(cx);
+    }
+}
+
 /// The trace id of `span` as 32 hex digits (all zeros when not traced).
 pub fn trace_id(span: &tracing::Span) -> String {
     use opentelemetry::trace::TraceContextExt;

@@ -17,6 +17,12 @@ pub struct SpanRecord {
     pub name: String,
     /// Trace id, hex.
     pub trace_id: String,
+    /// Span id, hex.
+    #[allow(dead_code, reason = "read by the tests that check links, not by every test sharing the receiver")]
+    pub span_id: String,
+    /// Links to other spans: (trace id, span id), hex.
+    #[allow(dead_code, reason = "read by the tests that check links, not by every test sharing the receiver")]
+    pub links: Vec<(String, String)>,
     /// String attributes.
     pub attributes: Vec<(String, String)>,
 }
@@ -43,6 +49,10 @@ fn text(v: &Option<opentelemetry_proto::tonic::common::v1::AnyValue>) -> String 
     }
 }
 
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[tonic::async_trait]
 impl TraceService for Receiver {
     async fn export(
@@ -62,7 +72,9 @@ impl TraceService for Receiver {
                     out.push(SpanRecord {
                         service: service.clone(),
                         name: s.name,
-                        trace_id: s.trace_id.iter().map(|b| format!("{b:02x}")).collect(),
+                        trace_id: hex(&s.trace_id),
+                        span_id: hex(&s.span_id),
+                        links: s.links.iter().map(|l| (hex(&l.trace_id), hex(&l.span_id))).collect(),
                         attributes: s.attributes.iter().map(|a| (a.key.clone(), text(&a.value))).collect(),
                     });
                 }

@@ -32,7 +32,7 @@ use crate::execution::onchain::{ChainMarket, OnChain};
 use crate::execution::shadow::{ShadowReport, compare};
 use crate::execution::tracker::{Posted, Tracker, fill_status};
 use crate::execution::user_channel::{self, UserChannel, UserFeed};
-use crate::http::clob::{BuiltOrder, Venue, VenueError, VenueLimits};
+use crate::http::clob::{BuiltOrder, PostReply, Venue, VenueError, VenueLimits};
 use crate::http::markets::{RestClient, Retry};
 use polyfleet_io::execution::{Clock, VenueMetrics};
 use polyfleet_io::execution::{Executor, PaperExecutor};
@@ -256,28 +256,50 @@ impl<S: RiskStore> LiveExecutor<S> {
     }
 
     async fn submit_live(&mut self, intent: &OrderIntent, now_ns: u64) -> Vec<ExecEvent> {
-        let venue = match self.gate(intent) {
-            Ok(v) => v,
-            Err(g) => return self.refuse(intent, g, now_ns),
+        let (venue, built) = match self.prepare_live(intent, now_ns).await {
+            Ok(ready) => ready,
+            Err(refused) => return refused,
         };
-        let built = match venue.build(intent).await {
-            Ok(b) => b,
-            Err(e) => return vec![refusal(intent, &e.to_string(), now_ns)],
-        };
+        let reply = venue.post(&built).await;
+        self.posted_live(&venue, intent, &built, reply, now_ns).await
+    }
+
+    /// A live order made ready to post: through the safety gates, built, pre-flighted, recorded
+    /// in the risk store (so that a restarted agent finds it instead of sending it again) and
+    /// tracked; or the events of its refusal.
+    async fn prepare_live(
+        &mut self,
+        intent: &OrderIntent,
+        now_ns: u64,
+    ) -> Result<(Arc<Venue>, BuiltOrder), Vec<ExecEvent>> {
+        let venue = self.gate(intent).map_err(|g| self.refuse(intent, g, now_ns))?;
+        let built = venue.build(intent).await.map_err(|e| vec![refusal(intent, &e.to_string(), now_ns)])?;
         if let Err(why) = self.preflight(&venue, intent, &built, now_ns).await {
-            return self.refuse_with(intent, "preflight", &why, now_ns);
+            return Err(self.refuse_with(intent, "preflight", &why, now_ns));
         }
         let record = Bytes::from(encode(&Intent::Place(intent.clone())));
         if let Err(e) = self.store.remember_live(&self.settings.venue, &built.id, record).await {
             tracing::error!(error = %e, order = %intent.client_order_id, "risk store unreachable: live order not sent");
-            return vec![refusal(intent, "risk store unreachable: not sent", now_ns)];
+            return Err(vec![refusal(intent, "risk store unreachable: not sent", now_ns)]);
         }
         self.tracker.track(&built.id, intent, now_ns);
-        match venue.post(&built).await {
+        Ok((venue, built))
+    }
+
+    /// What the venue's answer to a posted order means for it.
+    async fn posted_live(
+        &mut self,
+        venue: &Venue,
+        intent: &OrderIntent,
+        built: &BuiltOrder,
+        reply: Result<PostReply, VenueError>,
+        now_ns: u64,
+    ) -> Vec<ExecEvent> {
+        match reply {
             Ok(reply) => self.tracker.on_posted(&built.id, reply.posted, now_ns),
             // Sent before (or the answer was lost): the venue knows it; take its word.
             Err(e) if e.is_duplicate() || matches!(e, VenueError::Transport(_)) => {
-                match self.reconcile_order(&venue, &built.id, now_ns).await {
+                match self.reconcile_order(venue, &built.id, now_ns).await {
                     Some(events) => events,
                     None => {
                         self.tracker.forget(&built.id);
@@ -410,6 +432,30 @@ impl<S: RiskStore> Executor for LiveExecutor<S> {
             Mode::Shadow => self.submit_shadow(intent, now_ns).await,
             Mode::Live => self.submit_live(intent, now_ns).await,
         }
+    }
+
+    /// Live orders in `POST /orders` requests of up to 15 (each gated, built, pre-flighted and
+    /// recorded first, in turn, so that each pre-flight counts the ones before it); paper and
+    /// shadow ones as [`Executor::submit`] does.
+    async fn submit_many(&mut self, intents: &[OrderIntent], now_ns: u64) -> Vec<Vec<ExecEvent>> {
+        let mut out = vec![vec![]; intents.len()];
+        let mut ready: Vec<(usize, Arc<Venue>, BuiltOrder)> = vec![];
+        for (k, intent) in intents.iter().enumerate() {
+            match intent.mode {
+                Mode::Live => match self.prepare_live(intent, now_ns).await {
+                    Ok((venue, built)) => ready.push((k, venue, built)),
+                    Err(refused) => out[k] = refused,
+                },
+                Mode::Paper | Mode::Shadow => out[k] = self.submit(intent, now_ns).await,
+            }
+        }
+        let Some(venue) = ready.first().map(|(_, v, _)| v.clone()) else { return out };
+        let built: Vec<BuiltOrder> = ready.iter().map(|(_, _, b)| b.clone()).collect();
+        let replies = venue.post_batch(&built).await;
+        for ((k, _, built), reply) in ready.into_iter().zip(replies) {
+            out[k] = self.posted_live(&venue, &intents[k], &built, reply, now_ns).await;
+        }
+        out
     }
 
     async fn ctf(&mut self, intent: &CtfIntent, now_ns: u64) -> Result<(), String> {

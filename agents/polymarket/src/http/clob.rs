@@ -462,33 +462,52 @@ impl Venue {
     }
 
     /// Posts up to [`MAX_BATCH`] orders per request (longer lists go in several); one answer per
-    /// order, in order. The whole request draws one order token per order.
+    /// order, in order. Each order is admitted on its own (in the post-only window after an
+    /// engine restart only the orders that could take liquidity are refused, the others go).
+    /// A request draws one order token per order.
     pub async fn post_batch(&self, orders: &[BuiltOrder]) -> Vec<Result<PostReply, VenueError>> {
-        let mut out = vec![];
-        for chunk in orders.chunks(MAX_BATCH) {
-            if let Err(e) = self.admit("post_orders", chunk.iter().all(|o| o.post_only)) {
-                out.extend(chunk.iter().map(|_| Err(e.clone())));
-                continue;
-            }
-            self.take(&self.orders, u32::try_from(chunk.len()).unwrap_or(u32::MAX), self.limits.orders_burst).await;
-            let replies = self
-                .retried("post_orders", || async {
-                    let mut signed = vec![];
-                    for o in chunk {
-                        signed.push(self.client.sign(self.creds.signer(), o.signable.clone()).await?);
-                    }
-                    self.client.post_orders(signed).await
-                })
-                .await;
-            match replies {
-                Ok(r) if r.len() == chunk.len() => out.extend(r.iter().zip(chunk).map(|(r, o)| reply_of(r, o))),
-                Ok(r) => out.extend(chunk.iter().map(|_| {
-                    Err(VenueError::Transport(format!("batch answered {} replies for {} orders", r.len(), chunk.len())))
-                })),
-                Err(e) => out.extend(chunk.iter().map(|_| Err(e.clone()))),
+        let mut out: Vec<Option<Result<PostReply, VenueError>>> = vec![None; orders.len()];
+        let mut admitted = vec![];
+        for (k, o) in orders.iter().enumerate() {
+            match self.admit("post_orders", o.post_only) {
+                Ok(()) => admitted.push(k),
+                Err(e) => out[k] = Some(Err(e)),
             }
         }
-        out
+        for indices in admitted.chunks(MAX_BATCH) {
+            let chunk: Vec<&BuiltOrder> = indices.iter().map(|&k| &orders[k]).collect();
+            let replies = self.post_chunk(&chunk).await;
+            for (&k, reply) in indices.iter().zip(replies) {
+                out[k] = Some(reply);
+            }
+        }
+        out.into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(VenueError::Transport("order left out of its batch".into()))))
+            .collect()
+    }
+
+    /// One `POST /orders` request of at most [`MAX_BATCH`] admitted orders.
+    async fn post_chunk(&self, chunk: &[&BuiltOrder]) -> Vec<Result<PostReply, VenueError>> {
+        self.take(&self.orders, u32::try_from(chunk.len()).unwrap_or(u32::MAX), self.limits.orders_burst).await;
+        let replies = self
+            .retried("post_orders", || async {
+                let mut signed = vec![];
+                for o in chunk {
+                    signed.push(self.client.sign(self.creds.signer(), o.signable.clone()).await?);
+                }
+                self.client.post_orders(signed).await
+            })
+            .await;
+        match replies {
+            Ok(r) if r.len() == chunk.len() => r.iter().zip(chunk).map(|(r, o)| reply_of(r, o)).collect(),
+            Ok(r) => chunk
+                .iter()
+                .map(|_| {
+                    Err(VenueError::Transport(format!("batch answered {} replies for {} orders", r.len(), chunk.len())))
+                })
+                .collect(),
+            Err(e) => chunk.iter().map(|_| Err(e.clone())).collect(),
+        }
     }
 
     /// Cancels orders by venue id: (cancelled ids, refused ids with the reason).
