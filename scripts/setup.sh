@@ -21,6 +21,14 @@ for svc in redis-server nats-server; do
   if command -v systemctl >/dev/null 2>&1; then systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
 done
 
+# The example signal publisher's NATS client (examples/signals/publish.py; a test runs it).
+if ! python3 -c "import nats" >/dev/null 2>&1; then
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    apt-get update -q && apt-get install -y -q --no-install-recommends python3-pip
+  fi
+  python3 -m pip install -q nats-py==2.9.0 2>/dev/null || python3 -m pip install -q --break-system-packages nats-py==2.9.0
+fi
+
 command -v cargo >/dev/null || { echo "setup: cargo not found (install Rust 1.89+ with rustup)" >&2; exit 1; }
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 # What the run command needs, and nothing more: the tests build when the test command runs.

@@ -47,18 +47,18 @@ pub enum LegOrderType {
     Fak,
 }
 
-/// Directional signal model: `momentum`, `meanReversion` or `fairValue` (an external fair-value
-/// feed published on the bus).
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+/// How a directional strategy enters: `taker` (fill-and-kill at the ask, fees paid) or
+/// `passive` (a post-only bid one tick inside the spread, cancelled when its edge goes).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[allow(
     missing_docs,
     reason = "a documented variant would turn the schema's enum into a oneOf; the enum's doc names each value"
 )]
-pub enum DirectionalModel {
-    Momentum,
-    MeanReversion,
-    FairValue,
+pub enum DirectionalEntry {
+    #[default]
+    Taker,
+    Passive,
 }
 
 /// A Strategy: a trading agent the operator runs.
@@ -327,43 +327,69 @@ pub struct PriceBand {
     pub max: String,
 }
 
-/// Directional trading: enter when the model's fair value beats the book by the entry edge, exit
-/// at the exit edge, stop-loss or take-profit; size by a fraction of Kelly.
+/// Directional trading on models' fair-value signals (published on `signal.<venue>.<token>`, see
+/// the README): enter the token whose edge after fees beats `entryEdgeBps`, sized by a fraction of
+/// Kelly at the cost with fees; exit on the first of: `closeBeforeEndSeconds`, signal expiry,
+/// `stopLossBps`, `takeProfitBps`, edge below `exitEdgeBps`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("self.exitEdgeBps < self.entryEdgeBps").message("exitEdgeBps must be below entryEdgeBps"))]
 pub struct DirectionalParams {
-    /// Signal model: momentum, meanReversion or fairValue.
-    pub model: DirectionalModel,
-    /// Look-back window of the model in seconds.
-    #[serde(default = "default_lookback")]
-    #[schemars(range(min = 1, max = 86400))]
-    pub lookback_seconds: i32,
-    /// Fraction of the Kelly stake to bet, in basis points (2500 = quarter Kelly); also capped by
-    /// the RiskPolicy's kellyFractionCapBps.
+    /// The models whose signals it trades on (their `model` ids, 1 to 16).
+    #[schemars(length(min = 1, max = 16))]
+    pub signals: Vec<SignalSource>,
+    /// A signal published longer ago than this is stale (besides its own validUntilMs), ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 86400000))]
+    pub max_signal_age_ms: Option<i64>,
+    /// Fraction of the Kelly stake to bet, in basis points (2500 = quarter Kelly); the
+    /// RiskPolicy's kellyFractionCapBps bounds it too.
     #[schemars(range(min = 1, max = 10000))]
     pub kelly_fraction_bps: i32,
-    /// Edge of fair value over the price, in basis points, needed to enter.
+    /// Edge of the model's probability over the cost with fees, in basis points of 1 USDC,
+    /// needed to enter or scale in.
     #[schemars(range(min = 0, max = 10000))]
     pub entry_edge_bps: i32,
-    /// Edge below which the position is closed, in basis points.
+    /// Edge (probability less what selling pays after fees) below which the position is
+    /// closed, in basis points of 1 USDC.
     #[schemars(range(min = 0, max = 10000))]
     pub exit_edge_bps: i32,
-    /// Close when the position has lost this many basis points of its cost.
+    /// Close when the position's value at the bid has lost this share of its cost, bps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 10000))]
     pub stop_loss_bps: Option<i32>,
-    /// Close when the position has gained this many basis points of its cost.
+    /// Close when it has gained this share of its cost, bps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 100000))]
     pub take_profit_bps: Option<i32>,
+    /// Entries as taker or passive.
+    #[serde(default)]
+    pub entry: DirectionalEntry,
+    /// Entries after the first that may add to a position, towards its Kelly stake.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 20))]
+    pub max_scale_ins: i32,
+    /// Positions are closed, and none opened, this many seconds before the Market's end date;
+    /// unset: held to resolution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 2592000))]
+    pub close_before_end_seconds: Option<i64>,
+    /// After a position is closed, no new one in that market for this long, ms.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 86400000))]
+    pub reentry_cooldown_ms: i64,
     /// Never enter outside this price band.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price_band: Option<PriceBand>,
 }
 
-fn default_lookback() -> i32 {
-    300
+/// A model a directional strategy follows.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SignalSource {
+    /// The model id its signals carry (1 to 128 printable characters).
+    #[schemars(length(min = 1, max = 128), regex(pattern = r"^[^\x00-\x1f\x7f]+$"))]
+    pub model: String,
 }
 
 /// Observed state of a Strategy.

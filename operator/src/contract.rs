@@ -11,11 +11,14 @@ use polyfleet_core::config::{RewardConfig, StrategyParams, StrategyType};
 use polyfleet_core::money::Price;
 use polyfleet_core::strategy::ParamsError;
 use polyfleet_core::strategy::arbitrage::{ArbParams, LegOrderType};
+use polyfleet_core::strategy::directional::params::{DirParams, Entry};
 use polyfleet_core::strategy::market_making::params::{Band, MmParams};
 use polyfleet_core::wire::Mode;
 use polyfleet_core::{Money, Quantity};
 use polyfleet_crds::rewards::RewardProgram;
-use polyfleet_crds::strategy::{ArbitrageParams, LegOrderType as CrdLegOrderType, MarketMakingParams};
+use polyfleet_crds::strategy::{
+    ArbitrageParams, DirectionalEntry, DirectionalParams, LegOrderType as CrdLegOrderType, MarketMakingParams,
+};
 use polyfleet_crds::venue::ExecutionMode;
 
 /// The execution mode.
@@ -127,6 +130,37 @@ pub fn market_making(p: &MarketMakingParams) -> Result<MmParams, ParamsError> {
         toxic_markout_bps: unsigned("toxicMarkoutBps", i64::from(p.toxic_markout_bps))?,
         toxic_pause_ms: unsigned("toxicPauseMs", p.toxic_pause_ms)?,
         quote_ttl_s: p.quote_ttl_seconds.map(|t| unsigned("quoteTtlSeconds", t)).transpose()?,
+        price_band: p
+            .price_band
+            .as_ref()
+            .map(|b| Ok::<_, ParamsError>(Band { min: price("priceBand", &b.min)?, max: price("priceBand", &b.max)? }))
+            .transpose()?,
+    };
+    params.validate()?;
+    Ok(params)
+}
+
+/// The `directional` block as the directional strategy's parameters, checked by the core's
+/// bounds.
+pub fn directional(p: &DirectionalParams) -> Result<DirParams, ParamsError> {
+    let price = |field: &'static str, s: &str| {
+        Price::parse(s).map_err(|e| ParamsError::Invalid { field, message: format!("{s:?}: {e}") })
+    };
+    let params = DirParams {
+        signals: p.signals.iter().map(|s| s.model.clone()).collect(),
+        max_signal_age_ms: p.max_signal_age_ms.map(|a| unsigned("maxSignalAgeMs", a)).transpose()?,
+        kelly_fraction_bps: unsigned("kellyFractionBps", i64::from(p.kelly_fraction_bps))?,
+        entry_edge_bps: unsigned("entryEdgeBps", i64::from(p.entry_edge_bps))?,
+        exit_edge_bps: unsigned("exitEdgeBps", i64::from(p.exit_edge_bps))?,
+        stop_loss_bps: p.stop_loss_bps.map(|b| unsigned("stopLossBps", i64::from(b))).transpose()?,
+        take_profit_bps: p.take_profit_bps.map(|b| unsigned("takeProfitBps", i64::from(b))).transpose()?,
+        entry: match p.entry {
+            DirectionalEntry::Taker => Entry::Taker,
+            DirectionalEntry::Passive => Entry::Passive,
+        },
+        max_scale_ins: unsigned("maxScaleIns", i64::from(p.max_scale_ins))?,
+        close_before_end_s: p.close_before_end_seconds.map(|s| unsigned("closeBeforeEndSeconds", s)).transpose()?,
+        reentry_cooldown_ms: unsigned("reentryCooldownMs", p.reentry_cooldown_ms)?,
         price_band: p
             .price_band
             .as_ref()

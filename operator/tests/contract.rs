@@ -233,3 +233,69 @@ maxAttempts: 20
     let over = polyfleet_crds::notifications::Notifications { max_per_minute: 601, ..crd_n };
     assert!(contract::notify_config("ns", "p", &over).0.validate().is_err());
 }
+
+/// The `directional` block: every integer field's schema bounds (and their neighbours), with the
+/// schema's rule `exitEdgeBps < entryEdgeBps`, are exactly what the operator's conversion and the
+/// core accept; so is the number of signal sources.
+#[test]
+fn directional_bounds_are_the_schema_s() {
+    use polyfleet_crds::strategy::{DirectionalParams, SignalSource};
+    let yaml = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/examples/strategy-directional.yaml"),
+    )
+    .unwrap();
+    let example: Strategy = serde_saphyr::from_str(&yaml).unwrap();
+    let base = DirectionalParams { entry_edge_bps: 10_000, exit_edge_bps: 0, ..example.spec.directional.unwrap() };
+    let converted = contract::directional(&base).unwrap();
+    assert_eq!(converted.signals, vec!["fed-model".to_string()]);
+    let set = |field: &str, v: i64| -> Option<DirectionalParams> {
+        let mut p = base.clone();
+        let i32_of = |v: i64| i32::try_from(v).ok();
+        match field {
+            "maxSignalAgeMs" => p.max_signal_age_ms = Some(v),
+            "kellyFractionBps" => p.kelly_fraction_bps = i32_of(v)?,
+            "entryEdgeBps" => p.entry_edge_bps = i32_of(v)?,
+            "exitEdgeBps" => p.exit_edge_bps = i32_of(v)?,
+            "stopLossBps" => p.stop_loss_bps = Some(i32_of(v)?),
+            "takeProfitBps" => p.take_profit_bps = Some(i32_of(v)?),
+            "maxScaleIns" => p.max_scale_ins = i32_of(v)?,
+            "closeBeforeEndSeconds" => p.close_before_end_seconds = Some(v),
+            "reentryCooldownMs" => p.reentry_cooldown_ms = v,
+            other => panic!("unknown field {other}"),
+        }
+        Some(p)
+    };
+    let fields = [
+        "maxSignalAgeMs",
+        "kellyFractionBps",
+        "entryEdgeBps",
+        "exitEdgeBps",
+        "stopLossBps",
+        "takeProfitBps",
+        "maxScaleIns",
+        "closeBeforeEndSeconds",
+        "reentryCooldownMs",
+    ];
+    for field in fields {
+        let s = block_schema("directional", field);
+        let (lo, hi) = (bound(&s, "minimum"), bound(&s, "maximum"));
+        assert!(lo.is_some() && hi.is_some(), "{field} has schema bounds: {s}");
+        for b in [lo, hi].into_iter().flatten() {
+            for v in [b - 1, b, b + 1] {
+                let Some(p) = set(field, v) else { continue };
+                // The range, and the block's CEL rule, as the API server applies them.
+                let admitted =
+                    lo.is_none_or(|m| v >= m) && hi.is_none_or(|m| v <= m) && p.exit_edge_bps < p.entry_edge_bps;
+                assert_eq!(admitted, contract::directional(&p).is_ok(), "{field} = {v}: schema and core disagree");
+            }
+        }
+    }
+    let signals = block_schema("directional", "signals");
+    let (lo, hi) = (bound(&signals, "minItems").unwrap(), bound(&signals, "maxItems").unwrap());
+    for n in [lo - 1, lo, hi, hi + 1] {
+        let sources = (0..n).map(|k| SignalSource { model: format!("m{k}") }).collect();
+        let admitted = n >= lo && n <= hi;
+        let p = DirectionalParams { signals: sources, ..base.clone() };
+        assert_eq!(admitted, contract::directional(&p).is_ok(), "{n} signal sources");
+    }
+}

@@ -278,17 +278,16 @@ fn live_trading_is_refused_without_acknowledgement_and_credentials() {
 }
 
 #[test]
-fn missing_references_unimplemented_types_and_no_markets_are_refused() {
+fn missing_references_and_no_markets_are_refused() {
     let (s, v, p) = strategy_inputs();
     let settings = FleetSettings::default();
     assert_eq!(plan_strategy(&s, None, Some(&p), &markets(), &settings).unwrap_err().reason, "VenueNotFound");
     assert_eq!(plan_strategy(&s, Some(&v), None, &markets(), &settings).unwrap_err().reason, "RiskPolicyNotFound");
     assert_eq!(plan_strategy(&s, Some(&v), Some(&p), &[], &settings).unwrap_err().reason, "NoMarkets");
-    let directional: Strategy = example("strategy-directional.yaml");
-    assert_eq!(
-        plan_strategy(&directional, Some(&v), Some(&p), &markets(), &settings).unwrap_err().reason,
-        "StrategyTypeNotImplemented"
-    );
+    // A directional strategy trades binary Markets only.
+    let mut directional: Strategy = example("strategy-directional.yaml");
+    directional.spec.markets.names = Some(vec!["election-winner".into()]);
+    assert_eq!(plan_strategy(&directional, Some(&v), Some(&p), &markets(), &settings).unwrap_err().reason, "NoMarkets");
     // A market maker quotes binary Markets only.
     let mut mm: Strategy = example("strategy-market-making.yaml");
     mm.spec.markets.names = Some(vec!["election-winner".into()]);
@@ -407,4 +406,30 @@ fn a_market_requeues_only_the_strategies_that_select_it() {
         polyfleet_crds::strategy::MarketSelection { names: Some(vec!["fed-cut-december".into()]), selector: None };
     assert!(selects_market(&by_name, "fed-cut-december", &Default::default()));
     assert!(!selects_market(&by_name, "election-winner", &arb));
+}
+
+/// A directional strategy: its binary Markets with their end dates, its typed parameters, and
+/// what its Kelly sizing is a fraction of (the policy's capital or gross limit, and the Kelly
+/// budget the gateway caps with).
+#[test]
+fn a_directional_strategy_trades_its_binary_markets_with_its_kelly_budget() {
+    let (_, v, p) = strategy_inputs();
+    let d: Strategy = example("strategy-directional.yaml");
+    let plan = plan_strategy(&d, Some(&v), Some(&p), &markets(), &FleetSettings::default()).unwrap();
+    let cfg = StrategyConfig::from_json(&plan.config_map.data.as_ref().unwrap()["strategy.json"]).unwrap();
+    assert_eq!(cfg.type_, polyfleet_core::config::StrategyType::Directional);
+    let [q] = cfg.quoted.as_slice() else { panic!("one binary market: {:?}", cfg.quoted) };
+    assert_eq!((q.yes.token.as_str(), q.no.token.as_str()), ("11", "12"));
+    let polyfleet_core::config::StrategyParams::Directional(params) = &plan.params_doc.parameters else {
+        panic!("{:?}", plan.params_doc.parameters)
+    };
+    assert_eq!(params.signals, vec!["fed-model".to_string()]);
+    assert_eq!((params.kelly_fraction_bps, params.entry_edge_bps, params.exit_edge_bps), (2500, 300, 50));
+    assert_eq!(params.close_before_end_s, Some(600));
+    let limits = p.spec.effective_limits();
+    assert_eq!(cfg.risk_caps.kelly_budget_micros, limits.kelly_budget_micros);
+    assert!(cfg.risk_caps.kelly_budget_micros > 0);
+    assert_eq!(cfg.bankroll().micros(), p.spec.capital_micros.unwrap_or(limits.max_gross_exposure_micros));
+    // The agent builds it.
+    polyfleet_core::strategy::build::build(&cfg, "t").unwrap();
 }

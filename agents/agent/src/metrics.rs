@@ -192,6 +192,9 @@ pub struct OrderPathMetrics {
     pub params_generation: Gauge,
     /// Strategy: parameter documents refused.
     pub params_rejected: Counter,
+    /// Strategy: fair-value signals by what became of them (`accepted`, `malformed`, `stale`,
+    /// `unfollowed`, `unknown_token`).
+    pub signals_received: Family<KindLabel, Counter>,
     /// Risk: decisions by reason (`approved` or the rejection reason).
     pub decisions: Family<ReasonLabel, Counter>,
     /// Risk and execution: risk-store calls that failed (unreachable, timed out).
@@ -264,6 +267,7 @@ impl OrderPathMetrics {
             cancels: Counter::default(),
             params_generation: Gauge::default(),
             params_rejected: Counter::default(),
+            signals_received: Family::default(),
             decisions: Family::default(),
             store_errors: Counter::default(),
             orders: Family::default(),
@@ -295,6 +299,7 @@ impl OrderPathMetrics {
         registry.register("cancels", "Cancel intents emitted", m.cancels.clone());
         registry.register("params_generation", "Parameter generation applied", m.params_generation.clone());
         registry.register("params_rejected", "Parameter documents refused", m.params_rejected.clone());
+        registry.register("fair_value_signals", "Fair-value signals by outcome", m.signals_received.clone());
         registry.register("decisions", "Risk decisions by reason", m.decisions.clone());
         registry.register("store_errors", "Risk store calls that failed", m.store_errors.clone());
         registry.register("orders", "Order updates by status", m.orders.clone());

@@ -1,7 +1,9 @@
 //! The strategy agent (`polyfleet-agent strategy`): runs one Strategy's state machine
 //! ([`StrategyRunner`]) on the bus. Market events of its tokens come from `md.<venue>.*` (a
 //! snapshot is requested for a book with none or with a gap); its decisions, order updates and
-//! fills (and the decisions and reports of its conditional-token operations) from their subjects; parameters from the KV bucket, applied live and acknowledged under
+//! fills (and the decisions and reports of its conditional-token operations) from their subjects;
+//! a directional strategy's fair-value signals from `signal.<venue>.<token>` (counted by what
+//! became of them); parameters from the KV bucket, applied live and acknowledged under
 //! `<key>.ack` with the generation applied (or the error). Intents go to JetStream with the
 //! client order id as message id and the order's trace context in the headers: a `market_event`
 //! span is the root of each order's trace, `signal` its child.
@@ -15,6 +17,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use polyfleet_core::TokenId;
 use polyfleet_core::strategy::runner::StrategyRunner;
+use polyfleet_core::wire::signal::{self, FairValue};
 use polyfleet_core::wire::{
     CtfDecision, CtfReport, Fill, Intent, MarketEvent, OrderUpdate, RiskDecision, WireMessage, decode, encode, kind_of,
     subjects,
@@ -110,6 +113,16 @@ pub async fn run<B: Bus>(
     let mut decisions = bus.subscribe(&subjects::decisions(&cfg.namespace, &cfg.name)).await?;
     let mut orders = bus.subscribe(&subjects::order_updates(&cfg.namespace, &cfg.name)).await?;
     let mut fills = bus.subscribe(&subjects::fills(&cfg.namespace, &cfg.name)).await?;
+    // A directional strategy's models publish fair values per token (core NATS, JSON).
+    let mut signals = if cfg.type_ == StrategyType::Directional {
+        let mut subs = vec![];
+        for t in &tokens {
+            subs.push(bus.subscribe(&signal::subject(&cfg.venue, t)).await?);
+        }
+        futures::stream::select_all(subs).boxed()
+    } else {
+        futures::stream::pending().boxed()
+    };
     let params_key = subjects::params_key(&cfg.namespace, &cfg.name);
     let mut params = bus.kv_watch(&params_key).await?;
     let mut timer = tokio::time::interval(Duration::from_nanos(polyfleet_core::config::STRATEGY_TIMER_NS));
@@ -128,6 +141,7 @@ pub async fn run<B: Bus>(
                     on_market(&bus, &cfg, &mut runner, &mut feed, &ev, &metrics).await;
                 }
             }
+            Some(msg) = signals.next() => on_signal(&bus, &cfg, &mut runner, &msg, &metrics).await,
             Some(msg) = decisions.next() => {
                 // Orders' decisions and conditional-token operations' share the subject.
                 let out = if kind_of(&msg.payload) == Some(CtfDecision::KIND) {
@@ -214,6 +228,39 @@ fn apply_params(
             metrics.params_rejected.inc();
             tracing::warn!(generation = doc.generation, error = %e, "parameters refused; previous ones stay");
             ParamsAck { generation: doc.generation, applied: false, error: Some(e.to_string()) }
+        }
+    }
+}
+
+/// A fair-value signal: checked ([`FairValue::decode`]), handed to the strategy, counted by what
+/// became of it (`accepted`, `malformed`, `stale`, `unfollowed`, `unknown_token`); the orders it
+/// causes continue the publisher's trace when the message carries one.
+async fn on_signal<B: Bus>(
+    bus: &B,
+    cfg: &StrategyConfig,
+    runner: &mut StrategyRunner,
+    msg: &Message,
+    metrics: &OrderPathMetrics,
+) {
+    let now = now_ns();
+    let fv = match FairValue::decode(&msg.payload, now / 1_000_000, None) {
+        Ok(fv) => fv,
+        Err(e) => {
+            OrderPathMetrics::count(&metrics.signals_received, e.kind());
+            tracing::debug!(subject = %msg.subject, error = %e, "signal ignored");
+            return;
+        }
+    };
+    let span = tracing::info_span!("fair_value", token = %fv.token, model = %fv.model, version = %fv.model_version);
+    telemetry::follow(&span, msg);
+    match runner.on_signal(&fv, now) {
+        Ok(intents) => {
+            OrderPathMetrics::count(&metrics.signals_received, "accepted");
+            publish_intents(bus, cfg, intents, metrics).instrument(span).await;
+        }
+        Err(why) => {
+            OrderPathMetrics::count(&metrics.signals_received, why);
+            tracing::debug!(token = %fv.token, model = %fv.model, reason = why, "signal ignored");
         }
     }
 }

@@ -457,16 +457,19 @@ async fn order_path_end_to_end() {
                 assert!(*q <= d.intent.size.micros(), "order {} filled beyond its size", d.intent.client_order_id);
             }
         }
-        // The order the killed agent had claimed is reported as not executed, never run late.
+        // The orders the killed agent had claimed (the legs it took together claim together)
+        // are reported as not executed, never run late.
         let interrupted: Vec<_> =
             s.updates.iter().filter(|u| u.reason.as_deref().is_some_and(|r| r.contains("restarted"))).collect();
-        assert_eq!(interrupted.len(), 1, "one interrupted order: {interrupted:?}");
-        assert!(!s.fills.iter().any(|f| f.client_order_id == interrupted[0].client_order_id));
+        assert!(!interrupted.is_empty(), "an interrupted order");
+        for u in &interrupted {
+            assert!(!s.fills.iter().any(|f| f.client_order_id == u.client_order_id), "{u:?} filled late");
+        }
         eprintln!(
-            "restart round: {} decisions, {} fills in all, interrupted {}",
+            "restart round: {} decisions, {} fills in all, interrupted {:?}",
             s.decisions.len() - before,
             s.fills.len(),
-            interrupted[0].client_order_id
+            interrupted.iter().map(|u| u.client_order_id).collect::<Vec<_>>()
         );
     }
     check_accounting(&store, &policy, &seen).await;

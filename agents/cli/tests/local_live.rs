@@ -34,7 +34,7 @@ fn a_live_strategy_is_refused_by_the_local_fleet() {
     let plan = polyfleet_operator::local::plan(&res, &polyfleet_operator::settings::FleetSettings::default());
     assert!(!plan.refused.is_empty());
     assert!(
-        plan.refused.iter().all(|(_, r)| r.reason == "LiveTradingNotLocal" || r.reason == "StrategyTypeNotImplemented"),
+        plan.refused.iter().all(|(_, r)| r.reason == "LiveTradingNotLocal"),
         "{:?}",
         plan.refused.iter().map(|(n, r)| (n, r.reason)).collect::<Vec<_>>()
     );

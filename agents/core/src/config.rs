@@ -13,6 +13,7 @@ use crate::money::FeeSchedule;
 use crate::strategy::Instrument;
 use crate::strategy::ParamsError;
 use crate::strategy::arbitrage::{ArbParams, ArbSet, SetKind};
+use crate::strategy::directional::params::DirParams;
 use crate::strategy::market_making::QuotedMarket;
 use crate::strategy::market_making::params::MmParams;
 use crate::wire::{Mode, Outcome};
@@ -167,6 +168,14 @@ pub struct RiskCaps {
     /// not given, the strategy leaves it to the risk gateway).
     #[serde(default)]
     pub max_gross_exposure_micros: i64,
+    /// The policy's declared capital, micro-USDC (0: not declared): what model-sized stakes are
+    /// fractions of (else the gross exposure limit).
+    #[serde(default)]
+    pub capital_micros: i64,
+    /// The policy's Kelly budget (capital, else the gross limit, × `kellyFractionCapBps`),
+    /// micro-USDC: the gateway caps a model-sized stake in a token at `f*` times it.
+    #[serde(default)]
+    pub kelly_budget_micros: i64,
 }
 
 /// The strategy types the agents implement.
@@ -177,6 +186,8 @@ pub enum StrategyType {
     Arbitrage,
     /// Market making on binary markets.
     MarketMaking,
+    /// Trading binary markets on models' fair-value signals.
+    Directional,
     /// One tiny far-from-market order per book update: a latency probe for benchmarks, never for
     /// trading.
     Probe,
@@ -196,6 +207,8 @@ pub enum StrategyParams {
     Arbitrage(ArbParams),
     /// `marketMaking`.
     MarketMaking(MmParams),
+    /// `directional`.
+    Directional(DirParams),
     /// `probe`.
     Probe(ProbeParams),
 }
@@ -206,6 +219,7 @@ impl StrategyParams {
         match self {
             StrategyParams::Arbitrage(_) => StrategyType::Arbitrage,
             StrategyParams::MarketMaking(_) => StrategyType::MarketMaking,
+            StrategyParams::Directional(_) => StrategyType::Directional,
             StrategyParams::Probe(_) => StrategyType::Probe,
         }
     }
@@ -215,6 +229,7 @@ impl StrategyParams {
         let decoded = match kind {
             StrategyType::Arbitrage => serde_json::from_value(value).map(StrategyParams::Arbitrage),
             StrategyType::MarketMaking => serde_json::from_value(value).map(StrategyParams::MarketMaking),
+            StrategyType::Directional => serde_json::from_value(value).map(StrategyParams::Directional),
             StrategyType::Probe => serde_json::from_value(value).map(StrategyParams::Probe),
         };
         let params = decoded.map_err(|e| ParamsError::Decode(e.to_string()))?;
@@ -227,6 +242,7 @@ impl StrategyParams {
         match self {
             StrategyParams::Arbitrage(p) => p.validate(),
             StrategyParams::MarketMaking(p) => p.validate(),
+            StrategyParams::Directional(p) => p.validate(),
             StrategyParams::Probe(_) => Ok(()),
         }
     }
@@ -303,7 +319,7 @@ pub struct StrategyConfig {
     /// Probe: the tokens.
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,
-    /// Market making: the markets quoted.
+    /// Market making: the markets quoted; directional: the binary markets traded.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub quoted: Vec<QuotedConfig>,
     /// Parameters until the KV bucket has some (of `type_`).
@@ -394,6 +410,18 @@ impl StrategyConfig {
     pub fn capital(&self) -> Option<Money> {
         (self.risk_caps.max_gross_exposure_micros > 0)
             .then(|| Money::from_micros(self.risk_caps.max_gross_exposure_micros))
+    }
+
+    /// What model-sized stakes are fractions of: the policy's declared capital, else its gross
+    /// exposure limit (zero when neither is given: nothing is sized).
+    pub fn bankroll(&self) -> Money {
+        let c = self.risk_caps.capital_micros;
+        Money::from_micros(if c > 0 { c } else { self.risk_caps.max_gross_exposure_micros.max(0) })
+    }
+
+    /// The policy's Kelly budget.
+    pub fn kelly_budget(&self) -> Money {
+        Money::from_micros(self.risk_caps.kelly_budget_micros.max(0))
     }
 
     /// Max order size and notional.

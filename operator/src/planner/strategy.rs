@@ -104,15 +104,20 @@ pub fn plan_strategy(
     }
     let invalid =
         |e: polyfleet_core::strategy::ParamsError| Refusal { reason: "InvalidParameters", message: e.to_string() };
-    let (type_, parameters) = match (spec.type_, &spec.arbitrage, &spec.market_making) {
-        (StrategyType::Arbitrage, Some(p), _) => crate::contract::arbitrage_params(p).map_err(invalid)?,
-        (StrategyType::MarketMaking, _, Some(p)) => {
+    let (type_, parameters) = match (spec.type_, &spec.arbitrage, &spec.market_making, &spec.directional) {
+        (StrategyType::Arbitrage, Some(p), _, _) => crate::contract::arbitrage_params(p).map_err(invalid)?,
+        (StrategyType::MarketMaking, _, Some(p), _) => {
             (CoreType::MarketMaking, StrategyParams::MarketMaking(crate::contract::market_making(p).map_err(invalid)?))
         }
-        (t, _, _) => {
+        (StrategyType::Directional, _, _, Some(p)) => {
+            (CoreType::Directional, StrategyParams::Directional(crate::contract::directional(p).map_err(invalid)?))
+        }
+        (t, _, _, _) => {
+            // The schema's rule (the block named by spec.type is set) makes this unreachable for
+            // objects the API server admitted.
             return Err(Refusal {
-                reason: "StrategyTypeNotImplemented",
-                message: format!("strategy type {t:?} has no agent implementation yet"),
+                reason: "InvalidParameters",
+                message: format!("spec.type {t:?} without its parameter block"),
             });
         }
     };
@@ -126,8 +131,9 @@ pub fn plan_strategy(
     }
     let p = &policy.spec;
     let group_labels: Vec<String> = p.group_limits.iter().map(|g| g.label.clone()).collect();
-    let quoting = type_ == CoreType::MarketMaking;
-    // A market maker quotes binary Markets (YES and NO); arbitrage trades complete sets.
+    // A market maker quotes binary Markets (YES and NO) and a directional strategy trades
+    // them; arbitrage trades complete sets.
+    let quoting = matches!(type_, CoreType::MarketMaking | CoreType::Directional);
     let quoted: Vec<QuotedConfig> = chosen
         .iter()
         .filter(|m| quoting && !m.neg_risk_event && m.tokens.len() == 2)
@@ -139,7 +145,7 @@ pub fn plan_strategy(
     if quoting && quoted.is_empty() {
         return Err(Refusal {
             reason: "NoMarkets",
-            message: "a marketMaking Strategy quotes binary Markets; none of spec.markets is one".into(),
+            message: format!("a {:?} Strategy trades binary Markets; none of spec.markets is one", spec.type_),
         });
     }
     let sets = chosen
@@ -162,6 +168,8 @@ pub fn plan_strategy(
             max_order_size_micros: p.max_order_size_micros.max(0) as u64,
             max_order_notional_micros: p.effective_limits().max_order_notional_micros,
             max_gross_exposure_micros: p.effective_limits().max_gross_exposure_micros,
+            capital_micros: p.capital_micros.unwrap_or(0).max(0),
+            kelly_budget_micros: p.effective_limits().kelly_budget_micros,
         },
         sets,
         tokens: vec![],

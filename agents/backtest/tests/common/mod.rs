@@ -69,6 +69,8 @@ pub fn arb(sim: &Simulator, policy: &str) -> StrategyConfig {
             max_order_size_micros: 1_000_000_000,
             max_order_notional_micros: 1_000_000_000,
             max_gross_exposure_micros: 0,
+            capital_micros: 0,
+            kelly_budget_micros: 0,
         },
         sets: sim.events().iter().map(|e| SetConfig { kind: SetKind::NegRisk, legs: legs(sim, e) }).collect(),
         tokens: vec![],

@@ -3,6 +3,7 @@
 
 use super::Strategy;
 use super::arbitrage::CompleteSetArb;
+use super::directional::{DirCaps, Directional};
 use super::market_making::MarketMaker;
 use super::probe::Probe;
 use super::runner::{Identity, StrategyRunner};
@@ -32,6 +33,14 @@ pub fn build(cfg: &StrategyConfig, prefix: &str) -> Result<StrategyRunner, Confi
                     .map_err(|e| ConfigError(e.to_string()))?
                     .with_own_orders_in_book(own_in_book),
             )
+        }
+        (StrategyType::Directional, StrategyParams::Directional(params)) => {
+            let markets = cfg.quoted.iter().map(QuotedConfig::quoted).collect::<Result<Vec<_>, _>>()?;
+            if markets.is_empty() {
+                return Err(ConfigError("a directional strategy needs at least one binary market".into()));
+            }
+            let caps = DirCaps { bankroll: cfg.bankroll(), kelly_budget: cfg.kelly_budget(), max_size, max_notional };
+            Box::new(Directional::new(markets, params.clone(), caps).map_err(|e| ConfigError(e.to_string()))?)
         }
         (StrategyType::Probe, StrategyParams::Probe(_)) => {
             Box::new(Probe::new(instruments(&cfg.tokens)?.into_values().collect()))

@@ -6,6 +6,7 @@
 
 pub mod arbitrage;
 pub mod build;
+pub mod directional;
 pub mod market_making;
 pub mod probe;
 pub mod runner;
@@ -236,6 +237,18 @@ pub trait Strategy: Send {
     /// A market event that does not change a book: a trade printed on the venue, or a tick-size
     /// change (the book is void until the next snapshot). Strategies that need neither ignore it.
     fn on_event(&mut self, _event: &MarketEvent, _books: &BookSet, _ctx: &mut Ctx<'_>) {}
+    /// A model's fair value (already checked: the schema, bounds and validity). `Err` names why
+    /// the strategy takes no notice of it (`unfollowed`: a model it does not follow;
+    /// `unknown_token`: a token it does not trade; `not_directional`: strategies that trade on
+    /// no signal, the default).
+    fn on_signal(
+        &mut self,
+        _signal: &crate::wire::signal::FairValue,
+        _books: &BookSet,
+        _ctx: &mut Ctx<'_>,
+    ) -> Result<(), &'static str> {
+        Err("not_directional")
+    }
     /// Periodic tick (timeouts).
     fn on_timer(&mut self, books: &BookSet, ctx: &mut Ctx<'_>);
     /// What the strategy's own rules did so far, as cumulative counts by kind (metrics; none by

@@ -224,6 +224,17 @@ impl StrategyRunner {
         self.run(now_ns, |s, b, c| s.on_fill(f, b, c))
     }
 
+    /// A model's fair value: the intents it caused, or why the strategy took no notice of it.
+    pub fn on_signal(
+        &mut self,
+        signal: &crate::wire::signal::FairValue,
+        now_ns: u64,
+    ) -> Result<Vec<Intent>, &'static str> {
+        let mut taken = Ok(());
+        let intents = self.run(now_ns, |s, b, c| taken = s.on_signal(signal, b, c));
+        taken.map(|()| intents)
+    }
+
     /// The periodic timer.
     pub fn on_timer(&mut self, now_ns: u64) -> Vec<Intent> {
         self.run(now_ns, |s, b, c| s.on_timer(b, c))

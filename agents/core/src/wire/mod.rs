@@ -11,6 +11,7 @@
 //! | `order.<namespace>.<strategy>` | JetStream stream `POLYFLEET_ORDERS` | [`OrderUpdate`], or [`CtfReport`] for a conditional-token operation | execution -> strategy, operator |
 //! | `fill.<namespace>.<strategy>` | JetStream stream `POLYFLEET_FILLS` | [`Fill`] | execution -> strategy, risk, operator |
 //! | `control.<namespace>.<kind>.<name>` | core NATS | [`Control`] (kill switch, cancel all) | operator -> agents |
+//! | `signal.<venue>.<token>` | core NATS | a fair-value document, **JSON** ([`signal`]; versioned by its `schema` field) | any model (any language) -> directional strategies |
 //! | `notice.<namespace>.<policy>` | JetStream stream `POLYFLEET_NOTICES` | [`Notice`] (trips, resets, modes, live order failures, daily summaries), de-duplicated by its id | operator, execution -> notifier |
 //!
 //! Strategy parameters are not messages: the operator writes them (JSON, the Strategy's spec
@@ -47,6 +48,7 @@ pub mod lifecycle;
 pub mod messages;
 pub mod notice;
 pub mod outcome;
+pub mod signal;
 pub mod subjects;
 
 pub use codec::{WireError, WireMessage, decode, encode, encode_into, kind_of};

@@ -1,0 +1,133 @@
+//! A `directional` Strategy driven end to end by the example external publisher
+//! (`examples/signals/publish.py`, Python with the official `nats-py` client): `polyfleet up
+//! --runtime processes` on a NATS the test started, the publisher sending fair values for the
+//! market's cheaper token with an edge, plus the messages a strategy must refuse (not JSON,
+//! another schema version, a probability outside (0, 1), an expired signal, an unfollowed model).
+//! The strategy agent counts each kind, trades only on the valid ones (entries carry the model's
+//! probability for the gateway's Kelly cap), and its orders fill on paper.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use polyfleet_testkit::NatsServer;
+
+fn get(addr: &str, path: &str) -> String {
+    let Ok(mut s) = TcpStream::connect(addr) else { return String::new() };
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+/// The value of a metric line starting with `series` (0 when absent).
+fn metric(text: &str, series: &str) -> f64 {
+    text.lines().find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok())).unwrap_or(0.0)
+}
+
+fn wait_for<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(x) = f() {
+            return x;
+        }
+        assert!(Instant::now() < deadline, "no {what} within {secs} s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The first word after `key` on the header line of the run's output.
+fn after<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let rest = &line[line.find(key)? + key.len()..];
+    rest.split([' ', ',', ')']).find(|w| !w.is_empty())
+}
+
+/// The best ask of `token` on the simulator's REST book (none when the book has none).
+fn best_ask(sim: &str, token: &str) -> Option<f64> {
+    let reply = get(sim, &format!("/book?token_id={token}"));
+    let body = &reply[reply.find("\r\n\r\n")? + 4..];
+    let book: serde_json::Value = serde_json::from_str(body).ok()?;
+    book["asks"].as_array()?.iter().filter_map(|l| l["price"].as_str()?.parse::<f64>().ok()).reduce(f64::min)
+}
+
+#[test]
+fn an_external_python_model_drives_a_directional_strategy_and_bad_signals_are_counted() {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let has_client = Command::new(&python).args(["-c", "import nats"]).status().is_ok_and(|s| s.success());
+    assert!(has_client, "{python} with nats-py is needed (scripts/setup.sh installs it)");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = std::env::temp_dir().join(format!("polyfleet-up-directional-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["venue-simulator.yaml", "market-binary.yaml", "riskpolicy.yaml", "strategy-directional.yaml"] {
+        std::fs::copy(root.join("manifests/examples").join(f), dir.join(f)).unwrap();
+    }
+    let nats = NatsServer::start();
+    let out_path = dir.join("up.out");
+    let mut up = Command::new(env!("CARGO_BIN_EXE_polyfleet"))
+        .args(["up", "--runtime", "processes", "--nats", &nats.url, "--duration", "30", "-f"])
+        .arg(&dir)
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    // The header names the simulator's port, each agent's metrics port and the work directory.
+    let output = || std::fs::read_to_string(&out_path).unwrap_or_default();
+    let header = wait_for("fleet header", 60, || {
+        let text = output();
+        let work = text.lines().find_map(|l| l.split("data in ").nth(1).map(PathBuf::from))?;
+        let line = text.lines().find(|l| l.contains("metrics http://"))?.to_string();
+        Some((line, work))
+    });
+    let (line, work) = header;
+    let sim = format!("127.0.0.1:{}", after(&line, "simulator process on :").unwrap());
+    let strategy = format!("127.0.0.1:{}", after(&line, "fed-fair-value :").unwrap());
+    let execution = format!("127.0.0.1:{}", after(&line, "execution :").unwrap());
+    wait_for("a ready strategy agent", 60, || get(&strategy, "/readyz").contains("200 OK").then_some(()));
+    // The market's tokens, as the operator's planner gave them to the agent.
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(work.join("strategy-fed-fair-value.json")).unwrap()).unwrap();
+    let yes = cfg["quoted"][0]["yes"]["token"].as_str().unwrap().to_string();
+    let no = cfg["quoted"][0]["no"]["token"].as_str().unwrap().to_string();
+    // The cheaper token (inside the Strategy's price band), valued 15 cents above its ask.
+    let (token, ask) = wait_for("both books", 30, || {
+        let (y, n) = (best_ask(&sim, &yes)?, best_ask(&sim, &no)?);
+        Some(if y <= n { (yes.clone(), y) } else { (no.clone(), n) })
+    });
+    let probability = format!("{:.2}", (ask + 0.15).min(0.99));
+    let published = Command::new(&python)
+        .arg(root.join("examples/signals/publish.py"))
+        .args(["--nats", &nats.url, "--venue", "sim", "--token", &token, "--model", "fed-model"])
+        .args(["--probability", &probability, "--every", "0.5", "--count", "12", "--also-bad"])
+        .output()
+        .unwrap();
+    assert!(published.status.success(), "{}", String::from_utf8_lossy(&published.stderr));
+    let sent: serde_json::Value = serde_json::from_slice(&published.stdout).unwrap();
+    assert_eq!(sent["sent"]["accepted"], 12, "{sent}");
+    // Every kind counted as what it is; orders only from the valid ones.
+    let series = |kind: &str| format!("polyfleet_strategy_fair_value_signals_total{{kind=\"{kind}\"}}");
+    let counted = wait_for("the signals counted", 30, || {
+        let m = get(&strategy, "/metrics");
+        (metric(&m, &series("accepted")) >= 12.0).then_some(m)
+    });
+    assert_eq!(metric(&counted, &series("accepted")), 12.0);
+    assert_eq!(metric(&counted, &series("malformed")), 36.0, "3 malformed a round");
+    assert_eq!(metric(&counted, &series("stale")), 12.0);
+    assert_eq!(metric(&counted, &series("unfollowed")), 12.0);
+    assert!(metric(&counted, "polyfleet_strategy_rule_events_total{kind=\"entries\"}") >= 1.0, "{counted}");
+    // Its entries fill on paper.
+    wait_for("a paper fill of the strategy", 30, || {
+        let m = get(&execution, "/metrics");
+        (metric(&m, "polyfleet_execution_fills_total{kind=\"taker\"}") >= 1.0).then_some(())
+    });
+    let status = up.wait().unwrap();
+    assert!(status.success(), "{}", output());
+    let text = output();
+    let last = text.lines().rev().find(|l| l.starts_with("fed-fair-value ")).unwrap();
+    let fills: u64 = last.split_whitespace().nth(6).and_then(|f| f.parse().ok()).unwrap_or(0);
+    assert!(fills >= 1, "the final board shows its fills: {last}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

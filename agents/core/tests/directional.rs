@@ -1,0 +1,234 @@
+//! The directional strategy through its runner: signals from followed models only; taker entries
+//! on the token whose edge after fees beats the entry edge (YES against `p`, NO against `1 − p`),
+//! sized by fractional Kelly at the cost with fees and carrying the probability for the gateway's
+//! Kelly cap; one position per market; scale-ins up to their limit; exits by their rules (signal
+//! expiry, edge reversal, time to the end date); passive entries rest post-only inside the spread
+//! and are cancelled when their edge goes; refusals back off; a resolved market's winner is
+//! redeemed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
+
+mod common;
+
+use common::{fill, identity, lv, p, places, q, snap, update};
+use polyfleet_core::money::FeeSchedule;
+use polyfleet_core::strategy::Instrument;
+use polyfleet_core::strategy::directional::params::{DirParams, Entry};
+use polyfleet_core::strategy::directional::{DirCaps, Directional};
+use polyfleet_core::strategy::market_making::QuotedMarket;
+use polyfleet_core::strategy::runner::StrategyRunner;
+use polyfleet_core::wire::signal::FairValue;
+use polyfleet_core::wire::{
+    CtfOp, Intent, KellyBasis, MarketEvent, MarketEventBody, OrderIntent, OrderStatus, RejectReason, RiskDecision,
+    TimeInForce, Verdict,
+};
+use polyfleet_core::{ConditionId, Money, Side, TokenId};
+
+const MS: u64 = 1_000_000;
+const YES: u128 = 1;
+const NO: u128 = 2;
+const FEES: FeeSchedule = FeeSchedule { rate_bps: 720, exponent: 1 };
+
+fn params() -> DirParams {
+    DirParams {
+        signals: vec!["model-a".into()],
+        max_signal_age_ms: None,
+        kelly_fraction_bps: 2500,
+        entry_edge_bps: 300,
+        exit_edge_bps: 100,
+        stop_loss_bps: None,
+        take_profit_bps: None,
+        entry: Entry::Taker,
+        max_scale_ins: 1,
+        close_before_end_s: Some(60),
+        reentry_cooldown_ms: 0,
+        price_band: None,
+    }
+}
+
+fn inst(token: u128) -> Instrument {
+    Instrument {
+        market: ConditionId::from_bytes([1; 32]),
+        token: TokenId::from_u128(token),
+        min_size: q("5"),
+        fees: FEES,
+    }
+}
+
+/// 1000 USDC of bankroll, a Kelly budget of 500 USDC, orders up to 1000 shares and 500 USDC.
+fn runner(params: DirParams, end_ms: Option<u64>) -> StrategyRunner {
+    let m = QuotedMarket { yes: inst(YES), no: inst(NO), end_ms, event: None, rebate_bps: 0, rewards: None };
+    let caps = DirCaps {
+        bankroll: Money::from_micros(1_000_000_000),
+        kelly_budget: Money::from_micros(500_000_000),
+        max_size: q("1000"),
+        max_notional: Money::from_micros(500_000_000),
+    };
+    StrategyRunner::new(identity("dir"), Box::new(Directional::new(vec![m], params, caps).unwrap()), "d0").unwrap()
+}
+
+/// The YES book (best bid `bid`, best ask `ask`) and its NO mirror.
+fn books(r: &mut StrategyRunner, seq: u64, bid: &str, ask: &str, now: u64) -> Vec<Intent> {
+    let yes = snap(YES, seq, vec![lv(bid, "500")], vec![lv(ask, "500")]);
+    let no_bid = p(ask).complement().to_string();
+    let no_ask = p(bid).complement().to_string();
+    let no = snap(NO, seq, vec![lv(&no_bid, "500")], vec![lv(&no_ask, "500")]);
+    let mut out = r.on_market(&yes, now).intents;
+    out.extend(r.on_market(&no, now).intents);
+    out
+}
+
+fn signal(model: &str, token: u128, p_ppm: u32, valid_until_ms: u64) -> FairValue {
+    FairValue {
+        token: TokenId::from_u128(token),
+        probability_ppm: p_ppm,
+        model: model.into(),
+        model_version: "1".into(),
+        std_error_ppm: None,
+        valid_until_ms,
+        published_ms: None,
+    }
+}
+
+fn one(intents: &[Intent]) -> OrderIntent {
+    let placed = places(intents);
+    assert_eq!(placed.len(), 1, "{intents:?}");
+    placed[0].clone()
+}
+
+/// Fills `o` entirely and ends it (a taker order's whole life).
+fn filled(r: &mut StrategyRunner, o: &OrderIntent, id: &str, now: u64) -> Vec<Intent> {
+    let size = o.size.to_string();
+    let mut out = r.on_fill(&fill(o, id, &size), now);
+    out.extend(r.on_order(&update(o, OrderStatus::Filled, &size), now));
+    out
+}
+
+#[test]
+fn a_followed_signal_with_edge_after_fees_buys_the_kelly_stake_as_taker() {
+    let mut r = runner(params(), None);
+    assert!(books(&mut r, 1, "0.38", "0.40", 0).is_empty(), "no signal, no order");
+    // A model it does not follow: no notice taken.
+    assert_eq!(r.on_signal(&signal("model-b", YES, 500_000, 10_000), MS).unwrap_err(), "unfollowed");
+    assert_eq!(r.on_signal(&signal("model-a", 9, 500_000, 10_000), MS).unwrap_err(), "unknown_token");
+    // p = 0.5 against 0.40 + fee 0.01728: edge 0.08272 ≥ 0.03. Kelly at the cost, quarter of
+    // 1000 USDC: 35.488742 USDC, i.e. 35.488742 / 0.41728 = 85.047... shares, to the lot: 85.04.
+    let o = one(&r.on_signal(&signal("model-a", YES, 500_000, 10_000), MS).unwrap());
+    assert_eq!(
+        (o.token, o.side, o.price, o.tif, o.post_only),
+        (TokenId::from_u128(YES), Side::Buy, p("0.40"), TimeInForce::Fak, false)
+    );
+    assert_eq!(o.size, q("85.04"));
+    assert_eq!(o.kelly, Some(KellyBasis { probability_ppm: 500_000 }));
+    // Nothing more while it is in flight.
+    assert!(books(&mut r, 2, "0.38", "0.40", 2 * MS).is_empty());
+}
+
+#[test]
+fn a_low_probability_buys_no_and_one_market_holds_one_position() {
+    let mut r = runner(DirParams { max_scale_ins: 0, ..params() }, None);
+    books(&mut r, 1, "0.58", "0.60", 0);
+    // p(YES) = 0.3 priced on the NO token as 0.7: NO's ask is 0.42 (fee 0.017539...), edge 0.26.
+    let o = one(&r.on_signal(&signal("model-a", NO, 700_000, 60_000), MS).unwrap());
+    assert_eq!((o.token, o.side, o.price), (TokenId::from_u128(NO), Side::Buy, p("0.42")));
+    assert_eq!(o.kelly, Some(KellyBasis { probability_ppm: 700_000 }));
+    filled(&mut r, &o, "f1", 2 * MS);
+    // The model swings to YES: the NO position is closed (edge reversal), YES is not bought
+    // while NO is held.
+    let out = r.on_signal(&signal("model-a", YES, 900_000, 60_000), 3 * MS).unwrap();
+    let sell = one(&out);
+    assert_eq!((sell.token, sell.side, sell.price, sell.size), (TokenId::from_u128(NO), Side::Sell, p("0.40"), o.size));
+    assert_eq!(sell.kelly, None);
+    // Flat again once the sale is done: now YES is bought.
+    let buy = one(&filled(&mut r, &sell, "f2", 4 * MS));
+    assert_eq!((buy.token, buy.side), (TokenId::from_u128(YES), Side::Buy));
+    let counters = r.counters();
+    assert!(counters.contains(&("entries", 2)) && counters.contains(&("exit_edge", 1)), "{counters:?}");
+}
+
+#[test]
+fn scale_ins_top_up_towards_the_target_and_stop_at_their_limit() {
+    let mut r = runner(params(), None);
+    books(&mut r, 1, "0.38", "0.40", 0);
+    let first = one(&r.on_signal(&signal("model-a", YES, 500_000, 60_000), MS).unwrap());
+    // Only 20 shares filled of the 85.04 asked (a fill-and-kill takes what is there).
+    r.on_fill(&common::fill(&first, "f1", "20"), 2 * MS);
+    let out = r.on_order(&update(&first, OrderStatus::Cancelled, "20"), 2 * MS);
+    // Scale-in: the stake left, 35.488742 − 20 × 0.40 = 27.488742 USDC, at the cost 0.41728.
+    let second = one(&out);
+    assert_eq!(second.size, q("65.87"));
+    filled(&mut r, &second, "f2", 3 * MS);
+    // A stronger signal: the target grows, but the one scale-in allowed is spent.
+    assert!(r.on_signal(&signal("model-a", YES, 700_000, 60_000), 4 * MS).unwrap().is_empty());
+    let counters = r.counters();
+    assert!(counters.contains(&("entries", 1)) && counters.contains(&("scale_ins", 1)), "{counters:?}");
+}
+
+#[test]
+fn positions_close_on_expiry_and_before_the_end_date() {
+    let mut r = runner(params(), Some(200_000));
+    books(&mut r, 1, "0.38", "0.40", 0);
+    let o = one(&r.on_signal(&signal("model-a", YES, 500_000, 10_000), MS).unwrap());
+    filled(&mut r, &o, "f1", 2 * MS);
+    // Valid until 10 s: at 10 s the timer closes it at the bid.
+    assert!(r.on_timer(9_999 * MS).is_empty());
+    let sell = one(&r.on_timer(10_000 * MS));
+    assert_eq!((sell.side, sell.price, sell.tif), (Side::Sell, p("0.38"), TimeInForce::Fak));
+    filled(&mut r, &sell, "f2", 10_001 * MS);
+    // A new signal 60 s before the end: no entry (the close-before-end window).
+    assert!(r.on_signal(&signal("model-a", YES, 500_000, 300_000), 140_000 * MS).unwrap().is_empty());
+    // Before it: an entry, closed by the timer once the window opens.
+    let mut r = runner(params(), Some(200_000));
+    books(&mut r, 1, "0.38", "0.40", 0);
+    let o = one(&r.on_signal(&signal("model-a", YES, 500_000, 300_000), MS).unwrap());
+    filled(&mut r, &o, "f1", 2 * MS);
+    assert!(r.on_timer(139_999 * MS).is_empty());
+    assert_eq!(one(&r.on_timer(140_000 * MS)).side, Side::Sell);
+    let counters = r.counters();
+    assert!(counters.contains(&("exit_time", 1)), "{counters:?}");
+}
+
+#[test]
+fn passive_entries_rest_inside_the_spread_and_are_cancelled_when_the_edge_goes() {
+    let mut r = runner(DirParams { entry: Entry::Passive, ..params() }, None);
+    books(&mut r, 1, "0.36", "0.40", 0);
+    let o = one(&r.on_signal(&signal("model-a", YES, 500_000, 60_000), MS).unwrap());
+    // One tick above the bid, no fee: Kelly at 0.37.
+    assert_eq!((o.price, o.tif, o.post_only), (p("0.37"), TimeInForce::Gtc, true));
+    r.on_order(&update(&o, OrderStatus::Resting, "0"), 2 * MS);
+    // The same book: it stays.
+    assert!(books(&mut r, 2, "0.36", "0.40", 3 * MS).is_empty());
+    // The model comes down to 0.39: the edge at 0.37 is 0.02 < 0.03: cancelled, nothing new.
+    let out = r.on_signal(&signal("model-a", YES, 390_000, 60_000), 4 * MS).unwrap();
+    assert!(matches!(out.as_slice(), [Intent::Cancel(c)] if c.client_order_id == Some(o.client_order_id)), "{out:?}");
+    // Nothing more until the cancel is confirmed.
+    assert!(books(&mut r, 3, "0.36", "0.40", 5 * MS).is_empty());
+}
+
+#[test]
+fn a_refusal_backs_off_and_a_resolution_redeems_the_winner() {
+    let mut r = runner(params(), None);
+    books(&mut r, 1, "0.38", "0.40", 0);
+    let o = one(&r.on_signal(&signal("model-a", YES, 500_000, 60_000), MS).unwrap());
+    let refused = RiskDecision {
+        intent: o.clone(),
+        verdict: Verdict::Rejected { reason: RejectReason::KellyCap, detail: "test".into() },
+        decided_ts_ns: 0,
+    };
+    assert!(r.on_decision(&refused, 2 * MS).is_empty(), "backs off a second");
+    let again = one(&books(&mut r, 2, "0.38", "0.40", 1_002 * MS));
+    filled(&mut r, &again, "f1", 1_003 * MS);
+    let resolved = MarketEvent {
+        token: TokenId::from_u128(YES),
+        market: ConditionId::from_bytes([1; 32]),
+        seq: 3,
+        venue_ts_ms: 0,
+        recv_ts_ns: 0,
+        body: MarketEventBody::Resolved { winner: true },
+    };
+    let out = r.on_market(&resolved, 2_000 * MS).intents;
+    assert!(
+        matches!(out.as_slice(), [Intent::Ctf(c)] if matches!(c.op, CtfOp::Redeem { size, .. } if size == again.size)),
+        "{out:?}"
+    );
+    assert!(r.on_signal(&signal("model-a", YES, 900_000, 60_000), 2_001 * MS).unwrap().is_empty());
+}
