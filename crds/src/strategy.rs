@@ -83,6 +83,12 @@ pub enum DirectionalEntry {
     ),
     printcolumn(name = "Open", type_ = "integer", json_path = ".status.openOrders", description = "Open orders"),
     printcolumn(
+        name = "Brier",
+        type_ = "string",
+        json_path = ".status.scores[0].brier",
+        description = "Brier score of the first model version it trades on (directional)"
+    ),
+    printcolumn(
         name = "Ready",
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status",
@@ -421,6 +427,32 @@ pub struct StrategyStatus {
     /// RFC 3339 time of the last signal the strategy emitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_signal_time: Option<String>,
+    /// Forecast scores of the models a directional strategy traded on, per model version (each
+    /// model version's last forecast on a market, scored when the market resolved).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scores: Vec<ModelScoreStatus>,
+}
+
+/// A model version's forecast scores.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelScoreStatus {
+    /// Model id.
+    pub model: String,
+    /// Model version.
+    pub version: String,
+    /// Resolved forecasts scored.
+    pub forecasts: i64,
+    /// Brier score (0 is perfect, 0.25 is always saying one half), decimal.
+    pub brier: String,
+    /// The market's Brier score over the same forecasts (its mid when each came), decimal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market_brier: Option<String>,
+    /// Brier skill score against the market (positive: better than the market), decimal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brier_skill: Option<String>,
+    /// Mean log loss, decimal.
+    pub log_loss: String,
 }
 
 /// Profit and loss in micro-USDC, plus a human-readable total.

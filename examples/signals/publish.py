@@ -91,6 +91,7 @@ async def main() -> None:
     nc = await nats.connect(args.nats)
     subj = subject(args.venue, args.token)
     sent = {"accepted": 0}
+    traces = []
     for i in range(args.count):
         if args.also_bad:
             for label, payload in bad_messages(args.token, args.model):
@@ -99,13 +100,15 @@ async def main() -> None:
         doc = fair_value(
             args.token, args.probability, args.model, args.model_version, args.std_error, args.valid_for
         )
-        await nc.publish(subj, json.dumps(doc).encode(), headers={"traceparent": traceparent()})
+        parent = traceparent()
+        await nc.publish(subj, json.dumps(doc).encode(), headers={"traceparent": parent})
+        traces.append(parent.split("-")[1])
         sent["accepted"] += 1
         await nc.flush()
         if i + 1 < args.count:
             await asyncio.sleep(args.every)
     await nc.drain()
-    print(json.dumps({"subject": subj, "sent": sent}))
+    print(json.dumps({"subject": subj, "sent": sent, "traces": traces}))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 //! Free functions rather than `TryFrom` impls: both sides are other crates' types.
 
 use polyfleet_core::analytics::rewards::RewardRules;
+use polyfleet_core::analytics::scores::ModelScore;
 use polyfleet_core::config::{RewardConfig, StrategyParams, StrategyType};
 use polyfleet_core::money::Price;
 use polyfleet_core::strategy::ParamsError;
@@ -18,6 +19,7 @@ use polyfleet_core::{Money, Quantity};
 use polyfleet_crds::rewards::RewardProgram;
 use polyfleet_crds::strategy::{
     ArbitrageParams, DirectionalEntry, DirectionalParams, LegOrderType as CrdLegOrderType, MarketMakingParams,
+    ModelScoreStatus,
 };
 use polyfleet_crds::venue::ExecutionMode;
 
@@ -169,6 +171,23 @@ pub fn directional(p: &DirectionalParams) -> Result<DirParams, ParamsError> {
     };
     params.validate()?;
     Ok(params)
+}
+
+/// A model version's forecast scores as the Strategy's status shows them (decimals as text).
+pub fn model_score_status(s: &ModelScore) -> ModelScoreStatus {
+    let micros = |m: u64| format!("{}.{:06}", m / 1_000_000, m % 1_000_000);
+    let bps = |b: i64| {
+        format!("{}{}.{:04}", if b < 0 { "-" } else { "" }, b.unsigned_abs() / 10_000, b.unsigned_abs() % 10_000)
+    };
+    ModelScoreStatus {
+        model: s.model.clone(),
+        version: s.version.clone(),
+        forecasts: i64::try_from(s.forecasts).unwrap_or(i64::MAX),
+        brier: micros(s.brier_micros),
+        market_brier: s.market_brier_micros.map(micros),
+        brier_skill: s.brier_skill_bps.map(bps),
+        log_loss: format!("{:.6}", s.log_loss),
+    }
 }
 
 /// A RiskPolicy's `notifications` as the notifier's configuration, with the environment

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use http::{Method, Request, Response, StatusCode};
 use kube::client::Body;
 use kube::runtime::events::{Recorder, Reporter};
-use kube::{Client, Resource};
+use kube::{Client, Resource, ResourceExt};
 use mockapi::{ApiHandle, Step, applied, example, step, verify};
 use polyfleet_crds::venue::ExecutionMode;
 use polyfleet_crds::{Market, RiskPolicy, Strategy, Venue};
@@ -286,11 +286,33 @@ async fn pnl_and_positions_come_from_the_risk_store() {
         unrealized: vec![(token, Money::from_micros(-100_000))],
         lifecycle,
     };
-    let (s, mut steps, _params, ctx, handle) = settled(book).await;
+    let (s, mut steps, params, ctx, handle) = settled(book).await;
+    // The agent's forecast scores (a directional strategy's), as it writes them to the KV bucket.
+    let scores = vec![polyfleet_core::analytics::scores::ModelScore {
+        model: "fed-model".into(),
+        version: "1.4.0".into(),
+        forecasts: 3,
+        brier_micros: 163_333,
+        market_brier_micros: Some(220_000),
+        brier_skill_bps: Some(-25),
+        log_loss: 0.520_167,
+        calibration: vec![],
+    }];
+    let key = polyfleet_core::wire::subjects::scores_key(&s.namespace().unwrap(), &s.name_any());
+    polyfleet_operator::params::ParamsStore::put(&params, &key, serde_json::to_vec(&scores).unwrap()).await.unwrap();
     let mut status =
         step(Method::PATCH, &format!("{STRATEGIES}/status"), StatusCode::OK, serde_json::to_value(&s).unwrap());
     status.check = Box::new(|body| {
         let st = &body["status"];
+        let m = &st["scores"][0];
+        assert_eq!(
+            (m["model"].as_str(), m["version"].as_str(), m["forecasts"].as_i64()),
+            (Some("fed-model"), Some("1.4.0"), Some(3))
+        );
+        assert_eq!(
+            (m["brier"].as_str(), m["marketBrier"].as_str(), m["brierSkill"].as_str(), m["logLoss"].as_str()),
+            (Some("0.163333"), Some("0.220000"), Some("-0.0025"), Some("0.520167"))
+        );
         assert_eq!(
             (st["pnl"]["realizedMicros"].as_i64(), st["pnl"]["unrealizedMicros"].as_i64()),
             (Some(-50_000), Some(-100_000))

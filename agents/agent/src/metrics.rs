@@ -147,6 +147,17 @@ pub struct HopLabel {
     pub hop: &'static str,
 }
 
+/// Label of a model version's score gauge.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScoreLabel {
+    /// Model id.
+    pub model: String,
+    /// Model version.
+    pub version: String,
+    /// `forecasts`, `brier_micros`, `market_brier_micros` or `brier_skill_bps`.
+    pub kind: &'static str,
+}
+
 /// Label of a venue call counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct VenueCallLabel {
@@ -192,6 +203,8 @@ pub struct OrderPathMetrics {
     pub params_generation: Gauge,
     /// Strategy: parameter documents refused.
     pub params_rejected: Counter,
+    /// Strategy: forecast scores per model version, by kind.
+    pub model_scores: Family<ScoreLabel, Gauge>,
     /// Strategy: fair-value signals by what became of them (`accepted`, `malformed`, `stale`,
     /// `unfollowed`, `unknown_token`).
     pub signals_received: Family<KindLabel, Counter>,
@@ -268,6 +281,7 @@ impl OrderPathMetrics {
             params_generation: Gauge::default(),
             params_rejected: Counter::default(),
             signals_received: Family::default(),
+            model_scores: Family::default(),
             decisions: Family::default(),
             store_errors: Counter::default(),
             orders: Family::default(),
@@ -300,6 +314,7 @@ impl OrderPathMetrics {
         registry.register("params_generation", "Parameter generation applied", m.params_generation.clone());
         registry.register("params_rejected", "Parameter documents refused", m.params_rejected.clone());
         registry.register("fair_value_signals", "Fair-value signals by outcome", m.signals_received.clone());
+        registry.register("model_scores", "Forecast scores per model version", m.model_scores.clone());
         registry.register("decisions", "Risk decisions by reason", m.decisions.clone());
         registry.register("store_errors", "Risk store calls that failed", m.store_errors.clone());
         registry.register("orders", "Order updates by status", m.orders.clone());
@@ -368,6 +383,24 @@ impl OrderPathMetrics {
             self.reward_samples
                 .get_or_create(&KindLabel { kind: kind.into() })
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// Shows the strategy's forecast scores ([`polyfleet_core::strategy::Strategy::scores`]).
+    pub fn set_scores(&self, scores: &[polyfleet_core::analytics::scores::ModelScore]) {
+        for s in scores {
+            let values = [
+                ("forecasts", Some(i64::try_from(s.forecasts).unwrap_or(i64::MAX))),
+                ("brier_micros", Some(i64::try_from(s.brier_micros).unwrap_or(i64::MAX))),
+                ("market_brier_micros", s.market_brier_micros.map(|b| i64::try_from(b).unwrap_or(i64::MAX))),
+                ("brier_skill_bps", s.brier_skill_bps),
+            ];
+            for (kind, v) in values {
+                if let Some(v) = v {
+                    let label = ScoreLabel { model: s.model.clone(), version: s.version.clone(), kind };
+                    self.model_scores.get_or_create(&label).set(v);
+                }
+            }
         }
     }
 

@@ -127,6 +127,7 @@ pub async fn run<B: Bus>(
     let mut params = bus.kv_watch(&params_key).await?;
     let mut timer = tokio::time::interval(Duration::from_nanos(polyfleet_core::config::STRATEGY_TIMER_NS));
     let mut events_seen = std::collections::HashMap::new();
+    let mut scores_written: Option<Vec<u8>> = None;
     metrics.set_ready(true);
     tracing::info!(strategy = %cfg.name, tokens = tokens.len(), "strategy agent running");
     loop {
@@ -186,6 +187,7 @@ pub async fn run<B: Bus>(
                 if let Some(e) = runner.earnings(now_ns()) {
                     metrics.set_earnings(&e);
                 }
+                publish_scores(&bus, &cfg, runner.scores(), &metrics, &mut scores_written).await;
             }
         }
     }
@@ -229,6 +231,29 @@ fn apply_params(
             tracing::warn!(generation = doc.generation, error = %e, "parameters refused; previous ones stay");
             ParamsAck { generation: doc.generation, applied: false, error: Some(e.to_string()) }
         }
+    }
+}
+
+/// The strategy's forecast scores, as metrics and (when they changed) under the KV key the
+/// operator reads into the Strategy's status.
+async fn publish_scores<B: Bus>(
+    bus: &B,
+    cfg: &StrategyConfig,
+    scores: Vec<polyfleet_core::analytics::scores::ModelScore>,
+    metrics: &OrderPathMetrics,
+    written: &mut Option<Vec<u8>>,
+) {
+    if scores.is_empty() {
+        return;
+    }
+    metrics.set_scores(&scores);
+    let Ok(body) = serde_json::to_vec(&scores) else { return };
+    if written.as_ref() == Some(&body) {
+        return;
+    }
+    match bus.kv_put(&subjects::scores_key(&cfg.namespace, &cfg.name), body.clone().into()).await {
+        Ok(_) => *written = Some(body),
+        Err(e) => tracing::warn!(error = %e, "forecast scores not written"),
     }
 }
 

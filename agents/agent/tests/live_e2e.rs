@@ -22,7 +22,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 mod harness;
-mod otlp;
 
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -123,7 +122,7 @@ async fn live_trading_against_the_simulators_order_api() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let nats = NatsServer::start();
     let redis = RedisServer::start();
-    let otlp = otlp::OtlpReceiver::start().await;
+    let otlp = polyfleet_testkit::otlp::OtlpReceiver::start().await;
     let cfg = SimConfig {
         binary_markets: 1,
         neg_risk_events: vec![3],

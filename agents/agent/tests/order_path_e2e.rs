@@ -23,7 +23,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 mod harness;
-mod otlp;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -56,7 +55,7 @@ async fn order_path_end_to_end() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let nats = NatsServer::start();
     let mut redis = RedisServer::start();
-    let otlp = otlp::OtlpReceiver::start().await;
+    let otlp = polyfleet_testkit::otlp::OtlpReceiver::start().await;
     let cfg = SimConfig {
         binary_markets: 1,
         neg_risk_events: vec![3],
@@ -588,7 +587,7 @@ async fn order_path_end_to_end() {
     let mut complete = 0;
     for id in &traced {
         // A set's signal and decision spans carry every leg (`set`); each leg's execution its own.
-        let names = |s: &&otlp::SpanRecord| {
+        let names = |s: &&polyfleet_testkit::otlp::SpanRecord| {
             s.attr("order") == Some(id.as_str())
                 || s.attr("set").is_some_and(|v| v.split(' ').any(|x| x == id.as_str()))
         };

@@ -3,8 +3,8 @@
 //! --runtime processes` on a NATS the test started, the publisher sending fair values for the
 //! market's cheaper token with an edge, plus the messages a strategy must refuse (not JSON,
 //! another schema version, a probability outside (0, 1), an expired signal, an unfollowed model).
-//! The strategy agent counts each kind, trades only on the valid ones (entries carry the model's
-//! probability for the gateway's Kelly cap), and its orders fill on paper.
+//! The strategy agent counts each kind, trades only on the valid ones (its orders continue the
+//! trace the publisher's `traceparent` started), and its orders fill on paper.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use std::io::{Read, Write};
@@ -13,7 +13,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
+use polyfleet_io::bus::Bus;
+use polyfleet_io::bus::nats::NatsBus;
 use polyfleet_testkit::NatsServer;
+use polyfleet_testkit::otlp::OtlpReceiver;
 
 fn get(addr: &str, path: &str) -> String {
     let Ok(mut s) = TcpStream::connect(addr) else { return String::new() };
@@ -66,10 +70,14 @@ fn an_external_python_model_drives_a_directional_strategy_and_bad_signals_are_co
         std::fs::copy(root.join("manifests/examples").join(f), dir.join(f)).unwrap();
     }
     let nats = NatsServer::start();
+    // The agents export their spans (and so propagate trace context) to a receiver of the test.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let otlp = rt.block_on(OtlpReceiver::start());
     let out_path = dir.join("up.out");
     let mut up = Command::new(env!("CARGO_BIN_EXE_polyfleet"))
         .args(["up", "--runtime", "processes", "--nats", &nats.url, "--duration", "30", "-f"])
         .arg(&dir)
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &otlp.endpoint)
         .stdout(std::fs::File::create(&out_path).unwrap())
         .stderr(Stdio::inherit())
         .spawn()
@@ -98,6 +106,20 @@ fn an_external_python_model_drives_a_directional_strategy_and_bad_signals_are_co
         Some(if y <= n { (yes.clone(), y) } else { (no.clone(), n) })
     });
     let probability = format!("{:.2}", (ask + 0.15).min(0.99));
+    // The intents the strategy publishes, with their trace context.
+    let traced = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    {
+        let bus = rt.block_on(NatsBus::connect(&nats.url)).unwrap();
+        let mut intents = rt.block_on(bus.subscribe("intent.>")).unwrap();
+        let traced = traced.clone();
+        rt.spawn(async move {
+            let _bus = bus;
+            while let Some(m) = intents.next().await {
+                let trace = m.header("traceparent").and_then(|t| t.split('-').nth(1)).unwrap_or_default();
+                traced.lock().unwrap().push(trace.to_string());
+            }
+        });
+    }
     let published = Command::new(&python)
         .arg(root.join("examples/signals/publish.py"))
         .args(["--nats", &nats.url, "--venue", "sim", "--token", &token, "--model", "fed-model"])
@@ -118,6 +140,18 @@ fn an_external_python_model_drives_a_directional_strategy_and_bad_signals_are_co
     assert_eq!(metric(&counted, &series("stale")), 12.0);
     assert_eq!(metric(&counted, &series("unfollowed")), 12.0);
     assert!(metric(&counted, "polyfleet_strategy_rule_events_total{kind=\"entries\"}") >= 1.0, "{counted}");
+    // The orders continue the traces of the signals that caused them.
+    let published: Vec<String> =
+        sent["traces"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect();
+    let continued = wait_for("an intent in a signal's trace", 10, || {
+        let seen = traced.lock().unwrap().clone();
+        seen.iter().find(|t| published.contains(t)).cloned()
+    });
+    assert_eq!(continued.len(), 32);
+    // The strategy's span of that signal was exported in the same trace.
+    wait_for("the signal's span", 20, || {
+        otlp.spans().iter().any(|s| s.name == "fair_value" && s.trace_id == continued).then_some(())
+    });
     // Its entries fill on paper.
     wait_for("a paper fill of the strategy", 30, || {
         let m = get(&execution, "/metrics");

@@ -4,7 +4,7 @@
 //! Kelly cap; one position per market; scale-ins up to their limit; exits by their rules (signal
 //! expiry, edge reversal, time to the end date); passive entries rest post-only inside the spread
 //! and are cancelled when their edge goes; refusals back off; a resolved market's winner is
-//! redeemed.
+//! redeemed and the model's last forecast scored against the market's mid.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 mod common;
@@ -231,4 +231,13 @@ fn a_refusal_backs_off_and_a_resolution_redeems_the_winner() {
         "{out:?}"
     );
     assert!(r.on_signal(&signal("model-a", YES, 900_000, 60_000), 2_001 * MS).unwrap().is_empty());
+    // The model's last forecast before the resolution is scored: p = 0.5 for YES, which won,
+    // against the mid 0.39 when it came: Brier 0.25 against the market's 0.3721, skill 1 −
+    // 0.25/0.3721 = 0.3281.
+    let [score] = r.scores().try_into().unwrap_or_else(|s: Vec<_>| panic!("{s:?}"));
+    assert_eq!((score.model.as_str(), score.version.as_str(), score.forecasts), ("model-a", "1", 1));
+    assert_eq!(
+        (score.brier_micros, score.market_brier_micros, score.brier_skill_bps),
+        (250_000, Some(372_100), Some(3281))
+    );
 }

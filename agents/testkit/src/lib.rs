@@ -1,7 +1,8 @@
 //! Real servers for tests, never mocks: a `nats-server` with JetStream and a `redis-server`, each
 //! on a free loopback port with its own temporary directory, stopped (and cleaned) when dropped
-//! (`scripts/setup.sh` installs both); a real Kubernetes control plane ([`envtest`]); and an HTTP
-//! server that records the webhooks it receives ([`webhook`]).
+//! (`scripts/setup.sh` installs both); a real Kubernetes control plane ([`envtest`]); an HTTP
+//! server that records the webhooks it receives ([`webhook`]); and an OTLP/gRPC trace receiver
+//! the agents export their spans to ([`otlp`]).
 //!
 //! A dev-dependency only: a server that cannot start fails the test that asked for it, by
 //! panicking, as a failed assertion does.
@@ -9,6 +10,7 @@
 
 pub mod envtest;
 mod nats;
+pub mod otlp;
 mod redis;
 pub mod webhook;
 

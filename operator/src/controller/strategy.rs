@@ -26,6 +26,7 @@ use crate::limits::StrategyBook;
 use crate::params::{ParamsAck, ParamsError, ack};
 use crate::planner::markets::MarketView;
 use crate::planner::strategy::{Refusal, StrategyPlan, plan_strategy};
+use polyfleet_core::analytics::scores::ModelScore;
 
 /// The finalizer of Strategies.
 pub const FINALIZER: &str = "polyfleet.dev/strategy";
@@ -200,7 +201,7 @@ async fn apply(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
         markets.iter().find(|m| m.tokens.iter().any(|(_, x)| x == t)).map(|m| m.name.clone()).unwrap_or_default()
     };
     let (acked, book, mut unreachable) = match &data {
-        Ok((acked, book)) => (acked.as_ref(), Some(book_status(book, market_of)), None),
+        Ok((acked, book, _)) => (acked.as_ref(), Some(book_status(book, market_of)), None),
         Err(e) => (None, None, Some(e.to_string())),
     };
     if let Err(e) = &cancelled {
@@ -218,8 +219,11 @@ async fn apply(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
         &now(),
     );
     let mut status = status;
-    if let Ok((_, book)) = &data {
+    if let Ok((_, book, scores)) = &data {
         status.lifecycle = crate::limits::lifecycle_status(&book.lifecycle);
+        if let Some(scores) = scores {
+            status.scores = scores.iter().map(crate::contract::model_score_status).collect();
+        }
     }
     ctx.metrics.strategy(&ns, &name, Some(&status.pnl));
     if strategy.status.as_ref() != Some(&status) {
@@ -244,14 +248,15 @@ async fn apply(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
     Ok(Action::requeue(if settled { Duration::from_secs(30) } else { Duration::from_secs(5) }))
 }
 
-/// Writes the parameter document when it differs, then reads the agent's acknowledgement and
-/// the strategy's book: everything the Strategy needs from NATS and Redis.
+/// Writes the parameter document when it differs, then reads the agent's acknowledgement, its
+/// forecast scores (an unreadable document counts as none) and the strategy's book: everything
+/// the Strategy needs from NATS and Redis.
 async fn data_plane(
     strategy: &Strategy,
     outcome: &Result<StrategyPlan, Refusal>,
     ctx: &Context,
     wrote: &mut Vec<&'static str>,
-) -> Result<(Option<ParamsAck>, StrategyBook), Error> {
+) -> Result<(Option<ParamsAck>, StrategyBook, Option<Vec<ModelScore>>), Error> {
     let acked = match outcome {
         Ok(plan) => {
             let doc = plan.params_doc.to_json().map_err(|e| Error::Params(ParamsError(e.to_string())))?;
@@ -264,12 +269,14 @@ async fn data_plane(
         Err(_) => None,
     };
     let ns = strategy.namespace().unwrap_or_default();
+    let key = polyfleet_core::wire::subjects::scores_key(&ns, &strategy.name_any());
+    let scores = ctx.params.get(&key).await?.and_then(|b| serde_json::from_slice(&b).ok());
     let book = ctx
         .risk
         .book(&ns, &strategy.spec.risk_policy_ref.name, &strategy.name_any())
         .await
         .map_err(|e| Error::Store(e.to_string()))?;
-    Ok((acked, book))
+    Ok((acked, book, scores))
 }
 
 async fn cleanup(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
@@ -277,6 +284,7 @@ async fn cleanup(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
     let name = strategy.name_any();
     ctx.control.cancel_all(&ns, &name, "strategy deleted").await?;
     ctx.params.delete(&polyfleet_core::wire::subjects::params_key(&ns, &name)).await?;
+    ctx.params.delete(&polyfleet_core::wire::subjects::scores_key(&ns, &name)).await?;
     ctx.metrics.strategy(&ns, &name, None);
     let ev = Event {
         type_: EventType::Normal,

@@ -13,9 +13,12 @@ use std::time::Instant;
 use futures::StreamExt;
 use polyfleet_backtest::valuation;
 use polyfleet_core::accounting::lifecycle::LifecycleTotals;
+use polyfleet_core::analytics::scores::ModelScore;
 use polyfleet_core::book::{BookFollower, Followed};
 use polyfleet_core::config::StrategyConfig;
-use polyfleet_core::wire::{Fill, Intent, MarketEvent, OrderStatus, OrderUpdate, RiskDecision, Verdict, decode};
+use polyfleet_core::wire::{
+    Fill, Intent, MarketEvent, OrderStatus, OrderUpdate, RiskDecision, Verdict, decode, subjects,
+};
 use polyfleet_core::{ClientOrderId, Money, TokenId, TokenMap};
 use polyfleet_io::bus::Bus;
 use polyfleet_io::risk_store::{PolicyKey, RiskStore};
@@ -53,6 +56,8 @@ pub struct Line {
     /// Merges, splits, redemptions and settlements booked (from the risk store); `None` when
     /// unknown.
     pub lifecycle: Option<LifecycleTotals>,
+    /// Forecast scores per model version, as the strategy agent last wrote them.
+    pub scores: Vec<ModelScore>,
 }
 
 #[derive(Default)]
@@ -201,6 +206,16 @@ impl Board {
         self.with(|s| s.store_error = failed);
     }
 
+    /// Reads each strategy's forecast scores from the bus's KV bucket (where its agent writes
+    /// them); an unreadable entry leaves the last ones.
+    pub async fn read_scores<B: Bus>(&self, bus: &B) {
+        for c in &self.strategies {
+            let Ok(Some(e)) = bus.kv_get(&subjects::scores_key(&c.namespace, &c.name)).await else { continue };
+            let Ok(scores) = serde_json::from_slice::<Vec<ModelScore>>(&e.value) else { continue };
+            self.with(|s| s.lines.entry(c.name.clone()).or_default().scores = scores);
+        }
+    }
+
     /// A copy of every line.
     pub fn lines(&self) -> BTreeMap<String, Line> {
         self.with(|s| s.lines.clone())
@@ -281,6 +296,22 @@ impl Board {
                 );
             }
         }
+        for (name, l) in self.lines() {
+            for m in &l.scores {
+                let skill = m.brier_skill_bps.map_or("n/a".into(), |b| format!("{:+.4}", b as f64 / 10_000.0));
+                let market = m.market_brier_micros.map_or("n/a".into(), |b| format!("{:.4}", b as f64 / 1e6));
+                let _ = writeln!(
+                    out,
+                    "{:<20} {}@{}: {} resolved forecasts, Brier {:.4} (market {market}, skill {skill}), log loss {:.4}",
+                    name,
+                    m.model,
+                    m.version,
+                    m.forecasts,
+                    m.brier_micros as f64 / 1e6,
+                    m.log_loss
+                );
+            }
+        }
         match self.latency_us() {
             Some((p50, p99, n)) => {
                 let _ = writeln!(out, "market event -> risk decision: p50 {p50} us, p99 {p99} us (last {n})");
@@ -340,6 +371,34 @@ mod tests {
         let text = board.render("now:", 0.0);
         assert!(
             text.contains("merged 80 sets (2), split 0 (0), redeemed 12.5 shares (1), settled 3 markets for 1.5 USDC, capital returned 92.5 USDC"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn forecast_scores_are_shown_under_their_strategy() {
+        let board = Board::new(vec![]);
+        board.with(|s| {
+            s.lines.insert("dir".into(), Line::default());
+        });
+        assert!(!board.render("now:", 0.0).contains("Brier"), "no scores, no line");
+        board.with(|s| {
+            s.lines.get_mut("dir").unwrap().scores = vec![ModelScore {
+                model: "fed-model".into(),
+                version: "1.4.0".into(),
+                forecasts: 3,
+                brier_micros: 163_333,
+                market_brier_micros: Some(220_000),
+                brier_skill_bps: Some(2575),
+                log_loss: 0.5202,
+                calibration: vec![],
+            }]
+        });
+        let text = board.render("now:", 0.0);
+        assert!(
+            text.contains(
+                "fed-model@1.4.0: 3 resolved forecasts, Brier 0.1633 (market 0.2200, skill +0.2575), log loss 0.5202"
+            ),
             "{text}"
         );
     }

@@ -11,6 +11,7 @@ pub mod attribution;
 pub mod markouts;
 pub mod rebates;
 pub mod rewards;
+pub mod scores;
 
 /// What quoting earned besides its fills: the venue's maker rebates and liquidity rewards.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]

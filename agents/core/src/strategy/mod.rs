@@ -256,6 +256,11 @@ pub trait Strategy: Send {
     fn counters(&self) -> Vec<(&'static str, u64)> {
         vec![]
     }
+    /// Forecast scores of the models it traded on, per model version (strategies that trade on
+    /// no model have none).
+    fn scores(&self) -> Vec<crate::analytics::scores::ModelScore> {
+        vec![]
+    }
     /// Maker rebates and liquidity rewards earned as of `now_ns` (strategies that do not quote
     /// have none).
     fn earnings(&self, _now_ns: u64) -> Option<crate::analytics::Earnings> {

@@ -79,6 +79,11 @@ impl StrategyRunner {
         self.strategy.counters()
     }
 
+    /// The strategy's forecast scores ([`Strategy::scores`]).
+    pub fn scores(&self) -> Vec<crate::analytics::scores::ModelScore> {
+        self.strategy.scores()
+    }
+
     /// Rebates and rewards earned as of `now_ns` ([`Strategy::earnings`]).
     pub fn earnings(&self, now_ns: u64) -> Option<crate::analytics::Earnings> {
         self.strategy.earnings(now_ns)

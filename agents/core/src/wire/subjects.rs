@@ -103,6 +103,12 @@ pub fn params_ack_key(namespace: &str, strategy: &str) -> String {
     format!("{}.ack", params_key(namespace, strategy))
 }
 
+/// `<ns>.<strategy>.scores`: a directional strategy's forecast scores per model version (JSON,
+/// [`crate::analytics::scores::ModelScore`] list), written by its agent for the Strategy's status.
+pub fn scores_key(namespace: &str, strategy: &str) -> String {
+    format!("{}.scores", params_key(namespace, strategy))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

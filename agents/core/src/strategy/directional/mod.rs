@@ -13,17 +13,20 @@
 //!   entries are fill-and-kill at the ask; passive ones rest post-only one tick inside the spread
 //!   and are cancelled when their edge goes.
 //!
-//! One order per market is in flight at a time. A resolved market's winning shares are redeemed.
+//! One order per market is in flight at a time. A resolved market's winning shares are redeemed,
+//! and the last forecast of each model version used on it is scored ([`Strategy::scores`]) with
+//! the market's mid when the forecast came as the baseline.
 
 pub mod edge;
 pub mod params;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use self::edge::{ExitView, Held};
 use self::params::{DirParams, Entry};
 use super::market_making::QuotedMarket;
 use super::{BookSet, Ctx, OrderRequest, ParamsError, Strategy};
+use crate::analytics::scores::{Forecast, ModelScore, ScoreBook};
 use crate::ids::{ClientOrderId, ConditionId, TokenId};
 use crate::money::{Money, Price, Quantity};
 use crate::side::Side;
@@ -65,6 +68,9 @@ struct MarketState {
     /// Entries into the current position (the first and its scale-ins).
     entries: u32,
     in_flight: Option<InFlight>,
+    /// The last forecast of YES of each model version used here, with the YES mid when it came
+    /// (scored when the market resolves).
+    forecasts: BTreeMap<(String, String), (u32, Option<u32>)>,
     /// No new order before (Unix ms): a refusal's backoff or a closed position's cooldown.
     quiet_until_ms: u64,
     resolved: bool,
@@ -120,6 +126,7 @@ pub struct Directional {
     max_notional: Money,
     seen_fills: HashSet<(String, bool)>,
     counts: Counts,
+    scores: ScoreBook,
 }
 
 /// Sizes the strategy plans with.
@@ -149,6 +156,7 @@ impl Directional {
                     held: [Held::default(); 2],
                     entries: 0,
                     in_flight: None,
+                    forecasts: BTreeMap::new(),
                     quiet_until_ms: 0,
                     resolved: false,
                 })
@@ -159,6 +167,7 @@ impl Directional {
             max_notional: caps.max_notional,
             seen_fills: HashSet::new(),
             counts: Counts::default(),
+            scores: ScoreBook::default(),
         })
     }
 
@@ -387,6 +396,11 @@ impl Strategy for Directional {
         let s = &mut self.markets[i];
         let p_yes = if signal.token == s.m.yes.token { signal.probability_ppm } else { signal.complement_ppm() };
         s.signal = Some(Signal { p_yes, valid_until_ms: signal.valid_until_ms });
+        let mid = books.live(&s.m.yes.token).and_then(|b| Some((b.best_bid()?.price, b.best_ask()?.price)));
+        let mid_ppm = mid.map(|(b, a)| (b.ticks() + a.ticks()) * 50);
+        if !s.resolved {
+            s.forecasts.insert((signal.model.clone(), signal.model_version.clone()), (p_yes, mid_ppm));
+        }
         self.counts.signals += 1;
         self.evaluate(i, books, ctx);
         Ok(())
@@ -447,6 +461,10 @@ impl Strategy for Directional {
             ctx.cancel(f.id, "market resolved");
         }
         let won = if winner == (event.token == s.m.yes.token) { 0 } else { 1 };
+        for ((model, version), (p_yes, mid)) in std::mem::take(&mut s.forecasts) {
+            let f = Forecast { model_ppm: p_yes, market_ppm: mid, happened: won == 0 };
+            self.scores.record(&model, &version, f);
+        }
         let size = s.held[won].shares;
         let token = s.instrument(won).token;
         s.held = [Held::default(); 2];
@@ -473,6 +491,10 @@ impl Strategy for Directional {
         ];
         out.extend(edge::Exit::ALL.iter().zip(c.exits).map(|(e, n)| (e.label(), n)));
         out
+    }
+
+    fn scores(&self) -> Vec<ModelScore> {
+        self.scores.summary()
     }
 
     fn set_params(&mut self, params: &crate::config::StrategyParams) -> Result<(), ParamsError> {

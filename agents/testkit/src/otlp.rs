@@ -18,10 +18,8 @@ pub struct SpanRecord {
     /// Trace id, hex.
     pub trace_id: String,
     /// Span id, hex.
-    #[allow(dead_code, reason = "read by the tests that check links, not by every test sharing the receiver")]
     pub span_id: String,
     /// Links to other spans: (trace id, span id), hex.
-    #[allow(dead_code, reason = "read by the tests that check links, not by every test sharing the receiver")]
     pub links: Vec<(String, String)>,
     /// String attributes.
     pub attributes: Vec<(String, String)>,
@@ -94,13 +92,13 @@ pub struct OtlpReceiver {
 impl OtlpReceiver {
     /// Starts one on a free port (needs a multi-threaded runtime).
     pub async fn start() -> OtlpReceiver {
-        let port = polyfleet_testkit::free_port();
+        let port = crate::free_port();
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let rx = Receiver::default();
         let spans = rx.spans.clone();
         tokio::spawn(tonic::transport::Server::builder().add_service(TraceServiceServer::new(rx)).serve(addr));
         // The server task runs on another worker of the test's multi-threaded runtime.
-        polyfleet_testkit::wait_for_port(port, "the OTLP receiver");
+        crate::wait_for_port(port, "the OTLP receiver");
         OtlpReceiver { spans, endpoint: format!("http://127.0.0.1:{port}") }
     }
 

@@ -1,0 +1,199 @@
+//! Forecast scores per model and version: how good a model's probabilities were once the markets
+//! they priced resolved. Brier score `mean((p − o)²)` (exact, from millionths), the market's own
+//! Brier score over the same forecasts (its mid when the forecast was taken), the Brier skill
+//! score against it `1 − B_model / B_market`, log loss `mean(−ln p_o)` (probabilities clamped
+//! to [1e-6, 1 − 1e-6]), and a calibration table in ten bins of the forecast probability
+//! (forecasts, mean forecast, observed frequency). Statistics of forecasts, not accounts: the
+//! log loss is the one float here.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::wire::signal::PPM;
+
+/// One scored forecast: the model's probability of the outcome that was scored, the market's
+/// (its mid) at the same moment, and whether that outcome happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forecast {
+    /// The model's probability, millionths.
+    pub model_ppm: u32,
+    /// The market's, millionths (`None` when no mid was known).
+    pub market_ppm: Option<u32>,
+    /// It happened.
+    pub happened: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Tally {
+    n: u64,
+    /// Σ (p − o)², ppm².
+    brier: u128,
+    /// Forecasts that had a market probability, and Σ (p − o)² of model and market over them.
+    paired: u64,
+    paired_model: u128,
+    paired_market: u128,
+    log_loss: f64,
+    /// Per bin: forecasts, Σ p (ppm), outcomes that happened.
+    bins: [(u64, u64, u64); 10],
+}
+
+/// The scores of every model version a strategy traded on.
+#[derive(Debug, Clone, Default)]
+pub struct ScoreBook {
+    tallies: BTreeMap<(String, String), Tally>,
+}
+
+/// One calibration bin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CalibrationBin {
+    /// Lower edge of the bin's forecast probability, millionths (bins are 0.1 wide).
+    pub from_ppm: u32,
+    /// Forecasts in it.
+    pub forecasts: u64,
+    /// Their mean probability, millionths.
+    pub mean_forecast_ppm: u32,
+    /// How often the outcome happened, millionths.
+    pub observed_ppm: u32,
+}
+
+/// A model version's scores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelScore {
+    /// Model id.
+    pub model: String,
+    /// Its version.
+    pub version: String,
+    /// Resolved forecasts scored.
+    pub forecasts: u64,
+    /// Brier score, millionths (0 is perfect, 250 000 is always saying 0.5).
+    pub brier_micros: u64,
+    /// The market's Brier score over the forecasts that had a market mid, millionths.
+    pub market_brier_micros: Option<u64>,
+    /// Brier skill score against the market, basis points (positive: better than the market).
+    pub brier_skill_bps: Option<i64>,
+    /// Mean log loss (natural log).
+    pub log_loss: f64,
+    /// Calibration, bins with forecasts only.
+    pub calibration: Vec<CalibrationBin>,
+}
+
+fn squared_error(p: u32, happened: bool) -> u128 {
+    let o = if happened { PPM } else { 0 };
+    let d = u128::from(p.abs_diff(o));
+    d * d
+}
+
+impl ScoreBook {
+    /// Scores `forecast` under `model` `version`.
+    pub fn record(&mut self, model: &str, version: &str, forecast: Forecast) {
+        let t = self.tallies.entry((model.to_string(), version.to_string())).or_default();
+        let p = forecast.model_ppm.min(PPM);
+        t.n += 1;
+        t.brier += squared_error(p, forecast.happened);
+        if let Some(m) = forecast.market_ppm {
+            t.paired += 1;
+            t.paired_model += squared_error(p, forecast.happened);
+            t.paired_market += squared_error(m.min(PPM), forecast.happened);
+        }
+        let p_happened = if forecast.happened { p } else { PPM - p };
+        let clamped = f64::from(p_happened.clamp(1, PPM - 1)) / f64::from(PPM);
+        t.log_loss -= clamped.ln();
+        let bin = usize::try_from(p / (PPM / 10)).unwrap_or(9).min(9);
+        let b = &mut t.bins[bin];
+        b.0 += 1;
+        b.1 += u64::from(p);
+        b.2 += u64::from(forecast.happened);
+    }
+
+    /// Every model version's scores, by model then version.
+    pub fn summary(&self) -> Vec<ModelScore> {
+        self.tallies
+            .iter()
+            .map(|((model, version), t)| {
+                let per = |sum: u128, n: u64| {
+                    u64::try_from(sum / (u128::from(n.max(1)) * u128::from(PPM))).unwrap_or(u64::MAX)
+                };
+                let market = (t.paired > 0).then(|| per(t.paired_market, t.paired));
+                // 1 − B_model / B_market over the paired forecasts, in bps (rounded towards zero).
+                let skill = (t.paired > 0 && t.paired_market > 0).then(|| {
+                    let diff = i128::try_from(t.paired_market).unwrap_or(i128::MAX)
+                        - i128::try_from(t.paired_model).unwrap_or(i128::MAX);
+                    let bps = diff * 10_000 / i128::try_from(t.paired_market).unwrap_or(i128::MAX);
+                    i64::try_from(bps).unwrap_or(i64::MIN)
+                });
+                let calibration = t
+                    .bins
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, b)| b.0 > 0)
+                    .map(|(k, b)| CalibrationBin {
+                        from_ppm: u32::try_from(k).unwrap_or(0) * (PPM / 10),
+                        forecasts: b.0,
+                        mean_forecast_ppm: u32::try_from(b.1 / b.0).unwrap_or(PPM),
+                        observed_ppm: u32::try_from(b.2 * u64::from(PPM) / b.0).unwrap_or(PPM),
+                    })
+                    .collect();
+                ModelScore {
+                    model: model.clone(),
+                    version: version.clone(),
+                    forecasts: t.n,
+                    brier_micros: per(t.brier, t.n),
+                    market_brier_micros: market,
+                    brier_skill_bps: skill,
+                    log_loss: if t.n > 0 { t.log_loss / t.n as f64 } else { 0.0 },
+                    calibration,
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(model_ppm: u32, market_ppm: Option<u32>, happened: bool) -> Forecast {
+        Forecast { model_ppm, market_ppm, happened }
+    }
+
+    #[test]
+    fn brier_skill_log_loss_and_calibration_by_hand() {
+        let mut book = ScoreBook::default();
+        // Model: 0.8 (happened), 0.3 (did not), 0.6 (did not); market mids 0.6, 0.5, 0.5.
+        book.record("m", "1", f(800_000, Some(600_000), true));
+        book.record("m", "1", f(300_000, Some(500_000), false));
+        book.record("m", "1", f(600_000, Some(500_000), false));
+        book.record("m", "2", f(500_000, None, true));
+        let s = book.summary();
+        assert_eq!(s.len(), 2);
+        let v1 = &s[0];
+        assert_eq!((v1.model.as_str(), v1.version.as_str(), v1.forecasts), ("m", "1", 3));
+        // (0.04 + 0.09 + 0.36) / 3 = 0.163333...
+        assert_eq!(v1.brier_micros, 163_333);
+        // Market: (0.16 + 0.25 + 0.25) / 3 = 0.22.
+        assert_eq!(v1.market_brier_micros, Some(220_000));
+        // 1 − 0.49 / 0.66 = 0.257575... → 2575 bps.
+        assert_eq!(v1.brier_skill_bps, Some(2575));
+        // −(ln 0.8 + ln 0.7 + ln 0.4) / 3.
+        let expected = -((0.8f64).ln() + (0.7f64).ln() + (0.4f64).ln()) / 3.0;
+        assert!((v1.log_loss - expected).abs() < 1e-12, "{} vs {expected}", v1.log_loss);
+        // Bins 0.3, 0.6, 0.8: one each, observed 0, 0, 1.
+        let bins: Vec<(u32, u64, u32, u32)> =
+            v1.calibration.iter().map(|b| (b.from_ppm, b.forecasts, b.mean_forecast_ppm, b.observed_ppm)).collect();
+        assert_eq!(bins, vec![(300_000, 1, 300_000, 0), (600_000, 1, 600_000, 0), (800_000, 1, 800_000, 1_000_000)]);
+        let v2 = &s[1];
+        assert_eq!((v2.brier_micros, v2.market_brier_micros, v2.brier_skill_bps), (250_000, None, None));
+    }
+
+    #[test]
+    fn certain_forecasts_do_not_blow_up_the_log_loss() {
+        let mut book = ScoreBook::default();
+        book.record("m", "1", f(PPM, None, false));
+        let s = &book.summary()[0];
+        assert_eq!(s.brier_micros, 1_000_000);
+        assert!((s.log_loss - (1e6f64).ln()).abs() < 1e-9, "clamped at 1e-6: {}", s.log_loss);
+    }
+}
