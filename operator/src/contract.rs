@@ -19,7 +19,7 @@ use polyfleet_core::{Money, Quantity};
 use polyfleet_crds::rewards::RewardProgram;
 use polyfleet_crds::strategy::{
     ArbitrageParams, DirectionalEntry, DirectionalParams, LegOrderType as CrdLegOrderType, MarketMakingParams,
-    ModelScoreStatus,
+    ModelScoreStatus, PriceBand,
 };
 use polyfleet_crds::venue::ExecutionMode;
 
@@ -103,11 +103,16 @@ fn decimal_micros(field: &'static str, s: &str) -> Result<u64, ParamsError> {
     w.checked_mul(1_000_000).and_then(|w| w.checked_add(f)).ok_or_else(invalid)
 }
 
+/// A price band of the CRD (decimal strings) as the core's.
+fn band(b: &PriceBand) -> Result<Band, ParamsError> {
+    let price = |s: &str| {
+        Price::parse(s).map_err(|e| ParamsError::Invalid { field: "priceBand", message: format!("{s:?}: {e}") })
+    };
+    Ok(Band { min: price(&b.min)?, max: price(&b.max)? })
+}
+
 /// The `marketMaking` block as the market maker's parameters, checked by the core's bounds.
 pub fn market_making(p: &MarketMakingParams) -> Result<MmParams, ParamsError> {
-    let price = |field: &'static str, s: &str| {
-        Price::parse(s).map_err(|e| ParamsError::Invalid { field, message: format!("{s:?}: {e}") })
-    };
     let params = MmParams {
         gamma_micros: decimal_micros("gamma", &p.gamma)?,
         kappa_micros: if p.kappa == "auto" { None } else { Some(decimal_micros("kappa", &p.kappa)?) },
@@ -132,11 +137,7 @@ pub fn market_making(p: &MarketMakingParams) -> Result<MmParams, ParamsError> {
         toxic_markout_bps: unsigned("toxicMarkoutBps", i64::from(p.toxic_markout_bps))?,
         toxic_pause_ms: unsigned("toxicPauseMs", p.toxic_pause_ms)?,
         quote_ttl_s: p.quote_ttl_seconds.map(|t| unsigned("quoteTtlSeconds", t)).transpose()?,
-        price_band: p
-            .price_band
-            .as_ref()
-            .map(|b| Ok::<_, ParamsError>(Band { min: price("priceBand", &b.min)?, max: price("priceBand", &b.max)? }))
-            .transpose()?,
+        price_band: p.price_band.as_ref().map(band).transpose()?,
     };
     params.validate()?;
     Ok(params)
@@ -145,9 +146,6 @@ pub fn market_making(p: &MarketMakingParams) -> Result<MmParams, ParamsError> {
 /// The `directional` block as the directional strategy's parameters, checked by the core's
 /// bounds.
 pub fn directional(p: &DirectionalParams) -> Result<DirParams, ParamsError> {
-    let price = |field: &'static str, s: &str| {
-        Price::parse(s).map_err(|e| ParamsError::Invalid { field, message: format!("{s:?}: {e}") })
-    };
     let params = DirParams {
         signals: p.signals.iter().map(|s| s.model.clone()).collect(),
         max_signal_age_ms: p.max_signal_age_ms.map(|a| unsigned("maxSignalAgeMs", a)).transpose()?,
@@ -163,11 +161,7 @@ pub fn directional(p: &DirectionalParams) -> Result<DirParams, ParamsError> {
         max_scale_ins: unsigned("maxScaleIns", i64::from(p.max_scale_ins))?,
         close_before_end_s: p.close_before_end_seconds.map(|s| unsigned("closeBeforeEndSeconds", s)).transpose()?,
         reentry_cooldown_ms: unsigned("reentryCooldownMs", p.reentry_cooldown_ms)?,
-        price_band: p
-            .price_band
-            .as_ref()
-            .map(|b| Ok::<_, ParamsError>(Band { min: price("priceBand", &b.min)?, max: price("priceBand", &b.max)? }))
-            .transpose()?,
+        price_band: p.price_band.as_ref().map(band).transpose()?,
     };
     params.validate()?;
     Ok(params)

@@ -59,7 +59,7 @@ use polyfleet_core::wire::{
     kind_of, subjects,
 };
 use polyfleet_core::{ClientOrderId, ConditionId, Money, Side, TokenId, TokenMap};
-use polyfleet_io::bus::{Bus, ConsumerSpec, Delivery};
+use polyfleet_io::bus::{Bus, ConsumerSpec, Deliveries, Delivery};
 use polyfleet_io::risk_store::{Claim, FillCommit, PolicyKey, RiskStore, RiskStoreError};
 use polyfleet_io::telemetry;
 use tokio::sync::watch;
@@ -242,18 +242,8 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
                 agent.on_market(&ev, &mut feed).await;
             }
             next = decisions.next() => match next {
-                Some(Ok(d)) => {
-                    // Decisions already waiting go with it (a requote's orders: one venue request).
-                    let mut batch = vec![d];
-                    while batch.len() < DECISION_BATCH {
-                        match decisions.next().now_or_never() {
-                            Some(Some(Ok(d))) => batch.push(d),
-                            Some(Some(Err(e))) => tracing::warn!(error = %e, "decision consumer error"),
-                            _ => break,
-                        }
-                    }
-                    agent.on_decisions(batch).await
-                }
+                // Decisions already waiting go with it (a requote's orders: one venue request).
+                Some(Ok(d)) => agent.on_decisions(waiting(d, &mut decisions, DECISION_BATCH, "decision")).await,
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, "decision consumer error");
                     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -261,18 +251,8 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
                 None => anyhow::bail!("decision consumer ended"),
             },
             next = cancels.next() => match next {
-                Some(Ok(d)) => {
-                    // Cancels already waiting go with it, as one batch (a requote's cancels).
-                    let mut batch = vec![d];
-                    while batch.len() < CANCEL_BATCH {
-                        match cancels.next().now_or_never() {
-                            Some(Some(Ok(d))) => batch.push(d),
-                            Some(Some(Err(e))) => tracing::warn!(error = %e, "cancel consumer error"),
-                            _ => break,
-                        }
-                    }
-                    agent.on_cancels(batch).await
-                }
+                // Cancels already waiting go with it, as one batch (a requote's cancels).
+                Some(Ok(d)) => agent.on_cancels(waiting(d, &mut cancels, CANCEL_BATCH, "cancel")).await,
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, "cancel consumer error");
                     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -293,6 +273,19 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
     agent.settle(events).await;
     tracing::info!("execution agent stopped");
     Ok(())
+}
+
+/// `first` and the deliveries already waiting behind it on `stream`, `max` at most (never waits).
+fn waiting(first: Delivery, stream: &mut Deliveries, max: usize, what: &str) -> Vec<Delivery> {
+    let mut batch = vec![first];
+    while batch.len() < max {
+        match stream.next().now_or_never() {
+            Some(Some(Ok(d))) => batch.push(d),
+            Some(Some(Err(e))) => tracing::warn!(error = %e, "{what} consumer error"),
+            _ => break,
+        }
+    }
+    batch
 }
 
 impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {

@@ -168,6 +168,26 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// Fills already booked by a strategy: each fill counts once when first seen (matched or
+/// confirmed) and is undone once if it fails, however often either is delivered.
+#[derive(Debug, Default)]
+pub struct SeenFills(std::collections::HashSet<(String, bool)>);
+
+impl SeenFills {
+    /// How `fill` is to be booked: `Some(true)` forward (first sight), `Some(false)` undone (it
+    /// failed after being booked), `None` not at all (seen before, or failed unseen).
+    pub fn take(&mut self, fill: &Fill) -> Option<bool> {
+        let failed = fill.status == crate::wire::FillStatus::Failed;
+        if !self.0.insert((fill.fill_id.clone(), failed)) {
+            return None;
+        }
+        if failed && !self.0.contains(&(fill.fill_id.clone(), false)) {
+            return None;
+        }
+        Some(!failed)
+    }
+}
+
 /// The books a strategy follows, kept from numbered market events.
 #[derive(Debug, Default)]
 pub struct BookSet {

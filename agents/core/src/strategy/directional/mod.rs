@@ -20,19 +20,19 @@
 pub mod edge;
 pub mod params;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use self::edge::{ExitView, Held};
 use self::params::{DirParams, Entry};
 use super::market_making::QuotedMarket;
-use super::{BookSet, Ctx, OrderRequest, ParamsError, Strategy};
+use super::{BookSet, Ctx, OrderRequest, ParamsError, SeenFills, Strategy};
 use crate::analytics::scores::{Forecast, ModelScore, ScoreBook};
 use crate::ids::{ClientOrderId, ConditionId, TokenId};
 use crate::money::{Money, Price, Quantity};
 use crate::side::Side;
 use crate::wire::signal::{FairValue, PPM};
 use crate::wire::{
-    CtfOp, Fill, FillStatus, KellyBasis, MarketEvent, MarketEventBody, OrderUpdate, RiskDecision, TimeInForce, Verdict,
+    CtfOp, Fill, KellyBasis, MarketEvent, MarketEventBody, OrderUpdate, RiskDecision, TimeInForce, Verdict,
 };
 
 /// Order sizes are whole hundredths of a share (micro-shares).
@@ -124,7 +124,7 @@ pub struct Directional {
     budget: Money,
     max_size: Quantity,
     max_notional: Money,
-    seen_fills: HashSet<(String, bool)>,
+    seen_fills: SeenFills,
     counts: Counts,
     scores: ScoreBook,
 }
@@ -165,7 +165,7 @@ impl Directional {
             budget: caps.kelly_budget,
             max_size: caps.max_size,
             max_notional: caps.max_notional,
-            seen_fills: HashSet::new(),
+            seen_fills: SeenFills::default(),
             counts: Counts::default(),
             scores: ScoreBook::default(),
         })
@@ -438,15 +438,9 @@ impl Strategy for Directional {
 
     fn on_fill(&mut self, fill: &Fill, _books: &BookSet, _ctx: &mut Ctx<'_>) {
         let Some(i) = self.market_of(&fill.token) else { return };
-        // Each fill booked once when first seen (matched or confirmed), undone once if it fails.
-        let failed = fill.status == FillStatus::Failed;
-        if !self.seen_fills.insert((fill.fill_id.clone(), failed)) {
-            return;
+        if let Some(forward) = self.seen_fills.take(fill) {
+            self.apply_fill(i, fill, forward);
         }
-        if failed && !self.seen_fills.contains(&(fill.fill_id.clone(), false)) {
-            return;
-        }
-        self.apply_fill(i, fill, !failed);
     }
 
     fn on_resolved(&mut self, event: &MarketEvent, _books: &BookSet, ctx: &mut Ctx<'_>) {

@@ -33,7 +33,7 @@ pub mod params;
 pub mod quote;
 pub mod volatility;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use arrivals::ArrivalEstimator;
 use markout::Markouts;
@@ -41,7 +41,7 @@ use params::MmParams;
 use quote::{Ladder, QuoteInput};
 use volatility::LogitVol;
 
-use super::{BookSet, Ctx, Instrument, OrderRequest, ParamsError, Strategy};
+use super::{BookSet, Ctx, Instrument, OrderRequest, ParamsError, SeenFills, Strategy};
 use crate::analytics::Earnings;
 use crate::analytics::rebates::{RebateMeter, Trade};
 use crate::analytics::rewards::{Quote, RewardMeter, RewardRules};
@@ -50,8 +50,8 @@ use crate::ids::{ClientOrderId, ConditionId, TokenId};
 use crate::money::{Price, Quantity};
 use crate::side::Side;
 use crate::wire::{
-    CtfOp, CtfReport, CtfStatus, Fill, FillStatus, MarketEvent, MarketEventBody, OrderStatus, OrderUpdate,
-    RiskDecision, TimeInForce, Verdict,
+    CtfOp, CtfReport, CtfStatus, Fill, MarketEvent, MarketEventBody, OrderStatus, OrderUpdate, RiskDecision,
+    TimeInForce, Verdict,
 };
 
 /// One market to quote: its YES and NO, end date and event.
@@ -209,7 +209,7 @@ pub struct MarketMaker {
     params: MmParams,
     markets: Vec<MarketState>,
     /// Fills booked: (fill id, failed).
-    seen_fills: HashSet<(String, bool)>,
+    seen_fills: SeenFills,
     ctf: BTreeMap<ClientOrderId, (usize, CtfOp)>,
     counts: Counts,
     rebates: RebateMeter,
@@ -239,7 +239,7 @@ impl MarketMaker {
         Ok(MarketMaker {
             params,
             markets,
-            seen_fills: HashSet::new(),
+            seen_fills: SeenFills::default(),
             ctf: BTreeMap::new(),
             counts: Counts::default(),
             rebates: RebateMeter::default(),
@@ -676,15 +676,9 @@ impl Strategy for MarketMaker {
 
     fn on_fill(&mut self, fill: &Fill, books: &BookSet, ctx: &mut Ctx<'_>) {
         let Some(i) = self.market_of(&fill.token) else { return };
-        // Each fill booked once when first seen (matched or confirmed), undone once if it fails.
-        let failed = fill.status == FillStatus::Failed;
-        if !self.seen_fills.insert((fill.fill_id.clone(), failed)) {
-            return;
-        }
-        if failed && !self.seen_fills.contains(&(fill.fill_id.clone(), false)) {
-            return;
-        }
-        self.apply_fill(i, fill, !failed);
+        let Some(forward) = self.seen_fills.take(fill) else { return };
+        let failed = !forward;
+        self.apply_fill(i, fill, forward);
         if !failed && fill.liquidity == crate::wire::Liquidity::Maker {
             let m = &self.markets[i].m;
             let fees = if fill.token == m.yes.token { m.yes.fees } else { m.no.fees };
