@@ -17,6 +17,7 @@ pub mod book;
 pub mod config;
 pub mod exec;
 pub mod ids;
+pub mod models;
 pub mod money;
 pub mod notify;
 pub mod risk;
