@@ -53,12 +53,13 @@ pub fn kelly_stake(p: u32, price: Price, cost_ppm: u64, bankroll: Money, fractio
     Money::from_micros(i64::try_from(ours.min(cap).max(0)).unwrap_or(0))
 }
 
-/// The shares `stake` buys at `price` (rounded down to whole micro-shares).
-pub fn shares_for(stake: Money, price: Price) -> Quantity {
-    if price.ticks() == 0 || stake.micros() <= 0 {
+/// The shares `stake` buys at `cost_ppm` a share (a price, or a price with its fee), rounded
+/// down to whole micro-shares.
+pub fn shares_for(stake: Money, cost_ppm: u64) -> Quantity {
+    if cost_ppm == 0 || stake.micros() <= 0 {
         return Quantity::ZERO;
     }
-    let micros = i128::from(stake.micros()) * i128::from(Price::SCALE) / i128::from(price.ticks());
+    let micros = i128::from(stake.micros()) * i128::from(PPM) / i128::from(cost_ppm);
     Quantity::from_micros(u64::try_from(micros).unwrap_or(0))
 }
 
@@ -178,7 +179,9 @@ mod tests {
         // No edge after fees: nothing, though p beats the bare price.
         assert_eq!(kelly_stake(410_000, p("0.4"), 417_280, bankroll, 2500, big), Money::ZERO);
         // Shares: 35.488742 USDC at 0.4 = 88.721855 shares.
-        assert_eq!(shares_for(stake, p("0.4")), Quantity::from_micros(88_721_855));
+        assert_eq!(shares_for(stake, 400_000), Quantity::from_micros(88_721_855));
+        // At the cost with the fee: 35.488742 / 0.41728 = 85.047... shares.
+        assert_eq!(shares_for(stake, 417_280), Quantity::from_micros(85_047_790));
         // Without fees the cost is the price: f* = 0.1 / 0.6.
         let free = kelly_stake(500_000, p("0.4"), 400_000, bankroll, 10_000, big);
         assert_eq!(free, Money::from_micros(166_666_666));

@@ -244,6 +244,10 @@ impl Directional {
     /// Enters or scales in when an edge is there; cancels a passive entry whose edge went.
     fn enter(&mut self, i: usize, books: &BookSet, ctx: &mut Ctx<'_>) {
         let now_ms = ctx.now_ns / 1_000_000;
+        // A taker order or an exit in flight: nothing to decide until it ends.
+        if self.markets[i].in_flight.is_some_and(|f| !f.passive) {
+            return;
+        }
         let best = self.best_entry(i, books, now_ms);
         let s = &mut self.markets[i];
         if let Some(f) = s.in_flight {
@@ -329,13 +333,8 @@ impl Directional {
             let target = edge::kelly_stake(p, price, cost, self.bankroll, self.params.kelly_fraction_bps, self.budget);
             let add = target.checked_sub(s.held[k].cost).unwrap_or(Money::ZERO);
             // Shares the addition buys at the cost with fees, within the per-order caps.
-            let by_stake = edge::shares_for(add, price).micros() as u128 * u128::from(price.ticks()) * 100
-                / u128::from(cost.max(1));
-            let by_notional = edge::shares_for(self.max_notional, price);
-            let size = Quantity::from_micros(u64::try_from(by_stake).unwrap_or(0))
-                .min(self.max_size)
-                .min(by_notional)
-                .round_down_to(LOT_MICROS);
+            let by_notional = edge::shares_for(self.max_notional, u64::from(price.ticks()) * 100);
+            let size = edge::shares_for(add, cost).min(self.max_size).min(by_notional).round_down_to(LOT_MICROS);
             if size.is_zero() || size < inst.min_size {
                 continue;
             }
