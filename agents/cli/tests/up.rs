@@ -14,6 +14,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use polyfleet_cli::up::{Runtime, UpArgs, run};
+use polyfleet_testkit::metric_value;
 
 fn get(addr: &str, path: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
@@ -116,8 +117,7 @@ async fn a_local_fleet_trades_serves_metrics_and_takes_parameter_edits() {
     loop {
         assert!(Instant::now() < deadline, "no quote replaced within 30 s");
         let m = get(&addr, "/metrics");
-        let n: u64 = m.lines().find_map(|l| l.strip_prefix(replaced)).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
-        if n > 0 {
+        if metric_value(&m, replaced) > 0.0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -126,9 +126,9 @@ async fn a_local_fleet_trades_serves_metrics_and_takes_parameter_edits() {
     // (the first sample at its first timer) and shows what they earned.
     let m = get(&addr, "/metrics");
     let samples = "polyfleet_strategy_fed_mm_reward_samples{kind=\"samples\"}";
-    let n: u64 = m.lines().find_map(|l| l.strip_prefix(samples)).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+    let n = metric_value(&m, samples);
     assert!(
-        n >= 1,
+        n >= 1.0,
         "no reward sample taken: {}",
         m.lines().filter(|l| l.contains("reward")).collect::<Vec<_>>().join("\n")
     );

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use polyfleet_io::bus::Bus;
 use polyfleet_io::bus::nats::NatsBus;
-use polyfleet_testkit::NatsServer;
 use polyfleet_testkit::otlp::OtlpReceiver;
+use polyfleet_testkit::{NatsServer, metric_value};
 
 fn get(addr: &str, path: &str) -> String {
     let Ok(mut s) = TcpStream::connect(addr) else { return String::new() };
@@ -25,11 +25,6 @@ fn get(addr: &str, path: &str) -> String {
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
     out
-}
-
-/// The value of a metric line starting with `series` (0 when absent).
-fn metric(text: &str, series: &str) -> f64 {
-    text.lines().find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok())).unwrap_or(0.0)
 }
 
 fn wait_for<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
@@ -133,13 +128,13 @@ fn an_external_python_model_drives_a_directional_strategy_and_bad_signals_are_co
     let series = |kind: &str| format!("polyfleet_strategy_fair_value_signals_total{{kind=\"{kind}\"}}");
     let counted = wait_for("the signals counted", 30, || {
         let m = get(&strategy, "/metrics");
-        (metric(&m, &series("accepted")) >= 12.0).then_some(m)
+        (metric_value(&m, &series("accepted")) >= 12.0).then_some(m)
     });
-    assert_eq!(metric(&counted, &series("accepted")), 12.0);
-    assert_eq!(metric(&counted, &series("malformed")), 36.0, "3 malformed a round");
-    assert_eq!(metric(&counted, &series("stale")), 12.0);
-    assert_eq!(metric(&counted, &series("unfollowed")), 12.0);
-    assert!(metric(&counted, "polyfleet_strategy_rule_events_total{kind=\"entries\"}") >= 1.0, "{counted}");
+    assert_eq!(metric_value(&counted, &series("accepted")), 12.0);
+    assert_eq!(metric_value(&counted, &series("malformed")), 36.0, "3 malformed a round");
+    assert_eq!(metric_value(&counted, &series("stale")), 12.0);
+    assert_eq!(metric_value(&counted, &series("unfollowed")), 12.0);
+    assert!(metric_value(&counted, "polyfleet_strategy_rule_events_total{kind=\"entries\"}") >= 1.0, "{counted}");
     // The orders continue the traces of the signals that caused them.
     let published: Vec<String> =
         sent["traces"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect();
@@ -155,7 +150,7 @@ fn an_external_python_model_drives_a_directional_strategy_and_bad_signals_are_co
     // Its entries fill on paper.
     wait_for("a paper fill of the strategy", 30, || {
         let m = get(&execution, "/metrics");
-        (metric(&m, "polyfleet_execution_fills_total{kind=\"taker\"}") >= 1.0).then_some(())
+        (metric_value(&m, "polyfleet_execution_fills_total{kind=\"taker\"}") >= 1.0).then_some(())
     });
     let status = up.wait().unwrap();
     assert!(status.success(), "{}", output());

@@ -21,6 +21,12 @@ pub use webhook::WebhookReceiver;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
+/// The value of the Prometheus sample whose line starts with `series` (name and labels as
+/// exposed) in an exposition `text`; 0 when absent.
+pub fn metric_value(text: &str, series: &str) -> f64 {
+    text.lines().find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok())).unwrap_or(0.0)
+}
+
 /// A free TCP port on 127.0.0.1 (bound and released).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
