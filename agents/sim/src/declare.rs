@@ -46,6 +46,9 @@ impl Simulator {
     /// not added twice.
     pub fn declare(&mut self, d: &Declared) {
         match d {
+            Declared::Binary { slug: Some(slug), .. }
+                if crate::crypto::parse_round_slug(slug)
+                    .is_some_and(|(coin, period, _)| self.declare_series(&coin, &period)) => {}
             Declared::Binary { condition, slug, tokens } => {
                 if condition.is_some_and(|c| self.markets().iter().any(|m| m.condition == c)) {
                     return;
@@ -89,11 +92,11 @@ impl Simulator {
                 condition_id: m.condition,
                 question: m.question.clone(),
                 slug: m.slug.clone(),
-                end_date: Some("2027-01-01T00:00:00Z".into()),
+                end_date: Some(m.end_date()),
                 neg_risk: m.event.is_some(),
                 tokens: vec![
-                    ResolvedToken { outcome: "Yes".into(), token_id: m.yes },
-                    ResolvedToken { outcome: "No".into(), token_id: m.no },
+                    ResolvedToken { outcome: m.outcomes()[0].into(), token_id: m.yes },
+                    ResolvedToken { outcome: m.outcomes()[1].into(), token_id: m.no },
                 ],
                 tick_size: Some(m.tick),
                 min_order_size: m.min_order_size,

@@ -7,6 +7,7 @@
 
 pub mod balance_api;
 pub mod chain;
+pub mod crypto;
 pub mod declare;
 pub mod exchange;
 pub mod model;

@@ -130,6 +130,53 @@ pub struct SimMarket {
     resolved: Option<bool>,
     /// Closed to orders, not resolved yet: no quotes or trades, the book stands still.
     halted: bool,
+    /// A crypto up/down round: its window, and its fair price set by the reference price (it
+    /// does not walk).
+    pub round: Option<RoundWindow>,
+}
+
+/// The window of an up/down round market.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoundWindow {
+    /// Window start (Unix s).
+    pub start_s: u64,
+    /// Window end (Unix s): the market resolves then.
+    pub end_s: u64,
+}
+
+impl SimMarket {
+    /// Its outcome labels (Up/Down for a round, Yes/No otherwise).
+    pub fn outcomes(&self) -> [&'static str; 2] {
+        if self.round.is_some() { ["Up", "Down"] } else { ["Yes", "No"] }
+    }
+
+    /// Its end date as Gamma writes it.
+    pub fn end_date(&self) -> String {
+        self.round.as_ref().and_then(|r| rfc3339(r.end_s)).unwrap_or_else(|| "2027-01-01T00:00:00Z".into())
+    }
+
+    /// A round's window start as Gamma writes it (`eventStartTime`).
+    pub fn start_date(&self) -> Option<String> {
+        rfc3339(self.round.as_ref()?.start_s)
+    }
+
+    /// Its rules text (what resolves it), as Gamma's `description`.
+    pub fn rules(&self) -> String {
+        match &self.round {
+            Some(_) => format!(
+                "This market resolves to \"Up\" if the Chainlink {} 60-second TWAP at the end of the window is greater \
+                 than or equal to the 60-second TWAP at the start of the window, and to \"Down\" otherwise.",
+                self.slug.split('-').next().unwrap_or_default().to_uppercase() + "/USD"
+            ),
+            None => format!("{} Resolves on command of the simulator.", self.question),
+        }
+    }
+}
+
+/// A Unix second as an RFC 3339 UTC timestamp.
+fn rfc3339(s: u64) -> Option<String> {
+    let t = jiff::Timestamp::from_second(i64::try_from(s).ok()?).ok()?;
+    Some(t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
 /// A neg-risk event: its markets' YES prices sum to 1.
@@ -166,6 +213,7 @@ pub struct Simulator {
     markets: Vec<SimMarket>,
     events: Vec<SimEvent>,
     now_ms: u64,
+    crypto: crate::crypto::Crypto,
 }
 
 /// The chance, in parts per million, that a step of one of a neg-risk event's `outcomes` markets
@@ -231,6 +279,7 @@ fn new_market(
         premium: false,
         resolved: None,
         halted: false,
+        round: None,
     }
 }
 
@@ -278,7 +327,8 @@ impl Simulator {
                 markets: idx,
             });
         }
-        let mut sim = Simulator { now_ms: cfg.start_ms, cfg, rng, markets, events, prints: Default::default() };
+        let crypto = crate::crypto::Crypto::new(cfg.seed);
+        let mut sim = Simulator { now_ms: cfg.start_ms, cfg, rng, markets, events, prints: Default::default(), crypto };
         for i in 0..sim.markets.len() {
             sim.requote(i);
         }
@@ -397,13 +447,17 @@ impl Simulator {
     /// Advances the model one step and returns the frames it produced (possibly none).
     pub fn step(&mut self) -> Vec<SimFrame> {
         self.now_ms += self.cfg.step_ms;
+        let mut out = self.step_rounds();
+        if self.markets.is_empty() {
+            return out;
+        }
         let i = self.rng.index(self.markets.len());
-        let mut out = Vec::new();
         if let Some(after) = self.cfg.resolve_after_ms
             && self.now_ms >= self.cfg.start_ms.saturating_add(after)
             && self.markets.iter().any(|m| m.resolved.is_none())
         {
-            return self.resolve_all();
+            out.extend(self.resolve_all());
+            return out;
         }
         if self.markets[i].resolved.is_some() || self.markets[i].halted {
             // A resolved or closed market is over: the step passes without news.
@@ -417,11 +471,13 @@ impl Simulator {
             let informed = flow.informed_pct > 0 && self.rng.below(100) < u64::from(flow.informed_pct);
             let up = informed.then(|| self.rng.below(2) == 0);
             self.trade(i, up, &mut out);
-            if let Some(up) = up {
+            if let Some(up) = up
+                && self.markets[i].round.is_none()
+            {
                 self.walk_by(i, up);
             }
         } else {
-            if roll < u64::from(flow.trade_pct + flow.move_pct) {
+            if roll < u64::from(flow.trade_pct + flow.move_pct) && self.markets[i].round.is_none() {
                 self.walk(i);
             }
             let side = self.rng.index(2);
@@ -441,6 +497,71 @@ impl Simulator {
         }
         self.emit_requote(i, &mut out);
         out
+    }
+
+    /// Adds a rolling series of crypto up/down rounds (`coin` e.g. `btc`, `period` e.g. `15m`):
+    /// the current round and the next are listed now, later ones as time passes, each resolved
+    /// from the reference price at its end (see [`crate::crypto`]). False for an unknown period.
+    pub fn declare_series(&mut self, coin: &str, period: &str) -> bool {
+        let now_s = self.now_ms / 1000;
+        if self.crypto.add_series(coin, period, now_s).is_none() {
+            return false;
+        }
+        for (series, slug, start, end) in self.crypto.pending_listings(now_s) {
+            let i = self.list_round(slug, start, end);
+            self.crypto.listed(series, i, start, end, now_s);
+        }
+        true
+    }
+
+    fn list_round(&mut self, slug: String, start_s: u64, end_s: u64) -> usize {
+        let i = self.add_binary(Some(slug));
+        let m = &mut self.markets[i];
+        m.question = format!("{} Up or Down?", m.slug);
+        m.round = Some(RoundWindow { start_s, end_s });
+        m.fair = Price::SCALE / 2;
+        self.requote(i);
+        i
+    }
+
+    /// The crypto rounds' seconds up to now: new rounds listed, books following the
+    /// probability of Up, rounds at their end resolved.
+    fn step_rounds(&mut self) -> Vec<SimFrame> {
+        let mut out = vec![];
+        for sec in self.crypto.advance(self.now_ms) {
+            for (series, slug, start, end) in sec.list {
+                let i = self.list_round(slug, start, end);
+                self.crypto.listed(series, i, start, end, self.now_ms / 1000);
+                for token in [self.markets[i].yes, self.markets[i].no] {
+                    out.extend(self.snapshot_frame(&token).map(|text| SimFrame { assets: vec![token], text }));
+                }
+            }
+            for (i, fair) in sec.fair {
+                if self.markets[i].resolved.is_none() && !self.markets[i].halted && self.markets[i].fair != fair {
+                    self.markets[i].fair = fair;
+                    self.emit_requote(i, &mut out);
+                }
+            }
+            for (i, up) in sec.resolve {
+                out.extend(self.resolve(i, up));
+            }
+        }
+        out
+    }
+
+    /// The RTDS frames (reference prices) produced since the last call.
+    pub fn take_rtds(&mut self) -> Vec<String> {
+        self.crypto.take_rtds()
+    }
+
+    /// The reference price of `coin` now and its 60-second TWAP.
+    pub fn reference_price(&self, coin: &str) -> Option<(f64, f64)> {
+        self.crypto.price(coin)
+    }
+
+    /// The strike (TWAP at the start) of the open round whose market is `market`.
+    pub fn round_strike(&self, market: usize) -> Option<f64> {
+        self.crypto.round_of(market)?.2.strike
     }
 
     fn walk(&mut self, i: usize) {

@@ -1,7 +1,7 @@
-//! The simulator as a network venue: Polymarket's market WebSocket (`/ws/market`) and the REST
-//! endpoints the adapter uses (CLOB `/book`, `/books`, `/tick-size`, `/neg-risk`, `/fee-rate`,
-//! `/markets/{condition_id}`; Gamma `/markets`, `/events`; the simulated chain's JSON-RPC at
-//! `/rpc`), driven by the [`Simulator`] model at a fixed event rate, with fault injection (drop
+//! The simulator as a network venue: Polymarket's market WebSocket (`/ws/market`), its RTDS crypto
+//! price stream (`/rtds`, see [`crate::crypto`]) and the REST endpoints the adapter uses (CLOB
+//! `/book`, `/books`, `/tick-size`, `/neg-risk`, `/fee-rate`, `/markets/{condition_id}`; Gamma
+//! `/markets`, `/events`; the simulated chain's JSON-RPC at `/rpc`), driven by the [`Simulator`] model at a fixed event rate, with fault injection (drop
 //! connections, freeze data while still answering PING, malformed frames, delay) from code ([`SimHandle`]) or over HTTP (`POST /sim/faults/...`).
 //!
 //! Consistency: every frame carries the model step that produced it; a subscription snapshot is
@@ -58,6 +58,8 @@ struct Faults {
 pub(crate) struct Shared {
     pub(crate) sim: Mutex<(Box<dyn Source>, u64)>,
     frames: broadcast::Sender<Stamped>,
+    /// RTDS frames (crypto reference prices), to every RTDS connection.
+    rtds: broadcast::Sender<Arc<str>>,
     faults: Faults,
     /// Bumped to close every open connection.
     pub(crate) drops: watch::Sender<u64>,
@@ -249,6 +251,11 @@ impl SimHandle {
         format!("ws://{}/ws/user", self.addr)
     }
 
+    /// WebSocket URL of the RTDS-compatible stream (crypto reference prices).
+    pub fn rtds_url(&self) -> String {
+        format!("ws://{}/rtds", self.addr)
+    }
+
     /// WebSocket URL of the market channel.
     pub fn market_ws_url(&self) -> String {
         format!("ws://{}/ws/market", self.addr)
@@ -277,6 +284,7 @@ pub async fn serve_source(
     let shared = Arc::new(Shared {
         sim: Mutex::new((source, 0)),
         frames,
+        rtds: broadcast::channel(1 << 12).0,
         faults: Faults::default(),
         drops: watch::channel(0).0,
         frames_sent: AtomicU64::new(0),
@@ -293,6 +301,7 @@ pub async fn serve_source(
     });
     let app = Router::new()
         .route("/ws/market", get(ws_upgrade))
+        .route("/rtds", get(rtds_upgrade))
         .route("/book", get(rest_book))
         .route("/books", post(rest_books))
         .route("/tick-size", get(rest_tick_size))
@@ -343,6 +352,9 @@ async fn run_model(shared: Arc<Shared>, events_per_second: u32) {
             for f in guard.0.step() {
                 // No receiver is fine: frames nobody subscribed to are simply not sent.
                 let _ = shared.frames.send(Stamped { step, assets: f.assets.into(), text: f.text.into() });
+            }
+            for text in guard.0.take_rtds() {
+                let _ = shared.rtds.send(text.into());
             }
         }
     }
@@ -430,6 +442,95 @@ async fn connection(socket: WebSocket, shared: Arc<Shared>) {
     let _ = tx.close().await;
 }
 
+/// An RTDS subscription request: `{"action":"subscribe","subscriptions":[{"topic":...,"type":...,"filters":...}]}`.
+#[derive(Deserialize)]
+struct RtdsRequest {
+    action: String,
+    #[serde(default)]
+    subscriptions: Vec<RtdsSubscription>,
+}
+
+#[derive(Deserialize)]
+struct RtdsSubscription {
+    topic: String,
+    /// `crypto_prices`: a comma list of symbols; Chainlink topics: a JSON text `{"symbol":...}`.
+    /// Absent: every symbol.
+    #[serde(default)]
+    filters: Option<String>,
+}
+
+impl RtdsSubscription {
+    /// Whether a frame of `topic` on `symbol` is wanted.
+    fn wants(&self, topic: &str, symbol: &str) -> bool {
+        if self.topic != topic {
+            return false;
+        }
+        match self.filters.as_deref().map(str::trim) {
+            None | Some("") => true,
+            Some(f) if f.starts_with('{') => serde_json::from_str::<Value>(f)
+                .ok()
+                .and_then(|v| v.get("symbol").and_then(Value::as_str).map(|s| s == symbol))
+                .unwrap_or(false),
+            Some(f) => f.split(',').any(|s| s.trim() == symbol),
+        }
+    }
+}
+
+async fn rtds_upgrade(ws: WebSocketUpgrade, State(shared): State<Arc<Shared>>) -> Response {
+    ws.on_upgrade(move |socket| rtds_connection(socket, shared))
+}
+
+/// One RTDS connection: frames of the topics and symbols subscribed (nothing is replayed), text
+/// `PING` answered with `PONG`, dropped with the other connections on a fault.
+async fn rtds_connection(socket: WebSocket, shared: Arc<Shared>) {
+    shared.connections.fetch_add(1, Ordering::Relaxed);
+    let (mut tx, mut rx) = socket.split();
+    let mut frames = shared.rtds.subscribe();
+    let mut drops = shared.drops.subscribe();
+    let mut subs: Vec<RtdsSubscription> = vec![];
+    loop {
+        tokio::select! {
+            _ = drops.changed() => break,
+            incoming = rx.next() => {
+                let Some(Ok(msg)) = incoming else { break };
+                let text = match msg {
+                    Message::Text(t) => t.to_string(),
+                    Message::Close(_) => break,
+                    _ => continue,
+                };
+                if text.trim() == "PING" {
+                    if tx.send(Message::Text("PONG".into())).await.is_err() { break }
+                    continue;
+                }
+                let Ok(req) = serde_json::from_str::<RtdsRequest>(&text) else { continue };
+                match req.action.as_str() {
+                    "subscribe" => subs.extend(req.subscriptions),
+                    "unsubscribe" => subs.retain(|s| !req.subscriptions.iter().any(|u| u.topic == s.topic)),
+                    _ => {}
+                }
+            }
+            frame = frames.recv() => {
+                let text = match frame {
+                    Ok(t) => t,
+                    Err(_) => break,
+                };
+                if shared.faults.frozen.load(Ordering::Relaxed) {
+                    continue;
+                }
+                let Ok(v) = serde_json::from_str::<Value>(&text) else { continue };
+                let topic = v.get("topic").and_then(Value::as_str).unwrap_or_default();
+                let symbol = v.pointer("/payload/symbol").and_then(Value::as_str).unwrap_or_default();
+                if !subs.iter().any(|s| s.wants(topic, symbol)) {
+                    continue;
+                }
+                if tx.send(Message::Text(text.to_string().into())).await.is_err() { break }
+                shared.frames_sent.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    let _ = tx.close().await;
+}
+
 #[derive(Deserialize)]
 struct TokenQuery {
     token_id: String,
@@ -503,9 +604,12 @@ fn gamma_market(sim: &Simulator, i: usize) -> Value {
         "question": m.question,
         "conditionId": m.condition.to_string(),
         "slug": m.slug,
-        "endDate": "2027-01-01T00:00:00Z",
+        "endDate": m.end_date(),
+        "eventStartTime": m.start_date(),
+        "description": m.rules(),
+        "resolutionSource": m.round.as_ref().map(|_| "https://data.chain.link/streams/twap"),
         // Gamma writes both lists as JSON text inside the JSON.
-        "outcomes": serde_json::Value::Array(vec!["Yes".into(), "No".into()]).to_string(),
+        "outcomes": serde_json::Value::Array(m.outcomes().iter().map(|&o| o.into()).collect()).to_string(),
         "clobTokenIds": serde_json::Value::Array(vec![m.yes.to_string().into(), m.no.to_string().into()]).to_string(),
         "active": true,
         "closed": sim.resolution(i).is_some(),

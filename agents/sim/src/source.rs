@@ -23,6 +23,10 @@ pub trait Source: Send + 'static {
     fn model(&self) -> Option<&Simulator>;
     /// The model, mutable (scenario injection).
     fn model_mut(&mut self) -> Option<&mut Simulator>;
+    /// RTDS frames (crypto reference prices) produced since the last call.
+    fn take_rtds(&mut self) -> Vec<String> {
+        vec![]
+    }
 }
 
 impl Source for Simulator {
@@ -46,5 +50,8 @@ impl Source for Simulator {
     }
     fn model_mut(&mut self) -> Option<&mut Simulator> {
         Some(self)
+    }
+    fn take_rtds(&mut self) -> Vec<String> {
+        Simulator::take_rtds(self)
     }
 }
