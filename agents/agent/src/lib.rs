@@ -7,6 +7,7 @@
 //!   executor, or a venue crate's live one) -> order updates, fills, and positions/PnL in the
 //!   risk store.
 //! - [`notify`]: a RiskPolicy's notices -> its webhook targets (generic JSON, Slack, Telegram).
+//! - [`updown`]: the built-in crypto up/down model: RTDS prices -> fair-value signals for a series' rounds.
 //!
 //! [`config`], [`feed`], [`metrics`] and [`time`] are what they share.
 
@@ -19,3 +20,4 @@ pub mod notify;
 pub mod risk;
 pub mod strategy;
 pub mod time;
+pub mod updown;

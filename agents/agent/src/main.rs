@@ -43,6 +43,8 @@ enum Command {
     Risk(RiskArgs),
     /// Execute approved orders (paper, shadow or live) and commit fills, positions and PnL.
     Execution(ExecutionArgs),
+    /// Publish the built-in crypto up/down model's fair values for the rounds of one series.
+    UpdownModel(UpdownArgs),
     /// Send a RiskPolicy's notices (trips, resets, modes, order failures, daily summaries) to its
     /// webhook targets.
     Notify(NotifyArgs),
@@ -56,6 +58,45 @@ struct NotifyArgs {
     /// the names of the environment variables holding their URLs and tokens.
     #[arg(long, env = "POLYFLEET_NOTIFY_CONFIG")]
     config: String,
+}
+
+#[derive(clap::Args)]
+struct UpdownArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The Venue's name (signal subjects are `signal.<venue>.<token>`).
+    #[arg(long, env = "POLYFLEET_VENUE")]
+    venue: String,
+    /// The coin whose rounds it prices (btc, eth, sol, xrp, ...).
+    #[arg(long, env = "POLYFLEET_COIN")]
+    coin: String,
+    /// The series period (5m, 15m, 1h, 4h, 1d).
+    #[arg(long, env = "POLYFLEET_PERIOD")]
+    period: String,
+    /// Gamma's base URL (rounds are found there by slug).
+    #[arg(long, env = "POLYFLEET_GAMMA_URL", default_value = "https://gamma-api.polymarket.com")]
+    gamma_url: String,
+    /// The real-time data stream's WebSocket URL.
+    #[arg(long, env = "POLYFLEET_RTDS_URL", default_value = "wss://ws-live-data.polymarket.com")]
+    rtds_url: String,
+    /// The model id its signals carry.
+    #[arg(long, env = "POLYFLEET_MODEL", default_value = "crypto-updown")]
+    model: String,
+    /// The model version its signals carry.
+    #[arg(long, env = "POLYFLEET_MODEL_VERSION", default_value = env!("CARGO_PKG_VERSION"))]
+    model_version: String,
+    /// How long a signal stays tradable after the price it was computed from, ms.
+    #[arg(long, env = "POLYFLEET_VALID_FOR_MS", default_value_t = 3000)]
+    valid_for_ms: u64,
+    /// Student-t degrees of freedom (greater than 2).
+    #[arg(long, env = "POLYFLEET_NU", default_value_t = 6.0)]
+    nu: f64,
+    /// Half-life of the volatility estimate, seconds.
+    #[arg(long, env = "POLYFLEET_VOL_HALF_LIFE_S", default_value_t = 600.0)]
+    vol_half_life_s: f64,
+    /// Returns needed before the volatility is used.
+    #[arg(long, env = "POLYFLEET_VOL_MIN_RETURNS", default_value_t = 30)]
+    vol_min_returns: u32,
 }
 
 #[derive(clap::Args)]
@@ -249,6 +290,35 @@ async fn main() -> anyhow::Result<()> {
                 concurrency: a.concurrency,
             };
             risk::run(bus, store, cfg, metrics, stop_on_signal()).await
+        }
+        Command::UpdownModel(a) => {
+            let _telemetry = telemetry::init("polyfleet-model", a.common.log_json)?;
+            anyhow::ensure!(
+                a.nu > 2.0 && a.vol_half_life_s > 0.0,
+                "--nu must exceed 2 and --vol-half-life-s be positive"
+            );
+            let bus = NatsBus::connect(&a.common.nats)
+                .await
+                .with_context(|| format!("connecting to NATS at {}", a.common.nats))?;
+            let metrics = polyfleet_agent::updown::UpDownMetrics::new();
+            agent_metrics::serve(a.common.metrics_addr, metrics.clone()).await.context("serving metrics")?;
+            let cfg = polyfleet_agent::updown::UpDownConfig {
+                venue: a.venue,
+                coin: a.coin.to_ascii_lowercase(),
+                period: a.period,
+                gamma_url: a.gamma_url.trim_end_matches('/').to_owned(),
+                rtds_url: a.rtds_url,
+                model: a.model,
+                model_version: a.model_version,
+                valid_for_ms: a.valid_for_ms,
+                settings: polyfleet_core::models::updown::UpDownSettings {
+                    nu: a.nu,
+                    half_life_s: a.vol_half_life_s,
+                    min_returns: a.vol_min_returns,
+                    ..Default::default()
+                },
+            };
+            polyfleet_agent::updown::run(bus, cfg, metrics, stop_on_signal()).await
         }
         Command::Notify(a) => {
             let _telemetry = telemetry::init("polyfleet-notify", a.common.log_json)?;

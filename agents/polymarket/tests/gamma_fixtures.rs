@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use polyfleet_core::models::updown::{Resolution, resolution_of};
 use polyfleet_core::{Money, Price, Quantity, TokenId};
 use polyfleet_polymarket::http::markets::{parse_fee_rate, parse_gamma_market};
 use serde_json::Value;
@@ -27,6 +28,11 @@ fn crypto_round_with_json_encoded_lists() {
     assert_eq!(m.taker_base_fee, Some(1000));
     assert!(m.accepting_orders && !m.closed && !m.neg_risk);
     assert_eq!(m.end_date.as_deref(), Some("2026-03-12T09:25:00Z"));
+    assert_eq!(m.start_date.as_deref(), Some("2026-03-12T09:20:00Z"));
+    // A round from before August 2026: it resolves on the Chainlink stream itself, not a TWAP.
+    let rules = m.rules.as_deref().unwrap();
+    assert!(rules.ends_with("https://data.chain.link/streams/btc-usd"), "{rules}");
+    assert_eq!(resolution_of(rules), Resolution::Spot);
 }
 
 #[test]

@@ -17,6 +17,8 @@
 
 use std::collections::VecDeque;
 
+pub use polyfleet_core::models::updown::period_seconds;
+
 use crate::rng::Rng;
 
 /// Volatility of every reference price per √second (about 56 % a year).
@@ -116,18 +118,6 @@ fn initial_price(coin: &str) -> f64 {
         "bnb" => 700.0,
         _ => 100.0,
     }
-}
-
-/// The seconds in a series period (`5m`, `15m`, `1h`, `4h`, `1d`).
-pub fn period_seconds(period: &str) -> Option<u64> {
-    Some(match period {
-        "5m" => 300,
-        "15m" => 900,
-        "1h" => 3600,
-        "4h" => 14_400,
-        "1d" => 86_400,
-        _ => return None,
-    })
 }
 
 /// The coin, period and window start of an up/down round slug.

@@ -107,6 +107,8 @@ impl Simulator {
                 clob_ready: true,
                 maker_rebate_bps: Some(self.config().maker_rebate_bps),
                 rewards: self.config().rewards,
+                rules: Some(m.rules()),
+                start_date: m.start_date(),
             })
             .collect();
         let events = self

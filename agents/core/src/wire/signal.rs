@@ -169,7 +169,38 @@ fn opt_ppm<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
         .transpose()
 }
 
+/// Millionths as a decimal text (`620000` → `0.62`).
+fn ppm_text(ppm: u32) -> String {
+    let s = format!("{}.{:06}", ppm / PPM, ppm % PPM);
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// Millionths as a JSON number (its shortest form is the decimal text, so it reads back exactly).
+fn decimal(ppm: u32) -> serde_json::Value {
+    ppm_text(ppm).parse::<serde_json::Number>().map(serde_json::Value::Number).unwrap_or(serde_json::Value::Null)
+}
+
 impl FairValue {
+    /// The version-1 document (what a built-in model publishes; [`FairValue::decode`] reads it
+    /// back exactly). Probabilities are written as decimal numbers with up to six places.
+    pub fn encode(&self) -> String {
+        let mut doc = serde_json::json!({
+            "schema": FAIR_VALUE_V1,
+            "token": self.token.to_string(),
+            "probability": decimal(self.probability_ppm),
+            "model": self.model,
+            "modelVersion": self.model_version,
+            "validUntilMs": self.valid_until_ms,
+        });
+        if let Some(se) = self.std_error_ppm {
+            doc["stdError"] = decimal(se);
+        }
+        if let Some(p) = self.published_ms {
+            doc["publishedMs"] = p.into();
+        }
+        doc.to_string()
+    }
+
     /// Decodes and checks a document received at `now_ms`: the schema, a token id, a probability
     /// strictly inside (0, 1), a standard error at most 0.5, non-empty model id and version, not
     /// expired, and (when `max_age_ms` is given) published at most that long ago.
@@ -217,6 +248,29 @@ impl FairValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a built-in model writes reads back exactly.
+    #[test]
+    fn encoded_documents_decode_to_themselves() {
+        for (p, se, published) in
+            [(620_000, Some(15_000), Some(1_000)), (1, None, None), (999_999, Some(123_456), None)]
+        {
+            let fv = FairValue {
+                token: TokenId::parse("71321045679252212594626385532706912750332728571942532289631379312455583992563")
+                    .unwrap(),
+                probability_ppm: p,
+                model: "crypto-updown".into(),
+                model_version: "0.1.0".into(),
+                std_error_ppm: se,
+                valid_until_ms: 5_000,
+                published_ms: published,
+            };
+            let text = fv.encode();
+            assert_eq!(FairValue::decode(text.as_bytes(), 2_000, None).unwrap(), fv, "{text}");
+        }
+        assert_eq!(ppm_text(620_000), "0.62");
+        assert_eq!(ppm_text(1), "0.000001");
+    }
 
     const TOKEN: &str = "71321045679252212594626385532706912750332728571942532289631379312455583992563";
 

@@ -82,6 +82,13 @@ pub struct ResolvedMarket {
     /// of `clobRewards`), when the market has one.
     #[serde(default)]
     pub rewards: Option<RewardRules>,
+    /// What resolves it: Gamma's `description` and `resolutionSource`, one after the other
+    /// (crypto up/down models read the resolution rule from it).
+    #[serde(default)]
+    pub rules: Option<String>,
+    /// Window start of a crypto up/down round (`eventStartTime`, RFC 3339).
+    #[serde(default)]
+    pub start_date: Option<String>,
 }
 
 fn json_list(v: &Value) -> Result<Vec<String>, RestError> {
@@ -184,6 +191,14 @@ pub fn parse_gamma_market(m: &Value) -> Result<ResolvedMarket, RestError> {
         clob_ready: false,
         maker_rebate_bps: rebate_bps(m),
         rewards: rewards(m),
+        rules: {
+            let parts: Vec<&str> = ["description", "resolutionSource"]
+                .iter()
+                .filter_map(|k| field(k).as_str().filter(|t| !t.trim().is_empty()))
+                .collect();
+            (!parts.is_empty()).then(|| parts.join("\n"))
+        },
+        start_date: field("eventStartTime").as_str().map(str::to_owned),
     })
 }
 
@@ -196,14 +211,7 @@ pub fn parse_fee_rate(body: &Value) -> Result<u32, RestError> {
 
 /// The slug of a rolling crypto up/down round: `{coin}-updown-{period}-{window start epoch}`.
 pub fn series_slug(coin: &str, period: &str, now_s: u64) -> Option<String> {
-    let len = match period {
-        "5m" => 300,
-        "15m" => 900,
-        "1h" => 3600,
-        "4h" => 14_400,
-        "1d" => 86_400,
-        _ => return None,
-    };
+    let len = polyfleet_core::models::updown::period_seconds(period)?;
     Some(format!("{coin}-updown-{period}-{}", now_s - now_s % len))
 }
 
