@@ -396,6 +396,38 @@ pub struct SignalSource {
     /// The model id its signals carry (1 to 128 printable characters).
     #[schemars(length(min = 1, max = 128), regex(pattern = r"^[^\x00-\x1f\x7f]+$"))]
     pub model: String,
+    /// Run the built-in crypto up/down model under this id: one publisher per series Market
+    /// the Strategy selects, reading the Venue's real-time data stream (endpoints.rtds). Without
+    /// it the signals come from a model the user runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crypto_up_down: Option<CryptoUpDownModel>,
+}
+
+/// Settings of the built-in crypto up/down model (a Student-t on the Chainlink price, volatility
+/// from its returns, the TWAP correction when the round resolves on one).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CryptoUpDownModel {
+    /// Degrees of freedom of the Student-t (3 to 100; default 6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 3, max = 100))]
+    pub degrees_of_freedom: Option<i32>,
+    /// Half-life of the volatility estimate, seconds (default 600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 10, max = 86400))]
+    pub volatility_half_life_seconds: Option<i32>,
+    /// Price returns needed before the model publishes (default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 2, max = 10000))]
+    pub min_returns: Option<i32>,
+    /// How long a signal stays tradable after the price it was computed from, ms (default 3000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 100, max = 600000))]
+    pub valid_for_ms: Option<i32>,
+    /// The version its signals carry (scores are kept per version; default the agent's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[A-Za-z0-9._-]+$"))]
+    pub version: Option<String>,
 }
 
 /// Observed state of a Strategy.

@@ -142,6 +142,11 @@ pub struct Endpoints {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048))]
     pub user_ws: Option<String>,
+    /// Real-time data stream WebSocket URL (crypto reference prices for the built-in up/down
+    /// model), e.g. wss://ws-live-data.polymarket.com.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048))]
+    pub rtds: Option<String>,
     /// Polygon JSON-RPC URL for live conditional-token operations (merge, split, redeem), sent
     /// from the signer's own address (EOA accounts). A URL that carries an API key belongs in
     /// the credentials Secret instead (key polygonRpcUrl); this field wins when both are set.

@@ -229,6 +229,8 @@ pub struct PlannedStrategy {
     pub config: StrategyConfig,
     /// The Strategy's generation (its parameters' version).
     pub generation: u64,
+    /// The built-in model publishers it asks for.
+    pub models: Vec<crate::planner::models::ModelPublisher>,
 }
 
 /// What the resources ask to run.
@@ -306,21 +308,24 @@ pub fn plan(res: &Resources, settings: &FleetSettings) -> LocalPlan {
         let planned = plan_strategy(s, venue, policy, &mine, settings).and_then(|p| {
             let text = p.config_map.data.and_then(|d| d.get("strategy.json").cloned()).unwrap_or_default();
             StrategyConfig::from_json(&text)
+                .map(|c| (c, p.models))
                 .map_err(|e| Refusal { reason: "InvalidConfiguration", message: e.to_string() })
         });
         // The local fleet's executor is paper: a live Strategy would be filled on paper while
         // saying live. Live trading runs where the Venue's credentials Secret is.
-        let planned = planned.and_then(|c| match c.mode {
+        let planned = planned.and_then(|(c, models)| match c.mode {
             polyfleet_core::wire::Mode::Live => Err(Refusal {
                 reason: "LiveTradingNotLocal",
                 message: "the local fleet runs paper and shadow Strategies; live trading runs in the cluster".into(),
             }),
-            _ => Ok(c),
+            _ => Ok((c, models)),
         });
         match planned {
-            Ok(config) => out
-                .strategies
-                .push(PlannedStrategy { config, generation: s.metadata.generation.unwrap_or(1).max(0) as u64 }),
+            Ok((config, models)) => out.strategies.push(PlannedStrategy {
+                config,
+                generation: s.metadata.generation.unwrap_or(1).max(0) as u64,
+                models,
+            }),
             Err(r) => out.refused.push((s.name_any(), r)),
         }
     }

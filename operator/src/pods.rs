@@ -31,6 +31,8 @@ pub enum Role {
     Simulator,
     /// A RiskPolicy's notices to its webhook targets.
     Notifier,
+    /// The built-in crypto up/down model publishing fair values for a series' rounds.
+    UpDownModel,
 }
 
 /// The simulator's port (market WebSocket and CLOB/Gamma REST).
@@ -46,6 +48,7 @@ impl Role {
             Role::Execution => "execution",
             Role::Simulator => "simulator",
             Role::Notifier => "notify",
+            Role::UpDownModel => "updown-model",
         }
     }
 
@@ -66,6 +69,7 @@ impl Role {
             Role::Execution => ("100m", "64Mi", "1", "256Mi"),
             Role::Simulator => ("200m", "64Mi", "1", "256Mi"),
             Role::Notifier => ("10m", "32Mi", "200m", "128Mi"),
+            Role::UpDownModel => ("50m", "32Mi", "500m", "128Mi"),
         }
     }
 }

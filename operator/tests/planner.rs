@@ -433,3 +433,62 @@ fn a_directional_strategy_trades_its_binary_markets_with_its_kelly_budget() {
     // The agent builds it.
     polyfleet_core::strategy::build::build(&cfg, "t").unwrap();
 }
+
+/// A directional Strategy on a series Market with the built-in crypto up/down model: one
+/// `updown-model` Deployment (hardened, owned by the Strategy, labelled with it) and its metrics
+/// Service, reading the simulator Venue's Gamma API and real-time data stream; suspended, it
+/// stops with the strategy agent.
+#[test]
+fn a_built_in_model_runs_beside_its_directional_strategy() {
+    let (_, v, p) = strategy_inputs();
+    let mut series: Market = example("crypto-updown/market-btc-5m.yaml");
+    series.status = Some(MarketStatus {
+        tokens: ["Up", "Down"]
+            .iter()
+            .zip(["21", "22"])
+            .map(|(o, t)| TokenStatus {
+                outcome: o.to_string(),
+                token_id: t.to_string(),
+                condition_id: Some(format!("0x{:064x}", 7)),
+                best_bid: None,
+                best_ask: None,
+            })
+            .collect(),
+        ..Default::default()
+    });
+    let mut views = markets();
+    views.push(MarketView::of(&series).unwrap());
+    let mut s: Strategy = example("crypto-updown/strategy-crypto-updown.yaml");
+    let plan = plan_strategy(&s, Some(&v), Some(&p), &views, &FleetSettings::default()).unwrap();
+    let [(d, svc)] = plan.model_objects.as_slice() else { panic!("one model: {:?}", plan.models) };
+    assert_eq!(d.metadata.name.as_deref(), Some("model-btc-updown-btc-5m"));
+    assert_eq!(svc.metadata.name, d.metadata.name);
+    assert_hardened(d);
+    let labels = d.metadata.labels.as_ref().unwrap();
+    assert_eq!(labels["app.kubernetes.io/component"], "updown-model");
+    assert_eq!(labels["polyfleet.dev/strategy"], "btc-updown");
+    let c = &pod_spec(d).containers[0];
+    let args = c.args.as_ref().unwrap();
+    let after = |flag: &str| args.iter().skip_while(|a| *a != flag).nth(1).cloned().unwrap_or_default();
+    assert_eq!(args[0], "updown-model");
+    assert_eq!(
+        (after("--coin"), after("--period"), after("--model")),
+        ("btc".into(), "5m".into(), "btc-updown".into())
+    );
+    assert_eq!(after("--rtds-url"), "ws://sim-sim.trading.svc:8765/rtds");
+    assert_eq!(after("--gamma-url"), "http://sim-sim.trading.svc:8765");
+    assert_eq!((after("--nu"), after("--valid-for-ms")), ("6".into(), "3000".into()));
+    assert_eq!(d.spec.as_ref().unwrap().replicas, Some(1));
+    // The strategy follows the model it runs.
+    let polyfleet_core::config::StrategyParams::Directional(params) = &plan.params_doc.parameters else { panic!() };
+    assert_eq!(params.signals, ["btc-updown"]);
+    s.spec.suspend = true;
+    let plan = plan_strategy(&s, Some(&v), Some(&p), &views, &FleetSettings::default()).unwrap();
+    assert_eq!(plan.model_objects[0].0.spec.as_ref().unwrap().replicas, Some(0));
+    // Without a series Market there is nothing for the built-in model to price.
+    s.spec.markets.names = Some(vec!["fed-cut-december".into()]);
+    assert_eq!(
+        plan_strategy(&s, Some(&v), Some(&p), &views, &FleetSettings::default()).unwrap_err().reason,
+        "NoMarkets"
+    );
+}

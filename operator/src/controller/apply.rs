@@ -66,3 +66,39 @@ where
     api.patch_status(name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(body)).await?;
     Ok(())
 }
+
+/// Deletes the named objects (those already gone count for nothing); how many it deleted.
+pub async fn delete_all<K>(api: &Api<K>, names: impl IntoIterator<Item = String>) -> Result<usize, Error>
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let mut n = 0;
+    for name in names {
+        match api.delete(&name, &kube::api::DeleteParams::background()).await {
+            Ok(_) => n += 1,
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(n)
+}
+
+/// Deletes the Deployments (and their metrics Services) in `ns` that carry `labels` but are not
+/// in `planned`; the names deleted.
+pub async fn prune_agents(
+    client: &kube::Client,
+    live: &Children,
+    ns: &str,
+    labels: &[(&str, &str)],
+    planned: &[String],
+) -> Result<Vec<String>, Error> {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::Service;
+    let stale: Vec<String> =
+        live.labelled::<Deployment>(ns, labels).iter().map(|d| d.name_any()).filter(|n| !planned.contains(n)).collect();
+    if !stale.is_empty() {
+        delete_all(&Api::<Deployment>::namespaced(client.clone(), ns), stale.clone()).await?;
+        delete_all(&Api::<Service>::namespaced(client.clone(), ns), stale.clone()).await?;
+    }
+    Ok(stale)
+}

@@ -20,7 +20,7 @@ use polyfleet_crds::conditions::{Condition, ConditionStatus, DATA_PLANE, READY, 
 use polyfleet_crds::strategy::{Pnl, PositionStatus};
 use polyfleet_crds::{Strategy, StrategyStatus};
 
-use super::apply::apply_if_changed;
+use super::apply::{apply_if_changed, prune_agents};
 use super::{Context, Error};
 use crate::limits::StrategyBook;
 use crate::params::{ParamsAck, ParamsError, ack};
@@ -194,6 +194,19 @@ async fn apply(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
         if apply_if_changed(&client, live, plan.service.clone()).await? {
             wrote.push("Service");
         }
+        for (d, svc) in &plan.model_objects {
+            if apply_if_changed(&client, live, d.clone()).await? {
+                wrote.push("model Deployment");
+            }
+            apply_if_changed(&client, live, svc.clone()).await?;
+        }
+    }
+    // Built-in model publishers no longer asked for (or none, the Strategy refused) go.
+    let planned: Vec<String> =
+        outcome.as_ref().map(|p| p.models.iter().map(|m| m.name.clone()).collect()).unwrap_or_default();
+    let labels = [("polyfleet.dev/strategy", name.as_str()), ("app.kubernetes.io/component", "updown-model")];
+    if !prune_agents(&client, &ctx.cache.children, &ns, &labels, &planned).await?.is_empty() {
+        wrote.push("removed model Deployments");
     }
     // The data plane: the parameter document, the agent's acknowledgement, the book.
     let data = data_plane(strategy, &outcome, ctx, &mut wrote).await;

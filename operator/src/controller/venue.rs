@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
-use kube::api::{Api, DeleteParams};
+use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Resource, ResourceExt};
@@ -20,7 +20,7 @@ use polyfleet_crds::venue::VenueKind;
 use polyfleet_crds::{Venue, VenueStatus};
 
 use super::Error;
-use super::apply::apply_if_changed;
+use super::apply::{apply_if_changed, delete_all, prune_agents};
 use crate::children::{Child, Children};
 use crate::metrics::OperatorMetrics;
 use crate::planner::markets::MarketView;
@@ -72,22 +72,6 @@ pub async fn reconcile(venue: Arc<Venue>, ctx: Arc<VenueContext>) -> Result<Acti
     result
 }
 
-/// Deletes the objects named `names` from `api` (gone already is fine); returns how many went.
-async fn delete_all<K>(api: &Api<K>, names: impl IntoIterator<Item = String>) -> Result<usize, Error>
-where
-    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    let mut n = 0;
-    for name in names {
-        match api.delete(&name, &DeleteParams::background()).await {
-            Ok(_) => n += 1,
-            Err(kube::Error::Api(e)) if e.code == 404 => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(n)
-}
-
 /// Deletes the child `name` of kind `K` in `ns` if the children's store has it.
 async fn delete_if_present<K: Child>(
     client: &kube::Client,
@@ -132,15 +116,9 @@ async fn apply(venue: &Venue, ctx: &VenueContext) -> Result<Action, Error> {
     }
     // Shards no longer planned (Markets went away): their Deployments and Services go.
     let planned: Vec<String> = plan.deployments.iter().map(|d| d.name_any()).collect();
-    let stale: Vec<String> = live
-        .labelled::<Deployment>(&ns, &[("polyfleet.dev/venue", &name), ("app.kubernetes.io/component", "market-data")])
-        .iter()
-        .map(|d| d.name_any())
-        .filter(|n| !planned.contains(n))
-        .collect();
+    let labels = [("polyfleet.dev/venue", name.as_str()), ("app.kubernetes.io/component", "market-data")];
+    let stale = prune_agents(&client, live, &ns, &labels, &planned).await?;
     if !stale.is_empty() {
-        delete_all(&Api::<Deployment>::namespaced(client.clone(), &ns), stale.clone()).await?;
-        delete_all(&Api::<Service>::namespaced(client.clone(), &ns), stale.clone()).await?;
         wrote.push(format!("removed {}", stale.join(", ")));
     }
     // The namespace's risk gateway, while it has RiskPolicies.

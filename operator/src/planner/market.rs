@@ -28,7 +28,8 @@ pub enum Resolution<'a> {
     Invalid(&'a str),
 }
 
-fn series_parts(asset: SeriesAsset, period: SeriesPeriod) -> (&'static str, &'static str, u64) {
+/// A series' coin, period label and length in seconds.
+pub fn series_parts(asset: SeriesAsset, period: SeriesPeriod) -> (&'static str, &'static str, u64) {
     let coin = match asset {
         SeriesAsset::Btc => "btc",
         SeriesAsset::Eth => "eth",

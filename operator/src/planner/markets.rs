@@ -34,6 +34,8 @@ pub struct MarketView {
     pub labels: std::collections::BTreeMap<String, String>,
     /// The venue's end date (Unix ms), when the Market's status has one that parses.
     pub end_ms: Option<u64>,
+    /// A rolling series' coin and period (`btc`, `15m`).
+    pub series: Option<(&'static str, &'static str)>,
 }
 
 impl MarketView {
@@ -94,6 +96,10 @@ impl MarketView {
                 .and_then(|s| s.end_date.as_deref())
                 .and_then(|d| d.parse::<k8s_openapi::jiff::Timestamp>().ok())
                 .and_then(|t| u64::try_from(t.as_millisecond()).ok()),
+            series: m.spec.series.as_ref().map(|s| {
+                let (coin, period, _) = super::market::series_parts(s.asset, s.period);
+                (coin, period)
+            }),
         })
     }
 

@@ -10,12 +10,14 @@
 //!   its ConfigMap, metrics Services.
 //! - [`strategy`]: a Strategy -> its ConfigMap, Deployment and the parameter document for the KV
 //!   bucket; or a refusal (live trading not acknowledged, references missing).
+//! - [`models`]: a directional Strategy's built-in model publishers (crypto up/down per series).
 //! - [`risk`]: a RiskPolicy -> the limits written to Redis; the namespace's risk gateway.
 //! - [`network`]: the NetworkPolicy that confines a namespace's agents.
 //! - [`notify`]: a RiskPolicy's notifications -> its notifier Deployment and its egress.
 
 pub mod market;
 pub mod markets;
+pub mod models;
 pub mod network;
 pub mod notify;
 pub mod risk;

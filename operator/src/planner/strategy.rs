@@ -47,6 +47,10 @@ pub struct StrategyPlan {
     pub params_doc: ParamsDoc,
     /// Markets it trades, by name.
     pub markets: Vec<String>,
+    /// The built-in model publishers its signal sources ask for.
+    pub models: Vec<super::models::ModelPublisher>,
+    /// Their Deployments and metrics Services.
+    pub model_objects: Vec<(Deployment, Service)>,
 }
 
 /// Whether a Strategy's market selection takes the Market `name` with `labels`.
@@ -129,6 +133,10 @@ pub fn plan_strategy(
     if chosen.is_empty() {
         return Err(Refusal { reason: "NoMarkets", message: "no resolved Market matches spec.markets".into() });
     }
+    let models = match &spec.directional {
+        Some(d) if spec.type_ == StrategyType::Directional => super::models::publishers(&name, &d.signals, &chosen)?,
+        _ => vec![],
+    };
     let p = &policy.spec;
     let group_labels: Vec<String> = p.group_limits.iter().map(|g| g.label.clone()).collect();
     // A market maker quotes binary Markets (YES and NO) and a directional strategy trades
@@ -208,7 +216,17 @@ pub fn plan_strategy(
         data: Some(BTreeMap::from([("strategy.json".to_string(), json)])),
         ..Default::default()
     };
+    let model_objects = super::models::objects(
+        &models,
+        &agent,
+        &super::venue::endpoints(venue),
+        &venue.name_any(),
+        settings,
+        owner.clone(),
+    );
     Ok(StrategyPlan {
+        model_objects,
+        models,
         config_map,
         deployment: agent_deployment(settings, &agent, owner.clone()),
         service: metrics_service(settings, &agent, owner),

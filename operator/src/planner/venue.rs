@@ -54,7 +54,12 @@ pub struct VenueEndpoints {
     pub user_ws: String,
     /// Polygon JSON-RPC URL for live conditional-token operations, when known.
     pub polygon_rpc: Option<String>,
+    /// Real-time data stream WebSocket URL.
+    pub rtds: String,
 }
+
+/// Polymarket's real-time data stream.
+pub const POLYMARKET_RTDS: &str = "wss://ws-live-data.polymarket.com";
 
 /// The simulator Deployment and Service name of a simulator Venue.
 pub fn simulator_name(venue: &str) -> String {
@@ -65,7 +70,7 @@ pub fn simulator_name(venue: &str) -> String {
 /// simulator Venue, else Polymarket's public endpoints.
 pub fn endpoints(venue: &Venue) -> VenueEndpoints {
     let given = venue.spec.endpoints.clone().unwrap_or_default();
-    let (ws, clob, gamma, user, rpc) = if venue.spec.kind == VenueKind::Simulator {
+    let (ws, clob, gamma, user, rpc, rtds) = if venue.spec.kind == VenueKind::Simulator {
         let base = format!("{}.{}.svc:{SIMULATOR_PORT}", simulator_name(&venue.name_any()), namespace_of(venue));
         (
             format!("ws://{base}/ws/market"),
@@ -73,6 +78,7 @@ pub fn endpoints(venue: &Venue) -> VenueEndpoints {
             format!("http://{base}"),
             format!("ws://{base}/ws/user"),
             Some(format!("http://{base}/rpc")),
+            format!("ws://{base}/rtds"),
         )
     } else {
         (
@@ -82,6 +88,7 @@ pub fn endpoints(venue: &Venue) -> VenueEndpoints {
             POLYMARKET_USER_WS.to_string(),
             // No public default: the account chooses its RPC provider.
             None,
+            POLYMARKET_RTDS.to_string(),
         )
     };
     VenueEndpoints {
@@ -90,6 +97,7 @@ pub fn endpoints(venue: &Venue) -> VenueEndpoints {
         gamma: given.gamma.unwrap_or(gamma),
         user_ws: given.user_ws.unwrap_or(user),
         polygon_rpc: given.polygon_rpc.or(rpc),
+        rtds: given.rtds.unwrap_or(rtds),
     }
 }
 

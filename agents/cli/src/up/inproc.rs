@@ -86,6 +86,15 @@ pub(crate) async fn run(args: &UpArgs, mut p: Prepared, stop: tokio_watch::Recei
         mark_stale_ms: polyfleet_agent::execution::MARK_STALE_MS,
     };
     tasks.spawn(execution::run(bus.clone(), store.clone(), executor, exec_cfg, exec_metrics, shutdown.clone()));
+    for m in p.plan.strategies.iter().flat_map(|s| &s.models) {
+        // The built-in models read the venue's real-time data stream over a WebSocket, which
+        // only the simulator process serves.
+        eprintln!(
+            "{}: the built-in {} {} model runs with --runtime processes (this run has no simulator server); \
+             its Strategy gets no signals here",
+            m.name, m.coin, m.period
+        );
+    }
     for config in &p.plan.notifiers {
         let m = polyfleet_agent::notify::NotifyMetrics::new();
         let cfg = polyfleet_agent::notify::NotifyAgentConfig::from_env(config.clone());

@@ -136,6 +136,13 @@ pub(crate) async fn run(args: &UpArgs, p: Prepared, stop: tokio_watch::Receiver<
         a.push(file.into());
         agents.push((format!("strategy-{}", s.name), a));
     }
+    // Built-in model publishers, on the simulator's Gamma API and real-time data stream.
+    let rtds = format!("ws://{sim_addr}/rtds");
+    for m in p.plan.strategies.iter().flat_map(|s| &s.models) {
+        let mut a = os(&["updown-model"]);
+        a.extend(m.args(&venue, &rest, &rtds).into_iter().map(Into::into));
+        agents.push((m.name.clone(), a));
+    }
     let band = p.plan.liquidity_band_bps.to_string();
     let durable = |d: &str| os(&["--venue", &venue, "--namespace", "*", "--durable", d, "--redis", &redis_url]);
     let mut risk = os(&["risk"]);
