@@ -31,7 +31,7 @@ use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use crate::exchange::{UserEvent, VenueOrder};
-use crate::server::Shared;
+use crate::server::{Incoming, Shared, incoming_text};
 use crate::venue_auth::{Account, PostedOrder, verify_order};
 
 /// Largest batch `POST /orders` takes.
@@ -417,16 +417,11 @@ async fn user_connection(socket: WebSocket, shared: Arc<Shared>) {
         tokio::select! {
             _ = drops.changed() => break,
             incoming = rx.next() => {
-                let Some(Ok(msg)) = incoming else { break };
-                let text = match msg {
-                    Message::Text(t) => t.to_string(),
-                    Message::Close(_) => break,
-                    _ => continue,
+                let text = match incoming_text(incoming, &mut tx).await {
+                    Incoming::Text(t) => t,
+                    Incoming::Skip => continue,
+                    Incoming::Closed => break,
                 };
-                if text.trim() == "PING" {
-                    if tx.send(Message::Text("PONG".into())).await.is_err() { break }
-                    continue;
-                }
                 let result = match serde_json::from_str::<UserSubscribe>(&text) {
                     Ok(s) => {
                         let markets = s.markets.iter().filter_map(|m| ConditionId::parse(m).ok()).collect();

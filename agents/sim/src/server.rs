@@ -384,16 +384,11 @@ async fn connection(socket: WebSocket, shared: Arc<Shared>) {
         tokio::select! {
             _ = drops.changed() => break,
             incoming = rx.next() => {
-                let Some(Ok(msg)) = incoming else { break };
-                let text = match msg {
-                    Message::Text(t) => t.to_string(),
-                    Message::Close(_) => break,
-                    _ => continue,
+                let text = match incoming_text(incoming, &mut tx).await {
+                    Incoming::Text(t) => t,
+                    Incoming::Skip => continue,
+                    Incoming::Closed => break,
                 };
-                if text.trim() == "PING" {
-                    if tx.send(Message::Text("PONG".into())).await.is_err() { break }
-                    continue;
-                }
                 let Ok(sub) = serde_json::from_str::<SubscribeMsg>(&text) else { continue };
                 let tokens: Vec<TokenId> = sub.assets_ids.iter().filter_map(|t| TokenId::parse(t).ok()).collect();
                 if sub.operation.as_deref() == Some("unsubscribe") {
@@ -440,6 +435,33 @@ async fn connection(socket: WebSocket, shared: Arc<Shared>) {
         }
     }
     let _ = tx.close().await;
+}
+
+/// What a client sent on one of the simulator's WebSockets, a text `PING` already answered.
+pub(crate) enum Incoming {
+    /// A text frame to handle.
+    Text(String),
+    /// Nothing to handle (a PING answered, a binary or control frame).
+    Skip,
+    /// The connection is over.
+    Closed,
+}
+
+/// Reads what `incoming` carried, answering a text `PING` with `PONG` on `tx`.
+pub(crate) async fn incoming_text(
+    incoming: Option<Result<Message, axum::Error>>,
+    tx: &mut futures::stream::SplitSink<WebSocket, Message>,
+) -> Incoming {
+    let Some(Ok(msg)) = incoming else { return Incoming::Closed };
+    let text = match msg {
+        Message::Text(t) => t.to_string(),
+        Message::Close(_) => return Incoming::Closed,
+        _ => return Incoming::Skip,
+    };
+    if text.trim() != "PING" {
+        return Incoming::Text(text);
+    }
+    if tx.send(Message::Text("PONG".into())).await.is_err() { Incoming::Closed } else { Incoming::Skip }
 }
 
 /// An RTDS subscription request: `{"action":"subscribe","subscriptions":[{"topic":...,"type":...,"filters":...}]}`.
@@ -492,16 +514,11 @@ async fn rtds_connection(socket: WebSocket, shared: Arc<Shared>) {
         tokio::select! {
             _ = drops.changed() => break,
             incoming = rx.next() => {
-                let Some(Ok(msg)) = incoming else { break };
-                let text = match msg {
-                    Message::Text(t) => t.to_string(),
-                    Message::Close(_) => break,
-                    _ => continue,
+                let text = match incoming_text(incoming, &mut tx).await {
+                    Incoming::Text(t) => t,
+                    Incoming::Skip => continue,
+                    Incoming::Closed => break,
                 };
-                if text.trim() == "PING" {
-                    if tx.send(Message::Text("PONG".into())).await.is_err() { break }
-                    continue;
-                }
                 let Ok(req) = serde_json::from_str::<RtdsRequest>(&text) else { continue };
                 match req.action.as_str() {
                     "subscribe" => subs.extend(req.subscriptions),
