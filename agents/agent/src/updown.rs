@@ -165,7 +165,7 @@ struct Rounds {
     missing: HashMap<u64, u64>,
 }
 
-/// Seconds between lookups of a round Gamma did not have.
+/// Time between lookups of a round Gamma did not have, ms.
 const LOOKUP_RETRY_MS: u64 = 5_000;
 
 impl Rounds {
