@@ -104,7 +104,18 @@ pub(crate) struct Crypto {
     /// The next second to simulate (Unix s); 0 before any series.
     next_s: u64,
     /// RTDS frames produced and not taken yet.
-    rtds: Vec<String>,
+    rtds: Vec<RtdsFrame>,
+}
+
+/// One RTDS frame with the topic and symbol it carries (what a connection filters on).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RtdsFrame {
+    /// `crypto_prices`, `crypto_prices_chainlink` or `crypto_prices_twap_sixty`.
+    pub topic: &'static str,
+    /// The symbol (`btcusdt`, `btc/usd`).
+    pub symbol: String,
+    /// The frame text.
+    pub text: String,
 }
 
 /// A price to start a coin at.
@@ -294,11 +305,13 @@ impl Crypto {
         let coin = &self.coins[c];
         let ms = t * 1000;
         let (price, twap) = (coin.price(), coin.twap(WINDOW));
-        let frame = |topic: &str, symbol: String, extra: String| {
-            format!(
+        let frame = |topic: &'static str, symbol: String, extra: String| RtdsFrame {
+            text: format!(
                 r#"{{"topic":"{topic}","type":"update","timestamp":{ms},"payload":{{"symbol":"{symbol}","timestamp":{ms},"value":{}{extra}}}}}"#,
                 decimal(if topic.contains("twap") { twap } else { price })
-            )
+            ),
+            topic,
+            symbol,
         };
         // E18 fixed point of the TWAP, from its value to 8 decimals.
         let e18 = format!("{}0000000000", eight_decimals(twap));
@@ -315,7 +328,7 @@ impl Crypto {
     }
 
     /// The RTDS frames produced since the last call.
-    pub fn take_rtds(&mut self) -> Vec<String> {
+    pub fn take_rtds(&mut self) -> Vec<RtdsFrame> {
         std::mem::take(&mut self.rtds)
     }
 
@@ -403,9 +416,10 @@ mod tests {
                     sim.book(&sim.markets()[i].yes).and_then(|b| b.best_bid()).map(|l| l.price.ticks()) != before[i]
                 })
                 .count();
-            for text in sim.take_rtds() {
-                let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            for f in sim.take_rtds() {
+                let v: serde_json::Value = serde_json::from_str(&f.text).unwrap();
                 let topic = v["topic"].as_str().unwrap();
+                assert_eq!((topic, v["payload"]["symbol"].as_str().unwrap()), (f.topic, f.symbol.as_str()));
                 assert_eq!(v["payload"]["timestamp"], v["timestamp"]);
                 assert!(v["payload"]["value"].as_f64().unwrap() > 0.0);
                 match topic {

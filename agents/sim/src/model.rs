@@ -508,19 +508,21 @@ impl Simulator {
             return false;
         }
         for (series, slug, start, end) in self.crypto.pending_listings(now_s) {
-            let i = self.list_round(slug, start, end);
-            self.crypto.listed(series, i, start, end, now_s);
+            self.list_round(series, slug, (start, end), now_s);
         }
         true
     }
 
-    fn list_round(&mut self, slug: String, start_s: u64, end_s: u64) -> usize {
+    /// Lists a round of `series` with window `(start_s, end_s)` at `now_s`: its market (even
+    /// odds until it starts), recorded by the series; the market's index.
+    fn list_round(&mut self, series: usize, slug: String, (start_s, end_s): (u64, u64), now_s: u64) -> usize {
         let i = self.add_binary(Some(slug));
         let m = &mut self.markets[i];
         m.question = format!("{} Up or Down?", m.slug);
         m.round = Some(RoundWindow { start_s, end_s });
         m.fair = Price::SCALE / 2;
         self.requote(i);
+        self.crypto.listed(series, i, start_s, end_s, now_s);
         i
     }
 
@@ -530,8 +532,7 @@ impl Simulator {
         let mut out = vec![];
         for sec in self.crypto.advance(self.now_ms) {
             for (series, slug, start, end) in sec.list {
-                let i = self.list_round(slug, start, end);
-                self.crypto.listed(series, i, start, end, self.now_ms / 1000);
+                let i = self.list_round(series, slug, (start, end), self.now_ms / 1000);
                 for token in [self.markets[i].yes, self.markets[i].no] {
                     out.extend(self.snapshot_frame(&token).map(|text| SimFrame { assets: vec![token], text }));
                 }
@@ -550,7 +551,7 @@ impl Simulator {
     }
 
     /// The RTDS frames (reference prices) produced since the last call.
-    pub fn take_rtds(&mut self) -> Vec<String> {
+    pub fn take_rtds(&mut self) -> Vec<crate::crypto::RtdsFrame> {
         self.crypto.take_rtds()
     }
 

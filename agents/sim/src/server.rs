@@ -59,7 +59,7 @@ pub(crate) struct Shared {
     pub(crate) sim: Mutex<(Box<dyn Source>, u64)>,
     frames: broadcast::Sender<Stamped>,
     /// RTDS frames (crypto reference prices), to every RTDS connection.
-    rtds: broadcast::Sender<Arc<str>>,
+    rtds: broadcast::Sender<Arc<crate::crypto::RtdsFrame>>,
     faults: Faults,
     /// Bumped to close every open connection.
     pub(crate) drops: watch::Sender<u64>,
@@ -353,8 +353,8 @@ async fn run_model(shared: Arc<Shared>, events_per_second: u32) {
                 // No receiver is fine: frames nobody subscribed to are simply not sent.
                 let _ = shared.frames.send(Stamped { step, assets: f.assets.into(), text: f.text.into() });
             }
-            for text in guard.0.take_rtds() {
-                let _ = shared.rtds.send(text.into());
+            for f in guard.0.take_rtds() {
+                let _ = shared.rtds.send(Arc::new(f));
             }
         }
     }
@@ -527,20 +527,14 @@ async fn rtds_connection(socket: WebSocket, shared: Arc<Shared>) {
                 }
             }
             frame = frames.recv() => {
-                let text = match frame {
-                    Ok(t) => t,
+                let f = match frame {
+                    Ok(f) => f,
                     Err(_) => break,
                 };
-                if shared.faults.frozen.load(Ordering::Relaxed) {
+                if shared.faults.frozen.load(Ordering::Relaxed) || !subs.iter().any(|s| s.wants(f.topic, &f.symbol)) {
                     continue;
                 }
-                let Ok(v) = serde_json::from_str::<Value>(&text) else { continue };
-                let topic = v.get("topic").and_then(Value::as_str).unwrap_or_default();
-                let symbol = v.pointer("/payload/symbol").and_then(Value::as_str).unwrap_or_default();
-                if !subs.iter().any(|s| s.wants(topic, symbol)) {
-                    continue;
-                }
-                if tx.send(Message::Text(text.to_string().into())).await.is_err() { break }
+                if tx.send(Message::Text(f.text.clone().into())).await.is_err() { break }
                 shared.frames_sent.fetch_add(1, Ordering::Relaxed);
             }
         }

@@ -24,7 +24,7 @@ pub trait Source: Send + 'static {
     /// The model, mutable (scenario injection).
     fn model_mut(&mut self) -> Option<&mut Simulator>;
     /// RTDS frames (crypto reference prices) produced since the last call.
-    fn take_rtds(&mut self) -> Vec<String> {
+    fn take_rtds(&mut self) -> Vec<crate::crypto::RtdsFrame> {
         vec![]
     }
 }
@@ -51,7 +51,7 @@ impl Source for Simulator {
     fn model_mut(&mut self) -> Option<&mut Simulator> {
         Some(self)
     }
-    fn take_rtds(&mut self) -> Vec<String> {
+    fn take_rtds(&mut self) -> Vec<crate::crypto::RtdsFrame> {
         Simulator::take_rtds(self)
     }
 }
