@@ -222,6 +222,41 @@ pub fn resolve(markets: &mut [Market], catalog: &Catalog, now_s: u64, now: &str)
     }
 }
 
+/// For a backtest over a recording: every `series` Market becomes one Market per round of its
+/// series the catalog holds that ends after `from_s` (in window start order, each under the
+/// Market's name, resolved as the Market controller resolves it while that round runs), so the
+/// strategies following it trade every round, as the cluster's would when the controller moves
+/// the Market from round to round. A series without rounds in the catalog stays as resolved.
+pub fn expand_series(markets: &mut Vec<Market>, catalog: &Catalog, from_s: u64, now: &str) {
+    let mut out = Vec::with_capacity(markets.len());
+    for m in markets.drain(..) {
+        let Some(series) = m.spec.series.as_ref() else {
+            out.push(m);
+            continue;
+        };
+        let (coin, period, len) = crate::planner::market::series_parts(series.asset, series.period);
+        let prefix = format!("{coin}-updown-{period}-");
+        let mut starts: Vec<u64> = catalog
+            .markets
+            .iter()
+            .filter_map(|r| r.slug.strip_prefix(&prefix)?.parse::<u64>().ok())
+            .filter(|start| start + len > from_s)
+            .collect();
+        starts.sort_unstable();
+        starts.dedup();
+        if starts.is_empty() {
+            out.push(m);
+            continue;
+        }
+        for start in starts {
+            let mut round = m.clone();
+            resolve(std::slice::from_mut(&mut round), catalog, start, now);
+            out.push(round);
+        }
+    }
+    *markets = out;
+}
+
 /// One Strategy as planned.
 #[derive(Debug, Clone)]
 pub struct PlannedStrategy {

@@ -86,7 +86,7 @@ struct UpdownArgs {
     #[arg(long, env = "POLYFLEET_MODEL_VERSION", default_value = env!("CARGO_PKG_VERSION"))]
     model_version: String,
     /// How long a signal stays tradable after the price it was computed from, ms.
-    #[arg(long, env = "POLYFLEET_VALID_FOR_MS", default_value_t = 3000)]
+    #[arg(long, env = "POLYFLEET_VALID_FOR_MS", default_value_t = polyfleet_core::models::rounds::DEFAULT_VALID_FOR_MS)]
     valid_for_ms: u64,
     /// Student-t degrees of freedom (greater than 2).
     #[arg(long, env = "POLYFLEET_NU", default_value_t = 6.0)]

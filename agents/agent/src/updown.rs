@@ -8,29 +8,30 @@
 //! - Finds the series' rounds on Gamma by slug (`{coin}-updown-{period}-{window start}`), the
 //!   current one and the next, each once (a failed lookup is retried after 5 s), and reads each
 //!   round's resolution rule from its rules text (TWAP window or spot).
-//! - On every Chainlink price, prices each running round with [`UpDownModel`] and publishes the
-//!   probability of Up for the Up token and its complement for the Down token
-//!   (`signal.<venue>.<token>`, schema `polyfleet.signal.fairValue/v1`), valid for a short while,
-//!   each in a `fair_value_published` span whose trace the orders it causes continue.
+//! - On every Chainlink price, prices each running round ([`SeriesRounds`]: the model and the
+//!   rounds, shared with backtests) and publishes the probability of Up for the Up token and its
+//!   complement for the Down token (`signal.<venue>.<token>`, schema
+//!   `polyfleet.signal.fairValue/v1`), valid for a short while, each in a `fair_value_published`
+//!   span whose trace the orders it causes continue.
 //! - The clock is the stream's: rounds are chosen and signals stamped by the prices' timestamps.
 //!
 //! Metrics (`polyfleet_model_*`): frames by kind (malformed ones counted and skipped), signals
 //! published, rounds found or missing, rounds not priced by reason, and the last probability.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use anyhow::Context;
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
-use polyfleet_core::TokenId;
-use polyfleet_core::models::updown::{NotPriced, Round, UpDownModel, UpDownSettings, resolution_of};
-use polyfleet_core::wire::signal::{FairValue, PPM, subject};
+use polyfleet_core::models::rounds::{Publishing, SeriesRounds};
+use polyfleet_core::models::updown::UpDownSettings;
+use polyfleet_core::wire::signal::subject;
 use polyfleet_io::bus::Bus;
 use polyfleet_io::probes::Probe;
 use polyfleet_io::telemetry;
-use polyfleet_polymarket::http::markets::{ResolvedMarket, RestClient, Retry, series_slug};
+use polyfleet_polymarket::http::markets::{RestClient, Retry, series_slug, up_down_round};
 use polyfleet_polymarket::websocket::rtds::{self, Decoded, PriceKind};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -135,97 +136,6 @@ impl Probe for UpDownMetrics {
     }
 }
 
-/// A round found on Gamma.
-#[derive(Debug, Clone)]
-struct KnownRound {
-    round: Round,
-    up: TokenId,
-    down: TokenId,
-}
-
-/// A round from its Gamma market: window from the slug and the period, rule from the rules text,
-/// Up and Down tokens by outcome label.
-fn known_round(m: &ResolvedMarket, start_ms: u64, period_ms: u64) -> Option<KnownRound> {
-    let token = |label: &str| m.tokens.iter().find(|t| t.outcome.eq_ignore_ascii_case(label)).map(|t| t.token_id);
-    let resolution = resolution_of(m.rules.as_deref().unwrap_or_default());
-    Some(KnownRound {
-        round: Round { start_ms, end_ms: start_ms + period_ms, resolution },
-        up: token("Up")?,
-        down: token("Down")?,
-    })
-}
-
-/// The rounds and the model: what to publish at a price (sans-IO).
-struct Rounds {
-    cfg: UpDownConfig,
-    model: UpDownModel,
-    /// Window start (ms) → the round, once found.
-    known: HashMap<u64, KnownRound>,
-    /// Window start (ms) → when the last lookup failed (stream ms).
-    missing: HashMap<u64, u64>,
-}
-
-/// Time between lookups of a round Gamma did not have, ms.
-const LOOKUP_RETRY_MS: u64 = 5_000;
-
-impl Rounds {
-    /// Window starts (ms) to look up at `now_ms`: the current and the next, unless known or
-    /// recently missed.
-    fn wanted(&self, now_ms: u64) -> Vec<u64> {
-        let Some(period) = self.cfg.period_ms() else { return vec![] };
-        let first = now_ms - now_ms % period;
-        [first, first + period]
-            .into_iter()
-            .filter(|s| !self.known.contains_key(s))
-            .filter(|s| self.missing.get(s).is_none_or(|&at| now_ms >= at + LOOKUP_RETRY_MS))
-            .collect()
-    }
-
-    /// The signals due at `now_ms`, with the rounds not priced and why.
-    fn signals(&mut self, now_ms: u64) -> (Vec<FairValue>, Vec<NotPriced>) {
-        self.known.retain(|_, r| r.round.end_ms > now_ms);
-        let (mut out, mut unpriced) = (vec![], vec![]);
-        let mut running: Vec<&KnownRound> = self.known.values().filter(|r| r.round.start_ms <= now_ms).collect();
-        running.sort_by_key(|r| r.round.start_ms);
-        for r in running {
-            match self.model.p_up(&r.round, now_ms) {
-                Ok(p) => {
-                    let ppm = (p * f64::from(PPM)).round().clamp(1.0, f64::from(PPM - 1));
-                    let ppm = ppm_of(ppm);
-                    for (token, ppm) in [(r.up, ppm), (r.down, PPM - ppm)] {
-                        out.push(FairValue {
-                            token,
-                            probability_ppm: ppm,
-                            model: self.cfg.model.clone(),
-                            model_version: self.cfg.model_version.clone(),
-                            std_error_ppm: None,
-                            valid_until_ms: now_ms + self.cfg.valid_for_ms,
-                            published_ms: Some(now_ms),
-                        });
-                    }
-                }
-                Err(e) => unpriced.push(e),
-            }
-        }
-        (out, unpriced)
-    }
-}
-
-/// A probability already clamped to 1 ..= 999 999 millionths, as an integer.
-#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "clamped to 1 ..= 999 999 first")]
-fn ppm_of(clamped: f64) -> u32 {
-    clamped as u32
-}
-
-fn unpriced_kind(e: NotPriced) -> &'static str {
-    match e {
-        NotPriced::NoPrice => "no_price",
-        NotPriced::NoVolatility => "no_volatility",
-        NotPriced::NoStrike => "no_strike",
-        NotPriced::Ended => "ended",
-    }
-}
-
 /// Runs the publisher until `stop` turns true.
 pub async fn run<B: Bus>(
     bus: B,
@@ -233,14 +143,14 @@ pub async fn run<B: Bus>(
     metrics: Arc<UpDownMetrics>,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    anyhow::ensure!(cfg.period_ms().is_some(), "unknown series period {:?}", cfg.period);
     let rest = RestClient::new(cfg.gamma_url.clone(), cfg.gamma_url.clone(), Retry::default())?;
-    let mut rounds = Rounds {
-        model: UpDownModel::new(cfg.settings),
-        cfg: cfg.clone(),
-        known: HashMap::new(),
-        missing: HashMap::new(),
+    let period_ms = cfg.period_ms().with_context(|| format!("unknown series period {:?}", cfg.period))?;
+    let publishing = Publishing {
+        model: cfg.model.clone(),
+        model_version: cfg.model_version.clone(),
+        valid_for_ms: cfg.valid_for_ms,
     };
+    let mut rounds = SeriesRounds::new(period_ms, cfg.settings, publishing);
     tracing::info!(coin = %cfg.coin, period = %cfg.period, model = %cfg.model, "crypto up/down model publishing");
     while !*stop.borrow() {
         let ws = match tokio_tungstenite::connect_async(cfg.rtds_url.as_str()).await {
@@ -272,7 +182,7 @@ pub async fn run<B: Bus>(
                         Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                         Some(Ok(_)) => continue,
                     };
-                    on_frame(&bus, &rest, &mut rounds, &metrics, &text).await;
+                    on_frame(&bus, &rest, &cfg, &mut rounds, &metrics, &text).await;
                 }
             }
         }
@@ -282,7 +192,14 @@ pub async fn run<B: Bus>(
     Ok(())
 }
 
-async fn on_frame<B: Bus>(bus: &B, rest: &RestClient, rounds: &mut Rounds, metrics: &UpDownMetrics, text: &str) {
+async fn on_frame<B: Bus>(
+    bus: &B,
+    rest: &RestClient,
+    cfg: &UpDownConfig,
+    rounds: &mut SeriesRounds,
+    metrics: &UpDownMetrics,
+    text: &str,
+) {
     let tick = match rtds::decode(text) {
         Ok(Decoded::Tick(t)) => t,
         Ok(Decoded::Other) => return UpDownMetrics::count(&metrics.frames, "other"),
@@ -291,65 +208,70 @@ async fn on_frame<B: Bus>(bus: &B, rest: &RestClient, rounds: &mut Rounds, metri
             return UpDownMetrics::count(&metrics.frames, "malformed");
         }
     };
-    if tick.coin() != rounds.cfg.coin {
+    if tick.coin() != cfg.coin {
         return UpDownMetrics::count(&metrics.frames, "other");
     }
     match tick.kind {
         PriceKind::Spot => UpDownMetrics::count(&metrics.frames, "spot"),
         PriceKind::Twap { window_s } => {
             UpDownMetrics::count(&metrics.frames, "twap");
-            rounds.model.on_twap(tick.ts_ms, window_s, tick.value);
+            rounds.model_mut().on_twap(tick.ts_ms, window_s, tick.value);
         }
         PriceKind::Chainlink => {
             UpDownMetrics::count(&metrics.frames, "chainlink");
-            rounds.model.on_price(tick.ts_ms, tick.value);
-            lookup(rest, rounds, metrics, tick.ts_ms).await;
-            publish(bus, rounds, metrics, tick.ts_ms).await;
+            rounds.model_mut().on_price(tick.ts_ms, tick.value);
+            lookup(rest, cfg, rounds, metrics, tick.ts_ms).await;
+            publish(bus, &cfg.venue, rounds, metrics, tick.ts_ms).await;
         }
     }
 }
 
 /// Looks up the rounds wanted at `now_ms` on Gamma.
-async fn lookup(rest: &RestClient, rounds: &mut Rounds, metrics: &UpDownMetrics, now_ms: u64) {
-    let Some(period_ms) = rounds.cfg.period_ms() else { return };
+async fn lookup(
+    rest: &RestClient,
+    cfg: &UpDownConfig,
+    rounds: &mut SeriesRounds,
+    metrics: &UpDownMetrics,
+    now_ms: u64,
+) {
+    let Some(period_ms) = cfg.period_ms() else { return };
     for start in rounds.wanted(now_ms) {
-        let Some(slug) = series_slug(&rounds.cfg.coin, &rounds.cfg.period, start / 1000) else { continue };
+        let Some(slug) = series_slug(&cfg.coin, &cfg.period, start / 1000) else { continue };
         match rest.market_by_slug(&slug).await {
-            Ok(Some(m)) => match known_round(&m, start, period_ms) {
+            Ok(Some(m)) => match up_down_round(&m, start, period_ms) {
                 Some(r) => {
                     tracing::info!(%slug, resolution = ?r.round.resolution, "round found");
                     UpDownMetrics::count(&metrics.rounds, "found");
-                    rounds.missing.remove(&start);
-                    rounds.known.insert(start, r);
+                    rounds.found(start, r);
                 }
                 None => {
                     tracing::warn!(%slug, "round without Up and Down tokens");
                     UpDownMetrics::count(&metrics.rounds, "missing");
-                    rounds.missing.insert(start, now_ms);
+                    rounds.missed(start, now_ms);
                 }
             },
             Ok(None) => {
                 UpDownMetrics::count(&metrics.rounds, "missing");
-                rounds.missing.insert(start, now_ms);
+                rounds.missed(start, now_ms);
             }
             Err(e) => {
                 tracing::warn!(%slug, error = %e, "round lookup failed");
                 UpDownMetrics::count(&metrics.rounds, "error");
-                rounds.missing.insert(start, now_ms);
+                rounds.missed(start, now_ms);
             }
         }
     }
 }
 
-async fn publish<B: Bus>(bus: &B, rounds: &mut Rounds, metrics: &UpDownMetrics, now_ms: u64) {
+async fn publish<B: Bus>(bus: &B, venue: &str, rounds: &mut SeriesRounds, metrics: &UpDownMetrics, now_ms: u64) {
     let (signals, unpriced) = rounds.signals(now_ms);
     for e in unpriced {
-        UpDownMetrics::count(&metrics.unpriced, unpriced_kind(e));
+        UpDownMetrics::count(&metrics.unpriced, e.kind());
     }
     for (k, fv) in signals.iter().enumerate() {
         let span = tracing::info_span!("fair_value_published", model = %fv.model, token = %fv.token, probability_ppm = fv.probability_ppm);
         let headers = telemetry::inject(&span);
-        if let Err(e) = bus.publish(&subject(&rounds.cfg.venue, &fv.token), headers, Bytes::from(fv.encode())).await {
+        if let Err(e) = bus.publish(&subject(venue, &fv.token), headers, Bytes::from(fv.encode())).await {
             tracing::warn!(error = %e, "signal not published");
             continue;
         }
@@ -357,74 +279,5 @@ async fn publish<B: Bus>(bus: &B, rounds: &mut Rounds, metrics: &UpDownMetrics, 
         if k % 2 == 0 {
             metrics.last_probability_ppm.set(i64::from(fv.probability_ppm));
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use polyfleet_core::models::updown::Resolution;
-    use polyfleet_polymarket::http::markets::parse_gamma_market;
-
-    fn cfg() -> UpDownConfig {
-        UpDownConfig {
-            venue: "sim".into(),
-            coin: "btc".into(),
-            period: "5m".into(),
-            gamma_url: String::new(),
-            rtds_url: String::new(),
-            model: "crypto-updown".into(),
-            model_version: "1".into(),
-            valid_for_ms: 3_000,
-            settings: UpDownSettings { min_returns: 3, ..UpDownSettings::default() },
-        }
-    }
-
-    fn round(start_s: u64) -> ResolvedMarket {
-        parse_gamma_market(&serde_json::json!({
-            "conditionId": format!("0x{:064x}", start_s),
-            "slug": format!("btc-updown-5m-{start_s}"),
-            "outcomes": "[\"Up\", \"Down\"]",
-            "clobTokenIds": "[\"11\", \"22\"]",
-            "description": "Resolves Up if the Chainlink BTC/USD 60-second TWAP at the end is at least the one at the start.",
-        }))
-        .unwrap()
-    }
-
-    /// The current and the next round are wanted; a found round is priced once running (Up and
-    /// Down summing to one), a missed one is asked for again only after the retry delay.
-    #[test]
-    fn rounds_are_found_priced_and_published_as_complements() {
-        let mut r = Rounds {
-            cfg: cfg(),
-            model: UpDownModel::new(cfg().settings),
-            known: HashMap::new(),
-            missing: HashMap::new(),
-        };
-        let start = 1_800_000_000_000u64; // a multiple of 300 s
-        let now = start + 10_000;
-        assert_eq!(r.wanted(now), [start, start + 300_000]);
-        let k = known_round(&round(start / 1000), start, 300_000).unwrap();
-        assert_eq!(k.round.resolution, Resolution::Twap { window_s: 60 });
-        r.known.insert(start, k);
-        r.missing.insert(start + 300_000, now);
-        assert_eq!(r.wanted(now + 1_000), Vec::<u64>::new());
-        assert_eq!(r.wanted(now + LOOKUP_RETRY_MS), [start + 300_000]);
-        // Not priced before the model has a strike and a volatility.
-        assert_eq!(r.signals(now).1, [NotPriced::NoPrice]);
-        r.model.on_twap(start, 60, 100.0);
-        for k in 0..10u64 {
-            r.model.on_price(start + k * 1000, 100.0 + k as f64 * 0.01);
-        }
-        let (signals, unpriced) = r.signals(start + 9_000);
-        assert!(unpriced.is_empty());
-        assert_eq!(signals.len(), 2);
-        assert_eq!(signals[0].probability_ppm + signals[1].probability_ppm, PPM);
-        assert_eq!(signals[0].token, TokenId::parse("11").unwrap());
-        assert!(signals[0].probability_ppm > 500_000, "the price rose since the strike");
-        assert_eq!(signals[0].valid_until_ms, start + 12_000);
-        // An ended round is dropped.
-        assert!(r.signals(start + 300_000).0.is_empty());
-        assert!(r.known.is_empty());
     }
 }

@@ -10,6 +10,10 @@
 //!    state, and decisions, order updates and fills go back to the strategy, whose new intents
 //!    are handled the same way until none are left.
 //!
+//! A model's fair value (a directional strategy's signal) goes the same way at its publication
+//! time: due timers first, then every strategy following its token, whose intents are handled
+//! as above.
+//!
 //! When a market resolves (the market channel's `market_resolved`), orders still working in it
 //! are cancelled and every position in it is settled at the payout, once, in the ledger and the
 //! risk state, as the execution agent does; its tokens are marked at the payout from then on.
@@ -40,7 +44,7 @@ use polyfleet_core::strategy::build::build;
 use polyfleet_core::strategy::runner::StrategyRunner;
 use polyfleet_core::wire::{
     CtfDecision, CtfIntent, CtfReport, CtfStatus, Fill, Intent, MarketEvent, MarketEventBody, OrderIntent, Resolution,
-    RiskDecision, Verdict,
+    RiskDecision, Verdict, signal::FairValue,
 };
 use polyfleet_core::{ClientOrderId, Money, Price, Side, TokenId, TokenMap};
 
@@ -180,6 +184,31 @@ impl Engine {
         })
     }
 
+    /// A model's fair value published at `at_ns` (event time): to every strategy following its
+    /// token, as the strategy agent hands it over; what each made of it is counted.
+    pub fn on_signal(&mut self, signal: &FairValue, at_ns: u64) {
+        let now = at_ns.max(self.now_ns);
+        self.arrive(now);
+        self.now_ns = now;
+        self.timers(now);
+        let followers = self.by_token.get(&signal.token).map_or(0, Vec::len);
+        for k in 0..followers {
+            let i = self.by_token[&signal.token][k];
+            let taken = self.slots[i].runner.on_signal(signal, now);
+            let kind = match &taken {
+                Ok(_) => "accepted",
+                Err(why) => why,
+            };
+            *self.journal.strategies[i].fair_values.entry(kind.to_string()).or_default() += 1;
+            if let Ok(intents) = taken
+                && !intents.is_empty()
+            {
+                self.enqueue(i, intents);
+            }
+        }
+        self.drain();
+    }
+
     /// One market event.
     pub fn on_event(&mut self, ev: &MarketEvent) {
         let now = ev.recv_ts_ns.max(self.now_ns);
@@ -265,6 +294,7 @@ impl Engine {
             c.positions = s.ledger.positions().into_iter().filter(|(_, p)| !p.size.is_zero()).count() as u64;
             c.cash = s.ledger.cash();
             c.rule_events = s.runner.counters().into_iter().map(|(k, n)| (k.to_string(), n)).collect();
+            c.scores = s.runner.scores();
             c.analytics = s.tracker.finish(s.runner.earnings(self.now_ns), crate::report::CURVE_POINTS);
         }
         self.journal

@@ -154,7 +154,11 @@ pub fn html(r: &Report) -> String {
         ("Profit factor", ratio(m.profit_factor)),
         ("Turnover", ratio(m.turnover)),
         ("Notional traded (USDC)", m.notional_usdc.clone()),
-        ("Brier score", m.brier.map_or("n/a (no directional strategy)".into(), |b| format!("{b:.4}"))),
+        (
+            "Brier score",
+            m.brier.map_or("n/a (no forecast scored)".into(), |b| format!("{b:.4} ({} forecasts)", m.forecasts)),
+        ),
+        ("Brier skill vs the market", ratio(m.brier_skill)),
         ("Fills (maker)", format!("{} ({})", m.fills, m.maker_fills)),
         ("Order latency (ms, decision to venue)", format!("{}", r.latency_ms)),
         ("Capital (USDC)", m.capital_usdc.clone()),
@@ -204,7 +208,7 @@ th,td{{border:1px solid #ccc;padding:4px 8px;text-align:left}}th{{background:#f4
 <h2>Strategies</h2>\n<table id=\"strategies\"><tr><th>Strategy</th><th>PnL</th><th>Fees</th><th>Signals</th><th>Approved</th>\
 <th>Orders</th><th>Rejections</th><th>Positions</th></tr>\n{strategies}</table>\n\
 <h2>Equity</h2>\n<div id=\"equity\">{eq}</div>\n<h2>Drawdown</h2>\n<div id=\"drawdown\">{dd}</div>\n\
-<h2>Exposure</h2>\n<div id=\"exposure\">{ex}</div>\n<h2>Fills</h2>\n<div id=\"fills\">{fl}</div>\n{trading}</body></html>\n",
+<h2>Exposure</h2>\n<div id=\"exposure\">{ex}</div>\n<h2>Fills</h2>\n<div id=\"fills\">{fl}</div>\n{trading}{forecasts}</body></html>\n",
         rec = esc(&r.input.recording),
         eq = line_plot("Equity curve", "USDC", &equity, RGBColor(30, 90, 200), false),
         dd = line_plot("Drawdown", "USDC", &drawdown, RGBColor(200, 30, 30), true),
@@ -219,5 +223,6 @@ th,td{{border:1px solid #ccc;padding:4px 8px;text-align:left}}th{{background:#f4
             first,
             j.samples.last().map_or(first, |s| s.ts_ns),
         ),
+        forecasts = crate::html_forecasts::section(&r.strategies),
     )
 }

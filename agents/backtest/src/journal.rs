@@ -1,6 +1,6 @@
 //! What a backtest run recorded: every fill, the equity and exposure sampled over event time,
 //! and per-strategy counters (signals, approvals, rejections by reason, orders by final state,
-//! conditional-token operations, settlements).
+//! conditional-token operations, settlements, fair values taken and forecast scores).
 //! Money stays fixed point here; only the report's statistics are ratios.
 
 use std::collections::BTreeMap;
@@ -41,7 +41,7 @@ pub struct Sample {
 }
 
 /// One strategy's counters.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct StrategyCounters {
     /// Strategy name.
     pub name: String,
@@ -78,10 +78,14 @@ pub struct StrategyCounters {
     pub rule_events: BTreeMap<String, u64>,
     /// PnL attribution, markouts, fill ratio, inventory, rebates and rewards.
     pub analytics: crate::analytics::StrategyAnalytics,
+    /// Fair values handed to it, by what it made of them (`accepted`, or why not).
+    pub fair_values: BTreeMap<String, u64>,
+    /// Its forecasts scored at resolution, per model version (`Strategy::scores`).
+    pub scores: Vec<polyfleet_core::analytics::scores::ModelScore>,
 }
 
 /// The run's record.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Journal {
     /// Market events processed.
     pub events: u64,

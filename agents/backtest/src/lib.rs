@@ -2,14 +2,18 @@
 //! then the same strategy, risk and paper-execution state machines the agents run, driven
 //! without a bus ([`engine`]); the run's record ([`journal`]), its statistics ([`stats`]), each strategy's attribution,
 //! markouts, fill ratio, inventory and earnings ([`analytics`]) and the
-//! report as JSON ([`report`]) and HTML ([`html`]); parameter sweeps ([`sweep`]).
+//! report as JSON ([`report`]) and HTML ([`html`], the forecasts in [`html_forecasts`]); parameter
+//! sweeps ([`sweep`]); the built-in models' fair values from a recording's reference prices
+//! ([`signals`]).
 
 pub mod analytics;
 pub mod engine;
 pub mod html;
 pub mod html_analytics;
+pub mod html_forecasts;
 pub mod journal;
 pub mod report;
+pub mod signals;
 pub mod source;
 pub mod stats;
 pub mod sweep;

@@ -16,7 +16,7 @@ pub const CURVE_POINTS: usize = 1000;
 pub struct Input {
     /// Recording file name (no directories: reports compare across machines).
     pub recording: String,
-    /// Frames read.
+    /// Market-channel frames read (RTDS frames are counted in `read` and `models`).
     pub frames: u64,
     /// Market events processed.
     pub events: u64,
@@ -28,13 +28,16 @@ pub struct Input {
     pub resyncs: u64,
     /// Every line of the recording, accounted for; `partial()` when bad input was skipped.
     pub read: polyfleet_polymarket::data::recording::ReadStats,
-    /// Every frame by what became of it: `frames` = the sum of `by_outcome` (events,
-    /// malformed, unsupported_schema, other_channel, token_not_served, ...).
+    /// Every market-channel frame by what became of it: `frames` = the sum of `by_outcome`
+    /// (events, malformed, unsupported_schema, other_channel, token_not_served, ...).
     pub frame_outcomes: polyfleet_polymarket::data::normalize::FrameLedger,
+    /// What each built-in model made of the recording's RTDS frames (empty without models).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<crate::signals::ModelRun>,
 }
 
 /// One strategy's line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StrategyLine {
     /// Name.
     pub name: String,
@@ -90,6 +93,13 @@ pub struct StrategyLine {
     /// PnL attribution (spread capture, inventory, fees, lifecycle basis, rebates, rewards),
     /// markout curves, fill ratio, inventory over time.
     pub analytics: crate::analytics::StrategyAnalytics,
+    /// Fair values handed to it, by what it made of them (a directional strategy's signals).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub fair_values: std::collections::BTreeMap<String, u64>,
+    /// Its forecasts scored at resolution per model version: Brier, the market's Brier, skill,
+    /// log loss and calibration.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub forecasts: Vec<polyfleet_core::analytics::scores::ModelScore>,
 }
 
 /// Says so when risk refused more orders than it approved.
@@ -135,6 +145,8 @@ impl From<&StrategyCounters> for StrategyLine {
             risk_bound: risk_bound(c.signals, c.approved, &c.rejections),
             rule_events: c.rule_events.clone(),
             analytics: c.analytics.clone(),
+            fair_values: c.fair_values.clone(),
+            forecasts: c.scores.clone(),
         }
     }
 }

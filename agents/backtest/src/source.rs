@@ -2,7 +2,9 @@
 //! [`Normalizer`] (decode, book building, hash checks, sequence numbers), so a backtest sees the
 //! events the agents would have seen. A `disconnected` line marks every book stale until fresh
 //! snapshots, as the live feed does. Malformed frames are counted by the decoder and skipped;
-//! every frame lands in one outcome of the [`FrameLedger`].
+//! every market-channel frame lands in one outcome of the [`FrameLedger`]. Frames of the
+//! real-time data stream (`"channel":"rtds"`) are set aside, with their receive times, for the
+//! built-in models ([`crate::signals`]).
 
 use std::collections::VecDeque;
 
@@ -22,6 +24,8 @@ pub struct Events<I> {
     pub ledger: FrameLedger,
     /// Books the venue's hash said were wrong (a live agent would fetch them again).
     pub resyncs: u64,
+    /// RTDS frames read: (receive time ns, text), in recorded order.
+    pub rtds: Vec<(u64, String)>,
 }
 
 impl<I: Iterator<Item = RecordLine>> Events<I> {
@@ -35,6 +39,7 @@ impl<I: Iterator<Item = RecordLine>> Events<I> {
             ready: VecDeque::new(),
             ledger: FrameLedger::default(),
             resyncs: 0,
+            rtds: vec![],
         }
     }
 
@@ -65,6 +70,12 @@ impl<I: Iterator<Item = RecordLine>> Iterator for Events<I> {
                 return Some(ev);
             }
             let line = self.lines.next()?;
+            if !line.is_market() {
+                if let Some(text) = line.frame {
+                    self.rtds.push((line.recv_ns, text));
+                }
+                continue;
+            }
             match (&line.frame, line.event.as_deref()) {
                 (Some(f), _) => {
                     let outcome = self.norm.on_frame_accounted(f.as_bytes(), line.recv_ns, &mut self.actions);

@@ -58,8 +58,14 @@ pub struct Stats {
     pub profit_factor: Option<f64>,
     /// Notional traded over capital.
     pub turnover: Option<f64>,
-    /// Brier score of a directional strategy's forecasts (None: no directional strategy ran).
+    /// Brier score of the directional strategies' forecasts scored at resolution, all model
+    /// versions together (None: no forecast was scored).
     pub brier: Option<f64>,
+    /// Brier skill score against the market's mid, when exactly one model version was scored
+    /// (each version's is in its strategy's `forecasts`).
+    pub brier_skill: Option<f64>,
+    /// Forecasts scored.
+    pub forecasts: u64,
     /// Fills.
     pub fills: u64,
     /// Fills as maker.
@@ -105,6 +111,11 @@ fn daily_equity(j: &Journal) -> Vec<i64> {
 
 /// Statistics of `j`, against `capital` (positive).
 pub fn stats(j: &Journal, capital: Money) -> Stats {
+    let scores: Vec<&polyfleet_core::analytics::scores::ModelScore> =
+        j.strategies.iter().flat_map(|s| &s.scores).collect();
+    let forecasts: u64 = scores.iter().map(|s| s.forecasts).sum();
+    // Brier is a mean: the versions' sums added give the Brier of every forecast together.
+    let brier_sum: u128 = scores.iter().map(|s| u128::from(s.brier_micros) * u128::from(s.forecasts)).sum();
     let cap = capital.micros().max(1) as f64;
     let equity: Vec<i64> = j.samples.iter().map(|s| s.equity.micros()).collect();
     let changes: Vec<i64> = equity.windows(2).map(|w| w[1] - w[0]).collect();
@@ -164,7 +175,12 @@ pub fn stats(j: &Journal, capital: Money) -> Stats {
         hit_rate: (moved > 0).then(|| won as f64 / moved as f64).and_then(round6),
         profit_factor: (losses > 0).then(|| gains as f64 / losses as f64).and_then(round6),
         turnover: round6(notional.micros() as f64 / cap),
-        brier: None,
+        brier: (forecasts > 0).then(|| brier_sum as f64 / forecasts as f64 / 1e6).and_then(round6),
+        brier_skill: match scores.as_slice() {
+            [one] => one.brier_skill_bps.map(|b| b as f64 / 1e4),
+            _ => None,
+        },
+        forecasts,
         fills: j.fills.len() as u64,
         maker_fills: j.fills.iter().filter(|f| f.maker).count() as u64,
         duration_s: round6(duration_ns / 1e9).unwrap_or(0.0),

@@ -1,7 +1,9 @@
 //! `polyfleet backtest`: a recording through the Strategies of a resource directory, planned by
 //! the operator's planner and run by [`polyfleet_backtest`]'s engine (the agents' own state
 //! machines), with a progress bar, a JSON and an HTML report, and parameter sweeps run in
-//! parallel and ranked. The same inputs give byte-identical reports.
+//! parallel and ranked. The same inputs give byte-identical reports. A `series` Market stands for
+//! every round of it in the recording's catalog, and the built-in crypto models the Strategies
+//! ask for price them from the recording's RTDS frames, as their agents would.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -11,6 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use polyfleet_backtest::engine::{Engine, EngineConfig};
 use polyfleet_backtest::html::html;
 use polyfleet_backtest::report::{Input, Report};
+use polyfleet_backtest::signals::{ModelSpec, fair_values};
 use polyfleet_backtest::source::Events;
 use polyfleet_backtest::sweep::{self, Axis};
 use polyfleet_core::Money;
@@ -48,6 +51,24 @@ pub struct BacktestArgs {
     pub bad_input: BadInput,
 }
 
+/// The built-in model publishers the plan asks for, each once (a series Market expanded into its
+/// rounds asks for its model once per round).
+fn model_specs(plan: &polyfleet_operator::local::LocalPlan) -> Vec<ModelSpec> {
+    let mut out: Vec<ModelSpec> = vec![];
+    for m in plan.strategies.iter().flat_map(|s| &s.models) {
+        let spec = ModelSpec {
+            coin: m.coin.to_string(),
+            period: m.period.to_string(),
+            settings: m.model_settings(),
+            publishing: m.publishing(),
+        };
+        if !out.contains(&spec) {
+            out.push(spec);
+        }
+    }
+    out
+}
+
 fn first_ms(path: &Path, mode: BadInput) -> anyhow::Result<u64> {
     let first = Reader::open(path, mode)?.next();
     Ok(first.map_or(local::DEFAULT_START_MS, |l| l.recv_ns / 1_000_000))
@@ -71,7 +92,7 @@ fn bar(progress: bool, len: Option<u64>, what: &str) -> ProgressBar {
 pub fn run(args: &BacktestArgs) -> anyhow::Result<Vec<Report>> {
     let mut res = local::load(&args.dir, &args.namespace)?;
     let catalog = local::catalog_of(&args.recording, args.catalog.as_deref())?;
-    let plan = local::plan_with(&mut res, &catalog, first_ms(&args.recording, args.bad_input)?)?;
+    let plan = local::plan_rounds(&mut res, &catalog, first_ms(&args.recording, args.bad_input)?)?;
     let strategies: Vec<_> = plan.strategies.iter().map(|s| s.config.clone()).collect();
     let capital = args.capital.unwrap_or_else(|| {
         plan.limits
@@ -103,7 +124,12 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<Vec<Report>> {
     let (frames, malformed, resyncs) = (source.ledger.frames, source.malformed(), source.resyncs);
     let frame_outcomes = source.ledger.clone();
     let unsupported_schema = source.unsupported();
+    let rtds = std::mem::take(&mut source.rtds);
     drop(source);
+    // The built-in models' fair values, from the recording's reference prices: what their agents
+    // would have published, once for every sweep point.
+    let (signals, models) = fair_values(&rtds, &model_specs(&plan), &catalog);
+    drop(rtds);
     // A cut, corrupt or empty recording is an error here, unless bad input is to be skipped.
     let read = reader.finish()?;
     if read.partial() {
@@ -118,6 +144,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<Vec<Report>> {
         resyncs,
         read,
         frame_outcomes,
+        models,
     };
     let axes: Vec<Axis> = args.sweeps.iter().map(|s| sweep::parse(s)).collect::<Result<_, _>>()?;
     let points = sweep::grid(&axes);
@@ -128,11 +155,20 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<Vec<Report>> {
     let reports: Vec<anyhow::Result<Report>> = sweep::parallel(&configs, args.workers, |(strategies, labels)| {
         let cfg = EngineConfig { strategies: strategies.clone(), ..base.clone() };
         let mut engine = Engine::new(&cfg)?;
+        // Market events and fair values in time order (a fair value before an event of its time:
+        // it was computed from a price received with or before it).
+        let mut next = signals.iter().peekable();
         for chunk in events.chunks(65_536) {
             for ev in chunk {
+                while let Some((at, fv)) = next.next_if(|(at, _)| *at <= ev.recv_ts_ns) {
+                    engine.on_signal(fv, *at);
+                }
                 engine.on_event(ev);
             }
             replaying.inc(chunk.len() as u64);
+        }
+        for (at, fv) in next {
+            engine.on_signal(fv, *at);
         }
         Ok(Report::new(input.clone(), labels.clone(), engine.finish(), capital))
     });

@@ -11,7 +11,7 @@ use polyfleet_core::{ConditionId, TokenId};
 use polyfleet_crds::Venue;
 use polyfleet_crds::market::MarketType;
 use polyfleet_crds::venue::VenueKind;
-use polyfleet_operator::local::{LocalPlan, Resources, plan, resolve};
+use polyfleet_operator::local::{LocalPlan, Resources, expand_series, plan, resolve};
 use polyfleet_operator::lookup::MarketQuery;
 use polyfleet_operator::planner::market::query;
 use polyfleet_operator::settings::FleetSettings;
@@ -109,13 +109,29 @@ fn declared(m: &polyfleet_crds::Market, now_s: u64) -> Option<Declared> {
     })
 }
 
-/// Resolves the Markets from `catalog` and plans the Strategies; refuses a plan with nothing to
-/// run, saying why.
+/// Resolves the Markets from `catalog` as of `now_ms` and plans the Strategies; refuses a plan
+/// with nothing to run, saying why.
 pub fn plan_with(res: &mut Resources, catalog: &Catalog, now_ms: u64) -> anyhow::Result<LocalPlan> {
-    let now = k8s_openapi::jiff::Timestamp::from_millisecond(i64::try_from(now_ms).unwrap_or(0))
-        .map(|t| t.to_string())
-        .unwrap_or_default();
+    resolve(&mut res.markets, catalog, now_ms / 1000, &rfc3339(now_ms));
+    planned(res)
+}
+
+/// Like [`plan_with`], for a backtest: a `series` Market stands for every round of it the catalog
+/// holds from `now_ms` on ([`expand_series`]), so the strategies trade each round in turn.
+pub fn plan_rounds(res: &mut Resources, catalog: &Catalog, now_ms: u64) -> anyhow::Result<LocalPlan> {
+    let now = rfc3339(now_ms);
     resolve(&mut res.markets, catalog, now_ms / 1000, &now);
+    expand_series(&mut res.markets, catalog, now_ms / 1000, &now);
+    planned(res)
+}
+
+fn rfc3339(ms: u64) -> String {
+    k8s_openapi::jiff::Timestamp::from_millisecond(i64::try_from(ms).unwrap_or(0))
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+fn planned(res: &Resources) -> anyhow::Result<LocalPlan> {
     let p = plan(res, &FleetSettings::default());
     for (name, r) in &p.refused {
         eprintln!("Strategy {name} cannot run: {} ({})", r.message, r.reason);

@@ -214,10 +214,11 @@ async fn main() -> anyhow::Result<()> {
             if let Some(after) = resolve_after_s {
                 sim.set_resolve_after_ms(Some(after.saturating_mul(1000)));
             }
-            let catalog = sim.catalog();
             let mut file = record::create(&out)?;
-            let n = polyfleet_cli::generate::generate_from(sim, frames, &mut *file)?;
+            let n = polyfleet_cli::generate::generate_from(&mut sim, frames, &mut *file)?;
             drop(file);
+            // Written at the end: it lists every round listed during the recording.
+            let catalog = sim.catalog();
             let catalog_path = Catalog::beside(&out);
             catalog.write(&catalog_path)?;
             eprintln!("wrote {n} frames to {} and its market catalog to {}", out.display(), catalog_path.display());

@@ -38,12 +38,10 @@ pub async fn record(
         let line = match ev {
             WsEvent::Frame(text) => {
                 frames += 1;
-                RecordLine { recv_ns: now_ns(), frame: Some(text), event: None }
+                RecordLine::frame(now_ns(), text)
             }
-            WsEvent::Connected { .. } => RecordLine { recv_ns: now_ns(), frame: None, event: Some("connected".into()) },
-            WsEvent::Disconnected { .. } => {
-                RecordLine { recv_ns: now_ns(), frame: None, event: Some("disconnected".into()) }
-            }
+            WsEvent::Connected { .. } => RecordLine::connection(now_ns(), "connected"),
+            WsEvent::Disconnected { .. } => RecordLine::connection(now_ns(), "disconnected"),
             WsEvent::WatchdogTripped => continue,
         };
         serde_json::to_writer(&mut *out, &line)?;

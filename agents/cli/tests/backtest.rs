@@ -216,6 +216,65 @@ fn a_market_makers_report_decomposes_its_pnl_and_shows_rebates_rewards_markouts_
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The crypto example over a generated recording with rolling 5-minute rounds and the reference
+/// price stream: the series Market stands for every round, the built-in model prices each from
+/// the RTDS frames as its agent would, the directional strategy trades the rounds, they resolve
+/// and settle, and the report carries PnL, Brier, Brier skill and a calibration plot.
+#[test]
+fn a_directional_strategy_on_the_crypto_model_trades_rolling_rounds_and_reports_its_forecasts() {
+    let dir = tmp("crypto");
+    let resources = dir.join("resources");
+    std::fs::create_dir_all(&resources).unwrap();
+    for name in [
+        "venue-simulator.yaml",
+        "riskpolicy.yaml",
+        "crypto-updown/market-btc-5m.yaml",
+        "crypto-updown/strategy-crypto-updown.yaml",
+    ] {
+        // 20 model steps a second: about three hours of rounds in 80 000 frames.
+        let text = std::fs::read_to_string(examples().join(name))
+            .unwrap()
+            .replace("eventsPerSecond: 500", "eventsPerSecond: 20");
+        std::fs::write(resources.join(name.rsplit('/').next().unwrap()), text).unwrap();
+    }
+    let rec = dir.join("rec.jsonl.gz");
+    let g =
+        bin().args(["venue-sim", "--generate", "80000", "--out"]).arg(&rec).arg("-f").arg(&resources).output().unwrap();
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    let out = dir.join("out");
+    let o = backtest_of(&resources, &rec, &out, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let n = |v: &serde_json::Value| v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"));
+    let input = &json["input"];
+    assert!(n(&input["read"]["rtds"]) > 10_000, "{}", input["read"]);
+    let [model] = input["models"].as_array().unwrap().as_slice() else { panic!("{}", input["models"]) };
+    let rounds = n(&model["rounds_found"]);
+    assert!(rounds >= 15, "{model}");
+    assert_eq!(n(&model["rounds_missing"]), 0, "every round is in the catalog: {model}");
+    assert!(model["frames"].get("malformed").is_none(), "{model}");
+    // The round running at the start began before the stream: never priced.
+    assert!(n(&model["unpriced"]["no_strike"]) > 0, "{model}");
+    let s = &json["strategies"][0];
+    assert_eq!(s["name"], "btc-updown");
+    assert_eq!(n(&s["fair_values"]["accepted"]), n(&model["published"]), "every fair value reached the strategy: {s}");
+    assert!(n(&s["rule_events"]["entries"]) > 0 && n(&json["metrics"]["fills"]) > 0, "it trades: {}", s["rule_events"]);
+    // Rounds resolve and settle; the winners held are redeemed.
+    assert!(n(&s["settlements"]) >= 10 && n(&s["redemptions"]) > 0, "{s}");
+    assert!(n(&s["positions"]) <= 1, "nothing held but in the round running when the recording ends: {s}");
+    let m = &json["metrics"];
+    let brier = m["brier"].as_f64().unwrap();
+    assert!(brier > 0.0 && brier < 0.25, "better than a coin, not clairvoyant: {m}");
+    assert!(m["brier_skill"].as_f64().is_some(), "{m}");
+    let [score] = s["forecasts"].as_array().unwrap().as_slice() else { panic!("{}", s["forecasts"]) };
+    assert_eq!(n(&score["forecasts"]), n(&m["forecasts"]));
+    let binned: u64 = score["calibration"].as_array().unwrap().iter().map(|b| n(&b["forecasts"])).sum();
+    assert_eq!(binned, n(&score["forecasts"]), "every forecast in one calibration bin");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<div id=\"forecasts\">") && html.contains("<div class=\"calibration-plot\"><svg"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `rec` with a garbage line in the middle: the file, its line number and its line count.
 fn with_garbage(rec: &Path, dir: &Path) -> (PathBuf, usize, usize) {
     let text = std::fs::read_to_string(rec).unwrap();

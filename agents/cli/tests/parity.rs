@@ -35,7 +35,7 @@ async fn the_fleet_and_the_backtest_fill_the_same_orders_for_the_same_pnl() {
     let _ = sim.misprice(0, 1, 100_000).expect("event 0 has outcome 1");
     sim.catalog().write(&polyfleet_polymarket::data::catalog::Catalog::beside(&rec)).unwrap();
     let mut file = polyfleet_cli::record::create(&rec).unwrap();
-    polyfleet_cli::generate::generate_from(sim, 6_000, &mut *file).unwrap();
+    polyfleet_cli::generate::generate_from(&mut sim, 6_000, &mut *file).unwrap();
     drop(file);
 
     let args = BacktestArgs {

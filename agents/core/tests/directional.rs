@@ -4,7 +4,7 @@
 //! Kelly cap; one position per market; scale-ins up to their limit; exits by their rules (signal
 //! expiry, edge reversal, time to the end date); passive entries rest post-only inside the spread
 //! and are cancelled when their edge goes; refusals back off; a resolved market's winner is
-//! redeemed and the model's last forecast scored against the market's mid.
+//! redeemed and the model's forecasts (one a minute) scored against the market's mid.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 mod common;
@@ -145,6 +145,27 @@ fn a_low_probability_buys_no_and_one_market_holds_one_position() {
     assert!(counters.contains(&("entries", 2)) && counters.contains(&("exit_edge", 1)), "{counters:?}");
 }
 
+/// A refused exit is not asked for again at once (each refusal would answer the next at the
+/// speed of the gateway: a backtest never got out of that loop), but after the backoff.
+#[test]
+fn a_refused_exit_backs_off_before_it_is_asked_again() {
+    let mut r = runner(DirParams { max_scale_ins: 0, ..params() }, None);
+    books(&mut r, 1, "0.58", "0.60", 0);
+    let o = one(&r.on_signal(&signal("model-a", NO, 700_000, 60_000), MS).unwrap());
+    filled(&mut r, &o, "f1", 2 * MS);
+    let sell = one(&r.on_signal(&signal("model-a", YES, 900_000, 60_000), 3 * MS).unwrap());
+    assert_eq!(sell.side, Side::Sell);
+    let refused = RiskDecision {
+        intent: sell.clone(),
+        verdict: Verdict::Rejected { reason: RejectReason::KillSwitch, detail: "test".into() },
+        decided_ts_ns: 0,
+    };
+    assert!(r.on_decision(&refused, 4 * MS).is_empty(), "no exit asked again at once");
+    assert!(books(&mut r, 2, "0.58", "0.60", 500 * MS).is_empty(), "nor within the backoff");
+    let again = one(&books(&mut r, 3, "0.58", "0.60", 1_004 * MS));
+    assert_eq!((again.token, again.side, again.size), (sell.token, Side::Sell, sell.size));
+}
+
 #[test]
 fn scale_ins_top_up_towards_the_target_and_stop_at_their_limit() {
     let mut r = runner(params(), None);
@@ -231,7 +252,7 @@ fn a_refusal_backs_off_and_a_resolution_redeems_the_winner() {
         "{out:?}"
     );
     assert!(r.on_signal(&signal("model-a", YES, 900_000, 60_000), 2_001 * MS).unwrap().is_empty());
-    // The model's last forecast before the resolution is scored: p = 0.5 for YES, which won,
+    // The model's one forecast kept before the resolution is scored: p = 0.5 for YES, which won,
     // against the mid 0.39 when it came: Brier 0.25 against the market's 0.3721, skill 1 −
     // 0.25/0.3721 = 0.3281.
     let [score] = r.scores().try_into().unwrap_or_else(|s: Vec<_>| panic!("{s:?}"));

@@ -18,10 +18,10 @@ fn tmp(name: &str) -> PathBuf {
 /// A recording of `frames` frame lines after one `connected` line.
 fn write(path: &Path, frames: u64) {
     let mut out = create(path).unwrap();
-    let connected = RecordLine { recv_ns: 1, frame: None, event: Some("connected".into()) };
+    let connected = RecordLine::connection(1, "connected");
     writeln!(out, "{}", serde_json::to_string(&connected).unwrap()).unwrap();
     for i in 0..frames {
-        let l = RecordLine { recv_ns: 2 + i, frame: Some(format!("[{{\"n\":{i}}}]")), event: None };
+        let l = RecordLine::frame(2 + i, format!("[{{\"n\":{i}}}]"));
         writeln!(out, "{}", serde_json::to_string(&l).unwrap()).unwrap();
     }
     out.flush().unwrap();
@@ -51,7 +51,7 @@ fn a_garbage_line_stops_the_read_with_its_line_number_unless_skipped() {
     write(&path, 10);
     let mut text = std::fs::read_to_string(&path).unwrap();
     text.push_str("not json at all\n\n{\"recv_ns\":99}\n");
-    let good = RecordLine { recv_ns: 100, frame: Some("[]".into()), event: None };
+    let good = RecordLine::frame(100, "[]".into());
     text.push_str(&serde_json::to_string(&good).unwrap());
     text.push('\n');
     std::fs::write(&path, text).unwrap();

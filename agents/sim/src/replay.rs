@@ -73,10 +73,10 @@ fn markets_of(decoder: &mut Decoder, frame: &str, mut f: impl FnMut(ConditionId,
 }
 
 impl Replay {
-    /// A replay of the recording's frames. The leading snapshots are applied at once, so the
-    /// first subscriber already gets books.
+    /// A replay of the recording's market-channel frames (frames of other channels are left
+    /// out). The leading snapshots are applied at once, so the first subscriber already gets books.
     pub fn new(lines: impl IntoIterator<Item = RecordLine>) -> Replay {
-        let frames: Vec<String> = lines.into_iter().filter_map(|l| l.frame).collect();
+        let frames: Vec<String> = lines.into_iter().filter(RecordLine::is_market).filter_map(|l| l.frame).collect();
         let mut decoder = Decoder::new();
         let mut markets: HashMap<ConditionId, Vec<TokenId>> = HashMap::new();
         for f in &frames {

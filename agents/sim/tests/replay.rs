@@ -57,8 +57,7 @@ fn recording(padding: usize) -> (Vec<RecordLine>, String, String, String) {
         }
     }
     frames.push(change.clone());
-    let lines =
-        frames.iter().enumerate().map(|(i, f)| RecordLine { recv_ns: i as u64, frame: Some(f.clone()), event: None });
+    let lines = frames.iter().enumerate().map(|(i, f)| RecordLine::frame(i as u64, f.clone()));
     (lines.collect(), yes, no, change)
 }
 

@@ -7,6 +7,8 @@
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use polyfleet_core::models::rounds::{DEFAULT_VALID_FOR_MS, Publishing};
+use polyfleet_core::models::updown::UpDownSettings;
 use polyfleet_crds::strategy::{CryptoUpDownModel, SignalSource};
 
 use super::child_name;
@@ -31,6 +33,32 @@ pub struct ModelPublisher {
 }
 
 impl ModelPublisher {
+    /// The model's settings: the source's, the agent's defaults where it gives none.
+    pub fn model_settings(&self) -> UpDownSettings {
+        let d = UpDownSettings::default();
+        let s = &self.settings;
+        UpDownSettings {
+            nu: s.degrees_of_freedom.map_or(d.nu, f64::from),
+            half_life_s: s.volatility_half_life_seconds.map_or(d.half_life_s, f64::from),
+            min_returns: s.min_returns.and_then(|v| u32::try_from(v).ok()).unwrap_or(d.min_returns),
+            max_gap_ms: d.max_gap_ms,
+        }
+    }
+
+    /// What its signals carry: the model id, the source's version (else the release's, as the
+    /// agent defaults to) and validity.
+    pub fn publishing(&self) -> Publishing {
+        Publishing {
+            model: self.model.clone(),
+            model_version: self.settings.version.clone().unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string()),
+            valid_for_ms: self
+                .settings
+                .valid_for_ms
+                .and_then(|v| u64::try_from(v).ok())
+                .unwrap_or(DEFAULT_VALID_FOR_MS),
+        }
+    }
+
     /// Its command-line arguments after the subcommand, for a Venue reached at `gamma` (REST) and
     /// `rtds` (the real-time data stream).
     pub fn args(&self, venue: &str, gamma: &str, rtds: &str) -> Vec<String> {

@@ -4,5 +4,6 @@
 //! becomes exact millionths only when it is published.
 
 pub mod crypto;
+pub mod rounds;
 pub mod sports;
 pub mod updown;

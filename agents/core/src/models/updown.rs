@@ -80,6 +80,18 @@ pub enum NotPriced {
     Ended,
 }
 
+impl NotPriced {
+    /// Its metric label (`no_price`, `no_volatility`, `no_strike`, `ended`).
+    pub fn kind(self) -> &'static str {
+        match self {
+            NotPriced::NoPrice => "no_price",
+            NotPriced::NoVolatility => "no_volatility",
+            NotPriced::NoStrike => "no_strike",
+            NotPriced::Ended => "ended",
+        }
+    }
+}
+
 /// The model's settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct UpDownSettings {

@@ -1,7 +1,9 @@
 //! Recordings of a venue's market channel: JSON Lines (gzip when the file name ends in `.gz`),
 //! one object per line: `{"recv_ns":<u64>,"frame":"<frame text>"}` for a frame, or
 //! `{"recv_ns":<u64>,"event":"connected"|"disconnected"}` for connection changes (a replay must
-//! know that books went stale there). Written by `polyfleet record`; read by [`Reader`] alone
+//! know that books went stale there). A frame of the real-time data stream (reference prices for
+//! the crypto up/down models) recorded beside the market channel carries `"channel":"rtds"`;
+//! backtests feed those to the models, the market-channel replays leave them out. Written by `polyfleet record`; read by [`Reader`] alone
 //! (the simulator's replay, `polyfleet up --replay` and backtests), which accounts for every
 //! line and refuses truncated, corrupt or empty recordings unless told to skip bad input.
 
@@ -44,6 +46,8 @@ pub struct ReadStats {
     pub lines: u64,
     /// Frame lines.
     pub frames: u64,
+    /// Of the frames, those of the real-time data stream (`"channel":"rtds"`).
+    pub rtds: u64,
     /// `connected` / `disconnected` lines.
     pub connection: u64,
     /// Empty lines.
@@ -67,6 +71,9 @@ impl ReadStats {
     /// One line for a summary, e.g. `13 lines: 12 frames, 1 connection`.
     pub fn describe(&self) -> String {
         let mut parts = vec![format!("{} frames", self.frames)];
+        if self.rtds > 0 {
+            parts.push(format!("{} of them RTDS", self.rtds));
+        }
         for (n, what) in [(self.connection, "connection"), (self.blank, "blank"), (self.bad, "unreadable, skipped")] {
             if n > 0 {
                 parts.push(format!("{n} {what}"));
@@ -179,6 +186,7 @@ impl Iterator for Reader {
                 Ok(l) => match (&l.frame, l.event.as_deref()) {
                     (Some(_), None) => {
                         self.stats.frames += 1;
+                        self.stats.rtds += u64::from(l.channel == Some(Channel::Rtds));
                         return Some(l);
                     }
                     (None, Some("connected" | "disconnected")) => {
@@ -206,6 +214,39 @@ pub struct RecordLine {
     /// `connected` or `disconnected`, for connection lines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
+    /// The channel of a frame other than the market channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<Channel>,
+}
+
+/// A channel recorded beside the market channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    /// The real-time data stream (reference prices).
+    Rtds,
+}
+
+impl RecordLine {
+    /// A market-channel frame received at `recv_ns`.
+    pub fn frame(recv_ns: u64, text: String) -> RecordLine {
+        RecordLine { recv_ns, frame: Some(text), event: None, channel: None }
+    }
+
+    /// A frame of the real-time data stream received at `recv_ns`.
+    pub fn rtds(recv_ns: u64, text: String) -> RecordLine {
+        RecordLine { recv_ns, frame: Some(text), event: None, channel: Some(Channel::Rtds) }
+    }
+
+    /// A connection change (`connected` or `disconnected`) at `recv_ns`.
+    pub fn connection(recv_ns: u64, event: &str) -> RecordLine {
+        RecordLine { recv_ns, frame: None, event: Some(event.to_string()), channel: None }
+    }
+
+    /// True for a market-channel line (a frame of it, or a connection change).
+    pub fn is_market(&self) -> bool {
+        self.channel.is_none()
+    }
 }
 
 /// Opens a recording for writing (gzip when the name ends in `.gz`).

@@ -12,6 +12,8 @@
 use std::time::Duration;
 
 use polyfleet_core::analytics::rewards::RewardRules;
+use polyfleet_core::models::rounds::KnownRound;
+use polyfleet_core::models::updown::{Round, resolution_of};
 use polyfleet_core::{ConditionId, Money, Price, Quantity, TokenId};
 use serde_json::Value;
 
@@ -215,6 +217,19 @@ pub fn series_slug(coin: &str, period: &str, now_s: u64) -> Option<String> {
     Some(format!("{coin}-updown-{period}-{}", now_s - now_s % len))
 }
 
+/// A round of a crypto up/down series from its market: the window starting at `start_ms` (its
+/// slug's epoch) and lasting `period_ms`, the resolution rule read from the rules text, the Up
+/// and Down tokens by outcome label; `None` without both.
+pub fn up_down_round(m: &ResolvedMarket, start_ms: u64, period_ms: u64) -> Option<KnownRound> {
+    let token = |label: &str| m.tokens.iter().find(|t| t.outcome.eq_ignore_ascii_case(label)).map(|t| t.token_id);
+    let resolution = resolution_of(m.rules.as_deref().unwrap_or_default());
+    Some(KnownRound {
+        round: Round { start_ms, end_ms: start_ms + period_ms, resolution },
+        up: token("Up")?,
+        down: token("Down")?,
+    })
+}
+
 /// Retry policy for REST calls.
 #[derive(Debug, Clone)]
 pub struct Retry {
@@ -372,6 +387,7 @@ impl RestClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use polyfleet_core::models::updown::Resolution;
 
     #[test]
     fn series_slugs_start_at_the_window() {
@@ -394,5 +410,23 @@ mod tests {
         assert_eq!(r.tokens[1].token_id, TokenId::from_u128(2));
         assert_eq!(r.tick_size.map(|t| t.to_string()).as_deref(), Some("0.001"));
         assert!(parse_gamma_market(&serde_json::json!({"conditionId": "0x1"})).is_err());
+    }
+
+    /// A Gamma round is read as the model's round: window from its start and period, the rule
+    /// from its rules text, Up and Down by label.
+    #[test]
+    fn a_gamma_round_is_a_known_round() {
+        let m = parse_gamma_market(&serde_json::json!({
+            "conditionId": format!("0x{:064x}", 1_800_000_000u64),
+            "slug": "btc-updown-5m-1800000000",
+            "outcomes": "[\"Up\", \"Down\"]",
+            "clobTokenIds": "[\"11\", \"22\"]",
+            "description": "Resolves Up if the Chainlink BTC/USD 60-second TWAP at the end is at least the one at the start.",
+        }))
+        .unwrap();
+        let k = up_down_round(&m, 1_800_000_000_000, 300_000).unwrap();
+        assert_eq!(k.round.resolution, Resolution::Twap { window_s: 60 });
+        assert_eq!((k.round.start_ms, k.round.end_ms), (1_800_000_000_000, 1_800_000_300_000));
+        assert_eq!((k.up, k.down), (TokenId::from_u128(11), TokenId::from_u128(22)));
     }
 }

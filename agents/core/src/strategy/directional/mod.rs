@@ -14,8 +14,11 @@
 //!   and are cancelled when their edge goes.
 //!
 //! One order per market is in flight at a time. A resolved market's winning shares are redeemed,
-//! and the last forecast of each model version used on it is scored ([`Strategy::scores`]) with
-//! the market's mid when the forecast came as the baseline.
+//! and the forecasts of each model version on it are scored ([`Strategy::scores`]), with the
+//! market's mid when each came as the baseline: one a minute of the market's life (the first
+//! forecast of each minute since the last one kept), so a model is judged over the whole life of
+//! a market, not only by its last word (a crypto round's last forecast, seconds before its end,
+//! is all but certain).
 
 pub mod edge;
 pub mod params;
@@ -48,6 +51,17 @@ struct Signal {
     valid_until_ms: u64,
 }
 
+/// Forecasts kept for scoring: at most one per this many ms per market and model version.
+const SCORE_SAMPLE_MS: u64 = 60_000;
+
+/// A forecast kept for scoring: when (Unix ms), the model's YES, the YES mid then (ppm).
+#[derive(Debug, Clone, Copy)]
+struct Sampled {
+    at_ms: u64,
+    p_yes: u32,
+    mid: Option<u32>,
+}
+
 /// An order of ours in flight.
 #[derive(Debug, Clone, Copy)]
 struct InFlight {
@@ -70,9 +84,12 @@ struct MarketState {
     in_flight: Option<InFlight>,
     /// The last forecast of YES of each model version used here, with the YES mid when it came
     /// (scored when the market resolves).
-    forecasts: BTreeMap<(String, String), (u32, Option<u32>)>,
+    forecasts: BTreeMap<(String, String), Vec<Sampled>>,
     /// No new order before (Unix ms): a refusal's backoff or a closed position's cooldown.
     quiet_until_ms: u64,
+    /// No order at all, exits included, before (Unix ms): the gateway refused the last one
+    /// (asking again at once would be refused again, as fast as the answers come).
+    refused_until_ms: u64,
     resolved: bool,
 }
 
@@ -158,6 +175,7 @@ impl Directional {
                     in_flight: None,
                     forecasts: BTreeMap::new(),
                     quiet_until_ms: 0,
+                    refused_until_ms: 0,
                     resolved: false,
                 })
                 .collect(),
@@ -183,7 +201,7 @@ impl Directional {
     fn evaluate(&mut self, i: usize, books: &BookSet, ctx: &mut Ctx<'_>) {
         let now_ms = ctx.now_ns / 1_000_000;
         let s = &self.markets[i];
-        if s.resolved || s.in_flight.is_some_and(|f| f.cancelling) {
+        if s.resolved || s.in_flight.is_some_and(|f| f.cancelling) || now_ms < s.refused_until_ms {
             return;
         }
         if let Some(k) = s.held_side() {
@@ -398,14 +416,17 @@ impl Strategy for Directional {
         let mid = books.live(&s.m.yes.token).and_then(|b| Some((b.best_bid()?.price, b.best_ask()?.price)));
         let mid_ppm = mid.map(|(b, a)| (b.ticks() + a.ticks()) * 50);
         if !s.resolved {
-            s.forecasts.insert((signal.model.clone(), signal.model_version.clone()), (p_yes, mid_ppm));
+            let kept = s.forecasts.entry((signal.model.clone(), signal.model_version.clone())).or_default();
+            if kept.last().is_none_or(|k| now_ms >= k.at_ms + SCORE_SAMPLE_MS) {
+                kept.push(Sampled { at_ms: now_ms, p_yes, mid: mid_ppm });
+            }
         }
         self.counts.signals += 1;
         self.evaluate(i, books, ctx);
         Ok(())
     }
 
-    fn on_decision(&mut self, decision: &RiskDecision, books: &BookSet, ctx: &mut Ctx<'_>) {
+    fn on_decision(&mut self, decision: &RiskDecision, _books: &BookSet, ctx: &mut Ctx<'_>) {
         if matches!(decision.verdict, Verdict::Approved) {
             return;
         }
@@ -416,8 +437,10 @@ impl Strategy for Directional {
             s.entries = s.entries.saturating_sub(1);
         }
         s.in_flight = None;
-        s.quiet_until_ms = s.quiet_until_ms.max(ctx.now_ns / 1_000_000 + REFUSAL_BACKOFF_MS);
-        self.evaluate(i, books, ctx);
+        let now_ms = ctx.now_ns / 1_000_000;
+        s.quiet_until_ms = s.quiet_until_ms.max(now_ms + REFUSAL_BACKOFF_MS);
+        // Nothing more until the backoff ends: the next book, signal or timer after it asks again.
+        s.refused_until_ms = now_ms + REFUSAL_BACKOFF_MS;
     }
 
     fn on_order(&mut self, update: &OrderUpdate, books: &BookSet, ctx: &mut Ctx<'_>) {
@@ -454,9 +477,11 @@ impl Strategy for Directional {
             ctx.cancel(f.id, "market resolved");
         }
         let won = if winner == (event.token == s.m.yes.token) { 0 } else { 1 };
-        for ((model, version), (p_yes, mid)) in std::mem::take(&mut s.forecasts) {
-            let f = Forecast { model_ppm: p_yes, market_ppm: mid, happened: won == 0 };
-            self.scores.record(&model, &version, f);
+        for ((model, version), kept) in std::mem::take(&mut s.forecasts) {
+            for k in kept {
+                let f = Forecast { model_ppm: k.p_yes, market_ppm: k.mid, happened: won == 0 };
+                self.scores.record(&model, &version, f);
+            }
         }
         let size = s.held[won].shares;
         let token = s.instrument(won).token;

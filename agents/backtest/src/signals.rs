@@ -1,0 +1,125 @@
+//! The built-in crypto up/down models over a recording: its RTDS frames (set aside by
+//! [`crate::source`]) through the same [`SeriesRounds`] the `updown-model` agent runs, with the
+//! rounds looked up in the recording's market catalog instead of on Gamma. Each Chainlink price
+//! prices the running rounds and yields the fair values the agent would have published then,
+//! stamped with the frame's receive time, for the engine to hand to the strategies that follow
+//! those tokens. Frames of other coins, PONGs and other topics are counted apart; a malformed
+//! frame is counted and skipped.
+
+use std::collections::BTreeMap;
+
+use polyfleet_core::models::rounds::{Publishing, SeriesRounds};
+use polyfleet_core::models::updown::{UpDownSettings, period_seconds};
+use polyfleet_core::wire::signal::FairValue;
+use polyfleet_polymarket::data::catalog::Catalog;
+use polyfleet_polymarket::http::markets::{series_slug, up_down_round};
+use polyfleet_polymarket::websocket::rtds::{self, Decoded, PriceKind};
+use serde::Serialize;
+
+/// One model publisher, as the operator plans it for a Strategy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelSpec {
+    /// The coin (`btc`).
+    pub coin: String,
+    /// The series period (`5m`, `15m`, ...).
+    pub period: String,
+    /// The model's settings.
+    pub settings: UpDownSettings,
+    /// What its signals carry.
+    pub publishing: Publishing,
+}
+
+/// What one model made of the stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ModelRun {
+    /// Model id.
+    pub model: String,
+    /// Series (`btc-5m`).
+    pub series: String,
+    /// RTDS frames by kind (`spot`, `chainlink`, `twap`, `other`, `malformed`).
+    pub frames: BTreeMap<String, u64>,
+    /// Rounds found in the catalog.
+    pub rounds_found: u64,
+    /// Lookups of rounds the catalog does not hold.
+    pub rounds_missing: u64,
+    /// Running rounds not priced at a price, by reason.
+    pub unpriced: BTreeMap<String, u64>,
+    /// Fair values published.
+    pub published: u64,
+}
+
+fn count(run: &mut ModelRun, kind: &str) {
+    *run.frames.entry(kind.to_string()).or_default() += 1;
+}
+
+/// The fair values `models` publish over `rtds` (receive time ns, frame text, in recorded
+/// order), rounds looked up in `catalog`: (receive time ns, signal) in time order, and what each
+/// model made of the stream. A model with an unknown period publishes nothing and says so in
+/// its run (`rounds_missing` stays 0, every frame counted).
+pub fn fair_values(
+    rtds: &[(u64, String)],
+    models: &[ModelSpec],
+    catalog: &Catalog,
+) -> (Vec<(u64, FairValue)>, Vec<ModelRun>) {
+    let mut out = vec![];
+    let mut runs = vec![];
+    for spec in models {
+        let mut run = ModelRun {
+            model: spec.publishing.model.clone(),
+            series: format!("{}-{}", spec.coin, spec.period),
+            ..ModelRun::default()
+        };
+        let period_ms = period_seconds(&spec.period).map(|s| s * 1000);
+        let mut rounds = SeriesRounds::new(period_ms.unwrap_or(1), spec.settings, spec.publishing.clone());
+        for (ns, text) in rtds {
+            let tick = match rtds::decode(text) {
+                Ok(Decoded::Tick(t)) if t.coin() == spec.coin => t,
+                Ok(_) => {
+                    count(&mut run, "other");
+                    continue;
+                }
+                Err(_) => {
+                    count(&mut run, "malformed");
+                    continue;
+                }
+            };
+            match tick.kind {
+                PriceKind::Spot => count(&mut run, "spot"),
+                PriceKind::Twap { window_s } => {
+                    count(&mut run, "twap");
+                    rounds.model_mut().on_twap(tick.ts_ms, window_s, tick.value);
+                }
+                PriceKind::Chainlink => {
+                    count(&mut run, "chainlink");
+                    let Some(period_ms) = period_ms else { continue };
+                    rounds.model_mut().on_price(tick.ts_ms, tick.value);
+                    for start in rounds.wanted(tick.ts_ms) {
+                        let found = series_slug(&spec.coin, &spec.period, start / 1000)
+                            .and_then(|slug| catalog.by_slug(&slug))
+                            .and_then(|m| up_down_round(m, start, period_ms));
+                        match found {
+                            Some(r) => {
+                                run.rounds_found += 1;
+                                rounds.found(start, r);
+                            }
+                            None => {
+                                run.rounds_missing += 1;
+                                rounds.missed(start, tick.ts_ms);
+                            }
+                        }
+                    }
+                    let (signals, unpriced) = rounds.signals(tick.ts_ms);
+                    for e in unpriced {
+                        *run.unpriced.entry(e.kind().to_string()).or_default() += 1;
+                    }
+                    run.published += signals.len() as u64;
+                    out.extend(signals.into_iter().map(|s| (*ns, s)));
+                }
+            }
+        }
+        runs.push(run);
+    }
+    // Several models: in time order, each model's own order kept at equal times.
+    out.sort_by_key(|(ns, _)| *ns);
+    (out, runs)
+}
