@@ -1,10 +1,10 @@
 //! The built-in crypto up/down model as a signal publisher (`polyfleet-agent updown-model`): the
 //! venue's real-time data stream in, fair-value signals for the rounds of one series out.
 //!
-//! - Reads RTDS (`crypto_prices`, `crypto_prices_chainlink`, the Chainlink TWAP topics), subscribed
-//!   unfiltered and filtered here by coin; answers the stream's keep-alive with a text `PING`
-//!   every 5 s; reconnects after a drop (what was missed is not replayed: the model's volatility
-//!   skips the gap and a round whose start fell in it is not priced).
+//! - Reads RTDS (`crypto_prices`, `crypto_prices_chainlink`, the Chainlink TWAP topics) through
+//!   the venue crate's client ([`rtds_client`]: subscribed unfiltered, a `PING` every 5 s,
+//!   reconnected after a drop), filtered here by coin (what was missed is not replayed: the
+//!   model's volatility skips the gap and a round whose start fell in it is not priced).
 //! - Finds the series' rounds on Gamma by slug (`{coin}-updown-{period}-{window start}`), the
 //!   current one and the next, each once (a failed lookup is retried after 5 s), and reads each
 //!   round's resolution rule from its rules text (TWAP window or spot).
@@ -20,11 +20,9 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use anyhow::Context;
 use bytes::Bytes;
-use futures::{SinkExt, StreamExt};
 use polyfleet_core::models::rounds::{Publishing, SeriesRounds};
 use polyfleet_core::models::updown::UpDownSettings;
 use polyfleet_core::wire::signal::subject;
@@ -33,13 +31,13 @@ use polyfleet_io::probes::Probe;
 use polyfleet_io::telemetry;
 use polyfleet_polymarket::http::markets::{RestClient, Retry, series_slug, up_down_round};
 use polyfleet_polymarket::websocket::rtds::{self, Decoded, PriceKind};
+use polyfleet_polymarket::websocket::rtds_client::{self, RtdsEvent};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use tokio::sync::watch;
-use tokio_tungstenite::tungstenite::Message;
 
 /// What the publisher follows and how it publishes.
 #[derive(Debug, Clone)]
@@ -152,43 +150,24 @@ pub async fn run<B: Bus>(
     };
     let mut rounds = SeriesRounds::new(period_ms, cfg.settings, publishing);
     tracing::info!(coin = %cfg.coin, period = %cfg.period, model = %cfg.model, "crypto up/down model publishing");
-    while !*stop.borrow() {
-        let ws = match tokio_tungstenite::connect_async(cfg.rtds_url.as_str()).await {
-            Ok((ws, _)) => ws,
-            Err(e) => {
-                tracing::warn!(error = %e, url = %cfg.rtds_url, "RTDS connection failed; retrying");
-                tokio::select! {
-                    _ = stop.changed() => {}
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
-                continue;
-            }
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+    let stream = tokio::spawn(rtds_client::run(cfg.rtds_url.clone(), tx, stop.clone()));
+    loop {
+        let ev = tokio::select! {
+            _ = stop.changed() => break,
+            ev = rx.recv() => ev,
         };
-        let (mut tx, mut rx) = ws.split();
-        if tx.send(Message::Text(rtds::subscribe_request().into())).await.is_err() {
-            continue;
-        }
-        metrics.ready.store(true, Ordering::Relaxed);
-        let mut ping = tokio::time::interval(Duration::from_secs(5));
-        loop {
-            tokio::select! {
-                _ = stop.changed() => break,
-                _ = ping.tick() => {
-                    if tx.send(Message::Text("PING".into())).await.is_err() { break }
-                }
-                frame = rx.next() => {
-                    let text = match frame {
-                        Some(Ok(Message::Text(t))) => t,
-                        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
-                        Some(Ok(_)) => continue,
-                    };
-                    on_frame(&bus, &rest, &cfg, &mut rounds, &metrics, &text).await;
-                }
+        match ev {
+            None => break,
+            Some(RtdsEvent::Connected) => metrics.ready.store(true, Ordering::Relaxed),
+            Some(RtdsEvent::Frame(text)) => on_frame(&bus, &rest, &cfg, &mut rounds, &metrics, &text).await,
+            Some(RtdsEvent::Disconnected(why)) => {
+                metrics.ready.store(false, Ordering::Relaxed);
+                tracing::warn!(url = %cfg.rtds_url, %why, "RTDS connection lost; reconnecting");
             }
         }
-        metrics.ready.store(false, Ordering::Relaxed);
-        tracing::warn!("RTDS connection closed");
     }
+    let _ = stream.await;
     Ok(())
 }
 

@@ -169,6 +169,11 @@ enum Command {
         /// Stop after this many seconds (default: until Ctrl-C).
         #[arg(long)]
         seconds: Option<u64>,
+        /// Also record the real-time data stream's crypto prices (e.g.
+        /// wss://ws-live-data.polymarket.com, or a simulator's /rtds), for backtests of the
+        /// crypto up/down model.
+        #[arg(long)]
+        rtds_url: Option<String>,
     },
 }
 
@@ -352,12 +357,13 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("reports in {}", out.display());
             Ok(())
         }
-        Command::Record { ws_url, tokens, out, seconds } => {
+        Command::Record { ws_url, tokens, out, seconds, rtds_url } => {
             let tokens = tokens.iter().map(|t| TokenId::parse(t.trim())).collect::<Result<Vec<_>, _>>()?;
             let mut file = record::create(&out)?;
-            let n = record::record(ws_url, tokens, &mut *file, seconds.map(Duration::from_secs), stop_rx).await?;
+            let n =
+                record::record(ws_url, tokens, rtds_url, &mut *file, seconds.map(Duration::from_secs), stop_rx).await?;
             drop(file);
-            eprintln!("recorded {n} frames to {}", out.display());
+            eprintln!("recorded {} market frames and {} RTDS frames to {}", n.market, n.rtds, out.display());
             Ok(())
         }
     }

@@ -1,6 +1,7 @@
 //! `polyfleet record`: subscribes to a venue's market channel and writes every frame it receives,
 //! with its receive time, in the recording format of [`polyfleet_polymarket::data::recording`] (the
-//! input of replays and backtests).
+//! input of replays and backtests); given the real-time data stream's URL, its crypto prices too,
+//! as lines of the `rtds` channel beside the market's (what backtests price crypto rounds from).
 
 use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -8,36 +9,60 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use polyfleet_core::TokenId;
 pub use polyfleet_polymarket::data::recording::{BadInput, ReadStats, Reader, RecordLine, create};
 use polyfleet_polymarket::websocket::client::{self, WsConfig, WsEvent};
+use polyfleet_polymarket::websocket::rtds_client::{self, RtdsEvent};
 use tokio::sync::{mpsc, watch};
 
 fn now_ns() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)).unwrap_or(0)
 }
 
-/// Records until `duration` elapses (if given) or `stop` turns true; returns frames written.
+/// Frames written, by channel.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recorded {
+    /// Market-channel frames.
+    pub market: u64,
+    /// Real-time data stream frames.
+    pub rtds: u64,
+}
+
+/// Records the market channel of `tokens` at `ws_url` (and the real-time data stream at
+/// `rtds_url`, if given) until `duration` elapses (if given) or `stop` turns true.
 pub async fn record(
     ws_url: String,
     tokens: Vec<TokenId>,
+    rtds_url: Option<String>,
     out: &mut (dyn Write + Send),
     duration: Option<Duration>,
     mut stop: watch::Receiver<bool>,
-) -> anyhow::Result<u64> {
+) -> anyhow::Result<Recorded> {
     let (tx, mut rx) = mpsc::channel(4096);
     let (_cmd_tx, cmd_rx) = mpsc::channel(1);
     let (ws_stop_tx, ws_stop) = watch::channel(false);
-    let client = tokio::spawn(client::run(WsConfig::new(ws_url), tokens, cmd_rx, tx, ws_stop));
+    let client = tokio::spawn(client::run(WsConfig::new(ws_url), tokens, cmd_rx, tx, ws_stop.clone()));
+    let (rtds_tx, mut rtds_rx) = mpsc::channel(4096);
+    let rtds = rtds_url.map(|url| tokio::spawn(rtds_client::run(url, rtds_tx, ws_stop)));
     let deadline = duration.map(|d| tokio::time::Instant::now() + d);
-    let mut frames = 0u64;
+    let mut n = Recorded::default();
     loop {
         let ev = tokio::select! {
             ev = rx.recv() => ev,
+            Some(r) = rtds_rx.recv() => {
+                // Connection changes of the stream are not recorded: the market channel's are
+                // what replays act on, and a model sees a gap in the prices' own timestamps.
+                if let RtdsEvent::Frame(text) = r {
+                    n.rtds += 1;
+                    serde_json::to_writer(&mut *out, &RecordLine::rtds(now_ns(), text))?;
+                    out.write_all(b"\n")?;
+                }
+                continue;
+            }
             _ = stop.changed() => break,
             _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => break,
         };
         let Some(ev) = ev else { break };
         let line = match ev {
             WsEvent::Frame(text) => {
-                frames += 1;
+                n.market += 1;
                 RecordLine::frame(now_ns(), text)
             }
             WsEvent::Connected { .. } => RecordLine::connection(now_ns(), "connected"),
@@ -49,6 +74,9 @@ pub async fn record(
     }
     let _ = ws_stop_tx.send(true);
     let _ = client.await;
+    if let Some(r) = rtds {
+        let _ = r.await;
+    }
     out.flush()?;
-    Ok(frames)
+    Ok(n)
 }

@@ -1,5 +1,6 @@
 //! `polyfleet record` against the simulator: the recording holds the connection marker, the
-//! subscription snapshots and the stream, and replays through the decoder into the model's books.
+//! subscription snapshots and the stream, and replays through the decoder into the model's books;
+//! the real-time data stream's prices, recorded beside it, are lines of the `rtds` channel.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use std::net::SocketAddr;
@@ -8,35 +9,56 @@ use std::time::Duration;
 use polyfleet_cli::record;
 use polyfleet_core::TokenId;
 use polyfleet_polymarket::data::normalize::Normalizer;
-use polyfleet_sim::{SimConfig, server};
+use polyfleet_polymarket::websocket::rtds;
+use polyfleet_sim::{SimConfig, Simulator, server};
 use tokio::sync::watch;
 
 #[tokio::test]
 async fn records_and_reads_back_gzip() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let sim = server::serve(SimConfig::default(), "127.0.0.1:0".parse::<SocketAddr>().unwrap(), 2000).await.unwrap();
+    let mut model = Simulator::new(SimConfig::default());
+    assert!(model.declare_series("btc", "5m"), "a series streams reference prices");
+    let sim = server::serve_source(Box::new(model), "127.0.0.1:0".parse::<SocketAddr>().unwrap(), 2000).await.unwrap();
     let tokens: Vec<TokenId> =
         sim.with_model(|m| m.markets().iter().flat_map(|m| [m.yes, m.no]).collect()).await.unwrap();
     let path = std::env::temp_dir().join(format!("polyfleet-record-{}.jsonl.gz", std::process::id()));
     let mut out = record::create(&path).unwrap();
     let (_stop_tx, stop) = watch::channel(false);
-    let n = record::record(sim.market_ws_url(), tokens.clone(), &mut *out, Some(Duration::from_millis(1500)), stop)
-        .await
-        .unwrap();
+    let n = record::record(
+        sim.market_ws_url(),
+        tokens.clone(),
+        Some(sim.rtds_url()),
+        &mut *out,
+        Some(Duration::from_millis(1500)),
+        stop,
+    )
+    .await
+    .unwrap();
     drop(out);
     sim.pause(true);
-    assert!(n > 100, "only {n} frames recorded");
+    assert!(n.market > 100, "only {n:?} frames recorded");
+    assert!(n.rtds > 3, "the stream's prices are recorded too: {n:?}");
 
-    let lines: Vec<record::RecordLine> = record::Reader::read_all(&path, record::BadInput::Fail).unwrap().0;
+    let (lines, read) = record::Reader::read_all(&path, record::BadInput::Fail).unwrap();
     std::fs::remove_file(&path).unwrap();
     assert_eq!(lines[0].event.as_deref(), Some("connected"));
-    assert_eq!(lines.iter().filter(|l| l.frame.is_some()).count() as u64, n);
+    let market: Vec<&record::RecordLine> = lines.iter().filter(|l| l.is_market()).collect();
+    assert_eq!(market.iter().filter(|l| l.frame.is_some()).count() as u64, n.market);
+    assert_eq!(read.rtds, n.rtds, "{read:?}");
     assert!(lines.windows(2).all(|w| w[0].recv_ns <= w[1].recv_ns), "receive times are ordered");
+    // Every RTDS line is a frame of the stream: prices (or the stream's other messages).
+    let prices = lines
+        .iter()
+        .filter(|l| !l.is_market())
+        .map(|l| rtds::decode(l.frame.as_deref().unwrap()).unwrap())
+        .filter(|d| matches!(d, rtds::Decoded::Tick(_)))
+        .count();
+    assert!(prices > 3, "{prices} prices");
 
     // Replaying the recording rebuilds every book, and every delta's hash agrees with the venue's.
     let mut norm = Normalizer::new(tokens.iter().copied());
     let mut actions = vec![];
-    for l in &lines {
+    for l in market {
         if let Some(f) = &l.frame {
             norm.on_frame(f.as_bytes(), l.recv_ns, &mut actions);
         }
@@ -60,7 +82,7 @@ async fn replays_a_recording_as_a_venue() {
     let path = std::env::temp_dir().join(format!("polyfleet-replay-{}.jsonl", std::process::id()));
     let mut out = record::create(&path).unwrap();
     let (_stop_tx, stop) = watch::channel(false);
-    record::record(live.market_ws_url(), tokens.clone(), &mut *out, Some(Duration::from_millis(1200)), stop)
+    record::record(live.market_ws_url(), tokens.clone(), None, &mut *out, Some(Duration::from_millis(1200)), stop)
         .await
         .unwrap();
     drop(out);

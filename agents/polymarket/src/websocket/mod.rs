@@ -6,6 +6,7 @@
 //! - [`rtds`]: the RTDS crypto reference prices (spot, Chainlink, Chainlink TWAPs), sans-IO.
 //! - [`frames`]: writing market-channel frames in the venue's wire format (simulator, tests).
 //! - [`client`]: the market-channel WebSocket client (subscribe, ping, watchdog, reconnect).
+//! - [`rtds_client`]: the real-time data stream's client (subscribe, ping, reconnect).
 //!
 //! The user channel's client is a task of live execution ([`crate::execution::user_channel`]).
 
@@ -13,4 +14,5 @@ pub mod client;
 pub mod frames;
 pub mod market;
 pub mod rtds;
+pub mod rtds_client;
 pub mod user;
