@@ -114,7 +114,8 @@ pub fn stats(j: &Journal, capital: Money) -> Stats {
     let scores: Vec<&polyfleet_core::analytics::scores::ModelScore> =
         j.strategies.iter().flat_map(|s| &s.scores).collect();
     let forecasts: u64 = scores.iter().map(|s| s.forecasts).sum();
-    // Brier is a mean: the versions' sums added give the Brier of every forecast together.
+    // Brier is a mean: each version's mean (to the millionth) times its forecasts, summed over the
+    // versions, is the Brier of every forecast together.
     let brier_sum: u128 = scores.iter().map(|s| u128::from(s.brier_micros) * u128::from(s.forecasts)).sum();
     let cap = capital.micros().max(1) as f64;
     let equity: Vec<i64> = j.samples.iter().map(|s| s.equity.micros()).collect();
