@@ -61,6 +61,9 @@ pub fn fair_values(
     models: &[ModelSpec],
     catalog: &Catalog,
 ) -> (Vec<(u64, FairValue)>, Vec<ModelRun>) {
+    // Decoded once, whatever the number of models.
+    let decoded: Vec<(u64, Result<Decoded, rtds::RtdsError>)> =
+        if models.is_empty() { vec![] } else { rtds.iter().map(|(ns, text)| (*ns, rtds::decode(text))).collect() };
     let mut out = vec![];
     let mut runs = vec![];
     for spec in models {
@@ -71,8 +74,8 @@ pub fn fair_values(
         };
         let period_ms = period_seconds(&spec.period).map(|s| s * 1000);
         let mut rounds = SeriesRounds::new(period_ms.unwrap_or(1), spec.settings, spec.publishing.clone());
-        for (ns, text) in rtds {
-            let tick = match rtds::decode(text) {
+        for (ns, frame) in &decoded {
+            let tick = match frame {
                 Ok(Decoded::Tick(t)) if t.coin() == spec.coin => t,
                 Ok(_) => {
                     count(&mut run, "other");

@@ -11,11 +11,6 @@ use std::io::Write;
 use polyfleet_polymarket::data::recording::RecordLine;
 use polyfleet_sim::{SimConfig, Simulator};
 
-fn line(out: &mut dyn Write, l: &RecordLine) -> std::io::Result<()> {
-    serde_json::to_writer(&mut *out, l)?;
-    out.write_all(b"\n")
-}
-
 /// Writes at least `frames` frames of the model under `cfg` to `out` (the last step's frames are
 /// kept whole), or fewer when every market has resolved first; returns how many were written.
 pub fn generate(cfg: SimConfig, frames: u64, out: &mut dyn Write) -> std::io::Result<u64> {
@@ -32,7 +27,7 @@ pub fn generate_from(sim: &mut Simulator, frames: u64, out: &mut dyn Write) -> s
     let tokens: Vec<_> = sim.markets().iter().flat_map(|m| [m.yes, m.no]).collect();
     for t in tokens {
         if let Some(text) = sim.snapshot_frame(&t) {
-            line(out, &RecordLine::frame(ns(start), text))?;
+            RecordLine::frame(ns(start), text).write_to(out)?;
             written += 1;
         }
     }
@@ -42,11 +37,11 @@ pub fn generate_from(sim: &mut Simulator, frames: u64, out: &mut dyn Write) -> s
         let now = ns(sim.now_ms());
         // The reference prices first: a round's book follows them, never the other way round.
         for f in sim.take_rtds() {
-            line(out, &RecordLine::rtds(now, f.text))?;
+            RecordLine::rtds(now, f.text).write_to(out)?;
             written += 1;
         }
         for f in market {
-            line(out, &RecordLine::frame(now, f.text))?;
+            RecordLine::frame(now, f.text).write_to(out)?;
             written += 1;
         }
     }

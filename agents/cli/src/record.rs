@@ -44,33 +44,30 @@ pub async fn record(
     let deadline = duration.map(|d| tokio::time::Instant::now() + d);
     let mut n = Recorded::default();
     loop {
-        let ev = tokio::select! {
-            ev = rx.recv() => ev,
-            Some(r) = rtds_rx.recv() => {
+        let line = tokio::select! {
+            ev = rx.recv() => match ev {
+                None => break,
+                Some(WsEvent::Frame(text)) => {
+                    n.market += 1;
+                    RecordLine::frame(now_ns(), text)
+                }
+                Some(WsEvent::Connected { .. }) => RecordLine::connection(now_ns(), "connected"),
+                Some(WsEvent::Disconnected { .. }) => RecordLine::connection(now_ns(), "disconnected"),
+                Some(WsEvent::WatchdogTripped) => continue,
+            },
+            Some(r) = rtds_rx.recv() => match r {
+                RtdsEvent::Frame(text) => {
+                    n.rtds += 1;
+                    RecordLine::rtds(now_ns(), text)
+                }
                 // Connection changes of the stream are not recorded: the market channel's are
                 // what replays act on, and a model sees a gap in the prices' own timestamps.
-                if let RtdsEvent::Frame(text) = r {
-                    n.rtds += 1;
-                    serde_json::to_writer(&mut *out, &RecordLine::rtds(now_ns(), text))?;
-                    out.write_all(b"\n")?;
-                }
-                continue;
-            }
+                RtdsEvent::Connected | RtdsEvent::Disconnected(_) => continue,
+            },
             _ = stop.changed() => break,
             _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => break,
         };
-        let Some(ev) = ev else { break };
-        let line = match ev {
-            WsEvent::Frame(text) => {
-                n.market += 1;
-                RecordLine::frame(now_ns(), text)
-            }
-            WsEvent::Connected { .. } => RecordLine::connection(now_ns(), "connected"),
-            WsEvent::Disconnected { .. } => RecordLine::connection(now_ns(), "disconnected"),
-            WsEvent::WatchdogTripped => continue,
-        };
-        serde_json::to_writer(&mut *out, &line)?;
-        out.write_all(b"\n")?;
+        line.write_to(out)?;
     }
     let _ = ws_stop_tx.send(true);
     let _ = client.await;

@@ -247,6 +247,12 @@ impl RecordLine {
     pub fn is_market(&self) -> bool {
         self.channel.is_none()
     }
+
+    /// Writes it as one line of a recording.
+    pub fn write_to(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        serde_json::to_writer(&mut *out, self)?;
+        out.write_all(b"\n")
+    }
 }
 
 /// Opens a recording for writing (gzip when the name ends in `.gz`).
