@@ -485,6 +485,17 @@ pub struct ModelScoreStatus {
     pub brier_skill: Option<String>,
     /// Mean log loss, decimal.
     pub log_loss: String,
+    /// Fills valued against the closing line (the model's last fair value before the market
+    /// resolved).
+    #[serde(default)]
+    pub clv_fills: i64,
+    /// Their mean closing-line value per share, decimal (positive: bought below the close or
+    /// sold above it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clv_mean: Option<String>,
+    /// Fills that beat the close.
+    #[serde(default)]
+    pub clv_beat: i64,
 }
 
 /// Profit and loss in micro-USDC, plus a human-readable total.

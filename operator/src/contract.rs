@@ -181,6 +181,16 @@ pub fn model_score_status(s: &ModelScore) -> ModelScoreStatus {
         market_brier: s.market_brier_micros.map(micros),
         brier_skill: s.brier_skill_bps.map(bps),
         log_loss: format!("{:.6}", s.log_loss),
+        clv_fills: i64::try_from(s.clv_fills).unwrap_or(i64::MAX),
+        clv_mean: s.clv_mean_ppm.map(|c| {
+            format!(
+                "{}{}.{:06}",
+                if c < 0 { "-" } else { "" },
+                c.unsigned_abs() / 1_000_000,
+                c.unsigned_abs() % 1_000_000
+            )
+        }),
+        clv_beat: i64::try_from(s.clv_beat).unwrap_or(i64::MAX),
     }
 }
 

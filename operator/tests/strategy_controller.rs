@@ -297,6 +297,9 @@ async fn pnl_and_positions_come_from_the_risk_store() {
         brier_skill_bps: Some(-25),
         log_loss: 0.520_167,
         calibration: vec![],
+        clv_fills: 4,
+        clv_mean_ppm: Some(-12_500),
+        clv_beat: 1,
     }];
     let key = polyfleet_core::wire::subjects::scores_key(&s.namespace().unwrap(), &s.name_any());
     polyfleet_operator::params::ParamsStore::put(&params, &key, serde_json::to_vec(&scores).unwrap()).await.unwrap();
@@ -312,6 +315,10 @@ async fn pnl_and_positions_come_from_the_risk_store() {
         assert_eq!(
             (m["brier"].as_str(), m["marketBrier"].as_str(), m["brierSkill"].as_str(), m["logLoss"].as_str()),
             (Some("0.163333"), Some("0.220000"), Some("-0.0025"), Some("0.520167"))
+        );
+        assert_eq!(
+            (m["clvFills"].as_i64(), m["clvMean"].as_str(), m["clvBeat"].as_i64()),
+            (Some(4), Some("-0.012500"), Some(1))
         );
         assert_eq!(
             (st["pnl"]["realizedMicros"].as_i64(), st["pnl"]["unrealizedMicros"].as_i64()),

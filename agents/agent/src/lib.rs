@@ -8,6 +8,7 @@
 //!   risk store.
 //! - [`notify`]: a RiskPolicy's notices -> its webhook targets (generic JSON, Slack, Telegram).
 //! - [`updown`]: the built-in crypto up/down model: RTDS prices -> fair-value signals for a series' rounds.
+//! - [`sports`]: the built-in sports model: bookmaker odds -> fair-value signals for the markets they price.
 //!
 //! [`config`], [`feed`], [`metrics`] and [`time`] are what they share.
 
@@ -18,6 +19,7 @@ pub mod market_data;
 pub mod metrics;
 pub mod notify;
 pub mod risk;
+pub mod sports;
 pub mod strategy;
 pub mod time;
 pub mod updown;

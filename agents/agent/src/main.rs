@@ -45,6 +45,8 @@ enum Command {
     Execution(ExecutionArgs),
     /// Publish the built-in crypto up/down model's fair values for the rounds of one series.
     UpdownModel(UpdownArgs),
+    /// Publish fair values of sports markets from bookmaker odds (the built-in sports model).
+    SportsModel(SportsArgs),
     /// Send a RiskPolicy's notices (trips, resets, modes, order failures, daily summaries) to its
     /// webhook targets.
     Notify(NotifyArgs),
@@ -97,6 +99,52 @@ struct UpdownArgs {
     /// Returns needed before the volatility is used.
     #[arg(long, env = "POLYFLEET_VOL_MIN_RETURNS", default_value_t = 30)]
     vol_min_returns: u32,
+}
+
+#[derive(clap::Args)]
+struct SportsArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The Venue's name (signal subjects are `signal.<venue>.<token>`).
+    #[arg(long, env = "POLYFLEET_VENUE")]
+    venue: String,
+    /// The odds feed as a file (The Odds API v4 document), read again at every poll.
+    #[arg(long, env = "POLYFLEET_ODDS_FILE", conflicts_with = "odds_url", required_unless_present = "odds_url")]
+    odds_file: Option<std::path::PathBuf>,
+    /// The odds feed as an HTTP endpoint (its key, if any, from POLYFLEET_ODDS_API_KEY).
+    #[arg(long, env = "POLYFLEET_ODDS_URL")]
+    odds_url: Option<String>,
+    /// The markets priced: a JSON array of {yesToken, noToken, event, outcome | total: {side, line}}.
+    #[arg(long, env = "POLYFLEET_SPORTS_MARKETS")]
+    markets: std::path::PathBuf,
+    /// How often the feed is read, ms.
+    #[arg(long, env = "POLYFLEET_POLL_MS", default_value_t = 30_000)]
+    poll_ms: u64,
+    /// A book and its weight (`pinnacle=3`), repeated; none: every book at weight 1.
+    #[arg(long = "book", value_parser = parse_book)]
+    books: Vec<(String, f64)>,
+    /// Margin removal: `shin` or `multiplicative`.
+    #[arg(long, env = "POLYFLEET_DEVIG", default_value = "shin")]
+    devig: String,
+    /// The model id its signals carry.
+    #[arg(long, env = "POLYFLEET_MODEL", default_value = "sports-consensus")]
+    model: String,
+    /// The model version its signals carry.
+    #[arg(long, env = "POLYFLEET_MODEL_VERSION", default_value = env!("CARGO_PKG_VERSION"))]
+    model_version: String,
+    /// How long a signal stays tradable after the read it was computed from, ms.
+    #[arg(long, env = "POLYFLEET_VALID_FOR_MS", default_value_t = 90_000)]
+    valid_for_ms: u64,
+}
+
+/// `key=weight` with a positive weight.
+fn parse_book(s: &str) -> Result<(String, f64), String> {
+    let (key, weight) = s.split_once('=').ok_or_else(|| format!("{s:?} is not key=weight"))?;
+    let w: f64 = weight.parse().map_err(|_| format!("weight {weight:?} is not a number"))?;
+    if key.is_empty() || !(w.is_finite() && w > 0.0) {
+        return Err(format!("{s:?} needs a book key and a positive weight"));
+    }
+    Ok((key.to_string(), w))
 }
 
 #[derive(clap::Args)]
@@ -319,6 +367,41 @@ async fn main() -> anyhow::Result<()> {
                 },
             };
             polyfleet_agent::updown::run(bus, cfg, metrics, stop_on_signal()).await
+        }
+        Command::SportsModel(a) => {
+            use polyfleet_agent::sports::{self, OddsSource, SportsConfig, SportsMetrics};
+            let _telemetry = telemetry::init("polyfleet-model", a.common.log_json)?;
+            let method = match a.devig.as_str() {
+                "shin" => polyfleet_core::models::sports::Devig::Shin,
+                "multiplicative" => polyfleet_core::models::sports::Devig::Multiplicative,
+                other => anyhow::bail!("--devig {other:?}: shin or multiplicative"),
+            };
+            anyhow::ensure!(a.poll_ms >= 100, "--poll-ms must be at least 100");
+            let source = match (a.odds_file, a.odds_url) {
+                (Some(f), None) => OddsSource::File(f),
+                (None, Some(u)) => OddsSource::Url(u),
+                _ => anyhow::bail!("exactly one of --odds-file and --odds-url"),
+            };
+            let markets = sports::load_markets(&a.markets)?;
+            let bus = NatsBus::connect(&a.common.nats)
+                .await
+                .with_context(|| format!("connecting to NATS at {}", a.common.nats))?;
+            let metrics = SportsMetrics::new();
+            agent_metrics::serve(a.common.metrics_addr, metrics.clone()).await.context("serving metrics")?;
+            let cfg = SportsConfig {
+                venue: a.venue,
+                source,
+                poll: Duration::from_millis(a.poll_ms),
+                markets,
+                books: a.books,
+                method,
+                publishing: polyfleet_core::models::rounds::Publishing {
+                    model: a.model,
+                    model_version: a.model_version,
+                    valid_for_ms: a.valid_for_ms,
+                },
+            };
+            sports::run(bus, cfg, metrics, stop_on_signal()).await
         }
         Command::Notify(a) => {
             let _telemetry = telemetry::init("polyfleet-notify", a.common.log_json)?;

@@ -154,7 +154,8 @@ pub struct ScoreLabel {
     pub model: String,
     /// Model version.
     pub version: String,
-    /// `forecasts`, `brier_micros`, `market_brier_micros` or `brier_skill_bps`.
+    /// `forecasts`, `brier_micros`, `market_brier_micros`, `brier_skill_bps`, `clv_fills`,
+    /// `clv_mean_ppm` or `clv_beat`.
     pub kind: &'static str,
 }
 
@@ -394,6 +395,9 @@ impl OrderPathMetrics {
                 ("brier_micros", Some(i64::try_from(s.brier_micros).unwrap_or(i64::MAX))),
                 ("market_brier_micros", s.market_brier_micros.map(|b| i64::try_from(b).unwrap_or(i64::MAX))),
                 ("brier_skill_bps", s.brier_skill_bps),
+                ("clv_fills", Some(i64::try_from(s.clv_fills).unwrap_or(i64::MAX))),
+                ("clv_mean_ppm", s.clv_mean_ppm),
+                ("clv_beat", Some(i64::try_from(s.clv_beat).unwrap_or(i64::MAX))),
             ];
             for (kind, v) in values {
                 if let Some(v) = v {

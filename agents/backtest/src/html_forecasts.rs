@@ -48,7 +48,7 @@ fn calibration_plot(s: &ModelScore) -> String {
 fn score_row(s: &ModelScore) -> String {
     let opt = |v: Option<String>| v.unwrap_or_else(|| "n/a".into());
     format!(
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{}</td><td>{}</td><td>{:.4}</td></tr>\n",
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
         esc(&s.model),
         esc(&s.version),
         s.forecasts,
@@ -56,6 +56,9 @@ fn score_row(s: &ModelScore) -> String {
         opt(s.market_brier_micros.map(|m| format!("{:.4}", m as f64 / 1e6))),
         opt(s.brier_skill_bps.map(|b| format!("{:.4}", b as f64 / 1e4))),
         s.log_loss,
+        s.clv_fills,
+        opt(s.clv_mean_ppm.map(|c| format!("{:+.4}", c as f64 / 1e6))),
+        s.clv_beat,
     )
 }
 
@@ -95,7 +98,7 @@ pub fn section(strategies: &[StrategyLine]) -> String {
         }
         out.push_str(
             "<table class=\"scores\"><tr><th>Model</th><th>Version</th><th>Forecasts</th><th>Brier</th>\
-<th>Market Brier</th><th>Brier skill</th><th>Log loss</th></tr>\n",
+<th>Market Brier</th><th>Brier skill</th><th>Log loss</th><th>Fills vs close</th><th>Mean CLV</th><th>Beat the close</th></tr>\n",
         );
         for f in &s.forecasts {
             out.push_str(&score_row(f));

@@ -270,8 +270,13 @@ fn a_directional_strategy_on_the_crypto_model_trades_rolling_rounds_and_reports_
     assert_eq!(n(&score["forecasts"]), n(&m["forecasts"]));
     let binned: u64 = score["calibration"].as_array().unwrap().iter().map(|b| n(&b["forecasts"])).sum();
     assert_eq!(binned, n(&score["forecasts"]), "every forecast in one calibration bin");
+    // The fills of the resolved rounds are valued against their closing line.
+    let valued = n(&score["clvFills"]);
+    assert!(valued > 0 && valued <= n(&m["fills"]) && n(&score["clvBeat"]) <= valued, "{score}");
+    assert!(score["clvMeanPpm"].as_i64().is_some(), "{score}");
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("<div id=\"forecasts\">") && html.contains("<div class=\"calibration-plot\"><svg"));
+    assert!(html.contains("<th>Mean CLV</th>"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

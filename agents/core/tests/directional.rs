@@ -261,4 +261,33 @@ fn a_refusal_backs_off_and_a_resolution_redeems_the_winner() {
         (score.brier_micros, score.market_brier_micros, score.brier_skill_bps),
         (250_000, Some(372_100), Some(3281))
     );
+    // The fill at 0.40 against the closing line 0.50 (the signal after the resolution is not it).
+    assert_eq!((score.clv_fills, score.clv_mean_ppm, score.clv_beat), (1, Some(100_000), 1));
+}
+
+#[test]
+fn every_fill_is_valued_against_the_closing_line_at_resolution() {
+    let mut r = runner(params(), None);
+    books(&mut r, 1, "0.38", "0.40", 0);
+    let o = one(&r.on_signal(&signal("model-a", YES, 500_000, 60_000), MS).unwrap());
+    filled(&mut r, &o, "f1", 2 * MS);
+    // The model turns: 0.30 is below what selling at the bid 0.38 brings, an edge reversal.
+    let exit = one(&r.on_signal(&signal("model-a", YES, 300_000, 60_000), 3 * MS).unwrap());
+    assert_eq!((exit.side, exit.price), (Side::Sell, p("0.38")));
+    filled(&mut r, &exit, "f2", 4 * MS);
+    // A redelivered fill is not valued twice.
+    let size = o.size.to_string();
+    r.on_fill(&fill(&o, "f1", &size), 5 * MS);
+    let resolved = MarketEvent {
+        token: TokenId::from_u128(YES),
+        market: ConditionId::from_bytes([1; 32]),
+        seq: 2,
+        venue_ts_ms: 0,
+        recv_ts_ns: 0,
+        body: MarketEventBody::Resolved { winner: false },
+    };
+    r.on_market(&resolved, 10 * MS);
+    // Closing line 0.30: the buy at 0.40 lost 0.10 to it, the sell at 0.38 beat it by 0.08.
+    let [score] = r.scores().try_into().unwrap_or_else(|s: Vec<_>| panic!("{s:?}"));
+    assert_eq!((score.clv_fills, score.clv_mean_ppm, score.clv_beat), (2, Some(-10_000), 1));
 }

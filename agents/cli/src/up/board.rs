@@ -300,9 +300,17 @@ impl Board {
             for m in &l.scores {
                 let skill = m.brier_skill_bps.map_or("n/a".into(), |b| format!("{:+.4}", b as f64 / 10_000.0));
                 let market = m.market_brier_micros.map_or("n/a".into(), |b| format!("{:.4}", b as f64 / 1e6));
+                let clv = m.clv_mean_ppm.map_or(String::new(), |c| {
+                    format!(
+                        "; {} fills against the close, mean CLV {:+.4}, {} beat it",
+                        m.clv_fills,
+                        c as f64 / 1e6,
+                        m.clv_beat
+                    )
+                });
                 let _ = writeln!(
                     out,
-                    "{:<20} {}@{}: {} resolved forecasts, Brier {:.4} (market {market}, skill {skill}), log loss {:.4}",
+                    "{:<20} {}@{}: {} resolved forecasts, Brier {:.4} (market {market}, skill {skill}), log loss {:.4}{clv}",
                     name,
                     m.model,
                     m.version,
@@ -392,12 +400,16 @@ mod tests {
                 brier_skill_bps: Some(2575),
                 log_loss: 0.5202,
                 calibration: vec![],
+                clv_fills: 4,
+                clv_mean_ppm: Some(-12_500),
+                clv_beat: 1,
             }]
         });
         let text = board.render("now:", 0.0);
         assert!(
             text.contains(
-                "fed-model@1.4.0: 3 resolved forecasts, Brier 0.1633 (market 0.2200, skill +0.2575), log loss 0.5202"
+                "fed-model@1.4.0: 3 resolved forecasts, Brier 0.1633 (market 0.2200, skill +0.2575), log loss 0.5202; \
+                 4 fills against the close, mean CLV -0.0125, 1 beat it"
             ),
             "{text}"
         );

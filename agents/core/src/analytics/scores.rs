@@ -5,6 +5,11 @@
 //! to [1e-6, 1 − 1e-6]), and a calibration table in ten bins of the forecast probability
 //! (forecasts, mean forecast, observed frequency). Statistics of forecasts, not accounts: the
 //! log loss is the one float here.
+//!
+//! Beside them, closing-line value per fill: how far the price of each fill the model's signal
+//! led to was from the model's last fair value before the market closed (bought below it, or
+//! sold above it, is positive), the sharp bettor's measure of a model that needs no resolution
+//! luck to read.
 
 use std::collections::BTreeMap;
 
@@ -36,6 +41,10 @@ struct Tally {
     log_loss: f64,
     /// Per bin: forecasts, Σ p (ppm), outcomes that happened.
     bins: [(u64, u64, u64); 10],
+    /// Fills valued against the closing line, Σ of their value (ppm), and those above zero.
+    clv_n: u64,
+    clv_sum: i128,
+    clv_beat: u64,
 }
 
 /// The scores of every model version a strategy traded on.
@@ -78,6 +87,17 @@ pub struct ModelScore {
     pub log_loss: f64,
     /// Calibration, bins with forecasts only.
     pub calibration: Vec<CalibrationBin>,
+    /// Fills valued against the closing line (the model's last fair value before the market
+    /// resolved).
+    #[serde(default)]
+    pub clv_fills: u64,
+    /// Their mean closing-line value, millionths of a share's price (positive: bought below the
+    /// close, or sold above it), rounded towards zero.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clv_mean_ppm: Option<i64>,
+    /// Fills that beat the close (closing-line value above zero).
+    #[serde(default)]
+    pub clv_beat: u64,
 }
 
 fn squared_error(p: u32, happened: bool) -> u128 {
@@ -106,6 +126,15 @@ impl ScoreBook {
         b.0 += 1;
         b.1 += u64::from(p);
         b.2 += u64::from(forecast.happened);
+    }
+
+    /// Values a fill under `model` `version` against the closing line: `clv_ppm` is the
+    /// closing probability of the token less the price paid (a buy), or the price less it (a sell).
+    pub fn record_clv(&mut self, model: &str, version: &str, clv_ppm: i64) {
+        let t = self.tallies.entry((model.to_string(), version.to_string())).or_default();
+        t.clv_n += 1;
+        t.clv_sum += i128::from(clv_ppm);
+        t.clv_beat += u64::from(clv_ppm > 0);
     }
 
     /// Every model version's scores, by model then version.
@@ -145,6 +174,10 @@ impl ScoreBook {
                     brier_skill_bps: skill,
                     log_loss: if t.n > 0 { t.log_loss / t.n as f64 } else { 0.0 },
                     calibration,
+                    clv_fills: t.clv_n,
+                    clv_mean_ppm: (t.clv_n > 0)
+                        .then(|| i64::try_from(t.clv_sum / i128::from(t.clv_n)).unwrap_or(i64::MAX)),
+                    clv_beat: t.clv_beat,
                 }
             })
             .collect()
@@ -186,6 +219,25 @@ mod tests {
         assert_eq!(bins, vec![(300_000, 1, 300_000, 0), (600_000, 1, 600_000, 0), (800_000, 1, 800_000, 1_000_000)]);
         let v2 = &s[1];
         assert_eq!((v2.brier_micros, v2.market_brier_micros, v2.brier_skill_bps), (250_000, None, None));
+    }
+
+    #[test]
+    fn closing_line_value_per_fill_by_hand() {
+        let mut book = ScoreBook::default();
+        // Bought at 0.45 with the close at 0.52 (+70 000), at 0.55 (−30 000); sold at 0.60 with
+        // the close at 0.52 (+80 000): mean 40 000, two beat it.
+        for clv in [70_000, -30_000, 80_000] {
+            book.record_clv("m", "1", clv);
+        }
+        let s = &book.summary()[0];
+        assert_eq!((s.clv_fills, s.clv_mean_ppm, s.clv_beat, s.forecasts), (3, Some(40_000), 2, 0));
+        book.record_clv("m", "2", -1);
+        book.record_clv("m", "2", 0);
+        let v2 = &book.summary()[1];
+        assert_eq!((v2.clv_fills, v2.clv_mean_ppm, v2.clv_beat), (2, Some(0), 0), "rounded towards zero");
+        let mut empty = ScoreBook::default();
+        empty.record("m", "1", f(500_000, None, true));
+        assert_eq!(empty.summary()[0].clv_mean_ppm, None);
     }
 
     #[test]

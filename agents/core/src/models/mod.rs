@@ -4,6 +4,7 @@
 //! becomes exact millionths only when it is published.
 
 pub mod crypto;
+pub mod odds;
 pub mod rounds;
 pub mod sports;
 pub mod updown;

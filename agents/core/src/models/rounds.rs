@@ -39,6 +39,23 @@ pub struct Publishing {
     pub valid_for_ms: u64,
 }
 
+impl Publishing {
+    /// The signals of a binary pair at `now_ms`: probability `p` for `yes`, its complement for
+    /// `no` (exact millionths strictly inside (0, 1)).
+    pub fn pair(&self, yes: TokenId, no: TokenId, p: f64, now_ms: u64) -> [FairValue; 2] {
+        let up = ppm_of(p);
+        [(yes, up), (no, PPM - up)].map(|(token, ppm)| FairValue {
+            token,
+            probability_ppm: ppm,
+            model: self.model.clone(),
+            model_version: self.model_version.clone(),
+            std_error_ppm: None,
+            valid_until_ms: now_ms + self.valid_for_ms,
+            published_ms: Some(now_ms),
+        })
+    }
+}
+
 /// The rounds of one series and the model pricing them.
 #[derive(Debug, Clone)]
 pub struct SeriesRounds {
@@ -104,20 +121,7 @@ impl SeriesRounds {
         running.sort_by_key(|r| r.round.start_ms);
         for r in running {
             match self.model.p_up(&r.round, now_ms) {
-                Ok(p) => {
-                    let up = ppm_of(p);
-                    for (token, ppm) in [(r.up, up), (r.down, PPM - up)] {
-                        out.push(FairValue {
-                            token,
-                            probability_ppm: ppm,
-                            model: self.publishing.model.clone(),
-                            model_version: self.publishing.model_version.clone(),
-                            std_error_ppm: None,
-                            valid_until_ms: now_ms + self.publishing.valid_for_ms,
-                            published_ms: Some(now_ms),
-                        });
-                    }
-                }
+                Ok(p) => out.extend(self.publishing.pair(r.up, r.down, p, now_ms)),
                 Err(e) => unpriced.push(e),
             }
         }

@@ -19,6 +19,11 @@
 //! forecast of each minute since the last one kept), so a model is judged over the whole life of
 //! a market, not only by its last word (a crypto round's last forecast, seconds before its end,
 //! is all but certain).
+//!
+//! Every fill is also valued against the closing line: at resolution, the last fair value the
+//! market had (the model's closing word, which a sports model gives at kick-off) less the price
+//! of each buy, or the price of each sell less it, scored under the model version whose signal
+//! was in force when the fill came ([`ScoreBook::record_clv`]).
 
 pub mod edge;
 pub mod params;
@@ -44,11 +49,23 @@ const LOT_MICROS: u64 = 10_000;
 /// After the gateway refuses an order, the market waits this long before asking again (ms).
 const REFUSAL_BACKOFF_MS: u64 = 1_000;
 
-/// The latest valid signal of a market, in YES terms.
+/// The latest valid signal of a market, in YES terms, with its model version (an index into
+/// [`Directional::sources`]).
 #[derive(Debug, Clone)]
 struct Signal {
     p_yes: u32,
     valid_until_ms: u64,
+    source: usize,
+}
+
+/// A fill kept for its closing-line value: the side (0 YES, 1 NO), a sell, the price (ppm) and
+/// the model version in force when it came (an index into [`Directional::sources`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ClvFill {
+    k: usize,
+    sell: bool,
+    price_ppm: u32,
+    source: Option<usize>,
 }
 
 /// Forecasts kept for scoring: at most one per this many ms per market and model version.
@@ -85,6 +102,8 @@ struct MarketState {
     /// The last forecast of YES of each model version used here, with the YES mid when it came
     /// (scored when the market resolves).
     forecasts: BTreeMap<(String, String), Vec<Sampled>>,
+    /// Fills in this market, valued against the closing line when it resolves.
+    fills: Vec<ClvFill>,
     /// No new order before (Unix ms): a refusal's backoff or a closed position's cooldown.
     quiet_until_ms: u64,
     /// No order at all, exits included, before (Unix ms): the gateway refused the last one
@@ -144,6 +163,8 @@ pub struct Directional {
     seen_fills: SeenFills,
     counts: Counts,
     scores: ScoreBook,
+    /// The model versions signals came from, `(model, version)`, in order of first use.
+    sources: Vec<(String, String)>,
 }
 
 /// Sizes the strategy plans with.
@@ -174,6 +195,7 @@ impl Directional {
                     entries: 0,
                     in_flight: None,
                     forecasts: BTreeMap::new(),
+                    fills: vec![],
                     quiet_until_ms: 0,
                     refused_until_ms: 0,
                     resolved: false,
@@ -186,11 +208,21 @@ impl Directional {
             seen_fills: SeenFills::default(),
             counts: Counts::default(),
             scores: ScoreBook::default(),
+            sources: vec![],
         })
     }
 
     fn market_of(&self, token: &TokenId) -> Option<usize> {
         self.markets.iter().position(|s| s.side_of(token).is_some())
+    }
+
+    /// The index of model version `(model, version)` in [`Directional::sources`].
+    fn source_of(&mut self, model: &str, version: &str) -> usize {
+        if let Some(k) = self.sources.iter().position(|(m, v)| m == model && v == version) {
+            return k;
+        }
+        self.sources.push((model.to_string(), version.to_string()));
+        self.sources.len() - 1
     }
 
     fn market_by_condition(&self, market: &ConditionId) -> Option<usize> {
@@ -366,6 +398,17 @@ impl Directional {
     fn apply_fill(&mut self, i: usize, fill: &Fill, forward: bool) {
         let s = &mut self.markets[i];
         let Some(k) = s.side_of(&fill.token) else { return };
+        let clv = ClvFill {
+            k,
+            sell: fill.side == Side::Sell,
+            price_ppm: fill.price.ticks() * 100,
+            source: s.signal.as_ref().map(|g| g.source),
+        };
+        if forward {
+            s.fills.push(clv);
+        } else if let Some(at) = s.fills.iter().rposition(|f| *f == clv) {
+            s.fills.remove(at);
+        }
         let h = &mut s.held[k];
         let notional = fill.price.notional(fill.size, crate::money::Rounding::Nearest).unwrap_or(Money::ZERO);
         let buy = (fill.side == Side::Buy) == forward;
@@ -410,9 +453,10 @@ impl Strategy for Directional {
         {
             return Err("stale");
         }
+        let source = self.source_of(&signal.model, &signal.model_version);
         let s = &mut self.markets[i];
         let p_yes = if signal.token == s.m.yes.token { signal.probability_ppm } else { signal.complement_ppm() };
-        s.signal = Some(Signal { p_yes, valid_until_ms: signal.valid_until_ms });
+        s.signal = Some(Signal { p_yes, valid_until_ms: signal.valid_until_ms, source });
         let mid = books.live(&s.m.yes.token).and_then(|b| Some((b.best_bid()?.price, b.best_ask()?.price)));
         let mid_ppm = mid.map(|(b, a)| (b.ticks() + a.ticks()) * 50);
         if !s.resolved {
@@ -481,6 +525,15 @@ impl Strategy for Directional {
             for k in kept {
                 let f = Forecast { model_ppm: k.p_yes, market_ppm: k.mid, happened: won == 0 };
                 self.scores.record(&model, &version, f);
+            }
+        }
+        // The closing line: the last fair value the market had, whatever its validity now.
+        if let Some(close) = s.signal.as_ref().map(|g| g.p_yes) {
+            for f in std::mem::take(&mut s.fills) {
+                let Some((model, version)) = f.source.and_then(|k| self.sources.get(k)) else { continue };
+                let p = i64::from(if f.k == 0 { close } else { PPM - close });
+                let price = i64::from(f.price_ppm);
+                self.scores.record_clv(model, version, if f.sell { price - p } else { p - price });
             }
         }
         let size = s.held[won].shares;
