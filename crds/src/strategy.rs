@@ -390,8 +390,9 @@ pub struct DirectionalParams {
 }
 
 /// A model a directional strategy follows.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!(has(self.cryptoUpDown) && has(self.sportsOdds))").message("a signal source runs at most one built-in model"))]
 pub struct SignalSource {
     /// The model id its signals carry (1 to 128 printable characters).
     #[schemars(length(min = 1, max = 128), regex(pattern = r"^[^\x00-\x1f\x7f]+$"))]
@@ -401,6 +402,104 @@ pub struct SignalSource {
     /// it the signals come from a model the user runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crypto_up_down: Option<CryptoUpDownModel>,
+    /// Run the built-in sports model under this id: one publisher pricing the listed Markets
+    /// from a bookmaker odds feed (the weighted consensus of its books, margin removed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sports_odds: Option<SportsOddsModel>,
+}
+
+/// How the sports model removes the bookmakers' margin: `shin` (Shin's method, which also
+/// corrects the favourite-longshot bias) or `multiplicative`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(
+    missing_docs,
+    reason = "a documented variant would turn the schema's enum into a oneOf; the enum's doc names each value"
+)]
+pub enum DevigMethod {
+    Shin,
+    Multiplicative,
+}
+
+/// Settings of the built-in sports model: where the odds come from, which books count and how
+/// much, and which Market each event prices. It publishes until each event's kick-off, so its
+/// last signal is the closing line fills are valued against.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SportsOddsModel {
+    /// The odds feed: an HTTP(S) URL answering a document in The Odds API v4 format (events with
+    /// bookmakers with `h2h` and `totals` markets in decimal odds) to GET.
+    #[schemars(length(min = 8, max = 2048), regex(pattern = r"^https?://[^\s]+$"))]
+    pub url: String,
+    /// The feed's key, sent as its `apiKey` query parameter; never in a spec, status or log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_secret_ref: Option<crate::refs::SecretKeyRef>,
+    /// How often the feed is read, seconds (default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3600))]
+    pub poll_seconds: Option<i32>,
+    /// Margin removal (default shin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub devig: Option<DevigMethod>,
+    /// The books that count and their weights (none: every book of the feed at weight 1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub books: Vec<BookWeight>,
+    /// How long a signal stays tradable after the read it came from, ms (default 90000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 100, max = 3600000))]
+    pub valid_for_ms: Option<i32>,
+    /// The version its signals carry (scores are kept per version; default the agent's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[A-Za-z0-9._-]+$"))]
+    pub version: Option<String>,
+    /// What each priced Market pays on (1 to 256).
+    #[schemars(length(min = 1, max = 256))]
+    pub markets: Vec<SportsMarketPick>,
+}
+
+/// A book and its weight in the consensus.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BookWeight {
+    /// The feed's key of the book (`pinnacle`).
+    #[schemars(length(min = 1, max = 64))]
+    pub key: String,
+    /// Its weight (1 to 1000).
+    #[schemars(range(min = 1, max = 1000))]
+    pub weight: i32,
+}
+
+/// One Market the sports model prices: its first outcome's token pays when the pick happens
+/// (the other token is the complement).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.outcome) != has(self.total)").message("a pick is exactly one of outcome and total"))]
+pub struct SportsMarketPick {
+    /// The Market (one the Strategy selects, binary).
+    #[schemars(length(min = 1, max = 253))]
+    pub market: String,
+    /// The feed's event id.
+    #[schemars(length(min = 1, max = 128))]
+    pub event: String,
+    /// The `h2h` outcome it pays on: a team's name as the feed spells it, or `Draw`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub outcome: Option<String>,
+    /// The total it pays on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<TotalLine>,
+}
+
+/// Over or under a line of total goals or points.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TotalLine {
+    /// Over (true) or under (false) the line.
+    pub over: bool,
+    /// The line, a decimal string in halves ("2.5", "3").
+    #[schemars(regex(pattern = r"^[0-9]{1,3}(\.[05])?$"))]
+    pub line: String,
 }
 
 /// Settings of the built-in crypto up/down model (a Student-t on the Chainlink price, volatility

@@ -43,18 +43,24 @@ fn valid_examples_deserialize_and_pass_admission() {
     assert_eq!(kinds["Strategy"], 3);
 }
 
-/// The crypto up/down example (a series Market and a Strategy running the built-in model), kept
-/// apart because the local run's default directory has no RTDS-reading runtime in-process.
+/// The built-in model examples, kept apart from the local run's default directory: crypto
+/// up/down (a series Market and a Strategy running the model; no RTDS-reading runtime
+/// in-process) and sports (two Markets of a match on Polymarket and a Strategy pricing them from
+/// a real odds feed).
 #[test]
-fn the_crypto_updown_example_deserializes_and_passes_admission() {
-    let examples = load_dir(&examples_dir().join("crypto-updown")).unwrap();
-    let kinds: Vec<String> =
-        examples.iter().flat_map(|e| &e.docs).map(|d| d["kind"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(kinds, ["Market", "Strategy"]);
-    for ex in examples {
-        for doc in ex.docs {
-            validate(&doc, None).unwrap_or_else(|e| panic!("{}: {e}", ex.path.display()));
-            typed(doc).unwrap_or_else(|e| panic!("{}: {e}", ex.path.display()));
+fn the_built_in_model_examples_deserialize_and_pass_admission() {
+    for (dir, want) in
+        [("crypto-updown", &["Market", "Strategy"][..]), ("sports", &["Market", "Market", "Strategy"][..])]
+    {
+        let examples = load_dir(&examples_dir().join(dir)).unwrap();
+        let kinds: Vec<String> =
+            examples.iter().flat_map(|e| &e.docs).map(|d| d["kind"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(kinds, want, "{dir}");
+        for ex in examples {
+            for doc in ex.docs {
+                validate(&doc, None).unwrap_or_else(|e| panic!("{}: {e}", ex.path.display()));
+                typed(doc).unwrap_or_else(|e| panic!("{}: {e}", ex.path.display()));
+            }
         }
     }
 }

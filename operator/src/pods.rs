@@ -33,6 +33,8 @@ pub enum Role {
     Notifier,
     /// The built-in crypto up/down model publishing fair values for a series' rounds.
     UpDownModel,
+    /// The built-in sports model publishing fair values from bookmaker odds.
+    SportsModel,
 }
 
 /// The simulator's port (market WebSocket and CLOB/Gamma REST).
@@ -49,6 +51,7 @@ impl Role {
             Role::Simulator => "simulator",
             Role::Notifier => "notify",
             Role::UpDownModel => "updown-model",
+            Role::SportsModel => "sports-model",
         }
     }
 
@@ -69,7 +72,7 @@ impl Role {
             Role::Execution => ("100m", "64Mi", "1", "256Mi"),
             Role::Simulator => ("200m", "64Mi", "1", "256Mi"),
             Role::Notifier => ("10m", "32Mi", "200m", "128Mi"),
-            Role::UpDownModel => ("50m", "32Mi", "500m", "128Mi"),
+            Role::UpDownModel | Role::SportsModel => ("50m", "32Mi", "500m", "128Mi"),
         }
     }
 }

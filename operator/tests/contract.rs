@@ -293,7 +293,8 @@ fn directional_bounds_are_the_schema_s() {
     let signals = block_schema("directional", "signals");
     let (lo, hi) = (bound(&signals, "minItems").unwrap(), bound(&signals, "maxItems").unwrap());
     for n in [lo - 1, lo, hi, hi + 1] {
-        let sources = (0..n).map(|k| SignalSource { model: format!("m{k}"), crypto_up_down: None }).collect();
+        let sources =
+            (0..n).map(|k| SignalSource { model: format!("m{k}"), crypto_up_down: None, sports_odds: None }).collect();
         let admitted = n >= lo && n <= hi;
         let p = DirectionalParams { signals: sources, ..base.clone() };
         assert_eq!(admitted, contract::directional(&p).is_ok(), "{n} signal sources");

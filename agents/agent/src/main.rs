@@ -114,9 +114,20 @@ struct SportsArgs {
     /// The odds feed as an HTTP endpoint (its key, if any, from POLYFLEET_ODDS_API_KEY).
     #[arg(long, env = "POLYFLEET_ODDS_URL")]
     odds_url: Option<String>,
-    /// The markets priced: a JSON array of {yesToken, noToken, event, outcome | total: {side, line}}.
-    #[arg(long, env = "POLYFLEET_SPORTS_MARKETS")]
-    markets: std::path::PathBuf,
+    /// The markets priced, a file: a JSON array of {yesToken, noToken, event, pick: {outcome} | {total: {over, line}}}.
+    #[arg(
+        long,
+        env = "POLYFLEET_SPORTS_MARKETS",
+        conflicts_with = "markets_json",
+        required_unless_present = "markets_json"
+    )]
+    markets: Option<std::path::PathBuf>,
+    /// The markets priced, the same JSON inline (as the operator passes them).
+    #[arg(long)]
+    markets_json: Option<String>,
+    /// The environment variable the feed's key is read from.
+    #[arg(long, default_value = polyfleet_agent::sports::ODDS_KEY_VAR)]
+    odds_key_env: String,
     /// How often the feed is read, ms.
     #[arg(long, env = "POLYFLEET_POLL_MS", default_value_t = 30_000)]
     poll_ms: u64,
@@ -382,7 +393,12 @@ async fn main() -> anyhow::Result<()> {
                 (None, Some(u)) => OddsSource::Url(u),
                 _ => anyhow::bail!("exactly one of --odds-file and --odds-url"),
             };
-            let markets = sports::load_markets(&a.markets)?;
+            let markets = match (a.markets, a.markets_json) {
+                (Some(f), None) => std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?,
+                (None, Some(j)) => j,
+                _ => anyhow::bail!("exactly one of --markets and --markets-json"),
+            };
+            let markets = sports::decode_markets(&markets)?;
             let bus = NatsBus::connect(&a.common.nats)
                 .await
                 .with_context(|| format!("connecting to NATS at {}", a.common.nats))?;
@@ -394,6 +410,7 @@ async fn main() -> anyhow::Result<()> {
                 poll: Duration::from_millis(a.poll_ms),
                 markets,
                 books: a.books,
+                key_env: a.odds_key_env,
                 method,
                 publishing: polyfleet_core::models::rounds::Publishing {
                     model: a.model,

@@ -3,11 +3,11 @@
 //!
 //! - Reads the odds feed (The Odds API v4 document: events, books, `h2h` and `totals` markets,
 //!   decimal prices) from a file or an HTTP endpoint the user points at, every `poll` interval.
-//!   An HTTP feed's key comes from the environment (`POLYFLEET_ODDS_API_KEY`, sent as the
-//!   `apiKey` query parameter) and is never logged. A failed read or a document that is not an
+//!   An HTTP feed's key comes from the environment (`POLYFLEET_ODDS_API_KEY`, or the variable
+//!   `--odds-key-env` names; sent as the `apiKey` query parameter) and is never logged. A failed read or a document that is not an
 //!   array is counted and the last signals simply expire; a malformed event is counted and
 //!   skipped alone.
-//! - Prices each configured market ([`SportsMarket`]: its YES and NO tokens, the feed's event id
+//! - Prices each configured market ([`PricedMarket`]: its YES and NO tokens, the feed's event id
 //!   and the pick YES pays on) with [`polyfleet_core::models::odds::price`]: the weighted
 //!   consensus of the chosen books, de-vigged multiplicatively or by Shin's method, totals
 //!   through a fitted Poisson mean.
@@ -26,8 +26,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bytes::Bytes;
-use polyfleet_core::TokenId;
-use polyfleet_core::models::odds::{self, OddsEvent, Pick};
+use polyfleet_core::models::odds::{self, OddsEvent, PricedMarket};
 use polyfleet_core::models::rounds::Publishing;
 use polyfleet_core::models::sports::Devig;
 use polyfleet_core::wire::signal::subject;
@@ -37,13 +36,12 @@ use polyfleet_io::telemetry;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
-use serde::Deserialize;
 use tokio::sync::watch;
 
 use crate::updown::KindLabel;
 
-/// The environment variable an HTTP odds feed's key is read from.
-pub const ODDS_KEY_VAR: &str = "POLYFLEET_ODDS_API_KEY";
+/// The environment variable an HTTP odds feed's key is read from by default.
+pub const ODDS_KEY_VAR: &str = polyfleet_core::models::odds::KEY_VAR;
 
 /// Where the odds come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,53 +50,6 @@ pub enum OddsSource {
     File(PathBuf),
     /// An HTTP endpoint answering a feed document to GET.
     Url(String),
-}
-
-/// The pick of a configured market, as its file gives it: an `h2h` outcome, or a total.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct SportsMarket {
-    /// The token that pays when the pick happens.
-    pub yes_token: TokenId,
-    /// The other token of the binary market.
-    pub no_token: TokenId,
-    /// The feed's event id.
-    pub event: String,
-    /// YES pays on this `h2h` outcome (a team's name as the feed spells it, or `Draw`).
-    #[serde(default)]
-    pub outcome: Option<String>,
-    /// YES pays on this total.
-    #[serde(default)]
-    pub total: Option<TotalPick>,
-}
-
-/// A total pick.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TotalPick {
-    /// `over` or `under`.
-    pub side: String,
-    /// The line.
-    pub line: f64,
-}
-
-impl SportsMarket {
-    /// The core's pick; `Err` unless exactly one of `outcome` and `total` is given.
-    pub fn pick(&self) -> anyhow::Result<Pick> {
-        match (&self.outcome, &self.total) {
-            (Some(o), None) if !o.is_empty() => Ok(Pick::Outcome(o.clone())),
-            (None, Some(t)) => {
-                let over = match t.side.to_ascii_lowercase().as_str() {
-                    "over" => true,
-                    "under" => false,
-                    other => anyhow::bail!("total side {other:?} is neither over nor under"),
-                };
-                anyhow::ensure!(t.line.is_finite() && t.line >= 0.0, "total line {} is not a line", t.line);
-                Ok(Pick::Total { over, line: t.line })
-            }
-            _ => anyhow::bail!("market of event {:?} needs exactly one of outcome and total", self.event),
-        }
-    }
 }
 
 /// What the publisher prices and how.
@@ -111,9 +62,11 @@ pub struct SportsConfig {
     /// How often it is read.
     pub poll: Duration,
     /// The markets priced.
-    pub markets: Vec<SportsMarket>,
+    pub markets: Vec<PricedMarket>,
     /// Books and weights (empty: every book at weight 1).
     pub books: Vec<(String, f64)>,
+    /// The environment variable an HTTP feed's key is read from ([`ODDS_KEY_VAR`] by default).
+    pub key_env: String,
     /// Margin removal.
     pub method: Devig,
     /// Model id, version and validity of the signals.
@@ -167,13 +120,12 @@ impl Probe for SportsMetrics {
     }
 }
 
-/// Reads the markets file (a JSON array of [`SportsMarket`]), every pick checked.
-pub fn load_markets(path: &std::path::Path) -> anyhow::Result<Vec<SportsMarket>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let markets: Vec<SportsMarket> =
-        serde_json::from_str(&text).with_context(|| format!("decoding {}", path.display()))?;
+/// Decodes the markets (a JSON array of [`PricedMarket`], from a file or the operator's
+/// argument), every one checked.
+pub fn decode_markets(text: &str) -> anyhow::Result<Vec<PricedMarket>> {
+    let markets: Vec<PricedMarket> = serde_json::from_str(text).context("decoding the markets")?;
     for m in &markets {
-        m.pick()?;
+        m.validate().map_err(anyhow::Error::msg)?;
     }
     Ok(markets)
 }
@@ -184,14 +136,14 @@ fn commence_ms(e: &OddsEvent) -> Option<u64> {
     u64::try_from(t.as_millisecond()).ok()
 }
 
-async fn read(source: &OddsSource, http: &reqwest::Client) -> anyhow::Result<String> {
+async fn read(source: &OddsSource, key_env: &str, http: &reqwest::Client) -> anyhow::Result<String> {
     match source {
         OddsSource::File(path) => {
             tokio::fs::read_to_string(path).await.with_context(|| format!("reading {}", path.display()))
         }
         OddsSource::Url(url) => {
             let mut req = http.get(url);
-            if let Ok(key) = std::env::var(ODDS_KEY_VAR) {
+            if let Ok(key) = std::env::var(key_env) {
                 req = req.query(&[("apiKey", key)]);
             }
             // The error of a request with the key in its query would print it: say only the status.
@@ -210,7 +162,6 @@ pub async fn run<B: Bus>(
     metrics: Arc<SportsMetrics>,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let picks: Vec<Pick> = cfg.markets.iter().map(SportsMarket::pick).collect::<anyhow::Result<_>>()?;
     let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
     tracing::info!(model = %cfg.publishing.model, markets = cfg.markets.len(), "sports model publishing");
     let mut tick = tokio::time::interval(cfg.poll);
@@ -220,7 +171,7 @@ pub async fn run<B: Bus>(
             _ = stop.changed() => break,
             _ = tick.tick() => {}
         }
-        let text = match read(&cfg.source, &http).await {
+        let text = match read(&cfg.source, &cfg.key_env, &http).await {
             Ok(t) => t,
             Err(e) => {
                 tracing::warn!(error = %e, "odds feed not read");
@@ -241,21 +192,14 @@ pub async fn run<B: Bus>(
         };
         SportsMetrics::count(&metrics.polls, "ok");
         metrics.ready.store(true, Ordering::Relaxed);
-        publish(&bus, &cfg, &picks, &events, &metrics, crate::time::now_ms()).await;
+        publish(&bus, &cfg, &events, &metrics, crate::time::now_ms()).await;
     }
     Ok(())
 }
 
 /// Prices every configured market on `events` at `now_ms` and publishes the pairs.
-async fn publish<B: Bus>(
-    bus: &B,
-    cfg: &SportsConfig,
-    picks: &[Pick],
-    events: &[OddsEvent],
-    metrics: &SportsMetrics,
-    now_ms: u64,
-) {
-    for (m, pick) in cfg.markets.iter().zip(picks) {
+async fn publish<B: Bus>(bus: &B, cfg: &SportsConfig, events: &[OddsEvent], metrics: &SportsMetrics, now_ms: u64) {
+    for m in &cfg.markets {
         let Some(event) = events.iter().find(|e| e.id == m.event) else {
             SportsMetrics::count(&metrics.unpriced, "no_event");
             continue;
@@ -265,7 +209,7 @@ async fn publish<B: Bus>(
             SportsMetrics::count(&metrics.unpriced, "closed");
             continue;
         }
-        let priced = match odds::price(event, pick, &cfg.books, cfg.method) {
+        let priced = match odds::price(event, &m.pick, &cfg.books, cfg.method) {
             Ok(p) => p,
             Err(e) => {
                 tracing::debug!(event = %m.event, error = %e, "market not priced");

@@ -89,11 +89,11 @@ async fn the_model_prices_markets_from_bookmaker_consensus_until_kick_off() {
     std::fs::write(
         &markets,
         r#"[
-  {"yesToken": "101", "noToken": "102", "event": "4f1b2c9e8d7a6b5c4d3e2f1a0b9c8d7e", "outcome": "Arsenal"},
-  {"yesToken": "103", "noToken": "104", "event": "4f1b2c9e8d7a6b5c4d3e2f1a0b9c8d7e", "total": {"side": "over", "line": 2.5}},
-  {"yesToken": "105", "noToken": "106", "event": "9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d", "outcome": "Everton"},
-  {"yesToken": "107", "noToken": "108", "event": "0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f", "outcome": "Brentford"},
-  {"yesToken": "109", "noToken": "110", "event": "not-in-the-feed", "outcome": "Leeds"}
+  {"yesToken": "101", "noToken": "102", "event": "4f1b2c9e8d7a6b5c4d3e2f1a0b9c8d7e", "pick": {"outcome": "Arsenal"}},
+  {"yesToken": "103", "noToken": "104", "event": "4f1b2c9e8d7a6b5c4d3e2f1a0b9c8d7e", "pick": {"total": {"over": true, "line": 2.5}}},
+  {"yesToken": "105", "noToken": "106", "event": "9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d", "pick": {"outcome": "Everton"}},
+  {"yesToken": "107", "noToken": "108", "event": "0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f", "pick": {"outcome": "Brentford"}},
+  {"yesToken": "109", "noToken": "110", "event": "not-in-the-feed", "pick": {"outcome": "Leeds"}}
 ]"#,
     )
     .unwrap();

@@ -56,12 +56,10 @@ pub struct BacktestArgs {
 fn model_specs(plan: &polyfleet_operator::local::LocalPlan) -> Vec<ModelSpec> {
     let mut out: Vec<ModelSpec> = vec![];
     for m in plan.strategies.iter().flat_map(|s| &s.models) {
-        let spec = ModelSpec {
-            coin: m.coin.to_string(),
-            period: m.period.to_string(),
-            settings: m.model_settings(),
-            publishing: m.publishing(),
-        };
+        // The sports model reads a live odds feed, which recordings do not carry.
+        let Some((coin, period, settings)) = m.up_down() else { continue };
+        let spec =
+            ModelSpec { coin: coin.to_string(), period: period.to_string(), settings, publishing: m.publishing() };
         if !out.contains(&spec) {
             out.push(spec);
         }

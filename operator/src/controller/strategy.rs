@@ -26,6 +26,7 @@ use crate::limits::StrategyBook;
 use crate::params::{ParamsAck, ParamsError, ack};
 use crate::planner::markets::MarketView;
 use crate::planner::strategy::{Refusal, StrategyPlan, plan_strategy};
+use crate::pods::Role;
 use polyfleet_core::analytics::scores::ModelScore;
 
 /// The finalizer of Strategies.
@@ -204,9 +205,11 @@ async fn apply(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
     // Built-in model publishers no longer asked for (or none, the Strategy refused) go.
     let planned: Vec<String> =
         outcome.as_ref().map(|p| p.models.iter().map(|m| m.name.clone()).collect()).unwrap_or_default();
-    let labels = [("polyfleet.dev/strategy", name.as_str()), ("app.kubernetes.io/component", "updown-model")];
-    if !prune_agents(&client, &ctx.cache.children, &ns, &labels, &planned).await?.is_empty() {
-        wrote.push("removed model Deployments");
+    for role in [Role::UpDownModel, Role::SportsModel] {
+        let labels = [("polyfleet.dev/strategy", name.as_str()), ("app.kubernetes.io/component", role.as_str())];
+        if !prune_agents(&client, &ctx.cache.children, &ns, &labels, &planned).await?.is_empty() {
+            wrote.push("removed model Deployments");
+        }
     }
     // The data plane: the parameter document, the agent's acknowledgement, the book.
     let data = data_plane(strategy, &outcome, ctx, &mut wrote).await;

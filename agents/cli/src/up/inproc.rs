@@ -90,9 +90,10 @@ pub(crate) async fn run(args: &UpArgs, mut p: Prepared, stop: tokio_watch::Recei
         // The built-in models read the venue's real-time data stream over a WebSocket, which
         // only the simulator process serves.
         eprintln!(
-            "{}: the built-in {} {} model runs with --runtime processes (this run has no simulator server); \
+            "{}: the built-in {} model runs with --runtime processes (this run has no simulator server); \
              its Strategy gets no signals here",
-            m.name, m.coin, m.period
+            m.name,
+            m.role().as_str()
         );
     }
     for config in &p.plan.notifiers {

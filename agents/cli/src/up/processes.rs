@@ -139,8 +139,12 @@ pub(crate) async fn run(args: &UpArgs, p: Prepared, stop: tokio_watch::Receiver<
     // Built-in model publishers, on the simulator's Gamma API and real-time data stream.
     let rtds = format!("ws://{sim_addr}/rtds");
     for m in p.plan.strategies.iter().flat_map(|s| &s.models) {
-        let mut a = os(&["updown-model"]);
+        let mut a = os(&[m.role().as_str()]);
         a.extend(m.args(&venue, &rest, &rtds).into_iter().map(Into::into));
+        if let Some(key) = m.key_secret() {
+            // The feed's key: inherited from this process's environment (`local_secret_var`).
+            a.extend(os(&["--odds-key-env", &polyfleet_operator::local::local_secret_var(key)]));
+        }
         agents.push((m.name.clone(), a));
     }
     let band = p.plan.liquidity_band_bps.to_string();

@@ -13,9 +13,14 @@
 //!
 //! Pure: the caller decodes times and chooses what to price.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::sports::{Devig, devig, poisson_total};
+use crate::ids::TokenId;
+
+/// The environment variable the publisher reads an HTTP feed's key from (the operator fills it
+/// from the Secret the source names).
+pub const KEY_VAR: &str = "POLYFLEET_ODDS_API_KEY";
 
 /// One event of the feed.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -66,8 +71,10 @@ pub struct OddsOutcome {
     pub point: Option<f64>,
 }
 
-/// What a market's YES token pays on.
-#[derive(Debug, Clone, PartialEq)]
+/// What a market's YES token pays on (`{"outcome": "Arsenal"}` or
+/// `{"total": {"over": true, "line": 2.5}}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub enum Pick {
     /// This `h2h` outcome (a team's name, or `Draw`).
     Outcome(String),
@@ -78,6 +85,35 @@ pub enum Pick {
         /// The line (a half line has no push).
         line: f64,
     },
+}
+
+/// A market the sports model prices, as the operator hands it to the publisher: its YES token
+/// pays when `pick` happens in the feed's `event`, its NO token otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PricedMarket {
+    /// The token paying on the pick.
+    pub yes_token: TokenId,
+    /// The other token of the binary market.
+    pub no_token: TokenId,
+    /// The feed's event id.
+    pub event: String,
+    /// What YES pays on.
+    pub pick: Pick,
+}
+
+impl PricedMarket {
+    /// Checks what serde cannot: a name to match, a line that is one.
+    pub fn validate(&self) -> Result<(), String> {
+        match &self.pick {
+            Pick::Outcome(name) if name.is_empty() => Err(format!("event {:?}: empty outcome", self.event)),
+            Pick::Total { line, .. } if !(line.is_finite() && *line >= 0.0) => {
+                Err(format!("event {:?}: total line {line} is not a line", self.event))
+            }
+            _ if self.yes_token == self.no_token => Err(format!("event {:?}: YES and NO are one token", self.event)),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// How books are weighed: `(key, weight)`; empty means every book at weight 1.
@@ -312,5 +348,24 @@ mod tests {
         let (events, bad) = decode_events(text).unwrap_or_default();
         assert_eq!((events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), bad), (vec!["e1", "e3"], 1));
         assert!(decode_events("{\"message\":\"quota exceeded\"}").is_err());
+    }
+
+    #[test]
+    fn a_priced_market_reads_as_the_operator_writes_it() {
+        let text = r#"[{"yesToken":"101","noToken":"102","event":"e1","pick":{"outcome":"Arsenal"}},
+                       {"yesToken":"103","noToken":"104","event":"e1","pick":{"total":{"over":true,"line":2.5}}}]"#;
+        let m: Vec<PricedMarket> = serde_json::from_str(text).unwrap_or_default();
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[1].pick, Pick::Total { over: true, line: 2.5 });
+        assert!(m.iter().all(|m| m.validate().is_ok()));
+        let back: Vec<PricedMarket> =
+            serde_json::from_str(&serde_json::to_string(&m).unwrap_or_default()).unwrap_or_default();
+        assert_eq!(back, m);
+        let bad = PricedMarket { pick: Pick::Total { over: false, line: -1.0 }, ..m[1].clone() };
+        assert!(bad.validate().is_err());
+        assert!(
+            serde_json::from_str::<PricedMarket>(r#"{"yesToken":"1","noToken":"2","event":"e","pick":{"spread":1}}"#)
+                .is_err()
+        );
     }
 }
