@@ -126,6 +126,9 @@ pub async fn run<B: Bus>(
     let params_key = subjects::params_key(&cfg.namespace, &cfg.name);
     let mut params = bus.kv_watch(&params_key).await?;
     let mut timer = tokio::time::interval(Duration::from_nanos(polyfleet_core::config::STRATEGY_TIMER_NS));
+    // Under a replay's clock the strategy's timer follows that clock, as the backtest's engine
+    // drives it: due before the event or signal that reaches its time.
+    let mut next_timer_ns = 0u64;
     let mut events_seen = std::collections::HashMap::new();
     let mut scores_written: Option<Vec<u8>> = None;
     metrics.set_ready(true);
@@ -139,10 +142,14 @@ pub async fn run<B: Bus>(
             Some(ev) = feed.next() => {
                 let Ok(ev) = ev else { metrics.malformed.inc(); continue };
                 if tokens.contains(&ev.token) {
+                    replay_timer(&bus, &cfg, &mut runner, &mut next_timer_ns, &metrics).await;
                     on_market(&bus, &cfg, &mut runner, &mut feed, &ev, &metrics).await;
                 }
             }
-            Some(msg) = signals.next() => on_signal(&bus, &cfg, &mut runner, &msg, &metrics).await,
+            Some(msg) = signals.next() => {
+                replay_timer(&bus, &cfg, &mut runner, &mut next_timer_ns, &metrics).await;
+                on_signal(&bus, &cfg, &mut runner, &msg, &metrics).await;
+            }
             Some(msg) = decisions.next() => {
                 // Orders' decisions and conditional-token operations' share the subject.
                 let out = if kind_of(&msg.payload) == Some(CtfDecision::KIND) {
@@ -181,8 +188,10 @@ pub async fn run<B: Bus>(
                 }
             }
             _ = timer.tick() => {
-                let out = runner.on_timer(now_ns());
-                publish_intents(&bus, &cfg, out, &metrics).await;
+                if !crate::time::replaying() {
+                    let out = runner.on_timer(now_ns());
+                    publish_intents(&bus, &cfg, out, &metrics).await;
+                }
                 OrderPathMetrics::catch_up(&metrics.rule_events, &runner.counters(), &mut events_seen);
                 if let Some(e) = runner.earnings(now_ns()) {
                     metrics.set_earnings(&e);
@@ -193,6 +202,23 @@ pub async fn run<B: Bus>(
     }
     tracing::info!("strategy agent stopped");
     Ok(())
+}
+
+/// Under a replay's clock, fires the strategy's timer when the clock has reached it.
+async fn replay_timer<B: Bus>(
+    bus: &B,
+    cfg: &StrategyConfig,
+    runner: &mut StrategyRunner,
+    next_timer_ns: &mut u64,
+    metrics: &OrderPathMetrics,
+) {
+    let now = now_ns();
+    if !crate::time::replaying() || now < *next_timer_ns {
+        return;
+    }
+    *next_timer_ns = now + polyfleet_core::config::STRATEGY_TIMER_NS;
+    let out = runner.on_timer(now);
+    publish_intents(bus, cfg, out, metrics).await;
 }
 
 fn decoded<M: polyfleet_core::wire::WireMessage>(msg: &Message, metrics: &OrderPathMetrics) -> Option<M> {

@@ -19,6 +19,11 @@ pub fn now_ns() -> u64 {
     }
 }
 
+/// Whether a replay's clock is set (see [`set_replay_ns`]).
+pub fn replaying() -> bool {
+    REPLAY_NS.load(Ordering::Relaxed) != 0
+}
+
 /// Now, Unix milliseconds.
 pub fn now_ms() -> u64 {
     now_ns() / 1_000_000

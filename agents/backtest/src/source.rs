@@ -59,6 +59,14 @@ impl<I: Iterator<Item = RecordLine>> Events<I> {
     pub fn unsupported(&self) -> u64 {
         self.norm.decode_stats().unsupported_schema
     }
+
+    /// The receive time of the next event, read ahead (it stays the next).
+    pub fn peek_ns(&mut self) -> Option<u64> {
+        let ev = self.next()?;
+        let ns = ev.recv_ts_ns;
+        self.ready.push_front(ev);
+        Some(ns)
+    }
 }
 
 impl<I: Iterator<Item = RecordLine>> Iterator for Events<I> {

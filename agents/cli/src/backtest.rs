@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use polyfleet_backtest::engine::{Engine, EngineConfig};
 use polyfleet_backtest::html::html;
 use polyfleet_backtest::report::{Input, Report};
-use polyfleet_backtest::signals::{ModelSpec, fair_values};
+use polyfleet_backtest::signals::fair_values;
 use polyfleet_backtest::source::Events;
 use polyfleet_backtest::sweep::{self, Axis};
 use polyfleet_core::Money;
@@ -49,22 +49,6 @@ pub struct BacktestArgs {
     pub progress: bool,
     /// Stop at unreadable input (the default), or skip it and say so in the report.
     pub bad_input: BadInput,
-}
-
-/// The built-in model publishers the plan asks for, each once (a series Market expanded into its
-/// rounds asks for its model once per round).
-fn model_specs(plan: &polyfleet_operator::local::LocalPlan) -> Vec<ModelSpec> {
-    let mut out: Vec<ModelSpec> = vec![];
-    for m in plan.strategies.iter().flat_map(|s| &s.models) {
-        // The sports model reads a live odds feed, which recordings do not carry.
-        let Some((coin, period, settings)) = m.up_down() else { continue };
-        let spec =
-            ModelSpec { coin: coin.to_string(), period: period.to_string(), settings, publishing: m.publishing() };
-        if !out.contains(&spec) {
-            out.push(spec);
-        }
-    }
-    out
 }
 
 fn first_ms(path: &Path, mode: BadInput) -> anyhow::Result<u64> {
@@ -126,7 +110,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<Vec<Report>> {
     drop(source);
     // The built-in models' fair values, from the recording's reference prices: what their agents
     // would have published, once for every sweep point.
-    let (signals, models) = fair_values(&rtds, &model_specs(&plan), &catalog);
+    let (signals, models) = fair_values(&rtds, &local::model_specs(&plan), &catalog);
     drop(rtds);
     // A cut, corrupt or empty recording is an error here, unless bad input is to be skipped.
     let read = reader.finish()?;

@@ -116,8 +116,10 @@ pub fn plan_with(res: &mut Resources, catalog: &Catalog, now_ms: u64) -> anyhow:
     planned(res)
 }
 
-/// Like [`plan_with`], for a backtest: a `series` Market stands for every round of it the catalog
-/// holds from `now_ms` on ([`expand_series`]), so the strategies trade each round in turn.
+/// Like [`plan_with`], for a backtest or a local run: a `series` Market stands for every round
+/// of it the catalog holds from `now_ms` on ([`expand_series`]), so the strategies trade each
+/// round in turn (a recording's catalog lists every round it saw; the embedded simulator's, at
+/// start, the running round and the next).
 pub fn plan_rounds(res: &mut Resources, catalog: &Catalog, now_ms: u64) -> anyhow::Result<LocalPlan> {
     let now = rfc3339(now_ms);
     resolve(&mut res.markets, catalog, now_ms / 1000, &now);
@@ -141,6 +143,26 @@ fn planned(res: &Resources) -> anyhow::Result<LocalPlan> {
     }
     anyhow::ensure!(!p.strategies.is_empty(), "no Strategy can run");
     Ok(p)
+}
+
+/// The built-in model publishers the plan asks for, each once (a series Market expanded into its
+/// rounds asks for its model once per round).
+pub fn model_specs(plan: &polyfleet_operator::local::LocalPlan) -> Vec<polyfleet_backtest::signals::ModelSpec> {
+    let mut out: Vec<polyfleet_backtest::signals::ModelSpec> = vec![];
+    for m in plan.strategies.iter().flat_map(|s| &s.models) {
+        // The sports model reads a live odds feed, which recordings do not carry.
+        let Some((coin, period, settings)) = m.up_down() else { continue };
+        let spec = polyfleet_backtest::signals::ModelSpec {
+            coin: coin.to_string(),
+            period: period.to_string(),
+            settings,
+            publishing: m.publishing(),
+        };
+        if !out.contains(&spec) {
+            out.push(spec);
+        }
+    }
+    out
 }
 
 /// The catalog of a recording (`<recording>.markets.json`), or the one given.

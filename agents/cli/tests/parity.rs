@@ -2,8 +2,8 @@
 //! in-memory bus, paper, replayed in lockstep at the recording's time) and through `polyfleet
 //! backtest` (the engine, no bus) gives the same fills and the same PnL. The recording ends with
 //! every market resolving: both settle the positions and redeem the winners the same way. The
-//! arbitrage strategy is compared (the market maker's requotes follow the agents' timer, which
-//! a lockstep replay does not drive as the backtest does).
+//! arbitrage strategy is compared here (the directional strategy on a built-in model in
+//! `parity_models.rs`; the market maker is not compared).
 //!
 //! Its own test binary: a replaying fleet sets the agents' process-wide clock.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]

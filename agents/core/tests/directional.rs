@@ -291,3 +291,35 @@ fn every_fill_is_valued_against_the_closing_line_at_resolution() {
     let [score] = r.scores().try_into().unwrap_or_else(|s: Vec<_>| panic!("{s:?}"));
     assert_eq!((score.clv_fills, score.clv_mean_ppm, score.clv_beat), (2, Some(-10_000), 1));
 }
+
+#[test]
+fn an_order_that_ends_before_its_fills_arrive_waits_for_them_before_sizing_again() {
+    // Fills and order updates travel apart: the update that ends a partly filled entry may come
+    // first. The strategy must not size the scale-in as if nothing were held.
+    let scale_in = |update_first: bool| {
+        let mut r = runner(params(), None);
+        books(&mut r, 1, "0.38", "0.40", 0);
+        let o = one(&r.on_signal(&signal("model-a", YES, 500_000, 60_000), MS).unwrap());
+        assert_eq!(o.size, q("85.04"));
+        // Fill-and-kill that bought 40 of the 85.04.
+        let ended = update(&o, OrderStatus::Cancelled, "40");
+        let f = fill(&o, "f1", "40");
+        if update_first {
+            assert!(r.on_order(&ended, 2 * MS).is_empty(), "no decision before the fill is in");
+            one(&r.on_fill(&f, 3 * MS))
+        } else {
+            assert!(r.on_fill(&f, 2 * MS).is_empty());
+            one(&r.on_order(&ended, 3 * MS))
+        }
+    };
+    let (late, early) = (scale_in(true), scale_in(false));
+    assert_eq!((late.side, late.price, late.size), (early.side, early.price, early.size));
+    assert!(late.size < q("85.04"), "the scale-in tops up what is held: {}", late.size);
+    // A fill that never comes holds the market for FILL_WAIT_MS (5 s), no longer.
+    let mut r = runner(params(), None);
+    books(&mut r, 1, "0.38", "0.40", 0);
+    let o = one(&r.on_signal(&signal("model-a", YES, 500_000, 60_000), MS).unwrap());
+    assert!(r.on_order(&update(&o, OrderStatus::Cancelled, "40"), 2 * MS).is_empty());
+    assert!(books(&mut r, 2, "0.38", "0.40", 4_000 * MS).is_empty(), "still waiting");
+    assert_eq!(places(&books(&mut r, 3, "0.38", "0.40", 5_003 * MS)).len(), 1, "decides again without it");
+}

@@ -1,10 +1,13 @@
 //! The embedded venue of `polyfleet up`: the simulator's model stepped in process at the Venue's
 //! rate, its frames normalized by the market-data agent's own [`Normalizer`] and published on the
 //! in-memory bus as the market-data agent publishes them (`md.<venue>.<token>`), and snapshot
-//! requests (`mdsnap.<venue>.<token>`) answered from the same normalizer. No sockets: the whole
-//! fleet is one process.
+//! requests (`mdsnap.<venue>.<token>`) answered from the same normalizer. The built-in crypto
+//! models run here too, on the simulator's reference prices ([`ModelFeed`], rounds looked up in
+//! its listing), their fair values published on `signal.<venue>.<token>` as the `updown-model`
+//! agent publishes them. No sockets: the whole fleet is one process.
 //!
-//! Or a recording, replayed in lockstep ([`replay`]): each event is published at the recording's
+//! Or a recording, replayed in lockstep ([`replay`]): each event, and each fair value the models
+//! computed from the recording's reference prices, is published at the recording's
 //! time (the agents' clock is set to it) and the next one waits until the fleet has settled (every
 //! subscriber has taken what was sent to it, no durable consumer has work left, and the bus has
 //! not moved for a few milliseconds), so the fleet decides on exactly the books the backtest of
@@ -17,8 +20,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
+use polyfleet_backtest::signals::{ModelFeed, ModelSpec};
 use polyfleet_backtest::source::Events;
 use polyfleet_core::TokenId;
+use polyfleet_core::wire::signal::{FairValue, subject as signal_subject};
 use polyfleet_core::wire::{MarketEvent, encode, subjects};
 use polyfleet_io::bus::Bus;
 use polyfleet_io::bus::memory::MemoryBus;
@@ -38,14 +43,23 @@ fn wall_ns() -> u64 {
     polyfleet_agent::time::now_ns()
 }
 
-/// Runs the model until `shutdown`: `rate` model steps per second.
+/// Publishes fair value `fv` as a model agent would.
+async fn publish_signal(bus: &MemoryBus, venue: &str, fv: &FairValue) {
+    let _ = bus.publish(&signal_subject(venue, &fv.token), vec![], Bytes::from(fv.encode())).await;
+}
+
+/// Runs the model until `shutdown`: `rate` model steps per second, the crypto `models` on its
+/// reference prices.
 pub async fn run(
     bus: MemoryBus,
     venue: String,
     mut sim: Simulator,
     rate: u32,
+    models: Vec<ModelSpec>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    let mut models: Vec<ModelFeed> = models.into_iter().map(ModelFeed::new).collect();
+    let mut due = vec![];
     let tokens: Vec<TokenId> = sim.markets().iter().flat_map(|m| [m.yes, m.no]).collect();
     let mut norm = Normalizer::new(tokens.iter().copied());
     let mut actions = vec![];
@@ -66,7 +80,18 @@ pub async fn run(
             Some(msg) = requests.next() => answer(&bus, msg, |t| norm.snapshot(t, wall_ns())).await,
             _ = tick.tick() => {
                 for _ in 0..per_tick {
-                    for f in sim.step() {
+                    let market = sim.step();
+                    // The reference prices first: a round's book follows them.
+                    for f in sim.take_rtds() {
+                        let decoded = polyfleet_polymarket::websocket::rtds::decode(&f.text);
+                        for m in &mut models {
+                            m.on_frame(&decoded, &mut |slug| sim.catalog().by_slug(slug).cloned(), &mut due);
+                        }
+                    }
+                    for fv in due.drain(..) {
+                        publish_signal(&bus, &venue, &fv).await;
+                    }
+                    for f in market {
                         norm.on_frame(f.text.as_bytes(), wall_ns(), &mut actions);
                     }
                 }
@@ -91,28 +116,54 @@ async fn answer(bus: &MemoryBus, msg: polyfleet_io::bus::Message, snapshot: impl
     let _ = bus.publish(&reply, vec![], payload).await;
 }
 
-/// Replays `events` in lockstep (see the module doc); waits `quiet` of stillness after each event
+/// What a replay publishes: the recording's market events, and the fair values the built-in
+/// models computed from its reference prices (receive time ns, signal; in time order).
+pub struct Recorded<I: Iterator<Item = RecordLine>> {
+    /// The market events.
+    pub events: Events<I>,
+    /// The fair values.
+    pub signals: Vec<(u64, FairValue)>,
+}
+
+/// Replays `recorded` in lockstep (see the module doc); waits `quiet` of stillness after each event
 /// of a `followed` token.
 pub async fn replay<I: Iterator<Item = RecordLine> + Send>(
     bus: MemoryBus,
     venue: String,
-    mut events: Events<I>,
+    recorded: Recorded<I>,
     followed: HashSet<TokenId>,
     quiet: Duration,
     stats: Arc<FeedStats>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let mut requests = bus.subscribe(&format!("mdsnap.{}.*", subjects::token(&venue))).await?;
+    let Recorded { mut events, signals } = recorded;
     let mut now = 0u64;
-    while let Some(ev) = events.next() {
+    let mut signals = signals.into_iter().peekable();
+    // Market events and fair values in time order (a fair value before an event of its time: it
+    // was computed from a price received with or before it), as the backtest orders them.
+    loop {
+        let signal = match events.peek_ns() {
+            Some(ns) => signals.next_if(|(at, _)| *at <= ns),
+            None => signals.next(),
+        };
+        let token = if let Some((at, fv)) = signal {
+            now = at;
+            polyfleet_agent::time::set_replay_ns(now);
+            publish_signal(&bus, &venue, &fv).await;
+            fv.token
+        } else {
+            let Some(ev) = events.next() else { break };
+            now = ev.recv_ts_ns;
+            polyfleet_agent::time::set_replay_ns(now);
+            let subject = subjects::market_data(&venue, &ev.token);
+            bus.publish(&subject, vec![], Bytes::from(encode(&ev))).await?;
+            ev.token
+        };
         if *shutdown.borrow() {
             return Ok(());
         }
-        now = ev.recv_ts_ns;
-        polyfleet_agent::time::set_replay_ns(now);
-        let subject = subjects::market_data(&venue, &ev.token);
-        bus.publish(&subject, vec![], Bytes::from(encode(&ev))).await?;
-        if !followed.contains(&ev.token) {
+        if !followed.contains(&token) {
             continue;
         }
         // Settle: until nothing moved for `quiet` and no consumer has work, answering snapshot

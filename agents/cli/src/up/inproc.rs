@@ -86,12 +86,12 @@ pub(crate) async fn run(args: &UpArgs, mut p: Prepared, stop: tokio_watch::Recei
         mark_stale_ms: polyfleet_agent::execution::MARK_STALE_MS,
     };
     tasks.spawn(execution::run(bus.clone(), store.clone(), executor, exec_cfg, exec_metrics, shutdown.clone()));
-    for m in p.plan.strategies.iter().flat_map(|s| &s.models) {
-        // The built-in models read the venue's real-time data stream over a WebSocket, which
-        // only the simulator process serves.
+    // The crypto models run inside the feed, on the embedded simulator's or the recording's
+    // reference prices; the sports model reads a live odds feed, which only a process runs.
+    let models = crate::local::model_specs(&p.plan);
+    for m in p.plan.strategies.iter().flat_map(|s| &s.models).filter(|m| m.up_down().is_none()) {
         eprintln!(
-            "{}: the built-in {} model runs with --runtime processes (this run has no simulator server); \
-             its Strategy gets no signals here",
+            "{}: the built-in {} model runs with --runtime processes; its Strategy gets no signals here",
             m.name,
             m.role().as_str()
         );
@@ -117,17 +117,27 @@ pub(crate) async fn run(args: &UpArgs, mut p: Prepared, stop: tokio_watch::Recei
     let source = std::mem::replace(&mut p.source, Source::Replay(vec![]));
     let what = match source {
         Source::Sim(sim) => {
-            tasks.spawn(feed::run(bus.clone(), venue.clone(), *sim, rate, shutdown.clone()));
+            tasks.spawn(feed::run(bus.clone(), venue.clone(), *sim, rate, models, shutdown.clone()));
             "simulator".to_string()
         }
         Source::Replay(lines) => {
             let all: Vec<TokenId> =
                 p.catalog.markets.iter().flat_map(|m| m.tokens.iter().map(|t| t.token_id)).collect();
             let followed = tokens.iter().filter_map(|t| TokenId::parse(&t.token).ok()).collect();
+            // The models' fair values from the recording's reference prices, as the backtest
+            // computes them, published in time order with the market events.
+            let rtds: Vec<(u64, String)> = lines
+                .iter()
+                .filter(|l| l.channel == Some(polyfleet_polymarket::data::recording::Channel::Rtds))
+                .filter_map(|l| Some((l.recv_ns, l.frame.as_deref()?.to_string())))
+                .collect();
+            let (signals, _) = polyfleet_backtest::signals::fair_values(&rtds, &models, &p.catalog);
+            drop(rtds);
             let events = polyfleet_backtest::source::Events::new(lines.into_iter(), all);
             let quiet = Duration::from_millis(3);
             let (bus, venue, stats, shutdown) = (bus.clone(), venue.clone(), feed_stats.clone(), shutdown.clone());
-            tasks.spawn(feed::replay(bus, venue, events, followed, quiet, stats, shutdown));
+            let recorded = feed::Recorded { events, signals };
+            tasks.spawn(feed::replay(bus, venue, recorded, followed, quiet, stats, shutdown));
             format!("replay of {}", args.replay.as_ref().map(|r| r.display().to_string()).unwrap_or_default())
         }
     };

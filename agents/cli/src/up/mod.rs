@@ -173,7 +173,7 @@ fn prepare(args: &UpArgs) -> anyhow::Result<Prepared> {
             (venue, Source::Sim(Box::new(sim)), catalog, now_ms)
         }
     };
-    let plan = local::plan_with(&mut res, &catalog, start_ms)?;
+    let plan = local::plan_rounds(&mut res, &catalog, start_ms)?;
     let strategies: Vec<StrategyConfig> = plan.strategies.iter().map(|s| s.config.clone()).collect();
     if strategies.iter().any(|s| s.mode != polyfleet_core::wire::Mode::Paper) {
         eprintln!("note: polyfleet up trades on paper; strategies in shadow or live mode run as paper here");

@@ -49,6 +49,10 @@ const LOT_MICROS: u64 = 10_000;
 /// After the gateway refuses an order, the market waits this long before asking again (ms).
 const REFUSAL_BACKOFF_MS: u64 = 1_000;
 
+/// How long an order that ended having filled waits for fills not seen yet before the market
+/// decides again without them (ms): fills and order updates travel apart.
+const FILL_WAIT_MS: u64 = 5_000;
+
 /// The latest valid signal of a market, in YES terms, with its model version (an index into
 /// [`Directional::sources`]).
 #[derive(Debug, Clone)]
@@ -88,6 +92,11 @@ struct InFlight {
     price: Price,
     passive: bool,
     cancelling: bool,
+    /// Shares of its fills seen.
+    filled_seen: Quantity,
+    /// It ended having filled this many shares, at (Unix ms), and waits for the fills not seen
+    /// yet: deciding before them would size as if nothing were held.
+    ended: Option<(Quantity, u64)>,
 }
 
 #[derive(Debug)]
@@ -233,6 +242,16 @@ impl Directional {
     fn evaluate(&mut self, i: usize, books: &BookSet, ctx: &mut Ctx<'_>) {
         let now_ms = ctx.now_ns / 1_000_000;
         let s = &self.markets[i];
+        if let Some(f) = s.in_flight
+            && let Some((_, at)) = f.ended
+        {
+            if now_ms < at + FILL_WAIT_MS {
+                return;
+            }
+            // The fills did not come: decide on what is known.
+            self.markets[i].in_flight = None;
+        }
+        let s = &self.markets[i];
         if s.resolved || s.in_flight.is_some_and(|f| f.cancelling) || now_ms < s.refused_until_ms {
             return;
         }
@@ -284,8 +303,16 @@ impl Directional {
             kelly: None,
         };
         let id = ctx.place(order);
-        s.in_flight =
-            Some(InFlight { id, token: inst.token, side: Side::Sell, price: bid, passive: false, cancelling: false });
+        s.in_flight = Some(InFlight {
+            id,
+            token: inst.token,
+            side: Side::Sell,
+            price: bid,
+            passive: false,
+            cancelling: false,
+            filled_seen: Quantity::ZERO,
+            ended: None,
+        });
         let slot = edge::Exit::ALL.iter().position(|e| *e == why).unwrap_or(0);
         self.counts.exits[slot] += 1;
         s.quiet_until_ms = ctx.now_ns / 1_000_000 + self.params.reentry_cooldown_ms;
@@ -328,7 +355,16 @@ impl Directional {
             kelly: Some(KellyBasis { probability_ppm: p }),
         };
         let id = ctx.place(order);
-        s.in_flight = Some(InFlight { id, token: inst.token, side: Side::Buy, price, passive, cancelling: false });
+        s.in_flight = Some(InFlight {
+            id,
+            token: inst.token,
+            side: Side::Buy,
+            price,
+            passive,
+            cancelling: false,
+            filled_seen: Quantity::ZERO,
+            ended: None,
+        });
         if s.entries == 0 {
             self.counts.entries += 1;
         } else {
@@ -498,14 +534,29 @@ impl Strategy for Directional {
         if s.in_flight.is_some_and(|f| f.side == Side::Buy) && update.filled.is_zero() && s.held_side().is_none() {
             s.entries = s.entries.saturating_sub(1);
         }
+        if let Some(f) = s.in_flight.as_mut()
+            && f.filled_seen < update.filled
+        {
+            // Fills still on their way: decide once they are in (or after FILL_WAIT_MS).
+            f.ended = Some((update.filled, ctx.now_ns / 1_000_000));
+            return;
+        }
         s.in_flight = None;
         self.evaluate(i, books, ctx);
     }
 
-    fn on_fill(&mut self, fill: &Fill, _books: &BookSet, _ctx: &mut Ctx<'_>) {
+    fn on_fill(&mut self, fill: &Fill, books: &BookSet, ctx: &mut Ctx<'_>) {
         let Some(i) = self.market_of(&fill.token) else { return };
-        if let Some(forward) = self.seen_fills.take(fill) {
-            self.apply_fill(i, fill, forward);
+        let Some(forward) = self.seen_fills.take(fill) else { return };
+        self.apply_fill(i, fill, forward);
+        let s = &mut self.markets[i];
+        let Some(f) = s.in_flight.as_mut().filter(|f| f.id == fill.client_order_id) else { return };
+        f.filled_seen =
+            if forward { f.filled_seen.saturating_add(fill.size) } else { f.filled_seen.saturating_sub(fill.size) };
+        // The last fill of an order that already ended: the market decides again.
+        if f.ended.is_some_and(|(filled, _)| f.filled_seen >= filled) {
+            s.in_flight = None;
+            self.evaluate(i, books, ctx);
         }
     }
 
