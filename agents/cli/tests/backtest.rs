@@ -7,15 +7,15 @@
 //! skipped, and then the report says so at the top.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::examples;
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_polyfleet"))
-}
-
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/examples")
 }
 
 fn generate(dir: &Path, frames: u32) -> PathBuf {
@@ -223,20 +223,8 @@ fn a_market_makers_report_decomposes_its_pnl_and_shows_rebates_rewards_markouts_
 #[test]
 fn a_directional_strategy_on_the_crypto_model_trades_rolling_rounds_and_reports_its_forecasts() {
     let dir = tmp("crypto");
-    let resources = dir.join("resources");
-    std::fs::create_dir_all(&resources).unwrap();
-    for name in [
-        "venue-simulator.yaml",
-        "riskpolicy.yaml",
-        "crypto-updown/market-btc-5m.yaml",
-        "crypto-updown/strategy-crypto-updown.yaml",
-    ] {
-        // 20 model steps a second: about three hours of rounds in 80 000 frames.
-        let text = std::fs::read_to_string(examples().join(name))
-            .unwrap()
-            .replace("eventsPerSecond: 500", "eventsPerSecond: 20");
-        std::fs::write(resources.join(name.rsplit('/').next().unwrap()), text).unwrap();
-    }
+    // 20 model steps a second: about three hours of rounds in 80 000 frames.
+    let resources = common::crypto_resources(&dir, 20);
     let rec = dir.join("rec.jsonl.gz");
     let g =
         bin().args(["venue-sim", "--generate", "80000", "--out"]).arg(&rec).arg("-f").arg(&resources).output().unwrap();

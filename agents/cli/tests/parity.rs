@@ -8,14 +8,11 @@
 //! Its own test binary: a replaying fleet sets the agents' process-wide clock.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use polyfleet_cli::backtest::{BacktestArgs, run as backtest};
-use polyfleet_cli::up::{UpArgs, run as up};
-
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/examples")
-}
+use common::examples;
+use polyfleet_cli::backtest::run as backtest;
+use polyfleet_cli::up::run as up;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fleet_and_the_backtest_fill_the_same_orders_for_the_same_pnl() {
@@ -38,21 +35,7 @@ async fn the_fleet_and_the_backtest_fill_the_same_orders_for_the_same_pnl() {
     polyfleet_cli::generate::generate_from(&mut sim, 6_000, &mut *file).unwrap();
     drop(file);
 
-    let args = BacktestArgs {
-        dir: examples(),
-        recording: rec.clone(),
-        catalog: None,
-        namespace: "default".into(),
-        out: dir.join("report"),
-        sweeps: vec![],
-        capital: None,
-        sample_ms: 1000,
-        // The fleet replays in lockstep: every order meets the book of the event that caused it.
-        latency_ns: 0,
-        workers: 1,
-        progress: false,
-        bad_input: polyfleet_cli::record::BadInput::Fail,
-    };
+    let args = common::backtest_args(&examples(), &rec, dir.join("report"));
     let report = tokio::task::spawn_blocking(move || backtest(&args)).await.unwrap().unwrap().remove(0);
     let arb = report.strategies.iter().position(|l| l.name == "negrisk-arb").unwrap();
     let mut expected: Vec<String> = report
@@ -63,18 +46,8 @@ async fn the_fleet_and_the_backtest_fill_the_same_orders_for_the_same_pnl() {
         .map(|f| format!("{} {:?} {} {} {}", f.token, f.side, f.price, f.size, f.fee))
         .collect();
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let up_args = UpArgs {
-        dir: examples(),
-        namespace: "default".into(),
-        metrics_addr: format!("127.0.0.1:{port}").parse().unwrap(),
-        duration: None,
-        replay: Some(rec.clone()),
-        catalog: None,
-        runtime: polyfleet_cli::up::Runtime::Inproc,
-        bad_input: polyfleet_cli::record::BadInput::Fail,
-    };
+    let up_args = common::replay_args(&examples(), &rec);
     let outcome = up(up_args, stop_rx).await.unwrap();
     let (_, fills) = outcome.fills.iter().find(|(n, _)| n == "negrisk-arb").unwrap();
     let mut got: Vec<String> =

@@ -10,35 +10,20 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
-use polyfleet_cli::backtest::{BacktestArgs, run as backtest};
-use polyfleet_cli::up::{UpArgs, run as up};
+mod common;
+
+use polyfleet_cli::backtest::run as backtest;
+use polyfleet_cli::up::run as up;
 use polyfleet_core::{Price, Quantity, Side};
-
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/examples")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fleet_and_the_backtest_trade_rolling_rounds_on_the_model_alike() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = std::env::temp_dir().join(format!("polyfleet-parity-models-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let resources = dir.join("resources");
-    std::fs::create_dir_all(&resources).unwrap();
-    for name in [
-        "venue-simulator.yaml",
-        "riskpolicy.yaml",
-        "crypto-updown/market-btc-5m.yaml",
-        "crypto-updown/strategy-crypto-updown.yaml",
-    ] {
-        // 2 model steps a second keep the lockstep replay short: about 15 minutes in 6 000 frames.
-        let text = std::fs::read_to_string(examples().join(name))
-            .unwrap()
-            .replace("eventsPerSecond: 500", "eventsPerSecond: 2");
-        std::fs::write(resources.join(name.rsplit('/').next().unwrap()), text).unwrap();
-    }
+    // 2 model steps a second keep the lockstep replay short: about 15 minutes in 6 000 frames.
+    let resources = common::crypto_resources(&dir, 2);
     let rec = dir.join("rec.jsonl");
     let res = polyfleet_cli::local::load(&resources, "default").unwrap();
     let venue = polyfleet_cli::local::simulator_venue(&res).unwrap();
@@ -49,20 +34,7 @@ async fn the_fleet_and_the_backtest_trade_rolling_rounds_on_the_model_alike() {
     // The catalog at the end: every round listed while the recording ran.
     sim.catalog().write(&polyfleet_polymarket::data::catalog::Catalog::beside(&rec)).unwrap();
 
-    let args = BacktestArgs {
-        dir: resources.clone(),
-        recording: rec.clone(),
-        catalog: None,
-        namespace: "default".into(),
-        out: dir.join("report"),
-        sweeps: vec![],
-        capital: None,
-        sample_ms: 1000,
-        latency_ns: 0,
-        workers: 1,
-        progress: false,
-        bad_input: polyfleet_cli::record::BadInput::Fail,
-    };
+    let args = common::backtest_args(&resources, &rec, dir.join("report"));
     let report = tokio::task::spawn_blocking(move || backtest(&args)).await.unwrap().unwrap().remove(0);
     let line = report.strategies.iter().find(|l| l.name == "btc-updown").unwrap();
     let i = report.strategies.iter().position(|l| l.name == "btc-updown").unwrap();
@@ -83,18 +55,8 @@ async fn the_fleet_and_the_backtest_trade_rolling_rounds_on_the_model_alike() {
     assert!(expected.len() > 5, "the model trades: {expected:?}");
     assert!(line.settlements >= 2, "rounds resolve and settle: {line:?}");
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let up_args = UpArgs {
-        dir: resources.clone(),
-        namespace: "default".into(),
-        metrics_addr: format!("127.0.0.1:{port}").parse().unwrap(),
-        duration: None,
-        replay: Some(rec.clone()),
-        catalog: None,
-        runtime: polyfleet_cli::up::Runtime::Inproc,
-        bad_input: polyfleet_cli::record::BadInput::Fail,
-    };
+    let up_args = common::replay_args(&resources, &rec);
     let outcome = up(up_args, stop_rx).await.unwrap();
     let (_, fills) = outcome.fills.iter().find(|(n, _)| n == "btc-updown").unwrap();
     let got = by_price(&mut fills.iter().map(|f| (f.token.to_string(), f.side, f.price, f.size)));

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{fill, identity, lv, p, places, q, snap, update};
+use common::{fill, identity, lv, p, places, q, resolved, snap, update};
 use polyfleet_core::money::FeeSchedule;
 use polyfleet_core::strategy::Instrument;
 use polyfleet_core::strategy::directional::params::{DirParams, Entry};
@@ -18,8 +18,7 @@ use polyfleet_core::strategy::market_making::QuotedMarket;
 use polyfleet_core::strategy::runner::StrategyRunner;
 use polyfleet_core::wire::signal::FairValue;
 use polyfleet_core::wire::{
-    CtfOp, Intent, KellyBasis, MarketEvent, MarketEventBody, OrderIntent, OrderStatus, RejectReason, RiskDecision,
-    TimeInForce, Verdict,
+    CtfOp, Intent, KellyBasis, OrderIntent, OrderStatus, RejectReason, RiskDecision, TimeInForce, Verdict,
 };
 use polyfleet_core::{ConditionId, Money, Side, TokenId};
 
@@ -238,14 +237,7 @@ fn a_refusal_backs_off_and_a_resolution_redeems_the_winner() {
     assert!(r.on_decision(&refused, 2 * MS).is_empty(), "backs off a second");
     let again = one(&books(&mut r, 2, "0.38", "0.40", 1_002 * MS));
     filled(&mut r, &again, "f1", 1_003 * MS);
-    let resolved = MarketEvent {
-        token: TokenId::from_u128(YES),
-        market: ConditionId::from_bytes([1; 32]),
-        seq: 3,
-        venue_ts_ms: 0,
-        recv_ts_ns: 0,
-        body: MarketEventBody::Resolved { winner: true },
-    };
+    let resolved = resolved(YES, 3, true);
     let out = r.on_market(&resolved, 2_000 * MS).intents;
     assert!(
         matches!(out.as_slice(), [Intent::Ctf(c)] if matches!(c.op, CtfOp::Redeem { size, .. } if size == again.size)),
@@ -278,14 +270,7 @@ fn every_fill_is_valued_against_the_closing_line_at_resolution() {
     // A redelivered fill is not valued twice.
     let size = o.size.to_string();
     r.on_fill(&fill(&o, "f1", &size), 5 * MS);
-    let resolved = MarketEvent {
-        token: TokenId::from_u128(YES),
-        market: ConditionId::from_bytes([1; 32]),
-        seq: 2,
-        venue_ts_ms: 0,
-        recv_ts_ns: 0,
-        body: MarketEventBody::Resolved { winner: false },
-    };
+    let resolved = resolved(YES, 2, false);
     r.on_market(&resolved, 10 * MS);
     // Closing line 0.30: the buy at 0.40 lost 0.10 to it, the sell at 0.38 beat it by 0.08.
     let [score] = r.scores().try_into().unwrap_or_else(|s: Vec<_>| panic!("{s:?}"));

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{fill, identity, lv, p, places, q, snap, update};
+use common::{fill, identity, lv, p, places, q, resolved, snap, update};
 use polyfleet_core::config::StrategyParams;
 use polyfleet_core::money::FeeSchedule;
 use polyfleet_core::strategy::Instrument;
@@ -174,14 +174,7 @@ fn resolution_pulls_everything_and_redeems_the_winner_held() {
     let placed = places(&books(&mut r, 1, "0.45", "0.55", 0));
     let yes_bid = placed.iter().find(|o| o.token == TokenId::from_u128(YES)).unwrap().clone();
     r.on_fill(&fill(&yes_bid, "f1", "10"), 10 * MS);
-    let resolved = MarketEvent {
-        token: TokenId::from_u128(YES),
-        market: ConditionId::from_bytes([1; 32]),
-        seq: 2,
-        venue_ts_ms: 0,
-        recv_ts_ns: 0,
-        body: MarketEventBody::Resolved { winner: true },
-    };
+    let resolved = resolved(YES, 2, true);
     let out = r.on_market(&resolved, 20 * MS).intents;
     assert!(cancels(&out) >= 3);
     let redeemed: Vec<_> = out

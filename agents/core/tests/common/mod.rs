@@ -42,6 +42,18 @@ pub fn snap(token: u128, seq: u64, bids: Vec<Level>, asks: Vec<Level>) -> Market
     }
 }
 
+/// Market `[1; 32]` resolving at `seq` (announced on `token`): `winner` says whether `token` won.
+pub fn resolved(token: u128, seq: u64, winner: bool) -> MarketEvent {
+    MarketEvent {
+        token: TokenId::from_u128(token),
+        market: ConditionId::from_bytes([1; 32]),
+        seq,
+        venue_ts_ms: 0,
+        recv_ts_ns: 0,
+        body: MarketEventBody::Resolved { winner },
+    }
+}
+
 /// The orders placed, the legs of a set included.
 pub fn places(intents: &[Intent]) -> Vec<OrderIntent> {
     intents
