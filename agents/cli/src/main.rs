@@ -161,7 +161,7 @@ enum Command {
         #[arg(long)]
         ws_url: String,
         /// Token ids, comma-separated.
-        #[arg(long, value_delimiter = ',', required = true)]
+        #[arg(long, value_delimiter = ',', required_unless_present = "series")]
         tokens: Vec<String>,
         /// Output file.
         #[arg(long)]
@@ -174,7 +174,25 @@ enum Command {
         /// crypto up/down model.
         #[arg(long)]
         rtds_url: Option<String>,
+        /// Follow an up/down series as its rounds roll (`btc-5m`, repeated): each round is looked
+        /// up on Gamma when the stream's prices reach it, its tokens recorded from then on, and
+        /// the rounds found written as the recording's catalog (`<out>.markets.json`). Needs
+        /// --rtds-url.
+        #[arg(long, requires = "rtds_url", value_parser = parse_series)]
+        series: Vec<(String, String)>,
+        /// Gamma's base URL (rounds of --series are found there).
+        #[arg(long, default_value = "https://gamma-api.polymarket.com")]
+        gamma_url: String,
     },
+}
+
+/// `coin-period` of an up/down series (`btc-5m`).
+fn parse_series(s: &str) -> Result<(String, String), String> {
+    let (coin, period) = s.rsplit_once('-').ok_or_else(|| format!("{s:?} is not coin-period (btc-5m)"))?;
+    if coin.is_empty() || polyfleet_core::models::updown::period_seconds(period).is_none() {
+        return Err(format!("{s:?}: a coin and one of the periods 5m, 15m, 1h, 4h, 1d"));
+    }
+    Ok((coin.to_ascii_lowercase(), period.to_string()))
 }
 
 #[tokio::main]
@@ -357,13 +375,23 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("reports in {}", out.display());
             Ok(())
         }
-        Command::Record { ws_url, tokens, out, seconds, rtds_url } => {
+        Command::Record { ws_url, tokens, out, seconds, rtds_url, series, gamma_url } => {
             let tokens = tokens.iter().map(|t| TokenId::parse(t.trim())).collect::<Result<Vec<_>, _>>()?;
+            let follow = (!series.is_empty())
+                .then(|| record::SeriesFollow { gamma_url: gamma_url.trim_end_matches('/').to_owned(), series });
+            let following = follow.is_some();
             let mut file = record::create(&out)?;
             let n =
-                record::record(ws_url, tokens, rtds_url, &mut *file, seconds.map(Duration::from_secs), stop_rx).await?;
+                record::record(ws_url, tokens, rtds_url, follow, &mut *file, seconds.map(Duration::from_secs), stop_rx)
+                    .await?;
             drop(file);
             eprintln!("recorded {} market frames and {} RTDS frames to {}", n.market, n.rtds, out.display());
+            if following {
+                let catalog = polyfleet_polymarket::data::catalog::Catalog { markets: n.rounds, events: vec![] };
+                let path = polyfleet_polymarket::data::catalog::Catalog::beside(&out);
+                catalog.write(&path)?;
+                eprintln!("{} rounds in the catalog {}", catalog.markets.len(), path.display());
+            }
             Ok(())
         }
     }

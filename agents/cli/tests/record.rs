@@ -28,6 +28,7 @@ async fn records_and_reads_back_gzip() {
         sim.market_ws_url(),
         tokens.clone(),
         Some(sim.rtds_url()),
+        None,
         &mut *out,
         Some(Duration::from_millis(1500)),
         stop,
@@ -68,6 +69,58 @@ async fn records_and_reads_back_gzip() {
     assert!(norm.stats().hash_checks > 100);
 }
 
+/// A series followed as its rounds roll: the simulator at 20 times the wall clock (100 steps of
+/// 200 ms a second) from 10 simulated seconds before a 5-minute boundary; nothing subscribed at
+/// start. The running round and the next are found at once, the one after when the prices reach
+/// the boundary; each round's tokens are recorded from when it is found, and the rounds found
+/// are what the catalog lists, with their tokens and rules.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follows_a_series_as_its_rounds_roll() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let boundary_s = (1_767_225_600_000 + 3_000_000) / 1000;
+    let mut model = Simulator::new(SimConfig {
+        binary_markets: 0,
+        neg_risk_events: vec![],
+        start_ms: boundary_s * 1000 - 10_000,
+        step_ms: 200,
+        ..SimConfig::default()
+    });
+    assert!(model.declare_series("btc", "5m"));
+    let sim = server::serve_source(Box::new(model), "127.0.0.1:0".parse::<SocketAddr>().unwrap(), 100).await.unwrap();
+    let path = std::env::temp_dir().join(format!("polyfleet-record-series-{}.jsonl", std::process::id()));
+    let mut out = record::create(&path).unwrap();
+    let (_stop_tx, stop) = watch::channel(false);
+    let follow = record::SeriesFollow { gamma_url: sim.http_url(), series: vec![("btc".into(), "5m".into())] };
+    // 6 s of wall time: 120 simulated seconds, across the boundary.
+    let n = record::record(
+        sim.market_ws_url(),
+        vec![],
+        Some(sim.rtds_url()),
+        Some(follow),
+        &mut *out,
+        Some(Duration::from_secs(6)),
+        stop,
+    )
+    .await
+    .unwrap();
+    drop(out);
+    sim.pause(true);
+    let slugs: Vec<&str> = n.rounds.iter().map(|m| m.slug.as_str()).collect();
+    let slug = |s: u64| format!("btc-updown-5m-{s}");
+    assert_eq!(slugs, [slug(boundary_s - 300), slug(boundary_s), slug(boundary_s + 300)], "{n:?}");
+    // Every round's tokens were recorded: each has a book snapshot in the recording.
+    let (lines, _) = record::Reader::read_all(&path, record::BadInput::Fail).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let text: String = lines.iter().filter(|l| l.is_market()).filter_map(|l| l.frame.clone()).collect();
+    for m in &n.rounds {
+        assert_eq!(m.tokens.len(), 2, "Up and Down: {m:?}");
+        for t in &m.tokens {
+            assert!(text.contains(&format!("\"asset_id\":\"{}\"", t.token_id)), "{} of {} recorded", t.outcome, m.slug);
+        }
+        assert!(m.rules.is_some(), "its resolution rule is kept");
+    }
+}
+
 /// A recording replayed by the simulator server: a client subscribing mid-replay gets snapshots
 /// of the replay's state and, once the recording is exhausted, holds exactly the replay's books.
 #[tokio::test]
@@ -82,9 +135,17 @@ async fn replays_a_recording_as_a_venue() {
     let path = std::env::temp_dir().join(format!("polyfleet-replay-{}.jsonl", std::process::id()));
     let mut out = record::create(&path).unwrap();
     let (_stop_tx, stop) = watch::channel(false);
-    record::record(live.market_ws_url(), tokens.clone(), None, &mut *out, Some(Duration::from_millis(1200)), stop)
-        .await
-        .unwrap();
+    record::record(
+        live.market_ws_url(),
+        tokens.clone(),
+        None,
+        None,
+        &mut *out,
+        Some(Duration::from_millis(1200)),
+        stop,
+    )
+    .await
+    .unwrap();
     drop(out);
     let lines: Vec<_> = record::Reader::read_all(&path, record::BadInput::Fail).unwrap().0;
     std::fs::remove_file(&path).unwrap();
