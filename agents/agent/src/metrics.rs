@@ -240,6 +240,9 @@ pub struct OrderPathMetrics {
     /// `completion` buys of broken sets, `unwind` orders, `stranded` remnants below the minimum
     /// size, leg `timeout`s, `sell_back`s of held sets, `recycled` capital, `ctf_failure`s).
     pub rule_events: Family<KindLabel, Counter>,
+    /// Strategy: the ledger's positions it started from (`restored`, counted per token taken),
+    /// or `unavailable` once when the risk gateway did not answer and it started flat.
+    pub positions_restored: Family<KindLabel, Counter>,
     /// Strategy: what quoting earned besides fills, micro-USDC, by kind (`rebates_accrued`,
     /// `rebates_paid`, `rewards_estimated`, `fee_equivalent`), from the venue's formulas.
     pub earnings_micros: Family<KindLabel, Gauge>,
@@ -296,6 +299,7 @@ impl OrderPathMetrics {
             ctf_size_micros: Family::default(),
             capital_returned_micros: Counter::default(),
             rule_events: Family::default(),
+            positions_restored: Family::default(),
             earnings_micros: Family::default(),
             reward_samples: Family::default(),
             malformed: Counter::default(),
@@ -345,6 +349,11 @@ impl OrderPathMetrics {
             m.capital_returned_micros.clone(),
         );
         registry.register("rule_events", "What the strategy's own rules did, by kind", m.rule_events.clone());
+        registry.register(
+            "positions_restored",
+            "Ledger positions the strategy started from, or unavailable",
+            m.positions_restored.clone(),
+        );
         registry.register(
             "earnings_micros",
             "Maker rebates and estimated liquidity rewards, micro-USDC, by kind",
@@ -411,6 +420,12 @@ impl OrderPathMetrics {
     /// Marks the agent ready.
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::Relaxed);
+    }
+
+    /// Counts what a starting strategy restored (`restored`, by `n` positions taken, at least
+    /// the series' presence) or that it started flat (`unavailable`).
+    pub fn count_restore(&self, kind: &str, n: usize) {
+        self.positions_restored.get_or_create(&KindLabel { kind: kind.into() }).inc_by(n as u64);
     }
 
     /// Brings a per-kind family up to `counts` (cumulative since the agent started), adding what

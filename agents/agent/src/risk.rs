@@ -14,6 +14,9 @@
 //!
 //! Book liquidity for the policy's minimum comes from the gateway's own books of the venue
 //! (`md.<venue>.*`); a token without a live book counts as having none.
+//!
+//! It also answers a starting strategy agent's request for its ledger positions
+//! (`riskpos.<namespace>.<strategy>`), so that a restarted strategy goes on from what it holds.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,8 +30,8 @@ use polyfleet_core::wire::{
     subjects,
 };
 use polyfleet_core::{Money, TokenMap};
-use polyfleet_io::bus::{Bus, ConsumerSpec, Delivery};
-use polyfleet_io::risk_store::{PolicyKey, RiskStore};
+use polyfleet_io::bus::{Bus, ConsumerSpec, Delivery, Message};
+use polyfleet_io::risk_store::{PolicyKey, RiskStore, encode_positions};
 use polyfleet_io::telemetry;
 use tokio::sync::watch;
 use tracing::Instrument as _;
@@ -71,6 +74,7 @@ pub async fn run<B: Bus, S: RiskStore>(
         })
         .await?;
     let mut feed = Feed::open(&bus, &cfg.venue, []).await?;
+    let mut positions = bus.subscribe(&subjects::positions_requests(&cfg.namespace)).await?;
     let mut books: TokenMap<BookFollower> = TokenMap::default();
     let in_flight = Arc::new(tokio::sync::Semaphore::new(cfg.concurrency.max(1)));
     metrics.set_ready(true);
@@ -85,6 +89,7 @@ pub async fn run<B: Bus, S: RiskStore>(
                 let Ok(ev) = ev else { metrics.malformed.inc(); continue };
                 follow(&mut books, &mut feed, &ev);
             }
+            Some(req) = positions.next() => answer_positions(&bus, &store, req).await,
             next = intents.next() => {
                 match next {
                     Some(Ok(d)) => handle(&bus, &store, &cfg, &mut books, d, &metrics, &in_flight).await,
@@ -99,6 +104,27 @@ pub async fn run<B: Bus, S: RiskStore>(
     }
     tracing::info!("risk gateway stopped");
     Ok(())
+}
+
+/// Answers a restarted strategy agent's request for its ledger positions
+/// (`riskpos.<namespace>.<strategy>`, the body its RiskPolicy): [`encode_positions`], or
+/// `error <why>` when the store cannot say (which is no positions answer: the agent asks again,
+/// never taking it for flat).
+async fn answer_positions<B: Bus, S: RiskStore>(bus: &B, store: &S, req: Message) {
+    let Some(reply) = req.reply else { return };
+    let mut parts = req.subject.splitn(3, '.').skip(1);
+    let (Some(ns), Some(strategy)) = (parts.next(), parts.next()) else { return };
+    let policy = String::from_utf8_lossy(&req.payload).to_string();
+    let body = match store.positions(&PolicyKey::new(ns, &policy), strategy).await {
+        Ok(p) => encode_positions(&p),
+        Err(e) => {
+            tracing::warn!(error = %e, %strategy, "positions not read for a restarted strategy");
+            format!("error {e}")
+        }
+    };
+    if let Err(e) = bus.publish(&reply, vec![], Bytes::from(body)).await {
+        tracing::warn!(error = %e, "positions answer not sent");
+    }
 }
 
 fn follow<B: Bus>(books: &mut TokenMap<BookFollower>, feed: &mut Feed<B>, ev: &MarketEvent) {

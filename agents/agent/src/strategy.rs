@@ -123,6 +123,7 @@ pub async fn run<B: Bus>(
     } else {
         futures::stream::pending().boxed()
     };
+    restore(&bus, &cfg, &mut runner, &metrics, &mut shutdown).await;
     let params_key = subjects::params_key(&cfg.namespace, &cfg.name);
     let mut params = bus.kv_watch(&params_key).await?;
     let mut timer = tokio::time::interval(Duration::from_nanos(polyfleet_core::config::STRATEGY_TIMER_NS));
@@ -202,6 +203,43 @@ pub async fn run<B: Bus>(
     }
     tracing::info!("strategy agent stopped");
     Ok(())
+}
+
+/// How long a starting agent asks the risk gateway for its positions before it starts flat.
+const RESTORE_FOR: Duration = Duration::from_secs(10);
+
+/// Starts the strategy from the ledger's positions (asked of the risk gateway, which reads them
+/// from the risk store; asked again every 500 ms while it does not answer, up to
+/// [`RESTORE_FOR`]). If none comes, it starts flat and says so
+/// (`polyfleet_strategy_positions_restored{kind="unavailable"}`).
+async fn restore<B: Bus>(
+    bus: &B,
+    cfg: &StrategyConfig,
+    runner: &mut StrategyRunner,
+    metrics: &OrderPathMetrics,
+    shutdown: &mut watch::Receiver<bool>,
+) {
+    let subject = subjects::positions_request(&cfg.namespace, &cfg.name);
+    let deadline = tokio::time::Instant::now() + RESTORE_FOR;
+    while tokio::time::Instant::now() < deadline && !*shutdown.borrow() {
+        let answer = bus.request(&subject, Bytes::from(cfg.risk_policy.clone()), Duration::from_millis(500)).await;
+        let Ok(answer) = answer else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        match polyfleet_io::risk_store::decode_positions(&String::from_utf8_lossy(&answer)) {
+            Some(positions) => {
+                let taken = runner.restore(&positions);
+                tracing::info!(strategy = %cfg.name, positions = taken, "started from the ledger's positions");
+                metrics.count_restore("restored", taken);
+                return;
+            }
+            None => tracing::warn!(strategy = %cfg.name, "unreadable positions answer"),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    tracing::warn!(strategy = %cfg.name, "no positions from the risk gateway: starting flat");
+    metrics.count_restore("unavailable", 1);
 }
 
 /// Under a replay's clock, fires the strategy's timer when the clock has reached it.

@@ -12,7 +12,9 @@
 //! 3. Redis stops: intents are rejected with `risk_store_unavailable` (fail closed); Redis comes
 //!    back and orders are approved and filled again.
 //! 4. The execution agent is killed (SIGKILL) while executing and restarted: no fill twice.
-//! 6. The event's markets close to orders (no intent on a new opportunity), then the simulator
+//! 6. The event's markets close to orders (no intent on a new opportunity); the strategy agent
+//!    restarts and starts from the ledger's positions (the risk gateway answers its request from
+//!    the store), not flat; then the simulator
 //!    resolves the event (its markets one by one, the first while Redis is down:
 //!    that settlement is retried, and the redemption the strategy asked for then is refused and
 //!    asked again): the execution agent settles the strategy's sets at the payouts, once per market; the strategy redeems the winning leg
@@ -41,7 +43,7 @@ use polyfleet_io::bus::nats::NatsBus;
 use polyfleet_io::risk_store::redis::RedisRiskStore;
 use polyfleet_io::risk_store::{PolicyKey, RiskStore};
 use polyfleet_sim::model::SimConfig;
-use polyfleet_testkit::{NatsServer, RedisServer};
+use polyfleet_testkit::{NatsServer, RedisServer, metric_value};
 
 use harness::{
     Agent, Seen, check_accounting, collect, limits, new_opportunity, wait_until, wait_until_async, wait_until_ready,
@@ -157,7 +159,7 @@ async fn order_path_end_to_end() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    let strategy = Agent::spawn(
+    let mut strategy = Agent::spawn(
         "strategy",
         s(&["strategy", "--config", dir.join("strategy.json").to_str().unwrap(), "--nats", &nats.url]),
         env("strategy"),
@@ -491,6 +493,21 @@ async fn order_path_end_to_end() {
     new_opportunity(&sim, 1).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(seen.lock().unwrap().intents_seen(), before, "no intent on markets closed to orders");
+    // The strategy agent restarts while the event is closed: it starts from the ledger's
+    // positions (asked of the risk gateway), not flat, so it redeems what it holds when the event
+    // resolves below.
+    let held = store.positions(&policy, "arb").await.unwrap().iter().filter(|(_, p)| !p.size.is_zero()).count();
+    assert!(held > 0, "the strategy holds sets");
+    strategy.kill();
+    strategy.start();
+    wait_until_ready(&strategy).await;
+    let text = strategy.metrics_text().await;
+    assert_eq!(
+        metric_value(&text, "polyfleet_strategy_positions_restored_total{kind=\"restored\"}"),
+        held as f64,
+        "{text}"
+    );
+
     // The first market resolves while Redis is down: its settlement waits and is retried.
     redis.stop();
     assert!(sim.resolve(outcomes[0], true).await);

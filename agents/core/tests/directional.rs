@@ -308,3 +308,29 @@ fn an_order_that_ends_before_its_fills_arrive_waits_for_them_before_sizing_again
     assert!(books(&mut r, 2, "0.38", "0.40", 4_000 * MS).is_empty(), "still waiting");
     assert_eq!(places(&books(&mut r, 3, "0.38", "0.40", 5_003 * MS)).len(), 1, "decides again without it");
 }
+
+#[test]
+fn a_restarted_strategy_goes_on_from_the_ledger_s_positions() {
+    // What the first entry of the first test bought: 85.04 YES at 0.40 plus the fee.
+    let held = polyfleet_core::accounting::Position {
+        size: q("85.04"),
+        cost: Money::from_micros(35_485_491),
+        ..Default::default()
+    };
+    let mut r = runner(params(), None);
+    let other = (TokenId::from_u128(99), held);
+    assert_eq!(r.restore(&[(TokenId::from_u128(YES), held), other]), 1, "its own token only");
+    // No signal yet since the restart: nothing has expired, the position waits for the model.
+    assert!(books(&mut r, 1, "0.38", "0.40", 0).is_empty());
+    // At the Kelly stake already: no second entry (a flat restart would buy 85.04 again).
+    assert!(r.on_signal(&signal("model-a", YES, 500_000, 60_000), MS).unwrap().is_empty());
+    // One position per market: the NO side is not entered against it either.
+    let out = r.on_signal(&signal("model-a", YES, 300_000, 60_000), 2 * MS).unwrap();
+    assert!(places(&out).iter().all(|o| o.side == Side::Sell) && !out.is_empty(), "{out:?}");
+    // The exit rules apply to what it holds: an edge reversal sells it all at the bid.
+    let mut r = runner(params(), None);
+    r.restore(&[(TokenId::from_u128(YES), held)]);
+    books(&mut r, 1, "0.38", "0.40", 0);
+    let exit = one(&r.on_signal(&signal("model-a", YES, 300_000, 60_000), MS).unwrap());
+    assert_eq!((exit.side, exit.price, exit.size), (Side::Sell, p("0.38"), q("85.04")));
+}

@@ -294,3 +294,14 @@ fn resting_quotes_are_scored_for_rewards_once_a_minute_and_maker_fills_accrue_re
     assert_eq!(e.rebates.accrued, Money::parse("0.034944").unwrap());
     assert_eq!(e.rebates.paid, Money::ZERO, "below the 1 USDC minimum, and the day goes on");
 }
+
+#[test]
+fn a_restarted_market_maker_quotes_from_the_inventory_it_holds() {
+    // 30 YES held at the inventory bound: a flat restart would bid again; restored, it only sells.
+    let held = polyfleet_core::accounting::Position { size: q("30"), ..Default::default() };
+    let mut r = runner(params(), None);
+    assert_eq!(r.restore(&[(TokenId::from_u128(YES), held)]), 1);
+    let placed = places(&books(&mut r, 1, "0.45", "0.55", 0));
+    assert!(!placed.is_empty());
+    assert!(placed.iter().all(|o| o.token == TokenId::from_u128(YES) && o.side == Side::Sell), "{:?}", shape(&placed));
+}

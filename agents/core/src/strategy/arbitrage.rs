@@ -842,6 +842,17 @@ impl CompleteSetArb {
 }
 
 impl Strategy for CompleteSetArb {
+    fn restore(&mut self, positions: &[(TokenId, crate::accounting::Position)]) -> usize {
+        let mut taken = 0;
+        for (token, p) in positions.iter().filter(|(t, p)| !p.size.is_zero() && self.by_token.contains_key(t)) {
+            // Held sets (and any unequal leftovers, which the idle-set rule rebalances).
+            self.holdings.insert(*token, p.size);
+            self.basis.insert(*token, p.cost);
+            taken += 1;
+        }
+        taken
+    }
+
     fn tokens(&self) -> Vec<TokenId> {
         let mut t: Vec<TokenId> = self.by_token.keys().copied().collect();
         t.sort_by_key(|t| t.to_string());

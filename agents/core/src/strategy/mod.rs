@@ -288,4 +288,11 @@ pub trait Strategy: Send {
     }
     /// New parameters (its type's block). On error the old ones stay.
     fn set_params(&mut self, params: &crate::config::StrategyParams) -> Result<(), ParamsError>;
+    /// The positions the ledger holds for it, once at start before any event, so that a
+    /// restarted agent goes on from what it holds, not from flat (what it sizes, exits and
+    /// redeems from); tokens it does not trade are ignored. Returns how many it took. A strategy
+    /// keeping no holdings of its own takes none (the default).
+    fn restore(&mut self, _positions: &[(TokenId, crate::accounting::Position)]) -> usize {
+        0
+    }
 }

@@ -79,6 +79,11 @@ impl StrategyRunner {
         self.strategy.counters()
     }
 
+    /// The ledger's positions of the strategy, at start ([`Strategy::restore`]): how many it took.
+    pub fn restore(&mut self, positions: &[(TokenId, crate::accounting::Position)]) -> usize {
+        self.strategy.restore(positions)
+    }
+
     /// The strategy's forecast scores ([`Strategy::scores`]).
     pub fn scores(&self) -> Vec<crate::analytics::scores::ModelScore> {
         self.strategy.scores()

@@ -93,6 +93,17 @@ pub fn notices(namespace: &str, policy: &str) -> String {
     format!("notice.{}.{}", token(namespace), token(policy))
 }
 
+/// `riskpos.<namespace>.<strategy>`: a request to the risk gateway for a strategy's ledger
+/// positions (the body names its RiskPolicy), which a restarted strategy agent starts from.
+pub fn positions_request(namespace: &str, strategy: &str) -> String {
+    format!("riskpos.{}.{}", token(namespace), token(strategy))
+}
+
+/// Every positions request the risk gateway of `namespace` (`*`: all) answers.
+pub fn positions_requests(namespace: &str) -> String {
+    format!("riskpos.{}.*", if namespace == "*" { "*".into() } else { token(namespace) })
+}
+
 /// KV key of a strategy's parameters: `<namespace>.<strategy>`.
 pub fn params_key(namespace: &str, strategy: &str) -> String {
     format!("{}.{}", token(namespace), token(strategy))

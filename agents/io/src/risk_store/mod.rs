@@ -306,6 +306,23 @@ pub fn encode_position(p: &Position) -> String {
     )
 }
 
+/// A strategy's positions as the risk gateway answers a positions request: a line
+/// `<token> <encode_position>` per token.
+pub fn encode_positions(positions: &[(TokenId, Position)]) -> String {
+    positions.iter().map(|(t, p)| format!("{t} {}\n", encode_position(p))).collect()
+}
+
+/// The inverse of [`encode_positions`]; `None` if any line is not one.
+pub fn decode_positions(s: &str) -> Option<Vec<(TokenId, Position)>> {
+    s.lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let (t, p) = l.split_once(' ')?;
+            Some((TokenId::parse(t).ok()?, decode_position(p)?))
+        })
+        .collect()
+}
+
 /// The inverse of [`encode_position`].
 pub fn decode_position(s: &str) -> Option<Position> {
     let mut it = s.split(' ');
@@ -319,4 +336,24 @@ pub fn decode_position(s: &str) -> Option<Position> {
         fees: Money::from_micros(fees),
         deficit: Quantity::from_micros(u64::try_from(deficit).ok()?),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_answer_round_trips() {
+        let p = Position {
+            size: Quantity::from_micros(85_040_000),
+            cost: Money::from_micros(35_485_491),
+            realized: Money::from_micros(-12),
+            fees: Money::from_micros(1_469_491),
+            deficit: Quantity::ZERO,
+        };
+        let all = vec![(TokenId::from_u128(7), p), (TokenId::from_u128(8), Position::default())];
+        assert_eq!(decode_positions(&encode_positions(&all)), Some(all));
+        assert_eq!(decode_positions(""), Some(vec![]));
+        assert_eq!(decode_positions("7 1 2 3"), None, "a line that is not one");
+    }
 }

@@ -108,6 +108,9 @@ pub struct Held {
 pub struct ExitView {
     /// The model's probability for the held token, if a valid signal is there.
     pub probability: Option<u32>,
+    /// A signal came since the strategy started: without one (a position restored at start,
+    /// the model not heard from yet) no signal has expired, and the position waits for it.
+    pub signal_seen: bool,
     /// Selling one share now pays this (best bid less the fee), ppm; `None` without a bid.
     pub proceeds_ppm: Option<u64>,
     /// Now (Unix ms).
@@ -126,7 +129,7 @@ pub fn exit(params: &DirParams, held: &Held, view: &ExitView) -> Option<Exit> {
     {
         return Some(Exit::Time);
     }
-    let Some(p) = view.probability else { return Some(Exit::Expired) };
+    let Some(p) = view.probability else { return view.signal_seen.then_some(Exit::Expired) };
     let proceeds = view.proceeds_ppm?;
     // Value at the bid against cost, both micro-USDC × 10^6 (shares are micro-shares).
     let value = i128::from(held.shares.micros()) * i128::from(proceeds);
@@ -197,14 +200,21 @@ mod tests {
         };
         // 100 shares that cost 40 USDC.
         let held = Held { shares: Quantity::from_micros(100_000_000), cost: Money::from_micros(40_000_000) };
-        let view =
-            ExitView { probability: Some(500_000), proceeds_ppm: Some(400_000), now_ms: 0, end_ms: Some(120_000) };
+        let view = ExitView {
+            probability: Some(500_000),
+            signal_seen: true,
+            proceeds_ppm: Some(400_000),
+            now_ms: 0,
+            end_ms: Some(120_000),
+        };
         assert_eq!(exit(&params, &held, &view), None, "edge 0.10 ≥ 0.01; value = cost");
         assert_eq!(exit(&params, &Held::default(), &ExitView { probability: None, ..view }), None);
         // Every rule would fire: time comes first, then expiry, then the stop, then the target.
         let all = ExitView { probability: None, proceeds_ppm: Some(300_000), now_ms: 60_000, ..view };
         assert_eq!(exit(&params, &held, &all), Some(Exit::Time));
         assert_eq!(exit(&params, &held, &ExitView { now_ms: 59_999, ..all }), Some(Exit::Expired));
+        // No signal since start (a restored position): nothing expired; it waits for the model.
+        assert_eq!(exit(&params, &held, &ExitView { now_ms: 59_999, signal_seen: false, ..all }), None);
         let stop = ExitView { probability: Some(100_000), now_ms: 0, ..all };
         assert_eq!(exit(&params, &held, &stop), Some(Exit::StopLoss), "value 30 ≤ 40 × 0.8");
         assert_eq!(exit(&params, &held, &ExitView { proceeds_ppm: Some(320_001), ..stop }), Some(Exit::Edge));

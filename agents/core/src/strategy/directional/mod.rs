@@ -260,6 +260,7 @@ impl Directional {
             let bid = books.live(&inst.token).and_then(|b| b.best_bid()).map(|l| l.price);
             let view = ExitView {
                 probability: s.probability(k, now_ms),
+                signal_seen: s.signal.is_some(),
                 proceeds_ppm: bid.and_then(|b| edge::taker_proceeds_ppm(&inst.fees, b)),
                 now_ms,
                 end_ms: s.m.end_ms,
@@ -617,6 +618,20 @@ impl Strategy for Directional {
 
     fn scores(&self) -> Vec<ModelScore> {
         self.scores.summary()
+    }
+
+    fn restore(&mut self, positions: &[(TokenId, crate::accounting::Position)]) -> usize {
+        let mut taken = 0;
+        for (token, p) in positions.iter().filter(|(_, p)| !p.size.is_zero()) {
+            let Some(i) = self.market_of(token) else { continue };
+            let s = &mut self.markets[i];
+            let Some(k) = s.side_of(token) else { continue };
+            s.held[k] = Held { shares: p.size, cost: p.cost };
+            // A position held counts as entered once: scale-ins go on from there.
+            s.entries = s.entries.max(1);
+            taken += 1;
+        }
+        taken
     }
 
     fn set_params(&mut self, params: &crate::config::StrategyParams) -> Result<(), ParamsError> {

@@ -592,6 +592,22 @@ impl MarketMaker {
 }
 
 impl Strategy for MarketMaker {
+    fn restore(&mut self, positions: &[(TokenId, crate::accounting::Position)]) -> usize {
+        let mut taken = 0;
+        for (token, p) in positions.iter().filter(|(_, p)| !p.size.is_zero()) {
+            let Some(i) = self.market_of(token) else { continue };
+            let s = &mut self.markets[i];
+            // The inventory its skew and limits work from.
+            if *token == s.m.yes.token {
+                s.yes = p.size;
+            } else {
+                s.no = p.size;
+            }
+            taken += 1;
+        }
+        taken
+    }
+
     fn tokens(&self) -> Vec<TokenId> {
         self.markets.iter().flat_map(|s| [s.m.yes.token, s.m.no.token]).collect()
     }
