@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{fill, identity, lv, p, places, q, resolved, snap, update};
+use common::{event, fill, identity, lv, p, places, q, resolved, snap, update};
 use polyfleet_core::config::StrategyParams;
 use polyfleet_core::money::FeeSchedule;
 use polyfleet_core::strategy::Instrument;
@@ -146,14 +146,7 @@ fn small_moves_keep_quotes_big_moves_and_age_replace_them() {
 fn quotes_are_pulled_on_a_bad_feed_a_tick_change_and_near_the_end() {
     let mut r = runner(params(), Some(1_000_000));
     assert_eq!(places(&books(&mut r, 1, "0.45", "0.55", 0)).len(), 4);
-    let feed = |healthy: bool, seq: u64| MarketEvent {
-        token: TokenId::from_u128(YES),
-        market: ConditionId::from_bytes([1; 32]),
-        seq,
-        venue_ts_ms: 0,
-        recv_ts_ns: 0,
-        body: MarketEventBody::FeedStatus { healthy },
-    };
+    let feed = |healthy: bool, seq: u64| event(YES, seq, MarketEventBody::FeedStatus { healthy });
     let out = r.on_market(&feed(false, 2), 1_000 * MS).intents;
     assert_eq!((cancels(&out), places(&out).len()), (4, 0));
     let out = r.on_market(&feed(true, 3), 1_100 * MS).intents;

@@ -30,28 +30,26 @@ pub fn identity(strategy: &str) -> Identity {
     }
 }
 
-/// A snapshot of `token` (of market `[1; 32]`) at `seq`, tick 0.01.
-pub fn snap(token: u128, seq: u64, bids: Vec<Level>, asks: Vec<Level>) -> MarketEvent {
+/// An event of `token` (of market `[1; 32]`) at `seq`.
+pub fn event(token: u128, seq: u64, body: MarketEventBody) -> MarketEvent {
     MarketEvent {
         token: TokenId::from_u128(token),
         market: ConditionId::from_bytes([1; 32]),
         seq,
         venue_ts_ms: 0,
         recv_ts_ns: 0,
-        body: MarketEventBody::Snapshot { bids, asks, tick: p("0.01"), hash: None },
+        body,
     }
+}
+
+/// A snapshot of `token` (of market `[1; 32]`) at `seq`, tick 0.01.
+pub fn snap(token: u128, seq: u64, bids: Vec<Level>, asks: Vec<Level>) -> MarketEvent {
+    event(token, seq, MarketEventBody::Snapshot { bids, asks, tick: p("0.01"), hash: None })
 }
 
 /// Market `[1; 32]` resolving at `seq` (announced on `token`): `winner` says whether `token` won.
 pub fn resolved(token: u128, seq: u64, winner: bool) -> MarketEvent {
-    MarketEvent {
-        token: TokenId::from_u128(token),
-        market: ConditionId::from_bytes([1; 32]),
-        seq,
-        venue_ts_ms: 0,
-        recv_ts_ns: 0,
-        body: MarketEventBody::Resolved { winner },
-    }
+    event(token, seq, MarketEventBody::Resolved { winner })
 }
 
 /// The orders placed, the legs of a set included.
