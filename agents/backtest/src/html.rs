@@ -164,7 +164,7 @@ pub fn html(r: &Report) -> String {
         ("Capital (USDC)", m.capital_usdc.clone()),
         ("Events / frames", format!("{} / {}", r.input.events, r.input.frames)),
         ("Recording lines", r.input.read.describe()),
-        ("Frames by outcome", r.input.frame_outcomes.describe()),
+        ("Frames by outcome", frame_outcomes(&r.input)),
         ("Duration (s)", format!("{:.1}", m.duration_s)),
     ] {
         metrics.push_str(&row(k, &v));
@@ -225,4 +225,12 @@ th,td{{border:1px solid #ccc;padding:4px 8px;text-align:left}}th{{background:#f4
         ),
         forecasts = crate::html_forecasts::section(&r.strategies),
     )
+}
+
+/// The frame accounting, saying so when it is a conversion's (every catalog token served).
+fn frame_outcomes(input: &crate::report::Input) -> String {
+    match &input.converted_from {
+        Some(src) => format!("{} (normalized from {src} for every catalog token)", input.frame_outcomes.describe()),
+        None => input.frame_outcomes.describe(),
+    }
 }

@@ -7,6 +7,7 @@
 //! ([`signals`]).
 
 pub mod analytics;
+pub mod columnar;
 pub mod engine;
 pub mod html;
 pub mod html_analytics;

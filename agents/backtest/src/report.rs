@@ -31,6 +31,12 @@ pub struct Input {
     /// Every market-channel frame by what became of it: `frames` = the sum of `by_outcome`
     /// (events, malformed, unsupported_schema, other_channel, token_not_served, ...).
     pub frame_outcomes: polyfleet_polymarket::data::normalize::FrameLedger,
+    /// For a columnar recording: the JSON Lines recording it was converted from. Its frames
+    /// were normalized then for every token of the catalog, so `frame_outcomes` counts a frame
+    /// of a token no strategy trades as `events` where a run on the source counts it as
+    /// `token_not_served`; everything after the frames is the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converted_from: Option<String>,
     /// What each built-in model made of the recording's RTDS frames (empty without models).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub models: Vec<crate::signals::ModelRun>,

@@ -8,8 +8,9 @@
 
 use std::collections::VecDeque;
 
-use polyfleet_core::TokenId;
-use polyfleet_core::wire::MarketEvent;
+use polyfleet_core::book::{BookFollower, BookState};
+use polyfleet_core::wire::{MarketEvent, MarketEventBody};
+use polyfleet_core::{BookSide, ConditionId, TokenId, TokenMap};
 use polyfleet_polymarket::data::normalize::{Action, FrameLedger, Normalizer};
 use polyfleet_polymarket::data::recording::RecordLine;
 
@@ -43,12 +44,6 @@ impl<I: Iterator<Item = RecordLine>> Events<I> {
         }
     }
 
-    /// The current book of `token` as a snapshot event (what a snapshot request is answered
-    /// with); `None` while it is not live.
-    pub fn snapshot(&self, token: &TokenId, recv_ts_ns: u64) -> Option<MarketEvent> {
-        self.norm.snapshot(token, recv_ts_ns)
-    }
-
     /// Malformed frames skipped so far.
     pub fn malformed(&self) -> u64 {
         let s = self.norm.decode_stats();
@@ -59,13 +54,99 @@ impl<I: Iterator<Item = RecordLine>> Events<I> {
     pub fn unsupported(&self) -> u64 {
         self.norm.decode_stats().unsupported_schema
     }
+}
+
+/// A recording's market events as a replay serves them: in order, the next one's time read
+/// ahead, and each token's current book for snapshot requests.
+pub trait Replayable: Iterator<Item = MarketEvent> {
+    /// The current book of `token` as a snapshot event (what a snapshot request is answered
+    /// with); `None` while it is not live.
+    fn snapshot(&self, token: &TokenId, recv_ts_ns: u64) -> Option<MarketEvent>;
 
     /// The receive time of the next event, read ahead (it stays the next).
-    pub fn peek_ns(&mut self) -> Option<u64> {
+    fn peek_ns(&mut self) -> Option<u64>;
+}
+
+impl<I: Iterator<Item = RecordLine>> Replayable for Events<I> {
+    fn snapshot(&self, token: &TokenId, recv_ts_ns: u64) -> Option<MarketEvent> {
+        self.norm.snapshot(token, recv_ts_ns)
+    }
+
+    fn peek_ns(&mut self) -> Option<u64> {
         let ev = self.next()?;
         let ns = ev.recv_ts_ns;
         self.ready.push_front(ev);
         Some(ns)
+    }
+}
+
+/// Normalized events (a columnar recording's) made replayable: each token's book is followed
+/// from the events as they pass, so snapshot requests are answered as the normalizer answers
+/// them (the book while it is live, stamped with the last `seq`).
+pub struct Served<I: Iterator<Item = MarketEvent>> {
+    events: std::iter::Peekable<I>,
+    books: TokenMap<Book>,
+}
+
+struct Book {
+    follower: BookFollower,
+    market: ConditionId,
+    venue_ts_ms: u64,
+    healthy: bool,
+}
+
+impl<I: Iterator<Item = MarketEvent>> Served<I> {
+    /// Follows `events`.
+    pub fn new(events: I) -> Served<I> {
+        Served { events: events.peekable(), books: TokenMap::default() }
+    }
+}
+
+impl<I: Iterator<Item = MarketEvent>> Iterator for Served<I> {
+    type Item = MarketEvent;
+
+    fn next(&mut self) -> Option<MarketEvent> {
+        let ev = self.events.next()?;
+        let book = self.books.entry(ev.token).or_insert_with(|| Book {
+            follower: BookFollower::new(),
+            market: ev.market,
+            venue_ts_ms: 0,
+            healthy: false,
+        });
+        book.follower.on_event(&ev);
+        book.market = ev.market;
+        book.venue_ts_ms = ev.venue_ts_ms;
+        match ev.body {
+            MarketEventBody::Snapshot { .. } => book.healthy = true,
+            MarketEventBody::FeedStatus { healthy } => book.healthy = healthy,
+            _ => {}
+        }
+        Some(ev)
+    }
+}
+
+impl<I: Iterator<Item = MarketEvent>> Replayable for Served<I> {
+    fn snapshot(&self, token: &TokenId, recv_ts_ns: u64) -> Option<MarketEvent> {
+        let b = self.books.get(token)?;
+        let book = b.follower.book();
+        let seq = b.follower.seq()?;
+        (b.healthy && book.state() == BookState::Live).then(|| MarketEvent {
+            token: *token,
+            market: b.market,
+            seq,
+            venue_ts_ms: b.venue_ts_ms,
+            recv_ts_ns,
+            body: MarketEventBody::Snapshot {
+                bids: book.levels(BookSide::Bid).copied().collect(),
+                asks: book.levels(BookSide::Ask).copied().collect(),
+                tick: book.tick(),
+                hash: None,
+            },
+        })
+    }
+
+    fn peek_ns(&mut self) -> Option<u64> {
+        self.events.peek().map(|e| e.recv_ts_ns)
     }
 }
 

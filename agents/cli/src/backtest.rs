@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
+use polyfleet_backtest::columnar::{self, read::Columnar};
 use polyfleet_backtest::engine::{Engine, EngineConfig};
 use polyfleet_backtest::html::html;
 use polyfleet_backtest::report::{Input, Report};
@@ -52,8 +53,81 @@ pub struct BacktestArgs {
 }
 
 fn first_ms(path: &Path, mode: BadInput) -> anyhow::Result<u64> {
+    if columnar::is_columnar(path) {
+        return Ok(Columnar::open(path, None)?.accounting().first_recv_ns / 1_000_000);
+    }
     let first = Reader::open(path, mode)?.next();
     Ok(first.map_or(local::DEFAULT_START_MS, |l| l.recv_ns / 1_000_000))
+}
+
+/// A recording's events for `tokens`, its RTDS frames, and what the report says about it.
+struct Loaded {
+    events: Vec<MarketEvent>,
+    rtds: Vec<(u64, String)>,
+    input: Input,
+}
+
+/// Reads the recording: a columnar one as written, JSON Lines through the normalizer.
+fn load(args: &BacktestArgs, tokens: Vec<polyfleet_core::TokenId>) -> anyhow::Result<Loaded> {
+    let reading = bar(args.progress, None, "reading");
+    let mut events: Vec<MarketEvent> = vec![];
+    let mut collect = |ev| {
+        events.push(ev);
+        if events.len().is_multiple_of(65_536) {
+            reading.set_position(events.len() as u64);
+        }
+    };
+    let recording = args.recording.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let (rtds, input) = if columnar::is_columnar(&args.recording) {
+        let mut source = Columnar::open(&args.recording, Some(&tokens))?;
+        source.by_ref().for_each(&mut collect);
+        let rtds = std::mem::take(&mut source.rtds);
+        let acc = source.finish()?;
+        let frame_outcomes = acc.ledger().map_err(|e| anyhow::anyhow!("{}: {e}", args.recording.display()))?;
+        let input = Input {
+            recording,
+            frames: frame_outcomes.frames,
+            events: 0,
+            malformed: acc.malformed,
+            unsupported_schema: acc.unsupported_schema,
+            resyncs: acc.resyncs,
+            read: acc.read,
+            frame_outcomes,
+            converted_from: Some(acc.source),
+            models: vec![],
+        };
+        (rtds, input)
+    } else {
+        let mut reader = Reader::open(&args.recording, args.bad_input)?;
+        let mut source = Events::new(reader.by_ref(), tokens);
+        source.by_ref().for_each(&mut collect);
+        let rtds = std::mem::take(&mut source.rtds);
+        let (frames, malformed, resyncs) = (source.ledger.frames, source.malformed(), source.resyncs);
+        let frame_outcomes = source.ledger.clone();
+        let unsupported_schema = source.unsupported();
+        drop(source);
+        // A cut, corrupt or empty recording is an error here, unless bad input is to be skipped.
+        let read = reader.finish()?;
+        let input = Input {
+            recording,
+            frames,
+            events: 0,
+            malformed,
+            unsupported_schema,
+            resyncs,
+            read,
+            frame_outcomes,
+            converted_from: None,
+            models: vec![],
+        };
+        (rtds, input)
+    };
+    reading.finish_and_clear();
+    if input.read.partial() {
+        eprintln!("warning: results cover part of {}: {}", args.recording.display(), input.read.describe());
+    }
+    let input = Input { events: events.len() as u64, ..input };
+    Ok(Loaded { events, rtds, input })
 }
 
 fn bar(progress: bool, len: Option<u64>, what: &str) -> ProgressBar {
@@ -92,42 +166,12 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<Vec<Report>> {
     };
     // Read once: every sweep point replays the same events.
     let tokens = Engine::new(&base)?.tokens();
-    let mut reader = Reader::open(&args.recording, args.bad_input)?;
-    let mut source = Events::new(reader.by_ref(), tokens);
-    let reading = bar(args.progress, None, "reading");
-    let mut events: Vec<MarketEvent> = vec![];
-    for ev in source.by_ref() {
-        events.push(ev);
-        if events.len().is_multiple_of(65_536) {
-            reading.set_position(events.len() as u64);
-        }
-    }
-    reading.finish_and_clear();
-    let (frames, malformed, resyncs) = (source.ledger.frames, source.malformed(), source.resyncs);
-    let frame_outcomes = source.ledger.clone();
-    let unsupported_schema = source.unsupported();
-    let rtds = std::mem::take(&mut source.rtds);
-    drop(source);
+    let Loaded { events, rtds, mut input } = load(args, tokens)?;
     // The built-in models' fair values, from the recording's reference prices: what their agents
     // would have published, once for every sweep point.
     let (signals, models) = fair_values(&rtds, &local::model_specs(&plan), &catalog);
     drop(rtds);
-    // A cut, corrupt or empty recording is an error here, unless bad input is to be skipped.
-    let read = reader.finish()?;
-    if read.partial() {
-        eprintln!("warning: results cover part of {}: {}", args.recording.display(), read.describe());
-    }
-    let input = Input {
-        recording: args.recording.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-        frames,
-        events: events.len() as u64,
-        malformed,
-        unsupported_schema,
-        resyncs,
-        read,
-        frame_outcomes,
-        models,
-    };
+    input.models = models;
     let axes: Vec<Axis> = args.sweeps.iter().map(|s| sweep::parse(s)).collect::<Result<_, _>>()?;
     let points = sweep::grid(&axes);
     let configs: Vec<(Vec<polyfleet_core::config::StrategyConfig>, Vec<String>)> =

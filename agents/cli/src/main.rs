@@ -155,6 +155,22 @@ enum Command {
         #[arg(long)]
         skip_bad_input: bool,
     },
+    /// Convert a JSON Lines recording into a columnar one (Arrow IPC, lz4): `backtest` and
+    /// `up --replay` load it at engine speed; pyarrow, pandas (`read_feather`) and polars
+    /// (`read_ipc`) open it. Its market catalog is written beside it.
+    Convert {
+        /// The JSON Lines recording.
+        recording: PathBuf,
+        /// The columnar file (default: the recording's name ending in `.arrow`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Market catalog the tokens come from (default: `<recording>.markets.json`).
+        #[arg(long)]
+        catalog: Option<PathBuf>,
+        /// Skip unreadable recording lines (counted in the file's accounting) instead of stopping.
+        #[arg(long)]
+        skip_bad_input: bool,
+    },
     /// Record a venue's market channel to JSON Lines (`.gz` compresses).
     Record {
         /// Market-channel WebSocket URL.
@@ -183,6 +199,13 @@ enum Command {
         /// Gamma's base URL (rounds of --series are found there).
         #[arg(long, default_value = "https://gamma-api.polymarket.com")]
         gamma_url: String,
+        /// When the capture ends, also convert it into this columnar file (as `polyfleet
+        /// convert` does; the catalog comes from --series or --catalog).
+        #[arg(long)]
+        columnar: Option<PathBuf>,
+        /// Market catalog of the recorded tokens, for --columnar without --series.
+        #[arg(long)]
+        catalog: Option<PathBuf>,
     },
 }
 
@@ -375,7 +398,14 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("reports in {}", out.display());
             Ok(())
         }
-        Command::Record { ws_url, tokens, out, seconds, rtds_url, series, gamma_url } => {
+        Command::Convert { recording, out, catalog, skip_bad_input } => {
+            let out = out.unwrap_or_else(|| polyfleet_cli::convert::default_out(&recording));
+            let mode = bad_input(skip_bad_input);
+            let acc = polyfleet_cli::convert::run(&recording, catalog.as_deref(), &out, mode)?;
+            eprintln!("{}", polyfleet_cli::convert::describe(&recording, &out, &acc));
+            Ok(())
+        }
+        Command::Record { ws_url, tokens, out, seconds, rtds_url, series, gamma_url, columnar, catalog } => {
             let tokens = tokens.iter().map(|t| TokenId::parse(t.trim())).collect::<Result<Vec<_>, _>>()?;
             let follow = (!series.is_empty())
                 .then(|| record::SeriesFollow { gamma_url: gamma_url.trim_end_matches('/').to_owned(), series });
@@ -391,6 +421,10 @@ async fn main() -> anyhow::Result<()> {
                 let path = polyfleet_polymarket::data::catalog::Catalog::beside(&out);
                 catalog.write(&path)?;
                 eprintln!("{} rounds in the catalog {}", catalog.markets.len(), path.display());
+            }
+            if let Some(to) = columnar {
+                let acc = polyfleet_cli::convert::run(&out, catalog.as_deref(), &to, BadInput::Fail)?;
+                eprintln!("{}", polyfleet_cli::convert::describe(&out, &to, &acc));
             }
             Ok(())
         }

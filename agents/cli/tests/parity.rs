@@ -3,7 +3,10 @@
 //! backtest` (the engine, no bus) gives the same fills and the same PnL. The recording ends with
 //! every market resolving: both settle the positions and redeem the winners the same way. The
 //! arbitrage strategy is compared here (the directional strategy on a built-in model in
-//! `parity_models.rs`; the market maker is not compared).
+//! `parity_models.rs`; the market maker is not compared). The fleet replays the recording's
+//! columnar conversion (`polyfleet convert`), so the comparison also covers the columnar path
+//! (`parity_models.rs` replays JSON Lines); a backtest of the conversion gives the same report as
+//! one of the recording.
 //!
 //! Its own test binary: a replaying fleet sets the agents' process-wide clock.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
@@ -46,8 +49,24 @@ async fn the_fleet_and_the_backtest_fill_the_same_orders_for_the_same_pnl() {
         .map(|f| format!("{} {:?} {} {} {}", f.token, f.side, f.price, f.size, f.fee))
         .collect();
 
+    // The columnar conversion backtests to the same report (its frame accounting aside, which
+    // counts frames of tokens no strategy trades as events: every catalog token was served).
+    let arrow = dir.join("rec.arrow");
+    polyfleet_cli::convert::run(&rec, None, &arrow, polyfleet_cli::record::BadInput::Fail).unwrap();
+    let args = common::backtest_args(&examples(), &arrow, dir.join("report-columnar"));
+    let columnar = tokio::task::spawn_blocking(move || backtest(&args)).await.unwrap().unwrap().remove(0);
+    assert_eq!(columnar.input.converted_from.as_deref(), Some("rec.jsonl"));
+    assert_eq!(columnar.input.events, report.input.events);
+    assert_eq!(columnar.input.frames, report.input.frames);
+    let strip = |r: &polyfleet_backtest::report::Report| {
+        let mut v = serde_json::to_value(r).unwrap();
+        v.as_object_mut().unwrap().remove("input");
+        v
+    };
+    assert_eq!(strip(&columnar), strip(&report), "the columnar recording backtests differently");
+
     let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let up_args = common::replay_args(&examples(), &rec);
+    let up_args = common::replay_args(&examples(), &arrow);
     let outcome = up(up_args, stop_rx).await.unwrap();
     let (_, fills) = outcome.fills.iter().find(|(n, _)| n == "negrisk-arb").unwrap();
     let mut got: Vec<String> =

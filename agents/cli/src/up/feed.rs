@@ -21,14 +21,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::StreamExt;
 use polyfleet_backtest::signals::{ModelFeed, ModelSpec};
-use polyfleet_backtest::source::Events;
+use polyfleet_backtest::source::Replayable;
 use polyfleet_core::TokenId;
 use polyfleet_core::wire::signal::{FairValue, subject as signal_subject};
 use polyfleet_core::wire::{MarketEvent, encode, subjects};
 use polyfleet_io::bus::Bus;
 use polyfleet_io::bus::memory::MemoryBus;
 use polyfleet_polymarket::data::normalize::{Action, Normalizer};
-use polyfleet_polymarket::data::recording::RecordLine;
 use polyfleet_sim::Simulator;
 use tokio::sync::watch;
 
@@ -118,19 +117,19 @@ async fn answer(bus: &MemoryBus, msg: polyfleet_io::bus::Message, snapshot: impl
 
 /// What a replay publishes: the recording's market events, and the fair values the built-in
 /// models computed from its reference prices (receive time ns, signal; in time order).
-pub struct Recorded<I: Iterator<Item = RecordLine>> {
+pub struct Recorded<E: Replayable> {
     /// The market events.
-    pub events: Events<I>,
+    pub events: E,
     /// The fair values.
     pub signals: Vec<(u64, FairValue)>,
 }
 
 /// Replays `recorded` in lockstep (see the module doc); waits `quiet` of stillness after each event
 /// of a `followed` token.
-pub async fn replay<I: Iterator<Item = RecordLine> + Send>(
+pub async fn replay<E: Replayable + Send>(
     bus: MemoryBus,
     venue: String,
-    recorded: Recorded<I>,
+    recorded: Recorded<E>,
     followed: HashSet<TokenId>,
     quiet: Duration,
     stats: Arc<FeedStats>,

@@ -115,15 +115,16 @@ pub(crate) async fn run(args: &UpArgs, mut p: Prepared, stop: tokio_watch::Recei
     let feed_stats = Arc::new(FeedStats::default());
     let rate = p.sim_rate();
     let source = std::mem::replace(&mut p.source, Source::Replay(vec![]));
+    // A replay publishes in lockstep with the tokens the strategies follow.
+    let followed = tokens.iter().filter_map(|t| TokenId::parse(&t.token).ok()).collect();
+    let quiet = Duration::from_millis(3);
+    let replaying = format!("replay of {}", args.replay.as_ref().map(|r| r.display().to_string()).unwrap_or_default());
     let what = match source {
         Source::Sim(sim) => {
             tasks.spawn(feed::run(bus.clone(), venue.clone(), *sim, rate, models, shutdown.clone()));
             "simulator".to_string()
         }
         Source::Replay(lines) => {
-            let all: Vec<TokenId> =
-                p.catalog.markets.iter().flat_map(|m| m.tokens.iter().map(|t| t.token_id)).collect();
-            let followed = tokens.iter().filter_map(|t| TokenId::parse(&t.token).ok()).collect();
             // The models' fair values from the recording's reference prices, as the backtest
             // computes them, published in time order with the market events.
             let rtds: Vec<(u64, String)> = lines
@@ -133,12 +134,21 @@ pub(crate) async fn run(args: &UpArgs, mut p: Prepared, stop: tokio_watch::Recei
                 .collect();
             let (signals, _) = polyfleet_backtest::signals::fair_values(&rtds, &models, &p.catalog);
             drop(rtds);
+            let all = p.catalog.markets.iter().flat_map(|m| m.tokens.iter().map(|t| t.token_id)).collect();
             let events = polyfleet_backtest::source::Events::new(lines.into_iter(), all);
-            let quiet = Duration::from_millis(3);
             let (bus, venue, stats, shutdown) = (bus.clone(), venue.clone(), feed_stats.clone(), shutdown.clone());
             let recorded = feed::Recorded { events, signals };
             tasks.spawn(feed::replay(bus, venue, recorded, followed, quiet, stats, shutdown));
-            format!("replay of {}", args.replay.as_ref().map(|r| r.display().to_string()).unwrap_or_default())
+            replaying
+        }
+        Source::Columnar(events, rtds) => {
+            let (signals, _) = polyfleet_backtest::signals::fair_values(&rtds, &models, &p.catalog);
+            drop(rtds);
+            let events = polyfleet_backtest::source::Served::new(events.into_iter());
+            let (bus, venue, stats, shutdown) = (bus.clone(), venue.clone(), feed_stats.clone(), shutdown.clone());
+            let recorded = feed::Recorded { events, signals };
+            tasks.spawn(feed::replay(bus, venue, recorded, followed, quiet, stats, shutdown));
+            replaying
         }
     };
     let metrics = Arc::new(FleetMetrics { parts, empty: Registry::default() });

@@ -110,6 +110,8 @@ pub(crate) enum Source {
     Sim(Box<polyfleet_sim::Simulator>),
     /// A recording.
     Replay(Vec<RecordLine>),
+    /// A columnar recording: its market events and RTDS frames (receive time ns, text).
+    Columnar(Vec<polyfleet_core::wire::MarketEvent>, Vec<(u64, String)>),
 }
 
 /// The run as planned, before any agent starts.
@@ -156,12 +158,23 @@ fn prepare(args: &UpArgs) -> anyhow::Result<Prepared> {
         Some(rec) => {
             let venue = res.venues.first().context("no Venue in the directory")?.clone();
             let catalog = local::catalog_of(rec, args.catalog.as_deref())?;
-            let (lines, read) = polyfleet_polymarket::data::recording::Reader::read_all(rec, args.bad_input)?;
-            if read.partial() {
-                eprintln!("warning: replaying part of {}: {}", rec.display(), read.describe());
+            if polyfleet_backtest::columnar::is_columnar(rec) {
+                let mut file = polyfleet_backtest::columnar::read::Columnar::open(rec, None)?;
+                let events: Vec<_> = file.by_ref().collect();
+                let rtds = std::mem::take(&mut file.rtds);
+                let acc = file.finish()?;
+                if acc.read.partial() {
+                    eprintln!("warning: replaying part of {}: {}", acc.source, acc.read.describe());
+                }
+                (venue, Source::Columnar(events, rtds), catalog, acc.first_recv_ns / 1_000_000)
+            } else {
+                let (lines, read) = polyfleet_polymarket::data::recording::Reader::read_all(rec, args.bad_input)?;
+                if read.partial() {
+                    eprintln!("warning: replaying part of {}: {}", rec.display(), read.describe());
+                }
+                let start_ms = lines.first().map_or(0, |l| l.recv_ns / 1_000_000);
+                (venue, Source::Replay(lines), catalog, start_ms)
             }
-            let start_ms = lines.first().map_or(0, |l| l.recv_ns / 1_000_000);
-            (venue, Source::Replay(lines), catalog, start_ms)
         }
         None => {
             let venue = local::simulator_venue(&res)

@@ -40,7 +40,7 @@ pub enum BadInput {
 }
 
 /// Every line of a recording, accounted for: `lines = frames + connection + blank + bad`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadStats {
     /// Lines read.
     pub lines: u64,
@@ -55,10 +55,10 @@ pub struct ReadStats {
     /// Lines that are not recording lines, skipped ([`BadInput::Skip`]).
     pub bad: u64,
     /// The first bad line's error.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_bad: Option<String>,
     /// Where and why the file ended early ([`BadInput::Skip`]).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truncated: Option<String>,
 }
 
