@@ -6,9 +6,10 @@
 
 use std::path::PathBuf;
 
+use polyfleet_backtest::columnar::convert::{Options, convert};
 use polyfleet_backtest::columnar::read::Columnar;
 use polyfleet_backtest::columnar::write::Writer;
-use polyfleet_backtest::columnar::{Accounting, BATCH_ROWS, convert::convert, is_columnar};
+use polyfleet_backtest::columnar::{Accounting, BATCH_ROWS, is_columnar};
 use polyfleet_backtest::source::Events;
 use polyfleet_core::wire::{Level, LevelChange, MarketEvent, MarketEventBody};
 use polyfleet_core::{BookSide, ConditionId, Price, Quantity, Side, TokenId};
@@ -77,15 +78,20 @@ fn every_kind(t: TokenId, m: ConditionId, seq: u64, at: u64) -> Vec<MarketEvent>
 
 #[test]
 fn every_kind_of_event_and_rtds_frames_survive_the_round_trip_across_batches() {
-    let dir = tmp("kinds");
+    round_trip(true);
+    round_trip(false);
+}
+
+fn round_trip(compress: bool) {
+    let dir = tmp(if compress { "kinds-lz4" } else { "kinds-plain" });
     let path = dir.join("events.arrow");
     let (a, b) = (token(1), token(2));
     let pairs = [(a, market(1)), (b, market(2))];
-    let mut writer = Writer::create(&path, &pairs).unwrap();
+    let mut writer = Writer::create(&path, &pairs, compress).unwrap();
     let mut written = vec![];
     let mut rtds = vec![];
-    // Enough rounds to fill several batches (every round writes 2 × 12 rows and one RTDS row).
-    let rounds = 3 * BATCH_ROWS / 25 + 7;
+    // Enough rounds to fill several batches (every round writes 2 × 9 events and one RTDS frame).
+    let rounds = 3 * BATCH_ROWS / 19 + 7;
     for r in 0..rounds as u64 {
         let at = 1_767_225_600_000_000_000 + r * 1_000_000;
         let text = format!("{{\"topic\":\"crypto_prices\",\"n\":{r}}}");
@@ -117,7 +123,7 @@ fn every_kind_of_event_and_rtds_frames_survive_the_round_trip_across_batches() {
     assert_eq!(only_b.rtds.len(), rounds);
     only_b.finish().unwrap();
     // An event of a token not declared at creation is refused, not written under another id.
-    let mut w = Writer::create(&dir.join("other.arrow"), &pairs).unwrap();
+    let mut w = Writer::create(&dir.join("other.arrow"), &pairs, compress).unwrap();
     let stray = every_kind(token(3), market(1), 1, 1_000).remove(0);
     let err = w.event(&stray).unwrap_err().to_string();
     assert!(err.contains("not declared"), "{err}");
@@ -175,7 +181,7 @@ fn a_recording_converts_to_exactly_what_its_frames_normalize_to() {
     assert!(expected.iter().any(|e| matches!(e.body, MarketEventBody::Trade { .. })), "trades");
 
     let arrow = dir.join("rec.arrow");
-    let acc = convert(&rec, &catalog, &arrow, BadInput::Fail).unwrap();
+    let acc = convert(&rec, &catalog, &arrow, Options::default()).unwrap();
     assert_eq!(acc.read, read);
     assert_eq!(acc.ledger().unwrap(), ledger);
     assert_eq!((acc.events, acc.rtds), (expected.len() as u64, expected_rtds.len() as u64));
@@ -195,7 +201,7 @@ fn cut_foreign_and_json_files_are_refused_with_the_reason() {
     let dir = tmp("refused");
     let path = dir.join("ok.arrow");
     let pairs = [(token(1), market(1))];
-    let mut w = Writer::create(&path, &pairs).unwrap();
+    let mut w = Writer::create(&path, &pairs, true).unwrap();
     for ev in every_kind(token(1), market(1), 1, 1_767_225_600_000_000_000) {
         w.event(&ev).unwrap();
     }
@@ -236,7 +242,7 @@ fn cut_foreign_and_json_files_are_refused_with_the_reason() {
     let broken = dir.join("broken.jsonl");
     std::fs::write(&broken, "{\"recv_ns\":1,\"frame\":\"[]\"}\nnot json\n").unwrap();
     let out = dir.join("broken.arrow");
-    let err = convert(&broken, &Default::default(), &out, BadInput::Fail).unwrap_err().to_string();
+    let err = convert(&broken, &Default::default(), &out, Options::default()).unwrap_err().to_string();
     assert!(err.contains("line 2"), "{err}");
     assert!(!out.exists() && !dir.join("broken.arrow.part").exists());
     let _ = std::fs::remove_dir_all(&dir);

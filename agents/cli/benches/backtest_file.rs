@@ -93,21 +93,25 @@ fn main() {
         println!("generated {frames} frames in {:.1} s (kept for later runs)", t.elapsed().as_secs_f64());
     }
     let arrow = data.join(format!("arb-{frames}.arrow"));
-    let mode = polyfleet_cli::record::BadInput::Fail;
+    let plain = data.join(format!("arb-{frames}-uncompressed.arrow"));
     let t = Instant::now();
-    let acc = polyfleet_cli::convert::run(&rec, None, &arrow, mode).unwrap();
+    let acc = polyfleet_cli::convert::run(&rec, None, &arrow, Default::default()).unwrap();
     let convert_time = t.elapsed();
+    let options = polyfleet_cli::convert::Options { compress: false, ..Default::default() };
+    polyfleet_cli::convert::run(&rec, None, &plain, options).unwrap();
     let events = acc.events;
     let size = |p: &Path| std::fs::metadata(p).unwrap().len() as f64;
     let per_million = |p: &Path| size(p) / events as f64 * 1e6 / 1e6;
 
-    // Floors: the columnar file read alone, and the engine alone over the events in memory.
-    let (read_best, read_med, loaded) = timed(runs, || {
-        let mut c = Columnar::open(&arrow, None).unwrap();
+    // Floors: each columnar file read alone, and the engine alone over the events in memory.
+    let read = |path: &Path| {
+        let mut c = Columnar::open(path, None).unwrap();
         let evs: Vec<MarketEvent> = c.by_ref().collect();
         c.finish().unwrap();
         evs
-    });
+    };
+    let (read_best, read_med, loaded) = timed(runs, || read(&arrow));
+    let (plain_read_best, plain_read_med, _) = timed(runs, || read(&plain));
     let plan = {
         let mut declared = polyfleet_cli::local::load(&res, "default").unwrap();
         let catalog = polyfleet_cli::local::catalog_of(&rec, None).unwrap();
@@ -131,6 +135,9 @@ fn main() {
     // End to end, as `polyfleet backtest` runs: the columnar file, then the JSON Lines once.
     let (col_best, col_med, col) =
         timed(runs, || run(&args(&res, &arrow, data.join("report-arrow"))).unwrap().remove(0));
+    let (plain_best, plain_med, plain_report) =
+        timed(runs, || run(&args(&res, &plain, data.join("report-plain"))).unwrap().remove(0));
+    assert_eq!(plain_report.metrics, col.metrics);
     let (json_time, _, json) = timed(1, || run(&args(&res, &rec, data.join("report-jsonl"))).unwrap().remove(0));
     assert_eq!(col.metrics, json.metrics, "both formats must give the same result");
     let through = col.input.events;
@@ -147,14 +154,22 @@ fn main() {
         rate(events, convert_time)
     );
     println!("size, JSONL.gz    {:.1} MB per million events ({:.1} MB)", per_million(&rec), size(&rec) / 1e6);
-    println!("size, columnar    {:.1} MB per million events ({:.1} MB)", per_million(&arrow), size(&arrow) / 1e6);
+    println!("size, columnar    {:.1} MB per million events ({:.1} MB; lz4)", per_million(&arrow), size(&arrow) / 1e6);
+    println!(
+        "size, columnar    {:.1} MB per million events ({:.1} MB; uncompressed)",
+        per_million(&plain),
+        size(&plain) / 1e6
+    );
     println!();
     println!("{:<38} {:>10} {:>10} {:>14}", "one core", "best s", "median s", "M events/s");
+    println!("(rates per event read for the file floors, per event through the engine otherwise)");
     let line = |what: &str, best: Duration, med: Duration, n: u64| {
         println!("{what:<38} {:>10.3} {:>10.3} {:>14.2}", best.as_secs_f64(), med.as_secs_f64(), rate(n, best));
     };
-    line("floor: read the columnar file", read_best, read_med, events);
+    line("floor: read the columnar file (lz4)", read_best, read_med, events);
+    line("floor: read it uncompressed", plain_read_best, plain_read_med, events);
     line("floor: engine over events in memory", engine_best, engine_med, through);
-    line("backtest end to end, columnar", col_best, col_med, through);
+    line("backtest end to end, columnar lz4", col_best, col_med, through);
+    line("backtest end to end, uncompressed", plain_best, plain_med, through);
     line("backtest end to end, JSONL.gz", json_time, json_time, through);
 }

@@ -5,9 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
+pub use polyfleet_backtest::columnar::convert::Options;
 use polyfleet_backtest::columnar::{Accounting, convert::convert};
 use polyfleet_polymarket::data::catalog::Catalog;
-use polyfleet_polymarket::data::recording::BadInput;
 
 use crate::local;
 
@@ -23,9 +23,9 @@ pub fn default_out(recording: &Path) -> PathBuf {
 
 /// Converts `recording` (markets from `catalog`, default beside it) into `out`, and writes the
 /// catalog beside `out`.
-pub fn run(recording: &Path, catalog: Option<&Path>, out: &Path, mode: BadInput) -> anyhow::Result<Accounting> {
+pub fn run(recording: &Path, catalog: Option<&Path>, out: &Path, options: Options) -> anyhow::Result<Accounting> {
     let cat = local::catalog_of(recording, catalog)?;
-    let accounting = convert(recording, &cat, out, mode)?;
+    let accounting = convert(recording, &cat, out, options)?;
     cat.write(&Catalog::beside(out))?;
     Ok(accounting)
 }

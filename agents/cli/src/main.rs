@@ -170,6 +170,9 @@ enum Command {
         /// Skip unreadable recording lines (counted in the file's accounting) instead of stopping.
         #[arg(long)]
         skip_bad_input: bool,
+        /// Write the record batches uncompressed: several times bigger, read faster.
+        #[arg(long)]
+        uncompressed: bool,
     },
     /// Record a venue's market channel to JSON Lines (`.gz` compresses).
     Record {
@@ -398,10 +401,11 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("reports in {}", out.display());
             Ok(())
         }
-        Command::Convert { recording, out, catalog, skip_bad_input } => {
+        Command::Convert { recording, out, catalog, skip_bad_input, uncompressed } => {
             let out = out.unwrap_or_else(|| polyfleet_cli::convert::default_out(&recording));
-            let mode = bad_input(skip_bad_input);
-            let acc = polyfleet_cli::convert::run(&recording, catalog.as_deref(), &out, mode)?;
+            let options =
+                polyfleet_cli::convert::Options { bad_input: bad_input(skip_bad_input), compress: !uncompressed };
+            let acc = polyfleet_cli::convert::run(&recording, catalog.as_deref(), &out, options)?;
             eprintln!("{}", polyfleet_cli::convert::describe(&recording, &out, &acc));
             Ok(())
         }
@@ -415,16 +419,8 @@ async fn main() -> anyhow::Result<()> {
                 record::record(ws_url, tokens, rtds_url, follow, &mut *file, seconds.map(Duration::from_secs), stop_rx)
                     .await?;
             drop(file);
-            eprintln!("recorded {} market frames and {} RTDS frames to {}", n.market, n.rtds, out.display());
-            if following {
-                let catalog = polyfleet_polymarket::data::catalog::Catalog { markets: n.rounds, events: vec![] };
-                let path = polyfleet_polymarket::data::catalog::Catalog::beside(&out);
-                catalog.write(&path)?;
-                eprintln!("{} rounds in the catalog {}", catalog.markets.len(), path.display());
-            }
-            if let Some(to) = columnar {
-                let acc = polyfleet_cli::convert::run(&out, catalog.as_deref(), &to, BadInput::Fail)?;
-                eprintln!("{}", polyfleet_cli::convert::describe(&out, &to, &acc));
+            for line in record::finish(&out, &n, following, columnar.as_deref(), catalog.as_deref())? {
+                eprintln!("{line}");
             }
             Ok(())
         }

@@ -35,6 +35,30 @@ pub struct Recorded {
     pub rounds: Vec<ResolvedMarket>,
 }
 
+/// What follows a capture: the catalog of the rounds found (when following series) written
+/// beside `out`, and with `columnar` the capture converted (its catalog from the rounds, else
+/// `catalog` or the one beside `out`). Returns lines for the user.
+pub fn finish(
+    out: &std::path::Path,
+    n: &Recorded,
+    following: bool,
+    columnar: Option<&std::path::Path>,
+    catalog: Option<&std::path::Path>,
+) -> anyhow::Result<Vec<String>> {
+    let mut said = vec![format!("recorded {} market frames and {} RTDS frames to {}", n.market, n.rtds, out.display())];
+    if following {
+        let found = polyfleet_polymarket::data::catalog::Catalog { markets: n.rounds.clone(), events: vec![] };
+        let path = polyfleet_polymarket::data::catalog::Catalog::beside(out);
+        found.write(&path)?;
+        said.push(format!("{} rounds in the catalog {}", found.markets.len(), path.display()));
+    }
+    if let Some(to) = columnar {
+        let acc = crate::convert::run(out, catalog, to, crate::convert::Options::default())?;
+        said.push(crate::convert::describe(out, to, &acc));
+    }
+    Ok(said)
+}
+
 /// Up/down series whose rounds are recorded as they roll.
 #[derive(Debug, Clone)]
 pub struct SeriesFollow {

@@ -52,7 +52,7 @@ async fn the_fleet_and_the_backtest_fill_the_same_orders_for_the_same_pnl() {
     // The columnar conversion backtests to the same report (its frame accounting aside, which
     // counts frames of tokens no strategy trades as events: every catalog token was served).
     let arrow = dir.join("rec.arrow");
-    polyfleet_cli::convert::run(&rec, None, &arrow, polyfleet_cli::record::BadInput::Fail).unwrap();
+    polyfleet_cli::convert::run(&rec, None, &arrow, Default::default()).unwrap();
     let args = common::backtest_args(&examples(), &arrow, dir.join("report-columnar"));
     let columnar = tokio::task::spawn_blocking(move || backtest(&args)).await.unwrap().unwrap().remove(0);
     assert_eq!(columnar.input.converted_from.as_deref(), Some("rec.jsonl"));

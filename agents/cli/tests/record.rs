@@ -105,6 +105,30 @@ async fn follows_a_series_as_its_rounds_roll() {
     .unwrap();
     drop(out);
     sim.pause(true);
+    // `--columnar`: the catalog of the rounds found, and the capture converted with it.
+    let arrow = path.with_extension("arrow");
+    let said = record::finish(&path, &n, true, Some(&arrow), None).unwrap();
+    assert_eq!(said.len(), 3, "{said:?}");
+    let mut col = polyfleet_backtest::columnar::read::Columnar::open(&arrow, None).unwrap();
+    let mut tokens_seen = std::collections::HashSet::new();
+    for ev in col.by_ref() {
+        tokens_seen.insert(ev.token);
+    }
+    assert!(col.rtds.len() as u64 == n.rtds, "every RTDS frame converted: {} of {}", col.rtds.len(), n.rtds);
+    let acc = col.finish().unwrap();
+    assert_eq!(acc.read.frames, n.market + n.rtds);
+    for m in &n.rounds {
+        for t in &m.tokens {
+            assert!(tokens_seen.contains(&t.token_id), "{} of {} converted", t.outcome, m.slug);
+        }
+    }
+    for f in [
+        arrow.clone(),
+        polyfleet_polymarket::data::catalog::Catalog::beside(&path),
+        polyfleet_polymarket::data::catalog::Catalog::beside(&arrow),
+    ] {
+        std::fs::remove_file(f).unwrap();
+    }
     let slugs: Vec<&str> = n.rounds.iter().map(|m| m.slug.as_str()).collect();
     let slug = |s: u64| format!("btc-updown-5m-{s}");
     assert_eq!(slugs, [slug(boundary_s - 300), slug(boundary_s), slug(boundary_s + 300)], "{n:?}");

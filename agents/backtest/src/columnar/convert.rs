@@ -13,19 +13,34 @@ use super::write::Writer;
 use super::{Accounting, ColumnarError};
 use crate::source::Events;
 
+/// How a conversion treats its input and writes its output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// What to do with unreadable lines.
+    pub bad_input: BadInput,
+    /// lz4-compress the record batches (smaller; uncompressed files read faster).
+    pub compress: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { bad_input: BadInput::Fail, compress: true }
+    }
+}
+
 /// Converts the recording at `from` (its markets in `catalog`) into `to`; returns the accounting.
-pub fn convert(from: &Path, catalog: &Catalog, to: &Path, mode: BadInput) -> Result<Accounting, ColumnarError> {
+pub fn convert(from: &Path, catalog: &Catalog, to: &Path, options: Options) -> Result<Accounting, ColumnarError> {
     let pairs: Vec<_> =
         catalog.markets.iter().flat_map(|m| m.tokens.iter().map(move |t| (t.token_id, m.condition_id))).collect();
     let tokens = pairs.iter().map(|(t, _)| *t).collect();
     let part = part_name(to);
-    let mut reader = Reader::open(from, mode)?;
+    let mut reader = Reader::open(from, options.bad_input)?;
     let mut first_recv_ns = None;
     let lines = reader.by_ref().inspect(|l| {
         first_recv_ns.get_or_insert(l.recv_ns);
     });
     let mut events = Events::new(lines, tokens);
-    let mut out = Writer::create(&part, &pairs)?;
+    let mut out = Writer::create(&part, &pairs, options.compress)?;
     let (mut written, mut rtds) = (0u64, 0u64);
     let mut result = Ok(());
     while let Some(ev) = events.next() {

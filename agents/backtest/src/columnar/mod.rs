@@ -6,26 +6,27 @@
 //! when a capture ends) with the market-data agent's own normalizer, so it holds exactly the
 //! events the agents would have seen.
 //!
-//! One row per book level (or per event when it has no levels), consecutive rows of one event
-//! sharing `event`; every price and size is an integer in the core's fixed-point units:
+//! One row per event, its book levels (or its trade) in a list; every price and size is an
+//! integer in the core's fixed-point units (`df.explode("levels")` in pandas or polars gives one
+//! row per level):
 //!
 //! | column | type | meaning |
 //! | --- | --- | --- |
-//! | `event` | uint64 | ordinal of the event in the file |
 //! | `recv_ns` | timestamp[ns, UTC] | when the market-data agent received the frame |
 //! | `venue_ts_ms` | timestamp[ms, UTC] | the venue's timestamp (null for RTDS rows) |
 //! | `seq` | uint64 | per-token sequence number (null for RTDS rows) |
 //! | `token` | dictionary<uint32, utf8> | token id, decimal (null for RTDS rows) |
 //! | `market` | dictionary<uint32, utf8> | condition id, `0x` hex (null for RTDS rows) |
 //! | `kind` | dictionary<uint8, utf8> | `snapshot`, `delta`, `trade`, `tick_size`, `resolved`, `feed_status`, `trading`, `rtds` |
-//! | `side` | dictionary<uint8, utf8> | `bid`/`ask` for a level, `buy`/`sell` for a trade's taker |
-//! | `price_e4` | uint32 | level or trade price, 1e-4 USDC (ticks of the core's `Price`) |
-//! | `size_e6` | uint64 | level size (0 removes it) or trade size, 1e-6 shares |
-//! | `tick_e4` | uint32 | tick size (`snapshot`, `tick_size`) |
+//! | `levels` | list<struct<side: dictionary<uint8, utf8>, price_e4: uint32, size_e6: uint64>> | a snapshot's levels (bids best first, then asks best first), a delta's changes (size 0 removes the level), a trade (side `buy`/`sell`: the taker's); empty otherwise |
+//! | `tick_e4` | uint32 | tick size, 1e-4 USDC (`snapshot`, `tick_size`) |
 //! | `fee_rate_bps` | uint32 | the trade's fee rate |
 //! | `flag` | bool | `resolved`: this token won; `feed_status`: healthy; `trading`: accepting orders |
-//! | `hash` | utf8 | the venue's book hash (first row of a `snapshot`) |
-//! | `text` | utf8 | the RTDS frame (`rtds` rows) |
+//! | `hash` | utf8 | the venue's book hash (`snapshot`) |
+//! | `text` | utf8 | the RTDS frame (`rtds`) |
+//!
+//! Prices are in 1e-4 USDC (ticks of the core's `Price`), sizes in 1e-6 shares. Files are
+//! lz4-compressed unless written uncompressed (bigger, read faster; every Arrow reader takes both).
 //!
 //! The schema's metadata names the format and version (`polyfleet.format`); the footer carries
 //! the conversion's accounting ([`Accounting`]: every line and frame of the source by outcome),
@@ -53,7 +54,7 @@ pub const FORMAT_KEY: &str = "polyfleet.format";
 pub const VERSION_KEY: &str = "polyfleet.version";
 /// Footer metadata key of the [`Accounting`] (JSON).
 pub const ACCOUNTING_KEY: &str = "polyfleet.accounting";
-/// Rows per record batch.
+/// Events per record batch.
 pub const BATCH_ROWS: usize = 65_536;
 
 /// Values of the `kind` column, by code.
@@ -155,19 +156,15 @@ impl Accounting {
 
 /// The schema of a columnar recording (metadata included).
 pub fn schema() -> Schema {
-    let dict = |key: DataType| DataType::Dictionary(Box::new(key), Box::new(DataType::Utf8));
     let utc = Some(Arc::from("UTC"));
     let fields = vec![
-        Field::new("event", DataType::UInt64, false),
         Field::new("recv_ns", DataType::Timestamp(TimeUnit::Nanosecond, utc.clone()), false),
         Field::new("venue_ts_ms", DataType::Timestamp(TimeUnit::Millisecond, utc), true),
         Field::new("seq", DataType::UInt64, true),
-        Field::new("token", dict(DataType::UInt32), true),
-        Field::new("market", dict(DataType::UInt32), true),
-        Field::new("kind", dict(DataType::UInt8), false),
-        Field::new("side", dict(DataType::UInt8), true),
-        Field::new("price_e4", DataType::UInt32, true),
-        Field::new("size_e6", DataType::UInt64, true),
+        Field::new("token", dictionary(DataType::UInt32), true),
+        Field::new("market", dictionary(DataType::UInt32), true),
+        Field::new("kind", dictionary(DataType::UInt8), false),
+        Field::new("levels", DataType::List(level_field()), false),
         Field::new("tick_e4", DataType::UInt32, true),
         Field::new("fee_rate_bps", DataType::UInt32, true),
         Field::new("flag", DataType::Boolean, true),
@@ -176,6 +173,24 @@ pub fn schema() -> Schema {
     ];
     let meta = [(FORMAT_KEY.to_string(), FORMAT.to_string()), (VERSION_KEY.to_string(), VERSION.to_string())];
     Schema::new(fields).with_metadata(meta.into_iter().collect::<std::collections::HashMap<_, _>>())
+}
+
+fn dictionary(key: DataType) -> DataType {
+    DataType::Dictionary(Box::new(key), Box::new(DataType::Utf8))
+}
+
+/// The fields of one level.
+pub fn level_fields() -> arrow_schema::Fields {
+    arrow_schema::Fields::from(vec![
+        Field::new("side", dictionary(DataType::UInt8), false),
+        Field::new("price_e4", DataType::UInt32, false),
+        Field::new("size_e6", DataType::UInt64, false),
+    ])
+}
+
+/// The list item of `levels`.
+pub fn level_field() -> arrow_schema::FieldRef {
+    Arc::new(Field::new("item", DataType::Struct(level_fields()), false))
 }
 
 /// True when `path` starts like an Arrow IPC file (`ARROW1`): how readers of recordings tell a

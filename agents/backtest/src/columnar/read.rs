@@ -13,6 +13,7 @@ use std::sync::Arc;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{TimestampMillisecondType, TimestampNanosecondType, UInt8Type, UInt32Type, UInt64Type};
 use arrow_array::{Array, ArrayRef, BooleanArray, PrimitiveArray, RecordBatch, StringArray};
+use arrow_buffer::OffsetBuffer;
 use arrow_ipc::reader::FileReader;
 use polyfleet_core::wire::{Level, LevelChange, MarketEvent, MarketEventBody};
 use polyfleet_core::{BookSide, ConditionId, Price, Quantity, Side, TokenId, TokenMap};
@@ -32,19 +33,22 @@ pub struct Columnar {
     pub rtds: Vec<(u64, String)>,
     /// Market events yielded so far.
     pub events: u64,
+    /// Rows read so far (events of every token, RTDS frames).
+    read: u64,
     error: Option<ColumnarError>,
 }
 
 /// One record batch's columns, typed, with its dictionaries decoded.
 struct Batch {
     len: usize,
-    event: PrimitiveArray<UInt64Type>,
     recv_ns: PrimitiveArray<TimestampNanosecondType>,
     venue_ts_ms: PrimitiveArray<TimestampMillisecondType>,
     seq: PrimitiveArray<UInt64Type>,
     token: PrimitiveArray<UInt32Type>,
     market: PrimitiveArray<UInt32Type>,
     kind: PrimitiveArray<UInt8Type>,
+    /// `levels`: each event's range of the level columns.
+    offsets: OffsetBuffer<i32>,
     side: PrimitiveArray<UInt8Type>,
     price: PrimitiveArray<UInt32Type>,
     size: PrimitiveArray<UInt64Type>,
@@ -101,6 +105,7 @@ impl Columnar {
             row: 0,
             rtds: vec![],
             events: 0,
+            read: 0,
             error: None,
         })
     }
@@ -135,12 +140,7 @@ impl Columnar {
                 return false;
             }
         };
-        let previous = self.batch.as_ref().map(|b| b.event.value(b.len - 1));
         match Batch::new(&batch, &mut self.cache) {
-            Ok(b) if b.len > 0 && previous == Some(b.event.value(0)) => {
-                self.fail(format!("event {}: its rows span two batches", b.event.value(0)));
-                false
-            }
             Ok(b) => {
                 self.batch = Some(b);
                 self.row = 0;
@@ -169,35 +169,32 @@ impl Iterator for Columnar {
                 continue;
             }
             let b = self.batch.as_ref()?;
-            let start = self.row;
-            let ordinal = b.event.value(start);
-            let mut end = start + 1;
-            while end < b.len && b.event.value(end) == ordinal {
-                end += 1;
-            }
-            self.row = end;
-            let Some(kind) = b.kinds.get(usize::from(b.kind.value(start))).copied().flatten() else {
+            let row = self.row;
+            self.row += 1;
+            let ordinal = self.read;
+            self.read += 1;
+            let Some(kind) = b.kinds.get(usize::from(b.kind.value(row))).copied().flatten() else {
                 return self.fail(format!("event {ordinal}: unknown kind"));
             };
-            let Ok(recv_ns) = u64::try_from(b.recv_ns.value(start)) else {
+            let Ok(recv_ns) = u64::try_from(b.recv_ns.value(row)) else {
                 return self.fail(format!("event {ordinal}: receive time before 1970"));
             };
             if kind == Kind::Rtds {
-                if b.text.is_null(start) {
+                if b.text.is_null(row) {
                     return self.fail(format!("event {ordinal}: an rtds row without text"));
                 }
-                let text = b.text.value(start).to_string();
+                let text = b.text.value(row).to_string();
                 self.rtds.push((recv_ns, text));
                 continue;
             }
-            let token = match b.token_at(start) {
+            let token = match b.token_at(row) {
                 Ok(t) => t,
                 Err(why) => return self.fail(format!("event {ordinal}: {why}")),
             };
             if self.keep.as_ref().is_some_and(|k| !k.contains_key(&token)) {
                 continue;
             }
-            match b.event_at(start, end, kind, token, recv_ns) {
+            match b.event_at(row, kind, token, recv_ns) {
                 Ok(ev) => {
                     self.events += 1;
                     return Some(ev);
@@ -253,7 +250,6 @@ impl Batch {
         let (token, token_values) = dictionary::<UInt32Type>(batch, "token")?;
         let (market, market_values) = dictionary::<UInt32Type>(batch, "market")?;
         let (kind, kind_values) = dictionary::<UInt8Type>(batch, "kind")?;
-        let (side, side_values) = dictionary::<UInt8Type>(batch, "side")?;
         let tokens = decoded(&mut cache.tokens, &token_values, "token", |s| {
             TokenId::parse(s).map_err(|e| format!("token {s:?}: {e}"))
         })?;
@@ -264,10 +260,27 @@ impl Batch {
             .iter()
             .map(|k| KINDS.iter().position(|n| Some(*n) == k).and_then(|i| Kind::of(u8::try_from(i).ok()?)))
             .collect();
-        let sides = utf8(&side_values, "side")?
+        let levels = batch
+            .column_by_name("levels")
+            .and_then(|c| c.as_list_opt::<i32>())
+            .ok_or_else(|| "column levels: missing or not a list".to_string())?;
+        let items =
+            levels.values().as_struct_opt().ok_or_else(|| "column levels: items are not structs".to_string())?;
+        let level = |name: &str| items.column_by_name(name).ok_or_else(|| format!("levels: no field {name}"));
+        let sides_dict = level("side")?
+            .as_dictionary_opt::<UInt8Type>()
+            .ok_or_else(|| "levels.side: not a dictionary of uint8".to_string())?;
+        let sides = utf8(sides_dict.values(), "levels.side")?
             .iter()
             .map(|k| SIDES.iter().position(|n| Some(*n) == k).and_then(|i| u8::try_from(i).ok()))
             .collect();
+        let typed = |name: &str| -> Result<PrimitiveArray<UInt32Type>, String> {
+            level(name)?.as_primitive_opt::<UInt32Type>().cloned().ok_or_else(|| format!("levels.{name}: not uint32"))
+        };
+        let size = level("size_e6")?
+            .as_primitive_opt::<UInt64Type>()
+            .cloned()
+            .ok_or_else(|| "levels.size_e6: not uint64".to_string())?;
         let string = |name: &str| -> Result<StringArray, String> {
             let col = batch.column_by_name(name).ok_or_else(|| format!("no column {name}"))?;
             col.as_string_opt::<i32>().cloned().ok_or_else(|| format!("column {name}: not utf8"))
@@ -276,18 +289,21 @@ impl Batch {
             .column_by_name("flag")
             .and_then(|c| c.as_boolean_opt().cloned())
             .ok_or_else(|| "column flag: missing or not boolean".to_string())?;
+        if items.null_count() > 0 || sides_dict.keys().null_count() > 0 {
+            return Err("levels: a null level or side".into());
+        }
         Ok(Batch {
             len: batch.num_rows(),
-            event: primitive(batch, "event")?,
             recv_ns: primitive(batch, "recv_ns")?,
             venue_ts_ms: primitive(batch, "venue_ts_ms")?,
             seq: primitive(batch, "seq")?,
             token,
             market,
             kind,
-            side,
-            price: primitive(batch, "price_e4")?,
-            size: primitive(batch, "size_e6")?,
+            offsets: levels.offsets().clone(),
+            side: sides_dict.keys().clone(),
+            price: typed("price_e4")?,
+            size,
             tick: primitive(batch, "tick_e4")?,
             fee: primitive(batch, "fee_rate_bps")?,
             flag,
@@ -307,26 +323,21 @@ impl Batch {
         self.tokens.get(self.token.value(row) as usize).copied().ok_or_else(|| "token key out of range".into())
     }
 
-    fn side_at(&self, row: usize) -> Option<u8> {
-        if self.side.is_null(row) {
-            return None;
+    /// The levels of `row`: (side code, price, size).
+    fn levels_at(
+        &self,
+        row: usize,
+    ) -> Result<impl Iterator<Item = (Option<u8>, Option<Price>, Quantity)> + '_, String> {
+        let (start, end) = (self.offsets[row], self.offsets[row + 1]);
+        let (start, end) =
+            (usize::try_from(start).map_err(|_| "bad offsets")?, usize::try_from(end).map_err(|_| "bad offsets")?);
+        if start > end || end > self.price.len() {
+            return Err("levels out of range".into());
         }
-        self.sides.get(usize::from(self.side.value(row))).copied().flatten()
-    }
-
-    fn price_at(&self, row: usize, what: &str) -> Result<Price, String> {
-        if self.price.is_null(row) {
-            return Err(format!("{what} without a price"));
-        }
-        Price::from_ticks(self.price.value(row))
-            .ok_or_else(|| format!("{what}: price {} out of range", self.price.value(row)))
-    }
-
-    fn size_at(&self, row: usize, what: &str) -> Result<Quantity, String> {
-        if self.size.is_null(row) {
-            return Err(format!("{what} without a size"));
-        }
-        Ok(Quantity::from_micros(self.size.value(row)))
+        Ok((start..end).map(|i| {
+            let side = self.sides.get(usize::from(self.side.value(i))).copied().flatten();
+            (side, Price::from_ticks(self.price.value(i)), Quantity::from_micros(self.size.value(i)))
+        }))
     }
 
     fn tick_at(&self, row: usize) -> Result<Price, String> {
@@ -340,77 +351,61 @@ impl Batch {
         if self.flag.is_null(row) { Err("no flag".into()) } else { Ok(self.flag.value(row)) }
     }
 
-    /// The event in rows `start..end` (one event's rows).
-    fn event_at(
-        &self,
-        start: usize,
-        end: usize,
-        kind: Kind,
-        token: TokenId,
-        recv_ns: u64,
-    ) -> Result<MarketEvent, String> {
-        let (Some(seq), Some(venue_ts_ms)) = (
-            (!self.seq.is_null(start)).then(|| self.seq.value(start)),
-            (!self.venue_ts_ms.is_null(start)).then(|| self.venue_ts_ms.value(start)),
-        ) else {
+    /// The event in `row`.
+    fn event_at(&self, row: usize, kind: Kind, token: TokenId, recv_ns: u64) -> Result<MarketEvent, String> {
+        if self.seq.is_null(row) || self.venue_ts_ms.is_null(row) {
             return Err("no seq or venue time".into());
-        };
-        if self.market.is_null(start) {
+        }
+        let (seq, venue_ts_ms) = (self.seq.value(row), self.venue_ts_ms.value(row));
+        if self.market.is_null(row) {
             return Err("no market".into());
         }
-        let market = *self.markets.get(self.market.value(start) as usize).ok_or("market key out of range")?;
-        let book_side = |row: usize| match self.side_at(row) {
-            Some(0) => Ok(Some(BookSide::Bid)),
-            Some(1) => Ok(Some(BookSide::Ask)),
-            None if end - start == 1 && self.price.is_null(row) => Ok(None),
-            _ => Err(format!("row {row}: not a book side")),
+        let market = *self.markets.get(self.market.value(row) as usize).ok_or("market key out of range")?;
+        let book_side = |side: Option<u8>| match side {
+            Some(0) => Ok(BookSide::Bid),
+            Some(1) => Ok(BookSide::Ask),
+            _ => Err("a level without a book side".to_string()),
         };
+        let price = |p: Option<Price>| p.ok_or_else(|| "a price out of range".to_string());
         let body = match kind {
             Kind::Snapshot => {
                 let (mut bids, mut asks) = (vec![], vec![]);
-                for row in start..end {
-                    let Some(side) = book_side(row)? else { continue };
-                    let level = Level { price: self.price_at(row, "a level")?, size: self.size_at(row, "a level")? };
-                    match side {
+                for (side, p, size) in self.levels_at(row)? {
+                    let level = Level { price: price(p)?, size };
+                    match book_side(side)? {
                         BookSide::Bid => bids.push(level),
                         BookSide::Ask => asks.push(level),
                     }
                 }
-                let hash = (!self.hash.is_null(start)).then(|| self.hash.value(start).to_string());
-                MarketEventBody::Snapshot { bids, asks, tick: self.tick_at(start)?, hash }
+                let hash = (!self.hash.is_null(row)).then(|| self.hash.value(row).to_string());
+                MarketEventBody::Snapshot { bids, asks, tick: self.tick_at(row)?, hash }
             }
             Kind::Delta => {
-                let mut changes = Vec::with_capacity(end - start);
-                for row in start..end {
-                    let Some(side) = book_side(row)? else { continue };
-                    changes.push(LevelChange {
-                        side,
-                        price: self.price_at(row, "a change")?,
-                        size: self.size_at(row, "a change")?,
-                    });
-                }
+                let changes = self
+                    .levels_at(row)?
+                    .map(|(side, p, size)| Ok(LevelChange { side: book_side(side)?, price: price(p)?, size }))
+                    .collect::<Result<Vec<_>, String>>()?;
                 MarketEventBody::Delta(changes)
             }
             Kind::Trade => {
-                let side = match self.side_at(start) {
+                let mut levels = self.levels_at(row)?;
+                let (Some((side, p, size)), None) = (levels.next(), levels.next()) else {
+                    return Err("a trade is one level".into());
+                };
+                let side = match side {
                     Some(2) => Side::Buy,
                     Some(3) => Side::Sell,
                     _ => return Err("a trade without a taker side".into()),
                 };
-                if self.fee.is_null(start) {
+                if self.fee.is_null(row) {
                     return Err("a trade without a fee rate".into());
                 }
-                MarketEventBody::Trade {
-                    side,
-                    price: self.price_at(start, "a trade")?,
-                    size: self.size_at(start, "a trade")?,
-                    fee_rate_bps: self.fee.value(start),
-                }
+                MarketEventBody::Trade { side, price: price(p)?, size, fee_rate_bps: self.fee.value(row) }
             }
-            Kind::TickSize => MarketEventBody::TickSize { tick: self.tick_at(start)? },
-            Kind::Resolved => MarketEventBody::Resolved { winner: self.flag_at(start)? },
-            Kind::FeedStatus => MarketEventBody::FeedStatus { healthy: self.flag_at(start)? },
-            Kind::Trading => MarketEventBody::Trading { accepting_orders: self.flag_at(start)? },
+            Kind::TickSize => MarketEventBody::TickSize { tick: self.tick_at(row)? },
+            Kind::Resolved => MarketEventBody::Resolved { winner: self.flag_at(row)? },
+            Kind::FeedStatus => MarketEventBody::FeedStatus { healthy: self.flag_at(row)? },
+            Kind::Trading => MarketEventBody::Trading { accepting_orders: self.flag_at(row)? },
             Kind::Rtds => return Err("an rtds row read as a market event".into()),
         };
         let venue_ts_ms = u64::try_from(venue_ts_ms).map_err(|_| "negative venue time")?;

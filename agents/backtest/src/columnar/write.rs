@@ -1,6 +1,6 @@
 //! Writes a columnar recording (see the layout in [`super`]): market events and RTDS frames in
-//! the order given, [`BATCH_ROWS`] rows per lz4-compressed record batch, the accounting in the
-//! footer. Token and market columns use one dictionary for the whole file (the tokens named at
+//! the order given, [`BATCH_ROWS`] events per record batch (lz4-compressed unless asked not to),
+//! the accounting in the footer. Token and market columns use one dictionary for the whole file (the tokens named at
 //! creation), so every Arrow reader takes the file as is.
 
 use std::collections::HashMap;
@@ -12,14 +12,20 @@ use arrow_array::builder::{
     BooleanBuilder, PrimitiveBuilder, StringBuilder, UInt8Builder, UInt32Builder, UInt64Builder,
 };
 use arrow_array::types::{TimestampMillisecondType, UInt8Type, UInt32Type};
-use arrow_array::{ArrayRef, DictionaryArray, RecordBatch, StringArray, TimestampNanosecondArray};
+use arrow_array::{
+    ArrayRef, DictionaryArray, ListArray, RecordBatch, StringArray, StructArray, TimestampNanosecondArray, UInt8Array,
+    UInt32Array, UInt64Array,
+};
+use arrow_buffer::{OffsetBuffer, ScalarBuffer};
 use arrow_ipc::CompressionType;
 use arrow_ipc::writer::{FileWriter, IpcWriteOptions};
 use arrow_schema::SchemaRef;
 use polyfleet_core::wire::{MarketEvent, MarketEventBody};
 use polyfleet_core::{BookSide, ConditionId, Side, TokenId};
 
-use super::{ACCOUNTING_KEY, Accounting, BATCH_ROWS, ColumnarError, KINDS, Kind, SIDES, schema};
+use super::{
+    ACCOUNTING_KEY, Accounting, BATCH_ROWS, ColumnarError, KINDS, Kind, SIDES, level_field, level_fields, schema,
+};
 
 /// Writes one columnar recording.
 pub struct Writer {
@@ -43,16 +49,17 @@ struct Dictionaries {
 /// The columns of the batch being filled.
 #[derive(Default)]
 struct Rows {
-    event: UInt64Builder,
     recv_ns: Vec<i64>,
     venue_ts_ms: PrimitiveBuilder<TimestampMillisecondType>,
     seq: UInt64Builder,
     token: UInt32Builder,
     market: UInt32Builder,
     kind: UInt8Builder,
-    side: UInt8Builder,
-    price: UInt32Builder,
-    size: UInt64Builder,
+    /// `levels` offsets (one more than rows), then each level's side key, price and size.
+    offsets: Vec<i32>,
+    side: Vec<u8>,
+    price: Vec<u32>,
+    size: Vec<u64>,
     tick: UInt32Builder,
     fee: UInt32Builder,
     flag: BooleanBuilder,
@@ -60,27 +67,20 @@ struct Rows {
     text: StringBuilder,
 }
 
-/// One row's own values (the event's are shared by its rows).
+/// One event's columns but its levels (pushed before it).
 #[derive(Default, Clone, Copy)]
 struct Row<'a> {
-    side: Option<u8>,
-    price: Option<u32>,
-    size: Option<u64>,
-    tick: Option<u32>,
-    fee: Option<u32>,
-    flag: Option<bool>,
-    hash: Option<&'a str>,
-}
-
-/// Where an event's rows come from.
-struct Head {
-    event: u64,
     recv_ns: i64,
     venue_ts_ms: Option<i64>,
     seq: Option<u64>,
     token: Option<u32>,
     market: Option<u32>,
-    kind: Kind,
+    kind: u8,
+    tick: Option<u32>,
+    fee: Option<u32>,
+    flag: Option<bool>,
+    hash: Option<&'a str>,
+    text: Option<&'a str>,
 }
 
 fn book_side(s: BookSide) -> u8 {
@@ -106,13 +106,15 @@ fn ns(name: &str, v: u64) -> Result<i64, ColumnarError> {
 }
 
 impl Writer {
-    /// Creates `path` for the events of `tokens` (each with its market).
-    pub fn create(path: &Path, tokens: &[(TokenId, ConditionId)]) -> Result<Writer, ColumnarError> {
+    /// Creates `path` for the events of `tokens` (each with its market), lz4-compressed unless
+    /// `compress` is false.
+    pub fn create(path: &Path, tokens: &[(TokenId, ConditionId)], compress: bool) -> Result<Writer, ColumnarError> {
         let name = path.display().to_string();
         let file = std::fs::File::create(path).map_err(|e| ColumnarError::Io(name.clone(), e))?;
         let arrow = |e| ColumnarError::Arrow(name.clone(), e);
-        let options =
-            IpcWriteOptions::default().try_with_compression(Some(CompressionType::LZ4_FRAME)).map_err(arrow)?;
+        let options = IpcWriteOptions::default()
+            .try_with_compression(compress.then_some(CompressionType::LZ4_FRAME))
+            .map_err(arrow)?;
         let schema = Arc::new(schema());
         let out = FileWriter::try_new_with_options(BufWriter::with_capacity(1 << 20, file), &schema, options)
             .map_err(arrow)?;
@@ -144,7 +146,7 @@ impl Writer {
             tokens: token_ix,
             markets: market_ix,
             dictionaries,
-            rows: Rows::default(),
+            rows: Rows { offsets: vec![0], ..Rows::default() },
             events: 0,
         })
     }
@@ -158,90 +160,70 @@ impl Writer {
             .markets
             .get(&ev.market)
             .ok_or_else(|| unknown(format!("event for market {} not declared", ev.market)))?;
-        let kind = match &ev.body {
-            MarketEventBody::Snapshot { .. } => Kind::Snapshot,
-            MarketEventBody::Delta(_) => Kind::Delta,
-            MarketEventBody::Trade { .. } => Kind::Trade,
-            MarketEventBody::TickSize { .. } => Kind::TickSize,
-            MarketEventBody::Resolved { .. } => Kind::Resolved,
-            MarketEventBody::FeedStatus { .. } => Kind::FeedStatus,
-            MarketEventBody::Trading { .. } => Kind::Trading,
-        };
-        let head = Head {
-            event: self.events,
+        let mut row = Row {
             recv_ns: ns(&self.name, ev.recv_ts_ns)?,
             venue_ts_ms: Some(ns(&self.name, ev.venue_ts_ms)?),
             seq: Some(ev.seq),
             token: Some(token),
             market: Some(market),
-            kind,
-        };
-        let level = |side: u8, price: u32, size: u64| Row {
-            side: Some(side),
-            price: Some(price),
-            size: Some(size),
             ..Row::default()
         };
-        match &ev.body {
+        let r = &mut self.rows;
+        let kind = match &ev.body {
             MarketEventBody::Snapshot { bids, asks, tick, hash } => {
-                let levels = bids.iter().map(|l| (BookSide::Bid, l)).chain(asks.iter().map(|l| (BookSide::Ask, l)));
-                let mut first = true;
-                for (side, l) in levels {
-                    let row = Row {
-                        tick: Some(tick.ticks()),
-                        hash: hash.as_deref().filter(|_| first),
-                        ..level(book_side(side), l.price.ticks(), l.size.micros())
-                    };
-                    self.rows.push(&head, row);
-                    first = false;
+                for l in bids {
+                    r.level(book_side(BookSide::Bid), l.price.ticks(), l.size.micros());
                 }
-                if first {
-                    self.rows.push(&head, Row { tick: Some(tick.ticks()), hash: hash.as_deref(), ..Row::default() });
+                for l in asks {
+                    r.level(book_side(BookSide::Ask), l.price.ticks(), l.size.micros());
                 }
+                row.tick = Some(tick.ticks());
+                row.hash = hash.as_deref();
+                Kind::Snapshot
             }
             MarketEventBody::Delta(changes) => {
                 for c in changes {
-                    self.rows.push(&head, level(book_side(c.side), c.price.ticks(), c.size.micros()));
+                    r.level(book_side(c.side), c.price.ticks(), c.size.micros());
                 }
-                if changes.is_empty() {
-                    self.rows.push(&head, Row::default());
-                }
+                Kind::Delta
             }
             MarketEventBody::Trade { side, price, size, fee_rate_bps } => {
-                let row = Row { fee: Some(*fee_rate_bps), ..level(taker_side(*side), price.ticks(), size.micros()) };
-                self.rows.push(&head, row);
+                r.level(taker_side(*side), price.ticks(), size.micros());
+                row.fee = Some(*fee_rate_bps);
+                Kind::Trade
             }
             MarketEventBody::TickSize { tick } => {
-                self.rows.push(&head, Row { tick: Some(tick.ticks()), ..Row::default() })
+                row.tick = Some(tick.ticks());
+                Kind::TickSize
             }
-            MarketEventBody::Resolved { winner: flag }
-            | MarketEventBody::FeedStatus { healthy: flag }
-            | MarketEventBody::Trading { accepting_orders: flag } => {
-                self.rows.push(&head, Row { flag: Some(*flag), ..Row::default() })
+            MarketEventBody::Resolved { winner } => {
+                row.flag = Some(*winner);
+                Kind::Resolved
             }
-        }
-        self.events += 1;
-        self.flush_full()
+            MarketEventBody::FeedStatus { healthy } => {
+                row.flag = Some(*healthy);
+                Kind::FeedStatus
+            }
+            MarketEventBody::Trading { accepting_orders } => {
+                row.flag = Some(*accepting_orders);
+                Kind::Trading
+            }
+        };
+        row.kind = kind as u8;
+        self.push(row)
     }
 
     /// Appends one RTDS frame received at `recv_ns`.
     pub fn rtds(&mut self, recv_ns: u64, text: &str) -> Result<(), ColumnarError> {
-        let head = Head {
-            event: self.events,
-            recv_ns: ns(&self.name, recv_ns)?,
-            venue_ts_ms: None,
-            seq: None,
-            token: None,
-            market: None,
-            kind: Kind::Rtds,
-        };
-        self.rows.push(&head, Row::default());
-        self.rows.text.append_value(text);
-        self.events += 1;
-        self.flush_full()
+        let row = Row { recv_ns: ns(&self.name, recv_ns)?, kind: Kind::Rtds as u8, text: Some(text), ..Row::default() };
+        self.push(row)
     }
 
-    fn flush_full(&mut self) -> Result<(), ColumnarError> {
+    fn push(&mut self, row: Row<'_>) -> Result<(), ColumnarError> {
+        let levels = i32::try_from(self.rows.side.len())
+            .map_err(|_| ColumnarError::Format(self.name.clone(), "more than 2^31 levels in a batch".into()))?;
+        self.rows.push(row, levels);
+        self.events += 1;
         if self.rows.recv_ns.len() >= BATCH_ROWS { self.flush() } else { Ok(()) }
     }
 
@@ -255,20 +237,26 @@ impl Writer {
         let dict32 = |keys: &mut UInt32Builder, values: &ArrayRef| -> Result<ArrayRef, arrow_schema::ArrowError> {
             Ok(Arc::new(DictionaryArray::<UInt32Type>::try_new(keys.finish(), values.clone())?))
         };
-        let dict8 = |keys: &mut UInt8Builder, values: &ArrayRef| -> Result<ArrayRef, arrow_schema::ArrowError> {
-            Ok(Arc::new(DictionaryArray::<UInt8Type>::try_new(keys.finish(), values.clone())?))
+        let dict8 = |keys: UInt8Array, values: &ArrayRef| -> Result<ArrayRef, arrow_schema::ArrowError> {
+            Ok(Arc::new(DictionaryArray::<UInt8Type>::try_new(keys, values.clone())?))
         };
+        let level_columns: Vec<ArrayRef> = vec![
+            dict8(UInt8Array::from(std::mem::take(&mut r.side)), &d.sides).map_err(arrow)?,
+            Arc::new(UInt32Array::from(std::mem::take(&mut r.price))),
+            Arc::new(UInt64Array::from(std::mem::take(&mut r.size))),
+        ];
+        let levels = StructArray::try_new(level_fields(), level_columns, None).map_err(arrow)?;
+        let offsets = OffsetBuffer::new(ScalarBuffer::from(std::mem::replace(&mut r.offsets, vec![0])));
+        let levels = ListArray::try_new(level_field(), offsets, Arc::new(levels), None).map_err(arrow)?;
+        let kinds = r.kind.finish();
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(r.event.finish()),
             Arc::new(TimestampNanosecondArray::from(std::mem::take(&mut r.recv_ns)).with_timezone("UTC")),
             Arc::new(r.venue_ts_ms.finish().with_timezone("UTC")),
             Arc::new(r.seq.finish()),
             dict32(&mut r.token, &d.tokens).map_err(arrow)?,
             dict32(&mut r.market, &d.markets).map_err(arrow)?,
-            dict8(&mut r.kind, &d.kinds).map_err(arrow)?,
-            dict8(&mut r.side, &d.sides).map_err(arrow)?,
-            Arc::new(r.price.finish()),
-            Arc::new(r.size.finish()),
+            dict8(kinds, &d.kinds).map_err(arrow)?,
+            Arc::new(levels),
             Arc::new(r.tick.finish()),
             Arc::new(r.fee.finish()),
             Arc::new(r.flag.finish()),
@@ -296,25 +284,25 @@ impl Writer {
 }
 
 impl Rows {
-    /// Appends one row; a caller adding `text` appends it after (the only column rows fill
-    /// later), every other column is filled here.
-    fn push(&mut self, h: &Head, r: Row<'_>) {
-        self.event.append_value(h.event);
-        self.recv_ns.push(h.recv_ns);
-        self.venue_ts_ms.append_option(h.venue_ts_ms);
-        self.seq.append_option(h.seq);
-        self.token.append_option(h.token);
-        self.market.append_option(h.market);
-        self.kind.append_value(h.kind as u8);
-        self.side.append_option(r.side);
-        self.price.append_option(r.price);
-        self.size.append_option(r.size);
+    fn level(&mut self, side: u8, price: u32, size: u64) {
+        self.side.push(side);
+        self.price.push(price);
+        self.size.push(size);
+    }
+
+    /// Appends one event, its levels (pushed before) ending at `levels`.
+    fn push(&mut self, r: Row<'_>, levels: i32) {
+        self.recv_ns.push(r.recv_ns);
+        self.venue_ts_ms.append_option(r.venue_ts_ms);
+        self.seq.append_option(r.seq);
+        self.token.append_option(r.token);
+        self.market.append_option(r.market);
+        self.kind.append_value(r.kind);
+        self.offsets.push(levels);
         self.tick.append_option(r.tick);
         self.fee.append_option(r.fee);
         self.flag.append_option(r.flag);
         self.hash.append_option(r.hash);
-        if h.kind != Kind::Rtds {
-            self.text.append_null();
-        }
+        self.text.append_option(r.text);
     }
 }
