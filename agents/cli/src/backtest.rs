@@ -70,7 +70,14 @@ struct Loaded {
 /// Reads the recording: a columnar one as written, JSON Lines through the normalizer.
 fn load(args: &BacktestArgs, tokens: Vec<polyfleet_core::TokenId>) -> anyhow::Result<Loaded> {
     let reading = bar(args.progress, None, "reading");
-    let mut events: Vec<MarketEvent> = vec![];
+    let columnar = if columnar::is_columnar(&args.recording) {
+        Some(Columnar::open(&args.recording, Some(&tokens))?)
+    } else {
+        None
+    };
+    // A columnar file says how many events it holds: room for them at once.
+    let capacity = columnar.as_ref().map_or(0, |c| usize::try_from(c.accounting().events).unwrap_or(0));
+    let mut events: Vec<MarketEvent> = Vec::with_capacity(capacity);
     let mut collect = |ev| {
         events.push(ev);
         if events.len().is_multiple_of(65_536) {
@@ -78,8 +85,7 @@ fn load(args: &BacktestArgs, tokens: Vec<polyfleet_core::TokenId>) -> anyhow::Re
         }
     };
     let recording = args.recording.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let (rtds, input) = if columnar::is_columnar(&args.recording) {
-        let mut source = Columnar::open(&args.recording, Some(&tokens))?;
+    let (rtds, input) = if let Some(mut source) = columnar {
         source.by_ref().for_each(&mut collect);
         let rtds = std::mem::take(&mut source.rtds);
         let acc = source.finish()?;
