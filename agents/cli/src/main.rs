@@ -274,6 +274,12 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::VenueSim { replay: Some(path), addr, rate, skip_bad_input, .. } => {
+            anyhow::ensure!(
+                !polyfleet_backtest::columnar::is_columnar(&path),
+                "{} is a columnar recording: venue-sim --replay serves the recorded frames byte for byte, so it \
+                 replays the JSON Lines recording it was converted from",
+                path.display()
+            );
             let (lines, read) = Reader::read_all(&path, bad_input(skip_bad_input))?;
             if read.partial() {
                 eprintln!("warning: replaying part of {}: {}", path.display(), read.describe());

@@ -383,3 +383,44 @@ fn every_frame_lands_in_one_counted_outcome() {
     assert!(stdout.contains("2005 frames = ") && stdout.contains("1 other_channel"), "{stdout}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `polyfleet convert` from the command line: the columnar file and its catalog are written, it
+/// backtests to the recording's result and says it was converted; a recording without a catalog
+/// and `venue-sim --replay` of a columnar file are refused with the reason.
+#[test]
+fn a_converted_recording_backtests_the_same_and_is_refused_where_frames_are_needed() {
+    let dir = tmp("convert");
+    let rec = generate(&dir, 3_000);
+    let out = bin().arg("convert").arg(&rec).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    let arrow = dir.join("rec.arrow");
+    assert!(said.contains("rec.arrow") && said.contains("market events"), "{said}");
+    assert!(dir.join("rec.arrow.markets.json").exists(), "the catalog is copied beside it");
+
+    assert!(backtest(&rec, &dir.join("json"), &[]).status.success());
+    let out = backtest(&arrow, &dir.join("arrow"), &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = |d: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join(d).join("report.json")).unwrap()).unwrap()
+    };
+    let (json, arrow_report) = (report("json"), report("arrow"));
+    assert_eq!(arrow_report["metrics"], json["metrics"]);
+    assert_eq!(arrow_report["input"]["events"], json["input"]["events"]);
+    assert_eq!(arrow_report["input"]["converted_from"], "rec.jsonl");
+    let html = std::fs::read_to_string(dir.join("arrow").join("report.html")).unwrap();
+    assert!(html.contains("normalized from rec.jsonl for every catalog token"), "the HTML says so");
+
+    // No catalog: nothing to take the tokens from.
+    let lone = dir.join("lone.jsonl");
+    std::fs::copy(&rec, &lone).unwrap();
+    let out = bin().arg("convert").arg(&lone).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("catalog"), "{err}");
+    assert!(!dir.join("lone.arrow").exists());
+
+    let out = bin().args(["venue-sim", "--addr", "127.0.0.1:0", "--replay"]).arg(&arrow).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("columnar recording"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
