@@ -13,6 +13,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use std::path::{Path, PathBuf};
+
+#[path = "../tests/common/mod.rs"]
+mod common;
 use std::time::{Duration, Instant};
 
 use polyfleet_backtest::columnar::read::Columnar;
@@ -24,35 +27,19 @@ fn env(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/examples")
-}
-
 /// The arbitrage example alone (its venue, policy and event).
 fn resources(dir: &Path) -> PathBuf {
     let res = dir.join("resources");
     std::fs::create_dir_all(&res).unwrap();
     for f in ["venue-simulator.yaml", "riskpolicy.yaml", "market-negrisk-event.yaml", "strategy-arbitrage.yaml"] {
-        std::fs::copy(examples().join(f), res.join(f)).unwrap();
+        std::fs::copy(common::examples().join(f), res.join(f)).unwrap();
     }
     res
 }
 
+/// A one-worker backtest with the default order latency.
 fn args(res: &Path, rec: &Path, out: PathBuf) -> BacktestArgs {
-    BacktestArgs {
-        dir: res.to_path_buf(),
-        recording: rec.to_path_buf(),
-        catalog: None,
-        namespace: "default".into(),
-        out,
-        sweeps: vec![],
-        capital: None,
-        sample_ms: 1000,
-        latency_ns: 5_000_000,
-        workers: 1,
-        progress: false,
-        bad_input: polyfleet_cli::record::BadInput::Fail,
-    }
+    BacktestArgs { latency_ns: 5_000_000, ..common::backtest_args(res, rec, out) }
 }
 
 /// Best and median of `runs` timings of `f`, and its last result.
