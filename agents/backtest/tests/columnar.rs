@@ -104,7 +104,12 @@ fn round_trip(compress: bool) {
             }
         }
     }
-    let accounting = Accounting { source: "hand-made".into(), events: written.len() as u64, ..Accounting::default() };
+    let accounting = Accounting {
+        source: "hand-made".into(),
+        events: written.len() as u64,
+        rtds: rtds.len() as u64,
+        ..Accounting::default()
+    };
     writer.finish(&accounting).unwrap();
     assert!(is_columnar(&path));
 
@@ -205,7 +210,12 @@ fn cut_foreign_and_json_files_are_refused_with_the_reason() {
     for ev in every_kind(token(1), market(1), 1, 1_767_225_600_000_000_000) {
         w.event(&ev).unwrap();
     }
-    w.finish(&Accounting::default()).unwrap();
+    // A footer that counts other rows than the file holds is refused at the end.
+    w.finish(&Accounting { events: 3, ..Accounting::default() }).unwrap();
+    let mut miscounted = Columnar::open(&path, None).unwrap();
+    assert_eq!(miscounted.by_ref().count(), 9, "every event is read");
+    let err = miscounted.finish().unwrap_err().to_string();
+    assert!(err.contains("9 rows, but the footer counts 3"), "{err}");
 
     // Cut short: the footer is gone.
     let bytes = std::fs::read(&path).unwrap();

@@ -115,13 +115,19 @@ impl Columnar {
         &self.accounting
     }
 
-    /// Reads what is left, then: the accounting, or why the file could not be read to its end.
+    /// Reads what is left, then: the accounting, or why the file could not be read to its end
+    /// (its rows must be the events and RTDS frames the footer counts).
     pub fn finish(mut self) -> Result<Accounting, ColumnarError> {
         for _ in self.by_ref() {}
-        match self.error {
-            Some(e) => Err(e),
-            None => Ok(self.accounting),
+        if let Some(e) = self.error {
+            return Err(e);
         }
+        let counted = self.accounting.events + self.accounting.rtds;
+        if self.read != counted {
+            let why = format!("{} rows, but the footer counts {counted} events and RTDS frames", self.read);
+            return Err(ColumnarError::Format(self.name, why));
+        }
+        Ok(self.accounting)
     }
 
     fn fail(&mut self, why: String) -> Option<MarketEvent> {
