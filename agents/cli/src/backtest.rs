@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use polyfleet_backtest::columnar::{self, read::Columnar};
+use polyfleet_backtest::columnar::{self, Accounting, read::Columnar};
 use polyfleet_backtest::engine::{Engine, EngineConfig};
 use polyfleet_backtest::html::html;
 use polyfleet_backtest::report::{Input, Report};
@@ -67,6 +67,45 @@ struct Loaded {
     input: Input,
 }
 
+/// What a report says about a columnar recording's input, `events` of it replayed.
+fn columnar_input(args: &BacktestArgs, acc: Accounting, events: u64) -> anyhow::Result<Input> {
+    let frame_outcomes = acc.ledger().map_err(|e| anyhow::anyhow!("{}: {e}", args.recording.display()))?;
+    if acc.read.partial() {
+        eprintln!("warning: results cover part of {}: {}", acc.source, acc.read.describe());
+    }
+    Ok(Input {
+        recording: args.recording.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        frames: frame_outcomes.frames,
+        events,
+        malformed: acc.malformed,
+        unsupported_schema: acc.unsupported_schema,
+        resyncs: acc.resyncs,
+        read: acc.read,
+        frame_outcomes,
+        converted_from: Some(acc.source),
+        models: vec![],
+    })
+}
+
+/// One run over a columnar recording, its events going straight from the file into the engine
+/// (nothing to replay twice: no sweep, no model's fair values to interleave).
+fn stream(args: &BacktestArgs, cfg: &EngineConfig, capital: Money) -> anyhow::Result<Report> {
+    let mut engine = Engine::new(cfg)?;
+    let mut source = Columnar::open(&args.recording, Some(&engine.tokens()))?;
+    let replaying = bar(args.progress, Some(source.accounting().events), "replaying");
+    let mut events = 0u64;
+    for ev in source.by_ref() {
+        engine.on_event(&ev);
+        events += 1;
+        if events.is_multiple_of(65_536) {
+            replaying.set_position(events);
+        }
+    }
+    replaying.finish_and_clear();
+    let input = columnar_input(args, source.finish()?, events)?;
+    Ok(Report::new(input, vec![], engine.finish(), capital))
+}
+
 /// Reads the recording: a columnar one as written, JSON Lines through the normalizer.
 fn load(args: &BacktestArgs, tokens: Vec<polyfleet_core::TokenId>) -> anyhow::Result<Loaded> {
     let reading = bar(args.progress, None, "reading");
@@ -88,20 +127,7 @@ fn load(args: &BacktestArgs, tokens: Vec<polyfleet_core::TokenId>) -> anyhow::Re
     let (rtds, input) = if let Some(mut source) = columnar {
         source.by_ref().for_each(&mut collect);
         let rtds = std::mem::take(&mut source.rtds);
-        let acc = source.finish()?;
-        let frame_outcomes = acc.ledger().map_err(|e| anyhow::anyhow!("{}: {e}", args.recording.display()))?;
-        let input = Input {
-            recording,
-            frames: frame_outcomes.frames,
-            events: 0,
-            malformed: acc.malformed,
-            unsupported_schema: acc.unsupported_schema,
-            resyncs: acc.resyncs,
-            read: acc.read,
-            frame_outcomes,
-            converted_from: Some(acc.source),
-            models: vec![],
-        };
+        let input = columnar_input(args, source.finish()?, 0)?;
         (rtds, input)
     } else {
         let mut reader = Reader::open(&args.recording, args.bad_input)?;
@@ -114,6 +140,9 @@ fn load(args: &BacktestArgs, tokens: Vec<polyfleet_core::TokenId>) -> anyhow::Re
         drop(source);
         // A cut, corrupt or empty recording is an error here, unless bad input is to be skipped.
         let read = reader.finish()?;
+        if read.partial() {
+            eprintln!("warning: results cover part of {}: {}", args.recording.display(), read.describe());
+        }
         let input = Input {
             recording,
             frames,
@@ -129,9 +158,6 @@ fn load(args: &BacktestArgs, tokens: Vec<polyfleet_core::TokenId>) -> anyhow::Re
         (rtds, input)
     };
     reading.finish_and_clear();
-    if input.read.partial() {
-        eprintln!("warning: results cover part of {}: {}", args.recording.display(), input.read.describe());
-    }
     let input = Input { events: events.len() as u64, ..input };
     Ok(Loaded { events, rtds, input })
 }
@@ -170,12 +196,16 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<Vec<Report>> {
         sample_every_ns: sample_ns,
         latency_ns: args.latency_ns,
     };
+    let specs = local::model_specs(&plan);
+    if args.sweeps.is_empty() && specs.is_empty() && columnar::is_columnar(&args.recording) {
+        return write(args, vec![stream(args, &base, capital)?], &[]);
+    }
     // Read once: every sweep point replays the same events.
     let tokens = Engine::new(&base)?.tokens();
     let Loaded { events, rtds, mut input } = load(args, tokens)?;
     // The built-in models' fair values, from the recording's reference prices: what their agents
     // would have published, once for every sweep point.
-    let (signals, models) = fair_values(&rtds, &local::model_specs(&plan), &catalog);
+    let (signals, models) = fair_values(&rtds, &specs, &catalog);
     drop(rtds);
     input.models = models;
     let axes: Vec<Axis> = args.sweeps.iter().map(|s| sweep::parse(s)).collect::<Result<_, _>>()?;
