@@ -1,17 +1,27 @@
 //! Order-path benchmark (custom harness: `cargo bench -p polyfleet-agent --bench order_path`).
 //!
-//! Real processes on loopback: `nats-server -js`, `redis-server`, `polyfleet-agent strategy`
-//! (the latency-probe strategy: one order per book update) and `polyfleet-agent risk`. This
-//! process plays the market-data agent (publishes numbered book events stamped with their
-//! receipt time, answers snapshot requests) and the execution agent's receiving end (a durable
-//! consumer of the decisions stream, exactly as the execution agent binds it). Measured:
+//! Real processes on loopback: `nats-server -js`, `redis-server` (its append-only file synced once
+//! a second, as the Helm chart runs it; `BENCH_REDIS_FSYNC=always` syncs every write, as the tests
+//! and `polyfleet up` do), `polyfleet-agent strategy` (the latency-probe strategy: one order per
+//! book update) and `polyfleet-agent risk`. This process plays the market-data agent (publishes
+//! numbered book events stamped with their receipt time, answers snapshot requests) and the
+//! execution agent's receiving end (a durable consumer of the decisions stream, exactly as the
+//! execution agent binds it). Measured:
 //!
 //! 1. latency from a market event's receipt to the approved order's arrival at the execution
-//!    consumer, at 1 000 and 10 000 events/s: p50, p99, p99.9, max;
-//! 2. the floor in the same run: a NATS request/reply round trip, and one risk-decision script
+//!    consumer at each rate of `BENCH_RATES` (events/s, default `1000,3000,10000`) for
+//!    `BENCH_SECONDS` (default 5): p50, p99, p99.9, max, and per hop;
+//! 2. whether queues grow: the latency in each fifth of the run (by send time) and, at the end of
+//!    each fifth, the messages waiting in the gateway's and the execution's JetStream consumers;
+//! 3. CPU per event of each process (strategy, risk gateway, NATS, Redis, this process), from
+//!    `/proc/<pid>/stat` before and after each rate;
+//! 4. the floor in the same run: a NATS request/reply round trip, and one risk-decision script
 //!    call on Redis (sequential);
-//! 3. risk decisions per second against one Redis (concurrent callers through one multiplexed
+//! 5. risk decisions per second against one Redis (concurrent callers through one multiplexed
 //!    connection), beside `redis-benchmark` running the same script (EVALSHA) on the same server.
+//!
+//! With `BENCH_PERF=<dir>`, `perf record -g` samples each process during each rate into
+//! `<dir>/<rate>-<process>.data` (`scripts/flamegraphs.sh` turns them into flame graphs).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use std::collections::HashSet;
@@ -31,7 +41,7 @@ use polyfleet_io::bus::nats::NatsBus;
 use polyfleet_io::bus::{Bus, ConsumerSpec};
 use polyfleet_io::risk_store::redis::RedisRiskStore;
 use polyfleet_io::risk_store::{PolicyKey, RiskStore};
-use polyfleet_testkit::{NatsServer, RedisServer, free_port};
+use polyfleet_testkit::{Fsync, NatsServer, RedisServer, free_port};
 use tokio::sync::Mutex;
 
 fn now_ns() -> u64 {
@@ -98,6 +108,78 @@ fn percentiles(mut v: Vec<u64>) -> String {
     )
 }
 
+/// Fifths of a run, by the time each event was sent.
+const WINDOWS: usize = 5;
+
+/// The latencies of each fifth of a run of `seconds` that started at `start_ns`, by send time.
+fn windows(lat: &[(u64, u64)], start_ns: u64, seconds: u64) -> Vec<Vec<u64>> {
+    let mut out = vec![vec![]; WINDOWS];
+    let width = (seconds * 1_000_000_000 / WINDOWS as u64).max(1);
+    for (sent, l) in lat {
+        let w = usize::try_from(sent.saturating_sub(start_ns) / width).unwrap_or(WINDOWS).min(WINDOWS - 1);
+        out[w].push(*l);
+    }
+    out
+}
+
+/// Clock ticks per second of `/proc`'s CPU times.
+fn clock_ticks() -> u64 {
+    let out = Command::new("getconf").arg("CLK_TCK").output().expect("getconf");
+    String::from_utf8_lossy(&out.stdout).trim().parse().expect("CLK_TCK")
+}
+
+/// CPU time (user and system, all threads) process `pid` has used, in nanoseconds.
+fn cpu_ns(pid: u32, clk_tck: u64) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name (which may hold spaces) follow its closing parenthesis;
+    // utime and stime are the 12th and 13th of them.
+    let fields: Vec<u64> = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .unwrap_or("")
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    (fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0)) * 1_000_000_000 / clk_tck
+}
+
+/// Messages a JetStream consumer has not had acknowledged yet (waiting or in flight).
+async fn waiting(js: &async_nats::jetstream::Context, stream: &str, durable: &str) -> u64 {
+    let Ok(stream) = js.get_stream(stream).await else { return 0 };
+    let Ok(mut consumer) = stream.get_consumer::<async_nats::jetstream::consumer::pull::Config>(durable).await else {
+        return 0;
+    };
+    consumer.info().await.map(|i| i.num_pending + i.num_ack_pending as u64).unwrap_or(0)
+}
+
+/// A `perf record` of one process during one rate.
+struct PerfRecord(Option<Child>);
+
+fn perf_record(dir: &std::path::Path, rate: u64, name: &str, pid: u32) -> PerfRecord {
+    std::fs::create_dir_all(dir).unwrap();
+    let file = dir.join(format!("{rate}-{}.data", name.split_whitespace().next().unwrap_or(name)));
+    let child = Command::new("perf")
+        .args(["record", "-g", "-e", "cpu-clock", "-F", "999", "-p", &pid.to_string(), "-o"])
+        .arg(file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    if let Err(e) = &child {
+        println!("perf not started ({e}): no profile of {name}");
+    }
+    PerfRecord(child.ok())
+}
+
+impl PerfRecord {
+    /// Stops the recording (SIGINT, as perf expects) and waits for its file.
+    fn finish(mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+            let _ = child.wait();
+        }
+    }
+}
+
 fn intent(id: &str, token: TokenId) -> OrderIntent {
     OrderIntent {
         client_order_id: ClientOrderId::new(id).unwrap(),
@@ -126,8 +208,25 @@ fn intent(id: &str, token: TokenId) -> OrderIntent {
 async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let seconds: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let rates: Vec<u64> = std::env::var("BENCH_RATES")
+        .unwrap_or_else(|_| "1000,3000,10000".into())
+        .split(',')
+        .map(|r| r.trim().parse().expect("BENCH_RATES: events per second, comma-separated"))
+        .collect();
+    assert!(rates.iter().all(|r| *r >= 1000 && r % 1000 == 0), "BENCH_RATES: multiples of 1000 events/s");
+    let fsync = match std::env::var("BENCH_REDIS_FSYNC").as_deref() {
+        Ok("always") => Fsync::Always,
+        Ok("everysec") | Err(_) => Fsync::EverySec,
+        Ok(other) => panic!("BENCH_REDIS_FSYNC={other}: always or everysec"),
+    };
+    let perf_dir = std::env::var_os("BENCH_PERF").map(std::path::PathBuf::from);
+    let clk_tck = clock_ticks();
     let nats = NatsServer::start();
-    let redis = RedisServer::start();
+    let redis = RedisServer::start_with_fsync(fsync);
+    println!(
+        "setup  {seconds} s per rate; Redis appendfsync {fsync:?}; {} cores",
+        std::thread::available_parallelism().map(usize::from).unwrap_or(1)
+    );
     let store = RedisRiskStore::connect(&redis.url).await.unwrap();
     store.set_limits(&PolicyKey::new("bench", "main"), &limits()).await.unwrap();
     store.set_limits(&PolicyKey::new("bench", "floor"), &limits()).await.unwrap();
@@ -172,8 +271,8 @@ async fn main() {
         });
     }
     let probe = dir.join("probe.json");
-    let _strategy = spawn(&["strategy", "--config", probe.to_str().unwrap(), "--nats", &nats.url]);
-    let _risk = spawn(&["risk", "--venue", "sim", "--namespace", "bench", "--nats", &nats.url, "--redis", &redis.url]);
+    let strategy = spawn(&["strategy", "--config", probe.to_str().unwrap(), "--nats", &nats.url]);
+    let risk = spawn(&["risk", "--venue", "sim", "--namespace", "bench", "--nats", &nats.url, "--redis", &redis.url]);
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     // Floor 1: NATS request/reply round trip on loopback.
@@ -205,12 +304,21 @@ async fn main() {
     println!("floor  Redis decide script call     {}", percentiles(script));
 
     // Latency at each rate.
-    for rate in [1_000u64, 3_000, 10_000] {
+    let procs = [
+        ("strategy", strategy.0.id()),
+        ("risk gateway", risk.0.id()),
+        ("nats-server", nats.pid()),
+        ("redis-server", redis.pid().unwrap()),
+        ("bench (market data, execution's consumer)", std::process::id()),
+    ];
+    let js = async_nats::jetstream::new(bus.client().clone());
+    for rate in rates {
         let start_ns = now_ns();
+        let durable = format!("bench-exec-{rate}");
         let mut decisions = bus
             .consume(ConsumerSpec {
                 stream: subjects::STREAM_DECISIONS.into(),
-                durable: format!("bench-exec-{rate}"),
+                durable: durable.clone(),
                 filter: "decision.bench.>".into(),
                 ack_wait: Duration::from_secs(30),
             })
@@ -232,7 +340,7 @@ async fn main() {
                 let i = &decision.intent;
                 match decision.verdict {
                     Verdict::Approved => {
-                        lat.push(received - i.cause_recv_ts_ns);
+                        lat.push((i.cause_recv_ts_ns, received - i.cause_recv_ts_ns));
                         hops[0].push(i.created_ts_ns.saturating_sub(i.cause_recv_ts_ns));
                         hops[1].push(decision.decided_ts_ns.saturating_sub(i.created_ts_ns));
                         hops[2].push(received.saturating_sub(decision.decided_ts_ns));
@@ -245,12 +353,17 @@ async fn main() {
             }
             (lat, hops, rejected)
         });
+        let perf = perf_dir
+            .as_ref()
+            .map(|dir| procs.iter().map(|(name, pid)| perf_record(dir, rate, name, *pid)).collect::<Vec<_>>());
+        let cpu_before: Vec<u64> = procs.iter().map(|(_, pid)| cpu_ns(*pid, clk_tck)).collect();
         let per_ms = rate / 1000;
         let mut tick = tokio::time::interval(Duration::from_millis(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         let subject = subjects::market_data("sim", &token);
         let started = Instant::now();
         let mut sent = 0u64;
+        let mut backlog = vec![];
         while sent < total {
             tick.tick().await;
             for _ in 0..per_ms {
@@ -275,9 +388,22 @@ async fn main() {
                 bus.publish(&subject, vec![], encode(&ev).into()).await.unwrap();
                 sent += 1;
             }
+            if sent.is_multiple_of(total / WINDOWS as u64) {
+                // The end of a fifth: what waits in the two consumers now.
+                backlog.push((
+                    waiting(&js, subjects::STREAM_INTENTS, "risk-gateway").await,
+                    waiting(&js, subjects::STREAM_DECISIONS, &durable).await,
+                ));
+            }
         }
         let send_secs = started.elapsed().as_secs_f64();
         let (lat, hops, rejected) = collector.await.unwrap();
+        let cpu: Vec<u64> =
+            procs.iter().zip(&cpu_before).map(|((_, pid), before)| cpu_ns(*pid, clk_tck) - before).collect();
+        let elapsed = started.elapsed().as_secs_f64();
+        for p in perf.into_iter().flatten() {
+            p.finish();
+        }
         println!(
             "e2e    {:>6} ev/s (sent {} in {:.2} s; approved {}, rejected {})",
             rate,
@@ -286,11 +412,40 @@ async fn main() {
             lat.len(),
             rejected
         );
-        println!("       market event -> approved order at execution  {}", percentiles(lat));
+        let by_window = windows(&lat, start_ns, seconds);
+        println!(
+            "       market event -> approved order at execution  {}",
+            percentiles(lat.into_iter().map(|(_, l)| l).collect())
+        );
         let [a, b, c] = hops;
         println!("         hop  event -> intent (strategy)            {}", percentiles(a));
         println!("         hop  intent -> decision (JetStream, risk)  {}", percentiles(b));
         println!("         hop  decision -> execution (JetStream)     {}", percentiles(c));
+        for (w, (l, (intents, decisions))) in by_window.into_iter().zip(backlog).enumerate() {
+            println!(
+                "         fifth {}  {}   waiting at its end: {:>6} intents, {:>6} decisions",
+                w + 1,
+                percentiles(l),
+                intents,
+                decisions
+            );
+        }
+        let total_cpu: u64 = cpu.iter().sum();
+        for ((name, _), ns) in procs.iter().zip(&cpu) {
+            println!(
+                "         cpu  {:<44} {:>7.1} µs/event  {:>5.2} cores",
+                name,
+                *ns as f64 / 1000.0 / sent as f64,
+                *ns as f64 / 1e9 / elapsed
+            );
+        }
+        println!(
+            "         cpu  {:<44} {:>7.1} µs/event  {:>5.2} cores of {}",
+            "all",
+            total_cpu as f64 / 1000.0 / sent as f64,
+            total_cpu as f64 / 1e9 / elapsed,
+            std::thread::available_parallelism().map(usize::from).unwrap_or(1)
+        );
     }
 
     // Risk decisions per second against one Redis.

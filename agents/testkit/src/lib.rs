@@ -15,7 +15,7 @@ mod redis;
 pub mod webhook;
 
 pub use nats::NatsServer;
-pub use redis::RedisServer;
+pub use redis::{Fsync, RedisServer};
 pub use webhook::WebhookReceiver;
 
 use std::net::TcpListener;

@@ -26,6 +26,11 @@ impl NatsServer {
         crate::wait_for_port(port, "nats-server");
         NatsServer { child, store, url: format!("nats://127.0.0.1:{port}") }
     }
+
+    /// The server's process id (a benchmark reads its CPU time).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for NatsServer {

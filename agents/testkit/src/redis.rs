@@ -1,5 +1,6 @@
 //! A `redis-server` process with an append-only file, so a test can stop it (the store becomes
-//! unreachable) and start it again on the same port with its data.
+//! unreachable) and start it again on the same port with its data. The file is synced on every
+//! write unless started with [`Fsync::EverySec`], the chart's setting.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -13,14 +14,32 @@ pub struct RedisServer {
     pub url: String,
     /// The password it requires, if any.
     password: Option<String>,
+    /// When the append-only file is synced.
+    fsync: Fsync,
+}
+
+/// When the append-only file reaches the disk (`appendfsync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fsync {
+    /// After every write (`always`): what the tests and `polyfleet up` run.
+    Always,
+    /// Once a second (`everysec`): what the Helm chart runs; a crash of the machine (not of the
+    /// process) can lose the last second.
+    EverySec,
 }
 
 impl RedisServer {
     /// Starts one and waits until it accepts connections.
     pub fn start() -> RedisServer {
+        RedisServer::start_with_fsync(Fsync::Always)
+    }
+
+    /// Starts one whose append-only file is synced as `fsync` says.
+    pub fn start_with_fsync(fsync: Fsync) -> RedisServer {
         let port = crate::free_port();
         let dir = crate::temp_dir("redis", port);
-        let mut r = RedisServer { child: None, dir, port, url: format!("redis://127.0.0.1:{port}"), password: None };
+        let mut r =
+            RedisServer { child: None, dir, port, url: format!("redis://127.0.0.1:{port}"), password: None, fsync };
         r.resume();
         r
     }
@@ -35,6 +54,7 @@ impl RedisServer {
             port,
             url: format!("redis://127.0.0.1:{port}"),
             password: Some(password.to_string()),
+            fsync: Fsync::Always,
         };
         r.resume();
         r
@@ -43,6 +63,11 @@ impl RedisServer {
     /// The port.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The running server's process id (a benchmark reads its CPU time).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Stops the server (SIGKILL); its data is in the append-only file.
@@ -58,7 +83,12 @@ impl RedisServer {
         assert!(self.child.is_none(), "redis-server is already running");
         let child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &self.port.to_string(), "--save", ""])
-            .args(["--appendonly", "yes", "--appendfsync", "always", "--dir"])
+            .args(["--appendonly", "yes", "--appendfsync"])
+            .arg(match self.fsync {
+                Fsync::Always => "always",
+                Fsync::EverySec => "everysec",
+            })
+            .arg("--dir")
             .arg(&self.dir)
             .args(self.password.iter().flat_map(|p| ["--requirepass", p.as_str()]))
             .stdout(Stdio::null())
