@@ -2,6 +2,7 @@
 //! consumers, and the parameters KV bucket. `connect` creates the wire protocol's streams (file
 //! storage, 24 h retention, 2 min duplicate window for message ids) and the bucket when missing.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::HeaderMap;
@@ -14,9 +15,14 @@ use super::{
     Acker, Bus, BusError, ConsumerSpec, Deliveries, Delivery, Headers, KvEntry, KvWatch, Message, Subscription,
 };
 
-/// The bus over a NATS server with JetStream; clones share the connection.
+/// The bus over a NATS server with JetStream; clones share the connection. The agents clone it
+/// for every message they send off their loop, so a clone is one reference count: the JetStream
+/// context and the KV handle (which holds the bucket's whole stream description) are shared, not
+/// copied.
 #[derive(Clone)]
-pub struct NatsBus {
+pub struct NatsBus(Arc<Inner>);
+
+struct Inner {
     client: async_nats::Client,
     js: jetstream::Context,
     kv: kv::Store,
@@ -137,12 +143,12 @@ impl NatsBus {
         .await
         .map_err(|e| BusError::Connection(format!("creating KV bucket {PARAMS_BUCKET}: {e}")))?;
         let kv = js.get_key_value(PARAMS_BUCKET).await.map_err(conn)?;
-        Ok(NatsBus { client, js, kv })
+        Ok(NatsBus(Arc::new(Inner { client, js, kv })))
     }
 
     /// The raw client (for the market-data agent's existing code and flushes).
     pub fn client(&self) -> &async_nats::Client {
-        &self.client
+        &self.0.client
     }
 }
 
@@ -150,19 +156,19 @@ impl Bus for NatsBus {
     async fn publish(&self, subject: &str, headers: Headers, payload: Bytes) -> Result<(), BusError> {
         let subject = subject.to_string();
         if headers.is_empty() {
-            self.client.publish(subject, payload).await.map_err(conn)
+            self.0.client.publish(subject, payload).await.map_err(conn)
         } else {
-            self.client.publish_with_headers(subject, to_header_map(&headers), payload).await.map_err(conn)
+            self.0.client.publish_with_headers(subject, to_header_map(&headers), payload).await.map_err(conn)
         }
     }
 
     async fn subscribe(&self, pattern: &str) -> Result<Subscription, BusError> {
-        let sub = self.client.subscribe(pattern.to_string()).await.map_err(conn)?;
+        let sub = self.0.client.subscribe(pattern.to_string()).await.map_err(conn)?;
         Ok(sub.map(|m| message(&m)).boxed())
     }
 
     async fn request(&self, subject: &str, payload: Bytes, timeout: Duration) -> Result<Bytes, BusError> {
-        match tokio::time::timeout(timeout, self.client.request(subject.to_string(), payload)).await {
+        match tokio::time::timeout(timeout, self.0.client.request(subject.to_string(), payload)).await {
             Ok(Ok(m)) => Ok(m.payload),
             Ok(Err(e)) => Err(conn(e)),
             Err(_) => Err(BusError::Timeout(subject.to_string())),
@@ -181,6 +187,7 @@ impl Bus for NatsBus {
             map.insert("Nats-Msg-Id", id);
         }
         let ack = self
+            .0
             .js
             .publish_with_headers(subject.to_string(), map, payload)
             .await
@@ -191,7 +198,7 @@ impl Bus for NatsBus {
     }
 
     async fn consume(&self, spec: ConsumerSpec) -> Result<Deliveries, BusError> {
-        let stream = self.js.get_stream(&spec.stream).await.map_err(|_| BusError::NoStream(spec.stream.clone()))?;
+        let stream = self.0.js.get_stream(&spec.stream).await.map_err(|_| BusError::NoStream(spec.stream.clone()))?;
         let consumer: consumer::PullConsumer = stream
             .get_or_create_consumer(
                 &spec.durable,
@@ -219,11 +226,11 @@ impl Bus for NatsBus {
     }
 
     async fn kv_put(&self, key: &str, value: Bytes) -> Result<u64, BusError> {
-        self.kv.put(key, value).await.map_err(conn)
+        self.0.kv.put(key, value).await.map_err(conn)
     }
 
     async fn kv_get(&self, key: &str) -> Result<Option<KvEntry>, BusError> {
-        Ok(self.kv.entry(key).await.map_err(conn)?.filter(|e| e.operation == kv::Operation::Put).map(|e| KvEntry {
+        Ok(self.0.kv.entry(key).await.map_err(conn)?.filter(|e| e.operation == kv::Operation::Put).map(|e| KvEntry {
             key: e.key,
             revision: e.revision,
             value: e.value,
@@ -231,11 +238,11 @@ impl Bus for NatsBus {
     }
 
     async fn kv_delete(&self, key: &str) -> Result<(), BusError> {
-        self.kv.delete(key).await.map_err(conn)
+        self.0.kv.delete(key).await.map_err(conn)
     }
 
     async fn kv_watch(&self, key: &str) -> Result<KvWatch, BusError> {
-        let watch = self.kv.watch_with_history(key).await.map_err(conn)?;
+        let watch = self.0.kv.watch_with_history(key).await.map_err(conn)?;
         Ok(watch
             .filter_map(|r| async move {
                 match r {
