@@ -9,7 +9,8 @@ export DEBIAN_FRONTEND=noninteractive
 need=()
 # curl, openssl, xz-utils: the cluster suites' envtest control plane (../shared/envtest);
 # iproute2: the fleet suite's test node (network namespaces).
-for pkg in nats-server redis-server redis-tools pkg-config ca-certificates curl openssl xz-utils iproute2; do
+# postgresql: the journal's conformance suite starts its own server (agents/testkit/src/postgres.rs).
+for pkg in nats-server redis-server redis-tools postgresql pkg-config ca-certificates curl openssl xz-utils iproute2; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then
@@ -17,7 +18,7 @@ if [ "${#need[@]}" -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
 # The Debian packages start system-wide services; polyfleet's tests start their own on free ports.
-for svc in redis-server nats-server; do
+for svc in redis-server nats-server postgresql; do
   if command -v systemctl >/dev/null 2>&1; then systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
 done
 
@@ -29,7 +30,7 @@ if ! python3 -c "import nats" >/dev/null 2>&1; then
   python3 -m pip install -q nats-py==2.9.0 2>/dev/null || python3 -m pip install -q --break-system-packages nats-py==2.9.0
 fi
 
-command -v cargo >/dev/null || { echo "setup: cargo not found (install Rust 1.89+ with rustup)" >&2; exit 1; }
+command -v cargo >/dev/null || { echo "setup: cargo not found (install Rust 1.94+ with rustup)" >&2; exit 1; }
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 # What the run command needs, and nothing more: the tests build when the test command runs.
 cargo build --locked -p polyfleet-cli --bin polyfleet

@@ -1,6 +1,6 @@
-//! Real servers for tests, never mocks: a `nats-server` with JetStream and a `redis-server`, each
-//! on a free loopback port with its own temporary directory, stopped (and cleaned) when dropped
-//! (`scripts/setup.sh` installs both); a real Kubernetes control plane ([`envtest`]); an HTTP
+//! Real servers for tests, never mocks: a `nats-server` with JetStream, a `redis-server` and a
+//! `postgres`, each on a free loopback port with its own temporary directory, stopped (and
+//! cleaned) when dropped (`scripts/setup.sh` installs them); a real Kubernetes control plane ([`envtest`]); an HTTP
 //! server that records the webhooks it receives ([`webhook`]); and an OTLP/gRPC trace receiver
 //! the agents export their spans to ([`otlp`]).
 //!
@@ -11,10 +11,12 @@
 pub mod envtest;
 mod nats;
 pub mod otlp;
+mod postgres;
 mod redis;
 pub mod webhook;
 
 pub use nats::NatsServer;
+pub use postgres::PostgresServer;
 pub use redis::{Fsync, RedisServer};
 pub use webhook::WebhookReceiver;
 
