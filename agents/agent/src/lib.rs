@@ -6,6 +6,8 @@
 //! - [`execution`]: approved orders -> an executor (`polyfleet_io::execution`'s paper
 //!   executor, or a venue crate's live one) -> order updates, fills, and positions/PnL in the
 //!   risk store.
+//! - [`journal`]: the order path's streams -> the trade journal (PostgreSQL or an SQLite file),
+//!   durably and idempotently.
 //! - [`notify`]: a RiskPolicy's notices -> its webhook targets (generic JSON, Slack, Telegram).
 //! - [`updown`]: the built-in crypto up/down model: RTDS prices -> fair-value signals for a series' rounds.
 //! - [`sports`]: the built-in sports model: bookmaker odds -> fair-value signals for the markets they price.
@@ -15,6 +17,7 @@
 pub mod config;
 pub mod execution;
 pub mod feed;
+pub mod journal;
 pub mod market_data;
 pub mod metrics;
 pub mod notify;

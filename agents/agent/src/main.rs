@@ -7,8 +7,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use polyfleet_agent::config::{TokenConfig, instruments, load_strategy};
 use polyfleet_agent::execution::{self, ExecutionAgentConfig};
+use polyfleet_agent::journal::{self, JournalAgentConfig};
 use polyfleet_agent::market_data::{self, MarketDataConfig};
-use polyfleet_agent::metrics::{self as agent_metrics, MarketDataMetrics, OrderPathMetrics};
+use polyfleet_agent::metrics::{self as agent_metrics, JournalMetrics, MarketDataMetrics, OrderPathMetrics};
 use polyfleet_agent::notify::{self, NotifyAgentConfig, NotifyMetrics};
 use polyfleet_agent::risk::{self, RiskAgentConfig};
 use polyfleet_agent::strategy;
@@ -18,6 +19,7 @@ use polyfleet_io::bus::nats::NatsBus;
 use polyfleet_io::execution::PaperExecutor;
 use polyfleet_io::risk_store::redis::RedisRiskStore;
 use polyfleet_io::telemetry;
+use polyfleet_journal::store::sql::SqlJournal;
 use polyfleet_polymarket::common::LiveCredentials;
 use polyfleet_polymarket::common::credentials::{CredentialsError, PRIVATE_KEY_VAR};
 use polyfleet_polymarket::execution::{LiveExecutor, LiveSettings};
@@ -50,6 +52,31 @@ enum Command {
     /// Send a RiskPolicy's notices (trips, resets, modes, order failures, daily summaries) to its
     /// webhook targets.
     Notify(NotifyArgs),
+    /// Write the order path's messages (intents, decisions, order updates, fills) to the trade
+    /// journal, durably and once each.
+    Journal(JournalArgs),
+}
+
+#[derive(clap::Args)]
+struct JournalArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The journal's database: `postgres://user:password@host/db` (from a Secret) or
+    /// `sqlite://<file>`. Never printed.
+    #[arg(long, env = "POLYFLEET_JOURNAL_URL", hide_env_values = true)]
+    journal_url: String,
+    /// Namespace whose messages to journal (`*`: all).
+    #[arg(long, env = "POLYFLEET_NAMESPACE", default_value = "*")]
+    namespace: String,
+    /// Prefix of the durable consumers' names.
+    #[arg(long, env = "POLYFLEET_DURABLE", default_value = "journal")]
+    durable: String,
+    /// Most messages written in one transaction.
+    #[arg(long, default_value_t = 500)]
+    batch: usize,
+    /// How long a batch waits for more messages after its first, milliseconds.
+    #[arg(long, default_value_t = 20)]
+    window_ms: u64,
 }
 
 #[derive(clap::Args)]
@@ -430,6 +457,24 @@ async fn main() -> anyhow::Result<()> {
             let metrics = NotifyMetrics::new();
             agent_metrics::serve(a.common.metrics_addr, metrics.clone()).await.context("serving metrics")?;
             notify::run(bus, NotifyAgentConfig::from_env(config), metrics, stop_on_signal()).await
+        }
+        Command::Journal(a) => {
+            let _telemetry = telemetry::init("polyfleet-journal", a.common.log_json)?;
+            anyhow::ensure!((1..=10_000).contains(&a.batch), "--batch must be 1..=10000");
+            let bus = NatsBus::connect(&a.common.nats)
+                .await
+                .with_context(|| format!("connecting to NATS at {}", a.common.nats))?;
+            // The URL holds credentials: errors name the database kind, never the URL.
+            let store = SqlJournal::open(&a.journal_url).await.context("opening the journal database")?;
+            let metrics = JournalMetrics::new();
+            agent_metrics::serve(a.common.metrics_addr, metrics.clone()).await.context("serving metrics")?;
+            let cfg = JournalAgentConfig {
+                namespace: a.namespace,
+                durable: a.durable,
+                batch: a.batch,
+                window: Duration::from_millis(a.window_ms),
+            };
+            journal::run(bus, store, cfg, metrics, stop_on_signal()).await
         }
         Command::Execution(a) => {
             let _telemetry = telemetry::init("polyfleet-execution", a.common.log_json)?;

@@ -1,6 +1,7 @@
 //! Prometheus metrics of the agents, and the HTTP endpoint that serves them with the Kubernetes
 //! probes (`/metrics`, `/healthz`, `/readyz`): [`MarketDataMetrics`] for the market-data agent,
-//! [`OrderPathMetrics`] for the strategy, risk and execution agents.
+//! [`OrderPathMetrics`] for the strategy, risk and execution agents, [`JournalMetrics`] for the
+//! journal agent.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -473,6 +474,62 @@ impl VenueMetrics for OrderPathMetrics {
 }
 
 impl Probe for OrderPathMetrics {
+    fn registry(&self) -> &Registry {
+        &self.registry
+    }
+    fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+}
+
+/// Every metric of the journal agent (prefix `polyfleet_journal`).
+pub struct JournalMetrics {
+    /// Messages journaled by the kind of their entry, redeliveries included.
+    pub messages: Family<KindLabel, Counter>,
+    /// Entries written for the first time.
+    pub written: Counter,
+    /// Messages whose entry was written before (a redelivery or a republished message).
+    pub duplicates: Counter,
+    /// Messages skipped by why (`malformed`, `unfit`, `not_journaled`).
+    pub skipped: Family<KindLabel, Counter>,
+    /// Batches the database refused or could not take (kept and written again).
+    pub write_errors: Counter,
+    /// Messages per batch written.
+    pub batch: Histogram,
+    ready: AtomicBool,
+    registry: Registry,
+}
+
+impl JournalMetrics {
+    /// Registers every metric under the `polyfleet_journal` prefix.
+    pub fn new() -> Arc<JournalMetrics> {
+        let mut registry = Registry::with_prefix("polyfleet_journal");
+        let m = JournalMetrics {
+            messages: Family::default(),
+            written: Counter::default(),
+            duplicates: Counter::default(),
+            skipped: Family::default(),
+            write_errors: Counter::default(),
+            batch: Histogram::new([1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0]),
+            ready: AtomicBool::new(false),
+            registry: Registry::default(),
+        };
+        registry.register("messages", "Messages journaled, by entry kind (redeliveries included)", m.messages.clone());
+        registry.register("written", "Entries written for the first time", m.written.clone());
+        registry.register("duplicates", "Messages whose entry was already written", m.duplicates.clone());
+        registry.register("skipped", "Messages not journaled, by why", m.skipped.clone());
+        registry.register("write_errors", "Batches the database did not take (written again)", m.write_errors.clone());
+        registry.register("batch_messages", "Messages per batch written", m.batch.clone());
+        Arc::new(JournalMetrics { registry, ..m })
+    }
+
+    /// Marks the agent ready (its consumers are bound and its database open) or not.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Relaxed);
+    }
+}
+
+impl Probe for JournalMetrics {
     fn registry(&self) -> &Registry {
         &self.registry
     }

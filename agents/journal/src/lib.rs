@@ -1,6 +1,8 @@
 //! The trade journal (issue 24): what happened on the order path, kept durably and idempotently
 //! beyond JetStream's 24 hours, for reports and analytics over any time range.
 //!
+//! - [`from_bus`]: what each message of the order path's streams becomes (the journal agent's
+//!   decoding, pure).
 //! - [`record`]: the entries (every kind, with the key that makes a second write a no-op) and the
 //!   typed fill rows, built from the wire messages.
 //! - [`store`]: the storage trait ([`JournalStore`]) with two implementations that pass one
@@ -8,6 +10,7 @@
 //!   [`store::sqlite::SqliteJournal`], an embedded file, for `polyfleet up`. Each applies its
 //!   versioned schema migrations when opened.
 
+pub mod from_bus;
 pub mod record;
 pub mod store;
 

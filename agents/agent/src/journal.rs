@@ -1,0 +1,156 @@
+//! The journal agent (`polyfleet-agent journal`): reads the order path's JetStream streams
+//! (intents, decisions, order updates and conditional-token reports, fills) through durable
+//! consumers of its own and writes every message to the journal ([`polyfleet_journal`]) in
+//! batches, acknowledging a batch's messages only once the database has committed it.
+//!
+//! What that keeps: nothing is lost (a message unacknowledged when the agent dies, however it
+//! dies, is delivered again) and nothing is counted twice (each message's entry has a key that
+//! repeats when the message does, and the store writes a key once). A batch the database refuses
+//! or cannot take is kept and written again, without acknowledging anything, until it goes in;
+//! a message that does not decode is counted, logged and acknowledged (it would never decode).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use polyfleet_core::wire::subjects;
+use polyfleet_io::bus::{Bus, ConsumerSpec, Delivery};
+use polyfleet_journal::JournalStore;
+use polyfleet_journal::from_bus::{Skip, record};
+use tokio::sync::watch;
+
+use crate::metrics::{JournalMetrics, KindLabel};
+
+/// Settings of the journal agent.
+#[derive(Debug, Clone)]
+pub struct JournalAgentConfig {
+    /// Namespace whose messages it journals (`*` for all).
+    pub namespace: String,
+    /// Prefix of its durable consumers' names (one per stream).
+    pub durable: String,
+    /// Most messages written in one batch.
+    pub batch: usize,
+    /// How long a batch waits for more messages after its first.
+    pub window: Duration,
+}
+
+/// The streams journaled, with their subjects' first token.
+const STREAMS: [(&str, &str); 4] = [
+    (subjects::STREAM_INTENTS, "intent"),
+    (subjects::STREAM_DECISIONS, "decision"),
+    (subjects::STREAM_ORDERS, "order"),
+    (subjects::STREAM_FILLS, "fill"),
+];
+
+/// Runs until `shutdown` turns true.
+pub async fn run<B: Bus, J: JournalStore>(
+    bus: B,
+    journal: J,
+    cfg: JournalAgentConfig,
+    metrics: Arc<JournalMetrics>,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let ns = if cfg.namespace == "*" { "*".to_string() } else { subjects::token(&cfg.namespace).into_owned() };
+    let mut consumers = vec![];
+    for (stream, first) in STREAMS {
+        consumers.push(
+            bus.consume(ConsumerSpec {
+                stream: stream.into(),
+                durable: format!("{}-{first}", cfg.durable),
+                filter: format!("{first}.{ns}.>"),
+                ack_wait: Duration::from_secs(30),
+            })
+            .await?,
+        );
+    }
+    let mut deliveries = futures::stream::select_all(consumers);
+    metrics.set_ready(true);
+    tracing::info!(namespace = %cfg.namespace, "journal agent running");
+    loop {
+        let first = tokio::select! {
+            _ = shutdown.changed() => break,
+            next = deliveries.next() => next,
+        };
+        let mut batch = match first {
+            Some(Ok(d)) => vec![d],
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "journal consumer error");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            None => anyhow::bail!("journal consumers ended"),
+        };
+        // What else arrives within the window joins the batch: one transaction for many.
+        let deadline = tokio::time::Instant::now() + cfg.window;
+        while batch.len() < cfg.batch {
+            match tokio::time::timeout_at(deadline, deliveries.next()).await {
+                Ok(Some(Ok(d))) => batch.push(d),
+                Ok(Some(Err(e))) => tracing::warn!(error = %e, "journal consumer error"),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        if !write(&journal, batch, &metrics, &mut shutdown).await {
+            break;
+        }
+    }
+    tracing::info!("journal agent stopped");
+    Ok(())
+}
+
+/// Writes one batch until the database takes it, then acknowledges its messages; false when
+/// shutdown came first (nothing acknowledged: the messages are delivered again).
+async fn write<J: JournalStore>(
+    journal: &J,
+    batch: Vec<Delivery>,
+    metrics: &JournalMetrics,
+    shutdown: &mut watch::Receiver<bool>,
+) -> bool {
+    let mut records = Vec::with_capacity(batch.len());
+    for d in &batch {
+        let traceparent = d.message.headers.iter().find(|(k, _)| k == "traceparent").map(|(_, v)| v.as_str());
+        match record(&d.message.payload, traceparent) {
+            Ok(r) => {
+                metrics.messages.get_or_create(&KindLabel { kind: r.entry.kind.as_str().into() }).inc();
+                records.push(r);
+            }
+            Err(skip) => {
+                let why = match &skip {
+                    Skip::Malformed(_) => "malformed",
+                    Skip::Unfit(_) => "unfit",
+                    Skip::NotJournaled(_) => "not_journaled",
+                };
+                metrics.skipped.get_or_create(&KindLabel { kind: why.into() }).inc();
+                if !matches!(skip, Skip::NotJournaled(_)) {
+                    tracing::warn!(subject = %d.message.subject, error = %skip, "message not journaled");
+                }
+            }
+        }
+    }
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match journal.append(&records).await {
+            Ok(new) => {
+                metrics.written.inc_by(new);
+                metrics.duplicates.inc_by((records.len() as u64).saturating_sub(new));
+                metrics.batch.observe(batch.len() as f64);
+                break;
+            }
+            Err(e) => {
+                metrics.write_errors.inc();
+                tracing::error!(error = %e, messages = batch.len(), "journal batch not written; trying again");
+                tokio::select! {
+                    _ = shutdown.changed() => return false,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    for d in batch {
+        if let Err(e) = d.ack().await {
+            // Delivered again and found written: counted as a duplicate, nothing lost.
+            tracing::warn!(error = %e, "journal acknowledgement not sent");
+        }
+    }
+    true
+}

@@ -1,0 +1,207 @@
+//! The journal agent as a process against a real NATS server and a real database (an SQLite file;
+//! a real `postgres`): the order path's messages (intents, decisions, order updates, fills), with
+//! the agent killed with SIGKILL in the middle of the run and started again, and then the whole
+//! run published again under new message ids (a replay JetStream cannot de-duplicate), end with
+//! exactly one entry per message, fills exact to the micro-unit with their trace ids; a message
+//! that does not decode is counted and skipped without holding anything up.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
+
+mod harness;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use harness::{Agent, args, wait_until_ready};
+use polyfleet_core::wire::{
+    Fill, FillStatus, Intent, Liquidity, Mode, OrderIntent, OrderStatus, OrderUpdate, RiskDecision, TimeInForce,
+    Verdict, encode, subjects,
+};
+use polyfleet_core::{ClientOrderId, ConditionId, Money, Price, Quantity, Side, TokenId};
+use polyfleet_io::bus::Bus;
+use polyfleet_io::bus::nats::NatsBus;
+use polyfleet_journal::store::sql::SqlJournal;
+use polyfleet_journal::{FillFilter, JournalStore, Kind, Range};
+use polyfleet_testkit::{NatsServer, PostgresServer, metric_value};
+
+const ORDERS: u64 = 600;
+
+fn intent(i: u64) -> OrderIntent {
+    OrderIntent {
+        client_order_id: ClientOrderId::new(&format!("arb-{i}")).unwrap(),
+        group: None,
+        namespace: "desk".into(),
+        strategy: "arb".into(),
+        risk_policy: "main".into(),
+        venue: "sim".into(),
+        market: ConditionId::from_bytes([9; 32]),
+        token: TokenId::from_u128(77),
+        side: Side::Buy,
+        price: Price::from_ticks(3000 + u32::try_from(i % 500).unwrap()).unwrap(),
+        size: Quantity::from_micros(5_000_000 + i),
+        tif: TimeInForce::Fak,
+        post_only: false,
+        mode: Mode::Paper,
+        cause_seq: i,
+        cause_recv_ts_ns: 1_764_000_000_000_000_000 + i * 1_000,
+        created_ts_ns: 1_764_000_000_000_000_000 + i * 1_000 + 10,
+        outcome: None,
+        kelly: None,
+    }
+}
+
+fn traceparent(i: u64) -> String {
+    format!("00-{:032x}-{:016x}-01", 0xabc0_0000 + i, i + 1)
+}
+
+/// Publishes order `i`'s four messages as the agents do (JetStream, message ids; the fill with
+/// its trace context). `again` publishes them under new ids, as a replay would.
+async fn publish(bus: &NatsBus, i: u64, again: bool) {
+    let o = intent(i);
+    let tag = if again { "replay-" } else { "" };
+    let id = o.client_order_id.to_string();
+    let headers = vec![("traceparent".to_string(), traceparent(i))];
+    let t = o.created_ts_ns;
+    let decision = RiskDecision { intent: o.clone(), verdict: Verdict::Approved, decided_ts_ns: t + 100 };
+    let update = OrderUpdate {
+        client_order_id: o.client_order_id,
+        namespace: o.namespace.clone(),
+        strategy: o.strategy.clone(),
+        venue_order_id: None,
+        status: OrderStatus::Filled,
+        filled: o.size,
+        remaining: Quantity::ZERO,
+        reason: None,
+        ts_ns: t + 200,
+    };
+    let fill = Fill {
+        fill_id: format!("paper-{i}"),
+        client_order_id: o.client_order_id,
+        namespace: o.namespace.clone(),
+        strategy: o.strategy.clone(),
+        risk_policy: o.risk_policy.clone(),
+        market: o.market,
+        token: o.token,
+        side: o.side,
+        price: o.price,
+        size: o.size,
+        fee: Money::from_micros(-i64::try_from(i).unwrap()),
+        liquidity: Liquidity::Maker,
+        status: FillStatus::Confirmed,
+        mode: Mode::Paper,
+        ts_ns: t + 300,
+    };
+    let sends = [
+        (subjects::intents("desk", "arb"), format!("{tag}{id}"), encode(&Intent::Place(o))),
+        (subjects::decisions("desk", "arb"), format!("{tag}d-{id}"), encode(&decision)),
+        (subjects::order_updates("desk", "arb"), format!("{tag}u-{id}"), encode(&update)),
+        (subjects::fills("desk", "arb"), format!("{tag}f-{id}"), encode(&fill)),
+    ];
+    for (subject, msg_id, body) in sends {
+        bus.persist(&subject, headers.clone(), Bytes::from(body), Some(&msg_id)).await.unwrap();
+    }
+}
+
+async fn counts(j: &SqlJournal) -> Vec<u64> {
+    let c = j.counts().await.unwrap();
+    [Kind::Intent, Kind::Decision, Kind::Order, Kind::Fill]
+        .iter()
+        .map(|k| c.iter().find(|(kind, _)| kind == k).unwrap().1)
+        .collect()
+}
+
+async fn wait_for(j: &SqlJournal, want: u64, agent: &Agent) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let c = counts(j).await;
+        if c.iter().all(|n| *n == want) {
+            return;
+        }
+        assert!(c.iter().all(|n| *n <= want), "more entries than messages: {c:?} (at most {want} each)");
+        assert!(
+            Instant::now() < deadline,
+            "journal stuck at {c:?} of {want}; metrics:\n{}",
+            agent.metrics_text().await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn run(url: &str) {
+    let nats = NatsServer::start();
+    let bus = NatsBus::connect(&nats.url).await.unwrap();
+    let env = vec![("POLYFLEET_JOURNAL_URL".to_string(), url.to_string())];
+    let mut agent = Agent::spawn("journal", args(&["journal", "--nats", &nats.url]), env);
+    wait_until_ready(&agent).await;
+    let journal = SqlJournal::open(url).await.unwrap();
+
+    // The run, with the agent killed (SIGKILL) while it is being written, then started again.
+    let publisher = {
+        let bus = bus.clone();
+        tokio::spawn(async move {
+            for i in 0..ORDERS {
+                publish(&bus, i, false).await;
+                if i % 50 == 0 {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while counts(&journal).await[3] < ORDERS / 4 {
+        assert!(Instant::now() < deadline, "nothing journaled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    agent.kill();
+    let at_kill = counts(&journal).await;
+    assert!(at_kill[3] < ORDERS, "the kill came after the run: {at_kill:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    agent.start();
+    wait_until_ready(&agent).await;
+    publisher.await.unwrap();
+    wait_for(&journal, ORDERS, &agent).await;
+
+    // The same run again under new message ids (stored again by JetStream): nothing new. A
+    // message that does not decode is counted and skipped, and the rest still goes in.
+    bus.persist(&subjects::fills("desk", "arb"), vec![], Bytes::from_static(b"\x01garbage"), Some("bad-1"))
+        .await
+        .unwrap();
+    for i in 0..ORDERS {
+        publish(&bus, i, true).await;
+    }
+    let text = loop {
+        let text = agent.metrics_text().await;
+        if metric_value(&text, "polyfleet_journal_duplicates_total") >= (ORDERS * 4) as f64 {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(metric_value(&text, "polyfleet_journal_skipped_total{kind=\"malformed\"}"), 1.0, "{text}");
+    assert_eq!(counts(&journal).await, vec![ORDERS; 4]);
+
+    // Fills exact: sizes and rebates sum to what was published, each with its order's trace.
+    let fills = journal.fills(&FillFilter::default(), Range::ALL).await.unwrap();
+    assert_eq!(fills.len() as u64, ORDERS);
+    let size: i64 = fills.iter().map(|f| f.size_micros).sum();
+    let want: u64 = (0..ORDERS).map(|i| 5_000_000 + i).sum();
+    assert_eq!(size, i64::try_from(want).unwrap());
+    assert_eq!(fills.iter().map(|f| f.fee_micros).sum::<i64>(), -((0..ORDERS).sum::<u64>() as i64));
+    let f7 = fills.iter().find(|f| f.fill_id == "paper-7").unwrap();
+    assert_eq!(f7.trace_id.as_deref(), Some(format!("{:032x}", 0xabc0_0000u64 + 7).as_str()));
+    agent.stop();
+    journal.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_run_on_an_sqlite_file_the_journal_loses_and_duplicates_nothing() {
+    let dir = std::env::temp_dir().join(format!("polyfleet-journal-agent-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    run(&format!("sqlite://{}", dir.join("journal.db").display())).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_run_on_a_real_postgres_the_journal_loses_and_duplicates_nothing() {
+    let pg = PostgresServer::start();
+    run(&pg.url).await;
+}

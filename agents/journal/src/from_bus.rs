@@ -1,0 +1,111 @@
+//! What a message of the order path's JetStream streams becomes in the journal: the journal
+//! agent's decoding, pure. Every wire message kind of the intents, decisions, orders and fills
+//! streams maps to one [`Record`] whose key repeats when the message does (a JetStream
+//! redelivery, the same message published again under its message id, a stream read again from
+//! the start); the order's trace id comes from the W3C `traceparent` header it travelled with.
+
+use polyfleet_core::wire::{
+    CtfDecision, CtfReport, Fill, Intent, Notice, OrderUpdate, RiskDecision, WireError, WireMessage, decode, kind_of,
+};
+
+use crate::{Entry, JournalError, Kind, Record};
+
+/// Why a message was not journaled.
+#[derive(Debug, thiserror::Error)]
+pub enum Skip {
+    /// Its payload does not decode (counted as malformed and skipped).
+    #[error("malformed: {0}")]
+    Malformed(#[from] WireError),
+    /// A value that does not fit the journal (a time past 2262).
+    #[error("{0}")]
+    Unfit(#[from] JournalError),
+    /// A kind the journal does not keep (notices are alerts, not trades).
+    #[error("not journaled: wire kind {0}")]
+    NotJournaled(u8),
+}
+
+/// The trace id (32 hex digits) of a W3C `traceparent` value (`00-<trace>-<span>-<flags>`).
+pub fn trace_id(traceparent: &str) -> Option<String> {
+    let mut parts = traceparent.split('-');
+    let (_version, trace) = (parts.next()?, parts.next()?);
+    (trace.len() == 32 && trace.bytes().all(|b| b.is_ascii_hexdigit()) && trace.bytes().any(|b| b != b'0'))
+        .then(|| trace.to_ascii_lowercase())
+}
+
+fn ts(ns: u64) -> Result<i64, JournalError> {
+    i64::try_from(ns).map_err(|_| JournalError::Range(format!("time {ns} ns")))
+}
+
+fn entry(
+    kind: Kind,
+    key: String,
+    ts_ns: u64,
+    ns: &str,
+    strategy: &str,
+    trace: Option<String>,
+    payload: &[u8],
+) -> Result<Record, Skip> {
+    Ok(Record::of(Entry {
+        kind,
+        key,
+        ts_ns: ts(ts_ns)?,
+        namespace: ns.to_string(),
+        strategy: strategy.to_string(),
+        trace_id: trace,
+        payload: payload.to_vec(),
+    }))
+}
+
+/// The record a bus message's `payload` (with its `traceparent` header, if any) becomes.
+pub fn record(payload: &[u8], traceparent: Option<&str>) -> Result<Record, Skip> {
+    let trace = traceparent.and_then(trace_id);
+    let Some(kind) = kind_of(payload) else {
+        // Too short, or of another wire version: decoding says which.
+        return Err(match decode::<Fill>(payload) {
+            Err(e) => Skip::Malformed(e),
+            Ok(_) => Skip::Malformed(WireError::Truncated(payload.len())),
+        });
+    };
+    match kind {
+        Intent::KIND => match decode::<Intent>(payload)? {
+            Intent::Place(o) => entry(
+                Kind::Intent,
+                o.client_order_id.to_string(),
+                o.created_ts_ns,
+                &o.namespace,
+                &o.strategy,
+                trace,
+                payload,
+            ),
+            Intent::PlaceSet(legs) => {
+                let Some(first) = legs.first() else { return Err(Skip::NotJournaled(Intent::KIND)) };
+                let key = format!("set/{}", first.client_order_id);
+                entry(Kind::Intent, key, first.created_ts_ns, &first.namespace, &first.strategy, trace, payload)
+            }
+            Intent::Ctf(c) => {
+                entry(Kind::Ctf, format!("intent/{}", c.id), c.created_ts_ns, &c.namespace, &c.strategy, trace, payload)
+            }
+            Intent::Cancel(c) => {
+                let which = c.client_order_id.map(|i| i.to_string()).unwrap_or_else(|| "all".into());
+                let key = format!("cancel/{which}/{}", c.created_ts_ns);
+                entry(Kind::Intent, key, c.created_ts_ns, &c.namespace, &c.strategy, trace, payload)
+            }
+        },
+        RiskDecision::KIND => Ok(Record::decision(&decode::<RiskDecision>(payload)?, trace)?),
+        OrderUpdate::KIND => Ok(Record::order(&decode::<OrderUpdate>(payload)?, trace)?),
+        Fill::KIND => Ok(Record::fill(&decode::<Fill>(payload)?, trace)?),
+        CtfDecision::KIND => {
+            let d = decode::<CtfDecision>(payload)?;
+            let i = &d.intent;
+            entry(Kind::Decision, format!("ctf/{}", i.id), d.decided_ts_ns, &i.namespace, &i.strategy, trace, payload)
+        }
+        CtfReport::KIND => {
+            let r = decode::<CtfReport>(payload)?;
+            entry(Kind::Ctf, format!("{}/{:?}", r.id, r.status), r.ts_ns, &r.namespace, &r.strategy, trace, payload)
+        }
+        Notice::KIND => Err(Skip::NotJournaled(kind)),
+        other => {
+            Err(Skip::Malformed(WireError::Kind { expected: "an order-path message", expected_kind: 0, found: other }))
+        }
+    }
+}
