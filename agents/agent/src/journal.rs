@@ -8,6 +8,7 @@
 //! repeats when the message does, and the store writes a key once). A batch the database refuses
 //! or cannot take is kept and written again, without acknowledging anything, until it goes in;
 //! a message that does not decode is counted, logged and acknowledged (it would never decode).
+//! Stopping, it first writes what is still waiting (the last fills of a run that stops with it).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +34,9 @@ pub struct JournalAgentConfig {
     /// How long a batch waits for more messages after its first.
     pub window: Duration,
 }
+
+/// A stopping agent writes what keeps arriving until this long passes without a message.
+const DRAIN_QUIET: Duration = Duration::from_millis(250);
 
 /// The streams journaled, with their subjects' first token.
 const STREAMS: [(&str, &str); 4] = [
@@ -66,10 +70,22 @@ pub async fn run<B: Bus, J: JournalStore>(
     let mut deliveries = futures::stream::select_all(consumers);
     metrics.set_ready(true);
     tracing::info!(namespace = %cfg.namespace, "journal agent running");
+    let mut draining = false;
     loop {
-        let first = tokio::select! {
-            _ = shutdown.changed() => break,
-            next = deliveries.next() => next,
+        let first = if draining {
+            // Stopping: what is still waiting is written first; the first quiet moment ends it.
+            match tokio::time::timeout(DRAIN_QUIET, deliveries.next()).await {
+                Ok(next) => next,
+                Err(_) => break,
+            }
+        } else {
+            tokio::select! {
+                _ = shutdown.changed() => {
+                    draining = true;
+                    continue;
+                }
+                next = deliveries.next() => next,
+            }
         };
         let mut batch = match first {
             Some(Ok(d)) => vec![d],
@@ -89,7 +105,7 @@ pub async fn run<B: Bus, J: JournalStore>(
                 Ok(None) | Err(_) => break,
             }
         }
-        if !write(&journal, batch, &metrics, &mut shutdown).await {
+        if !write(&journal, batch, &metrics, &mut shutdown, draining).await {
             break;
         }
     }
@@ -104,6 +120,7 @@ async fn write<J: JournalStore>(
     batch: Vec<Delivery>,
     metrics: &JournalMetrics,
     shutdown: &mut watch::Receiver<bool>,
+    draining: bool,
 ) -> bool {
     let mut records = Vec::with_capacity(batch.len());
     for d in &batch {
@@ -138,6 +155,11 @@ async fn write<J: JournalStore>(
             Err(e) => {
                 metrics.write_errors.inc();
                 tracing::error!(error = %e, messages = batch.len(), "journal batch not written; trying again");
+                if draining {
+                    // Stopping with the database down: left unacknowledged, delivered again
+                    // to the next run of the agent.
+                    return false;
+                }
                 tokio::select! {
                     _ = shutdown.changed() => return false,
                     _ = tokio::time::sleep(wait) => {}

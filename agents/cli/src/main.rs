@@ -65,6 +65,12 @@ enum Command {
         /// error; a file cut short then ends where it breaks.
         #[arg(long)]
         skip_bad_input: bool,
+        /// The trade journal the run writes (intents, decisions, order updates, fills): a file
+        /// (SQLite), `sqlite://<file>`, `postgres://…` (better from POLYFLEET_JOURNAL_URL, which
+        /// is never printed), or `none`. Default: `$XDG_DATA_HOME/polyfleet/journal.db`
+        /// (`~/.local/share/…`), so every local run's history is kept in one place.
+        #[arg(long, env = "POLYFLEET_JOURNAL_URL", hide_env_values = true)]
+        journal: Option<String>,
     },
     /// Run the venue simulator (market WebSocket + CLOB/Gamma REST) until Ctrl-C.
     VenueSim {
@@ -359,6 +365,7 @@ async fn main() -> anyhow::Result<()> {
             replay,
             catalog,
             skip_bad_input,
+            journal,
         } => {
             let runtime = match runtime.as_str() {
                 "processes" => up::Runtime::Processes { nats, redis, bin_dir: None },
@@ -366,8 +373,18 @@ async fn main() -> anyhow::Result<()> {
             };
             let duration = duration.map(Duration::from_secs);
             let bad_input = bad_input(skip_bad_input);
-            let args =
-                up::UpArgs { dir: resources, namespace, metrics_addr, duration, replay, catalog, runtime, bad_input };
+            let journal = up::journal_url(journal.as_deref())?;
+            let args = up::UpArgs {
+                dir: resources,
+                namespace,
+                metrics_addr,
+                duration,
+                replay,
+                catalog,
+                runtime,
+                bad_input,
+                journal,
+            };
             let outcome = up::run(args, stop_rx).await?;
             if outcome.open_orders > 0 {
                 eprintln!("{} orders were still open at exit", outcome.open_orders);

@@ -14,6 +14,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use polyfleet_cli::up::{Runtime, UpArgs, run};
+use polyfleet_journal::store::sql::SqlJournal;
+use polyfleet_journal::{FillFilter, JournalStore, Kind, Range};
 use polyfleet_testkit::metric_value;
 
 fn get(addr: &str, path: &str) -> String {
@@ -45,7 +47,13 @@ fn args(dir: &Path, metrics: &str, runtime: Runtime) -> UpArgs {
         catalog: None,
         runtime,
         bad_input: polyfleet_cli::record::BadInput::Fail,
+        journal: Some(journal_url(dir)),
     }
+}
+
+/// The run's journal: an SQLite file beside the resource directory.
+fn journal_url(dir: &Path) -> String {
+    format!("sqlite://{}", dir.with_extension("journal.db").display())
 }
 
 /// Edits the Strategy (first invalidly, then validly), stops the fleet, and checks the outcome.
@@ -84,6 +92,30 @@ async fn edit_and_stop(
     let late: Vec<_> = mm.iter().filter(|f| f.ts_ns > halted_ns + 2_000_000_000).collect();
     assert!(late.is_empty(), "fills after the halt: {late:?}");
     assert_eq!(outcome.open_orders, 0, "stopping cancels what is open");
+    // The run's history is in its journal: every fill the board saw, once, and the decisions
+    // and order updates around them.
+    let journal = SqlJournal::open(&journal_url(dir)).await.unwrap();
+    let kept: std::collections::HashSet<(String, String)> = journal
+        .fills(&FillFilter::default(), Range::ALL)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.fill_id, f.status))
+        .collect();
+    let seen: Vec<_> = outcome.fills.iter().flat_map(|(_, f)| f).collect();
+    assert!(!seen.is_empty());
+    for f in &seen {
+        let key = (f.fill_id.clone(), polyfleet_journal::record::fill_status(f.status).to_string());
+        assert!(kept.contains(&key), "fill {key:?} not in the journal ({} kept, {} seen)", kept.len(), seen.len());
+    }
+    let counts = journal.counts().await.unwrap();
+    let count = |k: Kind| counts.iter().find(|(kind, _)| *kind == k).unwrap().1;
+    assert!(
+        count(Kind::Decision) >= kept.len() as u64 / 2 && count(Kind::Order) > 0 && count(Kind::Intent) > 0,
+        "{counts:?}"
+    );
+    journal.close().await;
+    let _ = std::fs::remove_file(dir.with_extension("journal.db"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -33,6 +33,7 @@ async fn the_local_fleet_sends_the_policys_notices_to_its_webhooks() {
         catalog: None,
         runtime: Runtime::Inproc,
         bad_input: polyfleet_cli::record::BadInput::Fail,
+        journal: None,
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let fleet = tokio::spawn(run(args, stop_rx));

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use polyfleet_agent::config::instruments;
 use polyfleet_agent::execution::{self, ExecutionAgentConfig};
-use polyfleet_agent::metrics::OrderPathMetrics;
+use polyfleet_agent::journal::JournalAgentConfig;
+use polyfleet_agent::metrics::{JournalMetrics, OrderPathMetrics};
 use polyfleet_agent::risk::{self as risk_agent, RiskAgentConfig};
 use polyfleet_agent::strategy as strategy_agent;
 use polyfleet_core::TokenId;
@@ -16,6 +17,7 @@ use polyfleet_io::bus::memory::MemoryBus;
 use polyfleet_io::execution::PaperExecutor;
 use polyfleet_io::probes::{self, Probe};
 use polyfleet_io::risk_store::memory::MemoryRiskStore;
+use polyfleet_journal::store::sql::SqlJournal;
 use prometheus_client::registry::Registry;
 use tokio::sync::watch as tokio_watch;
 
@@ -25,7 +27,7 @@ use super::{Header, Outcome, Prepared, Source, UpArgs, finish, supervise};
 
 /// Every agent's metrics on one endpoint.
 struct FleetMetrics {
-    parts: Vec<Arc<OrderPathMetrics>>,
+    parts: Vec<Arc<dyn Probe>>,
     empty: Registry,
 }
 
@@ -57,7 +59,7 @@ pub(crate) async fn run(args: &UpArgs, mut p: Prepared, stop: tokio_watch::Recei
     // The strategies stop on their own signal first (then the last cancels go out).
     let (strategies_stop, strategies_shutdown) = tokio_watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
-    let mut parts = vec![];
+    let mut parts: Vec<Arc<dyn Probe>> = vec![];
     for s in &p.strategies {
         // One registry per strategy agent: its metrics carry its name.
         let m = OrderPathMetrics::new(&format!("polyfleet_strategy_{}", metric_name(&s.name)));
@@ -95,6 +97,20 @@ pub(crate) async fn run(args: &UpArgs, mut p: Prepared, stop: tokio_watch::Recei
             m.name,
             m.role().as_str()
         );
+    }
+    if let Some(url) = &args.journal {
+        // The run's history, kept beyond the run (the default file collects every local run's).
+        let journal = SqlJournal::open(url).await.context("opening the trade journal (--journal)")?;
+        let m = JournalMetrics::new();
+        parts.push(m.clone());
+        let cfg = JournalAgentConfig {
+            namespace: "*".into(),
+            durable: "journal-local".into(),
+            batch: 500,
+            // A replay steps once the fleet is still: no batch waits for more there.
+            window: if args.replay.is_some() { Duration::ZERO } else { Duration::from_millis(20) },
+        };
+        tasks.spawn(polyfleet_agent::journal::run(bus.clone(), journal, cfg, m, shutdown.clone()));
     }
     for config in &p.plan.notifiers {
         let m = polyfleet_agent::notify::NotifyMetrics::new();

@@ -79,6 +79,30 @@ pub struct UpArgs {
     pub runtime: Runtime,
     /// Stop at an unreadable replay line (the default), or skip it (counted, reported).
     pub bad_input: polyfleet_polymarket::data::recording::BadInput,
+    /// The trade journal's database URL (`sqlite://…` or `postgres://…`); `None`: no journal.
+    pub journal: Option<String>,
+}
+
+/// The journal URL of `--journal`: `none` is none; a URL is itself; a path is its SQLite file;
+/// nothing is the default file, `$XDG_DATA_HOME/polyfleet/journal.db` (else
+/// `$HOME/.local/share/…`), whose directory is created.
+pub fn journal_url(given: Option<&str>) -> anyhow::Result<Option<String>> {
+    let path = match given {
+        Some("none") => return Ok(None),
+        Some(url) if url.contains("://") || url.starts_with("sqlite:") => return Ok(Some(url.to_string())),
+        Some(file) => PathBuf::from(file),
+        None => {
+            let data = std::env::var_os("XDG_DATA_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+                .context("no XDG_DATA_HOME or HOME for the journal's default file: give --journal")?;
+            data.join("polyfleet").join("journal.db")
+        }
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    Ok(Some(format!("sqlite://{}", path.display())))
 }
 
 /// How the run ended.

@@ -170,6 +170,12 @@ pub(crate) async fn run(args: &UpArgs, p: Prepared, stop: tokio_watch::Receiver<
         procs.start(spec)?;
         endpoints.push(format!("{} :{port}", name.strip_prefix("strategy-").unwrap_or(&name)));
     }
+    if let Some(url) = &args.journal {
+        // The database URL goes by environment: a PostgreSQL one holds a password.
+        let (spec, port) = agent_spec("journal", os(&["journal", "--namespace", "*", "--durable", "journal-local"]))?;
+        procs.start(spec.env("POLYFLEET_JOURNAL_URL", url))?;
+        endpoints.push(format!("journal :{port}"));
+    }
     let board = Board::new(p.strategies.clone());
     let (shutdown_tx, shutdown) = tokio_watch::channel(false);
     let listener = {

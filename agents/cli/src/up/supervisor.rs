@@ -44,6 +44,8 @@ pub struct Spec {
     pub program: PathBuf,
     /// Its arguments.
     pub args: Vec<OsString>,
+    /// Environment variables set for it (what must not show in its arguments: credentials).
+    pub env: Vec<(OsString, OsString)>,
     /// Its readiness.
     pub probe: Probe,
     /// Infrastructure (NATS, Redis) stops after the rest.
@@ -53,12 +55,18 @@ pub struct Spec {
 impl Spec {
     /// A spec with no arguments yet.
     pub fn new(name: &str, program: impl Into<PathBuf>, probe: Probe) -> Spec {
-        Spec { name: name.into(), program: program.into(), args: vec![], probe, infrastructure: false }
+        Spec { name: name.into(), program: program.into(), args: vec![], env: vec![], probe, infrastructure: false }
     }
 
     /// Appends arguments.
     pub fn args<I: IntoIterator<Item = S>, S: Into<OsString>>(mut self, args: I) -> Spec {
         self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets an environment variable.
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Spec {
+        self.env.push((key.into(), value.into()));
         self
     }
 }
@@ -145,6 +153,7 @@ impl Supervisor {
         let mut log = std::fs::OpenOptions::new().create(true).append(true).open(self.log(&spec.name))?;
         let child = Command::new(&spec.program)
             .args(&spec.args)
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log.try_clone()?)

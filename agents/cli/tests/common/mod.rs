@@ -63,6 +63,7 @@ pub fn replay_args(dir: &Path, recording: &Path) -> UpArgs {
         catalog: None,
         runtime: polyfleet_cli::up::Runtime::Inproc,
         bad_input: polyfleet_cli::record::BadInput::Fail,
+        journal: None,
     }
 }
 
