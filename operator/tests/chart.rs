@@ -53,6 +53,10 @@ const ALL_ON: &[&str] = &[
     "prometheusRule.labels.release=kube-prometheus-stack",
     "--set",
     "grafanaDashboard.enabled=true",
+    "--set",
+    "journal.enabled=true",
+    "--set",
+    "journal.database.cnpgCluster=trading-db",
 ];
 
 /// The other documented modes.
@@ -106,6 +110,10 @@ const MODES: &[(&str, &[&str])] = &[
         ],
     ),
     ("overridden names", &["--set", "fullnameOverride=fleet", "--set", "nameOverride=pf"]),
+    (
+        "journal on an existing database",
+        &["--set", "journal.enabled=true", "--set", "journal.database.existingSecret=journal-db"],
+    ),
 ];
 
 fn render(args: &[&str]) -> Vec<Value> {
@@ -117,7 +125,10 @@ fn of_kind<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
 }
 
 fn operator(docs: &[Value]) -> &Value {
-    of_kind(docs, "Deployment").into_iter().next().expect("the operator's Deployment")
+    of_kind(docs, "Deployment")
+        .into_iter()
+        .find(|d| d["metadata"]["labels"]["app.kubernetes.io/component"] != "journal")
+        .expect("the operator's Deployment")
 }
 
 fn env(deploy: &Value, name: &str) -> Option<String> {
@@ -202,6 +213,7 @@ fn the_schema_and_the_templates_refuse_wrong_values() {
         ),
         ("an invalid name override", &["--set", "nameOverride=Fleet_A"], "nameOverride"),
         ("an invalid watched namespace", &["--set", "operator.watchNamespaces={Team_A}"], "watchNamespaces"),
+        ("a journal without a database", &["--set", "journal.enabled=true"], "journal"),
     ];
     for helm in ["helm", "helm3"] {
         for (what, args, mention) in refused {
@@ -299,6 +311,55 @@ fn renders_hold_no_password_and_are_stable() {
     let redis = of_kind(&d, "StatefulSet").into_iter().find(|s| s["metadata"]["name"] == "polyfleet-redis").unwrap();
     let r = &redis["spec"]["template"]["spec"]["containers"][0]["env"][0]["valueFrom"]["secretKeyRef"];
     assert_eq!((r["name"].as_str(), r["key"].as_str()), (Some("vault-redis"), Some("pw")));
+}
+
+/// The journal agent runs only when asked, and reads its database URL (which holds a password)
+/// only from a Secret: the one given, or the application Secret of the CloudNativePG Cluster named.
+#[test]
+fn the_journal_reads_its_database_url_only_from_a_secret() {
+    if tools::tools().is_none() {
+        return;
+    }
+    let journal = |d: &[Value]| -> Value {
+        of_kind(d, "Deployment")
+            .into_iter()
+            .find(|x| x["metadata"]["labels"]["app.kubernetes.io/component"] == "journal")
+            .cloned()
+            .expect("the journal's Deployment")
+    };
+    assert_eq!(of_kind(&render(&[]), "Deployment").len(), 1, "a journal without being asked");
+    let d = render(&["--set", "journal.enabled=true", "--set", "journal.database.cnpgCluster=trading-db"]);
+    let j = journal(&d);
+    let c = &j["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["command"][0], "/usr/local/bin/polyfleet-agent");
+    assert_eq!(c["args"][0], "journal");
+    assert_eq!(env(&j, "POLYFLEET_NATS_URL"), env(operator(&d), "POLYFLEET_NATS_URL"));
+    let url = c["env"].as_array().unwrap().iter().find(|e| e["name"] == "POLYFLEET_JOURNAL_URL").unwrap();
+    assert!(url.get("value").is_none(), "the URL is written into the Deployment: {url}");
+    let r = &url["valueFrom"]["secretKeyRef"];
+    assert_eq!((r["name"].as_str(), r["key"].as_str()), (Some("trading-db-app"), Some("uri")));
+    assert_eq!(j["spec"]["template"]["spec"]["automountServiceAccountToken"], false);
+    // A Secret of the user's own wins over the Cluster's.
+    let d = render(&[
+        "--set",
+        "journal.enabled=true",
+        "--set",
+        "journal.database.cnpgCluster=trading-db",
+        "--set",
+        "journal.database.existingSecret=journal-db",
+        "--set",
+        "journal.database.existingSecretKey=url",
+    ]);
+    let j = journal(&d);
+    let url = j["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "POLYFLEET_JOURNAL_URL")
+        .cloned()
+        .unwrap();
+    let r = &url["valueFrom"]["secretKeyRef"];
+    assert_eq!((r["name"].as_str(), r["key"].as_str()), (Some("journal-db"), Some("url")));
 }
 
 // ---- defect 3: no budget blocks a drain ----
