@@ -35,6 +35,10 @@ pub struct JournalAgentConfig {
     pub window: Duration,
 }
 
+/// How long a delivered message may stay unacknowledged before JetStream delivers it again: what
+/// an agent killed mid-batch had taken comes back to its successor after this long.
+const ACK_WAIT: Duration = Duration::from_secs(5);
+
 /// A stopping agent writes what keeps arriving until this long passes without a message.
 const DRAIN_QUIET: Duration = Duration::from_millis(250);
 
@@ -62,7 +66,7 @@ pub async fn run<B: Bus, J: JournalStore>(
                 stream: stream.into(),
                 durable: format!("{}-{first}", cfg.durable),
                 filter: format!("{first}.{ns}.>"),
-                ack_wait: Duration::from_secs(30),
+                ack_wait: ACK_WAIT,
             })
             .await?,
         );

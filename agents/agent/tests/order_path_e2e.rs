@@ -149,10 +149,16 @@ async fn order_path_end_to_end() {
     let mut exec_env = env("execution");
     exec_env.push(("POLYFLEET_MARK_STALE_MS".to_string(), "3600000".to_string()));
     let mut exec = Agent::spawn("execution", exec_args, exec_env);
+    // The journal, on an SQLite file; killed with the execution agent in step 4.
+    let journal_url = format!("sqlite://{}", dir.join("journal.db").display());
+    let mut journal_env = env("journal");
+    journal_env.push(("POLYFLEET_JOURNAL_URL".to_string(), journal_url.clone()));
+    let mut journal =
+        Agent::spawn("journal", s(&["journal", "--nats", &nats.url, "--namespace", "trading"]), journal_env);
     let bus = NatsBus::connect(&nats.url).await.unwrap();
     let seen = Arc::new(Mutex::new(Seen::default()));
     collect(&bus, seen.clone()).await;
-    for a in [&md, &risk, &exec] {
+    for a in [&md, &risk, &exec, &journal] {
         let deadline = Instant::now() + Duration::from_secs(30);
         while !a.ready().await {
             assert!(Instant::now() < deadline, "{} not ready", a.name);
@@ -429,8 +435,11 @@ async fn order_path_end_to_end() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     exec.kill();
+    journal.kill();
     exec.start();
+    journal.start();
     wait_until_ready(&exec).await;
+    wait_until_ready(&journal).await;
     // Every approved order of this round ends (filled, killed, or rejected as not executed).
     wait_until("every approved order to end", Duration::from_secs(30), || {
         let s = seen.lock().unwrap();
@@ -591,6 +600,60 @@ async fn order_path_end_to_end() {
     for a in agents.iter_mut() {
         a.stop();
     }
+    // The journal, killed mid-run with the execution agent, holds exactly what the streams hold
+    // (the test's consumers see them de-duplicated, as stored): every fill and every decision once.
+    // What the killed agent had taken unacknowledged comes back to its successor after the ack wait.
+    {
+        use polyfleet_journal::{FillFilter, JournalStore, Kind, Range};
+        let (published, decided) = {
+            let s = seen.lock().unwrap();
+            let published: HashSet<(String, String)> = s
+                .fills
+                .iter()
+                .map(|f| (f.fill_id.clone(), polyfleet_journal::record::fill_status(f.status).to_string()))
+                .collect();
+            let decided: HashSet<String> = s
+                .decisions
+                .iter()
+                .map(|d| d.intent.client_order_id.to_string())
+                .chain(s.ctf_decisions.iter().map(|d| format!("ctf/{}", d.intent.id)))
+                .collect();
+            (published, decided)
+        };
+        let j = polyfleet_journal::store::sql::SqlJournal::open(&journal_url).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let kept: HashSet<(String, String)> = j
+                .fills(&FillFilter::default(), Range::ALL)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|f| (f.fill_id, f.status))
+                .collect();
+            let journaled: HashSet<String> =
+                j.entries(Kind::Decision, Range::ALL).await.unwrap().into_iter().map(|e| e.key).collect();
+            let counts = j.counts().await.unwrap();
+            let count = |k: Kind| counts.iter().find(|(kind, _)| *kind == k).unwrap().1;
+            assert!(kept.is_subset(&published), "fills the execution agent never published: {kept:?}");
+            assert!(journaled.is_subset(&decided), "decisions the gateway never made: {journaled:?}");
+            assert_eq!((count(Kind::Fill), count(Kind::Decision)), (kept.len() as u64, journaled.len() as u64));
+            if kept == published && journaled == decided {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the journal lost messages: fills {} of {}, decisions {} of {}, missing {:?}",
+                kept.len(),
+                published.len(),
+                journaled.len(),
+                decided.len(),
+                decided.difference(&journaled).collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        j.close().await;
+    }
+    journal.stop();
     let spans = otlp.spans();
     // Every order the strategy sent (the test's own unwind has no signal).
     let traced: Vec<ClientOrderId> = seen
