@@ -487,26 +487,31 @@ async fn main() {
     };
     let tag = "pf:{bench/rb}:";
     store.set_limits(&PolicyKey::new("bench", "rb"), &limits()).await.unwrap();
-    let now_ms = (now_ns() / 1_000_000).to_string();
+    let now_ms = now_ns() / 1_000_000;
+    let day = now_ms / 86_400_000;
+    // The layout `decide.lua` documents: 7 keys (the policy's hashes, the verdicts of the batch's
+    // UTC day and the day before), then a batch of one intent of one leg.
     let out = Command::new("redis-benchmark")
         .args(["-p", &port, "-q", "-n", "100000", "-c", "64", "-r", "100000000"])
-        .args(["EVALSHA", &sha, "6"])
+        .args(["EVALSHA", &sha, "7"])
         .args([
             format!("{tag}limits"),
             format!("{tag}state"),
             format!("{tag}pos"),
             format!("{tag}resv"),
             format!("{tag}rate"),
-            format!("{tag}d:__rand_int__"),
+            format!("{tag}d:{day}"),
+            format!("{tag}d:{}", day - 1),
         ])
-        .args([now_ms.as_str(), "1", "c__rand_int__", "4242", "S", "9900", "5000000", "10000000", "-"])
+        .args(["1", &now_ms.to_string(), "1", "c__rand_int__", "4242", "S", "9900", "5000000", "10000000", "-", "-1"])
         .output();
     match out {
-        Ok(o) => println!(
+        Ok(o) if o.status.success() => println!(
             "redis-benchmark EVALSHA decide (64 clients):  {}",
             // -q prints progress lines separated by carriage returns; the summary is the last.
             String::from_utf8_lossy(&o.stdout).rsplit('\r').next().unwrap_or_default().trim()
         ),
+        Ok(o) => println!("redis-benchmark failed: {}", String::from_utf8_lossy(&o.stderr).trim()),
         Err(e) => println!("redis-benchmark not available: {e}"),
     }
     let _ = std::fs::remove_dir_all(&dir);
