@@ -6,12 +6,14 @@
 //! - [`markouts`]: markout curves of fills at 1, 5, 30 and 120 seconds.
 //! - [`rebates`]: the venue's maker-rebate formula (share of the taker-fee pool by fee-equivalent).
 //! - [`rewards`]: the venue's liquidity-reward score of resting quotes and the pool share it earns.
+//! - [`sequential`]: the always-valid sequential A/B test (mSPRT) of two arms on paired slots.
 
 pub mod attribution;
 pub mod markouts;
 pub mod rebates;
 pub mod rewards;
 pub mod scores;
+pub mod sequential;
 
 /// What quoting earned besides its fills: the venue's maker rebates and liquidity rewards.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
