@@ -262,3 +262,22 @@ async fn what_postgres_committed_survives_its_kill_and_writes_fail_clearly_while
 async fn a_url_of_another_database_is_refused() {
     assert!(matches!(SqlJournal::open("mysql://localhost/x").await, Err(JournalError::Range(_))));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_new_sqlite_file_opened_from_many_places_at_once_is_migrated_once() {
+    let dir = std::env::temp_dir().join(format!("polyfleet-journal-race-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}", dir.join("journal.db").display());
+    let mut opens = vec![];
+    for _ in 0..6 {
+        let url = url.clone();
+        opens.push(tokio::spawn(async move { SqlJournal::open(&url).await }));
+    }
+    for o in opens {
+        let j = o.await.unwrap().expect("every opener gets the journal");
+        assert_eq!(j.schema_version().await.unwrap(), 1);
+        j.close().await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

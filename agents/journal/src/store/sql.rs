@@ -83,7 +83,21 @@ impl SqlJournal {
                 Migration::new(*version, Cow::Borrowed(*what), MigrationType::Simple, sql.into_sql_str(), false)
             })
             .collect();
-        Migrator::with_migrations(migrations).run(&pool).await?;
+        let migrator = Migrator::with_migrations(migrations);
+        // PostgreSQL serializes migrators with an advisory lock; SQLite has none, so two processes
+        // opening a new file at once can both start version 1. The loser's transaction rolls
+        // back; on its next attempt the version is applied and there is nothing left to do.
+        let mut attempt = 0;
+        loop {
+            match migrator.run(&pool).await {
+                Ok(()) => break,
+                Err(_) if backend == Backend::Sqlite && attempt < RETRIES => {
+                    attempt += 1;
+                    pause(attempt).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         Ok(SqlJournal { pool, backend })
     }
 
@@ -157,7 +171,12 @@ impl SqlJournal {
     }
 }
 
-/// Attempts of a batch that deadlocked or failed to serialize.
+/// A growing pause before attempt `attempt` of something that raced another writer.
+async fn pause(attempt: u32) {
+    tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
+}
+
+/// Attempts of a batch that deadlocked or failed to serialize (and of a migration that raced).
 const RETRIES: u32 = 5;
 
 /// A deadlock or serialization failure (PostgreSQL `40P01`, `40001`): the batch can go again.
@@ -219,7 +238,7 @@ impl JournalStore for SqlJournal {
             match self.append_once(records).await {
                 Err(JournalError::Database(e)) if attempt < RETRIES && retryable(&e) => {
                     attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
+                    pause(attempt).await;
                 }
                 other => return other,
             }
