@@ -604,14 +604,11 @@ async fn order_path_end_to_end() {
     // (the test's consumers see them de-duplicated, as stored): every fill and every decision once.
     // What the killed agent had taken unacknowledged comes back to its successor after the ack wait.
     {
-        use polyfleet_journal::{FillFilter, JournalStore, Kind, Range};
+        use polyfleet_journal::{FillFilter, FillRow, JournalStore, Kind, Range};
         let (published, decided) = {
             let s = seen.lock().unwrap();
-            let published: HashSet<(String, String)> = s
-                .fills
-                .iter()
-                .map(|f| (f.fill_id.clone(), polyfleet_journal::record::fill_status(f.status).to_string()))
-                .collect();
+            let published: HashSet<(String, String)> =
+                s.fills.iter().map(polyfleet_journal::record::fill_key).collect();
             let decided: HashSet<String> = s
                 .decisions
                 .iter()
@@ -623,13 +620,8 @@ async fn order_path_end_to_end() {
         let j = polyfleet_journal::store::sql::SqlJournal::open(&journal_url).await.unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let kept: HashSet<(String, String)> = j
-                .fills(&FillFilter::default(), Range::ALL)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|f| (f.fill_id, f.status))
-                .collect();
+            let kept: HashSet<(String, String)> =
+                j.fills(&FillFilter::default(), Range::ALL).await.unwrap().iter().map(FillRow::key).collect();
             let journaled: HashSet<String> =
                 j.entries(Kind::Decision, Range::ALL).await.unwrap().into_iter().map(|e| e.key).collect();
             let counts = j.counts().await.unwrap();

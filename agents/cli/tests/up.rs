@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use polyfleet_cli::up::{Runtime, UpArgs, run};
 use polyfleet_journal::store::sql::SqlJournal;
-use polyfleet_journal::{FillFilter, JournalStore, Kind, Range};
+use polyfleet_journal::{FillFilter, FillRow, JournalStore, Kind, Range};
 use polyfleet_testkit::metric_value;
 
 fn get(addr: &str, path: &str) -> String {
@@ -95,17 +95,12 @@ async fn edit_and_stop(
     // The run's history is in its journal: every fill the board saw, once, and the decisions
     // and order updates around them.
     let journal = SqlJournal::open(&journal_url(dir)).await.unwrap();
-    let kept: std::collections::HashSet<(String, String)> = journal
-        .fills(&FillFilter::default(), Range::ALL)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|f| (f.fill_id, f.status))
-        .collect();
+    let kept: std::collections::HashSet<(String, String)> =
+        journal.fills(&FillFilter::default(), Range::ALL).await.unwrap().iter().map(FillRow::key).collect();
     let seen: Vec<_> = outcome.fills.iter().flat_map(|(_, f)| f).collect();
     assert!(!seen.is_empty());
     for f in &seen {
-        let key = (f.fill_id.clone(), polyfleet_journal::record::fill_status(f.status).to_string());
+        let key = polyfleet_journal::record::fill_key(f);
         assert!(kept.contains(&key), "fill {key:?} not in the journal ({} kept, {} seen)", kept.len(), seen.len());
     }
     let counts = journal.counts().await.unwrap();

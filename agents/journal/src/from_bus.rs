@@ -8,6 +8,7 @@ use polyfleet_core::wire::{
     CtfDecision, CtfReport, Fill, Intent, Notice, OrderUpdate, RiskDecision, WireError, WireMessage, decode, kind_of,
 };
 
+use crate::record::ts;
 use crate::{Entry, JournalError, Kind, Record};
 
 /// Why a message was not journaled.
@@ -30,10 +31,6 @@ pub fn trace_id(traceparent: &str) -> Option<String> {
     let (_version, trace) = (parts.next()?, parts.next()?);
     (trace.len() == 32 && trace.bytes().all(|b| b.is_ascii_hexdigit()) && trace.bytes().any(|b| b != b'0'))
         .then(|| trace.to_ascii_lowercase())
-}
-
-fn ts(ns: u64) -> Result<i64, JournalError> {
-    i64::try_from(ns).map_err(|_| JournalError::Range(format!("time {ns} ns")))
 }
 
 fn entry(

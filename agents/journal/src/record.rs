@@ -120,6 +120,18 @@ pub struct FillRow {
     pub trace_id: Option<String>,
 }
 
+impl FillRow {
+    /// The row's key: fill id and status.
+    pub fn key(&self) -> (String, String) {
+        (self.fill_id.clone(), self.status.clone())
+    }
+}
+
+/// The key a fill's row gets (fill id and status), as [`FillRow::key`] gives it back.
+pub fn fill_key(f: &Fill) -> (String, String) {
+    (f.fill_id.clone(), fill_status(f.status).to_string())
+}
+
 /// An entry and, for a fill, its typed row: written together or not at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
@@ -129,7 +141,8 @@ pub struct Record {
     pub fill: Option<FillRow>,
 }
 
-fn ts(ns: u64) -> Result<i64, JournalError> {
+/// A wire time (Unix ns) as the journal's column, or why it does not fit.
+pub(crate) fn ts(ns: u64) -> Result<i64, JournalError> {
     i64::try_from(ns).map_err(|_| JournalError::Range(format!("time {ns} ns")))
 }
 
