@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod notices;
 pub mod params;
 pub mod planner;
+pub mod plugin;
 pub mod pods;
 pub mod rbac;
 pub mod run;

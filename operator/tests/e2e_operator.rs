@@ -13,9 +13,11 @@
 //! need the image, which `POLYFLEET_E2E_IMAGE` names; when set, the Deployments must also become
 //! Available). The parameters are acknowledged (`ParametersApplied` for the generation); a
 //! parameter change is acknowledged for the new generation with the Deployment untouched (same
-//! generation, same pod template); the kill switch (`halt`) reaches Redis and status; a daily-loss
-//! trip booked in Redis shows as reduce-only in status, the `Tripped` condition and an Event, and
-//! a `resetTrips` change clears it with a `TripsReset` Event; deleting the Strategy cancels
+//! generation, same pod template); `kubectl polyfleet status|pnl` (the plugin's binary, as the
+//! admin) show the statuses; the kill switch (`kubectl polyfleet kill strategy/negrisk-arb`, then
+//! `resume`) reaches Redis and status; a daily-loss trip booked in Redis shows as reduce-only in
+//! status, the `Tripped` condition and an Event, and `kubectl polyfleet resume --reset-trips`
+//! clears it with a `TripsReset` Event; deleting the Strategy cancels
 //! its orders, removes its parameters and garbage-collects its children; the ServiceAccount
 //! cannot read Secrets.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
@@ -130,6 +132,28 @@ async fn start_notifier(admin: &Client, ns: &str, name: &str, nats: &str) -> Loc
 
 /// Installs the operator's RBAC for a ServiceAccount of `ns`; returns the ClusterRole's (and its
 /// binding's) name.
+/// `kubectl polyfleet ARGS -n NS` as the cluster's admin; its standard output, parsed as JSON
+/// when `-o json` is among the arguments.
+async fn plugin(ns: &str, args: &[&str]) -> String {
+    let plane = polyfleet_testkit::envtest::control_plane().expect("a control plane");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-polyfleet"))
+        .args(args)
+        .args(["-n", ns])
+        .env("KUBECONFIG", &plane.kubeconfig)
+        .output()
+        .await
+        .expect("running kubectl-polyfleet");
+    let (stdout, stderr) = (String::from_utf8(out.stdout).unwrap(), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "kubectl polyfleet {args:?} failed: {stderr}{stdout}");
+    eprintln!("e2e: kubectl polyfleet {}\n{stdout}", args.join(" "));
+    stdout
+}
+
+async fn plugin_json(ns: &str, args: &[&str]) -> serde_json::Value {
+    let args: Vec<&str> = args.iter().copied().chain(["-o", "json"]).collect();
+    serde_json::from_str(&plugin(ns, &args).await).expect("JSON from -o json")
+}
+
 async fn install_rbac(admin: &Client, ns: &str) -> String {
     let pp = PatchParams::apply(MANAGER).force();
     let sa: ServiceAccount = serde_json::from_value(json!({"metadata": {"name": SA, "namespace": ns}})).unwrap();
@@ -348,9 +372,51 @@ async fn the_operator_runs_the_examples_under_its_own_rbac() {
         }
     };
 
-    // The kill switch reaches the risk store.
-    let kill = json!({"spec": {"killSwitch": "halt"}});
-    policies.patch("default", &PatchParams::default(), &Patch::Merge(&kill)).await.unwrap();
+    // `kubectl polyfleet status` and `pnl` show what the statuses hold.
+    let status = plugin_json(&ns, &["status"]).await;
+    let arb = status["strategies"].as_array().unwrap().iter().find(|s| s["name"] == "negrisk-arb").unwrap().clone();
+    assert_eq!(
+        (arb["type"].as_str(), arb["ready"].as_str(), arb["riskMode"].as_str()),
+        (Some("arbitrage"), Some("True"), Some("off"))
+    );
+    assert_eq!(arb["parametersCurrent"], true, "{arb}");
+    let default = status["riskPolicies"].as_array().unwrap().iter().find(|p| p["name"] == "default").unwrap().clone();
+    assert_eq!((default["killSwitch"].as_str(), default["mode"].as_str()), (Some("off"), Some("off")));
+    assert_eq!(default["strategies"].as_array().unwrap().len(), usize::try_from(n).unwrap());
+    let table = plugin(&ns, &["status"]).await;
+    assert!(
+        table.starts_with("NAME ")
+            && table.contains("strategy.polyfleet.dev/negrisk-arb ")
+            && table.contains("\nriskpolicy.polyfleet.dev/default "),
+        "{table}"
+    );
+    let pnl = plugin_json(&ns, &["pnl", "negrisk-arb"]).await;
+    let st = strategies.get("negrisk-arb").await.unwrap().status.unwrap();
+    assert_eq!(pnl["strategies"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        (pnl["realizedMicros"].as_i64(), pnl["unrealizedMicros"].as_i64()),
+        (Some(st.pnl.realized_micros), Some(st.pnl.unrealized_micros))
+    );
+    let yaml = plugin(&ns, &["pnl", "-o", "yaml"]).await;
+    assert!(yaml.contains("realizedMicros:"), "{yaml}");
+
+    // The kill switch, by `kubectl polyfleet kill` naming a Strategy under the policy, reaches
+    // the risk store and the policy's status.
+    let killed = plugin_json(&ns, &["kill", "strategy/negrisk-arb", "--wait"]).await;
+    assert_eq!(
+        (killed["riskPolicy"].as_str(), killed["was"].as_str(), killed["declared"].as_str()),
+        (Some("default"), Some("off"), Some("halt"))
+    );
+    assert_eq!(killed["modeInForce"], "halt", "{killed}");
+    assert!(killed["strategies"].as_array().unwrap().iter().any(|s| s == "negrisk-arb"), "{killed}");
+    assert_eq!(killed["otherManagers"], json!([MANAGER]), "the examples' applier owned killSwitch: {killed}");
+    let managers = policies.get("default").await.unwrap().metadata.managed_fields.unwrap_or_default();
+    assert!(
+        managers
+            .iter()
+            .any(|m| m.manager.as_deref() == Some("kubectl-polyfleet") && m.operation.as_deref() == Some("Apply")),
+        "the change is the plugin's, by server-side apply"
+    );
     let key = PolicyKey::new(&ns, "default");
     eventually(60, "the kill switch in Redis", || {
         let (store, key) = (store.clone(), key.clone());
@@ -371,8 +437,9 @@ async fn the_operator_runs_the_examples_under_its_own_rbac() {
     // alone trip it into reduce-only, and a buy is refused: status (mode, trip, the Tripped
     // condition, the marked and realized daily PnL, the effective limits) and a Tripped Event;
     // then a reset by spec change clears it, recorded in a TripsReset Event.
-    let off = json!({"spec": {"killSwitch": "off"}});
-    policies.patch("default", &PatchParams::default(), &Patch::Merge(&off)).await.unwrap();
+    let resumed = plugin(&ns, &["resume", "default", "--wait"]).await;
+    assert!(resumed.starts_with("riskpolicy.polyfleet.dev/default killSwitch off (was halt)\n"), "{resumed}");
+    assert!(resumed.contains("mode in force: off\n"), "{resumed}");
     eventually(60, "status.mode off", || {
         let p = policies.clone();
         async move { p.get("default").await.unwrap().status.filter(|s| s.mode == "off").map(|_| ()) }
@@ -445,8 +512,13 @@ async fn the_operator_runs_the_examples_under_its_own_rbac() {
     assert_eq!((body["kind"].as_str(), body["severity"].as_str()), (Some("trip"), Some("warning")));
     assert!(body["text"].as_str().unwrap().contains("daily PnL -101 USDC"), "{body}");
     assert_eq!(trip[0].header("authorization"), Some("Bearer e2e-SECRET-token"));
-    let reset = json!({"spec": {"resetTrips": 1}});
-    policies.patch("default", &PatchParams::default(), &Patch::Merge(&reset)).await.unwrap();
+    let still = plugin_json(&ns, &["resume", "default"]).await;
+    assert_eq!(still["declared"], "off");
+    assert_eq!(plugin_json(&ns, &["status"]).await["riskPolicies"][0]["trip"], "dailyLoss", "the trip stands");
+    let reset = plugin_json(&ns, &["resume", "riskpolicy/default", "--reset-trips", "--wait"]).await;
+    assert_eq!(reset["resetTrips"], json!([0, 1]), "{reset}");
+    assert_eq!(reset["modeInForce"], "off", "{reset}");
+    assert!(reset.get("trip").is_none(), "{reset}");
     eventually(60, "status: the trip reset, mode off", || {
         let p = policies.clone();
         async move {
