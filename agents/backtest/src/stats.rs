@@ -8,7 +8,8 @@
 //! at least [`MIN_DAILY_RETURNS`] of them. A run of minutes has no annual ratio (scaling
 //! per-second returns by the square root of the seconds in a year gave a Sharpe of 280 for a
 //! 6.5-minute backtest): the ratio is `None` and [`Stats::ratios_note`] says why. Hit rate and
-//! profit factor count sample periods with a non-zero PnL.
+//! profit factor count sample periods with a non-zero PnL. The ratios are the core's
+//! ([`polyfleet_core::analytics::ratios`]), the same as the trade journal's reports.
 
 use polyfleet_core::{Money, Rounding};
 use serde::Serialize;
@@ -16,13 +17,12 @@ use serde::Serialize;
 use crate::journal::Journal;
 
 const DAY_NS: u64 = 86_400_000_000_000;
-const DAYS_PER_YEAR: f64 = 365.0;
 
 /// How the backtest values what is still held (see `engine` and `valuation`).
 pub const MARKING: &str = "complete sets at 1 USDC (they merge into it); other holdings at the best bid of a live book, else the last one seen";
 
-/// Daily returns an annualized ratio needs; with fewer it is not reported.
-pub const MIN_DAILY_RETURNS: usize = 30;
+pub use polyfleet_core::analytics::ratios::MIN_DAILY_RETURNS;
+use polyfleet_core::analytics::ratios::annualized;
 
 /// The run's numbers.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -120,28 +120,19 @@ pub fn stats(j: &Journal, capital: Money) -> Stats {
     let cap = capital.micros().max(1) as f64;
     let equity: Vec<i64> = j.samples.iter().map(|s| s.equity.micros()).collect();
     let changes: Vec<i64> = equity.windows(2).map(|w| w[1] - w[0]).collect();
-    let daily: Vec<f64> = daily_equity(j).windows(2).map(|w| (w[1] - w[0]) as f64 / cap).collect();
+    let daily: Vec<i64> = daily_equity(j).windows(2).map(|w| w[1] - w[0]).collect();
     let days = daily.len();
     let enough = days >= MIN_DAILY_RETURNS;
-    let n = days as f64;
-    let mean = if n > 0.0 { daily.iter().sum::<f64>() / n } else { 0.0 };
-    let var = if n > 1.0 { daily.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
-    let down = if n > 0.0 { daily.iter().map(|r| r.min(0.0).powi(2)).sum::<f64>() / n } else { 0.0 };
-    let per_year = DAYS_PER_YEAR.sqrt();
-    let sharpe = (enough && var > 0.0).then(|| mean / var.sqrt() * per_year).and_then(round6);
-    let sortino = (enough && down > 0.0).then(|| mean / down.sqrt() * per_year).and_then(round6);
     let (mut peak, mut max_dd) = (0i64, 0i64);
     for &e in &equity {
         peak = peak.max(e);
         max_dd = max_dd.max(peak - e);
     }
+    let end = equity.last().copied().unwrap_or(0);
+    let ratios = annualized(&daily, Money::from_micros(end), Money::from_micros(max_dd), capital);
     let first = j.samples.first().map_or(0, |s| s.ts_ns);
     let last = j.samples.last().map_or(0, |s| s.ts_ns);
     let duration_ns = last.saturating_sub(first) as f64;
-    let end = equity.last().copied().unwrap_or(0);
-    let calmar = (enough && max_dd > 0)
-        .then(|| (end as f64 / cap) * (DAYS_PER_YEAR / n) / (max_dd as f64 / cap))
-        .and_then(round6);
     let ratios_note = (!enough).then(|| {
         format!(
             "not annualized: {} of recording time gives {days} daily returns; Sharpe, Sortino and Calmar need at least {MIN_DAILY_RETURNS}",
@@ -169,9 +160,9 @@ pub fn stats(j: &Journal, capital: Money) -> Stats {
         max_drawdown_usdc: Money::from_micros(max_dd).to_string(),
         capital_usdc: capital.to_string(),
         notional_usdc: notional.to_string(),
-        sharpe,
-        sortino,
-        calmar,
+        sharpe: ratios.sharpe.and_then(round6),
+        sortino: ratios.sortino.and_then(round6),
+        calmar: ratios.calmar.and_then(round6),
         ratios_note,
         hit_rate: (moved > 0).then(|| won as f64 / moved as f64).and_then(round6),
         profit_factor: (losses > 0).then(|| gains as f64 / losses as f64).and_then(round6),

@@ -6,10 +6,15 @@
 //! - [`markouts`]: markout curves of fills at 1, 5, 30 and 120 seconds.
 //! - [`rebates`]: the venue's maker-rebate formula (share of the taker-fee pool by fee-equivalent).
 //! - [`rewards`]: the venue's liquidity-reward score of resting quotes and the pool share it earns.
+//! - [`ratios`]: annualized Sharpe, Sortino and Calmar of daily PnL.
+//! - [`performance`]: the PnL of a stream of fills (the trade journal's) per strategy, market and
+//!   UTC day, marked at the last fill price.
 //! - [`sequential`]: the always-valid sequential A/B test (mSPRT) of two arms on paired slots.
 
 pub mod attribution;
 pub mod markouts;
+pub mod performance;
+pub mod ratios;
 pub mod rebates;
 pub mod rewards;
 pub mod scores;
