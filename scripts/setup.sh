@@ -10,7 +10,8 @@ need=()
 # curl, openssl, xz-utils: the cluster suites' envtest control plane (../shared/envtest);
 # iproute2: the fleet suite's test node (network namespaces).
 # postgresql: the journal's conformance suite starts its own server (agents/testkit/src/postgres.rs).
-for pkg in nats-server redis-server redis-tools postgresql pkg-config ca-certificates curl openssl xz-utils iproute2; do
+# chromium: the journal report's page is opened headless (agents/cli/tests/report.rs).
+for pkg in nats-server redis-server redis-tools postgresql chromium pkg-config ca-certificates curl openssl xz-utils iproute2; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then

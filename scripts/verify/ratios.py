@@ -2,8 +2,8 @@
 """Independent computation of the annualized ratios (numpy, pandas) that
 agents/core/src/analytics/ratios.rs is held to: Sharpe (sample std, ddof=1), Sortino (downside
 deviation over all days), Calmar (annualized return over the maximum drawdown of cumulative PnL),
-365 days a year. Reads daily PnL in micro-USDC, one per line (or the constant DAILY of the Rust
-test when given `--from-rust FILE`), and a capital in micro-USDC; prints the three ratios with 17
+365 days a year. Reads daily PnL in micro-USDC, one per line (or the constant `reference::DAILY`
+of the Rust file given with `--from-rust FILE`), and a capital in micro-USDC; prints the three ratios with 17
 significant digits.
 
     python3 scripts/verify/ratios.py --from-rust agents/core/src/analytics/ratios.rs
@@ -18,7 +18,7 @@ import pandas as pd
 
 def daily_from_rust(path):
     text = open(path).read()
-    body = re.search(r"const DAILY: \[i64; \d+\] = \[(.*?)\];", text, re.S).group(1)
+    body = re.search(r"pub const DAILY: \[i64; \d+\] = \[(.*?)\];", text, re.S).group(1)
     return [int(x.replace("_", "")) for x in re.findall(r"-?[\d_]+", body)]
 
 

@@ -26,7 +26,7 @@ pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-fn bounds(ys: impl Iterator<Item = f64>) -> (f64, f64) {
+pub(crate) fn bounds(ys: impl Iterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| (a.min(y), b.max(y)));
     if !lo.is_finite() {
         return (0.0, 1.0);
@@ -39,6 +39,18 @@ type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64
 
 /// An SVG chart over hours on x, `y` between `lo` and `hi`, with `draw` drawing its series.
 pub(crate) fn svg_chart(
+    caption: &str,
+    x_max: f64,
+    y: (f64, f64),
+    y_desc: &str,
+    draw: impl FnOnce(&mut Chart<'_, '_>),
+) -> String {
+    svg_chart_over("hours", caption, x_max, y, y_desc, draw)
+}
+
+/// An SVG chart over `x_desc` (from 0 to `x_max`) on x, `y` between `lo` and `hi`.
+pub(crate) fn svg_chart_over(
+    x_desc: &str,
     caption: &str,
     x_max: f64,
     (lo, hi): (f64, f64),
@@ -56,7 +68,7 @@ pub(crate) fn svg_chart(
             .y_label_area_size(70)
             .build_cartesian_2d(0.0..x_max.max(1e-6), lo..hi);
         if let Ok(mut chart) = chart {
-            let _ = chart.configure_mesh().x_desc("hours").y_desc(y_desc).draw();
+            let _ = chart.configure_mesh().x_desc(x_desc).y_desc(y_desc).draw();
             draw(&mut chart);
         }
         let _ = root.present();

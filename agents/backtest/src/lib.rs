@@ -4,7 +4,8 @@
 //! markouts, fill ratio, inventory and earnings ([`analytics`]) and the
 //! report as JSON ([`report`]) and HTML ([`html`], the forecasts in [`html_forecasts`]); parameter
 //! sweeps ([`sweep`]); the built-in models' fair values from a recording's reference prices
-//! ([`signals`]).
+//! ([`signals`]). The trade journal's report of any period (`polyfleet report`) shares the
+//! statistics and the page's style: [`journal_report`] and [`journal_html`].
 
 pub mod analytics;
 pub mod columnar;
@@ -13,6 +14,8 @@ pub mod html;
 pub mod html_analytics;
 pub mod html_forecasts;
 pub mod journal;
+pub mod journal_html;
+pub mod journal_report;
 pub mod report;
 pub mod signals;
 pub mod source;

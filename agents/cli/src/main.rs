@@ -161,6 +161,31 @@ enum Command {
         #[arg(long)]
         skip_bad_input: bool,
     },
+    /// The trade journal's report of a period (local or the cluster's): PnL per strategy, market
+    /// and day (marked at last fill prices), Sharpe/Sortino/Calmar of daily PnL, drawdown, the
+    /// risk gateway's decisions, open positions and every trade, as `report.json` and
+    /// `report.html` under `--out`.
+    Report {
+        /// The journal: a file (SQLite), `sqlite://<file>` or `postgres://…` (better from
+        /// POLYFLEET_JOURNAL_URL, never printed). Default: `polyfleet up`'s file.
+        #[arg(long, env = "POLYFLEET_JOURNAL_URL", hide_env_values = true)]
+        journal: Option<String>,
+        /// Start of the period: RFC 3339 or a UTC date (2026-12-01). Default: the beginning.
+        #[arg(long)]
+        since: Option<String>,
+        /// End of the period (exclusive), same forms. Default: now.
+        #[arg(long)]
+        until: Option<String>,
+        /// Only this namespace's strategies.
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
+        /// Only this strategy.
+        #[arg(long)]
+        strategy: Option<String>,
+        /// Directory the report is written to.
+        #[arg(long, default_value = "journal-report")]
+        out: PathBuf,
+    },
     /// Convert a JSON Lines recording into a columnar one (Arrow IPC, lz4): `backtest` and
     /// `up --replay` load it at engine speed; pyarrow, pandas (`read_feather`) and polars
     /// (`read_ipc`) open it. Its market catalog is written beside it.
@@ -422,6 +447,36 @@ async fn main() -> anyhow::Result<()> {
             let reports = tokio::task::spawn_blocking(move || backtest::run(&args)).await??;
             summary(&reports);
             eprintln!("reports in {}", out.display());
+            Ok(())
+        }
+        Command::Report { journal, since, until, namespace, strategy, out } => {
+            let args =
+                polyfleet_cli::report::ReportArgs { journal, since, until, namespace, strategy, out: out.clone() };
+            let r = polyfleet_cli::report::run(&args).await?;
+            let s = &r.summary;
+            println!(
+                "PnL {} USDC (realized {}, fees {}) from {} fills over {} days; max drawdown {}; Sharpe {}",
+                s.pnl,
+                s.realized,
+                s.fees,
+                s.fills,
+                s.days.len(),
+                s.max_drawdown,
+                r.ratios.sharpe.map_or_else(|| "n/a".to_string(), |x| format!("{x:.4}"))
+            );
+            for l in &s.strategies {
+                println!(
+                    "  {}/{}: PnL {} (realized {}), {} fills",
+                    l.namespace, l.strategy, l.pnl, l.realized, l.fills
+                );
+            }
+            for u in r.unbooked.iter().take(5) {
+                eprintln!("not booked: {u}");
+            }
+            if r.unbooked.len() > 5 {
+                eprintln!("... {} not booked in all (listed in the report)", r.unbooked.len());
+            }
+            eprintln!("report in {}", out.display());
             Ok(())
         }
         Command::Convert { recording, out, catalog, skip_bad_input, uncompressed } => {

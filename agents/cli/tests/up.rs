@@ -110,6 +110,32 @@ async fn edit_and_stop(
         "{counts:?}"
     );
     journal.close().await;
+    // Its report: each strategy's realized PnL, folded from the journal's fills and
+    // conditional-token reports, is the execution agent's to the micro-USDC.
+    let out = dir.with_extension("report");
+    let args = polyfleet_cli::report::ReportArgs {
+        journal: Some(journal_url(dir)),
+        since: None,
+        until: None,
+        namespace: None,
+        strategy: None,
+        out: out.clone(),
+    };
+    let report = polyfleet_cli::report::run(&args).await.unwrap();
+    for (name, realized) in &outcome.realized {
+        let Some(realized) = realized else { continue };
+        let line = report.summary.strategies.iter().find(|l| &l.strategy == name);
+        let reported = line.map_or(polyfleet_core::Money::ZERO, |l| l.realized);
+        assert_eq!(
+            reported, *realized,
+            "{name}: realized in the report vs the risk store; not booked: {:?}",
+            report.unbooked
+        );
+    }
+    let sum: i64 = report.summary.strategies.iter().map(|l| l.pnl.micros()).sum();
+    assert_eq!(sum, report.summary.pnl.micros());
+    assert!(std::fs::read_to_string(out.join("report.html")).unwrap().contains("<table id=\"trades\">"));
+    let _ = std::fs::remove_dir_all(&out);
     let _ = std::fs::remove_file(dir.with_extension("journal.db"));
 }
 

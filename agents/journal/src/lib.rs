@@ -6,9 +6,9 @@
 //! - [`record`]: the entries (every kind, with the key that makes a second write a no-op) and the
 //!   typed fill rows, built from the wire messages.
 //! - [`store`]: the storage trait ([`JournalStore`]) with two implementations that pass one
-//!   conformance suite (`tests/conformance.rs`): [`store::postgres::PgJournal`] for the cluster and
-//!   [`store::sqlite::SqliteJournal`], an embedded file, for `polyfleet up`. Each applies its
-//!   versioned schema migrations when opened.
+//!   conformance suite (`tests/conformance.rs`): [`store::sql::SqlJournal`] on PostgreSQL for the
+//!   cluster and on an embedded SQLite file for `polyfleet up`. It applies the versioned schema
+//!   migrations when opened.
 
 pub mod from_bus;
 pub mod record;

@@ -110,6 +110,9 @@ pub fn journal_url(given: Option<&str>) -> anyhow::Result<Option<String>> {
 pub struct Outcome {
     /// Final summary per strategy: (name, fills, pnl; `None` when the risk store could not be read).
     pub strategies: Vec<(String, u64, Option<polyfleet_core::Money>)>,
+    /// Realized PnL per strategy, fees included, as the risk store holds it (`None` when it
+    /// could not be read).
+    pub realized: Vec<(String, Option<polyfleet_core::Money>)>,
     /// Every fill per strategy.
     pub fills: Vec<(String, Vec<polyfleet_core::wire::Fill>)>,
     /// Merges, splits, redemptions and settlements per strategy (`None` when the risk store
@@ -359,6 +362,7 @@ pub(crate) fn finish(board: &Board, log: Vec<String>, restarts: Vec<(String, u32
     }
     Outcome {
         strategies: lines.iter().map(|(n, l)| (n.clone(), l.fills, l.pnl)).collect(),
+        realized: lines.iter().map(|(n, l)| (n.clone(), l.realized)).collect(),
         fills: lines.iter().map(|(n, l)| (n.clone(), l.trades.clone())).collect(),
         lifecycle: lines.iter().map(|(n, l)| (n.clone(), l.lifecycle)).collect(),
         scores: lines.iter().map(|(n, l)| (n.clone(), l.scores.clone())).collect(),

@@ -4,7 +4,7 @@
 //! day's end; the marked equity's largest drawdown. Sans-IO and exact: every amount is
 //! micro-USDC, and the parts add up to the unit (Σ strategies = Σ markets = Σ days = the PnL).
 //!
-//! Fills are booked by the core's [`Ledger`] (average cost; a fill id booked once whether
+//! Fills, and the conditional-token operations' reports, are booked by the core's [`Ledger`] (average cost; a fill id booked once whether
 //! MATCHED or CONFIRMED; a FAILED fill reversed exactly), one ledger per strategy. Only the
 //! period from `since_ns` counts: fills before it still build the positions (so a report of
 //! this week values what was bought last week at its cost), and the period's PnL is the marked
@@ -16,9 +16,12 @@ use std::collections::{BTreeMap, HashMap};
 use crate::accounting::{AccountingError, Ledger, Position};
 use crate::ids::{ConditionId, TokenId, TokenMap};
 use crate::money::{Money, Price, Quantity, Rounding};
-use crate::wire::{Fill, FillStatus, Liquidity};
+use crate::wire::{CtfOp, CtfReport, CtfStatus, Fill, FillStatus, Liquidity};
 
 const DAY_NS: i64 = 86_400_000_000_000;
+
+/// The market of a token only a neg-risk conversion brought (no fill of it names its market).
+pub const NO_MARKET: &str = "(converted, never filled)";
 
 /// Fill prices kept per token: a FAILED fill older than this many later fills of the token
 /// leaves the mark as it is.
@@ -52,6 +55,7 @@ struct Book {
     maker_fills: u64,
     failed: u64,
     notional: i64,
+    ctf_ops: u64,
 }
 
 /// One UTC day of the period.
@@ -129,6 +133,8 @@ pub struct StrategyLine {
     pub maker_fills: u64,
     /// Fills that FAILED at the venue after matching (reversed).
     pub failed_fills: u64,
+    /// Conditional-token operations booked (merges, splits, redemptions, conversions).
+    pub ctf_ops: u64,
     /// Notional traded.
     #[serde(serialize_with = "crate::analytics::decimal")]
     pub notional: Money,
@@ -296,16 +302,7 @@ impl Performance {
 
     /// Books a fill (of its namespace and strategy); fills must come oldest first.
     pub fn fill(&mut self, f: &Fill) -> Result<(), AccountingError> {
-        let ts = i64::try_from(f.ts_ns).unwrap_or(i64::MAX);
-        let in_period = ts >= self.since_ns;
-        if in_period && !self.started {
-            self.start();
-        }
-        if in_period {
-            self.roll(ts.div_euclid(DAY_NS));
-            self.first_ns.get_or_insert(ts);
-            self.last_ns = Some(ts);
-        }
+        let in_period = self.enter(i64::try_from(f.ts_ns).unwrap_or(i64::MAX));
         let key = (f.namespace.clone(), f.strategy.clone());
         let book = self.books.entry(key.clone()).or_default();
         book.ledger.on_fill(f)?;
@@ -353,25 +350,82 @@ impl Performance {
                 marks.remove(0);
             }
         }
-        let holders = self.holders.entry(f.token).or_default();
-        if !holders.contains(&key) {
-            holders.push(key);
+        self.revalue(f.token, &key);
+        if in_period {
+            self.drawdown();
         }
-        // Every holder of the token is revalued at its new last price.
-        let mark = self.last.get(&f.token).and_then(|v| v.last()).map(|(_, p)| *p);
+        Ok(())
+    }
+
+    /// Revalues every holder of `token` (and `key`, now one of them) at its last fill price.
+    fn revalue(&mut self, token: TokenId, key: &StrategyKey) {
+        let holders = self.holders.entry(token).or_default();
+        if !holders.contains(key) {
+            holders.push(key.clone());
+        }
+        let mark = self.last.get(&token).and_then(|v| v.last()).map(|(_, p)| *p);
         for k in holders.iter() {
             if let Some(b) = self.books.get_mut(k) {
-                let p = b.ledger.position(&f.token);
-                let h = b.held.entry(f.token).or_default();
+                let p = b.ledger.position(&token);
+                let h = b.held.entry(token).or_default();
                 let now = marked(&p, mark);
                 self.marked += now - h.marked;
                 h.marked = now;
             }
         }
+    }
+
+    /// The period starts (when `ts` is in it) and `ts`'s day opens; whether `ts` is in the period.
+    fn enter(&mut self, ts: i64) -> bool {
+        let in_period = ts >= self.since_ns;
+        if in_period && !self.started {
+            self.start();
+        }
         if in_period {
-            let e = self.equity();
-            self.peak = self.peak.max(e);
-            self.max_dd = self.max_dd.max(self.peak - e);
+            self.roll(ts.div_euclid(DAY_NS));
+            self.first_ns.get_or_insert(ts);
+            self.last_ns = Some(ts);
+        }
+        in_period
+    }
+
+    fn drawdown(&mut self) {
+        let e = self.equity();
+        self.peak = self.peak.max(e);
+        self.max_dd = self.max_dd.max(self.peak - e);
+    }
+
+    /// Books a conditional-token operation's report (merge, split, redeem, convert) in time order
+    /// with the fills: a done one through the strategy's ledger (once per id), a failed one
+    /// changed nothing. A redemption needs the market's resolution, which the journal does not
+    /// hold yet: it is refused with the ledger's error.
+    pub fn ctf(&mut self, r: &CtfReport) -> Result<(), AccountingError> {
+        if !matches!(r.status, CtfStatus::Done) {
+            return Ok(());
+        }
+        let ts = i64::try_from(r.ts_ns).unwrap_or(i64::MAX);
+        let in_period = self.enter(ts);
+        let key = (r.namespace.clone(), r.strategy.clone());
+        let book = self.books.entry(key.clone()).or_default();
+        let Some(booked) = book.ledger.on_ctf(&r.id.to_string(), &r.op)? else { return Ok(()) };
+        if in_period {
+            book.ctf_ops += 1;
+        }
+        let market = match &r.op {
+            CtfOp::Merge { market, .. } | CtfOp::Split { market, .. } | CtfOp::Redeem { market, .. } => Some(*market),
+            CtfOp::Convert { .. } => None,
+        };
+        for (token, _) in &booked.positions {
+            let h = book.held.entry(*token).or_default();
+            if h.market.is_none() {
+                h.market = market;
+            }
+        }
+        for (token, _) in booked.positions {
+            self.revalue(token, &key);
+        }
+        if in_period {
+            self.drawdown();
         }
         Ok(())
     }
@@ -411,15 +465,15 @@ impl Performance {
     }
 
     fn line(&self, (ns, name): &StrategyKey, b: &Book) -> StrategyLine {
-        let mut markets: BTreeMap<ConditionId, MarketLine> = BTreeMap::new();
+        let mut markets: BTreeMap<Option<ConditionId>, MarketLine> = BTreeMap::new();
         let mut positions = Vec::new();
         let mut tokens: Vec<(&TokenId, &Held)> = b.held.iter().collect();
         tokens.sort_by_key(|(t, _)| **t);
         for (token, h) in tokens {
             let p = b.ledger.position(token);
-            let Some(market) = h.market else { continue };
-            let m = markets.entry(market).or_insert_with(|| MarketLine {
-                market: market.to_string(),
+            let label = h.market.map_or_else(|| NO_MARKET.to_string(), |m| m.to_string());
+            let m = markets.entry(h.market).or_insert_with(|| MarketLine {
+                market: label.clone(),
                 fills: 0,
                 notional: Money::ZERO,
                 fees: Money::ZERO,
@@ -435,7 +489,7 @@ impl Performance {
             if !p.size.is_zero() {
                 let mark = self.mark(token).unwrap_or(Price::ZERO);
                 positions.push(OpenPosition {
-                    market: market.to_string(),
+                    market: label,
                     token: token.to_string(),
                     size: p.size,
                     cost: p.cost,
@@ -452,6 +506,7 @@ impl Performance {
             fills: b.fills,
             maker_fills: b.maker_fills,
             failed_fills: b.failed,
+            ctf_ops: b.ctf_ops,
             notional: Money::from_micros(b.notional),
             fees: sum(|m| m.fees),
             realized: sum(|m| m.realized),
@@ -585,6 +640,42 @@ mod tests {
         assert_eq!(s.first_ns, Some(T0 + DAY_NS));
         let empty = Performance::new(0).summary();
         assert_eq!((empty.pnl, empty.days.len(), empty.strategies.len()), (Money::ZERO, 0, 0));
+    }
+
+    #[test]
+    fn a_merge_realizes_the_set_and_everything_still_adds_up() {
+        let mut perf = Performance::new(0);
+        perf.fill(&fill("y", "arb", 3, 31, Side::Buy, "0.45", "10", "0", T0)).unwrap();
+        perf.fill(&fill("n", "arb", 3, 32, Side::Buy, "0.50", "10", "0", T0 + 1)).unwrap();
+        let merge = CtfReport {
+            id: ClientOrderId::new("merge-1").unwrap(),
+            namespace: "desk".into(),
+            strategy: "arb".into(),
+            op: CtfOp::Merge {
+                market: ConditionId::from_bytes([3; 32]),
+                tokens: [TokenId::from_u128(31), TokenId::from_u128(32)],
+                size: q("10"),
+            },
+            status: CtfStatus::Done,
+            cash: m("10"),
+            realized: m("0.5"),
+            mode: Mode::Paper,
+            ts_ns: u64::try_from(T0 + 2).unwrap(),
+        };
+        perf.ctf(&merge).unwrap();
+        perf.ctf(&merge).unwrap();
+        let failed = CtfReport {
+            id: ClientOrderId::new("merge-2").unwrap(),
+            status: CtfStatus::Failed { reason: "x".into() },
+            ..merge.clone()
+        };
+        perf.ctf(&failed).unwrap();
+        let s = perf.summary();
+        check_sums(&s);
+        let arb = &s.strategies[0];
+        assert_eq!((arb.realized, arb.pnl, arb.ctf_ops), (m("0.5"), m("0.5"), 1), "booked once");
+        assert!(arb.positions.is_empty());
+        assert_eq!(arb.markets.len(), 1);
     }
 
     #[test]

@@ -52,12 +52,11 @@ pub fn annualized(daily: &[i64], total: Money, max_drawdown: Money, capital: Mon
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Daily PnL of `scripts/verify/ratios.py`'s check (micro-USDC): 45 days.
-    const DAILY: [i64; 45] = [
+/// A reference series and its ratios computed independently, which the core's tests and the
+/// journal report's end-to-end test hold [`annualized`] to (within 1e-9).
+pub mod reference {
+    /// 45 days of PnL, micro-USDC.
+    pub const DAILY: [i64; 45] = [
         12_500_000,
         -3_250_000,
         4_000_000,
@@ -105,6 +104,16 @@ mod tests {
         -1_900_000,
     ];
 
+    /// (Sharpe, Sortino, Calmar) of [`DAILY`] as `scripts/verify/ratios.py` (numpy 2.4.6, pandas
+    /// 3.1.1) prints them.
+    pub const NUMPY: (f64, f64, f64) = (4.156_893_511_663_640_5, 7.036_892_161_149_832, 36.663_348_314_814_81);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reference::{DAILY, NUMPY as EXPECTED};
+    use super::*;
+
     #[test]
     fn ratios_match_an_independent_computation() {
         // Expected values printed by `scripts/verify/ratios.py` (numpy, pandas) on DAILY with a
@@ -127,9 +136,6 @@ mod tests {
             annualized(&DAILY, Money::from_micros(total), Money::from_micros(dd), Money::from_micros(7_000_000));
         assert!(close(other.sharpe, EXPECTED.0) && close(other.calmar, EXPECTED.2), "the capital cancels out");
     }
-
-    /// (Sharpe, Sortino, Calmar) from the script.
-    const EXPECTED: (f64, f64, f64) = (4.156_893_511_663_640_5, 7.036_892_161_149_832, 36.663_348_314_814_81);
 
     #[test]
     fn too_few_days_or_nothing_to_divide_by_give_none() {

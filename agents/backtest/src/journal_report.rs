@@ -1,0 +1,213 @@
+//! The report of a period of the trade journal (`polyfleet report`): the core's performance fold
+//! ([`polyfleet_core::analytics::performance`]) over the journal's fills, the annualized ratios of
+//! its daily PnL, the risk gateway's decisions per strategy, and the trade list, as JSON (stable
+//! field order) and as an HTML page ([`crate::journal_html`]). Built from wire messages, so it
+//! does not depend on where the journal is stored.
+
+use std::collections::BTreeMap;
+
+use polyfleet_core::Money;
+use polyfleet_core::analytics::performance::{Performance, Summary};
+use polyfleet_core::analytics::ratios::{Annualized, MIN_DAILY_RETURNS, annualized};
+use polyfleet_core::wire::{CtfReport, Fill, RiskDecision, Verdict};
+use serde::Serialize;
+
+/// How marks are taken.
+pub const MARKING: &str =
+    "what is held is marked at each token's last fill price in the journal (the journal keeps no order books)";
+
+/// A fill of the trade list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Trade {
+    /// Unix ns.
+    pub ts_ns: i64,
+    /// Namespace.
+    pub namespace: String,
+    /// Strategy.
+    pub strategy: String,
+    /// Market (condition id).
+    pub market: String,
+    /// Token.
+    pub token: String,
+    /// `buy` or `sell`.
+    pub side: String,
+    /// Price.
+    pub price: String,
+    /// Shares.
+    pub size: String,
+    /// Fee (negative: rebate).
+    pub fee: String,
+    /// `maker` or `taker`.
+    pub liquidity: String,
+    /// `matched`, `confirmed` or `failed`.
+    pub status: String,
+    /// The venue's fill id.
+    pub fill_id: String,
+    /// The order's trace id, when it travelled with one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+}
+
+/// The risk gateway's decisions on one strategy's orders.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Decisions {
+    /// Approved.
+    pub approved: u64,
+    /// Refused, by rule.
+    pub rejected: BTreeMap<String, u64>,
+}
+
+/// The report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JournalReport {
+    /// Where the journal is (`sqlite` and the file name, or `postgres`: never a credential).
+    pub source: String,
+    /// The period, RFC 3339 (half-open).
+    pub since: Option<String>,
+    /// End of the period (exclusive).
+    pub until: Option<String>,
+    /// How open holdings are marked.
+    pub marking: &'static str,
+    /// PnL per strategy, market and day; fills, fees, drawdown.
+    pub summary: Summary,
+    /// Sharpe, Sortino and Calmar of the daily PnL.
+    pub ratios: Annualized,
+    /// Why there are no ratios, when there are none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratios_note: Option<String>,
+    /// Share of days with a gain among days with a non-zero PnL.
+    pub hit_rate: Option<f64>,
+    /// Decisions per strategy (`namespace/strategy`).
+    pub decisions: BTreeMap<String, Decisions>,
+    /// Fills and operations that could not be booked (an oversell, a redemption of a market whose
+    /// resolution the journal does not hold), with why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unbooked: Vec<String>,
+    /// Every fill of the period, oldest first.
+    pub trades: Vec<Trade>,
+}
+
+/// What the fold takes from the journal, in time order.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A fill, with its order's trace id.
+    Fill(Fill, Option<String>),
+    /// A conditional-token operation's report.
+    Ctf(CtfReport),
+}
+
+impl Event {
+    /// Its time (Unix ns).
+    pub fn ts_ns(&self) -> u64 {
+        match self {
+            Event::Fill(f, _) => f.ts_ns,
+            Event::Ctf(r) => r.ts_ns,
+        }
+    }
+}
+
+/// What a report is built from.
+pub struct Inputs<'a> {
+    /// See [`JournalReport::source`].
+    pub source: String,
+    /// Start of the period (Unix ns; `None`: the journal's beginning).
+    pub since_ns: Option<i64>,
+    /// End of the period (exclusive).
+    pub until_ns: Option<i64>,
+    /// Every fill and conditional-token report up to `until` (also before `since`: they build
+    /// the positions), oldest first.
+    pub events: &'a [Event],
+    /// The period's decisions.
+    pub decisions: &'a [RiskDecision],
+}
+
+/// Unix ns as RFC 3339 (UTC).
+pub fn rfc3339(ns: Option<i64>) -> Option<String> {
+    ns.and_then(|n| jiff::Timestamp::from_nanosecond(i128::from(n)).ok()).map(|t| t.to_string())
+}
+
+fn wire_name<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+impl JournalReport {
+    /// The report of `inputs`.
+    pub fn new(inputs: &Inputs<'_>) -> JournalReport {
+        let since = inputs.since_ns.unwrap_or(i64::MIN);
+        let mut perf = Performance::new(since);
+        let mut unbooked = Vec::new();
+        let mut trades = Vec::new();
+        for event in inputs.events {
+            let (f, trace) = match event {
+                Event::Fill(f, trace) => (f, trace),
+                Event::Ctf(r) => {
+                    if let Err(e) = perf.ctf(r) {
+                        unbooked.push(format!("{} {}: {e}", r.op.name(), r.id));
+                    }
+                    continue;
+                }
+            };
+            if let Err(e) = perf.fill(f) {
+                unbooked.push(format!("fill {}: {e}", f.fill_id));
+                continue;
+            }
+            let ts = i64::try_from(f.ts_ns).unwrap_or(i64::MAX);
+            if ts >= since {
+                trades.push(Trade {
+                    ts_ns: ts,
+                    namespace: f.namespace.clone(),
+                    strategy: f.strategy.clone(),
+                    market: f.market.to_string(),
+                    token: f.token.to_string(),
+                    side: wire_name(&f.side),
+                    price: f.price.to_string(),
+                    size: f.size.to_string(),
+                    fee: f.fee.to_string(),
+                    liquidity: wire_name(&f.liquidity),
+                    status: wire_name(&f.status),
+                    fill_id: f.fill_id.clone(),
+                    trace_id: trace.clone(),
+                });
+            }
+        }
+        let summary = perf.summary();
+        let daily = summary.daily_pnl();
+        // Returns against the notional traded per day on average would rescale all three ratios
+        // alike; they do not depend on the capital, so none is asked for.
+        let ratios = annualized(&daily, summary.pnl, summary.max_drawdown, Money::from_micros(1_000_000));
+        let ratios_note = (ratios.days < MIN_DAILY_RETURNS).then(|| {
+            format!(
+                "not annualized: the period has {} days with fills or between them; Sharpe, Sortino and Calmar need at least {MIN_DAILY_RETURNS}",
+                ratios.days
+            )
+        });
+        let moved = daily.iter().filter(|&&d| d != 0).count();
+        let won = daily.iter().filter(|&&d| d > 0).count();
+        let mut decisions: BTreeMap<String, Decisions> = BTreeMap::new();
+        for d in inputs.decisions {
+            let e = decisions.entry(format!("{}/{}", d.intent.namespace, d.intent.strategy)).or_default();
+            match &d.verdict {
+                Verdict::Approved => e.approved += 1,
+                Verdict::Rejected { reason, .. } => *e.rejected.entry(reason.as_str().to_string()).or_default() += 1,
+            }
+        }
+        JournalReport {
+            source: inputs.source.clone(),
+            since: rfc3339(inputs.since_ns),
+            until: rfc3339(inputs.until_ns),
+            marking: MARKING,
+            summary,
+            ratios,
+            ratios_note,
+            hit_rate: (moved > 0).then(|| won as f64 / moved as f64),
+            decisions,
+            unbooked,
+            trades,
+        }
+    }
+
+    /// As pretty JSON.
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        Ok(serde_json::to_string_pretty(self)? + "\n")
+    }
+}

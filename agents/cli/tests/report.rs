@@ -1,0 +1,219 @@
+//! `polyfleet report` end to end on a journal it did not write: 45 days of a strategy's round
+//! trips written into an SQLite journal through the journal's own store (with a repeated
+//! delivery, a fill that FAILED after matching, a fill before the period, decisions and trace
+//! ids), reported by the `polyfleet` binary. Each day's PnL is the reference series whose ratios
+//! `scripts/verify/ratios.py` computed with numpy and pandas: the report's Sharpe, Sortino and
+//! Calmar match them to 1e-9. Its HTML page is opened in headless Chromium, which must render it
+//! with both plots (`chromium` from scripts/setup.sh; under CI a missing Chromium fails the test).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
+
+use std::process::Command;
+
+use polyfleet_core::analytics::ratios::reference::{DAILY, NUMPY};
+use polyfleet_core::wire::{
+    Fill, FillStatus, Liquidity, Mode, OrderIntent, RejectReason, RiskDecision, TimeInForce, Verdict,
+};
+use polyfleet_core::{ClientOrderId, ConditionId, Money, Price, Quantity, Side, TokenId};
+use polyfleet_journal::store::sql::SqlJournal;
+use polyfleet_journal::{JournalStore, Record};
+use serde_json::Value;
+
+const DAY_NS: u64 = 86_400_000_000_000;
+/// 2026-10-01T00:00:00Z.
+const START_NS: u64 = 1_790_812_800_000_000_000;
+const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+fn fill(id: &str, side: Side, ticks: u32, fee: i64, ts_ns: u64) -> Fill {
+    Fill {
+        fill_id: id.into(),
+        client_order_id: ClientOrderId::new(id).unwrap(),
+        namespace: "desk".into(),
+        strategy: "mm".into(),
+        risk_policy: "default".into(),
+        market: ConditionId::from_bytes([9; 32]),
+        token: TokenId::from_u128(91),
+        side,
+        price: Price::from_ticks(ticks).unwrap(),
+        size: Quantity::from_micros(1_000_000_000),
+        fee: Money::from_micros(fee),
+        liquidity: if side == Side::Buy { Liquidity::Maker } else { Liquidity::Taker },
+        status: FillStatus::Matched,
+        mode: Mode::Paper,
+        ts_ns,
+    }
+}
+
+fn decision(id: &str, verdict: Verdict, ts_ns: u64) -> RiskDecision {
+    RiskDecision {
+        intent: OrderIntent {
+            client_order_id: ClientOrderId::new(id).unwrap(),
+            group: None,
+            namespace: "desk".into(),
+            strategy: "mm".into(),
+            risk_policy: "default".into(),
+            venue: "sim".into(),
+            market: ConditionId::from_bytes([9; 32]),
+            token: TokenId::from_u128(91),
+            side: Side::Buy,
+            price: Price::from_ticks(5000).unwrap(),
+            size: Quantity::from_micros(1_000_000_000),
+            tif: TimeInForce::Gtc,
+            post_only: false,
+            mode: Mode::Paper,
+            cause_seq: 0,
+            cause_recv_ts_ns: 0,
+            created_ts_ns: ts_ns,
+            outcome: None,
+            kelly: None,
+        },
+        verdict,
+        decided_ts_ns: ts_ns,
+    }
+}
+
+/// The journal: before the period, a position bought and sold flat; then each day a round trip
+/// of 1000 shares, bought at 0.50 and sold so that the day's PnL (after the sell's fee) is
+/// `DAILY[d]` exactly.
+async fn write_journal(url: &str) {
+    let journal = SqlJournal::open(url).await.unwrap();
+    let mut records = vec![];
+    let before = START_NS - 3 * DAY_NS;
+    records.push(Record::fill(&fill("pre-buy", Side::Buy, 4000, 0, before), None).unwrap());
+    records.push(Record::fill(&fill("pre-sell", Side::Sell, 4100, 0, before + 1), None).unwrap());
+    for (d, pnl) in DAILY.iter().enumerate() {
+        let day = START_NS + d as u64 * DAY_NS;
+        // 1000 shares move 0.1 USDC a tick: the smallest move at or above the PnL, the rest a fee.
+        let ticks = pnl.div_euclid(100_000) + i64::from(pnl.rem_euclid(100_000) != 0);
+        let fee = ticks * 100_000 - pnl;
+        let sell_price = u32::try_from(5000 + ticks).unwrap();
+        let buy = fill(&format!("b{d}"), Side::Buy, 5000, 0, day + 10 * 3_600_000_000_000);
+        let sell = fill(&format!("s{d}"), Side::Sell, sell_price, fee, day + 15 * 3_600_000_000_000);
+        records.push(Record::fill(&buy, Some(TRACE.into())).unwrap());
+        records.push(Record::fill(&sell, None).unwrap());
+        records.push(Record::decision(&decision(&format!("b{d}"), Verdict::Approved, buy.ts_ns - 1), None).unwrap());
+    }
+    // A fill that matched and then FAILED on day 3: taken back entirely.
+    let ghost = fill("ghost", Side::Sell, 5000, 0, START_NS + 3 * DAY_NS + 16 * 3_600_000_000_000);
+    let bought = fill("ghost-leg", Side::Buy, 5000, 0, ghost.ts_ns - 1);
+    records.push(Record::fill(&bought, None).unwrap());
+    records.push(Record::fill(&ghost, None).unwrap());
+    records.push(
+        Record::fill(&Fill { status: FillStatus::Failed, ts_ns: ghost.ts_ns + 5, ..ghost.clone() }, None).unwrap(),
+    );
+    records.push(
+        Record::fill(
+            &Fill {
+                side: Side::Sell,
+                price: Price::from_ticks(5000).unwrap(),
+                fill_id: "ghost-leg-out".into(),
+                ts_ns: ghost.ts_ns + 6,
+                ..bought
+            },
+            None,
+        )
+        .unwrap(),
+    );
+    let refused = Verdict::Rejected { reason: RejectReason::MaxPosition, detail: "x".into() };
+    records.push(Record::decision(&decision("refused-1", refused, START_NS + 5), None).unwrap());
+    let written = journal.append(&records).await.unwrap();
+    assert_eq!(written, records.len() as u64);
+    // Delivered again (a JetStream redelivery): nothing new.
+    assert_eq!(journal.append(&records).await.unwrap(), 0);
+    journal.close().await;
+}
+
+fn chromium() -> Option<&'static str> {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()))
+}
+
+#[tokio::test]
+async fn the_report_of_a_journal_period_matches_an_independent_computation_and_renders() {
+    let dir = std::env::temp_dir().join(format!("polyfleet-report-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}", dir.join("journal.db").display());
+    write_journal(&url).await;
+    let out = dir.join("out");
+    let run = Command::new(env!("CARGO_BIN_EXE_polyfleet"))
+        .args(["report", "--journal", &url, "--since", "2026-10-01", "--until", "2026-12-01", "--out"])
+        .arg(&out)
+        .env_remove("POLYFLEET_JOURNAL_URL")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{stdout}{}", String::from_utf8_lossy(&run.stderr));
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let total: i64 = DAILY.iter().sum();
+    let summary = &report["summary"];
+    assert_eq!(summary["pnl"], Money::from_micros(total).to_string(), "{summary}");
+    assert_eq!(summary["realized"], Money::from_micros(total).to_string());
+    assert_eq!(summary["fills"], 90 + 2, "45 round trips, and the ghost's leg in and out (the FAILED fill taken back)");
+    assert_eq!(summary["strategies"][0]["failed_fills"], 1);
+    let days = summary["days"].as_array().unwrap();
+    assert_eq!(days.len(), 45);
+    for (d, want) in days.iter().zip(DAILY) {
+        assert_eq!(d["pnl"], Money::from_micros(want).to_string(), "{d}");
+    }
+    let ratio = |k: &str| report["ratios"][k].as_f64().unwrap();
+    for (name, got, want) in [
+        ("sharpe", ratio("sharpe"), NUMPY.0),
+        ("sortino", ratio("sortino"), NUMPY.1),
+        ("calmar", ratio("calmar"), NUMPY.2),
+    ] {
+        assert!((got - want).abs() < 1e-9, "{name}: report {got} vs numpy {want}");
+    }
+    assert_eq!(report["decisions"]["desk/mm"]["approved"], 45);
+    assert_eq!(report["decisions"]["desk/mm"]["rejected"]["max_position"], 1);
+    let trades = report["trades"].as_array().unwrap();
+    assert_eq!(trades.len(), 90 + 4, "every fill message of the period, the FAILED one too");
+    assert_eq!(trades[0]["trace_id"], TRACE);
+    assert!(stdout.contains("Sharpe 4.1569"), "{stdout}");
+    // A period that starts later values what was bought before at its cost: no fill, no PnL.
+    let later = Command::new(env!("CARGO_BIN_EXE_polyfleet"))
+        .args(["report", "--journal", &url, "--since", "2026-11-20", "--out"])
+        .arg(dir.join("later"))
+        .output()
+        .unwrap();
+    assert!(later.status.success());
+    let later: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("later/report.json")).unwrap()).unwrap();
+    assert_eq!((later["summary"]["fills"].as_u64(), later["summary"]["pnl"].as_str()), (Some(0), Some("0")));
+    assert!(later["ratios_note"].as_str().unwrap().contains("need at least 30"));
+
+    let html = out.join("report.html");
+    let Some(chrome) = chromium() else {
+        assert!(std::env::var_os("CI").is_none(), "CI: chromium is not installed (scripts/setup.sh installs it)");
+        eprintln!("SKIPPED: no chromium to open the report in");
+        return;
+    };
+    let dom = Command::new(chrome)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--dump-dom"])
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .unwrap();
+    assert!(dom.status.success(), "{}", String::from_utf8_lossy(&dom.stderr));
+    let dom_text = String::from_utf8_lossy(&dom.stdout);
+    let log = String::from_utf8_lossy(&dom.stderr);
+    assert!(!log.contains("CONSOLE") && !log.contains("Uncaught"), "page errors: {log}");
+    for id in ["summary", "equity", "drawdown", "days", "strategies", "markets", "trades"] {
+        assert!(dom_text.contains(&format!("id=\"{id}\"")), "section {id} missing from the rendered page");
+    }
+    assert_eq!(dom_text.matches("<svg").count(), 2, "both plots rendered");
+    assert!(dom_text.contains(TRACE), "the trade list carries trace ids");
+    let shot = dir.join("report.png");
+    let png = Command::new(chrome)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1200,1600"])
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .unwrap();
+    assert!(png.status.success(), "{}", String::from_utf8_lossy(&png.stderr));
+    let bytes = std::fs::read(&shot).unwrap();
+    assert!(
+        bytes.starts_with(b"\x89PNG") && bytes.len() > 20_000,
+        "a screenshot with something on it ({} bytes)",
+        bytes.len()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
