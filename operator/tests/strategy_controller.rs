@@ -293,6 +293,7 @@ async fn pnl_and_positions_come_from_the_risk_store() {
         version: "1.4.0".into(),
         forecasts: 3,
         brier_micros: 163_333,
+        brier: 0.163_333_333_333_333_33,
         market_brier_micros: Some(220_000),
         brier_skill_bps: Some(-25),
         log_loss: 0.520_167,

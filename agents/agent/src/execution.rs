@@ -55,8 +55,8 @@ use polyfleet_core::notify::order_failures;
 use polyfleet_core::risk::RiskMode;
 use polyfleet_core::wire::{
     CtfDecision, CtfIntent, CtfOp, CtfReport, CtfStatus, Fill, Intent, Liquidity, MarketEvent, MarketEventBody, Mode,
-    OrderIntent, OrderStatus, OrderUpdate, Resolution, RiskDecision, TimeInForce, Verdict, WireMessage, decode, encode,
-    kind_of, subjects,
+    OrderIntent, OrderStatus, OrderUpdate, Resolution, RiskDecision, SettlementReport, TimeInForce, Verdict,
+    WireMessage, decode, encode, kind_of, subjects,
 };
 use polyfleet_core::{ClientOrderId, ConditionId, Money, Side, TokenId, TokenMap};
 use polyfleet_io::bus::{Bus, ConsumerSpec, Deliveries, Delivery};
@@ -365,6 +365,21 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
                     self.metrics.settled_pnl_micros.inc_by(booked.realized.micros());
                 }
                 tracing::info!(market = %res.market, strategy = %key.1, realized = %booked.realized, applied, "position settled");
+                // Published whether or not this commit was the first: the message id (the
+                // settlement key) makes a repeat the same message.
+                let report = SettlementReport {
+                    namespace: key.0.clone(),
+                    strategy: key.1.clone(),
+                    resolution: res.clone(),
+                    cash: booked.cash,
+                    realized: booked.realized,
+                    ts_ns: now_ns(),
+                };
+                let subject = subjects::order_updates(&key.0, &key.1);
+                let id = res.settlement_key(&key.1);
+                if let Err(err) = self.bus.persist(&subject, vec![], Bytes::from(encode(&report)), Some(&id)).await {
+                    tracing::error!(error = %err, subject, "settlement report not published");
+                }
             }
             Err(e) => {
                 self.metrics.store_errors.inc();

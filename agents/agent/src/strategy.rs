@@ -19,8 +19,8 @@ use polyfleet_core::TokenId;
 use polyfleet_core::strategy::runner::StrategyRunner;
 use polyfleet_core::wire::signal::{self, FairValue};
 use polyfleet_core::wire::{
-    CtfDecision, CtfReport, Fill, Intent, MarketEvent, OrderUpdate, RiskDecision, WireMessage, decode, encode, kind_of,
-    subjects,
+    CtfDecision, CtfReport, Fill, Intent, MarketEvent, OrderUpdate, RiskDecision, SettlementReport, WireMessage,
+    decode, encode, kind_of, subjects,
 };
 use polyfleet_io::bus::{Bus, Message};
 use polyfleet_io::telemetry;
@@ -161,8 +161,12 @@ pub async fn run<B: Bus>(
                 publish_intents(&bus, &cfg, out.unwrap_or_default(), &metrics).await;
             }
             Some(msg) = orders.next() => {
-                let out = if kind_of(&msg.payload) == Some(CtfReport::KIND) {
+                let kind = kind_of(&msg.payload);
+                let out = if kind == Some(CtfReport::KIND) {
                     decoded::<CtfReport>(&msg, &metrics).map(|r| runner.on_ctf(&r, now_ns()))
+                } else if kind == Some(SettlementReport::KIND) {
+                    // For the journal; the strategy knows the resolution from the market's own event.
+                    None
                 } else {
                     decoded::<OrderUpdate>(&msg, &metrics).map(|u| runner.on_order(&u, now_ns()))
                 };

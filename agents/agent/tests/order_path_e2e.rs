@@ -643,6 +643,36 @@ async fn order_path_end_to_end() {
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+        // Folded back from the journal (fills, the settlements, the redemption), the strategy's
+        // account is the reference ledger's to the micro-USDC.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let bookings = polyfleet_journal::bookings::read(&j, i64::MAX, |_, s| s == "arb").await.unwrap();
+            let mut perf = polyfleet_core::analytics::performance::Performance::new(i64::MIN);
+            for (b, _) in &bookings {
+                perf.book(b).unwrap();
+            }
+            let summary = perf.summary();
+            let line = summary.strategies.iter().find(|l| l.strategy == "arb").unwrap();
+            if (line.realized, line.settlements) == (expected.realized(), 3) {
+                assert!(line.positions.is_empty(), "{:?}", line.positions);
+                let s = seen.lock().unwrap();
+                let mut markets: Vec<String> = s.settlements.iter().map(|r| r.resolution.market.to_string()).collect();
+                markets.sort();
+                markets.dedup();
+                assert_eq!(markets.len(), 3, "a settlement report per market on the orders stream");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the journal's account: realized {} after {} settlements and {} operations, the reference {}",
+                line.realized,
+                line.settlements,
+                line.ctf_ops,
+                expected.realized()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
         j.close().await;
     }
     journal.stop();

@@ -7,14 +7,13 @@
 use std::collections::BTreeMap;
 
 use polyfleet_core::Money;
-use polyfleet_core::analytics::performance::{Performance, Summary};
+use polyfleet_core::analytics::performance::{Booking, Performance, Summary};
 use polyfleet_core::analytics::ratios::{Annualized, MIN_DAILY_RETURNS, annualized};
-use polyfleet_core::wire::{CtfReport, Fill, RiskDecision, Verdict};
+use polyfleet_core::wire::{RiskDecision, Verdict};
 use serde::Serialize;
 
 /// How marks are taken.
-pub const MARKING: &str =
-    "what is held is marked at each token's last fill price in the journal (the journal keeps no order books)";
+pub const MARKING: &str = "what is held is marked at each token's last fill price in the journal (the journal keeps no order books), or at its payout once its market resolved";
 
 /// A fill of the trade list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -79,31 +78,12 @@ pub struct JournalReport {
     pub hit_rate: Option<f64>,
     /// Decisions per strategy (`namespace/strategy`).
     pub decisions: BTreeMap<String, Decisions>,
-    /// Fills and operations that could not be booked (an oversell, a redemption of a market whose
-    /// resolution the journal does not hold), with why.
+    /// Fills, operations and settlements that could not be booked (an oversell, a redemption of a
+    /// market whose settlement the journal does not hold), with why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unbooked: Vec<String>,
     /// Every fill of the period, oldest first.
     pub trades: Vec<Trade>,
-}
-
-/// What the fold takes from the journal, in time order.
-#[derive(Debug, Clone)]
-pub enum Event {
-    /// A fill, with its order's trace id.
-    Fill(Fill, Option<String>),
-    /// A conditional-token operation's report.
-    Ctf(CtfReport),
-}
-
-impl Event {
-    /// Its time (Unix ns).
-    pub fn ts_ns(&self) -> u64 {
-        match self {
-            Event::Fill(f, _) => f.ts_ns,
-            Event::Ctf(r) => r.ts_ns,
-        }
-    }
 }
 
 /// What a report is built from.
@@ -114,9 +94,9 @@ pub struct Inputs<'a> {
     pub since_ns: Option<i64>,
     /// End of the period (exclusive).
     pub until_ns: Option<i64>,
-    /// Every fill and conditional-token report up to `until` (also before `since`: they build
-    /// the positions), oldest first.
-    pub events: &'a [Event],
+    /// Every booking up to `until` (also before `since`: they build the positions), in
+    /// [`Booking::sort_key`] order, each with its trace id (fills).
+    pub bookings: &'a [(Booking, Option<String>)],
     /// The period's decisions.
     pub decisions: &'a [RiskDecision],
 }
@@ -137,20 +117,16 @@ impl JournalReport {
         let mut perf = Performance::new(since);
         let mut unbooked = Vec::new();
         let mut trades = Vec::new();
-        for event in inputs.events {
-            let (f, trace) = match event {
-                Event::Fill(f, trace) => (f, trace),
-                Event::Ctf(r) => {
-                    if let Err(e) = perf.ctf(r) {
-                        unbooked.push(format!("{} {}: {e}", r.op.name(), r.id));
-                    }
-                    continue;
-                }
-            };
-            if let Err(e) = perf.fill(f) {
-                unbooked.push(format!("fill {}: {e}", f.fill_id));
+        for (booking, trace) in inputs.bookings {
+            if let Err(e) = perf.book(booking) {
+                unbooked.push(match booking {
+                    Booking::Fill(f) => format!("fill {}: {e}", f.fill_id),
+                    Booking::Ctf(r) => format!("{} {}: {e}", r.op.name(), r.id),
+                    Booking::Settlement(r) => format!("settlement of {} for {}: {e}", r.resolution.market, r.strategy),
+                });
                 continue;
             }
+            let Booking::Fill(f) = booking else { continue };
             let ts = i64::try_from(f.ts_ns).unwrap_or(i64::MAX);
             if ts >= since {
                 trades.push(Trade {

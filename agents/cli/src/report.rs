@@ -1,6 +1,6 @@
 //! `polyfleet report`: the trade journal's report of a period, local (`polyfleet up`'s SQLite
 //! file) or the cluster's (its PostgreSQL, the URL from `POLYFLEET_JOURNAL_URL`): reads the
-//! fills and conditional-token reports up to the period's end (earlier ones build the
+//! fills, conditional-token reports and settlements up to the period's end (earlier ones build the
 //! positions), and the period's risk decisions, folds them in time order through the core's
 //! performance analytics, and writes `report.json` and `report.html` (see
 //! `polyfleet_backtest::journal_report`).
@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use polyfleet_backtest::journal_report::{Event, Inputs, JournalReport};
-use polyfleet_core::wire::{CtfReport, Fill, RiskDecision, WireMessage as _, decode, kind_of};
+use polyfleet_backtest::journal_report::{Inputs, JournalReport};
+use polyfleet_core::wire::{RiskDecision, WireMessage as _, decode, kind_of};
 use polyfleet_journal::store::sql::SqlJournal;
 use polyfleet_journal::{JournalStore, Kind, Range};
 
@@ -82,24 +82,7 @@ pub async fn run(args: &ReportArgs) -> anyhow::Result<JournalReport> {
     let wanted = |ns: &str, strategy: &str| {
         args.namespace.as_deref().is_none_or(|n| n == ns) && args.strategy.as_deref().is_none_or(|s| s == strategy)
     };
-    let mut events = Vec::new();
-    for e in journal.entries(Kind::Fill, upto).await? {
-        let f: Fill = decode(&e.payload).with_context(|| format!("fill {} in the journal", e.key))?;
-        if wanted(&f.namespace, &f.strategy) {
-            events.push(Event::Fill(f, e.trace_id));
-        }
-    }
-    for e in journal.entries(Kind::Ctf, upto).await? {
-        // Reports only: the operations' intents are journaled under the same kind.
-        if kind_of(&e.payload) == Some(CtfReport::KIND) {
-            let r: CtfReport = decode(&e.payload).with_context(|| format!("operation {} in the journal", e.key))?;
-            if wanted(&r.namespace, &r.strategy) {
-                events.push(Event::Ctf(r));
-            }
-        }
-    }
-    // Oldest first; a fill before an operation of the same instant (a merge follows its legs).
-    events.sort_by_key(|e| (e.ts_ns(), matches!(e, Event::Ctf(_))));
+    let bookings = polyfleet_journal::bookings::read(&journal, upto.until_ns, wanted).await?;
     let mut decisions = Vec::new();
     for e in journal.entries(Kind::Decision, period).await? {
         if kind_of(&e.payload) == Some(RiskDecision::KIND) {
@@ -114,7 +97,7 @@ pub async fn run(args: &ReportArgs) -> anyhow::Result<JournalReport> {
         source: source(&url),
         since_ns,
         until_ns,
-        events: &events,
+        bookings: &bookings,
         decisions: &decisions,
     });
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;

@@ -2,10 +2,11 @@
 //! agent's decoding, pure. Every wire message kind of the intents, decisions, orders and fills
 //! streams maps to one [`Record`] whose key repeats when the message does (a JetStream
 //! redelivery, the same message published again under its message id, a stream read again from
-//! the start); the order's trace id comes from the W3C `traceparent` header it travelled with.
+//! the start; a settlement by market, namespace and strategy); the order's trace id comes from the W3C `traceparent` header it travelled with.
 
 use polyfleet_core::wire::{
-    CtfDecision, CtfReport, Fill, Intent, Notice, OrderUpdate, RiskDecision, WireError, WireMessage, decode, kind_of,
+    CtfDecision, CtfReport, Fill, Intent, Notice, OrderUpdate, RiskDecision, SettlementReport, WireError, WireMessage,
+    decode, kind_of,
 };
 
 use crate::record::ts;
@@ -100,9 +101,45 @@ pub fn record(payload: &[u8], traceparent: Option<&str>) -> Result<Record, Skip>
             let r = decode::<CtfReport>(payload)?;
             entry(Kind::Ctf, format!("{}/{:?}", r.id, r.status), r.ts_ns, &r.namespace, &r.strategy, trace, payload)
         }
+        SettlementReport::KIND => {
+            let r = decode::<SettlementReport>(payload)?;
+            let key = format!("{}/{}", r.namespace, r.resolution.settlement_key(&r.strategy));
+            entry(Kind::Settlement, key, r.ts_ns, &r.namespace, &r.strategy, trace, payload)
+        }
         Notice::KIND => Err(Skip::NotJournaled(kind)),
         other => {
             Err(Skip::Malformed(WireError::Kind { expected: "an order-path message", expected_kind: 0, found: other }))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use polyfleet_core::wire::{Resolution, encode};
+    use polyfleet_core::{ConditionId, Money, TokenId};
+
+    #[test]
+    fn a_settlement_is_journaled_once_per_market_and_strategy() {
+        let market = ConditionId::from_bytes([3; 32]);
+        let report = SettlementReport {
+            namespace: "desk".into(),
+            strategy: "dir".into(),
+            resolution: Resolution::won_by(
+                market,
+                &[TokenId::from_u128(1), TokenId::from_u128(2)],
+                TokenId::from_u128(1),
+            ),
+            cash: Money::from_micros(10_000_000),
+            realized: Money::from_micros(2_500_000),
+            ts_ns: 7,
+        };
+        let payload = encode(&report);
+        let Record { entry, fill } = record(&payload, None).unwrap();
+        assert!(fill.is_none());
+        assert_eq!((entry.kind, entry.ts_ns, entry.strategy.as_str()), (Kind::Settlement, 7, "dir"));
+        assert_eq!(entry.key, format!("desk/settle:{market}:dir"));
+        let later = SettlementReport { ts_ns: 9, ..report };
+        assert_eq!(record(&encode(&later), None).unwrap().entry.key, entry.key, "a repeat has the same key");
     }
 }

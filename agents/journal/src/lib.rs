@@ -1,6 +1,8 @@
 //! The trade journal (issue 24): what happened on the order path, kept durably and idempotently
 //! beyond JetStream's 24 hours, for reports and analytics over any time range.
 //!
+//! - [`bookings`]: fills, operations and settlements read back in order, for the core's
+//!   performance fold.
 //! - [`from_bus`]: what each message of the order path's streams becomes (the journal agent's
 //!   decoding, pure).
 //! - [`record`]: the entries (every kind, with the key that makes a second write a no-op) and the
@@ -10,6 +12,7 @@
 //!   cluster and on an embedded SQLite file for `polyfleet up`. It applies the versioned schema
 //!   migrations when opened.
 
+pub mod bookings;
 pub mod from_bus;
 pub mod record;
 pub mod store;

@@ -125,6 +125,7 @@ pub struct Seen {
     pub updates: Vec<OrderUpdate>,
     pub ctf_decisions: Vec<polyfleet_core::wire::CtfDecision>,
     pub ctf_reports: Vec<polyfleet_core::wire::CtfReport>,
+    pub settlements: Vec<polyfleet_core::wire::SettlementReport>,
 }
 
 impl Seen {
@@ -169,6 +170,7 @@ pub async fn collect(bus: &NatsBus, seen: Arc<Mutex<Seen>>) {
                         Some(4) => s.updates.push(decode(p).unwrap()),
                         Some(7) => s.ctf_decisions.push(decode(p).unwrap()),
                         Some(8) => s.ctf_reports.push(decode(p).unwrap()),
+                        Some(10) => s.settlements.push(decode(p).unwrap()),
                         _ => panic!("unexpected message on {}", m.message.subject),
                     }
                 }

@@ -396,6 +396,7 @@ mod tests {
                 version: "1.4.0".into(),
                 forecasts: 3,
                 brier_micros: 163_333,
+                brier: 0.163_333_333_333_333_33,
                 market_brier_micros: Some(220_000),
                 brier_skill_bps: Some(2575),
                 log_loss: 0.5202,

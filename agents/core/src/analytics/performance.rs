@@ -1,10 +1,10 @@
 //! The performance of a stream of fills, oldest first (what the trade journal holds): per
 //! strategy and per market, fills, notional, fees, realized PnL and the change of what is held
-//! marked at each token's last fill price; per UTC day, the PnL and the marked equity at the
+//! marked at each token's last fill price (its payout once its market resolved); per UTC day, the PnL and the marked equity at the
 //! day's end; the marked equity's largest drawdown. Sans-IO and exact: every amount is
 //! micro-USDC, and the parts add up to the unit (Σ strategies = Σ markets = Σ days = the PnL).
 //!
-//! Fills, and the conditional-token operations' reports, are booked by the core's [`Ledger`] (average cost; a fill id booked once whether
+//! Fills, the conditional-token operations' reports and the settlements of resolved markets are booked by the core's [`Ledger`] (average cost; a fill id booked once whether
 //! MATCHED or CONFIRMED; a FAILED fill reversed exactly), one ledger per strategy. Only the
 //! period from `since_ns` counts: fills before it still build the positions (so a report of
 //! this week values what was bought last week at its cost), and the period's PnL is the marked
@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::accounting::{AccountingError, Ledger, Position};
 use crate::ids::{ConditionId, TokenId, TokenMap};
 use crate::money::{Money, Price, Quantity, Rounding};
-use crate::wire::{CtfOp, CtfReport, CtfStatus, Fill, FillStatus, Liquidity};
+use crate::wire::{CtfOp, CtfReport, CtfStatus, Fill, FillStatus, Liquidity, SettlementReport};
 
 const DAY_NS: i64 = 86_400_000_000_000;
 
@@ -56,6 +56,7 @@ struct Book {
     failed: u64,
     notional: i64,
     ctf_ops: u64,
+    settlements: u64,
 }
 
 /// One UTC day of the period.
@@ -135,6 +136,8 @@ pub struct StrategyLine {
     pub failed_fills: u64,
     /// Conditional-token operations booked (merges, splits, redemptions, conversions).
     pub ctf_ops: u64,
+    /// Markets whose resolution settled a position.
+    pub settlements: u64,
     /// Notional traded.
     #[serde(serialize_with = "crate::analytics::decimal")]
     pub notional: Money,
@@ -189,6 +192,48 @@ impl Summary {
     /// Each day's PnL, micro-USDC (for [`crate::analytics::ratios::annualized`]).
     pub fn daily_pnl(&self) -> Vec<i64> {
         self.days.iter().map(|d| d.pnl.micros()).collect()
+    }
+}
+
+/// What changes a strategy's account, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Booking {
+    /// A fill.
+    Fill(Fill),
+    /// A conditional-token operation's report.
+    Ctf(CtfReport),
+    /// A market's resolution settled against the strategy's positions.
+    Settlement(SettlementReport),
+}
+
+impl Booking {
+    /// Its time (Unix ns).
+    pub fn ts_ns(&self) -> u64 {
+        match self {
+            Booking::Fill(f) => f.ts_ns,
+            Booking::Ctf(r) => r.ts_ns,
+            Booking::Settlement(r) => r.ts_ns,
+        }
+    }
+
+    /// The order to book things of one instant in: fills, then settlements, then operations (a
+    /// merge follows its legs, a redemption its market's settlement).
+    pub fn sort_key(&self) -> (u64, u8) {
+        let rank = match self {
+            Booking::Fill(_) => 0,
+            Booking::Settlement(_) => 1,
+            Booking::Ctf(_) => 2,
+        };
+        (self.ts_ns(), rank)
+    }
+
+    /// Its namespace and strategy.
+    pub fn strategy(&self) -> (&str, &str) {
+        match self {
+            Booking::Fill(f) => (&f.namespace, &f.strategy),
+            Booking::Ctf(r) => (&r.namespace, &r.strategy),
+            Booking::Settlement(r) => (&r.namespace, &r.strategy),
+        }
     }
 }
 
@@ -363,9 +408,11 @@ impl Performance {
         if !holders.contains(key) {
             holders.push(key.clone());
         }
-        let mark = self.last.get(&token).and_then(|v| v.last()).map(|(_, p)| *p);
+        let last = self.last.get(&token).and_then(|v| v.last()).map(|(_, p)| *p);
         for k in holders.iter() {
             if let Some(b) = self.books.get_mut(k) {
+                // A resolved market's token is worth its payout.
+                let mark = b.ledger.payout(&token).or(last);
                 let p = b.ledger.position(&token);
                 let h = b.held.entry(token).or_default();
                 let now = marked(&p, mark);
@@ -395,6 +442,15 @@ impl Performance {
         self.max_dd = self.max_dd.max(self.peak - e);
     }
 
+    /// Books whatever `b` is (see [`Performance::fill`], [`Performance::ctf`], [`Performance::settle`]).
+    pub fn book(&mut self, b: &Booking) -> Result<(), AccountingError> {
+        match b {
+            Booking::Fill(f) => self.fill(f),
+            Booking::Ctf(r) => self.ctf(r),
+            Booking::Settlement(r) => self.settle(r),
+        }
+    }
+
     /// Books a conditional-token operation's report (merge, split, redeem, convert) in time order
     /// with the fills: a done one through the strategy's ledger (once per id), a failed one
     /// changed nothing. A redemption needs the market's resolution, which the journal does not
@@ -420,6 +476,29 @@ impl Performance {
             if h.market.is_none() {
                 h.market = market;
             }
+        }
+        for (token, _) in booked.positions {
+            self.revalue(token, &key);
+        }
+        if in_period {
+            self.drawdown();
+        }
+        Ok(())
+    }
+
+    /// Books a market's resolution settled against a strategy's positions (once per market: a
+    /// repeat changes nothing), in time order with the fills.
+    pub fn settle(&mut self, r: &SettlementReport) -> Result<(), AccountingError> {
+        let in_period = self.enter(i64::try_from(r.ts_ns).unwrap_or(i64::MAX));
+        let key = (r.namespace.clone(), r.strategy.clone());
+        let book = self.books.entry(key.clone()).or_default();
+        let Some(booked) = book.ledger.settle(&r.resolution)? else { return Ok(()) };
+        if in_period && !booked.positions.is_empty() {
+            book.settlements += 1;
+        }
+        for (token, _) in &booked.positions {
+            let h = book.held.entry(*token).or_default();
+            h.market.get_or_insert(r.resolution.market);
         }
         for (token, _) in booked.positions {
             self.revalue(token, &key);
@@ -487,7 +566,7 @@ impl Performance {
             m.realized = add(m.realized, micros(p.realized) - h.realized_at_since);
             m.pnl = add(m.pnl, h.marked - h.marked_at_since);
             if !p.size.is_zero() {
-                let mark = self.mark(token).unwrap_or(Price::ZERO);
+                let mark = b.ledger.payout(token).or_else(|| self.mark(token)).unwrap_or(Price::ZERO);
                 positions.push(OpenPosition {
                     market: label,
                     token: token.to_string(),
@@ -507,6 +586,7 @@ impl Performance {
             maker_fills: b.maker_fills,
             failed_fills: b.failed,
             ctf_ops: b.ctf_ops,
+            settlements: b.settlements,
             notional: Money::from_micros(b.notional),
             fees: sum(|m| m.fees),
             realized: sum(|m| m.realized),
@@ -676,6 +756,53 @@ mod tests {
         assert_eq!((arb.realized, arb.pnl, arb.ctf_ops), (m("0.5"), m("0.5"), 1), "booked once");
         assert!(arb.positions.is_empty());
         assert_eq!(arb.markets.len(), 1);
+    }
+
+    #[test]
+    fn a_settlement_pays_the_winner_and_then_a_redemption_books() {
+        let mut perf = Performance::new(0);
+        perf.fill(&fill("y", "dir", 4, 41, Side::Buy, "0.60", "10", "0", T0)).unwrap();
+        perf.fill(&fill("n", "dir", 4, 42, Side::Buy, "0.30", "5", "0", T0 + 1)).unwrap();
+        let market = ConditionId::from_bytes([4; 32]);
+        let res = crate::wire::Resolution::won_by(
+            market,
+            &[TokenId::from_u128(41), TokenId::from_u128(42)],
+            TokenId::from_u128(41),
+        );
+        let report = SettlementReport {
+            namespace: "desk".into(),
+            strategy: "dir".into(),
+            resolution: res,
+            cash: m("10"),
+            realized: m("2.5"),
+            ts_ns: u64::try_from(T0 + DAY_NS).unwrap(),
+        };
+        perf.settle(&report).unwrap();
+        perf.settle(&report).unwrap();
+        let s = perf.summary();
+        check_sums(&s);
+        let dir = &s.strategies[0];
+        // 10 x (1 - 0.60) won, 5 x 0.30 lost: 4 - 1.5.
+        assert_eq!((dir.realized, dir.pnl, dir.settlements), (m("2.5"), m("2.5"), 1), "settled once");
+        assert_eq!(dir.positions.len(), 1, "the winning shares wait for their redemption");
+        assert_eq!((dir.positions[0].mark, dir.positions[0].unrealized), (p("1"), Money::ZERO));
+        let redeem = CtfReport {
+            id: ClientOrderId::new("redeem-1").unwrap(),
+            namespace: "desk".into(),
+            strategy: "dir".into(),
+            op: CtfOp::Redeem { market, token: TokenId::from_u128(41), size: q("10") },
+            status: CtfStatus::Done,
+            cash: m("10"),
+            realized: Money::ZERO,
+            mode: Mode::Paper,
+            ts_ns: u64::try_from(T0 + DAY_NS + 1).unwrap(),
+        };
+        perf.ctf(&redeem).unwrap();
+        let s = perf.summary();
+        check_sums(&s);
+        assert_eq!((s.pnl, s.strategies[0].ctf_ops), (m("2.5"), 1));
+        assert!(s.strategies[0].positions.is_empty());
+        assert_eq!(s.days.len(), 2);
     }
 
     #[test]

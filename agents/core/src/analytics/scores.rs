@@ -79,6 +79,10 @@ pub struct ModelScore {
     pub forecasts: u64,
     /// Brier score, millionths (0 is perfect, 250 000 is always saying 0.5).
     pub brier_micros: u64,
+    /// The same Brier score unrounded: the exact sum of squared errors over the forecasts, as
+    /// a float (for comparisons finer than a millionth).
+    #[serde(default)]
+    pub brier: f64,
     /// The market's Brier score over the forecasts that had a market mid, millionths.
     pub market_brier_micros: Option<u64>,
     /// Brier skill score against the market, basis points (positive: better than the market).
@@ -170,6 +174,7 @@ impl ScoreBook {
                     version: version.clone(),
                     forecasts: t.n,
                     brier_micros: per(t.brier, t.n),
+                    brier: t.brier as f64 / (t.n.max(1) as f64 * f64::from(PPM) * f64::from(PPM)),
                     market_brier_micros: market,
                     brier_skill_bps: skill,
                     log_loss: if t.n > 0 { t.log_loss / t.n as f64 } else { 0.0 },
@@ -184,9 +189,73 @@ impl ScoreBook {
     }
 }
 
+/// Forecasts whose scores were computed independently (`scripts/verify/scores.py`, numpy), to
+/// hold [`ScoreBook`] to within 1e-9.
+pub mod reference {
+    /// (model probability ppm, market mid ppm, happened).
+    pub const FORECASTS: [(u32, Option<u32>, bool); 40] = [
+        (729777, Some(909000), true),
+        (171001, Some(223000), false),
+        (154333, Some(791000), false),
+        (886000, None, true),
+        (172777, Some(806500), false),
+        (511000, Some(753500), false),
+        (161333, Some(362000), false),
+        (375000, Some(268500), true),
+        (760000, Some(368000), true),
+        (610001, Some(888500), false),
+        (272333, None, false),
+        (95777, Some(853000), false),
+        (332777, Some(252000), false),
+        (265001, Some(594000), true),
+        (139333, Some(370000), false),
+        (813333, Some(463000), true),
+        (851333, Some(306000), true),
+        (845777, None, true),
+        (907001, Some(430000), true),
+        (461333, Some(499500), false),
+        (91000, Some(133500), false),
+        (830777, Some(601500), true),
+        (419777, Some(908000), true),
+        (380333, Some(199500), false),
+        (64000, None, false),
+        (947000, Some(758500), true),
+        (402333, Some(323500), true),
+        (778333, Some(376000), true),
+        (19777, Some(523000), false),
+        (237001, Some(592000), false),
+        (136001, Some(895000), true),
+        (84000, None, false),
+        (24777, Some(100000), false),
+        (812333, Some(156000), true),
+        (797000, Some(661500), true),
+        (313333, Some(752500), false),
+        (387777, Some(725000), true),
+        (195001, Some(235000), false),
+        (348333, None, false),
+        (869001, Some(706000), true),
+    ];
+    /// (Brier, the market's Brier over the forecasts with a mid, log loss) as the script prints them.
+    pub const NUMPY: (f64, f64, f64) = (0.120_011_850_271_375, 0.281_760_588_235_294_15, 0.386_818_461_790_004_06);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scores_match_an_independent_computation() {
+        let mut book = ScoreBook::default();
+        for (model_ppm, market_ppm, happened) in reference::FORECASTS {
+            book.record("m", "1", Forecast { model_ppm, market_ppm, happened });
+        }
+        let s = &book.summary()[0];
+        let (brier, market, log_loss) = reference::NUMPY;
+        assert!((s.brier - brier).abs() < 1e-9, "Brier {} vs numpy {brier}", s.brier);
+        assert_eq!(s.brier_micros, (brier * 1e6).floor() as u64, "the millionths are the exact score rounded down");
+        assert!((s.market_brier_micros.unwrap() as f64 / 1e6 - market).abs() < 1e-6);
+        assert!((s.log_loss - log_loss).abs() < 1e-9, "log loss {} vs numpy {log_loss}", s.log_loss);
+    }
 
     fn f(model_ppm: u32, market_ppm: Option<u32>, happened: bool) -> Forecast {
         Forecast { model_ppm, market_ppm, happened }

@@ -4,6 +4,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::WIRE_VERSION;
+use super::lifecycle::SettlementReport;
 use super::messages::{Control, CtfDecision, CtfReport, Fill, Intent, MarketEvent, OrderUpdate, RiskDecision};
 use super::notice::Notice;
 
@@ -34,6 +35,7 @@ wire_kinds! {
     CtfDecision = 7,
     CtfReport = 8,
     Notice = 9,
+    SettlementReport = 10,
 }
 
 /// The kind byte of a payload of this wire version (to dispatch a subject that carries more than

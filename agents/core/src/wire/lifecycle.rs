@@ -134,3 +134,23 @@ impl Resolution {
         format!("settle:{}:{strategy}", self.market)
     }
 }
+
+/// A market's resolution booked against one strategy's positions: what the execution agent
+/// publishes on `order.<namespace>.<strategy>` once it settled them (message id
+/// [`Resolution::settlement_key`], so a repeat is the same message), for the trade journal and
+/// whoever else follows the strategy's account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettlementReport {
+    /// Strategy namespace.
+    pub namespace: String,
+    /// Strategy name.
+    pub strategy: String,
+    /// The resolution settled.
+    pub resolution: Resolution,
+    /// Cash the positions paid out (micro-USDC; what redeeming them brings).
+    pub cash: crate::Money,
+    /// PnL the settlement realized.
+    pub realized: crate::Money,
+    /// When (Unix ns).
+    pub ts_ns: u64,
+}

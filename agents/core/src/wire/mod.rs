@@ -8,7 +8,7 @@
 //! | `mdsnap.<venue>.<token>` | core NATS request/reply | request: empty; reply: a [`MarketEvent`] snapshot carrying the `seq` it is consistent with | anyone -> market-data |
 //! | `intent.<namespace>.<strategy>` | JetStream stream `POLYFLEET_INTENTS` | [`Intent`] (place, place a set as one, cancel, or a conditional-token operation) | strategy -> risk gateway (queue group) |
 //! | `decision.<namespace>.<strategy>` | JetStream stream `POLYFLEET_DECISIONS` | [`RiskDecision`], or [`CtfDecision`] for a conditional-token operation | risk gateway -> execution, strategy |
-//! | `order.<namespace>.<strategy>` | JetStream stream `POLYFLEET_ORDERS` | [`OrderUpdate`], or [`CtfReport`] for a conditional-token operation | execution -> strategy, operator |
+//! | `order.<namespace>.<strategy>` | JetStream stream `POLYFLEET_ORDERS` | [`OrderUpdate`], [`CtfReport`] for a conditional-token operation, or [`SettlementReport`] for a resolution settled | execution -> strategy, operator |
 //! | `fill.<namespace>.<strategy>` | JetStream stream `POLYFLEET_FILLS` | [`Fill`] | execution -> strategy, risk, operator |
 //! | `control.<namespace>.<kind>.<name>` | core NATS | [`Control`] (kill switch, cancel all) | operator -> agents |
 //! | `signal.<venue>.<token>` | core NATS | a fair-value document, **JSON** ([`signal`]; versioned by its `schema` field) | any model (any language) -> directional strategies |
@@ -52,7 +52,7 @@ pub mod signal;
 pub mod subjects;
 
 pub use codec::{WireError, WireMessage, decode, encode, encode_into, kind_of};
-pub use lifecycle::{CtfOp, Resolution};
+pub use lifecycle::{CtfOp, Resolution, SettlementReport};
 pub use messages::*;
 pub use notice::{Notice, NoticeKind, Severity};
 pub use outcome::Outcome;
