@@ -252,7 +252,7 @@ mod tests {
         let s = &book.summary()[0];
         let (brier, market, log_loss) = reference::NUMPY;
         assert!((s.brier - brier).abs() < 1e-9, "Brier {} vs numpy {brier}", s.brier);
-        assert_eq!(s.brier_micros, (brier * 1e6).floor() as u64, "the millionths are the exact score rounded down");
+        assert_eq!(s.brier_micros, 120_011, "the millionths are the exact score rounded down");
         assert!((s.market_brier_micros.unwrap() as f64 / 1e6 - market).abs() < 1e-6);
         assert!((s.log_loss - log_loss).abs() < 1e-9, "log loss {} vs numpy {log_loss}", s.log_loss);
     }
