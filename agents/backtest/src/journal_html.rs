@@ -176,6 +176,25 @@ pub fn html(r: &JournalReport) -> String {
             ]));
         }
     }
+    let mut ab = String::new();
+    if let Some(x) = &r.ab {
+        ab.push_str("<h2>A/B</h2>\n<table id=\"ab\">\n");
+        for (k, v) in [
+            ("Arms", format!("A = {}, B = {}", x.a, x.b)),
+            ("Decision", x.decision.clone()),
+            ("Pairs (slots of {} s)", format!("{} (burn-in {}, at most {})", x.pairs, x.burn_in, x.max_pairs)),
+            ("Always-valid p-value", format!("{:.6}", x.p_value)),
+            ("Mean A − B per slot (USDC)", format!("{:.6}", x.mean_difference_usdc)),
+            ("PnL A / B (USDC)", format!("{} / {}", x.a_pnl, x.b_pnl)),
+            ("Stopping rule", format!("mSPRT, α = {}, tuned to {} USDC per slot", x.alpha, x.effect_usdc)),
+        ] {
+            let k = k.replace("{}", &x.slot_s.to_string());
+            ab.push_str(&format!("<tr><th>{}</th><td>{}</td></tr>\n", esc(&k), esc(&v)));
+        }
+        ab.push_str("</table>\n");
+    } else if let Some(e) = &r.ab_error {
+        ab.push_str(&format!("<h2>A/B</h2>\n<p id=\"ab\">No comparison: {}</p>\n", esc(e)));
+    }
     let mut trades = header(&[
         "Time (UTC)",
         "Strategy",
@@ -215,7 +234,7 @@ pub fn html(r: &JournalReport) -> String {
 <style>body{{font-family:sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse;margin:1em 0}}\
 th,td{{border:1px solid #ccc;padding:4px 8px;text-align:left}}th{{background:#f4f4f4;white-space:nowrap}}td{{font-variant-numeric:tabular-nums;word-break:break-all}}</style></head><body>\n\
 <h1>Trade journal report</h1>\n<h2>Summary</h2>\n<table id=\"summary\">\n{summary}</table>\n\
-<h2>Equity</h2>\n<div id=\"equity\">{eq}</div>\n<h2>Drawdown</h2>\n<div id=\"drawdown\">{dd}</div>\n\
+{ab}<h2>Equity</h2>\n<div id=\"equity\">{eq}</div>\n<h2>Drawdown</h2>\n<div id=\"drawdown\">{dd}</div>\n\
 <h2>Returns by day</h2>\n<table id=\"days\">\n{days}</table>\n\
 <h2>Strategies</h2>\n<table id=\"strategies\">\n{strategies}</table>\n\
 <h2>Markets</h2>\n<table id=\"markets\">\n{markets}</table>\n\

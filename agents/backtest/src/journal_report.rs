@@ -12,6 +12,8 @@ use polyfleet_core::analytics::ratios::{Annualized, MIN_DAILY_RETURNS, annualize
 use polyfleet_core::wire::{RiskDecision, Verdict};
 use serde::Serialize;
 
+use crate::journal_ab::{AbError, AbResult, AbSpec, compare};
+
 /// How marks are taken.
 pub const MARKING: &str = "what is held is marked at each token's last fill price in the journal (the journal keeps no order books), or at its payout once its market resolved";
 
@@ -84,6 +86,12 @@ pub struct JournalReport {
     pub unbooked: Vec<String>,
     /// Every fill of the period, oldest first.
     pub trades: Vec<Trade>,
+    /// The A/B comparison asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ab: Option<AbResult>,
+    /// Why the comparison asked for could not run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ab_error: Option<String>,
 }
 
 /// What a report is built from.
@@ -99,6 +107,8 @@ pub struct Inputs<'a> {
     pub bookings: &'a [(Booking, Option<String>)],
     /// The period's decisions.
     pub decisions: &'a [RiskDecision],
+    /// Two strategies to compare, if any.
+    pub ab: Option<AbSpec>,
 }
 
 /// Unix ns as RFC 3339 (UTC).
@@ -114,7 +124,10 @@ impl JournalReport {
     /// The report of `inputs`.
     pub fn new(inputs: &Inputs<'_>) -> JournalReport {
         let since = inputs.since_ns.unwrap_or(i64::MIN);
-        let mut perf = Performance::new(since);
+        let mut perf = match &inputs.ab {
+            Some(ab) => Performance::with_slots(since, ab.slot_ns),
+            None => Performance::new(since),
+        };
         let mut unbooked = Vec::new();
         let mut trades = Vec::new();
         for (booking, trace) in inputs.bookings {
@@ -147,6 +160,10 @@ impl JournalReport {
             }
         }
         let summary = perf.summary();
+        let ab = inputs.ab.as_ref().map(|spec| match perf.slots() {
+            Some(slots) => compare(spec, &slots),
+            None => Err(AbError::Arm(spec.a.clone(), "no booking in the period".into())),
+        });
         let daily = summary.daily_pnl();
         // Returns against the notional traded per day on average would rescale all three ratios
         // alike; they do not depend on the capital, so none is asked for.
@@ -179,6 +196,8 @@ impl JournalReport {
             decisions,
             unbooked,
             trades,
+            ab_error: ab.as_ref().and_then(|r| r.as_ref().err()).map(ToString::to_string),
+            ab: ab.and_then(Result::ok),
         }
     }
 

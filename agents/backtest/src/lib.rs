@@ -5,7 +5,8 @@
 //! report as JSON ([`report`]) and HTML ([`html`], the forecasts in [`html_forecasts`]); parameter
 //! sweeps ([`sweep`]); the built-in models' fair values from a recording's reference prices
 //! ([`signals`]). The trade journal's report of any period (`polyfleet report`) shares the
-//! statistics and the page's style: [`journal_report`] and [`journal_html`].
+//! statistics and the page's style: [`journal_report`], [`journal_html`], and A/B comparisons
+//! ([`journal_ab`]).
 
 pub mod analytics;
 pub mod columnar;
@@ -14,6 +15,7 @@ pub mod html;
 pub mod html_analytics;
 pub mod html_forecasts;
 pub mod journal;
+pub mod journal_ab;
 pub mod journal_html;
 pub mod journal_report;
 pub mod report;

@@ -185,6 +185,27 @@ enum Command {
         /// Directory the report is written to.
         #[arg(long, default_value = "journal-report")]
         out: PathBuf,
+        /// Compare two strategies, `A,B` (`name` or `namespace/name`), with an always-valid
+        /// sequential test (mSPRT) on their PnL per slot.
+        #[arg(long, value_name = "A,B")]
+        ab: Option<String>,
+        /// The comparison's slot: `30s`, `15m`, `1h`, `1d`.
+        #[arg(long, default_value = "1h", requires = "ab")]
+        slot: String,
+        /// The comparison's false-stop bound.
+        #[arg(long, default_value_t = 0.05, requires = "ab")]
+        ab_alpha: f64,
+        /// The per-slot PnL difference the test is tuned to find, USDC.
+        #[arg(long, default_value = "1", requires = "ab")]
+        ab_effect: String,
+        /// Pairs of slots before the test may stop (and before the variance it estimates from
+        /// them is used; with 10, equal arms were stopped on 6% of simulated runs at α 0.05,
+        /// with 30 on 4.5%).
+        #[arg(long, default_value_t = 30, requires = "ab")]
+        ab_burn_in: u64,
+        /// Pairs after which the test ends undecided.
+        #[arg(long, default_value_t = 10_000, requires = "ab")]
+        ab_max_pairs: u64,
     },
     /// Convert a JSON Lines recording into a columnar one (Arrow IPC, lz4): `backtest` and
     /// `up --replay` load it at engine speed; pyarrow, pandas (`read_feather`) and polars
@@ -449,9 +470,30 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("reports in {}", out.display());
             Ok(())
         }
-        Command::Report { journal, since, until, namespace, strategy, out } => {
+        Command::Report {
+            journal,
+            since,
+            until,
+            namespace,
+            strategy,
+            out,
+            ab,
+            slot,
+            ab_alpha,
+            ab_effect,
+            ab_burn_in,
+            ab_max_pairs,
+        } => {
+            let ab = ab.map(|arms| polyfleet_cli::report::AbArgs {
+                arms,
+                slot,
+                alpha: ab_alpha,
+                effect: ab_effect,
+                burn_in: ab_burn_in,
+                max_pairs: ab_max_pairs,
+            });
             let args =
-                polyfleet_cli::report::ReportArgs { journal, since, until, namespace, strategy, out: out.clone() };
+                polyfleet_cli::report::ReportArgs { journal, since, until, namespace, strategy, out: out.clone(), ab };
             let r = polyfleet_cli::report::run(&args).await?;
             let s = &r.summary;
             println!(
@@ -469,6 +511,15 @@ async fn main() -> anyhow::Result<()> {
                     "  {}/{}: PnL {} (realized {}), {} fills",
                     l.namespace, l.strategy, l.pnl, l.realized, l.fills
                 );
+            }
+            if let Some(ab) = &r.ab {
+                println!(
+                    "A/B {} vs {}: {} after {} slots of {} s (p = {:.4}, mean A - B {:.6} USDC a slot)",
+                    ab.a, ab.b, ab.decision, ab.pairs, ab.slot_s, ab.p_value, ab.mean_difference_usdc
+                );
+            }
+            if let Some(e) = &r.ab_error {
+                eprintln!("A/B: {e}");
             }
             for u in r.unbooked.iter().take(5) {
                 eprintln!("not booked: {u}");

@@ -8,7 +8,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use polyfleet_backtest::journal_ab::AbSpec;
 use polyfleet_backtest::journal_report::{Inputs, JournalReport};
+use polyfleet_core::analytics::sequential::MsprtConfig;
 use polyfleet_core::wire::{RiskDecision, WireMessage as _, decode, kind_of};
 use polyfleet_journal::store::sql::SqlJournal;
 use polyfleet_journal::{JournalStore, Kind, Range};
@@ -28,6 +30,66 @@ pub struct ReportArgs {
     pub strategy: Option<String>,
     /// Directory of `report.json` and `report.html`.
     pub out: PathBuf,
+    /// Two strategies to compare (`A,B`) with the sequential test, and its stopping rule.
+    pub ab: Option<AbArgs>,
+}
+
+/// An A/B comparison's command-line settings.
+#[derive(Debug, Clone)]
+pub struct AbArgs {
+    /// Arm A and arm B, `A,B`: each `name` or `namespace/name`.
+    pub arms: String,
+    /// Slot length: `30s`, `15m`, `1h`, `1d`.
+    pub slot: String,
+    /// False-stop bound.
+    pub alpha: f64,
+    /// The per-slot PnL difference the test is tuned to find, USDC.
+    pub effect: String,
+    /// Pairs before it may stop.
+    pub burn_in: u64,
+    /// Pairs after which it ends undecided.
+    pub max_pairs: u64,
+}
+
+/// Nanoseconds of `30s`, `15m`, `1h`, `1d`.
+pub fn parse_slot(s: &str) -> anyhow::Result<i64> {
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = n.parse().with_context(|| format!("{s:?}: a number and a unit (s, m, h, d) expected"))?;
+    let unit_s = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => anyhow::bail!("{s:?}: the unit is s, m, h or d"),
+    };
+    anyhow::ensure!(n > 0, "{s:?}: a slot lasts a while");
+    n.checked_mul(unit_s * 1_000_000_000).context("a slot past 292 years")
+}
+
+impl AbArgs {
+    /// The report's comparison.
+    pub fn spec(&self) -> anyhow::Result<AbSpec> {
+        let effect = polyfleet_core::Money::parse(&self.effect).context("--ab-effect")?;
+        anyhow::ensure!(effect.micros() > 0, "--ab-effect must be positive");
+        let tau = effect.micros() as f64;
+        let (a, b) = self
+            .arms
+            .split_once(',')
+            .filter(|(a, b)| !a.is_empty() && !b.is_empty() && !b.contains(','))
+            .with_context(|| format!("--ab {}: two strategies, A,B", self.arms))?;
+        Ok(AbSpec {
+            a: a.to_string(),
+            b: b.to_string(),
+            slot_ns: parse_slot(&self.slot).context("--slot")?,
+            config: MsprtConfig {
+                alpha: self.alpha,
+                tau2: tau * tau,
+                sigma2: None,
+                burn_in: self.burn_in,
+                max_pairs: self.max_pairs,
+            },
+        })
+    }
 }
 
 /// Unix ns of an RFC 3339 time or a UTC date.
@@ -99,6 +161,7 @@ pub async fn run(args: &ReportArgs) -> anyhow::Result<JournalReport> {
         until_ns,
         bookings: &bookings,
         decisions: &decisions,
+        ab: args.ab.as_ref().map(AbArgs::spec).transpose()?,
     });
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     std::fs::write(args.out.join("report.json"), report.to_json()?)?;
@@ -116,6 +179,16 @@ mod tests {
         assert_eq!(parse_time("1970-01-01T00:00:01Z").unwrap(), 1_000_000_000);
         assert_eq!(parse_time("2026-12-01T01:00:00+01:00").unwrap(), parse_time("2026-12-01").unwrap());
         assert!(parse_time("yesterday").is_err());
+    }
+
+    #[test]
+    fn slots_are_a_number_and_a_unit() {
+        assert_eq!(parse_slot("30s").unwrap(), 30_000_000_000);
+        assert_eq!(parse_slot("1h").unwrap(), 3_600_000_000_000);
+        assert_eq!(parse_slot("2d").unwrap(), 172_800_000_000_000);
+        for bad in ["h", "0m", "5w", "1.5h", ""] {
+            assert!(parse_slot(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -120,6 +120,7 @@ async fn edit_and_stop(
         namespace: None,
         strategy: None,
         out: out.clone(),
+        ab: None,
     };
     let report = polyfleet_cli::report::run(&args).await.unwrap();
     for (name, realized) in &outcome.realized {

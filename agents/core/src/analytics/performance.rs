@@ -258,6 +258,25 @@ pub struct Performance {
     open: Option<(i64, u64, i64, i64)>,
     first_ns: Option<i64>,
     last_ns: Option<i64>,
+    /// Per-strategy series over slots of this length, when asked for.
+    slot_ns: Option<i64>,
+    /// The open slot.
+    slot_open: Option<i64>,
+    /// Closed slots: each strategy's equity in the period at the slot's end.
+    slot_ends: Vec<(i64, BTreeMap<StrategyKey, i64>)>,
+}
+
+/// Each strategy's PnL per time slot of the period (for A/B comparisons): slot `k` covers
+/// `[start_ns + k·slot_ns, start_ns + (k+1)·slot_ns)` from the first slot with a booking to the
+/// last; a strategy's PnL in a slot is its marked equity's change over it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Slots {
+    /// Slot length, ns.
+    pub slot_ns: i64,
+    /// Start of the first slot (Unix ns).
+    pub start_ns: i64,
+    /// Per strategy (`namespace/name`), micro-USDC per slot.
+    pub pnl: BTreeMap<String, Vec<i64>>,
 }
 
 fn micros(m: Money) -> i64 {
@@ -285,7 +304,67 @@ impl Performance {
             open: None,
             first_ns: None,
             last_ns: None,
+            slot_ns: None,
+            slot_open: None,
+            slot_ends: Vec::new(),
         }
+    }
+
+    /// A fold that also keeps each strategy's PnL per slot of `slot_ns` (positive) for
+    /// [`Performance::slots`].
+    pub fn with_slots(since_ns: i64, slot_ns: i64) -> Performance {
+        Performance { slot_ns: Some(slot_ns.max(1)), ..Performance::new(since_ns) }
+    }
+
+    /// Each strategy's equity in the period now.
+    fn equities(&self) -> BTreeMap<StrategyKey, i64> {
+        self.books
+            .iter()
+            .map(|(k, b)| (k.clone(), b.held.values().map(|h| h.marked - h.marked_at_since).sum()))
+            .collect()
+    }
+
+    /// Closes slots up to (not including) `slot`.
+    fn roll_slot(&mut self, slot: i64) {
+        match self.slot_open {
+            None => self.slot_open = Some(slot),
+            Some(open) if open >= slot => {}
+            Some(open) => {
+                let now = self.equities();
+                for k in open..slot {
+                    self.slot_ends.push((k, now.clone()));
+                }
+                self.slot_open = Some(slot);
+            }
+        }
+    }
+
+    /// Each strategy's PnL per slot so far (`None` unless made [`Performance::with_slots`], or
+    /// before the period's first booking).
+    pub fn slots(&self) -> Option<Slots> {
+        let slot_ns = self.slot_ns?;
+        let open = self.slot_open?;
+        let mut ends = self.slot_ends.clone();
+        ends.push((open, self.equities()));
+        let first = ends.first().map_or(open, |(k, _)| *k);
+        let names: std::collections::BTreeSet<&StrategyKey> = ends.iter().flat_map(|(_, e)| e.keys()).collect();
+        let pnl = names
+            .into_iter()
+            .map(|key| {
+                let mut prev = 0;
+                let series = ends
+                    .iter()
+                    .map(|(_, e)| {
+                        let now = e.get(key).copied().unwrap_or(0);
+                        let d = now - prev;
+                        prev = now;
+                        d
+                    })
+                    .collect();
+                (format!("{}/{}", key.0, key.1), series)
+            })
+            .collect();
+        Some(Slots { slot_ns, start_ns: first.saturating_mul(slot_ns), pnl })
     }
 
     /// The token's last fill price.
@@ -430,6 +509,9 @@ impl Performance {
         }
         if in_period {
             self.roll(ts.div_euclid(DAY_NS));
+            if let Some(n) = self.slot_ns {
+                self.roll_slot(ts.div_euclid(n));
+            }
             self.first_ns.get_or_insert(ts);
             self.last_ns = Some(ts);
         }
@@ -803,6 +885,22 @@ mod tests {
         assert_eq!((s.pnl, s.strategies[0].ctf_ops), (m("2.5"), 1));
         assert!(s.strategies[0].positions.is_empty());
         assert_eq!(s.days.len(), 2);
+    }
+
+    #[test]
+    fn slots_split_each_strategys_pnl_over_time() {
+        let h = 3_600_000_000_000;
+        let mut perf = Performance::with_slots(T0, h);
+        perf.fill(&fill("a1", "a", 1, 11, Side::Buy, "0.40", "10", "0", T0)).unwrap();
+        perf.fill(&fill("a2", "a", 1, 11, Side::Sell, "0.50", "10", "0", T0 + 10)).unwrap();
+        perf.fill(&fill("b1", "b", 2, 21, Side::Buy, "0.40", "10", "0.1", T0 + 2 * h)).unwrap();
+        let slots = perf.slots().unwrap();
+        assert_eq!((slots.slot_ns, slots.start_ns), (h, T0));
+        assert_eq!(slots.pnl["desk/a"], vec![1_000_000, 0, 0], "a's round trip in the first hour");
+        assert_eq!(slots.pnl["desk/b"], vec![0, 0, -100_000], "b's fee in the third; the second hour empty");
+        let total: i64 = slots.pnl.values().flatten().sum();
+        assert_eq!(total, perf.summary().pnl.micros());
+        assert!(Performance::new(0).slots().is_none());
     }
 
     #[test]
