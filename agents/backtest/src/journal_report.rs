@@ -165,8 +165,8 @@ impl JournalReport {
             None => Err(AbError::Arm(spec.a.clone(), "no booking in the period".into())),
         });
         let daily = summary.daily_pnl();
-        // Returns against the notional traded per day on average would rescale all three ratios
-        // alike; they do not depend on the capital, so none is asked for.
+        // The capital the returns are taken against cancels out of all three ratios, so none is
+        // asked for: returns are taken against 1 USDC.
         let ratios = annualized(&daily, summary.pnl, summary.max_drawdown, Money::from_micros(1_000_000));
         let ratios_note = (ratios.days < MIN_DAILY_RETURNS).then(|| {
             format!(
