@@ -16,6 +16,7 @@ use polyfleet_core::wire::{
 use polyfleet_core::{ClientOrderId, ConditionId, Money, Price, Quantity, Side, TokenId};
 use polyfleet_journal::store::sql::SqlJournal;
 use polyfleet_journal::{JournalStore, Record};
+use polyfleet_testkit::normal::Normal;
 use serde_json::Value;
 
 const DAY_NS: u64 = 86_400_000_000_000;
@@ -122,6 +123,23 @@ async fn write_journal(url: &str) {
     journal.close().await;
 }
 
+/// `polyfleet report ARGS --out OUT` on `url`'s journal; its standard output, after checking it succeeded
+/// and that `OUT/report.json` is there, parsed.
+fn run_report(url: &str, args: &[&str], out: &std::path::Path) -> (String, Value) {
+    let run = Command::new(env!("CARGO_BIN_EXE_polyfleet"))
+        .args(["report", "--journal", url])
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .env_remove("POLYFLEET_JOURNAL_URL")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout).to_string();
+    assert!(run.status.success(), "{stdout}{}", String::from_utf8_lossy(&run.stderr));
+    let json = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    (stdout, json)
+}
+
 fn chromium() -> Option<&'static str> {
     ["chromium", "chromium-browser", "google-chrome"]
         .into_iter()
@@ -136,15 +154,7 @@ async fn the_report_of_a_journal_period_matches_an_independent_computation_and_r
     let url = format!("sqlite://{}", dir.join("journal.db").display());
     write_journal(&url).await;
     let out = dir.join("out");
-    let run = Command::new(env!("CARGO_BIN_EXE_polyfleet"))
-        .args(["report", "--journal", &url, "--since", "2026-10-01", "--until", "2026-12-01", "--out"])
-        .arg(&out)
-        .env_remove("POLYFLEET_JOURNAL_URL")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(run.status.success(), "{stdout}{}", String::from_utf8_lossy(&run.stderr));
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let (stdout, report) = run_report(&url, &["--since", "2026-10-01", "--until", "2026-12-01"], &out);
     let total: i64 = DAILY.iter().sum();
     let summary = &report["summary"];
     assert_eq!(summary["pnl"], Money::from_micros(total).to_string(), "{summary}");
@@ -171,13 +181,7 @@ async fn the_report_of_a_journal_period_matches_an_independent_computation_and_r
     assert_eq!(trades[0]["trace_id"], TRACE);
     assert!(stdout.contains("Sharpe 4.1569"), "{stdout}");
     // A period that starts later values what was bought before at its cost: no fill, no PnL.
-    let later = Command::new(env!("CARGO_BIN_EXE_polyfleet"))
-        .args(["report", "--journal", &url, "--since", "2026-11-20", "--out"])
-        .arg(dir.join("later"))
-        .output()
-        .unwrap();
-    assert!(later.status.success());
-    let later: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("later/report.json")).unwrap()).unwrap();
+    let (_, later) = run_report(&url, &["--since", "2026-11-20"], &dir.join("later"));
     assert_eq!((later["summary"]["fills"].as_u64(), later["summary"]["pnl"].as_str()), (Some(0), Some("0")));
     assert!(later["ratios_note"].as_str().unwrap().contains("need at least 30"));
 
@@ -218,26 +222,6 @@ async fn the_report_of_a_journal_period_matches_an_independent_computation_and_r
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A deterministic normal sampler (xorshift64* and Box–Muller), so every seed replays.
-struct Normal(u64);
-
-impl Normal {
-    fn uniform(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        ((self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-
-    /// A draw of N(mean, sd²), in micro-USDC.
-    #[allow(clippy::cast_possible_truncation, reason = "a draw of a few USDC in micro-USDC fits")]
-    fn draw(&mut self, mean: f64, sd: f64) -> i64 {
-        let (u, v) = (self.uniform(), self.uniform());
-        let z = (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos();
-        ((mean + sd * z) * 1e6).round() as i64
-    }
-}
-
 /// One arm's round trip in hour `h` earning `pnl` micro-USDC (after the sell's fee).
 fn round_trip(arm: &str, token: u128, h: u64, pnl: i64) -> [Fill; 2] {
     let at = START_NS + h * 3_600_000_000_000;
@@ -259,10 +243,10 @@ fn round_trip(arm: &str, token: u128, h: u64, pnl: i64) -> [Fill; 2] {
 
 /// Two arms over `hours` hourly slots, each hour's PnL N(mean, 2²) USDC.
 fn arms(seed: u64, hours: u64, mean_b: f64) -> Vec<Fill> {
-    let mut n = Normal(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let mut n = Normal::new(seed);
     (0..hours)
         .flat_map(|h| {
-            let (a, b) = (n.draw(0.0, 2.0), n.draw(mean_b, 2.0));
+            let (a, b) = (n.sample(0.0, 2e6), n.sample(mean_b * 1e6, 2e6));
             round_trip("arm-a", 101, h, a).into_iter().chain(round_trip("arm-b", 102, h, b))
         })
         .collect()
@@ -314,15 +298,7 @@ async fn an_ab_comparison_stops_on_the_better_arm_and_rarely_on_equal_ones() {
     journal.append(&records).await.unwrap();
     journal.close().await;
     let out = dir.join("out");
-    let run = Command::new(env!("CARGO_BIN_EXE_polyfleet"))
-        .args(["report", "--journal", &url, "--ab", "arm-a,desk/arm-b", "--slot", "1h", "--ab-effect", "1", "--out"])
-        .arg(&out)
-        .env_remove("POLYFLEET_JOURNAL_URL")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(run.status.success(), "{stdout}{}", String::from_utf8_lossy(&run.stderr));
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let (stdout, report) = run_report(&url, &["--ab", "arm-a,desk/arm-b", "--slot", "1h", "--ab-effect", "1"], &out);
     let ab = &report["ab"];
     assert_eq!(ab["decision"], "A better", "{ab}");
     assert!(ab["pairs"].as_u64().unwrap() < 300 && ab["p_value"].as_f64().unwrap() <= 0.05, "{ab}");

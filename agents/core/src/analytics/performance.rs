@@ -283,6 +283,11 @@ fn micros(m: Money) -> i64 {
     m.micros()
 }
 
+/// A token's last fill price in `marks` (each token's recent fill prices, newest last).
+fn last_price(marks: &TokenMap<Vec<(String, Price)>>, token: &TokenId) -> Option<Price> {
+    marks.get(token).and_then(|v| v.last()).map(|(_, p)| *p)
+}
+
 fn marked(p: &Position, mark: Option<Price>) -> i64 {
     micros(p.realized) + mark.map_or(0, |m| micros(p.unrealized(m)))
 }
@@ -369,7 +374,7 @@ impl Performance {
 
     /// The token's last fill price.
     fn mark(&self, token: &TokenId) -> Option<Price> {
-        self.last.get(token).and_then(|v| v.last()).map(|(_, p)| *p)
+        last_price(&self.last, token)
     }
 
     /// The period begins: what everything is worth now is its baseline.
@@ -487,7 +492,7 @@ impl Performance {
         if !holders.contains(key) {
             holders.push(key.clone());
         }
-        let last = self.last.get(&token).and_then(|v| v.last()).map(|(_, p)| *p);
+        let last = last_price(&self.last, &token);
         for k in holders.iter() {
             if let Some(b) = self.books.get_mut(k) {
                 // A resolved market's token is worth its payout.

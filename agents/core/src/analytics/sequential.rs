@@ -175,22 +175,7 @@ impl Msprt {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A deterministic normal sampler (xorshift64* and Box–Muller), so every seed replays.
-    struct Normal(u64);
-    impl Normal {
-        fn uniform(&mut self) -> f64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            ((self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-        }
-        #[allow(clippy::cast_possible_truncation, reason = "samples are a few million, far inside i64")]
-        fn sample(&mut self, mean: f64, sd: f64) -> i64 {
-            let (u, v) = (self.uniform(), self.uniform());
-            (mean + sd * (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()).round() as i64
-        }
-    }
+    use polyfleet_testkit::normal::Normal;
 
     fn cfg(sigma2: Option<f64>) -> MsprtConfig {
         // Metric in micro-USDC per slot: sd 1 USDC per arm; tuned to effects of about 0.3 USDC.
@@ -199,7 +184,7 @@ mod tests {
 
     /// Runs one test: arm B's mean is `shift` below A's (micro-USDC), sd 1 USDC each.
     fn run(seed: u64, shift: f64, sigma2: Option<f64>) -> Outcome {
-        let mut rng = Normal(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let mut rng = Normal::new(seed);
         let mut t = Msprt::new(cfg(sigma2)).unwrap();
         loop {
             let (a, b) = (rng.sample(0.0, 1e6), rng.sample(-shift, 1e6));
