@@ -191,11 +191,47 @@ fn yes_and_no_held_together_are_merged() {
     let yes_bid = placed.iter().find(|o| o.token == TokenId::from_u128(YES)).unwrap().clone();
     let no_bid = placed.iter().find(|o| o.token == TokenId::from_u128(NO)).unwrap().clone();
     // The NO quote filled too (it was placed before YES was held).
-    r.on_fill(&fill(&yes_bid, "f1", "10"), 10 * MS);
+    let out = r.on_fill(&fill(&yes_bid, "f1", "10"), 10 * MS);
+    let yes_sale = places(&out).into_iter().find(|o| o.side == Side::Sell).expect("the YES bought is offered");
+    assert_eq!(yes_sale.token, TokenId::from_u128(YES));
     let out = r.on_fill(&fill(&no_bid, "f2", "10"), 20 * MS);
-    let merged =
-        out.iter().any(|i| matches!(i, Intent::Ctf(c) if matches!(c.op, CtfOp::Merge { size, .. } if size == q("10"))));
-    assert!(merged, "{out:?}");
+    let merge_of = |out: &[Intent], size: &str| {
+        out.iter().any(|i| matches!(i, Intent::Ctf(c) if matches!(c.op, CtfOp::Merge { size: s, .. } if s == q(size))))
+    };
+    // The YES sale placed after the first fill offers the shares: the merge waits for its
+    // cancel, and no new sale offers YES or NO meanwhile.
+    assert!(!out.iter().any(|i| matches!(i, Intent::Ctf(_))), "{out:?}");
+    let cancelled =
+        |out: &[Intent], id| out.iter().any(|i| matches!(i, Intent::Cancel(c) if c.client_order_id == Some(id)));
+    assert!(cancelled(&out, yes_sale.client_order_id), "{out:?}");
+    assert!(places(&out).iter().all(|o| o.side == Side::Buy), "nothing held is offered again: {out:?}");
+    let out = r.on_order(&update(&yes_sale, OrderStatus::Cancelled, "0"), 30 * MS);
+    assert!(merge_of(&out, "10"), "{out:?}");
+}
+
+#[test]
+fn shares_are_never_offered_twice() {
+    // Whatever the books do, the YES and NO our sales offer (resting or being cancelled) never
+    // exceed what is held and not on its way out: the venue would refuse the excess, and a sale
+    // filling after its shares went elsewhere would sell what is gone.
+    let mut r = runner(params(), None);
+    let placed = places(&books(&mut r, 1, "0.45", "0.55", 0));
+    let yes_bid = placed.iter().find(|o| o.token == TokenId::from_u128(YES)).unwrap().clone();
+    r.on_fill(&fill(&yes_bid, "f1", "10"), 10 * MS);
+    let mut open: Vec<OrderIntent> = vec![];
+    let mut seq = 2;
+    for (k, (bid, ask)) in [("0.46", "0.56"), ("0.40", "0.50"), ("0.52", "0.62"), ("0.47", "0.57"), ("0.30", "0.40")]
+        .into_iter()
+        .enumerate()
+    {
+        let now = (1_000 + 2_000 * k as u64) * MS;
+        let out = books(&mut r, seq, bid, ask, now);
+        seq += 1;
+        open.extend(places(&out).into_iter().filter(|o| o.side == Side::Sell));
+        // Cancels are not confirmed yet: every sale placed still offers its shares.
+        let offered: u64 = open.iter().filter(|o| o.token == TokenId::from_u128(YES)).map(|o| o.size.micros()).sum();
+        assert!(offered <= q("10").micros(), "{offered} micro-shares of YES offered with 10 held, at step {k}");
+    }
 }
 
 #[test]
@@ -297,4 +333,24 @@ fn a_restarted_market_maker_quotes_from_the_inventory_it_holds() {
     let placed = places(&books(&mut r, 1, "0.45", "0.55", 0));
     assert!(!placed.is_empty());
     assert!(placed.iter().all(|o| o.token == TokenId::from_u128(YES) && o.side == Side::Sell), "{:?}", shape(&placed));
+}
+
+#[test]
+fn a_sale_reported_filled_before_its_fill_frees_no_shares() {
+    // The venue's order update can overtake the fill: the shares it sold are not offered again
+    // in between.
+    let mut r = runner(params(), None);
+    let placed = places(&books(&mut r, 1, "0.45", "0.55", 0));
+    let yes_bid = placed.iter().find(|o| o.token == TokenId::from_u128(YES)).unwrap().clone();
+    let out = r.on_fill(&fill(&yes_bid, "f1", "10"), 10 * MS);
+    let sale = places(&out).into_iter().find(|o| o.side == Side::Sell).expect("the YES bought is offered");
+    let out = r.on_order(&update(&yes_bid, OrderStatus::Filled, "10"), 15 * MS);
+    let next_bid = places(&out).into_iter().find(|o| o.token == TokenId::from_u128(YES) && o.side == Side::Buy);
+    let out = r.on_order(&update(&sale, OrderStatus::Filled, "10"), 20 * MS);
+    assert!(places(&out).iter().all(|o| o.side == Side::Buy), "sold shares offered again: {out:?}");
+    let out = r.on_fill(&fill(&sale, "f2", "10"), 30 * MS);
+    assert!(places(&out).iter().all(|o| o.side == Side::Buy), "nothing is held: {out:?}");
+    // Bought again: offered again.
+    let out = r.on_fill(&fill(&next_bid.expect("the YES bid replaced"), "f3", "10"), 40 * MS);
+    assert!(places(&out).iter().any(|o| o.side == Side::Sell), "{out:?}");
 }

@@ -79,7 +79,22 @@ struct Working {
     side: Side,
     price: Price,
     size: Quantity,
+    /// Filled so far (a sale's remainder still commits the shares it offers).
+    filled: Quantity,
     placed_ns: u64,
+    /// Over at the venue, with fills still to come (`size` is then what it filled).
+    done: bool,
+}
+
+impl Working {
+    /// Shares of `token` this order may still sell.
+    fn selling(&self, token: &TokenId) -> Quantity {
+        if self.side == Side::Sell && self.token == *token {
+            self.size.saturating_sub(self.filled)
+        } else {
+            Quantity::ZERO
+        }
+    }
 }
 
 /// What a quote slot should hold: a token, side and price (in that token) and size.
@@ -168,6 +183,37 @@ impl MarketState {
     fn held(&self, token: &TokenId) -> Quantity {
         let h = if *token == self.m.yes.token { self.yes } else { self.no };
         h.saturating_sub(self.outgoing.get(token).copied().unwrap_or(Quantity::ZERO))
+    }
+
+    /// Every order of this market, wherever it is tracked (a slot, being cancelled, stale).
+    fn orders_mut(&mut self) -> impl Iterator<Item = &mut Working> {
+        self.slots.iter_mut().flatten().chain(self.cancelling.iter_mut()).chain(self.stale.iter_mut())
+    }
+
+    /// Shares of `token` our sales out of a slot (being cancelled, or stale) may still sell.
+    fn selling_elsewhere(&self, token: &TokenId) -> Quantity {
+        self.cancelling.iter().chain(&self.stale).fold(Quantity::ZERO, |a, w| a.saturating_add(w.selling(token)))
+    }
+
+    /// Shares of `token` any sale of ours may still sell.
+    fn offered(&self, token: &TokenId) -> Quantity {
+        let in_slots = self.slots.iter().flatten().fold(Quantity::ZERO, |a, w| a.saturating_add(w.selling(token)));
+        in_slots.saturating_add(self.selling_elsewhere(token))
+    }
+
+    /// Shares of `token` held and offered by no sale of ours: what a merge may take now. The
+    /// venue refuses a sale beyond what is held, and a sale that filled after its shares went
+    /// elsewhere would sell what we no longer hold.
+    fn unoffered(&self, token: &TokenId) -> Quantity {
+        self.held(token).saturating_sub(self.offered(token))
+    }
+
+    /// Micro-shares of `token` a new sale may offer, or (negative) how many more our sales offer
+    /// than that: held, less what a merge is to take (YES and NO held together are merged,
+    /// never sold), less what our sales offer.
+    fn for_sale(&self, token: &TokenId) -> i64 {
+        let matched = self.held(&self.m.yes.token).min(self.held(&self.m.no.token));
+        micros(self.held(token).saturating_sub(matched)) - micros(self.offered(token))
     }
 }
 
@@ -411,32 +457,54 @@ impl MarketMaker {
     }
 
     /// What each slot should hold: the ladder's YES bids and asks as orders on YES or NO.
-    fn wants(&self, i: usize, ladder: &Ladder) -> Vec<Option<Want>> {
+    ///
+    /// A quote is a sale of the token held only from shares no other sale of ours offers and no
+    /// merge is to take: a slot's sale kept keeps its shares; one replaced (or being cancelled)
+    /// still offers them until its cancel is confirmed, so a new sale waits for that (the slot
+    /// stays empty) rather than offer them twice; with too few shares either way the quote is a
+    /// buy of the complement.
+    fn wants(&self, i: usize, ladder: &Ladder, now_ns: u64) -> Vec<Option<Want>> {
         let p = &self.params;
         let s = &self.markets[i];
         let lot = p.lot();
         let levels = p.levels as usize;
-        let (mut yes_free, mut no_free) = (s.held(&s.m.yes.token), s.held(&s.m.no.token));
+        let (yes, no) = (s.m.yes.token, s.m.no.token);
+        let (mut yes_free, mut no_free) = (s.for_sale(&yes), s.for_sale(&no));
+        // Shares that free up once pending cancels are confirmed.
+        let (mut yes_tied, mut no_tied) = (micros(s.selling_elsewhere(&yes)), micros(s.selling_elsewhere(&no)));
         let min = s.m.yes.min_size.max(s.m.no.min_size);
         let mut out = vec![None; 2 * levels];
         if lot < min {
             return out;
         }
-        for (k, b) in ladder.bids.iter().take(levels).enumerate() {
-            out[k] = Some(if no_free >= lot {
-                no_free = no_free.saturating_sub(lot);
-                Want { token: s.m.no.token, side: Side::Sell, price: b.complement(), size: lot }
+        let lot_micros = micros(lot);
+        let choose = |k: usize, sell: Want, buy: Want, free: &mut i64, tied: &mut i64| {
+            let own = s.slots[k].map_or(Quantity::ZERO, |w| w.selling(&sell.token));
+            if let Some(w) = s.slots[k].filter(|_| !own.is_zero() && *free >= 0)
+                && self.keeps(i, &w, &sell, now_ns)
+            {
+                return Some(sell);
+            }
+            // Not kept: its remainder is cancelled, and offered until that is confirmed.
+            *tied += micros(own);
+            if *free >= lot_micros {
+                *free -= lot_micros;
+                Some(sell)
+            } else if *free + *tied >= lot_micros {
+                None
             } else {
-                Want { token: s.m.yes.token, side: Side::Buy, price: *b, size: lot }
-            });
+                Some(buy)
+            }
+        };
+        for (k, b) in ladder.bids.iter().take(levels).enumerate() {
+            let sell = Want { token: no, side: Side::Sell, price: b.complement(), size: lot };
+            let buy = Want { token: yes, side: Side::Buy, price: *b, size: lot };
+            out[k] = choose(k, sell, buy, &mut no_free, &mut no_tied);
         }
         for (k, a) in ladder.asks.iter().take(levels).enumerate() {
-            out[levels + k] = Some(if yes_free >= lot {
-                yes_free = yes_free.saturating_sub(lot);
-                Want { token: s.m.yes.token, side: Side::Sell, price: *a, size: lot }
-            } else {
-                Want { token: s.m.no.token, side: Side::Buy, price: a.complement(), size: lot }
-            });
+            let sell = Want { token: yes, side: Side::Sell, price: *a, size: lot };
+            let buy = Want { token: no, side: Side::Buy, price: a.complement(), size: lot };
+            out[levels + k] = choose(levels + k, sell, buy, &mut yes_free, &mut yes_tied);
         }
         out
     }
@@ -475,7 +543,7 @@ impl MarketMaker {
             self.markets[i].cancelling.push(w);
         }
         let Some(ladder) = self.ladder(i, books, now) else { return };
-        let wants = self.wants(i, &ladder);
+        let wants = self.wants(i, &ladder, now);
         let tif = match self.params.quote_ttl_s {
             Some(ttl) => TimeInForce::Gtd { expires_at_s: now / 1_000_000_000 + 60 + ttl },
             None => TimeInForce::Gtc,
@@ -524,7 +592,9 @@ impl MarketMaker {
                 side: want.side,
                 price: want.price,
                 size: want.size,
+                filled: Quantity::ZERO,
                 placed_ns: now,
+                done: false,
             });
             self.counts.placed += 1;
         }
@@ -533,17 +603,33 @@ impl MarketMaker {
 
     /// Forgets order `id` (final): from its slot or the cancelling list.
     fn forget(&mut self, id: &ClientOrderId) -> Option<usize> {
+        self.take(id).map(|(i, _)| i)
+    }
+
+    /// Takes order `id` out of its slot or the cancelling list, with its market.
+    fn take(&mut self, id: &ClientOrderId) -> Option<(usize, Working)> {
         for (i, s) in self.markets.iter_mut().enumerate() {
-            if let Some(slot) = s.slots.iter_mut().find(|w| w.is_some_and(|w| w.id == *id)) {
-                *slot = None;
-                return Some(i);
+            if let Some(w) = s.slots.iter_mut().find(|w| w.is_some_and(|w| w.id == *id)).and_then(Option::take) {
+                return Some((i, w));
             }
             if let Some(k) = s.cancelling.iter().position(|w| w.id == *id) {
-                s.cancelling.remove(k);
-                return Some(i);
+                return Some((i, s.cancelling.remove(k)));
             }
         }
         None
+    }
+
+    /// Order `update.client_order_id` is over. A sale whose update says more filled than its
+    /// fills booked so far still offers those shares: they are sold, and held here until the
+    /// fills come (the update can arrive first), so it stays listed until then.
+    fn finish(&mut self, update: &OrderUpdate) -> Option<usize> {
+        let (i, mut w) = self.take(&update.client_order_id)?;
+        if w.side == Side::Sell && update.filled > w.filled {
+            w.size = update.filled;
+            w.done = true;
+            self.markets[i].cancelling.push(w);
+        }
+        Some(i)
     }
 
     /// Merges the complete sets market `i` holds (YES and NO together) back into collateral.
@@ -552,10 +638,9 @@ impl MarketMaker {
         if s.resolved.is_some() {
             return;
         }
-        // Merging beats selling (a set is worth 1 USDC for sure): sales offering these shares
-        // are replaced at the next requote; one that fills first makes the merge fail, and the
-        // shares count again when the failure is reported.
-        let (yes, no) = (s.held(&s.m.yes.token), s.held(&s.m.no.token));
+        // Only shares no sale of ours offers: a sale that filled after its shares were merged
+        // would sell what is gone.
+        let (yes, no) = (s.unoffered(&s.m.yes.token), s.unoffered(&s.m.no.token));
         let size = yes.min(no).round_down_to(10_000);
         if size < s.m.yes.min_size.max(Quantity::from_micros(1_000_000)) {
             return;
@@ -578,6 +663,11 @@ impl MarketMaker {
 
     fn apply_fill(&mut self, i: usize, f: &Fill, sign: bool) {
         let s = &mut self.markets[i];
+        if let Some(w) = s.orders_mut().find(|w| w.id == f.client_order_id) {
+            w.filled = if sign { w.filled.saturating_add(f.size) } else { w.filled.saturating_sub(f.size) };
+        }
+        // A finished sale whose fills are all booked now offers nothing.
+        s.cancelling.retain(|w| !(w.done && w.filled >= w.size));
         let yes = f.token == s.m.yes.token;
         let buy = f.side == Side::Buy;
         let held = if yes { &mut s.yes } else { &mut s.no };
@@ -678,12 +768,14 @@ impl Strategy for MarketMaker {
             // A cancel that reached the venue before its order did found nothing: the order rests
             // now, so it is cancelled again.
             let id = update.client_order_id;
-            if self.markets.iter().any(|s| s.cancelling.iter().any(|w| w.id == id)) {
+            if self.markets.iter().any(|s| s.cancelling.iter().any(|w| w.id == id && !w.done)) {
                 ctx.cancel(id, "cancelled before it rested");
             }
             return;
         }
-        if let Some(i) = self.forget(&update.client_order_id) {
+        if let Some(i) = self.finish(update) {
+            // Shares a finished sale no longer offers may be merged now.
+            self.merge(i, ctx);
             // A filled quote is replaced at once; others at the next requote.
             let force = update.status == OrderStatus::Filled;
             self.requote(i, books, ctx, force);
