@@ -50,7 +50,7 @@ use futures::{FutureExt as _, StreamExt};
 use polyfleet_core::accounting::Ledger;
 use polyfleet_core::accounting::lifecycle::Booking;
 use polyfleet_core::accounting::mark::{self, Quote};
-use polyfleet_core::exec::paper::{ExecEvent, refusal};
+use polyfleet_core::exec::paper::{ExecEvent, refusal, short_of_shares};
 use polyfleet_core::notify::order_failures;
 use polyfleet_core::risk::RiskMode;
 use polyfleet_core::wire::{
@@ -547,6 +547,7 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
     /// Fresh orders executed together. One order keeps the venue's calls in its own trace;
     /// several share a span (the venue's batch request) linked to each order's.
     async fn execute_fresh(&mut self, fresh: Vec<FreshOrder>) {
+        let fresh = self.with_shares(fresh).await;
         if fresh.is_empty() {
             return;
         }
@@ -575,6 +576,52 @@ impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
                 }
             }
         }
+    }
+
+    /// The paper and shadow sales of `fresh` the strategy holds the shares for, beyond what its
+    /// resting sales and the batch's earlier ones offer; the others are refused as the venue
+    /// refuses them ("not enough balance"), their outcome committed and their approval
+    /// acknowledged. Live sales are checked by the venue and the executor's pre-flight.
+    async fn with_shares(&mut self, fresh: Vec<FreshOrder>) -> Vec<FreshOrder> {
+        let mut batch: HashMap<(String, String, TokenId), polyfleet_core::Quantity> = HashMap::new();
+        let mut kept = Vec::with_capacity(fresh.len());
+        for f in fresh {
+            let i = &f.intent;
+            if i.side != Side::Sell || i.mode == Mode::Live {
+                kept.push(f);
+                continue;
+            }
+            let key = (i.namespace.clone(), i.strategy.clone());
+            let loaded = self.load_ledger(&key, &PolicyKey::of_intent(i)).await;
+            let held = self.ledgers.get(&key).map(|l| l.position(&i.token).size);
+            let (Ok(()), Some(held)) = (loaded, held) else {
+                // The ledger cannot be read (the store is down): not acknowledged, so redelivered,
+                // when the claim made finds it unfinished and rejects it, not executed.
+                self.metrics.store_errors.inc();
+                continue;
+            };
+            let earlier = batch.entry((key.0, key.1, i.token)).or_insert(polyfleet_core::Quantity::ZERO);
+            let offered = self.executor.offered(&i.namespace, &i.strategy, &i.token).saturating_add(*earlier);
+            match short_of_shares(i, held, offered) {
+                None => {
+                    *earlier = earlier.saturating_add(i.size);
+                    kept.push(f);
+                }
+                Some(why) => {
+                    let FreshOrder { intent, delivery, span } = f;
+                    match self.refuse_claimed(&intent, &why).instrument(span).await {
+                        Ok(()) => {
+                            let _ = delivery.ack().await;
+                        }
+                        Err(e) => {
+                            self.metrics.store_errors.inc();
+                            tracing::error!(error = %e, order = %intent.client_order_id, "refusal not committed (risk store unreachable): the approval will be redelivered");
+                        }
+                    }
+                }
+            }
+        }
+        kept
     }
 
     /// Cancel intents that arrived together: every order they name, in one executor call.

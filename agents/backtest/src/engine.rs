@@ -37,7 +37,7 @@ use polyfleet_core::book::{BookFollower, Followed};
 use polyfleet_core::config::{
     ConfigError, EXPIRY_TIMER_NS, STRATEGY_TIMER_NS, StrategyConfig, StrategyParams, StrategyType,
 };
-use polyfleet_core::exec::paper::{ExecEvent, MarketRules, PaperEngine, refusal};
+use polyfleet_core::exec::paper::{ExecEvent, MarketRules, PaperEngine, refusal, short_of_shares};
 use polyfleet_core::risk::{RiskLimits, RiskState, book_liquidity};
 use polyfleet_core::strategy::Instrument;
 use polyfleet_core::strategy::build::build;
@@ -521,8 +521,11 @@ impl Engine {
     fn execute(&mut self, slot: usize, o: OrderIntent) {
         let now = self.now_ns;
         let resolved = self.books.get(&o.token).is_some_and(BookFollower::is_resolved);
+        let held = self.slots[slot].ledger.position(&o.token).size;
+        let short = short_of_shares(&o, held, self.paper.offered(&o.namespace, &o.strategy, &o.token));
         let events = match (self.instruments.get(&o.token), self.books.get(&o.token).filter(|f| f.is_live())) {
             _ if resolved => vec![refusal(&o, "market resolved", now)],
+            _ if let Some(why) = short => vec![refusal(&o, &why, now)],
             (Some(inst), Some(f)) => {
                 self.slots[slot].tracker.posted(&o);
                 let book = f.book();

@@ -174,6 +174,9 @@ pub struct Report {
     pub latency_ms: f64,
     /// Orders and cancels still on their way to the venue when the data ended (never executed).
     pub in_flight: u64,
+    /// Fills a strategy's ledger refused (a sale beyond its holdings): zero unless something is
+    /// wrong, since paper execution refuses such sales as the venue does.
+    pub unbooked_fills: u64,
     /// Equity curve: (seconds since the first sample, equity USDC, exposure USDC).
     pub equity: Vec<(f64, String, String)>,
     #[serde(skip)]
@@ -211,6 +214,7 @@ impl Report {
             open_orders: journal.open_orders,
             latency_ms: journal.latency_ns as f64 / 1e6,
             in_flight: journal.in_flight,
+            unbooked_fills: journal.unbooked_fills,
             equity,
             journal,
         }

@@ -615,6 +615,13 @@ fn summary(reports: &[Report]) {
     if let Some(note) = reports.first().and_then(|r| r.metrics.ratios_note.as_ref()) {
         println!("     sharpe: {note}");
     }
+    for r in reports.iter().filter(|r| r.unbooked_fills > 0) {
+        eprintln!(
+            "warning: {} fills were refused by their strategy's ledger (sales beyond holdings){}",
+            r.unbooked_fills,
+            if r.overrides.is_empty() { String::new() } else { format!(" at {}", r.overrides.join(" ")) }
+        );
+    }
 }
 
 #[cfg(test)]

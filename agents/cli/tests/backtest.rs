@@ -213,6 +213,9 @@ fn a_market_makers_report_decomposes_its_pnl_and_shows_rebates_rewards_markouts_
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("id=\"attribution-fed-mm\"") && html.contains("class=\"markouts\""));
     assert!(html.contains("<div class=\"inventory\"><svg"), "the inventory is plotted");
+    // Every fill booked in the ledger: paper execution refuses a sale beyond holdings before it
+    // can fill, as the venue does.
+    assert_eq!(json["unbooked_fills"], 0, "{}", String::from_utf8_lossy(&o.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -219,14 +219,12 @@ fn shares_are_never_offered_twice() {
     let yes_bid = placed.iter().find(|o| o.token == TokenId::from_u128(YES)).unwrap().clone();
     r.on_fill(&fill(&yes_bid, "f1", "10"), 10 * MS);
     let mut open: Vec<OrderIntent> = vec![];
-    let mut seq = 2;
     for (k, (bid, ask)) in [("0.46", "0.56"), ("0.40", "0.50"), ("0.52", "0.62"), ("0.47", "0.57"), ("0.30", "0.40")]
         .into_iter()
         .enumerate()
     {
         let now = (1_000 + 2_000 * k as u64) * MS;
-        let out = books(&mut r, seq, bid, ask, now);
-        seq += 1;
+        let out = books(&mut r, 2 + k as u64, bid, ask, now);
         open.extend(places(&out).into_iter().filter(|o| o.side == Side::Sell));
         // Cancels are not confirmed yet: every sale placed still offers its shares.
         let offered: u64 = open.iter().filter(|o| o.token == TokenId::from_u128(YES)).map(|o| o.size.micros()).sum();

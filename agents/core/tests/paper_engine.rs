@@ -215,3 +215,39 @@ fn resting_orders_fill_from_trades_behind_their_queue() {
     assert_eq!((fills[0].size, updates[0].status), (q("10"), OrderStatus::Filled));
     assert_eq!(e.open_orders(), 0);
 }
+
+#[test]
+fn open_sales_offer_their_remainder_and_a_sale_beyond_holdings_is_short() {
+    use polyfleet_core::exec::paper::short_of_shares;
+    let mut e = PaperEngine::new();
+    // A resting sale of 40 at 0.55 (nothing bids that high), then one of 20 by another strategy.
+    e.submit(&intent("a", Side::Sell, "0.55", "40", TimeInForce::Gtc), &book(), &rules(), 1);
+    let other = OrderIntent { strategy: "other".into(), ..intent("b", Side::Sell, "0.56", "20", TimeInForce::Gtc) };
+    e.submit(&other, &book(), &rules(), 1);
+    assert_eq!(e.offered("ns", "s", &TOKEN), q("40"));
+    assert_eq!(e.offered("ns", "other", &TOKEN), q("20"));
+    assert_eq!(e.offered("ns", "s", &TokenId::from_u128(8)), Quantity::ZERO);
+    // The book comes down to 0.55: 25 of it fill, 15 still offered.
+    let mut b = book();
+    b.apply_snapshot(
+        [Level { price: p("0.55"), size: q("25") }],
+        [Level { price: p("0.57"), size: q("10") }],
+        p("0.01"),
+    )
+    .unwrap();
+    let (fills, _) = split(e.on_book(&TOKEN, &b, 2));
+    assert_eq!(fills.iter().map(|f| f.size).fold(Quantity::ZERO, Quantity::saturating_add), q("25"));
+    assert_eq!(e.offered("ns", "s", &TOKEN), q("15"));
+    // With 15 held beyond the sale's 15, a sale of 15 passes and one of 16 is short; a buy never is.
+    let sale = |size: &str| intent("c", Side::Sell, "0.60", size, TimeInForce::Gtc);
+    assert_eq!(short_of_shares(&sale("15"), q("30"), q("15")), None);
+    let why = short_of_shares(&sale("16"), q("30"), q("15")).expect("short");
+    assert!(why.starts_with("not enough balance"), "{why}");
+    assert_eq!(
+        short_of_shares(&intent("d", Side::Buy, "0.40", "500", TimeInForce::Gtc), Quantity::ZERO, q("15")),
+        None
+    );
+    // Cancelled: it offers nothing.
+    e.cancel(&ClientOrderId::new("a").unwrap(), "test", 3);
+    assert_eq!(e.offered("ns", "s", &TOKEN), Quantity::ZERO);
+}

@@ -13,7 +13,7 @@ use polyfleet_core::book::{BookFollower, Followed, OrderBook};
 use polyfleet_core::exec::paper::{ExecEvent, MarketRules, PaperEngine, Print, refusal};
 use polyfleet_core::strategy::Instrument;
 use polyfleet_core::wire::{CtfIntent, MarketEvent, MarketEventBody, OrderIntent};
-use polyfleet_core::{ClientOrderId, ConditionId, TokenId, TokenMap};
+use polyfleet_core::{ClientOrderId, ConditionId, Quantity, TokenId, TokenMap};
 
 /// Now, Unix nanoseconds: the wall clock, or a replay's clock (injected by the agent).
 pub type Clock = fn() -> u64;
@@ -83,6 +83,12 @@ pub trait Executor: Send {
     fn book(&self, token: &TokenId) -> Option<&OrderBook>;
     /// The other token of `token`'s binary market (a YES's NO and the reverse), if known.
     fn complement(&self, token: &TokenId) -> Option<TokenId>;
+    /// Shares of `token` that `strategy`'s resting paper (and shadow) sales still offer, which the
+    /// agent's balance check counts as the venue counts open orders. Live sales are checked by
+    /// the venue and the pre-flight instead.
+    fn offered(&self, _namespace: &str, _strategy: &str, _token: &TokenId) -> Quantity {
+        Quantity::ZERO
+    }
     /// At start: the orders a previous run left at the venue (to track like working orders),
     /// and what happened to them while the agent was away. Paper: nothing.
     fn start_up(&mut self, _now_ns: u64) -> impl Future<Output = (Vec<OrderIntent>, Vec<ExecEvent>)> + Send {
@@ -202,5 +208,9 @@ impl Executor for PaperExecutor {
 
     fn complement(&self, token: &TokenId) -> Option<TokenId> {
         polyfleet_core::strategy::complement(&self.instruments, token)
+    }
+
+    fn offered(&self, namespace: &str, strategy: &str, token: &TokenId) -> Quantity {
+        self.engine.offered(namespace, strategy, token)
     }
 }

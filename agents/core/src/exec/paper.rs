@@ -108,6 +108,17 @@ impl PaperEngine {
         self.resting.len()
     }
 
+    /// Shares of `token` the resting sales of `strategy` (in `namespace`) still offer.
+    pub fn offered(&self, namespace: &str, strategy: &str, token: &TokenId) -> Quantity {
+        self.resting
+            .values()
+            .filter(|w| {
+                let i = &w.intent;
+                i.side == Side::Sell && i.token == *token && i.strategy == strategy && i.namespace == namespace
+            })
+            .fold(Quantity::ZERO, |a, w| a.saturating_add(w.intent.size.saturating_sub(w.filled)))
+    }
+
     /// Executes an approved order against `book` (the order's token's book).
     pub fn submit(
         &mut self,
@@ -397,6 +408,19 @@ fn maker_fill(w: &mut Working, take: Quantity, now_ns: u64, out: &mut Vec<ExecEv
 /// The size resting on `side` of `book` at `price` (zero when no level there).
 fn level_size(book: &OrderBook, side: BookSide, price: Price) -> Quantity {
     book.levels(side).find(|l| l.price == price).map_or(Quantity::ZERO, |l| l.size)
+}
+
+/// Why the venue would refuse sale `intent` for want of shares: it sells more than the account
+/// holds (`held`) beyond what its open sales already offer (`offered`); `None` for a buy or a sale
+/// the holdings cover. The venue checks the balance of every order as it arrives ("not enough
+/// balance"); paper execution, in the agents and in backtests, does the same, so a strategy that
+/// offers its shares twice is refused there as it would be live, rather than fill a sale of
+/// shares it does not have.
+pub fn short_of_shares(intent: &OrderIntent, held: Quantity, offered: Quantity) -> Option<String> {
+    let free = held.saturating_sub(offered);
+    (intent.side == Side::Sell && intent.size > free).then(|| {
+        format!("not enough balance: selling {} shares with {held} held, {offered} offered by open sales", intent.size)
+    })
 }
 
 /// The update refusing `intent` before it reaches a book (nothing filled, nothing left).

@@ -539,6 +539,10 @@ impl<S: RiskStore> Executor for LiveExecutor<S> {
         self.paper.complement(token)
     }
 
+    fn offered(&self, namespace: &str, strategy: &str, token: &TokenId) -> polyfleet_core::Quantity {
+        self.paper.offered(namespace, strategy, token)
+    }
+
     async fn start_up(&mut self, now_ns: u64) -> (Vec<OrderIntent>, Vec<ExecEvent>) {
         let remembered = match self.store.live_orders(&self.settings.venue).await {
             Ok(r) => r,
