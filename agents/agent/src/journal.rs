@@ -9,6 +9,9 @@
 //! or cannot take is kept and written again, without acknowledging anything, until it goes in;
 //! a message that does not decode is counted, logged and acknowledged (it would never decode).
 //! Stopping, it first writes what is still waiting (the last fills of a run that stops with it).
+//! It also watches the parameters KV bucket: every generation the operator writes for a strategy,
+//! and the strategy agent's acknowledgement of it (applied, or refused and why), so the journal
+//! says which parameters were in force when.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +20,7 @@ use futures::StreamExt;
 use polyfleet_core::wire::subjects;
 use polyfleet_io::bus::{Bus, ConsumerSpec, Delivery};
 use polyfleet_journal::JournalStore;
-use polyfleet_journal::from_bus::{Skip, record};
+use polyfleet_journal::from_bus::{Skip, params, record};
 use tokio::sync::watch;
 
 use crate::metrics::{JournalMetrics, KindLabel};
@@ -72,6 +75,8 @@ pub async fn run<B: Bus, J: JournalStore>(
         );
     }
     let mut deliveries = futures::stream::select_all(consumers);
+    let mut params =
+        futures::stream::select(bus.kv_watch(&format!("{ns}.*")).await?, bus.kv_watch(&format!("{ns}.*.ack")).await?);
     metrics.set_ready(true);
     tracing::info!(namespace = %cfg.namespace, "journal agent running");
     let mut draining = false;
@@ -86,6 +91,15 @@ pub async fn run<B: Bus, J: JournalStore>(
             tokio::select! {
                 _ = shutdown.changed() => {
                     draining = true;
+                    continue;
+                }
+                Some(entry) = params.next() => {
+                    match entry {
+                        Ok(e) => write_params(&journal, &e, &metrics, &mut shutdown).await,
+                        Err(e) => tracing::warn!(error = %e, "parameters watch error"),
+                    }
+                    // A stop that came while it was written is seen here.
+                    draining = *shutdown.borrow();
                     continue;
                 }
                 next = deliveries.next() => next,
@@ -117,6 +131,45 @@ pub async fn run<B: Bus, J: JournalStore>(
     Ok(())
 }
 
+/// Journals a parameters KV entry (a generation written, or its acknowledgement), retrying until
+/// the database takes it or shutdown comes (the watch replays the bucket at the next start, and
+/// the entry's key makes that a no-op for what was written).
+async fn write_params<J: JournalStore>(
+    journal: &J,
+    e: &polyfleet_io::bus::KvEntry,
+    metrics: &JournalMetrics,
+    shutdown: &mut watch::Receiver<bool>,
+) {
+    let r = match params(&e.key, &e.value, crate::time::now_ns()) {
+        Ok(r) => r,
+        Err(skip) => {
+            metrics.skipped.get_or_create(&KindLabel { kind: "malformed".into() }).inc();
+            tracing::warn!(key = %e.key, error = %skip, "parameters entry not journaled");
+            return;
+        }
+    };
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match journal.append(std::slice::from_ref(&r)).await {
+            Ok(new) => {
+                metrics.messages.get_or_create(&KindLabel { kind: r.entry.kind.as_str().into() }).inc();
+                metrics.written.inc_by(new);
+                metrics.duplicates.inc_by(1 - new.min(1));
+                return;
+            }
+            Err(err) => {
+                metrics.write_errors.inc();
+                tracing::error!(error = %err, key = %e.key, "parameters entry not written; trying again");
+                tokio::select! {
+                    _ = shutdown.changed() => return,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
 /// Writes one batch until the database takes it, then acknowledges its messages; false when
 /// shutdown came first (nothing acknowledged: the messages are delivered again).
 async fn write<J: JournalStore>(
@@ -139,6 +192,7 @@ async fn write<J: JournalStore>(
                     Skip::Malformed(_) => "malformed",
                     Skip::Unfit(_) => "unfit",
                     Skip::NotJournaled(_) => "not_journaled",
+                    Skip::Params(_) => "malformed",
                 };
                 metrics.skipped.get_or_create(&KindLabel { kind: why.into() }).inc();
                 if !matches!(skip, Skip::NotJournaled(_)) {

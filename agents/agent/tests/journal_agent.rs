@@ -187,6 +187,42 @@ async fn run(url: &str) {
     assert_eq!(fills.iter().map(|f| f.fee_micros).sum::<i64>(), -((0..ORDERS).sum::<u64>() as i64));
     let f7 = fills.iter().find(|f| f.fill_id == "paper-7").unwrap();
     assert_eq!(f7.trace_id.as_deref(), Some(format!("{:032x}", 0xabc0_0000u64 + 7).as_str()));
+
+    // Parameter generations and their acknowledgements, from the KV bucket: one entry each, kept
+    // once across a restart (the watch replays the bucket), the strategy's name decoded.
+    let (doc, ack) = (subjects::params_key("desk", "arb.v2"), subjects::params_ack_key("desk", "arb.v2"));
+    let put = |k: String, v: &'static str| {
+        let bus = bus.clone();
+        async move { bus.kv_put(&k, Bytes::from_static(v.as_bytes())).await.unwrap() }
+    };
+    put(doc.clone(), r#"{"generation":1,"parameters":{"arbitrage":{"minEdgeBps":50}}}"#).await;
+    put(ack.clone(), r#"{"generation":1,"applied":true}"#).await;
+    put(doc.clone(), r#"{"generation":2,"parameters":{"arbitrage":{"minEdgeBps":-3}}}"#).await;
+    put(ack.clone(), r#"{"generation":2,"applied":false,"error":"minEdgeBps below 0"}"#).await;
+    put(subjects::scores_key("desk", "arb.v2"), "[]").await;
+    let params = || async { journal.entries(Kind::Params, Range::ALL).await.unwrap() };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while params().await.len() < 4 {
+        assert!(Instant::now() < deadline, "parameters not journaled: {:?}", params().await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    agent.stop();
+    agent.start();
+    wait_until_ready(&agent).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut got: Vec<(String, String, String)> =
+        params().await.into_iter().map(|e| (e.key, e.strategy, String::from_utf8(e.payload).unwrap())).collect();
+    got.sort();
+    assert_eq!(
+        got.iter().map(|(k, s, _)| (k.as_str(), s.as_str())).collect::<Vec<_>>(),
+        [
+            ("desk/arb.v2/1", "arb.v2"),
+            ("desk/arb.v2/1/ack", "arb.v2"),
+            ("desk/arb.v2/2", "arb.v2"),
+            ("desk/arb.v2/2/ack", "arb.v2")
+        ]
+    );
+    assert!(got[3].2.contains("minEdgeBps below 0"), "{got:?}");
     agent.stop();
     journal.close().await;
 }

@@ -315,7 +315,7 @@ fn broken_recordings_are_refused_by_every_reader_unless_bad_input_is_skipped() {
 
     // up --replay refuses it before starting the fleet.
     let o = bin()
-        .args(["up", "--metrics-addr", "127.0.0.1:0", "-f"])
+        .args(["up", "--journal", "none", "--metrics-addr", "127.0.0.1:0", "-f"])
         .arg(examples())
         .arg("--replay")
         .arg(&garbage)

@@ -70,7 +70,7 @@ fn an_external_python_model_drives_a_directional_strategy_and_bad_signals_are_co
     let otlp = rt.block_on(OtlpReceiver::start());
     let out_path = dir.join("up.out");
     let mut up = Command::new(env!("CARGO_BIN_EXE_polyfleet"))
-        .args(["up", "--runtime", "processes", "--nats", &nats.url, "--duration", "30", "-f"])
+        .args(["up", "--journal", "none", "--runtime", "processes", "--nats", &nats.url, "--duration", "30", "-f"])
         .arg(&dir)
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", &otlp.endpoint)
         .stdout(std::fs::File::create(&out_path).unwrap())

@@ -134,7 +134,18 @@ async fn the_supervised_fleet_reports_heals_and_ends_with_a_true_board_after_eve
     let dir = common::copy_examples("supervised");
     let mut redis = RedisServer::start();
     let mut up = Run(Command::new(exe)
-        .args(["up", "--runtime", "processes", "--redis", &redis.url, "--metrics-addr", "127.0.0.1:0", "-f"])
+        .args([
+            "up",
+            "--journal",
+            "none",
+            "--runtime",
+            "processes",
+            "--redis",
+            &redis.url,
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "-f",
+        ])
         .arg(&dir)
         .env("RUST_BACKTRACE", "0")
         .stdin(Stdio::null())

@@ -174,6 +174,26 @@ async fn kv_revisions_and_watch<B: Bus>(bus: B) {
     assert_eq!(&bus.kv_get("ns.other").await.unwrap().unwrap().value[..], b"x");
 }
 
+async fn kv_watch_takes_patterns<B: Bus>(bus: B) {
+    let r1 = bus.kv_put("ns.arb", Bytes::from_static(b"p1")).await.unwrap();
+    let r2 = bus.kv_put("ns.arb.ack", Bytes::from_static(b"a1")).await.unwrap();
+    let mut docs = bus.kv_watch("*.*").await.unwrap();
+    let mut acks = bus.kv_watch("*.*.ack").await.unwrap();
+    let first = next_entry(&mut docs).await;
+    assert_eq!((first.key.as_str(), first.revision), ("ns.arb", r1));
+    let first = next_entry(&mut acks).await;
+    assert_eq!((first.key.as_str(), first.revision), ("ns.arb.ack", r2));
+    bus.kv_put("other.mm.ack", Bytes::from_static(b"a2")).await.unwrap();
+    let r4 = bus.kv_put("other.mm", Bytes::from_static(b"p2")).await.unwrap();
+    let d = next_entry(&mut docs).await;
+    assert_eq!((d.key.as_str(), d.revision, &d.value[..]), ("other.mm", r4, &b"p2"[..]), "acks are not documents");
+    assert_eq!(next_entry(&mut acks).await.key, "other.mm.ack");
+}
+
+async fn next_entry(w: &mut polyfleet_io::bus::KvWatch) -> polyfleet_io::bus::KvEntry {
+    tokio::time::timeout(WAIT, w.next()).await.unwrap().unwrap().unwrap()
+}
+
 macro_rules! suite {
     ($($case:ident),* $(,)?) => {
         mod memory {
@@ -203,6 +223,7 @@ suite!(
     filters_select_subjects,
     persisting_outside_every_stream_fails,
     kv_revisions_and_watch,
+    kv_watch_takes_patterns,
 );
 
 /// Agents started together on a fresh server race to create the same streams; every one of them

@@ -3,11 +3,16 @@
 //! streams maps to one [`Record`] whose key repeats when the message does (a JetStream
 //! redelivery, the same message published again under its message id, a stream read again from
 //! the start; a settlement by market, namespace and strategy); the order's trace id comes from the W3C `traceparent` header it travelled with.
+//! The parameters KV bucket's entries become [`Kind::Params`] records too ([`params`]): each
+//! generation the operator wrote, and the strategy agent's acknowledgement of it.
 
 use polyfleet_core::wire::{
     CtfDecision, CtfReport, Fill, Intent, Notice, OrderUpdate, RiskDecision, SettlementReport, WireError, WireMessage,
     decode, kind_of,
 };
+
+use polyfleet_core::config::ParamsAck;
+use polyfleet_core::wire::subjects;
 
 use crate::record::ts;
 use crate::{Entry, JournalError, Kind, Record};
@@ -24,6 +29,9 @@ pub enum Skip {
     /// A kind the journal does not keep (notices are alerts, not trades).
     #[error("not journaled: wire kind {0}")]
     NotJournaled(u8),
+    /// A parameters key or document that does not read.
+    #[error("parameters: {0}")]
+    Params(String),
 }
 
 /// The trace id (32 hex digits) of a W3C `traceparent` value (`00-<trace>-<span>-<flags>`).
@@ -142,4 +150,30 @@ mod tests {
         let later = SettlementReport { ts_ns: 9, ..report };
         assert_eq!(record(&encode(&later), None).unwrap().entry.key, entry.key, "a repeat has the same key");
     }
+}
+
+/// The generation a parameters document names (the rest is the strategy type's block, kept as
+/// written).
+#[derive(serde::Deserialize)]
+struct Generation {
+    generation: u64,
+}
+
+/// The record of a parameters KV entry seen at `seen_ns`: a generation the operator wrote under
+/// [`subjects::params_key`] (keyed `<ns>/<strategy>/<generation>`), or the strategy agent's
+/// acknowledgement under [`subjects::params_ack_key`] (keyed `…/<generation>/ack`: applied, or
+/// refused and why). The
+/// payload is the JSON as written; a watch that replays the bucket repeats the keys.
+pub fn params(key: &str, value: &[u8], seen_ns: u64) -> Result<Record, Skip> {
+    let (ns, strategy, ack) =
+        subjects::parse_params_key(key).ok_or_else(|| Skip::Params(format!("{key:?} is not a parameters key")))?;
+    let generation = if ack {
+        serde_json::from_slice::<ParamsAck>(value).map(|a| a.generation)
+    } else {
+        serde_json::from_slice::<Generation>(value).map(|g| g.generation)
+    }
+    .map_err(|e| Skip::Params(format!("{key}: {e}")))?;
+    // Unique across strategies (the journal's key is per kind); Kubernetes names hold no '/'.
+    let key = format!("{ns}/{strategy}/{generation}{}", if ack { "/ack" } else { "" });
+    entry(Kind::Params, key, seen_ns, &ns, &strategy, None, value)
 }

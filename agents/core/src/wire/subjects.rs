@@ -28,21 +28,23 @@ pub const STREAMS: [(&str, &str); 5] = [
     (STREAM_NOTICES, "notice.>"),
 ];
 
-/// Escapes a name into one NATS subject token: `[A-Za-z0-9_-]` pass through, every other byte
-/// becomes `~xx` (hex). Injective, so two names never share a subject.
+/// Escapes a name into one NATS subject token that is also a valid KV key part: `[A-Za-z0-9_-]`
+/// pass through, every other byte becomes `=xx` (hex; `=` is one of the few other characters a
+/// JetStream KV key may hold, so a Strategy named `arb.v2` gets a parameters key too). Injective,
+/// so two names never share a subject.
 pub fn token(name: &str) -> Cow<'_, str> {
     if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
         return Cow::Borrowed(name);
     }
     let mut out = String::with_capacity(name.len() + 8);
     if name.is_empty() {
-        out.push('~');
+        out.push('=');
     }
     for b in name.bytes() {
         if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
             out.push(b as char);
         } else {
-            let _ = write!(out, "~{b:02x}");
+            let _ = write!(out, "={b:02x}");
         }
     }
     Cow::Owned(out)
@@ -104,6 +106,45 @@ pub fn positions_requests(namespace: &str) -> String {
     format!("riskpos.{}.*", if namespace == "*" { "*".into() } else { token(namespace) })
 }
 
+/// The name [`token`] escaped, or `None` when `t` is not one of its tokens.
+pub fn untoken(t: &str) -> Option<String> {
+    if t == "=" {
+        return Some(String::new());
+    }
+    let mut out = Vec::with_capacity(t.len());
+    let mut bytes = t.bytes();
+    while let Some(b) = bytes.next() {
+        if b == b'=' {
+            let hex = [bytes.next()?, bytes.next()?];
+            out.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
+        } else if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+            out.push(b);
+        } else {
+            return None;
+        }
+    }
+    let name = String::from_utf8(out).ok()?;
+    (token(&name) == t).then_some(name)
+}
+
+/// KV keys of every strategy's parameters ([`params_key`]), as a watch pattern.
+pub const PARAMS_KEYS: &str = "*.*";
+/// KV keys of every strategy's acknowledgements ([`params_ack_key`]), as a watch pattern.
+pub const PARAMS_ACK_KEYS: &str = "*.*.ack";
+
+/// The namespace and strategy of a [`params_key`] or [`params_ack_key`], and whether it is the
+/// acknowledgement; `None` for any other key.
+pub fn parse_params_key(key: &str) -> Option<(String, String, bool)> {
+    let mut parts = key.split('.');
+    let (ns, name, rest, more) = (parts.next()?, parts.next()?, parts.next(), parts.next());
+    let ack = match (rest, more) {
+        (None, _) => false,
+        (Some("ack"), None) => true,
+        _ => return None,
+    };
+    Some((untoken(ns)?, untoken(name)?, ack))
+}
+
 /// KV key of a strategy's parameters: `<namespace>.<strategy>`.
 pub fn params_key(namespace: &str, strategy: &str) -> String {
     format!("{}.{}", token(namespace), token(strategy))
@@ -127,10 +168,25 @@ mod tests {
     #[test]
     fn names_become_single_tokens() {
         assert_eq!(token("negrisk-arb"), "negrisk-arb");
-        assert_eq!(token("a.b"), "a~2eb");
-        assert_eq!(token("a*>"), "a~2a~3e");
-        assert_eq!(token(""), "~");
-        assert_ne!(token("a.b"), token("a~2eb"));
+        assert_eq!(token("a.b"), "a=2eb");
+        assert_eq!(token("a*>"), "a=2a=3e");
+        assert_eq!(token(""), "=");
+        assert_ne!(token("a.b"), token("a=2eb"));
+    }
+
+    #[test]
+    fn tokens_decode_back_to_their_names_and_params_keys_parse() {
+        for name in ["negrisk-arb", "a.b", "a*>", "", "=", "~", "é"] {
+            assert_eq!(untoken(&token(name)).as_deref(), Some(name));
+        }
+        assert_eq!(untoken("a.b"), None);
+        assert_eq!(untoken("a=2"), None);
+        assert_eq!(untoken("a=2E"), None, "not the escape token() writes");
+        let ns_name = |k: &str| parse_params_key(k);
+        assert_eq!(ns_name(&params_key("default", "arb.v2")), Some(("default".into(), "arb.v2".into(), false)));
+        assert_eq!(ns_name(&params_ack_key("ns", "mm")), Some(("ns".into(), "mm".into(), true)));
+        assert_eq!(ns_name(&scores_key("ns", "mm")), None);
+        assert_eq!(ns_name("ns"), None);
     }
 
     #[test]
@@ -138,7 +194,7 @@ mod tests {
         let t = TokenId::from_u128(42);
         assert_eq!(market_data("sim", &t), "md.sim.42");
         assert_eq!(snapshot_request("sim", &t), "mdsnap.sim.42");
-        assert_eq!(intents("default", "arb.v2"), "intent.default.arb~2ev2");
+        assert_eq!(intents("default", "arb.v2"), "intent.default.arb=2ev2");
         assert_eq!(fills("default", "arb"), "fill.default.arb");
         assert_eq!(control("default", "riskpolicy", "main"), "control.default.riskpolicy.main");
         assert_eq!(params_ack_key("default", "arb"), "default.arb.ack");

@@ -302,7 +302,7 @@ impl Bus for MemoryBus {
         st.activity += 1;
         let entry = KvEntry { key: key.to_string(), revision: st.kv_revision, value };
         st.kv.insert(key.to_string(), entry.clone());
-        st.kv_watchers.retain(|(k, tx)| k != key || tx.send(Ok(entry.clone())).is_ok());
+        st.kv_watchers.retain(|(k, tx)| !subject_matches(k, key) || tx.send(Ok(entry.clone())).is_ok());
         Ok(entry.revision)
     }
 
@@ -318,7 +318,9 @@ impl Bus for MemoryBus {
     async fn kv_watch(&self, key: &str) -> Result<KvWatch, BusError> {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut st = lock(&self.shared);
-        if let Some(e) = st.kv.get(key) {
+        let mut current: Vec<&KvEntry> = st.kv.values().filter(|e| subject_matches(key, &e.key)).collect();
+        current.sort_by_key(|e| e.revision);
+        for e in current {
             let _ = tx.send(Ok(e.clone()));
         }
         st.kv_watchers.push((key.to_string(), tx));

@@ -16,8 +16,9 @@
 //!   goes to one of them); a message not acknowledged within `ack_wait` is delivered again, to
 //!   this or another consumer, and so is one whose consumer went away; acknowledged messages are
 //!   never delivered again under that durable name.
-//! - KV: `kv_put` returns a revision that grows; `kv_watch` yields the current entry first (if
-//!   any), then every later put.
+//! - KV: `kv_put` returns a revision that grows; `kv_watch` of a key, or of a pattern (`*` one
+//!   token, `>` the rest), yields the current entries first (if any, by revision), then every
+//!   later put.
 
 pub mod memory;
 pub mod nats;
