@@ -350,5 +350,11 @@ fn a_sale_reported_filled_before_its_fill_frees_no_shares() {
     assert!(places(&out).iter().all(|o| o.side == Side::Buy), "nothing is held: {out:?}");
     // Bought again: offered again.
     let out = r.on_fill(&fill(&next_bid.expect("the YES bid replaced"), "f3", "10"), 40 * MS);
-    assert!(places(&out).iter().any(|o| o.side == Side::Sell), "{out:?}");
+    let second = places(&out).into_iter().find(|o| o.side == Side::Sell).expect("offered again");
+    // Reported filled, and its fill never comes: after five seconds the shares are offered again.
+    let out = r.on_order(&update(&second, OrderStatus::Filled, "10"), 50 * MS);
+    assert!(places(&out).iter().all(|o| o.side == Side::Buy), "{out:?}");
+    assert!(places(&r.on_timer(3_000 * MS)).iter().all(|o| o.side == Side::Buy));
+    let out = r.on_timer(5_100 * MS);
+    assert!(places(&out).iter().any(|o| o.side == Side::Sell && o.token == TokenId::from_u128(YES)), "{out:?}");
 }

@@ -82,7 +82,8 @@ struct Working {
     /// Filled so far (a sale's remainder still commits the shares it offers).
     filled: Quantity,
     placed_ns: u64,
-    /// Over at the venue, with fills still to come (`size` is then what it filled).
+    /// Over at the venue, with fills still to come (`size` is then what it filled, and
+    /// `placed_ns` when it ended).
     done: bool,
 }
 
@@ -265,6 +266,10 @@ pub struct MarketMaker {
     /// The next reward sample (once a minute).
     next_reward_ns: u64,
 }
+
+/// How long a sale reported over keeps the shares it filled back from new sales while its fills
+/// are on their way.
+const FILLS_WAIT_NS: u64 = 5_000_000_000;
 
 /// Reward samples are taken once a minute.
 const REWARD_SAMPLE_NS: u64 = 60_000_000_000;
@@ -537,6 +542,9 @@ impl MarketMaker {
         if !force && self.markets[i].last_quote_ns.is_some_and(|t| now < t + interval) {
             return;
         }
+        // A finished sale whose fills never came (lost, or failed and reported so) stops
+        // holding its shares back after a while.
+        self.markets[i].cancelling.retain(|w| !(w.done && now.saturating_sub(w.placed_ns) > FILLS_WAIT_NS));
         let stale: Vec<Working> = self.markets[i].stale.drain(..).collect();
         for w in stale {
             ctx.cancel(w.id, "fewer levels");
@@ -622,11 +630,12 @@ impl MarketMaker {
     /// Order `update.client_order_id` is over. A sale whose update says more filled than its
     /// fills booked so far still offers those shares: they are sold, and held here until the
     /// fills come (the update can arrive first), so it stays listed until then.
-    fn finish(&mut self, update: &OrderUpdate) -> Option<usize> {
+    fn finish(&mut self, update: &OrderUpdate, now_ns: u64) -> Option<usize> {
         let (i, mut w) = self.take(&update.client_order_id)?;
         if w.side == Side::Sell && update.filled > w.filled {
             w.size = update.filled;
             w.done = true;
+            w.placed_ns = now_ns;
             self.markets[i].cancelling.push(w);
         }
         Some(i)
@@ -773,7 +782,7 @@ impl Strategy for MarketMaker {
             }
             return;
         }
-        if let Some(i) = self.finish(update) {
+        if let Some(i) = self.finish(update, ctx.now_ns) {
             // Shares a finished sale no longer offers may be merged now.
             self.merge(i, ctx);
             // A filled quote is replaced at once; others at the next requote.
