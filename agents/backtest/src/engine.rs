@@ -521,8 +521,13 @@ impl Engine {
     fn execute(&mut self, slot: usize, o: OrderIntent) {
         let now = self.now_ns;
         let resolved = self.books.get(&o.token).is_some_and(BookFollower::is_resolved);
-        let held = self.slots[slot].ledger.position(&o.token).size;
-        let short = short_of_shares(&o, held, self.paper.offered(&o.namespace, &o.strategy, &o.token));
+        // Only a sale can be short of shares: buys skip the walk over the resting orders.
+        let short = (o.side == Side::Sell)
+            .then(|| {
+                let held = self.slots[slot].ledger.position(&o.token).size;
+                short_of_shares(&o, held, self.paper.offered(&o.namespace, &o.strategy, &o.token))
+            })
+            .flatten();
         let events = match (self.instruments.get(&o.token), self.books.get(&o.token).filter(|f| f.is_live())) {
             _ if resolved => vec![refusal(&o, "market resolved", now)],
             _ if let Some(why) = short => vec![refusal(&o, &why, now)],
