@@ -163,6 +163,12 @@ pub struct OutcomeToken {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^0x[0-9a-fA-F]{64}$"))]
     pub condition_id: Option<String>,
+    /// In a negRiskEvent: the NO token of this outcome's market (`tokenId` is its YES). With
+    /// every outcome's NO named, complete-set arbitrage also trades the NO basket, which converts
+    /// into n − 1 USDC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]{1,78}$"))]
+    pub no_token_id: Option<String>,
 }
 
 /// A rolling series of short crypto up/down markets, named on Polymarket
@@ -233,6 +239,10 @@ pub struct TokenStatus {
     /// Condition id of the token's binary market.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub condition_id: Option<String>,
+    /// A neg-risk event's outcome: the NO token of its market (`tokenId` is the YES). Complete-set
+    /// arbitrage buys the NO of every outcome as a basket that converts into n − 1 USDC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_token_id: Option<String>,
     /// Best bid price as a decimal string (throttled; not for trading decisions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub best_bid: Option<String>,

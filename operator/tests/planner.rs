@@ -8,6 +8,7 @@ mod mockapi;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use polyfleet_core::config::StrategyConfig;
+use polyfleet_core::strategy::arbitrage::SetKind;
 use polyfleet_crds::market::TokenStatus;
 use polyfleet_crds::venue::{ExecutionMode, LiveTrading};
 use polyfleet_crds::{Market, MarketStatus, RiskPolicy, Strategy, Venue};
@@ -33,6 +34,7 @@ fn markets() -> Vec<MarketView> {
                 outcome: o.to_string(),
                 token_id: t.to_string(),
                 condition_id: Some(cond.clone()),
+                no_token_id: None,
                 best_bid: None,
                 best_ask: None,
             })
@@ -74,7 +76,8 @@ fn venue_gets_a_market_data_pod_per_shard_and_an_execution_agent() {
     let venue: Venue = example("venue-simulator.yaml");
     let (binary, event): (Market, Market) = (example("market-binary.yaml"), example("market-negrisk-event.yaml"));
     let plan = plan_venue(&venue, &markets(), &[&event, &binary], &FleetSettings::default()).unwrap();
-    // 400 tokens per pod: all five in one shard, the market's tokens together.
+    // 400 tokens per pod: all eight in one shard (the event's YES and NO, the binary market's
+    // two), the market's tokens together.
     assert_eq!(plan.shards.len(), 1);
     assert_eq!(plan.shards[0].markets, vec!["election-winner", "fed-cut-december"]);
     // A simulator Venue runs its simulator first, and its agents use the simulator's Service.
@@ -102,7 +105,7 @@ fn venue_gets_a_market_data_pod_per_shard_and_an_execution_agent() {
     let md = &plan.deployments[1];
     let args = pod_spec(md).containers[0].args.clone().unwrap();
     assert_eq!(args[0], "market-data");
-    assert!(args.windows(2).any(|w| w[0] == "--tokens" && w[1].split(',').count() == 5));
+    assert!(args.windows(2).any(|w| w[0] == "--tokens" && w[1].split(',').count() == 8));
     assert!(args.windows(2).any(|w| w == ["--ws-url", "ws://sim-sim.trading.svc:8765/ws/market"]));
     let exec = &plan.deployments[2];
     assert_eq!(pod_spec(exec).containers[0].args.as_ref().unwrap()[0], "execution");
@@ -207,15 +210,23 @@ fn strategy_config_is_what_the_agent_parses() {
     assert_eq!(plan.markets, vec!["election-winner"]);
     let json = &plan.config_map.data.as_ref().unwrap()["strategy.json"];
     let cfg = StrategyConfig::from_json(json).expect("the agent accepts the operator's configuration");
+    // The event's YES set and the basket of its NOs, each outcome's NO in its market.
     let sets = cfg.arb_sets().unwrap();
-    assert_eq!(sets.len(), 1);
-    assert_eq!(sets[0].legs.len(), 3);
+    assert_eq!(sets.iter().map(|s| (s.kind, s.legs.len())).collect::<Vec<_>>(), [(SetKind::NegRisk, 3), (SetKind::NoBasket, 3)]);
+    for (yes, no) in sets[0].legs.iter().zip(&sets[1].legs) {
+        assert_eq!(yes.market, no.market);
+        assert_ne!(yes.token, no.token);
+    }
     // Each leg names its event's exposure group: the Market's value of the label the policy
-    // groups by.
+    // groups by; a NO is its outcome's NO.
     let outcomes = cfg.outcomes().unwrap();
-    assert_eq!(outcomes.len(), 3);
+    assert_eq!(outcomes.len(), 6);
     for outcome in outcomes.values() {
         assert_eq!(outcome.groups, vec!["polyfleet.dev/category=politics".to_string()]);
+    }
+    for (yes, no) in sets[0].legs.iter().zip(&sets[1].legs) {
+        let (y, n) = (&outcomes[&yes.token], &outcomes[&no.token]);
+        assert_eq!((y.yes, n.yes, y.index, y.event.as_str()), (true, false, n.index, n.event.as_str()));
     }
     assert_eq!(cfg.caps().0.micros(), 200_000_000);
     // The strategy plans within the policy's gross exposure limit (500 USDC in the example).
@@ -450,6 +461,7 @@ fn a_built_in_model_runs_beside_its_directional_strategy() {
                 outcome: o.to_string(),
                 token_id: t.to_string(),
                 condition_id: Some(format!("0x{:064x}", 7)),
+                no_token_id: None,
                 best_bid: None,
                 best_ask: None,
             })

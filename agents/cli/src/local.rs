@@ -83,7 +83,7 @@ fn declared(m: &polyfleet_crds::Market, now_s: u64) -> Option<Declared> {
         MarketQuery::Event(slug) => Declared::Event {
             slug: Some(slug),
             outcomes: (0..3)
-                .map(|k| DeclaredOutcome { label: format!("Outcome {k}"), token: None, condition: None })
+                .map(|k| DeclaredOutcome { label: format!("Outcome {k}"), token: None, condition: None, no_token: None })
                 .collect(),
         },
         MarketQuery::Tokens(ts) if event => Declared::Event {
@@ -98,6 +98,7 @@ fn declared(m: &polyfleet_crds::Market, now_s: u64) -> Option<Declared> {
                     label: t.outcome.clone(),
                     token: Some(id),
                     condition: t.condition_id.as_deref().and_then(|c| ConditionId::parse(c).ok()),
+                    no_token: t.no_token_id.as_deref().and_then(|n| TokenId::parse(n).ok()),
                 })
                 .collect(),
         },

@@ -109,14 +109,18 @@ pub const STRATEGY_TIMER_NS: u64 = 100_000_000;
 /// The execution agent's order-expiry period (GTD orders).
 pub const EXPIRY_TIMER_NS: u64 = 500_000_000;
 
-/// A complete set: the YES and NO of a binary market, or the YES of every neg-risk outcome.
+/// A complete set: the YES and NO of a binary market, the YES of every neg-risk outcome, or the
+/// NO of every neg-risk outcome (a basket that converts into n − 1 USDC).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SetConfig {
-    /// `binary` or `negRisk`.
+    /// `binary`, `negRisk` or `noBasket`.
     pub kind: SetKind,
     /// The legs.
     pub legs: Vec<TokenConfig>,
+    /// A NO basket's conversion fee: the neg-risk adapter's `negRiskFeeBips` for the event.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub convert_fee_bips: u32,
 }
 
 /// A binary market to quote (market making): its YES and NO, end date and event.
@@ -383,7 +387,14 @@ impl StrategyConfig {
                 if s.legs.len() < 2 {
                     return Err(bad("a set has at least two legs"));
                 }
-                Ok(ArbSet { kind: s.kind, legs: s.legs.iter().map(TokenConfig::instrument).collect::<Result<_, _>>()? })
+                if s.convert_fee_bips > 10_000 || (s.kind != SetKind::NoBasket && s.convert_fee_bips != 0) {
+                    return Err(bad("convertFeeBips: a NO basket's, at most 10000"));
+                }
+                Ok(ArbSet {
+                    kind: s.kind,
+                    legs: s.legs.iter().map(TokenConfig::instrument).collect::<Result<_, _>>()?,
+                    convert_fee_bips: s.convert_fee_bips,
+                })
             })
             .collect()
     }

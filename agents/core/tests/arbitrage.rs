@@ -49,7 +49,7 @@ fn run(s: CompleteSetArb) -> StrategyRunner {
 }
 
 fn binary(fee_bps: u32) -> ArbSet {
-    ArbSet { kind: SetKind::Binary, legs: vec![inst(1, 1, fee_bps), inst(2, 1, fee_bps)] }
+    ArbSet::new(SetKind::Binary, vec![inst(1, 1, fee_bps), inst(2, 1, fee_bps)])
 }
 
 #[test]
@@ -124,7 +124,7 @@ fn taker_fees_count_against_the_edge() {
 
 #[test]
 fn neg_risk_set_buys_every_yes() {
-    let set = ArbSet { kind: SetKind::NegRisk, legs: vec![inst(1, 1, 0), inst(2, 2, 0), inst(3, 3, 0)] };
+    let set = ArbSet::new(SetKind::NegRisk, vec![inst(1, 1, 0), inst(2, 2, 0), inst(3, 3, 0)]);
     let mut r = runner(vec![set], params(100, "10"));
     assert!(r.on_market(&snap(1, 1, vec![], vec![lv("0.30", "50")]), 0).intents.is_empty());
     assert!(r.on_market(&snap(2, 1, vec![], vec![lv("0.30", "50")]), 0).intents.is_empty());
@@ -183,7 +183,7 @@ fn a_partly_filled_set_merges_its_matched_part_and_sells_the_rest() {
     r.on_fill(&fill(&legs[0], "f0", "50"), MS);
     r.on_fill(&fill(&legs[1], "f1", "30"), MS);
     r.on_order(&update(&legs[0], OrderStatus::Filled, "50"), MS);
-    no_ask_moves_to(&mut r, "0.60");
+    unwinding_is_cheaper(&mut r);
     let out = r.on_order(&update(&legs[1], OrderStatus::Cancelled, "30"), MS);
     let [merge] = ctfs(&out).try_into().unwrap();
     assert!(matches!(merge.op, CtfOp::Merge { size, .. } if size == q("30")));
@@ -242,7 +242,7 @@ fn without_sell_back_a_held_neg_risk_set_waits_for_its_resolution() {
 }
 
 fn sell_back(enabled: bool) {
-    let set = ArbSet { kind: SetKind::NegRisk, legs: vec![inst(1, 1, 0), inst(2, 2, 0), inst(3, 3, 0)] };
+    let set = ArbSet::new(SetKind::NegRisk, vec![inst(1, 1, 0), inst(2, 2, 0), inst(3, 3, 0)]);
     let mut r = runner(vec![set], ArbParams { sell_back_above_cost: enabled, ..params(100, "10") });
     r.on_market(&snap(1, 1, vec![], vec![lv("0.30", "50")]), 0);
     r.on_market(&snap(2, 1, vec![], vec![lv("0.30", "50")]), 0);
@@ -287,7 +287,7 @@ fn sell_back(enabled: bool) {
 /// A held set sold back whose legs all fail stays a complete set: nothing is unwound.
 #[test]
 fn a_held_set_left_unsold_stays_held() {
-    let set = ArbSet { kind: SetKind::NegRisk, legs: vec![inst(1, 1, 0), inst(2, 2, 0)] };
+    let set = ArbSet::new(SetKind::NegRisk, vec![inst(1, 1, 0), inst(2, 2, 0)]);
     let mut r = runner(vec![set], params(100, "10"));
     r.on_market(&snap(1, 1, vec![], vec![lv("0.40", "50")]), 0);
     let legs = places(&r.on_market(&snap(2, 1, vec![], vec![lv("0.50", "50")]), 0).intents);
@@ -306,7 +306,7 @@ fn a_held_set_left_unsold_stays_held() {
 
 #[test]
 fn winners_held_are_redeemed_at_resolution_and_losers_written_off() {
-    let set = ArbSet { kind: SetKind::NegRisk, legs: vec![inst(1, 1, 0), inst(2, 2, 0), inst(3, 3, 0)] };
+    let set = ArbSet::new(SetKind::NegRisk, vec![inst(1, 1, 0), inst(2, 2, 0), inst(3, 3, 0)]);
     let mut r = runner(vec![set], params(100, "10"));
     r.on_market(&snap(1, 1, vec![], vec![lv("0.30", "50")]), 0);
     r.on_market(&snap(2, 1, vec![], vec![lv("0.30", "50")]), 0);
@@ -345,6 +345,13 @@ fn winners_held_are_redeemed_at_resolution_and_losers_written_off() {
     assert!(ctfs(&r.on_timer(5000 * MS)).is_empty());
 }
 
+/// The NO ask moves to 0.60 and YES is bid 0.44: completing a YES leg bought at 0.45 would lose
+/// 0.05 a set, selling it back 0.01 a share, so a broken set is unwound.
+fn unwinding_is_cheaper(r: &mut StrategyRunner) {
+    assert!(r.on_market(&snap(1, 2, vec![lv("0.44", "100")], vec![lv("0.45", "100")]), MS).intents.is_empty());
+    no_ask_moves_to(r, "0.60");
+}
+
 /// The NO book's ask moves (the set's legs are out, so nothing is entered on it).
 fn no_ask_moves_to(r: &mut StrategyRunner, ask: &str) {
     assert!(r.on_market(&snap(2, 2, vec![lv("0.01", "10")], vec![lv(ask, "100")]), MS).intents.is_empty());
@@ -373,6 +380,19 @@ fn a_broken_set_is_completed_when_that_cannot_lose() {
     let [merge] = ctfs(&out).try_into().unwrap();
     assert!(matches!(merge.op, CtfOp::Merge { size, .. } if size == q("50")));
     assert!(places(&out).is_empty(), "nothing unwound: {out:?}");
+}
+
+/// Completing at a loss beats unwinding into a book bid far below what the leg cost: the YES leg
+/// bought at 0.45 would sell at 0.01 (a loss of 22 USDC), a NO at 0.60 makes the set cost 1.05 (a
+/// loss of 2.50).
+#[test]
+fn a_broken_set_is_completed_at_a_loss_when_unwinding_would_lose_more() {
+    let (mut r, legs) = yes_filled_binary();
+    no_ask_moves_to(&mut r, "0.60");
+    let out = r.on_order(&update(&legs[1], OrderStatus::Cancelled, "0"), MS);
+    let [Intent::PlaceSet(buys)] = out.as_slice() else { panic!("one completion intent: {out:?}") };
+    assert_eq!((buys.len(), buys[0].token, buys[0].side, buys[0].price), (1, legs[1].token, Side::Buy, p("0.60")));
+    assert_eq!(r.counters().iter().find(|(k, _)| *k == "completion").map(|(_, v)| *v), Some(1));
 }
 
 /// A binary set bought at 0.45 + 0.50 whose YES leg filled 50 and whose NO leg is still out.
@@ -404,7 +424,7 @@ fn a_failed_leg_unwinds_what_filled() {
     let legs = feed_binary(&mut r, vec![lv("0.45", "100")], vec![lv("0.50", "100")], 0);
     r.on_fill(&fill(&legs[0], "f1", "50"), MS);
     assert!(r.on_order(&update(&legs[0], OrderStatus::Filled, "50"), MS).is_empty());
-    no_ask_moves_to(&mut r, "0.60");
+    unwinding_is_cheaper(&mut r);
     let out = r.on_order(&update(&legs[1], OrderStatus::Cancelled, "0"), MS);
     let unwind = places(&out);
     assert_eq!(unwind.len(), 1);
@@ -440,7 +460,7 @@ fn open_legs_are_cancelled_after_the_timeout_then_given_up() {
     assert!(cancels.iter().all(|c| matches!(c, Intent::Cancel(c) if c.reason == "leg timeout")));
     // The YES leg reports a fill before going quiet; the second timeout gives up and unwinds it.
     r.on_order(&update(&legs[0], OrderStatus::PartiallyFilled, "20"), 2100 * MS);
-    no_ask_moves_to(&mut r, "0.60");
+    unwinding_is_cheaper(&mut r);
     let out = places(&r.on_timer(4000 * MS));
     assert_eq!(out.len(), 1);
     assert_eq!((out[0].side, out[0].size), (Side::Sell, q("20")));
@@ -522,7 +542,7 @@ fn reserved(legs: &[OrderIntent]) -> Money {
 /// bought smaller, so the risk gateway never has to refuse it.
 #[test]
 fn a_set_is_bought_smaller_when_capital_is_short() {
-    let set = ArbSet { kind: SetKind::NegRisk, legs: vec![inst(1, 1, 0), inst(2, 2, 0), inst(3, 3, 0)] };
+    let set = ArbSet::new(SetKind::NegRisk, vec![inst(1, 1, 0), inst(2, 2, 0), inst(3, 3, 0)]);
     let mut r = runner_with_capital(vec![set], params(100, "10"), "12");
     r.on_market(&snap(1, 1, vec![], vec![lv("0.30", "50")]), 0);
     r.on_market(&snap(2, 1, vec![], vec![lv("0.30", "50")]), 0);
@@ -537,8 +557,8 @@ fn a_set_is_bought_smaller_when_capital_is_short() {
 /// the held set is sold back; nothing is bought until its capital is back.
 #[test]
 fn capital_is_recycled_from_a_held_set_into_a_better_one() {
-    let a = ArbSet { kind: SetKind::NegRisk, legs: vec![inst(1, 1, 0), inst(2, 2, 0)] };
-    let b = ArbSet { kind: SetKind::NegRisk, legs: vec![inst(3, 3, 0), inst(4, 4, 0)] };
+    let a = ArbSet::new(SetKind::NegRisk, vec![inst(1, 1, 0), inst(2, 2, 0)]);
+    let b = ArbSet::new(SetKind::NegRisk, vec![inst(3, 3, 0), inst(4, 4, 0)]);
     let mut r = runner_with_capital(vec![a, b], params(100, "10"), "10");
     // Set A at 0.45 + 0.50: bought, filled at the book's prices.
     r.on_market(&snap(1, 1, vec![], vec![lv("0.45", "100")]), 0);
@@ -564,7 +584,7 @@ fn capital_is_recycled_from_a_held_set_into_a_better_one() {
 #[test]
 fn an_idle_set_with_unequal_holdings_is_unwound_again() {
     let (mut r, legs) = yes_filled_binary();
-    no_ask_moves_to(&mut r, "0.60");
+    unwinding_is_cheaper(&mut r);
     let unwind = places(&r.on_order(&update(&legs[1], OrderStatus::Cancelled, "0"), MS));
     assert_eq!(unwind.len(), 1);
     let refused = RiskDecision {
@@ -579,4 +599,100 @@ fn an_idle_set_with_unequal_holdings_is_unwound_again() {
     let again = places(&r.on_market(&snap(1, 4, vec![lv("0.44", "100")], vec![lv("0.45", "100")]), 1500 * MS).intents);
     assert_eq!(again.len(), 1, "{again:?}");
     assert_eq!((again[0].token, again[0].side, again[0].size), (legs[0].token, Side::Sell, q("50")));
+}
+
+/// A NO basket of a three-outcome event (NO tokens 11, 12, 13 of markets 1, 2, 3).
+fn basket(fee_bips: u32) -> ArbSet {
+    ArbSet { convert_fee_bips: fee_bips, ..ArbSet::new(SetKind::NoBasket, vec![inst(11, 1, 0), inst(12, 2, 0), inst(13, 3, 0)]) }
+}
+
+/// Feeds the basket's three NO books (asks `a`, `b`, `c`, 50 shares each); the orders of the last.
+fn feed_basket(r: &mut StrategyRunner, a: &str, b: &str, c: &str, now: u64) -> Vec<OrderIntent> {
+    let seq = now / MS + 1;
+    assert!(r.on_market(&snap(11, seq, vec![], vec![lv(a, "50")]), now).intents.is_empty());
+    assert!(r.on_market(&snap(12, seq, vec![], vec![lv(b, "50")]), now).intents.is_empty());
+    places(&r.on_market(&snap(13, seq, vec![], vec![lv(c, "50")]), now).intents)
+}
+
+#[test]
+fn a_no_basket_below_n_minus_one_is_bought_and_converted() {
+    assert_eq!(basket(0).par(), Money::parse("2").unwrap());
+    assert_eq!(basket(250).par(), Money::parse("1.95").unwrap(), "2 × (1 − 2.5 %)");
+    let mut r = runner(vec![basket(0)], params(100, "10"));
+    // The NOs ask 1.90 for what converts into 2 USDC.
+    let legs = feed_basket(&mut r, "0.60", "0.60", "0.70", 0);
+    assert_eq!(legs.len(), 3, "{legs:?}");
+    assert!(legs.iter().all(|l| l.side == Side::Buy && l.size == legs[0].size && l.group == Some(legs[0].client_order_id)));
+    let tokens: Vec<TokenId> = legs.iter().map(|l| l.token).collect();
+    assert_eq!(tokens, [11, 12, 13].map(TokenId::from_u128));
+    let size = legs[0].size;
+    // The limits keep the edge: at most 2 − 0.01 a basket.
+    let at_limits: i64 = legs.iter().map(|l| i64::from(l.price.ticks())).sum();
+    assert!(at_limits * 100 <= 1_990_000, "{legs:?}");
+    let mut out = vec![];
+    for (k, l) in legs.iter().enumerate() {
+        r.on_fill(&fill(l, &format!("f{k}"), &size.to_string()), MS);
+        out.extend(r.on_order(&update(l, OrderStatus::Filled, &size.to_string()), MS));
+    }
+    // The whole basket converts at once: no YES comes back, 2 USDC a basket does.
+    let [convert] = ctfs(&out).try_into().unwrap();
+    assert_eq!(convert.op, CtfOp::Convert { no_tokens: tokens.clone(), yes_tokens: vec![], size, fee_bips: 0 });
+    assert!(places(&out).is_empty());
+    assert!(r.on_ctf(&done(&convert), 2 * MS).is_empty());
+    // Nothing held afterwards; after the cooldown the basket is bought again.
+    let again = places(&r.on_market(&snap(11, 9, vec![], vec![lv("0.60", "50")]), 1002 * MS).intents);
+    assert_eq!(again.len(), 3);
+}
+
+#[test]
+fn the_conversion_fee_and_the_edge_decide_a_basket() {
+    // 1.95 for a basket: 0.05 over 2 USDC without a fee; with the adapter's 3 % a basket converts
+    // into 1.94, so it is not bought.
+    let mut r = runner(vec![basket(0)], params(100, "10"));
+    assert_eq!(feed_basket(&mut r, "0.60", "0.60", "0.75", 0).len(), 3);
+    let mut r = runner(vec![basket(300)], params(100, "10"));
+    assert!(feed_basket(&mut r, "0.60", "0.60", "0.75", 0).is_empty());
+    // 2.00 exactly: nothing to gain.
+    let mut r = runner(vec![basket(0)], params(1, "10"));
+    assert!(feed_basket(&mut r, "0.60", "0.60", "0.80", 0).is_empty());
+}
+
+#[test]
+fn a_partly_filled_basket_converts_its_matched_part_and_sells_the_rest() {
+    let mut r = runner(vec![basket(0)], params(100, "10"));
+    let legs = feed_basket(&mut r, "0.60", "0.60", "0.70", 0);
+    let mut out = vec![];
+    for (k, (l, got)) in legs.iter().zip(["10", "10", "7"]).enumerate() {
+        r.on_fill(&fill(l, &format!("f{k}"), got), MS);
+    }
+    // The third NO's book is gone: no completion, so the excess of the others is sold.
+    r.on_market(&snap(13, 5, vec![], vec![]), MS);
+    for (l, got) in legs.iter().zip(["10", "10", "7"]) {
+        out.extend(r.on_order(&update(l, OrderStatus::Cancelled, got), MS));
+    }
+    let [convert] = ctfs(&out).try_into().unwrap();
+    assert!(matches!(&convert.op, CtfOp::Convert { size, no_tokens, .. } if *size == q("7") && no_tokens.len() == 3));
+    let sells = places(&out);
+    assert_eq!(sells.len(), 0, "3 shares each are below the minimum size of 5: kept as inventory: {sells:?}");
+    assert_eq!(r.counters().iter().find(|(k, _)| *k == "stranded").map(|(_, v)| *v), Some(2));
+}
+
+#[test]
+fn a_failed_conversion_is_asked_for_again_before_anything_is_bought() {
+    let mut r = runner(vec![basket(0)], params(100, "10"));
+    let legs = feed_basket(&mut r, "0.60", "0.60", "0.70", 0);
+    let size = legs[0].size;
+    let mut out = vec![];
+    for (k, l) in legs.iter().enumerate() {
+        r.on_fill(&fill(l, &format!("f{k}"), &size.to_string()), MS);
+        out.extend(r.on_order(&update(l, OrderStatus::Filled, &size.to_string()), MS));
+    }
+    let [convert] = ctfs(&out).try_into().unwrap();
+    assert!(r.on_ctf(&CtfReport::failed(&convert, "reverted", 2 * MS), 2 * MS).is_empty());
+    // Not before a leg timeout (2 s) has passed.
+    assert!(r.on_market(&snap(11, 5, vec![], vec![lv("0.60", "50")]), 1500 * MS).intents.is_empty());
+    let out = r.on_market(&snap(11, 6, vec![], vec![lv("0.60", "50")]), 2003 * MS).intents;
+    let [again] = ctfs(&out).try_into().unwrap();
+    assert_eq!(again.op, convert.op);
+    assert!(places(&out).is_empty(), "the held basket converts first");
 }

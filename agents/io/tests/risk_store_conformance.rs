@@ -558,6 +558,40 @@ async fn a_split_reserves_then_books_its_cost_and_a_merge_gives_it_back<S: RiskS
     assert_eq!(totals.capital_returned, m("40"));
 }
 
+/// A NO basket of a three-outcome neg-risk event: bought (exposure = what it cost), converted
+/// into 2 USDC a basket (the conversion delivered twice books once), and the exposure, the
+/// positions and the conversion's profit follow; the totals count it once.
+async fn a_no_basket_converts_once_and_gives_its_exposure_back<S: RiskStore>(s: S, p: PolicyKey) {
+    s.set_limits(&p, &limits()).await.unwrap();
+    let mut ledger = Ledger::new();
+    let nos = [11u128, 12, 13].map(TokenId::from_u128);
+    for (id, token, price) in [("no-a", 11, "0.60"), ("no-b", 12, "0.60"), ("no-c", 13, "0.70")] {
+        let i = intent(id, token, Side::Buy, price, "10");
+        s.decide(&p, &i, LIQ, T0).await.unwrap().unwrap();
+        let mut c = commit(&i, id, q("10"), Money::ZERO, Money::ZERO, Position::default());
+        let booked = ledger.book(&c.fill).unwrap();
+        (c.cost, c.realized, c.position) = (booked.cost, booked.realized, booked.position);
+        s.commit(&p, &i.client_order_id, &[c], true, None, T0).await.unwrap();
+    }
+    assert_eq!(s.snapshot(&p).await.unwrap().exposure, m("19"));
+    let convert = CtfOp::Convert { no_tokens: nos.to_vec(), yes_tokens: vec![], size: q("10"), fee_bips: 0 };
+    let booked = ledger.on_ctf("convert-1", &convert).unwrap().unwrap();
+    assert_eq!((booked.cash, booked.realized, booked.cost), (m("20"), m("1"), m("-19")));
+    assert!(s.commit_lifecycle(&p, "arb", "convert-1", &booked, Booking::Ctf(&convert), T0 + 1).await.unwrap());
+    assert!(
+        !s.commit_lifecycle(&p, "arb", "convert-1", &booked, Booking::Ctf(&convert), T0 + 2).await.unwrap(),
+        "redelivered conversion"
+    );
+    assert_eq!(ledger.on_ctf("convert-1", &convert).unwrap(), None);
+    let snap = s.snapshot(&p).await.unwrap();
+    assert_eq!((snap.exposure, snap.daily_pnl), (Money::ZERO, m("1")));
+    assert!(snap.positions.is_empty(), "{:?}", snap.positions);
+    assert_eq!(ledger.cash(), m("1"), "19 paid, 20 converted back");
+    assert_eq!(s.positions(&p, "arb").await.unwrap(), ledger.positions());
+    let totals = s.lifecycle_totals(&p, Some("arb")).await.unwrap();
+    assert_eq!((totals.conversions, totals.converted, totals.capital_returned), (1, q("10"), m("20")));
+}
+
 #[tokio::test]
 async fn memory_market_lifecycle_commits_once_and_survives_a_restart() {
     let s = MemoryRiskStore::new();
@@ -710,6 +744,7 @@ suite!(
     a_sets_legs_are_one_round_trip,
     a_set_is_approved_whole_or_not_at_all,
     a_split_reserves_then_books_its_cost_and_a_merge_gives_it_back,
+    a_no_basket_converts_once_and_gives_its_exposure_back,
     event_group_and_kelly_limits_hold_and_exposure_follows_the_order_path,
     concurrent_decisions_are_each_decided_as_if_alone,
 );

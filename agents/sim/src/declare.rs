@@ -17,6 +17,8 @@ pub struct DeclaredOutcome {
     pub token: Option<TokenId>,
     /// The outcome's condition id.
     pub condition: Option<ConditionId>,
+    /// The outcome's NO token.
+    pub no_token: Option<TokenId>,
 }
 
 /// A market to simulate.
@@ -73,6 +75,9 @@ impl Simulator {
                     let m = self.market_mut(i);
                     if let Some(t) = o.token {
                         m.yes = t;
+                    }
+                    if let Some(t) = o.no_token {
+                        m.no = t;
                     }
                     if let Some(c) = o.condition {
                         m.condition = c;

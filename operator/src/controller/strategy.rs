@@ -214,7 +214,7 @@ async fn apply(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
     // The data plane: the parameter document, the agent's acknowledgement, the book.
     let data = data_plane(strategy, &outcome, ctx, &mut wrote).await;
     let market_of = |t: &TokenId| {
-        markets.iter().find(|m| m.tokens.iter().any(|(_, x)| x == t)).map(|m| m.name.clone()).unwrap_or_default()
+        markets.iter().find(|m| m.all_tokens().any(|x| x == t)).map(|m| m.name.clone()).unwrap_or_default()
     };
     let (acked, book, mut unreachable) = match &data {
         Ok((acked, book, _)) => (acked.as_ref(), Some(book_status(book, market_of)), None),

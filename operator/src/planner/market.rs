@@ -88,6 +88,7 @@ fn resolved_tokens(spec: &MarketSpec, l: &Lookup) -> Vec<TokenStatus> {
                 outcome: t.outcome.clone(),
                 token_id: t.token_id.clone(),
                 condition_id: t.condition_id.clone(),
+                no_token_id: t.no_token_id.clone().filter(|_| spec.type_ == MarketType::NegRiskEvent),
                 ..Default::default()
             })
             .collect();
@@ -102,6 +103,7 @@ fn resolved_tokens(spec: &MarketSpec, l: &Lookup) -> Vec<TokenStatus> {
                     outcome: m.group_item_title.clone().unwrap_or_else(|| m.question.clone()),
                     token_id: yes.token_id.to_string(),
                     condition_id: Some(m.condition_id.to_string()),
+                    no_token_id: m.tokens.get(1).map(|no| no.token_id.to_string()),
                     ..Default::default()
                 })
             })

@@ -20,6 +20,9 @@ pub struct MarketView {
     pub neg_risk_event: bool,
     /// Tokens (binary: YES then NO; neg-risk event: each outcome's YES), with their condition.
     pub tokens: Vec<(String, TokenId)>,
+    /// A neg-risk event's NO token of each outcome, in the order of `tokens`; empty unless the
+    /// venue named every one.
+    pub no_tokens: Vec<TokenId>,
     /// Minimum order size, micro-shares.
     pub min_size_micros: u64,
     /// Taker base fee, basis points, as the Market controller resolved it (0 until then).
@@ -46,18 +49,22 @@ impl MarketView {
             .condition_id
             .clone()
             .or_else(|| m.status.as_ref().and_then(|s| s.tokens.first()?.condition_id.clone()));
-        let from_status: Vec<(Option<String>, String)> = m
+        type Raw = Vec<((Option<String>, String), Option<String>)>;
+        let from_status: Raw = m
             .status
             .as_ref()
-            .map(|s| s.tokens.iter().map(|t| (t.condition_id.clone(), t.token_id.clone())).collect())
+            .map(|s| {
+                s.tokens.iter().map(|t| ((t.condition_id.clone(), t.token_id.clone()), t.no_token_id.clone())).collect()
+            })
             .unwrap_or_default();
-        let from_spec: Vec<(Option<String>, String)> = m
+        let from_spec: Raw = m
             .spec
             .tokens
             .as_ref()
-            .map(|ts| ts.iter().map(|t| (t.condition_id.clone(), t.token_id.clone())).collect())
+            .map(|ts| ts.iter().map(|t| ((t.condition_id.clone(), t.token_id.clone()), t.no_token_id.clone())).collect())
             .unwrap_or_default();
-        let raw = if from_status.is_empty() { from_spec } else { from_status };
+        let (raw, no_raw): (Vec<_>, Vec<_>) =
+            if from_status.is_empty() { from_spec } else { from_status }.into_iter().unzip();
         let tokens: Vec<(String, TokenId)> = raw
             .into_iter()
             .map(|(c, t)| Some((c.or_else(|| market_condition.clone())?, TokenId::parse(&t).ok()?)))
@@ -65,6 +72,12 @@ impl MarketView {
         if tokens.is_empty() {
             return None;
         }
+        let no_tokens: Vec<TokenId> = no_raw
+            .into_iter()
+            .map(|t| TokenId::parse(&t?).ok())
+            .collect::<Option<Vec<_>>>()
+            .filter(|no| m.spec.type_ == MarketType::NegRiskEvent && no.len() == tokens.len())
+            .unwrap_or_default();
         let min_size_micros = m
             .status
             .as_ref()
@@ -75,6 +88,7 @@ impl MarketView {
             name: m.name_any(),
             neg_risk_event: m.spec.type_ == MarketType::NegRiskEvent,
             tokens,
+            no_tokens,
             min_size_micros,
             fee_rate_bps: m.status.as_ref().and_then(|s| s.fee_rate_bps).map_or(0, |f| f.max(0) as u32),
             maker_rebate_bps: m
@@ -107,22 +121,50 @@ impl MarketView {
     /// event's exposure groups: `label=value` for each of `group_labels` (a RiskPolicy's
     /// `groupLimits`) the Market carries.
     pub fn token_configs(&self, group_labels: &[String]) -> Vec<TokenConfig> {
-        let groups: Vec<String> =
-            group_labels.iter().filter_map(|l| self.labels.get(l).map(|v| format!("{l}={v}"))).collect();
+        let groups = self.groups(group_labels);
         self.tokens
             .iter()
             .enumerate()
-            .map(|(i, (c, t))| TokenConfig {
-                market: c.clone(),
-                token: t.to_string(),
-                min_size_micros: self.min_size_micros,
-                fee_rate_bps: self.fee_rate_bps,
-                fee_exponent: 1,
-                outcome: self.outcome(i, c).map(|o| Outcome { groups: groups.clone(), ..o }),
-                maker_rebate_bps: self.maker_rebate_bps,
-                rewards: self.rewards,
+            .map(|(i, (c, t))| self.token_config(c, t, self.outcome(i, c).map(|o| Outcome { groups: groups.clone(), ..o })))
+            .collect()
+    }
+
+    /// A neg-risk event's NO token of every outcome, as [`Self::token_configs`] gives the YES
+    /// ones; empty when the venue did not name them all.
+    pub fn no_token_configs(&self, group_labels: &[String]) -> Vec<TokenConfig> {
+        let groups = self.groups(group_labels);
+        self.tokens
+            .iter()
+            .zip(&self.no_tokens)
+            .enumerate()
+            .map(|(i, ((c, _), no))| {
+                let outcome = self.outcome(i, c).map(|o| Outcome { groups: groups.clone(), yes: false, ..o });
+                self.token_config(c, no, outcome)
             })
             .collect()
+    }
+
+    /// Every token the Market's books are needed for: its tokens, and a neg-risk event's NO tokens.
+    pub fn all_tokens(&self) -> impl Iterator<Item = &TokenId> {
+        self.tokens.iter().map(|(_, t)| t).chain(&self.no_tokens)
+    }
+
+    /// `label=value` for each of `group_labels` the Market carries.
+    fn groups(&self, group_labels: &[String]) -> Vec<String> {
+        group_labels.iter().filter_map(|l| self.labels.get(l).map(|v| format!("{l}={v}"))).collect()
+    }
+
+    fn token_config(&self, condition: &str, token: &TokenId, outcome: Option<Outcome>) -> TokenConfig {
+        TokenConfig {
+            market: condition.to_string(),
+            token: token.to_string(),
+            min_size_micros: self.min_size_micros,
+            fee_rate_bps: self.fee_rate_bps,
+            fee_exponent: 1,
+            outcome,
+            maker_rebate_bps: self.maker_rebate_bps,
+            rewards: self.rewards,
+        }
     }
 
     /// The place of token `i` (of market `condition`) in its event: a binary market's YES (the

@@ -302,6 +302,7 @@ mod tests {
             name: name.into(),
             neg_risk_event: false,
             tokens: vec![],
+            no_tokens: vec![],
             min_size_micros: 5_000_000,
             fee_rate_bps: 0,
             maker_rebate_bps: 0,

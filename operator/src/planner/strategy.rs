@@ -156,13 +156,22 @@ pub fn plan_strategy(
             message: format!("a {:?} Strategy trades binary Markets; none of spec.markets is one", spec.type_),
         });
     }
+    // A neg-risk event is two sets: the YES of every outcome, and the basket of their NOs (when
+    // the venue named them), which converts into n − 1 USDC.
     let sets = chosen
         .iter()
         .filter(|_| !quoting)
         .filter(|m| m.neg_risk_event || m.tokens.len() == 2)
-        .map(|m| SetConfig {
-            kind: if m.neg_risk_event { SetKind::NegRisk } else { SetKind::Binary },
-            legs: m.token_configs(&group_labels),
+        .flat_map(|m| {
+            let yes = SetConfig {
+                kind: if m.neg_risk_event { SetKind::NegRisk } else { SetKind::Binary },
+                legs: m.token_configs(&group_labels),
+                convert_fee_bips: 0,
+            };
+            let no = m.no_token_configs(&group_labels);
+            let basket = (m.neg_risk_event && no.len() >= 2)
+                .then(|| SetConfig { kind: SetKind::NoBasket, legs: no, convert_fee_bips: 0 });
+            std::iter::once(yes).chain(basket)
         })
         .collect();
     let config = StrategyConfig {

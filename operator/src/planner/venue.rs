@@ -122,7 +122,7 @@ pub fn shards(venue: &Venue, markets: &[MarketView]) -> Vec<Shard> {
     let mine: Vec<(String, Vec<String>)> = markets
         .iter()
         .filter(|m| m.venue == name)
-        .map(|m| (m.name.clone(), m.tokens.iter().map(|(_, t)| t.to_string()).collect()))
+        .map(|m| (m.name.clone(), m.all_tokens().map(ToString::to_string).collect()))
         .collect();
     assign(&mine, per_pod)
 }

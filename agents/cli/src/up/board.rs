@@ -282,12 +282,14 @@ impl Board {
             if let Some(t) = l.lifecycle.filter(|t| *t != LifecycleTotals::default()) {
                 let _ = writeln!(
                     out,
-                    "{:<20} merged {} sets ({}), split {} ({}), redeemed {} shares ({}), settled {} markets for {} USDC, capital returned {} USDC",
+                    "{:<20} merged {} sets ({}), split {} ({}), converted {} NO sets ({}), redeemed {} shares ({}), settled {} markets for {} USDC, capital returned {} USDC",
                     "",
                     t.merged,
                     t.merges,
                     t.split,
                     t.splits,
+                    t.converted,
+                    t.conversions,
                     t.redeemed,
                     t.redemptions,
                     t.settlements,
@@ -378,7 +380,7 @@ mod tests {
         });
         let text = board.render("now:", 0.0);
         assert!(
-            text.contains("merged 80 sets (2), split 0 (0), redeemed 12.5 shares (1), settled 3 markets for 1.5 USDC, capital returned 92.5 USDC"),
+            text.contains("merged 80 sets (2), split 0 (0), converted 0 NO sets (0), redeemed 12.5 shares (1), settled 3 markets for 1.5 USDC, capital returned 92.5 USDC"),
             "{text}"
         );
     }

@@ -29,9 +29,11 @@
 //!
 //! **Broken sets**, the rule: when a bought set's legs are all done and filled unequally (a FAK
 //! partial, a FOK killed), its short legs are first **completed**, once: bought (FAK, one intent)
-//! up to the longest leg, when the completed set still costs at most the 1 USDC it is worth, fees
-//! included, with the short legs at the prices their ask ladders reach now and the others at
-//! their limits (the shares already bought at what their fills cost). Then the matched part is a complete set: bought, it is merged; split and left
+//! up to the longest leg, when the completed set still costs at most what it is worth (its par: 1
+//! USDC, or n − 1 for a NO basket), fees included, with the short legs at the prices their ask
+//! ladders reach now and the others at their limits (the shares already bought at what their
+//! fills cost), or when completing loses less than unwinding would: the excess sold into the bids
+//! there now (taker fees included) against what it cost. Then the matched part is a complete set: bought, it is merged; split and left
 //! unsold, it is merged back (a split followed by a merge costs nothing); a held set sold back
 //! and left unsold stays held. What is left over on one side, bought beyond the matched part, or
 //! split (or held) and unsold beyond it, is sold at market (FAK at the lowest tick; one intent per
@@ -137,15 +139,40 @@ pub enum SetKind {
     Binary,
     /// The YES tokens of every outcome of a neg-risk event.
     NegRisk,
+    /// The NO tokens of every outcome of a neg-risk event (n of them): converted through the
+    /// neg-risk adapter, a basket becomes n − 1 USDC (less the adapter's fee) at once.
+    NoBasket,
 }
 
 /// A complete set to watch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArbSet {
-    /// Binary or neg-risk.
+    /// Binary, neg-risk YES set or NO basket.
     pub kind: SetKind,
     /// The legs.
     pub legs: Vec<Instrument>,
+    /// A NO basket's conversion fee, the adapter's `negRiskFeeBips` (0 for the other kinds).
+    pub convert_fee_bips: u32,
+}
+
+impl ArbSet {
+    /// A set of `kind` over `legs` (no conversion fee).
+    pub fn new(kind: SetKind, legs: Vec<Instrument>) -> ArbSet {
+        ArbSet { kind, legs, convert_fee_bips: 0 }
+    }
+
+    /// What one set is worth for sure: 1 USDC for a YES+NO pair or a neg-risk YES set; n − 1 USDC
+    /// less the adapter's fee for a basket of n NO tokens (what converting it pays out).
+    pub fn par(&self) -> Money {
+        match self.kind {
+            SetKind::Binary | SetKind::NegRisk => super::sizing::SET_VALUE,
+            SetKind::NoBasket => {
+                let out = CtfOp::convert_out(Quantity::from_micros(Quantity::SCALE), self.convert_fee_bips);
+                let k = i64::try_from(self.legs.len().saturating_sub(1)).unwrap_or(0);
+                Money::from_micros(i64::try_from(out.micros()).unwrap_or(0).saturating_mul(k))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -374,6 +401,7 @@ impl CompleteSetArb {
             .map(|p| match &p.op {
                 CtfOp::Merge { tokens, size, .. } if tokens.contains(token) => *size,
                 CtfOp::Redeem { token: t, size, .. } if t == token => *size,
+                CtfOp::Convert { no_tokens, size, .. } if no_tokens.contains(token) => *size,
                 _ => Quantity::ZERO,
             })
             .fold(Quantity::ZERO, Quantity::saturating_add);
@@ -401,13 +429,26 @@ impl CompleteSetArb {
         id
     }
 
-    /// Merges `size` of binary set `i` back into USDC.
+    /// Turns `size` complete sets of set `i` back into USDC: a binary set merges, a NO basket
+    /// converts (n − 1 USDC a basket, less the adapter's fee); a neg-risk YES set cannot.
     fn merge(&mut self, i: usize, size: Quantity, ctx: &mut Ctx<'_>) {
-        let legs = &self.sets[i].set.legs;
-        if size.is_zero() || self.sets[i].set.kind != SetKind::Binary || legs.len() != 2 {
+        let set = &self.sets[i].set;
+        let legs = &set.legs;
+        if size.is_zero() {
             return;
         }
-        let op = CtfOp::Merge { market: legs[0].market, tokens: [legs[0].token, legs[1].token], size };
+        let op = match set.kind {
+            SetKind::Binary if legs.len() == 2 => {
+                CtfOp::Merge { market: legs[0].market, tokens: [legs[0].token, legs[1].token], size }
+            }
+            SetKind::NoBasket => CtfOp::Convert {
+                no_tokens: legs.iter().map(|l| l.token).collect(),
+                yes_tokens: vec![],
+                size,
+                fee_bips: set.convert_fee_bips,
+            },
+            _ => return,
+        };
         self.ctf_op(i, op, ctx);
     }
 
@@ -473,10 +514,10 @@ impl CompleteSetArb {
     }
 
     /// Buys completing a broken bought set `i` (legs bought `got`), when the set still costs at
-    /// most what it is worth (1 USDC) once they fill: each short leg's shortfall at the price its
-    /// ask ladder reaches for it now, fees included, the other legs at their limits. `None`
-    /// (unwind instead) when a shortfall is below the market's minimum size, a book is not live or
-    /// too thin, or completing would lose.
+    /// most its par once they fill (each short leg's shortfall at the price its ask ladder reaches
+    /// for it now, fees included, the other legs at their limits), or when completing loses less
+    /// than unwinding the excess into the bids would. `None` (unwind instead) when a shortfall is
+    /// below the market's minimum size, a book is not live or too thin, or unwinding is better.
     /// `bought`: per leg, what a share held cost (micro-USDC, fees included).
     fn completion(&self, i: usize, bought: &[i64], got: &[Quantity], books: &BookSet) -> Option<Vec<OrderRequest>> {
         let legs = &self.sets[i].set.legs;
@@ -510,7 +551,35 @@ impl CompleteSetArb {
             // Shares bought before at their cost, the rest at up to `worst`: the dearer bounds both.
             cost += if got[leg].is_zero() { more } else { more.max(bought) };
         }
-        (cost <= super::sizing::SET_VALUE.micros() && !buys.is_empty()).then_some(buys)
+        let par = self.sets[i].set.par().micros();
+        if buys.is_empty() {
+            return None;
+        }
+        if cost <= par {
+            return Some(buys);
+        }
+        // Both outcomes in micro-USDC: completed, `top` sets at `cost`; unwound, the matched sets
+        // at what their legs cost and the excess sold into the bids.
+        let scale = i128::from(Quantity::SCALE);
+        let completed = i128::from(top.micros()) * i128::from(par - cost) / scale;
+        let matched = got.iter().copied().min()?;
+        let mut unwound = i128::from(matched.micros()) * i128::from(par) / scale;
+        for (leg, inst) in legs.iter().enumerate() {
+            unwound -= i128::from(matched.micros()) * i128::from(*bought.get(leg)?) / scale;
+            let excess = got[leg].saturating_sub(matched);
+            if excess.is_zero() {
+                continue;
+            }
+            unwound -= i128::from(excess.micros()) * i128::from(bought[leg]) / scale;
+            let sweep = books.live(&inst.token).map(|b| b.sweep(Side::Sell, excess, None));
+            if let Some(sweep) = sweep
+                && let Some(worst) = sweep.worst_price
+            {
+                let fee = inst.fees.taker_fee(worst, sweep.filled).map_or(0, |f| f.micros());
+                unwound += i128::from(sweep.notional.micros()) - i128::from(fee);
+            }
+        }
+        (completed >= unwound).then_some(buys)
     }
 
     /// Places `buys` completing set `i`, whose legs hold `got` (per leg) before them.
@@ -594,6 +663,16 @@ impl CompleteSetArb {
             return;
         }
         let set = &self.sets[i].set;
+        if set.kind == SetKind::NoBasket {
+            let held = set.legs.iter().map(|l| self.available(&l.token)).min().unwrap_or(Quantity::ZERO);
+            if !held.is_zero() {
+                // A held basket (a conversion that failed, a restart): converted before anything
+                // else, and asked for again no sooner than a leg timeout later.
+                self.merge(i, held, ctx);
+                self.sets[i].phase = Phase::Idle { until_ns: self.deadline(ctx.now_ns) };
+                return;
+            }
+        }
         let Some(leg_books) = set.legs.iter().map(|l| books.live(&l.token).map(|b| (b, l))).collect::<Option<Vec<_>>>()
         else {
             return;
@@ -602,7 +681,7 @@ impl CompleteSetArb {
             leg_books.iter().map(|(b, l)| LegBook { book: b, fees: l.fees, min_size: l.min_size }).collect();
         let leg_cap = Money::from_micros(self.params.max_notional_per_leg_micros).min(self.max_order_notional);
         let caps = SetCaps {
-            par: super::sizing::SET_VALUE,
+            par: set.par(),
             min_edge_bps: self.params.min_edge_bps,
             leg_notional: leg_cap,
             max_size: self.max_order_size,
@@ -628,7 +707,7 @@ impl CompleteSetArb {
             let id = self.ctf_op(i, CtfOp::Split { market, tokens, size: quote.size }, ctx);
             let deadline_ns = self.deadline(ctx.now_ns).saturating_add(self.params.leg_timeout_ms * 1_000_000);
             self.sets[i].phase = Phase::Splitting { id, size: quote.size, limits: quote.limits, deadline_ns };
-        } else if !binary
+        } else if set.kind == SetKind::NegRisk
             && self.params.sell_back_above_cost
             && !held.is_zero()
             && let Some(par) = self.set_cost(i)
@@ -693,7 +772,7 @@ impl CompleteSetArb {
         }
         let leg_cap = Money::from_micros(self.params.max_notional_per_leg_micros).min(self.max_order_notional);
         let mut best: Option<(usize, SetQuote)> = None;
-        for j in (0..self.sets.len()).filter(|&j| j != i) {
+        for j in (0..self.sets.len()).filter(|&j| j != i && self.sets[j].set.kind != SetKind::NoBasket) {
             if !matches!(self.sets[j].phase, Phase::Idle { until_ns } if ctx.now_ns >= until_ns) {
                 continue;
             }
@@ -927,10 +1006,20 @@ impl Strategy for CompleteSetArb {
                     tokens.iter().for_each(|t| self.hold(*t, *size, true, half));
                 }
                 CtfOp::Redeem { token, size, .. } => self.hold(*token, *size, false, Money::ZERO),
-                CtfOp::Convert { .. } => {}
+                CtfOp::Convert { no_tokens, yes_tokens, size, fee_bips } => {
+                    no_tokens.iter().for_each(|t| self.hold(*t, *size, false, Money::ZERO));
+                    let out = CtfOp::convert_out(*size, *fee_bips);
+                    yes_tokens.iter().for_each(|t| self.hold(*t, out, true, Money::ZERO));
+                }
             }
         } else {
             self.stats.ctf_failures += 1;
+            if matches!(pending.op, CtfOp::Convert { .. })
+                && let Phase::Idle { until_ns } = &mut self.sets[i].phase
+            {
+                // The basket is still held: converted again after a leg timeout.
+                *until_ns = (*until_ns).max(ctx.now_ns.saturating_add(self.params.leg_timeout_ms * 1_000_000));
+            }
         }
         // A split booked: sell its legs at the prices that made it worth doing (FOK: if the
         // bids have gone, nothing sells and the set is merged back).
