@@ -409,6 +409,41 @@ async fn live_conditional_token_operations_are_transactions_on_the_simulated_cha
     assert_eq!(sim.transactions_mined().await, 3);
 }
 
+/// A NO basket converts live: the executor finds the event's neg-risk market id and the index
+/// set from each NO token's market (its question id at the CLOB), and the adapter on the
+/// simulated chain burns the NOs and pays n − 1 USDC a unit.
+#[tokio::test]
+async fn a_live_conversion_finds_its_event_and_outcomes_at_the_clob() {
+    use polyfleet_core::wire::CtfOp;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cfg = SimConfig { binary_markets: 0, neg_risk_events: vec![3], ..SimConfig::default() };
+    let sim = polyfleet_sim::server::serve(cfg, "127.0.0.1:0".parse().unwrap(), 0).await.unwrap();
+    let markets = sim.with_model(|m| m.markets().to_vec()).await.unwrap();
+    let instruments: TokenMap<Instrument> = markets
+        .iter()
+        .flat_map(|m| [m.yes, m.no].map(|token| (token, instruments(m.condition, token)[&token])))
+        .collect();
+    let who = creds().address();
+    let nos: Vec<TokenId> = markets.iter().map(|m| m.no).collect();
+    let (start, _) = sim.balances(who, &[]).await;
+    let shares = |n: u64| Quantity::from_shares(n).unwrap();
+    let metrics = OrderPathMetrics::new("convert");
+    let mut ex = executor(settings(&sim, true, None), instruments, &metrics).await;
+    for (k, m) in markets.iter().enumerate() {
+        let split = CtfOp::Split { market: m.condition, tokens: [m.yes, m.no], size: shares(4) };
+        ex.ctf(&ctf_intent(&format!("split-{k}"), split, Mode::Live), 1).await.unwrap();
+    }
+    let basket = CtfOp::Convert { no_tokens: nos.clone(), yes_tokens: vec![], size: shares(4), fee_bips: 0 };
+    ex.ctf(&ctf_intent("convert-1", basket, Mode::Live), 2).await.unwrap();
+    let (cash, held) = sim.balances(who, &nos).await;
+    assert_eq!((start - cash, held), (4_000_000, vec![0, 0, 0]), "12 USDC split, 8 converted back");
+    // A YES token is not a NO the adapter could take: refused before anything is sent.
+    let wrong = CtfOp::Convert { no_tokens: vec![markets[0].yes, nos[1]], yes_tokens: vec![], size: shares(1), fee_bips: 0 };
+    let err = ex.ctf(&ctf_intent("convert-2", wrong, Mode::Live), 3).await.unwrap_err();
+    assert!(err.contains("is not the NO token"), "{err}");
+    assert_eq!(sim.transactions_mined().await, 4);
+}
+
 /// Cancels that arrive together (a requote's) go to the venue as one `DELETE /orders`.
 #[tokio::test]
 async fn cancels_that_arrive_together_are_one_venue_request() {

@@ -1,17 +1,18 @@
 //! A minimal Polygon for live conditional-token operations in tests: the JSON-RPC methods an
 //! alloy wallet provider uses to send a contract call and wait for its receipt (`eth_chainId`,
 //! `eth_getTransactionCount`, `eth_estimateGas`, `eth_feeHistory`, `eth_sendRawTransaction`,
-//! `eth_getTransactionReceipt`, blocks), and the contract calls themselves on the simulator's
-//! [`Wallets`]: the Conditional Tokens contract's binary split, merge and redeem, and the neg-risk
-//! adapter's split, merge and redeem, at the production addresses (the SDK's contract
-//! configuration for chain 137).
+//! `eth_getTransactionReceipt`, blocks, `eth_call`), and the contract calls themselves on the
+//! simulator's [`Wallets`]: the Conditional Tokens contract's binary split, merge and redeem, and
+//! the neg-risk adapter's split, merge, redeem, `convertPositions` and `getFeeBips` (the
+//! simulated adapter charges [`NEG_RISK_FEE_BIPS`]), at the production addresses (the SDK's
+//! contract configuration for chain 137).
 //!
 //! Every transaction is mined at once in its own block. Signed transactions are decoded and their
 //! signer recovered (the signer is the address whose balances move); the nonce must be the
 //! account's next one. A call that would fail reverts with the contract's reason, both at
 //! estimation (so the sender learns it before sending) and if sent anyway (a receipt with status
-//! 0). Not simulated: gas accounting (no balance of POL), events/logs, `convertPositions`, the
-//! relayer, and proxy or safe wallets. This chain is never a real one.
+//! 0). Not simulated: gas accounting (no balance of POL), events/logs, the relayer, and proxy or
+//! safe wallets. This chain is never a real one.
 
 use std::collections::HashMap;
 
@@ -37,6 +38,12 @@ const GWEI_30: u128 = 30_000_000_000;
 const GENESIS_S: u64 = 1_767_225_600;
 const BLOCK_S: u64 = 2;
 
+/// The neg-risk adapter's fee on conversions in the simulator, basis points (`getFeeBips`).
+pub const NEG_RISK_FEE_BIPS: u32 = 0;
+
+/// The simulator's markets as the chain sees them, by condition id.
+pub type ChainMarkets = HashMap<ConditionId, ChainMarket>;
+
 /// What the chain needs to know of a market.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChainMarket {
@@ -48,6 +55,9 @@ pub struct ChainMarket {
     pub neg_risk: bool,
     /// Resolved: YES won (`Some(true)`) or NO.
     pub resolved: Option<bool>,
+    /// Its question id (a neg-risk outcome's: the event's market id and its index in the last
+    /// byte).
+    pub question: Option<[u8; 32]>,
 }
 
 /// A JSON-RPC error.
@@ -99,18 +109,19 @@ fn shares(amount: U256) -> Result<i128, String> {
 }
 
 /// Applies one contract call by `from` to `wallets` (on failure, `wallets` may be partly changed:
-/// callers run it on a copy first).
+/// callers run it on a copy first); `Ok` with what a view call returns (ABI-encoded; empty for
+/// the others).
 pub fn call(
     wallets: &mut Wallets,
     from: Address,
     to: Address,
     input: &[u8],
-    market: impl Fn(&ConditionId) -> Option<ChainMarket>,
-) -> Result<(), String> {
+    markets: &ChainMarkets,
+) -> Result<Vec<u8>, String> {
     let binary = contract_config(POLYGON, false).ok_or("no contract configuration")?;
     let neg = contract_config(POLYGON, true).ok_or("no contract configuration")?;
     let lookup = |c: &B256, want_neg_risk: bool| -> Result<ChainMarket, String> {
-        let m = market(&ConditionId::from_bytes(c.0)).ok_or_else(|| format!("condition {c} not prepared"))?;
+        let m = *markets.get(&ConditionId::from_bytes(c.0)).ok_or_else(|| format!("condition {c} not prepared"))?;
         match (m.neg_risk, want_neg_risk) {
             (true, false) => Err("neg-risk positions go through the NegRiskAdapter".into()),
             (false, true) => Err(format!("condition {c} is not a neg-risk market")),
@@ -128,7 +139,7 @@ pub fn call(
     };
     if to == binary.conditional_tokens {
         let decoded = IConditionalTokensCalls::abi_decode(input).map_err(|e| format!("unknown call: {e}"))?;
-        match decoded {
+        let done = match decoded {
             IConditionalTokensCalls::splitPosition(c) => {
                 binary_set(&c.collateralToken, &c.parentCollectionId, &c.partition)?;
                 split(wallets, from, &lookup(&c.conditionId, false)?, shares(c.amount)?)
@@ -143,10 +154,11 @@ pub fn call(
                 let all = [wallets.tokens(&from, &m.yes), wallets.tokens(&from, &m.no)];
                 redeem(wallets, from, &m, all)
             }
-        }
+        };
+        done.map(|()| vec![])
     } else if Some(to) == neg.neg_risk_adapter {
         let decoded = INegRiskAdapterCalls::abi_decode(input).map_err(|e| format!("unknown call: {e}"))?;
-        match decoded {
+        let done = match decoded {
             INegRiskAdapterCalls::splitPosition(c) => {
                 split(wallets, from, &lookup(&c.conditionId, true)?, shares(c.amount)?)
             }
@@ -158,11 +170,74 @@ pub fn call(
                 let [yes, no] = c.amounts.as_slice() else { return Err("amounts must be [yes, no]".into()) };
                 redeem(wallets, from, &m, [shares(*yes)?, shares(*no)?])
             }
-            INegRiskAdapterCalls::convertPositions(_) => Err("convertPositions is not simulated".into()),
-        }
+            INegRiskAdapterCalls::convertPositions(c) => {
+                convert(wallets, from, &outcomes(markets, &c.marketId)?, c.indexSet, shares(c.amount)?)
+            }
+            INegRiskAdapterCalls::getFeeBips(c) => {
+                outcomes(markets, &c.marketId)?;
+                return Ok(U256::from(NEG_RISK_FEE_BIPS).to_be_bytes::<32>().to_vec());
+            }
+        };
+        done.map(|()| vec![])
     } else {
         Err(format!("no simulated contract at {to}"))
     }
+}
+
+/// The outcomes of neg-risk market `market_id` by their index (the last byte of their question
+/// ids), in index order.
+fn outcomes(markets: &ChainMarkets, market_id: &B256) -> Result<Vec<(u8, ChainMarket)>, String> {
+    let mut found: Vec<(u8, ChainMarket)> = markets
+        .values()
+        .filter(|m| m.neg_risk)
+        .filter_map(|m| {
+            let q = m.question?;
+            let mut id = q;
+            id[31] = 0;
+            (id == market_id.0).then_some((q[31], *m))
+        })
+        .collect();
+    found.sort_by_key(|(i, _)| *i);
+    if found.is_empty() {
+        return Err(format!("market {market_id} not prepared"));
+    }
+    Ok(found)
+}
+
+/// `convertPositions`: `amount` NO of each outcome in `index_set` become `amount` less the fee of
+/// YES on each other outcome, plus (k − 1) times that in collateral for k NOs.
+fn convert(
+    wallets: &mut Wallets,
+    who: Address,
+    outcomes: &[(u8, ChainMarket)],
+    index_set: U256,
+    amount: i128,
+) -> Result<(), String> {
+    let all = outcomes.iter().fold(U256::ZERO, |acc, (i, _)| acc | (U256::from(1) << usize::from(*i)));
+    if index_set.is_zero() || (index_set & !all) != U256::ZERO || outcomes.len() < 2 {
+        return Err("InvalidIndexSet".into());
+    }
+    if amount == 0 {
+        return Ok(());
+    }
+    let fee = amount * i128::from(NEG_RISK_FEE_BIPS) / 10_000;
+    let out = amount - fee;
+    let mut k = 0i128;
+    for (i, m) in outcomes {
+        if index_set.bit(usize::from(*i)) {
+            if wallets.tokens(&who, &m.no) < amount {
+                return Err("insufficient NO token balance for the conversion".into());
+            }
+            wallets.move_tokens(&who, &m.no, -amount);
+            k += 1;
+        } else {
+            wallets.move_tokens(&who, &m.yes, out);
+        }
+    }
+    if k > 1 {
+        wallets.move_collateral(&who, (k - 1) * out);
+    }
+    Ok(())
 }
 
 fn split(wallets: &mut Wallets, who: Address, m: &ChainMarket, amount: i128) -> Result<(), String> {
@@ -206,14 +281,14 @@ impl Chain {
         Chain::default()
     }
 
-    /// Answers one JSON-RPC call; contract calls run on `wallets` with `market` describing the
+    /// Answers one JSON-RPC call; contract calls run on `wallets` with `markets` describing the
     /// simulator's markets.
     pub fn rpc(
         &mut self,
         method: &str,
         params: &Value,
         wallets: &mut Wallets,
-        market: impl Fn(&ConditionId) -> Option<ChainMarket>,
+        markets: &ChainMarkets,
     ) -> Result<Value, RpcError> {
         let param = |i: usize| params.get(i).cloned().unwrap_or(Value::Null);
         match method {
@@ -253,12 +328,13 @@ impl Chain {
                 let from = req.from.unwrap_or_default();
                 let to = req.to.and_then(|k| k.to().copied()).ok_or_else(|| RpcError::params("no `to`"))?;
                 let input = req.input.input().cloned().unwrap_or_default();
-                call(&mut wallets.clone(), from, to, &input, market).map_err(|e| RpcError::reverted(&e))?;
-                Ok(if method == "eth_call" { json!("0x") } else { quantity(GAS) })
+                let out =
+                    call(&mut wallets.clone(), from, to, &input, markets).map_err(|e| RpcError::reverted(&e))?;
+                Ok(if method == "eth_call" { json!(alloy::primitives::Bytes::from(out)) } else { quantity(GAS) })
             }
             "eth_sendRawTransaction" => {
                 let raw: alloy::primitives::Bytes = serde_json::from_value(param(0)).map_err(RpcError::params)?;
-                self.send_raw(&raw, wallets, market)
+                self.send_raw(&raw, wallets, markets)
             }
             "eth_getTransactionReceipt" => {
                 let hash: B256 = serde_json::from_value(param(0)).map_err(RpcError::params)?;
@@ -276,7 +352,7 @@ impl Chain {
         &mut self,
         raw: &[u8],
         wallets: &mut Wallets,
-        market: impl Fn(&ConditionId) -> Option<ChainMarket>,
+        markets: &ChainMarkets,
     ) -> Result<Value, RpcError> {
         let refused = |m: String| RpcError { code: -32000, message: m };
         let tx =
@@ -296,8 +372,8 @@ impl Chain {
         }
         // All or nothing: run on a copy, keep it only when the call succeeds.
         let mut next = wallets.clone();
-        let ok = match call(&mut next, from, to, tx.input(), market) {
-            Ok(()) => {
+        let ok = match call(&mut next, from, to, tx.input(), markets) {
+            Ok(_) => {
                 *wallets = next;
                 true
             }

@@ -832,7 +832,22 @@ impl Simulator {
             closed: m.resolved.is_some(),
             accepting_orders: m.resolved.is_none() && !m.halted,
             tokens: vec![token(m.yes, "Yes", true), token(m.no, "No", false)],
+            question_id: Some(self.question_id(self.markets.iter().position(|x| x.condition == *market)?)?),
         })
+    }
+
+    /// The question id of market `i`: for an outcome of a neg-risk event, the event's neg-risk
+    /// market id (the Keccak-256 of its slug with the last byte cleared) with the outcome's index
+    /// in its event in the last byte, as the neg-risk adapter numbers them; for a binary market,
+    /// the Keccak-256 of its slug.
+    pub fn question_id(&self, i: usize) -> Option<[u8; 32]> {
+        let m = self.markets.get(i)?;
+        let Some(e) = m.event else { return Some(alloy::primitives::keccak256(m.slug.as_bytes()).0) };
+        let event = self.events.get(e)?;
+        let index = u8::try_from(event.markets.iter().position(|&x| x == i)?).ok()?;
+        let mut id = alloy::primitives::keccak256(format!("neg-risk:{}", event.slug).as_bytes()).0;
+        id[31] = index;
+        Some(id)
     }
 
     /// Whether market `market` resolved, and to YES (`Some(true)`) or NO.

@@ -189,6 +189,7 @@ impl Source for Replay {
                     winner: winner.is_some_and(|w| *w == Some(*t)),
                 })
                 .collect(),
+            question_id: None,
         })
     }
     fn model(&self) -> Option<&Simulator> {

@@ -614,6 +614,11 @@ fn gamma_market(sim: &Simulator, i: usize) -> Value {
         "id": (i + 1).to_string(),
         "question": m.question,
         "conditionId": m.condition.to_string(),
+        "questionID": sim.question_id(i).map(|q| polyfleet_core::ConditionId::from_bytes(q).to_string()),
+        "negRiskMarketID": sim.question_id(i).filter(|_| m.event.is_some()).map(|mut q| {
+            q[31] = 0;
+            polyfleet_core::ConditionId::from_bytes(q).to_string()
+        }),
         "slug": m.slug,
         "endDate": m.end_date(),
         "eventStartTime": m.start_date(),
@@ -684,15 +689,15 @@ async fn chain_rpc(State(shared): State<Arc<Shared>>, Json(req): Json<Value>) ->
                         no: m.no,
                         neg_risk: m.event.is_some(),
                         resolved: sim.resolution(i),
+                        question: sim.question_id(i),
                     };
                     (m.condition, view)
                 })
                 .collect()
         })
         .unwrap_or_default();
-    let lookup = |c: &polyfleet_core::ConditionId| markets.get(c).copied();
     let mut exchange = shared.exchange.lock().await;
-    let answer = shared.chain.lock().await.rpc(&method, &params, &mut exchange.wallets, lookup);
+    let answer = shared.chain.lock().await.rpc(&method, &params, &mut exchange.wallets, &markets);
     Json(match answer {
         Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
         Err(e) => json!({"jsonrpc": "2.0", "id": id, "error": {"code": e.code, "message": e.message}}),

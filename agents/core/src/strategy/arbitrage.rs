@@ -10,6 +10,8 @@
 //! - **sell** both legs of a binary market when its bids minus fees sum above `1 + minEdge`:
 //!   from inventory when we hold the set, else by **splitting** USDC into the set first and
 //!   selling both legs once the split is booked;
+//! - buy the **NO basket** of a neg-risk event when its asks plus fees sum below n − 1 USDC less
+//!   `minEdge`, and convert it into n − 1 USDC at once (below);
 //! - at a market's **resolution** every winning token still held is **redeemed** (losing tokens
 //!   are written off by the settlement); a redemption refused or failed is asked for again every
 //!   `legTimeoutMs` while the tokens are held.
@@ -43,8 +45,16 @@
 //! book, or fills that came late) is **rebalanced** by the same rule, from its holdings, at its
 //! next book event after the cooldown. While a set's
 //! legs (or its split) are pending it is not re-entered; legs still open after `legTimeoutMs` are
-//! cancelled, and given up after a second timeout. A cooldown follows every set. Neg-risk
-//! conversion is not used: this strategy holds YES sets only, and conversion needs NO tokens.
+//! cancelled, and given up after a second timeout. A cooldown follows every set.
+//!
+//! **NO baskets** (the neg-risk sell side): the NO tokens of every one of an event's n outcomes
+//! convert through the neg-risk adapter into n − 1 USDC (less its `negRiskFeeBips`), so a basket
+//! is bought when its asks plus fees sum below that less `minEdge`, and converted at once (one
+//! `convert` of the whole basket). The NO books mirror the YES books (NO ask = 1 − YES bid), so
+//! this is the trade on Σ YES bids above 1 without a split: no YES is sold below the half USDC a
+//! split books it at, and no leg is a loss for the breaker. A conversion refused or failed
+//! leaves the basket held; it is converted again, before anything else is bought, a leg timeout
+//! later. Broken baskets follow the broken-set rule with the basket's par.
 use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};

@@ -50,5 +50,6 @@ sol! {
         function mergePositions(bytes32 conditionId, uint256 amount) external;
         function redeemPositions(bytes32 conditionId, uint256[] calldata amounts) external;
         function convertPositions(bytes32 marketId, uint256 indexSet, uint256 amount) external;
+        function getFeeBips(bytes32 marketId) external view returns (uint256);
     }
 }

@@ -754,6 +754,7 @@ mod tests {
             closed,
             accepting_orders,
             tokens: vec![token(0, TOKEN), token(1, "99")],
+            question_id: None,
         }
     }
 

@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 
 use crate::common::credentials::LiveCredentials;
 use crate::execution::heartbeat;
-use crate::execution::onchain::{ChainMarket, OnChain};
+use crate::execution::onchain::{ChainMarket, ConvertTarget, OnChain};
 use crate::execution::shadow::{ShadowReport, compare};
 use crate::execution::tracker::{Posted, Tracker, fill_status};
 use crate::execution::user_channel::{self, UserChannel, UserFeed};
@@ -199,18 +199,40 @@ impl<S: RiskStore> LiveExecutor<S> {
         }
         let chain =
             self.chain.as_ref().map_err(|why| format!("live conditional-token operations unavailable: {why}"))?.clone();
-        if let Some(refused) = OnChain::refusal(&intent.op) {
-            return Err(refused.to_string());
-        }
-        let market = match &intent.op {
+        let tx = match &intent.op {
             CtfOp::Merge { market, .. } | CtfOp::Split { market, .. } | CtfOp::Redeem { market, .. } => {
-                self.chain_market(market).await?
+                let market = self.chain_market(market).await?;
+                chain.execute(&intent.op, &market).await
             }
-            CtfOp::Convert { .. } => return Err("live convert is not available".into()),
-        };
-        let tx = chain.execute(&intent.op, &market).await.map_err(|e| e.to_string())?;
+            CtfOp::Convert { no_tokens, .. } => {
+                let target = self.convert_target(no_tokens).await?;
+                chain.convert(&intent.op, &target).await
+            }
+        }
+        .map_err(|e| e.to_string())?;
         tracing::info!(op = intent.op.name(), id = %intent.id, %tx, "conditional-token operation done on chain");
         Ok(())
+    }
+
+    /// Where converting `no_tokens` goes: each NO token's market (its instrument), that market's
+    /// question id (the CLOB's market status), and from those the event's neg-risk market id and
+    /// the outcomes' index set.
+    async fn convert_target(&mut self, no_tokens: &[TokenId]) -> Result<ConvertTarget, String> {
+        let rest = self.markets.as_ref().ok_or("no CLOB REST client")?;
+        let mut questions = vec![];
+        for token in no_tokens {
+            let market = self.instruments.get(token).map(|i| i.market).ok_or_else(|| format!("no market rules for {token}"))?;
+            let status = rest
+                .market_status(&market)
+                .await
+                .map_err(|e| format!("market {market} status: {e}"))?
+                .ok_or_else(|| format!("the CLOB does not know market {market}"))?;
+            if status.tokens.get(1).map(|t| t.token_id) != Some(*token) {
+                return Err(format!("{token} is not the NO token of market {market}"));
+            }
+            questions.push(status.question_id.ok_or_else(|| format!("market {market} has no question id"))?);
+        }
+        ConvertTarget::of(&questions)
     }
 
     /// What the chain client needs of `market`: neg-risk or not (the CLOB), and which token is

@@ -5,11 +5,16 @@
 //! Secret) and sent to the Polygon JSON-RPC URL the Venue names; a transaction counts as done
 //! only once its receipt says it succeeded.
 //!
+//! A neg-risk `convert` goes to the adapter's `convertPositions` with the event's market id and
+//! the index set of the outcomes whose NO tokens it gives up ([`ConvertTarget`], which the
+//! executor reads from each outcome's question id); the adapter's fee for the market
+//! (`getFeeBips`) is read first and must be the one the operation was priced with, or nothing is
+//! sent.
+//!
 //! Only an EOA account (signature type 0) holds its tokens in the signer's own address; proxy and
 //! safe wallets move tokens through Polymarket's relayer, which the SDK does not cover, so
-//! operations for them are refused before anything is sent. `convert` is refused too: the
-//! operation does not carry the event's `negRiskMarketID` and question index set the adapter
-//! needs. Tests run all of this against the simulator's JSON-RPC chain, never a real one.
+//! operations for them are refused before anything is sent. Tests run all of this against the
+//! simulator's JSON-RPC chain, never a real one.
 
 use std::time::Duration;
 
@@ -71,6 +76,37 @@ pub struct ChainMarket {
     pub yes: TokenId,
 }
 
+/// Where a neg-risk conversion goes: the event's neg-risk market id and the index set of the
+/// outcomes whose NO tokens are converted (bit i for the outcome whose question id ends in i).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvertTarget {
+    /// The neg-risk market id (`negRiskMarketID`).
+    pub market_id: [u8; 32],
+    /// The outcomes' index set.
+    pub index_set: U256,
+}
+
+impl ConvertTarget {
+    /// The target of converting the NO tokens of the outcomes with question ids `questions`; an
+    /// error when they are not outcomes of one neg-risk market, or one appears twice.
+    pub fn of(questions: &[[u8; 32]]) -> Result<ConvertTarget, String> {
+        let mut market_id = None;
+        let mut index_set = U256::ZERO;
+        for q in questions {
+            let (market, index) = crate::http::market_status::neg_risk_question(q);
+            if *market_id.get_or_insert(market) != market {
+                return Err("the NO tokens are not outcomes of one neg-risk event".into());
+            }
+            let bit = U256::from(1) << usize::from(index);
+            if index_set & bit != U256::ZERO {
+                return Err(format!("outcome {index} appears twice"));
+            }
+            index_set |= bit;
+        }
+        Ok(ConvertTarget { market_id: market_id.ok_or("nothing to convert")?, index_set })
+    }
+}
+
 /// The signer's conditional-token operations on Polygon.
 #[derive(Debug, Clone)]
 pub struct OnChain {
@@ -128,15 +164,20 @@ impl OnChain {
         self.signer
     }
 
-    /// Why `op` cannot be done on chain at all (before anything about its market is looked up).
-    pub fn refusal(op: &CtfOp) -> Option<ChainError> {
-        matches!(op, CtfOp::Convert { .. }).then(OnChain::unsupported)
-    }
-
-    fn unsupported() -> ChainError {
-        ChainError::Unsupported(
-            "live convert is not available: the operation does not carry the event's negRiskMarketID and question index set".into(),
-        )
+    /// Converts NO tokens as `op` (a [`CtfOp::Convert`]) says, at `target`: checks the adapter's
+    /// fee for the market first (a conversion priced with another fee is refused unsent).
+    pub async fn convert(&self, op: &CtfOp, target: &ConvertTarget) -> Result<B256, ChainError> {
+        let CtfOp::Convert { size, fee_bips, .. } = op else {
+            return Err(ChainError::Unsupported(format!("{} is not a conversion", op.name())));
+        };
+        let market_id = B256::from(target.market_id);
+        let fee = self.adapter.getFeeBips(market_id).call().await.map_err(|e| ChainError::NotSent(e.to_string()))?;
+        if fee != U256::from(*fee_bips) {
+            return Err(ChainError::Unsupported(format!(
+                "the neg-risk adapter charges {fee} bips on market {market_id}; the conversion was priced at {fee_bips}"
+            )));
+        }
+        self.adapter_call(self.adapter.convertPositions(market_id, target.index_set, amount(*size))).await
     }
 
     /// Carries out `op` on `market`; `Ok` with the transaction hash once mined successfully.
@@ -171,7 +212,9 @@ impl OnChain {
             (CtfOp::Merge { size, .. }, true) => {
                 return self.adapter_call(self.adapter.mergePositions(cid, amount(*size))).await;
             }
-            (CtfOp::Convert { .. }, _) => return Err(OnChain::unsupported()),
+            (CtfOp::Convert { .. }, _) => {
+                return Err(ChainError::Unsupported("a conversion goes through OnChain::convert".into()));
+            }
         };
         // The SDK waits for the receipt but does not look at its status.
         let tx = sent.map_err(|e| ChainError::NotSent(e.to_string()))?;

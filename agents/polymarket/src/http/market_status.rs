@@ -32,6 +32,17 @@ pub struct MarketStatus {
     pub accepting_orders: bool,
     /// Its tokens.
     pub tokens: Vec<StatusToken>,
+    /// The question id (`question_id`): for an outcome of a neg-risk event, the event's neg-risk
+    /// market id with the outcome's index in its last byte ([`neg_risk_question`]).
+    pub question_id: Option<[u8; 32]>,
+}
+
+/// A neg-risk question id split as the neg-risk adapter reads it: the event's market id (the id
+/// with its last byte cleared) and the outcome's index (the last byte).
+pub fn neg_risk_question(question_id: &[u8; 32]) -> ([u8; 32], u8) {
+    let mut market = *question_id;
+    market[31] = 0;
+    (market, question_id[31])
 }
 
 impl MarketStatus {
@@ -72,13 +83,21 @@ pub fn parse_market_status(body: &Value) -> Result<MarketStatus, RestError> {
             })
         })
         .collect::<Result<Vec<_>, RestError>>()?;
-    Ok(MarketStatus { market, closed: flag("closed")?, accepting_orders: flag("accepting_orders")?, tokens })
+    let question_id = field("question_id").as_str().and_then(|s| ConditionId::parse(s).ok()).map(|q| *q.as_bytes());
+    Ok(MarketStatus {
+        market,
+        closed: flag("closed")?,
+        accepting_orders: flag("accepting_orders")?,
+        tokens,
+        question_id,
+    })
 }
 
 /// The CLOB's body for `status` (the fields [`parse_market_status`] reads, as the venue names them).
 pub fn market_status_json(status: &MarketStatus) -> Value {
     json!({
         "condition_id": status.market.to_string(),
+        "question_id": status.question_id.map(|q| ConditionId::from_bytes(q).to_string()),
         "active": !status.closed,
         "closed": status.closed,
         "accepting_orders": status.accepting_orders,
@@ -103,6 +122,7 @@ mod tests {
                 StatusToken { token_id: TokenId::from_u128(1), outcome: "Yes".into(), winner: winners[0] },
                 StatusToken { token_id: TokenId::from_u128(2), outcome: "No".into(), winner: winners[1] },
             ],
+            question_id: Some([9; 32]),
         }
     }
 
