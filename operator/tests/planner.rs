@@ -212,7 +212,10 @@ fn strategy_config_is_what_the_agent_parses() {
     let cfg = StrategyConfig::from_json(json).expect("the agent accepts the operator's configuration");
     // The event's YES set and the basket of its NOs, each outcome's NO in its market.
     let sets = cfg.arb_sets().unwrap();
-    assert_eq!(sets.iter().map(|s| (s.kind, s.legs.len())).collect::<Vec<_>>(), [(SetKind::NegRisk, 3), (SetKind::NoBasket, 3)]);
+    assert_eq!(
+        sets.iter().map(|s| (s.kind, s.legs.len())).collect::<Vec<_>>(),
+        [(SetKind::NegRisk, 3), (SetKind::NoBasket, 3)]
+    );
     for (yes, no) in sets[0].legs.iter().zip(&sets[1].legs) {
         assert_eq!(yes.market, no.market);
         assert_ne!(yes.token, no.token);

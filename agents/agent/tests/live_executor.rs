@@ -438,7 +438,8 @@ async fn a_live_conversion_finds_its_event_and_outcomes_at_the_clob() {
     let (cash, held) = sim.balances(who, &nos).await;
     assert_eq!((start - cash, held), (4_000_000, vec![0, 0, 0]), "12 USDC split, 8 converted back");
     // A YES token is not a NO the adapter could take: refused before anything is sent.
-    let wrong = CtfOp::Convert { no_tokens: vec![markets[0].yes, nos[1]], yes_tokens: vec![], size: shares(1), fee_bips: 0 };
+    let wrong =
+        CtfOp::Convert { no_tokens: vec![markets[0].yes, nos[1]], yes_tokens: vec![], size: shares(1), fee_bips: 0 };
     let err = ex.ctf(&ctf_intent("convert-2", wrong, Mode::Live), 3).await.unwrap_err();
     assert!(err.contains("is not the NO token"), "{err}");
     assert_eq!(sim.transactions_mined().await, 4);

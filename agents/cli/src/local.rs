@@ -83,7 +83,12 @@ fn declared(m: &polyfleet_crds::Market, now_s: u64) -> Option<Declared> {
         MarketQuery::Event(slug) => Declared::Event {
             slug: Some(slug),
             outcomes: (0..3)
-                .map(|k| DeclaredOutcome { label: format!("Outcome {k}"), token: None, condition: None, no_token: None })
+                .map(|k| DeclaredOutcome {
+                    label: format!("Outcome {k}"),
+                    token: None,
+                    condition: None,
+                    no_token: None,
+                })
                 .collect(),
         },
         MarketQuery::Tokens(ts) if event => Declared::Event {

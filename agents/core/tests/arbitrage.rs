@@ -603,7 +603,10 @@ fn an_idle_set_with_unequal_holdings_is_unwound_again() {
 
 /// A NO basket of a three-outcome event (NO tokens 11, 12, 13 of markets 1, 2, 3).
 fn basket(fee_bips: u32) -> ArbSet {
-    ArbSet { convert_fee_bips: fee_bips, ..ArbSet::new(SetKind::NoBasket, vec![inst(11, 1, 0), inst(12, 2, 0), inst(13, 3, 0)]) }
+    ArbSet {
+        convert_fee_bips: fee_bips,
+        ..ArbSet::new(SetKind::NoBasket, vec![inst(11, 1, 0), inst(12, 2, 0), inst(13, 3, 0)])
+    }
 }
 
 /// Feeds the basket's three NO books (asks `a`, `b`, `c`, 50 shares each); the orders of the last.
@@ -622,7 +625,9 @@ fn a_no_basket_below_n_minus_one_is_bought_and_converted() {
     // The NOs ask 1.90 for what converts into 2 USDC.
     let legs = feed_basket(&mut r, "0.60", "0.60", "0.70", 0);
     assert_eq!(legs.len(), 3, "{legs:?}");
-    assert!(legs.iter().all(|l| l.side == Side::Buy && l.size == legs[0].size && l.group == Some(legs[0].client_order_id)));
+    assert!(
+        legs.iter().all(|l| l.side == Side::Buy && l.size == legs[0].size && l.group == Some(legs[0].client_order_id))
+    );
     let tokens: Vec<TokenId> = legs.iter().map(|l| l.token).collect();
     assert_eq!(tokens, [11, 12, 13].map(TokenId::from_u128));
     let size = legs[0].size;

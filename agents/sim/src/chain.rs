@@ -328,8 +328,7 @@ impl Chain {
                 let from = req.from.unwrap_or_default();
                 let to = req.to.and_then(|k| k.to().copied()).ok_or_else(|| RpcError::params("no `to`"))?;
                 let input = req.input.input().cloned().unwrap_or_default();
-                let out =
-                    call(&mut wallets.clone(), from, to, &input, markets).map_err(|e| RpcError::reverted(&e))?;
+                let out = call(&mut wallets.clone(), from, to, &input, markets).map_err(|e| RpcError::reverted(&e))?;
                 Ok(if method == "eth_call" { json!(alloy::primitives::Bytes::from(out)) } else { quantity(GAS) })
             }
             "eth_sendRawTransaction" => {
@@ -348,12 +347,7 @@ impl Chain {
         }
     }
 
-    fn send_raw(
-        &mut self,
-        raw: &[u8],
-        wallets: &mut Wallets,
-        markets: &ChainMarkets,
-    ) -> Result<Value, RpcError> {
+    fn send_raw(&mut self, raw: &[u8], wallets: &mut Wallets, markets: &ChainMarkets) -> Result<Value, RpcError> {
         let refused = |m: String| RpcError { code: -32000, message: m };
         let tx =
             TxEnvelope::decode_2718(&mut &raw[..]).map_err(|e| refused(format!("undecodable transaction: {e}")))?;

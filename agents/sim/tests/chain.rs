@@ -89,7 +89,8 @@ async fn no_tokens_convert_through_the_neg_risk_adapter() {
     let cfg = SimConfig { binary_markets: 0, neg_risk_events: vec![3], ..SimConfig::default() };
     let sim = server::serve(cfg, "127.0.0.1:0".parse::<SocketAddr>().unwrap(), 0).await.unwrap();
     let markets = sim.with_model(|m| m.markets().to_vec()).await.unwrap();
-    let questions: Vec<[u8; 32]> = sim.with_model(|m| (0..3).map(|i| m.question_id(i).unwrap()).collect()).await.unwrap();
+    let questions: Vec<[u8; 32]> =
+        sim.with_model(|m| (0..3).map(|i| m.question_id(i).unwrap()).collect()).await.unwrap();
     let chain = OnChain::connect(&sim.rpc_url(), PrivateKeySigner::random()).await.unwrap();
     let (start, _) = sim.balances(chain.signer(), &[]).await;
     // 5 sets of every outcome: 5 YES and 5 NO each, for 15 USDC.
@@ -112,7 +113,8 @@ async fn no_tokens_convert_through_the_neg_risk_adapter() {
     assert_eq!((start - cash, tokens(&held)), (9 * USDC, vec![5, 2, 5, 2, 5, 2]));
 
     // Two of the three NOs, 1 unit: 1 USDC and a YES of the third outcome.
-    let two = CtfOp::Convert { no_tokens: nos[..2].to_vec(), yes_tokens: vec![markets[2].yes], size: q(1), fee_bips: 0 };
+    let two =
+        CtfOp::Convert { no_tokens: nos[..2].to_vec(), yes_tokens: vec![markets[2].yes], size: q(1), fee_bips: 0 };
     chain.convert(&two, &ConvertTarget::of(&questions[..2]).unwrap()).await.unwrap();
     let (cash, held) = sim.balances(chain.signer(), &all(&markets)).await;
     assert_eq!((start - cash, tokens(&held)), (8 * USDC, vec![5, 1, 5, 1, 6, 2]));
@@ -120,9 +122,16 @@ async fn no_tokens_convert_through_the_neg_risk_adapter() {
 
     // Priced with another fee than the adapter's: refused unsent. More NO than held: refused at
     // estimation with the contract's reason. Outcomes of two events: no target.
-    let convert = |size: u64, fee_bips: u32| CtfOp::Convert { no_tokens: nos.clone(), yes_tokens: vec![], size: q(size), fee_bips };
+    let convert = |size: u64, fee_bips: u32| CtfOp::Convert {
+        no_tokens: nos.clone(),
+        yes_tokens: vec![],
+        size: q(size),
+        fee_bips,
+    };
     let priced = convert(1, 100);
-    assert!(matches!(chain.convert(&priced, &target).await, Err(ChainError::Unsupported(m)) if m.contains("charges 0 bips")));
+    assert!(
+        matches!(chain.convert(&priced, &target).await, Err(ChainError::Unsupported(m)) if m.contains("charges 0 bips"))
+    );
     let too_much = convert(3, 0);
     let err = chain.convert(&too_much, &target).await.unwrap_err();
     assert!(matches!(&err, ChainError::NotSent(m) if m.contains("insufficient NO token balance")), "{err}");

@@ -61,7 +61,9 @@ impl MarketView {
             .spec
             .tokens
             .as_ref()
-            .map(|ts| ts.iter().map(|t| ((t.condition_id.clone(), t.token_id.clone()), t.no_token_id.clone())).collect())
+            .map(|ts| {
+                ts.iter().map(|t| ((t.condition_id.clone(), t.token_id.clone()), t.no_token_id.clone())).collect()
+            })
             .unwrap_or_default();
         let (raw, no_raw): (Vec<_>, Vec<_>) =
             if from_status.is_empty() { from_spec } else { from_status }.into_iter().unzip();
@@ -125,7 +127,9 @@ impl MarketView {
         self.tokens
             .iter()
             .enumerate()
-            .map(|(i, (c, t))| self.token_config(c, t, self.outcome(i, c).map(|o| Outcome { groups: groups.clone(), ..o })))
+            .map(|(i, (c, t))| {
+                self.token_config(c, t, self.outcome(i, c).map(|o| Outcome { groups: groups.clone(), ..o }))
+            })
             .collect()
     }
 

@@ -169,8 +169,13 @@ pub fn plan_strategy(
                 convert_fee_bips: 0,
             };
             let no = m.no_token_configs(&group_labels);
-            let basket = (m.neg_risk_event && no.len() >= 2)
-                .then(|| SetConfig { kind: SetKind::NoBasket, legs: no, convert_fee_bips: 0 });
+            // Priced at no adapter fee (the Market does not say it); a live conversion
+            // checks the adapter's `getFeeBips` and refuses a mismatch unsent.
+            let basket = (m.neg_risk_event && no.len() >= 2).then_some(SetConfig {
+                kind: SetKind::NoBasket,
+                legs: no,
+                convert_fee_bips: 0,
+            });
             std::iter::once(yes).chain(basket)
         })
         .collect();

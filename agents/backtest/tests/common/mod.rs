@@ -72,7 +72,11 @@ pub fn arb(sim: &Simulator, policy: &str) -> StrategyConfig {
             capital_micros: 0,
             kelly_budget_micros: 0,
         },
-        sets: sim.events().iter().map(|e| SetConfig { kind: SetKind::NegRisk, legs: legs(sim, e) }).collect(),
+        sets: sim
+            .events()
+            .iter()
+            .map(|e| SetConfig { kind: SetKind::NegRisk, legs: legs(sim, e), convert_fee_bips: 0 })
+            .collect(),
         tokens: vec![],
         quoted: vec![],
         parameters: StrategyParams::Arbitrage(ArbParams {

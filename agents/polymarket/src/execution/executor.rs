@@ -221,7 +221,8 @@ impl<S: RiskStore> LiveExecutor<S> {
         let rest = self.markets.as_ref().ok_or("no CLOB REST client")?;
         let mut questions = vec![];
         for token in no_tokens {
-            let market = self.instruments.get(token).map(|i| i.market).ok_or_else(|| format!("no market rules for {token}"))?;
+            let market =
+                self.instruments.get(token).map(|i| i.market).ok_or_else(|| format!("no market rules for {token}"))?;
             let status = rest
                 .market_status(&market)
                 .await
