@@ -127,7 +127,11 @@ async fn a_new_venue_gets_its_agents_gateway_and_network_policy_and_a_stale_shar
     let mut status =
         step(Method::PATCH, &format!("{NS}/venues/sim/status"), StatusCode::OK, serde_json::to_value(&venue).unwrap());
     status.check = Box::new(|b| {
-        assert_eq!((b["status"]["shards"].as_i64(), b["status"]["assignedAssets"].as_i64()), (Some(1), Some(6)), "the event's YES and NO");
+        assert_eq!(
+            (b["status"]["shards"].as_i64(), b["status"]["assignedAssets"].as_i64()),
+            (Some(1), Some(6)),
+            "the event's YES and NO"
+        );
         assert_eq!(b["status"]["observedGeneration"], 3);
         let ready =
             &b["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Ready").unwrap().clone();

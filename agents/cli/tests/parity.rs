@@ -1,7 +1,8 @@
 //! Parity: one recording through the local fleet (`polyfleet up --replay`: the real agents on the
 //! in-memory bus, paper, replayed in lockstep at the recording's time) and through `polyfleet
 //! backtest` (the engine, no bus) gives the same fills and the same PnL. The recording ends with
-//! every market resolving: both settle the positions and redeem the winners the same way. The
+//! every market resolving: both settle the positions and redeem the winners the same way, and both
+//! convert the same NO baskets. The
 //! arbitrage strategy is compared here (the directional strategy on a built-in model in
 //! `parity_models.rs`; the market maker is not compared). The fleet replays the recording's
 //! columnar conversion (`polyfleet convert`), so the comparison also covers the columnar path
@@ -29,13 +30,17 @@ async fn the_fleet_and_the_backtest_fill_the_same_orders_for_the_same_pnl() {
     let mut sim = polyfleet_cli::local::simulator(&res, venue, polyfleet_cli::local::DEFAULT_START_MS);
     // Every market resolves 8 s of model time in (about 4 000 frames); the recording ends there.
     sim.set_resolve_after_ms(Some(8_000));
-    // Outcome 1 of the event stays 6 cents cheap until then: the strategy buys sets and holds them
-    // (their bids never pay what they cost), so the resolution settles them and the winners are
-    // redeemed.
-    let _ = sim.misprice(0, 1, 100_000).expect("event 0 has outcome 1");
+    // For the first 1 500 frames outcome 0 of the event is 6 cents dear: its YES bids sum above 1,
+    // so the NO basket costs less than the 2 USDC it converts into. Then outcome 1 stays 6 cents
+    // cheap until the end: the strategy buys YES sets and holds them (their bids never pay what
+    // they cost), so the resolution settles them and the winners are redeemed.
+    let _ = sim.overprice(0, 0, 100_000).expect("event 0 has outcome 0");
     sim.catalog().write(&polyfleet_polymarket::data::catalog::Catalog::beside(&rec)).unwrap();
     let mut file = polyfleet_cli::record::create(&rec).unwrap();
-    polyfleet_cli::generate::generate_from(&mut sim, 6_000, &mut *file).unwrap();
+    polyfleet_cli::generate::generate_from(&mut sim, 1_500, &mut *file).unwrap();
+    let _ = sim.overprice(0, 0, 0);
+    let _ = sim.misprice(0, 1, 100_000).expect("event 0 has outcome 1");
+    polyfleet_cli::generate::generate_from(&mut sim, 4_500, &mut *file).unwrap();
     drop(file);
 
     let args = common::backtest_args(&examples(), &rec, dir.join("report"));
@@ -86,6 +91,9 @@ async fn the_fleet_and_the_backtest_fill_the_same_orders_for_the_same_pnl() {
         (life.settlements, life.settled_pnl.to_string(), life.redemptions, life.redeemed.to_string()),
         (line.settlements, line.settled_usdc.clone(), line.redemptions, line.redeemed_shares.clone())
     );
+    // NO baskets converted (the model's premiums), the same in both.
+    assert!(line.conversions > 0, "the recording has baskets to convert: {line:?}");
+    assert_eq!(life.conversions, line.conversions);
     assert_eq!(life.capital_returned.to_string(), line.capital_returned_usdc);
     assert_eq!(line.cash_usdc, line.realized_usdc, "everything redeemed: cash is the PnL");
     let _ = std::fs::remove_dir_all(&dir);

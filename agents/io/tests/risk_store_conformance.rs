@@ -398,6 +398,19 @@ async fn a_set_is_approved_whole_or_not_at_all<S: RiskStore>(s: S, p: PolicyKey)
     assert_eq!(s.decide_set(&p, &same, &[LIQ, LIQ], T0 + 4).await.unwrap(), Err(RejectReason::MaxPosition));
 }
 
+/// Buys 10 shares of each `(id, token, price)`: decided, filled whole, booked in `ledger` and
+/// committed to the store.
+async fn buy_tens<S: RiskStore>(s: &S, p: &PolicyKey, ledger: &mut Ledger, buys: &[(&str, u128, &str)]) {
+    for &(id, token, price) in buys {
+        let i = intent(id, token, Side::Buy, price, "10");
+        s.decide(p, &i, LIQ, T0).await.unwrap().unwrap();
+        let mut c = commit(&i, id, q("10"), Money::ZERO, Money::ZERO, Position::default());
+        let booked = ledger.book(&c.fill).unwrap();
+        (c.cost, c.realized, c.position) = (booked.cost, booked.realized, booked.position);
+        s.commit(p, &i.client_order_id, &[c], true, None, T0).await.unwrap();
+    }
+}
+
 /// A complete set bought, part of it merged (the merge redelivered), the market resolved (the
 /// settlement committed), then the agent restarts on `reopened` (a new connection): it rebuilds
 /// its ledger from the store, a redelivered settlement changes nothing, and the winning tokens
@@ -407,14 +420,7 @@ async fn a_market_lifecycle_commits_once_and_survives_a_restart<S: RiskStore>(s:
     let market = ConditionId::from_bytes([0; 32]);
     let (yes, no) = (TokenId::from_u128(1), TokenId::from_u128(2));
     let mut ledger = Ledger::new();
-    for (id, token, price) in [("set-yes", 1, "0.48"), ("set-no", 2, "0.49")] {
-        let i = intent(id, token, Side::Buy, price, "10");
-        s.decide(&p, &i, LIQ, T0).await.unwrap().unwrap();
-        let mut c = commit(&i, id, q("10"), Money::ZERO, Money::ZERO, Position::default());
-        let booked = ledger.book(&c.fill).unwrap();
-        (c.cost, c.realized, c.position) = (booked.cost, booked.realized, booked.position);
-        s.commit(&p, &i.client_order_id, &[c], true, None, T0).await.unwrap();
-    }
+    buy_tens(&s, &p, &mut ledger, &[("set-yes", 1, "0.48"), ("set-no", 2, "0.49")]).await;
     assert_eq!(s.snapshot(&p).await.unwrap().exposure, m("9.7"));
 
     let merge = CtfOp::Merge { market, tokens: [yes, no], size: q("4") };
@@ -565,14 +571,7 @@ async fn a_no_basket_converts_once_and_gives_its_exposure_back<S: RiskStore>(s: 
     s.set_limits(&p, &limits()).await.unwrap();
     let mut ledger = Ledger::new();
     let nos = [11u128, 12, 13].map(TokenId::from_u128);
-    for (id, token, price) in [("no-a", 11, "0.60"), ("no-b", 12, "0.60"), ("no-c", 13, "0.70")] {
-        let i = intent(id, token, Side::Buy, price, "10");
-        s.decide(&p, &i, LIQ, T0).await.unwrap().unwrap();
-        let mut c = commit(&i, id, q("10"), Money::ZERO, Money::ZERO, Position::default());
-        let booked = ledger.book(&c.fill).unwrap();
-        (c.cost, c.realized, c.position) = (booked.cost, booked.realized, booked.position);
-        s.commit(&p, &i.client_order_id, &[c], true, None, T0).await.unwrap();
-    }
+    buy_tens(&s, &p, &mut ledger, &[("no-a", 11, "0.60"), ("no-b", 12, "0.60"), ("no-c", 13, "0.70")]).await;
     assert_eq!(s.snapshot(&p).await.unwrap().exposure, m("19"));
     let convert = CtfOp::Convert { no_tokens: nos.to_vec(), yes_tokens: vec![], size: q("10"), fee_bips: 0 };
     let booked = ledger.on_ctf("convert-1", &convert).unwrap().unwrap();

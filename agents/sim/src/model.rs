@@ -859,10 +859,20 @@ impl Simulator {
     /// fair value for the next `steps` steps (0 restores the fair quote at once), and returns the
     /// frames that publish the change. `None` for an unknown event or outcome.
     pub fn misprice(&mut self, event: usize, outcome: usize, steps: u32) -> Option<Vec<SimFrame>> {
+        self.misprice_as(event, outcome, steps, false)
+    }
+
+    /// [`Self::misprice`], 6 cents above the fair value instead (the event's YES bids then sum
+    /// above 1, and its NO basket costs less than it converts into).
+    pub fn overprice(&mut self, event: usize, outcome: usize, steps: u32) -> Option<Vec<SimFrame>> {
+        self.misprice_as(event, outcome, steps, true)
+    }
+
+    fn misprice_as(&mut self, event: usize, outcome: usize, steps: u32, premium: bool) -> Option<Vec<SimFrame>> {
         let victim = *self.events.get(event)?.markets.get(outcome)?;
         // emit_requote consumes one step of the discount.
         self.markets[victim].discount_steps = if steps == 0 { 0 } else { steps + 1 };
-        self.markets[victim].premium = false;
+        self.markets[victim].premium = premium;
         let mut out = vec![];
         self.emit_requote(victim, &mut out);
         Some(out)
