@@ -113,6 +113,7 @@ pub enum MarketPhase {
 #[x_kube(validation = Rule::new("!has(self.eventSlug) || self.type == 'negRiskEvent'").message("eventSlug requires type negRiskEvent").field_path(".eventSlug"))]
 #[x_kube(validation = Rule::new("!has(self.tokens) || self.type != 'binary' || size(self.tokens) == 2").message("a binary market has exactly 2 tokens (YES and NO)").field_path(".tokens"))]
 #[x_kube(validation = Rule::new("!has(self.tokens) || self.type != 'negRiskEvent' || (size(self.tokens) >= 2 && self.tokens.all(t, has(t.conditionId)))").message("a negRiskEvent lists one YES token per outcome (at least 2), each with its conditionId").field_path(".tokens"))]
+#[x_kube(validation = Rule::new("!has(self.tokens) || self.type == 'negRiskEvent' || self.tokens.all(t, !has(t.noTokenId))").message("noTokenId names a negRiskEvent outcome's NO; a binary market lists its NO as its second token").field_path(".tokens"))]
 #[x_kube(validation = Rule::new("has(oldSelf.conditionId) == has(self.conditionId) && has(oldSelf.slug) == has(self.slug) && has(oldSelf.eventSlug) == has(self.eventSlug) && has(oldSelf.tokens) == has(self.tokens)").message("the market's identity (conditionId, slug, eventSlug, tokens) cannot be added or removed"))]
 #[serde(rename_all = "camelCase")]
 pub struct MarketSpec {
