@@ -218,16 +218,11 @@ impl<S: RiskStore> LiveExecutor<S> {
     /// question id (the CLOB's market status), and from those the event's neg-risk market id and
     /// the outcomes' index set.
     async fn convert_target(&mut self, no_tokens: &[TokenId]) -> Result<ConvertTarget, String> {
-        let rest = self.markets.as_ref().ok_or("no CLOB REST client")?;
         let mut questions = vec![];
         for token in no_tokens {
             let market =
                 self.instruments.get(token).map(|i| i.market).ok_or_else(|| format!("no market rules for {token}"))?;
-            let status = rest
-                .market_status(&market)
-                .await
-                .map_err(|e| format!("market {market} status: {e}"))?
-                .ok_or_else(|| format!("the CLOB does not know market {market}"))?;
+            let status = self.clob_status(&market).await?;
             if status.tokens.get(1).map(|t| t.token_id) != Some(*token) {
                 return Err(format!("{token} is not the NO token of market {market}"));
             }
@@ -236,18 +231,22 @@ impl<S: RiskStore> LiveExecutor<S> {
         ConvertTarget::of(&questions)
     }
 
+    /// The CLOB's status of `market` (`GET /markets/{condition_id}`).
+    async fn clob_status(&self, market: &ConditionId) -> Result<crate::http::market_status::MarketStatus, String> {
+        let rest = self.markets.as_ref().ok_or("no CLOB REST client")?;
+        rest.market_status(market)
+            .await
+            .map_err(|e| format!("market {market} status: {e}"))?
+            .ok_or_else(|| format!("the CLOB does not know market {market}"))
+    }
+
     /// What the chain client needs of `market`: neg-risk or not (the CLOB), and which token is
     /// YES (the CLOB's market status lists YES first). Cached.
     async fn chain_market(&mut self, market: &ConditionId) -> Result<ChainMarket, String> {
         if let Some(m) = self.chain_markets.get(market) {
             return Ok(*m);
         }
-        let rest = self.markets.as_ref().ok_or("no CLOB REST client")?;
-        let status = rest
-            .market_status(market)
-            .await
-            .map_err(|e| format!("market {market} status: {e}"))?
-            .ok_or_else(|| format!("the CLOB does not know market {market}"))?;
+        let status = self.clob_status(market).await?;
         let yes =
             status.tokens.first().map(|t| t.token_id).ok_or_else(|| format!("market {market} lists no tokens"))?;
         let venue = self.venue.clone().ok_or("no venue client")?;
