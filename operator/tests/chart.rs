@@ -10,7 +10,7 @@
 //! annotations, NOTES, the chart README and the Dockerfile are as a platform team expects.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
-mod tools;
+use crate::tools;
 
 use serde_json::Value;
 use tools::{KUBE_VERSIONS, docs, kubeconform, kustomize, root, template};

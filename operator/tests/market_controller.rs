@@ -7,7 +7,7 @@
 //! know is Pending with a Warning event.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
-mod mockapi;
+use crate::mockapi;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

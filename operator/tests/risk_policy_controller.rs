@@ -5,7 +5,7 @@
 //! before the finalizer goes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
-mod mockapi;
+use crate::mockapi;
 
 use std::sync::Arc;
 

@@ -7,7 +7,7 @@
 //! status.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
-mod mockapi;
+use crate::mockapi;
 
 use std::sync::Arc;
 

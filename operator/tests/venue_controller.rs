@@ -8,7 +8,7 @@
 //! causes no API call at all; without RiskPolicies the gateway is removed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
-mod mockapi;
+use crate::mockapi;
 
 use std::sync::Arc;
 

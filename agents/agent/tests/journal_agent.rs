@@ -6,7 +6,7 @@
 //! that does not decode is counted and skipped without holding anything up.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
-mod harness;
+use crate::harness;
 
 use std::time::{Duration, Instant};
 

@@ -21,7 +21,7 @@
 //!    hold neither the private key nor the API secret or passphrase.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
-mod harness;
+use crate::harness;
 
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};

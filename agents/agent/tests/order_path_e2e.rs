@@ -24,7 +24,7 @@
 //!    id across the strategy, risk and execution processes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
-mod harness;
+use crate::harness;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};

@@ -3,7 +3,7 @@
 //! events give the same journal; a parameter change mid-run takes effect.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
-mod common;
+use crate::common;
 
 use polyfleet_backtest::engine::Engine;
 use polyfleet_core::wire::{MarketEvent, MarketEventBody};

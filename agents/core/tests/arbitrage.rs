@@ -4,7 +4,7 @@
 //! legs are pending, cooldown, and live parameter changes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
-mod common;
+use crate::common;
 
 use common::{fill, identity, lv, p, places, q, snap, update};
 use polyfleet_core::config::{StrategyParams, StrategyType};

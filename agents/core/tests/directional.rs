@@ -7,7 +7,7 @@
 //! redeemed and the model's forecasts (one a minute) scored against the market's mid.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
-mod common;
+use crate::common;
 
 use common::{fill, identity, lv, p, places, q, resolved, snap, update};
 use polyfleet_core::money::FeeSchedule;

@@ -5,7 +5,7 @@
 //! panic on empty or one-sided books.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
-mod common;
+use crate::common;
 
 use common::{event, fill, identity, lv, p, places, q, resolved, snap, update};
 use polyfleet_core::config::StrategyParams;

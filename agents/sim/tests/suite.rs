@@ -1,0 +1,12 @@
+//! The crate's integration tests as one test binary: each module below is one suite (one file in
+//! `tests/`), so the workspace links one binary here instead of one per file.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
+
+mod chain;
+mod order_api;
+mod pipeline;
+mod rebuild;
+mod replay;
+mod resolution;
+mod rest;
+mod ws_client;
