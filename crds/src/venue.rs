@@ -102,7 +102,8 @@ pub struct VenueSpec {
     pub endpoints: Option<Endpoints>,
     /// Secret holding the trading credentials: key privateKey (the signer's key, required for
     /// live and signed shadow orders), and optionally apiKey, apiSecret and apiPassphrase (derived
-    /// from the key when absent). Only the execution agent gets them, as environment variables.
+    /// from the key when absent), polygonRpcUrl and relayerApiKey (a Safe account's relayer key).
+    /// Only the execution agent gets them, as environment variables.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_secret_ref: Option<SecretRef>,
     /// How the venue's market data is split over connections and pods.
@@ -147,14 +148,21 @@ pub struct Endpoints {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048))]
     pub rtds: Option<String>,
-    /// Polygon JSON-RPC URL for live conditional-token operations (merge, split, redeem), sent
-    /// from the signer's own address (EOA accounts). A URL that carries an API key belongs in
+    /// Polygon JSON-RPC URL for live conditional-token operations (merge, split, redeem,
+    /// convert): sent from the signer's own address (EOA accounts), or read (Safe accounts,
+    /// whose transactions the relayer sends). A URL that carries an API key belongs in
     /// the credentials Secret instead (key polygonRpcUrl); this field wins when both are set.
     /// Simulator Venues default to the simulator's chain; without either, live operations are
     /// refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048))]
     pub polygon_rpc: Option<String>,
+    /// Polymarket's gasless relayer base URL, e.g. https://relayer-v2.polymarket.com: a Safe
+    /// account's (signature type 2) conditional-token operations go through it, authenticated
+    /// by the Secret's relayerApiKey. Simulator Venues default to the simulator's relayer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048))]
+    pub relayer: Option<String>,
 }
 
 /// Market-data sharding.

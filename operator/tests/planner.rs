@@ -4,7 +4,7 @@
 //! unimplemented types, no markets) and RiskPolicy limits.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
-mod mockapi;
+use crate::mockapi;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use polyfleet_core::config::StrategyConfig;
@@ -134,6 +134,7 @@ fn the_execution_agent_gets_credentials_only_as_secret_references_and_live_only_
         args.windows(2).any(|w| w == ["--polygon-rpc", "http://sim-sim.trading.svc:8765/rpc"]),
         "a simulator Venue's conditional-token operations go to the simulator's chain"
     );
+    assert!(args.windows(2).any(|w| w == ["--relayer-url", "http://sim-sim.trading.svc:8765/relayer"]));
     assert!(!args.contains(&"--live-acknowledged".to_string()), "no acknowledgement, no live orders");
     assert!(!c.env.unwrap().iter().any(|e| e.name.starts_with("POLYMARKET_")), "no Secret, no credentials");
 
@@ -154,6 +155,7 @@ fn the_execution_agent_gets_credentials_only_as_secret_references_and_live_only_
         ("apiSecret", "POLYMARKET_API_SECRET"),
         ("apiPassphrase", "POLYMARKET_API_PASSPHRASE"),
         ("polygonRpcUrl", "POLYGON_RPC_URL"),
+        ("relayerApiKey", "POLYMARKET_RELAYER_API_KEY"),
     ] {
         let e = env.iter().find(|e| e.name == var).unwrap_or_else(|| panic!("{var}"));
         assert!(e.value.is_none(), "{var} is a reference, never a value");
@@ -171,6 +173,10 @@ fn the_execution_agent_gets_credentials_only_as_secret_references_and_live_only_
     venue.spec.endpoints.get_or_insert_default().polygon_rpc = Some("https://polygon.example/rpc".into());
     let args = exec_of(&venue).args.unwrap();
     assert!(args.windows(2).any(|w| w == ["--polygon-rpc", "https://polygon.example/rpc"]));
+    // The relayer: the simulator's by default (above), the spec's when set.
+    venue.spec.endpoints.get_or_insert_default().relayer = Some("https://relayer.example".into());
+    let args = exec_of(&venue).args.unwrap();
+    assert!(args.windows(2).any(|w| w == ["--relayer-url", "https://relayer.example"]), "{args:?}");
 }
 
 #[test]

@@ -299,6 +299,10 @@ struct LiveArgs {
     /// a key; without it live operations are refused.
     #[arg(long, env = "POLYGON_RPC_URL", hide_env_values = true)]
     polygon_rpc: Option<String>,
+    /// Polymarket's gasless relayer (the Venue's `spec.endpoints.relayer`): a Safe account's
+    /// conditional-token operations go through it.
+    #[arg(long, env = "POLYFLEET_RELAYER_URL")]
+    relayer_url: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -505,6 +509,7 @@ async fn main() -> anyhow::Result<()> {
                 shadow_report: l.shadow_report,
                 clock: polyfleet_agent::time::now_ns,
                 polygon_rpc: l.polygon_rpc.filter(|u| !u.trim().is_empty()),
+                relayer_url: l.relayer_url.filter(|u| !u.trim().is_empty()),
             };
             let instruments = instruments(&tokens)?;
             let executor = if a.paper_latency_ms > 0 && credentials.is_none() {

@@ -63,6 +63,7 @@ fn settings(sim: &SimHandle, acknowledged: bool, report: Option<std::path::PathB
         shadow_report: report,
         clock: polyfleet_agent::time::now_ns,
         polygon_rpc: Some(sim.rpc_url()),
+        relayer_url: Some(sim.relayer_url()),
     }
 }
 
@@ -443,6 +444,81 @@ async fn a_live_conversion_finds_its_event_and_outcomes_at_the_clob() {
     let err = ex.ctf(&ctf_intent("convert-2", wrong, Mode::Live), 3).await.unwrap_err();
     assert!(err.contains("is not the NO token"), "{err}");
     assert_eq!(sim.transactions_mined().await, 4);
+}
+
+/// A Safe account (signature type 2) holds its tokens in its Safe: its operations go out as Safe
+/// transactions signed by the owner and sent by the relayer, and move the Safe's balances, not
+/// the signer's. A call that would fail is refused unsent (dry run from the Safe); a wrong relayer
+/// key is refused by the relayer; without a key nothing is tried.
+#[tokio::test]
+async fn a_safe_accounts_operations_go_through_the_relayer_and_move_the_safes_tokens() {
+    use polyfleet_core::wire::CtfOp;
+    use polyfleet_polymarket::common::credentials::{RELAYER_API_KEY_VAR, SIGNATURE_TYPE_VAR};
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cfg = SimConfig { binary_markets: 1, neg_risk_events: vec![3], ..SimConfig::default() };
+    let sim = polyfleet_sim::server::serve(cfg, "127.0.0.1:0".parse().unwrap(), 0).await.unwrap();
+    let markets = sim.with_model(|m| m.markets().to_vec()).await.unwrap();
+    let all: TokenMap<Instrument> = markets
+        .iter()
+        .flat_map(|m| [m.yes, m.no].map(|token| (token, instruments(m.condition, token)[&token])))
+        .collect();
+    let owner = creds().address();
+    let safe = polymarket_client_sdk_v2::derive_safe_wallet(owner, polymarket_client_sdk_v2::POLYGON).unwrap();
+    let safe_creds = |key: Option<String>| {
+        LiveCredentials::from_lookup(|k| match k {
+            PRIVATE_KEY_VAR => Some(KEY.to_string()),
+            SIGNATURE_TYPE_VAR => Some("2".into()),
+            RELAYER_API_KEY_VAR => key.clone(),
+            _ => None,
+        })
+        .unwrap()
+    };
+    let start = |ex: LiveCredentials| {
+        let metrics = OrderPathMetrics::new("safe");
+        let (settings, all) = (settings(&sim, true, None), all.clone());
+        async move { LiveExecutor::start(settings, all, Some(ex), MemoryRiskStore::new(), metrics).await.unwrap() }
+    };
+    let mut ex = start(safe_creds(Some(polyfleet_sim::relayer::api_key(&owner)))).await;
+    let (binary, event) = (&markets[0], &markets[1..]);
+    let shares = |n: u64| Quantity::from_shares(n).unwrap();
+    let usdc = |n: i128| n * 1_000_000;
+    let (safe_start, _) = sim.balances(safe, &[]).await;
+    let (owner_start, _) = sim.balances(owner, &[]).await;
+    let split = CtfOp::Split { market: binary.condition, tokens: [binary.yes, binary.no], size: shares(5) };
+    ex.ctf(&ctf_intent("split-1", split, Mode::Live), 1).await.unwrap();
+    let merge = |n| CtfOp::Merge { market: binary.condition, tokens: [binary.yes, binary.no], size: shares(n) };
+    ex.ctf(&ctf_intent("merge-1", merge(2), Mode::Live), 2).await.unwrap();
+    let pair = [binary.yes, binary.no];
+    assert_eq!(sim.balances(safe, &pair).await, (safe_start - usdc(3), vec![usdc(3), usdc(3)]));
+    assert_eq!(sim.balances(owner, &pair).await, (owner_start, vec![0, 0]), "the signer's own wallet is untouched");
+    // More than the Safe holds: the dry run from the Safe refuses it with the contract's reason.
+    let err = ex.ctf(&ctf_intent("merge-2", merge(9), Mode::Live), 3).await.unwrap_err();
+    assert!(err.contains("insufficient outcome token balance"), "{err}");
+    assert_eq!(sim.transactions_mined().await, 2);
+    // The neg-risk adapter through the relayer: split each outcome, convert the NO basket.
+    for (k, m) in event.iter().enumerate() {
+        let split = CtfOp::Split { market: m.condition, tokens: [m.yes, m.no], size: shares(4) };
+        ex.ctf(&ctf_intent(&format!("split-n{k}"), split, Mode::Live), 4).await.unwrap();
+    }
+    let nos: Vec<TokenId> = event.iter().map(|m| m.no).collect();
+    let basket = CtfOp::Convert { no_tokens: nos.clone(), yes_tokens: vec![], size: shares(4), fee_bips: 0 };
+    ex.ctf(&ctf_intent("convert-1", basket, Mode::Live), 5).await.unwrap();
+    let (cash, held) = sim.balances(safe, &nos).await;
+    assert_eq!((safe_start - usdc(3) - cash, held), (usdc(4), vec![0, 0, 0]), "12 USDC split, 8 converted back");
+    assert_eq!(sim.transactions_mined().await, 6);
+    drop(ex);
+
+    // A key the relayer did not issue to the owner: refused by the relayer, nothing mined.
+    let mut ex = start(safe_creds(Some("00000000-0000-0000-0000-000000000000".into()))).await;
+    let err = ex.ctf(&ctf_intent("merge-3", merge(1), Mode::Live), 6).await.unwrap_err();
+    assert!(err.contains("invalid relayer API key"), "{err}");
+    drop(ex);
+    // No key at all: not tried.
+    let mut ex = start(safe_creds(None)).await;
+    let err = ex.ctf(&ctf_intent("merge-4", merge(1), Mode::Live), 7).await.unwrap_err();
+    assert!(err.contains("relayerApiKey"), "{err}");
+    assert_eq!(sim.transactions_mined().await, 6);
+    assert_eq!(sim.balances(safe, &pair).await, (safe_start - usdc(7), vec![usdc(3), usdc(3)]), "nothing moved");
 }
 
 /// Cancels that arrive together (a requote's) go to the venue as one `DELETE /orders`.

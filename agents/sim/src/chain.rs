@@ -11,8 +11,9 @@
 //! signer recovered (the signer is the address whose balances move); the nonce must be the
 //! account's next one. A call that would fail reverts with the contract's reason, both at
 //! estimation (so the sender learns it before sending) and if sent anyway (a receipt with status
-//! 0). Not simulated: gas accounting (no balance of POL), events/logs, the relayer, and proxy or
-//! safe wallets. This chain is never a real one.
+//! 0). Gnosis Safes are simulated as far as the relayer uses them ([`Chain::relay`]): a Safe's
+//! call runs with the Safe as the sender, at the Safe's nonce, all or nothing. Not simulated: gas
+//! accounting (no balance of POL), events/logs, and proxy wallets. This chain is never a real one.
 
 use std::collections::HashMap;
 
@@ -60,6 +61,9 @@ pub struct ChainMarket {
     pub question: Option<[u8; 32]>,
 }
 
+/// A receipt's envelope constructor (the transaction's type).
+type EnvelopeOf = fn(ReceiptWithBloom<Receipt<alloy::rpc::types::Log>>) -> ReceiptEnvelope<alloy::rpc::types::Log>;
+
 /// A JSON-RPC error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RpcError {
@@ -86,6 +90,7 @@ pub struct Chain {
     nonces: HashMap<Address, u64>,
     receipts: HashMap<B256, TransactionReceipt>,
     blocks: HashMap<u64, B256>,
+    safe_nonces: HashMap<Address, u64>,
     /// Transactions mined, successful or reverted.
     pub mined: u64,
 }
@@ -364,9 +369,62 @@ impl Chain {
         if self.receipts.contains_key(&hash) {
             return Err(refused("already known".into()));
         }
-        // All or nothing: run on a copy, keep it only when the call succeeds.
+        let ok = self.apply(from, to, tx.input(), wallets, markets, &hash);
+        self.nonces.insert(from, expected + 1);
+        let kind = match tx {
+            TxEnvelope::Legacy(_) => ReceiptEnvelope::Legacy,
+            TxEnvelope::Eip2930(_) => ReceiptEnvelope::Eip2930,
+            _ => ReceiptEnvelope::Eip1559,
+        };
+        self.mine(hash, from, to, ok, kind);
+        Ok(json!(hash.to_string()))
+    }
+
+    /// The next nonce of the Safe at `safe`.
+    pub fn safe_nonce(&self, safe: &Address) -> u64 {
+        self.safe_nonces.get(safe).copied().unwrap_or(0)
+    }
+
+    /// Mines the Safe transaction the relayer (`relayer`) sends for `safe`: the call of `input` on
+    /// `to` with the Safe as the sender. A failing call reverts the whole transaction (no refund
+    /// parameters), so the Safe's nonce moves only on success. Returns its hash and whether it
+    /// succeeded.
+    #[allow(clippy::too_many_arguments, reason = "the relayed call's parts and the chain's state")]
+    pub fn relay(
+        &mut self,
+        relayer: Address,
+        safe: Address,
+        to: Address,
+        input: &[u8],
+        wallets: &mut Wallets,
+        markets: &ChainMarkets,
+    ) -> (B256, bool) {
+        let nonce = self.safe_nonce(&safe);
+        let hash = alloy::primitives::keccak256(
+            [safe.as_slice(), &nonce.to_be_bytes(), &self.block.to_be_bytes(), input].concat(),
+        );
+        let ok = self.apply(safe, to, input, wallets, markets, &hash);
+        if ok {
+            self.safe_nonces.insert(safe, nonce + 1);
+        }
+        let relayer_nonce = self.nonces.entry(relayer).or_insert(0);
+        *relayer_nonce += 1;
+        self.mine(hash, relayer, to, ok, ReceiptEnvelope::Eip1559);
+        (hash, ok)
+    }
+
+    /// Runs `from`'s call all or nothing: on a copy of `wallets`, kept only when it succeeds.
+    fn apply(
+        &self,
+        from: Address,
+        to: Address,
+        input: &[u8],
+        wallets: &mut Wallets,
+        markets: &ChainMarkets,
+        hash: &B256,
+    ) -> bool {
         let mut next = wallets.clone();
-        let ok = match call(&mut next, from, to, tx.input(), markets) {
+        match call(&mut next, from, to, input, markets) {
             Ok(_) => {
                 *wallets = next;
                 true
@@ -375,19 +433,17 @@ impl Chain {
                 tracing::info!(%hash, %from, %reason, "simulated chain: transaction reverted");
                 false
             }
-        };
-        self.nonces.insert(from, expected + 1);
+        }
+    }
+
+    /// Mines transaction `hash` in a block of its own, with its receipt.
+    fn mine(&mut self, hash: B256, from: Address, to: Address, ok: bool, kind: EnvelopeOf) {
         self.block += 1;
         self.mined += 1;
         let block_hash = header(self.block).hash;
         self.blocks.insert(self.block, block_hash);
         let receipt = Receipt { status: Eip658Value::Eip658(ok), cumulative_gas_used: GAS, logs: vec![] };
-        let with_bloom = ReceiptWithBloom { receipt, logs_bloom: Bloom::ZERO };
-        let inner = match tx {
-            TxEnvelope::Legacy(_) => ReceiptEnvelope::Legacy(with_bloom),
-            TxEnvelope::Eip2930(_) => ReceiptEnvelope::Eip2930(with_bloom),
-            _ => ReceiptEnvelope::Eip1559(with_bloom),
-        };
+        let inner = kind(ReceiptWithBloom { receipt, logs_bloom: Bloom::ZERO });
         self.receipts.insert(
             hash,
             TransactionReceipt {
@@ -405,6 +461,5 @@ impl Chain {
                 contract_address: None,
             },
         );
-        Ok(json!(hash.to_string()))
     }
 }

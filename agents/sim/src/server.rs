@@ -83,6 +83,8 @@ pub(crate) struct Shared {
     pub(crate) engine_restart_until_ms: AtomicU64,
     /// The simulated Polygon (lock after `sim` and `exchange` when several are needed).
     pub(crate) chain: Mutex<crate::chain::Chain>,
+    /// The gasless relayer's transactions (lock after `chain`).
+    pub(crate) relayer: Mutex<crate::relayer::Relayer>,
 }
 
 impl Shared {
@@ -167,6 +169,11 @@ impl SimHandle {
     /// The simulated chain's JSON-RPC URL (live conditional-token operations).
     pub fn rpc_url(&self) -> String {
         format!("{}/rpc", self.http_url())
+    }
+
+    /// The gasless relayer's base URL (see [`crate::relayer`]).
+    pub fn relayer_url(&self) -> String {
+        format!("{}/relayer", self.http_url())
     }
 
     /// Balances of `who` on the simulated chain: collateral, then each of `tokens`, micro units.
@@ -298,6 +305,7 @@ pub async fn serve_source(
         duplicate_posts: AtomicU64::new(0),
         engine_restart_until_ms: AtomicU64::new(0),
         chain: Mutex::new(crate::chain::Chain::new()),
+        relayer: Mutex::new(crate::relayer::Relayer::new()),
     });
     let app = Router::new()
         .route("/ws/market", get(ws_upgrade))
@@ -319,6 +327,7 @@ pub async fn serve_source(
         .route("/sim/halt", post(scenario_halt))
         .route("/rpc", post(chain_rpc))
         .merge(crate::order_api::routes())
+        .merge(crate::relayer_api::routes())
         .with_state(shared.clone());
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
@@ -670,14 +679,9 @@ async fn clob_market(
     }
 }
 
-/// The simulated Polygon's JSON-RPC endpoint (see [`crate::chain`]).
-async fn chain_rpc(State(shared): State<Arc<Shared>>, Json(req): Json<Value>) -> Response {
-    let id = req.get("id").cloned().unwrap_or(Value::Null);
-    let method = req.get("method").and_then(Value::as_str).unwrap_or_default().to_string();
-    let params = req.get("params").cloned().unwrap_or(Value::Null);
-    let guard = shared.sim.lock().await;
-    let markets: HashMap<polyfleet_core::ConditionId, crate::chain::ChainMarket> = guard
-        .0
+/// The markets of `source` as the simulated chain sees them.
+pub(crate) fn chain_markets(source: &dyn Source) -> crate::chain::ChainMarkets {
+    source
         .model()
         .map(|sim| {
             sim.markets()
@@ -695,7 +699,16 @@ async fn chain_rpc(State(shared): State<Arc<Shared>>, Json(req): Json<Value>) ->
                 })
                 .collect()
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// The simulated Polygon's JSON-RPC endpoint (see [`crate::chain`]).
+async fn chain_rpc(State(shared): State<Arc<Shared>>, Json(req): Json<Value>) -> Response {
+    let id = req.get("id").cloned().unwrap_or(Value::Null);
+    let method = req.get("method").and_then(Value::as_str).unwrap_or_default().to_string();
+    let params = req.get("params").cloned().unwrap_or(Value::Null);
+    let guard = shared.sim.lock().await;
+    let markets = chain_markets(guard.0.as_ref());
     let mut exchange = shared.exchange.lock().await;
     let answer = shared.chain.lock().await.rpc(&method, &params, &mut exchange.wallets, &markets);
     Json(match answer {

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use alloy::signers::local::PrivateKeySigner;
 use polyfleet_core::Quantity;
 use polyfleet_core::wire::CtfOp;
-use polyfleet_polymarket::execution::onchain::{ChainError, ChainMarket, ConvertTarget, OnChain};
+use polyfleet_polymarket::execution::onchain::{Account, ChainError, ChainMarket, ConvertTarget, OnChain};
 use polyfleet_sim::server::{self, SimHandle};
 use polyfleet_sim::{SimConfig, SimMarket};
 
@@ -36,7 +36,7 @@ async fn split_merge_redeem_on_the_simulated_chain() {
     let sim = server::serve(cfg, "127.0.0.1:0".parse::<SocketAddr>().unwrap(), 0).await.unwrap();
     let markets = sim.with_model(|m| m.markets().to_vec()).await.unwrap();
     let (binary, outcome) = (&markets[0], &markets[1]);
-    let chain = OnChain::connect(&sim.rpc_url(), PrivateKeySigner::random()).await.unwrap();
+    let chain = OnChain::connect(&sim.rpc_url(), PrivateKeySigner::random(), Account::Eoa).await.unwrap();
     let (start, _, _) = held(&sim, &chain, binary).await;
     let tokens = |m: &SimMarket| [m.yes, m.no];
 
@@ -91,7 +91,7 @@ async fn no_tokens_convert_through_the_neg_risk_adapter() {
     let markets = sim.with_model(|m| m.markets().to_vec()).await.unwrap();
     let questions: Vec<[u8; 32]> =
         sim.with_model(|m| (0..3).map(|i| m.question_id(i).unwrap()).collect()).await.unwrap();
-    let chain = OnChain::connect(&sim.rpc_url(), PrivateKeySigner::random()).await.unwrap();
+    let chain = OnChain::connect(&sim.rpc_url(), PrivateKeySigner::random(), Account::Eoa).await.unwrap();
     let (start, _) = sim.balances(chain.signer(), &[]).await;
     // 5 sets of every outcome: 5 YES and 5 NO each, for 15 USDC.
     for m in &markets {

@@ -409,6 +409,7 @@ mod tests {
             user_ws: "ws://u".into(),
             polygon_rpc: None,
             rtds: "ws://r".into(),
+            relayer: "http://relayer".into(),
         };
         let [(d, _)] = objects(&p, &agent, &endpoints, "sim", &FleetSettings::default(), None).try_into().unwrap();
         let c = &d.spec.unwrap().template.spec.unwrap().containers[0];

@@ -32,13 +32,15 @@ pub const POLYMARKET_USER_WS: &str = "wss://ws-subscriptions-clob.polymarket.com
 /// The keys of a Venue's credentials Secret and the variables the execution agent reads them
 /// from. Only the execution pod gets them, as `secretKeyRef`s: their values never pass through
 /// the operator.
-pub const CREDENTIAL_KEYS: [(&str, &str, bool); 5] = [
+pub const CREDENTIAL_KEYS: [(&str, &str, bool); 6] = [
     ("privateKey", "POLYMARKET_PRIVATE_KEY", false),
     ("apiKey", "POLYMARKET_API_KEY", true),
     ("apiSecret", "POLYMARKET_API_SECRET", true),
     ("apiPassphrase", "POLYMARKET_API_PASSPHRASE", true),
     // A Polygon RPC URL that carries an API key (spec.endpoints.polygonRpc wins when set).
     ("polygonRpcUrl", "POLYGON_RPC_URL", true),
+    // The signer's Relayer API key (Safe accounts' conditional-token operations).
+    ("relayerApiKey", "POLYMARKET_RELAYER_API_KEY", true),
 ];
 
 /// Where a Venue is reached.
@@ -54,9 +56,14 @@ pub struct VenueEndpoints {
     pub user_ws: String,
     /// Polygon JSON-RPC URL for live conditional-token operations, when known.
     pub polygon_rpc: Option<String>,
+    /// The gasless relayer's base URL (Safe accounts).
+    pub relayer: String,
     /// Real-time data stream WebSocket URL.
     pub rtds: String,
 }
+
+/// Polymarket's gasless relayer.
+pub const POLYMARKET_RELAYER: &str = "https://relayer-v2.polymarket.com";
 
 /// Polymarket's real-time data stream.
 pub const POLYMARKET_RTDS: &str = "wss://ws-live-data.polymarket.com";
@@ -70,7 +77,7 @@ pub fn simulator_name(venue: &str) -> String {
 /// simulator Venue, else Polymarket's public endpoints.
 pub fn endpoints(venue: &Venue) -> VenueEndpoints {
     let given = venue.spec.endpoints.clone().unwrap_or_default();
-    let (ws, clob, gamma, user, rpc, rtds) = if venue.spec.kind == VenueKind::Simulator {
+    let (ws, clob, gamma, user, rpc, rtds, relayer) = if venue.spec.kind == VenueKind::Simulator {
         let base = format!("{}.{}.svc:{SIMULATOR_PORT}", simulator_name(&venue.name_any()), namespace_of(venue));
         (
             format!("ws://{base}/ws/market"),
@@ -79,6 +86,7 @@ pub fn endpoints(venue: &Venue) -> VenueEndpoints {
             format!("ws://{base}/ws/user"),
             Some(format!("http://{base}/rpc")),
             format!("ws://{base}/rtds"),
+            format!("http://{base}/relayer"),
         )
     } else {
         (
@@ -89,6 +97,7 @@ pub fn endpoints(venue: &Venue) -> VenueEndpoints {
             // No public default: the account chooses its RPC provider.
             None,
             POLYMARKET_RTDS.to_string(),
+            POLYMARKET_RELAYER.to_string(),
         )
     };
     VenueEndpoints {
@@ -98,6 +107,7 @@ pub fn endpoints(venue: &Venue) -> VenueEndpoints {
         user_ws: given.user_ws.unwrap_or(user),
         polygon_rpc: given.polygon_rpc.or(rpc),
         rtds: given.rtds.unwrap_or(rtds),
+        relayer: given.relayer.unwrap_or(relayer),
     }
 }
 
@@ -138,13 +148,15 @@ pub fn live_enabled(venue: &Venue) -> bool {
 }
 
 /// The execution agent's venue arguments: endpoints, rate limits, and the live acknowledgement.
-fn execution_args(venue: &Venue, clob: &str, user_ws: &str, polygon_rpc: Option<&str>) -> Vec<String> {
+fn execution_args(venue: &Venue, at: &VenueEndpoints) -> Vec<String> {
     let r = &venue.spec.rate_limits;
     let mut args = vec![
         "--clob-url".to_string(),
-        clob.to_string(),
+        at.clob.clone(),
         "--user-ws-url".to_string(),
-        user_ws.to_string(),
+        at.user_ws.clone(),
+        "--relayer-url".to_string(),
+        at.relayer.clone(),
         "--orders-per-second".to_string(),
         r.orders_per_second.max(1).to_string(),
         "--orders-burst".to_string(),
@@ -154,8 +166,8 @@ fn execution_args(venue: &Venue, clob: &str, user_ws: &str, polygon_rpc: Option<
         "--cancels-burst".to_string(),
         r.cancels_burst.max(1).to_string(),
     ];
-    if let Some(rpc) = polygon_rpc {
-        args.extend(["--polygon-rpc".to_string(), rpc.to_string()]);
+    if let Some(rpc) = &at.polygon_rpc {
+        args.extend(["--polygon-rpc".to_string(), rpc.clone()]);
     }
     if live_enabled(venue) {
         args.push("--live-acknowledged".into());
@@ -239,7 +251,8 @@ pub fn plan_venue(
     let per_conn = venue.spec.sharding.assets_per_connection.max(1) as usize;
     let mine: Vec<&MarketView> = markets.iter().filter(|m| m.venue == name).collect();
     let shards = shards(venue, markets);
-    let VenueEndpoints { market_ws: ws, clob, user_ws, polygon_rpc, .. } = endpoints(venue);
+    let at = endpoints(venue);
+    let VenueEndpoints { market_ws: ws, clob, .. } = at.clone();
     let owner_labels = BTreeMap::from([("polyfleet.dev/venue".to_string(), name.clone())]);
     let mut plan = VenuePlan { shards: shards.clone(), ..Default::default() };
     if venue.spec.kind == VenueKind::Simulator {
@@ -313,7 +326,7 @@ pub fn plan_venue(
             format!("exec-{ns}-{name}"),
         ]
         .into_iter()
-        .chain(execution_args(venue, &clob, &user_ws, polygon_rpc.as_deref()))
+        .chain(execution_args(venue, &at))
         .collect(),
         env: credentials_env(venue),
         config: Some((exec_name.clone(), checksum(markets_json.as_bytes()))),

@@ -81,10 +81,15 @@ impl CtfOp {
     }
 
     /// What a conversion yields per unit once the adapter's fee is taken: `size` less
-    /// `size × fee_bips / 10000` rounded up (the adapter never pays out more than it holds).
+    /// `size × fee_bips / 10000` rounded down, as the neg-risk adapter's `convertPositions`
+    /// computes it (`feeAmount = amount * feeBips / FEE_DENOMINATOR` in integer arithmetic), so
+    /// that the ledger books what the chain pays to the micro-unit.
     pub fn convert_out(size: Quantity, fee_bips: u32) -> Quantity {
-        let fee =
-            crate::money::div_round(i128::from(size.micros()) * i128::from(fee_bips.min(10_000)), 10_000, Rounding::Up);
+        let fee = crate::money::div_round(
+            i128::from(size.micros()) * i128::from(fee_bips.min(10_000)),
+            10_000,
+            Rounding::Down,
+        );
         let fee = u64::try_from(fee).unwrap_or(size.micros());
         Quantity::from_micros(size.micros().saturating_sub(fee))
     }
@@ -153,4 +158,21 @@ pub struct SettlementReport {
     pub realized: crate::Money,
     /// When (Unix ns).
     pub ts_ns: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The adapter's integer arithmetic: the fee is rounded down, the payout keeps the rest.
+    #[test]
+    fn a_conversion_pays_what_the_adapter_pays_to_the_micro_unit() {
+        let out = |micros: u64, bips: u32| CtfOp::convert_out(Quantity::from_micros(micros), bips).micros();
+        assert_eq!(out(3, 5_000), 2, "a fee of 1.5 micro-units is 1");
+        assert_eq!(out(1_000_001, 100), 990_001, "a fee of 10 000.01 micro-units is 10 000");
+        assert_eq!(out(4_000_000, 0), 4_000_000);
+        assert_eq!(out(4_000_000, 250), 3_900_000);
+        assert_eq!(out(7, 10_000), 0);
+        assert_eq!(out(7, 20_000), 0, "a fee above 100 % is capped");
+    }
 }

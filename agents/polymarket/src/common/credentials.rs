@@ -28,6 +28,9 @@ pub const API_PASSPHRASE_VAR: &str = "POLYMARKET_API_PASSPHRASE";
 pub const SIGNATURE_TYPE_VAR: &str = "POLYMARKET_SIGNATURE_TYPE";
 /// Funder (maker) wallet address; required for type 3, derived for 1 and 2 when absent.
 pub const FUNDER_VAR: &str = "POLYMARKET_FUNDER";
+/// Relayer API key of the signer's address (a Safe account's conditional-token operations go
+/// through the relayer with it).
+pub const RELAYER_API_KEY_VAR: &str = "POLYMARKET_RELAYER_API_KEY";
 
 /// Why credentials could not be read. Never carries a value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,6 +52,7 @@ pub struct LiveCredentials {
     api: Option<Credentials>,
     signature_type: SignatureType,
     funder: Option<Address>,
+    relayer_api_key: Option<String>,
 }
 
 impl fmt::Debug for LiveCredentials {
@@ -58,6 +62,7 @@ impl fmt::Debug for LiveCredentials {
             .field("api_key", &self.api.as_ref().map(|_| "<set>"))
             .field("signature_type", &(self.signature_type as u8))
             .field("funder", &self.funder)
+            .field("relayer_api_key", &self.relayer_api_key.as_ref().map(|_| "<set>"))
             .finish()
     }
 }
@@ -107,7 +112,8 @@ impl LiveCredentials {
         if matches!(signature_type, SignatureType::Poly1271) && funder.is_none() {
             return Err(CredentialsError::Missing(FUNDER_VAR));
         }
-        Ok(LiveCredentials { signer, api, signature_type, funder })
+        let relayer_api_key = get(RELAYER_API_KEY_VAR).map(|k| k.trim().to_string());
+        Ok(LiveCredentials { signer, api, signature_type, funder, relayer_api_key })
     }
 
     /// The signer (EOA) address.
@@ -119,6 +125,21 @@ impl LiveCredentials {
     /// proxy, safe and deposit wallets hold them elsewhere.
     pub fn holds_tokens_itself(&self) -> bool {
         matches!(self.signature_type, SignatureType::Eoa)
+    }
+
+    /// The Safe holding the tokens of a Safe account (signature type 2): the funder address, or
+    /// the Safe the SDK derives from the signer; `None` for other accounts.
+    pub fn safe(&self) -> Option<Address> {
+        match self.signature_type {
+            SignatureType::GnosisSafe => {
+                self.funder.or_else(|| polymarket_client_sdk_v2::derive_safe_wallet(self.address(), POLYGON))
+            }
+            _ => None,
+        }
+    }
+
+    pub(crate) fn relayer_api_key(&self) -> Option<&str> {
+        self.relayer_api_key.as_deref()
     }
 
     pub(crate) fn signer(&self) -> &PrivateKeySigner {

@@ -28,12 +28,13 @@ use tokio::task::JoinHandle;
 
 use crate::common::credentials::LiveCredentials;
 use crate::execution::heartbeat;
-use crate::execution::onchain::{ChainMarket, ConvertTarget, OnChain};
+use crate::execution::onchain::{Account, ChainMarket, ConvertTarget, OnChain};
 use crate::execution::shadow::{ShadowReport, compare};
 use crate::execution::tracker::{Posted, Tracker, fill_status};
 use crate::execution::user_channel::{self, UserChannel, UserFeed};
 use crate::http::clob::{BuiltOrder, PostReply, Venue, VenueError, VenueLimits};
 use crate::http::markets::{RestClient, Retry};
+use crate::http::relayer::RelayerClient;
 use polyfleet_io::execution::{Clock, VenueMetrics};
 use polyfleet_io::execution::{Executor, PaperExecutor};
 
@@ -58,6 +59,8 @@ pub struct LiveSettings {
     pub clock: Clock,
     /// Polygon JSON-RPC URL for live conditional-token operations (none: they are refused).
     pub polygon_rpc: Option<String>,
+    /// The gasless relayer's base URL (a Safe account's conditional-token operations).
+    pub relayer_url: Option<String>,
 }
 
 /// Why live execution could not start.
@@ -95,6 +98,25 @@ pub struct LiveExecutor<S: RiskStore> {
     fees: TokenMap<FeeSchedule>,
 }
 
+/// How the account's conditional-token transactions reach the chain: its own (EOA), or its
+/// Safe's through the relayer (which needs the relayer's URL and the account's relayer API key).
+fn account(c: &LiveCredentials, relayer_url: Option<&str>) -> Result<Account, String> {
+    if c.holds_tokens_itself() {
+        return Ok(Account::Eoa);
+    }
+    let Some(safe) = c.safe() else {
+        return Err("the account's tokens are held by a proxy or deposit wallet: live conditional-token operations need an EOA or a Safe account".into());
+    };
+    let url = relayer_url.ok_or(
+        "a Safe account's operations go through the relayer, and none is configured (Venue spec.endpoints.relayer)",
+    )?;
+    let key = c
+        .relayer_api_key()
+        .ok_or("a Safe account's operations go through the relayer, which needs the Venue Secret's relayerApiKey")?;
+    let relayer = RelayerClient::new(url, key.to_string(), c.address()).map_err(|e| e.to_string())?;
+    Ok(Account::Safe { safe, relayer })
+}
+
 /// How long a balance-allowance reading is trusted (the venue allows 200 reads per 10 s).
 pub const FUNDS_TTL: Duration = Duration::from_secs(5);
 
@@ -119,14 +141,14 @@ impl<S: RiskStore> LiveExecutor<S> {
         let chain = match (&credentials, &settings.polygon_rpc) {
             (None, _) => Err("no trading credentials".to_string()),
             (Some(_), None) => Err("no Polygon RPC endpoint configured (Venue spec.endpoints.polygonRpc)".to_string()),
-            (Some(c), Some(_)) if !c.holds_tokens_itself() => Err(
-                "the account's tokens are held by a proxy or safe wallet, which moves them through Polymarket's relayer (not covered by the SDK): live conditional-token operations need an EOA account".to_string(),
-            ),
-            (Some(c), Some(url)) => OnChain::connect(url, c.signer().clone()).await.map_err(|e| e.to_string()),
+            (Some(c), Some(url)) => match account(c, settings.relayer_url.as_deref()) {
+                Ok(account) => OnChain::connect(url, c.signer().clone(), account).await.map_err(|e| e.to_string()),
+                Err(why) => Err(why),
+            },
         };
         match &chain {
             Ok(c) => {
-                tracing::info!(venue = %settings.venue, signer = %c.signer(), "live conditional-token operations on Polygon available")
+                tracing::info!(venue = %settings.venue, signer = %c.signer(), holder = %c.holder(), "live conditional-token operations on Polygon available")
             }
             Err(why) => {
                 tracing::info!(venue = %settings.venue, reason = %why, "live conditional-token operations unavailable")

@@ -4,7 +4,8 @@
 //!   (MATCHED → CONFIRMED finality, FAILED reversals), sans-IO;
 //! - [`user_channel`] and [`heartbeat`]: the tasks beside the executor;
 //! - [`shadow`]: shadow mode's comparison with paper;
-//! - [`onchain`]: conditional-token operations on Polygon (SDK `ctf` plus adapter bindings);
+//! - [`onchain`]: conditional-token operations on Polygon (SDK `ctf` plus adapter bindings), and
+//!   [`safe`]: the Safe transactions a Safe account's operations go out as (through the relayer);
 //! - [`executor`]: the executor tying them together, with the safety gates.
 //!
 //! The metrics sink and the clock are injected (`VenueMetrics`, `Clock`), so nothing here imports
@@ -13,6 +14,7 @@
 pub mod executor;
 pub mod heartbeat;
 pub mod onchain;
+pub mod safe;
 pub mod shadow;
 pub mod tracker;
 pub mod user_channel;

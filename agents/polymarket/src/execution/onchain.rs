@@ -11,16 +11,21 @@
 //! (`getFeeBips`) is read first and must be the one the operation was priced with, or nothing is
 //! sent.
 //!
-//! Only an EOA account (signature type 0) holds its tokens in the signer's own address; proxy and
-//! safe wallets move tokens through Polymarket's relayer, which the SDK does not cover, so
-//! operations for them are refused before anything is sent. Tests run all of this against the
-//! simulator's JSON-RPC chain, never a real one.
+//! Who holds the tokens decides how a transaction reaches the chain ([`Account`]): an EOA
+//! account (signature type 0) sends its own transactions through the SDK and the bindings; a
+//! Gnosis Safe (signature type 2) gets the same contract calls as Safe transactions signed by its
+//! owner and sent by Polymarket's gasless relayer ([`crate::http::relayer`], [`super::safe`]),
+//! after a dry run of the call from the Safe (`eth_call`) that refuses a failing one unsent. Proxy
+//! (type 1) and deposit wallets (type 3) are refused before anything is sent. Tests run all of
+//! this against the simulator's JSON-RPC chain and relayer, never a real one.
 
 use std::time::Duration;
 
-use alloy::primitives::{Address, B256, U256};
+use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::rpc::types::TransactionRequest;
 use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolCall;
 use polyfleet_core::wire::CtfOp;
 use polyfleet_core::{ConditionId, Quantity, TokenId};
 use polymarket_client_sdk_v2::ctf::Client as CtfClient;
@@ -29,7 +34,9 @@ use polymarket_client_sdk_v2::ctf::types::{
 };
 use polymarket_client_sdk_v2::{POLYGON, contract_config};
 
-use crate::common::contracts::INegRiskAdapter;
+use super::safe;
+use crate::common::contracts::{IConditionalTokens, INegRiskAdapter};
+use crate::http::relayer::{RelayerClient, RelayerError, SignatureParams, SubmitRequest};
 
 /// How long a sent transaction may take to be mined before the operation counts as failed.
 const RECEIPT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -107,14 +114,32 @@ impl ConvertTarget {
     }
 }
 
-/// The signer's conditional-token operations on Polygon.
+/// Who holds the account's tokens, and so how its transactions reach the chain.
+#[derive(Debug, Clone)]
+pub enum Account {
+    /// The signer's own address, sending its own transactions (signature type 0).
+    Eoa,
+    /// A Gnosis Safe owned by the signer (signature type 2): Safe transactions through the
+    /// relayer.
+    Safe {
+        /// The Safe (the account's funder address).
+        safe: Address,
+        /// The relayer, with the account's API key.
+        relayer: RelayerClient,
+    },
+}
+
+/// The account's conditional-token operations on Polygon.
 #[derive(Debug, Clone)]
 pub struct OnChain {
     provider: DynProvider,
     ctf: CtfClient<DynProvider>,
     adapter: INegRiskAdapter::INegRiskAdapterInstance<DynProvider>,
     collateral: Address,
+    conditional_tokens: Address,
     signer: Address,
+    owner: PrivateKeySigner,
+    account: Account,
 }
 
 fn amount(q: Quantity) -> U256 {
@@ -126,10 +151,11 @@ fn condition(c: &ConditionId) -> B256 {
 }
 
 impl OnChain {
-    /// Connects to `rpc_url` and checks it serves Polygon.
-    pub async fn connect(rpc_url: &str, signer: PrivateKeySigner) -> Result<OnChain, ChainError> {
+    /// Connects to `rpc_url` and checks it serves Polygon; `signer` signs for `account`.
+    pub async fn connect(rpc_url: &str, signer: PrivateKeySigner, account: Account) -> Result<OnChain, ChainError> {
         let url = rpc_url.parse().map_err(|e| ChainError::Rpc(format!("invalid URL: {e}")))?;
         let address = signer.address();
+        let owner = signer.clone();
         // The nonce is read from the chain for every transaction: a cached nonce runs ahead of the
         // chain after a send that failed at estimation, and every later one would be refused.
         let provider = ProviderBuilder::new()
@@ -155,13 +181,24 @@ impl OnChain {
             ctf,
             provider,
             collateral: cfg.collateral,
+            conditional_tokens: cfg.conditional_tokens,
             signer: address,
+            owner,
+            account,
         })
     }
 
-    /// The address that signs and holds the tokens.
+    /// The address that signs.
     pub fn signer(&self) -> Address {
         self.signer
+    }
+
+    /// The address that holds the tokens (the signer, or its Safe).
+    pub fn holder(&self) -> Address {
+        match &self.account {
+            Account::Eoa => self.signer,
+            Account::Safe { safe, .. } => *safe,
+        }
     }
 
     /// Converts NO tokens as `op` (a [`CtfOp::Convert`]) says, at `target`: checks the adapter's
@@ -177,11 +214,21 @@ impl OnChain {
                 "the neg-risk adapter charges {fee} bips on market {market_id}; the conversion was priced at {fee_bips}"
             )));
         }
-        self.adapter_call(self.adapter.convertPositions(market_id, target.index_set, amount(*size))).await
+        let call = self.adapter.convertPositions(market_id, target.index_set, amount(*size));
+        match &self.account {
+            Account::Eoa => self.adapter_call(call).await,
+            Account::Safe { safe, relayer } => {
+                self.relay(relayer, *safe, *self.adapter.address(), call.calldata()).await
+            }
+        }
     }
 
     /// Carries out `op` on `market`; `Ok` with the transaction hash once mined successfully.
     pub async fn execute(&self, op: &CtfOp, market: &ChainMarket) -> Result<B256, ChainError> {
+        if let Account::Safe { safe, relayer } = &self.account {
+            let (to, data) = self.calldata(op, market)?;
+            return self.relay(relayer, *safe, to, &data).await;
+        }
         let cid = condition(&market.condition);
         let sent = match (op, market.neg_risk) {
             (CtfOp::Split { size, .. }, false) => {
@@ -218,6 +265,94 @@ impl OnChain {
         };
         // The SDK waits for the receipt but does not look at its status.
         let tx = sent.map_err(|e| ChainError::NotSent(e.to_string()))?;
+        self.check_receipt(tx).await
+    }
+
+    /// The contract call of `op` on `market`: its target and calldata.
+    fn calldata(&self, op: &CtfOp, market: &ChainMarket) -> Result<(Address, Bytes), ChainError> {
+        let cid = condition(&market.condition);
+        let binary = [U256::from(1), U256::from(2)].to_vec();
+        let ctf = |data: Vec<u8>| Ok((self.conditional_tokens, Bytes::from(data)));
+        let adapter = |data: Vec<u8>| Ok((*self.adapter.address(), Bytes::from(data)));
+        match (op, market.neg_risk) {
+            (CtfOp::Split { size, .. }, false) => ctf(IConditionalTokens::splitPositionCall {
+                collateralToken: self.collateral,
+                parentCollectionId: B256::ZERO,
+                conditionId: cid,
+                partition: binary,
+                amount: amount(*size),
+            }
+            .abi_encode()),
+            (CtfOp::Merge { size, .. }, false) => ctf(IConditionalTokens::mergePositionsCall {
+                collateralToken: self.collateral,
+                parentCollectionId: B256::ZERO,
+                conditionId: cid,
+                partition: binary,
+                amount: amount(*size),
+            }
+            .abi_encode()),
+            (CtfOp::Redeem { .. }, false) => ctf(IConditionalTokens::redeemPositionsCall {
+                collateralToken: self.collateral,
+                parentCollectionId: B256::ZERO,
+                conditionId: cid,
+                indexSets: binary,
+            }
+            .abi_encode()),
+            (CtfOp::Redeem { token, size, .. }, true) => {
+                let amounts = if *token == market.yes {
+                    vec![amount(*size), U256::ZERO]
+                } else {
+                    vec![U256::ZERO, amount(*size)]
+                };
+                adapter(INegRiskAdapter::redeemPositionsCall { conditionId: cid, amounts }.abi_encode())
+            }
+            (CtfOp::Split { size, .. }, true) => {
+                adapter(INegRiskAdapter::splitPositionCall { conditionId: cid, amount: amount(*size) }.abi_encode())
+            }
+            (CtfOp::Merge { size, .. }, true) => {
+                adapter(INegRiskAdapter::mergePositionsCall { conditionId: cid, amount: amount(*size) }.abi_encode())
+            }
+            (CtfOp::Convert { .. }, _) => {
+                Err(ChainError::Unsupported("a conversion goes through OnChain::convert".into()))
+            }
+        }
+    }
+
+    /// Sends the call of `data` on `to` from `safe` through the relayer: a dry run from the Safe
+    /// first (a failing call is refused unsent, with the contract's reason), then the Safe
+    /// transaction at the Safe's next nonce, signed by its owner; `Ok` once mined successfully.
+    async fn relay(
+        &self,
+        relayer: &RelayerClient,
+        safe: Address,
+        to: Address,
+        data: &Bytes,
+    ) -> Result<B256, ChainError> {
+        let dry = TransactionRequest::default().from(safe).to(to).input(data.clone().into());
+        self.provider.call(dry).await.map_err(|e| ChainError::NotSent(e.to_string()))?;
+        let not_sent = |e: RelayerError| ChainError::NotSent(e.to_string());
+        let nonce = relayer.safe_nonce(self.signer).await.map_err(not_sent)?;
+        let tx = safe::call(to, data.clone(), nonce);
+        let signature = safe::sign(&self.owner, &safe::signing_hash(safe, &tx))
+            .map_err(|e| ChainError::NotSent(format!("signing the Safe transaction: {e}")))?;
+        let body = SubmitRequest {
+            from: format!("{:#x}", self.signer),
+            to: format!("{to:#x}"),
+            proxy_wallet: format!("{safe:#x}"),
+            data: data.to_string(),
+            nonce: nonce.to_string(),
+            signature: signature.to_string(),
+            signature_params: SignatureParams::call(),
+            kind: "SAFE".into(),
+        };
+        let submitted = relayer.submit(&body).await.map_err(not_sent)?;
+        // Once submitted, only a failed transaction is known not to have happened.
+        let hash = relayer.wait_mined(&submitted.id, RECEIPT_TIMEOUT).await.map_err(|e| match e {
+            RelayerError::Failed { .. } => ChainError::NotSent(e.to_string()),
+            other => ChainError::Unconfirmed(other.to_string()),
+        })?;
+        let tx: B256 =
+            hash.parse().map_err(|_| ChainError::Unconfirmed(format!("the relayer gave an invalid hash {hash:?}")))?;
         self.check_receipt(tx).await
     }
 
