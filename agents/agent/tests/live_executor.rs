@@ -506,6 +506,19 @@ async fn a_safe_accounts_operations_go_through_the_relayer_and_move_the_safes_to
     let (cash, held) = sim.balances(safe, &nos).await;
     assert_eq!((safe_start - usdc(3) - cash, held), (usdc(4), vec![0, 0, 0]), "12 USDC split, 8 converted back");
     assert_eq!(sim.transactions_mined().await, 6);
+    // The order pre-flight reads the Safe's balances too (the SDK sends the signature type, the
+    // venue answers for the funder): a sell of the 3 YES the Safe holds passes it.
+    let (book, _) = sim.truth(&binary.yes).await.unwrap();
+    ex.on_market(&snapshot(binary.condition, binary.yes, &book), 1);
+    let bid = book.best_bid().unwrap().price;
+    let sell = OrderIntent {
+        side: Side::Sell,
+        size: shares(3),
+        ..intent("safe-sell", binary.condition, binary.yes, bid, Mode::Live)
+    };
+    let (st, reason) = status(&ex.submit(&sell, 1).await);
+    assert!(!reason.as_deref().unwrap_or_default().contains("pre-flight"), "{st:?} {reason:?}");
+    assert_eq!(sim.order_posts(), 1, "sent to the venue");
     drop(ex);
 
     // A key the relayer did not issue to the owner: refused by the relayer, nothing mined.

@@ -5,8 +5,9 @@
 //! `GET /balance-allowance/update` is accepted (the simulator's view is always current); and the
 //! fault `POST /sim/faults/allowance?address=0x..&micros=N` sets an address's collateral
 //! allowance (without `micros`: unlimited again), so a test can make the venue refuse with
-//! "not enough balance / allowance". Balances are those of the account's own address (an EOA
-//! account: proxy and safe funders are not simulated here).
+//! "not enough balance / allowance". Balances are those of the wallet the query's `signature_type`
+//! names, as the venue answers for the funder: the key owner's own address (EOA, and deposit
+//! wallets, which the simulator does not hold apart), the Safe it derives (2) or its proxy (1).
 
 use std::sync::Arc;
 
@@ -37,6 +38,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
 struct AssetQuery {
     asset_type: String,
     token_id: Option<String>,
+    signature_type: Option<u8>,
 }
 
 /// Unlimited, as the chain reports a max approval.
@@ -55,10 +57,16 @@ async fn balance_allowance(
         },
         _ => return error(StatusCode::BAD_REQUEST, "asset_type must be COLLATERAL, or CONDITIONAL with a token_id"),
     };
+    let derived = match q.signature_type {
+        Some(1) => polymarket_client_sdk_v2::derive_proxy_wallet(account.address, polymarket_client_sdk_v2::POLYGON),
+        Some(2) => polymarket_client_sdk_v2::derive_safe_wallet(account.address, polymarket_client_sdk_v2::POLYGON),
+        _ => None,
+    };
+    let who = derived.unwrap_or(account.address);
     let ex = shared.exchange.lock().await;
-    let balance = ex.held(&account.address, asset).max(0);
+    let balance = ex.held(&who, asset).max(0);
     let allowance = match asset {
-        Asset::Collateral => ex.wallets.allowance(&account.address),
+        Asset::Collateral => ex.wallets.allowance(&who),
         Asset::Token(_) => i128::MAX,
     };
     let allowance = if allowance == i128::MAX { UNLIMITED.to_string() } else { allowance.max(0).to_string() };
