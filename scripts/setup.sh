@@ -34,7 +34,10 @@ fi
 command -v cargo >/dev/null || { echo "setup: cargo not found (install Rust 1.94+ with rustup)" >&2; exit 1; }
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 # What the run command needs, and nothing more: the tests build when the test command runs.
-cargo build --locked -p polyfleet-cli --bin polyfleet
+# POLYFLEET_SETUP_BUILD=0 skips it (CI: the test command builds every binary itself).
+if [ "${POLYFLEET_SETUP_BUILD:-1}" != 0 ]; then
+  cargo build --locked -p polyfleet-cli --bin polyfleet
+fi
 # The packaging checks' tools (helm, kubeconform, schemas, kubectl), when ../shared/tools is here.
 if [ -d ../shared/tools ]; then bash scripts/tools.sh >/dev/null; fi
 echo "setup: done (nats-server $(nats-server --version 2>/dev/null | awk '{print $2}'), $(redis-server --version | awk '{print $3}'))"
