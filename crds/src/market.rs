@@ -218,6 +218,11 @@ pub struct MarketStatus {
     /// The makers' share of taker fees paid back as rebates, basis points.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maker_rebate_bps: Option<i32>,
+    /// A neg-risk event's conversion fee, basis points: the neg-risk adapter's `getFeeBips` for the
+    /// event, read from the chain at the Venue's Polygon RPC. Complete-set arbitrage prices the
+    /// event's NO basket at it; while it is unknown the basket is not traded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub convert_fee_bips: Option<u32>,
     /// The market's liquidity-reward program, when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rewards: Option<crate::rewards::RewardProgram>,

@@ -190,21 +190,25 @@ impl Resources {
     }
 }
 
-/// What the catalog says about `q` (what the venue's REST APIs would answer).
+/// What the catalog says about `q` (what the venue's REST APIs would answer, and for a neg-risk
+/// event's market the conversion fee the catalog knows).
 pub fn answer(catalog: &Catalog, q: &MarketQuery) -> Option<Lookup> {
-    let found = |markets: Vec<polyfleet_polymarket::http::markets::ResolvedMarket>| {
-        let fee_rate_bps = markets.first().map(|m| m.taker_base_fee.unwrap_or(0));
-        Some(Lookup { markets, fee_rate_bps, clob_ready: true })
-    };
-    match q {
-        MarketQuery::Condition(c) => found(vec![catalog.by_condition(c)?.clone()]),
-        MarketQuery::Slug(s) => found(vec![catalog.by_slug(s)?.clone()]),
-        MarketQuery::Event(s) => found(catalog.event(s)?.into_iter().cloned().collect()),
-        MarketQuery::Tokens(ts) => {
-            let first = catalog.by_token(ts.first()?)?;
-            Some(Lookup { markets: vec![], fee_rate_bps: Some(first.taker_base_fee.unwrap_or(0)), clob_ready: true })
+    let (markets, first) = match q {
+        MarketQuery::Condition(c) => (vec![catalog.by_condition(c)?.clone()], catalog.by_condition(c)?),
+        MarketQuery::Slug(s) => (vec![catalog.by_slug(s)?.clone()], catalog.by_slug(s)?),
+        MarketQuery::Event(s) => {
+            let markets = catalog.event(s)?;
+            let first = *markets.first()?;
+            (markets.into_iter().cloned().collect(), first)
         }
-    }
+        MarketQuery::Tokens(ts) => (vec![], catalog.by_token(ts.first()?)?),
+    };
+    Some(Lookup {
+        markets,
+        fee_rate_bps: Some(first.taker_base_fee.unwrap_or(0)),
+        clob_ready: true,
+        convert_fee_bips: catalog.event_of(&first.condition_id).and_then(|e| e.convert_fee_bips),
+    })
 }
 
 /// Gives every Market the status the Market controller would write for the catalog's answer.

@@ -1,13 +1,16 @@
 //! Asking the venue what a Market names: the Market controller's only venue I/O besides the
 //! throttled top of book ([`crate::books`]). A trait so the controller is tested without a venue;
 //! [`RestLookup`] asks the venue's Gamma and CLOB REST APIs (Polymarket's, or the simulator's,
-//! which serves the same paths), [`MemoryLookup`] answers from a table.
+//! which serves the same paths), and for a neg-risk event the neg-risk adapter's conversion fee
+//! at the Venue's Polygon RPC; [`MemoryLookup`] answers from a table.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 use polyfleet_core::{ConditionId, TokenId};
+use polyfleet_polymarket::execution::onchain::neg_risk_fee_bips;
+use polyfleet_polymarket::http::market_status::neg_risk_question;
 use polyfleet_polymarket::http::markets::{ResolvedMarket, RestClient, Retry};
 
 use crate::planner::venue::VenueEndpoints;
@@ -36,6 +39,9 @@ pub struct Lookup {
     pub fee_rate_bps: Option<u32>,
     /// Whether the CLOB serves the first token's book.
     pub clob_ready: bool,
+    /// A neg-risk event's conversion fee, basis points: the neg-risk adapter's `getFeeBips` for
+    /// the event (None when it is not an event, or the fee could not be read).
+    pub convert_fee_bips: Option<u32>,
 }
 
 /// Why a lookup failed (the venue was unreachable or answered nonsense); retried later.
@@ -51,6 +57,16 @@ pub trait MarketLookup: Send + Sync + 'static {
         venue: &'a VenueEndpoints,
         query: &'a MarketQuery,
     ) -> BoxFuture<'a, Result<Option<Lookup>, LookupError>>;
+
+    /// The conversion fee of the neg-risk event whose outcome market is `condition` (the
+    /// adapter's `getFeeBips` for the event's neg-risk market id, which the outcome's CLOB
+    /// `question_id` gives); `Ok(None)` when the venue does not know the market, it is not an
+    /// event's outcome, or the Venue names no Polygon RPC.
+    fn convert_fee_bips<'a>(
+        &'a self,
+        venue: &'a VenueEndpoints,
+        condition: &'a ConditionId,
+    ) -> BoxFuture<'a, Result<Option<u32>, LookupError>>;
 }
 
 /// Over the venue's REST APIs, one client per venue.
@@ -98,7 +114,25 @@ impl MarketLookup for RestLookup {
                 m.clob_ready = clob_ready;
             }
             let fee_rate_bps = if clob_ready { client.fee_rate_bps(&first).await.ok() } else { None };
-            Ok(Some(Lookup { markets, fee_rate_bps, clob_ready }))
+            Ok(Some(Lookup { markets, fee_rate_bps, clob_ready, convert_fee_bips: None }))
+        })
+    }
+
+    fn convert_fee_bips<'a>(
+        &'a self,
+        venue: &'a VenueEndpoints,
+        condition: &'a ConditionId,
+    ) -> BoxFuture<'a, Result<Option<u32>, LookupError>> {
+        Box::pin(async move {
+            let Some(rpc) = &venue.polygon_rpc else { return Ok(None) };
+            let client = self.client(venue)?;
+            let status = client.market_status(condition).await.map_err(|e| LookupError(e.to_string()))?;
+            let Some(question) = status.and_then(|s| s.question_id) else { return Ok(None) };
+            let (market_id, _) = neg_risk_question(&question);
+            let fee = neg_risk_fee_bips(rpc, market_id)
+                .await
+                .map_err(|e| LookupError(format!("the neg-risk adapter's fee: {e}")))?;
+            Ok(Some(fee))
         })
     }
 }
@@ -110,6 +144,8 @@ pub struct MemoryLookup {
     pub answers: Arc<Mutex<HashMap<MarketQuery, Lookup>>>,
     /// Lookups asked so far.
     pub asked: Arc<Mutex<Vec<MarketQuery>>>,
+    /// Conversion fees by outcome condition id; a condition not in the table has none known.
+    pub convert_fees: Arc<Mutex<HashMap<ConditionId, u32>>>,
 }
 
 impl MarketLookup for MemoryLookup {
@@ -121,5 +157,14 @@ impl MarketLookup for MemoryLookup {
         self.asked.lock().unwrap_or_else(|e| e.into_inner()).push(query.clone());
         let answer = self.answers.lock().unwrap_or_else(|e| e.into_inner()).get(query).cloned();
         Box::pin(async move { Ok(answer) })
+    }
+
+    fn convert_fee_bips<'a>(
+        &'a self,
+        _venue: &'a VenueEndpoints,
+        condition: &'a ConditionId,
+    ) -> BoxFuture<'a, Result<Option<u32>, LookupError>> {
+        let fee = self.convert_fees.lock().unwrap_or_else(|e| e.into_inner()).get(condition).copied();
+        Box::pin(async move { Ok(fee) })
     }
 }

@@ -4,7 +4,7 @@
 //! phase, fee, top of book, shard and observedGeneration, and an Event says it resolved; the next
 //! reconcile asks the venue nothing (the answer is cached until the spec changes, a series rolls
 //! or five minutes pass) and, with nothing changed, writes nothing; a Market the venue does not
-//! know is Pending with a Warning event.
+//! know is Pending with a Warning event; a neg-risk event's status carries the adapter's conversion fee.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use crate::mockapi;
@@ -17,7 +17,7 @@ use kube::Client;
 use kube::client::Body;
 use kube::runtime::events::{Recorder, Reporter};
 use mockapi::{ApiHandle, event_created, example, step, verify};
-use polyfleet_core::{ConditionId, Price};
+use polyfleet_core::{ConditionId, Price, TokenId};
 use polyfleet_crds::{Market, MarketStatus};
 use polyfleet_operator::books::{MemoryBooks, Top};
 use polyfleet_operator::cache::Cache;
@@ -49,7 +49,7 @@ fn venue_known_market() -> (Market, MemoryLookup, MemoryBooks) {
     let cid = ConditionId::parse(market.spec.condition_id.as_deref().unwrap()).unwrap();
     lookup.answers.lock().unwrap().insert(
         MarketQuery::Condition(cid),
-        Lookup { markets: vec![resolved.clone()], fee_rate_bps: Some(1000), clob_ready: true },
+        Lookup { markets: vec![resolved.clone()], fee_rate_bps: Some(1000), clob_ready: true, convert_fee_bips: None },
     );
     let books = MemoryBooks::default();
     let p = |t| Some(Price::from_ticks(t).unwrap());
@@ -119,6 +119,38 @@ async fn a_market_the_venue_does_not_know_is_pending_with_a_warning() {
     event.check =
         Box::new(|b| assert_eq!((b["reason"].as_str(), b["type"].as_str()), (Some("NotFound"), Some("Warning"))));
     let server = tokio::spawn(verify(handle, vec![status, event]));
+    reconcile(Arc::new(market), ctx).await.unwrap();
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_neg_risk_events_status_carries_the_adapters_conversion_fee() {
+    let market: Market = example("market-negrisk-event.yaml");
+    let lookup = MemoryLookup::default();
+    let tokens: Vec<TokenId> =
+        market.spec.tokens.as_ref().unwrap().iter().map(|t| TokenId::parse(&t.token_id).unwrap()).collect();
+    lookup.answers.lock().unwrap().insert(
+        MarketQuery::Tokens(tokens),
+        Lookup { markets: vec![], fee_rate_bps: Some(0), clob_ready: true, convert_fee_bips: None },
+    );
+    // The fee is asked through the event's first outcome.
+    let first = ConditionId::parse(market.spec.tokens.as_ref().unwrap()[0].condition_id.as_deref().unwrap()).unwrap();
+    lookup.convert_fees.lock().unwrap().insert(first, 25);
+    let (ctx, handle) = context(lookup.clone(), MemoryBooks::default(), &market);
+    let mut status = step(
+        Method::PATCH,
+        &format!("{NS}/markets/election-winner/status"),
+        StatusCode::OK,
+        serde_json::to_value(&market).unwrap(),
+    );
+    status.check = Box::new(|b| {
+        let s: MarketStatus = serde_json::from_value(b["status"].clone()).unwrap();
+        assert_eq!(s.convert_fee_bips, Some(25));
+        assert_eq!(s.tokens.len(), 3);
+        assert!(s.tokens.iter().all(|t| t.no_token_id.is_some()));
+    });
+    let server =
+        tokio::spawn(verify(handle, vec![status, step(Method::POST, "/events", StatusCode::CREATED, event_created())]));
     reconcile(Arc::new(market), ctx).await.unwrap();
     server.await.unwrap();
 }

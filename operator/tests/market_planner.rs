@@ -38,7 +38,7 @@ fn series_spec() -> MarketSpec {
 const NOW: u64 = 1_773_307_321;
 
 fn lookup(markets: Vec<ResolvedMarket>) -> Lookup {
-    Lookup { markets, fee_rate_bps: Some(1000), clob_ready: true }
+    Lookup { markets, fee_rate_bps: Some(1000), clob_ready: true, convert_fee_bips: None }
 }
 
 fn tops(m: &ResolvedMarket) -> Vec<(String, Option<Top>)> {

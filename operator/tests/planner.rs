@@ -43,7 +43,9 @@ fn markets() -> Vec<MarketView> {
         end_date: Some("2026-12-10T19:00:00Z".into()),
         ..Default::default()
     });
-    let negrisk: Market = example("market-negrisk-event.yaml");
+    // The event's conversion fee, as the Market controller reads it from the chain.
+    let mut negrisk: Market = example("market-negrisk-event.yaml");
+    negrisk.status = Some(MarketStatus { convert_fee_bips: Some(25), ..Default::default() });
     vec![MarketView::of(&binary).unwrap(), MarketView::of(&negrisk).unwrap()]
 }
 
@@ -216,11 +218,12 @@ fn strategy_config_is_what_the_agent_parses() {
     assert_eq!(plan.markets, vec!["election-winner"]);
     let json = &plan.config_map.data.as_ref().unwrap()["strategy.json"];
     let cfg = StrategyConfig::from_json(json).expect("the agent accepts the operator's configuration");
-    // The event's YES set and the basket of its NOs, each outcome's NO in its market.
+    // The event's YES set and the basket of its NOs, each outcome's NO in its market, the
+    // basket priced at the adapter's fee the Market's status holds.
     let sets = cfg.arb_sets().unwrap();
     assert_eq!(
-        sets.iter().map(|s| (s.kind, s.legs.len())).collect::<Vec<_>>(),
-        [(SetKind::NegRisk, 3), (SetKind::NoBasket, 3)]
+        sets.iter().map(|s| (s.kind, s.legs.len(), s.convert_fee_bips)).collect::<Vec<_>>(),
+        [(SetKind::NegRisk, 3, 0), (SetKind::NoBasket, 3, 25)]
     );
     for (yes, no) in sets[0].legs.iter().zip(&sets[1].legs) {
         assert_eq!(yes.market, no.market);
@@ -238,6 +241,12 @@ fn strategy_config_is_what_the_agent_parses() {
         assert_eq!((y.yes, n.yes, y.index, y.event.as_str()), (true, false, n.index, n.event.as_str()));
     }
     assert_eq!(cfg.caps().0.micros(), 200_000_000);
+    // Until the fee is read, the basket is not traded: only the YES set is planned.
+    let mut unknown = markets();
+    unknown[1].convert_fee_bips = None;
+    let plan = plan_strategy(&s, Some(&v), Some(&p), &unknown, &FleetSettings::default()).unwrap();
+    let cfg = StrategyConfig::from_json(&plan.config_map.data.as_ref().unwrap()["strategy.json"]).unwrap();
+    assert_eq!(cfg.arb_sets().unwrap().iter().map(|s| s.kind).collect::<Vec<_>>(), [SetKind::NegRisk]);
     // The strategy plans within the policy's gross exposure limit (500 USDC in the example).
     assert_eq!(cfg.capital().map(|m| m.micros()), Some(500_000_000));
     assert_eq!(plan.params_key, "trading.negrisk-arb");

@@ -9,6 +9,7 @@ mod tools;
 
 mod chart;
 mod contract;
+mod lookup;
 mod market_controller;
 mod market_planner;
 mod packaging;

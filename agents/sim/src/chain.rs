@@ -3,8 +3,8 @@
 //! `eth_getTransactionCount`, `eth_estimateGas`, `eth_feeHistory`, `eth_sendRawTransaction`,
 //! `eth_getTransactionReceipt`, blocks, `eth_call`), and the contract calls themselves on the
 //! simulator's [`Wallets`]: the Conditional Tokens contract's binary split, merge and redeem, and
-//! the neg-risk adapter's split, merge, redeem, `convertPositions` and `getFeeBips` (the
-//! simulated adapter charges [`NEG_RISK_FEE_BIPS`]), at the production addresses (the SDK's
+//! the neg-risk adapter's split, merge, redeem, `convertPositions` and `getFeeBips` (the fee
+//! each event's markets carry, [`ChainMarket::convert_fee_bips`]), at the production addresses (the SDK's
 //! contract configuration for chain 137).
 //!
 //! Every transaction is mined at once in its own block. Signed transactions are decoded and their
@@ -39,9 +39,6 @@ const GWEI_30: u128 = 30_000_000_000;
 const GENESIS_S: u64 = 1_767_225_600;
 const BLOCK_S: u64 = 2;
 
-/// The neg-risk adapter's fee on conversions in the simulator, basis points (`getFeeBips`).
-pub const NEG_RISK_FEE_BIPS: u32 = 0;
-
 /// The simulator's markets as the chain sees them, by condition id.
 pub type ChainMarkets = HashMap<ConditionId, ChainMarket>;
 
@@ -59,6 +56,9 @@ pub struct ChainMarket {
     /// Its question id (a neg-risk outcome's: the event's market id and its index in the last
     /// byte).
     pub question: Option<[u8; 32]>,
+    /// A neg-risk outcome's event: the adapter's fee on its conversions, basis points
+    /// (`getFeeBips`).
+    pub convert_fee_bips: u32,
 }
 
 /// A receipt's envelope constructor (the transaction's type).
@@ -179,8 +179,8 @@ pub fn call(
                 convert(wallets, from, &outcomes(markets, &c.marketId)?, c.indexSet, shares(c.amount)?)
             }
             INegRiskAdapterCalls::getFeeBips(c) => {
-                outcomes(markets, &c.marketId)?;
-                return Ok(U256::from(NEG_RISK_FEE_BIPS).to_be_bytes::<32>().to_vec());
+                let fee = outcomes(markets, &c.marketId)?.first().map_or(0, |(_, m)| m.convert_fee_bips);
+                return Ok(U256::from(fee).to_be_bytes::<32>().to_vec());
             }
         };
         done.map(|()| vec![])
@@ -225,7 +225,8 @@ fn convert(
     if amount == 0 {
         return Ok(());
     }
-    let fee = amount * i128::from(NEG_RISK_FEE_BIPS) / 10_000;
+    let fee_bips = outcomes.first().map_or(0, |(_, m)| m.convert_fee_bips);
+    let fee = amount * i128::from(fee_bips) / 10_000;
     let out = amount - fee;
     let mut k = 0i128;
     for (i, m) in outcomes {

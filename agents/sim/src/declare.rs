@@ -123,6 +123,7 @@ impl Simulator {
                 slug: e.slug.clone(),
                 title: e.title.clone(),
                 markets: e.markets.iter().map(|&i| self.markets()[i].condition).collect(),
+                convert_fee_bips: Some(self.config().convert_fee_bips),
             })
             .collect();
         Catalog { markets, events }

@@ -48,6 +48,9 @@ pub struct SimConfig {
     /// The makers' share of taker fees paid back as rebates, basis points (Gamma's
     /// `feeSchedule.rebateRate`).
     pub maker_rebate_bps: u32,
+    /// The neg-risk adapter's fee on every event's conversions, basis points (`getFeeBips`; the
+    /// venue's adapter charges 0 today).
+    pub convert_fee_bips: u32,
     /// A liquidity-reward program on every market (Gamma's `rewardsMinSize`, `rewardsMaxSpread`,
     /// `clobRewards`).
     pub rewards: Option<polyfleet_core::analytics::rewards::RewardRules>,
@@ -90,6 +93,7 @@ impl Default for SimConfig {
             step_ms: 5,
             fee_rate_bps: 0,
             maker_rebate_bps: 2500,
+            convert_fee_bips: 0,
             rewards: None,
             flow: Flow::default(),
             resolve_after_ms: None,

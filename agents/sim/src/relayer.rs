@@ -184,7 +184,7 @@ mod tests {
         let safe = derive_safe_wallet(me, POLYGON).unwrap();
         let condition = ConditionId::from_bytes([7; 32]);
         let (yes, no) = (TokenId::from_u128(1), TokenId::from_u128(2));
-        let market = ChainMarket { yes, no, neg_risk: false, resolved: None, question: None };
+        let market = ChainMarket { yes, no, neg_risk: false, resolved: None, question: None, convert_fee_bips: 0 };
         let markets: ChainMarkets = [(condition, market)].into_iter().collect();
         let (mut chain, mut wallets, mut relayer) = (Chain::new(), Wallets::new(10_000_000), Relayer::new());
         let (to, data) = split_call(condition, 4);

@@ -694,6 +694,7 @@ pub(crate) fn chain_markets(source: &dyn Source) -> crate::chain::ChainMarkets {
                         neg_risk: m.event.is_some(),
                         resolved: sim.resolution(i),
                         question: sim.question_id(i),
+                        convert_fee_bips: sim.config().convert_fee_bips,
                     };
                     (m.condition, view)
                 })

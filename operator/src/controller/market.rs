@@ -2,7 +2,8 @@
 //! was never asked, when the spec changed, when a series moved to its next round, or every
 //! [`RESOLVE_EVERY`] (phase changes: closed, halted); probe each token's top of book at the
 //! market-data agents ([`crate::books`]) at this controller's requeue rate, never per tick; find
-//! the shard serving it; patch status only when it changed. No finalizer: a Market owns nothing
+//! the shard serving it; patch status only when it changed. A neg-risk event's conversion fee is
+//! read from the chain with each venue answer. No finalizer: a Market owns nothing
 //! outside Kubernetes.
 
 use std::collections::HashMap;
@@ -13,8 +14,9 @@ use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Resource, ResourceExt};
-use polyfleet_core::TokenId;
+use polyfleet_core::{ConditionId, TokenId};
 use polyfleet_crds::Market;
+use polyfleet_crds::market::MarketType;
 
 use super::Error;
 use crate::books::BookProbe;
@@ -22,7 +24,7 @@ use crate::lookup::{Lookup, MarketLookup, MarketQuery};
 use crate::metrics::OperatorMetrics;
 use crate::planner::market::{Resolution, market_status, next_round_in_s, query};
 use crate::planner::markets::MarketView;
-use crate::planner::venue::{endpoints, shard_name, shards};
+use crate::planner::venue::{VenueEndpoints, endpoints, shard_name, shards};
 
 /// How often a resolved Market is asked about again (phase: closed, not accepting orders).
 pub const RESOLVE_EVERY: Duration = Duration::from_secs(300);
@@ -70,6 +72,32 @@ impl MarketContext {
     }
 }
 
+/// A neg-risk event's conversion fee, read from the chain through its first outcome's market;
+/// a read that fails is told as a Warning Event and leaves the fee unknown for this answer (the
+/// status keeps the last one read).
+async fn convert_fee(ctx: &MarketContext, market: &Market, at: &VenueEndpoints, l: &Lookup) -> Option<u32> {
+    if market.spec.type_ != MarketType::NegRiskEvent {
+        return None;
+    }
+    let from_spec =
+        market.spec.tokens.as_ref().and_then(|ts| ConditionId::parse(ts.first()?.condition_id.as_deref()?).ok());
+    let condition = from_spec.or_else(|| Some(l.markets.first()?.condition_id))?;
+    match ctx.lookup.convert_fee_bips(at, &condition).await {
+        Ok(fee) => fee,
+        Err(e) => {
+            let ev = Event {
+                type_: EventType::Warning,
+                reason: "ConvertFeeUnknown".into(),
+                note: Some(format!("{e}; the event's NO basket is not traded until it is read")),
+                action: "Resolve".into(),
+                secondary: None,
+            };
+            let _ = ctx.recorder.publish(&ev, &market.object_ref(&())).await;
+            None
+        }
+    }
+}
+
 /// Reconciles one Market.
 #[tracing::instrument(skip_all, fields(kind = "Market", namespace = market.namespace().unwrap_or_default(), name = %market.name_any()))]
 pub async fn reconcile(market: Arc<Market>, ctx: Arc<MarketContext>) -> Result<Action, Error> {
@@ -103,8 +131,12 @@ async fn apply(market: &Market, ctx: &MarketContext) -> Result<Action, Error> {
             Some(c) if c.generation == generation && c.query == *q && c.at.elapsed() < RESOLVE_EVERY => Ok(c.answer),
             _ => {
                 asked = true;
-                match ctx.lookup.lookup(&endpoints(v), q).await {
-                    Ok(answer) => {
+                let at = endpoints(v);
+                match ctx.lookup.lookup(&at, q).await {
+                    Ok(mut answer) => {
+                        if let Some(l) = answer.as_mut() {
+                            l.convert_fee_bips = convert_fee(ctx, market, &at, l).await;
+                        }
                         let entry = Cached { generation, query: q.clone(), at: Instant::now(), answer: answer.clone() };
                         ctx.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone(), entry);
                         Ok(answer)

@@ -1,6 +1,6 @@
 //! A Market's status as a pure function of what the venue answered ([`crate::lookup`]), the
 //! throttled top of book ([`crate::books`]) and the shard serving it: resolved tokens, question,
-//! end date, tick, minimum size, fee rate, phase, and the `Ready`, `FeedHealthy`, `Stalled` and
+//! end date, tick, minimum size, fee rate, a neg-risk event's conversion fee, phase, and the `Ready`, `FeedHealthy`, `Stalled` and
 //! `Reconciling` conditions. Also what to ask the venue for a Market spec, and when a rolling
 //! series moves to its next round.
 
@@ -159,6 +159,11 @@ pub fn market_status(
                 s.rewards = m.rewards.map(|r| crate::contract::reward_program(&r));
             }
             s.fee_rate_bps = l.fee_rate_bps.map(|f| i32::try_from(f).unwrap_or(i32::MAX)).or(s.fee_rate_bps);
+            // Kept when a later read fails: the adapter's fee of an event rarely changes.
+            s.convert_fee_bips = match spec.type_ {
+                MarketType::NegRiskEvent => l.convert_fee_bips.or(s.convert_fee_bips),
+                _ => None,
+            };
             venue_phase = Some(if l.markets.iter().any(|m| m.closed) {
                 (MarketPhase::Resolved, "the venue closed the market".to_string())
             } else if !l.clob_ready {

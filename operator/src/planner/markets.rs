@@ -23,6 +23,9 @@ pub struct MarketView {
     /// A neg-risk event's NO token of each outcome, in the order of `tokens`; empty unless the
     /// venue named every one.
     pub no_tokens: Vec<TokenId>,
+    /// A neg-risk event's conversion fee, basis points, once the Market controller read it from
+    /// the chain (None until then: its NO basket is not traded).
+    pub convert_fee_bips: Option<u32>,
     /// Minimum order size, micro-shares.
     pub min_size_micros: u64,
     /// Taker base fee, basis points, as the Market controller resolved it (0 until then).
@@ -91,6 +94,7 @@ impl MarketView {
             neg_risk_event: m.spec.type_ == MarketType::NegRiskEvent,
             tokens,
             no_tokens,
+            convert_fee_bips: m.status.as_ref().and_then(|s| s.convert_fee_bips).filter(|f| *f <= 10_000),
             min_size_micros,
             fee_rate_bps: m.status.as_ref().and_then(|s| s.fee_rate_bps).map_or(0, |f| f.max(0) as u32),
             maker_rebate_bps: m

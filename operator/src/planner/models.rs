@@ -303,6 +303,7 @@ mod tests {
             neg_risk_event: false,
             tokens: vec![],
             no_tokens: vec![],
+            convert_fee_bips: None,
             min_size_micros: 5_000_000,
             fee_rate_bps: 0,
             maker_rebate_bps: 0,

@@ -157,7 +157,8 @@ pub fn plan_strategy(
         });
     }
     // A neg-risk event is two sets: the YES of every outcome, and the basket of their NOs (when
-    // the venue named them), which converts into n − 1 USDC.
+    // the venue named them and the adapter's conversion fee is known), which converts into n − 1
+    // USDC less that fee.
     let sets = chosen
         .iter()
         .filter(|_| !quoting)
@@ -169,12 +170,12 @@ pub fn plan_strategy(
                 convert_fee_bips: 0,
             };
             let no = m.no_token_configs(&group_labels);
-            // Priced at no adapter fee (the Market does not say it); a live conversion
-            // checks the adapter's `getFeeBips` and refuses a mismatch unsent.
-            let basket = (m.neg_risk_event && no.len() >= 2).then_some(SetConfig {
+            // Priced at the fee the Market controller read from the chain; a live conversion
+            // checks the adapter's `getFeeBips` again and refuses a mismatch unsent.
+            let basket = m.convert_fee_bips.filter(|_| m.neg_risk_event && no.len() >= 2).map(|fee| SetConfig {
                 kind: SetKind::NoBasket,
                 legs: no,
-                convert_fee_bips: 0,
+                convert_fee_bips: fee,
             });
             std::iter::once(yes).chain(basket)
         })

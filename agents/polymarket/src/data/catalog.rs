@@ -19,6 +19,11 @@ pub struct CatalogEvent {
     pub title: String,
     /// Condition ids of its markets.
     pub markets: Vec<ConditionId>,
+    /// The neg-risk adapter's conversion fee for the event, basis points (`getFeeBips`), when it
+    /// was known as the catalog was written: a NO basket of the event is priced at it, and with
+    /// none known no basket is traded.
+    #[serde(default, rename = "convertFeeBips", skip_serializing_if = "Option::is_none")]
+    pub convert_fee_bips: Option<u32>,
 }
 
 /// Markets and events.
@@ -75,6 +80,11 @@ impl Catalog {
     /// The market a token belongs to.
     pub fn by_token(&self, t: &TokenId) -> Option<&ResolvedMarket> {
         self.markets.iter().find(|m| m.tokens.iter().any(|x| x.token_id == *t))
+    }
+
+    /// The neg-risk event one of whose markets is `c`.
+    pub fn event_of(&self, c: &ConditionId) -> Option<&CatalogEvent> {
+        self.events.iter().find(|e| e.markets.contains(c))
     }
 
     /// The markets of a neg-risk event, in outcome order; `None` for an unknown slug.

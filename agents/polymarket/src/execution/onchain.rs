@@ -150,6 +150,39 @@ fn condition(c: &ConditionId) -> B256 {
     B256::from(*c.as_bytes())
 }
 
+/// The SDK's neg-risk contract configuration for Polygon, and the adapter's address in it.
+fn neg_risk_contracts() -> Result<(&'static polymarket_client_sdk_v2::ContractConfig, Address), ChainError> {
+    let cfg = contract_config(POLYGON, true)
+        .ok_or_else(|| ChainError::Unsupported("no neg-risk contract configuration for Polygon".into()))?;
+    let adapter = cfg
+        .neg_risk_adapter
+        .ok_or_else(|| ChainError::Unsupported("no neg-risk adapter address for Polygon".into()))?;
+    Ok((cfg, adapter))
+}
+
+/// The neg-risk adapter's conversion fee for the event with neg-risk market id `market_id`
+/// (`getFeeBips`, basis points), read at `rpc_url` with no signer: what a NO basket of the event
+/// is priced at. An error when the RPC is unreachable, is not Polygon, or answers a fee above
+/// 100 %.
+pub async fn neg_risk_fee_bips(rpc_url: &str, market_id: [u8; 32]) -> Result<u32, ChainError> {
+    let url = rpc_url.parse().map_err(|e| ChainError::Rpc(format!("invalid URL: {e}")))?;
+    let provider = ProviderBuilder::new().disable_recommended_fillers().connect_http(url).erased();
+    let got = provider.get_chain_id().await.map_err(|e| ChainError::Rpc(e.to_string()))?;
+    if got != POLYGON {
+        return Err(ChainError::WrongChain { got, want: POLYGON });
+    }
+    let (_, adapter) = neg_risk_contracts()?;
+    let fee = INegRiskAdapter::new(adapter, provider)
+        .getFeeBips(B256::from(market_id))
+        .call()
+        .await
+        .map_err(|e| ChainError::Rpc(e.to_string()))?;
+    u32::try_from(fee)
+        .ok()
+        .filter(|f| *f <= 10_000)
+        .ok_or_else(|| ChainError::Rpc(format!("the adapter answered a fee of {fee} bips")))
+}
+
 impl OnChain {
     /// Connects to `rpc_url` and checks it serves Polygon; `signer` signs for `account`.
     pub async fn connect(rpc_url: &str, signer: PrivateKeySigner, account: Account) -> Result<OnChain, ChainError> {
@@ -170,11 +203,7 @@ impl OnChain {
         if got != POLYGON {
             return Err(ChainError::WrongChain { got, want: POLYGON });
         }
-        let cfg = contract_config(POLYGON, true)
-            .ok_or_else(|| ChainError::Unsupported("no neg-risk contract configuration for Polygon".into()))?;
-        let adapter_address = cfg
-            .neg_risk_adapter
-            .ok_or_else(|| ChainError::Unsupported("no neg-risk adapter address for Polygon".into()))?;
+        let (cfg, adapter_address) = neg_risk_contracts()?;
         let ctf = CtfClient::with_neg_risk(provider.clone(), POLYGON).map_err(|e| ChainError::Rpc(e.to_string()))?;
         Ok(OnChain {
             adapter: INegRiskAdapter::new(adapter_address, provider.clone()),
