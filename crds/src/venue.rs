@@ -102,7 +102,7 @@ pub struct VenueSpec {
     pub endpoints: Option<Endpoints>,
     /// Secret holding the trading credentials: key privateKey (the signer's key, required for
     /// live and signed shadow orders), and optionally apiKey, apiSecret and apiPassphrase (derived
-    /// from the key when absent), polygonRpcUrl and relayerApiKey (a Safe account's relayer key).
+    /// from the key when absent), polygonRpcUrl and relayerApiKey (the relayer key of a Safe, proxy or deposit-wallet account).
     /// Only the execution agent gets them, as environment variables.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_secret_ref: Option<SecretRef>,
@@ -149,8 +149,10 @@ pub struct Endpoints {
     #[schemars(length(max = 2048))]
     pub rtds: Option<String>,
     /// Polygon JSON-RPC URL for live conditional-token operations (merge, split, redeem,
-    /// convert): sent from the signer's own address (EOA accounts), or read (Safe accounts,
-    /// whose transactions the relayer sends). A URL that carries an API key belongs in
+    /// convert): sent from the signer's own address (EOA accounts), or read (Safe, proxy and
+    /// deposit-wallet accounts, whose transactions the relayer sends). The operator reads each
+    /// neg-risk event's conversion fee here too (the Secret's URL is the agents' only: the
+    /// operator reads no Secret). A URL that carries an API key belongs in
     /// the credentials Secret instead (key polygonRpcUrl); this field wins when both are set.
     /// Simulator Venues default to the simulator's chain; without either, live operations are
     /// refused.

@@ -299,8 +299,8 @@ struct LiveArgs {
     /// a key; without it live operations are refused.
     #[arg(long, env = "POLYGON_RPC_URL", hide_env_values = true)]
     polygon_rpc: Option<String>,
-    /// Polymarket's gasless relayer (the Venue's `spec.endpoints.relayer`): a Safe account's
-    /// conditional-token operations go through it.
+    /// Polymarket's gasless relayer (the Venue's `spec.endpoints.relayer`): a Safe, proxy or
+    /// deposit-wallet account's conditional-token operations go through it.
     #[arg(long, env = "POLYFLEET_RELAYER_URL")]
     relayer_url: Option<String>,
 }

@@ -30,6 +30,7 @@ use polyfleet_polymarket::http::VenueLimits;
 use polyfleet_polymarket::http::clob::{Venue, VenueError};
 use polyfleet_sim::model::SimConfig;
 use polyfleet_sim::server::SimHandle;
+use polymarket_client_sdk_v2::types::Address;
 use prometheus_client::encoding::text::encode;
 
 const KEY: &str = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
@@ -446,14 +447,8 @@ async fn a_live_conversion_finds_its_event_and_outcomes_at_the_clob() {
     assert_eq!(sim.transactions_mined().await, 4);
 }
 
-/// A Safe account (signature type 2) holds its tokens in its Safe: its operations go out as Safe
-/// transactions signed by the owner and sent by the relayer, and move the Safe's balances, not
-/// the signer's. A call that would fail is refused unsent (dry run from the Safe); a wrong relayer
-/// key is refused by the relayer; without a key nothing is tried.
-#[tokio::test]
-async fn a_safe_accounts_operations_go_through_the_relayer_and_move_the_safes_tokens() {
-    use polyfleet_core::wire::CtfOp;
-    use polyfleet_polymarket::common::credentials::{RELAYER_API_KEY_VAR, SIGNATURE_TYPE_VAR};
+/// A simulator with one binary market and a 3-outcome event, and every token's instrument.
+async fn chain_sim() -> (SimHandle, Vec<polyfleet_sim::SimMarket>, TokenMap<Instrument>) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cfg = SimConfig { binary_markets: 1, neg_risk_events: vec![3], ..SimConfig::default() };
     let sim = polyfleet_sim::server::serve(cfg, "127.0.0.1:0".parse().unwrap(), 0).await.unwrap();
@@ -462,39 +457,60 @@ async fn a_safe_accounts_operations_go_through_the_relayer_and_move_the_safes_to
         .iter()
         .flat_map(|m| [m.yes, m.no].map(|token| (token, instruments(m.condition, token)[&token])))
         .collect();
+    (sim, markets, all)
+}
+
+/// Live credentials of the test key with `signature_type`, a funder address and a relayer key.
+fn wallet_creds(signature_type: &str, funder: Option<Address>, key: Option<String>) -> LiveCredentials {
+    use polyfleet_polymarket::common::credentials::{FUNDER_VAR, RELAYER_API_KEY_VAR, SIGNATURE_TYPE_VAR};
+    LiveCredentials::from_lookup(|k| match k {
+        PRIVATE_KEY_VAR => Some(KEY.to_string()),
+        SIGNATURE_TYPE_VAR => Some(signature_type.into()),
+        FUNDER_VAR => funder.map(|f| format!("{f:#x}")),
+        RELAYER_API_KEY_VAR => key.clone(),
+        _ => None,
+    })
+    .unwrap()
+}
+
+async fn wallet_executor(
+    sim: &SimHandle,
+    all: &TokenMap<Instrument>,
+    c: LiveCredentials,
+) -> LiveExecutor<MemoryRiskStore> {
+    let metrics = OrderPathMetrics::new("wallet");
+    LiveExecutor::start(settings(sim, true, None), all.clone(), Some(c), MemoryRiskStore::new(), metrics).await.unwrap()
+}
+
+/// An account whose tokens sit in `holder` (its Safe, proxy or deposit wallet) operates through
+/// the relayer: split 5 and merge 2 on the binary market, a merge of more than the wallet holds
+/// refused unsent by the dry run from the wallet, each outcome of the event split 4 and the NO
+/// basket converted (8 USDC back). The wallet's balances move; the signer's own do not.
+async fn operations_move_the_wallets_tokens(
+    sim: &SimHandle,
+    markets: &[polyfleet_sim::SimMarket],
+    ex: &mut LiveExecutor<MemoryRiskStore>,
+    holder: Address,
+) {
+    use polyfleet_core::wire::CtfOp;
     let owner = creds().address();
-    let safe = polymarket_client_sdk_v2::derive_safe_wallet(owner, polymarket_client_sdk_v2::POLYGON).unwrap();
-    let safe_creds = |key: Option<String>| {
-        LiveCredentials::from_lookup(|k| match k {
-            PRIVATE_KEY_VAR => Some(KEY.to_string()),
-            SIGNATURE_TYPE_VAR => Some("2".into()),
-            RELAYER_API_KEY_VAR => key.clone(),
-            _ => None,
-        })
-        .unwrap()
-    };
-    let start = |ex: LiveCredentials| {
-        let metrics = OrderPathMetrics::new("safe");
-        let (settings, all) = (settings(&sim, true, None), all.clone());
-        async move { LiveExecutor::start(settings, all, Some(ex), MemoryRiskStore::new(), metrics).await.unwrap() }
-    };
-    let mut ex = start(safe_creds(Some(polyfleet_sim::relayer::api_key(&owner)))).await;
     let (binary, event) = (&markets[0], &markets[1..]);
     let shares = |n: u64| Quantity::from_shares(n).unwrap();
     let usdc = |n: i128| n * 1_000_000;
-    let (safe_start, _) = sim.balances(safe, &[]).await;
+    let mined = sim.transactions_mined().await;
+    let (holder_start, _) = sim.balances(holder, &[]).await;
     let (owner_start, _) = sim.balances(owner, &[]).await;
     let split = CtfOp::Split { market: binary.condition, tokens: [binary.yes, binary.no], size: shares(5) };
     ex.ctf(&ctf_intent("split-1", split, Mode::Live), 1).await.unwrap();
     let merge = |n| CtfOp::Merge { market: binary.condition, tokens: [binary.yes, binary.no], size: shares(n) };
     ex.ctf(&ctf_intent("merge-1", merge(2), Mode::Live), 2).await.unwrap();
     let pair = [binary.yes, binary.no];
-    assert_eq!(sim.balances(safe, &pair).await, (safe_start - usdc(3), vec![usdc(3), usdc(3)]));
+    assert_eq!(sim.balances(holder, &pair).await, (holder_start - usdc(3), vec![usdc(3), usdc(3)]));
     assert_eq!(sim.balances(owner, &pair).await, (owner_start, vec![0, 0]), "the signer's own wallet is untouched");
-    // More than the Safe holds: the dry run from the Safe refuses it with the contract's reason.
+    // More than the wallet holds: the dry run from the wallet refuses it with the contract's reason.
     let err = ex.ctf(&ctf_intent("merge-2", merge(9), Mode::Live), 3).await.unwrap_err();
     assert!(err.contains("insufficient outcome token balance"), "{err}");
-    assert_eq!(sim.transactions_mined().await, 2);
+    assert_eq!(sim.transactions_mined().await, mined + 2);
     // The neg-risk adapter through the relayer: split each outcome, convert the NO basket.
     for (k, m) in event.iter().enumerate() {
         let split = CtfOp::Split { market: m.condition, tokens: [m.yes, m.no], size: shares(4) };
@@ -503,9 +519,25 @@ async fn a_safe_accounts_operations_go_through_the_relayer_and_move_the_safes_to
     let nos: Vec<TokenId> = event.iter().map(|m| m.no).collect();
     let basket = CtfOp::Convert { no_tokens: nos.clone(), yes_tokens: vec![], size: shares(4), fee_bips: 0 };
     ex.ctf(&ctf_intent("convert-1", basket, Mode::Live), 5).await.unwrap();
-    let (cash, held) = sim.balances(safe, &nos).await;
-    assert_eq!((safe_start - usdc(3) - cash, held), (usdc(4), vec![0, 0, 0]), "12 USDC split, 8 converted back");
-    assert_eq!(sim.transactions_mined().await, 6);
+    let (cash, held) = sim.balances(holder, &nos).await;
+    assert_eq!((holder_start - usdc(3) - cash, held), (usdc(4), vec![0, 0, 0]), "12 USDC split, 8 converted back");
+    assert_eq!(sim.transactions_mined().await, mined + 6);
+    assert_eq!(sim.balances(owner, &[]).await.0, owner_start, "nothing taken from the signer");
+}
+
+/// A Safe account (signature type 2) holds its tokens in its Safe: its operations go out as Safe
+/// transactions signed by the owner and sent by the relayer, and move the Safe's balances, not
+/// the signer's. A wrong relayer key is refused by the relayer; without a key nothing is tried.
+#[tokio::test]
+async fn a_safe_accounts_operations_go_through_the_relayer_and_move_the_safes_tokens() {
+    use polyfleet_core::wire::CtfOp;
+    let (sim, markets, all) = chain_sim().await;
+    let owner = creds().address();
+    let safe = polymarket_client_sdk_v2::derive_safe_wallet(owner, polymarket_client_sdk_v2::POLYGON).unwrap();
+    let key = Some(polyfleet_sim::relayer::api_key(&owner));
+    let mut ex = wallet_executor(&sim, &all, wallet_creds("2", None, key)).await;
+    operations_move_the_wallets_tokens(&sim, &markets, &mut ex, safe).await;
+    let binary = &markets[0];
     // The order pre-flight reads the Safe's balances too (the SDK sends the signature type, the
     // venue answers for the funder): a sell of the 3 YES the Safe holds passes it.
     let (book, _) = sim.truth(&binary.yes).await.unwrap();
@@ -513,7 +545,7 @@ async fn a_safe_accounts_operations_go_through_the_relayer_and_move_the_safes_to
     let bid = book.best_bid().unwrap().price;
     let sell = OrderIntent {
         side: Side::Sell,
-        size: shares(3),
+        size: Quantity::from_shares(3).unwrap(),
         ..intent("safe-sell", binary.condition, binary.yes, bid, Mode::Live)
     };
     let (st, reason) = status(&ex.submit(&sell, 1).await);
@@ -521,17 +553,51 @@ async fn a_safe_accounts_operations_go_through_the_relayer_and_move_the_safes_to
     assert_eq!(sim.order_posts(), 1, "sent to the venue");
     drop(ex);
 
+    let merge = CtfOp::Merge {
+        market: binary.condition,
+        tokens: [binary.yes, binary.no],
+        size: Quantity::from_shares(1).unwrap(),
+    };
+    let pair = [binary.yes, binary.no];
+    let before = sim.balances(safe, &pair).await;
     // A key the relayer did not issue to the owner: refused by the relayer, nothing mined.
-    let mut ex = start(safe_creds(Some("00000000-0000-0000-0000-000000000000".into()))).await;
-    let err = ex.ctf(&ctf_intent("merge-3", merge(1), Mode::Live), 6).await.unwrap_err();
+    let forged = Some("00000000-0000-0000-0000-000000000000".to_string());
+    let mut ex = wallet_executor(&sim, &all, wallet_creds("2", None, forged)).await;
+    let err = ex.ctf(&ctf_intent("merge-3", merge.clone(), Mode::Live), 6).await.unwrap_err();
     assert!(err.contains("invalid relayer API key"), "{err}");
     drop(ex);
     // No key at all: not tried.
-    let mut ex = start(safe_creds(None)).await;
-    let err = ex.ctf(&ctf_intent("merge-4", merge(1), Mode::Live), 7).await.unwrap_err();
+    let mut ex = wallet_executor(&sim, &all, wallet_creds("2", None, None)).await;
+    let err = ex.ctf(&ctf_intent("merge-4", merge, Mode::Live), 7).await.unwrap_err();
     assert!(err.contains("relayerApiKey"), "{err}");
     assert_eq!(sim.transactions_mined().await, 6);
-    assert_eq!(sim.balances(safe, &pair).await, (safe_start - usdc(7), vec![usdc(3), usdc(3)]), "nothing moved");
+    assert_eq!(sim.balances(safe, &pair).await, before, "nothing moved");
+}
+
+/// A proxy account (signature type 1, Magic/email): its operations go out as the proxy wallet
+/// factory's `proxy(calls)`, signed for the relay hub with the relay and nonce the relayer gives,
+/// and move the proxy wallet's balances (the one the SDK derives from the signer).
+#[tokio::test]
+async fn a_proxy_accounts_operations_go_through_the_relayer_and_move_the_proxy_wallets_tokens() {
+    let (sim, markets, all) = chain_sim().await;
+    let owner = creds().address();
+    let proxy = polymarket_client_sdk_v2::derive_proxy_wallet(owner, polymarket_client_sdk_v2::POLYGON).unwrap();
+    let key = Some(polyfleet_sim::relayer::api_key(&owner));
+    let mut ex = wallet_executor(&sim, &all, wallet_creds("1", None, key)).await;
+    operations_move_the_wallets_tokens(&sim, &markets, &mut ex, proxy).await;
+}
+
+/// A deposit wallet account (signature type 3, its wallet the funder address): its operations go
+/// out as EIP-712 batches signed by the owner under the wallet's domain, and move the deposit
+/// wallet's balances.
+#[tokio::test]
+async fn a_deposit_wallet_accounts_operations_go_through_the_relayer_and_move_the_wallets_tokens() {
+    let (sim, markets, all) = chain_sim().await;
+    let owner = creds().address();
+    let wallet = Address::repeat_byte(0xd3);
+    let key = Some(polyfleet_sim::relayer::api_key(&owner));
+    let mut ex = wallet_executor(&sim, &all, wallet_creds("3", Some(wallet), key)).await;
+    operations_move_the_wallets_tokens(&sim, &markets, &mut ex, wallet).await;
 }
 
 /// Cancels that arrive together (a requote's) go to the venue as one `DELETE /orders`.

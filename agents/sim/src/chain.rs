@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use alloy::consensus::transaction::SignerRecoverable;
 use alloy::consensus::{Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom, Transaction as _, TxEnvelope};
 use alloy::eips::eip2718::Decodable2718;
-use alloy::primitives::{Address, B256, Bloom, U256};
+use alloy::primitives::{Address, B256, Bloom, Bytes, U256};
 use alloy::rpc::types::{Block, BlockTransactions, FeeHistory, Header, TransactionReceipt, TransactionRequest};
 use alloy::sol_types::SolInterface;
 use polyfleet_core::{ConditionId, TokenId};
@@ -90,7 +90,8 @@ pub struct Chain {
     nonces: HashMap<Address, u64>,
     receipts: HashMap<B256, TransactionReceipt>,
     blocks: HashMap<u64, B256>,
-    safe_nonces: HashMap<Address, u64>,
+    /// The next nonce of each relayed wallet (Safe, proxy or deposit wallet).
+    relay_nonces: HashMap<Address, u64>,
     /// Transactions mined, successful or reverted.
     pub mined: u64,
 }
@@ -381,35 +382,51 @@ impl Chain {
         Ok(json!(hash.to_string()))
     }
 
-    /// The next nonce of the Safe at `safe`.
-    pub fn safe_nonce(&self, safe: &Address) -> u64 {
-        self.safe_nonces.get(safe).copied().unwrap_or(0)
+    /// The next relayed nonce of the wallet at `wallet` (a Safe, proxy or deposit wallet).
+    pub fn relay_nonce(&self, wallet: &Address) -> u64 {
+        self.relay_nonces.get(wallet).copied().unwrap_or(0)
     }
 
-    /// Mines the Safe transaction the relayer (`relayer`) sends for `safe`: the call of `input` on
-    /// `to` with the Safe as the sender. A failing call reverts the whole transaction (no refund
-    /// parameters), so the Safe's nonce moves only on success. Returns its hash and whether it
+    /// Unix seconds of the latest block.
+    pub fn now_s(&self) -> u64 {
+        GENESIS_S + self.block * BLOCK_S
+    }
+
+    /// Mines the transaction the relayer (`relayer`) sends for `wallet`: `calls` (target and
+    /// calldata) in order with the wallet as the sender, all or nothing. A failing call reverts
+    /// the whole transaction (no refund), so the relay nonce kept under `nonce_key` (the wallet,
+    /// or a deposit wallet's owner) moves only on success. Returns its hash and whether it
     /// succeeded.
-    #[allow(clippy::too_many_arguments, reason = "the relayed call's parts and the chain's state")]
     pub fn relay(
         &mut self,
         relayer: Address,
-        safe: Address,
-        to: Address,
-        input: &[u8],
+        wallet: Address,
+        nonce_key: Address,
+        calls: &[(Address, Bytes)],
         wallets: &mut Wallets,
         markets: &ChainMarkets,
     ) -> (B256, bool) {
-        let nonce = self.safe_nonce(&safe);
+        let nonce = self.relay_nonce(&nonce_key);
+        let input: Vec<u8> = calls.iter().flat_map(|(to, data)| [to.as_slice(), data].concat()).collect();
         let hash = alloy::primitives::keccak256(
-            [safe.as_slice(), &nonce.to_be_bytes(), &self.block.to_be_bytes(), input].concat(),
+            [wallet.as_slice(), &nonce.to_be_bytes(), &self.block.to_be_bytes(), &input].concat(),
         );
-        let ok = self.apply(safe, to, input, wallets, markets, &hash);
-        if ok {
-            self.safe_nonces.insert(safe, nonce + 1);
-        }
+        let mut next = wallets.clone();
+        let ran = calls.iter().try_for_each(|(to, data)| call(&mut next, wallet, *to, data, markets).map(|_| ()));
+        let ok = match ran {
+            Ok(()) => {
+                *wallets = next;
+                self.relay_nonces.insert(nonce_key, nonce + 1);
+                true
+            }
+            Err(reason) => {
+                tracing::info!(%hash, %wallet, %reason, "simulated chain: relayed transaction reverted");
+                false
+            }
+        };
         let relayer_nonce = self.nonces.entry(relayer).or_insert(0);
         *relayer_nonce += 1;
+        let to = calls.first().map_or(Address::ZERO, |(to, _)| *to);
         self.mine(hash, relayer, to, ok, ReceiptEnvelope::Eip1559);
         (hash, ok)
     }

@@ -3,7 +3,7 @@
 //! recording instead, through the same [`server`]. The server also takes authenticated orders
 //! like the venue ([`order_api`], checked by [`venue_auth`], matched by [`exchange`]), and
 //! conditional-token transactions on a minimal Polygon JSON-RPC chain ([`chain`], balances in
-//! [`wallets`]), sent directly or, for Safe accounts, by the gasless [`relayer`].
+//! [`wallets`]), sent directly or, for Safe, proxy and deposit-wallet accounts, by the gasless [`relayer`].
 
 pub mod balance_api;
 pub mod chain;

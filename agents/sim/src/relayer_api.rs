@@ -1,5 +1,6 @@
 //! The simulated relayer's HTTP endpoints ([`crate::relayer`]), under `/relayer` (a simulator
-//! Venue's relayer URL): `GET /relayer/nonce?address=&type=SAFE`, `POST /relayer/submit`,
+//! Venue's relayer URL): `GET /relayer/nonce?address=&type=SAFE|WALLET`,
+//! `GET /relayer/relay-payload?address=&type=PROXY`, `POST /relayer/submit`,
 //! `GET /relayer/transaction?id=`, each authenticated by the Relayer API key headers.
 
 use std::sync::Arc;
@@ -10,7 +11,9 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use polyfleet_polymarket::http::relayer::{API_KEY_ADDRESS_HEADER, API_KEY_HEADER, NonceResponse, SubmitRequest};
+use polyfleet_polymarket::http::relayer::{
+    API_KEY_ADDRESS_HEADER, API_KEY_HEADER, NonceResponse, RelayPayload, SubmitRequest,
+};
 use serde::Deserialize;
 
 use crate::order_api::error;
@@ -21,6 +24,7 @@ use crate::server::{Shared, chain_markets};
 pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/relayer/nonce", get(nonce))
+        .route("/relayer/relay-payload", get(relay_payload))
         .route("/relayer/submit", post(submit))
         .route("/relayer/transaction", get(transaction))
 }
@@ -45,12 +49,25 @@ async fn nonce(State(shared): State<Arc<Shared>>, headers: HeaderMap, Query(q): 
     if let Err(r) = key_owner(&headers) {
         return refused(r);
     }
-    if q.kind != "SAFE" {
-        return refused((400, format!("nonce type {:?} is not simulated (SAFE only)", q.kind)));
+    let Ok(owner) = q.address.parse() else { return refused((400, "address is not an address".into())) };
+    match Relayer::nonce(&*shared.chain.lock().await, &owner, &q.kind) {
+        Ok(n) => Json(NonceResponse { nonce: n.to_string() }).into_response(),
+        Err(r) => refused(r),
+    }
+}
+
+async fn relay_payload(State(shared): State<Arc<Shared>>, headers: HeaderMap, Query(q): Query<NonceQuery>) -> Response {
+    if let Err(r) = key_owner(&headers) {
+        return refused(r);
+    }
+    if q.kind != "PROXY" {
+        return refused((400, format!("relay payload type {:?} is not simulated (PROXY only)", q.kind)));
     }
     let Ok(owner) = q.address.parse() else { return refused((400, "address is not an address".into())) };
-    match Relayer::safe_nonce(&*shared.chain.lock().await, &owner) {
-        Ok(n) => Json(NonceResponse { nonce: n.to_string() }).into_response(),
+    match Relayer::relay_payload(&*shared.chain.lock().await, &owner) {
+        Ok((relay, nonce)) => {
+            Json(RelayPayload { address: format!("{relay:#x}"), nonce: nonce.to_string() }).into_response()
+        }
         Err(r) => refused(r),
     }
 }

@@ -39,7 +39,7 @@ pub const CREDENTIAL_KEYS: [(&str, &str, bool); 6] = [
     ("apiPassphrase", "POLYMARKET_API_PASSPHRASE", true),
     // A Polygon RPC URL that carries an API key (spec.endpoints.polygonRpc wins when set).
     ("polygonRpcUrl", "POLYGON_RPC_URL", true),
-    // The signer's Relayer API key (Safe accounts' conditional-token operations).
+    // The signer's Relayer API key (Safe, proxy and deposit-wallet accounts' conditional-token operations).
     ("relayerApiKey", "POLYMARKET_RELAYER_API_KEY", true),
 ];
 
@@ -56,7 +56,7 @@ pub struct VenueEndpoints {
     pub user_ws: String,
     /// Polygon JSON-RPC URL for live conditional-token operations, when known.
     pub polygon_rpc: Option<String>,
-    /// The gasless relayer's base URL (Safe accounts).
+    /// The gasless relayer's base URL (Safe, proxy and deposit-wallet accounts).
     pub relayer: String,
     /// Real-time data stream WebSocket URL.
     pub rtds: String,

@@ -28,8 +28,8 @@ pub const API_PASSPHRASE_VAR: &str = "POLYMARKET_API_PASSPHRASE";
 pub const SIGNATURE_TYPE_VAR: &str = "POLYMARKET_SIGNATURE_TYPE";
 /// Funder (maker) wallet address; required for type 3, derived for 1 and 2 when absent.
 pub const FUNDER_VAR: &str = "POLYMARKET_FUNDER";
-/// Relayer API key of the signer's address (a Safe account's conditional-token operations go
-/// through the relayer with it).
+/// Relayer API key of the signer's address (a Safe, proxy or deposit-wallet account's
+/// conditional-token operations go through the relayer with it).
 pub const RELAYER_API_KEY_VAR: &str = "POLYMARKET_RELAYER_API_KEY";
 
 /// Why credentials could not be read. Never carries a value.
@@ -44,6 +44,17 @@ pub enum CredentialsError {
     /// Only some of the API key triple is set.
     #[error("{API_KEY_VAR}, {API_SECRET_VAR} and {API_PASSPHRASE_VAR} go together: set all three or none")]
     PartialApiKey,
+}
+
+/// The kind of wallet holding a non-EOA account's tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WalletKind {
+    /// A Gnosis Safe (signature type 2).
+    Safe,
+    /// A Polymarket proxy wallet (type 1).
+    Proxy,
+    /// A deposit wallet (type 3).
+    Deposit,
 }
 
 /// What the live executor signs and authenticates with.
@@ -127,13 +138,17 @@ impl LiveCredentials {
         matches!(self.signature_type, SignatureType::Eoa)
     }
 
-    /// The Safe holding the tokens of a Safe account (signature type 2): the funder address, or
-    /// the Safe the SDK derives from the signer; `None` for other accounts.
-    pub fn safe(&self) -> Option<Address> {
+    /// The wallet holding the tokens of an account that is not an EOA: the funder address, or
+    /// the wallet the SDK derives from the signer (a Safe for type 2, a proxy wallet for type 1;
+    /// a deposit wallet, type 3, always names its funder). `None` for an EOA account.
+    pub fn wallet(&self) -> Option<(WalletKind, Address)> {
+        let derived = |kind, derive: fn(Address, u64) -> Option<Address>| {
+            Some((kind, self.funder.or_else(|| derive(self.address(), POLYGON))?))
+        };
         match self.signature_type {
-            SignatureType::GnosisSafe => {
-                self.funder.or_else(|| polymarket_client_sdk_v2::derive_safe_wallet(self.address(), POLYGON))
-            }
+            SignatureType::GnosisSafe => derived(WalletKind::Safe, polymarket_client_sdk_v2::derive_safe_wallet),
+            SignatureType::Proxy => derived(WalletKind::Proxy, polymarket_client_sdk_v2::derive_proxy_wallet),
+            SignatureType::Poly1271 => Some((WalletKind::Deposit, self.funder?)),
             _ => None,
         }
     }

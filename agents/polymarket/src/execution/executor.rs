@@ -26,7 +26,7 @@ use polymarket_client_sdk_v2::clob::types::OrderStatusType;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::common::credentials::LiveCredentials;
+use crate::common::credentials::{LiveCredentials, WalletKind};
 use crate::execution::heartbeat;
 use crate::execution::onchain::{Account, ChainMarket, ConvertTarget, OnChain};
 use crate::execution::shadow::{ShadowReport, compare};
@@ -59,7 +59,7 @@ pub struct LiveSettings {
     pub clock: Clock,
     /// Polygon JSON-RPC URL for live conditional-token operations (none: they are refused).
     pub polygon_rpc: Option<String>,
-    /// The gasless relayer's base URL (a Safe account's conditional-token operations).
+    /// The gasless relayer's base URL (a wallet account's conditional-token operations).
     pub relayer_url: Option<String>,
 }
 
@@ -99,22 +99,24 @@ pub struct LiveExecutor<S: RiskStore> {
 }
 
 /// How the account's conditional-token transactions reach the chain: its own (EOA), or its
-/// Safe's through the relayer (which needs the relayer's URL and the account's relayer API key).
+/// wallet's (Safe, proxy or deposit wallet) through the relayer, which needs the relayer's URL
+/// and the account's relayer API key.
 fn account(c: &LiveCredentials, relayer_url: Option<&str>) -> Result<Account, String> {
-    if c.holds_tokens_itself() {
+    let Some((kind, wallet)) = c.wallet() else {
         return Ok(Account::Eoa);
-    }
-    let Some(safe) = c.safe() else {
-        return Err("the account's tokens are held by a proxy or deposit wallet: live conditional-token operations need an EOA or a Safe account".into());
     };
     let url = relayer_url.ok_or(
-        "a Safe account's operations go through the relayer, and none is configured (Venue spec.endpoints.relayer)",
+        "the account's wallet operates through the relayer, and none is configured (Venue spec.endpoints.relayer)",
     )?;
     let key = c
         .relayer_api_key()
-        .ok_or("a Safe account's operations go through the relayer, which needs the Venue Secret's relayerApiKey")?;
+        .ok_or("the account's wallet operates through the relayer, which needs the Venue Secret's relayerApiKey")?;
     let relayer = RelayerClient::new(url, key.to_string(), c.address()).map_err(|e| e.to_string())?;
-    Ok(Account::Safe { safe, relayer })
+    Ok(match kind {
+        WalletKind::Safe => Account::Safe { safe: wallet, relayer },
+        WalletKind::Proxy => Account::Proxy { proxy: wallet, relayer },
+        WalletKind::Deposit => Account::DepositWallet { wallet, relayer },
+    })
 }
 
 /// How long a balance-allowance reading is trusted (the venue allows 200 reads per 10 s).

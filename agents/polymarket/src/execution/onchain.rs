@@ -15,9 +15,11 @@
 //! account (signature type 0) sends its own transactions through the SDK and the bindings; a
 //! Gnosis Safe (signature type 2) gets the same contract calls as Safe transactions signed by its
 //! owner and sent by Polymarket's gasless relayer ([`crate::http::relayer`], [`super::safe`]),
-//! after a dry run of the call from the Safe (`eth_call`) that refuses a failing one unsent. Proxy
-//! (type 1) and deposit wallets (type 3) are refused before anything is sent. Tests run all of
-//! this against the simulator's JSON-RPC chain and relayer, never a real one.
+//! after a dry run of the call from the Safe (`eth_call`) that refuses a failing one unsent; a
+//! proxy wallet (type 1) and a deposit wallet (type 3) the same way, as the proxy wallet factory's
+//! `proxy(calls)` signed for the relay hub ([`super::proxy_wallet`]) or as an EIP-712 batch
+//! ([`super::deposit_wallet`]). Tests run all of this against the simulator's JSON-RPC chain and
+//! relayer, never a real one.
 
 use std::time::Duration;
 
@@ -34,12 +36,17 @@ use polymarket_client_sdk_v2::ctf::types::{
 };
 use polymarket_client_sdk_v2::{POLYGON, contract_config};
 
-use super::safe;
+use super::{deposit_wallet, proxy_wallet, safe};
 use crate::common::contracts::{IConditionalTokens, INegRiskAdapter};
-use crate::http::relayer::{RelayerClient, RelayerError, SignatureParams, SubmitRequest};
+use crate::http::relayer::{
+    DepositWalletParams, NonceKind, ProxyParams, Relayed, RelayerClient, RelayerError, SafeParams, SubmitRequest,
+    WalletBatch, WalletCall,
+};
 
 /// How long a sent transaction may take to be mined before the operation counts as failed.
 const RECEIPT_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a deposit wallet batch stays valid after it is signed (its `deadline`), seconds.
+const BATCH_VALID_S: u64 = 600;
 
 /// Why an on-chain operation did not happen (or is not known to have happened).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -127,6 +134,34 @@ pub enum Account {
         /// The relayer, with the account's API key.
         relayer: RelayerClient,
     },
+    /// A Polymarket proxy wallet owned by the signer (signature type 1): the proxy wallet
+    /// factory's `proxy(calls)` through the relayer.
+    Proxy {
+        /// The proxy wallet (the account's funder address).
+        proxy: Address,
+        /// The relayer, with the account's API key.
+        relayer: RelayerClient,
+    },
+    /// A deposit wallet owned by the signer (signature type 3): EIP-712 batches through the
+    /// relayer.
+    DepositWallet {
+        /// The deposit wallet (the account's funder address).
+        wallet: Address,
+        /// The relayer, with the account's API key.
+        relayer: RelayerClient,
+    },
+}
+
+impl Account {
+    /// The wallet holding the tokens and the relayer, for every account but an EOA.
+    fn relayed(&self) -> Option<(Address, &RelayerClient)> {
+        match self {
+            Account::Eoa => None,
+            Account::Safe { safe: w, relayer }
+            | Account::Proxy { proxy: w, relayer }
+            | Account::DepositWallet { wallet: w, relayer } => Some((*w, relayer)),
+        }
+    }
 }
 
 /// The account's conditional-token operations on Polygon.
@@ -222,12 +257,9 @@ impl OnChain {
         self.signer
     }
 
-    /// The address that holds the tokens (the signer, or its Safe).
+    /// The address that holds the tokens (the signer, or its wallet).
     pub fn holder(&self) -> Address {
-        match &self.account {
-            Account::Eoa => self.signer,
-            Account::Safe { safe, .. } => *safe,
-        }
+        self.account.relayed().map_or(self.signer, |(wallet, _)| wallet)
     }
 
     /// Converts NO tokens as `op` (a [`CtfOp::Convert`]) says, at `target`: checks the adapter's
@@ -244,19 +276,17 @@ impl OnChain {
             )));
         }
         let call = self.adapter.convertPositions(market_id, target.index_set, amount(*size));
-        match &self.account {
-            Account::Eoa => self.adapter_call(call).await,
-            Account::Safe { safe, relayer } => {
-                self.relay(relayer, *safe, *self.adapter.address(), call.calldata()).await
-            }
+        match self.account.relayed() {
+            None => self.adapter_call(call).await,
+            Some((wallet, relayer)) => self.relay(relayer, wallet, *self.adapter.address(), call.calldata()).await,
         }
     }
 
     /// Carries out `op` on `market`; `Ok` with the transaction hash once mined successfully.
     pub async fn execute(&self, op: &CtfOp, market: &ChainMarket) -> Result<B256, ChainError> {
-        if let Account::Safe { safe, relayer } = &self.account {
+        if let Some((wallet, relayer)) = self.account.relayed() {
             let (to, data) = self.calldata(op, market)?;
-            return self.relay(relayer, *safe, to, &data).await;
+            return self.relay(relayer, wallet, to, &data).await;
         }
         let cid = condition(&market.condition);
         let sent = match (op, market.neg_risk) {
@@ -347,34 +377,21 @@ impl OnChain {
         }
     }
 
-    /// Sends the call of `data` on `to` from `safe` through the relayer: a dry run from the Safe
-    /// first (a failing call is refused unsent, with the contract's reason), then the Safe
-    /// transaction at the Safe's next nonce, signed by its owner; `Ok` once mined successfully.
+    /// Sends the call of `data` on `to` from `wallet` through the relayer: a dry run from the
+    /// wallet first (a failing call is refused unsent, with the contract's reason), then the
+    /// transaction the account's kind of wallet takes, signed by its owner; `Ok` once mined
+    /// successfully.
     async fn relay(
         &self,
         relayer: &RelayerClient,
-        safe: Address,
+        wallet: Address,
         to: Address,
         data: &Bytes,
     ) -> Result<B256, ChainError> {
-        let dry = TransactionRequest::default().from(safe).to(to).input(data.clone().into());
+        let dry = TransactionRequest::default().from(wallet).to(to).input(data.clone().into());
         self.provider.call(dry).await.map_err(|e| ChainError::NotSent(e.to_string()))?;
-        let not_sent = |e: RelayerError| ChainError::NotSent(e.to_string());
-        let nonce = relayer.safe_nonce(self.signer).await.map_err(not_sent)?;
-        let tx = safe::call(to, data.clone(), nonce);
-        let signature = safe::sign(&self.owner, &safe::signing_hash(safe, &tx))
-            .map_err(|e| ChainError::NotSent(format!("signing the Safe transaction: {e}")))?;
-        let body = SubmitRequest {
-            from: format!("{:#x}", self.signer),
-            to: format!("{to:#x}"),
-            proxy_wallet: format!("{safe:#x}"),
-            data: data.to_string(),
-            nonce: nonce.to_string(),
-            signature: signature.to_string(),
-            signature_params: SignatureParams::call(),
-            kind: "SAFE".into(),
-        };
-        let submitted = relayer.submit(&body).await.map_err(not_sent)?;
+        let body = self.relayed_request(relayer, wallet, to, data).await?;
+        let submitted = relayer.submit(&body).await.map_err(|e| ChainError::NotSent(e.to_string()))?;
         // Once submitted, only a failed transaction is known not to have happened.
         let hash = relayer.wait_mined(&submitted.id, RECEIPT_TIMEOUT).await.map_err(|e| match e {
             RelayerError::Failed { .. } => ChainError::NotSent(e.to_string()),
@@ -383,6 +400,88 @@ impl OnChain {
         let tx: B256 =
             hash.parse().map_err(|_| ChainError::Unconfirmed(format!("the relayer gave an invalid hash {hash:?}")))?;
         self.check_receipt(tx).await
+    }
+
+    /// The signed relayer request running the call of `data` on `to` from `wallet`.
+    async fn relayed_request(
+        &self,
+        relayer: &RelayerClient,
+        wallet: Address,
+        to: Address,
+        data: &Bytes,
+    ) -> Result<SubmitRequest, ChainError> {
+        let not_sent = |e: RelayerError| ChainError::NotSent(e.to_string());
+        let unsigned = |e: alloy::signers::Error| ChainError::NotSent(format!("signing the relayed transaction: {e}"));
+        let (from, owner) = (format!("{:#x}", self.signer), &self.owner);
+        match &self.account {
+            Account::Eoa => Err(ChainError::Unsupported("an EOA account sends its own transactions".into())),
+            Account::Safe { .. } => {
+                let nonce = relayer.nonce(self.signer, NonceKind::Safe).await.map_err(not_sent)?;
+                let hash = safe::signing_hash(wallet, &safe::call(to, data.clone(), nonce));
+                Ok(SubmitRequest::Safe(Relayed {
+                    from,
+                    to: format!("{to:#x}"),
+                    proxy_wallet: format!("{wallet:#x}"),
+                    data: data.to_string(),
+                    nonce: nonce.to_string(),
+                    signature: safe::sign(owner, &hash).map_err(unsigned)?.to_string(),
+                    signature_params: SafeParams::call(),
+                }))
+            }
+            Account::Proxy { .. } => {
+                let factory = proxy_wallet::factory()
+                    .ok_or_else(|| ChainError::Unsupported("no proxy wallet factory on Polygon".into()))?;
+                let (relay, nonce) = relayer.relay_payload(self.signer).await.map_err(not_sent)?;
+                let request = proxy_wallet::RelayRequest {
+                    from: self.signer,
+                    to: factory,
+                    data: proxy_wallet::calldata(to, data.clone()),
+                    fee: U256::ZERO,
+                    gas_price: U256::ZERO,
+                    gas_limit: U256::from(proxy_wallet::GAS_LIMIT),
+                    nonce: U256::from(nonce),
+                    relay_hub: proxy_wallet::RELAY_HUB,
+                    relay,
+                };
+                let signature = proxy_wallet::sign(owner, &request.hash()).map_err(unsigned)?;
+                Ok(SubmitRequest::Proxy(Relayed {
+                    from,
+                    to: format!("{factory:#x}"),
+                    proxy_wallet: format!("{wallet:#x}"),
+                    data: request.data.to_string(),
+                    nonce: nonce.to_string(),
+                    signature: signature.to_string(),
+                    signature_params: ProxyParams {
+                        gas_price: "0".into(),
+                        gas_limit: proxy_wallet::GAS_LIMIT.to_string(),
+                        relayer_fee: "0".into(),
+                        relay_hub: format!("{:#x}", proxy_wallet::RELAY_HUB),
+                        relay: format!("{relay:#x}"),
+                    },
+                }))
+            }
+            Account::DepositWallet { .. } => {
+                let nonce = relayer.nonce(self.signer, NonceKind::Wallet).await.map_err(not_sent)?;
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+                let batch = deposit_wallet::batch(wallet, nonce, now + BATCH_VALID_S, to, data.clone());
+                let signature = deposit_wallet::sign(owner, &deposit_wallet::signing_hash(&batch)).map_err(unsigned)?;
+                Ok(SubmitRequest::Wallet(WalletBatch {
+                    from,
+                    to: format!("{:#x}", deposit_wallet::FACTORY),
+                    nonce: nonce.to_string(),
+                    signature: signature.to_string(),
+                    deposit_wallet_params: DepositWalletParams {
+                        deposit_wallet: format!("{wallet:#x}"),
+                        deadline: batch.deadline.to_string(),
+                        calls: vec![WalletCall {
+                            target: format!("{to:#x}"),
+                            value: "0".into(),
+                            data: data.to_string(),
+                        }],
+                    },
+                }))
+            }
+        }
     }
 
     async fn adapter_call<D: alloy::contract::CallDecoder>(

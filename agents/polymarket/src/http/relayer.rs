@@ -1,10 +1,14 @@
-//! Polymarket's gasless relayer (`relayer-v2`), for accounts whose tokens sit in a Gnosis Safe
-//! (signature type 2): conditional-token operations are signed by the Safe's owner as Safe
-//! transactions and submitted here; the relayer sends them on chain and pays the gas. The
-//! official SDK does not cover it (see `../shared/docs/venue-polymarket.md` §2.8).
+//! Polymarket's gasless relayer (`relayer-v2`), for accounts whose tokens sit in a wallet the
+//! signer owns: a Gnosis Safe (signature type 2), a proxy wallet (type 1) or a deposit wallet
+//! (type 3). Conditional-token operations are signed by the wallet's owner and submitted here;
+//! the relayer sends them on chain and pays the gas. The official SDK does not cover it (see
+//! `../shared/docs/venue-polymarket.md` §2.8).
 //!
-//! The protocol, from the relayer's API reference: `GET /nonce?address=<owner>&type=SAFE` gives
-//! the Safe's next nonce; `POST /submit` takes the signed Safe transaction and answers at once
+//! The protocol, from the relayer's API reference and its official client: `GET
+//! /nonce?address=<owner>&type=SAFE|WALLET` gives the Safe's or deposit wallet's next nonce, `GET
+//! /relay-payload?address=<owner>&type=PROXY` the relay and nonce of a proxy transaction;
+//! `POST /submit` takes the signed transaction (`type` `SAFE`, `PROXY` or `WALLET`, see
+//! [`SubmitRequest`]) and answers at once
 //! with a `transactionID` in `STATE_NEW`; `GET /transaction?id=<id>` is polled until the
 //! transaction is mined (`STATE_MINED` or `STATE_CONFIRMED`, with its hash) or has failed
 //! (`STATE_FAILED`, `STATE_INVALID`). Requests are authenticated by a Relayer API key
@@ -101,7 +105,7 @@ impl RelayerState {
 /// whole transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SignatureParams {
+pub struct SafeParams {
     /// Gas price of the refund (0).
     pub gas_price: String,
     /// 0: call; 1: delegate call.
@@ -116,12 +120,12 @@ pub struct SignatureParams {
     pub refund_receiver: String,
 }
 
-impl SignatureParams {
+impl SafeParams {
     /// A plain call with no refund.
-    pub fn call() -> SignatureParams {
+    pub fn call() -> SafeParams {
         let zero = "0".to_string();
         let nobody = format!("{:#x}", alloy::primitives::Address::ZERO);
-        SignatureParams {
+        SafeParams {
             gas_price: zero.clone(),
             operation: zero.clone(),
             safe_txn_gas: zero.clone(),
@@ -132,27 +136,95 @@ impl SignatureParams {
     }
 }
 
-/// `POST /submit`'s body for a Safe transaction.
+/// A proxy transaction's relay parameters (what the relay hub's request hash covers besides
+/// owner, factory, data and nonce).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SubmitRequest {
-    /// The Safe's owner (the signer).
+pub struct ProxyParams {
+    /// Gas price (0: the relayer pays).
+    pub gas_price: String,
+    /// Gas limit signed.
+    pub gas_limit: String,
+    /// The relayer's fee (0).
+    pub relayer_fee: String,
+    /// The relay hub.
+    pub relay_hub: String,
+    /// The relay (`GET /relay-payload`'s address).
+    pub relay: String,
+}
+
+/// A Safe or proxy transaction: a call from the owner's wallet, signed by the owner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Relayed<P> {
+    /// The wallet's owner (the signer).
     pub from: String,
-    /// The call's target contract.
+    /// The target: the called contract (Safe) or the proxy wallet factory (proxy).
     pub to: String,
-    /// The Safe.
+    /// The wallet (the Safe, or the proxy wallet).
     pub proxy_wallet: String,
+    /// Calldata, 0x-hex (proxy: the factory's `proxy(calls)`).
+    pub data: String,
+    /// The nonce signed.
+    pub nonce: String,
+    /// The owner's signature, 0x-hex.
+    pub signature: String,
+    /// The other signed fields.
+    pub signature_params: P,
+}
+
+/// One call of a deposit wallet batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WalletCall {
+    /// The called contract.
+    pub target: String,
+    /// Value, wei (0).
+    pub value: String,
     /// Calldata, 0x-hex.
     pub data: String,
-    /// The Safe nonce signed.
+}
+
+/// A deposit wallet batch's fields besides owner, factory, nonce and signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DepositWalletParams {
+    /// The deposit wallet.
+    pub deposit_wallet: String,
+    /// Unix seconds after which the batch is void.
+    pub deadline: String,
+    /// The calls, run in order, all or nothing.
+    pub calls: Vec<WalletCall>,
+}
+
+/// A deposit wallet batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WalletBatch {
+    /// The wallet's owner (the signer).
+    pub from: String,
+    /// The deposit wallet factory.
+    pub to: String,
+    /// The wallet nonce signed.
     pub nonce: String,
-    /// The owner's signature of the Safe transaction hash, 0x-hex.
+    /// The owner's EIP-712 signature of the batch, 0x-hex.
     pub signature: String,
-    /// The other Safe transaction fields.
-    pub signature_params: SignatureParams,
-    /// `SAFE`.
-    #[serde(rename = "type")]
-    pub kind: String,
+    /// What the batch does.
+    pub deposit_wallet_params: DepositWalletParams,
+}
+
+/// `POST /submit`'s body, by transaction type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum SubmitRequest {
+    /// A Safe transaction (signature type 2).
+    #[serde(rename = "SAFE")]
+    Safe(Relayed<SafeParams>),
+    /// A proxy wallet transaction (signature type 1).
+    #[serde(rename = "PROXY")]
+    Proxy(Relayed<ProxyParams>),
+    /// A deposit wallet batch (signature type 3).
+    #[serde(rename = "WALLET")]
+    Wallet(WalletBatch),
 }
 
 /// `POST /submit`'s answer, and one entry of `GET /transaction`'s.
@@ -173,6 +245,34 @@ pub struct RelayerTransaction {
 pub struct NonceResponse {
     /// The next nonce, decimal.
     pub nonce: String,
+}
+
+/// `GET /relay-payload`'s answer: the relay a proxy transaction names, and the owner's nonce.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayPayload {
+    /// The relay's address.
+    pub address: String,
+    /// The owner's next relay nonce, decimal.
+    pub nonce: String,
+}
+
+/// Whose nonce `GET /nonce` gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NonceKind {
+    /// The owner's Safe.
+    Safe,
+    /// The owner's deposit wallet.
+    Wallet,
+}
+
+impl NonceKind {
+    /// The query's `type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NonceKind::Safe => "SAFE",
+            NonceKind::Wallet => "WALLET",
+        }
+    }
 }
 
 /// A relayer client for one API key.
@@ -219,16 +319,30 @@ impl RelayerClient {
         serde_json::from_str(&body).map_err(|e| RelayerError::Transport(format!("unexpected answer: {e}")))
     }
 
-    /// The next nonce of `owner`'s Safe.
-    pub async fn safe_nonce(&self, owner: alloy::primitives::Address) -> Result<u64, RelayerError> {
+    /// The next nonce of `owner`'s Safe or deposit wallet.
+    pub async fn nonce(&self, owner: alloy::primitives::Address, kind: NonceKind) -> Result<u64, RelayerError> {
         let url = format!("{}/nonce", self.base);
-        let req = self.http.get(url).query(&[("address", format!("{owner:#x}")), ("type", "SAFE".into())]);
+        let req = self.http.get(url).query(&[("address", format!("{owner:#x}")), ("type", kind.as_str().into())]);
         let resp = self.authed(req).send().await.map_err(|e| RelayerError::Transport(e.to_string()))?;
         let n: NonceResponse = Self::read(resp).await?;
         n.nonce.parse().map_err(|_| RelayerError::Transport(format!("nonce {:?} is not a number", n.nonce)))
     }
 
-    /// Submits a signed Safe transaction.
+    /// The relay and nonce of `owner`'s next proxy transaction.
+    pub async fn relay_payload(
+        &self,
+        owner: alloy::primitives::Address,
+    ) -> Result<(alloy::primitives::Address, u64), RelayerError> {
+        let url = format!("{}/relay-payload", self.base);
+        let req = self.http.get(url).query(&[("address", format!("{owner:#x}")), ("type", "PROXY".into())]);
+        let resp = self.authed(req).send().await.map_err(|e| RelayerError::Transport(e.to_string()))?;
+        let p: RelayPayload = Self::read(resp).await?;
+        let relay = p.address.parse().map_err(|_| RelayerError::Transport(format!("relay {:?}", p.address)))?;
+        let nonce = p.nonce.parse().map_err(|_| RelayerError::Transport(format!("nonce {:?}", p.nonce)))?;
+        Ok((relay, nonce))
+    }
+
+    /// Submits a signed transaction.
     pub async fn submit(&self, body: &SubmitRequest) -> Result<RelayerTransaction, RelayerError> {
         let url = format!("{}/submit", self.base);
         let resp = self.authed(self.http.post(url).json(body)).send().await;
