@@ -116,8 +116,7 @@ fn safe_calls(owner: Address, r: &Relayed<SafeParams>, chain: &Chain) -> Result<
 /// A proxy wallet transaction of `owner`, checked.
 fn proxy_calls(owner: Address, r: &Relayed<ProxyParams>, chain: &Chain) -> Result<Checked, Refusal> {
     let (to, wallet) = (parse("to", &r.to)?, parse("proxyWallet", &r.proxy_wallet)?);
-    let factory = proxy_wallet::factory().ok_or_else(|| bad("no proxy wallet factory on this chain"))?;
-    if to != factory {
+    if to != proxy_wallet::FACTORY {
         return Err(bad(format!("{to:#x} is not the proxy wallet factory")));
     }
     let proxy = derive_proxy_wallet(owner, POLYGON).ok_or_else(|| bad("no proxy wallet factory on this chain"))?;
@@ -271,7 +270,6 @@ mod tests {
 
     use super::*;
     use crate::chain::ChainMarket;
-    use polyfleet_polymarket::http::relayer::{DepositWalletParams, WalletCall};
 
     fn split_call(condition: ConditionId, shares: u64) -> (Address, Bytes) {
         let cfg = contract_config(POLYGON, false).unwrap();
@@ -286,63 +284,16 @@ mod tests {
     }
 
     fn request(owner: &PrivateKeySigner, safe: Address, to: Address, data: &Bytes, nonce: u64) -> Relayed<SafeParams> {
-        let sig = safe::sign(owner, &safe::signing_hash(safe, &safe::call(to, data.clone(), nonce))).unwrap();
-        Relayed {
-            from: format!("{:#x}", owner.address()),
-            to: format!("{to:#x}"),
-            proxy_wallet: format!("{safe:#x}"),
-            data: data.to_string(),
-            nonce: nonce.to_string(),
-            signature: sig.to_string(),
-            signature_params: SafeParams::call(),
-        }
+        safe::request(owner, safe, to, data.clone(), nonce).unwrap()
     }
 
     fn proxy_request(owner: &PrivateKeySigner, to: Address, data: &Bytes, nonce: u64) -> Relayed<ProxyParams> {
-        let me = owner.address();
-        let factory = proxy_wallet::factory().unwrap();
-        let request = proxy_wallet::RelayRequest {
-            from: me,
-            to: factory,
-            data: proxy_wallet::calldata(to, data.clone()),
-            fee: U256::ZERO,
-            gas_price: U256::ZERO,
-            gas_limit: U256::from(proxy_wallet::GAS_LIMIT),
-            nonce: U256::from(nonce),
-            relay_hub: proxy_wallet::RELAY_HUB,
-            relay: RELAYER_ADDRESS,
-        };
-        Relayed {
-            from: format!("{me:#x}"),
-            to: format!("{factory:#x}"),
-            proxy_wallet: format!("{:#x}", derive_proxy_wallet(me, POLYGON).unwrap()),
-            data: request.data.to_string(),
-            nonce: nonce.to_string(),
-            signature: proxy_wallet::sign(owner, &request.hash()).unwrap().to_string(),
-            signature_params: ProxyParams {
-                gas_price: "0".into(),
-                gas_limit: proxy_wallet::GAS_LIMIT.to_string(),
-                relayer_fee: "0".into(),
-                relay_hub: format!("{:#x}", proxy_wallet::RELAY_HUB),
-                relay: format!("{RELAYER_ADDRESS:#x}"),
-            },
-        }
+        let proxy = derive_proxy_wallet(owner.address(), POLYGON).unwrap();
+        proxy_wallet::request(owner, proxy, to, data.clone(), RELAYER_ADDRESS, nonce).unwrap()
     }
 
     fn wallet_batch(owner: &PrivateKeySigner, wallet: Address, to: Address, data: &Bytes, nonce: u64) -> WalletBatch {
-        let deadline = 1_900_000_000;
-        let batch = deposit_wallet::batch(wallet, nonce, deadline, to, data.clone());
-        WalletBatch {
-            from: format!("{:#x}", owner.address()),
-            to: format!("{:#x}", deposit_wallet::FACTORY),
-            nonce: nonce.to_string(),
-            signature: deposit_wallet::sign(owner, &deposit_wallet::signing_hash(&batch)).unwrap().to_string(),
-            deposit_wallet_params: DepositWalletParams {
-                deposit_wallet: format!("{wallet:#x}"),
-                deadline: deadline.to_string(),
-                calls: vec![WalletCall { target: format!("{to:#x}"), value: "0".into(), data: data.to_string() }],
-            },
-        }
+        deposit_wallet::request(owner, wallet, to, data.clone(), nonce, 1_900_000_000).unwrap()
     }
 
     fn setup() -> (PrivateKeySigner, ConditionId, TokenId, TokenId, ChainMarkets) {

@@ -12,6 +12,8 @@ use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolStruct;
 use polymarket_client_sdk_v2::POLYGON;
 
+use crate::http::relayer::{DepositWalletParams, WalletBatch, WalletCall};
+
 mod types {
     #![allow(missing_docs, reason = "the sol! macro generates the structs")]
     alloy::sol! {
@@ -46,6 +48,30 @@ pub fn batch(wallet: Address, nonce: u64, deadline: u64, to: Address, data: Byte
         deadline: U256::from(deadline),
         calls: vec![Call { target: to, value: U256::ZERO, data }],
     }
+}
+
+/// The relayer request running the plain call of `data` on `to` from `wallet`, the deposit
+/// wallet of `owner`, at the wallet's `nonce`, valid until `deadline` (Unix seconds), signed.
+pub fn request(
+    owner: &PrivateKeySigner,
+    wallet: Address,
+    to: Address,
+    data: Bytes,
+    nonce: u64,
+    deadline: u64,
+) -> Result<WalletBatch, alloy::signers::Error> {
+    let b = batch(wallet, nonce, deadline, to, data.clone());
+    Ok(WalletBatch {
+        from: format!("{:#x}", owner.address()),
+        to: format!("{FACTORY:#x}"),
+        nonce: nonce.to_string(),
+        signature: sign(owner, &signing_hash(&b))?.to_string(),
+        deposit_wallet_params: DepositWalletParams {
+            deposit_wallet: format!("{wallet:#x}"),
+            deadline: deadline.to_string(),
+            calls: vec![WalletCall { target: format!("{to:#x}"), value: "0".into(), data: data.to_string() }],
+        },
+    })
 }
 
 /// The hash the owner signs: `b` under the domain of its wallet on Polygon.

@@ -38,10 +38,7 @@ use polymarket_client_sdk_v2::{POLYGON, contract_config};
 
 use super::{deposit_wallet, proxy_wallet, safe};
 use crate::common::contracts::{IConditionalTokens, INegRiskAdapter};
-use crate::http::relayer::{
-    DepositWalletParams, NonceKind, ProxyParams, Relayed, RelayerClient, RelayerError, SafeParams, SubmitRequest,
-    WalletBatch, WalletCall,
-};
+use crate::http::relayer::{NonceKind, RelayerClient, RelayerError, SubmitRequest};
 
 /// How long a sent transaction may take to be mined before the operation counts as failed.
 const RECEIPT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -412,74 +409,23 @@ impl OnChain {
     ) -> Result<SubmitRequest, ChainError> {
         let not_sent = |e: RelayerError| ChainError::NotSent(e.to_string());
         let unsigned = |e: alloy::signers::Error| ChainError::NotSent(format!("signing the relayed transaction: {e}"));
-        let (from, owner) = (format!("{:#x}", self.signer), &self.owner);
+        let (owner, data) = (&self.owner, data.clone());
         match &self.account {
             Account::Eoa => Err(ChainError::Unsupported("an EOA account sends its own transactions".into())),
             Account::Safe { .. } => {
                 let nonce = relayer.nonce(self.signer, NonceKind::Safe).await.map_err(not_sent)?;
-                let hash = safe::signing_hash(wallet, &safe::call(to, data.clone(), nonce));
-                Ok(SubmitRequest::Safe(Relayed {
-                    from,
-                    to: format!("{to:#x}"),
-                    proxy_wallet: format!("{wallet:#x}"),
-                    data: data.to_string(),
-                    nonce: nonce.to_string(),
-                    signature: safe::sign(owner, &hash).map_err(unsigned)?.to_string(),
-                    signature_params: SafeParams::call(),
-                }))
+                safe::request(owner, wallet, to, data, nonce).map(SubmitRequest::Safe).map_err(unsigned)
             }
             Account::Proxy { .. } => {
-                let factory = proxy_wallet::factory()
-                    .ok_or_else(|| ChainError::Unsupported("no proxy wallet factory on Polygon".into()))?;
                 let (relay, nonce) = relayer.relay_payload(self.signer).await.map_err(not_sent)?;
-                let request = proxy_wallet::RelayRequest {
-                    from: self.signer,
-                    to: factory,
-                    data: proxy_wallet::calldata(to, data.clone()),
-                    fee: U256::ZERO,
-                    gas_price: U256::ZERO,
-                    gas_limit: U256::from(proxy_wallet::GAS_LIMIT),
-                    nonce: U256::from(nonce),
-                    relay_hub: proxy_wallet::RELAY_HUB,
-                    relay,
-                };
-                let signature = proxy_wallet::sign(owner, &request.hash()).map_err(unsigned)?;
-                Ok(SubmitRequest::Proxy(Relayed {
-                    from,
-                    to: format!("{factory:#x}"),
-                    proxy_wallet: format!("{wallet:#x}"),
-                    data: request.data.to_string(),
-                    nonce: nonce.to_string(),
-                    signature: signature.to_string(),
-                    signature_params: ProxyParams {
-                        gas_price: "0".into(),
-                        gas_limit: proxy_wallet::GAS_LIMIT.to_string(),
-                        relayer_fee: "0".into(),
-                        relay_hub: format!("{:#x}", proxy_wallet::RELAY_HUB),
-                        relay: format!("{relay:#x}"),
-                    },
-                }))
+                proxy_wallet::request(owner, wallet, to, data, relay, nonce).map(SubmitRequest::Proxy).map_err(unsigned)
             }
             Account::DepositWallet { .. } => {
                 let nonce = relayer.nonce(self.signer, NonceKind::Wallet).await.map_err(not_sent)?;
                 let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-                let batch = deposit_wallet::batch(wallet, nonce, now + BATCH_VALID_S, to, data.clone());
-                let signature = deposit_wallet::sign(owner, &deposit_wallet::signing_hash(&batch)).map_err(unsigned)?;
-                Ok(SubmitRequest::Wallet(WalletBatch {
-                    from,
-                    to: format!("{:#x}", deposit_wallet::FACTORY),
-                    nonce: nonce.to_string(),
-                    signature: signature.to_string(),
-                    deposit_wallet_params: DepositWalletParams {
-                        deposit_wallet: format!("{wallet:#x}"),
-                        deadline: batch.deadline.to_string(),
-                        calls: vec![WalletCall {
-                            target: format!("{to:#x}"),
-                            value: "0".into(),
-                            data: data.to_string(),
-                        }],
-                    },
-                }))
+                deposit_wallet::request(owner, wallet, to, data, nonce, now + BATCH_VALID_S)
+                    .map(SubmitRequest::Wallet)
+                    .map_err(unsigned)
             }
         }
     }

@@ -6,13 +6,12 @@
 //! The relay and the nonce come from the relayer (`GET /relay-payload`); the fee and gas price
 //! are 0 (the relayer pays). [`recover`] is the relay hub's check, used by the simulator's relayer.
 
+use crate::common::contracts::IProxyWalletFactory::{ProxyCall, proxyCall};
+use crate::http::relayer::{ProxyParams, Relayed};
 use alloy::primitives::{Address, B256, Bytes, U256, address, keccak256};
 use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
-use polymarket_client_sdk_v2::{POLYGON, wallet_contract_config};
-
-use crate::common::contracts::IProxyWalletFactory::{ProxyCall, proxyCall};
 
 /// Polymarket's relay hub on Polygon (the relayer client's contract configuration).
 pub const RELAY_HUB: Address = address!("0xD216153c06E857cD7f72665E0aF1d7D82172F494");
@@ -23,9 +22,45 @@ pub const GAS_LIMIT: u64 = 10_000_000;
 /// A plain call (`typeCode` 1).
 const CALL: u8 = 1;
 
-/// The proxy wallet factory on Polygon, from the SDK's wallet configuration.
-pub fn factory() -> Option<Address> {
-    wallet_contract_config(POLYGON)?.proxy_factory
+/// Polymarket's proxy wallet factory on Polygon (the SDK's wallet configuration holds the same).
+pub const FACTORY: Address = address!("0xaB45c5A4B0c941a2F231C04C3f49182e1A254052");
+
+/// The relayer request running the plain call of `data` on `to` from `proxy`, the proxy wallet
+/// of `owner`, sent by `relay` at the owner's relay `nonce`, signed.
+pub fn request(
+    owner: &PrivateKeySigner,
+    proxy: Address,
+    to: Address,
+    data: Bytes,
+    relay: Address,
+    nonce: u64,
+) -> Result<Relayed<ProxyParams>, alloy::signers::Error> {
+    let signed = RelayRequest {
+        from: owner.address(),
+        to: FACTORY,
+        data: calldata(to, data),
+        fee: U256::ZERO,
+        gas_price: U256::ZERO,
+        gas_limit: U256::from(GAS_LIMIT),
+        nonce: U256::from(nonce),
+        relay_hub: RELAY_HUB,
+        relay,
+    };
+    Ok(Relayed {
+        from: format!("{:#x}", signed.from),
+        to: format!("{FACTORY:#x}"),
+        proxy_wallet: format!("{proxy:#x}"),
+        data: signed.data.to_string(),
+        nonce: nonce.to_string(),
+        signature: sign(owner, &signed.hash())?.to_string(),
+        signature_params: ProxyParams {
+            gas_price: "0".into(),
+            gas_limit: GAS_LIMIT.to_string(),
+            relayer_fee: "0".into(),
+            relay_hub: format!("{RELAY_HUB:#x}"),
+            relay: format!("{relay:#x}"),
+        },
+    })
 }
 
 /// The factory calldata running one plain call of `data` on `to` from the caller's proxy wallet.
@@ -115,9 +150,11 @@ mod tests {
         let target = Address::repeat_byte(3);
         let data = calldata(target, Bytes::from(vec![1, 2, 3]));
         assert_eq!(calls(&data).unwrap(), vec![(target, Bytes::from(vec![1, 2, 3]))]);
+        let sdk = polymarket_client_sdk_v2::wallet_contract_config(polymarket_client_sdk_v2::POLYGON).unwrap();
+        assert_eq!(sdk.proxy_factory, Some(FACTORY));
         let req = RelayRequest {
             from: owner.address(),
-            to: factory().unwrap(),
+            to: FACTORY,
             data,
             fee: U256::ZERO,
             gas_price: U256::ZERO,

@@ -12,6 +12,8 @@ use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolStruct;
 use polymarket_client_sdk_v2::POLYGON;
 
+use crate::http::relayer::{Relayed, SafeParams};
+
 mod types {
     #![allow(missing_docs, reason = "the sol! macro generates the struct")]
     alloy::sol! {
@@ -47,6 +49,27 @@ pub fn call(to: Address, data: Bytes, nonce: u64) -> SafeTx {
         refundReceiver: Address::ZERO,
         nonce: U256::from(nonce),
     }
+}
+
+/// The relayer request running the plain call of `data` on `to` from `safe`, the Safe of
+/// `owner`, at the Safe's `nonce`, signed.
+pub fn request(
+    owner: &PrivateKeySigner,
+    safe: Address,
+    to: Address,
+    data: Bytes,
+    nonce: u64,
+) -> Result<Relayed<SafeParams>, alloy::signers::Error> {
+    let hash = signing_hash(safe, &call(to, data.clone(), nonce));
+    Ok(Relayed {
+        from: format!("{:#x}", owner.address()),
+        to: format!("{to:#x}"),
+        proxy_wallet: format!("{safe:#x}"),
+        data: data.to_string(),
+        nonce: nonce.to_string(),
+        signature: sign(owner, &hash)?.to_string(),
+        signature_params: SafeParams::call(),
+    })
 }
 
 /// The hash the owner signs: `tx` under the domain of the Safe at `safe` on Polygon.
