@@ -6,7 +6,8 @@
 //! It installs `manifests/base` as a user does (namespace, CRDs, the generated RBAC, the
 //! operator's Deployment with two replicas under leader election), with NATS and Redis as
 //! selector-less Services `nats`/`redis` of `polyfleet-system` backed by local servers, then
-//! applies `manifests/examples` to a namespace and checks: every kind Ready; every agent Pod
+//! applies `manifests/examples` to a namespace and checks: every kind Ready; the neg-risk event's
+//! conversion fee read from the simulator's chain into its Market's status; every agent Pod
 //! Running and Ready; the arbitrage strategy fills in paper mode and its PnL and positions reach
 //! its status; a parameter edit is acknowledged for the new generation with the Deployment's pod
 //! template unchanged; the kill switch stops approvals; deleting the Strategy cancels its orders
@@ -210,6 +211,15 @@ async fn the_operators_deployment_runs_the_whole_fleet() {
     };
     eventually(240, "Strategy negrisk-arb, RiskPolicy default, Venue sim and Market election-winner Ready", all_ready)
         .await;
+    // The event's conversion fee, read by the operator from the simulator Pod's chain (the outcome's
+    // CLOB question id, then the adapter's getFeeBips over JSON-RPC) into the Market's status: what
+    // the Strategy's NO basket is priced at.
+    let fee = eventually(120, "the event's conversion fee in the Market's status", || {
+        let m = markets.clone();
+        async move { m.get("election-winner").await.ok()?.status?.convert_fee_bips }
+    })
+    .await;
+    assert_eq!(fee, 0, "the simulator's adapter charges no fee");
 
     let pods: Api<Pod> = Api::namespaced(admin.clone(), FLEET);
     let agents = eventually(180, "every agent Pod Running and Ready", || {
