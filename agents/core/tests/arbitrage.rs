@@ -649,54 +649,6 @@ fn a_no_basket_below_n_minus_one_is_bought_and_converted() {
     assert_eq!(again.len(), 3);
 }
 
-/// A NO basket bought while the event's YES set is held merges with it pair by pair (each
-/// outcome's YES and NO into 1 USDC, no fee): n USDC now for the YES set and the basket, instead
-/// of n − 1 now and the YES set's 1 at resolution. What the YES set does not cover converts.
-#[test]
-fn a_no_basket_merges_pair_by_pair_with_the_events_held_yes_set() {
-    let yes = ArbSet::new(SetKind::NegRisk, vec![inst(1, 1, 0), inst(2, 2, 0), inst(3, 3, 0)]);
-    let mut r = runner(vec![yes, basket(0)], params(100, "10"));
-    // The YES set at 0.30 × 3, 8 shares deep: bought and held (a neg-risk set cannot merge).
-    assert!(r.on_market(&snap(1, 1, vec![], vec![lv("0.30", "8")]), 0).intents.is_empty());
-    assert!(r.on_market(&snap(2, 1, vec![], vec![lv("0.30", "8")]), 0).intents.is_empty());
-    let legs = places(&r.on_market(&snap(3, 1, vec![], vec![lv("0.30", "8")]), 0).intents);
-    assert_eq!(legs.iter().map(|l| l.size).collect::<Vec<_>>(), [q("8"); 3]);
-    let mut out = vec![];
-    for (k, l) in legs.iter().enumerate() {
-        r.on_fill(&fill(l, &format!("y{k}"), "8"), MS);
-        out.extend(r.on_order(&update(l, OrderStatus::Filled, "8"), MS));
-    }
-    assert!(ctfs(&out).is_empty(), "the YES set is held: {out:?}");
-    // The NO basket at 1.90: bought, more of it than the 8 YES sets.
-    let basket_legs = feed_basket(&mut r, "0.60", "0.60", "0.70", 2 * MS);
-    let size = basket_legs[0].size;
-    assert!(size > q("8"), "{basket_legs:?}");
-    let mut out = vec![];
-    for (k, l) in basket_legs.iter().enumerate() {
-        r.on_fill(&fill(l, &format!("n{k}"), &size.to_string()), 3 * MS);
-        out.extend(r.on_order(&update(l, OrderStatus::Filled, &size.to_string()), 3 * MS));
-    }
-    let ops: Vec<CtfOp> = ctfs(&out).into_iter().map(|c| c.op).collect();
-    let merges: Vec<CtfOp> = (1..=3)
-        .map(|m| CtfOp::Merge {
-            market: ConditionId::from_bytes([m; 32]),
-            tokens: [TokenId::from_u128(u128::from(m)), TokenId::from_u128(10 + u128::from(m))],
-            size: q("8"),
-        })
-        .collect();
-    let rest = CtfOp::Convert {
-        no_tokens: [11, 12, 13].map(TokenId::from_u128).to_vec(),
-        yes_tokens: vec![],
-        size: size.saturating_sub(q("8")),
-        fee_bips: 0,
-    };
-    assert_eq!(ops, [merges, vec![rest]].concat());
-    assert_eq!(r.counters().iter().find(|(k, _)| *k == "paired").map(|(_, v)| *v), Some(1));
-    for c in ctfs(&out) {
-        assert!(r.on_ctf(&done(&c), 4 * MS).is_empty());
-    }
-}
-
 #[test]
 fn the_conversion_fee_and_the_edge_decide_a_basket() {
     // 1.95 for a basket: 0.05 over 2 USDC without a fee; with the adapter's 3 % a basket converts

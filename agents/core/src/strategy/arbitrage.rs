@@ -50,9 +50,7 @@
 //! **NO baskets** (the neg-risk sell side): the NO tokens of every one of an event's n outcomes
 //! convert through the neg-risk adapter into n − 1 USDC (less its `negRiskFeeBips`), so a basket
 //! is bought when its asks plus fees sum below that less `minEdge`, and converted at once (one
-//! `convert` of the whole basket), or, while the event's YES set is held, **merged pair by pair**
-//! with it: each outcome's YES and NO merge through the adapter into 1 USDC, no fee, so the YES
-//! set's capital comes back now instead of at resolution. The NO books mirror the YES books (NO ask = 1 − YES bid), so
+//! `convert` of the whole basket). The NO books mirror the YES books (NO ask = 1 − YES bid), so
 //! this is the trade on Σ YES bids above 1 without a split: no YES is sold below the half USDC a
 //! split books it at, and no leg is a loss for the breaker. A conversion refused or failed
 //! leaves the basket held; it is converted again, before anything else is bought, a leg timeout
@@ -295,8 +293,6 @@ pub struct ArbStats {
     pub exits: u64,
     /// Held sets sold back to free capital for a better set.
     pub recycled: u64,
-    /// NO baskets merged pair by pair with the event's held YES set instead of converted.
-    pub paired: u64,
 }
 
 /// A conditional-token operation on its way, and the set it belongs to.
@@ -444,17 +440,8 @@ impl CompleteSetArb {
     }
 
     /// Turns `size` complete sets of set `i` back into USDC: a binary set merges, a NO basket
-    /// converts (n − 1 USDC a basket, less the adapter's fee); a neg-risk YES set cannot. A NO
-    /// basket first pairs with the event's held YES set: each outcome's YES and NO merge through
-    /// the adapter (1 USDC a pair, no fee), so a YES set and a basket give n USDC now instead of
-    /// n − 1 now and the YES set's 1 at resolution.
+    /// converts (n − 1 USDC a basket, less the adapter's fee); a neg-risk YES set cannot.
     fn merge(&mut self, i: usize, size: Quantity, ctx: &mut Ctx<'_>) {
-        if size.is_zero() {
-            return;
-        }
-        let paired =
-            if self.sets[i].set.kind == SetKind::NoBasket { self.merge_pairs(i, size, ctx) } else { Quantity::ZERO };
-        let size = size.saturating_sub(paired);
         let set = &self.sets[i].set;
         let legs = &set.legs;
         if size.is_zero() {
@@ -473,36 +460,6 @@ impl CompleteSetArb {
             _ => return,
         };
         self.ctf_op(i, op, ctx);
-    }
-
-    /// Merges up to `size` YES + NO pairs of every outcome of NO basket `i`'s event, as many as
-    /// the event's YES set holds (idle, its markets unresolved, nothing of it on its way out);
-    /// the pairs merged.
-    fn merge_pairs(&mut self, i: usize, size: Quantity, ctx: &mut Ctx<'_>) -> Quantity {
-        let pairs: Option<Vec<(ConditionId, TokenId, TokenId)>> = self.sets[i]
-            .set
-            .legs
-            .iter()
-            .map(|no| {
-                let yes = self.sets.iter().find_map(|s| {
-                    let idle = matches!(s.phase, Phase::Idle { .. });
-                    let leg = s.set.legs.iter().find(|l| l.market == no.market);
-                    (s.set.kind == SetKind::NegRisk && idle).then_some(leg).flatten()
-                })?;
-                (!self.resolved.contains(&no.market)).then_some((no.market, yes.token, no.token))
-            })
-            .collect();
-        let Some(pairs) = pairs else { return Quantity::ZERO };
-        let held = pairs.iter().map(|(_, yes, _)| self.available(yes)).min().unwrap_or(Quantity::ZERO);
-        let paired = held.min(size);
-        if paired.is_zero() {
-            return Quantity::ZERO;
-        }
-        for (market, yes, no) in pairs {
-            self.ctf_op(i, CtfOp::Merge { market, tokens: [yes, no], size: paired }, ctx);
-        }
-        self.stats.paired += 1;
-        paired
     }
 
     /// Places the sell legs of set `i` at `limits`, `size` each (`split`: they sell a split).
@@ -1067,11 +1024,10 @@ impl Strategy for CompleteSetArb {
             }
         } else {
             self.stats.ctf_failures += 1;
-            if self.sets[i].set.kind == SetKind::NoBasket
+            if matches!(pending.op, CtfOp::Convert { .. })
                 && let Phase::Idle { until_ns } = &mut self.sets[i].phase
             {
-                // The basket (or a pair of it) is still held: merged or converted again after a
-                // leg timeout.
+                // The basket is still held: converted again after a leg timeout.
                 *until_ns = (*until_ns).max(ctx.now_ns.saturating_add(self.params.leg_timeout_ms * 1_000_000));
             }
         }
@@ -1163,7 +1119,6 @@ impl Strategy for CompleteSetArb {
             ("timeout", s.timeouts),
             ("sell_back", s.exits),
             ("recycled", s.recycled),
-            ("paired", s.paired),
             ("ctf_failure", s.ctf_failures),
         ]
     }
