@@ -12,6 +12,7 @@ use polyfleet_core::config::StrategyConfig;
 use polyfleet_core::risk::RiskLimits;
 use polyfleet_crds::{Market, RiskPolicy, Strategy, Venue};
 use polyfleet_polymarket::data::catalog::Catalog;
+use polyfleet_polymarket::http::markets::ResolvedMarket;
 use serde_json::Value;
 
 use crate::lookup::{Lookup, MarketQuery};
@@ -193,9 +194,12 @@ impl Resources {
 /// What the catalog says about `q` (what the venue's REST APIs would answer, and for a neg-risk
 /// event's market the conversion fee the catalog knows).
 pub fn answer(catalog: &Catalog, q: &MarketQuery) -> Option<Lookup> {
+    fn one(m: &ResolvedMarket) -> (Vec<ResolvedMarket>, &ResolvedMarket) {
+        (vec![m.clone()], m)
+    }
     let (markets, first) = match q {
-        MarketQuery::Condition(c) => (vec![catalog.by_condition(c)?.clone()], catalog.by_condition(c)?),
-        MarketQuery::Slug(s) => (vec![catalog.by_slug(s)?.clone()], catalog.by_slug(s)?),
+        MarketQuery::Condition(c) => one(catalog.by_condition(c)?),
+        MarketQuery::Slug(s) => one(catalog.by_slug(s)?),
         MarketQuery::Event(s) => {
             let markets = catalog.event(s)?;
             let first = *markets.first()?;

@@ -26,7 +26,7 @@ use polymarket_client_sdk_v2::clob::types::OrderStatusType;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::common::credentials::{LiveCredentials, WalletKind};
+use crate::common::credentials::LiveCredentials;
 use crate::execution::heartbeat;
 use crate::execution::onchain::{Account, ChainMarket, ConvertTarget, OnChain};
 use crate::execution::shadow::{ShadowReport, compare};
@@ -112,11 +112,7 @@ fn account(c: &LiveCredentials, relayer_url: Option<&str>) -> Result<Account, St
         .relayer_api_key()
         .ok_or("the account's wallet operates through the relayer, which needs the Venue Secret's relayerApiKey")?;
     let relayer = RelayerClient::new(url, key.to_string(), c.address()).map_err(|e| e.to_string())?;
-    Ok(match kind {
-        WalletKind::Safe => Account::Safe { safe: wallet, relayer },
-        WalletKind::Proxy => Account::Proxy { proxy: wallet, relayer },
-        WalletKind::Deposit => Account::DepositWallet { wallet, relayer },
-    })
+    Ok(Account::Wallet { kind, wallet, relayer })
 }
 
 /// How long a balance-allowance reading is trusted (the venue allows 200 reads per 10 s).

@@ -38,6 +38,7 @@ use polymarket_client_sdk_v2::{POLYGON, contract_config};
 
 use super::{deposit_wallet, proxy_wallet, safe};
 use crate::common::contracts::{IConditionalTokens, INegRiskAdapter};
+use crate::common::credentials::WalletKind;
 use crate::http::relayer::{NonceKind, RelayerClient, RelayerError, SubmitRequest};
 
 /// How long a sent transaction may take to be mined before the operation counts as failed.
@@ -123,26 +124,12 @@ impl ConvertTarget {
 pub enum Account {
     /// The signer's own address, sending its own transactions (signature type 0).
     Eoa,
-    /// A Gnosis Safe owned by the signer (signature type 2): Safe transactions through the
-    /// relayer.
-    Safe {
-        /// The Safe (the account's funder address).
-        safe: Address,
-        /// The relayer, with the account's API key.
-        relayer: RelayerClient,
-    },
-    /// A Polymarket proxy wallet owned by the signer (signature type 1): the proxy wallet
-    /// factory's `proxy(calls)` through the relayer.
-    Proxy {
-        /// The proxy wallet (the account's funder address).
-        proxy: Address,
-        /// The relayer, with the account's API key.
-        relayer: RelayerClient,
-    },
-    /// A deposit wallet owned by the signer (signature type 3): EIP-712 batches through the
-    /// relayer.
-    DepositWallet {
-        /// The deposit wallet (the account's funder address).
+    /// A wallet owned by the signer (a Safe, type 2; a proxy wallet, type 1; a deposit wallet,
+    /// type 3): its calls go through the relayer in the form its kind takes.
+    Wallet {
+        /// Which kind of wallet.
+        kind: WalletKind,
+        /// The wallet (the account's funder address).
         wallet: Address,
         /// The relayer, with the account's API key.
         relayer: RelayerClient,
@@ -151,12 +138,10 @@ pub enum Account {
 
 impl Account {
     /// The wallet holding the tokens and the relayer, for every account but an EOA.
-    fn relayed(&self) -> Option<(Address, &RelayerClient)> {
+    fn relayed(&self) -> Option<(WalletKind, Address, &RelayerClient)> {
         match self {
             Account::Eoa => None,
-            Account::Safe { safe: w, relayer }
-            | Account::Proxy { proxy: w, relayer }
-            | Account::DepositWallet { wallet: w, relayer } => Some((*w, relayer)),
+            Account::Wallet { kind, wallet, relayer } => Some((*kind, *wallet, relayer)),
         }
     }
 }
@@ -192,6 +177,12 @@ fn neg_risk_contracts() -> Result<(&'static polymarket_client_sdk_v2::ContractCo
     Ok((cfg, adapter))
 }
 
+/// Checks that `provider` serves Polygon.
+async fn check_polygon(provider: &DynProvider) -> Result<(), ChainError> {
+    let got = provider.get_chain_id().await.map_err(|e| ChainError::Rpc(e.to_string()))?;
+    if got == POLYGON { Ok(()) } else { Err(ChainError::WrongChain { got, want: POLYGON }) }
+}
+
 /// The neg-risk adapter's conversion fee for the event with neg-risk market id `market_id`
 /// (`getFeeBips`, basis points), read at `rpc_url` with no signer: what a NO basket of the event
 /// is priced at. An error when the RPC is unreachable, is not Polygon, or answers a fee above
@@ -199,10 +190,7 @@ fn neg_risk_contracts() -> Result<(&'static polymarket_client_sdk_v2::ContractCo
 pub async fn neg_risk_fee_bips(rpc_url: &str, market_id: [u8; 32]) -> Result<u32, ChainError> {
     let url = rpc_url.parse().map_err(|e| ChainError::Rpc(format!("invalid URL: {e}")))?;
     let provider = ProviderBuilder::new().disable_recommended_fillers().connect_http(url).erased();
-    let got = provider.get_chain_id().await.map_err(|e| ChainError::Rpc(e.to_string()))?;
-    if got != POLYGON {
-        return Err(ChainError::WrongChain { got, want: POLYGON });
-    }
+    check_polygon(&provider).await?;
     let (_, adapter) = neg_risk_contracts()?;
     let fee = INegRiskAdapter::new(adapter, provider)
         .getFeeBips(B256::from(market_id))
@@ -231,10 +219,7 @@ impl OnChain {
             .wallet(signer)
             .connect_http(url)
             .erased();
-        let got = provider.get_chain_id().await.map_err(|e| ChainError::Rpc(e.to_string()))?;
-        if got != POLYGON {
-            return Err(ChainError::WrongChain { got, want: POLYGON });
-        }
+        check_polygon(&provider).await?;
         let (cfg, adapter_address) = neg_risk_contracts()?;
         let ctf = CtfClient::with_neg_risk(provider.clone(), POLYGON).map_err(|e| ChainError::Rpc(e.to_string()))?;
         Ok(OnChain {
@@ -256,7 +241,7 @@ impl OnChain {
 
     /// The address that holds the tokens (the signer, or its wallet).
     pub fn holder(&self) -> Address {
-        self.account.relayed().map_or(self.signer, |(wallet, _)| wallet)
+        self.account.relayed().map_or(self.signer, |(_, wallet, _)| wallet)
     }
 
     /// Converts NO tokens as `op` (a [`CtfOp::Convert`]) says, at `target`: checks the adapter's
@@ -275,15 +260,15 @@ impl OnChain {
         let call = self.adapter.convertPositions(market_id, target.index_set, amount(*size));
         match self.account.relayed() {
             None => self.adapter_call(call).await,
-            Some((wallet, relayer)) => self.relay(relayer, wallet, *self.adapter.address(), call.calldata()).await,
+            Some(via) => self.relay(via, *self.adapter.address(), call.calldata()).await,
         }
     }
 
     /// Carries out `op` on `market`; `Ok` with the transaction hash once mined successfully.
     pub async fn execute(&self, op: &CtfOp, market: &ChainMarket) -> Result<B256, ChainError> {
-        if let Some((wallet, relayer)) = self.account.relayed() {
+        if let Some(via) = self.account.relayed() {
             let (to, data) = self.calldata(op, market)?;
-            return self.relay(relayer, wallet, to, &data).await;
+            return self.relay(via, to, &data).await;
         }
         let cid = condition(&market.condition);
         let sent = match (op, market.neg_risk) {
@@ -380,14 +365,13 @@ impl OnChain {
     /// successfully.
     async fn relay(
         &self,
-        relayer: &RelayerClient,
-        wallet: Address,
+        (kind, wallet, relayer): (WalletKind, Address, &RelayerClient),
         to: Address,
         data: &Bytes,
     ) -> Result<B256, ChainError> {
         let dry = TransactionRequest::default().from(wallet).to(to).input(data.clone().into());
         self.provider.call(dry).await.map_err(|e| ChainError::NotSent(e.to_string()))?;
-        let body = self.relayed_request(relayer, wallet, to, data).await?;
+        let body = self.relayed_request(kind, wallet, relayer, to, data.clone()).await?;
         let submitted = relayer.submit(&body).await.map_err(|e| ChainError::NotSent(e.to_string()))?;
         // Once submitted, only a failed transaction is known not to have happened.
         let hash = relayer.wait_mined(&submitted.id, RECEIPT_TIMEOUT).await.map_err(|e| match e {
@@ -399,28 +383,29 @@ impl OnChain {
         self.check_receipt(tx).await
     }
 
-    /// The signed relayer request running the call of `data` on `to` from `wallet`.
+    /// The signed relayer request running the call of `data` on `to` from `wallet`, a wallet of
+    /// `kind`.
     async fn relayed_request(
         &self,
-        relayer: &RelayerClient,
+        kind: WalletKind,
         wallet: Address,
+        relayer: &RelayerClient,
         to: Address,
-        data: &Bytes,
+        data: Bytes,
     ) -> Result<SubmitRequest, ChainError> {
         let not_sent = |e: RelayerError| ChainError::NotSent(e.to_string());
         let unsigned = |e: alloy::signers::Error| ChainError::NotSent(format!("signing the relayed transaction: {e}"));
-        let (owner, data) = (&self.owner, data.clone());
-        match &self.account {
-            Account::Eoa => Err(ChainError::Unsupported("an EOA account sends its own transactions".into())),
-            Account::Safe { .. } => {
+        let owner = &self.owner;
+        match kind {
+            WalletKind::Safe => {
                 let nonce = relayer.nonce(self.signer, NonceKind::Safe).await.map_err(not_sent)?;
                 safe::request(owner, wallet, to, data, nonce).map(SubmitRequest::Safe).map_err(unsigned)
             }
-            Account::Proxy { .. } => {
+            WalletKind::Proxy => {
                 let (relay, nonce) = relayer.relay_payload(self.signer).await.map_err(not_sent)?;
                 proxy_wallet::request(owner, wallet, to, data, relay, nonce).map(SubmitRequest::Proxy).map_err(unsigned)
             }
-            Account::DepositWallet { .. } => {
+            WalletKind::Deposit => {
                 let nonce = relayer.nonce(self.signer, NonceKind::Wallet).await.map_err(not_sent)?;
                 let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
                 deposit_wallet::request(owner, wallet, to, data, nonce, now + BATCH_VALID_S)
