@@ -232,6 +232,37 @@ pub struct MarketStatus {
     /// Name of the market-data shard serving this market.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<String>,
+    /// A series: the rounds in play, oldest first. The venue lists the running round and the
+    /// next; an ended round stays until the venue has resolved it and a grace period has passed,
+    /// so its positions settle. The agents trading, serving and executing the series follow
+    /// them live, without restarting.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rounds: Vec<SeriesRound>,
+}
+
+/// One round of a series Market.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SeriesRound {
+    /// The round's market slug (`btc-updown-15m-<window start>`).
+    pub slug: String,
+    /// Condition id of its market.
+    pub condition_id: String,
+    /// The Up token (decimal uint256).
+    pub up_token_id: String,
+    /// The Down token.
+    pub down_token_id: String,
+    /// RFC 3339 end of the round's window.
+    pub end_date: String,
+    /// Minimum order size in shares, as a decimal string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_order_size: Option<String>,
+    /// The taker base fee, basis points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fee_rate_bps: Option<i32>,
+    /// RFC 3339 time at which the operator first saw the venue close the round (resolved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<String>,
 }
 
 /// One resolved token and its throttled top of book.

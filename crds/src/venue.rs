@@ -316,6 +316,14 @@ pub struct SimulatorSettings {
     /// A liquidity-reward program on every simulated market.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rewards: Option<crate::rewards::RewardProgram>,
+    /// Venue seconds per wall-clock second (1: real time). The simulator runs its model, its
+    /// up/down rounds and its resolutions at this pace, and every process of the Venue reads the
+    /// same accelerated clock (its agents, its built-in models, and the operator's Market
+    /// controller as it rolls a series to its next round), anchored at the Venue's creation: at 20
+    /// a 15-minute round passes in 45 seconds. `eventsPerSecond` stays per wall second.
+    #[serde(default = "default_clock_rate")]
+    #[schemars(range(min = 1, max = 100))]
+    pub clock_rate: i32,
 }
 
 impl Default for SimulatorSettings {
@@ -332,8 +340,13 @@ impl Default for SimulatorSettings {
             fee_rate_bps: 0,
             maker_rebate_bps: default_rebate_bps(),
             rewards: None,
+            clock_rate: default_clock_rate(),
         }
     }
+}
+
+fn default_clock_rate() -> i32 {
+    1
 }
 
 fn default_rebate_bps() -> i32 {

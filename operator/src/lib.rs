@@ -24,6 +24,7 @@ pub mod planner;
 pub mod plugin;
 pub mod pods;
 pub mod rbac;
+pub mod rounds;
 pub mod run;
 pub mod settings;
 pub mod stores;

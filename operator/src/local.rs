@@ -215,6 +215,28 @@ pub fn answer(catalog: &Catalog, q: &MarketQuery) -> Option<Lookup> {
     })
 }
 
+/// The venue's answers from a catalog ([`answer`]), as a [`crate::lookup::MarketLookup`] (a local
+/// run's series rounds are found as the Market controller finds them).
+pub struct CatalogLookup(pub Catalog);
+
+impl crate::lookup::MarketLookup for CatalogLookup {
+    fn lookup<'a>(
+        &'a self,
+        _venue: &'a crate::planner::venue::VenueEndpoints,
+        query: &'a MarketQuery,
+    ) -> futures::future::BoxFuture<'a, Result<Option<Lookup>, crate::lookup::LookupError>> {
+        Box::pin(async move { Ok(answer(&self.0, query)) })
+    }
+
+    fn convert_fee_bips<'a>(
+        &'a self,
+        _venue: &'a crate::planner::venue::VenueEndpoints,
+        condition: &'a polyfleet_core::ConditionId,
+    ) -> futures::future::BoxFuture<'a, Result<Option<u32>, crate::lookup::LookupError>> {
+        Box::pin(async move { Ok(self.0.event_of(condition).and_then(|e| e.convert_fee_bips)) })
+    }
+}
+
 /// Gives every Market the status the Market controller would write for the catalog's answer.
 pub fn resolve(markets: &mut [Market], catalog: &Catalog, now_s: u64, now: &str) {
     for m in markets {
@@ -258,6 +280,7 @@ pub fn expand_series(markets: &mut Vec<Market>, catalog: &Catalog, from_s: u64, 
         }
         for start in starts {
             let mut round = m.clone();
+            round.annotations_mut().insert(crate::planner::markets::ROUND_ANNOTATION.to_string(), start.to_string());
             resolve(std::slice::from_mut(&mut round), catalog, start, now);
             out.push(round);
         }

@@ -261,7 +261,7 @@ async fn controllers<S, F>(
         client: client.clone(),
         settings: settings.clone(),
         cache: cache.clone(),
-        params: stores.params,
+        params: stores.params.clone(),
         control: stores.control,
         risk: stores.limits.clone(),
         recorder: recorder.clone(),
@@ -322,14 +322,10 @@ async fn controllers<S, F>(
 
     // Markets: requeued by their Venue (endpoints) and by the other Markets of the namespace
     // (their shard moves when Markets come and go).
-    let mctx = Arc::new(MarketContext::new(
-        client.clone(),
-        stores.lookup,
-        stores.books,
-        cache,
-        recorder.clone(),
-        metrics.clone(),
-    ));
+    let mctx = Arc::new(
+        MarketContext::new(client.clone(), stores.lookup, stores.books, cache, recorder.clone(), metrics.clone())
+            .with_rounds_kv(stores.params),
+    );
     let m1 = m_store.clone();
     let market_loop = markets
         .watches(api::<Venue>(&client, ns), cfg(), move |v| {

@@ -300,3 +300,29 @@ fn directional_bounds_are_the_schema_s() {
         assert_eq!(admitted, contract::directional(&p).is_ok(), "{n} signal sources");
     }
 }
+
+/// A simulator Venue's `clockRate`: the schema admits exactly the rates the core's venue clock
+/// takes, and the clock the operator hands the Venue's pods reads back.
+#[test]
+fn the_clock_rate_bounds_are_the_schema_s() {
+    use polyfleet_core::clock::{MAX_RATE, VenueClock};
+    let crd = serde_json::to_value(polyfleet_crds::Venue::crd()).unwrap();
+    let s = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["simulator"]["properties"]
+        ["clockRate"];
+    assert_eq!(bound(s, "minimum"), Some(1));
+    assert_eq!(bound(s, "maximum"), Some(i64::from(MAX_RATE)));
+    for rate in [1, MAX_RATE] {
+        assert!(VenueClock::new(1, rate).is_ok());
+    }
+    assert!(VenueClock::new(1, 0).is_err() && VenueClock::new(1, MAX_RATE + 1).is_err());
+    let mut venue: polyfleet_crds::Venue = serde_saphyr::from_str(
+        "apiVersion: polyfleet.dev/v1alpha1\nkind: Venue\nmetadata: {name: sim, namespace: t, creationTimestamp: \"2026-01-01T00:00:00Z\"}\nspec: {kind: simulator, simulator: {clockRate: 20}}\n",
+    )
+    .unwrap();
+    let env = polyfleet_operator::planner::venue::clock_env(&venue);
+    assert_eq!(env.len(), 1);
+    let clock = VenueClock::parse(env[0].value.as_deref().unwrap()).unwrap();
+    assert_eq!(clock, VenueClock::new(1_767_225_600_000, 20).unwrap(), "anchored at the Venue's creation");
+    venue.spec.simulator.as_mut().unwrap().clock_rate = 1;
+    assert!(polyfleet_operator::planner::venue::clock_env(&venue).is_empty(), "real time: no clock handed");
+}

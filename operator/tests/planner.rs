@@ -372,7 +372,7 @@ fn risk_policy_limits_and_gateway() {
     let l = limits(&killed);
     assert_eq!((limits(&p.spec).max_orders_per_day, l.max_orders_per_day), (None, Some(5000)));
     assert_eq!((l.mode, l.reset, l.trip_cooldown_ms), (polyfleet_core::risk::RiskMode::ReduceOnly, 4, Some(90_000)));
-    let (d, svc) = gateway("trading", "sim", 200, &FleetSettings::default(), None);
+    let (d, svc) = gateway("trading", "sim", 200, vec![], &FleetSettings::default(), None);
     let args = pod_spec(&d).containers[0].args.clone().unwrap();
     assert_eq!(args[0], "risk");
     assert!(args.windows(2).any(|w| w[0] == "--durable" && w[1] == "risk-trading"));
@@ -512,6 +512,25 @@ fn a_built_in_model_runs_beside_its_directional_strategy() {
     // The strategy follows the model it runs.
     let polyfleet_core::config::StrategyParams::Directional(params) = &plan.params_doc.parameters else { panic!() };
     assert_eq!(params.signals, ["btc-updown"]);
+    // It trades the series' rounds as they come, from the Market's rounds document: the running
+    // round's tokens are in no agent's arguments or configuration (they change at every roll).
+    let cfg =
+        polyfleet_core::config::StrategyConfig::from_json(&plan.config_map.data.as_ref().unwrap()["strategy.json"])
+            .unwrap();
+    assert_eq!(cfg.series, ["trading.btc-5m.rounds"]);
+    assert!(cfg.traded_tokens().all(|t| t.token != "21" && t.token != "22"), "{cfg:?}");
+    polyfleet_core::strategy::build::build(&cfg, "t").unwrap();
+    let vplan = plan_venue(&v, &views, &[], &FleetSettings::default()).unwrap();
+    let args_of = |name_part: &str| -> Vec<String> {
+        let d = vplan.deployments.iter().find(|d| d.metadata.name.as_deref().unwrap().contains(name_part)).unwrap();
+        pod_spec(d).containers[0].args.clone().unwrap()
+    };
+    let md = args_of("md-sim");
+    let exec = args_of("exec-sim");
+    let value = |args: &[String], flag: &str| args.iter().skip_while(|a| *a != flag).nth(1).cloned();
+    assert_eq!(value(&md, "--series").as_deref(), Some("trading.btc-5m.rounds"), "{md:?}");
+    assert!(!value(&md, "--tokens").unwrap_or_default().split(',').any(|t| t == "21"), "{md:?}");
+    assert_eq!(value(&exec, "--series").as_deref(), Some("trading.btc-5m.rounds"), "{exec:?}");
     s.spec.suspend = true;
     let plan = plan_strategy(&s, Some(&v), Some(&p), &views, &FleetSettings::default()).unwrap();
     assert_eq!(plan.model_objects[0].0.spec.as_ref().unwrap().replicas, Some(0));

@@ -158,7 +158,7 @@ fn settled_children(venue: &Venue, markets: &[Market], gateway_svc: bool, gatewa
     let settings = FleetSettings::default();
     let declared: Vec<&Market> = markets.iter().collect();
     let plan = plan_venue(venue, &views, &declared, &settings).unwrap();
-    let (gw, gw_svc) = gateway("trading", "sim", 200, &settings, owner_ref(venue));
+    let (gw, gw_svc) = gateway("trading", "sim", 200, vec![], &settings, owner_ref(venue));
     let mut deployments: Vec<_> = plan.deployments.iter().map(applied).collect();
     let mut services: Vec<_> = plan.services.iter().map(applied).collect();
     if gateway_deploy {

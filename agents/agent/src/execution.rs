@@ -82,6 +82,9 @@ pub struct ExecutionAgentConfig {
     /// A book with no market event for this long (ms) is stale: positions in it are marked at
     /// nothing beyond their complete sets (see [`polyfleet_core::accounting::mark`]).
     pub mark_stale_ms: u64,
+    /// KV keys of the `series` Markets whose rounds it executes as they come
+    /// ([`polyfleet_core::config::RoundsDoc`]), beside the markets it started with.
+    pub series: Vec<String>,
 }
 
 /// Default of [`ExecutionAgentConfig::mark_stale_ms`]: 30 s without a market event.
@@ -228,7 +231,11 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
         agent.working.insert(i.client_order_id, i);
     }
     agent.settle(events).await;
-    let mut timer = tokio::time::interval(Duration::from_nanos(polyfleet_core::config::EXPIRY_TIMER_NS));
+    // Series rounds: their market rules as they come (the current document first).
+    let mut rounds =
+        futures::stream::select_all(futures::future::try_join_all(cfg.series.iter().map(|k| bus.kv_watch(k))).await?);
+    let mut timer =
+        tokio::time::interval(crate::time::wall_span(Duration::from_nanos(polyfleet_core::config::EXPIRY_TIMER_NS)));
     metrics.set_ready(true);
     tracing::info!(venue = %cfg.venue, "execution agent running");
     loop {
@@ -258,6 +265,10 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
                 None => anyhow::bail!("cancel consumer ended"),
+            },
+            Some(entry) = rounds.next() => match entry {
+                Ok(e) => agent.on_rounds(&e.key, &e.value, &mut feed),
+                Err(e) => tracing::warn!(error = %e, "rounds watch failed"),
             },
             events = agent.executor.venue_events() => agent.settle(events).await,
             _ = timer.tick() => {
@@ -289,6 +300,38 @@ fn waiting(first: Delivery, stream: &mut Deliveries, max: usize, what: &str) -> 
 }
 
 impl<B: Bus, S: RiskStore, E: Executor> Agent<B, S, E> {
+    /// A series Market's rounds document: the rounds' market rules taken by the executor and
+    /// their books asked for (`polyfleet_execution_rounds_total{kind="added"}` per round); a
+    /// document that does not read, or that the executor refuses, is counted (`refused`).
+    fn on_rounds<X: Bus>(&mut self, key: &str, value: &[u8], feed: &mut Feed<X>) {
+        let taken = polyfleet_core::config::RoundsDoc::from_json(value)
+            .map_err(|e| e.to_string())
+            .and_then(|doc| {
+                let tokens: Vec<_> = doc.rounds.iter().flat_map(|r| [r.yes.clone(), r.no.clone()]).collect();
+                polyfleet_core::config::instruments(&tokens).map_err(|e| e.to_string())
+            })
+            .and_then(|inst| {
+                let tokens: Vec<TokenId> = inst.keys().copied().collect();
+                let added = self.executor.add_instruments(inst)?;
+                Ok((tokens, added))
+            });
+        match taken {
+            Ok((tokens, added)) => {
+                if added > 0 {
+                    tracing::info!(series = key, tokens = added, "executing the series' new rounds");
+                    self.metrics.count_rounds("added", added / 2);
+                    for t in tokens {
+                        feed.resync(t);
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(series = key, error = %e, "rounds document refused: nothing added");
+                self.metrics.count_rounds("refused", 1);
+            }
+        }
+    }
+
     async fn on_market<X: Bus>(&mut self, ev: &MarketEvent, feed: &mut Feed<X>) {
         match ev.body {
             MarketEventBody::Resolved { .. } => self.on_resolved(ev).await,

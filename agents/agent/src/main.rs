@@ -257,6 +257,9 @@ struct ExecutionArgs {
     /// its complete sets (its price is unknown), unless the venue closed its market to orders.
     #[arg(long, env = "POLYFLEET_MARK_STALE_MS", default_value_t = polyfleet_agent::execution::MARK_STALE_MS)]
     mark_stale_ms: u64,
+    /// KV keys of `series` Markets whose rounds are executed as they come (comma-separated).
+    #[arg(long, env = "POLYFLEET_SERIES", value_delimiter = ',')]
+    series: Vec<String>,
     #[command(flatten)]
     live: LiveArgs,
 }
@@ -317,8 +320,12 @@ struct MarketDataArgs {
     #[arg(long, env = "POLYFLEET_CLOB_URL", default_value = "https://clob.polymarket.com")]
     rest_url: String,
     /// Token ids to serve, comma-separated.
-    #[arg(long, env = "POLYFLEET_TOKENS", value_delimiter = ',', required = true)]
+    #[arg(long, env = "POLYFLEET_TOKENS", value_delimiter = ',', required_unless_present = "series")]
     tokens: Vec<String>,
+    /// KV keys of `series` Markets whose rounds are served as they come (comma-separated; the
+    /// operator passes those of the series Markets this shard serves).
+    #[arg(long, env = "POLYFLEET_SERIES", value_delimiter = ',')]
+    series: Vec<String>,
     /// Tokens per WebSocket connection (at most 500).
     #[arg(long, env = "POLYFLEET_ASSETS_PER_CONNECTION", default_value_t = 200)]
     assets_per_connection: usize,
@@ -352,6 +359,7 @@ async fn main() -> anyhow::Result<()> {
                 ws_url: a.ws_url,
                 rest_url: Some(a.rest_url),
                 tokens,
+                series: a.series,
                 assets_per_connection: a.assets_per_connection,
                 nats_url: a.common.nats,
                 ws,
@@ -527,6 +535,7 @@ async fn main() -> anyhow::Result<()> {
                 namespace: a.namespace,
                 durable: a.durable,
                 mark_stale_ms: a.mark_stale_ms,
+                series: a.series,
             };
             match executor {
                 Either::Paper(e) => execution::run(bus, store, *e, cfg, metrics, stop_on_signal()).await,

@@ -16,7 +16,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::Context;
 use async_nats::Subject;
@@ -26,7 +26,7 @@ use polyfleet_core::{ConditionId, TokenId};
 use polyfleet_polymarket::data::normalize::{Action, Normalizer};
 use polyfleet_polymarket::http::market_status::MarketStatus;
 use polyfleet_polymarket::http::markets::{RestClient, Retry};
-use polyfleet_polymarket::websocket::client::{self, WsConfig, WsEvent};
+use polyfleet_polymarket::websocket::client::{self, WsCommand, WsConfig, WsEvent};
 use polyfleet_polymarket::{DecodeStats, EventKind};
 use tokio::sync::{mpsc, watch};
 
@@ -43,6 +43,9 @@ pub struct MarketDataConfig {
     pub rest_url: Option<String>,
     /// Tokens to serve.
     pub tokens: Vec<TokenId>,
+    /// KV keys of the `series` Markets whose rounds it serves as they come
+    /// ([`polyfleet_core::config::RoundsDoc`]), beside `tokens`.
+    pub series: Vec<String>,
     /// Tokens per WebSocket connection (the venue drops snapshots beyond about 500).
     pub assets_per_connection: usize,
     /// NATS server URL.
@@ -84,7 +87,7 @@ fn read_statuses(rest: &RestClient, markets: Vec<ConditionId>, tx: &mpsc::Sender
 }
 
 fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)).unwrap_or(0)
+    crate::time::now_ns()
 }
 
 /// Runs until `shutdown` turns true; returns after flushing NATS.
@@ -97,32 +100,27 @@ pub async fn run(
         async_nats::connect(&cfg.nats_url).await.with_context(|| format!("connecting to NATS at {}", cfg.nats_url))?;
     let snapshot_subject = format!("mdsnap.{}.*", subjects::token(&cfg.venue));
     let mut snapshot_requests = nats.subscribe(snapshot_subject).await.context("subscribing to snapshot requests")?;
-    let subjects: HashMap<TokenId, Subject> =
+    let mut subjects: HashMap<TokenId, Subject> =
         cfg.tokens.iter().map(|t| (*t, Subject::from(subjects::market_data(&cfg.venue, t)))).collect();
 
     // Shards: one WebSocket connection per `assets_per_connection` tokens.
     let (events_tx, mut events) = mpsc::channel::<(usize, WsEvent)>(8192);
-    let mut shards: Vec<Vec<TokenId>> = vec![];
-    let mut scopes: Vec<HashSet<TokenId>> = vec![];
-    for (i, chunk) in cfg.tokens.chunks(cfg.assets_per_connection.max(1)).enumerate() {
-        shards.push(chunk.to_vec());
-        scopes.push(chunk.iter().copied().collect());
-        let (tx, mut rx) = mpsc::channel(4096);
-        let (_cmd_tx, cmd_rx) = mpsc::channel(16);
-        let ws_cfg = WsConfig { url: cfg.ws_url.clone(), ..cfg.ws.clone() };
-        tokio::spawn(client::run(ws_cfg, chunk.to_vec(), cmd_rx, tx, shutdown.clone()));
-        let forward = events_tx.clone();
-        tokio::spawn(async move {
-            // Keep the command sender alive as long as the connection runs.
-            let _keep = _cmd_tx;
-            while let Some(ev) = rx.recv().await {
-                if forward.send((i, ev)).await.is_err() {
-                    break;
-                }
-            }
-        });
+    let mut conns = Connections { cfg: cfg.clone(), events_tx, shards: vec![], scopes: vec![], commands: vec![] };
+    for chunk in cfg.tokens.chunks(cfg.assets_per_connection.max(1)) {
+        conns.open(chunk.to_vec(), &shutdown);
     }
-    drop(events_tx);
+    // The rounds of the series Markets this shard serves, followed live on the KV bucket.
+    let mut series = SeriesTokens::default();
+    let mut rounds = match cfg.series.is_empty() {
+        true => futures::stream::select_all(vec![]),
+        false => {
+            let bus = polyfleet_io::bus::nats::NatsBus::connect(&cfg.nats_url).await?;
+            futures::stream::select_all(
+                futures::future::try_join_all(cfg.series.iter().map(|k| polyfleet_io::bus::Bus::kv_watch(&bus, k)))
+                    .await?,
+            )
+        }
+    };
 
     let http =
         reqwest::Client::builder().timeout(Duration::from_secs(10)).build().context("building the HTTP client")?;
@@ -140,6 +138,7 @@ pub async fn run(
     // One round in flight at a time per kind: the all-markets poll, the confirmations.
     let (polling, confirming) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
     let mut norm = Normalizer::new(cfg.tokens.iter().copied());
+    let shards = &mut conns;
     if rest.is_some() {
         norm = norm.confirming_resolutions();
     }
@@ -148,7 +147,7 @@ pub async fn run(
     // Readiness, the live-token gauge and the decoder's counters are refreshed on a timer, not
     // per event (they scan every token or allocate labels).
     let mut gauges = tokio::time::interval(Duration::from_millis(250));
-    tracing::info!(venue = %cfg.venue, tokens = cfg.tokens.len(), connections = shards.len(), "market data starting");
+    tracing::info!(venue = %cfg.venue, tokens = cfg.tokens.len(), connections = shards.shards.len(), "market data starting");
 
     loop {
         tokio::select! {
@@ -156,7 +155,7 @@ pub async fn run(
             Some((shard, ev)) = events.recv() => match ev {
                 WsEvent::Frame(text) => {
                     metrics.frames.inc();
-                    norm.on_frame_scoped(text.as_bytes(), &scopes[shard], now_ns(), &mut actions);
+                    norm.on_frame_scoped(text.as_bytes(), &shards.scopes[shard], now_ns(), &mut actions);
                 }
                 WsEvent::Connected { .. } => {
                     metrics.connects.inc();
@@ -164,7 +163,7 @@ pub async fn run(
                 WsEvent::Disconnected { reason } => {
                     metrics.disconnects.inc();
                     tracing::warn!(shard, %reason, "market connection lost; reconnecting");
-                    norm.on_disconnected(&shards[shard], now_ns(), &mut actions);
+                    norm.on_disconnected(&shards.shards[shard], now_ns(), &mut actions);
                 }
                 WsEvent::WatchdogTripped => {
                     metrics.watchdog_trips.inc();
@@ -221,6 +220,29 @@ pub async fn run(
                 };
                 metrics.market_status.get_or_create(&KindLabel { kind: outcome.into() }).inc();
             }
+            Some(entry) = rounds.next() => {
+                let entry = match entry {
+                    Ok(e) => e,
+                    Err(e) => { tracing::warn!(error = %e, "rounds watch failed"); continue }
+                };
+                let Some((added, dropped)) = series.update(&entry.key, &entry.value) else {
+                    tracing::warn!(series = %entry.key, "unreadable rounds document: nothing changed");
+                    metrics.rounds.get_or_create(&KindLabel { kind: "refused".into() }).inc();
+                    continue;
+                };
+                if !dropped.is_empty() {
+                    shards.unsubscribe(&dropped).await;
+                    norm.remove_tokens(&dropped);
+                    for t in &dropped { subjects.remove(t); }
+                }
+                if !added.is_empty() {
+                    tracing::info!(series = %entry.key, tokens = added.len(), "serving the series' new rounds");
+                    metrics.rounds.get_or_create(&KindLabel { kind: "added".into() }).inc_by(added.len() as u64 / 2);
+                    for t in &added { subjects.insert(*t, Subject::from(subjects::market_data(&cfg.venue, t))); }
+                    norm.add_tokens(added.iter().copied());
+                    shards.subscribe(added, &shutdown).await;
+                }
+            }
             Some((token, body)) = resyncs.recv() => match body {
                 Ok(text) => {
                     metrics.resyncs.inc();
@@ -267,6 +289,98 @@ pub async fn run(
     tracing::info!("market data stopping: flushing NATS");
     nats.flush().await.context("flushing NATS")?;
     Ok(())
+}
+
+/// The market-channel connections: each one's tokens (and as a set, the scope its frames are
+/// read in) and the sender of its live subscriptions.
+struct Connections {
+    cfg: MarketDataConfig,
+    events_tx: mpsc::Sender<(usize, WsEvent)>,
+    shards: Vec<Vec<TokenId>>,
+    scopes: Vec<HashSet<TokenId>>,
+    commands: Vec<mpsc::Sender<WsCommand>>,
+}
+
+impl Connections {
+    /// Opens a connection serving `tokens`.
+    fn open(&mut self, tokens: Vec<TokenId>, shutdown: &watch::Receiver<bool>) {
+        let i = self.shards.len();
+        let (tx, mut rx) = mpsc::channel(4096);
+        let (cmd_tx, cmd_rx) = mpsc::channel(16);
+        let ws_cfg = WsConfig { url: self.cfg.ws_url.clone(), ..self.cfg.ws.clone() };
+        tokio::spawn(client::run(ws_cfg, tokens.clone(), cmd_rx, tx, shutdown.clone()));
+        let forward = self.events_tx.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = rx.recv().await {
+                if forward.send((i, ev)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        self.scopes.push(tokens.iter().copied().collect());
+        self.shards.push(tokens);
+        self.commands.push(cmd_tx);
+    }
+
+    /// Serves `tokens` too: subscribed on the connections with room (the last ones), else on new
+    /// ones, `assets_per_connection` each.
+    async fn subscribe(&mut self, mut tokens: Vec<TokenId>, shutdown: &watch::Receiver<bool>) {
+        let per = self.cfg.assets_per_connection.max(1);
+        while !tokens.is_empty() {
+            match self.shards.iter().rposition(|s| s.len() < per) {
+                Some(i) => {
+                    let take: Vec<TokenId> = tokens.drain(..tokens.len().min(per - self.shards[i].len())).collect();
+                    self.shards[i].extend(&take);
+                    self.scopes[i].extend(&take);
+                    let _ = self.commands[i].send(WsCommand::Subscribe(take)).await;
+                }
+                None => {
+                    let take: Vec<TokenId> = tokens.drain(..tokens.len().min(per)).collect();
+                    self.open(take, shutdown);
+                }
+            }
+        }
+    }
+
+    /// Serves `tokens` no longer.
+    async fn unsubscribe(&mut self, tokens: &[TokenId]) {
+        for i in 0..self.shards.len() {
+            let mine: Vec<TokenId> = tokens.iter().filter(|t| self.scopes[i].contains(t)).copied().collect();
+            if mine.is_empty() {
+                continue;
+            }
+            self.shards[i].retain(|t| !mine.contains(t));
+            self.scopes[i].retain(|t| !mine.contains(t));
+            let _ = self.commands[i].send(WsCommand::Unsubscribe(mine)).await;
+        }
+    }
+}
+
+/// The tokens of each followed series Market's rounds document.
+#[derive(Default)]
+struct SeriesTokens {
+    by_key: HashMap<String, HashSet<TokenId>>,
+}
+
+impl SeriesTokens {
+    /// A new document for `key`: the tokens to serve from now on and those to drop (rounds gone
+    /// from every document); `None` for a document that does not read.
+    fn update(&mut self, key: &str, value: &[u8]) -> Option<(Vec<TokenId>, Vec<TokenId>)> {
+        let doc = polyfleet_core::config::RoundsDoc::from_json(value).ok()?;
+        let now: HashSet<TokenId> = doc
+            .rounds
+            .iter()
+            .flat_map(|r| [&r.yes.token, &r.no.token])
+            .filter_map(|t| TokenId::parse(t).ok())
+            .collect();
+        let before = self.by_key.insert(key.to_string(), now.clone()).unwrap_or_default();
+        let elsewhere = |t: &TokenId, me: &str| self.by_key.iter().any(|(k, ts)| k != me && ts.contains(t));
+        let mut added: Vec<TokenId> = now.difference(&before).filter(|t| !elsewhere(t, key)).copied().collect();
+        let mut dropped: Vec<TokenId> = before.difference(&now).filter(|t| !elsewhere(t, key)).copied().collect();
+        added.sort();
+        dropped.sort();
+        Some((added, dropped))
+    }
 }
 
 /// Moves the decoder's counters into the metrics (only the increase since the last call).

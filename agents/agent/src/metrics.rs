@@ -60,6 +60,8 @@ pub struct MarketDataMetrics {
     pub resolution_disagreements: Counter,
     /// Served markets not accepting orders (closed, awaiting resolution).
     pub markets_halted: Gauge,
+    /// Series rounds served as they came (`added`, per round), or documents refused (`refused`).
+    pub rounds: Family<KindLabel, Counter>,
     ready: AtomicBool,
     registry: Registry,
 }
@@ -86,6 +88,7 @@ impl MarketDataMetrics {
             resolutions: Counter::default(),
             resolution_disagreements: Counter::default(),
             markets_halted: Gauge::default(),
+            rounds: Family::default(),
             ready: AtomicBool::new(false),
             registry: Registry::default(),
         };
@@ -98,6 +101,7 @@ impl MarketDataMetrics {
             m.resolution_disagreements.clone(),
         );
         registry.register("markets_halted", "Served markets not accepting orders", m.markets_halted.clone());
+        registry.register("rounds", "Series rounds served as they came, or documents refused", m.rounds.clone());
         registry.register("frames", "WebSocket frames received", m.frames.clone());
         registry.register("decode_errors", "Frames or events skipped, by reason", m.decode_errors.clone());
         registry.register("connects", "WebSocket connections established", m.connects.clone());
@@ -244,6 +248,9 @@ pub struct OrderPathMetrics {
     /// Strategy: the ledger's positions it started from (`restored`, counted per token taken),
     /// or `unavailable` once when the risk gateway did not answer and it started flat.
     pub positions_restored: Family<KindLabel, Counter>,
+    /// Strategy, market data, execution: a series Market's rounds taken while running (`added`,
+    /// per round), or documents refused (`refused`).
+    pub rounds: Family<KindLabel, Counter>,
     /// Strategy: what quoting earned besides fills, micro-USDC, by kind (`rebates_accrued`,
     /// `rebates_paid`, `rewards_estimated`, `fee_equivalent`), from the venue's formulas.
     pub earnings_micros: Family<KindLabel, Gauge>,
@@ -301,6 +308,7 @@ impl OrderPathMetrics {
             capital_returned_micros: Counter::default(),
             rule_events: Family::default(),
             positions_restored: Family::default(),
+            rounds: Family::default(),
             earnings_micros: Family::default(),
             reward_samples: Family::default(),
             malformed: Counter::default(),
@@ -332,6 +340,7 @@ impl OrderPathMetrics {
             "Working orders cancelled because their policy's mode no longer admits them",
             m.mode_cancels.clone(),
         );
+        registry.register("rounds", "Series rounds taken while running, or documents refused", m.rounds.clone());
         registry.register("settlements", "Strategy positions settled at a market's resolution", m.settlements.clone());
         registry.register(
             "settled_pnl_micros",
@@ -376,7 +385,9 @@ impl OrderPathMetrics {
     /// Records a latency between two Unix-ns timestamps.
     pub fn observe(&self, hop: &'static str, from_ns: u64, to_ns: u64) {
         if from_ns > 0 && to_ns >= from_ns {
-            self.latency.get_or_create(&HopLabel { hop }).observe((to_ns - from_ns) as f64 / 1e9);
+            // Wall time: stamps of a Venue's accelerated clock are scaled back.
+            let wall = crate::time::wall_span(std::time::Duration::from_nanos(to_ns - from_ns));
+            self.latency.get_or_create(&HopLabel { hop }).observe(wall.as_secs_f64());
         }
     }
 
@@ -427,6 +438,11 @@ impl OrderPathMetrics {
     /// the series' presence) or that it started flat (`unavailable`).
     pub fn count_restore(&self, kind: &str, n: usize) {
         self.positions_restored.get_or_create(&KindLabel { kind: kind.into() }).inc_by(n as u64);
+    }
+
+    /// Counts series rounds: `n` added, or a document refused (`kind` `added` or `refused`).
+    pub fn count_rounds(&self, kind: &str, n: usize) {
+        self.rounds.get_or_create(&KindLabel { kind: kind.into() }).inc_by(n as u64);
     }
 
     /// Brings a per-kind family up to `counts` (cumulative since the agent started), adding what

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
+use futures::future::try_join_all;
 use polyfleet_core::TokenId;
 use polyfleet_core::strategy::runner::StrategyRunner;
 use polyfleet_core::wire::signal::{self, FairValue};
@@ -31,6 +32,7 @@ use crate::config::StrategyConfig;
 use crate::feed::Feed;
 use crate::metrics::OrderPathMetrics;
 use crate::time::now_ns;
+use polyfleet_core::config::RoundsDoc;
 pub use polyfleet_core::config::{ParamsAck, ParamsDoc, StrategyType};
 
 /// Settings of the agent.
@@ -108,13 +110,24 @@ pub async fn run<B: Bus>(
     // Ids start with the start time: unique per run, so a restart never reuses one.
     let prefix = format!("{}-{:x}", &cfg.name.chars().take(12).collect::<String>(), now_ns() / 1_000_000);
     let mut runner = polyfleet_core::strategy::build::build(&cfg, &prefix)?;
-    let tokens: HashSet<TokenId> = runner.tokens().into_iter().collect();
+    // A series Market's rounds in play, before the positions are restored (a restarted agent
+    // holds shares of rounds it must know), then followed as the venue lists new ones.
+    for key in &cfg.series {
+        if let Ok(Some(entry)) = bus.kv_get(key).await {
+            on_rounds(&mut runner, key, &entry.value, &metrics);
+        }
+    }
+    let mut rounds = futures::stream::select_all(try_join_all(cfg.series.iter().map(|k| bus.kv_watch(k))).await?);
+    let mut tokens: HashSet<TokenId> = runner.tokens().into_iter().collect();
     let mut feed = Feed::open(&bus, &cfg.venue, tokens.iter().copied()).await?;
     let mut decisions = bus.subscribe(&subjects::decisions(&cfg.namespace, &cfg.name)).await?;
     let mut orders = bus.subscribe(&subjects::order_updates(&cfg.namespace, &cfg.name)).await?;
     let mut fills = bus.subscribe(&subjects::fills(&cfg.namespace, &cfg.name)).await?;
-    // A directional strategy's models publish fair values per token (core NATS, JSON).
-    let mut signals = if cfg.type_ == StrategyType::Directional {
+    // A directional strategy's models publish fair values per token (core NATS, JSON); one
+    // trading a series takes the venue's (its rounds' tokens come while it runs).
+    let mut signals = if cfg.type_ == StrategyType::Directional && !cfg.series.is_empty() {
+        bus.subscribe(&signal::subject_all(&cfg.venue)).await?.boxed()
+    } else if cfg.type_ == StrategyType::Directional {
         let mut subs = vec![];
         for t in &tokens {
             subs.push(bus.subscribe(&signal::subject(&cfg.venue, t)).await?);
@@ -126,7 +139,9 @@ pub async fn run<B: Bus>(
     restore(&bus, &cfg, &mut runner, &metrics, &mut shutdown).await;
     let params_key = subjects::params_key(&cfg.namespace, &cfg.name);
     let mut params = bus.kv_watch(&params_key).await?;
-    let mut timer = tokio::time::interval(Duration::from_nanos(polyfleet_core::config::STRATEGY_TIMER_NS));
+    // Every STRATEGY_TIMER_NS of venue time (a simulator Venue's clock may run faster than the wall).
+    let mut timer =
+        tokio::time::interval(crate::time::wall_span(Duration::from_nanos(polyfleet_core::config::STRATEGY_TIMER_NS)));
     // Under a replay's clock the strategy's timer follows that clock, as the backtest's engine
     // drives it: due before the event or signal that reaches its time.
     let mut next_timer_ns = 0u64;
@@ -178,6 +193,16 @@ pub async fn run<B: Bus>(
                     publish_intents(&bus, &cfg, out, &metrics).await;
                 }
             }
+            Some(entry) = rounds.next() => {
+                let entry = match entry {
+                    Ok(e) => e,
+                    Err(e) => { tracing::warn!(error = %e, "rounds watch failed"); continue }
+                };
+                for t in on_rounds(&mut runner, &entry.key, &entry.value, &metrics) {
+                    tokens.insert(t);
+                    feed.resync(t);
+                }
+            }
             Some(entry) = params.next() => {
                 let entry = match entry {
                     Ok(e) => e,
@@ -207,6 +232,28 @@ pub async fn run<B: Bus>(
     }
     tracing::info!("strategy agent stopped");
     Ok(())
+}
+
+/// A series Market's rounds document ([`RoundsDoc`]): the rounds the strategy did not trade yet
+/// are added (`polyfleet_strategy_rounds_total{kind="added"}` per round); an unreadable document
+/// or one the strategy refuses is counted (`kind="refused"`) and changes nothing. Returns the
+/// tokens added.
+fn on_rounds(runner: &mut StrategyRunner, key: &str, value: &[u8], metrics: &OrderPathMetrics) -> Vec<TokenId> {
+    let added = RoundsDoc::from_json(value).map_err(|e| e.to_string()).and_then(|doc| runner.add_rounds(&doc.rounds));
+    match added {
+        Ok(tokens) => {
+            if !tokens.is_empty() {
+                tracing::info!(series = key, tokens = tokens.len(), "trading the series' new rounds");
+                metrics.count_rounds("added", tokens.len() / 2);
+            }
+            tokens
+        }
+        Err(e) => {
+            tracing::warn!(series = key, error = %e, "rounds document refused: nothing added");
+            metrics.count_rounds("refused", 1);
+            vec![]
+        }
+    }
 }
 
 /// How long a starting agent asks the risk gateway for its positions before it starts flat.

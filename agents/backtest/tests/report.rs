@@ -121,6 +121,7 @@ fn strategy(name: &str, parameters: StrategyParams) -> StrategyConfig {
         sets: vec![],
         tokens: vec![],
         quoted: vec![],
+        series: vec![],
         parameters,
     }
 }

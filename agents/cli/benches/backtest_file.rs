@@ -70,7 +70,12 @@ fn main() {
         let t = Instant::now();
         let declared = polyfleet_cli::local::load(&res, "default").unwrap();
         let venue = polyfleet_cli::local::simulator_venue(&declared).unwrap();
-        let mut sim = polyfleet_cli::local::simulator(&declared, venue, polyfleet_cli::local::DEFAULT_START_MS);
+        let mut sim = polyfleet_cli::local::simulator(
+            &declared,
+            venue,
+            polyfleet_cli::local::DEFAULT_START_MS,
+            polyfleet_cli::local::pace(venue, true),
+        );
         let part = data.join("generating.jsonl.gz");
         let mut file = polyfleet_cli::record::create(&part).unwrap();
         polyfleet_cli::generate::generate_from(&mut sim, frames, &mut *file).unwrap();

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use kube::ResourceExt;
+use polyfleet_core::clock::{MAX_RATE, VenueClock};
 use polyfleet_core::{ConditionId, TokenId};
 use polyfleet_crds::Venue;
 use polyfleet_crds::market::MarketType;
@@ -40,10 +41,39 @@ pub fn simulator_venue(res: &Resources) -> Option<&Venue> {
     res.venues.iter().find(|v| v.spec.kind == VenueKind::Simulator)
 }
 
-/// The model of a simulator Venue, started at `start_ms`, with every Market of that Venue declared.
-pub fn simulator(res: &Resources, venue: &Venue, start_ms: u64) -> Simulator {
+/// How a simulator Venue's model is stepped: model milliseconds per step, and steps per wall
+/// second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pace {
+    /// Model time per step.
+    pub step_ms: u64,
+    /// Steps per wall second.
+    pub steps_per_second: u32,
+}
+
+/// The pace of `venue`'s simulator: `eventsPerSecond` steps a wall second, each of a share of the
+/// wall second; at `clockRate` r, r times as much model time per step, the steps per second
+/// rounded so that the model's time runs exactly r times the wall's (the venue clock the agents
+/// read). `real_time`: as at r = 1 (a generated recording has no wall clock).
+pub fn pace(venue: &Venue, real_time: bool) -> Pace {
     let s = venue.spec.simulator.clone().unwrap_or_default();
-    let rate = u64::try_from(s.events_per_second.max(1)).unwrap_or(1);
+    let eps = u64::from(s.events_per_second.max(1).unsigned_abs());
+    let r = if real_time { 1 } else { u64::from(s.clock_rate.clamp(1, MAX_RATE as i32).unsigned_abs()) };
+    let step_ms = (1000 * r / eps).max(1);
+    let steps = if r == 1 { eps } else { 1000 * r / step_ms };
+    Pace { step_ms, steps_per_second: u32::try_from(steps).unwrap_or(u32::MAX) }
+}
+
+/// The venue clock a local run of `venue` reads, anchored at `anchor_ms` (none: real time).
+pub fn venue_clock(venue: &Venue, anchor_ms: u64) -> Option<VenueClock> {
+    let rate = venue.spec.simulator.as_ref().map_or(1, |s| s.clock_rate);
+    (rate > 1).then(|| VenueClock::new(anchor_ms, rate.unsigned_abs()).ok()).flatten()
+}
+
+/// The model of a simulator Venue, started at `start_ms` and stepped at `pace`, with every Market
+/// of that Venue declared.
+pub fn simulator(res: &Resources, venue: &Venue, start_ms: u64, pace: Pace) -> Simulator {
+    let s = venue.spec.simulator.clone().unwrap_or_default();
     let cfg = SimConfig {
         seed: u64::try_from(s.seed).unwrap_or(0),
         binary_markets: 0,
@@ -55,7 +85,7 @@ pub fn simulator(res: &Resources, venue: &Venue, start_ms: u64) -> Simulator {
             informed_pct: u32::try_from(s.informed_percent).unwrap_or(0),
         },
         start_ms,
-        step_ms: (1000 / rate).max(1),
+        step_ms: pace.step_ms,
         fee_rate_bps: u32::try_from(s.fee_rate_bps).unwrap_or(0),
         maker_rebate_bps: u32::try_from(s.maker_rebate_bps).unwrap_or(0),
         rewards: s.rewards.as_ref().and_then(polyfleet_operator::contract::reward_rules),

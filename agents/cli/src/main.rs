@@ -300,7 +300,7 @@ async fn main() -> anyhow::Result<()> {
                 Some(dir) => {
                     let res = local::load_declared(&dir)?;
                     let venue = local::simulator_venue(&res).context("no Venue of kind simulator in the directory")?;
-                    local::simulator(&res, venue, start_ms)
+                    local::simulator(&res, venue, start_ms, local::pace(venue, true))
                 }
                 None => Simulator::new(SimConfig {
                     seed,
@@ -370,9 +370,13 @@ async fn main() -> anyhow::Result<()> {
                 Some(dir) => {
                     let res = local::load_declared(&dir)?;
                     let venue = local::simulator_venue(&res).context("no Venue of kind simulator in the directory")?;
-                    let rate =
-                        venue.spec.simulator.as_ref().map_or(rate, |s| s.events_per_second.max(1).unsigned_abs());
-                    (local::simulator(&res, venue, now_ms), rate)
+                    // The Venue's clock: as the operator (or `polyfleet up`) sets it for every
+                    // process of the Venue, else anchored now.
+                    if polyfleet_agent::time::venue_clock().is_none() {
+                        polyfleet_agent::time::set_venue_clock(local::venue_clock(venue, now_ms));
+                    }
+                    let pace = local::pace(venue, false);
+                    (local::simulator(&res, venue, polyfleet_agent::time::now_ms(), pace), pace.steps_per_second)
                 }
                 None => {
                     let cfg = SimConfig {

@@ -16,7 +16,13 @@ fn examples() -> PathBuf {
 fn a_live_strategy_is_refused_by_the_local_fleet() {
     let mut res = polyfleet_cli::local::load(&examples(), "default").unwrap();
     let venue = polyfleet_cli::local::simulator_venue(&res).unwrap();
-    let catalog = polyfleet_cli::local::simulator(&res, venue, polyfleet_cli::local::DEFAULT_START_MS).catalog();
+    let catalog = polyfleet_cli::local::simulator(
+        &res,
+        venue,
+        polyfleet_cli::local::DEFAULT_START_MS,
+        polyfleet_cli::local::pace(venue, true),
+    )
+    .catalog();
     let runnable = polyfleet_cli::local::plan_with(&mut res.clone(), &catalog, polyfleet_cli::local::DEFAULT_START_MS)
         .unwrap()
         .strategies

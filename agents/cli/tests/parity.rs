@@ -27,7 +27,12 @@ async fn the_fleet_and_the_backtest_fill_the_same_orders_for_the_same_pnl() {
     let rec = dir.join("rec.jsonl");
     let res = polyfleet_cli::local::load(&examples(), "default").unwrap();
     let venue = polyfleet_cli::local::simulator_venue(&res).unwrap();
-    let mut sim = polyfleet_cli::local::simulator(&res, venue, polyfleet_cli::local::DEFAULT_START_MS);
+    let mut sim = polyfleet_cli::local::simulator(
+        &res,
+        venue,
+        polyfleet_cli::local::DEFAULT_START_MS,
+        polyfleet_cli::local::pace(venue, true),
+    );
     // Every market resolves 8 s of model time in (about 4 000 frames); the recording ends there.
     sim.set_resolve_after_ms(Some(8_000));
     // For the first 1 500 frames outcome 0 of the event is 6 cents dear: its YES bids sum above 1,

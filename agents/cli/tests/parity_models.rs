@@ -27,7 +27,12 @@ async fn the_fleet_and_the_backtest_trade_rolling_rounds_on_the_model_alike() {
     let rec = dir.join("rec.jsonl");
     let res = polyfleet_cli::local::load(&resources, "default").unwrap();
     let venue = polyfleet_cli::local::simulator_venue(&res).unwrap();
-    let mut sim = polyfleet_cli::local::simulator(&res, venue, polyfleet_cli::local::DEFAULT_START_MS);
+    let mut sim = polyfleet_cli::local::simulator(
+        &res,
+        venue,
+        polyfleet_cli::local::DEFAULT_START_MS,
+        polyfleet_cli::local::pace(venue, true),
+    );
     let mut file = polyfleet_cli::record::create(&rec).unwrap();
     polyfleet_cli::generate::generate_from(&mut sim, 6_000, &mut *file).unwrap();
     drop(file);

@@ -45,7 +45,8 @@ async fn the_embedded_feed_prices_the_next_round_from_the_simulator_prices() {
         settings: UpDownSettings::default(),
         publishing: Publishing { model: "btc-5m".into(), model_version: "t1".into(), valid_for_ms: 3_000 },
     };
-    let feed = tokio::spawn(polyfleet_cli::up::feed::run(bus.clone(), "sim".into(), sim, 100, vec![spec], stop));
+    let live = polyfleet_cli::up::feed::Live { models: vec![spec], rounds: Default::default(), pinned: false };
+    let feed = tokio::spawn(polyfleet_cli::up::feed::run(bus.clone(), "sim".into(), sim, 100, live, stop));
 
     let mut seen: Vec<FairValue> = vec![];
     let deadline = Instant::now() + Duration::from_secs(40);

@@ -326,8 +326,37 @@ pub struct StrategyConfig {
     /// Market making: the markets quoted; directional: the binary markets traded.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub quoted: Vec<QuotedConfig>,
+    /// Directional: the KV keys ([`crate::wire::subjects::rounds_key`]) of the `series` Markets
+    /// whose rounds it trades as the venue lists them ([`RoundsDoc`]), added while it runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub series: Vec<String>,
     /// Parameters until the KV bucket has some (of `type_`).
     pub parameters: StrategyParams,
+}
+
+/// The rounds of a `series` Market in play: those the venue lists now (the running one and the
+/// next) and those that ended and have not resolved yet, each a binary market with its end date.
+/// Agents add the rounds they do not know yet and keep the ones they know (a resolved round is
+/// inert). Written by the operator's Market controller under [`crate::wire::subjects::rounds_key`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RoundsDoc {
+    /// The rounds, oldest first.
+    pub rounds: Vec<QuotedConfig>,
+}
+
+impl RoundsDoc {
+    /// Parses and checks a document: every round a valid binary market with an end date.
+    pub fn from_json(bytes: &[u8]) -> Result<RoundsDoc, ConfigError> {
+        let doc: RoundsDoc = serde_json::from_slice(bytes).map_err(|e| bad(format!("rounds document: {e}")))?;
+        for r in &doc.rounds {
+            r.quoted()?;
+            if r.end_ms.is_none() {
+                return Err(bad(format!("round {}: no end date", r.yes.market)));
+            }
+        }
+        Ok(doc)
+    }
 }
 
 /// [`StrategyConfig`] as it reads, before its parameters are decoded for its type.
@@ -348,6 +377,8 @@ struct RawStrategyConfig {
     tokens: Vec<TokenConfig>,
     #[serde(default)]
     quoted: Vec<QuotedConfig>,
+    #[serde(default)]
+    series: Vec<String>,
     parameters: serde_json::Value,
 }
 
@@ -366,6 +397,7 @@ impl TryFrom<RawStrategyConfig> for StrategyConfig {
             sets: r.sets,
             tokens: r.tokens,
             quoted: r.quoted,
+            series: r.series,
         })
     }
 }

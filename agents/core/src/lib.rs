@@ -5,6 +5,7 @@
 //! - [`ids`]: [`TokenId`] (uint256), [`ConditionId`] (bytes32), [`ClientOrderId`].
 //! - [`wire`]: the NATS wire protocol (subjects, message types, versioned binary encoding).
 //! - [`analytics`]: PnL attribution, markout curves, maker rebates and liquidity rewards.
+//! - [`clock`]: a simulator Venue's accelerated clock, as every process of it computes it.
 //! - [`book`], [`exec`], [`accounting`], [`risk`], [`strategy`]: order books, the paper matching
 //!   engine, positions and PnL, the pre-trade risk rules, and the strategy runtime.
 //!
@@ -14,6 +15,7 @@
 pub mod accounting;
 pub mod analytics;
 pub mod book;
+pub mod clock;
 pub mod config;
 pub mod exec;
 pub mod ids;

@@ -334,3 +334,52 @@ fn a_restarted_strategy_goes_on_from_the_ledger_s_positions() {
     let exit = one(&r.on_signal(&signal("model-a", YES, 300_000, 60_000), MS).unwrap());
     assert_eq!((exit.side, exit.price, exit.size), (Side::Sell, p("0.38"), q("85.04")));
 }
+
+/// A series' round as the rounds document carries it (YES and NO of market `[1; 32]`).
+fn round_doc(end_ms: u64) -> polyfleet_core::config::QuotedConfig {
+    use polyfleet_core::config::TokenConfig;
+    let market = ConditionId::from_bytes([1; 32]);
+    let token = |id: u128, yes: bool| TokenConfig {
+        market: market.to_string(),
+        token: id.to_string(),
+        min_size_micros: 5_000_000,
+        fee_rate_bps: 720,
+        fee_exponent: 1,
+        outcome: Some(polyfleet_core::wire::Outcome::binary(&market, yes)),
+        maker_rebate_bps: 0,
+        rewards: None,
+    };
+    polyfleet_core::config::QuotedConfig { yes: token(YES, true), no: token(NO, false), end_ms: Some(end_ms) }
+}
+
+#[test]
+fn a_round_added_while_running_is_traded_like_a_market_it_started_with() {
+    // A strategy on a series only: no market at start.
+    let caps = DirCaps {
+        bankroll: Money::from_micros(1_000_000_000),
+        kelly_budget: Money::from_micros(500_000_000),
+        max_size: q("1000"),
+        max_notional: Money::from_micros(500_000_000),
+    };
+    let strategy = Directional::new(vec![], params(), caps).unwrap();
+    let mut r = StrategyRunner::new(identity("dir"), Box::new(strategy), "d0").unwrap();
+    assert!(r.tokens().is_empty());
+    assert_eq!(r.on_signal(&signal("model-a", YES, 500_000, 10_000), MS).unwrap_err(), "unknown_token");
+    // The round comes: its two tokens are added, once.
+    let added = r.add_rounds(&[round_doc(3_600_000)]).unwrap();
+    assert_eq!(added, vec![TokenId::from_u128(YES), TokenId::from_u128(NO)]);
+    assert!(r.add_rounds(&[round_doc(3_600_000)]).unwrap().is_empty(), "a round it has is left as it is");
+    assert_eq!(r.tokens().len(), 2);
+    // Its books followed, the same signal as in the first test buys the same stake, with the
+    // round's outcome on the order for the gateway.
+    assert!(books(&mut r, 1, "0.38", "0.40", 0).is_empty());
+    let o = one(&r.on_signal(&signal("model-a", YES, 500_000, 10_000), MS).unwrap());
+    assert_eq!((o.token, o.side, o.price, o.size), (TokenId::from_u128(YES), Side::Buy, p("0.40"), q("85.04")));
+    assert_eq!(o.outcome, Some(polyfleet_core::wire::Outcome::binary(&ConditionId::from_bytes([1; 32]), true)));
+    // A round whose tokens are not one market's is refused, and nothing is added.
+    let mut bad = round_doc(3_600_000);
+    bad.no.market = ConditionId::from_bytes([2; 32]).to_string();
+    bad.yes.token = "7".into();
+    assert!(r.add_rounds(&[bad]).is_err());
+    assert_eq!(r.tokens().len(), 2);
+}

@@ -89,6 +89,9 @@ pub trait Executor: Send {
     fn offered(&self, _namespace: &str, _strategy: &str, _token: &TokenId) -> Quantity {
         Quantity::ZERO
     }
+    /// Trades `instruments` too from now on (a `series` Market's new rounds); tokens it knows
+    /// keep their rules. Returns how many it added, or why it takes none.
+    fn add_instruments(&mut self, instruments: TokenMap<Instrument>) -> Result<usize, String>;
     /// At start: the orders a previous run left at the venue (to track like working orders),
     /// and what happened to them while the agent was away. Paper: nothing.
     fn start_up(&mut self, _now_ns: u64) -> impl Future<Output = (Vec<OrderIntent>, Vec<ExecEvent>)> + Send {
@@ -153,6 +156,14 @@ impl Executor for PaperExecutor {
 
     fn market_tokens(&self, market: &ConditionId) -> Vec<TokenId> {
         polyfleet_core::strategy::market_tokens(&self.instruments, market)
+    }
+
+    fn add_instruments(&mut self, instruments: TokenMap<Instrument>) -> Result<usize, String> {
+        let before = self.instruments.len();
+        for (t, i) in instruments {
+            self.instruments.entry(t).or_insert(i);
+        }
+        Ok(self.instruments.len() - before)
     }
 
     async fn submit(&mut self, intent: &OrderIntent, now_ns: u64) -> Vec<ExecEvent> {

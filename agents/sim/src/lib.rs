@@ -12,6 +12,7 @@ pub mod declare;
 pub mod exchange;
 pub mod model;
 pub mod order_api;
+pub mod pacer;
 pub mod relayer;
 mod relayer_api;
 pub mod replay;

@@ -343,19 +343,22 @@ pub async fn serve_source(
     Ok(SimHandle { shared, addr })
 }
 
+/// Steps the model `events_per_second` times a wall second ([`crate::pacer::Pacer`]: late ticks
+/// make up their steps); a frozen feed stops the model's time.
 async fn run_model(shared: Arc<Shared>, events_per_second: u32) {
     // Step in small batches so high rates do not need a timer per event.
-    let tick = Duration::from_millis(10);
-    let per_tick = (u64::from(events_per_second) * 10).div_ceil(1000);
-    let mut interval = tokio::time::interval(tick);
+    let mut interval = tokio::time::interval(Duration::from_millis(10));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut pacer = crate::pacer::Pacer::new(events_per_second, std::time::Instant::now());
     loop {
         interval.tick().await;
         if shared.faults.paused.load(Ordering::Relaxed) {
+            pacer.skip(std::time::Instant::now());
             continue;
         }
+        let steps = pacer.due(std::time::Instant::now());
         let mut guard = shared.sim.lock().await;
-        for _ in 0..per_tick {
+        for _ in 0..steps {
             guard.1 += 1;
             let step = guard.1;
             for f in guard.0.step() {

@@ -22,6 +22,7 @@ use super::Error;
 use crate::books::BookProbe;
 use crate::lookup::{Lookup, MarketLookup, MarketQuery};
 use crate::metrics::OperatorMetrics;
+use crate::params::ParamsStore;
 use crate::planner::market::{Resolution, market_status, next_round_in_s, query};
 use crate::planner::markets::MarketView;
 use crate::planner::venue::{VenueEndpoints, endpoints, shard_name, shards};
@@ -56,6 +57,9 @@ pub struct MarketContext {
     pub metrics: Arc<OperatorMetrics>,
     /// The last answer per Market (namespace/name).
     cache: Mutex<HashMap<String, Cached>>,
+    /// Where a series' rounds document goes for its agents (the parameter KV bucket); none: the
+    /// rounds are kept in status only.
+    rounds_kv: Option<Arc<dyn ParamsStore>>,
 }
 
 impl MarketContext {
@@ -68,8 +72,61 @@ impl MarketContext {
         recorder: Recorder,
         metrics: Arc<OperatorMetrics>,
     ) -> MarketContext {
-        MarketContext { client, lookup, books, markets, recorder, metrics, cache: Mutex::default() }
+        MarketContext { client, lookup, books, markets, recorder, metrics, cache: Mutex::default(), rounds_kv: None }
     }
+
+    /// Writes series' rounds documents to `kv` (the parameter KV bucket the agents watch).
+    pub fn with_rounds_kv(mut self, kv: Arc<dyn ParamsStore>) -> MarketContext {
+        self.rounds_kv = Some(kv);
+        self
+    }
+}
+
+/// How often (wall clock) a series Market with an ended round not yet closed, or a listed round
+/// not found yet, asks the venue again.
+const ROUNDS_EVERY: Duration = Duration::from_secs(5);
+
+/// A series Market's rounds in play ([`crate::rounds::refresh`] on the Venue's clock): the status
+/// list, and the agents' document written when it changed. A venue that cannot be asked keeps the
+/// rounds as they were (told by the Reconciling condition of the current round's lookup). Returns
+/// when to look again.
+async fn roll_rounds(
+    ctx: &MarketContext,
+    market: &Market,
+    venue: &polyfleet_crds::Venue,
+    status: &mut polyfleet_crds::MarketStatus,
+    venue_ms: u64,
+    now: &k8s_openapi::jiff::Timestamp,
+) -> Option<Duration> {
+    let series = market.spec.series.as_ref()?;
+    let wall_ms = now.as_millisecond().max(0) as u64;
+    let prev = market.status.as_ref().map(|s| s.rounds.clone()).unwrap_or_default();
+    let stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    match crate::rounds::refresh(ctx.lookup.as_ref(), &endpoints(venue), series, &prev, venue_ms, wall_ms, &stamp).await
+    {
+        Ok(rounds) => status.rounds = rounds,
+        Err(e) => tracing::warn!(error = %e, "series rounds not refreshed; kept as they were"),
+    }
+    if let Some(kv) = &ctx.rounds_kv {
+        let ns = market.namespace().unwrap_or_default();
+        let groups: Vec<String> = market.labels().iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let doc = crate::planner::rounds::doc(&status.rounds, &groups);
+        let key = polyfleet_core::wire::subjects::rounds_key(&ns, &market.name_any());
+        match serde_json::to_vec(&doc) {
+            Ok(body) if kv.get(&key).await.ok().flatten().as_deref() != Some(body.as_slice()) => {
+                if let Err(e) = kv.put(&key, body).await {
+                    tracing::warn!(error = %e, "series rounds document not written; written at the next reconcile");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "series rounds document does not serialize"),
+        }
+    }
+    let listed = crate::planner::rounds::listed(series, venue_ms / 1000);
+    let waiting = !crate::planner::rounds::awaiting_close(&status.rounds, venue_ms).is_empty()
+        || status.rounds.iter().any(|r| r.closed_at.is_some())
+        || listed.iter().any(|slug| !status.rounds.iter().any(|r| &r.slug == slug));
+    waiting.then_some(ROUNDS_EVERY)
 }
 
 /// A neg-risk event's conversion fee, read from the chain through its first outcome's market;
@@ -113,13 +170,17 @@ async fn apply(market: &Market, ctx: &MarketContext) -> Result<Action, Error> {
     let key = format!("{ns}/{name}");
     let generation = market.metadata.generation.unwrap_or(0);
     let now = k8s_openapi::jiff::Timestamp::now();
-    let now_s = now.as_second().max(0) as u64;
     ctx.markets.ready().await;
     let venue = ctx.markets.venue(&ns, &market.spec.venue_ref.name);
+    // Rounds roll on the Venue's clock (a simulator's may run faster than the wall's).
+    let clock = venue.as_deref().and_then(crate::planner::venue::clock);
+    let wall_ms = now.as_millisecond().max(0) as u64;
+    let now_s = clock.map_or(wall_ms, |c| c.venue_ms(wall_ms)) / 1000;
     let mut requeue = TOP_EVERY;
     if let Some(next) = next_round_in_s(&market.spec, now_s) {
         // A series moves to its next round on time, not at the next resync.
-        requeue = requeue.min(Duration::from_secs(next + 1));
+        let wall_s = clock.map_or(next, |c| next.div_ceil(u64::from(c.rate)));
+        requeue = requeue.min(Duration::from_secs(wall_s + 1));
     }
     let q = query(&market.spec, now_s);
     let mut asked = false;
@@ -183,7 +244,12 @@ async fn apply(market: &Market, ctx: &MarketContext) -> Result<Action, Error> {
         None => None,
     };
     let stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let status = market_status(market.status.as_ref(), generation, &market.spec, resolution, &tops, shard, &stamp);
+    let mut status = market_status(market.status.as_ref(), generation, &market.spec, resolution, &tops, shard, &stamp);
+    if let Some(v) = &venue
+        && let Some(again) = roll_rounds(ctx, market, v, &mut status, now_s * 1000 + wall_ms % 1000, &now).await
+    {
+        requeue = requeue.min(again);
+    }
     if market.status.as_ref() != Some(&status) {
         let api: Api<Market> = Api::namespaced(ctx.client.clone(), &ns);
         super::apply::apply_status(&api, &name, &status).await?;

@@ -27,7 +27,7 @@ use crate::planner::markets::MarketView;
 use crate::planner::network::agents_policy;
 use crate::planner::owner_ref;
 use crate::planner::risk::{gateway, liquidity_band_bps};
-use crate::planner::venue::{VenuePlan, plan_venue};
+use crate::planner::venue::{VenuePlan, clock_env, plan_venue};
 use crate::settings::FleetSettings;
 
 /// How often a settled Venue is looked at again (watches bring every change sooner).
@@ -123,7 +123,8 @@ async fn apply(venue: &Venue, ctx: &VenueContext) -> Result<Action, Error> {
     }
     // The namespace's risk gateway, while it has RiskPolicies.
     let specs: Vec<_> = policies.iter().map(|p| &p.spec).collect();
-    let (gw, gw_svc) = gateway(&ns, &name, liquidity_band_bps(&specs), &ctx.settings, owner_ref(venue));
+    let (gw, gw_svc) =
+        gateway(&ns, &name, liquidity_band_bps(&specs), clock_env(venue), &ctx.settings, owner_ref(venue));
     if policies.is_empty() {
         if delete_if_present::<Deployment>(&client, live, &ns, gw.name_any()).await? {
             wrote.push(format!("removed {} (no RiskPolicy)", gw.name_any()));

@@ -42,7 +42,15 @@ pub struct MarketView {
     pub end_ms: Option<u64>,
     /// A rolling series' coin and period (`btc`, `15m`).
     pub series: Option<(&'static str, &'static str)>,
+    /// A series whose rounds the agents follow live ([`super::rounds`]): every round of it, not
+    /// only `tokens` (the running round's). False for a round a backtest or replay planned on
+    /// its own (annotated [`ROUND_ANNOTATION`]).
+    pub live_rounds: bool,
 }
+
+/// The annotation of a Market standing for one round of a series (a backtest's or a replay's
+/// plan: every recorded round is a Market of its own).
+pub const ROUND_ANNOTATION: &str = "polyfleet.dev/round";
 
 impl MarketView {
     /// The planner's view, or `None` while the Market has no tokens yet (unresolved).
@@ -120,6 +128,7 @@ impl MarketView {
                 let (coin, period, _) = super::market::series_parts(s.asset, s.period);
                 (coin, period)
             }),
+            live_rounds: m.spec.series.is_some() && !m.annotations().contains_key(ROUND_ANNOTATION),
         })
     }
 

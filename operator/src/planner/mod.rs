@@ -12,6 +12,7 @@
 //!   bucket; or a refusal (live trading not acknowledged, references missing).
 //! - [`models`]: a directional Strategy's built-in model publishers (crypto up/down per series).
 //! - [`risk`]: a RiskPolicy -> the limits written to Redis; the namespace's risk gateway.
+//! - [`rounds`]: a series Market's rounds in play and the document its agents follow.
 //! - [`network`]: the NetworkPolicy that confines a namespace's agents.
 //! - [`notify`]: a RiskPolicy's notifications -> its notifier Deployment and its egress.
 
@@ -21,6 +22,7 @@ pub mod models;
 pub mod network;
 pub mod notify;
 pub mod risk;
+pub mod rounds;
 pub mod shards;
 pub mod strategy;
 pub mod venue;

@@ -274,6 +274,8 @@ pub fn objects(
                     )
                 })
                 .into_iter()
+                // The Venue's clock, as the strategy agent reads it.
+                .chain(strategy_agent.env.iter().filter(|e| e.name == polyfleet_core::clock::ENV).cloned())
                 .collect();
             let agent = AgentSpec {
                 name: p.name.clone(),
@@ -312,6 +314,7 @@ mod tests {
             labels: BTreeMap::new(),
             end_ms: None,
             series,
+            live_rounds: series.is_some(),
         }
     }
 

@@ -60,11 +60,13 @@ pub fn limits(spec: &RiskPolicySpec) -> RiskLimits {
 }
 
 /// The risk gateway of `namespace` for `venue` (its books give the liquidity check its numbers),
-/// counting liquidity within `band_bps` of the best price; owned by the Venue.
+/// counting liquidity within `band_bps` of the best price, with the Venue's clock `env`
+/// ([`super::venue::clock_env`]); owned by the Venue.
 pub fn gateway(
     namespace: &str,
     venue: &str,
     band_bps: u32,
+    env: Vec<k8s_openapi::api::core::v1::EnvVar>,
     settings: &FleetSettings,
     owner: Option<OwnerReference>,
 ) -> (Deployment, Service) {
@@ -83,7 +85,7 @@ pub fn gateway(
             "--durable".into(),
             format!("risk-{namespace}"),
         ],
-        env: vec![],
+        env,
         config: None,
         replicas: 2,
         uses_redis: true,

@@ -142,15 +142,20 @@ pub fn plan_strategy(
     // A market maker quotes binary Markets (YES and NO) and a directional strategy trades
     // them; arbitrage trades complete sets.
     let quoting = matches!(type_, CoreType::MarketMaking | CoreType::Directional);
+    // A directional strategy trades a series' rounds as they come, from the document the Market
+    // controller writes; its other Markets are fixed.
+    let live = |m: &MarketView| m.live_rounds && type_ == CoreType::Directional;
+    let series: Vec<String> =
+        chosen.iter().filter(|m| live(m)).map(|m| polyfleet_core::wire::subjects::rounds_key(&ns, &m.name)).collect();
     let quoted: Vec<QuotedConfig> = chosen
         .iter()
-        .filter(|m| quoting && !m.neg_risk_event && m.tokens.len() == 2)
+        .filter(|m| quoting && !live(m) && !m.neg_risk_event && m.tokens.len() == 2)
         .filter_map(|m| {
             let mut legs = m.token_configs(&group_labels).into_iter();
             Some(QuotedConfig { yes: legs.next()?, no: legs.next()?, end_ms: m.end_ms })
         })
         .collect();
-    if quoting && quoted.is_empty() {
+    if quoting && quoted.is_empty() && series.is_empty() {
         return Err(Refusal {
             reason: "NoMarkets",
             message: format!("a {:?} Strategy trades binary Markets; none of spec.markets is one", spec.type_),
@@ -197,6 +202,7 @@ pub fn plan_strategy(
         sets,
         tokens: vec![],
         quoted,
+        series,
         parameters,
     };
     let unwritable = |e: serde_json::Error| Refusal { reason: "InvalidConfiguration", message: e.to_string() };
@@ -214,7 +220,7 @@ pub fn plan_strategy(
         name: object.clone(),
         namespace: ns.clone(),
         args: vec!["--config".into(), format!("{CONFIG_DIR}/strategy.json")],
-        env: vec![],
+        env: super::venue::clock_env(venue),
         config: Some((object.clone(), checksum(&restart_relevant))),
         replicas: if spec.suspend { 0 } else { 1 },
         uses_redis: false,

@@ -11,6 +11,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, EnvVar, EnvVarSource, SecretKeySelector, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::ResourceExt;
+use polyfleet_core::clock::VenueClock;
 use polyfleet_crds::venue::{SignatureType, VenueKind};
 use polyfleet_crds::{Market, Venue};
 
@@ -44,7 +45,7 @@ pub const CREDENTIAL_KEYS: [(&str, &str, bool); 6] = [
 ];
 
 /// Where a Venue is reached.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct VenueEndpoints {
     /// Market-channel WebSocket URL.
     pub market_ws: String,
@@ -111,6 +112,33 @@ pub fn endpoints(venue: &Venue) -> VenueEndpoints {
     }
 }
 
+/// `name` and the comma-separated `values`, or nothing when there are none.
+fn flag(name: &str, values: &[String]) -> Vec<String> {
+    match values.is_empty() {
+        true => vec![],
+        false => vec![name.to_string(), values.join(",")],
+    }
+}
+
+/// A simulator Venue's accelerated clock (`simulator.clockRate` above 1), anchored at the Venue's
+/// creation, so every process of the Venue computes the same venue time; none: real time.
+pub fn clock(venue: &Venue) -> Option<VenueClock> {
+    if venue.spec.kind != VenueKind::Simulator {
+        return None;
+    }
+    let rate = venue.spec.simulator.as_ref().map_or(1, |s| s.clock_rate);
+    let created_ms = venue.metadata.creation_timestamp.as_ref()?.0.as_millisecond();
+    (rate > 1).then(|| VenueClock::new(u64::try_from(created_ms).ok()?, u32::try_from(rate).ok()?).ok()).flatten()
+}
+
+/// The environment that hands [`clock`] to a process of the Venue (empty in real time).
+pub fn clock_env(venue: &Venue) -> Vec<EnvVar> {
+    clock(venue)
+        .map(|c| EnvVar { name: polyfleet_core::clock::ENV.into(), value: Some(c.encode()), ..Default::default() })
+        .into_iter()
+        .collect()
+}
+
 /// What a Venue needs running.
 #[derive(Debug, Clone, Default)]
 pub struct VenuePlan {
@@ -129,12 +157,26 @@ pub fn shards(venue: &Venue, markets: &[MarketView]) -> Vec<Shard> {
     let name = venue.name_any();
     let per_pod = venue.spec.sharding.assets_per_connection.max(1) as usize
         * venue.spec.sharding.connections_per_pod.max(1) as usize;
+    // A series followed live is served from its rounds document (`--series`), not a token list
+    // that would change, and restart the shard, at every roll.
     let mine: Vec<(String, Vec<String>)> = markets
         .iter()
         .filter(|m| m.venue == name)
-        .map(|m| (m.name.clone(), m.all_tokens().map(ToString::to_string).collect()))
+        .map(|m| {
+            let tokens = if m.live_rounds { vec![] } else { m.all_tokens().map(ToString::to_string).collect() };
+            (m.name.clone(), tokens)
+        })
         .collect();
     assign(&mine, per_pod)
+}
+
+/// The rounds documents (KV keys) of the series followed live among `markets` (names) of `ns`.
+fn series_keys<'a>(ns: &str, views: impl IntoIterator<Item = &'a MarketView>) -> Vec<String> {
+    views
+        .into_iter()
+        .filter(|m| m.live_rounds)
+        .map(|m| polyfleet_core::wire::subjects::rounds_key(ns, &m.name))
+        .collect()
 }
 
 /// The market-data Deployment name of shard `index` of `venue`.
@@ -268,6 +310,7 @@ pub fn plan_venue(
                 "--filename".into(),
                 format!("{CONFIG_DIR}/resources.yaml"),
             ],
+            env: clock_env(venue),
             config: Some((sim_name.clone(), checksum(resources.as_bytes()))),
             ..AgentSpec::plain(Role::Simulator, &owner_labels)
         };
@@ -298,16 +341,22 @@ pub fn plan_venue(
                 clob.clone(),
                 "--assets-per-connection".into(),
                 per_conn.to_string(),
-                "--tokens".into(),
-                shard.tokens.join(","),
-            ],
+            ]
+            .into_iter()
+            .chain(flag("--tokens", &shard.tokens))
+            .chain(flag(
+                "--series",
+                &series_keys(&ns, mine.iter().copied().filter(|m| shard.markets.contains(&m.name))),
+            ))
+            .collect(),
+            env: clock_env(venue),
             ..AgentSpec::plain(Role::MarketData, &owner_labels)
         };
         plan.add(settings, &spec, owner.clone());
     }
     // Execution: every token of the venue with its market's rules (exposure groups are the
     // gateway's business: the strategies' intents carry them).
-    let tokens: Vec<_> = mine.iter().flat_map(|m| m.token_configs(&[])).collect();
+    let tokens: Vec<_> = mine.iter().filter(|m| !m.live_rounds).flat_map(|m| m.token_configs(&[])).collect();
     let markets_json = serde_json::to_string_pretty(&tokens).map_err(|e| EncodeError(e.to_string()))?;
     let exec_name = child_name("exec", &name);
     let spec = AgentSpec {
@@ -326,9 +375,10 @@ pub fn plan_venue(
             format!("exec-{ns}-{name}"),
         ]
         .into_iter()
+        .chain(flag("--series", &series_keys(&ns, mine.iter().copied())))
         .chain(execution_args(venue, &at))
         .collect(),
-        env: credentials_env(venue),
+        env: credentials_env(venue).into_iter().chain(clock_env(venue)).collect(),
         config: Some((exec_name.clone(), checksum(markets_json.as_bytes()))),
         replicas: 1,
         uses_redis: true,

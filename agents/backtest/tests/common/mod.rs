@@ -79,6 +79,7 @@ pub fn arb(sim: &Simulator, policy: &str) -> StrategyConfig {
             .collect(),
         tokens: vec![],
         quoted: vec![],
+        series: vec![],
         parameters: StrategyParams::Arbitrage(ArbParams {
             min_edge_bps: 50,
             max_notional_per_leg_micros: 25_000_000,

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use polyfleet_backtest::valuation;
@@ -159,7 +159,10 @@ impl Board {
 
     fn on_decision(&self, d: RiskDecision) {
         self.with(|s| {
-            let latency = d.decided_ts_ns.saturating_sub(d.intent.cause_recv_ts_ns);
+            // Wall time: stamps of a Venue's accelerated clock are scaled back.
+            let venue_ns = d.decided_ts_ns.saturating_sub(d.intent.cause_recv_ts_ns);
+            let latency = u64::try_from(polyfleet_agent::time::wall_span(Duration::from_nanos(venue_ns)).as_nanos())
+                .unwrap_or(u64::MAX);
             if s.latencies_ns.len() == LATENCIES {
                 s.latencies_ns.pop_front();
             }

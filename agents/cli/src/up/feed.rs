@@ -27,8 +27,11 @@ use polyfleet_core::wire::signal::{FairValue, subject as signal_subject};
 use polyfleet_core::wire::{MarketEvent, encode, subjects};
 use polyfleet_io::bus::Bus;
 use polyfleet_io::bus::memory::MemoryBus;
+use polyfleet_operator::local::CatalogLookup;
 use polyfleet_polymarket::data::normalize::{Action, Normalizer};
 use polyfleet_sim::Simulator;
+
+use super::rounds::LocalRounds;
 use tokio::sync::watch;
 
 /// What the feed reports to the supervisor.
@@ -47,38 +50,88 @@ async fn publish_signal(bus: &MemoryBus, venue: &str, fv: &FairValue) {
     let _ = bus.publish(&signal_subject(venue, &fv.token), vec![], Bytes::from(fv.encode())).await;
 }
 
-/// Runs the model until `shutdown`: `rate` model steps per second, the crypto `models` on its
-/// reference prices.
+/// What the embedded venue runs beside the market: the built-in crypto models, and the live
+/// series' rounds documents.
+pub struct Live {
+    /// The crypto models, on the simulator's reference prices.
+    pub models: Vec<ModelSpec>,
+    /// The series whose rounds the agents follow ([`LocalRounds`]).
+    pub rounds: LocalRounds,
+    /// The model's time is held to the agents' clock ([`polyfleet_agent::time::now_ms`], the
+    /// Venue's, which may run faster than the wall): each tick makes the steps it is behind by
+    /// (up to two seconds' worth), so a slow start or a late tick is made up. Else it steps at
+    /// its rate from when it starts, whatever its time.
+    pub pinned: bool,
+}
+
+/// How often (wall clock) the live series' rounds are looked at.
+const ROUNDS_EVERY: Duration = Duration::from_millis(250);
+
+/// The simulator's markets as its Gamma API answers for them: listed, and closed once resolved.
+fn listing(sim: &Simulator) -> polyfleet_polymarket::data::catalog::Catalog {
+    let mut catalog = sim.catalog();
+    for (i, m) in catalog.markets.iter_mut().enumerate() {
+        m.closed = sim.resolution(i).is_some();
+    }
+    catalog
+}
+
+/// Follows the simulator's markets listed since the last call (`known` of them): their tokens
+/// added to the normalizer, from their snapshots.
+fn follow_listed(sim: &Simulator, known: &mut usize, norm: &mut Normalizer, actions: &mut Vec<Action>) {
+    let listed = &sim.markets()[(*known).min(sim.markets().len())..];
+    let tokens: Vec<TokenId> = listed.iter().flat_map(|m| [m.yes, m.no]).collect();
+    *known = sim.markets().len();
+    norm.add_tokens(tokens.iter().copied());
+    for t in &tokens {
+        if let Some(f) = sim.snapshot_frame(t) {
+            norm.on_frame(f.as_bytes(), wall_ns(), actions);
+        }
+    }
+}
+
+/// Runs the model until `shutdown`: `rate` model steps per second, the crypto models on its
+/// reference prices, every market it lists followed, the live series' rounds documents kept.
 pub async fn run(
     bus: MemoryBus,
     venue: String,
     mut sim: Simulator,
     rate: u32,
-    models: Vec<ModelSpec>,
+    live: Live,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    let Live { models, mut rounds, pinned } = live;
     let mut models: Vec<ModelFeed> = models.into_iter().map(ModelFeed::new).collect();
     let mut due = vec![];
-    let tokens: Vec<TokenId> = sim.markets().iter().flat_map(|m| [m.yes, m.no]).collect();
-    let mut norm = Normalizer::new(tokens.iter().copied());
+    let mut norm = Normalizer::new(std::iter::empty());
     let mut actions = vec![];
-    for t in &tokens {
-        if let Some(f) = sim.snapshot_frame(t) {
-            norm.on_frame(f.as_bytes(), wall_ns(), &mut actions);
-        }
-    }
+    let mut known = 0;
+    follow_listed(&sim, &mut known, &mut norm, &mut actions);
+    let mut rounds_tick = tokio::time::interval(ROUNDS_EVERY);
+    let nowhere = polyfleet_operator::planner::venue::VenueEndpoints::default();
     let mut requests = bus.subscribe(&format!("mdsnap.{}.*", subjects::token(&venue))).await?;
     // Steps come in small batches so high rates do not need a timer per step.
-    let per_tick = (rate / 100).max(1);
-    let period = Duration::from_secs_f64(f64::from(per_tick) / f64::from(rate.max(1)));
-    let mut tick = tokio::time::interval(period);
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let step_ms = sim.config().step_ms.max(1);
+    let most = u64::from(rate.max(1)) * 2;
+    let mut pacer = polyfleet_sim::pacer::Pacer::new(rate, std::time::Instant::now());
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
             Some(msg) = requests.next() => answer(&bus, msg, |t| norm.snapshot(t, wall_ns())).await,
+            _ = rounds_tick.tick(), if !rounds.is_empty() => {
+                rounds.poll(&CatalogLookup(listing(&sim)), &nowhere, &bus).await;
+            }
             _ = tick.tick() => {
-                for _ in 0..per_tick {
+                if sim.markets().len() > known {
+                    follow_listed(&sim, &mut known, &mut norm, &mut actions);
+                }
+                let steps = match pinned {
+                    true => (polyfleet_agent::time::now_ms().saturating_sub(sim.now_ms()) / step_ms).min(most),
+                    false => pacer.due(std::time::Instant::now()),
+                };
+                for _ in 0..steps {
                     let market = sim.step();
                     // The reference prices first: a round's book follows them.
                     for f in sim.take_rtds() {

@@ -86,6 +86,7 @@ pub(crate) async fn run(args: &UpArgs, mut p: Prepared, stop: tokio_watch::Recei
         namespace: "*".into(),
         durable: "execution-local".into(),
         mark_stale_ms: polyfleet_agent::execution::MARK_STALE_MS,
+        series: p.rounds.keys(),
     };
     tasks.spawn(execution::run(bus.clone(), store.clone(), executor, exec_cfg, exec_metrics, shutdown.clone()));
     // The crypto models run inside the feed, on the embedded simulator's or the recording's
@@ -137,7 +138,9 @@ pub(crate) async fn run(args: &UpArgs, mut p: Prepared, stop: tokio_watch::Recei
     let replaying = format!("replay of {}", args.replay.as_ref().map(|r| r.display().to_string()).unwrap_or_default());
     let what = match source {
         Source::Sim(sim) => {
-            tasks.spawn(feed::run(bus.clone(), venue.clone(), *sim, rate, models, shutdown.clone()));
+            // The simulator started at the agents' clock's now (see `prepare`).
+            let live = feed::Live { models, rounds: p.rounds.clone(), pinned: true };
+            tasks.spawn(feed::run(bus.clone(), venue.clone(), *sim, rate, live, shutdown.clone()));
             "simulator".to_string()
         }
         Source::Replay(lines) => {
@@ -176,6 +179,7 @@ pub(crate) async fn run(args: &UpArgs, mut p: Prepared, stop: tokio_watch::Recei
         feed: feed_stats,
         procs: None,
         strategies_stop: Some(strategies_stop),
+        rounds: None,
     };
     let log = supervise(args, &p, &bus, &store, &board, &mut header, stop).await;
     let _ = shutdown_tx.send(true);

@@ -16,6 +16,7 @@ pub mod feed;
 pub mod inproc;
 pub mod notices;
 pub mod processes;
+pub mod rounds;
 pub mod supervisor;
 pub mod watch;
 
@@ -35,6 +36,7 @@ use polyfleet_crds::Venue;
 use polyfleet_io::bus::Bus;
 use polyfleet_io::risk_store::{PolicyKey, RiskStore};
 use polyfleet_operator::local::LocalPlan;
+use polyfleet_operator::planner::venue::VenueEndpoints;
 use polyfleet_polymarket::data::catalog::Catalog;
 use polyfleet_polymarket::data::recording::RecordLine;
 use tokio::sync::watch as tokio_watch;
@@ -148,6 +150,8 @@ pub(crate) struct Prepared {
     pub catalog: Catalog,
     pub plan: LocalPlan,
     pub strategies: Vec<StrategyConfig>,
+    /// The series whose rounds the agents follow live (simulator runs).
+    pub rounds: rounds::LocalRounds,
 }
 
 impl Prepared {
@@ -160,9 +164,9 @@ impl Prepared {
         self.strategies.iter().flat_map(|s| s.traded_tokens().cloned().collect::<Vec<_>>()).collect()
     }
 
-    /// The Venue's simulator rate, model steps per second.
+    /// The Venue's simulator rate, model steps per wall second.
     pub fn sim_rate(&self) -> u32 {
-        self.venue.spec.simulator.as_ref().map_or(200, |s| s.events_per_second.max(1).unsigned_abs())
+        local::pace(&self.venue, false).steps_per_second
     }
 
     /// Limits into the risk store, the first parameter documents into the KV bucket.
@@ -207,18 +211,27 @@ fn prepare(args: &UpArgs) -> anyhow::Result<Prepared> {
             let venue = local::simulator_venue(&res)
                 .context("polyfleet up runs against a Venue of kind simulator, or --replay of a recording (trading a real venue needs the cluster, and live orders the live-trading issue)")?
                 .clone();
+            // A Venue's accelerated clock, anchored now: this process's agents read it, and the
+            // processes runtime hands it to every process it starts.
+            polyfleet_agent::time::set_venue_clock(local::venue_clock(&venue, polyfleet_agent::time::wall_ms()));
             let now_ms = polyfleet_agent::time::now_ms();
-            let sim = local::simulator(&res, &venue, now_ms);
+            let sim = local::simulator(&res, &venue, now_ms, local::pace(&venue, false));
             let catalog = sim.catalog();
             (venue, Source::Sim(Box::new(sim)), catalog, now_ms)
         }
     };
-    let plan = local::plan_rounds(&mut res, &catalog, start_ms)?;
+    // A replay trades every recorded round as a Market of its own, as the backtest does; the
+    // simulator lists rounds as it goes, and the agents follow them live, as in a cluster.
+    let plan = match &args.replay {
+        Some(_) => local::plan_rounds(&mut res, &catalog, start_ms)?,
+        None => local::plan_with(&mut res, &catalog, start_ms)?,
+    };
+    let rounds = rounds::LocalRounds::of(&plan, &res.markets, &args.namespace);
     let strategies: Vec<StrategyConfig> = plan.strategies.iter().map(|s| s.config.clone()).collect();
     if strategies.iter().any(|s| s.mode != polyfleet_core::wire::Mode::Paper) {
         eprintln!("note: polyfleet up trades on paper; strategies in shadow or live mode run as paper here");
     }
-    Ok(Prepared { venue, source, catalog, plan, strategies })
+    Ok(Prepared { venue, source, catalog, plan, strategies, rounds })
 }
 
 /// Runs the fleet until `stop` turns true, `duration` passes or a replay ends.
@@ -243,6 +256,9 @@ pub(crate) struct Header {
     pub procs: Option<supervisor::Supervisor>,
     /// Stops the strategy agents (in-process runtime).
     pub strategies_stop: Option<tokio_watch::Sender<bool>>,
+    /// The live series' rounds, asked of the simulator process's API (processes runtime; the
+    /// in-process feed keeps them itself).
+    pub rounds: Option<(rounds::LocalRounds, polyfleet_operator::lookup::RestLookup, VenueEndpoints)>,
 }
 
 /// The supervisor's loop, whatever the runtime: refreshes the summary every second and watches
@@ -270,6 +286,9 @@ pub(crate) async fn supervise<B: Bus, S: RiskStore>(
         }
         if args.duration.is_some_and(|d| started.elapsed() >= d) || header.feed.done.load(Ordering::Relaxed) {
             break;
+        }
+        if let Some((rounds, lookup, at)) = header.rounds.as_mut() {
+            rounds.poll(lookup, at, bus).await;
         }
         let mut lines = watcher.poll(bus, store, &p.catalog).await;
         lines.extend(notices.poll(bus, store).await);

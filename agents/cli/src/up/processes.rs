@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use polyfleet_io::bus::nats::NatsBus;
 use polyfleet_io::risk_store::redis::RedisRiskStore;
+use polyfleet_operator::planner::venue::VenueEndpoints;
 use tokio::sync::watch as tokio_watch;
 
 use super::board::Board;
@@ -105,11 +106,17 @@ pub(crate) async fn run(args: &UpArgs, p: Prepared, stop: tokio_watch::Receiver<
     // The simulator: the same directory, so the same model and the same market ids.
     let sim_port = free_port()?;
     let sim_addr = format!("127.0.0.1:{sim_port}");
-    procs.start(
+    // A simulator Venue's accelerated clock, the same for every process of the run.
+    let clock = polyfleet_agent::time::venue_clock().map(|c| c.encode());
+    let with_clock = |spec: Spec| match &clock {
+        Some(c) => spec.env(polyfleet_core::clock::ENV, c),
+        None => spec,
+    };
+    procs.start(with_clock(
         Spec::new("venue-sim", &polyfleet, Probe::Port(sim_port))
             .args(["venue-sim", "--addr", &sim_addr, "-f"])
             .args([&args.dir]),
-    )?;
+    ))?;
     // An agent: its subcommand and arguments, then the bus and its metrics address.
     let agent_spec = |name: &str, args: Vec<std::ffi::OsString>| -> anyhow::Result<(Spec, u16)> {
         let port = free_port()?;
@@ -119,16 +126,19 @@ pub(crate) async fn run(args: &UpArgs, p: Prepared, stop: tokio_watch::Receiver<
             "--metrics-addr",
             &format!("127.0.0.1:{port}"),
         ]);
-        Ok((spec, port))
+        Ok((with_clock(spec), port))
     };
     let os = |v: &[&str]| -> Vec<std::ffi::OsString> { v.iter().map(Into::into).collect() };
     let all_tokens: Vec<String> =
         p.catalog.markets.iter().flat_map(|m| m.tokens.iter().map(|t| t.token_id.to_string())).collect();
     let (ws, rest, tokens) = (format!("ws://{sim_addr}/ws/market"), format!("http://{sim_addr}"), all_tokens.join(","));
-    let mut agents = vec![(
-        "market-data".to_string(),
-        os(&["market-data", "--venue", &venue, "--ws-url", &ws, "--rest-url", &rest, "--tokens", &tokens]),
-    )];
+    let mut md = os(&["market-data", "--venue", &venue, "--ws-url", &ws, "--rest-url", &rest, "--tokens", &tokens]);
+    // The live series' rounds, served and executed as they come.
+    let series = p.rounds.keys().join(",");
+    if !series.is_empty() {
+        md.extend(os(&["--series", &series]));
+    }
+    let mut agents = vec![("market-data".to_string(), md)];
     for s in &p.strategies {
         let file = work.join(format!("strategy-{}.json", s.name));
         std::fs::write(&file, serde_json::to_vec_pretty(s)?)?;
@@ -158,6 +168,9 @@ pub(crate) async fn run(args: &UpArgs, p: Prepared, stop: tokio_watch::Receiver<
     let mut exec = os(&["execution"]);
     exec.extend(durable("execution-local"));
     exec.extend([std::ffi::OsString::from("--markets"), markets.into()]);
+    if !series.is_empty() {
+        exec.extend(os(&["--series", &series]));
+    }
     agents.push(("execution".into(), exec));
     for config in &p.plan.notifiers {
         // Its secrets: inherited from this process's environment (`local_secret_var`).
@@ -193,6 +206,18 @@ pub(crate) async fn run(args: &UpArgs, p: Prepared, stop: tokio_watch::Receiver<
         feed: Arc::new(FeedStats::default()),
         procs: Some(procs),
         strategies_stop: None,
+        rounds: (!p.rounds.is_empty()).then(|| {
+            let at = VenueEndpoints {
+                market_ws: ws.clone(),
+                clob: rest.clone(),
+                gamma: rest.clone(),
+                user_ws: format!("ws://{sim_addr}/ws/user"),
+                polygon_rpc: Some(format!("{rest}/rpc")),
+                rtds: rtds.clone(),
+                relayer: format!("{rest}/relayer"),
+            };
+            (p.rounds.clone(), polyfleet_operator::lookup::RestLookup::default(), at)
+        }),
     };
     let log = supervise(args, &p, &bus, &store, &board, &mut header, stop).await;
     let mut procs = header.procs.take().context("the supervisor")?;

@@ -36,8 +36,8 @@ pub fn build(cfg: &StrategyConfig, prefix: &str) -> Result<StrategyRunner, Confi
         }
         (StrategyType::Directional, StrategyParams::Directional(params)) => {
             let markets = cfg.quoted.iter().map(QuotedConfig::quoted).collect::<Result<Vec<_>, _>>()?;
-            if markets.is_empty() {
-                return Err(ConfigError("a directional strategy needs at least one binary market".into()));
+            if markets.is_empty() && cfg.series.is_empty() {
+                return Err(ConfigError("a directional strategy needs at least one binary market or series".into()));
             }
             let caps = DirCaps { bankroll: cfg.bankroll(), kelly_budget: cfg.kelly_budget(), max_size, max_notional };
             Box::new(Directional::new(markets, params.clone(), caps).map_err(|e| ConfigError(e.to_string()))?)

@@ -217,6 +217,11 @@ impl BookSet {
     pub fn tokens(&self) -> impl Iterator<Item = &TokenId> {
         self.followers.keys()
     }
+
+    /// Follows `token` too (from its first snapshot); a token already followed keeps its book.
+    pub fn follow(&mut self, token: TokenId) {
+        self.followers.entry(token).or_insert_with(BookFollower::new);
+    }
 }
 
 /// Why parameters were refused.
@@ -294,5 +299,11 @@ pub trait Strategy: Send {
     /// keeping no holdings of its own takes none (the default).
     fn restore(&mut self, _positions: &[(TokenId, crate::accounting::Position)]) -> usize {
         0
+    }
+    /// Binary markets to trade from now on (a `series` Market's new rounds), beside those it
+    /// has; a market it trades already is left as it is. Returns the tokens added. `Err` names why
+    /// it takes none (the default: strategies whose markets are fixed at start).
+    fn add_markets(&mut self, _markets: Vec<market_making::QuotedMarket>) -> Result<Vec<TokenId>, &'static str> {
+        Err("this strategy type trades the markets it started with")
     }
 }

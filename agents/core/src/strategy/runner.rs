@@ -109,6 +109,28 @@ impl StrategyRunner {
         self.strategy.tokens()
     }
 
+    /// Trades `rounds` too (a `series` Market's rounds, [`crate::config::RoundsDoc`]) from now
+    /// on: the markets the strategy did not have are added ([`Strategy::add_markets`]), their
+    /// books followed and their planned outcomes written on their orders. Returns the tokens
+    /// added, whose snapshots the caller asks for.
+    pub fn add_rounds(&mut self, rounds: &[crate::config::QuotedConfig]) -> Result<Vec<TokenId>, String> {
+        let mut markets = vec![];
+        for r in rounds {
+            markets.push(r.quoted().map_err(|e| e.to_string())?);
+            for t in [&r.yes, &r.no] {
+                if let (Some(o), Ok(id)) = (&t.outcome, TokenId::parse(&t.token)) {
+                    o.validate().map_err(|e| format!("token {}: {e}", t.token))?;
+                    self.outcomes.insert(id, o.clone());
+                }
+            }
+        }
+        let added = self.strategy.add_markets(markets).map_err(str::to_string)?;
+        for t in &added {
+            self.books.follow(*t);
+        }
+        Ok(added)
+    }
+
     /// The parameter generation applied last.
     pub fn params_generation(&self) -> Option<u64> {
         self.params_generation

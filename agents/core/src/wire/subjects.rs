@@ -161,6 +161,14 @@ pub fn scores_key(namespace: &str, strategy: &str) -> String {
     format!("{}.scores", params_key(namespace, strategy))
 }
 
+/// `<ns>.<market>.rounds`: the rounds of a `series` Market the venue lists now, and the ended
+/// ones not resolved yet (JSON, [`crate::config::RoundsDoc`]), written by the operator's Market
+/// controller (locally, by `polyfleet up`) and followed live by the strategy, market-data and
+/// execution agents, so a series rolls without restarting them.
+pub fn rounds_key(namespace: &str, market: &str) -> String {
+    format!("{}.{}.rounds", token(namespace), token(market))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +194,8 @@ mod tests {
         assert_eq!(ns_name(&params_key("default", "arb.v2")), Some(("default".into(), "arb.v2".into(), false)));
         assert_eq!(ns_name(&params_ack_key("ns", "mm")), Some(("ns".into(), "mm".into(), true)));
         assert_eq!(ns_name(&scores_key("ns", "mm")), None);
+        assert_eq!(ns_name(&rounds_key("ns", "btc-5m")), None);
+        assert_eq!(rounds_key("ns", "btc.5m"), "ns.btc=2e5m.rounds");
         assert_eq!(ns_name("ns"), None);
     }
 

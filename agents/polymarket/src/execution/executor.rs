@@ -96,6 +96,9 @@ pub struct LiveExecutor<S: RiskStore> {
     funds: Funds,
     /// Each token's taker fees (what an order may pay, for the pre-flight).
     fees: TokenMap<FeeSchedule>,
+    /// The user channel (live trading acknowledged): its task and where it sends, so that it can
+    /// be restarted on a longer list of markets.
+    user: Option<(UserChannel, Arc<Venue>, mpsc::Sender<UserFeed>, JoinHandle<()>)>,
 }
 
 /// How the account's conditional-token transactions reach the chain: its own (EOA), or its
@@ -115,12 +118,20 @@ fn account(c: &LiveCredentials, relayer_url: Option<&str>) -> Result<Account, St
     Ok(Account::Wallet { kind, wallet, relayer })
 }
 
+/// The markets of `instruments`, once each, in order (the user channel's subscription).
+fn user_markets(instruments: &TokenMap<Instrument>) -> Vec<String> {
+    let mut markets: Vec<String> = instruments.values().map(|i| i.market.to_string()).collect();
+    markets.sort();
+    markets.dedup();
+    markets
+}
+
 /// How long a balance-allowance reading is trusted (the venue allows 200 reads per 10 s).
 pub const FUNDS_TTL: Duration = Duration::from_secs(5);
 
 impl<S: RiskStore> Drop for LiveExecutor<S> {
     fn drop(&mut self) {
-        for t in &self.tasks {
+        for t in self.tasks.iter().chain(self.user.as_ref().map(|u| &u.3)) {
             t.abort();
         }
     }
@@ -172,16 +183,18 @@ impl<S: RiskStore> LiveExecutor<S> {
                 }
             }
         }));
-        let mut feed = None;
+        let (mut feed, mut user) = (None, None);
         match (&venue, settings.acknowledged) {
             (Some(v), true) => {
                 tasks.push(tokio::spawn(heartbeat::run(v.clone(), settings.heartbeat_every, metrics.clone())));
-                let mut markets: Vec<String> = instruments.values().map(|i| i.market.to_string()).collect();
-                markets.sort();
-                markets.dedup();
                 let (tx, rx) = mpsc::channel(4096);
-                let cfg = UserChannel { url: settings.user_ws_url.clone(), markets, silence: Duration::from_secs(30) };
-                tasks.push(tokio::spawn(user_channel::run(cfg, v.clone(), tx, metrics.clone())));
+                let cfg = UserChannel {
+                    url: settings.user_ws_url.clone(),
+                    markets: user_markets(&instruments),
+                    silence: Duration::from_secs(30),
+                };
+                let task = tokio::spawn(user_channel::run(cfg.clone(), v.clone(), tx.clone(), metrics.clone()));
+                user = Some((cfg, v.clone(), tx, task));
                 feed = Some(rx);
                 tracing::info!(venue = %settings.venue, signer = %v.address(), "live trading enabled: heartbeats and user channel running");
             }
@@ -209,6 +222,7 @@ impl<S: RiskStore> LiveExecutor<S> {
             markets,
             chain_markets: HashMap::new(),
             funds: Funds::new(u64::try_from(FUNDS_TTL.as_nanos()).unwrap_or(u64::MAX)),
+            user,
         })
     }
 
@@ -466,6 +480,33 @@ impl<S: RiskStore> LiveExecutor<S> {
 impl<S: RiskStore> Executor for LiveExecutor<S> {
     fn tokens(&self) -> Vec<TokenId> {
         self.paper.tokens()
+    }
+
+    /// New rounds: their rules and fees known from now on; the user channel (live trading) is
+    /// started again on the longer list of markets and the old connection closed. A new round is
+    /// listed before it opens, so no order of ours rests in it yet; events of other markets in
+    /// the moment between the two connections are missed as across any reconnect of the channel.
+    fn add_instruments(&mut self, instruments: TokenMap<Instrument>) -> Result<usize, String> {
+        let mut added = 0;
+        for (t, i) in &instruments {
+            if self.instruments.contains_key(t) {
+                continue;
+            }
+            self.fees.insert(*t, i.fees);
+            self.tracker.add_fees(*t, i.fees);
+            self.instruments.insert(*t, i.clone());
+            added += 1;
+        }
+        self.paper.add_instruments(instruments)?;
+        if added > 0
+            && let Some((cfg, venue, tx, task)) = self.user.take()
+        {
+            let cfg = UserChannel { markets: user_markets(&self.instruments), ..cfg };
+            let next = tokio::spawn(user_channel::run(cfg.clone(), venue.clone(), tx.clone(), self.metrics.clone()));
+            task.abort();
+            self.user = Some((cfg, venue, tx, next));
+        }
+        Ok(added)
     }
 
     async fn submit(&mut self, intent: &OrderIntent, now_ns: u64) -> Vec<ExecEvent> {

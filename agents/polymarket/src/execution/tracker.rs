@@ -118,6 +118,11 @@ impl Tracker {
         Tracker { fees, ..Tracker::default() }
     }
 
+    /// Charges `token`'s taker fees as `fees` says from now on (a token it knows keeps its own).
+    pub fn add_fees(&mut self, token: polyfleet_core::TokenId, fees: FeeSchedule) {
+        self.fees.entry(token).or_insert(fees);
+    }
+
     /// Starts tracking `intent`, known at the venue as `venue_id`.
     pub fn track(&mut self, venue_id: &str, intent: &OrderIntent, now_ns: u64) {
         self.by_client.insert(intent.client_order_id, venue_id.to_string());

@@ -122,6 +122,21 @@ struct MarketState {
 }
 
 impl MarketState {
+    fn new(m: QuotedMarket) -> MarketState {
+        MarketState {
+            m,
+            signal: None,
+            held: [Held::default(); 2],
+            entries: 0,
+            in_flight: None,
+            forecasts: BTreeMap::new(),
+            fills: vec![],
+            quiet_until_ms: 0,
+            refused_until_ms: 0,
+            resolved: false,
+        }
+    }
+
     fn side_of(&self, token: &TokenId) -> Option<usize> {
         if *token == self.m.yes.token {
             Some(0)
@@ -195,21 +210,7 @@ impl Directional {
         params.validate()?;
         Ok(Directional {
             params,
-            markets: markets
-                .into_iter()
-                .map(|m| MarketState {
-                    m,
-                    signal: None,
-                    held: [Held::default(); 2],
-                    entries: 0,
-                    in_flight: None,
-                    forecasts: BTreeMap::new(),
-                    fills: vec![],
-                    quiet_until_ms: 0,
-                    refused_until_ms: 0,
-                    resolved: false,
-                })
-                .collect(),
+            markets: markets.into_iter().map(MarketState::new).collect(),
             bankroll: caps.bankroll,
             budget: caps.kelly_budget,
             max_size: caps.max_size,
@@ -471,6 +472,18 @@ impl Directional {
 impl Strategy for Directional {
     fn tokens(&self) -> Vec<TokenId> {
         self.markets.iter().flat_map(|s| [s.m.yes.token, s.m.no.token]).collect()
+    }
+
+    fn add_markets(&mut self, markets: Vec<QuotedMarket>) -> Result<Vec<TokenId>, &'static str> {
+        let mut added = vec![];
+        for m in markets {
+            if self.market_by_condition(&m.yes.market).is_some() {
+                continue;
+            }
+            added.extend([m.yes.token, m.no.token]);
+            self.markets.push(MarketState::new(m));
+        }
+        Ok(added)
     }
 
     fn on_book(&mut self, token: &TokenId, books: &BookSet, ctx: &mut Ctx<'_>) {
