@@ -89,6 +89,12 @@ pub enum DirectionalEntry {
         description = "Brier score of the first model version it trades on (directional)"
     ),
     printcolumn(
+        name = "Skill",
+        type_ = "string",
+        json_path = ".status.scores[0].brierSkill",
+        description = "Its Brier skill score against the market's mid (positive: better than the market)"
+    ),
+    printcolumn(
         name = "Ready",
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status",

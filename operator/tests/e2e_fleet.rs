@@ -13,6 +13,13 @@
 //! template unchanged; the kill switch stops approvals; deleting the Strategy cancels its orders
 //! and the garbage collector removes its children; the operator never hit a Forbidden.
 //!
+//! Beside it, in a namespace of its own, a series: the crypto up/down example as a 15-minute
+//! series on a simulator Venue whose clock runs 30 times the wall's. Its Market rolls through
+//! several rounds (the Market controller keeps them in status and writes the rounds document),
+//! the built-in model's Pod prices them, the strategy trades them without its Pod being replaced,
+//! rounds resolve and settle, and the model's Brier score and its skill against the market show
+//! in `kubectl get strategies`.
+//!
 //! Needs root and iproute2 (network namespaces), `nats-server`, `redis-server`, and the
 //! workspace's binaries built (`cargo test --workspace` builds them). Skips with a message
 //! otherwise.
@@ -20,6 +27,7 @@
 
 mod cluster;
 mod testnode;
+mod tools;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -184,6 +192,11 @@ async fn the_operators_deployment_runs_the_whole_fleet() {
         }
     })
     .await;
+
+    // A series in a namespace of its own, on a simulator at 30 times the wall clock: it rolls
+    // while the checks below run, and is checked at the end.
+    let series_started = std::time::Instant::now();
+    apply_series(&admin).await;
 
     // The examples, as a user applies them.
     let ns_obj: Namespace = serde_json::from_value(json!({"metadata": {"name": FLEET}})).unwrap();
@@ -353,6 +366,8 @@ async fn the_operators_deployment_runs_the_whole_fleet() {
     })
     .await;
 
+    check_series(&admin, &plane.kubeconfig, series_started).await;
+
     // The operator ran under its own RBAC throughout: never refused.
     let ops = sys_pods.list(&ListParams::default().labels("app.kubernetes.io/name=polyfleet-operator")).await.unwrap();
     for p in &ops.items {
@@ -364,4 +379,130 @@ async fn the_operators_deployment_runs_the_whole_fleet() {
         );
     }
     node.shutdown().await;
+}
+
+/// The namespace of the series scenario.
+const ROUNDS: &str = "rounds";
+
+/// The crypto up/down example as a 15-minute series on a simulator Venue (`fast`: market-data
+/// subjects are named by Venue, not namespace) whose clock runs 30 times the wall's (a round
+/// every 30 s), with the example RiskPolicy; the Strategy's signals
+/// valid for a wall second (30 venue seconds) and held to the resolution (no early exit), so
+/// that rounds settle under a loaded test machine.
+async fn apply_series(admin: &Client) {
+    let ns_obj: Namespace = serde_json::from_value(json!({"metadata": {"name": ROUNDS}})).unwrap();
+    Api::<Namespace>::all(admin.clone()).create(&PostParams::default(), &ns_obj).await.unwrap();
+    let venue = json!({
+        "apiVersion": "polyfleet.dev/v1alpha1", "kind": "Venue", "metadata": {"name": "fast"},
+        "spec": {"kind": "simulator", "defaultMode": "paper",
+                 "simulator": {"seed": 7, "eventsPerSecond": 60, "clockRate": 30}},
+    });
+    let mut docs = vec![venue];
+    docs.extend(load_file(&examples_dir().join("riskpolicy.yaml")).unwrap().docs);
+    let mut market = load_file(&examples_dir().join("crypto-updown/market-btc-5m.yaml")).unwrap().docs.remove(0);
+    market["metadata"]["name"] = json!("btc-15m");
+    market["spec"]["venueRef"]["name"] = json!("fast");
+    market["spec"]["series"]["period"] = json!("15m");
+    let mut strategy =
+        load_file(&examples_dir().join("crypto-updown/strategy-crypto-updown.yaml")).unwrap().docs.remove(0);
+    strategy["spec"]["markets"]["names"] = json!(["btc-15m"]);
+    strategy["spec"]["venueRef"]["name"] = json!("fast");
+    let d = &mut strategy["spec"]["directional"];
+    d["signals"][0]["cryptoUpDown"]["validForMs"] = json!(30_000);
+    d["maxSignalAgeMs"] = json!(30_000);
+    d.as_object_mut().unwrap().remove("closeBeforeEndSeconds");
+    docs.extend([market, strategy]);
+    apply_docs(admin, &docs, ROUNDS).await;
+}
+
+/// The series rolled through several rounds without restarting the agents, rounds settled, and
+/// the model's Brier score is in the Strategy's status and in `kubectl get strategies`.
+async fn check_series(admin: &Client, kubeconfig: &std::path::Path, started: std::time::Instant) {
+    let markets: Api<Market> = Api::namespaced(admin.clone(), ROUNDS);
+    let strategies: Api<Strategy> = Api::namespaced(admin.clone(), ROUNDS);
+    let pods: Api<Pod> = Api::namespaced(admin.clone(), ROUNDS);
+    let strategy_pod = || {
+        let pods = pods.clone();
+        async move {
+            let l = pods.list(&ListParams::default().labels("polyfleet.dev/strategy=btc-updown")).await.ok()?;
+            l.items
+                .into_iter()
+                .find(|p| p.labels().get("app.kubernetes.io/component").is_some_and(|c| c == "strategy"))
+                .filter(pod_ready)
+        }
+    };
+    let first = eventually(120, "the series' strategy Pod Running and Ready", strategy_pod).await;
+    let deployments: Api<Deployment> = Api::namespaced(admin.clone(), ROUNDS);
+    let generations = || async {
+        let l = deployments.list(&ListParams::default()).await.unwrap().items;
+        l.iter().map(|d| (d.name_any(), d.metadata.generation)).collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let before = generations().await;
+    // Rounds come and go in the Market's status; several later, rounds have settled and been
+    // scored.
+    let seen: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>> = Default::default();
+    let status = eventually(300, "several rounds rolled, settled and scored", || {
+        let (m, s, seen) = (markets.clone(), strategies.clone(), seen.clone());
+        async move {
+            let rounds = m.get("btc-15m").await.ok()?.status?.rounds;
+            let n = {
+                let mut seen = seen.lock().unwrap();
+                seen.extend(rounds.into_iter().map(|r| r.slug));
+                seen.len()
+            };
+            let st = s.get("btc-updown").await.ok()?.status?;
+            let scored = st.scores.first().is_some_and(|x| x.forecasts > 0 && !x.brier.is_empty());
+            (n >= 5 && st.lifecycle.settlements >= 2 && scored).then_some(st)
+        }
+    })
+    .await;
+    let seen = seen.lock().unwrap().clone();
+    let score = &status.scores[0];
+    eprintln!(
+        "series: {} rounds seen in {:.0} s, {} settled ({} micro-USDC), PnL {}, Brier {} (market {:?}) over {} forecasts",
+        seen.len(),
+        started.elapsed().as_secs_f64(),
+        status.lifecycle.settlements,
+        status.lifecycle.settled_pnl_micros,
+        status.pnl.total,
+        score.brier,
+        score.market_brier,
+        score.forecasts
+    );
+    // The same strategy Pod throughout, its Deployment never changed: the rounds came through
+    // the rounds document, not a new configuration. (Containers the test node restarts for a
+    // liveness probe timed out on a loaded machine keep their Pod; they are reported.)
+    let last = strategy_pod().await.expect("the strategy Pod");
+    assert_eq!(last.uid(), first.uid(), "the strategy Pod was replaced while the series rolled");
+    assert_eq!(generations().await, before, "a Deployment changed while the series rolled");
+    let restarts: Vec<(String, i32)> = pods
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|p| {
+            let n = p.status.iter().flat_map(|s| s.container_statuses.iter().flatten()).map(|c| c.restart_count).sum();
+            (p.name_any(), n)
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    eprintln!("series: container restarts (liveness on a loaded machine): {restarts:?}");
+    // What `kubectl get strategies` shows: the Brier and skill columns.
+    let kc = kubeconfig.display().to_string();
+    let (ok, out, err) = tools::run("kubectl", &["--kubeconfig", &kc, "get", "strategies", "-n", ROUNDS]);
+    assert!(ok, "kubectl get strategies: {err}");
+    eprintln!("series: kubectl get strategies -n {ROUNDS}:\n{out}");
+    let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    let row: Vec<&str> = out.lines().find(|l| l.starts_with("btc-updown")).unwrap().split_whitespace().collect();
+    let col = header.iter().position(|h| *h == "BRIER").expect("a BRIER column");
+    let shown: f64 = row[col].parse().unwrap();
+    assert!((0.0..=1.0).contains(&shown), "{out}");
+    // And the skill against the market beside it (a number of either sign; `<none>` while no
+    // forecast had a market mid to compare with).
+    let col = header.iter().position(|h| *h == "SKILL").expect("a SKILL column");
+    if score.brier_skill.is_some() {
+        let skill: f64 = row[col].parse().unwrap_or_else(|_| panic!("{out}"));
+        assert!(skill <= 1.0, "{out}");
+    }
 }

@@ -234,8 +234,9 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
     // Series rounds: their market rules as they come (the current document first).
     let mut rounds =
         futures::stream::select_all(futures::future::try_join_all(cfg.series.iter().map(|k| bus.kv_watch(k))).await?);
-    let mut timer =
-        tokio::time::interval(crate::time::wall_span(Duration::from_nanos(polyfleet_core::config::EXPIRY_TIMER_NS)));
+    // Wall time: marking, mode enforcement and retries are the agent's own cadence (a Venue's
+    // faster clock only makes order expiries coarser in its time).
+    let mut timer = tokio::time::interval(Duration::from_nanos(polyfleet_core::config::EXPIRY_TIMER_NS));
     metrics.set_ready(true);
     tracing::info!(venue = %cfg.venue, "execution agent running");
     loop {

@@ -139,9 +139,10 @@ pub async fn run<B: Bus>(
     restore(&bus, &cfg, &mut runner, &metrics, &mut shutdown).await;
     let params_key = subjects::params_key(&cfg.namespace, &cfg.name);
     let mut params = bus.kv_watch(&params_key).await?;
-    // Every STRATEGY_TIMER_NS of venue time (a simulator Venue's clock may run faster than the wall).
-    let mut timer =
-        tokio::time::interval(crate::time::wall_span(Duration::from_nanos(polyfleet_core::config::STRATEGY_TIMER_NS)));
+    // Every STRATEGY_TIMER_NS of venue time (a simulator Venue's clock may run faster than the
+    // wall), but not more often than every MIN_TIMER of wall time.
+    let every = crate::time::wall_span(Duration::from_nanos(polyfleet_core::config::STRATEGY_TIMER_NS));
+    let mut timer = tokio::time::interval(every.max(MIN_TIMER));
     // Under a replay's clock the strategy's timer follows that clock, as the backtest's engine
     // drives it: due before the event or signal that reaches its time.
     let mut next_timer_ns = 0u64;
@@ -255,6 +256,9 @@ fn on_rounds(runner: &mut StrategyRunner, key: &str, value: &[u8], metrics: &Ord
         }
     }
 }
+
+/// The strategy's timer fires at most this often (wall clock), however fast a Venue's clock runs.
+const MIN_TIMER: Duration = Duration::from_millis(25);
 
 /// How long a starting agent asks the risk gateway for its positions before it starts flat.
 const RESTORE_FOR: Duration = Duration::from_secs(10);

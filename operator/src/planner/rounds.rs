@@ -164,7 +164,7 @@ mod tests {
     #[test]
     fn the_document_makes_each_round_a_binary_market_with_its_end() {
         let r = round("btc-updown-15m-1767225600", "2026-01-01T00:15:00Z", None);
-        let d = doc(&[r.clone()], &["desk=crypto".into()]);
+        let d = doc(std::slice::from_ref(&r), &["desk=crypto".into()]);
         assert_eq!(d.rounds.len(), 1);
         let q = &d.rounds[0];
         assert_eq!((q.yes.token.as_str(), q.no.token.as_str()), ("1", "2"));

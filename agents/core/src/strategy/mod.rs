@@ -220,7 +220,7 @@ impl BookSet {
 
     /// Follows `token` too (from its first snapshot); a token already followed keeps its book.
     pub fn follow(&mut self, token: TokenId) {
-        self.followers.entry(token).or_insert_with(BookFollower::new);
+        self.followers.entry(token).or_default();
     }
 }
 

@@ -16,7 +16,10 @@
 //!
 //! Strategy parameters are not messages: the operator writes them (JSON, the Strategy's spec
 //! block and its generation) to the JetStream KV bucket [`subjects::PARAMS_BUCKET`] under
-//! [`subjects::params_key`], and the agent acknowledges under [`subjects::params_ack_key`].
+//! [`subjects::params_key`], and the agent acknowledges under [`subjects::params_ack_key`]. A
+//! `series` Market's rounds in play go to the same bucket under [`subjects::rounds_key`]
+//! ([`crate::config::RoundsDoc`], JSON), written by the Market controller and followed by the
+//! strategy, market-data and execution agents, which take each new round without restarting.
 //! Names are escaped into subject tokens by [`subjects::token`] (Kubernetes names may contain
 //! dots, NATS tokens may not).
 //!

@@ -98,8 +98,11 @@ pub struct LiveExecutor<S: RiskStore> {
     fees: TokenMap<FeeSchedule>,
     /// The user channel (live trading acknowledged): its task and where it sends, so that it can
     /// be restarted on a longer list of markets.
-    user: Option<(UserChannel, Arc<Venue>, mpsc::Sender<UserFeed>, JoinHandle<()>)>,
+    user: Option<UserTask>,
 }
+
+/// A running user channel: its settings, the venue client, where it sends, and its task.
+type UserTask = (UserChannel, Arc<Venue>, mpsc::Sender<UserFeed>, JoinHandle<()>);
 
 /// How the account's conditional-token transactions reach the chain: its own (EOA), or its
 /// wallet's (Safe, proxy or deposit wallet) through the relayer, which needs the relayer's URL
@@ -494,7 +497,7 @@ impl<S: RiskStore> Executor for LiveExecutor<S> {
             }
             self.fees.insert(*t, i.fees);
             self.tracker.add_fees(*t, i.fees);
-            self.instruments.insert(*t, i.clone());
+            self.instruments.insert(*t, *i);
             added += 1;
         }
         self.paper.add_instruments(instruments)?;
