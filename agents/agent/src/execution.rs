@@ -232,8 +232,7 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
     }
     agent.settle(events).await;
     // Series rounds: their market rules as they come (the current document first).
-    let mut rounds =
-        futures::stream::select_all(futures::future::try_join_all(cfg.series.iter().map(|k| bus.kv_watch(k))).await?);
+    let mut rounds = polyfleet_io::bus::kv_watch_all(&bus, &cfg.series).await?;
     // Wall time: marking, mode enforcement and retries are the agent's own cadence (a Venue's
     // faster clock only makes order expiries coarser in its time).
     let mut timer = tokio::time::interval(Duration::from_nanos(polyfleet_core::config::EXPIRY_TIMER_NS));

@@ -112,13 +112,10 @@ pub async fn run(
     // The rounds of the series Markets this shard serves, followed live on the KV bucket.
     let mut series = SeriesTokens::default();
     let mut rounds = match cfg.series.is_empty() {
-        true => futures::stream::select_all(vec![]),
+        true => futures::stream::pending().boxed(),
         false => {
             let bus = polyfleet_io::bus::nats::NatsBus::connect(&cfg.nats_url).await?;
-            futures::stream::select_all(
-                futures::future::try_join_all(cfg.series.iter().map(|k| polyfleet_io::bus::Bus::kv_watch(&bus, k)))
-                    .await?,
-            )
+            polyfleet_io::bus::kv_watch_all(&bus, &cfg.series).await?
         }
     };
 

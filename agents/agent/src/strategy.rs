@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use futures::future::try_join_all;
 use polyfleet_core::TokenId;
 use polyfleet_core::strategy::runner::StrategyRunner;
 use polyfleet_core::wire::signal::{self, FairValue};
@@ -117,7 +116,7 @@ pub async fn run<B: Bus>(
             on_rounds(&mut runner, key, &entry.value, &metrics);
         }
     }
-    let mut rounds = futures::stream::select_all(try_join_all(cfg.series.iter().map(|k| bus.kv_watch(k))).await?);
+    let mut rounds = polyfleet_io::bus::kv_watch_all(&bus, &cfg.series).await?;
     let mut tokens: HashSet<TokenId> = runner.tokens().into_iter().collect();
     let mut feed = Feed::open(&bus, &cfg.venue, tokens.iter().copied()).await?;
     let mut decisions = bus.subscribe(&subjects::decisions(&cfg.namespace, &cfg.name)).await?;

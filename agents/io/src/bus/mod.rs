@@ -168,3 +168,10 @@ pub trait Bus: Clone + Send + Sync + 'static {
     /// Watches a key: its current entry first, then every put.
     fn kv_watch(&self, key: &str) -> impl Future<Output = Result<KvWatch, BusError>> + Send;
 }
+
+/// Watches every one of `keys` ([`Bus::kv_watch`]) as one stream (no keys: a stream that ends
+/// at once).
+pub async fn kv_watch_all<B: Bus>(bus: &B, keys: &[String]) -> Result<KvWatch, BusError> {
+    let watches = futures::future::try_join_all(keys.iter().map(|k| bus.kv_watch(k))).await?;
+    Ok(futures::StreamExt::boxed(futures::stream::select_all(watches)))
+}
