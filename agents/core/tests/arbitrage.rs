@@ -649,6 +649,88 @@ fn a_no_basket_below_n_minus_one_is_bought_and_converted() {
     assert_eq!(again.len(), 3);
 }
 
+/// Buys the event's YES set (8 at 0.30 × 3, held: a neg-risk set cannot merge), then a NO basket
+/// at 1.90 larger than it; the conditional-token operations asked for when the basket fills, and
+/// the basket's size.
+fn yes_set_then_basket(r: &mut StrategyRunner) -> (Vec<CtfOp>, Quantity, Vec<CtfIntent>) {
+    assert!(r.on_market(&snap(1, 1, vec![], vec![lv("0.30", "8")]), 0).intents.is_empty());
+    assert!(r.on_market(&snap(2, 1, vec![], vec![lv("0.30", "8")]), 0).intents.is_empty());
+    let legs = places(&r.on_market(&snap(3, 1, vec![], vec![lv("0.30", "8")]), 0).intents);
+    assert_eq!(legs.iter().map(|l| l.size).collect::<Vec<_>>(), [q("8"); 3]);
+    let mut out = vec![];
+    for (k, l) in legs.iter().enumerate() {
+        r.on_fill(&fill(l, &format!("y{k}"), "8"), MS);
+        out.extend(r.on_order(&update(l, OrderStatus::Filled, "8"), MS));
+    }
+    assert!(ctfs(&out).is_empty(), "the YES set is held: {out:?}");
+    let basket_legs = feed_basket(r, "0.60", "0.60", "0.70", 2 * MS);
+    let size = basket_legs[0].size;
+    assert!(size > q("8"), "{basket_legs:?}");
+    let mut out = vec![];
+    for (k, l) in basket_legs.iter().enumerate() {
+        r.on_fill(&fill(l, &format!("n{k}"), &size.to_string()), 3 * MS);
+        out.extend(r.on_order(&update(l, OrderStatus::Filled, &size.to_string()), 3 * MS));
+    }
+    let ctf = ctfs(&out);
+    (ctf.iter().map(|c| c.op.clone()).collect(), size, ctf)
+}
+
+fn paired(r: &StrategyRunner) -> Option<u64> {
+    r.counters().iter().find(|(k, _)| *k == "paired").map(|(_, v)| *v)
+}
+
+/// When capital binds (35 USDC: once the basket's cost comes back, 27.8 are left, less than one
+/// whole set of 3 legs at 10 USDC), a NO basket bought while the event's YES set is held merges
+/// with it pair by pair (each outcome's YES and NO into 1 USDC, no fee): n USDC now for the YES
+/// set and the basket, instead of n − 1 now and the YES set's 1 at resolution. What the YES set
+/// does not cover converts.
+#[test]
+fn when_capital_binds_a_no_basket_merges_pair_by_pair_with_the_events_held_yes_set() {
+    let yes = ArbSet::new(SetKind::NegRisk, vec![inst(1, 1, 0), inst(2, 2, 0), inst(3, 3, 0)]);
+    let mut r = runner_with_capital(vec![yes, basket(0)], params(100, "10"), "35");
+    let (ops, size, ctf) = yes_set_then_basket(&mut r);
+    let merges: Vec<CtfOp> = (1..=3)
+        .map(|m| CtfOp::Merge {
+            market: ConditionId::from_bytes([m; 32]),
+            tokens: [TokenId::from_u128(u128::from(m)), TokenId::from_u128(10 + u128::from(m))],
+            size: q("8"),
+        })
+        .collect();
+    let rest = CtfOp::Convert {
+        no_tokens: [11, 12, 13].map(TokenId::from_u128).to_vec(),
+        yes_tokens: vec![],
+        size: size.saturating_sub(q("8")),
+        fee_bips: 0,
+    };
+    assert_eq!(ops, [merges, vec![rest]].concat());
+    assert_eq!(paired(&r), Some(1));
+    for c in ctf {
+        assert!(r.on_ctf(&done(&c), 4 * MS).is_empty());
+    }
+}
+
+/// While capital does not bind (no gross limit known, or 1000 USDC of it), the YES set is kept
+/// (it may still sell back above its cost) and the whole basket converts.
+#[test]
+fn while_capital_does_not_bind_the_whole_basket_converts_and_the_yes_set_is_kept() {
+    for capital in [None, Some("1000")] {
+        let sets = vec![ArbSet::new(SetKind::NegRisk, vec![inst(1, 1, 0), inst(2, 2, 0), inst(3, 3, 0)]), basket(0)];
+        let mut r = match capital {
+            None => runner(sets, params(100, "10")),
+            Some(c) => runner_with_capital(sets, params(100, "10"), c),
+        };
+        let (ops, size, _) = yes_set_then_basket(&mut r);
+        let convert = CtfOp::Convert {
+            no_tokens: [11, 12, 13].map(TokenId::from_u128).to_vec(),
+            yes_tokens: vec![],
+            size,
+            fee_bips: 0,
+        };
+        assert_eq!(ops, [convert], "capital {capital:?}");
+        assert_eq!(paired(&r), Some(0));
+    }
+}
+
 #[test]
 fn the_conversion_fee_and_the_edge_decide_a_basket() {
     // 1.95 for a basket: 0.05 over 2 USDC without a fee; with the adapter's 3 % a basket converts

@@ -50,7 +50,14 @@
 //! **NO baskets** (the neg-risk sell side): the NO tokens of every one of an event's n outcomes
 //! convert through the neg-risk adapter into n − 1 USDC (less its `negRiskFeeBips`), so a basket
 //! is bought when its asks plus fees sum below that less `minEdge`, and converted at once (one
-//! `convert` of the whole basket). The NO books mirror the YES books (NO ask = 1 − YES bid), so
+//! `convert` of the whole basket); or, when **capital binds** (with the policy's gross limit
+//! known, the room left once the basket's cost comes back is less than one whole set of the event
+//! at the per-leg cap) and the event's YES set is held, **merged pair by pair** with it: each
+//! outcome's YES and NO merge through the adapter into 1 USDC, no fee, so the YES set's capital
+//! comes back now instead of at resolution (and no held set is sold back at a loss to free it).
+//! While capital does not bind the YES set is kept: it may still be sold back above its cost,
+//! which a merge for 1 USDC now gives up (measured in the README). The NO books mirror the YES
+//! books (NO ask = 1 − YES bid), so
 //! this is the trade on Σ YES bids above 1 without a split: no YES is sold below the half USDC a
 //! split books it at, and no leg is a loss for the breaker. A conversion refused or failed
 //! leaves the basket held; it is converted again, before anything else is bought, a leg timeout
@@ -293,6 +300,9 @@ pub struct ArbStats {
     pub exits: u64,
     /// Held sets sold back to free capital for a better set.
     pub recycled: u64,
+    /// NO baskets merged pair by pair with the event's held YES set instead of converted, because
+    /// capital bound.
+    pub paired: u64,
 }
 
 /// A conditional-token operation on its way, and the set it belongs to.
@@ -440,8 +450,20 @@ impl CompleteSetArb {
     }
 
     /// Turns `size` complete sets of set `i` back into USDC: a binary set merges, a NO basket
-    /// converts (n − 1 USDC a basket, less the adapter's fee); a neg-risk YES set cannot.
+    /// converts (n − 1 USDC a basket, less the adapter's fee); a neg-risk YES set cannot. When
+    /// capital binds ([`Self::capital_binds`]), a NO basket first pairs with the event's held YES
+    /// set: each outcome's YES and NO merge through the adapter (1 USDC a pair, no fee), so a YES
+    /// set and a basket give n USDC now instead of n − 1 now and the YES set's 1 at resolution.
     fn merge(&mut self, i: usize, size: Quantity, ctx: &mut Ctx<'_>) {
+        if size.is_zero() {
+            return;
+        }
+        let paired = if self.sets[i].set.kind == SetKind::NoBasket && self.capital_binds(i, size) {
+            self.merge_pairs(i, size, ctx)
+        } else {
+            Quantity::ZERO
+        };
+        let size = size.saturating_sub(paired);
         let set = &self.sets[i].set;
         let legs = &set.legs;
         if size.is_zero() {
@@ -460,6 +482,58 @@ impl CompleteSetArb {
             _ => return,
         };
         self.ctf_op(i, op, ctx);
+    }
+
+    /// True when capital binds at the conversion of `size` of NO basket `i`: with the policy's
+    /// gross limit known, the room left once the basket's cost leaves (what it cost, pro rata)
+    /// is less than one whole set of the event at the per-leg cap. Pairing then frees the held
+    /// YES set's capital too; otherwise the YES set is worth more held (sold back above its cost,
+    /// or 1 USDC at resolution) than merged for 1 USDC now.
+    fn capital_binds(&self, i: usize, size: Quantity) -> bool {
+        let Some(capital) = self.capital else { return false };
+        let legs = &self.sets[i].set.legs;
+        let leaving: i128 = legs
+            .iter()
+            .map(|l| {
+                let held = i128::from(self.holding(&l.token).micros());
+                let cost = i128::from(self.basis.get(&l.token).map_or(0, |m| m.micros()));
+                if held == 0 { 0 } else { cost * i128::from(size.micros()).min(held) / held }
+            })
+            .sum();
+        let room_after = i128::from(capital.micros()) - i128::from(self.deployed().micros()) + leaving;
+        let leg_cap = Money::from_micros(self.params.max_notional_per_leg_micros).min(self.max_order_notional);
+        let whole_set = i128::from(leg_cap.micros()) * i128::try_from(legs.len()).unwrap_or(i128::MAX);
+        room_after < whole_set
+    }
+
+    /// Merges up to `size` YES + NO pairs of every outcome of NO basket `i`'s event, as many as
+    /// the event's YES set holds (idle, its markets unresolved, nothing of it on its way out);
+    /// the pairs merged.
+    fn merge_pairs(&mut self, i: usize, size: Quantity, ctx: &mut Ctx<'_>) -> Quantity {
+        let pairs: Option<Vec<(ConditionId, TokenId, TokenId)>> = self.sets[i]
+            .set
+            .legs
+            .iter()
+            .map(|no| {
+                let yes = self.sets.iter().find_map(|s| {
+                    let idle = matches!(s.phase, Phase::Idle { .. });
+                    let leg = s.set.legs.iter().find(|l| l.market == no.market);
+                    (s.set.kind == SetKind::NegRisk && idle).then_some(leg).flatten()
+                })?;
+                (!self.resolved.contains(&no.market)).then_some((no.market, yes.token, no.token))
+            })
+            .collect();
+        let Some(pairs) = pairs else { return Quantity::ZERO };
+        let held = pairs.iter().map(|(_, yes, _)| self.available(yes)).min().unwrap_or(Quantity::ZERO);
+        let paired = held.min(size);
+        if paired.is_zero() {
+            return Quantity::ZERO;
+        }
+        for (market, yes, no) in pairs {
+            self.ctf_op(i, CtfOp::Merge { market, tokens: [yes, no], size: paired }, ctx);
+        }
+        self.stats.paired += 1;
+        paired
     }
 
     /// Places the sell legs of set `i` at `limits`, `size` each (`split`: they sell a split).
@@ -1024,10 +1098,11 @@ impl Strategy for CompleteSetArb {
             }
         } else {
             self.stats.ctf_failures += 1;
-            if matches!(pending.op, CtfOp::Convert { .. })
+            if self.sets[i].set.kind == SetKind::NoBasket
                 && let Phase::Idle { until_ns } = &mut self.sets[i].phase
             {
-                // The basket is still held: converted again after a leg timeout.
+                // The basket (or a pair of it) is still held: merged or converted again after a
+                // leg timeout.
                 *until_ns = (*until_ns).max(ctx.now_ns.saturating_add(self.params.leg_timeout_ms * 1_000_000));
             }
         }
@@ -1119,6 +1194,7 @@ impl Strategy for CompleteSetArb {
             ("timeout", s.timeouts),
             ("sell_back", s.exits),
             ("recycled", s.recycled),
+            ("paired", s.paired),
             ("ctf_failure", s.ctf_failures),
         ]
     }
