@@ -132,6 +132,71 @@ pub struct StrategySpec {
     /// Parameters of a directional strategy (type directional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub directional: Option<DirectionalParams>,
+    /// Drift alarms: watch the fills' markouts and slippage and the forecasts' calibration, raise
+    /// the `Drift` condition and an Event when they fall off, and size new positions at
+    /// `sizeFactorBps` while an alarm stands. Nothing is retrained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftAlarms>,
+}
+
+/// Drift alarms of a Strategy. Markouts and slippage are in price ppm (1 000 000 is a whole
+/// USDC a share; a tick of 0.01 is 10 000).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DriftAlarms {
+    /// Horizon of the markouts watched, milliseconds (default 5000).
+    #[serde(default = "default_markout_horizon_ms")]
+    #[schemars(range(min = 1, max = 600000))]
+    pub markout_horizon_ms: i64,
+    /// Page–Hinkley's tolerance on markouts: falls smaller than this per fill are ignored
+    /// (default 2000 ppm).
+    #[serde(default = "default_markout_delta_ppm")]
+    #[schemars(range(min = 0, max = 1000000))]
+    pub markout_delta_ppm: i64,
+    /// Page–Hinkley's threshold on markouts: the cumulated fall that fires (default 200000 ppm).
+    #[serde(default = "default_markout_lambda_ppm")]
+    #[schemars(range(min = 1))]
+    pub markout_lambda_ppm: i64,
+    /// CUSUM's allowance on slippage above its reference, per fill (default 5000 ppm).
+    #[serde(default = "default_slippage_allowance_ppm")]
+    #[schemars(range(min = 0, max = 1000000))]
+    pub slippage_allowance_ppm: i64,
+    /// CUSUM's threshold on slippage: the cumulated excess that fires (default 150000 ppm).
+    #[serde(default = "default_slippage_threshold_ppm")]
+    #[schemars(range(min = 1))]
+    pub slippage_threshold_ppm: i64,
+    /// Samples before a test may fire (CUSUM's reference is their mean); an alarm clears after
+    /// as many samples of its metric without firing again (default 30).
+    #[serde(default = "default_burn_in")]
+    #[schemars(range(min = 1, max = 100000))]
+    pub burn_in: i32,
+    /// Size of new positions while an alarm stands, basis points of full size: 10000 only
+    /// reports, 0 opens nothing (default 5000).
+    #[serde(default = "default_size_factor_bps")]
+    #[schemars(range(min = 0, max = 10000))]
+    pub size_factor_bps: i32,
+}
+
+fn default_markout_horizon_ms() -> i64 {
+    5000
+}
+fn default_markout_delta_ppm() -> i64 {
+    2000
+}
+fn default_markout_lambda_ppm() -> i64 {
+    200_000
+}
+fn default_slippage_allowance_ppm() -> i64 {
+    5000
+}
+fn default_slippage_threshold_ppm() -> i64 {
+    150_000
+}
+fn default_burn_in() -> i32 {
+    30
+}
+fn default_size_factor_bps() -> i32 {
+    5000
 }
 
 /// Which Markets a Strategy trades: a list of names, a label selector, or both (union).

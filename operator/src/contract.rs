@@ -167,6 +167,21 @@ pub fn directional(p: &DirectionalParams) -> Result<DirParams, ParamsError> {
     Ok(params)
 }
 
+/// A Strategy's `drift` block as the core's drift configuration, checked by the core's bounds.
+pub fn drift(d: &polyfleet_crds::strategy::DriftAlarms) -> Result<polyfleet_core::config::DriftConfig, ParamsError> {
+    let cfg = polyfleet_core::config::DriftConfig {
+        markout_horizon_ms: unsigned("drift.markoutHorizonMs", d.markout_horizon_ms)?,
+        markout_delta_ppm: unsigned("drift.markoutDeltaPpm", d.markout_delta_ppm)?,
+        markout_lambda_ppm: unsigned("drift.markoutLambdaPpm", d.markout_lambda_ppm)?,
+        slippage_allowance_ppm: unsigned("drift.slippageAllowancePpm", d.slippage_allowance_ppm)?,
+        slippage_threshold_ppm: unsigned("drift.slippageThresholdPpm", d.slippage_threshold_ppm)?,
+        burn_in: unsigned("drift.burnIn", i64::from(d.burn_in))?,
+        size_factor_bps: unsigned("drift.sizeFactorBps", i64::from(d.size_factor_bps))?,
+    };
+    cfg.validate()?;
+    Ok(cfg)
+}
+
 /// A model version's forecast scores as the Strategy's status shows them (decimals as text).
 pub fn model_score_status(s: &ModelScore) -> ModelScoreStatus {
     let micros = |m: u64| format!("{}.{:06}", m / 1_000_000, m % 1_000_000);

@@ -13,6 +13,7 @@ pub mod control;
 pub mod controller;
 pub mod credentials;
 pub mod dataplane;
+pub mod drift;
 pub mod leader;
 pub mod limits;
 pub mod local;

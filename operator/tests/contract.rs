@@ -326,3 +326,53 @@ fn the_clock_rate_bounds_are_the_schema_s() {
     venue.spec.simulator.as_mut().unwrap().clock_rate = 1;
     assert!(polyfleet_operator::planner::venue::clock_env(&venue).is_empty(), "real time: no clock handed");
 }
+
+/// A Strategy's `drift` block: every value at and around the schema's bounds is admitted by the
+/// schema exactly when the core's drift configuration takes it, and the defaults convert.
+#[test]
+fn drift_bounds_are_the_schema_s() {
+    use polyfleet_crds::strategy::DriftAlarms;
+    let base: DriftAlarms = serde_json::from_str("{}").unwrap();
+    let converted = contract::drift(&base).unwrap();
+    assert_eq!((converted.markout_horizon_ms, converted.burn_in, converted.size_factor_bps), (5000, 30, 5000));
+    let set = |field: &str, v: i64| -> Option<DriftAlarms> {
+        let mut d = base.clone();
+        let i32_of = |v: i64| i32::try_from(v).ok();
+        match field {
+            "markoutHorizonMs" => d.markout_horizon_ms = v,
+            "markoutDeltaPpm" => d.markout_delta_ppm = v,
+            "markoutLambdaPpm" => d.markout_lambda_ppm = v,
+            "slippageAllowancePpm" => d.slippage_allowance_ppm = v,
+            "slippageThresholdPpm" => d.slippage_threshold_ppm = v,
+            "burnIn" => d.burn_in = i32_of(v)?,
+            "sizeFactorBps" => d.size_factor_bps = i32_of(v)?,
+            other => panic!("unknown field {other}"),
+        }
+        Some(d)
+    };
+    let fields = [
+        "markoutHorizonMs",
+        "markoutDeltaPpm",
+        "markoutLambdaPpm",
+        "slippageAllowancePpm",
+        "slippageThresholdPpm",
+        "burnIn",
+        "sizeFactorBps",
+    ];
+    for field in fields {
+        let s = block_schema("drift", field);
+        let (lo, hi) = (bound(&s, "minimum"), bound(&s, "maximum"));
+        assert!(lo.is_some(), "{field} has a lower bound: {s}");
+        for b in [lo, hi].into_iter().flatten() {
+            for v in [b - 1, b, b + 1] {
+                let Some(d) = set(field, v) else { continue };
+                let admitted = lo.is_none_or(|m| v >= m) && hi.is_none_or(|m| v <= m);
+                assert_eq!(admitted, contract::drift(&d).is_ok(), "{field} = {v}: schema and core disagree");
+            }
+        }
+    }
+    assert_eq!(
+        bound(&block_schema("drift", "sizeFactorBps"), "maximum"),
+        Some(i64::from(config::DriftConfig::FULL_SIZE_BPS))
+    );
+}

@@ -214,8 +214,15 @@ async fn deletion_cancels_orders_and_removes_parameters_before_the_finalizer_goe
 /// A settled Strategy (children, parameters and status as the operator left them); `book` is what
 /// the risk store holds for it. Returns the steps of the reads and a context.
 async fn settled(book: StrategyBook) -> (Strategy, Vec<Step>, MemoryParams, Arc<Context>, ApiHandle) {
+    settled_from(strategy_with_finalizer(), book).await
+}
+
+/// [`settled`] for Strategy `s`.
+async fn settled_from(
+    mut s: Strategy,
+    book: StrategyBook,
+) -> (Strategy, Vec<Step>, MemoryParams, Arc<Context>, ApiHandle) {
     let params = MemoryParams::default();
-    let mut s = strategy_with_finalizer();
     // What the operator applied last time, and the agent's acknowledgement of generation 3.
     let venue: Venue = example("venue-simulator.yaml");
     let policy: RiskPolicy = example("riskpolicy.yaml");
@@ -301,6 +308,9 @@ async fn pnl_and_positions_come_from_the_risk_store() {
         clv_fills: 4,
         clv_mean_ppm: Some(-12_500),
         clv_beat: 1,
+        calibration_rises: 0,
+        recent_brier: 0.163_333,
+        recent_window: 3,
     }];
     let key = polyfleet_core::wire::subjects::scores_key(&s.namespace().unwrap(), &s.name_any());
     polyfleet_operator::params::ParamsStore::put(&params, &key, serde_json::to_vec(&scores).unwrap()).await.unwrap();
@@ -342,6 +352,55 @@ async fn pnl_and_positions_come_from_the_risk_store() {
         );
     });
     steps.push(status);
+    let server = tokio::spawn(verify(handle, steps));
+    reconcile(Arc::new(s), ctx).await.unwrap();
+    server.await.unwrap();
+}
+
+/// A Strategy that declares drift alarms: the agent's report of a markout alarm turns the
+/// `Drift` condition True with its detail and posts one Warning Event, `DriftAlarm`.
+#[tokio::test]
+async fn a_drift_alarm_the_agent_reports_is_a_condition_and_an_event() {
+    use polyfleet_core::strategy::drift::{DriftAlarm, DriftMetric, DriftReport};
+    let mut s = strategy_with_finalizer();
+    s.spec.drift = Some(serde_json::from_str("{}").unwrap());
+    let (s, mut steps, params, ctx, handle) = settled_from(s, StrategyBook::default()).await;
+    let report = DriftReport {
+        alarms: vec![DriftAlarm {
+            metric: DriftMetric::Markouts,
+            since_ns: 1,
+            fired: 1,
+            detail: "markout ppm: mean -2500 over 64 samples, last -30000".into(),
+        }],
+        size_factor_bps: 5000,
+        samples: [64, 60, 0],
+        fired: [1, 0, 0],
+    };
+    let key = polyfleet_core::wire::subjects::drift_key(&s.namespace().unwrap(), &s.name_any());
+    polyfleet_operator::params::ParamsStore::put(&params, &key, serde_json::to_vec(&report).unwrap()).await.unwrap();
+    let mut status =
+        step(Method::PATCH, &format!("{STRATEGIES}/status"), StatusCode::OK, serde_json::to_value(&s).unwrap());
+    status.check = Box::new(|body| {
+        let conds = body["status"]["conditions"].as_array().unwrap();
+        let drift = conds.iter().find(|c| c["type"] == "Drift").unwrap();
+        assert_eq!((drift["status"].as_str(), drift["reason"].as_str()), (Some("True"), Some("MarkoutsDrift")));
+        assert_eq!(
+            drift["message"],
+            "markouts: markout ppm: mean -2500 over 64 samples, last -30000; new positions at 50.00% of full size"
+        );
+    });
+    steps.push(status);
+    let mut event = step(
+        Method::POST,
+        "/events",
+        StatusCode::CREATED,
+        json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e"}, "eventTime": null, "reportingController": "x", "reportingInstance": "x"}),
+    );
+    event.check = Box::new(|body| {
+        assert_eq!((body["type"].as_str(), body["reason"].as_str()), (Some("Warning"), Some("DriftAlarm")));
+        assert!(body["note"].as_str().unwrap().starts_with("markouts:"));
+    });
+    steps.push(event);
     let server = tokio::spawn(verify(handle, steps));
     reconcile(Arc::new(s), ctx).await.unwrap();
     server.await.unwrap();

@@ -211,6 +211,13 @@ pub struct OrderPathMetrics {
     pub params_rejected: Counter,
     /// Strategy: forecast scores per model version, by kind.
     pub model_scores: Family<ScoreLabel, Gauge>,
+    /// Strategy: drift alarms by metric (`markouts`, `slippage`, `calibration`): fired since
+    /// the start (`drift_alarms_fired`), and whether one stands (`drift_alarm`, 1 or 0).
+    pub drift_fired: Family<KindLabel, Gauge>,
+    /// See `drift_fired`.
+    pub drift_standing: Family<KindLabel, Gauge>,
+    /// Strategy: the size factor in force, basis points (10 000 with no drift alarm).
+    pub size_factor_bps: Gauge,
     /// Strategy: fair-value signals by what became of them (`accepted`, `malformed`, `stale`,
     /// `unfollowed`, `unknown_token`).
     pub signals_received: Family<KindLabel, Counter>,
@@ -294,6 +301,9 @@ impl OrderPathMetrics {
             params_rejected: Counter::default(),
             signals_received: Family::default(),
             model_scores: Family::default(),
+            drift_fired: Family::default(),
+            drift_standing: Family::default(),
+            size_factor_bps: Gauge::default(),
             decisions: Family::default(),
             store_errors: Counter::default(),
             orders: Family::default(),
@@ -329,6 +339,13 @@ impl OrderPathMetrics {
         registry.register("params_rejected", "Parameter documents refused", m.params_rejected.clone());
         registry.register("fair_value_signals", "Fair-value signals by outcome", m.signals_received.clone());
         registry.register("model_scores", "Forecast scores per model version", m.model_scores.clone());
+        registry.register("drift_alarms_fired", "Drift alarms fired since the start, by metric", m.drift_fired.clone());
+        registry.register("drift_alarm", "Whether a drift alarm stands, by metric", m.drift_standing.clone());
+        registry.register(
+            "size_factor_bps",
+            "Size factor in force (drift alarms), basis points",
+            m.size_factor_bps.clone(),
+        );
         registry.register("decisions", "Risk decisions by reason", m.decisions.clone());
         registry.register("store_errors", "Risk store calls that failed", m.store_errors.clone());
         registry.register("orders", "Order updates by status", m.orders.clone());
@@ -427,6 +444,18 @@ impl OrderPathMetrics {
                 }
             }
         }
+    }
+
+    /// Shows the strategy's drift alarms ([`polyfleet_core::strategy::drift::DriftReport`]).
+    pub fn set_drift(&self, report: &polyfleet_core::strategy::drift::DriftReport) {
+        use polyfleet_core::strategy::drift::DriftMetric;
+        for (k, metric) in DriftMetric::ALL.iter().enumerate() {
+            let label = KindLabel { kind: metric.as_str().into() };
+            self.drift_fired.get_or_create(&label).set(i64::try_from(report.fired[k]).unwrap_or(i64::MAX));
+            let standing = report.alarms.iter().any(|a| a.metric == *metric);
+            self.drift_standing.get_or_create(&label).set(i64::from(standing));
+        }
+        self.size_factor_bps.set(i64::from(report.size_factor_bps));
     }
 
     /// Marks the agent ready.

@@ -147,6 +147,7 @@ pub async fn run<B: Bus>(
     let mut next_timer_ns = 0u64;
     let mut events_seen = std::collections::HashMap::new();
     let mut scores_written: Option<Vec<u8>> = None;
+    let mut drift_written: Option<Vec<u8>> = None;
     metrics.set_ready(true);
     tracing::info!(strategy = %cfg.name, tokens = tokens.len(), "strategy agent running");
     loop {
@@ -227,6 +228,7 @@ pub async fn run<B: Bus>(
                     metrics.set_earnings(&e);
                 }
                 publish_scores(&bus, &cfg, runner.scores(), &metrics, &mut scores_written).await;
+                publish_drift(&bus, &cfg, runner.drift(), &metrics, &mut drift_written).await;
             }
         }
     }
@@ -365,13 +367,38 @@ async fn publish_scores<B: Bus>(
         return;
     }
     metrics.set_scores(&scores);
-    let Ok(body) = serde_json::to_vec(&scores) else { return };
+    put_if_changed(bus, &subjects::scores_key(&cfg.namespace, &cfg.name), &scores, written, "forecast scores").await;
+}
+
+/// The strategy's drift alarms, as metrics and (when they changed) under the KV key the
+/// operator reads into the Strategy's `Drift` condition and Events.
+async fn publish_drift<B: Bus>(
+    bus: &B,
+    cfg: &StrategyConfig,
+    report: Option<polyfleet_core::strategy::drift::DriftReport>,
+    metrics: &OrderPathMetrics,
+    written: &mut Option<Vec<u8>>,
+) {
+    let Some(report) = report else { return };
+    metrics.set_drift(&report);
+    put_if_changed(bus, &subjects::drift_key(&cfg.namespace, &cfg.name), &report, written, "drift alarms").await;
+}
+
+/// Writes `value` as JSON under `key` unless it is what was `written` last.
+async fn put_if_changed<B: Bus, T: serde::Serialize>(
+    bus: &B,
+    key: &str,
+    value: &T,
+    written: &mut Option<Vec<u8>>,
+    what: &str,
+) {
+    let Ok(body) = serde_json::to_vec(value) else { return };
     if written.as_ref() == Some(&body) {
         return;
     }
-    match bus.kv_put(&subjects::scores_key(&cfg.namespace, &cfg.name), body.clone().into()).await {
+    match bus.kv_put(key, body.clone().into()).await {
         Ok(_) => *written = Some(body),
-        Err(e) => tracing::warn!(error = %e, "forecast scores not written"),
+        Err(e) => tracing::warn!(error = %e, "{what} not written"),
     }
 }
 

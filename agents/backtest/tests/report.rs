@@ -123,6 +123,7 @@ fn strategy(name: &str, parameters: StrategyParams) -> StrategyConfig {
         quoted: vec![],
         series: vec![],
         parameters,
+        drift: None,
     }
 }
 

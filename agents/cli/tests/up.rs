@@ -85,6 +85,13 @@ async fn edit_and_stop(
     let mm = &outcome.fills.iter().find(|(n, _)| n == "fed-mm").unwrap().1;
     let maker = mm.iter().filter(|f| f.liquidity == polyfleet_core::wire::Liquidity::Maker).count();
     assert!(maker > 0, "maker fills of the market maker's quotes: {} fills", mm.len());
+    // The market maker declares drift alarms (report only): its agent watched its fills'
+    // slippage against the mids it quoted at, and wrote its report where the board read it; the
+    // arbitrage declares none.
+    let drift = |name: &str| outcome.drift.iter().find(|(n, _)| n == name).and_then(|(_, d)| d.clone());
+    let mm_drift = drift("fed-mm").expect("fed-mm's drift report");
+    assert!(mm_drift.samples[1] > 0 && mm_drift.size_factor_bps == 10_000, "{mm_drift:?}");
+    assert!(drift("negrisk-arb").is_none());
     // Halted: refused from then on, and nothing of its rested on the book (no fill 2 s after the
     // edit, the time the directory watcher and the execution agent's mode check take).
     let refused = &outcome.rejections.iter().find(|(n, _)| n == "fed-mm").unwrap().1;

@@ -332,6 +332,65 @@ pub struct StrategyConfig {
     pub series: Vec<String>,
     /// Parameters until the KV bucket has some (of `type_`).
     pub parameters: StrategyParams,
+    /// Drift alarms, when declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftConfig>,
+}
+
+/// A Strategy's drift alarms (its `drift` block; see [`crate::strategy::drift`]): what is
+/// watched, how sensitive each test is, and the sizing rule while an alarm stands. The bounds
+/// are the CRD schema's (a test in the operator holds them equal).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DriftConfig {
+    /// Horizon of the markouts watched, milliseconds.
+    pub markout_horizon_ms: u64,
+    /// Page–Hinkley's tolerance δ on markouts, price ppm per fill.
+    pub markout_delta_ppm: u32,
+    /// Page–Hinkley's threshold λ on markouts, price ppm cumulated.
+    pub markout_lambda_ppm: u64,
+    /// CUSUM's allowance k on slippage, price ppm per fill.
+    pub slippage_allowance_ppm: u32,
+    /// CUSUM's threshold h on slippage, price ppm cumulated.
+    pub slippage_threshold_ppm: u64,
+    /// Samples before a test may fire (CUSUM's reference is their mean); an alarm clears after
+    /// as many samples of its metric without firing again.
+    pub burn_in: u32,
+    /// Size of new positions while an alarm stands, basis points of what the strategy would
+    /// size (10 000: report only; 0: open nothing).
+    pub size_factor_bps: u32,
+}
+
+impl DriftConfig {
+    /// Full size: no cut.
+    pub const FULL_SIZE_BPS: u32 = 10_000;
+    /// The longest markout horizon (10 minutes).
+    pub const MAX_HORIZON_MS: u64 = 600_000;
+    /// The largest burn-in.
+    pub const MAX_BURN_IN: u32 = 100_000;
+    /// The largest per-fill tolerance (δ, k): a whole USDC a share.
+    pub const MAX_PER_FILL_PPM: u32 = 1_000_000;
+
+    /// Checks the bounds (the CRD schema states the same ones).
+    pub fn validate(&self) -> Result<(), ParamsError> {
+        let bad = |field: &'static str, reason: &str| Err(ParamsError::Invalid { field, message: reason.to_string() });
+        if self.markout_horizon_ms == 0 || self.markout_horizon_ms > Self::MAX_HORIZON_MS {
+            return bad("drift.markoutHorizonMs", "must be 1 ..= 600000");
+        }
+        if self.markout_delta_ppm > Self::MAX_PER_FILL_PPM || self.slippage_allowance_ppm > Self::MAX_PER_FILL_PPM {
+            return bad("drift", "a per-fill tolerance is at most 1000000 ppm (a whole USDC a share)");
+        }
+        if self.markout_lambda_ppm == 0 || self.slippage_threshold_ppm == 0 {
+            return bad("drift", "thresholds must be above 0");
+        }
+        if self.burn_in == 0 || self.burn_in > Self::MAX_BURN_IN {
+            return bad("drift.burnIn", "must be 1 ..= 100000");
+        }
+        if self.size_factor_bps > Self::FULL_SIZE_BPS {
+            return bad("drift.sizeFactorBps", "must be 0 ..= 10000");
+        }
+        Ok(())
+    }
 }
 
 /// The rounds of a `series` Market in play: those the venue lists now (the running one and the
@@ -380,13 +439,19 @@ struct RawStrategyConfig {
     #[serde(default)]
     series: Vec<String>,
     parameters: serde_json::Value,
+    #[serde(default)]
+    drift: Option<DriftConfig>,
 }
 
 impl TryFrom<RawStrategyConfig> for StrategyConfig {
     type Error = ParamsError;
     fn try_from(r: RawStrategyConfig) -> Result<StrategyConfig, ParamsError> {
+        if let Some(d) = &r.drift {
+            d.validate()?;
+        }
         Ok(StrategyConfig {
             parameters: StrategyParams::decode(r.type_, r.parameters)?,
+            drift: r.drift,
             namespace: r.namespace,
             name: r.name,
             risk_policy: r.risk_policy,

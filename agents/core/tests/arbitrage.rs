@@ -783,3 +783,53 @@ fn a_failed_conversion_is_asked_for_again_before_anything_is_bought() {
     assert_eq!(again.op, convert.op);
     assert!(places(&out).is_empty(), "the held basket converts first");
 }
+
+/// A drift alarm's declared rule reaches the sizing: two runners fed the same books and fills,
+/// one watching for drift (the set's second leg marks out 0.10 below its price a second after
+/// the fills, which fires the markout test), size the next set at full size and at half of it.
+#[test]
+fn a_standing_drift_alarm_halves_the_next_set() {
+    let drift = polyfleet_core::config::DriftConfig {
+        markout_horizon_ms: 1000,
+        markout_delta_ppm: 0,
+        markout_lambda_ppm: 1000,
+        slippage_allowance_ppm: 0,
+        slippage_threshold_ppm: 1_000_000_000,
+        burn_in: 2,
+        size_factor_bps: 5000,
+    };
+    let mut sizes = vec![];
+    for watch in [None, Some(drift)] {
+        let set = ArbSet::new(SetKind::NegRisk, vec![inst(1, 1, 0), inst(2, 2, 0), inst(3, 3, 0)]);
+        let mut r = runner(vec![set], params(100, "10")).with_drift(watch.clone());
+        r.on_market(&snap(1, 1, vec![], vec![lv("0.30", "8")]), 0);
+        r.on_market(&snap(2, 1, vec![], vec![lv("0.30", "8")]), 0);
+        let legs = places(&r.on_market(&snap(3, 1, vec![], vec![lv("0.30", "8")]), 0).intents);
+        assert_eq!(legs.len(), 3);
+        for (k, l) in legs.iter().enumerate() {
+            r.on_fill(&fill(l, &format!("y{k}"), "8"), MS);
+            r.on_order(&update(l, OrderStatus::Filled, "8"), MS);
+        }
+        // Two seconds on, the books move away (asks at 0.90): token 1 marks out at +0.295
+        // (mid 0.595), token 2 at +0.20 (mid 0.50), a fall of the markouts' mean that fires;
+        // token 3 at +0.25.
+        let t = MS + 2_000 * MS;
+        for (token, bid) in [(1, "0.29"), (2, "0.10"), (3, "0.20")] {
+            let away = snap(token, 2, vec![lv(bid, "50")], vec![lv("0.90", "50")]);
+            assert!(places(&r.on_market(&away, t).intents).is_empty());
+        }
+        assert_eq!(r.drift().is_some_and(|d| d.alarms.len() == 1), watch.is_some());
+        // The set is cheap again (0.30 + 0.31 + 0.21), deep: bought at full size, or at half.
+        for (token, bid, ask) in [(3, "0.20", "0.30"), (1, "0.29", "0.31")] {
+            assert!(
+                places(&r.on_market(&snap(token, 3, vec![lv(bid, "50")], vec![lv(ask, "100")]), t).intents).is_empty()
+            );
+        }
+        let legs = places(&r.on_market(&snap(2, 3, vec![lv("0.19", "100")], vec![lv("0.21", "100")]), t).intents);
+        assert_eq!(legs.len(), 3, "{legs:?}");
+        sizes.push(legs[0].size);
+    }
+    let (full, cut) = (sizes[0], sizes[1]);
+    assert!(full > q("10"), "{full}");
+    assert!(cut <= q(&format!("{}", full.micros() as f64 / 2e6)) && cut >= q("5"), "{full} → {cut}");
+}

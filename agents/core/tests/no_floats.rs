@@ -1,7 +1,8 @@
 //! Guard: no floating-point type in the money types, the wire protocol or the API's limits.
 //! Scans the sources of `agents/core` and `crds` for `f32`/`f64` used as a type. The market
 //! maker's model (estimators and quote distances), the forecast scores' log loss and the
-//! sequential A/B test's likelihood ratio and the annualized ratios (statistics, not accounts) are the places allowed floats;
+//! sequential A/B test's likelihood ratio, the annualized ratios and the drift detectors' samples
+//! (statistics, not accounts) are the places allowed floats;
 //! the market maker's parameters (the contract) are not.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
@@ -32,12 +33,16 @@ fn money_wire_and_limits_hold_no_floats() {
     let scores = root.join("src/analytics/scores.rs");
     let sequential = root.join("src/analytics/sequential.rs");
     let ratios = root.join("src/analytics/ratios.rs");
+    let detectors = root.join("src/analytics/drift.rs");
+    let monitor = root.join("src/strategy/drift.rs");
     let models = root.join("src/models");
     for f in files {
         if f.starts_with(&model) && !f.ends_with("params.rs")
             || f == scores
             || f == sequential
             || f == ratios
+            || f == detectors
+            || f == monitor
             || f.starts_with(&models)
         {
             continue;

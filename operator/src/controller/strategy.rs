@@ -28,6 +28,7 @@ use crate::planner::markets::MarketView;
 use crate::planner::strategy::{Refusal, StrategyPlan, plan_strategy};
 use crate::pods::Role;
 use polyfleet_core::analytics::scores::ModelScore;
+use polyfleet_core::strategy::drift::DriftReport;
 
 /// The finalizer of Strategies.
 pub const FINALIZER: &str = "polyfleet.dev/strategy";
@@ -217,7 +218,7 @@ async fn apply(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
         markets.iter().find(|m| m.all_tokens().any(|x| x == t)).map(|m| m.name.clone()).unwrap_or_default()
     };
     let (acked, book, mut unreachable) = match &data {
-        Ok((acked, book, _)) => (acked.as_ref(), Some(book_status(book, market_of)), None),
+        Ok(d) => (d.acked.as_ref(), Some(book_status(&d.book, market_of)), None),
         Err(e) => (None, None, Some(e.to_string())),
     };
     if let Err(e) = &cancelled {
@@ -235,16 +236,36 @@ async fn apply(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
         &now(),
     );
     let mut status = status;
-    if let Ok((_, book, scores)) = &data {
-        status.lifecycle = crate::limits::lifecycle_status(&book.lifecycle);
-        if let Some(scores) = scores {
+    let mut drift_event = None;
+    if let Ok(d) = &data {
+        status.lifecycle = crate::limits::lifecycle_status(&d.book.lifecycle);
+        if let Some(scores) = &d.scores {
             status.scores = scores.iter().map(crate::contract::model_score_status).collect();
+        }
+        // Declared drift alarms: the condition from the agent's report, an Event when new.
+        if strategy.spec.drift.is_some() {
+            let previous = polyfleet_crds::conditions::find_condition(&status.conditions, crate::drift::DRIFT);
+            let (condition, event) = crate::drift::drift_condition(previous, d.drift.as_ref(), generation, &now());
+            set_condition(&mut status.conditions, condition);
+            drift_event = event;
+        } else {
+            status.conditions.retain(|c| c.type_ != crate::drift::DRIFT);
         }
     }
     ctx.metrics.strategy(&ns, &name, Some(&status.pnl));
     if strategy.status.as_ref() != Some(&status) {
         let api: Api<Strategy> = Api::namespaced(client, &ns);
         super::apply::apply_status(&api, &name, &status).await?;
+    }
+    if let Some((reason, note)) = drift_event {
+        let ev = Event {
+            type_: EventType::Warning,
+            reason: reason.into(),
+            note: Some(note),
+            action: "Drift".into(),
+            secondary: None,
+        };
+        let _ = ctx.recorder.publish(&ev, &strategy.object_ref(&())).await;
     }
     if !wrote.is_empty() || outcome.is_err() {
         let (type_, reason, note) = match &outcome {
@@ -264,15 +285,23 @@ async fn apply(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
     Ok(Action::requeue(if settled { Duration::from_secs(30) } else { Duration::from_secs(5) }))
 }
 
+/// What the Strategy's status takes from NATS and Redis.
+struct DataPlane {
+    acked: Option<ParamsAck>,
+    book: StrategyBook,
+    scores: Option<Vec<ModelScore>>,
+    drift: Option<DriftReport>,
+}
+
 /// Writes the parameter document when it differs, then reads the agent's acknowledgement, its
-/// forecast scores (an unreadable document counts as none) and the strategy's book: everything
-/// the Strategy needs from NATS and Redis.
+/// forecast scores and drift alarms (an unreadable document counts as none) and the strategy's
+/// book: everything the Strategy needs from NATS and Redis.
 async fn data_plane(
     strategy: &Strategy,
     outcome: &Result<StrategyPlan, Refusal>,
     ctx: &Context,
     wrote: &mut Vec<&'static str>,
-) -> Result<(Option<ParamsAck>, StrategyBook, Option<Vec<ModelScore>>), Error> {
+) -> Result<DataPlane, Error> {
     let acked = match outcome {
         Ok(plan) => {
             let doc = plan.params_doc.to_json().map_err(|e| Error::Params(ParamsError(e.to_string())))?;
@@ -287,12 +316,17 @@ async fn data_plane(
     let ns = strategy.namespace().unwrap_or_default();
     let key = polyfleet_core::wire::subjects::scores_key(&ns, &strategy.name_any());
     let scores = ctx.params.get(&key).await?.and_then(|b| serde_json::from_slice(&b).ok());
+    let key = polyfleet_core::wire::subjects::drift_key(&ns, &strategy.name_any());
+    let drift = match strategy.spec.drift {
+        Some(_) => ctx.params.get(&key).await?.and_then(|b| serde_json::from_slice(&b).ok()),
+        None => None,
+    };
     let book = ctx
         .risk
         .book(&ns, &strategy.spec.risk_policy_ref.name, &strategy.name_any())
         .await
         .map_err(|e| Error::Store(e.to_string()))?;
-    Ok((acked, book, scores))
+    Ok(DataPlane { acked, book, scores, drift })
 }
 
 async fn cleanup(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
@@ -301,6 +335,7 @@ async fn cleanup(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
     ctx.control.cancel_all(&ns, &name, "strategy deleted").await?;
     ctx.params.delete(&polyfleet_core::wire::subjects::params_key(&ns, &name)).await?;
     ctx.params.delete(&polyfleet_core::wire::subjects::scores_key(&ns, &name)).await?;
+    ctx.params.delete(&polyfleet_core::wire::subjects::drift_key(&ns, &name)).await?;
     ctx.metrics.strategy(&ns, &name, None);
     let ev = Event {
         type_: EventType::Normal,

@@ -125,6 +125,7 @@ pub fn plan_strategy(
             });
         }
     };
+    let drift = spec.drift.as_ref().map(crate::contract::drift).transpose().map_err(invalid)?;
     let chosen: Vec<&MarketView> = markets
         .iter()
         .filter(|m| m.venue == venue.name_any())
@@ -204,6 +205,7 @@ pub fn plan_strategy(
         quoted,
         series,
         parameters,
+        drift,
     };
     let unwritable = |e: serde_json::Error| Refusal { reason: "InvalidConfiguration", message: e.to_string() };
     let json = serde_json::to_string_pretty(&config).map_err(unwritable)?;

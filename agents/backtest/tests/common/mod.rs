@@ -88,6 +88,7 @@ pub fn arb(sim: &Simulator, policy: &str) -> StrategyConfig {
             cooldown_ms: 200,
             sell_back_above_cost: true,
         }),
+        drift: None,
     }
 }
 

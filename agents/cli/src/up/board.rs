@@ -16,6 +16,7 @@ use polyfleet_core::accounting::lifecycle::LifecycleTotals;
 use polyfleet_core::analytics::scores::ModelScore;
 use polyfleet_core::book::{BookFollower, Followed};
 use polyfleet_core::config::StrategyConfig;
+use polyfleet_core::strategy::drift::DriftReport;
 use polyfleet_core::wire::{
     Fill, Intent, MarketEvent, OrderStatus, OrderUpdate, RiskDecision, Verdict, decode, subjects,
 };
@@ -58,6 +59,8 @@ pub struct Line {
     pub lifecycle: Option<LifecycleTotals>,
     /// Forecast scores per model version, as the strategy agent last wrote them.
     pub scores: Vec<ModelScore>,
+    /// Drift alarms, as the strategy agent last wrote them (strategies that declare them).
+    pub drift: Option<DriftReport>,
 }
 
 #[derive(Default)]
@@ -209,13 +212,18 @@ impl Board {
         self.with(|s| s.store_error = failed);
     }
 
-    /// Reads each strategy's forecast scores from the bus's KV bucket (where its agent writes
-    /// them); an unreadable entry leaves the last ones.
-    pub async fn read_scores<B: Bus>(&self, bus: &B) {
+    /// Reads each strategy's forecast scores and drift alarms from the bus's KV bucket (where
+    /// its agent writes them); an unreadable entry leaves the last ones.
+    pub async fn read_reports<B: Bus>(&self, bus: &B) {
         for c in &self.strategies {
-            let Ok(Some(e)) = bus.kv_get(&subjects::scores_key(&c.namespace, &c.name)).await else { continue };
-            let Ok(scores) = serde_json::from_slice::<Vec<ModelScore>>(&e.value) else { continue };
-            self.with(|s| s.lines.entry(c.name.clone()).or_default().scores = scores);
+            if let Some(scores) =
+                read_doc::<_, Vec<ModelScore>>(bus, &subjects::scores_key(&c.namespace, &c.name)).await
+            {
+                self.with(|s| s.lines.entry(c.name.clone()).or_default().scores = scores);
+            }
+            if let Some(drift) = read_doc::<_, DriftReport>(bus, &subjects::drift_key(&c.namespace, &c.name)).await {
+                self.with(|s| s.lines.entry(c.name.clone()).or_default().drift = Some(drift));
+            }
         }
     }
 
@@ -302,6 +310,21 @@ impl Board {
             }
         }
         for (name, l) in self.lines() {
+            if let Some(d) = &l.drift {
+                let standing: Vec<String> =
+                    d.alarms.iter().map(|a| format!("{} ({})", a.metric.as_str(), a.detail)).collect();
+                let _ = writeln!(
+                    out,
+                    "{:<20} drift: {}; {} markouts, {} slippage, {} forecasts watched, fired {:?}; size factor {:.2}%",
+                    name,
+                    if standing.is_empty() { "no alarm".to_string() } else { standing.join(", ") },
+                    d.samples[0],
+                    d.samples[1],
+                    d.samples[2],
+                    d.fired,
+                    f64::from(d.size_factor_bps) / 100.0
+                );
+            }
             for m in &l.scores {
                 let skill = m.brier_skill_bps.map_or("n/a".into(), |b| format!("{:+.4}", b as f64 / 10_000.0));
                 let market = m.market_brier_micros.map_or("n/a".into(), |b| format!("{:.4}", b as f64 / 1e6));
@@ -335,6 +358,12 @@ impl Board {
         }
         out
     }
+}
+
+/// A JSON document under `key` in the bus's KV bucket; `None` when absent or unreadable.
+async fn read_doc<B: Bus, T: serde::de::DeserializeOwned>(bus: &B, key: &str) -> Option<T> {
+    let entry = bus.kv_get(key).await.ok()??;
+    serde_json::from_slice(&entry.value).ok()
 }
 
 #[cfg(test)]
@@ -409,6 +438,9 @@ mod tests {
                 clv_fills: 4,
                 clv_mean_ppm: Some(-12_500),
                 clv_beat: 1,
+                calibration_rises: 0,
+                recent_brier: 0.163_333,
+                recent_window: 3,
             }]
         });
         let text = board.render("now:", 0.0);

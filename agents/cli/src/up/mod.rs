@@ -122,6 +122,8 @@ pub struct Outcome {
     pub lifecycle: Vec<(String, Option<polyfleet_core::accounting::lifecycle::LifecycleTotals>)>,
     /// Forecast scores per model version, per strategy (directional strategies).
     pub scores: Vec<(String, Vec<polyfleet_core::analytics::scores::ModelScore>)>,
+    /// Drift alarms per strategy (strategies that declare them).
+    pub drift: Vec<(String, Option<polyfleet_core::strategy::drift::DriftReport>)>,
     /// Risk rejections by reason, per strategy.
     pub rejections: Vec<(String, std::collections::BTreeMap<String, u64>)>,
     /// Orders still open after the cancels.
@@ -303,7 +305,7 @@ pub(crate) async fn supervise<B: Bus, S: RiskStore>(
             log.push(line);
         }
         board.refresh(store).await;
-        board.read_scores(bus).await;
+        board.read_reports(bus).await;
         let events = board.feed().0;
         let rate = events.saturating_sub(last_events) as f64;
         last_events = events;
@@ -349,7 +351,7 @@ pub(crate) async fn supervise<B: Bus, S: RiskStore>(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     board.refresh(store).await;
-    board.read_scores(bus).await;
+    board.read_reports(bus).await;
     log
 }
 
@@ -385,6 +387,7 @@ pub(crate) fn finish(board: &Board, log: Vec<String>, restarts: Vec<(String, u32
         fills: lines.iter().map(|(n, l)| (n.clone(), l.trades.clone())).collect(),
         lifecycle: lines.iter().map(|(n, l)| (n.clone(), l.lifecycle)).collect(),
         scores: lines.iter().map(|(n, l)| (n.clone(), l.scores.clone())).collect(),
+        drift: lines.iter().map(|(n, l)| (n.clone(), l.drift.clone())).collect(),
         rejections: lines.iter().map(|(n, l)| (n.clone(), l.rejections.clone())).collect(),
         open_orders: lines.values().map(|l| l.open.len()).sum(),
         log,

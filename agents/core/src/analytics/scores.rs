@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::analytics::drift::{Adwin, Change};
 use crate::wire::signal::PPM;
 
 /// One scored forecast: the model's probability of the outcome that was scored, the market's
@@ -29,9 +30,17 @@ pub struct Forecast {
     pub happened: bool,
 }
 
-#[derive(Debug, Clone, Default)]
+/// ADWIN's confidence on a model version's squared errors (the paper's 0.002).
+pub const CALIBRATION_DELTA: f64 = 0.002;
+/// Forecasts a version's ADWIN holds before it tests.
+pub const CALIBRATION_BURN_IN: u64 = 30;
+
+#[derive(Debug, Clone)]
 struct Tally {
     n: u64,
+    /// ADWIN over the squared errors ([0, 1]), and how often it cut to a worse recent window.
+    adwin: Adwin,
+    rises: u64,
     /// Σ (p − o)², ppm².
     brier: u128,
     /// Forecasts that had a market probability, and Σ (p − o)² of model and market over them.
@@ -45,6 +54,25 @@ struct Tally {
     clv_n: u64,
     clv_sum: i128,
     clv_beat: u64,
+}
+
+impl Default for Tally {
+    fn default() -> Tally {
+        Tally {
+            n: 0,
+            adwin: Adwin::new(CALIBRATION_DELTA, CALIBRATION_BURN_IN),
+            rises: 0,
+            brier: 0,
+            paired: 0,
+            paired_model: 0,
+            paired_market: 0,
+            log_loss: 0.0,
+            bins: Default::default(),
+            clv_n: 0,
+            clv_sum: 0,
+            clv_beat: 0,
+        }
+    }
 }
 
 /// The scores of every model version a strategy traded on.
@@ -102,6 +130,16 @@ pub struct ModelScore {
     /// Fills that beat the close (closing-line value above zero).
     #[serde(default)]
     pub clv_beat: u64,
+    /// Times ADWIN on the squared errors cut its window to a recent part scoring worse (a
+    /// calibration drift; see [`crate::analytics::drift::Adwin`]).
+    #[serde(default)]
+    pub calibration_rises: u64,
+    /// The Brier score over ADWIN's window (the recent forecasts it kept).
+    #[serde(default)]
+    pub recent_brier: f64,
+    /// Forecasts in that window.
+    #[serde(default)]
+    pub recent_window: u64,
 }
 
 fn squared_error(p: u32, happened: bool) -> u128 {
@@ -116,7 +154,11 @@ impl ScoreBook {
         let t = self.tallies.entry((model.to_string(), version.to_string())).or_default();
         let p = forecast.model_ppm.min(PPM);
         t.n += 1;
-        t.brier += squared_error(p, forecast.happened);
+        let err = squared_error(p, forecast.happened);
+        t.brier += err;
+        if t.adwin.push(err as f64 / (f64::from(PPM) * f64::from(PPM))) == Change::Rose {
+            t.rises += 1;
+        }
         if let Some(m) = forecast.market_ppm {
             t.paired += 1;
             t.paired_model += squared_error(p, forecast.happened);
@@ -183,6 +225,9 @@ impl ScoreBook {
                     clv_mean_ppm: (t.clv_n > 0)
                         .then(|| i64::try_from(t.clv_sum / i128::from(t.clv_n)).unwrap_or(i64::MAX)),
                     clv_beat: t.clv_beat,
+                    calibration_rises: t.rises,
+                    recent_brier: t.adwin.mean(),
+                    recent_window: t.adwin.len() as u64,
                 }
             })
             .collect()

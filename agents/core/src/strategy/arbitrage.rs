@@ -773,7 +773,17 @@ impl CompleteSetArb {
         let binary = set.kind == SetKind::Binary && set.legs.len() == 2;
         let held = set.legs.iter().map(|l| self.available(&l.token)).min().unwrap_or(Quantity::ZERO);
         let held_caps = SetCaps { max_size: caps.max_size.min(held), ..caps };
-        if let Some(quote) = size_set(&legs, Side::Buy, &caps) {
+        // Buying a set or splitting one opens positions: sized as a drift alarm's rule allows
+        // (the size the set would have, scaled, then priced again at that size).
+        let opening = |side: Side| -> Option<SetQuote> {
+            let full = size_set(&legs, side, &caps)?;
+            let cut = ctx.opening(full.size);
+            if cut == full.size {
+                return Some(full);
+            }
+            (!cut.is_zero()).then(|| size_set(&legs, side, &SetCaps { max_size: cut, ..caps })).flatten()
+        };
+        if let Some(quote) = opening(Side::Buy) {
             let Some(quote) = self.within_capital(i, &legs, &caps, quote, books, ctx) else { return };
             self.stats.signals += 1;
             self.place_legs(i, Side::Buy, quote.size, &quote.limits, None, ctx);
@@ -784,7 +794,7 @@ impl CompleteSetArb {
             // Sell a set we hold.
             self.stats.signals += 1;
             self.place_legs(i, Side::Sell, quote.size, &quote.limits, None, ctx);
-        } else if binary && let Some(quote) = size_set(&legs, Side::Sell, &caps) {
+        } else if binary && let Some(quote) = opening(Side::Sell) {
             // Split the set out of USDC first; its legs are sold once it is booked.
             self.stats.signals += 1;
             let (market, tokens) = (set.legs[0].market, [set.legs[0].token, set.legs[1].token]);

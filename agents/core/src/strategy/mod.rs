@@ -7,6 +7,7 @@
 pub mod arbitrage;
 pub mod build;
 pub mod directional;
+pub mod drift;
 pub mod market_making;
 pub mod probe;
 pub mod runner;
@@ -113,12 +114,34 @@ pub struct Ctx<'a> {
     prefix: &'a str,
     next: &'a mut u64,
     actions: &'a mut Vec<Action>,
+    size_factor_bps: u32,
 }
 
 impl<'a> Ctx<'a> {
-    /// A context writing into `actions`, numbering ids from `next`.
+    /// A context writing into `actions`, numbering ids from `next`, at full size.
     pub fn new(now_ns: u64, prefix: &'a str, next: &'a mut u64, actions: &'a mut Vec<Action>) -> Ctx<'a> {
-        Ctx { now_ns, prefix, next, actions }
+        Ctx { now_ns, prefix, next, actions, size_factor_bps: crate::config::DriftConfig::FULL_SIZE_BPS }
+    }
+
+    /// The same, sizing new positions at `bps` of full size (a drift alarm's rule, see [`drift`]).
+    pub fn with_size_factor(mut self, bps: u32) -> Ctx<'a> {
+        self.size_factor_bps = bps.min(crate::config::DriftConfig::FULL_SIZE_BPS);
+        self
+    }
+
+    /// The size factor in force, basis points.
+    pub fn size_factor_bps(&self) -> u32 {
+        self.size_factor_bps
+    }
+
+    /// `size` of a new position as the size factor allows, rounded down to the size step
+    /// ([`sizing::SIZE_STEP`]); `size` itself at full size.
+    pub fn opening(&self, size: Quantity) -> Quantity {
+        if self.size_factor_bps >= crate::config::DriftConfig::FULL_SIZE_BPS {
+            return size;
+        }
+        let scaled = u128::from(size.micros()) * u128::from(self.size_factor_bps) / 10_000;
+        Quantity::from_micros(u64::try_from(scaled).unwrap_or(u64::MAX)).round_down_to(sizing::SIZE_STEP)
     }
 
     /// A fresh client order id.

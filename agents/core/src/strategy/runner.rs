@@ -3,6 +3,7 @@
 //! identity, mode, cause and time. Sans-IO: the strategy agent feeds it from NATS, the backtester
 //! from a recording.
 
+use super::drift::{DriftMonitor, DriftReport};
 use super::{Action, BookSet, Ctx, OrderRequest, ParamsError, Strategy};
 use crate::book::Followed;
 use crate::ids::{ClientOrderId, IdError, TokenId, TokenMap};
@@ -46,6 +47,7 @@ pub struct StrategyRunner {
     cause_recv_ts_ns: u64,
     params_generation: Option<u64>,
     outcomes: TokenMap<Outcome>,
+    drift: Option<DriftMonitor>,
 }
 
 impl StrategyRunner {
@@ -65,7 +67,21 @@ impl StrategyRunner {
             cause_recv_ts_ns: 0,
             params_generation: None,
             outcomes: TokenMap::default(),
+            drift: None,
         })
+    }
+
+    /// Watches the strategy for drift as `cfg` declares (see [`super::drift`]): its orders, fills
+    /// and forecast scores feed the monitor, and while an alarm stands new positions are sized
+    /// at the declared factor.
+    pub fn with_drift(mut self, cfg: Option<crate::config::DriftConfig>) -> StrategyRunner {
+        self.drift = cfg.map(DriftMonitor::new);
+        self
+    }
+
+    /// The drift alarms standing now, when drift is watched.
+    pub fn drift(&self) -> Option<DriftReport> {
+        self.drift.as_ref().map(DriftMonitor::report)
     }
 
     /// Writes each token's place in its event (the operator's plan) on the orders for it.
@@ -138,9 +154,21 @@ impl StrategyRunner {
 
     fn run(&mut self, now_ns: u64, f: impl FnOnce(&mut dyn Strategy, &BookSet, &mut Ctx<'_>)) -> Vec<Intent> {
         let mut actions = vec![];
-        let mut ctx = Ctx::new(now_ns, &self.prefix, &mut self.next, &mut actions);
+        let factor = self.drift.as_ref().map_or(crate::config::DriftConfig::FULL_SIZE_BPS, |d| d.size_factor_bps());
+        let mut ctx = Ctx::new(now_ns, &self.prefix, &mut self.next, &mut actions).with_size_factor(factor);
         f(self.strategy.as_mut(), &self.books, &mut ctx);
-        actions.into_iter().map(|a| self.intent(a, now_ns)).collect()
+        let intents: Vec<Intent> = actions.into_iter().map(|a| self.intent(a, now_ns)).collect();
+        if let Some(d) = self.drift.as_mut() {
+            let mid = |o: &OrderIntent| self.books.live(&o.token).and_then(|b| b.mid());
+            for i in &intents {
+                match i {
+                    Intent::Place(o) => d.on_order(o, mid(o)),
+                    Intent::PlaceSet(legs) => legs.iter().for_each(|o| d.on_order(o, mid(o))),
+                    _ => {}
+                }
+            }
+        }
+        intents
     }
 
     fn intent(&self, action: Action, now_ns: u64) -> Intent {
@@ -202,6 +230,11 @@ impl StrategyRunner {
             Followed::Gap { .. } => out.snapshot_requests.push(ev.token),
             Followed::Stale => {}
             Followed::Applied | Followed::Reset => {
+                if let Some(d) = self.drift.as_mut()
+                    && let Some(mid) = self.books.live(&ev.token).and_then(|b| b.mid())
+                {
+                    d.on_mid(&ev.token, mid, now_ns);
+                }
                 let changes_book = matches!(
                     ev.body,
                     MarketEventBody::Snapshot { .. }
@@ -218,6 +251,10 @@ impl StrategyRunner {
                     self.cause_seq = ev.seq;
                     self.cause_recv_ts_ns = ev.recv_ts_ns;
                     out.intents = self.run(now_ns, |s, b, c| s.on_resolved(ev, b, c));
+                    // Forecasts are scored at resolutions.
+                    if let Some(d) = self.drift.as_mut() {
+                        d.on_scores(&self.strategy.scores(), now_ns);
+                    }
                 } else if matches!(ev.body, MarketEventBody::Trade { .. } | MarketEventBody::TickSize { .. }) {
                     self.cause_seq = ev.seq;
                     self.cause_recv_ts_ns = ev.recv_ts_ns;
@@ -253,6 +290,11 @@ impl StrategyRunner {
 
     /// A fill of ours.
     pub fn on_fill(&mut self, f: &Fill, now_ns: u64) -> Vec<Intent> {
+        if let Some(d) = self.drift.as_mut()
+            && f.status != crate::wire::FillStatus::Failed
+        {
+            d.on_fill(f, now_ns);
+        }
         self.run(now_ns, |s, b, c| s.on_fill(f, b, c))
     }
 

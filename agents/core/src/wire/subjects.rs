@@ -161,6 +161,13 @@ pub fn scores_key(namespace: &str, strategy: &str) -> String {
     format!("{}.scores", params_key(namespace, strategy))
 }
 
+/// `<ns>.<strategy>.drift`: the strategy's drift alarms (JSON,
+/// [`crate::strategy::drift::DriftReport`]), written by its agent when they change; the operator
+/// reads them into the Strategy's `Drift` condition and Events.
+pub fn drift_key(namespace: &str, strategy: &str) -> String {
+    format!("{}.drift", params_key(namespace, strategy))
+}
+
 /// `<ns>.<market>.rounds`: the rounds of a `series` Market the venue lists now, and the ended
 /// ones not resolved yet (JSON, [`crate::config::RoundsDoc`]), written by the operator's Market
 /// controller (locally, by `polyfleet up`) and followed live by the strategy, market-data and

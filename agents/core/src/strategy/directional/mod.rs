@@ -327,7 +327,7 @@ impl Directional {
         if self.markets[i].in_flight.is_some_and(|f| !f.passive) {
             return;
         }
-        let best = self.best_entry(i, books, now_ms);
+        let best = self.best_entry(i, books, now_ms, ctx);
         let s = &mut self.markets[i];
         if let Some(f) = s.in_flight {
             // A resting passive bid stays while it is still what the strategy would place.
@@ -377,7 +377,7 @@ impl Directional {
 
     /// The best entry of market `i` now: (side, price, size), if one beats the entry edge and
     /// adds at least the market's minimum towards the Kelly stake.
-    fn best_entry(&self, i: usize, books: &BookSet, now_ms: u64) -> Option<(usize, Price, Quantity)> {
+    fn best_entry(&self, i: usize, books: &BookSet, now_ms: u64, ctx: &Ctx<'_>) -> Option<(usize, Price, Quantity)> {
         let s = &self.markets[i];
         if s.resolved || now_ms < s.quiet_until_ms {
             return None;
@@ -422,7 +422,8 @@ impl Directional {
             let add = target.checked_sub(s.held[k].cost).unwrap_or(Money::ZERO);
             // Shares the addition buys at the cost with fees, within the per-order caps.
             let by_notional = edge::shares_for(self.max_notional, u64::from(price.ticks()) * 100);
-            let size = edge::shares_for(add, cost).min(self.max_size).min(by_notional).round_down_to(LOT_MICROS);
+            let size =
+                ctx.opening(edge::shares_for(add, cost).min(self.max_size).min(by_notional)).round_down_to(LOT_MICROS);
             if size.is_zero() || size < inst.min_size {
                 continue;
             }

@@ -468,7 +468,7 @@ impl MarketMaker {
     /// still offers them until its cancel is confirmed, so a new sale waits for that (the slot
     /// stays empty) rather than offer them twice; with too few shares either way the quote is a
     /// buy of the complement.
-    fn wants(&self, i: usize, ladder: &Ladder, now_ns: u64) -> Vec<Option<Want>> {
+    fn wants(&self, i: usize, ladder: &Ladder, now_ns: u64, buy_lot: Quantity) -> Vec<Option<Want>> {
         let p = &self.params;
         let s = &self.markets[i];
         let lot = p.lot();
@@ -495,7 +495,7 @@ impl MarketMaker {
             if *free >= lot_micros {
                 *free -= lot_micros;
                 Some(sell)
-            } else if *free + *tied >= lot_micros {
+            } else if *free + *tied >= lot_micros || buy.size < min {
                 None
             } else {
                 Some(buy)
@@ -503,12 +503,12 @@ impl MarketMaker {
         };
         for (k, b) in ladder.bids.iter().take(levels).enumerate() {
             let sell = Want { token: no, side: Side::Sell, price: b.complement(), size: lot };
-            let buy = Want { token: yes, side: Side::Buy, price: *b, size: lot };
+            let buy = Want { token: yes, side: Side::Buy, price: *b, size: buy_lot };
             out[k] = choose(k, sell, buy, &mut no_free, &mut no_tied);
         }
         for (k, a) in ladder.asks.iter().take(levels).enumerate() {
             let sell = Want { token: yes, side: Side::Sell, price: *a, size: lot };
-            let buy = Want { token: no, side: Side::Buy, price: a.complement(), size: lot };
+            let buy = Want { token: no, side: Side::Buy, price: a.complement(), size: buy_lot };
             out[levels + k] = choose(levels + k, sell, buy, &mut yes_free, &mut yes_tied);
         }
         out
@@ -551,7 +551,7 @@ impl MarketMaker {
             self.markets[i].cancelling.push(w);
         }
         let Some(ladder) = self.ladder(i, books, now) else { return };
-        let wants = self.wants(i, &ladder, now);
+        let wants = self.wants(i, &ladder, now, ctx.opening(self.params.lot()));
         let tif = match self.params.quote_ttl_s {
             Some(ttl) => TimeInForce::Gtd { expires_at_s: now / 1_000_000_000 + 60 + ttl },
             None => TimeInForce::Gtc,
