@@ -295,6 +295,7 @@ impl Engine {
             c.cash = s.ledger.cash();
             c.rule_events = s.runner.counters().into_iter().map(|(k, n)| (k.to_string(), n)).collect();
             c.scores = s.runner.scores();
+            c.drift = s.runner.drift();
             c.analytics = s.tracker.finish(s.runner.earnings(self.now_ns), crate::report::CURVE_POINTS);
         }
         self.journal

@@ -220,7 +220,7 @@ th,td{{border:1px solid #ccc;padding:4px 8px;text-align:left}}th{{background:#f4
 <h2>Strategies</h2>\n<table id=\"strategies\"><tr><th>Strategy</th><th>PnL</th><th>Fees</th><th>Signals</th><th>Approved</th>\
 <th>Orders</th><th>Rejections</th><th>Positions</th></tr>\n{strategies}</table>\n\
 <h2>Equity</h2>\n<div id=\"equity\">{eq}</div>\n<h2>Drawdown</h2>\n<div id=\"drawdown\">{dd}</div>\n\
-<h2>Exposure</h2>\n<div id=\"exposure\">{ex}</div>\n<h2>Fills</h2>\n<div id=\"fills\">{fl}</div>\n{trading}{forecasts}</body></html>\n",
+<h2>Exposure</h2>\n<div id=\"exposure\">{ex}</div>\n<h2>Fills</h2>\n<div id=\"fills\">{fl}</div>\n{trading}{forecasts}{drift}</body></html>\n",
         rec = esc(&r.input.recording),
         eq = line_plot("Equity curve", "USDC", &equity, RGBColor(30, 90, 200), false),
         dd = line_plot("Drawdown", "USDC", &drawdown, RGBColor(200, 30, 30), true),
@@ -236,6 +236,7 @@ th,td{{border:1px solid #ccc;padding:4px 8px;text-align:left}}th{{background:#f4
             j.samples.last().map_or(first, |s| s.ts_ns),
         ),
         forecasts = crate::html_forecasts::section(&r.strategies),
+        drift = crate::html_drift::section(&r.strategies),
     )
 }
 

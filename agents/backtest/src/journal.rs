@@ -82,6 +82,8 @@ pub struct StrategyCounters {
     pub fair_values: BTreeMap<String, u64>,
     /// Its forecasts scored at resolution, per model version (`Strategy::scores`).
     pub scores: Vec<polyfleet_core::analytics::scores::ModelScore>,
+    /// Its drift alarms at the end, when it declares them.
+    pub drift: Option<polyfleet_core::strategy::drift::DriftReport>,
 }
 
 /// The run's record.

@@ -13,6 +13,7 @@ pub mod columnar;
 pub mod engine;
 pub mod html;
 pub mod html_analytics;
+pub mod html_drift;
 pub mod html_forecasts;
 pub mod journal;
 pub mod journal_ab;

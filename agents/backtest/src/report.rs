@@ -106,6 +106,10 @@ pub struct StrategyLine {
     /// log loss and calibration.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub forecasts: Vec<polyfleet_core::analytics::scores::ModelScore>,
+    /// Its drift alarms at the end (standing alarms, samples watched, times each fired), when
+    /// it declares them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<polyfleet_core::strategy::drift::DriftReport>,
 }
 
 /// Says so when risk refused more orders than it approved.
@@ -153,6 +157,7 @@ impl From<&StrategyCounters> for StrategyLine {
             analytics: c.analytics.clone(),
             fair_values: c.fair_values.clone(),
             forecasts: c.scores.clone(),
+            drift: c.drift.clone(),
         }
     }
 }

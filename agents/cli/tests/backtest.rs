@@ -210,8 +210,16 @@ fn a_market_makers_report_decomposes_its_pnl_and_shows_rebates_rewards_markouts_
     );
     assert_eq!(curve[0]["fills"].as_u64().unwrap(), maker_fills, "every fill measured at 1 s");
     assert!(!a["inventory"].as_array().unwrap().is_empty());
+    // Its drift alarms (report only, markouts at 5 s): the monitor measured the same fills at 5 s
+    // as the markout curve, and every fill's slippage against the mid it quoted at.
+    let drift = &mm["drift"];
+    let samples: Vec<u64> = drift["samples"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+    assert_eq!(samples[0], curve[1]["fills"].as_u64().unwrap(), "{drift}");
+    assert_eq!(samples[1], maker_fills, "{drift}");
+    assert_eq!(drift["sizeFactorBps"], 10_000);
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("id=\"attribution-fed-mm\"") && html.contains("class=\"markouts\""));
+    assert!(html.contains("<div id=\"drift\">") && html.contains("<table class=\"drift\">"));
     assert!(html.contains("<div class=\"inventory\"><svg"), "the inventory is plotted");
     // Every fill booked in the ledger: paper execution refuses a sale beyond holdings before it
     // can fill, as the venue does.
