@@ -160,8 +160,8 @@ fn sign(side: Side) -> f64 {
 }
 
 impl DriftMonitor {
-    /// Orders whose decision mid is remembered until their fills come, and fills remembered as
-    /// measured.
+    /// Orders whose decision mid is remembered until their fills come, fills remembered as
+    /// measured, and markouts waiting for their horizon.
     pub const REMEMBERED: usize = 10_000;
 
     /// A monitor of `cfg`.
@@ -220,6 +220,10 @@ impl DriftMonitor {
         }
         let at_ns = now_ns.saturating_add(self.cfg.markout_horizon_ms.saturating_mul(1_000_000));
         self.due.push_back(Due { token: f.token, at_ns, sign: s, price_ppm: price });
+        // A token whose book never moves again leaves its markouts unmeasured: the oldest go.
+        while self.due.len() > Self::REMEMBERED {
+            self.due.pop_front();
+        }
     }
 
     /// The mid of `token`'s book now: markouts of that token that came due are measured.
