@@ -212,14 +212,26 @@ impl Board {
         self.with(|s| s.store_error = failed);
     }
 
-    /// Reads each strategy's forecast scores and drift alarms from the bus's KV bucket (where
-    /// its agent writes them); an unreadable entry leaves the last ones.
+    /// Reads each strategy's forecast scores and drift alarms (when it declares them) from the
+    /// bus's KV bucket (where its agent writes them); an unreadable entry leaves the last ones.
+    /// Bounded by [`Self::READ_WAIT`]: while NATS is down (killed, being restarted by the
+    /// supervisor in the same loop) the board keeps the last values rather than wait.
     pub async fn read_reports<B: Bus>(&self, bus: &B) {
+        let _ = tokio::time::timeout(Self::READ_WAIT, self.read_all(bus)).await;
+    }
+
+    /// The longest the board waits for the KV reads of one refresh.
+    pub const READ_WAIT: Duration = Duration::from_millis(500);
+
+    async fn read_all<B: Bus>(&self, bus: &B) {
         for c in &self.strategies {
             if let Some(scores) =
                 read_doc::<_, Vec<ModelScore>>(bus, &subjects::scores_key(&c.namespace, &c.name)).await
             {
                 self.with(|s| s.lines.entry(c.name.clone()).or_default().scores = scores);
+            }
+            if c.drift.is_none() {
+                continue;
             }
             if let Some(drift) = read_doc::<_, DriftReport>(bus, &subjects::drift_key(&c.namespace, &c.name)).await {
                 self.with(|s| s.lines.entry(c.name.clone()).or_default().drift = Some(drift));
