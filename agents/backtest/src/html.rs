@@ -1,20 +1,27 @@
-//! The report as one self-contained HTML page: the metrics, each strategy's counters, four SVG
-//! plots drawn with plotters (equity curve, drawdown, exposure, fills on the price of the most
-//! traded token) and each strategy's attribution, markouts and inventory
-//! ([`crate::html_analytics`]). No scripts, no external files: it opens anywhere and diffs as text.
+//! The backtest report as one self-contained HTML page, a tearsheet: the metrics and each
+//! strategy's counters; interactive charts ([`crate::charts`]) of the equity (total and per
+//! strategy), drawdown, exposure, returns per period and the fills on the price of each traded
+//! token; per-token breakdown; each strategy's attribution, markouts and inventory
+//! ([`crate::html_analytics`]), forecasts ([`crate::html_forecasts`]) and drift
+//! ([`crate::html_drift`]); and the trade list. plotly.js is embedded: the page opens offline.
 
-use plotters::coord::types::RangedCoordf64;
-use plotters::prelude::*;
-use polyfleet_core::{Money, Price, Side, TokenId};
+use std::collections::BTreeMap;
 
+use plotly::common::MarkerSymbol;
+use polyfleet_core::{Money, Price, Rounding, Side, TokenId};
+
+use crate::charts::{Figure, XAxis, area, line, points, signed_bars};
+use crate::journal::Journal;
 use crate::report::{Report, thin};
 
-const W: u32 = 960;
-const H: u32 = 300;
-/// Points drawn of a curve.
-const PLOT_POINTS: usize = 2000;
+/// Points drawn of a curve (the charts zoom into these; report.json and the journal hold all).
+const PLOT_POINTS: usize = 4000;
+/// Tokens offered in the fills chart's dropdown (the most traded first).
+const FILL_TOKENS: usize = 25;
+/// Trades listed on the page (the newest).
+pub const TRADES_SHOWN: usize = 2000;
 
-fn usdc(m: Money) -> f64 {
+pub(crate) fn usdc(m: Money) -> f64 {
     m.micros() as f64 / 1e6
 }
 
@@ -26,101 +33,46 @@ pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-pub(crate) fn bounds(ys: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (lo, hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| (a.min(y), b.max(y)));
-    if !lo.is_finite() {
-        return (0.0, 1.0);
-    }
-    let pad = ((hi - lo) * 0.05).max(1e-6);
-    (lo - pad, hi + pad)
+/// A token id's last 8 digits, as the page names tokens.
+pub(crate) fn short(t: &str) -> String {
+    format!("…{}", &t[t.len().saturating_sub(8)..])
 }
 
-type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
-
-/// An SVG chart over hours on x, `y` between `lo` and `hi`, with `draw` drawing its series.
-pub(crate) fn svg_chart(
-    caption: &str,
-    x_max: f64,
-    y: (f64, f64),
-    y_desc: &str,
-    draw: impl FnOnce(&mut Chart<'_, '_>),
-) -> String {
-    svg_chart_over("hours", caption, x_max, y, y_desc, draw)
+/// The page's head: title, style, plotly.js, and the trade list's filter.
+pub(crate) fn head(title: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\n\
+<style>body{{font-family:sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse;margin:1em 0}}\
+th,td{{border:1px solid #ccc;padding:4px 8px;text-align:left}}th{{background:#f4f4f4;white-space:nowrap}}\
+td{{font-variant-numeric:tabular-nums;word-break:break-all}}.chart{{margin:1em 0}}\
+nav a{{margin-right:1em}}input.filter{{margin:0.5em 0;padding:4px;width:30em}}</style>\n{}\n\
+<script>function filterRows(input,id){{var q=input.value.toLowerCase();\
+var rows=document.getElementById(id).getElementsByTagName('tr');\
+for(var i=1;i<rows.length;i++){{rows[i].style.display=rows[i].textContent.toLowerCase().indexOf(q)<0?'none':'';}}}}</script>\
+</head><body>\n",
+        esc(title),
+        crate::charts::script()
+    )
 }
 
-/// An SVG chart over `x_desc` (from 0 to `x_max`) on x, `y` between `lo` and `hi`.
-pub(crate) fn svg_chart_over(
-    x_desc: &str,
-    caption: &str,
-    x_max: f64,
-    (lo, hi): (f64, f64),
-    y_desc: &str,
-    draw: impl FnOnce(&mut Chart<'_, '_>),
-) -> String {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
-        let _ = root.fill(&WHITE);
-        let chart = ChartBuilder::on(&root)
-            .caption(caption, ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(70)
-            .build_cartesian_2d(0.0..x_max.max(1e-6), lo..hi);
-        if let Ok(mut chart) = chart {
-            let _ = chart.configure_mesh().x_desc(x_desc).y_desc(y_desc).draw();
-            draw(&mut chart);
-        }
-        let _ = root.present();
-    }
-    svg
+/// A table row of cells.
+pub(crate) fn cells(values: &[String]) -> String {
+    let tds: String = values.iter().map(|v| format!("<td>{}</td>", esc(v))).collect();
+    format!("<tr>{tds}</tr>\n")
 }
 
-/// A line (or area) plot of `(hours, value)` points.
-fn line_plot(title: &str, y_label: &str, points: &[(f64, f64)], color: RGBColor, area: bool) -> String {
-    let x_max = points.last().map_or(1.0, |p| p.0);
-    let y = bounds(points.iter().map(|p| p.1).chain([0.0]));
-    svg_chart(title, x_max, y, y_label, |chart| {
-        let _ = if area {
-            chart.draw_series(AreaSeries::new(points.iter().copied(), 0.0, color.mix(0.3)).border_style(color))
-        } else {
-            chart.draw_series(LineSeries::new(points.iter().copied(), &color))
-        };
-    })
+/// A table's header row.
+pub(crate) fn header(names: &[&str]) -> String {
+    let ths: String = names.iter().map(|n| format!("<th>{}</th>", esc(n))).collect();
+    format!("<tr>{ths}</tr>\n")
 }
 
-/// The token with the most fills: its mid price and its fills (buys green, sells red).
-fn fills_plot(r: &Report) -> String {
-    let j = &r.journal;
-    let first = j.samples.first().map_or(0, |s| s.ts_ns);
-    let hours = |ts: u64| ts.saturating_sub(first) as f64 / 3.6e12;
-    let mut counts: std::collections::BTreeMap<TokenId, usize> = Default::default();
-    for f in &j.fills {
-        *counts.entry(f.token).or_default() += 1;
-    }
-    let token = counts.iter().max_by_key(|(t, n)| (**n, std::cmp::Reverse(**t))).map(|(t, _)| *t);
-    let mids: Vec<(f64, f64)> = token
-        .and_then(|t| j.prices.get(&t))
-        .map(|s| thin(s.len(), PLOT_POINTS).into_iter().map(|i| (hours(s[i].0), px(s[i].1))).collect())
-        .unwrap_or_default();
-    let fills: Vec<(f64, f64, Side)> =
-        j.fills.iter().filter(|f| Some(f.token) == token).map(|f| (hours(f.ts_ns), px(f.price), f.side)).collect();
-    let x_max = j.samples.last().map_or(1.0, |s| hours(s.ts_ns));
-    let y = bounds(mids.iter().map(|p| p.1).chain(fills.iter().map(|f| f.1)));
-    let caption = match token {
-        Some(t) => {
-            let id = t.to_string();
-            format!("Fills on price (token …{})", &id[id.len().saturating_sub(8)..])
-        }
-        None => "Fills on price (no fills)".to_string(),
-    };
-    svg_chart(&caption, x_max, y, "price", |chart| {
-        let _ = chart.draw_series(LineSeries::new(mids, &RGBColor(120, 120, 120)));
-        let _ = chart.draw_series(fills.iter().map(|&(x, y, side)| {
-            let c = if side == Side::Buy { RGBColor(0, 150, 60) } else { RGBColor(200, 30, 30) };
-            Circle::new((x, y), 3, c.filled())
-        }));
-    })
+/// A trade table with a filter box above it.
+pub(crate) fn filtered_table(id: &str, rows: &str) -> String {
+    format!(
+        "<input class=\"filter\" placeholder=\"Filter rows (strategy, market, token, side…)\" oninput=\"filterRows(this,'{id}')\">\n\
+<table id=\"{id}\">\n{rows}</table>\n"
+    )
 }
 
 fn row(k: &str, v: &str) -> String {
@@ -131,14 +83,29 @@ fn ratio(x: Option<f64>) -> String {
     x.map_or("n/a".into(), |v| format!("{v:.4}"))
 }
 
-/// The page.
-pub fn html(r: &Report) -> String {
-    let j = &r.journal;
-    let first = j.samples.first().map_or(0, |s| s.ts_ns);
+fn side_name(s: Side) -> &'static str {
+    match s {
+        Side::Buy => "buy",
+        Side::Sell => "sell",
+    }
+}
+
+fn ts(ns: u64) -> i64 {
+    i64::try_from(ns).unwrap_or(i64::MAX)
+}
+
+/// Equity (total and per strategy), drawdown and exposure over time.
+fn curves(j: &Journal) -> String {
     let idx = thin(j.samples.len(), PLOT_POINTS);
-    let at = |i: usize| j.samples[i].ts_ns.saturating_sub(first) as f64 / 3.6e12;
-    let equity: Vec<(f64, f64)> = idx.iter().map(|&i| (at(i), usdc(j.samples[i].equity))).collect();
-    let exposure: Vec<(f64, f64)> = idx.iter().map(|&i| (at(i), usdc(j.samples[i].exposure))).collect();
+    let x: Vec<String> = idx.iter().map(|&i| crate::charts::time(ts(j.samples[i].ts_ns))).collect();
+    let mut equity = Figure::new("equity", "Equity (PnL so far, marked)", ("time (UTC)", XAxis::Time), "USDC");
+    equity.add(line("total", x.clone(), idx.iter().map(|&i| usdc(j.samples[i].equity)).collect(), 0));
+    if j.strategies.len() > 1 {
+        for (k, s) in j.strategies.iter().enumerate() {
+            let y = idx.iter().map(|&i| j.samples[i].per_strategy.get(k).copied().map_or(0.0, usdc)).collect();
+            equity.add(line(&s.name, x.clone(), y, k + 1));
+        }
+    }
     let mut peak = i64::MIN;
     let drawdown_all: Vec<i64> = j
         .samples
@@ -148,7 +115,195 @@ pub fn html(r: &Report) -> String {
             s.equity.micros() - peak
         })
         .collect();
-    let drawdown: Vec<(f64, f64)> = idx.iter().map(|&i| (at(i), drawdown_all[i] as f64 / 1e6)).collect();
+    let mut drawdown = Figure::new("drawdown", "Drawdown", ("time (UTC)", XAxis::Time), "USDC").height(300);
+    drawdown.add(area("drawdown", x.clone(), idx.iter().map(|&i| drawdown_all[i] as f64 / 1e6).collect(), 1));
+    let mut exposure =
+        Figure::new("exposure", "Exposure (cost of open positions)", ("time (UTC)", XAxis::Time), "USDC").height(300);
+    exposure.add(area("exposure", x, idx.iter().map(|&i| usdc(j.samples[i].exposure)).collect(), 3));
+    format!(
+        "<h2>Equity</h2>\n{}<h2>Drawdown</h2>\n{}<h2>Exposure</h2>\n{}",
+        equity.html(),
+        drawdown.html(),
+        exposure.html()
+    )
+}
+
+/// The shortest period for returns that gives at most 240 bars over `span_ns`.
+fn period_ns(span_ns: u64) -> (u64, &'static str) {
+    const S: u64 = 1_000_000_000;
+    [(S, "second"), (10 * S, "10 seconds"), (60 * S, "minute"), (300 * S, "5 minutes"), (3600 * S, "hour")]
+        .into_iter()
+        .find(|(p, _)| span_ns / p <= 240)
+        .unwrap_or((86_400 * S, "day (UTC)"))
+}
+
+/// The equity's change over each period, from the samples (fixed point until drawn).
+fn returns(j: &Journal) -> String {
+    let (Some(first), Some(last)) = (j.samples.first(), j.samples.last()) else {
+        return String::new();
+    };
+    let (period, name) = period_ns(last.ts_ns - first.ts_ns);
+    let mut ends: BTreeMap<u64, Money> = BTreeMap::new();
+    for s in &j.samples {
+        ends.insert(s.ts_ns / period, s.equity);
+    }
+    let mut prev = Money::ZERO;
+    let (mut x, mut y) = (vec![], vec![]);
+    for (p, e) in ends {
+        x.push(crate::charts::time(ts(p * period)));
+        y.push(usdc(e.checked_sub(prev).unwrap_or(Money::ZERO)));
+        prev = e;
+    }
+    let mut f =
+        Figure::new("returns", &format!("Returns per {name}"), ("period start (UTC)", XAxis::Time), "USDC").height(320);
+    f.add(signed_bars("PnL", x, y));
+    format!("<h2>Returns per {name}</h2>\n{}", f.html())
+}
+
+/// The most traded tokens' mid prices with their fills (buys ▲, sells ▼), one token at a time
+/// through the dropdown.
+fn fills_chart(j: &Journal) -> String {
+    let mut counts: BTreeMap<TokenId, usize> = BTreeMap::new();
+    for f in &j.fills {
+        *counts.entry(f.token).or_default() += 1;
+    }
+    let mut tokens: Vec<(TokenId, usize)> = counts.into_iter().collect();
+    tokens.sort_by_key(|(t, n)| (std::cmp::Reverse(*n), *t));
+    tokens.truncate(FILL_TOKENS);
+    if tokens.is_empty() {
+        return "<h2>Fills</h2>\n<p id=\"fills\">No fills.</p>\n".into();
+    }
+    let mut f =
+        Figure::new("fills", "Fills on the mid price (pick a token)", ("time (UTC)", XAxis::Time), "price").height(420);
+    let mut entries = vec![];
+    let mut series = 0;
+    for (k, (token, n)) in tokens.iter().enumerate() {
+        let id = token.to_string();
+        let visible = k == 0;
+        let mut shown = vec![];
+        let mids = j.prices.get(token).map(Vec::as_slice).unwrap_or_default();
+        let idx = thin(mids.len(), PLOT_POINTS);
+        let mut mid = line(
+            &format!("mid {}", short(&id)),
+            idx.iter().map(|&i| crate::charts::time(ts(mids[i].0))).collect(),
+            idx.iter().map(|&i| px(mids[i].1)).collect(),
+            5,
+        );
+        if !visible {
+            mid = mid.visible(plotly::common::Visible::False);
+        }
+        f.add(mid);
+        shown.push(series);
+        series += 1;
+        for (side, colour, symbol) in
+            [(Side::Buy, "#2ca02c", MarkerSymbol::TriangleUp), (Side::Sell, "#d62728", MarkerSymbol::TriangleDown)]
+        {
+            let fills: Vec<_> = j.fills.iter().filter(|x| x.token == *token && x.side == side).collect();
+            let text = fills
+                .iter()
+                .map(|x| {
+                    let who = j.strategies.get(x.strategy).map_or("?", |s| s.name.as_str());
+                    format!(
+                        "{who}: {} {} @ {} ({}, fee {})",
+                        side_name(side),
+                        x.size,
+                        x.price,
+                        if x.maker { "maker" } else { "taker" },
+                        x.fee
+                    )
+                })
+                .collect();
+            let mut p = points(
+                &format!("{} {}", if side == Side::Buy { "buys" } else { "sells" }, short(&id)),
+                fills.iter().map(|x| crate::charts::time(ts(x.ts_ns))).collect(),
+                fills.iter().map(|x| px(x.price)).collect(),
+                text,
+                colour,
+                symbol,
+            );
+            if !visible {
+                p = p.visible(plotly::common::Visible::False);
+            }
+            f.add(p);
+            shown.push(series);
+            series += 1;
+        }
+        entries.push((format!("{} ({n} fills)", short(&id)), shown));
+    }
+    f.choices("token", &entries, series);
+    format!("<h2>Fills</h2>\n{}", f.html())
+}
+
+/// Per token and strategy: fills, buys and sells, notional, fees.
+fn tokens_table(j: &Journal) -> String {
+    #[derive(Default)]
+    struct Line {
+        fills: u64,
+        maker: u64,
+        bought: i128,
+        sold: i128,
+        notional: Money,
+        fees: Money,
+    }
+    let mut lines: BTreeMap<(usize, TokenId), Line> = BTreeMap::new();
+    for f in &j.fills {
+        let l = lines.entry((f.strategy, f.token)).or_default();
+        l.fills += 1;
+        l.maker += u64::from(f.maker);
+        match f.side {
+            Side::Buy => l.bought += i128::from(f.size.micros()),
+            Side::Sell => l.sold += i128::from(f.size.micros()),
+        }
+        l.notional = l
+            .notional
+            .checked_add(f.price.notional(f.size, Rounding::Nearest).unwrap_or(Money::ZERO))
+            .unwrap_or(l.notional);
+        l.fees = l.fees.checked_add(f.fee).unwrap_or(l.fees);
+    }
+    let mut rows = header(&["Strategy", "Token", "Fills (maker)", "Bought", "Sold", "Net shares", "Notional", "Fees"]);
+    let shares = |m: i128| format!("{:.6}", m as f64 / 1e6);
+    for ((s, t), l) in &lines {
+        rows.push_str(&cells(&[
+            j.strategies.get(*s).map_or_else(|| s.to_string(), |x| x.name.clone()),
+            t.to_string(),
+            format!("{} ({})", l.fills, l.maker),
+            shares(l.bought),
+            shares(l.sold),
+            shares(l.bought - l.sold),
+            l.notional.to_string(),
+            l.fees.to_string(),
+        ]));
+    }
+    format!("<h2>Per token</h2>\n{}", filtered_table("tokens", &rows))
+}
+
+/// The newest fills.
+fn trades_table(j: &Journal) -> String {
+    let mut rows = header(&["Time (UTC)", "Strategy", "Token", "Side", "Price", "Shares", "Fee", "Liquidity"]);
+    for f in j.fills.iter().rev().take(TRADES_SHOWN) {
+        rows.push_str(&cells(&[
+            crate::charts::time(ts(f.ts_ns)),
+            j.strategies.get(f.strategy).map_or_else(|| f.strategy.to_string(), |x| x.name.clone()),
+            f.token.to_string(),
+            side_name(f.side).into(),
+            f.price.to_string(),
+            f.size.to_string(),
+            f.fee.to_string(),
+            if f.maker { "maker" } else { "taker" }.into(),
+        ]));
+    }
+    let note = if j.fills.len() > TRADES_SHOWN {
+        format!("<p>The newest {TRADES_SHOWN} of {} fills.</p>\n", j.fills.len())
+    } else {
+        String::new()
+    };
+    format!("<h2>Trades</h2>\n{note}{}", filtered_table("trades", &rows))
+}
+
+/// The page.
+pub fn html(r: &Report) -> String {
+    let j = &r.journal;
+    let first = j.samples.first().map_or(0, |s| s.ts_ns);
     let m = &r.metrics;
     let mut metrics = String::new();
     for (k, v) in [
@@ -212,31 +367,31 @@ pub fn html(r: &Report) -> String {
     } else {
         String::new()
     };
+    let trading = crate::html_analytics::section(
+        &r.strategies
+            .iter()
+            .filter(|s| s.analytics.fill_ratio.orders_posted > 0 || s.analytics.markouts.is_some())
+            .map(|s| (s.name.clone(), &s.analytics))
+            .collect::<Vec<_>>(),
+        j.samples.last().map_or(first, |s| s.ts_ns),
+    );
     format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>polyfleet backtest: {rec}</title>\n\
-<style>body{{font-family:sans-serif;margin:2em;max-width:1000px}}table{{border-collapse:collapse;margin:1em 0}}\
-th,td{{border:1px solid #ccc;padding:4px 8px;text-align:left}}th{{background:#f4f4f4}}</style></head><body>\n\
-<h1>Backtest of {rec}</h1>\n{partial}{overrides}\n<h2>Metrics</h2>\n<table id=\"metrics\">\n{metrics}</table>\n\
+        "{head}<h1>Backtest of {rec}</h1>\n{partial}{overrides}\n\
+<nav><a href=\"#metrics\">Metrics</a><a href=\"#equity\">Equity</a><a href=\"#returns\">Returns</a>\
+<a href=\"#fills\">Fills</a><a href=\"#tokens\">Per token</a><a href=\"#trades\">Trades</a></nav>\n\
+<h2>Metrics</h2>\n<table id=\"metrics\">\n{metrics}</table>\n\
 <h2>Strategies</h2>\n<table id=\"strategies\"><tr><th>Strategy</th><th>PnL</th><th>Fees</th><th>Signals</th><th>Approved</th>\
 <th>Orders</th><th>Rejections</th><th>Positions</th></tr>\n{strategies}</table>\n\
-<h2>Equity</h2>\n<div id=\"equity\">{eq}</div>\n<h2>Drawdown</h2>\n<div id=\"drawdown\">{dd}</div>\n\
-<h2>Exposure</h2>\n<div id=\"exposure\">{ex}</div>\n<h2>Fills</h2>\n<div id=\"fills\">{fl}</div>\n{trading}{forecasts}{drift}</body></html>\n",
+{curves}{returns}{fills}{tokens}{trading}{forecasts}{drift}{trades}</body></html>\n",
+        head = head(&format!("polyfleet backtest: {}", r.input.recording)),
         rec = esc(&r.input.recording),
-        eq = line_plot("Equity curve", "USDC", &equity, RGBColor(30, 90, 200), false),
-        dd = line_plot("Drawdown", "USDC", &drawdown, RGBColor(200, 30, 30), true),
-        ex = line_plot("Exposure (cost of open positions)", "USDC", &exposure, RGBColor(200, 120, 0), true),
-        fl = fills_plot(r),
-        trading = crate::html_analytics::section(
-            &r.strategies
-                .iter()
-                .filter(|s| s.analytics.fill_ratio.orders_posted > 0 || s.analytics.markouts.is_some())
-                .map(|s| (s.name.clone(), &s.analytics))
-                .collect::<Vec<_>>(),
-            first,
-            j.samples.last().map_or(first, |s| s.ts_ns),
-        ),
+        curves = curves(j),
+        returns = returns(j),
+        fills = fills_chart(j),
+        tokens = tokens_table(j),
         forecasts = crate::html_forecasts::section(&r.strategies),
         drift = crate::html_drift::section(&r.strategies),
+        trades = trades_table(j),
     )
 }
 

@@ -1,81 +1,74 @@
 //! The report page's trading section, per strategy: the PnL attribution (spread capture,
 //! inventory, fees, lifecycle basis, rebates, rewards), the fill ratio of resting orders, the
-//! markout curve table and an inventory-over-time plot.
+//! markout curve as a chart and a table, and an interactive inventory-over-time chart.
 
-use plotters::prelude::*;
-use polyfleet_core::analytics::markouts::Point;
+use polyfleet_core::analytics::markouts::{Curve, Point};
 
 use crate::analytics::StrategyAnalytics;
-use crate::html::{esc, svg_chart};
+use crate::charts::{Figure, XAxis, line, steps};
+use crate::html::{esc, short, usdc};
 
-/// Tokens drawn on one inventory plot (the most traded first).
-const INVENTORY_LINES: usize = 6;
-const COLORS: [RGBColor; INVENTORY_LINES] = [
-    RGBColor(30, 90, 200),
-    RGBColor(200, 30, 30),
-    RGBColor(0, 150, 60),
-    RGBColor(200, 120, 0),
-    RGBColor(120, 60, 180),
-    RGBColor(90, 90, 90),
-];
+/// Tokens drawn on one inventory chart (the most traded first; the others are in report.json).
+const INVENTORY_LINES: usize = 12;
 
 fn cells(points: &[Point]) -> String {
     points.iter().map(|p| format!("<td>{} ({} fills, {} / share)</td>", p.total, p.fills, p.per_share)).collect()
 }
 
-/// The plot and its legend (token id ends by colour).
-fn inventory_plot(name: &str, a: &StrategyAnalytics, first_ns: u64, last_ns: u64) -> String {
-    let hours = |ts: u64| ts.saturating_sub(first_ns) as f64 / 3.6e12;
-    let mut series: Vec<(&str, Vec<(f64, f64)>)> = a
-        .inventory
-        .iter()
-        .map(|s| {
-            let pts = s.points.iter().map(|(t, q)| (hours(*t), q.parse::<f64>().unwrap_or(0.0))).collect();
-            (s.token.as_str(), pts)
-        })
-        .collect();
-    series.sort_by_key(|(_, p)| std::cmp::Reverse(p.len()));
+/// An id made of a strategy's name (names are DNS labels; anything else becomes `-`).
+pub(crate) fn slug(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect()
+}
+
+/// Net shares per token over time, each held until its next change.
+fn inventory_chart(name: &str, a: &StrategyAnalytics, last_ns: u64) -> String {
+    let mut series: Vec<&crate::analytics::InventorySeries> = a.inventory.iter().collect();
+    series.sort_by_key(|s| std::cmp::Reverse(s.points.len()));
     series.truncate(INVENTORY_LINES);
-    let ys = series.iter().flat_map(|(_, p)| p.iter().map(|x| x.1)).chain([0.0]);
-    let (lo, hi) = ys.fold((0.0f64, 0.0f64), |(a, b), y| (a.min(y), b.max(y)));
-    let pad = ((hi - lo) * 0.05).max(1.0);
-    let x_max = hours(last_ns);
-    let legend: Vec<String> = series
-        .iter()
-        .enumerate()
-        .map(|(k, (t, _))| {
-            let c = COLORS[k % COLORS.len()];
-            format!(
-                "<span style=\"color:rgb({},{},{})\">…{}</span>",
-                c.0,
-                c.1,
-                c.2,
-                esc(&t[t.len().saturating_sub(8)..])
-            )
-        })
-        .collect();
-    let svg =
-        svg_chart(&format!("Inventory of {name} (shares per token)"), x_max, (lo - pad, hi + pad), "shares", |chart| {
-            for (k, (_, pts)) in series.iter().enumerate() {
-                // Held until the next change: steps, extended to the end.
-                let mut steps = vec![];
-                for (i, p) in pts.iter().enumerate() {
-                    if i > 0 {
-                        steps.push((p.0, pts[i - 1].1));
-                    }
-                    steps.push(*p);
-                }
-                if let Some(last) = pts.last() {
-                    steps.push((x_max, last.1));
-                }
-                let _ = chart.draw_series(LineSeries::new(steps, &COLORS[k % COLORS.len()]));
-            }
-        });
-    format!("{svg}<p>Tokens: {}</p>", legend.join(" "))
+    let mut f = Figure::new(
+        &format!("inventory-{}", slug(name)),
+        &format!("Inventory of {name} (net shares per token)"),
+        ("time (UTC)", XAxis::Time),
+        "shares",
+    )
+    .height(340);
+    let t = |ns: u64| crate::charts::time(i64::try_from(ns).unwrap_or(i64::MAX));
+    for (k, s) in series.iter().enumerate() {
+        let mut x: Vec<String> = s.points.iter().map(|(ns, _)| t(*ns)).collect();
+        let mut y: Vec<f64> = s.points.iter().map(|(_, q)| q.parse::<f64>().unwrap_or(0.0)).collect();
+        // Held to the end of the run.
+        if let Some(&held) = y.last() {
+            x.push(t(last_ns));
+            y.push(held);
+        }
+        f.add(steps(&short(&s.token), x, y, k));
+    }
+    f.html()
+}
+
+/// Markout per share at each horizon: every fill, maker and taker fills.
+fn markout_chart(name: &str, c: &Curve) -> String {
+    let mut f = Figure::new(
+        &format!("markouts-{}", slug(name)),
+        &format!("Markouts of {name} (per share, before fees)"),
+        ("horizon (s)", XAxis::Linear),
+        "USDC per share",
+    )
+    .height(320);
+    for (k, (label, pts)) in [("all", &c.all), ("maker", &c.maker), ("taker", &c.taker)].into_iter().enumerate() {
+        let measured: Vec<&Point> = pts.iter().filter(|p| p.fills > 0).collect();
+        if measured.is_empty() {
+            continue;
+        }
+        let x: Vec<f64> = measured.iter().map(|p| p.seconds as f64).collect();
+        let y: Vec<f64> = measured.iter().map(|p| usdc(p.per_share)).collect();
+        f.add(line(label, x, y, k).mode(plotly::common::Mode::LinesMarkers));
+    }
+    f.html()
 }
 
 /// The section: one block per strategy that traded.
-pub fn section(strategies: &[(String, &StrategyAnalytics)], first_ns: u64, last_ns: u64) -> String {
+pub fn section(strategies: &[(String, &StrategyAnalytics)], last_ns: u64) -> String {
     let mut out = String::from("<h2>Attribution and quoting</h2>\n");
     for (name, a) in strategies {
         let p = &a.pnl_attribution;
@@ -114,6 +107,7 @@ Rewards: {} of {} samples scored.</p>\n",
         }
         if let Some(c) = &a.markouts {
             let head: String = c.all.iter().map(|p| format!("<th>{} s</th>", p.seconds)).collect();
+            out.push_str(&markout_chart(name, c));
             out.push_str(&format!(
                 "<table class=\"markouts\"><tr><th>Markout (USDC)</th>{head}</tr>\n<tr><th>all</th>{}</tr>\n\
 <tr><th>maker</th>{}</tr>\n<tr><th>taker</th>{}</tr>\n<tr><th>unmeasured</th>{}</tr></table>\n",
@@ -124,7 +118,7 @@ Rewards: {} of {} samples scored.</p>\n",
             ));
         }
         if !a.inventory.is_empty() {
-            out.push_str(&format!("<div class=\"inventory\">{}</div>\n", inventory_plot(name, a, first_ns, last_ns)));
+            out.push_str(&format!("<div class=\"inventory\">{}</div>\n", inventory_chart(name, a, last_ns)));
         }
     }
     out

@@ -1,48 +1,46 @@
 //! The report page's forecasts section, per directional strategy: each model version's scores at
 //! resolution (forecasts, Brier, the market's Brier over the same forecasts, Brier skill, log
-//! loss), what became of the fair values handed to it, and a calibration plot (mean forecast
-//! against how often it happened, per tenth of probability, against the diagonal).
+//! loss), what became of the fair values handed to it, and an interactive calibration chart (mean
+//! forecast against how often it happened, per tenth of probability, against the diagonal).
 
-use plotters::prelude::*;
+use plotly::common::{Marker, Mode};
 use polyfleet_core::analytics::scores::ModelScore;
 
+use crate::charts::{Figure, XAxis, line};
 use crate::html::esc;
+use crate::html_analytics::slug;
 use crate::report::StrategyLine;
-
-const W: u32 = 520;
-const H: u32 = 420;
 
 fn ppm(v: u32) -> f64 {
     f64::from(v) / 1e6
 }
 
-/// The calibration plot of one model version.
-fn calibration_plot(s: &ModelScore) -> String {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
-        let _ = root.fill(&WHITE);
-        let chart = ChartBuilder::on(&root)
-            .caption(format!("Calibration of {} {}", s.model, s.version), ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0.0..1.0, 0.0..1.0);
-        if let Ok(mut chart) = chart {
-            let _ = chart.configure_mesh().x_desc("forecast probability").y_desc("observed frequency").draw();
-            let _ = chart.draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], &RGBColor(160, 160, 160)));
-            let points: Vec<(f64, f64)> =
-                s.calibration.iter().map(|b| (ppm(b.mean_forecast_ppm), ppm(b.observed_ppm))).collect();
-            let _ = chart.draw_series(LineSeries::new(points.clone(), &RGBColor(30, 90, 200)));
-            let _ = chart.draw_series(points.iter().zip(&s.calibration).map(|(p, b)| {
-                // Bigger where more forecasts fell: 3 px, one more per doubling.
-                let r = 3 + i32::try_from(b.forecasts.max(1).ilog2()).unwrap_or(0);
-                Circle::new(*p, r, RGBColor(30, 90, 200).filled())
-            }));
-        }
-        let _ = root.present();
-    }
-    svg
+/// The calibration chart of one model version: mean forecast against how often it happened, per
+/// tenth of probability (markers bigger where more forecasts fell), against the diagonal.
+fn calibration_chart(strategy: &str, s: &ModelScore) -> String {
+    let mut f = Figure::new(
+        &format!("calibration-{}-{}-{}", slug(strategy), slug(&s.model), slug(&s.version)),
+        &format!("Calibration of {} {}", s.model, s.version),
+        ("forecast probability", XAxis::Linear),
+        "observed frequency",
+    )
+    .height(420);
+    f.add(line("perfectly calibrated", vec![0.0, 1.0], vec![0.0, 1.0], 5));
+    let sizes: Vec<usize> =
+        s.calibration.iter().map(|b| 6 + usize::try_from(b.forecasts.max(1).ilog2()).unwrap_or(0) * 2).collect();
+    let text: Vec<String> = s.calibration.iter().map(|b| format!("{} forecasts", b.forecasts)).collect();
+    f.add(
+        line(
+            &format!("{} {}", s.model, s.version),
+            s.calibration.iter().map(|b| ppm(b.mean_forecast_ppm)).collect(),
+            s.calibration.iter().map(|b| ppm(b.observed_ppm)).collect(),
+            0,
+        )
+        .mode(Mode::LinesMarkers)
+        .marker(Marker::new().size_array(sizes))
+        .text_array(text),
+    );
+    f.html()
 }
 
 fn score_row(s: &ModelScore) -> String {
@@ -105,7 +103,7 @@ pub fn section(strategies: &[StrategyLine]) -> String {
         }
         out.push_str("</table>\n");
         for f in &s.forecasts {
-            out.push_str(&format!("<div class=\"calibration-plot\">{}</div>\n", calibration_plot(f)));
+            out.push_str(&format!("<div class=\"calibration-plot\">{}</div>\n", calibration_chart(&s.name, f)));
             out.push_str(&calibration_table(f));
         }
     }

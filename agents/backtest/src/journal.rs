@@ -30,7 +30,7 @@ pub struct FillRecord {
 }
 
 /// One equity sample.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Sample {
     /// Event time, Unix ns.
     pub ts_ns: u64,
@@ -38,6 +38,8 @@ pub struct Sample {
     pub equity: Money,
     /// Cost basis of open positions.
     pub exposure: Money,
+    /// Each strategy's equity, in the order of [`Journal::strategies`].
+    pub per_strategy: Vec<Money>,
 }
 
 /// One strategy's counters.
@@ -123,10 +125,10 @@ impl Journal {
         if self.samples.last().is_some_and(|s| s.ts_ns == ts_ns) {
             self.samples.pop();
         }
-        self.samples.push(Sample { ts_ns, equity, exposure });
-        for (c, e) in self.strategies.iter_mut().zip(per_strategy) {
-            c.equity = e;
+        for (c, e) in self.strategies.iter_mut().zip(&per_strategy) {
+            c.equity = *e;
         }
+        self.samples.push(Sample { ts_ns, equity, exposure, per_strategy });
     }
 
     /// Records a token's mid price.

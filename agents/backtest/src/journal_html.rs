@@ -1,13 +1,13 @@
 //! The journal report ([`crate::journal_report`]) as one self-contained HTML page, in the
-//! backtest report's style: the summary, the equity at each day's end and its drawdown (SVG,
-//! plotters), returns by day, per strategy and per market, open positions, the risk gateway's
-//! decisions, and the trade list (its newest [`TRADES_SHOWN`] rows; the JSON has every one).
-//! No scripts, no external files.
+//! backtest report's style: the summary, interactive charts ([`crate::charts`]) of the equity at
+//! each day's end, its drawdown, PnL per day, per strategy and per market, with their tables;
+//! open positions, the risk gateway's decisions, and the trade list with a filter (its newest
+//! [`TRADES_SHOWN`] rows; the JSON has every one). plotly.js is embedded: the page opens offline.
 
-use plotters::prelude::*;
 use polyfleet_core::Money;
 
-use crate::html::{bounds, esc, svg_chart_over};
+use crate::charts::{Figure, XAxis, area, line, signed_bars};
+use crate::html::{cells, esc, filtered_table, head, header, usdc};
 use crate::journal_report::{JournalReport, rfc3339};
 
 /// Trades listed on the page.
@@ -16,21 +16,10 @@ pub const TRADES_SHOWN: usize = 2000;
 /// Refused fills and operations listed on the page.
 const UNBOOKED_SHOWN: usize = 50;
 
+/// Markets drawn on the PnL-per-market chart (the largest gains and losses first).
+const MARKET_BARS: usize = 40;
+
 const DAY_NS: i64 = 86_400_000_000_000;
-
-fn usdc(m: Money) -> f64 {
-    m.micros() as f64 / 1e6
-}
-
-fn cells(values: &[String]) -> String {
-    let tds: String = values.iter().map(|v| format!("<td>{}</td>", esc(v))).collect();
-    format!("<tr>{tds}</tr>\n")
-}
-
-fn header(names: &[&str]) -> String {
-    let ths: String = names.iter().map(|n| format!("<th>{}</th>", esc(n))).collect();
-    format!("<tr>{ths}</tr>\n")
-}
 
 fn ratio(x: Option<f64>) -> String {
     x.map_or("n/a".into(), |v| format!("{v:.4}"))
@@ -86,44 +75,57 @@ pub fn html(r: &JournalReport) -> String {
             ));
         }
     }
-    let first_day = s.days.first().map_or(0, |d| d.day);
     // Equity at each day's end, from 0 at the period's start.
-    let equity: Vec<(f64, f64)> = std::iter::once((0.0, 0.0))
-        .chain(s.days.iter().map(|d| ((d.day - first_day + 1) as f64, usdc(d.equity))))
+    let first_day = s.days.first().map_or(0, |d| d.day);
+    let x: Vec<String> = std::iter::once(first_day)
+        .chain(s.days.iter().map(|d| d.day + 1))
+        .map(|d| crate::charts::time(d.saturating_mul(DAY_NS)))
         .collect();
+    let equity: Vec<f64> = std::iter::once(0.0).chain(s.days.iter().map(|d| usdc(d.equity))).collect();
     let mut peak = f64::MIN;
-    let drawdown: Vec<(f64, f64)> = equity
+    let drawdown: Vec<f64> = equity
         .iter()
-        .map(|&(x, e)| {
+        .map(|&e| {
             peak = peak.max(e);
-            (x, e - peak)
+            e - peak
         })
         .collect();
-    let x_max = equity.last().map_or(1.0, |p| p.0).max(1.0);
-    let eq = svg_chart_over(
-        "days",
-        "Equity at each day's end",
-        x_max,
-        bounds(equity.iter().map(|p| p.1).chain([0.0])),
+    let mut eq = Figure::new("equity", "Equity at each day's end", ("time (UTC)", XAxis::Time), "USDC");
+    eq.add(line("equity", x.clone(), equity, 0).mode(plotly::common::Mode::LinesMarkers));
+    let mut dd = Figure::new("drawdown", "Drawdown at each day's end", ("time (UTC)", XAxis::Time), "USDC").height(300);
+    dd.add(area("drawdown", x, drawdown, 1));
+    let mut by_day = Figure::new("returns", "PnL per day (UTC)", ("day (UTC)", XAxis::Time), "USDC").height(320);
+    by_day.add(signed_bars(
+        "PnL",
+        s.days.iter().map(|d| crate::charts::time(d.day.saturating_mul(DAY_NS))).collect(),
+        s.days.iter().map(|d| usdc(d.pnl)).collect(),
+    ));
+    let mut per_strategy =
+        Figure::new("strategy-pnl", "PnL per strategy", ("strategy", XAxis::Category), "USDC").height(320);
+    per_strategy.add(signed_bars(
+        "PnL",
+        s.strategies.iter().map(|l| format!("{}/{}", l.namespace, l.strategy)).collect(),
+        s.strategies.iter().map(|l| usdc(l.pnl)).collect(),
+    ));
+    let mut market_pnl: Vec<(String, Money)> = s
+        .strategies
+        .iter()
+        .flat_map(|l| l.markets.iter().map(move |m| (format!("{} ({})", m.market, l.strategy), m.pnl)))
+        .collect();
+    market_pnl.sort_by_key(|(name, pnl)| (std::cmp::Reverse(pnl.micros().unsigned_abs()), name.clone()));
+    market_pnl.truncate(MARKET_BARS);
+    let mut per_market = Figure::new(
+        "market-pnl",
+        &format!("PnL per market (the {MARKET_BARS} largest)"),
+        ("market (strategy)", XAxis::Category),
         "USDC",
-        |c| {
-            let _ = c.draw_series(LineSeries::new(equity.iter().copied(), &RGBColor(30, 90, 200)));
-            let _ = c.draw_series(equity.iter().map(|&(x, y)| Circle::new((x, y), 3, RGBColor(30, 90, 200).filled())));
-        },
-    );
-    let dd = svg_chart_over(
-        "days",
-        "Drawdown at each day's end",
-        x_max,
-        bounds(drawdown.iter().map(|p| p.1).chain([0.0])),
-        "USDC",
-        |c| {
-            let _ = c.draw_series(
-                AreaSeries::new(drawdown.iter().copied(), 0.0, RGBColor(200, 30, 30).mix(0.3))
-                    .border_style(RGBColor(200, 30, 30)),
-            );
-        },
-    );
+    )
+    .height(380);
+    per_market.add(signed_bars(
+        "PnL",
+        market_pnl.iter().map(|(n, _)| n.clone()).collect(),
+        market_pnl.iter().map(|(_, p)| usdc(*p)).collect(),
+    ));
     let mut days = header(&["Day (UTC)", "Fills", "Realized", "PnL", "Equity"]);
     for d in &s.days {
         days.push_str(&cells(&[
@@ -230,15 +232,23 @@ pub fn html(r: &JournalReport) -> String {
         String::new()
     };
     format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>polyfleet journal report</title>\n\
-<style>body{{font-family:sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse;margin:1em 0}}\
-th,td{{border:1px solid #ccc;padding:4px 8px;text-align:left}}th{{background:#f4f4f4;white-space:nowrap}}td{{font-variant-numeric:tabular-nums;word-break:break-all}}</style></head><body>\n\
-<h1>Trade journal report</h1>\n<h2>Summary</h2>\n<table id=\"summary\">\n{summary}</table>\n\
-{ab}<h2>Equity</h2>\n<div id=\"equity\">{eq}</div>\n<h2>Drawdown</h2>\n<div id=\"drawdown\">{dd}</div>\n\
-<h2>Returns by day</h2>\n<table id=\"days\">\n{days}</table>\n\
-<h2>Strategies</h2>\n<table id=\"strategies\">\n{strategies}</table>\n\
-<h2>Markets</h2>\n<table id=\"markets\">\n{markets}</table>\n\
+        "{head}<h1>Trade journal report</h1>\n\
+<nav><a href=\"#summary\">Summary</a><a href=\"#equity\">Equity</a><a href=\"#days\">Returns by day</a>\
+<a href=\"#strategies\">Strategies</a><a href=\"#markets\">Markets</a><a href=\"#positions\">Positions</a><a href=\"#trades\">Trades</a></nav>\n\
+<h2>Summary</h2>\n<table id=\"summary\">\n{summary}</table>\n\
+{ab}<h2>Equity</h2>\n{eq}<h2>Drawdown</h2>\n{dd}\
+<h2>Returns by day</h2>\n{by_day}<table id=\"days\">\n{days}</table>\n\
+<h2>Strategies</h2>\n{per_strategy}<table id=\"strategies\">\n{strategies}</table>\n\
+<h2>Markets</h2>\n{per_market}{markets}\
 <h2>Open positions</h2>\n<table id=\"positions\">\n{positions}</table>\n\
-<h2>Trades</h2>\n{trades_note}<table id=\"trades\">\n{trades}</table>\n{unbooked}</body></html>\n"
+<h2>Trades</h2>\n{trades_note}{trades}{unbooked}</body></html>\n",
+        head = head("polyfleet journal report"),
+        eq = eq.html(),
+        dd = dd.html(),
+        by_day = by_day.html(),
+        per_strategy = per_strategy.html(),
+        per_market = per_market.html(),
+        markets = filtered_table("markets", &markets),
+        trades = filtered_table("trades", &trades),
     )
 }

@@ -9,6 +9,7 @@
 //! ([`journal_ab`]).
 
 pub mod analytics;
+pub mod charts;
 pub mod columnar;
 pub mod engine;
 pub mod html;

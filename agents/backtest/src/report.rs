@@ -207,7 +207,7 @@ impl Report {
         let equity = thin(journal.samples.len(), CURVE_POINTS)
             .into_iter()
             .map(|i| {
-                let s = journal.samples[i];
+                let s = &journal.samples[i];
                 (((s.ts_ns - first) / 1_000_000) as f64 / 1e3, s.equity.to_string(), s.exposure.to_string())
             })
             .collect();

@@ -19,6 +19,7 @@ fn journal(equity_usdc: &[i64]) -> Journal {
             ts_ns: i as u64 * 1_000_000_000,
             equity: Money::from_micros(e * 1_000_000),
             exposure: Money::ZERO,
+            per_strategy: vec![Money::from_micros(e * 1_000_000)],
         })
         .collect();
     j

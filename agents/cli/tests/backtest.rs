@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 mod common;
+mod page;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -89,12 +90,29 @@ fn reports_are_deterministic_and_carry_plots_and_metrics() {
     assert!(json["input"]["events"].as_u64().unwrap() > 10_000);
     assert_eq!(json["strategies"][0]["name"], "negrisk-arb");
     let html = std::fs::read_to_string(a.join("report.html")).unwrap();
-    for id in ["equity", "drawdown", "exposure", "fills"] {
-        let at = html.find(&format!("<div id=\"{id}\"><svg")).unwrap_or_else(|| panic!("plot {id} missing"));
-        let svg = &html[at..at + html[at..].find("</svg>").unwrap()];
-        assert!(svg.contains("<polyline") || svg.contains("<path"), "plot {id} draws nothing");
+    for id in ["equity", "drawdown", "exposure", "returns", "fills"] {
+        let lengths = page::series_lengths(&html, id);
+        assert!(lengths.first().is_some_and(|n| *n > 1), "chart {id} draws nothing: {lengths:?}");
     }
-    assert!(html.contains("<circle"), "fills are drawn on the price");
+    let fills = page::figure(&html, "fills");
+    let markers = |name: &str| {
+        fills["data"].as_array().unwrap().iter().filter(|t| t["name"].as_str().unwrap().starts_with(name)).count()
+    };
+    assert!(markers("buys") > 0 && markers("buys") == markers("sells"), "fills are drawn on the price of each token");
+    let menu = &fills["layout"]["updatemenus"][0]["buttons"];
+    assert_eq!(menu.as_array().unwrap().len(), markers("buys"), "one dropdown entry per token");
+    assert!(html.contains("<table id=\"trades\">") && html.contains("<table id=\"tokens\">"));
+    let trades = &html[html.find("<table id=\"trades\">").unwrap()..];
+    let trades = &trades[..trades.find("</table>").unwrap()];
+    let fills_made = usize::try_from(m["fills"].as_u64().unwrap()).unwrap();
+    assert_eq!(trades.matches("<tr>").count() - 1, fills_made.min(2000), "the trade list: one row a fill");
+    let named: usize = json["strategies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| trades.matches(&format!("<td>{}</td>", s["name"].as_str().unwrap())).count())
+        .sum();
+    assert_eq!(named, fills_made.min(2000), "each names its strategy");
     for label in [
         "PnL",
         "Fees paid",
@@ -111,7 +129,10 @@ fn reports_are_deterministic_and_carry_plots_and_metrics() {
     ] {
         assert!(html.contains(&format!("<th>{label}")), "metric {label} missing from the page");
     }
-    assert!(!html.contains("<script") && !html.contains("src=\"http"), "self-contained");
+    assert!(!html.contains("<script src") && !html.contains("<link"), "self-contained: plotly.js is embedded");
+    if let Some(dom) = page::render(&a.join("report.html")) {
+        assert!(dom.contains("Equity (PnL so far, marked)"), "the equity chart's title is drawn");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -220,7 +241,11 @@ fn a_market_makers_report_decomposes_its_pnl_and_shows_rebates_rewards_markouts_
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("id=\"attribution-fed-mm\"") && html.contains("class=\"markouts\""));
     assert!(html.contains("<div id=\"drift\">") && html.contains("<table class=\"drift\">"));
-    assert!(html.contains("<div class=\"inventory\"><svg"), "the inventory is plotted");
+    assert!(html.contains("<div class=\"inventory\">"), "the inventory is plotted");
+    assert!(page::series_lengths(&html, "inventory-fed-mm").iter().all(|n| *n > 0), "each token's inventory drawn");
+    let markouts = page::series_lengths(&html, "markouts-fed-mm");
+    let measured = a["markouts"]["all"].as_array().unwrap().iter().filter(|h| h["fills"].as_u64() > Some(0)).count();
+    assert!(measured > 1 && markouts.first() == Some(&measured), "each horizon measured drawn: {markouts:?}");
     // Every fill booked in the ledger: paper execution refuses a sale beyond holdings before it
     // can fill, as the venue does.
     assert_eq!(json["unbooked_fills"], 0, "{}", String::from_utf8_lossy(&o.stderr));
@@ -274,7 +299,9 @@ fn a_directional_strategy_on_the_crypto_model_trades_rolling_rounds_and_reports_
     assert!(valued > 0 && valued <= n(&m["fills"]) && n(&score["clvBeat"]) <= valued, "{score}");
     assert!(score["clvMeanPpm"].as_i64().is_some(), "{score}");
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
-    assert!(html.contains("<div id=\"forecasts\">") && html.contains("<div class=\"calibration-plot\"><svg"));
+    assert!(html.contains("<div id=\"forecasts\">") && html.contains("<div class=\"calibration-plot\">"));
+    let id = page::chart_ids(&html).into_iter().find(|i| i.starts_with("calibration-btc-updown-")).unwrap();
+    assert_eq!(page::series_lengths(&html, &id)[1], score["calibration"].as_array().unwrap().len(), "one point a bin");
     assert!(html.contains("<th>Mean CLV</th>"));
     let _ = std::fs::remove_dir_all(&dir);
 }
