@@ -19,7 +19,8 @@
 //! status, the `Tripped` condition and an Event, and `kubectl polyfleet resume --reset-trips`
 //! clears it with a `TripsReset` Event; deleting the Strategy cancels
 //! its orders, removes its parameters and garbage-collects its children; the ServiceAccount
-//! cannot read Secrets.
+//! cannot read Secrets. `kubectl polyfleet report` reads a real PostgreSQL journal through the
+//! journal agent's Deployment and Secret, directly and `--via` a forwarded port.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 mod cluster;
@@ -36,6 +37,8 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBind
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use polyfleet_core::wire::subjects;
+use polyfleet_core::wire::{Fill, FillStatus, Liquidity};
+use polyfleet_core::{ClientOrderId, ConditionId, Money, Price, Quantity, Side, TokenId};
 use polyfleet_crds::conditions::find_condition;
 use polyfleet_crds::examples::{examples_dir, load_dir};
 use polyfleet_crds::{RiskPolicy, Strategy, Venue};
@@ -43,6 +46,8 @@ use polyfleet_io::bus::Bus;
 use polyfleet_io::bus::nats::NatsBus;
 use polyfleet_io::risk_store::redis::RedisRiskStore;
 use polyfleet_io::risk_store::{PolicyKey, RiskStore};
+use polyfleet_journal::store::sql::SqlJournal;
+use polyfleet_journal::{JournalStore, Record};
 use polyfleet_operator::books::BusBooks;
 use polyfleet_operator::dataplane::Lazy;
 use polyfleet_operator::lookup::RestLookup;
@@ -51,7 +56,7 @@ use polyfleet_operator::rbac::{cluster_role, leader_role};
 use polyfleet_operator::run::{Election, Stores, run};
 use polyfleet_operator::settings::FleetSettings;
 use polyfleet_operator::stores::{BusControl, BusParams, StoreLimits};
-use polyfleet_testkit::{NatsServer, RedisServer, free_port};
+use polyfleet_testkit::{NatsServer, PostgresServer, RedisServer, free_port};
 use serde_json::json;
 
 const SA: &str = "polyfleet-operator";
@@ -589,4 +594,108 @@ async fn the_operator_runs_the_examples_under_its_own_rbac() {
     let _ = namespaces.delete(&ns, &DeleteParams::default()).await;
     let _ = Api::<ClusterRoleBinding>::all(admin.clone()).delete(&cluster_role_name, &DeleteParams::default()).await;
     let _ = Api::<ClusterRole>::all(admin).delete(&cluster_role_name, &DeleteParams::default()).await;
+}
+
+/// A fill of `strategy` in namespace `ns`: 100 shares of token 7 at `ticks`.
+fn journal_fill(ns: &str, strategy: &str, id: &str, side: Side, ticks: u32, ts_ns: u64) -> Fill {
+    Fill {
+        fill_id: id.into(),
+        client_order_id: ClientOrderId::new(id).unwrap(),
+        namespace: ns.into(),
+        strategy: strategy.into(),
+        risk_policy: "default".into(),
+        market: ConditionId::from_bytes([7; 32]),
+        token: TokenId::from_u128(7),
+        side,
+        price: Price::from_ticks(ticks).unwrap(),
+        size: Quantity::from_micros(100_000_000),
+        fee: Money::ZERO,
+        liquidity: Liquidity::Maker,
+        status: FillStatus::Matched,
+        mode: polyfleet_core::wire::Mode::Paper,
+        ts_ns,
+    }
+}
+
+/// `kubectl polyfleet report` finds the journal the way the journal agent does (its Deployment's
+/// `POLYFLEET_JOURNAL_URL` from a Secret), reads the namespace's strategies from a real
+/// PostgreSQL, and writes the same report as `polyfleet report`; `--via` reaches a database whose
+/// Secret names an in-cluster host, with the Secret's credentials; the password is never printed.
+#[tokio::test]
+async fn kubectl_polyfleet_report_reads_the_journal_agents_database() {
+    let Some(config) = cluster_config().await else { return };
+    let admin = Client::try_from(config).unwrap();
+    let ns = format!("polyfleet-report-e2e-{}", std::process::id());
+    let ns_obj: Namespace = serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap();
+    Api::<Namespace>::all(admin.clone()).create(&PostParams::default(), &ns_obj).await.unwrap();
+    let pg = PostgresServer::start();
+    // Trust authentication: the password is not checked, only carried (and never to be shown).
+    const PASSWORD: &str = "e2e-s3cret-not-for-logs";
+    let url = format!("postgres://postgres:{PASSWORD}@127.0.0.1:{}/postgres", pg.port());
+    let journal = SqlJournal::open(&url).await.unwrap();
+    let t0 = 1_790_812_800_000_000_000u64;
+    let records: Vec<Record> = [
+        journal_fill(&ns, "mm", "b1", Side::Buy, 4000, t0),
+        journal_fill(&ns, "mm", "s1", Side::Sell, 4500, t0 + 60_000_000_000),
+        journal_fill("elsewhere", "other", "b2", Side::Buy, 3000, t0),
+    ]
+    .iter()
+    .map(|f| Record::fill(f, None).unwrap())
+    .collect();
+    assert_eq!(journal.append(&records).await.unwrap(), 3);
+    journal.close().await;
+
+    let pp = PatchParams::apply(MANAGER).force();
+    let secret = |uri: String| {
+        json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "journal-db-app", "namespace": ns}, "stringData": {"uri": uri}})
+    };
+    let secrets: Api<Secret> = Api::namespaced(admin.clone(), &ns);
+    secrets.patch("journal-db-app", &pp, &Patch::Apply(secret(url.clone()))).await.unwrap();
+    let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "polyfleet-journal", "namespace": ns,
+            "labels": {"app.kubernetes.io/component": "journal"}},
+        "spec": {"selector": {"matchLabels": {"app": "journal"}},
+            "template": {"metadata": {"labels": {"app": "journal"}},
+                "spec": {"containers": [{"name": "journal", "image": "polyfleet:e2e",
+                    "env": [{"name": "POLYFLEET_JOURNAL_URL",
+                        "valueFrom": {"secretKeyRef": {"name": "journal-db-app", "key": "uri"}}}]}]}}}});
+    Api::<Deployment>::namespaced(admin.clone(), &ns)
+        .patch("polyfleet-journal", &pp, &Patch::Apply(deployment))
+        .await
+        .unwrap();
+
+    let dir = std::env::temp_dir().join(format!("polyfleet-plugin-report-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let check = |out: &std::path::Path, printed: &str| {
+        assert!(!printed.contains(PASSWORD), "the password printed: {printed}");
+        assert!(printed.contains(&format!("Secret {ns}/journal-db-app key uri of Deployment {ns}/polyfleet-journal")));
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+        assert_eq!(report["summary"]["pnl"], "5", "100 shares bought at 0.40 and sold at 0.45: {report}");
+        let strategies = report["summary"]["strategies"].as_array().unwrap();
+        assert_eq!(strategies.len(), 1, "only the namespace's strategies: {strategies:?}");
+        assert_eq!(strategies[0]["strategy"], "mm");
+        assert_eq!(report["source"], "postgres", "the report names no credential");
+        let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+        assert!(html.contains("Plotly.newPlot(\"equity\"") && html.contains("<table id=\"trades\">"));
+        assert!(
+            !html.contains(PASSWORD) && !std::fs::read_to_string(out.join("report.json")).unwrap().contains(PASSWORD)
+        );
+    };
+    let direct = dir.join("direct");
+    let printed = plugin(&ns, &["report", "--out", direct.to_str().unwrap()]).await;
+    check(&direct, &printed);
+    assert!(printed.contains(&format!("  {ns}/mm: PnL 5 (realized 5), 2 fills")), "{printed}");
+
+    // The Secret names the database's in-cluster Service; `--via` stands for a port-forward.
+    let in_cluster = format!("postgres://postgres:{PASSWORD}@journal-db-rw.{ns}.svc:5432/postgres");
+    secrets.patch("journal-db-app", &pp, &Patch::Apply(secret(in_cluster))).await.unwrap();
+    let via = dir.join("via");
+    let hostport = format!("127.0.0.1:{}", pg.port());
+    let printed = plugin(&ns, &["report", "--via", &hostport, "--out", via.to_str().unwrap()]).await;
+    check(&via, &printed);
+
+    Api::<Namespace>::all(admin.clone()).delete(&ns, &DeleteParams::default()).await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -5,8 +5,9 @@
 //! report as JSON ([`report`]) and HTML ([`html`], the forecasts in [`html_forecasts`]); parameter
 //! sweeps ([`sweep`]); the built-in models' fair values from a recording's reference prices
 //! ([`signals`]). The trade journal's report of any period (`polyfleet report`) shares the
-//! statistics and the page's style: [`journal_report`], [`journal_html`], and A/B comparisons
-//! ([`journal_ab`]).
+//! statistics and the page's style: [`journal_report`], [`journal_html`], A/B comparisons
+//! ([`journal_ab`]), and the journal read into them ([`journal_read`], shared with `kubectl polyfleet
+//! report`).
 
 pub mod analytics;
 pub mod charts;
@@ -19,6 +20,7 @@ pub mod html_forecasts;
 pub mod journal;
 pub mod journal_ab;
 pub mod journal_html;
+pub mod journal_read;
 pub mod journal_report;
 pub mod report;
 pub mod signals;

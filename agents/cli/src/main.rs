@@ -496,40 +496,15 @@ async fn main() -> anyhow::Result<()> {
                 burn_in: ab_burn_in,
                 max_pairs: ab_max_pairs,
             });
-            let args =
-                polyfleet_cli::report::ReportArgs { journal, since, until, namespace, strategy, out: out.clone(), ab };
+            let query = polyfleet_cli::report::Query { since, until, namespace, strategy, ab };
+            let args = polyfleet_cli::report::ReportArgs { journal, query, out: out.clone() };
             let r = polyfleet_cli::report::run(&args).await?;
-            let s = &r.summary;
-            println!(
-                "PnL {} USDC (realized {}, fees {}) from {} fills over {} days; max drawdown {}; Sharpe {}",
-                s.pnl,
-                s.realized,
-                s.fees,
-                s.fills,
-                s.days.len(),
-                s.max_drawdown,
-                r.ratios.sharpe.map_or_else(|| "n/a".to_string(), |x| format!("{x:.4}"))
-            );
-            for l in &s.strategies {
-                println!(
-                    "  {}/{}: PnL {} (realized {}), {} fills",
-                    l.namespace, l.strategy, l.pnl, l.realized, l.fills
-                );
+            let (lines, notes) = polyfleet_backtest::journal_read::summary(&r);
+            for l in lines {
+                println!("{l}");
             }
-            if let Some(ab) = &r.ab {
-                println!(
-                    "A/B {} vs {}: {} after {} slots of {} s (p = {:.4}, mean A - B {:.6} USDC a slot)",
-                    ab.a, ab.b, ab.decision, ab.pairs, ab.slot_s, ab.p_value, ab.mean_difference_usdc
-                );
-            }
-            if let Some(e) = &r.ab_error {
-                eprintln!("A/B: {e}");
-            }
-            for u in r.unbooked.iter().take(5) {
-                eprintln!("not booked: {u}");
-            }
-            if r.unbooked.len() > 5 {
-                eprintln!("... {} not booked in all (listed in the report)", r.unbooked.len());
+            for n in notes {
+                eprintln!("{n}");
             }
             eprintln!("report in {}", out.display());
             Ok(())

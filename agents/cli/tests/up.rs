@@ -122,12 +122,8 @@ async fn edit_and_stop(
     let out = dir.with_extension("report");
     let args = polyfleet_cli::report::ReportArgs {
         journal: Some(journal_url(dir)),
-        since: None,
-        until: None,
-        namespace: None,
-        strategy: None,
+        query: polyfleet_cli::report::Query::default(),
         out: out.clone(),
-        ab: None,
     };
     let report = polyfleet_cli::report::run(&args).await.unwrap();
     for (name, realized) in &outcome.realized {

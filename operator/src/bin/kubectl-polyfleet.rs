@@ -1,4 +1,4 @@
-//! `kubectl-polyfleet`: the kubectl plugin's binary (`kubectl polyfleet status|pnl|kill|reduce-only|resume`);
+//! `kubectl-polyfleet`: the kubectl plugin's binary (`kubectl polyfleet status|pnl|kill|reduce-only|resume|report`);
 //! everything it does is in `polyfleet_operator::plugin`.
 
 use clap::Parser as _;

@@ -1,9 +1,10 @@
 //! `kubectl polyfleet`: the kubectl plugin (binary `kubectl-polyfleet` on the PATH). `status`
 //! and `pnl` read the Strategies and RiskPolicies as tables that read like `kubectl get` (or
 //! `-o wide|json|yaml`); `kill`, `reduce-only` and `resume` set a RiskPolicy's kill switch
-//! ([`switch`]). It talks to the cluster of the current kubeconfig (`--kubeconfig`, `--context`,
+//! ([`switch`]); `report` writes the trade journal's report from the cluster's journal ([`report`]). It talks to the cluster of the current kubeconfig (`--kubeconfig`, `--context`,
 //! `-n`, `-A` as kubectl takes them) with the user's own rights.
 
+pub mod report;
 pub mod switch;
 pub mod table;
 pub mod views;
@@ -48,6 +49,9 @@ pub enum PluginError {
     /// JSON or YAML output failed.
     #[error("output: {0}")]
     Output(String),
+    /// The journal could not be read or its report written.
+    #[error("{0}")]
+    Journal(String),
 }
 
 /// polyfleet's kubectl plugin: the fleet's state and its kill switches.
@@ -144,6 +148,10 @@ pub enum Command {
         #[command(flatten)]
         wait: WaitArgs,
     },
+    /// The trade journal's report of a period (`report.json` and an interactive `report.html`,
+    /// as `polyfleet report` writes them) from the database of the cluster's journal agent:
+    /// PnL per strategy, market and day, ratios, drawdown, decisions, every trade.
+    Report(Box<report::ReportArgs>),
 }
 
 /// A client for the command line's cluster, and the namespace to use.
@@ -231,6 +239,7 @@ pub async fn run(cli: &Cli, now_s: i64) -> Result<String, PluginError> {
         Command::Resume { target, reset_trips, wait } => {
             switch(&client, &ns, all, target, Switch::Resume, *reset_trips, wait).await
         }
+        Command::Report(args) => report::run(&client, &ns, all, args).await,
     }
 }
 
