@@ -137,6 +137,77 @@ pub struct StrategySpec {
     /// `sizeFactorBps` while an alarm stands. Nothing is retrained.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<DriftAlarms>,
+    /// This Strategy is one arm of an A/B experiment: it and the other arm (a Strategy of the
+    /// same namespace with the same `experiment.name`, the other `arm`, selecting the same
+    /// Markets) trade disjoint halves of those Markets at the same time, and their PnL per slot
+    /// is compared by an always-valid sequential test (mSPRT) with the stopping rule given here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<Experiment>,
+}
+
+/// One arm of an A/B experiment. The arms interleave by Market: the Markets both select are
+/// ordered by a stable hash (FNV-1a) of `<experiment name>/<market name>` and dealt alternately,
+/// the first to arm A, so each arm trades its half and never competes with the other for the same book.
+/// Each slot's marked PnL of A and of B make a pair; the test stops at the first pair count
+/// where the evidence reaches 1/α (naming the better arm), or after `maxPairs` (undecided).
+/// Its false-stop probability is at most α however often it is looked at.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[x_kube(validation = Rule::new("self.maxPairs > self.burnIn").message("maxPairs must exceed burnIn"))]
+#[serde(rename_all = "camelCase")]
+pub struct Experiment {
+    /// The experiment's name, shared by its two arms (a DNS label).
+    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
+    pub name: String,
+    /// This Strategy's arm: `A` (often the control) or `B`.
+    pub arm: ExperimentArm,
+    /// Slot length, seconds: each arm's PnL over a slot is one observation (default 60).
+    #[serde(default = "default_slot_seconds")]
+    #[schemars(range(min = 1, max = 86400))]
+    pub slot_seconds: i64,
+    /// The false-stop bound α, basis points (default 500: 5 %).
+    #[serde(default = "default_alpha_bps")]
+    #[schemars(range(min = 1, max = 5000))]
+    pub alpha_bps: i32,
+    /// The per-slot PnL difference the test is tuned to find, micro-USDC (default 1 USDC).
+    #[serde(default = "default_effect_micros")]
+    #[schemars(range(min = 1, max = 1000000000000_i64))]
+    pub effect_micros: i64,
+    /// Pairs before the test may stop (the variance it estimates from them is used from then on;
+    /// default 30).
+    #[serde(default = "default_experiment_burn_in")]
+    #[schemars(range(min = 2, max = 100000))]
+    pub burn_in: i32,
+    /// Pairs after which the test ends undecided (default 10000).
+    #[serde(default = "default_max_pairs")]
+    #[schemars(range(min = 2, max = 10000000))]
+    pub max_pairs: i32,
+}
+
+/// An experiment arm: `A` or `B`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[allow(
+    missing_docs,
+    reason = "a documented variant would turn the schema's enum into a oneOf; the enum's doc names each value"
+)]
+pub enum ExperimentArm {
+    A,
+    B,
+}
+
+fn default_slot_seconds() -> i64 {
+    60
+}
+fn default_alpha_bps() -> i32 {
+    500
+}
+fn default_effect_micros() -> i64 {
+    1_000_000
+}
+fn default_experiment_burn_in() -> i32 {
+    30
+}
+fn default_max_pairs() -> i32 {
+    10_000
 }
 
 /// Drift alarms of a Strategy. Markouts and slippage are in price ppm (1 000 000 is a whole

@@ -46,12 +46,14 @@ fn valid_examples_deserialize_and_pass_admission() {
 /// The built-in model examples, kept apart from the local run's default directory: crypto
 /// up/down (a series Market and a Strategy running the model; no RTDS-reading runtime
 /// in-process) and sports (two Markets of a match on Polymarket and a Strategy pricing them from
-/// a real odds feed).
+/// a real odds feed), and an A/B experiment (eight Markets, two arms each under its policy).
 #[test]
 fn the_built_in_model_examples_deserialize_and_pass_admission() {
-    for (dir, want) in
-        [("crypto-updown", &["Market", "Strategy"][..]), ("sports", &["Market", "Market", "Strategy"][..])]
-    {
+    for (dir, want) in [
+        ("crypto-updown", &["Market", "Strategy"][..]),
+        ("sports", &["Market", "Market", "Strategy"][..]),
+        ("experiment", &[&["Market"; 8][..], &["RiskPolicy"; 2], &["Strategy"; 2]].concat()[..]),
+    ] {
         let examples = load_dir(&examples_dir().join(dir)).unwrap();
         let kinds: Vec<String> =
             examples.iter().flat_map(|e| &e.docs).map(|d| d["kind"].as_str().unwrap().to_owned()).collect();

@@ -182,6 +182,31 @@ pub fn drift(d: &polyfleet_crds::strategy::DriftAlarms) -> Result<polyfleet_core
     Ok(cfg)
 }
 
+/// A Strategy's experiment arm in the core's terms, checked against the bounds the core shares
+/// with the CRD.
+pub fn experiment(
+    e: &polyfleet_crds::strategy::Experiment,
+) -> Result<polyfleet_core::analytics::experiment::Experiment, polyfleet_core::analytics::experiment::ExperimentError> {
+    use polyfleet_core::analytics::experiment::{Experiment, ExperimentError};
+    use polyfleet_core::analytics::sequential::Arm;
+    let arm = match e.arm {
+        polyfleet_crds::strategy::ExperimentArm::A => Arm::A,
+        polyfleet_crds::strategy::ExperimentArm::B => Arm::B,
+    };
+    let positive = |field: &'static str, v: i64| {
+        u64::try_from(v).map_err(|_| ExperimentError::Bound { field, value: 0, max: u64::MAX })
+    };
+    Experiment::new(
+        &e.name,
+        arm,
+        positive("slotSeconds", e.slot_seconds)?,
+        u32::try_from(e.alpha_bps).map_err(|_| ExperimentError::Bound { field: "alphaBps", value: 0, max: 5000 })?,
+        positive("effectMicros", e.effect_micros)?,
+        positive("burnIn", i64::from(e.burn_in))?,
+        positive("maxPairs", i64::from(e.max_pairs))?,
+    )
+}
+
 /// A model version's forecast scores as the Strategy's status shows them (decimals as text).
 pub fn model_score_status(s: &ModelScore) -> ModelScoreStatus {
     let micros = |m: u64| format!("{}.{:06}", m / 1_000_000, m % 1_000_000);

@@ -297,6 +297,8 @@ pub struct PlannedStrategy {
     pub generation: u64,
     /// The built-in model publishers it asks for.
     pub models: Vec<crate::planner::models::ModelPublisher>,
+    /// Its arm of an A/B experiment.
+    pub experiment: Option<polyfleet_core::analytics::experiment::Experiment>,
 }
 
 /// What the resources ask to run.
@@ -374,23 +376,24 @@ pub fn plan(res: &Resources, settings: &FleetSettings) -> LocalPlan {
         let planned = plan_strategy(s, venue, policy, &mine, settings).and_then(|p| {
             let text = p.config_map.data.and_then(|d| d.get("strategy.json").cloned()).unwrap_or_default();
             StrategyConfig::from_json(&text)
-                .map(|c| (c, p.models))
+                .map(|c| (c, p.models, p.experiment))
                 .map_err(|e| Refusal { reason: "InvalidConfiguration", message: e.to_string() })
         });
         // The local fleet's executor is paper: a live Strategy would be filled on paper while
         // saying live. Live trading runs where the Venue's credentials Secret is.
-        let planned = planned.and_then(|(c, models)| match c.mode {
+        let planned = planned.and_then(|(c, models, experiment)| match c.mode {
             polyfleet_core::wire::Mode::Live => Err(Refusal {
                 reason: "LiveTradingNotLocal",
                 message: "the local fleet runs paper and shadow Strategies; live trading runs in the cluster".into(),
             }),
-            _ => Ok((c, models)),
+            _ => Ok((c, models, experiment)),
         });
         match planned {
-            Ok((config, models)) => out.strategies.push(PlannedStrategy {
+            Ok((config, models, experiment)) => out.strategies.push(PlannedStrategy {
                 config,
                 generation: s.metadata.generation.unwrap_or(1).max(0) as u64,
                 models,
+                experiment,
             }),
             Err(r) => out.refused.push((s.name_any(), r)),
         }

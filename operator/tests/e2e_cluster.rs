@@ -38,7 +38,12 @@ async fn crds_and_examples_against_a_real_api_server() {
     namespaces.create(&PostParams::default(), &ns_obj).await.expect("create the test namespace");
 
     let mut failures = vec![];
-    let valid = [examples_dir(), examples_dir().join("crypto-updown"), examples_dir().join("sports")];
+    let valid = [
+        examples_dir(),
+        examples_dir().join("crypto-updown"),
+        examples_dir().join("sports"),
+        examples_dir().join("experiment"),
+    ];
     for ex in valid.iter().flat_map(|d| load_dir(d).unwrap()) {
         for doc in &ex.docs {
             if let Err(e) = api_for(&client, &ns, doc).create(&dry_run(), &object(doc)).await {

@@ -7,6 +7,7 @@
 use crate::mockapi;
 
 use k8s_openapi::api::apps::v1::Deployment;
+use polyfleet_core::analytics::sequential::Arm;
 use polyfleet_core::config::StrategyConfig;
 use polyfleet_core::strategy::arbitrage::SetKind;
 use polyfleet_crds::market::TokenStatus;
@@ -540,4 +541,35 @@ fn a_built_in_model_runs_beside_its_directional_strategy() {
         plan_strategy(&s, Some(&v), Some(&p), &views, &FleetSettings::default()).unwrap_err().reason,
         "NoMarkets"
     );
+}
+
+#[test]
+fn the_arms_of_an_experiment_trade_disjoint_halves_of_the_markets_they_select() {
+    let (_, v, p) = strategy_inputs();
+    let base = markets().remove(0);
+    let shared: Vec<MarketView> = (0..6)
+        .map(|i| {
+            let mut m = base.clone();
+            m.name = format!("exp-m{i}");
+            m.labels = [("polyfleet.dev/experiment".to_string(), "quoting".to_string())].into();
+            m
+        })
+        .collect();
+    let arm = |file: &str| -> (Vec<String>, polyfleet_core::analytics::experiment::Experiment) {
+        let s: Strategy = example(file);
+        let plan = plan_strategy(&s, Some(&v), Some(&p), &shared, &FleetSettings::default()).unwrap();
+        (plan.markets, plan.experiment.unwrap())
+    };
+    let (a, ea) = arm("experiment/strategy-quoting-control.yaml");
+    let (b, eb) = arm("experiment/strategy-quoting-aggressive.yaml");
+    assert_eq!((a.len(), b.len()), (3, 3), "{a:?} {b:?}");
+    assert!(a.iter().all(|m| !b.contains(m)), "disjoint: {a:?} {b:?}");
+    assert_eq!((ea.name.as_str(), ea.slot_ns, ea.config.burn_in), ("quoting", 5_000_000_000, 10));
+    assert_eq!((ea.arm, eb.arm), (Arm::A, Arm::B));
+    assert_eq!(ea.config, eb.config, "one stopping rule");
+    // One Market selected: it goes to arm A, and arm B is refused with why.
+    let s: Strategy = example("experiment/strategy-quoting-aggressive.yaml");
+    let refused = plan_strategy(&s, Some(&v), Some(&p), &shared[..1], &FleetSettings::default()).unwrap_err();
+    assert_eq!(refused.reason, "NoMarkets");
+    assert!(refused.message.contains("experiment quoting"), "{}", refused.message);
 }

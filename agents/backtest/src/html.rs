@@ -75,6 +75,45 @@ pub(crate) fn filtered_table(id: &str, rows: &str) -> String {
     )
 }
 
+/// An A/B comparison's result as a table.
+pub(crate) fn ab_table(id: &str, x: &crate::journal_ab::AbResult) -> String {
+    let mut t = format!("<table id=\"{}\">\n", esc(id));
+    for (k, v) in [
+        ("Arms", format!("A = {}, B = {}", x.a, x.b)),
+        ("Decision", x.decision.clone()),
+        ("Pairs (slots of {} s)", format!("{} (burn-in {}, at most {})", x.pairs, x.burn_in, x.max_pairs)),
+        ("Always-valid p-value", format!("{:.6}", x.p_value)),
+        ("Mean A − B per slot (USDC)", format!("{:.6}", x.mean_difference_usdc)),
+        ("PnL A / B (USDC)", format!("{} / {}", x.a_pnl, x.b_pnl)),
+        ("Stopping rule", format!("mSPRT, α = {}, tuned to {} USDC per slot", x.alpha, x.effect_usdc)),
+    ] {
+        let k = k.replace("{}", &x.slot_s.to_string());
+        t.push_str(&format!("<tr><th>{}</th><td>{}</td></tr>\n", esc(&k), esc(&v)));
+    }
+    t.push_str("</table>\n");
+    t
+}
+
+/// The run's A/B experiments.
+fn experiments(r: &Report) -> String {
+    if r.experiments.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "<h2 id=\"experiments\">Experiments</h2>\n<p>Each experiment's arms trade disjoint halves of the \
+Markets they select; their PnL per slot is compared in time order by the always-valid sequential test (mSPRT) \
+with the stopping rule they declare.</p>\n",
+    );
+    for x in &r.experiments {
+        out.push_str(&format!("<h3>{}</h3>\n", esc(&x.name)));
+        match (&x.result, &x.error) {
+            (Some(res), _) => out.push_str(&ab_table(&format!("experiment-{}", x.name), res)),
+            (None, e) => out.push_str(&format!("<p>No comparison: {}</p>\n", esc(e.as_deref().unwrap_or("")))),
+        }
+    }
+    out
+}
+
 fn row(k: &str, v: &str) -> String {
     format!("<tr><th>{}</th><td>{}</td></tr>\n", esc(k), esc(v))
 }
@@ -382,7 +421,8 @@ pub fn html(r: &Report) -> String {
 <h2>Metrics</h2>\n<table id=\"metrics\">\n{metrics}</table>\n\
 <h2>Strategies</h2>\n<table id=\"strategies\"><tr><th>Strategy</th><th>PnL</th><th>Fees</th><th>Signals</th><th>Approved</th>\
 <th>Orders</th><th>Rejections</th><th>Positions</th></tr>\n{strategies}</table>\n\
-{curves}{returns}{fills}{tokens}{trading}{forecasts}{drift}{trades}</body></html>\n",
+{experiments}{curves}{returns}{fills}{tokens}{trading}{forecasts}{drift}{trades}</body></html>\n",
+        experiments = experiments(r),
         head = head(&format!("polyfleet backtest: {}", r.input.recording)),
         rec = esc(&r.input.recording),
         curves = curves(j),

@@ -180,20 +180,7 @@ pub fn html(r: &JournalReport) -> String {
     }
     let mut ab = String::new();
     if let Some(x) = &r.ab {
-        ab.push_str("<h2>A/B</h2>\n<table id=\"ab\">\n");
-        for (k, v) in [
-            ("Arms", format!("A = {}, B = {}", x.a, x.b)),
-            ("Decision", x.decision.clone()),
-            ("Pairs (slots of {} s)", format!("{} (burn-in {}, at most {})", x.pairs, x.burn_in, x.max_pairs)),
-            ("Always-valid p-value", format!("{:.6}", x.p_value)),
-            ("Mean A − B per slot (USDC)", format!("{:.6}", x.mean_difference_usdc)),
-            ("PnL A / B (USDC)", format!("{} / {}", x.a_pnl, x.b_pnl)),
-            ("Stopping rule", format!("mSPRT, α = {}, tuned to {} USDC per slot", x.alpha, x.effect_usdc)),
-        ] {
-            let k = k.replace("{}", &x.slot_s.to_string());
-            ab.push_str(&format!("<tr><th>{}</th><td>{}</td></tr>\n", esc(&k), esc(&v)));
-        }
-        ab.push_str("</table>\n");
+        ab.push_str(&format!("<h2>A/B</h2>\n{}", crate::html::ab_table("ab", x)));
     } else if let Some(e) = &r.ab_error {
         ab.push_str(&format!("<h2>A/B</h2>\n<p id=\"ab\">No comparison: {}</p>\n", esc(e)));
     }

@@ -3,7 +3,7 @@
 //! without a bus ([`engine`]); the run's record ([`journal`]), its statistics ([`stats`]), each strategy's attribution,
 //! markouts, fill ratio, inventory and earnings ([`analytics`]) and the
 //! report as JSON ([`report`]) and HTML ([`html`], the forecasts in [`html_forecasts`]); parameter
-//! sweeps ([`sweep`]); the built-in models' fair values from a recording's reference prices
+//! sweeps ([`sweep`]); A/B experiments between arms ([`experiments`]); the built-in models' fair values from a recording's reference prices
 //! ([`signals`]). The trade journal's report of any period (`polyfleet report`) shares the
 //! statistics and the page's style: [`journal_report`], [`journal_html`], A/B comparisons
 //! ([`journal_ab`]), and the journal read into them ([`journal_read`], shared with `kubectl polyfleet
@@ -13,6 +13,7 @@ pub mod analytics;
 pub mod charts;
 pub mod columnar;
 pub mod engine;
+pub mod experiments;
 pub mod html;
 pub mod html_analytics;
 pub mod html_drift;

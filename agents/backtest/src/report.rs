@@ -184,6 +184,9 @@ pub struct Report {
     pub unbooked_fills: u64,
     /// Equity curve: (seconds since the first sample, equity USDC, exposure USDC).
     pub equity: Vec<(f64, String, String)>,
+    /// A/B experiments between arms of the run, each compared slot by slot.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub experiments: Vec<crate::experiments::ExperimentReport>,
     #[serde(skip)]
     /// The full journal (for the HTML plots).
     pub journal: Journal,
@@ -221,8 +224,15 @@ impl Report {
             in_flight: journal.in_flight,
             unbooked_fills: journal.unbooked_fills,
             equity,
+            experiments: vec![],
             journal,
         }
+    }
+
+    /// With the experiments among `arms` (strategy name, its arm) compared over the run.
+    pub fn with_experiments(mut self, arms: &[(String, polyfleet_core::analytics::experiment::Experiment)]) -> Report {
+        self.experiments = crate::experiments::compare_all(arms, &self.journal);
+        self
     }
 
     /// As pretty JSON.

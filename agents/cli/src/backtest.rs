@@ -89,7 +89,7 @@ fn columnar_input(args: &BacktestArgs, acc: Accounting, events: u64) -> anyhow::
 
 /// One run over a columnar recording, its events going straight from the file into the engine
 /// (nothing to replay twice: no sweep, no model's fair values to interleave).
-fn stream(args: &BacktestArgs, cfg: &EngineConfig, capital: Money) -> anyhow::Result<Report> {
+fn stream(args: &BacktestArgs, cfg: &EngineConfig, capital: Money, arms: &[Arm]) -> anyhow::Result<Report> {
     let mut engine = Engine::new(cfg)?;
     let mut source = Columnar::open(&args.recording, Some(&engine.tokens()))?;
     let replaying = bar(args.progress, Some(source.accounting().events), "replaying");
@@ -103,7 +103,7 @@ fn stream(args: &BacktestArgs, cfg: &EngineConfig, capital: Money) -> anyhow::Re
     }
     replaying.finish_and_clear();
     let input = columnar_input(args, source.finish()?, events)?;
-    Ok(Report::new(input, vec![], engine.finish(), capital))
+    Ok(Report::new(input, vec![], engine.finish(), capital).with_experiments(arms))
 }
 
 /// Reads the recording: a columnar one as written, JSON Lines through the normalizer.
@@ -176,12 +176,17 @@ fn bar(progress: bool, len: Option<u64>, what: &str) -> ProgressBar {
     pb
 }
 
+/// A strategy's arm of an experiment: its name and what it declares.
+type Arm = (String, polyfleet_core::analytics::experiment::Experiment);
+
 /// Runs the backtest (every sweep point), writes the reports, and returns them (ranked, best first).
 pub fn run(args: &BacktestArgs) -> anyhow::Result<Vec<Report>> {
     let mut res = local::load(&args.dir, &args.namespace)?;
     let catalog = local::catalog_of(&args.recording, args.catalog.as_deref())?;
     let plan = local::plan_rounds(&mut res, &catalog, first_ms(&args.recording, args.bad_input)?)?;
     let strategies: Vec<_> = plan.strategies.iter().map(|s| s.config.clone()).collect();
+    let arms: Vec<Arm> =
+        plan.strategies.iter().filter_map(|s| Some((s.config.name.clone(), s.experiment.clone()?))).collect();
     let capital = args.capital.unwrap_or_else(|| {
         plan.limits
             .iter()
@@ -198,7 +203,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<Vec<Report>> {
     };
     let specs = local::model_specs(&plan);
     if args.sweeps.is_empty() && specs.is_empty() && columnar::is_columnar(&args.recording) {
-        return write(args, vec![stream(args, &base, capital)?], &[]);
+        return write(args, vec![stream(args, &base, capital, &arms)?], &[]);
     }
     // Read once: every sweep point replays the same events.
     let tokens = Engine::new(&base)?.tokens();
@@ -232,7 +237,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<Vec<Report>> {
         for (at, fv) in next {
             engine.on_signal(fv, *at);
         }
-        Ok(Report::new(input.clone(), labels.clone(), engine.finish(), capital))
+        Ok(Report::new(input.clone(), labels.clone(), engine.finish(), capital).with_experiments(&arms))
     });
     replaying.finish_and_clear();
     let reports: Vec<Report> = reports.into_iter().collect::<anyhow::Result<_>>()?;

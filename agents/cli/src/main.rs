@@ -585,6 +585,15 @@ fn summary(reports: &[Report]) {
         }
         println!("     input: {}; {}", r.input.read.describe(), r.input.frame_outcomes.describe());
         println!("     marked: {}", r.metrics.marking);
+        for x in &r.experiments {
+            match &x.result {
+                Some(ab) => println!(
+                    "     experiment {}: {} vs {}: {} after {} slots of {} s (p = {:.4}, mean A - B {:.6} USDC a slot)",
+                    x.name, ab.a, ab.b, ab.decision, ab.pairs, ab.slot_s, ab.p_value, ab.mean_difference_usdc
+                ),
+                None => println!("     experiment {}: {}", x.name, x.error.as_deref().unwrap_or("no comparison")),
+            }
+        }
         println!(
             "     execution: orders and cancels reach the venue {} ms after the risk decision{}",
             r.latency_ms,

@@ -51,6 +51,8 @@ pub struct StrategyPlan {
     pub models: Vec<super::models::ModelPublisher>,
     /// Their Deployments and metrics Services.
     pub model_objects: Vec<(Deployment, Service)>,
+    /// Its arm of an A/B experiment (its `markets` are the arm's half).
+    pub experiment: Option<polyfleet_core::analytics::experiment::Experiment>,
 }
 
 /// Whether a Strategy's market selection takes the Market `name` with `labels`.
@@ -126,13 +128,38 @@ pub fn plan_strategy(
         }
     };
     let drift = spec.drift.as_ref().map(crate::contract::drift).transpose().map_err(invalid)?;
-    let chosen: Vec<&MarketView> = markets
+    let experiment = spec
+        .experiment
+        .as_ref()
+        .map(crate::contract::experiment)
+        .transpose()
+        .map_err(|e| Refusal { reason: "InvalidParameters", message: e.to_string() })?;
+    let mut chosen: Vec<&MarketView> = markets
         .iter()
         .filter(|m| m.venue == venue.name_any())
         .filter(|m| selects_market(&spec.markets, &m.name, &m.labels))
         .collect();
     if chosen.is_empty() {
         return Err(Refusal { reason: "NoMarkets", message: "no resolved Market matches spec.markets".into() });
+    }
+    // An experiment's arm trades its half of the Markets (the other arm, the other half).
+    if let Some(e) = &experiment {
+        let names: Vec<&str> = chosen.iter().map(|m| m.name.as_str()).collect();
+        let mine: Vec<String> = polyfleet_core::analytics::experiment::split(&e.name, e.arm, &names)
+            .into_iter()
+            .map(String::from)
+            .collect();
+        chosen.retain(|m| mine.contains(&m.name));
+        if chosen.is_empty() {
+            return Err(Refusal {
+                reason: "NoMarkets",
+                message: format!(
+                    "experiment {}: its {} selected Market(s) all go to the other arm; select at least two",
+                    e.name,
+                    names.len()
+                ),
+            });
+        }
     }
     let models = match &spec.directional {
         Some(d) if spec.type_ == StrategyType::Directional => super::models::publishers(&name, &d.signals, &chosen)?,
@@ -249,6 +276,7 @@ pub fn plan_strategy(
     );
     Ok(StrategyPlan {
         model_objects,
+        experiment,
         models,
         config_map,
         deployment: agent_deployment(settings, &agent, owner.clone()),

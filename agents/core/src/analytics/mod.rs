@@ -10,10 +10,12 @@
 //! - [`performance`]: the PnL of a stream of fills (the trade journal's) per strategy, market and
 //!   UTC day, marked at the last fill price.
 //! - [`sequential`]: the always-valid sequential A/B test (mSPRT) of two arms on paired slots.
+//! - [`experiment`]: an A/B experiment's arm, its bounds, and the arms' split of the markets.
 //! - [`drift`]: change detectors for drift alarms (Page–Hinkley, CUSUM, ADWIN).
 
 pub mod attribution;
 pub mod drift;
+pub mod experiment;
 pub mod markouts;
 pub mod performance;
 pub mod ratios;
