@@ -64,15 +64,13 @@ impl Experiment {
             if (1..=max).contains(&value) { Ok(value) } else { Err(ExperimentError::Bound { field, value, max }) }
         };
         let slot_s = check("slotSeconds", slot_s, MAX_SLOT_S)?;
-        let alpha_bps = check("alphaBps", u64::from(alpha_bps), u64::from(MAX_ALPHA_BPS))?;
-        let effect = check("effectMicros", effect_micros, MAX_EFFECT_MICROS)? as f64;
-        let config = MsprtConfig {
-            alpha: alpha_bps as f64 / 10_000.0,
-            tau2: effect * effect,
-            sigma2: None,
-            burn_in: check("burnIn", burn_in, MAX_BURN_IN)?,
-            max_pairs: check("maxPairs", max_pairs, MAX_PAIRS)?,
-        };
+        check("alphaBps", u64::from(alpha_bps), u64::from(MAX_ALPHA_BPS))?;
+        let config = MsprtConfig::declared(
+            alpha_bps,
+            check("effectMicros", effect_micros, MAX_EFFECT_MICROS)?,
+            check("burnIn", burn_in, MAX_BURN_IN)?,
+            check("maxPairs", max_pairs, MAX_PAIRS)?,
+        );
         Msprt::new(config)?;
         let slot_ns = i64::try_from(slot_s * 1_000_000_000).unwrap_or(i64::MAX);
         Ok(Experiment { name: name.to_string(), arm, slot_ns, config })

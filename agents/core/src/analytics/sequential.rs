@@ -30,6 +30,15 @@ pub struct MsprtConfig {
     pub max_pairs: u64,
 }
 
+impl MsprtConfig {
+    /// The rule as a Strategy declares it in integers: α in basis points, the effect it is tuned
+    /// to in micro-USDC per slot (τ² its square), the variance estimated from the pairs.
+    pub fn declared(alpha_bps: u32, effect_micros: u64, burn_in: u64, max_pairs: u64) -> MsprtConfig {
+        let effect = effect_micros as f64;
+        MsprtConfig { alpha: f64::from(alpha_bps) / 10_000.0, tau2: effect * effect, sigma2: None, burn_in, max_pairs }
+    }
+}
+
 /// Which arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arm {
