@@ -467,7 +467,7 @@ fn a_converted_recording_backtests_the_same_and_is_refused_where_frames_are_need
 /// two arms trade disjoint halves of the eight Markets, and the sequential test stops on the
 /// better arm (the control; the aggressive arm's tight, big quotes are adversely selected). Its
 /// A/A twin (the control's parameters on both arms) does not stop on the same recording; over
-/// 30 seeds it stopped on N of them (the README's figure, from a script over seeds).
+/// 30 other seeds it stopped on none (`scripts/verify/experiment_seeds.sh`, the README's figure).
 #[test]
 fn an_experiment_stops_on_the_better_arm_and_its_a_a_twin_does_not() {
     let dir = tmp("experiment");
