@@ -704,6 +704,60 @@ pub struct StrategyStatus {
     /// model version's last forecast on a market, scored when the market resolved).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scores: Vec<ModelScoreStatus>,
+    /// The experiment this Strategy is an arm of (`spec.experiment`), compared live: arm A's
+    /// reconcile steps the test with both arms' marked PnL at the start of each slot; arm B shows
+    /// the same result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<ExperimentStatus>,
+}
+
+/// Where an experiment's live comparison stands.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExperimentStatus {
+    /// The experiment.
+    pub name: String,
+    /// This Strategy's arm.
+    pub arm: ExperimentArm,
+    /// The other arm's Strategy, once found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
+    /// `Waiting` (no comparison: the message says why), `Running`, `ABetter`, `BBetter`
+    /// (stopped: that arm's PnL per slot is higher at level alpha) or `Inconclusive` (maxPairs
+    /// reached without a decision).
+    pub outcome: ExperimentOutcome,
+    /// What stands in the way, or the result in words.
+    #[serde(default)]
+    pub message: String,
+    /// Slots compared (pairs of the arms' PnL over one slot).
+    #[serde(default)]
+    pub pairs: i64,
+    /// Slots that yielded no pair (an arm stopped or unreachable, the operator late or down).
+    #[serde(default)]
+    pub missed_slots: i64,
+    /// Mean PnL per slot of arm A less arm B's, USDC as a decimal.
+    #[serde(default)]
+    pub mean_difference: String,
+    /// The always-valid p-value so far, decimal.
+    #[serde(default)]
+    pub p_value: String,
+    /// RFC 3339 time the test stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<String>,
+}
+
+/// Where an experiment's comparison stands.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[allow(
+    missing_docs,
+    reason = "a documented variant would turn the schema's enum into a oneOf; the field's doc names each value"
+)]
+pub enum ExperimentOutcome {
+    Waiting,
+    Running,
+    ABetter,
+    BBetter,
+    Inconclusive,
 }
 
 /// A model version's forecast scores.

@@ -1,6 +1,6 @@
 //! What a reconcile reads about other objects, from the controllers' reflector stores instead of
-//! GET/LIST calls: the Venues, RiskPolicies and Markets of a namespace, and the operator's own
-//! children ([`crate::children`]). The stores are the ones the controllers keep anyway, so the
+//! GET/LIST calls: the Venues, RiskPolicies, Markets and Strategies (an experiment's other arm) of
+//! a namespace, and the operator's own children ([`crate::children`]). The stores are the ones the controllers keep anyway, so the
 //! operator holds one copy of each kind and a reconcile costs no API read for them. A reconcile
 //! first waits until every store has its initial list ([`Cache::ready`]), so a Strategy is never
 //! judged against a half-filled cache (e.g. "Venue not found" at start-up).
@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
-use polyfleet_crds::{Market, RiskPolicy, Venue};
+use polyfleet_crds::{Market, RiskPolicy, Strategy, Venue};
 
 use crate::children::{Children, filled, unready};
 
@@ -19,6 +19,7 @@ pub struct Cache {
     venues: Store<Venue>,
     policies: Store<RiskPolicy>,
     markets: Store<Market>,
+    strategies: Store<Strategy>,
     /// The operator's children, as last seen.
     pub children: Children,
     ready: Arc<tokio::sync::watch::Sender<bool>>,
@@ -27,7 +28,21 @@ pub struct Cache {
 impl Cache {
     /// Over the controllers' stores; not ready until [`Cache::gate`] has seen every initial list.
     pub fn new(venues: Store<Venue>, policies: Store<RiskPolicy>, markets: Store<Market>, children: Children) -> Cache {
-        Cache { venues, policies, markets, children, ready: Arc::new(tokio::sync::watch::Sender::new(false)) }
+        let strategies = filled(vec![]);
+        Cache {
+            venues,
+            policies,
+            markets,
+            strategies,
+            children,
+            ready: Arc::new(tokio::sync::watch::Sender::new(false)),
+        }
+    }
+
+    /// This cache reading Strategies from `strategies` (the Strategy controller's store).
+    pub fn with_strategies(mut self, strategies: Store<Strategy>) -> Cache {
+        self.strategies = strategies;
+        self
     }
 
     /// A cache holding exactly these objects and no children, ready (tests, benchmarks, the
@@ -61,6 +76,7 @@ impl Cache {
                 unready(&self.venues, "Venue"),
                 unready(&self.policies, "RiskPolicy"),
                 unready(&self.markets, "Market"),
+                unready(&self.strategies, "Strategy"),
             ]
             .into_iter()
             .flatten()
@@ -108,6 +124,11 @@ impl Cache {
     /// Every Market of `ns`, by name.
     pub fn markets_in(&self, ns: &str) -> Vec<Arc<Market>> {
         in_namespace(&self.markets, ns)
+    }
+
+    /// Every Strategy of `ns`, by name.
+    pub fn strategies_in(&self, ns: &str) -> Vec<Arc<Strategy>> {
+        in_namespace(&self.strategies, ns)
     }
 }
 

@@ -14,6 +14,7 @@ pub mod controller;
 pub mod credentials;
 pub mod dataplane;
 pub mod drift;
+pub mod experiment;
 pub mod leader;
 pub mod limits;
 pub mod local;

@@ -254,7 +254,8 @@ async fn controllers<S, F>(
     let markets = Controller::new(api::<Market>(&client, ns), cfg()).with_config(limits());
     let policies = Controller::new(api::<RiskPolicy>(&client, ns), cfg()).with_config(limits());
     let (s_store, v_store, m_store, p_store) = (strategies.store(), venues.store(), markets.store(), policies.store());
-    let cache = Cache::new(v_store.clone(), p_store.clone(), m_store.clone(), children.stores());
+    let cache = Cache::new(v_store.clone(), p_store.clone(), m_store.clone(), children.stores())
+        .with_strategies(s_store.clone());
     let gate = cache.clone();
 
     let ctx = Arc::new(Context {

@@ -17,7 +17,9 @@
 //! admin) show the statuses; the kill switch (`kubectl polyfleet kill strategy/negrisk-arb`, then
 //! `resume`) reaches Redis and status; a daily-loss trip booked in Redis shows as reduce-only in
 //! status, the `Tripped` condition and an Event, and `kubectl polyfleet resume --reset-trips`
-//! clears it with a `TripsReset` Event; deleting the Strategy cancels
+//! clears it with a `TripsReset` Event; the experiment example's two arms are compared live (their
+//! marked PnL moved in Redis slot by slot: arm A's status stops on A, arm B's shows it, with the
+//! `ExperimentDecided` condition and Event); deleting the Strategy cancels
 //! its orders, removes its parameters and garbage-collects its children; the ServiceAccount
 //! cannot read Secrets. `kubectl polyfleet report` reads a real PostgreSQL journal through the
 //! journal agent's Deployment and Secret, directly and `--via` a forwarded port.
@@ -561,6 +563,8 @@ async fn the_operator_runs_the_examples_under_its_own_rbac() {
     };
     assert_eq!(store.decide(&key, &again, None, now_ms()).await.unwrap(), Ok(()), "trading resumes");
 
+    an_experiment_is_compared_live(&admin, &ns, &store, &bus).await;
+
     // Deleting the Strategy: orders cancelled, parameters gone, children garbage-collected.
     let mut cancels = bus.subscribe(&subjects::intents(&ns, "negrisk-arb")).await.unwrap();
     strategies.delete("negrisk-arb", &DeleteParams::default()).await.unwrap();
@@ -594,6 +598,89 @@ async fn the_operator_runs_the_examples_under_its_own_rbac() {
     let _ = namespaces.delete(&ns, &DeleteParams::default()).await;
     let _ = Api::<ClusterRoleBinding>::all(admin.clone()).delete(&cluster_role_name, &DeleteParams::default()).await;
     let _ = Api::<ClusterRole>::all(admin).delete(&cluster_role_name, &DeleteParams::default()).await;
+}
+
+/// An A/B experiment compared live by the operator: the experiment example's arms with 1-second
+/// slots, each arm's marked PnL driven in Redis in the middle of each slot (arm A gains 1 to 2.2
+/// USDC a slot, arm B 0 to 0.3). Arm A's reconcile steps the test at each slot's start: its
+/// status stops on A with the `ExperimentDecided` condition and an Event, arm B's status shows
+/// the same result, and the comparison is kept in the KV bucket (what a restarted operator
+/// resumes from).
+async fn an_experiment_is_compared_live(admin: &Client, ns: &str, store: &RedisRiskStore, bus: &NatsBus) {
+    use polyfleet_crds::strategy::{ExperimentArm, ExperimentOutcome};
+    let pp = PatchParams::apply(MANAGER).force();
+    for ex in load_dir(&examples_dir().join("experiment")).unwrap() {
+        for doc in &ex.docs {
+            let mut doc = doc.clone();
+            if doc["kind"] == "Strategy" {
+                let e = &mut doc["spec"]["experiment"];
+                (e["slotSeconds"], e["burnIn"], e["effectMicros"]) = (json!(1), json!(3), json!(1_000_000));
+            }
+            let name = doc["metadata"]["name"].as_str().unwrap().to_string();
+            api_for(admin, ns, &doc).patch(&name, &pp, &Patch::Apply(&object(&doc))).await.unwrap();
+        }
+    }
+    let strategies: Api<Strategy> = Api::namespaced(admin.clone(), ns);
+    let now_ms = || u64::try_from(k8s_openapi::jiff::Timestamp::now().as_millisecond()).unwrap();
+    let token = TokenId::from_u128(991);
+    let arms = [
+        ("quoting-control", PolicyKey::new(ns, "quoting-control")),
+        ("quoting-aggressive", PolicyKey::new(ns, "quoting-aggressive")),
+    ];
+    let (mut a, mut b) = (0i64, 0i64);
+    let mut seen = vec![];
+    let mut decided = None;
+    for k in 0..90i64 {
+        // The middle of the next second: one move per slot, away from its start.
+        tokio::time::sleep(Duration::from_millis(1_500 - now_ms() % 1_000)).await;
+        (a, b) = (a + 1_000_000 + (k % 3) * 600_000, b + (k % 2) * 300_000);
+        for ((name, key), total) in arms.iter().zip([a, b]) {
+            store.revalue(key, name, &[(token, Money::from_micros(total))], now_ms()).await.unwrap();
+        }
+        let x = strategies.get("quoting-control").await.unwrap().status.and_then(|s| s.experiment);
+        if let Some(x) = x {
+            seen.push((x.outcome, x.pairs));
+            if x.outcome == ExperimentOutcome::ABetter {
+                decided = Some(x);
+                break;
+            }
+        }
+    }
+    let Some(x) = decided else { panic!("no decision on arm A's status; seen {seen:?}") };
+    eprintln!("e2e: experiment decided: {x:?}; seen {seen:?}");
+    assert!(seen.iter().any(|(o, p)| *o == ExperimentOutcome::Running && *p > 0), "ran before it stopped: {seen:?}");
+    assert_eq!((x.arm, x.peer.as_deref()), (ExperimentArm::A, Some("quoting-aggressive")));
+    assert!(x.pairs >= 3 && x.message.starts_with(&format!("A better after {} slots", x.pairs)), "{x:?}");
+    assert!(x.decided_at.is_some() && x.mean_difference.parse::<f64>().unwrap() > 0.5, "{x:?}");
+    let kept = bus.kv_get(&subjects::experiment_key(ns, "quoting-control")).await.unwrap().expect("kept in KV");
+    let live: polyfleet_core::analytics::experiment::Live = serde_json::from_slice(&kept.value).unwrap();
+    assert_eq!(i64::try_from(live.test.pairs()).unwrap(), x.pairs);
+    let a_status = strategies.get("quoting-control").await.unwrap().status.unwrap();
+    let c = find_condition(&a_status.conditions, "ExperimentDecided").unwrap();
+    assert!(c.is_true() && c.reason == "ABetter", "{c:?}");
+    let b_shows = eventually(30, "arm B's status shows the decision", || {
+        let s = strategies.clone();
+        async move {
+            let x = s.get("quoting-aggressive").await.unwrap().status?.experiment?;
+            (x.outcome == ExperimentOutcome::ABetter).then_some(x)
+        }
+    })
+    .await;
+    assert_eq!(
+        (b_shows.arm, b_shows.peer.as_deref(), b_shows.pairs),
+        (ExperimentArm::B, Some("quoting-control"), x.pairs)
+    );
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(admin.clone(), ns);
+    eventually(30, "an ExperimentDecided Event on arm A", || {
+        let events = events.clone();
+        async move {
+            events.list(&Default::default()).await.unwrap().items.into_iter().find(|e| {
+                e.reason.as_deref() == Some("ExperimentDecided")
+                    && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("quoting-control")
+            })
+        }
+    })
+    .await;
 }
 
 /// A fill of `strategy` in namespace `ns`: 100 shares of token 7 at `ticks`.

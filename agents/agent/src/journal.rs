@@ -11,7 +11,11 @@
 //! Stopping, it first writes what is still waiting (the last fills of a run that stops with it).
 //! It also watches the parameters KV bucket: every generation the operator writes for a strategy,
 //! and the strategy agent's acknowledgement of it (applied, or refused and why), so the journal
-//! says which parameters were in force when.
+//! says which parameters were in force when, and the strategy agents' drift reports, journaled
+//! when a strategy's standing alarms change (raised or cleared; reports that only counted more
+//! samples are not), so the journal says when a strategy's markouts, slippage or calibration
+//! drifted. A drift change made and undone while the journal agent was down is not seen: the
+//! bucket keeps only each key's last report.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +24,7 @@ use futures::StreamExt;
 use polyfleet_core::wire::subjects;
 use polyfleet_io::bus::{Bus, ConsumerSpec, Delivery};
 use polyfleet_journal::JournalStore;
-use polyfleet_journal::from_bus::{Skip, params, record};
+use polyfleet_journal::from_bus::{Skip, drift, drift_signature, params, record};
 use tokio::sync::watch;
 
 use crate::metrics::{JournalMetrics, KindLabel};
@@ -75,8 +79,19 @@ pub async fn run<B: Bus, J: JournalStore>(
         );
     }
     let mut deliveries = futures::stream::select_all(consumers);
-    let mut params =
-        futures::stream::select(bus.kv_watch(&format!("{ns}.*")).await?, bus.kv_watch(&format!("{ns}.*.ack")).await?);
+    let mut params = futures::stream::select_all([
+        bus.kv_watch(&format!("{ns}.*")).await?,
+        bus.kv_watch(&format!("{ns}.*.ack")).await?,
+        bus.kv_watch(&format!("{ns}.*.drift")).await?,
+    ]);
+    // Each strategy's standing drift alarms as last journaled (by drift key), from the journal
+    // itself, so a restart journals only changes too.
+    let mut alarms = std::collections::HashMap::new();
+    for e in journal.entries(polyfleet_journal::Kind::Drift, polyfleet_journal::Range::ALL).await? {
+        if let Ok(r) = serde_json::from_slice(&e.payload) {
+            alarms.insert(subjects::drift_key(&e.namespace, &e.strategy), drift_signature(&r));
+        }
+    }
     metrics.set_ready(true);
     tracing::info!(namespace = %cfg.namespace, "journal agent running");
     let mut draining = false;
@@ -95,6 +110,9 @@ pub async fn run<B: Bus, J: JournalStore>(
                 }
                 Some(entry) = params.next() => {
                     match entry {
+                        Ok(e) if e.key.ends_with(".drift") => {
+                            write_drift(&journal, &e, &mut alarms, &metrics, &mut shutdown).await
+                        }
                         Ok(e) => write_params(&journal, &e, &metrics, &mut shutdown).await,
                         Err(e) => tracing::warn!(error = %e, "parameters watch error"),
                     }
@@ -131,26 +149,60 @@ pub async fn run<B: Bus, J: JournalStore>(
     Ok(())
 }
 
-/// Journals a parameters KV entry (a generation written, or its acknowledgement), retrying until
-/// the database takes it or shutdown comes (the watch replays the bucket at the next start, and
-/// the entry's key makes that a no-op for what was written).
+/// Journals a parameters KV entry (a generation written, or its acknowledgement): see
+/// [`write_kv`].
 async fn write_params<J: JournalStore>(
     journal: &J,
     e: &polyfleet_io::bus::KvEntry,
     metrics: &JournalMetrics,
     shutdown: &mut watch::Receiver<bool>,
 ) {
-    let r = match params(&e.key, &e.value, crate::time::now_ns()) {
-        Ok(r) => r,
+    match params(&e.key, &e.value, crate::time::now_ns()) {
+        Ok(r) => write_kv(journal, &r, &e.key, metrics, shutdown).await,
         Err(skip) => {
             metrics.skipped.get_or_create(&KindLabel { kind: "malformed".into() }).inc();
             tracing::warn!(key = %e.key, error = %skip, "parameters entry not journaled");
-            return;
         }
-    };
+    }
+}
+
+/// Journals a drift report when its standing alarms differ from the last journaled for its
+/// strategy (`alarms`, by key): see [`write_kv`].
+async fn write_drift<J: JournalStore>(
+    journal: &J,
+    e: &polyfleet_io::bus::KvEntry,
+    alarms: &mut std::collections::HashMap<String, Vec<(String, u64)>>,
+    metrics: &JournalMetrics,
+    shutdown: &mut watch::Receiver<bool>,
+) {
+    match drift(&e.key, &e.value, e.revision, crate::time::now_ns()) {
+        Ok((r, report)) => {
+            let signature = drift_signature(&report);
+            if alarms.get(&e.key) != Some(&signature) {
+                write_kv(journal, &r, &e.key, metrics, shutdown).await;
+                alarms.insert(e.key.clone(), signature);
+            }
+        }
+        Err(skip) => {
+            metrics.skipped.get_or_create(&KindLabel { kind: "malformed".into() }).inc();
+            tracing::warn!(key = %e.key, error = %skip, "drift report not journaled");
+        }
+    }
+}
+
+/// Writes the record of a KV entry, retrying until the database takes it or shutdown comes (the
+/// watch replays the bucket at the next start, and the entry's key makes that a no-op for what
+/// was written).
+async fn write_kv<J: JournalStore>(
+    journal: &J,
+    r: &polyfleet_journal::Record,
+    key: &str,
+    metrics: &JournalMetrics,
+    shutdown: &mut watch::Receiver<bool>,
+) {
     let mut wait = Duration::from_millis(100);
     loop {
-        match journal.append(std::slice::from_ref(&r)).await {
+        match journal.append(std::slice::from_ref(r)).await {
             Ok(new) => {
                 metrics.messages.get_or_create(&KindLabel { kind: r.entry.kind.as_str().into() }).inc();
                 metrics.written.inc_by(new);
@@ -159,7 +211,7 @@ async fn write_params<J: JournalStore>(
             }
             Err(err) => {
                 metrics.write_errors.inc();
-                tracing::error!(error = %err, key = %e.key, "parameters entry not written; trying again");
+                tracing::error!(error = %err, key, "KV entry not written; trying again");
                 tokio::select! {
                     _ = shutdown.changed() => return,
                     _ = tokio::time::sleep(wait) => {}

@@ -3,7 +3,9 @@
 //! the agent killed with SIGKILL in the middle of the run and started again, and then the whole
 //! run published again under new message ids (a replay JetStream cannot de-duplicate), end with
 //! exactly one entry per message, fills exact to the micro-unit with their trace ids; a message
-//! that does not decode is counted and skipped without holding anything up.
+//! that does not decode is counted and skipped without holding anything up. Parameter
+//! generations and acknowledgements, and the changes of a strategy's drift alarms, come from the
+//! KV bucket, each kept once across a restart.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use crate::harness;
@@ -206,6 +208,36 @@ async fn run(url: &str) {
         assert!(Instant::now() < deadline, "parameters not journaled: {:?}", params().await);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Drift reports: journaled when the standing alarms change (none yet, markouts raised,
+    // cleared), not when only more samples were counted.
+    use polyfleet_core::strategy::drift::{DriftAlarm, DriftMetric, DriftReport};
+    let report = |samples: u64, alarm: bool| DriftReport {
+        alarms: if alarm {
+            vec![DriftAlarm { metric: DriftMetric::Markouts, since_ns: 100, fired: 1, detail: "mean -300 ppm".into() }]
+        } else {
+            vec![]
+        },
+        size_factor_bps: if alarm { 5_000 } else { 10_000 },
+        samples: [samples, 0, 0],
+        fired: [u64::from(alarm || samples > 30), 0, 0],
+    };
+    let drift_key = subjects::drift_key("desk", "arb.v2");
+    let drifts = || async { journal.entries(Kind::Drift, Range::ALL).await.unwrap() };
+    for (samples, alarm) in [(5, false), (9, false), (20, true), (25, true), (40, false), (45, false)] {
+        bus.kv_put(&drift_key, serde_json::to_vec(&report(samples, alarm)).unwrap().into()).await.unwrap();
+        // One at a time: the watch would see only the last of several quick puts.
+        let want = match samples {
+            5 | 9 => 1,
+            20 | 25 => 2,
+            _ => 3,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while drifts().await.len() < want {
+            assert!(Instant::now() < deadline, "drift {samples} not journaled: {:?}", drifts().await);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     agent.stop();
     agent.start();
     wait_until_ready(&agent).await;
@@ -223,6 +255,13 @@ async fn run(url: &str) {
         ]
     );
     assert!(got[3].2.contains("minEdgeBps below 0"), "{got:?}");
+    let drift: Vec<DriftReport> = drifts().await.iter().map(|e| serde_json::from_slice(&e.payload).unwrap()).collect();
+    assert_eq!(
+        drift.iter().map(|r| (r.samples[0], r.alarms.len())).collect::<Vec<_>>(),
+        [(5, 0), (20, 1), (40, 0)],
+        "raised and cleared once each, kept once across the restart"
+    );
+    assert!(drifts().await.iter().all(|e| e.strategy == "arb.v2" && e.key.starts_with("desk/arb.v2/drift/")));
     agent.stop();
     journal.close().await;
 }

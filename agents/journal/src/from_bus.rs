@@ -4,7 +4,8 @@
 //! redelivery, the same message published again under its message id, a stream read again from
 //! the start; a settlement by market, namespace and strategy); the order's trace id comes from the W3C `traceparent` header it travelled with.
 //! The parameters KV bucket's entries become [`Kind::Params`] records too ([`params`]): each
-//! generation the operator wrote, and the strategy agent's acknowledgement of it.
+//! generation the operator wrote, and the strategy agent's acknowledgement of it; so do the
+//! strategy agents' drift reports whose standing alarms changed ([`drift`]).
 
 use polyfleet_core::wire::{
     CtfDecision, CtfReport, Fill, Intent, Notice, OrderUpdate, RiskDecision, SettlementReport, WireError, WireMessage,
@@ -12,6 +13,7 @@ use polyfleet_core::wire::{
 };
 
 use polyfleet_core::config::ParamsAck;
+use polyfleet_core::strategy::drift::DriftReport;
 use polyfleet_core::wire::subjects;
 
 use crate::record::ts;
@@ -176,4 +178,28 @@ pub fn params(key: &str, value: &[u8], seen_ns: u64) -> Result<Record, Skip> {
     // Unique across strategies (the journal's key is per kind); Kubernetes names hold no '/'.
     let key = format!("{ns}/{strategy}/{generation}{}", if ack { "/ack" } else { "" });
     entry(Kind::Params, key, seen_ns, &ns, &strategy, None, value)
+}
+
+/// What identifies a drift report's standing alarms: each alarm's metric and when it fired.
+/// Reports whose signature is the same only counted more samples.
+pub fn drift_signature(report: &DriftReport) -> Vec<(String, u64)> {
+    let mut s: Vec<(String, u64)> = report.alarms.iter().map(|a| (a.metric.as_str().to_string(), a.since_ns)).collect();
+    s.sort();
+    s
+}
+
+/// The record of a strategy's drift report (KV key [`subjects::drift_key`], revision
+/// `revision`, seen at `seen_ns`), keyed `<ns>/<strategy>/drift/<revision>` so a watch that
+/// replays the bucket repeats it; with the report it decoded. The journal agent writes one only
+/// when the standing alarms changed ([`drift_signature`]). The payload is the JSON as written.
+pub fn drift(key: &str, value: &[u8], revision: u64, seen_ns: u64) -> Result<(Record, DriftReport), Skip> {
+    let bad = || Skip::Params(format!("{key:?} is not a drift key"));
+    let stem = key.strip_suffix(".drift").ok_or_else(bad)?;
+    let (ns, strategy, ack) = subjects::parse_params_key(stem).ok_or_else(bad)?;
+    if ack {
+        return Err(bad());
+    }
+    let report: DriftReport = serde_json::from_slice(value).map_err(|e| Skip::Params(format!("{key}: {e}")))?;
+    let record = entry(Kind::Drift, format!("{ns}/{strategy}/drift/{revision}"), seen_ns, &ns, &strategy, None, value)?;
+    Ok((record, report))
 }

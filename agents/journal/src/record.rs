@@ -1,6 +1,6 @@
 //! What the journal keeps: one [`Entry`] per thing that happened on the order path (an intent, a
 //! risk decision, an order's change of state, a fill, a settlement, a conditional-token
-//! operation, a parameter generation, a signal used), each with the key that makes writing it
+//! operation, a parameter generation, a signal used, a change of a strategy's drift alarms), each with the key that makes writing it
 //! idempotent, and for fills a typed [`FillRow`] whose money columns are the core's fixed-point
 //! integers (price in ticks, sizes and cash in micro-units), so sums in SQL are exact.
 
@@ -28,11 +28,13 @@ pub enum Kind {
     Params,
     /// A model's signal a strategy used.
     Signal,
+    /// A change of a strategy's standing drift alarms (raised or cleared).
+    Drift,
 }
 
 impl Kind {
     /// Every kind, in a fixed order.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Intent,
         Kind::Decision,
         Kind::Order,
@@ -41,6 +43,7 @@ impl Kind {
         Kind::Ctf,
         Kind::Params,
         Kind::Signal,
+        Kind::Drift,
     ];
 
     /// The name stored in the `kind` column.
@@ -54,6 +57,7 @@ impl Kind {
             Kind::Ctf => "ctf",
             Kind::Params => "params",
             Kind::Signal => "signal",
+            Kind::Drift => "drift",
         }
     }
 

@@ -252,6 +252,31 @@ async fn apply(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
             status.conditions.retain(|c| c.type_ != crate::drift::DRIFT);
         }
     }
+    // An experiment arm: the live comparison (arm A steps it, arm B shows it).
+    let own_total = data.as_ref().ok().map(|_| status.pnl.realized_micros.saturating_add(status.pnl.unrealized_micros));
+    let now_ns = i64::try_from(k8s_openapi::jiff::Timestamp::now().as_nanosecond()).unwrap_or(i64::MAX);
+    let mut experiment_wait = None;
+    let mut experiment_event = None;
+    match crate::experiment::step(strategy, own_total, now_ns, ctx).await {
+        Ok(Some((x, wait))) => {
+            let was = strategy.status.as_ref().and_then(|s| s.experiment.as_ref()).map(|p| p.outcome);
+            set_condition(&mut status.conditions, crate::experiment::condition(&x, generation, &now()));
+            if crate::experiment::newly_decided(was, x.outcome) {
+                experiment_event = Some(format!("experiment {}: {}", x.name, x.message));
+            }
+            status.experiment = Some(x);
+            experiment_wait = Some(wait);
+        }
+        Ok(None) => {
+            status.experiment = None;
+            status.conditions.retain(|c| c.type_ != crate::experiment::EXPERIMENT_DECIDED);
+        }
+        Err(e) => {
+            // Kept as it was; tried again soon.
+            tracing::warn!(error = %e, "experiment not compared");
+            experiment_wait = Some(Duration::from_secs(5));
+        }
+    }
     ctx.metrics.strategy(&ns, &name, Some(&status.pnl));
     if strategy.status.as_ref() != Some(&status) {
         let api: Api<Strategy> = Api::namespaced(client, &ns);
@@ -263,6 +288,16 @@ async fn apply(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
             reason: reason.into(),
             note: Some(note),
             action: "Drift".into(),
+            secondary: None,
+        };
+        let _ = ctx.recorder.publish(&ev, &strategy.object_ref(&())).await;
+    }
+    if let Some(note) = experiment_event {
+        let ev = Event {
+            type_: EventType::Normal,
+            reason: "ExperimentDecided".into(),
+            note: Some(note),
+            action: "Experiment".into(),
             secondary: None,
         };
         let _ = ctx.recorder.publish(&ev, &strategy.object_ref(&())).await;
@@ -282,7 +317,9 @@ async fn apply(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
     // Until the agent acknowledges, look again soon; afterwards a slow resync is enough.
     let settled = status.conditions.iter().any(|c| c.type_ == PARAMETERS_APPLIED && c.is_true());
     // PnL in status refreshes at this throttled rate, never per fill.
-    Ok(Action::requeue(if settled { Duration::from_secs(30) } else { Duration::from_secs(5) }))
+    let resync = if settled { Duration::from_secs(30) } else { Duration::from_secs(5) };
+    // An experiment arm looks again at the start of its next slot.
+    Ok(Action::requeue(experiment_wait.map_or(resync, |w| w.min(resync))))
 }
 
 /// What the Strategy's status takes from NATS and Redis.
@@ -336,6 +373,7 @@ async fn cleanup(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
     ctx.params.delete(&polyfleet_core::wire::subjects::params_key(&ns, &name)).await?;
     ctx.params.delete(&polyfleet_core::wire::subjects::scores_key(&ns, &name)).await?;
     ctx.params.delete(&polyfleet_core::wire::subjects::drift_key(&ns, &name)).await?;
+    ctx.params.delete(&polyfleet_core::wire::subjects::experiment_key(&ns, &name)).await?;
     ctx.metrics.strategy(&ns, &name, None);
     let ev = Event {
         type_: EventType::Normal,

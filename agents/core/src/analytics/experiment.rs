@@ -3,9 +3,13 @@
 //! the same markets; [`split`] orders them by a stable hash of `<experiment>/<market>` and deals
 //! them alternately, the first to arm A, so each arm trades its half at the same time and never
 //! competes with the other for a book. Their PnL per slot is then compared pair by pair with the
-//! always-valid sequential test of [`super::sequential`].
+//! always-valid sequential test of [`super::sequential`]: in backtests from the run's equity
+//! samples, in the cluster by [`Live`], which the operator steps with each arm's marked PnL at the
+//! start of each slot.
 
-use super::sequential::{Arm, Msprt, MsprtConfig, MsprtError};
+use serde::{Deserialize, Serialize};
+
+use super::sequential::{Arm, Msprt, MsprtConfig, MsprtError, Outcome};
 
 /// Longest slot, seconds (a day).
 pub const MAX_SLOT_S: u64 = 86_400;
@@ -93,6 +97,76 @@ pub fn split<'a>(name: &str, arm: Arm, markets: &[&'a str]) -> Vec<&'a str> {
     ordered.into_iter().skip(first).step_by(2).map(|(_, m)| m).collect()
 }
 
+/// A live comparison of an experiment's arms, stepped with both arms' marked PnL totals
+/// (micro-USDC) as time passes: the first sample of each slot (slots counted from the Unix epoch)
+/// closes the pair of the slot before, each arm's PnL over it being its total now less its total
+/// at that slot's first sample. A slot with no sample (an arm stopped or unreachable, the
+/// operator down or late) yields no pair: it is counted as missed and the next sample starts
+/// afresh. Pure and serializable: the operator keeps it between reconciles (and restarts) in the
+/// data plane's KV bucket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Live {
+    /// Slot length, ns, of the rule it runs (another rule starts the comparison anew).
+    pub slot_ns: i64,
+    /// The slot of the last sample.
+    pub slot: i64,
+    /// Arm A's total at the first sample of that slot.
+    pub a_micros: i64,
+    /// Arm B's total then.
+    pub b_micros: i64,
+    /// Slots that yielded no pair.
+    pub missed: u64,
+    /// When the test stopped (Unix ns).
+    pub decided_ns: Option<i64>,
+    /// The test so far.
+    pub test: Msprt,
+}
+
+impl Live {
+    /// A comparison whose first slot starts with this sample.
+    pub fn start(e: &Experiment, now_ns: i64, a_micros: i64, b_micros: i64) -> Result<Live, MsprtError> {
+        Ok(Live {
+            slot_ns: e.slot_ns,
+            slot: now_ns.div_euclid(e.slot_ns.max(1)),
+            a_micros,
+            b_micros,
+            missed: 0,
+            decided_ns: None,
+            test: Msprt::new(e.config)?,
+        })
+    }
+
+    /// The comparison after sampling both arms' totals at `now_ns` (`prev`: where it stood; none,
+    /// or one under another rule, starts anew). The first sample of the slot after the last
+    /// sample's closes a pair; one in a later slot starts that slot afresh (the slots between
+    /// missed); one in the same slot changes nothing. A stopped test takes no more pairs.
+    pub fn step(
+        prev: Option<Live>,
+        e: &Experiment,
+        now_ns: i64,
+        a_micros: i64,
+        b_micros: i64,
+    ) -> Result<Live, MsprtError> {
+        let Some(mut live) = prev.filter(|l| l.slot_ns == e.slot_ns && l.test.config() == &e.config) else {
+            return Live::start(e, now_ns, a_micros, b_micros);
+        };
+        let slot = now_ns.div_euclid(e.slot_ns.max(1));
+        if slot <= live.slot {
+            return Ok(live);
+        }
+        if slot == live.slot + 1 {
+            let (a, b) = (a_micros.saturating_sub(live.a_micros), b_micros.saturating_sub(live.b_micros));
+            if live.test.outcome() == Outcome::Running && live.test.observe(a, b) != Outcome::Running {
+                live.decided_ns = Some(now_ns);
+            }
+        } else {
+            live.missed += u64::try_from(slot - live.slot - 1).unwrap_or(u64::MAX);
+        }
+        (live.slot, live.a_micros, live.b_micros) = (slot, a_micros, b_micros);
+        Ok(live)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +194,55 @@ mod tests {
         ));
         assert!(Experiment::new("x", Arm::A, 60, 5_001, 1_000_000, 30, 10_000).is_err());
         assert!(matches!(Experiment::new("x", Arm::A, 60, 500, 1, 30, 30), Err(ExperimentError::Rule(_))));
+    }
+
+    #[test]
+    fn a_live_comparison_pairs_consecutive_slots_and_skips_the_missed_ones() {
+        let e = Experiment::new("x", Arm::A, 10, 500, 1_000_000, 2, 1_000).unwrap();
+        let s = 10_000_000_000i64;
+        let live = Live::step(None, &e, 5 * s + 3, 100, 50).unwrap();
+        assert_eq!((live.slot, live.test.pairs()), (5, 0));
+        // The same slot again: nothing changes, the slot's first totals stay.
+        let same = Live::step(Some(live.clone()), &e, 5 * s + 9_000_000_000, 900, 900).unwrap();
+        assert_eq!(same, live);
+        // The next slot closes the pair: A made 400, B 100 over slot 5.
+        let next = Live::step(Some(same), &e, 6 * s + 1, 500, 150).unwrap();
+        assert_eq!((next.slot, next.test.pairs(), next.a_micros), (6, 1, 500));
+        assert_eq!(next.test.mean_difference(), 300.0);
+        // Slots 7 and 8 unsampled: slot 9 starts afresh, no pair, two missed.
+        let late = Live::step(Some(next), &e, 9 * s, 10_000, -10_000).unwrap();
+        assert_eq!((late.slot, late.test.pairs(), late.missed), (9, 1, 2));
+        // Another rule starts anew.
+        let other = Experiment::new("x", Arm::A, 20, 500, 1_000_000, 2, 1_000).unwrap();
+        assert_eq!(Live::step(Some(late), &other, 9 * s, 0, 0).unwrap().test.pairs(), 0);
+    }
+
+    #[test]
+    fn a_live_comparison_kept_between_steps_decides_as_one_uninterrupted_test() {
+        let e = Experiment::new("x", Arm::A, 1, 500, 1_000_000, 3, 1_000).unwrap();
+        let (mut a, mut b) = (0i64, 0i64);
+        let mut live: Option<Live> = None;
+        let mut whole = Msprt::new(e.config).unwrap();
+        let mut decided = None;
+        for k in 0..200i64 {
+            let (da, db) = (1_500_000 + (k % 3) * 700_000, (k % 2) * 400_000);
+            // The state goes through its JSON between steps, as the operator keeps it.
+            let kept = live.map(|l| serde_json::from_slice(&serde_json::to_vec(&l).unwrap()).unwrap());
+            let l = Live::step(kept, &e, k * 1_000_000_000 + 7, a, b).unwrap();
+            if k > 0 && whole.outcome() == Outcome::Running {
+                let (pa, pb) = (1_500_000 + ((k - 1) % 3) * 700_000, ((k - 1) % 2) * 400_000);
+                whole.observe(pa, pb);
+            }
+            assert_eq!(l.test, whole, "slot {k}");
+            if l.decided_ns.is_some() && decided.is_none() {
+                decided = Some((k, l.test.outcome()));
+            }
+            live = Some(l);
+            (a, b) = (a + da, b + db);
+        }
+        let (k, outcome) = decided.expect("A makes 1.2 USDC a slot more than B: the test stops");
+        assert_eq!(outcome, Outcome::Better { arm: Arm::A, pairs: u64::try_from(k).unwrap() });
+        let l = live.unwrap();
+        assert_eq!(l.decided_ns, Some(k * 1_000_000_000 + 7), "the stop's time stays");
     }
 }

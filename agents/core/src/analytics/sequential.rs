@@ -14,8 +14,10 @@
 //! always-valid p-value is `min over k ≤ n of 1/Λk`). Statistics, not accounting: the
 //! metric arrives as integers (micro-USDC) and the test's arithmetic is floating point.
 
+use serde::{Deserialize, Serialize};
+
 /// The test's settings.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MsprtConfig {
     /// The false-stop probability bound, in (0, 1).
     pub alpha: f64,
@@ -40,7 +42,7 @@ impl MsprtConfig {
 }
 
 /// Which arm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Arm {
     /// The first arm (A, often the control).
     A,
@@ -49,7 +51,7 @@ pub enum Arm {
 }
 
 /// Where the test stands.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {
     /// No decision yet.
     Running,
@@ -67,8 +69,10 @@ pub enum Outcome {
     },
 }
 
-/// The test's state: feed it pairs with [`Msprt::observe`].
-#[derive(Debug, Clone)]
+/// The test's state: feed it pairs with [`Msprt::observe`]. It serializes whole (settings and
+/// running figures, every float finite), so a test kept between processes (the operator's live
+/// comparison, in the data plane's KV bucket) resumes exactly where it stood.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Msprt {
     cfg: MsprtConfig,
     n: u64,
@@ -140,7 +144,8 @@ impl Msprt {
         }
         let sigma2 = self.cfg.sigma2.unwrap_or(self.m2 / (self.n - 1) as f64);
         if sigma2 > 0.0 {
-            let l = Msprt::lambda(self.n, self.mean, sigma2, self.cfg.tau2);
+            // Finite even when the exponential overflows (a decisive stop), so the state serializes.
+            let l = Msprt::lambda(self.n, self.mean, sigma2, self.cfg.tau2).min(f64::MAX);
             self.ratio = l;
             self.p_value = self.p_value.min(1.0 / l);
             if l >= 1.0 / self.cfg.alpha {
@@ -178,6 +183,11 @@ impl Msprt {
     /// Where the test stands.
     pub fn outcome(&self) -> Outcome {
         self.outcome
+    }
+
+    /// Its settings.
+    pub fn config(&self) -> &MsprtConfig {
+        &self.cfg
     }
 }
 

@@ -168,6 +168,12 @@ pub fn drift_key(namespace: &str, strategy: &str) -> String {
     format!("{}.drift", params_key(namespace, strategy))
 }
 
+/// `<ns>.<strategy>.experiment`: the live comparison of the experiment whose arm A the strategy
+/// is (JSON, [`crate::analytics::experiment::Live`]), kept by the operator between reconciles.
+pub fn experiment_key(namespace: &str, strategy: &str) -> String {
+    format!("{}.experiment", params_key(namespace, strategy))
+}
+
 /// `<ns>.<market>.rounds`: the rounds of a `series` Market the venue lists now, and the ended
 /// ones not resolved yet (JSON, [`crate::config::RoundsDoc`]), written by the operator's Market
 /// controller (locally, by `polyfleet up`) and followed live by the strategy, market-data and
