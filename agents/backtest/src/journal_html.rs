@@ -184,6 +184,7 @@ pub fn html(r: &JournalReport) -> String {
     } else if let Some(e) = &r.ab_error {
         ab.push_str(&format!("<h2>A/B</h2>\n<p id=\"ab\">No comparison: {}</p>\n", esc(e)));
     }
+    let twins = twins_section(r);
     let mut trades = header(&[
         "Time (UTC)",
         "Strategy",
@@ -223,7 +224,7 @@ pub fn html(r: &JournalReport) -> String {
 <nav><a href=\"#summary\">Summary</a><a href=\"#equity\">Equity</a><a href=\"#days\">Returns by day</a>\
 <a href=\"#strategies\">Strategies</a><a href=\"#markets\">Markets</a><a href=\"#positions\">Positions</a><a href=\"#trades\">Trades</a></nav>\n\
 <h2>Summary</h2>\n<table id=\"summary\">\n{summary}</table>\n\
-{ab}<h2>Equity</h2>\n{eq}<h2>Drawdown</h2>\n{dd}\
+{ab}{twins}<h2>Equity</h2>\n{eq}<h2>Drawdown</h2>\n{dd}\
 <h2>Returns by day</h2>\n{by_day}<table id=\"days\">\n{days}</table>\n\
 <h2>Strategies</h2>\n{per_strategy}<table id=\"strategies\">\n{strategies}</table>\n\
 <h2>Markets</h2>\n{per_market}{markets}\
@@ -237,5 +238,76 @@ pub fn html(r: &JournalReport) -> String {
         per_market = per_market.html(),
         markets = filtered_table("markets", &markets),
         trades = filtered_table("trades", &trades),
+    )
+}
+
+/// Most twin pairs listed on the page (report.json lists every one).
+const PAIRS_SHOWN: usize = 2_000;
+
+/// The shadow-against-live section: the totals and the pairs, or why there is none.
+fn twins_section(r: &JournalReport) -> String {
+    let Some(t) = &r.twins else {
+        return r
+            .twins_error
+            .as_ref()
+            .map(|e| format!("<h2>Shadow and live</h2>\n<p id=\"twins\">No comparison: {}</p>\n", esc(e)))
+            .unwrap_or_default();
+    };
+    let c = &t.comparison;
+    let q = |m: u64| polyfleet_core::Quantity::from_micros(m).to_string();
+    let usdc = |m: i64| polyfleet_core::Money::from_micros(m).to_string();
+    let totals = [
+        ("Shadow", t.shadow.clone()),
+        ("Live", t.live.clone()),
+        ("Orders paired", c.paired.to_string()),
+        ("Asked the same (price and size)", c.same_orders.to_string()),
+        ("Only the shadow's", c.only_shadow.to_string()),
+        ("Only the live twin's", c.only_live.to_string()),
+        (
+            "Both filled / only shadow / only live",
+            format!("{} / {} / {}", c.both_filled, c.only_shadow_filled, c.only_live_filled),
+        ),
+        ("Shares filled, shadow / live", format!("{} / {}", q(c.shadow_filled_micros), q(c.live_filled_micros))),
+        ("Live slippage over shares both filled (USDC, + is worse)", usdc(c.slippage_micros)),
+        ("Live fees less the shadow's (USDC)", usdc(c.fee_difference_micros)),
+    ];
+    let mut summary = String::new();
+    for (k, v) in totals {
+        summary.push_str(&cells(&[k.to_string(), v]));
+    }
+    let mut rows = header(&[
+        "Event",
+        "Token",
+        "Side",
+        "Shadow order",
+        "Live order",
+        "Same",
+        "Shadow filled",
+        "Live filled",
+        "Slippage",
+        "Fee difference",
+    ]);
+    for p in c.pairs.iter().take(PAIRS_SHOWN) {
+        rows.push_str(&cells(&[
+            p.cause_seq.to_string(),
+            p.token.clone(),
+            p.side.to_string(),
+            p.shadow.clone(),
+            p.live.clone(),
+            if p.same_order { "yes" } else { "no" }.to_string(),
+            q(p.shadow_filled_micros),
+            q(p.live_filled_micros),
+            usdc(p.slippage_micros),
+            usdc(p.fee_difference_micros),
+        ]));
+    }
+    let note = if c.pairs.len() > PAIRS_SHOWN {
+        format!("<p>The first {PAIRS_SHOWN} of {} pairs; report.json lists every one.</p>\n", c.pairs.len())
+    } else {
+        String::new()
+    };
+    format!(
+        "<h2>Shadow and live</h2>\n<table id=\"twins\">\n{summary}</table>\n{note}{}",
+        filtered_table("twin-pairs", &rows)
     )
 }

@@ -8,9 +8,9 @@
 
 use std::path::{Path, PathBuf};
 
-use polyfleet_core::Money;
 use polyfleet_core::analytics::sequential::MsprtConfig;
 use polyfleet_core::wire::{RiskDecision, WireMessage as _, decode, kind_of};
+use polyfleet_core::{Money, Quantity};
 use polyfleet_journal::store::sql::SqlJournal;
 use polyfleet_journal::{JournalError, JournalStore, Kind, Range};
 
@@ -68,6 +68,9 @@ pub struct Query {
     pub strategy: Option<String>,
     /// Two strategies to compare with the sequential test, and its stopping rule.
     pub ab: Option<AbQuery>,
+    /// A shadow and its live twin to compare order by order: `SHADOW,LIVE`, each `name` or
+    /// `namespace/name`.
+    pub twins: Option<String>,
 }
 
 /// An A/B comparison's settings, as given on a command line.
@@ -186,19 +189,29 @@ pub async fn report(url: &str, q: &Query) -> Result<JournalReport, ReadError> {
                 }
             }
         }
-        Ok::<_, ReadError>((bookings, decisions))
+        let twins = match &q.twins {
+            Some(spec) => Some(crate::journal_twins::read(&journal, spec, period).await),
+            None => None,
+        };
+        Ok::<_, ReadError>((bookings, decisions, twins))
     };
     let read = read.await;
     journal.close().await;
-    let (bookings, decisions) = read?;
-    Ok(JournalReport::new(&Inputs {
+    let (bookings, decisions, twins) = read?;
+    let mut report = JournalReport::new(&Inputs {
         source: source(url),
         since_ns,
         until_ns,
         bookings: &bookings,
         decisions: &decisions,
         ab,
-    }))
+    });
+    match twins {
+        Some(Ok(t)) => report.twins = Some(t),
+        Some(Err(e)) => report.twins_error = Some(e.to_string()),
+        None => {}
+    }
+    Ok(report)
 }
 
 /// Writes `report.json` and `report.html` under `out` (created if missing).
@@ -240,9 +253,29 @@ pub fn summary(r: &JournalReport) -> (Vec<String>, Vec<String>) {
             ab.a, ab.b, ab.decision, ab.pairs, ab.slot_s, ab.p_value, ab.mean_difference_usdc
         ));
     }
+    if let Some(t) = &r.twins {
+        let c = &t.comparison;
+        out.push(format!(
+            "twins {} (shadow) vs {} (live): {} orders paired ({} the same), {} only shadow, {} only live; \
+             filled {} vs {} shares; live slippage {} USDC, fees {} USDC more",
+            t.shadow,
+            t.live,
+            c.paired,
+            c.same_orders,
+            c.only_shadow,
+            c.only_live,
+            Quantity::from_micros(c.shadow_filled_micros),
+            Quantity::from_micros(c.live_filled_micros),
+            Money::from_micros(c.slippage_micros),
+            Money::from_micros(c.fee_difference_micros)
+        ));
+    }
     let mut err = vec![];
     if let Some(e) = &r.ab_error {
         err.push(format!("A/B: {e}"));
+    }
+    if let Some(e) = &r.twins_error {
+        err.push(format!("twins: {e}"));
     }
     for u in r.unbooked.iter().take(5) {
         err.push(format!("not booked: {u}"));

@@ -92,6 +92,12 @@ pub struct JournalReport {
     /// Why the comparison asked for could not run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ab_error: Option<String>,
+    /// The shadow-against-live comparison asked for, order by order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub twins: Option<crate::journal_twins::TwinsResult>,
+    /// Why it could not run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub twins_error: Option<String>,
 }
 
 /// What a report is built from.
@@ -198,6 +204,8 @@ impl JournalReport {
             trades,
             ab_error: ab.as_ref().and_then(|r| r.as_ref().err()).map(ToString::to_string),
             ab: ab.and_then(Result::ok),
+            twins: None,
+            twins_error: None,
         }
     }
 

@@ -6,8 +6,8 @@
 //! sweeps ([`sweep`]); A/B experiments between arms ([`experiments`]); the built-in models' fair values from a recording's reference prices
 //! ([`signals`]). The trade journal's report of any period (`polyfleet report`) shares the
 //! statistics and the page's style: [`journal_report`], [`journal_html`], A/B comparisons
-//! ([`journal_ab`]), and the journal read into them ([`journal_read`], shared with `kubectl polyfleet
-//! report`).
+//! ([`journal_ab`]), a shadow against its live twin ([`journal_twins`]), and the journal read into
+//! them ([`journal_read`], shared with `kubectl polyfleet report`).
 
 pub mod analytics;
 pub mod charts;
@@ -23,6 +23,7 @@ pub mod journal_ab;
 pub mod journal_html;
 pub mod journal_read;
 pub mod journal_report;
+pub mod journal_twins;
 pub mod report;
 pub mod signals;
 pub mod source;

@@ -206,6 +206,11 @@ enum Command {
         /// Pairs after which the test ends undecided.
         #[arg(long, default_value_t = 10_000, requires = "ab")]
         ab_max_pairs: u64,
+        /// Compare a shadow Strategy with its live twin order by order, `SHADOW,LIVE` (`name`
+        /// or `namespace/name`): orders paired by the market event they answered, what each
+        /// filled, the live twin's slippage and fees.
+        #[arg(long, value_name = "SHADOW,LIVE")]
+        twins: Option<String>,
     },
     /// Convert a JSON Lines recording into a columnar one (Arrow IPC, lz4): `backtest` and
     /// `up --replay` load it at engine speed; pyarrow, pandas (`read_feather`) and polars
@@ -487,6 +492,7 @@ async fn main() -> anyhow::Result<()> {
             ab_effect,
             ab_burn_in,
             ab_max_pairs,
+            twins,
         } => {
             let ab = ab.map(|arms| polyfleet_cli::report::AbArgs {
                 arms,
@@ -496,7 +502,7 @@ async fn main() -> anyhow::Result<()> {
                 burn_in: ab_burn_in,
                 max_pairs: ab_max_pairs,
             });
-            let query = polyfleet_cli::report::Query { since, until, namespace, strategy, ab };
+            let query = polyfleet_cli::report::Query { since, until, namespace, strategy, ab, twins };
             let args = polyfleet_cli::report::ReportArgs { journal, query, out: out.clone() };
             let r = polyfleet_cli::report::run(&args).await?;
             let (lines, notes) = polyfleet_backtest::journal_read::summary(&r);

@@ -47,32 +47,33 @@ fn fill(id: &str, side: Side, ticks: u32, fee: i64, ts_ns: u64) -> Fill {
     }
 }
 
-fn decision(id: &str, verdict: Verdict, ts_ns: u64) -> RiskDecision {
-    RiskDecision {
-        intent: OrderIntent {
-            client_order_id: ClientOrderId::new(id).unwrap(),
-            group: None,
-            namespace: "desk".into(),
-            strategy: "mm".into(),
-            risk_policy: "default".into(),
-            venue: "sim".into(),
-            market: ConditionId::from_bytes([9; 32]),
-            token: TokenId::from_u128(91),
-            side: Side::Buy,
-            price: Price::from_ticks(5000).unwrap(),
-            size: Quantity::from_micros(1_000_000_000),
-            tif: TimeInForce::Gtc,
-            post_only: false,
-            mode: Mode::Paper,
-            cause_seq: 0,
-            cause_recv_ts_ns: 0,
-            created_ts_ns: ts_ns,
-            outcome: None,
-            kelly: None,
-        },
-        verdict,
-        decided_ts_ns: ts_ns,
+/// An order of `mm` in `desk`: 1000 shares of token 91 bought at 0.50, created at `ts_ns`.
+fn order(id: &str, ts_ns: u64) -> OrderIntent {
+    OrderIntent {
+        client_order_id: ClientOrderId::new(id).unwrap(),
+        group: None,
+        namespace: "desk".into(),
+        strategy: "mm".into(),
+        risk_policy: "default".into(),
+        venue: "sim".into(),
+        market: ConditionId::from_bytes([9; 32]),
+        token: TokenId::from_u128(91),
+        side: Side::Buy,
+        price: Price::from_ticks(5000).unwrap(),
+        size: Quantity::from_micros(1_000_000_000),
+        tif: TimeInForce::Gtc,
+        post_only: false,
+        mode: Mode::Paper,
+        cause_seq: 0,
+        cause_recv_ts_ns: 0,
+        created_ts_ns: ts_ns,
+        outcome: None,
+        kelly: None,
     }
+}
+
+fn decision(id: &str, verdict: Verdict, ts_ns: u64) -> RiskDecision {
+    RiskDecision { intent: order(id, ts_ns), verdict, decided_ts_ns: ts_ns }
 }
 
 /// The journal: before the period, a position bought and sold flat; then each day a round trip
@@ -317,4 +318,87 @@ async fn an_ab_comparison_stops_on_the_better_arm_and_rarely_on_equal_ones() {
         stops_ab[0], stops_ab[19], stops_ab[10]
     );
     assert!(false_stops <= 10, "{false_stops} false stops of 200 at alpha 0.05");
+}
+
+/// A shadow Strategy against its live twin from the journal: their orders paired by the market
+/// event each answered, what each filled (a confirmation is not a second fill, a FAILED fill is
+/// none), the live twin's slippage over the shares both filled and its extra fees, by hand:
+/// event 100, both buy 100 at 0.50: the shadow fills 100 at 0.50, live 60 at 0.51 (0.6 USDC
+/// more for the 60 both filled) paying a 0.1 fee; event 101, both sell 50 at 0.55: the shadow
+/// at 0.55, live at 0.54 (0.5 less), a further live fill FAILED; event 102 only the shadow
+/// ordered, event 103 only live.
+#[tokio::test]
+async fn a_shadow_is_compared_with_its_live_twin_order_by_order() {
+    let dir = std::env::temp_dir().join(format!("polyfleet-report-twins-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}", dir.join("journal.db").display());
+    let journal = SqlJournal::open(&url).await.unwrap();
+    let shares = |n: u64| Quantity::from_micros(n * 1_000_000);
+    let mut records = vec![];
+    let mut intent = |strategy: &str, id: &str, seq: u64, side: Side, ticks: u32, size: u64| {
+        let mode = if strategy == "mm" { Mode::Live } else { Mode::Shadow };
+        let o = OrderIntent {
+            strategy: strategy.into(),
+            side,
+            price: Price::from_ticks(ticks).unwrap(),
+            size: shares(size),
+            cause_seq: seq,
+            mode,
+            ..order(id, START_NS + seq)
+        };
+        let payload = polyfleet_core::wire::encode(&polyfleet_core::wire::Intent::Place(o));
+        records.push(polyfleet_journal::from_bus::record(&payload, None).unwrap());
+    };
+    intent("mm-shadow", "s100", 100, Side::Buy, 5000, 100);
+    intent("mm", "l100", 100, Side::Buy, 5000, 100);
+    intent("mm-shadow", "s101", 101, Side::Sell, 5500, 50);
+    intent("mm", "l101", 101, Side::Sell, 5500, 50);
+    intent("mm-shadow", "s102", 102, Side::Buy, 4900, 100);
+    intent("mm", "l103", 103, Side::Buy, 4800, 100);
+    let twin_fill = |strategy: &str, order: &str, id: &str, side: Side, ticks: u32, size: u64, fee: i64| Fill {
+        strategy: strategy.into(),
+        client_order_id: ClientOrderId::new(order).unwrap(),
+        size: shares(size),
+        ..fill(id, side, ticks, fee, START_NS + 1_000)
+    };
+    let fills = [
+        twin_fill("mm-shadow", "s100", "sf1", Side::Buy, 5000, 100, 0),
+        twin_fill("mm", "l100", "lf1", Side::Buy, 5100, 40, 100_000),
+        twin_fill("mm", "l100", "lf2", Side::Buy, 5100, 20, 0),
+        twin_fill("mm-shadow", "s101", "sf2", Side::Sell, 5500, 50, 0),
+        twin_fill("mm", "l101", "lf3", Side::Sell, 5400, 50, 0),
+        twin_fill("mm", "l101", "lf4", Side::Sell, 5400, 10, 0),
+    ];
+    for f in &fills {
+        records.push(Record::fill(f, None).unwrap());
+    }
+    // lf1 confirmed (the same fill again), lf4 failed.
+    records.push(Record::fill(&Fill { status: FillStatus::Confirmed, ..fills[1].clone() }, None).unwrap());
+    records.push(Record::fill(&Fill { status: FillStatus::Failed, ..fills[5].clone() }, None).unwrap());
+    journal.append(&records).await.unwrap();
+    journal.close().await;
+    let out = dir.join("out");
+    let (stdout, report) = run_report(&url, &["--twins", "mm-shadow,desk/mm"], &out);
+    let t = &report["twins"];
+    assert_eq!((t["shadow"].as_str(), t["live"].as_str()), (Some("desk/mm-shadow"), Some("desk/mm")), "{t}");
+    let n = |k: &str| t[k].as_i64().unwrap();
+    assert_eq!((n("paired"), n("same_orders"), n("only_shadow"), n("only_live")), (2, 2, 1, 1), "{t}");
+    assert_eq!((n("both_filled"), n("shadow_filled_micros"), n("live_filled_micros")), (2, 150_000_000, 110_000_000));
+    assert_eq!((n("slippage_micros"), n("fee_difference_micros")), (1_100_000, 100_000), "{t}");
+    let pairs = t["pairs"].as_array().unwrap();
+    assert_eq!(pairs[0]["slippage_micros"], 600_000);
+    assert_eq!(pairs[1]["slippage_micros"], 500_000);
+    assert!(
+        stdout.contains(
+            "twins desk/mm-shadow (shadow) vs desk/mm (live): 2 orders paired (2 the same), 1 only shadow, 1 only live"
+        ),
+        "{stdout}"
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("id=\"twins\"") && html.contains("id=\"twin-pairs\"") && html.contains("l100"));
+    // A name no strategy of the journal has: said, and the rest of the report is still written.
+    let (_, report) = run_report(&url, &["--twins", "nobody,mm"], &out);
+    assert_eq!(report["twins_error"], "twin nobody: no order of this strategy in the period");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -66,6 +66,9 @@ pub struct ReportArgs {
     /// Pairs after which the test ends undecided.
     #[arg(long, default_value_t = 10_000, requires = "ab")]
     pub ab_max_pairs: u64,
+    /// Compare a shadow Strategy with its live twin order by order, `SHADOW,LIVE`.
+    #[arg(long, value_name = "SHADOW,LIVE")]
+    pub twins: Option<String>,
 }
 
 /// Where the journal's URL came from (printed; never the URL).
@@ -177,6 +180,7 @@ pub async fn run(client: &Client, ns: &str, all: bool, args: &ReportArgs) -> Res
             burn_in: args.ab_burn_in,
             max_pairs: args.ab_max_pairs,
         }),
+        twins: args.twins.clone(),
     };
     let journal_error = |e: journal_read::ReadError| PluginError::Journal(format!("{e} (journal from {})", found.from));
     let report = journal_read::report(&url, &query).await.map_err(journal_error)?;

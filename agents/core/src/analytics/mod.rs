@@ -12,6 +12,7 @@
 //! - [`sequential`]: the always-valid sequential A/B test (mSPRT) of two arms on paired slots.
 //! - [`experiment`]: an A/B experiment's arm, its bounds, and the arms' split of the markets.
 //! - [`drift`]: change detectors for drift alarms (Page–Hinkley, CUSUM, ADWIN).
+//! - [`twins`]: a shadow Strategy against its live twin, order by order.
 
 pub mod attribution;
 pub mod drift;
@@ -23,6 +24,7 @@ pub mod rebates;
 pub mod rewards;
 pub mod scores;
 pub mod sequential;
+pub mod twins;
 
 /// What quoting earned besides its fills: the venue's maker rebates and liquidity rewards.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]

@@ -1,0 +1,221 @@
+//! A shadow Strategy against its live twin, order by order (issue 24): two Strategies with the
+//! same parameters on the same market data decide the same orders from the same market events
+//! until their fills (and so their positions) part. Each order is keyed by what caused it (the
+//! market event's sequence number, the token and the side; the k-th order under one key pairs
+//! with the other twin's k-th); a pair shows whether the twins asked the same (price, size) and
+//! what each got: shares filled, and over the shares both filled, what the live twin paid or
+//! received more than the shadow's fills say it would have (slippage, signed so that positive is
+//! worse for the live twin), and the fees. Money in micro-USDC, exact.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::ids::TokenId;
+use crate::money::{Money, Price, Quantity};
+use crate::side::Side;
+
+/// One twin's order and what it got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TwinOrder {
+    /// The order's id.
+    pub client_order_id: String,
+    /// The market event it answered (its sequence number).
+    pub cause_seq: u64,
+    /// The token.
+    pub token: TokenId,
+    /// Buy or sell.
+    pub side: Side,
+    /// Its limit price.
+    pub price: Price,
+    /// Its size.
+    pub size: Quantity,
+    /// Shares filled.
+    pub filled: Quantity,
+    /// What the fills cost (a buy) or brought (a sell), before fees.
+    pub notional: Money,
+    /// Fees paid (negative: rebates).
+    pub fee: Money,
+}
+
+/// A paired order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TwinPair {
+    /// The shadow's order.
+    pub shadow: String,
+    /// The live twin's.
+    pub live: String,
+    /// The market event both answered.
+    pub cause_seq: u64,
+    /// The token (decimal).
+    pub token: String,
+    /// `buy` or `sell`.
+    pub side: &'static str,
+    /// Both asked the same price and size.
+    pub same_order: bool,
+    /// Shares the shadow filled, micro-shares.
+    pub shadow_filled_micros: u64,
+    /// Shares the live twin filled.
+    pub live_filled_micros: u64,
+    /// Over the shares both filled: what the live fills cost more (a buy) or brought less (a
+    /// sell) than the shadow's, micro-USDC.
+    pub slippage_micros: i64,
+    /// Live fees less the shadow's, micro-USDC.
+    pub fee_difference_micros: i64,
+}
+
+/// The comparison.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TwinComparison {
+    /// Orders paired.
+    pub paired: u64,
+    /// The shadow's orders with no live twin.
+    pub only_shadow: u64,
+    /// The live twin's orders with no shadow.
+    pub only_live: u64,
+    /// Pairs that asked the same price and size.
+    pub same_orders: u64,
+    /// Pairs where both filled something.
+    pub both_filled: u64,
+    /// Pairs only the shadow filled.
+    pub only_shadow_filled: u64,
+    /// Pairs only the live twin filled.
+    pub only_live_filled: u64,
+    /// Shares the shadow filled over the pairs, micro-shares.
+    pub shadow_filled_micros: u64,
+    /// Shares the live twin filled over the pairs.
+    pub live_filled_micros: u64,
+    /// Slippage summed over the pairs, micro-USDC (positive: live did worse).
+    pub slippage_micros: i64,
+    /// Live fees less the shadow's over the pairs.
+    pub fee_difference_micros: i64,
+    /// The pairs, in the order of their market events.
+    pub pairs: Vec<TwinPair>,
+}
+
+/// What `shares` of a fill costing `notional` for `filled` shares cost, rounded to the micro.
+fn part(notional: Money, filled: Quantity, shares: Quantity) -> i128 {
+    let f = i128::from(filled.micros());
+    if f == 0 {
+        return 0;
+    }
+    let x = i128::from(notional.micros()) * i128::from(shares.micros());
+    // Rounded half away from zero.
+    (2 * x + f * x.signum()) / (2 * f)
+}
+
+fn saturate(v: i128) -> i64 {
+    i64::try_from(v).unwrap_or(if v < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// The shadow's orders against the live twin's.
+pub fn compare(shadow: &[TwinOrder], live: &[TwinOrder]) -> TwinComparison {
+    type Key = (u64, TokenId, bool);
+    let key = |o: &TwinOrder| (o.cause_seq, o.token, o.side == Side::Buy);
+    let mut by_key: BTreeMap<Key, Vec<&TwinOrder>> = BTreeMap::new();
+    for o in live {
+        by_key.entry(key(o)).or_default().push(o);
+    }
+    let mut next: BTreeMap<Key, usize> = BTreeMap::new();
+    let mut c = TwinComparison::default();
+    for s in shadow {
+        let k = key(s);
+        let i = next.entry(k).or_insert(0);
+        let Some(l) = by_key.get(&k).and_then(|v| v.get(*i)) else {
+            c.only_shadow += 1;
+            continue;
+        };
+        *i += 1;
+        let common = Quantity::from_micros(s.filled.micros().min(l.filled.micros()));
+        let (sc, lc) = (part(s.notional, s.filled, common), part(l.notional, l.filled, common));
+        let slippage = saturate(if s.side == Side::Buy { lc - sc } else { sc - lc });
+        let fee = l.fee.micros().saturating_sub(s.fee.micros());
+        let same = s.price == l.price && s.size == l.size;
+        c.paired += 1;
+        c.same_orders += u64::from(same);
+        match (s.filled.is_zero(), l.filled.is_zero()) {
+            (false, false) => c.both_filled += 1,
+            (false, true) => c.only_shadow_filled += 1,
+            (true, false) => c.only_live_filled += 1,
+            (true, true) => {}
+        }
+        c.shadow_filled_micros = c.shadow_filled_micros.saturating_add(s.filled.micros());
+        c.live_filled_micros = c.live_filled_micros.saturating_add(l.filled.micros());
+        c.slippage_micros = c.slippage_micros.saturating_add(slippage);
+        c.fee_difference_micros = c.fee_difference_micros.saturating_add(fee);
+        c.pairs.push(TwinPair {
+            shadow: s.client_order_id.clone(),
+            live: l.client_order_id.clone(),
+            cause_seq: s.cause_seq,
+            token: s.token.to_string(),
+            side: if s.side == Side::Buy { "buy" } else { "sell" },
+            same_order: same,
+            shadow_filled_micros: s.filled.micros(),
+            live_filled_micros: l.filled.micros(),
+            slippage_micros: slippage,
+            fee_difference_micros: fee,
+        });
+    }
+    let used: usize = next.values().sum();
+    c.only_live = u64::try_from(live.len().saturating_sub(used)).unwrap_or(u64::MAX);
+    c.pairs.sort_by_key(|p| p.cause_seq);
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(id: &str, seq: u64, side: Side, price: &str, filled: u64, notional: i64, fee: i64) -> TwinOrder {
+        TwinOrder {
+            client_order_id: id.into(),
+            cause_seq: seq,
+            token: TokenId::from_u128(7),
+            side,
+            price: Price::parse(price).unwrap(),
+            size: Quantity::from_micros(100_000_000),
+            filled: Quantity::from_micros(filled),
+            notional: Money::from_micros(notional),
+            fee: Money::from_micros(fee),
+        }
+    }
+
+    #[test]
+    fn twins_pair_by_market_event_and_live_slippage_is_signed_against_the_live_twin() {
+        let shadow = [
+            // 100 shares bought for 40 USDC; live got 60 of them for 24.6 (0.41 each).
+            order("s1", 10, Side::Buy, "0.40", 100_000_000, 40_000_000, 0),
+            // A sell of 50 for 22.5 (0.45); live sold 50 for 22 (0.44).
+            order("s2", 11, Side::Sell, "0.45", 50_000_000, 22_500_000, 0),
+            // Only the shadow decided this one.
+            order("s3", 12, Side::Buy, "0.40", 0, 0, 0),
+        ];
+        let live = [
+            order("l1", 10, Side::Buy, "0.40", 60_000_000, 24_600_000, 120_000),
+            order("l2", 11, Side::Sell, "0.45", 50_000_000, 22_000_000, 0),
+            // Same event, other side: no shadow.
+            order("l4", 12, Side::Sell, "0.40", 0, 0, 0),
+        ];
+        let c = compare(&shadow, &live);
+        assert_eq!((c.paired, c.only_shadow, c.only_live, c.same_orders, c.both_filled), (2, 1, 1, 2, 2));
+        // Buy: the shadow's 60 shares cost 24.0, live paid 24.6: 0.6 worse. Sell: 0.5 less.
+        assert_eq!(c.pairs[0].slippage_micros, 600_000);
+        assert_eq!(c.pairs[1].slippage_micros, 500_000);
+        assert_eq!(c.slippage_micros, 1_100_000);
+        assert_eq!(c.fee_difference_micros, 120_000);
+        assert_eq!((c.shadow_filled_micros, c.live_filled_micros), (150_000_000, 110_000_000));
+    }
+
+    #[test]
+    fn repeated_keys_pair_in_order_and_a_part_rounds_half_away_from_zero() {
+        let shadow = [order("s1", 5, Side::Buy, "0.40", 0, 0, 0), order("s2", 5, Side::Buy, "0.41", 0, 0, 0)];
+        let live = [order("l1", 5, Side::Buy, "0.40", 0, 0, 0), order("l2", 5, Side::Buy, "0.42", 0, 0, 0)];
+        let c = compare(&shadow, &live);
+        assert_eq!((c.pairs[0].live.as_str(), c.pairs[1].live.as_str(), c.same_orders), ("l1", "l2", 1));
+        // 1 micro-USDC for 3 shares: a third of a share's worth rounds to 0, two thirds to 1.
+        let m = Money::from_micros(1);
+        assert_eq!(part(m, Quantity::from_micros(3), Quantity::from_micros(1)), 0);
+        assert_eq!(part(m, Quantity::from_micros(3), Quantity::from_micros(2)), 1);
+        assert_eq!(part(Money::from_micros(-1), Quantity::from_micros(2), Quantity::from_micros(1)), -1);
+    }
+}
