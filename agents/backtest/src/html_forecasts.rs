@@ -80,6 +80,24 @@ fn calibration_table(s: &ModelScore) -> String {
     )
 }
 
+/// A strategy's scores: a table of every model version's, then each one's calibration chart and
+/// table (shared with the journal report's calibration section).
+pub fn scores_block(strategy: &str, scores: &[ModelScore]) -> String {
+    let mut out = String::from(
+        "<table class=\"scores\"><tr><th>Model</th><th>Version</th><th>Forecasts</th><th>Brier</th>\
+<th>Market Brier</th><th>Brier skill</th><th>Log loss</th><th>Fills vs close</th><th>Mean CLV</th><th>Beat the close</th></tr>\n",
+    );
+    for f in scores {
+        out.push_str(&score_row(f));
+    }
+    out.push_str("</table>\n");
+    for f in scores {
+        out.push_str(&format!("<div class=\"calibration-plot\">{}</div>\n", calibration_chart(strategy, f)));
+        out.push_str(&calibration_table(f));
+    }
+    out
+}
+
 /// The section: one block per strategy that was handed fair values; empty when none was.
 pub fn section(strategies: &[StrategyLine]) -> String {
     let mut out = String::new();
@@ -94,18 +112,7 @@ pub fn section(strategies: &[StrategyLine]) -> String {
             out.push_str("<p>No forecast was scored: no market it had a forecast for resolved.</p>\n");
             continue;
         }
-        out.push_str(
-            "<table class=\"scores\"><tr><th>Model</th><th>Version</th><th>Forecasts</th><th>Brier</th>\
-<th>Market Brier</th><th>Brier skill</th><th>Log loss</th><th>Fills vs close</th><th>Mean CLV</th><th>Beat the close</th></tr>\n",
-        );
-        for f in &s.forecasts {
-            out.push_str(&score_row(f));
-        }
-        out.push_str("</table>\n");
-        for f in &s.forecasts {
-            out.push_str(&format!("<div class=\"calibration-plot\">{}</div>\n", calibration_chart(&s.name, f)));
-            out.push_str(&calibration_table(f));
-        }
+        out.push_str(&scores_block(&s.name, &s.forecasts));
     }
     if out.is_empty() {
         return out;

@@ -185,6 +185,7 @@ pub fn html(r: &JournalReport) -> String {
         ab.push_str(&format!("<h2>A/B</h2>\n<p id=\"ab\">No comparison: {}</p>\n", esc(e)));
     }
     let twins = twins_section(r);
+    let calibration = calibration_section(r);
     let mut trades = header(&[
         "Time (UTC)",
         "Strategy",
@@ -228,7 +229,7 @@ pub fn html(r: &JournalReport) -> String {
 <h2>Returns by day</h2>\n{by_day}<table id=\"days\">\n{days}</table>\n\
 <h2>Strategies</h2>\n{per_strategy}<table id=\"strategies\">\n{strategies}</table>\n\
 <h2>Markets</h2>\n{per_market}{markets}\
-<h2>Open positions</h2>\n<table id=\"positions\">\n{positions}</table>\n\
+<h2>Open positions</h2>\n<table id=\"positions\">\n{positions}</table>\n{calibration}\
 <h2>Trades</h2>\n{trades_note}{trades}{unbooked}</body></html>\n",
         head = head("polyfleet journal report"),
         eq = eq.html(),
@@ -310,4 +311,22 @@ fn twins_section(r: &JournalReport) -> String {
         "<h2>Shadow and live</h2>\n<table id=\"twins\">\n{summary}</table>\n{note}{}",
         filtered_table("twin-pairs", &rows)
     )
+}
+
+/// The calibration section: per strategy, the probabilities its model-sized orders carried,
+/// scored once their markets resolved; empty when no such order's market resolved.
+fn calibration_section(r: &JournalReport) -> String {
+    if r.calibration.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "<h2>Calibration</h2>\n<div id=\"calibration\">\n<p>Each strategy's last model-sized order on a token before \
+its market resolved: the model's probability that the token pays 1, scored against the outcome (all model versions \
+together: the Strategy's status has them per version); the market's Brier scores the order's price.</p>\n",
+    );
+    for (strategy, scores) in &r.calibration {
+        out.push_str(&format!("<h3>{}</h3>\n{}", esc(strategy), crate::html_forecasts::scores_block(strategy, scores)));
+    }
+    out.push_str("</div>\n");
+    out
 }

@@ -4,7 +4,8 @@
 //! the cluster's journal agent writes), so both give the same report of the same journal.
 //!
 //! The fills, conditional-token reports and settlements up to the period's end are read (earlier
-//! ones build the positions the period starts from), and the period's risk decisions.
+//! ones build the positions the period starts from), and the period's risk decisions; the
+//! model-sized orders up to the end are scored against the markets that resolved in the period.
 
 use std::path::{Path, PathBuf};
 
@@ -189,15 +190,16 @@ pub async fn report(url: &str, q: &Query) -> Result<JournalReport, ReadError> {
                 }
             }
         }
+        let (sized, resolved) = crate::journal_calibration::read(&journal, upto, wanted).await?;
         let twins = match &q.twins {
             Some(spec) => Some(crate::journal_twins::read(&journal, spec, period).await),
             None => None,
         };
-        Ok::<_, ReadError>((bookings, decisions, twins))
+        Ok::<_, ReadError>((bookings, decisions, twins, sized, resolved))
     };
     let read = read.await;
     journal.close().await;
-    let (bookings, decisions, twins) = read?;
+    let (bookings, decisions, twins, sized, resolved) = read?;
     let mut report = JournalReport::new(&Inputs {
         source: source(url),
         since_ns,
@@ -206,6 +208,10 @@ pub async fn report(url: &str, q: &Query) -> Result<JournalReport, ReadError> {
         decisions: &decisions,
         ab,
     });
+    // Forecasts are scored in the period their market resolved in.
+    let mut resolved = resolved;
+    resolved.retain(|_, r| i64::try_from(r.ts_ns).is_ok_and(|t| t >= period.since_ns));
+    report.calibration = crate::journal_calibration::scores(&sized, &resolved);
     match twins {
         Some(Ok(t)) => report.twins = Some(t),
         Some(Err(e)) => report.twins_error = Some(e.to_string()),

@@ -92,6 +92,10 @@ pub struct JournalReport {
     /// Why the comparison asked for could not run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ab_error: Option<String>,
+    /// Per strategy (`namespace/name`): the probabilities its model-sized orders carried,
+    /// scored once their markets resolved ([`crate::journal_calibration`]).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub calibration: BTreeMap<String, Vec<polyfleet_core::analytics::scores::ModelScore>>,
     /// The shadow-against-live comparison asked for, order by order.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub twins: Option<crate::journal_twins::TwinsResult>,
@@ -204,6 +208,7 @@ impl JournalReport {
             trades,
             ab_error: ab.as_ref().and_then(|r| r.as_ref().err()).map(ToString::to_string),
             ab: ab.and_then(Result::ok),
+            calibration: BTreeMap::new(),
             twins: None,
             twins_error: None,
         }

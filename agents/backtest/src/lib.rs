@@ -6,7 +6,8 @@
 //! sweeps ([`sweep`]); A/B experiments between arms ([`experiments`]); the built-in models' fair values from a recording's reference prices
 //! ([`signals`]). The trade journal's report of any period (`polyfleet report`) shares the
 //! statistics and the page's style: [`journal_report`], [`journal_html`], A/B comparisons
-//! ([`journal_ab`]), a shadow against its live twin ([`journal_twins`]), and the journal read into
+//! ([`journal_ab`]), a shadow against its live twin ([`journal_twins`]), the calibration of the
+//! probabilities orders were sized on ([`journal_calibration`]), and the journal read into
 //! them ([`journal_read`], shared with `kubectl polyfleet report`).
 
 pub mod analytics;
@@ -20,6 +21,7 @@ pub mod html_drift;
 pub mod html_forecasts;
 pub mod journal;
 pub mod journal_ab;
+pub mod journal_calibration;
 pub mod journal_html;
 pub mod journal_read;
 pub mod journal_report;

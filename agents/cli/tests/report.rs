@@ -402,3 +402,63 @@ async fn a_shadow_is_compared_with_its_live_twin_order_by_order() {
     assert_eq!(report["twins_error"], "twin nobody: no order of this strategy in the period");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Calibration from the journal: a directional strategy's model-sized orders (each carrying the
+/// model's probability) on four binary markets that then resolved; the last order per token
+/// before its market's settlement is the forecast. By hand: 0.7 (won), 0.2 (lost), 0.9 (lost),
+/// 0.6 (won): squared errors 0.09, 0.04, 0.81, 0.16, Brier 0.275; an order after a market
+/// resolved and an earlier one superseded are not scored; the page draws the calibration chart.
+#[tokio::test]
+async fn the_probabilities_orders_were_sized_on_are_scored_once_their_markets_resolve() {
+    use polyfleet_core::wire::{Intent, KellyBasis, Resolution, SettlementReport, encode};
+    let dir = std::env::temp_dir().join(format!("polyfleet-report-calibration-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}", dir.join("journal.db").display());
+    let journal = SqlJournal::open(&url).await.unwrap();
+    let mut records = vec![];
+    let resolved_at = START_NS + 1_000_000;
+    for (i, (p, won)) in
+        [(700_000u32, true), (200_000, false), (900_000, false), (600_000, true)].into_iter().enumerate()
+    {
+        let market = ConditionId::from_bytes([u8::try_from(i).unwrap() + 1; 32]);
+        let (yes, no) = (TokenId::from_u128(100 + i as u128), TokenId::from_u128(200 + i as u128));
+        let sized = |id: String, ppm: u32, ts: u64| OrderIntent {
+            strategy: "dir".into(),
+            market,
+            token: yes,
+            kelly: Some(KellyBasis { probability_ppm: ppm }),
+            ..order(&id, ts)
+        };
+        let early = sized(format!("early{i}"), 500_000, START_NS + 10);
+        let last = sized(format!("last{i}"), p, START_NS + 20);
+        let late = sized(format!("late{i}"), 10_000, resolved_at + 5);
+        for o in [early, last, late] {
+            records.push(polyfleet_journal::from_bus::record(&encode(&Intent::Place(o)), None).unwrap());
+        }
+        let report = SettlementReport {
+            namespace: "desk".into(),
+            strategy: "dir".into(),
+            resolution: Resolution::won_by(market, &[yes, no], if won { yes } else { no }),
+            cash: Money::ZERO,
+            realized: Money::ZERO,
+            ts_ns: resolved_at,
+        };
+        records.push(polyfleet_journal::from_bus::record(&encode(&report), None).unwrap());
+    }
+    journal.append(&records).await.unwrap();
+    journal.close().await;
+    let out = dir.join("out");
+    let (_, report) = run_report(&url, &[], &out);
+    let scores = &report["calibration"]["desk/dir"][0];
+    assert_eq!((scores["forecasts"].as_u64(), scores["brierMicros"].as_u64()), (Some(4), Some(275_000)), "{scores}");
+    // The orders' price (0.50) as the market: 0.25.
+    assert_eq!(scores["marketBrierMicros"], 250_000);
+    assert_eq!(scores["calibration"].as_array().unwrap().len(), 4, "four bins hold a forecast: {scores}");
+    let html = out.join("report.html");
+    assert!(std::fs::read_to_string(&html).unwrap().contains("id=\"calibration\""));
+    if let Some(dom) = page::render(&html) {
+        assert!(dom.contains("Calibration of orders all"), "the calibration chart is drawn");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
