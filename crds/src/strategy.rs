@@ -95,6 +95,13 @@ pub enum DirectionalEntry {
         description = "Its Brier skill score against the market's mid (positive: better than the market)"
     ),
     printcolumn(
+        name = "Experiment",
+        type_ = "string",
+        json_path = ".status.experiment.outcome",
+        description = "Where the experiment this Strategy is an arm of stands (Waiting, Running, ABetter, BBetter, Inconclusive)",
+        priority = 1
+    ),
+    printcolumn(
         name = "Ready",
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status",

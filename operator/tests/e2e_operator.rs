@@ -670,6 +670,9 @@ async fn an_experiment_is_compared_live(admin: &Client, ns: &str, store: &RedisR
         (b_shows.arm, b_shows.peer.as_deref(), b_shows.pairs),
         (ExperimentArm::B, Some("quoting-control"), x.pairs)
     );
+    let wide = plugin(ns, &["status", "-o", "wide"]).await;
+    let shown = format!("quoting/B: ABetter after {} slots", x.pairs);
+    assert!(wide.contains(" EXPERIMENT ") && wide.contains(&shown), "{wide}");
     let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(admin.clone(), ns);
     eventually(30, "an ExperimentDecided Event on arm A", || {
         let events = events.clone();

@@ -49,6 +49,10 @@ pub struct StrategyRow {
     /// Brier score of the first model version it trades on (directional).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub brier: Option<String>,
+    /// The experiment it is an arm of and where its comparison stands (`quoting/A: ABetter after
+    /// 6 slots`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<String>,
     /// Creation time (RFC 3339).
     pub created: Option<String>,
     #[serde(skip)]
@@ -193,6 +197,10 @@ pub fn strategy_row(s: &Strategy, policies: &[RiskPolicy], now_s: i64) -> Strate
         parameters_current: status.parameters_generation.is_some()
             && status.parameters_generation == s.metadata.generation,
         brier: status.scores.first().map(|sc| sc.brier.clone()),
+        experiment: status
+            .experiment
+            .as_ref()
+            .map(|x| format!("{}/{:?}: {:?} after {} slots", x.name, x.arm, x.outcome, x.pairs)),
         created,
         age_s,
     }
@@ -325,7 +333,7 @@ fn strategy_table(rows: &[StrategyRow], all_namespaces: bool, wide: bool) -> Tab
     let mut h = if all_namespaces { vec!["NAMESPACE"] } else { vec![] };
     h.extend(["NAME", "TYPE", "MODE", "RISK-MODE", "PNL", "OPEN", "POSITIONS", "READY", "AGE"]);
     if wide {
-        h.extend(["POLICY", "REALIZED", "UNREALIZED", "PARAMS", "BRIER", "REASON"]);
+        h.extend(["POLICY", "REALIZED", "UNREALIZED", "PARAMS", "BRIER", "EXPERIMENT", "REASON"]);
     }
     let mut t = Table::new(h);
     for r in rows {
@@ -349,6 +357,7 @@ fn strategy_table(rows: &[StrategyRow], all_namespaces: bool, wide: bool) -> Tab
                 usdc(r.unrealized_micros),
                 if r.parameters_current { "applied".into() } else { "pending".into() },
                 r.brier.clone().unwrap_or_default(),
+                r.experiment.clone().unwrap_or_default(),
                 r.reason.clone().unwrap_or_default(),
             ]);
         }
