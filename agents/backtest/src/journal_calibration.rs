@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use polyfleet_core::analytics::scores::{Forecast, ModelScore, ScoreBook};
-use polyfleet_core::wire::{Intent, SettlementReport, WireMessage as _, decode, kind_of};
+use polyfleet_core::wire::{SettlementReport, decode};
 use polyfleet_core::{ConditionId, Price, TokenId};
 use polyfleet_journal::{JournalError, JournalStore, Kind, Range};
 
@@ -92,27 +92,18 @@ pub async fn read<J: JournalStore>(
         m.ts_ns = m.ts_ns.min(r.ts_ns);
     }
     let mut sized = vec![];
-    for e in journal.entries(Kind::Intent, upto).await? {
-        if kind_of(&e.payload) != Some(Intent::KIND) {
-            continue;
-        }
-        let legs =
-            match decode::<Intent>(&e.payload).map_err(|err| JournalError::Corrupt(format!("{}: {err}", e.key)))? {
-                Intent::Place(o) => vec![o],
-                Intent::PlaceSet(legs) => legs,
-                Intent::Ctf(_) | Intent::Cancel(_) => continue,
-            };
-        for o in legs.into_iter().filter(|o| wanted(&o.namespace, &o.strategy)) {
-            let Some(k) = o.kelly else { continue };
-            sized.push(Sized {
-                strategy: format!("{}/{}", o.namespace, o.strategy),
-                market: o.market,
-                token: o.token,
-                ts_ns: o.created_ts_ns,
-                p_ppm: k.probability_ppm,
-                price_ppm: o.price.ticks() * 100,
-            });
-        }
+    for o in
+        polyfleet_journal::orders::read(journal, upto).await?.into_iter().filter(|o| wanted(&o.namespace, &o.strategy))
+    {
+        let Some(k) = o.kelly else { continue };
+        sized.push(Sized {
+            strategy: format!("{}/{}", o.namespace, o.strategy),
+            market: o.market,
+            token: o.token,
+            ts_ns: o.created_ts_ns,
+            p_ppm: k.probability_ppm,
+            price_ppm: o.price.ticks() * 100,
+        });
     }
     Ok((sized, resolved))
 }

@@ -6,9 +6,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use polyfleet_core::analytics::twins::{TwinComparison, TwinOrder, compare};
-use polyfleet_core::wire::{Intent, OrderIntent, WireMessage as _, decode, kind_of};
+use polyfleet_core::wire::OrderIntent;
 use polyfleet_core::{Money, Price, Quantity, Rounding};
-use polyfleet_journal::{FillFilter, FillRow, JournalError, JournalStore, Kind, Range};
+use polyfleet_journal::{FillFilter, FillRow, JournalError, JournalStore, Range};
 use serde::Serialize;
 
 /// The comparison's result.
@@ -54,18 +54,8 @@ fn resolve(known: &BTreeSet<String>, name: &str) -> Result<String, TwinsError> {
 /// The orders of the period (`namespace/name` → orders, oldest first).
 async fn orders<J: JournalStore>(journal: &J, period: Range) -> Result<BTreeMap<String, Vec<OrderIntent>>, TwinsError> {
     let mut by: BTreeMap<String, Vec<OrderIntent>> = BTreeMap::new();
-    for e in journal.entries(Kind::Intent, period).await? {
-        if kind_of(&e.payload) != Some(Intent::KIND) {
-            continue;
-        }
-        let legs = match decode::<Intent>(&e.payload).map_err(|err| TwinsError::Corrupt(format!("{}: {err}", e.key)))? {
-            Intent::Place(o) => vec![o],
-            Intent::PlaceSet(legs) => legs,
-            Intent::Ctf(_) | Intent::Cancel(_) => continue,
-        };
-        for o in legs {
-            by.entry(format!("{}/{}", o.namespace, o.strategy)).or_default().push(o);
-        }
+    for o in polyfleet_journal::orders::read(journal, period).await? {
+        by.entry(format!("{}/{}", o.namespace, o.strategy)).or_default().push(o);
     }
     Ok(by)
 }

@@ -3,6 +3,7 @@
 //!
 //! - [`bookings`]: fills, operations and settlements read back in order, for the core's
 //!   performance fold.
+//! - [`orders`]: the orders placed (every leg of a set), read back from the intents.
 //! - [`from_bus`]: what each message of the order path's streams becomes (the journal agent's
 //!   decoding, pure).
 //! - [`record`]: the entries (every kind, with the key that makes a second write a no-op) and the
@@ -14,6 +15,7 @@
 
 pub mod bookings;
 pub mod from_bus;
+pub mod orders;
 pub mod record;
 pub mod store;
 
