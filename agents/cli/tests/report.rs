@@ -127,6 +127,16 @@ async fn write_journal(url: &str) {
     journal.close().await;
 }
 
+/// A fresh directory `polyfleet-<name>-<pid>` under the temp dir, and the URL of an SQLite
+/// journal in it.
+fn journal_dir(name: &str) -> (std::path::PathBuf, String) {
+    let dir = std::env::temp_dir().join(format!("polyfleet-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}", dir.join("journal.db").display());
+    (dir, url)
+}
+
 /// `polyfleet report ARGS --out OUT` on `url`'s journal; its standard output, after checking it succeeded
 /// and that `OUT/report.json` is there, parsed.
 fn run_report(url: &str, args: &[&str], out: &std::path::Path) -> (String, Value) {
@@ -146,10 +156,7 @@ fn run_report(url: &str, args: &[&str], out: &std::path::Path) -> (String, Value
 
 #[tokio::test]
 async fn the_report_of_a_journal_period_matches_an_independent_computation_and_renders() {
-    let dir = std::env::temp_dir().join(format!("polyfleet-report-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite://{}", dir.join("journal.db").display());
+    let (dir, url) = journal_dir("report");
     write_journal(&url).await;
     let out = dir.join("out");
     let (stdout, report) = run_report(&url, &["--since", "2026-10-01", "--until", "2026-12-01"], &out);
@@ -281,10 +288,7 @@ fn decide(fills: &[Fill]) -> polyfleet_backtest::journal_ab::AbResult {
 /// test's α of the time over 200 seeds of 300 hours (burn-in 30, the command's default).
 #[tokio::test]
 async fn an_ab_comparison_stops_on_the_better_arm_and_rarely_on_equal_ones() {
-    let dir = std::env::temp_dir().join(format!("polyfleet-report-ab-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite://{}", dir.join("journal.db").display());
+    let (dir, url) = journal_dir("report-ab");
     let journal = SqlJournal::open(&url).await.unwrap();
     let records: Vec<Record> = arms(1, 300, -1.0).iter().map(|f| Record::fill(f, None).unwrap()).collect();
     journal.append(&records).await.unwrap();
@@ -329,10 +333,7 @@ async fn an_ab_comparison_stops_on_the_better_arm_and_rarely_on_equal_ones() {
 /// ordered, event 103 only live.
 #[tokio::test]
 async fn a_shadow_is_compared_with_its_live_twin_order_by_order() {
-    let dir = std::env::temp_dir().join(format!("polyfleet-report-twins-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite://{}", dir.join("journal.db").display());
+    let (dir, url) = journal_dir("report-twins");
     let journal = SqlJournal::open(&url).await.unwrap();
     let shares = |n: u64| Quantity::from_micros(n * 1_000_000);
     let mut records = vec![];
@@ -411,10 +412,7 @@ async fn a_shadow_is_compared_with_its_live_twin_order_by_order() {
 #[tokio::test]
 async fn the_probabilities_orders_were_sized_on_are_scored_once_their_markets_resolve() {
     use polyfleet_core::wire::{Intent, KellyBasis, Resolution, SettlementReport, encode};
-    let dir = std::env::temp_dir().join(format!("polyfleet-report-calibration-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite://{}", dir.join("journal.db").display());
+    let (dir, url) = journal_dir("report-calibration");
     let journal = SqlJournal::open(&url).await.unwrap();
     let mut records = vec![];
     let resolved_at = START_NS + 1_000_000;
