@@ -14,19 +14,21 @@
 //! says which parameters were in force when, and the strategy agents' drift reports, journaled
 //! when a strategy's standing alarms change (raised or cleared; reports that only counted more
 //! samples are not), so the journal says when a strategy's markouts, slippage or calibration
-//! drifted. A drift change made and undone while the journal agent was down is not seen: the
+//! drifted. And it journals the mids of the tokens the strategies trade
+//! ([`crate::journal_mids`]), which reports measure fills and holdings against. A drift change made and undone while the journal agent was down is not seen: the
 //! bucket keeps only each key's last report.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use polyfleet_core::wire::subjects;
+use polyfleet_core::wire::{Intent, decode, subjects};
 use polyfleet_io::bus::{Bus, ConsumerSpec, Delivery};
-use polyfleet_journal::JournalStore;
 use polyfleet_journal::from_bus::{Skip, drift, drift_signature, params, record};
+use polyfleet_journal::{JournalStore, Range};
 use tokio::sync::watch;
 
+use crate::journal_mids::{Mids, RESUME_WINDOW};
 use crate::metrics::{JournalMetrics, KindLabel};
 
 /// Settings of the journal agent.
@@ -40,6 +42,9 @@ pub struct JournalAgentConfig {
     pub batch: usize,
     /// How long a batch waits for more messages after its first.
     pub window: Duration,
+    /// Each traded token's mid is journaled at most once per this interval
+    /// ([`crate::journal_mids`]); `None`: no mids.
+    pub mid_interval: Option<Duration>,
 }
 
 /// How long a delivered message may stay unacknowledged before JetStream delivers it again: what
@@ -92,6 +97,18 @@ pub async fn run<B: Bus, J: JournalStore>(
             alarms.insert(subjects::drift_key(&e.namespace, &e.strategy), drift_signature(&r));
         }
     }
+    let mut mids = match cfg.mid_interval {
+        Some(every) => {
+            let mut mids = Mids::new(bus.clone(), journal.clone(), every, metrics.clone(), shutdown.clone());
+            let since =
+                i64::try_from(u128::from(crate::time::now_ns()).saturating_sub(RESUME_WINDOW.as_nanos())).unwrap_or(0);
+            for o in polyfleet_journal::orders::read(&journal, Range { since_ns: since, until_ns: i64::MAX }).await? {
+                mids.follow(&o.venue, o.market, o.token);
+            }
+            Some(mids)
+        }
+        None => None,
+    };
     metrics.set_ready(true);
     tracing::info!(namespace = %cfg.namespace, "journal agent running");
     let mut draining = false;
@@ -141,12 +158,32 @@ pub async fn run<B: Bus, J: JournalStore>(
                 Ok(None) | Err(_) => break,
             }
         }
+        if let Some(mids) = mids.as_mut() {
+            follow_orders(mids, &batch);
+        }
         if !write(&journal, batch, &metrics, &mut shutdown, draining).await {
             break;
         }
     }
+    if let Some(mids) = mids {
+        mids.stopped().await;
+    }
     tracing::info!("journal agent stopped");
     Ok(())
+}
+
+/// Follows the tokens of the orders a batch's intents place.
+fn follow_orders<B: Bus, J: JournalStore>(mids: &mut Mids<B, J>, batch: &[Delivery]) {
+    for d in batch.iter().filter(|d| d.message.subject.starts_with("intent.")) {
+        let orders = match decode::<Intent>(&d.message.payload) {
+            Ok(Intent::Place(o)) => vec![o],
+            Ok(Intent::PlaceSet(legs)) => legs,
+            _ => continue,
+        };
+        for o in orders {
+            mids.follow(&o.venue, o.market, o.token);
+        }
+    }
 }
 
 /// Journals a parameters KV entry (a generation written, or its acknowledgement): see

@@ -18,6 +18,7 @@ pub mod config;
 pub mod execution;
 pub mod feed;
 pub mod journal;
+pub mod journal_mids;
 pub mod market_data;
 pub mod metrics;
 pub mod notify;

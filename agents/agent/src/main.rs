@@ -77,6 +77,10 @@ struct JournalArgs {
     /// How long a batch waits for more messages after its first, milliseconds.
     #[arg(long, default_value_t = 20)]
     window_ms: u64,
+    /// Each traded token's mid is journaled at most once per this many milliseconds (the last
+    /// of the interval); 0: no mids (reports then have no attribution or markouts).
+    #[arg(long, env = "POLYFLEET_MID_INTERVAL_MS", default_value_t = 1000)]
+    mid_interval_ms: u64,
 }
 
 #[derive(clap::Args)]
@@ -485,6 +489,7 @@ async fn main() -> anyhow::Result<()> {
                 durable: a.durable,
                 batch: a.batch,
                 window: Duration::from_millis(a.window_ms),
+                mid_interval: (a.mid_interval_ms > 0).then(|| Duration::from_millis(a.mid_interval_ms)),
             };
             journal::run(bus, store, cfg, metrics, stop_on_signal()).await
         }

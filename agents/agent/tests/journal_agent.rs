@@ -280,3 +280,119 @@ async fn killed_mid_run_on_a_real_postgres_the_journal_loses_and_duplicates_noth
     let pg = PostgresServer::start();
     run(&pg.url).await;
 }
+
+/// A book of token `t` at `seq` with one bid and one ask (ticks), received at `recv_ns`.
+fn book(t: u128, seq: u64, bid: u32, ask: u32, recv_ns: u64) -> polyfleet_core::wire::MarketEvent {
+    use polyfleet_core::wire::{Level, MarketEvent, MarketEventBody};
+    let level = |ticks| Level { price: Price::from_ticks(ticks).unwrap(), size: Quantity::from_micros(10_000_000) };
+    MarketEvent {
+        token: TokenId::from_u128(t),
+        market: ConditionId::from_bytes([9; 32]),
+        seq,
+        venue_ts_ms: recv_ns / 1_000_000,
+        recv_ts_ns: recv_ns,
+        body: MarketEventBody::Snapshot {
+            bids: vec![level(bid)],
+            asks: vec![level(ask)],
+            tick: Price::from_ticks(100).unwrap(),
+            hash: None,
+        },
+    }
+}
+
+/// The mids of the tokens the strategies trade: followed from the first intent on them (a
+/// snapshot asked for), journaled once per change at most once per interval (two changes within
+/// one give the last; a change undone within one gives nothing), asked for again after a sequence
+/// gap; a token no strategy traded is not journaled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_traded_tokens_mids_are_journaled_once_per_change_and_interval() {
+    use futures::StreamExt;
+    use polyfleet_core::BookSide;
+    use polyfleet_core::wire::{LevelChange, MarketEvent, MarketEventBody};
+    let dir = std::env::temp_dir().join(format!("polyfleet-journal-mids-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}", dir.join("journal.db").display());
+    let nats = NatsServer::start();
+    let bus = NatsBus::connect(&nats.url).await.unwrap();
+    // The market-data agent's part: snapshots of the current book on request.
+    let current = std::sync::Arc::new(std::sync::Mutex::new(book(77, 1, 4000, 5000, 1_000)));
+    let mut requests = bus.subscribe("mdsnap.sim.*").await.unwrap();
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let responder = {
+        let (bus, current, asked) = (bus.clone(), current.clone(), asked.clone());
+        tokio::spawn(async move {
+            while let Some(m) = requests.next().await {
+                asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let ev = current.lock().unwrap().clone();
+                bus.publish(m.reply.as_deref().unwrap(), vec![], Bytes::from(encode(&ev))).await.unwrap();
+            }
+        })
+    };
+    let env = vec![("POLYFLEET_JOURNAL_URL".to_string(), url.clone())];
+    let mut agent = Agent::spawn("journal", args(&["journal", "--nats", &nats.url, "--mid-interval-ms", "300"]), env);
+    wait_until_ready(&agent).await;
+    let journal = SqlJournal::open(&url).await.unwrap();
+    let mids = || async {
+        polyfleet_journal::mids::read(&journal, Range::ALL)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(ts, t, p)| (ts, t.to_string(), p.ticks()))
+            .collect::<Vec<_>>()
+    };
+    let wait = |n: usize| async move {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let got = mids().await;
+            if got.len() >= n {
+                return got;
+            }
+            assert!(Instant::now() < deadline, "{n} mids not journaled: {got:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let md = |ev: MarketEvent| {
+        let bus = bus.clone();
+        async move {
+            bus.publish(&subjects::market_data("sim", &ev.token), vec![], Bytes::from(encode(&ev))).await.unwrap();
+        }
+    };
+    // Token 88 moves, but nothing trades it.
+    md(book(88, 1, 1000, 2000, 500)).await;
+    // An intent on 77: its book is asked for, its mid (0.45) journaled at the snapshot's time.
+    bus.persist(&subjects::intents("desk", "arb"), vec![], Bytes::from(encode(&Intent::Place(intent(0)))), Some("m-0"))
+        .await
+        .unwrap();
+    assert_eq!(wait(1).await, [(1_000, "77".to_string(), 4500)]);
+    // Two changes within an interval: the last (0.47) is written.
+    md(book(77, 2, 4200, 5000, 2_000)).await;
+    md(book(77, 3, 4400, 5000, 3_000)).await;
+    assert_eq!(wait(2).await[1], (3_000, "77".to_string(), 4700));
+    // A change undone within an interval writes nothing; a delta with no mid change neither.
+    md(book(77, 4, 4600, 5000, 4_000)).await;
+    let resting = LevelChange {
+        side: BookSide::Bid,
+        price: Price::from_ticks(4300).unwrap(),
+        size: Quantity::from_micros(1_000_000),
+    };
+    md(MarketEvent { seq: 5, recv_ts_ns: 4_500, body: MarketEventBody::Delta(vec![resting]), ..book(77, 5, 0, 0, 0) })
+        .await;
+    md(book(77, 6, 4400, 5000, 5_000)).await;
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert_eq!(mids().await.len(), 2, "{:?}", mids().await);
+    // A gap: the book is asked for again and its snapshot's mid (0.52) journaled.
+    let before = asked.load(std::sync::atomic::Ordering::SeqCst);
+    *current.lock().unwrap() = book(77, 20, 5000, 5400, 20_000);
+    md(MarketEvent { seq: 9, recv_ts_ns: 9_000, body: MarketEventBody::Delta(vec![resting]), ..book(77, 9, 0, 0, 0) })
+        .await;
+    assert_eq!(wait(3).await[2], (20_000, "77".to_string(), 5200));
+    assert!(asked.load(std::sync::atomic::Ordering::SeqCst) > before, "the gap asked for a snapshot");
+    assert!(mids().await.iter().all(|(_, t, _)| t == "77"), "token 88 is not followed: {:?}", mids().await);
+    let text = agent.metrics_text().await;
+    assert_eq!(metric_value(&text, "polyfleet_journal_messages_total{kind=\"mid\"}"), 3.0, "{text}");
+    agent.stop();
+    responder.abort();
+    journal.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -3,6 +3,7 @@
 //!
 //! - [`bookings`]: fills, operations and settlements read back in order, for the core's
 //!   performance fold.
+//! - [`mids`]: the tokens' mids as the market moved (spread capture, inventory, markouts).
 //! - [`orders`]: the orders placed (every leg of a set), read back from the intents.
 //! - [`from_bus`]: what each message of the order path's streams becomes (the journal agent's
 //!   decoding, pure).
@@ -15,6 +16,7 @@
 
 pub mod bookings;
 pub mod from_bus;
+pub mod mids;
 pub mod orders;
 pub mod record;
 pub mod store;

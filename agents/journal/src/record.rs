@@ -1,6 +1,7 @@
 //! What the journal keeps: one [`Entry`] per thing that happened on the order path (an intent, a
 //! risk decision, an order's change of state, a fill, a settlement, a conditional-token
-//! operation, a parameter generation, a signal used, a change of a strategy's drift alarms), each with the key that makes writing it
+//! operation, a parameter generation, a signal used, a change of a strategy's drift alarms, a token's
+//! mid), each with the key that makes writing it
 //! idempotent, and for fills a typed [`FillRow`] whose money columns are the core's fixed-point
 //! integers (price in ticks, sizes and cash in micro-units), so sums in SQL are exact.
 
@@ -30,11 +31,13 @@ pub enum Kind {
     Signal,
     /// A change of a strategy's standing drift alarms (raised or cleared).
     Drift,
+    /// A token's mid as the market moved ([`crate::mids`]).
+    Mid,
 }
 
 impl Kind {
     /// Every kind, in a fixed order.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Intent,
         Kind::Decision,
         Kind::Order,
@@ -44,6 +47,7 @@ impl Kind {
         Kind::Params,
         Kind::Signal,
         Kind::Drift,
+        Kind::Mid,
     ];
 
     /// The name stored in the `kind` column.
@@ -58,6 +62,7 @@ impl Kind {
             Kind::Params => "params",
             Kind::Signal => "signal",
             Kind::Drift => "drift",
+            Kind::Mid => "mid",
         }
     }
 

@@ -110,6 +110,7 @@ pub(crate) async fn run(args: &UpArgs, mut p: Prepared, stop: tokio_watch::Recei
             batch: 500,
             // A replay steps once the fleet is still: no batch waits for more there.
             window: if args.replay.is_some() { Duration::ZERO } else { Duration::from_millis(20) },
+            mid_interval: Some(Duration::from_secs(1)),
         };
         tasks.spawn(polyfleet_agent::journal::run(bus.clone(), journal, cfg, m, shutdown.clone()));
     }
