@@ -110,6 +110,28 @@ impl Tracker {
         }
     }
 
+    /// A fill booked, measured (markouts, fill ratio) only when `in_period` (a report's period;
+    /// before it, a fill only builds the positions of the attribution).
+    pub fn book(&mut self, now_ns: u64, f: &Fill, in_period: bool) {
+        if in_period {
+            self.fill(now_ns, f);
+        } else {
+            self.attribution.fill(f.token, f.side, f.price, f.size, f.fee, None);
+        }
+    }
+
+    /// A fill booked earlier failed at the venue: the attribution takes it back at the token's
+    /// mid now (its shares and cash return; what it captured and what holding it earned cancel).
+    pub fn unwind(&mut self, f: &Fill) {
+        let fee = f.fee.checked_neg().unwrap_or(Money::ZERO);
+        self.attribution.fill(f.token, f.side.opposite(), f.price, f.size, fee, None);
+    }
+
+    /// The attribution so far.
+    pub fn breakdown(&self) -> Breakdown {
+        self.attribution.breakdown()
+    }
+
     /// A conditional-token operation or settlement booked.
     pub fn exchange(&mut self, shares: &[(TokenId, i64)], cash: Money) {
         self.attribution.exchange(shares, cash);

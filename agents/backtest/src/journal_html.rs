@@ -186,6 +186,7 @@ pub fn html(r: &JournalReport) -> String {
     }
     let twins = twins_section(r);
     let calibration = calibration_section(r);
+    let attribution = attribution_section(r);
     let mut trades = header(&[
         "Time (UTC)",
         "Strategy",
@@ -229,7 +230,7 @@ pub fn html(r: &JournalReport) -> String {
 <h2>Returns by day</h2>\n{by_day}<table id=\"days\">\n{days}</table>\n\
 <h2>Strategies</h2>\n{per_strategy}<table id=\"strategies\">\n{strategies}</table>\n\
 <h2>Markets</h2>\n{per_market}{markets}\
-<h2>Open positions</h2>\n<table id=\"positions\">\n{positions}</table>\n{calibration}\
+<h2>Open positions</h2>\n<table id=\"positions\">\n{positions}</table>\n{attribution}{calibration}\
 <h2>Trades</h2>\n{trades_note}{trades}{unbooked}</body></html>\n",
         head = head("polyfleet journal report"),
         eq = eq.html(),
@@ -239,6 +240,27 @@ pub fn html(r: &JournalReport) -> String {
         per_market = per_market.html(),
         markets = filtered_table("markets", &markets),
         trades = filtered_table("trades", &trades),
+    )
+}
+
+/// The attribution and markouts against the journaled mids, per strategy, as on the backtest
+/// page; or why there are none.
+fn attribution_section(r: &JournalReport) -> String {
+    if r.analytics.is_empty() {
+        let why = if r.mids == 0 {
+            "the journal holds no mids (the journal agent keeps them with --mid-interval-ms above 0)"
+        } else {
+            "no strategy traded in the period"
+        };
+        return format!("<h2>Attribution and quoting</h2>\n<p id=\"attribution\">No attribution: {why}.</p>\n");
+    }
+    let list: Vec<(String, &crate::analytics::StrategyAnalytics)> =
+        r.analytics.iter().map(|(name, a)| (name.clone(), a)).collect();
+    let last = r.summary.last_ns.and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
+    format!(
+        "{}<p>Against {} journaled mids: a token's mid at any instant is the last one journaled at or before it.</p>\n",
+        crate::html_analytics::section(&list, last),
+        r.mids
     )
 }
 

@@ -195,11 +195,14 @@ pub async fn report(url: &str, q: &Query) -> Result<JournalReport, ReadError> {
             Some(spec) => Some(crate::journal_twins::read(&journal, spec, period).await),
             None => None,
         };
-        Ok::<_, ReadError>((bookings, decisions, twins, sized, resolved))
+        let mids = polyfleet_journal::mids::read(&journal, upto).await?;
+        let mut orders = polyfleet_journal::orders::read(&journal, period).await?;
+        orders.retain(|o| wanted(&o.namespace, &o.strategy));
+        Ok::<_, ReadError>((bookings, decisions, twins, sized, resolved, mids, orders))
     };
     let read = read.await;
     journal.close().await;
-    let (bookings, decisions, twins, sized, resolved) = read?;
+    let (bookings, decisions, twins, sized, resolved, mids, orders) = read?;
     let mut report = JournalReport::new(&Inputs {
         source: source(url),
         since_ns,
@@ -212,6 +215,9 @@ pub async fn report(url: &str, q: &Query) -> Result<JournalReport, ReadError> {
     let mut resolved = resolved;
     resolved.retain(|_, r| i64::try_from(r.ts_ns).is_ok_and(|t| t >= period.since_ns));
     report.calibration = crate::journal_calibration::scores(&sized, &resolved);
+    report.analytics =
+        crate::journal_analytics::analytics(since_ns, &bookings, &mids, &orders, crate::report::CURVE_POINTS);
+    report.mids = mids.len() as u64;
     match twins {
         Some(Ok(t)) => report.twins = Some(t),
         Some(Err(e)) => report.twins_error = Some(e.to_string()),
@@ -251,6 +257,18 @@ pub fn summary(r: &JournalReport) -> (Vec<String>, Vec<String>) {
         out.push(format!(
             "  {}/{}: PnL {} (realized {}), {} fills",
             l.namespace, l.strategy, l.pnl, l.realized, l.fills
+        ));
+    }
+    for (name, a) in &r.analytics {
+        let p = &a.pnl_attribution.parts;
+        out.push(format!(
+            "  {name} at mid: spread capture {}, inventory {}, fees {}, lifecycle basis {} = {}{}",
+            p.spread_capture,
+            p.inventory,
+            p.fees,
+            p.lifecycle_basis,
+            p.total_at_mid,
+            if a.reconciled { "" } else { " (does not reconcile: see the report)" }
         ));
     }
     if let Some(ab) = &r.ab {

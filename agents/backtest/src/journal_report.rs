@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::journal_ab::{AbError, AbResult, AbSpec, compare};
 
 /// How marks are taken.
-pub const MARKING: &str = "what is held is marked at each token's last fill price in the journal (the journal keeps no order books), or at its payout once its market resolved";
+pub const MARKING: &str = "PnL marks what is held at each token's last fill price in the journal, or at its payout once its market resolved; the attribution and markouts are against the tokens' journaled mids";
 
 /// A fill of the trade list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -96,6 +96,13 @@ pub struct JournalReport {
     /// scored once their markets resolved ([`crate::journal_calibration`]).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub calibration: BTreeMap<String, Vec<polyfleet_core::analytics::scores::ModelScore>>,
+    /// Per strategy (`namespace/name`): PnL attribution against the journaled mids, markouts,
+    /// fill ratio and inventory ([`crate::journal_analytics`]).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub analytics: BTreeMap<String, crate::analytics::StrategyAnalytics>,
+    /// Mids the journal holds up to the period's end (none: the journal agent kept none, so
+    /// there is no attribution against mids and no markout).
+    pub mids: u64,
     /// The shadow-against-live comparison asked for, order by order.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub twins: Option<crate::journal_twins::TwinsResult>,
@@ -209,6 +216,8 @@ impl JournalReport {
             ab_error: ab.as_ref().and_then(|r| r.as_ref().err()).map(ToString::to_string),
             ab: ab.and_then(Result::ok),
             calibration: BTreeMap::new(),
+            analytics: BTreeMap::new(),
+            mids: 0,
             twins: None,
             twins_error: None,
         }

@@ -21,6 +21,7 @@ pub mod html_drift;
 pub mod html_forecasts;
 pub mod journal;
 pub mod journal_ab;
+pub mod journal_analytics;
 pub mod journal_calibration;
 pub mod journal_html;
 pub mod journal_read;

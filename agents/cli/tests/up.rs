@@ -138,7 +138,25 @@ async fn edit_and_stop(
     }
     let sum: i64 = report.summary.strategies.iter().map(|l| l.pnl.micros()).sum();
     assert_eq!(sum, report.summary.pnl.micros());
-    assert!(std::fs::read_to_string(out.join("report.html")).unwrap().contains("<table id=\"trades\">"));
+    // The journal kept the traded tokens' mids: each strategy's attribution against them sums
+    // exactly (micro-USDC × price scale, before rounding) to its cash plus its positions at their
+    // last mids, and fills were marked out.
+    assert!(report.mids > 0, "no mid journaled");
+    assert!(!report.analytics.is_empty(), "no attribution");
+    for (name, a) in &report.analytics {
+        assert!(
+            a.reconciled,
+            "{name}: the attribution does not sum to cash and positions at mid: {:?}",
+            a.pnl_attribution
+        );
+    }
+    let measured: u64 = report.analytics.values().filter_map(|a| a.markouts.as_ref()).map(|c| c.all[0].fills).sum();
+    assert!(measured > 0, "no fill marked out at 1 s: {:?}", report.analytics);
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        page.contains("<table id=\"trades\">") && page.contains("id=\"attribution-"),
+        "attribution section missing"
+    );
     let _ = std::fs::remove_dir_all(&out);
     let _ = std::fs::remove_file(dir.with_extension("journal.db"));
 }
