@@ -167,8 +167,9 @@ async fn handle<B: Bus, S: RiskStore>(
             );
             return;
         }
-        Ok(Intent::Cancel(_) | Intent::PlaceSet(_)) => {
-            // Cancels never need approval; the execution agent takes them from the stream.
+        Ok(Intent::Cancel(_) | Intent::PlaceSet(_) | Intent::Signal(_)) => {
+            // Cancels never need approval; the execution agent takes them from the stream. A
+            // signal report is the journal's.
             let _ = delivery.ack().await;
             return;
         }

@@ -69,6 +69,10 @@ async fn publish_intents<B: Bus>(bus: &B, cfg: &StrategyConfig, intents: Vec<Int
                 metrics.observe("md_to_signal", c.cause_recv_ts_ns, c.created_ts_ns);
                 (format!("ctf-{}", c.id), c.id.to_string(), None)
             }
+            Intent::Signal(u) => {
+                let id = format!("signal-{}", u.client_order_id);
+                (id.clone(), id, None)
+            }
             Intent::Cancel(c) => {
                 metrics.cancels.inc();
                 let id = format!("cancel-{}", c.client_order_id.map(|i| i.to_string()).unwrap_or_default());

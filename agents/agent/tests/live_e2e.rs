@@ -103,6 +103,7 @@ async fn publish(bus: &NatsBus, intent: Intent, id: &str) {
         Intent::PlaceSet(legs) => (legs[0].namespace.clone(), legs[0].strategy.clone()),
         Intent::Ctf(c) => (c.namespace.clone(), c.strategy.clone()),
         Intent::Cancel(c) => (c.namespace.clone(), c.strategy.clone()),
+        Intent::Signal(u) => (u.namespace.clone(), u.strategy.clone()),
     };
     bus.persist(&subjects::intents(&ns, &strategy), vec![], Bytes::from(encode(&intent)), Some(id)).await.unwrap();
 }

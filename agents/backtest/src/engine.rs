@@ -345,6 +345,8 @@ impl Engine {
             Intent::PlaceSet(legs) => legs.into_iter().for_each(|o| self.execute(slot, o)),
             Intent::Cancel(c) => self.cancel(slot, &c),
             Intent::Ctf(c) => self.execute_ctf(slot, &c),
+            // Nothing to execute: which model sized an order is for the journal.
+            Intent::Signal(_) => {}
         }
     }
 
@@ -374,6 +376,7 @@ impl Engine {
                         ctf_decisions.push((slot, d));
                         continue;
                     }
+                    Intent::Signal(_) => continue,
                     cancel => {
                         work.push((slot, cancel));
                         continue;

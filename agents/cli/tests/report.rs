@@ -431,8 +431,24 @@ async fn the_probabilities_orders_were_sized_on_are_scored_once_their_markets_re
         let early = sized(format!("early{i}"), 500_000, START_NS + 10);
         let last = sized(format!("last{i}"), p, START_NS + 20);
         let late = sized(format!("late{i}"), 10_000, resolved_at + 5);
-        for o in [early, last, late] {
+        // The strategy reports which model version sized each: the early orders an older one.
+        for (o, version) in [(early, "1.3.0"), (last, "1.4.0"), (late, "1.4.0")] {
+            let used = polyfleet_core::wire::SignalUsed {
+                client_order_id: o.client_order_id,
+                namespace: o.namespace.clone(),
+                strategy: o.strategy.clone(),
+                market,
+                token: yes,
+                model: "btc".into(),
+                model_version: version.into(),
+                probability_ppm: o.kelly.unwrap().probability_ppm,
+                std_error_ppm: None,
+                published_ms: None,
+                valid_until_ms: 0,
+                created_ts_ns: o.created_ts_ns,
+            };
             records.push(polyfleet_journal::from_bus::record(&encode(&Intent::Place(o)), None).unwrap());
+            records.push(polyfleet_journal::from_bus::record(&encode(&Intent::Signal(used)), None).unwrap());
         }
         let report = SettlementReport {
             namespace: "desk".into(),
@@ -448,7 +464,11 @@ async fn the_probabilities_orders_were_sized_on_are_scored_once_their_markets_re
     journal.close().await;
     let out = dir.join("out");
     let (_, report) = run_report(&url, &[], &out);
-    let scores = &report["calibration"]["desk/dir"][0];
+    // Per model version: 1.3.0's four forecasts of 0.5 (Brier 0.25), 1.4.0's as above.
+    let older = &report["calibration"]["desk/dir"][0];
+    assert_eq!((older["version"].as_str(), older["brierMicros"].as_u64()), (Some("1.3.0"), Some(250_000)), "{older}");
+    let scores = &report["calibration"]["desk/dir"][1];
+    assert_eq!((scores["model"].as_str(), scores["version"].as_str()), (Some("btc"), Some("1.4.0")));
     assert_eq!((scores["forecasts"].as_u64(), scores["brierMicros"].as_u64()), (Some(4), Some(275_000)), "{scores}");
     // The orders' price (0.50) as the market: 0.25.
     assert_eq!(scores["marketBrierMicros"], 250_000);
@@ -456,7 +476,7 @@ async fn the_probabilities_orders_were_sized_on_are_scored_once_their_markets_re
     let html = out.join("report.html");
     assert!(std::fs::read_to_string(&html).unwrap().contains("id=\"calibration\""));
     if let Some(dom) = page::render(&html) {
-        assert!(dom.contains("Calibration of orders all"), "the calibration chart is drawn");
+        assert!(dom.contains("Calibration of btc 1.4.0"), "the calibration chart is drawn");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -70,7 +70,9 @@ fn an_external_python_model_drives_a_directional_strategy_and_bad_signals_are_co
     let otlp = rt.block_on(OtlpReceiver::start());
     let out_path = dir.join("up.out");
     let mut up = Command::new(env!("CARGO_BIN_EXE_polyfleet"))
-        .args(["up", "--journal", "none", "--runtime", "processes", "--nats", &nats.url, "--duration", "30", "-f"])
+        .args(["up", "--runtime", "processes", "--nats", &nats.url, "--duration", "30", "--journal"])
+        .arg(dir.join("journal.db"))
+        .arg("-f")
         .arg(&dir)
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", &otlp.endpoint)
         .stdout(std::fs::File::create(&out_path).unwrap())
@@ -158,5 +160,39 @@ fn an_external_python_model_drives_a_directional_strategy_and_bad_signals_are_co
     let last = text.lines().rev().find(|l| l.starts_with("fed-fair-value ")).unwrap();
     let fills: u64 = last.split_whitespace().nth(6).and_then(|f| f.parse().ok()).unwrap_or(0);
     assert!(fills >= 1, "the final board shows its fills: {last}");
+    // The journal keeps which model version sized each of its orders (the model's id and
+    // version as the publisher sent them), keyed by an order it holds.
+    rt.block_on(async {
+        use polyfleet_journal::{JournalStore, Kind, Range};
+        let journal =
+            polyfleet_journal::store::sql::SqlJournal::open(&format!("sqlite://{}", dir.join("journal.db").display()))
+                .await
+                .unwrap();
+        let orders: std::collections::HashSet<String> = polyfleet_journal::orders::read(&journal, Range::ALL)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|o| o.kelly.is_some())
+            .map(|o| o.client_order_id.to_string())
+            .collect();
+        let signals = journal.entries(Kind::Signal, Range::ALL).await.unwrap();
+        assert!(
+            !orders.is_empty() && signals.len() == orders.len(),
+            "{} sized orders, {} signals",
+            orders.len(),
+            signals.len()
+        );
+        for e in &signals {
+            let polyfleet_core::wire::Intent::Signal(u) = polyfleet_core::wire::decode(&e.payload).unwrap() else {
+                panic!("{}: not a signal report", e.key)
+            };
+            assert_eq!(
+                (u.model.as_str(), u.model_version.as_str(), u.strategy.as_str()),
+                ("fed-model", "1.0.0", "fed-fair-value")
+            );
+            assert!(orders.contains(&e.key), "signal {} of no order", e.key);
+        }
+        journal.close().await;
+    });
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -88,6 +88,14 @@ fn signal(model: &str, token: u128, p_ppm: u32, valid_until_ms: u64) -> FairValu
     }
 }
 
+/// The signal report among `intents`, if any (at most one).
+fn signal_of(intents: &[Intent]) -> Option<polyfleet_core::wire::SignalUsed> {
+    let used: Vec<_> =
+        intents.iter().filter_map(|i| if let Intent::Signal(u) = i { Some(u.clone()) } else { None }).collect();
+    assert!(used.len() <= 1, "{intents:?}");
+    used.into_iter().next()
+}
+
 fn one(intents: &[Intent]) -> OrderIntent {
     let placed = places(intents);
     assert_eq!(placed.len(), 1, "{intents:?}");
@@ -111,13 +119,25 @@ fn a_followed_signal_with_edge_after_fees_buys_the_kelly_stake_as_taker() {
     assert_eq!(r.on_signal(&signal("model-a", 9, 500_000, 10_000), MS).unwrap_err(), "unknown_token");
     // p = 0.5 against 0.40 + fee 0.01728: edge 0.08272 ≥ 0.03. Kelly at the cost, quarter of
     // 1000 USDC: 35.488742 USDC, i.e. 35.488742 / 0.41728 = 85.047... shares, to the lot: 85.04.
-    let o = one(&r.on_signal(&signal("model-a", YES, 500_000, 10_000), MS).unwrap());
+    let out = r.on_signal(&signal("model-a", YES, 500_000, 10_000), MS).unwrap();
+    let o = one(&out);
+    let used = signal_of(&out).expect("the signal the order was sized on");
+    assert_eq!(
+        (used.client_order_id, used.token, used.market, used.model.as_str(), used.model_version.as_str()),
+        (o.client_order_id, o.token, o.market, "model-a", "1")
+    );
+    assert_eq!((used.probability_ppm, used.valid_until_ms, used.created_ts_ns), (500_000, 10_000, MS));
+    assert_eq!((used.namespace.as_str(), used.strategy.as_str()), (o.namespace.as_str(), o.strategy.as_str()));
+    assert!(matches!(out.last(), Some(Intent::Signal(_))), "after the order: {out:?}");
     assert_eq!(
         (o.token, o.side, o.price, o.tif, o.post_only),
         (TokenId::from_u128(YES), Side::Buy, p("0.40"), TimeInForce::Fak, false)
     );
     assert_eq!(o.size, q("85.04"));
     assert_eq!(o.kelly, Some(KellyBasis { probability_ppm: 500_000 }));
+    // Which model version sized it follows it, for the journal.
+    let signal = signal_of(&r.on_signal(&signal("model-a", YES, 500_000, 10_000), MS).unwrap_or_default());
+    assert!(signal.is_none(), "the order in flight: no new order, no new signal report");
     // Nothing more while it is in flight.
     assert!(books(&mut r, 2, "0.38", "0.40", 2 * MS).is_empty());
 }

@@ -231,6 +231,13 @@ proptest! {
             namespace: i.namespace.clone(), strategy: i.strategy.clone(), reason, created_ts_ns: ns,
         };
         round_trip(&Intent::Cancel(cancel))?;
+        let used = polyfleet_core::wire::SignalUsed {
+            client_order_id: i.client_order_id, namespace: i.namespace.clone(), strategy: i.strategy.clone(),
+            market: i.market, token: i.token, model: i.venue.clone(), model_version: i.risk_policy.clone(),
+            probability_ppm: i.price.ticks(), std_error_ppm: all.then_some(12), published_ms: all.then_some(ns / 3),
+            valid_until_ms: ns / 2, created_ts_ns: ns,
+        };
+        round_trip(&Intent::Signal(used))?;
     }
 
     #[test]

@@ -98,6 +98,16 @@ pub fn record(payload: &[u8], traceparent: Option<&str>) -> Result<Record, Skip>
                 let key = format!("cancel/{which}/{}", c.created_ts_ns);
                 entry(Kind::Intent, key, c.created_ts_ns, &c.namespace, &c.strategy, trace, payload)
             }
+            // Keyed by the order it sized.
+            Intent::Signal(u) => entry(
+                Kind::Signal,
+                u.client_order_id.to_string(),
+                u.created_ts_ns,
+                &u.namespace,
+                &u.strategy,
+                trace,
+                payload,
+            ),
         },
         RiskDecision::KIND => Ok(Record::decision(&decode::<RiskDecision>(payload)?, trace)?),
         OrderUpdate::KIND => Ok(Record::order(&decode::<OrderUpdate>(payload)?, trace)?),

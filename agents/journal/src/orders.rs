@@ -19,7 +19,7 @@ pub async fn read<S: JournalStore>(store: &S, range: Range) -> Result<Vec<OrderI
         match intent {
             Intent::Place(o) => out.push(o),
             Intent::PlaceSet(legs) => out.extend(legs),
-            Intent::Ctf(_) | Intent::Cancel(_) => {}
+            Intent::Ctf(_) | Intent::Cancel(_) | Intent::Signal(_) => {}
         }
     }
     Ok(out)

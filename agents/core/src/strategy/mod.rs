@@ -96,6 +96,8 @@ pub enum Action {
         /// The operation.
         op: CtfOp,
     },
+    /// The model signal an order placed just before was sized on (journaled, not decided).
+    SignalUsed(Box<crate::wire::SignalUsed>),
     /// Cancel an order.
     Cancel {
         /// The order.
@@ -188,6 +190,12 @@ impl<'a> Ctx<'a> {
     /// Cancels an order.
     pub fn cancel(&mut self, client_order_id: ClientOrderId, reason: &str) {
         self.actions.push(Action::Cancel { client_order_id, reason: reason.to_string() });
+    }
+
+    /// Says which model signal the order `signal.client_order_id` (placed just before) was sized
+    /// on; the runner fills in the namespace and strategy.
+    pub fn signal_used(&mut self, signal: crate::wire::SignalUsed) {
+        self.actions.push(Action::SignalUsed(Box::new(signal)));
     }
 }
 

@@ -196,6 +196,12 @@ impl StrategyRunner {
                 reason,
                 created_ts_ns: now_ns,
             }),
+            Action::SignalUsed(s) => Intent::Signal(crate::wire::SignalUsed {
+                namespace: self.id.namespace.clone(),
+                strategy: self.id.strategy.clone(),
+                created_ts_ns: now_ns,
+                ..*s
+            }),
         }
     }
 

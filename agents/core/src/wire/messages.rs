@@ -221,6 +221,40 @@ pub enum Intent {
     /// A conditional-token operation (merge, split, redeem, convert), decided by the gateway
     /// (a split reserves exposure; the others only give it back) and executed once by its id.
     Ctf(CtfIntent),
+    /// The model signal an order just placed was sized on: nothing to decide or execute (the
+    /// gateway and the execution agent acknowledge it and go on); the journal keeps it, so a
+    /// model's forecasts are scored per model version from the journal. Appended last: the
+    /// other variants' encoding is unchanged (see [`super`], Encoding).
+    Signal(SignalUsed),
+}
+
+/// The model signal a model-sized order was sized on ([`Intent::Signal`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignalUsed {
+    /// The order (placed just before, on the same subject).
+    pub client_order_id: ClientOrderId,
+    /// Strategy namespace.
+    pub namespace: String,
+    /// Strategy name.
+    pub strategy: String,
+    /// The order's market.
+    pub market: ConditionId,
+    /// The order's token.
+    pub token: TokenId,
+    /// The model's id (as in the Strategy's `signals`).
+    pub model: String,
+    /// Its version.
+    pub model_version: String,
+    /// The model's probability that `token` pays 1 USDC, in millionths (the order's Kelly basis).
+    pub probability_ppm: u32,
+    /// The signal's standard error, millionths, when the model gave one.
+    pub std_error_ppm: Option<u32>,
+    /// When the model computed it (Unix ms), when it said.
+    pub published_ms: Option<u64>,
+    /// When the signal stops being tradable (Unix ms).
+    pub valid_until_ms: u64,
+    /// When the order was made (Unix ns).
+    pub created_ts_ns: u64,
 }
 
 /// A strategy's request for a conditional-token operation: it travels the order path (intent,

@@ -42,7 +42,10 @@
 //!   protobuf or Cap'n Proto would add a schema compiler and a second source of truth for types
 //!   that only Rust speaks. The price is that postcard is not self-describing: any change to a
 //!   message type bumps [`WIRE_VERSION`] (no silent field additions), and `polyfleet` tools
-//!   decode payloads for humans.
+//!   decode payloads for humans. One change keeps every payload already written readable and
+//!   so does not bump it: a variant appended at the end of an enum (postcard numbers variants
+//!   in order), such as [`Intent::Signal`]. A build that predates the variant refuses it loudly
+//!   as a malformed body; the trade journal's stored payloads stay readable across it.
 //!
 //! Money on the wire is always the fixed-point integers of [`crate::money`]; no float crosses it.
 

@@ -59,7 +59,7 @@ pub fn places(intents: &[Intent]) -> Vec<OrderIntent> {
         .flat_map(|i| match i {
             Intent::Place(o) => vec![o.clone()],
             Intent::PlaceSet(legs) => legs.clone(),
-            Intent::Cancel(_) | Intent::Ctf(_) => vec![],
+            Intent::Cancel(_) | Intent::Ctf(_) | Intent::Signal(_) => vec![],
         })
         .collect()
 }

@@ -40,7 +40,7 @@ use crate::money::{Money, Price, Quantity};
 use crate::side::Side;
 use crate::wire::signal::{FairValue, PPM};
 use crate::wire::{
-    CtfOp, Fill, KellyBasis, MarketEvent, MarketEventBody, OrderUpdate, RiskDecision, TimeInForce, Verdict,
+    CtfOp, Fill, KellyBasis, MarketEvent, MarketEventBody, OrderUpdate, RiskDecision, SignalUsed, TimeInForce, Verdict,
 };
 
 /// Order sizes are whole hundredths of a share (micro-shares).
@@ -60,6 +60,8 @@ struct Signal {
     p_yes: u32,
     valid_until_ms: u64,
     source: usize,
+    std_error_ppm: Option<u32>,
+    published_ms: Option<u64>,
 }
 
 /// A fill kept for its closing-line value: the side (0 YES, 1 NO), a sell, the price (ppm) and
@@ -357,6 +359,25 @@ impl Directional {
             kelly: Some(KellyBasis { probability_ppm: p }),
         };
         let id = ctx.place(order);
+        // The journal keeps which model version sized it.
+        if let Some(sig) = &s.signal
+            && let Some((model, version)) = self.sources.get(sig.source)
+        {
+            ctx.signal_used(SignalUsed {
+                client_order_id: id,
+                namespace: String::new(),
+                strategy: String::new(),
+                market: inst.market,
+                token: inst.token,
+                model: model.clone(),
+                model_version: version.clone(),
+                probability_ppm: p,
+                std_error_ppm: sig.std_error_ppm,
+                published_ms: sig.published_ms,
+                valid_until_ms: sig.valid_until_ms,
+                created_ts_ns: ctx.now_ns,
+            });
+        }
         s.in_flight = Some(InFlight {
             id,
             token: inst.token,
@@ -507,7 +528,13 @@ impl Strategy for Directional {
         let source = self.source_of(&signal.model, &signal.model_version);
         let s = &mut self.markets[i];
         let p_yes = if signal.token == s.m.yes.token { signal.probability_ppm } else { signal.complement_ppm() };
-        s.signal = Some(Signal { p_yes, valid_until_ms: signal.valid_until_ms, source });
+        s.signal = Some(Signal {
+            p_yes,
+            valid_until_ms: signal.valid_until_ms,
+            source,
+            std_error_ppm: signal.std_error_ppm,
+            published_ms: signal.published_ms,
+        });
         let mid = books.live(&s.m.yes.token).and_then(|b| Some((b.best_bid()?.price, b.best_ask()?.price)));
         let mid_ppm = mid.map(|(b, a)| (b.ticks() + a.ticks()) * 50);
         if !s.resolved {
