@@ -110,6 +110,7 @@ pub enum DirectionalEntry {
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp", description = "Age")
 )]
 #[x_kube(validation = Rule::new("has(self.arbitrage) == (self.type == 'arbitrage') && has(self.marketMaking) == (self.type == 'marketMaking') && has(self.directional) == (self.type == 'directional')").message("exactly the parameter block named by spec.type must be set"))]
+#[x_kube(validation = Rule::new("!has(self.shadowOf) || !has(self.mode) || self.mode != 'live'").message("a Strategy that shadows another (shadowOf) must not trade live: mode paper or shadow"))]
 #[serde(rename_all = "camelCase")]
 pub struct StrategySpec {
     /// Strategy type; selects which parameter block applies. Immutable.
@@ -150,6 +151,14 @@ pub struct StrategySpec {
     /// is compared by an always-valid sequential test (mSPRT) with the stopping rule given here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub experiment: Option<Experiment>,
+    /// The live Strategy (same namespace) this one shadows: its agent compares its orders with
+    /// that Strategy's order by order (paired by the market event each answered, the token and
+    /// the side) over the last 24 hours, and `status.twin` shows the totals: orders paired and
+    /// unpaired, the same price and size or not, shares each filled, and the live twin's
+    /// slippage and extra fees. Not with `mode: live`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"))]
+    pub shadow_of: Option<String>,
 }
 
 /// One arm of an A/B experiment. The arms interleave by Market: the Markets both select are
@@ -716,6 +725,54 @@ pub struct StrategyStatus {
     /// the same result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub experiment: Option<ExperimentStatus>,
+    /// This shadow against its live twin (`spec.shadowOf`), as its agent last reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub twin: Option<TwinStatus>,
+}
+
+/// A shadow Strategy against its live twin, order by order, over a window.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TwinStatus {
+    /// The live twin.
+    pub live: String,
+    /// What stands in the way (no report from the agent yet), or the result in words.
+    #[serde(default)]
+    pub message: String,
+    /// RFC 3339 start of the window compared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// Orders of the shadow in the window.
+    #[serde(default)]
+    pub shadow_orders: i64,
+    /// Orders of the live twin in the window.
+    #[serde(default)]
+    pub live_orders: i64,
+    /// Orders paired (the same market event, token and side).
+    #[serde(default)]
+    pub paired: i64,
+    /// Pairs that asked the same price and size.
+    #[serde(default)]
+    pub same_orders: i64,
+    /// The shadow's orders the live twin did not place.
+    #[serde(default)]
+    pub only_shadow: i64,
+    /// The live twin's orders the shadow did not place.
+    #[serde(default)]
+    pub only_live: i64,
+    /// Shares the shadow filled over the pairs, decimal.
+    #[serde(default)]
+    pub shadow_filled: String,
+    /// Shares the live twin filled over the pairs, decimal.
+    #[serde(default)]
+    pub live_filled: String,
+    /// Over the shares both filled, what the live twin paid more or received less, USDC
+    /// (positive: live did worse).
+    #[serde(default)]
+    pub slippage: String,
+    /// Live fees less the shadow's over the pairs, USDC.
+    #[serde(default)]
+    pub fee_difference: String,
 }
 
 /// Where an experiment's live comparison stands.

@@ -19,7 +19,7 @@ use polyfleet_core::{Money, Quantity};
 use polyfleet_crds::rewards::RewardProgram;
 use polyfleet_crds::strategy::{
     ArbitrageParams, DirectionalEntry, DirectionalParams, LegOrderType as CrdLegOrderType, MarketMakingParams,
-    ModelScoreStatus, PriceBand,
+    ModelScoreStatus, PriceBand, TwinStatus,
 };
 use polyfleet_crds::venue::ExecutionMode;
 
@@ -207,6 +207,46 @@ pub fn experiment(
     )
 }
 
+/// A shadow Strategy's `status.twin`: its agent's comparison with `live` (`None`: no report yet,
+/// or one about another twin, from before `shadowOf` changed).
+pub fn twin_status(live: &str, report: Option<&polyfleet_core::analytics::twins::TwinReport>) -> TwinStatus {
+    let Some(r) = report.filter(|r| r.live == live) else {
+        return TwinStatus {
+            live: live.to_string(),
+            message: "no comparison from this Strategy's agent yet (it reports every 5 s once running)".into(),
+            ..TwinStatus::default()
+        };
+    };
+    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let shares = |m: u64| polyfleet_core::Quantity::from_micros(m).to_string();
+    let usdc = |m: i64| polyfleet_core::Money::from_micros(m).to_string();
+    TwinStatus {
+        live: live.to_string(),
+        message: format!(
+            "{} of {} orders paired ({} the same); live slippage {} USDC, fees {} USDC more",
+            r.paired,
+            r.orders[0],
+            r.same_orders,
+            usdc(r.slippage_micros),
+            usdc(r.fee_difference_micros)
+        ),
+        since: i64::try_from(r.since_ns)
+            .ok()
+            .and_then(|n| k8s_openapi::jiff::Timestamp::from_nanosecond(i128::from(n)).ok())
+            .map(|t| t.to_string()),
+        shadow_orders: count(r.orders[0]),
+        live_orders: count(r.orders[1]),
+        paired: count(r.paired),
+        same_orders: count(r.same_orders),
+        only_shadow: count(r.only_shadow),
+        only_live: count(r.only_live),
+        shadow_filled: shares(r.shadow_filled_micros),
+        live_filled: shares(r.live_filled_micros),
+        slippage: usdc(r.slippage_micros),
+        fee_difference: usdc(r.fee_difference_micros),
+    }
+}
+
 /// A model version's forecast scores as the Strategy's status shows them (decimals as text).
 pub fn model_score_status(s: &ModelScore) -> ModelScoreStatus {
     let micros = |m: u64| format!("{}.{:06}", m / 1_000_000, m % 1_000_000);
@@ -294,4 +334,45 @@ pub fn notify_config(
         max_attempts: u32::try_from(n.max_attempts).unwrap_or(1),
     };
     (config, env)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use polyfleet_core::analytics::twins::TwinReport;
+
+    #[test]
+    fn a_twin_report_reads_as_the_shadows_status_and_one_about_another_twin_does_not() {
+        let r = TwinReport {
+            live: "mm".into(),
+            orders: [12, 11],
+            since_ns: 1_790_812_800_000_000_000,
+            paired: 10,
+            only_shadow: 2,
+            only_live: 1,
+            same_orders: 9,
+            shadow_filled_micros: 150_000_000,
+            live_filled_micros: 110_500_000,
+            slippage_micros: 1_100_000,
+            fee_difference_micros: -20_000,
+            unmatched_fills: 0,
+        };
+        let s = twin_status("mm", Some(&r));
+        assert_eq!(
+            (s.shadow_orders, s.live_orders, s.paired, s.same_orders, s.only_shadow, s.only_live),
+            (12, 11, 10, 9, 2, 1)
+        );
+        assert_eq!(
+            (s.shadow_filled.as_str(), s.live_filled.as_str(), s.slippage.as_str(), s.fee_difference.as_str()),
+            ("150", "110.5", "1.1", "-0.02")
+        );
+        assert_eq!(s.since.as_deref(), Some("2026-10-01T00:00:00Z"));
+        assert_eq!(s.message, "10 of 12 orders paired (9 the same); live slippage 1.1 USDC, fees -0.02 USDC more");
+        // Before the agent reported, or a report about the twin it shadowed before.
+        for report in [None, Some(&TwinReport { live: "old".into(), ..r.clone() })] {
+            let s = twin_status("mm", report);
+            assert_eq!((s.live.as_str(), s.paired, s.since), ("mm", 0, None));
+            assert!(s.message.starts_with("no comparison"), "{}", s.message);
+        }
+    }
 }

@@ -26,4 +26,5 @@ pub mod risk;
 pub mod sports;
 pub mod strategy;
 pub mod time;
+pub mod twins;
 pub mod updown;

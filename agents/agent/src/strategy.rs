@@ -140,6 +140,11 @@ pub async fn run<B: Bus>(
         futures::stream::pending().boxed()
     };
     restore(&bus, &cfg, &mut runner, &metrics, &mut shutdown).await;
+    // A shadow compares its orders with its live twin's.
+    let (mut twins, mut twin_msgs) = match crate::twins::Twins::open(&bus, &cfg, now_ns()).await? {
+        Some((t, msgs)) => (Some(t), msgs),
+        None => (None, futures::stream::pending().boxed()),
+    };
     let params_key = subjects::params_key(&cfg.namespace, &cfg.name);
     let mut params = bus.kv_watch(&params_key).await?;
     // Every STRATEGY_TIMER_NS of venue time (a simulator Venue's clock may run faster than the
@@ -194,6 +199,9 @@ pub async fn run<B: Bus>(
             }
             Some(msg) = fills.next() => {
                 if let Some(f) = decoded::<Fill>(&msg, &metrics) {
+                    if let Some(t) = twins.as_mut() {
+                        t.own_fill(&f);
+                    }
                     let out = runner.on_fill(&f, now_ns());
                     publish_intents(&bus, &cfg, out, &metrics).await;
                 }
@@ -233,6 +241,14 @@ pub async fn run<B: Bus>(
                 }
                 publish_scores(&bus, &cfg, runner.scores(), &metrics, &mut scores_written).await;
                 publish_drift(&bus, &cfg, runner.drift(), &metrics, &mut drift_written).await;
+                if let Some(t) = twins.as_mut() {
+                    t.publish(&bus, now_ns()).await;
+                }
+            }
+            Some(msg) = twin_msgs.next() => {
+                if let Some(t) = twins.as_mut() {
+                    t.on_message(&msg);
+                }
             }
         }
     }
@@ -389,7 +405,7 @@ async fn publish_drift<B: Bus>(
 }
 
 /// Writes `value` as JSON under `key` unless it is what was `written` last.
-async fn put_if_changed<B: Bus, T: serde::Serialize>(
+pub(crate) async fn put_if_changed<B: Bus, T: serde::Serialize>(
     bus: &B,
     key: &str,
     value: &T,

@@ -11,5 +11,6 @@ mod live_executor;
 mod market_data_nats;
 mod notify_webhooks;
 mod order_path_e2e;
+mod shadow_twins;
 mod sports_model;
 mod updown_model;

@@ -125,6 +125,7 @@ fn strategy(name: &str, parameters: StrategyParams) -> StrategyConfig {
         series: vec![],
         parameters,
         drift: None,
+        shadow_of: None,
     }
 }
 

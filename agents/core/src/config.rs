@@ -335,6 +335,11 @@ pub struct StrategyConfig {
     /// Drift alarms, when declared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<DriftConfig>,
+    /// The live Strategy (same namespace) this one shadows: the agent compares their orders
+    /// ([`crate::analytics::twins::TwinTracker`]) and reports under
+    /// [`crate::wire::subjects::twins_key`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow_of: Option<String>,
 }
 
 /// A Strategy's drift alarms (its `drift` block; see [`crate::strategy::drift`]): what is
@@ -441,6 +446,8 @@ struct RawStrategyConfig {
     parameters: serde_json::Value,
     #[serde(default)]
     drift: Option<DriftConfig>,
+    #[serde(default)]
+    shadow_of: Option<String>,
 }
 
 impl TryFrom<RawStrategyConfig> for StrategyConfig {
@@ -463,6 +470,7 @@ impl TryFrom<RawStrategyConfig> for StrategyConfig {
             tokens: r.tokens,
             quoted: r.quoted,
             series: r.series,
+            shadow_of: r.shadow_of,
         })
     }
 }

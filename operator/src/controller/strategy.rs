@@ -242,6 +242,8 @@ async fn apply(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
         if let Some(scores) = &d.scores {
             status.scores = scores.iter().map(crate::contract::model_score_status).collect();
         }
+        status.twin =
+            strategy.spec.shadow_of.as_deref().map(|live| crate::contract::twin_status(live, d.twin.as_ref()));
         // Declared drift alarms: the condition from the agent's report, an Event when new.
         if strategy.spec.drift.is_some() {
             let previous = polyfleet_crds::conditions::find_condition(&status.conditions, crate::drift::DRIFT);
@@ -328,6 +330,7 @@ struct DataPlane {
     book: StrategyBook,
     scores: Option<Vec<ModelScore>>,
     drift: Option<DriftReport>,
+    twin: Option<polyfleet_core::analytics::twins::TwinReport>,
 }
 
 /// Writes the parameter document when it differs, then reads the agent's acknowledgement, its
@@ -358,12 +361,19 @@ async fn data_plane(
         Some(_) => ctx.params.get(&key).await?.and_then(|b| serde_json::from_slice(&b).ok()),
         None => None,
     };
+    let twin = match strategy.spec.shadow_of {
+        Some(_) => {
+            let key = polyfleet_core::wire::subjects::twins_key(&ns, &strategy.name_any());
+            ctx.params.get(&key).await?.and_then(|b| serde_json::from_slice(&b).ok())
+        }
+        None => None,
+    };
     let book = ctx
         .risk
         .book(&ns, &strategy.spec.risk_policy_ref.name, &strategy.name_any())
         .await
         .map_err(|e| Error::Store(e.to_string()))?;
-    Ok(DataPlane { acked, book, scores, drift })
+    Ok(DataPlane { acked, book, scores, drift, twin })
 }
 
 async fn cleanup(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
@@ -374,6 +384,7 @@ async fn cleanup(strategy: &Strategy, ctx: &Context) -> Result<Action, Error> {
     ctx.params.delete(&polyfleet_core::wire::subjects::scores_key(&ns, &name)).await?;
     ctx.params.delete(&polyfleet_core::wire::subjects::drift_key(&ns, &name)).await?;
     ctx.params.delete(&polyfleet_core::wire::subjects::experiment_key(&ns, &name)).await?;
+    ctx.params.delete(&polyfleet_core::wire::subjects::twins_key(&ns, &name)).await?;
     ctx.metrics.strategy(&ns, &name, None);
     let ev = Event {
         type_: EventType::Normal,

@@ -233,6 +233,7 @@ pub fn plan_strategy(
         series,
         parameters,
         drift,
+        shadow_of: spec.shadow_of.clone(),
     };
     let unwritable = |e: serde_json::Error| Refusal { reason: "InvalidConfiguration", message: e.to_string() };
     let json = serde_json::to_string_pretty(&config).map_err(unwritable)?;

@@ -89,6 +89,7 @@ pub fn arb(sim: &Simulator, policy: &str) -> StrategyConfig {
             sell_back_above_cost: true,
         }),
         drift: None,
+        shadow_of: None,
     }
 }
 

@@ -162,6 +162,182 @@ pub fn compare(shadow: &[TwinOrder], live: &[TwinOrder]) -> TwinComparison {
     c
 }
 
+/// Which twin an order or fill is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Twin {
+    /// The shadow Strategy (the one that declares `shadowOf`).
+    Shadow = 0,
+    /// Its live twin.
+    Live = 1,
+}
+
+/// The comparison's totals over a window, as the shadow's agent reports it (no pair list).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TwinReport {
+    /// The live twin's name.
+    pub live: String,
+    /// Orders held of each twin (shadow, live).
+    pub orders: [u64; 2],
+    /// The window's start (Unix ns): the tracker's start or `window` ago, the later.
+    pub since_ns: u64,
+    /// Orders paired.
+    pub paired: u64,
+    /// The shadow's orders with no live twin.
+    pub only_shadow: u64,
+    /// The live twin's orders with no shadow.
+    pub only_live: u64,
+    /// Pairs that asked the same price and size.
+    pub same_orders: u64,
+    /// Shares the shadow filled over the pairs, micro-shares.
+    pub shadow_filled_micros: u64,
+    /// Shares the live twin filled over the pairs.
+    pub live_filled_micros: u64,
+    /// Slippage summed over the pairs, micro-USDC (positive: live did worse).
+    pub slippage_micros: i64,
+    /// Live fees less the shadow's over the pairs.
+    pub fee_difference_micros: i64,
+    /// Fills of orders not held (placed before the window or the agent's start, or whose intent
+    /// has not arrived yet): not counted.
+    pub unmatched_fills: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Held {
+    order: TwinOrder,
+    created_ns: u64,
+    /// Its fills: (fill id, shares, notional, fee, taken back after FAILED).
+    fills: Vec<(String, Quantity, Money, Money, bool)>,
+}
+
+/// Both twins' orders and fills as they arrive, compared on demand over a sliding window: the
+/// orders created in the last `window_ns` (at most `cap` of each twin, the oldest dropped). A
+/// fill counts once whatever its repeats (a matched fill and its confirmation are one); a fill
+/// that FAILED is taken back; a fill that comes before its order waits for it. Pure: the caller
+/// gives the time.
+#[derive(Debug, Clone)]
+pub struct TwinTracker {
+    window_ns: u64,
+    cap: usize,
+    started_ns: u64,
+    held: [BTreeMap<u64, Held>; 2],
+    by_id: [std::collections::HashMap<String, u64>; 2],
+    next: u64,
+    /// Fills of orders not seen yet (their intent may arrive after them), oldest first.
+    orphans: [std::collections::VecDeque<crate::wire::Fill>; 2],
+}
+
+impl TwinTracker {
+    /// A tracker started at `now_ns`, keeping `window_ns` and at most `cap` orders of each twin.
+    pub fn new(now_ns: u64, window_ns: u64, cap: usize) -> TwinTracker {
+        TwinTracker {
+            window_ns,
+            cap: cap.max(1),
+            started_ns: now_ns,
+            held: [BTreeMap::new(), BTreeMap::new()],
+            by_id: [std::collections::HashMap::new(), std::collections::HashMap::new()],
+            next: 0,
+            orphans: [std::collections::VecDeque::new(), std::collections::VecDeque::new()],
+        }
+    }
+
+    /// An order a twin placed (a set's legs each).
+    pub fn order(&mut self, twin: Twin, o: &crate::wire::OrderIntent) {
+        let t = twin as usize;
+        let id = o.client_order_id.to_string();
+        if self.by_id[t].contains_key(&id) {
+            return;
+        }
+        let order = TwinOrder {
+            client_order_id: id.clone(),
+            cause_seq: o.cause_seq,
+            token: o.token,
+            side: o.side,
+            price: o.price,
+            size: o.size,
+            filled: Quantity::ZERO,
+            notional: Money::ZERO,
+            fee: Money::ZERO,
+        };
+        self.next += 1;
+        self.held[t].insert(self.next, Held { order, created_ns: o.created_ts_ns, fills: vec![] });
+        self.by_id[t].insert(id.clone(), self.next);
+        while self.held[t].len() > self.cap {
+            self.drop_first(t);
+        }
+        // Its fills that came first.
+        let (mine, rest): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.orphans[t]).into_iter().partition(|f| f.client_order_id.as_str() == id);
+        self.orphans[t] = rest.into();
+        for f in mine {
+            self.fill(twin, &f);
+        }
+    }
+
+    fn drop_first(&mut self, t: usize) {
+        if let Some((_, h)) = self.held[t].pop_first() {
+            self.by_id[t].remove(&h.order.client_order_id);
+        }
+    }
+
+    /// A fill of a twin's order.
+    pub fn fill(&mut self, twin: Twin, f: &crate::wire::Fill) {
+        let t = twin as usize;
+        let Some(h) = self.by_id[t].get(f.client_order_id.as_str()).and_then(|n| self.held[t].get_mut(n)) else {
+            self.orphans[t].push_back(f.clone());
+            if self.orphans[t].len() > self.cap {
+                self.orphans[t].pop_front();
+            }
+            return;
+        };
+        let failed = f.status == crate::wire::FillStatus::Failed;
+        let seen = h.fills.iter_mut().find(|x| x.0 == f.fill_id);
+        let o = &mut h.order;
+        match (seen, failed) {
+            (Some(x), true) if !x.4 => {
+                x.4 = true;
+                o.filled = o.filled.checked_sub(x.1).unwrap_or(Quantity::ZERO);
+                o.notional = o.notional.checked_sub(x.2).unwrap_or(o.notional);
+                o.fee = o.fee.checked_sub(x.3).unwrap_or(o.fee);
+            }
+            (Some(_), _) | (None, true) => {}
+            (None, false) => {
+                let notional = f.price.notional(f.size, crate::money::Rounding::Nearest).unwrap_or(Money::ZERO);
+                o.filled = o.filled.saturating_add(f.size);
+                o.notional = o.notional.checked_add(notional).unwrap_or(o.notional);
+                o.fee = o.fee.checked_add(f.fee).unwrap_or(o.fee);
+                h.fills.push((f.fill_id.clone(), f.size, notional, f.fee, false));
+            }
+        }
+    }
+
+    /// The comparison now: orders older than the window are dropped first.
+    pub fn report(&mut self, live: &str, now_ns: u64) -> TwinReport {
+        let horizon = now_ns.saturating_sub(self.window_ns);
+        for t in 0..2 {
+            while self.held[t].first_key_value().is_some_and(|(_, h)| h.created_ns < horizon) {
+                self.drop_first(t);
+            }
+        }
+        let list = |t: usize| self.held[t].values().map(|h| h.order.clone()).collect::<Vec<_>>();
+        let c = compare(&list(0), &list(1));
+        TwinReport {
+            live: live.to_string(),
+            orders: [self.held[0].len() as u64, self.held[1].len() as u64],
+            since_ns: self.started_ns.max(horizon),
+            paired: c.paired,
+            only_shadow: c.only_shadow,
+            only_live: c.only_live,
+            same_orders: c.same_orders,
+            shadow_filled_micros: c.shadow_filled_micros,
+            live_filled_micros: c.live_filled_micros,
+            slippage_micros: c.slippage_micros,
+            fee_difference_micros: c.fee_difference_micros,
+            unmatched_fills: (self.orphans[0].len() + self.orphans[1].len()) as u64,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,5 +393,104 @@ mod tests {
         assert_eq!(part(m, Quantity::from_micros(3), Quantity::from_micros(1)), 0);
         assert_eq!(part(m, Quantity::from_micros(3), Quantity::from_micros(2)), 1);
         assert_eq!(part(Money::from_micros(-1), Quantity::from_micros(2), Quantity::from_micros(1)), -1);
+    }
+
+    fn intent(id: &str, seq: u64, side: Side, price: &str, created_ns: u64) -> crate::wire::OrderIntent {
+        crate::wire::OrderIntent {
+            client_order_id: crate::ClientOrderId::new(id).unwrap(),
+            group: None,
+            namespace: "desk".into(),
+            strategy: "x".into(),
+            risk_policy: "p".into(),
+            venue: "sim".into(),
+            market: crate::ConditionId::from_bytes([1; 32]),
+            token: TokenId::from_u128(7),
+            side,
+            price: Price::parse(price).unwrap(),
+            size: Quantity::from_micros(100_000_000),
+            tif: crate::wire::TimeInForce::Gtc,
+            post_only: false,
+            mode: crate::wire::Mode::Paper,
+            cause_seq: seq,
+            cause_recv_ts_ns: 0,
+            created_ts_ns: created_ns,
+            outcome: None,
+            kelly: None,
+        }
+    }
+
+    fn fill(
+        order: &str,
+        id: &str,
+        price: &str,
+        micros: u64,
+        fee: i64,
+        status: crate::wire::FillStatus,
+    ) -> crate::wire::Fill {
+        crate::wire::Fill {
+            fill_id: id.into(),
+            client_order_id: crate::ClientOrderId::new(order).unwrap(),
+            namespace: "desk".into(),
+            strategy: "x".into(),
+            risk_policy: "p".into(),
+            market: crate::ConditionId::from_bytes([1; 32]),
+            token: TokenId::from_u128(7),
+            side: Side::Buy,
+            price: Price::parse(price).unwrap(),
+            size: Quantity::from_micros(micros),
+            fee: Money::from_micros(fee),
+            liquidity: crate::wire::Liquidity::Taker,
+            status,
+            mode: crate::wire::Mode::Paper,
+            ts_ns: 0,
+        }
+    }
+
+    #[test]
+    fn the_tracker_keeps_the_batch_comparison_as_orders_and_fills_arrive() {
+        use crate::wire::FillStatus::{Confirmed, Failed, Matched};
+        let mut t = TwinTracker::new(0, 1_000, 100);
+        t.order(Twin::Shadow, &intent("s1", 10, Side::Buy, "0.40", 100));
+        t.order(Twin::Live, &intent("l1", 10, Side::Buy, "0.40", 101));
+        t.order(Twin::Shadow, &intent("s3", 12, Side::Buy, "0.40", 102));
+        t.order(Twin::Shadow, &intent("s3", 12, Side::Buy, "0.40", 102)); // a repeat: one order
+        // The shadow's 100 shares at 0.40; live's 60 at 0.41 with a fee, matched then confirmed
+        // (one fill), and 10 more that FAILED after matching (taken back).
+        t.fill(Twin::Shadow, &fill("s1", "f1", "0.40", 100_000_000, 0, Matched));
+        t.fill(Twin::Live, &fill("l1", "f2", "0.41", 60_000_000, 120_000, Matched));
+        t.fill(Twin::Live, &fill("l1", "f2", "0.41", 60_000_000, 120_000, Confirmed));
+        t.fill(Twin::Live, &fill("l1", "f3", "0.45", 10_000_000, 0, Matched));
+        t.fill(Twin::Live, &fill("l1", "f3", "0.45", 10_000_000, 0, Failed));
+        t.fill(Twin::Live, &fill("l9", "f4", "0.45", 10_000_000, 0, Matched)); // an order not held
+        let r = t.report("mm", 500);
+        let batch = compare(
+            &[
+                order("s1", 10, Side::Buy, "0.40", 100_000_000, 40_000_000, 0),
+                order("s3", 12, Side::Buy, "0.40", 0, 0, 0),
+            ],
+            &[order("l1", 10, Side::Buy, "0.40", 60_000_000, 24_600_000, 120_000)],
+        );
+        assert_eq!(
+            (r.paired, r.only_shadow, r.only_live, r.same_orders, r.slippage_micros, r.fee_difference_micros),
+            (
+                batch.paired,
+                batch.only_shadow,
+                batch.only_live,
+                batch.same_orders,
+                batch.slippage_micros,
+                batch.fee_difference_micros
+            )
+        );
+        assert_eq!((r.slippage_micros, r.fee_difference_micros, r.unmatched_fills), (600_000, 120_000, 1));
+        assert_eq!((r.orders, r.live.as_str(), r.since_ns), ([2, 1], "mm", 0));
+        // 1000 ns later the window holds none of them.
+        let later = t.report("mm", 1_200);
+        assert_eq!((later.orders, later.paired, later.since_ns), ([0, 0], 0, 200));
+        // At most `cap` orders of a twin: the oldest go first.
+        let mut t = TwinTracker::new(0, u64::MAX, 2);
+        for (i, id) in ["a", "b", "c"].into_iter().enumerate() {
+            t.order(Twin::Live, &intent(id, i as u64, Side::Buy, "0.40", 0));
+        }
+        assert_eq!(t.report("mm", 0).orders, [0, 2]);
     }
 }

@@ -174,6 +174,13 @@ pub fn experiment_key(namespace: &str, strategy: &str) -> String {
     format!("{}.experiment", params_key(namespace, strategy))
 }
 
+/// `<ns>.<strategy>.twins`: a shadow Strategy's comparison with its live twin, as its agent
+/// reports it (JSON [`crate::analytics::twins::TwinReport`]); the operator reads it into
+/// `status.twin`.
+pub fn twins_key(namespace: &str, strategy: &str) -> String {
+    format!("{}.twins", params_key(namespace, strategy))
+}
+
 /// `<ns>.<market>.rounds`: the rounds of a `series` Market the venue lists now, and the ended
 /// ones not resolved yet (JSON, [`crate::config::RoundsDoc`]), written by the operator's Market
 /// controller (locally, by `polyfleet up`) and followed live by the strategy, market-data and
