@@ -564,6 +564,7 @@ async fn the_operator_runs_the_examples_under_its_own_rbac() {
     assert_eq!(store.decide(&key, &again, None, now_ms()).await.unwrap(), Ok(()), "trading resumes");
 
     an_experiment_is_compared_live(&admin, &ns, &store, &bus).await;
+    a_shadow_shows_its_live_twin(&admin, &ns, &bus).await;
 
     // Deleting the Strategy: orders cancelled, parameters gone, children garbage-collected.
     let mut cancels = bus.subscribe(&subjects::intents(&ns, "negrisk-arb")).await.unwrap();
@@ -606,6 +607,71 @@ async fn the_operator_runs_the_examples_under_its_own_rbac() {
 /// status stops on A with the `ExperimentDecided` condition and an Event, arm B's status shows
 /// the same result, and the comparison is kept in the KV bucket (what a restarted operator
 /// resumes from).
+/// A shadow of the arbitrage Strategy (`shadowOf`): `status.twin` waits for its agent's report,
+/// then shows it (written here under the twins key as the shadow's agent writes it); deleting the
+/// shadow deletes the key.
+async fn a_shadow_shows_its_live_twin(admin: &Client, ns: &str, bus: &NatsBus) {
+    let pp = PatchParams::apply(MANAGER).force();
+    let ex = load_dir(&examples_dir())
+        .unwrap()
+        .into_iter()
+        .flat_map(|e| e.docs)
+        .find(|d| d["metadata"]["name"] == "negrisk-arb");
+    let mut doc = ex.expect("the arbitrage example");
+    doc["metadata"]["name"] = json!("arb-shadow");
+    doc["spec"]["shadowOf"] = json!("negrisk-arb");
+    doc["spec"]["mode"] = json!("paper");
+    api_for(admin, ns, &doc).patch("arb-shadow", &pp, &Patch::Apply(&object(&doc))).await.unwrap();
+    let strategies: Api<Strategy> = Api::namespaced(admin.clone(), ns);
+    let twin = |want: i64| {
+        let s = strategies.clone();
+        move || {
+            let s = s.clone();
+            async move {
+                let t = s.get("arb-shadow").await.unwrap().status?.twin?;
+                (t.paired == want).then_some(t)
+            }
+        }
+    };
+    let waiting = eventually(60, "the shadow's status names its twin", twin(0)).await;
+    assert_eq!(waiting.live, "negrisk-arb");
+    assert!(waiting.message.starts_with("no comparison"), "{waiting:?}");
+    let report = polyfleet_core::analytics::twins::TwinReport {
+        live: "negrisk-arb".into(),
+        orders: [9, 8],
+        since_ns: 1_790_812_800_000_000_000,
+        paired: 7,
+        only_shadow: 2,
+        only_live: 1,
+        same_orders: 6,
+        shadow_filled_micros: 70_000_000,
+        live_filled_micros: 65_000_000,
+        slippage_micros: 350_000,
+        fee_difference_micros: 0,
+        unmatched_fills: 0,
+    };
+    let key = subjects::twins_key(ns, "arb-shadow");
+    bus.kv_put(&key, serde_json::to_vec(&report).unwrap().into()).await.unwrap();
+    let shown = eventually(60, "the shadow's status shows its agent's comparison", twin(7)).await;
+    assert_eq!(
+        (
+            shown.shadow_orders,
+            shown.live_orders,
+            shown.same_orders,
+            shown.slippage.as_str(),
+            shown.live_filled.as_str()
+        ),
+        (9, 8, 6, "0.35", "65")
+    );
+    eprintln!("e2e: shadow status: {shown:?}");
+    strategies.delete("arb-shadow", &DeleteParams::default()).await.unwrap();
+    eventually(60, "the shadow's comparison deleted with it", || {
+        let (bus, key) = (bus.clone(), key.clone());
+        async move { bus.kv_get(&key).await.unwrap().is_none().then_some(()) }
+    })
+    .await;
+}
+
 async fn an_experiment_is_compared_live(admin: &Client, ns: &str, store: &RedisRiskStore, bus: &NatsBus) {
     use polyfleet_crds::strategy::{ExperimentArm, ExperimentOutcome};
     let pp = PatchParams::apply(MANAGER).force();
