@@ -14,9 +14,9 @@
 //! says which parameters were in force when, and the strategy agents' drift reports, journaled
 //! when a strategy's standing alarms change (raised or cleared; reports that only counted more
 //! samples are not), so the journal says when a strategy's markouts, slippage or calibration
-//! drifted. And it journals the mids of the tokens the strategies trade
-//! ([`crate::journal_mids`]), which reports measure fills and holdings against. A drift change made and undone while the journal agent was down is not seen: the
-//! bucket keeps only each key's last report.
+//! drifted. A drift change made and undone while the journal agent was down is not seen: the
+//! bucket keeps only each key's last report. And it journals the mids of the tokens the
+//! strategies trade ([`crate::journal_mids`]), which reports measure fills and holdings against.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -103,7 +103,9 @@ pub async fn run<B: Bus, J: JournalStore>(
             let since =
                 i64::try_from(u128::from(crate::time::now_ns()).saturating_sub(RESUME_WINDOW.as_nanos())).unwrap_or(0);
             for o in polyfleet_journal::orders::read(&journal, Range { since_ns: since, until_ns: i64::MAX }).await? {
-                mids.follow(&o.venue, o.market, o.token);
+                if cfg.namespace == "*" || o.namespace == cfg.namespace {
+                    mids.follow(&o.venue, o.market, o.token);
+                }
             }
             Some(mids)
         }
