@@ -492,5 +492,13 @@ mod tests {
             t.order(Twin::Live, &intent(id, i as u64, Side::Buy, "0.40", 0));
         }
         assert_eq!(t.report("mm", 0).orders, [0, 2]);
+        // A fill that comes before its order waits for it.
+        let mut t = TwinTracker::new(0, u64::MAX, 10);
+        t.fill(Twin::Shadow, &fill("s1", "f1", "0.40", 100_000_000, 0, Matched));
+        assert_eq!(t.report("mm", 0).unmatched_fills, 1);
+        t.order(Twin::Shadow, &intent("s1", 10, Side::Buy, "0.40", 0));
+        t.order(Twin::Live, &intent("l1", 10, Side::Buy, "0.40", 0));
+        let r = t.report("mm", 0);
+        assert_eq!((r.unmatched_fills, r.paired, r.shadow_filled_micros), (0, 1, 100_000_000));
     }
 }
