@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use polyfleet_core::analytics::scores::{Forecast, ModelScore, ScoreBook};
-use polyfleet_core::wire::{Intent, SettlementReport, decode};
+use polyfleet_core::wire::{Intent, OrderIntent, SettlementReport, decode};
 use polyfleet_core::{ConditionId, Price, TokenId};
 use polyfleet_journal::{JournalError, JournalStore, Kind, Range};
 
@@ -80,12 +80,12 @@ pub fn scores(sized: &[Sized], resolved: &BTreeMap<ConditionId, Resolved>) -> BT
     books.into_iter().map(|(k, b)| (k, b.summary())).collect()
 }
 
-/// The model-sized orders and the resolutions of the journal up to `upto`'s end, for the
-/// strategies `wanted` (namespace, name) keeps.
+/// The model-sized ones of `orders` (the journal's, read once by the caller), each with the model
+/// version its signal report names, and the journal's resolutions up to `upto`'s end.
 pub async fn read<J: JournalStore>(
     journal: &J,
     upto: Range,
-    wanted: impl Fn(&str, &str) -> bool,
+    orders: &[OrderIntent],
 ) -> Result<(Vec<Sized>, BTreeMap<ConditionId, Resolved>), JournalError> {
     let mut resolved: BTreeMap<ConditionId, Resolved> = BTreeMap::new();
     for e in journal.entries(Kind::Settlement, upto).await? {
@@ -104,9 +104,7 @@ pub async fn read<J: JournalStore>(
         }
     }
     let mut sized = vec![];
-    for o in
-        polyfleet_journal::orders::read(journal, upto).await?.into_iter().filter(|o| wanted(&o.namespace, &o.strategy))
-    {
+    for o in orders {
         let Some(k) = o.kelly else { continue };
         let (model, version) = used
             .remove(&(o.namespace.clone(), o.strategy.clone(), o.client_order_id.to_string()))

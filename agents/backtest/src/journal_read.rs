@@ -190,14 +190,16 @@ pub async fn report(url: &str, q: &Query) -> Result<JournalReport, ReadError> {
                 }
             }
         }
-        let (sized, resolved) = crate::journal_calibration::read(&journal, upto, wanted).await?;
+        // Every order placed up to the period's end, read once: the calibration takes the
+        // model-sized ones, the attribution counts those of the period.
+        let mut orders = polyfleet_journal::orders::read(&journal, upto).await?;
+        orders.retain(|o| wanted(&o.namespace, &o.strategy));
+        let (sized, resolved) = crate::journal_calibration::read(&journal, upto, &orders).await?;
         let twins = match &q.twins {
             Some(spec) => Some(crate::journal_twins::read(&journal, spec, period).await),
             None => None,
         };
         let mids = polyfleet_journal::mids::read(&journal, upto).await?;
-        let mut orders = polyfleet_journal::orders::read(&journal, period).await?;
-        orders.retain(|o| wanted(&o.namespace, &o.strategy));
         Ok::<_, ReadError>((bookings, decisions, twins, sized, resolved, mids, orders))
     };
     let read = read.await;
