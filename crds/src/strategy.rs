@@ -147,8 +147,9 @@ pub struct StrategySpec {
     pub drift: Option<DriftAlarms>,
     /// This Strategy is one arm of an A/B experiment: it and the other arm (a Strategy of the
     /// same namespace with the same `experiment.name`, the other `arm`, selecting the same
-    /// Markets) trade disjoint halves of those Markets at the same time, and their PnL per slot
-    /// is compared by an always-valid sequential test (mSPRT) with the stopping rule given here.
+    /// Markets) share those Markets by Market (disjoint halves at the same time) or by time slot
+    /// (all of them, in turns), and their PnL per slot is compared by an always-valid sequential
+    /// test (mSPRT) with the stopping rule given here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub experiment: Option<Experiment>,
     /// The live Strategy (same namespace) this one shadows: its agent compares its orders with
@@ -161,12 +162,17 @@ pub struct StrategySpec {
     pub shadow_of: Option<String>,
 }
 
-/// One arm of an A/B experiment. The arms interleave by Market: the Markets both select are
-/// ordered by a stable hash (FNV-1a) of `<experiment name>/<market name>` and dealt alternately,
-/// the first to arm A, so each arm trades its half and never competes with the other for the same book.
-/// Each slot's marked PnL of A and of B make a pair; the test stops at the first pair count
-/// where the evidence reaches 1/α (naming the better arm), or after `maxPairs` (undecided).
-/// Its false-stop probability is at most α however often it is looked at.
+/// One arm of an A/B experiment. By `interleave: market` (the default) the Markets both select
+/// are ordered by a stable hash (FNV-1a) of `<experiment name>/<market name>` and dealt
+/// alternately, the first to arm A, so each arm trades its half and never competes with the other
+/// for the same book; each slot's marked PnL of A and of B make a pair. By `interleave: timeSlot`
+/// both arms trade every Market, in turns: slots (counted from the Unix epoch) go in blocks of
+/// two, each arm trading one slot of each block (which first, by a stable hash of
+/// `<experiment name>/<block>`); off its turn an arm is parked (its orders cancelled, nothing
+/// placed, its holdings kept and marked), and a block's pair is each arm's PnL over its own slot.
+/// The test stops at the first pair count where the evidence reaches 1/α (naming the better
+/// arm), or after `maxPairs` (undecided). Its false-stop probability is at most α however often
+/// it is looked at.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
 #[x_kube(validation = Rule::new("self.maxPairs > self.burnIn").message("maxPairs must exceed burnIn"))]
 #[serde(rename_all = "camelCase")]
@@ -176,6 +182,10 @@ pub struct Experiment {
     pub name: String,
     /// This Strategy's arm: `A` (often the control) or `B`.
     pub arm: ExperimentArm,
+    /// How the arms share the Markets: `market` (disjoint halves, both trading all the time;
+    /// the default) or `timeSlot` (all of them, in turns of `slotSeconds`).
+    #[serde(default)]
+    pub interleave: ExperimentInterleave,
     /// Slot length, seconds: each arm's PnL over a slot is one observation (default 60).
     #[serde(default = "default_slot_seconds")]
     #[schemars(range(min = 1, max = 86400))]
@@ -197,6 +207,19 @@ pub struct Experiment {
     #[serde(default = "default_max_pairs")]
     #[schemars(range(min = 2, max = 10000000))]
     pub max_pairs: i32,
+}
+
+/// How an experiment's arms share the Markets: `market` or `timeSlot`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(
+    missing_docs,
+    reason = "a documented variant would turn the schema's enum into a oneOf; the enum's doc names each value"
+)]
+pub enum ExperimentInterleave {
+    #[default]
+    Market,
+    TimeSlot,
 }
 
 /// An experiment arm: `A` or `B`.

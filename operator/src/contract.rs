@@ -187,7 +187,7 @@ pub fn drift(d: &polyfleet_crds::strategy::DriftAlarms) -> Result<polyfleet_core
 pub fn experiment(
     e: &polyfleet_crds::strategy::Experiment,
 ) -> Result<polyfleet_core::analytics::experiment::Experiment, polyfleet_core::analytics::experiment::ExperimentError> {
-    use polyfleet_core::analytics::experiment::{Experiment, ExperimentError};
+    use polyfleet_core::analytics::experiment::{Experiment, ExperimentError, Interleave};
     use polyfleet_core::analytics::sequential::Arm;
     let arm = match e.arm {
         polyfleet_crds::strategy::ExperimentArm::A => Arm::A,
@@ -205,6 +205,12 @@ pub fn experiment(
         positive("burnIn", i64::from(e.burn_in))?,
         positive("maxPairs", i64::from(e.max_pairs))?,
     )
+    .map(|x| {
+        x.interleaved(match e.interleave {
+            polyfleet_crds::strategy::ExperimentInterleave::Market => Interleave::Market,
+            polyfleet_crds::strategy::ExperimentInterleave::TimeSlot => Interleave::TimeSlot,
+        })
+    })
 }
 
 /// A shadow Strategy's `status.twin`: its agent's comparison with `live` (`None`: no report yet,

@@ -211,9 +211,9 @@ pub async fn step(
         .experiment
         .as_ref()
         .and_then(|s| crate::contract::experiment(s).ok())
-        .is_some_and(|x| x.slot_ns == e.slot_ns && x.config == e.config);
+        .is_some_and(|x| x.same_rule(&e));
     if !same_rule {
-        return paused(format!("arm B ({b_name}) declares another slot or stopping rule"));
+        return paused(format!("arm B ({b_name}) declares another slot, stopping rule or interleaving"));
     }
     if strategy.spec.suspend || b.spec.suspend {
         return paused("an arm is suspended".into());

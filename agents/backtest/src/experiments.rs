@@ -1,13 +1,15 @@
 //! A/B experiments in a backtest: the two arms of each experiment (Strategies declaring the same
-//! `spec.experiment.name`, each trading its half of the Markets) compared on their PnL per slot,
-//! taken from the run's equity samples (each arm's marked equity at the end of a slot less at the
-//! end of the one before), paired in time order through the core's always-valid sequential test
+//! `spec.experiment.name`, each trading its half of the Markets, or all of them in turns of a
+//! time slot) compared on their PnL per slot, taken from the run's equity samples (each arm's
+//! marked equity at the end of a slot less at the end of the one before), paired in time order
+//! (slot by slot, or block by block for turns) through the core's always-valid sequential test
 //! with the stopping rule the arms declare ([`crate::journal_ab::compare`], as the journal report
-//! does).
+//! does). Slots of arms taking turns are those of the Unix epoch the runners kept; others start
+//! at the run's first sample.
 
 use std::collections::BTreeMap;
 
-use polyfleet_core::analytics::experiment::Experiment;
+use polyfleet_core::analytics::experiment::{Experiment, Interleave};
 use polyfleet_core::analytics::performance::Slots;
 use polyfleet_core::analytics::sequential::Arm;
 use serde::Serialize;
@@ -28,9 +30,11 @@ pub struct ExperimentReport {
     pub error: Option<String>,
 }
 
-/// Each strategy's PnL per slot of `slot_ns` from the equity samples, micro-USDC.
-pub fn slots(j: &Journal, slot_ns: i64) -> Slots {
-    let start = j.samples.first().map_or(0, |s| i64::try_from(s.ts_ns).unwrap_or(i64::MAX));
+/// Each strategy's PnL per slot of `slot_ns` from the equity samples, micro-USDC; the first slot
+/// starts at the first sample, or (`on_epoch`) at the epoch's slot that sample falls in.
+pub fn slots(j: &Journal, slot_ns: i64, on_epoch: bool) -> Slots {
+    let first = j.samples.first().map_or(0, |s| i64::try_from(s.ts_ns).unwrap_or(i64::MAX));
+    let start = if on_epoch { first - first.rem_euclid(slot_ns.max(1)) } else { first };
     let slot = |ts: u64| (i64::try_from(ts).unwrap_or(i64::MAX) - start) / slot_ns.max(1);
     // The equity at the end of each slot: its last sample's.
     let mut ends: BTreeMap<i64, &[polyfleet_core::Money]> = BTreeMap::new();
@@ -66,11 +70,14 @@ pub fn compare_all(arms: &[(String, Experiment)], j: &Journal) -> Vec<Experiment
         .map(|(name, arms)| {
             let arm = |which: Arm| arms.iter().filter(|(_, e)| e.arm == which).collect::<Vec<_>>();
             let outcome = match (arm(Arm::A).as_slice(), arm(Arm::B).as_slice()) {
-                ([a], [b]) if a.1.slot_ns == b.1.slot_ns && a.1.config == b.1.config => {
-                    let spec = AbSpec { a: a.0.clone(), b: b.0.clone(), slot_ns: a.1.slot_ns, config: a.1.config };
-                    compare(&spec, &slots(j, spec.slot_ns)).map_err(|e| e.to_string())
+                ([a], [b]) if a.1.same_rule(&b.1) => {
+                    let turns = (a.1.interleave == Interleave::TimeSlot).then(|| a.1.name.clone());
+                    let on_epoch = turns.is_some();
+                    let spec =
+                        AbSpec { a: a.0.clone(), b: b.0.clone(), slot_ns: a.1.slot_ns, config: a.1.config, turns };
+                    compare(&spec, &slots(j, spec.slot_ns, on_epoch)).map_err(|e| e.to_string())
                 }
-                ([_], [_]) => Err("the arms declare different slots or stopping rules".to_string()),
+                ([_], [_]) => Err("the arms declare different slots, stopping rules or interleavings".to_string()),
                 (a, b) => Err(format!("needs one arm A and one arm B; has {} A and {} B", a.len(), b.len())),
             };
             let (result, error) = match outcome {

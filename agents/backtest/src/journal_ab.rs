@@ -1,12 +1,13 @@
 //! A/B comparison of two strategies in a journal report (`polyfleet report --ab A,B`): each
 //! strategy's PnL per time slot ([`polyfleet_core::analytics::performance::Slots`]) paired slot by
-//! slot and fed, in time order, to the core's always-valid sequential test
+//! slot (or, for arms that took turns in time slots, block by block) and fed, in time order, to the core's always-valid sequential test
 //! ([`polyfleet_core::analytics::sequential`], mSPRT) with a stopping rule fixed before looking:
 //! α, the effect size it is tuned to (its mixture's τ), a burn-in and a maximum of pairs. The
 //! decision is the test's at its stop (later slots do not change it), and its p-value stays valid
 //! however often the report is run.
 
 use polyfleet_core::Money;
+use polyfleet_core::analytics::experiment::slot_pairs;
 use polyfleet_core::analytics::performance::Slots;
 use polyfleet_core::analytics::sequential::{Arm, Msprt, MsprtConfig, Outcome};
 use serde::Serialize;
@@ -22,6 +23,9 @@ pub struct AbSpec {
     pub slot_ns: i64,
     /// The test's settings (`tau2` in micro-USDC²).
     pub config: MsprtConfig,
+    /// The arms took turns in the time slots of this experiment: a block's two slots make a
+    /// pair, each arm's PnL over its own turn ([`slot_pairs`]); none: slot by slot.
+    pub turns: Option<String>,
 }
 
 /// The comparison's result.
@@ -33,6 +37,9 @@ pub struct AbResult {
     pub b: String,
     /// Slot length, seconds.
     pub slot_s: f64,
+    /// The experiment whose time-slot turns made the pairs (none: slot by slot).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turns: Option<String>,
     /// The false-stop bound.
     pub alpha: f64,
     /// The effect size (per slot) the test is tuned to, USDC: √τ².
@@ -87,9 +94,13 @@ pub fn compare(spec: &AbSpec, slots: &Slots) -> Result<AbResult, AbError> {
     let (a_name, a) = series(slots, &spec.a)?;
     let (b_name, b) = series(slots, &spec.b)?;
     let mut test = Msprt::new(spec.config).map_err(|e| AbError::Config(e.to_string()))?;
+    let pairs: Vec<(i64, i64)> = match &spec.turns {
+        Some(name) => slot_pairs(name, slots.start_ns.div_euclid(spec.slot_ns.max(1)), a, b),
+        None => a.iter().copied().zip(b.iter().copied()).collect(),
+    };
     let mut outcome = Outcome::Running;
-    for (x, y) in a.iter().zip(b) {
-        outcome = test.observe(*x, *y);
+    for (x, y) in pairs {
+        outcome = test.observe(x, y);
         if outcome != Outcome::Running {
             break;
         }
@@ -104,6 +115,7 @@ pub fn compare(spec: &AbSpec, slots: &Slots) -> Result<AbResult, AbError> {
         a: a_name.clone(),
         b: b_name.clone(),
         slot_s: spec.slot_ns as f64 / 1e9,
+        turns: spec.turns.clone(),
         alpha: spec.config.alpha,
         effect_usdc: spec.config.tau2.sqrt() / 1e6,
         burn_in: spec.config.burn_in,

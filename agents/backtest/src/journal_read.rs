@@ -74,21 +74,36 @@ pub struct Query {
     pub twins: Option<String>,
 }
 
-/// An A/B comparison's settings, as given on a command line.
-#[derive(Debug, Clone)]
+/// An A/B comparison's settings, as given on a command line (`polyfleet report` and
+/// `kubectl polyfleet report` flatten the same options).
+#[derive(Debug, Clone, clap::Args)]
 pub struct AbQuery {
-    /// Arm A and arm B, `A,B`: each `name` or `namespace/name`.
-    pub arms: String,
-    /// Slot length: `30s`, `15m`, `1h`, `1d`.
+    /// Compare two strategies, `A,B` (`name` or `namespace/name`), with an always-valid
+    /// sequential test (mSPRT) on their PnL per slot.
+    #[arg(long = "ab", value_name = "A,B")]
+    pub arms: Option<String>,
+    /// The comparison's slot: `30s`, `15m`, `1h`, `1d`.
+    #[arg(long, default_value = "1h", requires = "arms")]
     pub slot: String,
-    /// False-stop bound.
+    /// The comparison's false-stop bound.
+    #[arg(long = "ab-alpha", default_value_t = 0.05, requires = "arms")]
     pub alpha: f64,
     /// The per-slot PnL difference the test is tuned to find, USDC.
+    #[arg(long = "ab-effect", default_value = "1", requires = "arms")]
     pub effect: String,
-    /// Pairs before it may stop.
+    /// Pairs of slots before the test may stop (and before the variance it estimates from them
+    /// is used; with 10, equal arms were stopped on 6% of simulated runs at α 0.05, with 30 on
+    /// 4.5%).
+    #[arg(long = "ab-burn-in", default_value_t = 30, requires = "arms")]
     pub burn_in: u64,
-    /// Pairs after which it ends undecided.
+    /// Pairs after which the test ends undecided.
+    #[arg(long = "ab-max-pairs", default_value_t = 10_000, requires = "arms")]
     pub max_pairs: u64,
+    /// The arms took turns in time slots of this experiment (`spec.experiment.interleave:
+    /// timeSlot`, with `--slot` its `slotSeconds`): each block of two slots makes one pair, each
+    /// arm's PnL over its own turn.
+    #[arg(long = "ab-turns", value_name = "EXPERIMENT", requires = "arms")]
+    pub turns: Option<String>,
 }
 
 /// Nanoseconds of `30s`, `15m`, `1h`, `1d`.
@@ -117,11 +132,11 @@ impl AbQuery {
             .filter(|e| e.micros() > 0)
             .ok_or_else(|| ReadError::Ab(format!("--ab-effect {:?}: a positive USDC amount", self.effect)))?;
         let tau = effect.micros() as f64;
-        let (a, b) = self
-            .arms
+        let arms = self.arms.as_deref().unwrap_or_default();
+        let (a, b) = arms
             .split_once(',')
             .filter(|(a, b)| !a.is_empty() && !b.is_empty() && !b.contains(','))
-            .ok_or_else(|| ReadError::Ab(format!("--ab {}: two strategies, A,B", self.arms)))?;
+            .ok_or_else(|| ReadError::Ab(format!("--ab {arms}: two strategies, A,B")))?;
         Ok(AbSpec {
             a: a.to_string(),
             b: b.to_string(),
@@ -133,6 +148,7 @@ impl AbQuery {
                 burn_in: self.burn_in,
                 max_pairs: self.max_pairs,
             },
+            turns: self.turns.clone(),
         })
     }
 }
@@ -171,7 +187,7 @@ pub async fn report(url: &str, q: &Query) -> Result<JournalReport, ReadError> {
     {
         return Err(ReadError::Period);
     }
-    let ab = q.ab.as_ref().map(AbQuery::spec).transpose()?;
+    let ab = q.ab.as_ref().filter(|a| a.arms.is_some()).map(AbQuery::spec).transpose()?;
     let journal = SqlJournal::open(url).await?;
     let upto = Range { since_ns: i64::MIN, until_ns: until_ns.unwrap_or(i64::MAX) };
     let period = Range { since_ns: since_ns.unwrap_or(i64::MIN), until_ns: upto.until_ns };

@@ -126,6 +126,7 @@ fn strategy(name: &str, parameters: StrategyParams) -> StrategyConfig {
         parameters,
         drift: None,
         shadow_of: None,
+        time_slots: None,
     }
 }
 

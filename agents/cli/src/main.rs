@@ -185,27 +185,8 @@ enum Command {
         /// Directory the report is written to.
         #[arg(long, default_value = "journal-report")]
         out: PathBuf,
-        /// Compare two strategies, `A,B` (`name` or `namespace/name`), with an always-valid
-        /// sequential test (mSPRT) on their PnL per slot.
-        #[arg(long, value_name = "A,B")]
-        ab: Option<String>,
-        /// The comparison's slot: `30s`, `15m`, `1h`, `1d`.
-        #[arg(long, default_value = "1h", requires = "ab")]
-        slot: String,
-        /// The comparison's false-stop bound.
-        #[arg(long, default_value_t = 0.05, requires = "ab")]
-        ab_alpha: f64,
-        /// The per-slot PnL difference the test is tuned to find, USDC.
-        #[arg(long, default_value = "1", requires = "ab")]
-        ab_effect: String,
-        /// Pairs of slots before the test may stop (and before the variance it estimates from
-        /// them is used; with 10, equal arms were stopped on 6% of simulated runs at α 0.05,
-        /// with 30 on 4.5%).
-        #[arg(long, default_value_t = 30, requires = "ab")]
-        ab_burn_in: u64,
-        /// Pairs after which the test ends undecided.
-        #[arg(long, default_value_t = 10_000, requires = "ab")]
-        ab_max_pairs: u64,
+        #[command(flatten)]
+        ab: polyfleet_cli::report::AbArgs,
         /// Compare a shadow Strategy with its live twin order by order, `SHADOW,LIVE` (`name`
         /// or `namespace/name`): orders paired by the market event they answered, what each
         /// filled, the live twin's slippage and fees.
@@ -487,22 +468,9 @@ async fn main() -> anyhow::Result<()> {
             strategy,
             out,
             ab,
-            slot,
-            ab_alpha,
-            ab_effect,
-            ab_burn_in,
-            ab_max_pairs,
             twins,
         } => {
-            let ab = ab.map(|arms| polyfleet_cli::report::AbArgs {
-                arms,
-                slot,
-                alpha: ab_alpha,
-                effect: ab_effect,
-                burn_in: ab_burn_in,
-                max_pairs: ab_max_pairs,
-            });
-            let query = polyfleet_cli::report::Query { since, until, namespace, strategy, ab, twins };
+            let query = polyfleet_cli::report::Query { since, until, namespace, strategy, ab: Some(ab), twins };
             let args = polyfleet_cli::report::ReportArgs { journal, query, out: out.clone() };
             let r = polyfleet_cli::report::run(&args).await?;
             let (lines, notes) = polyfleet_backtest::journal_read::summary(&r);

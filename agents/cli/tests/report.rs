@@ -263,6 +263,7 @@ fn ab_spec() -> polyfleet_backtest::journal_ab::AbSpec {
             burn_in: 30,
             max_pairs: 10_000,
         },
+        turns: None,
     }
 }
 
@@ -322,6 +323,44 @@ async fn an_ab_comparison_stops_on_the_better_arm_and_rarely_on_equal_ones() {
         stops_ab[0], stops_ab[19], stops_ab[10]
     );
     assert!(false_stops <= 10, "{false_stops} false stops of 200 at alpha 0.05");
+}
+
+/// Arms that took turns in time slots (`spec.experiment.interleave: timeSlot`), from the
+/// journal with `--ab-turns`: each hour only the arm whose turn it is trades (the core's
+/// schedule), B 1 USDC an hour worse. Paired block by block (A's hour with B's hour of the same
+/// block), the test names A, with at most one pair per two hours.
+#[tokio::test]
+async fn arms_taking_turns_in_time_slots_are_compared_block_by_block() {
+    use polyfleet_core::analytics::experiment::arm_in_slot;
+    use polyfleet_core::analytics::sequential::Arm;
+    let (dir, url) = journal_dir("report-turns");
+    let journal = SqlJournal::open(&url).await.unwrap();
+    let first_slot = i64::try_from(START_NS / 3_600_000_000_000).unwrap();
+    let mut n = Normal::new(7);
+    let mut turns = [0u32; 2];
+    let records: Vec<Record> = (0..300u64)
+        .flat_map(|h| match arm_in_slot("quoting", first_slot + i64::try_from(h).unwrap()) {
+            Arm::A => {
+                turns[0] += 1;
+                round_trip("arm-a", 101, h, n.sample(0.0, 2e6))
+            }
+            Arm::B => {
+                turns[1] += 1;
+                round_trip("arm-b", 102, h, n.sample(-1e6, 2e6))
+            }
+        })
+        .map(|f| Record::fill(&f, None).unwrap())
+        .collect();
+    assert_eq!(turns, [150, 150], "one hour of each block to each arm");
+    journal.append(&records).await.unwrap();
+    journal.close().await;
+    let out = dir.join("out");
+    let args = ["--ab", "arm-a,desk/arm-b", "--slot", "1h", "--ab-effect", "1", "--ab-turns", "quoting"];
+    let (_, report) = run_report(&url, &args, &out);
+    let ab = &report["ab"];
+    assert_eq!((ab["decision"].as_str(), ab["turns"].as_str()), (Some("A better"), Some("quoting")), "{ab}");
+    assert!(ab["pairs"].as_u64().unwrap() <= 150 && ab["p_value"].as_f64().unwrap() <= 0.05, "{ab}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A shadow Strategy against its live twin from the journal: their orders paired by the market

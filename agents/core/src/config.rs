@@ -340,6 +340,10 @@ pub struct StrategyConfig {
     /// [`crate::wire::subjects::twins_key`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shadow_of: Option<String>,
+    /// The turns it takes as an arm of a time-slot experiment (parked off them; see
+    /// [`crate::strategy::parking`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_slots: Option<crate::analytics::experiment::SlotSchedule>,
 }
 
 /// A Strategy's drift alarms (its `drift` block; see [`crate::strategy::drift`]): what is
@@ -448,6 +452,8 @@ struct RawStrategyConfig {
     drift: Option<DriftConfig>,
     #[serde(default)]
     shadow_of: Option<String>,
+    #[serde(default)]
+    time_slots: Option<crate::analytics::experiment::SlotSchedule>,
 }
 
 impl TryFrom<RawStrategyConfig> for StrategyConfig {
@@ -455,6 +461,9 @@ impl TryFrom<RawStrategyConfig> for StrategyConfig {
     fn try_from(r: RawStrategyConfig) -> Result<StrategyConfig, ParamsError> {
         if let Some(d) = &r.drift {
             d.validate()?;
+        }
+        if let Some(t) = &r.time_slots {
+            t.validate().map_err(|e| ParamsError::Invalid { field: "timeSlots", message: e.to_string() })?;
         }
         Ok(StrategyConfig {
             parameters: StrategyParams::decode(r.type_, r.parameters)?,
@@ -471,6 +480,7 @@ impl TryFrom<RawStrategyConfig> for StrategyConfig {
             quoted: r.quoted,
             series: r.series,
             shadow_of: r.shadow_of,
+            time_slots: r.time_slots,
         })
     }
 }

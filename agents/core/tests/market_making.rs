@@ -358,3 +358,57 @@ fn a_sale_reported_filled_before_its_fill_frees_no_shares() {
     let out = r.on_timer(5_100 * MS);
     assert!(places(&out).iter().any(|o| o.side == Side::Sell && o.token == TokenId::from_u128(YES)), "{out:?}");
 }
+
+/// A time-slot experiment arm (issue 24) quotes on its turn; when the turn ends its open quotes
+/// are cancelled, and while parked every quote the market maker asks for is refused (it hears a
+/// rejection, so it keeps no phantom order) and a quote found resting is cancelled again; on its
+/// next turn it quotes again.
+#[test]
+fn a_time_slot_arm_quotes_on_its_turns_only() {
+    use polyfleet_core::analytics::experiment::{SlotSchedule, arm_in_slot};
+    use polyfleet_core::analytics::sequential::Arm;
+    const S: u64 = 1_000_000_000;
+    let slot = |k: u64| i64::try_from(k).unwrap();
+    // A turn of arm A followed by one of B, and A's next turn after that.
+    let k = (0..).find(|k| arm_in_slot("q", slot(*k)) == Arm::A && arm_in_slot("q", slot(k + 1)) == Arm::B).unwrap();
+    let next = (k + 2..).find(|j| arm_in_slot("q", slot(*j)) == Arm::A).unwrap();
+    let turns = SlotSchedule { experiment: "q".into(), arm: Arm::A, slot_seconds: 1 };
+    let mut r = runner(params(), None).with_turns(Some(turns));
+    let quoted = places(&books(&mut r, 1, "0.45", "0.55", k * S));
+    assert_eq!((quoted.len(), r.parked()), (4, false), "its turn: it quotes");
+    // The turn ends (the agent's timer sees it first): the open quotes are cancelled, nothing
+    // is placed.
+    let out = r.on_timer((k + 1) * S + MS);
+    assert!(r.parked() && places(&out).is_empty(), "{out:?}");
+    let mut ids: Vec<_> = out
+        .iter()
+        .filter_map(|i| match i {
+            Intent::Cancel(c) if c.reason == "experiment arm parked" => c.client_order_id,
+            _ => None,
+        })
+        .collect();
+    ids.sort();
+    let mut placed: Vec<_> = quoted.iter().map(|o| o.client_order_id).collect();
+    placed.sort();
+    assert_eq!(ids, placed, "every open quote cancelled");
+    // Three cancels land; the market maker would requote, and is refused.
+    for o in &quoted[..3] {
+        let out = r.on_order(&update(o, OrderStatus::Cancelled, "0"), (k + 1) * S + 2 * MS);
+        assert!(places(&out).is_empty(), "{out:?}");
+    }
+    // The fourth shows up resting (the cancel overtook it): the runner cancels it again.
+    let out = r.on_order(&update(&quoted[3], OrderStatus::Resting, "0"), (k + 1) * S + 3 * MS);
+    assert_eq!(cancels(&out), 1, "{out:?}");
+    let out = r.on_order(&update(&quoted[3], OrderStatus::Cancelled, "0"), (k + 1) * S + 4 * MS);
+    assert!(places(&out).is_empty());
+    // The book moves after the refresh interval: the market maker quotes anew, and is refused.
+    let out = books(&mut r, 2, "0.44", "0.54", (k + 1) * S + 600 * MS);
+    assert!(places(&out).is_empty(), "{out:?}");
+    let counter = |name: &str| r.counters().iter().find(|(k, _)| *k == name).map(|(_, n)| *n);
+    assert_eq!(counter("experiment_turns_ended"), Some(1));
+    assert_eq!(counter("experiment_parked_cancels"), Some(5), "four at the turn's end, one again");
+    assert!(counter("experiment_parked_refusals").unwrap() >= 4, "{:?}", r.counters());
+    // The next turn: it quotes from where the market is.
+    let out = books(&mut r, 3, "0.40", "0.50", next * S + MS);
+    assert!(!r.parked() && places(&out).len() == 4, "{out:?}");
+}

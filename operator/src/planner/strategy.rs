@@ -12,6 +12,7 @@ use kube::ResourceExt;
 use polyfleet_core::config::{
     ParamsDoc, QuotedConfig, RiskCaps, SetConfig, StrategyConfig, StrategyParams, StrategyType as CoreType,
 };
+use polyfleet_core::analytics::experiment::{Experiment, Interleave};
 use polyfleet_core::strategy::arbitrage::SetKind;
 use polyfleet_core::wire::subjects;
 use polyfleet_crds::strategy::{MarketSelection, StrategyType};
@@ -142,8 +143,9 @@ pub fn plan_strategy(
     if chosen.is_empty() {
         return Err(Refusal { reason: "NoMarkets", message: "no resolved Market matches spec.markets".into() });
     }
-    // An experiment's arm trades its half of the Markets (the other arm, the other half).
-    if let Some(e) = &experiment {
+    // An arm interleaved by Market trades its half of the Markets (the other arm, the other
+    // half); one interleaved by time slot trades them all, in its turns.
+    if let Some(e) = experiment.as_ref().filter(|e| e.interleave == Interleave::Market) {
         let names: Vec<&str> = chosen.iter().map(|m| m.name.as_str()).collect();
         let mine: Vec<String> = polyfleet_core::analytics::experiment::split(&e.name, e.arm, &names)
             .into_iter()
@@ -233,6 +235,7 @@ pub fn plan_strategy(
         series,
         parameters,
         drift,
+        time_slots: experiment.as_ref().and_then(Experiment::schedule),
         shadow_of: spec.shadow_of.clone(),
     };
     let unwritable = |e: serde_json::Error| Refusal { reason: "InvalidConfiguration", message: e.to_string() };

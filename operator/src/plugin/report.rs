@@ -47,25 +47,9 @@ pub struct ReportArgs {
     /// The journal's URL itself (`postgres://…`, `sqlite://…`): no lookup in the cluster.
     #[arg(long, env = "POLYFLEET_JOURNAL_URL", hide_env_values = true)]
     pub journal: Option<String>,
-    /// Compare two strategies, `A,B` (`name` or `namespace/name`), with the always-valid
-    /// sequential test (mSPRT) on their PnL per slot.
-    #[arg(long, value_name = "A,B")]
-    pub ab: Option<String>,
-    /// The comparison's slot: `30s`, `15m`, `1h`, `1d`.
-    #[arg(long, default_value = "1h", requires = "ab")]
-    pub slot: String,
-    /// The comparison's false-stop bound.
-    #[arg(long, default_value_t = 0.05, requires = "ab")]
-    pub ab_alpha: f64,
-    /// The per-slot PnL difference the test is tuned to find, USDC.
-    #[arg(long, default_value = "1", requires = "ab")]
-    pub ab_effect: String,
-    /// Pairs of slots before the test may stop.
-    #[arg(long, default_value_t = 30, requires = "ab")]
-    pub ab_burn_in: u64,
-    /// Pairs after which the test ends undecided.
-    #[arg(long, default_value_t = 10_000, requires = "ab")]
-    pub ab_max_pairs: u64,
+    /// The A/B comparison.
+    #[command(flatten)]
+    pub ab: AbQuery,
     /// Compare a shadow Strategy with its live twin order by order, `SHADOW,LIVE`.
     #[arg(long, value_name = "SHADOW,LIVE")]
     pub twins: Option<String>,
@@ -172,14 +156,7 @@ pub async fn run(client: &Client, ns: &str, all: bool, args: &ReportArgs) -> Res
         until: args.until.clone(),
         namespace: (!all).then(|| ns.to_string()),
         strategy: args.strategy.clone(),
-        ab: args.ab.as_ref().map(|arms| AbQuery {
-            arms: arms.clone(),
-            slot: args.slot.clone(),
-            alpha: args.ab_alpha,
-            effect: args.ab_effect.clone(),
-            burn_in: args.ab_burn_in,
-            max_pairs: args.ab_max_pairs,
-        }),
+        ab: Some(args.ab.clone()),
         twins: args.twins.clone(),
     };
     let journal_error = |e: journal_read::ReadError| PluginError::Journal(format!("{e} (journal from {})", found.from));

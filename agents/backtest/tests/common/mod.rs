@@ -90,6 +90,7 @@ pub fn arb(sim: &Simulator, policy: &str) -> StrategyConfig {
         }),
         drift: None,
         shadow_of: None,
+        time_slots: None,
     }
 }
 

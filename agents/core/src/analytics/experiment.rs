@@ -1,11 +1,19 @@
 //! A/B experiments between two Strategies (issue 24): what an arm declares, its bounds (shared
-//! with the CRD's `spec.experiment`), and how the arms interleave by market. Both arms select
-//! the same markets; [`split`] orders them by a stable hash of `<experiment>/<market>` and deals
-//! them alternately, the first to arm A, so each arm trades its half at the same time and never
-//! competes with the other for a book. Their PnL per slot is then compared pair by pair with the
-//! always-valid sequential test of [`super::sequential`]: in backtests from the run's equity
-//! samples, in the cluster by [`Live`], which the operator steps with each arm's marked PnL at the
-//! start of each slot.
+//! with the CRD's `spec.experiment`), and how the arms interleave. Both arms select the same
+//! markets, and share them one of two ways ([`Interleave`]):
+//!
+//! - **by market**: [`split`] orders them by a stable hash of `<experiment>/<market>` and deals
+//!   them alternately, the first to arm A, so each arm trades its half at the same time and never
+//!   competes with the other for a book; each slot's PnL of A and of B make a pair;
+//! - **by time slot**: both trade every market, in turns. Slots (of the Unix epoch) go in blocks
+//!   of two, [`arm_in_slot`] gives each arm one slot of each block (which first, by a stable hash
+//!   of `<experiment>/<block>`), and the arm off its turn is parked ([`SlotSchedule`], obeyed by
+//!   the strategy runner: its orders cancelled, nothing placed, its holdings kept and marked). A
+//!   block's pair is each arm's PnL over its own slot ([`slot_pairs`]).
+//!
+//! The pairs are compared in order with the always-valid sequential test of
+//! [`super::sequential`]: in backtests from the run's equity samples, in the cluster by [`Live`],
+//! which the operator steps with each arm's marked PnL at the start of each slot.
 
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +30,17 @@ pub const MAX_BURN_IN: u64 = 100_000;
 /// Most pairs.
 pub const MAX_PAIRS: u64 = 10_000_000;
 
+/// How an experiment's arms share the markets both select.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Interleave {
+    /// Each arm trades its half of the markets ([`split`]), both all the time.
+    #[default]
+    Market,
+    /// Both arms trade all the markets, in turns of one slot ([`arm_in_slot`]).
+    TimeSlot,
+}
+
 /// One arm of an experiment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Experiment {
@@ -33,6 +52,8 @@ pub struct Experiment {
     pub slot_ns: i64,
     /// The stopping rule (`tau2` in micro-USDC², the variance estimated from the pairs).
     pub config: MsprtConfig,
+    /// How the arms share the markets.
+    pub interleave: Interleave,
 }
 
 /// Why an experiment's settings are refused.
@@ -77,7 +98,27 @@ impl Experiment {
         );
         Msprt::new(config)?;
         let slot_ns = i64::try_from(slot_s * 1_000_000_000).unwrap_or(i64::MAX);
-        Ok(Experiment { name: name.to_string(), arm, slot_ns, config })
+        Ok(Experiment { name: name.to_string(), arm, slot_ns, config, interleave: Interleave::Market })
+    }
+
+    /// The same arm, its arms sharing the markets as `interleave` says.
+    pub fn interleaved(self, interleave: Interleave) -> Experiment {
+        Experiment { interleave, ..self }
+    }
+
+    /// Whether `other` (the other arm) runs under the same rule: slot, stopping rule and
+    /// interleaving. Arms that differ are not compared.
+    pub fn same_rule(&self, other: &Experiment) -> bool {
+        self.slot_ns == other.slot_ns && self.config == other.config && self.interleave == other.interleave
+    }
+
+    /// This arm's turns when the arms interleave by time slot (none by market).
+    pub fn schedule(&self) -> Option<SlotSchedule> {
+        (self.interleave == Interleave::TimeSlot).then(|| SlotSchedule {
+            experiment: self.name.clone(),
+            arm: self.arm,
+            slot_seconds: u64::try_from(self.slot_ns / 1_000_000_000).unwrap_or(1),
+        })
     }
 }
 
@@ -97,12 +138,89 @@ pub fn split<'a>(name: &str, arm: Arm, markets: &[&'a str]) -> Vec<&'a str> {
     ordered.into_iter().skip(first).step_by(2).map(|(_, m)| m).collect()
 }
 
+/// The arm whose turn slot `slot` (counted from the Unix epoch) is, in the time-slot experiment
+/// `name`: slots `2k` and `2k + 1` make block `k`, one slot to each arm; the hash of
+/// `<name>/<k>` says whether A takes the first. The order within blocks is fixed but varies from
+/// block to block, so neither arm always goes first (a drift within blocks favours neither).
+pub fn arm_in_slot(name: &str, slot: i64) -> Arm {
+    let a_first = fnv1a(format!("{name}/{}", slot.div_euclid(2)).as_bytes()) & 1 == 0;
+    if a_first == (slot.rem_euclid(2) == 0) { Arm::A } else { Arm::B }
+}
+
+/// The pairs of a time-slot experiment `name` from both arms' PnL per slot (`a[i]`, `b[i]`: over
+/// slot `first_slot + i`): one pair per whole block, A's PnL over its turn and B's over its own,
+/// in block order. A block cut by either end of the series yields none.
+pub fn slot_pairs(name: &str, first_slot: i64, a: &[i64], b: &[i64]) -> Vec<(i64, i64)> {
+    let n = i64::try_from(a.len().min(b.len())).unwrap_or(i64::MAX);
+    let at = |v: &[i64], slot: i64| usize::try_from(slot - first_slot).ok().and_then(|i| v.get(i).copied());
+    let mut out = vec![];
+    let mut slot = first_slot + first_slot.rem_euclid(2);
+    while slot + 1 < first_slot + n {
+        let (sa, sb) = if arm_in_slot(name, slot) == Arm::A { (slot, slot + 1) } else { (slot + 1, slot) };
+        if let (Some(x), Some(y)) = (at(a, sa), at(b, sb)) {
+            out.push((x, y));
+        }
+        slot += 2;
+    }
+    out
+}
+
+/// A time-slot arm's turns, as its strategy runner obeys them ([`crate::strategy::parking`]):
+/// part of the strategy agent's configuration (the operator writes it from `spec.experiment`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SlotSchedule {
+    /// The experiment's name (the turns' hash).
+    pub experiment: String,
+    /// This arm.
+    pub arm: Arm,
+    /// Slot length, seconds (1 to [`MAX_SLOT_S`]).
+    pub slot_seconds: u64,
+}
+
+impl SlotSchedule {
+    /// Checks the bounds (the CRD's).
+    pub fn validate(&self) -> Result<(), ExperimentError> {
+        if !(1..=MAX_SLOT_S).contains(&self.slot_seconds) {
+            return Err(ExperimentError::Bound { field: "slotSeconds", value: self.slot_seconds, max: MAX_SLOT_S });
+        }
+        if self.experiment.is_empty() {
+            return Err(ExperimentError::Bound { field: "name (length)", value: 0, max: 63 });
+        }
+        Ok(())
+    }
+
+    /// The slot `now_ns` falls in.
+    pub fn slot(&self, now_ns: u64) -> i64 {
+        let slot_ns = self.slot_seconds.clamp(1, MAX_SLOT_S) * 1_000_000_000;
+        i64::try_from(now_ns / slot_ns).unwrap_or(i64::MAX)
+    }
+
+    /// Whether the arm trades at `now_ns` (its turn), or is parked.
+    pub fn trades_at(&self, now_ns: u64) -> bool {
+        arm_in_slot(&self.experiment, self.slot(now_ns)) == self.arm
+    }
+}
+
+/// The first half of a time-slot block: who traded its slot and what they made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HalfBlock {
+    /// The block (slot / 2).
+    pub block: i64,
+    /// The arm whose turn it was.
+    pub arm: Arm,
+    /// Its PnL over the slot, micro-USDC.
+    pub micros: i64,
+}
+
 /// A live comparison of an experiment's arms, stepped with both arms' marked PnL totals
 /// (micro-USDC) as time passes: the first sample of each slot (slots counted from the Unix epoch)
 /// closes the pair of the slot before, each arm's PnL over it being its total now less its total
 /// at that slot's first sample. A slot with no sample (an arm stopped or unreachable, the
 /// operator down or late) yields no pair: it is counted as missed and the next sample starts
-/// afresh. Pure and serializable: the operator keeps it between reconciles (and restarts) in the
+/// afresh. When the arms interleave by time slot, each slot yields the PnL of the arm whose turn
+/// it was, and a block's two slots make its pair ([`slot_pairs`]); a missed slot loses its
+/// block's pair. Pure and serializable: the operator keeps it between reconciles (and restarts) in the
 /// data plane's KV bucket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Live {
@@ -120,6 +238,12 @@ pub struct Live {
     pub decided_ns: Option<i64>,
     /// The test so far.
     pub test: Msprt,
+    /// How the arms share the markets (states kept before time slots existed are by market).
+    #[serde(default)]
+    pub interleave: Interleave,
+    /// By time slot: the current block's first slot, once closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub half: Option<HalfBlock>,
 }
 
 impl Live {
@@ -133,6 +257,8 @@ impl Live {
             missed: 0,
             decided_ns: None,
             test: Msprt::new(e.config)?,
+            interleave: e.interleave,
+            half: None,
         })
     }
 
@@ -147,7 +273,9 @@ impl Live {
         a_micros: i64,
         b_micros: i64,
     ) -> Result<Live, MsprtError> {
-        let Some(mut live) = prev.filter(|l| l.slot_ns == e.slot_ns && l.test.config() == &e.config) else {
+        let Some(mut live) =
+            prev.filter(|l| l.slot_ns == e.slot_ns && l.test.config() == &e.config && l.interleave == e.interleave)
+        else {
             return Live::start(e, now_ns, a_micros, b_micros);
         };
         let slot = now_ns.div_euclid(e.slot_ns.max(1));
@@ -156,14 +284,37 @@ impl Live {
         }
         if slot == live.slot + 1 {
             let (a, b) = (a_micros.saturating_sub(live.a_micros), b_micros.saturating_sub(live.b_micros));
-            if live.test.outcome() == Outcome::Running && live.test.observe(a, b) != Outcome::Running {
+            let pair = match live.interleave {
+                Interleave::Market => Some((a, b)),
+                Interleave::TimeSlot => live.turn(&e.name, a, b),
+            };
+            if let Some((a, b)) = pair
+                && live.test.outcome() == Outcome::Running
+                && live.test.observe(a, b) != Outcome::Running
+            {
                 live.decided_ns = Some(now_ns);
             }
         } else {
             live.missed += u64::try_from(slot - live.slot - 1).unwrap_or(u64::MAX);
+            live.half = None;
         }
         (live.slot, live.a_micros, live.b_micros) = (slot, a_micros, b_micros);
         Ok(live)
+    }
+
+    /// By time slot: slot `self.slot` closed with the arms' PnL `a` and `b` over it; keeps the
+    /// PnL of the arm whose turn it was, and gives the block's pair when this was its second slot
+    /// and the first was kept.
+    fn turn(&mut self, name: &str, a: i64, b: i64) -> Option<(i64, i64)> {
+        let arm = arm_in_slot(name, self.slot);
+        let micros = if arm == Arm::A { a } else { b };
+        let block = self.slot.div_euclid(2);
+        if self.slot.rem_euclid(2) == 0 {
+            self.half = Some(HalfBlock { block, arm, micros });
+            return None;
+        }
+        let first = self.half.take().filter(|h| h.block == block && h.arm != arm)?;
+        Some(if first.arm == Arm::A { (first.micros, micros) } else { (micros, first.micros) })
     }
 }
 
@@ -244,5 +395,75 @@ mod tests {
         assert_eq!(outcome, Outcome::Better { arm: Arm::A, pairs: u64::try_from(k).unwrap() });
         let l = live.unwrap();
         assert_eq!(l.decided_ns, Some(k * 1_000_000_000 + 7), "the stop's time stays");
+    }
+
+    #[test]
+    fn time_slots_give_each_arm_one_slot_of_every_block_and_neither_always_first() {
+        let mut a_first = 0;
+        for block in -500i64..500 {
+            let (x, y) = (arm_in_slot("q", 2 * block), arm_in_slot("q", 2 * block + 1));
+            assert_ne!(x, y, "block {block}: one slot each");
+            a_first += i32::from(x == Arm::A);
+        }
+        assert!((400..=600).contains(&a_first), "A goes first in {a_first} of 1000 blocks");
+        assert_eq!(arm_in_slot("q", 7), arm_in_slot("q", 7), "the same turns on every machine");
+        let s = SlotSchedule { experiment: "q".into(), arm: Arm::B, slot_seconds: 5 };
+        let at = |slot: u64| slot * 5_000_000_000 + 1;
+        for slot in 0..40u64 {
+            assert_eq!(s.trades_at(at(slot)), arm_in_slot("q", i64::try_from(slot).unwrap()) == Arm::B);
+        }
+        assert!(s.validate().is_ok());
+        assert!(SlotSchedule { slot_seconds: 0, ..s.clone() }.validate().is_err());
+        assert!(SlotSchedule { experiment: String::new(), ..s }.validate().is_err());
+    }
+
+    #[test]
+    fn a_blocks_pair_is_each_arms_pnl_over_its_own_turn() {
+        // Slots 3..=10: block 1 is cut (only slot 3), blocks 2, 3, 4 are whole, block 5 is cut.
+        let a: Vec<i64> = (3..=10).map(|s| 100 * s).collect();
+        let b: Vec<i64> = (3..=10).map(|s| -s).collect();
+        let pairs = slot_pairs("q", 3, &a, &b);
+        let expect: Vec<(i64, i64)> = (2..=4)
+            .map(|k: i64| {
+                let (sa, sb) = if arm_in_slot("q", 2 * k) == Arm::A { (2 * k, 2 * k + 1) } else { (2 * k + 1, 2 * k) };
+                (100 * sa, -sb)
+            })
+            .collect();
+        assert_eq!(pairs, expect);
+        assert!(slot_pairs("q", 4, &a[..1], &b[..1]).is_empty(), "half a block makes no pair");
+    }
+
+    #[test]
+    fn a_live_time_slot_comparison_pairs_each_block_as_the_series_does_and_loses_a_cut_block() {
+        let e = Experiment::new("q", Arm::A, 1, 500, 1_000_000, 2, 1_000).unwrap().interleaved(Interleave::TimeSlot);
+        assert!(e.same_rule(&e.clone()) && !e.same_rule(&e.clone().interleaved(Interleave::Market)));
+        assert_eq!(e.schedule(), Some(SlotSchedule { experiment: "q".into(), arm: Arm::A, slot_seconds: 1 }));
+        let s = 1_000_000_000i64;
+        // Per-slot PnL, slots 10..30; each arm's total is sampled at the start of each slot.
+        let pa: Vec<i64> = (10..30).map(|k| 1_000 + 37 * (k % 5)).collect();
+        let pb: Vec<i64> = (10..30).map(|k| 300 - 11 * (k % 3)).collect();
+        let (mut ta, mut tb) = (0i64, 0i64);
+        let mut live: Option<Live> = None;
+        for (i, k) in (10..=30i64).enumerate() {
+            live = Some(Live::step(live, &e, k * s + 5, ta, tb).unwrap());
+            if let (Some(x), Some(y)) = (pa.get(i), pb.get(i)) {
+                (ta, tb) = (ta + x, tb + y);
+            }
+        }
+        let pairs = slot_pairs("q", 10, &pa, &pb);
+        assert_eq!(pairs.len(), 10, "ten whole blocks");
+        let mut whole = Msprt::new(e.config).unwrap();
+        for (x, y) in pairs {
+            if whole.outcome() == Outcome::Running {
+                whole.observe(x, y);
+            }
+        }
+        assert_eq!(live.as_ref().unwrap().test, whole);
+        // Slot 31 unsampled: the block of slots 30 and 31 is lost, 32 starts afresh.
+        let late = Live::step(live, &e, 32 * s, ta, tb).unwrap();
+        assert_eq!((late.test.pairs(), late.missed, late.half), (whole.pairs(), 1, None));
+        // A state kept by market does not go on by time slot.
+        let by_market = Experiment::new("q", Arm::A, 1, 500, 1_000_000, 2, 1_000).unwrap();
+        assert_eq!(Live::step(Some(late), &by_market, 33 * s, 0, 0).unwrap().test.pairs(), 0);
     }
 }

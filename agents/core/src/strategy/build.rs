@@ -56,6 +56,6 @@ pub fn build(cfg: &StrategyConfig, prefix: &str) -> Result<StrategyRunner, Confi
     };
     let outcomes = cfg.outcomes()?;
     StrategyRunner::new(id, strategy, prefix)
-        .map(|r| r.with_outcomes(outcomes).with_drift(cfg.drift.clone()))
+        .map(|r| r.with_outcomes(outcomes).with_drift(cfg.drift.clone()).with_turns(cfg.time_slots.clone()))
         .map_err(|e| ConfigError(format!("client order id prefix: {e}")))
 }

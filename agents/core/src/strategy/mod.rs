@@ -9,6 +9,7 @@ pub mod build;
 pub mod directional;
 pub mod drift;
 pub mod market_making;
+pub mod parking;
 pub mod probe;
 pub mod runner;
 pub mod sizing;

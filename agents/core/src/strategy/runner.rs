@@ -4,13 +4,18 @@
 //! from a recording.
 
 use super::drift::{DriftMonitor, DriftReport};
+use super::parking::Parking;
 use super::{Action, BookSet, Ctx, OrderRequest, ParamsError, Strategy};
 use crate::book::Followed;
 use crate::ids::{ClientOrderId, IdError, TokenId, TokenMap};
 use crate::wire::{
     CancelRequest, CtfDecision, CtfIntent, CtfReport, Fill, Intent, MarketEvent, MarketEventBody, Mode, OrderIntent,
-    OrderUpdate, Outcome, RiskDecision, Verdict,
+    OrderUpdate, Outcome, RejectReason, RiskDecision, Verdict,
 };
+
+/// How often in one input a parked strategy is told of refused orders and may answer with more
+/// (each answer refused and told again); what it still asks for after that is dropped.
+const PARKED_ROUNDS: usize = 4;
 
 /// Who the strategy is, as written on every intent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +53,7 @@ pub struct StrategyRunner {
     params_generation: Option<u64>,
     outcomes: TokenMap<Outcome>,
     drift: Option<DriftMonitor>,
+    parking: Option<Parking>,
 }
 
 impl StrategyRunner {
@@ -68,6 +74,7 @@ impl StrategyRunner {
             params_generation: None,
             outcomes: TokenMap::default(),
             drift: None,
+            parking: None,
         })
     }
 
@@ -77,6 +84,18 @@ impl StrategyRunner {
     pub fn with_drift(mut self, cfg: Option<crate::config::DriftConfig>) -> StrategyRunner {
         self.drift = cfg.map(DriftMonitor::new);
         self
+    }
+
+    /// Takes the turns of a time-slot experiment arm (see [`super::parking`]): off its turn the
+    /// strategy's open orders are cancelled and what it asks for is refused.
+    pub fn with_turns(mut self, schedule: Option<crate::analytics::experiment::SlotSchedule>) -> StrategyRunner {
+        self.parking = schedule.map(Parking::new);
+        self
+    }
+
+    /// Whether the strategy is parked (a time-slot arm off its turn) as of the last input.
+    pub fn parked(&self) -> bool {
+        self.parking.as_ref().is_some_and(Parking::parked)
     }
 
     /// The drift alarms standing now, when drift is watched.
@@ -92,7 +111,9 @@ impl StrategyRunner {
 
     /// The strategy's own counts by kind ([`Strategy::counters`]).
     pub fn counters(&self) -> Vec<(&'static str, u64)> {
-        self.strategy.counters()
+        let mut c = self.strategy.counters();
+        c.extend(self.parking.iter().flat_map(Parking::counters));
+        c
     }
 
     /// The ledger's positions of the strategy, at start ([`Strategy::restore`]): how many it took.
@@ -157,6 +178,7 @@ impl StrategyRunner {
         let factor = self.drift.as_ref().map_or(crate::config::DriftConfig::FULL_SIZE_BPS, |d| d.size_factor_bps());
         let mut ctx = Ctx::new(now_ns, &self.prefix, &mut self.next, &mut actions).with_size_factor(factor);
         f(self.strategy.as_mut(), &self.books, &mut ctx);
+        let actions = self.obey_turns(actions, now_ns, factor);
         let intents: Vec<Intent> = actions.into_iter().map(|a| self.intent(a, now_ns)).collect();
         if let Some(d) = self.drift.as_mut() {
             let mid = |o: &OrderIntent| self.books.live(&o.token).and_then(|b| b.mid());
@@ -169,6 +191,64 @@ impl StrategyRunner {
             }
         }
         intents
+    }
+
+    /// The strategy's `actions` as a time-slot arm's turns allow (all of them when it takes none):
+    /// when its turn has just ended its open orders are cancelled first; while parked its orders
+    /// are refused, the strategy told as the gateway would tell it, and the signals they were
+    /// sized on dropped. Orders let through are tracked until they end.
+    fn obey_turns(&mut self, actions: Vec<Action>, now_ns: u64, factor: u32) -> Vec<Action> {
+        let Some(mut parking) = self.parking.take() else { return actions };
+        let (parked, cancels) = parking.look(now_ns);
+        let mut out: Vec<Action> = cancels
+            .into_iter()
+            .map(|client_order_id| Action::Cancel { client_order_id, reason: "experiment arm parked".into() })
+            .collect();
+        let mut pending = actions;
+        for round in 0..=PARKED_ROUNDS {
+            let mut refused: Vec<(ClientOrderId, OrderRequest)> = vec![];
+            for a in pending.drain(..) {
+                match a {
+                    Action::Place { client_order_id, order } if parked => refused.push((client_order_id, order)),
+                    Action::PlaceSet { legs } if parked => refused.extend(legs),
+                    Action::SignalUsed(s) if parked && refused.iter().any(|(id, _)| *id == s.client_order_id) => {}
+                    Action::Place { client_order_id, order } => {
+                        parking.placed(client_order_id, now_ns);
+                        out.push(Action::Place { client_order_id, order });
+                    }
+                    Action::PlaceSet { legs } => {
+                        legs.iter().for_each(|(id, _)| parking.placed(*id, now_ns));
+                        out.push(Action::PlaceSet { legs });
+                    }
+                    other => out.push(other),
+                }
+            }
+            if refused.is_empty() || round == PARKED_ROUNDS {
+                // Past the last round the strategy is not told again: what it asked is dropped.
+                refused.iter().for_each(|_| parking.refused());
+                break;
+            }
+            let decisions: Vec<RiskDecision> = refused
+                .into_iter()
+                .map(|(id, order)| {
+                    parking.refused();
+                    RiskDecision {
+                        intent: self.order(id, order, now_ns),
+                        verdict: Verdict::Rejected {
+                            reason: RejectReason::ExperimentParked,
+                            detail: format!("off its turn in experiment {}", parking.schedule().experiment),
+                        },
+                        decided_ts_ns: now_ns,
+                    }
+                })
+                .collect();
+            let mut ctx = Ctx::new(now_ns, &self.prefix, &mut self.next, &mut pending).with_size_factor(factor);
+            for d in &decisions {
+                self.strategy.on_decision(d, &self.books, &mut ctx);
+            }
+        }
+        self.parking = Some(parking);
+        out
     }
 
     fn intent(&self, action: Action, now_ns: u64) -> Intent {
@@ -273,6 +353,9 @@ impl StrategyRunner {
 
     /// A risk decision on one of our intents.
     pub fn on_decision(&mut self, d: &RiskDecision, now_ns: u64) -> Vec<Intent> {
+        if let Some(p) = self.parking.as_mut() {
+            p.decided(d);
+        }
         self.run(now_ns, |s, b, c| s.on_decision(d, b, c))
     }
 
@@ -291,7 +374,16 @@ impl StrategyRunner {
 
     /// An order update of ours.
     pub fn on_order(&mut self, u: &OrderUpdate, now_ns: u64) -> Vec<Intent> {
-        self.run(now_ns, |s, b, c| s.on_order(u, b, c))
+        let resting = self.parking.as_mut().is_some_and(|p| p.updated(u));
+        let mut intents = self.run(now_ns, |s, b, c| s.on_order(u, b, c));
+        // Open while parked: its cancel overtook it, or it came after the turn ended.
+        let cancelled = |i: &Intent| matches!(i, Intent::Cancel(c) if c.client_order_id == Some(u.client_order_id));
+        if resting && self.parked() && !intents.iter().any(cancelled) {
+            self.parking.as_mut().into_iter().for_each(Parking::cancelled_again);
+            let reason = "experiment arm parked".to_string();
+            intents.push(self.intent(Action::Cancel { client_order_id: u.client_order_id, reason }, now_ns));
+        }
+        intents
     }
 
     /// A fill of ours.

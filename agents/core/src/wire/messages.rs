@@ -399,6 +399,10 @@ pub enum RejectReason {
     KellyCap,
     /// The worst-case loss at resolution would rise above `maxLossAtResolution`.
     MaxLossAtResolution,
+    /// Not the gateway's: the strategy is an arm of a time-slot experiment off its turn, and its
+    /// own runner refused the order ([`crate::strategy::parking`]); never on the bus. Appended
+    /// last, so payloads written before it stay readable.
+    ExperimentParked,
 }
 
 impl RejectReason {
@@ -425,6 +429,7 @@ impl RejectReason {
             RejectReason::EventExposure => "event_exposure",
             RejectReason::GroupExposure => "group_exposure",
             RejectReason::KellyCap => "kelly_cap",
+            RejectReason::ExperimentParked => "experiment_parked",
         }
     }
 }
