@@ -186,7 +186,8 @@ pub struct Experiment {
     /// the default) or `timeSlot` (all of them, in turns of `slotSeconds`).
     #[serde(default)]
     pub interleave: ExperimentInterleave,
-    /// Slot length, seconds: each arm's PnL over a slot is one observation (default 60).
+    /// Slot length, seconds: each arm's PnL over a slot is one observation, or by time slot
+    /// the length of each turn (default 60).
     #[serde(default = "default_slot_seconds")]
     #[schemars(range(min = 1, max = 86400))]
     pub slot_seconds: i64,
@@ -194,7 +195,8 @@ pub struct Experiment {
     #[serde(default = "default_alpha_bps")]
     #[schemars(range(min = 1, max = 5000))]
     pub alpha_bps: i32,
-    /// The per-slot PnL difference the test is tuned to find, micro-USDC (default 1 USDC).
+    /// The PnL difference a pair the test is tuned to find, micro-USDC (default 1 USDC): a
+    /// slot's, or by time slot a block's (two slots).
     #[serde(default = "default_effect_micros")]
     #[schemars(range(min = 1, max = 1000000000000_i64))]
     pub effect_micros: i64,
@@ -816,7 +818,7 @@ pub struct ExperimentStatus {
     /// What stands in the way, or the result in words.
     #[serde(default)]
     pub message: String,
-    /// Slots compared (pairs of the arms' PnL over one slot).
+    /// Pairs compared: the arms' PnL over one slot, or (by time slot) over one block of two.
     #[serde(default)]
     pub pairs: i64,
     /// Slots that yielded no pair (an arm stopped or unreachable, the operator late or down).

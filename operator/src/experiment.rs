@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kube::ResourceExt;
-use polyfleet_core::analytics::experiment::Live;
+use polyfleet_core::analytics::experiment::{Interleave, Live};
 use polyfleet_core::analytics::sequential::{Arm, Outcome};
 use polyfleet_crds::Strategy;
 use polyfleet_crds::conditions::{Condition, ConditionStatus};
@@ -97,14 +97,16 @@ pub fn status_of(
     s.missed_slots = i64::try_from(l.missed).unwrap_or(i64::MAX);
     s.mean_difference = usdc(t.mean_difference());
     s.p_value = format!("{:.4}", t.p_value());
+    // A pair is a slot, or (arms taking turns) a block of two slots.
+    let unit = if l.interleave == Interleave::TimeSlot { "blocks of two slots" } else { "slots" };
     let (outcome, said) = match t.outcome() {
-        Outcome::Running => (ExperimentOutcome::Running, format!("{} slots compared", t.pairs())),
+        Outcome::Running => (ExperimentOutcome::Running, format!("{} {unit} compared", t.pairs())),
         Outcome::Better { arm, pairs } => {
             let o = if arm == Arm::A { ExperimentOutcome::ABetter } else { ExperimentOutcome::BBetter };
-            (o, format!("{arm:?} better after {pairs} slots (p {:.4})", t.p_value()))
+            (o, format!("{arm:?} better after {pairs} {unit} (p {:.4})", t.p_value()))
         }
         Outcome::Inconclusive { pairs } => {
-            (ExperimentOutcome::Inconclusive, format!("no decision after {pairs} slots (the most declared)"))
+            (ExperimentOutcome::Inconclusive, format!("no decision after {pairs} {unit} (the most declared)"))
         }
     };
     s.decided_at = l.decided_ns.and_then(rfc3339);
@@ -206,12 +208,8 @@ pub async fn step(
     };
     let b_name = b.name_any();
     let paused = |why: String| Ok(Some((status_of(name, arm, Some(&b_name), kept.as_ref(), Some(why)), next)));
-    let same_rule = b
-        .spec
-        .experiment
-        .as_ref()
-        .and_then(|s| crate::contract::experiment(s).ok())
-        .is_some_and(|x| x.same_rule(&e));
+    let same_rule =
+        b.spec.experiment.as_ref().and_then(|s| crate::contract::experiment(s).ok()).is_some_and(|x| x.same_rule(&e));
     if !same_rule {
         return paused(format!("arm B ({b_name}) declares another slot, stopping rule or interleaving"));
     }

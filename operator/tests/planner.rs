@@ -573,3 +573,40 @@ fn the_arms_of_an_experiment_trade_disjoint_halves_of_the_markets_they_select() 
     assert_eq!(refused.reason, "NoMarkets");
     assert!(refused.message.contains("experiment quoting"), "{}", refused.message);
 }
+
+/// Arms interleaved by time slot are not split: each trades every Market both select, and its
+/// agent's configuration carries its turns (the schedule its runner obeys); one Market is enough.
+#[test]
+fn the_arms_of_a_time_slot_experiment_trade_every_market_in_turns() {
+    use polyfleet_core::analytics::experiment::{Interleave, SlotSchedule};
+    use polyfleet_crds::strategy::ExperimentInterleave;
+    let (_, v, p) = strategy_inputs();
+    let base = markets().remove(0);
+    let shared: Vec<MarketView> = (0..6)
+        .map(|i| {
+            let mut m = base.clone();
+            m.name = format!("exp-m{i}");
+            m.labels = [("polyfleet.dev/experiment".to_string(), "quoting".to_string())].into();
+            m
+        })
+        .collect();
+    for (file, arm) in
+        [("experiment/strategy-quoting-control.yaml", Arm::A), ("experiment/strategy-quoting-aggressive.yaml", Arm::B)]
+    {
+        let mut s: Strategy = example(file);
+        s.spec.experiment.as_mut().unwrap().interleave = ExperimentInterleave::TimeSlot;
+        let plan = plan_strategy(&s, Some(&v), Some(&p), &shared, &FleetSettings::default()).unwrap();
+        assert_eq!(plan.markets.len(), 6, "{file}: every Market");
+        assert_eq!(plan.experiment.as_ref().unwrap().interleave, Interleave::TimeSlot);
+        let cfg = StrategyConfig::from_json(&plan.config_map.data.as_ref().unwrap()["strategy.json"]).unwrap();
+        assert_eq!(cfg.time_slots, Some(SlotSchedule { experiment: "quoting".into(), arm, slot_seconds: 5 }));
+        assert_eq!(cfg.quoted.len(), 6);
+        let one = plan_strategy(&s, Some(&v), Some(&p), &shared[..1], &FleetSettings::default()).unwrap();
+        assert_eq!(one.markets, vec!["exp-m0".to_string()], "{file}: one Market is shared in turns");
+    }
+    // By Market, the agent takes no turns.
+    let s: Strategy = example("experiment/strategy-quoting-control.yaml");
+    let plan = plan_strategy(&s, Some(&v), Some(&p), &shared, &FleetSettings::default()).unwrap();
+    let cfg = StrategyConfig::from_json(&plan.config_map.data.as_ref().unwrap()["strategy.json"]).unwrap();
+    assert_eq!(cfg.time_slots, None);
+}

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # The example A/B experiment (manifests/examples/experiment) and its A/A twin (the control's
 # parameters on both arms) over simulator seeds: each seed's recording backtested with both, one
-# line per run. Counts how often the sequential test stops, and on which arm.
-#   scripts/verify/experiment_seeds.sh [SEEDS=30] [FRAMES=200000] [POLYFLEET=target/debug/polyfleet]
+# line per run. Counts how often the sequential test stops, and on which arm. With INTERLEAVE
+# timeSlot the arms take turns in 3 s slots on all the Markets (as the backtest test runs them).
+#   scripts/verify/experiment_seeds.sh [SEEDS=30] [FRAMES=200000] [POLYFLEET=target/debug/polyfleet] [INTERLEAVE=market]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-seeds=${1:-30} frames=${2:-200000} bin=$(realpath "${3:-target/debug/polyfleet}")
+seeds=${1:-30} frames=${2:-200000} bin=$(realpath "${3:-target/debug/polyfleet}") interleave=${4:-market}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/ab" "$work/aa"
 cp manifests/examples/venue-simulator.yaml manifests/examples/experiment/*.yaml "$work/ab/"
+if [ "$interleave" = timeSlot ]; then
+  sed -i -e 's/interleave: market /interleave: timeSlot /' -e 's/slotSeconds: 5 /slotSeconds: 3 /' "$work/ab/"strategy-*.yaml
+fi
 cp "$work/ab/"*.yaml "$work/aa/"
 sed -e 's/name: quoting-control/name: quoting-aggressive/' -e 's/arm: A/arm: B/' \
   "$work/ab/strategy-quoting-control.yaml" > "$work/aa/strategy-quoting-aggressive.yaml"

@@ -2,7 +2,7 @@
 //! `spec.experiment.name`, each trading its half of the Markets, or all of them in turns of a
 //! time slot) compared on their PnL per slot, taken from the run's equity samples (each arm's
 //! marked equity at the end of a slot less at the end of the one before), paired in time order
-//! (slot by slot, or block by block for turns) through the core's always-valid sequential test
+//! (slot by slot, or for turns block by block, each arm's PnL over both slots of a block) through the core's always-valid sequential test
 //! with the stopping rule the arms declare ([`crate::journal_ab::compare`], as the journal report
 //! does). Slots of arms taking turns are those of the Unix epoch the runners kept; others start
 //! at the run's first sample.
@@ -71,11 +71,10 @@ pub fn compare_all(arms: &[(String, Experiment)], j: &Journal) -> Vec<Experiment
             let arm = |which: Arm| arms.iter().filter(|(_, e)| e.arm == which).collect::<Vec<_>>();
             let outcome = match (arm(Arm::A).as_slice(), arm(Arm::B).as_slice()) {
                 ([a], [b]) if a.1.same_rule(&b.1) => {
-                    let turns = (a.1.interleave == Interleave::TimeSlot).then(|| a.1.name.clone());
-                    let on_epoch = turns.is_some();
+                    let turns = a.1.interleave == Interleave::TimeSlot;
                     let spec =
                         AbSpec { a: a.0.clone(), b: b.0.clone(), slot_ns: a.1.slot_ns, config: a.1.config, turns };
-                    compare(&spec, &slots(j, spec.slot_ns, on_epoch)).map_err(|e| e.to_string())
+                    compare(&spec, &slots(j, spec.slot_ns, turns)).map_err(|e| e.to_string())
                 }
                 ([_], [_]) => Err("the arms declare different slots, stopping rules or interleavings".to_string()),
                 (a, b) => Err(format!("needs one arm A and one arm B; has {} A and {} B", a.len(), b.len())),

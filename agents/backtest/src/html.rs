@@ -79,15 +79,17 @@ pub(crate) fn filtered_table(id: &str, rows: &str) -> String {
 pub(crate) fn ab_table(id: &str, x: &crate::journal_ab::AbResult) -> String {
     let mut t = format!("<table id=\"{}\">\n", esc(id));
     for (k, v) in [
-        ("Arms", format!("A = {}, B = {}", x.a, x.b)),
-        ("Decision", x.decision.clone()),
-        ("Pairs (slots of {} s)", format!("{} (burn-in {}, at most {})", x.pairs, x.burn_in, x.max_pairs)),
-        ("Always-valid p-value", format!("{:.6}", x.p_value)),
-        ("Mean A − B per slot (USDC)", format!("{:.6}", x.mean_difference_usdc)),
-        ("PnL A / B (USDC)", format!("{} / {}", x.a_pnl, x.b_pnl)),
-        ("Stopping rule", format!("mSPRT, α = {}, tuned to {} USDC per slot", x.alpha, x.effect_usdc)),
+        ("Arms".to_string(), format!("A = {}, B = {}", x.a, x.b)),
+        ("Decision".into(), x.decision.clone()),
+        (
+            format!("Pairs (one a {})", x.pair_unit()),
+            format!("{} (burn-in {}, at most {})", x.pairs, x.burn_in, x.max_pairs),
+        ),
+        ("Always-valid p-value".into(), format!("{:.6}", x.p_value)),
+        ("Mean A − B a pair (USDC)".into(), format!("{:.6}", x.mean_difference_usdc)),
+        ("PnL A / B (USDC)".into(), format!("{} / {}", x.a_pnl, x.b_pnl)),
+        ("Stopping rule".into(), format!("mSPRT, α = {}, tuned to {} USDC a pair", x.alpha, x.effect_usdc)),
     ] {
-        let k = k.replace("{}", &x.slot_s.to_string());
         t.push_str(&format!("<tr><th>{}</th><td>{}</td></tr>\n", esc(&k), esc(&v)));
     }
     t.push_str("</table>\n");

@@ -7,7 +7,7 @@
 //! however often the report is run.
 
 use polyfleet_core::Money;
-use polyfleet_core::analytics::experiment::slot_pairs;
+use polyfleet_core::analytics::experiment::block_pairs;
 use polyfleet_core::analytics::performance::Slots;
 use polyfleet_core::analytics::sequential::{Arm, Msprt, MsprtConfig, Outcome};
 use serde::Serialize;
@@ -23,9 +23,9 @@ pub struct AbSpec {
     pub slot_ns: i64,
     /// The test's settings (`tau2` in micro-USDC²).
     pub config: MsprtConfig,
-    /// The arms took turns in the time slots of this experiment: a block's two slots make a
-    /// pair, each arm's PnL over its own turn ([`slot_pairs`]); none: slot by slot.
-    pub turns: Option<String>,
+    /// The arms took turns in time slots: each block of two slots (of the Unix epoch) makes a
+    /// pair, each arm's PnL over the whole block ([`block_pairs`]); otherwise slot by slot.
+    pub turns: bool,
 }
 
 /// The comparison's result.
@@ -37,9 +37,8 @@ pub struct AbResult {
     pub b: String,
     /// Slot length, seconds.
     pub slot_s: f64,
-    /// The experiment whose time-slot turns made the pairs (none: slot by slot).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub turns: Option<String>,
+    /// The arms took turns in time slots: pairs are blocks of two slots.
+    pub turns: bool,
     /// The false-stop bound.
     pub alpha: f64,
     /// The effect size (per slot) the test is tuned to, USDC: √τ².
@@ -62,6 +61,28 @@ pub struct AbResult {
     /// Arm B's.
     #[serde(serialize_with = "polyfleet_core::analytics::decimal")]
     pub b_pnl: Money,
+}
+
+impl AbResult {
+    /// What one pair is, `("slot", "5 s")`, or `("block", "2 × 5 s")` for arms taking turns.
+    fn pair(&self) -> (&'static str, String) {
+        if self.turns { ("block", format!("2 × {} s", self.slot_s)) } else { ("slot", format!("{} s", self.slot_s)) }
+    }
+
+    /// What one pair is: `slot of 5 s`, or `block of 2 × 5 s`.
+    pub fn pair_unit(&self) -> String {
+        let (noun, of) = self.pair();
+        format!("{noun} of {of}")
+    }
+
+    /// The comparison in one line: `A vs B: <decision> after <n> pairs (p, mean A - B a pair)`.
+    pub fn describe(&self) -> String {
+        let (noun, of) = self.pair();
+        format!(
+            "{} vs {}: {} after {} {noun}s of {of} (p = {:.4}, mean A - B {:.6} USDC a {noun})",
+            self.a, self.b, self.decision, self.pairs, self.p_value, self.mean_difference_usdc
+        )
+    }
 }
 
 /// Why there is no comparison.
@@ -94,9 +115,10 @@ pub fn compare(spec: &AbSpec, slots: &Slots) -> Result<AbResult, AbError> {
     let (a_name, a) = series(slots, &spec.a)?;
     let (b_name, b) = series(slots, &spec.b)?;
     let mut test = Msprt::new(spec.config).map_err(|e| AbError::Config(e.to_string()))?;
-    let pairs: Vec<(i64, i64)> = match &spec.turns {
-        Some(name) => slot_pairs(name, slots.start_ns.div_euclid(spec.slot_ns.max(1)), a, b),
-        None => a.iter().copied().zip(b.iter().copied()).collect(),
+    let pairs: Vec<(i64, i64)> = if spec.turns {
+        block_pairs(slots.start_ns.div_euclid(spec.slot_ns.max(1)), a, b)
+    } else {
+        a.iter().copied().zip(b.iter().copied()).collect()
     };
     let mut outcome = Outcome::Running;
     for (x, y) in pairs {
@@ -115,7 +137,7 @@ pub fn compare(spec: &AbSpec, slots: &Slots) -> Result<AbResult, AbError> {
         a: a_name.clone(),
         b: b_name.clone(),
         slot_s: spec.slot_ns as f64 / 1e9,
-        turns: spec.turns.clone(),
+        turns: spec.turns,
         alpha: spec.config.alpha,
         effect_usdc: spec.config.tau2.sqrt() / 1e6,
         burn_in: spec.config.burn_in,

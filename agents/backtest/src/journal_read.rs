@@ -99,11 +99,11 @@ pub struct AbQuery {
     /// Pairs after which the test ends undecided.
     #[arg(long = "ab-max-pairs", default_value_t = 10_000, requires = "arms")]
     pub max_pairs: u64,
-    /// The arms took turns in time slots of this experiment (`spec.experiment.interleave:
-    /// timeSlot`, with `--slot` its `slotSeconds`): each block of two slots makes one pair, each
-    /// arm's PnL over its own turn.
-    #[arg(long = "ab-turns", value_name = "EXPERIMENT", requires = "arms")]
-    pub turns: Option<String>,
+    /// The arms took turns in time slots (`spec.experiment.interleave: timeSlot`, with `--slot`
+    /// its `slotSeconds`): each block of two slots of the epoch makes one pair, each arm's PnL
+    /// over the whole block.
+    #[arg(long = "ab-turns", requires = "arms")]
+    pub turns: bool,
 }
 
 /// Nanoseconds of `30s`, `15m`, `1h`, `1d`.
@@ -148,7 +148,7 @@ impl AbQuery {
                 burn_in: self.burn_in,
                 max_pairs: self.max_pairs,
             },
-            turns: self.turns.clone(),
+            turns: self.turns,
         })
     }
 }
@@ -290,10 +290,7 @@ pub fn summary(r: &JournalReport) -> (Vec<String>, Vec<String>) {
         ));
     }
     if let Some(ab) = &r.ab {
-        out.push(format!(
-            "A/B {} vs {}: {} after {} slots of {} s (p = {:.4}, mean A - B {:.6} USDC a slot)",
-            ab.a, ab.b, ab.decision, ab.pairs, ab.slot_s, ab.p_value, ab.mean_difference_usdc
-        ));
+        out.push(format!("A/B {}", ab.describe()));
     }
     if let Some(t) = &r.twins {
         let c = &t.comparison;

@@ -460,16 +460,7 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("reports in {}", out.display());
             Ok(())
         }
-        Command::Report {
-            journal,
-            since,
-            until,
-            namespace,
-            strategy,
-            out,
-            ab,
-            twins,
-        } => {
+        Command::Report { journal, since, until, namespace, strategy, out, ab, twins } => {
             let query = polyfleet_cli::report::Query { since, until, namespace, strategy, ab: Some(ab), twins };
             let args = polyfleet_cli::report::ReportArgs { journal, query, out: out.clone() };
             let r = polyfleet_cli::report::run(&args).await?;
@@ -561,10 +552,7 @@ fn summary(reports: &[Report]) {
         println!("     marked: {}", r.metrics.marking);
         for x in &r.experiments {
             match &x.result {
-                Some(ab) => println!(
-                    "     experiment {}: {} vs {}: {} after {} slots of {} s (p = {:.4}, mean A - B {:.6} USDC a slot)",
-                    x.name, ab.a, ab.b, ab.decision, ab.pairs, ab.slot_s, ab.p_value, ab.mean_difference_usdc
-                ),
+                Some(ab) => println!("     experiment {}: {}", x.name, ab.describe()),
                 None => println!("     experiment {}: {}", x.name, x.error.as_deref().unwrap_or("no comparison")),
             }
         }

@@ -263,7 +263,7 @@ fn ab_spec() -> polyfleet_backtest::journal_ab::AbSpec {
             burn_in: 30,
             max_pairs: 10_000,
         },
-        turns: None,
+        turns: false,
     }
 }
 
@@ -327,8 +327,8 @@ async fn an_ab_comparison_stops_on_the_better_arm_and_rarely_on_equal_ones() {
 
 /// Arms that took turns in time slots (`spec.experiment.interleave: timeSlot`), from the
 /// journal with `--ab-turns`: each hour only the arm whose turn it is trades (the core's
-/// schedule), B 1 USDC an hour worse. Paired block by block (A's hour with B's hour of the same
-/// block), the test names A, with at most one pair per two hours.
+/// schedule), B 1 USDC an hour worse. Paired block by block (A's PnL and B's over the two hours of a
+/// block, each arm's PnL over both), the test names A, with one pair per two hours.
 #[tokio::test]
 async fn arms_taking_turns_in_time_slots_are_compared_block_by_block() {
     use polyfleet_core::analytics::experiment::arm_in_slot;
@@ -355,10 +355,10 @@ async fn arms_taking_turns_in_time_slots_are_compared_block_by_block() {
     journal.append(&records).await.unwrap();
     journal.close().await;
     let out = dir.join("out");
-    let args = ["--ab", "arm-a,desk/arm-b", "--slot", "1h", "--ab-effect", "1", "--ab-turns", "quoting"];
+    let args = ["--ab", "arm-a,desk/arm-b", "--slot", "1h", "--ab-effect", "1", "--ab-turns"];
     let (_, report) = run_report(&url, &args, &out);
     let ab = &report["ab"];
-    assert_eq!((ab["decision"].as_str(), ab["turns"].as_str()), (Some("A better"), Some("quoting")), "{ab}");
+    assert_eq!((ab["decision"].as_str(), ab["turns"].as_bool()), (Some("A better"), Some(true)), "{ab}");
     assert!(ab["pairs"].as_u64().unwrap() <= 150 && ab["p_value"].as_f64().unwrap() <= 0.05, "{ab}");
     let _ = std::fs::remove_dir_all(&dir);
 }

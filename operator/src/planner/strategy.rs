@@ -9,10 +9,10 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kube::ResourceExt;
+use polyfleet_core::analytics::experiment::{Experiment, Interleave};
 use polyfleet_core::config::{
     ParamsDoc, QuotedConfig, RiskCaps, SetConfig, StrategyConfig, StrategyParams, StrategyType as CoreType,
 };
-use polyfleet_core::analytics::experiment::{Experiment, Interleave};
 use polyfleet_core::strategy::arbitrage::SetKind;
 use polyfleet_core::wire::subjects;
 use polyfleet_crds::strategy::{MarketSelection, StrategyType};

@@ -9,7 +9,10 @@
 //!   of two, [`arm_in_slot`] gives each arm one slot of each block (which first, by a stable hash
 //!   of `<experiment>/<block>`), and the arm off its turn is parked ([`SlotSchedule`], obeyed by
 //!   the strategy runner: its orders cancelled, nothing placed, its holdings kept and marked). A
-//!   block's pair is each arm's PnL over its own slot ([`slot_pairs`]).
+//!   block's pair is each arm's PnL over the whole block ([`block_pairs`]): its turn, and its
+//!   parked slot, where what it bought on its turn goes on making or losing money (a quote's
+//!   adverse selection shows after its fill). Both arms are measured over the same window, and
+//!   every micro-USDC of each arm's PnL falls in exactly one block.
 //!
 //! The pairs are compared in order with the always-valid sequential test of
 //! [`super::sequential`]: in backtests from the run's equity samples, in the cluster by [`Live`],
@@ -147,22 +150,15 @@ pub fn arm_in_slot(name: &str, slot: i64) -> Arm {
     if a_first == (slot.rem_euclid(2) == 0) { Arm::A } else { Arm::B }
 }
 
-/// The pairs of a time-slot experiment `name` from both arms' PnL per slot (`a[i]`, `b[i]`: over
-/// slot `first_slot + i`): one pair per whole block, A's PnL over its turn and B's over its own,
-/// in block order. A block cut by either end of the series yields none.
-pub fn slot_pairs(name: &str, first_slot: i64, a: &[i64], b: &[i64]) -> Vec<(i64, i64)> {
-    let n = i64::try_from(a.len().min(b.len())).unwrap_or(i64::MAX);
-    let at = |v: &[i64], slot: i64| usize::try_from(slot - first_slot).ok().and_then(|i| v.get(i).copied());
-    let mut out = vec![];
-    let mut slot = first_slot + first_slot.rem_euclid(2);
-    while slot + 1 < first_slot + n {
-        let (sa, sb) = if arm_in_slot(name, slot) == Arm::A { (slot, slot + 1) } else { (slot + 1, slot) };
-        if let (Some(x), Some(y)) = (at(a, sa), at(b, sb)) {
-            out.push((x, y));
-        }
-        slot += 2;
-    }
-    out
+/// The pairs of a time-slot experiment from both arms' PnL per slot (`a[i]`, `b[i]`: over slot
+/// `first_slot + i` of the Unix epoch): one pair per whole block (slots `2k`, `2k + 1`), each
+/// arm's PnL over both its slots, in block order. A block cut by either end of the series yields
+/// none.
+pub fn block_pairs(first_slot: i64, a: &[i64], b: &[i64]) -> Vec<(i64, i64)> {
+    let skip = usize::from(first_slot.rem_euclid(2) == 1);
+    let n = a.len().min(b.len());
+    let (a, b) = (a.get(skip..n).unwrap_or_default(), b.get(skip..n).unwrap_or_default());
+    a.chunks_exact(2).zip(b.chunks_exact(2)).map(|(x, y)| (x[0] + x[1], y[0] + y[1])).collect()
 }
 
 /// A time-slot arm's turns, as its strategy runner obeys them ([`crate::strategy::parking`]):
@@ -202,15 +198,15 @@ impl SlotSchedule {
     }
 }
 
-/// The first half of a time-slot block: who traded its slot and what they made.
+/// The first half of a time-slot block: what each arm made over its first slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HalfBlock {
     /// The block (slot / 2).
     pub block: i64,
-    /// The arm whose turn it was.
-    pub arm: Arm,
-    /// Its PnL over the slot, micro-USDC.
-    pub micros: i64,
+    /// Arm A's PnL over the slot, micro-USDC.
+    pub a_micros: i64,
+    /// Arm B's.
+    pub b_micros: i64,
 }
 
 /// A live comparison of an experiment's arms, stepped with both arms' marked PnL totals
@@ -218,9 +214,8 @@ pub struct HalfBlock {
 /// closes the pair of the slot before, each arm's PnL over it being its total now less its total
 /// at that slot's first sample. A slot with no sample (an arm stopped or unreachable, the
 /// operator down or late) yields no pair: it is counted as missed and the next sample starts
-/// afresh. When the arms interleave by time slot, each slot yields the PnL of the arm whose turn
-/// it was, and a block's two slots make its pair ([`slot_pairs`]); a missed slot loses its
-/// block's pair. Pure and serializable: the operator keeps it between reconciles (and restarts) in the
+/// afresh. When the arms interleave by time slot, a block's two slots make its pair, each arm's
+/// PnL over both ([`block_pairs`]); a missed slot loses its block's pair. Pure and serializable: the operator keeps it between reconciles (and restarts) in the
 /// data plane's KV bucket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Live {
@@ -286,7 +281,7 @@ impl Live {
             let (a, b) = (a_micros.saturating_sub(live.a_micros), b_micros.saturating_sub(live.b_micros));
             let pair = match live.interleave {
                 Interleave::Market => Some((a, b)),
-                Interleave::TimeSlot => live.turn(&e.name, a, b),
+                Interleave::TimeSlot => live.block(a, b),
             };
             if let Some((a, b)) = pair
                 && live.test.outcome() == Outcome::Running
@@ -302,19 +297,16 @@ impl Live {
         Ok(live)
     }
 
-    /// By time slot: slot `self.slot` closed with the arms' PnL `a` and `b` over it; keeps the
-    /// PnL of the arm whose turn it was, and gives the block's pair when this was its second slot
-    /// and the first was kept.
-    fn turn(&mut self, name: &str, a: i64, b: i64) -> Option<(i64, i64)> {
-        let arm = arm_in_slot(name, self.slot);
-        let micros = if arm == Arm::A { a } else { b };
+    /// By time slot: slot `self.slot` closed with the arms' PnL `a` and `b` over it; the first
+    /// slot of a block is kept, the second gives the block's pair when the first was kept.
+    fn block(&mut self, a: i64, b: i64) -> Option<(i64, i64)> {
         let block = self.slot.div_euclid(2);
         if self.slot.rem_euclid(2) == 0 {
-            self.half = Some(HalfBlock { block, arm, micros });
+            self.half = Some(HalfBlock { block, a_micros: a, b_micros: b });
             return None;
         }
-        let first = self.half.take().filter(|h| h.block == block && h.arm != arm)?;
-        Some(if first.arm == Arm::A { (first.micros, micros) } else { (micros, first.micros) })
+        let first = self.half.take().filter(|h| h.block == block)?;
+        Some((first.a_micros.saturating_add(a), first.b_micros.saturating_add(b)))
     }
 }
 
@@ -418,19 +410,14 @@ mod tests {
     }
 
     #[test]
-    fn a_blocks_pair_is_each_arms_pnl_over_its_own_turn() {
+    fn a_blocks_pair_is_each_arms_pnl_over_the_whole_block() {
         // Slots 3..=10: block 1 is cut (only slot 3), blocks 2, 3, 4 are whole, block 5 is cut.
         let a: Vec<i64> = (3..=10).map(|s| 100 * s).collect();
         let b: Vec<i64> = (3..=10).map(|s| -s).collect();
-        let pairs = slot_pairs("q", 3, &a, &b);
-        let expect: Vec<(i64, i64)> = (2..=4)
-            .map(|k: i64| {
-                let (sa, sb) = if arm_in_slot("q", 2 * k) == Arm::A { (2 * k, 2 * k + 1) } else { (2 * k + 1, 2 * k) };
-                (100 * sa, -sb)
-            })
-            .collect();
-        assert_eq!(pairs, expect);
-        assert!(slot_pairs("q", 4, &a[..1], &b[..1]).is_empty(), "half a block makes no pair");
+        let expect: Vec<(i64, i64)> = (2..=4).map(|k: i64| (100 * (4 * k + 1), -(4 * k + 1))).collect();
+        assert_eq!(block_pairs(3, &a, &b), expect);
+        assert_eq!(block_pairs(4, &a, &b).len(), 4, "from an even slot every two slots are a block");
+        assert!(block_pairs(4, &a[..1], &b[..1]).is_empty(), "half a block makes no pair");
     }
 
     #[test]
@@ -450,7 +437,7 @@ mod tests {
                 (ta, tb) = (ta + x, tb + y);
             }
         }
-        let pairs = slot_pairs("q", 10, &pa, &pb);
+        let pairs = block_pairs(10, &pa, &pb);
         assert_eq!(pairs.len(), 10, "ten whole blocks");
         let mut whole = Msprt::new(e.config).unwrap();
         for (x, y) in pairs {
