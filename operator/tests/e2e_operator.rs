@@ -38,6 +38,7 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
+use polyfleet_core::analytics::experiment::Interleave;
 use polyfleet_core::wire::subjects;
 use polyfleet_core::wire::{Fill, FillStatus, Liquidity};
 use polyfleet_core::{ClientOrderId, ConditionId, Money, Price, Quantity, Side, TokenId};
@@ -563,7 +564,8 @@ async fn the_operator_runs_the_examples_under_its_own_rbac() {
     };
     assert_eq!(store.decide(&key, &again, None, now_ms()).await.unwrap(), Ok(()), "trading resumes");
 
-    an_experiment_is_compared_live(&admin, &ns, &store, &bus).await;
+    an_experiment_is_compared_live(&admin, &ns, &store, &bus, Interleaving::Market).await;
+    an_experiment_is_compared_live(&admin, &ns, &store, &bus, Interleaving::TimeSlot).await;
     a_shadow_shows_its_live_twin(&admin, &ns, &bus).await;
 
     // Deleting the Strategy: orders cancelled, parameters gone, children garbage-collected.
@@ -601,12 +603,6 @@ async fn the_operator_runs_the_examples_under_its_own_rbac() {
     let _ = Api::<ClusterRole>::all(admin).delete(&cluster_role_name, &DeleteParams::default()).await;
 }
 
-/// An A/B experiment compared live by the operator: the experiment example's arms with 1-second
-/// slots, each arm's marked PnL driven in Redis in the middle of each slot (arm A gains 1 to 2.2
-/// USDC a slot, arm B 0 to 0.3). Arm A's reconcile steps the test at each slot's start: its
-/// status stops on A with the `ExperimentDecided` condition and an Event, arm B's status shows
-/// the same result, and the comparison is kept in the KV bucket (what a restarted operator
-/// resumes from).
 /// A shadow of the arbitrage Strategy (`shadowOf`): `status.twin` waits for its agent's report,
 /// then shows it (written here under the twins key as the shadow's agent writes it); deleting the
 /// shadow deletes the key.
@@ -672,8 +668,33 @@ async fn a_shadow_shows_its_live_twin(admin: &Client, ns: &str, bus: &NatsBus) {
     .await;
 }
 
-async fn an_experiment_is_compared_live(admin: &Client, ns: &str, store: &RedisRiskStore, bus: &NatsBus) {
+/// How the arms of [`an_experiment_is_compared_live`] share their Markets.
+#[derive(Clone, Copy, PartialEq)]
+enum Interleaving {
+    /// The example as it is (`interleave: market`).
+    Market,
+    /// `interleave: timeSlot`, as Strategies `<name>-turns` of experiment `quoting-turns`: pairs are
+    /// blocks of two slots.
+    TimeSlot,
+}
+
+/// An A/B experiment compared live by the operator: the experiment example's arms with 1-second
+/// slots, each arm's marked PnL driven in Redis in the middle of each slot (arm A gains 1 to 2.2
+/// USDC a slot, arm B 0 to 0.3). Arm A's reconcile steps the test at each slot's start: its
+/// status stops on A with the `ExperimentDecided` condition and an Event, arm B's status shows
+/// the same result, and the comparison is kept in the KV bucket (what a restarted operator
+/// resumes from). By time slot the pairs are blocks of two slots.
+async fn an_experiment_is_compared_live(
+    admin: &Client,
+    ns: &str,
+    store: &RedisRiskStore,
+    bus: &NatsBus,
+    interleaving: Interleaving,
+) {
     use polyfleet_crds::strategy::{ExperimentArm, ExperimentOutcome};
+    let turns = interleaving == Interleaving::TimeSlot;
+    let suffix = if turns { "-turns" } else { "" };
+    let (control, aggressive) = (format!("quoting-control{suffix}"), format!("quoting-aggressive{suffix}"));
     let pp = PatchParams::apply(MANAGER).force();
     for ex in load_dir(&examples_dir().join("experiment")).unwrap() {
         for doc in &ex.docs {
@@ -681,6 +702,11 @@ async fn an_experiment_is_compared_live(admin: &Client, ns: &str, store: &RedisR
             if doc["kind"] == "Strategy" {
                 let e = &mut doc["spec"]["experiment"];
                 (e["slotSeconds"], e["burnIn"], e["effectMicros"]) = (json!(1), json!(3), json!(1_000_000));
+                if turns {
+                    (e["interleave"], e["name"]) = (json!("timeSlot"), json!("quoting-turns"));
+                    let name = format!("{}{suffix}", doc["metadata"]["name"].as_str().unwrap());
+                    doc["metadata"]["name"] = json!(name);
+                }
             }
             let name = doc["metadata"]["name"].as_str().unwrap().to_string();
             api_for(admin, ns, &doc).patch(&name, &pp, &Patch::Apply(&object(&doc))).await.unwrap();
@@ -690,8 +716,8 @@ async fn an_experiment_is_compared_live(admin: &Client, ns: &str, store: &RedisR
     let now_ms = || u64::try_from(k8s_openapi::jiff::Timestamp::now().as_millisecond()).unwrap();
     let token = TokenId::from_u128(991);
     let arms = [
-        ("quoting-control", PolicyKey::new(ns, "quoting-control")),
-        ("quoting-aggressive", PolicyKey::new(ns, "quoting-aggressive")),
+        (control.as_str(), PolicyKey::new(ns, "quoting-control")),
+        (aggressive.as_str(), PolicyKey::new(ns, "quoting-aggressive")),
     ];
     let (mut a, mut b) = (0i64, 0i64);
     let mut seen = vec![];
@@ -703,7 +729,7 @@ async fn an_experiment_is_compared_live(admin: &Client, ns: &str, store: &RedisR
         for ((name, key), total) in arms.iter().zip([a, b]) {
             store.revalue(key, name, &[(token, Money::from_micros(total))], now_ms()).await.unwrap();
         }
-        let x = strategies.get("quoting-control").await.unwrap().status.and_then(|s| s.experiment);
+        let x = strategies.get(&control).await.unwrap().status.and_then(|s| s.experiment);
         if let Some(x) = x {
             seen.push((x.outcome, x.pairs));
             if x.outcome == ExperimentOutcome::ABetter {
@@ -715,37 +741,42 @@ async fn an_experiment_is_compared_live(admin: &Client, ns: &str, store: &RedisR
     let Some(x) = decided else { panic!("no decision on arm A's status; seen {seen:?}") };
     eprintln!("e2e: experiment decided: {x:?}; seen {seen:?}");
     assert!(seen.iter().any(|(o, p)| *o == ExperimentOutcome::Running && *p > 0), "ran before it stopped: {seen:?}");
-    assert_eq!((x.arm, x.peer.as_deref()), (ExperimentArm::A, Some("quoting-aggressive")));
-    assert!(x.pairs >= 3 && x.message.starts_with(&format!("A better after {} slots", x.pairs)), "{x:?}");
-    assert!(x.decided_at.is_some() && x.mean_difference.parse::<f64>().unwrap() > 0.5, "{x:?}");
-    let kept = bus.kv_get(&subjects::experiment_key(ns, "quoting-control")).await.unwrap().expect("kept in KV");
+    assert_eq!((x.arm, x.peer.as_deref()), (ExperimentArm::A, Some(aggressive.as_str())));
+    let unit = if turns { "blocks of two slots" } else { "slots" };
+    assert!(x.pairs >= 3 && x.message.starts_with(&format!("A better after {} {unit}", x.pairs)), "{x:?}");
+    // A pair is one slot's difference (1 to 2.2 USDC less 0 to 0.3), or a block's (two slots').
+    let least = if turns { 1.5 } else { 0.5 };
+    assert!(x.decided_at.is_some() && x.mean_difference.parse::<f64>().unwrap() > least, "{x:?}");
+    let kept = bus.kv_get(&subjects::experiment_key(ns, &control)).await.unwrap().expect("kept in KV");
     let live: polyfleet_core::analytics::experiment::Live = serde_json::from_slice(&kept.value).unwrap();
     assert_eq!(i64::try_from(live.test.pairs()).unwrap(), x.pairs);
-    let a_status = strategies.get("quoting-control").await.unwrap().status.unwrap();
+    let interleave = if turns { Interleave::TimeSlot } else { Interleave::Market };
+    assert_eq!(live.interleave, interleave);
+    let a_status = strategies.get(&control).await.unwrap().status.unwrap();
     let c = find_condition(&a_status.conditions, "ExperimentDecided").unwrap();
     assert!(c.is_true() && c.reason == "ABetter", "{c:?}");
     let b_shows = eventually(30, "arm B's status shows the decision", || {
-        let s = strategies.clone();
+        let (s, aggressive) = (strategies.clone(), aggressive.clone());
         async move {
-            let x = s.get("quoting-aggressive").await.unwrap().status?.experiment?;
+            let x = s.get(&aggressive).await.unwrap().status?.experiment?;
             (x.outcome == ExperimentOutcome::ABetter).then_some(x)
         }
     })
     .await;
     assert_eq!(
         (b_shows.arm, b_shows.peer.as_deref(), b_shows.pairs),
-        (ExperimentArm::B, Some("quoting-control"), x.pairs)
+        (ExperimentArm::B, Some(control.as_str()), x.pairs)
     );
     let wide = plugin(ns, &["status", "-o", "wide"]).await;
-    let shown = format!("quoting/B: ABetter after {} slots", x.pairs);
+    let shown = format!("quoting{suffix}/B: ABetter after {} pairs", x.pairs);
     assert!(wide.contains(" EXPERIMENT ") && wide.contains(&shown), "{wide}");
     let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(admin.clone(), ns);
     eventually(30, "an ExperimentDecided Event on arm A", || {
-        let events = events.clone();
+        let (events, control) = (events.clone(), control.clone());
         async move {
             events.list(&Default::default()).await.unwrap().items.into_iter().find(|e| {
                 e.reason.as_deref() == Some("ExperimentDecided")
-                    && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("quoting-control")
+                    && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(control.as_str())
             })
         }
     })

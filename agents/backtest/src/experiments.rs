@@ -2,10 +2,10 @@
 //! `spec.experiment.name`, each trading its half of the Markets, or all of them in turns of a
 //! time slot) compared on their PnL per slot, taken from the run's equity samples (each arm's
 //! marked equity at the end of a slot less at the end of the one before), paired in time order
-//! (slot by slot, or for turns block by block, each arm's PnL over both slots of a block) through the core's always-valid sequential test
-//! with the stopping rule the arms declare ([`crate::journal_ab::compare`], as the journal report
-//! does). Slots of arms taking turns are those of the Unix epoch the runners kept; others start
-//! at the run's first sample.
+//! (slot by slot; for turns block by block, each arm's PnL over both slots of a block) through
+//! the core's always-valid sequential test with the stopping rule the arms declare
+//! ([`crate::journal_ab::compare`], as the journal report does). Slots of arms taking turns are
+//! those of the Unix epoch their runners kept; others start at the run's first sample.
 
 use std::collections::BTreeMap;
 

@@ -50,7 +50,7 @@ pub struct StrategyRow {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub brier: Option<String>,
     /// The experiment it is an arm of and where its comparison stands (`quoting/A: ABetter after
-    /// 6 slots`).
+    /// 6 pairs`; a pair is a slot, or a block of two for arms taking turns).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub experiment: Option<String>,
     /// Creation time (RFC 3339).
@@ -200,7 +200,7 @@ pub fn strategy_row(s: &Strategy, policies: &[RiskPolicy], now_s: i64) -> Strate
         experiment: status
             .experiment
             .as_ref()
-            .map(|x| format!("{}/{:?}: {:?} after {} slots", x.name, x.arm, x.outcome, x.pairs)),
+            .map(|x| format!("{}/{:?}: {:?} after {} pairs", x.name, x.arm, x.outcome, x.pairs)),
         created,
         age_s,
     }
