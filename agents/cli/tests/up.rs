@@ -3,7 +3,8 @@
 //! the market maker's quotes rest and fill as makers, are refreshed and cancelled, `/metrics`
 //! serves every agent's metrics, editing a Strategy's file changes its parameters live
 //! (acknowledged by the agent), an invalid edit is reported and changes nothing, and stopping
-//! cancels what is open and ends cleanly.
+//! cancels what is open and ends cleanly. And the arms of a time-slot experiment trading only on
+//! their turns.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 mod common;
@@ -230,5 +231,74 @@ async fn the_processes_runtime_trades_over_nats_and_redis_and_takes_parameter_ed
     tokio::time::sleep(Duration::from_secs(12)).await;
     assert!(!fleet.is_finished(), "the fleet stopped early: {:?}", fleet.await);
     edit_and_stop(&dir, stop_tx, fleet).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The experiment example's arms taking turns (`interleave: timeSlot`, 1 s slots) under
+/// `polyfleet up`, their agents in process: every order each arm placed was placed on its own
+/// turn (the core's schedule, checked against the journal's intents), each arm's open quotes
+/// were cancelled as its turns ended, and the journal's report compares the arms block by block.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_arms_of_a_time_slot_experiment_trade_only_on_their_turns() {
+    use polyfleet_core::analytics::experiment::arm_in_slot;
+    use polyfleet_core::analytics::sequential::Arm;
+    use polyfleet_core::wire::{Intent, decode};
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = std::env::temp_dir().join(format!("polyfleet-up-turns-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let examples = common::examples();
+    std::fs::copy(examples.join("venue-simulator.yaml"), dir.join("venue-simulator.yaml")).unwrap();
+    for f in std::fs::read_dir(examples.join("experiment")).unwrap() {
+        let f = f.unwrap().path();
+        let text = std::fs::read_to_string(&f).unwrap();
+        let text =
+            text.replace("interleave: market ", "interleave: timeSlot ").replace("slotSeconds: 5 ", "slotSeconds: 1 ");
+        std::fs::write(dir.join(f.file_name().unwrap()), text).unwrap();
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let fleet = tokio::spawn(run(args(&dir, "127.0.0.1:0", Runtime::Inproc), stop_rx));
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert!(!fleet.is_finished(), "the fleet stopped early: {:?}", fleet.await);
+    let _ = stop_tx.send(true);
+    let outcome = tokio::time::timeout(Duration::from_secs(30), fleet).await.unwrap().unwrap().unwrap();
+    assert_eq!(outcome.open_orders, 0, "stopping cancels what is open");
+    let journal = SqlJournal::open(&journal_url(&dir)).await.unwrap();
+    let orders = polyfleet_journal::orders::read(&journal, Range::ALL).await.unwrap();
+    let mut parked_cancels = std::collections::BTreeMap::<String, u64>::new();
+    for e in journal.entries(Kind::Intent, Range::ALL).await.unwrap() {
+        if let Ok(Intent::Cancel(c)) = decode::<Intent>(&e.payload)
+            && c.reason == "experiment arm parked"
+        {
+            *parked_cancels.entry(c.strategy).or_default() += 1;
+        }
+    }
+    journal.close().await;
+    for (name, arm) in [("quoting-control", Arm::A), ("quoting-aggressive", Arm::B)] {
+        let placed: Vec<_> = orders.iter().filter(|o| o.strategy == name).collect();
+        assert!(!placed.is_empty(), "{name} placed nothing");
+        let slot = |ns: u64| i64::try_from(ns / 1_000_000_000).unwrap();
+        let off_turn: Vec<_> = placed.iter().filter(|o| arm_in_slot("quoting", slot(o.created_ts_ns)) != arm).collect();
+        assert!(off_turn.is_empty(), "{name}: {} of {} orders placed off its turn", off_turn.len(), placed.len());
+        assert!(parked_cancels.get(name).copied().unwrap_or(0) > 0, "{name}: no quote cancelled at a turn's end");
+    }
+    let out = dir.with_extension("report");
+    let ab = polyfleet_cli::report::AbArgs {
+        arms: Some("quoting-control,quoting-aggressive".into()),
+        slot: "1s".into(),
+        alpha: 0.05,
+        effect: "1".into(),
+        burn_in: 30,
+        max_pairs: 10_000,
+        turns: true,
+    };
+    let query = polyfleet_cli::report::Query { ab: Some(ab), ..Default::default() };
+    let args = polyfleet_cli::report::ReportArgs { journal: Some(journal_url(&dir)), query, out: out.clone() };
+    let report = polyfleet_cli::report::run(&args).await.unwrap();
+    let ab = report.ab.as_ref().unwrap_or_else(|| panic!("no comparison: {:?}", report.ab_error));
+    assert!(ab.turns && ab.pairs >= 3, "{ab:?}");
+    eprintln!("up, time slots: {} orders, parked cancels {parked_cancels:?}; {}", orders.len(), ab.describe());
+    let _ = std::fs::remove_dir_all(&out);
+    let _ = std::fs::remove_file(dir.with_extension("journal.db"));
     let _ = std::fs::remove_dir_all(&dir);
 }
