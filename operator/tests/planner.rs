@@ -543,18 +543,23 @@ fn a_built_in_model_runs_beside_its_directional_strategy() {
     );
 }
 
-#[test]
-fn the_arms_of_an_experiment_trade_disjoint_halves_of_the_markets_they_select() {
-    let (_, v, p) = strategy_inputs();
+/// Six Markets labelled for the experiment example's selector.
+fn experiment_markets() -> Vec<MarketView> {
     let base = markets().remove(0);
-    let shared: Vec<MarketView> = (0..6)
+    (0..6)
         .map(|i| {
             let mut m = base.clone();
             m.name = format!("exp-m{i}");
             m.labels = [("polyfleet.dev/experiment".to_string(), "quoting".to_string())].into();
             m
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn the_arms_of_an_experiment_trade_disjoint_halves_of_the_markets_they_select() {
+    let (_, v, p) = strategy_inputs();
+    let shared = experiment_markets();
     let arm = |file: &str| -> (Vec<String>, polyfleet_core::analytics::experiment::Experiment) {
         let s: Strategy = example(file);
         let plan = plan_strategy(&s, Some(&v), Some(&p), &shared, &FleetSettings::default()).unwrap();
@@ -581,15 +586,7 @@ fn the_arms_of_a_time_slot_experiment_trade_every_market_in_turns() {
     use polyfleet_core::analytics::experiment::{Interleave, SlotSchedule};
     use polyfleet_crds::strategy::ExperimentInterleave;
     let (_, v, p) = strategy_inputs();
-    let base = markets().remove(0);
-    let shared: Vec<MarketView> = (0..6)
-        .map(|i| {
-            let mut m = base.clone();
-            m.name = format!("exp-m{i}");
-            m.labels = [("polyfleet.dev/experiment".to_string(), "quoting".to_string())].into();
-            m
-        })
-        .collect();
+    let shared = experiment_markets();
     for (file, arm) in
         [("experiment/strategy-quoting-control.yaml", Arm::A), ("experiment/strategy-quoting-aggressive.yaml", Arm::B)]
     {
