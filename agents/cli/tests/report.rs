@@ -327,8 +327,8 @@ async fn an_ab_comparison_stops_on_the_better_arm_and_rarely_on_equal_ones() {
 
 /// Arms that took turns in time slots (`spec.experiment.interleave: timeSlot`), from the
 /// journal with `--ab-turns`: each hour only the arm whose turn it is trades (the core's
-/// schedule), B 1 USDC an hour worse. Paired block by block (A's PnL and B's over the two hours of a
-/// block, each arm's PnL over both), the test names A, with one pair per two hours.
+/// schedule), each turn's PnL N(0, 2²) USDC for A and N(−2, 2²) for B. Paired block by block (A's
+/// PnL and B's over the two hours of a block), the test names A, with one pair per two hours.
 #[tokio::test]
 async fn arms_taking_turns_in_time_slots_are_compared_block_by_block() {
     use polyfleet_core::analytics::experiment::arm_in_slot;
@@ -346,7 +346,7 @@ async fn arms_taking_turns_in_time_slots_are_compared_block_by_block() {
             }
             Arm::B => {
                 turns[1] += 1;
-                round_trip("arm-b", 102, h, n.sample(-1e6, 2e6))
+                round_trip("arm-b", 102, h, n.sample(-2e6, 2e6))
             }
         })
         .map(|f| Record::fill(&f, None).unwrap())

@@ -408,7 +408,7 @@ fn a_time_slot_arm_quotes_on_its_turns_only() {
     assert_eq!(counter("experiment_turns_ended"), Some(1));
     assert_eq!(counter("experiment_parked_cancels"), Some(5), "four at the turn's end, one again");
     assert!(counter("experiment_parked_refusals").unwrap() >= 4, "{:?}", r.counters());
-    // The next turn: it quotes from where the market is.
-    let out = books(&mut r, 3, "0.40", "0.50", next * S + MS);
+    // The next turn, past the refresh interval: it quotes from where the market is.
+    let out = books(&mut r, 3, "0.40", "0.50", next * S + 700 * MS);
     assert!(!r.parked() && places(&out).len() == 4, "{out:?}");
 }

@@ -130,6 +130,15 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
+/// MurmurHash3's 64-bit finalizer: every input bit reaches every output bit.
+fn fmix64(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
 /// The markets (of `markets`, by name) that `arm` of experiment `name` trades: all of them
 /// ordered by the hash of `<name>/<market>` (then by name), dealt alternately, the first to A.
 pub fn split<'a>(name: &str, arm: Arm, markets: &[&'a str]) -> Vec<&'a str> {
@@ -146,7 +155,10 @@ pub fn split<'a>(name: &str, arm: Arm, markets: &[&'a str]) -> Vec<&'a str> {
 /// `<name>/<k>` says whether A takes the first. The order within blocks is fixed but varies from
 /// block to block, so neither arm always goes first (a drift within blocks favours neither).
 pub fn arm_in_slot(name: &str, slot: i64) -> Arm {
-    let a_first = fnv1a(format!("{name}/{}", slot.div_euclid(2)).as_bytes()) & 1 == 0;
+    // FNV-1a alone mixes a short key's last bytes into few bits (its lowest bit is only the
+    // parity of the bytes' lowest bits, alternating with the block's last digit): MurmurHash3's
+    // finalizer spreads them over every bit before one is taken.
+    let a_first = fmix64(fnv1a(format!("{name}/{}", slot.div_euclid(2)).as_bytes())) >> 63 == 0;
     if a_first == (slot.rem_euclid(2) == 0) { Arm::A } else { Arm::B }
 }
 
@@ -158,7 +170,8 @@ pub fn block_pairs(first_slot: i64, a: &[i64], b: &[i64]) -> Vec<(i64, i64)> {
     let skip = usize::from(first_slot.rem_euclid(2) == 1);
     let n = a.len().min(b.len());
     let (a, b) = (a.get(skip..n).unwrap_or_default(), b.get(skip..n).unwrap_or_default());
-    a.chunks_exact(2).zip(b.chunks_exact(2)).map(|(x, y)| (x[0] + x[1], y[0] + y[1])).collect()
+    let sum = |x: &[i64]| x.iter().fold(0i64, |t, v| t.saturating_add(*v));
+    a.chunks_exact(2).zip(b.chunks_exact(2)).map(|(x, y)| (sum(x), sum(y))).collect()
 }
 
 /// A time-slot arm's turns, as its strategy runner obeys them ([`crate::strategy::parking`]):
@@ -215,8 +228,8 @@ pub struct HalfBlock {
 /// at that slot's first sample. A slot with no sample (an arm stopped or unreachable, the
 /// operator down or late) yields no pair: it is counted as missed and the next sample starts
 /// afresh. When the arms interleave by time slot, a block's two slots make its pair, each arm's
-/// PnL over both ([`block_pairs`]); a missed slot loses its block's pair. Pure and serializable: the operator keeps it between reconciles (and restarts) in the
-/// data plane's KV bucket.
+/// PnL over both ([`block_pairs`]); a missed slot loses its block's pair. Pure and serializable:
+/// the operator keeps it between reconciles (and restarts) in the data plane's KV bucket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Live {
     /// Slot length, ns, of the rule it runs (another rule starts the comparison anew).
@@ -398,6 +411,9 @@ mod tests {
             a_first += i32::from(x == Arm::A);
         }
         assert!((400..=600).contains(&a_first), "A goes first in {a_first} of 1000 blocks");
+        // Not a fixed pattern: consecutive blocks keep or change their order about as often.
+        let changes = (-500i64..499).filter(|k| arm_in_slot("q", 2 * k) != arm_in_slot("q", 2 * k + 2)).count();
+        assert!((400..=600).contains(&changes), "the order changes between {changes} of 999 neighbouring blocks");
         assert_eq!(arm_in_slot("q", 7), arm_in_slot("q", 7), "the same turns on every machine");
         let s = SlotSchedule { experiment: "q".into(), arm: Arm::B, slot_seconds: 5 };
         let at = |slot: u64| slot * 5_000_000_000 + 1;
