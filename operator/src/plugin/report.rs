@@ -22,8 +22,8 @@ pub const JOURNAL_SELECTOR: &str = "app.kubernetes.io/component=journal";
 /// The journal agent's variable holding its database URL.
 pub const JOURNAL_ENV: &str = "POLYFLEET_JOURNAL_URL";
 
-/// `report`'s options.
-#[derive(Debug, Clone, clap::Args)]
+/// `report`'s options (their `Debug` hides `journal`: it may carry a password).
+#[derive(Clone, clap::Args)]
 pub struct ReportArgs {
     /// Start of the period: RFC 3339 or a UTC date (2026-12-01). Default: the beginning.
     #[arg(long)]
@@ -55,13 +55,36 @@ pub struct ReportArgs {
     pub twins: Option<String>,
 }
 
+impl std::fmt::Debug for ReportArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReportArgs")
+            .field("since", &self.since)
+            .field("until", &self.until)
+            .field("strategy", &self.strategy)
+            .field("out", &self.out)
+            .field("journal_namespace", &self.journal_namespace)
+            .field("via", &self.via)
+            .field("journal", &self.journal.as_ref().map(|_| "<hidden>"))
+            .field("ab", &self.ab)
+            .field("twins", &self.twins)
+            .finish()
+    }
+}
+
 /// Where the journal's URL came from (printed; never the URL).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Found {
     /// The URL (credentials included: never shown).
     pub url: String,
     /// `Secret ns/name key K of Deployment ns/name`, or `--journal`.
     pub from: String,
+}
+
+/// Debug output names the source and hides the URL (it may carry a password).
+impl std::fmt::Debug for Found {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Found").field("url", &"<hidden>").field("from", &self.from).finish()
+    }
 }
 
 /// `url` with its host and port replaced by `via` (`HOST:PORT`), user, password, database and
@@ -188,5 +211,22 @@ mod tests {
             assert!(via(url, bad).is_err(), "{bad}");
         }
         assert!(via("journal.db", "h:1").is_err(), "a file has no host");
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_journals_url() {
+        let url = "postgres://journal:s3cret@db:5432/journal";
+        let found = Found { url: url.into(), from: "--journal".into() };
+        let shown = format!("{found:?}");
+        assert!(!shown.contains("s3cret") && shown.contains("--journal"), "{shown}");
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            report: ReportArgs,
+        }
+        let cli = <Cli as clap::Parser>::try_parse_from(["report", "--journal", url]).unwrap();
+        assert_eq!(cli.report.journal.as_deref(), Some(url));
+        let shown = format!("{:?}", cli.report);
+        assert!(!shown.contains("s3cret") && shown.contains("<hidden>"), "{shown}");
     }
 }
