@@ -27,6 +27,9 @@ const FORGET_NS: u64 = 86_400 * 1_000_000_000;
 pub struct Parking {
     schedule: SlotSchedule,
     parked: Option<bool>,
+    /// The slot of the last look and whether it was the arm's turn (the turn is hashed once a
+    /// slot, not at every input).
+    turn: Option<(i64, bool)>,
     open: BTreeMap<ClientOrderId, u64>,
     refused: u64,
     turns_ended: u64,
@@ -36,7 +39,7 @@ pub struct Parking {
 impl Parking {
     /// An arm taking its turns as `schedule` says.
     pub fn new(schedule: SlotSchedule) -> Parking {
-        Parking { schedule, parked: None, open: BTreeMap::new(), refused: 0, turns_ended: 0, cancelled: 0 }
+        Parking { schedule, parked: None, turn: None, open: BTreeMap::new(), refused: 0, turns_ended: 0, cancelled: 0 }
     }
 
     /// The schedule.
@@ -47,7 +50,13 @@ impl Parking {
     /// Whether the arm is parked at `now_ns`, and the orders to cancel because its turn just ended
     /// (every order still open; none otherwise).
     pub fn look(&mut self, now_ns: u64) -> (bool, Vec<ClientOrderId>) {
-        let parked = !self.schedule.trades_at(now_ns);
+        let slot = self.schedule.slot(now_ns);
+        let trades = match self.turn {
+            Some((s, trades)) if s == slot => trades,
+            _ => self.schedule.trades_at(now_ns),
+        };
+        self.turn = Some((slot, trades));
+        let parked = !trades;
         let was = self.parked.replace(parked);
         if !parked || was == Some(true) {
             return (parked, vec![]);
@@ -71,9 +80,9 @@ impl Parking {
         self.open.insert(id, now_ns);
     }
 
-    /// An order the runner refused.
-    pub fn refused(&mut self) {
-        self.refused += 1;
+    /// Orders the runner refused.
+    pub fn refused(&mut self, n: usize) {
+        self.refused += n as u64;
     }
 
     /// The gateway's decision: a refused order is not open.

@@ -225,21 +225,19 @@ impl StrategyRunner {
             }
             if refused.is_empty() || round == PARKED_ROUNDS {
                 // Past the last round the strategy is not told again: what it asked is dropped.
-                refused.iter().for_each(|_| parking.refused());
+                parking.refused(refused.len());
                 break;
             }
+            parking.refused(refused.len());
             let decisions: Vec<RiskDecision> = refused
                 .into_iter()
-                .map(|(id, order)| {
-                    parking.refused();
-                    RiskDecision {
-                        intent: self.order(id, order, now_ns),
-                        verdict: Verdict::Rejected {
-                            reason: RejectReason::ExperimentParked,
-                            detail: format!("off its turn in experiment {}", parking.schedule().experiment),
-                        },
-                        decided_ts_ns: now_ns,
-                    }
+                .map(|(id, order)| RiskDecision {
+                    intent: self.order(id, order, now_ns),
+                    verdict: Verdict::Rejected {
+                        reason: RejectReason::ExperimentParked,
+                        detail: format!("off its turn in experiment {}", parking.schedule().experiment),
+                    },
+                    decided_ts_ns: now_ns,
                 })
                 .collect();
             let mut ctx = Ctx::new(now_ns, &self.prefix, &mut self.next, &mut pending).with_size_factor(factor);
