@@ -468,20 +468,28 @@ mod tests {
     #[test]
     fn an_external_server_is_probed_and_its_outage_reported() {
         let d = dir("external");
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
+        // Hold the port for the whole test with a bound socket that never listens: nothing else can
+        // take it between the two phases (a parallel test's bind or outgoing connection), and the
+        // probe's own connection cannot use it as its source port (a loopback self-connect would look
+        // like a server). Both sockets set SO_REUSEADDR, which lets the listener share the port while
+        // the holder does not listen.
+        let reusable = || {
+            let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+            sock.set_reuse_address(true).unwrap();
+            sock
+        };
+        let hold = reusable();
+        hold.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
+        let port = hold.local_addr().unwrap().as_socket().unwrap().port();
+        let listener = reusable();
+        listener.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into()).unwrap();
+        listener.listen(8).unwrap();
         let mut s = Supervisor::new(&d);
         s.watch_external("redis", &format!("redis://:secret@127.0.0.1:{port}/0"));
         let t = Instant::now();
         assert!(s.poll(t).is_empty());
         assert!(s.status(t)[0].contains("reachable (given by URL)"), "{:?}", s.status(t));
         drop(listener);
-        // Hold the port with a bound socket that does not listen: nothing else can listen on it
-        // meanwhile, and the probe's own connection cannot take it as its source port (a loopback
-        // self-connect would look like a server).
-        let hold = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-        hold.set_reuse_address(true).unwrap();
-        hold.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into()).unwrap();
         assert_eq!(s.poll(t), vec!["redis (given by URL) is unreachable".to_string()]);
         assert!(s.status(t + Duration::from_secs(2))[0].contains("UNREACHABLE for 2.0 s"), "{:?}", s.status(t));
         let _ = std::fs::remove_dir_all(&d);
