@@ -108,7 +108,14 @@ fn venue_gets_a_market_data_pod_per_shard_and_an_execution_agent() {
     let md = &plan.deployments[1];
     let args = pod_spec(md).containers[0].args.clone().unwrap();
     assert_eq!(args[0], "market-data");
-    assert!(args.windows(2).any(|w| w[0] == "--tokens" && w[1].split(',').count() == 8));
+    // The shard's tokens come from its ConfigMap (one per line), mounted where the flag says.
+    assert!(args.windows(2).any(|w| w == ["--tokens-file", "/etc/polyfleet/tokens.txt"]), "{args:?}");
+    let md_name = md.metadata.name.as_deref().unwrap();
+    let file_of = |name: &str, key: &str| -> String {
+        let cm = plan.config_maps.iter().find(|c| c.metadata.name.as_deref() == Some(name)).unwrap();
+        cm.data.as_ref().unwrap()[key].clone()
+    };
+    assert_eq!(file_of(md_name, "tokens.txt").lines().count(), 8);
     assert!(args.windows(2).any(|w| w == ["--ws-url", "ws://sim-sim.trading.svc:8765/ws/market"]));
     let exec = &plan.deployments[2];
     assert_eq!(pod_spec(exec).containers[0].args.as_ref().unwrap()[0], "execution");
@@ -116,7 +123,7 @@ fn venue_gets_a_market_data_pod_per_shard_and_an_execution_agent() {
     assert!(env.iter().any(|e| e.name == "POLYFLEET_REDIS_URL"), "execution reaches Redis");
     let md_env = pod_spec(md).containers[0].env.clone().unwrap();
     assert!(!md_env.iter().any(|e| e.name == "POLYFLEET_REDIS_URL"), "market data does not");
-    let markets_json = &plan.config_maps[1].data.as_ref().unwrap()["markets.json"];
+    let markets_json = &file_of(exec.metadata.name.as_deref().unwrap(), "markets.json");
     let parsed: Vec<polyfleet_core::config::TokenConfig> = serde_json::from_str(markets_json).unwrap();
     assert_eq!(parsed.len(), 5);
 }
@@ -180,6 +187,45 @@ fn the_execution_agent_gets_credentials_only_as_secret_references_and_live_only_
     venue.spec.endpoints.get_or_insert_default().relayer = Some("https://relayer.example".into());
     let args = exec_of(&venue).args.unwrap();
     assert!(args.windows(2).any(|w| w == ["--relayer-url", "https://relayer.example"]), "{args:?}");
+}
+
+#[test]
+fn a_whole_venue_shards_into_pods_that_read_their_tokens_from_a_file() {
+    // 10 000 binary markets with 78-digit token ids, 500 per connection, 10 connections a pod.
+    let mut venue: Venue = example("venue-simulator.yaml");
+    venue.spec.sharding.assets_per_connection = 500;
+    venue.spec.sharding.connections_per_pod = 10;
+    let template = markets().remove(0);
+    let token =
+        |i: u64, side: u64| polyfleet_core::TokenId::parse(&format!("1{}{i:08}{side}", "0".repeat(68))).unwrap();
+    let views: Vec<MarketView> = (0..10_000u64)
+        .map(|i| {
+            let mut m = template.clone();
+            m.name = format!("m-{i:05}");
+            m.tokens = m.tokens.iter().zip([1, 2]).map(|((c, _), side)| (c.clone(), token(i, side))).collect();
+            m
+        })
+        .collect();
+    let plan = plan_venue(&venue, &views, &[], &FleetSettings::default()).unwrap();
+    assert_eq!(plan.shards.len(), 4, "5 000 tokens a pod");
+    let md: Vec<_> =
+        plan.deployments.iter().filter(|d| d.metadata.name.as_deref().unwrap().starts_with("md-")).collect();
+    assert_eq!(md.len(), 4);
+    // No argument near Linux's 128 KiB cap on one argument: the tokens are in files.
+    for d in &plan.deployments {
+        let args = pod_spec(d).containers[0].args.clone().unwrap();
+        assert!(args.iter().all(|a| a.len() < 4096), "{:?}", d.metadata.name);
+    }
+    let mut all = std::collections::HashSet::new();
+    for d in md {
+        let name = d.metadata.name.as_deref().unwrap();
+        let cm = plan.config_maps.iter().find(|c| c.metadata.name.as_deref() == Some(name)).unwrap();
+        let text = &cm.data.as_ref().unwrap()["tokens.txt"];
+        assert!(text.len() < 1 << 20, "a ConfigMap holds at most 1 MiB: {}", text.len());
+        assert_eq!(text.lines().count(), 5_000);
+        all.extend(text.lines().map(str::to_string));
+    }
+    assert_eq!(all.len(), 20_000, "every token served exactly once");
 }
 
 #[test]
@@ -530,7 +576,8 @@ fn a_built_in_model_runs_beside_its_directional_strategy() {
     let exec = args_of("exec-sim");
     let value = |args: &[String], flag: &str| args.iter().skip_while(|a| *a != flag).nth(1).cloned();
     assert_eq!(value(&md, "--series").as_deref(), Some("trading.btc-5m.rounds"), "{md:?}");
-    assert!(!value(&md, "--tokens").unwrap_or_default().split(',').any(|t| t == "21"), "{md:?}");
+    let md_tokens = vplan.config_maps.iter().filter_map(|c| c.data.as_ref()?.get("tokens.txt")).flat_map(|t| t.lines());
+    assert!(!md_tokens.clone().any(|t| t == "21") && md_tokens.count() > 0, "{:?}", vplan.config_maps);
     assert_eq!(value(&exec, "--series").as_deref(), Some("trading.btc-5m.rounds"), "{exec:?}");
     s.spec.suspend = true;
     let plan = plan_strategy(&s, Some(&v), Some(&p), &views, &FleetSettings::default()).unwrap();

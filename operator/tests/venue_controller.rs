@@ -67,7 +67,7 @@ fn owned_by_venue(body: &Value) {
 
 #[tokio::test]
 async fn a_new_venue_gets_its_agents_gateway_and_network_policy_and_a_stale_shard_goes() {
-    // A second shard from when there were more Markets: deleted with its Service.
+    // A second shard from when there were more Markets: deleted with its Service and ConfigMap.
     let (venue, markets, policies) = resources(true);
     let views: Vec<MarketView> = markets.iter().filter_map(MarketView::of).collect();
     let declared: Vec<&Market> = markets.iter().collect();
@@ -84,6 +84,11 @@ async fn a_new_venue_gets_its_agents_gateway_and_network_policy_and_a_stale_shar
         owned_by_venue(b);
         let resources = b["data"]["resources.yaml"].as_str().unwrap();
         assert!(resources.contains("kind: Venue") && resources.contains("kind: Market"), "{resources}");
+    }));
+    // The shard's tokens, one per line (the event's three outcomes, YES and NO each).
+    steps.extend(created(&format!("{NS}/configmaps/md-sim-0"), "v1", "ConfigMap", |b| {
+        owned_by_venue(b);
+        assert_eq!(b["data"]["tokens.txt"].as_str().unwrap().lines().count(), 6, "{b}");
     }));
     steps.extend(created(&format!("{NS}/configmaps/exec-sim"), "v1", "ConfigMap", |b| {
         owned_by_venue(b);
@@ -105,7 +110,8 @@ async fn a_new_venue_gets_its_agents_gateway_and_network_policy_and_a_stale_shar
     }
     let gone = json!({"kind": "Status", "apiVersion": "v1", "status": "Success"});
     steps.push(step(Method::DELETE, &format!("{NS}/deployments/md-sim-1"), StatusCode::OK, gone.clone()));
-    steps.push(step(Method::DELETE, &format!("{NS}/services/md-sim-1"), StatusCode::OK, gone));
+    steps.push(step(Method::DELETE, &format!("{NS}/services/md-sim-1"), StatusCode::OK, gone.clone()));
+    steps.push(step(Method::DELETE, &format!("{NS}/configmaps/md-sim-1"), StatusCode::OK, gone));
     steps.extend(created(&format!("{NS}/deployments/risk-sim"), "apps/v1", "Deployment", |b| {
         owned_by_venue(b);
         let args = b["spec"]["template"]["spec"]["containers"][0]["args"].as_array().unwrap().clone();

@@ -324,8 +324,13 @@ struct MarketDataArgs {
     #[arg(long, env = "POLYFLEET_CLOB_URL", default_value = "https://clob.polymarket.com")]
     rest_url: String,
     /// Token ids to serve, comma-separated.
-    #[arg(long, env = "POLYFLEET_TOKENS", value_delimiter = ',', required_unless_present = "series")]
+    #[arg(long, env = "POLYFLEET_TOKENS", value_delimiter = ',', required_unless_present_any = ["series", "tokens_file"])]
     tokens: Vec<String>,
+    /// A file of token ids to serve, one per line (or separated by commas or spaces), beside
+    /// `--tokens`: the operator writes a shard's tokens there, since thousands do not fit one
+    /// argument.
+    #[arg(long, env = "POLYFLEET_TOKENS_FILE")]
+    tokens_file: Option<std::path::PathBuf>,
     /// KV keys of `series` Markets whose rounds are served as they come (comma-separated; the
     /// operator passes those of the series Markets this shard serves).
     #[arg(long, env = "POLYFLEET_SERIES", value_delimiter = ',')]
@@ -353,8 +358,15 @@ async fn main() -> anyhow::Result<()> {
         Command::MarketData(a) => {
             let _telemetry = telemetry::init("polyfleet-market-data", a.common.log_json)?;
             anyhow::ensure!((1..=500).contains(&a.assets_per_connection), "--assets-per-connection must be 1..=500");
-            let tokens =
+            let mut tokens =
                 a.tokens.iter().map(|t| TokenId::parse(t.trim())).collect::<Result<Vec<_>, _>>().context("--tokens")?;
+            if let Some(path) = &a.tokens_file {
+                let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+                let listed = text.split([',', ' ', '\t', '\n', '\r']).filter(|t| !t.is_empty());
+                for t in listed {
+                    tokens.push(TokenId::parse(t).with_context(|| format!("{}: token {t:?}", path.display()))?);
+                }
+            }
             let mut ws = WsConfig::new(a.ws_url.clone());
             ws.ping_every = Duration::from_millis(a.ping_ms);
             ws.silence_timeout = Duration::from_millis(a.silence_ms);

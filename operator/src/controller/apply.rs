@@ -83,8 +83,8 @@ where
     Ok(n)
 }
 
-/// Deletes the Deployments (and their metrics Services) in `ns` that carry `labels` but are not
-/// in `planned`; the names deleted.
+/// Deletes the Deployments (and their metrics Services and ConfigMaps, named alike) in `ns` that
+/// carry `labels` but are not in `planned`; the names deleted.
 pub async fn prune_agents(
     client: &kube::Client,
     live: &Children,
@@ -93,12 +93,13 @@ pub async fn prune_agents(
     planned: &[String],
 ) -> Result<Vec<String>, Error> {
     use k8s_openapi::api::apps::v1::Deployment;
-    use k8s_openapi::api::core::v1::Service;
+    use k8s_openapi::api::core::v1::{ConfigMap, Service};
     let stale: Vec<String> =
         live.labelled::<Deployment>(ns, labels).iter().map(|d| d.name_any()).filter(|n| !planned.contains(n)).collect();
     if !stale.is_empty() {
         delete_all(&Api::<Deployment>::namespaced(client.clone(), ns), stale.clone()).await?;
         delete_all(&Api::<Service>::namespaced(client.clone(), ns), stale.clone()).await?;
+        delete_all(&Api::<ConfigMap>::namespaced(client.clone(), ns), stale.clone()).await?;
     }
     Ok(stale)
 }

@@ -299,10 +299,9 @@ pub fn plan_venue(
     let mut plan = VenuePlan { shards: shards.clone(), ..Default::default() };
     if venue.spec.kind == VenueKind::Simulator {
         let resources = simulator_resources(venue, declared)?;
-        let sim_name = simulator_name(&name);
         let spec = AgentSpec {
             role: Role::Simulator,
-            name: sim_name.clone(),
+            name: simulator_name(&name),
             namespace: ns.clone(),
             args: vec![
                 "--addr".into(),
@@ -311,23 +310,14 @@ pub fn plan_venue(
                 format!("{CONFIG_DIR}/resources.yaml"),
             ],
             env: clock_env(venue),
-            config: Some((sim_name.clone(), checksum(resources.as_bytes()))),
             ..AgentSpec::plain(Role::Simulator, &owner_labels)
         };
-        plan.config_maps.push(ConfigMap {
-            metadata: ObjectMeta {
-                name: Some(sim_name),
-                namespace: Some(ns.clone()),
-                labels: Some(labels(&spec)),
-                owner_references: owner.clone().map(|o| vec![o]),
-                ..Default::default()
-            },
-            data: Some(BTreeMap::from([("resources.yaml".to_string(), resources)])),
-            ..Default::default()
-        });
-        plan.add(settings, &spec, owner.clone());
+        plan.add_with_file(settings, spec, owner.clone(), "resources.yaml", resources);
     }
     for shard in &shards {
+        // The shard's tokens go in a file of its ConfigMap, one per line: thousands of 78-digit
+        // token ids do not fit one argument (Linux caps an argument or variable at 128 KiB).
+        let tokens_file = (!shard.tokens.is_empty()).then(|| shard.tokens.join("\n") + "\n");
         let spec = AgentSpec {
             role: Role::MarketData,
             name: shard_name(&name, shard.index),
@@ -343,7 +333,13 @@ pub fn plan_venue(
                 per_conn.to_string(),
             ]
             .into_iter()
-            .chain(flag("--tokens", &shard.tokens))
+            .chain(
+                tokens_file
+                    .as_ref()
+                    .map(|_| ["--tokens-file".to_string(), format!("{CONFIG_DIR}/tokens.txt")])
+                    .into_iter()
+                    .flatten(),
+            )
             .chain(flag(
                 "--series",
                 &series_keys(&ns, mine.iter().copied().filter(|m| shard.markets.contains(&m.name))),
@@ -352,16 +348,18 @@ pub fn plan_venue(
             env: clock_env(venue),
             ..AgentSpec::plain(Role::MarketData, &owner_labels)
         };
-        plan.add(settings, &spec, owner.clone());
+        match tokens_file {
+            Some(text) => plan.add_with_file(settings, spec, owner.clone(), "tokens.txt", text),
+            None => plan.add(settings, &spec, owner.clone()),
+        }
     }
     // Execution: every token of the venue with its market's rules (exposure groups are the
     // gateway's business: the strategies' intents carry them).
     let tokens: Vec<_> = mine.iter().filter(|m| !m.live_rounds).flat_map(|m| m.token_configs(&[])).collect();
     let markets_json = serde_json::to_string_pretty(&tokens).map_err(|e| EncodeError(e.to_string()))?;
-    let exec_name = child_name("exec", &name);
     let spec = AgentSpec {
         role: Role::Execution,
-        name: exec_name.clone(),
+        name: child_name("exec", &name),
         namespace: ns.clone(),
         args: vec![
             "--venue".into(),
@@ -379,23 +377,12 @@ pub fn plan_venue(
         .chain(execution_args(venue, &at))
         .collect(),
         env: credentials_env(venue).into_iter().chain(clock_env(venue)).collect(),
-        config: Some((exec_name.clone(), checksum(markets_json.as_bytes()))),
         replicas: 1,
         uses_redis: true,
         owner_labels,
+        config: None,
     };
-    plan.config_maps.push(ConfigMap {
-        metadata: ObjectMeta {
-            name: Some(exec_name),
-            namespace: Some(ns),
-            labels: Some(labels(&spec)),
-            owner_references: owner.clone().map(|o| vec![o]),
-            ..Default::default()
-        },
-        data: Some(BTreeMap::from([("markets.json".to_string(), markets_json)])),
-        ..Default::default()
-    });
-    plan.add(settings, &spec, owner);
+    plan.add_with_file(settings, spec, owner, "markets.json", markets_json);
     Ok(plan)
 }
 
@@ -404,5 +391,30 @@ impl VenuePlan {
     fn add(&mut self, settings: &FleetSettings, spec: &AgentSpec, owner: Option<OwnerReference>) {
         self.deployments.push(agent_deployment(settings, spec, owner.clone()));
         self.services.push(metrics_service(settings, spec, owner));
+    }
+
+    /// Adds an agent with one file under `CONFIG_DIR`: its ConfigMap (named as the agent, `key`
+    /// holding `text`), and its Deployment, which mounts it and restarts when it changes.
+    fn add_with_file(
+        &mut self,
+        settings: &FleetSettings,
+        mut spec: AgentSpec,
+        owner: Option<OwnerReference>,
+        key: &str,
+        text: String,
+    ) {
+        spec.config = Some((spec.name.clone(), checksum(text.as_bytes())));
+        self.config_maps.push(ConfigMap {
+            metadata: ObjectMeta {
+                name: Some(spec.name.clone()),
+                namespace: Some(spec.namespace.clone()),
+                labels: Some(labels(&spec)),
+                owner_references: owner.clone().map(|o| vec![o]),
+                ..Default::default()
+            },
+            data: Some(BTreeMap::from([(key.to_string(), text)])),
+            ..Default::default()
+        });
+        self.add(settings, &spec, owner);
     }
 }

@@ -288,6 +288,14 @@ pub fn market_data(
     env: Vec<(String, String)>,
     log: Option<PathBuf>,
 ) -> Agent {
+    // The tokens in a file, one per line, as the operator's ConfigMap mounts them.
+    let file = std::env::temp_dir().join(format!(
+        "polyfleet-md-tokens-{}-{}.txt",
+        std::process::id(),
+        NEXT_FILE.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::write(&file, tokens.replace(',', "\n")).unwrap();
+    let file = file.display().to_string();
     let a = args(&[
         "market-data",
         "--venue",
@@ -296,8 +304,8 @@ pub fn market_data(
         &sim.market_ws_url(),
         "--rest-url",
         &sim.http_url(),
-        "--tokens",
-        tokens,
+        "--tokens-file",
+        &file,
         "--nats",
         nats,
         "--market-status-s",
@@ -305,6 +313,9 @@ pub fn market_data(
     ]);
     Agent::spawn_logged("market-data", a, env, log)
 }
+
+/// Numbers the token files of market-data agents started by this test process.
+static NEXT_FILE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// The risk gateway of namespace `trading` on venue `sim`.
 pub fn risk_gateway(nats: &str, redis: &str, env: Vec<(String, String)>, log: Option<PathBuf>) -> Agent {
