@@ -41,6 +41,7 @@ use polyfleet_io::bus::nats::NatsBus;
 use polyfleet_io::bus::{Bus, ConsumerSpec};
 use polyfleet_io::risk_store::redis::RedisRiskStore;
 use polyfleet_io::risk_store::{PolicyKey, RiskStore};
+use polyfleet_testkit::procstat::{WINDOWS, clock_ticks, cpu_ns, percentiles, windows};
 use polyfleet_testkit::{Fsync, NatsServer, RedisServer, free_port};
 use tokio::sync::Mutex;
 
@@ -89,58 +90,6 @@ fn spawn(args: &[&str]) -> Proc {
             .spawn()
             .expect("polyfleet-agent"),
     )
-}
-
-fn percentiles(mut v: Vec<u64>) -> String {
-    if v.is_empty() {
-        return "no samples".into();
-    }
-    v.sort_unstable();
-    // Nearest-rank percentile, q in parts per thousand.
-    let p = |q: usize| v[(v.len() * q).div_ceil(1000).clamp(1, v.len()) - 1] as f64 / 1000.0;
-    format!(
-        "n={:>6}  p50 {:>7.1} µs  p99 {:>7.1} µs  p99.9 {:>7.1} µs  max {:>8.1} µs",
-        v.len(),
-        p(500),
-        p(990),
-        p(999),
-        *v.last().unwrap() as f64 / 1000.0
-    )
-}
-
-/// Fifths of a run, by the time each event was sent.
-const WINDOWS: usize = 5;
-
-/// The latencies of each fifth of a run of `seconds` that started at `start_ns`, by send time.
-fn windows(lat: &[(u64, u64)], start_ns: u64, seconds: u64) -> Vec<Vec<u64>> {
-    let mut out = vec![vec![]; WINDOWS];
-    let width = (seconds * 1_000_000_000 / WINDOWS as u64).max(1);
-    for (sent, l) in lat {
-        let w = usize::try_from(sent.saturating_sub(start_ns) / width).unwrap_or(WINDOWS).min(WINDOWS - 1);
-        out[w].push(*l);
-    }
-    out
-}
-
-/// Clock ticks per second of `/proc`'s CPU times.
-fn clock_ticks() -> u64 {
-    let out = Command::new("getconf").arg("CLK_TCK").output().expect("getconf");
-    String::from_utf8_lossy(&out.stdout).trim().parse().expect("CLK_TCK")
-}
-
-/// CPU time (user and system, all threads) process `pid` has used, in nanoseconds.
-fn cpu_ns(pid: u32, clk_tck: u64) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The fields after the command name (which may hold spaces) follow its closing parenthesis;
-    // utime and stime are the 12th and 13th of them.
-    let fields: Vec<u64> = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .unwrap_or("")
-        .split_whitespace()
-        .map(|f| f.parse().unwrap_or(0))
-        .collect();
-    (fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0)) * 1_000_000_000 / clk_tck
 }
 
 /// Messages a JetStream consumer has not had acknowledged yet (waiting or in flight).

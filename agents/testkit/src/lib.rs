@@ -2,7 +2,8 @@
 //! `postgres`, each on a free loopback port with its own temporary directory, stopped (and
 //! cleaned) when dropped (`scripts/setup.sh` installs them); a real Kubernetes control plane ([`envtest`]); an HTTP
 //! server that records the webhooks it receives ([`webhook`]); and an OTLP/gRPC trace receiver
-//! the agents export their spans to ([`otlp`]); and a deterministic normal sampler for
+//! the agents export their spans to ([`otlp`]); what benchmarks read from `/proc` and the
+//! percentiles they print ([`procstat`]); and a deterministic normal sampler for
 //! statistical tests ([`normal`]).
 //!
 //! A dev-dependency only: a server that cannot start fails the test that asked for it, by
@@ -14,6 +15,7 @@ mod nats;
 pub mod normal;
 pub mod otlp;
 mod postgres;
+pub mod procstat;
 mod redis;
 pub mod webhook;
 
