@@ -206,7 +206,7 @@ pub async fn run<B: Bus, S: RiskStore, E: Executor>(
             ack_wait: Duration::from_secs(5),
         })
         .await?;
-    let mut feed = Feed::open(&bus, &cfg.venue, executor.tokens()).await?;
+    let mut feed = Feed::open_venue(&bus, &cfg.venue, executor.tokens()).await?;
     let mut agent = Agent {
         bus: bus.clone(),
         store,

@@ -1,9 +1,14 @@
-//! Market data for the order-path agents: the venue's `md.<venue>.*` subscription and snapshot
-//! requests (`mdsnap.<venue>.<token>`) for books that have none yet or fell out of sequence. The
-//! agents keep their books with the core's followers; this file only moves events.
+//! Market data for the order-path agents: a subscription to the venue's market events, either
+//! all of them (`md.<venue>.*`: the risk gateway, execution, the journal's marks) or only the
+//! tokens an agent trades (`md.<venue>.<token>` each: a strategy, so one trading a hundred markets
+//! of a venue of ten thousand is not sent the other 99 %), and snapshot requests
+//! (`mdsnap.<venue>.<token>`) for books that have none yet or fell out of sequence. The agents
+//! keep their books with the core's followers; this file only moves events.
 
 use std::collections::HashSet;
 use std::time::Duration;
+
+use futures::stream::SelectAll;
 
 use polyfleet_core::TokenId;
 use polyfleet_core::wire::{MarketEvent, decode, subjects};
@@ -63,29 +68,71 @@ impl<B: Bus> Snapshots<B> {
 /// [`Feed::resync`] for a book that fell out of sequence; a snapshot that could not be had is
 /// asked for again here.
 pub struct Feed<B: Bus> {
-    md: Subscription,
+    md: SelectAll<Subscription>,
+    /// The tokens subscribed one by one; `None` for the whole venue.
+    followed: Option<HashSet<TokenId>>,
+    bus: B,
+    venue: String,
     snaps: Snapshots<B>,
     answers: mpsc::Receiver<(TokenId, Option<MarketEvent>)>,
 }
 
 impl<B: Bus> Feed<B> {
-    /// Subscribes to `venue`'s events and asks for a snapshot of each of `tokens`.
-    pub async fn open(bus: &B, venue: &str, tokens: impl IntoIterator<Item = TokenId>) -> Result<Feed<B>, BusError> {
-        let md = subscribe(bus, venue).await?;
-        let (mut snaps, answers) = Snapshots::new(bus.clone(), venue);
+    /// Subscribes to every event of `venue` and asks for a snapshot of each of `tokens`.
+    pub async fn open_venue(
+        bus: &B,
+        venue: &str,
+        tokens: impl IntoIterator<Item = TokenId>,
+    ) -> Result<Feed<B>, BusError> {
+        let mut feed = Feed::empty(bus, venue, None);
+        feed.md.push(subscribe(bus, venue).await?);
         for t in tokens {
-            snaps.request(t);
+            feed.snaps.request(t);
         }
-        Ok(Feed { md, snaps, answers })
+        Ok(feed)
+    }
+
+    /// Subscribes to the events of `tokens` of `venue` only (one subscription each) and asks for
+    /// their snapshots; [`Feed::follow`] adds tokens later.
+    pub async fn open_tokens(
+        bus: &B,
+        venue: &str,
+        tokens: impl IntoIterator<Item = TokenId>,
+    ) -> Result<Feed<B>, BusError> {
+        let mut feed = Feed::empty(bus, venue, Some(HashSet::new()));
+        for t in tokens {
+            feed.follow(t).await?;
+        }
+        Ok(feed)
+    }
+
+    fn empty(bus: &B, venue: &str, followed: Option<HashSet<TokenId>>) -> Feed<B> {
+        let (snaps, answers) = Snapshots::new(bus.clone(), venue);
+        Feed { md: SelectAll::new(), followed, bus: bus.clone(), venue: venue.to_string(), snaps, answers }
+    }
+
+    /// Starts following `token` (a new round of a series): subscribes to its events, unless the
+    /// feed has the whole venue or the token already, and asks for its snapshot.
+    pub async fn follow(&mut self, token: TokenId) -> Result<(), BusError> {
+        if let Some(followed) = &mut self.followed
+            && !followed.contains(&token)
+        {
+            self.md.push(self.bus.subscribe(&subjects::market_data(&self.venue, &token)).await?);
+            followed.insert(token);
+        }
+        self.snaps.request(token);
+        Ok(())
     }
 
     /// The next event (a live one before a snapshot answer); `Err` for a message that does not
-    /// decode (the caller counts it); `None` when the subscription ended. Cancel-safe.
+    /// decode (the caller counts it); `None` when the subscriptions ended. Cancel-safe.
     pub async fn next(&mut self) -> Option<Result<MarketEvent, polyfleet_core::wire::WireError>> {
         loop {
             tokio::select! {
                 biased;
-                msg = futures::StreamExt::next(&mut self.md) => {
+                // No subscription yet (a strategy of a series before its first round): only
+                // snapshot answers; an empty set would end at once.
+                msg = futures::StreamExt::next(&mut self.md), if !self.md.is_empty() => {
                     return msg.map(|m| decode::<MarketEvent>(&m.payload));
                 }
                 Some((token, snap)) = self.answers.recv() => {
@@ -102,5 +149,55 @@ impl<B: Bus> Feed<B> {
     /// Asks for a fresh snapshot of `token` (its book fell out of sequence).
     pub fn resync(&mut self, token: TokenId) {
         self.snaps.request(token);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use polyfleet_core::ConditionId;
+    use polyfleet_core::wire::{MarketEventBody, encode};
+    use polyfleet_io::bus::memory::MemoryBus;
+
+    fn event(token: TokenId, seq: u64) -> bytes::Bytes {
+        let ev = MarketEvent {
+            token,
+            market: ConditionId::from_bytes([1; 32]),
+            seq,
+            venue_ts_ms: 1,
+            recv_ts_ns: 1,
+            body: MarketEventBody::FeedStatus { healthy: true },
+        };
+        encode(&ev).into()
+    }
+
+    async fn publish(bus: &MemoryBus, token: TokenId, seq: u64) {
+        bus.publish(&subjects::market_data("sim", &token), Default::default(), event(token, seq)).await.unwrap();
+    }
+
+    async fn next_token(feed: &mut Feed<MemoryBus>) -> (TokenId, u64) {
+        let ev = tokio::time::timeout(Duration::from_secs(2), feed.next()).await.unwrap().unwrap().unwrap();
+        (ev.token, ev.seq)
+    }
+
+    #[tokio::test]
+    async fn a_token_feed_hears_only_its_tokens_and_follows_new_ones_and_a_venue_feed_hears_all() {
+        let bus = MemoryBus::new();
+        let (a, b) = (TokenId::from_u128(1), TokenId::from_u128(2));
+        // No token yet (a series before its first round): waits instead of ending.
+        let mut tokens = Feed::open_tokens(&bus, "sim", []).await.unwrap();
+        assert!(tokio::time::timeout(Duration::from_millis(50), tokens.next()).await.is_err());
+        tokens.follow(a).await.unwrap();
+        let mut venue = Feed::open_venue(&bus, "sim", []).await.unwrap();
+        publish(&bus, b, 1).await;
+        publish(&bus, a, 1).await;
+        assert_eq!(next_token(&mut tokens).await, (a, 1), "B's event is not sent to a feed of A");
+        assert_eq!((next_token(&mut venue).await, next_token(&mut venue).await), ((b, 1), (a, 1)));
+        // Following B (twice: one subscription) brings its events.
+        tokens.follow(b).await.unwrap();
+        tokens.follow(b).await.unwrap();
+        publish(&bus, b, 2).await;
+        assert_eq!(next_token(&mut tokens).await, (b, 2));
+        assert!(tokio::time::timeout(Duration::from_millis(50), tokens.next()).await.is_err(), "B's event once");
     }
 }

@@ -97,7 +97,7 @@ impl<J: JournalStore> VenueMids<J> {
         interval: Duration,
         mut shutdown: watch::Receiver<bool>,
     ) {
-        let mut feed = match Feed::open(&bus, &self.venue, []).await {
+        let mut feed = match Feed::open_venue(&bus, &self.venue, []).await {
             Ok(f) => f,
             Err(e) => {
                 tracing::error!(venue = %self.venue, error = %e, "market data not subscribed: no mids journaled for the venue");

@@ -73,7 +73,7 @@ pub async fn run<B: Bus, S: RiskStore>(
             ack_wait: Duration::from_secs(5),
         })
         .await?;
-    let mut feed = Feed::open(&bus, &cfg.venue, []).await?;
+    let mut feed = Feed::open_venue(&bus, &cfg.venue, []).await?;
     let mut positions = bus.subscribe(&subjects::positions_requests(&cfg.namespace)).await?;
     let mut books: TokenMap<BookFollower> = TokenMap::default();
     let in_flight = Arc::new(tokio::sync::Semaphore::new(cfg.concurrency.max(1)));

@@ -122,7 +122,7 @@ pub async fn run<B: Bus>(
     }
     let mut rounds = polyfleet_io::bus::kv_watch_all(&bus, &cfg.series).await?;
     let mut tokens: HashSet<TokenId> = runner.tokens().into_iter().collect();
-    let mut feed = Feed::open(&bus, &cfg.venue, tokens.iter().copied()).await?;
+    let mut feed = Feed::open_tokens(&bus, &cfg.venue, tokens.iter().copied()).await?;
     let mut decisions = bus.subscribe(&subjects::decisions(&cfg.namespace, &cfg.name)).await?;
     let mut orders = bus.subscribe(&subjects::order_updates(&cfg.namespace, &cfg.name)).await?;
     let mut fills = bus.subscribe(&subjects::fills(&cfg.namespace, &cfg.name)).await?;
@@ -213,7 +213,7 @@ pub async fn run<B: Bus>(
                 };
                 for t in on_rounds(&mut runner, &entry.key, &entry.value, &metrics) {
                     tokens.insert(t);
-                    feed.resync(t);
+                    follow(&mut feed, t).await;
                 }
             }
             Some(entry) = params.next() => {
@@ -455,6 +455,14 @@ async fn on_signal<B: Bus>(
     }
 }
 
+/// Follows `token` on the feed (subscribed if it was not, its snapshot asked for); a failed
+/// subscription is logged and the token asked for again at its next snapshot request.
+async fn follow<B: Bus>(feed: &mut Feed<B>, token: TokenId) {
+    if let Err(e) = feed.follow(token).await {
+        tracing::warn!(%token, error = %e, "subscribing to a token's market data failed");
+    }
+}
+
 async fn on_market<B: Bus>(
     bus: &B,
     cfg: &StrategyConfig,
@@ -465,7 +473,7 @@ async fn on_market<B: Bus>(
 ) {
     let out = runner.on_market(ev, now_ns());
     for t in out.snapshot_requests {
-        feed.resync(t);
+        follow(feed, t).await;
     }
     if !out.intents.is_empty() {
         tracing::debug!(token = %ev.token, seq = ev.seq, body = ?std::mem::discriminant(&ev.body), intents = out.intents.len(), "signal");
