@@ -11,7 +11,8 @@
 //! `polyfleet-agent market-data` process run with its Deployment's arguments and its ConfigMap's
 //! tokens file, publishing on a real `nats-server`. `BENCH_STRATEGIES` strategies (default 20)
 //! subscribe, each to the tokens of `BENCH_MARKETS_PER_STRATEGY` markets (default 100), as
-//! strategy agents do (one subscription per token).
+//! strategy agents do (one subscription per token; `BENCH_SUBSCRIBE=venue`: each to the whole
+//! venue, dropping the rest, as they did before).
 //!
 //! Lag is measured per event from the venue handing the frame to its connection (a wall-clock
 //! stamp kept here, found again through the frame's venue timestamp: the model's clock runs one
@@ -212,18 +213,33 @@ struct Sample {
 
 /// A strategy's market-data subscriptions (one per token, as the strategy agent subscribes),
 /// timing every event whose frame was stamped here into `samples`; counts every event.
-async fn strategy(nats: String, tokens: Vec<TokenId>, sent: Arc<Vec<AtomicU64>>, samples: Arc<Mutex<Vec<Sample>>>) {
+/// With `venue_wide`, one subscription to the whole venue instead, the others' events dropped on
+/// arrival (how every strategy agent subscribed before it subscribed per token).
+async fn strategy(
+    nats: String,
+    tokens: Vec<TokenId>,
+    venue_wide: bool,
+    sent: Arc<Vec<AtomicU64>>,
+    samples: Arc<Mutex<Vec<Sample>>>,
+) {
     let client = async_nats::connect(&nats).await.unwrap();
     let mut subs = vec![];
-    for t in &tokens {
-        subs.push(client.subscribe(subjects::market_data(VENUE, t)).await.unwrap());
+    if venue_wide {
+        subs.push(client.subscribe(subjects::market_data_all(VENUE)).await.unwrap());
+    } else {
+        for t in &tokens {
+            subs.push(client.subscribe(subjects::market_data(VENUE, t)).await.unwrap());
+        }
     }
     client.flush().await.unwrap();
+    let mine: std::collections::HashSet<TokenId> = tokens.into_iter().collect();
     let mut all = futures::stream::select_all(subs);
     while let Some(msg) = all.next().await {
         let now = now_ns();
         let Ok(ev) = decode::<MarketEvent>(&msg.payload) else { continue };
-        if matches!(ev.body, MarketEventBody::Snapshot { .. } | MarketEventBody::FeedStatus { .. }) {
+        if !mine.contains(&ev.token)
+            || matches!(ev.body, MarketEventBody::Snapshot { .. } | MarketEventBody::FeedStatus { .. })
+        {
             continue;
         }
         let stamped = usize::try_from(ev.venue_ts_ms).ok().and_then(|i| sent.get(i)).map(|s| s.load(Ordering::Acquire));
@@ -279,6 +295,7 @@ fn main() {
     let per_pod: i32 = env_or("BENCH_CONNECTIONS_PER_POD", 10);
     let strategies: usize = env_or("BENCH_STRATEGIES", 20);
     let per_strategy: usize = env_or("BENCH_MARKETS_PER_STRATEGY", 100);
+    let venue_wide = std::env::var("BENCH_SUBSCRIBE").is_ok_and(|v| v == "venue");
     let dir = std::env::temp_dir().join(format!("polyfleet-whole-venue-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
 
@@ -311,9 +328,10 @@ fn main() {
     println!(
         "whole venue: {markets} markets, {tokens_total} tokens; the planner's {} market-data pods ({} connections of \
          at most 500 tokens each, {per_pod} a pod) in {plan_ms:.0} ms; {strategies} strategies of {per_strategy} \
-         markets each",
+         markets each{}",
         pods.len(),
         tokens_total.div_ceil(500),
+        if venue_wide { ", each subscribed to the whole venue" } else { ", each subscribed to its tokens" },
     );
 
     // Room for twice as many steps as frames (a step makes one frame or more).
@@ -373,7 +391,7 @@ fn main() {
     for j in 0..strategies {
         let tokens: Vec<TokenId> =
             views.iter().skip(j).step_by(strategies).take(per_strategy).flat_map(|m| m.all_tokens().copied()).collect();
-        rt.spawn(strategy(nats.url.clone(), tokens, sent.clone(), samples.clone()));
+        rt.spawn(strategy(nats.url.clone(), tokens, venue_wide, sent.clone(), samples.clone()));
     }
     std::thread::sleep(Duration::from_secs(3)); // subscriptions made, snapshots settled
 
