@@ -131,8 +131,13 @@ pub(crate) async fn run(args: &UpArgs, p: Prepared, stop: tokio_watch::Receiver<
     let os = |v: &[&str]| -> Vec<std::ffi::OsString> { v.iter().map(Into::into).collect() };
     let all_tokens: Vec<String> =
         p.catalog.markets.iter().flat_map(|m| m.tokens.iter().map(|t| t.token_id.to_string())).collect();
-    let (ws, rest, tokens) = (format!("ws://{sim_addr}/ws/market"), format!("http://{sim_addr}"), all_tokens.join(","));
-    let mut md = os(&["market-data", "--venue", &venue, "--ws-url", &ws, "--rest-url", &rest, "--tokens", &tokens]);
+    let (ws, rest) = (format!("ws://{sim_addr}/ws/market"), format!("http://{sim_addr}"));
+    // The tokens in a file, one a line, as the operator mounts a shard's (a large venue's token
+    // ids do not fit one argument).
+    let tokens_file = work.join("market-data-tokens.txt");
+    std::fs::write(&tokens_file, all_tokens.join("\n"))?;
+    let mut md = os(&["market-data", "--venue", &venue, "--ws-url", &ws, "--rest-url", &rest, "--tokens-file"]);
+    md.push(tokens_file.into());
     // The live series' rounds, served and executed as they come.
     let series = p.rounds.keys().join(",");
     if !series.is_empty() {
