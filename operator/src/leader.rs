@@ -14,8 +14,10 @@ use tokio::task::JoinHandle;
 pub const LEASE_NAME: &str = "polyfleet-operator";
 /// Seconds a lease stays valid after its last renewal.
 pub const LEASE_SECONDS: u64 = 15;
-/// Seconds before expiry the holder renews.
-pub const GRACE_SECONDS: u64 = 5;
+/// Seconds before expiry the holder renews: every 5 s, with 10 s for a renewal to get through
+/// a slow API server before the lease lapses (client-go's renew deadline is 10 s too); 5 s of
+/// grace gave a renewal 5 s.
+pub const GRACE_SECONDS: u64 = 10;
 
 /// This replica's part in the election.
 pub struct Leadership {

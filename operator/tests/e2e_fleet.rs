@@ -272,9 +272,28 @@ async fn the_operators_deployment_runs_the_whole_fleet() {
         filled.positions.len()
     );
 
-    // A parameter edit: acknowledged for the new generation; the pod template unchanged.
+    // A parameter edit: acknowledged for the new generation; the pod template unchanged. The
+    // baseline is the Deployment of the settled plan: its ConfigMap prices the NO basket (the
+    // fee above is in it) and its pod template carries that ConfigMap's checksum. Fills may
+    // come before the plan settles, and a leader handover (the lease is lost on a loaded
+    // machine) can hold the fee's reconcile back until the new leader starts.
     let deployments: Api<Deployment> = Api::namespaced(admin.clone(), FLEET);
-    let before = deployments.get("strategy-negrisk-arb").await.unwrap();
+    let config_maps: Api<ConfigMap> = Api::namespaced(admin.clone(), FLEET);
+    let before = eventually(120, "the Strategy's Deployment on the plan with the NO basket", || {
+        let (d, c) = (deployments.clone(), config_maps.clone());
+        async move {
+            let json = c.get("strategy-negrisk-arb").await.ok()?.data?.remove("strategy.json")?;
+            let mut config: Value = serde_json::from_str(&json).ok()?;
+            let basket = config["sets"].as_array()?.iter().any(|s| s["kind"] == json!("noBasket"));
+            config["parameters"] = Value::Null;
+            let sum = polyfleet_operator::planner::checksum(&serde_json::to_vec(&config).ok()?);
+            let dep = d.get("strategy-negrisk-arb").await.ok()?;
+            let template = dep.spec.as_ref()?.template.metadata.as_ref()?.annotations.as_ref()?;
+            let current = template.get("polyfleet.dev/config-checksum") == Some(&sum);
+            (basket && current).then_some(dep)
+        }
+    })
+    .await;
     let patch = json!({"spec": {"arbitrage": {"minEdgeBps": 75}}});
     let g2 = strategies
         .patch("negrisk-arb", &PatchParams::default(), &Patch::Merge(&patch))
