@@ -146,6 +146,8 @@ pub struct MemoryLookup {
     pub asked: Arc<Mutex<Vec<MarketQuery>>>,
     /// Conversion fees by outcome condition id; a condition not in the table has none known.
     pub convert_fees: Arc<Mutex<HashMap<ConditionId, u32>>>,
+    /// When set, every conversion-fee read fails with this message (a chain that cannot be read).
+    pub convert_fee_error: Arc<Mutex<Option<String>>>,
 }
 
 impl MarketLookup for MemoryLookup {
@@ -165,6 +167,12 @@ impl MarketLookup for MemoryLookup {
         condition: &'a ConditionId,
     ) -> BoxFuture<'a, Result<Option<u32>, LookupError>> {
         let fee = self.convert_fees.lock().unwrap_or_else(|e| e.into_inner()).get(condition).copied();
-        Box::pin(async move { Ok(fee) })
+        let error = self.convert_fee_error.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        Box::pin(async move {
+            match error {
+                Some(e) => Err(LookupError(e)),
+                None => Ok(fee),
+            }
+        })
     }
 }

@@ -4,7 +4,8 @@
 //! phase, fee, top of book, shard and observedGeneration, and an Event says it resolved; the next
 //! reconcile asks the venue nothing (the answer is cached until the spec changes, a series rolls
 //! or five minutes pass) and, with nothing changed, writes nothing; a Market the venue does not
-//! know is Pending with a Warning event; a neg-risk event's status carries the adapter's conversion fee.
+//! know is Pending with a Warning event; a neg-risk event's status carries the adapter's conversion fee,
+//! and a fee that cannot be read is warned of once, not at every later lookup.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
 
 use crate::mockapi;
@@ -153,4 +154,49 @@ async fn a_neg_risk_events_status_carries_the_adapters_conversion_fee() {
         tokio::spawn(verify(handle, vec![status, step(Method::POST, "/events", StatusCode::CREATED, event_created())]));
     reconcile(Arc::new(market), ctx).await.unwrap();
     server.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_conversion_fee_that_cannot_be_read_is_warned_of_once_not_at_every_lookup() {
+    let market: Market = example("market-negrisk-event.yaml");
+    let lookup = MemoryLookup::default();
+    let tokens: Vec<TokenId> =
+        market.spec.tokens.as_ref().unwrap().iter().map(|t| TokenId::parse(&t.token_id).unwrap()).collect();
+    lookup.answers.lock().unwrap().insert(
+        MarketQuery::Tokens(tokens),
+        Lookup { markets: vec![], fee_rate_bps: Some(0), clob_ready: true, convert_fee_bips: None },
+    );
+    *lookup.convert_fee_error.lock().unwrap() = Some("the chain's RPC did not answer".into());
+    let (ctx, handle) = context(lookup.clone(), MemoryBooks::default(), &market);
+    // Every reconcile asks the venue again (no answer is kept), as one RESOLVE_EVERY later.
+    let ctx = Arc::new(Arc::into_inner(ctx).unwrap().with_resolve_every(std::time::Duration::ZERO));
+    let written: Arc<Mutex<Option<MarketStatus>>> = Arc::default();
+    let keep = written.clone();
+    let mut status = step(
+        Method::PATCH,
+        &format!("{NS}/markets/election-winner/status"),
+        StatusCode::OK,
+        serde_json::to_value(&market).unwrap(),
+    );
+    status.check = Box::new(move |b| {
+        let s: MarketStatus = serde_json::from_value(b["status"].clone()).unwrap();
+        assert_eq!(s.convert_fee_bips, None);
+        *keep.lock().unwrap() = Some(s);
+    });
+    let mut warned = step(Method::POST, "/events", StatusCode::CREATED, event_created());
+    warned.check = Box::new(|b| {
+        assert_eq!((b["reason"].as_str(), b["type"].as_str()), (Some("ConvertFeeUnknown"), Some("Warning")));
+        assert!(b["note"].as_str().unwrap().contains("did not answer"), "{b}");
+    });
+    let resolved = step(Method::POST, "/events", StatusCode::CREATED, event_created());
+    // The later lookups, failing the same way, write nothing: no status, no Event.
+    let server = tokio::spawn(verify(handle, vec![warned, status, resolved]));
+    reconcile(Arc::new(market.clone()), ctx.clone()).await.unwrap();
+    let mut settled = market.clone();
+    settled.status = written.lock().unwrap().clone();
+    for _ in 0..3 {
+        reconcile(Arc::new(settled.clone()), ctx.clone()).await.unwrap();
+    }
+    server.await.unwrap();
+    assert_eq!(lookup.asked.lock().unwrap().len(), 4, "the venue was asked at every reconcile");
 }

@@ -39,6 +39,8 @@ struct Cached {
     query: MarketQuery,
     at: Instant,
     answer: Option<Lookup>,
+    /// The conversion fee could not be read and a Warning said so ([`convert_fee`]).
+    fee_warned: bool,
 }
 
 /// What a Market reconcile needs.
@@ -57,6 +59,8 @@ pub struct MarketContext {
     pub metrics: Arc<OperatorMetrics>,
     /// The last answer per Market (namespace/name).
     cache: Mutex<HashMap<String, Cached>>,
+    /// How long an answer is kept ([`RESOLVE_EVERY`]).
+    resolve_every: Duration,
     /// Where a series' rounds document goes for its agents (the parameter KV bucket); none: the
     /// rounds are kept in status only.
     rounds_kv: Option<Arc<dyn ParamsStore>>,
@@ -72,7 +76,23 @@ impl MarketContext {
         recorder: Recorder,
         metrics: Arc<OperatorMetrics>,
     ) -> MarketContext {
-        MarketContext { client, lookup, books, markets, recorder, metrics, cache: Mutex::default(), rounds_kv: None }
+        MarketContext {
+            client,
+            lookup,
+            books,
+            markets,
+            recorder,
+            metrics,
+            cache: Mutex::default(),
+            rounds_kv: None,
+            resolve_every: RESOLVE_EVERY,
+        }
+    }
+
+    /// Asks the venue again about a resolved Market after `every` ([`RESOLVE_EVERY`] unless told).
+    pub fn with_resolve_every(mut self, every: Duration) -> MarketContext {
+        self.resolve_every = every;
+        self
     }
 
     /// Writes series' rounds documents to `kv` (the parameter KV bucket the agents watch).
@@ -130,17 +150,26 @@ async fn roll_rounds(
 }
 
 /// A neg-risk event's conversion fee, read from the chain through its first outcome's market;
-/// a read that fails is told as a Warning Event and leaves the fee unknown for this answer (the
-/// status keeps the last one read).
-async fn convert_fee(ctx: &MarketContext, market: &Market, at: &VenueEndpoints, l: &Lookup) -> Option<u32> {
+/// `None` when it is not one or the read failed, which leaves the fee unknown for this answer
+/// (the status keeps the last one read). A failure is told as a Warning Event unless `warned`
+/// (told already for this generation: a standing failure is told once, not at every
+/// RESOLVE_EVERY); the second value says whether it has been told.
+async fn convert_fee(
+    ctx: &MarketContext,
+    market: &Market,
+    at: &VenueEndpoints,
+    l: &Lookup,
+    warned: bool,
+) -> (Option<u32>, bool) {
     if market.spec.type_ != MarketType::NegRiskEvent {
-        return None;
+        return (None, false);
     }
     let from_spec =
         market.spec.tokens.as_ref().and_then(|ts| ConditionId::parse(ts.first()?.condition_id.as_deref()?).ok());
-    let condition = from_spec.or_else(|| Some(l.markets.first()?.condition_id))?;
+    let Some(condition) = from_spec.or_else(|| Some(l.markets.first()?.condition_id)) else { return (None, false) };
     match ctx.lookup.convert_fee_bips(at, &condition).await {
-        Ok(fee) => fee,
+        Ok(fee) => (fee, false),
+        Err(_) if warned => (None, true),
         Err(e) => {
             let ev = Event {
                 type_: EventType::Warning,
@@ -150,7 +179,7 @@ async fn convert_fee(ctx: &MarketContext, market: &Market, at: &VenueEndpoints, 
                 secondary: None,
             };
             let _ = ctx.recorder.publish(&ev, &market.object_ref(&())).await;
-            None
+            (None, true)
         }
     }
 }
@@ -189,16 +218,26 @@ async fn apply(market: &Market, ctx: &MarketContext) -> Result<Action, Error> {
         (Err(e), _) => Err(e.clone()),
         (_, None) => Ok(None),
         (Ok(q), Some(v)) => match cached {
-            Some(c) if c.generation == generation && c.query == *q && c.at.elapsed() < RESOLVE_EVERY => Ok(c.answer),
-            _ => {
+            Some(c) if c.generation == generation && c.query == *q && c.at.elapsed() < ctx.resolve_every => {
+                Ok(c.answer)
+            }
+            previous => {
                 asked = true;
                 let at = endpoints(v);
+                let warned = previous.is_some_and(|c| c.generation == generation && c.fee_warned);
                 match ctx.lookup.lookup(&at, q).await {
                     Ok(mut answer) => {
+                        let mut fee_warned = false;
                         if let Some(l) = answer.as_mut() {
-                            l.convert_fee_bips = convert_fee(ctx, market, &at, l).await;
+                            (l.convert_fee_bips, fee_warned) = convert_fee(ctx, market, &at, l, warned).await;
                         }
-                        let entry = Cached { generation, query: q.clone(), at: Instant::now(), answer: answer.clone() };
+                        let entry = Cached {
+                            generation,
+                            query: q.clone(),
+                            at: Instant::now(),
+                            answer: answer.clone(),
+                            fee_warned,
+                        };
                         ctx.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone(), entry);
                         Ok(answer)
                     }
