@@ -205,6 +205,9 @@ pub struct OrderPathMetrics {
     pub signals: Counter,
     /// Strategy: cancel intents emitted.
     pub cancels: Counter,
+    /// Strategy: market events applied to the books without the strategy hearing them on their
+    /// own (queued behind later changes of the same book while the agent was busy).
+    pub conflated: Counter,
     /// Strategy: parameter generation applied last.
     pub params_generation: Gauge,
     /// Strategy: parameter documents refused.
@@ -297,6 +300,7 @@ impl OrderPathMetrics {
         let m = OrderPathMetrics {
             signals: Counter::default(),
             cancels: Counter::default(),
+            conflated: Counter::default(),
             params_generation: Gauge::default(),
             params_rejected: Counter::default(),
             signals_received: Family::default(),
@@ -335,6 +339,11 @@ impl OrderPathMetrics {
         };
         registry.register("signals", "Place intents emitted", m.signals.clone());
         registry.register("cancels", "Cancel intents emitted", m.cancels.clone());
+        registry.register(
+            "market_events_conflated",
+            "Market events applied to the books but heard only with a later change of the same book",
+            m.conflated.clone(),
+        );
         registry.register("params_generation", "Parameter generation applied", m.params_generation.clone());
         registry.register("params_rejected", "Parameter documents refused", m.params_rejected.clone());
         registry.register("fair_value_signals", "Fair-value signals by outcome", m.signals_received.clone());

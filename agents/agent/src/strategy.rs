@@ -1,6 +1,9 @@
 //! The strategy agent (`polyfleet-agent strategy`): runs one Strategy's state machine
-//! ([`StrategyRunner`]) on the bus. Market events of its tokens come from `md.<venue>.*` (a
-//! snapshot is requested for a book with none or with a gap); its decisions, order updates and
+//! ([`StrategyRunner`]) on the bus. Market events of its tokens come from `md.<venue>.<token>`, one
+//! subscription a token (a snapshot is requested for a book with none or with a gap); events that
+//! queued while the agent was busy are heard conflated, one decision per book on the latest (the
+//! books still take every event), so a burst sheds stale decisions instead of delaying orders
+//! (`polyfleet_strategy_market_events_conflated_total`); its decisions, order updates and
 //! fills (and the decisions and reports of its conditional-token operations) from their subjects;
 //! a directional strategy's fair-value signals from `signal.<venue>.<token>` (counted by what
 //! became of them); parameters from the KV bucket, applied live and acknowledged under
@@ -14,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::{FutureExt as _, StreamExt};
 use polyfleet_core::TokenId;
 use polyfleet_core::strategy::runner::StrategyRunner;
 use polyfleet_core::wire::signal::{self, FairValue};
@@ -166,10 +169,27 @@ pub async fn run<B: Bus>(
             biased;
             _ = shutdown.changed() => break,
             Some(ev) = feed.next() => {
-                let Ok(ev) = ev else { metrics.malformed.inc(); continue };
-                if tokens.contains(&ev.token) {
+                // What else has queued comes with it (up to MAX_BATCH) and is heard conflated: an
+                // agent that fell behind decides once per book, on the latest, instead of working
+                // through stale ones and sending orders for them. Under a replay's clock one at a
+                // time (its timer falls between events).
+                let mut batch = Vec::new();
+                let mut next = Some(ev);
+                while let Some(ev) = next.take() {
+                    match ev {
+                        Ok(ev) if tokens.contains(&ev.token) => batch.push(ev),
+                        Ok(_) => {}
+                        Err(_) => {
+                            metrics.malformed.inc();
+                        }
+                    }
+                    if batch.len() < MAX_BATCH && !crate::time::replaying() {
+                        next = feed.next().now_or_never().flatten();
+                    }
+                }
+                if !batch.is_empty() {
                     replay_timer(&bus, &cfg, &mut runner, &mut next_timer_ns, &metrics).await;
-                    on_market(&bus, &cfg, &mut runner, &mut feed, &ev, &metrics).await;
+                    on_market(&bus, &cfg, &mut runner, &mut feed, &batch, &metrics).await;
                 }
             }
             Some(msg) = signals.next() => {
@@ -280,6 +300,8 @@ fn on_rounds(runner: &mut StrategyRunner, key: &str, value: &[u8], metrics: &Ord
 
 /// The strategy's timer fires at most this often (wall clock), however fast a Venue's clock runs.
 const MIN_TIMER: Duration = Duration::from_millis(25);
+/// Market events heard together at most (what had queued behind the one received).
+const MAX_BATCH: usize = 512;
 
 /// How long a starting agent asks the risk gateway for its positions before it starts flat.
 const RESTORE_FOR: Duration = Duration::from_secs(10);
@@ -468,15 +490,17 @@ async fn on_market<B: Bus>(
     cfg: &StrategyConfig,
     runner: &mut StrategyRunner,
     feed: &mut Feed<B>,
-    ev: &MarketEvent,
+    events: &[MarketEvent],
     metrics: &OrderPathMetrics,
 ) {
-    let out = runner.on_market(ev, now_ns());
+    let out = runner.on_market_batch(events, now_ns());
+    metrics.conflated.inc_by(out.conflated);
     for t in out.snapshot_requests {
         follow(feed, t).await;
     }
+    let Some(ev) = events.last() else { return };
     if !out.intents.is_empty() {
-        tracing::debug!(token = %ev.token, seq = ev.seq, body = ?std::mem::discriminant(&ev.body), intents = out.intents.len(), "signal");
+        tracing::debug!(token = %ev.token, seq = ev.seq, events = events.len(), intents = out.intents.len(), "signal");
         // Only events that lead to orders start a trace (every event would flood the collector).
         let span = tracing::info_span!("market_event", token = %ev.token, seq = ev.seq, md_recv_ts_ns = ev.recv_ts_ns);
         publish_intents(bus, cfg, out.intents, metrics).instrument(span).await;

@@ -5,6 +5,7 @@
 mod harness;
 
 mod binary_sigterm;
+mod conflation;
 mod journal_agent;
 mod live_e2e;
 mod live_executor;

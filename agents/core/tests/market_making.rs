@@ -18,10 +18,10 @@ use polyfleet_core::wire::{CtfOp, Intent, Level, MarketEvent, MarketEventBody, O
 use polyfleet_core::{ConditionId, Side, TokenId};
 
 const MS: u64 = 1_000_000;
-const YES: u128 = 1;
-const NO: u128 = 2;
+pub(crate) const YES: u128 = 1;
+pub(crate) const NO: u128 = 2;
 
-fn params() -> MmParams {
+pub(crate) fn params() -> MmParams {
     MmParams {
         gamma_micros: 100_000,
         kappa_micros: None,
@@ -56,13 +56,13 @@ fn inst(token: u128) -> Instrument {
     }
 }
 
-fn runner(params: MmParams, end_ms: Option<u64>) -> StrategyRunner {
+pub(crate) fn runner(params: MmParams, end_ms: Option<u64>) -> StrategyRunner {
     let m = QuotedMarket { yes: inst(YES), no: inst(NO), end_ms, event: None, rebate_bps: 0, rewards: None };
     StrategyRunner::new(identity("mm"), Box::new(MarketMaker::new(vec![m], params).unwrap()), "t0").unwrap()
 }
 
 /// The YES book and its NO mirror (best bid `bid`, best ask `ask`).
-fn books(r: &mut StrategyRunner, seq: u64, bid: &str, ask: &str, now: u64) -> Vec<Intent> {
+pub(crate) fn books(r: &mut StrategyRunner, seq: u64, bid: &str, ask: &str, now: u64) -> Vec<Intent> {
     let (b, a) = (p(bid), p(ask));
     let yes = snap(YES, seq, vec![lv(bid, "100")], vec![lv(ask, "100")]);
     let mirror = |x: polyfleet_core::Price| Level { price: x.complement(), size: q("100") };

@@ -7,6 +7,7 @@ mod common;
 mod accounting;
 mod arbitrage;
 mod book_props;
+mod conflation;
 mod directional;
 mod follower;
 mod lifecycle_props;

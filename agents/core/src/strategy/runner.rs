@@ -39,6 +39,9 @@ pub struct Output {
     pub intents: Vec<Intent>,
     /// Tokens whose book needs a snapshot (a gap, or no snapshot yet).
     pub snapshot_requests: Vec<TokenId>,
+    /// Book changes the strategy did not hear on their own: a later change of the same book in
+    /// the batch was heard instead ([`StrategyRunner::on_market_batch`]).
+    pub conflated: u64,
 }
 
 /// A strategy with its books and identity.
@@ -309,44 +312,80 @@ impl StrategyRunner {
 
     /// A market event of a followed token.
     pub fn on_market(&mut self, ev: &MarketEvent, now_ns: u64) -> Output {
+        self.on_market_batch(std::slice::from_ref(ev), now_ns)
+    }
+
+    /// Market events of followed tokens that queued up while the agent was busy, conflated:
+    /// every event is applied to the books in order (no delta is skipped), but a run of book
+    /// changes of one token reaches the strategy once, on the book after the last of them, with
+    /// that event as the cause (snapshots, deltas, feed and trading status change a book). Trades,
+    /// tick-size changes and resolutions reach it each, in order, after the book changes queued
+    /// before them were heard on the books as they stood then. A token whose book fell out of
+    /// sequence in the batch is not decided on (its snapshot is asked for). One event is
+    /// [`Self::on_market`].
+    pub fn on_market_batch(&mut self, events: &[MarketEvent], now_ns: u64) -> Output {
         let mut out = Output::default();
-        match self.books.apply(ev) {
-            Followed::Gap { .. } => out.snapshot_requests.push(ev.token),
-            Followed::Stale => {}
-            Followed::Applied | Followed::Reset => {
-                if let Some(d) = self.drift.as_mut()
-                    && let Some(mid) = self.books.live(&ev.token).and_then(|b| b.mid())
-                {
-                    d.on_mid(&ev.token, mid, now_ns);
+        // Tokens with book changes not yet heard, in the order they first changed: (token, seq,
+        // receipt time) of the last change.
+        let mut changed: Vec<(TokenId, u64, u64)> = vec![];
+        for ev in events {
+            let discrete = matches!(
+                ev.body,
+                MarketEventBody::Trade { .. } | MarketEventBody::TickSize { .. } | MarketEventBody::Resolved { .. }
+            );
+            if discrete {
+                // The books as they were before it, as one event at a time would have them.
+                self.hear_book_changes(&mut changed, now_ns, &mut out.intents);
+            }
+            match self.books.apply(ev) {
+                Followed::Gap { .. } => {
+                    changed.retain(|c| c.0 != ev.token);
+                    out.snapshot_requests.push(ev.token);
                 }
-                let changes_book = matches!(
-                    ev.body,
-                    MarketEventBody::Snapshot { .. }
-                        | MarketEventBody::Delta(_)
-                        | MarketEventBody::FeedStatus { .. }
-                        | MarketEventBody::Trading { .. }
-                );
-                if changes_book {
-                    self.cause_seq = ev.seq;
-                    self.cause_recv_ts_ns = ev.recv_ts_ns;
-                    let token = ev.token;
-                    out.intents = self.run(now_ns, |s, b, c| s.on_book(&token, b, c));
-                } else if matches!(ev.body, MarketEventBody::Resolved { .. }) {
-                    self.cause_seq = ev.seq;
-                    self.cause_recv_ts_ns = ev.recv_ts_ns;
-                    out.intents = self.run(now_ns, |s, b, c| s.on_resolved(ev, b, c));
-                    // Forecasts are scored at resolutions.
-                    if let Some(d) = self.drift.as_mut() {
-                        d.on_scores(&self.strategy.scores(), now_ns);
+                Followed::Stale => {}
+                Followed::Applied | Followed::Reset => {
+                    if let Some(d) = self.drift.as_mut()
+                        && let Some(mid) = self.books.live(&ev.token).and_then(|b| b.mid())
+                    {
+                        d.on_mid(&ev.token, mid, now_ns);
                     }
-                } else if matches!(ev.body, MarketEventBody::Trade { .. } | MarketEventBody::TickSize { .. }) {
-                    self.cause_seq = ev.seq;
-                    self.cause_recv_ts_ns = ev.recv_ts_ns;
-                    out.intents = self.run(now_ns, |s, b, c| s.on_event(ev, b, c));
+                    if !discrete {
+                        match changed.iter_mut().find(|c| c.0 == ev.token) {
+                            Some(c) => {
+                                (c.1, c.2) = (ev.seq, ev.recv_ts_ns);
+                                out.conflated += 1;
+                            }
+                            None => changed.push((ev.token, ev.seq, ev.recv_ts_ns)),
+                        }
+                    } else if matches!(ev.body, MarketEventBody::Resolved { .. }) {
+                        self.cause(ev);
+                        out.intents.extend(self.run(now_ns, |s, b, c| s.on_resolved(ev, b, c)));
+                        // Forecasts are scored at resolutions.
+                        if let Some(d) = self.drift.as_mut() {
+                            d.on_scores(&self.strategy.scores(), now_ns);
+                        }
+                    } else {
+                        self.cause(ev);
+                        out.intents.extend(self.run(now_ns, |s, b, c| s.on_event(ev, b, c)));
+                    }
                 }
             }
         }
+        self.hear_book_changes(&mut changed, now_ns, &mut out.intents);
         out
+    }
+
+    /// The strategy hears each of the `changed` books (emptied), in order.
+    fn hear_book_changes(&mut self, changed: &mut Vec<(TokenId, u64, u64)>, now_ns: u64, intents: &mut Vec<Intent>) {
+        for (token, seq, recv_ts_ns) in changed.drain(..) {
+            (self.cause_seq, self.cause_recv_ts_ns) = (seq, recv_ts_ns);
+            intents.extend(self.run(now_ns, |s, b, c| s.on_book(&token, b, c)));
+        }
+    }
+
+    /// `ev` causes what the strategy does next.
+    fn cause(&mut self, ev: &MarketEvent) {
+        (self.cause_seq, self.cause_recv_ts_ns) = (ev.seq, ev.recv_ts_ns);
     }
 
     /// A risk decision on one of our intents.
