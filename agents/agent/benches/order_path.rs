@@ -20,6 +20,10 @@
 //! 5. risk decisions per second against one Redis (concurrent callers through one multiplexed
 //!    connection), beside `redis-benchmark` running the same script (EVALSHA) on the same server.
 //!
+//! The strategy agent conflates market events that queued while it was busy (one order per burst
+//! it fell behind on); `BENCH_CONFLATE_MAX=1` makes it hear every event on its own (one order per
+//! event). Each rate prints orders per event.
+//!
 //! With `BENCH_PERF=<dir>`, `perf record -g` samples each process during each rate into
 //! `<dir>/<rate>-<process>.data` (`scripts/flamegraphs.sh` turns them into flame graphs).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test or bench fails by panicking")]
@@ -220,7 +224,14 @@ async fn main() {
         });
     }
     let probe = dir.join("probe.json");
-    let strategy = spawn(&["strategy", "--config", probe.to_str().unwrap(), "--nats", &nats.url]);
+    // BENCH_CONFLATE_MAX=1: the strategy hears every event on its own (one order per event);
+    // unset, the agent's default conflates what queued (one order per burst it falls behind on).
+    let conflate = std::env::var("BENCH_CONFLATE_MAX").ok();
+    let mut strategy_args = vec!["strategy", "--config", probe.to_str().unwrap(), "--nats", &nats.url];
+    if let Some(n) = &conflate {
+        strategy_args.extend(["--conflate-max", n.as_str()]);
+    }
+    let strategy = spawn(&strategy_args);
     let risk = spawn(&["risk", "--venue", "sim", "--namespace", "bench", "--nats", &nats.url, "--redis", &redis.url]);
     tokio::time::sleep(Duration::from_secs(2)).await;
 
@@ -274,6 +285,9 @@ async fn main() {
             .await
             .unwrap();
         let total = rate * seconds;
+        // The sequence of the run's last event, once sent: its order is the last to wait for.
+        let last_seq = Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
+        let last = last_seq.clone();
         let collector = tokio::spawn(async move {
             let mut lat = vec![];
             let mut hops: [Vec<u64>; 3] = [vec![], vec![], vec![]];
@@ -296,7 +310,9 @@ async fn main() {
                     }
                     Verdict::Rejected { .. } => rejected += 1,
                 }
-                if lat.len() as u64 + rejected >= total {
+                if lat.len() as u64 + rejected >= total
+                    || i.cause_seq >= last.load(std::sync::atomic::Ordering::Relaxed)
+                {
                     break;
                 }
             }
@@ -345,6 +361,7 @@ async fn main() {
                 ));
             }
         }
+        last_seq.store(*seq.lock().await, std::sync::atomic::Ordering::Relaxed);
         let send_secs = started.elapsed().as_secs_f64();
         let (lat, hops, rejected) = collector.await.unwrap();
         let cpu: Vec<u64> =
@@ -354,12 +371,14 @@ async fn main() {
             p.finish();
         }
         println!(
-            "e2e    {:>6} ev/s (sent {} in {:.2} s; approved {}, rejected {})",
+            "e2e    {:>6} ev/s (sent {} in {:.2} s; approved {}, rejected {}: {:.3} orders per event, conflate-max {})",
             rate,
             sent,
             send_secs,
             lat.len(),
-            rejected
+            rejected,
+            (lat.len() as u64 + rejected) as f64 / sent as f64,
+            conflate.as_deref().unwrap_or("default")
         );
         let by_window = windows(&lat, start_ns, seconds);
         println!(

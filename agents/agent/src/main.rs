@@ -209,6 +209,12 @@ struct StrategyArgs {
     /// The strategy's configuration (JSON, written by the operator).
     #[arg(long, env = "POLYFLEET_STRATEGY_CONFIG")]
     config: std::path::PathBuf,
+    /// Market events heard together at most when they queued while the agent was busy: the
+    /// strategy decides once per book, on the latest (every event still reaches the books); 1
+    /// hears every event on its own.
+    #[arg(long, env = "POLYFLEET_CONFLATE_MAX", default_value_t = strategy::DEFAULT_CONFLATE_MAX,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=65_536))]
+    conflate_max: usize,
 }
 
 #[derive(clap::Args)]
@@ -390,7 +396,8 @@ async fn main() -> anyhow::Result<()> {
             let _telemetry = telemetry::init("polyfleet-strategy", a.common.log_json)?;
             let cfg = load_strategy(&a.config).with_context(|| format!("reading {}", a.config.display()))?;
             let (bus, metrics) = start(&a.common, "polyfleet_strategy").await?;
-            strategy::run(bus, cfg, metrics, stop_on_signal()).await
+            let agent = strategy::StrategyAgentConfig { conflate_max: a.conflate_max };
+            strategy::run(bus, cfg, agent, metrics, stop_on_signal()).await
         }
         Command::Risk(a) => {
             let _telemetry = telemetry::init("polyfleet-risk", a.common.log_json)?;

@@ -12,7 +12,6 @@
 //! span is the root of each order's trace, `signal` its child.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,12 +36,22 @@ use crate::time::now_ns;
 use polyfleet_core::config::RoundsDoc;
 pub use polyfleet_core::config::{ParamsAck, ParamsDoc, StrategyType};
 
-/// Settings of the agent.
-#[derive(Debug, Clone)]
+/// Settings of the agent process (the strategy's own configuration is the operator's file).
+#[derive(Debug, Clone, Copy)]
 pub struct StrategyAgentConfig {
-    /// The strategy's configuration file.
-    pub config: PathBuf,
+    /// Market events heard together at most: what queued behind the one received, conflated
+    /// ([`StrategyRunner::on_market_batch`]); 1 hears every event on its own.
+    pub conflate_max: usize,
 }
+
+impl Default for StrategyAgentConfig {
+    fn default() -> Self {
+        StrategyAgentConfig { conflate_max: DEFAULT_CONFLATE_MAX }
+    }
+}
+
+/// [`StrategyAgentConfig::conflate_max`] unless told.
+pub const DEFAULT_CONFLATE_MAX: usize = 512;
 
 /// Publishes one reaction's intents off the loop (the next event need not wait for the store's
 /// acknowledgements), in the order the strategy asked for them: the sends start in order and the
@@ -110,6 +119,7 @@ pub fn set_legs(legs: &[polyfleet_core::wire::OrderIntent]) -> String {
 pub async fn run<B: Bus>(
     bus: B,
     cfg: StrategyConfig,
+    agent: StrategyAgentConfig,
     metrics: Arc<OrderPathMetrics>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
@@ -169,7 +179,7 @@ pub async fn run<B: Bus>(
             biased;
             _ = shutdown.changed() => break,
             Some(ev) = feed.next() => {
-                // What else has queued comes with it (up to MAX_BATCH) and is heard conflated: an
+                // What else has queued comes with it (up to conflate_max) and is heard conflated: an
                 // agent that fell behind decides once per book, on the latest, instead of working
                 // through stale ones and sending orders for them. Under a replay's clock one at a
                 // time (its timer falls between events).
@@ -183,7 +193,7 @@ pub async fn run<B: Bus>(
                             metrics.malformed.inc();
                         }
                     }
-                    if batch.len() < MAX_BATCH && !crate::time::replaying() {
+                    if batch.len() < agent.conflate_max && !crate::time::replaying() {
                         next = feed.next().now_or_never().flatten();
                     }
                 }
@@ -300,8 +310,6 @@ fn on_rounds(runner: &mut StrategyRunner, key: &str, value: &[u8], metrics: &Ord
 
 /// The strategy's timer fires at most this often (wall clock), however fast a Venue's clock runs.
 const MIN_TIMER: Duration = Duration::from_millis(25);
-/// Market events heard together at most (what had queued behind the one received).
-const MAX_BATCH: usize = 512;
 
 /// How long a starting agent asks the risk gateway for its positions before it starts flat.
 const RESTORE_FOR: Duration = Duration::from_secs(10);

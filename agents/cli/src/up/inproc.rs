@@ -64,7 +64,8 @@ pub(crate) async fn run(args: &UpArgs, mut p: Prepared, stop: tokio_watch::Recei
         // One registry per strategy agent: its metrics carry its name.
         let m = OrderPathMetrics::new(&format!("polyfleet_strategy_{}", metric_name(&s.name)));
         parts.push(m.clone());
-        tasks.spawn(strategy_agent::run(bus.clone(), s.clone(), m, strategies_shutdown.clone()));
+        let agent = strategy_agent::StrategyAgentConfig::default();
+        tasks.spawn(strategy_agent::run(bus.clone(), s.clone(), agent, m, strategies_shutdown.clone()));
     }
     let risk_metrics = OrderPathMetrics::new("polyfleet_risk");
     parts.push(risk_metrics.clone());
