@@ -60,20 +60,45 @@ fn venue_known_market() -> (Market, MemoryLookup, MemoryBooks) {
     (market, lookup, books)
 }
 
-#[tokio::test]
-async fn a_market_resolves_once_and_then_causes_reads_only() {
-    let (market, lookup, books) = venue_known_market();
-    let (ctx, handle) = context(lookup.clone(), books, &market);
+/// The example neg-risk event, and a venue that knows its three outcomes.
+fn venue_known_event() -> (Market, MemoryLookup) {
+    let market: Market = example("market-negrisk-event.yaml");
+    let lookup = MemoryLookup::default();
+    let tokens: Vec<TokenId> =
+        market.spec.tokens.as_ref().unwrap().iter().map(|t| TokenId::parse(&t.token_id).unwrap()).collect();
+    lookup.answers.lock().unwrap().insert(
+        MarketQuery::Tokens(tokens),
+        Lookup { markets: vec![], fee_rate_bps: Some(0), clob_ready: true, convert_fee_bips: None },
+    );
+    (market, lookup)
+}
+
+/// The status write of `market`, checked by `check`, and where the status written is kept.
+fn status_write(
+    market: &Market,
+    check: impl Fn(&MarketStatus) + Send + 'static,
+) -> (mockapi::Step, Arc<Mutex<Option<MarketStatus>>>) {
     let written: Arc<Mutex<Option<MarketStatus>>> = Arc::default();
     let keep = written.clone();
     let mut status = step(
         Method::PATCH,
-        &format!("{NS}/markets/fed-cut-december/status"),
+        &format!("{NS}/markets/{}/status", market.metadata.name.as_deref().unwrap()),
         StatusCode::OK,
-        serde_json::to_value(&market).unwrap(),
+        serde_json::to_value(market).unwrap(),
     );
     status.check = Box::new(move |b| {
         let s: MarketStatus = serde_json::from_value(b["status"].clone()).unwrap();
+        check(&s);
+        *keep.lock().unwrap() = Some(s);
+    });
+    (status, written)
+}
+
+#[tokio::test]
+async fn a_market_resolves_once_and_then_causes_reads_only() {
+    let (market, lookup, books) = venue_known_market();
+    let (ctx, handle) = context(lookup.clone(), books, &market);
+    let (status, written) = status_write(&market, |s| {
         assert_eq!(s.observed_generation, Some(3));
         assert_eq!(s.phase, polyfleet_crds::market::MarketPhase::Active);
         assert_eq!(s.tokens.len(), 2);
@@ -81,7 +106,6 @@ async fn a_market_resolves_once_and_then_causes_reads_only() {
         assert_eq!(s.fee_rate_bps, Some(1000));
         assert_eq!(s.shard.as_deref(), Some("md-sim-0"), "the Venue controller's shard");
         assert!(s.conditions.iter().any(|c| c.type_ == "FeedHealthy" && c.is_true()));
-        *keep.lock().unwrap() = Some(s);
     });
     let mut event = step(Method::POST, "/events", StatusCode::CREATED, event_created());
     event.check =
@@ -126,26 +150,12 @@ async fn a_market_the_venue_does_not_know_is_pending_with_a_warning() {
 
 #[tokio::test]
 async fn a_neg_risk_events_status_carries_the_adapters_conversion_fee() {
-    let market: Market = example("market-negrisk-event.yaml");
-    let lookup = MemoryLookup::default();
-    let tokens: Vec<TokenId> =
-        market.spec.tokens.as_ref().unwrap().iter().map(|t| TokenId::parse(&t.token_id).unwrap()).collect();
-    lookup.answers.lock().unwrap().insert(
-        MarketQuery::Tokens(tokens),
-        Lookup { markets: vec![], fee_rate_bps: Some(0), clob_ready: true, convert_fee_bips: None },
-    );
+    let (market, lookup) = venue_known_event();
     // The fee is asked through the event's first outcome.
     let first = ConditionId::parse(market.spec.tokens.as_ref().unwrap()[0].condition_id.as_deref().unwrap()).unwrap();
     lookup.convert_fees.lock().unwrap().insert(first, 25);
     let (ctx, handle) = context(lookup.clone(), MemoryBooks::default(), &market);
-    let mut status = step(
-        Method::PATCH,
-        &format!("{NS}/markets/election-winner/status"),
-        StatusCode::OK,
-        serde_json::to_value(&market).unwrap(),
-    );
-    status.check = Box::new(|b| {
-        let s: MarketStatus = serde_json::from_value(b["status"].clone()).unwrap();
+    let (status, _) = status_write(&market, |s| {
         assert_eq!(s.convert_fee_bips, Some(25));
         assert_eq!(s.tokens.len(), 3);
         assert!(s.tokens.iter().all(|t| t.no_token_id.is_some()));
@@ -158,31 +168,12 @@ async fn a_neg_risk_events_status_carries_the_adapters_conversion_fee() {
 
 #[tokio::test]
 async fn a_conversion_fee_that_cannot_be_read_is_warned_of_once_not_at_every_lookup() {
-    let market: Market = example("market-negrisk-event.yaml");
-    let lookup = MemoryLookup::default();
-    let tokens: Vec<TokenId> =
-        market.spec.tokens.as_ref().unwrap().iter().map(|t| TokenId::parse(&t.token_id).unwrap()).collect();
-    lookup.answers.lock().unwrap().insert(
-        MarketQuery::Tokens(tokens),
-        Lookup { markets: vec![], fee_rate_bps: Some(0), clob_ready: true, convert_fee_bips: None },
-    );
+    let (market, lookup) = venue_known_event();
     *lookup.convert_fee_error.lock().unwrap() = Some("the chain's RPC did not answer".into());
     let (ctx, handle) = context(lookup.clone(), MemoryBooks::default(), &market);
     // Every reconcile asks the venue again (no answer is kept), as one RESOLVE_EVERY later.
     let ctx = Arc::new(Arc::into_inner(ctx).unwrap().with_resolve_every(std::time::Duration::ZERO));
-    let written: Arc<Mutex<Option<MarketStatus>>> = Arc::default();
-    let keep = written.clone();
-    let mut status = step(
-        Method::PATCH,
-        &format!("{NS}/markets/election-winner/status"),
-        StatusCode::OK,
-        serde_json::to_value(&market).unwrap(),
-    );
-    status.check = Box::new(move |b| {
-        let s: MarketStatus = serde_json::from_value(b["status"].clone()).unwrap();
-        assert_eq!(s.convert_fee_bips, None);
-        *keep.lock().unwrap() = Some(s);
-    });
+    let (status, written) = status_write(&market, |s| assert_eq!(s.convert_fee_bips, None));
     let mut warned = step(Method::POST, "/events", StatusCode::CREATED, event_created());
     warned.check = Box::new(|b| {
         assert_eq!((b["reason"].as_str(), b["type"].as_str()), (Some("ConvertFeeUnknown"), Some("Warning")));
