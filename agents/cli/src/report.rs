@@ -10,7 +10,8 @@ pub use polyfleet_backtest::journal_read::{AbQuery as AbArgs, Query};
 use polyfleet_backtest::journal_report::JournalReport;
 
 /// What to report on.
-#[derive(Debug, Clone)]
+/// No `Debug`: the journal URL may hold a database password, and nothing may print it.
+#[derive(Clone)]
 pub struct ReportArgs {
     /// The journal: a file, `sqlite://<file>` or `postgres://…`; `None`: `polyfleet up`'s default file.
     pub journal: Option<String>,

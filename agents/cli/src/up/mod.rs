@@ -62,7 +62,8 @@ pub enum Runtime {
 }
 
 /// What to run.
-#[derive(Debug, Clone)]
+/// No `Debug`: the journal URL may hold a database password, and nothing may print it.
+#[derive(Clone)]
 pub struct UpArgs {
     /// Resource directory (or file).
     pub dir: PathBuf,
