@@ -170,6 +170,8 @@ pub async fn run<B: Bus>(
     let mut events_seen = std::collections::HashMap::new();
     let mut scores_written: Option<Vec<u8>> = None;
     let mut drift_written: Option<Vec<u8>> = None;
+    // The market events heard together, kept between events (no allocation per event).
+    let mut batch: Vec<MarketEvent> = Vec::new();
     metrics.set_ready(true);
     tracing::info!(strategy = %cfg.name, tokens = tokens.len(), "strategy agent running");
     loop {
@@ -183,7 +185,7 @@ pub async fn run<B: Bus>(
                 // agent that fell behind decides once per book, on the latest, instead of working
                 // through stale ones and sending orders for them. Under a replay's clock one at a
                 // time (its timer falls between events).
-                let mut batch = Vec::new();
+                batch.clear();
                 let mut next = Some(ev);
                 while let Some(ev) = next.take() {
                     match ev {
