@@ -15,9 +15,12 @@
 //!    each fifth, the messages waiting in the gateway's and the execution's JetStream consumers;
 //! 3. CPU per event of each process (strategy, risk gateway, NATS, Redis, this process), from
 //!    `/proc/<pid>/stat` before and after each rate;
-//! 4. the floor in the same run: a NATS request/reply round trip, and one risk-decision script
-//!    call on Redis (sequential);
-//! 5. risk decisions per second against one Redis (concurrent callers through one multiplexed
+//! 4. the floor in the same run: a NATS request/reply round trip (answered in this process, and
+//!    answered by another process, as each hop of the order path is), and one risk-decision
+//!    script call on Redis (sequential);
+//! 5. inside the hops, each agent's own latency histograms (`/metrics`): the strategy's market
+//!    event -> decision, the gateway's intent -> receipt and its store call (means over the rate);
+//! 6. risk decisions per second against one Redis (concurrent callers through one multiplexed
 //!    connection), beside `redis-benchmark` running the same script (EVALSHA) on the same server.
 //!
 //! The strategy agent conflates market events that queued while it was busy (one order per burst
@@ -75,7 +78,7 @@ fn limits() -> RiskLimits {
     }
 }
 
-struct Proc(Child);
+struct Proc(Child, u16);
 impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -84,16 +87,40 @@ impl Drop for Proc {
 }
 
 fn spawn(args: &[&str]) -> Proc {
+    let port = free_port();
     Proc(
         Command::new(env!("CARGO_BIN_EXE_polyfleet-agent"))
             .args(args)
-            .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port())])
+            .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("polyfleet-agent"),
+        port,
     )
+}
+
+/// An agent's latency histograms' sums and counts by hop (its `/metrics`), to take means over a
+/// rate from the difference of two reads.
+async fn hop_totals(port: u16) -> std::collections::BTreeMap<String, (f64, f64)> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else { return out };
+    let _ = s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").await;
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text).await;
+    for line in text.lines().filter(|l| l.contains("latency_seconds_sum") || l.contains("latency_seconds_count")) {
+        let (Some(hop), Some(v)) = (
+            line.split("hop=\"").nth(1).and_then(|r| r.split('"').next()),
+            line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()),
+        ) else {
+            continue;
+        };
+        let e = out.entry(hop.to_string()).or_insert((0.0, 0.0));
+        if line.contains("_sum") { e.0 = v } else { e.1 = v }
+    }
+    out
 }
 
 /// Messages a JetStream consumer has not had acknowledged yet (waiting or in flight).
@@ -159,6 +186,15 @@ fn intent(id: &str, token: TokenId) -> OrderIntent {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    if let Ok(url) = std::env::var("BENCH_ECHO_NATS") {
+        // Run as the other process of the cross-process round trip: answer every request.
+        let bus = NatsBus::connect(&url).await.unwrap();
+        let mut echo = bus.subscribe("bench.echo.remote").await.unwrap();
+        while let Some(m) = echo.next().await {
+            let _ = bus.publish(m.reply.as_deref().unwrap(), vec![], m.payload).await;
+        }
+        return;
+    }
     let _ = rustls::crypto::ring::default_provider().install_default();
     let seconds: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
     let rates: Vec<u64> = std::env::var("BENCH_RATES")
@@ -245,12 +281,34 @@ async fn main() {
             }
         });
     }
-    let mut rtt = vec![];
-    for _ in 0..5000 {
-        let t = Instant::now();
-        bus.request("bench.echo", Bytes::from_static(&[0u8; 200]), Duration::from_secs(1)).await.unwrap();
-        rtt.push(u64::try_from(t.elapsed().as_nanos()).unwrap());
+    // Floor 1b: the same answered by another process (this bench run as the echo).
+    let _echo = Proc(
+        Command::new(std::env::current_exe().unwrap())
+            .env("BENCH_ECHO_NATS", &nats.url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the echo process"),
+        0,
+    );
+    let round_trips = async |subject: &str| {
+        let mut rtt = vec![];
+        for _ in 0..5000 {
+            let t = Instant::now();
+            bus.request(subject, Bytes::from_static(&[0u8; 200]), Duration::from_secs(5)).await.unwrap();
+            rtt.push(u64::try_from(t.elapsed().as_nanos()).unwrap());
+        }
+        rtt
+    };
+    for _ in 0..100 {
+        // Until the echo process has subscribed.
+        if bus.request("bench.echo.remote", Bytes::new(), Duration::from_secs(1)).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let rtt = round_trips("bench.echo").await;
+    let remote_rtt = round_trips("bench.echo.remote").await;
     // Floor 2: one risk-decision script call.
     let floor = PolicyKey::new("bench", "floor");
     let mut script = vec![];
@@ -261,6 +319,7 @@ async fn main() {
         assert_eq!(v, Ok(()));
     }
     println!("floor  NATS request/reply RTT      {}", percentiles(rtt));
+    println!("       (answered by another process) {}", percentiles(remote_rtt));
     println!("floor  Redis decide script call     {}", percentiles(script));
 
     // Latency at each rate.
@@ -322,6 +381,7 @@ async fn main() {
             .as_ref()
             .map(|dir| procs.iter().map(|(name, pid)| perf_record(dir, rate, name, *pid)).collect::<Vec<_>>());
         let cpu_before: Vec<u64> = procs.iter().map(|(_, pid)| cpu_ns(*pid, clk_tck)).collect();
+        let agent_hops_before = [hop_totals(strategy.1).await, hop_totals(risk.1).await];
         let per_ms = rate / 1000;
         let mut tick = tokio::time::interval(Duration::from_millis(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -397,6 +457,19 @@ async fn main() {
                 intents,
                 decisions
             );
+        }
+        for (agent, (port, before)) in
+            ["strategy", "risk gateway"].iter().zip([strategy.1, risk.1].iter().zip(&agent_hops_before))
+        {
+            for (hop, (sum, count)) in hop_totals(*port).await {
+                let (s0, c0) = before.get(&hop).copied().unwrap_or_default();
+                if count > c0 {
+                    println!(
+                        "         {agent:<13} own histogram {hop:<22} mean {:>8.1} µs",
+                        (sum - s0) / (count - c0) * 1e6
+                    );
+                }
+            }
         }
         let total_cpu: u64 = cpu.iter().sum();
         for ((name, _), ns) in procs.iter().zip(&cpu) {

@@ -53,9 +53,11 @@ impl Default for StrategyAgentConfig {
 /// [`StrategyAgentConfig::conflate_max`] unless told.
 pub const DEFAULT_CONFLATE_MAX: usize = 512;
 
-/// Publishes one reaction's intents off the loop (the next event need not wait for the store's
-/// acknowledgements), in the order the strategy asked for them: the sends start in order and the
-/// acknowledgements are awaited together, so the legs of a set reach the risk gateway in order.
+/// Publishes one reaction's intents in the order the strategy asked for them: each send is handed
+/// to the connection in this turn of the loop (so the intents of successive reactions reach the
+/// bus in order too, unless the connection's send queue is full, when what is left goes on a task
+/// of its own), and the acknowledgements are awaited together off the loop (the next event need
+/// not wait for the store's).
 async fn publish_intents<B: Bus>(bus: &B, cfg: &StrategyConfig, intents: Vec<Intent>, metrics: &OrderPathMetrics) {
     if intents.is_empty() {
         return;
@@ -107,7 +109,12 @@ async fn publish_intents<B: Bus>(bus: &B, cfg: &StrategyConfig, intents: Vec<Int
             .instrument(span),
         );
     }
-    tokio::spawn(futures::future::join_all(sends));
+    // Polled once here, so each send is handed to the connection now, in this turn of the loop;
+    // the acknowledgements are awaited off the loop.
+    let mut sends = Box::pin(futures::future::join_all(sends));
+    if futures::FutureExt::now_or_never(&mut sends).is_none() {
+        tokio::spawn(sends);
+    }
 }
 
 /// The ids of a set's legs, space-separated (a span attribute: one trace carries every leg).
