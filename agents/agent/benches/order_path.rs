@@ -331,18 +331,23 @@ async fn main() {
         ("bench (market data, execution's consumer)", std::process::id()),
     ];
     let js = async_nats::jetstream::new(bus.client().clone());
+    // One execution consumer for every rate, bound before the first (a consumer's first moments
+    // are slower: that is start-up, not the order path); each rate's collector takes it and hands
+    // it back, skipping what an earlier rate caused.
+    let durable = "bench-exec".to_string();
+    let mut consumer = Some(
+        bus.consume(ConsumerSpec {
+            stream: subjects::STREAM_DECISIONS.into(),
+            durable: durable.clone(),
+            filter: "decision.bench.>".into(),
+            ack_wait: Duration::from_secs(30),
+        })
+        .await
+        .unwrap(),
+    );
     for rate in rates {
         let start_ns = now_ns();
-        let durable = format!("bench-exec-{rate}");
-        let mut decisions = bus
-            .consume(ConsumerSpec {
-                stream: subjects::STREAM_DECISIONS.into(),
-                durable: durable.clone(),
-                filter: "decision.bench.>".into(),
-                ack_wait: Duration::from_secs(30),
-            })
-            .await
-            .unwrap();
+        let mut decisions = consumer.take().unwrap();
         let total = rate * seconds;
         // The sequence of the run's last event, once sent: its order is the last to wait for.
         let last_seq = Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
@@ -375,7 +380,7 @@ async fn main() {
                     break;
                 }
             }
-            (lat, hops, rejected)
+            (lat, hops, rejected, decisions)
         });
         let perf = perf_dir
             .as_ref()
@@ -423,7 +428,8 @@ async fn main() {
         }
         last_seq.store(*seq.lock().await, std::sync::atomic::Ordering::Relaxed);
         let send_secs = started.elapsed().as_secs_f64();
-        let (lat, hops, rejected) = collector.await.unwrap();
+        let (lat, hops, rejected, decisions) = collector.await.unwrap();
+        consumer = Some(decisions);
         let cpu: Vec<u64> =
             procs.iter().zip(&cpu_before).map(|((_, pid), before)| cpu_ns(*pid, clk_tck) - before).collect();
         let elapsed = started.elapsed().as_secs_f64();
