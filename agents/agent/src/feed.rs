@@ -1,7 +1,8 @@
 //! Market data for the order-path agents: a subscription to the venue's market events, either
-//! all of them (`md.<venue>.*`: the risk gateway, execution, the journal's marks) or only the
-//! tokens an agent trades (`md.<venue>.<token>` each: a strategy, so one trading a hundred markets
-//! of a venue of ten thousand is not sent the other 99 %), and snapshot requests
+//! all of them (`md.<venue>.*`: execution, the journal's marks) or only the tokens an agent
+//! trades or decides on (`md.<venue>.<token>` each: a strategy, so one trading a hundred markets
+//! of a venue of ten thousand is not sent the other 99 %, and the risk gateway, which follows a
+//! token from its first intent on), and snapshot requests
 //! (`mdsnap.<venue>.<token>`) for books that have none yet or fell out of sequence. The agents
 //! keep their books with the core's followers; this file only moves events.
 

@@ -12,8 +12,10 @@
 //! Fails closed: when the store cannot be reached the intent is rejected with
 //! `risk_store_unavailable`, counted, and logged; nothing is approved without the store.
 //!
-//! Book liquidity for the policy's minimum comes from the gateway's own books of the venue
-//! (`md.<venue>.*`); a token without a live book counts as having none.
+//! Book liquidity for the policy's minimum comes from the gateway's own books of the tokens it
+//! has been asked about: at a token's first intent it subscribes to the token's events
+//! (`md.<venue>.<token>`) and fetches its book, so it decodes those tokens' events only, not the
+//! whole venue's; a token without a live book counts as having none.
 //!
 //! It also answers a starting strategy agent's request for its ledger positions
 //! (`riskpos.<namespace>.<strategy>`), so that a restarted strategy goes on from what it holds.
@@ -73,7 +75,7 @@ pub async fn run<B: Bus, S: RiskStore>(
             ack_wait: Duration::from_secs(5),
         })
         .await?;
-    let mut feed = Feed::open_venue(&bus, &cfg.venue, []).await?;
+    let mut feed = Feed::open_tokens(&bus, &cfg.venue, []).await?;
     let mut positions = bus.subscribe(&subjects::positions_requests(&cfg.namespace)).await?;
     let mut books: TokenMap<BookFollower> = TokenMap::default();
     let in_flight = Arc::new(tokio::sync::Semaphore::new(cfg.concurrency.max(1)));
@@ -92,7 +94,7 @@ pub async fn run<B: Bus, S: RiskStore>(
             Some(req) = positions.next() => answer_positions(&bus, &store, req).await,
             next = intents.next() => {
                 match next {
-                    Some(Ok(d)) => handle(&bus, &store, &cfg, &mut books, d, &metrics, &in_flight).await,
+                    Some(Ok(d)) => handle(&bus, &store, &cfg, &mut books, &mut feed, d, &metrics, &in_flight).await,
                     Some(Err(e)) => {
                         tracing::warn!(error = %e, "intent consumer error");
                         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -135,14 +137,16 @@ fn follow<B: Bus>(books: &mut TokenMap<BookFollower>, feed: &mut Feed<B>, ev: &M
 }
 
 /// Decodes an intent (one order, or the legs of a set) and measures each leg's book liquidity
-/// (in the loop, which owns the books), then decides and publishes on a task of its own:
-/// decisions of different intents run concurrently (the store's script keeps each atomic), up to
-/// the semaphore's limit.
+/// (in the loop, which owns the books and the feed), then decides and publishes on a task of its
+/// own: decisions of different intents run concurrently (the store's script keeps each atomic),
+/// up to the semaphore's limit.
+#[allow(clippy::too_many_arguments, reason = "the loop's state, lent for one intent")]
 async fn handle<B: Bus, S: RiskStore>(
     bus: &B,
     store: &S,
     cfg: &RiskAgentConfig,
     books: &mut TokenMap<BookFollower>,
+    feed: &mut Feed<B>,
     delivery: Delivery,
     metrics: &Arc<OrderPathMetrics>,
     limit: &Arc<tokio::sync::Semaphore>,
@@ -194,8 +198,12 @@ async fn handle<B: Bus, S: RiskStore>(
     let mut liquidity = Vec::with_capacity(legs.len());
     for leg in &legs {
         if !books.get(&leg.token).is_some_and(BookFollower::is_live) {
-            // First order on this token (or its book fell behind): fetch the book now rather
-            // than judge its liquidity as none.
+            // First order on this token (or its book fell behind): follow its events from now on
+            // (a no-op when followed already), and fetch the book now rather than judge its
+            // liquidity as none.
+            if let Err(e) = feed.follow(leg.token).await {
+                tracing::warn!(token = %leg.token, error = %e, "not subscribed to the token's market events");
+            }
             let subject = subjects::snapshot_request(&cfg.venue, &leg.token);
             if let Ok(payload) = bus.request(&subject, Bytes::new(), Duration::from_millis(500)).await
                 && let Ok(ev) = decode::<MarketEvent>(&payload)

@@ -12,6 +12,7 @@ mod live_executor;
 mod market_data_nats;
 mod notify_webhooks;
 mod order_path_e2e;
+mod risk_gateway;
 mod shadow_twins;
 mod sports_model;
 mod updown_model;
