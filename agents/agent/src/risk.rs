@@ -199,8 +199,8 @@ async fn handle<B: Bus, S: RiskStore>(
     for leg in &legs {
         if !books.get(&leg.token).is_some_and(BookFollower::is_live) {
             // First order on this token (or its book fell behind): follow its events from now on
-            // (a no-op when followed already), and fetch the book now rather than judge its
-            // liquidity as none.
+            // (subscribed once; the feed also asks for a snapshot, which the follower ignores if
+            // stale), and fetch the book now rather than judge its liquidity as none.
             if let Err(e) = feed.follow(leg.token).await {
                 tracing::warn!(token = %leg.token, error = %e, "not subscribed to the token's market events");
             }
