@@ -115,13 +115,20 @@ impl<B: Bus> Feed<B> {
     /// Starts following `token` (a new round of a series): subscribes to its events, unless the
     /// feed has the whole venue or the token already, and asks for its snapshot.
     pub async fn follow(&mut self, token: TokenId) -> Result<(), BusError> {
+        self.listen(token).await?;
+        self.snaps.request(token);
+        Ok(())
+    }
+
+    /// Subscribes to `token`'s events, unless the feed has the whole venue or the token already;
+    /// no snapshot is asked for (for a caller that fetches the book itself).
+    pub async fn listen(&mut self, token: TokenId) -> Result<(), BusError> {
         if let Some(followed) = &mut self.followed
             && !followed.contains(&token)
         {
             self.md.push(self.bus.subscribe(&subjects::market_data(&self.venue, &token)).await?);
             followed.insert(token);
         }
-        self.snaps.request(token);
         Ok(())
     }
 

@@ -198,10 +198,10 @@ async fn handle<B: Bus, S: RiskStore>(
     let mut liquidity = Vec::with_capacity(legs.len());
     for leg in &legs {
         if !books.get(&leg.token).is_some_and(BookFollower::is_live) {
-            // First order on this token (or its book fell behind): follow its events from now on
-            // (subscribed once; the feed also asks for a snapshot, which the follower ignores if
-            // stale), and fetch the book now rather than judge its liquidity as none.
-            if let Err(e) = feed.follow(leg.token).await {
+            // First order on this token (or its book fell behind): listen to its events from now
+            // on (subscribed once), then fetch the book now rather than judge its liquidity as
+            // none; events older than the book are stale to the follower, later ones apply.
+            if let Err(e) = feed.listen(leg.token).await {
                 tracing::warn!(token = %leg.token, error = %e, "not subscribed to the token's market events");
             }
             let subject = subjects::snapshot_request(&cfg.venue, &leg.token);
